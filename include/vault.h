@@ -1,0 +1,330 @@
+/*
+ * libvault: a resident-data vault with field-level encryption, policy
+ * decisions and an audit trail.
+ *
+ * Conventions (see docs/errors.md and docs/threading.md):
+ *  - Every function that can fail returns int: 0 (VAULT_OK) on success or a
+ *    negative VAULT_E* code.  vault_error_last() then describes the failure
+ *    in one line.  Messages never contain secrets or field values.
+ *  - Output parameters come first and are named out*.
+ *  - Destructors (_close, _free) accept NULL and do nothing with it.
+ *  - Strings are NUL-terminated UTF-8 unless a length is passed with them.
+ *  - Record ids are 32 lower-case hex characters (16 random bytes).
+ */
+#ifndef VAULT_H
+#define VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(VAULT_BUILDING) && defined(__GNUC__)
+#define VAULT_API __attribute__((visibility("default")))
+#else
+#define VAULT_API
+#endif
+
+#if defined(__GNUC__)
+#define VAULT_CHECK __attribute__((warn_unused_result))
+#else
+#define VAULT_CHECK
+#endif
+
+/* ---- Versions ---------------------------------------------------------- */
+
+#define VAULT_VERSION_MAJOR 0
+#define VAULT_VERSION_MINOR 1
+#define VAULT_VERSION_PATCH 0
+
+VAULT_API const char *vault_version_string(void);
+VAULT_API int vault_version_major(void);
+VAULT_API int vault_version_minor(void);
+VAULT_API int vault_version_patch(void);
+
+/* ---- Errors ------------------------------------------------------------ */
+
+#define VAULT_OK 0
+#define VAULT_ERROR -1      /* failure with no more specific code */
+#define VAULT_EINVALID -2   /* invalid argument or input data */
+#define VAULT_ENOMEM -3     /* out of memory */
+#define VAULT_EIO -4        /* file or database I/O failed */
+#define VAULT_EAUTH -5      /* wrong passphrase or key */
+#define VAULT_EINTEGRITY -6 /* tampering or corruption detected */
+#define VAULT_EDENIED -7    /* the policy denies the access */
+#define VAULT_ENOTFOUND -8  /* no such record, field, slot or file */
+#define VAULT_EEXISTS -9    /* already exists */
+#define VAULT_EBUSY -10     /* the vault stayed locked by another writer */
+#define VAULT_EPOLICY -11   /* the policy file is invalid */
+#define VAULT_ELIMIT -12    /* a size or count limit was exceeded */
+#define VAULT_ESTATE -13    /* not allowed in the current state */
+
+/* The message for the last failure on this thread.  Never NULL (empty when
+ * nothing failed yet); valid until the next libvault call on this thread. */
+VAULT_API const char *vault_error_last(void);
+/* The code of the last failure on this thread (0 when none). */
+VAULT_API int vault_error_code(void);
+/* A short constant name for a code: "VAULT_EDENIED", ... */
+VAULT_API const char *vault_error_name(int code);
+
+/* Constants as functions, for bindings. */
+VAULT_API int vault_const_ok(void);
+VAULT_API int vault_const_error(void);
+VAULT_API int vault_const_einvalid(void);
+VAULT_API int vault_const_enomem(void);
+VAULT_API int vault_const_eio(void);
+VAULT_API int vault_const_eauth(void);
+VAULT_API int vault_const_eintegrity(void);
+VAULT_API int vault_const_edenied(void);
+VAULT_API int vault_const_enotfound(void);
+VAULT_API int vault_const_eexists(void);
+VAULT_API int vault_const_ebusy(void);
+VAULT_API int vault_const_epolicy(void);
+VAULT_API int vault_const_elimit(void);
+VAULT_API int vault_const_estate(void);
+
+/* ---- Sizes and limits -------------------------------------------------- */
+
+#define VAULT_ID_BYTES 16
+#define VAULT_ID_HEX_SIZE 33      /* 32 hex characters + NUL */
+#define VAULT_KEY_BYTES 32        /* master key, key files */
+#define VAULT_FIELD_OVERHEAD 45   /* bytes added to a value when sealed */
+#define VAULT_VALUE_MAX 65536     /* longest field value, bytes */
+#define VAULT_JURISDICTION_MAX 512 /* longest jurisdiction path, bytes */
+#define VAULT_NAME_MAX 128        /* longest user/role/field/... name */
+
+VAULT_API size_t vault_id_bytes(void);
+VAULT_API size_t vault_id_hex_size(void);
+VAULT_API size_t vault_key_bytes(void);
+VAULT_API size_t vault_field_overhead(void);
+VAULT_API size_t vault_value_max(void);
+VAULT_API size_t vault_jurisdiction_max(void);
+VAULT_API size_t vault_name_max(void);
+
+/* ---- Library ----------------------------------------------------------- */
+
+/* Initialise the library (libsodium).  Called implicitly by vault_create and
+ * vault_open; safe to call more than once and from several threads. */
+VAULT_API int vault_init(void) VAULT_CHECK;
+
+/* ---- Unlocking ----------------------------------------------------------- */
+
+#define VAULT_UNLOCK_PASSPHRASE 1 /* secret = passphrase bytes */
+#define VAULT_UNLOCK_KEYFILE 2    /* secret = path of a key file */
+
+VAULT_API int vault_const_unlock_passphrase(void);
+VAULT_API int vault_const_unlock_keyfile(void);
+
+/* Argon2id cost profiles for passphrase slots. */
+#define VAULT_KDF_INTERACTIVE 1 /* ~64 MiB, for tests and low-end machines */
+#define VAULT_KDF_MODERATE 2    /* ~256 MiB, the default */
+#define VAULT_KDF_SENSITIVE 3   /* ~1 GiB */
+
+typedef struct vault_secret {
+    int kind;           /* VAULT_UNLOCK_PASSPHRASE or VAULT_UNLOCK_KEYFILE */
+    const void *data;   /* passphrase bytes, or key file path (NUL-terminated) */
+    size_t len;         /* passphrase length; ignored for key files */
+    int kdf_profile;    /* VAULT_KDF_*, 0 = default; used when creating a slot */
+} vault_secret;
+
+/* Write a new key file: 32 random bytes, mode 0600.  Fails with
+ * VAULT_EEXISTS rather than overwrite an existing file. */
+VAULT_API int vault_keyfile_generate(const char *path) VAULT_CHECK;
+
+/* ---- Vault handle -------------------------------------------------------- */
+
+typedef struct vault vault;
+
+/* Create a new vault at `path` (and its key sidecar `path`.keys) governed by
+ * the policy in `policy_file`, with `secret` as its first keyslot.  Fails
+ * with VAULT_EEXISTS if either file exists, VAULT_EPOLICY if the policy is
+ * invalid.  Nothing is left behind on failure. */
+VAULT_API int vault_create(vault **out, const char *path, const char *policy_file,
+                           const vault_secret *secret) VAULT_CHECK;
+
+/* Open an existing vault.  A wrong passphrase or key file gives VAULT_EAUTH;
+ * a damaged key sidecar VAULT_EINTEGRITY. */
+VAULT_API int vault_open(vault **out, const char *path, const vault_secret *secret) VAULT_CHECK;
+
+/* Close the handle, wiping its keys. */
+VAULT_API void vault_close(vault *v);
+
+/* The vault's random id as 32 hex characters (out must hold 33 bytes). */
+VAULT_API int vault_id(char *out, size_t out_size, const vault *v) VAULT_CHECK;
+
+/* The raw SQLCipher key as "x'<64 hex>'" for the stock sqlcipher shell.
+ * `out` must hold at least 68 bytes; wipe it after use.  Logged. */
+VAULT_API int vault_db_key(char *out, size_t out_size, vault *v) VAULT_CHECK;
+
+/* ---- Keyslots ------------------------------------------------------------ */
+
+/* Add a keyslot holding the master key under `secret`.  Returns the new
+ * slot's number in *out_slot (may be NULL).  Data is not re-encrypted. */
+VAULT_API int vault_keyslot_add(int *out_slot, vault *v, const vault_secret *secret,
+                                const char *label) VAULT_CHECK;
+/* Remove slot `slot`.  Removing the last slot fails with VAULT_ESTATE. */
+VAULT_API int vault_keyslot_remove(vault *v, int slot) VAULT_CHECK;
+
+typedef struct vault_keyslot_info {
+    int slot;
+    int kind;          /* VAULT_UNLOCK_* */
+    char label[VAULT_NAME_MAX];
+    int64_t created;   /* unix seconds */
+} vault_keyslot_info;
+
+/* List the slots: *out (free with vault_free) holds *out_count entries. */
+VAULT_API int vault_keyslot_list(vault_keyslot_info **out, size_t *out_count, vault *v) VAULT_CHECK;
+
+/* Free memory returned by vault_keyslot_list and similar lists. */
+VAULT_API void vault_free(void *p);
+
+/* ---- Policy ---------------------------------------------------------------- */
+
+#define VAULT_EFFECT_DENY 0
+#define VAULT_EFFECT_MASK 1
+#define VAULT_EFFECT_ALLOW 2
+
+VAULT_API int vault_const_effect_deny(void);
+VAULT_API int vault_const_effect_mask(void);
+VAULT_API int vault_const_effect_allow(void);
+
+#define VAULT_ACTION_READ 0
+#define VAULT_ACTION_WRITE 1
+#define VAULT_ACTION_CREATE 2
+#define VAULT_ACTION_SEARCH 3
+#define VAULT_ACTION_ERASE 4
+#define VAULT_ACTION_EXPORT 5
+
+VAULT_API int vault_const_action_read(void);
+VAULT_API int vault_const_action_write(void);
+VAULT_API int vault_const_action_create(void);
+VAULT_API int vault_const_action_search(void);
+VAULT_API int vault_const_action_erase(void);
+VAULT_API int vault_const_action_export(void);
+
+/* Check a policy file.  Returns 0 when it is valid (warnings allowed) or
+ * VAULT_EPOLICY.  `*out_report` (free with vault_free; may be NULL) receives
+ * every error and warning, one "FILE:LINE:COL: error|warning: message" per
+ * line. */
+VAULT_API int vault_policy_check(char **out_report, const char *policy_file) VAULT_CHECK;
+
+/* Replace the vault's policy.  `*out_report` (may be NULL) receives the
+ * access changes, one "+|- role department field effect" line per cell
+ * that gains (+) or loses (-) access.  Logged. */
+VAULT_API int vault_policy_apply(char **out_report, vault *v, const char *policy_file) VAULT_CHECK;
+
+/* The active policy's YAML text and its SHA-256 as hex (out_hash: 65 bytes). */
+VAULT_API int vault_policy_source(char **out, char *out_hash, size_t out_hash_size,
+                                  vault *v) VAULT_CHECK;
+
+/* ---- Sessions ------------------------------------------------------------- */
+
+typedef struct vault_session vault_session;
+
+typedef struct vault_subject {
+    const char *user;         /* required */
+    const char *role;         /* required, a role of the policy */
+    const char *department;   /* required, a department of the policy */
+    const char *jurisdiction; /* required, e.g. "hangzhou/shangcheng/xiaohe" */
+    const char *purpose;      /* required, a purpose of the policy */
+} vault_subject;
+
+/* Open a session: who is acting, for what.  Unknown role, department or
+ * purpose gives VAULT_EINVALID.  The session borrows `v`; close it first. */
+VAULT_API int vault_session_open(vault_session **out, vault *v, const vault_subject *subject) VAULT_CHECK;
+VAULT_API void vault_session_close(vault_session *s);
+
+/* ---- Decisions ------------------------------------------------------------ */
+
+/* Why a decision came out as it did.  `rule` is the rule id, `where`
+ * "file:line" of the rule, `grant` the grant id; unused ones are "". */
+typedef struct vault_reason {
+    int effect;               /* VAULT_EFFECT_* */
+    char rule[VAULT_NAME_MAX];
+    char where[VAULT_NAME_MAX + 32];
+    char grant[VAULT_NAME_MAX];
+    char text[256];           /* one-line human explanation */
+} vault_reason;
+
+/* Decide (without touching data or the audit log) what the session may do
+ * with `field` of `record_id` for `action`.  field may be NULL for record
+ * level actions (create, erase). */
+VAULT_API int vault_decide(vault_reason *out, vault_session *s, int action,
+                           const char *record_id, const char *field) VAULT_CHECK;
+
+/* Explain a decision: every rule considered and why it matched or not.
+ * *out is text, one line per rule, freed with vault_free. */
+VAULT_API int vault_explain(char **out, vault_session *s, int action,
+                            const char *record_id, const char *field) VAULT_CHECK;
+
+/* Who may read `field` (of `record_id`, or of any record when NULL): one
+ * line per (role, department, purpose) with effect, scope and rule or
+ * grant, freed with vault_free.  With as_json, a JSON array instead. */
+VAULT_API int vault_who_can(char **out, vault *v, const char *field,
+                            const char *record_id, int as_json) VAULT_CHECK;
+
+/* ---- Records ---------------------------------------------------------------- */
+
+/* Create an empty record in `jurisdiction`.  out_id receives its id
+ * (VAULT_ID_HEX_SIZE bytes).  Requires an allow for action create. */
+VAULT_API int vault_record_create(char *out_id, size_t out_id_size, vault_session *s,
+                                  const char *jurisdiction) VAULT_CHECK;
+
+/* Write one field.  Fails with VAULT_EDENIED unless the policy allows
+ * action write on that field; VAULT_EINVALID for an undeclared field. */
+VAULT_API int vault_record_put(vault_session *s, const char *record_id, const char *field,
+                               const char *value, size_t value_len) VAULT_CHECK;
+
+/* Write several fields at once, all or nothing: if any field is undeclared,
+ * invalid or denied, nothing is written. */
+VAULT_API int vault_record_update(vault_session *s, const char *record_id, size_t n,
+                                  const char *const *fields, const char *const *values,
+                                  const size_t *value_lens) VAULT_CHECK;
+
+/* Create a record and write its first fields in one transaction (create
+ * and write must both be allowed); all or nothing. */
+VAULT_API int vault_record_add(char *out_id, size_t out_id_size, vault_session *s,
+                               const char *jurisdiction, size_t n, const char *const *fields,
+                               const char *const *values, const size_t *value_lens) VAULT_CHECK;
+
+/* Per-field results of a read. */
+typedef struct vault_result vault_result;
+
+/* Read `nfields` fields (all declared fields when fields is NULL).  Returns
+ * 0 when the record exists, even if every field is denied: each field then
+ * carries its own effect and reason.  VAULT_ENOTFOUND for no such record. */
+VAULT_API int vault_record_get(vault_result **out, vault_session *s, const char *record_id,
+                               const char *const *fields, size_t nfields) VAULT_CHECK;
+
+VAULT_API size_t vault_result_count(const vault_result *r);
+VAULT_API const char *vault_result_field(const vault_result *r, size_t i);
+/* VAULT_EFFECT_ALLOW (plaintext), _MASK (masked value) or _DENY (no value). */
+VAULT_API int vault_result_effect(const vault_result *r, size_t i);
+/* 1 when the field has a stored value (and the effect is not deny). */
+VAULT_API int vault_result_present(const vault_result *r, size_t i);
+/* The value (NULL when denied or absent); *out_len may be NULL. */
+VAULT_API const char *vault_result_value(const vault_result *r, size_t i, size_t *out_len);
+VAULT_API const vault_reason *vault_result_reason(const vault_result *r, size_t i);
+/* Wipe and free the result. */
+VAULT_API void vault_result_free(vault_result *r);
+
+/* Find records whose `field` (declared `index: exact`) equals `value` after
+ * normalisation.  *out (free with vault_free) receives *out_count ids of
+ * VAULT_ID_HEX_SIZE bytes each, back to back.  Requires action search. */
+VAULT_API int vault_record_find(char **out, size_t *out_count, vault_session *s,
+                                const char *field, const char *value, size_t value_len) VAULT_CHECK;
+
+/* The record's jurisdiction (out: VAULT_JURISDICTION_MAX + 1 bytes). */
+VAULT_API int vault_record_jurisdiction(char *out, size_t out_size, vault_session *s,
+                                        const char *record_id) VAULT_CHECK;
+
+/* Erase the record: its ciphertexts and index entries are deleted (secure
+ * delete); the audit trail stays.  Requires action erase. */
+VAULT_API int vault_record_erase(vault_session *s, const char *record_id) VAULT_CHECK;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VAULT_H */

@@ -1,0 +1,414 @@
+/* crypto: thin wrappers over libsodium (the only module that calls it). */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crypto.h"
+
+_Static_assert(VC_FIELD_OVERHEAD == 45, "field overhead is fixed by DESIGN.md");
+_Static_assert(VC_NONCEBYTES == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, "nonce size");
+_Static_assert(VC_TAGBYTES == crypto_aead_xchacha20poly1305_ietf_ABYTES, "tag size");
+_Static_assert(VC_KEYBYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "key size");
+_Static_assert(sizeof(vc_sha256_ctx) >= sizeof(crypto_hash_sha256_state), "sha256 state");
+
+#define FIELD_AD_LABEL "libvault/field/v1"
+#define BIDX_LABEL "libvault/bidx/v1"
+/* Associated data of a field: label, ids, names; each u32le-length-prefixed. */
+#define FIELD_AD_MAX (4 * 6 + sizeof FIELD_AD_LABEL + 16 + 16 + 2 * VAULT_NAME_MAX + 4)
+
+int vc_init(void)
+{
+    if (sodium_init() < 0)
+        return vault__err(VAULT_ERROR, "libsodium failed to initialise");
+    return VAULT_OK;
+}
+
+void *vc_malloc(size_t n)
+{
+    return sodium_malloc(n);
+}
+
+void vc_free(void *p)
+{
+    if (p)
+        sodium_free(p);
+}
+
+void vc_wipe(void *p, size_t n)
+{
+    if (p)
+        sodium_memzero(p, n);
+}
+
+int vc_equal(const void *a, const void *b, size_t n)
+{
+    return sodium_memcmp(a, b, n) == 0;
+}
+
+void vc_random(void *buf, size_t n)
+{
+    randombytes_buf(buf, n);
+}
+
+static void put_u32le(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_u32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Append a u32le length and the bytes; the caller sized buf from
+ * FIELD_AD_MAX and the name limits, checked in field_ad_build. */
+static size_t put_item(uint8_t *buf, size_t pos, const void *item, size_t len)
+{
+    put_u32le(buf + pos, (uint32_t)len);
+    memcpy(buf + pos + 4, item, len);
+    return pos + 4 + len;
+}
+
+static int field_ad_build(uint8_t *buf, size_t *out_len, const vc_field_ad *ad)
+{
+    int rc = VAULT_OK;
+    size_t flen, glen, pos = 0;
+    uint8_t ver[4];
+
+    ENSURE(ad && ad->vault_id && ad->record_id && ad->field && ad->grade, VAULT_EINVALID,
+           "field associated data incomplete");
+    flen = strlen(ad->field);
+    glen = strlen(ad->grade);
+    ENSURE(flen > 0 && flen < VAULT_NAME_MAX && glen > 0 && glen < VAULT_NAME_MAX,
+           VAULT_EINVALID, "field or grade name empty or too long");
+    put_u32le(ver, ad->key_version);
+    pos = put_item(buf, pos, FIELD_AD_LABEL, sizeof FIELD_AD_LABEL - 1);
+    pos = put_item(buf, pos, ad->vault_id, VAULT_ID_BYTES);
+    pos = put_item(buf, pos, ad->record_id, VAULT_ID_BYTES);
+    pos = put_item(buf, pos, ad->field, flen);
+    pos = put_item(buf, pos, ad->grade, glen);
+    pos = put_item(buf, pos, ver, sizeof ver);
+    *out_len = pos;
+cleanup:
+    return rc;
+}
+
+int vc_field_seal_nonce(uint8_t *out, size_t out_cap, size_t *out_len,
+                        const uint8_t key[VC_KEYBYTES], const uint8_t nonce[VC_NONCEBYTES],
+                        const vc_field_ad *ad, const uint8_t *pt, size_t pt_len)
+{
+    int rc = VAULT_OK;
+    uint8_t adbuf[FIELD_AD_MAX];
+    size_t adlen = 0;
+    unsigned long long clen = 0;
+
+    ENSURE(pt_len <= VAULT_VALUE_MAX, VAULT_ELIMIT, "field value longer than %d bytes",
+           VAULT_VALUE_MAX);
+    ENSURE(out_cap >= pt_len + VC_FIELD_OVERHEAD, VAULT_EINVALID, "ciphertext buffer too small");
+    GUARD(field_ad_build(adbuf, &adlen, ad));
+    out[0] = VC_FIELD_FORMAT;
+    put_u32le(out + 1, ad->key_version);
+    memcpy(out + 5, nonce, VC_NONCEBYTES);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(out + VC_FIELD_HEADER, &clen, pt, pt_len, adbuf,
+                                               adlen, NULL, nonce, key);
+    *out_len = VC_FIELD_HEADER + (size_t)clen;
+cleanup:
+    return rc;
+}
+
+int vc_field_seal(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t key[VC_KEYBYTES],
+                  const vc_field_ad *ad, const uint8_t *pt, size_t pt_len)
+{
+    uint8_t nonce[VC_NONCEBYTES];
+
+    randombytes_buf(nonce, sizeof nonce);
+    return vc_field_seal_nonce(out, out_cap, out_len, key, nonce, ad, pt, pt_len);
+}
+
+int vc_field_key_version(uint32_t *out, const uint8_t *ct, size_t ct_len)
+{
+    if (!ct || ct_len < VC_FIELD_OVERHEAD || ct[0] != VC_FIELD_FORMAT)
+        return vault__err(VAULT_EINTEGRITY, "field ciphertext is malformed (bad length or format byte)");
+    *out = get_u32le(ct + 1);
+    return VAULT_OK;
+}
+
+int vc_field_open(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t key[VC_KEYBYTES],
+                  const vc_field_ad *ad, const uint8_t *ct, size_t ct_len)
+{
+    int rc = VAULT_OK;
+    uint8_t adbuf[FIELD_AD_MAX];
+    size_t adlen = 0;
+    uint32_t version = 0;
+    unsigned long long plen = 0;
+
+    GUARD(vc_field_key_version(&version, ct, ct_len));
+    ENSURE(version == ad->key_version, VAULT_EINTEGRITY,
+           "field ciphertext names key version %u, expected %u", (unsigned)version,
+           (unsigned)ad->key_version);
+    ENSURE(out_cap >= ct_len - VC_FIELD_OVERHEAD, VAULT_EINVALID, "plaintext buffer too small");
+    GUARD(field_ad_build(adbuf, &adlen, ad));
+    ENSURE(crypto_aead_xchacha20poly1305_ietf_decrypt(out, &plen, NULL, ct + VC_FIELD_HEADER,
+                                                      ct_len - VC_FIELD_HEADER, adbuf, adlen,
+                                                      ct + 5, key) == 0,
+           VAULT_EINTEGRITY,
+           "field '%s' failed its integrity check (altered, or moved from another record, "
+           "field or vault)", ad->field);
+    *out_len = (size_t)plen;
+cleanup:
+    return rc;
+}
+
+int vc_wrap(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t key[VC_KEYBYTES],
+            const uint8_t *ad, size_t ad_len, const uint8_t *pt, size_t pt_len)
+{
+    unsigned long long clen = 0;
+
+    if (out_cap < pt_len + VC_WRAP_OVERHEAD)
+        return vault__err(VAULT_EINVALID, "wrap buffer too small");
+    randombytes_buf(out, VC_NONCEBYTES);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(out + VC_NONCEBYTES, &clen, pt, pt_len, ad, ad_len,
+                                               NULL, out, key);
+    *out_len = VC_NONCEBYTES + (size_t)clen;
+    return VAULT_OK;
+}
+
+int vc_unwrap(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t key[VC_KEYBYTES],
+              const uint8_t *ad, size_t ad_len, const uint8_t *ct, size_t ct_len)
+{
+    unsigned long long plen = 0;
+
+    if (ct_len < VC_WRAP_OVERHEAD || out_cap < ct_len - VC_WRAP_OVERHEAD)
+        return vault__err(VAULT_EINTEGRITY, "wrapped key has the wrong length");
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &plen, NULL, ct + VC_NONCEBYTES,
+                                                   ct_len - VC_NONCEBYTES, ad, ad_len, ct,
+                                                   key) != 0)
+        return vault__err(VAULT_EAUTH, "wrong key, or the wrapped key was altered");
+    *out_len = (size_t)plen;
+    return VAULT_OK;
+}
+
+int vc_kdf(uint8_t *out, size_t out_len, uint64_t id, const char ctx[8],
+           const uint8_t master[VC_KEYBYTES])
+{
+    if (out_len < crypto_kdf_BYTES_MIN || out_len > crypto_kdf_BYTES_MAX)
+        return vault__err(VAULT_EINVALID, "bad derived key length");
+    if (crypto_kdf_derive_from_key(out, out_len, id, ctx, master) != 0)
+        return vault__err(VAULT_ERROR, "key derivation failed");
+    return VAULT_OK;
+}
+
+int vc_keyed_hash(uint8_t *out, size_t out_len, const uint8_t key[VC_KEYBYTES], const void *msg,
+                  size_t msg_len)
+{
+    if (out_len < crypto_generichash_BYTES_MIN || out_len > crypto_generichash_BYTES_MAX)
+        return vault__err(VAULT_EINVALID, "bad hash length");
+    crypto_generichash(out, out_len, msg, msg_len, key, VC_KEYBYTES);
+    return VAULT_OK;
+}
+
+int vc_pwhash_profile(unsigned long long *opslimit, size_t *memlimit, int profile)
+{
+    switch (profile) {
+    case VAULT_KDF_INTERACTIVE:
+        *opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+        *memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+        return VAULT_OK;
+    case 0:
+    case VAULT_KDF_MODERATE:
+        *opslimit = crypto_pwhash_OPSLIMIT_MODERATE;
+        *memlimit = crypto_pwhash_MEMLIMIT_MODERATE;
+        return VAULT_OK;
+    case VAULT_KDF_SENSITIVE:
+        *opslimit = crypto_pwhash_OPSLIMIT_SENSITIVE;
+        *memlimit = crypto_pwhash_MEMLIMIT_SENSITIVE;
+        return VAULT_OK;
+    default:
+        return vault__err(VAULT_EINVALID, "unknown key derivation profile %d", profile);
+    }
+}
+
+int vc_pwhash(uint8_t out[VC_KEYBYTES], const char *pass, size_t pass_len,
+              const uint8_t salt[VC_SALTBYTES], unsigned long long opslimit, size_t memlimit)
+{
+    if (opslimit < crypto_pwhash_OPSLIMIT_MIN || opslimit > crypto_pwhash_OPSLIMIT_MAX ||
+        memlimit < crypto_pwhash_MEMLIMIT_MIN || memlimit > crypto_pwhash_MEMLIMIT_MAX)
+        return vault__err(VAULT_EINTEGRITY, "passphrase slot has invalid Argon2id parameters");
+    if (pass_len > crypto_pwhash_PASSWD_MAX)
+        return vault__err(VAULT_EINVALID, "passphrase too long");
+    if (crypto_pwhash(out, VC_KEYBYTES, pass, pass_len, salt, opslimit, memlimit,
+                      crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return vault__err(VAULT_ENOMEM, "Argon2id could not get %zu bytes of memory", memlimit);
+    return VAULT_OK;
+}
+
+static int is_ascii_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+/* Width of a space (ASCII, U+00A0, U+3000 ideographic) starting at s[b], or 0. */
+static size_t space_prefix(const unsigned char *s, size_t b, size_t e)
+{
+    if (e > b && is_ascii_space(s[b]))
+        return 1;
+    if (e >= b + 2 && s[b] == 0xC2 && s[b + 1] == 0xA0)
+        return 2;
+    if (e >= b + 3 && s[b] == 0xE3 && s[b + 1] == 0x80 && s[b + 2] == 0x80)
+        return 3;
+    return 0;
+}
+
+/* Width of such a space ending at s[e - 1], or 0. */
+static size_t space_suffix(const unsigned char *s, size_t b, size_t e)
+{
+    if (e > b && is_ascii_space(s[e - 1]))
+        return 1;
+    if (e >= b + 2 && s[e - 2] == 0xC2 && s[e - 1] == 0xA0)
+        return 2;
+    if (e >= b + 3 && s[e - 3] == 0xE3 && s[e - 2] == 0x80 && s[e - 1] == 0x80)
+        return 3;
+    return 0;
+}
+
+static void trim_bounds(const unsigned char *s, size_t len, size_t *b, size_t *e)
+{
+    size_t w;
+
+    *b = 0;
+    *e = len;
+    while ((w = space_prefix(s, *b, *e)) > 0)
+        *b += w;
+    while ((w = space_suffix(s, *b, *e)) > 0)
+        *e -= w;
+}
+
+int vc_blind_index(uint8_t out[VC_BIDX_BYTES], const uint8_t bidx_root[VC_KEYBYTES],
+                   const char *field, const char *value, size_t value_len)
+{
+    int rc = VAULT_OK;
+    uint8_t *fkey = NULL;
+    uint8_t label[sizeof BIDX_LABEL - 1 + 4 + VAULT_NAME_MAX];
+    size_t flen, b = 0, e = 0;
+    crypto_generichash_state st;
+    const unsigned char *v = (const unsigned char *)value;
+    unsigned char last;
+
+    ENSURE(field && (value || value_len == 0), VAULT_EINVALID, "blind index: missing input");
+    flen = strlen(field);
+    ENSURE(flen > 0 && flen < VAULT_NAME_MAX, VAULT_EINVALID, "field name empty or too long");
+    ENSURE(value_len <= VAULT_VALUE_MAX, VAULT_ELIMIT, "value longer than %d bytes",
+           VAULT_VALUE_MAX);
+    fkey = sodium_malloc(VC_KEYBYTES);
+    ENSURE(fkey, VAULT_ENOMEM, "out of secure memory");
+    memcpy(label, BIDX_LABEL, sizeof BIDX_LABEL - 1);
+    put_u32le(label + sizeof BIDX_LABEL - 1, (uint32_t)flen);
+    memcpy(label + sizeof BIDX_LABEL - 1 + 4, field, flen);
+    crypto_generichash(fkey, VC_KEYBYTES, label, sizeof BIDX_LABEL - 1 + 4 + flen, bidx_root,
+                       VC_KEYBYTES);
+    trim_bounds(v, value_len, &b, &e);
+    crypto_generichash_init(&st, fkey, VC_KEYBYTES, VC_BIDX_BYTES);
+    if (e > b) {
+        /* ID numbers end in a check character that may be x or X. */
+        last = v[e - 1] == 'x' ? 'X' : v[e - 1];
+        crypto_generichash_update(&st, v + b, e - b - 1);
+        crypto_generichash_update(&st, &last, 1);
+    }
+    crypto_generichash_final(&st, out, VC_BIDX_BYTES);
+cleanup:
+    sodium_memzero(&st, sizeof st);
+    vc_free(fkey);
+    return rc;
+}
+
+int vc_sha256(uint8_t out[VC_SHA256_BYTES], const void *msg, size_t len)
+{
+    crypto_hash_sha256(out, msg, len);
+    return VAULT_OK;
+}
+
+void vc_sha256_init(vc_sha256_ctx *c)
+{
+    crypto_hash_sha256_init((crypto_hash_sha256_state *)(void *)c->opaque);
+}
+
+void vc_sha256_update(vc_sha256_ctx *c, const void *msg, size_t len)
+{
+    crypto_hash_sha256_update((crypto_hash_sha256_state *)(void *)c->opaque, msg, len);
+}
+
+void vc_sha256_final(vc_sha256_ctx *c, uint8_t out[VC_SHA256_BYTES])
+{
+    crypto_hash_sha256_final((crypto_hash_sha256_state *)(void *)c->opaque, out);
+}
+
+int vc_sign_keypair(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], uint8_t sk[VC_SIGN_SECRETKEYBYTES])
+{
+    if (crypto_sign_keypair(pk, sk) != 0)
+        return vault__err(VAULT_ERROR, "signing key generation failed");
+    return VAULT_OK;
+}
+
+int vc_sign(uint8_t sig[VC_SIGN_BYTES], const void *msg, size_t len,
+            const uint8_t sk[VC_SIGN_SECRETKEYBYTES])
+{
+    if (crypto_sign_detached(sig, NULL, msg, len, sk) != 0)
+        return vault__err(VAULT_ERROR, "signing failed");
+    return VAULT_OK;
+}
+
+int vc_verify(const uint8_t sig[VC_SIGN_BYTES], const void *msg, size_t len,
+              const uint8_t pk[VC_SIGN_PUBLICKEYBYTES])
+{
+    if (crypto_sign_verify_detached(sig, msg, len, pk) != 0)
+        return vault__err(VAULT_EINTEGRITY, "signature does not verify");
+    return VAULT_OK;
+}
+
+int vc_bin2hex(char *out, size_t out_size, const uint8_t *bin, size_t len)
+{
+    if (out_size < 2 * len + 1)
+        return vault__err(VAULT_EINVALID, "hex buffer too small");
+    sodium_bin2hex(out, out_size, bin, len);
+    return VAULT_OK;
+}
+
+int vc_hex2bin(uint8_t *out, size_t out_size, size_t *out_len, const char *hex, size_t hex_len)
+{
+    const char *end = NULL;
+    size_t n = 0;
+
+    if (sodium_hex2bin(out, out_size, hex, hex_len, NULL, &n, &end) != 0 || end != hex + hex_len)
+        return vault__err(VAULT_EINVALID, "not valid hex");
+    *out_len = n;
+    return VAULT_OK;
+}
+
+size_t vc_b64_len(size_t bin_len)
+{
+    return sodium_base64_ENCODED_LEN(bin_len, sodium_base64_VARIANT_ORIGINAL);
+}
+
+int vc_bin2b64(char *out, size_t out_size, const uint8_t *bin, size_t len)
+{
+    if (out_size < vc_b64_len(len))
+        return vault__err(VAULT_EINVALID, "base64 buffer too small");
+    sodium_bin2base64(out, out_size, bin, len, sodium_base64_VARIANT_ORIGINAL);
+    return VAULT_OK;
+}
+
+int vc_b642bin(uint8_t *out, size_t out_size, size_t *out_len, const char *b64, size_t b64_len)
+{
+    const char *end = NULL;
+    size_t n = 0;
+
+    if (sodium_base642bin(out, out_size, b64, b64_len, NULL, &n, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        end != b64 + b64_len)
+        return vault__err(VAULT_EINVALID, "not valid base64");
+    *out_len = n;
+    return VAULT_OK;
+}

@@ -1,0 +1,112 @@
+/* crypto: the only module that calls libsodium's primitives.  Thin,
+ * explicit-length wrappers; formats in docs/field-format.md. */
+#ifndef VAULT_CRYPTO_H
+#define VAULT_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+#define VC_KEYBYTES 32
+#define VC_NONCEBYTES 24
+#define VC_TAGBYTES 16
+#define VC_FIELD_FORMAT 0x01
+#define VC_FIELD_HEADER (1 + 4 + VC_NONCEBYTES) /* format | key_version | nonce */
+#define VC_FIELD_OVERHEAD (VC_FIELD_HEADER + VC_TAGBYTES) /* 45 */
+#define VC_BIDX_BYTES 16
+#define VC_SHA256_BYTES 32
+#define VC_SIGN_PUBLICKEYBYTES 32
+#define VC_SIGN_SECRETKEYBYTES 64
+#define VC_SIGN_BYTES 64
+#define VC_SALTBYTES 16 /* Argon2id salt */
+
+/* sodium_init once; VAULT_ERROR if libsodium can't start. */
+int vc_init(void) VAULT_MUST_CHECK;
+
+/* Guarded secret memory (sodium_malloc); vc_free wipes and frees, NULL ok. */
+void *vc_malloc(size_t n);
+void vc_free(void *p);
+void vc_wipe(void *p, size_t n);
+/* Constant-time equality of two n-byte strings: 1 equal, 0 not. */
+int vc_equal(const void *a, const void *b, size_t n);
+void vc_random(void *buf, size_t n);
+
+/* Associated data of a field ciphertext (DESIGN.md §3). */
+typedef struct vc_field_ad {
+    const uint8_t *vault_id;  /* 16 bytes */
+    const uint8_t *record_id; /* 16 bytes */
+    const char *field;
+    const char *grade;
+    uint32_t key_version;
+} vc_field_ad;
+
+/* Seal pt into out (pt_len + VC_FIELD_OVERHEAD bytes, out_cap at least
+ * that): 0x01 | key_version u32le | nonce(24) | ciphertext | tag(16). */
+int vc_field_seal(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t key[VC_KEYBYTES],
+                  const vc_field_ad *ad, const uint8_t *pt, size_t pt_len) VAULT_MUST_CHECK;
+/* The same with a given nonce: for known-answer tests only. */
+int vc_field_seal_nonce(uint8_t *out, size_t out_cap, size_t *out_len,
+                        const uint8_t key[VC_KEYBYTES], const uint8_t nonce[VC_NONCEBYTES],
+                        const vc_field_ad *ad, const uint8_t *pt, size_t pt_len) VAULT_MUST_CHECK;
+/* Open: VAULT_EINTEGRITY when the ciphertext is malformed, altered, or
+ * bound to another vault/record/field/grade/version.  out_cap >= ct_len -
+ * VC_FIELD_OVERHEAD.  ad->key_version must equal the ciphertext's. */
+int vc_field_open(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t key[VC_KEYBYTES],
+                  const vc_field_ad *ad, const uint8_t *ct, size_t ct_len) VAULT_MUST_CHECK;
+/* The key version in a field ciphertext's header. */
+int vc_field_key_version(uint32_t *out, const uint8_t *ct, size_t ct_len) VAULT_MUST_CHECK;
+
+/* Generic wrap (key material, keyslots): nonce(24) | ciphertext | tag(16)
+ * with the given associated data.  out_cap >= pt_len + 40. */
+#define VC_WRAP_OVERHEAD (VC_NONCEBYTES + VC_TAGBYTES)
+int vc_wrap(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t key[VC_KEYBYTES],
+            const uint8_t *ad, size_t ad_len, const uint8_t *pt, size_t pt_len) VAULT_MUST_CHECK;
+/* VAULT_EAUTH when the tag does not verify (wrong key or altered data). */
+int vc_unwrap(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t key[VC_KEYBYTES],
+              const uint8_t *ad, size_t ad_len, const uint8_t *ct, size_t ct_len) VAULT_MUST_CHECK;
+
+/* Subkey `id` of `master` in context ctx (exactly 8 characters). */
+int vc_kdf(uint8_t *out, size_t out_len, uint64_t id, const char ctx[8],
+           const uint8_t master[VC_KEYBYTES]) VAULT_MUST_CHECK;
+/* Keyed BLAKE2b: out_len in 16..64 bytes, key 32 bytes. */
+int vc_keyed_hash(uint8_t *out, size_t out_len, const uint8_t key[VC_KEYBYTES],
+                  const void *msg, size_t msg_len) VAULT_MUST_CHECK;
+
+/* Passphrase -> 32-byte key with Argon2id13.  VAULT_ENOMEM when the
+ * machine can't give memlimit bytes. */
+int vc_pwhash(uint8_t out[VC_KEYBYTES], const char *pass, size_t pass_len,
+              const uint8_t salt[VC_SALTBYTES], unsigned long long opslimit,
+              size_t memlimit) VAULT_MUST_CHECK;
+/* Limits for a VAULT_KDF_* profile (0 = default). */
+int vc_pwhash_profile(unsigned long long *opslimit, size_t *memlimit, int profile) VAULT_MUST_CHECK;
+
+/* Blind index of a field value: keyed BLAKE2b-128 over the normalised value
+ * (surrounding ASCII/Unicode spaces trimmed; a final 'x' upper-cased) with a
+ * per-field key = BLAKE2b-256(key=bidx_root, "libvault/bidx/v1" | len | field). */
+int vc_blind_index(uint8_t out[VC_BIDX_BYTES], const uint8_t bidx_root[VC_KEYBYTES],
+                   const char *field, const char *value, size_t value_len) VAULT_MUST_CHECK;
+
+/* SHA-256, incremental and one-shot. */
+int vc_sha256(uint8_t out[VC_SHA256_BYTES], const void *msg, size_t len);
+typedef struct vc_sha256_ctx { unsigned char opaque[128] __attribute__((aligned(16))); } vc_sha256_ctx;
+void vc_sha256_init(vc_sha256_ctx *c);
+void vc_sha256_update(vc_sha256_ctx *c, const void *msg, size_t len);
+void vc_sha256_final(vc_sha256_ctx *c, uint8_t out[VC_SHA256_BYTES]);
+
+/* Ed25519. */
+int vc_sign_keypair(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], uint8_t sk[VC_SIGN_SECRETKEYBYTES]) VAULT_MUST_CHECK;
+int vc_sign(uint8_t sig[VC_SIGN_BYTES], const void *msg, size_t len,
+            const uint8_t sk[VC_SIGN_SECRETKEYBYTES]) VAULT_MUST_CHECK;
+/* 0 when valid, VAULT_EINTEGRITY when not. */
+int vc_verify(const uint8_t sig[VC_SIGN_BYTES], const void *msg, size_t len,
+              const uint8_t pk[VC_SIGN_PUBLICKEYBYTES]) VAULT_MUST_CHECK;
+
+/* Hex and base64 (standard alphabet, padded) helpers; out sizes include NUL. */
+int vc_bin2hex(char *out, size_t out_size, const uint8_t *bin, size_t len) VAULT_MUST_CHECK;
+int vc_hex2bin(uint8_t *out, size_t out_size, size_t *out_len, const char *hex, size_t hex_len) VAULT_MUST_CHECK;
+int vc_bin2b64(char *out, size_t out_size, const uint8_t *bin, size_t len) VAULT_MUST_CHECK;
+int vc_b642bin(uint8_t *out, size_t out_size, size_t *out_len, const char *b64, size_t b64_len) VAULT_MUST_CHECK;
+size_t vc_b64_len(size_t bin_len); /* encoded length including NUL */
+
+#endif

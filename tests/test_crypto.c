@@ -1,0 +1,268 @@
+/* crypto: field format known-answer vectors, integrity failures, blind
+ * index and key derivation vectors. */
+#include "testutil.h"
+
+#include <sodium.h>
+
+#include "crypto.h"
+#include "keyring.h"
+
+static uint8_t key[32], nonce[24], vid[16], rid[16];
+
+static void fixed_inputs(void)
+{
+    int i;
+
+    for (i = 0; i < 32; i++)
+        key[i] = (uint8_t)i;
+    for (i = 0; i < 24; i++)
+        nonce[i] = (uint8_t)(0x40 + i);
+    for (i = 0; i < 16; i++) {
+        vid[i] = (uint8_t)(0xa0 + i);
+        rid[i] = (uint8_t)(0xb0 + i);
+    }
+}
+
+static void test_field_vectors(void **state)
+{
+    char *rows[TU_MAX_ROWS][TU_MAX_COLS], *storage = NULL;
+    size_t n = tu_vectors("field.txt", rows, &storage), i, ptlen, ctlen, outlen, adlen;
+    uint8_t out[512], back[512];
+
+    (void)state;
+    fixed_inputs();
+    assert_true(n >= 3);
+    for (i = 0; i < n; i++) {
+        uint8_t *pt = tu_unhex(rows[i][3], &ptlen);
+        uint8_t *ad = tu_unhex(rows[i][4], &adlen);
+        uint8_t *ct = tu_unhex(rows[i][5], &ctlen);
+        vc_field_ad a = {vid, rid, rows[i][0], rows[i][1], (uint32_t)strtoul(rows[i][2], NULL, 10)};
+        uint32_t ver = 0;
+
+        assert_int_equal(vc_field_seal_nonce(out, sizeof out, &outlen, key, nonce, &a, pt, ptlen), 0);
+        assert_int_equal(outlen, ptlen + VC_FIELD_OVERHEAD);
+        assert_int_equal(outlen, ctlen);
+        assert_memory_equal(out, ct, ctlen);
+        assert_int_equal(vc_field_key_version(&ver, ct, ctlen), 0);
+        assert_int_equal(ver, a.key_version);
+        assert_int_equal(vc_field_open(back, sizeof back, &outlen, key, &a, ct, ctlen), 0);
+        assert_int_equal(outlen, ptlen);
+        if (ptlen)
+            assert_memory_equal(back, pt, ptlen);
+        free(pt);
+        free(ad);
+        free(ct);
+    }
+    free(storage);
+}
+
+/* Seal "13812345678" as phone/personal/v1 for the negative tests. */
+static size_t sealed(uint8_t *out, size_t cap)
+{
+    vc_field_ad a = {vid, rid, "phone", "personal", 1};
+    size_t len = 0;
+
+    fixed_inputs();
+    assert_int_equal(vc_field_seal(out, cap, &len, key, &a, (const uint8_t *)"13812345678", 11), 0);
+    return len;
+}
+
+static void test_field_moved(void **state)
+{
+    uint8_t ct[128], pt[128], other[16];
+    size_t len = sealed(ct, sizeof ct), outlen = 0;
+    vc_field_ad a = {vid, rid, "phone", "personal", 1};
+    uint8_t key2[32];
+
+    (void)state;
+    assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key, &a, ct, len), 0);
+    memcpy(other, rid, 16);
+    other[15] ^= 1;
+    a.record_id = other; /* another record */
+    assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key, &a, ct, len), VAULT_EINTEGRITY);
+    a.record_id = rid;
+    a.vault_id = other; /* another vault */
+    assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key, &a, ct, len), VAULT_EINTEGRITY);
+    a.vault_id = vid;
+    a.field = "name"; /* another field */
+    assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key, &a, ct, len), VAULT_EINTEGRITY);
+    a.field = "phone";
+    a.grade = "sensitive"; /* another grade */
+    assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key, &a, ct, len), VAULT_EINTEGRITY);
+    a.grade = "personal";
+    a.key_version = 2; /* another key version */
+    assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key, &a, ct, len), VAULT_EINTEGRITY);
+    a.key_version = 1;
+    memcpy(key2, key, 32);
+    key2[0] ^= 0x80; /* wrong key */
+    assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key2, &a, ct, len), VAULT_EINTEGRITY);
+    /* and the error never shows the value */
+    assert_null(strstr(vault_error_last(), "1381234"));
+}
+
+static void test_field_tampered(void **state)
+{
+    uint8_t ct[128], pt[128];
+    size_t len = sealed(ct, sizeof ct), outlen = 0, i, cut;
+    vc_field_ad a = {vid, rid, "phone", "personal", 1};
+
+    (void)state;
+    for (i = 0; i < len; i++) { /* a flipped bit anywhere */
+        ct[i] ^= 0x01;
+        assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key, &a, ct, len), VAULT_EINTEGRITY);
+        ct[i] ^= 0x01;
+    }
+    for (cut = 0; cut < len; cut++) /* truncated at every length */
+        assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key, &a, ct, cut), VAULT_EINTEGRITY);
+    assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key, &a, ct, len), 0);
+    assert_int_equal(outlen, 11);
+    assert_memory_equal(pt, "13812345678", 11);
+}
+
+static void test_field_limits(void **state)
+{
+    uint8_t *big = calloc(1, VAULT_VALUE_MAX + 1 + VC_FIELD_OVERHEAD);
+    uint8_t small[16];
+    size_t len = 0;
+    vc_field_ad a = {vid, rid, "phone", "personal", 1};
+
+    (void)state;
+    fixed_inputs();
+    assert_non_null(big);
+    assert_int_equal(vc_field_seal(big, VAULT_VALUE_MAX + 1 + VC_FIELD_OVERHEAD, &len, key, &a, big,
+                                   VAULT_VALUE_MAX + 1),
+                     VAULT_ELIMIT);
+    assert_int_equal(vc_field_seal(small, sizeof small, &len, key, &a, big, 8), VAULT_EINVALID);
+    a.field = "";
+    assert_int_equal(vc_field_seal(big, 200, &len, key, &a, big, 8), VAULT_EINVALID);
+    free(big);
+}
+
+static void test_nonces_differ(void **state)
+{
+    uint8_t a1[128], a2[128];
+    size_t l1 = sealed(a1, sizeof a1), l2 = sealed(a2, sizeof a2);
+
+    (void)state;
+    assert_int_equal(l1, l2);
+    assert_memory_not_equal(a1 + 5, a2 + 5, 24);
+}
+
+static void test_bidx_vectors(void **state)
+{
+    char *rows[TU_MAX_ROWS][TU_MAX_COLS], *storage = NULL;
+    size_t n = tu_vectors("bidx.txt", rows, &storage), i, inlen, dlen;
+    uint8_t root[32], out[16];
+
+    (void)state;
+    for (i = 0; i < 32; i++)
+        root[i] = (uint8_t)(0x60 + i);
+    assert_true(n >= 4);
+    for (i = 0; i < n; i++) {
+        uint8_t *in = tu_unhex(rows[i][1], &inlen);
+        uint8_t *d = tu_unhex(rows[i][3], &dlen);
+        assert_int_equal(vc_blind_index(out, root, rows[i][0], (const char *)in, inlen), 0);
+        assert_int_equal(dlen, 16);
+        assert_memory_equal(out, d, 16);
+        free(in);
+        free(d);
+    }
+    /* Another field gives another digest for the same value. */
+    assert_int_equal(vc_blind_index(out, root, "phone", "11010119900307123X", 18), 0);
+    {
+        uint8_t *d = tu_unhex(rows[0][3], &dlen);
+        assert_memory_not_equal(out, d, 16);
+        free(d);
+    }
+    free(storage);
+}
+
+static void test_kdf_vectors(void **state)
+{
+    char *rows[TU_MAX_ROWS][TU_MAX_COLS], *storage = NULL;
+    size_t n = tu_vectors("kdf.txt", rows, &storage), klen;
+    uint8_t master[32], vault_id[16] = {0};
+    keyring *k = NULL;
+    uint8_t *want;
+    int i;
+
+    (void)state;
+    for (i = 0; i < 32; i++)
+        master[i] = (uint8_t)(0x80 + i);
+    assert_int_equal(n, 3);
+    assert_int_equal(keyring_new(&k, master, vault_id), 0);
+    want = tu_unhex(rows[0][2], &klen);
+    assert_memory_equal(keyring_db_key(k), want, 32);
+    free(want);
+    want = tu_unhex(rows[1][2], &klen);
+    assert_memory_equal(keyring_wrap_key(k), want, 32);
+    free(want);
+    want = tu_unhex(rows[2][2], &klen);
+    assert_memory_equal(keyring_bidx_root(k), want, 32);
+    free(want);
+    keyring_free(k);
+    free(storage);
+}
+
+static void test_wrap(void **state)
+{
+    uint8_t k[32] = {1}, secret[32] = {9}, ct[80], pt[32];
+    size_t clen = 0, plen = 0;
+
+    (void)state;
+    assert_int_equal(vc_wrap(ct, sizeof ct, &clen, k, (const uint8_t *)"ad", 2, secret, 32), 0);
+    assert_int_equal(vc_unwrap(pt, sizeof pt, &plen, k, (const uint8_t *)"ad", 2, ct, clen), 0);
+    assert_memory_equal(pt, secret, 32);
+    assert_int_equal(vc_unwrap(pt, sizeof pt, &plen, k, (const uint8_t *)"aD", 2, ct, clen), VAULT_EAUTH);
+    ct[30] ^= 4;
+    assert_int_equal(vc_unwrap(pt, sizeof pt, &plen, k, (const uint8_t *)"ad", 2, ct, clen), VAULT_EAUTH);
+    assert_int_equal(vc_unwrap(pt, sizeof pt, &plen, k, (const uint8_t *)"ad", 2, ct, 10), VAULT_EINTEGRITY);
+}
+
+static void test_sign(void **state)
+{
+    uint8_t pk[32], sk[64], sig[64];
+
+    (void)state;
+    assert_int_equal(vc_sign_keypair(pk, sk), 0);
+    assert_int_equal(vc_sign(sig, "note", 4, sk), 0);
+    assert_int_equal(vc_verify(sig, "note", 4, pk), 0);
+    assert_int_equal(vc_verify(sig, "nots", 4, pk), VAULT_EINTEGRITY);
+    sig[0] ^= 1;
+    assert_int_equal(vc_verify(sig, "note", 4, pk), VAULT_EINTEGRITY);
+}
+
+static void test_encodings(void **state)
+{
+    uint8_t bin[4] = {0xde, 0xad, 0xbe, 0xef}, back[8];
+    char hex[9], b64[16];
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(vc_bin2hex(hex, sizeof hex, bin, 4), 0);
+    assert_string_equal(hex, "deadbeef");
+    assert_int_equal(vc_bin2hex(hex, 8, bin, 4), VAULT_EINVALID);
+    assert_int_equal(vc_hex2bin(back, sizeof back, &n, "deadbeef", 8), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(vc_hex2bin(back, sizeof back, &n, "deadbeeg", 8), VAULT_EINVALID);
+    assert_int_equal(vc_bin2b64(b64, sizeof b64, bin, 4), 0);
+    assert_string_equal(b64, "3q2+7w==");
+    assert_int_equal(vc_b642bin(back, sizeof back, &n, "3q2+7w==", 8), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(vc_b642bin(back, sizeof back, &n, "3q2+7w=", 7), VAULT_EINVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_field_vectors), cmocka_unit_test(test_field_moved),
+        cmocka_unit_test(test_field_tampered), cmocka_unit_test(test_field_limits),
+        cmocka_unit_test(test_nonces_differ), cmocka_unit_test(test_bidx_vectors),
+        cmocka_unit_test(test_kdf_vectors), cmocka_unit_test(test_wrap),
+        cmocka_unit_test(test_sign), cmocka_unit_test(test_encodings),
+    };
+
+    if (vc_init() < 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

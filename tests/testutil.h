@@ -1,0 +1,136 @@
+/* Small helpers shared by the test programs (header-only). */
+#ifndef VAULT_TESTUTIL_H
+#define VAULT_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#ifndef VAULT_SOURCE_DIR
+#define VAULT_SOURCE_DIR "."
+#endif
+
+/* Decode hex ("-" means empty) into a malloc'ed buffer. */
+static inline uint8_t *tu_unhex(const char *hex, size_t *len)
+{
+    size_t n = strcmp(hex, "-") == 0 ? 0 : strlen(hex) / 2, i;
+    uint8_t *out = malloc(n + 1);
+    unsigned v;
+
+    assert_non_null(out);
+    for (i = 0; i < n; i++) {
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t)v;
+    }
+    *len = n;
+    return out;
+}
+
+/* Read the non-comment lines of a vector file into fields split on spaces.
+ * Returns the number of lines; rows[i][j] are pointers into *storage. */
+#define TU_MAX_ROWS 64
+#define TU_MAX_COLS 8
+static inline size_t tu_vectors(const char *name, char *rows[TU_MAX_ROWS][TU_MAX_COLS],
+                                char **storage)
+{
+    char path[1024];
+    FILE *f;
+    long size;
+    char *buf, *line, *save = NULL;
+    size_t n = 0, c;
+
+    snprintf(path, sizeof path, "%s/tests/vectors/%s", VAULT_SOURCE_DIR, name);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    rewind(f);
+    buf = calloc(1, (size_t)size + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *tok, *s2 = NULL;
+        if (line[0] == '#' || line[0] == '\0')
+            continue;
+        assert_true(n < TU_MAX_ROWS);
+        memset(rows[n], 0, sizeof rows[n]);
+        for (c = 0, tok = strtok_r(line, " ", &s2); tok && c < TU_MAX_COLS;
+             tok = strtok_r(NULL, " ", &s2))
+            rows[n][c++] = tok;
+        n++;
+    }
+    *storage = buf;
+    return n;
+}
+
+/* A fresh temporary directory (removed by tu_rmdir). */
+static inline char *tu_tmpdir(void)
+{
+    char *d = strdup("/tmp/vault-test-XXXXXX");
+
+    assert_non_null(d);
+    assert_non_null(mkdtemp(d));
+    return d;
+}
+
+static inline void tu_rmdir(char *d)
+{
+    char cmd[1200];
+
+    if (!d)
+        return;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", d);
+    free(d);
+}
+
+/* Read a whole file; NULL if it does not exist. */
+static inline uint8_t *tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    size_t n = 0, cap = 0, got;
+
+    if (!f)
+        return NULL;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 65536;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        if (!got)
+            break;
+        n += got;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+/* 1 when the file contains the bytes, 0 when not, -1 when it is missing. */
+static inline int tu_file_contains(const char *path, const void *needle, size_t nlen)
+{
+    size_t len = 0;
+    uint8_t *buf = tu_read_file(path, &len);
+    int found;
+
+    if (!buf)
+        return -1;
+    found = memmem(buf, len, needle, nlen) != NULL;
+    free(buf);
+    return found;
+}
+
+#endif
