@@ -1,0 +1,944 @@
+/* keyslot: the `<vault>.keys` sidecar.  Format, key derivation and the
+ * write procedure are specified in docs/keyslots.md; keep them in step. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* mkostemp, renameat2 */
+#endif
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "crypto.h"
+#include "keyslot.h"
+
+#define KS_FORMAT "libvault-keys"
+#define KS_VERSION 1
+#define KS_AD_LABEL "libvault/keyslot/v1"
+#define KS_KEYFILE_LABEL "libvault/keyfile-kek/v1"
+#define KS_CHECK_LABEL "libvault/keycheck/v1"
+#define KS_KIND_PASSPHRASE "passphrase"
+#define KS_KIND_KEYFILE "keyfile"
+#define KS_CHECK_BYTES 16
+#define KS_WRAPPED_BYTES (VC_WRAP_OVERHEAD + VAULT_KEY_BYTES) /* 72 */
+#define KS_AD_BYTES \
+    (sizeof KS_AD_LABEL - 1 + VAULT_ID_BYTES + 4 + 1 + VC_SALTBYTES + 8 + 8) /* 72 */
+#define KS_SLOT_NUMBER_MAX INT32_MAX
+#define KS_TMP_SUFFIX ".tmp.XXXXXX"
+#define KS_TMP_RANDOM 6 /* the X's mkostemp replaces */
+
+_Static_assert(VAULT_UNLOCK_PASSPHRASE == 1 && VAULT_UNLOCK_KEYFILE == 2,
+               "the kind byte of the associated data is the VAULT_UNLOCK_* value");
+_Static_assert(VAULT_KEY_BYTES == VC_KEYBYTES, "master key and wrapping key sizes");
+
+typedef struct ks_slot {
+    size_t index; /* position in the "slots" array */
+    int number;
+    int kind; /* VAULT_UNLOCK_* */
+    char label[VAULT_NAME_MAX];
+    int64_t created;
+    uint8_t salt[VC_SALTBYTES];
+    uint64_t opslimit; /* 0 for key-file slots */
+    uint64_t memlimit; /* 0 for key-file slots */
+    uint8_t wrapped[KS_WRAPPED_BYTES];
+} ks_slot;
+
+typedef struct ks_file {
+    const char *path;
+    json_t *doc; /* kept so a rewrite preserves what it does not touch */
+    uint8_t vault_id[VAULT_ID_BYTES];
+    uint8_t check[KS_CHECK_BYTES];
+    int64_t next_slot;
+    size_t nslots;
+    ks_slot slots[KS_MAX_SLOTS];
+} ks_file;
+
+/* ---- Errors ------------------------------------------------------------ */
+
+static int damaged(const char *path, const char *fmt, ...) VAULT_PRINTF(2, 3);
+
+/* VAULT_EINTEGRITY "keys file <path> is damaged: <what>".  `what` never
+ * carries file content beyond names and numbers. */
+static int damaged(const char *path, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return vault__err(VAULT_EINTEGRITY, "keys file %s is damaged: %s", path, what);
+}
+
+/* ENSURE for file content; needs `path` in scope. */
+#define ENSURE_INTACT(cond, ...)              \
+    do {                                      \
+        if (!(cond)) {                        \
+            rc = damaged(path, __VA_ARGS__);  \
+            goto cleanup;                     \
+        }                                     \
+    } while (0)
+
+/* ---- Small helpers ------------------------------------------------------- */
+
+static void put_le(uint8_t *p, uint64_t v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static const char *kind_name(int kind)
+{
+    return kind == VAULT_UNLOCK_PASSPHRASE ? KS_KIND_PASSPHRASE : KS_KIND_KEYFILE;
+}
+
+/* 1 when s[0..len) is well-formed UTF-8 holding no control characters (C0,
+ * DEL, C1), line/paragraph separators or bidirectional formatting marks:
+ * labels are shown to people in listings and must not rearrange them. */
+static int label_printable(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, k, n;
+    uint32_t cp;
+
+    while (i < len) {
+        if (p[i] < 0x80) {
+            if (p[i] < 0x20 || p[i] == 0x7f)
+                return 0;
+            i++;
+            continue;
+        }
+        if (p[i] >= 0xc2 && p[i] <= 0xdf) {
+            n = 1;
+            cp = p[i] & 0x1fu;
+        } else if (p[i] >= 0xe0 && p[i] <= 0xef) {
+            n = 2;
+            cp = p[i] & 0x0fu;
+        } else if (p[i] >= 0xf0 && p[i] <= 0xf4) {
+            n = 3;
+            cp = p[i] & 0x07u;
+        } else {
+            return 0;
+        }
+        if (len - i - 1 < n)
+            return 0;
+        for (k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (p[i + k] & 0x3fu);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || cp <= 0x9f || cp == 0x061c || cp == 0x200e ||
+            cp == 0x200f || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+            (cp >= 0x2066 && cp <= 0x2069))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+static int check_label(const char *label)
+{
+    int rc = VAULT_OK;
+    size_t len;
+
+    if (!label)
+        return VAULT_OK;
+    len = strlen(label);
+    ENSURE(len < VAULT_NAME_MAX, VAULT_ELIMIT, "slot label longer than %d bytes",
+           VAULT_NAME_MAX - 1);
+    ENSURE(label_printable(label, len), VAULT_EINVALID,
+           "slot label must be printable UTF-8 (no control or bidi characters)");
+cleanup:
+    return rc;
+}
+
+/* `creating`: the secret will protect a new slot (empty passphrases are
+ * refused then; at unlock they merely fail to open anything). */
+static int check_secret(const vault_secret *secret, int creating)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(secret, VAULT_EINVALID, "no secret given");
+    ENSURE(secret->kind == VAULT_UNLOCK_PASSPHRASE || secret->kind == VAULT_UNLOCK_KEYFILE,
+           VAULT_EINVALID, "unknown secret kind %d", secret->kind);
+    ENSURE(secret->data, VAULT_EINVALID, "secret has no data");
+    ENSURE(secret->kind != VAULT_UNLOCK_PASSPHRASE || !creating || secret->len > 0,
+           VAULT_EINVALID, "passphrase is empty");
+cleanup:
+    return rc;
+}
+
+static int write_all(int fd, const void *buf, size_t len, const char *path)
+{
+    int rc = VAULT_OK;
+    const uint8_t *p = buf;
+    ssize_t n;
+
+    while (len > 0) {
+        n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        ENSURE(n > 0, VAULT_EIO, "cannot write %s: %s", path,
+               n < 0 ? strerror(errno) : "no progress");
+        p += n;
+        len -= (size_t)n;
+    }
+cleanup:
+    return rc;
+}
+
+/* The directory part of `path` ("." when it has none), malloc'ed. */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t len;
+    char *dir;
+
+    if (!slash)
+        return strdup(".");
+    len = slash == path ? 1 : (size_t)(slash - path);
+    dir = malloc(len + 1);
+    if (dir) {
+        memcpy(dir, path, len);
+        dir[len] = '\0';
+    }
+    return dir;
+}
+
+static const char *base_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return slash ? slash + 1 : path;
+}
+
+/* fsync the directory holding `path`, so a rename or new name in it lasts. */
+static int sync_dir(const char *path)
+{
+    int rc = VAULT_OK;
+    int dfd = -1;
+    char *dir = dir_of(path);
+
+    ENSURE(dir, VAULT_ENOMEM, "out of memory");
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ENSURE(dfd >= 0, VAULT_EIO, "cannot open directory %s: %s", dir, strerror(errno));
+    /* EINVAL: the file system cannot sync directories; nothing more to do. */
+    ENSURE(fsync(dfd) == 0 || errno == EINVAL, VAULT_EIO,
+           "%s was written but its directory %s could not be synced: %s", path, dir,
+           strerror(errno));
+cleanup:
+    if (dfd >= 0)
+        close(dfd);
+    free(dir);
+    return rc;
+}
+
+/* "<base>.tmp.XXXXXX" as made by mkostemp (six [A-Za-z0-9]). */
+static int is_temp_name(const char *name, const char *base, size_t blen)
+{
+    const char *r;
+    size_t i;
+
+    if (strncmp(name, base, blen) != 0 || strncmp(name + blen, ".tmp.", 5) != 0)
+        return 0;
+    r = name + blen + 5;
+    for (i = 0; i < KS_TMP_RANDOM; i++) {
+        if (!((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= 'A' && r[i] <= 'Z') ||
+              (r[i] >= '0' && r[i] <= '9')))
+            return 0;
+    }
+    return r[KS_TMP_RANDOM] == '\0';
+}
+
+/* Best effort, after a successful write: delete temp files left by
+ * interrupted earlier writes, so a slot they still hold does not linger.
+ * Writers are serialised by the caller, so none of them is in use. */
+static void remove_stale_temps(const char *path)
+{
+    char *dir = dir_of(path);
+    const char *base = base_of(path);
+    size_t blen = strlen(base);
+    DIR *d = NULL;
+    struct dirent *e;
+    struct stat st;
+
+    if (dir)
+        d = opendir(dir);
+    while (d && (e = readdir(d)) != NULL) {
+        if (is_temp_name(e->d_name, base, blen) &&
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+}
+
+/* ---- Reading and parsing --------------------------------------------------- */
+
+static void ks_file_free(ks_file *f)
+{
+    if (f) {
+        json_decref(f->doc);
+        free(f);
+    }
+}
+
+static int read_sidecar(char **out, size_t *out_len, const char *path)
+{
+    int rc = VAULT_OK;
+    int fd = -1;
+    char *buf = NULL;
+    size_t got = 0;
+    ssize_t n;
+    struct stat st;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    ENSURE(fd >= 0 || errno != ENOENT, VAULT_ENOTFOUND, "no keys file at %s", path);
+    ENSURE(fd >= 0, VAULT_EIO, "cannot open keys file %s: %s", path, strerror(errno));
+    ENSURE(fstat(fd, &st) == 0, VAULT_EIO, "cannot stat keys file %s: %s", path,
+           strerror(errno));
+    ENSURE(S_ISREG(st.st_mode), VAULT_EIO, "keys file %s is not a regular file", path);
+    ENSURE_INTACT(st.st_size <= KS_FILE_MAX, "larger than %d bytes", KS_FILE_MAX);
+    buf = malloc(KS_FILE_MAX + 1);
+    ENSURE(buf, VAULT_ENOMEM, "out of memory");
+    /* Read one byte past the limit to notice a file that grew meanwhile. */
+    while (got < KS_FILE_MAX + 1) {
+        n = read(fd, buf + got, KS_FILE_MAX + 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        ENSURE(n >= 0, VAULT_EIO, "cannot read keys file %s: %s", path, strerror(errno));
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    ENSURE_INTACT(got <= KS_FILE_MAX, "larger than %d bytes", KS_FILE_MAX);
+    *out = buf;
+    *out_len = got;
+    buf = NULL;
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    return rc;
+}
+
+static int get_string(const char **out, size_t *out_len, json_t *obj, const char *key,
+                      const char *where, const char *path)
+{
+    int rc = VAULT_OK;
+    json_t *v = json_object_get(obj, key);
+
+    ENSURE_INTACT(json_is_string(v), "%s: \"%s\" is missing or not a string", where, key);
+    *out = json_string_value(v);
+    *out_len = json_string_length(v);
+cleanup:
+    return rc;
+}
+
+static int get_int(json_int_t *out, json_t *obj, const char *key, json_int_t min,
+                   json_int_t max, const char *where, const char *path)
+{
+    int rc = VAULT_OK;
+    json_t *v = json_object_get(obj, key);
+
+    ENSURE_INTACT(json_is_integer(v), "%s: \"%s\" is missing or not an integer", where, key);
+    ENSURE_INTACT(json_integer_value(v) >= min && json_integer_value(v) <= max,
+                  "%s: \"%s\" is out of range", where, key);
+    *out = json_integer_value(v);
+cleanup:
+    return rc;
+}
+
+/* Base64 that must decode to exactly `len` bytes. */
+static int get_b64(uint8_t *out, size_t len, json_t *obj, const char *key, const char *where,
+                   const char *path)
+{
+    int rc = VAULT_OK;
+    const char *s = NULL;
+    size_t slen = 0, n = 0;
+
+    GUARD(get_string(&s, &slen, obj, key, where, path));
+    ENSURE_INTACT(vc_b642bin(out, len, &n, s, slen) == VAULT_OK && n == len,
+                  "%s: \"%s\" is not base64 of %zu bytes", where, key, len);
+cleanup:
+    return rc;
+}
+
+static int parse_slot(ks_slot *s, json_t *obj, size_t index, const char *path)
+{
+    int rc = VAULT_OK;
+    char where[32];
+    const char *str = NULL;
+    size_t len = 0;
+    json_int_t v = 0;
+
+    snprintf(where, sizeof where, "slots[%zu]", index);
+    s->index = index;
+    ENSURE_INTACT(json_is_object(obj), "%s is not an object", where);
+    GUARD(get_int(&v, obj, "slot", 0, KS_SLOT_NUMBER_MAX, where, path));
+    s->number = (int)v;
+    snprintf(where, sizeof where, "slot %d", s->number);
+    GUARD(get_string(&str, &len, obj, "kind", where, path));
+    if (strcmp(str, KS_KIND_PASSPHRASE) == 0)
+        s->kind = VAULT_UNLOCK_PASSPHRASE;
+    else if (strcmp(str, KS_KIND_KEYFILE) == 0)
+        s->kind = VAULT_UNLOCK_KEYFILE;
+    else
+        ENSURE_INTACT(0, "%s: unknown kind", where);
+    GUARD(get_string(&str, &len, obj, "label", where, path));
+    ENSURE_INTACT(len < VAULT_NAME_MAX && label_printable(str, len),
+                  "%s: label too long or not printable", where);
+    memcpy(s->label, str, len);
+    s->label[len] = '\0';
+    GUARD(get_int(&v, obj, "created", 0, INT64_MAX, where, path));
+    s->created = v;
+    GUARD(get_b64(s->salt, sizeof s->salt, obj, "salt", where, path));
+    if (s->kind == VAULT_UNLOCK_PASSPHRASE) {
+        /* The Argon2id range itself is vc_pwhash's to judge (at unlock). */
+        GUARD(get_int(&v, obj, "opslimit", 1, LLONG_MAX, where, path));
+        s->opslimit = (uint64_t)v;
+        GUARD(get_int(&v, obj, "memlimit", 1,
+                      (uint64_t)LLONG_MAX < SIZE_MAX ? LLONG_MAX : (json_int_t)SIZE_MAX, where,
+                      path));
+        s->memlimit = (uint64_t)v;
+    } else {
+        ENSURE_INTACT(!json_object_get(obj, "opslimit") && !json_object_get(obj, "memlimit"),
+                      "%s: a key-file slot has Argon2id parameters", where);
+        s->opslimit = 0;
+        s->memlimit = 0;
+    }
+    GUARD(get_b64(s->wrapped, sizeof s->wrapped, obj, "wrapped", where, path));
+cleanup:
+    return rc;
+}
+
+static int parse_doc(ks_file *f, const char *path)
+{
+    int rc = VAULT_OK;
+    const char *str = NULL;
+    size_t len = 0, i, j, n = 0;
+    json_int_t v = 0;
+    json_t *slots;
+
+    ENSURE_INTACT(json_is_object(f->doc), "the top level is not an object");
+    GUARD(get_string(&str, &len, f->doc, "format", "top level", path));
+    ENSURE_INTACT(strcmp(str, KS_FORMAT) == 0, "\"format\" is not \"%s\"", KS_FORMAT);
+    GUARD(get_int(&v, f->doc, "version", INT_MIN, INT_MAX, "top level", path));
+    ENSURE_INTACT(v == KS_VERSION, "version %d is not supported (this libvault reads %d)",
+                  (int)v, KS_VERSION);
+    GUARD(get_string(&str, &len, f->doc, "vault_id", "top level", path));
+    ENSURE_INTACT(len == 2 * VAULT_ID_BYTES && strspn(str, "0123456789abcdef") == len,
+                  "\"vault_id\" is not 32 lower-case hex characters");
+    ENSURE_INTACT(vc_hex2bin(f->vault_id, sizeof f->vault_id, &n, str, len) == VAULT_OK &&
+                      n == VAULT_ID_BYTES,
+                  "\"vault_id\" is not valid hex");
+    GUARD(get_b64(f->check, sizeof f->check, f->doc, "check", "top level", path));
+    GUARD(get_int(&v, f->doc, "next_slot", 0, (json_int_t)KS_SLOT_NUMBER_MAX + 1, "top level",
+                  path));
+    f->next_slot = v;
+    slots = json_object_get(f->doc, "slots");
+    ENSURE_INTACT(json_is_array(slots), "\"slots\" is missing or not an array");
+    ENSURE_INTACT(json_array_size(slots) > 0, "\"slots\" is empty");
+    ENSURE_INTACT(json_array_size(slots) <= KS_MAX_SLOTS, "more than %d slots", KS_MAX_SLOTS);
+    f->nslots = json_array_size(slots);
+    for (i = 0; i < f->nslots; i++) {
+        GUARD(parse_slot(&f->slots[i], json_array_get(slots, i), i, path));
+        ENSURE_INTACT(f->slots[i].number < f->next_slot, "slot %d is not below \"next_slot\"",
+                      f->slots[i].number);
+        for (j = 0; j < i; j++)
+            ENSURE_INTACT(f->slots[j].number != f->slots[i].number, "slot %d appears twice",
+                          f->slots[i].number);
+    }
+cleanup:
+    return rc;
+}
+
+static int ks_load(ks_file **out, const char *path)
+{
+    int rc = VAULT_OK;
+    ks_file *f = NULL;
+    char *text = NULL, *near;
+    size_t len = 0;
+    json_error_t jerr;
+
+    GUARD(read_sidecar(&text, &len, path));
+    f = calloc(1, sizeof *f);
+    ENSURE(f, VAULT_ENOMEM, "out of memory");
+    f->path = path;
+    f->doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!f->doc) {
+        /* Keep jansson's reason but not the file text it quotes. */
+        near = strstr(jerr.text, " near ");
+        if (near)
+            *near = '\0';
+        ENSURE_INTACT(0, "not valid JSON (line %d, column %d: %s)", jerr.line, jerr.column,
+                      jerr.text);
+    }
+    GUARD(parse_doc(f, path));
+    *out = f;
+    f = NULL;
+cleanup:
+    ks_file_free(f);
+    free(text);
+    return rc;
+}
+
+/* ---- Key derivation and wrapping ------------------------------------------- */
+
+static void build_ad(uint8_t ad[KS_AD_BYTES], const uint8_t vault_id[VAULT_ID_BYTES],
+                     const ks_slot *s)
+{
+    size_t pos = 0;
+
+    memcpy(ad, KS_AD_LABEL, sizeof KS_AD_LABEL - 1);
+    pos += sizeof KS_AD_LABEL - 1;
+    memcpy(ad + pos, vault_id, VAULT_ID_BYTES);
+    pos += VAULT_ID_BYTES;
+    put_le(ad + pos, (uint32_t)s->number, 4);
+    pos += 4;
+    ad[pos++] = (uint8_t)s->kind;
+    memcpy(ad + pos, s->salt, VC_SALTBYTES);
+    pos += VC_SALTBYTES;
+    put_le(ad + pos, s->opslimit, 8);
+    pos += 8;
+    put_le(ad + pos, s->memlimit, 8);
+}
+
+static int compute_check(uint8_t out[KS_CHECK_BYTES], const uint8_t master[VAULT_KEY_BYTES],
+                         const uint8_t vault_id[VAULT_ID_BYTES])
+{
+    uint8_t msg[sizeof KS_CHECK_LABEL - 1 + VAULT_ID_BYTES];
+
+    memcpy(msg, KS_CHECK_LABEL, sizeof KS_CHECK_LABEL - 1);
+    memcpy(msg + sizeof KS_CHECK_LABEL - 1, vault_id, VAULT_ID_BYTES);
+    return vc_keyed_hash(out, KS_CHECK_BYTES, master, msg, sizeof msg);
+}
+
+static int verify_master(const ks_file *f, const uint8_t master[VAULT_KEY_BYTES])
+{
+    int rc = VAULT_OK;
+    uint8_t check[KS_CHECK_BYTES];
+
+    GUARD(compute_check(check, master, f->vault_id));
+    ENSURE(vc_equal(check, f->check, sizeof check), VAULT_EAUTH,
+           "the master key given is not this vault's (keys file %s)", f->path);
+cleanup:
+    vc_wipe(check, sizeof check);
+    return rc;
+}
+
+/* Read a key file into `out` (VAULT_KEY_BYTES + 1 bytes of secure memory).
+ * Pipes work too (e.g. a process substitution), so no size from fstat. */
+static int read_keyfile(uint8_t *out, const char *kpath)
+{
+    int rc = VAULT_OK;
+    int fd = -1;
+    size_t got = 0;
+    ssize_t n;
+
+    fd = open(kpath, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    ENSURE(fd >= 0, VAULT_EIO, "cannot open key file %s: %s", kpath, strerror(errno));
+    while (got < VAULT_KEY_BYTES + 1) {
+        n = read(fd, out + got, VAULT_KEY_BYTES + 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        ENSURE(n >= 0, VAULT_EIO, "cannot read key file %s: %s", kpath, strerror(errno));
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    ENSURE(got == VAULT_KEY_BYTES, VAULT_EAUTH, "key file must be exactly %d bytes (%s)",
+           VAULT_KEY_BYTES, kpath);
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* The slot's key-encryption key.  `keyfile`: the key file's 32 bytes, for
+ * key-file slots.  `path`: the keys file, for messages. */
+static int derive_kek(uint8_t kek[VC_KEYBYTES], const ks_slot *s, const vault_secret *secret,
+                      const uint8_t *keyfile, const char *path)
+{
+    int rc = VAULT_OK;
+    uint8_t msg[sizeof KS_KEYFILE_LABEL - 1 + VC_SALTBYTES];
+    int r;
+
+    if (s->kind == VAULT_UNLOCK_PASSPHRASE) {
+        r = vc_pwhash(kek, secret->data, secret->len, s->salt, s->opslimit, (size_t)s->memlimit);
+        ENSURE_INTACT(r != VAULT_EINTEGRITY, "slot %d: Argon2id parameters out of range",
+                      s->number);
+        GUARD(r);
+    } else {
+        memcpy(msg, KS_KEYFILE_LABEL, sizeof KS_KEYFILE_LABEL - 1);
+        memcpy(msg + sizeof KS_KEYFILE_LABEL - 1, s->salt, VC_SALTBYTES);
+        GUARD(vc_keyed_hash(kek, VC_KEYBYTES, keyfile, msg, sizeof msg));
+    }
+cleanup:
+    return rc;
+}
+
+/* A new slot object for `master` under `secret`. */
+static int seal_slot(json_t **out, int number, const uint8_t vault_id[VAULT_ID_BYTES],
+                     const uint8_t master[VAULT_KEY_BYTES], const vault_secret *secret,
+                     const char *label, const char *path)
+{
+    int rc = VAULT_OK;
+    ks_slot s;
+    uint8_t *keyfile = NULL, *kek = NULL;
+    uint8_t ad[KS_AD_BYTES];
+    char salt64[64], wrapped64[128];
+    unsigned long long ops = 0;
+    size_t mem = 0, n = 0;
+    json_t *obj = NULL;
+
+    memset(&s, 0, sizeof s);
+    s.number = number;
+    s.kind = secret->kind;
+    s.created = (int64_t)time(NULL);
+    if (s.created < 0) /* a clock before 1970: keep the file readable */
+        s.created = 0;
+    vc_random(s.salt, sizeof s.salt);
+    kek = vc_malloc(VC_KEYBYTES);
+    ENSURE(kek, VAULT_ENOMEM, "out of secure memory");
+    if (s.kind == VAULT_UNLOCK_PASSPHRASE) {
+        GUARD(vc_pwhash_profile(&ops, &mem, secret->kdf_profile));
+        s.opslimit = ops;
+        s.memlimit = mem;
+    } else {
+        keyfile = vc_malloc(VAULT_KEY_BYTES + 1);
+        ENSURE(keyfile, VAULT_ENOMEM, "out of secure memory");
+        GUARD(read_keyfile(keyfile, secret->data));
+    }
+    GUARD(derive_kek(kek, &s, secret, keyfile, path));
+    build_ad(ad, vault_id, &s);
+    GUARD(vc_wrap(s.wrapped, sizeof s.wrapped, &n, kek, ad, sizeof ad, master, VAULT_KEY_BYTES));
+    ENSURE(n == KS_WRAPPED_BYTES, VAULT_ERROR, "wrapped key has an unexpected length");
+    GUARD(vc_bin2b64(salt64, sizeof salt64, s.salt, sizeof s.salt));
+    GUARD(vc_bin2b64(wrapped64, sizeof wrapped64, s.wrapped, sizeof s.wrapped));
+    if (s.kind == VAULT_UNLOCK_PASSPHRASE)
+        obj = json_pack("{s:i, s:s, s:s, s:I, s:s, s:I, s:I, s:s}", "slot", number, "kind",
+                        kind_name(s.kind), "label", label ? label : "", "created",
+                        (json_int_t)s.created, "salt", salt64, "opslimit",
+                        (json_int_t)s.opslimit, "memlimit", (json_int_t)s.memlimit, "wrapped",
+                        wrapped64);
+    else
+        obj = json_pack("{s:i, s:s, s:s, s:I, s:s, s:s}", "slot", number, "kind",
+                        kind_name(s.kind), "label", label ? label : "", "created",
+                        (json_int_t)s.created, "salt", salt64, "wrapped", wrapped64);
+    ENSURE(obj, VAULT_ENOMEM, "out of memory building the keys file");
+    *out = obj;
+cleanup:
+    vc_free(kek);
+    vc_free(keyfile);
+    return rc;
+}
+
+/* Open slot `s` with `secret` into `key` (secure memory).  VAULT_EAUTH when
+ * the secret does not open it. */
+static int open_slot(uint8_t key[VAULT_KEY_BYTES], uint8_t kek[VC_KEYBYTES], const ks_file *f,
+                     const ks_slot *s, const vault_secret *secret, const uint8_t *keyfile)
+{
+    int rc = VAULT_OK;
+    const char *path = f->path;
+    uint8_t ad[KS_AD_BYTES];
+    size_t n = 0;
+
+    GUARD(derive_kek(kek, s, secret, keyfile, path));
+    build_ad(ad, f->vault_id, s);
+    GUARD(vc_unwrap(key, VAULT_KEY_BYTES, &n, kek, ad, sizeof ad, s->wrapped,
+                    sizeof s->wrapped));
+    ENSURE_INTACT(n == VAULT_KEY_BYTES, "slot %d: wrapped key has the wrong length", s->number);
+cleanup:
+    return rc;
+}
+
+/* ---- Writing ---------------------------------------------------------------- */
+
+/* Put `doc` at `path` atomically: temp file in the same directory, 0600,
+ * fsync, then rename over `path` (or, with no_clobber, a link that fails
+ * with VAULT_EEXISTS if `path` exists), then fsync the directory.  On
+ * failure before the rename the old file is untouched and the temp gone. */
+static int ks_store(const json_t *doc, const char *path, int no_clobber)
+{
+    int rc = VAULT_OK;
+    char *text = NULL, *tmp = NULL;
+    size_t len, plen = strlen(path);
+    int fd = -1, tmp_exists = 0, r;
+
+    text = json_dumps(doc, JSON_INDENT(2));
+    ENSURE(text, VAULT_ENOMEM, "out of memory writing the keys file");
+    len = strlen(text);
+    ENSURE(len + 1 <= KS_FILE_MAX, VAULT_ELIMIT, "keys file %s would exceed %d bytes", path,
+           KS_FILE_MAX);
+    tmp = malloc(plen + sizeof KS_TMP_SUFFIX);
+    ENSURE(tmp, VAULT_ENOMEM, "out of memory");
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, KS_TMP_SUFFIX, sizeof KS_TMP_SUFFIX);
+    fd = mkostemp(tmp, O_CLOEXEC);
+    ENSURE(fd >= 0, VAULT_EIO, "cannot create a temporary file next to %s: %s", path,
+           strerror(errno));
+    tmp_exists = 1;
+    ENSURE(fchmod(fd, 0600) == 0, VAULT_EIO, "cannot set the mode of %s: %s", tmp,
+           strerror(errno));
+    GUARD(write_all(fd, text, len, tmp));
+    GUARD(write_all(fd, "\n", 1, tmp));
+    ENSURE(fsync(fd) == 0, VAULT_EIO, "cannot sync %s: %s", tmp, strerror(errno));
+    r = close(fd);
+    fd = -1;
+    ENSURE(r == 0, VAULT_EIO, "cannot close %s: %s", tmp, strerror(errno));
+    if (no_clobber) {
+        r = link(tmp, path);
+        /* File systems without hard links (vfat, some FUSE): rename that
+         * refuses to replace. */
+        if (r != 0 && (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS)) {
+            r = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+            if (r == 0)
+                tmp_exists = 0;
+        }
+        ENSURE(r == 0 || errno != EEXIST, VAULT_EEXISTS, "keys file %s already exists", path);
+        ENSURE(r == 0, VAULT_EIO, "cannot create keys file %s: %s", path, strerror(errno));
+    } else {
+        ENSURE(rename(tmp, path) == 0, VAULT_EIO, "cannot replace keys file %s: %s", path,
+               strerror(errno));
+        tmp_exists = 0;
+    }
+    if (tmp_exists) {
+        (void)unlink(tmp);
+        tmp_exists = 0;
+    }
+    GUARD(sync_dir(path));
+    remove_stale_temps(path);
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    if (tmp_exists)
+        (void)unlink(tmp);
+    free(tmp);
+    free(text);
+    return rc;
+}
+
+/* ---- Public (internal) interface ----------------------------------------------- */
+
+int ks_create(const char *path, const uint8_t vault_id[VAULT_ID_BYTES],
+              const uint8_t master[VAULT_KEY_BYTES], const vault_secret *secret,
+              const char *label)
+{
+    int rc = VAULT_OK;
+    struct stat st;
+    char id_hex[VAULT_ID_HEX_SIZE], check64[64];
+    uint8_t check[KS_CHECK_BYTES];
+    json_t *slot = NULL, *doc = NULL;
+    int r;
+
+    ENSURE(path && vault_id && master, VAULT_EINVALID, "ks_create: missing argument");
+    GUARD(vc_init());
+    GUARD(check_secret(secret, 1));
+    GUARD(check_label(label));
+    /* Fail early, before the slow KDF; the link in ks_store closes the race. */
+    r = lstat(path, &st);
+    ENSURE(r != 0, VAULT_EEXISTS, "keys file %s already exists", path);
+    ENSURE(errno == ENOENT, VAULT_EIO, "cannot check %s: %s", path, strerror(errno));
+    GUARD(vc_bin2hex(id_hex, sizeof id_hex, vault_id, VAULT_ID_BYTES));
+    GUARD(compute_check(check, master, vault_id));
+    GUARD(vc_bin2b64(check64, sizeof check64, check, sizeof check));
+    GUARD(seal_slot(&slot, 0, vault_id, master, secret, label, path));
+    doc = json_pack("{s:s, s:i, s:s, s:s, s:I, s:[O]}", "format", KS_FORMAT, "version",
+                    KS_VERSION, "vault_id", id_hex, "check", check64, "next_slot",
+                    (json_int_t)1, "slots", slot);
+    ENSURE(doc, VAULT_ENOMEM, "out of memory building the keys file");
+    GUARD(ks_store(doc, path, 1));
+cleanup:
+    vc_wipe(check, sizeof check);
+    json_decref(slot);
+    json_decref(doc);
+    return rc;
+}
+
+int ks_unlock(uint8_t master[VAULT_KEY_BYTES], uint8_t vault_id[VAULT_ID_BYTES],
+              const char *path, const vault_secret *secret)
+{
+    int rc = VAULT_OK;
+    ks_file *f = NULL;
+    uint8_t *keyfile = NULL, *kek = NULL, *key = NULL;
+    uint8_t check[KS_CHECK_BYTES];
+    char first_msg[512] = "";
+    int first_err = VAULT_OK, opened = 0, tried = 0, r;
+    size_t i;
+
+    ENSURE(master && vault_id && path, VAULT_EINVALID, "ks_unlock: missing argument");
+    GUARD(vc_init());
+    GUARD(check_secret(secret, 0));
+    GUARD(ks_load(&f, path));
+    kek = vc_malloc(VC_KEYBYTES);
+    key = vc_malloc(VAULT_KEY_BYTES);
+    ENSURE(kek && key, VAULT_ENOMEM, "out of secure memory");
+    if (secret->kind == VAULT_UNLOCK_KEYFILE) {
+        keyfile = vc_malloc(VAULT_KEY_BYTES + 1);
+        ENSURE(keyfile, VAULT_ENOMEM, "out of secure memory");
+        GUARD(read_keyfile(keyfile, secret->data));
+    }
+    for (i = 0; i < f->nslots && !opened; i++) {
+        if (f->slots[i].kind != secret->kind)
+            continue;
+        tried++;
+        r = open_slot(key, kek, f, &f->slots[i], secret, keyfile);
+        if (r == VAULT_OK) {
+            opened = 1;
+        } else if (r != VAULT_EAUTH && first_err == VAULT_OK) {
+            /* A damaged slot must not hide behind "wrong passphrase", nor
+             * stop another slot from opening. */
+            first_err = r;
+            snprintf(first_msg, sizeof first_msg, "%s", vault_error_last());
+        }
+    }
+    ENSURE(opened || first_err == VAULT_OK, first_err, "%s", first_msg);
+    ENSURE(opened, VAULT_EAUTH, "wrong %s%s",
+           secret->kind == VAULT_UNLOCK_PASSPHRASE ? "passphrase" : "key file",
+           tried ? "" : " (the keys file has no slot of that kind)");
+    GUARD(compute_check(check, key, f->vault_id));
+    ENSURE_INTACT(vc_equal(check, f->check, sizeof check),
+                  "a slot opened but the key check value does not match");
+    memcpy(master, key, VAULT_KEY_BYTES);
+    memcpy(vault_id, f->vault_id, VAULT_ID_BYTES);
+cleanup:
+    if (rc < 0 && master)
+        vc_wipe(master, VAULT_KEY_BYTES);
+    vc_wipe(check, sizeof check);
+    vc_free(key);
+    vc_free(kek);
+    vc_free(keyfile);
+    ks_file_free(f);
+    return rc;
+}
+
+int ks_add(int *out_slot, const char *path, const uint8_t master[VAULT_KEY_BYTES],
+           const vault_secret *secret, const char *label)
+{
+    int rc = VAULT_OK;
+    ks_file *f = NULL;
+    json_t *slot = NULL;
+    int number;
+
+    ENSURE(path && master, VAULT_EINVALID, "ks_add: missing argument");
+    GUARD(vc_init());
+    GUARD(check_secret(secret, 1));
+    GUARD(check_label(label));
+    GUARD(ks_load(&f, path));
+    GUARD(verify_master(f, master));
+    ENSURE(f->nslots < KS_MAX_SLOTS, VAULT_ELIMIT, "keys file %s already has %d slots, the most",
+           path, KS_MAX_SLOTS);
+    ENSURE(f->next_slot <= KS_SLOT_NUMBER_MAX, VAULT_ELIMIT, "keys file %s: no slot numbers left",
+           path);
+    number = (int)f->next_slot;
+    GUARD(seal_slot(&slot, number, f->vault_id, master, secret, label, path));
+    ENSURE(json_array_append(json_object_get(f->doc, "slots"), slot) == 0 &&
+               json_object_set_new(f->doc, "next_slot", json_integer(f->next_slot + 1)) == 0,
+           VAULT_ENOMEM, "out of memory building the keys file");
+    GUARD(ks_store(f->doc, path, 0));
+    if (out_slot)
+        *out_slot = number;
+cleanup:
+    json_decref(slot);
+    ks_file_free(f);
+    return rc;
+}
+
+int ks_remove(const char *path, const uint8_t master[VAULT_KEY_BYTES], int slot)
+{
+    int rc = VAULT_OK;
+    ks_file *f = NULL;
+    size_t i;
+    const ks_slot *found = NULL;
+
+    ENSURE(path && master, VAULT_EINVALID, "ks_remove: missing argument");
+    GUARD(vc_init());
+    GUARD(ks_load(&f, path));
+    GUARD(verify_master(f, master));
+    for (i = 0; i < f->nslots; i++) {
+        if (f->slots[i].number == slot)
+            found = &f->slots[i];
+    }
+    ENSURE(found, VAULT_ENOTFOUND, "keys file %s has no slot %d", path, slot);
+    ENSURE(f->nslots > 1, VAULT_ESTATE, "slot %d is the last one and can't be removed", slot);
+    ENSURE(json_array_remove(json_object_get(f->doc, "slots"), found->index) == 0, VAULT_ERROR,
+           "cannot remove slot %d", slot);
+    GUARD(ks_store(f->doc, path, 0));
+cleanup:
+    ks_file_free(f);
+    return rc;
+}
+
+int ks_list(vault_keyslot_info **out, size_t *out_count, const char *path)
+{
+    int rc = VAULT_OK;
+    ks_file *f = NULL;
+    vault_keyslot_info *info = NULL;
+    size_t i;
+
+    ENSURE(out && out_count && path, VAULT_EINVALID, "ks_list: missing argument");
+    GUARD(vc_init());
+    GUARD(ks_load(&f, path));
+    info = calloc(f->nslots, sizeof *info);
+    ENSURE(info, VAULT_ENOMEM, "out of memory");
+    for (i = 0; i < f->nslots; i++) {
+        info[i].slot = f->slots[i].number;
+        info[i].kind = f->slots[i].kind;
+        memcpy(info[i].label, f->slots[i].label, sizeof info[i].label);
+        info[i].created = f->slots[i].created;
+    }
+    *out = info;
+    *out_count = f->nslots;
+    info = NULL;
+cleanup:
+    free(info);
+    ks_file_free(f);
+    return rc;
+}
+
+int ks_keyfile_generate(const char *path)
+{
+    int rc = VAULT_OK;
+    int fd = -1, created = 0, r;
+    uint8_t *buf = NULL;
+
+    ENSURE(path, VAULT_EINVALID, "ks_keyfile_generate: missing path");
+    GUARD(vc_init());
+    buf = vc_malloc(VAULT_KEY_BYTES);
+    ENSURE(buf, VAULT_ENOMEM, "out of secure memory");
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+    ENSURE(fd >= 0 || errno != EEXIST, VAULT_EEXISTS, "key file %s already exists", path);
+    ENSURE(fd >= 0, VAULT_EIO, "cannot create key file %s: %s", path, strerror(errno));
+    created = 1;
+    /* 0600 whatever the umask took away. */
+    ENSURE(fchmod(fd, 0600) == 0, VAULT_EIO, "cannot set the mode of %s: %s", path,
+           strerror(errno));
+    vc_random(buf, VAULT_KEY_BYTES);
+    GUARD(write_all(fd, buf, VAULT_KEY_BYTES, path));
+    ENSURE(fsync(fd) == 0, VAULT_EIO, "cannot sync %s: %s", path, strerror(errno));
+    r = close(fd);
+    fd = -1;
+    ENSURE(r == 0, VAULT_EIO, "cannot close %s: %s", path, strerror(errno));
+    GUARD(sync_dir(path));
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0 && created)
+        (void)unlink(path);
+    vc_free(buf);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/* keyslot: the `<vault>.keys` sidecar holding the master key in one or
+ * more slots (passphrase via Argon2id, or a key file).  Format in
+ * docs/keyslots.md.  Every rewrite is atomic: temp file in the same
+ * directory, fsync, rename, fsync of the directory; mode 0600.
+ * Callers serialise concurrent writers (the vault holds its database write
+ * lock around every change); readers never see a partial file. */
+#ifndef VAULT_KEYSLOT_H
+#define VAULT_KEYSLOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+#define KS_MAX_SLOTS 32
+#define KS_FILE_MAX (64 * 1024) /* larger sidecars are refused as damaged */
+
+/* Create the sidecar with its first slot.  VAULT_EEXISTS if `path` exists. */
+int ks_create(const char *path, const uint8_t vault_id[VAULT_ID_BYTES],
+              const uint8_t master[VAULT_KEY_BYTES], const vault_secret *secret,
+              const char *label) VAULT_MUST_CHECK;
+
+/* Recover the master key (into `master`, 32 bytes the caller allocated
+ * with sodium_malloc) and the vault id.  Tries every slot of the secret's
+ * kind.  VAULT_EAUTH: no slot opens with this secret.  VAULT_EINTEGRITY:
+ * the file is damaged (unparseable, wrong version, bad field).
+ * VAULT_ENOTFOUND: no sidecar.  On failure `master` is wiped. */
+int ks_unlock(uint8_t master[VAULT_KEY_BYTES], uint8_t vault_id[VAULT_ID_BYTES],
+              const char *path, const vault_secret *secret) VAULT_MUST_CHECK;
+
+/* Add a slot; *out_slot (may be NULL) receives its number.  `master` must
+ * be the vault's master key: it is checked against an existing slot's
+ * key check value first (VAULT_EAUTH if it does not match). */
+int ks_add(int *out_slot, const char *path, const uint8_t master[VAULT_KEY_BYTES],
+           const vault_secret *secret, const char *label) VAULT_MUST_CHECK;
+
+/* Remove slot number `slot` (VAULT_ENOTFOUND if none); the last one can't
+ * be removed (VAULT_ESTATE).  `master` is checked as for ks_add. */
+int ks_remove(const char *path, const uint8_t master[VAULT_KEY_BYTES], int slot) VAULT_MUST_CHECK;
+
+/* List the slots (no secrets): *out malloc'ed, *out_count entries. */
+int ks_list(vault_keyslot_info **out, size_t *out_count, const char *path) VAULT_MUST_CHECK;
+
+/* Write 32 random bytes to a new file with mode 0600 (O_EXCL). */
+int ks_keyfile_generate(const char *path) VAULT_MUST_CHECK;
+
+#endif

@@ -1,0 +1,1143 @@
+/* Tests for the keyslot sidecar (libvault/keyslot.c, docs/keyslots.md). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem, mkdtemp */
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "crypto.h"
+#include "keyslot.h"
+
+#define PASS1 "correct horse battery staple 马"
+#define PASS2 "a second, different passphrase"
+
+typedef struct T {
+    char dir[64];
+    char keys[128];  /* the sidecar */
+    char kf[128];    /* a generated key file */
+    char kf2[128];   /* another generated key file */
+    uint8_t *master; /* secure memory */
+    uint8_t id[VAULT_ID_BYTES];
+    uint8_t *orig; /* the sidecar's bytes right after creation */
+    size_t orig_len;
+} T;
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static vault_secret pass(const char *p)
+{
+    vault_secret s = {VAULT_UNLOCK_PASSPHRASE, p, strlen(p), VAULT_KDF_INTERACTIVE};
+    return s;
+}
+
+static vault_secret keyfile(const char *path)
+{
+    vault_secret s = {VAULT_UNLOCK_KEYFILE, path, 0, 0};
+    return s;
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    uint8_t *buf;
+    long n;
+
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    n = ftell(fp);
+    assert_true(n >= 0);
+    rewind(fp);
+    buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    buf[n] = 0;
+    *len = (size_t)n;
+    return buf;
+}
+
+static void spit(const char *path, const void *buf, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+
+    assert_non_null(fp);
+    assert_int_equal(fwrite(buf, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static int file_equals(const char *path, const void *buf, size_t len)
+{
+    size_t n = 0;
+    uint8_t *cur = slurp(path, &n);
+    int eq = n == len && (len == 0 || vc_equal(cur, buf, len)); /* may hold key bytes */
+
+    free(cur);
+    return eq;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+
+    return lstat(path, &st) == 0;
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+static void restore(T *t)
+{
+    spit(t->keys, t->orig, t->orig_len);
+}
+
+/* Unlock and expect `want`; on success the key and id must be the vault's. */
+static void expect_unlock(T *t, const vault_secret *s, int want)
+{
+    uint8_t *key = vc_malloc(VAULT_KEY_BYTES);
+    uint8_t id[VAULT_ID_BYTES];
+    int rc;
+
+    assert_non_null(key);
+    memset(key, 0xAA, VAULT_KEY_BYTES);
+    rc = ks_unlock(key, id, t->keys, s);
+    if (rc != want)
+        print_error("ks_unlock gave %s (%s), wanted %s\n", vault_error_name(rc),
+                    vault_error_last(), vault_error_name(want));
+    assert_int_equal(rc, want);
+    if (rc == VAULT_OK) {
+        assert_true(vc_equal(key, t->master, VAULT_KEY_BYTES));
+        assert_memory_equal(id, t->id, VAULT_ID_BYTES);
+    } else {
+        /* The caller's buffer is wiped on failure. */
+        uint8_t zero[VAULT_KEY_BYTES] = {0};
+        assert_true(vc_equal(key, zero, VAULT_KEY_BYTES));
+    }
+    vc_free(key);
+}
+
+static json_t *load_json(T *t)
+{
+    json_error_t err;
+    json_t *doc = json_load_file(t->keys, 0, &err);
+
+    assert_non_null(doc);
+    return doc;
+}
+
+static void save_json(T *t, json_t *doc)
+{
+    assert_int_equal(json_dump_file(doc, t->keys, JSON_INDENT(2)), 0);
+    json_decref(doc);
+}
+
+static json_t *slot0(json_t *doc)
+{
+    json_t *s = json_array_get(json_object_get(doc, "slots"), 0);
+
+    assert_non_null(s);
+    return s;
+}
+
+/* Flip one bit of the decoded value of a base64 member and re-encode. */
+static void flip_b64(json_t *obj, const char *key, size_t byte)
+{
+    uint8_t bin[128];
+    char b64[256];
+    size_t n = 0;
+    const char *s = json_string_value(json_object_get(obj, key));
+
+    assert_non_null(s);
+    assert_int_equal(vc_b642bin(bin, sizeof bin, &n, s, strlen(s)), 0);
+    assert_true(byte < n);
+    bin[byte] ^= 0x01;
+    assert_int_equal(vc_bin2b64(b64, sizeof b64, bin, n), 0);
+    assert_int_equal(json_object_set_new(obj, key, json_string(b64)), 0);
+}
+
+static void set_b64_of_len(json_t *obj, const char *key, size_t len)
+{
+    uint8_t bin[128];
+    char b64[256];
+
+    vc_random(bin, sizeof bin);
+    assert_int_equal(vc_bin2b64(b64, sizeof b64, bin, len), 0);
+    assert_int_equal(json_object_set_new(obj, key, json_string(b64)), 0);
+}
+
+static int count_temps(T *t)
+{
+    DIR *d = opendir(t->dir);
+    struct dirent *e;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, "vault.keys.tmp.", 15) == 0;
+    closedir(d);
+    return n;
+}
+
+static void assert_damaged(T *t)
+{
+    vault_secret s = pass(PASS1);
+    vault_keyslot_info *info = NULL;
+    size_t n = 0;
+
+    expect_unlock(t, &s, VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "is damaged"));
+    assert_non_null(strstr(vault_error_last(), t->keys));
+    assert_int_equal(ks_list(&info, &n, t->keys), VAULT_EINTEGRITY);
+    assert_null(info);
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &s, NULL), VAULT_EINTEGRITY);
+}
+
+/* ---- fixtures ---------------------------------------------------------------- */
+
+static int setup(void **state)
+{
+    T *t = calloc(1, sizeof *t);
+    vault_secret s;
+
+    if (!t || vc_init() != 0)
+        return -1;
+    snprintf(t->dir, sizeof t->dir, "/tmp/test_keyslot.XXXXXX");
+    if (!mkdtemp(t->dir))
+        return -1;
+    snprintf(t->keys, sizeof t->keys, "%s/vault.keys", t->dir);
+    snprintf(t->kf, sizeof t->kf, "%s/one.key", t->dir);
+    snprintf(t->kf2, sizeof t->kf2, "%s/two.key", t->dir);
+    t->master = vc_malloc(VAULT_KEY_BYTES);
+    if (!t->master)
+        return -1;
+    vc_random(t->master, VAULT_KEY_BYTES);
+    vc_random(t->id, sizeof t->id);
+    if (ks_keyfile_generate(t->kf) != 0 || ks_keyfile_generate(t->kf2) != 0)
+        return -1;
+    s = pass(PASS1);
+    if (ks_create(t->keys, t->id, t->master, &s, "owner") != 0) {
+        fprintf(stderr, "ks_create: %s\n", vault_error_last());
+        return -1;
+    }
+    t->orig = slurp(t->keys, &t->orig_len);
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    T *t = *state;
+    DIR *d = opendir(t->dir);
+    struct dirent *e;
+    struct stat st;
+
+    while (d && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+            unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+        else
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    if (d)
+        closedir(d);
+    rmdir(t->dir);
+    vc_free(t->master);
+    free(t->orig);
+    free(t);
+    return 0;
+}
+
+/* ---- create and unlock -------------------------------------------------------- */
+
+static void test_passphrase_unlock(void **state)
+{
+    T *t = *state;
+    vault_secret s = pass(PASS1);
+
+    expect_unlock(t, &s, VAULT_OK);
+}
+
+static void test_keyfile_create_unlock(void **state)
+{
+    T *t = *state;
+    vault_secret s = keyfile(t->kf);
+
+    assert_int_equal(unlink(t->keys), 0);
+    assert_int_equal(ks_create(t->keys, t->id, t->master, &s, NULL), 0);
+    expect_unlock(t, &s, VAULT_OK);
+    s = pass(PASS1);
+    expect_unlock(t, &s, VAULT_EAUTH);
+    assert_non_null(strstr(vault_error_last(), "no slot of that kind"));
+}
+
+static void test_wrong_passphrase(void **state)
+{
+    T *t = *state;
+    vault_secret s = pass("correct horse battery stapl3 马");
+
+    expect_unlock(t, &s, VAULT_EAUTH);
+    assert_non_null(strstr(vault_error_last(), "wrong passphrase"));
+    assert_null(strstr(vault_error_last(), "stapl3"));
+    s = pass("");
+    expect_unlock(t, &s, VAULT_EAUTH);
+}
+
+static void test_wrong_keyfile(void **state)
+{
+    T *t = *state;
+    vault_secret s = keyfile(t->kf);
+
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &s, "usb"), 0);
+    s = keyfile(t->kf2);
+    expect_unlock(t, &s, VAULT_EAUTH);
+    assert_non_null(strstr(vault_error_last(), "wrong key file"));
+}
+
+static void test_keyfile_bad_size(void **state)
+{
+    T *t = *state;
+    char bad[160], missing[160];
+    uint8_t bytes[40];
+    vault_secret s = keyfile(t->kf);
+    size_t sizes[] = {0, 31, 33, 40};
+    size_t i;
+
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &s, "usb"), 0);
+    snprintf(bad, sizeof bad, "%s/bad.key", t->dir);
+    s = keyfile(bad);
+    for (i = 0; i < VAULT_ARRAY_LEN(sizes); i++) {
+        vc_random(bytes, sizeof bytes);
+        spit(bad, bytes, sizes[i]);
+        expect_unlock(t, &s, VAULT_EAUTH);
+        assert_non_null(strstr(vault_error_last(), "exactly 32 bytes"));
+        /* A bad key file can't protect a new slot either; the file is untouched. */
+        {
+            size_t n = 0;
+            uint8_t *before = slurp(t->keys, &n);
+            assert_int_equal(ks_add(NULL, t->keys, t->master, &s, NULL), VAULT_EAUTH);
+            assert_true(file_equals(t->keys, before, n));
+            free(before);
+        }
+    }
+    /* The first 32 bytes of the 33-byte file are the real key: still refused. */
+    {
+        size_t n = 0;
+        uint8_t *real = slurp(t->kf, &n);
+        uint8_t longer[33];
+        assert_int_equal(n, 32);
+        memcpy(longer, real, 32);
+        longer[32] = '\n';
+        spit(bad, longer, sizeof longer);
+        expect_unlock(t, &s, VAULT_EAUTH);
+        free(real);
+    }
+    snprintf(missing, sizeof missing, "%s/missing.key", t->dir);
+    s = keyfile(missing);
+    expect_unlock(t, &s, VAULT_EIO);
+    /* ks_create with a bad key file leaves nothing behind. */
+    assert_int_equal(unlink(t->keys), 0);
+    s = keyfile(bad);
+    assert_int_equal(ks_create(t->keys, t->id, t->master, &s, NULL), VAULT_EAUTH);
+    assert_false(exists(t->keys));
+    assert_int_equal(count_temps(t), 0);
+}
+
+static void test_missing_sidecar(void **state)
+{
+    T *t = *state;
+    vault_secret s = pass(PASS1);
+    vault_keyslot_info *info = NULL;
+    size_t n = 0;
+
+    assert_int_equal(unlink(t->keys), 0);
+    expect_unlock(t, &s, VAULT_ENOTFOUND);
+    assert_int_equal(ks_list(&info, &n, t->keys), VAULT_ENOTFOUND);
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &s, NULL), VAULT_ENOTFOUND);
+    assert_int_equal(ks_remove(t->keys, t->master, 0), VAULT_ENOTFOUND);
+    assert_false(exists(t->keys));
+    /* A directory in its place is an I/O problem, not damage. */
+    assert_int_equal(mkdir(t->keys, 0700), 0);
+    expect_unlock(t, &s, VAULT_EIO);
+}
+
+static void test_bad_arguments(void **state)
+{
+    T *t = *state;
+    vault_secret s = pass(""), odd = {7, "x", 1, 0};
+    char other[160];
+
+    snprintf(other, sizeof other, "%s/other.keys", t->dir);
+    assert_int_equal(ks_create(other, t->id, t->master, &s, NULL), VAULT_EINVALID);
+    assert_int_equal(ks_create(other, t->id, t->master, &odd, NULL), VAULT_EINVALID);
+    s = pass(PASS1);
+    s.kdf_profile = 99;
+    assert_int_equal(ks_create(other, t->id, t->master, &s, NULL), VAULT_EINVALID);
+    assert_int_equal(ks_create(other, t->id, t->master, NULL, NULL), VAULT_EINVALID);
+    assert_false(exists(other));
+    assert_int_equal(count_temps(t), 0);
+}
+
+/* ---- damage ------------------------------------------------------------------- */
+
+static void test_damaged_raw(void **state)
+{
+    T *t = *state;
+    uint8_t *big;
+    char *dup;
+    size_t i;
+
+    /* truncated at several points */
+    for (i = 0; i < t->orig_len - 2; i += t->orig_len / 7) {
+        spit(t->keys, t->orig, i);
+        assert_damaged(t);
+    }
+    spit(t->keys, t->orig, t->orig_len - 2); /* lost the final "}\n" */
+    assert_damaged(t);
+    spit(t->keys, "", 0);
+    assert_damaged(t);
+    spit(t->keys, "garbage, not JSON {", 19);
+    assert_damaged(t);
+    spit(t->keys, "\0\0\0\0\0\0\0\0", 8);
+    assert_damaged(t);
+    spit(t->keys, "[]", 2);
+    assert_damaged(t);
+    /* valid document followed by trailing garbage */
+    big = malloc(t->orig_len + 1);
+    assert_non_null(big);
+    memcpy(big, t->orig, t->orig_len);
+    big[t->orig_len] = 'x';
+    spit(t->keys, big, t->orig_len + 1);
+    assert_damaged(t);
+    free(big);
+    /* duplicate key: the second "version" must not be silently preferred */
+    dup = malloc(t->orig_len + 32);
+    assert_non_null(dup);
+    assert_int_equal(t->orig[0], '{');
+    memcpy(dup, "{\"version\": 1,", 14);
+    memcpy(dup + 14, t->orig + 1, t->orig_len - 1);
+    spit(t->keys, dup, t->orig_len + 13);
+    assert_damaged(t);
+    free(dup);
+    /* larger than KS_FILE_MAX (valid JSON padded with spaces) */
+    big = malloc(KS_FILE_MAX + 2);
+    assert_non_null(big);
+    memset(big, ' ', KS_FILE_MAX + 2);
+    memcpy(big, t->orig, t->orig_len);
+    spit(t->keys, big, KS_FILE_MAX + 1);
+    assert_damaged(t);
+    assert_non_null(strstr(vault_error_last(), "larger than"));
+    /* ... while exactly KS_FILE_MAX is still read */
+    spit(t->keys, big, KS_FILE_MAX);
+    {
+        vault_keyslot_info *info = NULL;
+        size_t n = 0;
+        assert_int_equal(ks_list(&info, &n, t->keys), 0);
+        assert_int_equal(n, 1);
+        free(info);
+    }
+    free(big);
+    restore(t);
+    {
+        vault_secret s = pass(PASS1);
+        expect_unlock(t, &s, VAULT_OK);
+    }
+}
+
+typedef void (*edit_fn)(json_t *doc);
+
+static void e_format(json_t *d) { json_object_set_new(d, "format", json_string("libvault-keyz")); }
+static void e_version2(json_t *d) { json_object_set_new(d, "version", json_integer(2)); }
+static void e_version_str(json_t *d) { json_object_set_new(d, "version", json_string("1")); }
+static void e_no_format(json_t *d) { json_object_del(d, "format"); }
+static void e_no_id(json_t *d) { json_object_del(d, "vault_id"); }
+static void e_id_upper(json_t *d)
+{
+    char id[33];
+    size_t i;
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(d, "vault_id")));
+    for (i = 0; id[i]; i++)
+        id[i] = id[i] >= 'a' && id[i] <= 'f' ? (char)(id[i] - 32) : id[i];
+    if (strcmp(id, json_string_value(json_object_get(d, "vault_id"))) == 0)
+        id[0] = 'G'; /* all digits: still not lower-case hex */
+    json_object_set_new(d, "vault_id", json_string(id));
+}
+static void e_id_short(json_t *d) { json_object_set_new(d, "vault_id", json_string("0123456789abcdef0123456789abcd")); }
+static void e_id_nonhex(json_t *d) { json_object_set_new(d, "vault_id", json_string("0123456789abcdef0123456789abcdeg")); }
+static void e_check_bad(json_t *d) { json_object_set_new(d, "check", json_string("!!!!")); }
+static void e_check_len(json_t *d) { set_b64_of_len(d, "check", 15); }
+static void e_no_check(json_t *d) { json_object_del(d, "check"); }
+static void e_next_low(json_t *d) { json_object_set_new(d, "next_slot", json_integer(0)); }
+static void e_next_neg(json_t *d) { json_object_set_new(d, "next_slot", json_integer(-1)); }
+static void e_no_next(json_t *d) { json_object_del(d, "next_slot"); }
+static void e_slots_obj(json_t *d) { json_object_set_new(d, "slots", json_object()); }
+static void e_slots_empty(json_t *d) { json_object_set_new(d, "slots", json_array()); }
+static void e_slots_many(json_t *d)
+{
+    json_t *a = json_object_get(d, "slots");
+    int i;
+    for (i = 1; i <= KS_MAX_SLOTS; i++) {
+        json_t *c = json_deep_copy(slot0(d));
+        json_object_set_new(c, "slot", json_integer(i));
+        json_array_append_new(a, c);
+    }
+    json_object_set_new(d, "next_slot", json_integer(KS_MAX_SLOTS + 1));
+}
+static void e_slot_dup(json_t *d) { json_array_append_new(json_object_get(d, "slots"), json_deep_copy(slot0(d))); }
+static void e_slot_str(json_t *d) { json_array_append_new(json_object_get(d, "slots"), json_string("slot")); }
+static void e_slot_neg(json_t *d) { json_object_set_new(slot0(d), "slot", json_integer(-1)); }
+static void e_slot_real(json_t *d) { json_object_set_new(slot0(d), "slot", json_real(0.0)); }
+static void e_kind(json_t *d) { json_object_set_new(slot0(d), "kind", json_string("fido2")); }
+static void e_no_kind(json_t *d) { json_object_del(slot0(d), "kind"); }
+static void e_kind_kf(json_t *d) { json_object_set_new(slot0(d), "kind", json_string("keyfile")); }
+static void e_label_ctl(json_t *d) { json_object_set_new(slot0(d), "label", json_string("own\ter")); }
+static void e_label_bidi(json_t *d) { json_object_set_new(slot0(d), "label", json_string("a\xe2\x80\xae" "b")); }
+static void e_label_long(json_t *d)
+{
+    char l[VAULT_NAME_MAX + 1];
+    memset(l, 'l', VAULT_NAME_MAX);
+    l[VAULT_NAME_MAX] = 0;
+    json_object_set_new(slot0(d), "label", json_string(l));
+}
+static void e_no_label(json_t *d) { json_object_del(slot0(d), "label"); }
+static void e_created_real(json_t *d) { json_object_set_new(slot0(d), "created", json_real(1.5)); }
+static void e_created_neg(json_t *d) { json_object_set_new(slot0(d), "created", json_integer(-5)); }
+static void e_salt_bad(json_t *d) { json_object_set_new(slot0(d), "salt", json_string("not*base64")); }
+static void e_salt_len(json_t *d) { set_b64_of_len(slot0(d), "salt", 17); }
+static void e_wrapped_len(json_t *d) { set_b64_of_len(slot0(d), "wrapped", 71); }
+static void e_wrapped_char(json_t *d)
+{
+    char w[200];
+    snprintf(w, sizeof w, "%s", json_string_value(json_object_get(slot0(d), "wrapped")));
+    w[10] = '#';
+    json_object_set_new(slot0(d), "wrapped", json_string(w));
+}
+static void e_no_wrapped(json_t *d) { json_object_del(slot0(d), "wrapped"); }
+static void e_ops_zero(json_t *d) { json_object_set_new(slot0(d), "opslimit", json_integer(0)); }
+static void e_ops_str(json_t *d) { json_object_set_new(slot0(d), "opslimit", json_string("2")); }
+static void e_no_mem(json_t *d) { json_object_del(slot0(d), "memlimit"); }
+static void e_mem_tiny(json_t *d) { json_object_set_new(slot0(d), "memlimit", json_integer(1)); }
+
+static void test_damaged_fields(void **state)
+{
+    static const struct {
+        const char *name;
+        edit_fn fn;
+    } cases[] = {
+        {"format", e_format}, {"version 2", e_version2}, {"version string", e_version_str},
+        {"no format", e_no_format}, {"no vault_id", e_no_id}, {"vault_id upper", e_id_upper},
+        {"vault_id short", e_id_short}, {"vault_id non-hex", e_id_nonhex},
+        {"check not b64", e_check_bad}, {"check length", e_check_len}, {"no check", e_no_check},
+        {"next_slot low", e_next_low}, {"next_slot negative", e_next_neg},
+        {"no next_slot", e_no_next}, {"slots object", e_slots_obj},
+        {"slots empty", e_slots_empty}, {"too many slots", e_slots_many},
+        {"duplicate slot", e_slot_dup}, {"slot is a string", e_slot_str},
+        {"slot negative", e_slot_neg}, {"slot real", e_slot_real}, {"kind", e_kind},
+        {"no kind", e_no_kind}, {"keyfile with Argon2 params", e_kind_kf},
+        {"label control", e_label_ctl}, {"label bidi", e_label_bidi},
+        {"label long", e_label_long}, {"no label", e_no_label},
+        {"created real", e_created_real}, {"created negative", e_created_neg},
+        {"salt not b64", e_salt_bad}, {"salt length", e_salt_len},
+        {"wrapped length", e_wrapped_len}, {"wrapped bad char", e_wrapped_char},
+        {"no wrapped", e_no_wrapped}, {"opslimit zero", e_ops_zero},
+        {"opslimit string", e_ops_str}, {"no memlimit", e_no_mem},
+    };
+    T *t = *state;
+    size_t i;
+    json_t *doc;
+
+    for (i = 0; i < VAULT_ARRAY_LEN(cases); i++) {
+        restore(t);
+        doc = load_json(t);
+        cases[i].fn(doc);
+        save_json(t, doc);
+        print_message("damage: %s\n", cases[i].name);
+        assert_damaged(t);
+    }
+    restore(t);
+    {
+        vault_secret s = pass(PASS1);
+        expect_unlock(t, &s, VAULT_OK);
+    }
+}
+
+/* Edits that keep the file well-formed but change what a slot is bound to:
+ * the AEAD tag no longer verifies, which can't be told apart from a wrong
+ * secret, so VAULT_EAUTH. */
+static void test_damaged_bindings(void **state)
+{
+    T *t = *state;
+    vault_secret s = pass(PASS1);
+    json_t *doc;
+    char id[33];
+
+    /* bit flip inside the wrapped key (ciphertext, tag, nonce) */
+    {
+        size_t where[] = {0, 30, 71};
+        size_t i;
+        for (i = 0; i < VAULT_ARRAY_LEN(where); i++) {
+            restore(t);
+            doc = load_json(t);
+            flip_b64(slot0(doc), "wrapped", where[i]);
+            save_json(t, doc);
+            expect_unlock(t, &s, VAULT_EAUTH);
+        }
+    }
+    /* salt */
+    restore(t);
+    doc = load_json(t);
+    flip_b64(slot0(doc), "salt", 3);
+    save_json(t, doc);
+    expect_unlock(t, &s, VAULT_EAUTH);
+    /* opslimit still in Argon2id's range */
+    restore(t);
+    doc = load_json(t);
+    json_object_set_new(slot0(doc), "opslimit", json_integer(3));
+    save_json(t, doc);
+    expect_unlock(t, &s, VAULT_EAUTH);
+    /* vault_id replaced by another well-formed id */
+    restore(t);
+    doc = load_json(t);
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(doc, "vault_id")));
+    id[5] = id[5] == '0' ? '1' : '0';
+    json_object_set_new(doc, "vault_id", json_string(id));
+    save_json(t, doc);
+    expect_unlock(t, &s, VAULT_EAUTH);
+    /* slot renumbered */
+    restore(t);
+    doc = load_json(t);
+    json_object_set_new(slot0(doc), "slot", json_integer(5));
+    json_object_set_new(doc, "next_slot", json_integer(6));
+    save_json(t, doc);
+    expect_unlock(t, &s, VAULT_EAUTH);
+    /* label and created are not bound: editing them changes nothing secret */
+    restore(t);
+    doc = load_json(t);
+    json_object_set_new(slot0(doc), "label", json_string("relabelled"));
+    json_object_set_new(slot0(doc), "created", json_integer(12345));
+    save_json(t, doc);
+    expect_unlock(t, &s, VAULT_OK);
+}
+
+/* The key check value: a slot opens, the check disagrees -> damaged; and
+ * ks_add/ks_remove can no longer confirm the master key. */
+static void test_damaged_check(void **state)
+{
+    T *t = *state;
+    vault_secret s = pass(PASS1);
+    json_t *doc = load_json(t);
+    size_t n = 0;
+    uint8_t *before;
+
+    flip_b64(doc, "check", 0);
+    save_json(t, doc);
+    expect_unlock(t, &s, VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "key check value"));
+    before = slurp(t->keys, &n);
+    s = keyfile(t->kf);
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &s, NULL), VAULT_EAUTH);
+    assert_int_equal(ks_remove(t->keys, t->master, 0), VAULT_EAUTH);
+    assert_true(file_equals(t->keys, before, n));
+    free(before);
+}
+
+/* A damaged passphrase slot is reported, but doesn't stop another slot of
+ * the same kind from opening. */
+static void test_damaged_slot_skipped(void **state)
+{
+    T *t = *state;
+    vault_secret s2 = pass(PASS2), s1 = pass(PASS1), wrong = pass("nope");
+    json_t *doc;
+
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &s2, "second"), 0);
+    doc = load_json(t);
+    json_object_set_new(slot0(doc), "memlimit", json_integer(1));
+    save_json(t, doc);
+    expect_unlock(t, &s2, VAULT_OK);
+    expect_unlock(t, &s1, VAULT_EINTEGRITY);
+    expect_unlock(t, &wrong, VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "slot 0"));
+}
+
+/* Argon2id parameters outside libsodium's range are judged by vc_pwhash
+ * when the slot is tried: the file still lists and accepts slot changes
+ * (so the damaged slot can be removed), but unlocking says it is damaged. */
+static void test_damaged_params_range(void **state)
+{
+    T *t = *state;
+    vault_secret p = pass(PASS1), k = keyfile(t->kf);
+    vault_keyslot_info *info = NULL;
+    size_t n = 0;
+    int slot = -1;
+    json_t *doc = load_json(t);
+
+    e_mem_tiny(doc);
+    save_json(t, doc);
+    expect_unlock(t, &p, VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "is damaged"));
+    assert_non_null(strstr(vault_error_last(), "slot 0"));
+    assert_int_equal(ks_list(&info, &n, t->keys), 0);
+    assert_int_equal(n, 1);
+    free(info);
+    assert_int_equal(ks_add(&slot, t->keys, t->master, &p, "replacement"), 0);
+    assert_int_equal(ks_remove(t->keys, t->master, 0), 0);
+    expect_unlock(t, &p, VAULT_OK);
+    /* a huge opslimit is refused the same way, without running it */
+    doc = load_json(t);
+    json_object_set_new(slot0(doc), "opslimit", json_integer(0x7fffffffffffLL));
+    save_json(t, doc);
+    expect_unlock(t, &p, VAULT_EINTEGRITY);
+    expect_unlock(t, &k, VAULT_EAUTH);
+}
+
+/* ---- add, remove, list ---------------------------------------------------------- */
+
+static void test_add_keyfile_unlock_both(void **state)
+{
+    T *t = *state;
+    vault_secret k = keyfile(t->kf), p = pass(PASS1);
+    int slot = -1;
+
+    assert_int_equal(ks_add(&slot, t->keys, t->master, &k, "usb stick"), 0);
+    assert_int_equal(slot, 1);
+    expect_unlock(t, &p, VAULT_OK);
+    expect_unlock(t, &k, VAULT_OK);
+}
+
+static void test_second_passphrase(void **state)
+{
+    T *t = *state;
+    vault_secret p1 = pass(PASS1), p2 = pass(PASS2), wrong = pass("wrong");
+    int slot = -1;
+
+    assert_int_equal(ks_add(&slot, t->keys, t->master, &p2, "deputy"), 0);
+    assert_int_equal(slot, 1);
+    expect_unlock(t, &p1, VAULT_OK);
+    expect_unlock(t, &p2, VAULT_OK);
+    expect_unlock(t, &wrong, VAULT_EAUTH);
+}
+
+static void test_remove(void **state)
+{
+    T *t = *state;
+    vault_secret k = keyfile(t->kf), p = pass(PASS1);
+    vault_keyslot_info *info = NULL;
+    size_t n = 0;
+    int slot = -1;
+
+    assert_int_equal(ks_add(&slot, t->keys, t->master, &k, NULL), 0);
+    assert_int_equal(ks_remove(t->keys, t->master, 0), 0);
+    expect_unlock(t, &p, VAULT_EAUTH);
+    expect_unlock(t, &k, VAULT_OK);
+    assert_int_equal(ks_list(&info, &n, t->keys), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(info[0].slot, 1);
+    free(info);
+    /* slot numbers are never reused, even after removing the highest */
+    assert_int_equal(ks_add(&slot, t->keys, t->master, &p, NULL), 0);
+    assert_int_equal(slot, 2);
+    assert_int_equal(ks_remove(t->keys, t->master, 2), 0);
+    assert_int_equal(ks_add(&slot, t->keys, t->master, &p, NULL), 0);
+    assert_int_equal(slot, 3);
+    expect_unlock(t, &p, VAULT_OK);
+    assert_int_equal(mode_of(t->keys), 0600);
+}
+
+static void test_remove_last(void **state)
+{
+    T *t = *state;
+    vault_secret p = pass(PASS1);
+
+    assert_int_equal(ks_remove(t->keys, t->master, 0), VAULT_ESTATE);
+    assert_true(file_equals(t->keys, t->orig, t->orig_len));
+    expect_unlock(t, &p, VAULT_OK);
+}
+
+static void test_remove_unknown(void **state)
+{
+    T *t = *state;
+
+    assert_int_equal(ks_remove(t->keys, t->master, 1), VAULT_ENOTFOUND);
+    assert_int_equal(ks_remove(t->keys, t->master, -1), VAULT_ENOTFOUND);
+    assert_int_equal(ks_remove(t->keys, t->master, 7), VAULT_ENOTFOUND);
+    assert_true(file_equals(t->keys, t->orig, t->orig_len));
+}
+
+static void test_wrong_master(void **state)
+{
+    T *t = *state;
+    vault_secret k = keyfile(t->kf);
+    uint8_t *other = vc_malloc(VAULT_KEY_BYTES);
+
+    assert_non_null(other);
+    memcpy(other, t->master, VAULT_KEY_BYTES);
+    other[31] ^= 0x80;
+    assert_int_equal(ks_add(NULL, t->keys, other, &k, NULL), VAULT_EAUTH);
+    assert_true(file_equals(t->keys, t->orig, t->orig_len));
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &k, NULL), 0);
+    assert_int_equal(ks_remove(t->keys, other, 1), VAULT_EAUTH);
+    assert_int_equal(ks_remove(t->keys, other, 0), VAULT_EAUTH);
+    expect_unlock(t, &k, VAULT_OK);
+    vc_free(other);
+}
+
+static void test_list(void **state)
+{
+    T *t = *state;
+    vault_secret k = keyfile(t->kf);
+    vault_keyslot_info *info = NULL;
+    size_t n = 0;
+    int64_t before = (int64_t)time(NULL), after;
+
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &k, "备份 U 盘"), 0);
+    after = (int64_t)time(NULL);
+    assert_int_equal(ks_list(&info, &n, t->keys), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(info[0].slot, 0);
+    assert_int_equal(info[0].kind, VAULT_UNLOCK_PASSPHRASE);
+    assert_string_equal(info[0].label, "owner");
+    assert_true(info[0].created <= after && info[0].created > before - 600);
+    assert_int_equal(info[1].slot, 1);
+    assert_int_equal(info[1].kind, VAULT_UNLOCK_KEYFILE);
+    assert_string_equal(info[1].label, "备份 U 盘");
+    assert_true(info[1].created >= before && info[1].created <= after);
+    free(info);
+}
+
+static void test_labels(void **state)
+{
+    T *t = *state;
+    vault_secret k = keyfile(t->kf);
+    char l[VAULT_NAME_MAX + 1];
+    vault_keyslot_info *info = NULL;
+    size_t n = 0;
+    const char *bad[] = {"tab\there", "nl\n", "del\x7f", "\xff", "\xc0\xaf", "\xe2\x80",
+                         "\xed\xa0\x80", "c1\xc2\x85", "rtl\xe2\x80\xae", "\xf4\x90\x80\x80"};
+    size_t i;
+
+    for (i = 0; i < VAULT_ARRAY_LEN(bad); i++)
+        assert_int_equal(ks_add(NULL, t->keys, t->master, &k, bad[i]), VAULT_EINVALID);
+    memset(l, 'a', VAULT_NAME_MAX);
+    l[VAULT_NAME_MAX] = 0;
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &k, l), VAULT_ELIMIT);
+    assert_true(file_equals(t->keys, t->orig, t->orig_len));
+    l[VAULT_NAME_MAX - 1] = 0; /* 127 bytes: the longest allowed */
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &k, l), 0);
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &k, NULL), 0);
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &k, "网格员 grid-07 ✓ 😀"), 0);
+    assert_int_equal(ks_list(&info, &n, t->keys), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(info[1].label, l);
+    assert_string_equal(info[2].label, "");
+    assert_string_equal(info[3].label, "网格员 grid-07 ✓ 😀");
+    free(info);
+}
+
+static void test_slot_limit(void **state)
+{
+    T *t = *state;
+    vault_secret k = keyfile(t->kf);
+    int i, slot = -1;
+    size_t n = 0;
+    uint8_t *before;
+
+    for (i = 1; i < KS_MAX_SLOTS; i++) {
+        assert_int_equal(ks_add(&slot, t->keys, t->master, &k, "k"), 0);
+        assert_int_equal(slot, i);
+    }
+    before = slurp(t->keys, &n);
+    assert_int_equal(ks_add(&slot, t->keys, t->master, &k, "k"), VAULT_ELIMIT);
+    assert_true(file_equals(t->keys, before, n));
+    free(before);
+    assert_int_equal(ks_remove(t->keys, t->master, 5), 0);
+    assert_int_equal(ks_add(&slot, t->keys, t->master, &k, "k"), 0);
+    assert_int_equal(slot, KS_MAX_SLOTS);
+    expect_unlock(t, &k, VAULT_OK);
+}
+
+/* ---- files on disk ------------------------------------------------------------------ */
+
+static void test_mode_0600(void **state)
+{
+    T *t = *state;
+    vault_secret p = pass(PASS1), k = keyfile(t->kf);
+    mode_t old = umask(0);
+    char kf3[160];
+
+    assert_int_equal(unlink(t->keys), 0);
+    assert_int_equal(ks_create(t->keys, t->id, t->master, &p, NULL), 0);
+    assert_int_equal(mode_of(t->keys), 0600);
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &k, NULL), 0);
+    assert_int_equal(mode_of(t->keys), 0600);
+    assert_int_equal(ks_remove(t->keys, t->master, 1), 0);
+    assert_int_equal(mode_of(t->keys), 0600);
+    snprintf(kf3, sizeof kf3, "%s/three.key", t->dir);
+    assert_int_equal(ks_keyfile_generate(kf3), 0);
+    assert_int_equal(mode_of(kf3), 0600);
+    /* even a umask that takes the owner's write bit */
+    umask(0277);
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &k, NULL), 0);
+    assert_int_equal(mode_of(t->keys), 0600);
+    assert_int_equal(unlink(kf3), 0);
+    assert_int_equal(ks_keyfile_generate(kf3), 0);
+    assert_int_equal(mode_of(kf3), 0600);
+    umask(old);
+    expect_unlock(t, &p, VAULT_OK);
+}
+
+static void test_create_existing(void **state)
+{
+    T *t = *state;
+    vault_secret p = pass(PASS2);
+    uint8_t *other = vc_malloc(VAULT_KEY_BYTES);
+    char plain[160], link_path[160];
+
+    assert_non_null(other);
+    vc_random(other, VAULT_KEY_BYTES);
+    assert_int_equal(ks_create(t->keys, t->id, other, &p, NULL), VAULT_EEXISTS);
+    assert_true(file_equals(t->keys, t->orig, t->orig_len));
+    snprintf(plain, sizeof plain, "%s/plain.keys", t->dir);
+    spit(plain, "hello", 5);
+    assert_int_equal(ks_create(plain, t->id, other, &p, NULL), VAULT_EEXISTS);
+    assert_true(file_equals(plain, "hello", 5));
+    /* a dangling symlink counts as existing too: nothing is created through it */
+    snprintf(link_path, sizeof link_path, "%s/link.keys", t->dir);
+    assert_int_equal(symlink("nowhere.keys", link_path), 0);
+    assert_int_equal(ks_create(link_path, t->id, other, &p, NULL), VAULT_EEXISTS);
+    assert_int_equal(count_temps(t), 0);
+    vc_free(other);
+    {
+        vault_secret p1 = pass(PASS1);
+        expect_unlock(t, &p1, VAULT_OK);
+    }
+}
+
+static void test_no_secrets_in_file(void **state)
+{
+    T *t = *state;
+    vault_secret k = keyfile(t->kf), p2 = pass(PASS2);
+    size_t n = 0, kn = 0;
+    uint8_t *file, *kbytes;
+    char hex[2 * VAULT_KEY_BYTES + 1], b64[64];
+
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &k, NULL), 0);
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &p2, NULL), 0);
+    file = slurp(t->keys, &n);
+    kbytes = slurp(t->kf, &kn);
+    assert_int_equal(kn, VAULT_KEY_BYTES);
+    assert_null(memmem(file, n, PASS1, strlen(PASS1)));
+    assert_null(memmem(file, n, PASS2, strlen(PASS2)));
+    assert_null(memmem(file, n, t->master, VAULT_KEY_BYTES));
+    assert_null(memmem(file, n, t->master, 8));
+    assert_null(memmem(file, n, kbytes, VAULT_KEY_BYTES));
+    assert_int_equal(vc_bin2hex(hex, sizeof hex, t->master, VAULT_KEY_BYTES), 0);
+    assert_null(memmem(file, n, hex, strlen(hex)));
+    assert_int_equal(vc_bin2b64(b64, sizeof b64, t->master, VAULT_KEY_BYTES), 0);
+    assert_null(memmem(file, n, b64, 40));
+    assert_int_equal(vc_bin2b64(b64, sizeof b64, kbytes, VAULT_KEY_BYTES), 0);
+    assert_null(memmem(file, n, b64, 40));
+    /* sanity: the search would find what is there */
+    assert_non_null(memmem(file, n, "libvault-keys", 13));
+    free(file);
+    free(kbytes);
+}
+
+static void test_format_shape(void **state)
+{
+    T *t = *state;
+    json_t *doc = load_json(t), *s = slot0(doc);
+    char id_hex[33];
+    const char *keys[] = {"slot", "kind", "label", "created", "salt", "opslimit", "memlimit", "wrapped"};
+    size_t i;
+
+    assert_string_equal(json_string_value(json_object_get(doc, "format")), "libvault-keys");
+    assert_int_equal(json_integer_value(json_object_get(doc, "version")), 1);
+    assert_int_equal(vc_bin2hex(id_hex, sizeof id_hex, t->id, sizeof t->id), 0);
+    assert_string_equal(json_string_value(json_object_get(doc, "vault_id")), id_hex);
+    assert_int_equal(json_integer_value(json_object_get(doc, "next_slot")), 1);
+    assert_int_equal(strlen(json_string_value(json_object_get(doc, "check"))), 24);
+    assert_int_equal(json_object_size(s), VAULT_ARRAY_LEN(keys));
+    for (i = 0; i < VAULT_ARRAY_LEN(keys); i++)
+        assert_non_null(json_object_get(s, keys[i]));
+    assert_string_equal(json_string_value(json_object_get(s, "kind")), "passphrase");
+    assert_int_equal(json_integer_value(json_object_get(s, "opslimit")), 2);
+    assert_int_equal(json_integer_value(json_object_get(s, "memlimit")), 67108864);
+    assert_int_equal(strlen(json_string_value(json_object_get(s, "salt"))), 24);
+    assert_int_equal(strlen(json_string_value(json_object_get(s, "wrapped"))), 96);
+    json_decref(doc);
+    assert_int_equal(t->orig[t->orig_len - 1], '\n');
+}
+
+/* Keys written by a newer libvault that we don't know are kept on rewrite. */
+static void test_unknown_keys_preserved(void **state)
+{
+    T *t = *state;
+    vault_secret k = keyfile(t->kf), p = pass(PASS1);
+    json_t *doc = load_json(t);
+
+    json_object_set_new(doc, "x-note", json_string("kept"));
+    json_object_set_new(slot0(doc), "x-hint", json_integer(7));
+    save_json(t, doc);
+    expect_unlock(t, &p, VAULT_OK);
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &k, NULL), 0);
+    doc = load_json(t);
+    assert_string_equal(json_string_value(json_object_get(doc, "x-note")), "kept");
+    assert_int_equal(json_integer_value(json_object_get(slot0(doc), "x-hint")), 7);
+    json_decref(doc);
+}
+
+static void test_keyfile_generate(void **state)
+{
+    T *t = *state;
+    size_t n = 0, n2 = 0;
+    uint8_t *a = slurp(t->kf, &n), *b = slurp(t->kf2, &n2);
+
+    assert_int_equal(n, 32);
+    assert_int_equal(n2, 32);
+    assert_false(vc_equal(a, b, 32));
+    assert_int_equal(mode_of(t->kf), 0600);
+    assert_int_equal(ks_keyfile_generate(t->kf), VAULT_EEXISTS);
+    assert_true(file_equals(t->kf, a, n));
+    assert_int_equal(ks_keyfile_generate(t->keys), VAULT_EEXISTS);
+    assert_true(file_equals(t->keys, t->orig, t->orig_len));
+    free(a);
+    free(b);
+}
+
+/* ---- interrupted writes ------------------------------------------------------------- */
+
+static void test_interrupted_rewrite(void **state)
+{
+    T *t = *state;
+    vault_secret p = pass(PASS1), k = keyfile(t->kf);
+    vault_keyslot_info *info = NULL;
+    size_t n = 0;
+    int round, status = 0, killed_mid_write = 0;
+    pid_t pid;
+    uint32_t r;
+
+    for (round = 0; round < 20; round++) {
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            int slot;
+            for (;;) {
+                if (ks_add(&slot, t->keys, t->master, &k, "churn") != 0)
+                    _exit(10);
+                if (ks_remove(t->keys, t->master, slot) != 0)
+                    _exit(11);
+            }
+        }
+        vc_random(&r, sizeof r);
+        usleep((useconds_t)(1000 + r % 15000));
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        /* The child must have been looping, not failing. */
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGKILL);
+        killed_mid_write += count_temps(t) > 0;
+        assert_int_equal(ks_list(&info, &n, t->keys), 0);
+        /* slot 0 plus at most the one churn slot the kill interrupted */
+        assert_true(n == 1 || n == 2);
+        assert_int_equal(info[0].slot, 0);
+        assert_int_equal(info[0].kind, VAULT_UNLOCK_PASSPHRASE);
+        expect_unlock(t, &p, VAULT_OK);
+        if (n == 2)
+            assert_int_equal(ks_remove(t->keys, t->master, info[1].slot), 0);
+        free(info);
+        info = NULL;
+        assert_int_equal(mode_of(t->keys), 0600);
+    }
+    print_message("interrupted rewrite: %d of 20 kills left a temp file\n", killed_mid_write);
+    /* The next successful write clears stale temp files. */
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &k, NULL), 0);
+    assert_int_equal(count_temps(t), 0);
+    expect_unlock(t, &k, VAULT_OK);
+}
+
+static void test_stale_temp(void **state)
+{
+    T *t = *state;
+    vault_secret p = pass(PASS1), k = keyfile(t->kf);
+    char stale[192], longer[192], other[192];
+    vault_keyslot_info *info = NULL;
+    size_t n = 0;
+
+    snprintf(stale, sizeof stale, "%s.tmp.abc123", t->keys);
+    spit(stale, t->orig, t->orig_len / 2);
+    snprintf(longer, sizeof longer, "%s.tmp.abc1234", t->keys);
+    spit(longer, "x", 1);
+    snprintf(other, sizeof other, "%s/other.keys.tmp.abc123", t->dir);
+    spit(other, "x", 1);
+    expect_unlock(t, &p, VAULT_OK);
+    assert_int_equal(ks_list(&info, &n, t->keys), 0);
+    assert_int_equal(n, 1);
+    free(info);
+    assert_int_equal(ks_add(NULL, t->keys, t->master, &k, NULL), 0);
+    expect_unlock(t, &k, VAULT_OK);
+    expect_unlock(t, &p, VAULT_OK);
+    /* ours is gone; names that are not our temp files are left alone */
+    assert_false(exists(stale));
+    assert_true(exists(longer));
+    assert_true(exists(other));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+        T_(test_passphrase_unlock),
+        T_(test_keyfile_create_unlock),
+        T_(test_wrong_passphrase),
+        T_(test_wrong_keyfile),
+        T_(test_keyfile_bad_size),
+        T_(test_missing_sidecar),
+        T_(test_bad_arguments),
+        T_(test_damaged_raw),
+        T_(test_damaged_fields),
+        T_(test_damaged_bindings),
+        T_(test_damaged_check),
+        T_(test_damaged_slot_skipped),
+        T_(test_damaged_params_range),
+        T_(test_add_keyfile_unlock_both),
+        T_(test_second_passphrase),
+        T_(test_remove),
+        T_(test_remove_last),
+        T_(test_remove_unknown),
+        T_(test_wrong_master),
+        T_(test_list),
+        T_(test_labels),
+        T_(test_slot_limit),
+        T_(test_mode_0600),
+        T_(test_create_existing),
+        T_(test_no_secrets_in_file),
+        T_(test_format_shape),
+        T_(test_unknown_keys_preserved),
+        T_(test_keyfile_generate),
+        T_(test_interrupted_rewrite),
+        T_(test_stale_temp),
+#undef T_
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
