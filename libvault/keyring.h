@@ -1,0 +1,36 @@
+/* keyring: the unlocked master key, the keys derived from it, and the
+ * per-grade data keys (random, versioned, stored wrapped in the database).
+ * All key bytes live in sodium_malloc memory and are wiped on free. */
+#ifndef VAULT_KEYRING_H
+#define VAULT_KEYRING_H
+
+#include <stdint.h>
+
+#include "crypto.h"
+#include "store.h"
+
+typedef struct keyring keyring;
+
+/* Take a copy of the master key and derive the subkeys from it. */
+int keyring_new(keyring **out, const uint8_t master[VC_KEYBYTES],
+                const uint8_t vault_id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
+void keyring_free(keyring *k);
+
+const uint8_t *keyring_master(const keyring *k);
+const uint8_t *keyring_db_key(const keyring *k);     /* SQLCipher raw key */
+const uint8_t *keyring_bidx_root(const keyring *k);  /* blind index root */
+const uint8_t *keyring_wrap_key(const keyring *k);   /* wraps keys kept in the database */
+
+/* Create and store version `version` of `grade`'s data key. */
+int keyring_grade_key_create(keyring *k, store *db, const char *grade, uint32_t version,
+                             int64_t now) VAULT_MUST_CHECK;
+/* The data key of `grade` at `version` (unwrapped once, then cached).
+ * *out points into the keyring and lives as long as it does. */
+int keyring_grade_key(const uint8_t **out, keyring *k, store *db, const char *grade,
+                      uint32_t version) VAULT_MUST_CHECK;
+/* The newest version of `grade`'s key, creating version 1 if it has none
+ * (the caller holds a write transaction). */
+int keyring_grade_key_latest(const uint8_t **out, uint32_t *out_version, keyring *k, store *db,
+                             const char *grade, int64_t now) VAULT_MUST_CHECK;
+
+#endif

@@ -1,0 +1,685 @@
+/* store: SQLCipher schema, migrations, transactions, prepared statements. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* Prepared statements, created on first use and kept for the connection. */
+enum {
+    Q_META_GET,
+    Q_META_PUT,
+    Q_POLICY_ADD,
+    Q_POLICY_ACTIVE,
+    Q_GK_ADD,
+    Q_GK_GET,
+    Q_GK_LATEST,
+    Q_REC_INSERT,
+    Q_REC_GET,
+    Q_REC_TOUCH,
+    Q_REC_DEL_FIELDS,
+    Q_REC_DEL_BIDX,
+    Q_REC_DEL,
+    Q_REC_COUNT,
+    Q_FIELD_PUT,
+    Q_FIELD_GET,
+    Q_BIDX_PUT,
+    Q_BIDX_FIND,
+    Q_DATA_VERSION,
+    Q__COUNT
+};
+
+static const char *const query_sql[Q__COUNT] = {
+    [Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [Q_META_PUT] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+    [Q_POLICY_ADD] = "INSERT INTO policies(hash, filename, source, applied) VALUES (?1, ?2, ?3, ?4)",
+    [Q_POLICY_ACTIVE] = "SELECT id, filename, source FROM policies ORDER BY id DESC LIMIT 1",
+    [Q_GK_ADD] = "INSERT INTO grade_keys(grade, version, wrapped, created) VALUES (?1, ?2, ?3, ?4)",
+    [Q_GK_GET] = "SELECT wrapped FROM grade_keys WHERE grade = ?1 AND version = ?2",
+    [Q_GK_LATEST] = "SELECT max(version) FROM grade_keys WHERE grade = ?1",
+    [Q_REC_INSERT] = "INSERT INTO records(id, jurisdiction, created, updated, version) "
+                     "VALUES (?1, ?2, ?3, ?3, 1)",
+    [Q_REC_GET] = "SELECT jurisdiction, created, updated, version FROM records WHERE id = ?1",
+    [Q_REC_TOUCH] = "UPDATE records SET updated = ?2, version = version + 1 WHERE id = ?1",
+    [Q_REC_DEL_FIELDS] = "DELETE FROM fields WHERE record_id = ?1",
+    [Q_REC_DEL_BIDX] = "DELETE FROM blind_index WHERE record_id = ?1",
+    [Q_REC_DEL] = "DELETE FROM records WHERE id = ?1",
+    [Q_REC_COUNT] = "SELECT count(*) FROM records",
+    [Q_FIELD_PUT] = "INSERT OR REPLACE INTO fields(record_id, name, grade, key_version, ct, updated) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_FIELD_GET] = "SELECT grade, key_version, ct FROM fields WHERE record_id = ?1 AND name = ?2",
+    [Q_BIDX_PUT] = "INSERT OR REPLACE INTO blind_index(field, digest, record_id) VALUES (?1, ?2, ?3)",
+    [Q_BIDX_FIND] = "SELECT record_id FROM blind_index WHERE field = ?1 AND digest = ?2 "
+                    "ORDER BY record_id",
+    [Q_DATA_VERSION] = "PRAGMA data_version",
+};
+
+/* Schema, one entry per version; migration N takes user_version N-1 to N. */
+static const char *const migrations[] = {
+    /* 1: initial schema */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE policies(id INTEGER PRIMARY KEY, hash BLOB NOT NULL, filename TEXT NOT NULL,"
+    " source TEXT NOT NULL,"
+    " applied INTEGER NOT NULL);"
+    "CREATE TABLE grade_keys(grade TEXT NOT NULL, version INTEGER NOT NULL, wrapped BLOB NOT NULL,"
+    " created INTEGER NOT NULL, PRIMARY KEY(grade, version)) WITHOUT ROWID;"
+    "CREATE TABLE records(id BLOB PRIMARY KEY, jurisdiction TEXT NOT NULL,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX records_jurisdiction ON records(jurisdiction);"
+    "CREATE TABLE fields(record_id BLOB NOT NULL REFERENCES records(id), name TEXT NOT NULL,"
+    " grade TEXT NOT NULL, key_version INTEGER NOT NULL, ct BLOB NOT NULL,"
+    " updated INTEGER NOT NULL, PRIMARY KEY(record_id, name)) WITHOUT ROWID;"
+    "CREATE INDEX fields_grade ON fields(grade, key_version);"
+    "CREATE TABLE blind_index(field TEXT NOT NULL, digest BLOB NOT NULL,"
+    " record_id BLOB NOT NULL REFERENCES records(id), PRIMARY KEY(field, record_id)) WITHOUT ROWID;"
+    "CREATE INDEX blind_index_lookup ON blind_index(field, digest);",
+};
+
+_Static_assert(VAULT_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "one migration per version");
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *q[Q__COUNT];
+    int in_tx;
+};
+
+/* Map a SQLite result to a libvault code with a message naming `what`. */
+static int db_err(store *s, int src, const char *what)
+{
+    int code;
+
+    switch (src & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        code = VAULT_EBUSY;
+        break;
+    case SQLITE_NOTADB:
+        code = VAULT_EAUTH;
+        break;
+    case SQLITE_CORRUPT:
+        code = VAULT_EINTEGRITY;
+        break;
+    case SQLITE_NOMEM:
+        code = VAULT_ENOMEM;
+        break;
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+        code = VAULT_EIO;
+        break;
+    case SQLITE_CONSTRAINT:
+        code = VAULT_EEXISTS;
+        break;
+    default:
+        code = VAULT_ERROR;
+    }
+    return vault__err(code, "database: %s: %s", what,
+                      s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src));
+}
+
+static int stmt(sqlite3_stmt **out, store *s, int q)
+{
+    int src;
+
+    if (!s->q[q]) {
+        src = sqlite3_prepare_v2(s->db, query_sql[q], -1, &s->q[q], NULL);
+        if (src != SQLITE_OK)
+            return db_err(s, src, "prepare");
+    }
+    *out = s->q[q];
+    return VAULT_OK;
+}
+
+/* Reset a statement after use, wiping its bindings. */
+static void done(sqlite3_stmt *st)
+{
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+}
+
+static int exec(store *s, const char *sql, const char *what)
+{
+    int src = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+    return src == SQLITE_OK ? VAULT_OK : db_err(s, src, what);
+}
+
+static int user_version(int *out, store *s)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
+
+    if (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        return VAULT_OK;
+    }
+    sqlite3_finalize(st);
+    return db_err(s, src, "reading the schema version");
+}
+
+static int migrate(store *s, int create)
+{
+    int rc = VAULT_OK;
+    int version = 0, v;
+    char sql[64];
+
+    GUARD(store_begin(s, 1));
+    GUARD(user_version(&version, s));
+    ENSURE(version <= STORE_SCHEMA_VERSION, VAULT_ESTATE,
+           "vault schema version %d is newer than this libvault supports (%d)", version,
+           STORE_SCHEMA_VERSION);
+    ENSURE(version > 0 || create, VAULT_EINTEGRITY, "not a libvault vault (no schema)");
+    for (v = version; v < STORE_SCHEMA_VERSION; v++) {
+        GUARD(exec(s, migrations[v], "migrating the schema"));
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+        GUARD(exec(s, sql, "setting the schema version"));
+    }
+    GUARD(store_commit(s));
+cleanup:
+    if (rc < 0)
+        store_rollback(s);
+    return rc;
+}
+
+int store_open(store **out, const char *path, const uint8_t key[32], int create)
+{
+    int rc = VAULT_OK;
+    store *s = NULL;
+    char *keyhex = NULL; /* "x'<64 hex>'" */
+    int fd = -1, src;
+    const size_t keyhex_len = 3 + 64;
+
+    *out = NULL;
+    if (create) {
+        /* Create the file ourselves: refuses to clobber, sets mode 0600. */
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        ENSURE(fd >= 0, errno == EEXIST ? VAULT_EEXISTS : VAULT_EIO, "%s: %s", path,
+               strerror(errno));
+        close(fd);
+    }
+    s = calloc(1, sizeof *s);
+    ENSURE(s, VAULT_ENOMEM, "out of memory");
+    src = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL);
+    if (src != SQLITE_OK) {
+        rc = src == SQLITE_CANTOPEN ? vault__err(VAULT_ENOTFOUND, "%s: cannot open the vault file", path)
+                                    : db_err(s, src, "open");
+        goto cleanup;
+    }
+    keyhex = sodium_malloc(keyhex_len + 1);
+    ENSURE(keyhex, VAULT_ENOMEM, "out of secure memory");
+    keyhex[0] = 'x';
+    keyhex[1] = '\'';
+    sodium_bin2hex(keyhex + 2, 65, key, 32);
+    keyhex[66] = '\'';
+    keyhex[67] = '\0';
+    src = sqlite3_key(s->db, keyhex, (int)keyhex_len);
+    ENSURE(src == SQLITE_OK, VAULT_ERROR, "database: could not set the key");
+    /* The first read proves the key. */
+    src = sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    if (src == SQLITE_NOTADB) {
+        rc = vault__err(VAULT_EAUTH, "%s: wrong key, or not a libvault vault", path);
+        goto cleanup;
+    }
+    if (src != SQLITE_OK) {
+        rc = db_err(s, src, "open");
+        goto cleanup;
+    }
+    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+    GUARD(exec(s,
+               "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+               "PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;",
+               "setting pragmas"));
+    GUARD(migrate(s, create));
+    *out = s;
+    s = NULL;
+cleanup:
+    if (keyhex)
+        sodium_free(keyhex);
+    store_close(s);
+    if (rc < 0 && create && rc != VAULT_EEXISTS)
+        unlink(path);
+    return rc;
+}
+
+void store_close(store *s)
+{
+    size_t i;
+
+    if (!s)
+        return;
+    if (s->in_tx)
+        store_rollback(s);
+    for (i = 0; i < Q__COUNT; i++)
+        sqlite3_finalize(s->q[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+int store_begin(store *s, int write)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(!s->in_tx, VAULT_ESTATE, "database: transaction already open");
+    GUARD(exec(s, write ? "BEGIN IMMEDIATE" : "BEGIN", "begin"));
+    s->in_tx = 1;
+cleanup:
+    return rc;
+}
+
+int store_commit(store *s)
+{
+    int rc = exec(s, "COMMIT", "commit");
+
+    if (rc < 0) {
+        store_rollback(s);
+        return rc;
+    }
+    s->in_tx = 0;
+    return VAULT_OK;
+}
+
+void store_rollback(store *s)
+{
+    if (s->in_tx || !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->in_tx = 0;
+}
+
+int store_in_tx(const store *s)
+{
+    return s->in_tx;
+}
+
+int store_data_version(store *s, int64_t *out)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_DATA_VERSION));
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "data version");
+        goto cleanup;
+    }
+    *out = sqlite3_column_int64(st, 0);
+cleanup:
+    done(st);
+    return rc;
+}
+
+/* Step a statement that returns no rows. */
+static int step_done(store *s, sqlite3_stmt *st, const char *what)
+{
+    int src = sqlite3_step(st);
+
+    return src == SQLITE_DONE ? VAULT_OK : db_err(s, src, what);
+}
+
+int store_meta_get(store *s, const char *key, uint8_t *out, size_t cap, size_t *out_len)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+    size_t n;
+
+    GUARD(stmt(&st, s, Q_META_GET));
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    ENSURE(src != SQLITE_DONE, VAULT_ENOTFOUND, "database: no meta value '%s'", key);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading meta");
+        goto cleanup;
+    }
+    n = (size_t)sqlite3_column_bytes(st, 0);
+    ENSURE(n <= cap, VAULT_EINTEGRITY, "database: meta value '%s' too long", key);
+    if (n)
+        memcpy(out, sqlite3_column_blob(st, 0), n);
+    *out_len = n;
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_meta_put(store *s, const char *key, const uint8_t *val, size_t len)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_META_PUT));
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, val, (int)len, SQLITE_STATIC);
+    GUARD(step_done(s, st, "writing meta"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_policy_add(int64_t *out_id, store *s, const uint8_t hash[32], const char *filename,
+                     const char *source, size_t len, int64_t now)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_POLICY_ADD));
+    sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, filename, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, source, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
+    GUARD(step_done(s, st, "storing the policy"));
+    if (out_id)
+        *out_id = sqlite3_last_insert_rowid(s->db);
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_policy_active(int64_t *out_id, char *filename_out, size_t filename_cap,
+                        char **out_source, size_t *out_len, store *s)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+    size_t n;
+    char *text = NULL;
+
+    GUARD(stmt(&st, s, Q_POLICY_ACTIVE));
+    src = sqlite3_step(st);
+    ENSURE(src != SQLITE_DONE, VAULT_EINTEGRITY, "database: the vault has no policy");
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading the policy");
+        goto cleanup;
+    }
+    snprintf(filename_out, filename_cap, "%s", (const char *)sqlite3_column_text(st, 1));
+    n = (size_t)sqlite3_column_bytes(st, 2);
+    text = malloc(n + 1);
+    ENSURE(text, VAULT_ENOMEM, "out of memory");
+    if (n)
+        memcpy(text, sqlite3_column_text(st, 2), n);
+    text[n] = '\0';
+    *out_id = sqlite3_column_int64(st, 0);
+    *out_source = text;
+    *out_len = n;
+    text = NULL;
+cleanup:
+    free(text);
+    done(st);
+    return rc;
+}
+
+int store_gradekey_add(store *s, const char *grade, uint32_t version, const uint8_t *wrapped,
+                       size_t len, int64_t now)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_GK_ADD));
+    sqlite3_bind_text(st, 1, grade, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, version);
+    sqlite3_bind_blob(st, 3, wrapped, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
+    GUARD(step_done(s, st, "storing a grade key"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_gradekey_get(uint8_t *out, size_t cap, size_t *out_len, store *s, const char *grade,
+                       uint32_t version)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+    size_t n;
+
+    GUARD(stmt(&st, s, Q_GK_GET));
+    sqlite3_bind_text(st, 1, grade, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, version);
+    src = sqlite3_step(st);
+    ENSURE(src != SQLITE_DONE, VAULT_EINTEGRITY, "database: no key version %u for grade '%s'",
+           (unsigned)version, grade);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading a grade key");
+        goto cleanup;
+    }
+    n = (size_t)sqlite3_column_bytes(st, 0);
+    ENSURE(n <= cap, VAULT_EINTEGRITY, "database: wrapped grade key has the wrong size");
+    memcpy(out, sqlite3_column_blob(st, 0), n);
+    *out_len = n;
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_gradekey_latest(uint32_t *out, store *s, const char *grade)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_GK_LATEST));
+    sqlite3_bind_text(st, 1, grade, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading grade key versions");
+        goto cleanup;
+    }
+    ENSURE(sqlite3_column_type(st, 0) != SQLITE_NULL, VAULT_ENOTFOUND,
+           "grade '%s' has no key yet", grade);
+    *out = (uint32_t)sqlite3_column_int64(st, 0);
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_record_insert(store *s, const uint8_t id[VAULT_ID_BYTES], const char *jurisdiction,
+                        int64_t now)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_REC_INSERT));
+    sqlite3_bind_blob(st, 1, id, VAULT_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, jurisdiction, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    GUARD(step_done(s, st, "creating a record"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_record_get(store_record *out, store *s, const uint8_t id[VAULT_ID_BYTES])
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+    size_t n;
+
+    GUARD(stmt(&st, s, Q_REC_GET));
+    sqlite3_bind_blob(st, 1, id, VAULT_ID_BYTES, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    ENSURE(src != SQLITE_DONE, VAULT_ENOTFOUND, "no such record");
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading a record");
+        goto cleanup;
+    }
+    n = (size_t)sqlite3_column_bytes(st, 0);
+    ENSURE(n <= VAULT_JURISDICTION_MAX, VAULT_EINTEGRITY, "database: record jurisdiction too long");
+    memcpy(out->jurisdiction, sqlite3_column_text(st, 0), n);
+    out->jurisdiction[n] = '\0';
+    out->created = sqlite3_column_int64(st, 1);
+    out->updated = sqlite3_column_int64(st, 2);
+    out->version = sqlite3_column_int64(st, 3);
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_record_touch(store *s, const uint8_t id[VAULT_ID_BYTES], int64_t now)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_REC_TOUCH));
+    sqlite3_bind_blob(st, 1, id, VAULT_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    GUARD(step_done(s, st, "updating a record"));
+    ENSURE(sqlite3_changes(s->db) == 1, VAULT_ENOTFOUND, "no such record");
+cleanup:
+    done(st);
+    return rc;
+}
+
+static int delete_by_id(store *s, int q, const uint8_t id[VAULT_ID_BYTES], const char *what)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, q));
+    sqlite3_bind_blob(st, 1, id, VAULT_ID_BYTES, SQLITE_STATIC);
+    GUARD(step_done(s, st, what));
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_record_delete(store *s, const uint8_t id[VAULT_ID_BYTES])
+{
+    int rc = VAULT_OK;
+
+    GUARD(delete_by_id(s, Q_REC_DEL_BIDX, id, "erasing index entries"));
+    GUARD(delete_by_id(s, Q_REC_DEL_FIELDS, id, "erasing fields"));
+    GUARD(delete_by_id(s, Q_REC_DEL, id, "erasing a record"));
+    ENSURE(sqlite3_changes(s->db) == 1, VAULT_ENOTFOUND, "no such record");
+cleanup:
+    return rc;
+}
+
+int store_record_count(int64_t *out, store *s)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_REC_COUNT));
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "counting records");
+        goto cleanup;
+    }
+    *out = sqlite3_column_int64(st, 0);
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_field_put(store *s, const uint8_t id[VAULT_ID_BYTES], const char *field,
+                    const char *grade, uint32_t key_version, const uint8_t *ct, size_t len,
+                    int64_t now)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_FIELD_PUT));
+    sqlite3_bind_blob(st, 1, id, VAULT_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, grade, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, key_version);
+    sqlite3_bind_blob(st, 5, ct, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, now);
+    GUARD(step_done(s, st, "writing a field"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_field_get(uint8_t **out, size_t *out_len, char *grade_out, uint32_t *key_version,
+                    store *s, const uint8_t id[VAULT_ID_BYTES], const char *field)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+    size_t n, g;
+    uint8_t *buf = NULL;
+
+    GUARD(stmt(&st, s, Q_FIELD_GET));
+    sqlite3_bind_blob(st, 1, id, VAULT_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    ENSURE(src != SQLITE_DONE, VAULT_ENOTFOUND, "field '%s' has no value", field);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading a field");
+        goto cleanup;
+    }
+    g = (size_t)sqlite3_column_bytes(st, 0);
+    ENSURE(g > 0 && g < VAULT_NAME_MAX, VAULT_EINTEGRITY, "database: bad grade on field '%s'", field);
+    memcpy(grade_out, sqlite3_column_text(st, 0), g);
+    grade_out[g] = '\0';
+    *key_version = (uint32_t)sqlite3_column_int64(st, 1);
+    n = (size_t)sqlite3_column_bytes(st, 2);
+    buf = malloc(n ? n : 1);
+    ENSURE(buf, VAULT_ENOMEM, "out of memory");
+    if (n)
+        memcpy(buf, sqlite3_column_blob(st, 2), n);
+    *out = buf;
+    *out_len = n;
+    buf = NULL;
+cleanup:
+    free(buf);
+    done(st);
+    return rc;
+}
+
+int store_bidx_put(store *s, const char *field, const uint8_t *digest, size_t dlen,
+                   const uint8_t id[VAULT_ID_BYTES])
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_BIDX_PUT));
+    sqlite3_bind_text(st, 1, field, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, digest, (int)dlen, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, id, VAULT_ID_BYTES, SQLITE_STATIC);
+    GUARD(step_done(s, st, "writing an index entry"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_bidx_find(uint8_t **out, size_t *out_count, store *s, const char *field,
+                    const uint8_t *digest, size_t dlen)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+    uint8_t *ids = NULL, *grown;
+    size_t n = 0, cap = 0;
+
+    GUARD(stmt(&st, s, Q_BIDX_FIND));
+    sqlite3_bind_text(st, 1, field, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, digest, (int)dlen, SQLITE_STATIC);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        ENSURE(sqlite3_column_bytes(st, 0) == VAULT_ID_BYTES, VAULT_EINTEGRITY,
+               "database: bad record id in the index");
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            grown = realloc(ids, cap * VAULT_ID_BYTES);
+            ENSURE(grown, VAULT_ENOMEM, "out of memory");
+            ids = grown;
+        }
+        memcpy(ids + n * VAULT_ID_BYTES, sqlite3_column_blob(st, 0), VAULT_ID_BYTES);
+        n++;
+    }
+    if (src != SQLITE_DONE) {
+        rc = db_err(s, src, "searching the index");
+        goto cleanup;
+    }
+    *out = ids;
+    *out_count = n;
+    ids = NULL;
+cleanup:
+    free(ids);
+    done(st);
+    return rc;
+}

@@ -1,0 +1,552 @@
+/* vault: the handle, creating and opening vaults, keyslots, policies. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "keyslot.h"
+#include "vault_int.h"
+
+#define VAULT_FORMAT_TAG "libvault-vault-v1"
+
+/* ---- versions, constants ---- */
+
+const char *vault_version_string(void) { return "0.1.0"; }
+int vault_version_major(void) { return VAULT_VERSION_MAJOR; }
+int vault_version_minor(void) { return VAULT_VERSION_MINOR; }
+int vault_version_patch(void) { return VAULT_VERSION_PATCH; }
+
+int vault_const_ok(void) { return VAULT_OK; }
+int vault_const_error(void) { return VAULT_ERROR; }
+int vault_const_einvalid(void) { return VAULT_EINVALID; }
+int vault_const_enomem(void) { return VAULT_ENOMEM; }
+int vault_const_eio(void) { return VAULT_EIO; }
+int vault_const_eauth(void) { return VAULT_EAUTH; }
+int vault_const_eintegrity(void) { return VAULT_EINTEGRITY; }
+int vault_const_edenied(void) { return VAULT_EDENIED; }
+int vault_const_enotfound(void) { return VAULT_ENOTFOUND; }
+int vault_const_eexists(void) { return VAULT_EEXISTS; }
+int vault_const_ebusy(void) { return VAULT_EBUSY; }
+int vault_const_epolicy(void) { return VAULT_EPOLICY; }
+int vault_const_elimit(void) { return VAULT_ELIMIT; }
+int vault_const_estate(void) { return VAULT_ESTATE; }
+int vault_const_unlock_passphrase(void) { return VAULT_UNLOCK_PASSPHRASE; }
+int vault_const_unlock_keyfile(void) { return VAULT_UNLOCK_KEYFILE; }
+int vault_const_effect_deny(void) { return VAULT_EFFECT_DENY; }
+int vault_const_effect_mask(void) { return VAULT_EFFECT_MASK; }
+int vault_const_effect_allow(void) { return VAULT_EFFECT_ALLOW; }
+int vault_const_action_read(void) { return VAULT_ACTION_READ; }
+int vault_const_action_write(void) { return VAULT_ACTION_WRITE; }
+int vault_const_action_create(void) { return VAULT_ACTION_CREATE; }
+int vault_const_action_search(void) { return VAULT_ACTION_SEARCH; }
+int vault_const_action_erase(void) { return VAULT_ACTION_ERASE; }
+int vault_const_action_export(void) { return VAULT_ACTION_EXPORT; }
+
+size_t vault_id_bytes(void) { return VAULT_ID_BYTES; }
+size_t vault_id_hex_size(void) { return VAULT_ID_HEX_SIZE; }
+size_t vault_key_bytes(void) { return VAULT_KEY_BYTES; }
+size_t vault_field_overhead(void) { return VAULT_FIELD_OVERHEAD; }
+size_t vault_value_max(void) { return VAULT_VALUE_MAX; }
+size_t vault_jurisdiction_max(void) { return VAULT_JURISDICTION_MAX; }
+size_t vault_name_max(void) { return VAULT_NAME_MAX; }
+
+int vault_init(void)
+{
+    return vc_init();
+}
+
+void vault_free(void *p)
+{
+    free(p);
+}
+
+int64_t vault__now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/* ---- ids and names ---- */
+
+void vault__id_format(char out[VAULT_ID_HEX_SIZE], const uint8_t id[VAULT_ID_BYTES])
+{
+    if (vc_bin2hex(out, VAULT_ID_HEX_SIZE, id, VAULT_ID_BYTES) < 0)
+        out[0] = '\0'; /* cannot happen: the size is fixed */
+}
+
+int vault__id_parse(uint8_t out[VAULT_ID_BYTES], const char *text)
+{
+    char hex[2 * VAULT_ID_BYTES];
+    size_t i, n = 0, len, got = 0;
+
+    if (!text)
+        return vault__err(VAULT_EINVALID, "missing record id");
+    len = strlen(text);
+    if (len != 32 && len != 36)
+        return vault__err(VAULT_EINVALID, "record id must be 32 hex characters or a UUID");
+    for (i = 0; i < len; i++) {
+        if (len == 36 && (i == 8 || i == 13 || i == 18 || i == 23)) {
+            if (text[i] != '-')
+                return vault__err(VAULT_EINVALID, "record id is not a valid UUID");
+            continue;
+        }
+        hex[n++] = text[i];
+    }
+    if (vc_hex2bin(out, VAULT_ID_BYTES, &got, hex, n) < 0 || got != VAULT_ID_BYTES)
+        return vault__err(VAULT_EINVALID, "record id must be 32 hex characters or a UUID");
+    return VAULT_OK;
+}
+
+int vault__name_check(const char *name, const char *what)
+{
+    size_t i, len;
+
+    if (!name || !*name)
+        return vault__err(VAULT_EINVALID, "%s is missing", what);
+    len = strlen(name);
+    if (len >= VAULT_NAME_MAX)
+        return vault__err(VAULT_ELIMIT, "%s longer than %d bytes", what, VAULT_NAME_MAX - 1);
+    for (i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.' || c == '@'))
+            return vault__err(VAULT_EINVALID,
+                              "%s may contain only letters, digits and _ - . @", what);
+    }
+    return VAULT_OK;
+}
+
+int vault__jurisdiction_check(const char *path, const char *what)
+{
+    size_t i, len, seg = 0;
+
+    if (!path || !*path)
+        return vault__err(VAULT_EINVALID, "%s is missing", what);
+    len = strlen(path);
+    if (len > VAULT_JURISDICTION_MAX)
+        return vault__err(VAULT_ELIMIT, "%s longer than %d bytes", what, VAULT_JURISDICTION_MAX);
+    for (i = 0; i <= len; i++) {
+        char c = path[i];
+        if (c == '/' || c == '\0') {
+            if (seg == 0)
+                return vault__err(VAULT_EINVALID,
+                                  "%s '%s' has an empty segment (use a/b/c, no leading, "
+                                  "trailing or double '/')", what, path);
+            seg = 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return vault__err(VAULT_EINVALID,
+                              "%s may contain only a-z, 0-9, '_', '-' and '/' between segments",
+                              what);
+        seg++;
+    }
+    return VAULT_OK;
+}
+
+/* ---- locking and policy reload ---- */
+
+static int load_active_policy(vault *v)
+{
+    int rc = VAULT_OK;
+    char *src = NULL, *report = NULL;
+    size_t len = 0;
+    int64_t id = 0;
+    char filename[256];
+    vault_policy *p = NULL;
+
+    GUARD(store_policy_active(&id, filename, sizeof filename, &src, &len, v->db));
+    if (v->policy && id == v->policy_id)
+        goto cleanup;
+    rc = policy_parse(&p, &report, filename, src, len);
+    /* The stored policy was valid when applied; failing now means damage. */
+    ENSURE(rc == VAULT_OK, VAULT_EINTEGRITY, "the vault's stored policy no longer parses: %s",
+           report && *report ? report : "unknown error");
+    policy_free(v->policy);
+    v->policy = p;
+    v->policy_id = id;
+    p = NULL;
+cleanup:
+    policy_free(p);
+    free(report);
+    free(src);
+    return rc;
+}
+
+int vault__enter(vault *v)
+{
+    int rc = VAULT_OK;
+    int64_t dv = 0;
+
+    if (!v)
+        return vault__err(VAULT_EINVALID, "no vault handle");
+    pthread_mutex_lock(&v->lock);
+    vault__err_clear();
+    GUARD(store_data_version(v->db, &dv));
+    if (dv != v->data_version) {
+        GUARD(load_active_policy(v));
+        v->data_version = dv;
+    }
+cleanup:
+    if (rc < 0)
+        pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+void vault__leave(vault *v)
+{
+    if (v)
+        pthread_mutex_unlock(&v->lock);
+}
+
+/* ---- create / open / close ---- */
+
+static int keys_path_for(char **out, const char *path)
+{
+    size_t n = strlen(path) + sizeof ".keys";
+    char *p = malloc(n);
+
+    if (!p)
+        return vault__err(VAULT_ENOMEM, "out of memory");
+    snprintf(p, n, "%s.keys", path);
+    *out = p;
+    return VAULT_OK;
+}
+
+static int handle_new(vault **out, const char *path)
+{
+    int rc = VAULT_OK;
+    vault *v = NULL;
+
+    ENSURE(path && *path, VAULT_EINVALID, "missing vault path");
+    v = calloc(1, sizeof *v);
+    ENSURE(v, VAULT_ENOMEM, "out of memory");
+    ENSURE(pthread_mutex_init(&v->lock, NULL) == 0, VAULT_ERROR, "cannot create a mutex");
+    v->path = strdup(path);
+    ENSURE(v->path, VAULT_ENOMEM, "out of memory");
+    GUARD(keys_path_for(&v->keys_path, path));
+    v->data_version = -1;
+    *out = v;
+    v = NULL;
+cleanup:
+    vault_close(v);
+    return rc;
+}
+
+static void remove_vault_files(const char *path)
+{
+    char side[4096];
+
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s.keys", path);
+    unlink(side);
+}
+
+/* Base name of a path, for citing a policy as "file:line". */
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return slash ? slash + 1 : path;
+}
+
+int vault_create(vault **out, const char *path, const char *policy_file,
+                 const vault_secret *secret)
+{
+    int rc = VAULT_OK;
+    vault *v = NULL;
+    uint8_t *master = NULL;
+    char *report = NULL, *src = NULL;
+    size_t srclen = 0, i;
+    int files_made = 0;
+    struct stat st;
+    int64_t now = vault__now();
+    uint8_t fmt[] = VAULT_FORMAT_TAG;
+
+    ENSURE(out, VAULT_EINVALID, "missing output handle");
+    *out = NULL;
+    vault__err_clear();
+    GUARD(vault_init());
+    ENSURE(policy_file && secret, VAULT_EINVALID, "missing policy file or secret");
+    GUARD(handle_new(&v, path));
+    ENSURE(stat(v->path, &st) != 0, VAULT_EEXISTS, "%s already exists", v->path);
+    ENSURE(stat(v->keys_path, &st) != 0, VAULT_EEXISTS, "%s already exists", v->keys_path);
+    rc = policy_load_file(&v->policy, &report, &src, &srclen, policy_file);
+    if (rc < 0) {
+        /* Keep the first error line from the report, which says FILE:LINE:COL. */
+        if (rc == VAULT_EPOLICY && report && *report) {
+            char *nl = strchr(report, '\n');
+            if (nl)
+                *nl = '\0';
+            vault__err(rc, "%s", report);
+        }
+        goto cleanup;
+    }
+    master = vc_malloc(VAULT_KEY_BYTES);
+    ENSURE(master, VAULT_ENOMEM, "out of secure memory");
+    vc_random(master, VAULT_KEY_BYTES);
+    vc_random(v->id, VAULT_ID_BYTES);
+    GUARD(ks_create(v->keys_path, v->id, master, secret, "initial"));
+    files_made = 1;
+    GUARD(keyring_new(&v->keys, master, v->id));
+    GUARD(store_open(&v->db, v->path, keyring_db_key(v->keys), 1));
+    GUARD(store_begin(v->db, 1));
+    GUARD(store_meta_put(v->db, "format", fmt, sizeof fmt - 1));
+    GUARD(store_meta_put(v->db, "vault_id", v->id, VAULT_ID_BYTES));
+    GUARD(store_policy_add(&v->policy_id, v->db, policy_hash(v->policy), base_name(policy_file),
+                           src, srclen, now));
+    for (i = 0; i < policy_grade_count(v->policy); i++)
+        GUARD(keyring_grade_key_create(v->keys, v->db, policy_grade_name(v->policy, i), 1, now));
+    GUARD(store_commit(v->db));
+    GUARD(store_data_version(v->db, &v->data_version));
+    *out = v;
+    v = NULL;
+cleanup:
+    if (v && v->db)
+        store_rollback(v->db);
+    if (rc < 0 && files_made && v) {
+        store_close(v->db);
+        v->db = NULL;
+        remove_vault_files(v->path);
+    }
+    vault_close(v);
+    vc_free(master);
+    free(report);
+    free(src);
+    return rc;
+}
+
+int vault_open(vault **out, const char *path, const vault_secret *secret)
+{
+    int rc = VAULT_OK;
+    vault *v = NULL;
+    uint8_t *master = NULL;
+    uint8_t keys_id[VAULT_ID_BYTES], fmt[64];
+    size_t n = 0;
+    struct stat st;
+
+    ENSURE(out, VAULT_EINVALID, "missing output handle");
+    *out = NULL;
+    vault__err_clear();
+    GUARD(vault_init());
+    ENSURE(secret, VAULT_EINVALID, "missing passphrase or key file");
+    GUARD(handle_new(&v, path));
+    ENSURE(stat(v->path, &st) == 0, VAULT_ENOTFOUND, "%s: no such vault", v->path);
+    master = vc_malloc(VAULT_KEY_BYTES);
+    ENSURE(master, VAULT_ENOMEM, "out of secure memory");
+    GUARD(ks_unlock(master, keys_id, v->keys_path, secret));
+    GUARD(keyring_new(&v->keys, master, keys_id));
+    rc = store_open(&v->db, v->path, keyring_db_key(v->keys), 0);
+    ENSURE(rc != VAULT_EAUTH, VAULT_EINTEGRITY,
+           "%s does not open with the key from %s (the keys file belongs to another vault, "
+           "or the vault file is damaged)", v->path, v->keys_path);
+    GUARD(rc);
+    GUARD(store_meta_get(v->db, "format", fmt, sizeof fmt, &n));
+    ENSURE(n == sizeof VAULT_FORMAT_TAG - 1 && memcmp(fmt, VAULT_FORMAT_TAG, n) == 0,
+           VAULT_EINTEGRITY, "%s is not a libvault vault of a supported format", v->path);
+    GUARD(store_meta_get(v->db, "vault_id", v->id, sizeof v->id, &n));
+    ENSURE(n == VAULT_ID_BYTES && memcmp(v->id, keys_id, VAULT_ID_BYTES) == 0, VAULT_EINTEGRITY,
+           "%s belongs to another vault than %s", v->keys_path, v->path);
+    GUARD(store_data_version(v->db, &v->data_version));
+    GUARD(load_active_policy(v));
+    *out = v;
+    v = NULL;
+cleanup:
+    vault_close(v);
+    vc_free(master);
+    return rc;
+}
+
+void vault_close(vault *v)
+{
+    if (!v)
+        return;
+    store_close(v->db);
+    keyring_free(v->keys);
+    policy_free(v->policy);
+    free(v->path);
+    free(v->keys_path);
+    pthread_mutex_destroy(&v->lock);
+    free(v);
+}
+
+int vault_id(char *out, size_t out_size, const vault *v)
+{
+    if (!out || !v || out_size < VAULT_ID_HEX_SIZE)
+        return vault__err(VAULT_EINVALID, "vault_id: output buffer too small");
+    vault__id_format(out, v->id);
+    return VAULT_OK;
+}
+
+int vault_db_key(char *out, size_t out_size, vault *v)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(out && out_size >= 68, VAULT_EINVALID, "vault_db_key: output buffer too small");
+    GUARD(vault__enter(v));
+    out[0] = 'x';
+    out[1] = '\'';
+    rc = vc_bin2hex(out + 2, out_size - 2, keyring_db_key(v->keys), VC_KEYBYTES);
+    out[66] = '\'';
+    out[67] = '\0';
+    vault__leave(v);
+cleanup:
+    return rc;
+}
+
+int vault_keyfile_generate(const char *path)
+{
+    vault__err_clear();
+    if (vc_init() < 0)
+        return VAULT_ERROR;
+    if (!path || !*path)
+        return vault__err(VAULT_EINVALID, "missing key file path");
+    return ks_keyfile_generate(path);
+}
+
+/* ---- keyslots ---- */
+
+/* Keyslot changes run under the database write lock, so two processes
+ * can't rewrite the sidecar at once. */
+int vault_keyslot_add(int *out_slot, vault *v, const vault_secret *secret, const char *label)
+{
+    int rc = VAULT_OK;
+
+    GUARD(vault__enter(v));
+    rc = store_begin(v->db, 1);
+    if (rc == VAULT_OK) {
+        rc = ks_add(out_slot, v->keys_path, keyring_master(v->keys), secret, label ? label : "");
+        if (rc == VAULT_OK)
+            rc = store_commit(v->db);
+        else
+            store_rollback(v->db);
+    }
+    vault__leave(v);
+cleanup:
+    return rc;
+}
+
+int vault_keyslot_remove(vault *v, int slot)
+{
+    int rc = VAULT_OK;
+
+    GUARD(vault__enter(v));
+    rc = store_begin(v->db, 1);
+    if (rc == VAULT_OK) {
+        rc = ks_remove(v->keys_path, keyring_master(v->keys), slot);
+        if (rc == VAULT_OK)
+            rc = store_commit(v->db);
+        else
+            store_rollback(v->db);
+    }
+    vault__leave(v);
+cleanup:
+    return rc;
+}
+
+int vault_keyslot_list(vault_keyslot_info **out, size_t *out_count, vault *v)
+{
+    int rc = VAULT_OK;
+
+    GUARD(vault__enter(v));
+    rc = ks_list(out, out_count, v->keys_path);
+    vault__leave(v);
+cleanup:
+    return rc;
+}
+
+/* ---- policy ---- */
+
+int vault_policy_check(char **out_report, const char *policy_file)
+{
+    int rc = VAULT_OK;
+    vault_policy *p = NULL;
+    char *report = NULL;
+
+    vault__err_clear();
+    if (out_report)
+        *out_report = NULL;
+    GUARD(vc_init());
+    ENSURE(policy_file, VAULT_EINVALID, "missing policy file");
+    rc = policy_load_file(&p, &report, NULL, NULL, policy_file);
+cleanup:
+    policy_free(p);
+    if (out_report)
+        *out_report = report;
+    else
+        free(report);
+    return rc;
+}
+
+int vault_policy_apply(char **out_report, vault *v, const char *policy_file)
+{
+    int rc = VAULT_OK, entered = 0;
+    vault_policy *p = NULL;
+    char *report = NULL, *src = NULL, *diff = NULL;
+    size_t srclen = 0;
+    int64_t id = 0;
+
+    if (out_report)
+        *out_report = NULL;
+    GUARD(vault__enter(v));
+    entered = 1;
+    ENSURE(policy_file, VAULT_EINVALID, "missing policy file");
+    rc = policy_load_file(&p, &report, &src, &srclen, policy_file);
+    if (rc == VAULT_EPOLICY && report && *report) {
+        char *nl = strchr(report, '\n');
+        if (nl)
+            *nl = '\0';
+        vault__err(rc, "%s", report);
+    }
+    GUARD(rc);
+    GUARD(policy_diff(&diff, v->policy, p));
+    GUARD(store_begin(v->db, 1));
+    GUARD(store_policy_add(&id, v->db, policy_hash(p), base_name(policy_file), src, srclen,
+                           vault__now()));
+    GUARD(store_commit(v->db));
+    GUARD(store_data_version(v->db, &v->data_version));
+    policy_free(v->policy);
+    v->policy = p;
+    v->policy_id = id;
+    p = NULL;
+    if (out_report) {
+        *out_report = diff;
+        diff = NULL;
+    }
+cleanup:
+    if (entered) {
+        if (store_in_tx(v->db))
+            store_rollback(v->db);
+        vault__leave(v);
+    }
+    policy_free(p);
+    free(report);
+    free(src);
+    free(diff);
+    return rc;
+}
+
+int vault_policy_source(char **out, char *out_hash, size_t out_hash_size, vault *v)
+{
+    int rc = VAULT_OK;
+    char filename[256];
+    size_t len = 0;
+    int64_t id = 0;
+
+    ENSURE(out && out_hash && out_hash_size >= 65, VAULT_EINVALID,
+           "vault_policy_source: output buffer too small");
+    GUARD(vault__enter(v));
+    rc = store_policy_active(&id, filename, sizeof filename, out, &len, v->db);
+    if (rc == VAULT_OK)
+        rc = vc_bin2hex(out_hash, out_hash_size, policy_hash(v->policy), 32);
+    vault__leave(v);
+cleanup:
+    return rc;
+}

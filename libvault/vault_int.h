@@ -1,0 +1,71 @@
+/* The vault handle and session structures, shared by vault.c, record.c
+ * and session.c.  Not installed. */
+#ifndef VAULT_VAULT_INT_H
+#define VAULT_VAULT_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "keyring.h"
+#include "policy.h"
+#include "store.h"
+
+struct vault {
+    pthread_mutex_t lock; /* every public call on the handle holds it */
+    char *path;
+    char *keys_path;
+    uint8_t id[VAULT_ID_BYTES];
+    keyring *keys;
+    store *db;
+    vault_policy *policy;   /* the active policy, reloaded when it changes */
+    int64_t policy_id;
+    int64_t data_version;   /* last seen PRAGMA data_version */
+};
+
+struct vault_session {
+    vault *v;
+    char user[VAULT_NAME_MAX];
+    char role[VAULT_NAME_MAX];
+    char department[VAULT_NAME_MAX];
+    char jurisdiction[VAULT_JURISDICTION_MAX + 1];
+    char purpose[VAULT_NAME_MAX];
+    vp_subject subject;
+};
+
+/* Lock the handle, clear the thread's error, and pick up a policy another
+ * process applied since the last call. */
+int vault__enter(vault *v) VAULT_MUST_CHECK;
+void vault__leave(vault *v);
+
+/* Current time in unix seconds (VAULT_FAKE_NOW is not consulted: tests
+ * pass times explicitly where they need them). */
+int64_t vault__now(void);
+
+/* Parse record ids: 32 hex characters, or UUID text with dashes. */
+int vault__id_parse(uint8_t out[VAULT_ID_BYTES], const char *text) VAULT_MUST_CHECK;
+void vault__id_format(char out[VAULT_ID_HEX_SIZE], const uint8_t id[VAULT_ID_BYTES]);
+
+/* A jurisdiction path: segments of [a-z0-9_-], separated by single '/',
+ * no leading or trailing '/', at most VAULT_JURISDICTION_MAX bytes. */
+int vault__jurisdiction_check(const char *path, const char *what) VAULT_MUST_CHECK;
+/* A name (user, role, ...): 1..VAULT_NAME_MAX-1 bytes of [A-Za-z0-9_.@-]. */
+int vault__name_check(const char *name, const char *what) VAULT_MUST_CHECK;
+
+/* ---- record.c: storage of records without policy (callers decide) ---- */
+
+int record_create(uint8_t out_id[VAULT_ID_BYTES], vault *v, const char *jurisdiction,
+                  int64_t now) VAULT_MUST_CHECK;
+/* Seal and store one field; *out_ct_hash (may be NULL) receives the
+ * SHA-256 of the new ciphertext, for the audit log. */
+int record_put(uint8_t *out_ct_hash, vault *v, const uint8_t id[VAULT_ID_BYTES],
+               const vp_field *f, const char *value, size_t len, int64_t now) VAULT_MUST_CHECK;
+/* Open one field into sodium_malloc'ed memory (NUL-terminated; release
+ * with sodium_free).  VAULT_ENOTFOUND when the field has no value. */
+int record_get(char **out, size_t *out_len, vault *v, const uint8_t id[VAULT_ID_BYTES],
+               const vp_field *f) VAULT_MUST_CHECK;
+/* Candidates by blind index (malloc'ed array of 16-byte ids). */
+int record_find(uint8_t **out, size_t *out_count, vault *v, const vp_field *f,
+                const char *value, size_t len) VAULT_MUST_CHECK;
+int record_erase(vault *v, const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
+
+#endif

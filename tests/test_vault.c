@@ -1,0 +1,565 @@
+/* vault: create/open/unlock, records through sessions, integrity of moved
+ * ciphertexts, no plaintext on disk, keyslots, concurrency. */
+#include "testutil.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <sodium.h>
+
+#include "store.h"
+#include "vault_int.h"
+
+#define POLICY VAULT_SOURCE_DIR "/policies/community.yaml"
+#define STREET "hangzhou/gongshu/xiaohe"
+#define GRID7 STREET "/changzheng/grid-07"
+#define PASS "correct horse battery staple"
+
+typedef struct fixture {
+    char *dir;
+    char path[512];
+    char keyfile[512];
+    vault *v;
+} fixture;
+
+static vault_secret pass_secret(const char *p)
+{
+    vault_secret s = {VAULT_UNLOCK_PASSPHRASE, p, strlen(p), VAULT_KDF_INTERACTIVE};
+    return s;
+}
+
+static vault_secret file_secret(const char *path)
+{
+    vault_secret s = {VAULT_UNLOCK_KEYFILE, path, 0, 0};
+    return s;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    vault_secret s;
+
+    assert_non_null(f);
+    f->dir = tu_tmpdir();
+    snprintf(f->path, sizeof f->path, "%s/test.vault", f->dir);
+    snprintf(f->keyfile, sizeof f->keyfile, "%s/test.key", f->dir);
+    s = pass_secret(PASS);
+    assert_int_equal(vault_create(&f->v, f->path, POLICY, &s), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    vault_close(f->v);
+    tu_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static vault_session *officer(vault *v)
+{
+    vault_subject sub = {"li", "data_officer", "street_office", STREET, "resident_service"};
+    vault_session *s = NULL;
+
+    assert_int_equal(vault_session_open(&s, v, &sub), 0);
+    return s;
+}
+
+static void add(vault_session *s, char *id, const char *jur, const char *name, const char *phone,
+                const char *idno)
+{
+    const char *fields[] = {"name", "phone", "id_number"};
+    const char *values[] = {name, phone, idno};
+    size_t lens[] = {strlen(name), strlen(phone), strlen(idno)};
+
+    assert_int_equal(vault_record_add(id, VAULT_ID_HEX_SIZE, s, jur, 3, fields, values, lens), 0);
+}
+
+/* The value of one field as the session sees it ("" if none). */
+static int get1(char *out, size_t cap, int *effect, vault_session *s, const char *id, const char *field)
+{
+    vault_result *r = NULL;
+    size_t len = 0;
+    const char *val;
+    int rc = vault_record_get(&r, s, id, &field, 1);
+
+    out[0] = '\0';
+    if (rc < 0)
+        return rc;
+    assert_int_equal(vault_result_count(r), 1);
+    val = vault_result_value(r, 0, &len);
+    if (val)
+        snprintf(out, cap, "%.*s", (int)len, val);
+    if (effect)
+        *effect = vault_result_effect(r, 0);
+    vault_result_free(r);
+    return 0;
+}
+
+static void test_roundtrip(void **state)
+{
+    fixture *f = *state;
+    vault_session *s = officer(f->v);
+    char id[VAULT_ID_HEX_SIZE], val[256];
+    int effect = -1;
+
+    add(s, id, GRID7, "张三丰", "13812345678", "11010119900307123X");
+    assert_int_equal(strlen(id), 32);
+    assert_int_equal(get1(val, sizeof val, &effect, s, id, "phone"), 0);
+    assert_int_equal(effect, VAULT_EFFECT_ALLOW);
+    assert_string_equal(val, "13812345678");
+    assert_int_equal(get1(val, sizeof val, &effect, s, id, "name"), 0);
+    assert_string_equal(val, "张三丰");
+    assert_int_equal(vault_record_put(s, id, "phone", "13900000000", 11), 0);
+    assert_int_equal(get1(val, sizeof val, NULL, s, id, "phone"), 0);
+    assert_string_equal(val, "13900000000");
+    /* reopen: still there */
+    vault_session_close(s);
+    vault_close(f->v);
+    {
+        vault_secret sec = pass_secret(PASS);
+        assert_int_equal(vault_open(&f->v, f->path, &sec), 0);
+    }
+    s = officer(f->v);
+    assert_int_equal(get1(val, sizeof val, NULL, s, id, "phone"), 0);
+    assert_string_equal(val, "13900000000");
+    vault_session_close(s);
+}
+
+static void test_bad_input(void **state)
+{
+    fixture *f = *state;
+    vault_session *s = officer(f->v);
+    char id[VAULT_ID_HEX_SIZE], *big;
+    vault_result *r = NULL;
+    const char *nofield = "favourite_colour";
+
+    add(s, id, GRID7, "李四", "13800000001", "110101199003071234");
+    assert_int_equal(vault_record_put(s, id, "favourite_colour", "blue", 4), VAULT_EINVALID);
+    assert_int_equal(vault_record_put(s, id, "name", "\xff\xfe", 2), VAULT_EINVALID);
+    assert_null(strstr(vault_error_last(), "\xff"));
+    assert_int_equal(vault_record_put(s, id, "name", "a\0b", 3), VAULT_EINVALID);
+    big = malloc(VAULT_VALUE_MAX + 1);
+    assert_non_null(big);
+    memset(big, 'a', VAULT_VALUE_MAX + 1);
+    assert_int_equal(vault_record_put(s, id, "name", big, VAULT_VALUE_MAX + 1), VAULT_ELIMIT);
+    free(big);
+    assert_int_equal(vault_record_put(s, "not-an-id", "name", "x", 1), VAULT_EINVALID);
+    assert_int_equal(vault_record_put(s, "00000000000000000000000000000000", "name", "x", 1),
+                     VAULT_ENOTFOUND);
+    assert_int_equal(vault_record_get(&r, s, id, &nofield, 1), VAULT_EINVALID);
+    assert_int_equal(vault_record_create(id, sizeof id, s, STREET "//grid-1"), VAULT_EINVALID);
+    assert_int_equal(vault_record_create(id, sizeof id, s, "/" STREET), VAULT_EINVALID);
+    assert_int_equal(vault_record_create(id, sizeof id, s, STREET "/Grid 1"), VAULT_EINVALID);
+    vault_session_close(s);
+}
+
+static void test_atomic_update(void **state)
+{
+    fixture *f = *state;
+    vault_session *s = officer(f->v);
+    char id[VAULT_ID_HEX_SIZE], val[64];
+    const char *fields[] = {"phone", "nonexistent"};
+    const char *values[] = {"13999999999", "x"};
+    size_t lens[] = {11, 1};
+    int64_t before = 0, after = 0;
+
+    add(s, id, GRID7, "王五", "13800000002", "110101199003071234");
+    assert_int_equal(vault_record_update(s, id, 2, fields, values, lens), VAULT_EINVALID);
+    assert_int_equal(get1(val, sizeof val, NULL, s, id, "phone"), 0);
+    assert_string_equal(val, "13800000002"); /* nothing written */
+    assert_int_equal(store_record_count(&before, f->v->db), 0);
+    assert_int_equal(vault_record_add(id, sizeof id, s, GRID7, 2, fields, values, lens), VAULT_EINVALID);
+    assert_int_equal(store_record_count(&after, f->v->db), 0);
+    assert_int_equal(before, after); /* no half-made record */
+    vault_session_close(s);
+}
+
+static void test_denied(void **state)
+{
+    fixture *f = *state;
+    vault_session *s = officer(f->v), *g = NULL;
+    vault_subject grid = {"wang", "grid_worker", "community_committee", GRID7, "grid_management"};
+    char id[VAULT_ID_HEX_SIZE], other[VAULT_ID_HEX_SIZE], val[64];
+    int effect = -1;
+
+    add(s, id, GRID7, "赵六", "13800000003", "110101199003071234");
+    add(s, other, STREET "/hushu/grid-01", "钱七", "13800000004", "110101199003071234");
+    assert_int_equal(vault_session_open(&g, f->v, &grid), 0);
+    /* a grid worker may not write */
+    assert_int_equal(vault_record_put(g, id, "phone", "13000000000", 11), VAULT_EDENIED);
+    assert_int_equal(get1(val, sizeof val, NULL, s, id, "phone"), 0);
+    assert_string_equal(val, "13800000003");
+    /* masked in the own grid, denied outside */
+    assert_int_equal(get1(val, sizeof val, &effect, g, id, "phone"), 0);
+    assert_int_equal(effect, VAULT_EFFECT_MASK);
+    assert_string_equal(val, "138****0003");
+    assert_int_equal(get1(val, sizeof val, &effect, g, other, "phone"), 0);
+    assert_int_equal(effect, VAULT_EFFECT_DENY);
+    assert_string_equal(val, "");
+    /* unknown role / purpose refused at session open */
+    {
+        vault_subject bad = grid;
+        vault_session *x = NULL;
+        bad.role = "janitor";
+        assert_int_equal(vault_session_open(&x, f->v, &bad), VAULT_EINVALID);
+        bad = grid;
+        bad.purpose = "curiosity";
+        assert_int_equal(vault_session_open(&x, f->v, &bad), VAULT_EINVALID);
+        assert_null(x);
+    }
+    vault_session_close(g);
+    vault_session_close(s);
+}
+
+static void test_find_and_erase(void **state)
+{
+    fixture *f = *state;
+    vault_session *s = officer(f->v);
+    char id[VAULT_ID_HEX_SIZE], id2[VAULT_ID_HEX_SIZE], *hits = NULL;
+    size_t n = 0;
+    vault_result *r = NULL;
+
+    add(s, id, GRID7, "孙八", "13800000005", "33010219800101002x");
+    add(s, id2, GRID7, "周九", "13800000006", "330102198001010038");
+    /* normalised: surrounding space, upper-case X */
+    assert_int_equal(vault_record_find(&hits, &n, s, "id_number", " 33010219800101002X ", 20), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(hits, id);
+    vault_free(hits);
+    assert_int_equal(vault_record_find(&hits, &n, s, "phone", "13800000006", 11), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(hits, id2);
+    vault_free(hits);
+    /* a field without an index can't be searched */
+    assert_int_equal(vault_record_find(&hits, &n, s, "name", "孙八", strlen("孙八")), VAULT_EINVALID);
+    /* erase: gone from reads and from the index */
+    assert_int_equal(vault_record_erase(s, id), 0);
+    assert_int_equal(vault_record_get(&r, s, id, NULL, 0), VAULT_ENOTFOUND);
+    assert_int_equal(vault_record_find(&hits, &n, s, "id_number", "33010219800101002X", 18), 0);
+    assert_int_equal(n, 0);
+    vault_free(hits);
+    assert_int_equal(vault_record_erase(s, id), VAULT_ENOTFOUND);
+    vault_session_close(s);
+}
+
+/* A ciphertext copied to another record or field fails to open. */
+static void test_moved_ciphertext(void **state)
+{
+    fixture *f = *state;
+    vault_session *s = officer(f->v);
+    char a[VAULT_ID_HEX_SIZE], b[VAULT_ID_HEX_SIZE], val[64];
+    uint8_t ida[16], idb[16], *ct = NULL;
+    size_t len = 0;
+    char grade[VAULT_NAME_MAX];
+    uint32_t ver = 0;
+
+    add(s, a, GRID7, "吴十", "13800000007", "110101199003071234");
+    add(s, b, GRID7, "郑一", "13800000008", "110101199003071234");
+    assert_int_equal(vault__id_parse(ida, a), 0);
+    assert_int_equal(vault__id_parse(idb, b), 0);
+    /* another record */
+    assert_int_equal(store_field_get(&ct, &len, grade, &ver, f->v->db, ida, "phone"), 0);
+    assert_int_equal(store_field_put(f->v->db, idb, "phone", grade, ver, ct, len, 0), 0);
+    assert_int_equal(get1(val, sizeof val, NULL, s, b, "phone"), VAULT_EINTEGRITY);
+    /* another field of the same record and grade */
+    assert_int_equal(store_field_put(f->v->db, ida, "address", grade, ver, ct, len, 0), 0);
+    assert_int_equal(get1(val, sizeof val, NULL, s, a, "address"), VAULT_EINTEGRITY);
+    /* flipped bit */
+    ct[len - 1] ^= 1;
+    assert_int_equal(store_field_put(f->v->db, ida, "phone", grade, ver, ct, len, 0), 0);
+    assert_int_equal(get1(val, sizeof val, NULL, s, a, "phone"), VAULT_EINTEGRITY);
+    /* truncated */
+    assert_int_equal(store_field_put(f->v->db, ida, "phone", grade, ver, ct, 20, 0), 0);
+    assert_int_equal(get1(val, sizeof val, NULL, s, a, "phone"), VAULT_EINTEGRITY);
+    assert_null(strstr(vault_error_last(), "1380000"));
+    free(ct);
+    vault_session_close(s);
+}
+
+/* A ciphertext from another vault fails to open even with the same ids. */
+static void test_other_vault(void **state)
+{
+    fixture *f = *state;
+    char path2[600], id[VAULT_ID_HEX_SIZE], val[64];
+    vault *v2 = NULL;
+    vault_secret sec = pass_secret(PASS);
+    vault_session *s = officer(f->v), *s2 = NULL;
+    uint8_t rid[16], *ct = NULL;
+    size_t len = 0;
+    char grade[VAULT_NAME_MAX];
+    uint32_t ver = 0;
+
+    snprintf(path2, sizeof path2, "%s/other.vault", f->dir);
+    assert_int_equal(vault_create(&v2, path2, POLICY, &sec), 0);
+    s2 = officer(v2);
+    add(s, id, GRID7, "冯二", "13800000009", "110101199003071234");
+    assert_int_equal(vault__id_parse(rid, id), 0);
+    assert_int_equal(store_field_get(&ct, &len, grade, &ver, f->v->db, rid, "phone"), 0);
+    /* same record id in the other vault, same field, same grade, same version */
+    assert_int_equal(store_record_insert(v2->db, rid, GRID7, 0), 0);
+    assert_int_equal(store_field_put(v2->db, rid, "phone", grade, ver, ct, len, 0), 0);
+    assert_int_equal(get1(val, sizeof val, NULL, s2, id, "phone"), VAULT_EINTEGRITY);
+    free(ct);
+    vault_session_close(s2);
+    vault_session_close(s);
+    vault_close(v2);
+}
+
+static void test_no_plaintext_on_disk(void **state)
+{
+    fixture *f = *state;
+    vault_session *s = officer(f->v);
+    char id[VAULT_ID_HEX_SIZE], p[1200];
+    static const char *const secrets[] = {"慕容雪村测试", "13712349876", "330102199912318888",
+                                          PASS};
+    size_t i;
+    int k;
+
+    add(s, id, GRID7, secrets[0], secrets[1], secrets[2]);
+    vault_session_close(s);
+    /* while open (the WAL holds the newest pages) and after close */
+    for (k = 0; k < 2; k++) {
+        static const char *const suffix[] = {"", "-wal", ".keys"};
+        size_t j;
+        for (j = 0; j < 3; j++) {
+            snprintf(p, sizeof p, "%s%s", f->path, suffix[j]);
+            for (i = 0; i < 4; i++)
+                assert_int_not_equal(tu_file_contains(p, secrets[i], strlen(secrets[i])), 1);
+        }
+        if (k == 0) {
+            snprintf(p, sizeof p, "%s-wal", f->path);
+            assert_int_equal(tu_file_contains(p, "x", 1) >= 0, 1); /* the WAL exists */
+            vault_close(f->v);
+            f->v = NULL;
+        }
+    }
+}
+
+static void test_unlock_failures(void **state)
+{
+    fixture *f = *state;
+    vault *v = NULL;
+    vault_secret bad = pass_secret("hunter2-not-it"), good = pass_secret(PASS);
+    vault_secret kf = file_secret(f->keyfile);
+    char keys[1200], copy[1200];
+    uint8_t *buf;
+    size_t len = 0;
+    FILE *out;
+    int slot = -1;
+
+    vault_close(f->v);
+    f->v = NULL;
+    assert_int_equal(vault_open(&v, f->path, &bad), VAULT_EAUTH);
+    assert_null(v);
+    assert_null(strstr(vault_error_last(), "hunter2"));
+    /* key file slot */
+    assert_int_equal(vault_keyfile_generate(f->keyfile), 0);
+    assert_int_equal(vault_keyfile_generate(f->keyfile), VAULT_EEXISTS);
+    assert_int_equal(vault_open(&v, f->path, &kf), VAULT_EAUTH); /* not a slot yet */
+    assert_int_equal(vault_open(&v, f->path, &good), 0);
+    assert_int_equal(vault_keyslot_add(&slot, v, &kf, "backup"), 0);
+    vault_close(v);
+    v = NULL;
+    assert_int_equal(vault_open(&v, f->path, &kf), 0);
+    vault_close(v);
+    v = NULL;
+    /* another key file */
+    snprintf(copy, sizeof copy, "%s/other.key", f->dir);
+    assert_int_equal(vault_keyfile_generate(copy), 0);
+    kf = file_secret(copy);
+    assert_int_equal(vault_open(&v, f->path, &kf), VAULT_EAUTH);
+    /* damaged keys file */
+    snprintf(keys, sizeof keys, "%s.keys", f->path);
+    buf = tu_read_file(keys, &len);
+    assert_non_null(buf);
+    out = fopen(keys, "wb");
+    assert_non_null(out);
+    assert_int_equal(fwrite(buf, 1, len / 2, out), len / 2);
+    fclose(out);
+    assert_int_equal(vault_open(&v, f->path, &good), VAULT_EINTEGRITY);
+    /* restore; then swap in another vault's keys file */
+    out = fopen(keys, "wb");
+    assert_non_null(out);
+    assert_int_equal(fwrite(buf, 1, len, out), len);
+    fclose(out);
+    free(buf);
+    assert_int_equal(vault_open(&v, f->path, &good), 0);
+    vault_close(v);
+    v = NULL;
+    {
+        char p2[1200], k2[1200], cmd[4000];
+        vault *v2 = NULL;
+        snprintf(p2, sizeof p2, "%s/b.vault", f->dir);
+        snprintf(k2, sizeof k2, "%s/b.vault.keys", f->dir);
+        assert_int_equal(vault_create(&v2, p2, POLICY, &good), 0);
+        vault_close(v2);
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", k2, keys);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(vault_open(&v, f->path, &good), VAULT_EINTEGRITY);
+        assert_null(v);
+    }
+    /* missing vault */
+    snprintf(copy, sizeof copy, "%s/missing.vault", f->dir);
+    assert_int_equal(vault_open(&v, copy, &good), VAULT_ENOTFOUND);
+}
+
+static void test_keyslots(void **state)
+{
+    fixture *f = *state;
+    vault_secret kf = file_secret(f->keyfile), good = pass_secret(PASS);
+    vault_keyslot_info *slots = NULL;
+    size_t n = 0;
+    int slot = -1;
+    vault_session *s = officer(f->v);
+    char id[VAULT_ID_HEX_SIZE], val[64];
+
+    add(s, id, GRID7, "陈皮", "13800000010", "110101199003071234");
+    vault_session_close(s);
+    assert_int_equal(vault_keyfile_generate(f->keyfile), 0);
+    assert_int_equal(vault_keyslot_add(&slot, f->v, &kf, "backup"), 0);
+    assert_int_equal(vault_keyslot_list(&slots, &n, f->v), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(slots[1].kind, VAULT_UNLOCK_KEYFILE);
+    assert_string_equal(slots[1].label, "backup");
+    vault_free(slots);
+    /* remove the passphrase slot; the key file still opens; data intact */
+    assert_int_equal(vault_keyslot_remove(f->v, 0), 0);
+    assert_int_equal(vault_keyslot_remove(f->v, slot), VAULT_ESTATE);
+    assert_int_equal(vault_keyslot_remove(f->v, 99), VAULT_ENOTFOUND);
+    vault_close(f->v);
+    f->v = NULL;
+    assert_int_equal(vault_open(&f->v, f->path, &good), VAULT_EAUTH);
+    assert_int_equal(vault_open(&f->v, f->path, &kf), 0);
+    s = officer(f->v);
+    assert_int_equal(get1(val, sizeof val, NULL, s, id, "phone"), 0);
+    assert_string_equal(val, "13800000010");
+    vault_session_close(s);
+}
+
+static void test_create_refusals(void **state)
+{
+    fixture *f = *state;
+    vault *v = NULL;
+    vault_secret good = pass_secret(PASS);
+    char p[1200], bad[1300];
+    struct stat st;
+    FILE *out;
+
+    /* existing path */
+    assert_int_equal(vault_create(&v, f->path, POLICY, &good), VAULT_EEXISTS);
+    assert_null(v);
+    /* invalid policy: nothing left behind */
+    snprintf(p, sizeof p, "%s/new.vault", f->dir);
+    snprintf(bad, sizeof bad, "%s/bad.yaml", f->dir);
+    out = fopen(bad, "w");
+    assert_non_null(out);
+    fputs("version: 1\nname: [unclosed\n", out);
+    fclose(out);
+    assert_int_equal(vault_create(&v, p, bad, &good), VAULT_EPOLICY);
+    assert_non_null(strstr(vault_error_last(), "bad.yaml:"));
+    assert_int_not_equal(stat(p, &st), 0);
+    snprintf(bad, sizeof bad, "%s.keys", p);
+    assert_int_not_equal(stat(bad, &st), 0);
+    /* missing policy file */
+    snprintf(bad, sizeof bad, "%s/none.yaml", f->dir);
+    assert_true(vault_create(&v, p, bad, &good) < 0);
+    assert_int_not_equal(stat(p, &st), 0);
+    /* modes */
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    snprintf(bad, sizeof bad, "%s.keys", f->path);
+    assert_int_equal(stat(bad, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+/* Two processes writing the same vault at once: both succeed, nothing lost. */
+static void test_two_writers(void **state)
+{
+    fixture *f = *state;
+    pid_t pids[2];
+    int i, status, n = 25;
+    int64_t count = 0;
+
+    vault_close(f->v);
+    f->v = NULL;
+    for (i = 0; i < 2; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            vault *v = NULL;
+            vault_secret sec = pass_secret(PASS);
+            vault_session *s;
+            char id[VAULT_ID_HEX_SIZE];
+            int k, bad = 0;
+            if (vault_open(&v, f->path, &sec) != 0)
+                _exit(2);
+            s = officer(v);
+            for (k = 0; k < n; k++) {
+                const char *fl = "phone", *val = "13800000011";
+                size_t len = 11;
+                if (vault_record_add(id, sizeof id, s, GRID7, 1, &fl, &val, &len) != 0)
+                    bad++;
+            }
+            vault_session_close(s);
+            vault_close(v);
+            _exit(bad ? 1 : 0);
+        }
+    }
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    {
+        vault_secret sec = pass_secret(PASS);
+        assert_int_equal(vault_open(&f->v, f->path, &sec), 0);
+    }
+    assert_int_equal(store_record_count(&count, f->v->db), 0);
+    assert_int_equal(count, 2 * n);
+}
+
+static void test_db_key(void **state)
+{
+    fixture *f = *state;
+    char key[80];
+
+    assert_int_equal(vault_db_key(key, sizeof key, f->v), 0);
+    assert_int_equal(strlen(key), 67);
+    assert_memory_equal(key, "x'", 2);
+    assert_int_equal(key[66], '\'');
+    assert_int_equal(vault_db_key(key, 20, f->v), VAULT_EINVALID);
+    sodium_memzero(key, sizeof key);
+}
+
+static void test_constants(void **state)
+{
+    (void)state;
+    assert_int_equal(vault_const_edenied(), VAULT_EDENIED);
+    assert_int_equal(vault_field_overhead(), 45);
+    assert_int_equal(vault_id_hex_size(), 33);
+    assert_string_equal(vault_error_name(VAULT_EINTEGRITY), "VAULT_EINTEGRITY");
+    assert_int_equal(vault_version_major(), VAULT_VERSION_MAJOR);
+    vault_close(NULL);
+    vault_session_close(NULL);
+    vault_result_free(NULL);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_roundtrip),       T(test_bad_input),        T(test_atomic_update),
+        T(test_denied),          T(test_find_and_erase),   T(test_moved_ciphertext),
+        T(test_other_vault),     T(test_no_plaintext_on_disk), T(test_unlock_failures),
+        T(test_keyslots),        T(test_create_refusals),  T(test_two_writers),
+        T(test_db_key),          cmocka_unit_test(test_constants),
+    };
+
+    if (vault_init() < 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
