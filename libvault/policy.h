@@ -1,0 +1,230 @@
+/* Policy: parse YAML (policy_yaml.c) into a compiled, immutable form and
+ * decide (policy.c).  A compiled policy is never modified after
+ * policy_parse returns, so one may be shared between threads freely.
+ * Format: docs/policy-format.md.  Semantics: DESIGN.md §5. */
+#ifndef VAULT_POLICY_H
+#define VAULT_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "mask.h"
+
+#define VP_SOURCE_MAX (1024 * 1024) /* largest policy file accepted, bytes */
+
+typedef struct vault_policy vault_policy;
+
+typedef struct vp_field {
+    const char *name;
+    int grade;            /* index into the grades, 0 = least sensitive */
+    vault_mask_kind mask; /* VAULT_MASK_NONE when none declared */
+    int index_exact;      /* 1 for `index: exact` (blind index kept) */
+    const char *category; /* PIPL category tag, or NULL */
+} vp_field;
+
+/* Parse and validate.  On success *out is the compiled policy.  Whether it
+ * succeeds or not, *out_report (if out_report is not NULL) receives a
+ * malloc'ed text with every diagnostic, one per line, as
+ *   FILE:LINE:COL: error: message
+ *   FILE:LINE:COL: warning: message
+ * (an empty string when there are none).  Returns 0, or VAULT_EPOLICY with
+ * vault_error_last() set to the first error line (without the "error: "),
+ * VAULT_ELIMIT when the text exceeds VP_SOURCE_MAX or nesting/count limits. */
+int policy_parse(vault_policy **out, char **out_report, const char *filename,
+                 const char *text, size_t len) VAULT_MUST_CHECK;
+/* Read `path` (at most VP_SOURCE_MAX bytes) and policy_parse it.  *out_text
+ * (may be NULL) receives the file's bytes, malloc'ed and NUL-terminated, and
+ * *out_len their length, so the caller can store exactly what was parsed. */
+int policy_load_file(vault_policy **out, char **out_report, char **out_text, size_t *out_len,
+                     const char *path) VAULT_MUST_CHECK;
+void policy_free(vault_policy *p);
+
+/* The policy's `name:` and the SHA-256 of its source bytes. */
+const char *policy_name(const vault_policy *p);
+const uint8_t *policy_hash(const vault_policy *p); /* 32 bytes */
+const char *policy_filename(const vault_policy *p);
+
+/* Grades, ordered from least (0) to most sensitive. */
+size_t policy_grade_count(const vault_policy *p);
+const char *policy_grade_name(const vault_policy *p, size_t i);
+int policy_grade_index(const vault_policy *p, const char *name); /* -1 if none */
+
+size_t policy_field_count(const vault_policy *p);
+const vp_field *policy_field_at(const vault_policy *p, size_t i);
+const vp_field *policy_field(const vault_policy *p, const char *name); /* NULL if none */
+
+/* Declared names (1 when declared). */
+int policy_has_role(const vault_policy *p, const char *name);
+int policy_has_department(const vault_policy *p, const char *name);
+int policy_has_purpose(const vault_policy *p, const char *name);
+size_t policy_role_count(const vault_policy *p);
+const char *policy_role_name(const vault_policy *p, size_t i);
+size_t policy_department_count(const vault_policy *p);
+const char *policy_department_name(const vault_policy *p, size_t i);
+size_t policy_purpose_count(const vault_policy *p);
+const char *policy_purpose_name(const vault_policy *p, size_t i);
+
+/* 1 when jurisdiction path `inner` equals `outer` or lies below it, on
+ * path-segment boundaries ("a/b" is inside "a", "a/bc" is not inside "a/b"). */
+int policy_jurisdiction_within(const char *inner, const char *outer);
+
+/* ---- Grants as the decision engine sees them (issued by grants.c) ---- */
+
+typedef struct vp_grant {
+    const char *id;
+    /* Subject pattern: every non-NULL attribute must match; at least one set. */
+    const char *user;
+    const char *role;
+    const char *department;
+    int effect;           /* VAULT_EFFECT_ALLOW or VAULT_EFFECT_MASK */
+    unsigned actions;     /* bit (1u << VAULT_ACTION_*) per action granted */
+    /* Field selector: listed fields, or grades grade_min..grade_max. */
+    const char *const *fields;
+    size_t nfields;
+    int grade_min, grade_max; /* used when nfields == 0 */
+    /* Scope: listed record ids (hex), or a jurisdiction subtree. */
+    const char *const *records;
+    size_t nrecords;
+    const char *jurisdiction; /* used when nrecords == 0 */
+    const char *const *purposes; /* empty = any purpose */
+    size_t npurposes;
+    int64_t not_before, not_after; /* unix seconds; applies in [not_before, not_after) */
+} vp_grant;
+
+/* An indexed, immutable copy of the live grants, for fast decisions. */
+typedef struct vp_grantset vp_grantset;
+int policy_grantset_new(vp_grantset **out, const vault_policy *p,
+                        const vp_grant *grants, size_t ngrants) VAULT_MUST_CHECK;
+void policy_grantset_free(vp_grantset *g);
+
+/* ---- Decisions ---- */
+
+typedef struct vp_subject {
+    const char *user;
+    const char *role;
+    const char *department;
+    const char *jurisdiction;
+} vp_subject;
+
+typedef struct vp_request {
+    const vp_subject *subject;
+    int action;                      /* VAULT_ACTION_* */
+    const char *purpose;
+    const char *record_id;           /* hex, or NULL */
+    const char *record_jurisdiction; /* the record's path (for create: the new one) */
+    const char *field;               /* NULL for record-level actions */
+    int64_t now;                     /* unix seconds, for grants */
+} vp_request;
+
+#define VP_BY_DEFAULT 0 /* no rule or grant matched: default deny */
+#define VP_BY_RULE 1
+#define VP_BY_GRANT 2
+#define VP_BY_ERROR 3 /* evaluation failed: fail closed (deny) */
+
+typedef struct vp_decision {
+    int effect;           /* VAULT_EFFECT_* */
+    int by;               /* VP_BY_* */
+    vault_mask_kind mask; /* for VAULT_EFFECT_MASK: the field's mask */
+    const char *rule_id;  /* VP_BY_RULE: the deciding rule */
+    const char *file;     /* VP_BY_RULE: where it is */
+    unsigned line;
+    const char *grant_id; /* VP_BY_GRANT */
+    /* Added: the request's action and field name (NULL for record-level
+     * actions or an undeclared field), and for VP_BY_ERROR a short static
+     * text saying what failed; they let policy_reason_fill write a full
+     * sentence. */
+    int action;
+    const char *field;
+    const char *detail;
+} vp_decision;
+
+/* Decide.  Never fails open: on any error the decision is a deny with
+ * by = VP_BY_ERROR and the return value is the error.  `g` may be NULL.
+ * Pointers in *out point into p and g and live as long as they do. */
+int policy_decide(vp_decision *out, const vault_policy *p, const vp_grantset *g,
+                  const vp_request *req);
+
+/* Fill the public reason struct from a decision. */
+void policy_reason_fill(vault_reason *out, const vp_decision *d);
+
+/* Every rule and grant considered for `req`, one line each, saying whether
+ * it matched and if not why; last line the decision.  malloc'ed. */
+int policy_explain(char **out, const vault_policy *p, const vp_grantset *g,
+                   const vp_request *req) VAULT_MUST_CHECK;
+
+/* Who may read `field` of a record at `record_jurisdiction` (NULL: any
+ * record) and id `record_id` (may be NULL): one line per (role, department,
+ * purpose) cell with an allow or mask, naming effect, scope and the rule or
+ * grant (with its expiry).  As a JSON array when as_json.  malloc'ed. */
+int policy_who_can(char **out, const vault_policy *p, const vp_grantset *g,
+                   const char *field, const char *record_id,
+                   const char *record_jurisdiction, int64_t now, int as_json) VAULT_MUST_CHECK;
+
+/* The (role, department, field) read cells whose best effect differs
+ * between old and new, one line each: "+ role dept field mask->allow" for a
+ * gain, "- role dept field allow->deny" for a loss.  malloc'ed ("" when
+ * nothing changes). */
+int policy_diff(char **out, const vault_policy *old_p, const vault_policy *new_p) VAULT_MUST_CHECK;
+
+/* ---- Added: grant limits, break-glass and helpers (policy.c, policy_grants.c) ---- */
+
+/* What officers of one role may grant (`grant_limits:`). */
+typedef struct vp_grant_limit {
+    const char *issuer_role;
+    int max_grade;        /* most sensitive grade they may grant */
+    int64_t max_duration; /* seconds, for not_after - not_before */
+    /* The grant's subject pattern must name one of these roles (when
+     * nrecipient_roles > 0) and one of these departments (when
+     * nrecipient_departments > 0). */
+    const char *const *recipient_roles;
+    size_t nrecipient_roles;
+    const char *const *recipient_departments;
+    size_t nrecipient_departments;
+    int approval_grade; /* a grant reaching this grade needs a second,
+                           different officer's approval; -1: never */
+    unsigned line;      /* where it is declared */
+} vp_grant_limit;
+
+/* Who may break glass (`break_glass:`). */
+typedef struct vp_break_glass {
+    const char *const *roles;
+    size_t nroles;
+    int64_t max_duration; /* seconds */
+    int max_grade;        /* most sensitive grade it opens (the top grade
+                             when the policy gives none) */
+    unsigned line;
+} vp_break_glass;
+
+size_t policy_grant_limit_count(const vault_policy *p);
+const vp_grant_limit *policy_grant_limit_at(const vault_policy *p, size_t i);
+/* The limits for officers of `issuer_role`; NULL: that role may not grant. */
+const vp_grant_limit *policy_grant_limit(const vault_policy *p, const char *issuer_role);
+/* NULL when the policy has no `break_glass:` section. */
+const vp_break_glass *policy_break_glass(const vault_policy *p);
+/* 1 when `role` is listed under break_glass.roles. */
+int policy_break_glass_role(const vault_policy *p, const char *role);
+
+/* The most sensitive grade g's field selector reaches (listed fields that
+ * the policy declares, or grade_max clamped), -1 when it selects none. */
+int policy_grant_max_grade(const vault_policy *p, const vp_grant *g);
+/* Check a proposed grant against issuer_role's grant_limits: grade
+ * ceiling, duration, recipients, and that the effect, actions, fields and
+ * purposes are well formed and declared.  Returns 0, VAULT_EDENIED (the
+ * message names the limit) or VAULT_EINVALID.  *out_needs_approval (may be
+ * NULL) is set to 1 when the grant reaches the approval grade. */
+int policy_grant_check(int *out_needs_approval, const vault_policy *p, const char *issuer_role,
+                       const vp_grant *g) VAULT_MUST_CHECK;
+
+/* "45s", "30m", "8h", "7d" -> seconds; anything else VAULT_EINVALID. */
+int policy_duration_parse(int64_t *out, const char *text) VAULT_MUST_CHECK;
+/* 1 when `role` may act in `department`: the role declares no
+ * `departments:`, or lists this one.  0 for undeclared names. */
+int policy_role_in_department(const vault_policy *p, const char *role, const char *department);
+/* Labels (e.g. 敏感), or NULL when none was given. */
+const char *policy_grade_label(const vault_policy *p, size_t i);
+const char *policy_field_label(const vault_policy *p, size_t i);
+int policy_field_index(const vault_policy *p, const char *name); /* -1 if none */
+size_t policy_rule_count(const vault_policy *p);
+
+#endif
