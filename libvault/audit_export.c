@@ -1,0 +1,558 @@
+/* audit_export: the streaming verifier and the JSON Lines export (writing
+ * lines, and verifying a whole export offline with the public key alone).
+ * Formats and failure classes: docs/audit-format.md. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sodium.h> /* sodium_memcmp only */
+
+#include "audit_format.h"
+#include "crypto.h"
+
+const char *af_class_name(int cls)
+{
+    switch (cls) {
+    case AF_OK: return "ok";
+    case AF_MODIFIED: return "modified";
+    case AF_MISSING: return "missing";
+    case AF_REORDERED: return "reordered";
+    case AF_TRUNCATED: return "truncated";
+    case AF_BAD_SIGNATURE: return "bad signature";
+    case AF_MALFORMED: return "malformed";
+    case AF_ROLLBACK: return "rollback";
+    default: return "unknown";
+    }
+}
+
+static int set_result(af_verify_result *r, int cls, uint64_t bad_seq, const char *fmt, ...)
+    VAULT_PRINTF(4, 5);
+
+/* Record a failure: class, first bad sequence number, one-line message. */
+static int set_result(af_verify_result *r, int cls, uint64_t bad_seq, const char *fmt, ...)
+{
+    va_list ap;
+
+    r->cls = cls;
+    r->bad_seq = bad_seq;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+    return cls;
+}
+
+typedef unsigned long long ull;
+
+/* ---- streaming verifier ------------------------------------------------- */
+
+/* Compare the tree with every checkpoint of exactly its size. */
+static int check_checkpoints(af_verifier *v)
+{
+    uint8_t root[32];
+    int have_root = 0;
+
+    while (v->next_cp < v->ncps && v->cps[v->next_cp].size == v->tree.size) {
+        if (!have_root)
+            af_merkle_root(&v->tree, root), have_root = 1;
+        if (sodium_memcmp(root, v->cps[v->next_cp].root, 32) != 0)
+            return set_result(&v->res, AF_MODIFIED, v->tree.size,
+                              "entry %llu: modified (entries up to %llu do not match the signed "
+                              "checkpoint)",
+                              (ull)v->tree.size, (ull)v->tree.size);
+        v->res.checkpoints++;
+        v->next_cp++;
+    }
+    return AF_OK;
+}
+
+void af_verifier_init(af_verifier *v, const af_checkpoint *cps, size_t ncps)
+{
+    size_t i;
+
+    memset(v, 0, sizeof *v);
+    v->next_seq = 1;
+    af_merkle_init(&v->tree);
+    v->cps = cps;
+    v->ncps = cps ? ncps : 0;
+    /* An unsorted list would let a checkpoint pass unchecked: refuse it. */
+    for (i = 1; i < v->ncps; i++)
+        if (cps[i].size < cps[i - 1].size) {
+            set_result(&v->res, AF_MALFORMED, 0, "checkpoints are not sorted by size");
+            return;
+        }
+    (void)check_checkpoints(v); /* checkpoints of the empty tree */
+}
+
+int af_verifier_push(af_verifier *v, uint64_t seq, const uint8_t *entry, size_t len,
+                     const uint8_t *stored_head)
+{
+    uint8_t leaf[32], head[32];
+    uint64_t inner = 0;
+
+    v->res.entries++;
+    if (v->res.cls != AF_OK) {
+        /* A skipped number that turns up later was moved, not lost. */
+        if (v->res.cls == AF_MISSING && seq == v->res.bad_seq)
+            set_result(&v->res, AF_REORDERED, seq,
+                       "entry %llu: reordered (stored after a later entry)", (ull)seq);
+        return v->res.cls;
+    }
+    if (seq == 0)
+        return set_result(&v->res, AF_MALFORMED, 0,
+                          "entry 0: malformed (sequence numbers start at 1)");
+    if (seq < v->next_seq)
+        return set_result(&v->res, AF_REORDERED, seq,
+                          "entry %llu: reordered (stored after entry %llu)", (ull)seq,
+                          (ull)(v->next_seq - 1));
+    if (seq > v->next_seq)
+        return set_result(&v->res, AF_MISSING, v->next_seq,
+                          "entry %llu: missing (entry %llu follows entry %llu)",
+                          (ull)v->next_seq, (ull)seq, (ull)(v->next_seq - 1));
+    if (af_entry_check(&inner, entry, len) != VAULT_OK)
+        return set_result(&v->res, AF_MALFORMED, seq, "entry %llu: malformed (%s)", (ull)seq,
+                          vault_error_last());
+    if (inner != seq)
+        return set_result(&v->res, AF_MODIFIED, seq,
+                          "entry %llu: modified (its bytes hold sequence number %llu)",
+                          (ull)seq, (ull)inner);
+    af_leaf_hash(leaf, entry, len);
+    af_chain_next(head, v->head, leaf);
+    if (stored_head && sodium_memcmp(head, stored_head, 32) != 0)
+        return set_result(&v->res, AF_MODIFIED, seq,
+                          "entry %llu: modified (its hash does not match the chain)", (ull)seq);
+    memcpy(v->head, head, 32);
+    af_merkle_push(&v->tree, leaf);
+    v->next_seq++;
+    return check_checkpoints(v);
+}
+
+int af_verifier_finish(af_verifier *v)
+{
+    if (v->res.cls != AF_OK)
+        return v->res.cls;
+    if (v->next_cp < v->ncps)
+        return set_result(&v->res, AF_TRUNCATED, v->tree.size + 1,
+                          "entry %llu: truncated (log has %llu entries but checkpoint covers "
+                          "%llu)",
+                          (ull)(v->tree.size + 1), (ull)v->tree.size,
+                          (ull)v->cps[v->ncps - 1].size);
+    return AF_OK;
+}
+
+/* ---- export lines ------------------------------------------------------ */
+
+static const char *const outcome_names[] = {"ok", "denied", "error"};
+static const char *const effect_names[] = {"deny", "mask", "allow"};
+
+/* Set key k of o to v (stolen); VAULT_ENOMEM when either is NULL. */
+static int jset(json_t *o, const char *k, json_t *v)
+{
+    if (!v || json_object_set_new(o, k, v) != 0)
+        return vault__err(VAULT_ENOMEM, "out of memory building an export line");
+    return VAULT_OK;
+}
+
+static json_t *jhex(const uint8_t *bin, size_t len)
+{
+    char hex[65];
+
+    if (len > 32 || vc_bin2hex(hex, sizeof hex, bin, len) != VAULT_OK)
+        return NULL;
+    return json_string(hex);
+}
+
+/* RFC 3339 UTC with microseconds, or null outside years 0000..9999. */
+static json_t *jtime(int64_t us)
+{
+    int64_t secs = us / 1000000, frac = us % 1000000;
+    time_t t;
+    struct tm tm;
+    char buf[64];
+
+    if (frac < 0)
+        frac += 1000000, secs--;
+    t = (time_t)secs;
+    if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+        return json_null();
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
+    return json_string(buf);
+}
+
+/* The decoded keys for people (verifiers ignore them). */
+static int add_decoded(json_t *o, const af_entry *e)
+{
+    int rc = VAULT_OK;
+    json_t *fields = NULL;
+    size_t i;
+
+    GUARD(jset(o, "time", jtime(e->time_us)));
+    GUARD(jset(o, "user", json_string(e->user)));
+    GUARD(jset(o, "role", json_string(e->role)));
+    GUARD(jset(o, "department", json_string(e->department)));
+    GUARD(jset(o, "jurisdiction", json_string(e->jurisdiction)));
+    GUARD(jset(o, "purpose", json_string(e->purpose)));
+    GUARD(jset(o, "action", json_string(e->action)));
+    GUARD(jset(o, "outcome", json_string(outcome_names[e->outcome])));
+    GUARD(jset(o, "break_glass", json_boolean(e->flags & AF_FLAG_BREAK_GLASS)));
+    GUARD(jset(o, "record", e->has_record ? jhex(e->record_id, 16) : json_null()));
+    GUARD(jset(o, "policy_sha256", jhex(e->policy_hash, 32)));
+    fields = json_array();
+    ENSURE(fields, VAULT_ENOMEM, "out of memory building an export line");
+    for (i = 0; i < e->nfields; i++) {
+        const af_field *f = &e->fields[i];
+        json_t *jf = json_object();
+
+        ENSURE(jf && json_array_append_new(fields, jf) == 0, VAULT_ENOMEM,
+               "out of memory building an export line");
+        GUARD(jset(jf, "name", json_string(f->name)));
+        GUARD(jset(jf, "effect", json_string(effect_names[f->effect])));
+        GUARD(jset(jf, "reason", json_string(f->reason)));
+        GUARD(jset(jf, "ct_sha256", f->has_ct_hash ? jhex(f->ct_hash, 32) : json_null()));
+    }
+    rc = jset(o, "fields", fields);
+    fields = NULL;
+    GUARD(rc);
+    GUARD(jset(o, "detail", json_string(e->detail)));
+cleanup:
+    json_decref(fields);
+    return rc;
+}
+
+/* {"seq":N,"entry":"<base64>","head":"<hex>"} plus, when `e` is given,
+ * its decoded keys, else "decoded": false. */
+static int build_line(char **out, uint64_t seq, const char *b64, const uint8_t head[32],
+                      const af_entry *e)
+{
+    int rc = VAULT_OK;
+    json_t *o = json_object();
+
+    ENSURE(o, VAULT_ENOMEM, "out of memory building an export line");
+    GUARD(jset(o, "seq", json_integer((json_int_t)seq)));
+    GUARD(jset(o, "entry", json_string(b64)));
+    GUARD(jset(o, "head", jhex(head, 32)));
+    if (e)
+        GUARD(add_decoded(o, e));
+    else
+        GUARD(jset(o, "decoded", json_false()));
+    *out = json_dumps(o, JSON_COMPACT);
+    ENSURE(*out, VAULT_ENOMEM, "out of memory building an export line");
+cleanup:
+    json_decref(o);
+    return rc;
+}
+
+int af_export_entry_line(char **out, uint64_t seq, const uint8_t *entry, size_t len,
+                         const uint8_t head[32])
+{
+    int rc = VAULT_OK;
+    char *b64 = NULL, *line = NULL;
+    void *storage = NULL;
+    af_entry e;
+    int decoded;
+
+    ENSURE(out && (entry || len == 0) && head, VAULT_EINVALID,
+           "af_export_entry_line: missing argument");
+    *out = NULL;
+    ENSURE(seq > 0 && seq <= INT64_MAX, VAULT_EINVALID,
+           "export: sequence number out of range");
+    ENSURE(len <= AF_ENTRY_MAX, VAULT_ELIMIT, "export: entry is %zu bytes, more than %d", len,
+           AF_ENTRY_MAX);
+    b64 = malloc(vc_b64_len(len));
+    ENSURE(b64, VAULT_ENOMEM, "out of memory building an export line");
+    GUARD(vc_bin2b64(b64, vc_b64_len(len), entry, len));
+    /* An entry that does not decode is still exported as it is stored, so
+     * that the verifier reports it. */
+    decoded = af_entry_decode(&e, &storage, entry, len) == VAULT_OK;
+    GUARD(build_line(&line, seq, b64, head, decoded ? &e : NULL));
+    if (strlen(line) > AF_EXPORT_LINE_MAX) {
+        free(line);
+        line = NULL;
+        GUARD(build_line(&line, seq, b64, head, NULL));
+    }
+    *out = line;
+    line = NULL;
+cleanup:
+    free(line);
+    free(storage);
+    free(b64);
+    return rc;
+}
+
+int af_export_checkpoint_line(char **out, const char *note)
+{
+    int rc = VAULT_OK;
+    json_t *o = NULL;
+
+    ENSURE(out && note, VAULT_EINVALID, "af_export_checkpoint_line: missing argument");
+    *out = NULL;
+    o = json_object();
+    ENSURE(o, VAULT_ENOMEM, "out of memory building an export line");
+    ENSURE(strlen(note) <= AF_NOTE_MAX, VAULT_ELIMIT, "export: checkpoint note too long");
+    ENSURE(json_object_set_new(o, "checkpoint", json_string(note)) == 0, VAULT_EINVALID,
+           "export: checkpoint note is not UTF-8");
+    *out = json_dumps(o, JSON_COMPACT);
+    ENSURE(*out, VAULT_ENOMEM, "out of memory building an export line");
+cleanup:
+    json_decref(o);
+    return rc;
+}
+
+/* ---- export verification ------------------------------------------------ */
+
+/* Bounded line reader: lines longer than AF_EXPORT_LINE_MAX never make it
+ * into memory whole (getline would grow without limit). */
+#define READ_CHUNK 65536
+enum { LINE_EOF = 0, LINE_OK = 1, LINE_TOO_LONG = 2, LINE_IOERR = 3 };
+
+typedef struct line_reader {
+    FILE *f;
+    char *buf;
+    size_t cap, start, end, scanned;
+    int eof;
+    uint64_t no; /* number of the line last returned */
+} line_reader;
+
+static int read_line(line_reader *r, const char **line, size_t *len)
+{
+    for (;;) {
+        char *nl = memchr(r->buf + r->scanned, '\n', r->end - r->scanned);
+        size_t got;
+
+        if (nl) {
+            *line = r->buf + r->start;
+            *len = (size_t)(nl - *line);
+            r->start = r->scanned = (size_t)(nl - r->buf) + 1;
+            r->no++;
+            return *len > AF_EXPORT_LINE_MAX ? LINE_TOO_LONG : LINE_OK;
+        }
+        r->scanned = r->end;
+        if (r->end - r->start > AF_EXPORT_LINE_MAX)
+            return r->no++, LINE_TOO_LONG;
+        if (r->eof) {
+            if (r->end == r->start)
+                return LINE_EOF;
+            *line = r->buf + r->start;
+            *len = r->end - r->start;
+            r->start = r->scanned = r->end;
+            r->no++;
+            return LINE_OK;
+        }
+        if (r->start > 0) {
+            memmove(r->buf, r->buf + r->start, r->end - r->start);
+            r->end -= r->start, r->scanned -= r->start, r->start = 0;
+        }
+        got = fread(r->buf + r->end, 1, r->cap - r->end, r->f);
+        if (got == 0) {
+            if (ferror(r->f))
+                return LINE_IOERR;
+            r->eof = 1;
+        }
+        r->end += got;
+    }
+}
+
+typedef struct export_state {
+    af_verify_result res;  /* failures before the entries start */
+    af_checkpoint *cps;
+    size_t ncps, cap;
+    int in_entries;        /* 0 while reading checkpoint lines */
+    af_verifier v;
+    uint8_t *entry;        /* reused for every entry: AF_ENTRY_MAX bytes */
+} export_state;
+
+static int cmp_size(const void *a, const void *b)
+{
+    uint64_t x = ((const af_checkpoint *)a)->size, y = ((const af_checkpoint *)b)->size;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Verify one checkpoint note and keep it; `where` names it in messages. */
+static int add_checkpoint(export_state *st, const char *note, size_t len, const uint8_t pk[32],
+                          const char *where)
+{
+    af_checkpoint c;
+    int rc = af_checkpoint_verify(&c, note, len, pk);
+
+    if (rc == VAULT_EINTEGRITY)
+        return set_result(&st->res, AF_BAD_SIGNATURE, c.size,
+                          "checkpoint %llu: bad signature (%s)", (ull)c.size, where);
+    if (rc != VAULT_OK)
+        return set_result(&st->res, AF_MALFORMED, 0, "%s: malformed (%s)", where,
+                          vault_error_last());
+    if (st->ncps == st->cap) {
+        size_t cap = st->cap ? 2 * st->cap : 8;
+        af_checkpoint *p = realloc(st->cps, cap * sizeof *p);
+
+        if (!p)
+            return vault__err(VAULT_ENOMEM, "out of memory reading checkpoints");
+        st->cps = p, st->cap = cap;
+    }
+    st->cps[st->ncps++] = c;
+    return AF_OK;
+}
+
+/* The checkpoint lines are over: order them and start the verifier. */
+static int start_entries(export_state *st)
+{
+    size_t i;
+
+    st->in_entries = 1;
+    if (st->ncps > 1)
+        qsort(st->cps, st->ncps, sizeof *st->cps, cmp_size);
+    for (i = 1; i < st->ncps; i++)
+        if (st->cps[i].size == st->cps[i - 1].size &&
+            sodium_memcmp(st->cps[i].root, st->cps[i - 1].root, 32) != 0)
+            return set_result(&st->res, AF_MODIFIED, st->cps[i].size,
+                              "entry %llu: modified (two signed checkpoints of size %llu have "
+                              "different roots)",
+                              (ull)st->cps[i].size, (ull)st->cps[i].size);
+    af_verifier_init(&st->v, st->cps, st->ncps);
+    st->res = st->v.res;
+    return st->res.cls;
+}
+
+/* One entry line's seq, entry bytes and head; 0 or AF_MALFORMED. */
+static int parse_entry_line(export_state *st, json_t *j, uint64_t lineno, uint64_t *seq,
+                            size_t *len, uint8_t head[32])
+{
+    json_t *js = json_object_get(j, "seq"), *je = json_object_get(j, "entry"),
+           *jh = json_object_get(j, "head");
+    size_t hlen = 0;
+    uint64_t expect = st->v.next_seq;
+
+    if (!json_is_integer(js) || json_integer_value(js) <= 0)
+        return set_result(&st->res, AF_MALFORMED, expect,
+                          "line %llu: malformed (no positive integer \"seq\")", (ull)lineno);
+    *seq = (uint64_t)json_integer_value(js);
+    if (!json_is_string(je) ||
+        vc_b642bin(st->entry, AF_ENTRY_MAX, len, json_string_value(je),
+                   json_string_length(je)) != VAULT_OK)
+        return set_result(&st->res, AF_MALFORMED, *seq,
+                          "line %llu: malformed (\"entry\" is not base64 of at most %d bytes)",
+                          (ull)lineno, AF_ENTRY_MAX);
+    if (!json_is_string(jh) || json_string_length(jh) != 64 ||
+        vc_hex2bin(head, 32, &hlen, json_string_value(jh), 64) != VAULT_OK || hlen != 32)
+        return set_result(&st->res, AF_MALFORMED, *seq,
+                          "line %llu: malformed (\"head\" is not 64 hex digits)", (ull)lineno);
+    return AF_OK;
+}
+
+/* One line of the export.  Returns AF_OK to go on, else the class; a
+ * negative VAULT_E* code for a failure that is not a finding. */
+static int export_line(export_state *st, const char *line, size_t len, uint64_t lineno,
+                       const uint8_t pk[32])
+{
+    json_t *j = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL), *cp;
+    int missing = st->in_entries && st->v.res.cls == AF_MISSING;
+    uint64_t seq = 0;
+    size_t elen = 0;
+    uint8_t head[32];
+    char where[48];
+    int rc = AF_OK;
+
+    if (!json_is_object(j)) {
+        if (!missing) /* after a gap only sequence numbers still matter */
+            rc = set_result(&st->res, AF_MALFORMED, st->in_entries ? st->v.next_seq : 0,
+                            "line %llu: malformed (not a JSON object)", (ull)lineno);
+        goto cleanup;
+    }
+    cp = json_object_get(j, "checkpoint");
+    if (cp && !st->in_entries) {
+        if (!json_is_string(cp)) {
+            rc = set_result(&st->res, AF_MALFORMED, 0,
+                            "line %llu: malformed (\"checkpoint\" is not a string)",
+                            (ull)lineno);
+            goto cleanup;
+        }
+        snprintf(where, sizeof where, "line %llu", (ull)lineno);
+        rc = add_checkpoint(st, json_string_value(cp), json_string_length(cp), pk, where);
+        goto cleanup;
+    }
+    if (!st->in_entries && (rc = start_entries(st)) != AF_OK)
+        goto cleanup;
+    if (cp) {
+        if (!missing)
+            rc = set_result(&st->res, AF_MALFORMED, st->v.next_seq,
+                            "line %llu: malformed (checkpoint line after the entries)",
+                            (ull)lineno);
+        goto cleanup;
+    }
+    if (parse_entry_line(st, j, lineno, &seq, &elen, head) != AF_OK) {
+        rc = missing ? AF_OK : st->res.cls;
+        goto cleanup;
+    }
+    rc = af_verifier_push(&st->v, seq, st->entry, elen, head);
+    st->res = st->v.res;
+    if (rc == AF_MISSING) /* keep reading: the number may turn up later */
+        rc = AF_OK;
+cleanup:
+    json_decref(j);
+    return rc;
+}
+
+int af_export_verify(af_verify_result *out, FILE *in, const uint8_t pk[32],
+                     const char *external_note, size_t external_len,
+                     void (*progress)(uint64_t done, void *arg), void *arg)
+{
+    int rc = VAULT_OK, got;
+    export_state st;
+    line_reader lr;
+    const char *line = NULL;
+    size_t len = 0;
+    uint64_t reported = 0;
+
+    memset(&st, 0, sizeof st);
+    memset(&lr, 0, sizeof lr);
+    ENSURE(out && in && pk, VAULT_EINVALID, "af_export_verify: missing argument");
+    memset(out, 0, sizeof *out);
+    st.entry = malloc(AF_ENTRY_MAX);
+    lr.f = in;
+    lr.cap = AF_EXPORT_LINE_MAX + 1 + READ_CHUNK;
+    lr.buf = malloc(lr.cap);
+    ENSURE(st.entry && lr.buf, VAULT_ENOMEM, "out of memory verifying an export");
+    /* rc >= 0 from here on is a class: AF_OK goes on, anything else is the
+     * finding; negative codes are failures to read. */
+    if (external_note) {
+        rc = add_checkpoint(&st, external_note, external_len, pk, "external checkpoint");
+        if (rc != AF_OK)
+            goto cleanup;
+    }
+    for (;;) {
+        got = read_line(&lr, &line, &len);
+        ENSURE(got != LINE_IOERR, VAULT_EIO, "export: read error");
+        if (got == LINE_EOF)
+            break;
+        if (got == LINE_TOO_LONG) {
+            rc = set_result(&st.res, AF_MALFORMED, st.in_entries ? st.v.next_seq : 0,
+                            "line %llu: malformed (longer than %d bytes)", (ull)lr.no,
+                            AF_EXPORT_LINE_MAX);
+            if (!(st.in_entries && st.v.res.cls == AF_MISSING))
+                goto cleanup;
+            break; /* a gap is already known; the rest can't be read line by line */
+        }
+        rc = export_line(&st, line, len, lr.no, pk);
+        if (rc != AF_OK)
+            goto cleanup;
+        if (progress && st.in_entries && st.v.res.entries % 65536 == 0 &&
+            st.v.res.entries != reported)
+            progress(reported = st.v.res.entries, arg);
+    }
+    if (!st.in_entries && (rc = start_entries(&st)) != AF_OK)
+        goto cleanup;
+    rc = af_verifier_finish(&st.v);
+    st.res = st.v.res;
+cleanup:
+    if (rc >= 0 && out) {
+        *out = st.res;
+        if (st.in_entries)
+            out->entries = st.v.res.entries, out->checkpoints = st.v.res.checkpoints;
+    }
+    free(lr.buf);
+    free(st.entry);
+    free(st.cps);
+    return rc;
+}

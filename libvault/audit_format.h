@@ -1,0 +1,176 @@
+/* audit_format: the audit log's bytes and hashes, with no database.
+ * Canonical entry encoding, leaf/chain/Merkle hashes (RFC 6962, SHA-256),
+ * C2SP signed-note checkpoints (Ed25519), the JSON Lines export and its
+ * offline verifier.  Exact bytes in docs/audit-format.md. */
+#ifndef VAULT_AUDIT_FORMAT_H
+#define VAULT_AUDIT_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "internal.h"
+
+#define AF_HASH_BYTES 32
+#define AF_ENTRY_MAX (256 * 1024)  /* largest encoded entry accepted */
+#define AF_FIELDS_MAX 1024         /* fields in one entry */
+#define AF_NOTE_MAX 4096           /* largest checkpoint note accepted */
+
+/* Outcome of the operation the entry records. */
+#define AF_OUTCOME_OK 0
+#define AF_OUTCOME_DENIED 1
+#define AF_OUTCOME_ERROR 2
+
+/* Entry flags. */
+#define AF_FLAG_BREAK_GLASS 0x01
+
+typedef struct af_field {
+    const char *name;
+    int effect;            /* VAULT_EFFECT_* decided for this field */
+    const char *reason;    /* "rule ID (FILE:LINE)", "grant ID", "default deny", ... */
+    int has_ct_hash;       /* 1 for writes: SHA-256 of the new ciphertext */
+    uint8_t ct_hash[32];
+} af_field;
+
+/* One audit entry.  Strings are UTF-8; NULL is encoded as empty.  Never
+ * holds a field value. */
+typedef struct af_entry {
+    uint64_t seq;          /* 1, 2, 3, ... */
+    int64_t time_us;       /* UTC microseconds since the epoch */
+    const char *user, *role, *department, *jurisdiction, *purpose;
+    const char *action;    /* "read", "write", "create", "search", "erase", "export",
+                              "policy_apply", "keyslot_add", "keyslot_remove", "db_key",
+                              "grant", "approve", "revoke", "break_glass", "key_rotate", ... */
+    int outcome;           /* AF_OUTCOME_* */
+    unsigned flags;        /* AF_FLAG_* */
+    int has_record;
+    uint8_t record_id[16];
+    uint8_t policy_hash[32];
+    const af_field *fields;
+    size_t nfields;
+    const char *detail;    /* free text without values: "slot 2", "grant g-17", ... */
+} af_entry;
+
+/* Encode to the canonical bytes.  *out malloc'ed.  VAULT_ELIMIT beyond
+ * AF_ENTRY_MAX or AF_FIELDS_MAX. */
+int af_entry_encode(uint8_t **out, size_t *out_len, const af_entry *e) VAULT_MUST_CHECK;
+
+/* Decode canonical bytes.  The decoded entry points into *storage
+ * (malloc'ed; free it after use).  VAULT_EINTEGRITY on any malformation:
+ * bad magic/version, truncation, trailing bytes, over-long lengths. */
+int af_entry_decode(af_entry *out, void **storage, const uint8_t *buf, size_t len) VAULT_MUST_CHECK;
+
+/* Validate canonical bytes exactly as af_entry_decode does, without
+ * allocating; *out_seq (may be NULL) receives the entry's sequence number.
+ * VAULT_EINTEGRITY on any malformation.  Used by the verifier. */
+int af_entry_check(uint64_t *out_seq, const uint8_t *buf, size_t len) VAULT_MUST_CHECK;
+
+/* leaf = SHA-256(0x00 | entry) */
+void af_leaf_hash(uint8_t out[32], const uint8_t *entry, size_t len);
+/* head_n = SHA-256(0x02 | head_{n-1} | leaf_n); head_0 = 32 zero bytes */
+void af_chain_next(uint8_t out[32], const uint8_t prev[32], const uint8_t leaf[32]);
+/* node = SHA-256(0x01 | left | right) */
+void af_node_hash(uint8_t out[32], const uint8_t left[32], const uint8_t right[32]);
+
+/* Incremental RFC 6962 Merkle Tree Hash over leaf hashes appended in order,
+ * O(log n) memory.  The root of the empty tree is SHA-256(""). */
+typedef struct af_merkle {
+    uint8_t stack[64][32];
+    uint64_t size;
+} af_merkle;
+void af_merkle_init(af_merkle *m);
+void af_merkle_push(af_merkle *m, const uint8_t leaf[32]);
+void af_merkle_root(const af_merkle *m, uint8_t out[32]);
+
+/* ---- checkpoints: C2SP signed notes ---- */
+
+/* Key id of an Ed25519 note key: first 4 bytes of
+ * SHA-256(name | 0x0A | 0x01 | public key). */
+void af_note_keyid(uint8_t out[4], const char *name, const uint8_t pk[32]);
+
+/* Write the signed checkpoint note for (origin, size, root), signed with sk
+ * (64-byte libsodium Ed25519 secret key) under key name `origin`:
+ *   origin\nsize\nbase64(root)\n\n— origin base64(keyid|sig)\n
+ * *out malloc'ed, NUL-terminated. */
+int af_checkpoint_sign(char **out, const char *origin, uint64_t size, const uint8_t root[32],
+                       const uint8_t sk[64]) VAULT_MUST_CHECK;
+
+typedef struct af_checkpoint {
+    char origin[256];
+    uint64_t size;
+    uint8_t root[32];
+} af_checkpoint;
+
+/* Parse and verify a note against the public key (key name = origin).
+ * VAULT_EINVALID for a malformed note; VAULT_EINTEGRITY when no signature
+ * line by this key verifies (the message says "bad signature"). */
+int af_checkpoint_verify(af_checkpoint *out, const char *note, size_t len,
+                         const uint8_t pk[32]) VAULT_MUST_CHECK;
+
+/* ---- verification ---- */
+
+/* Failure classes, in vault_audit reports and exit messages. */
+#define AF_OK 0
+#define AF_MODIFIED 1     /* an entry's bytes or hash do not match the chain */
+#define AF_MISSING 2      /* a sequence number is skipped */
+#define AF_REORDERED 3    /* sequence numbers out of order */
+#define AF_TRUNCATED 4    /* fewer entries than a checkpoint covers */
+#define AF_BAD_SIGNATURE 5 /* a checkpoint signature does not verify */
+#define AF_MALFORMED 6    /* an entry or export line can't be parsed */
+#define AF_ROLLBACK 7     /* the log does not extend a checkpoint (root mismatch) */
+const char *af_class_name(int cls); /* "modified", "missing", ... */
+
+typedef struct af_verify_result {
+    int cls;             /* AF_* */
+    uint64_t bad_seq;    /* first bad entry (or checkpoint size), 0 if none */
+    uint64_t entries;    /* entries checked */
+    uint64_t checkpoints;/* checkpoints verified */
+    char message[256];   /* one line, no values */
+} af_verify_result;
+
+/* Streaming verifier: feed entries in stored order, then checkpoints. */
+typedef struct af_verifier {
+    uint64_t next_seq;
+    uint8_t head[32];
+    af_merkle tree;
+    af_verify_result res;
+    /* Merkle roots at sizes named by checkpoints are checked as they pass. */
+    const af_checkpoint *cps;
+    size_t ncps, next_cp;
+} af_verifier;
+
+/* cps: verified checkpoints sorted by size (may be NULL / 0). */
+void af_verifier_init(af_verifier *v, const af_checkpoint *cps, size_t ncps);
+/* Feed one entry (its bytes, and the chain head stored with it, or NULL
+ * when none is stored, as in an export).  Returns 0 while everything holds,
+ * else the failure class (also in v->res). */
+int af_verifier_push(af_verifier *v, uint64_t seq, const uint8_t *entry, size_t len,
+                     const uint8_t *stored_head);
+/* Finish: checkpoints beyond the entries seen mean truncation. */
+int af_verifier_finish(af_verifier *v);
+
+/* ---- export (JSON Lines) ---- */
+
+/* Longest export line (without its newline) af_export_verify accepts.
+ * af_export_entry_line drops the decoded keys of an entry whose line would
+ * be longer (see docs/audit-format.md). */
+#define AF_EXPORT_LINE_MAX (2 * AF_ENTRY_MAX)
+
+/* One export line for an entry: {"seq":N,"entry":"<base64>","head":"<hex>",
+ * ...decoded fields for people...}.  *out malloc'ed, no trailing newline. */
+int af_export_entry_line(char **out, uint64_t seq, const uint8_t *entry, size_t len,
+                         const uint8_t head[32]) VAULT_MUST_CHECK;
+/* A checkpoint line: {"checkpoint":"<note text>"}. */
+int af_export_checkpoint_line(char **out, const char *note) VAULT_MUST_CHECK;
+
+/* Verify an export read from `in` with only the public key: every entry
+ * re-hashed and chained, every checkpoint's signature checked and its root
+ * compared with the Merkle root of the entries up to its size, plus an
+ * optional external checkpoint note (may be NULL).  Fills *out; returns 0
+ * when intact, else the failure class.  `progress` (may be NULL) is called
+ * every 65536 entries. */
+int af_export_verify(af_verify_result *out, FILE *in, const uint8_t pk[32],
+                     const char *external_note, size_t external_len,
+                     void (*progress)(uint64_t done, void *arg), void *arg);
+
+#endif

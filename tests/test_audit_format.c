@@ -1,0 +1,1705 @@
+/* audit_format: canonical entries, hashes, Merkle tree, checkpoint notes,
+ * the streaming verifier and the JSON Lines export.  Known answers come
+ * from tests/vectors/gen_audit_vectors.py, an independent Python
+ * implementation (docs/audit-format.md). */
+#include "testutil.h"
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "audit_format.h"
+#include "crypto.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static const char *vec(char *rows[TU_MAX_ROWS][TU_MAX_COLS], size_t n, const char *key,
+                       size_t col)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(rows[i][0], key) == 0)
+            return rows[i][col];
+    fail_msg("vector %s not found", key);
+    return NULL;
+}
+
+static void unhex32(uint8_t out[32], const char *hex)
+{
+    size_t len;
+    uint8_t *b = tu_unhex(hex, &len);
+
+    assert_int_equal(len, 32);
+    memcpy(out, b, 32);
+    free(b);
+}
+
+static void fill(uint8_t *p, size_t n, uint8_t start)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        p[i] = (uint8_t)(start + i);
+}
+
+static uint8_t *encode(const af_entry *e, size_t *len)
+{
+    uint8_t *out = NULL;
+
+    assert_int_equal(af_entry_encode(&out, len, e), 0);
+    assert_non_null(out);
+    return out;
+}
+
+static void assert_entries_equal(const af_entry *a, const af_entry *b)
+{
+    size_t i;
+
+    assert_int_equal(a->seq, b->seq);
+    assert_true(a->time_us == b->time_us);
+    assert_string_equal(a->user ? a->user : "", b->user);
+    assert_string_equal(a->role ? a->role : "", b->role);
+    assert_string_equal(a->department ? a->department : "", b->department);
+    assert_string_equal(a->jurisdiction ? a->jurisdiction : "", b->jurisdiction);
+    assert_string_equal(a->purpose ? a->purpose : "", b->purpose);
+    assert_string_equal(a->action ? a->action : "", b->action);
+    assert_string_equal(a->detail ? a->detail : "", b->detail);
+    assert_int_equal(a->outcome, b->outcome);
+    assert_int_equal(a->flags, b->flags);
+    assert_int_equal(a->has_record, b->has_record);
+    if (a->has_record)
+        assert_memory_equal(a->record_id, b->record_id, 16);
+    assert_memory_equal(a->policy_hash, b->policy_hash, 32);
+    assert_int_equal(a->nfields, b->nfields);
+    for (i = 0; i < a->nfields; i++) {
+        assert_string_equal(a->fields[i].name, b->fields[i].name);
+        assert_string_equal(a->fields[i].reason, b->fields[i].reason);
+        assert_int_equal(a->fields[i].effect, b->fields[i].effect);
+        assert_int_equal(a->fields[i].has_ct_hash, b->fields[i].has_ct_hash);
+        if (a->fields[i].has_ct_hash)
+            assert_memory_equal(a->fields[i].ct_hash, b->fields[i].ct_hash, 32);
+    }
+}
+
+/* Encode, decode, compare, re-encode to the same bytes. */
+static void roundtrip(const af_entry *e)
+{
+    size_t len, len2;
+    uint8_t *buf = encode(e, &len), *buf2;
+    af_entry d;
+    void *st = NULL;
+    uint64_t seq = 0;
+
+    assert_int_equal(af_entry_decode(&d, &st, buf, len), 0);
+    assert_non_null(st);
+    assert_entries_equal(e, &d);
+    assert_int_equal(af_entry_check(&seq, buf, len), 0);
+    assert_int_equal(seq, e->seq);
+    buf2 = encode(&d, &len2);
+    assert_int_equal(len, len2);
+    assert_memory_equal(buf, buf2, len);
+    free(buf2);
+    free(st);
+    free(buf);
+}
+
+/* Entry 1..3 of tests/vectors/audit.txt, built from their fields. */
+static af_field v1_fields[3], v2_fields[1];
+
+static void vector_entry(af_entry *e, int which)
+{
+    static const int64_t t0 = 1709251200123456LL;
+
+    memset(e, 0, sizeof *e);
+    fill(e->policy_hash, 32, 0x20);
+    fill(e->record_id, 16, 0xb0);
+    switch (which) {
+    case 1:
+        *e = (af_entry){.seq = 1, .time_us = t0, .user = "wang.fang", .role = "grid_worker",
+                        .department = "street_office",
+                        .jurisdiction = "hangzhou/shangcheng/xiaohe/changzheng/grid-07",
+                        .purpose = "household_visit", .action = "read", .has_record = 1,
+                        .fields = v1_fields, .nfields = 3, .detail = ""};
+        v1_fields[0] = (af_field){"name", VAULT_EFFECT_ALLOW,
+                                  "rule grid-read-basic (policy.yaml:42)", 0, {0}};
+        v1_fields[1] = (af_field){"phone", VAULT_EFFECT_MASK,
+                                  "rule grid-mask-phone (policy.yaml:57)", 0, {0}};
+        v1_fields[2] = (af_field){"health", VAULT_EFFECT_DENY, "default deny", 0, {0}};
+        break;
+    case 2:
+        *e = (af_entry){.seq = 2, .time_us = t0 + 1500000, .user = "李娜", .role = "网格员",
+                        .department = "小河街道", .jurisdiction = "杭州/上城/小河/长征/第七网格",
+                        .purpose = "入户走访", .action = "write", .flags = AF_FLAG_BREAK_GLASS,
+                        .has_record = 1, .fields = v2_fields, .nfields = 1,
+                        .detail = "紧急情况：独居老人"};
+        v2_fields[0] = (af_field){"address", VAULT_EFFECT_ALLOW, "grant g-17", 1, {0}};
+        fill(v2_fields[0].ct_hash, 32, 0x40);
+        break;
+    default:
+        *e = (af_entry){.seq = 3, .time_us = t0 + 60000000, .user = "admin",
+                        .role = "data_officer", .department = "civil_affairs",
+                        .jurisdiction = "hangzhou", .purpose = NULL, .action = "keyslot_add",
+                        .detail = "slot 2"};
+        break;
+    }
+    fill(e->policy_hash, 32, 0x20);
+    fill(e->record_id, 16, 0xb0);
+}
+
+/* ---- encoding and decoding --------------------------------------------- */
+
+static void test_roundtrip_all_fields(void **state)
+{
+    af_field f[3] = {
+        {"phone", VAULT_EFFECT_MASK, "rule r1 (p.yaml:3)", 0, {0}},
+        {"address", VAULT_EFFECT_ALLOW, "grant g-1", 1, {0}},
+        {"health", VAULT_EFFECT_DENY, "default deny", 0, {0}},
+    };
+    af_entry e = {.seq = 123456789012ULL, .time_us = -5, .user = "u1", .role = "role",
+                  .department = "dept", .jurisdiction = "a/b/c", .purpose = "p",
+                  .action = "write", .outcome = AF_OUTCOME_ERROR,
+                  .flags = AF_FLAG_BREAK_GLASS, .has_record = 1, .fields = f, .nfields = 3,
+                  .detail = "detail text"};
+
+    (void)state;
+    fill(e.record_id, 16, 1);
+    fill(e.policy_hash, 32, 100);
+    fill(f[1].ct_hash, 32, 200);
+    roundtrip(&e);
+    e.outcome = AF_OUTCOME_DENIED;
+    e.has_record = 0;
+    e.time_us = INT64_MIN;
+    e.seq = UINT64_MAX;
+    roundtrip(&e);
+}
+
+static void test_roundtrip_no_fields(void **state)
+{
+    af_entry e = {.seq = 1, .action = "db_key"}; /* NULL strings encode as empty */
+    size_t len;
+    uint8_t *buf;
+
+    (void)state;
+    roundtrip(&e);
+    buf = encode(&e, &len);
+    /* magic, seq, time, 6 empty strings, 3 bytes, policy, nfields, empty detail */
+    assert_int_equal(len, 4 + 8 + 8 + 6 * 4 + 6 + 3 + 32 + 4 + 4);
+    assert_memory_equal(buf, "LVA1\x01\0\0\0\0\0\0\0", 12);
+    free(buf);
+}
+
+static void test_roundtrip_chinese(void **state)
+{
+    af_entry e;
+
+    (void)state;
+    vector_entry(&e, 2);
+    roundtrip(&e);
+    e.user = "𠀀𪚥"; /* 4-byte UTF-8 */
+    e.detail = "民政局 → 网格员，‘引号’ 😀";
+    roundtrip(&e);
+}
+
+/* A small entry with known offsets: strings "u" "r" "d" "j" "p" "a", one
+ * field ("n", effect, "x", no hash), detail "SECRET".  Offsets:
+ * user length 20, 'u' 24, outcome 50, flags 51, has_record 52, nfields 85,
+ * field name 89, effect 94, reason 95, has_ct_hash 100, detail 101. */
+static uint8_t *small_entry(size_t *len)
+{
+    static af_field f = {"n", VAULT_EFFECT_MASK, "x", 0, {0}};
+    af_entry e = {.seq = 9, .user = "u", .role = "r", .department = "d", .jurisdiction = "j",
+                  .purpose = "p", .action = "a", .fields = &f, .nfields = 1,
+                  .detail = "SECRET"};
+    uint8_t *b = encode(&e, len);
+
+    assert_int_equal(*len, 111);
+    assert_int_equal(b[24], 'u');
+    assert_int_equal(b[50], 0);
+    assert_int_equal(b[85], 1);
+    assert_int_equal(b[93], 'n');
+    assert_int_equal(b[94], VAULT_EFFECT_MASK);
+    assert_int_equal(b[99], 'x');
+    assert_int_equal(b[101], 6);
+    return b;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+}
+
+static void expect_bad(const uint8_t *b, size_t len, const char *why)
+{
+    af_entry d;
+    void *st = (void *)1;
+    uint64_t seq;
+    int rc = af_entry_decode(&d, &st, b, len);
+
+    if (rc != VAULT_EINTEGRITY)
+        fail_msg("%s: decode gave %d", why, rc);
+    assert_null(st);
+    assert_true(strlen(vault_error_last()) > 0);
+    assert_null(strstr(vault_error_last(), "SECRET"));
+    assert_int_equal(af_entry_check(&seq, b, len), VAULT_EINTEGRITY);
+}
+
+static void test_decode_truncated_everywhere(void **state)
+{
+    size_t len, cut;
+    uint8_t *b = small_entry(&len), *copy;
+    af_entry e;
+    af_field f[2] = {{"name", 2, "rule", 1, {0}}, {"phone", 1, "grant", 0, {0}}};
+
+    (void)state;
+    for (cut = 0; cut < len; cut++) {
+        copy = malloc(cut + 1); /* exact size: ASan catches over-reads */
+        memcpy(copy, b, cut);
+        expect_bad(copy, cut, "truncated");
+        free(copy);
+    }
+    free(b);
+    /* The same with a record id and a ciphertext hash present. */
+    vector_entry(&e, 1);
+    e.fields = f, e.nfields = 2;
+    b = encode(&e, &len);
+    for (cut = 0; cut < len; cut++) {
+        copy = malloc(cut + 1);
+        memcpy(copy, b, cut);
+        expect_bad(copy, cut, "truncated");
+        free(copy);
+    }
+    free(b);
+}
+
+static void test_decode_rejects(void **state)
+{
+    size_t len, i;
+    uint8_t *b = small_entry(&len), *m = malloc(len + 1);
+    static const struct {
+        size_t off;
+        uint8_t byte;
+        const char *why;
+    } flips[] = {
+        {0, 'X', "bad magic"},          {3, '2', "other version"},
+        {24, 0xFF, "0xFF in a string"}, {24, 0x80, "lone continuation byte"},
+        {24, 0xC0, "truncated sequence"}, {24, 0x00, "NUL in a string"},
+        {50, 3, "outcome 3"},           {51, 0x02, "unknown flag"},
+        {52, 2, "has_record 2"},        {94, 3, "effect 3"},
+        {100, 2, "has_ct_hash 2"},      {99, 0xE4, "truncated 3-byte sequence"},
+    };
+
+    (void)state;
+    for (i = 0; i < VAULT_ARRAY_LEN(flips); i++) {
+        memcpy(m, b, len);
+        m[flips[i].off] = flips[i].byte;
+        expect_bad(m, len, flips[i].why);
+    }
+    memcpy(m, b, len);
+    m[len] = 0;
+    expect_bad(m, len + 1, "trailing byte");
+    memcpy(m, b, len);
+    put32(m + 20, 0xFFFFFFFFu);
+    expect_bad(m, len, "huge length");
+    put32(m + 20, AF_ENTRY_MAX + 1);
+    expect_bad(m, len, "length over the limit");
+    memcpy(m, b, len);
+    put32(m + 101, 7);
+    expect_bad(m, len, "detail runs past the end");
+    memcpy(m, b, len);
+    put32(m + 85, AF_FIELDS_MAX + 1);
+    expect_bad(m, len, "too many fields");
+    put32(m + 85, 2);
+    expect_bad(m, len, "field count past the end");
+    put32(m + 85, 0);
+    expect_bad(m, len, "field count too small: trailing bytes");
+    expect_bad(NULL, 0, "empty");
+    free(m);
+    free(b);
+}
+
+/* Malformed multi-byte UTF-8 in place of a 4-byte user name "abcd". */
+static void test_decode_rejects_utf8(void **state)
+{
+    static const uint8_t bad[][4] = {
+        {0xC0, 0x80, 'c', 'd'},       /* overlong NUL */
+        {0xC1, 0xBF, 'c', 'd'},       /* overlong */
+        {0xE0, 0x80, 0xAF, 'd'},      /* overlong 3-byte */
+        {0xED, 0xA0, 0x80, 'd'},      /* surrogate U+D800 */
+        {0xF4, 0x90, 0x80, 0x80},     /* U+110000 */
+        {0xF5, 0x80, 0x80, 0x80},     /* invalid lead */
+        {0xF0, 0x80, 0x80, 0x80},     /* overlong 4-byte */
+        {'a', 'b', 0xE6, 0x9D},       /* truncated at the end of the string */
+        {0xE6, 'b', 'c', 'd'},        /* missing continuation */
+        {'a', 'b', 'c', 0xFE},
+    };
+    /* A 128-byte role: its length field starts with 0x80, a continuation
+     * byte, so a sequence cut at the end of the user name must be caught by
+     * the string's length, not by the next byte. */
+    char role[129];
+    af_entry e = {.seq = 1, .user = "abcd", .role = role, .detail = "SECRET"};
+    size_t len, i;
+    uint8_t *b, *m;
+
+    (void)state;
+    memset(role, 'r', 128);
+    role[128] = '\0';
+    b = encode(&e, &len);
+    assert_memory_equal(b + 24, "abcd", 4);
+    assert_int_equal(b[28], 0x80);
+    for (i = 0; i < VAULT_ARRAY_LEN(bad); i++) {
+        m = malloc(len);
+        memcpy(m, b, len);
+        memcpy(m + 24, bad[i], 4);
+        expect_bad(m, len, "invalid UTF-8");
+        assert_non_null(strstr(vault_error_last(), "user"));
+        free(m);
+    }
+    free(b);
+    /* Cut at the very end of the buffer (exact allocation: ASan sees any
+     * read past it). */
+    e.role = "r", e.detail = "SECRET\xE6\x9D\x8E";
+    b = encode(&e, &len);
+    m = malloc(len);
+    memcpy(m, b, len);
+    put32(m + len - 13, 8);
+    expect_bad(m, len - 1, "sequence cut at the end");
+    free(m);
+    free(b);
+}
+
+static void test_encode_rejects(void **state)
+{
+    af_field f = {"phone", VAULT_EFFECT_ALLOW, "r", 0, {0}};
+    af_entry e = {.seq = 1, .action = "read", .fields = &f, .nfields = 1};
+    af_field *many;
+    uint8_t *out = (uint8_t *)1;
+    size_t len = 1;
+    char *big;
+
+    (void)state;
+    e.outcome = 3;
+    assert_int_equal(af_entry_encode(&out, &len, &e), VAULT_EINVALID);
+    assert_null(out);
+    e.outcome = -1;
+    assert_int_equal(af_entry_encode(&out, &len, &e), VAULT_EINVALID);
+    e.outcome = 0;
+    f.effect = 3;
+    assert_int_equal(af_entry_encode(&out, &len, &e), VAULT_EINVALID);
+    f.effect = 0;
+    f.has_ct_hash = 2;
+    assert_int_equal(af_entry_encode(&out, &len, &e), VAULT_EINVALID);
+    f.has_ct_hash = 0;
+    e.has_record = 2;
+    assert_int_equal(af_entry_encode(&out, &len, &e), VAULT_EINVALID);
+    e.has_record = 0;
+    e.flags = 0x80;
+    assert_int_equal(af_entry_encode(&out, &len, &e), VAULT_EINVALID);
+    e.flags = 0;
+    e.user = "bad \xC0\x80 utf8";
+    assert_int_equal(af_entry_encode(&out, &len, &e), VAULT_EINVALID);
+    assert_non_null(strstr(vault_error_last(), "user"));
+    e.user = NULL;
+    f.reason = "\xED\xA0\x80";
+    assert_int_equal(af_entry_encode(&out, &len, &e), VAULT_EINVALID);
+    assert_non_null(strstr(vault_error_last(), "field 1 reason"));
+    f.reason = "ok";
+    many = calloc(AF_FIELDS_MAX + 1, sizeof *many);
+    e.fields = many, e.nfields = AF_FIELDS_MAX + 1;
+    assert_int_equal(af_entry_encode(&out, &len, &e), VAULT_ELIMIT);
+    e.nfields = AF_FIELDS_MAX; /* the limit itself is fine */
+    out = NULL;
+    assert_int_equal(af_entry_encode(&out, &len, &e), 0);
+    free(out);
+    free(many);
+    e.fields = &f, e.nfields = 1;
+    big = malloc(AF_ENTRY_MAX + 1);
+    memset(big, 'a', AF_ENTRY_MAX);
+    big[AF_ENTRY_MAX] = '\0';
+    e.detail = big;
+    assert_int_equal(af_entry_encode(&out, &len, &e), VAULT_ELIMIT);
+    big[AF_ENTRY_MAX - 200] = '\0';
+    out = NULL;
+    assert_int_equal(af_entry_encode(&out, &len, &e), 0);
+    assert_true(len <= AF_ENTRY_MAX);
+    free(out);
+    free(big);
+}
+
+/* ---- known-answer vectors (Python) --------------------------------------- */
+
+static void test_vector_entries(void **state)
+{
+    char *rows[TU_MAX_ROWS][TU_MAX_COLS], *storage = NULL;
+    size_t n = tu_vectors("audit.txt", rows, &storage), i, len, elen, seen = 0;
+    uint8_t head[32] = {0}, leaf[32], want[32];
+
+    (void)state;
+    for (i = 0; i < n; i++) {
+        uint8_t *raw, *mine;
+        af_entry d;
+        void *st = NULL;
+
+        if (strcmp(rows[i][0], "entry") != 0)
+            continue;
+        seen++;
+        assert_int_equal(strtoull(rows[i][1], NULL, 10), seen);
+        raw = tu_unhex(rows[i][2], &len);
+        if (seen <= 3) { /* built here from the documented fields */
+            af_entry e;
+            vector_entry(&e, (int)seen);
+            mine = encode(&e, &elen);
+            assert_int_equal(elen, len);
+            assert_memory_equal(mine, raw, len);
+            free(mine);
+        }
+        assert_int_equal(af_entry_decode(&d, &st, raw, len), 0);
+        assert_int_equal(d.seq, seen);
+        mine = encode(&d, &elen);
+        assert_int_equal(elen, len);
+        assert_memory_equal(mine, raw, len);
+        free(mine);
+        free(st);
+        af_leaf_hash(leaf, raw, len);
+        unhex32(want, rows[i][3]);
+        assert_memory_equal(leaf, want, 32);
+        af_chain_next(head, head, leaf);
+        unhex32(want, rows[i][4]);
+        assert_memory_equal(head, want, 32);
+        free(raw);
+    }
+    assert_int_equal(seen, 7);
+    free(storage);
+}
+
+static void test_vector_roots(void **state)
+{
+    char *rows[TU_MAX_ROWS][TU_MAX_COLS], *storage = NULL;
+    size_t n = tu_vectors("audit.txt", rows, &storage), i, len, nleaves = 0, nroots = 0;
+    uint8_t leaves[8][32], root[32], want[32];
+    af_merkle m;
+
+    (void)state;
+    for (i = 0; i < n; i++)
+        if (strcmp(rows[i][0], "entry") == 0) {
+            uint8_t *raw = tu_unhex(rows[i][2], &len);
+            af_leaf_hash(leaves[nleaves++], raw, len);
+            free(raw);
+        }
+    assert_int_equal(nleaves, 7);
+    for (i = 0; i < n; i++) {
+        size_t size, k;
+
+        if (strcmp(rows[i][0], "root") != 0)
+            continue;
+        size = strtoul(rows[i][1], NULL, 10);
+        assert_int_equal(size, nroots++);
+        af_merkle_init(&m);
+        for (k = 0; k < size; k++)
+            af_merkle_push(&m, leaves[k]);
+        af_merkle_root(&m, root);
+        unhex32(want, rows[i][2]);
+        assert_memory_equal(root, want, 32);
+    }
+    assert_int_equal(nroots, 8);
+    free(storage);
+}
+
+/* ---- hashes and the Merkle tree ----------------------------------------- */
+
+static void test_hash_prefixes(void **state)
+{
+    uint8_t a[32], b[32], buf[65], want[32], got[32];
+
+    (void)state;
+    fill(a, 32, 1);
+    fill(b, 32, 77);
+    buf[0] = 0x00;
+    memcpy(buf + 1, a, 32);
+    (void)vc_sha256(want, buf, 33);
+    af_leaf_hash(got, a, 32);
+    assert_memory_equal(got, want, 32);
+    buf[0] = 0x01;
+    memcpy(buf + 1, a, 32);
+    memcpy(buf + 33, b, 32);
+    (void)vc_sha256(want, buf, 65);
+    af_node_hash(got, a, b);
+    assert_memory_equal(got, want, 32);
+    buf[0] = 0x02;
+    (void)vc_sha256(want, buf, 65);
+    af_chain_next(got, a, b);
+    assert_memory_equal(got, want, 32);
+    af_node_hash(got, b, a); /* order matters */
+    assert_memory_not_equal(got, want, 32);
+}
+
+/* RFC 6962 section 2.1, written out recursively and without af_*. */
+static void naive_mth(uint8_t out[32], uint8_t (*leaves)[32], size_t n)
+{
+    uint8_t buf[65];
+    size_t k = 1;
+
+    if (n == 0) {
+        (void)vc_sha256(out, "", 0);
+        return;
+    }
+    if (n == 1) {
+        memcpy(out, leaves[0], 32);
+        return;
+    }
+    while (k * 2 < n)
+        k *= 2;
+    buf[0] = 0x01;
+    naive_mth(buf + 1, leaves, k);
+    naive_mth(buf + 33, leaves + k, n - k);
+    (void)vc_sha256(out, buf, sizeof buf);
+}
+
+static void test_merkle_vs_naive(void **state)
+{
+    enum { MAX = 1100 };
+    uint8_t (*leaves)[32] = malloc(MAX * 32), want[32], got[32];
+    af_merkle m;
+    size_t n, i;
+    static const size_t big[] = {127, 128, 129, 1000, 1023, 1024, 1025, MAX};
+
+    (void)state;
+    for (i = 0; i < MAX; i++) {
+        uint8_t seed[8];
+        put32(seed, (uint32_t)i), put32(seed + 4, 0x5eed);
+        (void)vc_sha256(leaves[i], seed, sizeof seed);
+    }
+    af_merkle_init(&m);
+    for (n = 0; n <= 64; n++) {
+        naive_mth(want, leaves, n);
+        af_merkle_root(&m, got);
+        assert_memory_equal(got, want, 32);
+        assert_int_equal(m.size, n);
+        af_merkle_push(&m, leaves[n]);
+    }
+    for (i = 0; i < VAULT_ARRAY_LEN(big); i++) {
+        af_merkle_init(&m);
+        for (n = 0; n < big[i]; n++)
+            af_merkle_push(&m, leaves[n]);
+        naive_mth(want, leaves, big[i]);
+        af_merkle_root(&m, got);
+        assert_memory_equal(got, want, 32);
+    }
+    /* The empty tree is SHA-256 of nothing. */
+    af_merkle_init(&m);
+    af_merkle_root(&m, got);
+    unhex32(want, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_memory_equal(got, want, 32);
+    free(leaves);
+}
+
+/* ---- checkpoints ------------------------------------------------------------ */
+
+static uint8_t pk1[32], sk1[64], pk2[32], sk2[64];
+
+static void keys(void)
+{
+    uint8_t seed[32];
+
+    fill(seed, 32, 0x11);
+    assert_int_equal(crypto_sign_seed_keypair(pk1, sk1, seed), 0);
+    fill(seed, 32, 0x99);
+    assert_int_equal(crypto_sign_seed_keypair(pk2, sk2, seed), 0);
+}
+
+static char *sign_note(const char *origin, uint64_t size, uint8_t fillbyte, const uint8_t *sk)
+{
+    uint8_t root[32];
+    char *note = NULL;
+
+    fill(root, 32, fillbyte);
+    assert_int_equal(af_checkpoint_sign(&note, origin, size, root, sk), 0);
+    assert_non_null(note);
+    return note;
+}
+
+static int verify_str(const char *note, const uint8_t *pk)
+{
+    af_checkpoint c;
+
+    return af_checkpoint_verify(&c, note, strlen(note), pk);
+}
+
+static void test_checkpoint_roundtrip(void **state)
+{
+    af_checkpoint c;
+    uint8_t root[32];
+    char *note;
+    static const char *origins[] = {"vault.example/abc", "杭州/上城/审计日志", "x"};
+    size_t i;
+
+    (void)state;
+    keys();
+    for (i = 0; i < VAULT_ARRAY_LEN(origins); i++) {
+        note = sign_note(origins[i], 20852163, 7, sk1);
+        assert_int_equal(af_checkpoint_verify(&c, note, strlen(note), pk1), 0);
+        assert_string_equal(c.origin, origins[i]);
+        assert_int_equal(c.size, 20852163);
+        fill(root, 32, 7);
+        assert_memory_equal(c.root, root, 32);
+        free(note);
+    }
+    note = sign_note("o", 0, 1, sk1);
+    assert_int_equal(af_checkpoint_verify(&c, note, strlen(note), pk1), 0);
+    assert_int_equal(c.size, 0);
+    assert_memory_equal(note, "o\n0\n", 4);
+    free(note);
+    note = sign_note("o", UINT64_MAX, 1, sk1);
+    assert_int_equal(af_checkpoint_verify(&c, note, strlen(note), pk1), 0);
+    assert_true(c.size == UINT64_MAX);
+    free(note);
+}
+
+static void test_checkpoint_wrong_key(void **state)
+{
+    char *note;
+    af_checkpoint c;
+
+    (void)state;
+    keys();
+    note = sign_note("vault.example/abc", 5, 3, sk1);
+    assert_int_equal(af_checkpoint_verify(&c, note, strlen(note), pk2), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "bad signature"));
+    /* The parsed (unverified) fields are still reported. */
+    assert_int_equal(c.size, 5);
+    free(note);
+}
+
+/* Replace the first occurrence of `from` in note by `to` (same length). */
+static char *edit(const char *note, const char *from, const char *to)
+{
+    char *copy = strdup(note), *p = strstr(copy, from);
+
+    assert_non_null(p);
+    assert_int_equal(strlen(from), strlen(to));
+    memcpy(p, to, strlen(to));
+    return copy;
+}
+
+static void test_checkpoint_tampered(void **state)
+{
+    char *note, *bad;
+
+    (void)state;
+    keys();
+    note = sign_note("vault.example/abc", 1234, 0, sk1);
+    bad = edit(note, "\n1234\n", "\n1235\n");
+    assert_int_equal(verify_str(bad, pk1), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "bad signature"));
+    free(bad);
+    bad = edit(note, "\nAAEC", "\nAQEC"); /* root = 00 01 02 ... */
+    assert_int_equal(verify_str(bad, pk1), VAULT_EINTEGRITY);
+    free(bad);
+    bad = edit(note, "vault.example/abc\n", "vault.example/abd\n"); /* origin */
+    assert_int_equal(verify_str(bad, pk1), VAULT_EINTEGRITY);
+    free(bad);
+    free(note);
+}
+
+static void test_checkpoint_malformed(void **state)
+{
+    char *note, *sigline, *bad, buf[AF_NOTE_MAX + 64], *two;
+    const char *text = "vault.example/abc\n1234\n";
+    size_t tlen;
+    int rc;
+
+    (void)state;
+    keys();
+    note = sign_note("vault.example/abc", 1234, 0, sk1);
+    sigline = strstr(note, "\n\n") + 2;
+    tlen = (size_t)(sigline - note) - 1;
+    assert_int_equal(verify_str(note, pk1), 0);
+
+#define EXPECT(code, ...)                                                  \
+    do {                                                                   \
+        snprintf(buf, sizeof buf, __VA_ARGS__);                            \
+        rc = verify_str(buf, pk1);                                         \
+        if (rc != (code))                                                  \
+            fail_msg("line %d: got %d (%s)", __LINE__, rc, vault_error_last()); \
+    } while (0)
+
+    /* no blank line between text and signatures */
+    EXPECT(VAULT_EINVALID, "%.*s%s", (int)tlen, note, sigline);
+    /* hyphen instead of em dash */
+    EXPECT(VAULT_EINVALID, "%.*s\n- %s", (int)tlen, note, sigline + 4);
+    /* em dash without the space */
+    EXPECT(VAULT_EINVALID, "%.*s\n\xE2\x80\x94%s", (int)tlen, note, sigline + 4);
+    /* no final newline */
+    EXPECT(VAULT_EINVALID, "%.*s", (int)strlen(note) - 1, note);
+    /* no signature lines */
+    EXPECT(VAULT_EINVALID, "%.*s\n", (int)tlen, note);
+    /* missing root line */
+    EXPECT(VAULT_EINVALID, "%s\n%s", text, sigline);
+    /* only one line */
+    EXPECT(VAULT_EINVALID, "vault.example/abc\n\n%s", sigline);
+    /* bad base64 in the signature */
+    bad = edit(note, " vault.example/abc ", " vault.example/abc!");
+    assert_int_equal(verify_str(bad, pk1), VAULT_EINVALID);
+    free(bad);
+    EXPECT(VAULT_EINVALID, "%.*s\n\xE2\x80\x94 vault.example/abc ****\n", (int)tlen, note);
+    /* signature shorter than a key id */
+    EXPECT(VAULT_EINVALID, "%.*s\n\xE2\x80\x94 vault.example/abc AAAA\n", (int)tlen, note);
+    /* no key name */
+    EXPECT(VAULT_EINVALID, "%.*s\n\xE2\x80\x94  AAAAAAAA\n", (int)tlen, note);
+    /* leading zero, sign, non-digit, overflow in the size line */
+    EXPECT(VAULT_EINVALID, "o\n01\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n%s", sigline);
+    EXPECT(VAULT_EINVALID, "o\n+1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n%s", sigline);
+    EXPECT(VAULT_EINVALID, "o\n1x\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n%s", sigline);
+    EXPECT(VAULT_EINVALID, "o\n18446744073709551616\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n%s", sigline);
+    EXPECT(VAULT_EINVALID, "o\n\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n%s", sigline);
+    /* root of 31 bytes, unpadded, not base64 */
+    EXPECT(VAULT_EINVALID, "o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n\n%s", sigline);
+    EXPECT(VAULT_EINVALID, "o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n\n%s", sigline);
+    EXPECT(VAULT_EINVALID, "o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA*=\n\n%s", sigline);
+    /* origin empty, with a space, an ideographic space, a plus */
+    EXPECT(VAULT_EINVALID, "\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n%s", sigline);
+    EXPECT(VAULT_EINVALID, "a b\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n%s", sigline);
+    EXPECT(VAULT_EINVALID, "a\xE3\x80\x80" "b\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n%s", sigline);
+    EXPECT(VAULT_EINVALID, "a+b\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n%s", sigline);
+    /* control character, invalid UTF-8 */
+    EXPECT(VAULT_EINVALID, "%.*s\tx\n\n%s", (int)tlen, note, sigline);
+    EXPECT(VAULT_EINVALID, "%.*s\r\n%s", (int)tlen, note, sigline);
+    EXPECT(VAULT_EINVALID, "%.*s\xFF\n\n%s", (int)tlen, note, sigline);
+    /* an empty extension line is malformed; a non-empty one is fine but
+     * must be signed */
+    EXPECT(VAULT_EINVALID, "%.*s\n\next\n\n%s", (int)tlen, note, sigline);
+    EXPECT(VAULT_EINTEGRITY, "%.*sext\n\n%s", (int)tlen, note, sigline);
+    /* wrong key id: a signature by an unknown key is ignored, so none verifies */
+    bad = strdup(note);
+    memcpy(strstr(bad, "\n\n") + 2 + 4 + strlen("vault.example/abc "), "AAAAAA", 6);
+    assert_int_equal(verify_str(bad, pk1), VAULT_EINTEGRITY);
+    free(bad);
+    /* too long */
+    memset(buf, 'a', sizeof buf);
+    snprintf(buf + AF_NOTE_MAX - strlen(note) + 1, strlen(note) + 1, "%s", note);
+    buf[0] = 'x';
+    assert_int_equal(af_checkpoint_verify(&(af_checkpoint){0}, buf, AF_NOTE_MAX + 1, pk1),
+                     VAULT_EINVALID);
+    assert_non_null(strstr(vault_error_last(), "at most"));
+    assert_int_equal(af_checkpoint_verify(&(af_checkpoint){0}, "", 0, pk1), VAULT_EINVALID);
+    free(note);
+
+    /* A foreign signature next to ours is ignored; a second, bad signature
+     * by our key rejects the note. */
+    note = sign_note("vault.example/abc", 1234, 0, sk1);
+    two = sign_note("vault.example/abc", 1234, 0, sk2);
+    sigline = strstr(note, "\n\n") + 2;
+    EXPECT(0, "%s%s", note, strstr(two, "\n\n") + 2);
+    EXPECT(0, "%.*s%s%s", (int)(sigline - note), note, strstr(two, "\n\n") + 2, sigline);
+    free(two);
+    two = sign_note("vault.example/abc", 1235, 0, sk1); /* our key, other text */
+    EXPECT(VAULT_EINTEGRITY, "%s%s", note, strstr(two, "\n\n") + 2);
+    free(two);
+    /* Our key id with a signature of the wrong length. */
+    EXPECT(VAULT_EINTEGRITY, "%.*s%.*sAAAA\n", (int)(sigline - note), note,
+           (int)(strlen(sigline) - 1 - 8), sigline);
+    free(note);
+#undef EXPECT
+}
+
+static void test_checkpoint_sign_rejects(void **state)
+{
+    uint8_t root[32] = {0};
+    char *note = NULL, origin[300];
+
+    (void)state;
+    keys();
+    assert_int_equal(af_checkpoint_sign(&note, "", 1, root, sk1), VAULT_EINVALID);
+    assert_int_equal(af_checkpoint_sign(&note, "a b", 1, root, sk1), VAULT_EINVALID);
+    assert_int_equal(af_checkpoint_sign(&note, "a+b", 1, root, sk1), VAULT_EINVALID);
+    assert_int_equal(af_checkpoint_sign(&note, "a\nb", 1, root, sk1), VAULT_EINVALID);
+    assert_int_equal(af_checkpoint_sign(&note, "a\xC2\xA0" "b", 1, root, sk1), VAULT_EINVALID);
+    assert_int_equal(af_checkpoint_sign(&note, "a\xFF", 1, root, sk1), VAULT_EINVALID);
+    memset(origin, 'o', sizeof origin);
+    origin[256] = '\0';
+    assert_int_equal(af_checkpoint_sign(&note, origin, 1, root, sk1), VAULT_EINVALID);
+    origin[255] = '\0';
+    assert_int_equal(af_checkpoint_sign(&note, origin, 1, root, sk1), 0);
+    assert_int_equal(verify_str(note, pk1), 0);
+    free(note);
+}
+
+static void test_checkpoint_vector(void **state)
+{
+    char *rows[TU_MAX_ROWS][TU_MAX_COLS], *storage = NULL, path[1024], *mine = NULL;
+    size_t n = tu_vectors("audit.txt", rows, &storage), len, tlen, i;
+    uint8_t seed[32], pk[32], sk[64], want[32], keyid[4], *file, *text, *kid;
+    af_checkpoint c;
+
+    (void)state;
+    unhex32(seed, vec(rows, n, "seed", 1));
+    unhex32(want, vec(rows, n, "pubkey", 1));
+    assert_int_equal(crypto_sign_seed_keypair(pk, sk, seed), 0);
+    assert_memory_equal(pk, want, 32);
+    af_note_keyid(keyid, vec(rows, n, "origin", 1), pk);
+    kid = tu_unhex(vec(rows, n, "keyid", 1), &len);
+    assert_int_equal(len, 4);
+    assert_memory_equal(keyid, kid, 4);
+    free(kid);
+
+    snprintf(path, sizeof path, "%s/tests/vectors/checkpoint.txt", VAULT_SOURCE_DIR);
+    file = tu_read_file(path, &len);
+    assert_non_null(file);
+    assert_int_equal(af_checkpoint_verify(&c, (const char *)file, len, pk), 0);
+    assert_string_equal(c.origin, vec(rows, n, "origin", 1));
+    assert_int_equal(c.size, 7);
+    for (i = 0; i < n; i++)
+        if (strcmp(rows[i][0], "root") == 0 && strcmp(rows[i][1], "7") == 0)
+            unhex32(want, rows[i][2]);
+    assert_memory_equal(c.root, want, 32);
+    text = tu_unhex(vec(rows, n, "notetext", 1), &tlen);
+    assert_memory_equal(file, text, tlen);
+    free(text);
+    /* Ed25519 is deterministic: signing the same checkpoint here gives the
+     * very same note. */
+    assert_int_equal(af_checkpoint_sign(&mine, c.origin, c.size, c.root, sk), 0);
+    assert_int_equal(strlen(mine), len);
+    assert_memory_equal(mine, file, len);
+    assert_int_equal(af_checkpoint_verify(&c, (const char *)file, len, pk1), VAULT_EINTEGRITY);
+    free(mine);
+    free(file);
+    free(storage);
+}
+
+/* ---- the streaming verifier ------------------------------------------------- */
+
+typedef struct tlog {
+    size_t n;
+    uint8_t **e;
+    size_t *len;
+    uint8_t (*head)[32];
+    uint8_t (*leaf)[32];
+} tlog;
+
+/* n synthetic entries; `variant` changes their contents (another history). */
+static void tlog_make(tlog *l, size_t n, unsigned variant)
+{
+    static const char *users[] = {"wang.fang", "李娜", "zhao.lei", "chen.jing"};
+    static const char *actions[] = {"read", "write", "search", "grant", "erase"};
+    uint8_t prev[32] = {0};
+    size_t i;
+
+    l->n = n;
+    l->e = calloc(n + 1, sizeof *l->e);
+    l->len = calloc(n + 1, sizeof *l->len);
+    l->head = calloc(n + 1, 32);
+    l->leaf = calloc(n + 1, 32);
+    for (i = 0; i < n; i++) {
+        af_field f = {"phone", (int)(i % 3), "rule r-1 (p.yaml:10)", (int)(i % 2), {0}};
+        char detail[32];
+        af_entry e = {.seq = i + 1, .time_us = 1709251200000000LL + (int64_t)i * 1000,
+                      .user = users[i % 4], .role = "grid_worker", .department = "street",
+                      .jurisdiction = "hangzhou/shangcheng/xiaohe", .purpose = "visit",
+                      .action = actions[i % 5], .outcome = (int)(i % 3), .has_record = 1,
+                      .fields = &f, .nfields = 1, .detail = detail};
+
+        snprintf(detail, sizeof detail, "v%u", variant);
+        fill(e.record_id, 16, (uint8_t)i);
+        fill(f.ct_hash, 32, (uint8_t)(i * 3));
+        l->e[i] = encode(&e, &l->len[i]);
+        af_leaf_hash(l->leaf[i], l->e[i], l->len[i]);
+        af_chain_next(l->head[i], prev, l->leaf[i]);
+        memcpy(prev, l->head[i], 32);
+    }
+}
+
+static void tlog_free(tlog *l)
+{
+    size_t i;
+
+    for (i = 0; i < l->n; i++)
+        free(l->e[i]);
+    free(l->e), free(l->len), free(l->head), free(l->leaf);
+}
+
+static void tlog_cp(const tlog *l, size_t size, af_checkpoint *cp)
+{
+    af_merkle m;
+    size_t i;
+
+    memset(cp, 0, sizeof *cp);
+    af_merkle_init(&m);
+    for (i = 0; i < size; i++)
+        af_merkle_push(&m, l->leaf[i]);
+    af_merkle_root(&m, cp->root);
+    cp->size = size;
+    snprintf(cp->origin, sizeof cp->origin, "test");
+}
+
+/* Push entries in the order given by `order` (1-based seqs into l). */
+static int run(const tlog *l, const size_t *order, size_t n, const af_checkpoint *cps,
+               size_t ncps, int with_heads, af_verify_result *res)
+{
+    af_verifier v;
+    size_t i;
+
+    af_verifier_init(&v, cps, ncps);
+    for (i = 0; i < n; i++) {
+        size_t k = order[i] - 1;
+        af_verifier_push(&v, order[i], l->e[k], l->len[k], with_heads ? l->head[k] : NULL);
+    }
+    af_verifier_finish(&v);
+    *res = v.res;
+    return v.res.cls;
+}
+
+static size_t seq_order[64];
+
+static const size_t *in_order(size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        seq_order[i] = i + 1;
+    return seq_order;
+}
+
+static void test_verifier_intact(void **state)
+{
+    tlog l;
+    af_checkpoint cps[3];
+    af_verify_result r;
+
+    (void)state;
+    tlog_make(&l, 10, 0);
+    tlog_cp(&l, 0, &cps[0]);
+    tlog_cp(&l, 5, &cps[1]);
+    tlog_cp(&l, 10, &cps[2]);
+    assert_int_equal(run(&l, in_order(10), 10, cps, 3, 1, &r), AF_OK);
+    assert_int_equal(r.entries, 10);
+    assert_int_equal(r.checkpoints, 3);
+    assert_int_equal(r.bad_seq, 0);
+    assert_int_equal(run(&l, in_order(10), 10, NULL, 0, 0, &r), AF_OK);
+    assert_int_equal(run(&l, in_order(0), 0, NULL, 0, 0, &r), AF_OK);
+    tlog_free(&l);
+}
+
+static void test_verifier_modified(void **state)
+{
+    tlog l;
+    af_checkpoint cps[2];
+    af_verify_result r;
+    size_t i;
+    uint8_t prev[32] = {0};
+
+    (void)state;
+    tlog_make(&l, 10, 0);
+    tlog_cp(&l, 5, &cps[0]);
+    tlog_cp(&l, 10, &cps[1]);
+    l.e[5][13] ^= 0x01; /* entry 6: a bit of its time */
+    assert_int_equal(run(&l, in_order(10), 10, cps, 2, 1, &r), AF_MODIFIED);
+    assert_int_equal(r.bad_seq, 6);
+    assert_non_null(strstr(r.message, "entry 6: modified"));
+    /* Without stored heads the checkpoint after it catches it. */
+    assert_int_equal(run(&l, in_order(10), 10, cps, 2, 0, &r), AF_MODIFIED);
+    assert_int_equal(r.bad_seq, 10);
+    assert_non_null(strstr(r.message, "do not match the signed checkpoint"));
+    /* Heads recomputed by the forger: the checkpoint still catches it. */
+    for (i = 0; i < 10; i++) {
+        af_leaf_hash(l.leaf[i], l.e[i], l.len[i]);
+        af_chain_next(l.head[i], prev, l.leaf[i]);
+        memcpy(prev, l.head[i], 32);
+    }
+    assert_int_equal(run(&l, in_order(10), 10, cps, 2, 1, &r), AF_MODIFIED);
+    assert_int_equal(r.bad_seq, 10);
+    assert_int_equal(r.checkpoints, 1);
+    tlog_free(&l);
+}
+
+static void test_verifier_seq_inside(void **state)
+{
+    tlog l;
+    af_verify_result r;
+    size_t order[4] = {1, 2, 3, 4};
+
+    (void)state;
+    tlog_make(&l, 4, 0);
+    /* Entry 3's bytes stored under number 3 but claiming number 4 (and
+     * entry 4 missing): the seq inside wins over the row's. */
+    free(l.e[2]);
+    l.e[2] = malloc(l.len[3]);
+    memcpy(l.e[2], l.e[3], l.len[3]);
+    l.len[2] = l.len[3];
+    assert_int_equal(run(&l, order, 4, NULL, 0, 0, &r), AF_MODIFIED);
+    assert_int_equal(r.bad_seq, 3);
+    assert_non_null(strstr(r.message, "sequence number 4"));
+    /* Bytes that do not decode. */
+    l.e[2][0] = 'X';
+    assert_int_equal(run(&l, order, 4, NULL, 0, 0, &r), AF_MALFORMED);
+    assert_int_equal(r.bad_seq, 3);
+    assert_non_null(strstr(r.message, "entry 3: malformed"));
+    assert_non_null(strstr(r.message, "magic"));
+    tlog_free(&l);
+}
+
+static void test_verifier_missing(void **state)
+{
+    tlog l;
+    af_verify_result r;
+    size_t del4[] = {1, 2, 3, 5, 6, 7, 8, 9, 10}, del1[] = {2, 3, 4}, del_many[] = {1, 2, 7, 8};
+
+    (void)state;
+    tlog_make(&l, 10, 0);
+    assert_int_equal(run(&l, del4, 9, NULL, 0, 1, &r), AF_MISSING);
+    assert_int_equal(r.bad_seq, 4);
+    assert_non_null(strstr(r.message, "entry 4: missing"));
+    assert_int_equal(r.entries, 9);
+    assert_int_equal(run(&l, del1, 3, NULL, 0, 1, &r), AF_MISSING);
+    assert_int_equal(r.bad_seq, 1);
+    assert_int_equal(run(&l, del_many, 4, NULL, 0, 1, &r), AF_MISSING);
+    assert_int_equal(r.bad_seq, 3);
+    tlog_free(&l);
+}
+
+static void test_verifier_reordered(void **state)
+{
+    tlog l;
+    af_verify_result r;
+    size_t swap[] = {1, 2, 4, 3, 5}, far[] = {1, 2, 4, 5, 6, 3}, dup[] = {1, 2, 3, 2, 4},
+           back[] = {2, 1, 3};
+    af_verifier v;
+
+    (void)state;
+    tlog_make(&l, 6, 0);
+    assert_int_equal(run(&l, swap, 5, NULL, 0, 1, &r), AF_REORDERED);
+    assert_int_equal(r.bad_seq, 3);
+    assert_non_null(strstr(r.message, "entry 3: reordered"));
+    assert_int_equal(run(&l, far, 6, NULL, 0, 1, &r), AF_REORDERED);
+    assert_int_equal(r.bad_seq, 3);
+    assert_int_equal(run(&l, dup, 5, NULL, 0, 1, &r), AF_REORDERED);
+    assert_int_equal(r.bad_seq, 2);
+    assert_non_null(strstr(r.message, "entry 2: reordered (stored after entry 3)"));
+    assert_int_equal(run(&l, back, 3, NULL, 0, 1, &r), AF_REORDERED);
+    assert_int_equal(r.bad_seq, 1);
+    /* sequence number 0 never exists */
+    af_verifier_init(&v, NULL, 0);
+    assert_int_equal(af_verifier_push(&v, 0, l.e[0], l.len[0], NULL), AF_MALFORMED);
+    tlog_free(&l);
+}
+
+static void test_verifier_truncated(void **state)
+{
+    tlog l;
+    af_checkpoint cps[2];
+    af_verify_result r;
+
+    (void)state;
+    tlog_make(&l, 10, 0);
+    tlog_cp(&l, 4, &cps[0]);
+    tlog_cp(&l, 10, &cps[1]);
+    assert_int_equal(run(&l, in_order(7), 7, cps, 2, 1, &r), AF_TRUNCATED);
+    assert_int_equal(r.bad_seq, 8);
+    assert_non_null(strstr(r.message, "entry 8: truncated (log has 7 entries but checkpoint "
+                                      "covers 10)"));
+    assert_int_equal(r.checkpoints, 1);
+    assert_int_equal(run(&l, in_order(0), 0, cps, 2, 1, &r), AF_TRUNCATED);
+    assert_int_equal(r.bad_seq, 1);
+    tlog_free(&l);
+}
+
+static void test_verifier_rollback(void **state)
+{
+    tlog real, other;
+    af_checkpoint cps[1];
+    af_verify_result r;
+
+    (void)state;
+    tlog_make(&real, 8, 0);
+    tlog_make(&other, 8, 1); /* the history the checkpoint was signed over */
+    tlog_cp(&other, 5, &cps[0]);
+    assert_int_equal(run(&real, in_order(8), 8, cps, 1, 1, &r), AF_MODIFIED);
+    assert_int_equal(r.bad_seq, 5);
+    assert_non_null(strstr(r.message, "entry 5: modified (entries up to 5"));
+    tlog_cp(&other, 0, &cps[0]); /* the empty tree has one root only */
+    assert_int_equal(run(&real, in_order(8), 8, cps, 1, 1, &r), AF_OK);
+    tlog_free(&real);
+    tlog_free(&other);
+}
+
+static void test_verifier_sticky(void **state)
+{
+    tlog l;
+    af_verifier v;
+    af_checkpoint cps[2];
+    af_verify_result first;
+
+    (void)state;
+    tlog_make(&l, 6, 0);
+    af_verifier_init(&v, NULL, 0);
+    assert_int_equal(af_verifier_push(&v, 1, l.e[0], l.len[0], l.head[0]), AF_OK);
+    assert_int_equal(af_verifier_push(&v, 2, l.e[1], l.len[1], l.head[0]), AF_MODIFIED);
+    first = v.res;
+    assert_int_equal(af_verifier_push(&v, 3, l.e[2], l.len[2], l.head[2]), AF_MODIFIED);
+    assert_int_equal(af_verifier_push(&v, 9, l.e[2], l.len[2], NULL), AF_MODIFIED);
+    assert_int_equal(af_verifier_finish(&v), AF_MODIFIED);
+    assert_int_equal(v.res.bad_seq, first.bad_seq);
+    assert_string_equal(v.res.message, first.message);
+    /* Unsorted checkpoints are refused rather than half checked. */
+    tlog_cp(&l, 4, &cps[0]);
+    tlog_cp(&l, 2, &cps[1]);
+    af_verifier_init(&v, cps, 2);
+    assert_int_equal(af_verifier_push(&v, 1, l.e[0], l.len[0], NULL), AF_MALFORMED);
+    assert_string_equal(af_class_name(AF_MODIFIED), "modified");
+    assert_string_equal(af_class_name(AF_BAD_SIGNATURE), "bad signature");
+    assert_string_equal(af_class_name(99), "unknown");
+    tlog_free(&l);
+}
+
+/* ---- export ---------------------------------------------------------------- */
+
+static char *tmpdir;
+
+static int setup_tmp(void **state)
+{
+    (void)state;
+    tmpdir = tu_tmpdir();
+    return 0;
+}
+
+static int teardown_tmp(void **state)
+{
+    (void)state;
+    tu_rmdir(tmpdir);
+    tmpdir = NULL;
+    return 0;
+}
+
+static char *tpath(const char *name)
+{
+    static char p[1024];
+
+    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+    return p;
+}
+
+/* Write an export of l with checkpoints at the given sizes. */
+static void write_export(const char *path, const tlog *l, const uint64_t *sizes, size_t ncp,
+                         const uint8_t *sk)
+{
+    FILE *f = fopen(path, "w");
+    size_t i;
+
+    assert_non_null(f);
+    for (i = 0; i < ncp; i++) {
+        af_checkpoint c;
+        char *note = NULL, *line = NULL;
+
+        tlog_cp(l, sizes[i], &c);
+        assert_int_equal(af_checkpoint_sign(&note, "vault.example/test", c.size, c.root, sk), 0);
+        assert_int_equal(af_export_checkpoint_line(&line, note), 0);
+        fprintf(f, "%s\n", line);
+        free(line);
+        free(note);
+    }
+    for (i = 0; i < l->n; i++) {
+        char *line = NULL;
+
+        assert_int_equal(af_export_entry_line(&line, i + 1, l->e[i], l->len[i], l->head[i]), 0);
+        assert_null(strchr(line, '\n'));
+        fprintf(f, "%s\n", line);
+        free(line);
+    }
+    assert_int_equal(fclose(f), 0);
+}
+
+static int verify_path(const char *path, af_verify_result *r, const char *ext)
+{
+    FILE *f = fopen(path, "r");
+    int cls;
+
+    assert_non_null(f);
+    cls = af_export_verify(r, f, pk1, ext, ext ? strlen(ext) : 0, NULL, NULL);
+    fclose(f);
+    return cls;
+}
+
+/* The file's lines (without newlines), NULL-terminated, in one block. */
+typedef struct lines {
+    char **line;
+    size_t n;
+    uint8_t *buf;
+} lines;
+
+static void lines_read(lines *ls, const char *path)
+{
+    size_t len = 0, i, cap = 16;
+    uint8_t *p;
+
+    ls->buf = tu_read_file(path, &len);
+    assert_non_null(ls->buf);
+    ls->buf = realloc(ls->buf, len + 1);
+    ls->buf[len] = '\0';
+    ls->line = malloc(cap * sizeof *ls->line);
+    ls->n = 0;
+    for (p = ls->buf, i = 0; i < len;) {
+        uint8_t *nl = memchr(p, '\n', len - i);
+        assert_non_null(nl);
+        *nl = '\0';
+        if (ls->n == cap)
+            ls->line = realloc(ls->line, (cap *= 2) * sizeof *ls->line);
+        ls->line[ls->n++] = (char *)p;
+        i += (size_t)(nl - p) + 1;
+        p = nl + 1;
+    }
+    ls->line = realloc(ls->line, (ls->n + 1) * sizeof *ls->line); /* room for one more */
+}
+
+static void lines_write(const lines *ls, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    size_t i;
+
+    assert_non_null(f);
+    for (i = 0; i < ls->n; i++)
+        if (ls->line[i])
+            fprintf(f, "%s\n", ls->line[i]);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Apply a change to the lines of `orig`, write, verify, restore. */
+static int tamper(const char *orig, void (*change)(lines *, void *), void *arg,
+                  af_verify_result *r)
+{
+    lines ls;
+    int cls;
+
+    lines_read(&ls, orig);
+    change(&ls, arg);
+    lines_write(&ls, tpath("tampered.jsonl"));
+    free(ls.line);
+    free(ls.buf);
+    cls = verify_path(tpath("tampered.jsonl"), r, NULL);
+    return cls;
+}
+
+/* Lines: 0,1 checkpoints; entry seq k is line k+1. */
+#define ENTRY_LINE(seq) ((seq) + 1)
+
+static void ch_entry_byte(lines *ls, void *arg)
+{
+    char *l = ls->line[ENTRY_LINE(*(size_t *)arg)], *b64 = strstr(l, "\"entry\":\"") + 9;
+
+    /* base64 character 20 encodes bits of the entry's time field */
+    b64[20] = b64[20] == 'A' ? 'B' : 'A';
+}
+
+static void ch_delete(lines *ls, void *arg)
+{
+    ls->line[ENTRY_LINE(*(size_t *)arg)] = NULL;
+}
+
+static void ch_swap(lines *ls, void *arg)
+{
+    size_t a = ENTRY_LINE(*(size_t *)arg);
+    char *t = ls->line[a];
+
+    ls->line[a] = ls->line[a + 1];
+    ls->line[a + 1] = t;
+}
+
+static void ch_cut_tail(lines *ls, void *arg)
+{
+    ls->n -= *(size_t *)arg;
+}
+
+static void ch_checkpoint_sig(lines *ls, void *arg)
+{
+    char *l = ls->line[*(size_t *)arg], *sig = strstr(l, "\\u2014");
+    char *p;
+
+    if (!sig)
+        sig = strstr(l, "\xE2\x80\x94");
+    assert_non_null(sig);
+    p = strstr(sig, "\\n\"}") - 10; /* inside the base64 signature */
+    *p = *p == 'A' ? 'B' : 'A';
+}
+
+static void ch_garbage(lines *ls, void *arg)
+{
+    ls->line[ENTRY_LINE(*(size_t *)arg)] = "this is not json";
+}
+
+static void ch_head(lines *ls, void *arg)
+{
+    char *h = strstr(ls->line[ENTRY_LINE(*(size_t *)arg)], "\"head\":\"") + 8;
+
+    h[0] = h[0] == '0' ? '1' : '0';
+}
+
+static void ch_move_checkpoint(lines *ls, void *arg)
+{
+    (void)arg;
+    ls->line[ls->n++] = ls->line[0]; /* after the entries (lines_read left room) */
+    ls->line[0] = NULL;
+}
+
+static void test_export_roundtrip_and_tamper(void **state)
+{
+    tlog l;
+    uint64_t sizes[2] = {50, 100};
+    af_verify_result r;
+    size_t arg;
+    const char *orig = tpath("export.jsonl");
+
+    (void)state;
+    keys();
+    tlog_make(&l, 100, 0);
+    write_export(tpath("export.jsonl"), &l, sizes, 2, sk1);
+    orig = strdup(tpath("export.jsonl"));
+    assert_int_equal(verify_path(orig, &r, NULL), AF_OK);
+    assert_int_equal(r.entries, 100);
+    assert_int_equal(r.checkpoints, 2);
+    assert_int_equal(r.bad_seq, 0);
+
+    arg = 37;
+    assert_int_equal(tamper(orig, ch_entry_byte, &arg, &r), AF_MODIFIED);
+    assert_int_equal(r.bad_seq, 37);
+    assert_non_null(strstr(r.message, "entry 37: modified"));
+    arg = 64;
+    assert_int_equal(tamper(orig, ch_head, &arg, &r), AF_MODIFIED);
+    assert_int_equal(r.bad_seq, 64);
+    arg = 40;
+    assert_int_equal(tamper(orig, ch_delete, &arg, &r), AF_MISSING);
+    assert_int_equal(r.bad_seq, 40);
+    assert_non_null(strstr(r.message, "entry 40: missing"));
+    arg = 1;
+    assert_int_equal(tamper(orig, ch_delete, &arg, &r), AF_MISSING);
+    assert_int_equal(r.bad_seq, 1);
+    arg = 40;
+    assert_int_equal(tamper(orig, ch_swap, &arg, &r), AF_REORDERED);
+    assert_int_equal(r.bad_seq, 40);
+    assert_non_null(strstr(r.message, "entry 40: reordered"));
+    arg = 10;
+    assert_int_equal(tamper(orig, ch_cut_tail, &arg, &r), AF_TRUNCATED);
+    assert_int_equal(r.bad_seq, 91);
+    assert_non_null(strstr(r.message, "log has 90 entries but checkpoint covers 100"));
+    assert_int_equal(r.entries, 90);
+    arg = 60; /* below the first checkpoint too */
+    assert_int_equal(tamper(orig, ch_cut_tail, &arg, &r), AF_TRUNCATED);
+    assert_int_equal(r.bad_seq, 41);
+    arg = 1; /* checkpoint line 2 (size 100) */
+    assert_int_equal(tamper(orig, ch_checkpoint_sig, &arg, &r), AF_BAD_SIGNATURE);
+    assert_int_equal(r.bad_seq, 100);
+    assert_non_null(strstr(r.message, "checkpoint 100: bad signature"));
+    arg = 0;
+    assert_int_equal(tamper(orig, ch_checkpoint_sig, &arg, &r), AF_BAD_SIGNATURE);
+    assert_int_equal(r.bad_seq, 50);
+    arg = 55;
+    assert_int_equal(tamper(orig, ch_garbage, &arg, &r), AF_MALFORMED);
+    assert_int_equal(r.bad_seq, 55);
+    assert_non_null(strstr(r.message, "line 57: malformed"));
+    assert_int_equal(tamper(orig, ch_move_checkpoint, NULL, &r), AF_MALFORMED);
+    assert_non_null(strstr(r.message, "line 102: malformed (checkpoint line after"));
+    free((char *)orig);
+    tlog_free(&l);
+}
+
+static void test_export_external_note(void **state)
+{
+    tlog l, other;
+    uint64_t sizes[1] = {10};
+    af_verify_result r;
+    af_checkpoint c;
+    char *note = NULL, *foreign;
+
+    (void)state;
+    keys();
+    tlog_make(&l, 20, 0);
+    tlog_make(&other, 30, 1);
+    write_export(tpath("ext.jsonl"), &l, sizes, 1, sk1);
+    tlog_cp(&l, 20, &c);
+    assert_int_equal(af_checkpoint_sign(&note, "vault.example/test", 20, c.root, sk1), 0);
+    assert_int_equal(verify_path(tpath("ext.jsonl"), &r, note), AF_OK);
+    assert_int_equal(r.checkpoints, 2);
+    free(note);
+    /* Kept outside: a later checkpoint than the export reaches. */
+    tlog_cp(&l, 20, &c);
+    note = NULL;
+    assert_int_equal(af_checkpoint_sign(&note, "vault.example/test", 25, c.root, sk1), 0);
+    assert_int_equal(verify_path(tpath("ext.jsonl"), &r, note), AF_TRUNCATED);
+    assert_int_equal(r.bad_seq, 21);
+    free(note);
+    /* Rolled back: the log was rewritten after the external checkpoint. */
+    tlog_cp(&other, 15, &c);
+    note = NULL;
+    assert_int_equal(af_checkpoint_sign(&note, "vault.example/test", 15, c.root, sk1), 0);
+    assert_int_equal(verify_path(tpath("ext.jsonl"), &r, note), AF_MODIFIED);
+    assert_int_equal(r.bad_seq, 15);
+    free(note);
+    /* Another key's note, a malformed note. */
+    foreign = sign_note("vault.example/test", 20, 0, sk2);
+    assert_int_equal(verify_path(tpath("ext.jsonl"), &r, foreign), AF_BAD_SIGNATURE);
+    assert_int_equal(r.bad_seq, 20);
+    assert_non_null(strstr(r.message, "external"));
+    assert_int_equal(verify_path(tpath("ext.jsonl"), &r, "not a note"), AF_MALFORMED);
+    assert_non_null(strstr(r.message, "external checkpoint: malformed"));
+    free(foreign);
+    /* Two signed checkpoints of one size with different roots. */
+    tlog_cp(&other, 10, &c);
+    note = NULL;
+    assert_int_equal(af_checkpoint_sign(&note, "vault.example/test", 10, c.root, sk1), 0);
+    assert_int_equal(verify_path(tpath("ext.jsonl"), &r, note), AF_MODIFIED);
+    assert_int_equal(r.bad_seq, 10);
+    assert_non_null(strstr(r.message, "different roots"));
+    free(note);
+    tlog_free(&l);
+    tlog_free(&other);
+}
+
+static void test_export_malformed(void **state)
+{
+    FILE *f;
+    af_verify_result r;
+    tlog l;
+    char *line = NULL;
+    size_t i;
+    static const char *bad[] = {
+        "[1,2]",
+        "{\"seq\":1}",
+        "{\"seq\":\"1\",\"entry\":\"TFZBMQ==\",\"head\":\"00\"}",
+        "{\"seq\":0,\"entry\":\"TFZBMQ==\",\"head\":\"00\"}",
+        "{\"seq\":1,\"entry\":\"***\",\"head\":\"0000000000000000000000000000000000000000000000000000000000000000\"}",
+        "{\"seq\":1,\"entry\":\"TFZBMQ==\",\"head\":\"zz00000000000000000000000000000000000000000000000000000000000000\"}",
+        "{\"seq\":1,\"entry\":\"TFZBMQ==\",\"head\":\"0000000000000000000000000000000000000000000000000000000000000000\"}",
+        "{\"seq\":1,\"seq\":1}",
+        "{\"checkpoint\":5}",
+        "{\"checkpoint\":\"no note here\\n\"}",
+        "",
+        "{} trailing",
+    };
+
+    (void)state;
+    keys();
+    for (i = 0; i < VAULT_ARRAY_LEN(bad); i++) {
+        f = fopen(tpath("bad.jsonl"), "w");
+        fprintf(f, "%s\n", bad[i]);
+        fclose(f);
+        if (verify_path(tpath("bad.jsonl"), &r, NULL) != AF_MALFORMED)
+            fail_msg("accepted: %s", bad[i]);
+        assert_non_null(strstr(r.message, "malformed"));
+    }
+    /* An over-long line. */
+    f = fopen(tpath("long.jsonl"), "w");
+    for (i = 0; i < AF_EXPORT_LINE_MAX + 10; i++)
+        fputc('x', f);
+    fclose(f);
+    assert_int_equal(verify_path(tpath("long.jsonl"), &r, NULL), AF_MALFORMED);
+    assert_non_null(strstr(r.message, "line 1: malformed (longer than"));
+    f = fopen(tpath("long.jsonl"), "w");
+    for (i = 0; i < AF_EXPORT_LINE_MAX + 1; i++) /* one byte too many, then a newline */
+        fputc('x', f);
+    fputs("\n{}\n", f);
+    fclose(f);
+    assert_int_equal(verify_path(tpath("long.jsonl"), &r, NULL), AF_MALFORMED);
+    assert_non_null(strstr(r.message, "line 1: malformed (longer than"));
+    /* An empty export is intact; a last line without newline is read. */
+    f = fopen(tpath("empty.jsonl"), "w");
+    fclose(f);
+    assert_int_equal(verify_path(tpath("empty.jsonl"), &r, NULL), AF_OK);
+    tlog_make(&l, 1, 0);
+    assert_int_equal(af_export_entry_line(&line, 1, l.e[0], l.len[0], l.head[0]), 0);
+    f = fopen(tpath("nonl.jsonl"), "w");
+    fputs(line, f);
+    fclose(f);
+    assert_int_equal(verify_path(tpath("nonl.jsonl"), &r, NULL), AF_OK);
+    assert_int_equal(r.entries, 1);
+    free(line);
+    tlog_free(&l);
+}
+
+/* Entries that do not decode are exported as stored, and flagged. */
+static void test_export_undecodable_and_huge(void **state)
+{
+    tlog l;
+    char *line = NULL, *big;
+    af_verify_result r;
+    FILE *f;
+    json_t *j;
+    af_entry e = {.seq = 1, .action = "read"};
+    uint8_t *raw, head[32] = {0}, leaf[32];
+    size_t len;
+
+    (void)state;
+    keys();
+    tlog_make(&l, 2, 0);
+    l.e[1][0] = 'X';
+    assert_int_equal(af_export_entry_line(&line, 2, l.e[1], l.len[1], l.head[1]), 0);
+    assert_non_null(strstr(line, "\"decoded\":false"));
+    f = fopen(tpath("undec.jsonl"), "w");
+    free(line);
+    assert_int_equal(af_export_entry_line(&line, 1, l.e[0], l.len[0], l.head[0]), 0);
+    fprintf(f, "%s\n", line);
+    free(line);
+    assert_int_equal(af_export_entry_line(&line, 2, l.e[1], l.len[1], l.head[1]), 0);
+    fprintf(f, "%s\n", line);
+    free(line);
+    fclose(f);
+    assert_int_equal(verify_path(tpath("undec.jsonl"), &r, NULL), AF_MALFORMED);
+    assert_int_equal(r.bad_seq, 2);
+    tlog_free(&l);
+
+    /* Control characters escape to 6 bytes each: the decoded keys would
+     * make the line too long, so they are left out and it still verifies. */
+    big = malloc(AF_ENTRY_MAX - 1000);
+    memset(big, 0x01, AF_ENTRY_MAX - 1001);
+    big[AF_ENTRY_MAX - 1001] = '\0';
+    e.detail = big;
+    raw = encode(&e, &len);
+    af_leaf_hash(leaf, raw, len);
+    af_chain_next(head, head, leaf);
+    line = NULL;
+    assert_int_equal(af_export_entry_line(&line, 1, raw, len, head), 0);
+    assert_true(strlen(line) <= AF_EXPORT_LINE_MAX);
+    j = json_loads(line, 0, NULL);
+    assert_non_null(j);
+    assert_true(json_is_false(json_object_get(j, "decoded")));
+    assert_null(json_object_get(j, "detail"));
+    json_decref(j);
+    f = fopen(tpath("huge.jsonl"), "w");
+    fprintf(f, "%s\n", line);
+    fclose(f);
+    assert_int_equal(verify_path(tpath("huge.jsonl"), &r, NULL), AF_OK);
+    free(line);
+    free(raw);
+    free(big);
+    line = NULL;
+    assert_int_equal(af_export_entry_line(&line, 0, (const uint8_t *)"LVA1", 4, head),
+                     VAULT_EINVALID);
+    assert_null(line);
+}
+
+/* The Python-written export verifies, and our lines say the same things. */
+static void test_export_vector(void **state)
+{
+    char *rows[TU_MAX_ROWS][TU_MAX_COLS], *storage = NULL, path[1024];
+    size_t n = tu_vectors("audit.txt", rows, &storage), i, k = 0, len;
+    uint8_t pk[32], head[32];
+    af_verify_result r;
+    lines ls;
+    FILE *f;
+
+    (void)state;
+    unhex32(pk, vec(rows, n, "pubkey", 1));
+    snprintf(path, sizeof path, "%s/tests/vectors/audit_export.jsonl", VAULT_SOURCE_DIR);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_int_equal(af_export_verify(&r, f, pk, NULL, 0, NULL, NULL), AF_OK);
+    fclose(f);
+    assert_int_equal(r.entries, 7);
+    assert_int_equal(r.checkpoints, 1);
+    lines_read(&ls, path);
+    assert_int_equal(ls.n, 8);
+    for (i = 0; i < n; i++) {
+        uint8_t *raw;
+        char *mine = NULL;
+        json_t *a, *b;
+
+        if (strcmp(rows[i][0], "entry") != 0)
+            continue;
+        k++;
+        raw = tu_unhex(rows[i][2], &len);
+        unhex32(head, rows[i][4]);
+        assert_int_equal(af_export_entry_line(&mine, k, raw, len, head), 0);
+        a = json_loads(mine, 0, NULL);
+        b = json_loads(ls.line[k], 0, NULL);
+        assert_non_null(a);
+        assert_non_null(b);
+        if (!json_equal(a, b))
+            fail_msg("entry %zu:\n C: %s\n Python: %s", k, mine, ls.line[k]);
+        json_decref(a);
+        json_decref(b);
+        free(mine);
+        free(raw);
+    }
+    free(ls.line);
+    free(ls.buf);
+    free(storage);
+}
+
+static void count_progress(uint64_t done, void *arg)
+{
+    uint64_t *calls = arg;
+
+    assert_int_equal(done % 65536, 0);
+    calls[0]++;
+    calls[1] = done;
+}
+
+static void test_export_progress(void **state)
+{
+    enum { N = 65536 + 100 };
+    FILE *f = fopen(tpath("many.jsonl"), "w");
+    uint8_t head[32] = {0}, leaf[32];
+    uint64_t calls[2] = {0, 0};
+    af_verify_result r;
+    size_t i;
+
+    (void)state;
+    keys();
+    assert_non_null(f);
+    for (i = 1; i <= N; i++) {
+        af_entry e = {.seq = i, .time_us = (int64_t)i, .user = "u", .action = "read"};
+        size_t len;
+        uint8_t *raw = encode(&e, &len);
+        char *line = NULL;
+
+        af_leaf_hash(leaf, raw, len);
+        af_chain_next(head, head, leaf);
+        assert_int_equal(af_export_entry_line(&line, i, raw, len, head), 0);
+        fprintf(f, "%s\n", line);
+        free(line);
+        free(raw);
+    }
+    fclose(f);
+    f = fopen(tpath("many.jsonl"), "r");
+    assert_int_equal(af_export_verify(&r, f, pk1, NULL, 0, count_progress, calls), AF_OK);
+    fclose(f);
+    assert_int_equal(r.entries, N);
+    assert_int_equal(calls[0], 1);
+    assert_int_equal(calls[1], 65536);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip_all_fields),
+        cmocka_unit_test(test_roundtrip_no_fields),
+        cmocka_unit_test(test_roundtrip_chinese),
+        cmocka_unit_test(test_decode_truncated_everywhere),
+        cmocka_unit_test(test_decode_rejects),
+        cmocka_unit_test(test_decode_rejects_utf8),
+        cmocka_unit_test(test_encode_rejects),
+        cmocka_unit_test(test_vector_entries),
+        cmocka_unit_test(test_vector_roots),
+        cmocka_unit_test(test_hash_prefixes),
+        cmocka_unit_test(test_merkle_vs_naive),
+        cmocka_unit_test(test_checkpoint_roundtrip),
+        cmocka_unit_test(test_checkpoint_wrong_key),
+        cmocka_unit_test(test_checkpoint_tampered),
+        cmocka_unit_test(test_checkpoint_malformed),
+        cmocka_unit_test(test_checkpoint_sign_rejects),
+        cmocka_unit_test(test_checkpoint_vector),
+        cmocka_unit_test(test_verifier_intact),
+        cmocka_unit_test(test_verifier_modified),
+        cmocka_unit_test(test_verifier_seq_inside),
+        cmocka_unit_test(test_verifier_missing),
+        cmocka_unit_test(test_verifier_reordered),
+        cmocka_unit_test(test_verifier_truncated),
+        cmocka_unit_test(test_verifier_rollback),
+        cmocka_unit_test(test_verifier_sticky),
+        cmocka_unit_test_setup_teardown(test_export_roundtrip_and_tamper, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(test_export_external_note, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(test_export_malformed, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(test_export_undecodable_and_huge, setup_tmp, teardown_tmp),
+        cmocka_unit_test(test_export_vector),
+        cmocka_unit_test_setup_teardown(test_export_progress, setup_tmp, teardown_tmp),
+    };
+
+    if (vc_init() != 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
