@@ -177,7 +177,8 @@ typedef struct vault_keyslot_info {
 /* List the slots: *out (free with vault_free) holds *out_count entries. */
 VAULT_API int vault_keyslot_list(vault_keyslot_info **out, size_t *out_count, vault *v) VAULT_CHECK;
 
-/* Free memory returned by vault_keyslot_list and similar lists. */
+/* Free memory returned by libvault (lists, reports, exports).  The memory
+ * is wiped first, so it is safe for text that held field values. */
 VAULT_API void vault_free(void *p);
 
 /* ---- Policy ---------------------------------------------------------------- */
@@ -323,6 +324,142 @@ VAULT_API int vault_record_jurisdiction(char *out, size_t out_size, vault_sessio
 /* Erase the record: its ciphertexts and index entries are deleted (secure
  * delete); the audit trail stays.  Requires action erase. */
 VAULT_API int vault_record_erase(vault_session *s, const char *record_id) VAULT_CHECK;
+
+
+/* ---- Audit log ------------------------------------------------------------ */
+
+/* Name the actor recorded for operations that take no session (keyslot
+ * changes, policy apply, db-key, checkpoints).  Default "os:<login name>". */
+VAULT_API int vault_set_actor(vault *v, const char *user) VAULT_CHECK;
+
+/* Write a signed checkpoint of the log now.  *out_note (may be NULL; free
+ * with vault_free) receives the C2SP signed note, to keep outside the vault. */
+VAULT_API int vault_audit_checkpoint(char **out_note, vault *v) VAULT_CHECK;
+
+/* The checkpoint verifier key as C2SP note verifier text
+ * "<origin>+<keyid hex>+<base64(0x01 | public key)>".  out: 256 bytes. */
+VAULT_API int vault_audit_pubkey(char *out, size_t out_size, vault *v) VAULT_CHECK;
+
+/* Failure classes of a verification. */
+#define VAULT_AUDIT_OK 0
+#define VAULT_AUDIT_MODIFIED 1
+#define VAULT_AUDIT_MISSING 2
+#define VAULT_AUDIT_REORDERED 3
+#define VAULT_AUDIT_TRUNCATED 4
+#define VAULT_AUDIT_BAD_SIGNATURE 5
+#define VAULT_AUDIT_MALFORMED 6
+
+typedef struct vault_audit_result {
+    int failure;          /* VAULT_AUDIT_* */
+    char failure_name[16];/* "modified", "missing", ... ("" when intact) */
+    uint64_t bad_seq;     /* first bad entry (or checkpoint size) */
+    uint64_t entries;     /* entries checked */
+    uint64_t checkpoints; /* signed checkpoints checked */
+    char message[256];    /* one line */
+} vault_audit_result;
+
+/* Progress callback: done of total entries (total 0 when unknown). */
+typedef void (*vault_progress_fn)(uint64_t done, uint64_t total, void *arg);
+
+/* Verify the whole log: every entry re-hashed and chained, every stored
+ * checkpoint's signature and root, and the external checkpoint note if
+ * given (checkpoint_note may be NULL).  Returns 0 when intact, or
+ * VAULT_EINTEGRITY with *out naming the first bad entry and the class. */
+VAULT_API int vault_audit_verify(vault_audit_result *out, vault *v, const char *checkpoint_note,
+                                 vault_progress_fn progress, void *arg) VAULT_CHECK;
+
+/* Write the log as JSON Lines (checkpoints first, then entries) to path
+ * ("-" for standard output).  Needs no keys to verify: see below. */
+VAULT_API int vault_audit_export(vault *v, const char *path, vault_progress_fn progress,
+                                 void *arg) VAULT_CHECK;
+
+/* Verify an export offline with the public key text alone (no vault). */
+VAULT_API int vault_audit_verify_export(vault_audit_result *out, const char *export_path,
+                                        const char *pubkey, const char *checkpoint_note,
+                                        vault_progress_fn progress, void *arg) VAULT_CHECK;
+
+/* Reports over the log. */
+#define VAULT_REPORT_RECORD 1      /* arg: record id: who accessed this resident */
+#define VAULT_REPORT_USER 2        /* arg: user: what this user accessed */
+#define VAULT_REPORT_DENIED 3      /* all denials */
+#define VAULT_REPORT_BREAK_GLASS 4 /* all break-glass accesses */
+
+/* *out (free with vault_free): one line per entry, or a JSON array when
+ * as_json.  Logged as an audit access itself. */
+VAULT_API int vault_audit_report(char **out, vault *v, int kind, const char *arg,
+                                 int as_json) VAULT_CHECK;
+
+/* ---- Grants and break-glass ------------------------------------------------ */
+
+/* A grant issued by a data officer (the session's subject) to a subject
+ * pattern.  Bounded by the policy's grant_limits for the officer's role. */
+typedef struct vault_grant_spec {
+    const char *user;         /* recipient pattern: user, or role and/or department */
+    const char *role;
+    const char *department;
+    int effect;               /* VAULT_EFFECT_ALLOW or VAULT_EFFECT_MASK */
+    const char *const *fields; /* fields, or NULL with grade_min/grade_max names */
+    size_t nfields;
+    const char *grade_min;    /* NULL: least sensitive */
+    const char *grade_max;    /* NULL: most sensitive */
+    const char *const *records; /* record ids, or NULL with a jurisdiction */
+    size_t nrecords;
+    const char *jurisdiction; /* subtree the grant covers when no records are listed */
+    const char *const *purposes; /* NULL / 0: any purpose */
+    size_t npurposes;
+    int64_t not_before;       /* unix seconds; 0 = now */
+    int64_t not_after;        /* unix seconds, required */
+    const char *reason;       /* required, written reason */
+} vault_grant_spec;
+
+/* Issue a grant.  out_id receives its id ("g-" + 16 hex; VAULT_NAME_MAX
+ * bytes).  VAULT_EDENIED names the broken limit (grade ceiling, duration,
+ * recipients) or says the officer's role may not grant.  A grant reaching
+ * the policy's approval grade is issued pending (*out_pending = 1) and
+ * applies only after vault_grant_approve by a second, different officer. */
+VAULT_API int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending,
+                                vault_session *officer, const vault_grant_spec *spec) VAULT_CHECK;
+/* Approve a pending grant.  The approver must be another officer than the
+ * issuer and not the grant's recipient, with limits that reach its grade. */
+VAULT_API int vault_grant_approve(vault_session *officer, const char *grant_id) VAULT_CHECK;
+/* Revoke a grant at once (reason required). */
+VAULT_API int vault_grant_revoke(vault_session *officer, const char *grant_id,
+                                 const char *reason) VAULT_CHECK;
+/* List grants as text (one per line) or a JSON array; active_only skips
+ * expired, revoked and pending ones.  *out freed with vault_free. */
+VAULT_API int vault_grant_list(char **out, vault *v, int active_only, int as_json) VAULT_CHECK;
+
+/* Break glass: open one record for the session's subject for `seconds`
+ * (0 = the policy's maximum) with a mandatory reason.  Only roles the
+ * policy names may; every access under it is flagged in the audit log.
+ * out_id receives the break-glass grant id. */
+VAULT_API int vault_break_glass(char *out_id, size_t out_id_size, vault_session *s,
+                                const char *record_id, const char *reason,
+                                int64_t seconds) VAULT_CHECK;
+
+/* ---- Import, export, key rotation ----------------------------------------- */
+
+/* Import residents from a CSV file: a header row names the fields, one
+ * column named "jurisdiction" says where each resident lives.  All or
+ * nothing: any bad row, unknown or duplicate column, or denied write
+ * aborts the whole file with "FILE:ROW:COLUMN: message" and imports
+ * nothing.  One audit entry per record created.  *out_count (may be NULL)
+ * receives the number of records imported. */
+VAULT_API int vault_import_csv(size_t *out_count, vault_session *s, const char *path,
+                               vault_progress_fn progress, void *arg) VAULT_CHECK;
+
+/* A resident's copy request: every field of the record the session may
+ * see (plaintext or masked; denied and empty fields left out) as a JSON
+ * object, action export.  Logged.  *out freed with vault_free (wipe it). */
+VAULT_API int vault_record_export(char **out, vault_session *s, const char *record_id) VAULT_CHECK;
+
+/* Rotate a grade's data key: add a new version (new writes use it at
+ * once) and re-encrypt that grade's fields in batches, each its own
+ * transaction, then retire the old versions.  Resumable: run it again
+ * after an interruption and it carries on without adding another
+ * version.  Reads keep working throughout.  Logged. */
+VAULT_API int vault_key_rotate(vault *v, const char *grade, vault_progress_fn progress,
+                               void *arg) VAULT_CHECK;
 
 #ifdef __cplusplus
 }

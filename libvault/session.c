@@ -4,7 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "audit.h"
 #include "crypto.h"
+#include "grants.h"
 #include "mask.h"
 #include "vault_int.h"
 
@@ -100,14 +104,20 @@ static const char *action_name(int action)
     return action >= 0 && action < (int)VAULT_ARRAY_LEN(names) ? names[action] : "unknown";
 }
 
-/* Decide; a decision error is a deny (fail closed) and is reported. */
+/* Decide, with the live grants; a decision error is a deny (fail closed). */
 static int decide(vp_decision *d, const vault_session *s, int action, const char *record_id,
                   const char *jurisdiction, const char *field)
 {
     vp_request r;
 
     request_init(&r, s, action, record_id, jurisdiction, field);
-    return policy_decide(d, s->v->policy, NULL, &r);
+    return policy_decide(d, s->v->policy, s->v->grants, &r);
+}
+
+int session__decide(vp_decision *d, const vault_session *s, int action, const char *record_id,
+                    const char *jurisdiction, const char *field)
+{
+    return decide(d, s, action, record_id, jurisdiction, field);
 }
 
 /* Fail with VAULT_EDENIED unless the decision allows (mask is not enough
@@ -121,6 +131,48 @@ static int require_allow(const vp_decision *d, int action, const char *what)
     policy_reason_fill(&reason, d);
     return vault__err(VAULT_EDENIED, "%s denied for %s: %s", action_name(action), what,
                       reason.text);
+}
+
+/* Log a refused attempt in a transaction of its own and return `code`
+ * (the caller has rolled its own transaction back).  If the entry can't be
+ * written the attempt still fails, with the logging error. */
+int session__log_denial(vault_session *s, const char *action, const uint8_t *id,
+                        const char *field, const vp_decision *d, int code)
+{
+    char saved[512];
+    int rc = VAULT_OK;
+    af_entry e;
+    af_field f;
+    vault_reason reason;
+
+    snprintf(saved, sizeof saved, "%s", vault_error_last());
+    if (store_in_tx(s->v->db))
+        store_rollback(s->v->db);
+    policy_reason_fill(&reason, d);
+    audit_entry_init(&e, s->v, s, action);
+    e.outcome = AF_OUTCOME_DENIED;
+    if (id) {
+        e.has_record = 1;
+        memcpy(e.record_id, id, VAULT_ID_BYTES);
+    }
+    memset(&f, 0, sizeof f);
+    if (field) {
+        f.name = field;
+        f.effect = VAULT_EFFECT_DENY;
+        f.reason = reason.text;
+        e.fields = &f;
+        e.nfields = 1;
+    } else {
+        e.detail = reason.text;
+    }
+    GUARD(store_begin(s->v->db, 1));
+    GUARD(audit_append(s->v, &e));
+    GUARD(store_commit(s->v->db));
+    rc = vault__err(code, "%s", saved);
+cleanup:
+    if (store_in_tx(s->v->db))
+        store_rollback(s->v->db);
+    return rc;
 }
 
 static int record_lookup(uint8_t id[VAULT_ID_BYTES], store_record *rec, vault *v,
@@ -209,30 +261,54 @@ cleanup:
 }
 
 /* Decide and write n fields of a record already read into rec, inside the
- * caller's write transaction. */
+ * caller's write transaction; fill af[i] for the audit entry.  On a denial,
+ * *denied is the index of the refused field and *d its decision. */
 static int put_fields(vault_session *s, const uint8_t id[VAULT_ID_BYTES], const store_record *rec,
                       size_t n, const char *const *fields, const char *const *values,
-                      const size_t *lens, int64_t now)
+                      const size_t *lens, int64_t now, af_field *af, vault_reason *reasons,
+                      vp_decision *d, size_t *denied)
 {
     int rc = VAULT_OK;
     size_t i;
     const vp_field *f;
-    vp_decision d;
     char canon[VAULT_ID_HEX_SIZE];
-    uint8_t ct_hash[VC_SHA256_BYTES];
 
     vault__id_format(canon, id);
     ENSURE(n == 0 || (fields && values && lens), VAULT_EINVALID, "missing fields or values");
+    ENSURE(n <= AF_FIELDS_MAX, VAULT_ELIMIT, "at most %d fields at once", AF_FIELDS_MAX);
     for (i = 0; i < n; i++) {
         ENSURE(fields[i], VAULT_EINVALID, "missing field name");
         f = policy_field(s->v->policy, fields[i]);
         ENSURE(f, VAULT_EINVALID, "field '%s' is not declared in the policy", fields[i]);
-        (void)decide(&d, s, VAULT_ACTION_WRITE, canon, rec->jurisdiction, f->name);
-        GUARD(require_allow(&d, VAULT_ACTION_WRITE, f->name));
-        GUARD(record_put(ct_hash, s->v, id, f, values[i], lens[i], now));
+        (void)decide(d, s, VAULT_ACTION_WRITE, canon, rec->jurisdiction, f->name);
+        if (d->effect != VAULT_EFFECT_ALLOW) {
+            *denied = i;
+            GUARD(require_allow(d, VAULT_ACTION_WRITE, f->name));
+        }
+        policy_reason_fill(&reasons[i], d);
+        af[i].name = f->name;
+        af[i].effect = d->effect;
+        af[i].reason = reasons[i].text;
+        af[i].has_ct_hash = 1;
+        GUARD(record_put(af[i].ct_hash, s->v, id, f, values[i], lens[i], now));
     }
 cleanup:
     return rc;
+}
+
+/* Arrays for an n-field write's audit entry. */
+static int write_arrays(af_field **af, vault_reason **reasons, size_t n)
+{
+    *af = calloc(n ? n : 1, sizeof **af);
+    *reasons = calloc(n ? n : 1, sizeof **reasons);
+    if (!*af || !*reasons) {
+        free(*af);
+        free(*reasons);
+        *af = NULL;
+        *reasons = NULL;
+        return vault__err(VAULT_ENOMEM, "out of memory");
+    }
+    return VAULT_OK;
 }
 
 int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const char *jurisdiction,
@@ -244,18 +320,40 @@ int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const c
     vp_decision d;
     store_record rec;
     int64_t now = vault__now();
+    af_field *af = NULL;
+    vault_reason *reasons = NULL, why;
+    af_entry e;
+    size_t denied = SIZE_MAX;
 
     ENSURE(out_id && out_id_size >= VAULT_ID_HEX_SIZE, VAULT_EINVALID,
            "record id buffer too small");
     GUARD(enter(s));
     entered = 1;
     GUARD(vault__jurisdiction_check(jurisdiction, "jurisdiction"));
+    GUARD(write_arrays(&af, &reasons, n));
     (void)decide(&d, s, VAULT_ACTION_CREATE, NULL, jurisdiction, NULL);
-    GUARD(require_allow(&d, VAULT_ACTION_CREATE, "a record"));
+    if (d.effect != VAULT_EFFECT_ALLOW) {
+        rc = require_allow(&d, VAULT_ACTION_CREATE, "a record");
+        rc = session__log_denial(s, "create", NULL, NULL, &d, rc);
+        goto cleanup;
+    }
+    policy_reason_fill(&why, &d);
     GUARD(store_begin(s->v->db, 1));
     GUARD(record_create(id, s->v, jurisdiction, now));
     GUARD(store_record_get(&rec, s->v->db, id));
-    GUARD(put_fields(s, id, &rec, n, fields, values, value_lens, now));
+    rc = put_fields(s, id, &rec, n, fields, values, value_lens, now, af, reasons, &d, &denied);
+    if (rc == VAULT_EDENIED) {
+        rc = session__log_denial(s, "create", NULL, fields[denied], &d, rc);
+        goto cleanup;
+    }
+    GUARD(rc);
+    audit_entry_init(&e, s->v, s, "create");
+    e.has_record = 1;
+    memcpy(e.record_id, id, VAULT_ID_BYTES);
+    e.fields = af;
+    e.nfields = n;
+    e.detail = why.text;
+    GUARD(audit_append(s->v, &e));
     GUARD(store_commit(s->v->db));
     vault__id_format(out_id, id);
 cleanup:
@@ -264,6 +362,8 @@ cleanup:
             store_rollback(s->v->db);
         vault__leave(s->v);
     }
+    free(af);
+    free(reasons);
     return rc;
 }
 
@@ -280,13 +380,31 @@ int vault_record_update(vault_session *s, const char *record_id, size_t n,
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     store_record rec;
+    af_field *af = NULL;
+    vault_reason *reasons = NULL;
+    vp_decision d;
+    af_entry e;
+    size_t denied = SIZE_MAX;
 
     GUARD(enter(s));
     entered = 1;
     GUARD(vault__id_parse(id, record_id));
+    GUARD(write_arrays(&af, &reasons, n));
     GUARD(store_begin(s->v->db, 1));
     GUARD(store_record_get(&rec, s->v->db, id));
-    GUARD(put_fields(s, id, &rec, n, fields, values, value_lens, vault__now()));
+    rc = put_fields(s, id, &rec, n, fields, values, value_lens, vault__now(), af, reasons, &d,
+                    &denied);
+    if (rc == VAULT_EDENIED) {
+        rc = session__log_denial(s, "write", id, fields[denied], &d, rc);
+        goto cleanup;
+    }
+    GUARD(rc);
+    audit_entry_init(&e, s->v, s, "write");
+    e.has_record = 1;
+    memcpy(e.record_id, id, VAULT_ID_BYTES);
+    e.fields = af;
+    e.nfields = n;
+    GUARD(audit_append(s->v, &e));
     GUARD(store_commit(s->v->db));
 cleanup:
     if (entered) {
@@ -294,6 +412,8 @@ cleanup:
             store_rollback(s->v->db);
         vault__leave(s->v);
     }
+    free(af);
+    free(reasons);
     return rc;
 }
 
@@ -367,6 +487,9 @@ int vault_record_get(vault_result **out, vault_session *s, const char *record_id
     char canon[VAULT_ID_HEX_SIZE];
     size_t i, n;
     int64_t now = vault__now();
+    af_field *af = NULL;
+    af_entry e;
+    int any = 0, glass = 0;
 
     ENSURE(out, VAULT_EINVALID, "missing output");
     *out = NULL;
@@ -378,15 +501,33 @@ int vault_record_get(vault_result **out, vault_session *s, const char *record_id
                "field '%s' is not declared in the policy", fields[i] ? fields[i] : "(null)");
     GUARD(vault__id_parse(id, record_id));
     vault__id_format(canon, id);
+    ENSURE(n <= AF_FIELDS_MAX, VAULT_ELIMIT, "at most %d fields at once", AF_FIELDS_MAX);
     GUARD(result_new(&r, n));
-    GUARD(store_begin(s->v->db, 0));
+    af = calloc(n ? n : 1, sizeof *af);
+    ENSURE(af, VAULT_ENOMEM, "out of memory");
+    /* A write transaction from the start: the audit entry must be appended
+     * in the same snapshot the values were read from. */
+    GUARD(store_begin(s->v->db, 1));
     GUARD(store_record_get(&rec, s->v->db, id));
     for (i = 0; i < n; i++) {
         f = fields ? policy_field(s->v->policy, fields[i]) : policy_field_at(s->v->policy, i);
         GUARD(read_field(&r->items[i], s, id, canon, &rec, f, now));
+        af[i].name = r->items[i].field;
+        af[i].effect = r->items[i].effect;
+        af[i].reason = r->items[i].reason.text;
+        any |= r->items[i].effect != VAULT_EFFECT_DENY;
+        glass |= grants__is_break_glass(r->items[i].reason.grant);
     }
-    /* The audit entry for this read is appended here, in this transaction,
-     * and committed before any value leaves the library. */
+    /* The entry commits before any value leaves the library; if it can't
+     * be written the caller gets the error and no values (fail closed). */
+    audit_entry_init(&e, s->v, s, "read");
+    e.has_record = 1;
+    memcpy(e.record_id, id, VAULT_ID_BYTES);
+    e.fields = af;
+    e.nfields = n;
+    e.outcome = any || n == 0 ? AF_OUTCOME_OK : AF_OUTCOME_DENIED;
+    e.flags = glass ? AF_FLAG_BREAK_GLASS : 0;
+    GUARD(audit_append(s->v, &e));
     GUARD(store_commit(s->v->db));
     *out = r;
     r = NULL;
@@ -396,6 +537,7 @@ cleanup:
             store_rollback(s->v->db);
         vault__leave(s->v);
     }
+    free(af);
     vault_result_free(r);
     return rc;
 }
@@ -460,7 +602,11 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
     char canon[VAULT_ID_HEX_SIZE];
     store_record rec;
     vp_decision d;
+    af_entry e;
+    af_field af;
+    vault_reason why;
 
+    memset(&af, 0, sizeof af);
     ENSURE(out && out_count, VAULT_EINVALID, "missing output");
     *out = NULL;
     *out_count = 0;
@@ -472,20 +618,46 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
     /* Refuse outright when no record even in the subject's own jurisdiction
      * could be searched; otherwise filter candidates record by record. */
     (void)decide(&d, s, VAULT_ACTION_SEARCH, NULL, s->jurisdiction, field);
-    if (d.effect == VAULT_EFFECT_DENY)
-        GUARD(require_allow(&d, VAULT_ACTION_SEARCH, field));
-    GUARD(store_begin(s->v->db, 0));
+    if (d.effect == VAULT_EFFECT_DENY) {
+        rc = require_allow(&d, VAULT_ACTION_SEARCH, field);
+        rc = session__log_denial(s, "search", NULL, f->name, &d, rc);
+        goto cleanup;
+    }
+    GUARD(store_begin(s->v->db, 1));
     GUARD(record_find(&ids, &n, s->v, f, value, value_len));
     hex = malloc(n ? n * VAULT_ID_HEX_SIZE : 1);
     ENSURE(hex, VAULT_ENOMEM, "out of memory");
+    /* One entry per record the search revealed, so the resident's own
+     * report shows that someone found them; one entry when none. */
     for (i = 0; i < n; i++) {
-        GUARD(store_record_get(&rec, s->v->db, ids + i * VAULT_ID_BYTES));
-        vault__id_format(canon, ids + i * VAULT_ID_BYTES);
+        const uint8_t *rid = ids + i * VAULT_ID_BYTES;
+        GUARD(store_record_get(&rec, s->v->db, rid));
+        vault__id_format(canon, rid);
         (void)decide(&d, s, VAULT_ACTION_SEARCH, canon, rec.jurisdiction, field);
         if (d.effect == VAULT_EFFECT_DENY)
             continue;
+        policy_reason_fill(&why, &d);
+        audit_entry_init(&e, s->v, s, "search");
+        e.has_record = 1;
+        memcpy(e.record_id, rid, VAULT_ID_BYTES);
+        af.name = f->name;
+        af.effect = d.effect;
+        af.reason = why.text;
+        e.fields = &af;
+        e.nfields = 1;
+        GUARD(audit_append(s->v, &e));
         memcpy(hex + kept * VAULT_ID_HEX_SIZE, canon, VAULT_ID_HEX_SIZE);
         kept++;
+    }
+    if (kept == 0) {
+        audit_entry_init(&e, s->v, s, "search");
+        af.name = f->name;
+        af.effect = VAULT_EFFECT_ALLOW;
+        af.reason = "";
+        e.fields = &af;
+        e.nfields = 1;
+        e.detail = "no record found";
+        GUARD(audit_append(s->v, &e));
     }
     GUARD(store_commit(s->v->db));
     *out = hex;
@@ -526,6 +698,8 @@ int vault_record_erase(vault_session *s, const char *record_id)
     store_record rec;
     vp_decision d;
     char canon[VAULT_ID_HEX_SIZE];
+    af_entry e;
+    vault_reason why;
 
     GUARD(enter(s));
     entered = 1;
@@ -534,8 +708,18 @@ int vault_record_erase(vault_session *s, const char *record_id)
     GUARD(store_begin(s->v->db, 1));
     GUARD(store_record_get(&rec, s->v->db, id));
     (void)decide(&d, s, VAULT_ACTION_ERASE, canon, rec.jurisdiction, NULL);
-    GUARD(require_allow(&d, VAULT_ACTION_ERASE, "the record"));
+    if (d.effect != VAULT_EFFECT_ALLOW) {
+        rc = require_allow(&d, VAULT_ACTION_ERASE, "the record");
+        rc = session__log_denial(s, "erase", id, NULL, &d, rc);
+        goto cleanup;
+    }
     GUARD(record_erase(s->v, id));
+    policy_reason_fill(&why, &d);
+    audit_entry_init(&e, s->v, s, "erase");
+    e.has_record = 1;
+    memcpy(e.record_id, id, VAULT_ID_BYTES);
+    e.detail = why.text;
+    GUARD(audit_append(s->v, &e));
     GUARD(store_commit(s->v->db));
 cleanup:
     if (entered) {
@@ -543,5 +727,96 @@ cleanup:
             store_rollback(s->v->db);
         vault__leave(s->v);
     }
+    return rc;
+}
+
+int vault_record_export(char **out, vault_session *s, const char *record_id)
+{
+    int rc = VAULT_OK, entered = 0;
+    uint8_t id[VAULT_ID_BYTES];
+    store_record rec;
+    char canon[VAULT_ID_HEX_SIZE];
+    size_t i, n, nf = 0;
+    vp_decision d;
+    const vp_field *f;
+    char *pt = NULL, *masked = NULL, *dump = NULL;
+    size_t ptlen = 0, mlen = 0;
+    json_t *doc = NULL, *fields = NULL;
+    af_field *af = NULL;
+    vault_reason *reasons = NULL;
+    af_entry e;
+    int64_t now = vault__now();
+
+    ENSURE(out, VAULT_EINVALID, "missing output");
+    *out = NULL;
+    GUARD(enter(s));
+    entered = 1;
+    GUARD(vault__id_parse(id, record_id));
+    vault__id_format(canon, id);
+    n = policy_field_count(s->v->policy);
+    af = calloc(n ? n : 1, sizeof *af);
+    reasons = calloc(n ? n : 1, sizeof *reasons);
+    fields = json_object();
+    ENSURE(af && reasons && fields, VAULT_ENOMEM, "out of memory");
+    GUARD(store_begin(s->v->db, 1));
+    GUARD(store_record_get(&rec, s->v->db, id));
+    for (i = 0; i < n; i++) {
+        f = policy_field_at(s->v->policy, i);
+        (void)decide(&d, s, VAULT_ACTION_EXPORT, canon, rec.jurisdiction, f->name);
+        if (d.effect == VAULT_EFFECT_DENY)
+            continue;
+        rc = record_get(&pt, &ptlen, s->v, id, f);
+        if (rc == VAULT_ENOTFOUND) {
+            rc = VAULT_OK;
+            vault__err_clear();
+            continue;
+        }
+        GUARD(rc);
+        if (d.effect == VAULT_EFFECT_MASK) {
+            GUARD(mask_apply(&masked, &mlen, d.mask == VAULT_MASK_NONE ? VAULT_MASK_REDACT : d.mask,
+                             pt, ptlen, (time_t)now));
+            json_object_set_new(fields, f->name, json_stringn(masked, mlen));
+            vc_free(masked);
+            masked = NULL;
+        } else {
+            json_object_set_new(fields, f->name, json_stringn(pt, ptlen));
+        }
+        vc_free(pt);
+        pt = NULL;
+        policy_reason_fill(&reasons[nf], &d);
+        af[nf].name = f->name;
+        af[nf].effect = d.effect;
+        af[nf].reason = reasons[nf].text;
+        nf++;
+    }
+    doc = json_pack("{s:s, s:s, s:O}", "record", canon, "jurisdiction", rec.jurisdiction,
+                    "fields", fields);
+    ENSURE(doc, VAULT_ENOMEM, "out of memory");
+    audit_entry_init(&e, s->v, s, "export");
+    e.has_record = 1;
+    memcpy(e.record_id, id, VAULT_ID_BYTES);
+    e.fields = af;
+    e.nfields = nf;
+    e.outcome = nf ? AF_OUTCOME_OK : AF_OUTCOME_DENIED;
+    GUARD(audit_append(s->v, &e));
+    GUARD(store_commit(s->v->db));
+    dump = json_dumps(doc, JSON_INDENT(2));
+    ENSURE(dump, VAULT_ENOMEM, "out of memory");
+    *out = dump;
+    dump = NULL;
+cleanup:
+    if (entered) {
+        if (store_in_tx(s->v->db))
+            store_rollback(s->v->db);
+        vault__leave(s->v);
+    }
+    vc_free(pt);
+    vc_free(masked);
+    /* jansson's copies are wiped on free: vault_init installs a wiping
+     * allocator for it. */
+    json_decref(doc);
+    json_decref(fields);
+    free(af);
+    free(reasons);
     return rc;
 }

@@ -31,6 +31,20 @@ enum {
     Q_BIDX_PUT,
     Q_BIDX_FIND,
     Q_DATA_VERSION,
+    Q_AUDIT_APPEND,
+    Q_AUDIT_LAST,
+    Q_AUDIT_SCAN,
+    Q_AUDIT_COUNT,
+    Q_CP_ADD,
+    Q_CP_SCAN,
+    Q_CP_LAST,
+    Q_FIELD_STALE,
+    Q_FIELD_STALE_COUNT,
+    Q_GK_RETIRE,
+    Q_GRANT_INSERT,
+    Q_GRANT_GET,
+    Q_GRANT_SET_STATE,
+    Q_GRANT_SCAN,
     Q__COUNT
 };
 
@@ -57,6 +71,34 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_BIDX_FIND] = "SELECT record_id FROM blind_index WHERE field = ?1 AND digest = ?2 "
                     "ORDER BY record_id",
     [Q_DATA_VERSION] = "PRAGMA data_version",
+    [Q_AUDIT_APPEND] = "INSERT INTO audit(pos, entry, head, record_id, user, flags) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_AUDIT_LAST] = "SELECT pos, entry, head FROM audit ORDER BY pos DESC LIMIT 1",
+    [Q_AUDIT_SCAN] = "SELECT pos, entry, head FROM audit WHERE pos > ?1 ORDER BY pos",
+    [Q_AUDIT_COUNT] = "SELECT count(*) FROM audit",
+    [Q_CP_ADD] = "INSERT OR REPLACE INTO checkpoints(size, note, created) VALUES (?1, ?2, ?3)",
+    [Q_CP_SCAN] = "SELECT size, note FROM checkpoints ORDER BY size",
+    [Q_CP_LAST] = "SELECT max(size) FROM checkpoints",
+    [Q_FIELD_STALE] = "SELECT record_id, name, key_version, ct FROM fields "
+                      "WHERE grade = ?1 AND key_version < ?2 LIMIT ?3",
+    [Q_FIELD_STALE_COUNT] = "SELECT count(*) FROM fields WHERE grade = ?1 AND key_version < ?2",
+    [Q_GK_RETIRE] = "DELETE FROM grade_keys WHERE grade = ?1 AND version < ?2",
+    [Q_GRANT_INSERT] = "INSERT INTO grants(id, state, issuer, issuer_role, subject_user, subject_role,"
+                       " subject_department, effect, actions, fields, grade_min, grade_max, records,"
+                       " jurisdiction, purposes, not_before, not_after, reason, break_glass, created)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+                       " ?16, ?17, ?18, ?19, ?20)",
+    [Q_GRANT_GET] = "SELECT id, state, issuer, issuer_role, subject_user, subject_role,"
+                    " subject_department, effect, actions, fields, grade_min, grade_max, records,"
+                    " jurisdiction, purposes, not_before, not_after, reason, break_glass, approver,"
+                    " revoked_by, revoke_reason FROM grants WHERE id = ?1",
+    [Q_GRANT_SET_STATE] = "UPDATE grants SET state = ?2, approver = coalesce(?3, approver),"
+                          " revoked_by = coalesce(?4, revoked_by),"
+                          " revoke_reason = coalesce(?5, revoke_reason), changed = ?6 WHERE id = ?1",
+    [Q_GRANT_SCAN] = "SELECT id, state, issuer, issuer_role, subject_user, subject_role,"
+                     " subject_department, effect, actions, fields, grade_min, grade_max, records,"
+                     " jurisdiction, purposes, not_before, not_after, reason, break_glass, approver,"
+                     " revoked_by, revoke_reason FROM grants ORDER BY created, id",
 };
 
 /* Schema, one entry per version; migration N takes user_version N-1 to N. */
@@ -77,7 +119,24 @@ static const char *const migrations[] = {
     "CREATE INDEX fields_grade ON fields(grade, key_version);"
     "CREATE TABLE blind_index(field TEXT NOT NULL, digest BLOB NOT NULL,"
     " record_id BLOB NOT NULL REFERENCES records(id), PRIMARY KEY(field, record_id)) WITHOUT ROWID;"
-    "CREATE INDEX blind_index_lookup ON blind_index(field, digest);",
+    "CREATE INDEX blind_index_lookup ON blind_index(field, digest);"
+    /* The audit log: pos is the storage position; the sequence number lives
+     * inside the signed-over entry bytes.  record_id, user and flags are
+     * copies for finding entries quickly; reports re-check the entry. */
+    "CREATE TABLE audit(pos INTEGER PRIMARY KEY, entry BLOB NOT NULL, head BLOB NOT NULL,"
+    " record_id BLOB, user TEXT NOT NULL, flags INTEGER NOT NULL);"
+    "CREATE INDEX audit_record ON audit(record_id);"
+    "CREATE INDEX audit_user ON audit(user);"
+    "CREATE TABLE checkpoints(size INTEGER PRIMARY KEY, note TEXT NOT NULL,"
+    " created INTEGER NOT NULL);"
+    /* Grants: lists (fields, records, purposes) are newline-separated. */
+    "CREATE TABLE grants(id TEXT PRIMARY KEY, state TEXT NOT NULL, issuer TEXT NOT NULL,"
+    " issuer_role TEXT NOT NULL, subject_user TEXT, subject_role TEXT, subject_department TEXT,"
+    " effect INTEGER NOT NULL, actions INTEGER NOT NULL, fields TEXT, grade_min TEXT,"
+    " grade_max TEXT, records TEXT, jurisdiction TEXT, purposes TEXT,"
+    " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, reason TEXT NOT NULL,"
+    " break_glass INTEGER NOT NULL, approver TEXT, revoked_by TEXT, revoke_reason TEXT,"
+    " created INTEGER NOT NULL, changed INTEGER) WITHOUT ROWID;",
 };
 
 _Static_assert(VAULT_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "one migration per version");
@@ -681,5 +740,374 @@ int store_bidx_find(uint8_t **out, size_t *out_count, store *s, const char *fiel
 cleanup:
     free(ids);
     done(st);
+    return rc;
+}
+
+int store_audit_append(store *s, int64_t pos, const uint8_t *entry, size_t len,
+                       const uint8_t head[32], const uint8_t *record_id, const char *user,
+                       unsigned flags)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_AUDIT_APPEND));
+    sqlite3_bind_int64(st, 1, pos);
+    sqlite3_bind_blob(st, 2, entry, (int)len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, head, 32, SQLITE_STATIC);
+    if (record_id)
+        sqlite3_bind_blob(st, 4, record_id, VAULT_ID_BYTES, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 4);
+    sqlite3_bind_text(st, 5, user ? user : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, flags);
+    GUARD(step_done(s, st, "appending to the audit log"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_audit_last(int64_t *out_pos, uint8_t **out_entry, size_t *out_len, uint8_t head[32],
+                     store *s)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+    size_t n;
+
+    *out_pos = 0;
+    *out_entry = NULL;
+    *out_len = 0;
+    memset(head, 0, 32);
+    GUARD(stmt(&st, s, Q_AUDIT_LAST));
+    src = sqlite3_step(st);
+    if (src == SQLITE_DONE)
+        goto cleanup;
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading the audit log");
+        goto cleanup;
+    }
+    ENSURE(sqlite3_column_bytes(st, 2) == 32, VAULT_EINTEGRITY,
+           "audit log: the newest entry's chain head has the wrong size");
+    memcpy(head, sqlite3_column_blob(st, 2), 32);
+    n = (size_t)sqlite3_column_bytes(st, 1);
+    *out_entry = malloc(n ? n : 1);
+    ENSURE(*out_entry, VAULT_ENOMEM, "out of memory");
+    if (n)
+        memcpy(*out_entry, sqlite3_column_blob(st, 1), n);
+    *out_len = n;
+    *out_pos = sqlite3_column_int64(st, 0);
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_audit_scan(store *s, int64_t after_pos,
+                     int (*fn)(void *arg, int64_t pos, const uint8_t *entry, size_t len,
+                               const uint8_t *head, size_t head_len),
+                     void *arg)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    /* A statement of its own: callbacks may use the cached ones. */
+    src = sqlite3_prepare_v2(s->db, query_sql[Q_AUDIT_SCAN], -1, &st, NULL);
+    if (src != SQLITE_OK) {
+        rc = db_err(s, src, "prepare");
+        goto cleanup;
+    }
+    sqlite3_bind_int64(st, 1, after_pos);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        int r = fn(arg, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
+                   (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_blob(st, 2),
+                   (size_t)sqlite3_column_bytes(st, 2));
+        if (r < 0) {
+            rc = r;
+            goto cleanup;
+        }
+        if (r > 0) /* the callback asked to stop */
+            break;
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = db_err(s, src, "reading the audit log");
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_audit_count(int64_t *out, store *s)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_AUDIT_COUNT));
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "counting audit entries");
+        goto cleanup;
+    }
+    *out = sqlite3_column_int64(st, 0);
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_checkpoint_add(store *s, uint64_t size, const char *note, int64_t now)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_CP_ADD));
+    sqlite3_bind_int64(st, 1, (int64_t)size);
+    sqlite3_bind_text(st, 2, note, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    GUARD(step_done(s, st, "storing a checkpoint"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_checkpoint_last(uint64_t *out, store *s)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    *out = 0;
+    GUARD(stmt(&st, s, Q_CP_LAST));
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading checkpoints");
+        goto cleanup;
+    }
+    if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *out = (uint64_t)sqlite3_column_int64(st, 0);
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_checkpoint_scan(store *s, int (*fn)(void *arg, uint64_t size, const char *note, size_t len),
+                          void *arg)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    src = sqlite3_prepare_v2(s->db, query_sql[Q_CP_SCAN], -1, &st, NULL);
+    if (src != SQLITE_OK) {
+        rc = db_err(s, src, "prepare");
+        goto cleanup;
+    }
+    while ((src = sqlite3_step(st)) == SQLITE_ROW)
+        GUARD(fn(arg, (uint64_t)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+                 (size_t)sqlite3_column_bytes(st, 1)));
+    if (src != SQLITE_DONE)
+        rc = db_err(s, src, "reading checkpoints");
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_field_scan_stale(store *s, const char *grade, uint32_t below_version, size_t limit,
+                           int (*fn)(void *arg, const uint8_t *record_id, const char *field,
+                                     uint32_t key_version, const uint8_t *ct, size_t len),
+                           void *arg)
+{
+    int rc = VAULT_OK, src, r;
+    sqlite3_stmt *st = NULL;
+
+    /* A statement of its own: the callback writes through cached ones. */
+    src = sqlite3_prepare_v2(s->db, query_sql[Q_FIELD_STALE], -1, &st, NULL);
+    if (src != SQLITE_OK) {
+        rc = db_err(s, src, "prepare");
+        goto cleanup;
+    }
+    sqlite3_bind_text(st, 1, grade, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, below_version);
+    sqlite3_bind_int64(st, 3, (int64_t)limit);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        ENSURE(sqlite3_column_bytes(st, 0) == VAULT_ID_BYTES, VAULT_EINTEGRITY,
+               "database: bad record id on a field");
+        r = fn(arg, sqlite3_column_blob(st, 0), (const char *)sqlite3_column_text(st, 1),
+               (uint32_t)sqlite3_column_int64(st, 2), sqlite3_column_blob(st, 3),
+               (size_t)sqlite3_column_bytes(st, 3));
+        if (r < 0) {
+            rc = r;
+            goto cleanup;
+        }
+    }
+    if (src != SQLITE_DONE)
+        rc = db_err(s, src, "reading fields");
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_field_count_stale(int64_t *out, store *s, const char *grade, uint32_t below_version)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_FIELD_STALE_COUNT));
+    sqlite3_bind_text(st, 1, grade, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, below_version);
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "counting fields");
+        goto cleanup;
+    }
+    *out = sqlite3_column_int64(st, 0);
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_gradekey_retire(store *s, const char *grade, uint32_t below_version)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_GK_RETIRE));
+    sqlite3_bind_text(st, 1, grade, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, below_version);
+    GUARD(step_done(s, st, "retiring grade keys"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+int store_grant_insert(store *s, const store_grant *g)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_GRANT_INSERT));
+    sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, g->state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, g->issuer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, g->issuer_role, -1, SQLITE_STATIC);
+    bind_opt_text(st, 5, g->user);
+    bind_opt_text(st, 6, g->role);
+    bind_opt_text(st, 7, g->department);
+    sqlite3_bind_int(st, 8, g->effect);
+    sqlite3_bind_int64(st, 9, g->actions);
+    bind_opt_text(st, 10, g->fields);
+    bind_opt_text(st, 11, g->grade_min);
+    bind_opt_text(st, 12, g->grade_max);
+    bind_opt_text(st, 13, g->records);
+    bind_opt_text(st, 14, g->jurisdiction);
+    bind_opt_text(st, 15, g->purposes);
+    sqlite3_bind_int64(st, 16, g->not_before);
+    sqlite3_bind_int64(st, 17, g->not_after);
+    sqlite3_bind_text(st, 18, g->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 19, g->break_glass);
+    sqlite3_bind_int64(st, 20, g->created);
+    GUARD(step_done(s, st, "storing a grant"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : (const char *)sqlite3_column_text(st, i);
+}
+
+/* Fill g from a row of Q_GRANT_GET / Q_GRANT_SCAN; strings point into the row. */
+static void grant_row(store_grant *g, sqlite3_stmt *st)
+{
+    memset(g, 0, sizeof *g);
+    g->id = col_text(st, 0);
+    g->state = col_text(st, 1);
+    g->issuer = col_text(st, 2);
+    g->issuer_role = col_text(st, 3);
+    g->user = col_text(st, 4);
+    g->role = col_text(st, 5);
+    g->department = col_text(st, 6);
+    g->effect = sqlite3_column_int(st, 7);
+    g->actions = (unsigned)sqlite3_column_int64(st, 8);
+    g->fields = col_text(st, 9);
+    g->grade_min = col_text(st, 10);
+    g->grade_max = col_text(st, 11);
+    g->records = col_text(st, 12);
+    g->jurisdiction = col_text(st, 13);
+    g->purposes = col_text(st, 14);
+    g->not_before = sqlite3_column_int64(st, 15);
+    g->not_after = sqlite3_column_int64(st, 16);
+    g->reason = col_text(st, 17);
+    g->break_glass = sqlite3_column_int(st, 18);
+    g->approver = col_text(st, 19);
+    g->revoked_by = col_text(st, 20);
+    g->revoke_reason = col_text(st, 21);
+}
+
+int store_grant_get(store *s, const char *id, int (*fn)(void *arg, const store_grant *g), void *arg)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+    store_grant g;
+
+    GUARD(stmt(&st, s, Q_GRANT_GET));
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    ENSURE(src != SQLITE_DONE, VAULT_ENOTFOUND, "no grant '%s'", id);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading a grant");
+        goto cleanup;
+    }
+    grant_row(&g, st);
+    GUARD(fn(arg, &g));
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_grant_set_state(store *s, const char *id, const char *state, const char *approver,
+                          const char *revoked_by, const char *revoke_reason, int64_t now)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_GRANT_SET_STATE));
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+    bind_opt_text(st, 3, approver);
+    bind_opt_text(st, 4, revoked_by);
+    bind_opt_text(st, 5, revoke_reason);
+    sqlite3_bind_int64(st, 6, now);
+    GUARD(step_done(s, st, "updating a grant"));
+    ENSURE(sqlite3_changes(s->db) == 1, VAULT_ENOTFOUND, "no grant '%s'", id);
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_grant_scan(store *s, int (*fn)(void *arg, const store_grant *g), void *arg)
+{
+    int rc = VAULT_OK, src, r;
+    sqlite3_stmt *st = NULL;
+    store_grant g;
+
+    src = sqlite3_prepare_v2(s->db, query_sql[Q_GRANT_SCAN], -1, &st, NULL);
+    if (src != SQLITE_OK) {
+        rc = db_err(s, src, "prepare");
+        goto cleanup;
+    }
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        grant_row(&g, st);
+        if ((r = fn(arg, &g)) < 0) {
+            rc = r;
+            goto cleanup;
+        }
+    }
+    if (src != SQLITE_DONE)
+        rc = db_err(s, src, "reading grants");
+cleanup:
+    sqlite3_finalize(st);
     return rc;
 }

@@ -87,4 +87,72 @@ int store_bidx_put(store *s, const char *field, const uint8_t *digest, size_t dl
 int store_bidx_find(uint8_t **out, size_t *out_count, store *s, const char *field,
                     const uint8_t *digest, size_t dlen) VAULT_MUST_CHECK;
 
+/* ---- Grants ---- */
+
+typedef struct store_grant {
+    const char *id, *state; /* state: "pending", "active", "revoked" */
+    const char *issuer, *issuer_role;
+    const char *user, *role, *department; /* recipient pattern (NULL = any) */
+    int effect;
+    unsigned actions;
+    const char *fields;       /* newline-separated, or NULL */
+    const char *grade_min, *grade_max;
+    const char *records;      /* newline-separated hex ids, or NULL */
+    const char *jurisdiction;
+    const char *purposes;     /* newline-separated, or NULL (any) */
+    int64_t not_before, not_after;
+    const char *reason;
+    int break_glass;
+    const char *approver, *revoked_by, *revoke_reason; /* read back only */
+    int64_t created;
+} store_grant;
+
+int store_grant_insert(store *s, const store_grant *g) VAULT_MUST_CHECK;
+/* Call fn with the grant (valid during the call only).  VAULT_ENOTFOUND. */
+int store_grant_get(store *s, const char *id, int (*fn)(void *arg, const store_grant *g),
+                    void *arg) VAULT_MUST_CHECK;
+/* Set state, and approver / revoker / reason where not NULL. */
+int store_grant_set_state(store *s, const char *id, const char *state, const char *approver,
+                          const char *revoked_by, const char *revoke_reason,
+                          int64_t now) VAULT_MUST_CHECK;
+/* Every grant, oldest first; fn returns < 0 to stop with that error. */
+int store_grant_scan(store *s, int (*fn)(void *arg, const store_grant *g), void *arg) VAULT_MUST_CHECK;
+
+/* ---- Key rotation ---- */
+
+/* Call fn for up to `limit` fields of `grade` sealed under a key version
+ * below `below_version`.  fn may rewrite the field (store_field_put). */
+int store_field_scan_stale(store *s, const char *grade, uint32_t below_version, size_t limit,
+                           int (*fn)(void *arg, const uint8_t *record_id, const char *field,
+                                     uint32_t key_version, const uint8_t *ct, size_t len),
+                           void *arg) VAULT_MUST_CHECK;
+int store_field_count_stale(int64_t *out, store *s, const char *grade,
+                            uint32_t below_version) VAULT_MUST_CHECK;
+/* Delete the wrapped keys of `grade` older than below_version. */
+int store_gradekey_retire(store *s, const char *grade, uint32_t below_version) VAULT_MUST_CHECK;
+
+/* ---- Audit log ---- */
+
+/* Append an entry at storage position pos with its chain head. */
+int store_audit_append(store *s, int64_t pos, const uint8_t *entry, size_t len,
+                       const uint8_t head[32], const uint8_t *record_id, const char *user,
+                       unsigned flags) VAULT_MUST_CHECK;
+/* The newest entry (pos 0, *out_entry NULL and head all zero when empty).
+ * *out_entry is malloc'ed. */
+int store_audit_last(int64_t *out_pos, uint8_t **out_entry, size_t *out_len, uint8_t head[32],
+                     store *s) VAULT_MUST_CHECK;
+/* Call fn for every entry after after_pos in storage order.  fn returns 0
+ * to go on, > 0 to stop, < 0 to fail (returned). */
+int store_audit_scan(store *s, int64_t after_pos,
+                     int (*fn)(void *arg, int64_t pos, const uint8_t *entry, size_t len,
+                               const uint8_t *head, size_t head_len),
+                     void *arg) VAULT_MUST_CHECK;
+int store_audit_count(int64_t *out, store *s) VAULT_MUST_CHECK;
+
+/* Signed checkpoints (C2SP notes) by tree size. */
+int store_checkpoint_add(store *s, uint64_t size, const char *note, int64_t now) VAULT_MUST_CHECK;
+int store_checkpoint_last(uint64_t *out, store *s) VAULT_MUST_CHECK;
+int store_checkpoint_scan(store *s, int (*fn)(void *arg, uint64_t size, const char *note, size_t len),
+                          void *arg) VAULT_MUST_CHECK;
+
 #endif

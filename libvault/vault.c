@@ -1,5 +1,7 @@
 /* vault: the handle, creating and opening vaults, keyslots, policies. */
 #include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "audit.h"
 #include "crypto.h"
+#include "grants.h"
 #include "keyslot.h"
 #include "vault_int.h"
 
@@ -54,14 +60,34 @@ size_t vault_value_max(void) { return VAULT_VALUE_MAX; }
 size_t vault_jurisdiction_max(void) { return VAULT_JURISDICTION_MAX; }
 size_t vault_name_max(void) { return VAULT_NAME_MAX; }
 
+static void wiping_free(void *p);
+
+static void install_allocator(void)
+{
+    json_set_alloc_funcs(malloc, wiping_free);
+}
+
+/* jansson's free, wiping what it held: JSON documents built from field
+ * values (exports, results) must not leave plaintext in freed memory. */
+static void wiping_free(void *p)
+{
+    if (p) {
+        vc_wipe(p, malloc_usable_size(p));
+        free(p);
+    }
+}
+
 int vault_init(void)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+    pthread_once(&once, install_allocator);
     return vc_init();
 }
 
 void vault_free(void *p)
 {
-    free(p);
+    wiping_free(p);
 }
 
 int64_t vault__now(void)
@@ -187,7 +213,11 @@ int vault__enter(vault *v)
     vault__err_clear();
     GUARD(store_data_version(v->db, &dv));
     if (dv != v->data_version) {
+        int64_t before = v->policy_id;
         GUARD(load_active_policy(v));
+        /* Grade names map to indices through the policy: rebuild the
+         * grants when either changed. */
+        GUARD(grants__sync(v, before != v->policy_id));
         v->data_version = dv;
     }
 cleanup:
@@ -229,6 +259,7 @@ static int handle_new(vault **out, const char *path)
     ENSURE(v->path, VAULT_ENOMEM, "out of memory");
     GUARD(keys_path_for(&v->keys_path, path));
     v->data_version = -1;
+    vault__default_actor(v->actor, sizeof v->actor);
     *out = v;
     v = NULL;
 cleanup:
@@ -269,6 +300,8 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     struct stat st;
     int64_t now = vault__now();
     uint8_t fmt[] = VAULT_FORMAT_TAG;
+    af_entry e;
+    char detail[300];
 
     ENSURE(out, VAULT_EINVALID, "missing output handle");
     *out = NULL;
@@ -304,8 +337,15 @@ int vault_create(vault **out, const char *path, const char *policy_file,
                            src, srclen, now));
     for (i = 0; i < policy_grade_count(v->policy); i++)
         GUARD(keyring_grade_key_create(v->keys, v->db, policy_grade_name(v->policy, i), 1, now));
+    GUARD(audit_keys_create(v));
+    audit_entry_init(&e, v, NULL, "vault_create");
+    snprintf(detail, sizeof detail, "policy %s", base_name(policy_file));
+    e.detail = detail;
+    GUARD(audit_append(v, &e));
     GUARD(store_commit(v->db));
     GUARD(store_data_version(v->db, &v->data_version));
+    GUARD(grants__sync(v, 1));
+    v->ready = 1;
     *out = v;
     v = NULL;
 cleanup:
@@ -356,6 +396,8 @@ int vault_open(vault **out, const char *path, const vault_secret *secret)
            "%s belongs to another vault than %s", v->keys_path, v->path);
     GUARD(store_data_version(v->db, &v->data_version));
     GUARD(load_active_policy(v));
+    GUARD(grants__sync(v, 1));
+    v->ready = 1;
     *out = v;
     v = NULL;
 cleanup:
@@ -368,8 +410,13 @@ void vault_close(vault *v)
 {
     if (!v)
         return;
+    /* Sign what was appended since the last checkpoint; a failure here
+     * (read-only file, say) loses nothing: verify still checks the chain. */
+    if (v->ready && audit_checkpoint_if_needed(v) < 0)
+        vault__err_clear();
     store_close(v->db);
     keyring_free(v->keys);
+    policy_grantset_free(v->grants);
     policy_free(v->policy);
     free(v->path);
     free(v->keys_path);
@@ -387,17 +434,29 @@ int vault_id(char *out, size_t out_size, const vault *v)
 
 int vault_db_key(char *out, size_t out_size, vault *v)
 {
-    int rc = VAULT_OK;
+    int rc = VAULT_OK, entered = 0;
+    af_entry e;
 
     ENSURE(out && out_size >= 68, VAULT_EINVALID, "vault_db_key: output buffer too small");
     GUARD(vault__enter(v));
+    entered = 1;
+    /* Log first: the key is handed out only once its entry is committed. */
+    GUARD(store_begin(v->db, 1));
+    audit_entry_init(&e, v, NULL, "db_key");
+    e.detail = "raw SQLCipher key handed out";
+    GUARD(audit_append(v, &e));
+    GUARD(store_commit(v->db));
     out[0] = 'x';
     out[1] = '\'';
-    rc = vc_bin2hex(out + 2, out_size - 2, keyring_db_key(v->keys), VC_KEYBYTES);
+    GUARD(vc_bin2hex(out + 2, out_size - 2, keyring_db_key(v->keys), VC_KEYBYTES));
     out[66] = '\'';
     out[67] = '\0';
-    vault__leave(v);
 cleanup:
+    if (entered) {
+        if (store_in_tx(v->db))
+            store_rollback(v->db);
+        vault__leave(v);
+    }
     return rc;
 }
 
@@ -415,40 +474,52 @@ int vault_keyfile_generate(const char *path)
 
 /* Keyslot changes run under the database write lock, so two processes
  * can't rewrite the sidecar at once. */
-int vault_keyslot_add(int *out_slot, vault *v, const vault_secret *secret, const char *label)
+/* Keyslot changes run under the database write lock, so two processes
+ * can't rewrite the sidecar at once.  The audit entry is appended first
+ * and committed after the sidecar is rewritten. */
+static int keyslot_change(vault *v, int *out_slot, const vault_secret *secret, const char *label,
+                          int remove_slot)
 {
-    int rc = VAULT_OK;
+    int rc = VAULT_OK, entered = 0;
+    af_entry e;
+    char detail[VAULT_NAME_MAX + 64];
 
     GUARD(vault__enter(v));
-    rc = store_begin(v->db, 1);
-    if (rc == VAULT_OK) {
-        rc = ks_add(out_slot, v->keys_path, keyring_master(v->keys), secret, label ? label : "");
-        if (rc == VAULT_OK)
-            rc = store_commit(v->db);
-        else
-            store_rollback(v->db);
-    }
-    vault__leave(v);
+    entered = 1;
+    GUARD(store_begin(v->db, 1));
+    audit_entry_init(&e, v, NULL, remove_slot >= 0 ? "keyslot_remove" : "keyslot_add");
+    if (remove_slot >= 0)
+        snprintf(detail, sizeof detail, "slot %d", remove_slot);
+    else
+        snprintf(detail, sizeof detail, "%s slot '%s'",
+                 secret && secret->kind == VAULT_UNLOCK_KEYFILE ? "key file" : "passphrase",
+                 label ? label : "");
+    e.detail = detail;
+    GUARD(audit_append(v, &e));
+    if (remove_slot >= 0)
+        GUARD(ks_remove(v->keys_path, keyring_master(v->keys), remove_slot));
+    else
+        GUARD(ks_add(out_slot, v->keys_path, keyring_master(v->keys), secret, label ? label : ""));
+    GUARD(store_commit(v->db));
 cleanup:
+    if (entered) {
+        if (store_in_tx(v->db))
+            store_rollback(v->db);
+        vault__leave(v);
+    }
     return rc;
+}
+
+int vault_keyslot_add(int *out_slot, vault *v, const vault_secret *secret, const char *label)
+{
+    return keyslot_change(v, out_slot, secret, label, -1);
 }
 
 int vault_keyslot_remove(vault *v, int slot)
 {
-    int rc = VAULT_OK;
-
-    GUARD(vault__enter(v));
-    rc = store_begin(v->db, 1);
-    if (rc == VAULT_OK) {
-        rc = ks_remove(v->keys_path, keyring_master(v->keys), slot);
-        if (rc == VAULT_OK)
-            rc = store_commit(v->db);
-        else
-            store_rollback(v->db);
-    }
-    vault__leave(v);
-cleanup:
-    return rc;
+    if (slot < 0)
+        return vault__err(VAULT_EINVALID, "slot numbers are 0 or more");
+    return keyslot_change(v, NULL, NULL, NULL, slot);
 }
 
 int vault_keyslot_list(vault_keyslot_info **out, size_t *out_count, vault *v)
@@ -492,6 +563,8 @@ int vault_policy_apply(char **out_report, vault *v, const char *policy_file)
     char *report = NULL, *src = NULL, *diff = NULL;
     size_t srclen = 0;
     int64_t id = 0;
+    af_entry e;
+    char detail[400];
 
     if (out_report)
         *out_report = NULL;
@@ -510,12 +583,26 @@ int vault_policy_apply(char **out_report, vault *v, const char *policy_file)
     GUARD(store_begin(v->db, 1));
     GUARD(store_policy_add(&id, v->db, policy_hash(p), base_name(policy_file), src, srclen,
                            vault__now()));
+    {
+        /* Logged under the new policy's hash: the entry says what now applies. */
+        vault_policy *old_p = v->policy;
+        char hex[65];
+        GUARD(vc_bin2hex(hex, sizeof hex, policy_hash(p), 32));
+        snprintf(detail, sizeof detail, "policy %s sha256 %s", base_name(policy_file), hex);
+        audit_entry_init(&e, v, NULL, "policy_apply");
+        e.detail = detail;
+        v->policy = p;
+        rc = audit_append(v, &e);
+        v->policy = old_p;
+        GUARD(rc);
+    }
     GUARD(store_commit(v->db));
     GUARD(store_data_version(v->db, &v->data_version));
     policy_free(v->policy);
     v->policy = p;
     v->policy_id = id;
     p = NULL;
+    GUARD(grants__sync(v, 1));
     if (out_report) {
         *out_report = diff;
         diff = NULL;

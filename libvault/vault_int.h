@@ -18,8 +18,12 @@ struct vault {
     keyring *keys;
     store *db;
     vault_policy *policy;   /* the active policy, reloaded when it changes */
+    vp_grantset *grants;    /* live grants, rebuilt when they change (grants.c) */
+    int64_t grants_version; /* meta "grants_version" the set was built from */
     int64_t policy_id;
     int64_t data_version;   /* last seen PRAGMA data_version */
+    char actor[VAULT_NAME_MAX]; /* recorded for operations without a session */
+    int ready;              /* fully opened: close may write a checkpoint */
 };
 
 struct vault_session {
@@ -37,6 +41,9 @@ struct vault_session {
 int vault__enter(vault *v) VAULT_MUST_CHECK;
 void vault__leave(vault *v);
 
+/* "os:<login name>" for the actor of operations without a session. */
+void vault__default_actor(char *out, size_t cap);
+
 /* Current time in unix seconds (VAULT_FAKE_NOW is not consulted: tests
  * pass times explicitly where they need them). */
 int64_t vault__now(void);
@@ -50,6 +57,16 @@ void vault__id_format(char out[VAULT_ID_HEX_SIZE], const uint8_t id[VAULT_ID_BYT
 int vault__jurisdiction_check(const char *path, const char *what) VAULT_MUST_CHECK;
 /* A name (user, role, ...): 1..VAULT_NAME_MAX-1 bytes of [A-Za-z0-9_.@-]. */
 int vault__name_check(const char *name, const char *what) VAULT_MUST_CHECK;
+
+/* ---- session.c, for other modules acting for a session ---- */
+
+/* Decide with the vault's policy and live grants (fails closed). */
+int session__decide(vp_decision *d, const vault_session *s, int action, const char *record_id,
+                    const char *jurisdiction, const char *field);
+/* Roll back the caller's transaction, log a refused attempt in one of its
+ * own, and return `code` with the message that was set. */
+int session__log_denial(vault_session *s, const char *action, const uint8_t *id,
+                        const char *field, const vp_decision *d, int code);
 
 /* ---- record.c: storage of records without policy (callers decide) ---- */
 

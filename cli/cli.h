@@ -1,0 +1,100 @@
+/* vaultctl: shared command-line plumbing.  The CLI uses only vault.h. */
+#ifndef VAULTCTL_CLI_H
+#define VAULTCTL_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "vault.h"
+
+/* Exit codes (DESIGN.md §7, docs/errors.md). */
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+#define EXIT_INTEGRITY 3
+#define EXIT_DENIED 4
+#define EXIT_NOTFOUND 5
+#define EXIT_AUTH 6
+#define EXIT_INVALID 7
+
+/* Long-only global options get ids from here up. */
+enum {
+    OPT_VAULT = 1000,
+    OPT_KEY_FILE,
+    OPT_JSON,
+    OPT_USER,
+    OPT_ROLE,
+    OPT_DEPT,
+    OPT_JURISDICTION,
+    OPT_PURPOSE,
+    OPT_KDF,
+    OPT_HELP,
+    OPT__GLOBAL_END
+};
+
+typedef struct cli {
+    const char *vault_path;
+    const char *key_file;
+    int json;
+    int kdf_profile;
+    vault_subject subject;
+    const char *prog;
+    const char *cmd; /* e.g. "record get", for messages */
+} cli;
+
+/* getopt_long table entries for the global options, to splice into each
+ * command's table: CLI_GLOBAL_OPTIONS, then its own, then {0}. */
+#define CLI_GLOBAL_OPTIONS                                        \
+    {"vault", required_argument, NULL, OPT_VAULT},                \
+    {"key-file", required_argument, NULL, OPT_KEY_FILE},          \
+    {"json", no_argument, NULL, OPT_JSON},                        \
+    {"user", required_argument, NULL, OPT_USER},                  \
+    {"role", required_argument, NULL, OPT_ROLE},                  \
+    {"dept", required_argument, NULL, OPT_DEPT},                  \
+    {"jurisdiction", required_argument, NULL, OPT_JURISDICTION},  \
+    {"purpose", required_argument, NULL, OPT_PURPOSE},            \
+    {"kdf", required_argument, NULL, OPT_KDF},                    \
+    {"help", no_argument, NULL, OPT_HELP}
+
+/* Handle a global option: 1 handled, 0 not a global option, -1 bad value. */
+int cli_global_option(cli *c, int opt, const char *arg);
+
+/* Report a library failure: "vaultctl: <cmd>: <message>" on stderr, and
+ * return the exit code for the library code rc. */
+int cli_fail(const cli *c, int rc);
+/* Report a usage error and return EXIT_USAGE. */
+int cli_usage_error(const cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Map a library code to an exit code. */
+int cli_exit_code(int rc);
+
+/* Open the vault named by --vault / VAULT_PATH, unlocking with --key-file,
+ * VAULT_PASSPHRASE or a no-echo prompt on a terminal. */
+int cli_open_vault(vault **out, cli *c);
+/* Read a secret for a new slot: --key-file style path or passphrase from
+ * `env` or a prompt (asked twice).  The passphrase buffer is sodium_malloc'ed;
+ * release it with cli_secret_free. */
+int cli_new_secret(vault_secret *out, cli *c, const char *key_file, const char *env);
+void cli_secret_free(vault_secret *s);
+/* Open a session for --user/--role/--dept/--jurisdiction/--purpose. */
+int cli_open_session(vault_session **out, vault *v, cli *c);
+
+/* Print help text for a command and return EXIT_OK. */
+int cli_help(const char *text);
+
+/* Commands: argc/argv start at the command word. */
+int cmd_init(cli *c, int argc, char **argv);
+int cmd_keyslot(cli *c, int argc, char **argv);
+int cmd_key(cli *c, int argc, char **argv);
+int cmd_policy(cli *c, int argc, char **argv);
+int cmd_record(cli *c, int argc, char **argv);
+int cmd_demo(cli *c, int argc, char **argv);
+int cmd_audit(cli *c, int argc, char **argv);
+int cmd_grant(cli *c, int argc, char **argv);       /* grant, grant approve */
+int cmd_revoke(cli *c, int argc, char **argv);
+int cmd_grants(cli *c, int argc, char **argv);
+int cmd_break_glass(cli *c, int argc, char **argv);
+int cmd_export(cli *c, int argc, char **argv);      /* resident's copy */
+int cmd_import(cli *c, int argc, char **argv);      /* cli/cmd_import.c */
+int cmd_key_rotate(cli *c, int argc, char **argv);  /* cli/cmd_rotate.c: key rotate */
+
+#endif

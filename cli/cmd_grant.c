@@ -1,0 +1,415 @@
+/* vaultctl grant, grant approve, revoke, grants, break-glass, export. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+
+#define MAX_ITEMS 256
+
+static const char grant_help[] =
+    "usage: vaultctl [officer] grant (--to-user U | --to-role R [--to-dept D] | --to-dept D)\n"
+    "           [--mask] (--fields F1,F2 | --grades MIN..MAX) (--records ID1,ID2 | --in JURISDICTION)\n"
+    "           [--purposes P1,P2] [--from TIME] (--until TIME | --for DURATION) --reason TEXT\n"
+    "       vaultctl [officer] grant approve ID\n"
+    "\n"
+    "A data officer (the acting subject) gives a recipient time-bound access: plaintext\n"
+    "(default) or masked (--mask) to fields or a grade range, over listed records or a\n"
+    "jurisdiction subtree, for some purposes (default any).  The policy's grant_limits\n"
+    "for the officer's role bound the grade, the duration and the recipients; a grant\n"
+    "beyond them is refused with the limit it broke (exit 4).  Grants reaching the\n"
+    "approval grade stay pending until a second, different officer runs `grant approve`.\n"
+    "TIME is YYYY-MM-DDTHH:MM:SSZ (UTC); DURATION is like 45m, 8h, 7d.\n"
+    "\n"
+    "example:\n"
+    "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
+    "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service \\\n"
+    "      grant --to-role civil_affairs_officer --to-dept civil_affairs --fields phone,address \\\n"
+    "      --in hangzhou/gongshu/xiaohe/changzheng --purposes social_assistance --for 7d \\\n"
+    "      --reason \"2026 winter relief visits\"\n";
+
+static const char revoke_help[] =
+    "usage: vaultctl [officer] revoke ID --reason TEXT\n"
+    "\n"
+    "Revoke a grant at once.  Logged with the reason.\n"
+    "\n"
+    "example:\n"
+    "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
+    "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service \\\n"
+    "      revoke g-0123456789abcdef --reason \"visits finished\"\n";
+
+static const char grants_help[] =
+    "usage: vaultctl grants [--active] [--json]\n"
+    "\n"
+    "List grants: state (pending, active, scheduled, expired, revoked), what, to whom,\n"
+    "until when, issuer and approver.  --active shows only those in force now.\n"
+    "\n"
+    "example:\n"
+    "  vaultctl --vault v --key-file k grants --active\n";
+
+static const char glass_help[] =
+    "usage: vaultctl [subject] break-glass --record ID --reason TEXT [--for DURATION]\n"
+    "\n"
+    "Emergency access: open one record for a short time (at most the policy's break_glass\n"
+    "max_duration, the default).  Only roles the policy names may; the reason is\n"
+    "mandatory; every access under it is flagged in the audit log and listed by\n"
+    "`vaultctl audit report --break-glass` for review.\n"
+    "\n"
+    "example:\n"
+    "  vaultctl --vault v --key-file k --user zhao --role health_worker --dept health \\\n"
+    "      --jurisdiction hangzhou/gongshu --purpose emergency \\\n"
+    "      break-glass --record 0123... --reason \"unconscious patient, 120 call\" --for 1h\n";
+
+static const char export_help[] =
+    "usage: vaultctl [subject] export --record ID [--out FILE]\n"
+    "\n"
+    "A resident's copy request: every field of the record the acting subject may see,\n"
+    "as JSON (masked where the policy masks; denied and empty fields left out).  Logged.\n"
+    "\n"
+    "example:\n"
+    "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
+    "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_request export --record 0123...\n";
+
+/* "45s", "30m", "8h", "7d" -> seconds; -1 when malformed. */
+static int64_t parse_duration(const char *s)
+{
+    char *end = NULL;
+    long long n;
+
+    errno = 0;
+    n = strtoll(s, &end, 10);
+    if (errno || end == s || n <= 0 || !end[0] || end[1])
+        return -1;
+    switch (end[0]) {
+    case 's': return n;
+    case 'm': return n * 60;
+    case 'h': return n * 3600;
+    case 'd': return n * 86400;
+    default: return -1;
+    }
+}
+
+/* "YYYY-MM-DDTHH:MM:SSZ" -> unix seconds; -1 when malformed. */
+static int64_t parse_time(const char *s)
+{
+    struct tm tmv;
+    const char *end;
+
+    memset(&tmv, 0, sizeof tmv);
+    end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+    if (!end || *end)
+        return -1;
+    return (int64_t)timegm(&tmv);
+}
+
+/* Split "a,b,c" in place. */
+static int split(cli *c, char *list, const char **out, size_t *n, const char *what)
+{
+    char *p = list, *comma;
+
+    *n = 0;
+    while (p && *p) {
+        if (*n == MAX_ITEMS)
+            return cli_usage_error(c, "at most %d %s", MAX_ITEMS, what);
+        comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (*p)
+            out[(*n)++] = p;
+        p = comma ? comma + 1 : NULL;
+    }
+    return EXIT_OK;
+}
+
+/* Parse options common to these commands; returns -1 to go on, else an exit code. */
+static int parse_global(cli *c, int opt, const char *help)
+{
+    int r;
+
+    if (opt == OPT_HELP)
+        return cli_help(help);
+    if ((r = cli_global_option(c, opt, optarg)) <= 0)
+        return r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
+    return -1;
+}
+
+int cmd_grant(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_GLOBAL_OPTIONS,
+                                         {"to-user", required_argument, NULL, 'u'},
+                                         {"to-role", required_argument, NULL, 'r'},
+                                         {"to-dept", required_argument, NULL, 'd'},
+                                         {"mask", no_argument, NULL, 'm'},
+                                         {"fields", required_argument, NULL, 'f'},
+                                         {"grades", required_argument, NULL, 'g'},
+                                         {"records", required_argument, NULL, 'R'},
+                                         {"in", required_argument, NULL, 'i'},
+                                         {"purposes", required_argument, NULL, 'p'},
+                                         {"from", required_argument, NULL, 'F'},
+                                         {"until", required_argument, NULL, 'U'},
+                                         {"for", required_argument, NULL, 'D'},
+                                         {"reason", required_argument, NULL, 'x'},
+                                         {NULL, 0, NULL, 0}};
+    vault_grant_spec spec;
+    const char *fields[MAX_ITEMS], *records[MAX_ITEMS], *purposes[MAX_ITEMS];
+    char *fl = NULL, *rl = NULL, *pl = NULL, *grades = NULL, *dots;
+    const char *from = NULL, *until = NULL, *dur = NULL;
+    vault *v = NULL;
+    vault_session *s = NULL;
+    char id[VAULT_NAME_MAX];
+    int opt, ex = EXIT_OK, rc, pending = 0;
+    int64_t d;
+
+    memset(&spec, 0, sizeof spec);
+    spec.effect = VAULT_EFFECT_ALLOW;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'u': spec.user = optarg; break;
+        case 'r': spec.role = optarg; break;
+        case 'd': spec.department = optarg; break;
+        case 'm': spec.effect = VAULT_EFFECT_MASK; break;
+        case 'f': fl = optarg; break;
+        case 'g': grades = optarg; break;
+        case 'R': rl = optarg; break;
+        case 'i': spec.jurisdiction = optarg; break;
+        case 'p': pl = optarg; break;
+        case 'F': from = optarg; break;
+        case 'U': until = optarg; break;
+        case 'D': dur = optarg; break;
+        case 'x': spec.reason = optarg; break;
+        default:
+            if ((ex = parse_global(c, opt, grant_help)) >= 0)
+                return ex;
+        }
+    }
+    if (optind < argc && strcmp(argv[optind], "approve") == 0) {
+        c->cmd = "grant approve";
+        if (optind + 1 >= argc)
+            return cli_usage_error(c, "which grant? give its id");
+        if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
+            return ex;
+        if ((ex = cli_open_session(&s, v, c)) == EXIT_OK) {
+            rc = vault_grant_approve(s, argv[optind + 1]);
+            if (rc < 0)
+                ex = cli_fail(c, rc);
+            else
+                printf("approved %s\n", argv[optind + 1]);
+        }
+        goto out;
+    }
+    if (optind < argc)
+        return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+    if (!spec.reason)
+        return cli_usage_error(c, "--reason TEXT is required");
+    if (fl && (ex = split(c, fl, fields, &spec.nfields, "fields")) != EXIT_OK)
+        return ex;
+    if (rl && (ex = split(c, rl, records, &spec.nrecords, "records")) != EXIT_OK)
+        return ex;
+    if (pl && (ex = split(c, pl, purposes, &spec.npurposes, "purposes")) != EXIT_OK)
+        return ex;
+    spec.fields = fields;
+    spec.records = records;
+    spec.purposes = purposes;
+    if (grades) {
+        dots = strstr(grades, "..");
+        if (!dots)
+            return cli_usage_error(c, "--grades takes MIN..MAX, e.g. public..personal");
+        *dots = '\0';
+        spec.grade_min = *grades ? grades : NULL;
+        spec.grade_max = dots[2] ? dots + 2 : NULL;
+    }
+    if (!fl && !grades)
+        return cli_usage_error(c, "say what: --fields or --grades");
+    if (from && (spec.not_before = parse_time(from)) < 0)
+        return cli_usage_error(c, "--from takes YYYY-MM-DDTHH:MM:SSZ");
+    if (!!until == !!dur)
+        return cli_usage_error(c, "give one of --until TIME or --for DURATION");
+    if (until && (spec.not_after = parse_time(until)) < 0)
+        return cli_usage_error(c, "--until takes YYYY-MM-DDTHH:MM:SSZ");
+    if (dur) {
+        if ((d = parse_duration(dur)) < 0)
+            return cli_usage_error(c, "--for takes a duration like 45m, 8h or 7d");
+        spec.not_after = (spec.not_before ? spec.not_before : (int64_t)time(NULL)) + d;
+    }
+    if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
+        return ex;
+    if ((ex = cli_open_session(&s, v, c)) != EXIT_OK)
+        goto out;
+    rc = vault_grant_issue(id, sizeof id, &pending, s, &spec);
+    if (rc < 0) {
+        ex = cli_fail(c, rc);
+    } else if (c->json) {
+        json_t *o = json_pack("{s:s, s:b}", "grant", id, "pending", pending);
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(o);
+    } else {
+        printf("%s%s\n", id, pending ? " (pending: needs a second officer's approval)" : "");
+    }
+out:
+    vault_session_close(s);
+    vault_close(v);
+    return ex;
+}
+
+int cmd_revoke(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_GLOBAL_OPTIONS,
+                                         {"reason", required_argument, NULL, 'x'},
+                                         {NULL, 0, NULL, 0}};
+    const char *reason = NULL;
+    vault *v = NULL;
+    vault_session *s = NULL;
+    int opt, ex = EXIT_OK, rc;
+
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt == 'x')
+            reason = optarg;
+        else if ((ex = parse_global(c, opt, revoke_help)) >= 0)
+            return ex;
+    }
+    if (optind >= argc)
+        return cli_usage_error(c, "which grant? give its id");
+    if (!reason)
+        return cli_usage_error(c, "--reason TEXT is required");
+    if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
+        return ex;
+    if ((ex = cli_open_session(&s, v, c)) == EXIT_OK) {
+        rc = vault_grant_revoke(s, argv[optind], reason);
+        if (rc < 0)
+            ex = cli_fail(c, rc);
+        else
+            printf("revoked %s\n", argv[optind]);
+    }
+    vault_session_close(s);
+    vault_close(v);
+    return ex;
+}
+
+int cmd_grants(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_GLOBAL_OPTIONS,
+                                         {"active", no_argument, NULL, 'a'},
+                                         {NULL, 0, NULL, 0}};
+    int opt, ex = EXIT_OK, rc, active = 0;
+    vault *v = NULL;
+    char *out = NULL;
+
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt == 'a')
+            active = 1;
+        else if ((ex = parse_global(c, opt, grants_help)) >= 0)
+            return ex;
+    }
+    if (optind < argc)
+        return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+    if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
+        return ex;
+    rc = vault_grant_list(&out, v, active, c->json);
+    if (rc < 0) {
+        ex = cli_fail(c, rc);
+    } else {
+        fputs(out, stdout);
+        if (c->json)
+            fputc('\n', stdout);
+        else if (!*out)
+            fprintf(stderr, "(no grants)\n");
+    }
+    vault_free(out);
+    vault_close(v);
+    return ex;
+}
+
+int cmd_break_glass(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_GLOBAL_OPTIONS,
+                                         {"record", required_argument, NULL, 'r'},
+                                         {"reason", required_argument, NULL, 'x'},
+                                         {"for", required_argument, NULL, 'D'},
+                                         {NULL, 0, NULL, 0}};
+    const char *record = NULL, *reason = NULL, *dur = NULL;
+    vault *v = NULL;
+    vault_session *s = NULL;
+    int opt, ex = EXIT_OK, rc;
+    int64_t secs = 0;
+    char id[VAULT_NAME_MAX];
+
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt == 'r')
+            record = optarg;
+        else if (opt == 'x')
+            reason = optarg;
+        else if (opt == 'D')
+            dur = optarg;
+        else if ((ex = parse_global(c, opt, glass_help)) >= 0)
+            return ex;
+    }
+    if (!record)
+        return cli_usage_error(c, "--record ID is required");
+    if (!reason || !*reason)
+        return cli_usage_error(c, "--reason TEXT is required: break-glass is reviewed");
+    if (dur && (secs = parse_duration(dur)) < 0)
+        return cli_usage_error(c, "--for takes a duration like 30m or 2h");
+    if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
+        return ex;
+    if ((ex = cli_open_session(&s, v, c)) == EXIT_OK) {
+        rc = vault_break_glass(id, sizeof id, s, record, reason, secs);
+        if (rc < 0)
+            ex = cli_fail(c, rc);
+        else
+            printf("%s: record %s open for break-glass; every access is flagged for review\n", id,
+                   record);
+    }
+    vault_session_close(s);
+    vault_close(v);
+    return ex;
+}
+
+int cmd_export(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_GLOBAL_OPTIONS,
+                                         {"record", required_argument, NULL, 'r'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    const char *record = NULL, *out_path = NULL;
+    vault *v = NULL;
+    vault_session *s = NULL;
+    char *doc = NULL;
+    int opt, ex = EXIT_OK, rc;
+    FILE *f;
+
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt == 'r')
+            record = optarg;
+        else if (opt == 'o')
+            out_path = optarg;
+        else if ((ex = parse_global(c, opt, export_help)) >= 0)
+            return ex;
+    }
+    if (!record)
+        return cli_usage_error(c, "--record ID is required");
+    if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
+        return ex;
+    if ((ex = cli_open_session(&s, v, c)) == EXIT_OK) {
+        rc = vault_record_export(&doc, s, record);
+        if (rc < 0) {
+            ex = cli_fail(c, rc);
+        } else if (out_path) {
+            f = fopen(out_path, "wx");
+            if (!f || fputs(doc, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0) {
+                fprintf(stderr, "%s: export: %s: cannot write (does it exist already?)\n", c->prog,
+                        out_path);
+                ex = EXIT_FAIL;
+            }
+        } else {
+            printf("%s\n", doc);
+        }
+    }
+    vault_free(doc);
+    vault_session_close(s);
+    vault_close(v);
+    return ex;
+}

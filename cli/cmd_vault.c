@@ -1,0 +1,228 @@
+/* vaultctl init, keyslot, key. */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "cli.h"
+
+static const char init_help[] =
+    "usage: vaultctl init --vault PATH --policy FILE [--key-file F | passphrase] [--kdf PROFILE]\n"
+    "\n"
+    "Create a new vault PATH (and its key sidecar PATH.keys) governed by the policy FILE.\n"
+    "The first keyslot is the key file F (created with 32 random bytes if it does not\n"
+    "exist), or else a passphrase from VAULT_PASSPHRASE or asked twice on the terminal.\n"
+    "--kdf interactive|moderate|sensitive sets the Argon2id cost (default moderate).\n"
+    "\n"
+    "example:\n"
+    "  vaultctl init --vault street.vault --policy policies/community.yaml --key-file street.key\n";
+
+int cmd_init(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_GLOBAL_OPTIONS,
+                                         {"policy", required_argument, NULL, 'p'},
+                                         {NULL, 0, NULL, 0}};
+    const char *policy = NULL;
+    vault_secret secret;
+    vault *v = NULL;
+    char id[VAULT_ID_HEX_SIZE];
+    int opt, r, rc;
+
+    while ((opt = getopt_long(argc, argv, "p:", opts, NULL)) != -1) {
+        if (opt == OPT_HELP)
+            return cli_help(init_help);
+        if (opt == 'p') {
+            policy = optarg;
+            continue;
+        }
+        if ((r = cli_global_option(c, opt, optarg)) <= 0)
+            return r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
+    }
+    if (optind < argc)
+        return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+    if (!policy)
+        return cli_usage_error(c, "--policy FILE is required");
+    if (!c->vault_path)
+        return cli_usage_error(c, "--vault PATH (or VAULT_PATH) is required");
+    if ((r = cli_new_secret(&secret, c, c->key_file, "VAULT_PASSPHRASE")) != EXIT_OK)
+        return r;
+    rc = vault_create(&v, c->vault_path, policy, &secret);
+    cli_secret_free(&secret);
+    if (rc < 0)
+        return cli_fail(c, rc);
+    if (vault_id(id, sizeof id, v) < 0)
+        id[0] = '\0';
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:s, s:s}", "vault", c->vault_path, "id", id, "policy", policy);
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(o);
+    } else {
+        printf("created vault %s (id %s) with policy %s\n", c->vault_path, id, policy);
+    }
+    vault_close(v);
+    return EXIT_OK;
+}
+
+static const char keyslot_help[] =
+    "usage: vaultctl keyslot add [--new-key-file F | --label L]   (unlock as usual)\n"
+    "       vaultctl keyslot list\n"
+    "       vaultctl keyslot remove SLOT\n"
+    "\n"
+    "Keyslots hold the master key under a passphrase or a key file; changing them never\n"
+    "re-encrypts data.  `add` takes the new secret from --new-key-file F (created if it\n"
+    "does not exist) or from VAULT_NEW_PASSPHRASE or a terminal prompt.  The last slot\n"
+    "can't be removed.\n"
+    "\n"
+    "example:\n"
+    "  VAULT_PASSPHRASE=... vaultctl --vault street.vault keyslot add --new-key-file backup.key --label backup\n";
+
+int cmd_keyslot(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_GLOBAL_OPTIONS,
+                                         {"new-key-file", required_argument, NULL, 'k'},
+                                         {"label", required_argument, NULL, 'l'},
+                                         {NULL, 0, NULL, 0}};
+    const char *new_key = NULL, *label = NULL, *sub = NULL;
+    vault *v = NULL;
+    vault_secret secret;
+    vault_keyslot_info *slots = NULL;
+    size_t n = 0, i;
+    int opt, r, rc = VAULT_OK, ex = EXIT_OK, slot = -1;
+    char *end = NULL;
+    long num;
+
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt == OPT_HELP)
+            return cli_help(keyslot_help);
+        if (opt == 'k')
+            new_key = optarg;
+        else if (opt == 'l')
+            label = optarg;
+        else if ((r = cli_global_option(c, opt, optarg)) <= 0)
+            return r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
+    }
+    sub = optind < argc ? argv[optind] : NULL;
+    if (!sub)
+        return cli_usage_error(c, "say add, list or remove");
+    c->cmd = strcmp(sub, "add") == 0 ? "keyslot add"
+             : strcmp(sub, "list") == 0 ? "keyslot list"
+             : strcmp(sub, "remove") == 0 ? "keyslot remove"
+                                          : NULL;
+    if (!c->cmd) {
+        c->cmd = "keyslot";
+        return cli_usage_error(c, "unknown subcommand '%s'", sub);
+    }
+    if (strcmp(sub, "remove") == 0) {
+        if (optind + 1 >= argc)
+            return cli_usage_error(c, "which slot? give its number (see keyslot list)");
+        errno = 0;
+        num = strtol(argv[optind + 1], &end, 10);
+        if (errno || !end || *end || num < 0 || num > 1000000)
+            return cli_usage_error(c, "slot must be a number");
+        slot = (int)num;
+    }
+    if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
+        return ex;
+    if (strcmp(sub, "add") == 0) {
+        if ((ex = cli_new_secret(&secret, c, new_key, "VAULT_NEW_PASSPHRASE")) != EXIT_OK)
+            goto out;
+        rc = vault_keyslot_add(&slot, v, &secret, label);
+        cli_secret_free(&secret);
+        if (rc == VAULT_OK)
+            printf("added keyslot %d\n", slot);
+    } else if (strcmp(sub, "remove") == 0) {
+        rc = vault_keyslot_remove(v, slot);
+        if (rc == VAULT_OK)
+            printf("removed keyslot %d\n", slot);
+    } else {
+        rc = vault_keyslot_list(&slots, &n, v);
+        if (rc == VAULT_OK && c->json) {
+            json_t *arr = json_array();
+            for (i = 0; i < n; i++)
+                json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:I}", "slot", slots[i].slot,
+                                                     "kind", slots[i].kind == VAULT_UNLOCK_KEYFILE ? "keyfile" : "passphrase",
+                                                     "label", slots[i].label, "created", (json_int_t)slots[i].created));
+            json_dumpf(arr, stdout, JSON_INDENT(2));
+            fputc('\n', stdout);
+            json_decref(arr);
+        } else if (rc == VAULT_OK) {
+            printf("%-5s %-11s %-20s %s\n", "SLOT", "KIND", "CREATED", "LABEL");
+            for (i = 0; i < n; i++) {
+                char when[32];
+                time_t t = (time_t)slots[i].created;
+                struct tm tmv;
+                strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tmv));
+                printf("%-5d %-11s %-20s %s\n", slots[i].slot,
+                       slots[i].kind == VAULT_UNLOCK_KEYFILE ? "keyfile" : "passphrase", when,
+                       slots[i].label);
+            }
+        }
+        vault_free(slots);
+    }
+    if (rc < 0)
+        ex = cli_fail(c, rc);
+out:
+    vault_close(v);
+    return ex;
+}
+
+static const char key_help[] =
+    "usage: vaultctl key db-key\n"
+    "       vaultctl key rotate --grade G   (see vaultctl key rotate --help)\n"
+    "\n"
+    "Print the raw SQLCipher key of the vault file, for opening it with the stock\n"
+    "sqlcipher shell (backups, inspection).  Anyone holding it can read and alter the\n"
+    "database pages (field values stay encrypted; tampering shows in audit verify).\n"
+    "\n"
+    "example:\n"
+    "  sqlcipher street.vault \"PRAGMA key = \\\"$(vaultctl --vault street.vault --key-file k key db-key)\\\"; SELECT count(*) FROM records;\"\n";
+
+int cmd_key(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_GLOBAL_OPTIONS, {NULL, 0, NULL, 0}};
+    vault *v = NULL;
+    char *key = NULL;
+    int opt, r, rc, ex, i;
+
+    /* `key rotate` has options of its own: hand it the whole line. */
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "rotate") == 0 &&
+            (argv[i - 1][0] != '-' || strchr(argv[i - 1], '=') || i == 1)) {
+            c->cmd = "key rotate";
+            return cmd_key_rotate(c, argc, argv);
+        }
+    }
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt == OPT_HELP)
+            return cli_help(key_help);
+        if ((r = cli_global_option(c, opt, optarg)) <= 0)
+            return r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
+    }
+    if (optind >= argc || strcmp(argv[optind], "db-key") != 0)
+        return cli_usage_error(c, "say db-key or rotate");
+    c->cmd = "key db-key";
+    if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
+        return ex;
+    key = sodium_malloc(80);
+    if (!key) {
+        vault_close(v);
+        fprintf(stderr, "%s: out of secure memory\n", c->prog);
+        return EXIT_FAIL;
+    }
+    rc = vault_db_key(key, 80, v);
+    if (rc == VAULT_OK) {
+        fprintf(stderr, "%s: warning: this key opens the vault file; it is printed for the "
+                        "stock sqlcipher shell only\n", c->prog);
+        printf("%s\n", key);
+        ex = EXIT_OK;
+    } else {
+        ex = cli_fail(c, rc);
+    }
+    sodium_free(key);
+    vault_close(v);
+    return ex;
+}

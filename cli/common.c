@@ -1,0 +1,230 @@
+/* vaultctl: options, unlocking, error reporting shared by the commands. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+
+#define PASS_MAX 1024
+
+int cli_exit_code(int rc)
+{
+    switch (rc) {
+    case VAULT_OK: return EXIT_OK;
+    case VAULT_EINTEGRITY: return EXIT_INTEGRITY;
+    case VAULT_EDENIED: return EXIT_DENIED;
+    case VAULT_ENOTFOUND: return EXIT_NOTFOUND;
+    case VAULT_EAUTH: return EXIT_AUTH;
+    case VAULT_EINVALID:
+    case VAULT_EPOLICY:
+    case VAULT_ELIMIT: return EXIT_INVALID;
+    default: return EXIT_FAIL;
+    }
+}
+
+int cli_fail(const cli *c, int rc)
+{
+    const char *msg = vault_error_last();
+
+    fprintf(stderr, "%s: %s: %s\n", c->prog, c->cmd ? c->cmd : "error",
+            *msg ? msg : vault_error_name(rc));
+    return cli_exit_code(rc);
+}
+
+int cli_usage_error(const cli *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: %s: ", c->prog, c->cmd ? c->cmd : "usage");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see '%s %s --help')\n", c->prog, c->cmd ? c->cmd : "");
+    return EXIT_USAGE;
+}
+
+int cli_help(const char *text)
+{
+    fputs(text, stdout);
+    return EXIT_OK;
+}
+
+int cli_global_option(cli *c, int opt, const char *arg)
+{
+    switch (opt) {
+    case OPT_VAULT: c->vault_path = arg; return 1;
+    case OPT_KEY_FILE: c->key_file = arg; return 1;
+    case OPT_JSON: c->json = 1; return 1;
+    case OPT_USER: c->subject.user = arg; return 1;
+    case OPT_ROLE: c->subject.role = arg; return 1;
+    case OPT_DEPT: c->subject.department = arg; return 1;
+    case OPT_JURISDICTION: c->subject.jurisdiction = arg; return 1;
+    case OPT_PURPOSE: c->subject.purpose = arg; return 1;
+    case OPT_KDF:
+        if (strcmp(arg, "interactive") == 0)
+            c->kdf_profile = VAULT_KDF_INTERACTIVE;
+        else if (strcmp(arg, "moderate") == 0)
+            c->kdf_profile = VAULT_KDF_MODERATE;
+        else if (strcmp(arg, "sensitive") == 0)
+            c->kdf_profile = VAULT_KDF_SENSITIVE;
+        else {
+            fprintf(stderr, "%s: --kdf must be interactive, moderate or sensitive\n", c->prog);
+            return -1;
+        }
+        return 1;
+    default: return 0;
+    }
+}
+
+/* Read a line from the terminal with echo off into buf (sodium memory). */
+static int prompt_secret(char *buf, size_t cap, size_t *len, const char *prompt)
+{
+    struct termios old, quiet;
+    FILE *tty = fopen("/dev/tty", "r+");
+    int ok = 0;
+    size_t n;
+
+    if (!tty)
+        return -1;
+    if (tcgetattr(fileno(tty), &old) == 0) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        fputs(prompt, tty);
+        fflush(tty);
+        tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+        ok = fgets(buf, (int)cap, tty) != NULL;
+        tcsetattr(fileno(tty), TCSAFLUSH, &old);
+        fputs("\n", tty);
+    }
+    fclose(tty);
+    if (!ok)
+        return -1;
+    n = strlen(buf);
+    if (n && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    *len = n;
+    return 0;
+}
+
+void cli_secret_free(vault_secret *s)
+{
+    if (s && s->kind == VAULT_UNLOCK_PASSPHRASE && s->data)
+        sodium_free((void *)s->data);
+    if (s)
+        memset(s, 0, sizeof *s);
+}
+
+/* Passphrase from `env` or the terminal (confirm: ask twice). */
+static int get_passphrase(vault_secret *out, cli *c, const char *env, int confirm)
+{
+    char *buf = sodium_malloc(PASS_MAX), *again = NULL;
+    const char *val = env ? getenv(env) : NULL;
+    size_t len = 0, len2 = 0;
+    int rc = EXIT_OK;
+
+    if (!buf) {
+        fprintf(stderr, "%s: out of secure memory\n", c->prog);
+        return EXIT_FAIL;
+    }
+    if (val) {
+        len = strlen(val);
+        if (len >= PASS_MAX) {
+            rc = cli_usage_error(c, "%s is too long", env);
+            goto out;
+        }
+        memcpy(buf, val, len + 1);
+    } else if (isatty(STDIN_FILENO)) {
+        if (prompt_secret(buf, PASS_MAX, &len, "Passphrase: ") < 0) {
+            rc = cli_usage_error(c, "could not read a passphrase from the terminal");
+            goto out;
+        }
+        if (confirm) {
+            again = sodium_malloc(PASS_MAX);
+            if (!again || prompt_secret(again, PASS_MAX, &len2, "Again: ") < 0 || len2 != len ||
+                sodium_memcmp(again, buf, len) != 0) {
+                rc = cli_usage_error(c, "the passphrases do not match");
+                goto out;
+            }
+        }
+    } else {
+        rc = cli_usage_error(c, "no passphrase: give --key-file, set %s, or run on a terminal",
+                             env ? env : "VAULT_PASSPHRASE");
+        goto out;
+    }
+    if (confirm && len < 8) {
+        rc = cli_usage_error(c, "a new passphrase must be at least 8 characters");
+        goto out;
+    }
+    out->kind = VAULT_UNLOCK_PASSPHRASE;
+    out->data = buf;
+    out->len = len;
+    out->kdf_profile = c->kdf_profile;
+    buf = NULL;
+out:
+    if (buf)
+        sodium_free(buf);
+    if (again)
+        sodium_free(again);
+    return rc;
+}
+
+int cli_new_secret(vault_secret *out, cli *c, const char *key_file, const char *env)
+{
+    memset(out, 0, sizeof *out);
+    if (key_file) {
+        if (access(key_file, F_OK) != 0) {
+            int rc = vault_keyfile_generate(key_file);
+            if (rc < 0)
+                return cli_fail(c, rc);
+            fprintf(stderr, "%s: wrote a new key file %s (keep it safe: it unlocks the vault)\n",
+                    c->prog, key_file);
+        }
+        out->kind = VAULT_UNLOCK_KEYFILE;
+        out->data = key_file;
+        out->kdf_profile = c->kdf_profile;
+        return EXIT_OK;
+    }
+    return get_passphrase(out, c, env, 1);
+}
+
+int cli_open_vault(vault **out, cli *c)
+{
+    vault_secret secret;
+    int rc, ex;
+
+    *out = NULL;
+    if (!c->vault_path || !*c->vault_path)
+        return cli_usage_error(c, "which vault? give --vault PATH or set VAULT_PATH");
+    memset(&secret, 0, sizeof secret);
+    if (c->key_file) {
+        secret.kind = VAULT_UNLOCK_KEYFILE;
+        secret.data = c->key_file;
+    } else if ((ex = get_passphrase(&secret, c, "VAULT_PASSPHRASE", 0)) != EXIT_OK) {
+        return ex;
+    }
+    rc = vault_open(out, c->vault_path, &secret);
+    cli_secret_free(&secret);
+    if (rc == VAULT_OK && c->subject.user && (rc = vault_set_actor(*out, c->subject.user)) < 0) {
+        vault_close(*out);
+        *out = NULL;
+    }
+    return rc < 0 ? cli_fail(c, rc) : EXIT_OK;
+}
+
+int cli_open_session(vault_session **out, vault *v, cli *c)
+{
+    int rc;
+
+    *out = NULL;
+    if (!c->subject.user || !c->subject.role || !c->subject.department ||
+        !c->subject.jurisdiction || !c->subject.purpose)
+        return cli_usage_error(c, "say who is acting: --user, --role, --dept, --jurisdiction "
+                                  "and --purpose are all required");
+    rc = vault_session_open(out, v, &c->subject);
+    return rc < 0 ? cli_fail(c, rc) : EXIT_OK;
+}

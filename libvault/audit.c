@@ -1,0 +1,850 @@
+/* audit: appending, checkpoints, verification, export and reports. */
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "audit.h"
+#include "crypto.h"
+
+#define SK_AD_LABEL "libvault/auditkey/v1"
+#define META_PK "audit_pk"
+#define META_SK "audit_sk"
+#define META_TREE "audit_tree"
+#define TREE_BLOB (8 + sizeof(((af_merkle *)0)->stack))
+
+static int64_t now_us(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void origin_of(char *out, size_t cap, const vault *v)
+{
+    char hex[VAULT_ID_HEX_SIZE];
+
+    vault__id_format(hex, v->id);
+    snprintf(out, cap, "libvault/%s", hex);
+}
+
+/* ---- signing key ---- */
+
+static size_t sk_ad(uint8_t *ad, const vault *v)
+{
+    memcpy(ad, SK_AD_LABEL, sizeof SK_AD_LABEL - 1);
+    memcpy(ad + sizeof SK_AD_LABEL - 1, v->id, VAULT_ID_BYTES);
+    return sizeof SK_AD_LABEL - 1 + VAULT_ID_BYTES;
+}
+
+int audit_keys_create(vault *v)
+{
+    int rc = VAULT_OK;
+    uint8_t pk[VC_SIGN_PUBLICKEYBYTES], *sk = NULL;
+    uint8_t wrapped[VC_SIGN_SECRETKEYBYTES + VC_WRAP_OVERHEAD], ad[64];
+    size_t wlen = 0;
+
+    sk = vc_malloc(VC_SIGN_SECRETKEYBYTES);
+    ENSURE(sk, VAULT_ENOMEM, "out of secure memory");
+    GUARD(vc_sign_keypair(pk, sk));
+    GUARD(vc_wrap(wrapped, sizeof wrapped, &wlen, keyring_wrap_key(v->keys), ad, sk_ad(ad, v), sk,
+                  VC_SIGN_SECRETKEYBYTES));
+    GUARD(store_meta_put(v->db, META_PK, pk, sizeof pk));
+    GUARD(store_meta_put(v->db, META_SK, wrapped, wlen));
+cleanup:
+    vc_free(sk);
+    return rc;
+}
+
+static int load_pk(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], vault *v)
+{
+    size_t n = 0;
+    int rc = store_meta_get(v->db, META_PK, pk, VC_SIGN_PUBLICKEYBYTES, &n);
+
+    if (rc == VAULT_ENOTFOUND || (rc == VAULT_OK && n != VC_SIGN_PUBLICKEYBYTES))
+        return vault__err(VAULT_EINTEGRITY, "audit log: the checkpoint public key is missing");
+    return rc;
+}
+
+/* The secret key, unwrapped into *out (vc_malloc'ed; vc_free it). */
+static int load_sk(uint8_t **out, vault *v)
+{
+    int rc = VAULT_OK;
+    uint8_t wrapped[VC_SIGN_SECRETKEYBYTES + VC_WRAP_OVERHEAD], ad[64], *sk = NULL;
+    size_t wlen = 0, n = 0;
+
+    rc = store_meta_get(v->db, META_SK, wrapped, sizeof wrapped, &wlen);
+    ENSURE(rc != VAULT_ENOTFOUND, VAULT_EINTEGRITY, "audit log: the checkpoint key is missing");
+    GUARD(rc);
+    sk = vc_malloc(VC_SIGN_SECRETKEYBYTES);
+    ENSURE(sk, VAULT_ENOMEM, "out of secure memory");
+    rc = vc_unwrap(sk, VC_SIGN_SECRETKEYBYTES, &n, keyring_wrap_key(v->keys), ad, sk_ad(ad, v),
+                   wrapped, wlen);
+    ENSURE(rc == VAULT_OK && n == VC_SIGN_SECRETKEYBYTES, VAULT_EINTEGRITY,
+           "audit log: the checkpoint key failed its integrity check");
+    *out = sk;
+    sk = NULL;
+cleanup:
+    vc_free(sk);
+    return rc;
+}
+
+/* ---- Merkle state, kept in meta so appends stay O(log n) ---- */
+
+static int tree_load(af_merkle *m, vault *v)
+{
+    uint8_t blob[TREE_BLOB];
+    size_t n = 0;
+    int rc = store_meta_get(v->db, META_TREE, blob, sizeof blob, &n), i;
+
+    af_merkle_init(m);
+    if (rc == VAULT_ENOTFOUND) {
+        vault__err_clear();
+        return VAULT_OK;
+    }
+    if (rc < 0)
+        return rc;
+    if (n != sizeof blob)
+        return vault__err(VAULT_EINTEGRITY, "audit log: the tree state is damaged");
+    m->size = 0;
+    for (i = 0; i < 8; i++)
+        m->size |= (uint64_t)blob[i] << (8 * i);
+    memcpy(m->stack, blob + 8, sizeof m->stack);
+    return VAULT_OK;
+}
+
+static int tree_save(const af_merkle *m, vault *v)
+{
+    uint8_t blob[TREE_BLOB];
+    int i;
+
+    for (i = 0; i < 8; i++)
+        blob[i] = (uint8_t)(m->size >> (8 * i));
+    memcpy(blob + 8, m->stack, sizeof m->stack);
+    return store_meta_put(v->db, META_TREE, blob, sizeof blob);
+}
+
+/* ---- appending ---- */
+
+void audit_entry_init(af_entry *e, const vault *v, const vault_session *s, const char *action)
+{
+    memset(e, 0, sizeof *e);
+    if (s) {
+        e->user = s->user;
+        e->role = s->role;
+        e->department = s->department;
+        e->jurisdiction = s->jurisdiction;
+        e->purpose = s->purpose;
+    } else {
+        e->user = v->actor;
+    }
+    e->action = action;
+    e->outcome = AF_OUTCOME_OK;
+}
+
+int audit_append(vault *v, af_entry *e)
+{
+    int rc = VAULT_OK;
+    int64_t pos = 0;
+    uint8_t *last = NULL, *enc = NULL;
+    size_t last_len = 0, enc_len = 0;
+    uint8_t head[32], leaf[32], next[32];
+    uint64_t seq = 0;
+    af_merkle tree;
+
+    ENSURE(store_in_tx(v->db), VAULT_ESTATE, "audit: append outside a transaction");
+    GUARD(store_audit_last(&pos, &last, &last_len, head, v->db));
+    if (last) {
+        rc = af_entry_check(&seq, last, last_len);
+        ENSURE(rc == VAULT_OK, VAULT_EINTEGRITY,
+               "audit log: the newest entry is damaged; run vaultctl audit verify");
+    }
+    e->seq = seq + 1;
+    e->time_us = now_us();
+    memcpy(e->policy_hash, policy_hash(v->policy), 32);
+    GUARD(af_entry_encode(&enc, &enc_len, e));
+    af_leaf_hash(leaf, enc, enc_len);
+    af_chain_next(next, head, leaf);
+    GUARD(tree_load(&tree, v));
+    ENSURE(tree.size == seq, VAULT_EINTEGRITY,
+           "audit log: the tree state covers %llu entries but the log has %llu",
+           (unsigned long long)tree.size, (unsigned long long)seq);
+    af_merkle_push(&tree, leaf);
+    GUARD(tree_save(&tree, v));
+    GUARD(store_audit_append(v->db, pos + 1, enc, enc_len, next,
+                             e->has_record ? e->record_id : NULL, e->user, e->flags));
+    if (tree.size % AUDIT_CHECKPOINT_EVERY == 0)
+        GUARD(audit_checkpoint(NULL, v));
+cleanup:
+    free(last);
+    free(enc);
+    return rc;
+}
+
+int audit_checkpoint(char **out_note, vault *v)
+{
+    int rc = VAULT_OK;
+    af_merkle tree;
+    uint8_t root[32], *sk = NULL;
+    char origin[64], *note = NULL;
+
+    GUARD(tree_load(&tree, v));
+    af_merkle_root(&tree, root);
+    origin_of(origin, sizeof origin, v);
+    GUARD(load_sk(&sk, v));
+    GUARD(af_checkpoint_sign(&note, origin, tree.size, root, sk));
+    GUARD(store_checkpoint_add(v->db, tree.size, note, vault__now()));
+    if (out_note) {
+        *out_note = note;
+        note = NULL;
+    }
+cleanup:
+    vc_free(sk);
+    free(note);
+    return rc;
+}
+
+int audit_checkpoint_if_needed(vault *v)
+{
+    int rc = VAULT_OK;
+    int64_t count = 0;
+    uint64_t last = 0;
+
+    GUARD(store_begin(v->db, 1));
+    GUARD(store_audit_count(&count, v->db));
+    GUARD(store_checkpoint_last(&last, v->db));
+    if ((uint64_t)count > last)
+        GUARD(audit_checkpoint(NULL, v));
+    GUARD(store_commit(v->db));
+cleanup:
+    if (store_in_tx(v->db))
+        store_rollback(v->db);
+    return rc;
+}
+
+/* ---- public: actor, checkpoint, pubkey ---- */
+
+int vault_set_actor(vault *v, const char *user)
+{
+    int rc = VAULT_OK;
+
+    GUARD(vault__enter(v));
+    rc = vault__name_check(user, "actor");
+    if (rc == VAULT_OK)
+        snprintf(v->actor, sizeof v->actor, "%s", user);
+    vault__leave(v);
+cleanup:
+    return rc;
+}
+
+void vault__default_actor(char *out, size_t cap)
+{
+    struct passwd pw, *res = NULL;
+    char buf[1024];
+
+    if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &res) == 0 && res && res->pw_name)
+        snprintf(out, cap, "os:%s", res->pw_name);
+    else
+        snprintf(out, cap, "os:uid-%u", (unsigned)getuid());
+}
+
+int vault_audit_checkpoint(char **out_note, vault *v)
+{
+    int rc = VAULT_OK, entered = 0;
+
+    if (out_note)
+        *out_note = NULL;
+    GUARD(vault__enter(v));
+    entered = 1;
+    GUARD(store_begin(v->db, 1));
+    GUARD(audit_checkpoint(out_note, v));
+    GUARD(store_commit(v->db));
+cleanup:
+    if (entered) {
+        if (store_in_tx(v->db))
+            store_rollback(v->db);
+        vault__leave(v);
+    }
+    return rc;
+}
+
+/* C2SP note verifier key: name+keyid(hex)+base64(0x01 | pk). */
+static int format_vkey(char *out, size_t cap, const char *name, const uint8_t pk[32])
+{
+    uint8_t keyid[4], typed[33];
+    char b64[64];
+    int rc = VAULT_OK;
+
+    af_note_keyid(keyid, name, pk);
+    typed[0] = 0x01;
+    memcpy(typed + 1, pk, 32);
+    GUARD(vc_bin2b64(b64, sizeof b64, typed, sizeof typed));
+    ENSURE((size_t)snprintf(out, cap, "%s+%02x%02x%02x%02x+%s", name, keyid[0], keyid[1], keyid[2],
+                            keyid[3], b64) < cap,
+           VAULT_EINVALID, "public key buffer too small");
+cleanup:
+    return rc;
+}
+
+static int parse_vkey(uint8_t pk[32], const char *text)
+{
+    const char *plus1 = text ? strchr(text, '+') : NULL, *plus2;
+    uint8_t typed[33], keyid[4], want[4];
+    size_t n = 0, len;
+    char name[256];
+
+    if (!plus1 || !(plus2 = strchr(plus1 + 1, '+')) || plus1 == text ||
+        (size_t)(plus1 - text) >= sizeof name || plus2 - plus1 != 9)
+        return vault__err(VAULT_EINVALID, "public key is not note verifier text (name+keyid+key)");
+    memcpy(name, text, (size_t)(plus1 - text));
+    name[plus1 - text] = '\0';
+    len = strlen(plus2 + 1);
+    while (len && (plus2[len] == '\n' || plus2[len] == '\r' || plus2[len] == ' '))
+        len--;
+    if (vc_hex2bin(keyid, sizeof keyid, &n, plus1 + 1, 8) < 0 || n != 4 ||
+        vc_b642bin(typed, sizeof typed, &n, plus2 + 1, len) < 0 || n != 33 || typed[0] != 0x01)
+        return vault__err(VAULT_EINVALID, "public key is not a valid Ed25519 note verifier key");
+    memcpy(pk, typed + 1, 32);
+    af_note_keyid(want, name, pk);
+    if (!vc_equal(want, keyid, 4))
+        return vault__err(VAULT_EINVALID, "public key: the key id does not match the key");
+    return VAULT_OK;
+}
+
+int vault_audit_pubkey(char *out, size_t out_size, vault *v)
+{
+    int rc = VAULT_OK;
+    uint8_t pk[32];
+    char origin[64];
+
+    ENSURE(out, VAULT_EINVALID, "missing output");
+    GUARD(vault__enter(v));
+    rc = load_pk(pk, v);
+    if (rc == VAULT_OK) {
+        origin_of(origin, sizeof origin, v);
+        rc = format_vkey(out, out_size, origin, pk);
+    }
+    vault__leave(v);
+cleanup:
+    return rc;
+}
+
+/* ---- verification ---- */
+
+static void result_fill(vault_audit_result *out, const af_verify_result *r)
+{
+    int cls = r->cls;
+
+    memset(out, 0, sizeof *out);
+    /* In the vault, an entry that no longer parses was altered after it
+     * was written: report it as modified. */
+    if (cls == AF_MALFORMED || cls == AF_ROLLBACK)
+        cls = AF_MODIFIED;
+    out->failure = cls;
+    snprintf(out->failure_name, sizeof out->failure_name, "%s", cls ? af_class_name(cls) : "");
+    out->bad_seq = r->bad_seq;
+    out->entries = r->entries;
+    out->checkpoints = r->checkpoints;
+    snprintf(out->message, sizeof out->message, "%s", r->message);
+}
+
+typedef struct cp_list {
+    af_checkpoint *cps;
+    size_t n, cap;
+    const uint8_t *pk;
+    af_verify_result *res;
+} cp_list;
+
+static int cp_add(cp_list *l, const char *note, size_t len, uint64_t stored_size)
+{
+    af_checkpoint cp;
+    af_checkpoint *grown;
+
+    if (af_checkpoint_verify(&cp, note, len, l->pk) < 0 ||
+        (stored_size != UINT64_MAX && cp.size != stored_size)) {
+        l->res->cls = AF_BAD_SIGNATURE;
+        l->res->bad_seq = stored_size != UINT64_MAX ? stored_size : 0;
+        snprintf(l->res->message, sizeof l->res->message,
+                 "checkpoint of size %llu: bad signature (%s)", (unsigned long long)l->res->bad_seq,
+                 vault_error_last());
+        return 1;
+    }
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        grown = realloc(l->cps, l->cap * sizeof *grown);
+        if (!grown)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        l->cps = grown;
+    }
+    l->cps[l->n++] = cp;
+    return 0;
+}
+
+static int cp_scan_fn(void *arg, uint64_t size, const char *note, size_t len)
+{
+    cp_list *l = arg;
+
+    if (l->res->cls)
+        return 0; /* keep the first failure */
+    return cp_add(l, note, len, size) < 0 ? VAULT_ENOMEM : 0;
+}
+
+static int cp_cmp(const void *a, const void *b)
+{
+    const af_checkpoint *x = a, *y = b;
+
+    return x->size < y->size ? -1 : x->size > y->size;
+}
+
+typedef struct verify_ctx {
+    af_verifier ver;
+    vault_progress_fn progress;
+    void *arg;
+    uint64_t total;
+} verify_ctx;
+
+static int verify_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
+                     size_t head_len)
+{
+    verify_ctx *c = arg;
+    uint64_t seq = 0;
+    int r;
+
+    /* The sequence number inside the entry; a damaged entry keeps its
+     * storage position so the failure names the right place. */
+    if (af_entry_check(&seq, entry, len) < 0)
+        seq = (uint64_t)pos;
+    vault__err_clear();
+    r = af_verifier_push(&c->ver, seq, entry, len, head_len == 32 ? head : NULL);
+    if (c->progress && (c->ver.res.entries & 0xffff) == 0)
+        c->progress(c->ver.res.entries, c->total, c->arg);
+    /* A gap may turn out to be a reordering when the skipped entry comes
+     * later, so keep feeding the verifier after "missing". */
+    return r && r != AF_MISSING ? 1 : 0;
+}
+
+int vault_audit_verify(vault_audit_result *out, vault *v, const char *checkpoint_note,
+                       vault_progress_fn progress, void *arg)
+{
+    int rc = VAULT_OK, entered = 0;
+    uint8_t pk[32];
+    cp_list l = {0};
+    verify_ctx c;
+    af_verify_result pre;
+    int64_t count = 0;
+
+    ENSURE(out, VAULT_EINVALID, "missing output");
+    memset(out, 0, sizeof *out);
+    memset(&pre, 0, sizeof pre);
+    memset(&c, 0, sizeof c);
+    GUARD(vault__enter(v));
+    entered = 1;
+    GUARD(store_begin(v->db, 0)); /* one consistent snapshot */
+    GUARD(load_pk(pk, v));
+    GUARD(store_audit_count(&count, v->db));
+    l.pk = pk;
+    l.res = &pre;
+    GUARD(store_checkpoint_scan(v->db, cp_scan_fn, &l));
+    if (!pre.cls && checkpoint_note) {
+        rc = cp_add(&l, checkpoint_note, strlen(checkpoint_note), UINT64_MAX);
+        if (rc > 0) {
+            snprintf(pre.message, sizeof pre.message, "external checkpoint: bad signature (%s)",
+                     vault_error_last());
+            rc = VAULT_OK;
+        }
+        GUARD(rc);
+    }
+    if (pre.cls) {
+        result_fill(out, &pre);
+    } else {
+        qsort(l.cps, l.n, sizeof *l.cps, cp_cmp);
+        af_verifier_init(&c.ver, l.cps, l.n);
+        c.progress = progress;
+        c.arg = arg;
+        c.total = (uint64_t)count;
+        GUARD(store_audit_scan(v->db, 0, verify_fn, &c));
+        if (!c.ver.res.cls)
+            (void)af_verifier_finish(&c.ver);
+        result_fill(out, &c.ver.res);
+        out->checkpoints = l.n;
+        if (progress)
+            progress(c.ver.res.entries, c.total, arg);
+    }
+    store_rollback(v->db); /* read-only */
+    if (out->failure)
+        rc = vault__err(VAULT_EINTEGRITY, "audit log: %s", out->message);
+cleanup:
+    if (entered) {
+        if (store_in_tx(v->db))
+            store_rollback(v->db);
+        vault__leave(v);
+    }
+    free(l.cps);
+    return rc;
+}
+
+/* ---- export ---- */
+
+typedef struct export_ctx {
+    FILE *f;
+    vault_progress_fn progress;
+    void *arg;
+    uint64_t done, total;
+    int failed;
+} export_ctx;
+
+static int export_cp_fn(void *arg, uint64_t size, const char *note, size_t len)
+{
+    export_ctx *c = arg;
+    char *line = NULL;
+    int rc;
+
+    (void)size;
+    (void)len;
+    rc = af_export_checkpoint_line(&line, note);
+    if (rc == VAULT_OK && fprintf(c->f, "%s\n", line) < 0)
+        rc = vault__err(VAULT_EIO, "audit export: write failed");
+    free(line);
+    return rc;
+}
+
+static int export_entry_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len,
+                           const uint8_t *head, size_t head_len)
+{
+    export_ctx *c = arg;
+    char *line = NULL;
+    uint64_t seq = 0;
+    int rc;
+
+    if (af_entry_check(&seq, entry, len) < 0 || head_len != 32)
+        return vault__err(VAULT_EINTEGRITY,
+                          "audit export: entry at position %lld is damaged; run audit verify",
+                          (long long)pos);
+    rc = af_export_entry_line(&line, seq, entry, len, head);
+    if (rc == VAULT_OK && fprintf(c->f, "%s\n", line) < 0)
+        rc = vault__err(VAULT_EIO, "audit export: write failed");
+    free(line);
+    c->done++;
+    if (c->progress && (c->done & 0xffff) == 0)
+        c->progress(c->done, c->total, c->arg);
+    return rc;
+}
+
+int vault_audit_export(vault *v, const char *path, vault_progress_fn progress, void *arg)
+{
+    int rc = VAULT_OK, entered = 0, to_stdout;
+    export_ctx c;
+    int64_t count = 0;
+    char *tmp = NULL;
+    size_t n;
+
+    memset(&c, 0, sizeof c);
+    ENSURE(path, VAULT_EINVALID, "missing export path");
+    to_stdout = strcmp(path, "-") == 0;
+    GUARD(vault__enter(v));
+    entered = 1;
+    if (to_stdout) {
+        c.f = stdout;
+    } else {
+        /* Write beside the target and rename, so a failed export never
+         * leaves a partial file under the requested name. */
+        n = strlen(path) + 16;
+        tmp = malloc(n);
+        ENSURE(tmp, VAULT_ENOMEM, "out of memory");
+        snprintf(tmp, n, "%s.partial", path);
+        c.f = fopen(tmp, "wx");
+        ENSURE(c.f, VAULT_EIO, "%s: cannot create (does it exist already?)", tmp);
+    }
+    c.progress = progress;
+    c.arg = arg;
+    GUARD(store_begin(v->db, 0));
+    GUARD(store_audit_count(&count, v->db));
+    c.total = (uint64_t)count;
+    GUARD(store_checkpoint_scan(v->db, export_cp_fn, &c));
+    GUARD(store_audit_scan(v->db, 0, export_entry_fn, &c));
+    store_rollback(v->db);
+    if (!to_stdout) {
+        ENSURE(fflush(c.f) == 0 && fsync(fileno(c.f)) == 0, VAULT_EIO, "%s: write failed", tmp);
+        fclose(c.f);
+        c.f = NULL;
+        /* link, not rename: an existing export is never overwritten */
+        ENSURE(link(tmp, path) == 0, errno == EEXIST ? VAULT_EEXISTS : VAULT_EIO,
+               "%s: %s", path, errno == EEXIST ? "already exists" : strerror(errno));
+        unlink(tmp);
+    } else {
+        fflush(stdout);
+    }
+    if (progress)
+        progress(c.done, c.total, arg);
+cleanup:
+    if (c.f && !to_stdout) {
+        fclose(c.f);
+        unlink(tmp);
+    } else if (rc < 0 && tmp) {
+        unlink(tmp);
+    }
+    if (entered) {
+        if (store_in_tx(v->db))
+            store_rollback(v->db);
+        vault__leave(v);
+    }
+    free(tmp);
+    return rc;
+}
+
+typedef struct progress_bridge {
+    vault_progress_fn fn;
+    void *arg;
+} progress_bridge;
+
+static void bridge(uint64_t done, void *arg)
+{
+    progress_bridge *b = arg;
+
+    b->fn(done, 0, b->arg);
+}
+
+int vault_audit_verify_export(vault_audit_result *out, const char *export_path, const char *pubkey,
+                              const char *checkpoint_note, vault_progress_fn progress, void *arg)
+{
+    int rc = VAULT_OK;
+    uint8_t pk[32];
+    FILE *f = NULL;
+    af_verify_result r;
+    progress_bridge b = {progress, arg};
+
+    vault__err_clear();
+    ENSURE(out && export_path && pubkey, VAULT_EINVALID, "missing export, public key or output");
+    memset(out, 0, sizeof *out);
+    GUARD(vc_init());
+    GUARD(parse_vkey(pk, pubkey));
+    f = strcmp(export_path, "-") == 0 ? stdin : fopen(export_path, "r");
+    ENSURE(f, VAULT_ENOTFOUND, "%s: cannot open the export", export_path);
+    memset(&r, 0, sizeof r);
+    (void)af_export_verify(&r, f, pk, checkpoint_note, checkpoint_note ? strlen(checkpoint_note) : 0,
+                           progress ? bridge : NULL, &b);
+    result_fill(out, &r);
+    if (r.cls == AF_MALFORMED) { /* in an export, say malformed: it may be a bad copy */
+        out->failure = VAULT_AUDIT_MALFORMED;
+        snprintf(out->failure_name, sizeof out->failure_name, "%s", af_class_name(AF_MALFORMED));
+    }
+    if (out->failure)
+        rc = vault__err(VAULT_EINTEGRITY, "audit export: %s", out->message);
+cleanup:
+    if (f && f != stdin)
+        fclose(f);
+    return rc;
+}
+
+/* ---- reports ---- */
+
+typedef struct report_ctx {
+    int kind;
+    uint8_t record[VAULT_ID_BYTES];
+    const char *user;
+    int as_json;
+    json_t *arr;
+    char *text;
+    size_t len, cap;
+    int failed;
+} report_ctx;
+
+static const char *outcome_name(int o)
+{
+    return o == AF_OUTCOME_OK ? "ok" : o == AF_OUTCOME_DENIED ? "denied" : "error";
+}
+
+static const char *effect_name(int e)
+{
+    return e == VAULT_EFFECT_ALLOW ? "allow" : e == VAULT_EFFECT_MASK ? "mask" : "deny";
+}
+
+static int text_append(report_ctx *c, const char *fmt, ...) VAULT_PRINTF(2, 3);
+static int text_append(report_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    char *grown;
+
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(c->text ? c->text + c->len : NULL, c->text ? c->cap - c->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return vault__err(VAULT_ERROR, "report formatting failed");
+        if (c->text && c->len + (size_t)n < c->cap) {
+            c->len += (size_t)n;
+            return VAULT_OK;
+        }
+        c->cap = (c->cap + (size_t)n + 1) * 2;
+        grown = realloc(c->text, c->cap);
+        if (!grown)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        c->text = grown;
+    }
+}
+
+static void time_text(char *out, size_t cap, int64_t us)
+{
+    time_t t = (time_t)(us / 1000000);
+    struct tm tmv;
+    char base[32];
+
+    gmtime_r(&t, &tmv);
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tmv);
+    snprintf(out, cap, "%s.%06lldZ", base, (long long)(us % 1000000));
+}
+
+static int report_match(const report_ctx *c, const af_entry *e)
+{
+    size_t i;
+
+    switch (c->kind) {
+    case VAULT_REPORT_RECORD:
+        return e->has_record && memcmp(e->record_id, c->record, VAULT_ID_BYTES) == 0;
+    case VAULT_REPORT_USER:
+        return e->user && strcmp(e->user, c->user) == 0;
+    case VAULT_REPORT_BREAK_GLASS:
+        return (e->flags & AF_FLAG_BREAK_GLASS) != 0;
+    case VAULT_REPORT_DENIED:
+        if (e->outcome == AF_OUTCOME_DENIED)
+            return 1;
+        for (i = 0; i < e->nfields; i++)
+            if (e->fields[i].effect == VAULT_EFFECT_DENY)
+                return 1;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int report_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
+                     size_t head_len)
+{
+    report_ctx *c = arg;
+    af_entry e;
+    void *storage = NULL;
+    char when[40], rid[VAULT_ID_HEX_SIZE];
+    size_t i;
+    int rc = VAULT_OK;
+
+    (void)head;
+    (void)head_len;
+    if (af_entry_decode(&e, &storage, entry, len) < 0)
+        return vault__err(VAULT_EINTEGRITY,
+                          "audit log: entry at position %lld is damaged; run audit verify",
+                          (long long)pos);
+    if (!report_match(c, &e))
+        goto cleanup;
+    time_text(when, sizeof when, e.time_us);
+    if (e.has_record)
+        vault__id_format(rid, e.record_id);
+    if (c->as_json) {
+        json_t *fields = json_array(), *o;
+        for (i = 0; i < e.nfields; i++)
+            json_array_append_new(fields, json_pack("{s:s, s:s, s:s}", "name", e.fields[i].name,
+                                                    "effect", effect_name(e.fields[i].effect),
+                                                    "reason", e.fields[i].reason));
+        o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s}", "seq",
+                      (json_int_t)e.seq, "time", when, "user", e.user, "role", e.role,
+                      "department", e.department, "jurisdiction", e.jurisdiction, "purpose",
+                      e.purpose, "action", e.action, "outcome", outcome_name(e.outcome), "fields",
+                      fields, "break_glass", (e.flags & AF_FLAG_BREAK_GLASS) != 0, "detail",
+                      e.detail);
+        ENSURE(o, VAULT_ENOMEM, "report: could not build JSON");
+        json_object_set_new(o, "record", e.has_record ? json_string(rid) : json_null());
+        json_array_append_new(c->arr, o);
+    } else {
+        GUARD(text_append(c, "%s  #%llu  %s", when, (unsigned long long)e.seq, e.user));
+        if (*e.role)
+            GUARD(text_append(c, " (%s/%s @ %s)", e.role, e.department, e.jurisdiction));
+        GUARD(text_append(c, "  %s", e.action));
+        if (*e.purpose)
+            GUARD(text_append(c, "  purpose=%s", e.purpose));
+        if (e.has_record)
+            GUARD(text_append(c, "  record=%s", rid));
+        GUARD(text_append(c, "  %s", outcome_name(e.outcome)));
+        for (i = 0; i < e.nfields; i++)
+            GUARD(text_append(c, "%s%s:%s", i ? "," : "  ", e.fields[i].name,
+                              effect_name(e.fields[i].effect)));
+        if (e.flags & AF_FLAG_BREAK_GLASS)
+            GUARD(text_append(c, "  [BREAK-GLASS]"));
+        if (*e.detail)
+            GUARD(text_append(c, "  (%s)", e.detail));
+        GUARD(text_append(c, "\n"));
+    }
+cleanup:
+    free(storage);
+    return rc;
+}
+
+int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_json)
+{
+    int rc = VAULT_OK, entered = 0;
+    report_ctx c;
+    af_entry e;
+    char detail[VAULT_NAME_MAX + 32];
+
+    memset(&c, 0, sizeof c);
+    ENSURE(out, VAULT_EINVALID, "missing output");
+    *out = NULL;
+    GUARD(vault__enter(v));
+    entered = 1;
+    c.kind = kind;
+    c.as_json = as_json;
+    if (kind == VAULT_REPORT_RECORD)
+        GUARD(vault__id_parse(c.record, arg));
+    else if (kind == VAULT_REPORT_USER)
+        GUARD(vault__name_check(arg, "user"));
+    else
+        ENSURE(kind == VAULT_REPORT_DENIED || kind == VAULT_REPORT_BREAK_GLASS, VAULT_EINVALID,
+               "unknown report kind %d", kind);
+    c.user = arg;
+    if (as_json) {
+        c.arr = json_array();
+        ENSURE(c.arr, VAULT_ENOMEM, "out of memory");
+    }
+    /* The report is itself an access to audit data: log it first. */
+    GUARD(store_begin(v->db, 1));
+    audit_entry_init(&e, v, NULL, "audit_report");
+    snprintf(detail, sizeof detail, "%s%s%s",
+             kind == VAULT_REPORT_RECORD ? "record " : kind == VAULT_REPORT_USER ? "user "
+             : kind == VAULT_REPORT_DENIED ? "denied" : "break-glass",
+             kind == VAULT_REPORT_RECORD || kind == VAULT_REPORT_USER ? "" : "",
+             kind == VAULT_REPORT_RECORD || kind == VAULT_REPORT_USER ? arg : "");
+    e.detail = detail;
+    if (kind == VAULT_REPORT_RECORD) {
+        e.has_record = 1;
+        memcpy(e.record_id, c.record, VAULT_ID_BYTES);
+    }
+    GUARD(audit_append(v, &e));
+    GUARD(store_commit(v->db));
+    GUARD(store_begin(v->db, 0));
+    GUARD(store_audit_scan(v->db, 0, report_fn, &c));
+    store_rollback(v->db);
+    if (as_json) {
+        *out = json_dumps(c.arr, JSON_INDENT(2));
+        ENSURE(*out, VAULT_ENOMEM, "out of memory");
+    } else {
+        *out = c.text ? c.text : strdup("");
+        c.text = NULL;
+        ENSURE(*out, VAULT_ENOMEM, "out of memory");
+    }
+cleanup:
+    if (entered) {
+        if (store_in_tx(v->db))
+            store_rollback(v->db);
+        vault__leave(v);
+    }
+    json_decref(c.arr);
+    free(c.text);
+    return rc;
+}

@@ -1,0 +1,33 @@
+/* audit: the hash-chained log inside the vault.  Entries are appended in
+ * the caller's write transaction, so an operation and its entry commit
+ * together or not at all.  Formats: audit_format.h, docs/audit-format.md. */
+#ifndef VAULT_AUDIT_H
+#define VAULT_AUDIT_H
+
+#include "audit_format.h"
+#include "vault_int.h"
+
+/* A signed checkpoint is written automatically every this many entries,
+ * and on close when entries were added since the last one. */
+#define AUDIT_CHECKPOINT_EVERY 1000
+
+/* Create the checkpoint signing key (in vault_create's transaction). */
+int audit_keys_create(vault *v) VAULT_MUST_CHECK;
+
+/* Fill the actor of an entry from a session, or from the vault's actor
+ * when s is NULL, and the action; everything else zero. */
+void audit_entry_init(af_entry *e, const vault *v, const vault_session *s, const char *action);
+
+/* Append e (seq, time and policy hash are set here) in the caller's write
+ * transaction; writes a checkpoint when one is due. */
+int audit_append(vault *v, af_entry *e) VAULT_MUST_CHECK;
+
+/* Sign and store a checkpoint of the whole log (caller's write
+ * transaction).  *out_note may be NULL. */
+int audit_checkpoint(char **out_note, vault *v) VAULT_MUST_CHECK;
+
+/* Write a checkpoint if entries were added since the last one (on close;
+ * takes its own transaction; failures are ignored by the caller). */
+int audit_checkpoint_if_needed(vault *v) VAULT_MUST_CHECK;
+
+#endif

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Audit log tampering through the stock sqlcipher shell, with the key from
+# `vaultctl key db-key`: each kind of tampering is caught with its class and
+# exit code 3; an untouched log verifies with exit 0.
+VAULTCTL=$1
+. "$(dirname "$0")/lib.sh"
+
+POL="$SRC/policies/community.yaml"
+OFFICER=(--user li --role data_officer --dept street_office --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service)
+GRID=(--user wang --role grid_worker --dept community_committee --jurisdiction hangzhou/gongshu/xiaohe/changzheng/grid-07 --purpose grid_management)
+command -v sqlcipher >/dev/null || { bad "sqlcipher shell not installed (make deps installs it)"; finish; exit 1; }
+
+# A fresh vault with a handful of entries; echo its path.
+fresh() {
+    local d="$TMP/$1"; mkdir -p "$d"
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" init --policy "$POL" >/dev/null 2>&1 || return 1
+    local id
+    id=$("$VAULTCTL" --vault "$d/v" --key-file "$d/k" "${OFFICER[@]}" record add \
+        --in hangzhou/gongshu/xiaohe/changzheng/grid-07 name=张三 phone=13812345678 2>/dev/null)
+    for i in 1 2 3; do
+        "$VAULTCTL" --vault "$d/v" --key-file "$d/k" "${GRID[@]}" record get "$id" --fields phone,name >/dev/null 2>&1
+    done
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" "${OFFICER[@]}" record get "$id" --fields phone >/dev/null 2>&1
+    echo "$d"
+}
+
+sql() { # sql DIR STATEMENTS
+    local key
+    key=$("$VAULTCTL" --vault "$1/v" --key-file "$1/k" key db-key 2>/dev/null)
+    sqlcipher "$1/v" "PRAGMA key = \"$key\"; $2"
+}
+
+verify() { # verify DIR [extra args] -> output in $TMP/out, exit in $rc
+    "$VAULTCTL" --vault "$1/v" --key-file "$1/k" audit verify "${@:2}" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+}
+
+check() { # check WHAT WANT_EXIT WANT_CLASS
+    if [ "$rc" = "$2" ] && grep -q -- "$3" "$TMP/out"; then ok "$1"; else
+        bad "$1 (exit $rc, wanted $2 and '$3')"; sed 's/^/    /' "$TMP/out" "$TMP/err" | head; fi
+}
+
+# Untouched
+d=$(fresh clean) || { bad "setup"; finish; exit 1; }
+verify "$d"; check "untouched log verifies" 0 "ok:"
+n=$(sql "$d" "SELECT count(*) FROM audit;")
+[ "$n" -ge 7 ] && ok "every access left an entry ($n)" || bad "only $n entries"
+n=$(sql "$d" "SELECT count(*) FROM audit WHERE user = 'wang';")
+[ "$n" = 3 ] && ok "the grid worker's three reads are logged" || bad "grid worker entries: $n"
+if sql "$d" "SELECT hex(entry) FROM audit;" | grep -qi "$(printf '13812345678' | od -An -tx1 | tr -d ' \n')"; then
+    bad "a field value appears in the audit log"; else ok "no field value in the audit log"; fi
+
+# 1. One byte of an entry changed (inside the user name, so it still parses)
+d=$(fresh modify)
+hex=$(sql "$d" "SELECT hex(entry) FROM audit WHERE pos = 4;")
+wang=$(printf 'wang' | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
+wanh=$(printf 'wanh' | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
+sql "$d" "UPDATE audit SET entry = X'${hex/$wang/$wanh}' WHERE pos = 4;"
+verify "$d"; check "changed byte: modified, exit 3" 3 "modified at entry 4"
+
+# 2. An entry deleted
+d=$(fresh delete)
+sql "$d" "DELETE FROM audit WHERE pos = 3;"
+verify "$d"; check "deleted entry: missing, exit 3" 3 "missing at entry 3"
+
+# 3. Two entries swapped
+d=$(fresh swap)
+sql "$d" "CREATE TEMP TABLE t AS SELECT pos, entry, head FROM audit WHERE pos IN (3, 4);
+UPDATE audit SET entry = (SELECT entry FROM t WHERE pos = 4), head = (SELECT head FROM t WHERE pos = 4) WHERE pos = 3;
+UPDATE audit SET entry = (SELECT entry FROM t WHERE pos = 3), head = (SELECT head FROM t WHERE pos = 3) WHERE pos = 4;"
+verify "$d"; check "swapped entries: reordered, exit 3" 3 "reordered"
+
+# 4. The newest entries deleted, with every checkpoint that covered them:
+#    only a checkpoint kept outside the vault catches it.
+d=$(fresh truncate)
+"$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit checkpoint --out "$d/outside.cp" >/dev/null 2>&1
+total=$(sql "$d" "SELECT count(*) FROM audit;")
+keep=$((total - 3))
+sql "$d" "DELETE FROM audit WHERE pos > $keep; DELETE FROM checkpoints WHERE size > $keep;"
+verify "$d"; check "truncation without an outside checkpoint goes unseen (documented limit)" 0 "ok:"
+verify "$d" --checkpoint "$d/outside.cp"; check "truncation against the outside checkpoint: truncated, exit 3" 3 "truncated"
+
+# 5. A checkpoint signature replaced
+d=$(fresh signature)
+sql "$d" "UPDATE checkpoints SET note = substr(note, 1, length(note) - 6) || 'AAAAA' || char(10) WHERE size = (SELECT max(size) FROM checkpoints);"
+verify "$d"; check "replaced signature: bad signature, exit 3" 3 "bad signature"
+
+# 6. Offline: export + public key only, and tampering with the export file
+d=$(fresh offline)
+"$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit pubkey --out "$d/pub" >/dev/null 2>&1
+"$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit export --out "$d/exp.jsonl" >/dev/null 2>&1
+expect_exit 0 "offline verify of an export with the public key alone" -- \
+    "$VAULTCTL" audit verify --export "$d/exp.jsonl" --pubkey "$d/pub"
+grep -v '"seq":3,' "$d/exp.jsonl" >"$d/cut.jsonl"
+expect_exit 3 "offline: a line removed from the export" -- "$VAULTCTL" audit verify --export "$d/cut.jsonl" --pubkey "$d/pub"
+expect_grep "missing" "$TMP/out" "offline: reported as missing"
+other=$(fresh other)
+"$VAULTCTL" --vault "$other/v" --key-file "$other/k" audit pubkey --out "$other/pub" >/dev/null 2>&1
+expect_exit 3 "offline: another vault's public key" -- "$VAULTCTL" audit verify --export "$d/exp.jsonl" --pubkey "$other/pub"
+expect_grep "bad signature" "$TMP/out" "offline: reported as bad signature"
+echo "not a key" >"$d/junk.pub"
+expect_exit 7 "offline: a malformed public key is invalid input" -- "$VAULTCTL" audit verify --export "$d/exp.jsonl" --pubkey "$d/junk.pub"
+
+# 7. Reports
+d=$(fresh report)
+id=$(sql "$d" "SELECT lower(hex(id)) FROM records LIMIT 1;")
+expect_exit 0 "report --record" -- "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report --record "$id"
+expect_grep "wang (grid_worker/community_committee" "$TMP/out" "the resident's report names the grid worker"
+expect_grep "phone:mask" "$TMP/out" "and what they saw"
+expect_exit 0 "report --user --json" -- "$VAULTCTL" --vault "$d/v" --key-file "$d/k" --json audit report --user wang
+expect_grep '"purpose": "grid_management"' "$TMP/out" "the user report says for what purpose"
+expect_exit 0 "report --denied" -- "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report --denied
+expect_exit 2 "report needs exactly one selector" -- "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report
+n=$(sql "$d" "SELECT count(*) FROM audit WHERE hex(entry) LIKE '%$(printf 'db_key' | od -An -tx1 | tr -d ' \n' | tr a-f A-F)%';")
+[ "$n" -ge 1 ] && ok "key db-key was logged" || bad "db-key not logged"
+
+finish

@@ -1,0 +1,308 @@
+/* audit (in the vault): every access leaves an entry, reads fail closed
+ * when their entry can't be written, writes record the ciphertext digest,
+ * concurrent appenders keep one linear chain. */
+#include "testutil.h"
+
+#include <sys/wait.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "audit.h"
+#include "crypto.h"
+#include "store.h"
+
+#define POLICY VAULT_SOURCE_DIR "/policies/community.yaml"
+#define STREET "hangzhou/gongshu/xiaohe"
+#define GRID7 STREET "/changzheng/grid-07"
+#define PASS "audit test passphrase"
+
+typedef struct fixture {
+    char *dir;
+    char path[512];
+    vault *v;
+    vault_session *officer, *grid;
+    char id[VAULT_ID_HEX_SIZE];
+} fixture;
+
+static vault_secret secret(void)
+{
+    vault_secret s = {VAULT_UNLOCK_PASSPHRASE, PASS, strlen(PASS), VAULT_KDF_INTERACTIVE};
+    return s;
+}
+
+static void sessions(fixture *f)
+{
+    vault_subject o = {"li", "data_officer", "street_office", STREET, "resident_service"};
+    vault_subject g = {"wang", "grid_worker", "community_committee", GRID7, "grid_management"};
+
+    assert_int_equal(vault_session_open(&f->officer, f->v, &o), 0);
+    assert_int_equal(vault_session_open(&f->grid, f->v, &g), 0);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    vault_secret s = secret();
+    const char *fields[] = {"name", "phone"}, *values[] = {"张三", "13812345678"};
+    size_t lens[] = {strlen(values[0]), 11};
+
+    assert_non_null(f);
+    f->dir = tu_tmpdir();
+    snprintf(f->path, sizeof f->path, "%s/a.vault", f->dir);
+    assert_int_equal(vault_create(&f->v, f->path, POLICY, &s), 0);
+    sessions(f);
+    assert_int_equal(vault_record_add(f->id, sizeof f->id, f->officer, GRID7, 2, fields, values, lens), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    vault_session_close(f->officer);
+    vault_session_close(f->grid);
+    vault_close(f->v);
+    tu_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+typedef struct collected {
+    size_t n;
+    char actions[64][32];
+    int outcomes[64];
+    uint8_t ct_hash[32];
+    int has_ct_hash;
+} collected;
+
+static int collect_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
+                      size_t head_len)
+{
+    collected *c = arg;
+    af_entry e;
+    void *storage = NULL;
+    size_t i;
+
+    (void)pos;
+    (void)head;
+    (void)head_len;
+    assert_int_equal(af_entry_decode(&e, &storage, entry, len), 0);
+    if (c->n < 64) {
+        snprintf(c->actions[c->n], sizeof c->actions[c->n], "%s", e.action);
+        c->outcomes[c->n] = e.outcome;
+    }
+    for (i = 0; i < e.nfields; i++)
+        if (e.fields[i].has_ct_hash && strcmp(e.fields[i].name, "phone") == 0) {
+            memcpy(c->ct_hash, e.fields[i].ct_hash, 32);
+            c->has_ct_hash = 1;
+        }
+    c->n++;
+    free(storage);
+    return 0;
+}
+
+static void collect(collected *c, vault *v)
+{
+    memset(c, 0, sizeof *c);
+    assert_int_equal(store_audit_scan(v->db, 0, collect_fn, c), 0);
+}
+
+static void test_every_access_logged(void **state)
+{
+    fixture *f = *state;
+    collected c;
+    vault_result *r = NULL;
+    const char *phone = "phone";
+    char *hits = NULL;
+    size_t n = 0;
+    vault_audit_result res;
+
+    assert_int_equal(vault_record_get(&r, f->grid, f->id, &phone, 1), 0); /* masked */
+    vault_result_free(r);
+    assert_int_equal(vault_record_put(f->grid, f->id, "phone", "13000000000", 11), VAULT_EDENIED);
+    assert_int_equal(vault_record_find(&hits, &n, f->officer, "phone", "13812345678", 11), 0);
+    vault_free(hits);
+    assert_int_equal(vault_record_erase(f->grid, f->id), VAULT_EDENIED);
+    collect(&c, f->v);
+    assert_int_equal(c.n, 6);
+    assert_string_equal(c.actions[0], "vault_create");
+    assert_string_equal(c.actions[1], "create");
+    assert_string_equal(c.actions[2], "read");
+    assert_int_equal(c.outcomes[2], AF_OUTCOME_OK);
+    assert_string_equal(c.actions[3], "write");
+    assert_int_equal(c.outcomes[3], AF_OUTCOME_DENIED);
+    assert_string_equal(c.actions[4], "search");
+    assert_string_equal(c.actions[5], "erase");
+    assert_int_equal(c.outcomes[5], AF_OUTCOME_DENIED);
+    assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), 0);
+    assert_int_equal(res.failure, VAULT_AUDIT_OK);
+    assert_int_equal(res.entries, 6);
+}
+
+/* A write records the SHA-256 of exactly the ciphertext it stored. */
+static void test_write_digest(void **state)
+{
+    fixture *f = *state;
+    collected c;
+    uint8_t rid[16], *ct = NULL, digest[32];
+    size_t len = 0;
+    char grade[VAULT_NAME_MAX];
+    uint32_t ver = 0;
+
+    assert_int_equal(vault_record_put(f->officer, f->id, "phone", "13999999999", 11), 0);
+    collect(&c, f->v);
+    assert_true(c.has_ct_hash);
+    assert_int_equal(vault__id_parse(rid, f->id), 0);
+    assert_int_equal(store_field_get(&ct, &len, grade, &ver, f->v->db, rid, "phone"), 0);
+    vc_sha256(digest, ct, len);
+    assert_memory_equal(digest, c.ct_hash, 32);
+    free(ct);
+}
+
+/* If the entry can't be written the read fails and returns no values.
+ * A trigger added through a second connection makes every append fail,
+ * as a read-only or full disk would. */
+static void test_read_fails_closed(void **state)
+{
+    fixture *f = *state;
+    char key[80];
+    sqlite3 *db = NULL;
+    vault_result *r = NULL;
+    const char *phone = "phone";
+    collected before, after;
+
+    collect(&before, f->v);
+    assert_int_equal(vault_db_key(key, sizeof key, f->v), 0);
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_key(db, key, (int)strlen(key)), SQLITE_OK);
+    sodium_memzero(key, sizeof key);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TRIGGER block BEFORE INSERT ON audit "
+                                  "BEGIN SELECT RAISE(ABORT, 'audit is read-only'); END;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_true(vault_record_get(&r, f->officer, f->id, &phone, 1) < 0);
+    assert_null(r);
+    assert_null(strstr(vault_error_last(), "13812345678"));
+    /* writes fail too, and leave nothing behind */
+    assert_true(vault_record_put(f->officer, f->id, "phone", "13000000000", 11) < 0);
+    assert_int_equal(sqlite3_exec(db, "DROP TRIGGER block", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(vault_record_get(&r, f->officer, f->id, &phone, 1), 0);
+    assert_string_equal(vault_result_value(r, 0, NULL), "13812345678");
+    vault_result_free(r);
+    collect(&after, f->v);
+    /* db_key + this read */
+    assert_int_equal(after.n, before.n + 2);
+}
+
+/* Two processes appending at once: one linear chain, nothing lost. */
+static void test_concurrent_appenders(void **state)
+{
+    fixture *f = *state;
+    pid_t pids[2];
+    int i, status, reads = 20;
+    int64_t count = 0, before = 0;
+    vault_audit_result res;
+
+    assert_int_equal(store_audit_count(&before, f->v->db), 0);
+    for (i = 0; i < 2; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            vault *v = NULL;
+            vault_secret s = secret();
+            vault_subject o = {"worker", "data_officer", "street_office", STREET, "resident_service"};
+            vault_session *sess = NULL;
+            vault_result *r = NULL;
+            const char *phone = "phone";
+            int k, bad = 0;
+            if (vault_open(&v, f->path, &s) != 0 || vault_session_open(&sess, v, &o) != 0)
+                _exit(2);
+            for (k = 0; k < reads; k++) {
+                if (vault_record_get(&r, sess, f->id, &phone, 1) != 0)
+                    bad++;
+                vault_result_free(r);
+                r = NULL;
+            }
+            vault_session_close(sess);
+            vault_close(v);
+            _exit(bad ? 1 : 0);
+        }
+    }
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_int_equal(store_audit_count(&count, f->v->db), 0);
+    assert_int_equal(count, before + 2 * reads);
+    assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), 0);
+    assert_int_equal(res.entries, (uint64_t)count);
+    assert_true(res.checkpoints >= 2); /* each child signed one on close */
+}
+
+static void test_checkpoint_and_pubkey(void **state)
+{
+    fixture *f = *state;
+    char *note = NULL, pub[256], *exp_path;
+    vault_audit_result res;
+    size_t n;
+
+    assert_int_equal(vault_audit_checkpoint(&note, f->v), 0);
+    assert_non_null(strstr(note, "libvault/"));
+    assert_non_null(strstr(note, "\n\n\xe2\x80\x94 "));
+    assert_int_equal(vault_audit_pubkey(pub, sizeof pub, f->v), 0);
+    assert_int_equal(vault_audit_verify(&res, f->v, note, NULL, NULL), 0);
+    n = strlen(f->path) + 16;
+    exp_path = malloc(n);
+    assert_non_null(exp_path);
+    snprintf(exp_path, n, "%s.jsonl", f->path);
+    assert_int_equal(vault_audit_export(f->v, exp_path, NULL, NULL), 0);
+    assert_int_equal(vault_audit_export(f->v, exp_path, NULL, NULL), VAULT_EEXISTS); /* no clobber */
+    assert_int_equal(vault_audit_verify_export(&res, exp_path, pub, note, NULL, NULL), 0);
+    assert_int_equal(res.failure, VAULT_AUDIT_OK);
+    /* a forged external note */
+    note[strlen(note) - 3] ^= 1;
+    assert_int_equal(vault_audit_verify(&res, f->v, note, NULL, NULL), VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_BAD_SIGNATURE);
+    assert_int_equal(vault_audit_verify_export(&res, exp_path, "junk", NULL, NULL, NULL), VAULT_EINVALID);
+    vault_free(note);
+    free(exp_path);
+}
+
+static void test_reports(void **state)
+{
+    fixture *f = *state;
+    vault_result *r = NULL;
+    const char *phone = "phone";
+    char *out = NULL;
+
+    assert_int_equal(vault_record_get(&r, f->grid, f->id, &phone, 1), 0);
+    vault_result_free(r);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_RECORD, f->id, 0), 0);
+    assert_non_null(strstr(out, "wang (grid_worker/community_committee"));
+    assert_non_null(strstr(out, "phone:mask"));
+    assert_null(strstr(out, "13812345678"));
+    vault_free(out);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "wang", 1), 0);
+    assert_non_null(strstr(out, "\"purpose\": \"grid_management\""));
+    vault_free(out);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_RECORD, "nope", 0), VAULT_EINVALID);
+    assert_int_equal(vault_audit_report(&out, f->v, 99, NULL, 0), VAULT_EINVALID);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_every_access_logged), T(test_write_digest),         T(test_read_fails_closed),
+        T(test_concurrent_appenders), T(test_checkpoint_and_pubkey), T(test_reports),
+    };
+
+    if (vault_init() < 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
