@@ -3,13 +3,13 @@
 
 # Debian packages the build, the tests and the demo need.
 DEPS := build-essential cmake pkg-config libsodium-dev libsqlcipher-dev sqlcipher \
-        libyaml-dev libjansson-dev libcsv-dev libcmocka-dev python3
+        libyaml-dev libjansson-dev libcsv-dev libcmocka-dev python3 clang libclang-rt-14-dev
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure build demo test test-asan test-fast install clean
+.PHONY: all deps configure build demo test test-asan test-fast test-extended bench fuzz install clean
 
 all: build
 
@@ -56,6 +56,20 @@ test-asan: deps
 # Only the normal build's tests (for a quick loop while developing).
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Longer runs of the crash and concurrency tests (VAULT_TEST_EXTENDED=1).
+test-extended: build
+	cd $(BUILD) && VAULT_TEST_EXTENDED=1 ctest --output-on-failure -j $(JOBS)
+
+# Benchmarks against the raw primitives in the same run (bench/README.md).
+# BENCH_ARGS=--quick for the short run.
+bench: build
+	./$(BUILD)/bench/vault_bench $(BENCH_ARGS)
+
+# libFuzzer targets (clang), each for FUZZ_SECONDS; crashes land in fuzz/findings.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	./fuzz/run.sh $(FUZZ_SECONDS)
 
 install: build
 	cmake --install $(BUILD)

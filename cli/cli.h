@@ -78,6 +78,11 @@ void cli_secret_free(vault_secret *s);
 /* Open a session for --user/--role/--dept/--jurisdiction/--purpose. */
 int cli_open_session(vault_session **out, vault *v, cli *c);
 
+/* Terminal columns of a UTF-8 string (CJK counts 2), and printing padded
+ * to a width in columns, so tables with Chinese text line up. */
+int cli_display_width(const char *s);
+void cli_print_padded(FILE *f, const char *s, int width);
+
 /* Print help text for a command and return EXIT_OK. */
 int cli_help(const char *text);
 

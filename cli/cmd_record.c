@@ -140,9 +140,9 @@ static int print_result(cli *c, const char *id, const vault_result *r)
         for (i = 0; i < n; i++) {
             const char *val = vault_result_value(r, i, &len);
             int e = vault_result_effect(r, i);
-            printf("  %-24s %-5s %-24s %s\n", vault_result_field(r, i), effect_name(e),
-                   e == VAULT_EFFECT_DENY ? "-" : (val ? val : "(empty)"),
-                   vault_result_reason(r, i)->text);
+            printf("  %-24s %-5s ", vault_result_field(r, i), effect_name(e));
+            cli_print_padded(stdout, e == VAULT_EFFECT_DENY ? "-" : (val ? val : "(empty)"), 28);
+            printf(" %s\n", vault_result_reason(r, i)->text);
         }
     }
     for (i = 0; i < n; i++)

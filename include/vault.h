@@ -299,6 +299,14 @@ typedef struct vault_result vault_result;
 VAULT_API int vault_record_get(vault_result **out, vault_session *s, const char *record_id,
                                const char *const *fields, size_t nfields) VAULT_CHECK;
 
+/* Read the same fields of n records in one transaction: one audit entry per
+ * record, one durable commit for all, and no value returned before that
+ * commit.  out[i] receives record_ids[i]'s result (free each with
+ * vault_result_free).  All or nothing: on failure every out[i] is NULL. */
+VAULT_API int vault_record_get_batch(vault_result **out, vault_session *s,
+                                     const char *const *record_ids, size_t n,
+                                     const char *const *fields, size_t nfields) VAULT_CHECK;
+
 VAULT_API size_t vault_result_count(const vault_result *r);
 VAULT_API const char *vault_result_field(const vault_result *r, size_t i);
 /* VAULT_EFFECT_ALLOW (plaintext), _MASK (masked value) or _DENY (no value). */

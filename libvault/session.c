@@ -59,6 +59,9 @@ int vault_session_open(vault_session **out, vault *v, const vault_subject *subje
            "department '%s' is not declared in the vault's policy", s->department);
     ENSURE(policy_has_purpose(v->policy, s->purpose), VAULT_EINVALID,
            "purpose '%s' is not declared in the vault's policy", s->purpose);
+    ENSURE(policy_role_in_department(v->policy, s->role, s->department), VAULT_EINVALID,
+           "role '%s' does not exist in department '%s' under the vault's policy", s->role,
+           s->department);
     s->subject.user = s->user;
     s->subject.role = s->role;
     s->subject.department = s->department;
@@ -226,7 +229,7 @@ int vault_explain(char **out, vault_session *s, int action, const char *record_i
     GUARD(record_lookup(id, &rec, s->v, record_id));
     vault__id_format(canon, id);
     request_init(&r, s, action, canon, rec.jurisdiction, field);
-    GUARD(policy_explain(out, s->v->policy, NULL, &r));
+    GUARD(policy_explain(out, s->v->policy, s->v->grants, &r));
 cleanup:
     if (entered)
         vault__leave(s->v);
@@ -249,10 +252,10 @@ int vault_who_can(char **out, vault *v, const char *field, const char *record_id
     if (record_id) {
         GUARD(record_lookup(id, &rec, v, record_id));
         vault__id_format(canon, id);
-        GUARD(policy_who_can(out, v->policy, NULL, field, canon, rec.jurisdiction, vault__now(),
+        GUARD(policy_who_can(out, v->policy, v->grants, field, canon, rec.jurisdiction, vault__now(),
                              as_json));
     } else {
-        GUARD(policy_who_can(out, v->policy, NULL, field, NULL, NULL, vault__now(), as_json));
+        GUARD(policy_who_can(out, v->policy, v->grants, field, NULL, NULL, vault__now(), as_json));
     }
 cleanup:
     if (entered)
@@ -476,38 +479,26 @@ cleanup:
     return rc;
 }
 
-int vault_record_get(vault_result **out, vault_session *s, const char *record_id,
-                     const char *const *fields, size_t nfields)
+/* Read one record's fields and append its audit entry, inside the
+ * caller's write transaction. */
+static int get_one(vault_result **out, vault_session *s, const char *record_id,
+                   const char *const *fields, size_t n, int64_t now)
 {
-    int rc = VAULT_OK, entered = 0;
+    int rc = VAULT_OK, any = 0, glass = 0;
     uint8_t id[VAULT_ID_BYTES];
     store_record rec;
     vault_result *r = NULL;
     const vp_field *f;
     char canon[VAULT_ID_HEX_SIZE];
-    size_t i, n;
-    int64_t now = vault__now();
+    size_t i;
     af_field *af = NULL;
     af_entry e;
-    int any = 0, glass = 0;
 
-    ENSURE(out, VAULT_EINVALID, "missing output");
-    *out = NULL;
-    GUARD(enter(s));
-    entered = 1;
-    n = fields ? nfields : policy_field_count(s->v->policy);
-    for (i = 0; fields && i < n; i++)
-        ENSURE(fields[i] && policy_field(s->v->policy, fields[i]), VAULT_EINVALID,
-               "field '%s' is not declared in the policy", fields[i] ? fields[i] : "(null)");
     GUARD(vault__id_parse(id, record_id));
     vault__id_format(canon, id);
-    ENSURE(n <= AF_FIELDS_MAX, VAULT_ELIMIT, "at most %d fields at once", AF_FIELDS_MAX);
     GUARD(result_new(&r, n));
     af = calloc(n ? n : 1, sizeof *af);
     ENSURE(af, VAULT_ENOMEM, "out of memory");
-    /* A write transaction from the start: the audit entry must be appended
-     * in the same snapshot the values were read from. */
-    GUARD(store_begin(s->v->db, 1));
     GUARD(store_record_get(&rec, s->v->db, id));
     for (i = 0; i < n; i++) {
         f = fields ? policy_field(s->v->policy, fields[i]) : policy_field_at(s->v->policy, i);
@@ -518,8 +509,6 @@ int vault_record_get(vault_result **out, vault_session *s, const char *record_id
         any |= r->items[i].effect != VAULT_EFFECT_DENY;
         glass |= grants__is_break_glass(r->items[i].reason.grant);
     }
-    /* The entry commits before any value leaves the library; if it can't
-     * be written the caller gets the error and no values (fail closed). */
     audit_entry_init(&e, s->v, s, "read");
     e.has_record = 1;
     memcpy(e.record_id, id, VAULT_ID_BYTES);
@@ -528,18 +517,59 @@ int vault_record_get(vault_result **out, vault_session *s, const char *record_id
     e.outcome = any || n == 0 ? AF_OUTCOME_OK : AF_OUTCOME_DENIED;
     e.flags = glass ? AF_FLAG_BREAK_GLASS : 0;
     GUARD(audit_append(s->v, &e));
-    GUARD(store_commit(s->v->db));
     *out = r;
     r = NULL;
+cleanup:
+    free(af);
+    vault_result_free(r);
+    return rc;
+}
+
+int vault_record_get_batch(vault_result **out, vault_session *s, const char *const *record_ids,
+                           size_t n, const char *const *fields, size_t nfields)
+{
+    int rc = VAULT_OK, entered = 0;
+    size_t i, nf;
+    int64_t now = vault__now();
+
+    ENSURE(out && (record_ids || n == 0), VAULT_EINVALID, "missing output or record ids");
+    for (i = 0; i < n; i++)
+        out[i] = NULL;
+    GUARD(enter(s));
+    entered = 1;
+    nf = fields ? nfields : policy_field_count(s->v->policy);
+    ENSURE(nf <= AF_FIELDS_MAX, VAULT_ELIMIT, "at most %d fields at once", AF_FIELDS_MAX);
+    for (i = 0; fields && i < nf; i++)
+        ENSURE(fields[i] && policy_field(s->v->policy, fields[i]), VAULT_EINVALID,
+               "field '%s' is not declared in the policy", fields[i] ? fields[i] : "(null)");
+    /* A write transaction from the start: the audit entries are appended
+     * in the same snapshot the values were read from, and they commit
+     * before any value leaves the library; if they can't be written the
+     * caller gets the error and no values (fail closed). */
+    GUARD(store_begin(s->v->db, 1));
+    for (i = 0; i < n; i++)
+        GUARD(get_one(&out[i], s, record_ids[i], fields, nf, now));
+    GUARD(store_commit(s->v->db));
 cleanup:
     if (entered) {
         if (store_in_tx(s->v->db))
             store_rollback(s->v->db);
         vault__leave(s->v);
     }
-    free(af);
-    vault_result_free(r);
+    if (rc < 0)
+        for (i = 0; out && i < n; i++) {
+            vault_result_free(out[i]);
+            out[i] = NULL;
+        }
     return rc;
+}
+
+int vault_record_get(vault_result **out, vault_session *s, const char *record_id,
+                     const char *const *fields, size_t nfields)
+{
+    if (!out)
+        return vault__err(VAULT_EINVALID, "missing output");
+    return vault_record_get_batch(out, s, &record_id, 1, fields, nfields);
 }
 
 size_t vault_result_count(const vault_result *r)

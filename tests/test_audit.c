@@ -294,12 +294,47 @@ static void test_reports(void **state)
     assert_int_equal(vault_audit_report(&out, f->v, 99, NULL, 0), VAULT_EINVALID);
 }
 
+static void test_batch_reads(void **state)
+{
+    fixture *f = *state;
+    char id2[VAULT_ID_HEX_SIZE];
+    const char *fields[] = {"phone"}, *values[] = {"13700000001"};
+    size_t lens[] = {11};
+    const char *ids[3], *bad_ids[2];
+    vault_result *out[3];
+    int64_t before = 0, after = 0;
+
+    assert_int_equal(vault_record_add(id2, sizeof id2, f->officer, GRID7, 1, fields, values, lens), 0);
+    ids[0] = f->id;
+    ids[1] = id2;
+    ids[2] = f->id;
+    assert_int_equal(store_audit_count(&before, f->v->db), 0);
+    assert_int_equal(vault_record_get_batch(out, f->grid, ids, 3, fields, 1), 0);
+    assert_string_equal(vault_result_value(out[0], 0, NULL), "138****5678");
+    assert_string_equal(vault_result_value(out[1], 0, NULL), "137****0001");
+    assert_int_equal(vault_result_effect(out[2], 0), VAULT_EFFECT_MASK);
+    vault_result_free(out[0]);
+    vault_result_free(out[1]);
+    vault_result_free(out[2]);
+    assert_int_equal(store_audit_count(&after, f->v->db), 0);
+    assert_int_equal(after, before + 3); /* one entry per record */
+    /* all or nothing: one missing record, no results, no entries */
+    bad_ids[0] = f->id;
+    bad_ids[1] = "0123456789abcdef0123456789abcdef";
+    assert_int_equal(vault_record_get_batch(out, f->grid, bad_ids, 2, fields, 1), VAULT_ENOTFOUND);
+    assert_null(out[0]);
+    assert_null(out[1]);
+    assert_int_equal(store_audit_count(&before, f->v->db), 0);
+    assert_int_equal(before, after);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_every_access_logged), T(test_write_digest),         T(test_read_fails_closed),
         T(test_concurrent_appenders), T(test_checkpoint_and_pubkey), T(test_reports),
+        T(test_batch_reads),
     };
 
     if (vault_init() < 0)
