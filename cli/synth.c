@@ -48,16 +48,20 @@ char synth_id_check(const char *first17)
 void synth_resident_make(synth *g, synth_resident *r)
 {
     static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    unsigned year = 1935 + pick(g, 85), month = 1 + pick(g, 12), day = 1 + pick(g, mdays[month - 1]);
-    unsigned seq = pick(g, 1000), community = pick(g, 2), grid = 1 + pick(g, 8);
+    /* Narrow types tell the compiler the printed widths (4, 2, 2, 3 digits). */
+    unsigned short year = (unsigned short)(1935 + pick(g, 85));
+    unsigned char month = (unsigned char)(1 + pick(g, 12));
+    unsigned char day = (unsigned char)(1 + pick(g, mdays[month - 1]));
+    unsigned short seq = (unsigned short)pick(g, 1000);
+    unsigned community = pick(g, 2), grid = 1 + pick(g, 8);
     static const char *const prefixes[] = {"138", "139", "137", "150", "151", "158", "186", "188", "199"};
     char first17[18];
 
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s%s", surnames[pick(g, 23)], given[pick(g, 28)]);
     snprintf(r->gender, sizeof r->gender, "%s", seq % 2 ? "男" : "女");
-    snprintf(r->birth_date, sizeof r->birth_date, "%04u-%02u-%02u", year, month, day);
-    snprintf(first17, sizeof first17, "330102%04u%02u%02u%03u", year, month, day, seq);
+    snprintf(r->birth_date, sizeof r->birth_date, "%04hu-%02hhu-%02hhu", year, month, day);
+    snprintf(first17, sizeof first17, "330102%04hu%02hhu%02hhu%03hu", year, month, day, seq);
     snprintf(r->id_number, sizeof r->id_number, "%s%c", first17, synth_id_check(first17));
     snprintf(r->phone, sizeof r->phone, "%s%08u", prefixes[pick(g, 9)], (unsigned)(next(g) % 100000000u));
     snprintf(r->address, sizeof r->address, "浙江省杭州市拱墅区小河街道%s%s%u号%u单元%u室",

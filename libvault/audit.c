@@ -465,7 +465,8 @@ int vault_audit_verify(vault_audit_result *out, vault *v, const char *checkpoint
     if (pre.cls) {
         result_fill(out, &pre);
     } else {
-        qsort(l.cps, l.n, sizeof *l.cps, cp_cmp);
+        if (l.n > 1)
+            qsort(l.cps, l.n, sizeof *l.cps, cp_cmp);
         af_verifier_init(&c.ver, l.cps, l.n);
         c.progress = progress;
         c.arg = arg;
@@ -540,7 +541,7 @@ static int export_entry_fn(void *arg, int64_t pos, const uint8_t *entry, size_t 
 
 int vault_audit_export(vault *v, const char *path, vault_progress_fn progress, void *arg)
 {
-    int rc = VAULT_OK, entered = 0, to_stdout;
+    int rc = VAULT_OK, entered = 0, to_stdout = 0;
     export_ctx c;
     int64_t count = 0;
     char *tmp = NULL;
@@ -696,11 +697,12 @@ static void time_text(char *out, size_t cap, int64_t us)
 {
     time_t t = (time_t)(us / 1000000);
     struct tm tmv;
-    char base[32];
+    char base[24];
 
     gmtime_r(&t, &tmv);
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tmv);
-    snprintf(out, cap, "%s.%06lldZ", base, (long long)(us % 1000000));
+    if (strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tmv) == 0)
+        base[0] = '\0';
+    snprintf(out, cap, "%.19s.%06lldZ", base, (long long)(us % 1000000));
 }
 
 static int report_match(const report_ctx *c, const af_entry *e)

@@ -639,7 +639,7 @@ static int list_fn(void *arg, const store_grant *s)
 {
     list_ctx *c = arg;
     owned_grant o;
-    int usable = 0, rc;
+    int usable = 0, rc = VAULT_OK;
     const char *state = live_state(s, c->now);
     char line[DETAIL_MAX + 128], *grown;
     size_t n;

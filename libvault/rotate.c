@@ -1,0 +1,357 @@
+/* rotate: re-encrypt one grade's fields under a new data key in batches
+ * that each commit on their own, then retire the old key versions.
+ * Procedure in rotate.h; the operator's view in docs/key-rotation.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "crypto.h"
+#include "rotate.h"
+
+/* Room kept for one wrapped grade key when probing whether it exists. */
+#define WRAPPED_MAX 256
+
+typedef struct rot_ctx {
+    vault *v;
+    const char *grade;
+    uint32_t target;       /* the version every field ends up under */
+    int64_t now;
+    size_t moved;          /* fields re-encrypted in the current batch */
+    uint8_t *pt;           /* plaintext: sodium_malloc'ed, wiped after every field */
+    size_t pt_cap;
+    uint8_t *ct;           /* the new ciphertext (not secret) */
+    size_t ct_cap;
+    int bad;               /* a field failed to open: bad_id / bad_field name it */
+    uint8_t bad_id[VAULT_ID_BYTES];
+    char bad_field[VAULT_NAME_MAX];
+    /* progress */
+    vault_progress_fn progress;
+    void *arg;
+    uint64_t done, total;
+    size_t batch, batches, max_batches;
+} rot_ctx;
+
+/* Make room for a plaintext of len bytes and its ciphertext. */
+static int buffers_fit(rot_ctx *c, size_t len)
+{
+    int rc = VAULT_OK;
+
+    if (!c->pt || len > c->pt_cap) {
+        vc_free(c->pt);
+        c->pt_cap = 0;
+        c->pt = vc_malloc(len ? len : 1);
+        ENSURE(c->pt, VAULT_ENOMEM, "out of secure memory");
+        c->pt_cap = len;
+    }
+    if (!c->ct || len + VC_FIELD_OVERHEAD > c->ct_cap) {
+        free(c->ct);
+        c->ct_cap = 0;
+        c->ct = malloc(len + VC_FIELD_OVERHEAD);
+        ENSURE(c->ct, VAULT_ENOMEM, "out of memory");
+        c->ct_cap = len + VC_FIELD_OVERHEAD;
+    }
+cleanup:
+    return rc;
+}
+
+/* The associated data exactly as record.c builds it: the grade is the
+ * one stored with the field (the scan selects on it). */
+static void field_ad(vc_field_ad *ad, const rot_ctx *c, const uint8_t *id, const char *field,
+                     uint32_t version)
+{
+    ad->vault_id = c->v->id;
+    ad->record_id = id;
+    ad->field = field;
+    ad->grade = c->grade;
+    ad->key_version = version;
+}
+
+/* Open one field under its own version.  An integrity failure is
+ * reported with the record and field (never the value). */
+static int open_old(size_t *out_len, rot_ctx *c, const uint8_t *id, const char *field,
+                    uint32_t version, const uint8_t *ct, size_t ct_len)
+{
+    int rc = VAULT_OK;
+    const uint8_t *key = NULL;
+    vc_field_ad ad;
+    char why[256], hex[VAULT_ID_HEX_SIZE];
+
+    rc = ct_len < VC_FIELD_OVERHEAD
+             ? vault__err(VAULT_EINTEGRITY, "ciphertext too short")
+             : buffers_fit(c, ct_len - VC_FIELD_OVERHEAD);
+    if (rc == VAULT_OK)
+        rc = keyring_grade_key(&key, c->v->keys, c->v->db, c->grade, version);
+    if (rc == VAULT_OK) {
+        field_ad(&ad, c, id, field, version);
+        rc = vc_field_open(c->pt, c->pt_cap, out_len, key, &ad, ct, ct_len);
+    }
+    if (rc == VAULT_EINTEGRITY) {
+        c->bad = 1;
+        memcpy(c->bad_id, id, VAULT_ID_BYTES);
+        snprintf(c->bad_field, sizeof c->bad_field, "%s", field);
+        snprintf(why, sizeof why, "%s", vault_error_last()); /* it is overwritten below */
+        vault__id_format(hex, id);
+        ENSURE(0, VAULT_EINTEGRITY,
+               "key rotation of grade '%s' stopped: field '%s' of record %s (key version %u) "
+               "failed to open: %s",
+               c->grade, field, hex, (unsigned)version, why);
+    }
+cleanup:
+    return rc;
+}
+
+/* store_field_scan_stale callback: move one field to the target version. */
+static int rotate_field(void *arg, const uint8_t *record_id, const char *field,
+                        uint32_t key_version, const uint8_t *ct, size_t ct_len)
+{
+    rot_ctx *c = arg;
+    int rc = VAULT_OK;
+    uint8_t id[VAULT_ID_BYTES];
+    char name[VAULT_NAME_MAX];
+    const uint8_t *key = NULL;
+    size_t flen = field ? strlen(field) : 0, ptlen = 0, newlen = 0;
+    vc_field_ad ad;
+
+    /* Copies: the scanned row may not outlive the write below. */
+    ENSURE(flen > 0 && flen < sizeof name, VAULT_EINTEGRITY, "database: bad field name");
+    memcpy(id, record_id, VAULT_ID_BYTES);
+    memcpy(name, field, flen + 1);
+    GUARD(open_old(&ptlen, c, id, name, key_version, ct, ct_len));
+    /* Fetched after the old key is used: a fetch may evict other cached keys. */
+    GUARD(keyring_grade_key(&key, c->v->keys, c->v->db, c->grade, c->target));
+    field_ad(&ad, c, id, name, c->target);
+    GUARD(vc_field_seal(c->ct, c->ct_cap, &newlen, key, &ad, c->pt, ptlen));
+    GUARD(store_field_put(c->v->db, id, name, c->grade, c->target, c->ct, newlen, c->now));
+    c->moved++;
+cleanup:
+    /* Everything the open may have written, whether or not it succeeded. */
+    if (c->pt && ct_len > VC_FIELD_OVERHEAD)
+        vc_wipe(c->pt, ct_len - VC_FIELD_OVERHEAD < c->pt_cap ? ct_len - VC_FIELD_OVERHEAD
+                                                              : c->pt_cap);
+    return rc;
+}
+
+static void report(rot_ctx *c)
+{
+    if (c->done > c->total) /* more stale fields turned up than first counted */
+        c->total = c->done;
+    if (c->progress)
+        c->progress(c->done, c->total, c->arg);
+}
+
+/* Append a "key_rotate" entry in the open transaction. */
+static int log_step(vault *v, int outcome, const uint8_t *record_id, const char *detail)
+{
+    af_entry e;
+
+    audit_entry_init(&e, v, NULL, "key_rotate");
+    e.outcome = outcome;
+    if (record_id) {
+        e.has_record = 1;
+        memcpy(e.record_id, record_id, VAULT_ID_BYTES);
+    }
+    e.detail = detail;
+    return audit_append(v, &e);
+}
+
+/* After a field failed to open: roll the batch back, log the failure in a
+ * transaction of its own, and keep the original error for the caller. */
+static int fail_logged(rot_ctx *c, int code)
+{
+    char msg[512], detail[3 * VAULT_NAME_MAX];
+    vault *v = c->v;
+
+    snprintf(msg, sizeof msg, "%s", vault_error_last());
+    store_rollback(v->db);
+    snprintf(detail, sizeof detail, "grade %s: rotation to version %u stopped: field '%s' failed to open",
+             c->grade, (unsigned)c->target, c->bad_field);
+    /* Best effort: the integrity error matters more than its entry. */
+    if (store_begin(v->db, 1) == VAULT_OK &&
+        (log_step(v, AF_OUTCOME_ERROR, c->bad_id, detail) < 0 || store_commit(v->db) < 0))
+        store_rollback(v->db);
+    return vault__err(code, "%s", msg);
+}
+
+/* Step 2: re-encrypt until no stale field is left (0) or max_batches
+ * batches have run (1).  Each batch is one write transaction, so other
+ * processes read and write between batches. */
+static int run_batches(rot_ctx *c)
+{
+    int rc = VAULT_OK;
+    vault *v = c->v;
+
+    for (;;) {
+        c->moved = 0;
+        c->now = vault__now();
+        GUARD(store_begin(v->db, 1));
+        rc = store_field_scan_stale(v->db, c->grade, c->target, c->batch, rotate_field, c);
+        if (rc < 0) {
+            if (c->bad)
+                rc = fail_logged(c, rc);
+            goto cleanup;
+        }
+        GUARD(store_commit(v->db));
+        c->batches++;
+        c->done += c->moved;
+        report(c);
+        if (c->moved < c->batch)
+            break; /* nothing stale left */
+        if (c->max_batches && c->batches >= c->max_batches) {
+            rc = 1;
+            break;
+        }
+    }
+cleanup:
+    if (store_in_tx(v->db))
+        store_rollback(v->db);
+    return rc;
+}
+
+/* 1 when `version` of the grade's key is still stored, 0 when not. */
+static int version_kept(int *out, vault *v, const char *grade, uint32_t version)
+{
+    uint8_t wrapped[WRAPPED_MAX];
+    size_t len = 0;
+    int rc = store_gradekey_get(wrapped, sizeof wrapped, &len, v->db, grade, version);
+
+    *out = rc == VAULT_OK;
+    if (rc == VAULT_EINTEGRITY) { /* "no key version N": retired */
+        vault__err_clear();
+        rc = VAULT_OK;
+    }
+    return rc;
+}
+
+/* Step 1: pick the target version, creating it unless an earlier
+ * rotation is unfinished.  *out_first is 1 when the grade had no key at
+ * all (version 1 was created; nothing to re-encrypt). */
+static int start(rot_ctx *c, int *out_first)
+{
+    int rc = VAULT_OK, kept = 0;
+    vault *v = c->v;
+    uint32_t latest = 0;
+    int64_t stale = 0;
+    char detail[2 * VAULT_NAME_MAX];
+
+    *out_first = 0;
+    GUARD(store_begin(v->db, 1));
+    rc = store_gradekey_latest(&latest, v->db, c->grade);
+    if (rc == VAULT_ENOTFOUND) {
+        vault__err_clear();
+        rc = VAULT_OK;
+        GUARD(keyring_grade_key_create(v->keys, v->db, c->grade, 1, vault__now()));
+        c->target = 1;
+        *out_first = 1;
+        snprintf(detail, sizeof detail, "grade %s: version 1 created", c->grade);
+        GUARD(log_step(v, AF_OUTCOME_OK, NULL, detail));
+        GUARD(store_commit(v->db));
+        goto cleanup;
+    }
+    GUARD(rc);
+    GUARD(store_field_count_stale(&stale, v->db, c->grade, latest));
+    /* Unfinished: fields left behind, or killed after the last batch but
+     * before the old versions were retired (retiring removes every
+     * version below the newest, so the one just below tells). */
+    if (stale == 0 && latest > 1)
+        GUARD(version_kept(&kept, v, c->grade, latest - 1));
+    if (stale > 0 || kept) {
+        c->target = latest;
+        snprintf(detail, sizeof detail, "grade %s: resuming rotation to version %u, %lld fields left",
+                 c->grade, (unsigned)latest, (long long)stale);
+    } else {
+        ENSURE(latest < UINT32_MAX, VAULT_ELIMIT, "grade '%s' has run out of key versions", c->grade);
+        c->target = latest + 1;
+        GUARD(keyring_grade_key_create(v->keys, v->db, c->grade, c->target, vault__now()));
+        GUARD(store_field_count_stale(&stale, v->db, c->grade, c->target));
+        snprintf(detail, sizeof detail, "grade %s: version %u created", c->grade,
+                 (unsigned)c->target);
+    }
+    c->total = (uint64_t)stale;
+    GUARD(log_step(v, AF_OUTCOME_OK, NULL, detail));
+    GUARD(store_commit(v->db));
+cleanup:
+    if (store_in_tx(v->db))
+        store_rollback(v->db);
+    return rc;
+}
+
+/* Step 3: retire the old versions once nothing is sealed under them.
+ * Returns 1 (nothing done) when stale fields turned up meanwhile. */
+static int finish(rot_ctx *c)
+{
+    int rc = VAULT_OK;
+    vault *v = c->v;
+    int64_t stale = 0;
+    char detail[2 * VAULT_NAME_MAX];
+
+    GUARD(store_begin(v->db, 1));
+    GUARD(store_field_count_stale(&stale, v->db, c->grade, c->target));
+    if (stale > 0) {
+        c->total += (uint64_t)stale;
+        rc = 1;
+        goto cleanup;
+    }
+    GUARD(store_gradekey_retire(v->db, c->grade, c->target));
+    snprintf(detail, sizeof detail, "grade %s: %llu fields re-encrypted, versions below %u retired",
+             c->grade, (unsigned long long)c->done, (unsigned)c->target);
+    GUARD(log_step(v, AF_OUTCOME_OK, NULL, detail));
+    GUARD(store_commit(v->db));
+cleanup:
+    if (store_in_tx(v->db))
+        store_rollback(v->db);
+    return rc;
+}
+
+int rotate__run(vault *v, const char *grade, size_t batch, size_t max_batches,
+                vault_progress_fn progress, void *arg)
+{
+    int rc = VAULT_OK, entered = 0, first = 0;
+    rot_ctx c;
+
+    memset(&c, 0, sizeof c);
+    GUARD(vault__enter(v));
+    entered = 1;
+    ENSURE(grade && *grade, VAULT_EINVALID, "missing grade");
+    ENSURE(batch > 0, VAULT_EINVALID, "the batch size must be at least 1");
+    ENSURE(strlen(grade) < VAULT_NAME_MAX && policy_grade_index(v->policy, grade) >= 0,
+           VAULT_EINVALID, "grade '%.64s' is not declared by the active policy", grade);
+    ENSURE(!store_in_tx(v->db), VAULT_ESTATE, "key rotation inside an open transaction");
+    c.v = v;
+    c.grade = grade;
+    c.batch = batch;
+    c.max_batches = max_batches;
+    c.progress = progress;
+    c.arg = arg;
+    GUARD(start(&c, &first));
+    if (first)
+        goto cleanup; /* a grade without a key has no fields to move */
+    /* Values are at most VAULT_VALUE_MAX bytes: one buffer serves all. */
+    GUARD(buffers_fit(&c, VAULT_VALUE_MAX));
+    for (;;) {
+        rc = run_batches(&c);
+        if (rc != VAULT_OK) /* stopped at max_batches (1), or failed */
+            goto cleanup;
+        rc = finish(&c);
+        GUARD(rc);
+        if (rc == VAULT_OK)
+            break;
+    }
+    if (c.done != c.total) { /* fields erased meanwhile: end the bar at 100% */
+        c.total = c.done;
+        report(&c);
+    }
+cleanup:
+    vc_free(c.pt);
+    free(c.ct);
+    if (entered)
+        vault__leave(v);
+    return rc;
+}
+
+int vault_key_rotate(vault *v, const char *grade, vault_progress_fn progress, void *arg)
+{
+    int rc = rotate__run(v, grade, ROTATE_BATCH, 0, progress, arg);
+
+    return rc > 0 ? VAULT_OK : rc; /* without a batch limit it never stops early */
+}
