@@ -367,6 +367,65 @@ static void test_decode_rejects_utf8(void **state)
     free(b);
 }
 
+/* Random damage never crashes or over-reads (ASan) and never gives an
+ * entry that re-encodes differently. */
+static void test_decode_random_damage(void **state)
+{
+    af_entry e;
+    size_t len, i, len2;
+    uint8_t *b, *m, *again;
+    uint32_t x = 12345;
+    char *note = NULL;
+    uint8_t root[32] = {0}, seed[32], pk[32], sk[64];
+
+    (void)state;
+    vector_entry(&e, 2);
+    b = encode(&e, &len);
+    for (i = 0; i < 20000; i++) {
+        af_entry d;
+        void *st = NULL;
+        size_t cut, k;
+        int rc;
+
+        x = x * 1103515245u + 12345u;
+        cut = len - (x >> 16) % 3;
+        m = malloc(cut);
+        memcpy(m, b, cut);
+        for (k = 0; k < 1 + (x >> 8) % 3; k++) {
+            x = x * 1103515245u + 12345u;
+            m[(x >> 8) % cut] ^= (uint8_t)(1u << ((x >> 4) % 8));
+        }
+        rc = af_entry_decode(&d, &st, m, cut);
+        assert_true(rc == 0 || rc == VAULT_EINTEGRITY);
+        if (rc == 0) {
+            again = encode(&d, &len2);
+            assert_int_equal(len2, cut);
+            assert_memory_equal(again, m, cut);
+            free(again);
+        }
+        free(st);
+        free(m);
+    }
+    free(b);
+    fill(seed, 32, 3);
+    assert_int_equal(crypto_sign_seed_keypair(pk, sk, seed), 0);
+    assert_int_equal(af_checkpoint_sign(&note, "vault.example/x", 99, root, sk), 0);
+    len = strlen(note);
+    for (i = 0; i < 20000; i++) {
+        af_checkpoint c;
+        int rc;
+
+        m = malloc(len);
+        memcpy(m, note, len);
+        x = x * 1103515245u + 12345u;
+        m[(x >> 8) % len] ^= (uint8_t)(1u << ((x >> 4) % 8));
+        rc = af_checkpoint_verify(&c, (const char *)m, len, pk);
+        assert_true(rc == VAULT_EINVALID || rc == VAULT_EINTEGRITY);
+        free(m);
+    }
+    free(note);
+}
+
 static void test_encode_rejects(void **state)
 {
     af_field f = {"phone", VAULT_EFFECT_ALLOW, "r", 0, {0}};
@@ -1330,6 +1389,23 @@ static void ch_head(lines *ls, void *arg)
     h[0] = h[0] == '0' ? '1' : '0';
 }
 
+static void ch_move_to_end(lines *ls, void *arg)
+{
+    size_t k = ENTRY_LINE(*(size_t *)arg);
+
+    ls->line[ls->n++] = ls->line[k]; /* lines_read left room for one more */
+    ls->line[k] = NULL;
+}
+
+/* Delete entry `arg`, then damage two later lines: after a gap only
+ * sequence numbers matter, so the gap stays the finding. */
+static void ch_delete_then_garbage(lines *ls, void *arg)
+{
+    ls->line[ENTRY_LINE(*(size_t *)arg)] = NULL;
+    ls->line[ENTRY_LINE(*(size_t *)arg + 20)] = "garbage";
+    ls->line[ENTRY_LINE(*(size_t *)arg + 30)] = "{\"seq\":\"x\"}";
+}
+
 static void ch_move_checkpoint(lines *ls, void *arg)
 {
     (void)arg;
@@ -1373,6 +1449,11 @@ static void test_export_roundtrip_and_tamper(void **state)
     assert_int_equal(tamper(orig, ch_swap, &arg, &r), AF_REORDERED);
     assert_int_equal(r.bad_seq, 40);
     assert_non_null(strstr(r.message, "entry 40: reordered"));
+    arg = 40;
+    assert_int_equal(tamper(orig, ch_move_to_end, &arg, &r), AF_REORDERED);
+    assert_int_equal(r.bad_seq, 40);
+    assert_int_equal(tamper(orig, ch_delete_then_garbage, &arg, &r), AF_MISSING);
+    assert_int_equal(r.bad_seq, 40);
     arg = 10;
     assert_int_equal(tamper(orig, ch_cut_tail, &arg, &r), AF_TRUNCATED);
     assert_int_equal(r.bad_seq, 91);
@@ -1672,6 +1753,7 @@ int main(void)
         cmocka_unit_test(test_decode_truncated_everywhere),
         cmocka_unit_test(test_decode_rejects),
         cmocka_unit_test(test_decode_rejects_utf8),
+        cmocka_unit_test(test_decode_random_damage),
         cmocka_unit_test(test_encode_rejects),
         cmocka_unit_test(test_vector_entries),
         cmocka_unit_test(test_vector_roots),
