@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Install into a temporary prefix, then build the README's C example against
+# it twice: with pkg-config (libvault.pc) and with find_package(libvault)
+# (target libvault::vault), and run both.
+VAULTCTL=$1
+. "$(dirname "$0")/lib.sh"
+
+BUILD=$(cd "$(dirname "$VAULTCTL")" && pwd)
+PREFIX="$TMP/prefix"
+cmake --install "$BUILD" --prefix "$PREFIX" >"$TMP/install.log" 2>&1 && ok "cmake --install" || { bad "cmake --install"; cat "$TMP/install.log"; }
+LIBDIR=$(dirname "$(find "$PREFIX" -name 'libvault.so.0' | head -1)")
+[ -f "$PREFIX/include/vault.h" ] && ok "header installed" || bad "header installed"
+[ -n "$LIBDIR" ] && [ -f "$LIBDIR/libvault.a" ] && ok "shared and static libraries installed" || bad "libraries installed"
+[ -f "$LIBDIR/pkgconfig/libvault.pc" ] && ok "libvault.pc installed" || bad "libvault.pc installed"
+[ -f "$LIBDIR/cmake/libvault/libvaultConfig.cmake" ] && ok "CMake package installed" || bad "CMake package installed"
+[ -x "$PREFIX/bin/vaultctl" ] && ok "vaultctl installed" || bad "vaultctl installed"
+
+# The README's example, verbatim.
+awk '/^```c$/{on=1; next} /^```$/{on=0} on' "$SRC/README.md" >"$TMP/example.c"
+[ -s "$TMP/example.c" ] && ok "README has a C example" || bad "README has a C example"
+SAN=""
+grep -q '^VAULT_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" && SAN="-fsanitize=address,undefined"
+
+run_example() { # DIR BINARY
+    mkdir -p "$1/policies" && cp "$SRC/policies/community.yaml" "$1/policies/"
+    (cd "$1" && LD_LIBRARY_PATH="$LIBDIR" ASAN_OPTIONS=detect_leaks=0 "$2") >"$TMP/out" 2>&1
+}
+
+export PKG_CONFIG_PATH="$LIBDIR/pkgconfig"
+if cc $SAN -o "$TMP/ex-pc" "$TMP/example.c" $(pkg-config --cflags --libs libvault) 2>"$TMP/err"; then
+    ok "example builds with pkg-config"
+    if run_example "$TMP/run-pc" "$TMP/ex-pc"; then ok "example runs"; else bad "example runs"; cat "$TMP/out"; fi
+    expect_grep "phone = 13812345678 (allow by rule" "$TMP/out" "example prints the value and the rule"
+else
+    bad "example builds with pkg-config"; cat "$TMP/err"
+fi
+
+mkdir -p "$TMP/consumer"
+cp "$TMP/example.c" "$TMP/consumer/"
+cat >"$TMP/consumer/CMakeLists.txt" <<'CMK'
+cmake_minimum_required(VERSION 3.18)
+project(consumer C)
+find_package(libvault 0.1 REQUIRED)
+add_executable(example example.c)
+target_link_libraries(example PRIVATE libvault::vault)
+CMK
+if cmake -S "$TMP/consumer" -B "$TMP/consumer/build" -DCMAKE_PREFIX_PATH="$PREFIX" \
+       -DCMAKE_C_FLAGS="$SAN" -DCMAKE_EXE_LINKER_FLAGS="$SAN" >"$TMP/cm.log" 2>&1 &&
+   cmake --build "$TMP/consumer/build" >>"$TMP/cm.log" 2>&1; then
+    ok "example builds with find_package(libvault) and libvault::vault"
+    if run_example "$TMP/run-cm" "$TMP/consumer/build/example"; then ok "and runs"; else bad "and runs"; cat "$TMP/out"; fi
+else
+    bad "find_package(libvault) consumer"; tail -20 "$TMP/cm.log"
+fi
+finish
