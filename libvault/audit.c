@@ -268,11 +268,7 @@ int vault_audit_checkpoint(char **out_note, vault *v)
     GUARD(audit_checkpoint(out_note, v));
     GUARD(store_commit(v->db));
 cleanup:
-    if (entered) {
-        if (store_in_tx(v->db))
-            store_rollback(v->db);
-        vault__leave(v);
-    }
+    vault__exit(v, entered);
     return rc;
 }
 
@@ -483,11 +479,7 @@ int vault_audit_verify(vault_audit_result *out, vault *v, const char *checkpoint
     if (out->failure)
         rc = vault__err(VAULT_EINTEGRITY, "audit log: %s", out->message);
 cleanup:
-    if (entered) {
-        if (store_in_tx(v->db))
-            store_rollback(v->db);
-        vault__leave(v);
-    }
+    vault__exit(v, entered);
     free(l.cps);
     return rc;
 }
@@ -592,11 +584,7 @@ cleanup:
     } else if (rc < 0 && tmp) {
         unlink(tmp);
     }
-    if (entered) {
-        if (store_in_tx(v->db))
-            store_rollback(v->db);
-        vault__leave(v);
-    }
+    vault__exit(v, entered);
     free(tmp);
     return rc;
 }
@@ -841,11 +829,7 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
         ENSURE(*out, VAULT_ENOMEM, "out of memory");
     }
 cleanup:
-    if (entered) {
-        if (store_in_tx(v->db))
-            store_rollback(v->db);
-        vault__leave(v);
-    }
+    vault__exit(v, entered);
     json_decref(c.arr);
     free(c.text);
     return rc;

@@ -457,11 +457,7 @@ int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_
     if (out_pending)
         *out_pending = needs;
 cleanup:
-    if (entered) {
-        if (store_in_tx(v->db))
-            store_rollback(v->db);
-        vault__leave(v);
-    }
+    vault__exit(v, entered);
     free(fields);
     free(records);
     free(purposes);
@@ -563,11 +559,7 @@ int vault_grant_approve(vault_session *s, const char *grant_id)
     GUARD(store_commit(v->db));
     GUARD(grants__reload(v));
 cleanup:
-    if (entered) {
-        if (store_in_tx(v->db))
-            store_rollback(v->db);
-        vault__leave(v);
-    }
+    vault__exit(v, entered);
     return rc;
 }
 
@@ -605,11 +597,7 @@ int vault_grant_revoke(vault_session *s, const char *grant_id, const char *reaso
     GUARD(store_commit(v->db));
     GUARD(grants__reload(v));
 cleanup:
-    if (entered) {
-        if (store_in_tx(v->db))
-            store_rollback(v->db);
-        vault__leave(v);
-    }
+    vault__exit(v, entered);
     return rc;
 }
 
@@ -805,11 +793,7 @@ int vault_break_glass(char *out_id, size_t out_id_size, vault_session *s, const 
     GUARD(grants__reload(v));
     snprintf(out_id, out_id_size, "%s", id);
 cleanup:
-    if (entered) {
-        if (store_in_tx(v->db))
-            store_rollback(v->db);
-        vault__leave(v);
-    }
+    vault__exit(v, entered);
     return rc;
 }
 

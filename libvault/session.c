@@ -360,11 +360,7 @@ int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const c
     GUARD(store_commit(s->v->db));
     vault__id_format(out_id, id);
 cleanup:
-    if (entered) {
-        if (store_in_tx(s->v->db))
-            store_rollback(s->v->db);
-        vault__leave(s->v);
-    }
+    vault__exit(s->v, entered);
     free(af);
     free(reasons);
     return rc;
@@ -410,11 +406,7 @@ int vault_record_update(vault_session *s, const char *record_id, size_t n,
     GUARD(audit_append(s->v, &e));
     GUARD(store_commit(s->v->db));
 cleanup:
-    if (entered) {
-        if (store_in_tx(s->v->db))
-            store_rollback(s->v->db);
-        vault__leave(s->v);
-    }
+    vault__exit(s->v, entered);
     free(af);
     free(reasons);
     return rc;
@@ -551,11 +543,7 @@ int vault_record_get_batch(vault_result **out, vault_session *s, const char *con
         GUARD(get_one(&out[i], s, record_ids[i], fields, nf, now));
     GUARD(store_commit(s->v->db));
 cleanup:
-    if (entered) {
-        if (store_in_tx(s->v->db))
-            store_rollback(s->v->db);
-        vault__leave(s->v);
-    }
+    vault__exit(s->v, entered);
     if (rc < 0)
         for (i = 0; out && i < n; i++) {
             vault_result_free(out[i]);
@@ -694,11 +682,7 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
     *out_count = kept;
     hex = NULL;
 cleanup:
-    if (entered) {
-        if (store_in_tx(s->v->db))
-            store_rollback(s->v->db);
-        vault__leave(s->v);
-    }
+    vault__exit(s->v, entered);
     free(ids);
     free(hex);
     return rc;
@@ -752,11 +736,7 @@ int vault_record_erase(vault_session *s, const char *record_id)
     GUARD(audit_append(s->v, &e));
     GUARD(store_commit(s->v->db));
 cleanup:
-    if (entered) {
-        if (store_in_tx(s->v->db))
-            store_rollback(s->v->db);
-        vault__leave(s->v);
-    }
+    vault__exit(s->v, entered);
     return rc;
 }
 
@@ -835,11 +815,7 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
     *out = dump;
     dump = NULL;
 cleanup:
-    if (entered) {
-        if (store_in_tx(s->v->db))
-            store_rollback(s->v->db);
-        vault__leave(s->v);
-    }
+    vault__exit(s->v, entered);
     vc_free(pt);
     vc_free(masked);
     /* jansson's copies are wiped on free: vault_init installs a wiping

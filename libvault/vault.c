@@ -232,6 +232,15 @@ void vault__leave(vault *v)
         pthread_mutex_unlock(&v->lock);
 }
 
+void vault__exit(vault *v, int entered)
+{
+    if (!entered)
+        return;
+    if (store_in_tx(v->db))
+        store_rollback(v->db);
+    vault__leave(v);
+}
+
 /* ---- create / open / close ---- */
 
 static int keys_path_for(char **out, const char *path)
@@ -452,11 +461,7 @@ int vault_db_key(char *out, size_t out_size, vault *v)
     out[66] = '\'';
     out[67] = '\0';
 cleanup:
-    if (entered) {
-        if (store_in_tx(v->db))
-            store_rollback(v->db);
-        vault__leave(v);
-    }
+    vault__exit(v, entered);
     return rc;
 }
 
@@ -502,11 +507,7 @@ static int keyslot_change(vault *v, int *out_slot, const vault_secret *secret, c
         GUARD(ks_add(out_slot, v->keys_path, keyring_master(v->keys), secret, label ? label : ""));
     GUARD(store_commit(v->db));
 cleanup:
-    if (entered) {
-        if (store_in_tx(v->db))
-            store_rollback(v->db);
-        vault__leave(v);
-    }
+    vault__exit(v, entered);
     return rc;
 }
 
@@ -608,11 +609,7 @@ int vault_policy_apply(char **out_report, vault *v, const char *policy_file)
         diff = NULL;
     }
 cleanup:
-    if (entered) {
-        if (store_in_tx(v->db))
-            store_rollback(v->db);
-        vault__leave(v);
-    }
+    vault__exit(v, entered);
     policy_free(p);
     free(report);
     free(src);

@@ -40,6 +40,9 @@ struct vault_session {
  * process applied since the last call. */
 int vault__enter(vault *v) VAULT_MUST_CHECK;
 void vault__leave(vault *v);
+/* The end of a public call that entered (entered = 1): roll back any
+ * transaction still open (the call failed half-way), then unlock. */
+void vault__exit(vault *v, int entered);
 
 /* "os:<login name>" for the actor of operations without a session. */
 void vault__default_actor(char *out, size_t cap);
