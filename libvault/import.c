@@ -1,0 +1,530 @@
+/* import: residents from a CSV file (libcsv), all or nothing, in one write
+ * transaction.  Streaming: the file is read in 64 KiB chunks and only the
+ * current row is held, so memory stays bounded whatever the file's size.
+ * Format and messages: docs/import.md. */
+#include <errno.h>
+#include <malloc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <csv.h>
+#include <sodium.h>
+
+#include "audit.h"
+#include "vault_int.h"
+
+#define IMPORT_CHUNK (64 * 1024)
+#define IMPORT_PROGRESS_EVERY 1000
+#define IMPORT_BLK 4096 /* libcsv's field buffer grows by this much */
+#define JURISDICTION_COLUMN "jurisdiction"
+
+typedef struct importer {
+    vault_session *s;
+    vault *v;
+    const char *path;
+    int rc;             /* first failure; callbacks do nothing once set */
+    size_t row;         /* current record number, the header is 1 */
+    size_t ncells;      /* cells seen so far in the current record */
+    int header_done;
+    size_t ncols;
+    size_t jcol;        /* the jurisdiction column (0-based), SIZE_MAX until seen */
+    const vp_field **cols; /* per column; NULL for the jurisdiction */
+    unsigned char *seen;   /* per policy field: named by the header */
+    /* The current row: cells back to back, each NUL-terminated.  It holds
+     * plaintext, so it is wiped after every row and before it is freed. */
+    char *buf;
+    size_t len, cap;
+    size_t *off, *clen;
+    af_field *af;
+    vault_reason *reasons;
+    char *detail;
+    size_t detail_cap;
+    size_t count;       /* records imported */
+    vault_progress_fn progress;
+    void *arg;
+    /* A refused decision, logged once the transaction is rolled back. */
+    int denied;
+    vp_decision d;
+    const char *denied_field;
+} importer;
+
+/* libcsv's field buffer holds values too: wipe whatever it gives back. */
+static void *wipe_realloc(void *p, size_t n)
+{
+    size_t old;
+    void *q;
+
+    if (!p)
+        return malloc(n);
+    old = malloc_usable_size(p);
+    q = malloc(n ? n : 1);
+    if (!q)
+        return NULL;
+    memcpy(q, p, old < n ? old : n);
+    sodium_memzero(p, old);
+    free(p);
+    return q;
+}
+
+static void wipe_free(void *p)
+{
+    if (p) {
+        sodium_memzero(p, malloc_usable_size(p));
+        free(p);
+    }
+}
+
+/* RFC 4180: spaces are part of a cell (libcsv trims them by default). */
+static int no_space(unsigned char c)
+{
+    (void)c;
+    return 0;
+}
+
+/* Fail with "FILE:ROW:COL: message" (col is 1-based). */
+VAULT_PRINTF(5, 6)
+static int fail_at(importer *im, int code, size_t row, size_t col, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    im->rc = vault__err(code, "%s:%zu:%zu: %s", im->path, row, col, msg);
+    return im->rc;
+}
+
+/* Put FILE:ROW:COL in front of the message a lower layer set. */
+static int locate_error(importer *im, int code, size_t col)
+{
+    char saved[512];
+
+    snprintf(saved, sizeof saved, "%s", vault_error_last());
+    return fail_at(im, code, im->row, col, "%s", saved);
+}
+
+/* A header cell that looks like a field name may be quoted in a message;
+ * anything else may be data (a file without its header row), so it is
+ * not shown. */
+static int shows_as_name(const char *s, size_t n)
+{
+    size_t i;
+
+    if (n == 0 || n > 64 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+        return 0;
+    for (i = 1; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return 0;
+    return 1;
+}
+
+static void header_cell(importer *im, const char *s, size_t n, size_t col)
+{
+    char name[VAULT_NAME_MAX];
+    const vp_field *f = NULL;
+    int idx = -1;
+
+    if (n == 0) {
+        fail_at(im, VAULT_EINVALID, 1, col + 1, "empty column name");
+        return;
+    }
+    if (n < sizeof name && !memchr(s, '\0', n)) {
+        memcpy(name, s, n);
+        name[n] = '\0';
+        if (strcmp(name, JURISDICTION_COLUMN) == 0) {
+            if (im->jcol != SIZE_MAX) {
+                fail_at(im, VAULT_EINVALID, 1, col + 1, "duplicate column '%s'", name);
+                return;
+            }
+            im->jcol = col;
+            im->cols[col] = NULL;
+            return;
+        }
+        f = policy_field(im->v->policy, name);
+        idx = policy_field_index(im->v->policy, name);
+    }
+    if (!f || idx < 0) {
+        if (shows_as_name(s, n))
+            fail_at(im, VAULT_EINVALID, 1, col + 1,
+                    "unknown column '%.*s' (not a field of the policy)", (int)n, s);
+        else
+            fail_at(im, VAULT_EINVALID, 1, col + 1,
+                    "unknown column (not a field of the policy; its text is not shown as it "
+                    "does not look like a field name: is the header row missing?)");
+        return;
+    }
+    if (im->seen[idx]) {
+        fail_at(im, VAULT_EINVALID, 1, col + 1, "duplicate column '%s'", f->name);
+        return;
+    }
+    /* Only distinct valid names get here, so col <= the field count and
+     * cols (field count + 1 entries) is never overrun. */
+    im->seen[idx] = 1;
+    im->cols[col] = f;
+}
+
+static void header_end(importer *im)
+{
+    if (im->jcol == SIZE_MAX) {
+        fail_at(im, VAULT_EINVALID, 1, 1, "no jurisdiction column");
+        return;
+    }
+    im->ncols = im->ncells;
+    im->off = calloc(im->ncols, sizeof *im->off);
+    im->clen = calloc(im->ncols, sizeof *im->clen);
+    if (!im->off || !im->clen)
+        im->rc = vault__err(VAULT_ENOMEM, "out of memory");
+    im->header_done = 1;
+}
+
+static int row_append(importer *im, const char *s, size_t n)
+{
+    size_t need = im->len + n + 1, cap;
+    char *nb;
+
+    if (need > im->cap) {
+        cap = im->cap ? im->cap : 1024;
+        while (cap < need)
+            cap *= 2;
+        nb = wipe_realloc(im->buf, cap);
+        if (!nb)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        im->buf = nb;
+        im->cap = cap;
+    }
+    if (n)
+        memcpy(im->buf + im->len, s, n);
+    im->buf[im->len + n] = '\0';
+    im->len = need;
+    return VAULT_OK;
+}
+
+/* libcsv: one cell. */
+static void on_cell(void *data, size_t n, void *arg)
+{
+    importer *im = arg;
+    size_t col;
+
+    if (im->rc)
+        return;
+    col = im->ncells++;
+    if (!im->header_done) {
+        header_cell(im, data, n, col);
+        return;
+    }
+    if (n > VAULT_VALUE_MAX) {
+        if (col < im->ncols && im->cols[col])
+            fail_at(im, VAULT_ELIMIT, im->row, col + 1,
+                    "value of field '%s' is longer than %d bytes", im->cols[col]->name,
+                    VAULT_VALUE_MAX);
+        else
+            fail_at(im, VAULT_ELIMIT, im->row, col + 1, "cell is longer than %d bytes",
+                    VAULT_VALUE_MAX);
+        return;
+    }
+    if (col >= im->ncols) /* counted for the message, not kept */
+        return;
+    im->off[col] = im->len;
+    im->clen[col] = n;
+    if (row_append(im, data, n) < 0)
+        im->rc = VAULT_ENOMEM;
+}
+
+static int is_blank_row(const importer *im)
+{
+    size_t i;
+
+    for (i = 0; i < im->ncols; i++)
+        if (im->clen[i])
+            return 0;
+    return 1;
+}
+
+static void deny(importer *im, const vp_decision *d, const vp_field *f, size_t col)
+{
+    vault_reason why;
+
+    policy_reason_fill(&why, d);
+    if (f)
+        fail_at(im, VAULT_EDENIED, im->row, col + 1, "write of field '%s' denied: %s", f->name,
+                why.text);
+    else
+        fail_at(im, VAULT_EDENIED, im->row, col + 1, "create of a record denied: %s", why.text);
+    im->denied = 1;
+    im->d = *d;
+    im->denied_field = f ? f->name : NULL;
+}
+
+/* Create one record from the current row, in the import's transaction. */
+static int import_row(importer *im)
+{
+    const char *jur = im->buf + im->off[im->jcol];
+    uint8_t id[VAULT_ID_BYTES];
+    char canon[VAULT_ID_HEX_SIZE];
+    vp_decision d;
+    vault_reason why;
+    af_entry e;
+    const vp_field *f;
+    size_t i, n = 0;
+    int64_t now = vault__now();
+    int rc;
+
+    if (strlen(jur) != im->clen[im->jcol])
+        return fail_at(im, VAULT_EINVALID, im->row, im->jcol + 1,
+                       "jurisdiction contains a NUL byte");
+    if ((rc = vault__jurisdiction_check(jur, "jurisdiction")) < 0) {
+        /* A path is not a field value, but a misaligned file could put one
+         * in this column: never echo the cell (the check quotes it when it
+         * finds an empty segment: "jurisdiction '<path>' has ..."). */
+        if (strncmp(vault_error_last(), "jurisdiction '", 14) == 0)
+            return fail_at(im, rc, im->row, im->jcol + 1,
+                           "jurisdiction has an empty segment (use a/b/c, no leading, trailing "
+                           "or double '/')");
+        return locate_error(im, rc, im->jcol + 1);
+    }
+    (void)session__decide(&d, im->s, VAULT_ACTION_CREATE, NULL, jur, NULL);
+    if (d.effect != VAULT_EFFECT_ALLOW) {
+        deny(im, &d, NULL, im->jcol);
+        return im->rc;
+    }
+    policy_reason_fill(&why, &d);
+    if ((rc = record_create(id, im->v, jur, now)) < 0)
+        return locate_error(im, rc, im->jcol + 1);
+    vault__id_format(canon, id);
+    for (i = 0; i < im->ncols; i++) {
+        f = im->cols[i];
+        if (!f || im->clen[i] == 0) /* the jurisdiction, or an empty cell: not set */
+            continue;
+        (void)session__decide(&d, im->s, VAULT_ACTION_WRITE, canon, jur, f->name);
+        if (d.effect != VAULT_EFFECT_ALLOW) {
+            deny(im, &d, f, i);
+            return im->rc;
+        }
+        policy_reason_fill(&im->reasons[n], &d);
+        im->af[n].name = f->name;
+        im->af[n].effect = d.effect;
+        im->af[n].reason = im->reasons[n].text;
+        im->af[n].has_ct_hash = 1;
+        rc = record_put(im->af[n].ct_hash, im->v, id, f, im->buf + im->off[i], im->clen[i], now);
+        if (rc < 0)
+            return locate_error(im, rc, i + 1);
+        n++;
+    }
+    snprintf(im->detail, im->detail_cap, "import %s row %zu (create: %s)", im->path, im->row,
+             why.text);
+    audit_entry_init(&e, im->v, im->s, "create");
+    e.has_record = 1;
+    memcpy(e.record_id, id, VAULT_ID_BYTES);
+    e.fields = im->af;
+    e.nfields = n;
+    e.detail = im->detail;
+    if ((rc = audit_append(im->v, &e)) < 0)
+        return locate_error(im, rc, 1);
+    im->count++;
+    if (im->progress && im->count % IMPORT_PROGRESS_EVERY == 0)
+        im->progress(im->count, 0, im->arg);
+    return VAULT_OK;
+}
+
+/* libcsv: end of a record. */
+static void on_row(int c, void *arg)
+{
+    importer *im = arg;
+
+    (void)c;
+    if (im->rc)
+        return;
+    if (!im->header_done) {
+        header_end(im);
+    } else if (im->ncells != im->ncols) {
+        fail_at(im, VAULT_EINVALID, im->row,
+                (im->ncells < im->ncols ? im->ncells : im->ncols) + 1,
+                "row has %zu cells, header has %zu", im->ncells, im->ncols);
+    } else if (!is_blank_row(im)) {
+        (void)import_row(im);
+    }
+    if (im->len)
+        sodium_memzero(im->buf, im->len);
+    im->len = 0;
+    if (im->rc)
+        return;
+    im->ncells = 0;
+    im->row++;
+}
+
+/* After each chunk: a cell still being read that has outgrown any value
+ * (libcsv keeps it whole) fails now, which bounds memory. */
+static void check_open_cell(importer *im, struct csv_parser *p)
+{
+    size_t col = im->ncells;
+
+    if (im->rc || csv_get_buffer_size(p) <= (size_t)VAULT_VALUE_MAX + 2 * IMPORT_BLK)
+        return;
+    if (!im->header_done)
+        fail_at(im, VAULT_ELIMIT, 1, col + 1, "column name is longer than %d bytes",
+                VAULT_VALUE_MAX);
+    else if (col < im->ncols && im->cols[col])
+        fail_at(im, VAULT_ELIMIT, im->row, col + 1, "value of field '%s' is longer than %d bytes",
+                im->cols[col]->name, VAULT_VALUE_MAX);
+    else
+        fail_at(im, VAULT_ELIMIT, im->row, col + 1, "cell is longer than %d bytes",
+                VAULT_VALUE_MAX);
+}
+
+static void parse_error(importer *im, struct csv_parser *p, int at_end)
+{
+    if (csv_error(p) == CSV_EPARSE && at_end)
+        fail_at(im, VAULT_EINVALID, im->row, im->ncells + 1,
+                "quoted cell not closed at the end of the file (a '\"' is missing)");
+    else if (csv_error(p) == CSV_EPARSE)
+        fail_at(im, VAULT_EINVALID, im->row, im->ncells + 1,
+                "malformed CSV: a '\"' inside an unquoted cell, or text after a closing '\"' "
+                "(quote the cell and double its quotes)");
+    else if (csv_error(p) == CSV_ENOMEM)
+        im->rc = vault__err(VAULT_ENOMEM, "out of memory");
+    else
+        fail_at(im, VAULT_ELIMIT, im->row, im->ncells + 1, "%s", csv_strerror(csv_error(p)));
+}
+
+static int importer_init(importer *im, vault_session *s, const char *path,
+                         vault_progress_fn progress, void *arg)
+{
+    size_t nf;
+
+    memset(im, 0, sizeof *im);
+    im->s = s;
+    im->v = s->v;
+    im->path = path;
+    im->row = 1;
+    im->jcol = SIZE_MAX;
+    im->progress = progress;
+    im->arg = arg;
+    nf = policy_field_count(s->v->policy);
+    im->cols = calloc(nf + 1, sizeof *im->cols);
+    im->seen = calloc(nf + 1, 1);
+    im->af = calloc(nf + 1, sizeof *im->af);
+    im->reasons = calloc(nf + 1, sizeof *im->reasons);
+    im->detail_cap = strlen(path) + sizeof im->reasons->text + 64;
+    im->detail = malloc(im->detail_cap);
+    if (!im->cols || !im->seen || !im->af || !im->reasons || !im->detail)
+        return vault__err(VAULT_ENOMEM, "out of memory");
+    return VAULT_OK;
+}
+
+static void importer_free(importer *im)
+{
+    if (im->buf) {
+        sodium_memzero(im->buf, im->cap);
+        free(im->buf);
+    }
+    free(im->cols);
+    free(im->seen);
+    free(im->af);
+    free(im->reasons);
+    free(im->detail);
+    free(im->off);
+    free(im->clen);
+}
+
+static int open_csv(FILE **out, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+
+    if (!f && errno == ENOENT)
+        return vault__err(VAULT_ENOTFOUND, "%s: no such file", path);
+    if (!f)
+        return vault__err(VAULT_EIO, "%s: cannot open: %s", path, strerror(errno));
+    /* Unbuffered: fread fills our chunk directly, so no stdio buffer keeps
+     * a copy of the plaintext. */
+    setvbuf(f, NULL, _IONBF, 0);
+    *out = f;
+    return VAULT_OK;
+}
+
+/* Feed the whole file to libcsv, chunk by chunk. */
+static int parse_file(importer *im, FILE *f, struct csv_parser *p, unsigned char *chunk)
+{
+    size_t n, used, skip;
+    int first = 1;
+
+    while (!im->rc && (n = fread(chunk, 1, IMPORT_CHUNK, f)) > 0) {
+        skip = 0;
+        if (first && n >= 3 && memcmp(chunk, "\xEF\xBB\xBF", 3) == 0) /* memcmp ok: not secret */
+            skip = 3; /* UTF-8 byte order mark */
+        first = 0;
+        used = csv_parse(p, chunk + skip, n - skip, on_cell, on_row, im);
+        if (!im->rc && used != n - skip)
+            parse_error(im, p, 0);
+        check_open_cell(im, p);
+    }
+    if (im->rc)
+        return im->rc;
+    if (ferror(f))
+        return im->rc = vault__err(VAULT_EIO, "%s: read error: %s", im->path, strerror(errno));
+    if (csv_fini(p, on_cell, on_row, im) != 0 && !im->rc)
+        parse_error(im, p, 1);
+    if (!im->rc && !im->header_done)
+        fail_at(im, VAULT_EINVALID, 1, 1, "empty file (no header row)");
+    return im->rc;
+}
+
+int vault_import_csv(size_t *out_count, vault_session *s, const char *path,
+                     vault_progress_fn progress, void *arg)
+{
+    int rc = VAULT_OK, entered = 0, parser = 0;
+    importer im;
+    struct csv_parser p;
+    FILE *f = NULL;
+    unsigned char *chunk = NULL;
+
+    memset(&im, 0, sizeof im);
+    if (out_count)
+        *out_count = 0;
+    ENSURE(s, VAULT_EINVALID, "no session");
+    ENSURE(path && *path, VAULT_EINVALID, "missing CSV file name");
+    GUARD(vault__enter(s->v));
+    entered = 1;
+    GUARD(importer_init(&im, s, path, progress, arg));
+    GUARD(open_csv(&f, path));
+    chunk = malloc(IMPORT_CHUNK);
+    ENSURE(chunk, VAULT_ENOMEM, "out of memory");
+    ENSURE(csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) == 0, VAULT_ENOMEM, "out of memory");
+    parser = 1;
+    csv_set_space_func(&p, no_space);
+    csv_set_realloc_func(&p, wipe_realloc);
+    csv_set_free_func(&p, wipe_free);
+    csv_set_blk_size(&p, IMPORT_BLK);
+    /* The whole file is one transaction: all records or none. */
+    GUARD(store_begin(s->v->db, 1));
+    rc = parse_file(&im, f, &p, chunk);
+    if (rc == VAULT_EDENIED && im.denied) {
+        rc = session__log_denial(s, "import", NULL, im.denied_field, &im.d, rc);
+        goto cleanup;
+    }
+    GUARD(rc);
+    GUARD(store_commit(s->v->db));
+    if (progress && im.count % IMPORT_PROGRESS_EVERY != 0)
+        progress(im.count, 0, arg);
+    if (out_count)
+        *out_count = im.count;
+cleanup:
+    if (entered) {
+        if (store_in_tx(s->v->db))
+            store_rollback(s->v->db);
+        vault__leave(s->v);
+    }
+    if (parser)
+        csv_free(&p);
+    if (chunk) {
+        sodium_memzero(chunk, IMPORT_CHUNK);
+        free(chunk);
+    }
+    if (f)
+        fclose(f);
+    importer_free(&im);
+    return rc;
+}
