@@ -96,7 +96,6 @@ int record_put(uint8_t *out_ct_hash, vault *v, const uint8_t id[VAULT_ID_BYTES],
         GUARD(vc_blind_index(digest, keyring_bidx_root(v->keys), f->name, value, len));
         GUARD(store_bidx_put(v->db, f->name, digest, sizeof digest, id));
     }
-    GUARD(store_record_touch(v->db, id, now));
     if (out_ct_hash)
         vc_sha256(out_ct_hash, ct, ctlen);
 cleanup:

@@ -398,6 +398,7 @@ int vault_record_update(vault_session *s, const char *record_id, size_t n,
         goto cleanup;
     }
     GUARD(rc);
+    GUARD(store_record_touch(s->v->db, id, vault__now()));
     audit_entry_init(&e, s->v, s, "write");
     e.has_record = 1;
     memcpy(e.record_id, id, VAULT_ID_BYTES);

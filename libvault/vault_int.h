@@ -76,7 +76,8 @@ int session__log_denial(vault_session *s, const char *action, const uint8_t *id,
 int record_create(uint8_t out_id[VAULT_ID_BYTES], vault *v, const char *jurisdiction,
                   int64_t now) VAULT_MUST_CHECK;
 /* Seal and store one field; *out_ct_hash (may be NULL) receives the
- * SHA-256 of the new ciphertext, for the audit log. */
+ * SHA-256 of the new ciphertext, for the audit log.  The record's version
+ * and updated time are the caller's to bump (once per update). */
 int record_put(uint8_t *out_ct_hash, vault *v, const uint8_t id[VAULT_ID_BYTES],
                const vp_field *f, const char *value, size_t len, int64_t now) VAULT_MUST_CHECK;
 /* Open one field into sodium_malloc'ed memory (NUL-terminated; release

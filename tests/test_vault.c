@@ -116,6 +116,19 @@ static void test_roundtrip(void **state)
     assert_int_equal(vault_record_put(s, id, "phone", "13900000000", 11), 0);
     assert_int_equal(get1(val, sizeof val, NULL, s, id, "phone"), 0);
     assert_string_equal(val, "13900000000");
+    {
+        /* one version per update, however many fields it writes */
+        uint8_t rid[VAULT_ID_BYTES];
+        store_record rec;
+        const char *fl[] = {"name", "address"}, *vals[] = {"张三", "长征社区"};
+        size_t lens[] = {strlen(vals[0]), strlen(vals[1])};
+        assert_int_equal(vault__id_parse(rid, id), 0);
+        assert_int_equal(store_record_get(&rec, f->v->db, rid), 0);
+        assert_int_equal(rec.version, 2);
+        assert_int_equal(vault_record_update(s, id, 2, fl, vals, lens), 0);
+        assert_int_equal(store_record_get(&rec, f->v->db, rid), 0);
+        assert_int_equal(rec.version, 3);
+    }
     /* reopen: still there */
     vault_session_close(s);
     vault_close(f->v);
