@@ -102,6 +102,17 @@ VAULT_API size_t vault_field_overhead(void);
 VAULT_API size_t vault_value_max(void);
 VAULT_API size_t vault_jurisdiction_max(void);
 VAULT_API size_t vault_name_max(void);
+/* Buffer sizes named in the comments below, as functions for bindings. */
+#define VAULT_DB_KEY_SIZE 68    /* vault_db_key: "x'<64 hex>'" + NUL */
+#define VAULT_HASH_HEX_SIZE 65  /* vault_policy_source: SHA-256 hex + NUL */
+#define VAULT_PUBKEY_SIZE 256   /* vault_audit_pubkey */
+#define VAULT_REASON_TEXT_SIZE 256
+VAULT_API size_t vault_db_key_size(void);
+VAULT_API size_t vault_hash_hex_size(void);
+VAULT_API size_t vault_pubkey_size(void);
+VAULT_API size_t vault_reason_text_size(void);
+VAULT_API size_t vault_audit_name_size(void);    /* vault_audit_result.failure_name */
+VAULT_API size_t vault_audit_message_size(void); /* vault_audit_result.message */
 
 /* ---- Library ----------------------------------------------------------- */
 
@@ -116,6 +127,9 @@ VAULT_API int vault_init(void) VAULT_CHECK;
 
 VAULT_API int vault_const_unlock_passphrase(void);
 VAULT_API int vault_const_unlock_keyfile(void);
+VAULT_API int vault_const_kdf_interactive(void);
+VAULT_API int vault_const_kdf_moderate(void);
+VAULT_API int vault_const_kdf_sensitive(void);
 
 /* Argon2id cost profiles for passphrase slots. */
 #define VAULT_KDF_INTERACTIVE 1 /* ~64 MiB, for tests and low-end machines */
@@ -246,7 +260,7 @@ typedef struct vault_reason {
     char rule[VAULT_NAME_MAX];
     char where[VAULT_NAME_MAX + 32];
     char grant[VAULT_NAME_MAX];
-    char text[256];           /* one-line human explanation */
+    char text[VAULT_REASON_TEXT_SIZE]; /* one-line human explanation */
 } vault_reason;
 
 /* Decide (without touching data or the audit log) what the session may do
@@ -357,6 +371,14 @@ VAULT_API int vault_audit_pubkey(char *out, size_t out_size, vault *v) VAULT_CHE
 #define VAULT_AUDIT_BAD_SIGNATURE 5
 #define VAULT_AUDIT_MALFORMED 6
 
+VAULT_API int vault_const_audit_ok(void);
+VAULT_API int vault_const_audit_modified(void);
+VAULT_API int vault_const_audit_missing(void);
+VAULT_API int vault_const_audit_reordered(void);
+VAULT_API int vault_const_audit_truncated(void);
+VAULT_API int vault_const_audit_bad_signature(void);
+VAULT_API int vault_const_audit_malformed(void);
+
 typedef struct vault_audit_result {
     int failure;          /* VAULT_AUDIT_* */
     char failure_name[16];/* "modified", "missing", ... ("" when intact) */
@@ -391,6 +413,11 @@ VAULT_API int vault_audit_verify_export(vault_audit_result *out, const char *exp
 #define VAULT_REPORT_USER 2        /* arg: user: what this user accessed */
 #define VAULT_REPORT_DENIED 3      /* all denials */
 #define VAULT_REPORT_BREAK_GLASS 4 /* all break-glass accesses */
+
+VAULT_API int vault_const_report_record(void);
+VAULT_API int vault_const_report_user(void);
+VAULT_API int vault_const_report_denied(void);
+VAULT_API int vault_const_report_break_glass(void);
 
 /* *out (free with vault_free): one line per entry, or a JSON array when
  * as_json.  Logged as an audit access itself. */

@@ -302,6 +302,9 @@ cleanup:
 /* Arrays for an n-field write's audit entry. */
 static int write_arrays(af_field **af, vault_reason **reasons, size_t n)
 {
+    /* Before allocating: a huge n must not become a huge allocation. */
+    if (n > AF_FIELDS_MAX)
+        return vault__err(VAULT_ELIMIT, "at most %d fields at once", AF_FIELDS_MAX);
     *af = calloc(n ? n : 1, sizeof **af);
     *reasons = calloc(n ? n : 1, sizeof **reasons);
     if (!*af || !*reasons) {
@@ -757,6 +760,7 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
     vault_reason *reasons = NULL;
     af_entry e;
     int64_t now = vault__now();
+    int any = 0;
 
     ENSURE(out, VAULT_EINVALID, "missing output");
     *out = NULL;
@@ -776,6 +780,7 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
         (void)decide(&d, s, VAULT_ACTION_EXPORT, canon, rec.jurisdiction, f->name);
         if (d.effect == VAULT_EFFECT_DENY)
             continue;
+        any = 1;
         rc = record_get(&pt, &ptlen, s->v, id, f);
         if (rc == VAULT_ENOTFOUND) {
             rc = VAULT_OK;
@@ -799,6 +804,14 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
         af[nf].effect = d.effect;
         af[nf].reason = reasons[nf].text;
         nf++;
+    }
+    if (!any) { /* not one field may be exported by this subject */
+        (void)decide(&d, s, VAULT_ACTION_EXPORT, canon, rec.jurisdiction,
+                     policy_field_at(s->v->policy, 0)->name);
+        rc = vault__err(VAULT_EDENIED, "export denied: no field of the record may be exported "
+                                       "by role '%s' for purpose '%s'", s->role, s->purpose);
+        rc = session__log_denial(s, "export", id, NULL, &d, rc);
+        goto cleanup;
     }
     doc = json_pack("{s:s, s:s, s:O}", "record", canon, "jurisdiction", rec.jurisdiction,
                     "fields", fields);

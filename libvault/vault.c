@@ -42,6 +42,20 @@ int vault_const_elimit(void) { return VAULT_ELIMIT; }
 int vault_const_estate(void) { return VAULT_ESTATE; }
 int vault_const_unlock_passphrase(void) { return VAULT_UNLOCK_PASSPHRASE; }
 int vault_const_unlock_keyfile(void) { return VAULT_UNLOCK_KEYFILE; }
+int vault_const_kdf_interactive(void) { return VAULT_KDF_INTERACTIVE; }
+int vault_const_kdf_moderate(void) { return VAULT_KDF_MODERATE; }
+int vault_const_kdf_sensitive(void) { return VAULT_KDF_SENSITIVE; }
+int vault_const_audit_ok(void) { return VAULT_AUDIT_OK; }
+int vault_const_audit_modified(void) { return VAULT_AUDIT_MODIFIED; }
+int vault_const_audit_missing(void) { return VAULT_AUDIT_MISSING; }
+int vault_const_audit_reordered(void) { return VAULT_AUDIT_REORDERED; }
+int vault_const_audit_truncated(void) { return VAULT_AUDIT_TRUNCATED; }
+int vault_const_audit_bad_signature(void) { return VAULT_AUDIT_BAD_SIGNATURE; }
+int vault_const_audit_malformed(void) { return VAULT_AUDIT_MALFORMED; }
+int vault_const_report_record(void) { return VAULT_REPORT_RECORD; }
+int vault_const_report_user(void) { return VAULT_REPORT_USER; }
+int vault_const_report_denied(void) { return VAULT_REPORT_DENIED; }
+int vault_const_report_break_glass(void) { return VAULT_REPORT_BREAK_GLASS; }
 int vault_const_effect_deny(void) { return VAULT_EFFECT_DENY; }
 int vault_const_effect_mask(void) { return VAULT_EFFECT_MASK; }
 int vault_const_effect_allow(void) { return VAULT_EFFECT_ALLOW; }
@@ -59,6 +73,12 @@ size_t vault_field_overhead(void) { return VAULT_FIELD_OVERHEAD; }
 size_t vault_value_max(void) { return VAULT_VALUE_MAX; }
 size_t vault_jurisdiction_max(void) { return VAULT_JURISDICTION_MAX; }
 size_t vault_name_max(void) { return VAULT_NAME_MAX; }
+size_t vault_db_key_size(void) { return VAULT_DB_KEY_SIZE; }
+size_t vault_hash_hex_size(void) { return VAULT_HASH_HEX_SIZE; }
+size_t vault_pubkey_size(void) { return VAULT_PUBKEY_SIZE; }
+size_t vault_reason_text_size(void) { return VAULT_REASON_TEXT_SIZE; }
+size_t vault_audit_name_size(void) { return sizeof(((vault_audit_result *)0)->failure_name); }
+size_t vault_audit_message_size(void) { return sizeof(((vault_audit_result *)0)->message); }
 
 static void wiping_free(void *p);
 
@@ -398,10 +418,10 @@ int vault_open(vault **out, const char *path, const vault_secret *secret)
            "or the vault file is damaged)", v->path, v->keys_path);
     GUARD(rc);
     GUARD(store_meta_get(v->db, "format", fmt, sizeof fmt, &n));
-    ENSURE(n == sizeof VAULT_FORMAT_TAG - 1 && memcmp(fmt, VAULT_FORMAT_TAG, n) == 0,
+    ENSURE(n == sizeof VAULT_FORMAT_TAG - 1 && memcmp(fmt, VAULT_FORMAT_TAG, n) == 0, /* memcmp ok: not secret */
            VAULT_EINTEGRITY, "%s is not a libvault vault of a supported format", v->path);
     GUARD(store_meta_get(v->db, "vault_id", v->id, sizeof v->id, &n));
-    ENSURE(n == VAULT_ID_BYTES && memcmp(v->id, keys_id, VAULT_ID_BYTES) == 0, VAULT_EINTEGRITY,
+    ENSURE(n == VAULT_ID_BYTES && memcmp(v->id, keys_id, VAULT_ID_BYTES) == 0, VAULT_EINTEGRITY, /* memcmp ok: not secret */
            "%s belongs to another vault than %s", v->keys_path, v->path);
     GUARD(store_data_version(v->db, &v->data_version));
     GUARD(load_active_policy(v));

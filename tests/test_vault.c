@@ -213,6 +213,23 @@ static void test_denied(void **state)
     assert_int_equal(get1(val, sizeof val, &effect, g, other, "phone"), 0);
     assert_int_equal(effect, VAULT_EFFECT_DENY);
     assert_string_equal(val, "");
+    /* a resident's copy: the officer gets the fields, the grid worker nothing */
+    {
+        char *doc = NULL;
+        assert_int_equal(vault_record_export(&doc, g, id), VAULT_EDENIED);
+        assert_null(doc);
+        /* the officer exports for a resident's request, not for service */
+        assert_int_equal(vault_record_export(&doc, s, id), VAULT_EDENIED);
+        {
+            vault_subject req = {"li", "data_officer", "street_office", STREET, "resident_request"};
+            vault_session *r = NULL;
+            assert_int_equal(vault_session_open(&r, f->v, &req), 0);
+            assert_int_equal(vault_record_export(&doc, r, id), 0);
+            assert_non_null(strstr(doc, "\"phone\": \"13800000003\""));
+            vault_free(doc);
+            vault_session_close(r);
+        }
+    }
     /* unknown role / purpose refused at session open */
     {
         vault_subject bad = grid;

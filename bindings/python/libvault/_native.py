@@ -1,0 +1,389 @@
+"""Low-level ctypes declarations for libvault (``include/vault.h``).
+
+This module finds and loads the shared library, declares ``argtypes`` and
+``restype`` for every public function, mirrors the public structs and reads
+every constant through the library's ``vault_const_*()`` and size functions.
+It is private: use the classes in :mod:`libvault` instead.
+
+Library search order (the first that exists wins):
+
+1. the file named by the ``LIBVAULT_PATH`` environment variable (if it is
+   set, it must load: no silent fallback to another copy);
+2. the build tree relative to this package: ``<repo>/build/libvault.so``
+   (what ``make`` builds), i.e. ``bindings/python/../../build/libvault.so``;
+3. the installed library: ``ctypes.util.find_library("vault")``, then
+   ``libvault.so.0``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_int, c_int64,
+                    c_size_t, c_uint64, c_void_p)
+from typing import Callable, List, Optional
+
+__all__ = ["lib", "library_path"]
+
+# --------------------------------------------------------------------------
+# Finding the library
+# --------------------------------------------------------------------------
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+# bindings/python/libvault -> bindings/python -> bindings -> <repo>
+_REPO_DIR = os.path.normpath(os.path.join(_PKG_DIR, "..", "..", ".."))
+
+
+def _candidates() -> List[str]:
+    """Places to look for the library, in order (see the module docstring)."""
+    found: List[str] = []
+    build = os.path.join(_REPO_DIR, "build", "libvault.so")
+    if os.path.exists(build):
+        found.append(build)
+    name = ctypes.util.find_library("vault")
+    if name:
+        found.append(name)
+    found.append("libvault.so.0")
+    return found
+
+
+def _load() -> "tuple[ctypes.CDLL, str]":
+    env = os.environ.get("LIBVAULT_PATH")
+    if env:
+        try:
+            return ctypes.CDLL(env), env
+        except OSError as e:
+            raise ImportError(
+                "libvault: LIBVAULT_PATH=%r could not be loaded: %s" % (env, e)) from e
+    errors = []
+    for cand in _candidates():
+        try:
+            return ctypes.CDLL(cand), cand
+        except OSError as e:
+            errors.append("%s: %s" % (cand, e))
+    raise ImportError(
+        "libvault: the shared library was not found.  Set LIBVAULT_PATH to the built "
+        "libvault.so (e.g. build/libvault.so), build the repository with `make`, or install "
+        "it.  Tried: " + "; ".join(errors))
+
+
+lib, library_path = _load()
+
+# --------------------------------------------------------------------------
+# Declarations
+# --------------------------------------------------------------------------
+
+
+def _fn(name: str, restype, *argtypes) -> None:
+    f = getattr(lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+
+
+# Versions and errors
+_fn("vault_version_string", c_char_p)
+_fn("vault_version_major", c_int)
+_fn("vault_version_minor", c_int)
+_fn("vault_version_patch", c_int)
+_fn("vault_error_last", c_char_p)
+_fn("vault_error_code", c_int)
+_fn("vault_error_name", c_char_p, c_int)
+
+_CONST_NAMES = [
+    "ok", "error", "einvalid", "enomem", "eio", "eauth", "eintegrity", "edenied", "enotfound",
+    "eexists", "ebusy", "epolicy", "elimit", "estate", "unlock_passphrase", "unlock_keyfile",
+    "effect_deny", "effect_mask", "effect_allow", "action_read", "action_write",
+    "action_create", "action_search", "action_erase", "action_export",
+    "kdf_interactive", "kdf_moderate", "kdf_sensitive",
+    "audit_ok", "audit_modified", "audit_missing", "audit_reordered", "audit_truncated",
+    "audit_bad_signature", "audit_malformed",
+    "report_record", "report_user", "report_denied", "report_break_glass",
+]
+for _n in _CONST_NAMES:
+    _fn("vault_const_" + _n, c_int)
+
+_SIZE_NAMES = ["id_bytes", "id_hex_size", "key_bytes", "field_overhead", "value_max",
+               "jurisdiction_max", "name_max", "db_key_size", "hash_hex_size", "pubkey_size",
+               "reason_text_size", "audit_name_size", "audit_message_size"]
+for _n in _SIZE_NAMES:
+    _fn("vault_" + _n, c_size_t)
+
+_fn("vault_init", c_int)
+_fn("vault_keyfile_generate", c_int, c_char_p)
+
+
+# Progress callback: void (*)(uint64_t done, uint64_t total, void *arg)
+PROGRESS_FN = CFUNCTYPE(None, c_uint64, c_uint64, c_void_p)
+
+
+def _const(name: str) -> int:
+    return int(getattr(lib, "vault_const_" + name)())
+
+
+# Error codes
+OK = _const("ok")
+E_ERROR = _const("error")
+E_INVALID = _const("einvalid")
+E_NOMEM = _const("enomem")
+E_IO = _const("eio")
+E_AUTH = _const("eauth")
+E_INTEGRITY = _const("eintegrity")
+E_DENIED = _const("edenied")
+E_NOTFOUND = _const("enotfound")
+E_EXISTS = _const("eexists")
+E_BUSY = _const("ebusy")
+E_POLICY = _const("epolicy")
+E_LIMIT = _const("elimit")
+E_STATE = _const("estate")
+
+UNLOCK_PASSPHRASE = _const("unlock_passphrase")
+UNLOCK_KEYFILE = _const("unlock_keyfile")
+
+EFFECT_DENY = _const("effect_deny")
+EFFECT_MASK = _const("effect_mask")
+EFFECT_ALLOW = _const("effect_allow")
+
+ACTION_READ = _const("action_read")
+ACTION_WRITE = _const("action_write")
+ACTION_CREATE = _const("action_create")
+ACTION_SEARCH = _const("action_search")
+ACTION_ERASE = _const("action_erase")
+ACTION_EXPORT = _const("action_export")
+
+# Sizes
+ID_BYTES = int(lib.vault_id_bytes())
+ID_HEX_SIZE = int(lib.vault_id_hex_size())
+KEY_BYTES = int(lib.vault_key_bytes())
+FIELD_OVERHEAD = int(lib.vault_field_overhead())
+VALUE_MAX = int(lib.vault_value_max())
+JURISDICTION_MAX = int(lib.vault_jurisdiction_max())
+NAME_MAX = int(lib.vault_name_max())
+
+# Every constant comes from the library's vault_const_*() functions.
+# "kdf_default" is the documented 0 of vault_secret.kdf_profile ("0 = the
+# default profile"), a convention of the field rather than a constant.
+CONST = {name: _const(name) for name in (
+    "kdf_interactive", "kdf_moderate", "kdf_sensitive",
+    "audit_ok", "audit_modified", "audit_missing", "audit_reordered", "audit_truncated",
+    "audit_bad_signature", "audit_malformed",
+    "report_record", "report_user", "report_denied", "report_break_glass")}
+CONST["kdf_default"] = 0
+
+# Array sizes inside the public structs and output buffer sizes, read from
+# the library.  Name-sized arrays use VAULT_NAME_MAX, checked below against
+# the layout these bindings mirror.
+_ABI_NAME_MAX = 128        # VAULT_NAME_MAX as the struct layout below uses it
+_REASON_TEXT = int(lib.vault_reason_text_size())
+_AUDIT_NAME = int(lib.vault_audit_name_size())
+_AUDIT_MESSAGE = int(lib.vault_audit_message_size())
+DB_KEY_SIZE = int(lib.vault_db_key_size())
+POLICY_HASH_SIZE = int(lib.vault_hash_hex_size())
+PUBKEY_SIZE = int(lib.vault_pubkey_size())
+
+if NAME_MAX != _ABI_NAME_MAX:
+    raise ImportError(
+        "libvault: %s reports vault_name_max() = %d but these bindings mirror structs "
+        "built with VAULT_NAME_MAX = %d (vault_keyslot_info, vault_reason): the library "
+        "and the bindings come from different versions; rebuild or update the bindings"
+        % (library_path, NAME_MAX, _ABI_NAME_MAX))
+
+# --------------------------------------------------------------------------
+# Structs (field order and array sizes exactly as in vault.h)
+# --------------------------------------------------------------------------
+
+
+class vault_secret(Structure):
+    _fields_ = [
+        ("kind", c_int),
+        ("data", c_void_p),
+        ("len", c_size_t),
+        ("kdf_profile", c_int),
+    ]
+
+
+class vault_keyslot_info(Structure):
+    _fields_ = [
+        ("slot", c_int),
+        ("kind", c_int),
+        ("label", c_char * _ABI_NAME_MAX),
+        ("created", c_int64),
+    ]
+
+
+class vault_subject(Structure):
+    _fields_ = [
+        ("user", c_char_p),
+        ("role", c_char_p),
+        ("department", c_char_p),
+        ("jurisdiction", c_char_p),
+        ("purpose", c_char_p),
+    ]
+
+
+class vault_reason(Structure):
+    _fields_ = [
+        ("effect", c_int),
+        ("rule", c_char * _ABI_NAME_MAX),
+        ("where", c_char * (_ABI_NAME_MAX + 32)),
+        ("grant", c_char * _ABI_NAME_MAX),
+        ("text", c_char * _REASON_TEXT),
+    ]
+
+
+class vault_audit_result(Structure):
+    _fields_ = [
+        ("failure", c_int),
+        ("failure_name", c_char * _AUDIT_NAME),
+        ("bad_seq", c_uint64),
+        ("entries", c_uint64),
+        ("checkpoints", c_uint64),
+        ("message", c_char * _AUDIT_MESSAGE),
+    ]
+
+
+class vault_grant_spec(Structure):
+    _fields_ = [
+        ("user", c_char_p),
+        ("role", c_char_p),
+        ("department", c_char_p),
+        ("effect", c_int),
+        ("fields", POINTER(c_char_p)),
+        ("nfields", c_size_t),
+        ("grade_min", c_char_p),
+        ("grade_max", c_char_p),
+        ("records", POINTER(c_char_p)),
+        ("nrecords", c_size_t),
+        ("jurisdiction", c_char_p),
+        ("purposes", POINTER(c_char_p)),
+        ("npurposes", c_size_t),
+        ("not_before", c_int64),
+        ("not_after", c_int64),
+        ("reason", c_char_p),
+    ]
+
+
+# Opaque handles are plain c_void_p.
+_vp = c_void_p
+_pvp = POINTER(c_void_p)
+_ps = POINTER(c_size_t)
+_pi = POINTER(c_int)
+_cpp = POINTER(c_char_p)   # const char *const *
+
+# Handles
+_fn("vault_create", c_int, _pvp, c_char_p, c_char_p, POINTER(vault_secret))
+_fn("vault_open", c_int, _pvp, c_char_p, POINTER(vault_secret))
+_fn("vault_close", None, _vp)
+_fn("vault_id", c_int, c_void_p, c_size_t, _vp)
+_fn("vault_db_key", c_int, c_void_p, c_size_t, _vp)
+
+# Keyslots
+_fn("vault_keyslot_add", c_int, _pi, _vp, POINTER(vault_secret), c_char_p)
+_fn("vault_keyslot_remove", c_int, _vp, c_int)
+_fn("vault_keyslot_list", c_int, POINTER(POINTER(vault_keyslot_info)), _ps, _vp)
+_fn("vault_free", None, c_void_p)
+
+# Policy
+_fn("vault_policy_check", c_int, _pvp, c_char_p)
+_fn("vault_policy_apply", c_int, _pvp, _vp, c_char_p)
+_fn("vault_policy_source", c_int, _pvp, c_void_p, c_size_t, _vp)
+
+# Sessions and decisions
+_fn("vault_session_open", c_int, _pvp, _vp, POINTER(vault_subject))
+_fn("vault_session_close", None, _vp)
+_fn("vault_decide", c_int, POINTER(vault_reason), _vp, c_int, c_char_p, c_char_p)
+_fn("vault_explain", c_int, _pvp, _vp, c_int, c_char_p, c_char_p)
+_fn("vault_who_can", c_int, _pvp, _vp, c_char_p, c_char_p, c_int)
+
+# Records
+_fn("vault_record_create", c_int, c_void_p, c_size_t, _vp, c_char_p)
+_fn("vault_record_put", c_int, _vp, c_char_p, c_char_p, c_void_p, c_size_t)
+_fn("vault_record_update", c_int, _vp, c_char_p, c_size_t, _cpp, POINTER(c_void_p), _ps)
+_fn("vault_record_add", c_int, c_void_p, c_size_t, _vp, c_char_p, c_size_t, _cpp,
+    POINTER(c_void_p), _ps)
+_fn("vault_record_get", c_int, _pvp, _vp, c_char_p, _cpp, c_size_t)
+_fn("vault_record_get_batch", c_int, _pvp, _vp, _cpp, c_size_t, _cpp, c_size_t)
+_fn("vault_result_count", c_size_t, _vp)
+_fn("vault_result_field", c_char_p, _vp, c_size_t)
+_fn("vault_result_effect", c_int, _vp, c_size_t)
+_fn("vault_result_present", c_int, _vp, c_size_t)
+_fn("vault_result_value", c_void_p, _vp, c_size_t, _ps)
+_fn("vault_result_reason", POINTER(vault_reason), _vp, c_size_t)
+_fn("vault_result_free", None, _vp)
+_fn("vault_record_find", c_int, _pvp, _ps, _vp, c_char_p, c_void_p, c_size_t)
+_fn("vault_record_jurisdiction", c_int, c_void_p, c_size_t, _vp, c_char_p)
+_fn("vault_record_erase", c_int, _vp, c_char_p)
+
+# Audit
+_fn("vault_set_actor", c_int, _vp, c_char_p)
+_fn("vault_audit_checkpoint", c_int, _pvp, _vp)
+_fn("vault_audit_pubkey", c_int, c_void_p, c_size_t, _vp)
+_fn("vault_audit_verify", c_int, POINTER(vault_audit_result), _vp, c_char_p, PROGRESS_FN,
+    c_void_p)
+_fn("vault_audit_export", c_int, _vp, c_char_p, PROGRESS_FN, c_void_p)
+_fn("vault_audit_verify_export", c_int, POINTER(vault_audit_result), c_char_p, c_char_p,
+    c_char_p, PROGRESS_FN, c_void_p)
+_fn("vault_audit_report", c_int, _pvp, _vp, c_int, c_char_p, c_int)
+
+# Grants and break-glass
+_fn("vault_grant_issue", c_int, c_void_p, c_size_t, _pi, _vp, POINTER(vault_grant_spec))
+_fn("vault_grant_approve", c_int, _vp, c_char_p)
+_fn("vault_grant_revoke", c_int, _vp, c_char_p, c_char_p)
+_fn("vault_grant_list", c_int, _pvp, _vp, c_int, c_int)
+_fn("vault_break_glass", c_int, c_void_p, c_size_t, _vp, c_char_p, c_char_p, c_int64)
+
+# Import, export, rotation
+_fn("vault_import_csv", c_int, _ps, _vp, c_char_p, PROGRESS_FN, c_void_p)
+_fn("vault_record_export", c_int, _pvp, _vp, c_char_p)
+_fn("vault_key_rotate", c_int, _vp, c_char_p, PROGRESS_FN, c_void_p)
+
+
+# --------------------------------------------------------------------------
+# Helpers shared by the public modules
+# --------------------------------------------------------------------------
+
+
+def error_last() -> str:
+    """The calling thread's last libvault error message."""
+    raw = lib.vault_error_last()
+    return raw.decode("utf-8", "replace") if raw else ""
+
+
+def error_name(code: int) -> str:
+    """The constant name of an error code ("VAULT_EDENIED", ...)."""
+    raw = lib.vault_error_name(code)
+    return raw.decode("utf-8", "replace") if raw else ""
+
+
+def take_string(p: c_void_p, encoding_errors: str = "strict") -> str:
+    """Copy a NUL-terminated string returned by libvault, then vault_free it.
+
+    The library wipes the memory when freeing it.
+    """
+    if not p.value:
+        return ""
+    try:
+        return ctypes.string_at(p.value).decode("utf-8", encoding_errors)
+    finally:
+        lib.vault_free(p)
+        p.value = None
+
+
+def progress_thunk(progress: Optional[Callable[[int, int], None]]):
+    """Wrap a Python ``progress(done, total)`` callable as a C callback.
+
+    Returns the CFUNCTYPE object (or a NULL callback for ``None``).  The
+    caller must keep the returned object referenced until the C call that
+    uses it has returned.
+    """
+    if progress is None:
+        return PROGRESS_FN()
+
+    def _cb(done: int, total: int, _arg) -> None:
+        progress(int(done), int(total))
+
+    return PROGRESS_FN(_cb)
+
+
+if lib.vault_init() != OK:
+    raise ImportError("libvault: vault_init() failed: %s" % error_last())

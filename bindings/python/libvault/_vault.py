@@ -1,0 +1,1155 @@
+"""The Pythonic surface of libvault: :class:`Vault`, :class:`Session` and results.
+
+See ``bindings/python/README.md`` for a complete example and
+``include/vault.h`` for the reference of every operation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime as _dt
+import enum
+import json
+import os
+import threading
+import time
+import weakref
+from ctypes import byref, c_char_p, c_int, c_size_t, c_void_p
+from dataclasses import dataclass
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple,
+                    Optional, Sequence, Tuple, Union)
+
+from . import _native as _n
+from .errors import IntegrityError, PolicyError, StateError, check, error_for_code
+
+__all__ = [
+    "Effect", "Action", "Kdf", "UnlockKind", "AuditFailure", "ReportKind", "Reason",
+    "FieldResult", "RecordResult", "KeySlot", "AuditResult", "Grant", "PolicySource",
+    "Vault", "Session", "generate_key_file", "policy_check", "verify_export",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+Secret = Union[str, bytes, bytearray, memoryview]
+Progress = Optional[Callable[[int, int], None]]
+TextOrJson = Union[str, List[Dict[str, Any]]]
+"""A progress callback ``progress(done, total)``; ``total`` is 0 when unknown.
+
+It is called on the thread running the operation, while the vault's lock is
+held: it must not call into the same vault.  It cannot cancel the operation;
+an exception it raises is printed by ctypes and otherwise ignored.
+"""
+
+# --------------------------------------------------------------------------
+# Enumerations: every value read from the library at import time
+# --------------------------------------------------------------------------
+
+
+class Effect(enum.IntEnum):
+    """A decision's effect (``VAULT_EFFECT_*``)."""
+    DENY = _n.EFFECT_DENY    #: no value
+    MASK = _n.EFFECT_MASK    #: masked value, e.g. ``138****5678``
+    ALLOW = _n.EFFECT_ALLOW  #: plaintext
+
+
+class Action(enum.IntEnum):
+    """An action a policy rule decides (``VAULT_ACTION_*``)."""
+    READ = _n.ACTION_READ
+    WRITE = _n.ACTION_WRITE
+    CREATE = _n.ACTION_CREATE
+    SEARCH = _n.ACTION_SEARCH
+    ERASE = _n.ACTION_ERASE
+    EXPORT = _n.ACTION_EXPORT
+
+
+class Kdf(enum.IntEnum):
+    """Argon2id cost profile of a passphrase keyslot (``VAULT_KDF_*``)."""
+    DEFAULT = _n.CONST["kdf_default"]          #: the library's default (moderate)
+    INTERACTIVE = _n.CONST["kdf_interactive"]  #: ~64 MiB, for tests and small machines
+    MODERATE = _n.CONST["kdf_moderate"]        #: ~256 MiB
+    SENSITIVE = _n.CONST["kdf_sensitive"]      #: ~1 GiB
+
+
+class UnlockKind(enum.IntEnum):
+    """How a keyslot is unlocked (``VAULT_UNLOCK_*``)."""
+    PASSPHRASE = _n.UNLOCK_PASSPHRASE
+    KEYFILE = _n.UNLOCK_KEYFILE
+
+
+class AuditFailure(enum.IntEnum):
+    """Failure class of an audit verification (``VAULT_AUDIT_*``)."""
+    OK = _n.CONST["audit_ok"]
+    MODIFIED = _n.CONST["audit_modified"]
+    MISSING = _n.CONST["audit_missing"]
+    REORDERED = _n.CONST["audit_reordered"]
+    TRUNCATED = _n.CONST["audit_truncated"]
+    BAD_SIGNATURE = _n.CONST["audit_bad_signature"]
+    MALFORMED = _n.CONST["audit_malformed"]
+
+
+class ReportKind(enum.IntEnum):
+    """Kinds of audit reports (``VAULT_REPORT_*``)."""
+    RECORD = _n.CONST["report_record"]            #: who accessed this resident (arg: record id)
+    USER = _n.CONST["report_user"]                #: what this user accessed (arg: user)
+    DENIED = _n.CONST["report_denied"]            #: all denials
+    BREAK_GLASS = _n.CONST["report_break_glass"]  #: all break-glass accesses
+
+
+# --------------------------------------------------------------------------
+# Value types
+# --------------------------------------------------------------------------
+
+
+def _s(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a decision came out as it did.
+
+    ``rule`` is the deciding rule's id and ``where`` its ``file:line``;
+    ``grant`` the deciding grant's id.  Unused ones are ``""``: a default
+    deny names neither a rule nor a grant.
+    """
+    effect: Effect
+    rule: str
+    where: str
+    grant: str
+    text: str
+
+    @classmethod
+    def _from_c(cls, r: "_n.vault_reason") -> "Reason":
+        return cls(Effect(r.effect), _s(r.rule), _s(r.where), _s(r.grant), _s(r.text))
+
+
+@dataclass(frozen=True)
+class FieldResult:
+    """One field of a read: the value together with its decision.
+
+    ``value`` is the plaintext (effect ALLOW), the masked text (MASK), or
+    ``None`` when the field is denied or has no stored value.
+    """
+    field: str
+    effect: Effect
+    present: bool
+    value: Optional[str]
+    reason: Reason
+
+    @property
+    def allowed(self) -> bool:
+        """True when the value is plaintext."""
+        return self.effect == Effect.ALLOW
+
+    @property
+    def masked(self) -> bool:
+        """True when the value is masked."""
+        return self.effect == Effect.MASK
+
+    @property
+    def denied(self) -> bool:
+        """True when the field is denied (no value)."""
+        return self.effect == Effect.DENY
+
+    def __repr__(self) -> str:  # never show values in reprs (logs, tracebacks)
+        return "FieldResult(field=%r, effect=%s, present=%r, reason=%r)" % (
+            self.field, self.effect.name, self.present, self.reason.text)
+
+
+class RecordResult(Mapping[str, FieldResult]):
+    """The per-field results of reading one record, in the order read.
+
+    A read mapping ``field -> FieldResult``; ``result["phone"].value``.
+    """
+
+    def __init__(self, record_id: str, fields: Sequence[FieldResult]) -> None:
+        self.record_id: str = record_id
+        self._fields: Dict[str, FieldResult] = {f.field: f for f in fields}
+
+    def __getitem__(self, field: str) -> FieldResult:
+        return self._fields[field]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def value(self, field: str) -> Optional[str]:
+        """The value of ``field`` (``None`` if denied or absent)."""
+        return self._fields[field].value
+
+    def visible(self) -> Dict[str, str]:
+        """``{field: value}`` for every field with a plaintext or masked value."""
+        return {k: f.value for k, f in self._fields.items() if f.value is not None}
+
+    def denied(self) -> List[str]:
+        """The names of the denied fields."""
+        return [k for k, f in self._fields.items() if f.denied]
+
+    def __repr__(self) -> str:
+        return "RecordResult(%r, %r)" % (self.record_id, list(self._fields.values()))
+
+
+@dataclass(frozen=True)
+class KeySlot:
+    """One keyslot of the vault's ``.keys`` sidecar."""
+    slot: int
+    kind: UnlockKind
+    label: str
+    created: int  #: unix seconds
+
+    @property
+    def created_at(self) -> _dt.datetime:
+        """``created`` as an aware UTC datetime."""
+        return _dt.datetime.fromtimestamp(self.created, _dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """The outcome of an audit verification (``vault_audit_result``)."""
+    failure: AuditFailure
+    failure_name: str  #: "modified", "missing", ... ("" when intact)
+    bad_seq: int       #: first bad entry (or checkpoint size)
+    entries: int       #: entries checked
+    checkpoints: int   #: signed checkpoints checked
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        """True when the log is intact."""
+        return self.failure == AuditFailure.OK
+
+    @classmethod
+    def _from_c(cls, r: "_n.vault_audit_result") -> "AuditResult":
+        try:
+            failure = AuditFailure(r.failure)
+        except ValueError:
+            failure = AuditFailure.MALFORMED
+        return cls(failure, _s(r.failure_name), int(r.bad_seq), int(r.entries),
+                   int(r.checkpoints), _s(r.message))
+
+
+@dataclass(frozen=True)
+class Grant:
+    """An issued grant: its id, and whether it waits for a second officer."""
+    id: str
+    pending: bool
+
+
+class PolicySource(NamedTuple):
+    """The active policy's YAML text and its SHA-256 (hex)."""
+    text: str
+    sha256: str
+
+
+# --------------------------------------------------------------------------
+# Marshalling helpers
+# --------------------------------------------------------------------------
+
+
+def _b(s: Optional[Union[str, "os.PathLike[str]"]], what: str = "argument") -> Optional[bytes]:
+    """Encode a name, id or path for a ``const char *`` argument."""
+    if s is None:
+        return None
+    if isinstance(s, os.PathLike):
+        s = os.fspath(s)
+    if isinstance(s, bytes):
+        raw = s
+    elif isinstance(s, str):
+        raw = s.encode("utf-8")
+    else:
+        raise TypeError("%s must be str, not %s" % (what, type(s).__name__))
+    if b"\0" in raw:
+        raise ValueError("%s contains a NUL character" % what)
+    return raw
+
+
+def _strv(items: Optional[Iterable[str]], what: str) -> Tuple[Any, int, list]:
+    """A ``const char *const *`` array (or NULL) with its count and keep-alive list."""
+    if items is None:
+        return None, 0, []
+    if isinstance(items, (str, bytes)):
+        items = [items]  # a single name is a list of one
+    raw = [_b(x, what) for x in items]
+    if not raw:
+        return None, 0, raw
+    return (c_char_p * len(raw))(*raw), len(raw), raw
+
+
+class _Plain:
+    """ctypes buffers holding plaintext values, wiped after the call.
+
+    (The ``str``/``bytes`` objects the caller passed can't be wiped by us.)
+    """
+
+    def __init__(self) -> None:
+        self._bufs: List[ctypes.Array] = []
+
+    def add(self, value: Secret) -> Tuple[int, int]:
+        if isinstance(value, str):
+            data = value.encode("utf-8")
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            data = bytes(value) if isinstance(value, memoryview) else value
+        else:
+            raise TypeError("a value must be str or bytes, not %s" % type(value).__name__)
+        n = len(data)
+        buf = ctypes.create_string_buffer(n + 1)
+        if n:
+            if isinstance(data, bytearray):
+                ctypes.memmove(buf, (ctypes.c_char * n).from_buffer(data), n)
+            else:
+                ctypes.memmove(buf, data, n)
+        self._bufs.append(buf)
+        return ctypes.addressof(buf), n
+
+    def wipe(self) -> None:
+        for buf in self._bufs:
+            ctypes.memset(buf, 0, ctypes.sizeof(buf))
+        self._bufs.clear()
+
+    def __enter__(self) -> "_Plain":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.wipe()
+
+
+def _kdf_value(kdf: Union[None, str, int, Kdf]) -> int:
+    if kdf is None:
+        return int(Kdf.DEFAULT)
+    if isinstance(kdf, str):
+        try:
+            return int(Kdf[kdf.upper()])
+        except KeyError:
+            raise ValueError("kdf must be one of %s, not %r"
+                             % (", ".join(k.name.lower() for k in Kdf), kdf)) from None
+    return int(Kdf(kdf))
+
+
+@contextlib.contextmanager
+def _secret(passphrase: Optional[Secret], key_file: Optional[PathLike],
+            kdf: Union[None, str, int, Kdf] = None) -> Iterator["_n.vault_secret"]:
+    """Build a vault_secret; the passphrase buffer is zeroed when the block ends."""
+    if (passphrase is None) == (key_file is None):
+        raise TypeError("give exactly one of passphrase= or key_file=")
+    sec = _n.vault_secret()
+    sec.kdf_profile = _kdf_value(kdf)
+    if key_file is not None:
+        path = _b(key_file, "key_file")
+        buf = ctypes.create_string_buffer(path)
+        sec.kind = _n.UNLOCK_KEYFILE
+        sec.data = ctypes.addressof(buf)
+        sec.len = 0
+        yield sec
+        return
+    if isinstance(passphrase, str):
+        pw = passphrase.encode("utf-8")
+    elif isinstance(passphrase, memoryview):
+        pw = passphrase.tobytes()
+    elif isinstance(passphrase, (bytes, bytearray)):
+        pw = passphrase
+    else:
+        raise TypeError("passphrase must be str or bytes, not %s" % type(passphrase).__name__)
+    n = len(pw)
+    buf = ctypes.create_string_buffer(n + 1)
+    try:
+        if n:
+            src = (ctypes.c_char * n).from_buffer(pw) if isinstance(pw, bytearray) else pw
+            ctypes.memmove(buf, src, n)
+            del src
+        sec.kind = _n.UNLOCK_PASSPHRASE
+        sec.data = ctypes.addressof(buf)
+        sec.len = n
+        yield sec
+    finally:
+        ctypes.memset(buf, 0, ctypes.sizeof(buf))
+        sec.data = None
+
+
+def _read_result(r: c_void_p, record_id: str) -> RecordResult:
+    """Copy every field out of a vault_result (the caller frees it)."""
+    out: List[FieldResult] = []
+    count = _n.lib.vault_result_count(r)
+    for i in range(count):
+        name = _s(_n.lib.vault_result_field(r, i) or b"")
+        effect = Effect(_n.lib.vault_result_effect(r, i))
+        present = bool(_n.lib.vault_result_present(r, i))
+        length = c_size_t(0)
+        ptr = _n.lib.vault_result_value(r, i, byref(length))
+        value: Optional[str] = None
+        if ptr is not None:
+            n = length.value
+            tmp = bytearray(n)
+            if n:
+                view = (ctypes.c_char * n).from_buffer(tmp)
+                ctypes.memmove(view, ptr, n)
+            try:
+                value = tmp.decode("utf-8")
+            finally:
+                if n:
+                    ctypes.memset(view, 0, n)
+                    del view
+        reason_p = _n.lib.vault_result_reason(r, i)
+        reason = Reason._from_c(reason_p.contents) if reason_p else \
+            Reason(effect, "", "", "", "")
+        out.append(FieldResult(name, effect, present, value, reason))
+    return RecordResult(record_id, out)
+
+
+def _parse_json(text: str) -> Any:
+    return json.loads(text) if text.strip() else []
+
+
+def _to_unix(t: Union[None, int, float, _dt.datetime]) -> int:
+    if t is None:
+        return 0
+    if isinstance(t, _dt.datetime):
+        if t.tzinfo is None:
+            raise ValueError("use an aware datetime (with tzinfo) for grant times")
+        return int(t.timestamp())
+    return int(t)
+
+
+# --------------------------------------------------------------------------
+# Handle bookkeeping (closing a handle waits for calls still running on it)
+# --------------------------------------------------------------------------
+
+
+class _Handle:
+    """A C pointer that may be closed once no call is using it."""
+
+    def __init__(self, ptr: c_void_p, closer: Callable[[c_void_p], None], what: str) -> None:
+        self._ptr: Optional[c_void_p] = ptr
+        self._closer = closer
+        self._what = what
+        self._busy = 0
+        self._cond = threading.Condition(threading.Lock())
+
+    @property
+    def closed(self) -> bool:
+        return self._ptr is None
+
+    @contextlib.contextmanager
+    def use(self) -> Iterator[c_void_p]:
+        with self._cond:
+            if self._ptr is None:
+                raise StateError("the %s is closed" % self._what)
+            self._busy += 1
+            ptr = self._ptr
+        try:
+            yield ptr
+        finally:
+            with self._cond:
+                self._busy -= 1
+                if not self._busy:
+                    self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            ptr, self._ptr = self._ptr, None
+            while self._busy:
+                self._cond.wait()
+        if ptr is not None:
+            self._closer(ptr)
+
+
+# --------------------------------------------------------------------------
+# Module-level functions that need no vault
+# --------------------------------------------------------------------------
+
+
+def generate_key_file(path: PathLike) -> None:
+    """Write a new key file (32 random bytes, mode 0600).
+
+    Raises :class:`~libvault.AlreadyExists` rather than overwrite a file.
+    """
+    check(_n.lib.vault_keyfile_generate(_b(path, "path")))
+
+
+def policy_check(policy_file: PathLike) -> str:
+    """Check a policy file without a vault.
+
+    Returns the report (warnings, one ``FILE:LINE:COL: warning: ...`` per
+    line; ``""`` when clean).  Raises :class:`~libvault.PolicyError` when the
+    policy is invalid: its message names the first ``FILE:LINE:COL`` and its
+    ``report`` attribute holds every error and warning.
+    """
+    out = c_void_p()
+    rc = _n.lib.vault_policy_check(byref(out), _b(policy_file, "policy_file"))
+    message = _n.error_last() if rc < 0 else ""
+    report = _n.take_string(out, "replace")
+    if rc == _n.E_POLICY:
+        if not message:  # the report's first error names FILE:LINE:COL too
+            message = next((ln for ln in report.splitlines() if ": error:" in ln),
+                           report.strip() or "invalid policy")
+        raise PolicyError(message, rc, report=report)
+    if rc < 0:
+        raise error_for_code(rc)(message or _n.error_name(rc), rc)
+    return report
+
+
+def _verify_call(fn: Callable[..., int], args: tuple, progress: Progress,
+                 check_result: bool) -> AuditResult:
+    res = _n.vault_audit_result()
+    thunk = _n.progress_thunk(progress)
+    rc = fn(byref(res), *args, thunk, None)
+    message = _n.error_last() if rc < 0 else ""
+    del thunk
+    result = AuditResult._from_c(res)
+    if rc == _n.E_INTEGRITY:
+        if check_result:
+            raise IntegrityError(message or result.message, rc, result=result)
+        return result
+    if rc < 0:
+        raise error_for_code(rc)(message or _n.error_name(rc), rc)
+    return result
+
+
+def verify_export(export_path: PathLike, pubkey: str, checkpoint: Optional[str] = None, *,
+                  progress: Progress = None, check: bool = True) -> AuditResult:
+    """Verify an audit export offline, with the public key text alone (no vault).
+
+    ``pubkey`` is the text from :meth:`Vault.audit_pubkey`; ``checkpoint``
+    optionally a signed note from :meth:`Vault.audit_checkpoint`.  Raises
+    :class:`~libvault.IntegrityError` (with ``.result``) when the export was
+    tampered with, unless ``check=False``, which returns the failing
+    :class:`AuditResult` instead.
+    """
+    return _verify_call(_n.lib.vault_audit_verify_export,
+                        (_b(export_path, "export_path"), _b(pubkey.strip(), "pubkey"),
+                         _b(checkpoint, "checkpoint")), progress, check)
+
+
+# --------------------------------------------------------------------------
+# Vault
+# --------------------------------------------------------------------------
+
+
+class Vault:
+    """An open vault: a handle on ``path`` and its ``path.keys`` sidecar.
+
+    Create one with :meth:`create` or :meth:`open`; use it as a context
+    manager (``with Vault.open(...) as v:``) or call :meth:`close`.
+
+    Threads: a handle may be shared between threads; the library serialises
+    the calls on it (and on its sessions) with the handle's mutex.  For
+    parallel reads open one handle per thread (docs/threading.md).
+    :meth:`close` waits for calls still running on the handle, closes the
+    sessions still open on it, then closes the handle.
+    """
+
+    def __init__(self, _ptr: c_void_p, path: str) -> None:
+        """Private: use :meth:`create` or :meth:`open`."""
+        self._h = _Handle(_ptr, _n.lib.vault_close, "vault")
+        self.path: str = path
+        self._sessions: "weakref.WeakSet[Session]" = weakref.WeakSet()
+        self._slock = threading.Lock()
+
+    # ---- lifecycle -------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: PathLike, policy: PathLike, *, passphrase: Optional[Secret] = None,
+               key_file: Optional[PathLike] = None,
+               kdf: Union[None, str, int, Kdf] = None) -> "Vault":
+        """Create a new vault at ``path`` governed by the policy file ``policy``.
+
+        Unlock it with ``passphrase`` (str or bytes; ``kdf`` picks the
+        Argon2id profile: ``"interactive"``, ``"moderate"`` (default) or
+        ``"sensitive"``) or with an existing ``key_file`` (see
+        :func:`generate_key_file`).  Raises :class:`~libvault.AlreadyExists`
+        if the vault or its sidecar exists, :class:`~libvault.PolicyError`
+        if the policy is invalid.
+        """
+        out = c_void_p()
+        p = _b(path, "path")
+        with _secret(passphrase, key_file, kdf) as sec:
+            rc = _n.lib.vault_create(byref(out), p, _b(policy, "policy"), byref(sec))
+            check(rc)
+        return cls(out, os.fspath(path))
+
+    @classmethod
+    def open(cls, path: PathLike, *, passphrase: Optional[Secret] = None,
+             key_file: Optional[PathLike] = None) -> "Vault":
+        """Open an existing vault with a passphrase or a key file.
+
+        Raises :class:`~libvault.AuthError` for a wrong passphrase or key,
+        :class:`~libvault.IntegrityError` for a damaged ``.keys`` sidecar,
+        :class:`~libvault.NotFound` when there is no vault.
+        """
+        out = c_void_p()
+        with _secret(passphrase, key_file) as sec:
+            rc = _n.lib.vault_open(byref(out), _b(path, "path"), byref(sec))
+            check(rc)
+        return cls(out, os.fspath(path))
+
+    def close(self) -> None:
+        """Close the sessions still open on this vault, then the handle (wiping its keys).
+
+        Safe to call more than once.
+        """
+        with self._slock:
+            sessions = list(self._sessions)
+        for s in sessions:
+            s.close()
+        self._h.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._h.closed
+
+    def __enter__(self) -> "Vault":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        h = getattr(self, "_h", None)
+        if h is not None and not h.closed:
+            try:
+                self.close()
+            except Exception:
+                pass
+
+    def __repr__(self) -> str:
+        return "<libvault.Vault %r%s>" % (self.path, " closed" if self.closed else "")
+
+    @contextlib.contextmanager
+    def _use(self) -> Iterator[c_void_p]:
+        with self._h.use() as ptr:
+            yield ptr
+
+    # ---- identity ----------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The vault's random id as 32 hex characters."""
+        buf = ctypes.create_string_buffer(_n.ID_HEX_SIZE)
+        with self._use() as v:
+            check(_n.lib.vault_id(buf, _n.ID_HEX_SIZE, v))
+        return _s(buf.value)
+
+    def db_key(self) -> str:
+        """The raw SQLCipher key ``x'<64 hex>'`` for the stock sqlcipher shell.
+
+        This is a secret, and asking for it is logged in the audit trail.
+        """
+        size = _n.DB_KEY_SIZE
+        buf = ctypes.create_string_buffer(size)
+        try:
+            with self._use() as v:
+                check(_n.lib.vault_db_key(buf, size, v))
+            return _s(buf.value)
+        finally:
+            ctypes.memset(buf, 0, size)
+
+    def set_actor(self, user: str) -> None:
+        """Name the actor logged for operations that take no session.
+
+        (Keyslot changes, policy apply, db-key, checkpoints, reports; the
+        default is ``os:<login name>``.)
+        """
+        with self._use() as v:
+            check(_n.lib.vault_set_actor(v, _b(user, "user")))
+
+    # ---- sessions ------------------------------------------------------------
+
+    def session(self, *, user: str, role: str, department: str, jurisdiction: str,
+                purpose: str) -> "Session":
+        """Open a session: who is acting, and for what.
+
+        Unknown role, department or purpose raise
+        :class:`~libvault.InvalidInput`.  Use it as a context manager or close
+        it; :meth:`close` closes the sessions still open.
+        """
+        sub = _n.vault_subject(_b(user, "user"), _b(role, "role"), _b(department, "department"),
+                               _b(jurisdiction, "jurisdiction"), _b(purpose, "purpose"))
+        out = c_void_p()
+        with self._use() as v:
+            check(_n.lib.vault_session_open(byref(out), v, byref(sub)))
+        s = Session(self, out, user, role, department, jurisdiction, purpose)
+        with self._slock:
+            self._sessions.add(s)
+        return s
+
+    # ---- keyslots ------------------------------------------------------------
+
+    def keyslot_add(self, *, passphrase: Optional[Secret] = None,
+                    key_file: Optional[PathLike] = None, label: str = "",
+                    kdf: Union[None, str, int, Kdf] = None) -> int:
+        """Add a keyslot holding the master key under a passphrase or key file.
+
+        Returns the new slot's number.  Data is not re-encrypted.
+        """
+        slot = c_int(-1)
+        with self._use() as v, _secret(passphrase, key_file, kdf) as sec:
+            check(_n.lib.vault_keyslot_add(byref(slot), v, byref(sec), _b(label, "label")))
+        return slot.value
+
+    def keyslot_list(self) -> List[KeySlot]:
+        """The vault's keyslots."""
+        out = ctypes.POINTER(_n.vault_keyslot_info)()
+        count = c_size_t(0)
+        with self._use() as v:
+            check(_n.lib.vault_keyslot_list(byref(out), byref(count), v))
+        try:
+            return [KeySlot(int(out[i].slot), UnlockKind(out[i].kind), _s(out[i].label),
+                            int(out[i].created)) for i in range(count.value)]
+        finally:
+            _n.lib.vault_free(out)
+
+    def keyslot_remove(self, slot: int) -> None:
+        """Remove a keyslot.  Removing the last one raises :class:`~libvault.StateError`."""
+        with self._use() as v:
+            check(_n.lib.vault_keyslot_remove(v, int(slot)))
+
+    # ---- policy ------------------------------------------------------------------
+
+    policy_check = staticmethod(policy_check)
+
+    def policy_apply(self, policy_file: PathLike) -> List[str]:
+        """Replace the vault's policy (logged).
+
+        Returns the access changes, one ``"+|- role department field effect"``
+        line per cell that gains (+) or loses (-) access.  Raises
+        :class:`~libvault.PolicyError` for an invalid file.
+        """
+        out = c_void_p()
+        with self._use() as v:
+            rc = _n.lib.vault_policy_apply(byref(out), v, _b(policy_file, "policy_file"))
+            message = _n.error_last() if rc < 0 else ""
+        report = _n.take_string(out, "replace")
+        if rc == _n.E_POLICY:
+            raise PolicyError(message, rc, report=report)
+        if rc < 0:
+            raise error_for_code(rc)(message, rc)
+        return [ln for ln in report.splitlines() if ln.strip()]
+
+    def policy_source(self) -> PolicySource:
+        """The active policy's YAML text and its SHA-256 as hex."""
+        out = c_void_p()
+        size = _n.POLICY_HASH_SIZE
+        hbuf = ctypes.create_string_buffer(size)
+        with self._use() as v:
+            check(_n.lib.vault_policy_source(byref(out), hbuf, size, v))
+        return PolicySource(_n.take_string(out), _s(hbuf.value))
+
+    def who_can(self, field: str, record_id: Optional[str] = None, *,
+                as_json: bool = False) -> TextOrJson:
+        """Who may read ``field`` (of ``record_id``, or of any record).
+
+        Text, one line per (role, department, purpose) with effect, scope and
+        rule or grant; with ``as_json`` the parsed JSON array.
+        """
+        out = c_void_p()
+        with self._use() as v:
+            check(_n.lib.vault_who_can(byref(out), v, _b(field, "field"),
+                                       _b(record_id, "record_id"), int(bool(as_json))))
+        text = _n.take_string(out)
+        return _parse_json(text) if as_json else text
+
+    # ---- grants ----------------------------------------------------------------
+
+    def grant_list(self, *, active_only: bool = False,
+                   as_json: bool = False) -> TextOrJson:
+        """List grants as text (one per line) or, with ``as_json``, parsed JSON.
+
+        ``active_only`` skips expired, revoked and pending grants.
+        """
+        out = c_void_p()
+        with self._use() as v:
+            check(_n.lib.vault_grant_list(byref(out), v, int(bool(active_only)),
+                                          int(bool(as_json))))
+        text = _n.take_string(out)
+        return _parse_json(text) if as_json else text
+
+    # ---- key rotation --------------------------------------------------------
+
+    def key_rotate(self, grade: str, *, progress: Progress = None) -> None:
+        """Rotate a grade's data key and re-encrypt that grade's fields (logged).
+
+        Resumable: run it again after an interruption.  Reads keep working.
+        """
+        thunk = _n.progress_thunk(progress)
+        with self._use() as v:
+            check(_n.lib.vault_key_rotate(v, _b(grade, "grade"), thunk, None))
+        del thunk
+
+    # ---- audit ---------------------------------------------------------------
+
+    def audit_verify(self, checkpoint: Optional[str] = None, *, progress: Progress = None,
+                     check: bool = True) -> AuditResult:
+        """Verify the whole audit log (and an external checkpoint note, if given).
+
+        Returns the :class:`AuditResult` when intact.  Raises
+        :class:`~libvault.IntegrityError` (with ``.result`` naming the first
+        bad entry and the class) when not, unless ``check=False``.
+        """
+        with self._use() as v:
+            return _verify_call(_n.lib.vault_audit_verify,
+                                (v, _b(checkpoint, "checkpoint")), progress, check)
+
+    audit_verify_export = staticmethod(verify_export)
+
+    def audit_export(self, path: PathLike, *, progress: Progress = None) -> None:
+        """Write the log as JSON Lines to ``path`` (never overwrites a file)."""
+        thunk = _n.progress_thunk(progress)
+        with self._use() as v:
+            check(_n.lib.vault_audit_export(v, _b(path, "path"), thunk, None))
+        del thunk
+
+    def audit_checkpoint(self) -> str:
+        """Write a signed checkpoint now; returns the C2SP signed note to keep outside."""
+        out = c_void_p()
+        with self._use() as v:
+            check(_n.lib.vault_audit_checkpoint(byref(out), v))
+        return _n.take_string(out)
+
+    def audit_pubkey(self) -> str:
+        """The checkpoint verifier key (C2SP note verifier text)."""
+        size = _n.PUBKEY_SIZE
+        buf = ctypes.create_string_buffer(size)
+        with self._use() as v:
+            check(_n.lib.vault_audit_pubkey(buf, size, v))
+        return _s(buf.value)
+
+    def audit_report(self, kind: Union[ReportKind, int], arg: Optional[str] = None, *,
+                     as_json: bool = False) -> TextOrJson:
+        """A report over the log (itself logged as an access).
+
+        ``kind`` is a :class:`ReportKind`; ``arg`` the record id (RECORD) or
+        the user (USER).  Text, one line per entry, or parsed JSON.
+        """
+        out = c_void_p()
+        with self._use() as v:
+            check(_n.lib.vault_audit_report(byref(out), v, int(kind), _b(arg, "arg"),
+                                             int(bool(as_json))))
+        text = _n.take_string(out)
+        return _parse_json(text) if as_json else text
+
+    def report_record(self, record_id: str, *, as_json: bool = False) -> TextOrJson:
+        """Who accessed this resident (a resident's access request)."""
+        return self.audit_report(ReportKind.RECORD, record_id, as_json=as_json)
+
+    def report_user(self, user: str, *, as_json: bool = False) -> TextOrJson:
+        """What this user accessed."""
+        return self.audit_report(ReportKind.USER, user, as_json=as_json)
+
+    def report_denied(self, *, as_json: bool = False) -> TextOrJson:
+        """All denials."""
+        return self.audit_report(ReportKind.DENIED, None, as_json=as_json)
+
+    def report_break_glass(self, *, as_json: bool = False) -> TextOrJson:
+        """All break-glass accesses, for review."""
+        return self.audit_report(ReportKind.BREAK_GLASS, None, as_json=as_json)
+
+
+# --------------------------------------------------------------------------
+# Session
+# --------------------------------------------------------------------------
+
+
+class Session:
+    """Who is acting, for what: every data call goes through a session.
+
+    Open with :meth:`Vault.session`.  A session may be used from any thread;
+    calls on it are serialised by its vault's mutex.  Give each thread its
+    own session (and for parallel reads its own :class:`Vault`).
+    """
+
+    def __init__(self, vault: Vault, ptr: c_void_p, user: str, role: str, department: str,
+                 jurisdiction: str, purpose: str) -> None:
+        """Private: use :meth:`Vault.session`."""
+        self.vault: Vault = vault
+        self.user = user
+        self.role = role
+        self.department = department
+        self.jurisdiction = jurisdiction
+        self.purpose = purpose
+        self._h = _Handle(ptr, _n.lib.vault_session_close, "session")
+
+    def close(self) -> None:
+        """Close the session (safe to call more than once)."""
+        self._h.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once the session (or its vault) was closed."""
+        return self._h.closed
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        h = getattr(self, "_h", None)
+        if h is not None and not h.closed:
+            try:
+                h.close()
+            except Exception:
+                pass
+
+    def __repr__(self) -> str:
+        return "<libvault.Session %s (%s/%s) %s for %s%s>" % (
+            self.user, self.role, self.department, self.jurisdiction, self.purpose,
+            " closed" if self.closed else "")
+
+    @contextlib.contextmanager
+    def _use(self) -> Iterator[c_void_p]:
+        with self.vault._use(), self._h.use() as s:
+            yield s
+
+    # ---- records ---------------------------------------------------------------
+
+    def create(self, jurisdiction: str, fields: Optional[Mapping[str, Secret]] = None) -> str:
+        """Create a record in ``jurisdiction``; returns its 32-hex id.
+
+        With ``fields``, the record and its first values are written in one
+        all-or-nothing transaction (create and write must both be allowed).
+        """
+        out = ctypes.create_string_buffer(_n.ID_HEX_SIZE)
+        jur = _b(jurisdiction, "jurisdiction")
+        if not fields:
+            with self._use() as s:
+                check(_n.lib.vault_record_create(out, _n.ID_HEX_SIZE, s, jur))
+            return _s(out.value)
+        names, n, _keep = _strv(list(fields.keys()), "field")
+        with _Plain() as plain:
+            ptrs = (c_void_p * n)()
+            lens = (c_size_t * n)()
+            for i, val in enumerate(fields.values()):
+                ptrs[i], lens[i] = plain.add(val)
+            with self._use() as s:
+                check(_n.lib.vault_record_add(out, _n.ID_HEX_SIZE, s, jur, n, names, ptrs, lens))
+        return _s(out.value)
+
+    def put(self, record_id: str, field: str, value: Secret) -> None:
+        """Write one field.
+
+        Raises :class:`~libvault.AccessDenied` unless the policy allows the
+        write, :class:`~libvault.InvalidInput` for an undeclared field.
+        """
+        with _Plain() as plain:
+            ptr, n = plain.add(value)
+            with self._use() as s:
+                check(_n.lib.vault_record_put(s, _b(record_id, "record_id"), _b(field, "field"),
+                                              ptr, n))
+
+    def update(self, record_id: str, fields: Mapping[str, Secret]) -> None:
+        """Write several fields at once, all or nothing."""
+        names, n, _keep = _strv(list(fields.keys()), "field")
+        with _Plain() as plain:
+            ptrs = (c_void_p * max(n, 1))()
+            lens = (c_size_t * max(n, 1))()
+            for i, val in enumerate(fields.values()):
+                ptrs[i], lens[i] = plain.add(val)
+            with self._use() as s:
+                check(_n.lib.vault_record_update(s, _b(record_id, "record_id"), n, names,
+                                                 ptrs, lens))
+
+    def get(self, record_id: str, fields: Optional[Iterable[str]] = None) -> RecordResult:
+        """Read fields of a record (all declared fields when ``fields`` is None).
+
+        Each :class:`FieldResult` carries its value with its own decision:
+        denied fields have ``value None`` and effect DENY (the read itself
+        succeeds).  Raises :class:`~libvault.NotFound` for no such record,
+        :class:`~libvault.IntegrityError` if a requested field fails its
+        integrity check (no values are returned then).
+        """
+        arr, n, _keep = _strv(fields, "field")
+        out = c_void_p()
+        with self._use() as s:
+            check(_n.lib.vault_record_get(byref(out), s, _b(record_id, "record_id"), arr, n))
+        try:
+            return _read_result(out, record_id)
+        finally:
+            _n.lib.vault_result_free(out)
+
+    def get_batch(self, record_ids: Sequence[str],
+                  fields: Optional[Iterable[str]] = None) -> List[RecordResult]:
+        """Read the same fields of several records in one transaction.
+
+        One audit entry per record, one durable commit for all; all or
+        nothing (:class:`~libvault.NotFound` if any record is missing).
+        """
+        ids, n, _keep_ids = _strv(list(record_ids), "record_id")
+        if n == 0:
+            return []
+        arr, nf, _keep = _strv(fields, "field")
+        outs = (c_void_p * n)()
+        with self._use() as s:
+            check(_n.lib.vault_record_get_batch(outs, s, ids, n, arr, nf))
+        results: List[RecordResult] = []
+        try:
+            for i in range(n):
+                results.append(_read_result(c_void_p(outs[i]), _s(_keep_ids[i])))
+            return results
+        finally:
+            for i in range(n):
+                _n.lib.vault_result_free(outs[i])
+
+    def find(self, field: str, value: Secret) -> List[str]:
+        """Ids of the records whose ``field`` (declared ``index: exact``) equals ``value``.
+
+        The value is normalised as the policy says (trim, upper-case X of an
+        ID number).  Decided as action search and logged.
+        """
+        out = c_void_p()
+        count = c_size_t(0)
+        with _Plain() as plain:
+            ptr, n = plain.add(value)
+            with self._use() as s:
+                check(_n.lib.vault_record_find(byref(out), byref(count), s, _b(field, "field"),
+                                               ptr, n))
+        try:
+            size = _n.ID_HEX_SIZE
+            raw = ctypes.string_at(out.value, size * count.value) if count.value else b""
+            return [_s(raw[i * size:(i + 1) * size].split(b"\0", 1)[0])
+                    for i in range(count.value)]
+        finally:
+            _n.lib.vault_free(out)
+
+    def jurisdiction_of(self, record_id: str) -> str:
+        """The record's jurisdiction path."""
+        size = _n.JURISDICTION_MAX + 1
+        buf = ctypes.create_string_buffer(size)
+        with self._use() as s:
+            check(_n.lib.vault_record_jurisdiction(buf, size, s, _b(record_id, "record_id")))
+        return _s(buf.value)
+
+    def erase(self, record_id: str) -> None:
+        """Erase the record (secure delete; the audit trail stays)."""
+        with self._use() as s:
+            check(_n.lib.vault_record_erase(s, _b(record_id, "record_id")))
+
+    def export(self, record_id: str) -> Dict[str, str]:
+        """A resident's copy: every field the session may see, as a dict (logged).
+
+        Plaintext or masked values; denied and empty fields are left out.
+        """
+        return json.loads(self.export_json(record_id))
+
+    def export_json(self, record_id: str) -> str:
+        """Like :meth:`export`, as the library's JSON text."""
+        out = c_void_p()
+        with self._use() as s:
+            check(_n.lib.vault_record_export(byref(out), s, _b(record_id, "record_id")))
+        return _n.take_string(out)
+
+    # ---- decisions -------------------------------------------------------------
+
+    def decide(self, action: Union[Action, int], record_id: Optional[str] = None,
+               field: Optional[str] = None) -> Reason:
+        """What this session may do (no data touched, nothing logged)."""
+        r = _n.vault_reason()
+        with self._use() as s:
+            check(_n.lib.vault_decide(byref(r), s, int(action), _b(record_id, "record_id"),
+                                      _b(field, "field")))
+        return Reason._from_c(r)
+
+    def explain(self, action: Union[Action, int], record_id: Optional[str] = None,
+                field: Optional[str] = None) -> str:
+        """Every rule considered for a decision and why it matched or not."""
+        out = c_void_p()
+        with self._use() as s:
+            check(_n.lib.vault_explain(byref(out), s, int(action), _b(record_id, "record_id"),
+                                       _b(field, "field")))
+        return _n.take_string(out)
+
+    # ---- grants and break-glass ----------------------------------------------
+
+    def grant_issue(self, *, reason: str, effect: Union[Effect, int] = Effect.ALLOW,
+                    user: Optional[str] = None, role: Optional[str] = None,
+                    department: Optional[str] = None, fields: Optional[Iterable[str]] = None,
+                    grade_min: Optional[str] = None, grade_max: Optional[str] = None,
+                    records: Optional[Iterable[str]] = None, jurisdiction: Optional[str] = None,
+                    purposes: Optional[Iterable[str]] = None,
+                    not_before: Union[None, int, _dt.datetime] = None,
+                    not_after: Union[None, int, _dt.datetime] = None,
+                    duration: Union[None, int, float, _dt.timedelta] = None) -> Grant:
+        """Issue a grant as this session's officer.
+
+        The recipient is a pattern (``user`` and/or ``role``/``department``);
+        ``fields`` or a grade range select the fields; ``records`` or a
+        ``jurisdiction`` subtree the scope; ``purposes`` restrict it (None:
+        any).  It ends at ``not_after`` (unix seconds or an aware datetime) or
+        ``duration`` (seconds or timedelta) from now.  Raises
+        :class:`~libvault.AccessDenied` naming the broken limit.  A grant
+        reaching the policy's approval grade comes back ``pending`` until
+        another officer calls :meth:`grant_approve`.
+        """
+        if not_after is None:
+            if duration is None:
+                raise TypeError("give not_after= or duration=")
+            secs = duration.total_seconds() if isinstance(duration, _dt.timedelta) else duration
+            not_after = int(time.time() + secs)
+        spec = _n.vault_grant_spec()
+        spec.user = _b(user, "user")
+        spec.role = _b(role, "role")
+        spec.department = _b(department, "department")
+        spec.effect = int(effect)
+        farr, spec.nfields, k1 = _strv(fields, "field")
+        rarr, spec.nrecords, k2 = _strv(records, "record_id")
+        parr, spec.npurposes, k3 = _strv(purposes, "purpose")
+        if farr is not None:
+            spec.fields = ctypes.cast(farr, ctypes.POINTER(c_char_p))
+        if rarr is not None:
+            spec.records = ctypes.cast(rarr, ctypes.POINTER(c_char_p))
+        if parr is not None:
+            spec.purposes = ctypes.cast(parr, ctypes.POINTER(c_char_p))
+        spec.grade_min = _b(grade_min, "grade_min")
+        spec.grade_max = _b(grade_max, "grade_max")
+        spec.jurisdiction = _b(jurisdiction, "jurisdiction")
+        spec.not_before = _to_unix(not_before)
+        spec.not_after = _to_unix(not_after)
+        spec.reason = _b(reason, "reason")
+        keep = (farr, rarr, parr, k1, k2, k3)  # alive until the call returns
+        gid = ctypes.create_string_buffer(_n.NAME_MAX)
+        pending = c_int(0)
+        with self._use() as s:
+            check(_n.lib.vault_grant_issue(gid, _n.NAME_MAX, byref(pending), s, byref(spec)))
+        del keep
+        return Grant(_s(gid.value), bool(pending.value))
+
+    def grant_approve(self, grant_id: str) -> None:
+        """Approve a pending grant (a second officer, not the issuer or recipient)."""
+        with self._use() as s:
+            check(_n.lib.vault_grant_approve(s, _b(grant_id, "grant_id")))
+
+    def grant_revoke(self, grant_id: str, reason: str) -> None:
+        """Revoke a grant at once (a written reason is required)."""
+        with self._use() as s:
+            check(_n.lib.vault_grant_revoke(s, _b(grant_id, "grant_id"), _b(reason, "reason")))
+
+    def break_glass(self, record_id: str, reason: str, seconds: int = 0) -> str:
+        """Emergency access to one record for ``seconds`` (0: the policy's maximum).
+
+        Only roles the policy names may; the reason is mandatory and every
+        access under it is flagged in the audit log.  Returns the
+        break-glass grant id.
+        """
+        out = ctypes.create_string_buffer(_n.NAME_MAX)
+        with self._use() as s:
+            check(_n.lib.vault_break_glass(out, _n.NAME_MAX, s, _b(record_id, "record_id"),
+                                           _b(reason, "reason"), int(seconds)))
+        return _s(out.value)
+
+    # ---- import --------------------------------------------------------------
+
+    def import_csv(self, path: PathLike, *, progress: Progress = None) -> int:
+        """Import residents from a CSV file, all or nothing; returns the count.
+
+        Errors about the file's content raise :class:`~libvault.InvalidInput`
+        (or :class:`~libvault.LimitExceeded`, :class:`~libvault.AccessDenied`)
+        with ``FILE:ROW:COL: message``; nothing is imported then.
+        """
+        count = c_size_t(0)
+        thunk = _n.progress_thunk(progress)
+        with self._use() as s:
+            check(_n.lib.vault_import_csv(byref(count), s, _b(path, "path"), thunk, None))
+        del thunk
+        return count.value

@@ -1,0 +1,169 @@
+"""Exceptions: one class per libvault error code (docs/errors.md).
+
+Every exception raised for a failed libvault call is a :class:`VaultError`
+carrying the library's numeric ``code`` (a negative ``VAULT_E*`` value read
+through ``vault_const_*()``), its constant ``name`` and the one-line
+``message`` from ``vault_error_last()``.  Messages never contain field
+values, passphrases or key bytes.
+
+=====================  ==================  ====================================
+class                  code                raised when
+=====================  ==================  ====================================
+:class:`VaultError`    ``VAULT_ERROR``     failure with no more specific code
+:class:`InvalidInput`  ``VAULT_EINVALID``  undeclared field, bad id or path, CSV
+:class:`OutOfMemory`   ``VAULT_ENOMEM``    out of memory (also Argon2id's)
+:class:`VaultIOError`  ``VAULT_EIO``       file or database I/O failed
+:class:`AuthError`     ``VAULT_EAUTH``     wrong passphrase or key file
+:class:`IntegrityError` ``VAULT_EINTEGRITY`` tampering or corruption detected
+:class:`AccessDenied`  ``VAULT_EDENIED``   the policy denies the access
+:class:`NotFound`      ``VAULT_ENOTFOUND`` no such record, vault, slot, file
+:class:`AlreadyExists` ``VAULT_EEXISTS``   vault or key file already exists
+:class:`Busy`          ``VAULT_EBUSY``     another writer held the lock > 10 s
+:class:`PolicyError`   ``VAULT_EPOLICY``   invalid policy (``FILE:LINE:COL``)
+:class:`LimitExceeded` ``VAULT_ELIMIT``    a size or count limit was exceeded
+:class:`StateError`    ``VAULT_ESTATE``    not allowed now (last keyslot, ...)
+=====================  ==================  ====================================
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Type
+
+from . import _native as _n
+
+__all__ = [
+    "VaultError", "InvalidInput", "OutOfMemory", "VaultIOError", "AuthError", "IntegrityError",
+    "AccessDenied", "NotFound", "AlreadyExists", "Busy", "PolicyError", "LimitExceeded",
+    "StateError", "error_for_code",
+]
+
+
+class VaultError(Exception):
+    """Base class of every libvault failure.
+
+    Attributes:
+        code: the library's negative error code (``VAULT_E*``).
+        name: the code's constant name, e.g. ``"VAULT_EDENIED"``.
+        message: the library's one-line message (``vault_error_last()``).
+    """
+
+    #: The error code this class stands for (set on each subclass).
+    CODE: int = _n.E_ERROR
+
+    def __init__(self, message: str, code: Optional[int] = None) -> None:
+        self.code: int = self.CODE if code is None else code
+        self.name: str = _n.error_name(self.code)
+        self.message: str = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return "%s(%r, code=%d)" % (type(self).__name__, self.message, self.code)
+
+
+class InvalidInput(VaultError):
+    """Invalid argument or input data (``VAULT_EINVALID``)."""
+    CODE = _n.E_INVALID
+
+
+class OutOfMemory(VaultError):
+    """Out of memory, including Argon2id's memory (``VAULT_ENOMEM``)."""
+    CODE = _n.E_NOMEM
+
+
+class VaultIOError(VaultError):
+    """File or database I/O failed (``VAULT_EIO``)."""
+    CODE = _n.E_IO
+
+
+class AuthError(VaultError):
+    """Wrong passphrase or key file (``VAULT_EAUTH``)."""
+    CODE = _n.E_AUTH
+
+
+class IntegrityError(VaultError):
+    """Tampering or corruption detected (``VAULT_EINTEGRITY``).
+
+    Raised by audit verification with :attr:`result` set to the
+    :class:`libvault.AuditResult` that names the first bad entry.
+    """
+    CODE = _n.E_INTEGRITY
+
+    def __init__(self, message: str, code: Optional[int] = None, result=None) -> None:
+        super().__init__(message, code)
+        #: The verification result, for audit verification failures.
+        self.result = result
+
+
+class AccessDenied(VaultError):
+    """The policy denies the access (``VAULT_EDENIED``)."""
+    CODE = _n.E_DENIED
+
+
+class NotFound(VaultError):
+    """No such record, vault, field, slot, grant or file (``VAULT_ENOTFOUND``)."""
+    CODE = _n.E_NOTFOUND
+
+
+class AlreadyExists(VaultError):
+    """The vault, key file or export file already exists (``VAULT_EEXISTS``)."""
+    CODE = _n.E_EXISTS
+
+
+class Busy(VaultError):
+    """Another writer held the vault longer than the busy timeout (``VAULT_EBUSY``)."""
+    CODE = _n.E_BUSY
+
+
+class PolicyError(VaultError):
+    """The policy file is invalid (``VAULT_EPOLICY``).
+
+    The message names ``FILE:LINE:COL``; :attr:`report` holds every error
+    and warning of the check when the library produced a report.
+    """
+    CODE = _n.E_POLICY
+
+    def __init__(self, message: str, code: Optional[int] = None, report: str = "") -> None:
+        super().__init__(message, code)
+        #: Every ``FILE:LINE:COL: error|warning: message`` line, or "".
+        self.report: str = report
+
+
+class LimitExceeded(VaultError):
+    """A size or count limit was exceeded (``VAULT_ELIMIT``)."""
+    CODE = _n.E_LIMIT
+
+
+class StateError(VaultError):
+    """Not allowed in the current state (``VAULT_ESTATE``).
+
+    Also raised by the bindings for calls on a closed vault or session.
+    """
+    CODE = _n.E_STATE
+
+
+_BY_CODE: Dict[int, Type[VaultError]] = {
+    cls.CODE: cls for cls in (InvalidInput, OutOfMemory, VaultIOError, AuthError,
+                              IntegrityError, AccessDenied, NotFound, AlreadyExists, Busy,
+                              PolicyError, LimitExceeded, StateError)
+}
+
+
+def error_for_code(code: int) -> Type[VaultError]:
+    """The exception class for a libvault error code (:class:`VaultError` if unknown)."""
+    return _BY_CODE.get(code, VaultError)
+
+
+def check(rc: int) -> int:
+    """Raise the matching exception for a negative return code.
+
+    Must be called right after the failing libvault call, on the same
+    thread, before any other libvault call (the message is thread-local and
+    valid until the next call).
+    """
+    if rc >= 0:
+        return rc
+    message = _n.error_last() or _n.error_name(rc) or "libvault error %d" % rc
+    raise error_for_code(rc)(message, rc)

@@ -1,0 +1,129 @@
+"""Finding the library, declarations, struct layouts and constants."""
+
+import ctypes
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import unittest
+
+import libvault
+from libvault import _native
+
+from . import BINDINGS_DIR, SOURCE_DIR
+
+HEADER = os.path.join(SOURCE_DIR, "include", "vault.h")
+
+
+def _run(code, env_update=None, drop=()):
+    env = dict(os.environ)
+    for k in drop:
+        env.pop(k, None)
+    env["PYTHONPATH"] = BINDINGS_DIR
+    env.update(env_update or {})
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+class LoadingTest(unittest.TestCase):
+    def test_found_through_libvault_path(self):
+        want = os.environ.get("LIBVAULT_PATH") or _native.library_path
+        if not os.path.isabs(want):
+            self.skipTest("the loaded library is not a file path: %s" % want)
+        r = _run("import libvault; print(libvault.library_path)", {"LIBVAULT_PATH": want})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), want)
+        if os.environ.get("LIBVAULT_PATH"):
+            self.assertEqual(libvault.library_path, os.environ["LIBVAULT_PATH"])
+
+    def test_bad_libvault_path_is_an_import_error(self):
+        r = _run("import libvault", {"LIBVAULT_PATH": "/nonexistent/libvault.so"})
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("ImportError", r.stderr)
+        self.assertIn("LIBVAULT_PATH", r.stderr)
+        self.assertIn("/nonexistent/libvault.so", r.stderr)
+
+    def test_name_max_mismatch_is_an_import_error(self):
+        # A library whose vault_name_max() disagrees with the mirrored structs.
+        code = textwrap.dedent("""
+            import ctypes
+            real = ctypes.CDLL
+            class Fake:
+                restype = None
+                argtypes = None
+                def __call__(self):
+                    return 64
+            class Lib:
+                def __init__(self, *a, **k):
+                    self.__dict__["_l"] = real(*a, **k)
+                    self.__dict__["vault_name_max"] = Fake()
+                def __getattr__(self, name):
+                    return getattr(self._l, name)
+            ctypes.CDLL = Lib
+            try:
+                import libvault
+            except ImportError as e:
+                print("IMPORT-ERROR:", e)
+            else:
+                print("imported")
+        """)
+        r = _run(code)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("IMPORT-ERROR:", r.stdout)
+        self.assertIn("vault_name_max() = 64", r.stdout)
+        self.assertIn("VAULT_NAME_MAX = 128", r.stdout)
+
+    def test_every_header_function_is_declared(self):
+        with open(HEADER, encoding="utf-8") as f:
+            header = f.read()
+        names = re.findall(r"^VAULT_API\s+[^(;]*?\b(vault_\w+)\s*\(", header, re.M)
+        self.assertGreater(len(names), 80)
+        for name in names:
+            fn = getattr(_native.lib, name)
+            self.assertIsNotNone(fn.argtypes, "%s has no argtypes" % name)
+
+    def test_structs_mirror_the_header(self):
+        with open(HEADER, encoding="utf-8") as f:
+            header = f.read()
+        for m in re.finditer(r"typedef struct (vault_\w+) \{(.*?)\} \1;", header, re.S):
+            name, body = m.group(1), m.group(2)
+            body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+            want = []
+            for decl in body.split(";"):
+                decl = decl.strip()
+                if not decl:
+                    continue
+                am = re.match(r".*?\b(\w+)\s*\[([^\]]+)\]$", decl)
+                if am:
+                    expr = am.group(2).replace("VAULT_NAME_MAX", str(libvault.NAME_MAX))
+                    expr = expr.replace("VAULT_REASON_TEXT_SIZE",
+                                        str(_native.lib.vault_reason_text_size()))
+                    self.assertRegex(expr, r"^[\d\s+*]+$")
+                    want.append((am.group(1), eval(expr)))  # digits and + only
+                else:
+                    want.append((re.findall(r"\w+", decl)[-1], None))
+            struct = getattr(_native, name)
+            got = []
+            for fname, ftype in struct._fields_:
+                length = getattr(ftype, "_length_", None) if issubclass(
+                    ftype, ctypes.Array) else None
+                got.append((fname, length))
+            self.assertEqual(got, want, name)
+
+    def test_constants_come_from_the_library(self):
+        lib = _native.lib
+        self.assertEqual(int(libvault.Effect.DENY), lib.vault_const_effect_deny())
+        self.assertEqual(int(libvault.Effect.MASK), lib.vault_const_effect_mask())
+        self.assertEqual(int(libvault.Effect.ALLOW), lib.vault_const_effect_allow())
+        self.assertEqual(int(libvault.Action.SEARCH), lib.vault_const_action_search())
+        self.assertEqual(int(libvault.UnlockKind.KEYFILE), lib.vault_const_unlock_keyfile())
+        self.assertEqual(libvault.ID_HEX_SIZE, lib.vault_id_hex_size())
+        self.assertEqual(libvault.NAME_MAX, lib.vault_name_max())
+        self.assertEqual(libvault.VALUE_MAX, lib.vault_value_max())
+        self.assertEqual(libvault.library_version_info[0], lib.vault_version_major())
+        self.assertRegex(libvault.library_version, r"^\d+\.\d+\.\d+")
+
+
+if __name__ == "__main__":
+    unittest.main()
