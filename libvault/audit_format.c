@@ -320,7 +320,7 @@ static int walk(const uint8_t *buf, size_t len, sink *out, uint64_t *seq, size_t
     ENSURE(len <= AF_ENTRY_MAX, VAULT_EINTEGRITY, "audit entry: %zu bytes, more than %d", len,
            AF_ENTRY_MAX);
     GUARD(need(&r, MAGIC_LEN + 16, "header", 0));
-    ENSURE(memcmp(r.p, MAGIC, MAGIC_LEN) == 0, VAULT_EINTEGRITY,
+    ENSURE(memcmp(r.p, MAGIC, MAGIC_LEN) == 0, VAULT_EINTEGRITY, /* memcmp ok: not secret */
            "audit entry: bad magic (not LVA1)");
     r.p += MAGIC_LEN;
     e->seq = get_u64(r.p);
@@ -653,7 +653,7 @@ int af_checkpoint_verify(af_checkpoint *out, const char *note, size_t len, const
     while (next_line(&p, end, &line, &llen)) {
         const char *sp;
 
-        ENSURE(llen > sizeof EM_DASH && memcmp(line, EM_DASH " ", sizeof EM_DASH) == 0,
+        ENSURE(llen > sizeof EM_DASH && memcmp(line, EM_DASH " ", sizeof EM_DASH) == 0, /* memcmp ok: not secret */
                VAULT_EINVALID, "checkpoint: signature line does not start with an em dash");
         name = line + sizeof EM_DASH;
         sp = memchr(name, ' ', (size_t)(line + llen - name));
@@ -664,7 +664,7 @@ int af_checkpoint_verify(af_checkpoint *out, const char *note, size_t len, const
                    siglen > KEYID_BYTES,
                VAULT_EINVALID, "checkpoint: signature is not base64 of a key id and signature");
         /* Signatures by other keys (other name or key id) are ignored. */
-        if (nlen != strlen(out->origin) || memcmp(name, out->origin, nlen) != 0 ||
+        if (nlen != strlen(out->origin) || memcmp(name, out->origin, nlen) != 0 || /* memcmp ok: not secret */
             sodium_memcmp(sig, keyid, KEYID_BYTES) != 0)
             continue;
         known++;

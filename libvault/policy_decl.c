@@ -78,7 +78,7 @@ int vp_map_keys(pctx *c, const vnode *m, const char *what, const vp_keydef *defs
             continue;
         }
         for (d = 0; d < ndefs; d++)
-            if (strlen(defs[d].name) == k->len && memcmp(defs[d].name, k->s, k->len) == 0)
+            if (strlen(defs[d].name) == k->len && memcmp(defs[d].name, k->s, k->len) == 0) /* memcmp ok: not secret */
                 break;
         vp_quote(q, sizeof q, k->s, k->len);
         if (d == ndefs) {

@@ -125,7 +125,7 @@ static int map_find(const vp_map *m, const char *key, size_t len, uint64_t h)
     while (m->slots[j].key != NULL) {
         const vp_slot *s = &m->slots[j];
 
-        if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0)
+        if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0) /* memcmp ok: not secret */
             return (int)j;
         j = (j + 1u) & (m->cap - 1u);
     }
@@ -534,7 +534,7 @@ int vp_jur_len(const char *s)
 
 int vp_jur_within_n(const char *inner, int ilen, const char *outer, int olen)
 {
-    if (ilen < olen || memcmp(inner, outer, (size_t)olen) != 0)
+    if (ilen < olen || memcmp(inner, outer, (size_t)olen) != 0) /* memcmp ok: not secret */
         return 0;
     return ilen == olen || inner[olen] == '/';
 }
@@ -566,7 +566,7 @@ const char *vp_action_name(int action)
 int vp_action_from_name(const char *s, size_t len)
 {
     for (int i = 0; i < VP_NACTIONS; i++)
-        if (strlen(action_names[i]) == len && memcmp(action_names[i], s, len) == 0)
+        if (strlen(action_names[i]) == len && memcmp(action_names[i], s, len) == 0) /* memcmp ok: not secret */
             return i;
     return -1;
 }

@@ -186,8 +186,8 @@ static int scalar_is_null(const yaml_event_t *ev)
     if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return 0;
     return n == 0 || (n == 1 && s[0] == '~') ||
-           (n == 4 && (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 ||
-                       memcmp(s, "NULL", 4) == 0));
+           (n == 4 && (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 || /* memcmp ok: not secret */
+                       memcmp(s, "NULL", 4) == 0)); /* memcmp ok: not secret */
 }
 
 /* Build the tree of the single document in text.  Problems go to the

@@ -283,6 +283,9 @@ int store_open(store **out, const char *path, const uint8_t key[32], int create)
     keyhex[67] = '\0';
     src = sqlite3_key(s->db, keyhex, (int)keyhex_len);
     ENSURE(src == SQLITE_OK, VAULT_ERROR, "database: could not set the key");
+    /* Before the first read: it waits like every other statement while
+     * another process recovers or checkpoints the WAL. */
+    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
     /* The first read proves the key. */
     src = sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
     if (src == SQLITE_NOTADB) {
@@ -293,7 +296,6 @@ int store_open(store **out, const char *path, const uint8_t key[32], int create)
         rc = db_err(s, src, "open");
         goto cleanup;
     }
-    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
     GUARD(exec(s,
                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
                "PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;"
