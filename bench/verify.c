@@ -1,0 +1,213 @@
+/* Audit verification (vault_audit_verify over the whole log of the
+ * imported vault) next to raw SHA-256 (libsodium crypto_hash_sha256, the
+ * implementation libvault uses) over the same entry bytes, one hash per
+ * entry.  The breakdown times the parts on the same entries held in
+ * memory: the raw SQLCipher scan, af_entry_check, the hashes alone (leaf,
+ * chain, Merkle) and the whole af_verifier. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "audit_format.h"
+#include "bench.h"
+
+typedef struct entries {
+    uint8_t *buf;     /* every entry, back to back */
+    size_t *off, *len;
+    uint8_t (*head)[32];
+    size_t n, bytes;
+} entries;
+
+static double secs_since(uint64_t t0)
+{
+    return (double)(bench_now_ns() - t0) / 1e9;
+}
+
+/* Step through the log as verify reads it; returns seconds.  With keep,
+ * copy the entries into e (sized by a first pass without keep). */
+static double raw_scan(vb *b, entries *e, int keep)
+{
+    sqlite3_stmt *st = raw_prepare(b->raw, "SELECT pos, entry, head FROM audit ORDER BY pos");
+    size_t n = 0, bytes = 0;
+    uint64_t t0 = bench_now_ns();
+    double t;
+
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const uint8_t *p = sqlite3_column_blob(st, 1);
+        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+        const uint8_t *h = sqlite3_column_blob(st, 2);
+
+        if (keep) {
+            if (n >= e->n || bytes + len > e->bytes || !h || sqlite3_column_bytes(st, 2) != 32)
+                bench_die("audit log changed while it was read");
+            memcpy(e->buf + bytes, p, len);
+            memcpy(e->head[n], h, 32);
+            e->off[n] = bytes;
+            e->len[n] = len;
+        }
+        bytes += len;
+        n++;
+    }
+    t = secs_since(t0);
+    sqlite3_finalize(st);
+    if (!keep) {
+        e->n = n;
+        e->bytes = bytes;
+    }
+    return t;
+}
+
+static void load_entries(vb *b, entries *e, double *scan_secs)
+{
+    *scan_secs = raw_scan(b, e, 0); /* counts, and is the timed raw scan */
+    e->buf = malloc(e->bytes ? e->bytes : 1);
+    e->off = malloc(e->n * sizeof *e->off);
+    e->len = malloc(e->n * sizeof *e->len);
+    e->head = malloc(e->n * sizeof *e->head);
+    if (!e->buf || !e->off || !e->len || !e->head)
+        bench_die("out of memory");
+    (void)raw_scan(b, e, 1);
+}
+
+static double rate_sha256(const entries *e)
+{
+    uint8_t h[32];
+    uint64_t t0 = bench_now_ns();
+    size_t i;
+
+    for (i = 0; i < e->n; i++)
+        crypto_hash_sha256(h, e->buf + e->off[i], e->len[i]);
+    return (double)e->n / secs_since(t0);
+}
+
+static double rate_check(const entries *e)
+{
+    uint64_t t0 = bench_now_ns(), seq;
+    size_t i;
+
+    for (i = 0; i < e->n; i++)
+        if (af_entry_check(&seq, e->buf + e->off[i], e->len[i]) != 0)
+            bench_die("entry %zu malformed", i);
+    return (double)e->n / secs_since(t0);
+}
+
+static double rate_hashes(const entries *e)
+{
+    uint8_t leaf[32], head[32];
+    static af_merkle m;
+    uint64_t t0 = bench_now_ns();
+    size_t i;
+
+    memset(head, 0, sizeof head);
+    af_merkle_init(&m);
+    for (i = 0; i < e->n; i++) {
+        af_leaf_hash(leaf, e->buf + e->off[i], e->len[i]);
+        af_chain_next(head, head, leaf);
+        af_merkle_push(&m, leaf);
+    }
+    if (sodium_memcmp(head, e->head[e->n - 1], 32) != 0)
+        bench_die("recomputed chain head differs from the stored one");
+    return (double)e->n / secs_since(t0);
+}
+
+static double rate_verifier(const entries *e)
+{
+    static af_verifier v;
+    uint64_t t0 = bench_now_ns();
+    size_t i;
+
+    af_verifier_init(&v, NULL, 0);
+    for (i = 0; i < e->n; i++)
+        if (af_verifier_push(&v, i + 1, e->buf + e->off[i], e->len[i], e->head[i]) != 0)
+            bench_die("in-memory verification failed: %s", v.res.message);
+    (void)af_verifier_finish(&v);
+    return (double)e->n / secs_since(t0);
+}
+
+/* libsodium SHA-256 throughput over 64 KiB, MB/s. */
+static double sha256_mbps(void)
+{
+    static uint8_t buf[65536];
+    uint8_t h[32];
+    uint64_t t0 = bench_now_ns();
+    size_t i, n = 0;
+
+    randombytes_buf(buf, sizeof buf);
+    do {
+        for (i = 0; i < 16; i++)
+            crypto_hash_sha256(h, buf, sizeof buf);
+        n += 16;
+    } while (bench_now_ns() - t0 < 300000000u);
+    return (double)n * sizeof buf / 1e6 / secs_since(t0);
+}
+
+static size_t blocks(size_t msg_len)
+{
+    return (msg_len + 9 + 63) / 64; /* padding: 0x80 and a 64-bit length */
+}
+
+void bench_verify(json_t *out, vb *b)
+{
+    int r, n = b->cfg->verify_rounds < 16 ? b->cfg->verify_rounds : 16;
+    double lv[16], raw[16], a, c, scan, t;
+    double check[16], hashes[16], ver[16];
+    vault_audit_result res;
+    entries e;
+    uint64_t t0;
+    size_t i, raw_blocks = 0, ver_blocks = 0, entries_checked = 0;
+    json_t *o, *br = json_object();
+
+    memset(&e, 0, sizeof e);
+    for (r = 0; r < n; r++) {
+        t0 = bench_now_ns();
+        bench_check(vault_audit_verify(&res, b->v, NULL, NULL, NULL), "vault_audit_verify");
+        t = secs_since(t0);
+        if (res.failure != VAULT_AUDIT_OK)
+            bench_die("audit verify: %s", res.message);
+        entries_checked = (size_t)res.entries;
+        lv[r] = (double)res.entries / t;
+    }
+    load_entries(b, &e, &scan);
+    if (e.n != entries_checked)
+        bench_die("the log has %zu entries, verify checked %zu", e.n, entries_checked);
+    for (r = 0; r < n; r++) {
+        raw[r] = rate_sha256(&e);
+        check[r] = rate_check(&e);
+        hashes[r] = rate_hashes(&e);
+        ver[r] = rate_verifier(&e);
+    }
+    for (i = 0; i < e.n; i++) {
+        raw_blocks += blocks(e.len[i]);
+        /* leaf over 0x00|entry, chain and one Merkle node (amortised) of 65 bytes */
+        ver_blocks += blocks(e.len[i] + 1) + 2 * blocks(65);
+    }
+    a = bench_median(lv, (size_t)n);
+    c = bench_median(raw, (size_t)n);
+    o = bench_ratio(a, c, "entries/s", 0.5);
+    bench_set(o, "target_entries_per_s", json_integer(1000000));
+    bench_set(o, "met_rate", json_boolean(a >= 1e6));
+    bench_set(o, "met_ratio", json_boolean(a / c >= 0.5));
+    bench_set(o, "met", json_boolean(a >= 1e6 && a / c >= 0.5));
+    bench_set(o, "entries", json_integer((json_int_t)e.n));
+    bench_set(o, "checkpoints", json_integer((json_int_t)res.checkpoints));
+    bench_set(o, "mean_entry_bytes", bench_real((double)e.bytes / (double)e.n, 1));
+    bench_set(o, "sha256_blocks_per_entry_raw", bench_real((double)raw_blocks / (double)e.n, 2));
+    bench_set(o, "sha256_blocks_per_entry_verify", bench_real((double)ver_blocks / (double)e.n, 2));
+    bench_set(o, "sha256_mb_per_s", bench_real(sha256_mbps(), 1));
+    bench_set(br, "sqlcipher_scan_entries_per_s", bench_real((double)e.n / scan, 1));
+    bench_set(br, "entry_check_entries_per_s", bench_real(bench_median(check, (size_t)n), 1));
+    bench_set(br, "hashes_only_entries_per_s", bench_real(bench_median(hashes, (size_t)n), 1));
+    bench_set(br, "af_verifier_in_memory_entries_per_s", bench_real(bench_median(ver, (size_t)n), 1));
+    bench_set(o, "breakdown", br);
+    bench_set(o, "raw_primitive", json_string("crypto_hash_sha256 once over each entry's bytes, "
+                                              "held in memory"));
+    bench_set(out, "audit_verify", o);
+    bench_note("audit verify: libvault %.0f entries/s, raw SHA-256 %.0f entries/s, ratio %.3f", a,
+               c, a / c);
+    free(e.buf);
+    free(e.off);
+    free(e.len);
+    free(e.head);
+}
