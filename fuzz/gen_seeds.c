@@ -1,0 +1,283 @@
+/* Writes the generated seed inputs of fuzz/corpus/ (the others are copies
+ * of shipped files; see fuzz/README.md).  Not a fuzz target: built by hand,
+ *
+ *   cc -D_GNU_SOURCE -DSQLITE_HAS_CODEC -Iinclude -Ilibvault fuzz/gen_seeds.c \
+ *      build/libvault.a $(pkg-config --libs libsodium sqlcipher yaml-0.1 jansson) \
+ *      -lcsv -lpthread -o /tmp/gen_seeds &&
+ *   /tmp/gen_seeds fuzz/corpus policies/community.yaml
+ *
+ * Keys are fixed so the fuzz targets can open what is written here:
+ * field key 00..1f with the AD of tests/vectors/field.txt; Ed25519 seed
+ * c0..df (the audit vectors' key); key file bytes 30..4f. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "audit_format.h"
+#include "crypto.h"
+#include "keyslot.h"
+
+static const char *corpus_root;
+
+static void put(const char *target, const char *name, const void *data, size_t len)
+{
+    char path[1024];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s", corpus_root, target);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/%s/%s", corpus_root, target, name);
+    f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
+static void check(int rc, const char *what)
+{
+    if (rc != VAULT_OK) {
+        fprintf(stderr, "gen_seeds: %s: %s\n", what, vault_error_last());
+        exit(1);
+    }
+}
+
+static void field_seeds(void)
+{
+    static const uint8_t vid[16] = {0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7,
+                                    0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf};
+    static const uint8_t rid[16] = {0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7,
+                                    0xb8, 0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf};
+    static const struct {
+        const char *name;
+        uint32_t version;
+        const char *pt;
+    } seeds[] = {
+        {"phone-v1", 1, "13812345678"},
+        {"empty-v1", 1, ""},
+        {"chinese-v7", 7, "浙江省杭州市拱墅区长征路12号3单元501"},
+        {"max-version", 0xffffffffu, "x"},
+    };
+    uint8_t key[32], ct[256];
+    size_t i, len = 0;
+
+    for (i = 0; i < sizeof key; i++)
+        key[i] = (uint8_t)i;
+    for (i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        vc_field_ad ad = {vid, rid, "phone", "personal", seeds[i].version};
+        check(vc_field_seal(ct, sizeof ct, &len, key, &ad, (const uint8_t *)seeds[i].pt,
+                            strlen(seeds[i].pt)),
+              "seal");
+        put("fuzz_field", seeds[i].name, ct, len);
+    }
+}
+
+static void keyslot_seeds(const char *tmp)
+{
+    uint8_t key[32], master[32], vid[16];
+    char keyfile[512], keys[512];
+    vault_secret kf = {VAULT_UNLOCK_KEYFILE, keyfile, 0, 0};
+    vault_secret pass = {VAULT_UNLOCK_PASSPHRASE, "seed passphrase", 15, VAULT_KDF_INTERACTIVE};
+    uint8_t *buf;
+    size_t i, n;
+    FILE *f;
+    int slot = 0;
+
+    for (i = 0; i < sizeof key; i++)
+        key[i] = (uint8_t)(0x30 + i);
+    for (i = 0; i < sizeof master; i++)
+        master[i] = (uint8_t)(0x90 + i);
+    for (i = 0; i < sizeof vid; i++)
+        vid[i] = (uint8_t)(0x11 * (i + 1));
+    snprintf(keyfile, sizeof keyfile, "%s/seed.key", tmp);
+    snprintf(keys, sizeof keys, "%s/seed.keys", tmp);
+    f = fopen(keyfile, "wb");
+    if (!f || fwrite(key, 1, 32, f) != 32 || fclose(f) != 0)
+        exit(1);
+    /* one key-file slot */
+    check(ks_create(keys, vid, master, &kf, "seed key file"), "ks_create");
+    buf = NULL;
+    f = fopen(keys, "rb");
+    buf = malloc(KS_FILE_MAX);
+    n = fread(buf, 1, KS_FILE_MAX, f);
+    fclose(f);
+    put("fuzz_keyslot", "keyfile-slot.keys", buf, n);
+    /* plus a passphrase slot (parsed, not tried by the target) */
+    check(ks_add(&slot, keys, master, &pass, "办公室 passphrase"), "ks_add");
+    f = fopen(keys, "rb");
+    n = fread(buf, 1, KS_FILE_MAX, f);
+    fclose(f);
+    put("fuzz_keyslot", "keyfile-and-passphrase.keys", buf, n);
+    /* the key-file slot removed: only a passphrase slot left */
+    check(ks_remove(keys, master, 0), "ks_remove");
+    f = fopen(keys, "rb");
+    n = fread(buf, 1, KS_FILE_MAX, f);
+    fclose(f);
+    put("fuzz_keyslot", "passphrase-only.keys", buf, n);
+    free(buf);
+    unlink(keys);
+    unlink(keyfile);
+}
+
+/* Entry i of the generated logs, encoded into *enc (malloc'ed). */
+static void make_entry(uint8_t **enc, size_t *enclen, size_t i)
+{
+    af_entry e;
+    af_field fields[2];
+
+    memset(&e, 0, sizeof e);
+    memset(fields, 0, sizeof fields);
+    e.seq = i;
+    e.time_us = 1709251200000000LL + (int64_t)i * 1000;
+    e.user = i % 2 ? "wang.fang" : "李娜";
+    e.role = "grid_worker";
+    e.department = "community_committee";
+    e.jurisdiction = "hangzhou/gongshu/xiaohe/changzheng/grid-07";
+    e.purpose = "grid_management";
+    e.action = i % 3 ? "read" : "write";
+    e.has_record = 1;
+    memset(e.record_id, (int)i, 16);
+    fields[0].name = "phone";
+    fields[0].effect = VAULT_EFFECT_MASK;
+    fields[0].reason = "rule grid-contact (community.yaml:143)";
+    fields[1].name = "health";
+    fields[1].effect = VAULT_EFFECT_DENY;
+    fields[1].reason = "default deny";
+    fields[1].has_ct_hash = e.action[0] == 'w';
+    e.fields = fields;
+    e.nfields = 2;
+    e.flags = i == 4 ? AF_FLAG_BREAK_GLASS : 0;
+    check(af_entry_encode(enc, enclen, &e), "encode");
+}
+
+static void append_line(char **out, size_t *outlen, const char *line)
+{
+    size_t n = strlen(line);
+    char *grown = realloc(*out, *outlen + n + 1);
+
+    if (!grown)
+        exit(1);
+    memcpy(grown + *outlen, line, n);
+    grown[*outlen + n] = '\n';
+    *out = grown;
+    *outlen += n + 1;
+}
+
+/* A log of n entries signed by the vector key, as an export with
+ * checkpoints at the given sizes; the notes also become fuzz_note seeds. */
+static void export_seed(const char *name, size_t n, const size_t *cps, size_t ncps,
+                        const uint8_t sk[64])
+{
+    char *out = NULL, *line = NULL, *note = NULL, fname[64];
+    size_t outlen = 0, i, k, enclen = 0;
+    uint8_t head[32] = {0}, leaf[32], root[32], *enc = NULL;
+    af_merkle m;
+
+    for (k = 0; k < ncps; k++) {
+        af_merkle_init(&m);
+        for (i = 1; i <= cps[k]; i++) {
+            make_entry(&enc, &enclen, i);
+            af_leaf_hash(leaf, enc, enclen);
+            af_merkle_push(&m, leaf);
+            free(enc);
+        }
+        af_merkle_root(&m, root);
+        check(af_checkpoint_sign(&note, "libvault.test/vectors", cps[k], root, sk), "sign");
+        check(af_export_checkpoint_line(&line, note), "checkpoint line");
+        snprintf(fname, sizeof fname, "%s-cp%zu.note", name, cps[k]);
+        put("fuzz_note", fname, note, strlen(note));
+        append_line(&out, &outlen, line);
+        free(line);
+        free(note);
+    }
+    for (i = 1; i <= n; i++) {
+        make_entry(&enc, &enclen, i);
+        af_leaf_hash(leaf, enc, enclen);
+        af_chain_next(head, head, leaf);
+        check(af_export_entry_line(&line, i, enc, enclen, head), "entry line");
+        append_line(&out, &outlen, line);
+        free(line);
+        free(enc);
+    }
+    snprintf(fname, sizeof fname, "%s.jsonl", name);
+    put("fuzz_export", fname, out, outlen);
+    free(out);
+}
+
+/* A real vault's export and checkpoint note (signed by that vault's own
+ * key, so the targets see them as well-formed but badly signed). */
+static void vault_seeds(const char *tmp, const char *policy)
+{
+    char path[512], keyfile[512], exp[600], id[VAULT_ID_HEX_SIZE], *note = NULL;
+    vault_secret kf = {VAULT_UNLOCK_KEYFILE, keyfile, 0, 0};
+    vault_subject sub = {"li", "data_officer", "street_office", "hangzhou/gongshu/xiaohe",
+                         "resident_service"};
+    const char *fields[] = {"name", "phone"}, *values[] = {"张三", "13812345678"};
+    size_t lens[] = {strlen("张三"), 11}, n = 0;
+    vault *v = NULL;
+    vault_session *s = NULL;
+    vault_result *r = NULL;
+    uint8_t *buf;
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/seed.vault", tmp);
+    snprintf(keyfile, sizeof keyfile, "%s/vault.key", tmp);
+    snprintf(exp, sizeof exp, "%s/export.jsonl", tmp);
+    check(vault_keyfile_generate(keyfile), "keyfile");
+    check(vault_create(&v, path, policy, &kf), "vault_create");
+    check(vault_session_open(&s, v, &sub), "session");
+    check(vault_record_add(id, sizeof id, s, "hangzhou/gongshu/xiaohe/changzheng/grid-07", 2,
+                           fields, values, lens), "add");
+    check(vault_record_get(&r, s, id, NULL, 0), "get");
+    vault_result_free(r);
+    check(vault_audit_checkpoint(&note, v), "checkpoint");
+    put("fuzz_note", "vault-checkpoint.note", note, strlen(note));
+    vault_free(note);
+    check(vault_audit_export(v, exp, NULL, NULL), "export");
+    vault_session_close(s);
+    vault_close(v);
+    buf = malloc(1 << 20);
+    f = fopen(exp, "rb");
+    if (!buf || !f)
+        exit(1);
+    n = fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    put("fuzz_export", "vault-export.jsonl", buf, n);
+    free(buf);
+    unlink(exp);
+    unlink(keyfile);
+    snprintf(exp, sizeof exp, "%s.keys", path);
+    unlink(exp);
+    unlink(path);
+}
+
+int main(int argc, char **argv)
+{
+    uint8_t seed[32], pk[32], sk[64];
+    char tmp[] = "/tmp/gen-seeds-XXXXXX";
+    size_t i;
+    static const size_t cps_a[] = {3, 8};
+    static const size_t cps_b[] = {0, 1, 16};
+
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s fuzz/corpus policies/community.yaml\n", argv[0]);
+        return 2;
+    }
+    corpus_root = argv[1];
+    if (vault_init() < 0 || !mkdtemp(tmp))
+        return 1;
+    for (i = 0; i < sizeof seed; i++)
+        seed[i] = (uint8_t)(0xc0 + i);
+    crypto_sign_seed_keypair(pk, sk, seed);
+    field_seeds();
+    keyslot_seeds(tmp);
+    export_seed("gen-8", 8, cps_a, 2, sk);
+    export_seed("gen-16", 16, cps_b, 3, sk);
+    vault_seeds(tmp, argv[2]);
+    rmdir(tmp);
+    return 0;
+}
