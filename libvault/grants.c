@@ -338,7 +338,7 @@ int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_
                       const vault_grant_spec *spec)
 {
     int rc = VAULT_OK, entered = 0, needs = 0, gmin, gmax;
-    vault *v;
+    vault *v = NULL;
     vp_grant g;
     store_grant row;
     char id[VAULT_NAME_MAX], detail[DETAIL_MAX];
@@ -515,7 +515,7 @@ static int load_copy(grant_copy *out, vault *v, const char *id)
 int vault_grant_approve(vault_session *s, const char *grant_id)
 {
     int rc = VAULT_OK, entered = 0;
-    vault *v;
+    vault *v = NULL;
     grant_copy g;
     const vp_grant_limit *lim;
     af_entry e;
@@ -566,7 +566,7 @@ cleanup:
 int vault_grant_revoke(vault_session *s, const char *grant_id, const char *reason)
 {
     int rc = VAULT_OK, entered = 0;
-    vault *v;
+    vault *v = NULL;
     grant_copy g;
     af_entry e;
     char detail[DETAIL_MAX];
@@ -725,7 +725,7 @@ int vault_break_glass(char *out_id, size_t out_id_size, vault_session *s, const 
                       const char *reason, int64_t seconds)
 {
     int rc = VAULT_OK, entered = 0;
-    vault *v;
+    vault *v = NULL;
     const vp_break_glass *bg;
     uint8_t rid[VAULT_ID_BYTES];
     char hex[VAULT_ID_HEX_SIZE], id[VAULT_NAME_MAX], detail[DETAIL_MAX], until[32];
