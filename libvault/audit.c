@@ -97,12 +97,17 @@ cleanup:
     return rc;
 }
 
-/* ---- Merkle state, kept in meta so appends stay O(log n) ---- */
+/* ---- Merkle state, kept in meta so appends stay O(log n) ----
+ *
+ * The meta row "audit_tree" holds the size (8 bytes, little-endian) and
+ * then the popcount(size) live subtree roots, 32 bytes each, largest first
+ * (at most 8 + 64 * 32 bytes).  Vaults written before this layout stored
+ * all 64 stack slots whatever the size; both read the same. */
 
 static int tree_load(af_merkle *m, vault *v)
 {
     uint8_t blob[TREE_BLOB];
-    size_t n = 0;
+    size_t n = 0, live;
     int rc = store_meta_get(v->db, META_TREE, blob, sizeof blob, &n), i;
 
     af_merkle_init(m);
@@ -112,24 +117,75 @@ static int tree_load(af_merkle *m, vault *v)
     }
     if (rc < 0)
         return rc;
-    if (n != sizeof blob)
+    if (n < 8)
         return vault__err(VAULT_EINTEGRITY, "audit log: the tree state is damaged");
     m->size = 0;
     for (i = 0; i < 8; i++)
         m->size |= (uint64_t)blob[i] << (8 * i);
-    memcpy(m->stack, blob + 8, sizeof m->stack);
+    live = (size_t)__builtin_popcountll(m->size);
+    if (n != 8 + 32 * live && n != sizeof blob)
+        return vault__err(VAULT_EINTEGRITY, "audit log: the tree state is damaged");
+    memcpy(m->stack, blob + 8, 32 * live);
     return VAULT_OK;
 }
 
 static int tree_save(const af_merkle *m, vault *v)
 {
     uint8_t blob[TREE_BLOB];
+    size_t live = (size_t)__builtin_popcountll(m->size);
     int i;
 
     for (i = 0; i < 8; i++)
         blob[i] = (uint8_t)(m->size >> (8 * i));
-    memcpy(blob + 8, m->stack, sizeof m->stack);
-    return store_meta_put(v->db, META_TREE, blob, sizeof blob);
+    memcpy(blob + 8, m->stack, 32 * live);
+    return store_meta_put(v->db, META_TREE, blob, 8 + 32 * live);
+}
+
+/* ---- the tail of the current transaction ---- */
+
+static int tail_load(vault *v)
+{
+    int rc = VAULT_OK;
+    audit_tail *t = &v->tail;
+    uint8_t *last = NULL;
+    size_t last_len = 0;
+
+    if (t->valid)
+        return VAULT_OK;
+    ENSURE(store_in_tx(v->db), VAULT_ESTATE, "audit: append outside a transaction");
+    memset(t, 0, sizeof *t);
+    GUARD(store_audit_last(&t->pos, &last, &last_len, t->head, v->db));
+    if (last) {
+        rc = af_entry_check(&t->seq, last, last_len);
+        ENSURE(rc == VAULT_OK, VAULT_EINTEGRITY,
+               "audit log: the newest entry is damaged; run vaultctl audit verify");
+    }
+    GUARD(tree_load(&t->tree, v));
+    ENSURE(t->tree.size == t->seq, VAULT_EINTEGRITY,
+           "audit log: the tree state covers %llu entries but the log has %llu",
+           (unsigned long long)t->tree.size, (unsigned long long)t->seq);
+    t->valid = 1;
+cleanup:
+    free(last);
+    return rc;
+}
+
+int audit_tx_flush(vault *v)
+{
+    audit_tail *t = &v->tail;
+
+    if (t->broken)
+        return vault__err(VAULT_ESTATE, "audit: an append failed in this transaction; "
+                                        "rolled back");
+    if (!t->valid || !t->dirty)
+        return VAULT_OK;
+    t->dirty = 0;
+    return tree_save(&t->tree, v);
+}
+
+void audit_tx_forget(vault *v)
+{
+    memset(&v->tail, 0, sizeof v->tail);
 }
 
 /* ---- appending ---- */
@@ -153,38 +209,32 @@ void audit_entry_init(af_entry *e, const vault *v, const vault_session *s, const
 int audit_append(vault *v, af_entry *e)
 {
     int rc = VAULT_OK;
-    int64_t pos = 0;
-    uint8_t *last = NULL, *enc = NULL;
-    size_t last_len = 0, enc_len = 0;
-    uint8_t head[32], leaf[32], next[32];
-    uint64_t seq = 0;
-    af_merkle tree;
+    uint8_t *enc = NULL;
+    size_t enc_len = 0;
+    uint8_t leaf[32], next[32];
+    audit_tail *t = &v->tail;
 
-    ENSURE(store_in_tx(v->db), VAULT_ESTATE, "audit: append outside a transaction");
-    GUARD(store_audit_last(&pos, &last, &last_len, head, v->db));
-    if (last) {
-        rc = af_entry_check(&seq, last, last_len);
-        ENSURE(rc == VAULT_OK, VAULT_EINTEGRITY,
-               "audit log: the newest entry is damaged; run vaultctl audit verify");
-    }
-    e->seq = seq + 1;
+    GUARD(tail_load(v));
+    e->seq = t->seq + 1;
     e->time_us = now_us();
     memcpy(e->policy_hash, policy_hash(v->policy), 32);
     GUARD(af_entry_encode(&enc, &enc_len, e));
     af_leaf_hash(leaf, enc, enc_len);
-    af_chain_next(next, head, leaf);
-    GUARD(tree_load(&tree, v));
-    ENSURE(tree.size == seq, VAULT_EINTEGRITY,
-           "audit log: the tree state covers %llu entries but the log has %llu",
-           (unsigned long long)tree.size, (unsigned long long)seq);
-    af_merkle_push(&tree, leaf);
-    GUARD(tree_save(&tree, v));
-    GUARD(store_audit_append(v->db, pos + 1, enc, enc_len, next,
+    af_chain_next(next, t->head, leaf);
+    /* From here the kept tail and the database move together; if the
+     * insert fails, the transaction may not commit (audit_tx_flush). */
+    t->broken = 1;
+    GUARD(store_audit_append(v->db, t->pos + 1, enc, enc_len, next,
                              e->has_record ? e->record_id : NULL, e->user, e->flags));
-    if (tree.size % AUDIT_CHECKPOINT_EVERY == 0)
+    af_merkle_push(&t->tree, leaf);
+    t->pos++;
+    t->seq++;
+    memcpy(t->head, next, 32);
+    t->dirty = 1;
+    t->broken = 0;
+    if (t->tree.size % AUDIT_CHECKPOINT_EVERY == 0)
         GUARD(audit_checkpoint(NULL, v));
 cleanup:
-    free(last);
     free(enc);
     return rc;
 }
@@ -192,16 +242,15 @@ cleanup:
 int audit_checkpoint(char **out_note, vault *v)
 {
     int rc = VAULT_OK;
-    af_merkle tree;
     uint8_t root[32], *sk = NULL;
     char origin[64], *note = NULL;
 
-    GUARD(tree_load(&tree, v));
-    af_merkle_root(&tree, root);
+    GUARD(tail_load(v));
+    af_merkle_root(&v->tail.tree, root);
     origin_of(origin, sizeof origin, v);
     GUARD(load_sk(&sk, v));
-    GUARD(af_checkpoint_sign(&note, origin, tree.size, root, sk));
-    GUARD(store_checkpoint_add(v->db, tree.size, note, vault__now()));
+    GUARD(af_checkpoint_sign(&note, origin, v->tail.tree.size, root, sk));
+    GUARD(store_checkpoint_add(v->db, v->tail.tree.size, note, vault__now()));
     if (out_note) {
         *out_note = note;
         note = NULL;
@@ -416,10 +465,12 @@ static int verify_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
 
     /* The sequence number inside the entry; a damaged entry keeps its
      * storage position so the failure names the right place. */
-    if (af_entry_check(&seq, entry, len) < 0)
-        seq = (uint64_t)pos;
-    vault__err_clear();
-    r = af_verifier_push(&c->ver, seq, entry, len, head_len == 32 ? head : NULL);
+    if (af_entry_check(&seq, entry, len) == VAULT_OK) {
+        r = af_verifier_push_checked(&c->ver, seq, entry, len, head_len == 32 ? head : NULL);
+    } else {
+        vault__err_clear();
+        r = af_verifier_push(&c->ver, (uint64_t)pos, entry, len, head_len == 32 ? head : NULL);
+    }
     if (c->progress && (c->ver.res.entries & 0xffff) == 0)
         c->progress(c->ver.res.entries, c->total, c->arg);
     /* A gap may turn out to be a reordering when the skipped entry comes

@@ -22,6 +22,11 @@ void audit_entry_init(af_entry *e, const vault *v, const vault_session *s, const
  * transaction; writes a checkpoint when one is due. */
 int audit_append(vault *v, af_entry *e) VAULT_MUST_CHECK;
 
+/* Transaction hooks (vault.c installs them on the store): write the
+ * kept tree state before COMMIT; forget the kept tail at its end. */
+int audit_tx_flush(vault *v) VAULT_MUST_CHECK;
+void audit_tx_forget(vault *v);
+
 /* Sign and store a checkpoint of the whole log (caller's write
  * transaction).  *out_note may be NULL. */
 int audit_checkpoint(char **out_note, vault *v) VAULT_MUST_CHECK;

@@ -146,6 +146,10 @@ void af_verifier_init(af_verifier *v, const af_checkpoint *cps, size_t ncps);
  * else the failure class (also in v->res). */
 int af_verifier_push(af_verifier *v, uint64_t seq, const uint8_t *entry, size_t len,
                      const uint8_t *stored_head);
+/* The same for an entry the caller has just passed through af_entry_check,
+ * which returned VAULT_OK and this very seq (saves parsing it twice). */
+int af_verifier_push_checked(af_verifier *v, uint64_t seq, const uint8_t *entry, size_t len,
+                             const uint8_t *stored_head);
 /* Finish: checkpoints beyond the entries seen mean truncation. */
 int af_verifier_finish(af_verifier *v);
 

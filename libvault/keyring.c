@@ -13,6 +13,7 @@
 
 #define GRADE_AD_LABEL "libvault/gradekey/v1"
 #define CACHE_MAX 128
+#define LATEST_MAX 16
 
 typedef struct cached_key {
     char grade[VAULT_NAME_MAX];
@@ -29,10 +30,18 @@ typedef struct secrets {
     cached_key cache[CACHE_MAX];
 } secrets;
 
+/* The newest version of a grade, as the current transaction sees it. */
+typedef struct latest_version {
+    char grade[VAULT_NAME_MAX];
+    uint32_t version;
+} latest_version;
+
 struct keyring {
     secrets *s;
     size_t ncached;
     uint8_t vault_id[VAULT_ID_BYTES];
+    latest_version latest[LATEST_MAX];
+    size_t nlatest;
 };
 
 int keyring_new(keyring **out, const uint8_t master[VC_KEYBYTES],
@@ -94,7 +103,13 @@ static size_t grade_ad(uint8_t *ad, const keyring *k, const char *grade, size_t 
 static void cache_put(keyring *k, const char *grade, uint32_t version, const uint8_t *key)
 {
     cached_key *c;
+    size_t i;
 
+    for (i = 0; i < k->ncached; i++)
+        if (k->s->cache[i].version == version && strcmp(k->s->cache[i].grade, grade) == 0) {
+            memcpy(k->s->cache[i].key, key, VC_KEYBYTES);
+            return;
+        }
     if (k->ncached == CACHE_MAX) { /* forget everything; keys reload on demand */
         vc_wipe(k->s->cache, sizeof k->s->cache);
         k->ncached = 0;
@@ -103,6 +118,45 @@ static void cache_put(keyring *k, const char *grade, uint32_t version, const uin
     snprintf(c->grade, sizeof c->grade, "%s", grade);
     c->version = version;
     memcpy(c->key, key, VC_KEYBYTES);
+}
+
+static latest_version *latest_find(keyring *k, const char *grade)
+{
+    size_t i;
+
+    for (i = 0; i < k->nlatest; i++)
+        if (strcmp(k->latest[i].grade, grade) == 0)
+            return &k->latest[i];
+    return NULL;
+}
+
+/* Remember (only inside a transaction) that `version` is grade's newest. */
+static void latest_note(keyring *k, store *db, const char *grade, uint32_t version)
+{
+    latest_version *l;
+
+    if (!store_in_tx(db))
+        return;
+    if ((l = latest_find(k, grade)) == NULL) {
+        if (k->nlatest == LATEST_MAX)
+            return;
+        l = &k->latest[k->nlatest++];
+        snprintf(l->grade, sizeof l->grade, "%s", grade);
+        l->version = version;
+    } else if (version > l->version) {
+        l->version = version;
+    }
+}
+
+void keyring_tx_end(keyring *k, int committed)
+{
+    if (!k)
+        return;
+    k->nlatest = 0;
+    if (!committed && k->ncached) {
+        vc_wipe(k->s->cache, sizeof k->s->cache);
+        k->ncached = 0;
+    }
 }
 
 static const uint8_t *cache_get(const keyring *k, const char *grade, uint32_t version)
@@ -131,7 +185,10 @@ int keyring_grade_key_create(keyring *k, store *db, const char *grade, uint32_t 
     adlen = grade_ad(ad, k, grade, glen, version);
     GUARD(vc_wrap(wrapped, sizeof wrapped, &wlen, k->s->wrap, ad, adlen, key, VC_KEYBYTES));
     GUARD(store_gradekey_add(db, grade, version, wrapped, wlen, now));
+    /* Cached at once for this transaction; a rollback empties the cache
+     * (keyring_tx_end), so a key that was never stored is never used. */
     cache_put(k, grade, version, key);
+    latest_note(k, db, grade, version);
 cleanup:
     vc_free(key);
     return rc;
@@ -172,7 +229,14 @@ int keyring_grade_key_latest(const uint8_t **out, uint32_t *out_version, keyring
 {
     int rc = VAULT_OK;
     uint32_t version = 0;
+    const latest_version *l = latest_find(k, grade);
 
+    if (l && store_in_tx(db)) {
+        version = l->version;
+        GUARD(keyring_grade_key(out, k, db, grade, version));
+        *out_version = version;
+        return VAULT_OK;
+    }
     rc = store_gradekey_latest(&version, db, grade);
     if (rc == VAULT_ENOTFOUND) {
         /* A grade added by a later policy gets its first key on first use. */
@@ -181,6 +245,7 @@ int keyring_grade_key_latest(const uint8_t **out, uint32_t *out_version, keyring
     }
     GUARD(rc);
     GUARD(keyring_grade_key(out, k, db, grade, version));
+    latest_note(k, db, grade, version);
     *out_version = version;
 cleanup:
     return rc;

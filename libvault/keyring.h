@@ -29,8 +29,15 @@ int keyring_grade_key_create(keyring *k, store *db, const char *grade, uint32_t 
 int keyring_grade_key(const uint8_t **out, keyring *k, store *db, const char *grade,
                       uint32_t version) VAULT_MUST_CHECK;
 /* The newest version of `grade`'s key, creating version 1 if it has none
- * (the caller holds a write transaction). */
+ * (the caller holds a write transaction).  The version found is remembered
+ * until the transaction ends (keyring_tx_end), so a bulk write asks the
+ * database once per grade. */
 int keyring_grade_key_latest(const uint8_t **out, uint32_t *out_version, keyring *k, store *db,
                              const char *grade, int64_t now) VAULT_MUST_CHECK;
+
+/* The end of a store transaction (a store hook, via vault.c): forget the
+ * newest versions remembered in it; after a rollback also forget every
+ * cached key, since keys created in it were never stored. */
+void keyring_tx_end(keyring *k, int committed);
 
 #endif

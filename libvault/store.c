@@ -152,6 +152,7 @@ struct store {
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];
     int in_tx;
+    store_tx_hooks hooks;
 };
 
 /* Map a SQLite result to a libvault code with a message naming `what`. */
@@ -328,6 +329,7 @@ void store_close(store *s)
 
     if (!s)
         return;
+    memset(&s->hooks, 0, sizeof s->hooks); /* the layer above may be half gone */
     if (s->in_tx)
         store_rollback(s);
     for (i = 0; i < Q__COUNT; i++)
@@ -347,15 +349,26 @@ cleanup:
     return rc;
 }
 
+static void tx_end(store *s, int committed)
+{
+    s->in_tx = 0;
+    if (s->hooks.at_end)
+        s->hooks.at_end(s->hooks.arg, committed);
+}
+
 int store_commit(store *s)
 {
-    int rc = exec(s, "COMMIT", "commit");
+    int rc = VAULT_OK;
 
+    if (s->in_tx && s->hooks.before_commit)
+        rc = s->hooks.before_commit(s->hooks.arg);
+    if (rc == VAULT_OK)
+        rc = exec(s, "COMMIT", "commit");
     if (rc < 0) {
         store_rollback(s);
         return rc;
     }
-    s->in_tx = 0;
+    tx_end(s, 1);
     return VAULT_OK;
 }
 
@@ -363,7 +376,15 @@ void store_rollback(store *s)
 {
     if (s->in_tx || !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    s->in_tx = 0;
+    tx_end(s, 0);
+}
+
+void store_set_tx_hooks(store *s, const store_tx_hooks *hooks)
+{
+    if (hooks)
+        s->hooks = *hooks;
+    else
+        memset(&s->hooks, 0, sizeof s->hooks);
 }
 
 int store_in_tx(const store *s)

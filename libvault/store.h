@@ -32,6 +32,19 @@ int store_commit(store *s) VAULT_MUST_CHECK;
 void store_rollback(store *s);
 /* 1 while a transaction is open. */
 int store_in_tx(const store *s);
+/* State the layer above keeps for the length of one transaction (the audit
+ * log's tail, the newest grade key versions).  before_commit (may be NULL)
+ * runs inside the transaction just before COMMIT: it writes what was kept
+ * back; if it fails the transaction is rolled back and store_commit returns
+ * its error.  at_end (may be NULL) runs after every COMMIT or ROLLBACK,
+ * successful or not, to forget what was kept; committed is 1 only after a
+ * COMMIT that succeeded. */
+typedef struct store_tx_hooks {
+    int (*before_commit)(void *arg);
+    void (*at_end)(void *arg, int committed);
+    void *arg;
+} store_tx_hooks;
+void store_set_tx_hooks(store *s, const store_tx_hooks *hooks);
 /* A counter that changes when another connection commits (PRAGMA data_version). */
 int store_data_version(store *s, int64_t *out) VAULT_MUST_CHECK;
 

@@ -275,6 +275,28 @@ static int keys_path_for(char **out, const char *path)
     return VAULT_OK;
 }
 
+/* ---- state kept for one store transaction (store_tx_hooks) ---- */
+
+static int tx_before_commit(void *arg)
+{
+    return audit_tx_flush(arg);
+}
+
+static void tx_at_end(void *arg, int committed)
+{
+    vault *v = arg;
+
+    audit_tx_forget(v);
+    keyring_tx_end(v->keys, committed);
+}
+
+static void attach_tx_hooks(vault *v)
+{
+    store_tx_hooks h = {tx_before_commit, tx_at_end, v};
+
+    store_set_tx_hooks(v->db, &h);
+}
+
 static int handle_new(vault **out, const char *path)
 {
     int rc = VAULT_OK;
@@ -359,6 +381,7 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     files_made = 1;
     GUARD(keyring_new(&v->keys, master, v->id));
     GUARD(store_open(&v->db, v->path, keyring_db_key(v->keys), 1));
+    attach_tx_hooks(v);
     GUARD(store_begin(v->db, 1));
     GUARD(store_meta_put(v->db, "format", fmt, sizeof fmt - 1));
     GUARD(store_meta_put(v->db, "vault_id", v->id, VAULT_ID_BYTES));
@@ -413,6 +436,8 @@ int vault_open(vault **out, const char *path, const vault_secret *secret)
     GUARD(ks_unlock(master, keys_id, v->keys_path, secret));
     GUARD(keyring_new(&v->keys, master, keys_id));
     rc = store_open(&v->db, v->path, keyring_db_key(v->keys), 0);
+    if (rc == VAULT_OK)
+        attach_tx_hooks(v);
     ENSURE(rc != VAULT_EAUTH, VAULT_EINTEGRITY,
            "%s does not open with the key from %s (the keys file belongs to another vault, "
            "or the vault file is damaged)", v->path, v->keys_path);

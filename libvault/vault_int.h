@@ -6,9 +6,25 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "audit_format.h"
 #include "keyring.h"
 #include "policy.h"
 #include "store.h"
+
+/* The audit log's tail as the current write transaction sees it (audit.c):
+ * loaded from the database at the first append of a transaction, kept here
+ * while it lasts, written back once just before COMMIT, forgotten at COMMIT
+ * or ROLLBACK.  The write lock is held throughout, so no other connection
+ * can append meanwhile. */
+typedef struct audit_tail {
+    int valid;       /* loaded in this transaction */
+    int dirty;       /* entries appended: the tree state must be saved */
+    int broken;      /* an append failed half-way: the commit must fail */
+    int64_t pos;     /* storage position of the newest entry (0: none) */
+    uint64_t seq;    /* its sequence number */
+    uint8_t head[32];/* the chain head after it */
+    af_merkle tree;
+} audit_tail;
 
 struct vault {
     pthread_mutex_t lock; /* every public call on the handle holds it */
@@ -24,6 +40,7 @@ struct vault {
     int64_t data_version;   /* last seen PRAGMA data_version */
     char actor[VAULT_NAME_MAX]; /* recorded for operations without a session */
     int ready;              /* fully opened: close may write a checkpoint */
+    audit_tail tail;        /* audit.c, for the current transaction only */
 };
 
 struct vault_session {

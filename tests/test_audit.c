@@ -328,13 +328,93 @@ static void test_batch_reads(void **state)
     assert_int_equal(before, after);
 }
 
+static void tree_blob(uint8_t *blob, size_t cap, size_t *len, vault *v)
+{
+    assert_int_equal(store_begin(v->db, 0), 0);
+    assert_int_equal(store_meta_get(v->db, "audit_tree", blob, cap, len), 0);
+    store_rollback(v->db);
+}
+
+static void tree_put(vault *v, const uint8_t *blob, size_t len)
+{
+    assert_int_equal(store_begin(v->db, 1), 0);
+    assert_int_equal(store_meta_put(v->db, "audit_tree", blob, len), 0);
+    assert_int_equal(store_commit(v->db), 0);
+}
+
+static void verify_ok(vault *v, uint64_t min_checkpoints)
+{
+    vault_audit_result res;
+
+    assert_int_equal(vault_audit_verify(&res, v, NULL, NULL, NULL), 0);
+    assert_int_equal(res.failure, VAULT_AUDIT_OK);
+    assert_true(res.checkpoints >= min_checkpoints);
+}
+
+/* The Merkle state is stored compactly (8 + 32 bytes per live subtree),
+ * the older full form still reads, a damaged one stops appends, and a
+ * checkpoint due in the middle of a long transaction signs the right root. */
+static void test_tree_state(void **state)
+{
+    fixture *f = *state;
+    uint8_t blob[8 + 64 * 32 + 16], legacy[8 + 64 * 32];
+    size_t len = 0, i;
+    int64_t count = 0;
+    const char *phone = "phone";
+    const char **ids;
+    vault_result *r = NULL, **out;
+    char *note = NULL;
+
+    assert_int_equal(store_audit_count(&count, f->v->db), 0);
+    tree_blob(blob, sizeof blob, &len, f->v);
+    assert_int_equal(len, 8 + 32 * (size_t)__builtin_popcountll((uint64_t)count));
+    assert_int_equal(blob[0], (uint8_t)count);
+
+    /* the full 64-slot form of the same state */
+    memset(legacy, 0, sizeof legacy);
+    memcpy(legacy, blob, len);
+    tree_put(f->v, legacy, sizeof legacy);
+    assert_int_equal(vault_record_get(&r, f->officer, f->id, &phone, 1), 0);
+    vault_result_free(r);
+    tree_blob(blob, sizeof blob, &len, f->v);
+    assert_int_equal(len, 8 + 32 * (size_t)__builtin_popcountll((uint64_t)count + 1));
+    assert_int_equal(vault_audit_checkpoint(&note, f->v), 0);
+    free(note);
+    verify_ok(f->v, 1);
+
+    /* damaged: a length that fits neither form */
+    memcpy(legacy, blob, len);
+    tree_put(f->v, legacy, len + 1);
+    assert_int_equal(vault_record_get(&r, f->officer, f->id, &phone, 1), VAULT_EINTEGRITY);
+    assert_null(r);
+    assert_non_null(strstr(vault_error_last(), "tree state"));
+    tree_put(f->v, legacy, len);
+
+    /* 1 100 entries in one transaction: the checkpoint at 1 000 is signed
+     * from the state kept in memory, before it is written back. */
+    ids = calloc(1100, sizeof *ids);
+    out = calloc(1100, sizeof *out);
+    assert_non_null(ids);
+    assert_non_null(out);
+    for (i = 0; i < 1100; i++)
+        ids[i] = f->id;
+    assert_int_equal(vault_record_get_batch(out, f->grid, ids, 1100, &phone, 1), 0);
+    for (i = 0; i < 1100; i++)
+        vault_result_free(out[i]);
+    free(ids);
+    free(out);
+    assert_int_equal(store_audit_count(&count, f->v->db), 0);
+    assert_true(count > 1000);
+    verify_ok(f->v, 2);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_every_access_logged), T(test_write_digest),         T(test_read_fails_closed),
         T(test_concurrent_appenders), T(test_checkpoint_and_pubkey), T(test_reports),
-        T(test_batch_reads),
+        T(test_batch_reads), T(test_tree_state),
     };
 
     if (vault_init() < 0)

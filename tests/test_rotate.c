@@ -645,6 +645,76 @@ static int setup_big(void **state)
     return 0;
 }
 
+static int setup_empty(void **state)
+{
+    *state = fixture_new(0);
+    return 0;
+}
+
+/* A grade key created in a transaction that rolls back was never stored:
+ * the keyring must not keep using it.  (It once stayed cached, so the next
+ * transaction's version 1 sealed fields under a key the database did not
+ * hold, and they were lost at the next open.) */
+static void test_rolled_back_key_never_used(void **state)
+{
+    fixture *f = *state;
+    vault *v = f->v;
+    const uint8_t *k = NULL;
+    uint8_t first[VC_KEYBYTES], second[VC_KEYBYTES];
+    uint32_t ver = 0;
+    keyring *fresh = NULL;
+
+    assert_int_equal(store_begin(v->db, 1), 0);
+    assert_int_equal(keyring_grade_key_latest(&k, &ver, v->keys, v->db, "scratch", 1000), 0);
+    assert_int_equal(ver, 1);
+    memcpy(first, k, VC_KEYBYTES);
+    store_rollback(v->db);
+
+    assert_int_equal(store_begin(v->db, 1), 0);
+    assert_int_equal(keyring_grade_key_latest(&k, &ver, v->keys, v->db, "scratch", 1000), 0);
+    assert_int_equal(ver, 1);
+    memcpy(second, k, VC_KEYBYTES);
+    assert_int_equal(store_commit(v->db), 0);
+    assert_memory_not_equal(first, second, VC_KEYBYTES);
+
+    /* What the database holds, through a keyring that never saw either. */
+    assert_int_equal(keyring_new(&fresh, keyring_master(v->keys), v->id), 0);
+    assert_int_equal(keyring_grade_key(&k, fresh, v->db, "scratch", 1), 0);
+    assert_memory_equal(k, second, VC_KEYBYTES);
+    keyring_free(fresh);
+}
+
+/* The newest version is remembered only for one transaction: a version
+ * created in it is seen at once, and one another handle (another process)
+ * creates later is seen by the next transaction. */
+static void test_latest_version_per_transaction(void **state)
+{
+    fixture *f = *state;
+    vault *v = f->v, *other = NULL;
+    vault_secret s = file_secret(f);
+    const uint8_t *k = NULL;
+    uint32_t ver = 0, base;
+
+    assert_int_equal(store_begin(v->db, 1), 0);
+    assert_int_equal(keyring_grade_key_latest(&k, &base, v->keys, v->db, "personal", 1000), 0);
+    assert_int_equal(keyring_grade_key_create(v->keys, v->db, "personal", base + 1, 1000), 0);
+    assert_int_equal(keyring_grade_key_latest(&k, &ver, v->keys, v->db, "personal", 1000), 0);
+    assert_int_equal(ver, base + 1);
+    assert_int_equal(store_commit(v->db), 0);
+
+    assert_int_equal(vault_open(&other, f->path, &s), 0);
+    assert_int_equal(store_begin(other->db, 1), 0);
+    assert_int_equal(keyring_grade_key_create(other->keys, other->db, "personal", base + 2, 1000),
+                     0);
+    assert_int_equal(store_commit(other->db), 0);
+    vault_close(other);
+
+    assert_int_equal(store_begin(v->db, 1), 0);
+    assert_int_equal(keyring_grade_key_latest(&k, &ver, v->keys, v->db, "personal", 1000), 0);
+    assert_int_equal(ver, base + 2);
+    store_rollback(v->db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -658,6 +728,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rotate_grade_without_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotate_killed_at_20ms, setup_big, teardown),
         cmocka_unit_test_setup_teardown(test_rotate_killed_after_first_batch, setup_big, teardown),
+        cmocka_unit_test_setup_teardown(test_rolled_back_key_never_used, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(test_latest_version_per_transaction, setup_empty, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
