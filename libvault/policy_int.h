@@ -176,11 +176,15 @@ typedef struct vp_bucket {
  * key (role, department, user or "shared"), an action and a field slot:
  * slot 0 holds entries that cover many or all fields (and record-level
  * actions), slot f+1 entries that select field f among a few. */
+typedef struct vp_ixslot {
+    uint64_t key;      /* 0: empty slot, else key + 1 */
+    vp_bucket b;       /* next to its key: one cache line per probe */
+} vp_ixslot;
+
 typedef struct vp_index {
     uint32_t cap;      /* power of two, or 0 */
     uint32_t nbuckets;
-    uint64_t *keys;    /* 0: empty slot, else key + 1 */
-    vp_bucket *b;
+    vp_ixslot *slots;
     uint32_t *cur;     /* fill cursors while building, then freed */
     uint32_t *data;
     size_t total;

@@ -201,7 +201,7 @@ static uint32_t ix_slot(const vp_index *ix, uint64_t key)
     uint64_t h = (key + 1) * 0x9E3779B97F4A7C15ULL;
     uint32_t j = (uint32_t)(h >> 32) & (ix->cap - 1u);
 
-    while (ix->keys[j] != 0 && ix->keys[j] != key + 1)
+    while (ix->slots[j].key != 0 && ix->slots[j].key != key + 1)
         j = (j + 1u) & (ix->cap - 1u);
     return j;
 }
@@ -213,24 +213,18 @@ static int ix_grow(vp_index *ix)
     n.cap = ix->cap ? ix->cap * 2u : 64u;
     if (n.cap < ix->cap || n.cap > (1u << 30))
         return VAULT_ENOMEM;
-    n.keys = calloc(n.cap, sizeof *n.keys);
-    n.b = calloc(n.cap, sizeof *n.b);
-    if (n.keys == NULL || n.b == NULL) {
-        free(n.keys);
-        free(n.b);
+    n.slots = calloc(n.cap, sizeof *n.slots);
+    if (n.slots == NULL)
         return VAULT_ENOMEM;
-    }
     for (uint32_t i = 0; i < ix->cap; i++) {
         uint32_t j;
 
-        if (ix->keys[i] == 0)
+        if (ix->slots[i].key == 0)
             continue;
-        j = ix_slot(&n, ix->keys[i] - 1);
-        n.keys[j] = ix->keys[i];
-        n.b[j] = ix->b[i];
+        j = ix_slot(&n, ix->slots[i].key - 1);
+        n.slots[j] = ix->slots[i];
     }
-    free(ix->keys);
-    free(ix->b);
+    free(ix->slots);
     *ix = n;
     return VAULT_OK;
 }
@@ -247,18 +241,18 @@ int vp_ix_put(vp_index *ix, uint64_t key, int cls, uint32_t val, int fill)
                 return rc;
         }
         j = ix_slot(ix, key);
-        if (ix->keys[j] == 0) {
-            ix->keys[j] = key + 1;
+        if (ix->slots[j].key == 0) {
+            ix->slots[j].key = key + 1;
             ix->nbuckets++;
         }
         if (ix->total >= UINT32_MAX - 1)
             return VAULT_ELIMIT;
-        ix->b[j].n[cls]++;
+        ix->slots[j].b.n[cls]++;
         ix->total++;
         return VAULT_OK;
     }
     j = ix_slot(ix, key);
-    b = &ix->b[j];
+    b = &ix->slots[j].b;
     ix->data[b->off + ix->cur[(size_t)j * 3 + (size_t)cls]++] = val;
     return VAULT_OK;
 }
@@ -272,9 +266,9 @@ int vp_ix_layout(vp_index *ix)
     if (ix->data == NULL || ix->cur == NULL)
         return VAULT_ENOMEM;
     for (uint32_t j = 0; j < ix->cap; j++) {
-        vp_bucket *b = &ix->b[j];
+        vp_bucket *b = &ix->slots[j].b;
 
-        if (ix->keys[j] == 0)
+        if (ix->slots[j].key == 0)
             continue;
         b->off = off;
         ix->cur[(size_t)j * 3] = 0;
@@ -292,13 +286,12 @@ const vp_bucket *vp_ix_get(const vp_index *ix, uint64_t key)
     if (ix->cap == 0)
         return NULL;
     j = ix_slot(ix, key);
-    return ix->keys[j] == 0 ? NULL : &ix->b[j];
+    return ix->slots[j].key == 0 ? NULL : &ix->slots[j].b;
 }
 
 void vp_ix_free(vp_index *ix)
 {
-    free(ix->keys);
-    free(ix->b);
+    free(ix->slots);
     free(ix->cur);
     free(ix->data);
     memset(ix, 0, sizeof *ix);
