@@ -103,8 +103,28 @@ cleanup:
     return rc;
 }
 
+static char *secure_alloc(void *arg, size_t n)
+{
+    (void)arg;
+    return vc_malloc(n);
+}
+
 int record_get(char **out, size_t *out_len, vault *v, const uint8_t id[VAULT_ID_BYTES],
                const vp_field *f)
+{
+    char *pt = NULL;
+    int rc = record_get_with(&pt, out_len, v, id, f, secure_alloc, NULL);
+
+    if (rc < 0) {
+        vc_free(pt);
+        pt = NULL;
+    }
+    *out = pt;
+    return rc;
+}
+
+int record_get_with(char **out, size_t *out_len, vault *v, const uint8_t id[VAULT_ID_BYTES],
+                    const vp_field *f, record_alloc_fn alloc, void *arg)
 {
     int rc = VAULT_OK;
     uint8_t *ct = NULL;
@@ -120,16 +140,15 @@ int record_get(char **out, size_t *out_len, vault *v, const uint8_t id[VAULT_ID_
     ENSURE(ctlen >= VC_FIELD_OVERHEAD, VAULT_EINTEGRITY,
            "field '%s' failed its integrity check (ciphertext too short)", f->name);
     GUARD(keyring_grade_key(&key, v->keys, v->db, grade, version));
-    pt = vc_malloc(ctlen - VC_FIELD_OVERHEAD + 1);
+    pt = alloc(arg, ctlen - VC_FIELD_OVERHEAD + 1);
     ENSURE(pt, VAULT_ENOMEM, "out of secure memory");
+    /* Handed out now, so the caller can wipe and release it on failure. */
+    *out = pt;
     field_ad(&ad, v, id, f, grade, version);
     GUARD(vc_field_open((uint8_t *)pt, ctlen - VC_FIELD_OVERHEAD, &ptlen, key, &ad, ct, ctlen));
     pt[ptlen] = '\0';
-    *out = pt;
     *out_len = ptlen;
-    pt = NULL;
 cleanup:
-    vc_free(pt);
     free(ct);
     return rc;
 }

@@ -16,14 +16,20 @@ typedef struct result_item {
     char field[VAULT_NAME_MAX];
     int effect;
     int present;
-    char *value; /* sodium_malloc'ed, NUL-terminated */
+    int has_value;
+    size_t off; /* the value, NUL-terminated, at arena + off */
     size_t len;
     vault_reason reason;
 } result_item;
 
+/* A result's values share one sodium_malloc'ed arena (guarded, locked,
+ * wiped when freed or grown) rather than one guarded mapping per value,
+ * which cost ~10 system calls each (bench/README.md). */
 struct vault_result {
     size_t n;
     result_item *items;
+    char *arena;
+    size_t cap, used;
 };
 
 static int copy_name(char *dst, size_t cap, const char *src, const char *what)
@@ -438,14 +444,56 @@ static int result_new(vault_result **out, size_t n)
     return VAULT_OK;
 }
 
+/* Room for need more bytes after r->used; what is past r->used is not
+ * kept when the arena moves (the old one is wiped). */
+static int arena_reserve(vault_result *r, size_t need)
+{
+    size_t cap = r->cap ? r->cap : 256;
+    char *p;
+
+    if (r->cap - r->used >= need)
+        return VAULT_OK;
+    while (cap - r->used < need) {
+        if (cap > SIZE_MAX / 2)
+            return vault__err(VAULT_ENOMEM, "out of secure memory");
+        cap *= 2;
+    }
+    p = vc_malloc(cap);
+    if (!p)
+        return vault__err(VAULT_ENOMEM, "out of secure memory");
+    if (r->used)
+        memcpy(p, r->arena, r->used);
+    vc_free(r->arena); /* sodium_free wipes */
+    r->arena = p;
+    r->cap = cap;
+    return VAULT_OK;
+}
+
+static char *arena_alloc(void *arg, size_t n)
+{
+    vault_result *r = arg;
+
+    return arena_reserve(r, n) == VAULT_OK ? r->arena + r->used : NULL;
+}
+
+/* Keep len bytes (and a NUL) written at arena + used as item it's value. */
+static void arena_commit(vault_result *r, result_item *it, size_t len)
+{
+    it->has_value = 1;
+    it->off = r->used;
+    it->len = len;
+    r->used += len + 1;
+}
+
 /* Fill one result item: decide, open, mask. */
-static int read_field(result_item *it, vault_session *s, const uint8_t id[VAULT_ID_BYTES],
-                      const char *canon, const store_record *rec, const vp_field *f, int64_t now)
+static int read_field(vault_result *r, result_item *it, vault_session *s,
+                      const uint8_t id[VAULT_ID_BYTES], const char *canon,
+                      const store_record *rec, const vp_field *f, int64_t now)
 {
     int rc = VAULT_OK;
     vp_decision d;
-    char *pt = NULL;
-    size_t ptlen = 0;
+    char *pt = NULL, *masked = NULL;
+    size_t ptlen = 0, mlen = 0;
 
     snprintf(it->field, sizeof it->field, "%s", f->name);
     (void)decide(&d, s, VAULT_ACTION_READ, canon, rec->jurisdiction, f->name);
@@ -453,7 +501,9 @@ static int read_field(result_item *it, vault_session *s, const uint8_t id[VAULT_
     it->effect = d.effect;
     if (d.effect == VAULT_EFFECT_DENY)
         goto cleanup;
-    rc = record_get(&pt, &ptlen, s->v, id, f);
+    /* The plaintext is opened straight into the result's arena, past its
+     * committed end: kept there when allowed, replaced when masked. */
+    rc = record_get_with(&pt, &ptlen, s->v, id, f, arena_alloc, r);
     if (rc == VAULT_ENOTFOUND) { /* no value stored: not an error */
         rc = VAULT_OK;
         vault__err_clear();
@@ -462,16 +512,23 @@ static int read_field(result_item *it, vault_session *s, const uint8_t id[VAULT_
     GUARD(rc);
     it->present = 1;
     if (d.effect == VAULT_EFFECT_ALLOW) {
-        it->value = pt;
-        it->len = ptlen;
+        arena_commit(r, it, ptlen);
         pt = NULL;
     } else {
-        GUARD(mask_apply(&it->value, &it->len,
-                         d.mask == VAULT_MASK_NONE ? VAULT_MASK_REDACT : d.mask, pt, ptlen,
-                         (time_t)now));
+        GUARD(mask_apply(&masked, &mlen, d.mask == VAULT_MASK_NONE ? VAULT_MASK_REDACT : d.mask,
+                         pt, ptlen, (time_t)now));
+        vc_wipe(pt, ptlen + 1);
+        pt = NULL;
+        GUARD(arena_reserve(r, mlen + 1));
+        memcpy(r->arena + r->used, masked, mlen);
+        r->arena[r->used + mlen] = '\0';
+        arena_commit(r, it, mlen);
     }
 cleanup:
-    vc_free(pt);
+    /* A failure may leave plaintext past the arena's committed end. */
+    if (pt && r->arena)
+        vc_wipe(r->arena + r->used, r->cap - r->used);
+    vc_free(masked);
     return rc;
 }
 
@@ -498,7 +555,7 @@ static int get_one(vault_result **out, vault_session *s, const char *record_id,
     GUARD(store_record_get(&rec, s->v->db, id));
     for (i = 0; i < n; i++) {
         f = fields ? policy_field(s->v->policy, fields[i]) : policy_field_at(s->v->policy, i);
-        GUARD(read_field(&r->items[i], s, id, canon, &rec, f, now));
+        GUARD(read_field(r, &r->items[i], s, id, canon, &rec, f, now));
         af[i].name = r->items[i].field;
         af[i].effect = r->items[i].effect;
         af[i].reason = r->items[i].reason.text;
@@ -586,14 +643,14 @@ int vault_result_present(const vault_result *r, size_t i)
 
 const char *vault_result_value(const vault_result *r, size_t i, size_t *out_len)
 {
-    if (!r || i >= r->n || !r->items[i].value) {
+    if (!r || i >= r->n || !r->items[i].has_value) {
         if (out_len)
             *out_len = 0;
         return NULL;
     }
     if (out_len)
         *out_len = r->items[i].len;
-    return r->items[i].value;
+    return r->arena + r->items[i].off;
 }
 
 const vault_reason *vault_result_reason(const vault_result *r, size_t i)
@@ -603,12 +660,9 @@ const vault_reason *vault_result_reason(const vault_result *r, size_t i)
 
 void vault_result_free(vault_result *r)
 {
-    size_t i;
-
     if (!r)
         return;
-    for (i = 0; i < r->n; i++)
-        vc_free(r->items[i].value); /* sodium_free wipes */
+    vc_free(r->arena); /* sodium_free wipes */
     free(r->items);
     free(r);
 }

@@ -101,6 +101,12 @@ int record_put(uint8_t *out_ct_hash, vault *v, const uint8_t id[VAULT_ID_BYTES],
  * with sodium_free).  VAULT_ENOTFOUND when the field has no value. */
 int record_get(char **out, size_t *out_len, vault *v, const uint8_t id[VAULT_ID_BYTES],
                const vp_field *f) VAULT_MUST_CHECK;
+/* The same into memory from alloc(arg, n), which returns n writable bytes
+ * of secure memory or NULL; on failure the caller wipes what it handed
+ * out.  *out points into that memory. */
+typedef char *(*record_alloc_fn)(void *arg, size_t n);
+int record_get_with(char **out, size_t *out_len, vault *v, const uint8_t id[VAULT_ID_BYTES],
+                    const vp_field *f, record_alloc_fn alloc, void *arg) VAULT_MUST_CHECK;
 /* Candidates by blind index (malloc'ed array of 16-byte ids). */
 int record_find(uint8_t **out, size_t *out_count, vault *v, const vp_field *f,
                 const char *value, size_t len) VAULT_MUST_CHECK;

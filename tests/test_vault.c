@@ -578,6 +578,80 @@ static void test_constants(void **state)
     vault_result_free(NULL);
 }
 
+/* Values of one result share a secure arena that grows while it is
+ * filled: every value, early or late, short or long, allowed or masked,
+ * must come back whole. */
+static void test_result_values_intact(void **state)
+{
+    fixture *f = *state;
+    vault_session *o = officer(f->v), *g = NULL;
+    vault_subject gs = {"wang", "grid_worker", "community_committee", STREET "/changzheng/grid-07",
+                        "grid_management"};
+    const char *fields[] = {"name", "phone", "id_number", "address", "household_registration",
+                            "marital_status"};
+    char *values[6];
+    size_t lens[6], i, k, len;
+    char id[VAULT_ID_HEX_SIZE];
+    vault_result *r = NULL;
+    vault_session *who[2];
+    const char *val;
+    int allowed = 0, masked = 0;
+
+    values[0] = strdup("张三丰");
+    values[1] = strdup("13812345678");
+    values[2] = strdup("33010219900101123X");
+    values[3] = malloc(3001);
+    values[4] = malloc(700);
+    values[5] = strdup("已婚");
+    for (i = 0; i < 3000; i++)
+        values[3][i] = (char)('a' + i % 26);
+    values[3][3000] = '\0';
+    for (i = 0; i < 699; i++)
+        values[4][i] = (char)('0' + i % 10);
+    values[4][699] = '\0';
+    for (i = 0; i < 6; i++) {
+        assert_non_null(values[i]);
+        lens[i] = strlen(values[i]);
+    }
+    assert_int_equal(vault_record_add(id, sizeof id, o, STREET "/changzheng/grid-07", 6, fields,
+                                      (const char *const *)values, lens),
+                     0);
+    assert_int_equal(vault_session_open(&g, f->v, &gs), 0);
+    who[0] = o;
+    who[1] = g;
+    for (k = 0; k < 2; k++) {
+        assert_int_equal(vault_record_get(&r, who[k], id, fields, 6), 0);
+        for (i = 0; i < 6; i++) {
+            val = vault_result_value(r, i, &len);
+            switch (vault_result_effect(r, i)) {
+            case VAULT_EFFECT_ALLOW:
+                assert_non_null(val);
+                assert_int_equal(len, lens[i]);
+                assert_memory_equal(val, values[i], len);
+                assert_int_equal(val[len], '\0');
+                allowed++;
+                break;
+            case VAULT_EFFECT_MASK:
+                assert_non_null(val);
+                assert_int_equal(strlen(val), len);
+                assert_false(len == lens[i] && memcmp(val, values[i], len) == 0);
+                masked++;
+                break;
+            default:
+                assert_null(val);
+            }
+        }
+        vault_result_free(r);
+        r = NULL;
+    }
+    assert_true(allowed >= 6); /* the officer reads all six */
+    assert_true(masked >= 1);  /* the grid worker sees masks */
+    for (i = 0; i < 6; i++)
+        free(values[i]);
+    vault_session_close(g);
+    vault_session_close(o);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -587,6 +661,7 @@ int main(void)
         T(test_other_vault),     T(test_no_plaintext_on_disk), T(test_unlock_failures),
         T(test_keyslots),        T(test_create_refusals),  T(test_two_writers),
         T(test_db_key),          cmocka_unit_test(test_constants),
+        T(test_result_values_intact),
     };
 
     if (vault_init() < 0)
