@@ -177,9 +177,12 @@ static const char key_help[] =
     "Print the raw SQLCipher key of the vault file, for opening it with the stock\n"
     "sqlcipher shell (backups, inspection).  Anyone holding it can read and alter the\n"
     "database pages (field values stay encrypted; tampering shows in audit verify).\n"
+    "The file has 4 KiB pages: follow the key with PRAGMA cipher_page_size = 4096\n"
+    "(1024 for vaults made by development builds before 4 KiB pages).\n"
     "\n"
     "example:\n"
-    "  sqlcipher street.vault \"PRAGMA key = \\\"$(vaultctl --vault street.vault --key-file k key db-key)\\\"; SELECT count(*) FROM records;\"\n";
+    "  sqlcipher street.vault \"PRAGMA key = \\\"$(vaultctl --vault street.vault --key-file k key db-key)\\\";\n"
+    "    PRAGMA cipher_page_size = 4096; SELECT count(*) FROM records;\"\n";
 
 int cmd_key(cli *c, int argc, char **argv)
 {

@@ -258,6 +258,30 @@ cleanup:
     return rc;
 }
 
+/* Open the connection, key it, set the page size and prove the key with a
+ * first read.  SQLITE_NOTADB (wrong key, or pages of another size) is
+ * returned as is for the caller to decide. */
+static int connect_keyed(store *s, const char *path, const char *keyhex, int page_size)
+{
+    char pragma[64];
+    int src;
+
+    src = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL);
+    if (src != SQLITE_OK)
+        return src;
+    src = sqlite3_key(s->db, keyhex, (int)strlen(keyhex));
+    if (src != SQLITE_OK)
+        return src;
+    snprintf(pragma, sizeof pragma, "PRAGMA cipher_page_size = %d;", page_size);
+    src = sqlite3_exec(s->db, pragma, NULL, NULL, NULL);
+    if (src != SQLITE_OK)
+        return src;
+    /* Before the first read: it waits like every other statement while
+     * another process recovers or checkpoints the WAL. */
+    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+    return sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+}
+
 int store_open(store **out, const char *path, const uint8_t key[32], int create)
 {
     int rc = VAULT_OK;
@@ -276,12 +300,6 @@ int store_open(store **out, const char *path, const uint8_t key[32], int create)
     }
     s = calloc(1, sizeof *s);
     ENSURE(s, VAULT_ENOMEM, "out of memory");
-    src = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL);
-    if (src != SQLITE_OK) {
-        rc = src == SQLITE_CANTOPEN ? vault__err(VAULT_ENOTFOUND, "%s: cannot open the vault file", path)
-                                    : db_err(s, src, "open");
-        goto cleanup;
-    }
     keyhex = sodium_malloc(keyhex_len + 1);
     ENSURE(keyhex, VAULT_ENOMEM, "out of secure memory");
     keyhex[0] = 'x';
@@ -289,19 +307,23 @@ int store_open(store **out, const char *path, const uint8_t key[32], int create)
     sodium_bin2hex(keyhex + 2, 65, key, 32);
     keyhex[66] = '\'';
     keyhex[67] = '\0';
-    src = sqlite3_key(s->db, keyhex, (int)keyhex_len);
-    ENSURE(src == SQLITE_OK, VAULT_ERROR, "database: could not set the key");
-    /* Before the first read: it waits like every other statement while
-     * another process recovers or checkpoints the WAL. */
-    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
-    /* The first read proves the key. */
-    src = sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    src = connect_keyed(s, path, keyhex, STORE_PAGE_SIZE);
+    if (src == SQLITE_NOTADB && !create) {
+        /* Vaults made before 4 KiB pages use SQLCipher 3's 1 KiB default. */
+        sqlite3_close(s->db);
+        s->db = NULL;
+        src = connect_keyed(s, path, keyhex, STORE_PAGE_SIZE_LEGACY);
+    }
     if (src == SQLITE_NOTADB) {
         rc = vault__err(VAULT_EAUTH, "%s: wrong key, or not a libvault vault", path);
         goto cleanup;
     }
+    if (src == SQLITE_CANTOPEN) {
+        rc = vault__err(VAULT_ENOTFOUND, "%s: cannot open the vault file", path);
+        goto cleanup;
+    }
     if (src != SQLITE_OK) {
-        rc = db_err(s, src, "open");
+        rc = s->db ? db_err(s, src, "open") : vault__err(VAULT_ENOMEM, "out of memory");
         goto cleanup;
     }
     GUARD(exec(s,

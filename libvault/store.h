@@ -16,6 +16,12 @@
 
 #define STORE_SCHEMA_VERSION 1
 #define STORE_BUSY_TIMEOUT_MS 10000
+/* SQLCipher page size (PRAGMA cipher_page_size) of new vaults: 4 KiB, as
+ * SQLCipher 4 and most file systems use.  Vaults created with 1 KiB pages
+ * (SQLCipher 3's default, used by development builds before this
+ * change) still open. */
+#define STORE_PAGE_SIZE 4096
+#define STORE_PAGE_SIZE_LEGACY 1024
 
 typedef struct store store;
 

@@ -178,6 +178,8 @@ static void test_read_fails_closed(void **state)
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_key(db, key, (int)strlen(key)), SQLITE_OK);
     sodium_memzero(key, sizeof key);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA cipher_page_size = 4096", NULL, NULL, NULL),
+                     SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
                                   "CREATE TRIGGER block BEFORE INSERT ON audit "
                                   "BEGIN SELECT RAISE(ABORT, 'audit is read-only'); END;",

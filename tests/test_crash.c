@@ -508,6 +508,8 @@ static void check_tables(ctx *x, vault *v)
     assert_int_equal(sqlite3_open_v2(x->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_key(db, key, 67), SQLITE_OK);
     vc_wipe(key, sizeof key);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA cipher_page_size = 4096", NULL, NULL, NULL),
+                     SQLITE_OK);
     sqlite3_busy_timeout(db, 10000);
     if (sql_count(db, "SELECT count(*) FROM records") != (int64_t)x->nrecs)
         fail_msg("round %u: %lld records in the vault, %zu known", x->iter,

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "store.h"
 #include "vault_int.h"
@@ -565,6 +566,75 @@ static void test_db_key(void **state)
     sodium_memzero(key, sizeof key);
 }
 
+/* Open the vault file with the stock SQLCipher API, key and page size. */
+static int raw_open_pages(sqlite3 **db, const char *path, const char *key, int page)
+{
+    char sql[64];
+
+    assert_int_equal(sqlite3_open(path, db), SQLITE_OK);
+    assert_int_equal(sqlite3_key(*db, key, (int)strlen(key)), SQLITE_OK);
+    snprintf(sql, sizeof sql, "PRAGMA cipher_page_size = %d", page);
+    assert_int_equal(sqlite3_exec(*db, sql, NULL, NULL, NULL), SQLITE_OK);
+    return sqlite3_exec(*db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+}
+
+/* New vaults have 4 KiB pages; a vault with SQLCipher 3's 1 KiB pages (made
+ * by development builds before the change) still opens, reads and
+ * appends, and keeps its page size. */
+static void test_page_sizes(void **state)
+{
+    fixture *f = *state;
+    vault_session *o = officer(f->v);
+    vault_secret s = pass_secret(PASS);
+    char key[80], id[VAULT_ID_HEX_SIZE], legacy[520], sql[1200], got[64];
+    sqlite3 *db = NULL;
+    vault_audit_result res;
+
+    add(o, id, GRID7, "李四", "13900001111", "330102199001011234");
+    vault_session_close(o);
+    assert_int_equal(vault_db_key(key, sizeof key, f->v), 0);
+    assert_int_equal(raw_open_pages(&db, f->path, key, 4096), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(raw_open_pages(&db, f->path, key, 1024), SQLITE_NOTADB);
+    sqlite3_close(db);
+
+    /* Copy the vault into a 1 KiB-page file and put it in its place. */
+    snprintf(legacy, sizeof legacy, "%s.1k", f->path);
+    assert_int_equal(raw_open_pages(&db, f->path, key, 4096), SQLITE_OK);
+    snprintf(sql, sizeof sql,
+             "ATTACH DATABASE '%s' AS legacy KEY \"%s\"; PRAGMA legacy.cipher_page_size = 1024;"
+             "SELECT sqlcipher_export('legacy'); PRAGMA legacy.user_version = %d;"
+             "DETACH DATABASE legacy;",
+             legacy, key, STORE_SCHEMA_VERSION);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    vault_close(f->v);
+    f->v = NULL;
+    assert_int_equal(rename(legacy, f->path), 0);
+    snprintf(sql, sizeof sql, "%s-wal", f->path);
+    unlink(sql);
+    snprintf(sql, sizeof sql, "%s-shm", f->path);
+    unlink(sql);
+    assert_int_equal(raw_open_pages(&db, f->path, key, 4096), SQLITE_NOTADB);
+    sqlite3_close(db);
+    sodium_memzero(key, sizeof key);
+
+    assert_int_equal(vault_open(&f->v, f->path, &s), 0);
+    o = officer(f->v);
+    assert_int_equal(get1(got, sizeof got, NULL, o, id, "phone"), 0);
+    assert_string_equal(got, "13900001111");
+    assert_int_equal(vault_record_put(o, id, "phone", "13900002222", 11), 0);
+    assert_int_equal(get1(got, sizeof got, NULL, o, id, "phone"), 0);
+    assert_string_equal(got, "13900002222");
+    vault_session_close(o);
+    assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), 0);
+    assert_int_equal(res.failure, VAULT_AUDIT_OK);
+    assert_int_equal(vault_db_key(key, sizeof key, f->v), 0);
+    assert_int_equal(raw_open_pages(&db, f->path, key, 1024), SQLITE_OK);
+    sqlite3_close(db);
+    sodium_memzero(key, sizeof key);
+}
+
 static void test_constants(void **state)
 {
     (void)state;
@@ -661,7 +731,7 @@ int main(void)
         T(test_other_vault),     T(test_no_plaintext_on_disk), T(test_unlock_failures),
         T(test_keyslots),        T(test_create_refusals),  T(test_two_writers),
         T(test_db_key),          cmocka_unit_test(test_constants),
-        T(test_result_values_intact),
+        T(test_result_values_intact), T(test_page_sizes),
     };
 
     if (vault_init() < 0)

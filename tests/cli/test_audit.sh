@@ -27,7 +27,7 @@ fresh() {
 sql() { # sql DIR STATEMENTS
     local key
     key=$("$VAULTCTL" --vault "$1/v" --key-file "$1/k" key db-key 2>/dev/null)
-    sqlcipher "$1/v" "PRAGMA key = \"$key\"; $2"
+    sqlcipher "$1/v" "PRAGMA key = \"$key\"; PRAGMA cipher_page_size = 4096; $2"
 }
 
 verify() { # verify DIR [extra args] -> output in $TMP/out, exit in $rc

@@ -72,13 +72,13 @@ if command -v sqlcipher >/dev/null; then
     expect_exit 0 "key db-key" -- "$VAULTCTL" --vault "$V" --key-file "$K" key db-key
     KEY=$(cat "$TMP/out")
     expect_grep "warning" "$TMP/err" "db-key warns"
-    n=$(sqlcipher "$V" "PRAGMA key = \"$KEY\"; SELECT count(*) FROM records;" 2>&1)
+    n=$(sqlcipher "$V" "PRAGMA key = \"$KEY\"; PRAGMA cipher_page_size = 4096; SELECT count(*) FROM records;" 2>&1)
     [ "$n" = 1 ] && ok "sqlcipher shell opens the vault with the derived key" || bad "sqlcipher with key: $n"
     out=$(sqlcipher "$V" "SELECT count(*) FROM records;" 2>&1)
     case "$out" in *"not a database"*|*"encrypted"*) ok "sqlcipher shell without a key fails";; *) bad "sqlcipher without key: $out";; esac
-    out=$(sqlcipher "$V" "PRAGMA key = \"x'$(printf '%064d' 0)'\"; SELECT count(*) FROM records;" 2>&1)
+    out=$(sqlcipher "$V" "PRAGMA key = \"x'$(printf '%064d' 0)'\"; PRAGMA cipher_page_size = 4096; SELECT count(*) FROM records;" 2>&1)
     case "$out" in *"not a database"*|*"encrypted"*) ok "sqlcipher shell with a wrong key fails";; *) bad "sqlcipher wrong key: $out";; esac
-    out=$(sqlcipher "$V" "PRAGMA key = 'street.key'; SELECT count(*) FROM records;" 2>&1)
+    out=$(sqlcipher "$V" "PRAGMA key = 'street.key'; PRAGMA cipher_page_size = 4096; SELECT count(*) FROM records;" 2>&1)
     case "$out" in *"not a database"*|*"encrypted"*) ok "sqlcipher shell with a passphrase-style key fails";; *) bad "sqlcipher passphrase key: $out";; esac
 else
     bad "sqlcipher shell not installed (make deps installs it)"
@@ -89,7 +89,7 @@ expect_exit 5 "erased record is gone" -- "$VAULTCTL" --vault "$V" --key-file "$K
 expect_exit 0 "find after erasure" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" record find --field phone --value 13812345678
 [ ! -s "$TMP/out" ] && ok "find returns nothing after erasure" || bad "find still returns the erased record"
 KEY=$("$VAULTCTL" --vault "$V" --key-file "$K" key db-key 2>/dev/null)
-n=$(sqlcipher "$V" "PRAGMA key = \"$KEY\"; SELECT count(*) FROM fields WHERE hex(record_id) = upper('$ID');" 2>&1)
+n=$(sqlcipher "$V" "PRAGMA key = \"$KEY\"; PRAGMA cipher_page_size = 4096; SELECT count(*) FROM fields WHERE hex(record_id) = upper('$ID');" 2>&1)
 [ "$n" = 0 ] && ok "no ciphertext of the erased record remains" || bad "ciphertexts left: $n"
 expect_exit 0 "the audit trail of the erased record stays" -- "$VAULTCTL" --vault "$V" --key-file "$K" audit report --record "$ID"
 expect_grep " erase " "$TMP/out" "the report shows the erasure"

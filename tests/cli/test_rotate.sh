@@ -66,9 +66,9 @@ expect_exit 0 "audit verify after rotations" -- vc audit verify
 if command -v sqlcipher >/dev/null; then
     expect_exit 0 "key db-key" -- vc key db-key
     KEY=$(cat "$TMP/out")
-    n=$(sqlcipher "$V" "PRAGMA key = \"$KEY\"; SELECT group_concat(grade || ':' || version, ' ') FROM (SELECT grade, version FROM grade_keys WHERE grade IN ('personal', 'sensitive') ORDER BY grade, version);" 2>&1)
+    n=$(sqlcipher "$V" "PRAGMA key = \"$KEY\"; PRAGMA cipher_page_size = 4096; SELECT group_concat(grade || ':' || version, ' ') FROM (SELECT grade, version FROM grade_keys WHERE grade IN ('personal', 'sensitive') ORDER BY grade, version);" 2>&1)
     [ "$n" = "personal:3 sensitive:2" ] && ok "only the newest key versions are left" || bad "grade keys: $n"
-    n=$(sqlcipher "$V" "PRAGMA key = \"$KEY\"; SELECT count(*) FROM fields WHERE grade = 'personal' AND key_version <> 3;" 2>&1)
+    n=$(sqlcipher "$V" "PRAGMA key = \"$KEY\"; PRAGMA cipher_page_size = 4096; SELECT count(*) FROM fields WHERE grade = 'personal' AND key_version <> 3;" 2>&1)
     [ "$n" = 0 ] && ok "every personal field is on version 3" || bad "stale fields: $n"
 fi
 for f in "$V" "$V-wal"; do
@@ -85,7 +85,7 @@ fi
 
 # A tampered ciphertext stops the rotation: exit 3, the record is named, the value never.
 if command -v sqlcipher >/dev/null; then
-    sqlcipher "$V" "PRAGMA key = \"$KEY\"; UPDATE fields SET ct = x'01' || substr(ct, 2, 4) || randomblob(length(ct) - 5) WHERE record_id = x'${ids[1]}' AND name = 'phone';" >/dev/null 2>&1
+    sqlcipher "$V" "PRAGMA key = \"$KEY\"; PRAGMA cipher_page_size = 4096; UPDATE fields SET ct = x'01' || substr(ct, 2, 4) || randomblob(length(ct) - 5) WHERE record_id = x'${ids[1]}' AND name = 'phone';" >/dev/null 2>&1
     expect_exit 3 "rotation over a tampered field exits 3" -- vc key rotate --grade personal
     expect_grep "${ids[1]}" "$TMP/err" "the message names the record"
     expect_grep "'phone'" "$TMP/err" "the message names the field"
