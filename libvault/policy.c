@@ -282,14 +282,18 @@ static int grant_match(const vp_cgrant *g, dctx *d)
 {
     const vp_request *req = d->req;
 
+    /* The tests on the grant's first cache line first. */
     if (req->now < g->not_before || req->now >= g->not_after)
+        return 0;
+    if ((g->role >= 0 && g->role != d->role) || (g->dept >= 0 && g->dept != d->dept))
+        return 0;
+    if (d->field < 0 && !g->whole)
         return 0;
     if (!g->any_purpose && !vp_bit(g->purposes, (size_t)d->purpose))
         return 0;
-    if (d->field >= 0 ? !vp_bit(g->fields, (size_t)d->field) : !g->whole)
+    if (d->field >= 0 && !vp_bit(g->fields, (size_t)d->field))
         return 0;
-    if ((g->role >= 0 && g->role != d->role) || (g->dept >= 0 && g->dept != d->dept) ||
-        (g->user != NULL && strcmp(g->user, d->user) != 0))
+    if (g->user != NULL && strcmp(g->user, d->user) != 0)
         return 0;
     if (g->nrecords > 0) {
         if (req->record_id == NULL)
@@ -343,22 +347,24 @@ void vp_grant_lists(const vp_grantset *g, int user, int action, int role, int de
                     const vp_bucket *out[6])
 {
     const vault_policy *p = g->p;
-    size_t sk[3], n = 0;
+    size_t sk[3];
+    uint64_t keys[6];
+    int n = 0;
 
     sk[0] = user >= 0 ? (size_t)user : SIZE_MAX;
     sk[1] = role >= 0 ? g->nusers + (size_t)role : SIZE_MAX;
     sk[2] = dept >= 0 ? g->nusers + p->nroles + (size_t)dept : SIZE_MAX;
     for (int k = 0; k < 3; k++) {
         if (sk[k] == SIZE_MAX) {
-            out[n++] = NULL;
-            out[n++] = NULL;
+            keys[n++] = VP_IX_NONE;
+            keys[n++] = VP_IX_NONE;
             continue;
         }
-        out[n++] = vp_ix_get(&g->ix, vp_ix_key(p->nfields, sk[k], action, 0));
-        out[n++] = field >= 0 ? vp_ix_get(&g->ix, vp_ix_key(p->nfields, sk[k], action,
-                                                            (size_t)field + 1))
-                              : NULL;
+        keys[n++] = vp_ix_key(p->nfields, sk[k], action, 0);
+        keys[n++] = field >= 0 ? vp_ix_key(p->nfields, sk[k], action, (size_t)field + 1)
+                               : VP_IX_NONE;
     }
+    vp_ix_get_many(&g->ix, keys, n, out);
 }
 
 /* Fail closed: a deny by VP_BY_ERROR, `detail` saying what failed. */

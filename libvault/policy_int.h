@@ -201,6 +201,11 @@ static inline uint64_t vp_ix_key(size_t nfields, size_t subject, int action, siz
 int vp_ix_put(vp_index *ix, uint64_t key, int cls, uint32_t val, int fill);
 int vp_ix_layout(vp_index *ix);
 const vp_bucket *vp_ix_get(const vp_index *ix, uint64_t key);
+/* VP_IX_NONE in keys[i] gives out[i] = NULL.  The slots of all n keys are
+ * prefetched first, so their cache misses overlap instead of queueing:
+ * on the decision path the index is larger than the caches. */
+#define VP_IX_NONE UINT64_MAX
+void vp_ix_get_many(const vp_index *ix, const uint64_t *keys, int n, const vp_bucket **out);
 void vp_ix_free(vp_index *ix);
 
 struct vault_policy {
@@ -247,22 +252,24 @@ struct vault_policy {
 };
 
 /* ---- Compiled grant set ---- */
+/* What a decision tests comes first: a scan over a bucket reads one cache
+ * line per grant until a test needs a bitmap or a string. */
 typedef struct vp_cgrant {
-    const char *id;
-    const char *user;        /* or NULL */
+    int64_t not_before, not_after;
     int role, dept;          /* -1: not part of the pattern */
+    int any_purpose;
+    int whole;               /* selects every grade: also covers create/erase */
+    const char *user;        /* or NULL */
+    uint64_t *purposes;      /* pw words */
+    uint64_t *fields;        /* fw words */
+    size_t nrecords;
+    int jurlen;
     int dead;                /* names something this policy lacks: never matches */
+    const char **records;    /* sorted */
+    const char *jurisdiction;
+    const char *id;
     int effect;
     unsigned actions;
-    uint64_t *fields;        /* fw words */
-    int any_purpose;
-    uint64_t *purposes;      /* pw words */
-    const char **records;    /* sorted */
-    size_t nrecords;
-    const char *jurisdiction;
-    int jurlen;
-    int whole;               /* selects every grade: also covers create/erase */
-    int64_t not_before, not_after;
 } vp_cgrant;
 
 struct vp_grantset {

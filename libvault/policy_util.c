@@ -196,10 +196,11 @@ void vp_map_free(vp_map *m)
 
 /* ---- Sparse bucket index ---- */
 
+static uint32_t ix_home(const vp_index *ix, uint64_t key);
+
 static uint32_t ix_slot(const vp_index *ix, uint64_t key)
 {
-    uint64_t h = (key + 1) * 0x9E3779B97F4A7C15ULL;
-    uint32_t j = (uint32_t)(h >> 32) & (ix->cap - 1u);
+    uint32_t j = ix_home(ix, key);
 
     while (ix->slots[j].key != 0 && ix->slots[j].key != key + 1)
         j = (j + 1u) & (ix->cap - 1u);
@@ -287,6 +288,29 @@ const vp_bucket *vp_ix_get(const vp_index *ix, uint64_t key)
         return NULL;
     j = ix_slot(ix, key);
     return ix->slots[j].key == 0 ? NULL : &ix->slots[j].b;
+}
+
+static uint32_t ix_home(const vp_index *ix, uint64_t key)
+{
+    uint64_t h = (key + 1) * 0x9E3779B97F4A7C15ULL;
+
+    return (uint32_t)(h >> 32) & (ix->cap - 1u);
+}
+
+void vp_ix_get_many(const vp_index *ix, const uint64_t *keys, int n, const vp_bucket **out)
+{
+    int i;
+
+    if (ix->cap == 0) {
+        for (i = 0; i < n; i++)
+            out[i] = NULL;
+        return;
+    }
+    for (i = 0; i < n; i++)
+        if (keys[i] != VP_IX_NONE)
+            __builtin_prefetch(&ix->slots[ix_home(ix, keys[i])]);
+    for (i = 0; i < n; i++)
+        out[i] = keys[i] == VP_IX_NONE ? NULL : vp_ix_get(ix, keys[i]);
 }
 
 void vp_ix_free(vp_index *ix)
