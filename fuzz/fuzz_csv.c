@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_util.h"
 #include "store.h"
 #include "vault_int.h"
 
@@ -108,23 +109,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static void write_csv(const uint8_t *data, size_t size)
-{
-    int fd = open(csv_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    size_t done = 0;
-    ssize_t n;
-
-    if (fd < 0)
-        abort();
-    while (done < size) {
-        n = write(fd, data + done, size - done);
-        if (n <= 0)
-            abort();
-        done += (size_t)n;
-    }
-    close(fd);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t count = 0;
@@ -132,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc;
     const char *msg;
 
-    write_csv(data, size);
+    fuzz_write_file(csv_path, data, size);
     if (store_record_count(&before, v->db) != VAULT_OK)
         abort();
     rc = vault_import_csv(&count, officer, csv_path, NULL, NULL);

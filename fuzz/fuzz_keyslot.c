@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "fuzz_util.h"
 #include "keyslot.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -29,23 +30,6 @@ static void cleanup(void)
     unlink(key_path);
     rmdir(dir);
     vc_free(master);
-}
-
-static void write_all(const char *path, const uint8_t *data, size_t size)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    size_t done = 0;
-    ssize_t n;
-
-    if (fd < 0)
-        abort();
-    while (done < size) {
-        n = write(fd, data + done, size - done);
-        if (n <= 0)
-            abort();
-        done += (size_t)n;
-    }
-    close(fd);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -64,7 +48,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(key_path, sizeof key_path, "%s/fuzz.key", dir);
     for (i = 0; i < sizeof key; i++)
         key[i] = (uint8_t)(0x30 + i); /* the key gen_seeds.c used */
-    write_all(key_path, key, sizeof key);
+    fuzz_write_file(key_path, key, sizeof key);
     master = vc_malloc(VAULT_KEY_BYTES);
     if (!master)
         abort();
@@ -80,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = 0, i;
     int rc, lrc;
 
-    write_all(keys_path, data, size);
+    fuzz_write_file(keys_path, data, size);
     rc = ks_unlock(master, id, keys_path, &s);
     if (rc != VAULT_OK && rc != VAULT_EAUTH && rc != VAULT_EINTEGRITY && rc != VAULT_ENOMEM)
         abort();

@@ -10,6 +10,7 @@
 
 #include "audit_format.h"
 #include "crypto.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -18,16 +19,11 @@ static uint8_t pk[32], sk[64];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    uint8_t seed[32];
-    size_t i;
-
     (void)argc;
     (void)argv;
     if (vault_init() < 0)
         abort();
-    for (i = 0; i < sizeof seed; i++)
-        seed[i] = (uint8_t)(0xc0 + i); /* the vector key: seed c0 .. df */
-    crypto_sign_seed_keypair(pk, sk, seed);
+    fuzz_vector_keypair(pk, sk);
     return 0;
 }
 

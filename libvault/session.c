@@ -476,7 +476,7 @@ static char *arena_alloc(void *arg, size_t n)
     return arena_reserve(r, n) == VAULT_OK ? r->arena + r->used : NULL;
 }
 
-/* Keep len bytes (and a NUL) written at arena + used as item it's value. */
+/* Keep the len bytes (and a NUL) written at arena + used as the item's value. */
 static void arena_commit(vault_result *r, result_item *it, size_t len)
 {
     it->has_value = 1;

@@ -1,0 +1,42 @@
+/* Helpers shared by the fuzz targets (header-only; each target is built
+ * on its own by fuzz/run.sh and, for the corpus replay, by ctest). */
+#ifndef VAULT_FUZZ_UTIL_H
+#define VAULT_FUZZ_UTIL_H
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+/* Write size bytes to path (created 0600, truncated); abort on failure. */
+static inline void fuzz_write_file(const char *path, const uint8_t *data, size_t size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    size_t done = 0;
+    ssize_t n;
+
+    if (fd < 0)
+        abort();
+    while (done < size) {
+        n = write(fd, data + done, size - done);
+        if (n <= 0)
+            abort();
+        done += (size_t)n;
+    }
+    close(fd);
+}
+
+/* The Ed25519 key of tests/vectors (seed bytes c0 .. df). */
+static inline void fuzz_vector_keypair(uint8_t pk[32], uint8_t sk[64])
+{
+    uint8_t seed[32];
+    size_t i;
+
+    for (i = 0; i < sizeof seed; i++)
+        seed[i] = (uint8_t)(0xc0 + i);
+    crypto_sign_seed_keypair(pk, sk, seed);
+}
+
+#endif
