@@ -25,25 +25,16 @@ typedef struct fixture {
     char id[VAULT_ID_HEX_SIZE];
 } fixture;
 
-static vault_secret secret(void)
-{
-    vault_secret s = {VAULT_UNLOCK_PASSPHRASE, PASS, strlen(PASS), VAULT_KDF_INTERACTIVE};
-    return s;
-}
-
 static void sessions(fixture *f)
 {
-    vault_subject o = {"li", "data_officer", "street_office", STREET, "resident_service"};
-    vault_subject g = {"wang", "grid_worker", "community_committee", GRID7, "grid_management"};
-
-    assert_int_equal(vault_session_open(&f->officer, f->v, &o), 0);
-    assert_int_equal(vault_session_open(&f->grid, f->v, &g), 0);
+    f->officer = tu_session(f->v, "li", "data_officer", "street_office", STREET, "resident_service");
+    f->grid = tu_session(f->v, "wang", "grid_worker", "community_committee", GRID7, "grid_management");
 }
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    vault_secret s = secret();
+    vault_secret s = tu_pass_secret(PASS);
     const char *fields[] = {"name", "phone"}, *values[] = {"张三", "13812345678"};
     size_t lens[] = {strlen(values[0]), 11};
 
@@ -215,7 +206,7 @@ static void test_concurrent_appenders(void **state)
         assert_true(pids[i] >= 0);
         if (pids[i] == 0) {
             vault *v = NULL;
-            vault_secret s = secret();
+            vault_secret s = tu_pass_secret(PASS);
             vault_subject o = {"worker", "data_officer", "street_office", STREET, "resident_service"};
             vault_session *sess = NULL;
             vault_result *r = NULL;

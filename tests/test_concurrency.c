@@ -48,12 +48,6 @@ typedef struct worker {
     char error[512];   /* first unexpected failure */
 } worker;
 
-static vault_secret key_secret(const shared *sh)
-{
-    vault_secret s = {VAULT_UNLOCK_KEYFILE, sh->keyfile, 0, 0};
-    return s;
-}
-
 #define FAIL(w, ...)                                                        \
     do {                                                                    \
         if (!(w)->error[0])                                                 \
@@ -214,7 +208,7 @@ out:
 static void process_main(const shared *sh, int proc, int fd)
 {
     vault *shared_v = NULL, *own_v = NULL;
-    vault_secret sec = key_secret(sh);
+    vault_secret sec = tu_keyfile_secret(sh->keyfile);
     worker w[NTHREAD];
     pthread_t th[NTHREAD];
     char line[700], kf[600];
@@ -246,7 +240,7 @@ static void process_main(const shared *sh, int proc, int fd)
         goto report;
     }
     {
-        vault_secret extra = {VAULT_UNLOCK_KEYFILE, kf, 0, 0};
+        vault_secret extra = tu_keyfile_secret(kf);
         if ((rc = vault_keyslot_add(&slot, own_v, &extra, "concurrency")) != 0) {
             snprintf(line, sizeof line, "ER process %d: keyslot_add: %s\n", proc,
                      vault_error_last());
@@ -319,7 +313,7 @@ static void test_many_processes_and_threads(void **state)
     snprintf(sh.path, sizeof sh.path, "%s/conc.vault", dir);
     snprintf(sh.keyfile, sizeof sh.keyfile, "%s/conc.key", dir);
     assert_int_equal(vault_keyfile_generate(sh.keyfile), 0);
-    sec = key_secret(&sh);
+    sec = tu_keyfile_secret(sh.keyfile);
     assert_int_equal(vault_create(&v, sh.path, POLICY, &sec), 0);
     assert_int_equal(vault_session_open(&s, v, &o), 0);
     for (i = 0; i < SEEDS; i++) {
@@ -404,7 +398,7 @@ static void test_many_processes_and_threads(void **state)
     for (p = 0; p < NPROC; p++) {
         char kf[600];
         vault *v2 = NULL;
-        vault_secret extra = {VAULT_UNLOCK_KEYFILE, kf, 0, 0};
+        vault_secret extra = tu_keyfile_secret(kf);
         snprintf(kf, sizeof kf, "%s/extra-%d.key", sh.dir, p);
         assert_int_equal(vault_open(&v2, sh.path, &extra), 0);
         vault_close(v2);

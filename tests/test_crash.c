@@ -88,12 +88,6 @@ static uint64_t child_base(unsigned iter, int c)
     return 1000000ull + ((uint64_t)iter * 8 + (uint64_t)c) * 100000ull;
 }
 
-static vault_secret key_secret(const ctx *x)
-{
-    vault_secret s = {VAULT_UNLOCK_KEYFILE, x->keyfile, 0, 0};
-    return s;
-}
-
 static rec *rec_add(ctx *x, const uint8_t id[VAULT_ID_BYTES], uint64_t k)
 {
     rec *r;
@@ -148,7 +142,7 @@ static void die(const char *what, int rc)
 
 static void child_open(vault **v, vault_session **s, const ctx *x, const char *user)
 {
-    vault_secret sec = key_secret(x);
+    vault_secret sec = tu_keyfile_secret(x->keyfile);
     vault_subject sub = {user, "data_officer", "street_office", STREET, "resident_service"};
     int rc = vault_open(v, x->path, &sec);
 
@@ -554,7 +548,7 @@ static void settle_import(ctx *x, vault *v, size_t m, uint64_t k0, int acked)
 static void check_round(ctx *x, child *kids, int nkids)
 {
     vault *v = NULL;
-    vault_secret sec = key_secret(x);
+    vault_secret sec = tu_keyfile_secret(x->keyfile);
     vault_audit_result res;
     scan_ctx sc;
     size_t first_new = x->nrecs, i;
@@ -702,7 +696,7 @@ static void test_kill_at_random(void **state)
     snprintf(x.path, sizeof x.path, "%s/crash.vault", x.dir);
     snprintf(x.keyfile, sizeof x.keyfile, "%s/crash.key", x.dir);
     assert_int_equal(vault_keyfile_generate(x.keyfile), 0);
-    sec = key_secret(&x);
+    sec = tu_keyfile_secret(x.keyfile);
     assert_int_equal(vault_create(&v, x.path, POLICY, &sec), 0);
     assert_int_equal(vault_session_open(&s, v, &sub), 0);
     for (i = 1; i <= SEED_RECORDS; i++) {

@@ -18,20 +18,10 @@ typedef struct fixture {
     char id[VAULT_ID_HEX_SIZE];
 } fixture;
 
-static vault_session *as(vault *v, const char *user, const char *role, const char *dept,
-                         const char *purpose)
-{
-    vault_subject sub = {user, role, dept, "city/a", purpose};
-    vault_session *s = NULL;
-
-    assert_int_equal(vault_session_open(&s, v, &sub), 0);
-    return s;
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    vault_secret s = {VAULT_UNLOCK_PASSPHRASE, PASS, strlen(PASS), VAULT_KDF_INTERACTIVE};
+    vault_secret s = tu_pass_secret(PASS);
     const char *fields[] = {"name", "phone", "health"};
     const char *values[] = {"王小明", "13912345678", "糖尿病"};
     size_t lens[] = {strlen(values[0]), strlen(values[1]), strlen(values[2])};
@@ -40,11 +30,11 @@ static int setup(void **state)
     f->dir = tu_tmpdir();
     snprintf(f->path, sizeof f->path, "%s/g.vault", f->dir);
     assert_int_equal(vault_create(&f->v, f->path, POLICY, &s), 0);
-    f->clerk = as(f->v, "clerk1", "clerk", "office", "service");
-    f->chief = as(f->v, "chief1", "chief", "office", "service");
-    f->deputy = as(f->v, "deputy1", "deputy", "office", "service");
-    f->reader = as(f->v, "reader1", "reader", "records_desk", "service");
-    f->medic = as(f->v, "medic1", "medic", "clinic", "emergency");
+    f->clerk = tu_session(f->v, "clerk1", "clerk", "office", "city/a", "service");
+    f->chief = tu_session(f->v, "chief1", "chief", "office", "city/a", "service");
+    f->deputy = tu_session(f->v, "deputy1", "deputy", "office", "city/a", "service");
+    f->reader = tu_session(f->v, "reader1", "reader", "records_desk", "city/a", "service");
+    f->medic = tu_session(f->v, "medic1", "medic", "clinic", "city/a", "emergency");
     assert_int_equal(vault_record_add(f->id, sizeof f->id, f->clerk, "city/a/b", 3, fields, values,
                                       lens), 0);
     *state = f;
@@ -236,7 +226,7 @@ static void test_other_handle_sees_grants(void **state)
     char gid[VAULT_NAME_MAX];
 
     assert_int_equal(vault_open(&v2, f->path, &s), 0);
-    reader2 = as(v2, "reader1", "reader", "records_desk", "service");
+    reader2 = tu_session(v2, "reader1", "reader", "records_desk", "city/a", "service");
     assert_int_equal(effect_of(reader2, f->id, "name"), VAULT_EFFECT_DENY);
     assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->clerk, &g), 0);
     assert_int_equal(effect_of(reader2, f->id, "name"), VAULT_EFFECT_ALLOW);

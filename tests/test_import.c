@@ -20,16 +20,6 @@ typedef struct fixture {
     int64_t records, entries; /* counts before the import under test */
 } fixture;
 
-static vault_session *session_as(vault *v, const char *user, const char *role, const char *dept,
-                                 const char *jur, const char *purpose)
-{
-    vault_subject sub = {user, role, dept, jur, purpose};
-    vault_session *s = NULL;
-
-    assert_int_equal(vault_session_open(&s, v, &sub), 0);
-    return s;
-}
-
 static int64_t record_count(fixture *f)
 {
     int64_t n = -1;
@@ -49,7 +39,7 @@ static int64_t entry_count(fixture *f)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    vault_secret s = {VAULT_UNLOCK_PASSPHRASE, PASS, strlen(PASS), VAULT_KDF_INTERACTIVE};
+    vault_secret s = tu_pass_secret(PASS);
     char id[VAULT_ID_HEX_SIZE];
     const char *fields[] = {"name", "phone"};
     const char *values[] = {"已有居民", "13700000001"};
@@ -59,7 +49,7 @@ static int setup(void **state)
     f->dir = tu_tmpdir();
     snprintf(f->path, sizeof f->path, "%s/test.vault", f->dir);
     assert_int_equal(vault_create(&f->v, f->path, POLICY, &s), 0);
-    f->officer = session_as(f->v, "li", "data_officer", "street_office", STREET, "resident_service");
+    f->officer = tu_session(f->v, "li", "data_officer", "street_office", STREET, "resident_service");
     /* One resident already there, so "nothing imported" is not "empty". */
     assert_int_equal(vault_record_add(id, sizeof id, f->officer, GRID7, 2, fields, values, lens), 0);
     f->records = record_count(f);
@@ -200,15 +190,6 @@ static void expect_field(vault_session *s, const char *phone, const char *field,
     free(id);
 }
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-    FILE *fp = fopen(path, "wb");
-
-    assert_non_null(fp);
-    assert_int_equal(fwrite(data, 1, len, fp), len);
-    assert_int_equal(fclose(fp), 0);
-}
-
 typedef struct progress_log {
     uint64_t calls, last, nonzero_total;
 } progress_log;
@@ -273,7 +254,7 @@ static void test_no_plaintext_on_disk(void **state)
     fixture *f = *state;
     size_t n = 0;
     char wal[600];
-    vault_secret s = {VAULT_UNLOCK_PASSPHRASE, PASS, strlen(PASS), VAULT_KDF_INTERACTIVE};
+    vault_secret s = tu_pass_secret(PASS);
 
     assert_int_equal(vault_import_csv(&n, f->officer, CSV("good.csv"), NULL, NULL), 0);
     snprintf(wal, sizeof wal, "%s-wal", f->path);
@@ -286,7 +267,7 @@ static void test_no_plaintext_on_disk(void **state)
     assert_int_equal(tu_file_contains(f->path, "330102199001011234", 18), 0);
     assert_int_equal(tu_file_contains(f->path, "高血压", strlen("高血压")), 0);
     assert_int_equal(vault_open(&f->v, f->path, &s), 0);
-    f->officer = session_as(f->v, "li", "data_officer", "street_office", STREET, "resident_service");
+    f->officer = tu_session(f->v, "li", "data_officer", "street_office", STREET, "resident_service");
 }
 
 static void test_bom(void **state)
@@ -311,11 +292,11 @@ static void test_spaces_kept(void **state)
     size_t n = 0;
 
     snprintf(path, sizeof path, "%s/spaces.csv", f->dir);
-    write_file(path, text, sizeof text - 1);
+    tu_write_file(path, text, sizeof text - 1);
     assert_int_equal(vault_import_csv(&n, f->officer, path, NULL, NULL), 0);
     assert_int_equal(n, 1);
     expect_field(f->officer, "13812345691", "name", " 周 一 ");
-    write_file(path, bad, sizeof bad - 1);
+    tu_write_file(path, bad, sizeof bad - 1);
     assert_int_equal(vault_import_csv(&n, f->officer, path, NULL, NULL), VAULT_EINVALID);
     assert_message(path, 2, 2, "malformed CSV");
     assert_int_equal(record_count(f), f->records + 1);
@@ -357,7 +338,7 @@ static void test_bad_jurisdiction_not_echoed(void **state)
     const char *values[] = {"13812345678", "卫一", NULL};
 
     snprintf(path, sizeof path, "%s/echo.csv", f->dir);
-    write_file(path, text, sizeof text - 1);
+    tu_write_file(path, text, sizeof text - 1);
     assert_int_equal(vault_import_csv(NULL, f->officer, path, NULL, NULL), VAULT_EINVALID);
     assert_message(path, 2, 1, "jurisdiction has an empty segment");
     assert_no_values(values);
@@ -368,7 +349,7 @@ static void test_bad_jurisdiction_not_echoed(void **state)
         memset(seg, 'q', 480);
         seg[480] = '\0';
         snprintf(text2, sizeof text2, "jurisdiction,name\n%s//13812345678,卫一\n", seg);
-        write_file(path, text2, strlen(text2));
+        tu_write_file(path, text2, strlen(text2));
         assert_int_equal(vault_import_csv(NULL, f->officer, path, NULL, NULL), VAULT_EINVALID);
         assert_message(path, 2, 1, "jurisdiction has an empty segment");
         assert_no_values(v2);
@@ -395,7 +376,7 @@ static void test_too_many_cells(void **state)
     const char text[] = "jurisdiction,name\n" GRID7 ",卫一\n" GRID7 ",卫二,13812345678,x\n";
 
     snprintf(path, sizeof path, "%s/extra.csv", f->dir);
-    write_file(path, text, sizeof text - 1);
+    tu_write_file(path, text, sizeof text - 1);
     assert_int_equal(vault_import_csv(NULL, f->officer, path, NULL, NULL), VAULT_EINVALID);
     assert_message(path, 3, 3, "row has 4 cells, header has 2");
     assert_nothing_imported(f, 0);
@@ -423,11 +404,11 @@ static void test_missing_header_not_echoed(void **state)
     const char *values[] = {"13812345678", "张三", NULL};
 
     snprintf(path, sizeof path, "%s/noheader.csv", f->dir);
-    write_file(path, text, sizeof text - 1);
+    tu_write_file(path, text, sizeof text - 1);
     assert_int_equal(vault_import_csv(NULL, f->officer, path, NULL, NULL), VAULT_EINVALID);
     assert_message(path, 1, 1, "unknown column (not a field of the policy");
     assert_no_values(values);
-    write_file(path, t2, sizeof t2 - 1);
+    tu_write_file(path, t2, sizeof t2 - 1);
     assert_int_equal(vault_import_csv(NULL, f->officer, path, NULL, NULL), VAULT_EINVALID);
     assert_message(path, 1, 2, "unknown column (not a field of the policy");
     assert_no_values(values);
@@ -444,7 +425,7 @@ static void test_duplicate_header(void **state)
                      VAULT_EINVALID);
     assert_message(CSV("duplicate_header.csv"), 1, 4, "duplicate column 'name'");
     snprintf(path, sizeof path, "%s/dupj.csv", f->dir);
-    write_file(path, text, sizeof text - 1);
+    tu_write_file(path, text, sizeof text - 1);
     assert_int_equal(vault_import_csv(NULL, f->officer, path, NULL, NULL), VAULT_EINVALID);
     assert_message(path, 1, 3, "duplicate column 'jurisdiction'");
     assert_nothing_imported(f, 0);
@@ -460,7 +441,7 @@ static void test_no_jurisdiction_column(void **state)
                      VAULT_EINVALID);
     assert_message(CSV("no_jurisdiction.csv"), 1, 1, "no jurisdiction column");
     snprintf(path, sizeof path, "%s/emptyname.csv", f->dir);
-    write_file(path, text, sizeof text - 1);
+    tu_write_file(path, text, sizeof text - 1);
     assert_int_equal(vault_import_csv(NULL, f->officer, path, NULL, NULL), VAULT_EINVALID);
     assert_message(path, 1, 3, "empty column name");
     assert_nothing_imported(f, 0);
@@ -469,7 +450,7 @@ static void test_no_jurisdiction_column(void **state)
 static void test_denied_grid_worker(void **state)
 {
     fixture *f = *state;
-    vault_session *grid = session_as(f->v, "wang", "grid_worker", "community_committee", GRID7,
+    vault_session *grid = tu_session(f->v, "wang", "grid_worker", "community_committee", GRID7,
                                      "grid_management");
 
     assert_int_equal(vault_import_csv(NULL, grid, CSV("good.csv"), NULL, NULL), VAULT_EDENIED);
@@ -516,7 +497,7 @@ static void test_empty_and_header_only(void **state)
                      VAULT_EINVALID);
     assert_message(CSV("empty.csv"), 1, 1, "empty file (no header row)");
     snprintf(path, sizeof path, "%s/bomonly.csv", f->dir);
-    write_file(path, "\xEF\xBB\xBF\r\n\r\n", 7);
+    tu_write_file(path, "\xEF\xBB\xBF\r\n\r\n", 7);
     assert_int_equal(vault_import_csv(&n, f->officer, path, NULL, NULL), VAULT_EINVALID);
     assert_message(path, 1, 1, "empty file (no header row)");
     assert_nothing_imported(f, 0);
@@ -543,7 +524,7 @@ static void test_value_too_long(void **state)
     memcpy(text, "jurisdiction,name,phone\n" GRID7 ",", head);
     memset(text + head, 'a', VAULT_VALUE_MAX);
     memcpy(text + head + VAULT_VALUE_MAX, ",13812345681\n", 13);
-    write_file(path, text, head + VAULT_VALUE_MAX + 13);
+    tu_write_file(path, text, head + VAULT_VALUE_MAX + 13);
     assert_int_equal(vault_import_csv(&n, f->officer, path, NULL, NULL), 0);
     assert_int_equal(n, 1);
     f->records++;
@@ -551,7 +532,7 @@ static void test_value_too_long(void **state)
     /* One more byte: refused, at row 2 column 2. */
     memset(text + head, 'b', VAULT_VALUE_MAX + 1);
     memcpy(text + head + VAULT_VALUE_MAX + 1, ",13812345682\n", 13);
-    write_file(path, text, len);
+    tu_write_file(path, text, len);
     assert_int_equal(vault_import_csv(&n, f->officer, path, NULL, NULL), VAULT_ELIMIT);
     assert_message(path, 2, 2, "value of field 'name' is longer than 65536 bytes");
     assert_null(strstr(vault_error_last(), "bbbb"));
@@ -604,7 +585,7 @@ static void test_nul_byte(void **state)
     const char text[] = "jurisdiction,name\n" GRID7 ",a\0b\n";
 
     snprintf(path, sizeof path, "%s/nul.csv", f->dir);
-    write_file(path, text, sizeof text - 1);
+    tu_write_file(path, text, sizeof text - 1);
     assert_int_equal(vault_import_csv(NULL, f->officer, path, NULL, NULL), VAULT_EINVALID);
     assert_message(path, 2, 2, "value of field 'name' contains a NUL byte");
     assert_nothing_imported(f, 0);

@@ -21,6 +21,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "testutil.h"
+
 #include "crypto.h"
 #include "keyslot.h"
 
@@ -40,45 +42,13 @@ typedef struct T {
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static vault_secret pass(const char *p)
-{
-    vault_secret s = {VAULT_UNLOCK_PASSPHRASE, p, strlen(p), VAULT_KDF_INTERACTIVE};
-    return s;
-}
-
-static vault_secret keyfile(const char *path)
-{
-    vault_secret s = {VAULT_UNLOCK_KEYFILE, path, 0, 0};
-    return s;
-}
-
+/* A file that must exist, read whole (NUL after the last byte). */
 static uint8_t *slurp(const char *path, size_t *len)
 {
-    FILE *fp = fopen(path, "rb");
-    uint8_t *buf;
-    long n;
+    uint8_t *buf = tu_read_file(path, len);
 
-    assert_non_null(fp);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    n = ftell(fp);
-    assert_true(n >= 0);
-    rewind(fp);
-    buf = malloc((size_t)n + 1);
     assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    buf[n] = 0;
-    *len = (size_t)n;
     return buf;
-}
-
-static void spit(const char *path, const void *buf, size_t len)
-{
-    FILE *fp = fopen(path, "wb");
-
-    assert_non_null(fp);
-    assert_int_equal(fwrite(buf, 1, len, fp), len);
-    assert_int_equal(fclose(fp), 0);
 }
 
 static int file_equals(const char *path, const void *buf, size_t len)
@@ -108,7 +78,7 @@ static mode_t mode_of(const char *path)
 
 static void restore(T *t)
 {
-    spit(t->keys, t->orig, t->orig_len);
+    tu_write_file(t->keys, t->orig, t->orig_len);
 }
 
 /* Unlock and expect `want`; on success the key and id must be the vault's. */
@@ -200,7 +170,7 @@ static int count_temps(T *t)
 
 static void assert_damaged(T *t)
 {
-    vault_secret s = pass(PASS1);
+    vault_secret s = tu_pass_secret(PASS1);
     vault_keyslot_info *info = NULL;
     size_t n = 0;
 
@@ -234,7 +204,7 @@ static int setup(void **state)
     vc_random(t->id, sizeof t->id);
     if (ks_keyfile_generate(t->kf) != 0 || ks_keyfile_generate(t->kf2) != 0)
         return -1;
-    s = pass(PASS1);
+    s = tu_pass_secret(PASS1);
     if (ks_create(t->keys, t->id, t->master, &s, "owner") != 0) {
         fprintf(stderr, "ks_create: %s\n", vault_error_last());
         return -1;
@@ -273,7 +243,7 @@ static int teardown(void **state)
 static void test_passphrase_unlock(void **state)
 {
     T *t = *state;
-    vault_secret s = pass(PASS1);
+    vault_secret s = tu_pass_secret(PASS1);
 
     expect_unlock(t, &s, VAULT_OK);
 }
@@ -281,12 +251,12 @@ static void test_passphrase_unlock(void **state)
 static void test_keyfile_create_unlock(void **state)
 {
     T *t = *state;
-    vault_secret s = keyfile(t->kf);
+    vault_secret s = tu_keyfile_secret(t->kf);
 
     assert_int_equal(unlink(t->keys), 0);
     assert_int_equal(ks_create(t->keys, t->id, t->master, &s, NULL), 0);
     expect_unlock(t, &s, VAULT_OK);
-    s = pass(PASS1);
+    s = tu_pass_secret(PASS1);
     expect_unlock(t, &s, VAULT_EAUTH);
     assert_non_null(strstr(vault_error_last(), "no slot of that kind"));
 }
@@ -294,22 +264,22 @@ static void test_keyfile_create_unlock(void **state)
 static void test_wrong_passphrase(void **state)
 {
     T *t = *state;
-    vault_secret s = pass("correct horse battery stapl3 马");
+    vault_secret s = tu_pass_secret("correct horse battery stapl3 马");
 
     expect_unlock(t, &s, VAULT_EAUTH);
     assert_non_null(strstr(vault_error_last(), "wrong passphrase"));
     assert_null(strstr(vault_error_last(), "stapl3"));
-    s = pass("");
+    s = tu_pass_secret("");
     expect_unlock(t, &s, VAULT_EAUTH);
 }
 
 static void test_wrong_keyfile(void **state)
 {
     T *t = *state;
-    vault_secret s = keyfile(t->kf);
+    vault_secret s = tu_keyfile_secret(t->kf);
 
     assert_int_equal(ks_add(NULL, t->keys, t->master, &s, "usb"), 0);
-    s = keyfile(t->kf2);
+    s = tu_keyfile_secret(t->kf2);
     expect_unlock(t, &s, VAULT_EAUTH);
     assert_non_null(strstr(vault_error_last(), "wrong key file"));
 }
@@ -319,16 +289,16 @@ static void test_keyfile_bad_size(void **state)
     T *t = *state;
     char bad[160], missing[160];
     uint8_t bytes[40];
-    vault_secret s = keyfile(t->kf);
+    vault_secret s = tu_keyfile_secret(t->kf);
     size_t sizes[] = {0, 31, 33, 40};
     size_t i;
 
     assert_int_equal(ks_add(NULL, t->keys, t->master, &s, "usb"), 0);
     snprintf(bad, sizeof bad, "%s/bad.key", t->dir);
-    s = keyfile(bad);
+    s = tu_keyfile_secret(bad);
     for (i = 0; i < VAULT_ARRAY_LEN(sizes); i++) {
         vc_random(bytes, sizeof bytes);
-        spit(bad, bytes, sizes[i]);
+        tu_write_file(bad, bytes, sizes[i]);
         expect_unlock(t, &s, VAULT_EAUTH);
         assert_non_null(strstr(vault_error_last(), "exactly 32 bytes"));
         /* A bad key file can't protect a new slot either; the file is untouched. */
@@ -348,16 +318,16 @@ static void test_keyfile_bad_size(void **state)
         assert_int_equal(n, 32);
         memcpy(longer, real, 32);
         longer[32] = '\n';
-        spit(bad, longer, sizeof longer);
+        tu_write_file(bad, longer, sizeof longer);
         expect_unlock(t, &s, VAULT_EAUTH);
         free(real);
     }
     snprintf(missing, sizeof missing, "%s/missing.key", t->dir);
-    s = keyfile(missing);
+    s = tu_keyfile_secret(missing);
     expect_unlock(t, &s, VAULT_EIO);
     /* ks_create with a bad key file leaves nothing behind. */
     assert_int_equal(unlink(t->keys), 0);
-    s = keyfile(bad);
+    s = tu_keyfile_secret(bad);
     assert_int_equal(ks_create(t->keys, t->id, t->master, &s, NULL), VAULT_EAUTH);
     assert_false(exists(t->keys));
     assert_int_equal(count_temps(t), 0);
@@ -366,7 +336,7 @@ static void test_keyfile_bad_size(void **state)
 static void test_missing_sidecar(void **state)
 {
     T *t = *state;
-    vault_secret s = pass(PASS1);
+    vault_secret s = tu_pass_secret(PASS1);
     vault_keyslot_info *info = NULL;
     size_t n = 0;
 
@@ -384,13 +354,13 @@ static void test_missing_sidecar(void **state)
 static void test_bad_arguments(void **state)
 {
     T *t = *state;
-    vault_secret s = pass(""), odd = {7, "x", 1, 0};
+    vault_secret s = tu_pass_secret(""), odd = {7, "x", 1, 0};
     char other[160];
 
     snprintf(other, sizeof other, "%s/other.keys", t->dir);
     assert_int_equal(ks_create(other, t->id, t->master, &s, NULL), VAULT_EINVALID);
     assert_int_equal(ks_create(other, t->id, t->master, &odd, NULL), VAULT_EINVALID);
-    s = pass(PASS1);
+    s = tu_pass_secret(PASS1);
     s.kdf_profile = 99;
     assert_int_equal(ks_create(other, t->id, t->master, &s, NULL), VAULT_EINVALID);
     assert_int_equal(ks_create(other, t->id, t->master, NULL, NULL), VAULT_EINVALID);
@@ -409,25 +379,25 @@ static void test_damaged_raw(void **state)
 
     /* truncated at several points */
     for (i = 0; i < t->orig_len - 2; i += t->orig_len / 7) {
-        spit(t->keys, t->orig, i);
+        tu_write_file(t->keys, t->orig, i);
         assert_damaged(t);
     }
-    spit(t->keys, t->orig, t->orig_len - 2); /* lost the final "}\n" */
+    tu_write_file(t->keys, t->orig, t->orig_len - 2); /* lost the final "}\n" */
     assert_damaged(t);
-    spit(t->keys, "", 0);
+    tu_write_file(t->keys, "", 0);
     assert_damaged(t);
-    spit(t->keys, "garbage, not JSON {", 19);
+    tu_write_file(t->keys, "garbage, not JSON {", 19);
     assert_damaged(t);
-    spit(t->keys, "\0\0\0\0\0\0\0\0", 8);
+    tu_write_file(t->keys, "\0\0\0\0\0\0\0\0", 8);
     assert_damaged(t);
-    spit(t->keys, "[]", 2);
+    tu_write_file(t->keys, "[]", 2);
     assert_damaged(t);
     /* valid document followed by trailing garbage */
     big = malloc(t->orig_len + 1);
     assert_non_null(big);
     memcpy(big, t->orig, t->orig_len);
     big[t->orig_len] = 'x';
-    spit(t->keys, big, t->orig_len + 1);
+    tu_write_file(t->keys, big, t->orig_len + 1);
     assert_damaged(t);
     free(big);
     /* duplicate key: the second "version" must not be silently preferred */
@@ -436,7 +406,7 @@ static void test_damaged_raw(void **state)
     assert_int_equal(t->orig[0], '{');
     memcpy(dup, "{\"version\": 1,", 14);
     memcpy(dup + 14, t->orig + 1, t->orig_len - 1);
-    spit(t->keys, dup, t->orig_len + 13);
+    tu_write_file(t->keys, dup, t->orig_len + 13);
     assert_damaged(t);
     free(dup);
     /* larger than KS_FILE_MAX (valid JSON padded with spaces) */
@@ -444,11 +414,11 @@ static void test_damaged_raw(void **state)
     assert_non_null(big);
     memset(big, ' ', KS_FILE_MAX + 2);
     memcpy(big, t->orig, t->orig_len);
-    spit(t->keys, big, KS_FILE_MAX + 1);
+    tu_write_file(t->keys, big, KS_FILE_MAX + 1);
     assert_damaged(t);
     assert_non_null(strstr(vault_error_last(), "larger than"));
     /* ... while exactly KS_FILE_MAX is still read */
-    spit(t->keys, big, KS_FILE_MAX);
+    tu_write_file(t->keys, big, KS_FILE_MAX);
     {
         vault_keyslot_info *info = NULL;
         size_t n = 0;
@@ -459,7 +429,7 @@ static void test_damaged_raw(void **state)
     free(big);
     restore(t);
     {
-        vault_secret s = pass(PASS1);
+        vault_secret s = tu_pass_secret(PASS1);
         expect_unlock(t, &s, VAULT_OK);
     }
 }
@@ -576,7 +546,7 @@ static void test_damaged_fields(void **state)
     }
     restore(t);
     {
-        vault_secret s = pass(PASS1);
+        vault_secret s = tu_pass_secret(PASS1);
         expect_unlock(t, &s, VAULT_OK);
     }
 }
@@ -587,7 +557,7 @@ static void test_damaged_fields(void **state)
 static void test_damaged_bindings(void **state)
 {
     T *t = *state;
-    vault_secret s = pass(PASS1);
+    vault_secret s = tu_pass_secret(PASS1);
     json_t *doc;
     char id[33];
 
@@ -644,7 +614,7 @@ static void test_damaged_bindings(void **state)
 static void test_damaged_check(void **state)
 {
     T *t = *state;
-    vault_secret s = pass(PASS1);
+    vault_secret s = tu_pass_secret(PASS1);
     json_t *doc = load_json(t);
     size_t n = 0;
     uint8_t *before;
@@ -654,7 +624,7 @@ static void test_damaged_check(void **state)
     expect_unlock(t, &s, VAULT_EINTEGRITY);
     assert_non_null(strstr(vault_error_last(), "key check value"));
     before = slurp(t->keys, &n);
-    s = keyfile(t->kf);
+    s = tu_keyfile_secret(t->kf);
     assert_int_equal(ks_add(NULL, t->keys, t->master, &s, NULL), VAULT_EAUTH);
     assert_int_equal(ks_remove(t->keys, t->master, 0), VAULT_EAUTH);
     assert_true(file_equals(t->keys, before, n));
@@ -666,7 +636,7 @@ static void test_damaged_check(void **state)
 static void test_damaged_slot_skipped(void **state)
 {
     T *t = *state;
-    vault_secret s2 = pass(PASS2), s1 = pass(PASS1), wrong = pass("nope");
+    vault_secret s2 = tu_pass_secret(PASS2), s1 = tu_pass_secret(PASS1), wrong = tu_pass_secret("nope");
     json_t *doc;
 
     assert_int_equal(ks_add(NULL, t->keys, t->master, &s2, "second"), 0);
@@ -685,7 +655,7 @@ static void test_damaged_slot_skipped(void **state)
 static void test_damaged_params_range(void **state)
 {
     T *t = *state;
-    vault_secret p = pass(PASS1), k = keyfile(t->kf);
+    vault_secret p = tu_pass_secret(PASS1), k = tu_keyfile_secret(t->kf);
     vault_keyslot_info *info = NULL;
     size_t n = 0;
     int slot = -1;
@@ -715,7 +685,7 @@ static void test_damaged_params_range(void **state)
 static void test_add_keyfile_unlock_both(void **state)
 {
     T *t = *state;
-    vault_secret k = keyfile(t->kf), p = pass(PASS1);
+    vault_secret k = tu_keyfile_secret(t->kf), p = tu_pass_secret(PASS1);
     int slot = -1;
 
     assert_int_equal(ks_add(&slot, t->keys, t->master, &k, "usb stick"), 0);
@@ -727,7 +697,7 @@ static void test_add_keyfile_unlock_both(void **state)
 static void test_second_passphrase(void **state)
 {
     T *t = *state;
-    vault_secret p1 = pass(PASS1), p2 = pass(PASS2), wrong = pass("wrong");
+    vault_secret p1 = tu_pass_secret(PASS1), p2 = tu_pass_secret(PASS2), wrong = tu_pass_secret("wrong");
     int slot = -1;
 
     assert_int_equal(ks_add(&slot, t->keys, t->master, &p2, "deputy"), 0);
@@ -740,7 +710,7 @@ static void test_second_passphrase(void **state)
 static void test_remove(void **state)
 {
     T *t = *state;
-    vault_secret k = keyfile(t->kf), p = pass(PASS1);
+    vault_secret k = tu_keyfile_secret(t->kf), p = tu_pass_secret(PASS1);
     vault_keyslot_info *info = NULL;
     size_t n = 0;
     int slot = -1;
@@ -766,7 +736,7 @@ static void test_remove(void **state)
 static void test_remove_last(void **state)
 {
     T *t = *state;
-    vault_secret p = pass(PASS1);
+    vault_secret p = tu_pass_secret(PASS1);
 
     assert_int_equal(ks_remove(t->keys, t->master, 0), VAULT_ESTATE);
     assert_true(file_equals(t->keys, t->orig, t->orig_len));
@@ -786,7 +756,7 @@ static void test_remove_unknown(void **state)
 static void test_wrong_master(void **state)
 {
     T *t = *state;
-    vault_secret k = keyfile(t->kf);
+    vault_secret k = tu_keyfile_secret(t->kf);
     uint8_t *other = vc_malloc(VAULT_KEY_BYTES);
 
     assert_non_null(other);
@@ -804,7 +774,7 @@ static void test_wrong_master(void **state)
 static void test_list(void **state)
 {
     T *t = *state;
-    vault_secret k = keyfile(t->kf);
+    vault_secret k = tu_keyfile_secret(t->kf);
     vault_keyslot_info *info = NULL;
     size_t n = 0;
     int64_t before = (int64_t)time(NULL), after;
@@ -827,7 +797,7 @@ static void test_list(void **state)
 static void test_labels(void **state)
 {
     T *t = *state;
-    vault_secret k = keyfile(t->kf);
+    vault_secret k = tu_keyfile_secret(t->kf);
     char l[VAULT_NAME_MAX + 1];
     vault_keyslot_info *info = NULL;
     size_t n = 0;
@@ -856,7 +826,7 @@ static void test_labels(void **state)
 static void test_slot_limit(void **state)
 {
     T *t = *state;
-    vault_secret k = keyfile(t->kf);
+    vault_secret k = tu_keyfile_secret(t->kf);
     int i, slot = -1;
     size_t n = 0;
     uint8_t *before;
@@ -880,7 +850,7 @@ static void test_slot_limit(void **state)
 static void test_mode_0600(void **state)
 {
     T *t = *state;
-    vault_secret p = pass(PASS1), k = keyfile(t->kf);
+    vault_secret p = tu_pass_secret(PASS1), k = tu_keyfile_secret(t->kf);
     mode_t old = umask(0);
     char kf3[160];
 
@@ -908,7 +878,7 @@ static void test_mode_0600(void **state)
 static void test_create_existing(void **state)
 {
     T *t = *state;
-    vault_secret p = pass(PASS2);
+    vault_secret p = tu_pass_secret(PASS2);
     uint8_t *other = vc_malloc(VAULT_KEY_BYTES);
     char plain[160], link_path[160];
 
@@ -917,7 +887,7 @@ static void test_create_existing(void **state)
     assert_int_equal(ks_create(t->keys, t->id, other, &p, NULL), VAULT_EEXISTS);
     assert_true(file_equals(t->keys, t->orig, t->orig_len));
     snprintf(plain, sizeof plain, "%s/plain.keys", t->dir);
-    spit(plain, "hello", 5);
+    tu_write_file(plain, "hello", 5);
     assert_int_equal(ks_create(plain, t->id, other, &p, NULL), VAULT_EEXISTS);
     assert_true(file_equals(plain, "hello", 5));
     /* a dangling symlink counts as existing too: nothing is created through it */
@@ -927,7 +897,7 @@ static void test_create_existing(void **state)
     assert_int_equal(count_temps(t), 0);
     vc_free(other);
     {
-        vault_secret p1 = pass(PASS1);
+        vault_secret p1 = tu_pass_secret(PASS1);
         expect_unlock(t, &p1, VAULT_OK);
     }
 }
@@ -935,7 +905,7 @@ static void test_create_existing(void **state)
 static void test_no_secrets_in_file(void **state)
 {
     T *t = *state;
-    vault_secret k = keyfile(t->kf), p2 = pass(PASS2);
+    vault_secret k = tu_keyfile_secret(t->kf), p2 = tu_pass_secret(PASS2);
     size_t n = 0, kn = 0;
     uint8_t *file, *kbytes;
     char hex[2 * VAULT_KEY_BYTES + 1], b64[64];
@@ -992,7 +962,7 @@ static void test_format_shape(void **state)
 static void test_unknown_keys_preserved(void **state)
 {
     T *t = *state;
-    vault_secret k = keyfile(t->kf), p = pass(PASS1);
+    vault_secret k = tu_keyfile_secret(t->kf), p = tu_pass_secret(PASS1);
     json_t *doc = load_json(t);
 
     json_object_set_new(doc, "x-note", json_string("kept"));
@@ -1029,7 +999,7 @@ static void test_keyfile_generate(void **state)
 static void test_interrupted_rewrite(void **state)
 {
     T *t = *state;
-    vault_secret p = pass(PASS1), k = keyfile(t->kf);
+    vault_secret p = tu_pass_secret(PASS1), k = tu_keyfile_secret(t->kf);
     vault_keyslot_info *info = NULL;
     size_t n = 0;
     int round, status = 0, killed_mid_write = 0;
@@ -1078,17 +1048,17 @@ static void test_interrupted_rewrite(void **state)
 static void test_stale_temp(void **state)
 {
     T *t = *state;
-    vault_secret p = pass(PASS1), k = keyfile(t->kf);
+    vault_secret p = tu_pass_secret(PASS1), k = tu_keyfile_secret(t->kf);
     char stale[192], longer[192], other[192];
     vault_keyslot_info *info = NULL;
     size_t n = 0;
 
     snprintf(stale, sizeof stale, "%s.tmp.abc123", t->keys);
-    spit(stale, t->orig, t->orig_len / 2);
+    tu_write_file(stale, t->orig, t->orig_len / 2);
     snprintf(longer, sizeof longer, "%s.tmp.abc1234", t->keys);
-    spit(longer, "x", 1);
+    tu_write_file(longer, "x", 1);
     snprintf(other, sizeof other, "%s/other.keys.tmp.abc123", t->dir);
-    spit(other, "x", 1);
+    tu_write_file(other, "x", 1);
     expect_unlock(t, &p, VAULT_OK);
     assert_int_equal(ks_list(&info, &n, t->keys), 0);
     assert_int_equal(n, 1);

@@ -35,22 +35,6 @@ typedef struct fixture {
     char id[VAULT_ID_HEX_SIZE];
 } fixture;
 
-static vault_secret key_secret(fixture *f)
-{
-    vault_secret s = {VAULT_UNLOCK_KEYFILE, f->keyfile, 0, 0};
-    return s;
-}
-
-static vault_session *session_as(vault *v, const char *user, const char *role, const char *dept,
-                                 const char *jur, const char *purpose)
-{
-    vault_subject sub = {user, role, dept, jur, purpose};
-    vault_session *s = NULL;
-
-    assert_int_equal(vault_session_open(&s, v, &sub), 0);
-    return s;
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -63,9 +47,9 @@ static int setup(void **state)
     snprintf(f->path, sizeof f->path, "%s/limits.vault", f->dir);
     snprintf(f->keyfile, sizeof f->keyfile, "%s/limits.key", f->dir);
     assert_int_equal(vault_keyfile_generate(f->keyfile), 0);
-    s = key_secret(f);
+    s = tu_keyfile_secret(f->keyfile);
     assert_int_equal(vault_create(&f->v, f->path, POLICY, &s), 0);
-    f->officer = session_as(f->v, "li", "data_officer", "street_office", STREET, "resident_service");
+    f->officer = tu_session(f->v, "li", "data_officer", "street_office", STREET, "resident_service");
     assert_int_equal(vault_record_add(f->id, sizeof f->id, f->officer, GRID7, 2, fields, values,
                                       lens), 0);
     *state = f;
@@ -103,15 +87,6 @@ static char *path_in(fixture *f, const char *name)
     assert_non_null(p);
     snprintf(p, n, "%s/%s", f->dir, name);
     return p;
-}
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-    FILE *out = fopen(path, "wb");
-
-    assert_non_null(out);
-    assert_int_equal(fwrite(data, 1, len, out), len);
-    assert_int_equal(fclose(out), 0);
 }
 
 /* Error messages are one bounded line. */
@@ -172,7 +147,7 @@ static measured run_measured(fixture *f, int (*op)(fixture *, vault *, vault_ses
     if (pid == 0) {
         vault *v = NULL;
         vault_session *s = NULL;
-        vault_secret sec = key_secret(f);
+        vault_secret sec = tu_keyfile_secret(f->keyfile);
         vault_subject sub = {"li", "data_officer", "street_office", STREET, "resident_service"};
         long before;
 
@@ -341,13 +316,13 @@ static void test_policy_size_limit(void **state)
         text[i + line - 1] = '\n';
         i += line;
     }
-    write_file(p, text, VP_SOURCE_MAX);
+    tu_write_file(p, text, VP_SOURCE_MAX);
     assert_int_equal(vault_policy_check(&report, p), 0);
     free(report);
     report = NULL;
     /* one byte more */
     text[VP_SOURCE_MAX] = '\n';
-    write_file(p, text, VP_SOURCE_MAX + 1);
+    tu_write_file(p, text, VP_SOURCE_MAX + 1);
     assert_int_equal(vault_policy_check(&report, p), VAULT_ELIMIT);
     assert_clear_error(VAULT_ELIMIT);
     assert_non_null(report);
@@ -591,7 +566,7 @@ static void test_long_names(void **state)
     vault_subject sub = {NULL, "data_officer", "street_office", STREET, "resident_service"};
     vault_result *r = NULL;
     const char *hf = huge;
-    vault_secret ks = key_secret(f);
+    vault_secret ks = tu_keyfile_secret(f->keyfile);
     int slot = -1;
     vault_grant_spec g;
 
@@ -701,7 +676,7 @@ static void test_many_grants(void **state)
     assert_non_null(ids);
     assert_int_equal(vault_record_create(other, sizeof other, f->officer, GRID7), 0);
     /* baseline: a grid worker can't read bank_account */
-    s = session_as(f->v, "nobody", "grid_worker", "community_committee", GRID7, "grid_management");
+    s = tu_session(f->v, "nobody", "grid_worker", "community_committee", GRID7, "grid_management");
     assert_int_equal(vault_decide(&why, s, VAULT_ACTION_READ, f->id, field), 0);
     base_effect = why.effect;
     assert_int_equal(base_effect, VAULT_EFFECT_DENY);
@@ -724,7 +699,7 @@ static void test_many_grants(void **state)
     /* every grantee gets exactly its own grant, on that record only */
     for (i = 0; i < n; i += 97) {
         snprintf(user, sizeof user, "u%04zu", i);
-        s = session_as(f->v, user, "grid_worker", "community_committee", GRID7, "grid_management");
+        s = tu_session(f->v, user, "grid_worker", "community_committee", GRID7, "grid_management");
         assert_int_equal(vault_decide(&why, s, VAULT_ACTION_READ, f->id, field), 0);
         assert_int_equal(why.effect, VAULT_EFFECT_ALLOW);
         assert_string_equal(why.grant, ids[i]);
@@ -735,17 +710,17 @@ static void test_many_grants(void **state)
         vault_session_close(s);
     }
     /* someone else in the same department, and a special field (deny rule) */
-    s = session_as(f->v, "u9999", "grid_worker", "community_committee", GRID7, "grid_management");
+    s = tu_session(f->v, "u9999", "grid_worker", "community_committee", GRID7, "grid_management");
     assert_int_equal(vault_decide(&why, s, VAULT_ACTION_READ, f->id, field), 0);
     assert_int_equal(why.effect, VAULT_EFFECT_DENY);
     vault_session_close(s);
     /* revoking one takes effect at once, the others stay */
     assert_int_equal(vault_grant_revoke(f->officer, ids[7], "no longer needed"), 0);
-    s = session_as(f->v, "u0007", "grid_worker", "community_committee", GRID7, "grid_management");
+    s = tu_session(f->v, "u0007", "grid_worker", "community_committee", GRID7, "grid_management");
     assert_int_equal(vault_decide(&why, s, VAULT_ACTION_READ, f->id, field), 0);
     assert_int_equal(why.effect, VAULT_EFFECT_DENY);
     vault_session_close(s);
-    s = session_as(f->v, "u0008", "grid_worker", "community_committee", GRID7, "grid_management");
+    s = tu_session(f->v, "u0008", "grid_worker", "community_committee", GRID7, "grid_management");
     assert_int_equal(vault_decide(&why, s, VAULT_ACTION_READ, f->id, field), 0);
     assert_int_equal(why.effect, VAULT_EFFECT_ALLOW);
     assert_string_equal(why.grant, ids[8]);
@@ -758,9 +733,9 @@ static void test_many_grants(void **state)
     /* a second handle (another process would do the same) sees them all */
     {
         vault *v2 = NULL;
-        vault_secret ks = key_secret(f);
+        vault_secret ks = tu_keyfile_secret(f->keyfile);
         assert_int_equal(vault_open(&v2, f->path, &ks), 0);
-        s = session_as(v2, "u1999", "grid_worker", "community_committee", GRID7, "grid_management");
+        s = tu_session(v2, "u1999", "grid_worker", "community_committee", GRID7, "grid_management");
         assert_int_equal(vault_decide(&why, s, VAULT_ACTION_READ, f->id, field), 0);
         assert_int_equal(why.effect, VAULT_EFFECT_ALLOW);
         assert_string_equal(why.grant, ids[n - 1]);
@@ -798,7 +773,7 @@ static void test_csv_huge_cell(void **state)
         memset(text + n, 'a', cell);
         n += cell;
         n += (size_t)snprintf(text + n, 8, "%s\n", quoted ? "\"" : "");
-        write_file(p, text, n);
+        tu_write_file(p, text, n);
         assert_int_equal(store_record_count(&before, f->v->db), 0);
         m = run_measured(f, op_import, p);
         assert_int_equal(m.rc, VAULT_ELIMIT);
@@ -813,7 +788,7 @@ static void test_csv_huge_cell(void **state)
     memcpy(text, "jurisdiction,", 13);
     memset(text + 13, 'c', cell);
     text[13 + cell] = '\n';
-    write_file(p, text, 14 + cell);
+    tu_write_file(p, text, 14 + cell);
     m = run_measured(f, op_import, p);
     assert_true(m.rc == VAULT_ELIMIT || m.rc == VAULT_EINVALID);
     assert_null(strstr(m.msg, "cccc"));
@@ -854,7 +829,7 @@ static void test_csv_million_columns(void **state)
             n += (size_t)snprintf(text + n, cap - n, "\n%s,x", GRID7);
         }
         n += (size_t)snprintf(text + n, cap - n, "\n");
-        write_file(p, text, n);
+        tu_write_file(p, text, n);
         m = run_measured(f, op_import, p);
         if (m.rc != VAULT_EINVALID && m.rc != VAULT_ELIMIT)
             fail_msg("%s: rc %d (%s)", kinds[k], m.rc, m.msg);
@@ -881,13 +856,13 @@ static void test_csv_long_values(void **state)
 
     assert_non_null(text);
     n = (size_t)snprintf(text, 8192, "jurisdiction,name\n%s,x\n", jur);
-    write_file(p, text, n);
+    tu_write_file(p, text, n);
     assert_int_equal(vault_import_csv(&count, f->officer, p, NULL, NULL), VAULT_ELIMIT);
     assert_int_equal(count, 0);
     assert_non_null(strstr(vault_error_last(), "long.csv:2:1:"));
     assert_null(strstr(vault_error_last(), "jjjj"));
     n = (size_t)snprintf(text, 8192, "jurisdiction,%s\n%s,x\n", col, GRID7);
-    write_file(p, text, n);
+    tu_write_file(p, text, n);
     assert_int_equal(vault_import_csv(&count, f->officer, p, NULL, NULL), VAULT_EINVALID);
     assert_non_null(strstr(vault_error_last(), "long.csv:1:2:"));
     assert_true(strlen(vault_error_last()) < 1024);

@@ -31,12 +31,6 @@ typedef struct fixture {
     char (*ids)[VAULT_ID_HEX_SIZE];
 } fixture;
 
-static vault_secret file_secret(const fixture *f)
-{
-    vault_secret s = {VAULT_UNLOCK_KEYFILE, f->keyfile, 0, 0};
-    return s;
-}
-
 static void name_of(char *out, size_t cap, size_t i)
 {
     snprintf(out, cap, "居民%04zu号", i);
@@ -54,9 +48,7 @@ static void id_number_of(char *out, size_t cap, size_t i)
 
 static void open_officer(fixture *f)
 {
-    vault_subject o = {"li", "data_officer", "street_office", STREET, "resident_service"};
-
-    assert_int_equal(vault_session_open(&f->officer, f->v, &o), 0);
+    f->officer = tu_session(f->v, "li", "data_officer", "street_office", STREET, "resident_service");
 }
 
 /* n records with name and phone (grade personal); every 10th also has an
@@ -96,7 +88,7 @@ static fixture *fixture_new(size_t nrec)
     snprintf(f->path, sizeof f->path, "%s/rot.vault", f->dir);
     snprintf(f->keyfile, sizeof f->keyfile, "%s/rot.key", f->dir);
     assert_int_equal(vault_keyfile_generate(f->keyfile), 0);
-    s = file_secret(f);
+    s = tu_keyfile_secret(f->keyfile);
     assert_int_equal(vault_create(&f->v, f->path, POLICY, &s), 0);
     open_officer(f);
     if (nrec)
@@ -125,7 +117,7 @@ static int teardown(void **state)
 /* Close and reopen the handle (a fresh keyring: no cached keys). */
 static void reopen(fixture *f)
 {
-    vault_secret s = file_secret(f);
+    vault_secret s = tu_keyfile_secret(f->keyfile);
 
     vault_session_close(f->officer);
     vault_close(f->v);
@@ -576,7 +568,7 @@ static void kill_during_rotation(fixture *f, int after_first_batch)
     int fds[2], status = 0;
     pid_t pid;
     char go = 0;
-    vault_secret s = file_secret(f);
+    vault_secret s = tu_keyfile_secret(f->keyfile);
     int64_t left, total = (int64_t)(2 * f->nrec);
     struct timespec ms20 = {0, 20 * 1000 * 1000}, ms1 = {0, 1000 * 1000};
     uint32_t ver;
@@ -691,7 +683,7 @@ static void test_latest_version_per_transaction(void **state)
 {
     fixture *f = *state;
     vault *v = f->v, *other = NULL;
-    vault_secret s = file_secret(f);
+    vault_secret s = tu_keyfile_secret(f->keyfile);
     const uint8_t *k = NULL;
     uint32_t ver = 0, base;
 

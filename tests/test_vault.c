@@ -23,18 +23,6 @@ typedef struct fixture {
     vault *v;
 } fixture;
 
-static vault_secret pass_secret(const char *p)
-{
-    vault_secret s = {VAULT_UNLOCK_PASSPHRASE, p, strlen(p), VAULT_KDF_INTERACTIVE};
-    return s;
-}
-
-static vault_secret file_secret(const char *path)
-{
-    vault_secret s = {VAULT_UNLOCK_KEYFILE, path, 0, 0};
-    return s;
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -44,7 +32,7 @@ static int setup(void **state)
     f->dir = tu_tmpdir();
     snprintf(f->path, sizeof f->path, "%s/test.vault", f->dir);
     snprintf(f->keyfile, sizeof f->keyfile, "%s/test.key", f->dir);
-    s = pass_secret(PASS);
+    s = tu_pass_secret(PASS);
     assert_int_equal(vault_create(&f->v, f->path, POLICY, &s), 0);
     *state = f;
     return 0;
@@ -62,11 +50,7 @@ static int teardown(void **state)
 
 static vault_session *officer(vault *v)
 {
-    vault_subject sub = {"li", "data_officer", "street_office", STREET, "resident_service"};
-    vault_session *s = NULL;
-
-    assert_int_equal(vault_session_open(&s, v, &sub), 0);
-    return s;
+    return tu_session(v, "li", "data_officer", "street_office", STREET, "resident_service");
 }
 
 static void add(vault_session *s, char *id, const char *jur, const char *name, const char *phone,
@@ -134,7 +118,7 @@ static void test_roundtrip(void **state)
     vault_session_close(s);
     vault_close(f->v);
     {
-        vault_secret sec = pass_secret(PASS);
+        vault_secret sec = tu_pass_secret(PASS);
         assert_int_equal(vault_open(&f->v, f->path, &sec), 0);
     }
     s = officer(f->v);
@@ -317,7 +301,7 @@ static void test_other_vault(void **state)
     fixture *f = *state;
     char path2[600], id[VAULT_ID_HEX_SIZE], val[64];
     vault *v2 = NULL;
-    vault_secret sec = pass_secret(PASS);
+    vault_secret sec = tu_pass_secret(PASS);
     vault_session *s = officer(f->v), *s2 = NULL;
     uint8_t rid[16], *ct = NULL;
     size_t len = 0;
@@ -374,8 +358,8 @@ static void test_unlock_failures(void **state)
 {
     fixture *f = *state;
     vault *v = NULL;
-    vault_secret bad = pass_secret("hunter2-not-it"), good = pass_secret(PASS);
-    vault_secret kf = file_secret(f->keyfile);
+    vault_secret bad = tu_pass_secret("hunter2-not-it"), good = tu_pass_secret(PASS);
+    vault_secret kf = tu_keyfile_secret(f->keyfile);
     char keys[1200], copy[1200];
     uint8_t *buf;
     size_t len = 0;
@@ -401,7 +385,7 @@ static void test_unlock_failures(void **state)
     /* another key file */
     snprintf(copy, sizeof copy, "%s/other.key", f->dir);
     assert_int_equal(vault_keyfile_generate(copy), 0);
-    kf = file_secret(copy);
+    kf = tu_keyfile_secret(copy);
     assert_int_equal(vault_open(&v, f->path, &kf), VAULT_EAUTH);
     /* damaged keys file */
     snprintf(keys, sizeof keys, "%s.keys", f->path);
@@ -441,7 +425,7 @@ static void test_unlock_failures(void **state)
 static void test_keyslots(void **state)
 {
     fixture *f = *state;
-    vault_secret kf = file_secret(f->keyfile), good = pass_secret(PASS);
+    vault_secret kf = tu_keyfile_secret(f->keyfile), good = tu_pass_secret(PASS);
     vault_keyslot_info *slots = NULL;
     size_t n = 0;
     int slot = -1;
@@ -475,7 +459,7 @@ static void test_create_refusals(void **state)
 {
     fixture *f = *state;
     vault *v = NULL;
-    vault_secret good = pass_secret(PASS);
+    vault_secret good = tu_pass_secret(PASS);
     char p[1200], bad[1300];
     struct stat st;
     FILE *out;
@@ -522,7 +506,7 @@ static void test_two_writers(void **state)
         assert_true(pids[i] >= 0);
         if (pids[i] == 0) {
             vault *v = NULL;
-            vault_secret sec = pass_secret(PASS);
+            vault_secret sec = tu_pass_secret(PASS);
             vault_session *s;
             char id[VAULT_ID_HEX_SIZE];
             int k, bad = 0;
@@ -546,7 +530,7 @@ static void test_two_writers(void **state)
         assert_int_equal(WEXITSTATUS(status), 0);
     }
     {
-        vault_secret sec = pass_secret(PASS);
+        vault_secret sec = tu_pass_secret(PASS);
         assert_int_equal(vault_open(&f->v, f->path, &sec), 0);
     }
     assert_int_equal(store_record_count(&count, f->v->db), 0);
@@ -585,7 +569,7 @@ static void test_page_sizes(void **state)
 {
     fixture *f = *state;
     vault_session *o = officer(f->v);
-    vault_secret s = pass_secret(PASS);
+    vault_secret s = tu_pass_secret(PASS);
     char key[80], id[VAULT_ID_HEX_SIZE], legacy[520], sql[1200], got[64];
     sqlite3 *db = NULL;
     vault_audit_result res;

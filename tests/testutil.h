@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "vault.h"
+
 #ifndef VAULT_SOURCE_DIR
 #define VAULT_SOURCE_DIR "."
 #endif
@@ -94,7 +96,9 @@ static inline void tu_rmdir(char *d)
     free(d);
 }
 
-/* Read a whole file; NULL if it does not exist. */
+/* Read a whole file; NULL if it does not exist.  The buffer has a NUL
+ * after the last byte (not counted in *len), so text can be read as a
+ * string. */
 static inline uint8_t *tu_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -104,19 +108,31 @@ static inline uint8_t *tu_read_file(const char *path, size_t *len)
     if (!f)
         return NULL;
     for (;;) {
-        if (n == cap) {
+        if (n + 1 >= cap) {
             cap = cap ? cap * 2 : 65536;
             buf = realloc(buf, cap);
             assert_non_null(buf);
         }
-        got = fread(buf + n, 1, cap - n, f);
+        got = fread(buf + n, 1, cap - n - 1, f);
         if (!got)
             break;
         n += got;
     }
+    assert_int_equal(ferror(f), 0);
     fclose(f);
+    buf[n] = 0;
     *len = n;
     return buf;
+}
+
+/* Write a whole file (created or truncated); the test fails on any error. */
+static inline void tu_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
 }
 
 /* 1 when the file contains the bytes, 0 when not, -1 when it is missing. */
@@ -131,6 +147,31 @@ static inline int tu_file_contains(const char *path, const void *needle, size_t 
     found = memmem(buf, len, needle, nlen) != NULL;
     free(buf);
     return found;
+}
+
+/* Unlock secrets: a key file, or a passphrase at the interactive KDF cost. */
+static inline vault_secret tu_keyfile_secret(const char *path)
+{
+    vault_secret s = {VAULT_UNLOCK_KEYFILE, path, 0, 0};
+    return s;
+}
+
+static inline vault_secret tu_pass_secret(const char *pass)
+{
+    vault_secret s = {VAULT_UNLOCK_PASSPHRASE, pass, strlen(pass), VAULT_KDF_INTERACTIVE};
+    return s;
+}
+
+/* A session for the subject; the test fails if it cannot be opened. */
+static inline vault_session *tu_session(vault *v, const char *user, const char *role,
+                                        const char *dept, const char *jurisdiction,
+                                        const char *purpose)
+{
+    vault_subject sub = {user, role, dept, jurisdiction, purpose};
+    vault_session *s = NULL;
+
+    assert_int_equal(vault_session_open(&s, v, &sub), 0);
+    return s;
 }
 
 #endif
