@@ -283,6 +283,12 @@ int main(int argc, char **argv)
         } else if (val && strcmp(a, "--tmp") == 0) {
             tmp = val, i++;
         } else {
+            if (!val && (strcmp(a, "--json-out") == 0 || strcmp(a, "--residents") == 0 ||
+                         strcmp(a, "--only") == 0 || strcmp(a, "--policy") == 0 ||
+                         strcmp(a, "--tmp") == 0))
+                fprintf(stderr, "vault_bench: %s needs a value\n", a);
+            else
+                fprintf(stderr, "vault_bench: unknown argument: %s\n", a);
             fputs(usage, stderr);
             return 2;
         }

@@ -52,15 +52,22 @@ double bench_median(double *v, size_t n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* One "vault_bench: ..." line on stderr (stdout carries only the JSON). */
+static void vnote(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static void vnote(const char *fmt, va_list ap)
+{
+    fputs("vault_bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void bench_die(const char *fmt, ...)
 {
     va_list ap;
 
-    fputs("vault_bench: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vnote(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     exit(1);
 }
 
@@ -85,11 +92,9 @@ void bench_note(const char *fmt, ...)
 {
     va_list ap;
 
-    fputs("vault_bench: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vnote(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 json_t *bench_real(double v, int digits)
