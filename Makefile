@@ -62,9 +62,11 @@ test-extended: build
 	cd $(BUILD) && VAULT_TEST_EXTENDED=1 ctest --output-on-failure -j $(JOBS)
 
 # Benchmarks against the raw primitives in the same run (bench/README.md).
-# BENCH_ARGS=--quick for the short run.
-bench: build
-	./$(BUILD)/bench/vault_bench $(BENCH_ARGS)
+# BENCH_ARGS=--quick for the short run.  Standard output is the JSON document
+# alone (the build and progress go to standard error), so it can be piped.
+bench:
+	@$(MAKE) --no-print-directory build >&2
+	@./$(BUILD)/bench/vault_bench $(BENCH_ARGS)
 
 # libFuzzer targets (clang), each for FUZZ_SECONDS; crashes land in fuzz/findings.
 FUZZ_SECONDS ?= 60
