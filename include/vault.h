@@ -444,30 +444,56 @@ typedef struct vault_grant_spec {
     size_t npurposes;
     int64_t not_before;       /* unix seconds; 0 = now */
     int64_t not_after;        /* unix seconds, required */
-    const char *reason;       /* required, written reason */
+    const char *reason;       /* required, written reason (one line of text) */
+    unsigned actions;         /* (1u << VAULT_ACTION_READ) | ..._SEARCH | ..._EXPORT;
+                                 0 = read only */
 } vault_grant_spec;
 
 /* Issue a grant.  out_id receives its id ("g-" + 16 hex; VAULT_NAME_MAX
- * bytes).  VAULT_EDENIED names the broken limit (grade ceiling, duration,
- * recipients) or says the officer's role may not grant.  A grant reaching
- * the policy's approval grade is issued pending (*out_pending = 1) and
- * applies only after vault_grant_approve by a second, different officer. */
+ * bytes).  VAULT_EDENIED names the broken limit: the officer's role may
+ * not grant, the grade ceiling, the duration, the recipients, a scope
+ * (jurisdiction subtree or listed record) outside the officer's own
+ * jurisdiction, recipients that include the officer (no self-grants
+ * unless grant_limits say self_grant: true), or continuous access beyond
+ * max_duration with the grants already made (no chaining; see
+ * docs/policy-format.md).  Times lie in 1970..9999 (VAULT_EINVALID
+ * otherwise).  A listed record that does not exist is VAULT_ENOTFOUND.
+ * Every refusal is an audit entry naming the limit and the request.
+ * A grant reaching the policy's approval grade is issued pending
+ * (*out_pending = 1) and applies only after vault_grant_approve by a
+ * second, different officer.  Takes the write lock (may wait, then
+ * VAULT_EBUSY). */
 VAULT_API int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending,
                                 vault_session *officer, const vault_grant_spec *spec) VAULT_CHECK;
-/* Approve a pending grant.  The approver must be another officer than the
- * issuer and not the grant's recipient, with limits that reach its grade. */
+/* Approve a pending grant.  The approver must be a data officer (a role
+ * with grant_limits) other than the issuer, not among the grant's
+ * recipients (its user, or its role and department part), whose own
+ * jurisdiction covers the grant's scope and whose own limits would allow
+ * the grant.  VAULT_EDENIED otherwise, VAULT_ESTATE when the grant is not
+ * pending or has expired; every refusal is an audit entry. */
 VAULT_API int vault_grant_approve(vault_session *officer, const char *grant_id) VAULT_CHECK;
 /* Revoke a grant at once (reason required). */
 VAULT_API int vault_grant_revoke(vault_session *officer, const char *grant_id,
                                  const char *reason) VAULT_CHECK;
-/* List grants as text (one per line) or a JSON array; active_only skips
- * expired, revoked and pending ones.  *out freed with vault_free. */
+/* List grants as text (one per line, free text escaped) or a JSON array,
+ * each with its state (pending, active, scheduled, expired, suspended,
+ * revoked), actions, purposes and revoke or suspension reason;
+ * active_only skips all but active ones.  *out freed with vault_free. */
 VAULT_API int vault_grant_list(char **out, vault *v, int active_only, int as_json) VAULT_CHECK;
+/* Warnings about a grant, one "warning: ...\n" line each ("" when none):
+ * fields that a deny rule of the policy keeps from all its recipients
+ * whatever the grant says, so the grant can't open them.  Read only, not
+ * logged.  *out freed with vault_free. */
+VAULT_API int vault_grant_warnings(char **out, vault *v, const char *grant_id) VAULT_CHECK;
 
 /* Break glass: open one record for the session's subject for `seconds`
  * (0 = the policy's maximum) with a mandatory reason.  Only roles the
- * policy names may; every access under it is flagged in the audit log.
- * out_id receives the break-glass grant id. */
+ * policy names may, for a purpose its break_glass.purposes lists, on a
+ * record inside their own jurisdiction (unless break_glass.any_jurisdiction
+ * lists the role), at most break_glass.max_per_day times per user in any
+ * 24 hours (default 3).  VAULT_EDENIED otherwise, VAULT_ENOTFOUND for no
+ * such record; every refusal is an audit entry.  Every access under it
+ * is flagged in the audit log.  out_id receives the break-glass grant id. */
 VAULT_API int vault_break_glass(char *out_id, size_t out_id_size, vault_session *s,
                                 const char *record_id, const char *reason,
                                 int64_t seconds) VAULT_CHECK;

@@ -1,5 +1,6 @@
 /* grants: time-bound access issued by data officers within the policy's
  * grant_limits, second-officer approval, revocation, break-glass. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,13 +87,22 @@ static int join(char **out, const char *const *items, size_t n)
     return VAULT_OK;
 }
 
-static void time_text(char *out, size_t cap, int64_t t)
+/* ISO 8601 UTC.  Times come range-checked (VP_TIME_MAX), but gmtime_r
+ * still fails on a platform whose time_t is narrower: say so. */
+static int time_text(char *out, size_t cap, int64_t t)
 {
     time_t tt = (time_t)t;
     struct tm tmv;
 
-    gmtime_r(&tt, &tmv);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+    if (t < 0 || t > VP_TIME_MAX || (int64_t)tt != t || !gmtime_r(&tt, &tmv) ||
+        strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tmv) == 0)
+        return vault__err(VAULT_EINVALID, "time %lld is outside 1970..9999", (long long)t);
+    return VAULT_OK;
+}
+
+static int time_ok(int64_t t)
+{
+    return t >= 0 && t <= VP_TIME_MAX;
 }
 
 static int bump_version(vault *v)
@@ -136,11 +146,18 @@ static int read_version(int64_t *out, vault *v)
     return VAULT_OK;
 }
 
-/* ---- converting stored grants for the decision engine ---- */
+/* ---- stored grants, copied out of their rows ---- */
 
+/* A stored grant with every string its own, and its vp_grant view for the
+ * current policy. */
 typedef struct owned_grant {
     vp_grant g;
     strlist fields, records, purposes;
+    char *id, *state, *issuer, *issuer_role, *user, *role, *department, *jurisdiction;
+    char *reason, *approver, *revoked_by, *revoke_reason;
+    int break_glass;
+    int usable; /* every grade it names exists in the policy */
+    int64_t created, changed;
 } owned_grant;
 
 static void owned_free(owned_grant *o)
@@ -148,22 +165,57 @@ static void owned_free(owned_grant *o)
     strlist_free(&o->fields);
     strlist_free(&o->records);
     strlist_free(&o->purposes);
+    free(o->id);
+    free(o->state);
+    free(o->issuer);
+    free(o->issuer_role);
+    free(o->user);
+    free(o->role);
+    free(o->department);
+    free(o->jurisdiction);
+    free(o->reason);
+    free(o->approver);
+    free(o->revoked_by);
+    free(o->revoke_reason);
+    memset(o, 0, sizeof *o);
 }
 
-/* 0 and *usable = 1 when the stored grant maps onto the current policy. */
-static int to_vp(owned_grant *o, int *usable, const vault_policy *p, const store_grant *s)
+static int dup_opt(char **out, const char *s)
+{
+    *out = NULL;
+    if (s && !(*out = strdup(s)))
+        return vault__err(VAULT_ENOMEM, "out of memory");
+    return VAULT_OK;
+}
+
+/* Copy row s and map it onto policy p. */
+static int to_vp(owned_grant *o, const vault_policy *p, const store_grant *s)
 {
     int rc = VAULT_OK;
 
     memset(o, 0, sizeof *o);
-    *usable = 0;
     GUARD(strlist_split(&o->fields, s->fields));
     GUARD(strlist_split(&o->records, s->records));
     GUARD(strlist_split(&o->purposes, s->purposes));
-    o->g.id = s->id;
-    o->g.user = s->user;
-    o->g.role = s->role;
-    o->g.department = s->department;
+    GUARD(dup_opt(&o->id, s->id));
+    GUARD(dup_opt(&o->state, s->state));
+    GUARD(dup_opt(&o->issuer, s->issuer));
+    GUARD(dup_opt(&o->issuer_role, s->issuer_role));
+    GUARD(dup_opt(&o->user, s->user));
+    GUARD(dup_opt(&o->role, s->role));
+    GUARD(dup_opt(&o->department, s->department));
+    GUARD(dup_opt(&o->jurisdiction, s->jurisdiction));
+    GUARD(dup_opt(&o->reason, s->reason));
+    GUARD(dup_opt(&o->approver, s->approver));
+    GUARD(dup_opt(&o->revoked_by, s->revoked_by));
+    GUARD(dup_opt(&o->revoke_reason, s->revoke_reason));
+    o->break_glass = s->break_glass;
+    o->created = s->created;
+    o->changed = s->changed;
+    o->g.id = o->id;
+    o->g.user = o->user;
+    o->g.role = o->role;
+    o->g.department = o->department;
     o->g.effect = s->effect;
     o->g.actions = s->actions;
     o->g.fields = o->fields.items;
@@ -173,14 +225,16 @@ static int to_vp(owned_grant *o, int *usable, const vault_policy *p, const store
                                   : (int)policy_grade_count(p) - 1;
     o->g.records = o->records.items;
     o->g.nrecords = o->records.n;
-    o->g.jurisdiction = s->jurisdiction;
+    o->g.jurisdiction = o->jurisdiction;
     o->g.purposes = o->purposes.items;
     o->g.npurposes = o->purposes.n;
     o->g.not_before = s->not_before;
     o->g.not_after = s->not_after;
     /* A grade the current policy no longer has: the grant can't apply. */
-    *usable = o->g.nfields > 0 || (o->g.grade_min >= 0 && o->g.grade_max >= 0);
+    o->usable = o->g.nfields > 0 || (o->g.grade_min >= 0 && o->g.grade_max >= 0);
 cleanup:
+    if (rc < 0)
+        owned_free(o);
     return rc;
 }
 
@@ -195,8 +249,7 @@ static int build_fn(void *arg, const store_grant *s)
 {
     build_ctx *c = arg;
     owned_grant *grown;
-    int usable = 0, rc;
-    store_grant copy = *s;
+    int rc;
 
     if (strcmp(s->state, "active") != 0 || s->not_after <= c->now)
         return 0;
@@ -207,35 +260,14 @@ static int build_fn(void *arg, const store_grant *s)
             return vault__err(VAULT_ENOMEM, "out of memory");
         c->items = grown;
     }
-    /* The row's strings live only during this call: keep copies. */
-    copy.id = strdup(s->id);
-    rc = copy.id ? to_vp(&c->items[c->n], &usable, c->v->policy, &copy)
-                 : vault__err(VAULT_ENOMEM, "out of memory");
-    if (rc < 0) {
-        free((char *)copy.id);
+    rc = to_vp(&c->items[c->n], c->v->policy, s);
+    if (rc < 0)
         return rc;
-    }
-    c->items[c->n].g.id = copy.id;
-#define KEEP(field)                                                  \
-    if (s->field && !(c->items[c->n].g.field = strdup(s->field))) {  \
-        rc = vault__err(VAULT_ENOMEM, "out of memory");              \
-    }
-    KEEP(user)
-    KEEP(role)
-    KEEP(department)
-    KEEP(jurisdiction)
-#undef KEEP
-    c->n++;
-    if (!usable) { /* drop it again, keeping the copies freed below */
-        c->n--;
+    if (c->items[c->n].usable)
+        c->n++;
+    else
         owned_free(&c->items[c->n]);
-        free((char *)c->items[c->n].g.id);
-        free((char *)c->items[c->n].g.user);
-        free((char *)c->items[c->n].g.role);
-        free((char *)c->items[c->n].g.department);
-        free((char *)c->items[c->n].g.jurisdiction);
-    }
-    return rc;
+    return VAULT_OK;
 }
 
 int grants__reload(vault *v)
@@ -261,14 +293,8 @@ int grants__reload(vault *v)
     v->grants = set;
     v->grants_version = version;
 cleanup:
-    for (i = 0; i < c.n; i++) {
+    for (i = 0; i < c.n; i++)
         owned_free(&c.items[i]);
-        free((char *)c.items[i].g.id);
-        free((char *)c.items[i].g.user);
-        free((char *)c.items[i].g.role);
-        free((char *)c.items[i].g.department);
-        free((char *)c.items[i].g.jurisdiction);
-    }
     free(c.items);
     free(flat);
     return rc;
@@ -286,12 +312,474 @@ int grants__sync(vault *v, int force)
     return VAULT_OK;
 }
 
-/* ---- issuing ---- */
+typedef struct get_ctx {
+    owned_grant *out;
+    const vault_policy *p;
+} get_ctx;
 
-static int check_optional_name(const char *name, const char *what)
+static int get_fn(void *arg, const store_grant *s)
 {
-    return name ? vault__name_check(name, what) : VAULT_OK;
+    get_ctx *c = arg;
+
+    return to_vp(c->out, c->p, s);
 }
+
+static int load_grant(owned_grant *out, vault *v, const char *id)
+{
+    get_ctx c = {out, v->policy};
+
+    memset(out, 0, sizeof *out);
+    if (!id || !*id || strlen(id) >= VAULT_NAME_MAX)
+        return vault__err(VAULT_EINVALID, "missing or malformed grant id");
+    return store_grant_get(v->db, id, get_fn, &c);
+}
+
+/* ---- refusals ---- */
+
+/* Codes that mean "refused" (the request was looked at and turned down),
+ * as opposed to failures of the vault itself. */
+static int is_refusal(int rc)
+{
+    return rc == VAULT_EDENIED || rc == VAULT_EINVALID || rc == VAULT_ELIMIT ||
+           rc == VAULT_ENOTFOUND || rc == VAULT_ESTATE;
+}
+
+/* Roll back, log the refusal of `action` with the limit that refused it
+ * (the message set) and the request, in a transaction of its own, and
+ * return `code` with that message.  If the entry can't be written the
+ * call still fails, with the logging error. */
+static int refuse(vault_session *s, const char *action, const uint8_t *rid, const char *saved,
+                  const char *request, int code)
+{
+    char detail[DETAIL_MAX];
+    int rc = VAULT_OK;
+    af_entry e;
+    vault *v = s->v;
+
+    if (store_in_tx(v->db))
+        store_rollback(v->db);
+    snprintf(detail, sizeof detail, "refused: %s; request: %s", saved, request);
+    audit_entry_init(&e, v, s, action);
+    e.outcome = code == VAULT_EDENIED ? AF_OUTCOME_DENIED : AF_OUTCOME_ERROR;
+    if (rid) {
+        e.has_record = 1;
+        memcpy(e.record_id, rid, VAULT_ID_BYTES);
+    }
+    e.detail = detail;
+    GUARD(store_begin(v->db, 1));
+    GUARD(audit_append(v, &e));
+    GUARD(store_commit(v->db));
+    rc = vault__err(code, "%s", saved);
+cleanup:
+    if (store_in_tx(v->db))
+        store_rollback(v->db);
+    return rc;
+}
+
+/* A bounded text line built piece by piece; caller text is escaped. */
+typedef struct line {
+    char *s;
+    size_t cap, len;
+} line;
+
+static void line_printf(line *l, const char *fmt, ...) VAULT_PRINTF(2, 3);
+static void line_printf(line *l, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (l->len + 1 >= l->cap)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(l->s + l->len, l->cap - l->len, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    l->len = (size_t)n >= l->cap - l->len ? l->cap - 1 : l->len + (size_t)n;
+}
+
+/* Caller-supplied text, escaped and cut to `max` bytes. */
+static void line_text(line *l, const char *t, size_t max)
+{
+    char *esc = NULL;
+    size_t n;
+
+    if (!t) {
+        line_printf(l, "*");
+        return;
+    }
+    n = strnlen(t, max + 1);
+    if (vault__text_escape(&esc, t, n > max ? max : n) < 0) {
+        vault__err_clear();
+        line_printf(l, "?");
+        return;
+    }
+    line_printf(l, "%s%s", esc, n > max ? "..." : "");
+    free(esc);
+}
+
+static void line_time(line *l, int64_t t)
+{
+    char buf[32];
+
+    if (time_text(buf, sizeof buf, t) == VAULT_OK)
+        line_printf(l, "%s", buf);
+    else {
+        vault__err_clear();
+        line_printf(l, "%lld", (long long)t);
+    }
+}
+
+static void line_list(line *l, const char *const *items, size_t n)
+{
+    for (size_t i = 0; i < n && i < 16; i++) {
+        line_printf(l, "%s", i ? "," : "");
+        line_text(l, items ? items[i] : NULL, 64);
+    }
+    if (n > 16)
+        line_printf(l, ",...(%zu)", n);
+}
+
+static void line_actions(line *l, unsigned actions)
+{
+    static const int order[] = {VAULT_ACTION_READ, VAULT_ACTION_SEARCH, VAULT_ACTION_EXPORT};
+    int first = 1;
+
+    for (size_t i = 0; i < VAULT_ARRAY_LEN(order); i++)
+        if (actions & (1u << order[i])) {
+            line_printf(l, "%s%s", first ? "" : ",",
+                        order[i] == VAULT_ACTION_READ     ? "read"
+                        : order[i] == VAULT_ACTION_SEARCH ? "search"
+                                                          : "export");
+            first = 0;
+        }
+    if (first)
+        line_printf(l, "none");
+}
+
+/* A grant request as the caller gave it, for the log of a refusal: the
+ * parameters, never a value (a grant carries none). */
+static void describe_spec(char *out, size_t cap, const vault_grant_spec *g)
+{
+    line l = {out, cap, 0};
+
+    out[0] = '\0';
+    line_printf(&l, "%s ", g->effect == VAULT_EFFECT_MASK ? "mask" : "allow");
+    if (g->nfields) {
+        line_printf(&l, "fields=");
+        line_list(&l, g->fields, g->nfields);
+    } else {
+        line_printf(&l, "grades=");
+        line_text(&l, g->grade_min, 64);
+        line_printf(&l, "..");
+        line_text(&l, g->grade_max, 64);
+    }
+    line_printf(&l, " actions=");
+    line_actions(&l, g->actions ? g->actions : 1u << VAULT_ACTION_READ);
+    line_printf(&l, " to user=");
+    line_text(&l, g->user, 64);
+    line_printf(&l, " role=");
+    line_text(&l, g->role, 64);
+    line_printf(&l, " dept=");
+    line_text(&l, g->department, 64);
+    if (g->nrecords) {
+        line_printf(&l, ", records=");
+        line_list(&l, g->records, g->nrecords);
+    } else {
+        line_printf(&l, ", within ");
+        line_text(&l, g->jurisdiction, 128);
+    }
+    line_printf(&l, ", purposes=");
+    if (g->npurposes)
+        line_list(&l, g->purposes, g->npurposes);
+    else
+        line_printf(&l, "any");
+    line_printf(&l, ", ");
+    if (g->not_before)
+        line_time(&l, g->not_before);
+    else
+        line_printf(&l, "now");
+    line_printf(&l, " .. ");
+    line_time(&l, g->not_after);
+    line_printf(&l, ": ");
+    line_text(&l, g->reason, 200);
+}
+
+/* Describe a stored or new grant for the audit log and listings. */
+static void describe(char *out, size_t cap, const vault_policy *p, const vp_grant *g,
+                     const char *reason, int pending)
+{
+    line l = {out, cap, 0};
+
+    out[0] = '\0';
+    line_printf(&l, "%s %s ", g->id, g->effect == VAULT_EFFECT_ALLOW ? "allow" : "mask");
+    if (g->nfields) {
+        line_printf(&l, "fields=");
+        line_list(&l, g->fields, g->nfields);
+    } else {
+        line_printf(&l, "grades=%s..%s", policy_grade_name(p, (size_t)g->grade_min),
+                    policy_grade_name(p, (size_t)g->grade_max));
+    }
+    line_printf(&l, " actions=");
+    line_actions(&l, g->actions);
+    line_printf(&l, " to user=");
+    line_text(&l, g->user, 64);
+    line_printf(&l, " role=%s dept=%s, ", g->role ? g->role : "*",
+                g->department ? g->department : "*");
+    if (g->nrecords)
+        line_printf(&l, "%zu record%s", g->nrecords, g->nrecords == 1 ? "" : "s");
+    else
+        line_printf(&l, "within %s", g->jurisdiction ? g->jurisdiction : "?");
+    line_printf(&l, ", purposes=");
+    if (g->npurposes)
+        line_list(&l, g->purposes, g->npurposes);
+    else
+        line_printf(&l, "any");
+    line_printf(&l, ", ");
+    line_time(&l, g->not_before);
+    line_printf(&l, " .. ");
+    line_time(&l, g->not_after);
+    line_printf(&l, "%s: ", pending ? " (pending approval)" : "");
+    line_text(&l, reason, 511);
+}
+
+/* ---- the checks every officer action shares ---- */
+
+/* 1 when user names a and b are one person (compared in normalised
+ * form; a stored name that no longer normalises is compared as stored). */
+static int same_user(const char *a, const char *b)
+{
+    char na[VAULT_NAME_MAX], nb[VAULT_NAME_MAX];
+
+    if (!a || !b)
+        return 0;
+    if (vault__user_norm(na, sizeof na, a, "user") < 0 ||
+        vault__user_norm(nb, sizeof nb, b, "user") < 0) {
+        vault__err_clear();
+        return strcmp(a, b) == 0;
+    }
+    return strcmp(na, nb) == 0;
+}
+
+/* 1 when session s is among the people g's recipient pattern names: its
+ * user is the pattern's user, or its role and department fit the
+ * pattern's role and department part.  Stricter than a decision match on
+ * purpose: {user: bob, role: clerk} also touches every clerk. */
+static int pattern_touches(const vp_grant *g, const vault_session *s)
+{
+    if (g->user && same_user(g->user, s->user))
+        return 1;
+    if (!g->role && !g->department)
+        return 0;
+    return (!g->role || strcmp(g->role, s->role) == 0) &&
+           (!g->department || strcmp(g->department, s->department) == 0);
+}
+
+/* The grant's scope lies inside `jurisdiction` (an officer's own): its
+ * subtree is inside it, or every listed record lives inside it.  Unknown
+ * records are VAULT_ENOTFOUND.  `who` names the officer in the message. */
+static int scope_within(vault *v, const vp_grant *g, const char *jurisdiction, const char *who)
+{
+    int rc = VAULT_OK;
+    uint8_t rid[VAULT_ID_BYTES];
+    store_record rec;
+
+    if (g->nrecords == 0) {
+        ENSURE(g->jurisdiction && policy_jurisdiction_within(g->jurisdiction, jurisdiction),
+               VAULT_EDENIED, "the grant covers %s, outside the %s's own jurisdiction %s",
+               g->jurisdiction ? g->jurisdiction : "?", who, jurisdiction);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < g->nrecords; i++) {
+        GUARD(vault__id_parse(rid, g->records[i]));
+        rc = store_record_get(&rec, v->db, rid);
+        ENSURE(rc != VAULT_ENOTFOUND, VAULT_ENOTFOUND, "the grant names record %s, which does "
+               "not exist", g->records[i]);
+        GUARD(rc);
+        ENSURE(policy_jurisdiction_within(rec.jurisdiction, jurisdiction), VAULT_EDENIED,
+               "the grant names record %s, outside the %s's own jurisdiction %s", g->records[i],
+               who, jurisdiction);
+    }
+cleanup:
+    return rc;
+}
+
+/* Fields g selects under p, as one flag per declared field. */
+static void field_flags(uint8_t *out, const vault_policy *p, const vp_grant *g)
+{
+    size_t n = policy_field_count(p);
+
+    for (size_t f = 0; f < n; f++) {
+        const vp_field *pf = policy_field_at(p, f);
+        out[f] = 0;
+        if (g->nfields == 0)
+            out[f] = pf->grade >= g->grade_min && pf->grade <= g->grade_max;
+        for (size_t k = 0; k < g->nfields && !out[f]; k++)
+            out[f] = strcmp(g->fields[k], pf->name) == 0;
+    }
+}
+
+static int same_opt(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* 1 when a's and b's scopes may cover one record: nested subtrees, a
+ * shared record id, or (not looked up) a record list against a subtree. */
+static int scopes_meet(const vp_grant *a, const vp_grant *b)
+{
+    if (a->nrecords == 0 && b->nrecords == 0)
+        return policy_jurisdiction_within(a->jurisdiction, b->jurisdiction) ||
+               policy_jurisdiction_within(b->jurisdiction, a->jurisdiction);
+    if (a->nrecords && b->nrecords) {
+        for (size_t i = 0; i < a->nrecords; i++)
+            for (size_t k = 0; k < b->nrecords; k++)
+                if (strcmp(a->records[i], b->records[k]) == 0)
+                    return 1;
+        return 0;
+    }
+    return 1;
+}
+
+typedef struct span {
+    int64_t from, until;
+    int is_new; /* the grant being checked */
+} span;
+
+typedef struct chain_ctx {
+    const vault_policy *p;
+    const vp_grant *g;
+    const uint8_t *gf; /* g's field flags */
+    uint8_t *tf;       /* scratch */
+    size_t nf;
+    span *spans;
+    size_t n, cap;
+    int64_t now;
+} chain_ctx;
+
+static int chain_fn(void *arg, const store_grant *s)
+{
+    chain_ctx *c = arg;
+    owned_grant o;
+    int meets = 0, rc;
+    int64_t until;
+
+    if (s->break_glass) /* bounded by break_glass.max_per_day instead */
+        return 0;
+    if (strcmp(s->state, "pending") == 0 && s->not_after <= c->now)
+        return 0; /* expired unapproved: it never gave access */
+    if (!same_opt(s->user, c->g->user) || !same_opt(s->role, c->g->role) ||
+        !same_opt(s->department, c->g->department))
+        return 0;
+    rc = to_vp(&o, c->p, s);
+    if (rc < 0)
+        return rc;
+    if (o.usable && scopes_meet(&o.g, c->g)) {
+        field_flags(c->tf, c->p, &o.g);
+        for (size_t f = 0; f < c->nf && !meets; f++)
+            meets = c->tf[f] && c->gf[f];
+    }
+    until = o.g.not_after;
+    /* A revoked or suspended grant gave access until it was stopped. */
+    if ((strcmp(s->state, "revoked") == 0 || strcmp(s->state, "suspended") == 0) && s->changed &&
+        s->changed < until)
+        until = s->changed;
+    if (meets && until > o.g.not_before) {
+        if (c->n == c->cap) {
+            span *grown;
+            c->cap = c->cap ? c->cap * 2 : 16;
+            grown = realloc(c->spans, c->cap * sizeof *grown);
+            if (!grown) {
+                owned_free(&o);
+                return vault__err(VAULT_ENOMEM, "out of memory");
+            }
+            c->spans = grown;
+        }
+        c->spans[c->n].from = o.g.not_before;
+        c->spans[c->n].until = until;
+        c->spans[c->n].is_new = 0;
+        c->n++;
+    }
+    owned_free(&o);
+    return VAULT_OK;
+}
+
+static int span_cmp(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+
+    return x->from < y->from ? -1 : x->from > y->from;
+}
+
+/* No chaining (docs/policy-format.md, "Grant limits"): grants to the same
+ * recipient pattern for a shared field and a meeting scope join into one
+ * period when less than max_duration lies between them; the time they
+ * cover in the period that holds g, counted once where they overlap,
+ * may not exceed max_duration. */
+static int chain_check(vault *v, const vp_grant *g, const vp_grant_limit *lim)
+{
+    int rc = VAULT_OK;
+    chain_ctx c;
+    int64_t covered, until;
+    int has_new;
+    char want[32], max[32];
+
+    memset(&c, 0, sizeof c);
+    c.p = v->policy;
+    c.g = g;
+    c.now = vault__now();
+    c.nf = policy_field_count(v->policy);
+    c.tf = calloc(c.nf ? c.nf : 1, 2);
+    ENSURE(c.tf, VAULT_ENOMEM, "out of memory");
+    c.gf = c.tf + (c.nf ? c.nf : 1);
+    field_flags((uint8_t *)c.gf, v->policy, g);
+    GUARD(store_grant_scan(v->db, chain_fn, &c));
+    {
+        span *grown = realloc(c.spans, (c.n + 1) * sizeof *grown);
+        ENSURE(grown, VAULT_ENOMEM, "out of memory");
+        c.spans = grown;
+    }
+    c.spans[c.n].from = g->not_before;
+    c.spans[c.n].until = g->not_after;
+    c.spans[c.n].is_new = 1;
+    c.n++;
+    qsort(c.spans, c.n, sizeof *c.spans, span_cmp);
+    /* Walk the periods in time order; every time lies within 1970..9999,
+     * so no sum below overflows. */
+    covered = c.spans[0].until - c.spans[0].from;
+    until = c.spans[0].until;
+    has_new = c.spans[0].is_new;
+    for (size_t i = 1; i < c.n; i++) {
+        const span *sp = &c.spans[i];
+        if (sp->from < until + lim->max_duration) { /* joins the period */
+            if (sp->from >= until)
+                covered += sp->until - sp->from;
+            else if (sp->until > until)
+                covered += sp->until - until;
+            if (sp->until > until)
+                until = sp->until;
+        } else if (has_new) {
+            break; /* the period that holds the new grant is complete */
+        } else {
+            covered = sp->until - sp->from;
+            until = sp->until;
+        }
+        has_new |= sp->is_new;
+    }
+    if (covered > lim->max_duration) {
+        policy_duration_text(want, sizeof want, covered);
+        policy_duration_text(max, sizeof max, lim->max_duration);
+        ENSURE(0, VAULT_EDENIED, "with the grants already made to the same recipients for these "
+               "fields and scope, access would last %s in one period, more than the max_duration "
+               "%s of role %s (no chaining)", want, max, lim->issuer_role);
+    }
+cleanup:
+    free(c.tf);
+    free(c.spans);
+    return rc;
+}
+
+/* ---- issuing ---- */
 
 static int new_id(char *out, size_t cap, const char *prefix)
 {
@@ -307,62 +795,40 @@ cleanup:
     return rc;
 }
 
-/* Describe a grant for the audit log and listings (no field values). */
-static void describe(char *out, size_t cap, const vault_policy *p, const vp_grant *g,
-                     const char *reason, int pending)
+static int check_optional_name(const char *name, const char *what)
 {
-    char from[32], until[32], sel[300] = "", scope[300];
-    size_t i, len = 0;
-
-    (void)p;
-    time_text(from, sizeof from, g->not_before);
-    time_text(until, sizeof until, g->not_after);
-    if (g->nfields) {
-        for (i = 0; i < g->nfields && len + 1 < sizeof sel; i++)
-            len += (size_t)snprintf(sel + len, sizeof sel - len, "%s%s", i ? "," : "fields=",
-                                    g->fields[i]);
-    } else {
-        snprintf(sel, sizeof sel, "grades=%s..%s", policy_grade_name(p, (size_t)g->grade_min),
-                 policy_grade_name(p, (size_t)g->grade_max));
-    }
-    if (g->nrecords)
-        snprintf(scope, sizeof scope, "%zu record%s", g->nrecords, g->nrecords == 1 ? "" : "s");
-    else
-        snprintf(scope, sizeof scope, "within %s", g->jurisdiction);
-    snprintf(out, cap, "%s %s %s to user=%s role=%s dept=%s, %s, %s .. %s%s: %s", g->id,
-             g->effect == VAULT_EFFECT_ALLOW ? "allow" : "mask", sel, g->user ? g->user : "*",
-             g->role ? g->role : "*", g->department ? g->department : "*", scope, from, until,
-             pending ? " (pending approval)" : "", reason ? reason : "");
+    return name ? vault__name_check(name, what) : VAULT_OK;
 }
 
-int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_session *s,
-                      const vault_grant_spec *spec)
+typedef struct issue_ctx {
+    vault_session *s;
+    const vault_grant_spec *spec;
+    char id[VAULT_NAME_MAX], jur[VAULT_JURISDICTION_MAX + 1], user[VAULT_NAME_MAX];
+    char (*ids)[VAULT_ID_HEX_SIZE];
+    const char **idp;
+    char *fields, *records, *purposes;
+    int needs;
+} issue_ctx;
+
+static int issue(issue_ctx *c)
 {
-    int rc = VAULT_OK, entered = 0, needs = 0, gmin, gmax;
-    vault *v = NULL;
+    int rc = VAULT_OK, gmin, gmax;
+    vault_session *s = c->s;
+    vault *v = s->v;
+    const vault_grant_spec *spec = c->spec;
+    const vp_grant_limit *lim;
     vp_grant g;
     store_grant row;
-    char id[VAULT_NAME_MAX], detail[DETAIL_MAX], jur[VAULT_JURISDICTION_MAX + 1];
-    char ruser[VAULT_NAME_MAX];
-    const char *scope = NULL, *recipient = NULL;
-    char *fields = NULL, *records = NULL, *purposes = NULL, (*ids)[VAULT_ID_HEX_SIZE] = NULL;
-    const char **idp = NULL;
-    size_t i;
+    char detail[DETAIL_MAX];
     af_entry e;
-    vp_decision d;
     int64_t now = vault__now();
+    size_t i;
 
-    ENSURE(out_id && out_id_size >= 20 && s && spec, VAULT_EINVALID,
-           "missing grant id buffer, session or grant");
-    if (out_pending)
-        *out_pending = 0;
-    v = s->v;
-    GUARD(vault__enter(v));
-    entered = 1;
-    ENSURE(spec->reason && *spec->reason, VAULT_EINVALID, "a grant needs a written reason");
-    ENSURE(strlen(spec->reason) < 512, VAULT_ELIMIT, "reason longer than 511 bytes");
+    GUARD(vault__text_check(spec->reason, 511, "a grant's written reason"));
     ENSURE(spec->user || spec->role || spec->department, VAULT_EINVALID,
            "a grant needs a recipient: user, or role and/or department");
+    if (spec->user)
+        GUARD(vault__user_norm(c->user, sizeof c->user, spec->user, "recipient user"));
     GUARD(check_optional_name(spec->role, "recipient role"));
     GUARD(check_optional_name(spec->department, "recipient department"));
     ENSURE(spec->effect == VAULT_EFFECT_ALLOW || spec->effect == VAULT_EFFECT_MASK, VAULT_EINVALID,
@@ -378,82 +844,83 @@ int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_
            "a grant covers listed records or a jurisdiction");
     ENSURE(!(spec->nrecords > 0 && spec->jurisdiction), VAULT_EINVALID,
            "a grant covers listed records or a jurisdiction, not both");
-    if (spec->jurisdiction) {
-        GUARD(vault__jurisdiction_norm(jur, sizeof jur, spec->jurisdiction, "grant jurisdiction"));
-        scope = jur;
-    }
-    if (spec->user) {
-        GUARD(vault__user_norm(ruser, sizeof ruser, spec->user, "recipient user"));
-        recipient = ruser;
-    }
+    ENSURE((spec->actions & ~GRANT_ACTIONS) == 0, VAULT_EINVALID,
+           "a grant's actions are read, search and export");
+    if (spec->jurisdiction)
+        GUARD(vault__jurisdiction_norm(c->jur, sizeof c->jur, spec->jurisdiction,
+                                       "grant jurisdiction"));
     gmin = spec->grade_min ? policy_grade_index(v->policy, spec->grade_min) : 0;
     gmax = spec->grade_max ? policy_grade_index(v->policy, spec->grade_max)
                            : (int)policy_grade_count(v->policy) - 1;
     ENSURE(gmin >= 0 && gmax >= 0, VAULT_EINVALID, "unknown grade in the grant");
-    ids = calloc(spec->nrecords ? spec->nrecords : 1, sizeof *ids);
-    idp = calloc(spec->nrecords ? spec->nrecords : 1, sizeof *idp);
-    ENSURE(ids && idp, VAULT_ENOMEM, "out of memory");
+    c->ids = calloc(spec->nrecords ? spec->nrecords : 1, sizeof *c->ids);
+    c->idp = calloc(spec->nrecords ? spec->nrecords : 1, sizeof *c->idp);
+    ENSURE(c->ids && c->idp, VAULT_ENOMEM, "out of memory");
     for (i = 0; i < spec->nrecords; i++) {
         uint8_t rid[VAULT_ID_BYTES];
         GUARD(vault__id_parse(rid, spec->records[i]));
-        vault__id_format(ids[i], rid);
-        idp[i] = ids[i];
+        vault__id_format(c->ids[i], rid);
+        c->idp[i] = c->ids[i];
     }
+    ENSURE(time_ok(spec->not_before) && time_ok(spec->not_after), VAULT_EINVALID,
+           "a grant's times must lie between 1970 and 9999");
     memset(&g, 0, sizeof g);
-    GUARD(new_id(id, sizeof id, "g-"));
-    g.id = id;
-    g.user = recipient;
+    GUARD(new_id(c->id, sizeof c->id, "g-"));
+    g.id = c->id;
+    g.user = spec->user ? c->user : NULL;
     g.role = spec->role;
     g.department = spec->department;
     g.effect = spec->effect;
-    g.actions = GRANT_ACTIONS;
+    g.actions = spec->actions ? spec->actions : 1u << VAULT_ACTION_READ;
     g.fields = spec->fields;
     g.nfields = spec->nfields;
     g.grade_min = gmin;
     g.grade_max = gmax;
-    g.records = idp;
+    g.records = c->idp;
     g.nrecords = spec->nrecords;
-    g.jurisdiction = scope;
+    g.jurisdiction = spec->jurisdiction ? c->jur : NULL;
     g.purposes = spec->purposes;
     g.npurposes = spec->npurposes;
     g.not_before = spec->not_before ? spec->not_before : now;
     g.not_after = spec->not_after;
     ENSURE(g.not_after > g.not_before, VAULT_EINVALID, "a grant must end after it starts");
     ENSURE(g.not_after > now, VAULT_EINVALID, "a grant must end in the future");
-    rc = policy_grant_check(&needs, v->policy, s->role, &g);
-    if (rc == VAULT_EDENIED) {
-        memset(&d, 0, sizeof d);
-        d.effect = VAULT_EFFECT_DENY;
-        d.by = VP_BY_DEFAULT;
-        rc = session__log_denial(s, "grant", NULL, NULL, &d, rc);
-        goto cleanup;
-    }
-    GUARD(rc);
-    GUARD(join(&fields, spec->fields, spec->nfields));
-    GUARD(join(&records, idp, spec->nrecords));
-    GUARD(join(&purposes, spec->purposes, spec->npurposes));
+    /* Decide on the state as it is now: the write lock is held from here
+     * to the commit. */
+    GUARD(store_begin(v->db, 1));
+    GUARD(grants__sync(v, 0));
+    GUARD(policy_grant_check(&c->needs, v->policy, s->role, &g));
+    lim = policy_grant_limit(v->policy, s->role);
+    GUARD(scope_within(v, &g, s->jurisdiction, "issuing officer"));
+    ENSURE(lim->self_grant || !pattern_touches(&g, s), VAULT_EDENIED,
+           "no self-grants: the recipients include the issuing officer (%s as %s in %s), and "
+           "grant_limits of role %s do not say self_grant: true", s->user, s->role,
+           s->department, s->role);
+    GUARD(chain_check(v, &g, lim));
+    GUARD(join(&c->fields, spec->fields, spec->nfields));
+    GUARD(join(&c->records, c->idp, spec->nrecords));
+    GUARD(join(&c->purposes, spec->purposes, spec->npurposes));
     memset(&row, 0, sizeof row);
-    row.id = id;
-    row.state = needs ? "pending" : "active";
+    row.id = c->id;
+    row.state = c->needs ? "pending" : "active";
     row.issuer = s->user;
     row.issuer_role = s->role;
-    row.user = recipient;
-    row.role = spec->role;
-    row.department = spec->department;
-    row.effect = spec->effect;
+    row.user = g.user;
+    row.role = g.role;
+    row.department = g.department;
+    row.effect = g.effect;
     row.actions = g.actions;
-    row.fields = fields;
+    row.fields = c->fields;
     row.grade_min = spec->nfields ? NULL : policy_grade_name(v->policy, (size_t)gmin);
     row.grade_max = spec->nfields ? NULL : policy_grade_name(v->policy, (size_t)gmax);
-    row.records = records;
-    row.jurisdiction = scope;
-    row.purposes = purposes;
+    row.records = c->records;
+    row.jurisdiction = g.jurisdiction;
+    row.purposes = c->purposes;
     row.not_before = g.not_before;
     row.not_after = g.not_after;
     row.reason = spec->reason;
     row.created = now;
-    describe(detail, sizeof detail, v->policy, &g, spec->reason, needs);
-    GUARD(store_begin(v->db, 1));
+    describe(detail, sizeof detail, v->policy, &g, spec->reason, c->needs);
     GUARD(store_grant_insert(v->db, &row));
     GUARD(bump_version(v));
     audit_entry_init(&e, v, s, "grant");
@@ -461,113 +928,149 @@ int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_
     GUARD(audit_append(v, &e));
     GUARD(store_commit(v->db));
     GUARD(grants__reload(v));
-    snprintf(out_id, out_id_size, "%s", id);
+cleanup:
+    return rc;
+}
+
+int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_session *s,
+                      const vault_grant_spec *spec)
+{
+    int rc = VAULT_OK, entered = 0;
+    vault *v = NULL;
+    issue_ctx c;
+    char request[DETAIL_MAX], why[512];
+
+    memset(&c, 0, sizeof c);
+    ENSURE(out_id && out_id_size >= 20 && s && spec, VAULT_EINVALID,
+           "missing grant id buffer, session or grant");
     if (out_pending)
-        *out_pending = needs;
+        *out_pending = 0;
+    v = s->v;
+    GUARD(vault__enter(v));
+    entered = 1;
+    c.s = s;
+    c.spec = spec;
+    rc = issue(&c);
+    if (is_refusal(rc)) {
+        snprintf(why, sizeof why, "%s", vault_error_last());
+        describe_spec(request, sizeof request, spec);
+        rc = refuse(s, "grant", NULL, why, request, rc);
+    }
+    GUARD(rc);
+    snprintf(out_id, out_id_size, "%s", c.id);
+    if (out_pending)
+        *out_pending = c.needs;
 cleanup:
     vault__exit(v, entered);
-    free(fields);
-    free(records);
-    free(purposes);
-    free(ids);
-    free(idp);
+    free(c.fields);
+    free(c.records);
+    free(c.purposes);
+    free(c.ids);
+    free(c.idp);
     return rc;
 }
 
 /* ---- approving and revoking ---- */
 
-typedef struct grant_copy {
-    char id[VAULT_NAME_MAX], state[16], issuer[VAULT_NAME_MAX], user[VAULT_NAME_MAX];
-    int has_user, usable, max_grade, break_glass;
-    char detail[DETAIL_MAX];
-} grant_copy;
-
-typedef struct copy_ctx {
-    grant_copy *out;
-    const vault_policy *p;
-} copy_ctx;
-
-static int copy_fn(void *arg, const store_grant *s)
+static int approve(vault_session *s, const char *grant_id, char *request, size_t request_cap)
 {
-    copy_ctx *c = arg;
+    int rc = VAULT_OK;
+    vault *v = s->v;
     owned_grant o;
-    int rc = to_vp(&o, &c->out->usable, c->p, s);
+    af_entry e;
+    char detail[DETAIL_MAX + 32], desc[DETAIL_MAX];
 
-    if (rc < 0)
-        return rc;
-    snprintf(c->out->id, sizeof c->out->id, "%s", s->id);
-    snprintf(c->out->state, sizeof c->out->state, "%s", s->state);
-    snprintf(c->out->issuer, sizeof c->out->issuer, "%s", s->issuer);
-    c->out->has_user = s->user != NULL;
-    snprintf(c->out->user, sizeof c->out->user, "%s", s->user ? s->user : "");
-    c->out->break_glass = s->break_glass;
-    c->out->max_grade = c->out->usable ? policy_grant_max_grade(c->p, &o.g) : -1;
-    if (c->out->usable)
-        describe(c->out->detail, sizeof c->out->detail, c->p, &o.g, s->reason, 0);
-    else
-        snprintf(c->out->detail, sizeof c->out->detail, "%s", s->id);
+    memset(&o, 0, sizeof o);
+    GUARD(store_begin(v->db, 1));
+    GUARD(grants__sync(v, 0));
+    GUARD(load_grant(&o, v, grant_id));
+    snprintf(request, request_cap, "approve %s", o.id);
+    ENSURE(strcmp(o.state, "pending") == 0, VAULT_ESTATE, "grant %s is %s, not pending approval",
+           o.id, o.state);
+    ENSURE(o.g.not_after > vault__now(), VAULT_ESTATE, "grant %s has expired unapproved", o.id);
+    ENSURE(o.usable, VAULT_ESTATE, "grant %s names a grade the policy no longer has", o.id);
+    ENSURE(!same_user(o.issuer, s->user), VAULT_EDENIED,
+           "grant %s: the issuing officer can't approve it; a second, different officer must",
+           o.id);
+    ENSURE(!pattern_touches(&o.g, s), VAULT_EDENIED,
+           "grant %s: the approver (%s as %s in %s) is among its recipients", o.id, s->user,
+           s->role, s->department);
+    ENSURE(policy_grant_limit(v->policy, s->role), VAULT_EDENIED,
+           "grant %s: role '%s' has no grant_limits and can't approve", o.id, s->role);
+    rc = policy_grant_check(NULL, v->policy, s->role, &o.g);
+    if (rc < 0) {
+        char why[400];
+        snprintf(why, sizeof why, "%s", vault_error_last());
+        ENSURE(0, rc, "grant %s: the approver's own limits don't allow it: %s", o.id, why);
+    }
+    GUARD(scope_within(v, &o.g, s->jurisdiction, "approving officer"));
+    GUARD(store_grant_set_state(v->db, o.id, "active", s->user, NULL, NULL, vault__now()));
+    GUARD(bump_version(v));
+    audit_entry_init(&e, v, s, "approve");
+    describe(desc, sizeof desc, v->policy, &o.g, o.reason, 0);
+    snprintf(detail, sizeof detail, "approved %s", desc);
+    e.detail = detail;
+    GUARD(audit_append(v, &e));
+    GUARD(store_commit(v->db));
+    GUARD(grants__reload(v));
+cleanup:
     owned_free(&o);
-    return VAULT_OK;
-}
-
-static int load_copy(grant_copy *out, vault *v, const char *id)
-{
-    copy_ctx c = {out, v->policy};
-
-    memset(out, 0, sizeof *out);
-    if (!id || !*id || strlen(id) >= VAULT_NAME_MAX)
-        return vault__err(VAULT_EINVALID, "missing or malformed grant id");
-    return store_grant_get(v->db, id, copy_fn, &c);
+    return rc;
 }
 
 int vault_grant_approve(vault_session *s, const char *grant_id)
 {
     int rc = VAULT_OK, entered = 0;
     vault *v = NULL;
-    grant_copy g;
-    const vp_grant_limit *lim;
-    af_entry e;
-    char detail[DETAIL_MAX + 32];
-    vp_decision d;
+    char request[VAULT_NAME_MAX + 16] = "", why[512];
 
     ENSURE(s, VAULT_EINVALID, "no session");
     v = s->v;
     GUARD(vault__enter(v));
     entered = 1;
-    GUARD(store_begin(v->db, 1));
-    GUARD(load_copy(&g, v, grant_id));
-    ENSURE(strcmp(g.state, "pending") == 0, VAULT_ESTATE, "grant %s is %s, not pending approval",
-           g.id, g.state);
-    memset(&d, 0, sizeof d);
-    d.effect = VAULT_EFFECT_DENY;
-    lim = policy_grant_limit(v->policy, s->role);
-    if (strcmp(g.issuer, s->user) == 0)
-        rc = vault__err(VAULT_EDENIED, "grant %s: the issuing officer can't approve it; a second, "
-                                       "different officer must", g.id);
-    else if (g.has_user && strcmp(g.user, s->user) == 0)
-        rc = vault__err(VAULT_EDENIED, "grant %s: its recipient can't approve it", g.id);
-    else if (!lim)
-        rc = vault__err(VAULT_EDENIED, "grant %s: role '%s' has no grant_limits and can't approve",
-                        g.id, s->role);
-    else if (!g.usable || g.max_grade > lim->max_grade)
-        rc = vault__err(VAULT_EDENIED,
-                        "grant %s reaches grade '%s', above role '%s''s ceiling '%s'", g.id,
-                        g.usable ? policy_grade_name(v->policy, (size_t)g.max_grade) : "?",
-                        s->role, policy_grade_name(v->policy, (size_t)lim->max_grade));
-    if (rc == VAULT_EDENIED) {
-        rc = session__log_denial(s, "approve", NULL, NULL, &d, rc);
-        goto cleanup;
+    rc = approve(s, grant_id, request, sizeof request);
+    if (is_refusal(rc)) {
+        snprintf(why, sizeof why, "%s", vault_error_last());
+        if (!*request) {
+            line l = {request, sizeof request, 0};
+            line_printf(&l, "approve ");
+            line_text(&l, grant_id, 64);
+        }
+        rc = refuse(s, "approve", NULL, why, request, rc);
     }
-    GUARD(store_grant_set_state(v->db, g.id, "active", s->user, NULL, NULL, vault__now()));
+cleanup:
+    vault__exit(v, entered);
+    return rc;
+}
+
+static int revoke(vault_session *s, const char *grant_id, const char *reason)
+{
+    int rc = VAULT_OK;
+    vault *v = s->v;
+    owned_grant o;
+    af_entry e;
+    char detail[DETAIL_MAX];
+    line l = {detail, sizeof detail, 0};
+
+    memset(&o, 0, sizeof o);
+    GUARD(vault__text_check(reason, 511, "a revocation's written reason"));
+    GUARD(store_begin(v->db, 1));
+    GUARD(load_grant(&o, v, grant_id));
+    ENSURE(strcmp(o.state, "revoked") != 0, VAULT_ESTATE, "grant %s is already revoked", o.id);
+    ENSURE(same_user(o.issuer, s->user) || policy_grant_limit(v->policy, s->role) ||
+               (o.break_glass && o.user && same_user(o.user, s->user)),
+           VAULT_EDENIED, "role '%s' may not revoke grants", s->role);
+    GUARD(store_grant_set_state(v->db, o.id, "revoked", NULL, s->user, reason, vault__now()));
     GUARD(bump_version(v));
-    audit_entry_init(&e, v, s, "approve");
-    snprintf(detail, sizeof detail, "approved %s", g.detail);
+    audit_entry_init(&e, v, s, "revoke");
+    line_printf(&l, "revoked %s: ", o.id);
+    line_text(&l, reason, 511);
     e.detail = detail;
     GUARD(audit_append(v, &e));
     GUARD(store_commit(v->db));
     GUARD(grants__reload(v));
 cleanup:
-    vault__exit(v, entered);
+    owned_free(&o);
     return rc;
 }
 
@@ -575,36 +1078,50 @@ int vault_grant_revoke(vault_session *s, const char *grant_id, const char *reaso
 {
     int rc = VAULT_OK, entered = 0;
     vault *v = NULL;
-    grant_copy g;
-    af_entry e;
-    char detail[DETAIL_MAX];
-    vp_decision d;
+    char request[DETAIL_MAX], why[512];
+    line l = {request, sizeof request, 0};
 
     ENSURE(s, VAULT_EINVALID, "no session");
     v = s->v;
     GUARD(vault__enter(v));
     entered = 1;
-    ENSURE(reason && *reason, VAULT_EINVALID, "revoking needs a written reason");
-    ENSURE(strlen(reason) < 512, VAULT_ELIMIT, "reason longer than 511 bytes");
-    GUARD(store_begin(v->db, 1));
-    GUARD(load_copy(&g, v, grant_id));
-    ENSURE(strcmp(g.state, "revoked") != 0, VAULT_ESTATE, "grant %s is already revoked", g.id);
-    if (strcmp(g.issuer, s->user) != 0 && !policy_grant_limit(v->policy, s->role) &&
-        !(g.break_glass && g.has_user && strcmp(g.user, s->user) == 0)) {
-        memset(&d, 0, sizeof d);
-        rc = vault__err(VAULT_EDENIED, "role '%s' may not revoke grants", s->role);
-        rc = session__log_denial(s, "revoke", NULL, NULL, &d, rc);
-        goto cleanup;
+    rc = revoke(s, grant_id, reason);
+    if (is_refusal(rc)) {
+        snprintf(why, sizeof why, "%s", vault_error_last());
+        line_printf(&l, "revoke ");
+        line_text(&l, grant_id, 64);
+        line_printf(&l, ": ");
+        line_text(&l, reason, 200);
+        rc = refuse(s, "revoke", NULL, why, request, rc);
     }
-    GUARD(store_grant_set_state(v->db, g.id, "revoked", NULL, s->user, reason, vault__now()));
-    GUARD(bump_version(v));
-    audit_entry_init(&e, v, s, "revoke");
-    snprintf(detail, sizeof detail, "revoked %s: %s", g.id, reason);
-    e.detail = detail;
-    GUARD(audit_append(v, &e));
-    GUARD(store_commit(v->db));
-    GUARD(grants__reload(v));
 cleanup:
+    vault__exit(v, entered);
+    return rc;
+}
+
+/* ---- warnings ---- */
+
+int vault_grant_warnings(char **out, vault *v, const char *grant_id)
+{
+    int rc = VAULT_OK, entered = 0;
+    owned_grant o;
+
+    memset(&o, 0, sizeof o);
+    ENSURE(out, VAULT_EINVALID, "missing output");
+    *out = NULL;
+    GUARD(vault__enter(v));
+    entered = 1;
+    GUARD(store_begin(v->db, 0));
+    GUARD(load_grant(&o, v, grant_id));
+    store_rollback(v->db);
+    if (!o.usable) {
+        *out = strdup("warning: the grant names a grade the policy no longer has\n");
+        ENSURE(*out, VAULT_ENOMEM, "out of memory");
+    } else {
+        GUARD(policy_grant_blocked(out, v->policy, &o.g));
+    }
+cleanup:
+    owned_free(&o);
     vault__exit(v, entered);
     return rc;
 }
@@ -631,64 +1148,91 @@ static const char *live_state(const store_grant *s, int64_t now)
     return "active";
 }
 
+static json_t *json_actions(unsigned actions)
+{
+    json_t *a = json_array();
+    static const int order[] = {VAULT_ACTION_READ, VAULT_ACTION_SEARCH, VAULT_ACTION_EXPORT};
+
+    for (size_t i = 0; a && i < VAULT_ARRAY_LEN(order); i++)
+        if (actions & (1u << order[i]))
+            json_array_append_new(a, json_string(order[i] == VAULT_ACTION_READ     ? "read"
+                                                 : order[i] == VAULT_ACTION_SEARCH ? "search"
+                                                                                   : "export"));
+    return a;
+}
+
+static json_t *json_opt(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
 static int list_fn(void *arg, const store_grant *s)
 {
     list_ctx *c = arg;
     owned_grant o;
-    int usable = 0, rc = VAULT_OK;
+    int rc = VAULT_OK;
     const char *state = live_state(s, c->now);
-    char line[DETAIL_MAX + 128], *grown;
-    size_t n;
+    char text[DETAIL_MAX * 2], *grown;
+    line l = {text, sizeof text, 0};
 
+    memset(&o, 0, sizeof o);
     if (c->active_only && strcmp(state, "active") != 0)
         return 0;
-    GUARD(to_vp(&o, &usable, c->p, s));
+    GUARD(to_vp(&o, c->p, s));
     if (c->as_json) {
         json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b}", "id", s->id, "state",
                               state, "effect", s->effect == VAULT_EFFECT_ALLOW ? "allow" : "mask",
                               "issuer", s->issuer, "not_before", (json_int_t)s->not_before,
                               "not_after", (json_int_t)s->not_after, "reason", s->reason,
                               "break_glass", s->break_glass != 0);
-        if (!j) {
-            owned_free(&o);
-            return vault__err(VAULT_ENOMEM, "out of memory");
-        }
-        json_object_set_new(j, "user", s->user ? json_string(s->user) : json_null());
-        json_object_set_new(j, "role", s->role ? json_string(s->role) : json_null());
-        json_object_set_new(j, "department", s->department ? json_string(s->department) : json_null());
-        json_object_set_new(j, "fields", s->fields ? json_string(s->fields) : json_null());
-        json_object_set_new(j, "grade_min", s->grade_min ? json_string(s->grade_min) : json_null());
-        json_object_set_new(j, "grade_max", s->grade_max ? json_string(s->grade_max) : json_null());
-        json_object_set_new(j, "jurisdiction", s->jurisdiction ? json_string(s->jurisdiction) : json_null());
-        json_object_set_new(j, "records", s->records ? json_string(s->records) : json_null());
-        json_object_set_new(j, "approver", s->approver ? json_string(s->approver) : json_null());
-        json_object_set_new(j, "revoked_by", s->revoked_by ? json_string(s->revoked_by) : json_null());
+        ENSURE(j, VAULT_ENOMEM, "out of memory");
+        json_object_set_new(j, "user", json_opt(s->user));
+        json_object_set_new(j, "role", json_opt(s->role));
+        json_object_set_new(j, "department", json_opt(s->department));
+        json_object_set_new(j, "fields", json_opt(s->fields));
+        json_object_set_new(j, "grade_min", json_opt(s->grade_min));
+        json_object_set_new(j, "grade_max", json_opt(s->grade_max));
+        json_object_set_new(j, "jurisdiction", json_opt(s->jurisdiction));
+        json_object_set_new(j, "records", json_opt(s->records));
+        json_object_set_new(j, "purposes", json_opt(s->purposes));
+        json_object_set_new(j, "actions", json_actions(s->actions));
+        json_object_set_new(j, "approver", json_opt(s->approver));
+        json_object_set_new(j, "revoked_by", json_opt(s->revoked_by));
+        json_object_set_new(j, "revoke_reason", json_opt(s->revoke_reason));
         json_array_append_new(c->arr, j);
-    } else {
-        char d[DETAIL_MAX];
-        if (usable)
-            describe(d, sizeof d, c->p, &o.g, s->reason, 0);
-        else
-            snprintf(d, sizeof d, "%s (grade no longer in the policy)", s->id);
-        n = (size_t)snprintf(line, sizeof line, "%-9s %s%s  [by %s%s%s]\n", state, d,
-                             s->break_glass ? " BREAK-GLASS" : "", s->issuer,
-                             s->approver ? ", approved by " : "", s->approver ? s->approver : "");
-        if (n >= sizeof line)
-            n = sizeof line - 1;
-        if (c->len + n + 1 > c->cap) {
-            c->cap = (c->cap + n + 1) * 2;
-            grown = realloc(c->text, c->cap);
-            if (!grown) {
-                owned_free(&o);
-                return vault__err(VAULT_ENOMEM, "out of memory");
-            }
-            c->text = grown;
-        }
-        memcpy(c->text + c->len, line, n + 1);
-        c->len += n;
+        goto cleanup;
     }
-    owned_free(&o);
+    line_printf(&l, "%-9s ", state);
+    if (o.usable) {
+        char d[DETAIL_MAX];
+        describe(d, sizeof d, c->p, &o.g, s->reason, 0);
+        line_printf(&l, "%s", d);
+    } else {
+        line_printf(&l, "%s (grade no longer in the policy)", s->id);
+    }
+    line_printf(&l, "%s  [by ", s->break_glass ? " BREAK-GLASS" : "");
+    line_text(&l, s->issuer, 128);
+    if (s->approver) {
+        line_printf(&l, ", approved by ");
+        line_text(&l, s->approver, 128);
+    }
+    if (s->revoked_by) {
+        line_printf(&l, ", %s by ", strcmp(s->state, "suspended") == 0 ? "suspended" : "revoked");
+        line_text(&l, s->revoked_by, 128);
+        line_printf(&l, ": ");
+        line_text(&l, s->revoke_reason, 511);
+    }
+    line_printf(&l, "]\n");
+    if (c->len + l.len + 1 > c->cap) {
+        c->cap = (c->cap + l.len + 1) * 2;
+        grown = realloc(c->text, c->cap);
+        ENSURE(grown, VAULT_ENOMEM, "out of memory");
+        c->text = grown;
+    }
+    memcpy(c->text + c->len, text, l.len + 1);
+    c->len += l.len;
 cleanup:
+    owned_free(&o);
     return rc;
 }
 
@@ -720,8 +1264,7 @@ int vault_grant_list(char **out, vault *v, int active_only, int as_json)
         ENSURE(*out, VAULT_ENOMEM, "out of memory");
     }
 cleanup:
-    if (entered)
-        vault__leave(v);
+    vault__exit(v, entered);
     json_decref(c.arr);
     free(c.text);
     return rc;
@@ -729,46 +1272,87 @@ cleanup:
 
 /* ---- break-glass ---- */
 
-int vault_break_glass(char *out_id, size_t out_id_size, vault_session *s, const char *record_id,
-                      const char *reason, int64_t seconds)
+static int name_listed(const char *name, const char *const *list, size_t n)
 {
-    int rc = VAULT_OK, entered = 0;
-    vault *v = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+typedef struct count_ctx {
+    const char *user;
+    int64_t since;
+    int n;
+} count_ctx;
+
+static int count_fn(void *arg, const store_grant *s)
+{
+    count_ctx *c = arg;
+
+    if (s->break_glass && s->created > c->since && same_user(s->issuer, c->user))
+        c->n++;
+    return VAULT_OK;
+}
+
+typedef struct glass_ctx {
+    vault_session *s;
+    const uint8_t *rid;
+    const char *reason;
+    int64_t seconds;
+    char id[VAULT_NAME_MAX];
+} glass_ctx;
+
+static int glass(glass_ctx *c)
+{
+    int rc = VAULT_OK;
+    vault_session *s = c->s;
+    vault *v = s->v;
     const vp_break_glass *bg;
-    uint8_t rid[VAULT_ID_BYTES];
-    char hex[VAULT_ID_HEX_SIZE], id[VAULT_NAME_MAX], detail[DETAIL_MAX], until[32];
+    char hex[VAULT_ID_HEX_SIZE], detail[DETAIL_MAX], until[32], max[32], want[32];
     store_record rec;
     store_grant row;
     af_entry e;
-    vp_decision d;
-    int64_t now = vault__now();
+    count_ctx n;
+    int64_t now = vault__now(), seconds = c->seconds;
+    line l = {detail, sizeof detail, 0};
 
-    ENSURE(out_id && out_id_size >= 20 && s, VAULT_EINVALID, "missing id buffer or session");
-    v = s->v;
-    GUARD(vault__enter(v));
-    entered = 1;
-    ENSURE(reason && *reason, VAULT_EINVALID, "break-glass needs a written reason");
-    ENSURE(strlen(reason) < 512, VAULT_ELIMIT, "reason longer than 511 bytes");
-    ENSURE(seconds >= 0, VAULT_EINVALID, "break-glass duration must be positive");
-    GUARD(vault__id_parse(rid, record_id));
-    vault__id_format(hex, rid);
+    GUARD(vault__text_check(c->reason, 511, "a break-glass written reason"));
     bg = policy_break_glass(v->policy);
-    if (!bg || !policy_break_glass_role(v->policy, s->role)) {
-        memset(&d, 0, sizeof d);
-        rc = vault__err(VAULT_EDENIED, "role '%s' may not break glass under this policy", s->role);
-        rc = session__log_denial(s, "break_glass", rid, NULL, &d, rc);
-        goto cleanup;
-    }
+    ENSURE(bg && policy_break_glass_role(v->policy, s->role), VAULT_EDENIED,
+           "role '%s' may not break glass under this policy", s->role);
+    ENSURE(name_listed(s->purpose, bg->purposes, bg->npurposes), VAULT_EDENIED,
+           "purpose '%s' is not one the policy lists for break-glass", s->purpose);
+    ENSURE(seconds >= 0, VAULT_EINVALID, "break-glass duration must be positive");
     if (seconds == 0)
         seconds = bg->max_duration;
-    ENSURE(seconds <= bg->max_duration, VAULT_EDENIED,
-           "break-glass for %lld s exceeds the policy's maximum of %lld s", (long long)seconds,
-           (long long)bg->max_duration);
-    GUARD(new_id(id, sizeof id, "bg-"));
+    if (seconds > bg->max_duration) {
+        policy_duration_text(want, sizeof want, seconds > VP_TIME_MAX ? VP_TIME_MAX : seconds);
+        policy_duration_text(max, sizeof max, bg->max_duration);
+        ENSURE(0, VAULT_EDENIED, "break-glass for %s exceeds the policy's max_duration %s", want,
+               max);
+    }
+    vault__id_format(hex, c->rid);
     GUARD(store_begin(v->db, 1));
-    GUARD(store_record_get(&rec, v->db, rid));
+    GUARD(grants__sync(v, 0));
+    rc = store_record_get(&rec, v->db, c->rid);
+    ENSURE(rc != VAULT_ENOTFOUND, VAULT_ENOTFOUND, "no record %s", hex);
+    GUARD(rc);
+    ENSURE(policy_jurisdiction_within(rec.jurisdiction, s->jurisdiction) ||
+               name_listed(s->role, bg->any_jurisdiction, bg->nany_jurisdiction),
+           VAULT_EDENIED, "break-glass is bounded to your own jurisdiction %s; the record lies "
+           "outside it, and the policy's break_glass.any_jurisdiction does not list role '%s'",
+           s->jurisdiction, s->role);
+    n.user = s->user;
+    n.since = now - 86400;
+    n.n = 0;
+    GUARD(store_grant_scan(v->db, count_fn, &n));
+    ENSURE(n.n < bg->max_per_day, VAULT_EDENIED,
+           "%s broke glass %d time%s in the last 24 hours: the policy's break_glass.max_per_day "
+           "is %d", s->user, n.n, n.n == 1 ? "" : "s", bg->max_per_day);
+    GUARD(new_id(c->id, sizeof c->id, "bg-"));
     memset(&row, 0, sizeof row);
-    row.id = id;
+    row.id = c->id;
     row.state = "active";
     row.issuer = s->user;
     row.issuer_role = s->role;
@@ -782,24 +1366,61 @@ int vault_break_glass(char *out_id, size_t out_id_size, vault_session *s, const 
     row.records = hex;
     row.purposes = s->purpose;
     row.not_before = now;
-    row.not_after = now + seconds;
-    row.reason = reason;
+    row.not_after = now + seconds; /* both within range: no overflow */
+    row.reason = c->reason;
     row.break_glass = 1;
     row.created = now;
     GUARD(store_grant_insert(v->db, &row));
     GUARD(bump_version(v));
-    time_text(until, sizeof until, row.not_after);
-    snprintf(detail, sizeof detail, "%s opens the record until %s (grades up to %s): %s", id,
-             until, row.grade_max, reason);
+    GUARD(time_text(until, sizeof until, row.not_after));
+    line_printf(&l, "%s opens the record until %s (grades up to %s): ", c->id, until,
+                row.grade_max);
+    line_text(&l, c->reason, 511);
     audit_entry_init(&e, v, s, "break_glass");
     e.flags = AF_FLAG_BREAK_GLASS;
     e.has_record = 1;
-    memcpy(e.record_id, rid, VAULT_ID_BYTES);
+    memcpy(e.record_id, c->rid, VAULT_ID_BYTES);
     e.detail = detail;
     GUARD(audit_append(v, &e));
     GUARD(store_commit(v->db));
     GUARD(grants__reload(v));
-    snprintf(out_id, out_id_size, "%s", id);
+cleanup:
+    return rc;
+}
+
+int vault_break_glass(char *out_id, size_t out_id_size, vault_session *s, const char *record_id,
+                      const char *reason, int64_t seconds)
+{
+    int rc = VAULT_OK, entered = 0;
+    vault *v = NULL;
+    uint8_t rid[VAULT_ID_BYTES];
+    glass_ctx c;
+    char request[DETAIL_MAX], why[512];
+    line l = {request, sizeof request, 0};
+
+    memset(&c, 0, sizeof c);
+    ENSURE(out_id && out_id_size >= 20 && s, VAULT_EINVALID, "missing id buffer or session");
+    v = s->v;
+    GUARD(vault__enter(v));
+    entered = 1;
+    rc = vault__id_parse(rid, record_id);
+    if (rc == VAULT_OK) {
+        c.s = s;
+        c.rid = rid;
+        c.reason = reason;
+        c.seconds = seconds;
+        rc = glass(&c);
+    }
+    if (is_refusal(rc)) {
+        snprintf(why, sizeof why, "%s", vault_error_last());
+        line_printf(&l, "break-glass on ");
+        line_text(&l, record_id, 64);
+        line_printf(&l, " for %llds: ", (long long)seconds);
+        line_text(&l, reason, 200);
+        rc = refuse(s, "break_glass", c.rid, why, request, rc);
+    }
+    GUARD(rc);
+    snprintf(out_id, out_id_size, "%s", c.id);
 cleanup:
     vault__exit(v, entered);
     return rc;
@@ -808,4 +1429,111 @@ cleanup:
 int grants__is_break_glass(const char *grant_id)
 {
     return grant_id && strncmp(grant_id, "bg-", 3) == 0;
+}
+
+/* ---- a new policy: outstanding grants re-checked ---- */
+
+typedef struct recheck_ctx {
+    vault *v;
+    const vault_policy *p;
+    int64_t now;
+    owned_grant *hit;
+    char (*why)[400];
+    size_t n, cap;
+} recheck_ctx;
+
+static int recheck_fn(void *arg, const store_grant *s)
+{
+    recheck_ctx *c = arg;
+    owned_grant o;
+    int rc = VAULT_OK, needs = 0, bad;
+    char why[400] = "";
+
+    if (s->break_glass || s->not_after <= c->now ||
+        (strcmp(s->state, "active") != 0 && strcmp(s->state, "pending") != 0))
+        return 0;
+    GUARD(to_vp(&o, c->p, s));
+    if (!o.usable) {
+        snprintf(why, sizeof why, "it names a grade the new policy does not have");
+    } else {
+        bad = policy_grant_check(&needs, c->p, s->issuer_role, &o.g);
+        if (bad < 0) {
+            snprintf(why, sizeof why, "%s", vault_error_last());
+            vault__err_clear();
+        } else if (needs && strcmp(s->state, "active") == 0 && !s->approver) {
+            snprintf(why, sizeof why, "it now reaches the approval grade of role %s and was "
+                     "never approved by a second officer", s->issuer_role);
+        }
+    }
+    if (!*why) {
+        owned_free(&o);
+        return VAULT_OK;
+    }
+    if (c->n == c->cap) {
+        owned_grant *g2;
+        char (*w2)[400];
+        c->cap = c->cap ? c->cap * 2 : 8;
+        g2 = realloc(c->hit, c->cap * sizeof *g2);
+        if (g2)
+            c->hit = g2;
+        w2 = realloc(c->why, c->cap * sizeof *w2);
+        if (w2)
+            c->why = w2;
+        if (!g2 || !w2) {
+            owned_free(&o);
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        }
+    }
+    c->hit[c->n] = o;
+    snprintf(c->why[c->n], sizeof c->why[c->n], "%s", why);
+    c->n++;
+cleanup:
+    return rc;
+}
+
+int grants__recheck(char **out, vault *v, const vault_policy *newp)
+{
+    int rc = VAULT_OK;
+    recheck_ctx c;
+    af_entry e;
+    char detail[DETAIL_MAX], *text = NULL;
+    size_t len = 0;
+    const vault_policy *old = v->policy;
+
+    memset(&c, 0, sizeof c);
+    *out = NULL;
+    c.v = v;
+    c.p = newp;
+    c.now = vault__now();
+    GUARD(store_grant_scan(v->db, recheck_fn, &c));
+    for (size_t i = 0; i < c.n; i++) {
+        char *grown;
+        size_t n;
+        GUARD(store_grant_set_state(v->db, c.hit[i].id, "suspended", NULL, v->actor, c.why[i],
+                                    c.now));
+        snprintf(detail, sizeof detail, "suspended %s: the new policy no longer allows it: %s",
+                 c.hit[i].id, c.why[i]);
+        audit_entry_init(&e, v, NULL, "grant_suspend");
+        e.detail = detail;
+        v->policy = (vault_policy *)newp; /* logged under the policy that applies now */
+        rc = audit_append(v, &e);
+        v->policy = (vault_policy *)old;
+        GUARD(rc);
+        n = strlen(c.hit[i].id) + strlen(c.why[i]) + 16;
+        grown = realloc(text, len + n);
+        ENSURE(grown, VAULT_ENOMEM, "out of memory");
+        text = grown;
+        len += (size_t)snprintf(text + len, n, "! suspended %s: %s\n", c.hit[i].id, c.why[i]);
+    }
+    if (c.n)
+        GUARD(bump_version(v));
+    *out = text;
+    text = NULL;
+cleanup:
+    free(text);
+    for (size_t i = 0; i < c.n; i++)
+        owned_free(&c.hit[i]);
+    free(c.hit);
+    free(c.why);
+    return rc;
 }

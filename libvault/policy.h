@@ -183,8 +183,14 @@ typedef struct vp_grant_limit {
     size_t nrecipient_departments;
     int approval_grade; /* a grant reaching this grade needs a second,
                            different officer's approval; -1: never */
+    int self_grant;     /* `self_grant: true`: may grant to a pattern that
+                           matches the issuer (default: no) */
     unsigned line;      /* where it is declared */
 } vp_grant_limit;
+
+/* Break-glass openings per user in any 24 hours when the policy gives no
+ * `max_per_day`. */
+#define VP_BREAK_GLASS_PER_DAY 3
 
 /* Who may break glass (`break_glass:`). */
 typedef struct vp_break_glass {
@@ -193,6 +199,12 @@ typedef struct vp_break_glass {
     int64_t max_duration; /* seconds */
     int max_grade;        /* most sensitive grade it opens (the top grade
                              when the policy gives none) */
+    const char *const *purposes; /* the session's purpose must be one */
+    size_t npurposes;
+    int max_per_day;      /* openings per user in any 24 hours */
+    /* Roles that may open records outside their own jurisdiction. */
+    const char *const *any_jurisdiction;
+    size_t nany_jurisdiction;
     unsigned line;
 } vp_break_glass;
 
@@ -216,6 +228,15 @@ int policy_grant_max_grade(const vault_policy *p, const vp_grant *g);
 int policy_grant_check(int *out_needs_approval, const vault_policy *p, const char *issuer_role,
                        const vp_grant *g) VAULT_MUST_CHECK;
 
+/* Warning lines ("warning: ...\n") for fields of g that an unconditional
+ * deny rule keeps from every subject g's pattern names, so the grant can
+ * never open them; "" when none.  malloc'ed. */
+int policy_grant_blocked(char **out, const vault_policy *p, const vp_grant *g) VAULT_MUST_CHECK;
+/* Seconds as the policy writes them: "30d", "8h", "90m", "45s" (the
+ * largest unit that divides it). */
+void policy_duration_text(char *out, size_t cap, int64_t secs);
+/* Latest instant a grant or break-glass may name: 9999-12-31T23:59:59Z. */
+#define VP_TIME_MAX INT64_C(253402300799)
 /* "45s", "30m", "8h", "7d" -> seconds; anything else VAULT_EINVALID. */
 int policy_duration_parse(int64_t *out, const char *text) VAULT_MUST_CHECK;
 /* 1 when `role` may act in `department`: the role declares no

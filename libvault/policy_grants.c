@@ -4,6 +4,7 @@
  * compiles them against a policy: names to ids, field and purpose
  * bitsets, sorted record lists, and the same (subject, action, field)
  * index the rules use. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -285,15 +286,23 @@ int policy_grant_check(int *out_needs_approval, const vault_policy *p, const cha
                "grant: purpose not declared by the policy");
     ENSURE(g->nrecords > 0 || vp_jur_len(g->jurisdiction) >= 0, VAULT_EINVALID,
            "grant: needs listed records or a valid jurisdiction");
+    /* In range first, so the difference below can't overflow. */
+    ENSURE(g->not_before >= 0 && g->not_before <= VP_TIME_MAX && g->not_after >= 0 &&
+               g->not_after <= VP_TIME_MAX,
+           VAULT_EINVALID, "grant: times must lie between 1970 and 9999");
     ENSURE(g->not_after > g->not_before, VAULT_EINVALID, "grant: not_after must follow not_before");
     grade = policy_grant_max_grade(p, g);
     ENSURE(grade >= 0, VAULT_EINVALID, "grant: selects no field");
     ENSURE(grade <= l->max_grade, VAULT_EDENIED,
            "grant reaches grade %s, above the %s ceiling for role %s", p->grades[grade].name,
            p->grades[l->max_grade].name, l->issuer_role);
-    ENSURE(g->not_after - g->not_before <= l->max_duration, VAULT_EDENIED,
-           "grant lasts longer than the %lld s allowed for role %s", (long long)l->max_duration,
-           l->issuer_role);
+    if (g->not_after - g->not_before > l->max_duration) {
+        char want[32], max[32];
+        policy_duration_text(want, sizeof want, g->not_after - g->not_before);
+        policy_duration_text(max, sizeof max, l->max_duration);
+        ENSURE(0, VAULT_EDENIED, "grant lasts %s, longer than the max_duration %s of role %s", want,
+               max, l->issuer_role);
+    }
     ENSURE(l->nrecipient_roles == 0 || name_in(g->role, l->recipient_roles, l->nrecipient_roles),
            VAULT_EDENIED, "role %s may only grant to the roles in its recipients list",
            l->issuer_role);
@@ -304,5 +313,80 @@ int policy_grant_check(int *out_needs_approval, const vault_policy *p, const cha
     if (out_needs_approval != NULL)
         *out_needs_approval = l->approval_grade >= 0 && grade >= l->approval_grade;
 cleanup:
+    return rc;
+}
+
+/* ---- Grants a deny rule makes useless ---- */
+
+/* 1 when deny rule r stops every subject that g's pattern names from
+ * reading field f, whatever the record: scope any, every purpose g may be
+ * used for, a subject pattern that covers g's. */
+static int deny_blocks(const vault_policy *p, const vp_rule *r, const vp_grant *g,
+                       const vp_subj *pat, size_t f)
+{
+    int covers = r->any_subject;
+
+    if (r->effect != VAULT_EFFECT_DENY || r->never || r->scope != VP_SCOPE_ANY ||
+        !(r->actions & (1u << VAULT_ACTION_READ)) || !vp_bit(r->fields, f))
+        return 0;
+    if (!r->any_purpose) {
+        if (g->npurposes == 0)
+            return 0;
+        for (size_t k = 0; k < g->npurposes; k++) {
+            int q = vp_map_gets(&p->purpose_map, g->purposes[k]);
+            if (q < 0 || !vp_bit(r->purposes, (size_t)q))
+                return 0;
+        }
+    }
+    for (size_t i = 0; !covers && i < r->nsubj; i++)
+        covers = vp_subj_covers(&r->subj[i], pat);
+    return covers;
+}
+
+int policy_grant_blocked(char **out, const vault_policy *p, const vp_grant *g)
+{
+    int rc = VAULT_OK;
+    vp_buf b = {NULL, 0, 0, 0};
+    vp_subj pat;
+    char un[VAULT_NAME_MAX];
+    size_t selected = 0, blocked = 0;
+
+    ENSURE(out != NULL && p != NULL && g != NULL, VAULT_EINVALID,
+           "grant warnings: missing argument");
+    *out = NULL;
+    memset(&pat, 0, sizeof pat);
+    pat.role = g->role ? vp_map_gets(&p->role_map, g->role) : -1;
+    pat.dept = g->department ? vp_map_gets(&p->dept_map, g->department) : -1;
+    pat.user_id = -1;
+    if (g->user != NULL && vp_user_norm(un, sizeof un, g->user, strlen(g->user)))
+        pat.user = un;
+    for (size_t f = 0; f < p->nfields; f++) {
+        int sel = 0;
+        if (g->nfields == 0)
+            sel = p->fields[f].grade >= g->grade_min && p->fields[f].grade <= g->grade_max;
+        for (size_t k = 0; k < g->nfields && !sel; k++)
+            sel = g->fields[k] != NULL && strcmp(g->fields[k], p->fields[f].name) == 0;
+        if (!sel)
+            continue;
+        selected++;
+        for (size_t i = 0; i < p->nrules; i++) {
+            const vp_rule *r = &p->rules[i];
+            if (deny_blocks(p, r, g, &pat, f)) {
+                vp_buf_printf(&b, "warning: deny rule %s (%s:%u) wins over this grant: its "
+                              "recipients can never read field %s\n", r->id,
+                              p->filename ? p->filename : "", r->line, p->fields[f].name);
+                blocked++;
+                break;
+            }
+        }
+    }
+    if (selected > 0 && blocked == selected)
+        vp_buf_printf(&b, "warning: the grant gives its recipients no access at all\n");
+    ENSURE(!b.oom, VAULT_ENOMEM, "out of memory");
+    *out = b.s ? b.s : strdup("");
+    b.s = NULL;
+    ENSURE(*out != NULL, VAULT_ENOMEM, "out of memory");
+cleanup:
+    vp_buf_free(&b);
     return rc;
 }

@@ -398,16 +398,46 @@ static const char *const *name_array(pctx *c, const vnode *n, int kind, const ch
 
         if (x < 0)
             continue;
-        out[k++] = kind == VP_K_ROLE ? c->p->roles[x].n.name : c->p->depts[x].name;
+        out[k++] = kind == VP_K_ROLE   ? c->p->roles[x].n.name
+                   : kind == VP_K_DEPT ? c->p->depts[x].name
+                                       : c->p->purposes[x].name;
     }
     *out_n = k;
     return out;
 }
 
+/* true / false; -1 (reported) for anything else. */
+static int want_bool(pctx *c, const vnode *n, const char *what)
+{
+    if (scalar_is(n, "true"))
+        return 1;
+    if (scalar_is(n, "false"))
+        return 0;
+    vp_diag_n(c, VP_ERR, n, "%s must be true or false", what);
+    return -1;
+}
+
+/* A whole number 1..max; -1 (reported) for anything else. */
+static int want_count(pctx *c, const vnode *n, const char *what, int max)
+{
+    int v = 0;
+
+    if (n->type == VN_SCALAR && n->len > 0 && n->len <= 6) {
+        size_t i;
+        for (i = 0; i < n->len && n->s[i] >= '0' && n->s[i] <= '9'; i++)
+            v = v * 10 + (n->s[i] - '0');
+        if (i == n->len && v >= 1 && v <= max)
+            return v;
+    }
+    vp_diag_n(c, VP_ERR, n, "%s must be a whole number from 1 to %d", what, max);
+    return -1;
+}
+
 int vp_parse_grant_limits(pctx *c, const vnode *m)
 {
-    static const vp_keydef defs[] = {
-        {"max_grade", 1}, {"max_duration", 1}, {"recipients", 1}, {"approval_from", 0}};
+    static const vp_keydef defs[] = {{"max_grade", 1},     {"max_duration", 1},
+                                     {"recipients", 1},    {"approval_from", 0},
+                                     {"self_grant", 0}};
     static const vp_keydef rdefs[] = {{"roles", 0}, {"departments", 0}};
     int rc = VAULT_OK;
     vault_policy *p = c->p;
@@ -421,7 +451,7 @@ int vp_parse_grant_limits(pctx *c, const vnode *m)
     for (size_t i = 0; i < p->nroles; i++)
         p->limit_of_role[i] = -1;
     for (size_t i = 0; i < m->n; i++) {
-        const vnode *k = m->kids[2 * i], *v[4], *rv[2];
+        const vnode *k = m->kids[2 * i], *v[5], *rv[2];
         vp_grant_limit *l = &p->limits[p->nlimits];
         int role, prev;
 
@@ -437,7 +467,7 @@ int vp_parse_grant_limits(pctx *c, const vnode *m)
             }
         }
         role = vp_lookup(c, VP_K_ROLE, k);
-        if (!vp_map_keys(c, m->kids[2 * i + 1], "grant limit", defs, 4, v) || role < 0)
+        if (!vp_map_keys(c, m->kids[2 * i + 1], "grant limit", defs, 5, v) || role < 0)
             continue;
         l->issuer_role = p->roles[role].n.name;
         l->line = k->line;
@@ -464,6 +494,8 @@ int vp_parse_grant_limits(pctx *c, const vnode *m)
                 vp_diag_n(c, VP_WARN, v[3], "approval_from is above max_grade: no grant of role "
                           "'%s' will ever need a second approval", l->issuer_role);
         }
+        if (v[4] != NULL)
+            l->self_grant = want_bool(c, v[4], "self_grant") == 1;
         ENSURE(!c->oom, VAULT_ENOMEM, "policy: out of memory");
         p->limit_of_role[role] = (int)p->nlimits;
         p->nlimits++;
@@ -475,16 +507,29 @@ cleanup:
 
 int vp_parse_break_glass(pctx *c, const vnode *m)
 {
-    static const vp_keydef defs[] = {{"roles", 1}, {"max_duration", 1}, {"max_grade", 0}};
+    static const vp_keydef defs[] = {{"roles", 1},       {"max_duration", 1},
+                                     {"max_grade", 0},   {"purposes", 1},
+                                     {"max_per_day", 0}, {"any_jurisdiction", 0}};
     int rc = VAULT_OK;
     vault_policy *p = c->p;
     vp_break_glass *bg = &p->break_glass;
-    const vnode *v[3];
+    const vnode *v[6];
 
-    if (!vp_map_keys(c, m, "break_glass", defs, 3, v))
+    if (!vp_map_keys(c, m, "break_glass", defs, 6, v))
         goto cleanup;
     bg->line = m->line;
     bg->max_grade = p->ngrades ? (int)p->ngrades - 1 : 0;
+    bg->max_per_day = VP_BREAK_GLASS_PER_DAY;
+    if (v[3] != NULL) {
+        bg->purposes = name_array(c, v[3], VP_K_PURPOSE, "break_glass purposes", &bg->npurposes);
+        if (bg->npurposes == 0 && v[3]->type == VN_SEQ)
+            vp_diag_n(c, VP_WARN, v[3], "break_glass lists no purposes: nobody can break glass");
+    }
+    if (v[4] != NULL)
+        bg->max_per_day = want_count(c, v[4], "max_per_day", 1000);
+    if (v[5] != NULL)
+        bg->any_jurisdiction = name_array(c, v[5], VP_K_ROLE, "break_glass any_jurisdiction",
+                                          &bg->nany_jurisdiction);
     if (v[0] != NULL) {
         bg->roles = name_array(c, v[0], VP_K_ROLE, "break_glass roles", &bg->nroles);
         if (bg->nroles == 0 && v[0]->type == VN_SEQ)

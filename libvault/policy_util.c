@@ -513,6 +513,18 @@ int vp_duration_parse(int64_t *out, const char *s, size_t len)
     return VAULT_OK;
 }
 
+void policy_duration_text(char *out, size_t cap, int64_t secs)
+{
+    static const struct { int64_t n; char u; } units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}};
+
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (secs > 0 && secs % units[i].n == 0) {
+            snprintf(out, cap, "%lld%c", (long long)(secs / units[i].n), units[i].u);
+            return;
+        }
+    snprintf(out, cap, "%llds", (long long)secs);
+}
+
 int policy_duration_parse(int64_t *out, const char *text)
 {
     int rc = VAULT_OK;

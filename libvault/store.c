@@ -98,14 +98,14 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_GRANT_GET] = "SELECT id, state, issuer, issuer_role, subject_user, subject_role,"
                     " subject_department, effect, actions, fields, grade_min, grade_max, records,"
                     " jurisdiction, purposes, not_before, not_after, reason, break_glass, approver,"
-                    " revoked_by, revoke_reason FROM grants WHERE id = ?1",
+                    " revoked_by, revoke_reason, created, changed FROM grants WHERE id = ?1",
     [Q_GRANT_SET_STATE] = "UPDATE grants SET state = ?2, approver = coalesce(?3, approver),"
                           " revoked_by = coalesce(?4, revoked_by),"
                           " revoke_reason = coalesce(?5, revoke_reason), changed = ?6 WHERE id = ?1",
     [Q_GRANT_SCAN] = "SELECT id, state, issuer, issuer_role, subject_user, subject_role,"
                      " subject_department, effect, actions, fields, grade_min, grade_max, records,"
                      " jurisdiction, purposes, not_before, not_after, reason, break_glass, approver,"
-                     " revoked_by, revoke_reason FROM grants ORDER BY created, id",
+                     " revoked_by, revoke_reason, created, changed FROM grants ORDER BY created, id",
 };
 
 /* Schema, one entry per version; migration N takes user_version N-1 to N. */
@@ -1124,6 +1124,8 @@ static void grant_row(store_grant *g, sqlite3_stmt *st)
     g->approver = col_text(st, 19);
     g->revoked_by = col_text(st, 20);
     g->revoke_reason = col_text(st, 21);
+    g->created = sqlite3_column_int64(st, 22);
+    g->changed = sqlite3_column_int64(st, 23);
 }
 
 int store_grant_get(store *s, const char *id, int (*fn)(void *arg, const store_grant *g), void *arg)

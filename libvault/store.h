@@ -109,7 +109,7 @@ int store_bidx_find(uint8_t **out, size_t *out_count, store *s, const char *fiel
 /* ---- Grants ---- */
 
 typedef struct store_grant {
-    const char *id, *state; /* state: "pending", "active", "revoked" */
+    const char *id, *state; /* "pending", "active", "suspended", "revoked" */
     const char *issuer, *issuer_role;
     const char *user, *role, *department; /* recipient pattern (NULL = any) */
     int effect;
@@ -124,6 +124,7 @@ typedef struct store_grant {
     int break_glass;
     const char *approver, *revoked_by, *revoke_reason; /* read back only */
     int64_t created;
+    int64_t changed;          /* last state change (0: none); read back only */
 } store_grant;
 
 int store_grant_insert(store *s, const store_grant *g) VAULT_MUST_CHECK;

@@ -624,7 +624,7 @@ int vault_policy_apply(char **out_report, vault *v, const char *policy_file)
 {
     int rc = VAULT_OK, entered = 0;
     vault_policy *p = NULL;
-    char *report = NULL, *src = NULL, *diff = NULL;
+    char *report = NULL, *src = NULL, *diff = NULL, *suspended = NULL;
     size_t srclen = 0;
     int64_t id = 0;
     af_entry e;
@@ -647,6 +647,9 @@ int vault_policy_apply(char **out_report, vault *v, const char *policy_file)
     GUARD(store_begin(v->db, 1));
     GUARD(store_policy_add(&id, v->db, policy_hash(p), base_name(policy_file), src, srclen,
                            vault__now()));
+    /* Grants the new policy no longer allows stop with it, in the same
+     * transaction. */
+    GUARD(grants__recheck(&suspended, v, p));
     {
         /* Logged under the new policy's hash: the entry says what now applies. */
         vault_policy *old_p = v->policy;
@@ -668,11 +671,22 @@ int vault_policy_apply(char **out_report, vault *v, const char *policy_file)
     p = NULL;
     GUARD(grants__sync(v, 1));
     if (out_report) {
+        if (suspended) {
+            char *both = NULL;
+            size_t a = strlen(diff), b = strlen(suspended);
+            both = malloc(a + b + 1);
+            ENSURE(both, VAULT_ENOMEM, "out of memory");
+            memcpy(both, diff, a);
+            memcpy(both + a, suspended, b + 1);
+            free(diff);
+            diff = both;
+        }
         *out_report = diff;
         diff = NULL;
     }
 cleanup:
     vault__exit(v, entered);
+    free(suspended);
     policy_free(p);
     free(report);
     free(src);

@@ -126,7 +126,7 @@ static void test_grant_refusals(void **state)
     /* beyond the maximum duration */
     g = spec_for(&name, 1, "records_desk", 3 * 86400);
     assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->clerk, &g), VAULT_EDENIED);
-    assert_non_null(strstr(vault_error_last(), "172800"));
+    assert_non_null(strstr(vault_error_last(), "lasts 3d, longer than the max_duration 2d"));
     /* to a recipient not allowed */
     g = spec_for(&name, 1, "clinic", 3600);
     assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->clerk, &g), VAULT_EDENIED);
@@ -324,6 +324,444 @@ static void test_every_step_logged(void **state)
     assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), 0);
 }
 
+
+/* ---- issue 13: what an authenticated insider could do ---- */
+
+#define OFFICERS VAULT_SOURCE_DIR "/tests/data/grants/officers.yaml"
+
+typedef struct ofx {
+    char *dir;
+    char path[512];
+    vault *v;
+    vault_session *chief, *deputy, *far_deputy, *junior, *reader, *medic, *city;
+    char id[VAULT_ID_HEX_SIZE], far[VAULT_ID_HEX_SIZE];
+} ofx;
+
+static int osetup(void **state)
+{
+    ofx *f = calloc(1, sizeof *f);
+    vault_secret s = tu_pass_secret(PASS);
+    const char *fields[] = {"name", "phone", "health"};
+    const char *values[] = {"王小明", "13912345678", "糖尿病"};
+    size_t lens[] = {strlen(values[0]), strlen(values[1]), strlen(values[2])};
+
+    assert_non_null(f);
+    f->dir = tu_tmpdir();
+    snprintf(f->path, sizeof f->path, "%s/o.vault", f->dir);
+    assert_int_equal(vault_create(&f->v, f->path, OFFICERS, &s), 0);
+    f->chief = tu_session(f->v, "li", "chief", "office", "city/a", "service");
+    f->deputy = tu_session(f->v, "zhao", "deputy", "office", "city/a", "service");
+    f->far_deputy = tu_session(f->v, "qian", "deputy", "office", "city/b", "service");
+    f->junior = tu_session(f->v, "sun", "junior", "office", "city/a", "service");
+    f->reader = tu_session(f->v, "zhou", "reader", "clinic", "city/a", "service");
+    f->medic = tu_session(f->v, "wu", "medic", "clinic", "city/a", "emergency");
+    f->city = tu_session(f->v, "cityclerk", "junior", "office", "city", "service");
+    assert_int_equal(vault_record_add(f->id, sizeof f->id, f->city, "city/a/b", 3, fields, values,
+                                      lens), 0);
+    assert_int_equal(vault_record_add(f->far, sizeof f->far, f->city, "city/z/q", 3, fields,
+                                      values, lens), 0);
+    *state = f;
+    return 0;
+}
+
+static int oteardown(void **state)
+{
+    ofx *f = *state;
+
+    vault_session_close(f->chief);
+    vault_session_close(f->deputy);
+    vault_session_close(f->far_deputy);
+    vault_session_close(f->junior);
+    vault_session_close(f->reader);
+    vault_session_close(f->medic);
+    vault_session_close(f->city);
+    vault_close(f->v);
+    tu_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static vault_grant_spec ospec(const char **fields, size_t n, const char *role, int64_t secs)
+{
+    vault_grant_spec g;
+
+    memset(&g, 0, sizeof g);
+    g.role = role;
+    g.effect = VAULT_EFFECT_ALLOW;
+    g.fields = fields;
+    g.nfields = n;
+    g.jurisdiction = "city/a";
+    g.not_after = (int64_t)time(NULL) + secs;
+    g.reason = "case 2026-117 follow-up";
+    return g;
+}
+
+/* Refused entries of `action` whose detail contains `needle`. */
+typedef struct find_ctx {
+    const char *action, *needle;
+    int outcome, n;
+} find_ctx;
+
+static int find_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
+                   size_t head_len)
+{
+    find_ctx *c = arg;
+    af_entry e;
+    void *st = NULL;
+
+    (void)pos;
+    (void)head;
+    (void)head_len;
+    assert_int_equal(af_entry_decode(&e, &st, entry, len), 0);
+    if (strcmp(e.action, c->action) == 0 && e.outcome == c->outcome && e.detail &&
+        strstr(e.detail, c->needle))
+        c->n++;
+    free(st);
+    return 0;
+}
+
+static int logged(vault *v, const char *action, int outcome, const char *needle)
+{
+    find_ctx c = {action, needle, outcome, 0};
+
+    assert_int_equal(store_audit_scan(v->db, 0, find_fn, &c), 0);
+    return c.n;
+}
+
+static void test_scope_inside_issuer(void **state)
+{
+    ofx *f = *state;
+    const char *name = "name";
+    vault_grant_spec g = ospec(&name, 1, "reader", 3600);
+    char gid[VAULT_NAME_MAX];
+    const char *far = f->far, *near = f->id, *unknown = "00000000000000000000000000000000";
+
+    /* An officer of city/a can't grant the whole city ... */
+    g.jurisdiction = "city";
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "outside the issuing officer's own jurisdiction"));
+    assert_int_equal(logged(f->v, "grant", AF_OUTCOME_DENIED, "within city,"), 1);
+    /* ... nor a record of another district ... */
+    g.jurisdiction = NULL;
+    g.records = &far;
+    g.nrecords = 1;
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), VAULT_EDENIED);
+    assert_int_equal(effect_of(f->reader, f->far, "name"), VAULT_EFFECT_DENY);
+    /* ... nor a record that does not exist. */
+    g.records = &unknown;
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), VAULT_ENOTFOUND);
+    assert_int_equal(logged(f->v, "grant", AF_OUTCOME_ERROR, "does not exist"), 1);
+    /* Inside their own jurisdiction it works, by subtree or by record. */
+    g.records = &near;
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), 0);
+    assert_int_equal(effect_of(f->reader, f->id, "name"), VAULT_EFFECT_ALLOW);
+    g.records = NULL;
+    g.nrecords = 0;
+    g.jurisdiction = "city/a/b/"; /* one trailing '/' is ignored */
+    g.fields = (const char *[]){"phone"};
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), 0);
+}
+
+static void test_no_self_grants(void **state)
+{
+    ofx *f = *state;
+    const char *health = "health";
+    vault_grant_spec g = ospec(&health, 1, NULL, 3600);
+    char gid[VAULT_NAME_MAX], *rep = NULL, *pol = NULL;
+    size_t len;
+
+    g.user = "li";
+    g.role = "chief";
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->chief, &g), VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "no self-grants"));
+    g.user = "LI"; /* the same person, spelt in capitals */
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->chief, &g), VAULT_EDENIED);
+    g.user = NULL;
+    g.role = "chief"; /* a pattern the issuer matches by role */
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->chief, &g), VAULT_EDENIED);
+    assert_int_equal(logged(f->v, "grant", AF_OUTCOME_DENIED, "no self-grants"), 3);
+    /* Only where the policy says so. */
+    pol = (char *)tu_read_file(OFFICERS, &len);
+    {
+        char path[600], *at = strstr(pol, "    approval_from: special\n  deputy:");
+        assert_non_null(at);
+        snprintf(path, sizeof path, "%s/self.yaml", f->dir);
+        FILE *o = fopen(path, "w");
+        assert_non_null(o);
+        fwrite(pol, 1, (size_t)(at - pol), o);
+        fputs("    approval_from: special\n    self_grant: true\n", o);
+        fputs(at + strlen("    approval_from: special\n"), o);
+        fclose(o);
+        assert_int_equal(vault_policy_apply(&rep, f->v, path), 0);
+        vault_free(rep);
+    }
+    free(pol);
+    g.user = "li";
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->chief, &g), 0);
+}
+
+static void test_no_chaining(void **state)
+{
+    ofx *f = *state;
+    const char *name = "name";
+    vault_grant_spec g = ospec(&name, 1, "reader", 0);
+    char gid[VAULT_NAME_MAX];
+    int64_t now = (int64_t)time(NULL), day = 86400;
+    int ok = 0, rc;
+
+    /* Twelve back-to-back one-day grants issued at once (junior's
+     * max_duration is 1d): none that would run on from an accepted one.
+     * Every other one is a new period after a full day without access
+     * (docs/policy-format.md, "No chaining"). */
+    for (int i = 0; i < 12; i++) {
+        g.not_before = now + i * day + (i == 0);
+        g.not_after = now + (i + 1) * day;
+        rc = vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g);
+        assert_int_equal(rc, i % 2 ? VAULT_EDENIED : 0);
+        ok += rc == 0;
+        if (i == 1) {
+            assert_non_null(strstr(vault_error_last(), "no chaining"));
+            assert_non_null(strstr(vault_error_last(), "more than the max_duration 1d"));
+        }
+    }
+    assert_int_equal(ok, 6);
+    /* Eleven short ones right after the first: all refused. */
+    for (int i = 1; i < 12; i++) {
+        g.not_before = now + day;
+        g.not_after = now + day + i * 3600;
+        assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), VAULT_EDENIED);
+    }
+    /* A small gap doesn't make them separate periods ... */
+    g.not_before = now + day + 60;
+    g.not_after = now + 2 * day;
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), VAULT_EDENIED);
+    /* ... nor another officer issuing it (the limit is per recipients). */
+    g.not_before = now + 3 * day;
+    g.not_after = now + 3 * day + 3600;
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->city, &g), VAULT_EDENIED);
+    /* The period that began on day 2 is full too. */
+    g.not_before = now + 3 * day;
+    g.not_after = now + 3 * day + 60;
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), VAULT_EDENIED);
+    /* Other fields, or other recipients, are counted apart. */
+    g.fields = (const char *[]){"phone"};
+    g.not_before = 0;
+    g.not_after = now + day;
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), 0);
+    g.fields = &name;
+    g.role = NULL;
+    g.user = "zhou";
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "recipients list"));
+}
+
+static void test_explicit_actions(void **state)
+{
+    ofx *f = *state;
+    const char *phone = "phone";
+    vault_grant_spec g = ospec(&phone, 1, "reader", 3600);
+    char gid[VAULT_NAME_MAX], *list = NULL;
+    vault_reason why;
+
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), 0);
+    assert_int_equal(vault_decide(&why, f->reader, VAULT_ACTION_READ, f->id, "phone"), 0);
+    assert_int_equal(why.effect, VAULT_EFFECT_ALLOW);
+    /* read only by default: no search, no export */
+    assert_int_equal(vault_decide(&why, f->reader, VAULT_ACTION_SEARCH, f->id, "phone"), 0);
+    assert_int_equal(why.effect, VAULT_EFFECT_DENY);
+    assert_int_equal(vault_decide(&why, f->reader, VAULT_ACTION_EXPORT, f->id, "phone"), 0);
+    assert_int_equal(why.effect, VAULT_EFFECT_DENY);
+    assert_int_equal(vault_grant_list(&list, f->v, 1, 0), 0);
+    assert_non_null(strstr(list, "actions=read "));
+    vault_free(list);
+    /* Asked for, search is granted too, and listed. */
+    g.user = "zhou";
+    g.role = "reader";
+    g.actions = (1u << VAULT_ACTION_READ) | (1u << VAULT_ACTION_SEARCH);
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), 0);
+    assert_int_equal(vault_decide(&why, f->reader, VAULT_ACTION_SEARCH, f->id, "phone"), 0);
+    assert_int_equal(why.effect, VAULT_EFFECT_ALLOW);
+    assert_int_equal(vault_grant_list(&list, f->v, 1, 1), 0);
+    assert_non_null(strstr(list, "\"search\""));
+    vault_free(list);
+    /* Write, create or erase can't be granted. */
+    g.actions = 1u << VAULT_ACTION_WRITE;
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), VAULT_EINVALID);
+}
+
+static void test_time_range(void **state)
+{
+    ofx *f = *state;
+    const char *name = "name";
+    vault_grant_spec g = ospec(&name, 1, "reader", 3600);
+    char gid[VAULT_NAME_MAX];
+
+    /* The overflow that once gave a permanent grant. */
+    g.not_before = INT64_MIN + 1;
+    g.not_after = INT64_MAX;
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), VAULT_EINVALID);
+    if (!strstr(vault_error_last(), "between 1970 and 9999"))
+        fail_msg("%s", vault_error_last());
+    g.not_before = -1;
+    g.not_after = (int64_t)time(NULL) + 60;
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), VAULT_EINVALID);
+    g.not_before = 0;
+    g.not_after = INT64_C(253402300800); /* 10000-01-01 */
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->chief, &g), VAULT_EINVALID);
+    assert_int_equal(effect_of(f->reader, f->id, "name"), VAULT_EFFECT_DENY);
+    assert_int_equal(logged(f->v, "grant", AF_OUTCOME_ERROR, "between 1970 and 9999"), 3);
+}
+
+static void test_apply_suspends_grants(void **state)
+{
+    ofx *f = *state;
+    const char *name = "name";
+    vault_grant_spec g = ospec(&name, 1, "reader", 3600);
+    char gid[VAULT_NAME_MAX], path[600], *rep = NULL, *list = NULL, *pol;
+    size_t len;
+
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), 0);
+    assert_int_equal(effect_of(f->reader, f->id, "name"), VAULT_EFFECT_ALLOW);
+    /* The new policy moves `name` to special, above junior's ceiling. */
+    pol = (char *)tu_read_file(OFFICERS, &len);
+    {
+        char *at = strstr(pol, "name:   {grade: personal");
+        FILE *o;
+        assert_non_null(at);
+        snprintf(path, sizeof path, "%s/moved.yaml", f->dir);
+        o = fopen(path, "w");
+        assert_non_null(o);
+        fwrite(pol, 1, (size_t)(at - pol), o);
+        fputs("name:   {grade: special", o);
+        fputs(at + strlen("name:   {grade: personal"), o);
+        fclose(o);
+    }
+    free(pol);
+    assert_int_equal(vault_policy_apply(&rep, f->v, path), 0);
+    assert_non_null(strstr(rep, "! suspended "));
+    assert_non_null(strstr(rep, gid));
+    vault_free(rep);
+    assert_int_equal(effect_of(f->reader, f->id, "name"), VAULT_EFFECT_DENY);
+    assert_int_equal(vault_grant_list(&list, f->v, 0, 0), 0);
+    assert_non_null(strstr(list, "suspended"));
+    vault_free(list);
+    assert_int_equal(logged(f->v, "grant_suspend", AF_OUTCOME_OK, gid), 1);
+}
+
+static void test_approver_rules(void **state)
+{
+    ofx *f = *state;
+    const char *rec = "record";
+    vault_grant_spec g = ospec(&rec, 1, "deputy", 3600);
+    char gid[VAULT_NAME_MAX];
+    int pending = 0;
+    vault_session *li_caps = tu_session(f->v, "LI", "deputy", "office", "city/a", "service");
+
+    /* special grade: pending, to every deputy */
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, &pending, f->chief, &g), 0);
+    assert_int_equal(pending, 1);
+    /* a deputy is a recipient through the role pattern: can't approve */
+    assert_int_equal(vault_grant_approve(f->deputy, gid), VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "among its recipients"));
+    assert_int_equal(effect_of(f->deputy, f->id, "record"), VAULT_EFFECT_DENY);
+    /* the issuer under another spelling is still the issuer */
+    g.role = "reader";
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, &pending, f->chief, &g), 0);
+    assert_int_equal(vault_grant_approve(li_caps, gid), VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "issuing officer"));
+    /* an approver whose jurisdiction doesn't cover the scope */
+    assert_int_equal(vault_grant_approve(f->far_deputy, gid), VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "approving officer's own jurisdiction"));
+    /* an approver whose own limits wouldn't allow it */
+    assert_int_equal(vault_grant_approve(f->junior, gid), VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "approver's own limits"));
+    /* a non-officer */
+    assert_int_equal(vault_grant_approve(f->reader, gid), VAULT_EDENIED);
+    assert_int_equal(logged(f->v, "approve", AF_OUTCOME_DENIED, gid), 4);
+    assert_int_equal(effect_of(f->reader, f->id, "record"), VAULT_EFFECT_DENY);
+    /* a second officer who passes every check */
+    assert_int_equal(vault_grant_approve(f->deputy, gid), 0);
+    assert_int_equal(effect_of(f->reader, f->id, "record"), VAULT_EFFECT_ALLOW);
+    vault_session_close(li_caps);
+}
+
+static void test_user_names_normalised(void **state)
+{
+    ofx *f = *state;
+    vault_session *wf = tu_session(f->v, "wang.fang", "deputy", "office", "city/a", "service");
+    vault_session *WF = tu_session(f->v, "WANG.FANG", "deputy", "office", "city/a", "service");
+    vault_session *zs = tu_session(f->v, "张三", "reader", "clinic", "city/a", "service");
+    vault_session *other = tu_session(f->v, "李四", "reader", "clinic", "city/a", "service");
+    vault_subject bad = {"li si", "reader", "clinic", "city/a", "service"};
+    vault_session *none = NULL;
+
+    /* the deny rule names Wang.Fang: every spelling of the name is stopped */
+    assert_int_equal(effect_of(wf, f->id, "name"), VAULT_EFFECT_DENY);
+    assert_int_equal(effect_of(WF, f->id, "name"), VAULT_EFFECT_DENY);
+    assert_int_equal(effect_of(f->deputy, f->id, "name"), VAULT_EFFECT_ALLOW);
+    /* a rule for a Chinese name matches that user and nobody else */
+    assert_int_equal(effect_of(zs, f->id, "name"), VAULT_EFFECT_ALLOW);
+    assert_int_equal(effect_of(other, f->id, "name"), VAULT_EFFECT_DENY);
+    assert_int_equal(vault_session_open(&none, f->v, &bad), VAULT_EINVALID);
+    vault_session_close(wf);
+    vault_session_close(WF);
+    vault_session_close(zs);
+    vault_session_close(other);
+}
+
+static void test_break_glass_bounds(void **state)
+{
+    ofx *f = *state;
+    char bg[VAULT_NAME_MAX];
+    vault_session *routine = tu_session(f->v, "wu", "medic", "clinic", "city/a", "service");
+
+    /* a record outside the medic's own jurisdiction */
+    assert_int_equal(vault_break_glass(bg, sizeof bg, f->medic, f->far, "collapsed", 600),
+                     VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "own jurisdiction"));
+    /* a purpose the policy doesn't list for break-glass */
+    assert_int_equal(vault_break_glass(bg, sizeof bg, routine, f->id, "routine", 600),
+                     VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "purpose 'service'"));
+    /* beyond the maximum duration: refused, and logged */
+    assert_int_equal(vault_break_glass(bg, sizeof bg, f->medic, f->id, "long", 7200),
+                     VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "max_duration 1h"));
+    /* a reason that would forge a report line */
+    assert_int_equal(vault_break_glass(bg, sizeof bg, f->medic, f->id, "ok\n[BREAK-GLASS] x", 60),
+                     VAULT_EINVALID);
+    assert_int_equal(logged(f->v, "break_glass", AF_OUTCOME_DENIED, "refused"), 3);
+    assert_int_equal(logged(f->v, "break_glass", AF_OUTCOME_ERROR, "control character"), 1);
+    /* renewals are limited: max_per_day 2 */
+    assert_int_equal(vault_break_glass(bg, sizeof bg, f->medic, f->id, "collapsed", 60), 0);
+    assert_int_equal(vault_break_glass(bg, sizeof bg, f->medic, f->id, "still down", 60), 0);
+    assert_int_equal(vault_break_glass(bg, sizeof bg, f->medic, f->id, "again", 60),
+                     VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "max_per_day is 2"));
+    vault_session_close(routine);
+}
+
+static void test_useless_grant_warned(void **state)
+{
+    ofx *f = *state;
+    const char *secret = "secret", *name = "name";
+    vault_grant_spec g = ospec(&secret, 1, "reader", 3600);
+    char gid[VAULT_NAME_MAX], *w = NULL;
+    int pending = 0;
+
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, &pending, f->chief, &g), 0);
+    assert_int_equal(vault_grant_warnings(&w, f->v, gid), 0);
+    assert_non_null(strstr(w, "deny rule never-secret"));
+    assert_non_null(strstr(w, "no access at all"));
+    vault_free(w);
+    g = ospec(&name, 1, "reader", 3600);
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), 0);
+    assert_int_equal(vault_grant_warnings(&w, f->v, gid), 0);
+    assert_string_equal(w, "");
+    vault_free(w);
+    assert_int_equal(vault_grant_warnings(&w, f->v, "g-0000000000000000"), VAULT_ENOTFOUND);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -331,6 +769,11 @@ int main(void)
         T(test_grant_within_limits), T(test_grant_refusals),  T(test_approval),
         T(test_expiry_and_revocation), T(test_other_handle_sees_grants), T(test_break_glass),
         T(test_every_step_logged),
+#define O(fn) cmocka_unit_test_setup_teardown(fn, osetup, oteardown)
+        O(test_scope_inside_issuer), O(test_no_self_grants), O(test_no_chaining),
+        O(test_explicit_actions), O(test_time_range), O(test_apply_suspends_grants),
+        O(test_approver_rules), O(test_user_names_normalised), O(test_break_glass_bounds),
+        O(test_useless_grant_warned),
     };
 
     if (vault_init() < 0)

@@ -260,6 +260,7 @@ class vault_grant_spec(Structure):
         ("not_before", c_int64),
         ("not_after", c_int64),
         ("reason", c_char_p),
+        ("actions", ctypes.c_uint),
     ]
 
 
@@ -330,6 +331,7 @@ _fn("vault_grant_issue", c_int, c_void_p, c_size_t, _pi, _vp, POINTER(vault_gran
 _fn("vault_grant_approve", c_int, _vp, c_char_p)
 _fn("vault_grant_revoke", c_int, _vp, c_char_p, c_char_p)
 _fn("vault_grant_list", c_int, _pvp, _vp, c_int, c_int)
+_fn("vault_grant_warnings", c_int, _pvp, _vp, c_char_p)
 _fn("vault_break_glass", c_int, c_void_p, c_size_t, _vp, c_char_p, c_char_p, c_int64)
 
 # Import, export, rotation

@@ -765,6 +765,14 @@ class Vault:
         text = _n.take_string(out)
         return _parse_json(text) if as_json else text
 
+    def grant_warnings(self, grant_id: str) -> str:
+        """Warning lines about a grant ("" when none): fields a deny rule of the
+        policy keeps from all its recipients, so the grant can't open them."""
+        out = c_void_p()
+        with self._use() as v:
+            check(_n.lib.vault_grant_warnings(byref(out), v, _b(grant_id, "grant_id")))
+        return _n.take_string(out)
+
     # ---- key rotation --------------------------------------------------------
 
     def key_rotate(self, grade: str, *, progress: Progress = None) -> None:
@@ -1068,6 +1076,7 @@ class Session:
                     grade_min: Optional[str] = None, grade_max: Optional[str] = None,
                     records: Optional[Iterable[str]] = None, jurisdiction: Optional[str] = None,
                     purposes: Optional[Iterable[str]] = None,
+                    actions: Optional[Iterable[Union[Action, int]]] = None,
                     not_before: Union[None, int, _dt.datetime] = None,
                     not_after: Union[None, int, _dt.datetime] = None,
                     duration: Union[None, int, float, _dt.timedelta] = None) -> Grant:
@@ -1076,7 +1085,8 @@ class Session:
         The recipient is a pattern (``user`` and/or ``role``/``department``);
         ``fields`` or a grade range select the fields; ``records`` or a
         ``jurisdiction`` subtree the scope; ``purposes`` restrict it (None:
-        any).  It ends at ``not_after`` (unix seconds or an aware datetime) or
+        any); ``actions`` are among READ, SEARCH, EXPORT (None: READ only).
+        It ends at ``not_after`` (unix seconds or an aware datetime) or
         ``duration`` (seconds or timedelta) from now.  Raises
         :class:`~libvault.AccessDenied` naming the broken limit.  A grant
         reaching the policy's approval grade comes back ``pending`` until
@@ -1107,6 +1117,12 @@ class Session:
         spec.not_before = _to_unix(not_before)
         spec.not_after = _to_unix(not_after)
         spec.reason = _b(reason, "reason")
+        bits = 0
+        for a in (actions if actions is not None else ()):
+            if not isinstance(a, int) or isinstance(a, bool):
+                raise TypeError("actions must be libvault.Action values")
+            bits |= 1 << int(a)
+        spec.actions = bits
         keep = (farr, rarr, parr, k1, k2, k3)  # alive until the call returns
         gid = ctypes.create_string_buffer(_n.NAME_MAX)
         pending = c_int(0)

@@ -8,7 +8,7 @@ import time
 import unittest
 
 import libvault
-from libvault import Effect
+from libvault import Action, Effect
 
 from . import LIMITS, VaultCase
 
@@ -70,7 +70,7 @@ class GrantsTest(VaultCase):
             self.grant(self.clerk, fields=None, grade_max="sensitive")
         with self.assertRaises(libvault.AccessDenied) as cm:
             self.grant(self.clerk, seconds=3 * 86400)  # longer than 2d
-        self.assertIn("172800", cm.exception.message)
+        self.assertIn("max_duration 2d", cm.exception.message)
         with self.assertRaises(libvault.AccessDenied):
             self.grant(self.clerk, dept="clinic")  # recipient not allowed
         with self.assertRaises(libvault.AccessDenied):
@@ -119,6 +119,26 @@ class GrantsTest(VaultCase):
         time.sleep(3)
         self.assertEqual(self.effect(self.reader, "name"), Effect.DENY)
         self.assertNotIn(g.id, self.v.grant_list(active_only=True))
+
+    def test_actions_and_time_range(self):
+        # read only unless asked; search must be asked for
+        self.grant(self.clerk, fields=("phone",))
+        self.assertEqual(self.reader.decide(Action.SEARCH, self.rid, "phone").effect,
+                         Effect.DENY)
+        self.grant(self.clerk, fields=("phone",), actions=[Action.READ, Action.SEARCH],
+                   user="reader1")
+        self.assertEqual(self.reader.decide(Action.SEARCH, self.rid, "phone").effect,
+                         Effect.ALLOW)
+        with self.assertRaises(libvault.InvalidInput):
+            self.grant(self.clerk, actions=[Action.WRITE])
+        with self.assertRaises(TypeError):
+            self.grant(self.clerk, actions=["read"])
+        # the signed overflow that once gave a permanent grant
+        with self.assertRaises(libvault.InvalidInput):
+            self.clerk.grant_issue(department="records_desk", fields=["name"],
+                                   jurisdiction="city/a", not_before=-(2 ** 63) + 1,
+                                   not_after=2 ** 63 - 1, reason="forever")
+        self.assertEqual(self.v.grant_warnings(self.grant(self.clerk).id), "")
 
     def test_break_glass(self):
         self.assertEqual(self.effect(self.medic, "health"), Effect.DENY)
