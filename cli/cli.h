@@ -78,6 +78,17 @@ void cli_secret_free(vault_secret *s);
 /* Open a session for --user/--role/--dept/--jurisdiction/--purpose. */
 int cli_open_session(vault_session **out, vault *v, cli *c);
 
+/* The one safe file writer.  cli_file_create makes a new file for writing:
+ * O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600 whatever the umask; an existing file
+ * or a symbolic link at `path` is refused (never overwritten or followed).
+ * cli_file_finish flushes, fsyncs and closes it, and removes it when a
+ * write failed or when `ok` is 0 (the caller failed and said why).
+ * cli_file_write does both for one buffer.  Each prints its own one-line
+ * error (none for ok == 0) and returns EXIT_OK or EXIT_FAIL. */
+int cli_file_create(FILE **out, const cli *c, const char *path);
+int cli_file_finish(const cli *c, FILE *f, const char *path, int ok);
+int cli_file_write(const cli *c, const char *path, const char *text, size_t len);
+
 /* Terminal columns of a UTF-8 string (CJK counts 2), and printing padded
  * to a width in columns, so tables with Chinese text line up. */
 int cli_display_width(const char *s);

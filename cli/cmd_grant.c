@@ -68,6 +68,8 @@ static const char export_help[] =
     "\n"
     "A resident's copy request: every field of the record the acting subject may see,\n"
     "as JSON (masked where the policy masks; denied and empty fields left out).  Logged.\n"
+    "--out FILE creates a new file, mode 0600; an existing file or a symbolic link there\n"
+    "is refused (exit 1).\n"
     "\n"
     "example:\n"
     "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
@@ -379,7 +381,7 @@ int cmd_export(cli *c, int argc, char **argv)
     vault_session *s = NULL;
     char *doc = NULL;
     int opt, ex = EXIT_OK, rc;
-    FILE *f;
+    FILE *f = NULL;
 
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (opt == 'r')
@@ -391,23 +393,19 @@ int cmd_export(cli *c, int argc, char **argv)
     }
     if (!record)
         return cli_usage_error(c, "--record ID is required");
-    if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
+    /* Refuse a taken --out name before anything is read (and logged). */
+    if (out_path && (ex = cli_file_create(&f, c, out_path)) != EXIT_OK)
         return ex;
-    if ((ex = cli_open_session(&s, v, c)) == EXIT_OK) {
+    if ((ex = cli_open_vault(&v, c)) == EXIT_OK && (ex = cli_open_session(&s, v, c)) == EXIT_OK) {
         rc = vault_record_export(&doc, s, record);
         if (rc < 0) {
             ex = cli_fail(c, rc);
-        } else if (out_path) {
-            f = fopen(out_path, "wx");
-            if (!f || fputs(doc, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0) {
-                fprintf(stderr, "%s: export: %s: cannot write (does it exist already?)\n", c->prog,
-                        out_path);
-                ex = EXIT_FAIL;
-            }
         } else {
-            printf("%s\n", doc);
+            fprintf(f ? f : stdout, "%s\n", doc);
         }
     }
+    if (f && cli_file_finish(c, f, out_path, ex == EXIT_OK) != EXIT_OK && ex == EXIT_OK)
+        ex = EXIT_FAIL; /* the write itself failed */
     vault_free(doc);
     vault_session_close(s);
     vault_close(v);
