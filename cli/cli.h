@@ -78,6 +78,14 @@ void cli_secret_free(vault_secret *s);
 /* Open a session for --user/--role/--dept/--jurisdiction/--purpose. */
 int cli_open_session(vault_session **out, vault *v, cli *c);
 
+/* Before anything is unlocked: no core dumps (RLIMIT_CORE 0), not dumpable
+ * or ptrace-attachable by the same user (PR_SET_DUMPABLE 0), and the
+ * passphrase variables taken out of the environment and their bytes wiped
+ * (so /proc/PID/environ no longer shows them).  EXIT_OK or EXIT_FAIL. */
+int cli_harden_process(const cli *c);
+/* Wipe and free what cli_harden_process kept of the environment. */
+void cli_env_secrets_free(void);
+
 /* The one safe file writer.  cli_file_create makes a new file for writing:
  * O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600 whatever the umask; an existing file
  * or a symbolic link at `path` is refused (never overwritten or followed).

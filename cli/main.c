@@ -33,16 +33,14 @@ static const char usage_text[] =
     "Exit codes: 0 ok, 1 failure, 2 usage, 3 integrity failure, 4 access denied,\n"
     "5 not found, 6 wrong passphrase or key, 7 invalid input.\n";
 
-int main(int argc, char **argv)
+static int run(const cli *base, int argc, char **argv)
 {
     static const struct option opts[] = {CLI_GLOBAL_OPTIONS, {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
-    cli c;
+    cli c = *base;
     int opt, r;
     const char *cmd;
 
-    memset(&c, 0, sizeof c);
-    c.prog = "vaultctl";
     c.vault_path = getenv("VAULT_PATH");
     if (vault_init() < 0) {
         fprintf(stderr, "vaultctl: %s\n", vault_error_last());
@@ -108,4 +106,19 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "vaultctl: unknown command '%s'\n%s", cmd, usage_text);
     return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    cli c;
+    int ex;
+
+    memset(&c, 0, sizeof c);
+    c.prog = "vaultctl";
+    /* First, before any key exists in this process. */
+    if ((ex = cli_harden_process(&c)) != EXIT_OK)
+        return ex;
+    ex = run(&c, argc, argv);
+    cli_env_secrets_free();
+    return ex;
 }
