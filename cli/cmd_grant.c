@@ -69,7 +69,7 @@ static const char export_help[] =
     "A resident's copy request: every field of the record the acting subject may see,\n"
     "as JSON (masked where the policy masks; denied and empty fields left out).  Logged.\n"
     "--out FILE creates a new file, mode 0600; an existing file or a symbolic link there\n"
-    "is refused (exit 1).\n"
+    "is refused (exit 1).  Control and bidi characters in values are JSON-escaped.\n"
     "\n"
     "example:\n"
     "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
@@ -379,7 +379,7 @@ int cmd_export(cli *c, int argc, char **argv)
     const char *record = NULL, *out_path = NULL;
     vault *v = NULL;
     vault_session *s = NULL;
-    char *doc = NULL;
+    char *doc = NULL, *safe = NULL;
     int opt, ex = EXIT_OK, rc;
     FILE *f = NULL;
 
@@ -400,12 +400,16 @@ int cmd_export(cli *c, int argc, char **argv)
         rc = vault_record_export(&doc, s, record);
         if (rc < 0) {
             ex = cli_fail(c, rc);
+        } else if (!(safe = cli_escape(doc, strlen(doc), CLI_ESC_JSON))) {
+            fprintf(stderr, "%s: export: out of memory\n", c->prog);
+            ex = EXIT_FAIL;
         } else {
-            fprintf(f ? f : stdout, "%s\n", doc);
+            fprintf(f ? f : stdout, "%s\n", safe);
         }
     }
     if (f && cli_file_finish(c, f, out_path, ex == EXIT_OK) != EXIT_OK && ex == EXIT_OK)
         ex = EXIT_FAIL; /* the write itself failed */
+    cli_text_free(safe);
     vault_free(doc);
     vault_session_close(s);
     vault_close(v);

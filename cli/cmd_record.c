@@ -25,6 +25,10 @@ static const char record_help[] =
     "value from standard input instead (one trailing newline is dropped), so it does not\n"
     "show in `ps`.\n"
     "\n"
+    "Text output escapes control and bidirectional characters in values and reasons\n"
+    "(\\n, \\t, \\xNN, \\u{XXXX}; a backslash as \\\\), so a value can't rewrite the\n"
+    "terminal; --json output escapes the same characters as JSON does (\\uXXXX).\n"
+    "\n"
     "examples:\n"
     "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
     "      --jurisdiction hangzhou/shangcheng/xiaohe --purpose resident_service \\\n"
@@ -170,7 +174,7 @@ static const char *effect_name(int e)
 static int print_result(cli *c, const char *id, const vault_result *r)
 {
     size_t i, n = vault_result_count(r), len;
-    int any = 0;
+    int any = 0, ex = EXIT_OK;
 
     if (c->json) {
         json_t *fields = json_array();
@@ -190,18 +194,28 @@ static int print_result(cli *c, const char *id, const vault_result *r)
             json_array_append_new(fields, o);
         }
         json_t *doc = json_pack("{s:s, s:o}", "record", id, "fields", fields);
-        json_dumpf(doc, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
+        ex = cli_print_json(stdout, doc);
         json_decref(doc);
     } else {
         printf("record %s\n", id);
-        for (i = 0; i < n; i++) {
+        for (i = 0; i < n && ex == EXIT_OK; i++) {
             const char *val = vault_result_value(r, i, &len);
+            const char *why = vault_result_reason(r, i)->text;
             int e = vault_result_effect(r, i);
             printf("  %-24s %-5s ", vault_result_field(r, i), effect_name(e));
-            cli_print_padded(stdout, e == VAULT_EFFECT_DENY ? "-" : (val ? val : "(empty)"), 28);
-            printf(" %s\n", vault_result_reason(r, i)->text);
+            if (e == VAULT_EFFECT_DENY || !val)
+                cli_print_padded(stdout, e == VAULT_EFFECT_DENY ? "-" : "(empty)", 28);
+            else
+                ex = cli_print_escaped(stdout, val, len, 28);
+            fputc(' ', stdout);
+            if (ex == EXIT_OK)
+                ex = cli_print_escaped(stdout, why, strlen(why), 0);
+            fputc('\n', stdout);
         }
+    }
+    if (ex != EXIT_OK) {
+        fprintf(stderr, "%s: %s: out of memory printing the record\n", c->prog, c->cmd);
+        return ex;
     }
     for (i = 0; i < n; i++)
         any |= vault_result_effect(r, i) != VAULT_EFFECT_DENY;
