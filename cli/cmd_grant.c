@@ -11,10 +11,14 @@
 #define MAX_ITEMS 256
 
 static const char grant_help[] =
-    "usage: vaultctl [officer] grant (--to-user U | --to-role R [--to-dept D] | --to-dept D)\n"
+    "usage: vaultctl [officer] grant [--to-user U] [--to-role R] [--to-dept D]   (at least one)\n"
     "           [--mask] (--fields F1,F2 | --grades MIN..MAX) (--records ID1,ID2 | --in JURISDICTION)\n"
     "           [--purposes P1,P2] [--from TIME] (--until TIME | --for DURATION) --reason TEXT\n"
     "       vaultctl [officer] grant approve ID\n"
+    "\n"
+    "The recipient is a pattern: --to-user, --to-role and --to-dept combine, and a\n"
+    "subject receives the grant only when it matches every one given (--to-role R\n"
+    "--to-dept D: role R in department D; --to-dept D alone: anyone in D).\n"
     "\n"
     "A data officer (the acting subject) gives a recipient time-bound access: plaintext\n"
     "(default) or masked (--mask) to fields or a grade range, over listed records or a\n"
@@ -29,7 +33,10 @@ static const char grant_help[] =
     "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service \\\n"
     "      grant --to-role civil_affairs_officer --to-dept civil_affairs --fields phone,address \\\n"
     "      --in hangzhou/gongshu/xiaohe/changzheng --purposes social_assistance --for 7d \\\n"
-    "      --reason \"2026 winter relief visits\"\n";
+    "      --reason \"2026 winter relief visits\"\n"
+    "  vaultctl --vault v --key-file k --user zhou --role data_officer --dept street_office \\\n"
+    "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service \\\n"
+    "      grant approve g-0123456789abcdef\n";
 
 static const char revoke_help[] =
     "usage: vaultctl [officer] revoke ID --reason TEXT\n"

@@ -30,8 +30,18 @@ static const char usage_text[] =
     "                      who is acting, for data commands\n"
     "  --help              this text; `vaultctl <command> --help` for a command\n"
     "\n"
-    "Exit codes: 0 ok, 1 failure, 2 usage, 3 integrity failure, 4 access denied,\n"
-    "5 not found, 6 wrong passphrase or key, 7 invalid input.\n";
+    "Files vaultctl writes (--out, new key files) are created new, mode 0600; it never\n"
+    "overwrites a file or follows a symbolic link there.  Text output escapes control\n"
+    "and bidi characters in values.  VAULT_PASSPHRASE is wiped from the environment\n"
+    "at start, and vaultctl disables core dumps.\n"
+    "\n"
+    "Exit codes: 0 ok, 1 failure (including an output file that exists), 2 usage,\n"
+    "3 integrity failure, 4 access denied, 5 not found, 6 wrong passphrase or key,\n"
+    "7 invalid input.\n"
+    "\n"
+    "example:\n"
+    "  vaultctl init --vault street.vault --policy policies/community.yaml --key-file street.key\n"
+    "  vaultctl --vault street.vault --key-file street.key audit verify\n";
 
 static int run(const cli *base, int argc, char **argv)
 {
