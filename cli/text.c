@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <sodium.h>
+#include <unistr.h>
 
 #include "cli.h"
 
@@ -66,49 +67,13 @@ static int is_bidi(uint32_t cp)
            (cp >= 0x2066 && cp <= 0x2069);
 }
 
-/* Decode one UTF-8 sequence at p (n bytes left): its length, or 0 when the
- * bytes are not valid UTF-8 (overlong, surrogate, beyond U+10FFFF, cut). */
-static size_t utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
-{
-    size_t len, i;
-    uint32_t v;
-
-    if (p[0] < 0x80) {
-        *cp = p[0];
-        return 1;
-    }
-    if (p[0] >= 0xC2 && p[0] <= 0xDF) {
-        len = 2;
-        v = p[0] & 0x1F;
-    } else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-        len = 3;
-        v = p[0] & 0x0F;
-    } else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-        len = 4;
-        v = p[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (p[i] & 0x3F);
-    }
-    if ((len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > 0x10FFFF)) ||
-        (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return len;
-}
-
 char *cli_escape(const char *s, size_t len, int style)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    const uint8_t *p = (const uint8_t *)s;
     char *out = NULL;
     size_t cap, o = 0, i = 0, n;
-    uint32_t cp;
+    ucs4_t cp;
+    int r;
 
     /* Worst case 4 output bytes per input byte: \xNN for one byte,
      * \u{XXXX} for two or three. */
@@ -119,7 +84,9 @@ char *cli_escape(const char *s, size_t len, int style)
     if (!out)
         goto out;
     while (i < len) {
-        n = utf8_next(p + i, len - i, &cp);
+        /* n = 0: not valid UTF-8 here (overlong, surrogate, cut short). */
+        r = u8_mbtoucr(&cp, p + i, len - i);
+        n = r > 0 ? (size_t)r : 0;
         if (style == CLI_ESC_JSON) {
             /* jansson wrote the document: valid UTF-8, C0 escaped (DEL,
              * C1 and bidi controls not). */
