@@ -65,6 +65,11 @@ check_untouched "audit checkpoint"
 expect_exit 1 "audit pubkey refuses an existing --out" -- "$VAULTCTL" --vault "$V" --key-file "$K" audit pubkey --out "$TMP/taken"
 check_untouched "audit pubkey"
 
+# A failed export leaves no file behind (it is created first, then removed).
+expect_exit 5 "record export of a missing record" -- "$VAULTCTL" --vault "$V" --key-file "$K" \
+    "${OFFICER[@]}" --purpose resident_request export --record 00000000000000000000000000000000 --out "$TMP/none.json"
+[ ! -e "$TMP/none.json" ] && ok "no file is left by a failed export" || bad "a failed export left a file"
+
 # A symlink at the target is refused, whether it points at a file or nowhere,
 # and nothing is written where it points.
 printf 'victim\n' >"$TMP/victim"
