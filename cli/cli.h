@@ -5,6 +5,8 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "vault.h"
 
 /* Exit codes (DESIGN.md §7, docs/errors.md). */
@@ -77,6 +79,41 @@ int cli_new_secret(vault_secret *out, cli *c, const char *key_file, const char *
 void cli_secret_free(vault_secret *s);
 /* Open a session for --user/--role/--dept/--jurisdiction/--purpose. */
 int cli_open_session(vault_session **out, vault *v, cli *c);
+
+/* Before anything is unlocked: no core dumps (RLIMIT_CORE 0), not dumpable
+ * or ptrace-attachable by the same user (PR_SET_DUMPABLE 0), and the
+ * passphrase variables taken out of the environment and their bytes wiped
+ * (so /proc/PID/environ no longer shows them).  EXIT_OK or EXIT_FAIL. */
+int cli_harden_process(const cli *c);
+/* Wipe and free what cli_harden_process kept of the environment. */
+void cli_env_secrets_free(void);
+
+/* The one safe file writer.  cli_file_create makes a new file for writing:
+ * O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600 whatever the umask; an existing file
+ * or a symbolic link at `path` is refused (never overwritten or followed).
+ * cli_file_finish flushes, fsyncs and closes it, and removes it when a
+ * write failed or when `ok` is 0 (the caller failed and said why).
+ * cli_file_write does both for one buffer.  Each prints its own one-line
+ * error (none for ok == 0) and returns EXIT_OK or EXIT_FAIL. */
+int cli_file_create(FILE **out, const cli *c, const char *path);
+int cli_file_finish(const cli *c, FILE *f, const char *path, int ok);
+int cli_file_write(const cli *c, const char *path, const char *text, size_t len);
+
+/* Escape text from the vault (field values, reasons) for output, so it
+ * can't move the cursor, erase lines or reorder what a reviewer sees.
+ * CLI_ESC_TEXT: C0/C1 controls, DEL and bidi controls (U+061C, U+200E/F,
+ * U+202A-202E, U+2066-2069) become \n \t \r \xNN \u{XXXX}, invalid UTF-8
+ * bytes \xNN, and a backslash \\.  CLI_ESC_JSON: for a document jansson
+ * wrote (C0 already escaped), DEL, C1 and bidi controls become \uXXXX,
+ * which is the same JSON.  Returns a malloc'ed string, NULL when out of memory. */
+enum { CLI_ESC_TEXT, CLI_ESC_JSON };
+char *cli_escape(const char *s, size_t len, int style);
+/* Wipe and free a string that may hold values (cli_escape's result). */
+void cli_text_free(char *s);
+/* Print `s` escaped (CLI_ESC_TEXT), padded to `width` columns. */
+int cli_print_escaped(FILE *f, const char *s, size_t len, int width);
+/* json_dumps with JSON_INDENT(2), escaped (CLI_ESC_JSON), and a newline. */
+int cli_print_json(FILE *f, const json_t *doc);
 
 /* Terminal columns of a UTF-8 string (CJK counts 2), and printing padded
  * to a width in columns, so tables with Chinese text line up. */

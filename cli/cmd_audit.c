@@ -72,19 +72,11 @@ static char *read_small(cli *c, const char *path)
 
 static int write_out(cli *c, const char *path, const char *text)
 {
-    FILE *f;
-
     if (!path) {
         fputs(text, stdout);
         return EXIT_OK;
     }
-    f = fopen(path, "wx");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-        fprintf(stderr, "%s: %s: %s: cannot write (does it exist already?)\n", c->prog, c->cmd,
-                path);
-        return EXIT_FAIL;
-    }
-    return EXIT_OK;
+    return cli_file_write(c, path, text, strlen(text));
 }
 
 static int report_verify(cli *c, int rc, const vault_audit_result *r, int show_progress)

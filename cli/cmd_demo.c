@@ -123,15 +123,15 @@ static void remove_tree(const char *dir)
 /* Write the synthetic residents as CSV (the demo imports them like a data
  * officer would); remember residents A and B.  Values have no commas or
  * quotes, so plain joining is valid CSV. */
-static int write_csv(const char *path, long n, synth_resident *a, synth_resident *b)
+static int write_csv(const cli *c, const char *path, long n, synth_resident *a, synth_resident *b)
 {
-    FILE *f = fopen(path, "wx");
+    FILE *f = NULL;
     synth g;
     synth_resident r;
     long i;
     int have_a = 0, have_b = 0;
 
-    if (!f)
+    if (cli_file_create(&f, c, path) != EXIT_OK)
         return -1;
     synth_init(&g, 20261123);
     fprintf(f, "jurisdiction,name,gender,birth_date,id_number,phone,address,health,disability\n");
@@ -147,7 +147,7 @@ static int write_csv(const char *path, long n, synth_resident *a, synth_resident
         fprintf(f, "%s,%s,%s,%s,%s,%s,%s,%s,%s\n", r.jurisdiction, r.name, r.gender, r.birth_date,
                 r.id_number, r.phone, r.address, r.health, r.disability);
     }
-    if (fclose(f) != 0 || !have_a || !have_b)
+    if (cli_file_finish(c, f, path, 1) != EXIT_OK || !have_a || !have_b)
         return -1;
     return 0;
 }
@@ -185,7 +185,7 @@ static void say_verify(const char *what, int rc, const vault_audit_result *r)
 
 /* Copy src to dst, changing one character of line `line` (1-based) inside
  * its "entry" value: what someone editing a kept copy of the log would do. */
-static int tamper_copy(const char *src, const char *dst, long line)
+static int tamper_copy(const cli *c, const char *src, const char *dst, long line)
 {
     FILE *in = fopen(src, "r"), *out = NULL;
     char *buf = NULL, *p;
@@ -194,7 +194,7 @@ static int tamper_copy(const char *src, const char *dst, long line)
     long n = 0;
     int done = 0;
 
-    if (!in || !(out = fopen(dst, "wx"))) {
+    if (!in || cli_file_create(&out, c, dst) != EXIT_OK) {
         if (in)
             fclose(in);
         return -1;
@@ -209,7 +209,7 @@ static int tamper_copy(const char *src, const char *dst, long line)
     }
     free(buf);
     fclose(in);
-    return fclose(out) == 0 && done ? 0 : -1;
+    return cli_file_finish(c, out, dst, 1) == EXIT_OK && done ? 0 : -1;
 }
 
 int cmd_demo(cli *c, int argc, char **argv)
@@ -295,7 +295,7 @@ int cmd_demo(cli *c, int argc, char **argv)
            "  SQLCipher, and every field is sealed again with XChaCha20-Poly1305 under its grade's key.\n");
 
     step("2. The officer imports synthetic residents from a CSV file");
-    if (write_csv(csv, residents, &a, &b) < 0) {
+    if (write_csv(c, csv, residents, &a, &b) < 0) {
         fprintf(stderr, "vaultctl: demo: could not write %s\n", csv);
         ex = EXIT_FAIL;
         goto out;
@@ -431,12 +431,12 @@ int cmd_demo(cli *c, int argc, char **argv)
         goto out;
     }
     {
-        FILE *f = fopen(pub, "wx");
-        if (!f || fprintf(f, "%s\n", pubkey) < 0 || fclose(f) != 0) {
-            fprintf(stderr, "vaultctl: demo: cannot write %s\n", pub);
-            ex = EXIT_FAIL;
+        FILE *f = NULL;
+        if ((ex = cli_file_create(&f, c, pub)) != EXIT_OK)
             goto out;
-        }
+        fprintf(f, "%s\n", pubkey);
+        if ((ex = cli_file_finish(c, f, pub, 1)) != EXIT_OK)
+            goto out;
     }
     printf("  exported the log to %s; public key: %s\n", exp, pubkey);
     rc = vault_audit_verify_export(&res, exp, pubkey, note, NULL, NULL);
@@ -445,7 +445,7 @@ int cmd_demo(cli *c, int argc, char **argv)
         ex = cli_exit_code(rc);
         goto out;
     }
-    if (tamper_copy(exp, bad, (long)res.checkpoints + 12) < 0) {
+    if (tamper_copy(c, exp, bad, (long)res.checkpoints + 12) < 0) {
         fprintf(stderr, "vaultctl: demo: could not make the tampered copy\n");
         ex = EXIT_FAIL;
         goto out;

@@ -11,10 +11,14 @@
 #define MAX_ITEMS 256
 
 static const char grant_help[] =
-    "usage: vaultctl [officer] grant (--to-user U | --to-role R [--to-dept D] | --to-dept D)\n"
+    "usage: vaultctl [officer] grant [--to-user U] [--to-role R] [--to-dept D]   (at least one)\n"
     "           [--mask] (--fields F1,F2 | --grades MIN..MAX) (--records ID1,ID2 | --in JURISDICTION)\n"
     "           [--purposes P1,P2] [--from TIME] (--until TIME | --for DURATION) --reason TEXT\n"
     "       vaultctl [officer] grant approve ID\n"
+    "\n"
+    "The recipient is a pattern: --to-user, --to-role and --to-dept combine, and a\n"
+    "subject receives the grant only when it matches every one given (--to-role R\n"
+    "--to-dept D: role R in department D; --to-dept D alone: anyone in D).\n"
     "\n"
     "A data officer (the acting subject) gives a recipient time-bound access: plaintext\n"
     "(default) or masked (--mask) to fields or a grade range, over listed records or a\n"
@@ -29,7 +33,10 @@ static const char grant_help[] =
     "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service \\\n"
     "      grant --to-role civil_affairs_officer --to-dept civil_affairs --fields phone,address \\\n"
     "      --in hangzhou/gongshu/xiaohe/changzheng --purposes social_assistance --for 7d \\\n"
-    "      --reason \"2026 winter relief visits\"\n";
+    "      --reason \"2026 winter relief visits\"\n"
+    "  vaultctl --vault v --key-file k --user zhou --role data_officer --dept street_office \\\n"
+    "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service \\\n"
+    "      grant approve g-0123456789abcdef\n";
 
 static const char revoke_help[] =
     "usage: vaultctl [officer] revoke ID --reason TEXT\n"
@@ -68,6 +75,8 @@ static const char export_help[] =
     "\n"
     "A resident's copy request: every field of the record the acting subject may see,\n"
     "as JSON (masked where the policy masks; denied and empty fields left out).  Logged.\n"
+    "--out FILE creates a new file, mode 0600; an existing file or a symbolic link there\n"
+    "is refused (exit 1).  Control and bidi characters in values are JSON-escaped.\n"
     "\n"
     "example:\n"
     "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
@@ -377,9 +386,9 @@ int cmd_export(cli *c, int argc, char **argv)
     const char *record = NULL, *out_path = NULL;
     vault *v = NULL;
     vault_session *s = NULL;
-    char *doc = NULL;
+    char *doc = NULL, *safe = NULL;
     int opt, ex = EXIT_OK, rc;
-    FILE *f;
+    FILE *f = NULL;
 
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (opt == 'r')
@@ -391,23 +400,23 @@ int cmd_export(cli *c, int argc, char **argv)
     }
     if (!record)
         return cli_usage_error(c, "--record ID is required");
-    if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
+    /* Refuse a taken --out name before anything is read (and logged). */
+    if (out_path && (ex = cli_file_create(&f, c, out_path)) != EXIT_OK)
         return ex;
-    if ((ex = cli_open_session(&s, v, c)) == EXIT_OK) {
+    if ((ex = cli_open_vault(&v, c)) == EXIT_OK && (ex = cli_open_session(&s, v, c)) == EXIT_OK) {
         rc = vault_record_export(&doc, s, record);
         if (rc < 0) {
             ex = cli_fail(c, rc);
-        } else if (out_path) {
-            f = fopen(out_path, "wx");
-            if (!f || fputs(doc, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0) {
-                fprintf(stderr, "%s: export: %s: cannot write (does it exist already?)\n", c->prog,
-                        out_path);
-                ex = EXIT_FAIL;
-            }
+        } else if (!(safe = cli_escape(doc, strlen(doc), CLI_ESC_JSON))) {
+            fprintf(stderr, "%s: export: out of memory\n", c->prog);
+            ex = EXIT_FAIL;
         } else {
-            printf("%s\n", doc);
+            fprintf(f ? f : stdout, "%s\n", safe);
         }
     }
+    if (f && cli_file_finish(c, f, out_path, ex == EXIT_OK) != EXIT_OK && ex == EXIT_OK)
+        ex = EXIT_FAIL; /* the write itself failed */
+    cli_text_free(safe);
     vault_free(doc);
     vault_session_close(s);
     vault_close(v);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "cli.h"
 
@@ -11,7 +12,7 @@
 static const char record_help[] =
     "usage: vaultctl [subject] record add --in JURISDICTION [FIELD=VALUE ...] [--input FILE]\n"
     "       vaultctl [subject] record get ID [--fields F1,F2,...]\n"
-    "       vaultctl [subject] record find --field F --value V\n"
+    "       vaultctl [subject] record find --field F (--value V | --value-stdin)\n"
     "       vaultctl [subject] record update ID [FIELD=VALUE ...] [--input FILE]\n"
     "       vaultctl [subject] record erase ID\n"
     "\n"
@@ -19,12 +20,22 @@ static const char record_help[] =
     "--purpose P, and is decided by the vault's policy.  `get` prints, per field, the value\n"
     "(plaintext or masked) or the denial, with the rule that decided it.  Values may come\n"
     "from --input FILE (a JSON object of field: value; '-' for standard input), which keeps\n"
-    "them out of the process list.  add and update write all fields or none.\n"
+    "them out of the process list.  add and update write all fields or none.  `find`\n"
+    "lists the ids of records whose field F equals the value; --value-stdin reads the\n"
+    "value from standard input instead (one trailing newline is dropped), so it does not\n"
+    "show in `ps`.\n"
     "\n"
-    "example:\n"
+    "Text output escapes control and bidirectional characters in values and reasons\n"
+    "(\\n, \\t, \\xNN, \\u{XXXX}; a backslash as \\\\), so a value can't rewrite the\n"
+    "terminal; --json output escapes the same characters as JSON does (\\uXXXX).\n"
+    "\n"
+    "examples:\n"
     "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
     "      --jurisdiction hangzhou/shangcheng/xiaohe --purpose resident_service \\\n"
-    "      record add --in hangzhou/shangcheng/xiaohe/changzheng/grid-07 name=张三 phone=13812345678\n";
+    "      record add --in hangzhou/shangcheng/xiaohe/changzheng/grid-07 name=张三 phone=13812345678\n"
+    "  vaultctl --vault v --key-file k [subject] record get 0123... --fields name,phone\n"
+    "  printf '%s\\n' 13812345678 | vaultctl --vault v --key-file k [subject] \\\n"
+    "      record find --field phone --value-stdin\n";
 
 typedef struct kv {
     size_t n;
@@ -104,6 +115,57 @@ static int kv_add_json(cli *c, kv *k, const char *path)
     return EXIT_OK;
 }
 
+/* The search value of `find --value-stdin`: all of standard input, at most
+ * VAULT_VALUE_MAX bytes after one trailing newline is dropped.  *out is
+ * malloc'ed; free it with value_free. */
+static int read_value_stdin(cli *c, char **out, size_t *out_len)
+{
+    size_t cap = VAULT_VALUE_MAX + 2, n = 0, got;
+    char *buf = malloc(cap);
+    int ex = EXIT_OK;
+
+    *out = NULL;
+    *out_len = 0;
+    if (!buf) {
+        fprintf(stderr, "%s: %s: out of memory\n", c->prog, c->cmd);
+        ex = EXIT_FAIL;
+        goto out;
+    }
+    while (n < cap && (got = fread(buf + n, 1, cap - n, stdin)) > 0)
+        n += got;
+    if (ferror(stdin)) {
+        fprintf(stderr, "%s: %s: cannot read the value from standard input\n", c->prog, c->cmd);
+        ex = EXIT_FAIL;
+        goto out;
+    }
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    if (n > VAULT_VALUE_MAX) {
+        fprintf(stderr, "%s: %s: the value on standard input is longer than %d bytes\n", c->prog,
+                c->cmd, VAULT_VALUE_MAX);
+        ex = EXIT_INVALID;
+        goto out;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *out_len = n;
+    buf = NULL;
+out:
+    if (buf) {
+        sodium_memzero(buf, cap);
+        free(buf);
+    }
+    return ex;
+}
+
+static void value_free(char *value, size_t len)
+{
+    if (value) {
+        sodium_memzero(value, len);
+        free(value);
+    }
+}
+
 static const char *effect_name(int e)
 {
     return e == VAULT_EFFECT_ALLOW ? "allow" : e == VAULT_EFFECT_MASK ? "mask" : "deny";
@@ -112,7 +174,7 @@ static const char *effect_name(int e)
 static int print_result(cli *c, const char *id, const vault_result *r)
 {
     size_t i, n = vault_result_count(r), len;
-    int any = 0;
+    int any = 0, ex = EXIT_OK;
 
     if (c->json) {
         json_t *fields = json_array();
@@ -132,18 +194,28 @@ static int print_result(cli *c, const char *id, const vault_result *r)
             json_array_append_new(fields, o);
         }
         json_t *doc = json_pack("{s:s, s:o}", "record", id, "fields", fields);
-        json_dumpf(doc, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
+        ex = cli_print_json(stdout, doc);
         json_decref(doc);
     } else {
         printf("record %s\n", id);
-        for (i = 0; i < n; i++) {
+        for (i = 0; i < n && ex == EXIT_OK; i++) {
             const char *val = vault_result_value(r, i, &len);
+            const char *why = vault_result_reason(r, i)->text;
             int e = vault_result_effect(r, i);
             printf("  %-24s %-5s ", vault_result_field(r, i), effect_name(e));
-            cli_print_padded(stdout, e == VAULT_EFFECT_DENY ? "-" : (val ? val : "(empty)"), 28);
-            printf(" %s\n", vault_result_reason(r, i)->text);
+            if (e == VAULT_EFFECT_DENY || !val)
+                cli_print_padded(stdout, e == VAULT_EFFECT_DENY ? "-" : "(empty)", 28);
+            else
+                ex = cli_print_escaped(stdout, val, len, 28);
+            fputc(' ', stdout);
+            if (ex == EXIT_OK)
+                ex = cli_print_escaped(stdout, why, strlen(why), 0);
+            fputc('\n', stdout);
         }
+    }
+    if (ex != EXIT_OK) {
+        fprintf(stderr, "%s: %s: out of memory printing the record\n", c->prog, c->cmd);
+        return ex;
     }
     for (i = 0; i < n; i++)
         any |= vault_result_effect(r, i) != VAULT_EFFECT_DENY;
@@ -177,17 +249,18 @@ int cmd_record(cli *c, int argc, char **argv)
                                          {"fields", required_argument, NULL, 'F'},
                                          {"field", required_argument, NULL, 'f'},
                                          {"value", required_argument, NULL, 'v'},
+                                         {"value-stdin", no_argument, NULL, 'S'},
                                          {NULL, 0, NULL, 0}};
     const char *in = NULL, *input = NULL, *field = NULL, *value = NULL, *sub;
-    char *fields_arg = NULL;
+    char *fields_arg = NULL, *stdin_value = NULL;
     const char *flist[MAX_FIELDS];
-    size_t nf = 0, i, count = 0;
+    size_t nf = 0, i, count = 0, value_len = 0;
     vault *v = NULL;
     vault_session *s = NULL;
     vault_result *res = NULL;
     char id[VAULT_ID_HEX_SIZE], *ids = NULL;
     kv k;
-    int opt, r, rc = VAULT_OK, ex = EXIT_OK, first_arg;
+    int opt, r, rc = VAULT_OK, ex = EXIT_OK, first_arg, value_stdin = 0;
 
     memset(&k, 0, sizeof k);
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -198,6 +271,7 @@ int cmd_record(cli *c, int argc, char **argv)
         case 'F': fields_arg = optarg; break;
         case 'f': field = optarg; break;
         case 'v': value = optarg; break;
+        case 'S': value_stdin = 1; break;
         default:
             if ((r = cli_global_option(c, opt, optarg)) <= 0)
                 return r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
@@ -207,6 +281,10 @@ int cmd_record(cli *c, int argc, char **argv)
     if (!sub)
         return cli_usage_error(c, "say add, get, find, update or erase");
     first_arg = optind + 1;
+    if (value_stdin && strcmp(sub, "find") != 0) {
+        c->cmd = "record";
+        return cli_usage_error(c, "--value-stdin is for record find");
+    }
     if (strcmp(sub, "add") == 0) {
         c->cmd = "record add";
         if (!in)
@@ -231,14 +309,23 @@ int cmd_record(cli *c, int argc, char **argv)
             return ex;
     } else if (strcmp(sub, "find") == 0) {
         c->cmd = "record find";
-        if (!field || !value)
-            return cli_usage_error(c, "--field F and --value V are required");
+        if (!field || !value == !value_stdin)
+            return cli_usage_error(c, "--field F and one of --value V or --value-stdin are required");
+        if (first_arg < argc)
+            return cli_usage_error(c, "unexpected argument '%s'", argv[first_arg]);
     } else {
         c->cmd = "record";
         return cli_usage_error(c, "unknown subcommand '%s'", sub);
     }
     if (input && (ex = kv_add_json(c, &k, input)) != EXIT_OK)
         goto out;
+    if (value_stdin) {
+        if ((ex = read_value_stdin(c, &stdin_value, &value_len)) != EXIT_OK)
+            goto out;
+        value = stdin_value;
+    } else if (value) {
+        value_len = strlen(value);
+    }
     if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
         goto out;
     if ((ex = cli_open_session(&s, v, c)) != EXIT_OK)
@@ -268,7 +355,7 @@ int cmd_record(cli *c, int argc, char **argv)
         if (rc == VAULT_OK)
             printf("erased %s\n", argv[first_arg]);
     } else {
-        rc = vault_record_find(&ids, &count, s, field, value, strlen(value));
+        rc = vault_record_find(&ids, &count, s, field, value, value_len);
         if (rc == VAULT_OK && c->json) {
             json_t *arr = json_array();
             for (i = 0; i < count; i++)
@@ -289,5 +376,6 @@ out:
     vault_session_close(s);
     vault_close(v);
     kv_free(&k);
+    value_free(stdin_value, value_len);
     return ex;
 }

@@ -146,8 +146,8 @@ int cmd_keyslot(cli *c, int argc, char **argv)
                 json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:I}", "slot", slots[i].slot,
                                                      "kind", slots[i].kind == VAULT_UNLOCK_KEYFILE ? "keyfile" : "passphrase",
                                                      "label", slots[i].label, "created", (json_int_t)slots[i].created));
-            json_dumpf(arr, stdout, JSON_INDENT(2));
-            fputc('\n', stdout);
+            if (cli_print_json(stdout, arr) != EXIT_OK)
+                rc = VAULT_ENOMEM;
             json_decref(arr);
         } else if (rc == VAULT_OK) {
             printf("%-5s %-11s %-20s %s\n", "SLOT", "KIND", "CREATED", "LABEL");
@@ -156,9 +156,12 @@ int cmd_keyslot(cli *c, int argc, char **argv)
                 time_t t = (time_t)slots[i].created;
                 struct tm tmv;
                 strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tmv));
-                printf("%-5d %-11s %-20s %s\n", slots[i].slot,
-                       slots[i].kind == VAULT_UNLOCK_KEYFILE ? "keyfile" : "passphrase", when,
-                       slots[i].label);
+                printf("%-5d %-11s %-20s ", slots[i].slot,
+                       slots[i].kind == VAULT_UNLOCK_KEYFILE ? "keyfile" : "passphrase", when);
+                /* A label is free text: escaped like any value. */
+                if (cli_print_escaped(stdout, slots[i].label, strlen(slots[i].label), 0) != EXIT_OK)
+                    rc = VAULT_ENOMEM;
+                fputc('\n', stdout);
             }
         }
         vault_free(slots);

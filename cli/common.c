@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -11,6 +13,105 @@
 #include "cli.h"
 
 #define PASS_MAX 1024
+
+extern char **environ;
+
+/* Passphrase variables, taken out of the environment at start.  `data` is
+ * sodium memory; get_passphrase hands it to the vault_secret (taken = 1),
+ * and cli_secret_free releases it. */
+typedef struct env_secret {
+    const char *name;
+    char *data;
+    size_t len;
+    int present, too_long, taken;
+} env_secret;
+
+static env_secret env_secrets[] = {
+    {"VAULT_PASSPHRASE", NULL, 0, 0, 0, 0},
+    {"VAULT_NEW_PASSPHRASE", NULL, 0, 0, 0, 0},
+};
+
+/* Copy NAME's value into sodium memory, drop NAME from the environment,
+ * then wipe the whole "NAME=value" strings: /proc/PID/environ shows the
+ * original block, so unsetenv alone would leave them readable there. */
+static int take_env(env_secret *e)
+{
+    size_t nlen = strlen(e->name), i, nhits = 0;
+    char *hits[8], *val;
+
+    for (i = 0; environ && environ[i]; i++) {
+        if (strncmp(environ[i], e->name, nlen) != 0 || environ[i][nlen] != '=')
+            continue;
+        if (nhits < sizeof hits / sizeof hits[0])
+            hits[nhits++] = environ[i];
+        else /* absurdly many duplicates: wipe the value, keep the name */
+            sodium_memzero(environ[i] + nlen + 1, strlen(environ[i] + nlen + 1));
+    }
+    if (nhits == 0)
+        return 0;
+    val = hits[0] + nlen + 1; /* getenv's answer: the first one */
+    e->present = 1;
+    e->len = strlen(val);
+    if (e->len >= PASS_MAX) {
+        e->too_long = 1;
+        e->len = 0;
+    } else {
+        if (!(e->data = sodium_malloc(PASS_MAX)))
+            return -1;
+        memcpy(e->data, val, e->len + 1);
+    }
+    /* unsetenv first (it finds the entries by name), then wipe their bytes. */
+    if (unsetenv(e->name) != 0)
+        return -1;
+    for (i = 0; i < nhits; i++)
+        sodium_memzero(hits[i], strlen(hits[i]));
+    return 0;
+}
+
+int cli_harden_process(const cli *c)
+{
+    static const struct rlimit no_core = {0, 0};
+    size_t i;
+
+    /* Keys live in this process: no core file may hold them. */
+    if (setrlimit(RLIMIT_CORE, &no_core) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        fprintf(stderr, "%s: cannot disable core dumps: %s\n", c->prog, strerror(errno));
+        return EXIT_FAIL;
+    }
+    if (sodium_init() < 0) { /* before sodium_malloc */
+        fprintf(stderr, "%s: cannot initialise libsodium\n", c->prog);
+        return EXIT_FAIL;
+    }
+    for (i = 0; i < sizeof env_secrets / sizeof env_secrets[0]; i++) {
+        if (take_env(&env_secrets[i]) < 0) {
+            fprintf(stderr, "%s: cannot take %s out of the environment\n", c->prog,
+                    env_secrets[i].name);
+            return EXIT_FAIL;
+        }
+    }
+    return EXIT_OK;
+}
+
+void cli_env_secrets_free(void)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof env_secrets / sizeof env_secrets[0]; i++) {
+        if (env_secrets[i].data && !env_secrets[i].taken)
+            sodium_free(env_secrets[i].data);
+        env_secrets[i].data = NULL;
+    }
+}
+
+static env_secret *find_env_secret(const char *name)
+{
+    size_t i;
+
+    for (i = 0; name && i < sizeof env_secrets / sizeof env_secrets[0]; i++)
+        if (strcmp(env_secrets[i].name, name) == 0)
+            return &env_secrets[i];
+    return NULL;
+}
 
 int cli_exit_code(int rc)
 {
@@ -119,26 +220,35 @@ void cli_secret_free(vault_secret *s)
         memset(s, 0, sizeof *s);
 }
 
-/* Passphrase from `env` or the terminal (confirm: ask twice). */
+/* Passphrase from `env` (as taken at start) or the terminal (confirm: ask
+ * twice). */
 static int get_passphrase(vault_secret *out, cli *c, const char *env, int confirm)
 {
-    char *buf = sodium_malloc(PASS_MAX), *again = NULL;
-    const char *val = env ? getenv(env) : NULL;
+    env_secret *e = find_env_secret(env);
+    char *buf = NULL, *again = NULL;
     size_t len = 0, len2 = 0;
     int rc = EXIT_OK;
 
-    if (!buf) {
-        fprintf(stderr, "%s: out of secure memory\n", c->prog);
-        return EXIT_FAIL;
+    if (e && e->present && e->too_long) {
+        rc = cli_usage_error(c, "%s is too long", env);
+        goto out;
     }
-    if (val) {
-        len = strlen(val);
-        if (len >= PASS_MAX) {
-            rc = cli_usage_error(c, "%s is too long", env);
+    if (e && e->present && (e->taken || !e->data)) {
+        /* Each variable unlocks once; its copy is wiped after use. */
+        rc = cli_usage_error(c, "%s was already used", env);
+        goto out;
+    }
+    if (e && e->present) {
+        buf = e->data;
+        len = e->len;
+        e->taken = 1;
+        e->data = NULL;
+    } else if (isatty(STDIN_FILENO)) {
+        if (!(buf = sodium_malloc(PASS_MAX))) {
+            fprintf(stderr, "%s: out of secure memory\n", c->prog);
+            rc = EXIT_FAIL;
             goto out;
         }
-        memcpy(buf, val, len + 1);
-    } else if (isatty(STDIN_FILENO)) {
         if (prompt_secret(buf, PASS_MAX, &len, "Passphrase: ") < 0) {
             rc = cli_usage_error(c, "could not read a passphrase from the terminal");
             goto out;

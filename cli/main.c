@@ -30,19 +30,27 @@ static const char usage_text[] =
     "                      who is acting, for data commands\n"
     "  --help              this text; `vaultctl <command> --help` for a command\n"
     "\n"
-    "Exit codes: 0 ok, 1 failure, 2 usage, 3 integrity failure, 4 access denied,\n"
-    "5 not found, 6 wrong passphrase or key, 7 invalid input.\n";
+    "Files vaultctl writes (--out, new key files) are created new, mode 0600; it never\n"
+    "overwrites a file or follows a symbolic link there.  Text output escapes control\n"
+    "and bidi characters in values.  VAULT_PASSPHRASE is wiped from the environment\n"
+    "at start, and vaultctl disables core dumps.\n"
+    "\n"
+    "Exit codes: 0 ok, 1 failure (including an output file that exists), 2 usage,\n"
+    "3 integrity failure, 4 access denied, 5 not found, 6 wrong passphrase or key,\n"
+    "7 invalid input.\n"
+    "\n"
+    "example:\n"
+    "  vaultctl init --vault street.vault --policy policies/community.yaml --key-file street.key\n"
+    "  vaultctl --vault street.vault --key-file street.key audit verify\n";
 
-int main(int argc, char **argv)
+static int run(const cli *base, int argc, char **argv)
 {
     static const struct option opts[] = {CLI_GLOBAL_OPTIONS, {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
-    cli c;
+    cli c = *base;
     int opt, r;
     const char *cmd;
 
-    memset(&c, 0, sizeof c);
-    c.prog = "vaultctl";
     c.vault_path = getenv("VAULT_PATH");
     if (vault_init() < 0) {
         fprintf(stderr, "vaultctl: %s\n", vault_error_last());
@@ -108,4 +116,19 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "vaultctl: unknown command '%s'\n%s", cmd, usage_text);
     return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    cli c;
+    int ex;
+
+    memset(&c, 0, sizeof c);
+    c.prog = "vaultctl";
+    /* First, before any key exists in this process. */
+    if ((ex = cli_harden_process(&c)) != EXIT_OK)
+        return ex;
+    ex = run(&c, argc, argv);
+    cli_env_secrets_free();
+    return ex;
 }

@@ -1,10 +1,12 @@
 /* audit: appending, checkpoints, verification, export and reports. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -584,7 +586,7 @@ static int export_entry_fn(void *arg, int64_t pos, const uint8_t *entry, size_t 
 
 int vault_audit_export(vault *v, const char *path, vault_progress_fn progress, void *arg)
 {
-    int rc = VAULT_OK, entered = 0, to_stdout = 0;
+    int rc = VAULT_OK, entered = 0, to_stdout = 0, fd = -1, created = 0;
     export_ctx c;
     int64_t count = 0;
     char *tmp = NULL;
@@ -604,8 +606,19 @@ int vault_audit_export(vault *v, const char *path, vault_progress_fn progress, v
         tmp = malloc(n);
         ENSURE(tmp, VAULT_ENOMEM, "out of memory");
         snprintf(tmp, n, "%s.partial", path);
-        c.f = fopen(tmp, "wx");
-        ENSURE(c.f, VAULT_EIO, "%s: cannot create (does it exist already?)", tmp);
+        /* New file only, never through a symlink, 0600 whatever the umask:
+         * the log names residents and officers. */
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+        ENSURE(fd >= 0, errno == EEXIST ? VAULT_EEXISTS : VAULT_EIO, "%s: cannot create: %s", tmp,
+               errno == EEXIST ? "it exists already" : strerror(errno));
+        created = 1;
+        if (fchmod(fd, 0600) == 0)
+            c.f = fdopen(fd, "w");
+        if (!c.f) {
+            rc = vault__err(VAULT_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+            close(fd);
+            goto cleanup;
+        }
     }
     c.progress = progress;
     c.arg = arg;
@@ -632,8 +645,8 @@ cleanup:
     if (c.f && !to_stdout) {
         fclose(c.f);
         unlink(tmp);
-    } else if (rc < 0 && tmp) {
-        unlink(tmp);
+    } else if (rc < 0 && created) {
+        unlink(tmp); /* ours; never a file that was there before */
     }
     vault__exit(v, entered);
     free(tmp);

@@ -920,7 +920,7 @@ int ks_keyfile_generate(const char *path)
     GUARD(vc_init());
     buf = vc_malloc(VAULT_KEY_BYTES);
     ENSURE(buf, VAULT_ENOMEM, "out of secure memory");
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
     ENSURE(fd >= 0 || errno != EEXIST, VAULT_EEXISTS, "key file %s already exists", path);
     ENSURE(fd >= 0, VAULT_EIO, "cannot create key file %s: %s", path, strerror(errno));
     created = 1;

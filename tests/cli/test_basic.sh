@@ -14,10 +14,21 @@ unset VAULT_PASSPHRASE VAULT_PATH
 expect_exit 0 "help" -- "$VAULTCTL" --help
 expect_exit 2 "no command is a usage error" -- "$VAULTCTL"
 expect_exit 2 "unknown command is a usage error" -- "$VAULTCTL" frobnicate
-for c in init keyslot key policy record demo; do
+for c in init keyslot key policy record demo import export grant; do
     expect_exit 0 "$c --help" -- "$VAULTCTL" "$c" --help
     expect_grep "example" "$TMP/out" "$c --help shows an example"
 done
+expect_exit 0 "vaultctl --help" -- "$VAULTCTL" --help
+expect_grep "example" "$TMP/out" "vaultctl --help shows an example"
+expect_exit 0 "record --help" -- "$VAULTCTL" record --help
+expect_grep "record find --field phone --value-stdin" "$TMP/out" "record --help has a --value-stdin example"
+expect_grep "record get 0123" "$TMP/out" "record --help has a get example"
+# Recipient options combine into one pattern; the help must not show them as exclusive.
+expect_exit 0 "grant --help" -- "$VAULTCTL" grant --help
+expect_no_grep "--to-user U |" "$TMP/out" "grant --help does not show --to-user as exclusive"
+expect_grep "\[--to-user U\] \[--to-role R\] \[--to-dept D\]" "$TMP/out" "grant --help shows the three recipient options as combinable"
+expect_grep "combine" "$TMP/out" "grant --help says they combine"
+expect_grep "grant approve g-" "$TMP/out" "grant --help has an approve example"
 
 expect_exit 0 "init with a new key file" -- "$VAULTCTL" --vault "$V" --key-file "$K" init --policy "$POL"
 [ "$(stat -c %a "$V.keys")" = 600 ] && ok "keys file mode 0600" || bad "keys file mode"

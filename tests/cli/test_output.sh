@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Values from the vault can't drive the terminal: `record get` text output
+# escapes control characters and bidi overrides (always, not only on a
+# terminal), --json and `export` keep them JSON-escaped (bidi and C1 too),
+# and escaped output still says exactly what was stored.
+VAULTCTL=$1
+. "$(dirname "$0")/lib.sh"
+
+V="$TMP/street.vault"
+K="$TMP/street.key"
+POL="$SRC/policies/community.yaml"
+OFFICER=(--user li --role data_officer --dept street_office --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service)
+unset VAULT_PASSPHRASE VAULT_NEW_PASSPHRASE VAULT_PATH
+
+# name: ESC[2K (erase line), ESC[1A (cursor up), a newline, U+202E (RLO).
+NAME=$(printf 'li\033[2K\033[1Awang\nfake line\342\200\256gnaw')
+# address: tab, CR, DEL, backslash, U+0085 (C1 NEL), U+2066 (LRI), Chinese.
+ADDR=$(printf '长征路\t12号\r\177\\x41\302\205\342\201\246end')
+
+expect_exit 0 "init" -- "$VAULTCTL" --vault "$V" --key-file "$K" init --policy "$POL"
+expect_exit 0 "record add with control characters in values" -- "$VAULTCTL" --vault "$V" --key-file "$K" \
+    "${OFFICER[@]}" record add --in hangzhou/gongshu/xiaohe/changzheng/grid-07 "name=$NAME" "address=$ADDR"
+ID=$(tr -d '\n' <"$TMP/out")
+
+# no_raw FILE WHAT: no ESC, CR, DEL, C1 or bidi control bytes in FILE.
+no_raw() {
+    if LC_ALL=C grep -q "$(printf '[\033\r\177]')" "$1" ||
+        grep -q -e "$(printf '\342\200\256')" -e "$(printf '\342\201\246')" -e "$(printf '\302\205')" "$1"; then
+        bad "$2: raw control or bidi characters in the output"; else ok "$2: no raw control or bidi characters"; fi
+}
+
+expect_exit 0 "record get (text, not a terminal)" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" \
+    record get "$ID" --fields name,address
+no_raw "$TMP/out" "record get"
+[ "$(wc -l <"$TMP/out")" = 3 ] && ok "one line per field (a newline in a value can't add a line)" ||
+    bad "record get printed $(wc -l <"$TMP/out") lines, wanted 3"
+expect_grep 'li\\x1B\[2K\\x1B\[1Awang\\nfake line\\u{202E}gnaw' "$TMP/out" "name shown with ESC, newline and U+202E escaped"
+expect_grep '长征路\\t12号\\r\\x7F\\\\x41\\u{0085}\\u{2066}end' "$TMP/out" "address: tab, CR, DEL, backslash, C1, LRI escaped; Chinese kept"
+
+expect_exit 0 "record get --json" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" --json \
+    record get "$ID" --fields name,address
+no_raw "$TMP/out" "record get --json"
+expect_grep '\\u202e' "$TMP/out" "U+202E is \\u202e in JSON"
+NAME="$NAME" ADDR="$ADDR" python3 - "$TMP/out" <<'EOF' && ok "the JSON values are exactly what was stored" || bad "JSON values differ"
+import json, os, sys
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+got = {f["field"]: f["value"] for f in doc["fields"]}
+assert got["name"] == os.environ["NAME"], repr(got["name"])
+assert got["address"] == os.environ["ADDR"], repr(got["address"])
+EOF
+
+expect_exit 0 "export to standard output" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" \
+    --purpose resident_request export --record "$ID"
+no_raw "$TMP/out" "export"
+NAME="$NAME" python3 - "$TMP/out" <<'EOF' && ok "the export is JSON with the stored name" || bad "export content"
+import json, os, sys
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+assert doc["fields"]["name"] == os.environ["NAME"], repr(doc)
+EOF
+expect_exit 0 "export --out" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" \
+    --purpose resident_request export --record "$ID" --out "$TMP/export.json"
+no_raw "$TMP/export.json" "export --out"
+
+# A keyslot label is free text from the vault as well (if the vault takes it).
+LABEL=$(printf 'ops\033[2Kroot')
+if "$VAULTCTL" --vault "$V" --key-file "$K" keyslot add --new-key-file "$TMP/k2" --label "$LABEL" >/dev/null 2>&1; then
+    expect_exit 0 "keyslot list" -- "$VAULTCTL" --vault "$V" --key-file "$K" keyslot list
+    no_raw "$TMP/out" "keyslot list"
+    expect_grep 'ops\\x1B\[2Kroot' "$TMP/out" "the label is shown escaped"
+else
+    ok "a label with control characters is refused at input"
+fi
+
+finish
