@@ -10,6 +10,7 @@
 #include "crypto.h"
 #include "grants.h"
 #include "mask.h"
+#include "text.h"
 #include "vault_int.h"
 
 typedef struct result_item {
@@ -45,18 +46,25 @@ static int copy_name(char *dst, size_t cap, const char *src, const char *what)
     return rc;
 }
 
+/* User names are kept in their comparison form (text.h), as the policy
+ * and the grants keep them, so "LI" and "li" are one person. */
+static int copy_user(char *dst, size_t cap, const char *src)
+{
+    return vault__user_norm(dst, cap, src, "user");
+}
+
 /* Check the asserted subject against the policy and fill s. */
 static int session_fill(vault_session *s, const vault_subject *subject)
 {
     int rc = VAULT_OK;
     const vault_policy *p = s->v->policy;
 
-    GUARD(copy_name(s->user, sizeof s->user, subject->user, "user"));
+    GUARD(copy_user(s->user, sizeof s->user, subject->user));
     GUARD(copy_name(s->role, sizeof s->role, subject->role, "role"));
     GUARD(copy_name(s->department, sizeof s->department, subject->department, "department"));
     GUARD(copy_name(s->purpose, sizeof s->purpose, subject->purpose, "purpose"));
-    GUARD(vault__jurisdiction_check(subject->jurisdiction, "subject jurisdiction"));
-    snprintf(s->jurisdiction, sizeof s->jurisdiction, "%s", subject->jurisdiction);
+    GUARD(vault__jurisdiction_norm(s->jurisdiction, sizeof s->jurisdiction, subject->jurisdiction,
+                                   "subject jurisdiction"));
     ENSURE(policy_has_role(p, s->role), VAULT_EINVALID,
            "role '%s' is not declared in the vault's policy", s->role);
     ENSURE(policy_has_department(p, s->department), VAULT_EINVALID,
@@ -70,14 +78,24 @@ cleanup:
     return rc;
 }
 
-/* An asserted attribute as the log may record it: as given when it is a
- * well-formed name (or path), else "?" (never raw bytes of unknown form). */
-static void asserted(char *dst, size_t cap, const char *src, int is_path)
+/* An asserted attribute as the log may record it: in the form sessions
+ * keep it when it is well formed, else "?" (never raw bytes of unknown
+ * form). */
+#define ASSERTED_NAME 0
+#define ASSERTED_USER 1
+#define ASSERTED_PATH 2
+static void asserted(char *dst, size_t cap, const char *src, int kind)
 {
-    int ok = src && (is_path ? vault__jurisdiction_check(src, "jurisdiction")
-                             : vault__name_check(src, "name")) == VAULT_OK;
+    int rc = VAULT_EINVALID;
 
-    snprintf(dst, cap, "%s", ok ? src : "?");
+    if (src && kind == ASSERTED_USER)
+        rc = vault__user_norm(dst, cap, src, "user");
+    else if (src && kind == ASSERTED_PATH)
+        rc = vault__jurisdiction_norm(dst, cap, src, "jurisdiction");
+    else if (src && (rc = vault__name_check(src, "name")) == VAULT_OK)
+        snprintf(dst, cap, "%s", src);
+    if (rc != VAULT_OK)
+        snprintf(dst, cap, "?");
 }
 
 /* A session that failed to open is still an attempt to act: log it with
@@ -90,11 +108,11 @@ static int log_open_refusal(vault *v, const vault_subject *subject, int code)
     snprintf(saved, sizeof saved, "%s", vault_error_last());
     memset(&t, 0, sizeof t);
     t.v = v;
-    asserted(t.user, sizeof t.user, subject->user, 0);
-    asserted(t.role, sizeof t.role, subject->role, 0);
-    asserted(t.department, sizeof t.department, subject->department, 0);
-    asserted(t.purpose, sizeof t.purpose, subject->purpose, 0);
-    asserted(t.jurisdiction, sizeof t.jurisdiction, subject->jurisdiction, 1);
+    asserted(t.user, sizeof t.user, subject->user, ASSERTED_USER);
+    asserted(t.role, sizeof t.role, subject->role, ASSERTED_NAME);
+    asserted(t.department, sizeof t.department, subject->department, ASSERTED_NAME);
+    asserted(t.purpose, sizeof t.purpose, subject->purpose, ASSERTED_NAME);
+    asserted(t.jurisdiction, sizeof t.jurisdiction, subject->jurisdiction, ASSERTED_PATH);
     vault__err(code, "%s", saved); /* the checks above may have replaced it */
     return log_refusal(v, &t, "session_open", NULL, NULL, NULL, saved, AF_OUTCOME_DENIED, code);
 }
@@ -498,12 +516,14 @@ int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const c
     vault_reason *reasons = NULL, why;
     af_entry e;
     size_t denied = SIZE_MAX;
+    char jur[VAULT_JURISDICTION_MAX + 1];
 
     ENSURE(out_id && out_id_size >= VAULT_ID_HEX_SIZE, VAULT_EINVALID,
            "record id buffer too small");
     GUARD(enter(s));
     entered = 1;
-    GUARD(vault__jurisdiction_check(jurisdiction, "jurisdiction"));
+    GUARD(vault__jurisdiction_norm(jur, sizeof jur, jurisdiction, "jurisdiction"));
+    jurisdiction = jur;
     GUARD(write_arrays(&af, &reasons, n));
     /* Decide inside the write transaction: it has seen every policy and
      * grant change committed before it (vault.c, tx_after_begin). */
