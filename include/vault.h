@@ -247,7 +247,10 @@ typedef struct vault_subject {
 } vault_subject;
 
 /* Open a session: who is acting, for what.  Unknown role, department or
- * purpose gives VAULT_EINVALID.  The session borrows `v`; close it first. */
+ * purpose, or a role outside its department, gives VAULT_EINVALID; the
+ * refused attempt is an audit entry (action "session_open", the subject
+ * as asserted, malformed names as "?").  The session borrows `v`; close
+ * it first. */
 VAULT_API int vault_session_open(vault_session **out, vault *v, const vault_subject *subject) VAULT_CHECK;
 VAULT_API void vault_session_close(vault_session *s);
 
@@ -263,20 +266,27 @@ typedef struct vault_reason {
     char text[VAULT_REASON_TEXT_SIZE]; /* one-line human explanation */
 } vault_reason;
 
-/* Decide (without touching data or the audit log) what the session may do
- * with `field` of `record_id` for `action`.  field may be NULL for record
- * level actions (create, erase). */
+/* Decide (without touching data) what the session may do with `field` of
+ * `record_id` for `action`.  field may be NULL for record level actions
+ * (create, erase).  The query is an audit entry ("decide"); a malformed
+ * or unknown id (VAULT_EINVALID, VAULT_ENOTFOUND) or an undeclared field
+ * (VAULT_EINVALID) is logged as a refusal.  Takes the write lock. */
 VAULT_API int vault_decide(vault_reason *out, vault_session *s, int action,
                            const char *record_id, const char *field) VAULT_CHECK;
 
 /* Explain a decision: every rule considered and why it matched or not.
- * *out is text, one line per rule, freed with vault_free. */
+ * *out is text, one line per rule, freed with vault_free.  An audit entry
+ * ("explain"); refusals as for vault_decide.  To a subject who may read
+ * (or see masked) no field of the record, the record's jurisdiction and
+ * whether each rule's or grant's scope holds are not shown. */
 VAULT_API int vault_explain(char **out, vault_session *s, int action,
                             const char *record_id, const char *field) VAULT_CHECK;
 
 /* Who may read `field` (of `record_id`, or of any record when NULL): one
  * line per (role, department, purpose) with effect, scope and rule or
- * grant, freed with vault_free.  With as_json, a JSON array instead. */
+ * grant, freed with vault_free.  With as_json, a JSON array instead.  An
+ * audit entry ("who_can", by the handle's actor); an unknown record or
+ * undeclared field is logged as a refusal. */
 VAULT_API int vault_who_can(char **out, vault *v, const char *field,
                             const char *record_id, int as_json) VAULT_CHECK;
 
@@ -309,7 +319,10 @@ typedef struct vault_result vault_result;
 
 /* Read `nfields` fields (all declared fields when fields is NULL).  Returns
  * 0 when the record exists, even if every field is denied: each field then
- * carries its own effect and reason.  VAULT_ENOTFOUND for no such record. */
+ * carries its own effect and reason.  VAULT_ENOTFOUND for no such record,
+ * VAULT_EINVALID for an undeclared field, VAULT_EINTEGRITY when a stored
+ * ciphertext fails its check (no value at all is returned then); each of
+ * these refusals is an audit entry. */
 VAULT_API int vault_record_get(vault_result **out, vault_session *s, const char *record_id,
                                const char *const *fields, size_t nfields) VAULT_CHECK;
 
@@ -335,11 +348,19 @@ VAULT_API void vault_result_free(vault_result *r);
 
 /* Find records whose `field` (declared `index: exact`) equals `value` after
  * normalisation.  *out (free with vault_free) receives *out_count ids of
- * VAULT_ID_HEX_SIZE bytes each, back to back.  Requires action search. */
+ * VAULT_ID_HEX_SIZE bytes each, back to back.  Requires action search, and
+ * returns only records whose `field` the session may read in plaintext,
+ * unless a policy search quota covers the search (docs/policy-format.md
+ * "Quotas"): then masked records are returned too, and each call counts
+ * one search against the user's quota, shared by every handle on the
+ * vault.  VAULT_EDENIED (logged) when the search is not allowed, when the
+ * read is masked and no quota applies, or when the quota is used up. */
 VAULT_API int vault_record_find(char **out, size_t *out_count, vault_session *s,
                                 const char *field, const char *value, size_t value_len) VAULT_CHECK;
 
-/* The record's jurisdiction (out: VAULT_JURISDICTION_MAX + 1 bytes). */
+/* The record's jurisdiction (out: VAULT_JURISDICTION_MAX + 1 bytes).  An
+ * audit entry ("jurisdiction"); VAULT_EDENIED (logged) when the session
+ * may read no field of the record, even masked. */
 VAULT_API int vault_record_jurisdiction(char *out, size_t out_size, vault_session *s,
                                         const char *record_id) VAULT_CHECK;
 

@@ -289,7 +289,12 @@ int grants__reload(vault *v)
     for (i = 0; i < c.n; i++)
         flat[i] = c.items[i].g;
     GUARD(policy_grantset_new(&set, v->policy, flat, c.n));
-    policy_grantset_free(v->grants);
+    if (store_in_tx(v->db)) { /* callers may hold pointers until the end */
+        policy_grantset_free(v->retired_grants);
+        v->retired_grants = v->grants;
+    } else {
+        policy_grantset_free(v->grants);
+    }
     v->grants = set;
     v->grants_version = version;
 cleanup:

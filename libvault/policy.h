@@ -152,6 +152,10 @@ void policy_reason_fill(vault_reason *out, const vp_decision *d);
  * it matched and if not why; last line the decision.  malloc'ed. */
 int policy_explain(char **out, const vault_policy *p, const vp_grantset *g,
                    const vp_request *req) VAULT_MUST_CHECK;
+/* The same; hide_record_jurisdiction = 1 leaves out the record's path and
+ * whether each scope holds (for a subject that may not see the record). */
+int policy_explain_for(char **out, const vault_policy *p, const vp_grantset *g,
+                       const vp_request *req, int hide_record_jurisdiction) VAULT_MUST_CHECK;
 
 /* Who may read `field` of a record at `record_jurisdiction` (NULL: any
  * record) and id `record_id` (may be NULL): one line per (role, department,
@@ -247,5 +251,27 @@ const char *policy_grade_label(const vault_policy *p, size_t i);
 const char *policy_field_label(const vault_policy *p, size_t i);
 int policy_field_index(const vault_policy *p, const char *name); /* -1 if none */
 size_t policy_rule_count(const vault_policy *p);
+
+/* ---- Added: search quotas (`quotas:`, policy_quota.c) ---- */
+
+/* A role may search `fields` whose read it sees only masked at most
+ * `searches` times per user in any window of `per` seconds. */
+typedef struct vp_quota {
+    const char *id;
+    int role;            /* role index */
+    int dept;            /* department index, -1: any */
+    int any_purpose;     /* no `purposes:` key */
+    uint64_t *purposes;  /* bitset over purposes */
+    uint64_t *fields;    /* bitset over fields */
+    int64_t searches;    /* 1..1000000 */
+    int64_t per;         /* seconds */
+    unsigned line;
+} vp_quota;
+
+/* The first quota in file order covering a search of `field` by (role,
+ * department) for `purpose`; NULL when none does. */
+const vp_quota *policy_search_quota(const vault_policy *p, const char *role, const char *dept,
+                                    const char *purpose, const char *field);
+size_t policy_quota_count(const vault_policy *p);
 
 #endif

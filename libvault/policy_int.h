@@ -251,6 +251,9 @@ struct vault_policy {
 
     int has_break_glass;
     vp_break_glass break_glass;
+
+    size_t nquotas;      /* `quotas:` (policy_quota.c) */
+    vp_quota *quotas;
 };
 
 /* ---- Compiled grant set ---- */
@@ -392,5 +395,6 @@ int vp_parse_root(pctx *c, const vnode *root) VAULT_MUST_CHECK;
 int vp_parse_rules(pctx *c, const vnode *seq) VAULT_MUST_CHECK;
 int vp_parse_grant_limits(pctx *c, const vnode *m) VAULT_MUST_CHECK;
 int vp_parse_break_glass(pctx *c, const vnode *m) VAULT_MUST_CHECK;
+int vp_parse_quotas(pctx *c, const vnode *seq) VAULT_MUST_CHECK; /* policy_quota.c */
 
 #endif

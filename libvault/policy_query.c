@@ -32,8 +32,10 @@ static void iso_time(char *out, size_t n, int64_t t)
 
 /* ---- Explain ---- */
 
+/* hide: the subject may not learn the record's jurisdiction, so neither
+ * the path nor whether a scope holds is shown. */
 static void explain_rule(vp_buf *b, const vault_policy *p, const vp_rule *r, const vp_request *req,
-                         int field, int role, int dept, int purpose)
+                         int field, int role, int dept, int purpose, int hide)
 {
     const vp_subject *s = req->subject;
 
@@ -75,6 +77,10 @@ static void explain_rule(vp_buf *b, const vault_policy *p, const vp_rule *r, con
         vp_buf_printf(b, "no match: field %s not selected\n", p->fields[field].name);
         return;
     }
+    if (r->scope == VP_SCOPE_WITHIN && hide) {
+        vp_buf_puts(b, "scope within: not shown (the record's jurisdiction is not yours to see)\n");
+        return;
+    }
     if (r->scope == VP_SCOPE_WITHIN) {
         int sl = vp_jur_len(s->jurisdiction), rl = vp_jur_len(req->record_jurisdiction);
         if (sl < 0 || rl < 0) {
@@ -95,7 +101,8 @@ static void explain_rule(vp_buf *b, const vault_policy *p, const vp_rule *r, con
 }
 
 static void explain_grant(vp_buf *b, const vault_policy *p, const vp_cgrant *g,
-                          const vp_request *req, int field, int role, int dept, int purpose)
+                          const vp_request *req, int field, int role, int dept, int purpose,
+                          int hide)
 {
     const vp_subject *s = req->subject;
     char t[40];
@@ -145,6 +152,9 @@ static void explain_grant(vp_buf *b, const vault_policy *p, const vp_cgrant *g,
             vp_buf_puts(b, "no match: record not among the grant's records\n");
             return;
         }
+    } else if (hide) {
+        vp_buf_puts(b, "scope: not shown (the record's jurisdiction is not yours to see)\n");
+        return;
     } else {
         int rl = vp_jur_len(req->record_jurisdiction);
         if (rl < 0) {
@@ -162,6 +172,13 @@ static void explain_grant(vp_buf *b, const vault_policy *p, const vp_cgrant *g,
 
 int policy_explain(char **out, const vault_policy *p, const vp_grantset *g, const vp_request *req)
 {
+    return policy_explain_for(out, p, g, req, 0);
+}
+
+int policy_explain_for(char **out, const vault_policy *p, const vp_grantset *g,
+                       const vp_request *req, int hide_record_jurisdiction)
+{
+    int hide = hide_record_jurisdiction;
     int rc = VAULT_OK;
     vp_buf b = {NULL, 0, 0, 0};
     vp_decision d;
@@ -190,7 +207,10 @@ int policy_explain(char **out, const vault_policy *p, const vp_grantset *g, cons
     vp_buf_printf(&b, ", action %s, field ", vp_action_name(req->action));
     put_safe(&b, req->field);
     vp_buf_puts(&b, ", record jurisdiction ");
-    put_safe(&b, req->record_jurisdiction);
+    if (hide)
+        vp_buf_puts(&b, "(not shown)");
+    else
+        put_safe(&b, req->record_jurisdiction);
     vp_buf_printf(&b, "\npolicy %s: %zu rules, %zu grants\n", policy_name(p), p->nrules,
                   g ? g->n : 0);
 
@@ -199,9 +219,9 @@ int policy_explain(char **out, const vault_policy *p, const vp_grantset *g, cons
                                 (req->field == NULL || field >= 0))) {
         if (req->action >= 0 && req->action < VP_NACTIONS) {
             for (size_t i = 0; i < p->nrules; i++)
-                explain_rule(&b, p, &p->rules[i], req, field, role, dept, purpose);
+                explain_rule(&b, p, &p->rules[i], req, field, role, dept, purpose, hide);
             for (size_t i = 0; g != NULL && g->p == p && i < g->n; i++)
-                explain_grant(&b, p, &g->g[i], req, field, role, dept, purpose);
+                explain_grant(&b, p, &g->g[i], req, field, role, dept, purpose, hide);
         }
     }
     policy_reason_fill(&reason, &d);

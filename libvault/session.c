@@ -33,6 +33,10 @@ struct vault_result {
     size_t cap, used;
 };
 
+static int log_refusal(vault *v, vault_session *s, const char *action, const uint8_t *id,
+                       const char *field, const char *field_reason, const char *detail,
+                       int outcome, int code);
+
 static int copy_name(char *dst, size_t cap, const char *src, const char *what)
 {
     int rc = vault__name_check(src, what);
@@ -49,6 +53,70 @@ static int copy_user(char *dst, size_t cap, const char *src)
     return vault__user_norm(dst, cap, src, "user");
 }
 
+/* Check the asserted subject against the policy and fill s. */
+static int session_fill(vault_session *s, const vault_subject *subject)
+{
+    int rc = VAULT_OK;
+    const vault_policy *p = s->v->policy;
+
+    GUARD(copy_user(s->user, sizeof s->user, subject->user));
+    GUARD(copy_name(s->role, sizeof s->role, subject->role, "role"));
+    GUARD(copy_name(s->department, sizeof s->department, subject->department, "department"));
+    GUARD(copy_name(s->purpose, sizeof s->purpose, subject->purpose, "purpose"));
+    GUARD(vault__jurisdiction_norm(s->jurisdiction, sizeof s->jurisdiction, subject->jurisdiction,
+                                   "subject jurisdiction"));
+    ENSURE(policy_has_role(p, s->role), VAULT_EINVALID,
+           "role '%s' is not declared in the vault's policy", s->role);
+    ENSURE(policy_has_department(p, s->department), VAULT_EINVALID,
+           "department '%s' is not declared in the vault's policy", s->department);
+    ENSURE(policy_has_purpose(p, s->purpose), VAULT_EINVALID,
+           "purpose '%s' is not declared in the vault's policy", s->purpose);
+    ENSURE(policy_role_in_department(p, s->role, s->department), VAULT_EINVALID,
+           "role '%s' does not exist in department '%s' under the vault's policy", s->role,
+           s->department);
+cleanup:
+    return rc;
+}
+
+/* An asserted attribute as the log may record it: in the form sessions
+ * keep it when it is well formed, else "?" (never raw bytes of unknown
+ * form). */
+#define ASSERTED_NAME 0
+#define ASSERTED_USER 1
+#define ASSERTED_PATH 2
+static void asserted(char *dst, size_t cap, const char *src, int kind)
+{
+    int rc = VAULT_EINVALID;
+
+    if (src && kind == ASSERTED_USER)
+        rc = vault__user_norm(dst, cap, src, "user");
+    else if (src && kind == ASSERTED_PATH)
+        rc = vault__jurisdiction_norm(dst, cap, src, "jurisdiction");
+    else if (src && (rc = vault__name_check(src, "name")) == VAULT_OK)
+        snprintf(dst, cap, "%s", src);
+    if (rc != VAULT_OK)
+        snprintf(dst, cap, "?");
+}
+
+/* A session that failed to open is still an attempt to act: log it with
+ * the subject as asserted (outcome denied, the reason as detail). */
+static int log_open_refusal(vault *v, const vault_subject *subject, int code)
+{
+    char saved[512];
+    vault_session t;
+
+    snprintf(saved, sizeof saved, "%s", vault_error_last());
+    memset(&t, 0, sizeof t);
+    t.v = v;
+    asserted(t.user, sizeof t.user, subject->user, ASSERTED_USER);
+    asserted(t.role, sizeof t.role, subject->role, ASSERTED_NAME);
+    asserted(t.department, sizeof t.department, subject->department, ASSERTED_NAME);
+    asserted(t.purpose, sizeof t.purpose, subject->purpose, ASSERTED_NAME);
+    asserted(t.jurisdiction, sizeof t.jurisdiction, subject->jurisdiction, ASSERTED_PATH);
+    vault__err(code, "%s", saved); /* the checks above may have replaced it */
+    return log_refusal(v, &t, "session_open", NULL, NULL, NULL, saved, AF_OUTCOME_DENIED, code);
+}
+
 int vault_session_open(vault_session **out, vault *v, const vault_subject *subject)
 {
     int rc = VAULT_OK, entered = 0;
@@ -61,21 +129,12 @@ int vault_session_open(vault_session **out, vault *v, const vault_subject *subje
     s = calloc(1, sizeof *s);
     ENSURE(s, VAULT_ENOMEM, "out of memory");
     s->v = v;
-    GUARD(copy_user(s->user, sizeof s->user, subject->user));
-    GUARD(copy_name(s->role, sizeof s->role, subject->role, "role"));
-    GUARD(copy_name(s->department, sizeof s->department, subject->department, "department"));
-    GUARD(copy_name(s->purpose, sizeof s->purpose, subject->purpose, "purpose"));
-    GUARD(vault__jurisdiction_norm(s->jurisdiction, sizeof s->jurisdiction, subject->jurisdiction,
-                                   "subject jurisdiction"));
-    ENSURE(policy_has_role(v->policy, s->role), VAULT_EINVALID,
-           "role '%s' is not declared in the vault's policy", s->role);
-    ENSURE(policy_has_department(v->policy, s->department), VAULT_EINVALID,
-           "department '%s' is not declared in the vault's policy", s->department);
-    ENSURE(policy_has_purpose(v->policy, s->purpose), VAULT_EINVALID,
-           "purpose '%s' is not declared in the vault's policy", s->purpose);
-    ENSURE(policy_role_in_department(v->policy, s->role, s->department), VAULT_EINVALID,
-           "role '%s' does not exist in department '%s' under the vault's policy", s->role,
-           s->department);
+    rc = session_fill(s, subject);
+    if (rc < 0 && rc != VAULT_ENOMEM) {
+        rc = log_open_refusal(v, subject, rc);
+        goto cleanup;
+    }
+    GUARD(rc);
     s->subject.user = s->user;
     s->subject.role = s->role;
     s->subject.department = s->department;
@@ -83,8 +142,7 @@ int vault_session_open(vault_session **out, vault *v, const vault_subject *subje
     *out = s;
     s = NULL;
 cleanup:
-    if (entered)
-        vault__leave(v);
+    vault__exit(v, entered);
     free(s);
     return rc;
 }
@@ -150,57 +208,134 @@ static int require_allow(const vp_decision *d, int action, const char *what)
                       reason.text);
 }
 
-/* Log a refused attempt in a transaction of its own and return `code`
- * (the caller has rolled its own transaction back).  If the entry can't be
- * written the attempt still fails, with the logging error. */
-int session__log_denial(vault_session *s, const char *action, const uint8_t *id,
-                        const char *field, const vp_decision *d, int code)
+/* Roll back the caller's transaction, append one entry for a refused or
+ * failed attempt (outcome AF_OUTCOME_*) in a transaction of its own, and
+ * return `code` with the message that was set.  `s` may be NULL (an
+ * operation without a session).  `field` (may be NULL) is recorded with a
+ * deny and `field_reason` when it is a well-formed name, else mentioned in
+ * the detail as invalid.  If the entry can't be written the attempt still
+ * fails, with the logging error. */
+static int log_refusal(vault *v, vault_session *s, const char *action, const uint8_t *id,
+                       const char *field, const char *field_reason, const char *detail,
+                       int outcome, int code)
 {
     char saved[512];
     int rc = VAULT_OK;
     af_entry e;
     af_field f;
-    vault_reason reason;
 
     snprintf(saved, sizeof saved, "%s", vault_error_last());
-    if (store_in_tx(s->v->db))
-        store_rollback(s->v->db);
-    policy_reason_fill(&reason, d);
-    audit_entry_init(&e, s->v, s, action);
-    e.outcome = AF_OUTCOME_DENIED;
+    if (store_in_tx(v->db))
+        store_rollback(v->db);
+    audit_entry_init(&e, v, s, action);
+    e.outcome = outcome;
     if (id) {
         e.has_record = 1;
         memcpy(e.record_id, id, VAULT_ID_BYTES);
     }
     memset(&f, 0, sizeof f);
-    if (field) {
+    if (field && vault__name_check(field, "field") == VAULT_OK) {
         f.name = field;
         f.effect = VAULT_EFFECT_DENY;
-        f.reason = reason.text;
+        f.reason = field_reason ? field_reason : "";
         e.fields = &f;
         e.nfields = 1;
-    } else {
-        e.detail = reason.text;
+    } else if (field) {
+        field_reason = "a malformed field name";
     }
-    GUARD(store_begin(s->v->db, 1));
-    GUARD(audit_append(s->v, &e));
-    GUARD(store_commit(s->v->db));
+    e.detail = detail ? detail : field && !e.nfields ? field_reason : NULL;
+    GUARD(store_begin(v->db, 1));
+    GUARD(audit_append(v, &e));
+    GUARD(store_commit(v->db));
     rc = vault__err(code, "%s", saved);
 cleanup:
-    if (store_in_tx(s->v->db))
-        store_rollback(s->v->db);
+    if (store_in_tx(v->db))
+        store_rollback(v->db);
     return rc;
 }
 
-static int record_lookup(uint8_t id[VAULT_ID_BYTES], store_record *rec, vault *v,
-                         const char *record_id)
+int session__log_denial(vault_session *s, const char *action, const uint8_t *id,
+                        const char *field, const vp_decision *d, int code)
+{
+    vault_reason reason;
+
+    policy_reason_fill(&reason, d);
+    return log_refusal(s->v, s, action, id, field, reason.text, field ? NULL : reason.text,
+                       AF_OUTCOME_DENIED, code);
+}
+
+/* A field a data call names must be declared; one that is not is a
+ * refusal, logged.  *out is the policy's field. */
+static int field_logged(const vp_field **out, vault_session *s, const char *action,
+                        const uint8_t *id, const char *name)
 {
     int rc = VAULT_OK;
 
-    GUARD(vault__id_parse(id, record_id));
-    GUARD(store_record_get(rec, v->db, id));
-cleanup:
+    *out = name ? policy_field(s->v->policy, name) : NULL;
+    if (*out)
+        return VAULT_OK;
+    rc = name ? vault__err(VAULT_EINVALID, "field '%s' is not declared in the policy", name)
+              : vault__err(VAULT_EINVALID, "missing field name");
+    return log_refusal(s->v, s, action, id, name, "not declared by the policy",
+                       name ? NULL : "missing field name", AF_OUTCOME_DENIED, rc);
+}
+
+/* Parse a record id and read its row, for a data call: a malformed or
+ * unknown id is a refusal, logged (the caller's transaction is rolled
+ * back).  `s` may be NULL (who-can). */
+static int record_lookup(uint8_t id[VAULT_ID_BYTES], store_record *rec, vault *v,
+                         vault_session *s, const char *action, const char *record_id)
+{
+    int rc = vault__id_parse(id, record_id);
+
+    if (rc < 0)
+        return log_refusal(v, s, action, NULL, NULL, NULL, "malformed record id",
+                           AF_OUTCOME_DENIED, rc);
+    rc = store_record_get(rec, v->db, id);
+    if (rc == VAULT_ENOTFOUND)
+        return log_refusal(v, s, action, id, NULL, NULL, "no such record", AF_OUTCOME_DENIED,
+                           rc);
     return rc;
+}
+
+/* 1 when the subject may see that the record exists and where it is: it
+ * may read (or see masked) at least one of its fields. */
+static int record_visible(const vault_session *s, const char *canon, const store_record *rec)
+{
+    vp_decision d;
+    size_t i, n = policy_field_count(s->v->policy);
+
+    for (i = 0; i < n; i++) {
+        (void)decide(&d, s, VAULT_ACTION_READ, canon, rec->jurisdiction,
+                     policy_field_at(s->v->policy, i)->name);
+        if (d.effect != VAULT_EFFECT_DENY)
+            return 1;
+    }
+    return 0;
+}
+
+/* Append the entry of a metadata query (decide, explain, jurisdiction). */
+static int log_query(vault_session *s, const char *action, const uint8_t *id, const char *field,
+                     const vp_decision *d, const char *detail)
+{
+    af_entry e;
+    af_field f;
+    vault_reason why;
+
+    audit_entry_init(&e, s->v, s, action);
+    e.has_record = 1;
+    memcpy(e.record_id, id, VAULT_ID_BYTES);
+    memset(&f, 0, sizeof f);
+    if (field && d) {
+        policy_reason_fill(&why, d);
+        f.name = field;
+        f.effect = d->effect;
+        f.reason = why.text;
+        e.fields = &f;
+        e.nfields = 1;
+    }
+    e.detail = detail;
+    return audit_append(s->v, &e);
 }
 
 int vault_decide(vault_reason *out, vault_session *s, int action, const char *record_id,
@@ -210,43 +345,62 @@ int vault_decide(vault_reason *out, vault_session *s, int action, const char *re
     uint8_t id[VAULT_ID_BYTES];
     store_record rec;
     vp_decision d;
-    char canon[VAULT_ID_HEX_SIZE];
+    const vp_field *f = NULL;
+    char canon[VAULT_ID_HEX_SIZE], detail[64];
 
     ENSURE(out, VAULT_EINVALID, "missing output");
     GUARD(enter(s));
     entered = 1;
-    GUARD(record_lookup(id, &rec, s->v, record_id));
+    GUARD(store_begin(s->v->db, 1));
+    GUARD(record_lookup(id, &rec, s->v, s, "decide", record_id));
     vault__id_format(canon, id);
-    ENSURE(!field || policy_field(s->v->policy, field), VAULT_EINVALID,
-           "field '%s' is not declared in the policy", field);
-    (void)decide(&d, s, action, canon, rec.jurisdiction, field);
+    if (field)
+        GUARD(field_logged(&f, s, "decide", id, field));
+    (void)decide(&d, s, action, canon, rec.jurisdiction, f ? f->name : NULL);
+    snprintf(detail, sizeof detail, "decision on %s", action_name(action));
+    GUARD(log_query(s, "decide", id, f ? f->name : NULL, &d, detail));
+    GUARD(store_commit(s->v->db));
     policy_reason_fill(out, &d);
 cleanup:
-    if (entered)
-        vault__leave(s->v);
+    vault__exit(s ? s->v : NULL, entered);
     return rc;
 }
 
 int vault_explain(char **out, vault_session *s, int action, const char *record_id,
                   const char *field)
 {
-    int rc = VAULT_OK, entered = 0;
+    int rc = VAULT_OK, entered = 0, hide;
     uint8_t id[VAULT_ID_BYTES];
     store_record rec;
     vp_request r;
-    char canon[VAULT_ID_HEX_SIZE];
+    vp_decision d;
+    const vp_field *f = NULL;
+    char canon[VAULT_ID_HEX_SIZE], detail[96], *text = NULL;
 
     ENSURE(out, VAULT_EINVALID, "missing output");
     *out = NULL;
     GUARD(enter(s));
     entered = 1;
-    GUARD(record_lookup(id, &rec, s->v, record_id));
+    GUARD(store_begin(s->v->db, 1));
+    GUARD(record_lookup(id, &rec, s->v, s, "explain", record_id));
     vault__id_format(canon, id);
-    request_init(&r, s, action, canon, rec.jurisdiction, field);
-    GUARD(policy_explain(out, s->v->policy, s->v->grants, &r));
+    if (field)
+        GUARD(field_logged(&f, s, "explain", id, field));
+    /* Explaining names the record's jurisdiction; to a subject that may
+     * not see the record at all it would reveal where the resident lives. */
+    hide = !record_visible(s, canon, &rec);
+    request_init(&r, s, action, canon, rec.jurisdiction, f ? f->name : NULL);
+    GUARD(policy_explain_for(&text, s->v->policy, s->v->grants, &r, hide));
+    (void)decide(&d, s, action, canon, rec.jurisdiction, f ? f->name : NULL);
+    snprintf(detail, sizeof detail, "explain %s%s", action_name(action),
+             hide ? " (record jurisdiction not shown)" : "");
+    GUARD(log_query(s, "explain", id, f ? f->name : NULL, &d, detail));
+    GUARD(store_commit(s->v->db));
+    *out = text;
+    text = NULL;
 cleanup:
-    if (entered)
-        vault__leave(s->v);
+    vault__exit(s ? s->v : NULL, entered);
+    free(text);
     return rc;
 }
 
@@ -255,35 +409,53 @@ int vault_who_can(char **out, vault *v, const char *field, const char *record_id
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     store_record rec;
-    char canon[VAULT_ID_HEX_SIZE];
+    char canon[VAULT_ID_HEX_SIZE], detail[VAULT_NAME_MAX + 32], *text = NULL;
+    const vp_field *f;
+    af_entry e;
 
     ENSURE(out && field, VAULT_EINVALID, "missing output or field");
     *out = NULL;
     GUARD(vault__enter(v));
     entered = 1;
-    ENSURE(policy_field(v->policy, field), VAULT_EINVALID,
-           "field '%s' is not declared in the policy", field);
-    if (record_id) {
-        GUARD(record_lookup(id, &rec, v, record_id));
-        vault__id_format(canon, id);
-        GUARD(policy_who_can(out, v->policy, v->grants, field, canon, rec.jurisdiction, vault__now(),
-                             as_json));
-    } else {
-        GUARD(policy_who_can(out, v->policy, v->grants, field, NULL, NULL, vault__now(), as_json));
+    GUARD(store_begin(v->db, 1));
+    f = policy_field(v->policy, field);
+    if (!f) {
+        rc = vault__err(VAULT_EINVALID, "field '%s' is not declared in the policy", field);
+        rc = log_refusal(v, NULL, "who_can", NULL, field, "not declared by the policy", NULL,
+                         AF_OUTCOME_DENIED, rc);
+        goto cleanup;
     }
+    audit_entry_init(&e, v, NULL, "who_can");
+    snprintf(detail, sizeof detail, "who can read %s", f->name);
+    e.detail = detail;
+    if (record_id) {
+        GUARD(record_lookup(id, &rec, v, NULL, "who_can", record_id));
+        vault__id_format(canon, id);
+        e.has_record = 1;
+        memcpy(e.record_id, id, VAULT_ID_BYTES);
+        GUARD(policy_who_can(&text, v->policy, v->grants, f->name, canon, rec.jurisdiction,
+                             vault__now(), as_json));
+    } else {
+        GUARD(policy_who_can(&text, v->policy, v->grants, f->name, NULL, NULL, vault__now(),
+                             as_json));
+    }
+    GUARD(audit_append(v, &e));
+    GUARD(store_commit(v->db));
+    *out = text;
+    text = NULL;
 cleanup:
-    if (entered)
-        vault__leave(v);
+    vault__exit(v, entered);
+    free(text);
     return rc;
 }
 
 /* Decide and write n fields of a record already read into rec, inside the
  * caller's write transaction; fill af[i] for the audit entry.  On a denial,
  * *denied is the index of the refused field and *d its decision. */
-static int put_fields(vault_session *s, const uint8_t id[VAULT_ID_BYTES], const store_record *rec,
-                      size_t n, const char *const *fields, const char *const *values,
-                      const size_t *lens, int64_t now, af_field *af, vault_reason *reasons,
-                      vp_decision *d, size_t *denied)
+static int put_fields(vault_session *s, const char *action, const uint8_t id[VAULT_ID_BYTES],
+                      const store_record *rec, size_t n, const char *const *fields,
+                      const char *const *values, const size_t *lens, int64_t now, af_field *af,
+                      vault_reason *reasons, vp_decision *d, size_t *denied)
 {
     int rc = VAULT_OK;
     size_t i;
@@ -294,9 +466,9 @@ static int put_fields(vault_session *s, const uint8_t id[VAULT_ID_BYTES], const 
     ENSURE(n == 0 || (fields && values && lens), VAULT_EINVALID, "missing fields or values");
     ENSURE(n <= AF_FIELDS_MAX, VAULT_ELIMIT, "at most %d fields at once", AF_FIELDS_MAX);
     for (i = 0; i < n; i++) {
-        ENSURE(fields[i], VAULT_EINVALID, "missing field name");
-        f = policy_field(s->v->policy, fields[i]);
-        ENSURE(f, VAULT_EINVALID, "field '%s' is not declared in the policy", fields[i]);
+        /* An undeclared field is logged (for a new record without its id:
+         * the record is not created). */
+        GUARD(field_logged(&f, s, action, strcmp(action, "create") ? id : NULL, fields[i]));
         (void)decide(d, s, VAULT_ACTION_WRITE, canon, rec->jurisdiction, f->name);
         if (d->effect != VAULT_EFFECT_ALLOW) {
             *denied = i;
@@ -353,6 +525,9 @@ int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const c
     GUARD(vault__jurisdiction_norm(jur, sizeof jur, jurisdiction, "jurisdiction"));
     jurisdiction = jur;
     GUARD(write_arrays(&af, &reasons, n));
+    /* Decide inside the write transaction: it has seen every policy and
+     * grant change committed before it (vault.c, tx_after_begin). */
+    GUARD(store_begin(s->v->db, 1));
     (void)decide(&d, s, VAULT_ACTION_CREATE, NULL, jurisdiction, NULL);
     if (d.effect != VAULT_EFFECT_ALLOW) {
         rc = require_allow(&d, VAULT_ACTION_CREATE, "a record");
@@ -360,10 +535,9 @@ int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const c
         goto cleanup;
     }
     policy_reason_fill(&why, &d);
-    GUARD(store_begin(s->v->db, 1));
     GUARD(record_create(id, s->v, jurisdiction, now));
     GUARD(store_record_get(&rec, s->v->db, id));
-    rc = put_fields(s, id, &rec, n, fields, values, value_lens, now, af, reasons, &d, &denied);
+    rc = put_fields(s, "create", id, &rec, n, fields, values, value_lens, now, af, reasons, &d, &denied);
     if (rc == VAULT_EDENIED) {
         rc = session__log_denial(s, "create", NULL, fields[denied], &d, rc);
         goto cleanup;
@@ -406,11 +580,10 @@ int vault_record_update(vault_session *s, const char *record_id, size_t n,
 
     GUARD(enter(s));
     entered = 1;
-    GUARD(vault__id_parse(id, record_id));
     GUARD(write_arrays(&af, &reasons, n));
     GUARD(store_begin(s->v->db, 1));
-    GUARD(store_record_get(&rec, s->v->db, id));
-    rc = put_fields(s, id, &rec, n, fields, values, value_lens, vault__now(), af, reasons, &d,
+    GUARD(record_lookup(id, &rec, s->v, s, "write", record_id));
+    rc = put_fields(s, "write", id, &rec, n, fields, values, value_lens, vault__now(), af, reasons, &d,
                     &denied);
     if (rc == VAULT_EDENIED) {
         rc = session__log_denial(s, "write", id, fields[denied], &d, rc);
@@ -519,6 +692,11 @@ static int read_field(vault_result *r, result_item *it, vault_session *s,
         vault__err_clear();
         goto cleanup;
     }
+    if (rc == VAULT_EINTEGRITY) { /* logged; the call returns no value at all */
+        rc = log_refusal(s->v, s, "read", id, f->name, "ciphertext failed its integrity check",
+                         NULL, AF_OUTCOME_ERROR, rc);
+        goto cleanup;
+    }
     GUARD(rc);
     it->present = 1;
     if (d.effect == VAULT_EFFECT_ALLOW) {
@@ -557,14 +735,16 @@ static int get_one(vault_result **out, vault_session *s, const char *record_id,
     af_field *af = NULL;
     af_entry e;
 
-    GUARD(vault__id_parse(id, record_id));
-    vault__id_format(canon, id);
     GUARD(result_new(&r, n));
     af = calloc(n ? n : 1, sizeof *af);
     ENSURE(af, VAULT_ENOMEM, "out of memory");
-    GUARD(store_record_get(&rec, s->v->db, id));
+    GUARD(record_lookup(id, &rec, s->v, s, "read", record_id));
+    vault__id_format(canon, id);
     for (i = 0; i < n; i++) {
-        f = fields ? policy_field(s->v->policy, fields[i]) : policy_field_at(s->v->policy, i);
+        if (fields)
+            GUARD(field_logged(&f, s, "read", id, fields[i]));
+        else
+            f = policy_field_at(s->v->policy, i);
         GUARD(read_field(r, &r->items[i], s, id, canon, &rec, f, now));
         af[i].name = r->items[i].field;
         af[i].effect = r->items[i].effect;
@@ -600,16 +780,15 @@ int vault_record_get_batch(vault_result **out, vault_session *s, const char *con
         out[i] = NULL;
     GUARD(enter(s));
     entered = 1;
-    nf = fields ? nfields : policy_field_count(s->v->policy);
-    ENSURE(nf <= AF_FIELDS_MAX, VAULT_ELIMIT, "at most %d fields at once", AF_FIELDS_MAX);
-    for (i = 0; fields && i < nf; i++)
-        ENSURE(fields[i] && policy_field(s->v->policy, fields[i]), VAULT_EINVALID,
-               "field '%s' is not declared in the policy", fields[i] ? fields[i] : "(null)");
     /* A write transaction from the start: the audit entries are appended
      * in the same snapshot the values were read from, and they commit
      * before any value leaves the library; if they can't be written the
-     * caller gets the error and no values (fail closed). */
+     * caller gets the error and no values (fail closed).  Its beginning
+     * also picks up the policy and grants as they are now, so the field
+     * list is read after it. */
     GUARD(store_begin(s->v->db, 1));
+    nf = fields ? nfields : policy_field_count(s->v->policy);
+    ENSURE(nf <= AF_FIELDS_MAX, VAULT_ELIMIT, "at most %d fields at once", AF_FIELDS_MAX);
     for (i = 0; i < n; i++)
         GUARD(get_one(&out[i], s, record_ids[i], fields, nf, now));
     GUARD(store_commit(s->v->db));
@@ -677,20 +856,79 @@ void vault_result_free(vault_result *r)
     free(r);
 }
 
+/* A search confirms or refutes a guess of the value searched for, so it
+ * reveals a record only where the subject's read of that field is plaintext
+ * allow; where the read is masked, only under a policy search quota, which
+ * every such search counts against (docs/policy-format.md "Quotas").
+ * Before the search: one unit of the subject's quota, or a refusal when it
+ * is used up or when no quota lets a masked read be searched.  A refused
+ * search and every candidate that is not confirmed are logged. */
+static int find_quota(const vp_quota **out, vault_session *s, const vp_field *f, int64_t now,
+                      char *note, size_t note_cap)
+{
+    int rc = VAULT_OK;
+    const vp_quota *q;
+    vp_decision d, rd;
+    int64_t used = 0;
+    char why[VAULT_REASON_TEXT_SIZE + 128];
+    vault_reason reason;
+
+    *out = NULL;
+    note[0] = '\0';
+    /* Refuse outright when no record even in the subject's own
+     * jurisdiction could be searched; otherwise filter record by record. */
+    (void)decide(&d, s, VAULT_ACTION_SEARCH, NULL, s->jurisdiction, f->name);
+    if (d.effect == VAULT_EFFECT_DENY) {
+        rc = require_allow(&d, VAULT_ACTION_SEARCH, f->name);
+        return session__log_denial(s, "search", NULL, f->name, &d, rc);
+    }
+    q = policy_search_quota(s->v->policy, s->role, s->department, s->purpose, f->name);
+    if (!q) {
+        (void)decide(&rd, s, VAULT_ACTION_READ, NULL, s->jurisdiction, f->name);
+        if (rd.effect == VAULT_EFFECT_ALLOW)
+            return VAULT_OK;
+        policy_reason_fill(&reason, &rd);
+        snprintf(why, sizeof why, "read of %s is not plaintext (%s) and no search quota covers it",
+                 f->name, reason.text);
+        rc = vault__err(VAULT_EDENIED, "search denied for %s: a search would confirm a value "
+                        "the subject may not read, and the policy gives role '%s' no search "
+                        "quota for it", f->name, s->role);
+        return log_refusal(s->v, s, "search", NULL, f->name, why, NULL, AF_OUTCOME_DENIED, rc);
+    }
+    GUARD(store_quota_count(&used, s->v->db, q->id, s->user, now - q->per));
+    if (used >= q->searches) {
+        snprintf(why, sizeof why, "search quota %s used up (%lld per %llds)", q->id,
+                 (long long)q->searches, (long long)q->per);
+        rc = vault__err(VAULT_EDENIED, "search denied for %s: quota '%s' is used up (%lld "
+                        "searches per %lld s for each user)", f->name, q->id,
+                        (long long)q->searches, (long long)q->per);
+        return log_refusal(s->v, s, "search", NULL, f->name, why, NULL, AF_OUTCOME_DENIED, rc);
+    }
+    GUARD(store_quota_add(s->v->db, q->id, s->user, now - q->per, now));
+    snprintf(note, note_cap, "quota %s: %lld of %lld", q->id, (long long)used + 1,
+             (long long)q->searches);
+    *out = q;
+cleanup:
+    return rc;
+}
+
 int vault_record_find(char **out, size_t *out_count, vault_session *s, const char *field,
                       const char *value, size_t value_len)
 {
-    int rc = VAULT_OK, entered = 0;
+    int rc = VAULT_OK, entered = 0, confirmed;
     const vp_field *f;
+    const vp_quota *q = NULL;
     uint8_t *ids = NULL;
     size_t n = 0, i, kept = 0;
     char *hex = NULL;
-    char canon[VAULT_ID_HEX_SIZE];
+    char canon[VAULT_ID_HEX_SIZE], note[VAULT_NAME_MAX + 64];
+    char why_text[VAULT_REASON_TEXT_SIZE + 96];
     store_record rec;
-    vp_decision d;
+    vp_decision d, rd;
     af_entry e;
     af_field af;
-    vault_reason why;
+    vault_reason why, rwhy;
+    int64_t now = vault__now();
 
     memset(&af, 0, sizeof af);
     ENSURE(out && out_count, VAULT_EINVALID, "missing output");
@@ -699,39 +937,51 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
     GUARD(enter(s));
     entered = 1;
     ENSURE(field && value, VAULT_EINVALID, "missing field or value");
-    f = policy_field(s->v->policy, field);
-    ENSURE(f, VAULT_EINVALID, "field '%s' is not declared in the policy", field);
-    /* Refuse outright when no record even in the subject's own jurisdiction
-     * could be searched; otherwise filter candidates record by record. */
-    (void)decide(&d, s, VAULT_ACTION_SEARCH, NULL, s->jurisdiction, field);
-    if (d.effect == VAULT_EFFECT_DENY) {
-        rc = require_allow(&d, VAULT_ACTION_SEARCH, field);
-        rc = session__log_denial(s, "search", NULL, f->name, &d, rc);
+    GUARD(store_begin(s->v->db, 1));
+    GUARD(field_logged(&f, s, "search", NULL, field));
+    GUARD(find_quota(&q, s, f, now, note, sizeof note));
+    rc = record_find(&ids, &n, s->v, f, value, value_len);
+    if (rc < 0 && rc != VAULT_ENOMEM) {
+        snprintf(why_text, sizeof why_text, "%s", vault_error_last());
+        rc = log_refusal(s->v, s, "search", NULL, f->name, "refused", why_text,
+                         AF_OUTCOME_DENIED, rc);
         goto cleanup;
     }
-    GUARD(store_begin(s->v->db, 1));
-    GUARD(record_find(&ids, &n, s->v, f, value, value_len));
+    GUARD(rc);
     hex = malloc(n ? n * VAULT_ID_HEX_SIZE : 1);
     ENSURE(hex, VAULT_ENOMEM, "out of memory");
-    /* One entry per record the search revealed, so the resident's own
-     * report shows that someone found them; one entry when none. */
+    /* One entry per candidate, so the resident's own report shows that
+     * someone found them (or was refused); one entry when none. */
     for (i = 0; i < n; i++) {
         const uint8_t *rid = ids + i * VAULT_ID_BYTES;
         GUARD(store_record_get(&rec, s->v->db, rid));
         vault__id_format(canon, rid);
-        (void)decide(&d, s, VAULT_ACTION_SEARCH, canon, rec.jurisdiction, field);
-        if (d.effect == VAULT_EFFECT_DENY)
-            continue;
+        (void)decide(&d, s, VAULT_ACTION_SEARCH, canon, rec.jurisdiction, f->name);
+        (void)decide(&rd, s, VAULT_ACTION_READ, canon, rec.jurisdiction, f->name);
+        confirmed = d.effect != VAULT_EFFECT_DENY &&
+                    (rd.effect == VAULT_EFFECT_ALLOW || (q && rd.effect == VAULT_EFFECT_MASK));
         policy_reason_fill(&why, &d);
         audit_entry_init(&e, s->v, s, "search");
         e.has_record = 1;
         memcpy(e.record_id, rid, VAULT_ID_BYTES);
         af.name = f->name;
-        af.effect = d.effect;
+        af.effect = confirmed ? d.effect : VAULT_EFFECT_DENY;
         af.reason = why.text;
+        if (confirmed && d.effect == VAULT_EFFECT_ALLOW && rd.effect != VAULT_EFFECT_ALLOW)
+            af.effect = VAULT_EFFECT_MASK; /* confirmed under a quota, read masked */
+        if (!confirmed && d.effect != VAULT_EFFECT_DENY) {
+            policy_reason_fill(&rwhy, &rd);
+            snprintf(why_text, sizeof why_text, "not confirmed: read is not plaintext (%s)",
+                     rwhy.text);
+            af.reason = why_text;
+        }
         e.fields = &af;
         e.nfields = 1;
+        e.outcome = confirmed ? AF_OUTCOME_OK : AF_OUTCOME_DENIED;
+        e.detail = note[0] ? note : NULL;
         GUARD(audit_append(s->v, &e));
+        if (!confirmed)
+            continue;
         memcpy(hex + kept * VAULT_ID_HEX_SIZE, canon, VAULT_ID_HEX_SIZE);
         kept++;
     }
@@ -742,7 +992,11 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
         af.reason = "";
         e.fields = &af;
         e.nfields = 1;
-        e.detail = "no record found";
+        e.detail = n ? "no record confirmed" : "no record found";
+        if (note[0]) {
+            snprintf(why_text, sizeof why_text, "%s; %s", e.detail, note);
+            e.detail = why_text;
+        }
         GUARD(audit_append(s->v, &e));
     }
     GUARD(store_commit(s->v->db));
@@ -750,7 +1004,7 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
     *out_count = kept;
     hex = NULL;
 cleanup:
-    vault__exit(s->v, entered);
+    vault__exit(s ? s->v : NULL, entered);
     free(ids);
     free(hex);
     return rc;
@@ -761,15 +1015,26 @@ int vault_record_jurisdiction(char *out, size_t out_size, vault_session *s, cons
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     store_record rec;
+    char canon[VAULT_ID_HEX_SIZE];
 
     ENSURE(out && out_size > VAULT_JURISDICTION_MAX, VAULT_EINVALID, "output buffer too small");
     GUARD(enter(s));
     entered = 1;
-    GUARD(record_lookup(id, &rec, s->v, record_id));
+    GUARD(store_begin(s->v->db, 1));
+    GUARD(record_lookup(id, &rec, s->v, s, "jurisdiction", record_id));
+    vault__id_format(canon, id);
+    if (!record_visible(s, canon, &rec)) {
+        rc = vault__err(VAULT_EDENIED, "jurisdiction denied: role '%s' may not read any field "
+                        "of the record for purpose '%s'", s->role, s->purpose);
+        rc = log_refusal(s->v, s, "jurisdiction", id, NULL, NULL,
+                         "no field of the record may be read", AF_OUTCOME_DENIED, rc);
+        goto cleanup;
+    }
+    GUARD(log_query(s, "jurisdiction", id, NULL, NULL, "record jurisdiction shown"));
+    GUARD(store_commit(s->v->db));
     snprintf(out, out_size, "%s", rec.jurisdiction);
 cleanup:
-    if (entered)
-        vault__leave(s->v);
+    vault__exit(s ? s->v : NULL, entered);
     return rc;
 }
 
@@ -785,10 +1050,9 @@ int vault_record_erase(vault_session *s, const char *record_id)
 
     GUARD(enter(s));
     entered = 1;
-    GUARD(vault__id_parse(id, record_id));
-    vault__id_format(canon, id);
     GUARD(store_begin(s->v->db, 1));
-    GUARD(store_record_get(&rec, s->v->db, id));
+    GUARD(record_lookup(id, &rec, s->v, s, "erase", record_id));
+    vault__id_format(canon, id);
     (void)decide(&d, s, VAULT_ACTION_ERASE, canon, rec.jurisdiction, NULL);
     if (d.effect != VAULT_EFFECT_ALLOW) {
         rc = require_allow(&d, VAULT_ACTION_ERASE, "the record");
@@ -830,15 +1094,14 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
     *out = NULL;
     GUARD(enter(s));
     entered = 1;
-    GUARD(vault__id_parse(id, record_id));
+    GUARD(store_begin(s->v->db, 1));
+    GUARD(record_lookup(id, &rec, s->v, s, "export", record_id));
     vault__id_format(canon, id);
     n = policy_field_count(s->v->policy);
     af = calloc(n ? n : 1, sizeof *af);
     reasons = calloc(n ? n : 1, sizeof *reasons);
     fields = json_object();
     ENSURE(af && reasons && fields, VAULT_ENOMEM, "out of memory");
-    GUARD(store_begin(s->v->db, 1));
-    GUARD(store_record_get(&rec, s->v->db, id));
     for (i = 0; i < n; i++) {
         f = policy_field_at(s->v->policy, i);
         (void)decide(&d, s, VAULT_ACTION_EXPORT, canon, rec.jurisdiction, f->name);
@@ -850,6 +1113,11 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
             rc = VAULT_OK;
             vault__err_clear();
             continue;
+        }
+        if (rc == VAULT_EINTEGRITY) {
+            rc = log_refusal(s->v, s, "export", id, f->name,
+                             "ciphertext failed its integrity check", NULL, AF_OUTCOME_ERROR, rc);
+            goto cleanup;
         }
         GUARD(rc);
         if (d.effect == VAULT_EFFECT_MASK) {

@@ -48,6 +48,9 @@ enum {
     Q_GRANT_GET,
     Q_GRANT_SET_STATE,
     Q_GRANT_SCAN,
+    Q_QUOTA_COUNT,
+    Q_QUOTA_PRUNE,
+    Q_QUOTA_ADD,
     Q__COUNT
 };
 
@@ -106,6 +109,9 @@ static const char *const query_sql[Q__COUNT] = {
                      " subject_department, effect, actions, fields, grade_min, grade_max, records,"
                      " jurisdiction, purposes, not_before, not_after, reason, break_glass, approver,"
                      " revoked_by, revoke_reason, created, changed FROM grants ORDER BY created, id",
+    [Q_QUOTA_COUNT] = "SELECT count(*) FROM quota_use WHERE quota = ?1 AND user = ?2 AND at > ?3",
+    [Q_QUOTA_PRUNE] = "DELETE FROM quota_use WHERE quota = ?1 AND user = ?2 AND at <= ?3",
+    [Q_QUOTA_ADD] = "INSERT INTO quota_use(quota, user, at) VALUES (?1, ?2, ?3)",
 };
 
 /* Schema, one entry per version; migration N takes user_version N-1 to N. */
@@ -144,6 +150,9 @@ static const char *const migrations[] = {
     " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, reason TEXT NOT NULL,"
     " break_glass INTEGER NOT NULL, approver TEXT, revoked_by TEXT, revoke_reason TEXT,"
     " created INTEGER NOT NULL, changed INTEGER) WITHOUT ROWID;",
+    /* 2: uses of search quotas, one row per counted search */
+    "CREATE TABLE quota_use(quota TEXT NOT NULL, user TEXT NOT NULL, at INTEGER NOT NULL);"
+    "CREATE INDEX quota_use_lookup ON quota_use(quota, user, at);",
 };
 
 _Static_assert(VAULT_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION, "one migration per version");
@@ -367,6 +376,11 @@ int store_begin(store *s, int write)
     ENSURE(!s->in_tx, VAULT_ESTATE, "database: transaction already open");
     GUARD(exec(s, write ? "BEGIN IMMEDIATE" : "BEGIN", "begin"));
     s->in_tx = 1;
+    if (s->hooks.after_begin) {
+        rc = s->hooks.after_begin(s->hooks.arg, write);
+        if (rc < 0)
+            store_rollback(s);
+    }
 cleanup:
     return rc;
 }
@@ -1191,5 +1205,48 @@ int store_grant_scan(store *s, int (*fn)(void *arg, const store_grant *g), void 
         rc = db_err(s, src, "reading grants");
 cleanup:
     sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- Search quotas ---- */
+
+int store_quota_count(int64_t *out, store *s, const char *quota, const char *user, int64_t since)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_QUOTA_COUNT));
+    sqlite3_bind_text(st, 1, quota, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, since);
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "counting quota uses");
+        goto cleanup;
+    }
+    *out = sqlite3_column_int64(st, 0);
+cleanup:
+    done(st);
+    return rc;
+}
+
+int store_quota_add(store *s, const char *quota, const char *user, int64_t since, int64_t now)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_QUOTA_PRUNE));
+    sqlite3_bind_text(st, 1, quota, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, since);
+    GUARD(step_done(s, st, "pruning quota uses"));
+    done(st);
+    GUARD(stmt(&st, s, Q_QUOTA_ADD));
+    sqlite3_bind_text(st, 1, quota, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    GUARD(step_done(s, st, "recording a quota use"));
+cleanup:
+    done(st);
     return rc;
 }

@@ -14,7 +14,7 @@
 
 #include "internal.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_BUSY_TIMEOUT_MS 10000
 /* SQLCipher page size (PRAGMA cipher_page_size) of new vaults: 4 KiB, as
  * SQLCipher 4 and most file systems use.  Vaults created with 1 KiB pages
@@ -49,6 +49,11 @@ typedef struct store_tx_hooks {
     int (*before_commit)(void *arg);
     void (*at_end)(void *arg, int committed);
     void *arg;
+    /* after_begin (may be NULL) runs once BEGIN succeeded and, for a write
+     * transaction, the write lock is held: it can pick up what another
+     * connection committed while this one waited.  If it fails the
+     * transaction is rolled back and store_begin returns its error. */
+    int (*after_begin)(void *arg, int write);
 } store_tx_hooks;
 void store_set_tx_hooks(store *s, const store_tx_hooks *hooks);
 /* A counter that changes when another connection commits (PRAGMA data_version). */
@@ -174,5 +179,15 @@ int store_checkpoint_add(store *s, uint64_t size, const char *note, int64_t now)
 int store_checkpoint_last(uint64_t *out, store *s) VAULT_MUST_CHECK;
 int store_checkpoint_scan(store *s, int (*fn)(void *arg, uint64_t size, const char *note, size_t len),
                           void *arg) VAULT_MUST_CHECK;
+
+/* ---- Search quotas (one row per counted use) ---- */
+
+/* Uses of `quota` by `user` later than `since` (unix seconds). */
+int store_quota_count(int64_t *out, store *s, const char *quota, const char *user,
+                      int64_t since) VAULT_MUST_CHECK;
+/* Forget that user's uses at or before `since`, then record one at `now`.
+ * Inside the caller's write transaction. */
+int store_quota_add(store *s, const char *quota, const char *user, int64_t since,
+                    int64_t now) VAULT_MUST_CHECK;
 
 #endif

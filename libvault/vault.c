@@ -229,7 +229,12 @@ static int load_active_policy(vault *v)
     /* The stored policy was valid when applied; failing now means damage. */
     ENSURE(rc == VAULT_OK, VAULT_EINTEGRITY, "the vault's stored policy no longer parses: %s",
            report && *report ? report : "unknown error");
-    policy_free(v->policy);
+    if (store_in_tx(v->db)) {
+        policy_free(v->retired_policy);
+        v->retired_policy = v->policy;
+    } else {
+        policy_free(v->policy);
+    }
     v->policy = p;
     v->policy_id = id;
     p = NULL;
@@ -240,15 +245,21 @@ cleanup:
     return rc;
 }
 
-int vault__enter(vault *v)
+void vault__retired_free(vault *v)
+{
+    policy_grantset_free(v->retired_grants);
+    v->retired_grants = NULL;
+    policy_free(v->retired_policy);
+    v->retired_policy = NULL;
+}
+
+/* Pick up a policy or grants another connection committed since this one
+ * last looked. */
+static int refresh(vault *v)
 {
     int rc = VAULT_OK;
     int64_t dv = 0;
 
-    if (!v)
-        return vault__err(VAULT_EINVALID, "no vault handle");
-    pthread_mutex_lock(&v->lock);
-    vault__err_clear();
     GUARD(store_data_version(v->db, &dv));
     if (dv != v->data_version) {
         int64_t before = v->policy_id;
@@ -258,6 +269,19 @@ int vault__enter(vault *v)
         GUARD(grants__sync(v, before != v->policy_id));
         v->data_version = dv;
     }
+cleanup:
+    return rc;
+}
+
+int vault__enter(vault *v)
+{
+    int rc = VAULT_OK;
+
+    if (!v)
+        return vault__err(VAULT_EINVALID, "no vault handle");
+    pthread_mutex_lock(&v->lock);
+    vault__err_clear();
+    GUARD(refresh(v));
 cleanup:
     if (rc < 0)
         pthread_mutex_unlock(&v->lock);
@@ -295,6 +319,16 @@ static int keys_path_for(char **out, const char *path)
 
 /* ---- state kept for one store transaction (store_tx_hooks) ---- */
 
+/* A write transaction may have waited for another connection's lock: what
+ * that one committed meanwhile (a revoked grant, a new policy) must be
+ * what this transaction's decisions use. */
+static int tx_after_begin(void *arg, int write)
+{
+    vault *v = arg;
+
+    return write && v->ready ? refresh(v) : VAULT_OK;
+}
+
 static int tx_before_commit(void *arg)
 {
     return audit_tx_flush(arg);
@@ -306,11 +340,12 @@ static void tx_at_end(void *arg, int committed)
 
     audit_tx_forget(v);
     keyring_tx_end(v->keys, committed);
+    vault__retired_free(v);
 }
 
 static void attach_tx_hooks(vault *v)
 {
-    store_tx_hooks h = {tx_before_commit, tx_at_end, v};
+    store_tx_hooks h = {tx_before_commit, tx_at_end, v, tx_after_begin};
 
     store_set_tx_hooks(v->db, &h);
 }
@@ -488,6 +523,7 @@ void vault_close(vault *v)
         vault__err_clear();
     store_close(v->db);
     keyring_free(v->keys);
+    vault__retired_free(v);
     policy_grantset_free(v->grants);
     policy_free(v->policy);
     free(v->path);

@@ -38,6 +38,11 @@ struct vault {
     int64_t grants_version; /* meta "grants_version" the set was built from */
     int64_t policy_id;
     int64_t data_version;   /* last seen PRAGMA data_version */
+    /* A policy and grant set replaced inside a transaction (the refresh
+     * after BEGIN): kept until that transaction ends, because the call
+     * that began it may still hold pointers taken before. */
+    vault_policy *retired_policy;
+    vp_grantset *retired_grants;
     char actor[VAULT_NAME_MAX]; /* recorded for operations without a session */
     int ready;              /* fully opened: close may write a checkpoint */
     audit_tail tail;        /* audit.c, for the current transaction only */
@@ -60,6 +65,8 @@ void vault__leave(vault *v);
 /* The end of a public call that entered (entered = 1): roll back any
  * transaction still open (the call failed half-way), then unlock. */
 void vault__exit(vault *v, int entered);
+/* Free what a refresh inside the last transaction replaced (vault.c). */
+void vault__retired_free(vault *v);
 
 /* "os:<login name>" for the actor of operations without a session. */
 void vault__default_actor(char *out, size_t cap);

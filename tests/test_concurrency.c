@@ -410,9 +410,125 @@ static void test_many_processes_and_threads(void **state)
     tu_rmdir(dir);
 }
 
+/* ---- decisions use the state current at commit ---- */
+
+typedef struct waiter {
+    vault_session *s;
+    const char *id;
+    int started;
+    int rc, effect;
+    char grant[VAULT_NAME_MAX];
+} waiter;
+
+static void *read_religion(void *arg)
+{
+    waiter *w = arg;
+    vault_result *r = NULL;
+    const char *fl = "religion";
+
+    __atomic_store_n(&w->started, 1, __ATOMIC_SEQ_CST);
+    w->rc = vault_record_get(&r, w->s, w->id, &fl, 1);
+    if (w->rc == 0) {
+        w->effect = vault_result_effect(r, 0);
+        snprintf(w->grant, sizeof w->grant, "%s", vault_result_reason(r, 0)->grant);
+    }
+    vault_result_free(r);
+    return NULL;
+}
+
+/* What vault_grant_revoke writes (libvault/grants.c): the state, and the
+ * meta counter that tells other connections to rebuild their grants. */
+static void revoke_in_open_tx(vault *v, const char *gid)
+{
+    uint8_t b[8] = {0};
+    size_t n = 0, i;
+    uint64_t ver = 0;
+
+    assert_int_equal(store_grant_set_state(v->db, gid, "revoked", NULL, "li", "test", time(NULL)),
+                     0);
+    assert_int_equal(store_meta_get(v->db, "grants_version", b, sizeof b, &n), 0);
+    for (i = 0; i < n; i++)
+        ver |= (uint64_t)b[i] << (8 * i);
+    ver++;
+    for (i = 0; i < 8; i++)
+        b[i] = (uint8_t)(ver >> (8 * i));
+    assert_int_equal(store_meta_put(v->db, "grants_version", b, sizeof b), 0);
+}
+
+/* Handle B's read has passed its entry (its cache still holds the grant)
+ * and waits for the write lock, which handle A holds while it revokes the
+ * grant.  When B gets the lock the grant is gone: the read must not be
+ * decided by it (issue 13: 4 of 8 such reads returned `allow by grant`). */
+static void test_revoke_while_a_read_waits(void **state)
+{
+    char *dir = tu_tmpdir(), path[512], keyfile[512], id[VAULT_ID_HEX_SIZE], gid[VAULT_NAME_MAX];
+    vault *a = NULL, *b = NULL;
+    vault_session *off, *zhao;
+    vault_secret sec;
+    const char *fl = "religion", *val = "佛教", *gfields[] = {"religion"};
+    size_t len = strlen(val);
+    vault_grant_spec spec;
+    int pending = 0;
+    waiter w;
+    pthread_t t;
+
+    (void)state;
+    snprintf(path, sizeof path, "%s/r.vault", dir);
+    snprintf(keyfile, sizeof keyfile, "%s/r.key", dir);
+    assert_int_equal(vault_keyfile_generate(keyfile), 0);
+    sec = tu_keyfile_secret(keyfile);
+    assert_int_equal(vault_create(&a, path, POLICY, &sec), 0);
+    off = tu_session(a, "li", "data_officer", "street_office", STREET, "resident_service");
+    assert_int_equal(vault_record_add(id, sizeof id, off, GRID7, 1, &fl, &val, &len), 0);
+    memset(&spec, 0, sizeof spec);
+    spec.user = "zhao";
+    spec.role = "street_officer";
+    spec.department = "street_office";
+    spec.effect = VAULT_EFFECT_ALLOW;
+    spec.fields = gfields;
+    spec.nfields = 1;
+    spec.jurisdiction = STREET;
+    spec.not_after = (int64_t)time(NULL) + 86400;
+    spec.reason = "casework";
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, &pending, off, &spec), 0);
+    assert_int_equal(pending, 0);
+
+    assert_int_equal(vault_open(&b, path, &sec), 0);
+    zhao = tu_session(b, "zhao", "street_officer", "street_office", STREET, "resident_service");
+    memset(&w, 0, sizeof w);
+    w.s = zhao;
+    w.id = id;
+    read_religion(&w);
+    assert_int_equal(w.rc, 0);
+    assert_int_equal(w.effect, VAULT_EFFECT_ALLOW);
+    assert_string_equal(w.grant, gid);
+
+    assert_int_equal(store_begin(a->db, 1), 0);
+    memset(&w, 0, sizeof w);
+    w.s = zhao;
+    w.id = id;
+    assert_int_equal(pthread_create(&t, NULL, read_religion, &w), 0);
+    while (!__atomic_load_n(&w.started, __ATOMIC_SEQ_CST))
+        usleep(1000);
+    usleep(300 * 1000); /* B is past vault__enter, inside BEGIN IMMEDIATE */
+    revoke_in_open_tx(a, gid);
+    assert_int_equal(store_commit(a->db), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(w.rc, 0);
+    assert_string_equal(w.grant, "");
+    assert_int_equal(w.effect, VAULT_EFFECT_MASK); /* street-read-sensitive-masked */
+
+    vault_session_close(zhao);
+    vault_session_close(off);
+    vault_close(b);
+    vault_close(a);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_revoke_while_a_read_waits),
         cmocka_unit_test(test_many_processes_and_threads),
     };
 
