@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "crypto.h"
 #include "grants.h"
+#include "text.h"
 
 #define META_GRANTS_VERSION "grants_version"
 #define GRANT_ACTIONS ((1u << VAULT_ACTION_READ) | (1u << VAULT_ACTION_SEARCH) | (1u << VAULT_ACTION_EXPORT))
@@ -341,7 +342,9 @@ int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_
     vault *v = NULL;
     vp_grant g;
     store_grant row;
-    char id[VAULT_NAME_MAX], detail[DETAIL_MAX];
+    char id[VAULT_NAME_MAX], detail[DETAIL_MAX], jur[VAULT_JURISDICTION_MAX + 1];
+    char ruser[VAULT_NAME_MAX];
+    const char *scope = NULL, *recipient = NULL;
     char *fields = NULL, *records = NULL, *purposes = NULL, (*ids)[VAULT_ID_HEX_SIZE] = NULL;
     const char **idp = NULL;
     size_t i;
@@ -360,7 +363,6 @@ int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_
     ENSURE(strlen(spec->reason) < 512, VAULT_ELIMIT, "reason longer than 511 bytes");
     ENSURE(spec->user || spec->role || spec->department, VAULT_EINVALID,
            "a grant needs a recipient: user, or role and/or department");
-    GUARD(check_optional_name(spec->user, "recipient user"));
     GUARD(check_optional_name(spec->role, "recipient role"));
     GUARD(check_optional_name(spec->department, "recipient department"));
     ENSURE(spec->effect == VAULT_EFFECT_ALLOW || spec->effect == VAULT_EFFECT_MASK, VAULT_EINVALID,
@@ -376,8 +378,14 @@ int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_
            "a grant covers listed records or a jurisdiction");
     ENSURE(!(spec->nrecords > 0 && spec->jurisdiction), VAULT_EINVALID,
            "a grant covers listed records or a jurisdiction, not both");
-    if (spec->jurisdiction)
-        GUARD(vault__jurisdiction_check(spec->jurisdiction, "grant jurisdiction"));
+    if (spec->jurisdiction) {
+        GUARD(vault__jurisdiction_norm(jur, sizeof jur, spec->jurisdiction, "grant jurisdiction"));
+        scope = jur;
+    }
+    if (spec->user) {
+        GUARD(vault__user_norm(ruser, sizeof ruser, spec->user, "recipient user"));
+        recipient = ruser;
+    }
     gmin = spec->grade_min ? policy_grade_index(v->policy, spec->grade_min) : 0;
     gmax = spec->grade_max ? policy_grade_index(v->policy, spec->grade_max)
                            : (int)policy_grade_count(v->policy) - 1;
@@ -394,7 +402,7 @@ int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_
     memset(&g, 0, sizeof g);
     GUARD(new_id(id, sizeof id, "g-"));
     g.id = id;
-    g.user = spec->user;
+    g.user = recipient;
     g.role = spec->role;
     g.department = spec->department;
     g.effect = spec->effect;
@@ -405,7 +413,7 @@ int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_
     g.grade_max = gmax;
     g.records = idp;
     g.nrecords = spec->nrecords;
-    g.jurisdiction = spec->jurisdiction;
+    g.jurisdiction = scope;
     g.purposes = spec->purposes;
     g.npurposes = spec->npurposes;
     g.not_before = spec->not_before ? spec->not_before : now;
@@ -429,7 +437,7 @@ int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_
     row.state = needs ? "pending" : "active";
     row.issuer = s->user;
     row.issuer_role = s->role;
-    row.user = spec->user;
+    row.user = recipient;
     row.role = spec->role;
     row.department = spec->department;
     row.effect = spec->effect;
@@ -438,7 +446,7 @@ int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_
     row.grade_min = spec->nfields ? NULL : policy_grade_name(v->policy, (size_t)gmin);
     row.grade_max = spec->nfields ? NULL : policy_grade_name(v->policy, (size_t)gmax);
     row.records = records;
-    row.jurisdiction = spec->jurisdiction;
+    row.jurisdiction = scope;
     row.purposes = purposes;
     row.not_before = g.not_before;
     row.not_after = g.not_after;

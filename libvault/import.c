@@ -263,6 +263,7 @@ static void deny(importer *im, const vp_decision *d, const vp_field *f, size_t c
 static int import_row(importer *im)
 {
     const char *jur = im->buf + im->off[im->jcol];
+    char jbuf[VAULT_JURISDICTION_MAX + 1];
     uint8_t id[VAULT_ID_BYTES];
     char canon[VAULT_ID_HEX_SIZE];
     vp_decision d;
@@ -276,7 +277,7 @@ static int import_row(importer *im)
     if (strlen(jur) != im->clen[im->jcol])
         return fail_at(im, VAULT_EINVALID, im->row, im->jcol + 1,
                        "jurisdiction contains a NUL byte");
-    if ((rc = vault__jurisdiction_check(jur, "jurisdiction")) < 0) {
+    if ((rc = vault__jurisdiction_norm(jbuf, sizeof jbuf, jur, "jurisdiction")) < 0) {
         /* A path is not a field value, but a misaligned file could put one
          * in this column: never echo the cell (the check quotes it when it
          * finds an empty segment: "jurisdiction '<path>' has ..."). */
@@ -286,6 +287,7 @@ static int import_row(importer *im)
                            "or double '/')");
         return locate_error(im, rc, im->jcol + 1);
     }
+    jur = jbuf;
     (void)session__decide(&d, im->s, VAULT_ACTION_CREATE, NULL, jur, NULL);
     if (d.effect != VAULT_EFFECT_ALLOW) {
         deny(im, &d, NULL, im->jcol);

@@ -49,9 +49,10 @@ static int grant_compile(vp_grantset *gs, vp_cgrant *c, const vp_grant *in, size
     c->not_after = in->not_after;
     c->role = c->dept = -1;
     if (in->user != NULL) {
-        ENSURE(vp_user_ok(in->user, strlen(in->user)), VAULT_EINVALID, "grant %s: invalid user",
-               in->id);
-        c->user = vp_strndup(a, in->user, strlen(in->user));
+        char un[VAULT_NAME_MAX];
+        ENSURE(vp_user_norm(un, sizeof un, in->user, strlen(in->user)), VAULT_EINVALID,
+               "grant %s: invalid user", in->id);
+        c->user = vp_strndup(a, un, strlen(un));
         ENSURE(c->user != NULL, VAULT_ENOMEM, "grants: out of memory");
     }
     /* A name this policy doesn't declare can't match any subject: the

@@ -104,7 +104,9 @@ int vp_bits_empty(const uint64_t *b, size_t n);
 
 /* ---- Names, durations, jurisdictions ---- */
 int vp_name_ok(const char *s, size_t len);   /* [a-z0-9_-]{1,VAULT_NAME_MAX-1} */
-int vp_user_ok(const char *s, size_t len);   /* printable, no spaces, 1..127 bytes */
+/* 1 when s[0..len) is a valid user name (text.h); writes its comparison
+ * form (case folded, NFC) into out (cap >= VAULT_NAME_MAX). */
+int vp_user_norm(char *out, size_t cap, const char *s, size_t len);
 /* "30m" -> 1800.  0 or VAULT_EINVALID. */
 int vp_duration_parse(int64_t *out, const char *s, size_t len);
 /* Length of the path without one trailing '/', or -1 when the path is not

@@ -28,7 +28,7 @@ static void parse_pattern(pctx *c, vp_subj *s, const vnode *m)
 {
     static const vp_keydef defs[] = {{"user", 0}, {"role", 0}, {"department", 0}};
     const vnode *v[3];
-    char q[80];
+    char q[80], un[VAULT_NAME_MAX];
 
     s->role = -1;
     s->dept = -1;
@@ -44,14 +44,15 @@ static void parse_pattern(pctx *c, vp_subj *s, const vnode *m)
         return;
     }
     if (v[0] != NULL && vp_want(c, v[0], VN_SCALAR, "user")) {
-        if (!vp_user_ok(v[0]->s, v[0]->len)) {
+        /* Kept in the comparison form sessions and grants use (text.h). */
+        if (!vp_user_norm(un, sizeof un, v[0]->s, v[0]->len)) {
             vp_quote(q, sizeof q, v[0]->s, v[0]->len);
-            vp_diag_n(c, VP_ERR, v[0], "invalid user '%s': 1 to %d bytes, no spaces or control "
-                      "characters", q, VAULT_NAME_MAX - 1);
-        } else if ((s->user = vp_strndup(&c->p->arena, v[0]->s, v[0]->len)) == NULL) {
+            vp_diag_n(c, VP_ERR, v[0], "invalid user '%s': 1 to %d bytes of UTF-8, no spaces, "
+                      "control, bidirectional or invisible characters", q, VAULT_NAME_MAX - 1);
+        } else if ((s->user = vp_strndup(&c->p->arena, un, strlen(un))) == NULL) {
             c->oom = 1;
         } else {
-            int prev = vp_map_put(&c->p->user_map, s->user, v[0]->len, (int)c->p->nusers);
+            int prev = vp_map_put(&c->p->user_map, s->user, strlen(un), (int)c->p->nusers);
             if (prev < -1)
                 c->oom = 1;
             else if (prev == -1)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "policy_int.h"
+#include "text.h"
 
 /* ---- Arena ---- */
 
@@ -473,16 +474,18 @@ int vp_name_ok(const char *s, size_t len)
     return 1;
 }
 
-int vp_user_ok(const char *s, size_t len)
+int vp_user_norm(char *out, size_t cap, const char *s, size_t len)
 {
-    if (s == NULL || len == 0 || len > VAULT_NAME_MAX - 1)
+    char tmp[VAULT_NAME_MAX];
+    int rc;
+
+    if (s == NULL || len == 0 || len > VAULT_NAME_MAX - 1 || memchr(s, '\0', len) != NULL)
         return 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c == 0x7f)
-            return 0;
-    }
-    return 1;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    rc = vault__user_norm(out, cap, tmp, "user");
+    vault__err_clear(); /* the caller reports where, with its own message */
+    return rc == VAULT_OK;
 }
 
 int vp_duration_parse(int64_t *out, const char *s, size_t len)

@@ -10,6 +10,7 @@
 #include "crypto.h"
 #include "grants.h"
 #include "mask.h"
+#include "text.h"
 #include "vault_int.h"
 
 typedef struct result_item {
@@ -41,6 +42,13 @@ static int copy_name(char *dst, size_t cap, const char *src, const char *what)
     return rc;
 }
 
+/* User names are kept in their comparison form (text.h), as the policy
+ * and the grants keep them, so "LI" and "li" are one person. */
+static int copy_user(char *dst, size_t cap, const char *src)
+{
+    return vault__user_norm(dst, cap, src, "user");
+}
+
 int vault_session_open(vault_session **out, vault *v, const vault_subject *subject)
 {
     int rc = VAULT_OK, entered = 0;
@@ -53,12 +61,12 @@ int vault_session_open(vault_session **out, vault *v, const vault_subject *subje
     s = calloc(1, sizeof *s);
     ENSURE(s, VAULT_ENOMEM, "out of memory");
     s->v = v;
-    GUARD(copy_name(s->user, sizeof s->user, subject->user, "user"));
+    GUARD(copy_user(s->user, sizeof s->user, subject->user));
     GUARD(copy_name(s->role, sizeof s->role, subject->role, "role"));
     GUARD(copy_name(s->department, sizeof s->department, subject->department, "department"));
     GUARD(copy_name(s->purpose, sizeof s->purpose, subject->purpose, "purpose"));
-    GUARD(vault__jurisdiction_check(subject->jurisdiction, "subject jurisdiction"));
-    snprintf(s->jurisdiction, sizeof s->jurisdiction, "%s", subject->jurisdiction);
+    GUARD(vault__jurisdiction_norm(s->jurisdiction, sizeof s->jurisdiction, subject->jurisdiction,
+                                   "subject jurisdiction"));
     ENSURE(policy_has_role(v->policy, s->role), VAULT_EINVALID,
            "role '%s' is not declared in the vault's policy", s->role);
     ENSURE(policy_has_department(v->policy, s->department), VAULT_EINVALID,
@@ -336,12 +344,14 @@ int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const c
     vault_reason *reasons = NULL, why;
     af_entry e;
     size_t denied = SIZE_MAX;
+    char jur[VAULT_JURISDICTION_MAX + 1];
 
     ENSURE(out_id && out_id_size >= VAULT_ID_HEX_SIZE, VAULT_EINVALID,
            "record id buffer too small");
     GUARD(enter(s));
     entered = 1;
-    GUARD(vault__jurisdiction_check(jurisdiction, "jurisdiction"));
+    GUARD(vault__jurisdiction_norm(jur, sizeof jur, jurisdiction, "jurisdiction"));
+    jurisdiction = jur;
     GUARD(write_arrays(&af, &reasons, n));
     (void)decide(&d, s, VAULT_ACTION_CREATE, NULL, jurisdiction, NULL);
     if (d.effect != VAULT_EFFECT_ALLOW) {

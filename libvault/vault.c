@@ -193,6 +193,24 @@ int vault__jurisdiction_check(const char *path, const char *what)
     return VAULT_OK;
 }
 
+int vault__jurisdiction_norm(char *out, size_t cap, const char *path, const char *what)
+{
+    size_t len;
+
+    if (!out || cap < VAULT_JURISDICTION_MAX + 1)
+        return vault__err(VAULT_EINVALID, "%s: no room for the path", what);
+    if (!path || !*path)
+        return vault__err(VAULT_EINVALID, "%s is missing", what);
+    len = strlen(path);
+    if (len > 1 && path[len - 1] == '/')
+        len--; /* one trailing '/' is ignored, as in policy files */
+    if (len > VAULT_JURISDICTION_MAX)
+        return vault__err(VAULT_ELIMIT, "%s longer than %d bytes", what, VAULT_JURISDICTION_MAX);
+    memmove(out, path, len);
+    out[len] = '\0';
+    return vault__jurisdiction_check(out, what);
+}
+
 /* ---- locking and policy reload ---- */
 
 static int load_active_policy(vault *v)

@@ -75,6 +75,11 @@ void vault__id_format(char out[VAULT_ID_HEX_SIZE], const uint8_t id[VAULT_ID_BYT
 /* A jurisdiction path: segments of [a-z0-9_-], separated by single '/',
  * no leading or trailing '/', at most VAULT_JURISDICTION_MAX bytes. */
 int vault__jurisdiction_check(const char *path, const char *what) VAULT_MUST_CHECK;
+/* The same check after dropping one trailing '/' (docs/policy-format.md):
+ * writes the path as it is stored and compared into out (cap >=
+ * VAULT_JURISDICTION_MAX + 1; out may be path). */
+int vault__jurisdiction_norm(char *out, size_t cap, const char *path,
+                             const char *what) VAULT_MUST_CHECK;
 /* A name (user, role, ...): 1..VAULT_NAME_MAX-1 bytes of [A-Za-z0-9_.@-]. */
 int vault__name_check(const char *name, const char *what) VAULT_MUST_CHECK;
 
