@@ -21,19 +21,22 @@ static const char audit_help[] =
     "--checkpoint (give it once per file; every one is checked), checkpoints kept outside\n"
     "the vault (which catch truncation and rollback).  It names the first bad entry and the\n"
     "class of failure (modified, missing, reordered, truncated, bad signature, malformed)\n"
-    "and exits 3 on any failure.  checkpoint writes a\n"
-    "signed checkpoint now and prints it (or saves it with --out) for safekeeping outside\n"
-    "the vault.  export writes JSON Lines that verify checks offline with the public key\n"
-    "from `audit pubkey` alone.  report --record ID answers a resident's question \"who\n"
-    "looked at my data\".  verify, checkpoint, pubkey, export and report each leave an\n"
-    "audit entry (an export includes its own).\n"
+    "and exits 3 on any failure.  checkpoint writes a signed checkpoint now and prints it\n"
+    "(or saves it with --out) for safekeeping outside the vault.  export writes JSON Lines\n"
+    "that verify checks offline with the public key from `audit pubkey` alone.\n"
+    "report --record ID answers a resident's question \"who looked at my data\";\n"
+    "report --user takes any actor in the log, a staff member or os:<login> for\n"
+    "administration, compared case-insensitively.  Text from the log is shown escaped\n"
+    "(\\n, \\x1b, \\u{202E}).  verify, checkpoint, pubkey, export and report\n"
+    "each leave an audit entry (an export includes its own).\n"
     "\n"
     "examples:\n"
     "  vaultctl --vault v --key-file k audit checkpoint --out /media/usb/cp-2026-11-23.txt\n"
     "  vaultctl --vault v --key-file k audit pubkey --out audit.pub\n"
     "  vaultctl --vault v --key-file k audit export --out audit.jsonl\n"
     "  vaultctl audit verify --export audit.jsonl --pubkey audit.pub --checkpoint /media/usb/cp-2026-11-23.txt\n"
-    "  vaultctl --vault v --key-file k audit verify --checkpoint cp-2026-11-01.txt --checkpoint cp-2026-11-23.txt\n";
+    "  vaultctl --vault v --key-file k audit verify --checkpoint cp-2026-11-01.txt --checkpoint cp-2026-11-23.txt\n"
+    "  vaultctl --vault v --key-file k audit report --user os:root\n";
 
 static void progress_bar(uint64_t done, uint64_t total, void *arg)
 {

@@ -351,7 +351,10 @@ VAULT_API int vault_record_erase(vault_session *s, const char *record_id) VAULT_
 /* ---- Audit log ------------------------------------------------------------ */
 
 /* Name the actor recorded for operations that take no session (keyslot
- * changes, policy apply, db-key, checkpoints).  Default "os:<login name>". */
+ * changes, policy apply, db-key, checkpoints).  Default "os:<login name>".
+ * The rule for session user names applies (valid UTF-8, no control, space
+ * or bidi characters; VAULT_EINVALID / VAULT_ELIMIT otherwise) and the
+ * name is kept case-folded and NFC, as session users are. */
 VAULT_API int vault_set_actor(vault *v, const char *user) VAULT_CHECK;
 
 /* Write a signed checkpoint of the log now.  *out_note (may be NULL; free
@@ -457,7 +460,12 @@ VAULT_API int vault_const_report_denied(void);
 VAULT_API int vault_const_report_break_glass(void);
 
 /* *out (free with vault_free): one line per entry, or a JSON array when
- * as_json.  Logged as an audit access itself. */
+ * as_json.  Logged as an audit access itself.  For VAULT_REPORT_USER, arg
+ * is any actor the log can hold (a session user, "os:<login>", a
+ * vault_set_actor name), compared case-folded and NFC; VAULT_EINVALID for a
+ * name no entry can hold.  Free text in text lines is escaped (control
+ * characters as \n, \t, \xNN; bidi controls as \u{XXXX}), so no stored
+ * text can forge or hide a line (docs/audit-format.md §7). */
 VAULT_API int vault_audit_report(char **out, vault *v, int kind, const char *arg,
                                  int as_json) VAULT_CHECK;
 

@@ -13,6 +13,7 @@
 
 #include "audit.h"
 #include "crypto.h"
+#include "text.h"
 
 #define SK_AD_LABEL "libvault/auditkey/v1"
 #define META_PK "audit_pk"
@@ -284,11 +285,14 @@ cleanup:
 int vault_set_actor(vault *v, const char *user)
 {
     int rc = VAULT_OK;
+    char norm[VAULT_NAME_MAX];
 
     GUARD(vault__enter(v));
-    rc = vault__name_check(user, "actor");
+    /* The rule for session users (text.h), kept in the same comparison
+     * form, so that reports find the actor under either spelling. */
+    rc = vault__user_norm(norm, sizeof norm, user, "actor");
     if (rc == VAULT_OK)
-        snprintf(v->actor, sizeof v->actor, "%s", user);
+        snprintf(v->actor, sizeof v->actor, "%s", norm);
     vault__leave(v);
 cleanup:
     return rc;
@@ -865,7 +869,7 @@ int vault_audit_verify_export(vault_audit_result *out, const char *export_path, 
 typedef struct report_ctx {
     int kind;
     uint8_t record[VAULT_ID_BYTES];
-    const char *user;
+    char user[VAULT_NAME_MAX]; /* comparison form (text.h) */
     int as_json;
     json_t *arr;
     char *text;
@@ -908,6 +912,59 @@ static int text_append(report_ctx *c, const char *fmt, ...)
     }
 }
 
+/* Free text from the log on a report line, with control characters and
+ * bidi controls escaped (text.h): a stored newline can't forge a line,
+ * an ESC sequence can't hide one on a terminal. */
+static int text_append_esc(report_ctx *c, const char *prefix, const char *s)
+{
+    int rc = VAULT_OK;
+    char *esc = NULL;
+
+    GUARD(vault__text_escape(&esc, s ? s : "", s ? strlen(s) : 0));
+    GUARD(text_append(c, "%s%s", prefix, esc));
+cleanup:
+    free(esc);
+    return rc;
+}
+
+static int ascii_only(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80)
+            return 0;
+    return 1;
+}
+
+/* Does the user name stored in an entry name `want` (comparison form)?
+ * Both sides are compared in the comparison form; ASCII names fold
+ * without libunistring.  A stored name that is no valid user name (older
+ * entries) matches only byte for byte. */
+static int user_matches(const char *want, const char *user)
+{
+    char norm[VAULT_NAME_MAX];
+    size_t i;
+
+    if (!user)
+        return 0;
+    if (strcmp(user, want) == 0)
+        return 1;
+    if (ascii_only(user) && ascii_only(want)) {
+        for (i = 0; user[i] && want[i]; i++) {
+            char a = user[i], b = want[i];
+            if (a >= 'A' && a <= 'Z')
+                a = (char)(a - 'A' + 'a');
+            if (a != b)
+                return 0;
+        }
+        return user[i] == '\0' && want[i] == '\0';
+    }
+    if (vault__user_norm(norm, sizeof norm, user, "user") != VAULT_OK) {
+        vault__err_clear();
+        return 0;
+    }
+    return strcmp(norm, want) == 0;
+}
+
 static void time_text(char *out, size_t cap, int64_t us)
 {
     time_t t = (time_t)(us / 1000000);
@@ -928,7 +985,7 @@ static int report_match(const report_ctx *c, const af_entry *e)
     case VAULT_REPORT_RECORD:
         return e->has_record && memcmp(e->record_id, c->record, VAULT_ID_BYTES) == 0; /* memcmp ok: not secret */
     case VAULT_REPORT_USER:
-        return e->user && strcmp(e->user, c->user) == 0;
+        return user_matches(c->user, e->user);
     case VAULT_REPORT_BREAK_GLASS:
         return (e->flags & AF_FLAG_BREAK_GLASS) != 0;
     case VAULT_REPORT_DENIED:
@@ -980,22 +1037,30 @@ static int report_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
         json_object_set_new(o, "record", e.has_record ? json_string(rid) : json_null());
         json_array_append_new(c->arr, o);
     } else {
-        GUARD(text_append(c, "%s  #%llu  %s", when, (unsigned long long)e.seq, e.user));
-        if (*e.role)
-            GUARD(text_append(c, " (%s/%s @ %s)", e.role, e.department, e.jurisdiction));
-        GUARD(text_append(c, "  %s", e.action));
+        GUARD(text_append(c, "%s  #%llu", when, (unsigned long long)e.seq));
+        GUARD(text_append_esc(c, "  ", e.user));
+        if (*e.role) {
+            GUARD(text_append_esc(c, " (", e.role));
+            GUARD(text_append_esc(c, "/", e.department));
+            GUARD(text_append_esc(c, " @ ", e.jurisdiction));
+            GUARD(text_append(c, ")"));
+        }
+        GUARD(text_append_esc(c, "  ", e.action));
         if (*e.purpose)
-            GUARD(text_append(c, "  purpose=%s", e.purpose));
+            GUARD(text_append_esc(c, "  purpose=", e.purpose));
         if (e.has_record)
             GUARD(text_append(c, "  record=%s", rid));
         GUARD(text_append(c, "  %s", outcome_name(e.outcome)));
-        for (i = 0; i < e.nfields; i++)
-            GUARD(text_append(c, "%s%s:%s", i ? "," : "  ", e.fields[i].name,
-                              effect_name(e.fields[i].effect)));
+        for (i = 0; i < e.nfields; i++) {
+            GUARD(text_append_esc(c, i ? "," : "  ", e.fields[i].name));
+            GUARD(text_append(c, ":%s", effect_name(e.fields[i].effect)));
+        }
         if (e.flags & AF_FLAG_BREAK_GLASS)
             GUARD(text_append(c, "  [BREAK-GLASS]"));
-        if (*e.detail)
-            GUARD(text_append(c, "  (%s)", e.detail));
+        if (*e.detail) {
+            GUARD(text_append_esc(c, "  (", e.detail));
+            GUARD(text_append(c, ")"));
+        }
         GUARD(text_append(c, "\n"));
     }
 cleanup:
@@ -1020,11 +1085,12 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
     if (kind == VAULT_REPORT_RECORD)
         GUARD(vault__id_parse(c.record, arg));
     else if (kind == VAULT_REPORT_USER)
-        GUARD(vault__name_check(arg, "user"));
+        /* Every actor the log can hold: session users and "os:<login>"
+         * (or vault_set_actor) actors, compared in the comparison form. */
+        GUARD(vault__user_norm(c.user, sizeof c.user, arg, "user"));
     else
         ENSURE(kind == VAULT_REPORT_DENIED || kind == VAULT_REPORT_BREAK_GLASS, VAULT_EINVALID,
                "unknown report kind %d", kind);
-    c.user = arg;
     if (as_json) {
         c.arr = json_array();
         ENSURE(c.arr, VAULT_ENOMEM, "out of memory");
@@ -1036,7 +1102,7 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
              kind == VAULT_REPORT_RECORD ? "record " : kind == VAULT_REPORT_USER ? "user "
              : kind == VAULT_REPORT_DENIED ? "denied" : "break-glass",
              kind == VAULT_REPORT_RECORD || kind == VAULT_REPORT_USER ? "" : "",
-             kind == VAULT_REPORT_RECORD || kind == VAULT_REPORT_USER ? arg : "");
+             kind == VAULT_REPORT_RECORD ? arg : kind == VAULT_REPORT_USER ? c.user : "");
     e.detail = detail;
     if (kind == VAULT_REPORT_RECORD) {
         e.has_record = 1;

@@ -5,6 +5,7 @@
 
 #include <sys/wait.h>
 
+#include <jansson.h>
 #include <sodium.h>
 #include <sqlite3.h>
 
@@ -732,6 +733,121 @@ static void test_metadata_logged(void **state)
     free(exp_path);
 }
 
+/* Every actor the log holds is reportable: "os:<login>" admin actors and
+ * session users, compared in the normalised form (case folded, NFC). */
+static void test_report_actors(void **state)
+{
+    fixture *f = *state;
+    char pub[256], actor[VAULT_NAME_MAX], upper[VAULT_NAME_MAX], *out = NULL, longname[300];
+    vault_session *li = NULL;
+    vault_result *r = NULL;
+    const char *phone = "phone";
+    size_t i;
+
+    assert_int_equal(vault_audit_pubkey(pub, sizeof pub, f->v), 0); /* logged as os:<login> */
+    vault__default_actor(actor, sizeof actor);
+    assert_int_equal(strncmp(actor, "os:", 3), 0);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, actor, 0), 0);
+    assert_non_null(strstr(out, "audit_pubkey"));
+    vault_free(out);
+    for (i = 0; actor[i]; i++)
+        upper[i] = (char)(actor[i] >= 'a' && actor[i] <= 'z' ? actor[i] - 'a' + 'A' : actor[i]);
+    upper[i] = '\0';
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, upper, 1), 0);
+    assert_non_null(strstr(out, "\"action\": \"audit_pubkey\""));
+    vault_free(out);
+    /* session users, under another spelling */
+    reads(f, 1);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "WANG", 0), 0);
+    assert_non_null(strstr(out, "  wang (grid_worker/community_committee"));
+    vault_free(out);
+    li = tu_session(f->v, "李娜", "data_officer", "street_office", STREET, "resident_service");
+    assert_int_equal(vault_record_get(&r, li, f->id, &phone, 1), 0);
+    vault_result_free(r);
+    vault_session_close(li);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "李娜", 0), 0);
+    assert_non_null(strstr(out, "李娜 (data_officer"));
+    vault_free(out);
+    /* a renamed actor, found under either spelling */
+    assert_int_equal(vault_set_actor(f->v, "Qian.Compliance"), 0);
+    assert_int_equal(vault_audit_pubkey(pub, sizeof pub, f->v), 0);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "QIAN.compliance", 0), 0);
+    assert_non_null(strstr(out, "audit_pubkey"));
+    vault_free(out);
+    /* what no log entry can name */
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "", 0), VAULT_EINVALID);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, NULL, 0), VAULT_EINVALID);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "wang fang", 0),
+                     VAULT_EINVALID);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "wang\n", 0), VAULT_EINVALID);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "wang\xe2\x80\xae", 0),
+                     VAULT_EINVALID);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "\xff", 0), VAULT_EINVALID);
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_true(vault_audit_report(&out, f->v, VAULT_REPORT_USER, longname, 0) < 0);
+    assert_int_equal(vault_set_actor(f->v, "os: root"), VAULT_EINVALID);
+}
+
+/* Free text stored in the log (an entry written before input was checked,
+ * or planted) can't forge or hide report lines: control characters and
+ * bidi controls are escaped in the text report; JSON escapes them too. */
+static void test_report_escapes(void **state)
+{
+    fixture *f = *state;
+    static const char detail[] =
+        "reason\n2026-01-01T00:00:00.000000Z  #99  li  read  ok  \x1b[2K\x1b[1A\\ end";
+    static const char purpose[] = "visit\xe2\x80\xae" "evil";
+    af_entry e;
+    char *out = NULL, *p;
+    size_t lines = 0;
+    json_t *arr, *o;
+    json_error_t jerr;
+
+    assert_int_equal(store_begin(f->v->db, 1), 0);
+    audit_entry_init(&e, f->v, NULL, "break_glass");
+    e.user = "ma\x1b[8m";
+    e.role = "doctor\t";
+    e.department = "health";
+    e.jurisdiction = "hangzhou";
+    e.purpose = purpose;
+    e.detail = detail;
+    e.flags = AF_FLAG_BREAK_GLASS;
+    e.has_record = 1;
+    assert_int_equal(vault__id_parse(e.record_id, f->id), 0);
+    assert_int_equal(audit_append(f->v, &e), 0);
+    assert_int_equal(store_commit(f->v->db), 0);
+
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_BREAK_GLASS, NULL, 0), 0);
+    for (p = out; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, 1); /* one entry, one line */
+    assert_null(strchr(out, '\x1b'));
+    assert_null(strchr(out, '\t'));
+    assert_null(strstr(out, "\xe2\x80\xae"));
+    assert_non_null(strstr(out, "ma\\x1b[8m (doctor\\t/health @ hangzhou)"));
+    assert_non_null(strstr(out, "purpose=visit\\u{202E}evil"));
+    assert_non_null(strstr(out, "(reason\\n2026-01-01T00:00:00.000000Z  #99"));
+    assert_non_null(strstr(out, "\\x1b[2K\\x1b[1A\\\\ end)"));
+    assert_non_null(strstr(out, "[BREAK-GLASS]"));
+    vault_free(out);
+
+    /* JSON: jansson escapes control characters; the values round-trip */
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_BREAK_GLASS, NULL, 1), 0);
+    assert_null(strchr(out, '\x1b'));
+    assert_null(strchr(out, '\t'));
+    for (p = out; *p; p++)
+        assert_true(*p == '\n' || (unsigned char)*p >= 0x20); /* newlines only between tokens */
+    arr = json_loads(out, 0, &jerr);
+    assert_non_null(arr);
+    assert_int_equal(json_array_size(arr), 1);
+    o = json_array_get(arr, 0);
+    assert_string_equal(json_string_value(json_object_get(o, "detail")), detail);
+    assert_string_equal(json_string_value(json_object_get(o, "user")), "ma\x1b[8m");
+    json_decref(arr);
+    vault_free(out);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -740,6 +856,7 @@ int main(void)
         T(test_concurrent_appenders), T(test_checkpoint_and_pubkey), T(test_reports),
         T(test_batch_reads), T(test_tree_state), T(test_several_checkpoints),
         T(test_malformed_entry), T(test_note_origin), T(test_metadata_logged),
+        T(test_report_actors), T(test_report_escapes),
     };
 
     if (vault_init() < 0)

@@ -169,5 +169,40 @@ for a in audit_export audit_checkpoint audit_pubkey audit_verify; do
 done
 verify "$d" --checkpoint "$d/cp"; check "verify is not upset by its own earlier entry" 0 "ok:"
 expect_grep '"action":"audit_export"' "$d/exp.jsonl" "the export includes its own entry"
+expect_exit 0 "report --user os:LOGIN (the actor of admin entries)" -- \
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report --user "os:$(id -un)"
+expect_grep "audit_pubkey" "$TMP/out" "the admin's metadata queries are in their report"
+expect_exit 0 "report --user in another case finds the same actor" -- \
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report --user "OS:$(id -un | tr a-z A-Z)"
+expect_grep "audit_pubkey" "$TMP/out" "user names in reports are compared case-folded"
+expect_exit 0 "report --user WANG finds the grid worker wang" -- \
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report --user WANG
+expect_grep "wang (grid_worker" "$TMP/out" "the session user's reads are in the report"
+expect_exit 7 "report --user with a space is invalid" -- \
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report --user "os: root"
+
+# 9. Free text in the log can't forge or hide report lines on a terminal:
+#    an entry's detail planted with a newline, a fake line and ESC codes.
+d=$(fresh escape)
+id=$(sql "$d" "SELECT lower(hex(id)) FROM records LIMIT 1;")
+pos=$(sql "$d" "SELECT max(pos) FROM audit WHERE user = 'wang';")
+hex=$(sql "$d" "SELECT hex(entry) FROM audit WHERE pos = $pos;")
+payload=$(printf 'x\n2026-01-01T00:00:00.000000Z  #99  li  read  ok  [BREAK-GLASS]\033[2K\033[1A' | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
+n=$(( ${#payload} / 2 ))
+lenhex=$(printf '%02X%02X%02X%02X' $((n & 255)) $(((n >> 8) & 255)) 0 0)
+[ "${hex: -8}" = 00000000 ] || bad "setup: the grid worker's read has a detail"
+sql "$d" "UPDATE audit SET entry = X'${hex:0:${#hex}-8}${lenhex}${payload}' WHERE pos = $pos;"
+expect_exit 0 "report over the planted entry" -- \
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report --record "$id"
+if grep -q "#99" "$TMP/out" && ! grep -q '^2026-01-01T00:00:00.000000Z  #99' "$TMP/out"; then
+    ok "a newline in stored text can't start a forged report line"; else bad "forged line in the report"; sed 's/^/    /' "$TMP/out"; fi
+if grep -q "$(printf '\033')" "$TMP/out"; then bad "an ESC byte reached the report"; else ok "ESC sequences are escaped"; fi
+expect_grep 'x\\n2026' "$TMP/out" "the newline is shown as \\n"
+expect_grep '\\x1b\[2K' "$TMP/out" "ESC is shown as \\x1b"
+expect_grep 'x\\n2026-01-01T00:00:00.000000Z  #99' "$TMP/out" "the forged text stays inside its entry's line"
+expect_exit 0 "the JSON report over the planted entry" -- \
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" --json audit report --record "$id"
+if grep -q "$(printf '\033')" "$TMP/out"; then bad "an ESC byte reached the JSON report"; else ok "JSON escapes ESC too"; fi
+expect_grep 'x\\n2026' "$TMP/out" "JSON escapes the newline"
 
 finish
