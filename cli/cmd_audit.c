@@ -10,27 +10,33 @@
 #define NOTE_MAX (64 * 1024)
 
 static const char audit_help[] =
-    "usage: vaultctl audit verify [--checkpoint FILE]\n"
-    "       vaultctl audit verify --export FILE --pubkey FILE [--checkpoint FILE]   (no vault, no keys)\n"
+    "usage: vaultctl audit verify [--checkpoint FILE]...\n"
+    "       vaultctl audit verify --export FILE --pubkey FILE [--checkpoint FILE]...   (no vault, no keys)\n"
     "       vaultctl audit checkpoint [--out FILE]\n"
     "       vaultctl audit pubkey [--out FILE]\n"
     "       vaultctl audit export [--out FILE]\n"
     "       vaultctl audit report --record ID | --user U | --denied | --break-glass\n"
     "\n"
     "verify re-hashes and chains every entry, checks every signed checkpoint, and, with\n"
-    "--checkpoint, a checkpoint kept outside the vault (which catches truncation and\n"
-    "rollback).  It names the first bad entry and the class of failure (modified, missing,\n"
-    "reordered, truncated, bad signature) and exits 3 on any failure.  checkpoint writes a\n"
-    "signed checkpoint now and prints it (or saves it with --out) for safekeeping outside\n"
-    "the vault.  export writes JSON Lines that verify checks offline with the public key\n"
-    "from `audit pubkey` alone.  report --record ID answers a resident's question \"who\n"
-    "looked at my data\".\n"
+    "--checkpoint (give it once per file; every one is checked), checkpoints kept outside\n"
+    "the vault (which catch truncation and rollback).  It names the first bad entry and the\n"
+    "class of failure (modified, missing, reordered, truncated, bad signature, malformed)\n"
+    "and exits 3 on any failure.  checkpoint writes a signed checkpoint now and prints it\n"
+    "(or saves it with --out) for safekeeping outside the vault.  export writes JSON Lines\n"
+    "that verify checks offline with the public key from `audit pubkey` alone.\n"
+    "report --record ID answers a resident's question \"who looked at my data\";\n"
+    "report --user takes any actor in the log, a staff member or os:<login> for\n"
+    "administration, compared case-insensitively.  Text from the log is shown escaped\n"
+    "(\\n, \\x1b, \\u{202E}).  verify, checkpoint, pubkey, export and report\n"
+    "each leave an audit entry (an export includes its own).\n"
     "\n"
     "examples:\n"
     "  vaultctl --vault v --key-file k audit checkpoint --out /media/usb/cp-2026-11-23.txt\n"
     "  vaultctl --vault v --key-file k audit pubkey --out audit.pub\n"
     "  vaultctl --vault v --key-file k audit export --out audit.jsonl\n"
-    "  vaultctl audit verify --export audit.jsonl --pubkey audit.pub --checkpoint /media/usb/cp-2026-11-23.txt\n";
+    "  vaultctl audit verify --export audit.jsonl --pubkey audit.pub --checkpoint /media/usb/cp-2026-11-23.txt\n"
+    "  vaultctl --vault v --key-file k audit verify --checkpoint cp-2026-11-01.txt --checkpoint cp-2026-11-23.txt\n"
+    "  vaultctl --vault v --key-file k audit report --user os:root\n";
 
 static void progress_bar(uint64_t done, uint64_t total, void *arg)
 {
@@ -103,6 +109,26 @@ static int report_verify(cli *c, int rc, const vault_audit_result *r, int show_p
     return r->failure ? EXIT_INTEGRITY : EXIT_OK;
 }
 
+/* Read every --checkpoint file; EXIT_OK or the exit code. */
+static int read_notes(char ***out, cli *c, const char *const *paths, size_t n)
+{
+    char **notes = n ? calloc(n, sizeof *notes) : NULL;
+    size_t i;
+
+    *out = NULL;
+    if (n && !notes)
+        return cli_fail(c, VAULT_ENOMEM);
+    for (i = 0; i < n; i++)
+        if (!(notes[i] = read_small(c, paths[i]))) {
+            while (i-- > 0)
+                free(notes[i]);
+            free(notes);
+            return EXIT_FAIL;
+        }
+    *out = notes;
+    return EXIT_OK;
+}
+
 int cmd_audit(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {CLI_GLOBAL_OPTIONS,
@@ -114,18 +140,33 @@ int cmd_audit(cli *c, int argc, char **argv)
                                          {"denied", no_argument, NULL, 'd'},
                                          {"break-glass", no_argument, NULL, 'b'},
                                          {NULL, 0, NULL, 0}};
-    const char *cp_path = NULL, *export_path = NULL, *pub_path = NULL, *out_path = NULL;
+    const char *export_path = NULL, *pub_path = NULL, *out_path = NULL, **cp_paths = NULL, **grown;
     const char *record = NULL, *sub, *report_user = NULL;
     int denied = 0, glass = 0, opt, r, rc = VAULT_OK, ex = EXIT_OK, kinds;
     int show = isatty(STDERR_FILENO);
-    char *note = NULL, *pub = NULL, *text = NULL, key[256];
+    char **notes = NULL, *pub = NULL, *text = NULL, key[256];
+    size_t ncp = 0, i;
     vault *v = NULL;
     vault_audit_result res;
 
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
-        case OPT_HELP: return cli_help(audit_help);
-        case 'c': cp_path = optarg; break;
+        case OPT_HELP:
+            ex = cli_help(audit_help);
+            goto out;
+        case 'c':
+            if (ncp >= VAULT_AUDIT_NOTES_MAX) {
+                ex = cli_usage_error(c, "at most %d --checkpoint files", VAULT_AUDIT_NOTES_MAX);
+                goto out;
+            }
+            grown = realloc(cp_paths, (ncp + 1) * sizeof *cp_paths);
+            if (!grown) {
+                ex = cli_fail(c, VAULT_ENOMEM);
+                goto out;
+            }
+            cp_paths = grown;
+            cp_paths[ncp++] = optarg;
+            break;
         case 'e': export_path = optarg; break;
         case 'p': pub_path = optarg; break;
         case 'o': out_path = optarg; break;
@@ -133,39 +174,53 @@ int cmd_audit(cli *c, int argc, char **argv)
         case 'd': denied = 1; break;
         case 'b': glass = 1; break;
         default:
-            if ((r = cli_global_option(c, opt, optarg)) <= 0)
-                return r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
+            if ((r = cli_global_option(c, opt, optarg)) <= 0) {
+                ex = r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
+                goto out;
+            }
         }
     }
     sub = optind < argc ? argv[optind] : NULL;
-    if (!sub)
-        return cli_usage_error(c, "say verify, checkpoint, pubkey, export or report");
-    if (optind + 1 < argc)
-        return cli_usage_error(c, "unexpected argument '%s'", argv[optind + 1]);
+    if (!sub) {
+        ex = cli_usage_error(c, "say verify, checkpoint, pubkey, export or report");
+        goto out;
+    }
+    if (optind + 1 < argc) {
+        ex = cli_usage_error(c, "unexpected argument '%s'", argv[optind + 1]);
+        goto out;
+    }
     memset(&res, 0, sizeof res);
 
     if (strcmp(sub, "verify") == 0) {
         c->cmd = "audit verify";
-        if (cp_path && !(note = read_small(c, cp_path)))
-            return EXIT_FAIL;
         if (export_path || pub_path) {
             if (!export_path || !pub_path) {
-                free(note);
-                return cli_usage_error(c, "--export and --pubkey go together");
+                ex = cli_usage_error(c, "--export and --pubkey go together");
+                goto out;
             }
+            if ((ex = read_notes(&notes, c, cp_paths, ncp)) != EXIT_OK)
+                goto out;
             if (!(pub = read_small(c, pub_path))) {
-                free(note);
-                return EXIT_FAIL;
+                ex = EXIT_FAIL;
+                goto out;
             }
-            rc = vault_audit_verify_export(&res, export_path, pub, note, show ? progress_bar : NULL,
-                                           NULL);
+            rc = vault_audit_verify_export_notes(&res, export_path, pub,
+                                                 (const char *const *)notes, ncp,
+                                                 show ? progress_bar : NULL, NULL);
             ex = report_verify(c, rc, &res, show);
             goto out;
         }
+        if ((ex = read_notes(&notes, c, cp_paths, ncp)) != EXIT_OK)
+            goto out;
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             goto out;
-        rc = vault_audit_verify(&res, v, note, show ? progress_bar : NULL, NULL);
+        rc = vault_audit_verify_notes(&res, v, (const char *const *)notes, ncp,
+                                      show ? progress_bar : NULL, NULL);
         ex = report_verify(c, rc, &res, show);
+        goto out;
+    }
+    if (ncp) {
+        ex = cli_usage_error(c, "--checkpoint goes with verify");
         goto out;
     }
     if (strcmp(sub, "checkpoint") == 0) {
@@ -200,8 +255,10 @@ int cmd_audit(cli *c, int argc, char **argv)
         report_user = c->subject.user;
         c->subject.user = NULL;
         kinds = !!record + !!report_user + denied + glass;
-        if (kinds != 1)
-            return cli_usage_error(c, "give exactly one of --record ID, --user U, --denied, --break-glass");
+        if (kinds != 1) {
+            ex = cli_usage_error(c, "give exactly one of --record ID, --user U, --denied, --break-glass");
+            goto out;
+        }
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             goto out;
         rc = vault_audit_report(&text, v,
@@ -218,13 +275,17 @@ int cmd_audit(cli *c, int argc, char **argv)
         }
     } else {
         c->cmd = "audit";
-        return cli_usage_error(c, "unknown subcommand '%s'", sub);
+        ex = cli_usage_error(c, "unknown subcommand '%s'", sub);
+        goto out;
     }
     if (rc < 0)
         ex = cli_fail(c, rc);
 out:
     vault_free(text);
-    free(note);
+    for (i = 0; notes && i < ncp; i++)
+        free(notes[i]);
+    free(notes);
+    free(cp_paths);
     free(pub);
     vault_close(v);
     return ex;

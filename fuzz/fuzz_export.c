@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     memset(&res, 0, sizeof res);
-    rc = af_export_verify(&res, in, pk, ext, ext_len, NULL, NULL);
+    rc = af_export_verify(&res, in, "libvault.test/vectors", pk, &ext, ext_len ? 1 : 0, NULL, NULL);
     if (rc < 0 ? (rc != VAULT_EIO && rc != VAULT_ENOMEM) : rc > AF_ROLLBACK)
         abort();
     if (rc >= 0 && rc != res.cls)

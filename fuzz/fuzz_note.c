@@ -33,13 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *note = NULL;
     int rc;
 
-    rc = af_checkpoint_verify(&cp, (const char *)data, size, pk);
+    rc = af_checkpoint_verify(&cp, (const char *)data, size, "libvault.test/vectors", pk);
     if (rc != VAULT_OK && rc != VAULT_EINVALID && rc != VAULT_EINTEGRITY)
         abort();
     if ((rc == VAULT_OK || rc == VAULT_EINTEGRITY) && cp.origin[0] != '\0') {
         if (af_checkpoint_sign(&note, cp.origin, cp.size, cp.root, sk) != VAULT_OK)
             abort(); /* verify accepted an origin that sign refuses */
-        if (af_checkpoint_verify(&again, note, strlen(note), pk) != VAULT_OK ||
+        if (af_checkpoint_verify(&again, note, strlen(note), cp.origin, pk) != VAULT_OK ||
             strcmp(again.origin, cp.origin) != 0 || again.size != cp.size ||
             memcmp(again.root, cp.root, 32) != 0)
             abort();

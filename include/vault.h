@@ -372,15 +372,22 @@ VAULT_API int vault_record_erase(vault_session *s, const char *record_id) VAULT_
 /* ---- Audit log ------------------------------------------------------------ */
 
 /* Name the actor recorded for operations that take no session (keyslot
- * changes, policy apply, db-key, checkpoints).  Default "os:<login name>". */
+ * changes, policy apply, db-key, checkpoints).  Default "os:<login name>".
+ * The rule for session user names applies (valid UTF-8, no control, space
+ * or bidi characters; VAULT_EINVALID / VAULT_ELIMIT otherwise) and the
+ * name is kept case-folded and NFC, as session users are. */
 VAULT_API int vault_set_actor(vault *v, const char *user) VAULT_CHECK;
 
 /* Write a signed checkpoint of the log now.  *out_note (may be NULL; free
- * with vault_free) receives the C2SP signed note, to keep outside the vault. */
+ * with vault_free) receives the C2SP signed note, to keep outside the vault.
+ * Logged as action "audit_checkpoint"; the note covers that entry. */
 VAULT_API int vault_audit_checkpoint(char **out_note, vault *v) VAULT_CHECK;
 
 /* The checkpoint verifier key as C2SP note verifier text
- * "<origin>+<keyid hex>+<base64(0x01 | public key)>".  out: 256 bytes. */
+ * "<origin>+<keyid hex>+<base64(0x01 | public key)>".  out: 256 bytes.
+ * The origin "libvault/<vault id, 32 hex>" is the key's name; notes of
+ * another origin never verify with it (docs/audit-format.md §3).  Logged
+ * as action "audit_pubkey". */
 VAULT_API int vault_audit_pubkey(char *out, size_t out_size, vault *v) VAULT_CHECK;
 
 /* Failure classes of a verification. */
@@ -412,19 +419,52 @@ typedef struct vault_audit_result {
 /* Progress callback: done of total entries (total 0 when unknown). */
 typedef void (*vault_progress_fn)(uint64_t done, uint64_t total, void *arg);
 
+/* Most external checkpoint notes one verification takes. */
+#define VAULT_AUDIT_NOTES_MAX 1024
+VAULT_API size_t vault_audit_notes_max(void);
+
 /* Verify the whole log: every entry re-hashed and chained, every stored
- * checkpoint's signature and root, and the external checkpoint note if
- * given (checkpoint_note may be NULL).  Returns 0 when intact, or
- * VAULT_EINTEGRITY with *out naming the first bad entry and the class. */
+ * checkpoint's signature and root, and every one of the nnotes external
+ * checkpoint notes (C2SP signed notes kept outside the vault, each a
+ * NUL-terminated string; notes may be NULL when nnotes is 0).  Every note
+ * is checked: a note larger than the log is "truncated", a bad one is
+ * "bad signature" at the size it claims (or "malformed" when it does not
+ * parse), and only signature lines named after this vault's origin count.
+ * An entry that no longer decodes is "malformed" at its position.  Returns
+ * 0 when intact, or VAULT_EINTEGRITY with *out naming the first bad entry
+ * and the class; VAULT_EINVALID for a NULL note, VAULT_ELIMIT for more
+ * than VAULT_AUDIT_NOTES_MAX.  Reads one snapshot, then appends an
+ * "audit_verify" entry recording the class and counts (that entry is not
+ * covered by this run; when the damage found stops appends, the finding is
+ * still returned).  Blocks while another writer holds the store. */
+VAULT_API int vault_audit_verify_notes(vault_audit_result *out, vault *v,
+                                       const char *const *notes, size_t nnotes,
+                                       vault_progress_fn progress, void *arg) VAULT_CHECK;
+
+/* vault_audit_verify_notes with at most one note (checkpoint_note may be
+ * NULL). */
 VAULT_API int vault_audit_verify(vault_audit_result *out, vault *v, const char *checkpoint_note,
                                  vault_progress_fn progress, void *arg) VAULT_CHECK;
 
 /* Write the log as JSON Lines (checkpoints first, then entries) to path
- * ("-" for standard output).  Needs no keys to verify: see below. */
+ * ("-" for standard output).  Needs no keys to verify: see below.  An
+ * "audit_export" entry is committed first, and the export includes it.
+ * Entries that no longer decode are exported as stored. */
 VAULT_API int vault_audit_export(vault *v, const char *path, vault_progress_fn progress,
                                  void *arg) VAULT_CHECK;
 
-/* Verify an export offline with the public key text alone (no vault). */
+/* Verify an export offline with the public key text alone (no vault),
+ * and every one of the nnotes external checkpoint notes, as
+ * vault_audit_verify_notes does.  Nothing is logged (there is no vault).
+ * VAULT_EINVALID for a malformed public key or a NULL note, VAULT_ENOTFOUND
+ * when the export can't be opened, VAULT_EIO on a read error,
+ * VAULT_EINTEGRITY with *out filled on any finding. */
+VAULT_API int vault_audit_verify_export_notes(vault_audit_result *out, const char *export_path,
+                                              const char *pubkey, const char *const *notes,
+                                              size_t nnotes, vault_progress_fn progress,
+                                              void *arg) VAULT_CHECK;
+
+/* vault_audit_verify_export_notes with at most one note (may be NULL). */
 VAULT_API int vault_audit_verify_export(vault_audit_result *out, const char *export_path,
                                         const char *pubkey, const char *checkpoint_note,
                                         vault_progress_fn progress, void *arg) VAULT_CHECK;
@@ -441,7 +481,12 @@ VAULT_API int vault_const_report_denied(void);
 VAULT_API int vault_const_report_break_glass(void);
 
 /* *out (free with vault_free): one line per entry, or a JSON array when
- * as_json.  Logged as an audit access itself. */
+ * as_json.  Logged as an audit access itself.  For VAULT_REPORT_USER, arg
+ * is any actor the log can hold (a session user, "os:<login>", a
+ * vault_set_actor name), compared case-folded and NFC; VAULT_EINVALID for a
+ * name no entry can hold.  Free text in text lines is escaped (control
+ * characters as \n, \t, \xNN; bidi controls as \u{XXXX}), so no stored
+ * text can forge or hide a line (docs/audit-format.md §7). */
 VAULT_API int vault_audit_report(char **out, vault *v, int kind, const char *arg,
                                  int as_json) VAULT_CHECK;
 

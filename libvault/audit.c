@@ -15,6 +15,7 @@
 
 #include "audit.h"
 #include "crypto.h"
+#include "text.h"
 
 #define SK_AD_LABEL "libvault/auditkey/v1"
 #define META_PK "audit_pk"
@@ -286,11 +287,14 @@ cleanup:
 int vault_set_actor(vault *v, const char *user)
 {
     int rc = VAULT_OK;
+    char norm[VAULT_NAME_MAX];
 
     GUARD(vault__enter(v));
-    rc = vault__name_check(user, "actor");
+    /* The rule for session users (text.h), kept in the same comparison
+     * form, so that reports find the actor under either spelling. */
+    rc = vault__user_norm(norm, sizeof norm, user, "actor");
     if (rc == VAULT_OK)
-        snprintf(v->actor, sizeof v->actor, "%s", user);
+        snprintf(v->actor, sizeof v->actor, "%s", norm);
     vault__leave(v);
 cleanup:
     return rc;
@@ -307,6 +311,34 @@ void vault__default_actor(char *out, size_t cap)
         snprintf(out, cap, "os:uid-%u", (unsigned)getuid());
 }
 
+/* One entry for a query on the audit log itself (export, checkpoint,
+ * pubkey, verify), appended in the caller's write transaction.  Records
+ * the actor, the action and a detail without values. */
+static int log_meta(vault *v, const char *action, int outcome, const char *detail)
+{
+    af_entry e;
+
+    audit_entry_init(&e, v, NULL, action);
+    e.outcome = outcome;
+    e.detail = detail;
+    return audit_append(v, &e);
+}
+
+/* The same in a transaction of its own, committed before the caller
+ * goes on. */
+static int log_meta_commit(vault *v, const char *action, int outcome, const char *detail)
+{
+    int rc = VAULT_OK;
+
+    GUARD(store_begin(v->db, 1));
+    GUARD(log_meta(v, action, outcome, detail));
+    GUARD(store_commit(v->db));
+cleanup:
+    if (store_in_tx(v->db))
+        store_rollback(v->db);
+    return rc;
+}
+
 int vault_audit_checkpoint(char **out_note, vault *v)
 {
     int rc = VAULT_OK, entered = 0;
@@ -316,9 +348,15 @@ int vault_audit_checkpoint(char **out_note, vault *v)
     GUARD(vault__enter(v));
     entered = 1;
     GUARD(store_begin(v->db, 1));
+    /* Logged before signing: the note covers its own entry. */
+    GUARD(log_meta(v, "audit_checkpoint", AF_OUTCOME_OK, "signed checkpoint handed out"));
     GUARD(audit_checkpoint(out_note, v));
     GUARD(store_commit(v->db));
 cleanup:
+    if (rc < 0 && out_note) {
+        free(*out_note);
+        *out_note = NULL;
+    }
     vault__exit(v, entered);
     return rc;
 }
@@ -341,15 +379,15 @@ cleanup:
     return rc;
 }
 
-static int parse_vkey(uint8_t pk[32], const char *text)
+/* Parse verifier key text into its name (the log's origin) and key. */
+static int parse_vkey(char name[256], uint8_t pk[32], const char *text)
 {
     const char *plus1 = text ? strchr(text, '+') : NULL, *plus2;
     uint8_t typed[33], keyid[4], want[4];
     size_t n = 0, len;
-    char name[256];
 
     if (!plus1 || !(plus2 = strchr(plus1 + 1, '+')) || plus1 == text ||
-        (size_t)(plus1 - text) >= sizeof name || plus2 - plus1 != 9)
+        (size_t)(plus1 - text) >= 256 || plus2 - plus1 != 9)
         return vault__err(VAULT_EINVALID, "public key is not note verifier text (name+keyid+key)");
     memcpy(name, text, (size_t)(plus1 - text));
     name[plus1 - text] = '\0';
@@ -368,19 +406,22 @@ static int parse_vkey(uint8_t pk[32], const char *text)
 
 int vault_audit_pubkey(char *out, size_t out_size, vault *v)
 {
-    int rc = VAULT_OK;
+    int rc = VAULT_OK, entered = 0;
     uint8_t pk[32];
     char origin[64];
 
-    ENSURE(out, VAULT_EINVALID, "missing output");
+    ENSURE(out && out_size > 0, VAULT_EINVALID, "missing output");
+    out[0] = '\0';
     GUARD(vault__enter(v));
-    rc = load_pk(pk, v);
-    if (rc == VAULT_OK) {
-        origin_of(origin, sizeof origin, v);
-        rc = format_vkey(out, out_size, origin, pk);
-    }
-    vault__leave(v);
+    entered = 1;
+    GUARD(load_pk(pk, v));
+    origin_of(origin, sizeof origin, v);
+    GUARD(format_vkey(out, out_size, origin, pk));
+    GUARD(log_meta_commit(v, "audit_pubkey", AF_OUTCOME_OK, "checkpoint public key handed out"));
 cleanup:
+    if (rc < 0 && out && out_size > 0)
+        out[0] = '\0';
+    vault__exit(v, entered);
     return rc;
 }
 
@@ -388,13 +429,10 @@ cleanup:
 
 static void result_fill(vault_audit_result *out, const af_verify_result *r)
 {
-    int cls = r->cls;
+    /* AF_ROLLBACK is reserved and never reported (docs/audit-format.md §5). */
+    int cls = r->cls == AF_ROLLBACK ? AF_MODIFIED : r->cls;
 
     memset(out, 0, sizeof *out);
-    /* In the vault, an entry that no longer parses was altered after it
-     * was written: report it as modified. */
-    if (cls == AF_MALFORMED || cls == AF_ROLLBACK)
-        cls = AF_MODIFIED;
     out->failure = cls;
     snprintf(out->failure_name, sizeof out->failure_name, "%s", cls ? af_class_name(cls) : "");
     out->bad_seq = r->bad_seq;
@@ -403,27 +441,32 @@ static void result_fill(vault_audit_result *out, const af_verify_result *r)
     snprintf(out->message, sizeof out->message, "%s", r->message);
 }
 
+static int set_failure(af_verify_result *r, int cls, uint64_t bad_seq, const char *fmt, ...)
+    VAULT_PRINTF(4, 5);
+static int set_failure(af_verify_result *r, int cls, uint64_t bad_seq, const char *fmt, ...)
+{
+    va_list ap;
+
+    r->cls = cls;
+    r->bad_seq = bad_seq;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+    return cls;
+}
+
 typedef struct cp_list {
     af_checkpoint *cps;
     size_t n, cap;
+    const char *name; /* the verifier key's name: this log's origin */
     const uint8_t *pk;
     af_verify_result *res;
 } cp_list;
 
-static int cp_add(cp_list *l, const char *note, size_t len, uint64_t stored_size)
+static int cp_push(cp_list *l, const af_checkpoint *cp)
 {
-    af_checkpoint cp;
     af_checkpoint *grown;
 
-    if (af_checkpoint_verify(&cp, note, len, l->pk) < 0 ||
-        (stored_size != UINT64_MAX && cp.size != stored_size)) {
-        l->res->cls = AF_BAD_SIGNATURE;
-        l->res->bad_seq = stored_size != UINT64_MAX ? stored_size : 0;
-        snprintf(l->res->message, sizeof l->res->message,
-                 "checkpoint of size %llu: bad signature (%s)", (unsigned long long)l->res->bad_seq,
-                 vault_error_last());
-        return 1;
-    }
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
         grown = realloc(l->cps, l->cap * sizeof *grown);
@@ -431,17 +474,56 @@ static int cp_add(cp_list *l, const char *note, size_t len, uint64_t stored_size
             return vault__err(VAULT_ENOMEM, "out of memory");
         l->cps = grown;
     }
-    l->cps[l->n++] = cp;
-    return 0;
+    l->cps[l->n++] = *cp;
+    return VAULT_OK;
 }
 
+/* A checkpoint stored in the vault, under the size its row claims. */
 static int cp_scan_fn(void *arg, uint64_t size, const char *note, size_t len)
 {
     cp_list *l = arg;
+    af_checkpoint cp;
 
     if (l->res->cls)
         return 0; /* keep the first failure */
-    return cp_add(l, note, len, size) < 0 ? VAULT_ENOMEM : 0;
+    if (af_checkpoint_verify(&cp, note, len, l->name, l->pk) < 0) {
+        set_failure(l->res, AF_BAD_SIGNATURE, size, "checkpoint %llu: bad signature (%s)",
+                    (unsigned long long)size, vault_error_last());
+        return 0;
+    }
+    if (cp.size != size) {
+        set_failure(l->res, AF_BAD_SIGNATURE, size,
+                    "checkpoint %llu: bad signature (the note is stored under another size)",
+                    (unsigned long long)size);
+        return 0;
+    }
+    return cp_push(l, &cp);
+}
+
+/* External note i of n (kept outside the vault): a bad signature is
+ * reported at the size the note claims, a note that does not parse as
+ * malformed. */
+static int cp_external(cp_list *l, const char *note, size_t i, size_t n)
+{
+    af_checkpoint cp;
+    char where[48];
+    int r;
+
+    if (n > 1)
+        snprintf(where, sizeof where, "external checkpoint %zu", i + 1);
+    else
+        snprintf(where, sizeof where, "external checkpoint");
+    r = af_checkpoint_verify(&cp, note, strlen(note), l->name, l->pk);
+    if (r == VAULT_EINTEGRITY) {
+        set_failure(l->res, AF_BAD_SIGNATURE, cp.size, "checkpoint %llu: bad signature (%s: %s)",
+                    (unsigned long long)cp.size, where, vault_error_last());
+        return 0;
+    }
+    if (r < 0) {
+        set_failure(l->res, AF_MALFORMED, 0, "%s: malformed (%s)", where, vault_error_last());
+        return 0;
+    }
+    return cp_push(l, &cp);
 }
 
 static int cp_cmp(const void *a, const void *b)
@@ -480,37 +562,106 @@ static int verify_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
     return r && r != AF_MISSING ? 1 : 0;
 }
 
-int vault_audit_verify(vault_audit_result *out, vault *v, const char *checkpoint_note,
-                       vault_progress_fn progress, void *arg)
+size_t vault_audit_notes_max(void) { return VAULT_AUDIT_NOTES_MAX; }
+
+/* After a clean scan: the Merkle state the vault keeps for appends (meta
+ * "audit_tree", written in every appending transaction) must describe the
+ * same log.  Entries cut from the end with that state left behind show up
+ * here; someone who also rewrites it (it is not keyed) is caught only by a
+ * checkpoint kept outside the vault. */
+static int tree_state_check(af_verifier *ver, vault *v)
 {
-    int rc = VAULT_OK, entered = 0;
+    af_merkle kept;
+    uint8_t a[32], b[32];
+    af_verify_result *r = &ver->res;
+    unsigned long long have = (unsigned long long)ver->tree.size;
+    int rc = tree_load(&kept, v);
+
+    if (rc == VAULT_EINTEGRITY) {
+        set_failure(r, AF_MALFORMED, have + 1,
+                    "entry %llu: malformed (the vault's kept tree state is damaged)", have + 1);
+        return VAULT_OK;
+    }
+    if (rc < 0)
+        return rc;
+    if (kept.size > ver->tree.size) {
+        set_failure(r, AF_TRUNCATED, have + 1,
+                    "entry %llu: truncated (log has %llu entries but the vault's tree state "
+                    "covers %llu)",
+                    have + 1, have, (unsigned long long)kept.size);
+        return VAULT_OK;
+    }
+    if (kept.size < ver->tree.size) {
+        set_failure(r, AF_MODIFIED, (uint64_t)kept.size + 1,
+                    "entry %llu: modified (entries after %llu are not in the vault's tree state)",
+                    (unsigned long long)kept.size + 1, (unsigned long long)kept.size);
+        return VAULT_OK;
+    }
+    af_merkle_root(&kept, a);
+    af_merkle_root(&ver->tree, b);
+    if (!vc_equal(a, b, 32))
+        set_failure(r, AF_MODIFIED, have,
+                    "entry %llu: modified (entries up to %llu do not match the vault's tree state)",
+                    have, have);
+    return VAULT_OK;
+}
+
+/* Check the notes argument of the verify calls. */
+static int notes_check(const char *const *notes, size_t nnotes)
+{
+    size_t i;
+
+    if (nnotes > VAULT_AUDIT_NOTES_MAX)
+        return vault__err(VAULT_ELIMIT, "at most %d external checkpoints", VAULT_AUDIT_NOTES_MAX);
+    if (nnotes && !notes)
+        return vault__err(VAULT_EINVALID, "missing external checkpoints");
+    for (i = 0; i < nnotes; i++)
+        if (!notes[i])
+            return vault__err(VAULT_EINVALID, "external checkpoint %zu is missing", i + 1);
+    return VAULT_OK;
+}
+
+/* The detail of a verify entry: outcome class, where, and the counts. */
+static void verify_detail(char *out, size_t cap, const vault_audit_result *r, size_t nnotes)
+{
+    if (r->failure)
+        snprintf(out, cap, "%s at entry %llu; %llu entries, %llu checkpoints (%zu external)",
+                 r->failure_name, (unsigned long long)r->bad_seq, (unsigned long long)r->entries,
+                 (unsigned long long)r->checkpoints, nnotes);
+    else
+        snprintf(out, cap, "ok; %llu entries, %llu checkpoints (%zu external)",
+                 (unsigned long long)r->entries, (unsigned long long)r->checkpoints, nnotes);
+}
+
+int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *const *notes,
+                             size_t nnotes, vault_progress_fn progress, void *arg)
+{
+    int rc = VAULT_OK, entered = 0, logged;
     uint8_t pk[32];
+    char origin[64], detail[160];
     cp_list l = {0};
     verify_ctx c;
     af_verify_result pre;
     int64_t count = 0;
+    size_t i;
 
     ENSURE(out, VAULT_EINVALID, "missing output");
     memset(out, 0, sizeof *out);
     memset(&pre, 0, sizeof pre);
     memset(&c, 0, sizeof c);
+    GUARD(notes_check(notes, nnotes));
     GUARD(vault__enter(v));
     entered = 1;
     GUARD(store_begin(v->db, 0)); /* one consistent snapshot */
     GUARD(load_pk(pk, v));
     GUARD(store_audit_count(&count, v->db));
+    origin_of(origin, sizeof origin, v);
+    l.name = origin;
     l.pk = pk;
     l.res = &pre;
     GUARD(store_checkpoint_scan(v->db, cp_scan_fn, &l));
-    if (!pre.cls && checkpoint_note) {
-        rc = cp_add(&l, checkpoint_note, strlen(checkpoint_note), UINT64_MAX);
-        if (rc > 0) {
-            snprintf(pre.message, sizeof pre.message, "external checkpoint: bad signature (%s)",
-                     vault_error_last());
-            rc = VAULT_OK;
-        }
-        GUARD(rc);
-    }
+    for (i = 0; i < nnotes && !pre.cls; i++)
+        GUARD(cp_external(&l, notes[i], i, nnotes));
     if (pre.cls) {
         result_fill(out, &pre);
     } else {
@@ -523,18 +674,35 @@ int vault_audit_verify(vault_audit_result *out, vault *v, const char *checkpoint
         GUARD(store_audit_scan(v->db, 0, verify_fn, &c));
         if (!c.ver.res.cls)
             (void)af_verifier_finish(&c.ver);
+        if (!c.ver.res.cls)
+            GUARD(tree_state_check(&c.ver, v));
         result_fill(out, &c.ver.res);
         out->checkpoints = l.n;
         if (progress)
             progress(c.ver.res.entries, c.total, arg);
     }
     store_rollback(v->db); /* read-only */
+    /* Logged after the scan, so that it never covers its own entry.  When
+     * the damage found stops appends, the finding is still reported; an
+     * intact log whose verification can't be logged is an error. */
+    verify_detail(detail, sizeof detail, out, nnotes);
+    logged = log_meta_commit(v, "audit_verify", out->failure ? AF_OUTCOME_ERROR : AF_OUTCOME_OK,
+                             detail);
+    if (!out->failure)
+        GUARD(logged);
     if (out->failure)
         rc = vault__err(VAULT_EINTEGRITY, "audit log: %s", out->message);
 cleanup:
     vault__exit(v, entered);
     free(l.cps);
     return rc;
+}
+
+int vault_audit_verify(vault_audit_result *out, vault *v, const char *checkpoint_note,
+                       vault_progress_fn progress, void *arg)
+{
+    return vault_audit_verify_notes(out, v, &checkpoint_note, checkpoint_note ? 1 : 0, progress,
+                                    arg);
 }
 
 /* ---- export ---- */
@@ -570,11 +738,13 @@ static int export_entry_fn(void *arg, int64_t pos, const uint8_t *entry, size_t 
     uint64_t seq = 0;
     int rc;
 
-    if (af_entry_check(&seq, entry, len) < 0 || head_len != 32)
-        return vault__err(VAULT_EINTEGRITY,
-                          "audit export: entry at position %lld is damaged; run audit verify",
-                          (long long)pos);
-    rc = af_export_entry_line(&line, seq, entry, len, head);
+    /* A damaged entry is exported as stored, under its storage position,
+     * so that an offline verifier reports it (docs/audit-format.md §4). */
+    if (af_entry_check(&seq, entry, len) < 0) {
+        vault__err_clear();
+        seq = (uint64_t)pos;
+    }
+    rc = af_export_entry_line(&line, seq, entry, len, head_len == 32 ? head : NULL);
     if (rc == VAULT_OK && fprintf(c->f, "%s\n", line) < 0)
         rc = vault__err(VAULT_EIO, "audit export: write failed");
     free(line);
@@ -622,6 +792,9 @@ int vault_audit_export(vault *v, const char *path, vault_progress_fn progress, v
     }
     c.progress = progress;
     c.arg = arg;
+    /* Logged (and committed) first, so the export includes its own entry. */
+    GUARD(log_meta_commit(v, "audit_export", AF_OUTCOME_OK,
+                          to_stdout ? "to standard output" : "to a file"));
     GUARD(store_begin(v->db, 0));
     GUARD(store_audit_count(&count, v->db));
     c.total = (uint64_t)count;
@@ -665,11 +838,13 @@ static void bridge(uint64_t done, void *arg)
     b->fn(done, 0, b->arg);
 }
 
-int vault_audit_verify_export(vault_audit_result *out, const char *export_path, const char *pubkey,
-                              const char *checkpoint_note, vault_progress_fn progress, void *arg)
+int vault_audit_verify_export_notes(vault_audit_result *out, const char *export_path,
+                                    const char *pubkey, const char *const *notes, size_t nnotes,
+                                    vault_progress_fn progress, void *arg)
 {
     int rc = VAULT_OK;
     uint8_t pk[32];
+    char name[256];
     FILE *f = NULL;
     af_verify_result r;
     progress_bridge b = {progress, arg};
@@ -677,18 +852,16 @@ int vault_audit_verify_export(vault_audit_result *out, const char *export_path, 
     vault__err_clear();
     ENSURE(out && export_path && pubkey, VAULT_EINVALID, "missing export, public key or output");
     memset(out, 0, sizeof *out);
+    GUARD(notes_check(notes, nnotes));
     GUARD(vc_init());
-    GUARD(parse_vkey(pk, pubkey));
+    GUARD(parse_vkey(name, pk, pubkey));
     f = strcmp(export_path, "-") == 0 ? stdin : fopen(export_path, "r");
     ENSURE(f, VAULT_ENOTFOUND, "%s: cannot open the export", export_path);
     memset(&r, 0, sizeof r);
-    (void)af_export_verify(&r, f, pk, checkpoint_note, checkpoint_note ? strlen(checkpoint_note) : 0,
-                           progress ? bridge : NULL, &b);
+    rc = af_export_verify(&r, f, name, pk, notes, nnotes, progress ? bridge : NULL, &b);
+    GUARD(rc);
+    rc = VAULT_OK;
     result_fill(out, &r);
-    if (r.cls == AF_MALFORMED) { /* in an export, say malformed: it may be a bad copy */
-        out->failure = VAULT_AUDIT_MALFORMED;
-        snprintf(out->failure_name, sizeof out->failure_name, "%s", af_class_name(AF_MALFORMED));
-    }
     if (out->failure)
         rc = vault__err(VAULT_EINTEGRITY, "audit export: %s", out->message);
 cleanup:
@@ -697,12 +870,19 @@ cleanup:
     return rc;
 }
 
+int vault_audit_verify_export(vault_audit_result *out, const char *export_path, const char *pubkey,
+                              const char *checkpoint_note, vault_progress_fn progress, void *arg)
+{
+    return vault_audit_verify_export_notes(out, export_path, pubkey, &checkpoint_note,
+                                           checkpoint_note ? 1 : 0, progress, arg);
+}
+
 /* ---- reports ---- */
 
 typedef struct report_ctx {
     int kind;
     uint8_t record[VAULT_ID_BYTES];
-    const char *user;
+    char user[VAULT_NAME_MAX]; /* comparison form (text.h) */
     int as_json;
     json_t *arr;
     char *text;
@@ -745,6 +925,59 @@ static int text_append(report_ctx *c, const char *fmt, ...)
     }
 }
 
+/* Free text from the log on a report line, with control characters and
+ * bidi controls escaped (text.h): a stored newline can't forge a line,
+ * an ESC sequence can't hide one on a terminal. */
+static int text_append_esc(report_ctx *c, const char *prefix, const char *s)
+{
+    int rc = VAULT_OK;
+    char *esc = NULL;
+
+    GUARD(vault__text_escape(&esc, s ? s : "", s ? strlen(s) : 0));
+    GUARD(text_append(c, "%s%s", prefix, esc));
+cleanup:
+    free(esc);
+    return rc;
+}
+
+static int ascii_only(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80)
+            return 0;
+    return 1;
+}
+
+/* Does the user name stored in an entry name `want` (comparison form)?
+ * Both sides are compared in the comparison form; ASCII names fold
+ * without libunistring.  A stored name that is no valid user name (older
+ * entries) matches only byte for byte. */
+static int user_matches(const char *want, const char *user)
+{
+    char norm[VAULT_NAME_MAX];
+    size_t i;
+
+    if (!user)
+        return 0;
+    if (strcmp(user, want) == 0)
+        return 1;
+    if (ascii_only(user) && ascii_only(want)) {
+        for (i = 0; user[i] && want[i]; i++) {
+            char a = user[i], b = want[i];
+            if (a >= 'A' && a <= 'Z')
+                a = (char)(a - 'A' + 'a');
+            if (a != b)
+                return 0;
+        }
+        return user[i] == '\0' && want[i] == '\0';
+    }
+    if (vault__user_norm(norm, sizeof norm, user, "user") != VAULT_OK) {
+        vault__err_clear();
+        return 0;
+    }
+    return strcmp(norm, want) == 0;
+}
+
 static void time_text(char *out, size_t cap, int64_t us)
 {
     time_t t = (time_t)(us / 1000000);
@@ -765,7 +998,7 @@ static int report_match(const report_ctx *c, const af_entry *e)
     case VAULT_REPORT_RECORD:
         return e->has_record && memcmp(e->record_id, c->record, VAULT_ID_BYTES) == 0; /* memcmp ok: not secret */
     case VAULT_REPORT_USER:
-        return e->user && strcmp(e->user, c->user) == 0;
+        return user_matches(c->user, e->user);
     case VAULT_REPORT_BREAK_GLASS:
         return (e->flags & AF_FLAG_BREAK_GLASS) != 0;
     case VAULT_REPORT_DENIED:
@@ -817,22 +1050,30 @@ static int report_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
         json_object_set_new(o, "record", e.has_record ? json_string(rid) : json_null());
         json_array_append_new(c->arr, o);
     } else {
-        GUARD(text_append(c, "%s  #%llu  %s", when, (unsigned long long)e.seq, e.user));
-        if (*e.role)
-            GUARD(text_append(c, " (%s/%s @ %s)", e.role, e.department, e.jurisdiction));
-        GUARD(text_append(c, "  %s", e.action));
+        GUARD(text_append(c, "%s  #%llu", when, (unsigned long long)e.seq));
+        GUARD(text_append_esc(c, "  ", e.user));
+        if (*e.role) {
+            GUARD(text_append_esc(c, " (", e.role));
+            GUARD(text_append_esc(c, "/", e.department));
+            GUARD(text_append_esc(c, " @ ", e.jurisdiction));
+            GUARD(text_append(c, ")"));
+        }
+        GUARD(text_append_esc(c, "  ", e.action));
         if (*e.purpose)
-            GUARD(text_append(c, "  purpose=%s", e.purpose));
+            GUARD(text_append_esc(c, "  purpose=", e.purpose));
         if (e.has_record)
             GUARD(text_append(c, "  record=%s", rid));
         GUARD(text_append(c, "  %s", outcome_name(e.outcome)));
-        for (i = 0; i < e.nfields; i++)
-            GUARD(text_append(c, "%s%s:%s", i ? "," : "  ", e.fields[i].name,
-                              effect_name(e.fields[i].effect)));
+        for (i = 0; i < e.nfields; i++) {
+            GUARD(text_append_esc(c, i ? "," : "  ", e.fields[i].name));
+            GUARD(text_append(c, ":%s", effect_name(e.fields[i].effect)));
+        }
         if (e.flags & AF_FLAG_BREAK_GLASS)
             GUARD(text_append(c, "  [BREAK-GLASS]"));
-        if (*e.detail)
-            GUARD(text_append(c, "  (%s)", e.detail));
+        if (*e.detail) {
+            GUARD(text_append_esc(c, "  (", e.detail));
+            GUARD(text_append(c, ")"));
+        }
         GUARD(text_append(c, "\n"));
     }
 cleanup:
@@ -857,11 +1098,12 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
     if (kind == VAULT_REPORT_RECORD)
         GUARD(vault__id_parse(c.record, arg));
     else if (kind == VAULT_REPORT_USER)
-        GUARD(vault__name_check(arg, "user"));
+        /* Every actor the log can hold: session users and "os:<login>"
+         * (or vault_set_actor) actors, compared in the comparison form. */
+        GUARD(vault__user_norm(c.user, sizeof c.user, arg, "user"));
     else
         ENSURE(kind == VAULT_REPORT_DENIED || kind == VAULT_REPORT_BREAK_GLASS, VAULT_EINVALID,
                "unknown report kind %d", kind);
-    c.user = arg;
     if (as_json) {
         c.arr = json_array();
         ENSURE(c.arr, VAULT_ENOMEM, "out of memory");
@@ -873,7 +1115,7 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
              kind == VAULT_REPORT_RECORD ? "record " : kind == VAULT_REPORT_USER ? "user "
              : kind == VAULT_REPORT_DENIED ? "denied" : "break-glass",
              kind == VAULT_REPORT_RECORD || kind == VAULT_REPORT_USER ? "" : "",
-             kind == VAULT_REPORT_RECORD || kind == VAULT_REPORT_USER ? arg : "");
+             kind == VAULT_REPORT_RECORD ? arg : kind == VAULT_REPORT_USER ? c.user : "");
     e.detail = detail;
     if (kind == VAULT_REPORT_RECORD) {
         e.has_record = 1;

@@ -233,8 +233,8 @@ cleanup:
     return rc;
 }
 
-/* {"seq":N,"entry":"<base64>","head":"<hex>"} plus, when `e` is given,
- * its decoded keys, else "decoded": false. */
+/* {"seq":N,"entry":"<base64>","head":"<hex>" or null} plus, when `e` is
+ * given, its decoded keys, else "decoded": false. */
 static int build_line(char **out, uint64_t seq, const char *b64, const uint8_t head[32],
                       const af_entry *e)
 {
@@ -244,7 +244,7 @@ static int build_line(char **out, uint64_t seq, const char *b64, const uint8_t h
     ENSURE(o, VAULT_ENOMEM, "out of memory building an export line");
     GUARD(jset(o, "seq", json_integer((json_int_t)seq)));
     GUARD(jset(o, "entry", json_string(b64)));
-    GUARD(jset(o, "head", jhex(head, 32)));
+    GUARD(jset(o, "head", head ? jhex(head, 32) : json_null()));
     if (e)
         GUARD(add_decoded(o, e));
     else
@@ -265,8 +265,7 @@ int af_export_entry_line(char **out, uint64_t seq, const uint8_t *entry, size_t 
     af_entry e;
     int decoded;
 
-    ENSURE(out && (entry || len == 0) && head, VAULT_EINVALID,
-           "af_export_entry_line: missing argument");
+    ENSURE(out && (entry || len == 0), VAULT_EINVALID, "af_export_entry_line: missing argument");
     *out = NULL;
     ENSURE(seq > 0 && seq <= INT64_MAX, VAULT_EINVALID,
            "export: sequence number out of range");
@@ -383,15 +382,16 @@ static int cmp_size(const void *a, const void *b)
 }
 
 /* Verify one checkpoint note and keep it; `where` names it in messages. */
-static int add_checkpoint(export_state *st, const char *note, size_t len, const uint8_t pk[32],
-                          const char *where)
+static int add_checkpoint(export_state *st, const char *note, size_t len, const char *name,
+                          const uint8_t pk[32], const char *where)
 {
     af_checkpoint c;
-    int rc = af_checkpoint_verify(&c, note, len, pk);
+    int rc = af_checkpoint_verify(&c, note, len, name, pk);
 
     if (rc == VAULT_EINTEGRITY)
         return set_result(&st->res, AF_BAD_SIGNATURE, c.size,
-                          "checkpoint %llu: bad signature (%s)", (ull)c.size, where);
+                          "checkpoint %llu: bad signature (%s: %s)", (ull)c.size, where,
+                          vault_error_last());
     if (rc != VAULT_OK)
         return set_result(&st->res, AF_MALFORMED, 0, "%s: malformed (%s)", where,
                           vault_error_last());
@@ -456,7 +456,7 @@ static int parse_entry_line(export_state *st, json_t *j, uint64_t lineno, uint64
 /* One line of the export.  Returns AF_OK to go on, else the class; a
  * negative VAULT_E* code for a failure that is not a finding. */
 static int export_line(export_state *st, const char *line, size_t len, uint64_t lineno,
-                       const uint8_t pk[32])
+                       const char *name, const uint8_t pk[32])
 {
     json_t *j = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL), *cp;
     int missing = st->in_entries && st->v.res.cls == AF_MISSING;
@@ -481,7 +481,7 @@ static int export_line(export_state *st, const char *line, size_t len, uint64_t 
             goto cleanup;
         }
         snprintf(where, sizeof where, "line %llu", (ull)lineno);
-        rc = add_checkpoint(st, json_string_value(cp), json_string_length(cp), pk, where);
+        rc = add_checkpoint(st, json_string_value(cp), json_string_length(cp), name, pk, where);
         goto cleanup;
     }
     if (!st->in_entries && (rc = start_entries(st)) != AF_OK)
@@ -506,20 +506,22 @@ cleanup:
     return rc;
 }
 
-int af_export_verify(af_verify_result *out, FILE *in, const uint8_t pk[32],
-                     const char *external_note, size_t external_len,
+int af_export_verify(af_verify_result *out, FILE *in, const char *name, const uint8_t pk[32],
+                     const char *const *notes, size_t nnotes,
                      void (*progress)(uint64_t done, void *arg), void *arg)
 {
     int rc = VAULT_OK, got;
     export_state st;
     line_reader lr;
     const char *line = NULL;
-    size_t len = 0;
+    size_t len = 0, i;
     uint64_t reported = 0;
+    char where[48];
 
     memset(&st, 0, sizeof st);
     memset(&lr, 0, sizeof lr);
-    ENSURE(out && in && pk, VAULT_EINVALID, "af_export_verify: missing argument");
+    ENSURE(out && in && name && pk && (notes || nnotes == 0), VAULT_EINVALID,
+           "af_export_verify: missing argument");
     memset(out, 0, sizeof *out);
     st.entry = malloc(AF_ENTRY_MAX);
     lr.f = in;
@@ -528,8 +530,15 @@ int af_export_verify(af_verify_result *out, FILE *in, const uint8_t pk[32],
     ENSURE(st.entry && lr.buf, VAULT_ENOMEM, "out of memory verifying an export");
     /* rc >= 0 from here on is a class: AF_OK goes on, anything else is the
      * finding; negative codes are failures to read. */
-    if (external_note) {
-        rc = add_checkpoint(&st, external_note, external_len, pk, "external checkpoint");
+    /* Every external note is checked, not only one of them. */
+    for (i = 0; i < nnotes; i++) {
+        ENSURE(notes[i], VAULT_EINVALID, "af_export_verify: external checkpoint %zu is missing",
+               i + 1);
+        if (nnotes > 1)
+            snprintf(where, sizeof where, "external checkpoint %zu", i + 1);
+        else
+            snprintf(where, sizeof where, "external checkpoint");
+        rc = add_checkpoint(&st, notes[i], strlen(notes[i]), name, pk, where);
         if (rc != AF_OK)
             goto cleanup;
     }
@@ -546,7 +555,7 @@ int af_export_verify(af_verify_result *out, FILE *in, const uint8_t pk[32],
                 goto cleanup;
             break; /* a gap is already known; the rest can't be read line by line */
         }
-        rc = export_line(&st, line, len, lr.no, pk);
+        rc = export_line(&st, line, len, lr.no, name, pk);
         if (rc != AF_OK)
             goto cleanup;
         if (progress && st.in_entries && st.v.res.entries % 65536 == 0 &&

@@ -623,14 +623,15 @@ cleanup:
     return rc;
 }
 
-int af_checkpoint_verify(af_checkpoint *out, const char *note, size_t len, const uint8_t pk[32])
+int af_checkpoint_verify(af_checkpoint *out, const char *note, size_t len, const char *key_name,
+                         const uint8_t pk[32])
 {
     int rc = VAULT_OK;
     const char *end = note + len, *sep = NULL, *p, *line, *name, *b64;
     uint8_t sig[AF_NOTE_MAX], keyid[KEYID_BYTES];
     size_t tlen, llen, nlen, siglen, i, known = 0, good = 0, bad = 0;
 
-    ENSURE(out && note && pk, VAULT_EINVALID, "af_checkpoint_verify: missing argument");
+    ENSURE(out && note && key_name && pk, VAULT_EINVALID, "af_checkpoint_verify: missing argument");
     memset(out, 0, sizeof *out);
     ENSURE(len <= AF_NOTE_MAX, VAULT_EINVALID, "checkpoint: note is %zu bytes, at most %d", len,
            AF_NOTE_MAX);
@@ -649,7 +650,7 @@ int af_checkpoint_verify(af_checkpoint *out, const char *note, size_t len, const
     GUARD(parse_text(out, note, tlen));
     p = sep + 2;
     ENSURE(p < end, VAULT_EINVALID, "checkpoint: no signature lines");
-    af_note_keyid(keyid, out->origin, pk);
+    af_note_keyid(keyid, key_name, pk);
     while (next_line(&p, end, &line, &llen)) {
         const char *sp;
 
@@ -663,8 +664,9 @@ int af_checkpoint_verify(af_checkpoint *out, const char *note, size_t len, const
         ENSURE(vc_b642bin(sig, sizeof sig, &siglen, b64, (size_t)(line + llen - b64)) == 0 &&
                    siglen > KEYID_BYTES,
                VAULT_EINVALID, "checkpoint: signature is not base64 of a key id and signature");
-        /* Signatures by other keys (other name or key id) are ignored. */
-        if (nlen != strlen(out->origin) || memcmp(name, out->origin, nlen) != 0 || /* memcmp ok: not secret */
+        /* Signatures by other keys (other name or key id) are ignored: the
+         * name is the verifier key's, never taken from the note. */
+        if (nlen != strlen(key_name) || memcmp(name, key_name, nlen) != 0 || /* memcmp ok: not secret */
             sodium_memcmp(sig, keyid, KEYID_BYTES) != 0)
             continue;
         known++;
@@ -678,6 +680,10 @@ int af_checkpoint_verify(af_checkpoint *out, const char *note, size_t len, const
            "checkpoint: bad signature (no signature line by the given key)");
     ENSURE(bad == 0 && good > 0, VAULT_EINTEGRITY,
            "checkpoint: bad signature (a signature by the given key does not verify)");
+    /* A valid signature on a note of another log (tlog-checkpoint: the
+     * origin must be the one the verifier expects) proves nothing here. */
+    ENSURE(strcmp(out->origin, key_name) == 0, VAULT_EINTEGRITY,
+           "checkpoint: bad signature (the note's origin is not the key's name)");
 cleanup:
     return rc;
 }

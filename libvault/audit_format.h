@@ -101,10 +101,14 @@ typedef struct af_checkpoint {
     uint8_t root[32];
 } af_checkpoint;
 
-/* Parse and verify a note against the public key (key name = origin).
- * VAULT_EINVALID for a malformed note; VAULT_EINTEGRITY when no signature
- * line by this key verifies (the message says "bad signature"). */
-int af_checkpoint_verify(af_checkpoint *out, const char *note, size_t len,
+/* Parse and verify a note against the verifier key (key_name, pk).  Only
+ * signature lines named key_name with its key id count, and the note's
+ * origin must be key_name (docs/audit-format.md §3).  VAULT_EINVALID for a
+ * malformed note; VAULT_EINTEGRITY when no signature line by this key
+ * verifies, one of them fails, or the origin is another log's (the message
+ * says "bad signature").  *out holds the parsed, unverified origin, size
+ * and root whenever the text parsed. */
+int af_checkpoint_verify(af_checkpoint *out, const char *note, size_t len, const char *key_name,
                          const uint8_t pk[32]) VAULT_MUST_CHECK;
 
 /* ---- verification ---- */
@@ -161,20 +165,23 @@ int af_verifier_finish(af_verifier *v);
 #define AF_EXPORT_LINE_MAX (2 * AF_ENTRY_MAX)
 
 /* One export line for an entry: {"seq":N,"entry":"<base64>","head":"<hex>",
- * ...decoded fields for people...}.  *out malloc'ed, no trailing newline. */
+ * ...decoded fields for people...}.  *out malloc'ed, no trailing newline.
+ * head may be NULL (a stored head that is damaged): written as null, which
+ * an export verifier reports as malformed. */
 int af_export_entry_line(char **out, uint64_t seq, const uint8_t *entry, size_t len,
                          const uint8_t head[32]) VAULT_MUST_CHECK;
 /* A checkpoint line: {"checkpoint":"<note text>"}. */
 int af_export_checkpoint_line(char **out, const char *note) VAULT_MUST_CHECK;
 
-/* Verify an export read from `in` with only the public key: every entry
- * re-hashed and chained, every checkpoint's signature checked and its root
- * compared with the Merkle root of the entries up to its size, plus an
- * optional external checkpoint note (may be NULL).  Fills *out; returns 0
- * when intact, else the failure class.  `progress` (may be NULL) is called
- * every 65536 entries. */
-int af_export_verify(af_verify_result *out, FILE *in, const uint8_t pk[32],
-                     const char *external_note, size_t external_len,
+/* Verify an export read from `in` with only the verifier key (name, pk):
+ * every entry re-hashed and chained, every checkpoint's signature checked
+ * and its root compared with the Merkle root of the entries up to its size,
+ * plus every one of the nnotes external checkpoint notes (NUL-terminated;
+ * notes may be NULL when nnotes is 0).  Fills *out; returns 0 when intact,
+ * else the failure class.  `progress` (may be NULL) is called every 65536
+ * entries. */
+int af_export_verify(af_verify_result *out, FILE *in, const char *name, const uint8_t pk[32],
+                     const char *const *notes, size_t nnotes,
                      void (*progress)(uint64_t done, void *arg), void *arg);
 
 #endif

@@ -5,11 +5,13 @@
 
 #include <sys/wait.h>
 
+#include <jansson.h>
 #include <sodium.h>
 #include <sqlite3.h>
 
 #include "audit.h"
 #include "crypto.h"
+#include "keyring.h"
 #include "store.h"
 
 #define POLICY VAULT_SOURCE_DIR "/policies/community.yaml"
@@ -257,8 +259,9 @@ static void test_checkpoint_and_pubkey(void **state)
     assert_int_equal(vault_audit_export(f->v, exp_path, NULL, NULL), VAULT_EEXISTS); /* no clobber */
     assert_int_equal(vault_audit_verify_export(&res, exp_path, pub, note, NULL, NULL), 0);
     assert_int_equal(res.failure, VAULT_AUDIT_OK);
-    /* a forged external note */
-    note[strlen(note) - 3] ^= 1;
+    /* a forged external note: one signature character changed (still
+     * canonical base64) */
+    note[strlen(note) - 20] = note[strlen(note) - 20] == 'A' ? 'B' : 'A';
     assert_int_equal(vault_audit_verify(&res, f->v, note, NULL, NULL), VAULT_EINTEGRITY);
     assert_int_equal(res.failure, VAULT_AUDIT_BAD_SIGNATURE);
     assert_int_equal(vault_audit_verify_export(&res, exp_path, "junk", NULL, NULL, NULL), VAULT_EINVALID);
@@ -375,6 +378,8 @@ static void test_tree_state(void **state)
     assert_int_equal(vault_audit_checkpoint(&note, f->v), 0);
     free(note);
     verify_ok(f->v, 1);
+    /* (checkpoint and verify appended entries of their own) */
+    tree_blob(blob, sizeof blob, &len, f->v);
 
     /* damaged: a length that fits neither form */
     memcpy(legacy, blob, len);
@@ -383,6 +388,8 @@ static void test_tree_state(void **state)
     assert_null(r);
     assert_non_null(strstr(vault_error_last(), "tree state"));
     tree_put(f->v, legacy, len);
+    assert_int_equal(vault_record_get(&r, f->officer, f->id, &phone, 1), 0);
+    vault_result_free(r);
 
     /* 1 100 entries in one transaction: the checkpoint at 1 000 is signed
      * from the state kept in memory, before it is written back. */
@@ -402,13 +409,455 @@ static void test_tree_state(void **state)
     verify_ok(f->v, 2);
 }
 
+/* ---- tampering planted through the SQLCipher key ---- */
+
+static sqlite3 *raw_db(fixture *f)
+{
+    char key[80];
+    sqlite3 *db = NULL;
+
+    assert_int_equal(vault_db_key(key, sizeof key, f->v), 0);
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_key(db, key, (int)strlen(key)), SQLITE_OK);
+    sodium_memzero(key, sizeof key);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA cipher_page_size = 4096", NULL, NULL, NULL),
+                     SQLITE_OK);
+    return db;
+}
+
+static void raw_exec(fixture *f, const char *sql)
+{
+    sqlite3 *db = raw_db(f);
+
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+static void reads(fixture *f, int n)
+{
+    vault_result *r = NULL;
+    const char *phone = "phone";
+
+    while (n-- > 0) {
+        assert_int_equal(vault_record_get(&r, f->grid, f->id, &phone, 1), 0);
+        vault_result_free(r);
+        r = NULL;
+    }
+}
+
+static int leaf_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
+                   size_t head_len)
+{
+    uint8_t leaf[32];
+
+    (void)pos;
+    (void)head;
+    (void)head_len;
+    af_leaf_hash(leaf, entry, len);
+    af_merkle_push(arg, leaf);
+    return 0;
+}
+
+/* What a careful attacker does after cutting entries: rewrite the kept
+ * Merkle state (unkeyed) to match what is left. */
+static void tree_rebuild(vault *v)
+{
+    af_merkle m;
+    uint8_t blob[8 + 64 * 32];
+    size_t live;
+    int i;
+
+    af_merkle_init(&m);
+    assert_int_equal(store_audit_scan(v->db, 0, leaf_fn, &m), 0);
+    live = (size_t)__builtin_popcountll(m.size);
+    for (i = 0; i < 8; i++)
+        blob[i] = (uint8_t)(m.size >> (8 * i));
+    memcpy(blob + 8, m.stack, 32 * live);
+    assert_int_equal(store_begin(v->db, 1), 0);
+    assert_int_equal(store_meta_put(v->db, "audit_tree", blob, 8 + 32 * live), 0);
+    assert_int_equal(store_commit(v->db), 0);
+}
+
+/* The size a note claims (its second line). */
+static uint64_t note_size(const char *note)
+{
+    const char *nl = strchr(note, '\n');
+
+    assert_non_null(nl);
+    return strtoull(nl + 1, NULL, 10);
+}
+
+/* Every external note counts, whatever their order: a log cut between an
+ * older and a newer note is truncated even when the older note comes
+ * last; a bad note anywhere in the list is reported at its size. */
+static void test_several_checkpoints(void **state)
+{
+    fixture *f = *state;
+    char *small = NULL, *big = NULL, *forged, sql[256];
+    const char *notes[3];
+    vault_audit_result res;
+    uint64_t s_small, s_big;
+
+    reads(f, 2);
+    assert_int_equal(vault_audit_checkpoint(&small, f->v), 0);
+    reads(f, 4);
+    assert_int_equal(vault_audit_checkpoint(&big, f->v), 0);
+    s_small = note_size(small);
+    s_big = note_size(big);
+    assert_true(s_big > s_small + 2);
+    notes[0] = big;
+    notes[1] = small;
+    assert_int_equal(vault_audit_verify_notes(&res, f->v, notes, 2, NULL, NULL), 0);
+    assert_int_equal(res.failure, VAULT_AUDIT_OK);
+
+    /* a bad note among good ones: bad signature at the size it claims */
+    forged = strdup(small);
+    assert_non_null(forged);
+    forged[strlen(forged) - 20] = forged[strlen(forged) - 20] == 'A' ? 'B' : 'A';
+    notes[0] = big;
+    notes[1] = forged;
+    notes[2] = small;
+    assert_int_equal(vault_audit_verify_notes(&res, f->v, notes, 3, NULL, NULL), VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_BAD_SIGNATURE);
+    assert_int_equal(res.bad_seq, s_small);
+    assert_non_null(strstr(res.message, "external checkpoint 2"));
+    /* the same through the one-note call: reported at its size, not at 0 */
+    assert_int_equal(vault_audit_verify(&res, f->v, forged, NULL, NULL), VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_BAD_SIGNATURE);
+    assert_int_equal(res.bad_seq, s_small);
+    free(forged);
+
+    /* bad arguments */
+    notes[1] = NULL;
+    assert_int_equal(vault_audit_verify_notes(&res, f->v, notes, 2, NULL, NULL), VAULT_EINVALID);
+    assert_int_equal(vault_audit_verify_notes(&res, f->v, NULL, 1, NULL, NULL), VAULT_EINVALID);
+    assert_int_equal(vault_audit_verify_notes(&res, f->v, notes, VAULT_AUDIT_NOTES_MAX + 1, NULL,
+                                              NULL),
+                     VAULT_ELIMIT);
+    assert_int_equal(vault_audit_notes_max(), VAULT_AUDIT_NOTES_MAX);
+
+    /* Cut the log between the two notes, with the stored checkpoints that
+     * would show it: the older note, given last, passes alone, the newer
+     * one catches the cut. */
+    snprintf(sql, sizeof sql,
+             "DELETE FROM audit WHERE pos > %llu; DELETE FROM checkpoints WHERE size > %llu;",
+             (unsigned long long)s_small + 1, (unsigned long long)s_small + 1);
+    raw_exec(f, sql);
+    /* the kept tree state still covers the cut entries */
+    assert_int_equal(vault_audit_verify(&res, f->v, small, NULL, NULL), VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_TRUNCATED);
+    assert_int_equal(res.bad_seq, s_small + 2);
+    assert_non_null(strstr(res.message, "tree state"));
+    tree_rebuild(f->v);
+    notes[0] = big;
+    notes[1] = small;
+    assert_int_equal(vault_audit_verify(&res, f->v, small, NULL, NULL), 0);
+    assert_int_equal(vault_audit_verify_notes(&res, f->v, notes, 2, NULL, NULL), VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_TRUNCATED);
+    vault_free(small);
+    vault_free(big);
+}
+
+/* An entry that no longer decodes: malformed at its position in the vault,
+ * exported as stored, and malformed at the same seq offline. */
+static void test_malformed_entry(void **state)
+{
+    fixture *f = *state;
+    char pub[256], *exp_path, *text;
+    size_t n, len = 0;
+    vault_audit_result res;
+
+    reads(f, 3);
+    assert_int_equal(vault_audit_pubkey(pub, sizeof pub, f->v), 0);
+    /* magic "LVA1" -> "LVA2" in entry 3 */
+    raw_exec(f, "UPDATE audit SET entry = X'4C564132' || substr(entry, 5) WHERE pos = 3;");
+    assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_MALFORMED);
+    assert_string_equal(res.failure_name, "malformed");
+    assert_int_equal(res.bad_seq, 3);
+    n = strlen(f->path) + 16;
+    exp_path = malloc(n);
+    assert_non_null(exp_path);
+    snprintf(exp_path, n, "%s.jsonl", f->path);
+    assert_int_equal(vault_audit_export(f->v, exp_path, NULL, NULL), 0);
+    text = (char *)tu_read_file(exp_path, &len);
+    assert_non_null(text);
+    text = realloc(text, len + 1);
+    text[len] = '\0';
+    assert_non_null(strstr(text, "{\"seq\":3,\"entry\":\"TFZBMg"));
+    assert_non_null(strstr(text, "\"decoded\":false"));
+    free(text);
+    assert_int_equal(vault_audit_verify_export(&res, exp_path, pub, NULL, NULL, NULL),
+                     VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_MALFORMED);
+    assert_int_equal(res.bad_seq, 3);
+    free(exp_path);
+}
+
+/* Only a note of this vault's origin verifies with its key: a note signed
+ * by the same key under another origin (another log's name) does not, in
+ * the vault or offline. */
+static void test_note_origin(void **state)
+{
+    fixture *f = *state;
+    uint8_t wrapped[256], ad[64], sk[64], root[32] = {0};
+    size_t wlen = 0, n = 0, adlen;
+    char *note = NULL, pub[256], *exp_path;
+    vault_audit_result res;
+
+    assert_int_equal(store_begin(f->v->db, 0), 0);
+    assert_int_equal(store_meta_get(f->v->db, "audit_sk", wrapped, sizeof wrapped, &wlen), 0);
+    store_rollback(f->v->db);
+    memcpy(ad, "libvault/auditkey/v1", 20);
+    memcpy(ad + 20, f->v->id, VAULT_ID_BYTES);
+    adlen = 20 + VAULT_ID_BYTES;
+    assert_int_equal(vc_unwrap(sk, sizeof sk, &n, keyring_wrap_key(f->v->keys), ad, adlen, wrapped,
+                               wlen),
+                     0);
+    assert_int_equal(n, 64);
+    /* size 0: the empty tree's root is not what matters; the origin is */
+    assert_int_equal(af_checkpoint_sign(&note, "libvault/other-log", 1, root, sk), 0);
+    sodium_memzero(sk, sizeof sk);
+    assert_int_equal(vault_audit_verify(&res, f->v, note, NULL, NULL), VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_BAD_SIGNATURE);
+    assert_int_equal(res.bad_seq, 1);
+    assert_int_equal(vault_audit_pubkey(pub, sizeof pub, f->v), 0);
+    n = strlen(f->path) + 16;
+    exp_path = malloc(n);
+    assert_non_null(exp_path);
+    snprintf(exp_path, n, "%s.jsonl", f->path);
+    assert_int_equal(vault_audit_export(f->v, exp_path, NULL, NULL), 0);
+    assert_int_equal(vault_audit_verify_export(&res, exp_path, pub, NULL, NULL, NULL), 0);
+    assert_int_equal(vault_audit_verify_export(&res, exp_path, pub, note, NULL, NULL),
+                     VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_BAD_SIGNATURE);
+    assert_int_equal(res.bad_seq, 1);
+    free(note);
+    free(exp_path);
+}
+
+typedef struct last_entry {
+    char action[32], user[64], detail[200];
+    int outcome;
+    uint64_t n;
+} last_entry;
+
+static int last_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
+                   size_t head_len)
+{
+    last_entry *l = arg;
+    af_entry e;
+    void *storage = NULL;
+
+    (void)pos;
+    (void)head;
+    (void)head_len;
+    l->n++;
+    if (af_entry_decode(&e, &storage, entry, len) != 0)
+        return 0; /* damaged by the test */
+    snprintf(l->action, sizeof l->action, "%s", e.action);
+    snprintf(l->user, sizeof l->user, "%s", e.user);
+    snprintf(l->detail, sizeof l->detail, "%s", e.detail);
+    l->outcome = e.outcome;
+    free(storage);
+    return 0;
+}
+
+static void last(last_entry *l, vault *v)
+{
+    memset(l, 0, sizeof *l);
+    assert_int_equal(store_audit_scan(v->db, 0, last_fn, l), 0);
+}
+
+/* export, checkpoint, pubkey and verify each leave one entry under the
+ * actor; verify's records the class and counts and never fails on its
+ * own entry; an export includes its own. */
+static void test_metadata_logged(void **state)
+{
+    fixture *f = *state;
+    last_entry l;
+    uint64_t before;
+    char *note = NULL, pub[256], *exp_path, *text;
+    size_t n, len = 0;
+    vault_audit_result res;
+
+    assert_int_equal(vault_set_actor(f->v, "qian.compliance"), 0);
+    last(&l, f->v);
+    before = l.n;
+    assert_int_equal(vault_audit_pubkey(pub, sizeof pub, f->v), 0);
+    last(&l, f->v);
+    assert_int_equal(l.n, before + 1);
+    assert_string_equal(l.action, "audit_pubkey");
+    assert_string_equal(l.user, "qian.compliance");
+    assert_int_equal(vault_audit_checkpoint(&note, f->v), 0);
+    last(&l, f->v);
+    assert_int_equal(l.n, before + 2);
+    assert_string_equal(l.action, "audit_checkpoint");
+    assert_int_equal(note_size(note), l.n); /* the note covers its own entry */
+    assert_int_equal(vault_audit_verify(&res, f->v, note, NULL, NULL), 0);
+    assert_int_equal(res.entries, before + 2); /* its own entry comes after */
+    last(&l, f->v);
+    assert_int_equal(l.n, before + 3);
+    assert_string_equal(l.action, "audit_verify");
+    assert_int_equal(l.outcome, AF_OUTCOME_OK);
+    assert_non_null(strstr(l.detail, "ok; "));
+    assert_non_null(strstr(l.detail, " entries"));
+    assert_non_null(strstr(l.detail, "(1 external)"));
+    /* verifying again, with the previous verify's entry in the log */
+    assert_int_equal(vault_audit_verify(&res, f->v, note, NULL, NULL), 0);
+    assert_int_equal(res.entries, before + 3);
+    n = strlen(f->path) + 16;
+    exp_path = malloc(n);
+    assert_non_null(exp_path);
+    snprintf(exp_path, n, "%s.jsonl", f->path);
+    assert_int_equal(vault_audit_export(f->v, exp_path, NULL, NULL), 0);
+    last(&l, f->v);
+    assert_int_equal(l.n, before + 5);
+    assert_string_equal(l.action, "audit_export");
+    text = (char *)tu_read_file(exp_path, &len);
+    assert_non_null(text);
+    text = realloc(text, len + 1);
+    text[len] = '\0';
+    assert_non_null(strstr(text, "\"action\":\"audit_export\""));
+    free(text);
+    assert_int_equal(vault_audit_verify_export(&res, exp_path, pub, note, NULL, NULL), 0);
+    assert_int_equal(res.entries, before + 5);
+    /* a verification that finds damage is logged with its class */
+    raw_exec(f, "UPDATE audit SET entry = X'4C564132' || substr(entry, 5) WHERE pos = 2;");
+    assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), VAULT_EINTEGRITY);
+    last(&l, f->v);
+    assert_string_equal(l.action, "audit_verify");
+    assert_int_equal(l.outcome, AF_OUTCOME_ERROR);
+    assert_non_null(strstr(l.detail, "malformed at entry 2"));
+    vault_free(note);
+    free(exp_path);
+}
+
+/* Every actor the log holds is reportable: "os:<login>" admin actors and
+ * session users, compared in the normalised form (case folded, NFC). */
+static void test_report_actors(void **state)
+{
+    fixture *f = *state;
+    char pub[256], actor[VAULT_NAME_MAX], upper[VAULT_NAME_MAX], *out = NULL, longname[300];
+    vault_session *li = NULL;
+    vault_result *r = NULL;
+    const char *phone = "phone";
+    size_t i;
+
+    assert_int_equal(vault_audit_pubkey(pub, sizeof pub, f->v), 0); /* logged as os:<login> */
+    vault__default_actor(actor, sizeof actor);
+    assert_int_equal(strncmp(actor, "os:", 3), 0);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, actor, 0), 0);
+    assert_non_null(strstr(out, "audit_pubkey"));
+    vault_free(out);
+    for (i = 0; actor[i]; i++)
+        upper[i] = (char)(actor[i] >= 'a' && actor[i] <= 'z' ? actor[i] - 'a' + 'A' : actor[i]);
+    upper[i] = '\0';
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, upper, 1), 0);
+    assert_non_null(strstr(out, "\"action\": \"audit_pubkey\""));
+    vault_free(out);
+    /* session users, under another spelling */
+    reads(f, 1);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "WANG", 0), 0);
+    assert_non_null(strstr(out, "  wang (grid_worker/community_committee"));
+    vault_free(out);
+    li = tu_session(f->v, "李娜", "data_officer", "street_office", STREET, "resident_service");
+    assert_int_equal(vault_record_get(&r, li, f->id, &phone, 1), 0);
+    vault_result_free(r);
+    vault_session_close(li);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "李娜", 0), 0);
+    assert_non_null(strstr(out, "李娜 (data_officer"));
+    vault_free(out);
+    /* a renamed actor, found under either spelling */
+    assert_int_equal(vault_set_actor(f->v, "Qian.Compliance"), 0);
+    assert_int_equal(vault_audit_pubkey(pub, sizeof pub, f->v), 0);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "QIAN.compliance", 0), 0);
+    assert_non_null(strstr(out, "audit_pubkey"));
+    vault_free(out);
+    /* what no log entry can name */
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "", 0), VAULT_EINVALID);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, NULL, 0), VAULT_EINVALID);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "wang fang", 0),
+                     VAULT_EINVALID);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "wang\n", 0), VAULT_EINVALID);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "wang\xe2\x80\xae", 0),
+                     VAULT_EINVALID);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_USER, "\xff", 0), VAULT_EINVALID);
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_true(vault_audit_report(&out, f->v, VAULT_REPORT_USER, longname, 0) < 0);
+    assert_int_equal(vault_set_actor(f->v, "os: root"), VAULT_EINVALID);
+}
+
+/* Free text stored in the log (an entry written before input was checked,
+ * or planted) can't forge or hide report lines: control characters and
+ * bidi controls are escaped in the text report; JSON escapes them too. */
+static void test_report_escapes(void **state)
+{
+    fixture *f = *state;
+    static const char detail[] =
+        "reason\n2026-01-01T00:00:00.000000Z  #99  li  read  ok  \x1b[2K\x1b[1A\\ end";
+    static const char purpose[] = "visit\xe2\x80\xae" "evil";
+    af_entry e;
+    char *out = NULL, *p;
+    size_t lines = 0;
+    json_t *arr, *o;
+    json_error_t jerr;
+
+    assert_int_equal(store_begin(f->v->db, 1), 0);
+    audit_entry_init(&e, f->v, NULL, "break_glass");
+    e.user = "ma\x1b[8m";
+    e.role = "doctor\t";
+    e.department = "health";
+    e.jurisdiction = "hangzhou";
+    e.purpose = purpose;
+    e.detail = detail;
+    e.flags = AF_FLAG_BREAK_GLASS;
+    e.has_record = 1;
+    assert_int_equal(vault__id_parse(e.record_id, f->id), 0);
+    assert_int_equal(audit_append(f->v, &e), 0);
+    assert_int_equal(store_commit(f->v->db), 0);
+
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_BREAK_GLASS, NULL, 0), 0);
+    for (p = out; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, 1); /* one entry, one line */
+    assert_null(strchr(out, '\x1b'));
+    assert_null(strchr(out, '\t'));
+    assert_null(strstr(out, "\xe2\x80\xae"));
+    assert_non_null(strstr(out, "ma\\x1b[8m (doctor\\t/health @ hangzhou)"));
+    assert_non_null(strstr(out, "purpose=visit\\u{202E}evil"));
+    assert_non_null(strstr(out, "(reason\\n2026-01-01T00:00:00.000000Z  #99"));
+    assert_non_null(strstr(out, "\\x1b[2K\\x1b[1A\\\\ end)"));
+    assert_non_null(strstr(out, "[BREAK-GLASS]"));
+    vault_free(out);
+
+    /* JSON: jansson escapes control characters; the values round-trip */
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_BREAK_GLASS, NULL, 1), 0);
+    assert_null(strchr(out, '\x1b'));
+    assert_null(strchr(out, '\t'));
+    for (p = out; *p; p++)
+        assert_true(*p == '\n' || (unsigned char)*p >= 0x20); /* newlines only between tokens */
+    arr = json_loads(out, 0, &jerr);
+    assert_non_null(arr);
+    assert_int_equal(json_array_size(arr), 1);
+    o = json_array_get(arr, 0);
+    assert_string_equal(json_string_value(json_object_get(o, "detail")), detail);
+    assert_string_equal(json_string_value(json_object_get(o, "user")), "ma\x1b[8m");
+    json_decref(arr);
+    vault_free(out);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_every_access_logged), T(test_write_digest),         T(test_read_fails_closed),
         T(test_concurrent_appenders), T(test_checkpoint_and_pubkey), T(test_reports),
-        T(test_batch_reads), T(test_tree_state),
+        T(test_batch_reads), T(test_tree_state), T(test_several_checkpoints),
+        T(test_malformed_entry), T(test_note_origin), T(test_metadata_logged),
+        T(test_report_actors), T(test_report_escapes),
     };
 
     if (vault_init() < 0)

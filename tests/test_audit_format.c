@@ -419,7 +419,7 @@ static void test_decode_random_damage(void **state)
         memcpy(m, note, len);
         x = x * 1103515245u + 12345u;
         m[(x >> 8) % len] ^= (uint8_t)(1u << ((x >> 4) % 8));
-        rc = af_checkpoint_verify(&c, (const char *)m, len, pk);
+        rc = af_checkpoint_verify(&c, (const char *)m, len, "vault.example/x", pk);
         assert_true(rc == VAULT_EINVALID || rc == VAULT_EINTEGRITY);
         free(m);
     }
@@ -676,11 +676,20 @@ static char *sign_note(const char *origin, uint64_t size, uint8_t fillbyte, cons
     return note;
 }
 
+/* Verify a note with the key named after the origin the note claims (its
+ * first line): what these tests check is the parsing and the signatures. */
 static int verify_str(const char *note, const uint8_t *pk)
 {
     af_checkpoint c;
+    char name[300];
+    const char *nl = strchr(note, '\n');
+    size_t n = nl ? (size_t)(nl - note) : strlen(note);
 
-    return af_checkpoint_verify(&c, note, strlen(note), pk);
+    if (n >= sizeof name)
+        n = sizeof name - 1;
+    memcpy(name, note, n);
+    name[n] = '\0';
+    return af_checkpoint_verify(&c, note, strlen(note), name, pk);
 }
 
 static void test_checkpoint_roundtrip(void **state)
@@ -695,7 +704,7 @@ static void test_checkpoint_roundtrip(void **state)
     keys();
     for (i = 0; i < VAULT_ARRAY_LEN(origins); i++) {
         note = sign_note(origins[i], 20852163, 7, sk1);
-        assert_int_equal(af_checkpoint_verify(&c, note, strlen(note), pk1), 0);
+        assert_int_equal(af_checkpoint_verify(&c, note, strlen(note), origins[i], pk1), 0);
         assert_string_equal(c.origin, origins[i]);
         assert_int_equal(c.size, 20852163);
         fill(root, 32, 7);
@@ -703,12 +712,12 @@ static void test_checkpoint_roundtrip(void **state)
         free(note);
     }
     note = sign_note("o", 0, 1, sk1);
-    assert_int_equal(af_checkpoint_verify(&c, note, strlen(note), pk1), 0);
+    assert_int_equal(af_checkpoint_verify(&c, note, strlen(note), "o", pk1), 0);
     assert_int_equal(c.size, 0);
     assert_memory_equal(note, "o\n0\n", 4);
     free(note);
     note = sign_note("o", UINT64_MAX, 1, sk1);
-    assert_int_equal(af_checkpoint_verify(&c, note, strlen(note), pk1), 0);
+    assert_int_equal(af_checkpoint_verify(&c, note, strlen(note), "o", pk1), 0);
     assert_true(c.size == UINT64_MAX);
     free(note);
 }
@@ -721,7 +730,8 @@ static void test_checkpoint_wrong_key(void **state)
     (void)state;
     keys();
     note = sign_note("vault.example/abc", 5, 3, sk1);
-    assert_int_equal(af_checkpoint_verify(&c, note, strlen(note), pk2), VAULT_EINTEGRITY);
+    assert_int_equal(af_checkpoint_verify(&c, note, strlen(note), "vault.example/abc", pk2),
+                     VAULT_EINTEGRITY);
     assert_non_null(strstr(vault_error_last(), "bad signature"));
     /* The parsed (unverified) fields are still reported. */
     assert_int_equal(c.size, 5);
@@ -756,6 +766,40 @@ static void test_checkpoint_tampered(void **state)
     bad = edit(note, "vault.example/abc\n", "vault.example/abd\n"); /* origin */
     assert_int_equal(verify_str(bad, pk1), VAULT_EINTEGRITY);
     free(bad);
+    free(note);
+}
+
+/* The key name comes from the verifier key, never from the note: a note
+ * of another origin does not verify, even when it carries a valid
+ * signature line under the expected name, and lines under other names are
+ * ignored (C2SP signed-note). */
+static void test_checkpoint_origin(void **state)
+{
+    char *note, *text_end, buf[AF_NOTE_MAX];
+    af_checkpoint c;
+    uint8_t sig[4 + 64];
+    char b64[128];
+    size_t tlen;
+
+    (void)state;
+    keys();
+    note = sign_note("vault.example/other", 5, 3, sk1);
+    assert_int_equal(af_checkpoint_verify(&c, note, strlen(note), "vault.example/other", pk1), 0);
+    assert_int_equal(af_checkpoint_verify(&c, note, strlen(note), "vault.example/abc", pk1),
+                     VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "bad signature"));
+    assert_string_equal(c.origin, "vault.example/other"); /* parsed, unverified */
+    assert_int_equal(c.size, 5);
+    /* our key and our name, signing the other log's text */
+    text_end = strstr(note, "\n\n");
+    tlen = (size_t)(text_end - note) + 1;
+    af_note_keyid(sig, "vault.example/abc", pk1);
+    assert_int_equal(crypto_sign_detached(sig + 4, NULL, (const uint8_t *)note, tlen, sk1), 0);
+    assert_int_equal(vc_bin2b64(b64, sizeof b64, sig, sizeof sig), 0);
+    snprintf(buf, sizeof buf, "%s\xE2\x80\x94 vault.example/abc %s\n", note, b64);
+    assert_int_equal(af_checkpoint_verify(&c, buf, strlen(buf), "vault.example/abc", pk1),
+                     VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "origin"));
     free(note);
 }
 
@@ -836,10 +880,14 @@ static void test_checkpoint_malformed(void **state)
     memset(buf, 'a', sizeof buf);
     snprintf(buf + AF_NOTE_MAX - strlen(note) + 1, strlen(note) + 1, "%s", note);
     buf[0] = 'x';
-    assert_int_equal(af_checkpoint_verify(&(af_checkpoint){0}, buf, AF_NOTE_MAX + 1, pk1),
+    assert_int_equal(af_checkpoint_verify(&(af_checkpoint){0}, buf, AF_NOTE_MAX + 1,
+                                          "vault.example/abc", pk1),
                      VAULT_EINVALID);
     assert_non_null(strstr(vault_error_last(), "at most"));
-    assert_int_equal(af_checkpoint_verify(&(af_checkpoint){0}, "", 0, pk1), VAULT_EINVALID);
+    assert_int_equal(af_checkpoint_verify(&(af_checkpoint){0}, "", 0, "vault.example/abc", pk1),
+                     VAULT_EINVALID);
+    assert_int_equal(af_checkpoint_verify(&(af_checkpoint){0}, note, strlen(note), NULL, pk1),
+                     VAULT_EINVALID);
     free(note);
 
     /* A foreign signature next to ours is ignored; a second, bad signature
@@ -903,7 +951,8 @@ static void test_checkpoint_vector(void **state)
     snprintf(path, sizeof path, "%s/tests/vectors/checkpoint.txt", VAULT_SOURCE_DIR);
     file = tu_read_file(path, &len);
     assert_non_null(file);
-    assert_int_equal(af_checkpoint_verify(&c, (const char *)file, len, pk), 0);
+    assert_int_equal(af_checkpoint_verify(&c, (const char *)file, len, vec(rows, n, "origin", 1), pk),
+                     0);
     assert_string_equal(c.origin, vec(rows, n, "origin", 1));
     assert_int_equal(c.size, 7);
     for (i = 0; i < n; i++)
@@ -918,7 +967,8 @@ static void test_checkpoint_vector(void **state)
     assert_int_equal(af_checkpoint_sign(&mine, c.origin, c.size, c.root, sk), 0);
     assert_int_equal(strlen(mine), len);
     assert_memory_equal(mine, file, len);
-    assert_int_equal(af_checkpoint_verify(&c, (const char *)file, len, pk1), VAULT_EINTEGRITY);
+    assert_int_equal(af_checkpoint_verify(&c, (const char *)file, len, vec(rows, n, "origin", 1), pk1),
+                     VAULT_EINTEGRITY);
     free(mine);
     free(file);
     free(storage);
@@ -1271,7 +1321,19 @@ static int verify_path(const char *path, af_verify_result *r, const char *ext)
     int cls;
 
     assert_non_null(f);
-    cls = af_export_verify(r, f, pk1, ext, ext ? strlen(ext) : 0, NULL, NULL);
+    cls = af_export_verify(r, f, "vault.example/test", pk1, &ext, ext ? 1 : 0, NULL, NULL);
+    fclose(f);
+    return cls;
+}
+
+static int verify_path_notes(const char *path, af_verify_result *r, const char *const *notes,
+                             size_t n)
+{
+    FILE *f = fopen(path, "r");
+    int cls;
+
+    assert_non_null(f);
+    cls = af_export_verify(r, f, "vault.example/test", pk1, notes, n, NULL, NULL);
     fclose(f);
     return cls;
 }
@@ -1531,6 +1593,53 @@ static void test_export_external_note(void **state)
     tlog_free(&other);
 }
 
+/* Every external note is checked, in whatever order they come. */
+static void test_export_several_notes(void **state)
+{
+    tlog l;
+    uint64_t sizes[1] = {10};
+    af_verify_result r;
+    af_checkpoint c;
+    char *good = NULL, *late = NULL, *foreign, *other_origin = NULL;
+    const char *notes[3];
+
+    (void)state;
+    keys();
+    tlog_make(&l, 20, 0);
+    write_export(tpath("several.jsonl"), &l, sizes, 1, sk1);
+    tlog_cp(&l, 12, &c);
+    assert_int_equal(af_checkpoint_sign(&good, "vault.example/test", 12, c.root, sk1), 0);
+    assert_int_equal(af_checkpoint_sign(&late, "vault.example/test", 25, c.root, sk1), 0);
+    assert_int_equal(af_checkpoint_sign(&other_origin, "vault.example/else", 12, c.root, sk1), 0);
+    foreign = sign_note("vault.example/test", 7, 0, sk2);
+    notes[0] = good;
+    assert_int_equal(verify_path_notes(tpath("several.jsonl"), &r, notes, 1), AF_OK);
+    assert_int_equal(r.checkpoints, 2);
+    /* a note beyond the export, given first */
+    notes[0] = late;
+    notes[1] = good;
+    assert_int_equal(verify_path_notes(tpath("several.jsonl"), &r, notes, 2), AF_TRUNCATED);
+    assert_int_equal(r.bad_seq, 21);
+    /* a bad note in the middle: at its size, named by its place */
+    notes[0] = good;
+    notes[1] = foreign;
+    notes[2] = good;
+    assert_int_equal(verify_path_notes(tpath("several.jsonl"), &r, notes, 3), AF_BAD_SIGNATURE);
+    assert_int_equal(r.bad_seq, 7);
+    assert_non_null(strstr(r.message, "external checkpoint 2"));
+    /* another log's note signed by the same key */
+    notes[1] = other_origin;
+    assert_int_equal(verify_path_notes(tpath("several.jsonl"), &r, notes, 2), AF_BAD_SIGNATURE);
+    assert_int_equal(r.bad_seq, 12);
+    notes[1] = NULL;
+    assert_int_equal(verify_path_notes(tpath("several.jsonl"), &r, notes, 2), VAULT_EINVALID);
+    free(good);
+    free(late);
+    free(foreign);
+    free(other_origin);
+    tlog_free(&l);
+}
+
 static void test_export_malformed(void **state)
 {
     FILE *f;
@@ -1621,6 +1730,16 @@ static void test_export_undecodable_and_huge(void **state)
     fclose(f);
     assert_int_equal(verify_path(tpath("undec.jsonl"), &r, NULL), AF_MALFORMED);
     assert_int_equal(r.bad_seq, 2);
+    /* a stored head that is damaged is exported as null: malformed there */
+    assert_int_equal(af_export_entry_line(&line, 1, l.e[0], l.len[0], NULL), 0);
+    assert_non_null(strstr(line, "\"head\":null"));
+    f = fopen(tpath("nohead.jsonl"), "w");
+    fprintf(f, "%s\n", line);
+    free(line);
+    line = NULL;
+    fclose(f);
+    assert_int_equal(verify_path(tpath("nohead.jsonl"), &r, NULL), AF_MALFORMED);
+    assert_int_equal(r.bad_seq, 1);
     tlog_free(&l);
 
     /* Control characters escape to 6 bytes each: the decoded keys would
@@ -1668,7 +1787,8 @@ static void test_export_vector(void **state)
     snprintf(path, sizeof path, "%s/tests/vectors/audit_export.jsonl", VAULT_SOURCE_DIR);
     f = fopen(path, "r");
     assert_non_null(f);
-    assert_int_equal(af_export_verify(&r, f, pk, NULL, 0, NULL, NULL), AF_OK);
+    assert_int_equal(af_export_verify(&r, f, vec(rows, n, "origin", 1), pk, NULL, 0, NULL, NULL),
+                     AF_OK);
     fclose(f);
     assert_int_equal(r.entries, 7);
     assert_int_equal(r.checkpoints, 1);
@@ -1737,7 +1857,9 @@ static void test_export_progress(void **state)
     }
     fclose(f);
     f = fopen(tpath("many.jsonl"), "r");
-    assert_int_equal(af_export_verify(&r, f, pk1, NULL, 0, count_progress, calls), AF_OK);
+    assert_int_equal(af_export_verify(&r, f, "vault.example/test", pk1, NULL, 0, count_progress,
+                                      calls),
+                     AF_OK);
     fclose(f);
     assert_int_equal(r.entries, N);
     assert_int_equal(calls[0], 1);
@@ -1763,6 +1885,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_wrong_key),
         cmocka_unit_test(test_checkpoint_tampered),
         cmocka_unit_test(test_checkpoint_malformed),
+        cmocka_unit_test(test_checkpoint_origin),
         cmocka_unit_test(test_checkpoint_sign_rejects),
         cmocka_unit_test(test_checkpoint_vector),
         cmocka_unit_test(test_verifier_intact),
@@ -1775,6 +1898,7 @@ int main(void)
         cmocka_unit_test(test_verifier_sticky),
         cmocka_unit_test_setup_teardown(test_export_roundtrip_and_tamper, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(test_export_external_note, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(test_export_several_notes, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(test_export_malformed, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(test_export_undecodable_and_huge, setup_tmp, teardown_tmp),
         cmocka_unit_test(test_export_vector),

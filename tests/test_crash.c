@@ -419,7 +419,7 @@ static int scan_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, con
         }
     }
     free(storage);
-    return c->e ? 0 : -1;
+    return c->cap && !c->e ? -1 : 0; /* other entries (audit_verify, ...) are skipped */
 }
 
 static size_t seen_count(const scan_ctx *c, const char *user, const uint8_t *id, int read)

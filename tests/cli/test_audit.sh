@@ -71,14 +71,51 @@ UPDATE audit SET entry = (SELECT entry FROM t WHERE pos = 3), head = (SELECT hea
 verify "$d"; check "swapped entries: reordered, exit 3" 3 "reordered"
 
 # 4. The newest entries deleted, with every checkpoint that covered them:
-#    only a checkpoint kept outside the vault catches it.
+#    the vault's kept tree state still covers them (someone who also
+#    rewrites it is caught only by a checkpoint kept outside the vault).
 d=$(fresh truncate)
 "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit checkpoint --out "$d/outside.cp" >/dev/null 2>&1
 total=$(sql "$d" "SELECT count(*) FROM audit;")
 keep=$((total - 3))
 sql "$d" "DELETE FROM audit WHERE pos > $keep; DELETE FROM checkpoints WHERE size > $keep;"
-verify "$d"; check "truncation without an outside checkpoint goes unseen (documented limit)" 0 "ok:"
+verify "$d"; check "truncation with the tree state left behind: truncated, exit 3" 3 "truncated at entry $((keep + 1))"
 verify "$d" --checkpoint "$d/outside.cp"; check "truncation against the outside checkpoint: truncated, exit 3" 3 "truncated"
+
+# 4b. Several outside checkpoints: every one is checked, whatever the order
+#     (before, only the last --checkpoint counted).
+d=$(fresh several)
+"$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit checkpoint --out "$d/cp1" >/dev/null 2>&1
+"$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit checkpoint --out "$d/cp2" >/dev/null 2>&1
+verify "$d" --checkpoint "$d/cp1" --checkpoint "$d/cp2"; check "two good outside checkpoints verify" 0 "ok:"
+size1=$(sed -n 2p "$d/cp1")
+# one signature character changed, still canonical base64
+sig=$(tail -n 1 "$d/cp1")
+pos=$((${#sig} - 20)); c=${sig:$pos:1}; [ "$c" = A ] && r=B || r=A
+{ head -n 4 "$d/cp1"; printf '%s%s%s\n' "${sig:0:$pos}" "$r" "${sig:$((pos + 1))}"; } >"$d/forged"
+verify "$d" --checkpoint "$d/forged" --checkpoint "$d/cp2"
+check "a forged note given before a good one: bad signature at its size, exit 3" 3 "bad signature at entry $size1"
+verify "$d" --checkpoint "$d/cp2" --checkpoint "$d/forged"
+check "a forged note given after a good one: bad signature, exit 3" 3 "bad signature at entry $size1"
+"$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit pubkey --out "$d/pub" >/dev/null 2>&1
+"$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit export --out "$d/exp.jsonl" >/dev/null 2>&1
+expect_exit 3 "offline: every --checkpoint is checked too" -- \
+    "$VAULTCTL" audit verify --export "$d/exp.jsonl" --pubkey "$d/pub" --checkpoint "$d/forged" --checkpoint "$d/cp2"
+expect_grep "bad signature at entry $size1" "$TMP/out" "offline: the forged note is reported at its size"
+expect_exit 0 "offline: two good notes" -- \
+    "$VAULTCTL" audit verify --export "$d/exp.jsonl" --pubkey "$d/pub" --checkpoint "$d/cp1" --checkpoint "$d/cp2"
+expect_exit 2 "--checkpoint only goes with verify" -- \
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit export --checkpoint "$d/cp1"
+
+# 4c. An entry that no longer decodes: malformed in the vault, exported as
+#     stored, malformed at the same entry offline.
+d=$(fresh malformed)
+"$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit pubkey --out "$d/pub" >/dev/null 2>&1
+sql "$d" "UPDATE audit SET entry = X'4C564132' || substr(entry, 5) WHERE pos = 3;"
+verify "$d"; check "undecodable entry: malformed, exit 3" 3 "malformed at entry 3"
+expect_exit 0 "the damaged log still exports" -- \
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit export --out "$d/exp.jsonl"
+expect_exit 3 "offline: the damaged entry" -- "$VAULTCTL" audit verify --export "$d/exp.jsonl" --pubkey "$d/pub"
+expect_grep "malformed at entry 3" "$TMP/out" "offline: reported as malformed at its seq"
 
 # 5. A checkpoint signature replaced
 d=$(fresh signature)
@@ -113,5 +150,59 @@ expect_exit 0 "report --denied" -- "$VAULTCTL" --vault "$d/v" --key-file "$d/k" 
 expect_exit 2 "report needs exactly one selector" -- "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report
 n=$(sql "$d" "SELECT count(*) FROM audit WHERE hex(entry) LIKE '%$(printf 'db_key' | od -An -tx1 | tr -d ' \n' | tr a-f A-F)%';")
 [ "$n" -ge 1 ] && ok "key db-key was logged" || bad "db-key not logged"
+
+# 8. Metadata queries are audit entries
+d=$(fresh meta)
+logged() { # logged DIR ACTION -> count of entries with that action
+    sql "$1" "SELECT count(*) FROM audit WHERE hex(entry) LIKE '%$(printf '%s' "$2" | od -An -tx1 | tr -d ' \n' | tr a-f A-F)%';"
+}
+for a in audit_export audit_checkpoint audit_pubkey audit_verify; do
+    [ "$(logged "$d" "$a")" = 0 ] || bad "$a logged before it ran"
+done
+"$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit export --out "$d/exp.jsonl" >/dev/null 2>&1
+"$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit checkpoint --out "$d/cp" >/dev/null 2>&1
+"$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit pubkey --out "$d/pub" >/dev/null 2>&1
+verify "$d" --checkpoint "$d/cp"; check "verify after the metadata queries" 0 "ok:"
+for a in audit_export audit_checkpoint audit_pubkey audit_verify; do
+    n=$(logged "$d" "$a")
+    [ "$n" = 1 ] && ok "$a leaves one entry" || bad "$a left $n entries"
+done
+verify "$d" --checkpoint "$d/cp"; check "verify is not upset by its own earlier entry" 0 "ok:"
+expect_grep '"action":"audit_export"' "$d/exp.jsonl" "the export includes its own entry"
+expect_exit 0 "report --user os:LOGIN (the actor of admin entries)" -- \
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report --user "os:$(id -un)"
+expect_grep "audit_pubkey" "$TMP/out" "the admin's metadata queries are in their report"
+expect_exit 0 "report --user in another case finds the same actor" -- \
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report --user "OS:$(id -un | tr a-z A-Z)"
+expect_grep "audit_pubkey" "$TMP/out" "user names in reports are compared case-folded"
+expect_exit 0 "report --user WANG finds the grid worker wang" -- \
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report --user WANG
+expect_grep "wang (grid_worker" "$TMP/out" "the session user's reads are in the report"
+expect_exit 7 "report --user with a space is invalid" -- \
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report --user "os: root"
+
+# 9. Free text in the log can't forge or hide report lines on a terminal:
+#    an entry's detail planted with a newline, a fake line and ESC codes.
+d=$(fresh escape)
+id=$(sql "$d" "SELECT lower(hex(id)) FROM records LIMIT 1;")
+pos=$(sql "$d" "SELECT max(pos) FROM audit WHERE user = 'wang';")
+hex=$(sql "$d" "SELECT hex(entry) FROM audit WHERE pos = $pos;")
+payload=$(printf 'x\n2026-01-01T00:00:00.000000Z  #99  li  read  ok  [BREAK-GLASS]\033[2K\033[1A' | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
+n=$(( ${#payload} / 2 ))
+lenhex=$(printf '%02X%02X%02X%02X' $((n & 255)) $(((n >> 8) & 255)) 0 0)
+[ "${hex: -8}" = 00000000 ] || bad "setup: the grid worker's read has a detail"
+sql "$d" "UPDATE audit SET entry = X'${hex:0:${#hex}-8}${lenhex}${payload}' WHERE pos = $pos;"
+expect_exit 0 "report over the planted entry" -- \
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report --record "$id"
+if grep -q "#99" "$TMP/out" && ! grep -q '^2026-01-01T00:00:00.000000Z  #99' "$TMP/out"; then
+    ok "a newline in stored text can't start a forged report line"; else bad "forged line in the report"; sed 's/^/    /' "$TMP/out"; fi
+if grep -q "$(printf '\033')" "$TMP/out"; then bad "an ESC byte reached the report"; else ok "ESC sequences are escaped"; fi
+expect_grep 'x\\n2026' "$TMP/out" "the newline is shown as \\n"
+expect_grep '\\x1b\[2K' "$TMP/out" "ESC is shown as \\x1b"
+expect_grep 'x\\n2026-01-01T00:00:00.000000Z  #99' "$TMP/out" "the forged text stays inside its entry's line"
+expect_exit 0 "the JSON report over the planted entry" -- \
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" --json audit report --record "$id"
+if grep -q "$(printf '\033')" "$TMP/out"; then bad "an ESC byte reached the JSON report"; else ok "JSON escapes ESC too"; fi
+expect_grep 'x\\n2026' "$TMP/out" "JSON escapes the newline"
 
 finish

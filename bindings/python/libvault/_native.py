@@ -324,6 +324,11 @@ _fn("vault_audit_verify", c_int, POINTER(vault_audit_result), _vp, c_char_p, PRO
 _fn("vault_audit_export", c_int, _vp, c_char_p, PROGRESS_FN, c_void_p)
 _fn("vault_audit_verify_export", c_int, POINTER(vault_audit_result), c_char_p, c_char_p,
     c_char_p, PROGRESS_FN, c_void_p)
+_fn("vault_audit_verify_notes", c_int, POINTER(vault_audit_result), _vp, POINTER(c_char_p),
+    c_size_t, PROGRESS_FN, c_void_p)
+_fn("vault_audit_verify_export_notes", c_int, POINTER(vault_audit_result), c_char_p, c_char_p,
+    POINTER(c_char_p), c_size_t, PROGRESS_FN, c_void_p)
+_fn("vault_audit_notes_max", c_size_t)
 _fn("vault_audit_report", c_int, _pvp, _vp, c_int, c_char_p, c_int)
 
 # Grants and break-glass

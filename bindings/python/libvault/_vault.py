@@ -506,19 +506,35 @@ def _verify_call(fn: Callable[..., int], args: tuple, progress: Progress,
     return result
 
 
-def verify_export(export_path: PathLike, pubkey: str, checkpoint: Optional[str] = None, *,
+Checkpoints = Union[None, str, Sequence[str]]
+
+
+def _notes(checkpoint: Checkpoints) -> Tuple[Any, int]:
+    """A ``const char *const *`` array and its length for one note or several."""
+    if checkpoint is None:
+        return None, 0
+    notes = [checkpoint] if isinstance(checkpoint, (str, bytes)) else list(checkpoint)
+    if len(notes) > int(_n.lib.vault_audit_notes_max()):
+        raise ValueError("at most %d checkpoints" % int(_n.lib.vault_audit_notes_max()))
+    arr = (c_char_p * max(len(notes), 1))(*[_b(x, "checkpoint") for x in notes])
+    return arr, len(notes)
+
+
+def verify_export(export_path: PathLike, pubkey: str, checkpoint: Checkpoints = None, *,
                   progress: Progress = None, check: bool = True) -> AuditResult:
     """Verify an audit export offline, with the public key text alone (no vault).
 
     ``pubkey`` is the text from :meth:`Vault.audit_pubkey`; ``checkpoint``
-    optionally a signed note from :meth:`Vault.audit_checkpoint`.  Raises
+    optionally a signed note from :meth:`Vault.audit_checkpoint`, or a list
+    of them (every one is checked).  Raises
     :class:`~libvault.IntegrityError` (with ``.result``) when the export was
     tampered with, unless ``check=False``, which returns the failing
     :class:`AuditResult` instead.
     """
-    return _verify_call(_n.lib.vault_audit_verify_export,
-                        (_b(export_path, "export_path"), _b(pubkey.strip(), "pubkey"),
-                         _b(checkpoint, "checkpoint")), progress, check)
+    arr, n = _notes(checkpoint)
+    return _verify_call(_n.lib.vault_audit_verify_export_notes,
+                        (_b(export_path, "export_path"), _b(pubkey.strip(), "pubkey"), arr, n),
+                        progress, check)
 
 
 # --------------------------------------------------------------------------
@@ -787,17 +803,19 @@ class Vault:
 
     # ---- audit ---------------------------------------------------------------
 
-    def audit_verify(self, checkpoint: Optional[str] = None, *, progress: Progress = None,
+    def audit_verify(self, checkpoint: Checkpoints = None, *, progress: Progress = None,
                      check: bool = True) -> AuditResult:
-        """Verify the whole audit log (and an external checkpoint note, if given).
+        """Verify the whole audit log, and the external checkpoint note(s) if given.
 
-        Returns the :class:`AuditResult` when intact.  Raises
+        ``checkpoint`` is one signed note or a list of them; every one is
+        checked.  Returns the :class:`AuditResult` when intact.  Raises
         :class:`~libvault.IntegrityError` (with ``.result`` naming the first
-        bad entry and the class) when not, unless ``check=False``.
+        bad entry and the class) when not, unless ``check=False``.  The
+        verification is logged (action ``audit_verify``) after it ran.
         """
+        arr, n = _notes(checkpoint)
         with self._use() as v:
-            return _verify_call(_n.lib.vault_audit_verify,
-                                (v, _b(checkpoint, "checkpoint")), progress, check)
+            return _verify_call(_n.lib.vault_audit_verify_notes, (v, arr, n), progress, check)
 
     audit_verify_export = staticmethod(verify_export)
 

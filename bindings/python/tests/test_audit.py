@@ -83,11 +83,46 @@ class AuditTest(VaultCase):
 
     def test_forged_checkpoint(self):
         note = self.v.audit_checkpoint()
-        forged = note[:-3] + chr(ord(note[-3]) ^ 1) + note[-2:]
+        i = len(note) - 20  # inside the signature, still canonical base64
+        forged = note[:i] + ("B" if note[i] == "A" else "A") + note[i + 1:]
         with self.assertRaises(libvault.IntegrityError) as cm:
             self.v.audit_verify(forged)
         self.assertEqual(cm.exception.result.failure, AuditFailure.BAD_SIGNATURE)
+        self.assertEqual(cm.exception.result.bad_seq, int(note.split("\n")[1]))
         self.assertFalse(self.v.audit_verify(forged, check=False).ok)
+
+    def test_several_checkpoints(self):
+        first = self.v.audit_checkpoint()
+        self.g.get(self.rid, ["phone"])
+        second = self.v.audit_checkpoint()
+        self.assertTrue(self.v.audit_verify([first, second]).ok)
+        self.assertTrue(self.v.audit_verify((second, first)).ok)
+        self.assertTrue(self.v.audit_verify([]).ok)
+        i = len(first) - 20
+        forged = first[:i] + ("B" if first[i] == "A" else "A") + first[i + 1:]
+        # every note counts, not only the last one
+        r = self.v.audit_verify([forged, second], check=False)
+        self.assertEqual(r.failure, AuditFailure.BAD_SIGNATURE)
+        self.assertEqual(r.bad_seq, int(first.split("\n")[1]))
+        pub = self.v.audit_pubkey()
+        exp = os.path.join(self.dir, "audit.jsonl")
+        self.v.audit_export(exp)
+        self.assertTrue(libvault.verify_export(exp, pub, [first, second]).ok)
+        r = libvault.verify_export(exp, pub, [second, forged], check=False)
+        self.assertEqual(r.failure, AuditFailure.BAD_SIGNATURE)
+        with self.assertRaises(TypeError):
+            self.v.audit_verify([first, 7])
+
+    def test_metadata_queries_logged(self):
+        self.v.set_actor("qian.compliance")
+        self.v.audit_pubkey()
+        self.v.audit_checkpoint()
+        self.v.audit_verify()
+        exp = os.path.join(self.dir, "audit.jsonl")
+        self.v.audit_export(exp)
+        text = self.v.report_user("qian.compliance")
+        for action in ("audit_pubkey", "audit_checkpoint", "audit_verify", "audit_export"):
+            self.assertIn(action, text)
 
     def test_reports(self):
         self.g.get(self.rid, ["phone"])
