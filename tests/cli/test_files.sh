@@ -28,8 +28,8 @@ for mask in 022 000; do
             --in hangzhou/gongshu/xiaohe/changzheng/grid-07 name=张三 phone=13812345678 >"$D/id" &&
         "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" --purpose resident_request \
             export --record "$(cat "$D/id")" --out "$D/export.json" &&
-        "$VAULTCTL" --vault "$V" --key-file "$K" audit export --out "$D/audit.jsonl" &&
         "$VAULTCTL" --vault "$V" --key-file "$K" audit checkpoint --out "$D/cp.txt" >/dev/null &&
+        "$VAULTCTL" --vault "$V" --key-file "$K" audit export --out "$D/audit.jsonl" &&
         "$VAULTCTL" --vault "$V" --key-file "$K" audit pubkey --out "$D/audit.pub" &&
         "$VAULTCTL" --vault "$V" --key-file "$K" keyslot add --new-key-file "$D/backup.key" >/dev/null
     ) 2>>"$TMP/err"
