@@ -20,6 +20,7 @@
 
 #include "crypto.h"
 #include "keyslot.h"
+#include "text.h"
 
 #define KS_FORMAT "libvault-keys"
 #define KS_VERSION 1
@@ -156,10 +157,11 @@ static int check_label(const char *label)
     if (!label)
         return VAULT_OK;
     len = strlen(label);
-    ENSURE(len < VAULT_NAME_MAX, VAULT_ELIMIT, "slot label longer than %d bytes",
-           VAULT_NAME_MAX - 1);
-    ENSURE(label_printable(label, len), VAULT_EINVALID,
-           "slot label must be printable UTF-8 (no control or bidi characters)");
+    if (len == 0)
+        return VAULT_OK; /* no label */
+    /* The one rule for free text (text.h); the sidecar reader keeps its
+     * own check, which reports damage as an integrity failure. */
+    GUARD(vault__text_check(label, VAULT_NAME_MAX - 1, "slot label"));
 cleanup:
     return rc;
 }

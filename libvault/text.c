@@ -12,9 +12,11 @@
 
 #include "text.h"
 
+/* C0, DEL, C1, and the Unicode line and paragraph separators (they end
+ * a line on some terminals and in many viewers). */
 static int is_control(ucs4_t c)
 {
-    return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+    return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029;
 }
 
 int vault__text_check(const char *s, size_t max, const char *what)
@@ -113,6 +115,8 @@ int vault__text_escape(char **out, const char *in, size_t len)
             k += (size_t)snprintf(s + k, cap - k, "\\n");
         else if (c == '\t')
             k += (size_t)snprintf(s + k, cap - k, "\\t");
+        else if (c == 0x2028 || c == 0x2029)
+            k += (size_t)snprintf(s + k, cap - k, "\\u{%04X}", (unsigned)c);
         else if (is_control(c))
             k += (size_t)snprintf(s + k, cap - k, "\\x%02x", (unsigned)c);
         else if (uc_is_property_bidi_control(c))

@@ -9,8 +9,9 @@
 #include "internal.h"
 
 /* Free text (reasons, labels, file names): 1..max bytes of valid UTF-8
- * with no C0 or C1 control character (newline and tab included), no DEL
- * and no bidirectional control (U+061C, U+200E, U+200F, U+202A..U+202E,
+ * with no C0 or C1 control character (newline and tab included), no DEL,
+ * no line or paragraph separator (U+2028, U+2029) and no bidirectional
+ * control (U+061C, U+200E, U+200F, U+202A..U+202E,
  * U+2066..U+2069).  VAULT_EINVALID or VAULT_ELIMIT, naming `what`. */
 int vault__text_check(const char *s, size_t max, const char *what) VAULT_MUST_CHECK;
 
@@ -24,7 +25,8 @@ int vault__user_norm(char *out, size_t cap, const char *in, const char *what) VA
 
 /* A malloc'ed copy of in[0..len) for a text line: backslash becomes
  * "\\", newline "\n", tab "\t", other C0/C1 controls and DEL "\xNN",
- * bidirectional controls "\u{XXXX}", bytes that are not UTF-8 "\xNN". */
+ * bidirectional controls and U+2028/U+2029 "\u{XXXX}", bytes that are
+ * not UTF-8 "\xNN". */
 int vault__text_escape(char **out, const char *in, size_t len) VAULT_MUST_CHECK;
 
 #endif

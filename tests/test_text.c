@@ -25,6 +25,7 @@ static void test_text_check(void **state)
     assert_non_null(strstr(vault_error_last(), "U+202E"));
     assert_int_equal(vault__text_check("\xe2\x81\xa6x", 511, "reason"), VAULT_EINVALID);
     assert_int_equal(vault__text_check("bad \xff utf-8", 511, "reason"), VAULT_EINVALID);
+    assert_int_equal(vault__text_check("line\xe2\x80\xa8sep", 511, "reason"), VAULT_EINVALID);
     assert_int_equal(vault__text_check("\xed\xa0\x80", 511, "reason"), VAULT_EINVALID); /* surrogate */
     memset(longer, 'a', sizeof longer - 1);
     longer[sizeof longer - 1] = '\0';
