@@ -14,6 +14,7 @@
 #include "audit.h"
 #include "crypto.h"
 #include "grants.h"
+#include "text.h"
 #include "keyslot.h"
 #include "vault_int.h"
 
@@ -415,6 +416,7 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     GUARD(handle_new(&v, path));
     ENSURE(stat(v->path, &st) != 0, VAULT_EEXISTS, "%s already exists", v->path);
     ENSURE(stat(v->keys_path, &st) != 0, VAULT_EEXISTS, "%s already exists", v->keys_path);
+    GUARD(vault__text_check(base_name(policy_file), 255, "policy file name"));
     rc = policy_load_file(&v->policy, &report, &src, &srclen, policy_file);
     if (rc < 0) {
         /* Keep the first error line from the report, which says FILE:LINE:COL. */
@@ -671,6 +673,8 @@ int vault_policy_apply(char **out_report, vault *v, const char *policy_file)
     GUARD(vault__enter(v));
     entered = 1;
     ENSURE(policy_file, VAULT_EINVALID, "missing policy file");
+    /* Its name is stored and logged: one line of text. */
+    GUARD(vault__text_check(base_name(policy_file), 255, "policy file name"));
     rc = policy_load_file(&p, &report, &src, &srclen, policy_file);
     if (rc == VAULT_EPOLICY && report && *report) {
         char *nl = strchr(report, '\n');

@@ -703,6 +703,26 @@ static void test_user_names_normalised(void **state)
     assert_int_equal(effect_of(zs, f->id, "name"), VAULT_EFFECT_ALLOW);
     assert_int_equal(effect_of(other, f->id, "name"), VAULT_EFFECT_DENY);
     assert_int_equal(vault_session_open(&none, f->v, &bad), VAULT_EINVALID);
+    /* One trailing '/' of a jurisdiction is ignored, as in policy files. */
+    {
+        vault_session *slash = tu_session(f->v, "zhao", "deputy", "office", "city/a/", "service");
+        char jur[VAULT_JURISDICTION_MAX + 1];
+        assert_int_equal(effect_of(slash, f->id, "name"), VAULT_EFFECT_ALLOW);
+        assert_int_equal(vault_record_jurisdiction(jur, sizeof jur, slash, f->id), 0);
+        assert_string_equal(jur, "city/a/b");
+        vault_session_close(slash);
+    }
+    /* A policy file name is one line of text: it is stored and logged. */
+    {
+        char path[600], *rep = NULL;
+        size_t len;
+        uint8_t *pol = tu_read_file(OFFICERS, &len);
+        snprintf(path, sizeof path, "%s/new\nline.yaml", f->dir);
+        tu_write_file(path, pol, len);
+        free(pol);
+        assert_int_equal(vault_policy_apply(&rep, f->v, path), VAULT_EINVALID);
+        assert_non_null(strstr(vault_error_last(), "policy file name"));
+    }
     vault_session_close(wf);
     vault_session_close(WF);
     vault_session_close(zs);
