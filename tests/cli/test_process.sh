@@ -58,9 +58,20 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     chown -R 65534:65534 "$D"
     RUNAS=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 fi
+RUN=$VAULTCTL
+if [ ${#RUNAS[@]} -gt 0 ] && ! "${RUNAS[@]}" "$VAULTCTL" --version >/dev/null 2>&1; then
+    # The build tree is private to root (a clone in a 0700 temporary
+    # folder): give nobody its own copy of vaultctl and libvault.
+    mkdir "$D/bin"
+    cp "$VAULTCTL" "$D/bin/vaultctl"
+    cp "$(ldd "$VAULTCTL" | awk '/libvault\.so/ {print $3}')" "$D/bin/"
+    chmod -R a+rX "$D/bin"
+    RUN="$D/bin/vaultctl"
+    export LD_LIBRARY_PATH="$D/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 FIFO="$D/value.fifo"
 mkfifo -m 666 "$FIFO"
-VAULT_PASSPHRASE="$PASS" "${RUNAS[@]}" "$VAULTCTL" --vault "$V" "${OFFICER[@]}" \
+VAULT_PASSPHRASE="$PASS" "${RUNAS[@]}" "$RUN" --vault "$V" "${OFFICER[@]}" \
     record find --field phone --value-stdin <"$FIFO" >"$TMP/found" 2>"$TMP/found.err" &
 PID=$!
 exec 3>"$FIFO" # opens once vaultctl (the reader) has; the value stays unsent
@@ -69,7 +80,7 @@ exec 3>"$FIFO" # opens once vaultctl (the reader) has; the value stays unsent
 # may still be starting up.  It can't get past the read while we hold fd 3.
 blocked=0
 for _ in $(seq 200); do
-    if [ "$(readlink "/proc/$PID/exe" 2>/dev/null)" = "$(readlink -f "$VAULTCTL")" ] &&
+    if [ "$(readlink "/proc/$PID/exe" 2>/dev/null)" = "$(readlink -f "$RUN")" ] &&
         grep -q pipe "/proc/$PID/wchan" 2>/dev/null; then
         blocked=1
         break
