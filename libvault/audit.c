@@ -441,19 +441,6 @@ static void result_fill(vault_audit_result *out, const af_verify_result *r)
     snprintf(out->message, sizeof out->message, "%s", r->message);
 }
 
-static int set_failure(af_verify_result *r, int cls, uint64_t bad_seq, const char *fmt, ...)
-    VAULT_PRINTF(4, 5);
-static int set_failure(af_verify_result *r, int cls, uint64_t bad_seq, const char *fmt, ...)
-{
-    va_list ap;
-
-    r->cls = cls;
-    r->bad_seq = bad_seq;
-    va_start(ap, fmt);
-    vsnprintf(r->message, sizeof r->message, fmt, ap);
-    va_end(ap);
-    return cls;
-}
 
 typedef struct cp_list {
     af_checkpoint *cps;
@@ -487,12 +474,12 @@ static int cp_scan_fn(void *arg, uint64_t size, const char *note, size_t len)
     if (l->res->cls)
         return 0; /* keep the first failure */
     if (af_checkpoint_verify(&cp, note, len, l->name, l->pk) < 0) {
-        set_failure(l->res, AF_BAD_SIGNATURE, size, "checkpoint %llu: bad signature (%s)",
+        af_verify_set(l->res, AF_BAD_SIGNATURE, size, "checkpoint %llu: bad signature (%s)",
                     (unsigned long long)size, vault_error_last());
         return 0;
     }
     if (cp.size != size) {
-        set_failure(l->res, AF_BAD_SIGNATURE, size,
+        af_verify_set(l->res, AF_BAD_SIGNATURE, size,
                     "checkpoint %llu: bad signature (the note is stored under another size)",
                     (unsigned long long)size);
         return 0;
@@ -515,12 +502,12 @@ static int cp_external(cp_list *l, const char *note, size_t i, size_t n)
         snprintf(where, sizeof where, "external checkpoint");
     r = af_checkpoint_verify(&cp, note, strlen(note), l->name, l->pk);
     if (r == VAULT_EINTEGRITY) {
-        set_failure(l->res, AF_BAD_SIGNATURE, cp.size, "checkpoint %llu: bad signature (%s: %s)",
+        af_verify_set(l->res, AF_BAD_SIGNATURE, cp.size, "checkpoint %llu: bad signature (%s: %s)",
                     (unsigned long long)cp.size, where, vault_error_last());
         return 0;
     }
     if (r < 0) {
-        set_failure(l->res, AF_MALFORMED, 0, "%s: malformed (%s)", where, vault_error_last());
+        af_verify_set(l->res, AF_MALFORMED, 0, "%s: malformed (%s)", where, vault_error_last());
         return 0;
     }
     return cp_push(l, &cp);
@@ -578,21 +565,21 @@ static int tree_state_check(af_verifier *ver, vault *v)
     int rc = tree_load(&kept, v);
 
     if (rc == VAULT_EINTEGRITY) {
-        set_failure(r, AF_MALFORMED, have + 1,
+        af_verify_set(r, AF_MALFORMED, have + 1,
                     "entry %llu: malformed (the vault's kept tree state is damaged)", have + 1);
         return VAULT_OK;
     }
     if (rc < 0)
         return rc;
     if (kept.size > ver->tree.size) {
-        set_failure(r, AF_TRUNCATED, have + 1,
+        af_verify_set(r, AF_TRUNCATED, have + 1,
                     "entry %llu: truncated (log has %llu entries but the vault's tree state "
                     "covers %llu)",
                     have + 1, have, (unsigned long long)kept.size);
         return VAULT_OK;
     }
     if (kept.size < ver->tree.size) {
-        set_failure(r, AF_MODIFIED, (uint64_t)kept.size + 1,
+        af_verify_set(r, AF_MODIFIED, (uint64_t)kept.size + 1,
                     "entry %llu: modified (entries after %llu are not in the vault's tree state)",
                     (unsigned long long)kept.size + 1, (unsigned long long)kept.size);
         return VAULT_OK;
@@ -600,7 +587,7 @@ static int tree_state_check(af_verifier *ver, vault *v)
     af_merkle_root(&kept, a);
     af_merkle_root(&ver->tree, b);
     if (!vc_equal(a, b, 32))
-        set_failure(r, AF_MODIFIED, have,
+        af_verify_set(r, AF_MODIFIED, have,
                     "entry %llu: modified (entries up to %llu do not match the vault's tree state)",
                     have, have);
     return VAULT_OK;

@@ -27,11 +27,7 @@ const char *af_class_name(int cls)
     }
 }
 
-static int set_result(af_verify_result *r, int cls, uint64_t bad_seq, const char *fmt, ...)
-    VAULT_PRINTF(4, 5);
-
-/* Record a failure: class, first bad sequence number, one-line message. */
-static int set_result(af_verify_result *r, int cls, uint64_t bad_seq, const char *fmt, ...)
+int af_verify_set(af_verify_result *r, int cls, uint64_t bad_seq, const char *fmt, ...)
 {
     va_list ap;
 
@@ -57,7 +53,7 @@ static int check_checkpoints(af_verifier *v)
         if (!have_root)
             af_merkle_root(&v->tree, root), have_root = 1;
         if (sodium_memcmp(root, v->cps[v->next_cp].root, 32) != 0)
-            return set_result(&v->res, AF_MODIFIED, v->tree.size,
+            return af_verify_set(&v->res, AF_MODIFIED, v->tree.size,
                               "entry %llu: modified (entries up to %llu do not match the signed "
                               "checkpoint)",
                               (ull)v->tree.size, (ull)v->tree.size);
@@ -79,7 +75,7 @@ void af_verifier_init(af_verifier *v, const af_checkpoint *cps, size_t ncps)
     /* An unsorted list would let a checkpoint pass unchecked: refuse it. */
     for (i = 1; i < v->ncps; i++)
         if (cps[i].size < cps[i - 1].size) {
-            set_result(&v->res, AF_MALFORMED, 0, "checkpoints are not sorted by size");
+            af_verify_set(&v->res, AF_MALFORMED, 0, "checkpoints are not sorted by size");
             return;
         }
     (void)check_checkpoints(v); /* checkpoints of the empty tree */
@@ -95,32 +91,32 @@ static int verifier_push(af_verifier *v, uint64_t seq, const uint8_t *entry, siz
     if (v->res.cls != AF_OK) {
         /* A skipped number that turns up later was moved, not lost. */
         if (v->res.cls == AF_MISSING && seq == v->res.bad_seq)
-            set_result(&v->res, AF_REORDERED, seq,
+            af_verify_set(&v->res, AF_REORDERED, seq,
                        "entry %llu: reordered (stored after a later entry)", (ull)seq);
         return v->res.cls;
     }
     if (seq == 0)
-        return set_result(&v->res, AF_MALFORMED, 0,
+        return af_verify_set(&v->res, AF_MALFORMED, 0,
                           "entry 0: malformed (sequence numbers start at 1)");
     if (seq < v->next_seq)
-        return set_result(&v->res, AF_REORDERED, seq,
+        return af_verify_set(&v->res, AF_REORDERED, seq,
                           "entry %llu: reordered (stored after entry %llu)", (ull)seq,
                           (ull)(v->next_seq - 1));
     if (seq > v->next_seq)
-        return set_result(&v->res, AF_MISSING, v->next_seq,
+        return af_verify_set(&v->res, AF_MISSING, v->next_seq,
                           "entry %llu: missing (entry %llu follows entry %llu)",
                           (ull)v->next_seq, (ull)seq, (ull)(v->next_seq - 1));
     if (!checked && af_entry_check(&inner, entry, len) != VAULT_OK)
-        return set_result(&v->res, AF_MALFORMED, seq, "entry %llu: malformed (%s)", (ull)seq,
+        return af_verify_set(&v->res, AF_MALFORMED, seq, "entry %llu: malformed (%s)", (ull)seq,
                           vault_error_last());
     if (inner != seq)
-        return set_result(&v->res, AF_MODIFIED, seq,
+        return af_verify_set(&v->res, AF_MODIFIED, seq,
                           "entry %llu: modified (its bytes hold sequence number %llu)",
                           (ull)seq, (ull)inner);
     af_leaf_hash(leaf, entry, len);
     af_chain_next(head, v->head, leaf);
     if (stored_head && sodium_memcmp(head, stored_head, 32) != 0)
-        return set_result(&v->res, AF_MODIFIED, seq,
+        return af_verify_set(&v->res, AF_MODIFIED, seq,
                           "entry %llu: modified (its hash does not match the chain)", (ull)seq);
     memcpy(v->head, head, 32);
     af_merkle_push(&v->tree, leaf);
@@ -145,7 +141,7 @@ int af_verifier_finish(af_verifier *v)
     if (v->res.cls != AF_OK)
         return v->res.cls;
     if (v->next_cp < v->ncps)
-        return set_result(&v->res, AF_TRUNCATED, v->tree.size + 1,
+        return af_verify_set(&v->res, AF_TRUNCATED, v->tree.size + 1,
                           "entry %llu: truncated (log has %llu entries but checkpoint covers "
                           "%llu)",
                           (ull)(v->tree.size + 1), (ull)v->tree.size,
@@ -389,11 +385,11 @@ static int add_checkpoint(export_state *st, const char *note, size_t len, const 
     int rc = af_checkpoint_verify(&c, note, len, name, pk);
 
     if (rc == VAULT_EINTEGRITY)
-        return set_result(&st->res, AF_BAD_SIGNATURE, c.size,
+        return af_verify_set(&st->res, AF_BAD_SIGNATURE, c.size,
                           "checkpoint %llu: bad signature (%s: %s)", (ull)c.size, where,
                           vault_error_last());
     if (rc != VAULT_OK)
-        return set_result(&st->res, AF_MALFORMED, 0, "%s: malformed (%s)", where,
+        return af_verify_set(&st->res, AF_MALFORMED, 0, "%s: malformed (%s)", where,
                           vault_error_last());
     if (st->ncps == st->cap) {
         size_t cap = st->cap ? 2 * st->cap : 8;
@@ -418,7 +414,7 @@ static int start_entries(export_state *st)
     for (i = 1; i < st->ncps; i++)
         if (st->cps[i].size == st->cps[i - 1].size &&
             sodium_memcmp(st->cps[i].root, st->cps[i - 1].root, 32) != 0)
-            return set_result(&st->res, AF_MODIFIED, st->cps[i].size,
+            return af_verify_set(&st->res, AF_MODIFIED, st->cps[i].size,
                               "entry %llu: modified (two signed checkpoints of size %llu have "
                               "different roots)",
                               (ull)st->cps[i].size, (ull)st->cps[i].size);
@@ -437,18 +433,18 @@ static int parse_entry_line(export_state *st, json_t *j, uint64_t lineno, uint64
     uint64_t expect = st->v.next_seq;
 
     if (!json_is_integer(js) || json_integer_value(js) <= 0)
-        return set_result(&st->res, AF_MALFORMED, expect,
+        return af_verify_set(&st->res, AF_MALFORMED, expect,
                           "line %llu: malformed (no positive integer \"seq\")", (ull)lineno);
     *seq = (uint64_t)json_integer_value(js);
     if (!json_is_string(je) ||
         vc_b642bin(st->entry, AF_ENTRY_MAX, len, json_string_value(je),
                    json_string_length(je)) != VAULT_OK)
-        return set_result(&st->res, AF_MALFORMED, *seq,
+        return af_verify_set(&st->res, AF_MALFORMED, *seq,
                           "line %llu: malformed (\"entry\" is not base64 of at most %d bytes)",
                           (ull)lineno, AF_ENTRY_MAX);
     if (!json_is_string(jh) || json_string_length(jh) != 64 ||
         vc_hex2bin(head, 32, &hlen, json_string_value(jh), 64) != VAULT_OK || hlen != 32)
-        return set_result(&st->res, AF_MALFORMED, *seq,
+        return af_verify_set(&st->res, AF_MALFORMED, *seq,
                           "line %llu: malformed (\"head\" is not 64 hex digits)", (ull)lineno);
     return AF_OK;
 }
@@ -468,14 +464,14 @@ static int export_line(export_state *st, const char *line, size_t len, uint64_t 
 
     if (!json_is_object(j)) {
         if (!missing) /* after a gap only sequence numbers still matter */
-            rc = set_result(&st->res, AF_MALFORMED, st->in_entries ? st->v.next_seq : 0,
+            rc = af_verify_set(&st->res, AF_MALFORMED, st->in_entries ? st->v.next_seq : 0,
                             "line %llu: malformed (not a JSON object)", (ull)lineno);
         goto cleanup;
     }
     cp = json_object_get(j, "checkpoint");
     if (cp && !st->in_entries) {
         if (!json_is_string(cp)) {
-            rc = set_result(&st->res, AF_MALFORMED, 0,
+            rc = af_verify_set(&st->res, AF_MALFORMED, 0,
                             "line %llu: malformed (\"checkpoint\" is not a string)",
                             (ull)lineno);
             goto cleanup;
@@ -488,7 +484,7 @@ static int export_line(export_state *st, const char *line, size_t len, uint64_t 
         goto cleanup;
     if (cp) {
         if (!missing)
-            rc = set_result(&st->res, AF_MALFORMED, st->v.next_seq,
+            rc = af_verify_set(&st->res, AF_MALFORMED, st->v.next_seq,
                             "line %llu: malformed (checkpoint line after the entries)",
                             (ull)lineno);
         goto cleanup;
@@ -548,7 +544,7 @@ int af_export_verify(af_verify_result *out, FILE *in, const char *name, const ui
         if (got == LINE_EOF)
             break;
         if (got == LINE_TOO_LONG) {
-            rc = set_result(&st.res, AF_MALFORMED, st.in_entries ? st.v.next_seq : 0,
+            rc = af_verify_set(&st.res, AF_MALFORMED, st.in_entries ? st.v.next_seq : 0,
                             "line %llu: malformed (longer than %d bytes)", (ull)lr.no,
                             AF_EXPORT_LINE_MAX);
             if (!(st.in_entries && st.v.res.cls == AF_MISSING))

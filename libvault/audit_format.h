@@ -132,6 +132,11 @@ typedef struct af_verify_result {
     char message[256];   /* one line, no values */
 } af_verify_result;
 
+/* Record a verification failure in r: class, first bad sequence number,
+ * one-line message; returns cls (audit_export.c, used by audit.c too). */
+int af_verify_set(af_verify_result *r, int cls, uint64_t bad_seq, const char *fmt, ...)
+    VAULT_PRINTF(4, 5);
+
 /* Streaming verifier: feed entries in stored order, then checkpoints. */
 typedef struct af_verifier {
     uint64_t next_seq;
