@@ -13,7 +13,8 @@
 static const char grant_help[] =
     "usage: vaultctl [officer] grant [--to-user U] [--to-role R] [--to-dept D]   (at least one)\n"
     "           [--mask] (--fields F1,F2 | --grades MIN..MAX) (--records ID1,ID2 | --in JURISDICTION)\n"
-    "           [--purposes P1,P2] [--from TIME] (--until TIME | --for DURATION) --reason TEXT\n"
+    "           [--actions read,search,export] [--purposes P1,P2] [--from TIME]\n"
+    "           (--until TIME | --for DURATION) --reason TEXT\n"
     "       vaultctl [officer] grant approve ID\n"
     "\n"
     "The recipient is a pattern: --to-user, --to-role and --to-dept combine, and a\n"
@@ -22,10 +23,15 @@ static const char grant_help[] =
     "\n"
     "A data officer (the acting subject) gives a recipient time-bound access: plaintext\n"
     "(default) or masked (--mask) to fields or a grade range, over listed records or a\n"
-    "jurisdiction subtree, for some purposes (default any).  The policy's grant_limits\n"
+    "jurisdiction subtree, for some purposes (default any).  --actions says what the\n"
+    "grant allows: read (the default), search (find records by the field's value),\n"
+    "export (a resident's copy), comma-separated.  The policy's grant_limits\n"
     "for the officer's role bound the grade, the duration and the recipients; a grant\n"
     "beyond them is refused with the limit it broke (exit 4).  Grants reaching the\n"
     "approval grade stay pending until a second, different officer runs `grant approve`.\n"
+    "After a grant is issued or approved, each deny rule of the policy that keeps a\n"
+    "field from its recipients anyway is reported on standard error as \"warning: ...\"\n"
+    "(the grant still stands; revoke it if it is useless).\n"
     "TIME is YYYY-MM-DDTHH:MM:SSZ (UTC); DURATION is like 45m, 8h, 7d.\n"
     "\n"
     "example:\n"
@@ -34,6 +40,11 @@ static const char grant_help[] =
     "      grant --to-role civil_affairs_officer --to-dept civil_affairs --fields phone,address \\\n"
     "      --in hangzhou/gongshu/xiaohe/changzheng --purposes social_assistance --for 7d \\\n"
     "      --reason \"2026 winter relief visits\"\n"
+    "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
+    "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service \\\n"
+    "      grant --to-role civil_affairs_officer --to-dept civil_affairs --fields phone \\\n"
+    "      --actions read,search --in hangzhou/gongshu/xiaohe --purposes social_assistance \\\n"
+    "      --for 7d --reason \"find relief applicants by phone\"\n"
     "  vaultctl --vault v --key-file k --user zhou --role data_officer --dept street_office \\\n"
     "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service \\\n"
     "      grant approve g-0123456789abcdef\n";
@@ -133,6 +144,59 @@ static int split(cli *c, char *list, const char **out, size_t *n, const char *wh
     return EXIT_OK;
 }
 
+/* "read,search,export" -> VAULT_ACTION_* bits; EXIT_OK or EXIT_USAGE. */
+static int parse_actions(cli *c, char *list, unsigned *out)
+{
+    static const struct {
+        const char *name;
+        int action;
+    } names[] = {{"read", VAULT_ACTION_READ},
+                 {"search", VAULT_ACTION_SEARCH},
+                 {"export", VAULT_ACTION_EXPORT}};
+    const char *items[MAX_ITEMS];
+    size_t n = 0, i, k;
+    int ex;
+
+    *out = 0;
+    if ((ex = split(c, list, items, &n, "actions")) != EXIT_OK)
+        return ex;
+    if (n == 0)
+        return cli_usage_error(c, "--actions takes read, search and/or export");
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < sizeof names / sizeof names[0]; k++)
+            if (strcmp(items[i], names[k].name) == 0)
+                break;
+        if (k == sizeof names / sizeof names[0])
+            return cli_usage_error(c, "--actions: a grant may allow read, search or export only");
+        *out |= 1u << names[k].action;
+    }
+    return EXIT_OK;
+}
+
+/* Print the grant's warnings (deny rules that make it useless) on
+ * standard error, one escaped line each.  The grant stands either way. */
+static void print_warnings(const cli *c, vault *v, const char *id)
+{
+    char *w = NULL, *line, *nl, *safe;
+
+    if (vault_grant_warnings(&w, v, id) < 0) {
+        fprintf(stderr, "%s: warning: could not check grant %s against the deny rules: %s\n",
+                c->prog, id, vault_error_last());
+        return;
+    }
+    for (line = w; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        safe = cli_escape(line, nl ? (size_t)(nl - line) : strlen(line), CLI_ESC_TEXT);
+        if (safe == NULL) {
+            fprintf(stderr, "%s: warning: out of memory\n", c->prog);
+            break;
+        }
+        fprintf(stderr, "%s\n", safe);
+        cli_text_free(safe);
+    }
+    vault_free(w);
+}
+
 /* Parse options common to these commands; returns -1 to go on, else an exit code. */
 static int parse_global(cli *c, int opt, const char *help)
 {
@@ -161,10 +225,11 @@ int cmd_grant(cli *c, int argc, char **argv)
                                          {"until", required_argument, NULL, 'U'},
                                          {"for", required_argument, NULL, 'D'},
                                          {"reason", required_argument, NULL, 'x'},
+                                         {"actions", required_argument, NULL, 'a'},
                                          {NULL, 0, NULL, 0}};
     vault_grant_spec spec;
     const char *fields[MAX_ITEMS], *records[MAX_ITEMS], *purposes[MAX_ITEMS];
-    char *fl = NULL, *rl = NULL, *pl = NULL, *grades = NULL, *dots;
+    char *fl = NULL, *rl = NULL, *pl = NULL, *al = NULL, *grades = NULL, *dots;
     const char *from = NULL, *until = NULL, *dur = NULL;
     vault *v = NULL;
     vault_session *s = NULL;
@@ -189,6 +254,7 @@ int cmd_grant(cli *c, int argc, char **argv)
         case 'U': until = optarg; break;
         case 'D': dur = optarg; break;
         case 'x': spec.reason = optarg; break;
+        case 'a': al = optarg; break;
         default:
             if ((ex = parse_global(c, opt, grant_help)) >= 0)
                 return ex;
@@ -202,10 +268,13 @@ int cmd_grant(cli *c, int argc, char **argv)
             return ex;
         if ((ex = cli_open_session(&s, v, c)) == EXIT_OK) {
             rc = vault_grant_approve(s, argv[optind + 1]);
-            if (rc < 0)
+            if (rc < 0) {
                 ex = cli_fail(c, rc);
-            else
+            } else {
                 printf("approved %s\n", argv[optind + 1]);
+                fflush(stdout);
+                print_warnings(c, v, argv[optind + 1]);
+            }
         }
         goto out;
     }
@@ -218,6 +287,8 @@ int cmd_grant(cli *c, int argc, char **argv)
     if (rl && (ex = split(c, rl, records, &spec.nrecords, "records")) != EXIT_OK)
         return ex;
     if (pl && (ex = split(c, pl, purposes, &spec.npurposes, "purposes")) != EXIT_OK)
+        return ex;
+    if (al && (ex = parse_actions(c, al, &spec.actions)) != EXIT_OK)
         return ex;
     spec.fields = fields;
     spec.records = records;
@@ -257,6 +328,10 @@ int cmd_grant(cli *c, int argc, char **argv)
         json_decref(o);
     } else {
         printf("%s%s\n", id, pending ? " (pending: needs a second officer's approval)" : "");
+    }
+    if (rc >= 0) {
+        fflush(stdout);
+        print_warnings(c, v, id);
     }
 out:
     vault_session_close(s);

@@ -460,11 +460,13 @@ static void purposes_text(char *out, size_t n, const vault_policy *p, int any, c
     }
 }
 
-/* Entries naming a user: rules with a user pattern, grants to a user. */
+/* Entries naming a user: rules with a user pattern (deny rules too, so
+ * an auditor sees who is stopped), grants to a user. */
 static void user_entries(wctx *w)
 {
     const vault_policy *p = w->p;
     const char *note = "deny rules for the user's role, department and purpose still apply";
+    const char *deny_note = "this deny wins over every rule and grant that would let the user read";
     char pq[512], cond[VAULT_JURISDICTION_MAX + 96];
     const char *rec = w->rec_jur ? w->rec_jur : "the record's jurisdiction";
 
@@ -472,8 +474,8 @@ static void user_entries(wctx *w)
         const vp_rule *r = &p->rules[i];
         src s = {r->effect, (int)i, -1};
 
-        if (r->never || r->effect == VAULT_EFFECT_DENY ||
-            !(r->actions & (1u << VAULT_ACTION_READ)) || !vp_bit(r->fields, (size_t)w->field))
+        if (r->never || !(r->actions & (1u << VAULT_ACTION_READ)) ||
+            !vp_bit(r->fields, (size_t)w->field))
             continue;
         purposes_text(pq, sizeof pq, p, r->any_purpose, r->purposes);
         snprintf(cond, sizeof cond, "subject jurisdiction must contain %s", rec);
@@ -484,7 +486,8 @@ static void user_entries(wctx *w)
             emit(w, t->user, t->role >= 0 ? p->roles[t->role].n.name : NULL,
                  t->dept >= 0 ? p->depts[t->dept].name : NULL, pq, &s,
                  r->scope == VP_SCOPE_ANY ? "any" : "within",
-                 r->scope == VP_SCOPE_ANY ? NULL : cond, note);
+                 r->scope == VP_SCOPE_ANY ? NULL : cond,
+                 r->effect == VAULT_EFFECT_DENY ? deny_note : note);
         }
     }
     for (size_t i = 0; w->g != NULL && i < w->g->n; i++) {

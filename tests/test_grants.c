@@ -782,6 +782,112 @@ static void test_useless_grant_warned(void **state)
     assert_int_equal(vault_grant_warnings(&w, f->v, "g-0000000000000000"), VAULT_ENOTFOUND);
 }
 
+/* policies/hotline.yaml promises in its header that a grant approved by a
+ * second data officer, for legal_disclosure, opens the complainant
+ * identity for the named supervisor and nobody else, and that the deny
+ * rule keeps it closed for every handling purpose, grants included. */
+static void test_hotline_header_promise(void **state)
+{
+    vault *v = NULL;
+    vault_secret sec = tu_pass_secret(PASS);
+    char *dir = tu_tmpdir(), path[512], id[VAULT_ID_HEX_SIZE], gid[VAULT_NAME_MAX], *w = NULL;
+    const char *fields[] = {"name", "phone", "complainant_identity"};
+    const char *values[] = {"陈女士", "13800004680", "投诉人:陈女士,投诉对象:某街道城管中队"};
+    size_t lens[] = {strlen(values[0]), strlen(values[1]), strlen(values[2])};
+    const char *ci = "complainant_identity", *rec[1], *legal = "legal_disclosure",
+               *review = "quality_review";
+    vault_session *intake, *agent, *qian, *sun, *he, *he_review, *ma;
+    vault_result *r = NULL;
+    vault_grant_spec g;
+    const char *val;
+    size_t len = 0;
+    int pending = 0;
+
+    (void)state;
+    snprintf(path, sizeof path, "%s/desk.vault", dir);
+    assert_int_equal(vault_create(&v, path, VAULT_SOURCE_DIR "/policies/hotline.yaml", &sec), 0);
+    intake = tu_session(v, "zhou.agent", "hotline_agent", "hotline_12345", "hangzhou",
+                        "hotline_intake");
+    agent = tu_session(v, "zhou.agent", "hotline_agent", "hotline_12345", "hangzhou",
+                       "hotline_followup");
+    qian = tu_session(v, "qian", "hotline_data_officer", "hotline_12345", "hangzhou",
+                      "resident_request");
+    sun = tu_session(v, "sun", "hotline_data_officer", "hotline_12345", "hangzhou",
+                     "resident_request");
+    he = tu_session(v, "he.supervisor", "hotline_supervisor", "hotline_12345", "hangzhou", legal);
+    he_review = tu_session(v, "he.supervisor", "hotline_supervisor", "hotline_12345", "hangzhou",
+                           review);
+    ma = tu_session(v, "ma.supervisor", "hotline_supervisor", "hotline_12345", "hangzhou", legal);
+    assert_int_equal(vault_record_add(id, sizeof id, intake, "hangzhou/gongshu/xiaohe", 3, fields,
+                                      values, lens), 0);
+    rec[0] = id;
+
+    /* Closed to everyone before any grant, legal_disclosure included. */
+    assert_int_equal(effect_of(he, id, ci), VAULT_EFFECT_DENY);
+    assert_int_equal(effect_of(agent, id, ci), VAULT_EFFECT_DENY);
+
+    memset(&g, 0, sizeof g);
+    g.user = "he.supervisor";
+    g.role = "hotline_supervisor";
+    g.department = "hotline_12345";
+    g.effect = VAULT_EFFECT_ALLOW;
+    g.fields = &ci;
+    g.nfields = 1;
+    g.records = rec;
+    g.nrecords = 1;
+    g.purposes = &legal;
+    g.npurposes = 1;
+    g.not_after = (int64_t)time(NULL) + 86400;
+    g.reason = "court order 2026-0105-123";
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, &pending, qian, &g), 0);
+    assert_int_equal(pending, 1);
+    assert_int_equal(vault_grant_warnings(&w, v, gid), 0);
+    assert_string_equal(w, ""); /* the deny does not stop this grant */
+    vault_free(w);
+    assert_int_equal(effect_of(he, id, ci), VAULT_EFFECT_DENY); /* pending: not yet */
+    assert_int_equal(vault_grant_approve(qian, gid), VAULT_EDENIED); /* not by the issuer */
+    assert_int_equal(effect_of(he, id, ci), VAULT_EFFECT_DENY);
+    assert_int_equal(vault_grant_approve(sun, gid), 0);
+
+    /* Open for the named supervisor, for legal_disclosure ... */
+    assert_int_equal(vault_record_get(&r, he, id, &ci, 1), 0);
+    assert_int_equal(vault_result_effect(r, 0), VAULT_EFFECT_ALLOW);
+    assert_string_equal(vault_result_reason(r, 0)->grant, gid);
+    val = vault_result_value(r, 0, &len);
+    assert_non_null(val);
+    assert_int_equal(len, lens[2]);
+    assert_memory_equal(val, values[2], len);
+    vault_result_free(r);
+    /* ... and for nobody else, nor for a handling purpose. */
+    assert_int_equal(effect_of(ma, id, ci), VAULT_EFFECT_DENY);
+    assert_int_equal(effect_of(agent, id, ci), VAULT_EFFECT_DENY);
+    assert_int_equal(effect_of(qian, id, ci), VAULT_EFFECT_DENY);
+    assert_int_equal(vault_record_get(&r, he_review, id, &ci, 1), 0);
+    assert_int_equal(vault_result_effect(r, 0), VAULT_EFFECT_DENY);
+    assert_string_equal(vault_result_reason(r, 0)->rule, "desk-deny-complainant");
+    vault_result_free(r);
+
+    /* A grant for quality review can't open it, and says so. */
+    g.purposes = &review;
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, &pending, qian, &g), 0);
+    assert_int_equal(vault_grant_approve(sun, gid), 0);
+    assert_int_equal(vault_grant_warnings(&w, v, gid), 0);
+    assert_non_null(strstr(w, "deny rule desk-deny-complainant"));
+    assert_non_null(strstr(w, "no access at all"));
+    vault_free(w);
+    assert_int_equal(effect_of(he_review, id, ci), VAULT_EFFECT_DENY);
+
+    vault_session_close(intake);
+    vault_session_close(agent);
+    vault_session_close(qian);
+    vault_session_close(sun);
+    vault_session_close(he);
+    vault_session_close(he_review);
+    vault_session_close(ma);
+    vault_close(v);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -794,6 +900,7 @@ int main(void)
         O(test_explicit_actions), O(test_time_range), O(test_apply_suspends_grants),
         O(test_approver_rules), O(test_user_names_normalised), O(test_break_glass_bounds),
         O(test_useless_grant_warned),
+        cmocka_unit_test(test_hotline_header_promise),
     };
 
     if (vault_init() < 0)

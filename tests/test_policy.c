@@ -1229,6 +1229,71 @@ static void test_who_can_conditions(void **state)
     policy_free(p);
 }
 
+/* A deny rule naming a user is listed: an auditor sees who is stopped. */
+static void test_who_can_user_deny(void **state)
+{
+    const char *text = "version: 1\nname: w\ngrades: [low]\nfields: {x: {grade: low}, y: "
+                       "{grade: low}}\ndepartments: [d]\nroles: [r]\npurposes: [p, q]\n"
+                       "rules:\n"
+                       "  - {id: all-read, subjects: {role: r}, actions: [read], scope: any, "
+                       "effect: allow}\n"
+                       "  - {id: stop-wang, subjects: {user: wang.fang}, actions: [read], "
+                       "scope: any, fields: [x], effect: deny}\n"
+                       "  - {id: stop-li-here, subjects: [{user: li, role: r}, {user: zhao}], "
+                       "actions: [read], purposes: [q], scope: within, effect: deny}\n"
+                       "  - {id: stop-write, subjects: {user: qian}, actions: [write], scope: "
+                       "any, effect: deny}\n";
+    vault_policy *p = parse_ok(text);
+    char *out = NULL;
+    json_t *root, *o;
+    json_error_t jerr;
+    int seen = 0;
+
+    (void)state;
+    assert_int_equal(policy_who_can(&out, p, NULL, "x", NULL, "a/b", 0, 0), 0);
+    assert_string_equal(out, "r d p: allow, scope any, by rule all-read (inline.yaml:9)\n"
+                             "r d q: allow, scope any, by rule all-read (inline.yaml:9)\n"
+                             "user wang.fang (role *, department *, purpose *): deny, scope any, "
+                             "by rule stop-wang (inline.yaml:10); this deny wins over every rule "
+                             "and grant that would let the user read\n"
+                             "user li (role r, department *, purpose q): deny, scope within, by "
+                             "rule stop-li-here (inline.yaml:11); subject jurisdiction must "
+                             "contain a/b; this deny wins over every rule and grant that would "
+                             "let the user read\n"
+                             "user zhao (role *, department *, purpose q): deny, scope within, by "
+                             "rule stop-li-here (inline.yaml:11); subject jurisdiction must "
+                             "contain a/b; this deny wins over every rule and grant that would "
+                             "let the user read\n");
+    free(out);
+    /* Field y: only the rule that selects it (stop-wang selects x only). */
+    assert_int_equal(policy_who_can(&out, p, NULL, "y", NULL, NULL, 0, 0), 0);
+    assert_lacks(out, "stop-wang");
+    assert_lacks(out, "qian");
+    assert_contains(out, "user li (role r, department *, purpose q): deny, scope within");
+    free(out);
+    /* JSON carries the same line with effect deny and the rule's place. */
+    assert_int_equal(policy_who_can(&out, p, NULL, "x", NULL, NULL, 0, 1), 0);
+    root = json_loads(out, 0, &jerr);
+    assert_non_null(root);
+    for (size_t i = 0; i < json_array_size(root); i++) {
+        o = json_array_get(root, i);
+        if (!json_is_string(json_object_get(o, "user")) ||
+            strcmp(json_string_value(json_object_get(o, "user")), "wang.fang") != 0)
+            continue;
+        seen++;
+        assert_string_equal(json_string_value(json_object_get(o, "effect")), "deny");
+        assert_string_equal(json_string_value(json_object_get(o, "rule")), "stop-wang");
+        assert_string_equal(json_string_value(json_object_get(o, "where")), "inline.yaml:10");
+        assert_string_equal(json_string_value(json_object_get(o, "scope")), "any");
+        assert_true(json_is_null(json_object_get(o, "role")));
+        assert_true(json_is_null(json_object_get(o, "grant")));
+    }
+    assert_int_equal(seen, 1);
+    json_decref(root);
+    free(out);
+    policy_free(p);
+}
+
 static void test_diff(void **state)
 {
     const char *a = "version: 1\nname: a\ngrades: [low, high]\n"
@@ -1475,6 +1540,7 @@ int main(void)
         cmocka_unit_test(test_explain),
         cmocka_unit_test(test_who_can),
         cmocka_unit_test(test_who_can_conditions),
+        cmocka_unit_test(test_who_can_user_deny),
         cmocka_unit_test(test_diff),
         cmocka_unit_test(test_grant_limits),
         cmocka_unit_test(test_mutations_never_crash),

@@ -40,6 +40,46 @@ expect_exit 4 "the issuer can't approve" -- vc "${CHIEF[@]}" grant approve "$P"
 expect_exit 0 "a second officer approves" -- vc "${DEPUTY[@]}" grant approve "$P"
 expect_exit 0 "approved grant applies" -- vc "${READER[@]}" record get "$ID" --fields health
 
+# --actions: read only by default; search must be asked for.
+expect_exit 2 "--actions with write is a usage error" -- vc "${CLERK[@]}" grant --to-dept records_desk --fields phone --in city/a --actions read,write --for 1h --reason x
+expect_grep "read, search or export" "$TMP/err" "and says which actions a grant may allow"
+expect_exit 2 "--actions empty is a usage error" -- vc "${CLERK[@]}" grant --to-dept records_desk --fields phone --in city/a --actions , --for 1h --reason x
+expect_exit 0 "read-only grant on phone" -- vc "${CLERK[@]}" grant --to-dept records_desk --fields phone --in city/a --for 1h --reason "call back"
+GR=$(cut -d' ' -f1 "$TMP/out")
+vc "${READER[@]}" record find --field phone --value 13912345678 >"$TMP/find" 2>&1
+expect_no_grep "$ID" "$TMP/find" "a read-only grant does not let the reader search"
+expect_exit 0 "grant --actions read,search" -- vc "${CLERK[@]}" grant --to-dept records_desk --fields phone --in city/a --actions read,search --for 1h --reason "find callers"
+GS=$(cut -d' ' -f1 "$TMP/out")
+expect_exit 0 "the reader searches under the search grant" -- vc "${READER[@]}" record find --field phone --value 13912345678
+expect_grep "$ID" "$TMP/out" "and finds the record"
+expect_exit 0 "grants --json lists the actions" -- vc --json grants --active
+python3 -c 'import json,sys; g={o["id"]: o for o in json.load(open(sys.argv[1]))}; sys.exit(not (g[sys.argv[2]]["actions"]==["read"] and g[sys.argv[3]]["actions"]==["read","search"]))' "$TMP/out" "$GR" "$GS" \
+    && ok "read by default, read+search as asked" || bad "grant actions not as asked"
+vc "${CLERK[@]}" revoke "$GR" --reason done >/dev/null 2>&1 && vc "${CLERK[@]}" revoke "$GS" --reason done >/dev/null 2>&1 || bad "revoke the action grants"
+
+# Warnings: a grant a deny rule makes useless says so on stderr, at issue and at approval.
+HV="$TMP/hv"; HK="$TMP/hk"
+hc() { "$VAULTCTL" --vault "$HV" --key-file "$HK" "$@"; }
+H=(--dept hotline_12345 --jurisdiction hangzhou)
+hc init --policy "$SRC/policies/hotline.yaml" >/dev/null 2>&1 && ok "init a hotline desk vault" || bad "init a hotline desk vault"
+HID=$(hc --user zhou.agent --role hotline_agent "${H[@]}" --purpose hotline_intake record add --in hangzhou/gongshu name=陈女士 complainant_identity=陈女士投诉某中队 2>/dev/null)
+expect_exit 0 "a grant for quality review is issued (pending)" -- hc --user qian --role hotline_data_officer "${H[@]}" --purpose resident_request grant --to-role hotline_supervisor --to-dept hotline_12345 --fields complainant_identity --records "$HID" --purposes quality_review --for 1d --reason "review call"
+HG=$(cut -d' ' -f1 "$TMP/out")
+expect_grep "^warning: deny rule desk-deny-complainant (.*hotline.yaml:[0-9]*) wins over this grant" "$TMP/err" "grant warns that the deny rule wins"
+expect_grep "^warning: the grant gives its recipients no access at all" "$TMP/err" "and that it gives no access"
+expect_no_grep "warning" "$TMP/out" "warnings stay off standard output"
+expect_exit 0 "the second officer approves it" -- hc --user sun --role hotline_data_officer "${H[@]}" --purpose resident_request grant approve "$HG"
+expect_grep "^approved $HG" "$TMP/out" "approve says approved"
+expect_grep "^warning: deny rule desk-deny-complainant" "$TMP/err" "grant approve warns too"
+expect_exit 0 "a grant for legal disclosure to a named supervisor" -- hc --user qian --role hotline_data_officer "${H[@]}" --purpose resident_request grant --to-user he.supervisor --to-role hotline_supervisor --to-dept hotline_12345 --fields complainant_identity --records "$HID" --purposes legal_disclosure --for 1d --reason "court order 2026-0105-123"
+HL=$(cut -d' ' -f1 "$TMP/out")
+expect_no_grep "warning" "$TMP/err" "draws no warning"
+expect_exit 0 "approved by the second officer" -- hc --user sun --role hotline_data_officer "${H[@]}" --purpose resident_request grant approve "$HL"
+expect_no_grep "warning" "$TMP/err" "without a warning"
+expect_exit 0 "the named supervisor reads it for legal disclosure" -- hc --user he.supervisor --role hotline_supervisor "${H[@]}" --purpose legal_disclosure record get "$HID" --fields complainant_identity
+expect_grep "陈女士投诉某中队" "$TMP/out" "in plaintext"
+expect_exit 4 "another supervisor does not" -- hc --user ma.supervisor --role hotline_supervisor "${H[@]}" --purpose legal_disclosure record get "$HID" --fields complainant_identity
+
 expect_exit 2 "break-glass without a reason" -- vc "${MEDIC[@]}" break-glass --record "$ID"
 expect_exit 4 "break-glass by a role not named" -- vc "${CLERK[@]}" break-glass --record "$ID" --reason x
 expect_exit 0 "break-glass" -- vc "${MEDIC[@]}" break-glass --record "$ID" --reason "unconscious patient" --for 30m

@@ -50,5 +50,16 @@ expect_exit 0 "policy apply" -- vc policy apply "$TMP/stricter.yaml"
 expect_grep "^- grid_worker community_committee phone" "$TMP/out" "apply reports the lost cell"
 expect_exit 4 "the new policy applies at once" -- vc "${GRID[@]}" record get "$ID" --fields phone
 expect_exit 7 "applying an invalid policy is refused" -- vc policy apply "$TMP/typo.yaml"
+
+# A deny rule naming a user shows in who-can, text and JSON.
+awk '{ print } /^rules:/ { print "  - {id: stop-wang-fang, subjects: {user: wang.fang}, actions: [read], scope: any, fields: [phone], effect: deny}" }' \
+    "$TMP/stricter.yaml" >"$TMP/userdeny.yaml"
+expect_exit 0 "apply a policy with a user deny rule" -- vc policy apply "$TMP/userdeny.yaml"
+expect_exit 0 "who-can --field phone with a user deny" -- vc policy who-can --field phone
+expect_grep "^user wang.fang (role \*, department \*, purpose \*): deny, scope any, by rule stop-wang-fang (userdeny.yaml:98)" \
+    "$TMP/out" "who-can lists the deny rule naming wang.fang"
+expect_exit 0 "who-can --json with a user deny" -- vc --json policy who-can --field phone
+python3 -c 'import json,sys; d=[o for o in json.load(open(sys.argv[1])) if o["user"]=="wang.fang"]; sys.exit(not (len(d)==1 and d[0]["effect"]=="deny" and d[0]["rule"]=="stop-wang-fang"))' "$TMP/out" \
+    && ok "who-can --json has the deny for wang.fang" || bad "who-can --json lacks the deny for wang.fang"
 expect_exit 0 "the log records the change and still verifies" -- vc audit verify
 finish
