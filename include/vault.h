@@ -541,15 +541,16 @@ VAULT_API int vault_grant_approve(vault_session *officer, const char *grant_id) 
 /* Revoke a grant at once (reason required). */
 VAULT_API int vault_grant_revoke(vault_session *officer, const char *grant_id,
                                  const char *reason) VAULT_CHECK;
-/* List grants as text (one per line, free text escaped) or a JSON array,
+/* List grants (logged: action grant_list) as text (one per line, free
+ * text escaped) or a JSON array,
  * each with its state (pending, active, scheduled, expired, suspended,
  * revoked), actions, purposes and revoke or suspension reason;
  * active_only skips all but active ones.  *out freed with vault_free. */
 VAULT_API int vault_grant_list(char **out, vault *v, int active_only, int as_json) VAULT_CHECK;
 /* Warnings about a grant, one "warning: ...\n" line each ("" when none):
  * fields that a deny rule of the policy keeps from all its recipients
- * whatever the grant says, so the grant can't open them.  Read only, not
- * logged.  *out freed with vault_free. */
+ * whatever the grant says, so the grant can't open them.  Logged (action
+ * grant_warnings).  *out freed with vault_free. */
 VAULT_API int vault_grant_warnings(char **out, vault *v, const char *grant_id) VAULT_CHECK;
 
 /* Break glass: open one record for the session's subject for `seconds`

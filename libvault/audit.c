@@ -324,9 +324,7 @@ static int log_meta(vault *v, const char *action, int outcome, const char *detai
     return audit_append(v, &e);
 }
 
-/* The same in a transaction of its own, committed before the caller
- * goes on. */
-static int log_meta_commit(vault *v, const char *action, int outcome, const char *detail)
+int audit_log_query(vault *v, const char *action, int outcome, const char *detail)
 {
     int rc = VAULT_OK;
 
@@ -417,7 +415,7 @@ int vault_audit_pubkey(char *out, size_t out_size, vault *v)
     GUARD(load_pk(pk, v));
     origin_of(origin, sizeof origin, v);
     GUARD(format_vkey(out, out_size, origin, pk));
-    GUARD(log_meta_commit(v, "audit_pubkey", AF_OUTCOME_OK, "checkpoint public key handed out"));
+    GUARD(audit_log_query(v, "audit_pubkey", AF_OUTCOME_OK, "checkpoint public key handed out"));
 cleanup:
     if (rc < 0 && out && out_size > 0)
         out[0] = '\0';
@@ -673,7 +671,7 @@ int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *cons
      * the damage found stops appends, the finding is still reported; an
      * intact log whose verification can't be logged is an error. */
     verify_detail(detail, sizeof detail, out, nnotes);
-    logged = log_meta_commit(v, "audit_verify", out->failure ? AF_OUTCOME_ERROR : AF_OUTCOME_OK,
+    logged = audit_log_query(v, "audit_verify", out->failure ? AF_OUTCOME_ERROR : AF_OUTCOME_OK,
                              detail);
     if (!out->failure)
         GUARD(logged);
@@ -780,7 +778,7 @@ int vault_audit_export(vault *v, const char *path, vault_progress_fn progress, v
     c.progress = progress;
     c.arg = arg;
     /* Logged (and committed) first, so the export includes its own entry. */
-    GUARD(log_meta_commit(v, "audit_export", AF_OUTCOME_OK,
+    GUARD(audit_log_query(v, "audit_export", AF_OUTCOME_OK,
                           to_stdout ? "to standard output" : "to a file"));
     GUARD(store_begin(v->db, 0));
     GUARD(store_audit_count(&count, v->db));

@@ -27,6 +27,11 @@ int audit_append(vault *v, af_entry *e) VAULT_MUST_CHECK;
 int audit_tx_flush(vault *v) VAULT_MUST_CHECK;
 void audit_tx_forget(vault *v);
 
+/* One entry for a query without a session (an administrator's listing or
+ * a query on the log), actor and a detail without values, in a write
+ * transaction of its own, committed before the caller returns anything. */
+int audit_log_query(vault *v, const char *action, int outcome, const char *detail) VAULT_MUST_CHECK;
+
 /* Sign and store a checkpoint of the whole log (caller's write
  * transaction).  *out_note may be NULL. */
 int audit_checkpoint(char **out_note, vault *v) VAULT_MUST_CHECK;

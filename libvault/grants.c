@@ -1116,9 +1116,17 @@ int vault_grant_warnings(char **out, vault *v, const char *grant_id)
     *out = NULL;
     GUARD(vault__enter(v));
     entered = 1;
-    GUARD(store_begin(v->db, 0));
+    GUARD(store_begin(v->db, 1));
     GUARD(load_grant(&o, v, grant_id));
-    store_rollback(v->db);
+    {
+        af_entry e;
+        char detail[VAULT_NAME_MAX + 32];
+        snprintf(detail, sizeof detail, "warnings for %s", o.id);
+        audit_entry_init(&e, v, NULL, "grant_warnings");
+        e.detail = detail;
+        GUARD(audit_append(v, &e));
+    }
+    GUARD(store_commit(v->db));
     if (!o.usable) {
         *out = strdup("warning: the grant names a grade the policy no longer has\n");
         ENSURE(*out, VAULT_ENOMEM, "out of memory");
@@ -1259,6 +1267,9 @@ int vault_grant_list(char **out, vault *v, int active_only, int as_json)
         c.arr = json_array();
         ENSURE(c.arr, VAULT_ENOMEM, "out of memory");
     }
+    /* Who holds which access is itself worth a trace. */
+    GUARD(audit_log_query(v, "grant_list", AF_OUTCOME_OK,
+                          active_only ? "active grants listed" : "all grants listed"));
     GUARD(store_grant_scan(v->db, list_fn, &c));
     if (as_json) {
         *out = json_dumps(c.arr, JSON_INDENT(2));

@@ -343,6 +343,37 @@ static int deny_blocks(const vault_policy *p, const vp_rule *r, const vp_grant *
     return covers;
 }
 
+/* deny_blocks for every subject the pattern can name: a pattern without a
+ * department whose role exists only in some departments (`roles:
+ * departments:`) is blocked when the rule blocks it in each of them. */
+static int deny_blocks_all(const vault_policy *p, const vp_rule *r, const vp_grant *g,
+                           const vp_subj *pat, size_t f)
+{
+    vp_subj one = *pat;
+    int any = 0;
+
+    if (deny_blocks(p, r, g, pat, f))
+        return 1;
+    if (pat->dept >= 0 || pat->role < 0 || p->roles[pat->role].depts == NULL)
+        return 0;
+    for (size_t d = 0; d < p->ndepts; d++) {
+        if (!vp_bit(p->roles[pat->role].depts, d))
+            continue;
+        one.dept = (int)d;
+        if (!deny_blocks(p, r, g, &one, f))
+            return 0;
+        any = 1;
+    }
+    return any;
+}
+
+static const char *file_base(const char *path)
+{
+    const char *slash = path ? strrchr(path, '/') : NULL;
+
+    return slash ? slash + 1 : path ? path : "";
+}
+
 int policy_grant_blocked(char **out, const vault_policy *p, const vp_grant *g)
 {
     int rc = VAULT_OK;
@@ -371,10 +402,10 @@ int policy_grant_blocked(char **out, const vault_policy *p, const vp_grant *g)
         selected++;
         for (size_t i = 0; i < p->nrules; i++) {
             const vp_rule *r = &p->rules[i];
-            if (deny_blocks(p, r, g, &pat, f)) {
+            if (deny_blocks_all(p, r, g, &pat, f)) {
                 vp_buf_printf(&b, "warning: deny rule %s (%s:%u) wins over this grant: its "
                               "recipients can never read field %s\n", r->id,
-                              p->filename ? p->filename : "", r->line, p->fields[f].name);
+                              file_base(p->filename), r->line, p->fields[f].name);
                 blocked++;
                 break;
             }

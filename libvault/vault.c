@@ -629,7 +629,9 @@ int vault_keyslot_list(vault_keyslot_info **out, size_t *out_count, vault *v)
     int rc = VAULT_OK;
 
     GUARD(vault__enter(v));
-    rc = ks_list(out, out_count, v->keys_path);
+    rc = audit_log_query(v, "keyslot_list", AF_OUTCOME_OK, "keyslot list");
+    if (rc == VAULT_OK)
+        rc = ks_list(out, out_count, v->keys_path);
     vault__leave(v);
 cleanup:
     return rc;
@@ -744,7 +746,9 @@ int vault_policy_source(char **out, char *out_hash, size_t out_hash_size, vault 
     ENSURE(out && out_hash && out_hash_size >= 65, VAULT_EINVALID,
            "vault_policy_source: output buffer too small");
     GUARD(vault__enter(v));
-    rc = store_policy_active(&id, filename, sizeof filename, out, &len, v->db);
+    rc = audit_log_query(v, "policy_show", AF_OUTCOME_OK, "active policy source");
+    if (rc == VAULT_OK)
+        rc = store_policy_active(&id, filename, sizeof filename, out, &len, v->db);
     if (rc == VAULT_OK)
         rc = vc_bin2hex(out_hash, out_hash_size, policy_hash(v->policy), 32);
     vault__leave(v);

@@ -1380,6 +1380,38 @@ static void test_diff(void **state)
 
 /* ---- Grant limits and break-glass ---- */
 
+/* A grant that a deny rule makes useless is warned about, also when the
+ * pattern names only a role that exists only in the denied department. */
+static void test_grant_blocked(void **state)
+{
+    vault_policy *p = load_ok("policies/community.yaml", NULL);
+    static const char *const f_crim[] = {"criminal_record"}, *const f_phone[] = {"phone"};
+    vp_grant g = {"g-1", NULL, "grid_worker", NULL, ALLOW, 1u << R, f_crim, 1, 0, 0,
+                  NULL, 0, GRID07, NULL, 0, 0, 86400};
+    char *w = NULL;
+
+    (void)state;
+    assert_int_equal(policy_grant_blocked(&w, p, &g), 0);
+    assert_contains(w, "deny rule community-deny-special (community.yaml:");
+    assert_contains(w, "no access at all");
+    free(w);
+    g.department = "community_committee";
+    assert_int_equal(policy_grant_blocked(&w, p, &g), 0);
+    assert_contains(w, "community-deny-special");
+    free(w);
+    g.fields = f_phone; /* no deny on phone for grid workers */
+    assert_int_equal(policy_grant_blocked(&w, p, &g), 0);
+    assert_string_equal(w, "");
+    free(w);
+    g.fields = f_crim;
+    g.role = "health_worker"; /* exists only in health: not denied */
+    g.department = NULL;
+    assert_int_equal(policy_grant_blocked(&w, p, &g), 0);
+    assert_string_equal(w, "");
+    free(w);
+    policy_free(p);
+}
+
 static void test_grant_limits(void **state)
 {
     vault_policy *p = load_ok("policies/community.yaml", NULL);
@@ -1543,6 +1575,7 @@ int main(void)
         cmocka_unit_test(test_who_can_user_deny),
         cmocka_unit_test(test_diff),
         cmocka_unit_test(test_grant_limits),
+        cmocka_unit_test(test_grant_blocked),
         cmocka_unit_test(test_mutations_never_crash),
     };
 
