@@ -105,9 +105,17 @@ int cli_file_write(const cli *c, const char *path, const char *text, size_t len)
  * U+202A-202E, U+2066-2069) become \n \t \r \xNN \u{XXXX}, invalid UTF-8
  * bytes \xNN, and a backslash \\.  CLI_ESC_JSON: for a document jansson
  * wrote (C0 already escaped), DEL, C1 and bidi controls become \uXXXX,
- * which is the same JSON.  Returns a malloc'ed string, NULL when out of memory. */
-enum { CLI_ESC_TEXT, CLI_ESC_JSON };
+ * which is the same JSON.  CLI_ESC_LINES: as TEXT, but newlines and tabs
+ * stay (multi-line text: policy sources, reports).  U+2028/U+2029 are
+ * escaped in every style.  Returns a malloc'ed string, NULL when out of
+ * memory. */
+enum { CLI_ESC_TEXT, CLI_ESC_JSON, CLI_ESC_LINES };
 char *cli_escape(const char *s, size_t len, int style);
+/* One line on standard error, formatted, escaped (CLI_ESC_TEXT: file
+ * names and messages may carry what a caller typed), then a newline. */
+void cli_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Multi-line text escaped with CLI_ESC_LINES. */
+void cli_put_lines(FILE *f, const char *text);
 /* Wipe and free a string that may hold values (cli_escape's result). */
 void cli_text_free(char *s);
 /* Print `s` escaped (CLI_ESC_TEXT), padded to `width` columns. */

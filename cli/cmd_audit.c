@@ -57,7 +57,7 @@ static char *read_small(cli *c, const char *path)
     size_t n;
 
     if (!f) {
-        fprintf(stderr, "%s: %s: %s: cannot open\n", c->prog, c->cmd, path);
+        cli_errf("%s: %s: %s: cannot open", c->prog, c->cmd, path);
         return NULL;
     }
     buf = malloc(NOTE_MAX + 1);
@@ -68,7 +68,7 @@ static char *read_small(cli *c, const char *path)
     n = fread(buf, 1, NOTE_MAX + 1, f);
     fclose(f);
     if (n > NOTE_MAX) {
-        fprintf(stderr, "%s: %s: %s: larger than %d bytes\n", c->prog, c->cmd, path, NOTE_MAX);
+        cli_errf("%s: %s: %s: larger than %d bytes", c->prog, c->cmd, path, NOTE_MAX);
         free(buf);
         return NULL;
     }
@@ -271,7 +271,7 @@ int cmd_audit(cli *c, int argc, char **argv)
             if (c->json)
                 fputc('\n', stdout);
             else if (!*text)
-                fprintf(stderr, "(no matching entries)\n");
+                cli_errf("(no matching entries)");
         }
     } else {
         c->cmd = "audit";

@@ -34,7 +34,7 @@ static void step(const char *title)
 
 static int fail(const char *what, int rc)
 {
-    fprintf(stderr, "vaultctl: demo: %s: %s\n", what, vault_error_last());
+    cli_errf("vaultctl: demo: %s: %s", what, vault_error_last());
     return cli_exit_code(rc);
 }
 
@@ -163,7 +163,7 @@ static int find_one(char *out, vault_session *s, const char *idno)
         return fail("searching", rc);
     if (n != 1) {
         vault_free(hits);
-        fprintf(stderr, "vaultctl: demo: expected one match, got %zu\n", n);
+        cli_errf("vaultctl: demo: expected one match, got %zu", n);
         return EXIT_FAIL;
     }
     memcpy(out, hits, VAULT_ID_HEX_SIZE);
@@ -262,12 +262,12 @@ int cmd_demo(cli *c, int argc, char **argv)
     }
     if (keep) {
         if (mkdir(keep, 0700) != 0) {
-            fprintf(stderr, "vaultctl: demo: %s: %s\n", keep, strerror(errno));
+            cli_errf("vaultctl: demo: %s: %s", keep, strerror(errno));
             return EXIT_FAIL;
         }
         dir = (char *)keep;
     } else if (!(dir = mkdtemp(tmpl))) {
-        fprintf(stderr, "vaultctl: demo: cannot make a temporary directory: %s\n", strerror(errno));
+        cli_errf("vaultctl: demo: cannot make a temporary directory: %s", strerror(errno));
         return EXIT_FAIL;
     }
     snprintf(vpath, sizeof vpath, "%s/street.vault", dir);
@@ -296,7 +296,7 @@ int cmd_demo(cli *c, int argc, char **argv)
 
     step("2. The officer imports synthetic residents from a CSV file");
     if (write_csv(c, csv, residents, &a, &b) < 0) {
-        fprintf(stderr, "vaultctl: demo: could not write %s\n", csv);
+        cli_errf("vaultctl: demo: could not write %s", csv);
         ex = EXIT_FAIL;
         goto out;
     }
@@ -446,14 +446,14 @@ int cmd_demo(cli *c, int argc, char **argv)
         goto out;
     }
     if (tamper_copy(c, exp, bad, (long)res.checkpoints + 12) < 0) {
-        fprintf(stderr, "vaultctl: demo: could not make the tampered copy\n");
+        cli_errf("vaultctl: demo: could not make the tampered copy");
         ex = EXIT_FAIL;
         goto out;
     }
     rc = vault_audit_verify_export(&res, bad, pubkey, note, NULL, NULL);
     say_verify("a copy with one character changed", rc, &res);
     if (rc != VAULT_EINTEGRITY) {
-        fprintf(stderr, "vaultctl: demo: the tampered copy was not caught\n");
+        cli_errf("vaultctl: demo: the tampered copy was not caught");
         ex = EXIT_FAIL;
         goto out;
     }

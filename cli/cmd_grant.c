@@ -177,22 +177,18 @@ static int parse_actions(cli *c, char *list, unsigned *out)
  * standard error, one escaped line each.  The grant stands either way. */
 static void print_warnings(const cli *c, vault *v, const char *id)
 {
-    char *w = NULL, *line, *nl, *safe;
+    char *w = NULL, *line, *nl;
 
     if (vault_grant_warnings(&w, v, id) < 0) {
-        fprintf(stderr, "%s: warning: could not check grant %s against the deny rules: %s\n",
+        cli_errf("%s: warning: could not check grant %s against the deny rules: %s",
                 c->prog, id, vault_error_last());
         return;
     }
     for (line = w; line && *line; line = nl ? nl + 1 : NULL) {
         nl = strchr(line, '\n');
-        safe = cli_escape(line, nl ? (size_t)(nl - line) : strlen(line), CLI_ESC_TEXT);
-        if (safe == NULL) {
-            fprintf(stderr, "%s: warning: out of memory\n", c->prog);
-            break;
-        }
-        fprintf(stderr, "%s\n", safe);
-        cli_text_free(safe);
+        if (nl)
+            *nl = '\0';
+        cli_errf("%s", line); /* escaped there */
     }
     vault_free(w);
 }
@@ -400,7 +396,7 @@ int cmd_grants(cli *c, int argc, char **argv)
         if (c->json)
             fputc('\n', stdout);
         else if (!*out)
-            fprintf(stderr, "(no grants)\n");
+            cli_errf("(no grants)");
     }
     vault_free(out);
     vault_close(v);
@@ -483,7 +479,7 @@ int cmd_export(cli *c, int argc, char **argv)
         if (rc < 0) {
             ex = cli_fail(c, rc);
         } else if (!(safe = cli_escape(doc, strlen(doc), CLI_ESC_JSON))) {
-            fprintf(stderr, "%s: export: out of memory\n", c->prog);
+            cli_errf("%s: export: out of memory", c->prog);
             ex = EXIT_FAIL;
         } else {
             fprintf(f ? f : stdout, "%s\n", safe);

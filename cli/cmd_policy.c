@@ -54,16 +54,18 @@ static int do_check(cli *c, const char *file)
         }
         json_t *o = json_pack("{s:s, s:b, s:o}", "file", file, "valid", rc == VAULT_OK,
                               "diagnostics", diags);
-        json_dumpf(o, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
+        cli_print_json(stdout, o);
         json_decref(o);
     } else {
+        /* The report quotes the file: escaped, line by line. */
         if (report && *report)
-            fputs(report, stderr);
-        if (rc == VAULT_OK)
-            printf("%s: valid\n", file);
+            cli_put_lines(stderr, report);
+        if (rc == VAULT_OK) {
+            cli_put_lines(stdout, file);
+            printf(": valid\n");
+        }
         else if (!report || !*report)
-            fprintf(stderr, "%s: %s\n", c->prog, vault_error_last());
+            cli_errf("%s: %s", c->prog, vault_error_last());
     }
     free(report);
     return rc == VAULT_OK ? EXIT_OK : cli_exit_code(rc);
@@ -112,9 +114,11 @@ int cmd_policy(cli *c, int argc, char **argv)
             return ex;
         rc = vault_policy_apply(&out, v, argv[optind + 1]);
         if (rc == VAULT_OK) {
-            printf("applied %s\n", argv[optind + 1]);
+            printf("applied ");
+            cli_put_lines(stdout, argv[optind + 1]);
+            printf("\n");
             if (out && *out)
-                fputs(out, stdout);
+                cli_put_lines(stdout, out);
             else
                 printf("no (role, department, field) read access changes\n");
         }
@@ -125,11 +129,11 @@ int cmd_policy(cli *c, int argc, char **argv)
         rc = vault_policy_source(&out, hash, sizeof hash, v);
         if (rc == VAULT_OK && c->json) {
             json_t *o = json_pack("{s:s, s:s}", "sha256", hash, "source", out);
-            json_dumpf(o, stdout, JSON_INDENT(2));
-            fputc('\n', stdout);
+            cli_print_json(stdout, o);
             json_decref(o);
         } else if (rc == VAULT_OK) {
-            printf("# sha256 %s\n%s", hash, out);
+            printf("# sha256 %s\n", hash);
+            cli_put_lines(stdout, out); /* a stored policy may hold bidi text */
         }
     } else if (strcmp(sub, "explain") == 0) {
         c->cmd = "policy explain";
@@ -143,7 +147,7 @@ int cmd_policy(cli *c, int argc, char **argv)
             goto out;
         rc = vault_explain(&out, s, action, record, field);
         if (rc == VAULT_OK)
-            fputs(out, stdout);
+            cli_put_lines(stdout, out);
     } else if (strcmp(sub, "who-can") == 0) {
         c->cmd = "policy who-can";
         if (!field)
@@ -152,7 +156,9 @@ int cmd_policy(cli *c, int argc, char **argv)
             return ex;
         rc = vault_who_can(&out, v, field, record, c->json);
         if (rc == VAULT_OK) {
-            fputs(out, stdout);
+            char *safe = cli_escape(out, strlen(out), c->json ? CLI_ESC_JSON : CLI_ESC_LINES);
+            fputs(safe ? safe : "", stdout);
+            cli_text_free(safe);
             if (*out && out[strlen(out) - 1] != '\n')
                 fputc('\n', stdout);
         }

@@ -90,17 +90,17 @@ static int kv_add_json(cli *c, kv *k, const char *path)
     k->doc = strcmp(path, "-") == 0 ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &err)
                                     : json_load_file(path, JSON_REJECT_DUPLICATES, &err);
     if (!k->doc) {
-        fprintf(stderr, "%s: %s: %s:%d:%d: %s\n", c->prog, c->cmd, path, err.line, err.column,
+        cli_errf("%s: %s: %s:%d:%d: %s", c->prog, c->cmd, path, err.line, err.column,
                 err.text);
         return EXIT_INVALID;
     }
     if (!json_is_object(k->doc)) {
-        fprintf(stderr, "%s: %s: %s: expected a JSON object of field: value\n", c->prog, c->cmd, path);
+        cli_errf("%s: %s: %s: expected a JSON object of field: value", c->prog, c->cmd, path);
         return EXIT_INVALID;
     }
     json_object_foreach(k->doc, key, val) {
         if (!json_is_string(val)) {
-            fprintf(stderr, "%s: %s: %s: value of field '%s' must be a string\n", c->prog, c->cmd,
+            cli_errf("%s: %s: %s: value of field '%s' must be a string", c->prog, c->cmd,
                     path, key);
             return EXIT_INVALID;
         }
@@ -127,21 +127,21 @@ static int read_value_stdin(cli *c, char **out, size_t *out_len)
     *out = NULL;
     *out_len = 0;
     if (!buf) {
-        fprintf(stderr, "%s: %s: out of memory\n", c->prog, c->cmd);
+        cli_errf("%s: %s: out of memory", c->prog, c->cmd);
         ex = EXIT_FAIL;
         goto out;
     }
     while (n < cap && (got = fread(buf + n, 1, cap - n, stdin)) > 0)
         n += got;
     if (ferror(stdin)) {
-        fprintf(stderr, "%s: %s: cannot read the value from standard input\n", c->prog, c->cmd);
+        cli_errf("%s: %s: cannot read the value from standard input", c->prog, c->cmd);
         ex = EXIT_FAIL;
         goto out;
     }
     if (n > 0 && buf[n - 1] == '\n')
         n--;
     if (n > VAULT_VALUE_MAX) {
-        fprintf(stderr, "%s: %s: the value on standard input is longer than %d bytes\n", c->prog,
+        cli_errf("%s: %s: the value on standard input is longer than %d bytes", c->prog,
                 c->cmd, VAULT_VALUE_MAX);
         ex = EXIT_INVALID;
         goto out;
@@ -214,7 +214,7 @@ static int print_result(cli *c, const char *id, const vault_result *r)
         }
     }
     if (ex != EXIT_OK) {
-        fprintf(stderr, "%s: %s: out of memory printing the record\n", c->prog, c->cmd);
+        cli_errf("%s: %s: out of memory printing the record", c->prog, c->cmd);
         return ex;
     }
     for (i = 0; i < n; i++)

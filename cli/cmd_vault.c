@@ -216,7 +216,7 @@ int cmd_key(cli *c, int argc, char **argv)
     key = sodium_malloc(80);
     if (!key) {
         vault_close(v);
-        fprintf(stderr, "%s: out of secure memory\n", c->prog);
+        cli_errf("%s: out of secure memory", c->prog);
         return EXIT_FAIL;
     }
     rc = vault_db_key(key, 80, v);

@@ -75,16 +75,16 @@ int cli_harden_process(const cli *c)
 
     /* Keys live in this process: no core file may hold them. */
     if (setrlimit(RLIMIT_CORE, &no_core) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-        fprintf(stderr, "%s: cannot disable core dumps: %s\n", c->prog, strerror(errno));
+        cli_errf("%s: cannot disable core dumps: %s", c->prog, strerror(errno));
         return EXIT_FAIL;
     }
     if (sodium_init() < 0) { /* before sodium_malloc */
-        fprintf(stderr, "%s: cannot initialise libsodium\n", c->prog);
+        cli_errf("%s: cannot initialise libsodium", c->prog);
         return EXIT_FAIL;
     }
     for (i = 0; i < sizeof env_secrets / sizeof env_secrets[0]; i++) {
         if (take_env(&env_secrets[i]) < 0) {
-            fprintf(stderr, "%s: cannot take %s out of the environment\n", c->prog,
+            cli_errf("%s: cannot take %s out of the environment", c->prog,
                     env_secrets[i].name);
             return EXIT_FAIL;
         }
@@ -132,7 +132,7 @@ int cli_fail(const cli *c, int rc)
 {
     const char *msg = vault_error_last();
 
-    fprintf(stderr, "%s: %s: %s\n", c->prog, c->cmd ? c->cmd : "error",
+    cli_errf("%s: %s: %s", c->prog, c->cmd ? c->cmd : "error",
             *msg ? msg : vault_error_name(rc));
     return cli_exit_code(rc);
 }
@@ -140,12 +140,14 @@ int cli_fail(const cli *c, int rc)
 int cli_usage_error(const cli *c, const char *fmt, ...)
 {
     va_list ap;
+    char msg[1024];
 
-    fprintf(stderr, "%s: %s: ", c->prog, c->cmd ? c->cmd : "usage");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see '%s %s --help')\n", c->prog, c->cmd ? c->cmd : "");
+    /* The message may quote what was typed: escaped like every error. */
+    cli_errf("%s: %s: %s (see '%s %s --help')", c->prog, c->cmd ? c->cmd : "usage", msg, c->prog,
+             c->cmd ? c->cmd : "");
     return EXIT_USAGE;
 }
 
@@ -174,7 +176,7 @@ int cli_global_option(cli *c, int opt, const char *arg)
         else if (strcmp(arg, "sensitive") == 0)
             c->kdf_profile = VAULT_KDF_SENSITIVE;
         else {
-            fprintf(stderr, "%s: --kdf must be interactive, moderate or sensitive\n", c->prog);
+            cli_errf("%s: --kdf must be interactive, moderate or sensitive", c->prog);
             return -1;
         }
         return 1;
@@ -245,7 +247,7 @@ static int get_passphrase(vault_secret *out, cli *c, const char *env, int confir
         e->data = NULL;
     } else if (isatty(STDIN_FILENO)) {
         if (!(buf = sodium_malloc(PASS_MAX))) {
-            fprintf(stderr, "%s: out of secure memory\n", c->prog);
+            cli_errf("%s: out of secure memory", c->prog);
             rc = EXIT_FAIL;
             goto out;
         }
@@ -291,7 +293,7 @@ int cli_new_secret(vault_secret *out, cli *c, const char *key_file, const char *
             int rc = vault_keyfile_generate(key_file);
             if (rc < 0)
                 return cli_fail(c, rc);
-            fprintf(stderr, "%s: wrote a new key file %s (keep it safe: it unlocks the vault)\n",
+            cli_errf("%s: wrote a new key file %s (keep it safe: it unlocks the vault)",
                     c->prog, key_file);
         }
         out->kind = VAULT_UNLOCK_KEYFILE;

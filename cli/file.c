@@ -21,20 +21,20 @@ int cli_file_create(FILE **out, const cli *c, const char *path)
     if (fd < 0) {
         err = errno;
         if (err == EEXIST && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
-            fprintf(stderr, "%s: %s: %s: is a symbolic link; not followed, nothing written\n",
+            cli_errf("%s: %s: %s: is a symbolic link; not followed, nothing written",
                     c->prog, cmd, path);
         else if (err == EEXIST)
-            fprintf(stderr, "%s: %s: %s: already exists; not overwritten (choose a new name)\n",
+            cli_errf("%s: %s: %s: already exists; not overwritten (choose a new name)",
                     c->prog, cmd, path);
         else
-            fprintf(stderr, "%s: %s: %s: cannot create: %s\n", c->prog, cmd, path,
+            cli_errf("%s: %s: %s: cannot create: %s", c->prog, cmd, path,
                     strerror(err));
         ex = EXIT_FAIL;
         goto out;
     }
     /* The umask can only take bits away from 0600; fchmod makes it exact. */
     if (fchmod(fd, 0600) != 0 || !(*out = fdopen(fd, "w"))) {
-        fprintf(stderr, "%s: %s: %s: cannot create: %s\n", c->prog, cmd, path,
+        cli_errf("%s: %s: %s: cannot create: %s", c->prog, cmd, path,
                 strerror(errno));
         close(fd);
         unlink(path);
@@ -56,7 +56,7 @@ int cli_file_finish(const cli *c, FILE *f, const char *path, int ok)
     if (!ok || failed) {
         /* Never leave half a file under the name asked for. */
         if (failed)
-            fprintf(stderr, "%s: %s: %s: write failed; file removed\n", c->prog, cmd, path);
+            cli_errf("%s: %s: %s: write failed; file removed", c->prog, cmd, path);
         unlink(path);
         ex = EXIT_FAIL;
     }

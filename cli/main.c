@@ -53,7 +53,7 @@ static int run(const cli *base, int argc, char **argv)
 
     c.vault_path = getenv("VAULT_PATH");
     if (vault_init() < 0) {
-        fprintf(stderr, "vaultctl: %s\n", vault_error_last());
+        cli_errf("vaultctl: %s", vault_error_last());
         return EXIT_FAIL;
     }
     opterr = 0;

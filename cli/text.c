@@ -1,5 +1,6 @@
 /* vaultctl: text output: padding by display width, so tables with Chinese
  * text line up, and escaping what a terminal would obey. */
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,12 @@ static int is_bidi(uint32_t cp)
            (cp >= 0x2066 && cp <= 0x2069);
 }
 
+/* The Unicode line and paragraph separators: line breaks to many viewers. */
+static int is_separator(uint32_t cp)
+{
+    return cp == 0x2028 || cp == 0x2029;
+}
+
 char *cli_escape(const char *s, size_t len, int style)
 {
     const uint8_t *p = (const uint8_t *)s;
@@ -90,7 +97,8 @@ char *cli_escape(const char *s, size_t len, int style)
         if (style == CLI_ESC_JSON) {
             /* jansson wrote the document: valid UTF-8, C0 escaped (DEL,
              * C1 and bidi controls not). */
-            if (n > 0 && (cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || is_bidi(cp)))
+            if (n > 0 && (cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || is_bidi(cp) ||
+                          is_separator(cp)))
                 o += (size_t)snprintf(out + o, cap - o, "\\u%04x", (unsigned)cp);
             else {
                 n = n ? n : 1;
@@ -103,12 +111,14 @@ char *cli_escape(const char *s, size_t len, int style)
         } else if (cp == '\\') {
             memcpy(out + o, "\\\\", 2);
             o += 2;
+        } else if (style == CLI_ESC_LINES && (cp == '\n' || cp == '\t')) {
+            out[o++] = (char)cp;
         } else if (cp == '\n' || cp == '\t' || cp == '\r') {
             out[o++] = '\\';
             out[o++] = cp == '\n' ? 'n' : cp == '\t' ? 't' : 'r';
         } else if (cp < 0x20 || cp == 0x7F) {
             o += (size_t)snprintf(out + o, cap - o, "\\x%02X", (unsigned)cp);
-        } else if ((cp >= 0x80 && cp <= 0x9F) || is_bidi(cp)) {
+        } else if ((cp >= 0x80 && cp <= 0x9F) || is_bidi(cp) || is_separator(cp)) {
             o += (size_t)snprintf(out + o, cap - o, "\\u{%04X}", (unsigned)cp);
         } else {
             memcpy(out + o, p + i, n);
@@ -156,4 +166,25 @@ out:
     cli_text_free(safe);
     cli_text_free(text);
     return ex;
+}
+
+void cli_errf(const char *fmt, ...)
+{
+    char line[2048], *safe;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    safe = cli_escape(line, strlen(line), CLI_ESC_TEXT);
+    fprintf(stderr, "%s\n", safe ? safe : "vaultctl: out of memory");
+    cli_text_free(safe);
+}
+
+void cli_put_lines(FILE *f, const char *text)
+{
+    char *safe = cli_escape(text, strlen(text), CLI_ESC_LINES);
+
+    fputs(safe ? safe : "vaultctl: out of memory\n", f);
+    cli_text_free(safe);
 }

@@ -624,9 +624,23 @@ static void field_flags(uint8_t *out, const vault_policy *p, const vp_grant *g)
     }
 }
 
-static int same_opt(const char *a, const char *b)
+/* 1 when one person could match both recipient patterns (user, role,
+ * department against b's): no attribute that both name differs, and a
+ * role one names can exist in a department the other names.  So
+ * {department: X}, {user: u, department: X} and {user: u, role: r,
+ * department: X} all meet: changing the pattern doesn't restart a period. */
+static int patterns_meet(const vault_policy *p, const char *user, const char *role,
+                         const char *dept, const vp_grant *b)
 {
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+    const char *r = role ? role : b->role, *d = dept ? dept : b->department;
+
+    if (user && b->user && !same_user(user, b->user))
+        return 0;
+    if (role && b->role && strcmp(role, b->role) != 0)
+        return 0;
+    if (dept && b->department && strcmp(dept, b->department) != 0)
+        return 0;
+    return !(r && d && !policy_role_in_department(p, r, d));
 }
 
 /* 1 when a's and b's scopes may cover one record: nested subtrees, a
@@ -673,8 +687,7 @@ static int chain_fn(void *arg, const store_grant *s)
         return 0;
     if (strcmp(s->state, "pending") == 0 && s->not_after <= c->now)
         return 0; /* expired unapproved: it never gave access */
-    if (!same_opt(s->user, c->g->user) || !same_opt(s->role, c->g->role) ||
-        !same_opt(s->department, c->g->department))
+    if (!patterns_meet(c->p, s->user, s->role, s->department, c->g))
         return 0;
     rc = to_vp(&o, c->p, s);
     if (rc < 0)
@@ -716,8 +729,8 @@ static int span_cmp(const void *a, const void *b)
     return x->from < y->from ? -1 : x->from > y->from;
 }
 
-/* No chaining (docs/policy-format.md, "Grant limits"): grants to the same
- * recipient pattern for a shared field and a meeting scope join into one
+/* No chaining (docs/policy-format.md, "Grant limits"): grants to recipient
+ * patterns that meet, for a shared field and a meeting scope, join into one
  * period when less than max_duration lies between them; the time they
  * cover in the period that holds g, counted once where they overlap,
  * may not exceed max_duration. */
@@ -1458,6 +1471,33 @@ typedef struct recheck_ctx {
     size_t n, cap;
 } recheck_ctx;
 
+/* An open break-glass under a new policy: its role, purpose, duration
+ * and grade must still be allowed by the new break_glass section.  Sets
+ * why ("" when it may stay open). */
+static void glass_recheck(char *why, size_t cap, const vault_policy *p, const owned_grant *o)
+{
+    const vp_break_glass *bg = policy_break_glass(p);
+    int64_t secs = o->g.not_after - o->g.not_before; /* both range-checked */
+    char have[32], max[32];
+
+    why[0] = '\0';
+    if (!bg)
+        snprintf(why, cap, "the new policy has no break_glass section");
+    else if (!o->role || !policy_break_glass_role(p, o->role))
+        snprintf(why, cap, "role '%s' may no longer break glass", o->role ? o->role : "?");
+    else if (o->g.npurposes != 1 || !name_listed(o->g.purposes[0], bg->purposes, bg->npurposes))
+        snprintf(why, cap, "purpose '%s' is no longer one for break-glass",
+                 o->g.npurposes ? o->g.purposes[0] : "?");
+    else if (!o->usable || o->g.grade_max > bg->max_grade)
+        snprintf(why, cap, "it opens grades above the new break_glass.max_grade");
+    else if (secs > bg->max_duration) {
+        policy_duration_text(have, sizeof have, secs);
+        policy_duration_text(max, sizeof max, bg->max_duration);
+        snprintf(why, cap, "it lasts %s, longer than the new break_glass.max_duration %s", have,
+                 max);
+    }
+}
+
 static int recheck_fn(void *arg, const store_grant *s)
 {
     recheck_ctx *c = arg;
@@ -1465,11 +1505,13 @@ static int recheck_fn(void *arg, const store_grant *s)
     int rc = VAULT_OK, needs = 0, bad;
     char why[400] = "";
 
-    if (s->break_glass || s->not_after <= c->now ||
+    if (s->not_after <= c->now ||
         (strcmp(s->state, "active") != 0 && strcmp(s->state, "pending") != 0))
         return 0;
     GUARD(to_vp(&o, c->p, s));
-    if (!o.usable) {
+    if (o.break_glass) {
+        glass_recheck(why, sizeof why, c->p, &o);
+    } else if (!o.usable) {
         snprintf(why, sizeof why, "it names a grade the new policy does not have");
     } else {
         bad = policy_grant_check(&needs, c->p, s->issuer_role, &o.g);

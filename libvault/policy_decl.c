@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "policy_int.h"
+#include "text.h"
 
 /* ---- Node helpers ---- */
 
@@ -190,8 +191,18 @@ const char *vp_want_text(pctx *c, const vnode *n, const char *what)
         return NULL;
     }
     s = vp_strndup(&c->p->arena, n->s, n->len);
-    if (s == NULL)
+    if (s == NULL) {
         c->oom = 1;
+        return NULL;
+    }
+    /* Labels and descriptions are shown to people: the one free-text
+     * rule (text.h), so none can move a cursor or reorder a line. */
+    if (n->len > 0 && vault__text_check(s, VP_LABEL_MAX, what) < 0) {
+        vault__err_clear();
+        vp_diag_n(c, VP_ERR, n, "%s must be one line of text: no control characters (newline "
+                  "and tab included) or bidirectional controls", what);
+        return NULL;
+    }
     return s;
 }
 

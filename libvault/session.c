@@ -897,11 +897,13 @@ static int find_quota(const vp_quota **out, vault_session *s, const vp_field *f,
     }
     GUARD(store_quota_count(&used, s->v->db, q->id, s->user, now - q->per));
     if (used >= q->searches) {
-        snprintf(why, sizeof why, "search quota %s used up (%lld per %llds)", q->id,
-                 (long long)q->searches, (long long)q->per);
+        char per[32];
+        policy_duration_text(per, sizeof per, q->per); /* as the policy says it */
+        snprintf(why, sizeof why, "search quota %s used up (%lld per %s)", q->id,
+                 (long long)q->searches, per);
         rc = vault__err(VAULT_EDENIED, "search denied for %s: quota '%s' is used up (%lld "
-                        "searches per %lld s for each user)", f->name, q->id,
-                        (long long)q->searches, (long long)q->per);
+                        "searches per %s for each user)", f->name, q->id,
+                        (long long)q->searches, per);
         return log_refusal(s->v, s, "search", NULL, f->name, why, NULL, AF_OUTCOME_DENIED, rc);
     }
     GUARD(store_quota_add(s->v->db, q->id, s->user, now - q->per, now));

@@ -553,6 +553,27 @@ static void test_no_chaining(void **state)
     g.user = "zhou";
     assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), VAULT_EDENIED);
     assert_non_null(strstr(vault_error_last(), "recipients list"));
+    /* Changing the pattern doesn't restart the period: {role, department},
+     * then {user, role}, then {user, role, department} can all name zhou. */
+    g.user = NULL;
+    g.role = "reader";
+    g.department = "clinic";
+    g.not_before = now + 100 * day;
+    g.not_after = now + 101 * day;
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), 0);
+    g.department = NULL;
+    g.user = "zhou";
+    g.not_before = now + 101 * day;
+    g.not_after = now + 102 * day;
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "no chaining"));
+    g.department = "clinic";
+    g.user = "ZHOU";
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), VAULT_EDENIED);
+    /* Readers of another department are other people. */
+    g.user = NULL;
+    g.department = "office";
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, f->junior, &g), 0);
 }
 
 static void test_explicit_actions(void **state)
@@ -646,6 +667,42 @@ static void test_apply_suspends_grants(void **state)
     assert_non_null(strstr(list, "suspended"));
     vault_free(list);
     assert_int_equal(logged(f->v, "grant_suspend", AF_OUTCOME_OK, gid), 1);
+}
+
+/* policy apply also closes an open break-glass the new policy forbids. */
+static void test_apply_closes_break_glass(void **state)
+{
+    ofx *f = *state;
+    char bg[VAULT_NAME_MAX], path[600], *rep = NULL, *pol;
+    size_t len;
+
+    assert_int_equal(vault_break_glass(bg, sizeof bg, f->medic, f->id, "collapsed", 3600), 0);
+    assert_int_equal(effect_of(f->medic, f->id, "health"), VAULT_EFFECT_ALLOW);
+    /* An unrelated change keeps it open ... */
+    assert_int_equal(vault_policy_apply(&rep, f->v, OFFICERS), 0);
+    assert_null(strstr(rep, "! suspended"));
+    vault_free(rep);
+    assert_int_equal(effect_of(f->medic, f->id, "health"), VAULT_EFFECT_ALLOW);
+    /* ... a shorter break_glass.max_duration closes it. */
+    pol = (char *)tu_read_file(OFFICERS, &len);
+    {
+        char *at = strstr(pol, "  max_duration: 1h\n  max_per_day");
+        FILE *o;
+        assert_non_null(at);
+        snprintf(path, sizeof path, "%s/short.yaml", f->dir);
+        o = fopen(path, "w");
+        assert_non_null(o);
+        fwrite(pol, 1, (size_t)(at - pol), o);
+        fputs("  max_duration: 30m\n", o);
+        fputs(at + strlen("  max_duration: 1h\n"), o);
+        fclose(o);
+    }
+    free(pol);
+    assert_int_equal(vault_policy_apply(&rep, f->v, path), 0);
+    assert_non_null(strstr(rep, bg));
+    assert_non_null(strstr(rep, "break_glass.max_duration 30m"));
+    vault_free(rep);
+    assert_int_equal(effect_of(f->medic, f->id, "health"), VAULT_EFFECT_DENY);
 }
 
 static void test_approver_rules(void **state)
@@ -898,6 +955,7 @@ int main(void)
 #define O(fn) cmocka_unit_test_setup_teardown(fn, osetup, oteardown)
         O(test_scope_inside_issuer), O(test_no_self_grants), O(test_no_chaining),
         O(test_explicit_actions), O(test_time_range), O(test_apply_suspends_grants),
+        O(test_apply_closes_break_glass),
         O(test_approver_rules), O(test_user_names_normalised), O(test_break_glass_bounds),
         O(test_useless_grant_warned),
         cmocka_unit_test(test_hotline_header_promise),

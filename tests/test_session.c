@@ -186,6 +186,7 @@ static void test_masked_search_sweep_quota(void **state)
     assert_int_equal(i, 30);
     assert_int_equal(n, 0);
     assert_non_null(strstr(vault_error_last(), "grid-masked-search"));
+    assert_non_null(strstr(vault_error_last(), "30 searches per 1h")); /* the policy's units */
     assert_last(f->v, "search", AF_OUTCOME_DENIED, "used up");
 }
 

@@ -71,4 +71,39 @@ else
     ok "a label with control characters is refused at input"
 fi
 
+# U+2028 / U+2029 end a line in many viewers: escaped in text and JSON.
+SEP=$(printf 'a\342\200\250b\342\200\251c')
+expect_exit 0 "record add with line separators" -- "$VAULTCTL" --vault "$V" --key-file "$K" \
+    "${OFFICER[@]}" record add --in hangzhou/gongshu/xiaohe/changzheng/grid-07 "name=$SEP"
+SID=$(tr -d '\n' <"$TMP/out")
+expect_exit 0 "record get (line separators)" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" \
+    record get "$SID" --fields name
+expect_grep 'a\\u{2028}b\\u{2029}c' "$TMP/out" "U+2028 and U+2029 escaped in text"
+expect_exit 0 "record get --json (line separators)" -- "$VAULTCTL" --vault "$V" --key-file "$K" \
+    "${OFFICER[@]}" --json record get "$SID" --fields name
+expect_no_grep "$(printf '\342\200\250')" "$TMP/out" "no raw U+2028 in JSON"
+
+# Errors quote what was typed (file names, ids): escaped too.
+BADCSV="$TMP/$(printf 'evil\033[2K.csv')"
+printf 'jurisdiction,name\n' >"$BADCSV"
+"$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" import "$BADCSV" >/dev/null 2>"$TMP/err"
+"$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" grant approve "$(printf 'g-\033[1A')" >/dev/null 2>>"$TMP/err"
+"$VAULTCTL" --vault "$V" --key-file "$K" audit verify --checkpoint "$(printf '/nope\342\200\256')" >/dev/null 2>>"$TMP/err"
+[ -s "$TMP/err" ] && ok "the bad commands said why" || bad "no error messages"
+no_raw "$TMP/err" "error messages"
+
+# A stored policy is shown as text: bidi characters in it are escaped.
+BIDI_POL="$TMP/bidi.yaml"
+{ printf '# owner: \342\200\256evil\n'; cat "$POL"; } >"$BIDI_POL"
+expect_exit 0 "policy apply (a comment with U+202E)" -- "$VAULTCTL" --vault "$V" --key-file "$K" policy apply "$BIDI_POL"
+expect_exit 0 "policy show" -- "$VAULTCTL" --vault "$V" --key-file "$K" policy show
+no_raw "$TMP/out" "policy show"
+expect_grep 'owner: \\u{202E}evil' "$TMP/out" "the comment is shown escaped"
+
+# Labels in a policy are one line of text.
+LAB_POL="$TMP/label.yaml"
+sed 's/label: 网格员/label: "网格\\e[2K员"/' "$POL" >"$LAB_POL"
+expect_exit 7 "policy check refuses a label with ESC" -- "$VAULTCTL" policy check "$LAB_POL"
+expect_grep "label must be one line of text" "$TMP/err" "and says why"
+
 finish
