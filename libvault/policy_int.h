@@ -2,9 +2,13 @@
  * policy module's files:
  *   policy.c          decisions, reasons, accessors
  *   policy_grants.c   grant sets, grant limits
- *   policy_yaml.c     reading, YAML -> node tree, the report
- *   policy_decl.c     node accessors, declarations, the top level
+ *   policy_load.c     reading a file, the whole parse (top of the parser)
+ *   policy_decl.c     declarations, the top level of the document
  *   policy_rules.c    rules, grant_limits, break_glass
+ *   policy_quota.c    quotas
+ *   policy_node.c     checked node accessors (types, keys, names, text)
+ *   policy_yaml.c     YAML -> node tree
+ *   policy_diag.c     diagnostics and the sorted report
  *   policy_compile.c  rule index, never-match and shadow warnings
  *   policy_query.c    explain, who-can, diff
  *   policy_util.c     arena, string map, sparse index, text buffer, paths
@@ -366,6 +370,18 @@ typedef struct pctx {
 void vp_diag(pctx *c, int is_err, unsigned line, unsigned col, const char *fmt, ...)
     VAULT_PRINTF(5, 6);
 void vp_diag_n(pctx *c, int is_err, const vnode *n, const char *fmt, ...) VAULT_PRINTF(4, 5);
+void vp_diag_v(pctx *c, int is_err, unsigned line, unsigned col, const char *fmt, va_list ap);
+/* Sort the diagnostics into c->rep; the first error (without "error: ")
+ * into c->first. */
+void vp_report_finish(pctx *c);
+/* YAML text -> node tree in ta (policy_yaml.c); *out_root NULL for an
+ * empty document. */
+int vp_yaml_tree(vnode **out_root, pctx *c, vp_arena *ta, const char *text,
+                 size_t len) VAULT_MUST_CHECK;
+/* Names of the declared kinds (VP_K_*), their sections, and their maps. */
+extern const char *const vp_kind_names[VP_K_COUNT];
+extern const char *const vp_kind_sections[VP_K_COUNT];
+const vp_map *vp_kind_map(const vault_policy *p, int kind);
 
 typedef struct vp_keydef {
     const char *name;
