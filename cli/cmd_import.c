@@ -81,11 +81,13 @@ int cmd_import(cli *c, int argc, char **argv)
     }
     if (c->json) {
         json_t *o = json_pack("{s:I}", "imported", (json_int_t)count);
-        json_dumpf(o, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
+        cli_print_json(stdout, o);
         json_decref(o);
     } else {
-        printf("imported %zu record%s from %s\n", count, count == 1 ? "" : "s", file);
+        char line[1200];
+        snprintf(line, sizeof line, "imported %zu record%s from %s\n", count,
+                 count == 1 ? "" : "s", file);
+        cli_put_lines(stdout, line); /* the file name as typed: escaped */
     }
 out:
     vault_session_close(s);

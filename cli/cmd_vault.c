@@ -57,11 +57,13 @@ int cmd_init(cli *c, int argc, char **argv)
         id[0] = '\0';
     if (c->json) {
         json_t *o = json_pack("{s:s, s:s, s:s}", "vault", c->vault_path, "id", id, "policy", policy);
-        json_dumpf(o, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
+        cli_print_json(stdout, o);
         json_decref(o);
     } else {
-        printf("created vault %s (id %s) with policy %s\n", c->vault_path, id, policy);
+        char line[2200];
+        snprintf(line, sizeof line, "created vault %s (id %s) with policy %s\n", c->vault_path,
+                 id, policy);
+        cli_put_lines(stdout, line); /* paths as typed: escaped */
     }
     vault_close(v);
     return EXIT_OK;

@@ -71,7 +71,8 @@ static int run(const cli *base, int argc, char **argv)
         if (r < 0)
             return EXIT_USAGE;
         if (r == 0) {
-            fprintf(stderr, "vaultctl: unknown option '%s'\n%s", argv[optind - 1], usage_text);
+            cli_errf("vaultctl: unknown option '%s'", argv[optind - 1]);
+            fputs(usage_text, stderr);
             return EXIT_USAGE;
         }
     }
@@ -114,7 +115,8 @@ static int run(const cli *base, int argc, char **argv)
         fputs(usage_text, stdout);
         return EXIT_OK;
     }
-    fprintf(stderr, "vaultctl: unknown command '%s'\n%s", cmd, usage_text);
+    cli_errf("vaultctl: unknown command '%s'", cmd);
+    fputs(usage_text, stderr);
     return EXIT_USAGE;
 }
 

@@ -1444,7 +1444,13 @@ int vault_break_glass(char *out_id, size_t out_id_size, vault_session *s, const 
         snprintf(why, sizeof why, "%s", vault_error_last());
         line_printf(&l, "break-glass on ");
         line_text(&l, record_id, 64);
-        line_printf(&l, " for %llds: ", (long long)seconds);
+        if (seconds > 0 && seconds <= VP_TIME_MAX) {
+            char dur[32];
+            policy_duration_text(dur, sizeof dur, seconds);
+            line_printf(&l, " for %s: ", dur);
+        } else {
+            line_printf(&l, " for %llds: ", (long long)seconds);
+        }
         line_text(&l, reason, 200);
         rc = refuse(s, "break_glass", c.rid, why, request, rc);
     }
@@ -1474,9 +1480,10 @@ typedef struct recheck_ctx {
 /* An open break-glass under a new policy: its role, purpose, duration
  * and grade must still be allowed by the new break_glass section.  Sets
  * why ("" when it may stay open). */
-static void glass_recheck(char *why, size_t cap, const vault_policy *p, const owned_grant *o)
+static void glass_recheck(char *why, size_t cap, const vault_policy *old, const vault_policy *p,
+                          const owned_grant *o)
 {
-    const vp_break_glass *bg = policy_break_glass(p);
+    const vp_break_glass *bg = policy_break_glass(p), *was = policy_break_glass(old);
     int64_t secs = o->g.not_after - o->g.not_before; /* both range-checked */
     char have[32], max[32];
 
@@ -1490,6 +1497,12 @@ static void glass_recheck(char *why, size_t cap, const vault_policy *p, const ow
                  o->g.npurposes ? o->g.purposes[0] : "?");
     else if (!o->usable || o->g.grade_max > bg->max_grade)
         snprintf(why, cap, "it opens grades above the new break_glass.max_grade");
+    else if (was && name_listed(o->role, was->any_jurisdiction, was->nany_jurisdiction) &&
+             !name_listed(o->role, bg->any_jurisdiction, bg->nany_jurisdiction))
+        /* The opener's jurisdiction is not kept with the grant, so it may
+         * have been opened outside it: close it (it can be opened again). */
+        snprintf(why, cap, "the new policy bounds break-glass of role '%s' to the opener's own "
+                 "jurisdiction (break_glass.any_jurisdiction no longer lists it)", o->role);
     else if (secs > bg->max_duration) {
         policy_duration_text(have, sizeof have, secs);
         policy_duration_text(max, sizeof max, bg->max_duration);
@@ -1510,7 +1523,7 @@ static int recheck_fn(void *arg, const store_grant *s)
         return 0;
     GUARD(to_vp(&o, c->p, s));
     if (o.break_glass) {
-        glass_recheck(why, sizeof why, c->p, &o);
+        glass_recheck(why, sizeof why, c->v->policy, c->p, &o);
     } else if (!o.usable) {
         snprintf(why, sizeof why, "it names a grade the new policy does not have");
     } else {

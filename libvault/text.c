@@ -39,8 +39,9 @@ int vault__text_check(const char *s, size_t max, const char *what)
                               (size_t)(p - (const uint8_t *)s) + 1);
         if (is_control(c))
             return vault__err(VAULT_EINVALID,
-                              "%s contains a control character (byte %zu); write it on one "
-                              "line without tabs", what, (size_t)(p - (const uint8_t *)s) + 1);
+                              "%s contains a control character or line separator (byte %zu); "
+                              "write it on one line without tabs", what,
+                              (size_t)(p - (const uint8_t *)s) + 1);
         if (uc_is_property_bidi_control(c))
             return vault__err(VAULT_EINVALID,
                               "%s contains a bidirectional control character U+%04X (byte %zu)",

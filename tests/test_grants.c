@@ -674,7 +674,7 @@ static void test_apply_closes_break_glass(void **state)
 {
     ofx *f = *state;
     char bg[VAULT_NAME_MAX], path[600], *rep = NULL, *pol;
-    size_t len;
+    size_t len = 0;
 
     assert_int_equal(vault_break_glass(bg, sizeof bg, f->medic, f->id, "collapsed", 3600), 0);
     assert_int_equal(effect_of(f->medic, f->id, "health"), VAULT_EFFECT_ALLOW);
@@ -703,6 +703,29 @@ static void test_apply_closes_break_glass(void **state)
     assert_non_null(strstr(rep, "break_glass.max_duration 30m"));
     vault_free(rep);
     assert_int_equal(effect_of(f->medic, f->id, "health"), VAULT_EFFECT_DENY);
+
+    /* Opened outside the medic's jurisdiction under any_jurisdiction, it is
+     * closed by a policy that bounds break-glass to the opener's own. */
+    pol = (char *)tu_read_file(OFFICERS, &len);
+    {
+        FILE *o;
+        snprintf(path, sizeof path, "%s/anywhere.yaml", f->dir);
+        o = fopen(path, "w");
+        assert_non_null(o);
+        fwrite(pol, 1, len, o);
+        fputs("  any_jurisdiction: [medic]\n", o);
+        fclose(o);
+    }
+    free(pol);
+    assert_int_equal(vault_policy_apply(&rep, f->v, path), 0);
+    vault_free(rep);
+    assert_int_equal(vault_break_glass(bg, sizeof bg, f->medic, f->far, "collapsed", 600), 0);
+    assert_int_equal(effect_of(f->medic, f->far, "health"), VAULT_EFFECT_ALLOW);
+    assert_int_equal(vault_policy_apply(&rep, f->v, OFFICERS), 0);
+    assert_non_null(strstr(rep, bg));
+    assert_non_null(strstr(rep, "any_jurisdiction no longer lists it"));
+    vault_free(rep);
+    assert_int_equal(effect_of(f->medic, f->far, "health"), VAULT_EFFECT_DENY);
 }
 
 static void test_approver_rules(void **state)

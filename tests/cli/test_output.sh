@@ -89,8 +89,16 @@ printf 'jurisdiction,name\n' >"$BADCSV"
 "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" import "$BADCSV" >/dev/null 2>"$TMP/err"
 "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" grant approve "$(printf 'g-\033[1A')" >/dev/null 2>>"$TMP/err"
 "$VAULTCTL" --vault "$V" --key-file "$K" audit verify --checkpoint "$(printf '/nope\342\200\256')" >/dev/null 2>>"$TMP/err"
+"$VAULTCTL" "$(printf -- '--bogus\033[2K')" >/dev/null 2>>"$TMP/err"
+"$VAULTCTL" "$(printf 'nocmd\342\200\250')" >/dev/null 2>>"$TMP/err"
 [ -s "$TMP/err" ] && ok "the bad commands said why" || bad "no error messages"
+expect_no_grep "$(printf '\342\200\250')" "$TMP/err" "no raw U+2028 in error messages"
 no_raw "$TMP/err" "error messages"
+
+# What was typed comes back escaped in the success lines too.
+ODD="$TMP/$(printf 'odd\033[2K.vault')"
+expect_exit 0 "init at an odd path" -- "$VAULTCTL" --vault "$ODD" --key-file "$TMP/odd.key" init --policy "$POL"
+no_raw "$TMP/out" "init's message"
 
 # A stored policy is shown as text: bidi characters in it are escaped.
 BIDI_POL="$TMP/bidi.yaml"
