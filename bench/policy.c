@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "bench.h"
-#include "policy.h"
+#include "policy/policy.h"
 
 #define GEN_RULES 1000
 #define GEN_GRANTS 10000

@@ -10,7 +10,7 @@
 
 #include <sodium.h>
 
-#include "audit_format.h"
+#include "audit/audit_format.h"
 #include "bench.h"
 
 typedef struct entries {

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "fuzz_util.h"
-#include "store.h"
+#include "store/store.h"
 #include "vault_int.h"
 
 #define FUZZ_CSV_RECREATE 200

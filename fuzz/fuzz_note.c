@@ -8,7 +8,7 @@
 
 #include <sodium.h>
 
-#include "audit_format.h"
+#include "audit/audit_format.h"
 #include "crypto.h"
 #include "fuzz_util.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "crypto.h"
-#include "policy.h"
+#include "policy/policy.h"
 
 #define FUZZ_JUR "hangzhou/gongshu/xiaohe/changzheng/grid-07"
 

@@ -17,7 +17,7 @@
 
 #include <sodium.h>
 
-#include "audit_format.h"
+#include "audit/audit_format.h"
 #include "crypto.h"
 #include "keyslot.h"
 

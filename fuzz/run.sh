@@ -49,7 +49,7 @@ CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -DSQLITE_HAS_CODEC -Wall -Wextra -Wshadow
 # The library once, with coverage instrumentation but without libFuzzer's main.
 echo "fuzz/run.sh: building the library with $CC" >&2
 objs=()
-for src in "$ROOT"/libvault/*.c; do
+for src in "$ROOT"/libvault/*.c "$ROOT"/libvault/*/*.c; do
     obj=$OUT/obj/$(basename "$src" .c).o
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$ROOT/fuzz/run.sh" -nt "$obj" ] ||
        [ -n "$(find "$ROOT/libvault" "$ROOT/include" -name '*.h' -newer "$obj" 2>/dev/null | head -1)" ]; then
@@ -61,7 +61,7 @@ done
 for t in "${TARGETS[@]}"; do
     echo "fuzz/run.sh: building $t" >&2
     # shellcheck disable=SC2086
-    $CC $CFLAGS -fsanitize=fuzzer "$ROOT/fuzz/$t.c" "${objs[@]}" $PKG_LIBS -lcsv -lpthread \
+    $CC $CFLAGS -fsanitize=fuzzer "$ROOT/fuzz/$t.c" "${objs[@]}" $PKG_LIBS -lcsv -lunistring -lpthread \
         -o "$OUT/$t" || exit 2
 done
 

@@ -12,7 +12,7 @@
 #include <csv.h>
 #include <sodium.h>
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "vault_int.h"
 
 #define IMPORT_CHUNK (64 * 1024)

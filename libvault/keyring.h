@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "crypto.h"
-#include "store.h"
+#include "store/store.h"
 
 typedef struct keyring keyring;
 

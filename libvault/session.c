@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "crypto.h"
 #include "grants.h"
 #include "mask.h"

@@ -6,10 +6,10 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "audit_format.h"
+#include "audit/audit_format.h"
 #include "keyring.h"
-#include "policy.h"
-#include "store.h"
+#include "policy/policy.h"
+#include "store/store.h"
 
 /* The audit log's tail as the current write transaction sees it (audit.c):
  * loaded from the database at the first append of a transaction, kept here

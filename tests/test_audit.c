@@ -9,10 +9,10 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "crypto.h"
 #include "keyring.h"
-#include "store.h"
+#include "store/store.h"
 
 #define POLICY VAULT_SOURCE_DIR "/policies/community.yaml"
 #define STREET "hangzhou/gongshu/xiaohe"

@@ -7,7 +7,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "audit_format.h"
+#include "audit/audit_format.h"
 #include "crypto.h"
 
 /* ---- helpers ------------------------------------------------------------ */

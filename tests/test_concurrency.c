@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "audit_format.h"
-#include "store.h"
+#include "audit/audit_format.h"
+#include "store/store.h"
 #include "vault_int.h"
 
 #define POLICY VAULT_SOURCE_DIR "/policies/community.yaml"

@@ -25,10 +25,10 @@
 
 #include <sqlite3.h>
 
-#include "audit_format.h"
+#include "audit/audit_format.h"
 #include "crypto.h"
 #include "keyring.h"
-#include "store.h"
+#include "store/store.h"
 #include "vault_int.h"
 
 #define POLICY VAULT_SOURCE_DIR "/policies/community.yaml"

@@ -4,8 +4,8 @@
 
 #include <time.h>
 
-#include "audit.h"
-#include "store.h"
+#include "audit/audit.h"
+#include "store/store.h"
 
 #define POLICY VAULT_SOURCE_DIR "/tests/data/grants/limits.yaml"
 #define PASS "grants test passphrase"

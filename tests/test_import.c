@@ -2,8 +2,8 @@
  * that never show a value, one audit entry per record, streaming. */
 #include "testutil.h"
 
-#include "audit_format.h"
-#include "store.h"
+#include "audit/audit_format.h"
+#include "store/store.h"
 #include "vault_int.h"
 
 #define POLICY VAULT_SOURCE_DIR "/policies/community.yaml"

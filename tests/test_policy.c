@@ -15,7 +15,7 @@
 #include <jansson.h>
 
 #include "crypto.h"
-#include "policy.h"
+#include "policy/policy.h"
 
 #ifndef VAULT_SOURCE_DIR
 #define VAULT_SOURCE_DIR "."

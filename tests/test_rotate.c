@@ -10,10 +10,10 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "crypto.h"
 #include "rotate.h"
-#include "store.h"
+#include "store/store.h"
 #include "vault_int.h"
 
 #define POLICY VAULT_SOURCE_DIR "/policies/community.yaml"

@@ -3,8 +3,8 @@
  * data call is an audit entry (issue 13). */
 #include "testutil.h"
 
-#include "audit_format.h"
-#include "store.h"
+#include "audit/audit_format.h"
+#include "store/store.h"
 #include "vault_int.h"
 
 #define POLICY VAULT_SOURCE_DIR "/policies/community.yaml"

@@ -8,7 +8,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "vault_int.h"
 
 #define POLICY VAULT_SOURCE_DIR "/policies/community.yaml"

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Layer check over #include lines (STYLE.md "Layers").
+
+Every C file and header under libvault/, include/ and cli/ is put in a
+module by tests/layers/modules.txt; each quoted #include is resolved the
+way the compiler does (the including file's folder, then libvault/, then
+include/) and the edge from the file's module to the header's module must
+be one the table allows.  The table itself must have no circle.
+
+    check.py [ROOT]        check the tree at ROOT (default: the checkout)
+    check.py --self-test   plant a back edge in a copy and expect a failure
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+
+
+def read_table(path):
+    modules, allowed = [], {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if ":" not in line:
+                sys.exit(f"{path}:{n}: expected 'module prefixes... : allowed...'")
+            left, right = line.split(":", 1)
+            words = left.split()
+            if len(words) < 2:
+                sys.exit(f"{path}:{n}: a module needs a name and at least one path prefix")
+            name = words[0]
+            modules.extend((prefix, name) for prefix in words[1:])
+            allowed[name] = set(right.split())
+    for name, deps in allowed.items():
+        for d in deps:
+            if d not in allowed:
+                sys.exit(f"{path}: module {name} allows unknown module {d}")
+    return modules, allowed
+
+
+def module_of(rel, modules):
+    best = None
+    for prefix, name in modules:
+        if rel.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
+            best = (prefix, name)
+    return best[1] if best else None
+
+
+def table_circle(allowed):
+    """A circle in the allowed edges, as a list of modules, or None."""
+    state = {}
+
+    def visit(m, path):
+        state[m] = 1
+        for d in sorted(allowed[m]):
+            if state.get(d) == 1:
+                return path[path.index(d):] + [d] if d in path else [m, d]
+            if d not in state:
+                found = visit(d, path + [d])
+                if found:
+                    return found
+        state[m] = 2
+        return None
+
+    for m in sorted(allowed):
+        if m not in state:
+            found = visit(m, [m])
+            if found:
+                return found
+    return None
+
+
+def sources(root):
+    out = []
+    for top in ("libvault", "include", "cli"):
+        for dirpath, _, names in os.walk(os.path.join(root, top)):
+            for n in sorted(names):
+                if n.endswith((".c", ".h")):
+                    out.append(os.path.relpath(os.path.join(dirpath, n), root))
+    return sorted(out)
+
+
+def resolve(root, rel, header):
+    for base in (os.path.dirname(rel), "libvault", "include"):
+        cand = os.path.normpath(os.path.join(base, header))
+        if os.path.isfile(os.path.join(root, cand)):
+            return cand
+    return None
+
+
+def check(root):
+    modules, allowed = read_table(os.path.join(HERE, "modules.txt"))
+    problems = []
+    circle = table_circle(allowed)
+    if circle:
+        problems.append("modules.txt: the allowed edges have a circle: " + " -> ".join(circle))
+    files = sources(root)
+    edges = 0
+    for rel in files:
+        src = module_of(rel, modules)
+        if src is None:
+            problems.append(f"{rel}: in no module of tests/layers/modules.txt (add it)")
+            continue
+        with open(os.path.join(root, rel), encoding="utf-8") as f:
+            text = f.read()
+        for m in INCLUDE.finditer(text):
+            line = text.count("\n", 0, m.start()) + 1
+            target = resolve(root, rel, m.group(1))
+            if target is None:
+                problems.append(f"{rel}:{line}: #include \"{m.group(1)}\" names no file of the tree")
+                continue
+            dst = module_of(target, modules)
+            edges += 1
+            if dst is None:
+                problems.append(f"{rel}:{line}: {target} is in no module")
+            elif dst != src and dst not in allowed[src]:
+                problems.append(f"{rel}:{line}: {src} includes {target} of module {dst}, "
+                                f"which {src} may not use (a back edge or a new dependency: "
+                                f"see tests/layers/modules.txt)")
+    for p in problems:
+        print(p)
+    print(f"layers: {len(files)} files, {edges} include edges, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+def self_test():
+    root = os.path.normpath(os.path.join(HERE, "..", ".."))
+    with tempfile.TemporaryDirectory() as tmp:
+        for top in ("libvault", "include", "cli"):
+            shutil.copytree(os.path.join(root, top), os.path.join(tmp, top))
+        ok = subprocess.run([sys.executable, __file__, tmp], capture_output=True, text=True)
+        if ok.returncode != 0:
+            print("self-test: the clean copy fails:\n" + ok.stdout)
+            return 1
+        # The store (lowest) reaching for the vault handle: a back edge.
+        target = os.path.join(tmp, "libvault", "store", "store.c")
+        with open(target, "a", encoding="utf-8") as f:
+            f.write('\n#include "vault_int.h"\n')
+        bad = subprocess.run([sys.executable, __file__, tmp], capture_output=True, text=True)
+        if bad.returncode == 0 or "store includes libvault/vault_int.h" not in bad.stdout:
+            print("self-test: a planted back edge was not caught:\n" + bad.stdout)
+            return 1
+    print("self-test: a clean tree passes, a planted back edge (store -> handle) fails")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--self-test":
+        sys.exit(self_test())
+    sys.exit(check(sys.argv[1] if len(sys.argv) > 1 else os.path.normpath(os.path.join(HERE, "..", ".."))))
