@@ -300,16 +300,6 @@ cleanup:
     return rc;
 }
 
-void vault__default_actor(char *out, size_t cap)
-{
-    struct passwd pw, *res = NULL;
-    char buf[1024];
-
-    if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &res) == 0 && res && res->pw_name)
-        snprintf(out, cap, "os:%s", res->pw_name);
-    else
-        snprintf(out, cap, "os:uid-%u", (unsigned)getuid());
-}
 
 /* One entry for a query on the audit log itself (export, checkpoint,
  * pubkey, verify), appended in the caller's write transaction.  Records

@@ -1,0 +1,33 @@
+/* names: record ids, names and jurisdiction paths, the default actor and
+ * the clock (names.c).  Not installed. */
+#ifndef VAULT_NAMES_H
+#define VAULT_NAMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+/* "os:<login name>" for the actor of operations without a session. */
+void vault__default_actor(char *out, size_t cap);
+
+/* Current time in unix seconds (VAULT_FAKE_NOW is not consulted: tests
+ * pass times explicitly where they need them). */
+int64_t vault__now(void);
+
+/* Parse record ids: 32 hex characters, or UUID text with dashes. */
+int vault__id_parse(uint8_t out[VAULT_ID_BYTES], const char *text) VAULT_MUST_CHECK;
+void vault__id_format(char out[VAULT_ID_HEX_SIZE], const uint8_t id[VAULT_ID_BYTES]);
+
+/* A jurisdiction path: segments of [a-z0-9_-], separated by single '/',
+ * no leading or trailing '/', at most VAULT_JURISDICTION_MAX bytes. */
+int vault__jurisdiction_check(const char *path, const char *what) VAULT_MUST_CHECK;
+/* The same check after dropping one trailing '/' (docs/policy-format.md):
+ * writes the path as it is stored and compared into out (cap >=
+ * VAULT_JURISDICTION_MAX + 1; out may be path). */
+int vault__jurisdiction_norm(char *out, size_t cap, const char *path,
+                             const char *what) VAULT_MUST_CHECK;
+/* A name (user, role, ...): 1..VAULT_NAME_MAX-1 bytes of [A-Za-z0-9_.@-]. */
+int vault__name_check(const char *name, const char *what) VAULT_MUST_CHECK;
+
+#endif
