@@ -13,57 +13,12 @@
 #include "grants.h"
 #include "text.h"
 
-#define META_GRANTS_VERSION "grants_version"
 #define GRANT_ACTIONS ((1u << VAULT_ACTION_READ) | (1u << VAULT_ACTION_SEARCH) | (1u << VAULT_ACTION_EXPORT))
 #define DETAIL_MAX 1024
 #define LIST_MAX 1024 /* entries in a grant's field, record or purpose list */
 
 /* ---- small helpers ---- */
 
-/* A newline-separated list split into an array pointing into a copy. */
-typedef struct strlist {
-    char *buf;
-    const char **items;
-    size_t n;
-} strlist;
-
-static void strlist_free(strlist *l)
-{
-    free(l->buf);
-    free(l->items);
-    memset(l, 0, sizeof *l);
-}
-
-static int strlist_split(strlist *l, const char *text)
-{
-    char *p;
-    size_t cap = 1;
-
-    memset(l, 0, sizeof *l);
-    if (!text || !*text)
-        return VAULT_OK;
-    l->buf = strdup(text);
-    if (!l->buf)
-        return vault__err(VAULT_ENOMEM, "out of memory");
-    for (p = l->buf; *p; p++)
-        cap += *p == '\n';
-    l->items = calloc(cap, sizeof *l->items);
-    if (!l->items) {
-        strlist_free(l);
-        return vault__err(VAULT_ENOMEM, "out of memory");
-    }
-    for (p = l->buf; p;) {
-        char *nl = strchr(p, '\n');
-        if (nl)
-            *nl = '\0';
-        if (*p)
-            l->items[l->n++] = p;
-        p = nl ? nl + 1 : NULL;
-    }
-    return VAULT_OK;
-}
-
-/* Join names with newlines into a malloc'ed string (NULL for none). */
 static int join(char **out, const char *const *items, size_t n)
 {
     size_t i, len = 1;
@@ -105,218 +60,6 @@ static int time_ok(int64_t t)
     return t >= 0 && t <= VP_TIME_MAX;
 }
 
-static int bump_version(vault *v)
-{
-    uint8_t b[8] = {0};
-    size_t n = 0;
-    uint64_t ver = 0;
-    int rc = store_meta_get(v->db, META_GRANTS_VERSION, b, sizeof b, &n), i;
-
-    if (rc == VAULT_ENOTFOUND) {
-        vault__err_clear();
-        rc = VAULT_OK;
-    }
-    if (rc < 0)
-        return rc;
-    for (i = 0; i < 8 && (size_t)i < n; i++)
-        ver |= (uint64_t)b[i] << (8 * i);
-    ver++;
-    for (i = 0; i < 8; i++)
-        b[i] = (uint8_t)(ver >> (8 * i));
-    return store_meta_put(v->db, META_GRANTS_VERSION, b, sizeof b);
-}
-
-static int read_version(int64_t *out, vault *v)
-{
-    uint8_t b[8] = {0};
-    size_t n = 0;
-    int rc = store_meta_get(v->db, META_GRANTS_VERSION, b, sizeof b, &n), i;
-    uint64_t ver = 0;
-
-    if (rc == VAULT_ENOTFOUND) {
-        vault__err_clear();
-        *out = 0;
-        return VAULT_OK;
-    }
-    if (rc < 0)
-        return rc;
-    for (i = 0; i < 8 && (size_t)i < n; i++)
-        ver |= (uint64_t)b[i] << (8 * i);
-    *out = (int64_t)ver;
-    return VAULT_OK;
-}
-
-/* ---- stored grants, copied out of their rows ---- */
-
-/* A stored grant with every string its own, and its vp_grant view for the
- * current policy. */
-typedef struct owned_grant {
-    vp_grant g;
-    strlist fields, records, purposes;
-    char *id, *state, *issuer, *issuer_role, *user, *role, *department, *jurisdiction;
-    char *reason, *approver, *revoked_by, *revoke_reason;
-    int break_glass;
-    int usable; /* every grade it names exists in the policy */
-    int64_t created, changed;
-} owned_grant;
-
-static void owned_free(owned_grant *o)
-{
-    strlist_free(&o->fields);
-    strlist_free(&o->records);
-    strlist_free(&o->purposes);
-    free(o->id);
-    free(o->state);
-    free(o->issuer);
-    free(o->issuer_role);
-    free(o->user);
-    free(o->role);
-    free(o->department);
-    free(o->jurisdiction);
-    free(o->reason);
-    free(o->approver);
-    free(o->revoked_by);
-    free(o->revoke_reason);
-    memset(o, 0, sizeof *o);
-}
-
-static int dup_opt(char **out, const char *s)
-{
-    *out = NULL;
-    if (s && !(*out = strdup(s)))
-        return vault__err(VAULT_ENOMEM, "out of memory");
-    return VAULT_OK;
-}
-
-/* Copy row s and map it onto policy p. */
-static int to_vp(owned_grant *o, const vault_policy *p, const store_grant *s)
-{
-    int rc = VAULT_OK;
-
-    memset(o, 0, sizeof *o);
-    GUARD(strlist_split(&o->fields, s->fields));
-    GUARD(strlist_split(&o->records, s->records));
-    GUARD(strlist_split(&o->purposes, s->purposes));
-    GUARD(dup_opt(&o->id, s->id));
-    GUARD(dup_opt(&o->state, s->state));
-    GUARD(dup_opt(&o->issuer, s->issuer));
-    GUARD(dup_opt(&o->issuer_role, s->issuer_role));
-    GUARD(dup_opt(&o->user, s->user));
-    GUARD(dup_opt(&o->role, s->role));
-    GUARD(dup_opt(&o->department, s->department));
-    GUARD(dup_opt(&o->jurisdiction, s->jurisdiction));
-    GUARD(dup_opt(&o->reason, s->reason));
-    GUARD(dup_opt(&o->approver, s->approver));
-    GUARD(dup_opt(&o->revoked_by, s->revoked_by));
-    GUARD(dup_opt(&o->revoke_reason, s->revoke_reason));
-    o->break_glass = s->break_glass;
-    o->created = s->created;
-    o->changed = s->changed;
-    o->g.id = o->id;
-    o->g.user = o->user;
-    o->g.role = o->role;
-    o->g.department = o->department;
-    o->g.effect = s->effect;
-    o->g.actions = s->actions;
-    o->g.fields = o->fields.items;
-    o->g.nfields = o->fields.n;
-    o->g.grade_min = s->grade_min ? policy_grade_index(p, s->grade_min) : 0;
-    o->g.grade_max = s->grade_max ? policy_grade_index(p, s->grade_max)
-                                  : (int)policy_grade_count(p) - 1;
-    o->g.records = o->records.items;
-    o->g.nrecords = o->records.n;
-    o->g.jurisdiction = o->jurisdiction;
-    o->g.purposes = o->purposes.items;
-    o->g.npurposes = o->purposes.n;
-    o->g.not_before = s->not_before;
-    o->g.not_after = s->not_after;
-    /* A grade the current policy no longer has: the grant can't apply. */
-    o->usable = o->g.nfields > 0 || (o->g.grade_min >= 0 && o->g.grade_max >= 0);
-cleanup:
-    if (rc < 0)
-        owned_free(o);
-    return rc;
-}
-
-typedef struct build_ctx {
-    vault *v;
-    owned_grant *items;
-    size_t n, cap;
-    int64_t now;
-} build_ctx;
-
-static int build_fn(void *arg, const store_grant *s)
-{
-    build_ctx *c = arg;
-    owned_grant *grown;
-    int rc;
-
-    if (strcmp(s->state, "active") != 0 || s->not_after <= c->now)
-        return 0;
-    if (c->n == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 64;
-        grown = realloc(c->items, c->cap * sizeof *grown);
-        if (!grown)
-            return vault__err(VAULT_ENOMEM, "out of memory");
-        c->items = grown;
-    }
-    rc = to_vp(&c->items[c->n], c->v->policy, s);
-    if (rc < 0)
-        return rc;
-    if (c->items[c->n].usable)
-        c->n++;
-    else
-        owned_free(&c->items[c->n]);
-    return VAULT_OK;
-}
-
-int grants__reload(vault *v)
-{
-    int rc = VAULT_OK;
-    build_ctx c;
-    vp_grant *flat = NULL;
-    vp_grantset *set = NULL;
-    int64_t version = 0;
-    size_t i;
-
-    memset(&c, 0, sizeof c);
-    c.v = v;
-    c.now = vault__now();
-    GUARD(read_version(&version, v));
-    GUARD(store_grant_scan(v->db, build_fn, &c));
-    flat = calloc(c.n ? c.n : 1, sizeof *flat);
-    ENSURE(flat, VAULT_ENOMEM, "out of memory");
-    for (i = 0; i < c.n; i++)
-        flat[i] = c.items[i].g;
-    GUARD(policy_grantset_new(&set, v->policy, flat, c.n));
-    if (store_in_tx(v->db)) { /* callers may hold pointers until the end */
-        policy_grantset_free(v->retired_grants);
-        v->retired_grants = v->grants;
-    } else {
-        policy_grantset_free(v->grants);
-    }
-    v->grants = set;
-    v->grants_version = version;
-cleanup:
-    for (i = 0; i < c.n; i++)
-        owned_free(&c.items[i]);
-    free(c.items);
-    free(flat);
-    return rc;
-}
-
-int grants__sync(vault *v, int force)
-{
-    int64_t version = 0;
-    int rc = read_version(&version, v);
-
-    if (rc < 0)
-        return rc;
-    if (force || !v->grants || version != v->grants_version)
-        return grants__reload(v);
-    return VAULT_OK;
-}
-
 typedef struct get_ctx {
     owned_grant *out;
     const vault_policy *p;
@@ -326,7 +69,7 @@ static int get_fn(void *arg, const store_grant *s)
 {
     get_ctx *c = arg;
 
-    return to_vp(c->out, c->p, s);
+    return grants__own(c->out, c->p, s);
 }
 
 static int load_grant(owned_grant *out, vault *v, const char *id)
@@ -689,7 +432,7 @@ static int chain_fn(void *arg, const store_grant *s)
         return 0; /* expired unapproved: it never gave access */
     if (!patterns_meet(c->p, s->user, s->role, s->department, c->g))
         return 0;
-    rc = to_vp(&o, c->p, s);
+    rc = grants__own(&o, c->p, s);
     if (rc < 0)
         return rc;
     if (o.usable && scopes_meet(&o.g, c->g)) {
@@ -708,7 +451,7 @@ static int chain_fn(void *arg, const store_grant *s)
             c->cap = c->cap ? c->cap * 2 : 16;
             grown = realloc(c->spans, c->cap * sizeof *grown);
             if (!grown) {
-                owned_free(&o);
+                grants__own_free(&o);
                 return vault__err(VAULT_ENOMEM, "out of memory");
             }
             c->spans = grown;
@@ -718,7 +461,7 @@ static int chain_fn(void *arg, const store_grant *s)
         c->spans[c->n].is_new = 0;
         c->n++;
     }
-    owned_free(&o);
+    grants__own_free(&o);
     return VAULT_OK;
 }
 
@@ -940,7 +683,7 @@ static int issue(issue_ctx *c)
     row.created = now;
     describe(detail, sizeof detail, v->policy, &g, spec->reason, c->needs);
     GUARD(store_grant_insert(v->db, &row));
-    GUARD(bump_version(v));
+    GUARD(grants__bump(v));
     audit_entry_init(&e, v, s, "grant");
     e.detail = detail;
     GUARD(audit_append(v, &e));
@@ -1023,7 +766,7 @@ static int approve(vault_session *s, const char *grant_id, char *request, size_t
     }
     GUARD(scope_within(v, &o.g, s->jurisdiction, "approving officer"));
     GUARD(store_grant_set_state(v->db, o.id, "active", s->user, NULL, NULL, vault__now()));
-    GUARD(bump_version(v));
+    GUARD(grants__bump(v));
     audit_entry_init(&e, v, s, "approve");
     describe(desc, sizeof desc, v->policy, &o.g, o.reason, 0);
     snprintf(detail, sizeof detail, "approved %s", desc);
@@ -1032,7 +775,7 @@ static int approve(vault_session *s, const char *grant_id, char *request, size_t
     GUARD(store_commit(v->db));
     GUARD(grants__reload(v));
 cleanup:
-    owned_free(&o);
+    grants__own_free(&o);
     return rc;
 }
 
@@ -1079,7 +822,7 @@ static int revoke(vault_session *s, const char *grant_id, const char *reason)
                (o.break_glass && o.user && same_user(o.user, s->user)),
            VAULT_EDENIED, "role '%s' may not revoke grants", s->role);
     GUARD(store_grant_set_state(v->db, o.id, "revoked", NULL, s->user, reason, vault__now()));
-    GUARD(bump_version(v));
+    GUARD(grants__bump(v));
     audit_entry_init(&e, v, s, "revoke");
     line_printf(&l, "revoked %s: ", o.id);
     line_text(&l, reason, 511);
@@ -1088,7 +831,7 @@ static int revoke(vault_session *s, const char *grant_id, const char *reason)
     GUARD(store_commit(v->db));
     GUARD(grants__reload(v));
 cleanup:
-    owned_free(&o);
+    grants__own_free(&o);
     return rc;
 }
 
@@ -1147,7 +890,7 @@ int vault_grant_warnings(char **out, vault *v, const char *grant_id)
         GUARD(policy_grant_blocked(out, v->policy, &o.g));
     }
 cleanup:
-    owned_free(&o);
+    grants__own_free(&o);
     vault__exit(v, entered);
     return rc;
 }
@@ -1204,7 +947,7 @@ static int list_fn(void *arg, const store_grant *s)
     memset(&o, 0, sizeof o);
     if (c->active_only && strcmp(state, "active") != 0)
         return 0;
-    GUARD(to_vp(&o, c->p, s));
+    GUARD(grants__own(&o, c->p, s));
     if (c->as_json) {
         json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b}", "id", s->id, "state",
                               state, "effect", s->effect == VAULT_EFFECT_ALLOW ? "allow" : "mask",
@@ -1258,7 +1001,7 @@ static int list_fn(void *arg, const store_grant *s)
     memcpy(c->text + c->len, text, l.len + 1);
     c->len += l.len;
 cleanup:
-    owned_free(&o);
+    grants__own_free(&o);
     return rc;
 }
 
@@ -1400,7 +1143,7 @@ static int glass(glass_ctx *c)
     row.break_glass = 1;
     row.created = now;
     GUARD(store_grant_insert(v->db, &row));
-    GUARD(bump_version(v));
+    GUARD(grants__bump(v));
     GUARD(time_text(until, sizeof until, row.not_after));
     line_printf(&l, "%s opens the record until %s (grades up to %s): ", c->id, until,
                 row.grade_max);
@@ -1521,7 +1264,7 @@ static int recheck_fn(void *arg, const store_grant *s)
     if (s->not_after <= c->now ||
         (strcmp(s->state, "active") != 0 && strcmp(s->state, "pending") != 0))
         return 0;
-    GUARD(to_vp(&o, c->p, s));
+    GUARD(grants__own(&o, c->p, s));
     if (o.break_glass) {
         glass_recheck(why, sizeof why, c->v->policy, c->p, &o);
     } else if (!o.usable) {
@@ -1537,7 +1280,7 @@ static int recheck_fn(void *arg, const store_grant *s)
         }
     }
     if (!*why) {
-        owned_free(&o);
+        grants__own_free(&o);
         return VAULT_OK;
     }
     if (c->n == c->cap) {
@@ -1551,7 +1294,7 @@ static int recheck_fn(void *arg, const store_grant *s)
         if (w2)
             c->why = w2;
         if (!g2 || !w2) {
-            owned_free(&o);
+            grants__own_free(&o);
             return vault__err(VAULT_ENOMEM, "out of memory");
         }
     }
@@ -1597,13 +1340,13 @@ int grants__recheck(char **out, vault *v, const vault_policy *newp)
         len += (size_t)snprintf(text + len, n, "! suspended %s: %s\n", c.hit[i].id, c.why[i]);
     }
     if (c.n)
-        GUARD(bump_version(v));
+        GUARD(grants__bump(v));
     *out = text;
     text = NULL;
 cleanup:
     free(text);
     for (size_t i = 0; i < c.n; i++)
-        owned_free(&c.hit[i]);
+        grants__own_free(&c.hit[i]);
     free(c.hit);
     free(c.why);
     return rc;

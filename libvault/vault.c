@@ -14,6 +14,7 @@
 #include "audit/audit.h"
 #include "crypto.h"
 #include "grants.h"
+#include "op.h"
 #include "text.h"
 #include "keyslot.h"
 #include "vault_int.h"
@@ -111,98 +112,6 @@ void vault_free(void *p)
     wiping_free(p);
 }
 
-/* ---- locking and policy reload ---- */
-
-static int load_active_policy(vault *v)
-{
-    int rc = VAULT_OK;
-    char *src = NULL, *report = NULL;
-    size_t len = 0;
-    int64_t id = 0;
-    char filename[256];
-    vault_policy *p = NULL;
-
-    GUARD(store_policy_active(&id, filename, sizeof filename, &src, &len, v->db));
-    if (v->policy && id == v->policy_id)
-        goto cleanup;
-    rc = policy_parse(&p, &report, filename, src, len);
-    /* The stored policy was valid when applied; failing now means damage. */
-    ENSURE(rc == VAULT_OK, VAULT_EINTEGRITY, "the vault's stored policy no longer parses: %s",
-           report && *report ? report : "unknown error");
-    if (store_in_tx(v->db)) {
-        policy_free(v->retired_policy);
-        v->retired_policy = v->policy;
-    } else {
-        policy_free(v->policy);
-    }
-    v->policy = p;
-    v->policy_id = id;
-    p = NULL;
-cleanup:
-    policy_free(p);
-    free(report);
-    free(src);
-    return rc;
-}
-
-void vault__retired_free(vault *v)
-{
-    policy_grantset_free(v->retired_grants);
-    v->retired_grants = NULL;
-    policy_free(v->retired_policy);
-    v->retired_policy = NULL;
-}
-
-/* Pick up a policy or grants another connection committed since this one
- * last looked. */
-static int refresh(vault *v)
-{
-    int rc = VAULT_OK;
-    int64_t dv = 0;
-
-    GUARD(store_data_version(v->db, &dv));
-    if (dv != v->data_version) {
-        int64_t before = v->policy_id;
-        GUARD(load_active_policy(v));
-        /* Grade names map to indices through the policy: rebuild the
-         * grants when either changed. */
-        GUARD(grants__sync(v, before != v->policy_id));
-        v->data_version = dv;
-    }
-cleanup:
-    return rc;
-}
-
-int vault__enter(vault *v)
-{
-    int rc = VAULT_OK;
-
-    if (!v)
-        return vault__err(VAULT_EINVALID, "no vault handle");
-    pthread_mutex_lock(&v->lock);
-    vault__err_clear();
-    GUARD(refresh(v));
-cleanup:
-    if (rc < 0)
-        pthread_mutex_unlock(&v->lock);
-    return rc;
-}
-
-void vault__leave(vault *v)
-{
-    if (v)
-        pthread_mutex_unlock(&v->lock);
-}
-
-void vault__exit(vault *v, int entered)
-{
-    if (!entered)
-        return;
-    if (store_in_tx(v->db))
-        store_rollback(v->db);
-    vault__leave(v);
-}
-
 /* ---- create / open / close ---- */
 
 static int keys_path_for(char **out, const char *path)
@@ -215,39 +124,6 @@ static int keys_path_for(char **out, const char *path)
     snprintf(p, n, "%s.keys", path);
     *out = p;
     return VAULT_OK;
-}
-
-/* ---- state kept for one store transaction (store_tx_hooks) ---- */
-
-/* A write transaction may have waited for another connection's lock: what
- * that one committed meanwhile (a revoked grant, a new policy) must be
- * what this transaction's decisions use. */
-static int tx_after_begin(void *arg, int write)
-{
-    vault *v = arg;
-
-    return write && v->ready ? refresh(v) : VAULT_OK;
-}
-
-static int tx_before_commit(void *arg)
-{
-    return audit_tx_flush(arg);
-}
-
-static void tx_at_end(void *arg, int committed)
-{
-    vault *v = arg;
-
-    audit_tx_forget(v);
-    keyring_tx_end(v->keys, committed);
-    vault__retired_free(v);
-}
-
-static void attach_tx_hooks(vault *v)
-{
-    store_tx_hooks h = {tx_before_commit, tx_at_end, v, tx_after_begin};
-
-    store_set_tx_hooks(v->db, &h);
 }
 
 static int handle_new(vault **out, const char *path)
@@ -335,7 +211,7 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     files_made = 1;
     GUARD(keyring_new(&v->keys, master, v->id));
     GUARD(store_open(&v->db, v->path, keyring_db_key(v->keys), 1));
-    attach_tx_hooks(v);
+    op_attach_tx_hooks(v);
     GUARD(store_begin(v->db, 1));
     GUARD(store_meta_put(v->db, "format", fmt, sizeof fmt - 1));
     GUARD(store_meta_put(v->db, "vault_id", v->id, VAULT_ID_BYTES));
@@ -391,7 +267,7 @@ int vault_open(vault **out, const char *path, const vault_secret *secret)
     GUARD(keyring_new(&v->keys, master, keys_id));
     rc = store_open(&v->db, v->path, keyring_db_key(v->keys), 0);
     if (rc == VAULT_OK)
-        attach_tx_hooks(v);
+        op_attach_tx_hooks(v);
     ENSURE(rc != VAULT_EAUTH, VAULT_EINTEGRITY,
            "%s does not open with the key from %s (the keys file belongs to another vault, "
            "or the vault file is damaged)", v->path, v->keys_path);
@@ -403,7 +279,7 @@ int vault_open(vault **out, const char *path, const vault_secret *secret)
     ENSURE(n == VAULT_ID_BYTES && memcmp(v->id, keys_id, VAULT_ID_BYTES) == 0, VAULT_EINTEGRITY, /* memcmp ok: not secret */
            "%s belongs to another vault than %s", v->keys_path, v->path);
     GUARD(store_data_version(v->db, &v->data_version));
-    GUARD(load_active_policy(v));
+    GUARD(op_load_policy(v));
     GUARD(grants__sync(v, 1));
     v->ready = 1;
     *out = v;

@@ -1,10 +1,12 @@
-/* audit: the hash-chained log inside the vault.  Entries are appended in
+/* audit: the hash-chained log inside the vault (audit_log.c; the public
+ * calls on it are in audit.c).  Entries are appended in
  * the caller's write transaction, so an operation and its entry commit
  * together or not at all.  Formats: audit_format.h, docs/audit-format.md. */
 #ifndef VAULT_AUDIT_H
 #define VAULT_AUDIT_H
 
 #include "audit_format.h"
+#include "crypto.h"
 #include "vault_int.h"
 
 /* A signed checkpoint is written automatically every this many entries,
@@ -31,6 +33,13 @@ void audit_tx_forget(vault *v);
  * a query on the log), actor and a detail without values, in a write
  * transaction of its own, committed before the caller returns anything. */
 int audit_log_query(vault *v, const char *action, int outcome, const char *detail) VAULT_MUST_CHECK;
+
+/* Semi-private to the audit folder (audit_log.c, used by audit.c). */
+void audit__origin(char *out, size_t cap, const vault *v);
+int audit__load_pk(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], vault *v) VAULT_MUST_CHECK;
+int audit__tree_load(af_merkle *m, vault *v) VAULT_MUST_CHECK;
+/* One entry for a query on the log itself, in the caller's transaction. */
+int audit__log_meta(vault *v, const char *action, int outcome, const char *detail) VAULT_MUST_CHECK;
 
 /* Sign and store a checkpoint of the whole log (caller's write
  * transaction).  *out_note may be NULL. */

@@ -1,0 +1,314 @@
+/* audit log inside the vault: the signing key, the Merkle state, the
+ * tail of the current transaction, appending entries and writing
+ * checkpoints.  Called by the layers that act (op, grants, session,
+ * vault); calls none of them.  The public calls on the log (verify,
+ * export, reports) are in audit.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "audit.h"
+#include "crypto.h"
+#include "text.h"
+
+#define SK_AD_LABEL "libvault/auditkey/v1"
+#define META_PK "audit_pk"
+#define META_SK "audit_sk"
+#define META_TREE "audit_tree"
+#define TREE_BLOB (8 + sizeof(((af_merkle *)0)->stack))
+
+static int64_t now_us(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+void audit__origin(char *out, size_t cap, const vault *v)
+{
+    char hex[VAULT_ID_HEX_SIZE];
+
+    vault__id_format(hex, v->id);
+    snprintf(out, cap, "libvault/%s", hex);
+}
+
+/* ---- signing key ---- */
+
+static size_t sk_ad(uint8_t *ad, const vault *v)
+{
+    memcpy(ad, SK_AD_LABEL, sizeof SK_AD_LABEL - 1);
+    memcpy(ad + sizeof SK_AD_LABEL - 1, v->id, VAULT_ID_BYTES);
+    return sizeof SK_AD_LABEL - 1 + VAULT_ID_BYTES;
+}
+
+int audit_keys_create(vault *v)
+{
+    int rc = VAULT_OK;
+    uint8_t pk[VC_SIGN_PUBLICKEYBYTES], *sk = NULL;
+    uint8_t wrapped[VC_SIGN_SECRETKEYBYTES + VC_WRAP_OVERHEAD], ad[64];
+    size_t wlen = 0;
+
+    sk = vc_malloc(VC_SIGN_SECRETKEYBYTES);
+    ENSURE(sk, VAULT_ENOMEM, "out of secure memory");
+    GUARD(vc_sign_keypair(pk, sk));
+    GUARD(vc_wrap(wrapped, sizeof wrapped, &wlen, keyring_wrap_key(v->keys), ad, sk_ad(ad, v), sk,
+                  VC_SIGN_SECRETKEYBYTES));
+    GUARD(store_meta_put(v->db, META_PK, pk, sizeof pk));
+    GUARD(store_meta_put(v->db, META_SK, wrapped, wlen));
+cleanup:
+    vc_free(sk);
+    return rc;
+}
+
+int audit__load_pk(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], vault *v)
+{
+    size_t n = 0;
+    int rc = store_meta_get(v->db, META_PK, pk, VC_SIGN_PUBLICKEYBYTES, &n);
+
+    if (rc == VAULT_ENOTFOUND || (rc == VAULT_OK && n != VC_SIGN_PUBLICKEYBYTES))
+        return vault__err(VAULT_EINTEGRITY, "audit log: the checkpoint public key is missing");
+    return rc;
+}
+
+/* The secret key, unwrapped into *out (vc_malloc'ed; vc_free it). */
+static int load_sk(uint8_t **out, vault *v)
+{
+    int rc = VAULT_OK;
+    uint8_t wrapped[VC_SIGN_SECRETKEYBYTES + VC_WRAP_OVERHEAD], ad[64], *sk = NULL;
+    size_t wlen = 0, n = 0;
+
+    rc = store_meta_get(v->db, META_SK, wrapped, sizeof wrapped, &wlen);
+    ENSURE(rc != VAULT_ENOTFOUND, VAULT_EINTEGRITY, "audit log: the checkpoint key is missing");
+    GUARD(rc);
+    sk = vc_malloc(VC_SIGN_SECRETKEYBYTES);
+    ENSURE(sk, VAULT_ENOMEM, "out of secure memory");
+    rc = vc_unwrap(sk, VC_SIGN_SECRETKEYBYTES, &n, keyring_wrap_key(v->keys), ad, sk_ad(ad, v),
+                   wrapped, wlen);
+    ENSURE(rc == VAULT_OK && n == VC_SIGN_SECRETKEYBYTES, VAULT_EINTEGRITY,
+           "audit log: the checkpoint key failed its integrity check");
+    *out = sk;
+    sk = NULL;
+cleanup:
+    vc_free(sk);
+    return rc;
+}
+
+/* ---- Merkle state, kept in meta so appends stay O(log n) ----
+ *
+ * The meta row "audit_tree" holds the size (8 bytes, little-endian) and
+ * then the popcount(size) live subtree roots, 32 bytes each, largest first
+ * (at most 8 + 64 * 32 bytes).  Vaults written before this layout stored
+ * all 64 stack slots whatever the size; both read the same. */
+
+int audit__tree_load(af_merkle *m, vault *v)
+{
+    uint8_t blob[TREE_BLOB];
+    size_t n = 0, live;
+    int rc = store_meta_get(v->db, META_TREE, blob, sizeof blob, &n), i;
+
+    af_merkle_init(m);
+    if (rc == VAULT_ENOTFOUND) {
+        vault__err_clear();
+        return VAULT_OK;
+    }
+    if (rc < 0)
+        return rc;
+    if (n < 8)
+        return vault__err(VAULT_EINTEGRITY, "audit log: the tree state is damaged");
+    m->size = 0;
+    for (i = 0; i < 8; i++)
+        m->size |= (uint64_t)blob[i] << (8 * i);
+    live = (size_t)__builtin_popcountll(m->size);
+    if (n != 8 + 32 * live && n != sizeof blob)
+        return vault__err(VAULT_EINTEGRITY, "audit log: the tree state is damaged");
+    memcpy(m->stack, blob + 8, 32 * live);
+    return VAULT_OK;
+}
+
+static int tree_save(const af_merkle *m, vault *v)
+{
+    uint8_t blob[TREE_BLOB];
+    size_t live = (size_t)__builtin_popcountll(m->size);
+    int i;
+
+    for (i = 0; i < 8; i++)
+        blob[i] = (uint8_t)(m->size >> (8 * i));
+    memcpy(blob + 8, m->stack, 32 * live);
+    return store_meta_put(v->db, META_TREE, blob, 8 + 32 * live);
+}
+
+/* ---- the tail of the current transaction ---- */
+
+static int tail_load(vault *v)
+{
+    int rc = VAULT_OK;
+    audit_tail *t = &v->tail;
+    uint8_t *last = NULL;
+    size_t last_len = 0;
+
+    if (t->valid)
+        return VAULT_OK;
+    ENSURE(store_in_tx(v->db), VAULT_ESTATE, "audit: append outside a transaction");
+    memset(t, 0, sizeof *t);
+    GUARD(store_audit_last(&t->pos, &last, &last_len, t->head, v->db));
+    if (last) {
+        rc = af_entry_check(&t->seq, last, last_len);
+        ENSURE(rc == VAULT_OK, VAULT_EINTEGRITY,
+               "audit log: the newest entry is damaged; run vaultctl audit verify");
+    }
+    GUARD(audit__tree_load(&t->tree, v));
+    ENSURE(t->tree.size == t->seq, VAULT_EINTEGRITY,
+           "audit log: the tree state covers %llu entries but the log has %llu",
+           (unsigned long long)t->tree.size, (unsigned long long)t->seq);
+    t->valid = 1;
+cleanup:
+    free(last);
+    return rc;
+}
+
+int audit_tx_flush(vault *v)
+{
+    audit_tail *t = &v->tail;
+
+    if (t->broken)
+        return vault__err(VAULT_ESTATE, "audit: an append failed in this transaction; "
+                                        "rolled back");
+    if (!t->valid || !t->dirty)
+        return VAULT_OK;
+    t->dirty = 0;
+    return tree_save(&t->tree, v);
+}
+
+void audit_tx_forget(vault *v)
+{
+    memset(&v->tail, 0, sizeof v->tail);
+}
+
+/* ---- appending ---- */
+
+void audit_entry_init(af_entry *e, const vault *v, const vault_session *s, const char *action)
+{
+    memset(e, 0, sizeof *e);
+    if (s) {
+        e->user = s->user;
+        e->role = s->role;
+        e->department = s->department;
+        e->jurisdiction = s->jurisdiction;
+        e->purpose = s->purpose;
+    } else {
+        e->user = v->actor;
+    }
+    e->action = action;
+    e->outcome = AF_OUTCOME_OK;
+}
+
+int audit_append(vault *v, af_entry *e)
+{
+    int rc = VAULT_OK;
+    uint8_t *enc = NULL;
+    size_t enc_len = 0;
+    uint8_t leaf[32], next[32];
+    audit_tail *t = &v->tail;
+
+    GUARD(tail_load(v));
+    e->seq = t->seq + 1;
+    e->time_us = now_us();
+    memcpy(e->policy_hash, policy_hash(v->policy), 32);
+    GUARD(af_entry_encode(&enc, &enc_len, e));
+    af_leaf_hash(leaf, enc, enc_len);
+    af_chain_next(next, t->head, leaf);
+    /* From here the kept tail and the database move together; if the
+     * insert fails, the transaction may not commit (audit_tx_flush). */
+    t->broken = 1;
+    GUARD(store_audit_append(v->db, t->pos + 1, enc, enc_len, next,
+                             e->has_record ? e->record_id : NULL, e->user, e->flags));
+    af_merkle_push(&t->tree, leaf);
+    t->pos++;
+    t->seq++;
+    memcpy(t->head, next, 32);
+    t->dirty = 1;
+    t->broken = 0;
+    if (t->tree.size % AUDIT_CHECKPOINT_EVERY == 0)
+        GUARD(audit_checkpoint(NULL, v));
+cleanup:
+    free(enc);
+    return rc;
+}
+
+int audit_checkpoint(char **out_note, vault *v)
+{
+    int rc = VAULT_OK;
+    uint8_t root[32], *sk = NULL;
+    char origin[64], *note = NULL;
+
+    GUARD(tail_load(v));
+    af_merkle_root(&v->tail.tree, root);
+    audit__origin(origin, sizeof origin, v);
+    GUARD(load_sk(&sk, v));
+    GUARD(af_checkpoint_sign(&note, origin, v->tail.tree.size, root, sk));
+    GUARD(store_checkpoint_add(v->db, v->tail.tree.size, note, vault__now()));
+    if (out_note) {
+        *out_note = note;
+        note = NULL;
+    }
+cleanup:
+    vc_free(sk);
+    free(note);
+    return rc;
+}
+
+int audit_checkpoint_if_needed(vault *v)
+{
+    int rc = VAULT_OK;
+    int64_t count = 0;
+    uint64_t last = 0;
+
+    GUARD(store_begin(v->db, 1));
+    GUARD(store_audit_count(&count, v->db));
+    GUARD(store_checkpoint_last(&last, v->db));
+    if ((uint64_t)count > last)
+        GUARD(audit_checkpoint(NULL, v));
+    GUARD(store_commit(v->db));
+cleanup:
+    if (store_in_tx(v->db))
+        store_rollback(v->db);
+    return rc;
+}
+
+/* One entry for a query on the audit log itself (export, checkpoint,
+ * pubkey, verify), appended in the caller's write transaction.  Records
+ * the actor, the action and a detail without values. */
+int audit__log_meta(vault *v, const char *action, int outcome, const char *detail)
+{
+    af_entry e;
+
+    audit_entry_init(&e, v, NULL, action);
+    e.outcome = outcome;
+    e.detail = detail;
+    return audit_append(v, &e);
+}
+
+int audit_log_query(vault *v, const char *action, int outcome, const char *detail)
+{
+    int rc = VAULT_OK;
+
+    GUARD(store_begin(v->db, 1));
+    GUARD(audit__log_meta(v, action, outcome, detail));
+    GUARD(store_commit(v->db));
+cleanup:
+    if (store_in_tx(v->db))
+        store_rollback(v->db);
+    return rc;
+}
+

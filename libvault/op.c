@@ -1,0 +1,140 @@
+/* op: the unit of work, as far as it goes today (docs/architecture.md):
+ * entering a public call on a handle (its lock, and the policy and grants
+ * another connection committed meanwhile), leaving it (rolling back what
+ * a failed call left open), and the store transaction hooks that keep the
+ * audit tail, the key cache and the decisions' state right for each
+ * transaction.  Calls down only (policy, grants_set, audit_log, keyring,
+ * store), never up. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "grants.h"
+#include "op.h"
+
+/* ---- locking and policy reload ---- */
+
+int op_load_policy(vault *v)
+{
+    int rc = VAULT_OK;
+    char *src = NULL, *report = NULL;
+    size_t len = 0;
+    int64_t id = 0;
+    char filename[256];
+    vault_policy *p = NULL;
+
+    GUARD(store_policy_active(&id, filename, sizeof filename, &src, &len, v->db));
+    if (v->policy && id == v->policy_id)
+        goto cleanup;
+    rc = policy_parse(&p, &report, filename, src, len);
+    /* The stored policy was valid when applied; failing now means damage. */
+    ENSURE(rc == VAULT_OK, VAULT_EINTEGRITY, "the vault's stored policy no longer parses: %s",
+           report && *report ? report : "unknown error");
+    if (store_in_tx(v->db)) {
+        policy_free(v->retired_policy);
+        v->retired_policy = v->policy;
+    } else {
+        policy_free(v->policy);
+    }
+    v->policy = p;
+    v->policy_id = id;
+    p = NULL;
+cleanup:
+    policy_free(p);
+    free(report);
+    free(src);
+    return rc;
+}
+
+void vault__retired_free(vault *v)
+{
+    policy_grantset_free(v->retired_grants);
+    v->retired_grants = NULL;
+    policy_free(v->retired_policy);
+    v->retired_policy = NULL;
+}
+
+/* Pick up a policy or grants another connection committed since this one
+ * last looked. */
+static int refresh(vault *v)
+{
+    int rc = VAULT_OK;
+    int64_t dv = 0;
+
+    GUARD(store_data_version(v->db, &dv));
+    if (dv != v->data_version) {
+        int64_t before = v->policy_id;
+        GUARD(op_load_policy(v));
+        /* Grade names map to indices through the policy: rebuild the
+         * grants when either changed. */
+        GUARD(grants__sync(v, before != v->policy_id));
+        v->data_version = dv;
+    }
+cleanup:
+    return rc;
+}
+
+int vault__enter(vault *v)
+{
+    int rc = VAULT_OK;
+
+    if (!v)
+        return vault__err(VAULT_EINVALID, "no vault handle");
+    pthread_mutex_lock(&v->lock);
+    vault__err_clear();
+    GUARD(refresh(v));
+cleanup:
+    if (rc < 0)
+        pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+void vault__leave(vault *v)
+{
+    if (v)
+        pthread_mutex_unlock(&v->lock);
+}
+
+void vault__exit(vault *v, int entered)
+{
+    if (!entered)
+        return;
+    if (store_in_tx(v->db))
+        store_rollback(v->db);
+    vault__leave(v);
+}
+
+/* ---- state kept for one store transaction (store_tx_hooks) ---- */
+
+/* A write transaction may have waited for another connection's lock: what
+ * that one committed meanwhile (a revoked grant, a new policy) must be
+ * what this transaction's decisions use. */
+static int tx_after_begin(void *arg, int write)
+{
+    vault *v = arg;
+
+    return write && v->ready ? refresh(v) : VAULT_OK;
+}
+
+static int tx_before_commit(void *arg)
+{
+    return audit_tx_flush(arg);
+}
+
+static void tx_at_end(void *arg, int committed)
+{
+    vault *v = arg;
+
+    audit_tx_forget(v);
+    keyring_tx_end(v->keys, committed);
+    vault__retired_free(v);
+}
+
+void op_attach_tx_hooks(vault *v)
+{
+    store_tx_hooks h = {tx_before_commit, tx_at_end, v, tx_after_begin};
+
+    store_set_tx_hooks(v->db, &h);
+}
