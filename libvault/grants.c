@@ -12,6 +12,7 @@
 #include "crypto.h"
 #include "grants.h"
 #include "text.h"
+#include "op.h"
 
 #define GRANT_ACTIONS ((1u << VAULT_ACTION_READ) | (1u << VAULT_ACTION_SEARCH) | (1u << VAULT_ACTION_EXPORT))
 #define DETAIL_MAX 1024
@@ -104,8 +105,7 @@ static int refuse(vault_session *s, const char *action, const uint8_t *rid, cons
     af_entry e;
     vault *v = s->v;
 
-    if (store_in_tx(v->db))
-        store_rollback(v->db);
+    op_rollback(v);
     snprintf(detail, sizeof detail, "refused: %s; request: %s", saved, request);
     audit_entry_init(&e, v, s, action);
     e.outcome = code == VAULT_EDENIED ? AF_OUTCOME_DENIED : AF_OUTCOME_ERROR;
@@ -114,13 +114,12 @@ static int refuse(vault_session *s, const char *action, const uint8_t *rid, cons
         memcpy(e.record_id, rid, VAULT_ID_BYTES);
     }
     e.detail = detail;
-    GUARD(store_begin(v->db, 1));
+    GUARD(op_begin(v, OP_WRITE));
     GUARD(audit_append(v, &e));
-    GUARD(store_commit(v->db));
+    GUARD(op_commit(v));
     rc = vault__err(code, "%s", saved);
 cleanup:
-    if (store_in_tx(v->db))
-        store_rollback(v->db);
+    op_rollback(v);
     return rc;
 }
 
@@ -648,7 +647,7 @@ static int issue(issue_ctx *c)
     ENSURE(g.not_after > now, VAULT_EINVALID, "a grant must end in the future");
     /* Decide on the state as it is now: the write lock is held from here
      * to the commit. */
-    GUARD(store_begin(v->db, 1));
+    GUARD(op_begin(v, OP_WRITE));
     GUARD(grants__sync(v, 0));
     GUARD(policy_grant_check(&c->needs, v->policy, s->role, &g));
     lim = policy_grant_limit(v->policy, s->role);
@@ -687,7 +686,7 @@ static int issue(issue_ctx *c)
     audit_entry_init(&e, v, s, "grant");
     e.detail = detail;
     GUARD(audit_append(v, &e));
-    GUARD(store_commit(v->db));
+    GUARD(op_commit(v));
     GUARD(grants__reload(v));
 cleanup:
     return rc;
@@ -742,7 +741,7 @@ static int approve(vault_session *s, const char *grant_id, char *request, size_t
     char detail[DETAIL_MAX + 32], desc[DETAIL_MAX];
 
     memset(&o, 0, sizeof o);
-    GUARD(store_begin(v->db, 1));
+    GUARD(op_begin(v, OP_WRITE));
     GUARD(grants__sync(v, 0));
     GUARD(load_grant(&o, v, grant_id));
     snprintf(request, request_cap, "approve %s", o.id);
@@ -772,7 +771,7 @@ static int approve(vault_session *s, const char *grant_id, char *request, size_t
     snprintf(detail, sizeof detail, "approved %s", desc);
     e.detail = detail;
     GUARD(audit_append(v, &e));
-    GUARD(store_commit(v->db));
+    GUARD(op_commit(v));
     GUARD(grants__reload(v));
 cleanup:
     grants__own_free(&o);
@@ -815,7 +814,7 @@ static int revoke(vault_session *s, const char *grant_id, const char *reason)
 
     memset(&o, 0, sizeof o);
     GUARD(vault__text_check(reason, 511, "a revocation's written reason"));
-    GUARD(store_begin(v->db, 1));
+    GUARD(op_begin(v, OP_WRITE));
     GUARD(load_grant(&o, v, grant_id));
     ENSURE(strcmp(o.state, "revoked") != 0, VAULT_ESTATE, "grant %s is already revoked", o.id);
     ENSURE(same_user(o.issuer, s->user) || policy_grant_limit(v->policy, s->role) ||
@@ -828,7 +827,7 @@ static int revoke(vault_session *s, const char *grant_id, const char *reason)
     line_text(&l, reason, 511);
     e.detail = detail;
     GUARD(audit_append(v, &e));
-    GUARD(store_commit(v->db));
+    GUARD(op_commit(v));
     GUARD(grants__reload(v));
 cleanup:
     grants__own_free(&o);
@@ -872,7 +871,7 @@ int vault_grant_warnings(char **out, vault *v, const char *grant_id)
     *out = NULL;
     GUARD(vault__enter(v));
     entered = 1;
-    GUARD(store_begin(v->db, 1));
+    GUARD(op_begin(v, OP_WRITE));
     GUARD(load_grant(&o, v, grant_id));
     {
         af_entry e;
@@ -882,7 +881,7 @@ int vault_grant_warnings(char **out, vault *v, const char *grant_id)
         e.detail = detail;
         GUARD(audit_append(v, &e));
     }
-    GUARD(store_commit(v->db));
+    GUARD(op_commit(v));
     if (!o.usable) {
         *out = strdup("warning: the grant names a grade the policy no longer has\n");
         ENSURE(*out, VAULT_ENOMEM, "out of memory");
@@ -1024,7 +1023,7 @@ int vault_grant_list(char **out, vault *v, int active_only, int as_json)
         ENSURE(c.arr, VAULT_ENOMEM, "out of memory");
     }
     /* Who holds which access is itself worth a trace. */
-    GUARD(audit_log_query(v, "grant_list", AF_OUTCOME_OK,
+    GUARD(op_log_query(v, "grant_list", AF_OUTCOME_OK,
                           active_only ? "active grants listed" : "all grants listed"));
     GUARD(store_grant_scan(v->db, list_fn, &c));
     if (as_json) {
@@ -1105,7 +1104,7 @@ static int glass(glass_ctx *c)
                max);
     }
     vault__id_format(hex, c->rid);
-    GUARD(store_begin(v->db, 1));
+    GUARD(op_begin(v, OP_WRITE));
     GUARD(grants__sync(v, 0));
     rc = store_record_get(&rec, v->db, c->rid);
     ENSURE(rc != VAULT_ENOTFOUND, VAULT_ENOTFOUND, "no record %s", hex);
@@ -1154,7 +1153,7 @@ static int glass(glass_ctx *c)
     memcpy(e.record_id, c->rid, VAULT_ID_BYTES);
     e.detail = detail;
     GUARD(audit_append(v, &e));
-    GUARD(store_commit(v->db));
+    GUARD(op_commit(v));
     GUARD(grants__reload(v));
 cleanup:
     return rc;

@@ -14,6 +14,7 @@
 
 #include "audit/audit.h"
 #include "vault_int.h"
+#include "op.h"
 
 #define IMPORT_CHUNK (64 * 1024)
 #define IMPORT_PROGRESS_EVERY 1000
@@ -501,22 +502,21 @@ int vault_import_csv(size_t *out_count, vault_session *s, const char *path,
     csv_set_free_func(&p, wipe_free);
     csv_set_blk_size(&p, IMPORT_BLK);
     /* The whole file is one transaction: all records or none. */
-    GUARD(store_begin(s->v->db, 1));
+    GUARD(op_begin(s->v, OP_WRITE));
     rc = parse_file(&im, f, &p, chunk);
     if (rc == VAULT_EDENIED && im.denied) {
         rc = session__log_denial(s, "import", NULL, im.denied_field, &im.d, rc);
         goto cleanup;
     }
     GUARD(rc);
-    GUARD(store_commit(s->v->db));
+    GUARD(op_commit(s->v));
     if (progress && im.count % IMPORT_PROGRESS_EVERY != 0)
         progress(im.count, 0, arg);
     if (out_count)
         *out_count = im.count;
 cleanup:
     if (entered) {
-        if (store_in_tx(s->v->db))
-            store_rollback(s->v->db);
+        op_rollback(s->v);
         vault__leave(s->v);
     }
     if (parser)

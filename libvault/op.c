@@ -138,3 +138,65 @@ void op_attach_tx_hooks(vault *v)
 
     store_set_tx_hooks(v->db, &h);
 }
+
+/* ---- transactions: the only code that begins and ends them ---- */
+
+int op_begin(vault *v, int kind)
+{
+    if (kind != OP_WRITE && kind != OP_READ)
+        return vault__err(VAULT_EINVALID, "op_begin: unknown transaction kind %d", kind);
+    return store_begin(v->db, kind == OP_WRITE);
+}
+
+int op_commit(vault *v)
+{
+    return store_commit(v->db);
+}
+
+void op_rollback(vault *v)
+{
+    if (store_in_tx(v->db))
+        store_rollback(v->db);
+}
+
+int op_in_tx(const vault *v)
+{
+    return store_in_tx(v->db);
+}
+
+/* ---- small units of work of their own ---- */
+
+/* One entry for a query without a session (an administrator's listing or
+ * a query on the log), committed before the caller returns anything. */
+int op_log_query(vault *v, const char *action, int outcome, const char *detail)
+{
+    int rc = VAULT_OK;
+
+    GUARD(op_begin(v, OP_WRITE));
+    GUARD(audit__log_meta(v, action, outcome, detail));
+    GUARD(op_commit(v));
+cleanup:
+    if (store_in_tx(v->db))
+        op_rollback(v);
+    return rc;
+}
+
+/* A checkpoint if entries were added since the last one (on close). */
+int op_checkpoint_if_needed(vault *v)
+{
+    int rc = VAULT_OK;
+    int64_t count = 0;
+    uint64_t last = 0;
+
+    GUARD(op_begin(v, OP_WRITE));
+    GUARD(store_audit_count(&count, v->db));
+    GUARD(store_checkpoint_last(&last, v->db));
+    if ((uint64_t)count > last)
+        GUARD(audit_checkpoint(NULL, v));
+    GUARD(op_commit(v));
+cleanup:
+    if (store_in_tx(v->db))
+        op_rollback(v);
+    return rc;
+}
+

@@ -11,4 +11,25 @@ int op_load_policy(vault *v) VAULT_MUST_CHECK;
 /* Install the transaction hooks on the handle's store. */
 void op_attach_tx_hooks(vault *v);
 
+/* Transactions.  Nothing else in the library begins, commits or rolls
+ * back one (tests/layers checks it).  OP_READ is a read transaction,
+ * OP_WRITE takes the write lock (and picks up what another connection
+ * committed before it got the lock: see op.c). */
+#define OP_READ 0
+#define OP_WRITE 1
+int op_begin(vault *v, int kind) VAULT_MUST_CHECK;
+int op_commit(vault *v) VAULT_MUST_CHECK;
+/* Roll back the open transaction, if any. */
+void op_rollback(vault *v);
+/* 1 inside a transaction. */
+int op_in_tx(const vault *v);
+
+/* One audit entry for a query without a session (action, outcome, a
+ * detail without values) in a write transaction of its own, committed
+ * before the caller returns anything. */
+int op_log_query(vault *v, const char *action, int outcome, const char *detail) VAULT_MUST_CHECK;
+/* Write a checkpoint if entries were added since the last one (on close;
+ * its own transaction; failures are the caller's to ignore). */
+int op_checkpoint_if_needed(vault *v) VAULT_MUST_CHECK;
+
 #endif

@@ -8,6 +8,7 @@
 #include "audit/audit.h"
 #include "crypto.h"
 #include "rotate.h"
+#include "op.h"
 
 /* Room kept for one wrapped grade key when probing whether it exists. */
 #define WRAPPED_MAX 256
@@ -163,13 +164,13 @@ static int fail_logged(rot_ctx *c, int code)
     vault *v = c->v;
 
     snprintf(msg, sizeof msg, "%s", vault_error_last());
-    store_rollback(v->db);
+    op_rollback(v);
     snprintf(detail, sizeof detail, "grade %s: rotation to version %u stopped: field '%s' failed to open",
              c->grade, (unsigned)c->target, c->bad_field);
     /* Best effort: the integrity error matters more than its entry. */
-    if (store_begin(v->db, 1) == VAULT_OK &&
-        (log_step(v, AF_OUTCOME_ERROR, c->bad_id, detail) < 0 || store_commit(v->db) < 0))
-        store_rollback(v->db);
+    if (op_begin(v, OP_WRITE) == VAULT_OK &&
+        (log_step(v, AF_OUTCOME_ERROR, c->bad_id, detail) < 0 || op_commit(v) < 0))
+        op_rollback(v);
     return vault__err(code, "%s", msg);
 }
 
@@ -184,14 +185,14 @@ static int run_batches(rot_ctx *c)
     for (;;) {
         c->moved = 0;
         c->now = vault__now();
-        GUARD(store_begin(v->db, 1));
+        GUARD(op_begin(v, OP_WRITE));
         rc = store_field_scan_stale(v->db, c->grade, c->target, c->batch, rotate_field, c);
         if (rc < 0) {
             if (c->bad)
                 rc = fail_logged(c, rc);
             goto cleanup;
         }
-        GUARD(store_commit(v->db));
+        GUARD(op_commit(v));
         c->batches++;
         c->done += c->moved;
         report(c);
@@ -203,8 +204,7 @@ static int run_batches(rot_ctx *c)
         }
     }
 cleanup:
-    if (store_in_tx(v->db))
-        store_rollback(v->db);
+    op_rollback(v);
     return rc;
 }
 
@@ -235,7 +235,7 @@ static int start(rot_ctx *c, int *out_first)
     char detail[2 * VAULT_NAME_MAX];
 
     *out_first = 0;
-    GUARD(store_begin(v->db, 1));
+    GUARD(op_begin(v, OP_WRITE));
     rc = store_gradekey_latest(&latest, v->db, c->grade);
     if (rc == VAULT_ENOTFOUND) {
         vault__err_clear();
@@ -245,7 +245,7 @@ static int start(rot_ctx *c, int *out_first)
         *out_first = 1;
         snprintf(detail, sizeof detail, "grade %s: version 1 created", c->grade);
         GUARD(log_step(v, AF_OUTCOME_OK, NULL, detail));
-        GUARD(store_commit(v->db));
+        GUARD(op_commit(v));
         goto cleanup;
     }
     GUARD(rc);
@@ -269,10 +269,9 @@ static int start(rot_ctx *c, int *out_first)
     }
     c->total = (uint64_t)stale;
     GUARD(log_step(v, AF_OUTCOME_OK, NULL, detail));
-    GUARD(store_commit(v->db));
+    GUARD(op_commit(v));
 cleanup:
-    if (store_in_tx(v->db))
-        store_rollback(v->db);
+    op_rollback(v);
     return rc;
 }
 
@@ -285,7 +284,7 @@ static int finish(rot_ctx *c)
     int64_t stale = 0;
     char detail[2 * VAULT_NAME_MAX];
 
-    GUARD(store_begin(v->db, 1));
+    GUARD(op_begin(v, OP_WRITE));
     GUARD(store_field_count_stale(&stale, v->db, c->grade, c->target));
     if (stale > 0) {
         c->total += (uint64_t)stale;
@@ -296,10 +295,9 @@ static int finish(rot_ctx *c)
     snprintf(detail, sizeof detail, "grade %s: %llu fields re-encrypted, versions below %u retired",
              c->grade, (unsigned long long)c->done, (unsigned)c->target);
     GUARD(log_step(v, AF_OUTCOME_OK, NULL, detail));
-    GUARD(store_commit(v->db));
+    GUARD(op_commit(v));
 cleanup:
-    if (store_in_tx(v->db))
-        store_rollback(v->db);
+    op_rollback(v);
     return rc;
 }
 
@@ -316,7 +314,7 @@ int rotate__run(vault *v, const char *grade, size_t batch, size_t max_batches,
     ENSURE(batch > 0, VAULT_EINVALID, "the batch size must be at least 1");
     ENSURE(strlen(grade) < VAULT_NAME_MAX && policy_grade_index(v->policy, grade) >= 0,
            VAULT_EINVALID, "grade '%.64s' is not declared by the active policy", grade);
-    ENSURE(!store_in_tx(v->db), VAULT_ESTATE, "key rotation inside an open transaction");
+    ENSURE(!op_in_tx(v), VAULT_ESTATE, "key rotation inside an open transaction");
     c.v = v;
     c.grade = grade;
     c.batch = batch;

@@ -12,6 +12,7 @@
 #include "mask.h"
 #include "text.h"
 #include "vault_int.h"
+#include "op.h"
 
 typedef struct result_item {
     char field[VAULT_NAME_MAX];
@@ -225,8 +226,7 @@ static int log_refusal(vault *v, vault_session *s, const char *action, const uin
     af_field f;
 
     snprintf(saved, sizeof saved, "%s", vault_error_last());
-    if (store_in_tx(v->db))
-        store_rollback(v->db);
+    op_rollback(v);
     audit_entry_init(&e, v, s, action);
     e.outcome = outcome;
     if (id) {
@@ -244,13 +244,12 @@ static int log_refusal(vault *v, vault_session *s, const char *action, const uin
         field_reason = "a malformed field name";
     }
     e.detail = detail ? detail : field && !e.nfields ? field_reason : NULL;
-    GUARD(store_begin(v->db, 1));
+    GUARD(op_begin(v, OP_WRITE));
     GUARD(audit_append(v, &e));
-    GUARD(store_commit(v->db));
+    GUARD(op_commit(v));
     rc = vault__err(code, "%s", saved);
 cleanup:
-    if (store_in_tx(v->db))
-        store_rollback(v->db);
+    op_rollback(v);
     return rc;
 }
 
@@ -351,7 +350,7 @@ int vault_decide(vault_reason *out, vault_session *s, int action, const char *re
     ENSURE(out, VAULT_EINVALID, "missing output");
     GUARD(enter(s));
     entered = 1;
-    GUARD(store_begin(s->v->db, 1));
+    GUARD(op_begin(s->v, OP_WRITE));
     GUARD(record_lookup(id, &rec, s->v, s, "decide", record_id));
     vault__id_format(canon, id);
     if (field)
@@ -359,7 +358,7 @@ int vault_decide(vault_reason *out, vault_session *s, int action, const char *re
     (void)decide(&d, s, action, canon, rec.jurisdiction, f ? f->name : NULL);
     snprintf(detail, sizeof detail, "decision on %s", action_name(action));
     GUARD(log_query(s, "decide", id, f ? f->name : NULL, &d, detail));
-    GUARD(store_commit(s->v->db));
+    GUARD(op_commit(s->v));
     policy_reason_fill(out, &d);
 cleanup:
     vault__exit(s ? s->v : NULL, entered);
@@ -381,7 +380,7 @@ int vault_explain(char **out, vault_session *s, int action, const char *record_i
     *out = NULL;
     GUARD(enter(s));
     entered = 1;
-    GUARD(store_begin(s->v->db, 1));
+    GUARD(op_begin(s->v, OP_WRITE));
     GUARD(record_lookup(id, &rec, s->v, s, "explain", record_id));
     vault__id_format(canon, id);
     if (field)
@@ -395,7 +394,7 @@ int vault_explain(char **out, vault_session *s, int action, const char *record_i
     snprintf(detail, sizeof detail, "explain %s%s", action_name(action),
              hide ? " (record jurisdiction not shown)" : "");
     GUARD(log_query(s, "explain", id, f ? f->name : NULL, &d, detail));
-    GUARD(store_commit(s->v->db));
+    GUARD(op_commit(s->v));
     *out = text;
     text = NULL;
 cleanup:
@@ -417,7 +416,7 @@ int vault_who_can(char **out, vault *v, const char *field, const char *record_id
     *out = NULL;
     GUARD(vault__enter(v));
     entered = 1;
-    GUARD(store_begin(v->db, 1));
+    GUARD(op_begin(v, OP_WRITE));
     f = policy_field(v->policy, field);
     if (!f) {
         rc = vault__err(VAULT_EINVALID, "field '%s' is not declared in the policy", field);
@@ -440,7 +439,7 @@ int vault_who_can(char **out, vault *v, const char *field, const char *record_id
                              as_json));
     }
     GUARD(audit_append(v, &e));
-    GUARD(store_commit(v->db));
+    GUARD(op_commit(v));
     *out = text;
     text = NULL;
 cleanup:
@@ -527,7 +526,7 @@ int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const c
     GUARD(write_arrays(&af, &reasons, n));
     /* Decide inside the write transaction: it has seen every policy and
      * grant change committed before it (vault.c, tx_after_begin). */
-    GUARD(store_begin(s->v->db, 1));
+    GUARD(op_begin(s->v, OP_WRITE));
     (void)decide(&d, s, VAULT_ACTION_CREATE, NULL, jurisdiction, NULL);
     if (d.effect != VAULT_EFFECT_ALLOW) {
         rc = require_allow(&d, VAULT_ACTION_CREATE, "a record");
@@ -550,7 +549,7 @@ int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const c
     e.nfields = n;
     e.detail = why.text;
     GUARD(audit_append(s->v, &e));
-    GUARD(store_commit(s->v->db));
+    GUARD(op_commit(s->v));
     vault__id_format(out_id, id);
 cleanup:
     vault__exit(s->v, entered);
@@ -581,7 +580,7 @@ int vault_record_update(vault_session *s, const char *record_id, size_t n,
     GUARD(enter(s));
     entered = 1;
     GUARD(write_arrays(&af, &reasons, n));
-    GUARD(store_begin(s->v->db, 1));
+    GUARD(op_begin(s->v, OP_WRITE));
     GUARD(record_lookup(id, &rec, s->v, s, "write", record_id));
     rc = put_fields(s, "write", id, &rec, n, fields, values, value_lens, vault__now(), af, reasons, &d,
                     &denied);
@@ -597,7 +596,7 @@ int vault_record_update(vault_session *s, const char *record_id, size_t n,
     e.fields = af;
     e.nfields = n;
     GUARD(audit_append(s->v, &e));
-    GUARD(store_commit(s->v->db));
+    GUARD(op_commit(s->v));
 cleanup:
     vault__exit(s->v, entered);
     free(af);
@@ -786,12 +785,12 @@ int vault_record_get_batch(vault_result **out, vault_session *s, const char *con
      * caller gets the error and no values (fail closed).  Its beginning
      * also picks up the policy and grants as they are now, so the field
      * list is read after it. */
-    GUARD(store_begin(s->v->db, 1));
+    GUARD(op_begin(s->v, OP_WRITE));
     nf = fields ? nfields : policy_field_count(s->v->policy);
     ENSURE(nf <= AF_FIELDS_MAX, VAULT_ELIMIT, "at most %d fields at once", AF_FIELDS_MAX);
     for (i = 0; i < n; i++)
         GUARD(get_one(&out[i], s, record_ids[i], fields, nf, now));
-    GUARD(store_commit(s->v->db));
+    GUARD(op_commit(s->v));
 cleanup:
     vault__exit(s->v, entered);
     if (rc < 0)
@@ -939,7 +938,7 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
     GUARD(enter(s));
     entered = 1;
     ENSURE(field && value, VAULT_EINVALID, "missing field or value");
-    GUARD(store_begin(s->v->db, 1));
+    GUARD(op_begin(s->v, OP_WRITE));
     GUARD(field_logged(&f, s, "search", NULL, field));
     GUARD(find_quota(&q, s, f, now, note, sizeof note));
     rc = record_find(&ids, &n, s->v, f, value, value_len);
@@ -1001,7 +1000,7 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
         }
         GUARD(audit_append(s->v, &e));
     }
-    GUARD(store_commit(s->v->db));
+    GUARD(op_commit(s->v));
     *out = hex;
     *out_count = kept;
     hex = NULL;
@@ -1022,7 +1021,7 @@ int vault_record_jurisdiction(char *out, size_t out_size, vault_session *s, cons
     ENSURE(out && out_size > VAULT_JURISDICTION_MAX, VAULT_EINVALID, "output buffer too small");
     GUARD(enter(s));
     entered = 1;
-    GUARD(store_begin(s->v->db, 1));
+    GUARD(op_begin(s->v, OP_WRITE));
     GUARD(record_lookup(id, &rec, s->v, s, "jurisdiction", record_id));
     vault__id_format(canon, id);
     if (!record_visible(s, canon, &rec)) {
@@ -1033,7 +1032,7 @@ int vault_record_jurisdiction(char *out, size_t out_size, vault_session *s, cons
         goto cleanup;
     }
     GUARD(log_query(s, "jurisdiction", id, NULL, NULL, "record jurisdiction shown"));
-    GUARD(store_commit(s->v->db));
+    GUARD(op_commit(s->v));
     snprintf(out, out_size, "%s", rec.jurisdiction);
 cleanup:
     vault__exit(s ? s->v : NULL, entered);
@@ -1052,7 +1051,7 @@ int vault_record_erase(vault_session *s, const char *record_id)
 
     GUARD(enter(s));
     entered = 1;
-    GUARD(store_begin(s->v->db, 1));
+    GUARD(op_begin(s->v, OP_WRITE));
     GUARD(record_lookup(id, &rec, s->v, s, "erase", record_id));
     vault__id_format(canon, id);
     (void)decide(&d, s, VAULT_ACTION_ERASE, canon, rec.jurisdiction, NULL);
@@ -1068,7 +1067,7 @@ int vault_record_erase(vault_session *s, const char *record_id)
     memcpy(e.record_id, id, VAULT_ID_BYTES);
     e.detail = why.text;
     GUARD(audit_append(s->v, &e));
-    GUARD(store_commit(s->v->db));
+    GUARD(op_commit(s->v));
 cleanup:
     vault__exit(s->v, entered);
     return rc;
@@ -1096,7 +1095,7 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
     *out = NULL;
     GUARD(enter(s));
     entered = 1;
-    GUARD(store_begin(s->v->db, 1));
+    GUARD(op_begin(s->v, OP_WRITE));
     GUARD(record_lookup(id, &rec, s->v, s, "export", record_id));
     vault__id_format(canon, id);
     n = policy_field_count(s->v->policy);
@@ -1157,7 +1156,7 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
     e.nfields = nf;
     e.outcome = nf ? AF_OUTCOME_OK : AF_OUTCOME_DENIED;
     GUARD(audit_append(s->v, &e));
-    GUARD(store_commit(s->v->db));
+    GUARD(op_commit(s->v));
     dump = json_dumps(doc, JSON_INDENT(2));
     ENSURE(dump, VAULT_ENOMEM, "out of memory");
     *out = dump;

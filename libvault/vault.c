@@ -212,7 +212,7 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     GUARD(keyring_new(&v->keys, master, v->id));
     GUARD(store_open(&v->db, v->path, keyring_db_key(v->keys), 1));
     op_attach_tx_hooks(v);
-    GUARD(store_begin(v->db, 1));
+    GUARD(op_begin(v, OP_WRITE));
     GUARD(store_meta_put(v->db, "format", fmt, sizeof fmt - 1));
     GUARD(store_meta_put(v->db, "vault_id", v->id, VAULT_ID_BYTES));
     GUARD(store_policy_add(&v->policy_id, v->db, policy_hash(v->policy), base_name(policy_file),
@@ -224,7 +224,7 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     snprintf(detail, sizeof detail, "policy %s", base_name(policy_file));
     e.detail = detail;
     GUARD(audit_append(v, &e));
-    GUARD(store_commit(v->db));
+    GUARD(op_commit(v));
     GUARD(store_data_version(v->db, &v->data_version));
     GUARD(grants__sync(v, 1));
     v->ready = 1;
@@ -232,7 +232,7 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     v = NULL;
 cleanup:
     if (v && v->db)
-        store_rollback(v->db);
+        op_rollback(v);
     if (rc < 0 && files_made && v) {
         store_close(v->db);
         v->db = NULL;
@@ -296,7 +296,7 @@ void vault_close(vault *v)
         return;
     /* Sign what was appended since the last checkpoint; a failure here
      * (read-only file, say) loses nothing: verify still checks the chain. */
-    if (v->ready && audit_checkpoint_if_needed(v) < 0)
+    if (v->ready && op_checkpoint_if_needed(v) < 0)
         vault__err_clear();
     store_close(v->db);
     keyring_free(v->keys);
@@ -326,11 +326,11 @@ int vault_db_key(char *out, size_t out_size, vault *v)
     GUARD(vault__enter(v));
     entered = 1;
     /* Log first: the key is handed out only once its entry is committed. */
-    GUARD(store_begin(v->db, 1));
+    GUARD(op_begin(v, OP_WRITE));
     audit_entry_init(&e, v, NULL, "db_key");
     e.detail = "raw SQLCipher key handed out";
     GUARD(audit_append(v, &e));
-    GUARD(store_commit(v->db));
+    GUARD(op_commit(v));
     out[0] = 'x';
     out[1] = '\'';
     GUARD(vc_bin2hex(out + 2, out_size - 2, keyring_db_key(v->keys), VC_KEYBYTES));
@@ -367,7 +367,7 @@ static int keyslot_change(vault *v, int *out_slot, const vault_secret *secret, c
 
     GUARD(vault__enter(v));
     entered = 1;
-    GUARD(store_begin(v->db, 1));
+    GUARD(op_begin(v, OP_WRITE));
     audit_entry_init(&e, v, NULL, remove_slot >= 0 ? "keyslot_remove" : "keyslot_add");
     if (remove_slot >= 0)
         snprintf(detail, sizeof detail, "slot %d", remove_slot);
@@ -381,7 +381,7 @@ static int keyslot_change(vault *v, int *out_slot, const vault_secret *secret, c
         GUARD(ks_remove(v->keys_path, keyring_master(v->keys), remove_slot));
     else
         GUARD(ks_add(out_slot, v->keys_path, keyring_master(v->keys), secret, label ? label : ""));
-    GUARD(store_commit(v->db));
+    GUARD(op_commit(v));
 cleanup:
     vault__exit(v, entered);
     return rc;
@@ -404,7 +404,7 @@ int vault_keyslot_list(vault_keyslot_info **out, size_t *out_count, vault *v)
     int rc = VAULT_OK;
 
     GUARD(vault__enter(v));
-    rc = audit_log_query(v, "keyslot_list", AF_OUTCOME_OK, "keyslot list");
+    rc = op_log_query(v, "keyslot_list", AF_OUTCOME_OK, "keyslot list");
     if (rc == VAULT_OK)
         rc = ks_list(out, out_count, v->keys_path);
     vault__leave(v);
@@ -461,7 +461,7 @@ int vault_policy_apply(char **out_report, vault *v, const char *policy_file)
     }
     GUARD(rc);
     GUARD(policy_diff(&diff, v->policy, p));
-    GUARD(store_begin(v->db, 1));
+    GUARD(op_begin(v, OP_WRITE));
     GUARD(store_policy_add(&id, v->db, policy_hash(p), base_name(policy_file), src, srclen,
                            vault__now()));
     /* Grants the new policy no longer allows stop with it, in the same
@@ -480,7 +480,7 @@ int vault_policy_apply(char **out_report, vault *v, const char *policy_file)
         v->policy = old_p;
         GUARD(rc);
     }
-    GUARD(store_commit(v->db));
+    GUARD(op_commit(v));
     GUARD(store_data_version(v->db, &v->data_version));
     policy_free(v->policy);
     v->policy = p;
@@ -521,7 +521,7 @@ int vault_policy_source(char **out, char *out_hash, size_t out_hash_size, vault 
     ENSURE(out && out_hash && out_hash_size >= 65, VAULT_EINVALID,
            "vault_policy_source: output buffer too small");
     GUARD(vault__enter(v));
-    rc = audit_log_query(v, "policy_show", AF_OUTCOME_OK, "active policy source");
+    rc = op_log_query(v, "policy_show", AF_OUTCOME_OK, "active policy source");
     if (rc == VAULT_OK)
         rc = store_policy_active(&id, filename, sizeof filename, out, &len, v->db);
     if (rc == VAULT_OK)

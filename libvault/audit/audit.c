@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "crypto.h"
 #include "text.h"
+#include "op.h"
 
 
 /* ---- public: actor, checkpoint, pubkey ---- */
@@ -47,11 +48,11 @@ int vault_audit_checkpoint(char **out_note, vault *v)
         *out_note = NULL;
     GUARD(vault__enter(v));
     entered = 1;
-    GUARD(store_begin(v->db, 1));
+    GUARD(op_begin(v, OP_WRITE));
     /* Logged before signing: the note covers its own entry. */
     GUARD(audit__log_meta(v, "audit_checkpoint", AF_OUTCOME_OK, "signed checkpoint handed out"));
     GUARD(audit_checkpoint(out_note, v));
-    GUARD(store_commit(v->db));
+    GUARD(op_commit(v));
 cleanup:
     if (rc < 0 && out_note) {
         free(*out_note);
@@ -117,7 +118,7 @@ int vault_audit_pubkey(char *out, size_t out_size, vault *v)
     GUARD(audit__load_pk(pk, v));
     audit__origin(origin, sizeof origin, v);
     GUARD(format_vkey(out, out_size, origin, pk));
-    GUARD(audit_log_query(v, "audit_pubkey", AF_OUTCOME_OK, "checkpoint public key handed out"));
+    GUARD(op_log_query(v, "audit_pubkey", AF_OUTCOME_OK, "checkpoint public key handed out"));
 cleanup:
     if (rc < 0 && out && out_size > 0)
         out[0] = '\0';
@@ -339,7 +340,7 @@ int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *cons
     GUARD(notes_check(notes, nnotes));
     GUARD(vault__enter(v));
     entered = 1;
-    GUARD(store_begin(v->db, 0)); /* one consistent snapshot */
+    GUARD(op_begin(v, OP_READ)); /* one consistent snapshot */
     GUARD(audit__load_pk(pk, v));
     GUARD(store_audit_count(&count, v->db));
     audit__origin(origin, sizeof origin, v);
@@ -368,12 +369,12 @@ int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *cons
         if (progress)
             progress(c.ver.res.entries, c.total, arg);
     }
-    store_rollback(v->db); /* read-only */
+    op_rollback(v); /* read-only */
     /* Logged after the scan, so that it never covers its own entry.  When
      * the damage found stops appends, the finding is still reported; an
      * intact log whose verification can't be logged is an error. */
     verify_detail(detail, sizeof detail, out, nnotes);
-    logged = audit_log_query(v, "audit_verify", out->failure ? AF_OUTCOME_ERROR : AF_OUTCOME_OK,
+    logged = op_log_query(v, "audit_verify", out->failure ? AF_OUTCOME_ERROR : AF_OUTCOME_OK,
                              detail);
     if (!out->failure)
         GUARD(logged);
@@ -480,14 +481,14 @@ int vault_audit_export(vault *v, const char *path, vault_progress_fn progress, v
     c.progress = progress;
     c.arg = arg;
     /* Logged (and committed) first, so the export includes its own entry. */
-    GUARD(audit_log_query(v, "audit_export", AF_OUTCOME_OK,
+    GUARD(op_log_query(v, "audit_export", AF_OUTCOME_OK,
                           to_stdout ? "to standard output" : "to a file"));
-    GUARD(store_begin(v->db, 0));
+    GUARD(op_begin(v, OP_READ));
     GUARD(store_audit_count(&count, v->db));
     c.total = (uint64_t)count;
     GUARD(store_checkpoint_scan(v->db, export_cp_fn, &c));
     GUARD(store_audit_scan(v->db, 0, export_entry_fn, &c));
-    store_rollback(v->db);
+    op_rollback(v);
     if (!to_stdout) {
         ENSURE(fflush(c.f) == 0 && fsync(fileno(c.f)) == 0, VAULT_EIO, "%s: write failed", tmp);
         fclose(c.f);
@@ -796,7 +797,7 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
         ENSURE(c.arr, VAULT_ENOMEM, "out of memory");
     }
     /* The report is itself an access to audit data: log it first. */
-    GUARD(store_begin(v->db, 1));
+    GUARD(op_begin(v, OP_WRITE));
     audit_entry_init(&e, v, NULL, "audit_report");
     snprintf(detail, sizeof detail, "%s%s%s",
              kind == VAULT_REPORT_RECORD ? "record " : kind == VAULT_REPORT_USER ? "user "
@@ -809,10 +810,10 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
         memcpy(e.record_id, c.record, VAULT_ID_BYTES);
     }
     GUARD(audit_append(v, &e));
-    GUARD(store_commit(v->db));
-    GUARD(store_begin(v->db, 0));
+    GUARD(op_commit(v));
+    GUARD(op_begin(v, OP_READ));
     GUARD(store_audit_scan(v->db, 0, report_fn, &c));
-    store_rollback(v->db);
+    op_rollback(v);
     if (as_json) {
         *out = json_dumps(c.arr, JSON_INDENT(2));
         ENSURE(*out, VAULT_ENOMEM, "out of memory");

@@ -29,11 +29,6 @@ int audit_append(vault *v, af_entry *e) VAULT_MUST_CHECK;
 int audit_tx_flush(vault *v) VAULT_MUST_CHECK;
 void audit_tx_forget(vault *v);
 
-/* One entry for a query without a session (an administrator's listing or
- * a query on the log), actor and a detail without values, in a write
- * transaction of its own, committed before the caller returns anything. */
-int audit_log_query(vault *v, const char *action, int outcome, const char *detail) VAULT_MUST_CHECK;
-
 /* Semi-private to the audit folder (audit_log.c, used by audit.c). */
 void audit__origin(char *out, size_t cap, const vault *v);
 int audit__load_pk(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], vault *v) VAULT_MUST_CHECK;
@@ -45,8 +40,5 @@ int audit__log_meta(vault *v, const char *action, int outcome, const char *detai
  * transaction).  *out_note may be NULL. */
 int audit_checkpoint(char **out_note, vault *v) VAULT_MUST_CHECK;
 
-/* Write a checkpoint if entries were added since the last one (on close;
- * takes its own transaction; failures are ignored by the caller). */
-int audit_checkpoint_if_needed(vault *v) VAULT_MUST_CHECK;
 
 #endif

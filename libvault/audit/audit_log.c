@@ -268,24 +268,6 @@ cleanup:
     return rc;
 }
 
-int audit_checkpoint_if_needed(vault *v)
-{
-    int rc = VAULT_OK;
-    int64_t count = 0;
-    uint64_t last = 0;
-
-    GUARD(store_begin(v->db, 1));
-    GUARD(store_audit_count(&count, v->db));
-    GUARD(store_checkpoint_last(&last, v->db));
-    if ((uint64_t)count > last)
-        GUARD(audit_checkpoint(NULL, v));
-    GUARD(store_commit(v->db));
-cleanup:
-    if (store_in_tx(v->db))
-        store_rollback(v->db);
-    return rc;
-}
-
 /* One entry for a query on the audit log itself (export, checkpoint,
  * pubkey, verify), appended in the caller's write transaction.  Records
  * the actor, the action and a detail without values. */
@@ -298,17 +280,3 @@ int audit__log_meta(vault *v, const char *action, int outcome, const char *detai
     e.detail = detail;
     return audit_append(v, &e);
 }
-
-int audit_log_query(vault *v, const char *action, int outcome, const char *detail)
-{
-    int rc = VAULT_OK;
-
-    GUARD(store_begin(v->db, 1));
-    GUARD(audit__log_meta(v, action, outcome, detail));
-    GUARD(store_commit(v->db));
-cleanup:
-    if (store_in_tx(v->db))
-        store_rollback(v->db);
-    return rc;
-}
-

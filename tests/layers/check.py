@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Layer check over #include lines (STYLE.md "Layers").
+"""Layer check over #include lines (STYLE.md "Layers"), and the calls that
+only the unit of work (libvault/op.c) may make.
 
 Every C file and header under libvault/, include/ and cli/ is put in a
 module by tests/layers/modules.txt; each quoted #include is resolved the
@@ -19,6 +20,13 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+COMMENT = re.compile(r'/\*.*?\*/|//[^\n]*', re.S)
+# Calls only some files may make: one unit of work owns every transaction.
+ONLY_IN = {
+    "store_begin": ("libvault/op.c", "libvault/store/"),
+    "store_commit": ("libvault/op.c", "libvault/store/"),
+    "store_rollback": ("libvault/op.c", "libvault/store/"),
+}
 
 
 def read_table(path):
@@ -123,6 +131,16 @@ def check(root):
                 problems.append(f"{rel}:{line}: {src} includes {target} of module {dst}, "
                                 f"which {src} may not use (a back edge or a new dependency: "
                                 f"see tests/layers/modules.txt)")
+    for rel in files:
+        with open(os.path.join(root, rel), encoding="utf-8") as f:
+            code = COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), f.read())
+        for name, where in ONLY_IN.items():
+            if rel.startswith(where):
+                continue
+            for m in re.finditer(r"\b" + name + r"\s*\(", code):
+                line = code.count("\n", 0, m.start()) + 1
+                problems.append(f"{rel}:{line}: calls {name}; only {', '.join(where)} may "
+                                f"(transactions belong to the unit of work, libvault/op.c)")
     for p in problems:
         print(p)
     print(f"layers: {len(files)} files, {edges} include edges, {len(problems)} problems")
@@ -146,7 +164,18 @@ def self_test():
         if bad.returncode == 0 or "store includes libvault/vault_int.h" not in bad.stdout:
             print("self-test: a planted back edge was not caught:\n" + bad.stdout)
             return 1
-    print("self-test: a clean tree passes, a planted back edge (store -> handle) fails")
+        # A data call beginning its own transaction past the unit of work.
+        shutil.rmtree(os.path.join(tmp, "libvault"))
+        shutil.copytree(os.path.join(root, "libvault"), os.path.join(tmp, "libvault"))
+        target = os.path.join(tmp, "libvault", "session.c")
+        with open(target, "a", encoding="utf-8") as f:
+            f.write("\nstatic int planted(vault *v) { return store_begin(v->db, 1); }\n")
+        bad = subprocess.run([sys.executable, __file__, tmp], capture_output=True, text=True)
+        if bad.returncode == 0 or "session.c" not in bad.stdout or "calls store_begin" not in bad.stdout:
+            print("self-test: a planted store_begin outside op.c was not caught:\n" + bad.stdout)
+            return 1
+    print("self-test: a clean tree passes; a planted back edge (store -> handle) and a "
+          "store_begin outside op.c fail")
     return 0
 
 
