@@ -849,6 +849,74 @@ static void test_report_escapes(void **state)
     vault_free(out);
 }
 
+/* A resident's report reads the record index, and still checks each
+ * entry's own record id: a row re-filed under another record by someone
+ * with the database key is not shown as that record's. */
+typedef struct rec_count {
+    uint8_t rid[VAULT_ID_BYTES];
+    size_t rows, matching;
+} rec_count;
+
+static int rec_count_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len,
+                        const uint8_t *head, size_t head_len)
+{
+    rec_count *c = arg;
+    af_entry e;
+    void *storage = NULL;
+
+    (void)pos;
+    (void)head;
+    (void)head_len;
+    assert_int_equal(af_entry_decode(&e, &storage, entry, len), 0);
+    c->rows++;
+    c->matching += e.has_record && memcmp(e.record_id, c->rid, VAULT_ID_BYTES) == 0; /* memcmp ok: not secret */
+    free(storage);
+    return 0;
+}
+
+static void test_report_by_record_index(void **state)
+{
+    fixture *f = *state;
+    char other[VAULT_ID_HEX_SIZE], *out = NULL, sql[200];
+    const char *fields[] = {"name"}, *values[] = {"李四"}, *phone = "phone";
+    size_t lens[] = {strlen(values[0])}, lines = 0;
+    vault_result *r = NULL;
+    rec_count all, indexed;
+    char *p;
+
+    assert_int_equal(vault_record_add(other, sizeof other, f->officer, GRID7, 1, fields, values,
+                                      lens), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(vault_record_get(&r, f->grid, f->id, &phone, 1), 0);
+        vault_result_free(r);
+    }
+    assert_int_equal(vault_record_get(&r, f->grid, other, &phone, 1), 0);
+    vault_result_free(r);
+    memset(&all, 0, sizeof all);
+    memset(&indexed, 0, sizeof indexed);
+    assert_int_equal(vault__id_parse(all.rid, f->id), 0);
+    memcpy(indexed.rid, all.rid, VAULT_ID_BYTES);
+    assert_int_equal(store_audit_scan(f->v->db, 0, rec_count_fn, &all), 0);
+    assert_int_equal(store_audit_scan_record(f->v->db, indexed.rid, rec_count_fn, &indexed), 0);
+    /* exactly the record's entries, no others read */
+    assert_int_equal(indexed.matching, all.matching);
+    assert_int_equal(indexed.rows, indexed.matching);
+    assert_true(all.rows > indexed.rows);
+    assert_int_equal(indexed.matching, 4); /* create + three reads */
+
+    /* The other record's read, re-filed under this record in the copy
+     * column: read through the index, but not reported as this record's. */
+    snprintf(sql, sizeof sql, "UPDATE audit SET record_id = X'%s' WHERE record_id = X'%s';",
+             f->id, other);
+    raw_exec(f, sql);
+    assert_int_equal(vault_audit_report(&out, f->v, VAULT_REPORT_RECORD, f->id, 0), 0);
+    for (p = out; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, 5); /* and the report itself, which names the record */
+    assert_null(strstr(out, other));
+    vault_free(out);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -857,7 +925,7 @@ int main(void)
         T(test_concurrent_appenders), T(test_checkpoint_and_pubkey), T(test_reports),
         T(test_batch_reads), T(test_tree_state), T(test_several_checkpoints),
         T(test_malformed_entry), T(test_note_origin), T(test_metadata_logged),
-        T(test_report_actors), T(test_report_escapes),
+        T(test_report_actors), T(test_report_escapes), T(test_report_by_record_index),
     };
 
     if (vault_init() < 0)

@@ -812,7 +812,12 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
     GUARD(audit_append(v, &e));
     GUARD(op_commit(v));
     GUARD(op_begin(v, OP_READ));
-    GUARD(store_audit_scan(v->db, 0, report_fn, &c));
+    /* A resident's report reads their entries through the record index;
+     * report_fn checks each entry's own (signed) record id all the same. */
+    if (kind == VAULT_REPORT_RECORD)
+        GUARD(store_audit_scan_record(v->db, c.record, report_fn, &c));
+    else
+        GUARD(store_audit_scan(v->db, 0, report_fn, &c));
     op_rollback(v);
     if (as_json) {
         *out = json_dumps(c.arr, JSON_INDENT(2));

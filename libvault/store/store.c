@@ -37,6 +37,7 @@ enum {
     Q_AUDIT_APPEND,
     Q_AUDIT_LAST,
     Q_AUDIT_SCAN,
+    Q_AUDIT_SCAN_RECORD,
     Q_AUDIT_COUNT,
     Q_CP_ADD,
     Q_CP_SCAN,
@@ -85,6 +86,7 @@ static const char *const query_sql[Q__COUNT] = {
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [Q_AUDIT_LAST] = "SELECT pos, entry, head FROM audit ORDER BY pos DESC LIMIT 1",
     [Q_AUDIT_SCAN] = "SELECT pos, entry, head FROM audit WHERE pos > ?1 ORDER BY pos",
+    [Q_AUDIT_SCAN_RECORD] = "SELECT pos, entry, head FROM audit WHERE record_id = ?1 ORDER BY pos",
     [Q_AUDIT_COUNT] = "SELECT count(*) FROM audit",
     [Q_CP_ADD] = "INSERT OR REPLACE INTO checkpoints(size, note, created) VALUES (?1, ?2, ?3)",
     [Q_CP_SCAN] = "SELECT size, note FROM checkpoints ORDER BY size",
@@ -894,21 +896,25 @@ cleanup:
     return rc;
 }
 
-int store_audit_scan(store *s, int64_t after_pos,
-                     int (*fn)(void *arg, int64_t pos, const uint8_t *entry, size_t len,
-                               const uint8_t *head, size_t head_len),
-                     void *arg)
+/* Run a scan query (bound by bind) and call fn for each row. */
+static int audit_scan_query(store *s, int q, int64_t after_pos, const uint8_t *record_id,
+                            int (*fn)(void *arg, int64_t pos, const uint8_t *entry, size_t len,
+                                      const uint8_t *head, size_t head_len),
+                            void *arg)
 {
     int rc = VAULT_OK, src;
     sqlite3_stmt *st = NULL;
 
     /* A statement of its own: callbacks may use the cached ones. */
-    src = sqlite3_prepare_v2(s->db, query_sql[Q_AUDIT_SCAN], -1, &st, NULL);
+    src = sqlite3_prepare_v2(s->db, query_sql[q], -1, &st, NULL);
     if (src != SQLITE_OK) {
         rc = db_err(s, src, "prepare");
         goto cleanup;
     }
-    sqlite3_bind_int64(st, 1, after_pos);
+    if (record_id)
+        sqlite3_bind_blob(st, 1, record_id, VAULT_ID_BYTES, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 1, after_pos);
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         int r = fn(arg, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
                    (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_blob(st, 2),
@@ -925,6 +931,22 @@ int store_audit_scan(store *s, int64_t after_pos,
 cleanup:
     sqlite3_finalize(st);
     return rc;
+}
+
+int store_audit_scan(store *s, int64_t after_pos,
+                     int (*fn)(void *arg, int64_t pos, const uint8_t *entry, size_t len,
+                               const uint8_t *head, size_t head_len),
+                     void *arg)
+{
+    return audit_scan_query(s, Q_AUDIT_SCAN, after_pos, NULL, fn, arg);
+}
+
+int store_audit_scan_record(store *s, const uint8_t record_id[VAULT_ID_BYTES],
+                            int (*fn)(void *arg, int64_t pos, const uint8_t *entry, size_t len,
+                                      const uint8_t *head, size_t head_len),
+                            void *arg)
+{
+    return audit_scan_query(s, Q_AUDIT_SCAN_RECORD, 0, record_id, fn, arg);
 }
 
 int store_audit_count(int64_t *out, store *s)

@@ -172,6 +172,14 @@ int store_audit_scan(store *s, int64_t after_pos,
                      int (*fn)(void *arg, int64_t pos, const uint8_t *entry, size_t len,
                                const uint8_t *head, size_t head_len),
                      void *arg) VAULT_MUST_CHECK;
+/* The same for the entries filed under one record (the audit_record
+ * index), in storage order: a resident's report costs their entries, not
+ * the log.  The copy in the record_id column is not signed: callers
+ * re-check each entry's own record id. */
+int store_audit_scan_record(store *s, const uint8_t record_id[VAULT_ID_BYTES],
+                            int (*fn)(void *arg, int64_t pos, const uint8_t *entry, size_t len,
+                                      const uint8_t *head, size_t head_len),
+                            void *arg) VAULT_MUST_CHECK;
 int store_audit_count(int64_t *out, store *s) VAULT_MUST_CHECK;
 
 /* Signed checkpoints (C2SP notes) by tree size. */
