@@ -1203,10 +1203,6 @@ cleanup:
     return rc;
 }
 
-int grants__is_break_glass(const char *grant_id)
-{
-    return grant_id && strncmp(grant_id, "bg-", 3) == 0;
-}
 
 /* ---- a new policy: outstanding grants re-checked ---- */
 

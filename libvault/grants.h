@@ -4,41 +4,7 @@
 #ifndef VAULT_GRANTS_H
 #define VAULT_GRANTS_H
 
-#include "vault_int.h"
-
-/* ---- grants_set.c: the live set ---- */
-
-/* A newline-separated list split into an array pointing into a copy. */
-typedef struct strlist {
-    char *buf;
-    const char **items;
-    size_t n;
-} strlist;
-void grants__strlist_free(strlist *l);
-int grants__strlist_split(strlist *l, const char *text) VAULT_MUST_CHECK;
-
-/* A stored grant with every string its own, and its vp_grant view for the
- * current policy. */
-typedef struct owned_grant {
-    vp_grant g;
-    strlist fields, records, purposes;
-    char *id, *state, *issuer, *issuer_role, *user, *role, *department, *jurisdiction;
-    char *reason, *approver, *revoked_by, *revoke_reason;
-    int break_glass;
-    int usable; /* every grade it names exists in the policy */
-    int64_t created, changed;
-} owned_grant;
-/* Copy row s and map it onto policy p; release with grants__own_free. */
-int grants__own(owned_grant *o, const vault_policy *p, const store_grant *s) VAULT_MUST_CHECK;
-void grants__own_free(owned_grant *o);
-/* Bump the grants version in the caller's write transaction, so every
- * handle rebuilds its set. */
-int grants__bump(vault *v) VAULT_MUST_CHECK;
-
-/* Rebuild v->grants from the database (active, unexpired grants). */
-int grants__reload(vault *v) VAULT_MUST_CHECK;
-/* Rebuild when another connection changed the grants (or force). */
-int grants__sync(vault *v, int force) VAULT_MUST_CHECK;
+#include "grants_set.h"
 
 /* ---- grants.c: officers' actions ---- */
 
@@ -48,7 +14,5 @@ int grants__sync(vault *v, int force) VAULT_MUST_CHECK;
  * now needed and never given) is suspended, one audit entry each.  *out
  * (malloc'ed, NULL when none) gets one "! suspended ID: why" line each. */
 int grants__recheck(char **out, vault *v, const vault_policy *newp) VAULT_MUST_CHECK;
-/* 1 for the id of a break-glass grant. */
-int grants__is_break_glass(const char *grant_id);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grants.h"
+#include "grants_set.h"
 
 #define META_GRANTS_VERSION "grants_version"
 
@@ -246,4 +246,9 @@ int grants__sync(vault *v, int force)
     if (force || !v->grants || version != v->grants_version)
         return grants__reload(v);
     return VAULT_OK;
+}
+
+int grants__is_break_glass(const char *grant_id)
+{
+    return grant_id && strncmp(grant_id, "bg-", 3) == 0;
 }

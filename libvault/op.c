@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "audit/audit.h"
-#include "grants.h"
+#include "grants_set.h"
 #include "op.h"
 
 /* ---- locking and policy reload ---- */

@@ -8,7 +8,7 @@
 
 #include "audit/audit.h"
 #include "crypto.h"
-#include "grants.h"
+#include "grants_set.h"
 #include "mask.h"
 #include "text.h"
 #include "vault_int.h"

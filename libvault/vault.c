@@ -305,6 +305,7 @@ void vault_close(vault *v)
     policy_free(v->policy);
     free(v->path);
     free(v->keys_path);
+    audit_tail_free(v);
     pthread_mutex_destroy(&v->lock);
     free(v);
 }

@@ -1,31 +1,16 @@
-/* The vault handle and session structures, shared by vault.c, record.c
- * and session.c.  Not installed. */
+/* The vault handle and session structures, shared by the layers that act
+ * on a handle (docs/architecture.md).  Not installed. */
 #ifndef VAULT_VAULT_INT_H
 #define VAULT_VAULT_INT_H
 
 #include <pthread.h>
 #include <stdint.h>
 
-#include "audit/audit_format.h"
 #include "keyring.h"
 #include "names.h"
 #include "policy/policy.h"
 #include "store/store.h"
 
-/* The audit log's tail as the current write transaction sees it (audit.c):
- * loaded from the database at the first append of a transaction, kept here
- * while it lasts, written back once just before COMMIT, forgotten at COMMIT
- * or ROLLBACK.  The write lock is held throughout, so no other connection
- * can append meanwhile. */
-typedef struct audit_tail {
-    int valid;       /* loaded in this transaction */
-    int dirty;       /* entries appended: the tree state must be saved */
-    int broken;      /* an append failed half-way: the commit must fail */
-    int64_t pos;     /* storage position of the newest entry (0: none) */
-    uint64_t seq;    /* its sequence number */
-    uint8_t head[32];/* the chain head after it */
-    af_merkle tree;
-} audit_tail;
 
 struct vault {
     pthread_mutex_t lock; /* every public call on the handle holds it */
@@ -46,7 +31,7 @@ struct vault {
     vp_grantset *retired_grants;
     char actor[VAULT_NAME_MAX]; /* recorded for operations without a session */
     int ready;              /* fully opened: close may write a checkpoint */
-    audit_tail tail;        /* audit.c, for the current transaction only */
+    struct audit_tail *tail; /* audit_log.c, for the current transaction only */
 };
 
 struct vault_session {

@@ -9,6 +9,21 @@
 #include "crypto.h"
 #include "vault_int.h"
 
+/* The audit log's tail as the current write transaction sees it (audit_log.c):
+ * loaded from the database at the first append of a transaction, kept here
+ * while it lasts, written back once just before COMMIT, forgotten at COMMIT
+ * or ROLLBACK.  The write lock is held throughout, so no other connection
+ * can append meanwhile. */
+typedef struct audit_tail {
+    int valid;       /* loaded in this transaction */
+    int dirty;       /* entries appended: the tree state must be saved */
+    int broken;      /* an append failed half-way: the commit must fail */
+    int64_t pos;     /* storage position of the newest entry (0: none) */
+    uint64_t seq;    /* its sequence number */
+    uint8_t head[32];/* the chain head after it */
+    af_merkle tree;
+} audit_tail;
+
 /* A signed checkpoint is written automatically every this many entries,
  * and on close when entries were added since the last one. */
 #define AUDIT_CHECKPOINT_EVERY 1000
@@ -28,6 +43,9 @@ int audit_append(vault *v, af_entry *e) VAULT_MUST_CHECK;
  * kept tree state before COMMIT; forget the kept tail at its end. */
 int audit_tx_flush(vault *v) VAULT_MUST_CHECK;
 void audit_tx_forget(vault *v);
+
+/* Free the handle's tail (at vault_close). */
+void audit_tail_free(vault *v);
 
 /* Semi-private to the audit folder (audit_log.c, used by audit.c). */
 void audit__origin(char *out, size_t cap, const vault *v);

@@ -153,10 +153,13 @@ static int tree_save(const af_merkle *m, vault *v)
 static int tail_load(vault *v)
 {
     int rc = VAULT_OK;
-    audit_tail *t = &v->tail;
+    audit_tail *t;
     uint8_t *last = NULL;
     size_t last_len = 0;
 
+    if (!v->tail && !(v->tail = calloc(1, sizeof *v->tail)))
+        return vault__err(VAULT_ENOMEM, "out of memory");
+    t = v->tail;
     if (t->valid)
         return VAULT_OK;
     ENSURE(store_in_tx(v->db), VAULT_ESTATE, "audit: append outside a transaction");
@@ -179,8 +182,10 @@ cleanup:
 
 int audit_tx_flush(vault *v)
 {
-    audit_tail *t = &v->tail;
+    audit_tail *t = v->tail;
 
+    if (!t)
+        return VAULT_OK; /* nothing appended on this handle yet */
     if (t->broken)
         return vault__err(VAULT_ESTATE, "audit: an append failed in this transaction; "
                                         "rolled back");
@@ -192,7 +197,14 @@ int audit_tx_flush(vault *v)
 
 void audit_tx_forget(vault *v)
 {
-    memset(&v->tail, 0, sizeof v->tail);
+    if (v->tail)
+        memset(v->tail, 0, sizeof *v->tail);
+}
+
+void audit_tail_free(vault *v)
+{
+    free(v->tail);
+    v->tail = NULL;
 }
 
 /* ---- appending ---- */
@@ -219,9 +231,10 @@ int audit_append(vault *v, af_entry *e)
     uint8_t *enc = NULL;
     size_t enc_len = 0;
     uint8_t leaf[32], next[32];
-    audit_tail *t = &v->tail;
+    audit_tail *t;
 
     GUARD(tail_load(v));
+    t = v->tail;
     e->seq = t->seq + 1;
     e->time_us = now_us();
     memcpy(e->policy_hash, policy_hash(v->policy), 32);
@@ -253,11 +266,11 @@ int audit_checkpoint(char **out_note, vault *v)
     char origin[64], *note = NULL;
 
     GUARD(tail_load(v));
-    af_merkle_root(&v->tail.tree, root);
+    af_merkle_root(&v->tail->tree, root);
     audit__origin(origin, sizeof origin, v);
     GUARD(load_sk(&sk, v));
-    GUARD(af_checkpoint_sign(&note, origin, v->tail.tree.size, root, sk));
-    GUARD(store_checkpoint_add(v->db, v->tail.tree.size, note, vault__now()));
+    GUARD(af_checkpoint_sign(&note, origin, v->tail->tree.size, root, sk));
+    GUARD(store_checkpoint_add(v->db, v->tail->tree.size, note, vault__now()));
     if (out_note) {
         *out_note = note;
         note = NULL;

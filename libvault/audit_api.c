@@ -15,7 +15,7 @@
 
 #include <jansson.h>
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "crypto.h"
 #include "text.h"
 #include "op.h"
