@@ -106,7 +106,15 @@ static int refuse(vault_session *s, const char *action, const uint8_t *rid, cons
     vault *v = s->v;
 
     op_rollback(v);
-    snprintf(detail, sizeof detail, "refused: %s; request: %s", saved, request);
+    {
+        /* The message may quote what the caller typed (an unknown id): one
+         * line of valid UTF-8 in the log whatever it was. */
+        char *esc = NULL;
+        if (vault__text_escape(&esc, saved, strlen(saved)) < 0)
+            vault__err_clear();
+        snprintf(detail, sizeof detail, "refused: %s; request: %s", esc ? esc : "?", request);
+        free(esc);
+    }
     audit_entry_init(&e, v, s, action);
     e.outcome = code == VAULT_EDENIED ? AF_OUTCOME_DENIED : AF_OUTCOME_ERROR;
     if (rid) {

@@ -860,6 +860,9 @@ static void test_useless_grant_warned(void **state)
     assert_string_equal(w, "");
     vault_free(w);
     assert_int_equal(vault_grant_warnings(&w, f->v, "g-0000000000000000"), VAULT_ENOTFOUND);
+    /* A refused approval of an id that is not even UTF-8 is still logged. */
+    assert_int_equal(vault_grant_approve(f->deputy, "g-\xff\x1b[1A"), VAULT_ENOTFOUND);
+    assert_int_equal(logged(f->v, "approve", AF_OUTCOME_ERROR, "g-\\xff\\x1b[1A"), 1);
 }
 
 /* policies/hotline.yaml promises in its header that a grant approved by a
