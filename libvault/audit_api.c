@@ -819,14 +819,7 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
     else
         GUARD(store_audit_scan(v->db, 0, report_fn, &c));
     op_rollback(v);
-    if (as_json) {
-        *out = json_dumps(c.arr, JSON_INDENT(2));
-        ENSURE(*out, VAULT_ENOMEM, "out of memory");
-    } else {
-        *out = c.text ? c.text : strdup("");
-        c.text = NULL;
-        ENSURE(*out, VAULT_ENOMEM, "out of memory");
-    }
+    GUARD(vault__listing_take(out, as_json ? c.arr : NULL, &c.text));
 cleanup:
     vault__exit(v, entered);
     json_decref(c.arr);

@@ -260,6 +260,28 @@ static void describe_spec(char *out, size_t cap, const vault_grant_spec *g)
     line_text(&l, g->reason, 200);
 }
 
+/* Keep the message that refused a request, describe the request with
+ * describe_req (which may touch the thread's error), and log both. */
+typedef void (*request_fn)(line *l, const void *arg);
+
+static int refused(vault_session *s, const char *action, const uint8_t *rid, int code,
+                   request_fn describe_req, const void *arg)
+{
+    char saved[512], request[DETAIL_MAX];
+    line l = {request, sizeof request, 0};
+
+    snprintf(saved, sizeof saved, "%s", vault_error_last());
+    request[0] = '\0';
+    describe_req(&l, arg);
+    return refuse(s, action, rid, saved, request, code);
+}
+
+static void spec_request(line *l, const void *arg)
+{
+    describe_spec(l->s, l->cap, arg);
+    l->len = strlen(l->s);
+}
+
 /* Describe a stored or new grant for the audit log and listings. */
 static void describe(char *out, size_t cap, const vault_policy *p, const vp_grant *g,
                      const char *reason, int pending)
@@ -706,7 +728,6 @@ int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_
     int rc = VAULT_OK, entered = 0;
     vault *v = NULL;
     issue_ctx c;
-    char request[DETAIL_MAX], why[512];
 
     memset(&c, 0, sizeof c);
     ENSURE(out_id && out_id_size >= 20 && s && spec, VAULT_EINVALID,
@@ -719,11 +740,8 @@ int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_
     c.s = s;
     c.spec = spec;
     rc = issue(&c);
-    if (is_refusal(rc)) {
-        snprintf(why, sizeof why, "%s", vault_error_last());
-        describe_spec(request, sizeof request, spec);
-        rc = refuse(s, "grant", NULL, why, request, rc);
-    }
+    if (is_refusal(rc))
+        rc = refused(s, "grant", NULL, rc, spec_request, spec);
     GUARD(rc);
     snprintf(out_id, out_id_size, "%s", c.id);
     if (out_pending)
@@ -740,7 +758,7 @@ cleanup:
 
 /* ---- approving and revoking ---- */
 
-static int approve(vault_session *s, const char *grant_id, char *request, size_t request_cap)
+static int approve(vault_session *s, const char *grant_id)
 {
     int rc = VAULT_OK;
     vault *v = s->v;
@@ -752,7 +770,6 @@ static int approve(vault_session *s, const char *grant_id, char *request, size_t
     GUARD(op_begin(v, OP_WRITE));
     GUARD(grants__sync(v, 0));
     GUARD(load_grant(&o, v, grant_id));
-    snprintf(request, request_cap, "approve %s", o.id);
     ENSURE(strcmp(o.state, "pending") == 0, VAULT_ESTATE, "grant %s is %s, not pending approval",
            o.id, o.state);
     ENSURE(o.g.not_after > vault__now(), VAULT_ESTATE, "grant %s has expired unapproved", o.id);
@@ -786,26 +803,24 @@ cleanup:
     return rc;
 }
 
+static void approve_request(line *l, const void *arg)
+{
+    line_printf(l, "approve ");
+    line_text(l, arg, 64);
+}
+
 int vault_grant_approve(vault_session *s, const char *grant_id)
 {
     int rc = VAULT_OK, entered = 0;
     vault *v = NULL;
-    char request[VAULT_NAME_MAX + 16] = "", why[512];
 
     ENSURE(s, VAULT_EINVALID, "no session");
     v = s->v;
     GUARD(vault__enter(v));
     entered = 1;
-    rc = approve(s, grant_id, request, sizeof request);
-    if (is_refusal(rc)) {
-        snprintf(why, sizeof why, "%s", vault_error_last());
-        if (!*request) {
-            line l = {request, sizeof request, 0};
-            line_printf(&l, "approve ");
-            line_text(&l, grant_id, 64);
-        }
-        rc = refuse(s, "approve", NULL, why, request, rc);
-    }
+    rc = approve(s, grant_id);
+    if (is_refusal(rc))
+        rc = refused(s, "approve", NULL, rc, approve_request, grant_id);
 cleanup:
     vault__exit(v, entered);
     return rc;
@@ -842,26 +857,33 @@ cleanup:
     return rc;
 }
 
+typedef struct revoke_req {
+    const char *id, *reason;
+} revoke_req;
+
+static void revoke_request(line *l, const void *arg)
+{
+    const revoke_req *r = arg;
+
+    line_printf(l, "revoke ");
+    line_text(l, r->id, 64);
+    line_printf(l, ": ");
+    line_text(l, r->reason, 200);
+}
+
 int vault_grant_revoke(vault_session *s, const char *grant_id, const char *reason)
 {
     int rc = VAULT_OK, entered = 0;
     vault *v = NULL;
-    char request[DETAIL_MAX], why[512];
-    line l = {request, sizeof request, 0};
+    revoke_req r = {grant_id, reason};
 
     ENSURE(s, VAULT_EINVALID, "no session");
     v = s->v;
     GUARD(vault__enter(v));
     entered = 1;
     rc = revoke(s, grant_id, reason);
-    if (is_refusal(rc)) {
-        snprintf(why, sizeof why, "%s", vault_error_last());
-        line_printf(&l, "revoke ");
-        line_text(&l, grant_id, 64);
-        line_printf(&l, ": ");
-        line_text(&l, reason, 200);
-        rc = refuse(s, "revoke", NULL, why, request, rc);
-    }
+    if (is_refusal(rc))
+        rc = refused(s, "revoke", NULL, rc, revoke_request, &r);
 cleanup:
     vault__exit(v, entered);
     return rc;
@@ -1034,14 +1056,7 @@ int vault_grant_list(char **out, vault *v, int active_only, int as_json)
     GUARD(op_log_query(v, "grant_list", AF_OUTCOME_OK,
                           active_only ? "active grants listed" : "all grants listed"));
     GUARD(store_grant_scan(v->db, list_fn, &c));
-    if (as_json) {
-        *out = json_dumps(c.arr, JSON_INDENT(2));
-        ENSURE(*out, VAULT_ENOMEM, "out of memory");
-    } else {
-        *out = c.text ? c.text : strdup("");
-        c.text = NULL;
-        ENSURE(*out, VAULT_ENOMEM, "out of memory");
-    }
+    GUARD(vault__listing_take(out, as_json ? c.arr : NULL, &c.text));
 cleanup:
     vault__exit(v, entered);
     json_decref(c.arr);
@@ -1167,6 +1182,27 @@ cleanup:
     return rc;
 }
 
+typedef struct glass_req {
+    const char *record_id, *reason;
+    int64_t seconds;
+} glass_req;
+
+static void glass_request(line *l, const void *arg)
+{
+    const glass_req *r = arg;
+
+    line_printf(l, "break-glass on ");
+    line_text(l, r->record_id, 64);
+    if (r->seconds > 0 && r->seconds <= VP_TIME_MAX) {
+        char dur[32];
+        policy_duration_text(dur, sizeof dur, r->seconds);
+        line_printf(l, " for %s: ", dur);
+    } else {
+        line_printf(l, " for %llds: ", (long long)r->seconds);
+    }
+    line_text(l, r->reason, 200);
+}
+
 int vault_break_glass(char *out_id, size_t out_id_size, vault_session *s, const char *record_id,
                       const char *reason, int64_t seconds)
 {
@@ -1174,8 +1210,6 @@ int vault_break_glass(char *out_id, size_t out_id_size, vault_session *s, const 
     vault *v = NULL;
     uint8_t rid[VAULT_ID_BYTES];
     glass_ctx c;
-    char request[DETAIL_MAX], why[512];
-    line l = {request, sizeof request, 0};
 
     memset(&c, 0, sizeof c);
     ENSURE(out_id && out_id_size >= 20 && s, VAULT_EINVALID, "missing id buffer or session");
@@ -1191,18 +1225,8 @@ int vault_break_glass(char *out_id, size_t out_id_size, vault_session *s, const 
         rc = glass(&c);
     }
     if (is_refusal(rc)) {
-        snprintf(why, sizeof why, "%s", vault_error_last());
-        line_printf(&l, "break-glass on ");
-        line_text(&l, record_id, 64);
-        if (seconds > 0 && seconds <= VP_TIME_MAX) {
-            char dur[32];
-            policy_duration_text(dur, sizeof dur, seconds);
-            line_printf(&l, " for %s: ", dur);
-        } else {
-            line_printf(&l, " for %llds: ", (long long)seconds);
-        }
-        line_text(&l, reason, 200);
-        rc = refuse(s, "break_glass", c.rid, why, request, rc);
+        glass_req r = {record_id, reason, seconds};
+        rc = refused(s, "break_glass", c.rid, rc, glass_request, &r);
     }
     GUARD(rc);
     snprintf(out_id, out_id_size, "%s", c.id);

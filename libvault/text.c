@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <unicase.h>
 #include <unictype.h>
 #include <uninorm.h>
@@ -134,4 +135,15 @@ int vault__text_escape(char **out, const char *in, size_t len)
 cleanup:
     free(s);
     return rc;
+}
+
+int vault__listing_take(char **out, struct json_t *arr, char **text)
+{
+    if (arr) {
+        *out = json_dumps(arr, JSON_INDENT(2));
+    } else {
+        *out = *text ? *text : strdup("");
+        *text = NULL;
+    }
+    return *out ? VAULT_OK : vault__err(VAULT_ENOMEM, "out of memory");
 }

@@ -29,4 +29,10 @@ int vault__user_norm(char *out, size_t cap, const char *in, const char *what) VA
  * not UTF-8 "\xNN". */
 int vault__text_escape(char **out, const char *in, size_t len) VAULT_MUST_CHECK;
 
+/* The result of a listing (a report, the grants) for the caller: the JSON
+ * array as indented text when arr is not NULL, else the text built so far
+ * (*text, taken; "" when none).  VAULT_ENOMEM. */
+struct json_t;
+int vault__listing_take(char **out, struct json_t *arr, char **text) VAULT_MUST_CHECK;
+
 #endif

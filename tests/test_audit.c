@@ -1,7 +1,7 @@
 /* audit (in the vault): every access leaves an entry, reads fail closed
  * when their entry can't be written, writes record the ciphertext digest,
  * concurrent appenders keep one linear chain. */
-#include "testutil.h"
+#include "testlog.h"
 
 #include <sys/wait.h>
 
@@ -643,31 +643,23 @@ typedef struct last_entry {
     uint64_t n;
 } last_entry;
 
-static int last_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
-                   size_t head_len)
+static void last_fn(void *arg, const af_entry *e)
 {
     last_entry *l = arg;
-    af_entry e;
-    void *storage = NULL;
 
-    (void)pos;
-    (void)head;
-    (void)head_len;
     l->n++;
-    if (af_entry_decode(&e, &storage, entry, len) != 0)
-        return 0; /* damaged by the test */
-    snprintf(l->action, sizeof l->action, "%s", e.action);
-    snprintf(l->user, sizeof l->user, "%s", e.user);
-    snprintf(l->detail, sizeof l->detail, "%s", e.detail);
-    l->outcome = e.outcome;
-    free(storage);
-    return 0;
+    if (!e)
+        return; /* damaged by the test */
+    snprintf(l->action, sizeof l->action, "%s", e->action);
+    snprintf(l->user, sizeof l->user, "%s", e->user);
+    snprintf(l->detail, sizeof l->detail, "%s", e->detail);
+    l->outcome = e->outcome;
 }
 
 static void last(last_entry *l, vault *v)
 {
     memset(l, 0, sizeof *l);
-    assert_int_equal(store_audit_scan(v->db, 0, last_fn, l), 0);
+    tu_log_each(v->db, last_fn, l);
 }
 
 /* export, checkpoint, pubkey and verify each leave one entry under the
@@ -857,21 +849,13 @@ typedef struct rec_count {
     size_t rows, matching;
 } rec_count;
 
-static int rec_count_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len,
-                        const uint8_t *head, size_t head_len)
+static void rec_count_fn(void *arg, const af_entry *e)
 {
     rec_count *c = arg;
-    af_entry e;
-    void *storage = NULL;
 
-    (void)pos;
-    (void)head;
-    (void)head_len;
-    assert_int_equal(af_entry_decode(&e, &storage, entry, len), 0);
+    assert_non_null(e);
     c->rows++;
-    c->matching += e.has_record && memcmp(e.record_id, c->rid, VAULT_ID_BYTES) == 0; /* memcmp ok: not secret */
-    free(storage);
-    return 0;
+    c->matching += e->has_record && memcmp(e->record_id, c->rid, VAULT_ID_BYTES) == 0; /* memcmp ok: not secret */
 }
 
 static void test_report_by_record_index(void **state)
@@ -896,8 +880,8 @@ static void test_report_by_record_index(void **state)
     memset(&indexed, 0, sizeof indexed);
     assert_int_equal(vault__id_parse(all.rid, f->id), 0);
     memcpy(indexed.rid, all.rid, VAULT_ID_BYTES);
-    assert_int_equal(store_audit_scan(f->v->db, 0, rec_count_fn, &all), 0);
-    assert_int_equal(store_audit_scan_record(f->v->db, indexed.rid, rec_count_fn, &indexed), 0);
+    tu_log_each(f->v->db, rec_count_fn, &all);
+    tu_log_each_record(f->v->db, indexed.rid, rec_count_fn, &indexed);
     /* exactly the record's entries, no others read */
     assert_int_equal(indexed.matching, all.matching);
     assert_int_equal(indexed.rows, indexed.matching);

@@ -1,6 +1,6 @@
 /* grants and break-glass: every refusal path, expiry, revocation,
  * second-officer approval, and the audit trail of each step. */
-#include "testutil.h"
+#include "testlog.h"
 
 #include <time.h>
 
@@ -18,25 +18,43 @@ typedef struct fixture {
     char id[VAULT_ID_HEX_SIZE];
 } fixture;
 
+/* The fields every test record carries. */
+static const char *const rec_fields[] = {"name", "phone", "health"};
+static const char *const rec_values[] = {"王小明", "13912345678", "糖尿病"};
+
+/* Add the test record in jurisdiction jur as s; *out gets its id. */
+static void add_record(char out[VAULT_ID_HEX_SIZE], vault_session *s, const char *jur)
+{
+    size_t lens[] = {strlen(rec_values[0]), strlen(rec_values[1]), strlen(rec_values[2])};
+
+    assert_int_equal(vault_record_add(out, VAULT_ID_HEX_SIZE, s, jur, 3, rec_fields, rec_values,
+                                      lens), 0);
+}
+
+/* A new vault under a new temporary folder, governed by policy. */
+static vault *new_vault(char **dir, char *path, size_t cap, const char *policy)
+{
+    vault_secret s = tu_pass_secret(PASS);
+    vault *v = NULL;
+
+    *dir = tu_tmpdir();
+    snprintf(path, cap, "%s/g.vault", *dir);
+    assert_int_equal(vault_create(&v, path, policy, &s), 0);
+    return v;
+}
+
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    vault_secret s = tu_pass_secret(PASS);
-    const char *fields[] = {"name", "phone", "health"};
-    const char *values[] = {"王小明", "13912345678", "糖尿病"};
-    size_t lens[] = {strlen(values[0]), strlen(values[1]), strlen(values[2])};
 
     assert_non_null(f);
-    f->dir = tu_tmpdir();
-    snprintf(f->path, sizeof f->path, "%s/g.vault", f->dir);
-    assert_int_equal(vault_create(&f->v, f->path, POLICY, &s), 0);
+    f->v = new_vault(&f->dir, f->path, sizeof f->path, POLICY);
     f->clerk = tu_session(f->v, "clerk1", "clerk", "office", "city/a", "service");
     f->chief = tu_session(f->v, "chief1", "chief", "office", "city/a", "service");
     f->deputy = tu_session(f->v, "deputy1", "deputy", "office", "city/a", "service");
     f->reader = tu_session(f->v, "reader1", "reader", "records_desk", "city/a", "service");
     f->medic = tu_session(f->v, "medic1", "medic", "clinic", "city/a", "emergency");
-    assert_int_equal(vault_record_add(f->id, sizeof f->id, f->clerk, "city/a/b", 3, fields, values,
-                                      lens), 0);
+    add_record(f->id, f->clerk, "city/a/b");
     *state = f;
     return 0;
 }
@@ -272,26 +290,18 @@ typedef struct counts {
     int grant, approve, revoke, glass, denied;
 } counts;
 
-static int count_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
-                    size_t head_len)
+static void count_fn(void *arg, const af_entry *e)
 {
     counts *c = arg;
-    af_entry e;
-    void *st = NULL;
 
-    (void)pos;
-    (void)head;
-    (void)head_len;
-    assert_int_equal(af_entry_decode(&e, &st, entry, len), 0);
-    c->grant += strcmp(e.action, "grant") == 0 && e.outcome == AF_OUTCOME_OK;
-    c->approve += strcmp(e.action, "approve") == 0 && e.outcome == AF_OUTCOME_OK;
-    c->revoke += strcmp(e.action, "revoke") == 0 && e.outcome == AF_OUTCOME_OK;
-    c->glass += strcmp(e.action, "break_glass") == 0 && (e.flags & AF_FLAG_BREAK_GLASS);
-    c->denied += e.outcome == AF_OUTCOME_DENIED && (strcmp(e.action, "grant") == 0 ||
-                                                    strcmp(e.action, "approve") == 0 ||
-                                                    strcmp(e.action, "break_glass") == 0);
-    free(st);
-    return 0;
+    assert_non_null(e);
+    c->grant += strcmp(e->action, "grant") == 0 && e->outcome == AF_OUTCOME_OK;
+    c->approve += strcmp(e->action, "approve") == 0 && e->outcome == AF_OUTCOME_OK;
+    c->revoke += strcmp(e->action, "revoke") == 0 && e->outcome == AF_OUTCOME_OK;
+    c->glass += strcmp(e->action, "break_glass") == 0 && (e->flags & AF_FLAG_BREAK_GLASS);
+    c->denied += e->outcome == AF_OUTCOME_DENIED && (strcmp(e->action, "grant") == 0 ||
+                                                     strcmp(e->action, "approve") == 0 ||
+                                                     strcmp(e->action, "break_glass") == 0);
 }
 
 static void test_every_step_logged(void **state)
@@ -315,7 +325,7 @@ static void test_every_step_logged(void **state)
     assert_int_equal(vault_grant_approve(f->deputy, gid), 0);
     assert_int_equal(vault_break_glass(bg, sizeof bg, f->clerk, f->id, "x", 0), VAULT_EDENIED);
     assert_int_equal(vault_break_glass(bg, sizeof bg, f->medic, f->id, "emergency", 0), 0);
-    assert_int_equal(store_audit_scan(f->v->db, 0, count_fn, &c), 0);
+    tu_log_each(f->v->db, count_fn, &c);
     assert_int_equal(c.grant, 2);
     assert_int_equal(c.approve, 1);
     assert_int_equal(c.revoke, 1);
@@ -340,15 +350,9 @@ typedef struct ofx {
 static int osetup(void **state)
 {
     ofx *f = calloc(1, sizeof *f);
-    vault_secret s = tu_pass_secret(PASS);
-    const char *fields[] = {"name", "phone", "health"};
-    const char *values[] = {"王小明", "13912345678", "糖尿病"};
-    size_t lens[] = {strlen(values[0]), strlen(values[1]), strlen(values[2])};
 
     assert_non_null(f);
-    f->dir = tu_tmpdir();
-    snprintf(f->path, sizeof f->path, "%s/o.vault", f->dir);
-    assert_int_equal(vault_create(&f->v, f->path, OFFICERS, &s), 0);
+    f->v = new_vault(&f->dir, f->path, sizeof f->path, OFFICERS);
     f->chief = tu_session(f->v, "li", "chief", "office", "city/a", "service");
     f->deputy = tu_session(f->v, "zhao", "deputy", "office", "city/a", "service");
     f->far_deputy = tu_session(f->v, "qian", "deputy", "office", "city/b", "service");
@@ -356,10 +360,8 @@ static int osetup(void **state)
     f->reader = tu_session(f->v, "zhou", "reader", "clinic", "city/a", "service");
     f->medic = tu_session(f->v, "wu", "medic", "clinic", "city/a", "emergency");
     f->city = tu_session(f->v, "cityclerk", "junior", "office", "city", "service");
-    assert_int_equal(vault_record_add(f->id, sizeof f->id, f->city, "city/a/b", 3, fields, values,
-                                      lens), 0);
-    assert_int_equal(vault_record_add(f->far, sizeof f->far, f->city, "city/z/q", 3, fields,
-                                      values, lens), 0);
+    add_record(f->id, f->city, "city/a/b");
+    add_record(f->far, f->city, "city/z/q");
     *state = f;
     return 0;
 }
@@ -402,29 +404,21 @@ typedef struct find_ctx {
     int outcome, n;
 } find_ctx;
 
-static int find_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
-                   size_t head_len)
+static void find_fn(void *arg, const af_entry *e)
 {
     find_ctx *c = arg;
-    af_entry e;
-    void *st = NULL;
 
-    (void)pos;
-    (void)head;
-    (void)head_len;
-    assert_int_equal(af_entry_decode(&e, &st, entry, len), 0);
-    if (strcmp(e.action, c->action) == 0 && e.outcome == c->outcome && e.detail &&
-        strstr(e.detail, c->needle))
+    assert_non_null(e);
+    if (strcmp(e->action, c->action) == 0 && e->outcome == c->outcome && e->detail &&
+        strstr(e->detail, c->needle))
         c->n++;
-    free(st);
-    return 0;
 }
 
 static int logged(vault *v, const char *action, int outcome, const char *needle)
 {
     find_ctx c = {action, needle, outcome, 0};
 
-    assert_int_equal(store_audit_scan(v->db, 0, find_fn, &c), 0);
+    tu_log_each(v->db, find_fn, &c);
     return c.n;
 }
 

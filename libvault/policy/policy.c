@@ -348,23 +348,11 @@ void vp_grant_lists(const vp_grantset *g, int user, int action, int role, int de
 {
     const vault_policy *p = g->p;
     size_t sk[3];
-    uint64_t keys[6];
-    int n = 0;
 
     sk[0] = user >= 0 ? (size_t)user : SIZE_MAX;
     sk[1] = role >= 0 ? g->nusers + (size_t)role : SIZE_MAX;
     sk[2] = dept >= 0 ? g->nusers + p->nroles + (size_t)dept : SIZE_MAX;
-    for (int k = 0; k < 3; k++) {
-        if (sk[k] == SIZE_MAX) {
-            keys[n++] = VP_IX_NONE;
-            keys[n++] = VP_IX_NONE;
-            continue;
-        }
-        keys[n++] = vp_ix_key(p->nfields, sk[k], action, 0);
-        keys[n++] = field >= 0 ? vp_ix_key(p->nfields, sk[k], action, (size_t)field + 1)
-                               : VP_IX_NONE;
-    }
-    vp_ix_get_many(&g->ix, keys, n, out);
+    vp_ix_probe(&g->ix, p->nfields, sk, 3, action, field, out);
 }
 
 /* Fail closed: a deny by VP_BY_ERROR, `detail` saying what failed. */

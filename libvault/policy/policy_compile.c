@@ -164,24 +164,12 @@ void vp_rule_lists(const vault_policy *p, int action, int user, int role, int de
                    const vp_bucket *out[VP_RULE_LISTS])
 {
     size_t shared = p->nroles + p->ndepts, sk[4];
-    uint64_t keys[VP_RULE_LISTS];
-    int n = 0;
 
     sk[0] = user >= 0 ? shared + 1 + (size_t)user : SIZE_MAX;
     sk[1] = role >= 0 ? (size_t)role : SIZE_MAX;
     sk[2] = dept >= 0 ? p->nroles + (size_t)dept : SIZE_MAX;
     sk[3] = shared;
-    for (int k = 0; k < 4; k++) {
-        if (sk[k] == SIZE_MAX) {
-            keys[n++] = VP_IX_NONE;
-            keys[n++] = VP_IX_NONE;
-            continue;
-        }
-        keys[n++] = vp_ix_key(p->nfields, sk[k], action, 0);
-        keys[n++] = field >= 0 ? vp_ix_key(p->nfields, sk[k], action, (size_t)field + 1)
-                               : VP_IX_NONE;
-    }
-    vp_ix_get_many(&p->ix, keys, n, out);
+    vp_ix_probe(&p->ix, p->nfields, sk, 4, action, field, out);
 }
 
 /* ---- Warnings ---- */

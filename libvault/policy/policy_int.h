@@ -212,6 +212,27 @@ const vp_bucket *vp_ix_get(const vp_index *ix, uint64_t key);
  * on the decision path the index is larger than the caches. */
 #define VP_IX_NONE UINT64_MAX
 void vp_ix_get_many(const vp_index *ix, const uint64_t *keys, int n, const vp_bucket **out);
+/* The buckets for subject keys sk[0..nsk) (SIZE_MAX: none), action and
+ * field (-1: none): for each key its many-fields slot and its field slot,
+ * two entries of out per key, fetched together.  Used by the rule and the
+ * grant look-ups on the decision path, so it stays inline. */
+static inline void vp_ix_probe(const vp_index *ix, size_t nfields, const size_t *sk, int nsk,
+                               int action, int field, const vp_bucket **out)
+{
+    uint64_t keys[8];
+    int n = 0;
+
+    for (int k = 0; k < nsk && k < 4; k++) {
+        if (sk[k] == SIZE_MAX) {
+            keys[n++] = VP_IX_NONE;
+            keys[n++] = VP_IX_NONE;
+            continue;
+        }
+        keys[n++] = vp_ix_key(nfields, sk[k], action, 0);
+        keys[n++] = field >= 0 ? vp_ix_key(nfields, sk[k], action, (size_t)field + 1) : VP_IX_NONE;
+    }
+    vp_ix_get_many(ix, keys, n, out);
+}
 void vp_ix_free(vp_index *ix);
 
 struct vault_policy {

@@ -344,6 +344,15 @@ static int grant_live_for(const wctx *w, const vp_cgrant *c)
            w->now < c->not_after && vp_bit(c->fields, (size_t)w->field);
 }
 
+/* A live read grant whose role/department pattern and purposes fit the
+ * (role, dept, purpose) cell; its scope is the caller's to check. */
+static int grant_fits_cell(const wctx *w, const vp_cgrant *c, int role, int dept, int purpose)
+{
+    return grant_live_for(w, c) && (c->role < 0 || c->role == role) &&
+           (c->dept < 0 || c->dept == dept) &&
+           (c->any_purpose || vp_bit(c->purposes, (size_t)purpose));
+}
+
 static void cell(wctx *w, int role, int dept, int purpose)
 {
     const vault_policy *p = w->p;
@@ -389,9 +398,7 @@ static void cell(wctx *w, int role, int dept, int purpose)
             const vp_cgrant *c = &w->g->g[w->g->ix.data[i]];
             src s = {c->effect, -1, (int)w->g->ix.data[i]};
 
-            if (!grant_live_for(w, c) || (c->role >= 0 && c->role != role) ||
-                (c->dept >= 0 && c->dept != dept) ||
-                (!c->any_purpose && !vp_bit(c->purposes, (size_t)purpose)))
+            if (!grant_fits_cell(w, c, role, dept, purpose))
                 continue;
             if (grant_scope(w, c, gcond, sizeof gcond) == 1 &&
                 (src_better(&s, &ug) || (s.effect == ug.effect && s.grant < ug.grant)))
@@ -425,9 +432,7 @@ static void cell(wctx *w, int role, int dept, int purpose)
             const vp_cgrant *c = &w->g->g[w->g->ix.data[i]];
             src s = {c->effect, -1, (int)w->g->ix.data[i]};
 
-            if (!grant_live_for(w, c) || (c->role >= 0 && c->role != role) ||
-                (c->dept >= 0 && c->dept != dept) ||
-                (!c->any_purpose && !vp_bit(c->purposes, (size_t)purpose)) ||
+            if (!grant_fits_cell(w, c, role, dept, purpose) ||
                 grant_scope(w, c, gcond, sizeof gcond) != 2 || !src_better(&s, &out))
                 continue;
             if (deny_within >= 0) {
