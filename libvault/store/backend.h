@@ -1,0 +1,298 @@
+/* store_backend: the table of operations a storage backend implements.
+ *
+ * libvault keeps its data through one of these tables (libgit2's
+ * git_refdb_backend is the model: a struct of function pointers with a
+ * version field and an _INIT macro).  The SQLCipher backend
+ * (store/sqlcipher.c) is the embedded default; tests/store_mem.c is an
+ * in-memory double that proves nothing above this table reaches SQLCipher.
+ *
+ * What a backend sees: record ids, jurisdiction paths, field names and
+ * grades, ciphertexts, blind-index digests, opaque audit entry bytes, and
+ * an opaque MAC per row.  Never a key, a plaintext or a policy decision.
+ * It does not check MACs: store.c (the layer above every backend) computes
+ * the tag of every row it writes and checks the tag of every row a backend
+ * returns, so a backend (or whoever edits its files) cannot hand the
+ * library a row the library did not write.
+ *
+ * Conventions for every operation:
+ *  - return VAULT_OK (0) or a negative VAULT_E* code with the message set
+ *    through vault__err (never with a value or a key in it);
+ *  - VAULT_ENOTFOUND for "no such row", VAULT_EEXISTS for a duplicate key,
+ *    VAULT_EBUSY when a lock could not be had in time;
+ *  - pointers in rows handed to a callback (or returned through an
+ *    iterator) are valid only until the callback returns (the next call of
+ *    the iterator); the caller copies what it keeps;
+ *  - a callback returns 0 to go on, > 0 to stop early (the operation then
+ *    returns VAULT_OK), < 0 to fail (the operation returns that code);
+ *  - every operation but open/close/begin/generation runs inside a
+ *    transaction the caller began; writes need a write transaction.
+ *
+ * Adding an operation: append it at the end, bump STORE_BACKEND_VERSION,
+ * and have store_open refuse tables of a version it does not know. */
+#ifndef VAULT_STORE_BACKEND_H
+#define VAULT_STORE_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+#define STORE_BACKEND_VERSION 1
+#define STORE_BACKEND_INIT {STORE_BACKEND_VERSION}
+#define STORE_MAC_BYTES 32
+#define STORE_DIGEST_MAX 32
+
+/* ---- rows ---- */
+
+/* One field of a record.  counter is the record version at which the
+ * field was last written (the write counter bound into its ciphertext's
+ * associated data); digest is the field's blind-index digest (digest_len
+ * 0 when the field has no exact index). */
+typedef struct store_field {
+    const char *name;
+    const char *grade;
+    uint32_t key_version;
+    int64_t counter;
+    const uint8_t *ct;
+    size_t ct_len;
+    uint8_t digest[STORE_DIGEST_MAX];
+    size_t digest_len;
+} store_field;
+
+/* A record: its header and every field it has, in field-name order. */
+typedef struct store_record {
+    uint8_t id[VAULT_ID_BYTES];
+    const char *jurisdiction;
+    int64_t created, updated, version;
+    size_t nfields;
+    const store_field *fields;
+    uint8_t mac[STORE_MAC_BYTES];
+} store_record;
+
+typedef struct store_meta {
+    const char *key;
+    const uint8_t *value;
+    size_t len;
+    uint8_t mac[STORE_MAC_BYTES];
+} store_meta;
+
+typedef struct store_policy {
+    int64_t id; /* assigned by the backend at insert, increasing */
+    uint8_t hash[32];
+    const char *filename;
+    const char *source;
+    size_t len;
+    int64_t applied;
+    uint8_t mac[STORE_MAC_BYTES];
+} store_policy;
+
+typedef struct store_gradekey {
+    const char *grade;
+    uint32_t version;
+    const uint8_t *wrapped;
+    size_t len;
+    int64_t created;
+    uint8_t mac[STORE_MAC_BYTES];
+} store_gradekey;
+
+typedef struct store_grant {
+    const char *id, *state; /* "pending", "active", "suspended", "revoked" */
+    const char *issuer, *issuer_role;
+    const char *user, *role, *department; /* recipient pattern (NULL = any) */
+    int effect;
+    unsigned actions;
+    const char *fields;       /* newline-separated, or NULL */
+    const char *grade_min, *grade_max;
+    const char *records;      /* newline-separated hex ids, or NULL */
+    const char *jurisdiction;
+    const char *purposes;     /* newline-separated, or NULL (any) */
+    int64_t not_before, not_after;
+    const char *reason;
+    int break_glass;
+    const char *approver, *revoked_by, *revoke_reason; /* NULL until set */
+    int64_t created;
+    int64_t changed;          /* last state change (0: none) */
+    uint8_t mac[STORE_MAC_BYTES];
+} store_grant;
+
+typedef struct store_checkpoint {
+    uint64_t size;
+    const char *note;
+    size_t len;
+    int64_t created;
+    uint8_t mac[STORE_MAC_BYTES];
+} store_checkpoint;
+
+/* An audit entry as stored: pos is its storage position (1, 2, ...),
+ * entry the signed-over bytes, head the chain head after it.  record_id
+ * (may be NULL), user and flags are unsigned copies for finding entries;
+ * whoever reads them through a filter re-checks the entry itself. */
+typedef struct store_audit_row {
+    int64_t pos;
+    const uint8_t *entry;
+    size_t len;
+    const uint8_t *head;
+    size_t head_len;
+    const uint8_t *record_id;
+    const char *user;
+    unsigned flags;
+} store_audit_row;
+
+/* The log head while the backend holds it: the last stored row (pos 0,
+ * entry NULL when the log is empty). */
+typedef struct store_audit_head {
+    int64_t pos;
+    const uint8_t *entry;
+    size_t len;
+    uint8_t head[32];
+} store_audit_head;
+
+/* Which entries an audit iteration returns: after_pos, and then only
+ * those filed under record_id (if not NULL) or user (if not NULL). */
+typedef struct store_audit_filter {
+    int64_t after_pos;
+    const uint8_t *record_id;
+    const char *user;
+} store_audit_filter;
+
+/* The audit seal callback.  The backend calls it once per append while it
+ * holds the log head (SQLCipher: inside the write transaction; a server
+ * backend: with the head row locked).  It fills up to cap rows in out
+ * (positions head->pos + 1, ...), sets *n, and returns 0; the backend
+ * stores exactly those rows.  The rows' memory is the callback's and stays
+ * valid until the append returns. */
+typedef int (*store_audit_seal_fn)(void *arg, const store_audit_head *head, store_audit_row *out,
+                                   size_t cap, size_t *n);
+
+/* Iterators: next returns 1 with a row, 0 at the end, < 0 on error; free
+ * may be called at any time (and with NULL). */
+typedef struct store_iter store_iter;
+
+typedef enum store_tx_kind {
+    STORE_TX_SNAPSHOT = 0, /* reads only, one consistent snapshot */
+    STORE_TX_WRITE = 1     /* reads and writes; the write lock is held */
+} store_tx_kind;
+
+/* Row kinds, for MACs (store.c) and migrations. */
+enum {
+    STORE_ROW_META = 1,
+    STORE_ROW_POLICY = 2,
+    STORE_ROW_GRADEKEY = 3,
+    STORE_ROW_RECORD = 4,
+    STORE_ROW_GRANT = 5,
+    STORE_ROW_CHECKPOINT = 6
+};
+
+/* Bulk mode: a large load (import) may tell the backend to defer index
+ * maintenance to the end of the transaction (bulk_end), within the
+ * memory the backend was given. */
+
+typedef struct store_backend store_backend;
+struct store_backend {
+    unsigned int version; /* STORE_BACKEND_VERSION */
+    const char *name;     /* "sqlcipher", "memory", ... for messages */
+
+    void (*free)(store_backend *be);
+
+    /* Schema.  Opening (the backend's own open function) creates the
+     * newest schema in a new store; an older store is brought up to date
+     * by migrate, inside a write transaction the caller holds: the backend
+     * calls remac(arg, kind, row) for every row that needs a MAC now (row
+     * points to the store_* struct of that STORE_ROW_* kind; remac fills
+     * its mac member) and writes the rows back.  *from receives the
+     * version the store had (the current one: nothing was done). */
+    int (*migrate)(store_backend *be, int *from,
+                   int (*remac)(void *arg, int kind, void *row), void *arg);
+
+    /* Transactions. */
+    int (*begin)(store_backend *be, store_tx_kind kind);
+    int (*commit)(store_backend *be);
+    void (*rollback)(store_backend *be);
+    /* A number that changes whenever another connection committed to this
+     * store (SQLCipher: PRAGMA data_version). */
+    int (*generation)(store_backend *be, int64_t *out);
+
+    /* Meta: small named values. */
+    int (*meta_get)(store_backend *be, const char *key,
+                    int (*fn)(void *arg, const store_meta *row), void *arg);
+    int (*meta_put)(store_backend *be, const store_meta *row);
+
+    /* Policies: each applied policy is kept; the newest is active. */
+    int (*policy_add)(store_backend *be, store_policy *row); /* sets row->id */
+    int (*policy_active)(store_backend *be, int (*fn)(void *arg, const store_policy *row),
+                         void *arg);
+    /* The id policy_add will give the next policy (the MAC covers it). */
+    int (*policy_next_id)(store_backend *be, int64_t *out);
+
+    /* Grade keys. */
+    int (*gradekey_add)(store_backend *be, const store_gradekey *row);
+    int (*gradekey_get)(store_backend *be, const char *grade, uint32_t version,
+                        int (*fn)(void *arg, const store_gradekey *row), void *arg);
+    int (*gradekey_latest)(store_backend *be, const char *grade, uint32_t *out);
+    int (*gradekey_retire)(store_backend *be, const char *grade, uint32_t below_version);
+
+    /* Records, with their fields, in one row.  record_write inserts (is_new
+     * = 1; VAULT_EEXISTS when the id is taken) or replaces the record and
+     * makes its blind-index rows match the new fields' digests. */
+    int (*record_get_batch)(store_backend *be, const uint8_t *ids, size_t n,
+                            int (*fn)(void *arg, size_t i, const store_record *row), void *arg);
+    int (*record_write)(store_backend *be, const store_record *row, int is_new);
+    int (*record_delete)(store_backend *be, const uint8_t id[VAULT_ID_BYTES]);
+    int (*record_count)(store_backend *be, int64_t *out);
+    /* Records with a field of `grade` sealed under a key version below
+     * below_version, up to limit of them (rotation rewrites each with
+     * record_write, so the next call returns the next ones). */
+    int (*record_scan_stale)(store_backend *be, const char *grade, uint32_t below_version,
+                             size_t limit, int (*fn)(void *arg, const store_record *row),
+                             void *arg);
+    int (*field_count_stale)(store_backend *be, const char *grade, uint32_t below_version,
+                             int64_t *out);
+
+    /* Blind index: the ids of the records whose `field` has this digest,
+     * in id order. */
+    int (*bidx_find)(store_backend *be, store_iter **out, const char *field,
+                     const uint8_t *digest, size_t len);
+    int (*bidx_next)(store_iter *it, uint8_t id[VAULT_ID_BYTES]);
+
+    /* Audit log. */
+    int (*audit_append)(store_backend *be, store_audit_seal_fn seal, void *arg);
+    int (*audit_head)(store_backend *be, int (*fn)(void *arg, const store_audit_head *h),
+                      void *arg);
+    int (*audit_iter)(store_backend *be, store_iter **out, const store_audit_filter *filter);
+    int (*audit_next)(store_iter *it, store_audit_row *row);
+    int (*audit_count)(store_backend *be, int64_t *out);
+    /* Report indexes: bring the (record, pos) and (user, pos) indexes up
+     * to the head of the log (called at checkpoints, off the hot path). */
+    int (*audit_index)(store_backend *be);
+
+    /* Checkpoints (signed notes) by tree size. */
+    int (*checkpoint_add)(store_backend *be, const store_checkpoint *row);
+    int (*checkpoint_scan)(store_backend *be, int (*fn)(void *arg, const store_checkpoint *row),
+                           void *arg);
+    int (*checkpoint_last)(store_backend *be, uint64_t *out);
+
+    /* Grants. */
+    int (*grant_insert)(store_backend *be, const store_grant *row);
+    int (*grant_get)(store_backend *be, const char *id,
+                     int (*fn)(void *arg, const store_grant *row), void *arg);
+    int (*grant_update)(store_backend *be, const store_grant *row); /* by id */
+    int (*grant_scan)(store_backend *be, int (*fn)(void *arg, const store_grant *row),
+                      void *arg); /* oldest first (created, id) */
+
+    /* Search quotas: one row per counted use. */
+    int (*quota_count)(store_backend *be, const char *quota, const char *user, int64_t since,
+                       int64_t *out);
+    int (*quota_add)(store_backend *be, const char *quota, const char *user, int64_t since,
+                     int64_t now);
+
+    /* Bulk loading (may be NULL): after bulk_begin, index maintenance may
+     * wait until bulk_end, which brings every index up to date inside the
+     * same transaction.  expected is the number of records coming. */
+    int (*bulk_begin)(store_backend *be, size_t expected);
+    int (*bulk_end)(store_backend *be);
+
+    /* Iterators of this backend. */
+    void (*iter_free)(store_iter *it);
+};
+
+#endif
