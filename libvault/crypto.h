@@ -39,6 +39,7 @@ typedef struct vc_field_ad {
     const char *field;
     const char *grade;
     uint32_t key_version;
+    int64_t counter;          /* write counter (format 2) */
 } vc_field_ad;
 
 /* Seal pt into out (pt_len + VC_FIELD_OVERHEAD bytes, out_cap at least

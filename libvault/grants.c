@@ -359,7 +359,7 @@ static int scope_within(vault *v, const vp_grant *g, const char *jurisdiction, c
 {
     int rc = VAULT_OK;
     uint8_t rid[VAULT_ID_BYTES];
-    store_record rec;
+    record_row rec = {0};
 
     if (g->nrecords == 0) {
         ENSURE(g->jurisdiction && policy_jurisdiction_within(g->jurisdiction, jurisdiction),
@@ -369,7 +369,7 @@ static int scope_within(vault *v, const vp_grant *g, const char *jurisdiction, c
     }
     for (size_t i = 0; i < g->nrecords; i++) {
         GUARD(vault__id_parse(rid, g->records[i]));
-        rc = store_record_get(&rec, v->db, rid);
+        rc = record_load(&rec, v->db, rid);
         ENSURE(rc != VAULT_ENOTFOUND, VAULT_ENOTFOUND, "the grant names record %s, which does "
                "not exist", g->records[i]);
         GUARD(rc);
@@ -378,6 +378,7 @@ static int scope_within(vault *v, const vp_grant *g, const char *jurisdiction, c
                who, jurisdiction);
     }
 cleanup:
+    record_row_free(&rec);
     return rc;
 }
 
@@ -1104,7 +1105,7 @@ static int glass(glass_ctx *c)
     vault *v = s->v;
     const vp_break_glass *bg;
     char hex[VAULT_ID_HEX_SIZE], detail[DETAIL_MAX], until[32], max[32], want[32];
-    store_record rec;
+    record_row rec = {0};
     store_grant row;
     af_entry e;
     count_ctx n;
@@ -1129,7 +1130,7 @@ static int glass(glass_ctx *c)
     vault__id_format(hex, c->rid);
     GUARD(op_begin(v, OP_WRITE));
     GUARD(grants__sync(v, 0));
-    rc = store_record_get(&rec, v->db, c->rid);
+    rc = record_load(&rec, v->db, c->rid);
     ENSURE(rc != VAULT_ENOTFOUND, VAULT_ENOTFOUND, "no record %s", hex);
     GUARD(rc);
     ENSURE(policy_jurisdiction_within(rec.jurisdiction, s->jurisdiction) ||
@@ -1179,6 +1180,7 @@ static int glass(glass_ctx *c)
     GUARD(op_commit(v));
     GUARD(grants__reload(v));
 cleanup:
+    record_row_free(&rec);
     return rc;
 }
 

@@ -10,6 +10,7 @@
 #define KDF_ID_DB 1
 #define KDF_ID_WRAP 2
 #define KDF_ID_BIDX 3
+#define KDF_ID_ROWMAC 4
 
 #define GRADE_AD_LABEL "libvault/gradekey/v1"
 #define CACHE_MAX 128
@@ -27,6 +28,7 @@ typedef struct secrets {
     uint8_t db[VC_KEYBYTES];
     uint8_t wrap[VC_KEYBYTES];
     uint8_t bidx[VC_KEYBYTES];
+    uint8_t rowmac[VC_KEYBYTES];
     cached_key cache[CACHE_MAX];
 } secrets;
 
@@ -38,11 +40,22 @@ typedef struct latest_version {
 
 struct keyring {
     secrets *s;
+    store_guard guard;
     size_t ncached;
     uint8_t vault_id[VAULT_ID_BYTES];
     latest_version latest[LATEST_MAX];
     size_t nlatest;
 };
+
+/* The store's row guard: keyed BLAKE2b-256 under the row-MAC key. */
+static int row_mac(void *arg, const uint8_t *msg, size_t len, uint8_t out[STORE_MAC_BYTES])
+{
+    const keyring *k = arg;
+
+    return vc_keyed_hash(out, STORE_MAC_BYTES, k->s->rowmac, msg, len);
+}
+
+const store_guard *keyring_row_guard(const keyring *k) { return &k->guard; }
 
 int keyring_new(keyring **out, const uint8_t master[VC_KEYBYTES],
                 const uint8_t vault_id[VAULT_ID_BYTES])
@@ -60,6 +73,9 @@ int keyring_new(keyring **out, const uint8_t master[VC_KEYBYTES],
     GUARD(vc_kdf(k->s->db, VC_KEYBYTES, KDF_ID_DB, KDF_CTX, master));
     GUARD(vc_kdf(k->s->wrap, VC_KEYBYTES, KDF_ID_WRAP, KDF_CTX, master));
     GUARD(vc_kdf(k->s->bidx, VC_KEYBYTES, KDF_ID_BIDX, KDF_CTX, master));
+    GUARD(vc_kdf(k->s->rowmac, VC_KEYBYTES, KDF_ID_ROWMAC, KDF_CTX, master));
+    k->guard.mac = row_mac;
+    k->guard.arg = k;
     *out = k;
     k = NULL;
 cleanup:

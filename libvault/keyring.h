@@ -20,6 +20,8 @@ const uint8_t *keyring_master(const keyring *k);
 const uint8_t *keyring_db_key(const keyring *k);     /* SQLCipher raw key */
 const uint8_t *keyring_bidx_root(const keyring *k);  /* blind index root */
 const uint8_t *keyring_wrap_key(const keyring *k);   /* wraps keys kept in the database */
+/* The row guard the store tags and checks rows with (store.h). */
+const store_guard *keyring_row_guard(const keyring *k);
 
 /* Create and store version `version` of `grade`'s data key. */
 int keyring_grade_key_create(keyring *k, store *db, const char *grade, uint32_t version,

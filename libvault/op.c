@@ -63,14 +63,14 @@ static int refresh(vault *v)
     int rc = VAULT_OK;
     int64_t dv = 0;
 
-    GUARD(store_data_version(v->db, &dv));
-    if (dv != v->data_version) {
+    GUARD(store_generation(v->db, &dv));
+    if (dv != v->generation) {
         int64_t before = v->policy_id;
         GUARD(op_load_policy(v));
         /* Grade names map to indices through the policy: rebuild the
          * grants when either changed. */
         GUARD(grants__sync(v, before != v->policy_id));
-        v->data_version = dv;
+        v->generation = dv;
     }
 cleanup:
     return rc;
@@ -145,7 +145,7 @@ int op_begin(vault *v, int kind)
 {
     if (kind != OP_WRITE && kind != OP_READ)
         return vault__err(VAULT_EINVALID, "op_begin: unknown transaction kind %d", kind);
-    return store_begin(v->db, kind == OP_WRITE);
+    return store_begin(v->db, kind == OP_WRITE ? STORE_TX_WRITE : STORE_TX_SNAPSHOT);
 }
 
 int op_commit(vault *v)

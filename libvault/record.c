@@ -1,20 +1,170 @@
-/* record: resident records stored as sealed fields (no policy here: the
- * session layer decides before it calls these). */
+/* record: resident records as working copies between the store and the
+ * data calls (record.h).  No policy decisions here. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
-#include "vault_int.h"
+#include <sodium.h>
 
-int record_create(uint8_t out_id[VAULT_ID_BYTES], vault *v, const char *jurisdiction, int64_t now)
+#include "crypto.h"
+#include "names.h"
+#include "record.h"
+
+void record_row_init(record_row *r)
+{
+    memset(r, 0, sizeof *r);
+}
+
+void record_row_free(record_row *r)
+{
+    if (!r)
+        return;
+    free(r->fields);
+    free(r->data);
+    free(r->scratch);
+    memset(r, 0, sizeof *r);
+}
+
+static void row_clear(record_row *r)
+{
+    r->nfields = 0;
+    r->dlen = 0;
+    r->is_new = 0;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    size_t n = *cap ? *cap : 8;
+    void *q;
+
+    if (need <= *cap)
+        return VAULT_OK;
+    while (n < need)
+        n *= 2;
+    q = realloc(*p, n * elem);
+    if (!q)
+        return vault__err(VAULT_ENOMEM, "out of memory");
+    *p = q;
+    *cap = n;
+    return VAULT_OK;
+}
+
+/* Append bytes to the row's data; *off receives where they went. */
+static int data_add(size_t *off, record_row *r, const uint8_t *p, size_t n)
+{
+    int rc = VAULT_OK;
+
+    GUARD(grow((void **)&r->data, &r->dcap, r->dlen + n + 1, 1));
+    if (n)
+        memcpy(r->data + r->dlen, p, n);
+    *off = r->dlen;
+    r->dlen += n;
+cleanup:
+    return rc;
+}
+
+static record_field *field_find(const record_row *r, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < r->nfields; i++)
+        if (strcmp(r->fields[i].name, name) == 0)
+            return &r->fields[i];
+    return NULL;
+}
+
+int record_has(const record_row *r, const char *field)
+{
+    return field_find(r, field) != NULL;
+}
+
+/* A slot for field `name`, kept in name order (the order rows are stored
+ * and tagged in). */
+static int field_slot(record_field **out, record_row *r, const char *name)
+{
+    int rc = VAULT_OK;
+    size_t i;
+
+    *out = field_find(r, name);
+    if (*out)
+        return VAULT_OK;
+    ENSURE(strlen(name) < VAULT_NAME_MAX, VAULT_EINVALID, "field name too long");
+    GUARD(grow((void **)&r->fields, &r->fcap, r->nfields + 1, sizeof *r->fields));
+    for (i = r->nfields; i > 0 && strcmp(r->fields[i - 1].name, name) > 0; i--)
+        r->fields[i] = r->fields[i - 1];
+    memset(&r->fields[i], 0, sizeof r->fields[i]);
+    snprintf(r->fields[i].name, sizeof r->fields[i].name, "%s", name);
+    r->nfields++;
+    *out = &r->fields[i];
+cleanup:
+    return rc;
+}
+
+int record_new(record_row *r, const char *jurisdiction, int64_t now)
 {
     int rc = VAULT_OK;
 
     GUARD(vault__jurisdiction_check(jurisdiction, "jurisdiction"));
-    vc_random(out_id, VAULT_ID_BYTES);
-    GUARD(store_record_insert(v->db, out_id, jurisdiction, now));
+    row_clear(r);
+    vc_random(r->id, VAULT_ID_BYTES);
+    snprintf(r->jurisdiction, sizeof r->jurisdiction, "%s", jurisdiction);
+    r->created = r->updated = now;
+    r->version = 1;
+    r->is_new = 1;
 cleanup:
     return rc;
+}
+
+int record_copy(record_row *r, const store_record *row)
+{
+    int rc = VAULT_OK;
+    size_t i;
+    record_field *f;
+
+    row_clear(r);
+    ENSURE(strlen(row->jurisdiction) < sizeof r->jurisdiction, VAULT_EINTEGRITY,
+           "database: record jurisdiction too long");
+    memcpy(r->id, row->id, VAULT_ID_BYTES);
+    snprintf(r->jurisdiction, sizeof r->jurisdiction, "%s", row->jurisdiction);
+    r->created = row->created;
+    r->updated = row->updated;
+    r->version = row->version;
+    GUARD(grow((void **)&r->fields, &r->fcap, row->nfields, sizeof *r->fields));
+    for (i = 0; i < row->nfields; i++) {
+        const store_field *sf = &row->fields[i];
+
+        ENSURE(strlen(sf->name) < VAULT_NAME_MAX && strlen(sf->grade) < VAULT_NAME_MAX &&
+                   sf->digest_len <= STORE_DIGEST_MAX,
+               VAULT_EINTEGRITY, "database: a field of a record is malformed");
+        f = &r->fields[i];
+        memset(f, 0, sizeof *f);
+        snprintf(f->name, sizeof f->name, "%s", sf->name);
+        snprintf(f->grade, sizeof f->grade, "%s", sf->grade);
+        f->key_version = sf->key_version;
+        f->counter = sf->counter;
+        memcpy(f->digest, sf->digest, sf->digest_len);
+        f->digest_len = sf->digest_len;
+        GUARD(data_add(&f->ct_off, r, sf->ct, sf->ct_len));
+        f->ct_len = sf->ct_len;
+        r->nfields = i + 1;
+    }
+cleanup:
+    return rc;
+}
+
+static int copy_fn(void *arg, const store_record *row)
+{
+    return record_copy(arg, row);
+}
+
+int record_load(record_row *r, store *db, const uint8_t id[VAULT_ID_BYTES])
+{
+    return store_record_get(db, id, copy_fn, r);
+}
+
+void record_touch(record_row *r, int64_t now)
+{
+    r->version++;
+    r->updated = now;
 }
 
 /* Check that a value is valid UTF-8 without NUL bytes.  The message never
@@ -62,17 +212,18 @@ static int value_check(const char *value, size_t len, const char *field)
     return VAULT_OK;
 }
 
-static void field_ad(vc_field_ad *ad, const vault *v, const uint8_t *id, const vp_field *f,
-                     const char *grade, uint32_t version)
+static void field_ad(vc_field_ad *ad, const record_ctx *c, const record_row *r,
+                     const record_field *f)
 {
-    ad->vault_id = v->id;
-    ad->record_id = id;
+    ad->vault_id = c->vault_id;
+    ad->record_id = r->id;
     ad->field = f->name;
-    ad->grade = grade;
-    ad->key_version = version;
+    ad->grade = f->grade;
+    ad->key_version = f->key_version;
+    ad->counter = f->counter;
 }
 
-int record_put(uint8_t *out_ct_hash, vault *v, const uint8_t id[VAULT_ID_BYTES], const vp_field *f,
+int record_set(uint8_t *out_ct_hash, const record_ctx *c, record_row *r, const vp_field *pf,
                const char *value, size_t len, int64_t now)
 {
     int rc = VAULT_OK;
@@ -80,26 +231,107 @@ int record_put(uint8_t *out_ct_hash, vault *v, const uint8_t id[VAULT_ID_BYTES],
     uint32_t version = 0;
     uint8_t *ct = NULL;
     size_t ctlen = 0;
-    uint8_t digest[VC_BIDX_BYTES];
-    const char *grade = policy_grade_name(v->policy, (size_t)f->grade);
+    const char *grade = policy_grade_name(c->policy, (size_t)pf->grade);
+    record_field *f = NULL;
     vc_field_ad ad;
 
     ENSURE(value || len == 0, VAULT_EINVALID, "missing value");
-    GUARD(value_check(value, len, f->name));
-    GUARD(keyring_grade_key_latest(&key, &version, v->keys, v->db, grade, now));
+    GUARD(value_check(value, len, pf->name));
+    ENSURE(grade && strlen(grade) < VAULT_NAME_MAX, VAULT_EINVALID, "field '%s' has no grade",
+           pf->name);
+    GUARD(keyring_grade_key_latest(&key, &version, c->keys, c->db, grade, now));
+    GUARD(field_slot(&f, r, pf->name));
+    snprintf(f->grade, sizeof f->grade, "%s", grade);
+    f->key_version = version;
+    f->counter = r->version;
+    f->digest_len = 0;
     ct = malloc(len + VC_FIELD_OVERHEAD);
     ENSURE(ct, VAULT_ENOMEM, "out of memory");
-    field_ad(&ad, v, id, f, grade, version);
+    field_ad(&ad, c, r, f);
     GUARD(vc_field_seal(ct, len + VC_FIELD_OVERHEAD, &ctlen, key, &ad, (const uint8_t *)value, len));
-    GUARD(store_field_put(v->db, id, f->name, grade, version, ct, ctlen, now));
-    if (f->index_exact) {
-        GUARD(vc_blind_index(digest, keyring_bidx_root(v->keys), f->name, value, len));
-        GUARD(store_bidx_put(v->db, f->name, digest, sizeof digest, id));
+    GUARD(data_add(&f->ct_off, r, ct, ctlen));
+    f->ct_len = ctlen;
+    if (pf->index_exact) {
+        GUARD(vc_blind_index(f->digest, keyring_bidx_root(c->keys), pf->name, value, len));
+        f->digest_len = VC_BIDX_BYTES;
     }
     if (out_ct_hash)
         vc_sha256(out_ct_hash, ct, ctlen);
 cleanup:
+    if (rc < 0 && f) /* never a half-set field */
+        f->ct_len = 0;
     free(ct);
+    return rc;
+}
+
+int record_save(const record_ctx *c, record_row *r)
+{
+    int rc = VAULT_OK;
+    size_t i, cap = 0, n = 0;
+    store_record row;
+
+    /* Fields never set (a failed record_set) are not stored. */
+    for (i = 0; i < r->nfields; i++)
+        ENSURE(r->fields[i].ct_len > 0, VAULT_ESTATE, "field '%s' was not sealed",
+               r->fields[i].name);
+    cap = r->nfields;
+    if (cap) {
+        free(r->scratch);
+        r->scratch = calloc(cap, sizeof *r->scratch);
+        ENSURE(r->scratch, VAULT_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < r->nfields; i++, n++) {
+        store_field *sf = &r->scratch[n];
+        const record_field *f = &r->fields[i];
+
+        sf->name = f->name;
+        sf->grade = f->grade;
+        sf->key_version = f->key_version;
+        sf->counter = f->counter;
+        sf->ct = r->data + f->ct_off;
+        sf->ct_len = f->ct_len;
+        memcpy(sf->digest, f->digest, f->digest_len);
+        sf->digest_len = f->digest_len;
+    }
+    memset(&row, 0, sizeof row);
+    memcpy(row.id, r->id, VAULT_ID_BYTES);
+    row.jurisdiction = r->jurisdiction;
+    row.created = r->created;
+    row.updated = r->updated;
+    row.version = r->version;
+    row.nfields = n;
+    row.fields = r->scratch;
+    GUARD(store_record_write(c->db, &row, r->is_new));
+    r->is_new = 0;
+cleanup:
+    return rc;
+}
+
+int record_open(char **out, size_t *out_len, const record_ctx *c, const record_row *r,
+                const char *field, record_alloc_fn alloc, void *arg)
+{
+    int rc = VAULT_OK;
+    size_t ptlen = 0;
+    const uint8_t *key = NULL;
+    const record_field *f = field_find(r, field);
+    char *pt = NULL;
+    vc_field_ad ad;
+
+    *out = NULL;
+    ENSURE(f, VAULT_ENOTFOUND, "field '%s' has no value", field);
+    ENSURE(f->ct_len >= VC_FIELD_OVERHEAD, VAULT_EINTEGRITY,
+           "field '%s' failed its integrity check (ciphertext too short)", field);
+    GUARD(keyring_grade_key(&key, c->keys, c->db, f->grade, f->key_version));
+    pt = alloc(arg, f->ct_len - VC_FIELD_OVERHEAD + 1);
+    ENSURE(pt, VAULT_ENOMEM, "out of secure memory");
+    /* Handed out now, so the caller can wipe and release it on failure. */
+    *out = pt;
+    field_ad(&ad, c, r, f);
+    GUARD(vc_field_open((uint8_t *)pt, f->ct_len - VC_FIELD_OVERHEAD, &ptlen, key, &ad,
+                        r->data + f->ct_off, f->ct_len));
+    pt[ptlen] = '\0';
+    *out_len = ptlen;
+cleanup:
     return rc;
 }
 
@@ -109,11 +341,11 @@ static char *secure_alloc(void *arg, size_t n)
     return vc_malloc(n);
 }
 
-int record_get(char **out, size_t *out_len, vault *v, const uint8_t id[VAULT_ID_BYTES],
-               const vp_field *f)
+int record_open_secure(char **out, size_t *out_len, const record_ctx *c, const record_row *r,
+                       const char *field)
 {
     char *pt = NULL;
-    int rc = record_get_with(&pt, out_len, v, id, f, secure_alloc, NULL);
+    int rc = record_open(&pt, out_len, c, r, field, secure_alloc, NULL);
 
     if (rc < 0) {
         vc_free(pt);
@@ -123,52 +355,111 @@ int record_get(char **out, size_t *out_len, vault *v, const uint8_t id[VAULT_ID_
     return rc;
 }
 
-int record_get_with(char **out, size_t *out_len, vault *v, const uint8_t id[VAULT_ID_BYTES],
-                    const vp_field *f, record_alloc_fn alloc, void *arg)
+int record_reseal(size_t *moved, char *bad_field, size_t bad_cap, const record_ctx *c,
+                  record_row *r, const char *grade, uint32_t target)
 {
     int rc = VAULT_OK;
-    uint8_t *ct = NULL;
-    size_t ctlen = 0, ptlen = 0;
-    char grade[VAULT_NAME_MAX];
-    uint32_t version = 0;
+    size_t i, ptlen = 0, ctlen = 0, cap = 0;
     const uint8_t *key = NULL;
-    char *pt = NULL;
+    uint8_t *pt = NULL, *ct = NULL;
+    record_field *f;
     vc_field_ad ad;
 
-    *out = NULL;
-    GUARD(store_field_get(&ct, &ctlen, grade, &version, v->db, id, f->name));
-    ENSURE(ctlen >= VC_FIELD_OVERHEAD, VAULT_EINTEGRITY,
-           "field '%s' failed its integrity check (ciphertext too short)", f->name);
-    GUARD(keyring_grade_key(&key, v->keys, v->db, grade, version));
-    pt = alloc(arg, ctlen - VC_FIELD_OVERHEAD + 1);
-    ENSURE(pt, VAULT_ENOMEM, "out of secure memory");
-    /* Handed out now, so the caller can wipe and release it on failure. */
-    *out = pt;
-    field_ad(&ad, v, id, f, grade, version);
-    GUARD(vc_field_open((uint8_t *)pt, ctlen - VC_FIELD_OVERHEAD, &ptlen, key, &ad, ct, ctlen));
-    pt[ptlen] = '\0';
-    *out_len = ptlen;
+    *moved = 0;
+    for (i = 0; i < r->nfields; i++) {
+        f = &r->fields[i];
+        if (f->key_version >= target || strcmp(f->grade, grade) != 0)
+            continue;
+        ENSURE(f->ct_len >= VC_FIELD_OVERHEAD, VAULT_EINTEGRITY,
+               "field '%s' failed its integrity check (ciphertext too short)", f->name);
+        if (f->ct_len > cap) {
+            vc_free(pt);
+            free(ct);
+            cap = f->ct_len;
+            pt = vc_malloc(cap);
+            ct = malloc(cap);
+            ENSURE(pt && ct, VAULT_ENOMEM, "out of memory");
+        }
+        snprintf(bad_field, bad_cap, "%s", f->name);
+        GUARD(keyring_grade_key(&key, c->keys, c->db, f->grade, f->key_version));
+        field_ad(&ad, c, r, f);
+        GUARD(vc_field_open(pt, cap, &ptlen, key, &ad, r->data + f->ct_off, f->ct_len));
+        /* Fetched after the old key is used: a fetch may evict other cached keys. */
+        GUARD(keyring_grade_key(&key, c->keys, c->db, grade, target));
+        f->key_version = target;
+        field_ad(&ad, c, r, f);
+        GUARD(vc_field_seal(ct, cap, &ctlen, key, &ad, pt, ptlen));
+        vc_wipe(pt, ptlen);
+        GUARD(data_add(&f->ct_off, r, ct, ctlen));
+        f->ct_len = ctlen;
+        (*moved)++;
+    }
+    if (bad_cap)
+        bad_field[0] = '\0';
 cleanup:
+    vc_free(pt); /* sodium_free wipes */
     free(ct);
     return rc;
 }
 
-int record_find(uint8_t **out, size_t *out_count, vault *v, const vp_field *f, const char *value,
-                size_t len)
+typedef struct find_ctx {
+    const uint8_t *digest;
+    const char *field;
+    int match;
+} find_ctx;
+
+static int find_fn(void *arg, const store_record *row)
+{
+    find_ctx *c = arg;
+    size_t i;
+
+    for (i = 0; i < row->nfields; i++)
+        if (strcmp(row->fields[i].name, c->field) == 0)
+            c->match = row->fields[i].digest_len == VC_BIDX_BYTES &&
+                       sodium_memcmp(row->fields[i].digest, c->digest, VC_BIDX_BYTES) == 0;
+    return VAULT_OK;
+}
+
+int record_find(uint8_t **out, size_t *out_count, const record_ctx *c, const vp_field *f,
+                const char *value, size_t len)
 {
     int rc = VAULT_OK;
     uint8_t digest[VC_BIDX_BYTES];
+    uint8_t *ids = NULL;
+    size_t n = 0, i, k = 0;
+    find_ctx fc;
 
+    *out = NULL;
+    *out_count = 0;
     ENSURE(f->index_exact, VAULT_EINVALID,
            "field '%s' has no exact index (declare `index: exact` in the policy)", f->name);
     GUARD(value_check(value, len, f->name));
-    GUARD(vc_blind_index(digest, keyring_bidx_root(v->keys), f->name, value, len));
-    GUARD(store_bidx_find(out, out_count, v->db, f->name, digest, sizeof digest));
+    GUARD(vc_blind_index(digest, keyring_bidx_root(c->keys), f->name, value, len));
+    GUARD(store_bidx_find(&ids, &n, c->db, f->name, digest, sizeof digest));
+    /* The index rows carry no MAC: keep the candidates whose MAC'd record
+     * has this digest. */
+    for (i = 0; i < n; i++) {
+        fc.digest = digest;
+        fc.field = f->name;
+        fc.match = 0;
+        rc = store_record_get(c->db, ids + i * VAULT_ID_BYTES, find_fn, &fc);
+        if (rc == VAULT_ENOTFOUND) {
+            rc = VAULT_OK;
+            continue;
+        }
+        GUARD(rc);
+        if (fc.match)
+            memmove(ids + k++ * VAULT_ID_BYTES, ids + i * VAULT_ID_BYTES, VAULT_ID_BYTES);
+    }
+    *out = ids;
+    *out_count = k;
+    ids = NULL;
 cleanup:
+    free(ids);
     return rc;
 }
 
-int record_erase(vault *v, const uint8_t id[VAULT_ID_BYTES])
+int record_erase(const record_ctx *c, const uint8_t id[VAULT_ID_BYTES])
 {
-    return store_record_delete(v->db, id);
+    return store_record_delete(c->db, id);
 }

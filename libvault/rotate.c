@@ -18,11 +18,9 @@ typedef struct rot_ctx {
     const char *grade;
     uint32_t target;       /* the version every field ends up under */
     int64_t now;
-    size_t moved;          /* fields re-encrypted in the current batch */
-    uint8_t *pt;           /* plaintext: sodium_malloc'ed, wiped after every field */
-    size_t pt_cap;
-    uint8_t *ct;           /* the new ciphertext (not secret) */
-    size_t ct_cap;
+    size_t moved;          /* records rewritten in the current batch */
+    size_t fields;         /* fields re-encrypted in the current batch */
+    record_row row;        /* the record being rewritten (ciphertexts only) */
     int bad;               /* a field failed to open: bad_id / bad_field name it */
     uint8_t bad_id[VAULT_ID_BYTES];
     char bad_field[VAULT_NAME_MAX];
@@ -33,103 +31,34 @@ typedef struct rot_ctx {
     size_t batch, batches, max_batches;
 } rot_ctx;
 
-/* Make room for a plaintext of len bytes and its ciphertext. */
-static int buffers_fit(rot_ctx *c, size_t len)
-{
-    int rc = VAULT_OK;
-
-    if (!c->pt || len > c->pt_cap) {
-        vc_free(c->pt);
-        c->pt_cap = 0;
-        c->pt = vc_malloc(len ? len : 1);
-        ENSURE(c->pt, VAULT_ENOMEM, "out of secure memory");
-        c->pt_cap = len;
-    }
-    if (!c->ct || len + VC_FIELD_OVERHEAD > c->ct_cap) {
-        free(c->ct);
-        c->ct_cap = 0;
-        c->ct = malloc(len + VC_FIELD_OVERHEAD);
-        ENSURE(c->ct, VAULT_ENOMEM, "out of memory");
-        c->ct_cap = len + VC_FIELD_OVERHEAD;
-    }
-cleanup:
-    return rc;
-}
-
-/* The associated data exactly as record.c builds it: the grade is the
- * one stored with the field (the scan selects on it). */
-static void field_ad(vc_field_ad *ad, const rot_ctx *c, const uint8_t *id, const char *field,
-                     uint32_t version)
-{
-    ad->vault_id = c->v->id;
-    ad->record_id = id;
-    ad->field = field;
-    ad->grade = c->grade;
-    ad->key_version = version;
-}
-
-/* Open one field under its own version.  An integrity failure is
- * reported with the record and field (never the value). */
-static int open_old(size_t *out_len, rot_ctx *c, const uint8_t *id, const char *field,
-                    uint32_t version, const uint8_t *ct, size_t ct_len)
-{
-    int rc = VAULT_OK;
-    const uint8_t *key = NULL;
-    vc_field_ad ad;
-    char why[256], hex[VAULT_ID_HEX_SIZE];
-
-    rc = ct_len < VC_FIELD_OVERHEAD
-             ? vault__err(VAULT_EINTEGRITY, "ciphertext too short")
-             : buffers_fit(c, ct_len - VC_FIELD_OVERHEAD);
-    if (rc == VAULT_OK)
-        rc = keyring_grade_key(&key, c->v->keys, c->v->db, c->grade, version);
-    if (rc == VAULT_OK) {
-        field_ad(&ad, c, id, field, version);
-        rc = vc_field_open(c->pt, c->pt_cap, out_len, key, &ad, ct, ct_len);
-    }
-    if (rc == VAULT_EINTEGRITY) {
-        c->bad = 1;
-        memcpy(c->bad_id, id, VAULT_ID_BYTES);
-        snprintf(c->bad_field, sizeof c->bad_field, "%s", field);
-        snprintf(why, sizeof why, "%s", vault_error_last()); /* it is overwritten below */
-        vault__id_format(hex, id);
-        ENSURE(0, VAULT_EINTEGRITY,
-               "key rotation of grade '%s' stopped: field '%s' of record %s (key version %u) "
-               "failed to open: %s",
-               c->grade, field, hex, (unsigned)version, why);
-    }
-cleanup:
-    return rc;
-}
-
-/* store_field_scan_stale callback: move one field to the target version. */
-static int rotate_field(void *arg, const uint8_t *record_id, const char *field,
-                        uint32_t key_version, const uint8_t *ct, size_t ct_len)
+/* store_record_scan_stale callback: move one record's stale fields to the
+ * target version, through record.c (the same sealing as every write).  An
+ * integrity failure is reported with the record and field (never the
+ * value). */
+static int rotate_record(void *arg, const store_record *row)
 {
     rot_ctx *c = arg;
     int rc = VAULT_OK;
-    uint8_t id[VAULT_ID_BYTES];
-    char name[VAULT_NAME_MAX];
-    const uint8_t *key = NULL;
-    size_t flen = field ? strlen(field) : 0, ptlen = 0, newlen = 0;
-    vc_field_ad ad;
+    size_t n = 0;
+    char why[256], hex[VAULT_ID_HEX_SIZE];
+    record_ctx rx = vault__record_ctx(c->v);
 
-    /* Copies: the scanned row may not outlive the write below. */
-    ENSURE(flen > 0 && flen < sizeof name, VAULT_EINTEGRITY, "database: bad field name");
-    memcpy(id, record_id, VAULT_ID_BYTES);
-    memcpy(name, field, flen + 1);
-    GUARD(open_old(&ptlen, c, id, name, key_version, ct, ct_len));
-    /* Fetched after the old key is used: a fetch may evict other cached keys. */
-    GUARD(keyring_grade_key(&key, c->v->keys, c->v->db, c->grade, c->target));
-    field_ad(&ad, c, id, name, c->target);
-    GUARD(vc_field_seal(c->ct, c->ct_cap, &newlen, key, &ad, c->pt, ptlen));
-    GUARD(store_field_put(c->v->db, id, name, c->grade, c->target, c->ct, newlen, c->now));
+    GUARD(record_copy(&c->row, row));
+    rc = record_reseal(&n, c->bad_field, sizeof c->bad_field, &rx, &c->row, c->grade, c->target);
+    if (rc == VAULT_EINTEGRITY) {
+        c->bad = 1;
+        memcpy(c->bad_id, c->row.id, VAULT_ID_BYTES);
+        snprintf(why, sizeof why, "%s", vault_error_last()); /* it is overwritten below */
+        vault__id_format(hex, c->row.id);
+        ENSURE(0, VAULT_EINTEGRITY,
+               "key rotation of grade '%s' stopped: field '%s' of record %s failed to open: %s",
+               c->grade, c->bad_field, hex, why);
+    }
+    GUARD(rc);
+    GUARD(record_save(&rx, &c->row));
+    c->fields += n;
     c->moved++;
 cleanup:
-    /* Everything the open may have written, whether or not it succeeded. */
-    if (c->pt && ct_len > VC_FIELD_OVERHEAD)
-        vc_wipe(c->pt, ct_len - VC_FIELD_OVERHEAD < c->pt_cap ? ct_len - VC_FIELD_OVERHEAD
-                                                              : c->pt_cap);
     return rc;
 }
 
@@ -165,11 +94,18 @@ static int fail_logged(rot_ctx *c, int code)
 
     snprintf(msg, sizeof msg, "%s", vault_error_last());
     op_rollback(v);
-    snprintf(detail, sizeof detail, "grade %s: rotation to version %u stopped: field '%s' failed to open",
-             c->grade, (unsigned)c->target, c->bad_field);
+    if (c->bad)
+        snprintf(detail, sizeof detail,
+                 "grade %s: rotation to version %u stopped: field '%s' failed to open", c->grade,
+                 (unsigned)c->target, c->bad_field);
+    else /* a row that failed its MAC, before any field was opened */
+        snprintf(detail, sizeof detail,
+                 "grade %s: rotation to version %u stopped: a record failed its integrity check",
+                 c->grade, (unsigned)c->target);
     /* Best effort: the integrity error matters more than its entry. */
     if (op_begin(v, OP_WRITE) == VAULT_OK &&
-        (log_step(v, AF_OUTCOME_ERROR, c->bad_id, detail) < 0 || op_commit(v) < 0))
+        (log_step(v, AF_OUTCOME_ERROR, c->bad ? c->bad_id : NULL, detail) < 0 ||
+         op_commit(v) < 0))
         op_rollback(v);
     return vault__err(code, "%s", msg);
 }
@@ -184,17 +120,18 @@ static int run_batches(rot_ctx *c)
 
     for (;;) {
         c->moved = 0;
+        c->fields = 0;
         c->now = vault__now();
         GUARD(op_begin(v, OP_WRITE));
-        rc = store_field_scan_stale(v->db, c->grade, c->target, c->batch, rotate_field, c);
+        rc = store_record_scan_stale(v->db, c->grade, c->target, c->batch, rotate_record, c);
         if (rc < 0) {
-            if (c->bad)
+            if (rc == VAULT_EINTEGRITY)
                 rc = fail_logged(c, rc);
             goto cleanup;
         }
         GUARD(op_commit(v));
         c->batches++;
-        c->done += c->moved;
+        c->done += c->fields;
         report(c);
         if (c->moved < c->batch)
             break; /* nothing stale left */
@@ -324,8 +261,6 @@ int rotate__run(vault *v, const char *grade, size_t batch, size_t max_batches,
     GUARD(start(&c, &first));
     if (first)
         goto cleanup; /* a grade without a key has no fields to move */
-    /* Values are at most VAULT_VALUE_MAX bytes: one buffer serves all. */
-    GUARD(buffers_fit(&c, VAULT_VALUE_MAX));
     for (;;) {
         rc = run_batches(&c);
         if (rc != VAULT_OK) /* stopped at max_batches (1), or failed */
@@ -340,8 +275,7 @@ int rotate__run(vault *v, const char *grade, size_t batch, size_t max_batches,
         report(&c);
     }
 cleanup:
-    vc_free(c.pt);
-    free(c.ct);
+    record_row_free(&c.row);
     if (entered)
         vault__leave(v);
     return rc;

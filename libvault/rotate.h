@@ -20,7 +20,8 @@
  *     below the newest not yet retired), resume it with the newest version
  *     as the target; otherwise create version newest+1 as the target.
  *     Logged ("key_rotate": created or resumed).
- *  2. Batches of at most `batch` fields, each its own write transaction:
+ *  2. Batches of at most `batch` records (each with all its fields of
+ *     the grade), each its own write transaction:
  *     open each stale field under its own version, seal it under the
  *     target, store it back.  progress(done, total, arg) (may be NULL)
  *     runs after every committed batch and once at the end; total is the

@@ -282,7 +282,7 @@ static int field_logged(const vp_field **out, vault_session *s, const char *acti
 /* Parse a record id and read its row, for a data call: a malformed or
  * unknown id is a refusal, logged (the caller's transaction is rolled
  * back).  `s` may be NULL (who-can). */
-static int record_lookup(uint8_t id[VAULT_ID_BYTES], store_record *rec, vault *v,
+static int record_lookup(uint8_t id[VAULT_ID_BYTES], record_row *rec, vault *v,
                          vault_session *s, const char *action, const char *record_id)
 {
     int rc = vault__id_parse(id, record_id);
@@ -290,16 +290,19 @@ static int record_lookup(uint8_t id[VAULT_ID_BYTES], store_record *rec, vault *v
     if (rc < 0)
         return log_refusal(v, s, action, NULL, NULL, NULL, "malformed record id",
                            AF_OUTCOME_DENIED, rc);
-    rc = store_record_get(rec, v->db, id);
+    rc = record_load(rec, v->db, id);
     if (rc == VAULT_ENOTFOUND)
         return log_refusal(v, s, action, id, NULL, NULL, "no such record", AF_OUTCOME_DENIED,
                            rc);
+    if (rc == VAULT_EINTEGRITY) /* logged; nothing of the record is used */
+        return log_refusal(v, s, action, id, NULL, "record failed its integrity check", NULL,
+                           AF_OUTCOME_ERROR, rc);
     return rc;
 }
 
 /* 1 when the subject may see that the record exists and where it is: it
  * may read (or see masked) at least one of its fields. */
-static int record_visible(const vault_session *s, const char *canon, const store_record *rec)
+static int record_visible(const vault_session *s, const char *canon, const record_row *rec)
 {
     vp_decision d;
     size_t i, n = policy_field_count(s->v->policy);
@@ -342,7 +345,7 @@ int vault_decide(vault_reason *out, vault_session *s, int action, const char *re
 {
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
-    store_record rec;
+    record_row rec = {0};
     vp_decision d;
     const vp_field *f = NULL;
     char canon[VAULT_ID_HEX_SIZE], detail[64];
@@ -361,6 +364,7 @@ int vault_decide(vault_reason *out, vault_session *s, int action, const char *re
     GUARD(op_commit(s->v));
     policy_reason_fill(out, &d);
 cleanup:
+    record_row_free(&rec);
     vault__exit(s ? s->v : NULL, entered);
     return rc;
 }
@@ -370,7 +374,7 @@ int vault_explain(char **out, vault_session *s, int action, const char *record_i
 {
     int rc = VAULT_OK, entered = 0, hide;
     uint8_t id[VAULT_ID_BYTES];
-    store_record rec;
+    record_row rec = {0};
     vp_request r;
     vp_decision d;
     const vp_field *f = NULL;
@@ -398,6 +402,7 @@ int vault_explain(char **out, vault_session *s, int action, const char *record_i
     *out = text;
     text = NULL;
 cleanup:
+    record_row_free(&rec);
     vault__exit(s ? s->v : NULL, entered);
     free(text);
     return rc;
@@ -407,7 +412,7 @@ int vault_who_can(char **out, vault *v, const char *field, const char *record_id
 {
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
-    store_record rec;
+    record_row rec = {0};
     char canon[VAULT_ID_HEX_SIZE], detail[VAULT_NAME_MAX + 32], *text = NULL;
     const vp_field *f;
     af_entry e;
@@ -443,6 +448,7 @@ int vault_who_can(char **out, vault *v, const char *field, const char *record_id
     *out = text;
     text = NULL;
 cleanup:
+    record_row_free(&rec);
     vault__exit(v, entered);
     free(text);
     return rc;
@@ -452,7 +458,7 @@ cleanup:
  * caller's write transaction; fill af[i] for the audit entry.  On a denial,
  * *denied is the index of the refused field and *d its decision. */
 static int put_fields(vault_session *s, const char *action, const uint8_t id[VAULT_ID_BYTES],
-                      const store_record *rec, size_t n, const char *const *fields,
+                      record_row *rec, size_t n, const char *const *fields,
                       const char *const *values, const size_t *lens, int64_t now, af_field *af,
                       vault_reason *reasons, vp_decision *d, size_t *denied)
 {
@@ -460,6 +466,7 @@ static int put_fields(vault_session *s, const char *action, const uint8_t id[VAU
     size_t i;
     const vp_field *f;
     char canon[VAULT_ID_HEX_SIZE];
+    record_ctx rx = vault__record_ctx(s->v);
 
     vault__id_format(canon, id);
     ENSURE(n == 0 || (fields && values && lens), VAULT_EINVALID, "missing fields or values");
@@ -478,7 +485,7 @@ static int put_fields(vault_session *s, const char *action, const uint8_t id[VAU
         af[i].effect = d->effect;
         af[i].reason = reasons[i].text;
         af[i].has_ct_hash = 1;
-        GUARD(record_put(af[i].ct_hash, s->v, id, f, values[i], lens[i], now));
+        GUARD(record_set(af[i].ct_hash, &rx, rec, f, values[i], lens[i], now));
     }
 cleanup:
     return rc;
@@ -509,7 +516,7 @@ int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const c
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     vp_decision d;
-    store_record rec;
+    record_row rec = {0};
     int64_t now = vault__now();
     af_field *af = NULL;
     vault_reason *reasons = NULL, why;
@@ -534,14 +541,18 @@ int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const c
         goto cleanup;
     }
     policy_reason_fill(&why, &d);
-    GUARD(record_create(id, s->v, jurisdiction, now));
-    GUARD(store_record_get(&rec, s->v->db, id));
+    GUARD(record_new(&rec, jurisdiction, now));
+    memcpy(id, rec.id, VAULT_ID_BYTES);
     rc = put_fields(s, "create", id, &rec, n, fields, values, value_lens, now, af, reasons, &d, &denied);
     if (rc == VAULT_EDENIED) {
         rc = session__log_denial(s, "create", NULL, fields[denied], &d, rc);
         goto cleanup;
     }
     GUARD(rc);
+    {
+        record_ctx rx = vault__record_ctx(s->v);
+        GUARD(record_save(&rx, &rec));
+    }
     audit_entry_init(&e, s->v, s, "create");
     e.has_record = 1;
     memcpy(e.record_id, id, VAULT_ID_BYTES);
@@ -552,6 +563,7 @@ int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const c
     GUARD(op_commit(s->v));
     vault__id_format(out_id, id);
 cleanup:
+    record_row_free(&rec);
     vault__exit(s->v, entered);
     free(af);
     free(reasons);
@@ -570,7 +582,7 @@ int vault_record_update(vault_session *s, const char *record_id, size_t n,
 {
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
-    store_record rec;
+    record_row rec = {0};
     af_field *af = NULL;
     vault_reason *reasons = NULL;
     vp_decision d;
@@ -582,6 +594,7 @@ int vault_record_update(vault_session *s, const char *record_id, size_t n,
     GUARD(write_arrays(&af, &reasons, n));
     GUARD(op_begin(s->v, OP_WRITE));
     GUARD(record_lookup(id, &rec, s->v, s, "write", record_id));
+    record_touch(&rec, vault__now());
     rc = put_fields(s, "write", id, &rec, n, fields, values, value_lens, vault__now(), af, reasons, &d,
                     &denied);
     if (rc == VAULT_EDENIED) {
@@ -589,7 +602,10 @@ int vault_record_update(vault_session *s, const char *record_id, size_t n,
         goto cleanup;
     }
     GUARD(rc);
-    GUARD(store_record_touch(s->v->db, id, vault__now()));
+    {
+        record_ctx rx = vault__record_ctx(s->v);
+        GUARD(record_save(&rx, &rec));
+    }
     audit_entry_init(&e, s->v, s, "write");
     e.has_record = 1;
     memcpy(e.record_id, id, VAULT_ID_BYTES);
@@ -598,6 +614,7 @@ int vault_record_update(vault_session *s, const char *record_id, size_t n,
     GUARD(audit_append(s->v, &e));
     GUARD(op_commit(s->v));
 cleanup:
+    record_row_free(&rec);
     vault__exit(s->v, entered);
     free(af);
     free(reasons);
@@ -670,7 +687,7 @@ static void arena_commit(vault_result *r, result_item *it, size_t len)
 /* Fill one result item: decide, open, mask. */
 static int read_field(vault_result *r, result_item *it, vault_session *s,
                       const uint8_t id[VAULT_ID_BYTES], const char *canon,
-                      const store_record *rec, const vp_field *f, int64_t now)
+                      const record_row *rec, const vp_field *f, int64_t now)
 {
     int rc = VAULT_OK;
     vp_decision d;
@@ -685,7 +702,10 @@ static int read_field(vault_result *r, result_item *it, vault_session *s,
         goto cleanup;
     /* The plaintext is opened straight into the result's arena, past its
      * committed end: kept there when allowed, replaced when masked. */
-    rc = record_get_with(&pt, &ptlen, s->v, id, f, arena_alloc, r);
+    {
+        record_ctx rx = vault__record_ctx(s->v);
+        rc = record_open(&pt, &ptlen, &rx, rec, f->name, arena_alloc, r);
+    }
     if (rc == VAULT_ENOTFOUND) { /* no value stored: not an error */
         rc = VAULT_OK;
         vault__err_clear();
@@ -726,7 +746,7 @@ static int get_one(vault_result **out, vault_session *s, const char *record_id,
 {
     int rc = VAULT_OK, any = 0, glass = 0;
     uint8_t id[VAULT_ID_BYTES];
-    store_record rec;
+    record_row rec = {0};
     vault_result *r = NULL;
     const vp_field *f;
     char canon[VAULT_ID_HEX_SIZE];
@@ -762,6 +782,7 @@ static int get_one(vault_result **out, vault_session *s, const char *record_id,
     *out = r;
     r = NULL;
 cleanup:
+    record_row_free(&rec);
     free(af);
     vault_result_free(r);
     return rc;
@@ -924,7 +945,7 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
     char *hex = NULL;
     char canon[VAULT_ID_HEX_SIZE], note[VAULT_NAME_MAX + 64];
     char why_text[VAULT_REASON_TEXT_SIZE + 96];
-    store_record rec;
+    record_row rec = {0};
     vp_decision d, rd;
     af_entry e;
     af_field af;
@@ -941,7 +962,10 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
     GUARD(op_begin(s->v, OP_WRITE));
     GUARD(field_logged(&f, s, "search", NULL, field));
     GUARD(find_quota(&q, s, f, now, note, sizeof note));
-    rc = record_find(&ids, &n, s->v, f, value, value_len);
+    {
+        record_ctx rx = vault__record_ctx(s->v);
+        rc = record_find(&ids, &n, &rx, f, value, value_len);
+    }
     if (rc < 0 && rc != VAULT_ENOMEM) {
         snprintf(why_text, sizeof why_text, "%s", vault_error_last());
         rc = log_refusal(s->v, s, "search", NULL, f->name, "refused", why_text,
@@ -955,7 +979,7 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
      * someone found them (or was refused); one entry when none. */
     for (i = 0; i < n; i++) {
         const uint8_t *rid = ids + i * VAULT_ID_BYTES;
-        GUARD(store_record_get(&rec, s->v->db, rid));
+        GUARD(record_load(&rec, s->v->db, rid));
         vault__id_format(canon, rid);
         (void)decide(&d, s, VAULT_ACTION_SEARCH, canon, rec.jurisdiction, f->name);
         (void)decide(&rd, s, VAULT_ACTION_READ, canon, rec.jurisdiction, f->name);
@@ -1005,6 +1029,7 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
     *out_count = kept;
     hex = NULL;
 cleanup:
+    record_row_free(&rec);
     vault__exit(s ? s->v : NULL, entered);
     free(ids);
     free(hex);
@@ -1015,7 +1040,7 @@ int vault_record_jurisdiction(char *out, size_t out_size, vault_session *s, cons
 {
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
-    store_record rec;
+    record_row rec = {0};
     char canon[VAULT_ID_HEX_SIZE];
 
     ENSURE(out && out_size > VAULT_JURISDICTION_MAX, VAULT_EINVALID, "output buffer too small");
@@ -1035,6 +1060,7 @@ int vault_record_jurisdiction(char *out, size_t out_size, vault_session *s, cons
     GUARD(op_commit(s->v));
     snprintf(out, out_size, "%s", rec.jurisdiction);
 cleanup:
+    record_row_free(&rec);
     vault__exit(s ? s->v : NULL, entered);
     return rc;
 }
@@ -1043,7 +1069,7 @@ int vault_record_erase(vault_session *s, const char *record_id)
 {
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
-    store_record rec;
+    record_row rec = {0};
     vp_decision d;
     char canon[VAULT_ID_HEX_SIZE];
     af_entry e;
@@ -1060,7 +1086,10 @@ int vault_record_erase(vault_session *s, const char *record_id)
         rc = session__log_denial(s, "erase", id, NULL, &d, rc);
         goto cleanup;
     }
-    GUARD(record_erase(s->v, id));
+    {
+        record_ctx rx = vault__record_ctx(s->v);
+        GUARD(record_erase(&rx, id));
+    }
     policy_reason_fill(&why, &d);
     audit_entry_init(&e, s->v, s, "erase");
     e.has_record = 1;
@@ -1069,6 +1098,7 @@ int vault_record_erase(vault_session *s, const char *record_id)
     GUARD(audit_append(s->v, &e));
     GUARD(op_commit(s->v));
 cleanup:
+    record_row_free(&rec);
     vault__exit(s->v, entered);
     return rc;
 }
@@ -1077,7 +1107,7 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
 {
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
-    store_record rec;
+    record_row rec = {0};
     char canon[VAULT_ID_HEX_SIZE];
     size_t i, n, nf = 0;
     vp_decision d;
@@ -1109,7 +1139,10 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
         if (d.effect == VAULT_EFFECT_DENY)
             continue;
         any = 1;
-        rc = record_get(&pt, &ptlen, s->v, id, f);
+        {
+            record_ctx rx = vault__record_ctx(s->v);
+            rc = record_open_secure(&pt, &ptlen, &rx, &rec, f->name);
+        }
         if (rc == VAULT_ENOTFOUND) {
             rc = VAULT_OK;
             vault__err_clear();
@@ -1162,6 +1195,7 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
     *out = dump;
     dump = NULL;
 cleanup:
+    record_row_free(&rec);
     vault__exit(s->v, entered);
     vc_free(pt);
     vc_free(masked);

@@ -138,7 +138,7 @@ static int handle_new(vault **out, const char *path)
     v->path = strdup(path);
     ENSURE(v->path, VAULT_ENOMEM, "out of memory");
     GUARD(keys_path_for(&v->keys_path, path));
-    v->data_version = -1;
+    v->generation = -1;
     vault__default_actor(v->actor, sizeof v->actor);
     *out = v;
     v = NULL;
@@ -210,7 +210,8 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     GUARD(ks_create(v->keys_path, v->id, master, secret, "initial"));
     files_made = 1;
     GUARD(keyring_new(&v->keys, master, v->id));
-    GUARD(store_open(&v->db, v->path, keyring_db_key(v->keys), 1));
+    GUARD(store_open(&v->db, v->path, keyring_db_key(v->keys), 1, keyring_row_guard(v->keys),
+                     NULL));
     op_attach_tx_hooks(v);
     GUARD(op_begin(v, OP_WRITE));
     GUARD(store_meta_put(v->db, "format", fmt, sizeof fmt - 1));
@@ -225,7 +226,7 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     e.detail = detail;
     GUARD(audit_append(v, &e));
     GUARD(op_commit(v));
-    GUARD(store_data_version(v->db, &v->data_version));
+    GUARD(store_generation(v->db, &v->generation));
     GUARD(grants__sync(v, 1));
     v->ready = 1;
     *out = v;
@@ -245,6 +246,17 @@ cleanup:
     return rc;
 }
 
+/* An older store was brought up to storage v2 while it opened: say so in
+ * the log (the chain runs on across the migration). */
+static int log_migration(vault *v, int from)
+{
+    char detail[96];
+
+    snprintf(detail, sizeof detail, "store migrated from schema %d to %d (row MACs)", from,
+             STORE_SCHEMA_VERSION);
+    return op_log_query(v, "store_migrate", AF_OUTCOME_OK, detail);
+}
+
 int vault_open(vault **out, const char *path, const vault_secret *secret)
 {
     int rc = VAULT_OK;
@@ -253,6 +265,7 @@ int vault_open(vault **out, const char *path, const vault_secret *secret)
     uint8_t keys_id[VAULT_ID_BYTES], fmt[64];
     size_t n = 0;
     struct stat st;
+    int migrated = 0;
 
     ENSURE(out, VAULT_EINVALID, "missing output handle");
     *out = NULL;
@@ -265,7 +278,8 @@ int vault_open(vault **out, const char *path, const vault_secret *secret)
     ENSURE(master, VAULT_ENOMEM, "out of secure memory");
     GUARD(ks_unlock(master, keys_id, v->keys_path, secret));
     GUARD(keyring_new(&v->keys, master, keys_id));
-    rc = store_open(&v->db, v->path, keyring_db_key(v->keys), 0);
+    rc = store_open(&v->db, v->path, keyring_db_key(v->keys), 0, keyring_row_guard(v->keys),
+                    &migrated);
     if (rc == VAULT_OK)
         op_attach_tx_hooks(v);
     ENSURE(rc != VAULT_EAUTH, VAULT_EINTEGRITY,
@@ -278,9 +292,11 @@ int vault_open(vault **out, const char *path, const vault_secret *secret)
     GUARD(store_meta_get(v->db, "vault_id", v->id, sizeof v->id, &n));
     ENSURE(n == VAULT_ID_BYTES && memcmp(v->id, keys_id, VAULT_ID_BYTES) == 0, VAULT_EINTEGRITY, /* memcmp ok: not secret */
            "%s belongs to another vault than %s", v->keys_path, v->path);
-    GUARD(store_data_version(v->db, &v->data_version));
+    GUARD(store_generation(v->db, &v->generation));
     GUARD(op_load_policy(v));
     GUARD(grants__sync(v, 1));
+    if (migrated)
+        GUARD(log_migration(v, migrated));
     v->ready = 1;
     *out = v;
     v = NULL;
@@ -482,7 +498,7 @@ int vault_policy_apply(char **out_report, vault *v, const char *policy_file)
         GUARD(rc);
     }
     GUARD(op_commit(v));
-    GUARD(store_data_version(v->db, &v->data_version));
+    GUARD(store_generation(v->db, &v->generation));
     policy_free(v->policy);
     v->policy = p;
     v->policy_id = id;

@@ -9,6 +9,7 @@
 #include "keyring.h"
 #include "names.h"
 #include "policy/policy.h"
+#include "record.h"
 #include "store/store.h"
 
 
@@ -23,7 +24,7 @@ struct vault {
     vp_grantset *grants;    /* live grants, rebuilt when they change (grants.c) */
     int64_t grants_version; /* meta "grants_version" the set was built from */
     int64_t policy_id;
-    int64_t data_version;   /* last seen PRAGMA data_version */
+    int64_t generation;     /* last seen store generation */
     /* A policy and grant set replaced inside a transaction (the refresh
      * after BEGIN): kept until that transaction ends, because the call
      * that began it may still hold pointers taken before. */
@@ -64,28 +65,11 @@ int session__decide(vp_decision *d, const vault_session *s, int action, const ch
 int session__log_denial(vault_session *s, const char *action, const uint8_t *id,
                         const char *field, const vp_decision *d, int code);
 
-/* ---- record.c: storage of records without policy (callers decide) ---- */
-
-int record_create(uint8_t out_id[VAULT_ID_BYTES], vault *v, const char *jurisdiction,
-                  int64_t now) VAULT_MUST_CHECK;
-/* Seal and store one field; *out_ct_hash (may be NULL) receives the
- * SHA-256 of the new ciphertext, for the audit log.  The record's version
- * and updated time are the caller's to bump (once per update). */
-int record_put(uint8_t *out_ct_hash, vault *v, const uint8_t id[VAULT_ID_BYTES],
-               const vp_field *f, const char *value, size_t len, int64_t now) VAULT_MUST_CHECK;
-/* Open one field into sodium_malloc'ed memory (NUL-terminated; release
- * with sodium_free).  VAULT_ENOTFOUND when the field has no value. */
-int record_get(char **out, size_t *out_len, vault *v, const uint8_t id[VAULT_ID_BYTES],
-               const vp_field *f) VAULT_MUST_CHECK;
-/* The same into memory from alloc(arg, n), which returns n writable bytes
- * of secure memory or NULL; on failure the caller wipes what it handed
- * out.  *out points into that memory. */
-typedef char *(*record_alloc_fn)(void *arg, size_t n);
-int record_get_with(char **out, size_t *out_len, vault *v, const uint8_t id[VAULT_ID_BYTES],
-                    const vp_field *f, record_alloc_fn alloc, void *arg) VAULT_MUST_CHECK;
-/* Candidates by blind index (malloc'ed array of 16-byte ids). */
-int record_find(uint8_t **out, size_t *out_count, vault *v, const vp_field *f,
-                const char *value, size_t len) VAULT_MUST_CHECK;
-int record_erase(vault *v, const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
+/* The record layer's view of the handle. */
+static inline record_ctx vault__record_ctx(const vault *v)
+{
+    record_ctx c = {v->id, v->keys, v->db, v->policy};
+    return c;
+}
 
 #endif

@@ -139,19 +139,24 @@ static void test_write_digest(void **state)
 {
     fixture *f = *state;
     collected c;
-    uint8_t rid[16], *ct = NULL, digest[32];
-    size_t len = 0;
-    char grade[VAULT_NAME_MAX];
-    uint32_t ver = 0;
+    uint8_t rid[16], digest[32];
+    record_row row = {0};
+    size_t i;
+    int found = 0;
 
     assert_int_equal(vault_record_put(f->officer, f->id, "phone", "13999999999", 11), 0);
     collect(&c, f->v);
     assert_true(c.has_ct_hash);
     assert_int_equal(vault__id_parse(rid, f->id), 0);
-    assert_int_equal(store_field_get(&ct, &len, grade, &ver, f->v->db, rid, "phone"), 0);
-    vc_sha256(digest, ct, len);
+    assert_int_equal(record_load(&row, f->v->db, rid), 0);
+    for (i = 0; i < row.nfields; i++)
+        if (strcmp(row.fields[i].name, "phone") == 0) {
+            vc_sha256(digest, row.data + row.fields[i].ct_off, row.fields[i].ct_len);
+            found = 1;
+        }
+    assert_true(found);
     assert_memory_equal(digest, c.ct_hash, 32);
-    free(ct);
+    record_row_free(&row);
 }
 
 /* If the entry can't be written the read fails and returns no values.

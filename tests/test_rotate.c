@@ -5,6 +5,7 @@
  * tampered ciphertext stops it with an error naming the record, never the
  * value; every step is in the audit log. */
 #include "testutil.h"
+#include "testrow.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -181,15 +182,14 @@ static int64_t stale(vault *v, const char *grade, uint32_t below)
 
 static uint32_t field_version(fixture *f, size_t rec, const char *field)
 {
-    uint8_t id[VAULT_ID_BYTES], *ct = NULL;
+    uint8_t id[VAULT_ID_BYTES], *ct;
     size_t len = 0;
-    char grade[VAULT_NAME_MAX];
     uint32_t ver = 0, hdr = 0;
 
     assert_int_equal(vault__id_parse(id, f->ids[rec]), 0);
-    assert_int_equal(store_field_get(&ct, &len, grade, &ver, f->v->db, id, field), 0);
+    ct = tu_raw_get(f->v, id, field, &len, NULL, &ver);
     assert_int_equal(vc_field_key_version(&hdr, ct, len), 0);
-    assert_int_equal(hdr, ver); /* header and column agree */
+    assert_int_equal(hdr, ver); /* header and row agree */
     free(ct);
     return ver;
 }
@@ -331,8 +331,9 @@ static void test_rotate_interrupted_resumes(void **state)
     vault_result *r = NULL;
     size_t i, on_new = 0, on_old = 0, len = 0;
 
-    /* Two batches of 50, then "interrupted": 100 fields moved, 200 not. */
-    assert_int_equal(rotate__run(f->v, "personal", 50, 2, on_progress, &p), 1);
+    /* Two batches of 25 records (50 fields), then "interrupted": 100
+     * fields moved, 200 not. */
+    assert_int_equal(rotate__run(f->v, "personal", 25, 2, on_progress, &p), 1);
     assert_int_equal(p.calls, 2);
     assert_int_equal(p.last_done, 100);
     assert_int_equal(p.last_total, 2 * NREC);
@@ -408,8 +409,9 @@ static void test_rotate_resumes_after_last_batch(void **state)
 {
     fixture *f = *state;
 
-    /* 300 fields in batches of 150: two full batches, stop before step 3. */
-    assert_int_equal(rotate__run(f->v, "personal", 150, 2, NULL, NULL), 1);
+    /* 300 fields (150 records) in batches of 75 records: two full
+     * batches, stop before step 3. */
+    assert_int_equal(rotate__run(f->v, "personal", 75, 2, NULL, NULL), 1);
     assert_int_equal(stale(f->v, "personal", 2), 0);
     assert_true(key_exists(f->v, "personal", 1));
     assert_int_equal(vault_key_rotate(f->v, "personal", NULL, NULL), 0);
@@ -447,28 +449,21 @@ static void test_rotate_unknown_grade(void **state)
     assert_int_equal(l.n, 0);
 }
 
-/* Replace one field's stored ciphertext (as someone editing the database
- * with the key could). */
 static void put_raw(fixture *f, size_t rec, const char *field, const char *grade, uint32_t version,
                     const uint8_t *ct, size_t len)
 {
     uint8_t id[VAULT_ID_BYTES];
 
     assert_int_equal(vault__id_parse(id, f->ids[rec]), 0);
-    assert_int_equal(store_begin(f->v->db, 1), 0);
-    assert_int_equal(store_field_put(f->v->db, id, field, grade, version, ct, len, 0), 0);
-    assert_int_equal(store_commit(f->v->db), 0);
+    tu_raw_put(f->v, id, field, grade, version, ct, len);
 }
 
 static uint8_t *get_raw(fixture *f, size_t rec, const char *field, size_t *len)
 {
-    uint8_t id[VAULT_ID_BYTES], *ct = NULL;
-    char grade[VAULT_NAME_MAX];
-    uint32_t ver = 0;
+    uint8_t id[VAULT_ID_BYTES];
 
     assert_int_equal(vault__id_parse(id, f->ids[rec]), 0);
-    assert_int_equal(store_field_get(&ct, len, grade, &ver, f->v->db, id, field), 0);
-    return ct;
+    return tu_raw_get(f->v, id, field, len, NULL, NULL);
 }
 
 static void test_rotate_tampered_ciphertext(void **state)

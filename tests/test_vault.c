@@ -1,6 +1,7 @@
 /* vault: create/open/unlock, records through sessions, integrity of moved
  * ciphertexts, no plaintext on disk, keyslots, concurrency. */
 #include "testutil.h"
+#include "testrow.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -104,15 +105,12 @@ static void test_roundtrip(void **state)
     {
         /* one version per update, however many fields it writes */
         uint8_t rid[VAULT_ID_BYTES];
-        store_record rec;
         const char *fl[] = {"name", "address"}, *vals[] = {"张三", "长征社区"};
         size_t lens[] = {strlen(vals[0]), strlen(vals[1])};
         assert_int_equal(vault__id_parse(rid, id), 0);
-        assert_int_equal(store_record_get(&rec, f->v->db, rid), 0);
-        assert_int_equal(rec.version, 2);
+        assert_int_equal(tu_raw_version(f->v, rid), 2);
         assert_int_equal(vault_record_update(s, id, 2, fl, vals, lens), 0);
-        assert_int_equal(store_record_get(&rec, f->v->db, rid), 0);
-        assert_int_equal(rec.version, 3);
+        assert_int_equal(tu_raw_version(f->v, rid), 3);
     }
     /* reopen: still there */
     vault_session_close(s);
@@ -277,18 +275,18 @@ static void test_moved_ciphertext(void **state)
     assert_int_equal(vault__id_parse(ida, a), 0);
     assert_int_equal(vault__id_parse(idb, b), 0);
     /* another record */
-    assert_int_equal(store_field_get(&ct, &len, grade, &ver, f->v->db, ida, "phone"), 0);
-    assert_int_equal(store_field_put(f->v->db, idb, "phone", grade, ver, ct, len, 0), 0);
+    ct = tu_raw_get(f->v, ida, "phone", &len, grade, &ver);
+    tu_raw_put(f->v, idb, "phone", grade, ver, ct, len);
     assert_int_equal(get1(val, sizeof val, NULL, s, b, "phone"), VAULT_EINTEGRITY);
     /* another field of the same record and grade */
-    assert_int_equal(store_field_put(f->v->db, ida, "address", grade, ver, ct, len, 0), 0);
+    tu_raw_put(f->v, ida, "address", grade, ver, ct, len);
     assert_int_equal(get1(val, sizeof val, NULL, s, a, "address"), VAULT_EINTEGRITY);
     /* flipped bit */
     ct[len - 1] ^= 1;
-    assert_int_equal(store_field_put(f->v->db, ida, "phone", grade, ver, ct, len, 0), 0);
+    tu_raw_put(f->v, ida, "phone", grade, ver, ct, len);
     assert_int_equal(get1(val, sizeof val, NULL, s, a, "phone"), VAULT_EINTEGRITY);
     /* truncated */
-    assert_int_equal(store_field_put(f->v->db, ida, "phone", grade, ver, ct, 20, 0), 0);
+    tu_raw_put(f->v, ida, "phone", grade, ver, ct, 20);
     assert_int_equal(get1(val, sizeof val, NULL, s, a, "phone"), VAULT_EINTEGRITY);
     assert_null(strstr(vault_error_last(), "1380000"));
     free(ct);
@@ -313,10 +311,10 @@ static void test_other_vault(void **state)
     s2 = officer(v2);
     add(s, id, GRID7, "冯二", "13800000009", "110101199003071234");
     assert_int_equal(vault__id_parse(rid, id), 0);
-    assert_int_equal(store_field_get(&ct, &len, grade, &ver, f->v->db, rid, "phone"), 0);
+    ct = tu_raw_get(f->v, rid, "phone", &len, grade, &ver);
     /* same record id in the other vault, same field, same grade, same version */
-    assert_int_equal(store_record_insert(v2->db, rid, GRID7, 0), 0);
-    assert_int_equal(store_field_put(v2->db, rid, "phone", grade, ver, ct, len, 0), 0);
+    tu_raw_create(v2, rid, GRID7);
+    tu_raw_put(v2, rid, "phone", grade, ver, ct, len);
     assert_int_equal(get1(val, sizeof val, NULL, s2, id, "phone"), VAULT_EINTEGRITY);
     free(ct);
     vault_session_close(s2);

@@ -231,6 +231,7 @@ int audit_append(vault *v, af_entry *e)
     uint8_t *enc = NULL;
     size_t enc_len = 0;
     uint8_t leaf[32], next[32];
+    char user[VAULT_NAME_MAX];
     audit_tail *t;
 
     GUARD(tail_load(v));
@@ -244,8 +245,14 @@ int audit_append(vault *v, af_entry *e)
     /* From here the kept tail and the database move together; if the
      * insert fails, the transaction may not commit (audit_tx_flush). */
     t->broken = 1;
+    /* The user copy the report index files the entry under: the
+     * comparison form reports look it up by. */
+    if (!e->user || vault__user_norm(user, sizeof user, e->user, "user") < 0) {
+        snprintf(user, sizeof user, "%s", e->user ? e->user : "");
+        vault__err_clear();
+    }
     GUARD(store_audit_append(v->db, t->pos + 1, enc, enc_len, next,
-                             e->has_record ? e->record_id : NULL, e->user, e->flags));
+                             e->has_record ? e->record_id : NULL, user, e->flags));
     af_merkle_push(&t->tree, leaf);
     t->pos++;
     t->seq++;
@@ -271,6 +278,8 @@ int audit_checkpoint(char **out_note, vault *v)
     GUARD(load_sk(&sk, v));
     GUARD(af_checkpoint_sign(&note, origin, v->tail->tree.size, root, sk));
     GUARD(store_checkpoint_add(v->db, v->tail->tree.size, note, vault__now()));
+    /* The report indexes catch up here, off the hot path. */
+    GUARD(store_audit_index(v->db));
     if (out_note) {
         *out_note = note;
         note = NULL;

@@ -1,11 +1,18 @@
-/* store: the SQLCipher database, the only module that writes SQL.  Above
- * it everything speaks in records, fields, keys and audit entries; a
- * PostgreSQL backend can implement this same interface later.
+/* store: the layer every other module keeps its data through.  It runs
+ * one storage backend (store/backend.h: SQLCipher by default, chosen by the
+ * vault's location) and stands between it and the library:
  *
- * One store handle is one connection; it is not shared between threads
- * without the caller's lock (the vault handle holds one).  Several
- * processes may open the same file: WAL mode, a busy timeout, and write
- * transactions taken with BEGIN IMMEDIATE so writers serialise. */
+ *  - every row that decides access or holds audit state (meta, policies,
+ *    grade keys, records with their fields, grants, checkpoints) is written
+ *    with a MAC computed here through the guard the keyring installs, and
+ *    every such row a backend returns is checked here before anyone above
+ *    sees it: a row that fails is VAULT_EINTEGRITY, never used;
+ *  - the transaction hooks of the layer above run here, whatever backend;
+ *  - nothing above this header knows SQL, row ids, PRAGMAs or SQLCipher.
+ *
+ * One store handle is one backend connection; it is not shared between
+ * threads without the caller's lock (the vault handle holds one).  The
+ * canonical bytes each MAC covers are in docs/storage.md. */
 #ifndef VAULT_STORE_H
 #define VAULT_STORE_H
 
@@ -13,8 +20,13 @@
 #include <stdint.h>
 
 #include "internal.h"
+#include "store/backend.h"
 
-#define STORE_SCHEMA_VERSION 2
+/* The schema of the SQLCipher backend's files (docs/storage.md):
+ * 1 first release, 2 quota uses, 3 storage v2 (row MACs, one row per
+ * record with its fields, integer row ids, report indexes off the hot
+ * path). */
+#define STORE_SCHEMA_VERSION 3
 #define STORE_BUSY_TIMEOUT_MS 10000
 /* SQLCipher page size (PRAGMA cipher_page_size) of new vaults: 4 KiB, as
  * SQLCipher 4 and most file systems use.  Vaults created with 1 KiB pages
@@ -25,19 +37,45 @@
 
 typedef struct store store;
 
-/* Open (create = 1: create a new file, failing if it exists) with the raw
- * 32-byte SQLCipher key.  A wrong key gives VAULT_EAUTH; a file that is not
- * a libvault database VAULT_EINTEGRITY; a newer schema VAULT_ESTATE. */
-int store_open(store **out, const char *path, const uint8_t key[32], int create) VAULT_MUST_CHECK;
-void store_close(store *s);
+/* How the store tags rows: mac(arg, msg, len, out) writes the 32-byte
+ * keyed tag of msg (the keyring: BLAKE2b under the row-MAC key). */
+typedef struct store_guard {
+    int (*mac)(void *arg, const uint8_t *msg, size_t len, uint8_t out[STORE_MAC_BYTES]);
+    void *arg;
+} store_guard;
 
-/* Transactions.  write = 1 takes the write lock at once (BEGIN IMMEDIATE),
- * waiting up to the busy timeout (then VAULT_EBUSY). */
-int store_begin(store *s, int write) VAULT_MUST_CHECK;
+/* A backend's open function: uri is what followed "scheme:" (or the whole
+ * location for the default backend), key the 32-byte store key, create 1
+ * to make a new store (failing if one exists). */
+typedef int (*store_backend_open_fn)(store_backend **out, const char *uri, const uint8_t key[32],
+                                     int create);
+/* Make "scheme:..." locations open with fn (process-wide; tests register
+ * their in-memory double as "memory").  At most 8 schemes. */
+int store_register_backend(const char *scheme, store_backend_open_fn fn) VAULT_MUST_CHECK;
+
+/* Open the store at `location` (a file path for SQLCipher, or
+ * "scheme:rest" for a registered backend) with the store key and the row
+ * guard, migrating an older schema (re-tagging every row).  A wrong key
+ * gives VAULT_EAUTH; a file that is not a libvault store VAULT_EINTEGRITY;
+ * a newer schema VAULT_ESTATE.  *migrated_from (may be NULL) receives the
+ * schema version the store had before (0 when none was done). */
+int store_open(store **out, const char *location, const uint8_t key[32], int create,
+               const store_guard *guard, int *migrated_from) VAULT_MUST_CHECK;
+/* The same over a backend the caller opened (tests). */
+int store_open_backend(store **out, store_backend *be, const store_guard *guard,
+                       int *migrated_from) VAULT_MUST_CHECK;
+void store_close(store *s);
+/* The backend's name ("sqlcipher", "memory"). */
+const char *store_backend_name(const store *s);
+
+/* Transactions.  STORE_TX_WRITE takes the write lock at once, waiting up
+ * to the busy timeout (then VAULT_EBUSY); STORE_TX_SNAPSHOT reads. */
+int store_begin(store *s, store_tx_kind kind) VAULT_MUST_CHECK;
 int store_commit(store *s) VAULT_MUST_CHECK;
 void store_rollback(store *s);
-/* 1 while a transaction is open. */
+/* 1 while a transaction is open; store_tx_writes: 1 when it is a write. */
 int store_in_tx(const store *s);
+int store_tx_writes(const store *s);
 /* State the layer above keeps for the length of one transaction (the audit
  * log's tail, the newest grade key versions).  before_commit (may be NULL)
  * runs inside the transaction just before COMMIT: it writes what was kept
@@ -56,18 +94,18 @@ typedef struct store_tx_hooks {
     int (*after_begin)(void *arg, int write);
 } store_tx_hooks;
 void store_set_tx_hooks(store *s, const store_tx_hooks *hooks);
-/* A counter that changes when another connection commits (PRAGMA data_version). */
-int store_data_version(store *s, int64_t *out) VAULT_MUST_CHECK;
+/* A number that changes when another connection commits. */
+int store_generation(store *s, int64_t *out) VAULT_MUST_CHECK;
 
-/* Small named values (vault id, creation time, ...). */
+/* Small named values (vault id, creation time, ...), MAC'd. */
 int store_meta_get(store *s, const char *key, uint8_t *out, size_t cap, size_t *out_len) VAULT_MUST_CHECK;
 int store_meta_put(store *s, const char *key, const uint8_t *val, size_t len) VAULT_MUST_CHECK;
 
 /* Policies: each applied policy is kept; the newest is active. */
 int store_policy_add(int64_t *out_id, store *s, const uint8_t hash[32], const char *filename,
                      const char *source, size_t len, int64_t now) VAULT_MUST_CHECK;
-/* The active policy's id, file name (as applied) and source (malloc'ed,
- * NUL-terminated). */
+/* The active policy's id, file name (as applied), hash and source
+ * (malloc'ed, NUL-terminated). */
 int store_policy_active(int64_t *out_id, char *filename_out, size_t filename_cap,
                         char **out_source, size_t *out_len, store *s) VAULT_MUST_CHECK;
 
@@ -78,59 +116,48 @@ int store_gradekey_get(uint8_t *out, size_t cap, size_t *out_len, store *s, cons
                        uint32_t version) VAULT_MUST_CHECK;
 /* Newest version of a grade's key; VAULT_ENOTFOUND when it has none. */
 int store_gradekey_latest(uint32_t *out, store *s, const char *grade) VAULT_MUST_CHECK;
+/* Delete the wrapped keys of `grade` older than below_version. */
+int store_gradekey_retire(store *s, const char *grade, uint32_t below_version) VAULT_MUST_CHECK;
 
-/* Records. */
-typedef struct store_record {
-    char jurisdiction[VAULT_JURISDICTION_MAX + 1];
-    int64_t created, updated, version;
-} store_record;
+/* ---- Records (store_record, store_field: store/backend.h) ----
+ * A record row handed to a callback has passed its MAC; it and everything
+ * it points to live until the callback returns. */
 
-int store_record_insert(store *s, const uint8_t id[VAULT_ID_BYTES], const char *jurisdiction,
-                        int64_t now) VAULT_MUST_CHECK;
+typedef int (*store_record_fn)(void *arg, const store_record *row);
 /* VAULT_ENOTFOUND when there is no such record. */
-int store_record_get(store_record *out, store *s, const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
-/* Bump version and updated time. */
-int store_record_touch(store *s, const uint8_t id[VAULT_ID_BYTES], int64_t now) VAULT_MUST_CHECK;
-/* Delete the record, its fields and index entries (secure_delete is on). */
+int store_record_get(store *s, const uint8_t id[VAULT_ID_BYTES], store_record_fn fn,
+                     void *arg) VAULT_MUST_CHECK;
+/* n ids (16 bytes each, back to back); fn(arg, i, row) with row NULL for
+ * an id that has no record. */
+int store_record_get_batch(store *s, const uint8_t *ids, size_t n,
+                           int (*fn)(void *arg, size_t i, const store_record *row),
+                           void *arg) VAULT_MUST_CHECK;
+/* Write a record whole (its MAC is computed here, into row->mac):
+ * is_new = 1 inserts (VAULT_EEXISTS when the id is taken), 0 replaces. */
+int store_record_write(store *s, store_record *row, int is_new) VAULT_MUST_CHECK;
+/* Delete the record, its fields and index entries. */
 int store_record_delete(store *s, const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
 int store_record_count(int64_t *out, store *s) VAULT_MUST_CHECK;
+/* Records with a field of `grade` under a key version below
+ * below_version, up to limit; fn may rewrite each (store_record_write). */
+int store_record_scan_stale(store *s, const char *grade, uint32_t below_version, size_t limit,
+                            store_record_fn fn, void *arg) VAULT_MUST_CHECK;
+int store_field_count_stale(int64_t *out, store *s, const char *grade,
+                            uint32_t below_version) VAULT_MUST_CHECK;
 
-/* Field ciphertexts. */
-int store_field_put(store *s, const uint8_t id[VAULT_ID_BYTES], const char *field,
-                    const char *grade, uint32_t key_version, const uint8_t *ct, size_t len,
-                    int64_t now) VAULT_MUST_CHECK;
-/* *out is malloc'ed (ciphertext, not secret).  VAULT_ENOTFOUND if unset.
- * grade_out holds VAULT_NAME_MAX bytes. */
-int store_field_get(uint8_t **out, size_t *out_len, char *grade_out, uint32_t *key_version,
-                    store *s, const uint8_t id[VAULT_ID_BYTES], const char *field) VAULT_MUST_CHECK;
-
-/* Blind index: one digest per (field, record). */
-int store_bidx_put(store *s, const char *field, const uint8_t *digest, size_t dlen,
-                   const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
-/* Record ids with this digest: *out malloc'ed, *out_count ids of 16 bytes. */
+/* Record ids whose `field` has this blind-index digest: *out malloc'ed,
+ * *out_count ids of 16 bytes, in id order.  The index rows carry no MAC:
+ * callers check each candidate against its (MAC'd) record's digest. */
 int store_bidx_find(uint8_t **out, size_t *out_count, store *s, const char *field,
                     const uint8_t *digest, size_t dlen) VAULT_MUST_CHECK;
 
-/* ---- Grants ---- */
+/* Bulk loading: tell the backend a large load is coming (it may defer
+ * index upkeep to store_bulk_end, which completes it in the same
+ * transaction). */
+int store_bulk_begin(store *s, size_t expected) VAULT_MUST_CHECK;
+int store_bulk_end(store *s) VAULT_MUST_CHECK;
 
-typedef struct store_grant {
-    const char *id, *state; /* "pending", "active", "suspended", "revoked" */
-    const char *issuer, *issuer_role;
-    const char *user, *role, *department; /* recipient pattern (NULL = any) */
-    int effect;
-    unsigned actions;
-    const char *fields;       /* newline-separated, or NULL */
-    const char *grade_min, *grade_max;
-    const char *records;      /* newline-separated hex ids, or NULL */
-    const char *jurisdiction;
-    const char *purposes;     /* newline-separated, or NULL (any) */
-    int64_t not_before, not_after;
-    const char *reason;
-    int break_glass;
-    const char *approver, *revoked_by, *revoke_reason; /* read back only */
-    int64_t created;
-    int64_t changed;          /* last state change (0: none); read back only */
-} store_grant;
+/* ---- Grants (store_grant: store/backend.h) ---- */
 
 int store_grant_insert(store *s, const store_grant *g) VAULT_MUST_CHECK;
 /* Call fn with the grant (valid during the call only).  VAULT_ENOTFOUND. */
@@ -143,22 +170,10 @@ int store_grant_set_state(store *s, const char *id, const char *state, const cha
 /* Every grant, oldest first; fn returns < 0 to stop with that error. */
 int store_grant_scan(store *s, int (*fn)(void *arg, const store_grant *g), void *arg) VAULT_MUST_CHECK;
 
-/* ---- Key rotation ---- */
-
-/* Call fn for up to `limit` fields of `grade` sealed under a key version
- * below `below_version`.  fn may rewrite the field (store_field_put). */
-int store_field_scan_stale(store *s, const char *grade, uint32_t below_version, size_t limit,
-                           int (*fn)(void *arg, const uint8_t *record_id, const char *field,
-                                     uint32_t key_version, const uint8_t *ct, size_t len),
-                           void *arg) VAULT_MUST_CHECK;
-int store_field_count_stale(int64_t *out, store *s, const char *grade,
-                            uint32_t below_version) VAULT_MUST_CHECK;
-/* Delete the wrapped keys of `grade` older than below_version. */
-int store_gradekey_retire(store *s, const char *grade, uint32_t below_version) VAULT_MUST_CHECK;
-
 /* ---- Audit log ---- */
 
-/* Append an entry at storage position pos with its chain head. */
+/* Append an entry at storage position pos with its chain head: the
+ * backend's head must be at pos - 1 (else VAULT_EINTEGRITY). */
 int store_audit_append(store *s, int64_t pos, const uint8_t *entry, size_t len,
                        const uint8_t head[32], const uint8_t *record_id, const char *user,
                        unsigned flags) VAULT_MUST_CHECK;
@@ -166,23 +181,22 @@ int store_audit_append(store *s, int64_t pos, const uint8_t *entry, size_t len,
  * *out_entry is malloc'ed. */
 int store_audit_last(int64_t *out_pos, uint8_t **out_entry, size_t *out_len, uint8_t head[32],
                      store *s) VAULT_MUST_CHECK;
+typedef int (*store_audit_fn)(void *arg, int64_t pos, const uint8_t *entry, size_t len,
+                              const uint8_t *head, size_t head_len);
 /* Call fn for every entry after after_pos in storage order.  fn returns 0
  * to go on, > 0 to stop, < 0 to fail (returned). */
-int store_audit_scan(store *s, int64_t after_pos,
-                     int (*fn)(void *arg, int64_t pos, const uint8_t *entry, size_t len,
-                               const uint8_t *head, size_t head_len),
-                     void *arg) VAULT_MUST_CHECK;
-/* The same for the entries filed under one record (the audit_record
- * index), in storage order: a resident's report costs their entries, not
- * the log.  The copy in the record_id column is not signed: callers
- * re-check each entry's own record id. */
-int store_audit_scan_record(store *s, const uint8_t record_id[VAULT_ID_BYTES],
-                            int (*fn)(void *arg, int64_t pos, const uint8_t *entry, size_t len,
-                                      const uint8_t *head, size_t head_len),
+int store_audit_scan(store *s, int64_t after_pos, store_audit_fn fn, void *arg) VAULT_MUST_CHECK;
+/* The same for the entries filed under one record, or under one user, in
+ * storage order: a report costs its entries, not the log.  The copies the
+ * filter reads are not signed: callers re-check each entry. */
+int store_audit_scan_record(store *s, const uint8_t record_id[VAULT_ID_BYTES], store_audit_fn fn,
                             void *arg) VAULT_MUST_CHECK;
+int store_audit_scan_user(store *s, const char *user, store_audit_fn fn, void *arg) VAULT_MUST_CHECK;
 int store_audit_count(int64_t *out, store *s) VAULT_MUST_CHECK;
+/* Bring the report indexes up to the head (at checkpoints). */
+int store_audit_index(store *s) VAULT_MUST_CHECK;
 
-/* Signed checkpoints (C2SP notes) by tree size. */
+/* Signed checkpoints (C2SP notes) by tree size, MAC'd. */
 int store_checkpoint_add(store *s, uint64_t size, const char *note, int64_t now) VAULT_MUST_CHECK;
 int store_checkpoint_last(uint64_t *out, store *s) VAULT_MUST_CHECK;
 int store_checkpoint_scan(store *s, int (*fn)(void *arg, uint64_t size, const char *note, size_t len),

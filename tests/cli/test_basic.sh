@@ -100,7 +100,7 @@ expect_exit 5 "erased record is gone" -- "$VAULTCTL" --vault "$V" --key-file "$K
 expect_exit 0 "find after erasure" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" record find --field phone --value 13812345678
 [ ! -s "$TMP/out" ] && ok "find returns nothing after erasure" || bad "find still returns the erased record"
 KEY=$("$VAULTCTL" --vault "$V" --key-file "$K" key db-key 2>/dev/null)
-n=$(sqlcipher "$V" "PRAGMA key = \"$KEY\"; PRAGMA cipher_page_size = 4096; SELECT count(*) FROM fields WHERE hex(record_id) = upper('$ID');" 2>&1)
+n=$(sqlcipher "$V" "PRAGMA key = \"$KEY\"; PRAGMA cipher_page_size = 4096; SELECT (SELECT count(*) FROM records WHERE hex(id) = upper('$ID')) + (SELECT count(*) FROM blind_index WHERE hex(id) = upper('$ID'));" 2>&1)
 [ "$n" = 0 ] && ok "no ciphertext of the erased record remains" || bad "ciphertexts left: $n"
 expect_exit 0 "the audit trail of the erased record stays" -- "$VAULTCTL" --vault "$V" --key-file "$K" audit report --record "$ID"
 expect_grep " erase " "$TMP/out" "the report shows the erasure"

@@ -1,0 +1,101 @@
+/* record: resident records as the library holds them between the store
+ * and the data calls.  No policy here: callers decide before they call.
+ *
+ * A record_row is a working copy of one record: its header and its sealed
+ * fields.  Load it (the store has checked its row MAC), open fields from
+ * it, change fields in it, and save it whole: one row write with its
+ * blind-index digests (store_record_write).  Every field's ciphertext is
+ * bound to the vault, the record, the field name, the grade, the key
+ * version and the field's write counter (the record version at which it
+ * was written), so a restored older ciphertext fails to open. */
+#ifndef VAULT_RECORD_H
+#define VAULT_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keyring.h"
+#include "policy/policy.h"
+#include "store/store.h"
+
+typedef struct record_field {
+    char name[VAULT_NAME_MAX];
+    char grade[VAULT_NAME_MAX];
+    uint32_t key_version;
+    int64_t counter;
+    size_t ct_off, ct_len; /* into the row's data */
+    uint8_t digest[STORE_DIGEST_MAX];
+    size_t digest_len;
+} record_field;
+
+typedef struct record_row {
+    uint8_t id[VAULT_ID_BYTES];
+    char jurisdiction[VAULT_JURISDICTION_MAX + 1];
+    int64_t created, updated, version;
+    int is_new; /* not stored yet */
+    size_t nfields, fcap;
+    record_field *fields;
+    uint8_t *data; /* ciphertexts, back to back */
+    size_t dlen, dcap;
+    store_field *scratch; /* for saving */
+} record_row;
+
+/* What record calls need of the vault: its id, keys, store and policy
+ * (for the grade of each field). */
+typedef struct record_ctx {
+    const uint8_t *vault_id;
+    keyring *keys;
+    store *db;
+    const vault_policy *policy;
+} record_ctx;
+
+/* A row starts empty (all zero is fine too); free releases its memory
+ * (ciphertexts only: nothing secret is kept in it). */
+void record_row_init(record_row *r);
+void record_row_free(record_row *r);
+
+/* Start a new record: a random id, version 1. */
+int record_new(record_row *r, const char *jurisdiction, int64_t now) VAULT_MUST_CHECK;
+/* Load a record (VAULT_ENOTFOUND when there is none; VAULT_EINTEGRITY when
+ * its row fails its MAC). */
+int record_load(record_row *r, store *db, const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
+/* Load from a row the store handed out (already checked). */
+int record_copy(record_row *r, const store_record *row) VAULT_MUST_CHECK;
+/* Begin changing a stored record: the next version, written now.  Once
+ * per update, before record_set. */
+void record_touch(record_row *r, int64_t now);
+/* Seal value into field f of the row (the newest key of its grade, the
+ * row's version as the write counter); *out_ct_hash (may be NULL)
+ * receives the SHA-256 of the new ciphertext, for the audit log. */
+int record_set(uint8_t *out_ct_hash, const record_ctx *c, record_row *r, const vp_field *f,
+               const char *value, size_t len, int64_t now) VAULT_MUST_CHECK;
+/* Write the row whole (insert when new). */
+int record_save(const record_ctx *c, record_row *r) VAULT_MUST_CHECK;
+/* 1 when the row has a value for the field. */
+int record_has(const record_row *r, const char *field);
+
+/* Open field f into memory from alloc(arg, n), which returns n writable
+ * bytes of secure memory or NULL; NUL-terminated; on failure the caller
+ * wipes what it handed out.  VAULT_ENOTFOUND when the field has no
+ * value. */
+typedef char *(*record_alloc_fn)(void *arg, size_t n);
+int record_open(char **out, size_t *out_len, const record_ctx *c, const record_row *r,
+                const char *field, record_alloc_fn alloc, void *arg) VAULT_MUST_CHECK;
+/* The same into sodium_malloc'ed memory (release with sodium_free). */
+int record_open_secure(char **out, size_t *out_len, const record_ctx *c, const record_row *r,
+                       const char *field) VAULT_MUST_CHECK;
+
+/* Re-seal every field of `grade` under a key version below `target` with
+ * key version target (rotation).  *moved counts them; on a field that
+ * fails to open, *bad_field names it and the error is returned. */
+int record_reseal(size_t *moved, char *bad_field, size_t bad_cap, const record_ctx *c,
+                  record_row *r, const char *grade, uint32_t target) VAULT_MUST_CHECK;
+
+/* Candidates by blind index, each checked against its record's MAC'd
+ * digest (a forged index row finds nothing): malloc'ed array of 16-byte
+ * ids. */
+int record_find(uint8_t **out, size_t *out_count, const record_ctx *c, const vp_field *f,
+                const char *value, size_t len) VAULT_MUST_CHECK;
+int record_erase(const record_ctx *c, const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
+
+#endif

@@ -1,0 +1,2069 @@
+/* store/sqlcipher.c: the SQLCipher backend (store/backend.h).
+ *
+ * One encrypted SQLite file per vault: WAL mode, a busy timeout, write
+ * transactions taken with BEGIN IMMEDIATE so writers serialise, snapshot
+ * transactions with a deferred BEGIN so readers don't wait for them.
+ * Schema 3 ("storage v2", docs/storage.md):
+ *  - records: an integer row id (rid) so rows append in import order, the
+ *    random public id in one unique index, and the record's fields in its
+ *    own row (body), so a read touches the id index and one page;
+ *  - blind_index: appended in import order, looked up through a covering
+ *    index (field, digest, id);
+ *  - audit: no index on the hot path; the report indexes audit_by_record
+ *    and audit_by_user are brought up to date at checkpoints (audit_index)
+ *    and reports read them plus the short tail after them;
+ *  - every row that decides access carries the MAC store.c gave it.
+ * This file is the only one that knows SQL, PRAGMAs or SQLCipher. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "store/sqlcipher.h"
+#include "store/store.h"
+#include "text.h"
+
+/* Prepared statements, created on first use and kept for the connection. */
+enum {
+    Q_META_GET,
+    Q_META_PUT,
+    Q_META_UPD,
+    Q_POLICY_ADD,
+    Q_POLICY_ACTIVE,
+    Q_POLICY_NEXT,
+    Q_GK_ADD,
+    Q_GK_GET,
+    Q_GK_LATEST,
+    Q_GK_RETIRE,
+    Q_REC_INSERT,
+    Q_REC_UPDATE,
+    Q_REC_GET,
+    Q_REC_BODY,
+    Q_REC_DEL,
+    Q_REC_COUNT,
+    Q_REC_SCAN,
+    Q_BIDX_PUT,
+    Q_BIDX_DEL,
+    Q_BIDX_FIND,
+    Q_DATA_VERSION,
+    Q_AUDIT_APPEND,
+    Q_AUDIT_LAST,
+    Q_AUDIT_COUNT,
+    Q_STATE_GET,
+    Q_STATE_PUT,
+    Q_CP_ADD,
+    Q_CP_LAST,
+    Q_GRANT_INSERT,
+    Q_GRANT_GET,
+    Q_GRANT_UPDATE,
+    Q_QUOTA_COUNT,
+    Q_QUOTA_PRUNE,
+    Q_QUOTA_ADD,
+    Q__COUNT
+};
+
+#define GRANT_COLS                                                                                 \
+    "id, state, issuer, issuer_role, subject_user, subject_role, subject_department, effect,"     \
+    " actions, fields, grade_min, grade_max, records, jurisdiction, purposes, not_before,"        \
+    " not_after, reason, break_glass, approver, revoked_by, revoke_reason, created, changed, mac"
+
+static const char *const query_sql[Q__COUNT] = {
+    [Q_META_GET] = "SELECT value, mac FROM meta WHERE key = ?1",
+    [Q_META_PUT] = "INSERT INTO meta(key, value, mac) VALUES (?1, ?2, ?3)",
+    [Q_META_UPD] = "UPDATE meta SET value = ?2, mac = ?3 WHERE key = ?1",
+    [Q_POLICY_ADD] = "INSERT INTO policies(id, hash, filename, source, applied, mac) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_POLICY_ACTIVE] = "SELECT id, hash, filename, source, applied, mac FROM policies "
+                        "ORDER BY id DESC LIMIT 1",
+    [Q_POLICY_NEXT] = "SELECT coalesce(max(id), 0) + 1 FROM policies",
+    [Q_GK_ADD] = "INSERT INTO grade_keys(grade, version, wrapped, created, mac) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_GK_GET] = "SELECT wrapped, created, mac FROM grade_keys WHERE grade = ?1 AND version = ?2",
+    [Q_GK_LATEST] = "SELECT max(version) FROM grade_keys WHERE grade = ?1",
+    [Q_GK_RETIRE] = "DELETE FROM grade_keys WHERE grade = ?1 AND version < ?2",
+    [Q_REC_INSERT] = "INSERT INTO records(id, jurisdiction, created, updated, version, body, mac) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_REC_UPDATE] = "UPDATE records SET jurisdiction = ?2, created = ?3, updated = ?4, "
+                     "version = ?5, body = ?6, mac = ?7 WHERE id = ?1",
+    [Q_REC_GET] = "SELECT id, jurisdiction, created, updated, version, body, mac FROM records "
+                  "WHERE id = ?1",
+    [Q_REC_BODY] = "SELECT body FROM records WHERE id = ?1",
+    [Q_REC_DEL] = "DELETE FROM records WHERE id = ?1",
+    [Q_REC_COUNT] = "SELECT count(*) FROM records",
+    [Q_REC_SCAN] = "SELECT id, jurisdiction, created, updated, version, body, mac, rid "
+                   "FROM records WHERE rid > ?1 ORDER BY rid",
+    [Q_BIDX_PUT] = "INSERT INTO blind_index(field, digest, id) VALUES (?1, ?2, ?3)",
+    [Q_BIDX_DEL] = "DELETE FROM blind_index WHERE field = ?1 AND digest = ?2 AND id = ?3",
+    [Q_BIDX_FIND] = "SELECT id FROM blind_index WHERE field = ?1 AND digest = ?2 ORDER BY id",
+    [Q_DATA_VERSION] = "PRAGMA data_version",
+    [Q_AUDIT_APPEND] = "INSERT INTO audit(pos, entry, head, record_id, user, flags) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_AUDIT_LAST] = "SELECT pos, entry, head FROM audit ORDER BY pos DESC LIMIT 1",
+    [Q_AUDIT_COUNT] = "SELECT count(*) FROM audit",
+    [Q_STATE_GET] = "SELECT value FROM store_state WHERE key = ?1",
+    [Q_STATE_PUT] = "INSERT OR REPLACE INTO store_state(key, value) VALUES (?1, ?2)",
+    [Q_CP_ADD] = "INSERT OR REPLACE INTO checkpoints(size, note, created, mac) "
+                 "VALUES (?1, ?2, ?3, ?4)",
+    [Q_CP_LAST] = "SELECT max(size) FROM checkpoints",
+    [Q_GRANT_INSERT] = "INSERT INTO grants(" GRANT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+                       " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,"
+                       " ?22, ?23, ?24, ?25)",
+    [Q_GRANT_GET] = "SELECT " GRANT_COLS " FROM grants WHERE id = ?1",
+    [Q_GRANT_UPDATE] = "UPDATE grants SET state = ?2, issuer = ?3, issuer_role = ?4,"
+                       " subject_user = ?5, subject_role = ?6, subject_department = ?7,"
+                       " effect = ?8, actions = ?9, fields = ?10, grade_min = ?11,"
+                       " grade_max = ?12, records = ?13, jurisdiction = ?14, purposes = ?15,"
+                       " not_before = ?16, not_after = ?17, reason = ?18, break_glass = ?19,"
+                       " approver = ?20, revoked_by = ?21, revoke_reason = ?22, created = ?23,"
+                       " changed = ?24, mac = ?25 WHERE id = ?1",
+    [Q_QUOTA_COUNT] = "SELECT count(*) FROM quota_use WHERE quota = ?1 AND user = ?2 AND at > ?3",
+    [Q_QUOTA_PRUNE] = "DELETE FROM quota_use WHERE quota = ?1 AND user = ?2 AND at <= ?3",
+    [Q_QUOTA_ADD] = "INSERT INTO quota_use(quota, user, at) VALUES (?1, ?2, ?3)",
+};
+
+/* Schema 2 added the quota uses (kept for stores of schema 1). */
+static const char *const schema_v2 =
+    "CREATE TABLE quota_use(quota TEXT NOT NULL, user TEXT NOT NULL, at INTEGER NOT NULL);"
+    "CREATE INDEX quota_use_lookup ON quota_use(quota, user, at);";
+
+/* Schema 3: the tables of a new vault (quota_use comes from schema 2). */
+static const char *const schema_v3_tables =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL, mac BLOB NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE policies(id INTEGER PRIMARY KEY, hash BLOB NOT NULL, filename TEXT NOT NULL,"
+    " source TEXT NOT NULL, applied INTEGER NOT NULL, mac BLOB NOT NULL);"
+    "CREATE TABLE grade_keys(grade TEXT NOT NULL, version INTEGER NOT NULL, wrapped BLOB NOT NULL,"
+    " created INTEGER NOT NULL, mac BLOB NOT NULL, PRIMARY KEY(grade, version)) WITHOUT ROWID;"
+    "CREATE TABLE records(rid INTEGER PRIMARY KEY, id BLOB NOT NULL, jurisdiction TEXT NOT NULL,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL, version INTEGER NOT NULL,"
+    " body BLOB NOT NULL, mac BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX records_id ON records(id);"
+    "CREATE TABLE blind_index(field TEXT NOT NULL, digest BLOB NOT NULL, id BLOB NOT NULL);"
+    "CREATE INDEX blind_index_lookup ON blind_index(field, digest, id);"
+    "CREATE TABLE audit(pos INTEGER PRIMARY KEY, entry BLOB NOT NULL, head BLOB NOT NULL,"
+    " record_id BLOB, user TEXT NOT NULL, flags INTEGER NOT NULL);"
+    "CREATE TABLE audit_by_record(record_id BLOB NOT NULL, pos INTEGER NOT NULL,"
+    " PRIMARY KEY(record_id, pos)) WITHOUT ROWID;"
+    "CREATE TABLE audit_by_user(user TEXT NOT NULL, pos INTEGER NOT NULL,"
+    " PRIMARY KEY(user, pos)) WITHOUT ROWID;"
+    "CREATE TABLE checkpoints(size INTEGER PRIMARY KEY, note TEXT NOT NULL,"
+    " created INTEGER NOT NULL, mac BLOB NOT NULL);"
+    "CREATE TABLE grants(id TEXT PRIMARY KEY, state TEXT NOT NULL, issuer TEXT NOT NULL,"
+    " issuer_role TEXT NOT NULL, subject_user TEXT, subject_role TEXT, subject_department TEXT,"
+    " effect INTEGER NOT NULL, actions INTEGER NOT NULL, fields TEXT, grade_min TEXT,"
+    " grade_max TEXT, records TEXT, jurisdiction TEXT, purposes TEXT,"
+    " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, reason TEXT NOT NULL,"
+    " break_glass INTEGER NOT NULL, approver TEXT, revoked_by TEXT, revoke_reason TEXT,"
+    " created INTEGER NOT NULL, changed INTEGER, mac BLOB NOT NULL) WITHOUT ROWID;"
+    /* Book-keeping of this backend (how far the report indexes reach). */
+    "CREATE TABLE store_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;";
+
+#define SCHEMA_NOW 3
+#define STATE_INDEXED "audit_indexed"
+/* Record bodies: format byte, then the fields (docs/storage.md). */
+#define BODY_FORMAT 1
+#define FIELDS_MAX 1024
+/* Bulk loads at least this large drop the random-key indexes and build
+ * them again from a sort at the end. */
+#define BULK_MIN 20000
+/* Page cache: 16 MiB normally, 48 MiB during a bulk load (the import's
+ * peak RSS stays under the 100 MB target of DESIGN.md section 9). */
+#define CACHE_KIB 16384
+#define CACHE_BULK_KIB 49152
+
+typedef struct sqlc {
+    store_backend base;
+    sqlite3 *db;
+    sqlite3_stmt *q[Q__COUNT];
+    char *path;
+    int bulk;           /* in a bulk load with the indexes dropped */
+    /* Decoded record bodies: field array and the names, reused. */
+    store_field fields[FIELDS_MAX];
+    char names[FIELDS_MAX * 2 * 130];
+    /* Where the last stale scan stopped (a rowid), and for what. */
+    int64_t stale_rid;
+    char stale_grade[VAULT_NAME_MAX];
+    uint32_t stale_below;
+    /* Body encoding buffer, reused. */
+    uint8_t *buf;
+    size_t buf_cap;
+} sqlc;
+
+static sqlc *S(store_backend *be) { return (sqlc *)be; }
+
+/* Map a SQLite result to a libvault code with a message naming `what`. */
+static int db_err(sqlc *s, int src, const char *what)
+{
+    int code;
+
+    switch (src & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        code = VAULT_EBUSY;
+        break;
+    case SQLITE_NOTADB:
+        code = VAULT_EAUTH;
+        break;
+    case SQLITE_CORRUPT:
+        code = VAULT_EINTEGRITY;
+        break;
+    case SQLITE_NOMEM:
+        code = VAULT_ENOMEM;
+        break;
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+        code = VAULT_EIO;
+        break;
+    case SQLITE_CONSTRAINT:
+        code = VAULT_EEXISTS;
+        break;
+    default:
+        code = VAULT_ERROR;
+    }
+    return vault__err(code, "database: %s: %s", what,
+                      s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src));
+}
+
+static int stmt(sqlite3_stmt **out, sqlc *s, int q)
+{
+    int src;
+
+    if (!s->q[q]) {
+        src = sqlite3_prepare_v2(s->db, query_sql[q], -1, &s->q[q], NULL);
+        if (src != SQLITE_OK)
+            return db_err(s, src, "prepare");
+    }
+    *out = s->q[q];
+    return VAULT_OK;
+}
+
+/* A statement of its own, for scans whose callbacks use the cached ones. */
+static int stmt_own(sqlite3_stmt **out, sqlc *s, const char *sql)
+{
+    int src = sqlite3_prepare_v2(s->db, sql, -1, out, NULL);
+
+    return src == SQLITE_OK ? VAULT_OK : db_err(s, src, "prepare");
+}
+
+/* Reset a statement after use, wiping its bindings. */
+static void done(sqlite3_stmt *st)
+{
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+}
+
+static int exec(sqlc *s, const char *sql, const char *what)
+{
+    int src = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+    return src == SQLITE_OK ? VAULT_OK : db_err(s, src, what);
+}
+
+/* Step a statement that returns no rows. */
+static int step_done(sqlc *s, sqlite3_stmt *st, const char *what)
+{
+    int src = sqlite3_step(st);
+
+    return src == SQLITE_DONE ? VAULT_OK : db_err(s, src, what);
+}
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : (const char *)sqlite3_column_text(st, i);
+}
+
+/* Copy a MAC column; a missing or short one reads as all zero, which no
+ * row's tag is (store.c then reports the row as failing its MAC). */
+static void col_mac(uint8_t out[STORE_MAC_BYTES], sqlite3_stmt *st, int i)
+{
+    memset(out, 0, STORE_MAC_BYTES);
+    if (sqlite3_column_bytes(st, i) == STORE_MAC_BYTES)
+        memcpy(out, sqlite3_column_blob(st, i), STORE_MAC_BYTES);
+}
+
+static int user_version(int *out, sqlc *s)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
+
+    if (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        return VAULT_OK;
+    }
+    sqlite3_finalize(st);
+    return db_err(s, src, "reading the schema version");
+}
+
+static int set_user_version(sqlc *s, int v)
+{
+    char sql[64];
+
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v);
+    return exec(s, sql, "setting the schema version");
+}
+
+/* ---- record bodies ----
+ * format u8 (1), count u16le, then per field: name (u8 length + bytes),
+ * grade (u8 length + bytes), key_version u32le, counter i64le, digest (u8
+ * length + bytes), ciphertext (u32le length + bytes). */
+
+static int buf_reserve(sqlc *s, size_t need)
+{
+    uint8_t *grown;
+    size_t cap = s->buf_cap ? s->buf_cap : 4096;
+
+    if (need <= s->buf_cap)
+        return VAULT_OK;
+    while (cap < need)
+        cap *= 2;
+    grown = realloc(s->buf, cap);
+    if (!grown)
+        return vault__err(VAULT_ENOMEM, "out of memory");
+    s->buf = grown;
+    s->buf_cap = cap;
+    return VAULT_OK;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = n - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static int body_encode(size_t *out_len, sqlc *s, const store_record *r)
+{
+    int rc = VAULT_OK;
+    size_t need = 3, i, pos, nl, gl;
+    const store_field *f;
+
+    ENSURE(r->nfields <= FIELDS_MAX, VAULT_ELIMIT, "a record has more than %d fields", FIELDS_MAX);
+    for (i = 0; i < r->nfields; i++) {
+        f = &r->fields[i];
+        nl = strlen(f->name);
+        gl = strlen(f->grade);
+        ENSURE(nl > 0 && nl < 256 && gl > 0 && gl < 256 && f->digest_len <= STORE_DIGEST_MAX &&
+                   f->ct_len <= UINT32_MAX,
+               VAULT_EINVALID, "database: field '%s' cannot be stored", f->name);
+        need += 1 + nl + 1 + gl + 4 + 8 + 1 + f->digest_len + 4 + f->ct_len;
+    }
+    GUARD(buf_reserve(s, need));
+    s->buf[0] = BODY_FORMAT;
+    put_le(s->buf + 1, r->nfields, 2);
+    pos = 3;
+    for (i = 0; i < r->nfields; i++) {
+        f = &r->fields[i];
+        nl = strlen(f->name);
+        gl = strlen(f->grade);
+        s->buf[pos++] = (uint8_t)nl;
+        memcpy(s->buf + pos, f->name, nl);
+        pos += nl;
+        s->buf[pos++] = (uint8_t)gl;
+        memcpy(s->buf + pos, f->grade, gl);
+        pos += gl;
+        put_le(s->buf + pos, f->key_version, 4);
+        put_le(s->buf + pos + 4, (uint64_t)f->counter, 8);
+        pos += 12;
+        s->buf[pos++] = (uint8_t)f->digest_len;
+        memcpy(s->buf + pos, f->digest, f->digest_len);
+        pos += f->digest_len;
+        put_le(s->buf + pos, f->ct_len, 4);
+        pos += 4;
+        if (f->ct_len)
+            memcpy(s->buf + pos, f->ct, f->ct_len);
+        pos += f->ct_len;
+    }
+    *out_len = pos;
+cleanup:
+    return rc;
+}
+
+/* Decode a body into s->fields and s->names; ciphertext pointers point
+ * into b (the column's bytes). */
+static int body_decode(size_t *out_n, sqlc *s, const uint8_t *b, size_t len)
+{
+    int rc = VAULT_OK;
+    size_t n, i, pos = 3, npos = 0, l;
+    store_field *f;
+
+#define NEED(k) ENSURE(pos + (k) <= len, VAULT_EINTEGRITY, "database: a record row is malformed")
+    ENSURE(len >= 3 && b[0] == BODY_FORMAT, VAULT_EINTEGRITY, "database: a record row is malformed");
+    n = (size_t)get_le(b + 1, 2);
+    ENSURE(n <= FIELDS_MAX, VAULT_EINTEGRITY, "database: a record row is malformed");
+    for (i = 0; i < n; i++) {
+        f = &s->fields[i];
+        memset(f, 0, sizeof *f);
+        NEED(1);
+        l = b[pos++];
+        NEED(l);
+        memcpy(s->names + npos, b + pos, l);
+        s->names[npos + l] = '\0';
+        f->name = s->names + npos;
+        npos += l + 1;
+        pos += l;
+        NEED(1);
+        l = b[pos++];
+        NEED(l);
+        memcpy(s->names + npos, b + pos, l);
+        s->names[npos + l] = '\0';
+        f->grade = s->names + npos;
+        npos += l + 1;
+        pos += l;
+        NEED(12);
+        f->key_version = (uint32_t)get_le(b + pos, 4);
+        f->counter = (int64_t)get_le(b + pos + 4, 8);
+        pos += 12;
+        NEED(1);
+        l = b[pos++];
+        ENSURE(l <= STORE_DIGEST_MAX, VAULT_EINTEGRITY, "database: a record row is malformed");
+        NEED(l);
+        memcpy(f->digest, b + pos, l);
+        f->digest_len = l;
+        pos += l;
+        NEED(4);
+        l = (size_t)get_le(b + pos, 4);
+        pos += 4;
+        NEED(l);
+        f->ct = b + pos;
+        f->ct_len = l;
+        pos += l;
+    }
+    ENSURE(pos == len, VAULT_EINTEGRITY, "database: a record row is malformed");
+#undef NEED
+    *out_n = n;
+cleanup:
+    return rc;
+}
+
+/* Fill r from a row of Q_REC_GET / Q_REC_SCAN (columns id, jurisdiction,
+ * created, updated, version, body, mac). */
+static int record_row(store_record *r, sqlc *s, sqlite3_stmt *st)
+{
+    int rc = VAULT_OK;
+    size_t n = 0;
+
+    memset(r, 0, sizeof *r);
+    ENSURE(sqlite3_column_bytes(st, 0) == VAULT_ID_BYTES, VAULT_EINTEGRITY,
+           "database: a record row has a bad id");
+    memcpy(r->id, sqlite3_column_blob(st, 0), VAULT_ID_BYTES);
+    r->jurisdiction = col_text(st, 1);
+    ENSURE(r->jurisdiction, VAULT_EINTEGRITY, "database: a record row has no jurisdiction");
+    r->created = sqlite3_column_int64(st, 2);
+    r->updated = sqlite3_column_int64(st, 3);
+    r->version = sqlite3_column_int64(st, 4);
+    GUARD(body_decode(&n, s, sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5)));
+    r->nfields = n;
+    r->fields = s->fields;
+    col_mac(r->mac, st, 6);
+cleanup:
+    return rc;
+}
+
+/* ---- open, close, transactions ---- */
+
+static void sq_free(store_backend *be)
+{
+    sqlc *s = S(be);
+    size_t i;
+
+    if (!s)
+        return;
+    if (s->db && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    for (i = 0; i < Q__COUNT; i++)
+        sqlite3_finalize(s->q[i]);
+    sqlite3_close(s->db);
+    free(s->buf);
+    free(s->path);
+    free(s);
+}
+
+static int sq_begin(store_backend *be, store_tx_kind kind)
+{
+    return exec(S(be), kind == STORE_TX_WRITE ? "BEGIN IMMEDIATE" : "BEGIN", "begin");
+}
+
+static int sq_commit(store_backend *be)
+{
+    return exec(S(be), "COMMIT", "commit");
+}
+
+static void sq_rollback(store_backend *be)
+{
+    sqlc *s = S(be);
+
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (s->bulk) { /* the dropped indexes came back with the rollback */
+        s->bulk = 0;
+        sqlite3_exec(s->db, "PRAGMA cache_size = -16384", NULL, NULL, NULL);
+    }
+}
+
+static int sq_generation(store_backend *be, int64_t *out)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_DATA_VERSION));
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "data version");
+        goto cleanup;
+    }
+    *out = sqlite3_column_int64(st, 0);
+cleanup:
+    done(st);
+    return rc;
+}
+
+/* ---- meta ---- */
+
+static int sq_meta_get(store_backend *be, const char *key,
+                       int (*fn)(void *arg, const store_meta *row), void *arg)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+    store_meta m;
+
+    GUARD(stmt(&st, s, Q_META_GET));
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    ENSURE(src != SQLITE_DONE, VAULT_ENOTFOUND, "database: no meta value '%s'", key);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading meta");
+        goto cleanup;
+    }
+    m.key = key;
+    m.value = sqlite3_column_blob(st, 0);
+    m.len = (size_t)sqlite3_column_bytes(st, 0);
+    col_mac(m.mac, st, 1);
+    rc = fn(arg, &m);
+    if (rc > 0)
+        rc = VAULT_OK;
+cleanup:
+    done(st);
+    return rc;
+}
+
+/* SQLite 3.15 has no upsert, and INSERT OR REPLACE makes SQLCipher 3.4
+ * encrypt a statement journal page by page.  So: UPDATE by primary key,
+ * and INSERT only when no row changed. */
+static int sq_meta_put(store_backend *be, const store_meta *m)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, i;
+    sqlite3_stmt *st[2] = {NULL, NULL};
+
+    GUARD(stmt(&st[0], s, Q_META_UPD));
+    GUARD(stmt(&st[1], s, Q_META_PUT));
+    for (i = 0; i < 2; i++) {
+        sqlite3_bind_text(st[i], 1, m->key, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st[i], 2, m->value, (int)m->len, SQLITE_STATIC);
+        sqlite3_bind_blob(st[i], 3, m->mac, STORE_MAC_BYTES, SQLITE_STATIC);
+    }
+    GUARD(step_done(s, st[0], "writing meta"));
+    if (sqlite3_changes(s->db) == 0)
+        GUARD(step_done(s, st[1], "writing meta"));
+cleanup:
+    done(st[0]);
+    done(st[1]);
+    return rc;
+}
+
+/* ---- policies ---- */
+
+static int sq_policy_next_id(store_backend *be, int64_t *out)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_POLICY_NEXT));
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading policies");
+        goto cleanup;
+    }
+    *out = sqlite3_column_int64(st, 0);
+cleanup:
+    done(st);
+    return rc;
+}
+
+static int sq_policy_add(store_backend *be, store_policy *p)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_POLICY_ADD));
+    sqlite3_bind_int64(st, 1, p->id);
+    sqlite3_bind_blob(st, 2, p->hash, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, p->filename, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, p->source, (int)p->len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, p->applied);
+    sqlite3_bind_blob(st, 6, p->mac, STORE_MAC_BYTES, SQLITE_STATIC);
+    GUARD(step_done(s, st, "storing the policy"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+static int sq_policy_active(store_backend *be, int (*fn)(void *arg, const store_policy *row),
+                            void *arg)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+    store_policy p;
+
+    GUARD(stmt(&st, s, Q_POLICY_ACTIVE));
+    src = sqlite3_step(st);
+    ENSURE(src != SQLITE_DONE, VAULT_ENOTFOUND, "database: the vault has no policy");
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading the policy");
+        goto cleanup;
+    }
+    memset(&p, 0, sizeof p);
+    p.id = sqlite3_column_int64(st, 0);
+    if (sqlite3_column_bytes(st, 1) == 32)
+        memcpy(p.hash, sqlite3_column_blob(st, 1), 32);
+    p.filename = col_text(st, 2);
+    p.source = col_text(st, 3);
+    p.len = (size_t)sqlite3_column_bytes(st, 3);
+    p.applied = sqlite3_column_int64(st, 4);
+    col_mac(p.mac, st, 5);
+    ENSURE(p.filename && p.source, VAULT_EINTEGRITY, "database: a policy row is malformed");
+    rc = fn(arg, &p);
+    if (rc > 0)
+        rc = VAULT_OK;
+cleanup:
+    done(st);
+    return rc;
+}
+
+/* ---- grade keys ---- */
+
+static int sq_gradekey_add(store_backend *be, const store_gradekey *k)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_GK_ADD));
+    sqlite3_bind_text(st, 1, k->grade, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, k->version);
+    sqlite3_bind_blob(st, 3, k->wrapped, (int)k->len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, k->created);
+    sqlite3_bind_blob(st, 5, k->mac, STORE_MAC_BYTES, SQLITE_STATIC);
+    GUARD(step_done(s, st, "storing a grade key"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+static int sq_gradekey_get(store_backend *be, const char *grade, uint32_t version,
+                           int (*fn)(void *arg, const store_gradekey *row), void *arg)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+    store_gradekey k;
+
+    GUARD(stmt(&st, s, Q_GK_GET));
+    sqlite3_bind_text(st, 1, grade, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, version);
+    src = sqlite3_step(st);
+    ENSURE(src != SQLITE_DONE, VAULT_ENOTFOUND, "database: no key version %u for grade '%s'",
+           (unsigned)version, grade);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading a grade key");
+        goto cleanup;
+    }
+    k.grade = grade;
+    k.version = version;
+    k.wrapped = sqlite3_column_blob(st, 0);
+    k.len = (size_t)sqlite3_column_bytes(st, 0);
+    k.created = sqlite3_column_int64(st, 1);
+    col_mac(k.mac, st, 2);
+    rc = fn(arg, &k);
+    if (rc > 0)
+        rc = VAULT_OK;
+cleanup:
+    done(st);
+    return rc;
+}
+
+static int sq_gradekey_latest(store_backend *be, const char *grade, uint32_t *out)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_GK_LATEST));
+    sqlite3_bind_text(st, 1, grade, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading grade key versions");
+        goto cleanup;
+    }
+    ENSURE(sqlite3_column_type(st, 0) != SQLITE_NULL, VAULT_ENOTFOUND,
+           "grade '%s' has no key yet", grade);
+    *out = (uint32_t)sqlite3_column_int64(st, 0);
+cleanup:
+    done(st);
+    return rc;
+}
+
+static int sq_gradekey_retire(store_backend *be, const char *grade, uint32_t below_version)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_GK_RETIRE));
+    sqlite3_bind_text(st, 1, grade, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, below_version);
+    GUARD(step_done(s, st, "retiring grade keys"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+/* ---- records ---- */
+
+static int sq_record_get_batch(store_backend *be, const uint8_t *ids, size_t n,
+                               int (*fn)(void *arg, size_t i, const store_record *row), void *arg)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src, r;
+    sqlite3_stmt *st = NULL;
+    store_record rec;
+    size_t i;
+
+    GUARD(stmt(&st, s, Q_REC_GET));
+    for (i = 0; i < n; i++) {
+        sqlite3_bind_blob(st, 1, ids + i * VAULT_ID_BYTES, VAULT_ID_BYTES, SQLITE_STATIC);
+        src = sqlite3_step(st);
+        if (src == SQLITE_DONE) {
+            r = fn(arg, i, NULL);
+        } else if (src == SQLITE_ROW) {
+            GUARD(record_row(&rec, s, st));
+            r = fn(arg, i, &rec);
+        } else {
+            rc = db_err(s, src, "reading a record");
+            goto cleanup;
+        }
+        done(st);
+        if (r < 0) {
+            rc = r;
+            goto cleanup;
+        }
+        if (r > 0)
+            break;
+    }
+cleanup:
+    done(st);
+    return rc;
+}
+
+/* The digests a stored record's fields have now (for index upkeep). */
+typedef struct old_digest {
+    char field[VAULT_NAME_MAX];
+    uint8_t digest[STORE_DIGEST_MAX];
+    size_t len;
+} old_digest;
+
+static int old_digests(old_digest **out, size_t *out_n, sqlc *s, const uint8_t *id)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+    size_t n = 0, i, k = 0;
+    old_digest *d = NULL;
+
+    *out = NULL;
+    *out_n = 0;
+    GUARD(stmt(&st, s, Q_REC_BODY));
+    sqlite3_bind_blob(st, 1, id, VAULT_ID_BYTES, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    ENSURE(src != SQLITE_DONE, VAULT_ENOTFOUND, "no such record");
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading a record");
+        goto cleanup;
+    }
+    GUARD(body_decode(&n, s, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)));
+    if (n) {
+        d = calloc(n, sizeof *d);
+        ENSURE(d, VAULT_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < n; i++) {
+        if (!s->fields[i].digest_len)
+            continue;
+        snprintf(d[k].field, sizeof d[k].field, "%s", s->fields[i].name);
+        memcpy(d[k].digest, s->fields[i].digest, s->fields[i].digest_len);
+        d[k].len = s->fields[i].digest_len;
+        k++;
+    }
+    *out = d;
+    *out_n = k;
+    d = NULL;
+cleanup:
+    free(d);
+    done(st);
+    return rc;
+}
+
+static int bidx_change(sqlc *s, int q, const char *field, const uint8_t *digest, size_t len,
+                       const uint8_t *id)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, q));
+    sqlite3_bind_text(st, 1, field, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, digest, (int)len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, id, VAULT_ID_BYTES, SQLITE_STATIC);
+    GUARD(step_done(s, st, "writing the blind index"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+static int sq_record_write(store_backend *be, const store_record *r, int is_new)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, keep;
+    sqlite3_stmt *st = NULL;
+    old_digest *old = NULL;
+    size_t nold = 0, len = 0, i, k;
+
+    if (!is_new)
+        GUARD(old_digests(&old, &nold, s, r->id));
+    GUARD(body_encode(&len, s, r));
+    GUARD(stmt(&st, s, is_new ? Q_REC_INSERT : Q_REC_UPDATE));
+    sqlite3_bind_blob(st, 1, r->id, VAULT_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->jurisdiction, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, r->created);
+    sqlite3_bind_int64(st, 4, r->updated);
+    sqlite3_bind_int64(st, 5, r->version);
+    sqlite3_bind_blob(st, 6, s->buf, (int)len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 7, r->mac, STORE_MAC_BYTES, SQLITE_STATIC);
+    rc = step_done(s, st, is_new ? "creating a record" : "updating a record");
+    if (rc == VAULT_EEXISTS)
+        rc = vault__err(VAULT_EEXISTS, "a record with this id exists");
+    GUARD(rc);
+    ENSURE(is_new || sqlite3_changes(s->db) == 1, VAULT_ENOTFOUND, "no such record");
+    /* Blind index: drop the digests that changed, add the new ones. */
+    for (k = 0; k < nold; k++) {
+        keep = 0;
+        for (i = 0; i < r->nfields && !keep; i++)
+            keep = r->fields[i].digest_len == old[k].len &&
+                   strcmp(r->fields[i].name, old[k].field) == 0 &&
+                   memcmp(r->fields[i].digest, old[k].digest, old[k].len) == 0; /* memcmp ok: not secret */
+        if (!keep)
+            GUARD(bidx_change(s, Q_BIDX_DEL, old[k].field, old[k].digest, old[k].len, r->id));
+    }
+    if (s->bulk)
+        goto cleanup; /* the index is rebuilt at bulk_end */
+    for (i = 0; i < r->nfields; i++) {
+        if (!r->fields[i].digest_len)
+            continue;
+        keep = 0;
+        for (k = 0; k < nold && !keep; k++)
+            keep = r->fields[i].digest_len == old[k].len &&
+                   strcmp(r->fields[i].name, old[k].field) == 0 &&
+                   memcmp(r->fields[i].digest, old[k].digest, old[k].len) == 0; /* memcmp ok: not secret */
+        if (!keep)
+            GUARD(bidx_change(s, Q_BIDX_PUT, r->fields[i].name, r->fields[i].digest,
+                              r->fields[i].digest_len, r->id));
+    }
+cleanup:
+    done(st);
+    free(old);
+    return rc;
+}
+
+static int sq_record_delete(store_backend *be, const uint8_t id[VAULT_ID_BYTES])
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+    old_digest *old = NULL;
+    size_t nold = 0, k;
+
+    GUARD(old_digests(&old, &nold, s, id));
+    for (k = 0; k < nold; k++)
+        GUARD(bidx_change(s, Q_BIDX_DEL, old[k].field, old[k].digest, old[k].len, id));
+    GUARD(stmt(&st, s, Q_REC_DEL));
+    sqlite3_bind_blob(st, 1, id, VAULT_ID_BYTES, SQLITE_STATIC);
+    GUARD(step_done(s, st, "erasing a record"));
+cleanup:
+    done(st);
+    free(old);
+    return rc;
+}
+
+static int count_query(sqlc *s, int q, int64_t *out, const char *what)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, q));
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, what);
+        goto cleanup;
+    }
+    *out = sqlite3_column_int64(st, 0);
+cleanup:
+    done(st);
+    return rc;
+}
+
+static int sq_record_count(store_backend *be, int64_t *out)
+{
+    return count_query(S(be), Q_REC_COUNT, out, "counting records");
+}
+
+static int has_stale(const store_record *r, const char *grade, uint32_t below)
+{
+    size_t i;
+
+    for (i = 0; i < r->nfields; i++)
+        if (r->fields[i].key_version < below && strcmp(r->fields[i].grade, grade) == 0)
+            return 1;
+    return 0;
+}
+
+/* Rotation has no index to read (a grade index would cost every write):
+ * it scans records in row order, resuming where the last call on this
+ * connection stopped for the same grade and version, once round. */
+static int sq_record_scan_stale(store_backend *be, const char *grade, uint32_t below_version,
+                                size_t limit, int (*fn)(void *arg, const store_record *row),
+                                void *arg)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src, r, wrapped = 0;
+    sqlite3_stmt *st = NULL;
+    store_record rec;
+    size_t found = 0;
+    int64_t start;
+
+    if (strcmp(s->stale_grade, grade) != 0 || s->stale_below != below_version) {
+        snprintf(s->stale_grade, sizeof s->stale_grade, "%s", grade);
+        s->stale_below = below_version;
+        s->stale_rid = 0;
+    }
+    start = s->stale_rid;
+    GUARD(stmt_own(&st, s, query_sql[Q_REC_SCAN]));
+    for (;;) {
+        sqlite3_bind_int64(st, 1, s->stale_rid);
+        while (found < limit && (src = sqlite3_step(st)) == SQLITE_ROW) {
+            s->stale_rid = sqlite3_column_int64(st, 7);
+            if (wrapped && s->stale_rid > start)
+                break;
+            GUARD(record_row(&rec, s, st));
+            if (!has_stale(&rec, grade, below_version))
+                continue;
+            found++;
+            r = fn(arg, &rec);
+            if (r < 0) {
+                rc = r;
+                goto cleanup;
+            }
+            if (r > 0)
+                goto cleanup;
+        }
+        if (found >= limit || wrapped || start == 0)
+            break;
+        if (src != SQLITE_DONE && src != SQLITE_ROW) {
+            rc = db_err(s, src, "scanning records");
+            goto cleanup;
+        }
+        /* Reached the end: go round once from the start. */
+        wrapped = 1;
+        s->stale_rid = 0;
+        sqlite3_reset(st);
+    }
+    if (found < limit)
+        s->stale_rid = 0;
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_field_count_stale(store_backend *be, const char *grade, uint32_t below_version,
+                                int64_t *out)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+    store_record rec;
+    size_t i;
+    int64_t n = 0;
+
+    GUARD(stmt_own(&st, s, query_sql[Q_REC_SCAN]));
+    sqlite3_bind_int64(st, 1, 0);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        GUARD(record_row(&rec, s, st));
+        for (i = 0; i < rec.nfields; i++)
+            if (rec.fields[i].key_version < below_version &&
+                strcmp(rec.fields[i].grade, grade) == 0)
+                n++;
+    }
+    if (src != SQLITE_DONE) {
+        rc = db_err(s, src, "counting fields");
+        goto cleanup;
+    }
+    *out = n;
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- iterators ---- */
+
+struct store_iter {
+    sqlc *s;
+    int kind; /* 1 blind index, 2 audit */
+    sqlite3_stmt *st[2];
+    int phase;
+};
+
+static void sq_iter_free(store_iter *it)
+{
+    if (!it)
+        return;
+    sqlite3_finalize(it->st[0]);
+    sqlite3_finalize(it->st[1]);
+    free(it);
+}
+
+static int iter_new(store_iter **out, sqlc *s, int kind)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return vault__err(VAULT_ENOMEM, "out of memory");
+    (*out)->s = s;
+    (*out)->kind = kind;
+    return VAULT_OK;
+}
+
+static int sq_bidx_find(store_backend *be, store_iter **out, const char *field,
+                        const uint8_t *digest, size_t len)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+    store_iter *it = NULL;
+
+    *out = NULL;
+    GUARD(iter_new(&it, s, 1));
+    GUARD(stmt_own(&it->st[0], s, query_sql[Q_BIDX_FIND]));
+    sqlite3_bind_text(it->st[0], 1, field, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(it->st[0], 2, digest, (int)len, SQLITE_TRANSIENT);
+    *out = it;
+    it = NULL;
+cleanup:
+    sq_iter_free(it);
+    return rc;
+}
+
+static int sq_bidx_next(store_iter *it, uint8_t id[VAULT_ID_BYTES])
+{
+    int src = sqlite3_step(it->st[0]);
+
+    if (src == SQLITE_DONE)
+        return 0;
+    if (src != SQLITE_ROW)
+        return db_err(it->s, src, "searching the index");
+    if (sqlite3_column_bytes(it->st[0], 0) != VAULT_ID_BYTES)
+        return vault__err(VAULT_EINTEGRITY, "database: bad record id in the index");
+    memcpy(id, sqlite3_column_blob(it->st[0], 0), VAULT_ID_BYTES);
+    return 1;
+}
+
+/* ---- audit log ---- */
+
+static int state_get(sqlc *s, const char *key, int64_t *out)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    *out = 0;
+    GUARD(stmt(&st, s, Q_STATE_GET));
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else if (src != SQLITE_DONE)
+        rc = db_err(s, src, "reading store state");
+cleanup:
+    done(st);
+    return rc;
+}
+
+static int state_put(sqlc *s, const char *key, int64_t v)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_STATE_PUT));
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, v);
+    GUARD(step_done(s, st, "writing store state"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+static int sq_audit_head(store_backend *be, int (*fn)(void *arg, const store_audit_head *h),
+                         void *arg)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+    store_audit_head h;
+
+    memset(&h, 0, sizeof h);
+    GUARD(stmt(&st, s, Q_AUDIT_LAST));
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        ENSURE(sqlite3_column_bytes(st, 2) == 32, VAULT_EINTEGRITY,
+               "audit log: the newest entry's chain head has the wrong size");
+        memcpy(h.head, sqlite3_column_blob(st, 2), 32);
+        h.pos = sqlite3_column_int64(st, 0);
+        h.entry = sqlite3_column_blob(st, 1);
+        h.len = (size_t)sqlite3_column_bytes(st, 1);
+    } else if (src != SQLITE_DONE) {
+        rc = db_err(s, src, "reading the audit log");
+        goto cleanup;
+    }
+    rc = fn(arg, &h);
+    if (rc > 0)
+        rc = VAULT_OK;
+cleanup:
+    done(st);
+    return rc;
+}
+
+typedef struct seal_ctx {
+    store_audit_seal_fn seal;
+    void *arg;
+    store_audit_row rows[16];
+    size_t n;
+} seal_ctx;
+
+static int seal_at_head(void *arg, const store_audit_head *h)
+{
+    seal_ctx *c = arg;
+
+    return c->seal(c->arg, h, c->rows, VAULT_ARRAY_LEN(c->rows), &c->n);
+}
+
+static int sq_audit_append(store_backend *be, store_audit_seal_fn seal, void *arg)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+    seal_ctx c;
+    int64_t pos = 0;
+    size_t i;
+
+    memset(&c, 0, sizeof c);
+    c.seal = seal;
+    c.arg = arg;
+    /* The write transaction holds the head; the seal sees the last row. */
+    GUARD(sq_audit_head(be, seal_at_head, &c));
+    GUARD(stmt(&st, s, Q_AUDIT_APPEND));
+    for (i = 0; i < c.n; i++) {
+        const store_audit_row *r = &c.rows[i];
+
+        ENSURE(i == 0 || r->pos == pos + 1, VAULT_EINTEGRITY, "audit log: entries out of order");
+        pos = r->pos;
+        sqlite3_bind_int64(st, 1, r->pos);
+        sqlite3_bind_blob(st, 2, r->entry, (int)r->len, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, r->head, (int)r->head_len, SQLITE_STATIC);
+        if (r->record_id)
+            sqlite3_bind_blob(st, 4, r->record_id, VAULT_ID_BYTES, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 4);
+        sqlite3_bind_text(st, 5, r->user ? r->user : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, r->flags);
+        GUARD(step_done(s, st, "appending to the audit log"));
+        done(st);
+    }
+cleanup:
+    done(st);
+    return rc;
+}
+
+#define AUDIT_COLS "a.pos, a.entry, a.head, a.record_id, a.user, a.flags"
+
+static int sq_audit_iter(store_backend *be, store_iter **out, const store_audit_filter *f)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+    store_iter *it = NULL;
+    int64_t indexed = 0;
+
+    *out = NULL;
+    GUARD(iter_new(&it, s, 2));
+    if (!f->record_id && !f->user) {
+        GUARD(stmt_own(&it->st[1], s,
+                       "SELECT " AUDIT_COLS " FROM audit a WHERE a.pos > ?1 ORDER BY a.pos"));
+        sqlite3_bind_int64(it->st[1], 1, f->after_pos);
+        it->phase = 1;
+    } else {
+        /* The merged index up to `indexed`, then the tail after it. */
+        GUARD(state_get(s, STATE_INDEXED, &indexed));
+        if (f->record_id) {
+            GUARD(stmt_own(&it->st[0], s,
+                           "SELECT " AUDIT_COLS " FROM audit_by_record r JOIN audit a"
+                           " ON a.pos = r.pos WHERE r.record_id = ?1 AND r.pos > ?2"
+                           " AND r.pos <= ?3 ORDER BY r.pos"));
+            GUARD(stmt_own(&it->st[1], s,
+                           "SELECT " AUDIT_COLS " FROM audit a WHERE a.pos > ?2 AND a.pos > ?3"
+                           " AND a.record_id = ?1 ORDER BY a.pos"));
+            sqlite3_bind_blob(it->st[0], 1, f->record_id, VAULT_ID_BYTES, SQLITE_TRANSIENT);
+            sqlite3_bind_blob(it->st[1], 1, f->record_id, VAULT_ID_BYTES, SQLITE_TRANSIENT);
+        } else {
+            GUARD(stmt_own(&it->st[0], s,
+                           "SELECT " AUDIT_COLS " FROM audit_by_user u JOIN audit a"
+                           " ON a.pos = u.pos WHERE u.user = ?1 AND u.pos > ?2"
+                           " AND u.pos <= ?3 ORDER BY u.pos"));
+            GUARD(stmt_own(&it->st[1], s,
+                           "SELECT " AUDIT_COLS " FROM audit a WHERE a.pos > ?2 AND a.pos > ?3"
+                           " AND a.user = ?1 ORDER BY a.pos"));
+            sqlite3_bind_text(it->st[0], 1, f->user, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(it->st[1], 1, f->user, -1, SQLITE_TRANSIENT);
+        }
+        sqlite3_bind_int64(it->st[0], 2, f->after_pos);
+        sqlite3_bind_int64(it->st[0], 3, indexed);
+        sqlite3_bind_int64(it->st[1], 2, f->after_pos);
+        sqlite3_bind_int64(it->st[1], 3, indexed);
+    }
+    *out = it;
+    it = NULL;
+cleanup:
+    sq_iter_free(it);
+    return rc;
+}
+
+static int sq_audit_next(store_iter *it, store_audit_row *row)
+{
+    sqlite3_stmt *st;
+    int src;
+
+    for (;;) {
+        st = it->st[it->phase];
+        src = sqlite3_step(st);
+        if (src == SQLITE_ROW)
+            break;
+        if (src != SQLITE_DONE)
+            return db_err(it->s, src, "reading the audit log");
+        if (it->phase == 1)
+            return 0;
+        it->phase = 1;
+    }
+    memset(row, 0, sizeof *row);
+    row->pos = sqlite3_column_int64(st, 0);
+    row->entry = sqlite3_column_blob(st, 1);
+    row->len = (size_t)sqlite3_column_bytes(st, 1);
+    row->head = sqlite3_column_blob(st, 2);
+    row->head_len = (size_t)sqlite3_column_bytes(st, 2);
+    if (sqlite3_column_bytes(st, 3) == VAULT_ID_BYTES)
+        row->record_id = sqlite3_column_blob(st, 3);
+    row->user = col_text(st, 4);
+    row->flags = (unsigned)sqlite3_column_int64(st, 5);
+    return 1;
+}
+
+static int sq_audit_count(store_backend *be, int64_t *out)
+{
+    return count_query(S(be), Q_AUDIT_COUNT, out, "counting audit entries");
+}
+
+/* Merge the entries after the indexed position into the report indexes,
+ * in key order (one sorted batch instead of a random insert per entry). */
+static int sq_audit_index(store_backend *be)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src;
+    int64_t indexed = 0, head = 0;
+    sqlite3_stmt *st = NULL;
+    char sql[256];
+
+    GUARD(state_get(s, STATE_INDEXED, &indexed));
+    GUARD(stmt(&st, s, Q_AUDIT_LAST));
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        head = sqlite3_column_int64(st, 0);
+    else if (src != SQLITE_DONE)
+        rc = db_err(s, src, "reading the audit log");
+    done(st);
+    GUARD(rc);
+    if (head <= indexed)
+        goto cleanup;
+    snprintf(sql, sizeof sql,
+             "INSERT OR IGNORE INTO audit_by_record(record_id, pos) SELECT record_id, pos"
+             " FROM audit WHERE pos > %lld AND record_id IS NOT NULL ORDER BY record_id, pos",
+             (long long)indexed);
+    GUARD(exec(s, sql, "indexing the audit log"));
+    snprintf(sql, sizeof sql,
+             "INSERT OR IGNORE INTO audit_by_user(user, pos) SELECT user, pos"
+             " FROM audit WHERE pos > %lld ORDER BY user, pos",
+             (long long)indexed);
+    GUARD(exec(s, sql, "indexing the audit log"));
+    GUARD(state_put(s, STATE_INDEXED, head));
+cleanup:
+    return rc;
+}
+
+/* ---- checkpoints ---- */
+
+static int sq_checkpoint_add(store_backend *be, const store_checkpoint *c)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_CP_ADD));
+    sqlite3_bind_int64(st, 1, (int64_t)c->size);
+    sqlite3_bind_text(st, 2, c->note, (int)c->len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, c->created);
+    sqlite3_bind_blob(st, 4, c->mac, STORE_MAC_BYTES, SQLITE_STATIC);
+    GUARD(step_done(s, st, "storing a checkpoint"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+static int sq_checkpoint_last(store_backend *be, uint64_t *out)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    *out = 0;
+    GUARD(stmt(&st, s, Q_CP_LAST));
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading checkpoints");
+        goto cleanup;
+    }
+    if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *out = (uint64_t)sqlite3_column_int64(st, 0);
+cleanup:
+    done(st);
+    return rc;
+}
+
+static int sq_checkpoint_scan(store_backend *be, int (*fn)(void *arg, const store_checkpoint *row),
+                              void *arg)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src, r;
+    sqlite3_stmt *st = NULL;
+    store_checkpoint c;
+
+    GUARD(stmt_own(&st, s, "SELECT size, note, created, mac FROM checkpoints ORDER BY size"));
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        c.size = (uint64_t)sqlite3_column_int64(st, 0);
+        c.note = col_text(st, 1);
+        c.len = (size_t)sqlite3_column_bytes(st, 1);
+        c.created = sqlite3_column_int64(st, 2);
+        col_mac(c.mac, st, 3);
+        ENSURE(c.note, VAULT_EINTEGRITY, "database: a checkpoint row is malformed");
+        r = fn(arg, &c);
+        if (r < 0) {
+            rc = r;
+            goto cleanup;
+        }
+        if (r > 0)
+            break;
+    }
+    if (src != SQLITE_DONE && src != SQLITE_ROW)
+        rc = db_err(s, src, "reading checkpoints");
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- grants ---- */
+
+static void grant_bind(sqlite3_stmt *st, const store_grant *g)
+{
+    sqlite3_bind_text(st, 1, g->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, g->state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, g->issuer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, g->issuer_role, -1, SQLITE_STATIC);
+    bind_opt_text(st, 5, g->user);
+    bind_opt_text(st, 6, g->role);
+    bind_opt_text(st, 7, g->department);
+    sqlite3_bind_int(st, 8, g->effect);
+    sqlite3_bind_int64(st, 9, g->actions);
+    bind_opt_text(st, 10, g->fields);
+    bind_opt_text(st, 11, g->grade_min);
+    bind_opt_text(st, 12, g->grade_max);
+    bind_opt_text(st, 13, g->records);
+    bind_opt_text(st, 14, g->jurisdiction);
+    bind_opt_text(st, 15, g->purposes);
+    sqlite3_bind_int64(st, 16, g->not_before);
+    sqlite3_bind_int64(st, 17, g->not_after);
+    sqlite3_bind_text(st, 18, g->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 19, g->break_glass);
+    bind_opt_text(st, 20, g->approver);
+    bind_opt_text(st, 21, g->revoked_by);
+    bind_opt_text(st, 22, g->revoke_reason);
+    sqlite3_bind_int64(st, 23, g->created);
+    if (g->changed)
+        sqlite3_bind_int64(st, 24, g->changed);
+    else
+        sqlite3_bind_null(st, 24);
+    sqlite3_bind_blob(st, 25, g->mac, STORE_MAC_BYTES, SQLITE_STATIC);
+}
+
+/* Fill g from a row of GRANT_COLS; strings point into the row. */
+static int grant_row(store_grant *g, sqlite3_stmt *st)
+{
+    memset(g, 0, sizeof *g);
+    g->id = col_text(st, 0);
+    g->state = col_text(st, 1);
+    g->issuer = col_text(st, 2);
+    g->issuer_role = col_text(st, 3);
+    g->user = col_text(st, 4);
+    g->role = col_text(st, 5);
+    g->department = col_text(st, 6);
+    g->effect = sqlite3_column_int(st, 7);
+    g->actions = (unsigned)sqlite3_column_int64(st, 8);
+    g->fields = col_text(st, 9);
+    g->grade_min = col_text(st, 10);
+    g->grade_max = col_text(st, 11);
+    g->records = col_text(st, 12);
+    g->jurisdiction = col_text(st, 13);
+    g->purposes = col_text(st, 14);
+    g->not_before = sqlite3_column_int64(st, 15);
+    g->not_after = sqlite3_column_int64(st, 16);
+    g->reason = col_text(st, 17);
+    g->break_glass = sqlite3_column_int(st, 18);
+    g->approver = col_text(st, 19);
+    g->revoked_by = col_text(st, 20);
+    g->revoke_reason = col_text(st, 21);
+    g->created = sqlite3_column_int64(st, 22);
+    g->changed = sqlite3_column_type(st, 23) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 23);
+    col_mac(g->mac, st, 24);
+    if (!g->id || !g->state || !g->issuer || !g->issuer_role || !g->reason)
+        return vault__err(VAULT_EINTEGRITY, "database: a grant row is malformed");
+    return VAULT_OK;
+}
+
+static int sq_grant_insert(store_backend *be, const store_grant *g)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_GRANT_INSERT));
+    grant_bind(st, g);
+    GUARD(step_done(s, st, "storing a grant"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+static int sq_grant_update(store_backend *be, const store_grant *g)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_GRANT_UPDATE));
+    grant_bind(st, g);
+    GUARD(step_done(s, st, "updating a grant"));
+    ENSURE(sqlite3_changes(s->db) == 1, VAULT_ENOTFOUND, "no grant '%s'", g->id);
+cleanup:
+    done(st);
+    return rc;
+}
+
+static int sq_grant_get(store_backend *be, const char *id,
+                        int (*fn)(void *arg, const store_grant *row), void *arg)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+    store_grant g;
+
+    GUARD(stmt_own(&st, s, query_sql[Q_GRANT_GET]));
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    ENSURE(src != SQLITE_DONE, VAULT_ENOTFOUND, "no such grant");
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "reading a grant");
+        goto cleanup;
+    }
+    GUARD(grant_row(&g, st));
+    rc = fn(arg, &g);
+    if (rc > 0)
+        rc = VAULT_OK;
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_grant_scan(store_backend *be, int (*fn)(void *arg, const store_grant *row), void *arg)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src, r;
+    sqlite3_stmt *st = NULL;
+    store_grant g;
+
+    GUARD(stmt_own(&st, s, "SELECT " GRANT_COLS " FROM grants ORDER BY created, id"));
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        GUARD(grant_row(&g, st));
+        r = fn(arg, &g);
+        if (r < 0) {
+            rc = r;
+            goto cleanup;
+        }
+        if (r > 0)
+            break;
+    }
+    if (src != SQLITE_DONE && src != SQLITE_ROW)
+        rc = db_err(s, src, "reading grants");
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- quotas ---- */
+
+static int sq_quota_count(store_backend *be, const char *quota, const char *user, int64_t since,
+                          int64_t *out)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_QUOTA_COUNT));
+    sqlite3_bind_text(st, 1, quota, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, since);
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "counting quota uses");
+        goto cleanup;
+    }
+    *out = sqlite3_column_int64(st, 0);
+cleanup:
+    done(st);
+    return rc;
+}
+
+static int sq_quota_add(store_backend *be, const char *quota, const char *user, int64_t since,
+                        int64_t now)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_QUOTA_PRUNE));
+    sqlite3_bind_text(st, 1, quota, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, since);
+    GUARD(step_done(s, st, "pruning quota uses"));
+    done(st);
+    GUARD(stmt(&st, s, Q_QUOTA_ADD));
+    sqlite3_bind_text(st, 1, quota, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    GUARD(step_done(s, st, "recording a quota use"));
+cleanup:
+    done(st);
+    return rc;
+}
+
+/* ---- bulk loads ---- */
+
+static int sq_bulk_begin(store_backend *be, size_t expected)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+    int64_t have = 0;
+
+    if (s->bulk || expected < BULK_MIN)
+        return VAULT_OK;
+    GUARD(sq_record_count(be, &have));
+    /* Rebuilding costs the whole table; worth it only for a load of about
+     * the size of what is there. */
+    if ((int64_t)expected * 2 < have)
+        goto cleanup;
+    GUARD(exec(s, "DROP INDEX records_id; DROP INDEX blind_index_lookup;", "starting a bulk load"));
+    GUARD(exec(s, "PRAGMA cache_size = -49152", "starting a bulk load"));
+    s->bulk = 1;
+cleanup:
+    return rc;
+}
+
+static int sq_bulk_end(store_backend *be)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+    store_record rec;
+    size_t i;
+    int src;
+
+    if (!s->bulk)
+        return VAULT_OK;
+    /* The id index from a sort; the blind-index rows of every record,
+     * appended in row order, then their index from a sort too. */
+    GUARD(exec(s, "CREATE UNIQUE INDEX records_id ON records(id)", "indexing records"));
+    GUARD(stmt_own(&st, s, query_sql[Q_REC_SCAN]));
+    sqlite3_bind_int64(st, 1, 0);
+    GUARD(exec(s, "DELETE FROM blind_index", "indexing records"));
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        GUARD(record_row(&rec, s, st));
+        for (i = 0; i < rec.nfields; i++)
+            if (rec.fields[i].digest_len)
+                GUARD(bidx_change(s, Q_BIDX_PUT, rec.fields[i].name, rec.fields[i].digest,
+                                  rec.fields[i].digest_len, rec.id));
+    }
+    if (src != SQLITE_DONE) {
+        rc = db_err(s, src, "indexing records");
+        goto cleanup;
+    }
+    GUARD(exec(s, "CREATE INDEX blind_index_lookup ON blind_index(field, digest, id)",
+               "indexing records"));
+    GUARD(exec(s, "PRAGMA cache_size = -16384", "ending a bulk load"));
+    s->bulk = 0;
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- migrations ---- */
+
+typedef int (*remac_fn)(void *arg, int kind, void *row);
+
+/* Storage v1 (schemas 1 and 2) to schema 3: rename the old tables, create
+ * the new ones, copy every row with a MAC, drop the old tables. */
+static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL, *fs = NULL, *bs = NULL;
+    store_field *fields = NULL;
+    char *names = NULL;
+    size_t nf, i;
+    char norm[VAULT_NAME_MAX];
+
+    GUARD(exec(s,
+               "DROP INDEX records_jurisdiction; DROP INDEX fields_grade;"
+               "DROP INDEX blind_index_lookup; DROP INDEX audit_record; DROP INDEX audit_user;"
+               "ALTER TABLE meta RENAME TO v1_meta; ALTER TABLE policies RENAME TO v1_policies;"
+               "ALTER TABLE grade_keys RENAME TO v1_grade_keys;"
+               "ALTER TABLE records RENAME TO v1_records; ALTER TABLE fields RENAME TO v1_fields;"
+               "ALTER TABLE blind_index RENAME TO v1_blind_index;"
+               "ALTER TABLE audit RENAME TO v1_audit;"
+               "ALTER TABLE checkpoints RENAME TO v1_checkpoints;"
+               "ALTER TABLE grants RENAME TO v1_grants;",
+               "migrating to storage v2"));
+    GUARD(exec(s, schema_v3_tables, "migrating to storage v2"));
+
+    /* meta */
+    GUARD(stmt_own(&st, s, "SELECT key, value FROM v1_meta ORDER BY key"));
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        store_meta m = {col_text(st, 0), sqlite3_column_blob(st, 1),
+                        (size_t)sqlite3_column_bytes(st, 1), {0}};
+        ENSURE(m.key, VAULT_EINTEGRITY, "database: a meta row is malformed");
+        GUARD(remac(arg, STORE_ROW_META, &m));
+        GUARD(sq_meta_put(&s->base, &m));
+    }
+    ENSURE(src == SQLITE_DONE, VAULT_EINTEGRITY, "database: migrating meta: %s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    st = NULL;
+
+    /* policies, with their ids */
+    GUARD(stmt_own(&st, s, "SELECT id, hash, filename, source, applied FROM v1_policies ORDER BY id"));
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        store_policy p;
+        memset(&p, 0, sizeof p);
+        p.id = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_bytes(st, 1) == 32)
+            memcpy(p.hash, sqlite3_column_blob(st, 1), 32);
+        p.filename = col_text(st, 2);
+        p.source = col_text(st, 3);
+        p.len = (size_t)sqlite3_column_bytes(st, 3);
+        p.applied = sqlite3_column_int64(st, 4);
+        ENSURE(p.filename && p.source, VAULT_EINTEGRITY, "database: a policy row is malformed");
+        GUARD(remac(arg, STORE_ROW_POLICY, &p));
+        GUARD(sq_policy_add(&s->base, &p));
+    }
+    ENSURE(src == SQLITE_DONE, VAULT_EINTEGRITY, "database: migrating policies: %s",
+           sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    st = NULL;
+
+    /* grade keys */
+    GUARD(stmt_own(&st, s, "SELECT grade, version, wrapped, created FROM v1_grade_keys"));
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        store_gradekey k = {col_text(st, 0), (uint32_t)sqlite3_column_int64(st, 1),
+                            sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2),
+                            sqlite3_column_int64(st, 3), {0}};
+        ENSURE(k.grade, VAULT_EINTEGRITY, "database: a grade key row is malformed");
+        GUARD(remac(arg, STORE_ROW_GRADEKEY, &k));
+        GUARD(sq_gradekey_add(&s->base, &k));
+    }
+    ENSURE(src == SQLITE_DONE, VAULT_EINTEGRITY, "database: migrating grade keys: %s",
+           sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    st = NULL;
+
+    /* records with their fields and digests, in creation order */
+    fields = calloc(FIELDS_MAX, sizeof *fields);
+    names = malloc(FIELDS_MAX * 2 * VAULT_NAME_MAX);
+    ENSURE(fields && names, VAULT_ENOMEM, "out of memory");
+    GUARD(stmt_own(&st, s,
+                   "SELECT id, jurisdiction, created, updated, version FROM v1_records"
+                   " ORDER BY created, id"));
+    GUARD(stmt_own(&fs, s,
+                   "SELECT name, grade, key_version, ct FROM v1_fields WHERE record_id = ?1"
+                   " ORDER BY name"));
+    GUARD(stmt_own(&bs, s, "SELECT digest FROM v1_blind_index WHERE field = ?1 AND record_id = ?2"));
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        store_record r;
+        size_t npos = 0, l;
+        uint8_t *cts = NULL;
+
+        memset(&r, 0, sizeof r);
+        ENSURE(sqlite3_column_bytes(st, 0) == VAULT_ID_BYTES, VAULT_EINTEGRITY,
+               "database: a record row has a bad id");
+        memcpy(r.id, sqlite3_column_blob(st, 0), VAULT_ID_BYTES);
+        r.jurisdiction = col_text(st, 1);
+        r.created = sqlite3_column_int64(st, 2);
+        r.updated = sqlite3_column_int64(st, 3);
+        r.version = sqlite3_column_int64(st, 4);
+        ENSURE(r.jurisdiction, VAULT_EINTEGRITY, "database: a record row is malformed");
+        sqlite3_bind_blob(fs, 1, r.id, VAULT_ID_BYTES, SQLITE_STATIC);
+        nf = 0;
+        while ((src = sqlite3_step(fs)) == SQLITE_ROW) {
+            store_field *f = &fields[nf];
+            ENSURE(nf < FIELDS_MAX, VAULT_ELIMIT, "a record has more than %d fields", FIELDS_MAX);
+            memset(f, 0, sizeof *f);
+            for (i = 0; i < 2; i++) {
+                const char *t = col_text(fs, (int)i);
+                ENSURE(t && (l = strlen(t)) < VAULT_NAME_MAX, VAULT_EINTEGRITY,
+                       "database: a field row is malformed");
+                memcpy(names + npos, t, l + 1);
+                if (i == 0)
+                    f->name = names + npos;
+                else
+                    f->grade = names + npos;
+                npos += l + 1;
+            }
+            f->key_version = (uint32_t)sqlite3_column_int64(fs, 2);
+            /* v1 ciphertexts bind no counter; the field keeps the record's
+             * version until it is written or rotated again. */
+            f->counter = r.version;
+            l = (size_t)sqlite3_column_bytes(fs, 3);
+            cts = malloc(l ? l : 1);
+            ENSURE(cts, VAULT_ENOMEM, "out of memory");
+            memcpy(cts, sqlite3_column_blob(fs, 3), l);
+            f->ct = cts;
+            f->ct_len = l;
+            cts = NULL;
+            sqlite3_bind_text(bs, 1, f->name, -1, SQLITE_STATIC);
+            sqlite3_bind_blob(bs, 2, r.id, VAULT_ID_BYTES, SQLITE_STATIC);
+            if (sqlite3_step(bs) == SQLITE_ROW &&
+                (l = (size_t)sqlite3_column_bytes(bs, 0)) <= STORE_DIGEST_MAX) {
+                memcpy(f->digest, sqlite3_column_blob(bs, 0), l);
+                f->digest_len = l;
+            }
+            sqlite3_reset(bs);
+            nf++;
+        }
+        sqlite3_reset(fs);
+        r.fields = fields;
+        r.nfields = nf;
+        rc = src == SQLITE_DONE ? remac(arg, STORE_ROW_RECORD, &r)
+                                : db_err(s, src, "migrating fields");
+        if (rc == VAULT_OK)
+            rc = sq_record_write(&s->base, &r, 1);
+        for (i = 0; i < nf; i++)
+            free((void *)fields[i].ct);
+        GUARD(rc);
+    }
+    ENSURE(src == SQLITE_DONE, VAULT_EINTEGRITY, "database: migrating records: %s",
+           sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    st = NULL;
+
+    /* the audit log as it is; the user copies normalised for the index */
+    GUARD(exec(s, "INSERT INTO audit SELECT pos, entry, head, record_id, user, flags FROM v1_audit",
+               "migrating the audit log"));
+    GUARD(stmt_own(&st, s, "SELECT DISTINCT user FROM audit"));
+    sqlite3_finalize(fs);
+    fs = NULL;
+    GUARD(stmt_own(&fs, s, "UPDATE audit SET user = ?2 WHERE user = ?1"));
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *u = col_text(st, 0);
+        if (!u || !*u || vault__user_norm(norm, sizeof norm, u, "user") < 0 || strcmp(norm, u) == 0)
+            continue;
+        sqlite3_bind_text(fs, 1, u, -1, SQLITE_STATIC);
+        sqlite3_bind_text(fs, 2, norm, -1, SQLITE_STATIC);
+        src = sqlite3_step(fs);
+        sqlite3_reset(fs);
+        ENSURE(src == SQLITE_DONE, VAULT_EINTEGRITY, "database: migrating the audit log: %s",
+               sqlite3_errmsg(s->db));
+    }
+    vault__err_clear();
+    sqlite3_finalize(st);
+    st = NULL;
+
+    /* checkpoints */
+    GUARD(stmt_own(&st, s, "SELECT size, note, created FROM v1_checkpoints ORDER BY size"));
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        store_checkpoint c = {(uint64_t)sqlite3_column_int64(st, 0), col_text(st, 1),
+                              (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_int64(st, 2),
+                              {0}};
+        ENSURE(c.note, VAULT_EINTEGRITY, "database: a checkpoint row is malformed");
+        GUARD(remac(arg, STORE_ROW_CHECKPOINT, &c));
+        GUARD(sq_checkpoint_add(&s->base, &c));
+    }
+    ENSURE(src == SQLITE_DONE, VAULT_EINTEGRITY, "database: migrating checkpoints: %s",
+           sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    st = NULL;
+
+    /* grants */
+    GUARD(stmt_own(&st, s,
+                   "SELECT id, state, issuer, issuer_role, subject_user, subject_role,"
+                   " subject_department, effect, actions, fields, grade_min, grade_max, records,"
+                   " jurisdiction, purposes, not_before, not_after, reason, break_glass, approver,"
+                   " revoked_by, revoke_reason, created, changed, NULL FROM v1_grants"));
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        store_grant g;
+        GUARD(grant_row(&g, st));
+        GUARD(remac(arg, STORE_ROW_GRANT, &g));
+        GUARD(sq_grant_insert(&s->base, &g));
+    }
+    ENSURE(src == SQLITE_DONE, VAULT_EINTEGRITY, "database: migrating grants: %s",
+           sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    st = NULL;
+
+    GUARD(exec(s,
+               "DROP TABLE v1_blind_index; DROP TABLE v1_fields; DROP TABLE v1_records;"
+               "DROP TABLE v1_meta; DROP TABLE v1_policies; DROP TABLE v1_grade_keys;"
+               "DROP TABLE v1_audit; DROP TABLE v1_checkpoints; DROP TABLE v1_grants;",
+               "migrating to storage v2"));
+    GUARD(sq_audit_index(&s->base));
+cleanup:
+    sqlite3_finalize(st);
+    sqlite3_finalize(fs);
+    sqlite3_finalize(bs);
+    free(fields);
+    free(names);
+    return rc;
+}
+
+static int sq_migrate(store_backend *be, int *from, remac_fn remac, void *arg)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, version = 0;
+
+    GUARD(user_version(&version, s));
+    *from = version;
+    ENSURE(version <= SCHEMA_NOW, VAULT_ESTATE,
+           "vault schema version %d is newer than this libvault supports (%d)", version, SCHEMA_NOW);
+    ENSURE(version > 0, VAULT_EINTEGRITY, "not a libvault vault (no schema)");
+    if (version == SCHEMA_NOW)
+        goto cleanup;
+    if (version < 2)
+        GUARD(exec(s, schema_v2, "migrating the schema"));
+    GUARD(migrate_v3(s, remac, arg));
+    GUARD(set_user_version(s, SCHEMA_NOW));
+    /* The statements prepared before refer to the old tables. */
+cleanup:
+    return rc;
+}
+
+/* Open the connection, key it, set the page size and prove the key with a
+ * first read.  SQLITE_NOTADB (wrong key, or pages of another size) is
+ * returned as is for the caller to decide. */
+static int connect_keyed(sqlc *s, const char *path, const char *keyhex, int page_size)
+{
+    char pragma[64];
+    int src;
+
+    src = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL);
+    if (src != SQLITE_OK)
+        return src;
+    src = sqlite3_key(s->db, keyhex, (int)strlen(keyhex));
+    if (src != SQLITE_OK)
+        return src;
+    snprintf(pragma, sizeof pragma, "PRAGMA cipher_page_size = %d;", page_size);
+    src = sqlite3_exec(s->db, pragma, NULL, NULL, NULL);
+    if (src != SQLITE_OK)
+        return src;
+    /* Before the first read: it waits like every other statement while
+     * another process recovers or checkpoints the WAL. */
+    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+    return sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+}
+
+static const store_backend sqlcipher_table = {
+    .version = STORE_BACKEND_VERSION,
+    .name = "sqlcipher",
+    .free = sq_free,
+    .migrate = sq_migrate,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .generation = sq_generation,
+    .meta_get = sq_meta_get,
+    .meta_put = sq_meta_put,
+    .policy_add = sq_policy_add,
+    .policy_active = sq_policy_active,
+    .policy_next_id = sq_policy_next_id,
+    .gradekey_add = sq_gradekey_add,
+    .gradekey_get = sq_gradekey_get,
+    .gradekey_latest = sq_gradekey_latest,
+    .gradekey_retire = sq_gradekey_retire,
+    .record_get_batch = sq_record_get_batch,
+    .record_write = sq_record_write,
+    .record_delete = sq_record_delete,
+    .record_count = sq_record_count,
+    .record_scan_stale = sq_record_scan_stale,
+    .field_count_stale = sq_field_count_stale,
+    .bidx_find = sq_bidx_find,
+    .bidx_next = sq_bidx_next,
+    .audit_append = sq_audit_append,
+    .audit_head = sq_audit_head,
+    .audit_iter = sq_audit_iter,
+    .audit_next = sq_audit_next,
+    .audit_count = sq_audit_count,
+    .audit_index = sq_audit_index,
+    .checkpoint_add = sq_checkpoint_add,
+    .checkpoint_scan = sq_checkpoint_scan,
+    .checkpoint_last = sq_checkpoint_last,
+    .grant_insert = sq_grant_insert,
+    .grant_get = sq_grant_get,
+    .grant_update = sq_grant_update,
+    .grant_scan = sq_grant_scan,
+    .quota_count = sq_quota_count,
+    .quota_add = sq_quota_add,
+    .bulk_begin = sq_bulk_begin,
+    .bulk_end = sq_bulk_end,
+    .iter_free = sq_iter_free,
+};
+
+int store_sqlcipher_open(store_backend **out, const char *path, const uint8_t key[32], int create)
+{
+    int rc = VAULT_OK;
+    sqlc *s = NULL;
+    char *keyhex = NULL; /* "x'<64 hex>'" */
+    int fd = -1, src;
+    const size_t keyhex_len = 3 + 64;
+
+    *out = NULL;
+    if (create) {
+        /* Create the file ourselves: refuses to clobber, sets mode 0600. */
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        ENSURE(fd >= 0, errno == EEXIST ? VAULT_EEXISTS : VAULT_EIO, "%s: %s", path,
+               strerror(errno));
+        close(fd);
+    }
+    s = calloc(1, sizeof *s);
+    ENSURE(s, VAULT_ENOMEM, "out of memory");
+    s->base = sqlcipher_table;
+    s->path = strdup(path);
+    ENSURE(s->path, VAULT_ENOMEM, "out of memory");
+    keyhex = sodium_malloc(keyhex_len + 1);
+    ENSURE(keyhex, VAULT_ENOMEM, "out of secure memory");
+    keyhex[0] = 'x';
+    keyhex[1] = '\'';
+    sodium_bin2hex(keyhex + 2, 65, key, 32);
+    keyhex[66] = '\'';
+    keyhex[67] = '\0';
+    src = connect_keyed(s, path, keyhex, STORE_PAGE_SIZE);
+    if (src == SQLITE_NOTADB && !create) {
+        /* Vaults made before 4 KiB pages use SQLCipher 3's 1 KiB default. */
+        sqlite3_close(s->db);
+        s->db = NULL;
+        src = connect_keyed(s, path, keyhex, STORE_PAGE_SIZE_LEGACY);
+    }
+    if (src == SQLITE_NOTADB) {
+        rc = vault__err(VAULT_EAUTH, "%s: wrong key, or not a libvault vault", path);
+        goto cleanup;
+    }
+    if (src == SQLITE_CANTOPEN) {
+        rc = vault__err(VAULT_ENOTFOUND, "%s: cannot open the vault file", path);
+        goto cleanup;
+    }
+    if (src != SQLITE_OK) {
+        rc = s->db ? db_err(s, src, "open") : vault__err(VAULT_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    GUARD(exec(s,
+               "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+               "PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;"
+               /* 16 MiB of page cache: reads of a large vault keep the id
+                * index cached, and memory stays well bounded. */
+               "PRAGMA cache_size = -16384;",
+               "setting pragmas"));
+    if (create) {
+        GUARD(exec(s, "BEGIN IMMEDIATE", "creating the schema"));
+        rc = exec(s, schema_v2, "creating the schema");
+        if (rc == VAULT_OK)
+            rc = exec(s, schema_v3_tables, "creating the schema");
+        if (rc == VAULT_OK)
+            rc = set_user_version(s, SCHEMA_NOW);
+        if (rc == VAULT_OK)
+            rc = exec(s, "COMMIT", "creating the schema");
+        if (rc < 0) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            goto cleanup;
+        }
+    }
+    *out = &s->base;
+    s = NULL;
+cleanup:
+    if (keyhex)
+        sodium_free(keyhex);
+    sq_free(s ? &s->base : NULL);
+    if (rc < 0 && create && rc != VAULT_EEXISTS)
+        unlink(path);
+    return rc;
+}
