@@ -63,14 +63,22 @@ static int value_check(const char *value, size_t len, const char *field)
 }
 
 static void field_ad(vc_field_ad *ad, const vault *v, const uint8_t *id, const vp_field *f,
-                     const char *grade, uint32_t version)
+                     const char *grade, uint32_t version, int64_t counter)
 {
     ad->vault_id = v->id;
     ad->record_id = id;
     ad->field = f->name;
     ad->grade = grade;
     ad->key_version = version;
+    ad->counter = counter;
 }
+
+/* counter: set by the storage v2 change.  The store keeps no per-field
+ * write counter yet, and the record's version moves on every write of any
+ * of its fields (store_record_touch), so a field sealed at version N would
+ * not open at N + 1: every field is sealed and opened with counter 1 until
+ * the record row carries each field's counter. */
+#define FIELD_COUNTER_UNTRACKED 1
 
 int record_put(uint8_t *out_ct_hash, vault *v, const uint8_t id[VAULT_ID_BYTES], const vp_field *f,
                const char *value, size_t len, int64_t now)
@@ -89,7 +97,7 @@ int record_put(uint8_t *out_ct_hash, vault *v, const uint8_t id[VAULT_ID_BYTES],
     GUARD(keyring_grade_key_latest(&key, &version, v->keys, v->db, grade, now));
     ct = malloc(len + VC_FIELD_OVERHEAD);
     ENSURE(ct, VAULT_ENOMEM, "out of memory");
-    field_ad(&ad, v, id, f, grade, version);
+    field_ad(&ad, v, id, f, grade, version, FIELD_COUNTER_UNTRACKED);
     GUARD(vc_field_seal(ct, len + VC_FIELD_OVERHEAD, &ctlen, key, &ad, (const uint8_t *)value, len));
     GUARD(store_field_put(v->db, id, f->name, grade, version, ct, ctlen, now));
     if (f->index_exact) {
@@ -144,7 +152,7 @@ int record_get_with(char **out, size_t *out_len, vault *v, const uint8_t id[VAUL
     ENSURE(pt, VAULT_ENOMEM, "out of secure memory");
     /* Handed out now, so the caller can wipe and release it on failure. */
     *out = pt;
-    field_ad(&ad, v, id, f, grade, version);
+    field_ad(&ad, v, id, f, grade, version, FIELD_COUNTER_UNTRACKED);
     GUARD(vc_field_open((uint8_t *)pt, ctlen - VC_FIELD_OVERHEAD, &ptlen, key, &ad, ct, ctlen));
     pt[ptlen] = '\0';
     *out_len = ptlen;

@@ -66,6 +66,9 @@ static void field_ad(vc_field_ad *ad, const rot_ctx *c, const uint8_t *id, const
     ad->field = field;
     ad->grade = c->grade;
     ad->key_version = version;
+    /* counter: set by the storage v2 change (1 as in record.c until the
+     * store keeps each field's counter; then the old one is kept). */
+    ad->counter = 1;
 }
 
 /* Open one field under its own version.  An integrity failure is
