@@ -1,4 +1,5 @@
 /* crypto: thin wrappers over libsodium (the only module that calls it). */
+#include <pthread.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -17,10 +18,51 @@ _Static_assert(sizeof(vc_sha256_ctx) >= sizeof(crypto_hash_sha256_state), "sha25
  * 2) the write counter; each u32le-length-prefixed. */
 #define FIELD_AD_MAX (4 * 7 + sizeof FIELD_AD_LABEL + 16 + 16 + 2 * VAULT_NAME_MAX + 4 + 8)
 
+/* The forking thread's generator in the child: the internal generator of
+ * libsodium 1.0.18 aborts the process (sodium_misuse) when it is used in
+ * a process whose pid is not the one it was seeded in, and does not
+ * reseed on its own.  Stirring gives the child a fresh key from the
+ * kernel, so parent and child never share a stream. */
+static void rng_after_fork_child(void)
+{
+    randombytes_stir();
+}
+
+static int init_rc = -1;
+static const char *init_why = "libsodium failed to initialise";
+
+/* Select libsodium's userland ChaCha20 generator (one getrandom per
+ * thread and per fork rather than one per nonce; docs/security.md) before
+ * sodium_init, so its first seeding runs under libsodium's init lock. */
+static void init_once(void)
+{
+    int r;
+
+    if (randombytes_set_implementation(&randombytes_internal_implementation) != 0)
+        return;
+    r = sodium_init();
+    if (r < 0)
+        return;
+    /* 1: the program started libsodium itself (vaultctl does, before its
+     * first sodium_malloc) and seeded the system generator; seed the
+     * internal one here, still inside the once, not on a first draw that
+     * may race with another thread's. */
+    if (r == 1)
+        randombytes_stir();
+    if (pthread_atfork(NULL, NULL, rng_after_fork_child) != 0) {
+        init_why = "cannot register the random generator's reseed after fork";
+        return;
+    }
+    init_rc = 0;
+}
+
 int vc_init(void)
 {
-    if (sodium_init() < 0)
-        return vault__err(VAULT_ERROR, "libsodium failed to initialise");
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+    pthread_once(&once, init_once);
+    if (init_rc < 0)
+        return vault__err(VAULT_ERROR, "%s", init_why);
     return VAULT_OK;
 }
 

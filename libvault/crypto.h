@@ -26,7 +26,10 @@
 #define VC_SIGN_BYTES 64
 #define VC_SALTBYTES 16 /* Argon2id salt */
 
-/* sodium_init once; VAULT_ERROR if libsodium can't start. */
+/* Start libsodium once per process (any thread, any number of calls):
+ * selects libsodium's userland ChaCha20 random generator and reseeds it in
+ * the child after fork (docs/security.md).  VAULT_ERROR if libsodium
+ * can't start. */
 int vc_init(void) VAULT_MUST_CHECK;
 
 /* Guarded secret memory (sodium_malloc); vc_free wipes and frees, NULL ok. */

@@ -1,6 +1,12 @@
 /* crypto: field format known-answer vectors (formats 1 and 2), integrity
- * failures, blind index and key derivation vectors. */
+ * failures, blind index and key derivation vectors, the random generator
+ * (userland, reseeded after fork). */
 #include "testutil.h"
+
+#include <pthread.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -237,6 +243,85 @@ static void test_field_formats(void **state)
     assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key, &a, ct, len), 0);
 }
 
+/* libsodium's userland generator is the one in use (crypto.c, vc_init). */
+static void test_rng_internal(void **state)
+{
+    (void)state;
+    assert_string_equal(randombytes_implementation_name(), "internal");
+    assert_int_equal(vc_init(), 0); /* again: a no-op */
+    assert_string_equal(randombytes_implementation_name(), "internal");
+}
+
+static int read_full(int fd, uint8_t *buf, size_t n)
+{
+    size_t got = 0;
+    ssize_t r;
+
+    while (got < n) {
+        r = read(fd, buf + got, n - got);
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* After fork the child's generator is reseeded: its next bytes are not the
+ * parent's next bytes (a copied ChaCha20 state would give both the same
+ * stream; libsodium 1.0.18 alone would abort the child instead). */
+static void test_rng_fork(void **state)
+{
+    uint8_t before[32], mine[32], theirs[32];
+    int fds[2], status = 0;
+    pid_t pid;
+
+    (void)state;
+    vc_random(before, sizeof before); /* the parent's stream is seeded and in use */
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        uint8_t b[32];
+
+        close(fds[0]);
+        vc_random(b, sizeof b);
+        _exit(write(fds[1], b, sizeof b) == (ssize_t)sizeof b ? 0 : 1);
+    }
+    close(fds[1]);
+    vc_random(mine, sizeof mine);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status)); /* not killed by sodium_misuse's abort */
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(read_full(fds[0], theirs, sizeof theirs), 0);
+    close(fds[0]);
+    assert_memory_not_equal(mine, theirs, sizeof mine);
+    assert_memory_not_equal(before, theirs, sizeof before);
+}
+
+/* Each thread draws from its own stream (thread-local in Debian's build). */
+#define RNG_THREADS 4
+static void *draw(void *arg)
+{
+    vc_random(arg, 32);
+    return NULL;
+}
+
+static void test_rng_threads(void **state)
+{
+    pthread_t t[RNG_THREADS];
+    uint8_t got[RNG_THREADS][32];
+    int i, j;
+
+    (void)state;
+    for (i = 0; i < RNG_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, draw, got[i]), 0);
+    for (i = 0; i < RNG_THREADS; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    for (i = 0; i < RNG_THREADS; i++)
+        for (j = i + 1; j < RNG_THREADS; j++)
+            assert_memory_not_equal(got[i], got[j], 32);
+}
+
 static void test_field_limits(void **state)
 {
     uint8_t *big = calloc(1, VAULT_VALUE_MAX + 1 + VC_FIELD_OVERHEAD);
@@ -384,6 +469,8 @@ int main(void)
         cmocka_unit_test(test_nonces_differ), cmocka_unit_test(test_bidx_vectors),
         cmocka_unit_test(test_kdf_vectors), cmocka_unit_test(test_wrap),
         cmocka_unit_test(test_sign), cmocka_unit_test(test_encodings),
+        cmocka_unit_test(test_rng_internal), cmocka_unit_test(test_rng_fork),
+        cmocka_unit_test(test_rng_threads),
     };
 
     if (vc_init() < 0)
