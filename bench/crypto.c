@@ -43,7 +43,7 @@ static void put_item(cctx *c, const void *item, size_t len)
 static void cctx_init(cctx *c, size_t len)
 {
     static const char label[] = "libvault/field/v1";
-    uint8_t ver[4] = {1, 0, 0, 0};
+    uint8_t ver[4] = {1, 0, 0, 0}, counter[8] = {1, 0, 0, 0, 0, 0, 0, 0};
     size_t outlen = 0;
 
     memset(c, 0, sizeof *c);
@@ -55,6 +55,7 @@ static void cctx_init(cctx *c, size_t len)
     c->ad.field = "phone";
     c->ad.grade = "personal";
     c->ad.key_version = 1;
+    c->ad.counter = 1;
     /* The raw side authenticates associated data of the same layout and
      * length as DESIGN.md §3's, built once. */
     put_item(c, label, sizeof label - 1);
@@ -63,6 +64,7 @@ static void cctx_init(cctx *c, size_t len)
     put_item(c, c->ad.field, strlen(c->ad.field));
     put_item(c, c->ad.grade, strlen(c->ad.grade));
     put_item(c, ver, sizeof ver);
+    put_item(c, counter, sizeof counter); /* field format 2 */
     c->len = len;
     randombytes_buf(c->pt, len);
     bench_check(vc_field_seal(c->ct, sizeof c->ct, &c->ctlen, c->key, &c->ad, c->pt, len),

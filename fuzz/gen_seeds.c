@@ -68,7 +68,7 @@ static void field_seeds(void)
     for (i = 0; i < sizeof key; i++)
         key[i] = (uint8_t)i;
     for (i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
-        vc_field_ad ad = {vid, rid, "phone", "personal", seeds[i].version};
+        vc_field_ad ad = {vid, rid, "phone", "personal", seeds[i].version, 1};
         check(vc_field_seal(ct, sizeof ct, &len, key, &ad, (const uint8_t *)seeds[i].pt,
                             strlen(seeds[i].pt)),
               "seal");

@@ -1,4 +1,5 @@
 /* crypto: thin wrappers over libsodium (the only module that calls it). */
+#include <pthread.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -13,13 +14,55 @@ _Static_assert(sizeof(vc_sha256_ctx) >= sizeof(crypto_hash_sha256_state), "sha25
 
 #define FIELD_AD_LABEL "libvault/field/v1"
 #define BIDX_LABEL "libvault/bidx/v1"
-/* Associated data of a field: label, ids, names; each u32le-length-prefixed. */
-#define FIELD_AD_MAX (4 * 6 + sizeof FIELD_AD_LABEL + 16 + 16 + 2 * VAULT_NAME_MAX + 4)
+/* Associated data of a field: label, ids, names, key version and (format
+ * 2) the write counter; each u32le-length-prefixed. */
+#define FIELD_AD_MAX (4 * 7 + sizeof FIELD_AD_LABEL + 16 + 16 + 2 * VAULT_NAME_MAX + 4 + 8)
+
+/* The forking thread's generator in the child: the internal generator of
+ * libsodium 1.0.18 aborts the process (sodium_misuse) when it is used in
+ * a process whose pid is not the one it was seeded in, and does not
+ * reseed on its own.  Stirring gives the child a fresh key from the
+ * kernel, so parent and child never share a stream. */
+static void rng_after_fork_child(void)
+{
+    randombytes_stir();
+}
+
+static int init_rc = -1;
+static const char *init_why = "libsodium failed to initialise";
+
+/* Select libsodium's userland ChaCha20 generator (one getrandom per
+ * thread and per fork rather than one per nonce; docs/security.md) before
+ * sodium_init, so its first seeding runs under libsodium's init lock. */
+static void init_once(void)
+{
+    int r;
+
+    if (randombytes_set_implementation(&randombytes_internal_implementation) != 0)
+        return;
+    r = sodium_init();
+    if (r < 0)
+        return;
+    /* 1: the program started libsodium itself (vaultctl does, before its
+     * first sodium_malloc) and seeded the system generator; seed the
+     * internal one here, still inside the once, not on a first draw that
+     * may race with another thread's. */
+    if (r == 1)
+        randombytes_stir();
+    if (pthread_atfork(NULL, NULL, rng_after_fork_child) != 0) {
+        init_why = "cannot register the random generator's reseed after fork";
+        return;
+    }
+    init_rc = 0;
+}
 
 int vc_init(void)
 {
-    if (sodium_init() < 0)
-        return vault__err(VAULT_ERROR, "libsodium failed to initialise");
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+    pthread_once(&once, init_once);
+    if (init_rc < 0)
+        return vault__err(VAULT_ERROR, "%s", init_why);
     return VAULT_OK;
 }
 
@@ -58,6 +101,14 @@ static void put_u32le(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
+static void put_u64le(uint8_t *p, uint64_t v)
+{
+    int i;
+
+    for (i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
 static uint32_t get_u32le(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -72,11 +123,15 @@ static size_t put_item(uint8_t *buf, size_t pos, const void *item, size_t len)
     return pos + 4 + len;
 }
 
-static int field_ad_build(uint8_t *buf, size_t *out_len, const vc_field_ad *ad)
+/* The associated data of a `format` ciphertext (docs/field-format.md):
+ * format 2 is format 1's items followed by the write counter, so the two
+ * never coincide (the AEAD authenticates the AD length) and a format byte
+ * changed either way fails the tag. */
+static int field_ad_build(uint8_t *buf, size_t *out_len, const vc_field_ad *ad, int format)
 {
     int rc = VAULT_OK;
     size_t flen, glen, pos = 0;
-    uint8_t ver[4];
+    uint8_t ver[4], counter[8];
 
     ENSURE(ad && ad->vault_id && ad->record_id && ad->field && ad->grade, VAULT_EINVALID,
            "field associated data incomplete");
@@ -84,6 +139,8 @@ static int field_ad_build(uint8_t *buf, size_t *out_len, const vc_field_ad *ad)
     glen = strlen(ad->grade);
     ENSURE(flen > 0 && flen < VAULT_NAME_MAX && glen > 0 && glen < VAULT_NAME_MAX,
            VAULT_EINVALID, "field or grade name empty or too long");
+    ENSURE(format == VC_FIELD_FORMAT_V1 || ad->counter >= 1, VAULT_EINVALID,
+           "field write counter must be at least 1");
     put_u32le(ver, ad->key_version);
     pos = put_item(buf, pos, FIELD_AD_LABEL, sizeof FIELD_AD_LABEL - 1);
     pos = put_item(buf, pos, ad->vault_id, VAULT_ID_BYTES);
@@ -91,6 +148,10 @@ static int field_ad_build(uint8_t *buf, size_t *out_len, const vc_field_ad *ad)
     pos = put_item(buf, pos, ad->field, flen);
     pos = put_item(buf, pos, ad->grade, glen);
     pos = put_item(buf, pos, ver, sizeof ver);
+    if (format == VC_FIELD_FORMAT_V2) {
+        put_u64le(counter, (uint64_t)ad->counter);
+        pos = put_item(buf, pos, counter, sizeof counter);
+    }
     *out_len = pos;
 cleanup:
     return rc;
@@ -108,7 +169,7 @@ int vc_field_seal_nonce(uint8_t *out, size_t out_cap, size_t *out_len,
     ENSURE(pt_len <= VAULT_VALUE_MAX, VAULT_ELIMIT, "field value longer than %d bytes",
            VAULT_VALUE_MAX);
     ENSURE(out_cap >= pt_len + VC_FIELD_OVERHEAD, VAULT_EINVALID, "ciphertext buffer too small");
-    GUARD(field_ad_build(adbuf, &adlen, ad));
+    GUARD(field_ad_build(adbuf, &adlen, ad, VC_FIELD_FORMAT));
     out[0] = VC_FIELD_FORMAT;
     put_u32le(out + 1, ad->key_version);
     memcpy(out + 5, nonce, VC_NONCEBYTES);
@@ -128,10 +189,20 @@ int vc_field_seal(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t k
     return vc_field_seal_nonce(out, out_cap, out_len, key, nonce, ad, pt, pt_len);
 }
 
+int vc_field_format(const uint8_t *ct, size_t ct_len)
+{
+    if (!ct || ct_len < VC_FIELD_OVERHEAD ||
+        (ct[0] != VC_FIELD_FORMAT_V1 && ct[0] != VC_FIELD_FORMAT_V2))
+        return vault__err(VAULT_EINTEGRITY, "field ciphertext is malformed (bad length or format byte)");
+    return ct[0];
+}
+
 int vc_field_key_version(uint32_t *out, const uint8_t *ct, size_t ct_len)
 {
-    if (!ct || ct_len < VC_FIELD_OVERHEAD || ct[0] != VC_FIELD_FORMAT)
-        return vault__err(VAULT_EINTEGRITY, "field ciphertext is malformed (bad length or format byte)");
+    int format = vc_field_format(ct, ct_len);
+
+    if (format < 0)
+        return format;
     *out = get_u32le(ct + 1);
     return VAULT_OK;
 }
@@ -144,19 +215,22 @@ int vc_field_open(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t k
     size_t adlen = 0;
     uint32_t version = 0;
     unsigned long long plen = 0;
+    int format = 0;
 
-    GUARD(vc_field_key_version(&version, ct, ct_len));
+    GUARD(format = vc_field_format(ct, ct_len));
+    version = get_u32le(ct + 1);
     ENSURE(version == ad->key_version, VAULT_EINTEGRITY,
            "field ciphertext names key version %u, expected %u", (unsigned)version,
            (unsigned)ad->key_version);
     ENSURE(out_cap >= ct_len - VC_FIELD_OVERHEAD, VAULT_EINVALID, "plaintext buffer too small");
-    GUARD(field_ad_build(adbuf, &adlen, ad));
+    GUARD(field_ad_build(adbuf, &adlen, ad, format));
     ENSURE(crypto_aead_xchacha20poly1305_ietf_decrypt(out, &plen, NULL, ct + VC_FIELD_HEADER,
                                                       ct_len - VC_FIELD_HEADER, adbuf, adlen,
                                                       ct + 5, key) == 0,
            VAULT_EINTEGRITY,
-           "field '%s' failed its integrity check (altered, or moved from another record, "
-           "field or vault)", ad->field);
+           "field '%s' failed its integrity check (altered, %sor moved from another record, "
+           "field or vault)",
+           ad->field, format == VC_FIELD_FORMAT_V2 ? "restored from an older write, " : "");
     *out_len = (size_t)plen;
 cleanup:
     return rc;

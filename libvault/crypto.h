@@ -11,7 +11,12 @@
 #define VC_KEYBYTES 32
 #define VC_NONCEBYTES 24
 #define VC_TAGBYTES 16
-#define VC_FIELD_FORMAT 0x01
+/* Field ciphertext formats (docs/field-format.md): 1 binds no write
+ * counter (still opened, never written), 2 binds it; seal writes
+ * VC_FIELD_FORMAT.  Both share the header and the overhead. */
+#define VC_FIELD_FORMAT_V1 0x01
+#define VC_FIELD_FORMAT_V2 0x02
+#define VC_FIELD_FORMAT VC_FIELD_FORMAT_V2
 #define VC_FIELD_HEADER (1 + 4 + VC_NONCEBYTES) /* format | key_version | nonce */
 #define VC_FIELD_OVERHEAD (VC_FIELD_HEADER + VC_TAGBYTES) /* 45 */
 #define VC_BIDX_BYTES 16
@@ -21,7 +26,10 @@
 #define VC_SIGN_BYTES 64
 #define VC_SALTBYTES 16 /* Argon2id salt */
 
-/* sodium_init once; VAULT_ERROR if libsodium can't start. */
+/* Start libsodium once per process (any thread, any number of calls):
+ * selects libsodium's userland ChaCha20 random generator and reseeds it in
+ * the child after fork (docs/security.md).  VAULT_ERROR if libsodium
+ * can't start. */
 int vc_init(void) VAULT_MUST_CHECK;
 
 /* Guarded secret memory (sodium_malloc); vc_free wipes and frees, NULL ok. */
@@ -39,24 +47,38 @@ typedef struct vc_field_ad {
     const char *field;
     const char *grade;
     uint32_t key_version;
-    int64_t counter;          /* write counter (format 2) */
+    /* The record version at which the field was written (>= 1): format 2
+     * binds it, so a restored older ciphertext does not open.  Format 1
+     * ciphertexts ignore it. */
+    int64_t counter;
 } vc_field_ad;
 
 /* Seal pt into out (pt_len + VC_FIELD_OVERHEAD bytes, out_cap at least
- * that): 0x01 | key_version u32le | nonce(24) | ciphertext | tag(16). */
+ * that) in format 2: 0x02 | key_version u32le | nonce(24) | ciphertext |
+ * tag(16), the associated data binding ad->counter.  VAULT_EINVALID when
+ * ad is incomplete, ad->counter < 1 or out_cap is short; VAULT_ELIMIT when
+ * pt_len > VAULT_VALUE_MAX. */
 int vc_field_seal(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t key[VC_KEYBYTES],
                   const vc_field_ad *ad, const uint8_t *pt, size_t pt_len) VAULT_MUST_CHECK;
 /* The same with a given nonce: for known-answer tests only. */
 int vc_field_seal_nonce(uint8_t *out, size_t out_cap, size_t *out_len,
                         const uint8_t key[VC_KEYBYTES], const uint8_t nonce[VC_NONCEBYTES],
                         const vc_field_ad *ad, const uint8_t *pt, size_t pt_len) VAULT_MUST_CHECK;
-/* Open: VAULT_EINTEGRITY when the ciphertext is malformed, altered, or
- * bound to another vault/record/field/grade/version.  out_cap >= ct_len -
- * VC_FIELD_OVERHEAD.  ad->key_version must equal the ciphertext's. */
+/* Open a format 1 or 2 ciphertext: VAULT_EINTEGRITY when it is malformed
+ * (short, or another format byte), altered, or bound to another
+ * vault/record/field/grade/version or (format 2) write counter.  out_cap
+ * >= ct_len - VC_FIELD_OVERHEAD.  ad->key_version must equal the
+ * ciphertext's; for format 2 ad->counter must be >= 1 (else
+ * VAULT_EINVALID). */
 int vc_field_open(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t key[VC_KEYBYTES],
                   const vc_field_ad *ad, const uint8_t *ct, size_t ct_len) VAULT_MUST_CHECK;
-/* The key version in a field ciphertext's header. */
+/* The key version in a field ciphertext's header (format 1 or 2). */
 int vc_field_key_version(uint32_t *out, const uint8_t *ct, size_t ct_len) VAULT_MUST_CHECK;
+/* The format of a field ciphertext: VC_FIELD_FORMAT_V1 or _V2, or
+ * VAULT_EINTEGRITY when it is shorter than VC_FIELD_OVERHEAD or has
+ * another format byte.  Reads the header only (no key, no tag check), so
+ * rotation can count format 1 fields as stale. */
+int vc_field_format(const uint8_t *ct, size_t ct_len) VAULT_MUST_CHECK;
 
 /* Generic wrap (key material, keyslots): nonce(24) | ciphertext | tag(16)
  * with the given associated data.  out_cap >= pt_len + 40. */

@@ -1,6 +1,12 @@
-/* crypto: field format known-answer vectors, integrity failures, blind
- * index and key derivation vectors. */
+/* crypto: field format known-answer vectors (formats 1 and 2), integrity
+ * failures, blind index and key derivation vectors, the random generator
+ * (userland, reseeded after fork). */
 #include "testutil.h"
+
+#include <pthread.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -23,7 +29,26 @@ static void fixed_inputs(void)
     }
 }
 
-static void test_field_vectors(void **state)
+/* The vector's ciphertext is what libsodium itself makes of its plaintext
+ * under the associated data the file spells out, so the vectors check
+ * field_ad_build rather than echo it (tests/vectors/gen_field_vectors.py). */
+static void check_raw_aead(const uint8_t *pt, size_t ptlen, const uint8_t *ad, size_t adlen,
+                           const uint8_t *ct, size_t ctlen)
+{
+    uint8_t raw[512];
+    unsigned long long rawlen = 0;
+
+    assert_true(ctlen == ptlen + VC_FIELD_OVERHEAD && ptlen + VC_TAGBYTES <= sizeof raw);
+    assert_memory_equal(ct + 5, nonce, VC_NONCEBYTES);
+    assert_int_equal(crypto_aead_xchacha20poly1305_ietf_encrypt(raw, &rawlen, pt, ptlen, ad, adlen,
+                                                                NULL, nonce, key),
+                     0);
+    assert_int_equal(rawlen, ptlen + VC_TAGBYTES);
+    assert_memory_equal(raw, ct + VC_FIELD_HEADER, rawlen);
+}
+
+/* Format 1: no longer written, still opened (whatever the counter). */
+static void test_field_vectors_v1(void **state)
 {
     char *rows[TU_MAX_ROWS][TU_MAX_COLS], *storage = NULL;
     size_t n = tu_vectors("field.txt", rows, &storage), i, ptlen, ctlen, outlen, adlen;
@@ -36,19 +61,86 @@ static void test_field_vectors(void **state)
         uint8_t *pt = tu_unhex(rows[i][3], &ptlen);
         uint8_t *ad = tu_unhex(rows[i][4], &adlen);
         uint8_t *ct = tu_unhex(rows[i][5], &ctlen);
-        vc_field_ad a = {vid, rid, rows[i][0], rows[i][1], (uint32_t)strtoul(rows[i][2], NULL, 10)};
+        vc_field_ad a = {vid, rid, rows[i][0], rows[i][1], (uint32_t)strtoul(rows[i][2], NULL, 10),
+                         1};
         uint32_t ver = 0;
 
-        assert_int_equal(vc_field_seal_nonce(out, sizeof out, &outlen, key, nonce, &a, pt, ptlen), 0);
-        assert_int_equal(outlen, ptlen + VC_FIELD_OVERHEAD);
-        assert_int_equal(outlen, ctlen);
-        assert_memory_equal(out, ct, ctlen);
+        check_raw_aead(pt, ptlen, ad, adlen, ct, ctlen);
+        assert_int_equal(vc_field_format(ct, ctlen), VC_FIELD_FORMAT_V1);
         assert_int_equal(vc_field_key_version(&ver, ct, ctlen), 0);
         assert_int_equal(ver, a.key_version);
         assert_int_equal(vc_field_open(back, sizeof back, &outlen, key, &a, ct, ctlen), 0);
         assert_int_equal(outlen, ptlen);
         if (ptlen)
             assert_memory_equal(back, pt, ptlen);
+        a.counter = 42; /* format 1 binds no counter */
+        assert_int_equal(vc_field_open(back, sizeof back, &outlen, key, &a, ct, ctlen), 0);
+        /* Sealing the same inputs now gives format 2: same length, same
+         * header but the format byte, another tag. */
+        assert_int_equal(vc_field_seal_nonce(out, sizeof out, &outlen, key, nonce, &a, pt, ptlen), 0);
+        assert_int_equal(outlen, ctlen);
+        assert_int_equal(out[0], VC_FIELD_FORMAT_V2);
+        assert_memory_equal(out + 1, ct + 1, VC_FIELD_HEADER - 1);
+        assert_memory_not_equal(out + ctlen - VC_TAGBYTES, ct + ctlen - VC_TAGBYTES, VC_TAGBYTES);
+        free(pt);
+        free(ad);
+        free(ct);
+    }
+    free(storage);
+}
+
+static void test_field_vectors_v2(void **state)
+{
+    char *rows[TU_MAX_ROWS][TU_MAX_COLS], *storage = NULL;
+    size_t n = tu_vectors("field_v2.txt", rows, &storage), i, ptlen, ctlen, outlen, adlen, cut;
+    uint8_t out[512], back[512];
+
+    (void)state;
+    fixed_inputs();
+    assert_true(n >= 4);
+    for (i = 0; i < n; i++) {
+        uint8_t *pt = tu_unhex(rows[i][4], &ptlen);
+        uint8_t *ad = tu_unhex(rows[i][5], &adlen);
+        uint8_t *ct = tu_unhex(rows[i][6], &ctlen);
+        vc_field_ad a = {vid, rid, rows[i][0], rows[i][1], (uint32_t)strtoul(rows[i][2], NULL, 10),
+                         (int64_t)strtoll(rows[i][3], NULL, 10)};
+        int64_t counter = a.counter;
+        uint32_t ver = 0;
+
+        assert_true(counter >= 1);
+        check_raw_aead(pt, ptlen, ad, adlen, ct, ctlen);
+        assert_int_equal(vc_field_seal_nonce(out, sizeof out, &outlen, key, nonce, &a, pt, ptlen), 0);
+        assert_int_equal(outlen, ptlen + VC_FIELD_OVERHEAD);
+        assert_int_equal(outlen, ctlen);
+        assert_memory_equal(out, ct, ctlen);
+        assert_int_equal(vc_field_format(ct, ctlen), VC_FIELD_FORMAT_V2);
+        assert_int_equal(vc_field_key_version(&ver, ct, ctlen), 0);
+        assert_int_equal(ver, a.key_version);
+        assert_int_equal(vc_field_open(back, sizeof back, &outlen, key, &a, ct, ctlen), 0);
+        assert_int_equal(outlen, ptlen);
+        if (ptlen)
+            assert_memory_equal(back, pt, ptlen);
+        /* Another counter: an older write restored, or a newer one. */
+        a.counter = counter - 1;
+        if (a.counter >= 1)
+            assert_int_equal(vc_field_open(back, sizeof back, &outlen, key, &a, ct, ctlen),
+                             VAULT_EINTEGRITY);
+        a.counter = counter == INT64_MAX ? 1 : counter + 1;
+        assert_int_equal(vc_field_open(back, sizeof back, &outlen, key, &a, ct, ctlen),
+                         VAULT_EINTEGRITY);
+        a.counter = counter ^ ((int64_t)1 << 40); /* a high byte of the counter */
+        assert_int_equal(vc_field_open(back, sizeof back, &outlen, key, &a, ct, ctlen),
+                         VAULT_EINTEGRITY);
+        a.counter = counter;
+        /* Relabelled as format 1 (opened without the counter): fails. */
+        ct[0] = VC_FIELD_FORMAT_V1;
+        assert_int_equal(vc_field_open(back, sizeof back, &outlen, key, &a, ct, ctlen),
+                         VAULT_EINTEGRITY);
+        ct[0] = VC_FIELD_FORMAT_V2;
+        for (cut = 0; cut < ctlen; cut++) /* truncated at every length */
+            assert_int_equal(vc_field_open(back, sizeof back, &outlen, key, &a, ct, cut),
+                             VAULT_EINTEGRITY);
+        assert_int_equal(vc_field_open(back, sizeof back, &outlen, key, &a, ct, ctlen), 0);
         free(pt);
         free(ad);
         free(ct);
@@ -59,7 +151,7 @@ static void test_field_vectors(void **state)
 /* Seal "13812345678" as phone/personal/v1 for the negative tests. */
 static size_t sealed(uint8_t *out, size_t cap)
 {
-    vc_field_ad a = {vid, rid, "phone", "personal", 1};
+    vc_field_ad a = {vid, rid, "phone", "personal", 1, 1};
     size_t len = 0;
 
     fixed_inputs();
@@ -71,7 +163,7 @@ static void test_field_moved(void **state)
 {
     uint8_t ct[128], pt[128], other[16];
     size_t len = sealed(ct, sizeof ct), outlen = 0;
-    vc_field_ad a = {vid, rid, "phone", "personal", 1};
+    vc_field_ad a = {vid, rid, "phone", "personal", 1, 1};
     uint8_t key2[32];
 
     (void)state;
@@ -93,6 +185,10 @@ static void test_field_moved(void **state)
     a.key_version = 2; /* another key version */
     assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key, &a, ct, len), VAULT_EINTEGRITY);
     a.key_version = 1;
+    a.counter = 2; /* another write counter (an older ciphertext restored) */
+    assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key, &a, ct, len), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "restored from an older write"));
+    a.counter = 1;
     memcpy(key2, key, 32);
     key2[0] ^= 0x80; /* wrong key */
     assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key2, &a, ct, len), VAULT_EINTEGRITY);
@@ -104,7 +200,7 @@ static void test_field_tampered(void **state)
 {
     uint8_t ct[128], pt[128];
     size_t len = sealed(ct, sizeof ct), outlen = 0, i, cut;
-    vc_field_ad a = {vid, rid, "phone", "personal", 1};
+    vc_field_ad a = {vid, rid, "phone", "personal", 1, 1};
 
     (void)state;
     for (i = 0; i < len; i++) { /* a flipped bit anywhere */
@@ -119,12 +215,119 @@ static void test_field_tampered(void **state)
     assert_memory_equal(pt, "13812345678", 11);
 }
 
+static void test_field_formats(void **state)
+{
+    uint8_t ct[128], pt[128];
+    size_t len = sealed(ct, sizeof ct), outlen = 0, i;
+    vc_field_ad a = {vid, rid, "phone", "personal", 1, 1};
+    static const uint8_t unknown[] = {0x00, 0x03, 0x80, 0xff};
+    uint32_t ver = 0;
+
+    (void)state;
+    assert_int_equal(ct[0], VC_FIELD_FORMAT_V2);
+    assert_int_equal(vc_field_format(ct, len), VC_FIELD_FORMAT_V2);
+    assert_int_equal(vc_field_format(ct, VC_FIELD_OVERHEAD), VC_FIELD_FORMAT_V2); /* header only */
+    assert_int_equal(vc_field_format(ct, VC_FIELD_OVERHEAD - 1), VAULT_EINTEGRITY);
+    assert_int_equal(vc_field_format(NULL, len), VAULT_EINTEGRITY);
+    for (i = 0; i < sizeof unknown; i++) {
+        ct[0] = unknown[i];
+        assert_int_equal(vc_field_format(ct, len), VAULT_EINTEGRITY);
+        assert_int_equal(vc_field_key_version(&ver, ct, len), VAULT_EINTEGRITY);
+        assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key, &a, ct, len), VAULT_EINTEGRITY);
+        assert_non_null(strstr(vault_error_last(), "malformed"));
+    }
+    ct[0] = VC_FIELD_FORMAT_V2;
+    a.counter = 0; /* a caller that lost the counter: its bug, not the data's */
+    assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key, &a, ct, len), VAULT_EINVALID);
+    a.counter = 1;
+    assert_int_equal(vc_field_open(pt, sizeof pt, &outlen, key, &a, ct, len), 0);
+}
+
+/* libsodium's userland generator is the one in use (crypto.c, vc_init). */
+static void test_rng_internal(void **state)
+{
+    (void)state;
+    assert_string_equal(randombytes_implementation_name(), "internal");
+    assert_int_equal(vc_init(), 0); /* again: a no-op */
+    assert_string_equal(randombytes_implementation_name(), "internal");
+}
+
+static int read_full(int fd, uint8_t *buf, size_t n)
+{
+    size_t got = 0;
+    ssize_t r;
+
+    while (got < n) {
+        r = read(fd, buf + got, n - got);
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* After fork the child's generator is reseeded: its next bytes are not the
+ * parent's next bytes (a copied ChaCha20 state would give both the same
+ * stream; libsodium 1.0.18 alone would abort the child instead). */
+static void test_rng_fork(void **state)
+{
+    uint8_t before[32], mine[32], theirs[32];
+    int fds[2], status = 0;
+    pid_t pid;
+
+    (void)state;
+    vc_random(before, sizeof before); /* the parent's stream is seeded and in use */
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        uint8_t b[32];
+
+        close(fds[0]);
+        vc_random(b, sizeof b);
+        _exit(write(fds[1], b, sizeof b) == (ssize_t)sizeof b ? 0 : 1);
+    }
+    close(fds[1]);
+    vc_random(mine, sizeof mine);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status)); /* not killed by sodium_misuse's abort */
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(read_full(fds[0], theirs, sizeof theirs), 0);
+    close(fds[0]);
+    assert_memory_not_equal(mine, theirs, sizeof mine);
+    assert_memory_not_equal(before, theirs, sizeof before);
+}
+
+/* Each thread draws from its own stream (thread-local in Debian's build). */
+#define RNG_THREADS 4
+static void *draw(void *arg)
+{
+    vc_random(arg, 32);
+    return NULL;
+}
+
+static void test_rng_threads(void **state)
+{
+    pthread_t t[RNG_THREADS];
+    uint8_t got[RNG_THREADS][32];
+    int i, j;
+
+    (void)state;
+    for (i = 0; i < RNG_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, draw, got[i]), 0);
+    for (i = 0; i < RNG_THREADS; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    for (i = 0; i < RNG_THREADS; i++)
+        for (j = i + 1; j < RNG_THREADS; j++)
+            assert_memory_not_equal(got[i], got[j], 32);
+}
+
 static void test_field_limits(void **state)
 {
     uint8_t *big = calloc(1, VAULT_VALUE_MAX + 1 + VC_FIELD_OVERHEAD);
     uint8_t small[16];
     size_t len = 0;
-    vc_field_ad a = {vid, rid, "phone", "personal", 1};
+    vc_field_ad a = {vid, rid, "phone", "personal", 1, 1};
 
     (void)state;
     fixed_inputs();
@@ -134,6 +337,11 @@ static void test_field_limits(void **state)
                      VAULT_ELIMIT);
     assert_int_equal(vc_field_seal(small, sizeof small, &len, key, &a, big, 8), VAULT_EINVALID);
     a.field = "";
+    assert_int_equal(vc_field_seal(big, 200, &len, key, &a, big, 8), VAULT_EINVALID);
+    a.field = "phone";
+    a.counter = 0; /* write counters start at 1 */
+    assert_int_equal(vc_field_seal(big, 200, &len, key, &a, big, 8), VAULT_EINVALID);
+    a.counter = -1;
     assert_int_equal(vc_field_seal(big, 200, &len, key, &a, big, 8), VAULT_EINVALID);
     free(big);
 }
@@ -255,11 +463,14 @@ static void test_encodings(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_field_vectors), cmocka_unit_test(test_field_moved),
-        cmocka_unit_test(test_field_tampered), cmocka_unit_test(test_field_limits),
+        cmocka_unit_test(test_field_vectors_v1), cmocka_unit_test(test_field_vectors_v2),
+        cmocka_unit_test(test_field_moved), cmocka_unit_test(test_field_tampered),
+        cmocka_unit_test(test_field_formats), cmocka_unit_test(test_field_limits),
         cmocka_unit_test(test_nonces_differ), cmocka_unit_test(test_bidx_vectors),
         cmocka_unit_test(test_kdf_vectors), cmocka_unit_test(test_wrap),
         cmocka_unit_test(test_sign), cmocka_unit_test(test_encodings),
+        cmocka_unit_test(test_rng_internal), cmocka_unit_test(test_rng_fork),
+        cmocka_unit_test(test_rng_threads),
     };
 
     if (vc_init() < 0)
