@@ -23,6 +23,9 @@ GRID=(--user wang --role grid_worker --dept community_committee --jurisdiction h
 unset VAULT_PASSPHRASE VAULT_PATH
 command -v sqlcipher >/dev/null || { bad "sqlcipher shell not installed (make deps installs it)"; finish; exit 1; }
 [ -s "$FIX/expected.txt" ] || { bad "no fixture at $FIX"; finish; exit 1; }
+hdr=$(sed -n 's/^#define STORE_SCHEMA_VERSION \([0-9][0-9]*\).*/\1/p' "$SRC/libvault/store/store.h" 2>/dev/null)
+[ -z "$hdr" ] || [ "$hdr" = "$SCHEMA_NOW" ] && ok "SCHEMA_NOW ($SCHEMA_NOW) is the store's schema version" ||
+    bad "SCHEMA_NOW is $SCHEMA_NOW but libvault/store/store.h says $hdr: set it here and in test_tamper.sh"
 
 # A copy of the fixture in DIR (git keeps no file modes: the keys file goes back to 0600).
 copy_fixture() {
