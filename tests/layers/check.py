@@ -8,8 +8,17 @@ way the compiler does (the including file's folder, then libvault/, then
 include/) and the edge from the file's module to the header's module must
 be one the table allows.  The table itself must have no circle.
 
+SQLite/SQLCipher headers are the SQLCipher backend's alone: an #include of
+<sqlite3.h> (or any sqlite3*/sqlcipher header) is allowed only in the files
+of SQLITE_ONLY_IN, checked over libvault/, include/, cli/, fuzz/ and the
+in-memory backend double (tests/store_mem.*, tests/test_backend_mem.c).
+The other test programs may include it: they open the SQLCipher file
+themselves to tamper with it.
+
     check.py [ROOT]        check the tree at ROOT (default: the checkout)
-    check.py --self-test   plant a back edge in a copy and expect a failure
+    check.py --self-test   plant a back edge, a store_begin outside op.c and
+                           a SQLite include outside the backend in a copy,
+                           and expect each to fail
 """
 import os
 import re
@@ -21,6 +30,21 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 COMMENT = re.compile(r'/\*.*?\*/|//[^\n]*', re.S)
+# #include of a SQLite or SQLCipher header: <sqlite3.h>, <sqlcipher/...>, or a
+# copied "sqlite3.h" (a quoted header of ours such as "store/sqlcipher.h",
+# which declares the backend's open function, is not SQLite).
+SQLITE_INCLUDE = re.compile(
+    r'^\s*#\s*include\s*(?:<\s*([^>]*(?:sqlite3|sqlcipher)[^>]*)>|"((?:[^"]*/)?sqlite3[^"/]*\.h)")',
+    re.M)
+# Who may include one: the SQLCipher backend, and the benchmark (it measures
+# raw SQLCipher as the baseline).  libvault/store/store.c holds the SQLCipher
+# code until the backend moves to libvault/store/sqlcipher.c (issue 14); drop
+# it from this list then.
+SQLITE_ONLY_IN = ("libvault/store/sqlcipher.c", "libvault/store/store.c", "bench/")
+# Where the SQLite rule is checked, besides sources(): C files under these
+# folders, and these files.
+SQLITE_CHECKED_DIRS = ("fuzz",)
+SQLITE_CHECKED_FILES = ("tests/store_mem.c", "tests/store_mem.h", "tests/test_backend_mem.c")
 # Calls only some files may make: one unit of work owns every transaction.
 ONLY_IN = {
     "store_begin": ("libvault/op.c", "libvault/store/"),
@@ -94,6 +118,32 @@ def sources(root):
     return sorted(out)
 
 
+def sqlite_checked(root):
+    """The files the SQLite include rule is checked over."""
+    out = list(sources(root))
+    for top in SQLITE_CHECKED_DIRS:
+        for dirpath, _, names in os.walk(os.path.join(root, top)):
+            out.extend(os.path.relpath(os.path.join(dirpath, n), root)
+                       for n in sorted(names) if n.endswith((".c", ".h")))
+    out.extend(f for f in SQLITE_CHECKED_FILES if os.path.isfile(os.path.join(root, f)))
+    return sorted(set(out))
+
+
+def sqlite_problems(root):
+    problems = []
+    for rel in sqlite_checked(root):
+        if rel.startswith(SQLITE_ONLY_IN):
+            continue
+        with open(os.path.join(root, rel), encoding="utf-8") as f:
+            code = COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), f.read())
+        for m in SQLITE_INCLUDE.finditer(code):
+            line = code.count("\n", 0, m.start()) + 1
+            problems.append(f"{rel}:{line}: includes {m.group(1) or m.group(2)}; only "
+                            f"{', '.join(SQLITE_ONLY_IN)} may (nothing above the store "
+                            f"backend table knows SQLCipher)")
+    return problems
+
+
 def resolve(root, rel, header):
     for base in (os.path.dirname(rel), "libvault", "include"):
         cand = os.path.normpath(os.path.join(base, header))
@@ -141,6 +191,7 @@ def check(root):
                 line = code.count("\n", 0, m.start()) + 1
                 problems.append(f"{rel}:{line}: calls {name}; only {', '.join(where)} may "
                                 f"(transactions belong to the unit of work, libvault/op.c)")
+    problems.extend(sqlite_problems(root))
     for p in problems:
         print(p)
     print(f"layers: {len(files)} files, {edges} include edges, {len(problems)} problems")
@@ -174,8 +225,29 @@ def self_test():
         if bad.returncode == 0 or "session.c" not in bad.stdout or "calls store_begin" not in bad.stdout:
             print("self-test: a planted store_begin outside op.c was not caught:\n" + bad.stdout)
             return 1
-    print("self-test: a clean tree passes; a planted back edge (store -> handle) and a "
-          "store_begin outside op.c fail")
+        # SQLite reached past the backend: in the library, in the CLI as
+        # <sqlcipher/sqlite3.h>, and in the in-memory backend double.
+        shutil.rmtree(os.path.join(tmp, "libvault"))
+        shutil.copytree(os.path.join(root, "libvault"), os.path.join(tmp, "libvault"))
+        os.makedirs(os.path.join(tmp, "tests"))
+        shutil.copy(os.path.join(root, "tests", "store_mem.h"), os.path.join(tmp, "tests"))
+        plants = (("libvault/record.c", "#include <sqlite3.h>"),
+                  ("cli/main.c", "# include <sqlcipher/sqlite3.h>"),
+                  ("tests/store_mem.h", '#include "sqlite3.h"'))
+        for rel, line in plants:
+            with open(os.path.join(tmp, rel), "a", encoding="utf-8") as f:
+                f.write("\n" + line + "\n")
+        bad = subprocess.run([sys.executable, __file__, tmp], capture_output=True, text=True)
+        for rel, line in plants:
+            if bad.returncode == 0 or f"{rel}:" not in bad.stdout or \
+                    "includes " + line.split("include")[1].strip(' <>"') not in bad.stdout:
+                print(f"self-test: a planted SQLite include in {rel} was not caught:\n" + bad.stdout)
+                return 1
+        if "libvault/store/store.c:" in bad.stdout:
+            print("self-test: the SQLCipher backend's own include was refused:\n" + bad.stdout)
+            return 1
+    print("self-test: a clean tree passes; a planted back edge (store -> handle), a "
+          "store_begin outside op.c and SQLite includes outside the backend fail")
     return 0
 
 

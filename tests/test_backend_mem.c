@@ -1,0 +1,1102 @@
+/* backend_mem: the in-memory store backend (tests/store_mem.c) against the
+ * backend table alone (store/backend.h), and, once store.c can register
+ * backends (STORE_HAS_REGISTER), a whole vault on it through the public
+ * API that leaves no SQLCipher file behind. */
+#include "testutil.h"
+
+#include <dirent.h>
+
+#include <sodium.h>
+
+#include "store/backend.h"
+#include "store_mem.h"
+
+static const uint8_t K1[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                               17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+static uint8_t K2[32];
+
+/* Each test uses its own store, forgotten at the end. */
+static store_backend *open_new(const char *name)
+{
+    store_backend *be = NULL;
+
+    assert_int_equal(store_mem_open(&be, name, K1, 1), VAULT_OK);
+    assert_non_null(be);
+    return be;
+}
+
+static store_backend *open_again(const char *name)
+{
+    store_backend *be = NULL;
+
+    assert_int_equal(store_mem_open(&be, name, K1, 0), VAULT_OK);
+    return be;
+}
+
+static void done(store_backend *be, const char *name)
+{
+    be->free(be);
+    assert_int_equal(store_mem_forget(name), VAULT_OK);
+}
+
+/* ---- meta, the row every transaction test writes ---- */
+
+typedef struct got_meta {
+    char value[64];
+    uint8_t mac[STORE_MAC_BYTES];
+} got_meta;
+
+static int meta_cb(void *arg, const store_meta *row)
+{
+    got_meta *g = arg;
+
+    assert_true(row->len < sizeof g->value);
+    memcpy(g->value, row->value, row->len);
+    g->value[row->len] = 0;
+    memcpy(g->mac, row->mac, STORE_MAC_BYTES);
+    return 0;
+}
+
+static void put_meta(store_backend *be, const char *key, const char *value)
+{
+    store_meta m;
+
+    memset(&m, 0, sizeof m);
+    m.key = key;
+    m.value = (const uint8_t *)value;
+    m.len = strlen(value);
+    memset(m.mac, value[0], sizeof m.mac);
+    assert_int_equal(be->meta_put(be, &m), VAULT_OK);
+}
+
+/* The meta value as be reads it in its open transaction ("" if none). */
+static const char *meta_of(store_backend *be, const char *key, got_meta *g)
+{
+    int rc = be->meta_get(be, key, meta_cb, g);
+
+    if (rc == VAULT_ENOTFOUND)
+        g->value[0] = 0;
+    else
+        assert_int_equal(rc, VAULT_OK);
+    return g->value;
+}
+
+static void test_open(void **state)
+{
+    store_backend *a, *b = NULL;
+    got_meta g;
+
+    (void)state;
+    a = open_new("open");
+    assert_int_equal(a->version, STORE_BACKEND_VERSION);
+    assert_string_equal(a->name, "memory");
+    assert_null(a->bulk_begin);
+    assert_null(a->bulk_end);
+    /* a name is taken once; an unknown one does not open */
+    assert_int_equal(store_mem_open(&b, "open", K1, 1), VAULT_EEXISTS);
+    assert_null(b);
+    assert_int_equal(store_mem_open(&b, "nowhere", K1, 0), VAULT_EIO);
+    assert_non_null(strstr(vault_error_last(), "no such store"));
+    assert_int_equal(store_mem_open(&b, "", K1, 1), VAULT_EINVALID);
+    /* the key of the create, and only it */
+    assert_int_equal(store_mem_open(&b, "open", K2, 0), VAULT_EAUTH);
+    assert_null(b);
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    put_meta(a, "vault_id", "v-one");
+    assert_int_equal(a->commit(a), VAULT_OK);
+    /* a second connection, and one after every connection closed, see it */
+    b = open_again("open");
+    assert_int_equal(b->begin(b, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_string_equal(meta_of(b, "vault_id", &g), "v-one");
+    b->rollback(b);
+    assert_int_equal(store_mem_forget("open"), VAULT_EBUSY);
+    b->free(b);
+    a->free(a);
+    a = open_again("open");
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_string_equal(meta_of(a, "vault_id", &g), "v-one");
+    a->free(a); /* with the transaction open: free ends it */
+    assert_int_equal(store_mem_forget("open"), VAULT_OK);
+    assert_int_equal(store_mem_forget("open"), VAULT_ENOTFOUND);
+    assert_int_equal(store_mem_open(&b, "open", K1, 0), VAULT_EIO);
+    /* a forgotten name can be made again, empty */
+    a = open_new("open");
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_int_equal(a->meta_get(a, "vault_id", meta_cb, &g), VAULT_ENOTFOUND);
+    a->rollback(a);
+    done(a, "open");
+}
+
+static void test_tx_rules(void **state)
+{
+    store_backend *a = open_new("rules");
+    got_meta g;
+    int from = 0;
+    int64_t n;
+
+    (void)state;
+    /* nothing but begin and generation runs outside a transaction */
+    assert_int_equal(a->meta_get(a, "k", meta_cb, &g), VAULT_ESTATE);
+    assert_int_equal(a->record_count(a, &n), VAULT_ESTATE);
+    assert_int_equal(a->commit(a), VAULT_ESTATE);
+    a->rollback(a); /* harmless */
+    assert_int_equal(a->generation(a, &n), VAULT_OK);
+    /* a snapshot reads but does not write */
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_ESTATE);
+    assert_int_equal(a->record_count(a, &n), VAULT_OK);
+    assert_int_equal(n, 0);
+    {
+        store_meta m = {"k", (const uint8_t *)"v", 1, {0}};
+        assert_int_equal(a->meta_put(a, &m), VAULT_ESTATE);
+    }
+    assert_int_equal(a->migrate(a, &from, NULL, NULL), VAULT_ESTATE);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    /* migrate: the current schema, nothing done */
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(a->migrate(a, &from, NULL, NULL), VAULT_OK);
+    assert_int_equal(from, 3);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    done(a, "rules");
+}
+
+static void test_tx_isolation(void **state)
+{
+    store_backend *a = open_new("iso"), *b = open_again("iso");
+    got_meta g;
+    int64_t g0, g1, g2;
+
+    (void)state;
+    assert_int_equal(b->generation(b, &g0), VAULT_OK);
+    /* one writer at a time, and no waiting */
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(b->begin(b, STORE_TX_WRITE), VAULT_EBUSY);
+    assert_non_null(strstr(vault_error_last(), "write lock"));
+    /* readers do not wait for the writer; they see what was committed */
+    assert_int_equal(b->begin(b, STORE_TX_SNAPSHOT), VAULT_OK);
+    put_meta(a, "k", "first");
+    assert_string_equal(meta_of(a, "k", &g), "first");
+    assert_string_equal(meta_of(b, "k", &g), "");
+    assert_int_equal(a->commit(a), VAULT_OK);
+    /* b's snapshot still reads the state of its begin */
+    assert_string_equal(meta_of(b, "k", &g), "");
+    assert_int_equal(b->commit(b), VAULT_OK);
+    assert_int_equal(b->generation(b, &g1), VAULT_OK);
+    assert_true(g1 != g0);
+    assert_int_equal(b->begin(b, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_string_equal(meta_of(b, "k", &g), "first");
+    b->rollback(b);
+    /* the lock went with the commit */
+    assert_int_equal(b->begin(b, STORE_TX_WRITE), VAULT_OK);
+    put_meta(b, "k", "second");
+    assert_int_equal(b->commit(b), VAULT_OK);
+    assert_int_equal(a->generation(a, &g2), VAULT_OK);
+    assert_true(g2 != g1);
+    a->free(a);
+    done(b, "iso");
+}
+
+static int64_t now_count(store_backend *be, int (*count)(store_backend *, int64_t *))
+{
+    int64_t n = -1;
+
+    assert_int_equal(count(be, &n), VAULT_OK);
+    return n;
+}
+
+static int seal_one(void *arg, const store_audit_head *head, store_audit_row *out, size_t cap,
+                    size_t *n)
+{
+    static const uint8_t entry[] = "entry", h[32] = {7};
+
+    (void)arg;
+    assert_true(cap >= 1);
+    memset(out, 0, sizeof *out);
+    out->pos = head->pos + 1;
+    out->entry = entry;
+    out->len = sizeof entry;
+    out->head = h;
+    out->head_len = sizeof h;
+    out->user = "u";
+    *n = 1;
+    return 0;
+}
+
+static void fill_record(store_record *r, store_field *f, uint8_t idbyte, const char *jur)
+{
+    memset(r, 0, sizeof *r);
+    memset(r->id, idbyte, VAULT_ID_BYTES);
+    r->jurisdiction = jur;
+    r->version = 1;
+    r->nfields = 1;
+    r->fields = f;
+    memset(f, 0, sizeof *f);
+    f->name = "phone";
+    f->grade = "personal";
+    f->key_version = 1;
+    f->ct = (const uint8_t *)"ct";
+    f->ct_len = 2;
+}
+
+static void test_rollback_restores(void **state)
+{
+    store_backend *a = open_new("undo"), *b = open_again("undo");
+    store_record r;
+    store_field f;
+    store_policy p;
+    got_meta g;
+    int64_t gen0, gen1, next0, next1;
+
+    (void)state;
+    memset(&p, 0, sizeof p);
+    p.filename = "p.yaml";
+    p.source = "rules: []\n";
+    p.len = strlen(p.source);
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    put_meta(a, "k", "kept");
+    assert_int_equal(a->commit(a), VAULT_OK);
+    assert_int_equal(a->generation(a, &gen0), VAULT_OK);
+
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(a->policy_next_id(a, &next0), VAULT_OK);
+    put_meta(a, "k", "changed");
+    put_meta(a, "new", "value");
+    fill_record(&r, &f, 0x11, "city/a");
+    assert_int_equal(a->record_write(a, &r, 1), VAULT_OK);
+    assert_int_equal(a->policy_add(a, &p), VAULT_OK);
+    assert_int_equal(a->audit_append(a, seal_one, NULL), VAULT_OK);
+    assert_int_equal(now_count(a, a->record_count), 1);
+    a->rollback(a);
+
+    assert_int_equal(a->generation(a, &gen1), VAULT_OK);
+    assert_int_equal(gen1, gen0);
+    /* the lock is free again, and the state is the one before */
+    assert_int_equal(b->begin(b, STORE_TX_WRITE), VAULT_OK);
+    assert_string_equal(meta_of(b, "k", &g), "kept");
+    assert_int_equal(b->meta_get(b, "new", meta_cb, &g), VAULT_ENOTFOUND);
+    assert_int_equal(now_count(b, b->record_count), 0);
+    assert_int_equal(now_count(b, b->audit_count), 0);
+    assert_int_equal(b->policy_active(b, NULL, NULL), VAULT_ENOTFOUND);
+    assert_int_equal(b->policy_next_id(b, &next1), VAULT_OK);
+    assert_int_equal(next1, next0);
+    {
+        uint8_t id[VAULT_ID_BYTES];
+        store_iter *it = NULL;
+        uint8_t dg[4] = {1, 2, 3, 4};
+        assert_int_equal(b->bidx_find(b, &it, "phone", dg, sizeof dg), VAULT_OK);
+        assert_int_equal(b->bidx_next(it, id), 0);
+        b->iter_free(it);
+    }
+    b->rollback(b);
+    a->free(a);
+    done(b, "undo");
+}
+
+/* ---- records ---- */
+
+typedef struct got_records {
+    size_t n, calls, stop_after;
+    int fail;
+    uint8_t ids[8][VAULT_ID_BYTES];
+    int present[8];
+    char jur[8][32];
+    char fields[8][64]; /* "name:grade:kv:counter:ct," ... */
+    uint8_t mac[8][STORE_MAC_BYTES];
+    store_backend *rewrite; /* scan_stale: rewrite each row at key version 2 */
+} got_records;
+
+static void keep_record(got_records *g, size_t i, const store_record *row)
+{
+    size_t k, off = 0;
+
+    assert_true(i < 8);
+    g->present[i] = row != NULL;
+    if (!row)
+        return;
+    memcpy(g->ids[i], row->id, VAULT_ID_BYTES);
+    snprintf(g->jur[i], sizeof g->jur[i], "%s", row->jurisdiction);
+    memcpy(g->mac[i], row->mac, STORE_MAC_BYTES);
+    g->fields[i][0] = 0;
+    for (k = 0; k < row->nfields; k++) {
+        const store_field *f = &row->fields[k];
+        off += (size_t)snprintf(g->fields[i] + off, sizeof g->fields[i] - off, "%s:%s:%u:%lld:%.*s,",
+                                f->name, f->grade, f->key_version, (long long)f->counter,
+                                (int)f->ct_len, (const char *)f->ct);
+        assert_true(off < sizeof g->fields[i]);
+    }
+}
+
+static int batch_cb(void *arg, size_t i, const store_record *row)
+{
+    got_records *g = arg;
+
+    g->calls++;
+    if (g->fail)
+        return VAULT_EDENIED;
+    keep_record(g, i, row);
+    g->n = i + 1;
+    return g->stop_after && g->calls >= g->stop_after ? 1 : 0;
+}
+
+static size_t find_ids(store_backend *be, const char *field, const uint8_t *dg, size_t len,
+                       uint8_t out[8][VAULT_ID_BYTES])
+{
+    store_iter *it = NULL;
+    size_t n = 0;
+    int r;
+
+    assert_int_equal(be->bidx_find(be, &it, field, dg, len), VAULT_OK);
+    while ((r = be->bidx_next(it, out[n])) == 1)
+        assert_true(++n < 8);
+    assert_int_equal(r, 0);
+    be->iter_free(it);
+    return n;
+}
+
+static void test_records(void **state)
+{
+    store_backend *a = open_new("rec");
+    store_record r1, r2;
+    store_field f1[2], f2[1];
+    uint8_t ct[4] = {'a', 'b', 'c', 'd'}, ids[3 * VAULT_ID_BYTES], found[8][VAULT_ID_BYTES];
+    static const uint8_t dg_a[8] = "digest-a", dg_b[8] = "digest-b";
+    char jur[16];
+    got_records g;
+
+    (void)state;
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    /* fields given out of name order come back in name order */
+    snprintf(jur, sizeof jur, "city/b");
+    fill_record(&r2, f1, 0x22, jur);
+    r2.nfields = 2;
+    f1[0].name = "phone";
+    f1[0].ct = ct;
+    f1[0].ct_len = sizeof ct;
+    f1[0].counter = 4;
+    memcpy(f1[0].digest, dg_a, sizeof dg_a);
+    f1[0].digest_len = sizeof dg_a;
+    memset(&f1[1], 0, sizeof f1[1]);
+    f1[1].name = "name";
+    f1[1].grade = "personal";
+    f1[1].key_version = 1;
+    f1[1].ct = (const uint8_t *)"nm";
+    f1[1].ct_len = 2;
+    memset(r2.mac, 0xAB, sizeof r2.mac);
+    assert_int_equal(a->record_write(a, &r2, 1), VAULT_OK);
+    fill_record(&r1, f2, 0x11, "city/a");
+    memcpy(f2[0].digest, dg_a, sizeof dg_a);
+    f2[0].digest_len = sizeof dg_a;
+    assert_int_equal(a->record_write(a, &r1, 1), VAULT_OK);
+    /* the double keeps copies: the caller's buffers may change */
+    ct[0] = 'X';
+    jur[0] = 'X';
+    /* insert of a taken id, replace of a missing one, a field twice */
+    assert_int_equal(a->record_write(a, &r1, 1), VAULT_EEXISTS);
+    {
+        store_record r3;
+        store_field f3[2];
+        fill_record(&r3, f3, 0x33, "city/c");
+        assert_int_equal(a->record_write(a, &r3, 0), VAULT_ENOTFOUND);
+        f3[1] = f3[0];
+        r3.nfields = 2;
+        assert_int_equal(a->record_write(a, &r3, 1), VAULT_EINVALID);
+        r3.jurisdiction = NULL;
+        r3.nfields = 1;
+        assert_int_equal(a->record_write(a, &r3, 1), VAULT_EINVALID);
+    }
+    assert_int_equal(now_count(a, a->record_count), 2);
+
+    /* batch: in the order asked, NULL for a missing id */
+    memset(ids, 0x22, VAULT_ID_BYTES);
+    memset(ids + VAULT_ID_BYTES, 0x99, VAULT_ID_BYTES);
+    memset(ids + 2 * VAULT_ID_BYTES, 0x11, VAULT_ID_BYTES);
+    memset(&g, 0, sizeof g);
+    assert_int_equal(a->record_get_batch(a, ids, 3, batch_cb, &g), VAULT_OK);
+    assert_int_equal(g.n, 3);
+    assert_true(g.present[0] && !g.present[1] && g.present[2]);
+    assert_string_equal(g.jur[0], "city/b");
+    assert_string_equal(g.fields[0], "name:personal:1:0:nm,phone:personal:1:4:abcd,");
+    assert_memory_equal(g.mac[0], r2.mac, STORE_MAC_BYTES);
+    assert_string_equal(g.fields[2], "phone:personal:1:0:ct,");
+    /* a callback stops early (> 0) or fails (< 0) */
+    memset(&g, 0, sizeof g);
+    g.stop_after = 1;
+    assert_int_equal(a->record_get_batch(a, ids, 3, batch_cb, &g), VAULT_OK);
+    assert_int_equal(g.calls, 1);
+    memset(&g, 0, sizeof g);
+    g.fail = 1;
+    assert_int_equal(a->record_get_batch(a, ids, 3, batch_cb, &g), VAULT_EDENIED);
+    assert_int_equal(g.calls, 1);
+
+    /* the blind index: both records, in id order, and only that field */
+    assert_int_equal(find_ids(a, "phone", dg_a, sizeof dg_a, found), 2);
+    assert_int_equal(found[0][0], 0x11);
+    assert_int_equal(found[1][0], 0x22);
+    assert_int_equal(find_ids(a, "name", dg_a, sizeof dg_a, found), 0);
+    assert_int_equal(find_ids(a, "phone", dg_a, 4, found), 0);
+    /* a rewrite moves the record's index row to the new digest */
+    memcpy(f2[0].digest, dg_b, sizeof dg_b);
+    r1.version = 2;
+    assert_int_equal(a->record_write(a, &r1, 0), VAULT_OK);
+    assert_int_equal(find_ids(a, "phone", dg_a, sizeof dg_a, found), 1);
+    assert_int_equal(found[0][0], 0x22);
+    assert_int_equal(find_ids(a, "phone", dg_b, sizeof dg_b, found), 1);
+    assert_int_equal(found[0][0], 0x11);
+    /* a field without a digest has no index row */
+    f2[0].digest_len = 0;
+    assert_int_equal(a->record_write(a, &r1, 0), VAULT_OK);
+    assert_int_equal(find_ids(a, "phone", dg_b, sizeof dg_b, found), 0);
+
+    /* delete: the record and its index rows go */
+    assert_int_equal(a->record_delete(a, r2.id), VAULT_OK);
+    assert_int_equal(a->record_delete(a, r2.id), VAULT_ENOTFOUND);
+    assert_int_equal(find_ids(a, "phone", dg_a, sizeof dg_a, found), 0);
+    memset(&g, 0, sizeof g);
+    assert_int_equal(a->record_get_batch(a, ids, 3, batch_cb, &g), VAULT_OK);
+    assert_true(!g.present[0] && !g.present[1] && g.present[2]);
+    assert_int_equal(now_count(a, a->record_count), 1);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    done(a, "rec");
+}
+
+static int stale_cb(void *arg, const store_record *row)
+{
+    got_records *g = arg;
+    store_record copy = *row;
+    store_field f[4];
+    size_t i;
+
+    assert_true(row->nfields <= 4);
+    keep_record(g, g->n++, row);
+    /* rotation: rewrite the record from inside the scan */
+    for (i = 0; i < row->nfields; i++) {
+        f[i] = row->fields[i];
+        if (strcmp(f[i].grade, "personal") == 0)
+            f[i].key_version = 2;
+    }
+    copy.fields = f;
+    copy.version++;
+    return g->rewrite ? g->rewrite->record_write(g->rewrite, &copy, 0) : 0;
+}
+
+static int fail_cb(void *arg, const store_record *row)
+{
+    (void)arg;
+    (void)row;
+    return VAULT_EDENIED;
+}
+
+static void test_stale(void **state)
+{
+    store_backend *a = open_new("stale");
+    store_record r;
+    store_field f[2];
+    got_records g;
+    int64_t n;
+    uint8_t b;
+
+    (void)state;
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    for (b = 1; b <= 3; b++) {
+        fill_record(&r, f, b, "city/a");
+        r.nfields = 2;
+        f[1] = f[0];
+        f[0].name = "health";
+        f[0].grade = "special";
+        f[1].key_version = b == 2 ? 2 : 1; /* record 2 is already rotated */
+        assert_int_equal(a->record_write(a, &r, 1), VAULT_OK);
+    }
+    assert_int_equal(a->field_count_stale(a, "personal", 2, &n), VAULT_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(a->field_count_stale(a, "special", 2, &n), VAULT_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(a->field_count_stale(a, "personal", 1, &n), VAULT_OK);
+    assert_int_equal(n, 0);
+    /* batches of one, each rewritten by the callback */
+    memset(&g, 0, sizeof g);
+    g.rewrite = a;
+    assert_int_equal(a->record_scan_stale(a, "personal", 2, 1, stale_cb, &g), VAULT_OK);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.ids[0][0], 1);
+    assert_int_equal(a->record_scan_stale(a, "personal", 2, 1, stale_cb, &g), VAULT_OK);
+    assert_int_equal(g.n, 2);
+    assert_int_equal(g.ids[1][0], 3);
+    assert_string_equal(g.fields[1], "health:special:1:0:ct,phone:personal:1:0:ct,");
+    assert_int_equal(a->record_scan_stale(a, "personal", 2, 10, stale_cb, &g), VAULT_OK);
+    assert_int_equal(g.n, 2);
+    assert_int_equal(a->field_count_stale(a, "personal", 2, &n), VAULT_OK);
+    assert_int_equal(n, 0);
+    /* the rewrites kept the other grade's fields */
+    assert_int_equal(a->field_count_stale(a, "special", 2, &n), VAULT_OK);
+    assert_int_equal(n, 3);
+    /* a failing callback fails the scan */
+    memset(&g, 0, sizeof g);
+    assert_int_equal(a->record_scan_stale(a, "special", 2, 10, fail_cb, &g), VAULT_EDENIED);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    done(a, "stale");
+}
+
+/* ---- audit log ---- */
+
+typedef struct seal_plan {
+    size_t n;
+    int64_t first_pos; /* 0: head->pos + 1 */
+    int fail;
+    int64_t saw_pos;
+    uint8_t saw_head[32];
+    char saw_entry[16];
+    uint8_t heads[4][32];
+    char entries[4][16];
+    uint8_t rid[VAULT_ID_BYTES];
+} seal_plan;
+
+static int seal_cb(void *arg, const store_audit_head *head, store_audit_row *out, size_t cap,
+                   size_t *n)
+{
+    seal_plan *p = arg;
+    size_t i;
+
+    p->saw_pos = head->pos;
+    memcpy(p->saw_head, head->head, 32);
+    snprintf(p->saw_entry, sizeof p->saw_entry, "%.*s", (int)head->len,
+             head->entry ? (const char *)head->entry : "");
+    if (p->fail)
+        return VAULT_EDENIED;
+    assert_true(p->n <= cap && p->n <= 4);
+    for (i = 0; i < p->n; i++) {
+        int64_t pos = (p->first_pos ? p->first_pos : head->pos + 1) + (int64_t)i;
+        memset(&out[i], 0, sizeof out[i]);
+        out[i].pos = pos;
+        snprintf(p->entries[i], sizeof p->entries[i], "entry-%lld", (long long)pos);
+        out[i].entry = (const uint8_t *)p->entries[i];
+        out[i].len = strlen(p->entries[i]);
+        memset(p->heads[i], (int)pos, 32);
+        out[i].head = p->heads[i];
+        out[i].head_len = 32;
+        /* odd positions are filed under the record, all under a user */
+        out[i].record_id = pos % 2 ? p->rid : NULL;
+        out[i].user = pos <= 2 ? "ann" : "bob";
+        out[i].flags = (unsigned)pos;
+    }
+    *n = p->n;
+    return 0;
+}
+
+/* The positions an iteration with this filter returns, as "1,3," */
+static const char *positions(char *buf, size_t cap, store_backend *be, int64_t after,
+                             const uint8_t *rid, const char *user)
+{
+    store_audit_filter f = {after, rid, user};
+    store_audit_row row;
+    store_iter *it = NULL;
+    size_t off = 0;
+    int r;
+
+    buf[0] = 0;
+    assert_int_equal(be->audit_iter(be, &it, &f), VAULT_OK);
+    while ((r = be->audit_next(it, &row)) == 1) {
+        char want[16];
+        snprintf(want, sizeof want, "entry-%lld", (long long)row.pos);
+        assert_int_equal(row.len, strlen(want));
+        assert_memory_equal(row.entry, want, row.len);
+        assert_int_equal(row.head_len, 32);
+        assert_int_equal(row.head[0], (uint8_t)row.pos);
+        assert_int_equal(row.flags, (unsigned)row.pos);
+        off += (size_t)snprintf(buf + off, cap - off, "%lld,", (long long)row.pos);
+        assert_true(off < cap);
+    }
+    assert_int_equal(r, 0);
+    be->iter_free(it);
+    return buf;
+}
+
+static int head_cb(void *arg, const store_audit_head *h)
+{
+    *(int64_t *)arg = h->pos;
+    return 0;
+}
+
+static void test_audit(void **state)
+{
+    store_backend *a = open_new("audit");
+    seal_plan p;
+    char buf[64];
+    int64_t pos = -1;
+
+    (void)state;
+    memset(&p, 0, sizeof p);
+    memset(p.rid, 0x5A, sizeof p.rid);
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    /* the seal callback sees the head: empty at first */
+    p.n = 3;
+    assert_int_equal(a->audit_append(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(p.saw_pos, 0);
+    assert_string_equal(p.saw_entry, "");
+    p.n = 1;
+    assert_int_equal(a->audit_append(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(p.saw_pos, 3);
+    assert_string_equal(p.saw_entry, "entry-3");
+    assert_int_equal(p.saw_head[0], 3);
+    assert_int_equal(now_count(a, a->audit_count), 4);
+    /* rows that do not follow the head are refused, and nothing is kept */
+    p.n = 2;
+    p.first_pos = 6;
+    assert_int_equal(a->audit_append(a, seal_cb, &p), VAULT_EINTEGRITY);
+    p.first_pos = 4;
+    assert_int_equal(a->audit_append(a, seal_cb, &p), VAULT_EINTEGRITY);
+    p.first_pos = 0;
+    p.fail = 1;
+    assert_int_equal(a->audit_append(a, seal_cb, &p), VAULT_EDENIED);
+    assert_int_equal(now_count(a, a->audit_count), 4);
+    assert_int_equal(a->audit_head(a, head_cb, &pos), VAULT_OK);
+    assert_int_equal(pos, 4);
+    assert_int_equal(a->audit_index(a), VAULT_OK);
+    assert_int_equal(a->commit(a), VAULT_OK);
+
+    /* iteration and its filters, in a snapshot */
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_string_equal(positions(buf, sizeof buf, a, 0, NULL, NULL), "1,2,3,4,");
+    assert_string_equal(positions(buf, sizeof buf, a, 2, NULL, NULL), "3,4,");
+    assert_string_equal(positions(buf, sizeof buf, a, 4, NULL, NULL), "");
+    assert_string_equal(positions(buf, sizeof buf, a, 0, p.rid, NULL), "1,3,");
+    assert_string_equal(positions(buf, sizeof buf, a, 0, NULL, "bob"), "3,4,");
+    assert_string_equal(positions(buf, sizeof buf, a, 0, p.rid, "ann"), "1,");
+    assert_string_equal(positions(buf, sizeof buf, a, 0, NULL, "nobody"), "");
+    assert_int_equal(a->audit_index(a), VAULT_ESTATE);
+    a->rollback(a);
+    {
+        /* NULL filter: everything; an iterator outlives its transaction */
+        store_iter *it = NULL;
+        store_audit_row row;
+        assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+        assert_int_equal(a->audit_iter(a, &it, NULL), VAULT_OK);
+        a->rollback(a);
+        assert_int_equal(a->audit_next(it, &row), 1);
+        assert_int_equal(row.pos, 1);
+        a->iter_free(it);
+        a->iter_free(NULL);
+    }
+    done(a, "audit");
+}
+
+/* ---- grants ---- */
+
+static void fill_grant(store_grant *g, const char *id, int64_t created)
+{
+    memset(g, 0, sizeof *g);
+    g->id = id;
+    g->state = "active";
+    g->issuer = "li";
+    g->issuer_role = "data_officer";
+    g->department = "health";
+    g->effect = 2;
+    g->actions = 5;
+    g->fields = "phone\nname";
+    g->jurisdiction = "city/a";
+    g->not_before = created;
+    g->not_after = created + 3600;
+    g->reason = "follow-up";
+    g->created = created;
+    memset(g->mac, (int)created, sizeof g->mac);
+}
+
+typedef struct got_grants {
+    size_t n;
+    char ids[8][16];
+    char state[16];
+    int user_null, approver_null;
+    char revoked_by[16], fields[32];
+    int64_t not_after, changed;
+    uint8_t mac[STORE_MAC_BYTES];
+} got_grants;
+
+static int grant_cb(void *arg, const store_grant *row)
+{
+    got_grants *g = arg;
+
+    assert_true(g->n < 8);
+    snprintf(g->ids[g->n++], sizeof g->ids[0], "%s", row->id);
+    snprintf(g->state, sizeof g->state, "%s", row->state);
+    snprintf(g->revoked_by, sizeof g->revoked_by, "%s", row->revoked_by ? row->revoked_by : "-");
+    snprintf(g->fields, sizeof g->fields, "%s", row->fields);
+    g->user_null = row->user == NULL;
+    g->approver_null = row->approver == NULL;
+    g->not_after = row->not_after;
+    g->changed = row->changed;
+    memcpy(g->mac, row->mac, STORE_MAC_BYTES);
+    return 0;
+}
+
+static void test_grants(void **state)
+{
+    store_backend *a = open_new("grants");
+    store_grant g;
+    got_grants got;
+
+    (void)state;
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    fill_grant(&g, "g-b", 20);
+    assert_int_equal(a->grant_insert(a, &g), VAULT_OK);
+    assert_int_equal(a->grant_insert(a, &g), VAULT_EEXISTS);
+    fill_grant(&g, "g-z", 10);
+    assert_int_equal(a->grant_insert(a, &g), VAULT_OK);
+    fill_grant(&g, "g-a", 20);
+    assert_int_equal(a->grant_insert(a, &g), VAULT_OK);
+    fill_grant(&g, NULL, 20);
+    assert_int_equal(a->grant_insert(a, &g), VAULT_EINVALID);
+
+    memset(&got, 0, sizeof got);
+    assert_int_equal(a->grant_get(a, "g-z", grant_cb, &got), VAULT_OK);
+    assert_string_equal(got.ids[0], "g-z");
+    assert_string_equal(got.state, "active");
+    assert_string_equal(got.fields, "phone\nname");
+    assert_true(got.user_null && got.approver_null);
+    assert_int_equal(got.not_after, 3610);
+    assert_int_equal(got.mac[0], 10);
+    assert_int_equal(a->grant_get(a, "g-none", grant_cb, &got), VAULT_ENOTFOUND);
+
+    /* update by id replaces the row */
+    fill_grant(&g, "g-z", 10);
+    g.state = "revoked";
+    g.revoked_by = "wang";
+    g.revoke_reason = "done";
+    g.changed = 99;
+    memset(g.mac, 0xEE, sizeof g.mac);
+    assert_int_equal(a->grant_update(a, &g), VAULT_OK);
+    memset(&got, 0, sizeof got);
+    assert_int_equal(a->grant_get(a, "g-z", grant_cb, &got), VAULT_OK);
+    assert_string_equal(got.state, "revoked");
+    assert_string_equal(got.revoked_by, "wang");
+    assert_int_equal(got.changed, 99);
+    assert_int_equal(got.mac[0], 0xEE);
+    g.id = "g-none";
+    assert_int_equal(a->grant_update(a, &g), VAULT_ENOTFOUND);
+
+    /* oldest first: (created, id) */
+    memset(&got, 0, sizeof got);
+    assert_int_equal(a->grant_scan(a, grant_cb, &got), VAULT_OK);
+    assert_int_equal(got.n, 3);
+    assert_string_equal(got.ids[0], "g-z");
+    assert_string_equal(got.ids[1], "g-a");
+    assert_string_equal(got.ids[2], "g-b");
+    assert_int_equal(a->commit(a), VAULT_OK);
+    done(a, "grants");
+}
+
+/* ---- checkpoints, meta, policies, grade keys, quotas ---- */
+
+static int cp_cb(void *arg, const store_checkpoint *row)
+{
+    char *buf = arg;
+    size_t off = strlen(buf);
+
+    snprintf(buf + off, 64 - off, "%llu=%.*s,", (unsigned long long)row->size, (int)row->len,
+             row->note);
+    return 0;
+}
+
+static void add_cp(store_backend *be, uint64_t size, const char *note)
+{
+    store_checkpoint c;
+
+    memset(&c, 0, sizeof c);
+    c.size = size;
+    c.note = note;
+    c.len = strlen(note);
+    assert_int_equal(be->checkpoint_add(be, &c), VAULT_OK);
+}
+
+static void test_checkpoints(void **state)
+{
+    store_backend *a = open_new("cp");
+    char buf[64] = "";
+    uint64_t last = 1;
+
+    (void)state;
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(a->checkpoint_last(a, &last), VAULT_OK);
+    assert_int_equal(last, 0);
+    add_cp(a, 5, "five");
+    add_cp(a, 2, "two");
+    add_cp(a, 9, "nine");
+    add_cp(a, 5, "FIVE"); /* one per tree size */
+    assert_int_equal(a->checkpoint_scan(a, cp_cb, buf), VAULT_OK);
+    assert_string_equal(buf, "2=two,5=FIVE,9=nine,");
+    assert_int_equal(a->checkpoint_last(a, &last), VAULT_OK);
+    assert_int_equal(last, 9);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    done(a, "cp");
+}
+
+typedef struct got_policy {
+    int64_t id;
+    char filename[32], source[64];
+} got_policy;
+
+static int policy_cb(void *arg, const store_policy *row)
+{
+    got_policy *g = arg;
+
+    g->id = row->id;
+    snprintf(g->filename, sizeof g->filename, "%s", row->filename);
+    snprintf(g->source, sizeof g->source, "%.*s", (int)row->len, row->source);
+    assert_int_equal(row->source[row->len], 0); /* text stays a string */
+    return 0;
+}
+
+static int gk_cb(void *arg, const store_gradekey *row)
+{
+    snprintf(arg, 16, "%.*s", (int)row->len, (const char *)row->wrapped);
+    return 0;
+}
+
+static void add_gk(store_backend *be, const char *grade, uint32_t v, const char *wrapped, int want)
+{
+    store_gradekey k;
+
+    memset(&k, 0, sizeof k);
+    k.grade = grade;
+    k.version = v;
+    k.wrapped = (const uint8_t *)wrapped;
+    k.len = strlen(wrapped);
+    assert_int_equal(be->gradekey_add(be, &k), want);
+}
+
+static void test_meta_policies_keys_quota(void **state)
+{
+    store_backend *a = open_new("misc");
+    got_meta m;
+    got_policy gp;
+    store_policy p;
+    char buf[16];
+    int64_t id, n;
+    uint32_t v = 0;
+
+    (void)state;
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    /* meta: put, overwrite, MAC bytes kept */
+    assert_int_equal(a->meta_get(a, "created", meta_cb, &m), VAULT_ENOTFOUND);
+    put_meta(a, "created", "1700000000");
+    put_meta(a, "created", "2700000000");
+    assert_string_equal(meta_of(a, "created", &m), "2700000000");
+    assert_int_equal(m.mac[0], '2');
+
+    /* policies: increasing ids, the newest active */
+    assert_int_equal(a->policy_active(a, policy_cb, &gp), VAULT_ENOTFOUND);
+    assert_int_equal(a->policy_next_id(a, &id), VAULT_OK);
+    memset(&p, 0, sizeof p);
+    p.filename = "one.yaml";
+    p.source = "version: 1";
+    p.len = strlen(p.source);
+    assert_int_equal(a->policy_add(a, &p), VAULT_OK);
+    assert_int_equal(p.id, id);
+    p.filename = "two.yaml";
+    p.source = "version: 2";
+    assert_int_equal(a->policy_add(a, &p), VAULT_OK);
+    assert_true(p.id > id);
+    assert_int_equal(a->policy_next_id(a, &n), VAULT_OK);
+    assert_true(n > p.id);
+    assert_int_equal(a->policy_active(a, policy_cb, &gp), VAULT_OK);
+    assert_int_equal(gp.id, p.id);
+    assert_string_equal(gp.filename, "two.yaml");
+    assert_string_equal(gp.source, "version: 2");
+
+    /* grade keys: one per (grade, version), latest, retire */
+    assert_int_equal(a->gradekey_latest(a, "personal", &v), VAULT_ENOTFOUND);
+    add_gk(a, "personal", 1, "wrap-1", VAULT_OK);
+    add_gk(a, "personal", 2, "wrap-2", VAULT_OK);
+    add_gk(a, "special", 7, "wrap-s", VAULT_OK);
+    add_gk(a, "personal", 2, "again", VAULT_EEXISTS);
+    assert_int_equal(a->gradekey_latest(a, "personal", &v), VAULT_OK);
+    assert_int_equal(v, 2);
+    assert_int_equal(a->gradekey_get(a, "personal", 1, gk_cb, buf), VAULT_OK);
+    assert_string_equal(buf, "wrap-1");
+    assert_int_equal(a->gradekey_get(a, "personal", 3, gk_cb, buf), VAULT_ENOTFOUND);
+    assert_int_equal(a->gradekey_retire(a, "personal", 2), VAULT_OK);
+    assert_int_equal(a->gradekey_get(a, "personal", 1, gk_cb, buf), VAULT_ENOTFOUND);
+    assert_int_equal(a->gradekey_get(a, "personal", 2, gk_cb, buf), VAULT_OK);
+    assert_int_equal(a->gradekey_get(a, "special", 7, gk_cb, buf), VAULT_OK);
+
+    /* quotas: uses later than since; add forgets the user's older ones */
+    assert_int_equal(a->quota_add(a, "phone-search", "ann", 0, 100), VAULT_OK);
+    assert_int_equal(a->quota_add(a, "phone-search", "ann", 0, 200), VAULT_OK);
+    assert_int_equal(a->quota_add(a, "phone-search", "ann", 0, 300), VAULT_OK);
+    assert_int_equal(a->quota_add(a, "phone-search", "bob", 0, 100), VAULT_OK);
+    assert_int_equal(a->quota_count(a, "phone-search", "ann", 150, &n), VAULT_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(a->quota_count(a, "phone-search", "ann", 200, &n), VAULT_OK);
+    assert_int_equal(n, 1); /* later than since, not at it */
+    assert_int_equal(a->quota_add(a, "phone-search", "ann", 200, 400), VAULT_OK);
+    assert_int_equal(a->quota_count(a, "phone-search", "ann", 0, &n), VAULT_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(a->quota_count(a, "phone-search", "bob", 0, &n), VAULT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(a->quota_count(a, "other", "ann", 0, &n), VAULT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    done(a, "misc");
+}
+
+#ifdef STORE_HAS_REGISTER
+/* ---- a whole vault on the double, through the public API ----
+ * (store_backend_name below is the one look past vault.h: the handle's
+ * store, to show which backend ran.) */
+#include <time.h>
+
+#include "store/store.h"
+#include "vault_int.h"
+
+#define POLICY VAULT_SOURCE_DIR "/policies/community.yaml"
+#define STREET "hangzhou/gongshu/xiaohe"
+#define GRID7 STREET "/changzheng/grid-07"
+
+static void add_resident(vault_session *s, char *id, const char *name, const char *phone)
+{
+    const char *fields[] = {"name", "phone"};
+    const char *values[] = {name, phone};
+    size_t lens[] = {strlen(name), strlen(phone)};
+
+    assert_int_equal(vault_record_add(id, VAULT_ID_HEX_SIZE, s, GRID7, 2, fields, values, lens), 0);
+}
+
+/* The phone as s reads it. */
+static void expect_phone(vault_session *s, const char *id, const char *want)
+{
+    const char *field = "phone";
+    vault_result *r = NULL;
+    size_t len = 0;
+    const char *val;
+
+    assert_int_equal(vault_record_get(&r, s, id, &field, 1), 0);
+    val = vault_result_value(r, 0, &len);
+    assert_non_null(val);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(val, want, len);
+    vault_result_free(r);
+}
+
+static void test_vault_on_memory(void **state)
+{
+    char *dir = tu_tmpdir(), cwd[1024], a[VAULT_ID_HEX_SIZE], b[VAULT_ID_HEX_SIZE];
+    char gid[VAULT_NAME_MAX], *text = NULL, *hits = NULL;
+    const char *both[2] = {a, b}, *grant_fields[] = {"name"};
+    vault_secret sec = tu_pass_secret("memory backend passphrase");
+    vault *v = NULL, *w = NULL;
+    vault_session *s, *s2;
+    vault_result *res[2] = {NULL, NULL};
+    vault_grant_spec g;
+    vault_audit_result ar;
+    size_t n = 0;
+    int pending = -1;
+    DIR *d;
+    struct dirent *e;
+
+    (void)state;
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(store_register_backend("memory", store_mem_open), 0);
+    assert_int_equal(vault_create(&v, "memory:city", POLICY, &sec), 0);
+    assert_string_equal(store_backend_name(v->db), "memory");
+    assert_int_equal(vault_policy_apply(&text, v, POLICY), 0);
+    vault_free(text);
+    s = tu_session(v, "li", "data_officer", "street_office", STREET, "resident_service");
+
+    /* records: add, get, batch, update, find, erase */
+    add_resident(s, a, "张三", "13812345678");
+    add_resident(s, b, "李四", "13987654321");
+    expect_phone(s, a, "13812345678");
+    assert_int_equal(vault_record_get_batch(res, s, both, 2, NULL, 0), 0);
+    vault_result_free(res[0]);
+    vault_result_free(res[1]);
+    {
+        const char *f = "phone", *val = "13800000000";
+        size_t len = strlen(val);
+        assert_int_equal(vault_record_update(s, a, 1, &f, &val, &len), 0);
+    }
+    expect_phone(s, a, "13800000000");
+    assert_int_equal(vault_record_find(&hits, &n, s, "phone", "13800000000", 11), 0);
+    assert_int_equal(n, 1);
+    assert_memory_equal(hits, a, VAULT_ID_HEX_SIZE);
+    vault_free(hits);
+    assert_int_equal(vault_record_find(&hits, &n, s, "phone", "13812345678", 11), 0);
+    assert_int_equal(n, 0); /* the old value's index row went with the update */
+    vault_free(hits);
+    assert_int_equal(vault_record_erase(s, b), 0);
+    assert_int_equal(vault_record_get(&res[0], s, b, NULL, 0), VAULT_ENOTFOUND);
+
+    /* a grant: issue, list, revoke */
+    memset(&g, 0, sizeof g);
+    g.department = "health";
+    g.effect = VAULT_EFFECT_ALLOW;
+    g.fields = grant_fields;
+    g.nfields = 1;
+    g.jurisdiction = STREET;
+    g.not_after = (int64_t)time(NULL) + 3600;
+    g.reason = "clinic follow-up";
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, &pending, s, &g), 0);
+    assert_int_equal(pending, 0);
+    assert_int_equal(vault_grant_list(&text, v, 1, 0), 0);
+    assert_non_null(strstr(text, gid));
+    vault_free(text);
+    assert_int_equal(vault_grant_revoke(s, gid, "no longer needed"), 0);
+    assert_int_equal(vault_grant_list(&text, v, 1, 0), 0);
+    assert_null(strstr(text, gid));
+    vault_free(text);
+
+    /* rotation re-seals every personal field through the backend */
+    assert_int_equal(vault_key_rotate(v, "personal", NULL, NULL), 0);
+    expect_phone(s, a, "13800000000");
+
+    /* a second handle on the same store reads what the first wrote */
+    assert_int_equal(vault_open(&w, "memory:city", &sec), 0);
+    s2 = tu_session(w, "li", "data_officer", "street_office", STREET, "resident_service");
+    expect_phone(s2, a, "13800000000");
+    assert_int_equal(vault_audit_verify(&ar, w, NULL, NULL, NULL), 0);
+    assert_int_equal(ar.failure, VAULT_AUDIT_OK);
+    assert_true(ar.entries > 10);
+    vault_session_close(s2);
+    vault_session_close(s);
+    vault_close(w);
+    vault_close(v);
+
+    /* nothing reached SQLCipher: the key sidecar is the only file */
+    d = opendir(".");
+    assert_non_null(d);
+    n = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        assert_string_equal(e->d_name, "memory:city.keys");
+        n++;
+    }
+    closedir(d);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_mem_forget("city"), VAULT_OK);
+    assert_int_equal(chdir(cwd), 0);
+    tu_rmdir(dir);
+}
+#endif
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_open),
+        cmocka_unit_test(test_tx_rules),
+        cmocka_unit_test(test_tx_isolation),
+        cmocka_unit_test(test_rollback_restores),
+        cmocka_unit_test(test_records),
+        cmocka_unit_test(test_stale),
+        cmocka_unit_test(test_audit),
+        cmocka_unit_test(test_grants),
+        cmocka_unit_test(test_checkpoints),
+        cmocka_unit_test(test_meta_policies_keys_quota),
+#ifdef STORE_HAS_REGISTER
+        cmocka_unit_test(test_vault_on_memory),
+#endif
+    };
+
+    if (sodium_init() < 0)
+        return 1;
+    memset(K2, 0x42, sizeof K2);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
