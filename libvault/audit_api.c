@@ -115,10 +115,12 @@ int vault_audit_pubkey(char *out, size_t out_size, vault *v)
     out[0] = '\0';
     GUARD(vault__enter(v));
     entered = 1;
+    GUARD(op_begin(v, OP_WRITE));
     GUARD(audit__load_pk(pk, v));
     audit__origin(origin, sizeof origin, v);
     GUARD(format_vkey(out, out_size, origin, pk));
-    GUARD(op_log_query(v, "audit_pubkey", AF_OUTCOME_OK, "checkpoint public key handed out"));
+    GUARD(audit__log_meta(v, "audit_pubkey", AF_OUTCOME_OK, "checkpoint public key handed out"));
+    GUARD(op_commit(v));
 cleanup:
     if (rc < 0 && out && out_size > 0)
         out[0] = '\0';
@@ -341,13 +343,20 @@ int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *cons
     GUARD(vault__enter(v));
     entered = 1;
     GUARD(op_begin(v, OP_READ)); /* one consistent snapshot */
-    GUARD(audit__load_pk(pk, v));
+    rc = audit__load_pk(pk, v);
+    if (rc == VAULT_EINTEGRITY) {
+        /* The stored public key fails its row MAC: nothing it would verify
+         * can be trusted. */
+        af_verify_set(&pre, AF_BAD_SIGNATURE, 0, "bad signature: %s", vault_error_last());
+        rc = VAULT_OK;
+    }
+    GUARD(rc);
     GUARD(store_audit_count(&count, v->db));
     audit__origin(origin, sizeof origin, v);
     l.name = origin;
     l.pk = pk;
     l.res = &pre;
-    rc = store_checkpoint_scan(v->db, cp_scan_fn, &l);
+    rc = pre.cls ? VAULT_OK : store_checkpoint_scan(v->db, cp_scan_fn, &l);
     if (rc == VAULT_EINTEGRITY && !pre.cls) {
         /* A checkpoint row that fails its row MAC was written by someone
          * else than this vault: a signature it did not make. */

@@ -718,7 +718,7 @@ static int issue(issue_ctx *c)
     e.detail = detail;
     GUARD(audit_append(v, &e));
     GUARD(op_commit(v));
-    GUARD(grants__reload(v));
+    GUARD(op_reload(v, 1));
 cleanup:
     return rc;
 }
@@ -798,7 +798,7 @@ static int approve(vault_session *s, const char *grant_id)
     e.detail = detail;
     GUARD(audit_append(v, &e));
     GUARD(op_commit(v));
-    GUARD(grants__reload(v));
+    GUARD(op_reload(v, 1));
 cleanup:
     grants__own_free(&o);
     return rc;
@@ -852,7 +852,7 @@ static int revoke(vault_session *s, const char *grant_id, const char *reason)
     e.detail = detail;
     GUARD(audit_append(v, &e));
     GUARD(op_commit(v));
-    GUARD(grants__reload(v));
+    GUARD(op_reload(v, 1));
 cleanup:
     grants__own_free(&o);
     return rc;
@@ -1053,10 +1053,13 @@ int vault_grant_list(char **out, vault *v, int active_only, int as_json)
         c.arr = json_array();
         ENSURE(c.arr, VAULT_ENOMEM, "out of memory");
     }
-    /* Who holds which access is itself worth a trace. */
-    GUARD(op_log_query(v, "grant_list", AF_OUTCOME_OK,
+    /* Who holds which access is itself worth a trace: the entry and the
+     * listing are one unit, one snapshot. */
+    GUARD(op_begin(v, OP_WRITE));
+    GUARD(audit__log_meta(v, "grant_list", AF_OUTCOME_OK,
                           active_only ? "active grants listed" : "all grants listed"));
     GUARD(store_grant_scan(v->db, list_fn, &c));
+    GUARD(op_commit(v));
     GUARD(vault__listing_take(out, as_json ? c.arr : NULL, &c.text));
 cleanup:
     vault__exit(v, entered);
@@ -1178,7 +1181,7 @@ static int glass(glass_ctx *c)
     e.detail = detail;
     GUARD(audit_append(v, &e));
     GUARD(op_commit(v));
-    GUARD(grants__reload(v));
+    GUARD(op_reload(v, 1));
 cleanup:
     record_row_free(&rec);
     return rc;

@@ -56,6 +56,27 @@ void vault__retired_free(vault *v)
     v->retired_policy = NULL;
 }
 
+int op_reload(vault *v, int force_grants)
+{
+    int rc = VAULT_OK, own = !store_in_tx(v->db);
+    int64_t before = v->policy_id;
+
+    /* Every read is inside a transaction: one snapshot when the caller
+     * holds none. */
+    if (own)
+        GUARD(store_begin(v->db, STORE_TX_SNAPSHOT));
+    GUARD(op_load_policy(v));
+    /* Grade names map to indices through the policy: rebuild the grants
+     * when either changed. */
+    GUARD(grants__sync(v, force_grants || before != v->policy_id));
+    if (own)
+        GUARD(store_commit(v->db));
+cleanup:
+    if (own && store_in_tx(v->db))
+        store_rollback(v->db);
+    return rc;
+}
+
 /* Pick up a policy or grants another connection committed since this one
  * last looked. */
 static int refresh(vault *v)
@@ -65,11 +86,7 @@ static int refresh(vault *v)
 
     GUARD(store_generation(v->db, &dv));
     if (dv != v->generation) {
-        int64_t before = v->policy_id;
-        GUARD(op_load_policy(v));
-        /* Grade names map to indices through the policy: rebuild the
-         * grants when either changed. */
-        GUARD(grants__sync(v, before != v->policy_id));
+        GUARD(op_reload(v, 0));
         v->generation = dv;
     }
 cleanup:

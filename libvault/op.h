@@ -27,6 +27,10 @@ int op_in_tx(const vault *v);
 /* One audit entry for a query without a session (action, outcome, a
  * detail without values) in a write transaction of its own, committed
  * before the caller returns anything. */
+/* Load the active policy and the live grants (force_grants: rebuild the
+ * grant set even if its version did not change), in the caller's
+ * transaction or in a snapshot of their own. */
+int op_reload(vault *v, int force_grants) VAULT_MUST_CHECK;
 int op_log_query(vault *v, const char *action, int outcome, const char *detail) VAULT_MUST_CHECK;
 /* Write a checkpoint if entries were added since the last one (on close;
  * its own transaction; failures are the caller's to ignore). */

@@ -225,9 +225,9 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     snprintf(detail, sizeof detail, "policy %s", base_name(policy_file));
     e.detail = detail;
     GUARD(audit_append(v, &e));
+    GUARD(grants__sync(v, 1));
     GUARD(op_commit(v));
     GUARD(store_generation(v->db, &v->generation));
-    GUARD(grants__sync(v, 1));
     v->ready = 1;
     *out = v;
     v = NULL;
@@ -273,7 +273,8 @@ int vault_open(vault **out, const char *path, const vault_secret *secret)
     GUARD(vault_init());
     ENSURE(secret, VAULT_EINVALID, "missing passphrase or key file");
     GUARD(handle_new(&v, path));
-    ENSURE(stat(v->path, &st) == 0, VAULT_ENOTFOUND, "%s: no such vault", v->path);
+    ENSURE(!store_location_is_file(v->path) || stat(v->path, &st) == 0, VAULT_ENOTFOUND,
+           "%s: no such vault", v->path);
     master = vc_malloc(VAULT_KEY_BYTES);
     ENSURE(master, VAULT_ENOMEM, "out of secure memory");
     GUARD(ks_unlock(master, keys_id, v->keys_path, secret));
@@ -286,6 +287,7 @@ int vault_open(vault **out, const char *path, const vault_secret *secret)
            "%s does not open with the key from %s (the keys file belongs to another vault, "
            "or the vault file is damaged)", v->path, v->keys_path);
     GUARD(rc);
+    GUARD(op_begin(v, OP_READ));
     GUARD(store_meta_get(v->db, "format", fmt, sizeof fmt, &n));
     ENSURE(n == sizeof VAULT_FORMAT_TAG - 1 && memcmp(fmt, VAULT_FORMAT_TAG, n) == 0, /* memcmp ok: not secret */
            VAULT_EINTEGRITY, "%s is not a libvault vault of a supported format", v->path);
@@ -293,8 +295,8 @@ int vault_open(vault **out, const char *path, const vault_secret *secret)
     ENSURE(n == VAULT_ID_BYTES && memcmp(v->id, keys_id, VAULT_ID_BYTES) == 0, VAULT_EINTEGRITY, /* memcmp ok: not secret */
            "%s belongs to another vault than %s", v->keys_path, v->path);
     GUARD(store_generation(v->db, &v->generation));
-    GUARD(op_load_policy(v));
-    GUARD(grants__sync(v, 1));
+    GUARD(op_reload(v, 1));
+    GUARD(op_commit(v));
     if (migrated)
         GUARD(log_migration(v, migrated));
     v->ready = 1;
@@ -503,7 +505,7 @@ int vault_policy_apply(char **out_report, vault *v, const char *policy_file)
     v->policy = p;
     v->policy_id = id;
     p = NULL;
-    GUARD(grants__sync(v, 1));
+    GUARD(op_reload(v, 1));
     if (out_report) {
         if (suspended) {
             char *both = NULL;
@@ -530,20 +532,26 @@ cleanup:
 
 int vault_policy_source(char **out, char *out_hash, size_t out_hash_size, vault *v)
 {
-    int rc = VAULT_OK;
-    char filename[256];
+    int rc = VAULT_OK, entered = 0;
+    char filename[256], *src = NULL;
     size_t len = 0;
     int64_t id = 0;
 
     ENSURE(out && out_hash && out_hash_size >= 65, VAULT_EINVALID,
            "vault_policy_source: output buffer too small");
+    *out = NULL;
     GUARD(vault__enter(v));
-    rc = op_log_query(v, "policy_show", AF_OUTCOME_OK, "active policy source");
-    if (rc == VAULT_OK)
-        rc = store_policy_active(&id, filename, sizeof filename, out, &len, v->db);
-    if (rc == VAULT_OK)
-        rc = vc_bin2hex(out_hash, out_hash_size, policy_hash(v->policy), 32);
-    vault__leave(v);
+    entered = 1;
+    /* One unit: the entry and the source it describes, one snapshot. */
+    GUARD(op_begin(v, OP_WRITE));
+    GUARD(audit__log_meta(v, "policy_show", AF_OUTCOME_OK, "active policy source"));
+    GUARD(store_policy_active(&id, filename, sizeof filename, &src, &len, v->db));
+    GUARD(op_commit(v));
+    GUARD(vc_bin2hex(out_hash, out_hash_size, policy_hash(v->policy), 32));
+    *out = src;
+    src = NULL;
 cleanup:
+    vault__exit(v, entered);
+    free(src);
     return rc;
 }

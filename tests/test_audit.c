@@ -99,7 +99,7 @@ static int collect_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, 
 static void collect(collected *c, vault *v)
 {
     memset(c, 0, sizeof *c);
-    assert_int_equal(store_audit_scan(v->db, 0, collect_fn, c), 0);
+    assert_int_equal(TU_SNAP(v->db, store_audit_scan(v->db, 0, collect_fn, c)), 0);
 }
 
 static void test_every_access_logged(void **state)
@@ -148,7 +148,7 @@ static void test_write_digest(void **state)
     collect(&c, f->v);
     assert_true(c.has_ct_hash);
     assert_int_equal(vault__id_parse(rid, f->id), 0);
-    assert_int_equal(record_load(&row, f->v->db, rid), 0);
+    assert_int_equal(TU_SNAP(f->v->db, record_load(&row, f->v->db, rid)), 0);
     for (i = 0; i < row.nfields; i++)
         if (strcmp(row.fields[i].name, "phone") == 0) {
             vc_sha256(digest, row.data + row.fields[i].ct_off, row.fields[i].ct_len);
@@ -207,7 +207,7 @@ static void test_concurrent_appenders(void **state)
     int64_t count = 0, before = 0;
     vault_audit_result res;
 
-    assert_int_equal(store_audit_count(&before, f->v->db), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_audit_count(&before, f->v->db)), 0);
     for (i = 0; i < 2; i++) {
         pids[i] = fork();
         assert_true(pids[i] >= 0);
@@ -237,7 +237,7 @@ static void test_concurrent_appenders(void **state)
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
     }
-    assert_int_equal(store_audit_count(&count, f->v->db), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_audit_count(&count, f->v->db)), 0);
     assert_int_equal(count, before + 2 * reads);
     assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), 0);
     assert_int_equal(res.entries, (uint64_t)count);
@@ -309,7 +309,7 @@ static void test_batch_reads(void **state)
     ids[0] = f->id;
     ids[1] = id2;
     ids[2] = f->id;
-    assert_int_equal(store_audit_count(&before, f->v->db), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_audit_count(&before, f->v->db)), 0);
     assert_int_equal(vault_record_get_batch(out, f->grid, ids, 3, fields, 1), 0);
     assert_string_equal(vault_result_value(out[0], 0, NULL), "138****5678");
     assert_string_equal(vault_result_value(out[1], 0, NULL), "137****0001");
@@ -317,7 +317,7 @@ static void test_batch_reads(void **state)
     vault_result_free(out[0]);
     vault_result_free(out[1]);
     vault_result_free(out[2]);
-    assert_int_equal(store_audit_count(&after, f->v->db), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_audit_count(&after, f->v->db)), 0);
     assert_int_equal(after, before + 3); /* one entry per record */
     /* all or nothing: one missing record, no results, no read entries;
      * only the refusal of the unknown id is logged */
@@ -326,14 +326,14 @@ static void test_batch_reads(void **state)
     assert_int_equal(vault_record_get_batch(out, f->grid, bad_ids, 2, fields, 1), VAULT_ENOTFOUND);
     assert_null(out[0]);
     assert_null(out[1]);
-    assert_int_equal(store_audit_count(&before, f->v->db), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_audit_count(&before, f->v->db)), 0);
     assert_int_equal(before, after + 1);
 }
 
 static void tree_blob(uint8_t *blob, size_t cap, size_t *len, vault *v)
 {
     assert_int_equal(store_begin(v->db, 0), 0);
-    assert_int_equal(store_meta_get(v->db, "audit_tree", blob, cap, len), 0);
+    assert_int_equal(TU_SNAP(v->db, store_meta_get(v->db, "audit_tree", blob, cap, len)), 0);
     store_rollback(v->db);
 }
 
@@ -367,7 +367,7 @@ static void test_tree_state(void **state)
     vault_result *r = NULL, **out;
     char *note = NULL;
 
-    assert_int_equal(store_audit_count(&count, f->v->db), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_audit_count(&count, f->v->db)), 0);
     tree_blob(blob, sizeof blob, &len, f->v);
     assert_int_equal(len, 8 + 32 * (size_t)__builtin_popcountll((uint64_t)count));
     assert_int_equal(blob[0], (uint8_t)count);
@@ -409,7 +409,7 @@ static void test_tree_state(void **state)
         vault_result_free(out[i]);
     free(ids);
     free(out);
-    assert_int_equal(store_audit_count(&count, f->v->db), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_audit_count(&count, f->v->db)), 0);
     assert_true(count > 1000);
     verify_ok(f->v, 2);
 }
@@ -474,7 +474,7 @@ static void tree_rebuild(vault *v)
     int i;
 
     af_merkle_init(&m);
-    assert_int_equal(store_audit_scan(v->db, 0, leaf_fn, &m), 0);
+    assert_int_equal(TU_SNAP(v->db, store_audit_scan(v->db, 0, leaf_fn, &m)), 0);
     live = (size_t)__builtin_popcountll(m.size);
     for (i = 0; i < 8; i++)
         blob[i] = (uint8_t)(m.size >> (8 * i));
@@ -612,7 +612,7 @@ static void test_note_origin(void **state)
     vault_audit_result res;
 
     assert_int_equal(store_begin(f->v->db, 0), 0);
-    assert_int_equal(store_meta_get(f->v->db, "audit_sk", wrapped, sizeof wrapped, &wlen), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_meta_get(f->v->db, "audit_sk", wrapped, sizeof wrapped, &wlen)), 0);
     store_rollback(f->v->db);
     memcpy(ad, "libvault/auditkey/v1", 20);
     memcpy(ad + 20, f->v->id, VAULT_ID_BYTES);

@@ -7,6 +7,7 @@
  * in storage order, and vault_audit_verify passes.
  * VAULT_TEST_EXTENDED=1 runs five times as many operations. */
 #include "testutil.h"
+#include "testsnap.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -335,7 +336,7 @@ static void test_many_processes_and_threads(void **state)
                                           FIELDS, values, lens), 0);
     }
     vault_session_close(s);
-    assert_int_equal(store_audit_count(&before, v->db), 0);
+    assert_int_equal(TU_SNAP(v->db, store_audit_count(&before, v->db)), 0);
     vault_close(v);
     v = NULL;
 
@@ -386,12 +387,12 @@ static void test_many_processes_and_threads(void **state)
 
     /* Afterwards, from a fresh handle: complete, linear, intact. */
     assert_int_equal(vault_open(&v, sh.path, &sec), 0);
-    assert_int_equal(store_audit_count(&after, v->db), 0);
+    assert_int_equal(TU_SNAP(v->db, store_audit_count(&after, v->db)), 0);
     expected += (uint64_t)verifies; /* the parent's verifies are logged too */
     if ((uint64_t)(after - before) != expected)
         fail_msg("%lld entries appended, the successful calls account for %llu",
                  (long long)(after - before), (unsigned long long)expected);
-    assert_int_equal(store_audit_scan(v->db, 0, linear_fn, &lc), 0);
+    assert_int_equal(TU_SNAP(v->db, store_audit_scan(v->db, 0, linear_fn, &lc)), 0);
     assert_int_equal(lc.bad, 0);
     assert_int_equal(lc.next - 1, (uint64_t)after);
     assert_int_equal(vault_audit_verify(&ar, v, NULL, NULL, NULL), 0);
@@ -449,7 +450,7 @@ static void revoke_in_open_tx(vault *v, const char *gid)
 
     assert_int_equal(store_grant_set_state(v->db, gid, "revoked", NULL, "li", "test", time(NULL)),
                      0);
-    assert_int_equal(store_meta_get(v->db, "grants_version", b, sizeof b, &n), 0);
+    assert_int_equal(TU_SNAP(v->db, store_meta_get(v->db, "grants_version", b, sizeof b, &n)), 0);
     for (i = 0; i < n; i++)
         ver |= (uint64_t)b[i] << (8 * i);
     ver++;

@@ -15,6 +15,7 @@
  *     record created has its create entry.
  * 20 kills normally; VAULT_TEST_EXTENDED=1 runs 200. */
 #include "testutil.h"
+#include "testsnap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -442,7 +443,7 @@ static size_t find_by_idno(uint8_t out[VAULT_ID_BYTES], vault *v, const char *id
     record_ctx rx = vault__record_ctx(v);
 
     assert_non_null(f);
-    assert_int_equal(record_find(&ids, &n, &rx, f, idno, strlen(idno)), 0);
+    assert_int_equal(TU_SNAP(v->db, record_find(&ids, &n, &rx, f, idno, strlen(idno))), 0);
     if (n >= 1)
         memcpy(out, ids, VAULT_ID_BYTES);
     free(ids);
@@ -460,11 +461,11 @@ static void check_record(vault *v, rec *r, unsigned iter)
     record_row row = {0};
 
     vault__id_format(hex, r->id);
-    rc = record_load(&row, v->db, r->id);
+    rc = TU_SNAP(v->db, record_load(&row, v->db, r->id));
     if (rc != 0)
         fail_msg("round %u: record %s: rc %d (%s)", iter, hex, rc, vault_error_last());
     for (j = 0; j < NF; j++) {
-        rc = record_open_secure(&pt, &len, &rx, &row, FIELDS[j]);
+        rc = TU_SNAP(v->db, record_open_secure(&pt, &len, &rx, &row, FIELDS[j]));
         if (rc != 0)
             fail_msg("round %u: record %s field %s: rc %d (%s)", iter, hex, FIELDS[j], rc,
                      vault_error_last());
@@ -568,7 +569,7 @@ static void check_round(ctx *x, child *kids, int nkids)
         fail_msg("round %u: audit log does not verify: %s", x->iter, res.message);
     memset(&sc, 0, sizeof sc);
     sc.last_pos = x->audit_pos;
-    assert_int_equal(store_audit_scan(v->db, x->audit_pos, scan_fn, &sc), 0);
+    assert_int_equal(TU_SNAP(v->db, store_audit_scan(v->db, x->audit_pos, scan_fn, &sc)), 0);
     for (c = 0; c < nkids; c++) {
         child *k = &kids[c];
         unsigned long long kk = 0;
@@ -714,13 +715,13 @@ static void test_kill_at_random(void **state)
         rec_add(&x, id, i);
     }
     vault_session_close(s);
-    assert_int_equal(store_audit_count(&x.audit_pos, v->db), 0);
+    assert_int_equal(TU_SNAP(v->db, store_audit_count(&x.audit_pos, v->db)), 0);
     {
         int64_t last = 0;
         uint8_t *e = NULL;
         size_t elen = 0;
         uint8_t head[32];
-        assert_int_equal(store_audit_last(&last, &e, &elen, head, v->db), 0);
+        assert_int_equal(TU_SNAP(v->db, store_audit_last(&last, &e, &elen, head, v->db)), 0);
         free(e);
         x.audit_pos = last;
     }

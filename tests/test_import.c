@@ -1,6 +1,7 @@
 /* import: CSV files imported all or nothing, with FILE:ROW:COL messages
  * that never show a value, one audit entry per record, streaming. */
 #include "testutil.h"
+#include "testsnap.h"
 
 #include "audit/audit_format.h"
 #include "store/store.h"
@@ -24,7 +25,7 @@ static int64_t record_count(fixture *f)
 {
     int64_t n = -1;
 
-    assert_int_equal(store_record_count(&n, f->v->db), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_record_count(&n, f->v->db)), 0);
     return n;
 }
 
@@ -32,7 +33,7 @@ static int64_t entry_count(fixture *f)
 {
     int64_t n = -1;
 
-    assert_int_equal(store_audit_count(&n, f->v->db), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_audit_count(&n, f->v->db)), 0);
     return n;
 }
 
@@ -111,7 +112,7 @@ static scan audit_scan(fixture *f, const char *prefix)
     memset(&sc, 0, sizeof sc);
     sc.prefix = prefix;
     sc.all_hashed = 1;
-    assert_int_equal(store_audit_scan(f->v->db, 0, scan_fn, &sc), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_audit_scan(f->v->db, 0, scan_fn, &sc)), 0);
     return sc;
 }
 

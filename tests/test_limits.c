@@ -5,6 +5,7 @@
  * operation runs in a child process whose peak RSS (getrusage, with the
  * high-water mark reset first) must stay under a bound. */
 #include "testutil.h"
+#include "testsnap.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -200,12 +201,12 @@ static void test_value_limit(void **state)
     assert_int_equal(val[len - 1], 'a');
     vault_result_free(r);
     /* one byte more: refused, nothing written, nothing logged as a write */
-    assert_int_equal(store_audit_count(&before, f->v->db), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_audit_count(&before, f->v->db)), 0);
     assert_int_equal(vault_record_put(f->officer, f->id, "address", big, VAULT_VALUE_MAX + 1),
                      VAULT_ELIMIT);
     assert_clear_error(VAULT_ELIMIT);
     assert_non_null(strstr(vault_error_last(), "65536"));
-    assert_int_equal(store_audit_count(&after, f->v->db), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_audit_count(&after, f->v->db)), 0);
     assert_int_equal(after, before);
     /* in a multi-field add: all or nothing */
     {
@@ -214,10 +215,10 @@ static void test_value_limit(void **state)
         size_t lens[] = {strlen("李四"), VAULT_VALUE_MAX + 1};
         char id[VAULT_ID_HEX_SIZE];
         int64_t recs = 0, recs2 = 0;
-        assert_int_equal(store_record_count(&recs, f->v->db), 0);
+        assert_int_equal(TU_SNAP(f->v->db, store_record_count(&recs, f->v->db)), 0);
         assert_int_equal(vault_record_add(id, sizeof id, f->officer, GRID7, 2, fields, values,
                                           lens), VAULT_ELIMIT);
-        assert_int_equal(store_record_count(&recs2, f->v->db), 0);
+        assert_int_equal(TU_SNAP(f->v->db, store_record_count(&recs2, f->v->db)), 0);
         assert_int_equal(recs, recs2);
     }
     /* searching for a huge value */
@@ -774,14 +775,14 @@ static void test_csv_huge_cell(void **state)
         n += cell;
         n += (size_t)snprintf(text + n, 8, "%s\n", quoted ? "\"" : "");
         tu_write_file(p, text, n);
-        assert_int_equal(store_record_count(&before, f->v->db), 0);
+        assert_int_equal(TU_SNAP(f->v->db, store_record_count(&before, f->v->db)), 0);
         m = run_measured(f, op_import, p);
         assert_int_equal(m.rc, VAULT_ELIMIT);
         assert_non_null(strstr(m.msg, "bigcell.csv:2:3:"));
         assert_non_null(strstr(m.msg, "longer than"));
         assert_null(strstr(m.msg, "aaaa")); /* never the value */
         assert_true(m.growth_kb < GROWTH_LIMIT_KB);
-        assert_int_equal(store_record_count(&after, f->v->db), 0);
+        assert_int_equal(TU_SNAP(f->v->db, store_record_count(&after, f->v->db)), 0);
         assert_int_equal(after, before);
     }
     /* a 10 MB header cell */
@@ -809,7 +810,7 @@ static void test_csv_million_columns(void **state)
     int64_t before = 0, after = 0;
 
     assert_non_null(text);
-    assert_int_equal(store_record_count(&before, f->v->db), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_record_count(&before, f->v->db)), 0);
     for (k = 0; k < VAULT_ARRAY_LEN(kinds); k++) {
         n = 0;
         if (k == 3) { /* a valid header and a row of a million cells */
@@ -838,7 +839,7 @@ static void test_csv_million_columns(void **state)
         if (m.growth_kb >= GROWTH_LIMIT_KB)
             fail_msg("%s: peak RSS grew by %ld KiB", kinds[k], m.growth_kb);
     }
-    assert_int_equal(store_record_count(&after, f->v->db), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_record_count(&after, f->v->db)), 0);
     assert_int_equal(after, before);
     free(text);
     free(p);

@@ -5,6 +5,7 @@
  * tampered ciphertext stops it with an error naming the record, never the
  * value; every step is in the audit log. */
 #include "testutil.h"
+#include "testsnap.h"
 #include "testrow.h"
 
 #include <signal.h>
@@ -160,7 +161,7 @@ static uint32_t latest(vault *v, const char *grade)
 {
     uint32_t ver = 0;
 
-    assert_int_equal(store_gradekey_latest(&ver, v->db, grade), 0);
+    assert_int_equal(TU_SNAP(v->db, store_gradekey_latest(&ver, v->db, grade)), 0);
     return ver;
 }
 
@@ -169,14 +170,14 @@ static int key_exists(vault *v, const char *grade, uint32_t version)
     uint8_t buf[256];
     size_t len = 0;
 
-    return store_gradekey_get(buf, sizeof buf, &len, v->db, grade, version) == VAULT_OK;
+    return TU_SNAP(v->db, store_gradekey_get(buf, sizeof buf, &len, v->db, grade, version)) == VAULT_OK;
 }
 
 static int64_t stale(vault *v, const char *grade, uint32_t below)
 {
     int64_t n = -1;
 
-    assert_int_equal(store_field_count_stale(&n, v->db, grade, below), 0);
+    assert_int_equal(TU_SNAP(v->db, store_field_count_stale(&n, v->db, grade, below)), 0);
     return n;
 }
 
@@ -227,7 +228,7 @@ static int log_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, cons
 static void rotation_log(rot_log *l, vault *v)
 {
     memset(l, 0, sizeof *l);
-    assert_int_equal(store_audit_scan(v->db, 0, log_fn, l), 0);
+    assert_int_equal(TU_SNAP(v->db, store_audit_scan(v->db, 0, log_fn, l)), 0);
 }
 
 static void check_audit_intact(vault *v)
@@ -666,7 +667,7 @@ static void test_rolled_back_key_never_used(void **state)
 
     /* What the database holds, through a keyring that never saw either. */
     assert_int_equal(keyring_new(&fresh, keyring_master(v->keys), v->id), 0);
-    assert_int_equal(keyring_grade_key(&k, fresh, v->db, "scratch", 1), 0);
+    assert_int_equal(TU_SNAP(v->db, keyring_grade_key(&k, fresh, v->db, "scratch", 1)), 0);
     assert_memory_equal(k, second, VC_KEYBYTES);
     keyring_free(fresh);
 }

@@ -2,6 +2,7 @@
  * store, shared by every handle), and every refusal or metadata query of a
  * data call is an audit entry (issue 13). */
 #include "testutil.h"
+#include "testsnap.h"
 #include "testrow.h"
 
 #include "audit/audit_format.h"
@@ -87,7 +88,7 @@ static int64_t entries(vault *v)
 {
     int64_t n = 0;
 
-    assert_int_equal(store_audit_count(&n, v->db), 0);
+    assert_int_equal(TU_SNAP(v->db, store_audit_count(&n, v->db)), 0);
     return n;
 }
 
@@ -98,7 +99,7 @@ static void last_entry(af_entry *e, void **storage, vault *v)
     uint8_t *enc = NULL, head[32];
     size_t len = 0;
 
-    assert_int_equal(store_audit_last(&pos, &enc, &len, head, v->db), 0);
+    assert_int_equal(TU_SNAP(v->db, store_audit_last(&pos, &enc, &len, head, v->db)), 0);
     assert_non_null(enc);
     assert_int_equal(af_entry_decode(e, storage, enc, len), 0);
     free(enc);
@@ -213,8 +214,8 @@ static void test_quota_shared_by_handles(void **state)
         assert_int_equal(n, 1);
     }
     assert_last(v2, "search", AF_OUTCOME_OK, "quota grid-masked-search: 30 of 30");
-    assert_int_equal(store_quota_count(&used, f->v->db, "grid-masked-search", "zhang",
-                                       vault__now() - 3600), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_quota_count(&used, f->v->db, "grid-masked-search", "zhang",
+                                       vault__now() - 3600)), 0);
     assert_int_equal(used, 30);
     assert_int_equal(find(&n, f->grid, "phone", PHONE), VAULT_EDENIED);
     assert_int_equal(find(&n, g2, "id_number", "330102198001010038"), VAULT_EDENIED);

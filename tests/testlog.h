@@ -7,6 +7,7 @@
 
 #include "audit/audit_format.h"
 #include "store/store.h"
+#include "testsnap.h"
 
 /* A visitor of one decoded entry (e is NULL when the stored bytes no
  * longer decode, as in tests that damage the log). */
@@ -40,7 +41,7 @@ static inline void tu_log_each(store *db, tu_entry_fn fn, void *arg)
 {
     tu_visit t = {fn, arg};
 
-    assert_int_equal(store_audit_scan(db, 0, tu_visit_fn, &t), 0);
+    assert_int_equal(TU_SNAP(db, store_audit_scan(db, 0, tu_visit_fn, &t)), 0);
 }
 
 /* Visit the entries filed under one record (the audit_record index). */
@@ -49,7 +50,7 @@ static inline void tu_log_each_record(store *db, const uint8_t rid[VAULT_ID_BYTE
 {
     tu_visit t = {fn, arg};
 
-    assert_int_equal(store_audit_scan_record(db, rid, tu_visit_fn, &t), 0);
+    assert_int_equal(TU_SNAP(db, store_audit_scan_record(db, rid, tu_visit_fn, &t)), 0);
 }
 
 #endif

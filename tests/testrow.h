@@ -4,6 +4,7 @@
 #define VAULT_TESTROW_H
 
 #include "vault_int.h"
+#include "testsnap.h"
 
 /* A copy of one stored field's ciphertext (malloc'ed), its grade (grade
  * may be NULL, else VAULT_NAME_MAX bytes) and key version (may be NULL). */
@@ -14,7 +15,7 @@ static inline uint8_t *tu_raw_get(vault *v, const uint8_t id[VAULT_ID_BYTES], co
     uint8_t *ct = NULL;
     size_t i;
 
-    assert_int_equal(record_load(&row, v->db, id), 0);
+    assert_int_equal(TU_SNAP(v->db, record_load(&row, v->db, id)), 0);
     for (i = 0; i < row.nfields; i++) {
         const record_field *rf = &row.fields[i];
         if (strcmp(rf->name, field) != 0)
@@ -106,7 +107,7 @@ static inline int64_t tu_raw_version(vault *v, const uint8_t id[VAULT_ID_BYTES])
     record_row row = {0};
     int64_t n;
 
-    assert_int_equal(record_load(&row, v->db, id), 0);
+    assert_int_equal(TU_SNAP(v->db, record_load(&row, v->db, id)), 0);
     n = row.version;
     record_row_free(&row);
     return n;

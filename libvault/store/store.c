@@ -77,6 +77,13 @@ static store_backend_open_fn scheme_of(const char *location, const char **rest)
     return fn;
 }
 
+int store_location_is_file(const char *location)
+{
+    const char *rest = NULL;
+
+    return scheme_of(location, &rest) == NULL;
+}
+
 /* ---- canonical row bytes (docs/storage.md) ----
  * ROW_DOMAIN, one kind byte, then each item as a u32le length and its
  * bytes; integers as 8 bytes little-endian; an absent string has length
@@ -436,6 +443,30 @@ int store_generation(store *s, int64_t *out)
     return s->be->generation(s->be, out);
 }
 
+/* Every read runs in a transaction and every write in a write
+ * transaction: a call outside one is a bug in the layer above (it would
+ * read rows of no single snapshot, or write without the log). */
+static int need_tx(const store *s, int write, const char *what)
+{
+    if (!s->in_tx)
+        return vault__err(VAULT_ESTATE, "store: %s outside a transaction", what);
+    if (write && !s->writes)
+        return vault__err(VAULT_ESTATE, "store: %s in a read-only transaction", what);
+    return VAULT_OK;
+}
+#define TX_READ(s)                                 \
+    do {                                           \
+        int tx_rc_ = need_tx((s), 0, __func__);    \
+        if (tx_rc_ < 0)                            \
+            return tx_rc_;                         \
+    } while (0)
+#define TX_WRITE(s)                                \
+    do {                                           \
+        int tx_rc_ = need_tx((s), 1, __func__);    \
+        if (tx_rc_ < 0)                            \
+            return tx_rc_;                         \
+    } while (0)
+
 /* ---- meta ---- */
 
 typedef struct meta_out {
@@ -462,6 +493,7 @@ int store_meta_get(store *s, const char *key, uint8_t *out, size_t cap, size_t *
 {
     meta_out c = {s, out, cap, out_len};
 
+    TX_READ(s);
     return s->be->meta_get(s->be, key, meta_fn, &c);
 }
 
@@ -470,6 +502,7 @@ int store_meta_put(store *s, const char *key, const uint8_t *val, size_t len)
     int rc = VAULT_OK;
     store_meta m = {key, val, len, {0}};
 
+    TX_WRITE(s);
     GUARD(row_mac(m.mac, s, STORE_ROW_META, &m));
     GUARD(s->be->meta_put(s->be, &m));
 cleanup:
@@ -484,6 +517,7 @@ int store_policy_add(int64_t *out_id, store *s, const uint8_t hash[32], const ch
     int rc = VAULT_OK;
     store_policy p;
 
+    TX_WRITE(s);
     memset(&p, 0, sizeof p);
     GUARD(s->be->policy_next_id(s->be, &p.id));
     memcpy(p.hash, hash, 32);
@@ -538,8 +572,10 @@ int store_policy_active(int64_t *out_id, char *filename_out, size_t filename_cap
                         char **out_source, size_t *out_len, store *s)
 {
     policy_out c = {s, out_id, filename_out, filename_cap, out_source, out_len};
-    int rc = s->be->policy_active(s->be, policy_fn, &c);
+    int rc;
 
+    TX_READ(s);
+    rc = s->be->policy_active(s->be, policy_fn, &c);
     if (rc == VAULT_ENOTFOUND)
         rc = vault__err(VAULT_EINTEGRITY, "database: the vault has no policy");
     return rc;
@@ -553,6 +589,7 @@ int store_gradekey_add(store *s, const char *grade, uint32_t version, const uint
     int rc = VAULT_OK;
     store_gradekey k = {grade, version, wrapped, len, now, {0}};
 
+    TX_WRITE(s);
     GUARD(row_mac(k.mac, s, STORE_ROW_GRADEKEY, &k));
     GUARD(s->be->gradekey_add(s->be, &k));
 cleanup:
@@ -576,8 +613,10 @@ int store_gradekey_get(uint8_t *out, size_t cap, size_t *out_len, store *s, cons
                        uint32_t version)
 {
     meta_out c = {s, out, cap, out_len};
-    int rc = s->be->gradekey_get(s->be, grade, version, gradekey_fn, &c);
+    int rc;
 
+    TX_READ(s);
+    rc = s->be->gradekey_get(s->be, grade, version, gradekey_fn, &c);
     if (rc == VAULT_ENOTFOUND)
         rc = vault__err(VAULT_EINTEGRITY, "database: no key version %u for grade '%s'",
                         (unsigned)version, grade);
@@ -586,11 +625,13 @@ int store_gradekey_get(uint8_t *out, size_t cap, size_t *out_len, store *s, cons
 
 int store_gradekey_latest(uint32_t *out, store *s, const char *grade)
 {
+    TX_READ(s);
     return s->be->gradekey_latest(s->be, grade, out);
 }
 
 int store_gradekey_retire(store *s, const char *grade, uint32_t below_version)
 {
+    TX_WRITE(s);
     return s->be->gradekey_retire(s->be, grade, below_version);
 }
 
@@ -632,6 +673,7 @@ int store_record_get(store *s, const uint8_t id[VAULT_ID_BYTES], store_record_fn
     int rc = VAULT_OK;
     rec_cb c = {s, fn, NULL, arg, 0};
 
+    TX_READ(s);
     GUARD(s->be->record_get_batch(s->be, id, 1, one_fn, &c));
     ENSURE(c.found, VAULT_ENOTFOUND, "no such record");
 cleanup:
@@ -655,6 +697,7 @@ int store_record_get_batch(store *s, const uint8_t *ids, size_t n,
 {
     rec_cb c = {s, NULL, fn, arg, 0};
 
+    TX_READ(s);
     return s->be->record_get_batch(s->be, ids, n, batch_fn, &c);
 }
 
@@ -662,6 +705,7 @@ int store_record_write(store *s, store_record *row, int is_new)
 {
     int rc = VAULT_OK;
 
+    TX_WRITE(s);
     GUARD(row_mac(row->mac, s, STORE_ROW_RECORD, row));
     GUARD(s->be->record_write(s->be, row, is_new));
 cleanup:
@@ -670,11 +714,13 @@ cleanup:
 
 int store_record_delete(store *s, const uint8_t id[VAULT_ID_BYTES])
 {
+    TX_WRITE(s);
     return s->be->record_delete(s->be, id);
 }
 
 int store_record_count(int64_t *out, store *s)
 {
+    TX_READ(s);
     return s->be->record_count(s->be, out);
 }
 
@@ -694,11 +740,13 @@ int store_record_scan_stale(store *s, const char *grade, uint32_t below_version,
 {
     rec_cb c = {s, fn, NULL, arg, 0};
 
+    TX_READ(s);
     return s->be->record_scan_stale(s->be, grade, below_version, limit, stale_fn, &c);
 }
 
 int store_field_count_stale(int64_t *out, store *s, const char *grade, uint32_t below_version)
 {
+    TX_READ(s);
     return s->be->field_count_stale(s->be, grade, below_version, out);
 }
 
@@ -710,6 +758,7 @@ int store_bidx_find(uint8_t **out, size_t *out_count, store *s, const char *fiel
     uint8_t *ids = NULL, *grown;
     size_t n = 0, cap = 0;
 
+    TX_READ(s);
     *out = NULL;
     *out_count = 0;
     GUARD(s->be->bidx_find(s->be, &it, field, digest, dlen));
@@ -737,11 +786,13 @@ cleanup:
 
 int store_bulk_begin(store *s, size_t expected)
 {
+    TX_WRITE(s);
     return s->be->bulk_begin ? s->be->bulk_begin(s->be, expected) : VAULT_OK;
 }
 
 int store_bulk_end(store *s)
 {
+    TX_WRITE(s);
     return s->be->bulk_end ? s->be->bulk_end(s->be) : VAULT_OK;
 }
 
@@ -752,6 +803,7 @@ int store_grant_insert(store *s, const store_grant *g)
     int rc = VAULT_OK;
     store_grant row = *g;
 
+    TX_WRITE(s);
     GUARD(row_mac(row.mac, s, STORE_ROW_GRANT, &row));
     GUARD(s->be->grant_insert(s->be, &row));
 cleanup:
@@ -779,6 +831,7 @@ int store_grant_get(store *s, const char *id, int (*fn)(void *arg, const store_g
 {
     grant_cb c = {s, fn, arg};
 
+    TX_READ(s);
     return s->be->grant_get(s->be, id, grant_fn, &c);
 }
 
@@ -786,6 +839,7 @@ int store_grant_scan(store *s, int (*fn)(void *arg, const store_grant *g), void 
 {
     grant_cb c = {s, fn, arg};
 
+    TX_READ(s);
     return s->be->grant_scan(s->be, grant_fn, &c);
 }
 
@@ -820,6 +874,7 @@ int store_grant_set_state(store *s, const char *id, const char *state, const cha
 {
     grant_state c = {s, state, approver, revoked_by, revoke_reason, now};
 
+    TX_WRITE(s);
     return store_grant_get(s, id, set_state_fn, &c);
 }
 
@@ -850,6 +905,7 @@ int store_audit_append(store *s, int64_t pos, const uint8_t *entry, size_t len,
     store_audit_row row = {pos, entry, len, head, 32, record_id, user ? user : "", flags};
     append_one c = {&row};
 
+    TX_WRITE(s);
     return s->be->audit_append(s->be, seal_one, &c);
 }
 
@@ -882,6 +938,7 @@ int store_audit_last(int64_t *out_pos, uint8_t **out_entry, size_t *out_len, uin
 {
     last_out c = {out_pos, out_entry, out_len, head};
 
+    TX_READ(s);
     *out_pos = 0;
     *out_entry = NULL;
     *out_len = 0;
@@ -912,6 +969,7 @@ int store_audit_scan(store *s, int64_t after_pos, store_audit_fn fn, void *arg)
 {
     store_audit_filter f = {after_pos, NULL, NULL};
 
+    TX_READ(s);
     return audit_scan_filter(s, &f, fn, arg);
 }
 
@@ -920,6 +978,7 @@ int store_audit_scan_record(store *s, const uint8_t record_id[VAULT_ID_BYTES], s
 {
     store_audit_filter f = {0, record_id, NULL};
 
+    TX_READ(s);
     return audit_scan_filter(s, &f, fn, arg);
 }
 
@@ -927,16 +986,19 @@ int store_audit_scan_user(store *s, const char *user, store_audit_fn fn, void *a
 {
     store_audit_filter f = {0, NULL, user};
 
+    TX_READ(s);
     return audit_scan_filter(s, &f, fn, arg);
 }
 
 int store_audit_count(int64_t *out, store *s)
 {
+    TX_READ(s);
     return s->be->audit_count(s->be, out);
 }
 
 int store_audit_index(store *s)
 {
+    TX_WRITE(s);
     return s->be->audit_index(s->be);
 }
 
@@ -947,6 +1009,7 @@ int store_checkpoint_add(store *s, uint64_t size, const char *note, int64_t now)
     int rc = VAULT_OK;
     store_checkpoint c = {size, note, strlen(note), now, {0}};
 
+    TX_WRITE(s);
     GUARD(row_mac(c.mac, s, STORE_ROW_CHECKPOINT, &c));
     GUARD(s->be->checkpoint_add(s->be, &c));
 cleanup:
@@ -955,6 +1018,7 @@ cleanup:
 
 int store_checkpoint_last(uint64_t *out, store *s)
 {
+    TX_READ(s);
     return s->be->checkpoint_last(s->be, out);
 }
 
@@ -982,6 +1046,7 @@ int store_checkpoint_scan(store *s, int (*fn)(void *arg, uint64_t size, const ch
 {
     cp_cb c = {s, fn, arg};
 
+    TX_READ(s);
     return s->be->checkpoint_scan(s->be, cp_fn, &c);
 }
 
@@ -989,10 +1054,12 @@ int store_checkpoint_scan(store *s, int (*fn)(void *arg, uint64_t size, const ch
 
 int store_quota_count(int64_t *out, store *s, const char *quota, const char *user, int64_t since)
 {
+    TX_READ(s);
     return s->be->quota_count(s->be, quota, user, since, out);
 }
 
 int store_quota_add(store *s, const char *quota, const char *user, int64_t since, int64_t now)
 {
+    TX_WRITE(s);
     return s->be->quota_add(s->be, quota, user, since, now);
 }

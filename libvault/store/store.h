@@ -53,6 +53,10 @@ typedef int (*store_backend_open_fn)(store_backend **out, const char *uri, const
  * their in-memory double as "memory").  At most 8 schemes. */
 int store_register_backend(const char *scheme, store_backend_open_fn fn) VAULT_MUST_CHECK;
 
+/* 0 when `location` names a registered backend ("scheme:..."), 1 when it
+ * is a file path (the SQLCipher backend). */
+int store_location_is_file(const char *location);
+
 /* Open the store at `location` (a file path for SQLCipher, or
  * "scheme:rest" for a registered backend) with the store key and the row
  * guard, migrating an older schema (re-tagging every row).  A wrong key

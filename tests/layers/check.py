@@ -37,10 +37,8 @@ SQLITE_INCLUDE = re.compile(
     r'^\s*#\s*include\s*(?:<\s*([^>]*(?:sqlite3|sqlcipher)[^>]*)>|"((?:[^"]*/)?sqlite3[^"/]*\.h)")',
     re.M)
 # Who may include one: the SQLCipher backend, and the benchmark (it measures
-# raw SQLCipher as the baseline).  libvault/store/store.c holds the SQLCipher
-# code until the backend moves to libvault/store/sqlcipher.c (issue 14); drop
-# it from this list then.
-SQLITE_ONLY_IN = ("libvault/store/sqlcipher.c", "libvault/store/store.c", "bench/")
+# raw SQLCipher as the baseline).
+SQLITE_ONLY_IN = ("libvault/store/sqlcipher.c", "bench/")
 # Where the SQLite rule is checked, besides sources(): C files under these
 # folders, and these files.
 SQLITE_CHECKED_DIRS = ("fuzz",)
@@ -243,7 +241,7 @@ def self_test():
                     "includes " + line.split("include")[1].strip(' <>"') not in bad.stdout:
                 print(f"self-test: a planted SQLite include in {rel} was not caught:\n" + bad.stdout)
                 return 1
-        if "libvault/store/store.c:" in bad.stdout:
+        if "libvault/store/sqlcipher.c:" in bad.stdout:
             print("self-test: the SQLCipher backend's own include was refused:\n" + bad.stdout)
             return 1
     print("self-test: a clean tree passes; a planted back edge (store -> handle), a "
