@@ -1,5 +1,6 @@
 /* crypto: thin wrappers over libsodium (the only module that calls it). */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -66,15 +67,91 @@ int vc_init(void)
     return VAULT_OK;
 }
 
+/* Guarded memory, reused.  sodium_malloc costs an mmap, two mprotects
+ * and an mlock (sodium_free the munmap): about nine system calls, which an
+ * audited read paid for every result.  Blocks of a few size classes are
+ * kept after vc_free instead: wiped, still guarded and locked, and handed
+ * out again.  Each block starts with a small header naming its class; the
+ * caller's bytes end where sodium_malloc put the guard page, so an overrun
+ * past the class size still faults.  Up to pool_keep[c] blocks of class c
+ * are kept (enough for the results of one batch of 1 000 reads; about 9 MB
+ * of mappings at most); the rest go back to the system. */
+#define POOL_HDR 16
+#define POOL_MAGIC 0x7661756cU /* "vaul" */
+#define POOL_UNPOOLED 0xffU
+#define POOL_KEEP 1024
+static const size_t pool_size[] = {496, 2032, 8176, 32752, 131056};
+static const size_t pool_keep[] = {POOL_KEEP, 256, 64, 16, 4};
+#define POOL_CLASSES (sizeof pool_size / sizeof pool_size[0])
+
+typedef struct pool_hdr {
+    uint32_t magic;
+    uint32_t cls;
+    uint64_t size; /* the caller's bytes available */
+} pool_hdr;
+_Static_assert(sizeof(pool_hdr) == POOL_HDR, "pool header size");
+
+static struct {
+    pthread_mutex_t lock;
+    void *free[POOL_CLASSES][POOL_KEEP];
+    size_t n[POOL_CLASSES];
+} pool = {PTHREAD_MUTEX_INITIALIZER, {{0}}, {0}};
+
 void *vc_malloc(size_t n)
 {
-    return sodium_malloc(n);
+    size_t c, size = n;
+    uint8_t *block = NULL;
+    pool_hdr *h;
+
+    for (c = 0; c < POOL_CLASSES && n > pool_size[c]; c++)
+        ;
+    if (c < POOL_CLASSES) {
+        size = pool_size[c];
+        pthread_mutex_lock(&pool.lock);
+        if (pool.n[c] > 0)
+            block = pool.free[c][--pool.n[c]];
+        pthread_mutex_unlock(&pool.lock);
+    }
+    if (!block) {
+        if (size > SIZE_MAX - POOL_HDR)
+            return NULL;
+        block = sodium_malloc(size + POOL_HDR);
+        if (!block)
+            return NULL;
+    }
+    h = (pool_hdr *)block;
+    h->magic = POOL_MAGIC;
+    h->cls = c < POOL_CLASSES ? (uint32_t)c : POOL_UNPOOLED;
+    h->size = size;
+    return block + POOL_HDR;
 }
 
 void vc_free(void *p)
 {
-    if (p)
-        sodium_free(p);
+    uint8_t *block;
+    pool_hdr *h;
+    size_t c;
+
+    if (!p)
+        return;
+    block = (uint8_t *)p - POOL_HDR;
+    h = (pool_hdr *)block;
+    if (h->magic != POOL_MAGIC)
+        abort(); /* not from vc_malloc: a bug, never silently tolerated */
+    c = h->cls;
+    sodium_memzero(p, (size_t)h->size);
+    if (c < POOL_CLASSES) {
+        pthread_mutex_lock(&pool.lock);
+        if (pool.n[c] < pool_keep[c]) {
+            pool.free[c][pool.n[c]++] = block;
+            block = NULL;
+        }
+        pthread_mutex_unlock(&pool.lock);
+    }
+    if (block) {
+        h->magic = 0;
+        sodium_free(block); /* wipes again and unmaps */
+    }
 }
 
 void vc_wipe(void *p, size_t n)

@@ -32,7 +32,9 @@
  * can't start. */
 int vc_init(void) VAULT_MUST_CHECK;
 
-/* Guarded secret memory (sodium_malloc); vc_free wipes and frees, NULL ok. */
+/* Guarded secret memory (sodium_malloc underneath, blocks of a few size
+ * classes reused: docs/security.md); vc_free wipes and releases, NULL ok.
+ * Memory from vc_malloc goes back through vc_free only. */
 void *vc_malloc(size_t n);
 void vc_free(void *p);
 void vc_wipe(void *p, size_t n);

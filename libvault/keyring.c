@@ -87,7 +87,7 @@ void keyring_free(keyring *k)
 {
     if (!k)
         return;
-    vc_free(k->s); /* sodium_free wipes */
+    vc_free(k->s); /* vc_free wipes */
     free(k);
 }
 

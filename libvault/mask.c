@@ -2,8 +2,8 @@
  * decision shows.  The exact rules, with examples, are in docs/masks.md.
  *
  * Every mask works on code points of strictly validated UTF-8, so it never
- * splits one.  The plaintext's decoded copy lives in sodium_malloc memory
- * (wiped by sodium_free); small stack copies are wiped before return.
+ * splits one.  The plaintext's decoded copy lives in guarded memory
+ * (vc_malloc, wiped by vc_free); small stack copies are wiped before return.
  * Masks are not constant-time: they hide content, not timing. */
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "crypto.h"
 #include "mask.h"
 
 static const char *const kind_names[VAULT_MASK__COUNT] = {
@@ -120,7 +121,7 @@ static size_t utf8_count(const char *s, size_t len)
     return n;
 }
 
-/* A value decoded into code points; cp and off share one sodium_malloc
+/* A value decoded into code points; cp and off share one vc_malloc
  * block.  off[i] is the byte offset of cp[i]; off[n] == len. */
 typedef struct text {
     const char *s;
@@ -136,7 +137,7 @@ static int text_decode(text *t, const char *s, size_t len, size_t n)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, k = 0;
 
-    t->cp = sodium_malloc((2 * n + 1) * sizeof(uint32_t));
+    t->cp = vc_malloc((2 * n + 1) * sizeof(uint32_t));
     ENSURE(t->cp != NULL, VAULT_ENOMEM, "mask: out of memory");
     t->off = t->cp + n;
     t->s = s;
@@ -154,7 +155,7 @@ cleanup:
 
 static void text_free(text *t)
 {
-    sodium_free(t->cp);
+    vc_free(t->cp);
     t->cp = NULL;
     t->off = NULL;
 }
@@ -658,7 +659,7 @@ int mask_apply(char **out, size_t *out_len, vault_mask_kind kind, const char *in
     }
 
     b.cap = len + 64; /* no mask adds more than "***, " or a 19-byte card */
-    b.p = sodium_malloc(b.cap);
+    b.p = vc_malloc(b.cap);
     ENSURE(b.p != NULL, VAULT_ENOMEM, "mask: out of memory");
     if (len == 0) {
         if (kind == VAULT_MASK_FLAG) {
@@ -680,7 +681,7 @@ int mask_apply(char **out, size_t *out_len, vault_mask_kind kind, const char *in
     default: GUARD(buf_put(&b, "***", 3)); break;
     }
 done:
-    res = sodium_malloc(b.len + 1);
+    res = vc_malloc(b.len + 1);
     ENSURE(res != NULL, VAULT_ENOMEM, "mask: out of memory");
     memcpy(res, b.p, b.len);
     res[b.len] = '\0';
@@ -690,8 +691,8 @@ done:
         *out_len = b.len;
     }
 cleanup:
-    sodium_free(res);
-    sodium_free(b.p);
+    vc_free(res);
+    vc_free(b.p);
     text_free(&t);
     return rc;
 }

@@ -28,7 +28,7 @@ int mask_kind_from_name(vault_mask_kind *out, const char *name) VAULT_MUST_CHECK
 const char *mask_kind_name(vault_mask_kind kind);
 
 /* Mask `in` (in_len bytes).  *out is NUL-terminated, allocated with
- * sodium_malloc and must be released with sodium_free (which wipes it);
+ * vc_malloc and must be released with vc_free (which wipes it);
  * *out_len excludes the NUL.  `now` is the current time (for age bands).
  * Empty input gives an empty output except for FLAG ("no"). */
 int mask_apply(char **out, size_t *out_len, vault_mask_kind kind,

@@ -397,7 +397,7 @@ int record_reseal(size_t *moved, char *bad_field, size_t bad_cap, const record_c
     if (bad_cap)
         bad_field[0] = '\0';
 cleanup:
-    vc_free(pt); /* sodium_free wipes */
+    vc_free(pt); /* vc_free wipes */
     free(ct);
     return rc;
 }

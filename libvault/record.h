@@ -81,7 +81,7 @@ int record_has(const record_row *r, const char *field);
 typedef char *(*record_alloc_fn)(void *arg, size_t n);
 int record_open(char **out, size_t *out_len, const record_ctx *c, const record_row *r,
                 const char *field, record_alloc_fn alloc, void *arg) VAULT_MUST_CHECK;
-/* The same into sodium_malloc'ed memory (release with sodium_free). */
+/* The same into guarded memory (vc_malloc; release with vc_free). */
 int record_open_secure(char **out, size_t *out_len, const record_ctx *c, const record_row *r,
                        const char *field) VAULT_MUST_CHECK;
 

@@ -24,7 +24,7 @@ typedef struct result_item {
     vault_reason reason;
 } result_item;
 
-/* A result's values share one sodium_malloc'ed arena (guarded, locked,
+/* A result's values share one guarded arena (vc_malloc: guarded, locked,
  * wiped when freed or grown) rather than one guarded mapping per value,
  * which cost ~10 system calls each (bench/README.md). */
 struct vault_result {
@@ -662,7 +662,7 @@ static int arena_reserve(vault_result *r, size_t need)
         return vault__err(VAULT_ENOMEM, "out of secure memory");
     if (r->used)
         memcpy(p, r->arena, r->used);
-    vc_free(r->arena); /* sodium_free wipes */
+    vc_free(r->arena); /* vc_free wipes */
     r->arena = p;
     r->cap = cap;
     return VAULT_OK;
@@ -871,7 +871,7 @@ void vault_result_free(vault_result *r)
 {
     if (!r)
         return;
-    vc_free(r->arena); /* sodium_free wipes */
+    vc_free(r->arena); /* vc_free wipes */
     free(r->items);
     free(r);
 }

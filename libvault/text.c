@@ -68,6 +68,16 @@ int vault__user_norm(char *out, size_t cap, const char *in, const char *what)
            VAULT_NAME_MAX - 1);
     p = (const uint8_t *)in;
     end = p + len;
+    /* Printable ASCII without upper case is its own NFC case fold: the
+     * usual name, done without libunistring (every audit entry files its
+     * user under this form). */
+    while (p < end && *p > 0x20 && *p < 0x7f && !(*p >= 'A' && *p <= 'Z'))
+        p++;
+    if (p == end) {
+        memcpy(out, in, len + 1);
+        goto cleanup;
+    }
+    p = (const uint8_t *)in;
     while (p < end) {
         n = u8_mbtoucr(&c, p, (size_t)(end - p));
         ENSURE(n > 0, VAULT_EINVALID, "%s is not valid UTF-8", what);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "crypto.h"
 #include "mask.h"
 
 typedef struct mcase {
@@ -50,7 +51,7 @@ static void check(const mcase *c, size_t idx, time_t now)
                     mask_kind_name(c->kind), c->in, rc, vault_error_last(), c->rc);
         if (rc == VAULT_OK) {
             print_error("  output \"%s\"\n", out);
-            sodium_free(out);
+            vc_free(out);
         }
         fail();
     }
@@ -64,10 +65,10 @@ static void check(const mcase *c, size_t idx, time_t now)
     if (strcmp(out, c->want) != 0 || len != strlen(c->want)) {
         print_error("case %zu (%s, \"%s\"): got \"%s\" (len %zu), want \"%s\"\n", idx,
                     mask_kind_name(c->kind), c->in, out, len, c->want);
-        sodium_free(out);
+        vc_free(out);
         fail();
     }
-    sodium_free(out);
+    vc_free(out);
 }
 
 static void run(const mcase *cases, size_t n, time_t now)
@@ -355,13 +356,13 @@ static void test_empty_and_blank(void **state)
             assert_non_null(out);
             assert_string_equal(out, k == VAULT_MASK_FLAG ? "no" : "");
             assert_int_equal(len, strlen(out));
-            sodium_free(out);
+            vc_free(out);
         }
         /* NULL with length 0 is an empty value. */
         out = NULL;
         assert_int_equal(mask_apply(&out, &len, (vault_mask_kind)k, NULL, 0, 0), VAULT_OK);
         assert_string_equal(out, k == VAULT_MASK_FLAG ? "no" : "");
-        sodium_free(out);
+        vc_free(out);
     }
 }
 
@@ -434,7 +435,7 @@ static void test_limits_and_arguments(void **state)
     /* Exactly the limit is fine. */
     assert_int_equal(mask_apply(&out, &len, VAULT_MASK_REDACT, big, VAULT_VALUE_MAX, 0), VAULT_OK);
     assert_string_equal(out, "***");
-    sodium_free(out);
+    vc_free(out);
     assert_int_equal(mask_apply(&out, &len, VAULT_MASK_NAME, big, VAULT_VALUE_MAX, 0), VAULT_OK);
     assert_int_equal(len, VAULT_VALUE_MAX);
     assert_int_equal(out[0], 'a');
@@ -442,23 +443,23 @@ static void test_limits_and_arguments(void **state)
         assert_int_equal(out[i], '*');
     }
     assert_int_equal(out[len], '\0');
-    sodium_free(out);
+    vc_free(out);
     memset(big, '7', VAULT_VALUE_MAX);
     assert_int_equal(mask_apply(&out, &len, VAULT_MASK_BANK_CARD, big, VAULT_VALUE_MAX, 0), VAULT_OK);
     assert_string_equal(out, "7777 **** **** 7777");
-    sodium_free(out);
+    vc_free(out);
     free(big);
 
     /* out_len is optional. */
     assert_int_equal(mask_apply(&out, NULL, VAULT_MASK_PHONE, "13812345678", 11, 0), VAULT_OK);
     assert_string_equal(out, "138****5678");
-    sodium_free(out);
+    vc_free(out);
 
     /* in_len, not the NUL, bounds the input. */
     assert_int_equal(mask_apply(&out, &len, VAULT_MASK_ID_NUMBER, "110101199003071234", 11, 0),
                      VAULT_OK);
     assert_string_equal(out, "110****9900");
-    sodium_free(out);
+    vc_free(out);
 
     assert_int_equal(mask_apply(NULL, &len, VAULT_MASK_REDACT, "a", 1, 0), VAULT_EINVALID);
     out = (char *)1;
@@ -547,7 +548,7 @@ static void test_no_leak(void **state)
             }
         }
         assert_int_equal(len, strlen(out));
-        sodium_free(out);
+        vc_free(out);
     }
 }
 
