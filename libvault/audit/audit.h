@@ -1,7 +1,7 @@
 /* audit: the hash-chained log inside the vault (audit_log.c; the public
- * calls on it are in audit.c).  Entries are appended in
- * the caller's write transaction, so an operation and its entry commit
- * together or not at all.  Formats: audit_format.h, docs/audit-format.md. */
+ * calls on it are in audit_api.c).  Entries are collected in the caller's
+ * write transaction and sealed at its commit, so an operation and its
+ * entry commit together or not at all.  Formats: audit_format.h, docs/audit-format.md. */
 #ifndef VAULT_AUDIT_H
 #define VAULT_AUDIT_H
 
@@ -9,19 +9,34 @@
 #include "crypto.h"
 #include "vault_int.h"
 
-/* The audit log's tail as the current write transaction sees it (audit_log.c):
- * loaded from the database at the first append of a transaction, kept here
- * while it lasts, written back once just before COMMIT, forgotten at COMMIT
- * or ROLLBACK.  The write lock is held throughout, so no other connection
- * can append meanwhile. */
+/* One entry collected in the current transaction, sealed at commit. */
+typedef struct audit_pending {
+    uint8_t *enc;    /* encoded with sequence number 0 until sealed */
+    size_t len;
+    uint8_t head[32];/* the chain head after it, once sealed */
+    int has_record;
+    uint8_t record_id[VAULT_ID_BYTES];
+    char user[VAULT_NAME_MAX]; /* the comparison form reports file it under */
+    unsigned flags;
+} audit_pending;
+
+/* The audit log's tail as the current write transaction sees it (audit_log.c).
+ * Entries are collected as the operation runs (audit_append) and sealed
+ * at commit (audit_tx_flush), while the store holds the log head: each
+ * gets the next sequence number, its leaf and chain hash, and goes into
+ * the Merkle state; due checkpoints are signed; the tree state is written
+ * back.  Forgotten at COMMIT or ROLLBACK: a rolled-back operation leaves
+ * no entry (its refusal is logged in a transaction of its own). */
 typedef struct audit_tail {
-    int valid;       /* loaded in this transaction */
-    int dirty;       /* entries appended: the tree state must be saved */
-    int broken;      /* an append failed half-way: the commit must fail */
+    int valid;       /* head and tree loaded in this transaction */
+    int dirty;       /* entries sealed: the tree state must be saved */
+    int broken;      /* sealing failed half-way: the commit must fail */
     int64_t pos;     /* storage position of the newest entry (0: none) */
     uint64_t seq;    /* its sequence number */
     uint8_t head[32];/* the chain head after it */
     af_merkle tree;
+    audit_pending *p;/* collected, p[sealed..np) not yet sealed */
+    size_t np, cap, sealed;
 } audit_tail;
 
 /* A signed checkpoint is written automatically every this many entries,
@@ -35,12 +50,15 @@ int audit_keys_create(vault *v) VAULT_MUST_CHECK;
  * when s is NULL, and the action; everything else zero. */
 void audit_entry_init(af_entry *e, const vault *v, const vault_session *s, const char *action);
 
-/* Append e (seq, time and policy hash are set here) in the caller's write
- * transaction; writes a checkpoint when one is due. */
+/* Collect e in the caller's write transaction (time and policy hash are
+ * set here, the sequence number when it is sealed at commit); checkpoints
+ * that fall due are signed then. */
 int audit_append(vault *v, af_entry *e) VAULT_MUST_CHECK;
 
-/* Transaction hooks (vault.c installs them on the store): write the
- * kept tree state before COMMIT; forget the kept tail at its end. */
+/* Transaction hooks (op.c installs them on the store): seal the collected
+ * entries and write the tree state before COMMIT; forget the tail at its
+ * end.  audit_tx_flush may also run earlier (a checkpoint asked for now
+ * covers every entry collected before it). */
 int audit_tx_flush(vault *v) VAULT_MUST_CHECK;
 void audit_tx_forget(vault *v);
 

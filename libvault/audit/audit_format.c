@@ -157,6 +157,12 @@ cleanup:
     return rc;
 }
 
+void af_entry_set_seq(uint8_t *enc, size_t len, uint64_t seq)
+{
+    if (enc && len >= MAGIC_LEN + 8)
+        put_u64(enc + MAGIC_LEN, seq);
+}
+
 int af_entry_encode(uint8_t **out, size_t *out_len, const af_entry *e)
 {
     int rc = VAULT_OK;

@@ -53,6 +53,9 @@ typedef struct af_entry {
 
 /* Encode to the canonical bytes.  *out malloc'ed.  VAULT_ELIMIT beyond
  * AF_ENTRY_MAX or AF_FIELDS_MAX. */
+/* Set the sequence number of an encoded entry (sealing at commit: an
+ * entry is encoded when it is collected, numbered when it is sealed). */
+void af_entry_set_seq(uint8_t *enc, size_t len, uint64_t seq);
 int af_entry_encode(uint8_t **out, size_t *out_len, const af_entry *e) VAULT_MUST_CHECK;
 
 /* Decode canonical bytes.  The decoded entry points into *storage

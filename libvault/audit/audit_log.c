@@ -150,23 +150,27 @@ static int tree_save(const af_merkle *m, vault *v)
 
 /* ---- the tail of the current transaction ---- */
 
-static int tail_load(vault *v)
+static audit_tail *tail_get(vault *v)
+{
+    if (!v->tail)
+        v->tail = calloc(1, sizeof *v->tail);
+    return v->tail;
+}
+
+/* The newest entry and the tree state as the store has them, checked
+ * against each other (once per transaction). */
+static int tail_load(audit_tail *t, vault *v)
 {
     int rc = VAULT_OK;
-    audit_tail *t;
     uint8_t *last = NULL;
-    size_t last_len = 0;
+    size_t len = 0;
 
-    if (!v->tail && !(v->tail = calloc(1, sizeof *v->tail)))
-        return vault__err(VAULT_ENOMEM, "out of memory");
-    t = v->tail;
     if (t->valid)
         return VAULT_OK;
-    ENSURE(store_in_tx(v->db), VAULT_ESTATE, "audit: append outside a transaction");
-    memset(t, 0, sizeof *t);
-    GUARD(store_audit_last(&t->pos, &last, &last_len, t->head, v->db));
+    t->seq = 0;
+    GUARD(store_audit_last(&t->pos, &last, &len, t->head, v->db));
     if (last) {
-        rc = af_entry_check(&t->seq, last, last_len);
+        rc = af_entry_check(&t->seq, last, len);
         ENSURE(rc == VAULT_OK, VAULT_EINTEGRITY,
                "audit log: the newest entry is damaged; run vaultctl audit verify");
     }
@@ -180,29 +184,116 @@ cleanup:
     return rc;
 }
 
+/* Checkpoints that fell due while sealing: the tree size and root. */
+#define DUE_MAX 64
+typedef struct seal_ctx {
+    vault *v;
+    audit_tail *t;
+    size_t ndue;
+    uint64_t due_size[DUE_MAX];
+    uint8_t due_root[DUE_MAX][32];
+    int rc;
+} seal_ctx;
+
+/* store_audit_seal callback: called while the store holds the log head.
+ * Numbers, hashes and chains the next collected entries. */
+static int seal_fn(void *arg, const store_audit_head *h, store_audit_row *out, size_t cap,
+                   size_t *n)
+{
+    seal_ctx *c = arg;
+    audit_tail *t = c->t;
+    int rc = VAULT_OK;
+    uint8_t leaf[32];
+    audit_pending *p;
+
+    *n = 0;
+    /* The head loaded for this transaction must be the one the store now
+     * holds (a server backend locks it only for the append). */
+    ENSURE(t->valid && h->pos == t->pos && vc_equal(h->head, t->head, 32), VAULT_EBUSY,
+           "audit log: another connection appended meanwhile; try again");
+    while (*n < cap && t->sealed < t->np) {
+        p = &t->p[t->sealed];
+        af_entry_set_seq(p->enc, p->len, t->seq + 1);
+        af_leaf_hash(leaf, p->enc, p->len);
+        af_chain_next(p->head, t->head, leaf);
+        af_merkle_push(&t->tree, leaf);
+        t->pos++;
+        t->seq++;
+        memcpy(t->head, p->head, 32);
+        out[*n].pos = t->pos;
+        out[*n].entry = p->enc;
+        out[*n].len = p->len;
+        out[*n].head = p->head;
+        out[*n].head_len = 32;
+        out[*n].record_id = p->has_record ? p->record_id : NULL;
+        out[*n].user = p->user;
+        out[*n].flags = p->flags;
+        (*n)++;
+        t->sealed++;
+        t->dirty = 1;
+        if (t->tree.size % AUDIT_CHECKPOINT_EVERY == 0) {
+            ENSURE(c->ndue < DUE_MAX, VAULT_ELIMIT, "audit log: too many checkpoints at once");
+            c->due_size[c->ndue] = t->tree.size;
+            af_merkle_root(&t->tree, c->due_root[c->ndue]);
+            c->ndue++;
+        }
+    }
+cleanup:
+    return rc;
+}
+
+static int checkpoint_store(char **out_note, vault *v, uint64_t size, const uint8_t root[32]);
+
+/* Seal every collected entry, sign the checkpoints that fell due, write
+ * the tree state.  Inside the write transaction, before COMMIT. */
 int audit_tx_flush(vault *v)
 {
+    int rc = VAULT_OK;
     audit_tail *t = v->tail;
+    seal_ctx c;
+    size_t i;
 
     if (!t)
         return VAULT_OK; /* nothing appended on this handle yet */
     if (t->broken)
-        return vault__err(VAULT_ESTATE, "audit: an append failed in this transaction; "
-                                        "rolled back");
-    if (!t->valid || !t->dirty)
-        return VAULT_OK;
-    t->dirty = 0;
-    return tree_save(&t->tree, v);
+        return vault__err(VAULT_ESTATE, "audit: sealing failed in this transaction; rolled back");
+    if (t->sealed < t->np) {
+        memset(&c, 0, sizeof c);
+        c.v = v;
+        c.t = t;
+        /* From here the kept tail and the store move together; if sealing
+         * fails, the transaction may not commit. */
+        t->broken = 1;
+        GUARD(tail_load(t, v));
+        GUARD(store_audit_seal(v->db, seal_fn, &c));
+        for (i = 0; i < c.ndue; i++)
+            GUARD(checkpoint_store(NULL, v, c.due_size[i], c.due_root[i]));
+        t->broken = 0;
+    }
+    if (t->valid && t->dirty) {
+        t->dirty = 0;
+        GUARD(tree_save(&t->tree, v));
+    }
+cleanup:
+    return rc;
 }
 
 void audit_tx_forget(vault *v)
 {
-    if (v->tail)
-        memset(v->tail, 0, sizeof *v->tail);
+    audit_tail *t = v->tail;
+    size_t i;
+
+    if (!t)
+        return;
+    for (i = 0; i < t->np; i++)
+        free(t->p[i].enc);
+    free(t->p);
+    memset(t, 0, sizeof *t);
 }
 
 void audit_tail_free(vault *v)
 {
+    audit_tx_forget(v);
     free(v->tail);
     v->tail = NULL;
 }
@@ -230,54 +321,56 @@ int audit_append(vault *v, af_entry *e)
     int rc = VAULT_OK;
     uint8_t *enc = NULL;
     size_t enc_len = 0;
-    uint8_t leaf[32], next[32];
-    char user[VAULT_NAME_MAX];
-    audit_tail *t;
+    audit_tail *t = tail_get(v);
+    audit_pending *p, *grown;
 
-    GUARD(tail_load(v));
-    t = v->tail;
-    e->seq = t->seq + 1;
+    ENSURE(t, VAULT_ENOMEM, "out of memory");
+    ENSURE(store_in_tx(v->db) && store_tx_writes(v->db), VAULT_ESTATE,
+           "audit: append outside a write transaction");
+    ENSURE(!t->broken, VAULT_ESTATE, "audit: sealing failed in this transaction; rolled back");
+    e->seq = 0; /* numbered when sealed */
     e->time_us = now_us();
     memcpy(e->policy_hash, policy_hash(v->policy), 32);
     GUARD(af_entry_encode(&enc, &enc_len, e));
-    af_leaf_hash(leaf, enc, enc_len);
-    af_chain_next(next, t->head, leaf);
-    /* From here the kept tail and the database move together; if the
-     * insert fails, the transaction may not commit (audit_tx_flush). */
-    t->broken = 1;
+    if (t->np == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        grown = realloc(t->p, cap * sizeof *t->p);
+        ENSURE(grown, VAULT_ENOMEM, "out of memory");
+        t->p = grown;
+        t->cap = cap;
+    }
+    p = &t->p[t->np];
+    memset(p, 0, sizeof *p);
+    p->enc = enc;
+    p->len = enc_len;
+    enc = NULL;
+    p->has_record = e->has_record;
+    if (e->has_record)
+        memcpy(p->record_id, e->record_id, VAULT_ID_BYTES);
     /* The user copy the report index files the entry under: the
      * comparison form reports look it up by. */
-    if (!e->user || vault__user_norm(user, sizeof user, e->user, "user") < 0) {
-        snprintf(user, sizeof user, "%s", e->user ? e->user : "");
+    if (!e->user || vault__user_norm(p->user, sizeof p->user, e->user, "user") < 0) {
+        snprintf(p->user, sizeof p->user, "%s", e->user ? e->user : "");
         vault__err_clear();
     }
-    GUARD(store_audit_append(v->db, t->pos + 1, enc, enc_len, next,
-                             e->has_record ? e->record_id : NULL, user, e->flags));
-    af_merkle_push(&t->tree, leaf);
-    t->pos++;
-    t->seq++;
-    memcpy(t->head, next, 32);
-    t->dirty = 1;
-    t->broken = 0;
-    if (t->tree.size % AUDIT_CHECKPOINT_EVERY == 0)
-        GUARD(audit_checkpoint(NULL, v));
+    p->flags = e->flags;
+    t->np++;
 cleanup:
     free(enc);
     return rc;
 }
 
-int audit_checkpoint(char **out_note, vault *v)
+/* Sign the tree at (size, root) and store the note. */
+static int checkpoint_store(char **out_note, vault *v, uint64_t size, const uint8_t root[32])
 {
     int rc = VAULT_OK;
-    uint8_t root[32], *sk = NULL;
+    uint8_t *sk = NULL;
     char origin[64], *note = NULL;
 
-    GUARD(tail_load(v));
-    af_merkle_root(&v->tail->tree, root);
     audit__origin(origin, sizeof origin, v);
     GUARD(load_sk(&sk, v));
-    GUARD(af_checkpoint_sign(&note, origin, v->tail->tree.size, root, sk));
-    GUARD(store_checkpoint_add(v->db, v->tail->tree.size, note, vault__now()));
+    GUARD(af_checkpoint_sign(&note, origin, size, root, sk));
+    GUARD(store_checkpoint_add(v->db, size, note, vault__now()));
     /* The report indexes catch up here, off the hot path. */
     GUARD(store_audit_index(v->db));
     if (out_note) {
@@ -287,6 +380,22 @@ int audit_checkpoint(char **out_note, vault *v)
 cleanup:
     vc_free(sk);
     free(note);
+    return rc;
+}
+
+int audit_checkpoint(char **out_note, vault *v)
+{
+    int rc = VAULT_OK;
+    uint8_t root[32];
+    audit_tail *t = tail_get(v);
+
+    ENSURE(t, VAULT_ENOMEM, "out of memory");
+    /* Everything collected so far is sealed first: the checkpoint covers it. */
+    GUARD(audit_tx_flush(v));
+    GUARD(tail_load(t, v));
+    af_merkle_root(&t->tree, root);
+    GUARD(checkpoint_store(out_note, v, t->tree.size, root));
+cleanup:
     return rc;
 }
 

@@ -1180,7 +1180,7 @@ cleanup:
 typedef struct seal_ctx {
     store_audit_seal_fn seal;
     void *arg;
-    store_audit_row rows[16];
+    store_audit_row rows[256];
     size_t n;
 } seal_ctx;
 

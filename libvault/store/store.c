@@ -880,33 +880,34 @@ int store_grant_set_state(store *s, const char *id, const char *state, const cha
 
 /* ---- audit log ---- */
 
-typedef struct append_one {
-    const store_audit_row *row;
-} append_one;
+typedef struct seal_loop {
+    store_audit_seal_fn fn;
+    void *arg;
+    size_t last;
+} seal_loop;
 
-static int seal_one(void *arg, const store_audit_head *h, store_audit_row *out, size_t cap,
-                    size_t *n)
+static int seal_counted(void *arg, const store_audit_head *h, store_audit_row *out, size_t cap,
+                        size_t *n)
 {
-    append_one *c = arg;
+    seal_loop *c = arg;
+    int rc = c->fn(c->arg, h, out, cap, n);
 
-    if (cap < 1 || h->pos + 1 != c->row->pos)
-        return vault__err(VAULT_EINTEGRITY,
-                          "audit log: the log head moved (at %lld, appending %lld)",
-                          (long long)h->pos, (long long)c->row->pos);
-    out[0] = *c->row;
-    *n = 1;
-    return VAULT_OK;
+    c->last = rc < 0 ? 0 : *n;
+    return rc;
 }
 
-int store_audit_append(store *s, int64_t pos, const uint8_t *entry, size_t len,
-                       const uint8_t head[32], const uint8_t *record_id, const char *user,
-                       unsigned flags)
+int store_audit_seal(store *s, store_audit_seal_fn fn, void *arg)
 {
-    store_audit_row row = {pos, entry, len, head, 32, record_id, user ? user : "", flags};
-    append_one c = {&row};
+    int rc = VAULT_OK;
+    seal_loop c = {fn, arg, 0};
 
     TX_WRITE(s);
-    return s->be->audit_append(s->be, seal_one, &c);
+    do {
+        c.last = 0;
+        GUARD(s->be->audit_append(s->be, seal_counted, &c));
+    } while (c.last > 0);
+cleanup:
+    return rc;
 }
 
 typedef struct last_out {

@@ -176,11 +176,10 @@ int store_grant_scan(store *s, int (*fn)(void *arg, const store_grant *g), void 
 
 /* ---- Audit log ---- */
 
-/* Append an entry at storage position pos with its chain head: the
- * backend's head must be at pos - 1 (else VAULT_EINTEGRITY). */
-int store_audit_append(store *s, int64_t pos, const uint8_t *entry, size_t len,
-                       const uint8_t head[32], const uint8_t *record_id, const char *user,
-                       unsigned flags) VAULT_MUST_CHECK;
+/* Seal and append entries while the backend holds the log head: fn is
+ * called (store_audit_seal_fn, store/backend.h) until it returns no more
+ * rows.  Inside a write transaction. */
+int store_audit_seal(store *s, store_audit_seal_fn fn, void *arg) VAULT_MUST_CHECK;
 /* The newest entry (pos 0, *out_entry NULL and head all zero when empty).
  * *out_entry is malloc'ed. */
 int store_audit_last(int64_t *out_pos, uint8_t **out_entry, size_t *out_len, uint8_t head[32],
