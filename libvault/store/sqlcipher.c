@@ -169,17 +169,23 @@ static const char *const schema_v3_tables =
 /* Bulk loads at least this large drop the random-key indexes and build
  * them again from a sort at the end. */
 #define BULK_MIN 20000
-/* Page cache: 16 MiB normally, 48 MiB during a bulk load (the import's
- * peak RSS stays under the 100 MB target of DESIGN.md section 9). */
-#define CACHE_KIB 16384
-#define CACHE_BULK_KIB 49152
+/* Page cache: 16 MiB normally, 32 MiB during a bulk load (DESIGN.md
+ * section 9: an import's peak RSS under 100 MB). */
+#define CACHE_PRAGMA "PRAGMA cache_size = -16384"
+#define CACHE_BULK_PRAGMA "PRAGMA cache_size = -32768"
+/* The report indexes are merged once this many entries are not in them
+ * (at a checkpoint): a sorted batch that large touches each index page a
+ * few times instead of once per entry.  Reports read the unmerged tail
+ * by scanning it. */
+#define AUDIT_INDEX_BATCH 65536
 
 typedef struct sqlc {
     store_backend base;
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];
     char *path;
-    int bulk;           /* in a bulk load with the indexes dropped */
+    int bulk;           /* in a bulk load with the id index dropped */
+    int64_t bulk_rid;   /* the last row id before the bulk load */
     /* Decoded record bodies: field array and the names, reused. */
     store_field fields[FIELDS_MAX];
     char names[FIELDS_MAX * 2 * 130];
@@ -522,9 +528,9 @@ static void sq_rollback(store_backend *be)
 
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    if (s->bulk) { /* the dropped indexes came back with the rollback */
+    if (s->bulk) { /* the dropped index came back with the rollback */
         s->bulk = 0;
-        sqlite3_exec(s->db, "PRAGMA cache_size = -16384", NULL, NULL, NULL);
+        sqlite3_exec(s->db, CACHE_PRAGMA, NULL, NULL, NULL);
     }
 }
 
@@ -894,8 +900,8 @@ static int sq_record_write(store_backend *be, const store_record *r, int is_new)
         if (!keep)
             GUARD(bidx_change(s, Q_BIDX_DEL, old[k].field, old[k].digest, old[k].len, r->id));
     }
-    if (s->bulk)
-        goto cleanup; /* the index is rebuilt at bulk_end */
+    if (s->bulk && is_new)
+        goto cleanup; /* bulk_end adds the rows of the records loaded */
     for (i = 0; i < r->nfields; i++) {
         if (!r->fields[i].digest_len)
             continue;
@@ -1315,10 +1321,10 @@ static int sq_audit_count(store_backend *be, int64_t *out)
 }
 
 /* Merge the entries after the indexed position into the report indexes,
- * in key order (one sorted batch instead of a random insert per entry). */
-static int sq_audit_index(store_backend *be)
+ * in key order (one sorted batch instead of a random insert per entry);
+ * unless force, only once AUDIT_INDEX_BATCH entries are waiting. */
+static int audit_merge(sqlc *s, int force)
 {
-    sqlc *s = S(be);
     int rc = VAULT_OK, src;
     int64_t indexed = 0, head = 0;
     sqlite3_stmt *st = NULL;
@@ -1333,7 +1339,7 @@ static int sq_audit_index(store_backend *be)
         rc = db_err(s, src, "reading the audit log");
     done(st);
     GUARD(rc);
-    if (head <= indexed)
+    if (head <= indexed || (!force && head - indexed < AUDIT_INDEX_BATCH))
         goto cleanup;
     snprintf(sql, sizeof sql,
              "INSERT OR IGNORE INTO audit_by_record(record_id, pos) SELECT record_id, pos"
@@ -1348,6 +1354,11 @@ static int sq_audit_index(store_backend *be)
     GUARD(state_put(s, STATE_INDEXED, head));
 cleanup:
     return rc;
+}
+
+static int sq_audit_index(store_backend *be)
+{
+    return audit_merge(S(be), 0);
 }
 
 /* ---- checkpoints ---- */
@@ -1619,20 +1630,96 @@ cleanup:
 static int sq_bulk_begin(store_backend *be, size_t expected)
 {
     sqlc *s = S(be);
-    int rc = VAULT_OK;
+    int rc = VAULT_OK, src;
     int64_t have = 0;
+    sqlite3_stmt *st = NULL;
 
     if (s->bulk || expected < BULK_MIN)
         return VAULT_OK;
     GUARD(sq_record_count(be, &have));
-    /* Rebuilding costs the whole table; worth it only for a load of about
-     * the size of what is there. */
+    /* Rebuilding the id index costs the whole table; worth it only for a
+     * load of about the size of what is there. */
     if ((int64_t)expected * 2 < have)
         goto cleanup;
-    GUARD(exec(s, "DROP INDEX records_id; DROP INDEX blind_index_lookup;", "starting a bulk load"));
-    GUARD(exec(s, "PRAGMA cache_size = -49152", "starting a bulk load"));
+    GUARD(stmt_own(&st, s, "SELECT coalesce(max(rid), 0) FROM records"));
+    src = sqlite3_step(st);
+    ENSURE(src == SQLITE_ROW, VAULT_EIO, "database: starting a bulk load: %s", sqlite3_errmsg(s->db));
+    s->bulk_rid = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st); /* no statement may be running during DROP INDEX */
+    st = NULL;
+    GUARD(exec(s, "DROP INDEX records_id", "starting a bulk load"));
+    GUARD(exec(s, CACHE_BULK_PRAGMA, "starting a bulk load"));
     s->bulk = 1;
 cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+typedef struct bidx_tuple {
+    char field[VAULT_NAME_MAX];
+    uint8_t digest[STORE_DIGEST_MAX];
+    size_t dlen;
+    uint8_t id[VAULT_ID_BYTES];
+} bidx_tuple;
+
+static int tuple_cmp(const void *a, const void *b)
+{
+    const bidx_tuple *x = a, *y = b;
+    int c = strcmp(x->field, y->field);
+    size_t n = x->dlen < y->dlen ? x->dlen : y->dlen;
+
+    if (c)
+        return c;
+    if ((c = memcmp(x->digest, y->digest, n)) != 0) /* memcmp ok: not secret (index order) */
+        return c;
+    if (x->dlen != y->dlen)
+        return x->dlen < y->dlen ? -1 : 1;
+    return memcmp(x->id, y->id, VAULT_ID_BYTES); /* memcmp ok: not secret */
+}
+
+/* Blind-index rows of the records loaded in bulk, in chunks sorted by key:
+ * each chunk sweeps the index in order (memory bounded by the chunk). */
+#define BIDX_CHUNK 262144
+static int bidx_bulk(sqlc *s)
+{
+    int rc = VAULT_OK, src = SQLITE_DONE;
+    sqlite3_stmt *st = NULL;
+    bidx_tuple *t = NULL;
+    store_record rec;
+    size_t n = 0, i, k;
+    int64_t after = s->bulk_rid;
+
+    t = malloc(BIDX_CHUNK * sizeof *t);
+    ENSURE(t, VAULT_ENOMEM, "out of memory");
+    GUARD(stmt_own(&st, s, query_sql[Q_REC_SCAN]));
+    for (;;) {
+        n = 0;
+        sqlite3_bind_int64(st, 1, after);
+        while (n + FIELDS_MAX <= BIDX_CHUNK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+            GUARD(record_row(&rec, s, st));
+            after = sqlite3_column_int64(st, 7);
+            for (i = 0; i < rec.nfields; i++) {
+                if (!rec.fields[i].digest_len)
+                    continue;
+                snprintf(t[n].field, sizeof t[n].field, "%s", rec.fields[i].name);
+                memcpy(t[n].digest, rec.fields[i].digest, rec.fields[i].digest_len);
+                t[n].dlen = rec.fields[i].digest_len;
+                memcpy(t[n].id, rec.id, VAULT_ID_BYTES);
+                n++;
+            }
+        }
+        ENSURE(src == SQLITE_ROW || src == SQLITE_DONE, VAULT_EIO, "database: indexing records: %s",
+               sqlite3_errmsg(s->db));
+        sqlite3_reset(st);
+        qsort(t, n, sizeof *t, tuple_cmp);
+        for (k = 0; k < n; k++)
+            GUARD(bidx_change(s, Q_BIDX_PUT, t[k].field, t[k].digest, t[k].dlen, t[k].id));
+        if (src == SQLITE_DONE)
+            break;
+    }
+cleanup:
+    sqlite3_finalize(st);
+    free(t);
     return rc;
 }
 
@@ -1640,36 +1727,18 @@ static int sq_bulk_end(store_backend *be)
 {
     sqlc *s = S(be);
     int rc = VAULT_OK;
-    sqlite3_stmt *st = NULL;
-    store_record rec;
-    size_t i;
-    int src;
 
     if (!s->bulk)
         return VAULT_OK;
-    /* The id index from a sort; the blind-index rows of every record,
-     * appended in row order, then their index from a sort too. */
+    /* The id index from one sort (SQLite's, in memory: temporary files are
+     * not encrypted), then the blind index in sorted chunks, then the
+     * report indexes for the load's entries. */
     GUARD(exec(s, "CREATE UNIQUE INDEX records_id ON records(id)", "indexing records"));
-    GUARD(stmt_own(&st, s, query_sql[Q_REC_SCAN]));
-    sqlite3_bind_int64(st, 1, 0);
-    GUARD(exec(s, "DELETE FROM blind_index", "indexing records"));
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        GUARD(record_row(&rec, s, st));
-        for (i = 0; i < rec.nfields; i++)
-            if (rec.fields[i].digest_len)
-                GUARD(bidx_change(s, Q_BIDX_PUT, rec.fields[i].name, rec.fields[i].digest,
-                                  rec.fields[i].digest_len, rec.id));
-    }
-    if (src != SQLITE_DONE) {
-        rc = db_err(s, src, "indexing records");
-        goto cleanup;
-    }
-    GUARD(exec(s, "CREATE INDEX blind_index_lookup ON blind_index(field, digest, id)",
-               "indexing records"));
-    GUARD(exec(s, "PRAGMA cache_size = -16384", "ending a bulk load"));
+    GUARD(bidx_bulk(s));
+    GUARD(audit_merge(s, 1));
+    GUARD(exec(s, CACHE_PRAGMA, "ending a bulk load"));
     s->bulk = 0;
 cleanup:
-    sqlite3_finalize(st);
     return rc;
 }
 
@@ -1888,7 +1957,7 @@ static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
                "DROP TABLE v1_meta; DROP TABLE v1_policies; DROP TABLE v1_grade_keys;"
                "DROP TABLE v1_audit; DROP TABLE v1_checkpoints; DROP TABLE v1_grants;",
                "migrating to storage v2"));
-    GUARD(sq_audit_index(&s->base));
+    GUARD(audit_merge(s, 1));
 cleanup:
     sqlite3_finalize(st);
     sqlite3_finalize(fs);
@@ -2041,7 +2110,7 @@ int store_sqlcipher_open(store_backend **out, const char *path, const uint8_t ke
                "PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;"
                /* 16 MiB of page cache: reads of a large vault keep the id
                 * index cached, and memory stays well bounded. */
-               "PRAGMA cache_size = -16384;",
+               CACHE_PRAGMA ";",
                "setting pragmas"));
     if (create) {
         GUARD(exec(s, "BEGIN IMMEDIATE", "creating the schema"));
