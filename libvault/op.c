@@ -132,7 +132,8 @@ static int tx_after_begin(void *arg, int write)
 {
     vault *v = arg;
 
-    return write && v->ready ? refresh(v) : VAULT_OK;
+    (void)write; /* a snapshot's decisions need the policy it sees too */
+    return v->ready ? refresh(v) : VAULT_OK;
 }
 
 static int tx_before_commit(void *arg)
@@ -160,9 +161,13 @@ void op_attach_tx_hooks(vault *v)
 
 int op_begin(vault *v, int kind)
 {
-    if (kind != OP_WRITE && kind != OP_READ)
+    static const store_tx_kind kinds[] = {[OP_READ] = STORE_TX_SNAPSHOT,
+                                          [OP_WRITE] = STORE_TX_WRITE,
+                                          [OP_AUDITED_READ] = STORE_TX_DEFERRED};
+
+    if (kind < OP_READ || kind > OP_AUDITED_READ)
         return vault__err(VAULT_EINVALID, "op_begin: unknown transaction kind %d", kind);
-    return store_begin(v->db, kind == OP_WRITE ? STORE_TX_WRITE : STORE_TX_SNAPSHOT);
+    return store_begin(v->db, kinds[kind]);
 }
 
 int op_commit(vault *v)

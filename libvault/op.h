@@ -17,6 +17,14 @@ void op_attach_tx_hooks(vault *v);
  * committed before it got the lock: see op.c). */
 #define OP_READ 0
 #define OP_WRITE 1
+/* An audited read: reads in a snapshot, its entries take the write lock
+ * only when they are sealed at commit; op_commit fails with VAULT_EBUSY
+ * when another connection wrote meanwhile, and the caller starts over
+ * (op_audited_retry). */
+#define OP_AUDITED_READ 2
+/* How many times an audited read is tried in a snapshot before it takes
+ * the write lock from the start. */
+#define OP_AUDITED_TRIES 3
 int op_begin(vault *v, int kind) VAULT_MUST_CHECK;
 int op_commit(vault *v) VAULT_MUST_CHECK;
 /* Roll back the open transaction, if any. */

@@ -791,7 +791,7 @@ cleanup:
 int vault_record_get_batch(vault_result **out, vault_session *s, const char *const *record_ids,
                            size_t n, const char *const *fields, size_t nfields)
 {
-    int rc = VAULT_OK, entered = 0;
+    int rc = VAULT_OK, entered = 0, attempt;
     size_t i, nf;
     int64_t now = vault__now();
 
@@ -800,18 +800,31 @@ int vault_record_get_batch(vault_result **out, vault_session *s, const char *con
         out[i] = NULL;
     GUARD(enter(s));
     entered = 1;
-    /* A write transaction from the start: the audit entries are appended
-     * in the same snapshot the values were read from, and they commit
-     * before any value leaves the library; if they can't be written the
-     * caller gets the error and no values (fail closed).  Its beginning
-     * also picks up the policy and grants as they are now, so the field
-     * list is read after it. */
-    GUARD(op_begin(s->v, OP_WRITE));
-    nf = fields ? nfields : policy_field_count(s->v->policy);
-    ENSURE(nf <= AF_FIELDS_MAX, VAULT_ELIMIT, "at most %d fields at once", AF_FIELDS_MAX);
-    for (i = 0; i < n; i++)
-        GUARD(get_one(&out[i], s, record_ids[i], fields, nf, now));
-    GUARD(op_commit(s->v));
+    /* The values are read in one snapshot and their entries are sealed at
+     * its commit, before any value leaves the library; if they can't be
+     * written the caller gets the error and no values (fail closed).  The
+     * snapshot does not hold the write lock while it reads (other readers
+     * go on); when another connection wrote meanwhile the commit fails
+     * and the whole read starts over, the last time with the write lock
+     * from the beginning.  Each beginning picks up the policy and grants
+     * as they are then, so the field list is read after it. */
+    for (attempt = 1;; attempt++) {
+        GUARD(op_begin(s->v, attempt < OP_AUDITED_TRIES ? OP_AUDITED_READ : OP_WRITE));
+        nf = fields ? nfields : policy_field_count(s->v->policy);
+        ENSURE(nf <= AF_FIELDS_MAX, VAULT_ELIMIT, "at most %d fields at once", AF_FIELDS_MAX);
+        for (i = 0; i < n; i++)
+            GUARD(get_one(&out[i], s, record_ids[i], fields, nf, now));
+        rc = op_commit(s->v);
+        if (rc != VAULT_EBUSY || attempt >= OP_AUDITED_TRIES)
+            break;
+        for (i = 0; i < n; i++) { /* nothing read in the stale snapshot is released */
+            vault_result_free(out[i]);
+            out[i] = NULL;
+        }
+        vault__err_clear();
+        rc = VAULT_OK;
+    }
+    GUARD(rc);
 cleanup:
     vault__exit(s->v, entered);
     if (rc < 0)

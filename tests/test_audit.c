@@ -414,6 +414,35 @@ static void test_tree_state(void **state)
     verify_ok(f->v, 2);
 }
 
+/* More checkpoints fall due in one commit than are signed at once (an
+ * import of a city): each is signed at its own size, and the log verifies
+ * with every one of them. */
+static void test_many_checkpoints_in_one_commit(void **state)
+{
+    fixture *f = *state;
+    const size_t n = 66 * AUDIT_CHECKPOINT_EVERY;
+    char path[600], line[128];
+    size_t i, count = 0;
+    uint64_t last = 0;
+    FILE *csv;
+
+    /* One import is one transaction: n records, n entries. */
+    snprintf(path, sizeof path, "%s/many.csv", f->dir);
+    csv = fopen(path, "w");
+    assert_non_null(csv);
+    fputs("jurisdiction,name\n", csv);
+    for (i = 0; i < n; i++) {
+        snprintf(line, sizeof line, "%s,r%zu\n", GRID7, i);
+        fputs(line, csv);
+    }
+    assert_int_equal(fclose(csv), 0);
+    assert_int_equal(vault_import_csv(&count, f->officer, path, NULL, NULL), 0);
+    assert_int_equal(count, n);
+    assert_int_equal(TU_SNAP(f->v->db, store_checkpoint_last(&last, f->v->db)), 0);
+    assert_true(last >= n);
+    verify_ok(f->v, n / AUDIT_CHECKPOINT_EVERY);
+}
+
 /* ---- tampering planted through the SQLCipher key ---- */
 
 static sqlite3 *raw_db(fixture *f)
@@ -910,6 +939,7 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_many_checkpoints_in_one_commit, setup, teardown),
         T(test_every_access_logged), T(test_write_digest),         T(test_read_fails_closed),
         T(test_concurrent_appenders), T(test_checkpoint_and_pubkey), T(test_reports),
         T(test_batch_reads), T(test_tree_state), T(test_several_checkpoints),

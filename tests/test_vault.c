@@ -705,10 +705,41 @@ static void test_result_values_intact(void **state)
     vault_session_close(o);
 }
 
+/* An audited read runs in a snapshot without the write lock; if another
+ * connection commits before its entries are sealed, the seal fails
+ * (VAULT_EBUSY) instead of committing entries and values of a stale
+ * snapshot, and a retry sees the new state. */
+static void test_deferred_write_conflict(void **state)
+{
+    fixture *f = *state;
+    vault_session *s = officer(f->v), *s2 = NULL;
+    vault *w = NULL;
+    vault_secret sec = tu_pass_secret(PASS);
+    char id[VAULT_ID_HEX_SIZE], val[64];
+    int64_t n = 0;
+    const uint8_t one = 1;
+
+    add(s, id, GRID7, "王五", "13800000001", "110101199003071234");
+    assert_int_equal(vault_open(&w, f->path, &sec), 0);
+    s2 = officer(w);
+    assert_int_equal(store_begin(f->v->db, STORE_TX_DEFERRED), 0);
+    assert_int_equal(store_record_count(&n, f->v->db), 0); /* the snapshot is taken */
+    assert_int_equal(vault_record_put(s2, id, "phone", "13900000002", 11), 0);
+    assert_int_equal(store_meta_put(f->v->db, "probe", &one, 1), VAULT_EBUSY);
+    store_rollback(f->v->db);
+    /* The public read retries and sees the other connection's write. */
+    assert_int_equal(get1(val, sizeof val, NULL, s, id, "phone"), 0);
+    assert_string_equal(val, "13900000002");
+    vault_session_close(s2);
+    vault_close(w);
+    vault_session_close(s);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_deferred_write_conflict, setup, teardown),
         T(test_roundtrip),       T(test_bad_input),        T(test_atomic_update),
         T(test_denied),          T(test_find_and_erase),   T(test_moved_ciphertext),
         T(test_other_vault),     T(test_no_plaintext_on_disk), T(test_unlock_failures),

@@ -211,7 +211,7 @@ static int seal_fn(void *arg, const store_audit_head *h, store_audit_row *out, s
      * holds (a server backend locks it only for the append). */
     ENSURE(t->valid && h->pos == t->pos && vc_equal(h->head, t->head, 32), VAULT_EBUSY,
            "audit log: another connection appended meanwhile; try again");
-    while (*n < cap && t->sealed < t->np) {
+    while (*n < cap && t->sealed < t->np && c->ndue < DUE_MAX) {
         p = &t->p[t->sealed];
         af_entry_set_seq(p->enc, p->len, t->seq + 1);
         af_leaf_hash(leaf, p->enc, p->len);
@@ -232,10 +232,10 @@ static int seal_fn(void *arg, const store_audit_head *h, store_audit_row *out, s
         t->sealed++;
         t->dirty = 1;
         if (t->tree.size % AUDIT_CHECKPOINT_EVERY == 0) {
-            ENSURE(c->ndue < DUE_MAX, VAULT_ELIMIT, "audit log: too many checkpoints at once");
             c->due_size[c->ndue] = t->tree.size;
             af_merkle_root(&t->tree, c->due_root[c->ndue]);
-            c->ndue++;
+            if (++c->ndue == DUE_MAX)
+                break; /* the caller signs these, then seals on */
         }
     }
 cleanup:
@@ -265,9 +265,14 @@ int audit_tx_flush(vault *v)
          * fails, the transaction may not commit. */
         t->broken = 1;
         GUARD(tail_load(t, v));
-        GUARD(store_audit_seal(v->db, seal_fn, &c));
-        for (i = 0; i < c.ndue; i++)
-            GUARD(checkpoint_store(NULL, v, c.due_size[i], c.due_root[i]));
+        /* A large load seals many checkpoints' worth: sign them as they
+         * fall due, DUE_MAX at a time. */
+        while (t->sealed < t->np) {
+            c.ndue = 0;
+            GUARD(store_audit_seal(v->db, seal_fn, &c));
+            for (i = 0; i < c.ndue; i++)
+                GUARD(checkpoint_store(NULL, v, c.due_size[i], c.due_root[i]));
+        }
         t->broken = 0;
     }
     if (t->valid && t->dirty) {

@@ -170,7 +170,13 @@ typedef struct store_iter store_iter;
 
 typedef enum store_tx_kind {
     STORE_TX_SNAPSHOT = 0, /* reads only, one consistent snapshot */
-    STORE_TX_WRITE = 1     /* reads and writes; the write lock is held */
+    STORE_TX_WRITE = 1,    /* reads and writes; the write lock is held */
+    /* Reads in a snapshot without the write lock; the first write takes
+     * it, and fails with VAULT_EBUSY if another connection committed since
+     * the snapshot began (the caller starts over).  Only for backends
+     * that set deferred_writes; store.c asks the others for
+     * STORE_TX_WRITE instead. */
+    STORE_TX_DEFERRED = 2
 } store_tx_kind;
 
 /* Row kinds, for MACs (store.c) and migrations. */
@@ -293,6 +299,9 @@ struct store_backend {
 
     /* Iterators of this backend. */
     void (*iter_free)(store_iter *it);
+
+    /* 1 when begin accepts STORE_TX_DEFERRED. */
+    int deferred_writes;
 };
 
 #endif

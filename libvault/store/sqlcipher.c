@@ -188,7 +188,7 @@ typedef struct sqlc {
     int64_t bulk_rid;   /* the last row id before the bulk load */
     /* Decoded record bodies: field array and the names, reused. */
     store_field fields[FIELDS_MAX];
-    char names[FIELDS_MAX * 2 * 130];
+    char names[FIELDS_MAX * 2 * VAULT_NAME_MAX];
     /* Where the last stale scan stopped (a rowid), and for what. */
     int64_t stale_rid;
     char stale_grade[VAULT_NAME_MAX];
@@ -376,7 +376,8 @@ static int body_encode(size_t *out_len, sqlc *s, const store_record *r)
         f = &r->fields[i];
         nl = strlen(f->name);
         gl = strlen(f->grade);
-        ENSURE(nl > 0 && nl < 256 && gl > 0 && gl < 256 && f->digest_len <= STORE_DIGEST_MAX &&
+        ENSURE(nl > 0 && nl < VAULT_NAME_MAX && gl > 0 && gl < VAULT_NAME_MAX &&
+                   f->digest_len <= STORE_DIGEST_MAX &&
                    f->ct_len <= UINT32_MAX,
                VAULT_EINVALID, "database: field '%s' cannot be stored", f->name);
         need += 1 + nl + 1 + gl + 4 + 8 + 1 + f->digest_len + 4 + f->ct_len;
@@ -420,16 +421,18 @@ static int body_decode(size_t *out_n, sqlc *s, const uint8_t *b, size_t len)
     size_t n, i, pos = 3, npos = 0, l;
     store_field *f;
 
-#define NEED(k) ENSURE(pos + (k) <= len, VAULT_EINTEGRITY, "database: a record row is malformed")
-    ENSURE(len >= 3 && b[0] == BODY_FORMAT, VAULT_EINTEGRITY, "database: a record row is malformed");
+#define NEED(k) ENSURE(pos + (k) <= len, VAULT_EINTEGRITY, "database: a record row failed its integrity check (malformed body)")
+    ENSURE(len >= 3 && b[0] == BODY_FORMAT, VAULT_EINTEGRITY, "database: a record row failed its integrity check (malformed body)");
     n = (size_t)get_le(b + 1, 2);
-    ENSURE(n <= FIELDS_MAX, VAULT_EINTEGRITY, "database: a record row is malformed");
+    ENSURE(n <= FIELDS_MAX, VAULT_EINTEGRITY, "database: a record row failed its integrity check (malformed body)");
     for (i = 0; i < n; i++) {
         f = &s->fields[i];
         memset(f, 0, sizeof *f);
         NEED(1);
         l = b[pos++];
         NEED(l);
+        ENSURE(l > 0 && l < VAULT_NAME_MAX && npos + l + 1 <= sizeof s->names, VAULT_EINTEGRITY,
+               "database: a record row failed its integrity check (malformed body)");
         memcpy(s->names + npos, b + pos, l);
         s->names[npos + l] = '\0';
         f->name = s->names + npos;
@@ -438,6 +441,8 @@ static int body_decode(size_t *out_n, sqlc *s, const uint8_t *b, size_t len)
         NEED(1);
         l = b[pos++];
         NEED(l);
+        ENSURE(l > 0 && l < VAULT_NAME_MAX && npos + l + 1 <= sizeof s->names, VAULT_EINTEGRITY,
+               "database: a record row failed its integrity check (malformed body)");
         memcpy(s->names + npos, b + pos, l);
         s->names[npos + l] = '\0';
         f->grade = s->names + npos;
@@ -449,7 +454,7 @@ static int body_decode(size_t *out_n, sqlc *s, const uint8_t *b, size_t len)
         pos += 12;
         NEED(1);
         l = b[pos++];
-        ENSURE(l <= STORE_DIGEST_MAX, VAULT_EINTEGRITY, "database: a record row is malformed");
+        ENSURE(l <= STORE_DIGEST_MAX, VAULT_EINTEGRITY, "database: a record row failed its integrity check (malformed body)");
         NEED(l);
         memcpy(f->digest, b + pos, l);
         f->digest_len = l;
@@ -462,7 +467,7 @@ static int body_decode(size_t *out_n, sqlc *s, const uint8_t *b, size_t len)
         f->ct_len = l;
         pos += l;
     }
-    ENSURE(pos == len, VAULT_EINTEGRITY, "database: a record row is malformed");
+    ENSURE(pos == len, VAULT_EINTEGRITY, "database: a record row failed its integrity check (malformed body)");
 #undef NEED
     *out_n = n;
 cleanup:
@@ -514,7 +519,15 @@ static void sq_free(store_backend *be)
 
 static int sq_begin(store_backend *be, store_tx_kind kind)
 {
-    return exec(S(be), kind == STORE_TX_WRITE ? "BEGIN IMMEDIATE" : "BEGIN", "begin");
+    sqlc *s = S(be);
+
+    if (kind == STORE_TX_WRITE)
+        return exec(s, "BEGIN IMMEDIATE", "begin");
+    /* A deferred BEGIN takes its snapshot at the first read: read now, so
+     * the snapshot is the one the caller's first look (the generation, the
+     * policy) sees.  A later write in a stale snapshot fails with
+     * SQLITE_BUSY_SNAPSHOT (VAULT_EBUSY), never silently. */
+    return exec(s, "BEGIN; SELECT count(*) FROM store_state", "begin");
 }
 
 static int sq_commit(store_backend *be)
@@ -1670,7 +1683,8 @@ static int tuple_cmp(const void *a, const void *b)
 
     if (c)
         return c;
-    if ((c = memcmp(x->digest, y->digest, n)) != 0) /* memcmp ok: not secret (index order) */
+    /* Ordering the index's keys, as the index itself does. */
+    if ((c = memcmp(x->digest, y->digest, n)) != 0) /* memcmp ok: not secret */
         return c;
     if (x->dlen != y->dlen)
         return x->dlen < y->dlen ? -1 : 1;
@@ -1843,7 +1857,7 @@ static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
         r.created = sqlite3_column_int64(st, 2);
         r.updated = sqlite3_column_int64(st, 3);
         r.version = sqlite3_column_int64(st, 4);
-        ENSURE(r.jurisdiction, VAULT_EINTEGRITY, "database: a record row is malformed");
+        ENSURE(r.jurisdiction, VAULT_EINTEGRITY, "database: a record row failed its integrity check (malformed body)");
         sqlite3_bind_blob(fs, 1, r.id, VAULT_ID_BYTES, SQLITE_STATIC);
         nf = 0;
         while ((src = sqlite3_step(fs)) == SQLITE_ROW) {
@@ -2056,6 +2070,7 @@ static const store_backend sqlcipher_table = {
     .bulk_begin = sq_bulk_begin,
     .bulk_end = sq_bulk_end,
     .iter_free = sq_iter_free,
+    .deferred_writes = 1,
 };
 
 int store_sqlcipher_open(store_backend **out, const char *path, const uint8_t key[32], int create)

@@ -385,9 +385,11 @@ int store_begin(store *s, store_tx_kind kind)
     int rc = VAULT_OK;
 
     ENSURE(!s->in_tx, VAULT_ESTATE, "database: transaction already open");
+    if (kind == STORE_TX_DEFERRED && !s->be->deferred_writes)
+        kind = STORE_TX_WRITE;
     GUARD(s->be->begin(s->be, kind));
     s->in_tx = 1;
-    s->writes = kind == STORE_TX_WRITE;
+    s->writes = kind != STORE_TX_SNAPSHOT;
     if (s->hooks.after_begin) {
         rc = s->hooks.after_begin(s->hooks.arg, s->writes);
         if (rc < 0)

@@ -73,7 +73,9 @@ void store_close(store *s);
 const char *store_backend_name(const store *s);
 
 /* Transactions.  STORE_TX_WRITE takes the write lock at once, waiting up
- * to the busy timeout (then VAULT_EBUSY); STORE_TX_SNAPSHOT reads. */
+ * to the busy timeout (then VAULT_EBUSY); STORE_TX_SNAPSHOT reads;
+ * STORE_TX_DEFERRED reads in a snapshot and takes the write lock at its
+ * first write (store/backend.h). */
 int store_begin(store *s, store_tx_kind kind) VAULT_MUST_CHECK;
 int store_commit(store *s) VAULT_MUST_CHECK;
 void store_rollback(store *s);

@@ -195,6 +195,21 @@ for variant in bytes bytes+version; do
         caught "d ($variant): the old ciphertext put back, then a read" "$A_PHONE" -- vc "${OFFICER[@]}" record get "$RA" --fields phone
 done
 
+# ---- d2. a crafted record body (names longer than any field's, 1 024 of
+#      them): refused as malformed before any MAC or field is read, no crash ----
+if [ "$SCHEMA_NOW" -ge 3 ]; then
+    fresh "crafted-body" || exit 1
+    body=$(python3 -c '
+import struct, sys
+name = b"n" * 255
+out = bytes([1]) + struct.pack("<H", 1024)
+for i in range(1024):
+    out += bytes([255]) + name + bytes([255]) + name + struct.pack("<Iq", 1, 1) + bytes([0]) + struct.pack("<I", 0)
+sys.stdout.write(out.hex())')
+    tamper "crafted body" "UPDATE records SET body = x'$body' WHERE id = x'$RA';" &&
+        caught "d2: a crafted record body, then a read" "$A_PHONE" -- vc "${OFFICER[@]}" record get "$RA" --fields phone
+fi
+
 # ---- e. a grade-key row changed ----
 change_gradekey() { # change_gradekey copy|flip: personal v1 <- sensitive v1, or one byte flipped
     if [ "$1" = copy ]; then
