@@ -684,15 +684,63 @@ static void arena_commit(vault_result *r, result_item *it, size_t len)
     r->used += len + 1;
 }
 
-/* Fill one result item: decide, open, mask. */
+/* What field f of the loaded record shows under decision d (allow or
+ * mask, never deny), in memory from alloc(arg, n) (scratch: each call may
+ * hand back the same place): the plaintext when allowed, its mask in
+ * place of it when masked.  VAULT_ENOTFOUND (no value) comes back with no
+ * message; a ciphertext that fails its check is logged as an error of
+ * `action` (read, export), and no value is shown.  On failure the caller
+ * wipes what alloc handed out.  Read and export share it. */
+static int shown_value(char **out, size_t *out_len, vault_session *s, const char *action,
+                       const uint8_t id[VAULT_ID_BYTES], const record_row *rec,
+                       const vp_field *f, const vp_decision *d, record_alloc_fn alloc,
+                       void *arg, int64_t now)
+{
+    int rc = VAULT_OK;
+    char *pt = NULL, *masked = NULL, *to;
+    size_t ptlen = 0, mlen = 0;
+    record_ctx rx = vault__record_ctx(s->v);
+
+    *out = NULL;
+    rc = record_open(&pt, &ptlen, &rx, rec, f->name, alloc, arg);
+    *out = pt;
+    if (rc == VAULT_ENOTFOUND) { /* no value stored: not an error */
+        vault__err_clear();
+        goto cleanup;
+    }
+    if (rc == VAULT_EINTEGRITY) { /* logged; the call returns no value at all */
+        rc = log_refusal(s->v, s, action, id, f->name, "ciphertext failed its integrity check",
+                         NULL, AF_OUTCOME_ERROR, rc);
+        goto cleanup;
+    }
+    GUARD(rc);
+    if (d->effect == VAULT_EFFECT_ALLOW) {
+        *out_len = ptlen;
+        goto cleanup;
+    }
+    GUARD(mask_apply(&masked, &mlen, d->mask == VAULT_MASK_NONE ? VAULT_MASK_REDACT : d->mask, pt,
+                     ptlen, (time_t)now));
+    vc_wipe(pt, ptlen + 1);
+    to = alloc(arg, mlen + 1);
+    ENSURE(to, VAULT_ENOMEM, "out of secure memory");
+    memcpy(to, masked, mlen);
+    to[mlen] = '\0';
+    *out = to;
+    *out_len = mlen;
+cleanup:
+    vc_free(masked);
+    return rc;
+}
+
+/* Fill one result item: decide, then the value shown. */
 static int read_field(vault_result *r, result_item *it, vault_session *s,
                       const uint8_t id[VAULT_ID_BYTES], const char *canon,
                       const record_row *rec, const vp_field *f, int64_t now)
 {
     int rc = VAULT_OK;
     vp_decision d;
-    char *pt = NULL, *masked = NULL;
-    size_t ptlen = 0, mlen = 0;
+    char *pt = NULL;
+    size_t len = 0;
 
     snprintf(it->field, sizeof it->field, "%s", f->name);
     (void)decide(&d, s, VAULT_ACTION_READ, canon, rec->jurisdiction, f->name);
@@ -700,43 +748,37 @@ static int read_field(vault_result *r, result_item *it, vault_session *s,
     it->effect = d.effect;
     if (d.effect == VAULT_EFFECT_DENY)
         goto cleanup;
-    /* The plaintext is opened straight into the result's arena, past its
-     * committed end: kept there when allowed, replaced when masked. */
-    {
-        record_ctx rx = vault__record_ctx(s->v);
-        rc = record_open(&pt, &ptlen, &rx, rec, f->name, arena_alloc, r);
-    }
-    if (rc == VAULT_ENOTFOUND) { /* no value stored: not an error */
+    /* Opened straight into the result's arena, past its committed end,
+     * and kept there. */
+    rc = shown_value(&pt, &len, s, "read", id, rec, f, &d, arena_alloc, r, now);
+    if (rc == VAULT_ENOTFOUND) {
         rc = VAULT_OK;
-        vault__err_clear();
-        goto cleanup;
-    }
-    if (rc == VAULT_EINTEGRITY) { /* logged; the call returns no value at all */
-        rc = log_refusal(s->v, s, "read", id, f->name, "ciphertext failed its integrity check",
-                         NULL, AF_OUTCOME_ERROR, rc);
         goto cleanup;
     }
     GUARD(rc);
     it->present = 1;
-    if (d.effect == VAULT_EFFECT_ALLOW) {
-        arena_commit(r, it, ptlen);
-        pt = NULL;
-    } else {
-        GUARD(mask_apply(&masked, &mlen, d.mask == VAULT_MASK_NONE ? VAULT_MASK_REDACT : d.mask,
-                         pt, ptlen, (time_t)now));
-        vc_wipe(pt, ptlen + 1);
-        pt = NULL;
-        GUARD(arena_reserve(r, mlen + 1));
-        memcpy(r->arena + r->used, masked, mlen);
-        r->arena[r->used + mlen] = '\0';
-        arena_commit(r, it, mlen);
-    }
+    arena_commit(r, it, len);
+    pt = NULL;
 cleanup:
     /* A failure may leave plaintext past the arena's committed end. */
     if (pt && r->arena)
         vc_wipe(r->arena + r->used, r->cap - r->used);
-    vc_free(masked);
     return rc;
+}
+
+/* A scratch allocator for shown_value: one guarded buffer, replaced (and
+ * wiped) by the next request. */
+typedef struct scratch {
+    char *p;
+} scratch;
+
+static char *scratch_alloc(void *arg, size_t n)
+{
+    scratch *sc = arg;
+
+    vc_free(sc->p);
+    sc->p = vc_malloc(n);
+    return sc->p;
 }
 
 /* Read one record's fields and append its audit entry, inside the
@@ -1125,8 +1167,9 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
     size_t i, n, nf = 0;
     vp_decision d;
     const vp_field *f;
-    char *pt = NULL, *masked = NULL, *dump = NULL;
-    size_t ptlen = 0, mlen = 0;
+    char *pt = NULL, *dump = NULL;
+    size_t ptlen = 0;
+    scratch sc = {NULL};
     json_t *doc = NULL, *fields = NULL;
     af_field *af = NULL;
     vault_reason *reasons = NULL;
@@ -1152,32 +1195,13 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
         if (d.effect == VAULT_EFFECT_DENY)
             continue;
         any = 1;
-        {
-            record_ctx rx = vault__record_ctx(s->v);
-            rc = record_open_secure(&pt, &ptlen, &rx, &rec, f->name);
-        }
+        rc = shown_value(&pt, &ptlen, s, "export", id, &rec, f, &d, scratch_alloc, &sc, now);
         if (rc == VAULT_ENOTFOUND) {
             rc = VAULT_OK;
-            vault__err_clear();
             continue;
         }
-        if (rc == VAULT_EINTEGRITY) {
-            rc = log_refusal(s->v, s, "export", id, f->name,
-                             "ciphertext failed its integrity check", NULL, AF_OUTCOME_ERROR, rc);
-            goto cleanup;
-        }
         GUARD(rc);
-        if (d.effect == VAULT_EFFECT_MASK) {
-            GUARD(mask_apply(&masked, &mlen, d.mask == VAULT_MASK_NONE ? VAULT_MASK_REDACT : d.mask,
-                             pt, ptlen, (time_t)now));
-            json_object_set_new(fields, f->name, json_stringn(masked, mlen));
-            vc_free(masked);
-            masked = NULL;
-        } else {
-            json_object_set_new(fields, f->name, json_stringn(pt, ptlen));
-        }
-        vc_free(pt);
-        pt = NULL;
+        json_object_set_new(fields, f->name, json_stringn(pt, ptlen));
         policy_reason_fill(&reasons[nf], &d);
         af[nf].name = f->name;
         af[nf].effect = d.effect;
@@ -1210,8 +1234,7 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
 cleanup:
     record_row_free(&rec);
     vault__exit(s->v, entered);
-    vc_free(pt);
-    vc_free(masked);
+    vc_free(sc.p); /* pt points into it */
     /* jansson's copies are wiped on free: vault_init installs a wiping
      * allocator for it. */
     json_decref(doc);

@@ -22,7 +22,8 @@ typedef struct audit_pending {
 
 /* The audit log's tail as the current write transaction sees it (audit_log.c).
  * Entries are collected as the operation runs (audit_append) and sealed
- * at commit (audit_tx_flush), while the store holds the log head: each
+ * at commit (audit_tx_flush; a long transaction also every
+ * AUDIT_PENDING_BYTES), while the store holds the log head: each
  * gets the next sequence number, its leaf and chain hash, and goes into
  * the Merkle state; due checkpoints are signed; the tree state is written
  * back.  Forgotten at COMMIT or ROLLBACK: a rolled-back operation leaves
@@ -37,7 +38,12 @@ typedef struct audit_tail {
     af_merkle tree;
     audit_pending *p;/* collected, p[sealed..np) not yet sealed */
     size_t np, cap, sealed;
+    size_t bytes;    /* encoded bytes collected and not yet sealed */
 } audit_tail;
+
+/* A transaction that collects more than this seals what it has at once
+ * (its write lock is then held until it ends): memory stays bounded. */
+#define AUDIT_PENDING_BYTES (4u << 20)
 
 /* A signed checkpoint is written automatically every this many entries,
  * and on close when entries were added since the last one. */

@@ -244,19 +244,14 @@ cleanup:
 
 static int checkpoint_store(char **out_note, vault *v, uint64_t size, const uint8_t root[32]);
 
-/* Seal every collected entry, sign the checkpoints that fell due, write
- * the tree state.  Inside the write transaction, before COMMIT. */
-int audit_tx_flush(vault *v)
+/* Seal every collected entry and sign the checkpoints that fell due; the
+ * sealed entries' bytes are released (the store has them). */
+static int seal_pending(vault *v, audit_tail *t)
 {
     int rc = VAULT_OK;
-    audit_tail *t = v->tail;
     seal_ctx c;
     size_t i;
 
-    if (!t)
-        return VAULT_OK; /* nothing appended on this handle yet */
-    if (t->broken)
-        return vault__err(VAULT_ESTATE, "audit: sealing failed in this transaction; rolled back");
     if (t->sealed < t->np) {
         memset(&c, 0, sizeof c);
         c.v = v;
@@ -275,6 +270,26 @@ int audit_tx_flush(vault *v)
         }
         t->broken = 0;
     }
+    for (i = 0; i < t->np; i++)
+        free(t->p[i].enc);
+    t->np = t->sealed = 0;
+    t->bytes = 0;
+cleanup:
+    return rc;
+}
+
+/* Seal what is collected, write the tree state.  Inside the write
+ * transaction, before COMMIT. */
+int audit_tx_flush(vault *v)
+{
+    int rc = VAULT_OK;
+    audit_tail *t = v->tail;
+
+    if (!t)
+        return VAULT_OK; /* nothing appended on this handle yet */
+    if (t->broken)
+        return vault__err(VAULT_ESTATE, "audit: sealing failed in this transaction; rolled back");
+    GUARD(seal_pending(v, t));
     if (t->valid && t->dirty) {
         t->dirty = 0;
         GUARD(tree_save(&t->tree, v));
@@ -360,6 +375,11 @@ int audit_append(vault *v, af_entry *e)
     }
     p->flags = e->flags;
     t->np++;
+    t->bytes += enc_len;
+    /* A long transaction (an import) seals as it goes, so the collected
+     * entries never hold more than AUDIT_PENDING_BYTES. */
+    if (t->bytes >= AUDIT_PENDING_BYTES)
+        GUARD(seal_pending(v, t));
 cleanup:
     free(enc);
     return rc;
