@@ -1668,17 +1668,44 @@ cleanup:
     return rc;
 }
 
+/* One blind-index row of a bulk load; field is an index into the load's
+ * field names, which are kept in name order so the tuples sort as the
+ * index does. */
 typedef struct bidx_tuple {
-    char field[VAULT_NAME_MAX];
+    uint32_t field;
+    uint8_t dlen;
     uint8_t digest[STORE_DIGEST_MAX];
-    size_t dlen;
     uint8_t id[VAULT_ID_BYTES];
 } bidx_tuple;
+
+typedef struct field_names {
+    char name[64][VAULT_NAME_MAX];
+    size_t n;
+} field_names;
+
+/* The index of name in the sorted table (added when new; -1 when full). */
+static int field_index(field_names *t, const char *name)
+{
+    size_t lo = 0, hi = t->n, mid;
+    int c;
+
+    while (lo < hi) {
+        mid = (lo + hi) / 2;
+        c = strcmp(t->name[mid], name);
+        if (c == 0)
+            return (int)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
 
 static int tuple_cmp(const void *a, const void *b)
 {
     const bidx_tuple *x = a, *y = b;
-    int c = strcmp(x->field, y->field);
+    int c = (x->field > y->field) - (x->field < y->field);
     size_t n = x->dlen < y->dlen ? x->dlen : y->dlen;
 
     if (c)
@@ -1692,20 +1719,41 @@ static int tuple_cmp(const void *a, const void *b)
 }
 
 /* Blind-index rows of the records loaded in bulk, in chunks sorted by key:
- * each chunk sweeps the index in order (memory bounded by the chunk). */
+ * each chunk sweeps the index in order (memory bounded by the chunk:
+ * 262 144 rows of 56 bytes). */
 #define BIDX_CHUNK 262144
 static int bidx_bulk(sqlc *s)
 {
-    int rc = VAULT_OK, src = SQLITE_DONE;
+    int rc = VAULT_OK, src = SQLITE_DONE, fi;
     sqlite3_stmt *st = NULL;
     bidx_tuple *t = NULL;
+    field_names *fn = NULL;
     store_record rec;
     size_t n = 0, i, k;
     int64_t after = s->bulk_rid;
 
     t = malloc(BIDX_CHUNK * sizeof *t);
-    ENSURE(t, VAULT_ENOMEM, "out of memory");
+    fn = calloc(1, sizeof *fn);
+    ENSURE(t && fn, VAULT_ENOMEM, "out of memory");
+    /* Every field name the loaded records index, in name order: they are
+     * the names the policy declares, so few. */
     GUARD(stmt_own(&st, s, query_sql[Q_REC_SCAN]));
+    sqlite3_bind_int64(st, 1, after);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        GUARD(record_row(&rec, s, st));
+        for (i = 0; i < rec.nfields; i++) {
+            if (!rec.fields[i].digest_len || field_index(fn, rec.fields[i].name) >= 0)
+                continue;
+            ENSURE(fn->n < VAULT_ARRAY_LEN(fn->name), VAULT_ELIMIT,
+                   "a bulk load indexes more than %zu fields", VAULT_ARRAY_LEN(fn->name));
+            for (k = fn->n; k > 0 && strcmp(fn->name[k - 1], rec.fields[i].name) > 0; k--)
+                memcpy(fn->name[k], fn->name[k - 1], VAULT_NAME_MAX);
+            snprintf(fn->name[k], VAULT_NAME_MAX, "%s", rec.fields[i].name);
+            fn->n++;
+        }
+    }
+    ENSURE(src == SQLITE_DONE, VAULT_EIO, "database: indexing records: %s", sqlite3_errmsg(s->db));
+    sqlite3_reset(st);
     for (;;) {
         n = 0;
         sqlite3_bind_int64(st, 1, after);
@@ -1715,9 +1763,11 @@ static int bidx_bulk(sqlc *s)
             for (i = 0; i < rec.nfields; i++) {
                 if (!rec.fields[i].digest_len)
                     continue;
-                snprintf(t[n].field, sizeof t[n].field, "%s", rec.fields[i].name);
+                fi = field_index(fn, rec.fields[i].name);
+                ENSURE(fi >= 0, VAULT_ESTATE, "database: a field appeared during the load");
+                t[n].field = (uint32_t)fi;
                 memcpy(t[n].digest, rec.fields[i].digest, rec.fields[i].digest_len);
-                t[n].dlen = rec.fields[i].digest_len;
+                t[n].dlen = (uint8_t)rec.fields[i].digest_len;
                 memcpy(t[n].id, rec.id, VAULT_ID_BYTES);
                 n++;
             }
@@ -1727,13 +1777,15 @@ static int bidx_bulk(sqlc *s)
         sqlite3_reset(st);
         qsort(t, n, sizeof *t, tuple_cmp);
         for (k = 0; k < n; k++)
-            GUARD(bidx_change(s, Q_BIDX_PUT, t[k].field, t[k].digest, t[k].dlen, t[k].id));
+            GUARD(bidx_change(s, Q_BIDX_PUT, fn->name[t[k].field], t[k].digest, t[k].dlen,
+                              t[k].id));
         if (src == SQLITE_DONE)
             break;
     }
 cleanup:
     sqlite3_finalize(st);
     free(t);
+    free(fn);
     return rc;
 }
 
