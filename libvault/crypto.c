@@ -113,8 +113,11 @@ void *vc_malloc(size_t n)
         pthread_mutex_unlock(&pool.lock);
     }
     if (!block) {
-        if (size > SIZE_MAX - POOL_HDR)
+        if (size > SIZE_MAX - POOL_HDR - 15)
             return NULL;
+        /* sodium_malloc ends the block at a guard page: a multiple of 16
+         * keeps the header, and what follows it, aligned. */
+        size = (size + 15) & ~(size_t)15;
         block = sodium_malloc(size + POOL_HDR);
         if (!block)
             return NULL;

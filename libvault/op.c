@@ -1,10 +1,12 @@
-/* op: the unit of work, as far as it goes today (docs/architecture.md):
+/* op: the unit of work (docs/architecture.md, "The unit of work"):
  * entering a public call on a handle (its lock, and the policy and grants
- * another connection committed meanwhile), leaving it (rolling back what
- * a failed call left open), and the store transaction hooks that keep the
- * audit tail, the key cache and the decisions' state right for each
- * transaction.  Calls down only (policy, grants_set, audit_log, keyring,
- * store), never up. */
+ * another connection committed meanwhile), every transaction's begin
+ * (snapshot, write, audited read), commit and rollback, leaving a call
+ * (rolling back what a failed call left open), and the store transaction
+ * hooks: after begin, the policy and grants the transaction sees; before
+ * commit, the audit entries collected in it sealed; at the end, the
+ * per-transaction state forgotten.  Calls down only (policy, grants_set,
+ * audit_log, keyring, store), never up. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +62,7 @@ int op_reload(vault *v, int force_grants)
 {
     int rc = VAULT_OK, own = !store_in_tx(v->db);
     int64_t before = v->policy_id;
+    const vp_grantset *had = v->grants;
 
     /* Every read is inside a transaction: one snapshot when the caller
      * holds none. */
@@ -69,6 +72,10 @@ int op_reload(vault *v, int force_grants)
     /* Grade names map to indices through the policy: rebuild the grants
      * when either changed. */
     GUARD(grants__sync(v, force_grants || before != v->policy_id));
+    /* What was loaded must be what the log last vouched for: a grant row
+     * put back, or the newest policy row removed, is refused here. */
+    if (v->grants != had || v->policy_id != before)
+        GUARD(audit_trust_check(v));
     if (own)
         GUARD(store_commit(v->db));
 cleanup:

@@ -854,11 +854,15 @@ int vault_record_get_batch(vault_result **out, vault_session *s, const char *con
         GUARD(op_begin(s->v, attempt < OP_AUDITED_TRIES ? OP_AUDITED_READ : OP_WRITE));
         nf = fields ? nfields : policy_field_count(s->v->policy);
         ENSURE(nf <= AF_FIELDS_MAX, VAULT_ELIMIT, "at most %d fields at once", AF_FIELDS_MAX);
-        for (i = 0; i < n; i++)
-            GUARD(get_one(&out[i], s, record_ids[i], fields, nf, now));
-        rc = op_commit(s->v);
+        for (i = 0; i < n && rc == VAULT_OK; i++)
+            rc = get_one(&out[i], s, record_ids[i], fields, nf, now);
+        /* The seal may come early in a long batch (audit_append), or at
+         * the commit: either fails with VAULT_EBUSY on a stale snapshot. */
+        if (rc == VAULT_OK)
+            rc = op_commit(s->v);
         if (rc != VAULT_EBUSY || attempt >= OP_AUDITED_TRIES)
             break;
+        op_rollback(s->v);
         for (i = 0; i < n; i++) { /* nothing read in the stale snapshot is released */
             vault_result_free(out[i]);
             out[i] = NULL;

@@ -246,15 +246,40 @@ cleanup:
     return rc;
 }
 
-/* An older store was brought up to storage v2 while it opened: say so in
- * the log (the chain runs on across the migration). */
-static int log_migration(vault *v, int from)
+/* An older store was brought up to storage v2 (now, or at an open that
+ * stopped before it logged it): say so in the log, and clear the note,
+ * in one transaction (the chain runs on across the migration). */
+static int log_migration(vault *v)
 {
+    int rc = VAULT_OK;
+    uint8_t from = 0;
+    const uint8_t none = 0;
+    size_t n = 0;
     char detail[96];
 
-    snprintf(detail, sizeof detail, "store migrated from schema %d to %d (row MACs)", from,
-             STORE_SCHEMA_VERSION);
-    return op_log_query(v, "store_migrate", AF_OUTCOME_OK, detail);
+    GUARD(op_begin(v, OP_READ));
+    rc = store_meta_get(v->db, STORE_META_MIGRATED, &from, 1, &n);
+    op_rollback(v);
+    if (rc == VAULT_ENOTFOUND || (rc == VAULT_OK && n == 0)) {
+        vault__err_clear();
+        rc = VAULT_OK;
+        goto cleanup;
+    }
+    GUARD(rc);
+    GUARD(op_begin(v, OP_WRITE));
+    rc = store_meta_get(v->db, STORE_META_MIGRATED, &from, 1, &n);
+    if (rc == VAULT_OK && n == 1) { /* not logged by another process meanwhile */
+        snprintf(detail, sizeof detail, "store migrated from schema %u to %d (row MACs)",
+                 (unsigned)from, STORE_SCHEMA_VERSION);
+        GUARD(audit__log_meta(v, "store_migrate", AF_OUTCOME_OK, detail));
+        GUARD(store_meta_put(v->db, STORE_META_MIGRATED, &none, 0));
+        audit_trust_mark(v); /* from now on the log vouches for grants and policy */
+    }
+    GUARD(rc);
+    GUARD(op_commit(v));
+cleanup:
+    op_rollback(v);
+    return rc;
 }
 
 int vault_open(vault **out, const char *path, const vault_secret *secret)
@@ -297,8 +322,8 @@ int vault_open(vault **out, const char *path, const vault_secret *secret)
     GUARD(store_generation(v->db, &v->generation));
     GUARD(op_reload(v, 1));
     GUARD(op_commit(v));
-    if (migrated)
-        GUARD(log_migration(v, migrated));
+    (void)migrated; /* logged from the store's note, which survives a crash */
+    GUARD(log_migration(v));
     v->ready = 1;
     *out = v;
     v = NULL;

@@ -514,7 +514,9 @@ static void test_revoke_while_a_read_waits(void **state)
     assert_int_equal(pthread_create(&t, NULL, read_religion, &w), 0);
     while (!__atomic_load_n(&w.started, __ATOMIC_SEQ_CST))
         usleep(1000);
-    usleep(300 * 1000); /* B is past vault__enter, inside BEGIN IMMEDIATE */
+    /* B has read in its snapshot and waits for the lock to seal; once A
+     * commits, B's snapshot is stale, its seal fails and it reads again. */
+    usleep(300 * 1000);
     revoke_in_open_tx(a, gid);
     assert_int_equal(store_commit(a->db), 0);
     assert_int_equal(pthread_join(t, NULL), 0);

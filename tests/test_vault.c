@@ -705,6 +705,31 @@ static void test_result_values_intact(void **state)
     vault_session_close(o);
 }
 
+/* A field ciphertext put back from an earlier write, with the row tagged
+ * anew (what only a master-key holder could do; without the master key
+ * the row MAC fails first, tests/cli/test_tamper.sh): the write counter in
+ * the ciphertext's associated data (format 2) is not the row's any more,
+ * so the old value does not open. */
+static void test_old_ciphertext_restored(void **state)
+{
+    fixture *f = *state;
+    vault_session *s = officer(f->v);
+    char id[VAULT_ID_HEX_SIZE], val[64], grade[VAULT_NAME_MAX];
+    uint8_t rid[VAULT_ID_BYTES], *old;
+    size_t len = 0;
+    uint32_t ver = 0;
+
+    add(s, id, GRID7, "赵六", "13800000003", "110101199003071234");
+    assert_int_equal(vault__id_parse(rid, id), 0);
+    old = tu_raw_get(f->v, rid, "phone", &len, grade, &ver);
+    assert_int_equal(vault_record_put(s, id, "phone", "13900000004", 11), 0);
+    tu_raw_put(f->v, rid, "phone", grade, ver, old, len); /* same key version, newer counter */
+    assert_int_equal(get1(val, sizeof val, NULL, s, id, "phone"), VAULT_EINTEGRITY);
+    assert_null(strstr(vault_error_last(), "13800000003"));
+    free(old);
+    vault_session_close(s);
+}
+
 /* An audited read runs in a snapshot without the write lock; if another
  * connection commits before its entries are sealed, the seal fails
  * (VAULT_EBUSY) instead of committing entries and values of a stale
@@ -740,6 +765,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_deferred_write_conflict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_ciphertext_restored, setup, teardown),
         T(test_roundtrip),       T(test_bad_input),        T(test_atomic_update),
         T(test_denied),          T(test_find_and_erase),   T(test_moved_ciphertext),
         T(test_other_vault),     T(test_no_plaintext_on_disk), T(test_unlock_failures),

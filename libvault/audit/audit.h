@@ -39,6 +39,9 @@ typedef struct audit_tail {
     audit_pending *p;/* collected, p[sealed..np) not yet sealed */
     size_t np, cap, sealed;
     size_t bytes;    /* encoded bytes collected and not yet sealed */
+    int trust_known; /* the tree state carries the trust digest */
+    int trust_mark;  /* recompute it at this transaction's commit */
+    uint8_t trust[32];
 } audit_tail;
 
 /* A transaction that collects more than this seals what it has at once
@@ -67,6 +70,17 @@ int audit_append(vault *v, af_entry *e) VAULT_MUST_CHECK;
  * covers every entry collected before it). */
 int audit_tx_flush(vault *v) VAULT_MUST_CHECK;
 void audit_tx_forget(vault *v);
+
+/* The trust digest (store_trust_digest: the grant rows and the active
+ * policy row) is kept in the MAC'd tree state, written whenever a
+ * transaction changed a grant or the policy.  audit_trust_check compares
+ * the store's rows with it (in the caller's transaction):
+ * VAULT_EINTEGRITY when they differ (a row put back or
+ * removed); a vault whose tree state has none yet passes.
+ * audit_trust_mark asks the current write transaction to record it
+ * (a migrated vault, at the open that logs the migration). */
+int audit_trust_check(vault *v) VAULT_MUST_CHECK;
+void audit_trust_mark(vault *v);
 
 /* Free the handle's tail (at vault_close). */
 void audit_tail_free(vault *v);

@@ -25,7 +25,8 @@
 #define META_PK "audit_pk"
 #define META_SK "audit_sk"
 #define META_TREE "audit_tree"
-#define TREE_BLOB (8 + sizeof(((af_merkle *)0)->stack))
+#define TREE_BLOB (8 + sizeof(((af_merkle *)0)->stack) + 1 + 32)
+#define TRUST_TAG 'T' 
 
 static int64_t now_us(void)
 {
@@ -108,16 +109,18 @@ cleanup:
  *
  * The meta row "audit_tree" holds the size (8 bytes, little-endian) and
  * then the popcount(size) live subtree roots, 32 bytes each, largest first
- * (at most 8 + 64 * 32 bytes).  Vaults written before this layout stored
- * all 64 stack slots whatever the size; both read the same. */
+ * (at most 8 + 64 * 32 bytes), then (storage v2) 'T' and the 32-byte trust
+ * digest.  Vaults written before this layout stored all 64 stack slots
+ * whatever the size; all read the same. */
 
-int audit__tree_load(af_merkle *m, vault *v)
+static int tree_load(af_merkle *m, uint8_t trust[32], int *trust_known, vault *v)
 {
     uint8_t blob[TREE_BLOB];
     size_t n = 0, live;
     int rc = store_meta_get(v->db, META_TREE, blob, sizeof blob, &n), i;
 
     af_merkle_init(m);
+    *trust_known = 0;
     if (rc == VAULT_ENOTFOUND) {
         vault__err_clear();
         return VAULT_OK;
@@ -130,22 +133,40 @@ int audit__tree_load(af_merkle *m, vault *v)
     for (i = 0; i < 8; i++)
         m->size |= (uint64_t)blob[i] << (8 * i);
     live = (size_t)__builtin_popcountll(m->size);
-    if (n != 8 + 32 * live && n != sizeof blob)
+    if (n == 8 + 32 * live + 33 && blob[8 + 32 * live] == TRUST_TAG) {
+        memcpy(trust, blob + 8 + 32 * live + 1, 32);
+        *trust_known = 1;
+    } else if (n != 8 + 32 * live && n != 8 + sizeof m->stack) {
         return vault__err(VAULT_EINTEGRITY, "audit log: the tree state is damaged");
+    }
     memcpy(m->stack, blob + 8, 32 * live);
     return VAULT_OK;
 }
 
-static int tree_save(const af_merkle *m, vault *v)
+int audit__tree_load(af_merkle *m, vault *v)
+{
+    uint8_t trust[32];
+    int known = 0;
+
+    return tree_load(m, trust, &known, v);
+}
+
+static int tree_save(const audit_tail *t, vault *v)
 {
     uint8_t blob[TREE_BLOB];
-    size_t live = (size_t)__builtin_popcountll(m->size);
+    size_t live = (size_t)__builtin_popcountll(t->tree.size), n;
     int i;
 
     for (i = 0; i < 8; i++)
-        blob[i] = (uint8_t)(m->size >> (8 * i));
-    memcpy(blob + 8, m->stack, 32 * live);
-    return store_meta_put(v->db, META_TREE, blob, 8 + 32 * live);
+        blob[i] = (uint8_t)(t->tree.size >> (8 * i));
+    memcpy(blob + 8, t->tree.stack, 32 * live);
+    n = 8 + 32 * live;
+    if (t->trust_known) {
+        blob[n] = TRUST_TAG;
+        memcpy(blob + n + 1, t->trust, 32);
+        n += 33;
+    }
+    return store_meta_put(v->db, META_TREE, blob, n);
 }
 
 /* ---- the tail of the current transaction ---- */
@@ -174,7 +195,7 @@ static int tail_load(audit_tail *t, vault *v)
         ENSURE(rc == VAULT_OK, VAULT_EINTEGRITY,
                "audit log: the newest entry is damaged; run vaultctl audit verify");
     }
-    GUARD(audit__tree_load(&t->tree, v));
+    GUARD(tree_load(&t->tree, t->trust, &t->trust_known, v));
     ENSURE(t->tree.size == t->seq, VAULT_EINTEGRITY,
            "audit log: the tree state covers %llu entries but the log has %llu",
            (unsigned long long)t->tree.size, (unsigned long long)t->seq);
@@ -290,12 +311,46 @@ int audit_tx_flush(vault *v)
     if (t->broken)
         return vault__err(VAULT_ESTATE, "audit: sealing failed in this transaction; rolled back");
     GUARD(seal_pending(v, t));
+    if (store_trust_changed(v->db) || t->trust_mark) {
+        /* A grant or the policy changed: the state the log now vouches for. */
+        GUARD(tail_load(t, v));
+        GUARD(store_trust_digest(v->db, t->trust));
+        t->trust_known = 1;
+        t->trust_mark = 0;
+        t->dirty = 1;
+    }
     if (t->valid && t->dirty) {
         t->dirty = 0;
-        GUARD(tree_save(&t->tree, v));
+        GUARD(tree_save(t, v));
     }
 cleanup:
     return rc;
+}
+
+int audit_trust_check(vault *v)
+{
+    int rc = VAULT_OK, known = 0;
+    af_merkle m;
+    uint8_t kept[32], now[32];
+
+    ENSURE(store_in_tx(v->db), VAULT_ESTATE, "audit: trust check outside a transaction");
+    GUARD(tree_load(&m, kept, &known, v));
+    if (known) {
+        GUARD(store_trust_digest(v->db, now));
+        ENSURE(vc_equal(kept, now, 32), VAULT_EINTEGRITY,
+               "the grants and policy failed their integrity check: they are not the ones the "
+               "audit log recorded (a row was put back or removed outside libvault)");
+    }
+cleanup:
+    return rc;
+}
+
+void audit_trust_mark(vault *v)
+{
+    audit_tail *t = tail_get(v);
+
+    if (t)
+        t->trust_mark = 1;
 }
 
 void audit_tx_forget(vault *v)

@@ -547,22 +547,27 @@ static void sq_rollback(store_backend *be)
     }
 }
 
-static int sq_generation(store_backend *be, int64_t *out)
+/* A query of one integer (a count, a version, the next id). */
+static int count_query(sqlc *s, int q, int64_t *out, const char *what)
 {
-    sqlc *s = S(be);
     int rc = VAULT_OK, src;
     sqlite3_stmt *st = NULL;
 
-    GUARD(stmt(&st, s, Q_DATA_VERSION));
+    GUARD(stmt(&st, s, q));
     src = sqlite3_step(st);
     if (src != SQLITE_ROW) {
-        rc = db_err(s, src, "data version");
+        rc = db_err(s, src, what);
         goto cleanup;
     }
     *out = sqlite3_column_int64(st, 0);
 cleanup:
     done(st);
     return rc;
+}
+
+static int sq_generation(store_backend *be, int64_t *out)
+{
+    return count_query(S(be), Q_DATA_VERSION, out, "data version");
 }
 
 /* ---- meta ---- */
@@ -624,20 +629,7 @@ cleanup:
 
 static int sq_policy_next_id(store_backend *be, int64_t *out)
 {
-    sqlc *s = S(be);
-    int rc = VAULT_OK, src;
-    sqlite3_stmt *st = NULL;
-
-    GUARD(stmt(&st, s, Q_POLICY_NEXT));
-    src = sqlite3_step(st);
-    if (src != SQLITE_ROW) {
-        rc = db_err(s, src, "reading policies");
-        goto cleanup;
-    }
-    *out = sqlite3_column_int64(st, 0);
-cleanup:
-    done(st);
-    return rc;
+    return count_query(S(be), Q_POLICY_NEXT, out, "reading policies");
 }
 
 static int sq_policy_add(store_backend *be, store_policy *p)
@@ -953,22 +945,6 @@ cleanup:
     return rc;
 }
 
-static int count_query(sqlc *s, int q, int64_t *out, const char *what)
-{
-    int rc = VAULT_OK, src;
-    sqlite3_stmt *st = NULL;
-
-    GUARD(stmt(&st, s, q));
-    src = sqlite3_step(st);
-    if (src != SQLITE_ROW) {
-        rc = db_err(s, src, what);
-        goto cleanup;
-    }
-    *out = sqlite3_column_int64(st, 0);
-cleanup:
-    done(st);
-    return rc;
-}
 
 static int sq_record_count(store_backend *be, int64_t *out)
 {
@@ -1679,7 +1655,7 @@ typedef struct bidx_tuple {
 } bidx_tuple;
 
 typedef struct field_names {
-    char name[64][VAULT_NAME_MAX];
+    char name[FIELDS_MAX][VAULT_NAME_MAX];
     size_t n;
 } field_names;
 
@@ -1820,7 +1796,7 @@ static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
     sqlite3_stmt *st = NULL, *fs = NULL, *bs = NULL;
     store_field *fields = NULL;
     char *names = NULL;
-    size_t nf, i;
+    size_t nf = 0, i;
     char norm[VAULT_NAME_MAX];
 
     GUARD(exec(s,
@@ -1913,8 +1889,9 @@ static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
         sqlite3_bind_blob(fs, 1, r.id, VAULT_ID_BYTES, SQLITE_STATIC);
         nf = 0;
         while ((src = sqlite3_step(fs)) == SQLITE_ROW) {
-            store_field *f = &fields[nf];
+            store_field *f;
             ENSURE(nf < FIELDS_MAX, VAULT_ELIMIT, "a record has more than %d fields", FIELDS_MAX);
+            f = &fields[nf];
             memset(f, 0, sizeof *f);
             for (i = 0; i < 2; i++) {
                 const char *t = col_text(fs, (int)i);
@@ -1957,6 +1934,7 @@ static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
             rc = sq_record_write(&s->base, &r, 1);
         for (i = 0; i < nf; i++)
             free((void *)fields[i].ct);
+        nf = 0;
         GUARD(rc);
     }
     ENSURE(src == SQLITE_DONE, VAULT_EINTEGRITY, "database: migrating records: %s",
@@ -2025,6 +2003,8 @@ static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
                "migrating to storage v2"));
     GUARD(audit_merge(s, 1));
 cleanup:
+    for (i = 0; fields && i < nf; i++) /* a record left half-copied */
+        free((void *)fields[i].ct);
     sqlite3_finalize(st);
     sqlite3_finalize(fs);
     sqlite3_finalize(bs);

@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "crypto.h"
 #include "store/sqlcipher.h"
 #include "store/store.h"
 
@@ -18,6 +19,7 @@ struct store {
     store_backend *be;
     store_guard guard;
     int in_tx, writes;
+    int trust_changed; /* a grant or policy row written in this transaction */
     store_tx_hooks hooks;
     uint8_t *mb;  /* canonical bytes of the row being tagged, reused */
     size_t mb_cap;
@@ -330,6 +332,12 @@ int store_open_backend(store **out, store_backend *be, const store_guard *guard,
     /* An older schema is brought up to date at once, every row tagged. */
     GUARD(store_begin(s, STORE_TX_WRITE));
     GUARD(s->be->migrate(s->be, &from, remac, s));
+    if (from != STORE_SCHEMA_VERSION) {
+        /* Noted in the migration's own transaction, until the layer above
+         * has logged it (STORE_META_MIGRATED). */
+        uint8_t b = (uint8_t)from;
+        GUARD(store_meta_put(s, STORE_META_MIGRATED, &b, 1));
+    }
     GUARD(store_commit(s));
     if (migrated_from && from != STORE_SCHEMA_VERSION)
         *migrated_from = from;
@@ -403,6 +411,7 @@ static void tx_end(store *s, int committed)
 {
     s->in_tx = 0;
     s->writes = 0;
+    s->trust_changed = 0;
     if (s->hooks.at_end)
         s->hooks.at_end(s->hooks.arg, committed);
 }
@@ -529,6 +538,7 @@ int store_policy_add(int64_t *out_id, store *s, const uint8_t hash[32], const ch
     p.applied = now;
     GUARD(row_mac(p.mac, s, STORE_ROW_POLICY, &p));
     GUARD(s->be->policy_add(s->be, &p));
+    s->trust_changed = 1;
     if (out_id)
         *out_id = p.id;
 cleanup:
@@ -808,6 +818,7 @@ int store_grant_insert(store *s, const store_grant *g)
     TX_WRITE(s);
     GUARD(row_mac(row.mac, s, STORE_ROW_GRANT, &row));
     GUARD(s->be->grant_insert(s->be, &row));
+    s->trust_changed = 1;
 cleanup:
     return rc;
 }
@@ -867,6 +878,7 @@ static int set_state_fn(void *arg, const store_grant *g)
     row.changed = c->now;
     GUARD(row_mac(row.mac, c->s, STORE_ROW_GRANT, &row));
     GUARD(c->s->be->grant_update(c->s->be, &row));
+    c->s->trust_changed = 1;
 cleanup:
     return rc;
 }
@@ -1051,6 +1063,68 @@ int store_checkpoint_scan(store *s, int (*fn)(void *arg, uint64_t size, const ch
 
     TX_READ(s);
     return s->be->checkpoint_scan(s->be, cp_fn, &c);
+}
+
+/* ---- the digest of the rows that must not roll back ---- */
+
+int store_trust_changed(const store *s)
+{
+    return s->in_tx && s->trust_changed;
+}
+
+typedef struct trust_ctx {
+    vc_sha256_ctx h;
+} trust_ctx;
+
+static void trust_item(trust_ctx *c, const void *p, size_t n)
+{
+    uint8_t len[4] = {(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24)};
+
+    vc_sha256_update(&c->h, len, 4);
+    vc_sha256_update(&c->h, p, n);
+}
+
+static int trust_grant_fn(void *arg, const store_grant *g)
+{
+    trust_ctx *c = arg;
+
+    trust_item(c, g->id, strlen(g->id));
+    trust_item(c, g->mac, STORE_MAC_BYTES);
+    return VAULT_OK;
+}
+
+static int trust_policy_fn(void *arg, const store_policy *p)
+{
+    trust_ctx *c = arg;
+    uint8_t id[8];
+    int i;
+
+    for (i = 0; i < 8; i++)
+        id[i] = (uint8_t)((uint64_t)p->id >> (8 * i));
+    trust_item(c, id, 8);
+    trust_item(c, p->mac, STORE_MAC_BYTES);
+    return VAULT_OK;
+}
+
+int store_trust_digest(store *s, uint8_t out[32])
+{
+    int rc = VAULT_OK;
+    trust_ctx c;
+    grant_cb g = {s, trust_grant_fn, &c};
+
+    TX_READ(s);
+    vc_sha256_init(&c.h);
+    trust_item(&c, "libvault/trust/v1", 17);
+    GUARD(s->be->grant_scan(s->be, grant_fn, &g)); /* each row MAC-checked */
+    rc = s->be->policy_active(s->be, trust_policy_fn, &c);
+    if (rc == VAULT_ENOTFOUND) { /* a store being created has none yet */
+        vault__err_clear();
+        rc = VAULT_OK;
+    }
+    GUARD(rc);
+    vc_sha256_final(&c.h, out);
+cleanup:
+    return rc;
 }
 
 /* ---- quotas ---- */

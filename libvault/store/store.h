@@ -53,6 +53,12 @@ typedef int (*store_backend_open_fn)(store_backend **out, const char *uri, const
  * their in-memory double as "memory").  At most 8 schemes. */
 int store_register_backend(const char *scheme, store_backend_open_fn fn) VAULT_MUST_CHECK;
 
+/* A migration leaves this meta row (one byte: the schema it came from)
+ * in its own transaction; the vault logs the migration and empties the
+ * row in one transaction of its own, so a crash between the two still
+ * gets the migration logged at the next open. */
+#define STORE_META_MIGRATED "store_migrated_from"
+
 /* 0 when `location` names a registered backend ("scheme:..."), 1 when it
  * is a file path (the SQLCipher backend). */
 int store_location_is_file(const char *location);
@@ -206,6 +212,17 @@ int store_checkpoint_add(store *s, uint64_t size, const char *note, int64_t now)
 int store_checkpoint_last(uint64_t *out, store *s) VAULT_MUST_CHECK;
 int store_checkpoint_scan(store *s, int (*fn)(void *arg, uint64_t size, const char *note, size_t len),
                           void *arg) VAULT_MUST_CHECK;
+
+/* ---- What must not roll back ----
+ * A digest over every grant row and the active policy row (their ids and
+ * MACs, each row checked): the audit log keeps it in its MAC'd tree state,
+ * written with every grant or policy change, and checks it when grants or
+ * the policy are loaded, so a grant row put back as it once was (a revoked
+ * grant active again) or a newer policy row removed no longer matches the
+ * state the log recorded (docs/storage.md, "Rolled-back rows"). */
+int store_trust_digest(store *s, uint8_t out[32]) VAULT_MUST_CHECK;
+/* 1 when the current transaction wrote a grant or policy row. */
+int store_trust_changed(const store *s);
 
 /* ---- Search quotas (one row per counted use) ---- */
 

@@ -12,7 +12,7 @@ VAULTCTL=$1
 # The newest store schema this code writes (libvault/store/store.h
 # STORE_SCHEMA_VERSION).
 SCHEMA_NOW=3
-# Audit entries the migration itself appends (none: opening is not logged).
+# Audit entries the migration itself appends (one store_migrate entry).
 MIGRATION_ENTRIES=1
 
 FIX="$SRC/tests/fixtures/v1"

@@ -238,4 +238,23 @@ vc audit checkpoint >/dev/null 2>&1
 tamper "checkpoint" "UPDATE checkpoints SET created = created - 86400 WHERE size = (SELECT max(size) FROM checkpoints);" && # same in 2 and 3
     caught_or_verify "f: a checkpoint row's time changed" -- vc "${OFFICER[@]}" record get "$RA" --fields name
 
+
+# ---- g. rows put back exactly as the vault once wrote them (old tags) ----
+if [ "$SCHEMA_NOW" -ge 3 ]; then
+    # A revoked grant restored to its active row.
+    fresh rollback-grant || exit 1
+    G=$(vc "${OFFICER[@]}" grant --to-role civil_affairs_officer --to-dept civil_affairs --fields health \
+        --records "$RA" --purposes social_assistance --for 1d --reason "relief assessment" 2>/dev/null | cut -d' ' -f1)
+    sql "CREATE TABLE saved_grant AS SELECT * FROM grants WHERE id = '$G';" >/dev/null
+    expect_exit 0 "g: revoke the grant" -- vc "${OFFICER[@]}" revoke "$G" --reason "assessment done"
+    tamper "grant rollback" "DELETE FROM grants WHERE id = '$G'; INSERT INTO grants SELECT * FROM saved_grant;" &&
+        caught "g: the revoked grant's active row put back, then its recipient reads" "$A_HEALTH" -- \
+            vc "${CIVIL[@]}" record get "$RA" --fields health
+    # The newest policy row removed (the one before it active again).
+    fresh rollback-policy || exit 1
+    expect_exit 0 "g: apply the policy again (a second policy row)" -- vc policy apply "$POL"
+    tamper "policy rollback" "DELETE FROM policies WHERE id = (SELECT max(id) FROM policies);" &&
+        caught "g: the newest policy row removed, then a read" "$A_PHONE" -- vc "${GRID1[@]}" record get "$RA" --fields phone
+fi
+
 finish
