@@ -1047,6 +1047,32 @@ static void test_vault_on_memory(void **state)
     assert_int_equal(vault_key_rotate(v, "personal", NULL, NULL), 0);
     expect_phone(s, a, "13800000000");
 
+    /* an import (one transaction, collected entries sealed at commit), an
+     * export, and a resident's report, all through the backend table */
+    {
+        char *csvdir = tu_tmpdir(), csv[600], *rep = NULL;
+        size_t imported = 0;
+
+        snprintf(csv, sizeof csv, "%s/in.csv", csvdir);
+        tu_write_file(csv, "jurisdiction,name,phone\n" GRID7 ",钱七,13800000005\n" GRID7
+                           ",孙八,13800000006\n", strlen("jurisdiction,name,phone\n" GRID7
+                                                         ",钱七,13800000005\n" GRID7
+                                                         ",孙八,13800000006\n"));
+        assert_int_equal(vault_import_csv(&imported, s, csv, NULL, NULL), 0);
+        assert_int_equal(imported, 2);
+        tu_rmdir(csvdir);
+        vault_session *req = tu_session(v, "li", "data_officer", "street_office", STREET,
+                                        "resident_request");
+        assert_int_equal(vault_record_export(&text, req, a), 0);
+        assert_non_null(strstr(text, "13800000000"));
+        vault_free(text);
+        vault_session_close(req);
+        assert_int_equal(vault_audit_report(&rep, v, VAULT_REPORT_RECORD, a, 0), 0);
+        assert_non_null(strstr(rep, " export "));
+        assert_non_null(strstr(rep, " create "));
+        vault_free(rep);
+    }
+
     /* a second handle on the same store reads what the first wrote */
     assert_int_equal(vault_open(&w, "memory:city", &sec), 0);
     s2 = tu_session(w, "li", "data_officer", "street_office", STREET, "resident_service");
