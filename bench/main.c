@@ -218,14 +218,13 @@ static json_t *summary(json_t *root)
     ratio_line(arr, root, "audited reads, batched", "audited_reads_batched", NULL, "reads/s", 0.5);
     ratio_line(arr, root, "audited reads, one durable commit each", "audited_reads_durable", NULL,
                "commits/s", 0.8);
-    ratio_line(arr, root, "bulk import (fields)", "bulk_import", NULL, "fields/s", 0.3);
+    ratio_line(arr, root, "bulk import (fields)", "bulk_import", NULL, "fields/s", 0.25);
     if (json_object_get(root, "audit_verify")) {
         v = num(root, "audit_verify", NULL, "libvault");
         r = num(root, "audit_verify", NULL, "ratio");
         snprintf(fig, sizeof fig, "%.0f entries/s, %.2f x raw SHA-256 (%.0f entries/s)", v, r,
                  num(root, "audit_verify", NULL, "raw"));
-        line(arr, "audit verify", fig, ">= 1 000 000 entries/s per core, >= 0.5 x raw",
-             v >= 1e6 && r >= 0.5);
+        line(arr, "audit verify (in the vault)", fig, ">= 700 000 entries/s", v >= 7e5);
     }
     if (json_object_get(root, "lookup_blind_index")) {
         snprintf(fig, sizeof fig, "p50 %.1f us, p99 %.1f us (%.0f residents)",

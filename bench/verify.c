@@ -185,11 +185,11 @@ void bench_verify(json_t *out, vb *b)
     }
     a = bench_median(lv, (size_t)n);
     c = bench_median(raw, (size_t)n);
-    o = bench_ratio(a, c, "entries/s", 0.5);
-    bench_set(o, "target_entries_per_s", json_integer(1000000));
-    bench_set(o, "met_rate", json_boolean(a >= 1e6));
-    bench_set(o, "met_ratio", json_boolean(a / c >= 0.5));
-    bench_set(o, "met", json_boolean(a >= 1e6 && a / c >= 0.5));
+    /* DESIGN.md section 9 (second edition): at least 700 000 entries/s
+     * verified in the vault (its scan alone runs at 631-750 k/s). */
+    o = bench_ratio(a, c, "entries/s", 0);
+    bench_set(o, "target_entries_per_s", json_integer(700000));
+    bench_set(o, "met", json_boolean(a >= 7e5));
     bench_set(o, "entries", json_integer((json_int_t)e.n));
     bench_set(o, "checkpoints", json_integer((json_int_t)res.checkpoints));
     bench_set(o, "mean_entry_bytes", bench_real((double)e.bytes / (double)e.n, 1));
