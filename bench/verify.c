@@ -170,7 +170,8 @@ void bench_verify(json_t *out, vb *b)
         lv[r] = (double)res.entries / t;
     }
     load_entries(b, &e, &scan);
-    if (e.n != entries_checked)
+    /* The last round logged its own entry after its scan. */
+    if (e.n != entries_checked && e.n != entries_checked + 1)
         bench_die("the log has %zu entries, verify checked %zu", e.n, entries_checked);
     for (r = 0; r < n; r++) {
         raw[r] = rate_sha256(&e);

@@ -166,8 +166,8 @@ static const char *const schema_v3_tables =
 /* Record bodies: format byte, then the fields (docs/storage.md). */
 #define BODY_FORMAT 1
 #define FIELDS_MAX 1024
-/* Bulk loads at least this large drop the random-key indexes and build
- * them again from a sort at the end. */
+/* Bulk loads at least this large add their blind-index rows at the end,
+ * sorted (store/backend.h bulk_begin). */
 #define BULK_MIN 20000
 /* Page cache: 16 MiB normally, 32 MiB during a bulk load (DESIGN.md
  * section 9: an import's peak RSS under 100 MB). */
@@ -184,7 +184,7 @@ typedef struct sqlc {
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];
     char *path;
-    int bulk;           /* in a bulk load with the id index dropped */
+    int bulk;           /* in a bulk load: blind-index rows added at its end */
     int64_t bulk_rid;   /* the last row id before the bulk load */
     /* Decoded record bodies: field array and the names, reused. */
     store_field fields[FIELDS_MAX];
@@ -541,7 +541,7 @@ static void sq_rollback(store_backend *be)
 
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    if (s->bulk) { /* the dropped index came back with the rollback */
+    if (s->bulk) { /* what the load wrote went with the rollback */
         s->bulk = 0;
         sqlite3_exec(s->db, CACHE_PRAGMA, NULL, NULL, NULL);
     }
@@ -1620,23 +1620,17 @@ static int sq_bulk_begin(store_backend *be, size_t expected)
 {
     sqlc *s = S(be);
     int rc = VAULT_OK, src;
-    int64_t have = 0;
     sqlite3_stmt *st = NULL;
 
     if (s->bulk || expected < BULK_MIN)
         return VAULT_OK;
-    GUARD(sq_record_count(be, &have));
-    /* Rebuilding the id index costs the whole table; worth it only for a
-     * load of about the size of what is there. */
-    if ((int64_t)expected * 2 < have)
-        goto cleanup;
+    /* The id index stays (kept in the larger cache; rebuilding it from a
+     * sort needed the sort's memory, over the 100 MB target at 1 M);
+     * the blind-index rows wait for bulk_end, which adds them sorted. */
     GUARD(stmt_own(&st, s, "SELECT coalesce(max(rid), 0) FROM records"));
     src = sqlite3_step(st);
     ENSURE(src == SQLITE_ROW, VAULT_EIO, "database: starting a bulk load: %s", sqlite3_errmsg(s->db));
     s->bulk_rid = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st); /* no statement may be running during DROP INDEX */
-    st = NULL;
-    GUARD(exec(s, "DROP INDEX records_id", "starting a bulk load"));
     GUARD(exec(s, CACHE_BULK_PRAGMA, "starting a bulk load"));
     s->bulk = 1;
 cleanup:
@@ -1772,10 +1766,9 @@ static int sq_bulk_end(store_backend *be)
 
     if (!s->bulk)
         return VAULT_OK;
-    /* The id index from one sort (SQLite's, in memory: temporary files are
-     * not encrypted), then the blind index in sorted chunks, then the
-     * report indexes for the load's entries. */
-    GUARD(exec(s, "CREATE UNIQUE INDEX records_id ON records(id)", "indexing records"));
+    /* The blind index in sorted chunks, then the report indexes for the
+     * load's entries (sorting in memory: SQLite's temporary files are not
+     * encrypted). */
     GUARD(bidx_bulk(s));
     GUARD(audit_merge(s, 1));
     GUARD(exec(s, CACHE_PRAGMA, "ending a bulk load"));
