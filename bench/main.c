@@ -189,7 +189,7 @@ static void ratio_line(json_t *arr, json_t *root, const char *measure, const cha
         return;
     snprintf(fig, sizeof fig, "%.2f x raw (%.0f vs %.0f %s)", r, num(root, a, b, "libvault"),
              num(root, a, b, "raw"), unit);
-    snprintf(tgt, sizeof tgt, ">= %.1f x raw", target);
+    snprintf(tgt, sizeof tgt, ">= %.2g x raw", target);
     line(arr, measure, fig, tgt, r >= target);
 }
 

@@ -168,8 +168,10 @@ VAULT_API void vault_close(vault *v);
 /* The vault's random id as 32 hex characters (out must hold 33 bytes). */
 VAULT_API int vault_id(char *out, size_t out_size, const vault *v) VAULT_CHECK;
 
-/* The raw SQLCipher key as "x'<64 hex>'" for the stock sqlcipher shell.
- * `out` must hold at least 68 bytes; wipe it after use.  Logged. */
+/* The raw key of the SQLCipher backend (the embedded default: a vault
+ * that is a file) as "x'<64 hex>'" for the stock sqlcipher shell.  `out`
+ * must hold at least 68 bytes; wipe it after use.  Logged.  A vault kept
+ * by another backend has no such key: VAULT_ESTATE. */
 VAULT_API int vault_db_key(char *out, size_t out_size, vault *v) VAULT_CHECK;
 
 /* ---- Keyslots ------------------------------------------------------------ */

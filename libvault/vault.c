@@ -369,6 +369,8 @@ int vault_db_key(char *out, size_t out_size, vault *v)
     ENSURE(out && out_size >= 68, VAULT_EINVALID, "vault_db_key: output buffer too small");
     GUARD(vault__enter(v));
     entered = 1;
+    ENSURE(store_location_is_file(v->path), VAULT_ESTATE,
+           "%s is not kept in a SQLCipher file: it has no database key", v->path);
     /* Log first: the key is handed out only once its entry is committed. */
     GUARD(op_begin(v, OP_WRITE));
     audit_entry_init(&e, v, NULL, "db_key");

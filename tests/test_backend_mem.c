@@ -997,6 +997,10 @@ static void test_vault_on_memory(void **state)
     if (vault_create(&v, "memory:city", POLICY, &sec) != 0)
         fail_msg("vault_create: %s", vault_error_last());
     assert_string_equal(store_backend_name(v->db), "memory");
+    {
+        char dbkey[80];
+        assert_int_equal(vault_db_key(dbkey, sizeof dbkey, v), VAULT_ESTATE); /* no SQLCipher file */
+    }
     assert_int_equal(vault_policy_apply(&text, v, POLICY), 0);
     vault_free(text);
     s = tu_session(v, "li", "data_officer", "street_office", STREET, "resident_service");
