@@ -1100,7 +1100,7 @@ static void audit_head_of(const mem_data *d, store_audit_head *h)
     }
 }
 
-static int mem_audit_append(store_backend *be, store_audit_seal_fn seal, void *arg)
+static int mem_audit_write(store_backend *be, store_audit_seal_fn seal, void *arg)
 {
     int rc = VAULT_OK, r;
     mem_data *d;
@@ -1526,7 +1526,7 @@ static const store_backend mem_table = {
     .field_count_stale = mem_field_count_stale,
     .bidx_find = mem_bidx_find,
     .bidx_next = mem_bidx_next,
-    .audit_append = mem_audit_append,
+    .audit_write = mem_audit_write,
     .audit_head = mem_audit_head,
     .audit_iter = mem_audit_iter,
     .audit_next = mem_audit_next,

@@ -264,7 +264,7 @@ static void test_rollback_restores(void **state)
     fill_record(&r, &f, 0x11, "city/a");
     assert_int_equal(a->record_write(a, &r, 1), VAULT_OK);
     assert_int_equal(a->policy_add(a, &p), VAULT_OK);
-    assert_int_equal(a->audit_append(a, seal_one, NULL), VAULT_OK);
+    assert_int_equal(a->audit_write(a, seal_one, NULL), VAULT_OK);
     assert_int_equal(now_count(a, a->record_count), 1);
     a->rollback(a);
 
@@ -629,11 +629,11 @@ static void test_audit(void **state)
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
     /* the seal callback sees the head: empty at first */
     p.n = 3;
-    assert_int_equal(a->audit_append(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
     assert_int_equal(p.saw_pos, 0);
     assert_string_equal(p.saw_entry, "");
     p.n = 1;
-    assert_int_equal(a->audit_append(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
     assert_int_equal(p.saw_pos, 3);
     assert_string_equal(p.saw_entry, "entry-3");
     assert_int_equal(p.saw_head[0], 3);
@@ -641,12 +641,12 @@ static void test_audit(void **state)
     /* rows that do not follow the head are refused, and nothing is kept */
     p.n = 2;
     p.first_pos = 6;
-    assert_int_equal(a->audit_append(a, seal_cb, &p), VAULT_EINTEGRITY);
+    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_EINTEGRITY);
     p.first_pos = 4;
-    assert_int_equal(a->audit_append(a, seal_cb, &p), VAULT_EINTEGRITY);
+    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_EINTEGRITY);
     p.first_pos = 0;
     p.fail = 1;
-    assert_int_equal(a->audit_append(a, seal_cb, &p), VAULT_EDENIED);
+    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_EDENIED);
     assert_int_equal(now_count(a, a->audit_count), 4);
     assert_int_equal(a->audit_head(a, head_cb, &pos), VAULT_OK);
     assert_int_equal(pos, 4);

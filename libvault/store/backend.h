@@ -261,7 +261,7 @@ struct store_backend {
     int (*bidx_next)(store_iter *it, uint8_t id[VAULT_ID_BYTES]);
 
     /* Audit log. */
-    int (*audit_append)(store_backend *be, store_audit_seal_fn seal, void *arg);
+    int (*audit_write)(store_backend *be, store_audit_seal_fn seal, void *arg);
     int (*audit_head)(store_backend *be, int (*fn)(void *arg, const store_audit_head *h),
                       void *arg);
     int (*audit_iter)(store_backend *be, store_iter **out, const store_audit_filter *filter);

@@ -476,7 +476,7 @@ cleanup:
 
 /* Fill r from a row of Q_REC_GET / Q_REC_SCAN (columns id, jurisdiction,
  * created, updated, version, body, mac). */
-static int record_row(store_record *r, sqlc *s, sqlite3_stmt *st)
+static int row_to_record(store_record *r, sqlc *s, sqlite3_stmt *st)
 {
     int rc = VAULT_OK;
     size_t n = 0;
@@ -790,7 +790,7 @@ static int sq_record_get_batch(store_backend *be, const uint8_t *ids, size_t n,
         if (src == SQLITE_DONE) {
             r = fn(arg, i, NULL);
         } else if (src == SQLITE_ROW) {
-            GUARD(record_row(&rec, s, st));
+            GUARD(row_to_record(&rec, s, st));
             r = fn(arg, i, &rec);
         } else {
             rc = db_err(s, src, "reading a record");
@@ -988,7 +988,7 @@ static int sq_record_scan_stale(store_backend *be, const char *grade, uint32_t b
             s->stale_rid = sqlite3_column_int64(st, 7);
             if (wrapped && s->stale_rid > start)
                 break;
-            GUARD(record_row(&rec, s, st));
+            GUARD(row_to_record(&rec, s, st));
             if (!has_stale(&rec, grade, below_version))
                 continue;
             found++;
@@ -1031,7 +1031,7 @@ static int sq_field_count_stale(store_backend *be, const char *grade, uint32_t b
     GUARD(stmt_own(&st, s, query_sql[Q_REC_SCAN]));
     sqlite3_bind_int64(st, 1, 0);
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        GUARD(record_row(&rec, s, st));
+        GUARD(row_to_record(&rec, s, st));
         for (i = 0; i < rec.nfields; i++)
             if (rec.fields[i].key_version < below_version &&
                 strcmp(rec.fields[i].grade, grade) == 0)
@@ -1186,7 +1186,7 @@ static int seal_at_head(void *arg, const store_audit_head *h)
     return c->seal(c->arg, h, c->rows, VAULT_ARRAY_LEN(c->rows), &c->n);
 }
 
-static int sq_audit_append(store_backend *be, store_audit_seal_fn seal, void *arg)
+static int sq_audit_write(store_backend *be, store_audit_seal_fn seal, void *arg)
 {
     sqlc *s = S(be);
     int rc = VAULT_OK;
@@ -1710,7 +1710,7 @@ static int bidx_bulk(sqlc *s)
     GUARD(stmt_own(&st, s, query_sql[Q_REC_SCAN]));
     sqlite3_bind_int64(st, 1, after);
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        GUARD(record_row(&rec, s, st));
+        GUARD(row_to_record(&rec, s, st));
         for (i = 0; i < rec.nfields; i++) {
             if (!rec.fields[i].digest_len || field_index(fn, rec.fields[i].name) >= 0)
                 continue;
@@ -1728,7 +1728,7 @@ static int bidx_bulk(sqlc *s)
         n = 0;
         sqlite3_bind_int64(st, 1, after);
         while (n + FIELDS_MAX <= BIDX_CHUNK && (src = sqlite3_step(st)) == SQLITE_ROW) {
-            GUARD(record_row(&rec, s, st));
+            GUARD(row_to_record(&rec, s, st));
             after = sqlite3_column_int64(st, 7);
             for (i = 0; i < rec.nfields; i++) {
                 if (!rec.fields[i].digest_len)
@@ -2077,7 +2077,7 @@ static const store_backend sqlcipher_table = {
     .field_count_stale = sq_field_count_stale,
     .bidx_find = sq_bidx_find,
     .bidx_next = sq_bidx_next,
-    .audit_append = sq_audit_append,
+    .audit_write = sq_audit_write,
     .audit_head = sq_audit_head,
     .audit_iter = sq_audit_iter,
     .audit_next = sq_audit_next,

@@ -918,7 +918,7 @@ int store_audit_seal(store *s, store_audit_seal_fn fn, void *arg)
     TX_WRITE(s);
     do {
         c.last = 0;
-        GUARD(s->be->audit_append(s->be, seal_counted, &c));
+        GUARD(s->be->audit_write(s->be, seal_counted, &c));
     } while (c.last > 0);
 cleanup:
     return rc;
