@@ -179,6 +179,12 @@ static const char *const schema_v3_tables =
  * by scanning it. */
 #define AUDIT_INDEX_BATCH 65536
 
+/* The field names a bulk load indexes (the policy's exact-index fields). */
+typedef struct field_names {
+    char name[FIELDS_MAX][VAULT_NAME_MAX];
+    size_t n;
+} field_names;
+
 typedef struct sqlc {
     store_backend base;
     sqlite3 *db;
@@ -186,6 +192,7 @@ typedef struct sqlc {
     char *path;
     int bulk;           /* in a bulk load: blind-index rows added at its end */
     int64_t bulk_rid;   /* the last row id before the bulk load */
+    field_names *bulk_names; /* the names its records index, as they came */
     /* Decoded record bodies: field array and the names, reused. */
     store_field fields[FIELDS_MAX];
     char names[FIELDS_MAX * 2 * VAULT_NAME_MAX];
@@ -514,6 +521,7 @@ static void sq_free(store_backend *be)
     sqlite3_close(s->db);
     free(s->buf);
     free(s->path);
+    free(s->bulk_names);
     free(s);
 }
 
@@ -905,8 +913,21 @@ static int sq_record_write(store_backend *be, const store_record *r, int is_new)
         if (!keep)
             GUARD(bidx_change(s, Q_BIDX_DEL, old[k].field, old[k].digest, old[k].len, r->id));
     }
-    if (s->bulk && is_new)
-        goto cleanup; /* bulk_end adds the rows of the records loaded */
+    if (s->bulk && is_new) { /* bulk_end adds the rows of the records loaded */
+        for (i = 0; i < r->nfields; i++) {
+            field_names *fn = s->bulk_names;
+            if (!r->fields[i].digest_len)
+                continue;
+            for (k = 0; k < fn->n && strcmp(fn->name[k], r->fields[i].name) != 0; k++)
+                ;
+            if (k < fn->n)
+                continue;
+            ENSURE(fn->n < FIELDS_MAX, VAULT_ELIMIT, "a bulk load indexes more than %d fields",
+                   FIELDS_MAX);
+            snprintf(fn->name[fn->n++], VAULT_NAME_MAX, "%s", r->fields[i].name);
+        }
+        goto cleanup;
+    }
     for (i = 0; i < r->nfields; i++) {
         if (!r->fields[i].digest_len)
             continue;
@@ -1631,6 +1652,9 @@ static int sq_bulk_begin(store_backend *be, size_t expected)
     src = sqlite3_step(st);
     ENSURE(src == SQLITE_ROW, VAULT_EIO, "database: starting a bulk load: %s", sqlite3_errmsg(s->db));
     s->bulk_rid = sqlite3_column_int64(st, 0);
+    free(s->bulk_names);
+    s->bulk_names = calloc(1, sizeof *s->bulk_names);
+    ENSURE(s->bulk_names, VAULT_ENOMEM, "out of memory");
     GUARD(exec(s, CACHE_BULK_PRAGMA, "starting a bulk load"));
     s->bulk = 1;
 cleanup:
@@ -1647,11 +1671,6 @@ typedef struct bidx_tuple {
     uint8_t digest[STORE_DIGEST_MAX];
     uint8_t id[VAULT_ID_BYTES];
 } bidx_tuple;
-
-typedef struct field_names {
-    char name[FIELDS_MAX][VAULT_NAME_MAX];
-    size_t n;
-} field_names;
 
 /* The index of name in the sorted table (added when new; -1 when full). */
 static int field_index(field_names *t, const char *name)
@@ -1670,6 +1689,11 @@ static int field_index(field_names *t, const char *name)
             hi = mid;
     }
     return -1;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
 }
 
 static int tuple_cmp(const void *a, const void *b)
@@ -1705,25 +1729,11 @@ static int bidx_bulk(sqlc *s)
     t = malloc(BIDX_CHUNK * sizeof *t);
     fn = calloc(1, sizeof *fn);
     ENSURE(t && fn, VAULT_ENOMEM, "out of memory");
-    /* Every field name the loaded records index, in name order: they are
-     * the names the policy declares, so few. */
+    /* The field names the loaded records index (noted as they were
+     * written), in name order, so the tuples sort as the index does. */
+    memcpy(fn, s->bulk_names, sizeof *fn);
+    qsort(fn->name, fn->n, sizeof fn->name[0], name_cmp);
     GUARD(stmt_own(&st, s, query_sql[Q_REC_SCAN]));
-    sqlite3_bind_int64(st, 1, after);
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        GUARD(row_to_record(&rec, s, st));
-        for (i = 0; i < rec.nfields; i++) {
-            if (!rec.fields[i].digest_len || field_index(fn, rec.fields[i].name) >= 0)
-                continue;
-            ENSURE(fn->n < VAULT_ARRAY_LEN(fn->name), VAULT_ELIMIT,
-                   "a bulk load indexes more than %zu fields", VAULT_ARRAY_LEN(fn->name));
-            for (k = fn->n; k > 0 && strcmp(fn->name[k - 1], rec.fields[i].name) > 0; k--)
-                memcpy(fn->name[k], fn->name[k - 1], VAULT_NAME_MAX);
-            snprintf(fn->name[k], VAULT_NAME_MAX, "%s", rec.fields[i].name);
-            fn->n++;
-        }
-    }
-    ENSURE(src == SQLITE_DONE, VAULT_EIO, "database: indexing records: %s", sqlite3_errmsg(s->db));
-    sqlite3_reset(st);
     for (;;) {
         n = 0;
         sqlite3_bind_int64(st, 1, after);
@@ -1773,6 +1783,8 @@ static int sq_bulk_end(store_backend *be)
     GUARD(audit_merge(s, 1));
     GUARD(exec(s, CACHE_PRAGMA, "ending a bulk load"));
     s->bulk = 0;
+    free(s->bulk_names);
+    s->bulk_names = NULL;
 cleanup:
     return rc;
 }
