@@ -897,7 +897,7 @@ int store_grant_set_state(store *s, const char *id, const char *state, const cha
 typedef struct seal_loop {
     store_audit_seal_fn fn;
     void *arg;
-    size_t last;
+    size_t last, cap;
 } seal_loop;
 
 static int seal_counted(void *arg, const store_audit_head *h, store_audit_row *out, size_t cap,
@@ -907,19 +907,22 @@ static int seal_counted(void *arg, const store_audit_head *h, store_audit_row *o
     int rc = c->fn(c->arg, h, out, cap, n);
 
     c->last = rc < 0 ? 0 : *n;
+    c->cap = cap;
     return rc;
 }
 
 int store_audit_seal(store *s, store_audit_seal_fn fn, void *arg)
 {
     int rc = VAULT_OK;
-    seal_loop c = {fn, arg, 0};
+    seal_loop c = {fn, arg, 0, 0};
 
     TX_WRITE(s);
+    /* Again only while the callback filled every row it was offered: a
+     * call that filled fewer had nothing more (or stopped on purpose). */
     do {
         c.last = 0;
         GUARD(s->be->audit_write(s->be, seal_counted, &c));
-    } while (c.last > 0);
+    } while (c.last > 0 && c.last == c.cap);
 cleanup:
     return rc;
 }

@@ -185,8 +185,9 @@ int store_grant_scan(store *s, int (*fn)(void *arg, const store_grant *g), void 
 /* ---- Audit log ---- */
 
 /* Seal and append entries while the backend holds the log head: fn is
- * called (store_audit_seal_fn, store/backend.h) until it returns no more
- * rows.  Inside a write transaction. */
+ * called (store_audit_seal_fn, store/backend.h) again as long as it fills
+ * every row it is offered; a call that fills fewer ends it.  Inside a
+ * write transaction. */
 int store_audit_seal(store *s, store_audit_seal_fn fn, void *arg) VAULT_MUST_CHECK;
 /* The newest entry (pos 0, *out_entry NULL and head all zero when empty).
  * *out_entry is malloc'ed. */
