@@ -601,6 +601,23 @@ typedef struct issue_ctx {
     int needs;
 } issue_ctx;
 
+
+/* The end of a call that changed a grant: the live-set version bumped,
+ * its entry, the commit, and the live set rebuilt from what was
+ * committed (every grant, approval, revocation and break-glass). */
+static int grants_committed(vault *v, af_entry *e, const char *detail)
+{
+    int rc = VAULT_OK;
+
+    GUARD(grants__bump(v));
+    e->detail = detail;
+    GUARD(audit_append(v, e));
+    GUARD(op_commit(v));
+    GUARD(op_reload(v, 1));
+cleanup:
+    return rc;
+}
+
 static int issue(issue_ctx *c)
 {
     int rc = VAULT_OK, gmin, gmax;
@@ -713,12 +730,8 @@ static int issue(issue_ctx *c)
     row.created = now;
     describe(detail, sizeof detail, v->policy, &g, spec->reason, c->needs);
     GUARD(store_grant_insert(v->db, &row));
-    GUARD(grants__bump(v));
     audit_entry_init(&e, v, s, "grant");
-    e.detail = detail;
-    GUARD(audit_append(v, &e));
-    GUARD(op_commit(v));
-    GUARD(op_reload(v, 1));
+    GUARD(grants_committed(v, &e, detail));
 cleanup:
     return rc;
 }
@@ -791,14 +804,10 @@ static int approve(vault_session *s, const char *grant_id)
     }
     GUARD(scope_within(v, &o.g, s->jurisdiction, "approving officer"));
     GUARD(store_grant_set_state(v->db, o.id, "active", s->user, NULL, NULL, vault__now()));
-    GUARD(grants__bump(v));
     audit_entry_init(&e, v, s, "approve");
     describe(desc, sizeof desc, v->policy, &o.g, o.reason, 0);
     snprintf(detail, sizeof detail, "approved %s", desc);
-    e.detail = detail;
-    GUARD(audit_append(v, &e));
-    GUARD(op_commit(v));
-    GUARD(op_reload(v, 1));
+    GUARD(grants_committed(v, &e, detail));
 cleanup:
     grants__own_free(&o);
     return rc;
@@ -845,14 +854,10 @@ static int revoke(vault_session *s, const char *grant_id, const char *reason)
                (o.break_glass && o.user && same_user(o.user, s->user)),
            VAULT_EDENIED, "role '%s' may not revoke grants", s->role);
     GUARD(store_grant_set_state(v->db, o.id, "revoked", NULL, s->user, reason, vault__now()));
-    GUARD(grants__bump(v));
     audit_entry_init(&e, v, s, "revoke");
     line_printf(&l, "revoked %s: ", o.id);
     line_text(&l, reason, 511);
-    e.detail = detail;
-    GUARD(audit_append(v, &e));
-    GUARD(op_commit(v));
-    GUARD(op_reload(v, 1));
+    GUARD(grants_committed(v, &e, detail));
 cleanup:
     grants__own_free(&o);
     return rc;
@@ -1169,7 +1174,6 @@ static int glass(glass_ctx *c)
     row.break_glass = 1;
     row.created = now;
     GUARD(store_grant_insert(v->db, &row));
-    GUARD(grants__bump(v));
     GUARD(time_text(until, sizeof until, row.not_after));
     line_printf(&l, "%s opens the record until %s (grades up to %s): ", c->id, until,
                 row.grade_max);
@@ -1178,10 +1182,7 @@ static int glass(glass_ctx *c)
     e.flags = AF_FLAG_BREAK_GLASS;
     e.has_record = 1;
     memcpy(e.record_id, c->rid, VAULT_ID_BYTES);
-    e.detail = detail;
-    GUARD(audit_append(v, &e));
-    GUARD(op_commit(v));
-    GUARD(op_reload(v, 1));
+    GUARD(grants_committed(v, &e, detail));
 cleanup:
     record_row_free(&rec);
     return rc;

@@ -66,10 +66,15 @@ enum {
     Q__COUNT
 };
 
-#define GRANT_COLS                                                                                 \
+
+/* The grant columns of storage v1 (before the MAC). */
+#define GRANT_COLS_V1                                                                              \
     "id, state, issuer, issuer_role, subject_user, subject_role, subject_department, effect,"     \
     " actions, fields, grade_min, grade_max, records, jurisdiction, purposes, not_before,"        \
-    " not_after, reason, break_glass, approver, revoked_by, revoke_reason, created, changed, mac"
+    " not_after, reason, break_glass, approver, revoked_by, revoke_reason, created, changed"
+
+/* ... and of schema 3. */
+#define GRANT_COLS GRANT_COLS_V1 ", mac"
 
 static const char *const query_sql[Q__COUNT] = {
     [Q_META_GET] = "SELECT value, mac FROM meta WHERE key = ?1",
@@ -505,6 +510,43 @@ cleanup:
     return rc;
 }
 
+/* A callback's answer as the operation's result: > 0 (stop early) is
+ * success. */
+static int visited(int r)
+{
+    return r > 0 ? VAULT_OK : r;
+}
+
+/* Rows of the tables with a MAC, from the columns in the order given
+ * (the MAC last; a v1 table's SELECT gives NULL for it, read as zeros). */
+static int policy_row(store_policy *p, sqlite3_stmt *st) /* id, hash, filename, source, applied, mac */
+{
+    memset(p, 0, sizeof *p);
+    p->id = sqlite3_column_int64(st, 0);
+    if (sqlite3_column_bytes(st, 1) == 32)
+        memcpy(p->hash, sqlite3_column_blob(st, 1), 32);
+    p->filename = col_text(st, 2);
+    p->source = col_text(st, 3);
+    p->len = (size_t)sqlite3_column_bytes(st, 3);
+    p->applied = sqlite3_column_int64(st, 4);
+    col_mac(p->mac, st, 5);
+    if (!p->filename || !p->source)
+        return vault__err(VAULT_EINTEGRITY, "database: a policy row is malformed");
+    return VAULT_OK;
+}
+
+static int checkpoint_row(store_checkpoint *c, sqlite3_stmt *st) /* size, note, created, mac */
+{
+    c->size = (uint64_t)sqlite3_column_int64(st, 0);
+    c->note = col_text(st, 1);
+    c->len = (size_t)sqlite3_column_bytes(st, 1);
+    c->created = sqlite3_column_int64(st, 2);
+    col_mac(c->mac, st, 3);
+    if (!c->note)
+        return vault__err(VAULT_EINTEGRITY, "database: a checkpoint row is malformed");
+    return VAULT_OK;
+}
+
 /* ---- open, close, transactions ---- */
 
 static void sq_free(store_backend *be)
@@ -600,9 +642,7 @@ static int sq_meta_get(store_backend *be, const char *key,
     m.value = sqlite3_column_blob(st, 0);
     m.len = (size_t)sqlite3_column_bytes(st, 0);
     col_mac(m.mac, st, 1);
-    rc = fn(arg, &m);
-    if (rc > 0)
-        rc = VAULT_OK;
+    rc = visited(fn(arg, &m));
 cleanup:
     done(st);
     return rc;
@@ -674,19 +714,8 @@ static int sq_policy_active(store_backend *be, int (*fn)(void *arg, const store_
         rc = db_err(s, src, "reading the policy");
         goto cleanup;
     }
-    memset(&p, 0, sizeof p);
-    p.id = sqlite3_column_int64(st, 0);
-    if (sqlite3_column_bytes(st, 1) == 32)
-        memcpy(p.hash, sqlite3_column_blob(st, 1), 32);
-    p.filename = col_text(st, 2);
-    p.source = col_text(st, 3);
-    p.len = (size_t)sqlite3_column_bytes(st, 3);
-    p.applied = sqlite3_column_int64(st, 4);
-    col_mac(p.mac, st, 5);
-    ENSURE(p.filename && p.source, VAULT_EINTEGRITY, "database: a policy row is malformed");
-    rc = fn(arg, &p);
-    if (rc > 0)
-        rc = VAULT_OK;
+    GUARD(policy_row(&p, st));
+    rc = visited(fn(arg, &p));
 cleanup:
     done(st);
     return rc;
@@ -736,9 +765,7 @@ static int sq_gradekey_get(store_backend *be, const char *grade, uint32_t versio
     k.len = (size_t)sqlite3_column_bytes(st, 0);
     k.created = sqlite3_column_int64(st, 1);
     col_mac(k.mac, st, 2);
-    rc = fn(arg, &k);
-    if (rc > 0)
-        rc = VAULT_OK;
+    rc = visited(fn(arg, &k));
 cleanup:
     done(st);
     return rc;
@@ -1185,9 +1212,7 @@ static int sq_audit_head(store_backend *be, int (*fn)(void *arg, const store_aud
         rc = db_err(s, src, "reading the audit log");
         goto cleanup;
     }
-    rc = fn(arg, &h);
-    if (rc > 0)
-        rc = VAULT_OK;
+    rc = visited(fn(arg, &h));
 cleanup:
     done(st);
     return rc;
@@ -1420,12 +1445,7 @@ static int sq_checkpoint_scan(store_backend *be, int (*fn)(void *arg, const stor
 
     GUARD(stmt_own(&st, s, "SELECT size, note, created, mac FROM checkpoints ORDER BY size"));
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        c.size = (uint64_t)sqlite3_column_int64(st, 0);
-        c.note = col_text(st, 1);
-        c.len = (size_t)sqlite3_column_bytes(st, 1);
-        c.created = sqlite3_column_int64(st, 2);
-        col_mac(c.mac, st, 3);
-        ENSURE(c.note, VAULT_EINTEGRITY, "database: a checkpoint row is malformed");
+        GUARD(checkpoint_row(&c, st));
         r = fn(arg, &c);
         if (r < 0) {
             rc = r;
@@ -1555,9 +1575,7 @@ static int sq_grant_get(store_backend *be, const char *id,
         goto cleanup;
     }
     GUARD(grant_row(&g, st));
-    rc = fn(arg, &g);
-    if (rc > 0)
-        rc = VAULT_OK;
+    rc = visited(fn(arg, &g));
 cleanup:
     sqlite3_finalize(st);
     return rc;
@@ -1793,6 +1811,93 @@ cleanup:
 
 typedef int (*remac_fn)(void *arg, int kind, void *row);
 
+/* One table of storage v1 copied into its schema-3 table: the SELECT
+ * lists the columns in the order the row decoders read them (NULL for the
+ * MAC); each row is tagged (remac) and written through the backend's own
+ * operation. */
+typedef struct table_copy {
+    int kind; /* STORE_ROW_* */
+    const char *what, *sql;
+} table_copy;
+
+static const table_copy copies[] = {
+    {STORE_ROW_META, "meta", "SELECT key, value FROM v1_meta ORDER BY key"},
+    {STORE_ROW_POLICY, "policies",
+     "SELECT id, hash, filename, source, applied, NULL FROM v1_policies ORDER BY id"},
+    {STORE_ROW_GRADEKEY, "grade keys", "SELECT grade, version, wrapped, created FROM v1_grade_keys"},
+    {STORE_ROW_CHECKPOINT, "checkpoints",
+     "SELECT size, note, created, NULL FROM v1_checkpoints ORDER BY size"},
+    {STORE_ROW_GRANT, "grants", "SELECT " GRANT_COLS_V1 ", NULL FROM v1_grants"},
+};
+
+static int copy_one(sqlc *s, int kind, sqlite3_stmt *st, remac_fn remac, void *arg)
+{
+    int rc = VAULT_OK;
+    union {
+        store_meta m;
+        store_policy p;
+        store_gradekey k;
+        store_checkpoint c;
+        store_grant g;
+    } r;
+
+    memset(&r, 0, sizeof r);
+    switch (kind) {
+    case STORE_ROW_META:
+        r.m.key = col_text(st, 0);
+        r.m.value = sqlite3_column_blob(st, 1);
+        r.m.len = (size_t)sqlite3_column_bytes(st, 1);
+        ENSURE(r.m.key, VAULT_EINTEGRITY, "database: a meta row is malformed");
+        GUARD(remac(arg, kind, &r.m));
+        GUARD(sq_meta_put(&s->base, &r.m));
+        break;
+    case STORE_ROW_POLICY:
+        GUARD(policy_row(&r.p, st));
+        GUARD(remac(arg, kind, &r.p));
+        GUARD(sq_policy_add(&s->base, &r.p));
+        break;
+    case STORE_ROW_GRADEKEY:
+        r.k.grade = col_text(st, 0);
+        r.k.version = (uint32_t)sqlite3_column_int64(st, 1);
+        r.k.wrapped = sqlite3_column_blob(st, 2);
+        r.k.len = (size_t)sqlite3_column_bytes(st, 2);
+        r.k.created = sqlite3_column_int64(st, 3);
+        ENSURE(r.k.grade, VAULT_EINTEGRITY, "database: a grade key row is malformed");
+        GUARD(remac(arg, kind, &r.k));
+        GUARD(sq_gradekey_add(&s->base, &r.k));
+        break;
+    case STORE_ROW_CHECKPOINT:
+        GUARD(checkpoint_row(&r.c, st));
+        GUARD(remac(arg, kind, &r.c));
+        GUARD(sq_checkpoint_add(&s->base, &r.c));
+        break;
+    case STORE_ROW_GRANT:
+        GUARD(grant_row(&r.g, st));
+        GUARD(remac(arg, kind, &r.g));
+        GUARD(sq_grant_insert(&s->base, &r.g));
+        break;
+    default:
+        ENSURE(0, VAULT_EINVALID, "database: no copy for row kind %d", kind);
+    }
+cleanup:
+    return rc;
+}
+
+static int copy_rows(sqlc *s, const table_copy *t, remac_fn remac, void *arg)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt_own(&st, s, t->sql));
+    while ((src = sqlite3_step(st)) == SQLITE_ROW)
+        GUARD(copy_one(s, t->kind, st, remac, arg));
+    ENSURE(src == SQLITE_DONE, VAULT_EINTEGRITY, "database: migrating %s: %s", t->what,
+           sqlite3_errmsg(s->db));
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Storage v1 (schemas 1 and 2) to schema 3: rename the old tables, create
  * the new ones, copy every row with a MAC, drop the old tables. */
 static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
@@ -1817,54 +1922,9 @@ static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
                "migrating to storage v2"));
     GUARD(exec(s, schema_v3_tables, "migrating to storage v2"));
 
-    /* meta */
-    GUARD(stmt_own(&st, s, "SELECT key, value FROM v1_meta ORDER BY key"));
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        store_meta m = {col_text(st, 0), sqlite3_column_blob(st, 1),
-                        (size_t)sqlite3_column_bytes(st, 1), {0}};
-        ENSURE(m.key, VAULT_EINTEGRITY, "database: a meta row is malformed");
-        GUARD(remac(arg, STORE_ROW_META, &m));
-        GUARD(sq_meta_put(&s->base, &m));
-    }
-    ENSURE(src == SQLITE_DONE, VAULT_EINTEGRITY, "database: migrating meta: %s", sqlite3_errmsg(s->db));
-    sqlite3_finalize(st);
-    st = NULL;
-
-    /* policies, with their ids */
-    GUARD(stmt_own(&st, s, "SELECT id, hash, filename, source, applied FROM v1_policies ORDER BY id"));
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        store_policy p;
-        memset(&p, 0, sizeof p);
-        p.id = sqlite3_column_int64(st, 0);
-        if (sqlite3_column_bytes(st, 1) == 32)
-            memcpy(p.hash, sqlite3_column_blob(st, 1), 32);
-        p.filename = col_text(st, 2);
-        p.source = col_text(st, 3);
-        p.len = (size_t)sqlite3_column_bytes(st, 3);
-        p.applied = sqlite3_column_int64(st, 4);
-        ENSURE(p.filename && p.source, VAULT_EINTEGRITY, "database: a policy row is malformed");
-        GUARD(remac(arg, STORE_ROW_POLICY, &p));
-        GUARD(sq_policy_add(&s->base, &p));
-    }
-    ENSURE(src == SQLITE_DONE, VAULT_EINTEGRITY, "database: migrating policies: %s",
-           sqlite3_errmsg(s->db));
-    sqlite3_finalize(st);
-    st = NULL;
-
-    /* grade keys */
-    GUARD(stmt_own(&st, s, "SELECT grade, version, wrapped, created FROM v1_grade_keys"));
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        store_gradekey k = {col_text(st, 0), (uint32_t)sqlite3_column_int64(st, 1),
-                            sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2),
-                            sqlite3_column_int64(st, 3), {0}};
-        ENSURE(k.grade, VAULT_EINTEGRITY, "database: a grade key row is malformed");
-        GUARD(remac(arg, STORE_ROW_GRADEKEY, &k));
-        GUARD(sq_gradekey_add(&s->base, &k));
-    }
-    ENSURE(src == SQLITE_DONE, VAULT_EINTEGRITY, "database: migrating grade keys: %s",
-           sqlite3_errmsg(s->db));
-    sqlite3_finalize(st);
-    st = NULL;
+    /* the small tables, each row tagged as it is copied */
+    for (i = 0; i < VAULT_ARRAY_LEN(copies); i++)
+        GUARD(copy_rows(s, &copies[i], remac, arg));
 
     /* records with their fields and digests, in creation order */
     fields = calloc(FIELDS_MAX, sizeof *fields);
@@ -1966,38 +2026,6 @@ static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
                sqlite3_errmsg(s->db));
     }
     vault__err_clear();
-    sqlite3_finalize(st);
-    st = NULL;
-
-    /* checkpoints */
-    GUARD(stmt_own(&st, s, "SELECT size, note, created FROM v1_checkpoints ORDER BY size"));
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        store_checkpoint c = {(uint64_t)sqlite3_column_int64(st, 0), col_text(st, 1),
-                              (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_int64(st, 2),
-                              {0}};
-        ENSURE(c.note, VAULT_EINTEGRITY, "database: a checkpoint row is malformed");
-        GUARD(remac(arg, STORE_ROW_CHECKPOINT, &c));
-        GUARD(sq_checkpoint_add(&s->base, &c));
-    }
-    ENSURE(src == SQLITE_DONE, VAULT_EINTEGRITY, "database: migrating checkpoints: %s",
-           sqlite3_errmsg(s->db));
-    sqlite3_finalize(st);
-    st = NULL;
-
-    /* grants */
-    GUARD(stmt_own(&st, s,
-                   "SELECT id, state, issuer, issuer_role, subject_user, subject_role,"
-                   " subject_department, effect, actions, fields, grade_min, grade_max, records,"
-                   " jurisdiction, purposes, not_before, not_after, reason, break_glass, approver,"
-                   " revoked_by, revoke_reason, created, changed, NULL FROM v1_grants"));
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        store_grant g;
-        GUARD(grant_row(&g, st));
-        GUARD(remac(arg, STORE_ROW_GRANT, &g));
-        GUARD(sq_grant_insert(&s->base, &g));
-    }
-    ENSURE(src == SQLITE_DONE, VAULT_EINTEGRITY, "database: migrating grants: %s",
-           sqlite3_errmsg(s->db));
     sqlite3_finalize(st);
     st = NULL;
 
