@@ -517,6 +517,25 @@ static int visited(int r)
     return r > 0 ? VAULT_OK : r;
 }
 
+/* Run sql (a statement of its own: callbacks may use the cached ones)
+ * and hand each row to row(arg, st): < 0 fails with that code, > 0 stops. */
+static int scan_rows(sqlc *s, const char *sql, int (*row)(void *arg, sqlite3_stmt *st), void *arg,
+                     const char *what)
+{
+    int rc = VAULT_OK, src, r = 0;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt_own(&st, s, sql));
+    while ((src = sqlite3_step(st)) == SQLITE_ROW && (r = row(arg, st)) == 0)
+        ;
+    GUARD(r);
+    if (src != SQLITE_DONE && src != SQLITE_ROW)
+        rc = db_err(s, src, what);
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Rows of the tables with a MAC, from the columns in the order given
  * (the MAC last; a v1 table's SELECT gives NULL for it, read as zeros). */
 static int policy_row(store_policy *p, sqlite3_stmt *st) /* id, hash, filename, source, applied, mac */
@@ -1435,30 +1454,27 @@ cleanup:
     return rc;
 }
 
+typedef struct cp_visit {
+    int (*fn)(void *arg, const store_checkpoint *row);
+    void *arg;
+} cp_visit;
+
+static int cp_row(void *arg, sqlite3_stmt *st)
+{
+    cp_visit *c = arg;
+    store_checkpoint row;
+    int rc = checkpoint_row(&row, st);
+
+    return rc < 0 ? rc : c->fn(c->arg, &row);
+}
+
 static int sq_checkpoint_scan(store_backend *be, int (*fn)(void *arg, const store_checkpoint *row),
                               void *arg)
 {
-    sqlc *s = S(be);
-    int rc = VAULT_OK, src, r;
-    sqlite3_stmt *st = NULL;
-    store_checkpoint c;
+    cp_visit c = {fn, arg};
 
-    GUARD(stmt_own(&st, s, "SELECT size, note, created, mac FROM checkpoints ORDER BY size"));
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        GUARD(checkpoint_row(&c, st));
-        r = fn(arg, &c);
-        if (r < 0) {
-            rc = r;
-            goto cleanup;
-        }
-        if (r > 0)
-            break;
-    }
-    if (src != SQLITE_DONE && src != SQLITE_ROW)
-        rc = db_err(s, src, "reading checkpoints");
-cleanup:
-    sqlite3_finalize(st);
-    return rc;
+    return scan_rows(S(be), "SELECT size, note, created, mac FROM checkpoints ORDER BY size",
+                     cp_row, &c, "reading checkpoints");
 }
 
 /* ---- grants ---- */
@@ -1581,29 +1597,26 @@ cleanup:
     return rc;
 }
 
+typedef struct grant_visit {
+    int (*fn)(void *arg, const store_grant *row);
+    void *arg;
+} grant_visit;
+
+static int grant_visit_row(void *arg, sqlite3_stmt *st)
+{
+    grant_visit *c = arg;
+    store_grant row;
+    int rc = grant_row(&row, st);
+
+    return rc < 0 ? rc : c->fn(c->arg, &row);
+}
+
 static int sq_grant_scan(store_backend *be, int (*fn)(void *arg, const store_grant *row), void *arg)
 {
-    sqlc *s = S(be);
-    int rc = VAULT_OK, src, r;
-    sqlite3_stmt *st = NULL;
-    store_grant g;
+    grant_visit c = {fn, arg};
 
-    GUARD(stmt_own(&st, s, "SELECT " GRANT_COLS " FROM grants ORDER BY created, id"));
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        GUARD(grant_row(&g, st));
-        r = fn(arg, &g);
-        if (r < 0) {
-            rc = r;
-            goto cleanup;
-        }
-        if (r > 0)
-            break;
-    }
-    if (src != SQLITE_DONE && src != SQLITE_ROW)
-        rc = db_err(s, src, "reading grants");
-cleanup:
-    sqlite3_finalize(st);
-    return rc;
+    return scan_rows(S(be), "SELECT " GRANT_COLS " FROM grants ORDER BY created, id",
+                     grant_visit_row, &c, "reading grants");
 }
 
 /* ---- quotas ---- */
@@ -1883,19 +1896,25 @@ cleanup:
     return rc;
 }
 
+typedef struct copy_ctx {
+    sqlc *s;
+    int kind;
+    remac_fn remac;
+    void *arg;
+} copy_ctx;
+
+static int copy_row(void *arg, sqlite3_stmt *st)
+{
+    copy_ctx *c = arg;
+
+    return copy_one(c->s, c->kind, st, c->remac, c->arg);
+}
+
 static int copy_rows(sqlc *s, const table_copy *t, remac_fn remac, void *arg)
 {
-    int rc = VAULT_OK, src;
-    sqlite3_stmt *st = NULL;
+    copy_ctx c = {s, t->kind, remac, arg};
 
-    GUARD(stmt_own(&st, s, t->sql));
-    while ((src = sqlite3_step(st)) == SQLITE_ROW)
-        GUARD(copy_one(s, t->kind, st, remac, arg));
-    ENSURE(src == SQLITE_DONE, VAULT_EINTEGRITY, "database: migrating %s: %s", t->what,
-           sqlite3_errmsg(s->db));
-cleanup:
-    sqlite3_finalize(st);
-    return rc;
+    return scan_rows(s, t->sql, copy_row, &c, t->what);
 }
 
 /* Storage v1 (schemas 1 and 2) to schema 3: rename the old tables, create
