@@ -1029,14 +1029,7 @@ static void test_vault_on_memory(void **state)
     assert_int_equal(vault_record_get(&res[0], s, b, NULL, 0), VAULT_ENOTFOUND);
 
     /* a grant: issue, list, revoke */
-    memset(&g, 0, sizeof g);
-    g.department = "health";
-    g.effect = VAULT_EFFECT_ALLOW;
-    g.fields = grant_fields;
-    g.nfields = 1;
-    g.jurisdiction = STREET;
-    g.not_after = (int64_t)time(NULL) + 3600;
-    g.reason = "clinic follow-up";
+    g = tu_grant_spec(grant_fields, 1, "health", STREET, 3600, "clinic follow-up");
     assert_int_equal(vault_grant_issue(gid, sizeof gid, &pending, s, &g), 0);
     assert_int_equal(pending, 0);
     assert_int_equal(vault_grant_list(&text, v, 1, 0), 0);

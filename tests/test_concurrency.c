@@ -154,18 +154,12 @@ static void *work(void *arg)
             text = NULL;
             w->entries += 1;
         } else if (op < 84) { /* grant */
-            vault_grant_spec g;
             const char *field = "name";
-            memset(&g, 0, sizeof g);
+            vault_grant_spec g = tu_grant_spec(&field, 1, "community_committee", NULL, 3600,
+                                               "concurrency test");
             g.user = grid_user;
-            g.department = "community_committee";
-            g.effect = VAULT_EFFECT_ALLOW;
-            g.fields = &field;
-            g.nfields = 1;
             g.records = &seed;
             g.nrecords = 1;
-            g.not_after = (int64_t)time(NULL) + 3600;
-            g.reason = "concurrency test";
             CALL(w, vault_grant_issue(gid, sizeof gid, &pending, off, &g));
             if (pending)
                 FAIL(w, "grant unexpectedly pending");
@@ -484,16 +478,9 @@ static void test_revoke_while_a_read_waits(void **state)
     assert_int_equal(vault_create(&a, path, POLICY, &sec), 0);
     off = tu_session(a, "li", "data_officer", "street_office", STREET, "resident_service");
     assert_int_equal(vault_record_add(id, sizeof id, off, GRID7, 1, &fl, &val, &len), 0);
-    memset(&spec, 0, sizeof spec);
+    spec = tu_grant_spec(gfields, 1, "street_office", STREET, 86400, "casework");
     spec.user = "zhao";
     spec.role = "street_officer";
-    spec.department = "street_office";
-    spec.effect = VAULT_EFFECT_ALLOW;
-    spec.fields = gfields;
-    spec.nfields = 1;
-    spec.jurisdiction = STREET;
-    spec.not_after = (int64_t)time(NULL) + 86400;
-    spec.reason = "casework";
     assert_int_equal(vault_grant_issue(gid, sizeof gid, &pending, off, &spec), 0);
     assert_int_equal(pending, 0);
 

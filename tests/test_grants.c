@@ -88,17 +88,7 @@ static int effect_of(vault_session *s, const char *id, const char *field)
 
 static vault_grant_spec spec_for(const char **fields, size_t n, const char *dept, int64_t secs)
 {
-    vault_grant_spec g;
-
-    memset(&g, 0, sizeof g);
-    g.department = dept;
-    g.effect = VAULT_EFFECT_ALLOW;
-    g.fields = fields;
-    g.nfields = n;
-    g.jurisdiction = "city/a";
-    g.not_after = (int64_t)time(NULL) + secs;
-    g.reason = "records desk follow-up";
-    return g;
+    return tu_grant_spec(fields, n, dept, "city/a", secs, "records desk follow-up");
 }
 
 static void test_grant_within_limits(void **state)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -172,6 +173,25 @@ static inline vault_session *tu_session(vault *v, const char *user, const char *
 
     assert_int_equal(vault_session_open(&s, v, &sub), 0);
     return s;
+}
+
+/* An allowing grant of n fields to a department, within jurisdiction (may
+ * be NULL: set records instead), for `seconds` from now. */
+static inline vault_grant_spec tu_grant_spec(const char *const *fields, size_t n, const char *dept,
+                                             const char *jurisdiction, int64_t seconds,
+                                             const char *reason)
+{
+    vault_grant_spec g;
+
+    memset(&g, 0, sizeof g);
+    g.department = dept;
+    g.effect = VAULT_EFFECT_ALLOW;
+    g.fields = fields;
+    g.nfields = n;
+    g.jurisdiction = jurisdiction;
+    g.not_after = (int64_t)time(NULL) + seconds;
+    g.reason = reason;
+    return g;
 }
 
 #endif
