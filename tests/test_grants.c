@@ -375,16 +375,9 @@ static int oteardown(void **state)
 
 static vault_grant_spec ospec(const char **fields, size_t n, const char *role, int64_t secs)
 {
-    vault_grant_spec g;
+    vault_grant_spec g = tu_grant_spec(fields, n, NULL, "city/a", secs, "case 2026-117 follow-up");
 
-    memset(&g, 0, sizeof g);
     g.role = role;
-    g.effect = VAULT_EFFECT_ALLOW;
-    g.fields = fields;
-    g.nfields = n;
-    g.jurisdiction = "city/a";
-    g.not_after = (int64_t)time(NULL) + secs;
-    g.reason = "case 2026-117 follow-up";
     return g;
 }
 
@@ -893,19 +886,13 @@ static void test_hotline_header_promise(void **state)
     assert_int_equal(effect_of(he, id, ci), VAULT_EFFECT_DENY);
     assert_int_equal(effect_of(agent, id, ci), VAULT_EFFECT_DENY);
 
-    memset(&g, 0, sizeof g);
+    g = tu_grant_spec(&ci, 1, "hotline_12345", NULL, 86400, "court order 2026-0105-123");
     g.user = "he.supervisor";
     g.role = "hotline_supervisor";
-    g.department = "hotline_12345";
-    g.effect = VAULT_EFFECT_ALLOW;
-    g.fields = &ci;
-    g.nfields = 1;
     g.records = rec;
     g.nrecords = 1;
     g.purposes = &legal;
     g.npurposes = 1;
-    g.not_after = (int64_t)time(NULL) + 86400;
-    g.reason = "court order 2026-0105-123";
     assert_int_equal(vault_grant_issue(gid, sizeof gid, &pending, qian, &g), 0);
     assert_int_equal(pending, 1);
     assert_int_equal(vault_grant_warnings(&w, v, gid), 0);
