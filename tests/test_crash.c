@@ -219,7 +219,16 @@ static void run_importer(const ctx *x, const char *user, uint64_t base, int c)
     child_open(&v, &s, x, user);
     for (;;) {
         m = 10 + (size_t)(rand() % 50);
-        k0 = base + 50000 + (uint64_t)imp * 1000;
+        /* Each child owns the values base .. base + 99 999 (child_base):
+         * writers use the first half, imports the second, 64 rows apart.
+         * A stride of 1 000 let a fast importer's 51st import reach the
+         * next child's values, and an interrupted add of that child then
+         * "found" the import's record with its id number (a record
+         * counted twice). */
+        if (imp >= 50000 / 64)
+            for (;;)
+                pause(); /* its share of values is used up: wait for the kill */
+        k0 = base + 50000 + (uint64_t)imp * 64;
         f = fopen(path, "w");
         if (!f)
             die("fopen", -1);
