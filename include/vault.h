@@ -162,6 +162,13 @@ VAULT_API int vault_create(vault **out, const char *path, const char *policy_fil
  * a damaged key sidecar VAULT_EINTEGRITY. */
 VAULT_API int vault_open(vault **out, const char *path, const vault_secret *secret) VAULT_CHECK;
 
+/* Open another handle on the vault `v` is open on, with v's keys, without
+ * unlocking again (no passphrase, no key file).  For a process that serves
+ * several threads at once (vaultd's workers: one handle per thread, each
+ * with its own connection; see docs/threading.md).  The new handle is
+ * independent: close each one. */
+VAULT_API int vault_reopen(vault **out, vault *v) VAULT_CHECK;
+
 /* Close the handle, wiping its keys. */
 VAULT_API void vault_close(vault *v);
 
