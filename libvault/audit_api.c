@@ -254,19 +254,27 @@ static int verify_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
 
 size_t vault_audit_notes_max(void) { return VAULT_AUDIT_NOTES_MAX; }
 
-/* After a clean scan: the Merkle state the vault keeps for appends (meta
- * "audit_tree", written in every appending transaction) must describe the
- * same log.  Entries cut from the end with that state left behind show up
- * here; someone who also rewrites it (it is not keyed) is caught only by a
- * checkpoint kept outside the vault. */
+/* After a clean scan: the Merkle state the vault keeps for appends (on
+ * the newest entry, written in every appending transaction) must describe
+ * the same log.  Entries cut from the end take the state with them, and
+ * a state put back with them shows the size it covers: both show up
+ * here; someone who also rewrites it (with the row-MAC key) is caught only
+ * by a checkpoint kept outside the vault. */
 static int tree_state_check(af_verifier *ver, vault *v)
 {
     af_merkle kept;
     uint8_t a[32], b[32];
     af_verify_result *r = &ver->res;
     unsigned long long have = (unsigned long long)ver->tree.size;
-    int rc = audit__tree_load(&kept, v);
+    int missing = 0;
+    int rc = audit__tree_load(&kept, &missing, v);
 
+    if (rc == VAULT_EINTEGRITY && missing) {
+        af_verify_set(r, AF_TRUNCATED, have + 1,
+                    "entry %llu: truncated (the newest entry carries no tree state: entries "
+                    "after it were cut, or the state removed)", have + 1);
+        return VAULT_OK;
+    }
     if (rc == VAULT_EINTEGRITY) {
         af_verify_set(r, AF_MALFORMED, have + 1,
                     "entry %llu: malformed (the vault's kept tree state is damaged)", have + 1);

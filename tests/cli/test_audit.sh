@@ -71,15 +71,24 @@ UPDATE audit SET entry = (SELECT entry FROM t WHERE pos = 3), head = (SELECT hea
 verify "$d"; check "swapped entries: reordered, exit 3" 3 "reordered"
 
 # 4. The newest entries deleted, with every checkpoint that covered them:
-#    the vault's kept tree state still covers them (someone who also
-#    rewrites it is caught only by a checkpoint kept outside the vault).
+#    the vault's kept tree state was on the newest entry and went with
+#    them, so the next access (verify's too) is an integrity error that
+#    says where the log now ends (someone who also puts a matching state,
+#    MAC'd, on the new newest entry is caught only by a checkpoint kept
+#    outside the vault: tests/test_audit.c).
 d=$(fresh truncate)
 "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit checkpoint --out "$d/outside.cp" >/dev/null 2>&1
 total=$(sql "$d" "SELECT count(*) FROM audit;")
 keep=$((total - 3))
 sql "$d" "DELETE FROM audit WHERE pos > $keep; DELETE FROM checkpoints WHERE size > $keep;"
-verify "$d"; check "truncation with the tree state left behind: truncated, exit 3" 3 "truncated at entry $((keep + 1))"
-verify "$d" --checkpoint "$d/outside.cp"; check "truncation against the outside checkpoint: truncated, exit 3" 3 "truncated"
+check_err() { # check_err WHAT WANT_EXIT WANT_TEXT: the one-line error on standard error
+    if [ "$rc" = "$2" ] && [ "$(wc -l <"$TMP/err")" = 1 ] && grep -q -- "$3" "$TMP/err"; then ok "$1"; else
+        bad "$1 (exit $rc, wanted $2 and '$3' on one line)"; sed 's/^/    /' "$TMP/out" "$TMP/err" | head; fi
+}
+verify "$d"; check_err "truncation takes the tree state with it: integrity error, exit 3" 3 \
+    "newest entry (position $keep) carries no tree state"
+verify "$d" --checkpoint "$d/outside.cp"; check_err "truncation, with the outside checkpoint: the same error" 3 \
+    "carries no tree state"
 
 # 4b. Several outside checkpoints: every one is checked, whatever the order
 #     (before, only the last --checkpoint counted).
