@@ -269,8 +269,9 @@ static int log_migration(vault *v)
     GUARD(op_begin(v, OP_WRITE));
     rc = store_meta_get(v->db, STORE_META_MIGRATED, &from, 1, &n);
     if (rc == VAULT_OK && n == 1) { /* not logged by another process meanwhile */
-        snprintf(detail, sizeof detail, "store migrated from schema %u to %d (row MACs)",
-                 (unsigned)from, STORE_SCHEMA_VERSION);
+        snprintf(detail, sizeof detail, "store migrated from schema %u to %d (%s)", (unsigned)from,
+                 STORE_SCHEMA_VERSION,
+                 from < 3 ? "storage v2: row MACs" : "the audit state on the newest row");
         GUARD(audit__log_meta(v, "store_migrate", AF_OUTCOME_OK, detail));
         GUARD(store_meta_put(v->db, STORE_META_MIGRATED, &none, 0));
         audit_trust_mark(v); /* from now on the log vouches for grants and policy */
