@@ -115,7 +115,8 @@ static void vector_entry(af_entry *e, int which)
     fill(e->record_id, 16, 0xb0);
     switch (which) {
     case 1:
-        *e = (af_entry){.seq = 1, .time_us = t0, .user = "wang.fang", .role = "grid_worker",
+        *e = (af_entry){.version = AF_VERSION_1, .seq = 1, .time_us = t0, .user = "wang.fang",
+                        .role = "grid_worker",
                         .department = "street_office",
                         .jurisdiction = "hangzhou/shangcheng/xiaohe/changzheng/grid-07",
                         .purpose = "household_visit", .action = "read", .has_record = 1,
@@ -127,7 +128,8 @@ static void vector_entry(af_entry *e, int which)
         v1_fields[2] = (af_field){"health", VAULT_EFFECT_DENY, "default deny", 0, {0}};
         break;
     case 2:
-        *e = (af_entry){.seq = 2, .time_us = t0 + 1500000, .user = "李娜", .role = "网格员",
+        *e = (af_entry){.version = AF_VERSION_1, .seq = 2, .time_us = t0 + 1500000,
+                        .user = "李娜", .role = "网格员",
                         .department = "小河街道", .jurisdiction = "杭州/上城/小河/长征/第七网格",
                         .purpose = "入户走访", .action = "write", .flags = AF_FLAG_BREAK_GLASS,
                         .has_record = 1, .fields = v2_fields, .nfields = 1,
@@ -136,7 +138,8 @@ static void vector_entry(af_entry *e, int which)
         fill(v2_fields[0].ct_hash, 32, 0x40);
         break;
     default:
-        *e = (af_entry){.seq = 3, .time_us = t0 + 60000000, .user = "admin",
+        *e = (af_entry){.version = AF_VERSION_1, .seq = 3, .time_us = t0 + 60000000,
+                        .user = "admin",
                         .role = "data_officer", .department = "civil_affairs",
                         .jurisdiction = "hangzhou", .purpose = NULL, .action = "keyslot_add",
                         .detail = "slot 2"};
@@ -175,7 +178,7 @@ static void test_roundtrip_all_fields(void **state)
 
 static void test_roundtrip_no_fields(void **state)
 {
-    af_entry e = {.seq = 1, .action = "db_key"}; /* NULL strings encode as empty */
+    af_entry e = {.version = AF_VERSION_1, .seq = 1, .action = "db_key"}; /* NULL strings encode as empty */
     size_t len;
     uint8_t *buf;
 
@@ -207,7 +210,8 @@ static void test_roundtrip_chinese(void **state)
 static uint8_t *small_entry(size_t *len)
 {
     static af_field f = {"n", VAULT_EFFECT_MASK, "x", 0, {0}};
-    af_entry e = {.seq = 9, .user = "u", .role = "r", .department = "d", .jurisdiction = "j",
+    af_entry e = {.version = AF_VERSION_1, .seq = 9, .user = "u", .role = "r", .department = "d",
+                  .jurisdiction = "j",
                   .purpose = "p", .action = "a", .fields = &f, .nfields = 1,
                   .detail = "SECRET"};
     uint8_t *b = encode(&e, len);

@@ -110,7 +110,7 @@ expect_exit 2 "--checkpoint only goes with verify" -- \
 #     stored, malformed at the same entry offline.
 d=$(fresh malformed)
 "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit pubkey --out "$d/pub" >/dev/null 2>&1
-sql "$d" "UPDATE audit SET entry = X'4C564132' || substr(entry, 5) WHERE pos = 3;"
+sql "$d" "UPDATE audit SET entry = X'4C564139' || substr(entry, 5) WHERE pos = 3;"
 verify "$d"; check "undecodable entry: malformed, exit 3" 3 "malformed at entry 3"
 expect_exit 0 "the damaged log still exports" -- \
     "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit export --out "$d/exp.jsonl"
