@@ -2168,6 +2168,153 @@ static void test_export_vector(void **state)
     free(storage);
 }
 
+/* Entry 8 of tests/vectors/audit_v2.txt, built from its fields. */
+static af_field v8_fields[3];
+
+static void vector_entry_v2(af_entry *e)
+{
+    static const char *read = "allow by rule hotline-read (policy.yaml:90)";
+
+    *e = (af_entry){.seq = 8, .time_us = 1709251200123456LL + 86400000001LL,
+                    .user = "zhao.lei", .role = "hotline_agent", .department = "hotline_12345",
+                    .jurisdiction = "hangzhou/shangcheng", .purpose = "complaint_followup",
+                    .who = {"https://id.hangzhou.example", "330102-0042", "tok-8f3a",
+                            "hotline-12345", "tls:192.0.2.7:51234"},
+                    .action = "read", .has_record = 1, .fields = v8_fields, .nfields = 3,
+                    .detail = ""};
+    v8_fields[0] = (af_field){"name", VAULT_EFFECT_ALLOW, read, 0, {0}};
+    v8_fields[1] = (af_field){"phone", VAULT_EFFECT_ALLOW, read, 0, {0}};
+    v8_fields[2] = (af_field){"health", VAULT_EFFECT_DENY,
+                              "deny: no rule or grant allows read of health (default deny)", 0,
+                              {0}};
+    fill(e->policy_hash, 32, 0x20);
+    fill(e->record_id, 16, 0xb0);
+}
+
+/* The LVA2 vectors: entries 8 ... 10 continue the LVA1 log of audit.txt
+ * (a migrated log), with roots, a checkpoint at 10 and an export of all
+ * ten, each reproduced by the C code. */
+static void test_vector_v2(void **state)
+{
+    char *r1[TU_MAX_ROWS][TU_MAX_COLS], *r2[TU_MAX_ROWS][TU_MAX_COLS], *st1 = NULL, *st2 = NULL;
+    size_t n1 = tu_vectors("audit.txt", r1, &st1), n2 = tu_vectors("audit_v2.txt", r2, &st2);
+    size_t i, len, elen, nleaves = 0, nroots = 0, k;
+    uint8_t leaves[10][32], heads[10][32], *raws[10] = {0}, head[32] = {0}, want[32], pk[32],
+                                                       sk[64], seed[32], root[32];
+    size_t lens[10];
+    char path[1024], *note = NULL, *mine;
+    af_merkle m;
+    af_verify_result vr;
+    lines ls;
+    FILE *f;
+
+    (void)state;
+    for (i = 0; i < n1; i++)
+        if (strcmp(r1[i][0], "entry") == 0) {
+            raws[nleaves] = tu_unhex(r1[i][2], &lens[nleaves]);
+            unhex32(heads[nleaves], r1[i][4]);
+            af_leaf_hash(leaves[nleaves], raws[nleaves], lens[nleaves]);
+            nleaves++;
+        }
+    assert_int_equal(nleaves, 7);
+    memcpy(head, heads[6], 32);
+    for (i = 0; i < n2; i++) {
+        af_entry d;
+        void *st = NULL;
+
+        if (strcmp(r2[i][0], "entry") != 0)
+            continue;
+        assert_int_equal(strtoull(r2[i][1], NULL, 10), nleaves + 1);
+        raws[nleaves] = tu_unhex(r2[i][2], &len);
+        lens[nleaves] = len;
+        if (nleaves == 7) { /* built here from the documented fields */
+            af_entry e;
+
+            vector_entry_v2(&e);
+            mine = (char *)encode(&e, &elen);
+            assert_int_equal(elen, len);
+            assert_memory_equal(mine, raws[nleaves], len);
+            free(mine);
+        }
+        assert_int_equal(af_entry_decode(&d, &st, raws[nleaves], len), 0);
+        assert_int_equal(d.version, AF_VERSION_2);
+        mine = (char *)encode(&d, &elen);
+        assert_int_equal(elen, len);
+        assert_memory_equal(mine, raws[nleaves], len);
+        free(mine);
+        free(st);
+        af_leaf_hash(leaves[nleaves], raws[nleaves], len);
+        unhex32(want, r2[i][3]);
+        assert_memory_equal(leaves[nleaves], want, 32);
+        af_chain_next(head, head, leaves[nleaves]);
+        unhex32(want, r2[i][4]);
+        assert_memory_equal(head, want, 32);
+        memcpy(heads[nleaves], head, 32);
+        nleaves++;
+    }
+    assert_int_equal(nleaves, 10);
+    for (i = 0; i < n2; i++) {
+        size_t size;
+
+        if (strcmp(r2[i][0], "root") != 0)
+            continue;
+        size = strtoul(r2[i][1], NULL, 10);
+        assert_int_equal(size, 8 + nroots++);
+        af_merkle_init(&m);
+        for (k = 0; k < size; k++)
+            af_merkle_push(&m, leaves[k]);
+        af_merkle_root(&m, root);
+        unhex32(want, r2[i][2]);
+        assert_memory_equal(root, want, 32);
+    }
+    assert_int_equal(nroots, 3);
+    /* the checkpoint at 10, signed again here byte for byte */
+    unhex32(seed, vec(r1, n1, "seed", 1));
+    assert_int_equal(crypto_sign_seed_keypair(pk, sk, seed), 0);
+    assert_int_equal(af_checkpoint_sign(&note, vec(r1, n1, "origin", 1), 10, root, sk), 0);
+    snprintf(path, sizeof path, "%s/tests/vectors/checkpoint_v2.txt", VAULT_SOURCE_DIR);
+    mine = (char *)tu_read_file(path, &len);
+    assert_non_null(mine);
+    assert_int_equal(strlen(note), len);
+    assert_memory_equal(note, mine, len);
+    free(mine);
+    free(note);
+    /* the export of the mixed log verifies, and its lines are C's */
+    snprintf(path, sizeof path, "%s/tests/vectors/audit_export_v2.jsonl", VAULT_SOURCE_DIR);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_int_equal(af_export_verify(&vr, f, vec(r1, n1, "origin", 1), pk, NULL, 0, NULL, NULL),
+                     AF_OK);
+    fclose(f);
+    assert_int_equal(vr.entries, 10);
+    assert_int_equal(vr.checkpoints, 1);
+    lines_read(&ls, path);
+    assert_int_equal(ls.n, 11);
+    for (k = 0; k < 10; k++) {
+        json_t *a, *b;
+
+        mine = NULL;
+        assert_int_equal(af_export_entry_line(&mine, k + 1, raws[k], lens[k], heads[k]), 0);
+        a = json_loads(mine, 0, NULL);
+        b = json_loads(ls.line[k + 1], 0, NULL);
+        assert_non_null(a);
+        assert_non_null(b);
+        if (!json_equal(a, b))
+            fail_msg("entry %zu:\n C: %s\n Python: %s", k + 1, mine, ls.line[k + 1]);
+        /* LVA1 lines carry no principal keys, LVA2 lines all five */
+        assert_int_equal(json_object_get(a, "peer") != NULL, k >= 7);
+        json_decref(a);
+        json_decref(b);
+        free(mine);
+    }
+    free(ls.line);
+    free(ls.buf);
+    for (k = 0; k < 10; k++)
+        free(raws[k]);
+    free(st1);
+    free(st2);
+}
+
 static void count_progress(uint64_t done, void *arg)
 {
     uint64_t *calls = arg;
@@ -2241,6 +2388,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_vector),
         cmocka_unit_test(test_verifier_intact),
         cmocka_unit_test(test_verifier_mixed_versions),
+        cmocka_unit_test(test_vector_v2),
         cmocka_unit_test(test_verifier_modified),
         cmocka_unit_test(test_verifier_seq_inside),
         cmocka_unit_test(test_verifier_missing),
