@@ -531,7 +531,10 @@ VAULT_API int vault_const_report_break_glass(void);
  * vault_set_actor name), compared case-folded and NFC; VAULT_EINVALID for a
  * name no entry can hold.  Free text in text lines is escaped (control
  * characters as \n, \t, \xNN; bidi controls as \u{XXXX}), so no stored
- * text can forge or hide a line (docs/audit-format.md §7). */
+ * text can forge or hide a line (docs/audit-format.md §7).  Each line
+ * shows the principal after the subject ("[app=A iss=I sub=S]", or
+ * "[embedded]"); JSON rows carry issuer, subject, token_id, app and peer
+ * (null for entries older than format LVA2). */
 VAULT_API int vault_audit_report(char **out, vault *v, int kind, const char *arg,
                                  int as_json) VAULT_CHECK;
 

@@ -141,8 +141,10 @@ static int session_open(vault_session **out, vault *v, const vault_subject *subj
         vault__who_local(&s->who);
     if (rc == VAULT_OK)
         rc = session_fill(s, subject);
-    /* Here s holds the checked subject and principal: the place for the
-     * bound the policy's apps: section sets on s->who.app. */
+    /* The policy's apps: bound (which departments, roles, jurisdictions
+     * and purposes s->who.app may act for) is checked here, where s holds
+     * the checked subject and principal together and a refusal is logged
+     * below like any other. */
     if (rc < 0 && rc != VAULT_ENOMEM) {
         rc = log_open_refusal(v, subject, who, rc);
         goto cleanup;
