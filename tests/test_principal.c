@@ -410,6 +410,53 @@ static void test_tampered_principal(void **state)
     assert_true(res.bad_seq > 0);
 }
 
+typedef struct import_check {
+    size_t creates, shared;
+    char peer[VAULT_PRINCIPAL_MAX];
+} import_check;
+
+static void import_fn(void *arg, const af_entry *e)
+{
+    import_check *c = arg;
+    size_t i, distinct = 0;
+
+    assert_non_null(e);
+    if (strcmp(e->action, "create") != 0 || e->nfields < 2 || strncmp(e->detail, "import ", 7))
+        return;
+    c->creates++;
+    /* a decoded LVA2 entry's fields point at its reason table: one
+     * pointer per table string */
+    for (i = 0; i < e->nfields; i++)
+        distinct += i == 0 || e->fields[i].reason != e->fields[i - 1].reason;
+    c->shared += distinct == 1;
+    snprintf(c->peer, sizeof c->peer, "%s", e->who.peer);
+}
+
+/* An import writes one entry per resident, each reason stored once and
+ * the importing session's principal in each. */
+static void test_import_entries(void **state)
+{
+    fixture *f = *state;
+    static const vault_principal batch = {NULL, NULL, NULL, "import-batch", "unix:uid=998"};
+    static const vault_subject officer = {"li", "data_officer", "street_office", STREET,
+                                          "resident_service"};
+    vault_session *s = NULL;
+    size_t count = 0;
+    import_check c;
+
+    memset(&c, 0, sizeof c);
+    assert_int_equal(vault_session_open_as(&s, f->v, &officer, &batch), 0);
+    assert_int_equal(vault_import_csv(&count, s, VAULT_SOURCE_DIR "/tests/data/csv/good.csv",
+                                      NULL, NULL),
+                     0);
+    vault_session_close(s);
+    assert_true(count >= 2);
+    tu_log_each(f->v->db, import_fn, &c);
+    assert_int_equal(c.creates, count);
+    assert_int_equal(c.shared, count); /* one rule allowed every column */
+    assert_string_equal(c.peer, "unix:uid=998");
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -418,6 +465,7 @@ int main(void)
         T(test_bad_principals),
         T(test_actor_as),
         T(test_tampered_principal),
+        T(test_import_entries),
     };
 #undef T
 
