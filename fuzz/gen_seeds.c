@@ -123,14 +123,28 @@ static void keyslot_seeds(const char *tmp)
     unlink(keyfile);
 }
 
-/* Entry i of the generated logs, encoded into *enc (malloc'ed). */
-static void make_entry(uint8_t **enc, size_t *enclen, size_t i)
+/* Entry i of the generated logs, encoded into *enc (malloc'ed): LVA1
+ * when v2_from is 0 or i < v2_from, else LVA2 with a principal (a service
+ * caller on odd i, the embedded one on even i) and a third field sharing
+ * the first one's reason. */
+static void make_entry(uint8_t **enc, size_t *enclen, size_t i, size_t v2_from)
 {
     af_entry e;
-    af_field fields[2];
+    af_field fields[3];
+    int v2 = v2_from && i >= v2_from;
 
     memset(&e, 0, sizeof e);
     memset(fields, 0, sizeof fields);
+    e.version = v2 ? AF_VERSION_2 : AF_VERSION_1;
+    if (v2 && i % 2) {
+        e.who.issuer = "https://id.hangzhou.example";
+        e.who.subject = "330102-0042";
+        e.who.token_id = "tok-8f3a";
+        e.who.app = "grid-app";
+        e.who.peer = "tls:192.0.2.7:51234";
+    } else if (v2) {
+        e.who.peer = "local:uid=0,pid=4242";
+    }
     e.seq = i;
     e.time_us = 1709251200000000LL + (int64_t)i * 1000;
     e.user = i % 2 ? "wang.fang" : "李娜";
@@ -148,8 +162,11 @@ static void make_entry(uint8_t **enc, size_t *enclen, size_t i)
     fields[1].effect = VAULT_EFFECT_DENY;
     fields[1].reason = "default deny";
     fields[1].has_ct_hash = e.action[0] == 'w';
+    fields[2].name = "name";
+    fields[2].effect = VAULT_EFFECT_MASK;
+    fields[2].reason = fields[0].reason;
     e.fields = fields;
-    e.nfields = 2;
+    e.nfields = v2 ? 3 : 2;
     e.flags = i == 4 ? AF_FLAG_BREAK_GLASS : 0;
     check(af_entry_encode(enc, enclen, &e), "encode");
 }
@@ -168,9 +185,10 @@ static void append_line(char **out, size_t *outlen, const char *line)
 }
 
 /* A log of n entries signed by the vector key, as an export with
- * checkpoints at the given sizes; the notes also become fuzz_note seeds. */
+ * checkpoints at the given sizes; the notes also become fuzz_note seeds.
+ * Entries from v2_from on are LVA2 (0: none). */
 static void export_seed(const char *name, size_t n, const size_t *cps, size_t ncps,
-                        const uint8_t sk[64])
+                        const uint8_t sk[64], size_t v2_from)
 {
     char *out = NULL, *line = NULL, *note = NULL, fname[64];
     size_t outlen = 0, i, k, enclen = 0;
@@ -180,7 +198,7 @@ static void export_seed(const char *name, size_t n, const size_t *cps, size_t nc
     for (k = 0; k < ncps; k++) {
         af_merkle_init(&m);
         for (i = 1; i <= cps[k]; i++) {
-            make_entry(&enc, &enclen, i);
+            make_entry(&enc, &enclen, i, v2_from);
             af_leaf_hash(leaf, enc, enclen);
             af_merkle_push(&m, leaf);
             free(enc);
@@ -195,7 +213,7 @@ static void export_seed(const char *name, size_t n, const size_t *cps, size_t nc
         free(note);
     }
     for (i = 1; i <= n; i++) {
-        make_entry(&enc, &enclen, i);
+        make_entry(&enc, &enclen, i, v2_from);
         af_leaf_hash(leaf, enc, enclen);
         af_chain_next(head, head, leaf);
         check(af_export_entry_line(&line, i, enc, enclen, head), "entry line");
@@ -262,6 +280,7 @@ int main(int argc, char **argv)
     size_t i;
     static const size_t cps_a[] = {3, 8};
     static const size_t cps_b[] = {0, 1, 16};
+    static const size_t cps_c[] = {6, 12};
 
     if (argc != 3) {
         fprintf(stderr, "usage: %s fuzz/corpus policies/community.yaml\n", argv[0]);
@@ -275,8 +294,9 @@ int main(int argc, char **argv)
     crypto_sign_seed_keypair(pk, sk, seed);
     field_seeds();
     keyslot_seeds(tmp);
-    export_seed("gen-8", 8, cps_a, 2, sk);
-    export_seed("gen-16", 16, cps_b, 3, sk);
+    export_seed("gen-8", 8, cps_a, 2, sk, 0);
+    export_seed("gen-16", 16, cps_b, 3, sk, 0);
+    export_seed("gen-12-lva2", 12, cps_c, 2, sk, 7); /* a migrated log: 1..6 LVA1 */
     vault_seeds(tmp, argv[2]);
     rmdir(tmp);
     return 0;

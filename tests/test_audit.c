@@ -627,8 +627,8 @@ static void test_malformed_entry(void **state)
 
     reads(f, 3);
     assert_int_equal(vault_audit_pubkey(pub, sizeof pub, f->v), 0);
-    /* magic "LVA1" -> "LVA2" in entry 3 */
-    raw_exec(f, "UPDATE audit SET entry = X'4C564132' || substr(entry, 5) WHERE pos = 3;");
+    /* magic "LVA2" -> "LVA9" (no such version) in entry 3 */
+    raw_exec(f, "UPDATE audit SET entry = X'4C564139' || substr(entry, 5) WHERE pos = 3;");
     assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), VAULT_EINTEGRITY);
     assert_int_equal(res.failure, VAULT_AUDIT_MALFORMED);
     assert_string_equal(res.failure_name, "malformed");
@@ -642,7 +642,7 @@ static void test_malformed_entry(void **state)
     assert_non_null(text);
     text = realloc(text, len + 1);
     text[len] = '\0';
-    assert_non_null(strstr(text, "{\"seq\":3,\"entry\":\"TFZBMg"));
+    assert_non_null(strstr(text, "{\"seq\":3,\"entry\":\"TFZBOQ"));
     assert_non_null(strstr(text, "\"decoded\":false"));
     free(text);
     assert_int_equal(vault_audit_verify_export(&res, exp_path, pub, NULL, NULL, NULL),
@@ -773,7 +773,7 @@ static void test_metadata_logged(void **state)
     assert_int_equal(vault_audit_verify_export(&res, exp_path, pub, note, NULL, NULL), 0);
     assert_int_equal(res.entries, before + 5);
     /* a verification that finds damage is logged with its class */
-    raw_exec(f, "UPDATE audit SET entry = X'4C564132' || substr(entry, 5) WHERE pos = 2;");
+    raw_exec(f, "UPDATE audit SET entry = X'4C564139' || substr(entry, 5) WHERE pos = 2;");
     assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), VAULT_EINTEGRITY);
     last(&l, f->v);
     assert_string_equal(l.action, "audit_verify");

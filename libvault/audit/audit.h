@@ -56,8 +56,9 @@ typedef struct audit_tail {
 /* Create the checkpoint signing key (in vault_create's transaction). */
 int audit_keys_create(vault *v) VAULT_MUST_CHECK;
 
-/* Fill the actor of an entry from a session, or from the vault's actor
- * when s is NULL, and the action; everything else zero. */
+/* Fill the actor of an entry and its principal from a session, or from
+ * the vault's actor when s is NULL, and the action; everything else zero.
+ * The entry borrows the strings of s (or v). */
 void audit_entry_init(af_entry *e, const vault *v, const vault_session *s, const char *action);
 
 /* Collect e in the caller's write transaction (time and policy hash are

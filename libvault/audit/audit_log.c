@@ -401,6 +401,10 @@ void audit_tail_free(vault *v)
 
 void audit_entry_init(af_entry *e, const vault *v, const vault_session *s, const char *action)
 {
+    /* The one place an entry gets its principal: the session's, or the
+     * actor's for operations without one. */
+    const vault__who *w = s ? &s->who : &v->actor_who;
+
     memset(e, 0, sizeof *e);
     if (s) {
         e->user = s->user;
@@ -411,6 +415,11 @@ void audit_entry_init(af_entry *e, const vault *v, const vault_session *s, const
     } else {
         e->user = v->actor;
     }
+    e->who.issuer = w->issuer;
+    e->who.subject = w->subject;
+    e->who.token_id = w->token_id;
+    e->who.app = w->app;
+    e->who.peer = w->peer;
     e->action = action;
     e->outcome = AF_OUTCOME_OK;
 }
@@ -427,6 +436,7 @@ int audit_append(vault *v, af_entry *e)
     ENSURE(store_in_tx(v->db) && store_tx_writes(v->db), VAULT_ESTATE,
            "audit: append outside a write transaction");
     ENSURE(!t->broken, VAULT_ESTATE, "audit: sealing failed in this transaction; rolled back");
+    e->version = AF_VERSION_2; /* every new entry */
     e->seq = 0; /* numbered when sealed */
     e->time_us = now_us();
     memcpy(e->policy_hash, policy_hash(v->policy), 32);

@@ -147,6 +147,9 @@ int policy_decide(vp_decision *out, const vault_policy *p, const vp_grantset *g,
 
 /* Fill the public reason struct from a decision. */
 void policy_reason_fill(vault_reason *out, const vp_decision *d);
+/* 1 when policy_reason_fill writes the same text for a and b (an audit
+ * entry's fields decided by one rule or grant format it once). */
+int policy_reason_same(const vp_decision *a, const vp_decision *b);
 
 /* Every rule and grant considered for `req`, one line each, saying whether
  * it matched and if not why; last line the decision.  malloc'ed. */
