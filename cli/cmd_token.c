@@ -182,7 +182,8 @@ static int key_read(issuer_key *k, const cli *c, const char *path)
         if (line[0] == '#' || line[0] == '\0')
             continue;
         b64 = line + strlen(SEED_PREFIX);
-        bad = found++ || strncmp(line, SEED_PREFIX, strlen(SEED_PREFIX)) != 0 ||
+        found++;
+        bad = strncmp(line, SEED_PREFIX, strlen(SEED_PREFIX)) != 0 ||
               sodium_base642bin(k->seed, SEED_BYTES, b64, strlen(b64), NULL, &n, &end,
                                 sodium_base64_VARIANT_ORIGINAL) != 0 ||
               *end != '\0' || n != SEED_BYTES;
