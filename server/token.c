@@ -5,6 +5,7 @@
  * token. */
 #include "token.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -42,6 +43,10 @@ struct token_issuer {
     token_alg alg;
     uint8_t ed_pk[ED25519_PK_BYTES]; /* EdDSA */
     gnutls_pubkey_t ec_pk;           /* ES256 */
+    /* GnuTLS objects are safe for one thread at a time: verifications
+     * under one ES256 key take turns (Ed25519 keys are plain bytes). */
+    pthread_mutex_t ec_lock;
+    int lock_ready;
     char claim[CLAIM_COUNT][TOKEN_KID_MAX + 1];
     int64_t max_lifetime;
 };
@@ -177,6 +182,9 @@ int token_issuer_new(token_issuer **out, const token_issuer_spec *spec)
     GUARD(vc_init());
     GUARD(label_check(spec->label));
     ENSURE(is = calloc(1, sizeof *is), VAULT_ENOMEM, "issuer '%s': out of memory", spec->label);
+    ENSURE(pthread_mutex_init(&is->ec_lock, NULL) == 0, VAULT_ENOMEM,
+           "issuer '%s': out of memory", spec->label);
+    is->lock_ready = 1;
     memcpy(is->label, spec->label, strlen(spec->label) + 1);
     GUARD(config_string(is->iss, sizeof is->iss, spec->iss, TOKEN_ISS_MAX, 0, is->label, "iss"));
     GUARD(config_string(is->aud, sizeof is->aud, spec->audience, TOKEN_ISS_MAX, 0, is->label,
@@ -225,6 +233,8 @@ void token_issuer_free(token_issuer *issuer)
         return;
     if (issuer->ec_pk)
         gnutls_pubkey_deinit(issuer->ec_pk);
+    if (issuer->lock_ready)
+        pthread_mutex_destroy(&issuer->ec_lock);
     free(issuer);
 }
 
@@ -372,7 +382,7 @@ cleanup:
 /* The signature over the exact bytes header "." payload. */
 static int check_signature(const token_issuer *is, const jws_parts *pt)
 {
-    int rc = VAULT_OK;
+    int rc = VAULT_OK, ok;
     uint8_t sig[SIG_BYTES];
     size_t n = 0;
     gnutls_datum_t r = {sig, ES256_HALF}, s = {sig + ES256_HALF, ES256_HALF}, der = {NULL, 0};
@@ -390,8 +400,11 @@ static int check_signature(const token_issuer *is, const jws_parts *pt)
         /* JWS carries r || s; GnuTLS verifies the DER SEQUENCE of both. */
         ENSURE(gnutls_encode_rs_value(&der, &r, &s) == 0, VAULT_ENOMEM,
                "token: out of memory encoding the signature");
-        ENSURE(gnutls_pubkey_verify_data2(is->ec_pk, GNUTLS_SIGN_ECDSA_SHA256, 0, &data, &der) >= 0,
-               VAULT_EAUTH, "bad signature (issuer '%s')", is->label);
+        /* The lock is the one member of an issuer that changes. */
+        pthread_mutex_lock((pthread_mutex_t *)&is->ec_lock);
+        ok = gnutls_pubkey_verify_data2(is->ec_pk, GNUTLS_SIGN_ECDSA_SHA256, 0, &data, &der) >= 0;
+        pthread_mutex_unlock((pthread_mutex_t *)&is->ec_lock);
+        ENSURE(ok, VAULT_EAUTH, "bad signature (issuer '%s')", is->label);
     }
 cleanup:
     gnutls_free(der.data);

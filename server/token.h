@@ -10,9 +10,10 @@
  * configured issuer or a configured claim name; never the token, nor a
  * value from it.  A caller's mistake (NULL arguments, a skew out of
  * range) is VAULT_EINVALID; a bad issuer configuration VAULT_EINVALID;
- * memory VAULT_ENOMEM.  Nothing here blocks or touches files; an issuer
- * is immutable once made, so one set of issuers may be shared by threads
- * that each verify with their own token_claims. */
+ * memory VAULT_ENOMEM.  Nothing here touches files; an issuer is
+ * immutable once made, so one set of issuers may be shared by threads
+ * that each verify with their own token_claims (ES256 checks under one
+ * key take turns on a mutex, as GnuTLS wants one thread per object). */
 #ifndef VAULT_TOKEN_H
 #define VAULT_TOKEN_H
 
