@@ -866,6 +866,7 @@ static void test_base64url(void **state)
         assert_non_null(u);
         snprintf(u, n, "%.*s==%s", (int)(d2 - t), t, d2);
         refused(u, "payload is not valid base64url");
+        free(t);
     }
     /* The standard alphabet's + and / in the header, payload, signature. */
     t = good_token();
