@@ -110,6 +110,7 @@ static const char *const *jur_list(pctx *c, const vnode *n, const char *app, siz
     size_t count = list_count(c, n, app, "jurisdictions"), k = 0;
     const char **out;
     const vnode **at;
+    int *lens;
     char q[80];
 
     *out_n = 0;
@@ -117,7 +118,8 @@ static const char *const *jur_list(pctx *c, const vnode *n, const char *app, siz
         return NULL;
     out = vp_alloc(&c->p->arena, count * sizeof *out);
     at = vp_alloc(&c->p->arena, count * sizeof *at);
-    if (out == NULL || at == NULL) {
+    lens = vp_alloc(&c->p->arena, count * sizeof *lens);
+    if (out == NULL || at == NULL || lens == NULL) {
         c->oom = 1;
         return NULL;
     }
@@ -140,14 +142,14 @@ static const char *const *jur_list(pctx *c, const vnode *n, const char *app, siz
             c->oom = 1;
             return NULL;
         }
+        lens[k] = len;
         at[k++] = item;
     }
     /* A subtree inside another listed one adds nothing: say so, once. */
     for (size_t i = 0; i < k; i++)
         for (size_t j = 0; j < k; j++) {
-            int li = (int)strlen(out[i]), lj = (int)strlen(out[j]);
-
-            if (i == j || !vp_jur_within_n(out[i], li, out[j], lj) || (li == lj && i < j))
+            if (i == j || !vp_jur_within_n(out[i], lens[i], out[j], lens[j]) ||
+                (lens[i] == lens[j] && i < j))
                 continue;
             vp_diag_n(c, VP_WARN, at[i], "jurisdiction '%s' of app '%s' lies within '%s' "
                       "(line %u): it adds nothing", out[i], app, out[j], at[j]->line);
