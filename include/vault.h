@@ -231,7 +231,9 @@ VAULT_API int vault_policy_check(char **out_report, const char *policy_file) VAU
 
 /* Replace the vault's policy.  `*out_report` (may be NULL) receives the
  * access changes, one "+|- role department field effect" line per cell
- * that gains (+) or loses (-) access.  Logged. */
+ * that gains (+) or loses (-) access, then one "+|- app NAME ..." line per
+ * bound of the `apps:` section gained or lost (docs/policy-format.md
+ * "Apps").  Logged. */
 VAULT_API int vault_policy_apply(char **out_report, vault *v, const char *policy_file) VAULT_CHECK;
 
 /* The active policy's YAML text and its SHA-256 as hex (out_hash: 65 bytes). */

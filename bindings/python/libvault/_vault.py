@@ -764,7 +764,8 @@ class Vault:
         """Replace the vault's policy (logged).
 
         Returns the access changes, one ``"+|- role department field effect"``
-        line per cell that gains (+) or loses (-) access.  Raises
+        line per cell that gains (+) or loses (-) access, then one
+        ``"+|- app NAME ..."`` line per ``apps:`` bound gained or lost.  Raises
         :class:`~libvault.PolicyError` for an invalid file.
         """
         out = c_void_p()
