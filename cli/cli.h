@@ -3,6 +3,7 @@
 #define VAULTCTL_CLI_H
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -128,6 +129,9 @@ int cli_print_json(FILE *f, const json_t *doc);
 int cli_display_width(const char *s);
 void cli_print_padded(FILE *f, const char *s, int width);
 
+/* "45s", "30m", "8h", "7d" -> seconds; -1 when malformed or too large. */
+int64_t cli_parse_duration(const char *s);
+
 /* Print help text for a command and return EXIT_OK. */
 int cli_help(const char *text);
 
@@ -146,5 +150,6 @@ int cmd_break_glass(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);      /* resident's copy */
 int cmd_import(cli *c, int argc, char **argv);      /* cli/cmd_import.c */
 int cmd_key_rotate(cli *c, int argc, char **argv);  /* cli/cmd_rotate.c: key rotate */
+int cmd_token(cli *c, int argc, char **argv);       /* cli/cmd_token.c: development issuer */
 
 #endif

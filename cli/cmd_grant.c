@@ -93,25 +93,6 @@ static const char export_help[] =
     "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
     "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_request export --record 0123...\n";
 
-/* "45s", "30m", "8h", "7d" -> seconds; -1 when malformed. */
-static int64_t parse_duration(const char *s)
-{
-    char *end = NULL;
-    long long n;
-
-    errno = 0;
-    n = strtoll(s, &end, 10);
-    if (errno || end == s || n <= 0 || !end[0] || end[1])
-        return -1;
-    switch (end[0]) {
-    case 's': return n;
-    case 'm': return n * 60;
-    case 'h': return n * 3600;
-    case 'd': return n * 86400;
-    default: return -1;
-    }
-}
-
 /* "YYYY-MM-DDTHH:MM:SSZ" -> unix seconds; -1 when malformed. */
 static int64_t parse_time(const char *s)
 {
@@ -306,7 +287,7 @@ int cmd_grant(cli *c, int argc, char **argv)
     if (until && (spec.not_after = parse_time(until)) < 0)
         return cli_usage_error(c, "--until takes YYYY-MM-DDTHH:MM:SSZ");
     if (dur) {
-        if ((d = parse_duration(dur)) < 0)
+        if ((d = cli_parse_duration(dur)) < 0)
             return cli_usage_error(c, "--for takes a duration like 45m, 8h or 7d");
         spec.not_after = (spec.not_before ? spec.not_before : (int64_t)time(NULL)) + d;
     }
@@ -431,7 +412,7 @@ int cmd_break_glass(cli *c, int argc, char **argv)
         return cli_usage_error(c, "--record ID is required");
     if (!reason || !*reason)
         return cli_usage_error(c, "--reason TEXT is required: break-glass is reviewed");
-    if (dur && (secs = parse_duration(dur)) < 0)
+    if (dur && (secs = cli_parse_duration(dur)) < 0)
         return cli_usage_error(c, "--for takes a duration like 30m or 2h");
     if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
         return ex;

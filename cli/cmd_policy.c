@@ -15,7 +15,8 @@ static const char policy_help[] =
     "\n"
     "check validates a policy file: every problem as FILE:LINE:COL: message; exit 0 when\n"
     "valid (warnings allowed), 7 when not.  apply replaces the vault's policy and lists the\n"
-    "(role, department, field) cells that gain (+) or lose (-) access.  explain shows every\n"
+    "(role, department, field) cells that gain (+) or lose (-) access, then the bounds of\n"
+    "the apps: section gained or lost.  explain shows every\n"
     "rule considered for one decision; who-can lists who may read a field.\n"
     "Actions: read, write, create, search, erase, export.\n"
     "\n"
@@ -120,7 +121,7 @@ int cmd_policy(cli *c, int argc, char **argv)
             if (out && *out)
                 cli_put_lines(stdout, out);
             else
-                printf("no (role, department, field) read access changes\n");
+                printf("no (role, department, field) read access or app changes\n");
         }
     } else if (strcmp(sub, "show") == 0) {
         c->cmd = "policy show";

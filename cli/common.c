@@ -151,6 +151,26 @@ int cli_usage_error(const cli *c, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+int64_t cli_parse_duration(const char *s)
+{
+    static const struct {
+        char unit;
+        long long seconds;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+    char *end = NULL;
+    long long n;
+    size_t i;
+
+    errno = 0;
+    n = strtoll(s, &end, 10);
+    if (errno || end == s || n <= 0 || !end[0] || end[1])
+        return -1;
+    for (i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (end[0] == units[i].unit)
+            return n > INT64_MAX / units[i].seconds ? -1 : n * units[i].seconds;
+    return -1;
+}
+
 int cli_help(const char *text)
 {
     fputs(text, stdout);

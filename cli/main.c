@@ -20,6 +20,7 @@ static const char usage_text[] =
     "  break-glass --record ID --reason TEXT         emergency access, flagged for review\n"
     "  import FILE.csv             add residents from CSV, all or nothing\n"
     "  export --record ID          a resident's copy of their record (JSON)\n"
+    "  token keygen|issue          a development issuer of identity tokens (tests, demos)\n"
     "  demo                        a guided tour in a temporary directory\n"
     "\n"
     "Global options (also accepted after the command):\n"
@@ -111,6 +112,8 @@ static int run(const cli *base, int argc, char **argv)
         return cmd_export(&c, argc, argv);
     if (strcmp(cmd, "demo") == 0)
         return cmd_demo(&c, argc, argv);
+    if (strcmp(cmd, "token") == 0)
+        return cmd_token(&c, argc, argv);
     if (strcmp(cmd, "help") == 0) {
         fputs(usage_text, stdout);
         return EXIT_OK;

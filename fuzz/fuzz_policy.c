@@ -1,6 +1,7 @@
 /* Fuzz target: policy_parse on arbitrary bytes as YAML.  When a policy
  * parses, the compiled form is exercised too: a few decisions, explain,
- * who-can and a diff against itself (which must be empty). */
+ * who-can, the app check for every app, and a diff against itself (which
+ * must be empty). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,31 @@ static void exercise(const vault_policy *p)
             free(text);
         text = NULL;
     }
+    /* Every app admits a subject made of its own first bounds, with a
+     * one-line reason; a malformed jurisdiction and an unlisted app are
+     * refused. */
+    for (i = 0; i < policy_app_count(p); i++) {
+        const vp_app *a = policy_app_at(p, i);
+        int rc;
+
+        if (a == NULL || a->ndepartments == 0 || a->nroles == 0 || a->njurisdictions == 0)
+            abort(); /* parse guarantees non-empty lists */
+        rc = policy_app_check(p, a->name, a->roles[0], a->departments[0], a->jurisdictions[0],
+                              a->any_purpose ? policy_purpose_name(p, 0) : a->purposes[0],
+                              a->officer_actions, &text);
+        if ((rc != VAULT_OK && rc != VAULT_ENOMEM) ||
+            (rc == VAULT_OK && (text == NULL || strchr(text, '\n') != NULL)))
+            abort();
+        free(text);
+        text = NULL;
+        if (policy_app_check(p, a->name, a->roles[0], a->departments[0], "a//b",
+                             policy_purpose_name(p, 0), 0, NULL) != VAULT_EDENIED)
+            abort(); /* a malformed jurisdiction is never admitted */
+    }
+    if (policy_app_check(p, "fuzz-no-such-app-", sub.role, sub.department, FUZZ_JUR,
+                         policy_purpose_name(p, 0), 0, NULL) == VAULT_OK &&
+        policy_app(p, "fuzz-no-such-app-") == NULL)
+        abort();
     if (policy_diff(&text, p, p) == VAULT_OK) {
         if (text[0] != '\0')
             abort(); /* a policy compared with itself changes nothing */

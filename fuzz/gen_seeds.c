@@ -3,7 +3,7 @@
  *
  *   cc -D_GNU_SOURCE -DSQLITE_HAS_CODEC -Iinclude -Ilibvault fuzz/gen_seeds.c \
  *      build/libvault.a $(pkg-config --libs libsodium sqlcipher yaml-0.1 jansson) \
- *      -lcsv -lpthread -o /tmp/gen_seeds &&
+ *      -lcsv -lunistring -lpthread -o /tmp/gen_seeds &&
  *   /tmp/gen_seeds fuzz/corpus policies/community.yaml
  *
  * Keys are fixed so the fuzz targets can open what is written here:
@@ -123,14 +123,28 @@ static void keyslot_seeds(const char *tmp)
     unlink(keyfile);
 }
 
-/* Entry i of the generated logs, encoded into *enc (malloc'ed). */
-static void make_entry(uint8_t **enc, size_t *enclen, size_t i)
+/* Entry i of the generated logs, encoded into *enc (malloc'ed): LVA1
+ * when v2_from is 0 or i < v2_from, else LVA2 with a principal (a service
+ * caller on odd i, the embedded one on even i) and a third field sharing
+ * the first one's reason. */
+static void make_entry(uint8_t **enc, size_t *enclen, size_t i, size_t v2_from)
 {
     af_entry e;
-    af_field fields[2];
+    af_field fields[3];
+    int v2 = v2_from && i >= v2_from;
 
     memset(&e, 0, sizeof e);
     memset(fields, 0, sizeof fields);
+    e.version = v2 ? AF_VERSION_2 : AF_VERSION_1;
+    if (v2 && i % 2) {
+        e.who.issuer = "https://id.hangzhou.example";
+        e.who.subject = "330102-0042";
+        e.who.token_id = "tok-8f3a";
+        e.who.app = "grid-app";
+        e.who.peer = "tls:192.0.2.7:51234";
+    } else if (v2) {
+        e.who.peer = "local:uid=0,pid=4242";
+    }
     e.seq = i;
     e.time_us = 1709251200000000LL + (int64_t)i * 1000;
     e.user = i % 2 ? "wang.fang" : "李娜";
@@ -148,8 +162,11 @@ static void make_entry(uint8_t **enc, size_t *enclen, size_t i)
     fields[1].effect = VAULT_EFFECT_DENY;
     fields[1].reason = "default deny";
     fields[1].has_ct_hash = e.action[0] == 'w';
+    fields[2].name = "name";
+    fields[2].effect = VAULT_EFFECT_MASK;
+    fields[2].reason = fields[0].reason;
     e.fields = fields;
-    e.nfields = 2;
+    e.nfields = v2 ? 3 : 2;
     e.flags = i == 4 ? AF_FLAG_BREAK_GLASS : 0;
     check(af_entry_encode(enc, enclen, &e), "encode");
 }
@@ -168,9 +185,10 @@ static void append_line(char **out, size_t *outlen, const char *line)
 }
 
 /* A log of n entries signed by the vector key, as an export with
- * checkpoints at the given sizes; the notes also become fuzz_note seeds. */
+ * checkpoints at the given sizes; the notes also become fuzz_note seeds.
+ * Entries from v2_from on are LVA2 (0: none). */
 static void export_seed(const char *name, size_t n, const size_t *cps, size_t ncps,
-                        const uint8_t sk[64])
+                        const uint8_t sk[64], size_t v2_from)
 {
     char *out = NULL, *line = NULL, *note = NULL, fname[64];
     size_t outlen = 0, i, k, enclen = 0;
@@ -180,7 +198,7 @@ static void export_seed(const char *name, size_t n, const size_t *cps, size_t nc
     for (k = 0; k < ncps; k++) {
         af_merkle_init(&m);
         for (i = 1; i <= cps[k]; i++) {
-            make_entry(&enc, &enclen, i);
+            make_entry(&enc, &enclen, i, v2_from);
             af_leaf_hash(leaf, enc, enclen);
             af_merkle_push(&m, leaf);
             free(enc);
@@ -195,7 +213,7 @@ static void export_seed(const char *name, size_t n, const size_t *cps, size_t nc
         free(note);
     }
     for (i = 1; i <= n; i++) {
-        make_entry(&enc, &enclen, i);
+        make_entry(&enc, &enclen, i, v2_from);
         af_leaf_hash(leaf, enc, enclen);
         af_chain_next(head, head, leaf);
         check(af_export_entry_line(&line, i, enc, enclen, head), "entry line");
@@ -255,6 +273,82 @@ static void vault_seeds(const char *tmp, const char *policy)
     unlink(path);
 }
 
+/* fuzz_token: tokens signed with the vector key for the target's issuers
+ * at its time (1800000000), raw and mangled, and "S" inputs (header and
+ * payload JSON that the target signs itself). */
+static void token_put(const char *name, const char *header, const char *payload,
+                      const uint8_t sk[64])
+{
+    char t[12000], sig64[100];
+    uint8_t sig[64];
+    size_t n;
+
+    sodium_bin2base64(t, sizeof t, (const uint8_t *)header, strlen(header),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    n = strlen(t);
+    t[n++] = '.';
+    sodium_bin2base64(t + n, sizeof t - n, (const uint8_t *)payload, strlen(payload),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    crypto_sign_detached(sig, NULL, (const uint8_t *)t, strlen(t), sk);
+    sodium_bin2base64(sig64, sizeof sig64, sig, sizeof sig, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    n = strlen(t);
+    snprintf(t + n, sizeof t - n, ".%s", sig64);
+    put("fuzz_token", name, t, strlen(t));
+}
+
+static void token_seeds(const uint8_t sk[64])
+{
+#define TOK_CLAIMS(extra)                                                                        \
+    "{\"iss\":\"https://id.fuzz.example\",\"aud\":\"vaultd-fuzz\",\"sub\":\"li.wei\","          \
+    "\"role\":\"grid_worker\",\"department\":\"street_office\","                               \
+    "\"jurisdiction\":\"hangzhou/gongshu\",\"iat\":1799999990,\"nbf\":1799999990" extra "}"
+    static const struct {
+        const char *name, *header, *payload;
+    } seeds[] = {
+        {"good-ed", "{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}", TOK_CLAIMS(",\"exp\":1800000600,\"jti\":\"t1\"")},
+        {"good-kid", "{\"alg\":\"EdDSA\",\"kid\":\"k1\"}",
+         TOK_CLAIMS(",\"exp\":1800000600,\"preferred_username\":\"wang.fang\"")},
+        {"aud-array", "{\"alg\":\"EdDSA\"}",
+         "{\"iss\":\"https://id.fuzz.example\",\"aud\":[\"x\",\"vaultd-fuzz\"],\"sub\":\"s\","
+         "\"role\":\"r\",\"department\":\"d\",\"jurisdiction\":\"j\",\"exp\":1800000600}"},
+        {"expired", "{\"alg\":\"EdDSA\"}", TOK_CLAIMS(",\"exp\":1799999000")},
+        {"not-yet", "{\"alg\":\"EdDSA\"}",
+         "{\"iss\":\"https://id.fuzz.example\",\"aud\":\"vaultd-fuzz\",\"sub\":\"s\",\"role\":\"r\","
+         "\"department\":\"d\",\"jurisdiction\":\"j\",\"nbf\":1800009999,\"exp\":1800019999}"},
+        {"wrong-aud", "{\"alg\":\"EdDSA\"}",
+         "{\"iss\":\"https://id.fuzz.example\",\"aud\":\"other\",\"sub\":\"s\",\"exp\":1800000600}"},
+        {"alg-none", "{\"alg\":\"none\"}", TOK_CLAIMS(",\"exp\":1800000600")},
+        {"alg-es256", "{\"alg\":\"ES256\"}", TOK_CLAIMS(",\"exp\":1800000600")},
+        {"crit", "{\"alg\":\"EdDSA\",\"crit\":[\"x\"],\"x\":1}", TOK_CLAIMS(",\"exp\":1800000600")},
+        {"dup-role", "{\"alg\":\"EdDSA\"}", TOK_CLAIMS(",\"exp\":1800000600,\"role\":\"police\"")},
+        {"lifetime", "{\"alg\":\"EdDSA\",\"kid\":\"k1\"}",
+         TOK_CLAIMS(",\"exp\":1800999999,\"preferred_username\":\"w\"")},
+    };
+    static const struct {
+        const char *name, *text;
+    } raw[] = {
+        {"sign-good", "S{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}\n" TOK_CLAIMS(",\"exp\":1800000600,\"jti\":\"t\"")},
+        {"sign-kid", "S{\"alg\":\"EdDSA\",\"kid\":\"k1\"}\n"
+                     TOK_CLAIMS(",\"exp\":1800000600,\"preferred_username\":\"w\"")},
+        {"sign-real-exp", "S{\"alg\":\"EdDSA\"}\n" TOK_CLAIMS(",\"exp\":1.8e9")},
+        {"sign-nested", "S{\"alg\":\"EdDSA\"}\n" TOK_CLAIMS(",\"exp\":1800000600,\"x\":{\"a\":[1,{\"b\":null}]}")},
+        {"sign-dup", "S{\"alg\":\"EdDSA\",\"alg\":\"EdDSA\"}\n{\"iss\":1,\"iss\":2}"},
+        {"sign-unicode", "S{\"alg\":\"EdDSA\"}\n"
+                         TOK_CLAIMS(",\"exp\":1800000600,\"name\":\"\\u5f20\\u4e09\\ud83d\\ude00\"")},
+        {"two-parts", "eyJhbGciOiJFZERTQSJ9.eyJpc3MiOiJ4In0"},
+        {"four-parts", "eyJhbGciOiJFZERTQSJ9.e30.AAAA.AAAA"},
+        {"padded", "eyJhbGciOiJFZERTQSJ9.e30=.AAAA"},
+        {"std-alphabet", "eyJhbGciOiJFZERTQSJ9.e30+/.AAAA"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof seeds / sizeof seeds[0]; i++)
+        token_put(seeds[i].name, seeds[i].header, seeds[i].payload, sk);
+    for (i = 0; i < sizeof raw / sizeof raw[0]; i++)
+        put("fuzz_token", raw[i].name, raw[i].text, strlen(raw[i].text));
+#undef TOK_CLAIMS
+}
+
 int main(int argc, char **argv)
 {
     uint8_t seed[32], pk[32], sk[64];
@@ -262,6 +356,7 @@ int main(int argc, char **argv)
     size_t i;
     static const size_t cps_a[] = {3, 8};
     static const size_t cps_b[] = {0, 1, 16};
+    static const size_t cps_c[] = {6, 12};
 
     if (argc != 3) {
         fprintf(stderr, "usage: %s fuzz/corpus policies/community.yaml\n", argv[0]);
@@ -275,9 +370,11 @@ int main(int argc, char **argv)
     crypto_sign_seed_keypair(pk, sk, seed);
     field_seeds();
     keyslot_seeds(tmp);
-    export_seed("gen-8", 8, cps_a, 2, sk);
-    export_seed("gen-16", 16, cps_b, 3, sk);
+    export_seed("gen-8", 8, cps_a, 2, sk, 0);
+    export_seed("gen-16", 16, cps_b, 3, sk, 0);
+    export_seed("gen-12-lva2", 12, cps_c, 2, sk, 7); /* a migrated log: 1..6 LVA1 */
     vault_seeds(tmp, argv[2]);
+    token_seeds(sk);
     rmdir(tmp);
     return 0;
 }

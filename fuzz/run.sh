@@ -40,19 +40,20 @@ for t in "${TARGETS[@]}"; do
 done
 
 command -v "$CC" >/dev/null || { echo "fuzz/run.sh: $CC not found (make deps installs clang)" >&2; exit 2; }
-PKG_CFLAGS=$(pkg-config --cflags libsodium sqlcipher yaml-0.1 jansson) || exit 2
-PKG_LIBS=$(pkg-config --libs libsodium sqlcipher yaml-0.1 jansson) || exit 2
+PKG_CFLAGS=$(pkg-config --cflags libsodium sqlcipher yaml-0.1 jansson gnutls) || exit 2
+PKG_LIBS=$(pkg-config --libs libsodium sqlcipher yaml-0.1 jansson gnutls) || exit 2
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -DSQLITE_HAS_CODEC -Wall -Wextra -Wshadow
-        -I$ROOT/include -I$ROOT/libvault $PKG_CFLAGS $SAN"
+        -I$ROOT/include -I$ROOT/libvault -I$ROOT/server $PKG_CFLAGS $SAN"
 
-# The library once, with coverage instrumentation but without libFuzzer's main.
+# The library once (and vaultd's token checks, server/token.c), with coverage
+# instrumentation but without libFuzzer's main.
 echo "fuzz/run.sh: building the library with $CC" >&2
 objs=()
-for src in "$ROOT"/libvault/*.c "$ROOT"/libvault/*/*.c; do
+for src in "$ROOT"/libvault/*.c "$ROOT"/libvault/*/*.c "$ROOT"/server/token.c; do
     obj=$OUT/obj/$(basename "$src" .c).o
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$ROOT/fuzz/run.sh" -nt "$obj" ] ||
-       [ -n "$(find "$ROOT/libvault" "$ROOT/include" -name '*.h' -newer "$obj" 2>/dev/null | head -1)" ]; then
+       [ -n "$(find "$ROOT/libvault" "$ROOT/include" "$ROOT/server" -name '*.h' -newer "$obj" 2>/dev/null | head -1)" ]; then
         # shellcheck disable=SC2086
         $CC $CFLAGS -fsanitize=fuzzer-no-link -c "$src" -o "$obj" || exit 2
     fi

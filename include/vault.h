@@ -94,6 +94,7 @@ VAULT_API int vault_const_estate(void);
 #define VAULT_VALUE_MAX 65536     /* longest field value, bytes */
 #define VAULT_JURISDICTION_MAX 512 /* longest jurisdiction path, bytes */
 #define VAULT_NAME_MAX 128        /* longest user/role/field/... name */
+#define VAULT_PRINCIPAL_MAX 256   /* longest principal string + NUL (vault_principal) */
 
 VAULT_API size_t vault_id_bytes(void);
 VAULT_API size_t vault_id_hex_size(void);
@@ -102,6 +103,7 @@ VAULT_API size_t vault_field_overhead(void);
 VAULT_API size_t vault_value_max(void);
 VAULT_API size_t vault_jurisdiction_max(void);
 VAULT_API size_t vault_name_max(void);
+VAULT_API size_t vault_principal_max(void);
 /* Buffer sizes named in the comments below, as functions for bindings. */
 #define VAULT_DB_KEY_SIZE 68    /* vault_db_key: "x'<64 hex>'" + NUL */
 #define VAULT_HASH_HEX_SIZE 65  /* vault_policy_source: SHA-256 hex + NUL */
@@ -236,7 +238,9 @@ VAULT_API int vault_policy_check(char **out_report, const char *policy_file) VAU
 
 /* Replace the vault's policy.  `*out_report` (may be NULL) receives the
  * access changes, one "+|- role department field effect" line per cell
- * that gains (+) or loses (-) access.  Logged. */
+ * that gains (+) or loses (-) access, then one "+|- app NAME ..." line per
+ * bound of the `apps:` section gained or lost (docs/policy-format.md
+ * "Apps").  Logged. */
 VAULT_API int vault_policy_apply(char **out_report, vault *v, const char *policy_file) VAULT_CHECK;
 
 /* The active policy's YAML text and its SHA-256 as hex (out_hash: 65 bytes). */
@@ -255,12 +259,44 @@ typedef struct vault_subject {
     const char *purpose;      /* required, a purpose of the policy */
 } vault_subject;
 
+/* Who is calling, as a service that authenticated the caller (vaultd)
+ * saw it.  Every audit entry records it (docs/audit-format.md, LVA2).
+ * Each string is at most VAULT_PRINCIPAL_MAX - 1 bytes of UTF-8 without
+ * control characters (C0, DEL, C1), U+2028/U+2029 or bidi controls; NULL
+ * counts as "".  peer is required; issuer and subject come together (a
+ * token names both); token_id needs an issuer; app or issuer must be
+ * given (a principal naming neither is the embedded one). */
+typedef struct vault_principal {
+    const char *issuer;   /* token issuer (iss); "" when none (embedded) */
+    const char *subject;  /* token subject (sub) */
+    const char *token_id; /* token id (jti), may be "" */
+    const char *app;      /* authenticated app name; "" embedded */
+    const char *peer;     /* transport peer, e.g. "unix:uid=998" or "tls:192.0.2.7:51234" */
+} vault_principal;
+
 /* Open a session: who is acting, for what.  Unknown role, department or
  * purpose, or a role outside its department, gives VAULT_EINVALID; the
  * refused attempt is an audit entry (action "session_open", the subject
  * as asserted, malformed names as "?").  The session borrows `v`; close
- * it first. */
+ * it first.
+ *
+ * This is embedded mode: the caller is trusted to be who `subject` says,
+ * and nothing authenticated it.  Its entries say so: an empty issuer,
+ * subject, token id and app, and the peer "local:uid=U,pid=P" (the
+ * process's real uid and pid when the session opened;
+ * docs/security.md). */
 VAULT_API int vault_session_open(vault_session **out, vault *v, const vault_subject *subject) VAULT_CHECK;
+
+/* Open a session for a caller a service authenticated: `who` is the
+ * principal (the app from its certificate or peer uid, the person from
+ * their identity token) and `subject` the role, department, jurisdiction
+ * and purpose taken from those two, never from a request body.  As
+ * vault_session_open, plus VAULT_EINVALID for a principal that breaks
+ * the rules of vault_principal (the message names the part, never its
+ * text).  Every refusal is a "session_open" audit entry carrying the
+ * principal as asserted (malformed strings as "?"). */
+VAULT_API int vault_session_open_as(vault_session **out, vault *v, const vault_subject *subject,
+                                    const vault_principal *who) VAULT_CHECK;
 VAULT_API void vault_session_close(vault_session *s);
 
 /* ---- Decisions ------------------------------------------------------------ */
@@ -387,6 +423,15 @@ VAULT_API int vault_record_erase(vault_session *s, const char *record_id) VAULT_
  * name is kept case-folded and NFC, as session users are. */
 VAULT_API int vault_set_actor(vault *v, const char *user) VAULT_CHECK;
 
+/* vault_set_actor for an authenticated officer (vaultd): the admin calls
+ * above are then recorded with `who` (rules as for vault_session_open_as),
+ * until the next vault_set_actor or vault_set_actor_as.  vault_set_actor
+ * (and a new handle) means embedded: the "local:uid=U,pid=P" principal.
+ * VAULT_EINVALID / VAULT_ELIMIT for a bad name or principal; that refusal
+ * is an audit entry (action "set_actor", outcome denied) and the actor
+ * stays as it was. */
+VAULT_API int vault_set_actor_as(vault *v, const char *user, const vault_principal *who) VAULT_CHECK;
+
 /* Write a signed checkpoint of the log now.  *out_note (may be NULL; free
  * with vault_free) receives the C2SP signed note, to keep outside the vault.
  * Logged as action "audit_checkpoint"; the note covers that entry. */
@@ -495,7 +540,10 @@ VAULT_API int vault_const_report_break_glass(void);
  * vault_set_actor name), compared case-folded and NFC; VAULT_EINVALID for a
  * name no entry can hold.  Free text in text lines is escaped (control
  * characters as \n, \t, \xNN; bidi controls as \u{XXXX}), so no stored
- * text can forge or hide a line (docs/audit-format.md §7). */
+ * text can forge or hide a line (docs/audit-format.md §7).  Each line
+ * shows the principal after the subject ("[app=A iss=I sub=S]", or
+ * "[embedded]"); JSON rows carry issuer, subject, token_id, app and peer
+ * (null for entries older than format LVA2). */
 VAULT_API int vault_audit_report(char **out, vault *v, int kind, const char *arg,
                                  int as_json) VAULT_CHECK;
 

@@ -32,10 +32,64 @@ int vault_set_actor(vault *v, const char *user)
     /* The rule for session users (text.h), kept in the same comparison
      * form, so that reports find the actor under either spelling. */
     rc = vault__user_norm(norm, sizeof norm, user, "actor");
-    if (rc == VAULT_OK)
+    if (rc == VAULT_OK) {
         snprintf(v->actor, sizeof v->actor, "%s", norm);
+        vault__who_local(&v->actor_who); /* embedded again */
+    }
     vault__leave(v);
 cleanup:
+    return rc;
+}
+
+/* A refused vault_set_actor_as is an attempt to act as someone: one
+ * entry with the name and principal as asserted (malformed as "?"),
+ * outcome denied, the reason as detail.  Returns `code` with the saved
+ * message, or the logging error. */
+static int log_actor_refusal(vault *v, const char *user, const vault_principal *who, int code)
+{
+    int rc = VAULT_OK;
+    char saved[512], name[VAULT_NAME_MAX];
+    vault__who w;
+    af_entry e;
+
+    snprintf(saved, sizeof saved, "%s", vault_error_last());
+    if (!user || vault__user_norm(name, sizeof name, user, "actor") != VAULT_OK)
+        snprintf(name, sizeof name, "?");
+    vault__who_asserted(&w, who);
+    GUARD(op_begin(v, OP_WRITE));
+    audit_entry_init(&e, v, NULL, "set_actor");
+    e.user = name;
+    e.who.issuer = w.issuer, e.who.subject = w.subject, e.who.token_id = w.token_id;
+    e.who.app = w.app, e.who.peer = w.peer;
+    e.outcome = AF_OUTCOME_DENIED;
+    e.detail = saved;
+    GUARD(audit_append(v, &e));
+    GUARD(op_commit(v));
+    rc = vault__err(code, "%s", saved);
+cleanup:
+    op_rollback(v);
+    return rc;
+}
+
+int vault_set_actor_as(vault *v, const char *user, const vault_principal *who)
+{
+    int rc = VAULT_OK, entered = 0;
+    char norm[VAULT_NAME_MAX];
+    vault__who w;
+
+    GUARD(vault__enter(v));
+    entered = 1;
+    rc = vault__user_norm(norm, sizeof norm, user, "actor");
+    if (rc == VAULT_OK)
+        rc = who ? vault__who_set(&w, who) : vault__err(VAULT_EINVALID, "missing principal");
+    if (rc < 0) {
+        rc = log_actor_refusal(v, user, who, rc);
+        goto cleanup;
+    }
+    snprintf(v->actor, sizeof v->actor, "%s", norm);
+    v->actor_who = w;
+cleanup:
+    vault__exit(v, entered);
     return rc;
 }
 
@@ -254,19 +308,27 @@ static int verify_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
 
 size_t vault_audit_notes_max(void) { return VAULT_AUDIT_NOTES_MAX; }
 
-/* After a clean scan: the Merkle state the vault keeps for appends (meta
- * "audit_tree", written in every appending transaction) must describe the
- * same log.  Entries cut from the end with that state left behind show up
- * here; someone who also rewrites it (it is not keyed) is caught only by a
- * checkpoint kept outside the vault. */
+/* After a clean scan: the Merkle state the vault keeps for appends (on
+ * the newest entry, written in every appending transaction) must describe
+ * the same log.  Entries cut from the end take the state with them, and
+ * a state put back with them shows the size it covers: both show up
+ * here; someone who also rewrites it (with the row-MAC key) is caught only
+ * by a checkpoint kept outside the vault. */
 static int tree_state_check(af_verifier *ver, vault *v)
 {
     af_merkle kept;
     uint8_t a[32], b[32];
     af_verify_result *r = &ver->res;
     unsigned long long have = (unsigned long long)ver->tree.size;
-    int rc = audit__tree_load(&kept, v);
+    int missing = 0;
+    int rc = audit__tree_load(&kept, &missing, v);
 
+    if (rc == VAULT_EINTEGRITY && missing) {
+        af_verify_set(r, AF_TRUNCATED, have + 1,
+                    "entry %llu: truncated (the newest entry carries no tree state: entries "
+                    "after it were cut, or the state removed)", have + 1);
+        return VAULT_OK;
+    }
     if (rc == VAULT_EINTEGRITY) {
         af_verify_set(r, AF_MALFORMED, have + 1,
                     "entry %llu: malformed (the vault's kept tree state is damaged)", have + 1);
@@ -717,6 +779,39 @@ static int report_match(const report_ctx *c, const af_entry *e)
     }
 }
 
+static json_t *jprincipal(const af_entry *e, const char *s)
+{
+    return e->version == AF_VERSION_2 ? json_string(s) : json_null();
+}
+
+/* After the subject on a text line: " [app=A iss=I sub=S]" for an entry of
+ * an authenticated caller, " [embedded]" for one of an embedded caller;
+ * nothing for LVA1 entries, which recorded no principal. */
+static int text_principal(report_ctx *c, const af_entry *e)
+{
+    int rc = VAULT_OK;
+    const char *sep = " [";
+
+    if (e->version != AF_VERSION_2)
+        goto cleanup;
+    if (!*e->who.app && !*e->who.issuer) {
+        GUARD(text_append(c, " [embedded]"));
+        goto cleanup;
+    }
+    if (*e->who.app) {
+        GUARD(text_append_esc(c, " [app=", e->who.app));
+        sep = " ";
+    }
+    if (*e->who.issuer) {
+        GUARD(text_append(c, "%siss=", sep));
+        GUARD(text_append_esc(c, "", e->who.issuer));
+        GUARD(text_append_esc(c, " sub=", e->who.subject));
+    }
+    GUARD(text_append(c, "]"));
+cleanup:
+    return rc;
+}
+
 static int report_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
                      size_t head_len)
 {
@@ -752,6 +847,12 @@ static int report_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
                       e.detail);
         ENSURE(o, VAULT_ENOMEM, "report: could not build JSON");
         json_object_set_new(o, "record", e.has_record ? json_string(rid) : json_null());
+        /* The principal: null in LVA1 entries, which recorded none. */
+        json_object_set_new(o, "issuer", jprincipal(&e, e.who.issuer));
+        json_object_set_new(o, "subject", jprincipal(&e, e.who.subject));
+        json_object_set_new(o, "token_id", jprincipal(&e, e.who.token_id));
+        json_object_set_new(o, "app", jprincipal(&e, e.who.app));
+        json_object_set_new(o, "peer", jprincipal(&e, e.who.peer));
         json_array_append_new(c->arr, o);
     } else {
         GUARD(text_append(c, "%s  #%llu", when, (unsigned long long)e.seq));
@@ -762,6 +863,7 @@ static int report_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
             GUARD(text_append_esc(c, " @ ", e.jurisdiction));
             GUARD(text_append(c, ")"));
         }
+        GUARD(text_principal(c, &e));
         GUARD(text_append_esc(c, "  ", e.action));
         if (*e.purpose)
             GUARD(text_append_esc(c, "  purpose=", e.purpose));

@@ -43,7 +43,8 @@ typedef struct importer {
     size_t len, cap;
     size_t *off, *clen;
     af_field *af;
-    vault_reason *reasons;
+    vault_reason *reasons; /* the row's distinct reasons, formatted once each */
+    vp_decision *decs;     /* the decision each was formatted from */
     char *detail;
     size_t detail_cap;
     size_t count;       /* records imported */
@@ -276,7 +277,7 @@ static int import_row(importer *im)
     vault_reason why;
     af_entry e;
     const vp_field *f;
-    size_t i, n = 0;
+    size_t i, k, n = 0, nr = 0;
     int64_t now = vault__now();
     int rc;
     record_ctx rx = vault__record_ctx(im->v);
@@ -314,10 +315,17 @@ static int import_row(importer *im)
             deny(im, &d, f, i);
             return im->rc;
         }
-        policy_reason_fill(&im->reasons[n], &d);
+        /* One rule usually allows every column: its reason is formatted
+         * once per row, and the entry stores it once (LVA2). */
+        for (k = 0; k < nr && !policy_reason_same(&im->decs[k], &d); k++)
+            ;
+        if (k == nr) {
+            policy_reason_fill(&im->reasons[nr], &d);
+            im->decs[nr++] = d;
+        }
         im->af[n].name = f->name;
         im->af[n].effect = d.effect;
-        im->af[n].reason = im->reasons[n].text;
+        im->af[n].reason = im->reasons[k].text;
         im->af[n].has_ct_hash = 1;
         rc = record_set(im->af[n].ct_hash, &rx, &im->rec, f, im->buf + im->off[i], im->clen[i],
                         now);
@@ -421,9 +429,10 @@ static int importer_init(importer *im, vault_session *s, const char *path,
     im->seen = calloc(nf + 1, 1);
     im->af = calloc(nf + 1, sizeof *im->af);
     im->reasons = calloc(nf + 1, sizeof *im->reasons);
+    im->decs = calloc(nf + 1, sizeof *im->decs);
     im->detail_cap = strlen(path) + sizeof im->reasons->text + 64;
     im->detail = malloc(im->detail_cap);
-    if (!im->cols || !im->seen || !im->af || !im->reasons || !im->detail)
+    if (!im->cols || !im->seen || !im->af || !im->reasons || !im->decs || !im->detail)
         return vault__err(VAULT_ENOMEM, "out of memory");
     return VAULT_OK;
 }
@@ -438,6 +447,7 @@ static void importer_free(importer *im)
     free(im->seen);
     free(im->af);
     free(im->reasons);
+    free(im->decs);
     free(im->detail);
     free(im->off);
     free(im->clen);

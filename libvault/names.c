@@ -9,6 +9,7 @@
 
 #include "crypto.h"
 #include "names.h"
+#include "text.h"
 
 int64_t vault__now(void)
 {
@@ -122,4 +123,75 @@ void vault__default_actor(char *out, size_t cap)
         snprintf(out, cap, "os:%s", res->pw_name);
     else
         snprintf(out, cap, "os:uid-%u", (unsigned)getuid());
+}
+
+/* ---- principals ---- */
+
+void vault__who_local(vault__who *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->peer, sizeof out->peer, "local:uid=%lu,pid=%ld", (unsigned long)getuid(),
+             (long)getpid());
+}
+
+/* One principal string: "" is allowed (NULL counts as ""), anything else
+ * is free text (text.h) of at most VAULT_PRINCIPAL_MAX - 1 bytes. */
+static int who_str(const char *s, const char *what)
+{
+    if (!s || !*s)
+        return VAULT_OK;
+    return vault__text_check(s, VAULT_PRINCIPAL_MAX - 1, what);
+}
+
+#define WHO_SET(s) ((s) && *(s))
+
+int vault__who_set(vault__who *out, const vault_principal *in)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(out && in, VAULT_EINVALID, "missing principal");
+    GUARD(who_str(in->issuer, "principal issuer"));
+    GUARD(who_str(in->subject, "principal subject"));
+    GUARD(who_str(in->token_id, "principal token id"));
+    GUARD(who_str(in->app, "principal app"));
+    GUARD(who_str(in->peer, "principal peer"));
+    ENSURE(WHO_SET(in->peer), VAULT_EINVALID, "principal peer is missing");
+    ENSURE(WHO_SET(in->issuer) == WHO_SET(in->subject), VAULT_EINVALID,
+           "principal %s is missing: a token names both its issuer and its subject",
+           WHO_SET(in->issuer) ? "subject" : "issuer");
+    ENSURE(!WHO_SET(in->token_id) || WHO_SET(in->issuer), VAULT_EINVALID,
+           "principal token id without an issuer");
+    ENSURE(WHO_SET(in->issuer) || WHO_SET(in->app), VAULT_EINVALID,
+           "principal names neither an app nor a token issuer (an unauthenticated caller "
+           "is the embedded one: vault_session_open)");
+    snprintf(out->issuer, sizeof out->issuer, "%s", in->issuer ? in->issuer : "");
+    snprintf(out->subject, sizeof out->subject, "%s", in->subject ? in->subject : "");
+    snprintf(out->token_id, sizeof out->token_id, "%s", in->token_id ? in->token_id : "");
+    snprintf(out->app, sizeof out->app, "%s", in->app ? in->app : "");
+    snprintf(out->peer, sizeof out->peer, "%s", in->peer);
+cleanup:
+    return rc;
+}
+
+static void asserted_str(char *dst, size_t cap, const char *s)
+{
+    if (who_str(s, "principal") == VAULT_OK) {
+        snprintf(dst, cap, "%s", s ? s : "");
+    } else {
+        vault__err_clear();
+        snprintf(dst, cap, "?");
+    }
+}
+
+void vault__who_asserted(vault__who *out, const vault_principal *in)
+{
+    if (!in) {
+        vault__who_local(out);
+        return;
+    }
+    asserted_str(out->issuer, sizeof out->issuer, in->issuer);
+    asserted_str(out->subject, sizeof out->subject, in->subject);
+    asserted_str(out->token_id, sizeof out->token_id, in->token_id);
+    asserted_str(out->app, sizeof out->app, in->app);
+    asserted_str(out->peer, sizeof out->peer, in->peer);
 }

@@ -11,6 +11,27 @@
 /* "os:<login name>" for the actor of operations without a session. */
 void vault__default_actor(char *out, size_t cap);
 
+/* The principal an audit entry records (vault_principal, kept). */
+typedef struct vault__who {
+    char issuer[VAULT_PRINCIPAL_MAX];
+    char subject[VAULT_PRINCIPAL_MAX];
+    char token_id[VAULT_PRINCIPAL_MAX];
+    char app[VAULT_PRINCIPAL_MAX];
+    char peer[VAULT_PRINCIPAL_MAX];
+} vault__who;
+
+/* The embedded caller: everything empty but the peer
+ * "local:uid=U,pid=P" (this process's real uid and pid). */
+void vault__who_local(vault__who *out);
+/* Check an authenticated principal (the rules of vault_principal in
+ * vault.h) and copy it.  VAULT_EINVALID or VAULT_ELIMIT naming the part
+ * ("principal app: ..."), never its text; *out is left untouched then. */
+int vault__who_set(vault__who *out, const vault_principal *in) VAULT_MUST_CHECK;
+/* A principal as asserted, for the entry that logs its refusal: each
+ * string that passes the text rule as it is, else "?"; NULL `in` is the
+ * embedded caller. */
+void vault__who_asserted(vault__who *out, const vault_principal *in);
+
 /* Current time in unix seconds (VAULT_FAKE_NOW is not consulted: tests
  * pass times explicitly where they need them). */
 int64_t vault__now(void);

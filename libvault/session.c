@@ -100,8 +100,10 @@ static void asserted(char *dst, size_t cap, const char *src, int kind)
 }
 
 /* A session that failed to open is still an attempt to act: log it with
- * the subject as asserted (outcome denied, the reason as detail). */
-static int log_open_refusal(vault *v, const vault_subject *subject, int code)
+ * the subject and principal as asserted (outcome denied, the reason as
+ * detail; who NULL: embedded). */
+static int log_open_refusal(vault *v, const vault_subject *subject, const vault_principal *who,
+                            int code)
 {
     char saved[512];
     vault_session t;
@@ -109,6 +111,7 @@ static int log_open_refusal(vault *v, const vault_subject *subject, int code)
     snprintf(saved, sizeof saved, "%s", vault_error_last());
     memset(&t, 0, sizeof t);
     t.v = v;
+    vault__who_asserted(&t.who, who);
     asserted(t.user, sizeof t.user, subject->user, ASSERTED_USER);
     asserted(t.role, sizeof t.role, subject->role, ASSERTED_NAME);
     asserted(t.department, sizeof t.department, subject->department, ASSERTED_NAME);
@@ -118,7 +121,9 @@ static int log_open_refusal(vault *v, const vault_subject *subject, int code)
     return log_refusal(v, &t, "session_open", NULL, NULL, NULL, saved, AF_OUTCOME_DENIED, code);
 }
 
-int vault_session_open(vault_session **out, vault *v, const vault_subject *subject)
+/* Open a session for `subject` as `who` (NULL: embedded). */
+static int session_open(vault_session **out, vault *v, const vault_subject *subject,
+                        const vault_principal *who)
 {
     int rc = VAULT_OK, entered = 0;
     vault_session *s = NULL;
@@ -130,9 +135,18 @@ int vault_session_open(vault_session **out, vault *v, const vault_subject *subje
     s = calloc(1, sizeof *s);
     ENSURE(s, VAULT_ENOMEM, "out of memory");
     s->v = v;
-    rc = session_fill(s, subject);
+    if (who)
+        rc = vault__who_set(&s->who, who);
+    else
+        vault__who_local(&s->who);
+    if (rc == VAULT_OK)
+        rc = session_fill(s, subject);
+    /* The policy's apps: bound (which departments, roles, jurisdictions
+     * and purposes s->who.app may act for) is checked here, where s holds
+     * the checked subject and principal together and a refusal is logged
+     * below like any other. */
     if (rc < 0 && rc != VAULT_ENOMEM) {
-        rc = log_open_refusal(v, subject, rc);
+        rc = log_open_refusal(v, subject, who, rc);
         goto cleanup;
     }
     GUARD(rc);
@@ -146,6 +160,22 @@ cleanup:
     vault__exit(v, entered);
     free(s);
     return rc;
+}
+
+int vault_session_open(vault_session **out, vault *v, const vault_subject *subject)
+{
+    return session_open(out, v, subject, NULL);
+}
+
+int vault_session_open_as(vault_session **out, vault *v, const vault_subject *subject,
+                          const vault_principal *who)
+{
+    if (!who) {
+        if (out)
+            *out = NULL;
+        return vault__err(VAULT_EINVALID, "missing principal");
+    }
+    return session_open(out, v, subject, who);
 }
 
 void vault_session_close(vault_session *s)
@@ -467,8 +497,10 @@ static int put_fields(vault_session *s, const char *action, const uint8_t id[VAU
     const vp_field *f;
     char canon[VAULT_ID_HEX_SIZE];
     record_ctx rx = vault__record_ctx(s->v);
+    vp_decision prev;
 
     vault__id_format(canon, id);
+    memset(&prev, 0, sizeof prev);
     ENSURE(n == 0 || (fields && values && lens), VAULT_EINVALID, "missing fields or values");
     ENSURE(n <= AF_FIELDS_MAX, VAULT_ELIMIT, "at most %d fields at once", AF_FIELDS_MAX);
     for (i = 0; i < n; i++) {
@@ -480,10 +512,17 @@ static int put_fields(vault_session *s, const char *action, const uint8_t id[VAU
             *denied = i;
             GUARD(require_allow(d, VAULT_ACTION_WRITE, f->name));
         }
-        policy_reason_fill(&reasons[i], d);
+        /* Fields written under the same rule as the one before share its
+         * reason text (formatted once; the entry stores it once). */
+        if (i > 0 && policy_reason_same(&prev, d)) {
+            af[i].reason = af[i - 1].reason;
+        } else {
+            policy_reason_fill(&reasons[i], d);
+            af[i].reason = reasons[i].text;
+            prev = *d;
+        }
         af[i].name = f->name;
         af[i].effect = d->effect;
-        af[i].reason = reasons[i].text;
         af[i].has_ct_hash = 1;
         GUARD(record_set(af[i].ct_hash, &rx, rec, f, values[i], lens[i], now));
     }

@@ -75,6 +75,7 @@ size_t vault_field_overhead(void) { return VAULT_FIELD_OVERHEAD; }
 size_t vault_value_max(void) { return VAULT_VALUE_MAX; }
 size_t vault_jurisdiction_max(void) { return VAULT_JURISDICTION_MAX; }
 size_t vault_name_max(void) { return VAULT_NAME_MAX; }
+size_t vault_principal_max(void) { return VAULT_PRINCIPAL_MAX; }
 size_t vault_db_key_size(void) { return VAULT_DB_KEY_SIZE; }
 size_t vault_hash_hex_size(void) { return VAULT_HASH_HEX_SIZE; }
 size_t vault_pubkey_size(void) { return VAULT_PUBKEY_SIZE; }
@@ -140,6 +141,7 @@ static int handle_new(vault **out, const char *path)
     GUARD(keys_path_for(&v->keys_path, path));
     v->generation = -1;
     vault__default_actor(v->actor, sizeof v->actor);
+    vault__who_local(&v->actor_who);
     *out = v;
     v = NULL;
 cleanup:
@@ -269,8 +271,9 @@ static int log_migration(vault *v)
     GUARD(op_begin(v, OP_WRITE));
     rc = store_meta_get(v->db, STORE_META_MIGRATED, &from, 1, &n);
     if (rc == VAULT_OK && n == 1) { /* not logged by another process meanwhile */
-        snprintf(detail, sizeof detail, "store migrated from schema %u to %d (row MACs)",
-                 (unsigned)from, STORE_SCHEMA_VERSION);
+        snprintf(detail, sizeof detail, "store migrated from schema %u to %d (%s)", (unsigned)from,
+                 STORE_SCHEMA_VERSION,
+                 from < 3 ? "storage v2: row MACs" : "the audit state on the newest row");
         GUARD(audit__log_meta(v, "store_migrate", AF_OUTCOME_OK, detail));
         GUARD(store_meta_put(v->db, STORE_META_MIGRATED, &none, 0));
         audit_trust_mark(v); /* from now on the log vouches for grants and policy */

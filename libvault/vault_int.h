@@ -31,6 +31,7 @@ struct vault {
     vault_policy *retired_policy;
     vp_grantset *retired_grants;
     char actor[VAULT_NAME_MAX]; /* recorded for operations without a session */
+    vault__who actor_who;   /* and its principal (vault_set_actor_as; else local) */
     int ready;              /* fully opened: close may write a checkpoint */
     struct audit_tail *tail; /* audit_log.c, for the current transaction only */
 };
@@ -42,6 +43,7 @@ struct vault_session {
     char department[VAULT_NAME_MAX];
     char jurisdiction[VAULT_JURISDICTION_MAX + 1];
     char purpose[VAULT_NAME_MAX];
+    vault__who who;         /* the principal its entries record */
     vp_subject subject;
 };
 

@@ -20,7 +20,11 @@
  *    copy of their row, so a rewrite inside the callback is safe;
  *  - MACs are opaque bytes: kept and returned, never computed or checked
  *    (store.c does that);
- *  - migrate reports the current schema (3, storage v2) and does nothing;
+ *  - the audit state (audit_state_put) is one slot per state, with the
+ *    position it belongs to: audit_head returns it only while that
+ *    position is the newest row, so an append leaves the newest row
+ *    without one until the next put, as the contract says;
+ *  - migrate reports the current schema (4) and does nothing;
  *    audit_index has no index to build; bulk loading is not offered.
  * Everything is a linear scan or a sorted array: it is meant for tests,
  * not for size. */
@@ -32,9 +36,9 @@
 
 #include <sodium.h>
 
-/* The schema the SQLCipher backend calls storage v2 (STORE_SCHEMA_VERSION
- * in store/store.h); this backend has no older layout to migrate from. */
-#define MEM_SCHEMA_VERSION 3
+/* The schema the SQLCipher backend is at (STORE_SCHEMA_VERSION in
+ * store/store.h); this backend has no older layout to migrate from. */
+#define MEM_SCHEMA_VERSION 4
 /* Audit rows one seal callback may hand back per append. */
 #define MEM_SEAL_CAP 256
 
@@ -66,6 +70,7 @@ typedef struct mem_data {
     MEM_ARRAY(store_record, record); /* in id order */
     MEM_ARRAY(mem_bidx, bidx);
     MEM_ARRAY(store_audit_row, audit); /* in pos order */
+    store_audit_state state; /* the audit state, on row state.pos (0: none) */
     MEM_ARRAY(store_checkpoint, checkpoint); /* in size order */
     MEM_ARRAY(store_grant, grant);
     MEM_ARRAY(mem_quota, quota);
@@ -411,6 +416,7 @@ static void data_free(mem_data *d)
     DROP_ALL(d, record, record_drop);
     DROP_ALL(d, bidx, bidx_drop);
     DROP_ALL(d, audit, audit_drop);
+    release(d->state.state);
     DROP_ALL(d, checkpoint, checkpoint_drop);
     DROP_ALL(d, grant, grant_drop);
     DROP_ALL(d, quota, quota_drop);
@@ -461,6 +467,9 @@ static int data_clone(mem_data **out, const mem_data *src)
     COPY_ALL(d, src, record, record_copy);
     COPY_ALL(d, src, bidx, bidx_copy);
     COPY_ALL(d, src, audit, audit_copy);
+    d->state = src->state;
+    d->state.state = NULL;
+    GUARD(dup_bytes(&d->state.state, src->state.state, src->state.len));
     COPY_ALL(d, src, checkpoint, checkpoint_copy);
     COPY_ALL(d, src, grant, grant_copy);
     COPY_ALL(d, src, quota, quota_copy);
@@ -1097,6 +1106,11 @@ static void audit_head_of(const mem_data *d, store_audit_head *h)
         h->entry = last->entry;
         h->len = last->len;
         memcpy(h->head, last->head, last->head_len < sizeof h->head ? last->head_len : sizeof h->head);
+        if (d->state.state && d->state.pos == last->pos) {
+            h->state = d->state.state;
+            h->state_len = d->state.len;
+            memcpy(h->state_mac, d->state.mac, STORE_MAC_BYTES);
+        }
     }
 }
 
@@ -1164,6 +1178,28 @@ static int mem_audit_head(store_backend *be, int (*fn)(void *arg, const store_au
     GUARD(need_read(&d, be));
     audit_head_of(d, &head);
     GUARD(cb_done(fn(arg, &head), &stop));
+cleanup:
+    return rc;
+}
+
+static int mem_audit_state_put(store_backend *be, const store_audit_state *st, int64_t prev_pos)
+{
+    int rc = VAULT_OK;
+    mem_data *d;
+    store_audit_head head;
+    const uint8_t *copy = NULL;
+
+    GUARD(need_write(&d, be));
+    ENSURE(st && st->state && st->len, VAULT_EINVALID, "memory store: an empty audit state");
+    audit_head_of(d, &head);
+    ENSURE(head.entry && head.pos == st->pos && memcmp(head.head, st->head, 32) == 0, /* memcmp ok: not secret */
+           VAULT_EINTEGRITY, "memory store: the audit state's entry is not the newest");
+    /* one slot: putting it here drops it from prev_pos, whichever that was */
+    (void)prev_pos;
+    GUARD(dup_bytes(&copy, st->state, st->len));
+    release(d->state.state);
+    d->state = *st;
+    d->state.state = copy;
 cleanup:
     return rc;
 }
@@ -1532,6 +1568,7 @@ static const store_backend mem_table = {
     .audit_next = mem_audit_next,
     .audit_count = mem_audit_count,
     .audit_index = mem_audit_index,
+    .audit_state_put = mem_audit_state_put,
     .checkpoint_add = mem_checkpoint_add,
     .checkpoint_scan = mem_checkpoint_scan,
     .checkpoint_last = mem_checkpoint_last,

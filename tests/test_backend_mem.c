@@ -155,7 +155,7 @@ static void test_tx_rules(void **state)
     /* migrate: the current schema, nothing done */
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
     assert_int_equal(a->migrate(a, &from, NULL, NULL), VAULT_OK);
-    assert_int_equal(from, 3);
+    assert_int_equal(from, 4);
     assert_int_equal(a->commit(a), VAULT_OK);
     done(a, "rules");
 }
@@ -614,6 +614,80 @@ static int head_cb(void *arg, const store_audit_head *h)
 {
     *(int64_t *)arg = h->pos;
     return 0;
+}
+
+/* What audit_head says of the newest row's state: its first byte, 0 for none. */
+static int state_cb(void *arg, const store_audit_head *h)
+{
+    int *out = arg;
+
+    *out = h->state ? h->state[0] : 0;
+    if (h->state)
+        assert_int_equal(h->state_mac[0], h->state[0]); /* kept as given */
+    return 0;
+}
+
+static int state_now(store_backend *a)
+{
+    int v = -1;
+
+    assert_int_equal(a->audit_head(a, state_cb, &v), VAULT_OK);
+    return v;
+}
+
+/* The audit state (table version 2): only on the newest row, named by its
+ * position and chain head; an append leaves the new newest row without
+ * one; a rollback restores the state of before; snapshots keep theirs. */
+static void test_audit_state(void **state)
+{
+    store_backend *a = open_new("state"), *b = open_again("state");
+    seal_plan p;
+    store_audit_state st;
+    uint8_t bytes[1] = {7};
+
+    (void)state;
+    memset(&p, 0, sizeof p);
+    memset(&st, 0, sizeof st);
+    st.state = bytes;
+    st.len = 1;
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    st.pos = 1;
+    assert_int_equal(a->audit_state_put(a, &st, 0), VAULT_EINTEGRITY); /* an empty log */
+    p.n = 2;
+    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(state_now(a), 0);
+    st.pos = 1; /* not the newest */
+    memset(st.head, 1, 32);
+    assert_int_equal(a->audit_state_put(a, &st, 0), VAULT_EINTEGRITY);
+    st.pos = 2; /* the newest, with another head */
+    assert_int_equal(a->audit_state_put(a, &st, 0), VAULT_EINTEGRITY);
+    memset(st.head, 2, 32);
+    st.mac[0] = 7;
+    assert_int_equal(a->audit_state_put(a, &st, 0), VAULT_OK);
+    assert_int_equal(state_now(a), 7);
+    assert_int_equal(a->commit(a), VAULT_OK);
+
+    /* a snapshot keeps the state of its begin */
+    assert_int_equal(b->begin(b, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_int_equal(b->audit_state_put(b, &st, 0), VAULT_ESTATE);
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    p.n = 1;
+    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(state_now(a), 0); /* the new newest row carries none yet */
+    bytes[0] = 9;
+    st.mac[0] = 9;
+    st.pos = 3;
+    memset(st.head, 3, 32);
+    assert_int_equal(a->audit_state_put(a, &st, 2), VAULT_OK);
+    assert_int_equal(state_now(a), 9);
+    a->rollback(a);
+    assert_int_equal(state_now(b), 7);
+    b->rollback(b);
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_int_equal(state_now(a), 7); /* the rollback left the committed state */
+    a->rollback(a);
+    b->free(b);
+    done(a, "state");
 }
 
 static void test_audit(void **state)
@@ -1109,6 +1183,7 @@ int main(void)
         cmocka_unit_test(test_records),
         cmocka_unit_test(test_stale),
         cmocka_unit_test(test_audit),
+        cmocka_unit_test(test_audit_state),
         cmocka_unit_test(test_grants),
         cmocka_unit_test(test_checkpoints),
         cmocka_unit_test(test_meta_policies_keys_quota),

@@ -1549,9 +1549,49 @@ static void test_mutations_never_crash(void **state)
     free(text);
 }
 
+/* policy_reason_same says "same" exactly when policy_reason_fill writes
+ * the same text (an audit entry then formats the reason once). */
+static void test_reason_same(void **state)
+{
+    static char rule_copy[] = "grid-read";
+    const vp_decision d[] = {
+        {VAULT_EFFECT_ALLOW, VP_BY_RULE, VAULT_MASK_NONE, "grid-read", "p.yaml", 10, NULL, 1, "name", NULL},
+        {VAULT_EFFECT_ALLOW, VP_BY_RULE, VAULT_MASK_NONE, rule_copy, "p.yaml", 10, NULL, 1, "phone", NULL},
+        {VAULT_EFFECT_ALLOW, VP_BY_RULE, VAULT_MASK_NONE, "grid-read", "p.yaml", 11, NULL, 1, "name", NULL},
+        {VAULT_EFFECT_ALLOW, VP_BY_RULE, VAULT_MASK_NONE, "grid-read", "q.yaml", 10, NULL, 1, "name", NULL},
+        {VAULT_EFFECT_MASK, VP_BY_RULE, VAULT_MASK_NONE, "grid-read", "p.yaml", 10, NULL, 1, "name", NULL},
+        {VAULT_EFFECT_ALLOW, VP_BY_GRANT, VAULT_MASK_NONE, NULL, NULL, 0, "g-1", 1, "name", NULL},
+        {VAULT_EFFECT_ALLOW, VP_BY_GRANT, VAULT_MASK_NONE, NULL, NULL, 0, "g-1", 1, "phone", NULL},
+        {VAULT_EFFECT_ALLOW, VP_BY_GRANT, VAULT_MASK_NONE, NULL, NULL, 0, "g-2", 1, "name", NULL},
+        {VAULT_EFFECT_DENY, VP_BY_DEFAULT, VAULT_MASK_NONE, NULL, NULL, 0, NULL, 1, "name", NULL},
+        {VAULT_EFFECT_DENY, VP_BY_DEFAULT, VAULT_MASK_NONE, NULL, NULL, 0, NULL, 1, "phone", NULL},
+        {VAULT_EFFECT_DENY, VP_BY_DEFAULT, VAULT_MASK_NONE, NULL, NULL, 0, NULL, 2, "name", NULL},
+        {VAULT_EFFECT_DENY, VP_BY_DEFAULT, VAULT_MASK_NONE, NULL, NULL, 0, NULL, 1, NULL, NULL},
+        {VAULT_EFFECT_DENY, VP_BY_ERROR, VAULT_MASK_NONE, NULL, NULL, 0, NULL, 1, "name", "bad"},
+        {VAULT_EFFECT_DENY, VP_BY_ERROR, VAULT_MASK_NONE, NULL, NULL, 0, NULL, 1, "phone", "bad"},
+        {VAULT_EFFECT_DENY, VP_BY_ERROR, VAULT_MASK_NONE, NULL, NULL, 0, NULL, 1, "name", "worse"},
+    };
+    vault_reason a, b;
+    size_t i, j, same = 0;
+
+    (void)state;
+    for (i = 0; i < VAULT_ARRAY_LEN(d); i++)
+        for (j = 0; j < VAULT_ARRAY_LEN(d); j++) {
+            policy_reason_fill(&a, &d[i]);
+            policy_reason_fill(&b, &d[j]);
+            if (policy_reason_same(&d[i], &d[j]) != (strcmp(a.text, b.text) == 0))
+                fail_msg("decisions %zu and %zu: same=%d but \"%s\" vs \"%s\"", i, j,
+                         policy_reason_same(&d[i], &d[j]), a.text, b.text);
+            same += i != j && policy_reason_same(&d[i], &d[j]);
+        }
+    assert_int_equal(same, 3 * 2); /* rule 0/1, grant 5/6, error 12/13, both ways */
+    assert_int_equal(policy_reason_same(NULL, &d[0]), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reason_same),
         cmocka_unit_test(test_jurisdiction_within),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_decide_rules),

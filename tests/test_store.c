@@ -199,6 +199,55 @@ static void put_policy(fx *f, const char *src, int64_t applied, int64_t want_id)
     assert_int_equal(id, want_id);
 }
 
+/* The audit state vectors: the entry (pos) carrying it, its chain head. */
+typedef struct state_vec {
+    int64_t pos;
+    uint8_t head[32];
+    uint8_t state[8 + 64 * 32];
+    size_t len;
+} state_vec;
+
+static void state_vec_of(state_vec *v, const char *name)
+{
+    memset(v, 0, sizeof *v);
+    if (strcmp(name, "audit_state_3") == 0) {
+        v->pos = 3;
+        seq(v->head, 0x20, 32);
+        v->state[0] = 3;
+        seq(v->state + 8, 0x40, 64);
+        v->state[72] = 'T';
+        seq(v->state + 73, 0xE0, 32);
+        v->len = 8 + 64 + 33;
+    } else {
+        v->pos = 1;
+        seq(v->head, 0x60, 32);
+        v->state[0] = 1;
+        seq(v->state + 8, 0x01, 64 * 32);
+        v->len = sizeof v->state;
+    }
+}
+
+/* Seal entries 1..pos (the last with the vector's chain head). */
+static int seal_upto(void *arg, const store_audit_head *h, store_audit_row *out, size_t cap,
+                     size_t *n)
+{
+    const state_vec *v = arg;
+    static const uint8_t entry[4] = {1, 2, 3, 4}, other[32];
+    int64_t p;
+
+    *n = 0;
+    for (p = h->pos + 1; p <= v->pos && *n < cap; p++, (*n)++) {
+        memset(&out[*n], 0, sizeof out[*n]);
+        out[*n].pos = p;
+        out[*n].entry = entry;
+        out[*n].len = sizeof entry;
+        out[*n].head = p == v->pos ? v->head : other;
+        out[*n].head_len = 32;
+        out[*n].user = "li.wei";
+    }
+    return 0;
+}
+
 /* Write the vector row `name` through store.h (in a write transaction of
  * its own); returns its kind, or 0 for a name this test has no row for. */
 static int write_row(fx *f, const char *name)
@@ -242,6 +291,13 @@ static int write_row(fx *f, const char *name)
     } else if (strcmp(name, "checkpoint_1000") == 0) {
         assert_int_equal(store_checkpoint_add(f->s, 1000, CP_NOTE, 1700000400), VAULT_OK);
         kind = STORE_ROW_CHECKPOINT;
+    } else if (strncmp(name, "audit_state_", 12) == 0) {
+        state_vec sv;
+        state_vec_of(&sv, name);
+        assert_int_equal(store_audit_seal(f->s, seal_upto, &sv), VAULT_OK);
+        assert_int_equal(store_audit_state_put(f->s, 0, sv.pos, sv.head, sv.state, sv.len),
+                         VAULT_OK);
+        kind = STORE_ROW_AUDIT_STATE;
     }
     C(f);
     return kind;
@@ -281,6 +337,12 @@ static int checkpoint_mac_cb(void *arg, const store_checkpoint *c)
     memcpy(arg, c->mac, STORE_MAC_BYTES);
     return 0;
 }
+static int state_mac_cb(void *arg, const store_audit_head *h)
+{
+    assert_non_null(h->state);
+    memcpy(arg, h->state_mac, STORE_MAC_BYTES);
+    return 0;
+}
 
 /* The MAC the backend keeps for the vector row `name` of `kind`. */
 static void stored_mac(uint8_t mac[STORE_MAC_BYTES], fx *f, int kind, const char *name)
@@ -313,6 +375,9 @@ static void stored_mac(uint8_t mac[STORE_MAC_BYTES], fx *f, int kind, const char
         break;
     case STORE_ROW_CHECKPOINT:
         assert_int_equal(be->checkpoint_scan(be, checkpoint_mac_cb, mac), VAULT_OK);
+        break;
+    case STORE_ROW_AUDIT_STATE:
+        assert_int_equal(be->audit_head(be, state_mac_cb, mac), VAULT_OK);
         break;
     default:
         fail_msg("unknown row kind %d", kind);
@@ -390,6 +455,17 @@ static void read_back(fx *f, int kind, const char *name)
         assert_int_equal(store_checkpoint_scan(f->s, count_cp, &seen), VAULT_OK);
         assert_int_equal(seen, 1);
         break;
+    case STORE_ROW_AUDIT_STATE: {
+        state_vec sv;
+        uint8_t got[sizeof sv.state];
+        int64_t pos = 0;
+        state_vec_of(&sv, name);
+        assert_int_equal(store_audit_state_get(&pos, got, sizeof got, &n, f->s), VAULT_OK);
+        assert_int_equal(pos, sv.pos);
+        assert_int_equal(n, sv.len);
+        assert_memory_equal(got, sv.state, n);
+        break;
+    }
     default:
         fail_msg("unknown row kind %d", kind);
     }
@@ -402,6 +478,7 @@ static const char *const KIND_NAMES[] = {
     [STORE_ROW_META] = "meta",         [STORE_ROW_POLICY] = "policy",
     [STORE_ROW_GRADEKEY] = "gradekey", [STORE_ROW_RECORD] = "record",
     [STORE_ROW_GRANT] = "grant",       [STORE_ROW_CHECKPOINT] = "checkpoint",
+    [STORE_ROW_AUDIT_STATE] = "audit_state",
 };
 
 static void test_rowmac_vectors(void **state)
@@ -411,7 +488,7 @@ static void test_rowmac_vectors(void **state)
     unsigned kinds = 0;
 
     (void)state;
-    assert_int_equal(n, 10);
+    assert_int_equal(n, 12);
     for (i = 0; i < n; i++) {
         fx f;
         uint8_t *bytes = tu_unhex(rows[i][2], &blen), *tag = tu_unhex(rows[i][3], &tlen);
@@ -441,7 +518,8 @@ static void test_rowmac_vectors(void **state)
     }
     assert_int_equal(kinds, (1u << STORE_ROW_META) | (1u << STORE_ROW_POLICY) |
                                 (1u << STORE_ROW_GRADEKEY) | (1u << STORE_ROW_RECORD) |
-                                (1u << STORE_ROW_GRANT) | (1u << STORE_ROW_CHECKPOINT));
+                                (1u << STORE_ROW_GRANT) | (1u << STORE_ROW_CHECKPOINT) |
+                                (1u << STORE_ROW_AUDIT_STATE));
     free(storage);
 }
 
@@ -510,6 +588,106 @@ static int meta_read(fx *f, const char *key, char *out, size_t cap)
     rc = store_meta_get(f->s, key, (uint8_t *)out, cap - 1, &n);
     store_rollback(f->s);
     return rc;
+}
+
+static int state_copy_cb(void *arg, const store_audit_head *h)
+{
+    store_audit_state *a = arg;
+    static uint8_t kept[8 + 64 * 32];
+
+    assert_non_null(h->state);
+    assert_true(h->state_len <= sizeof kept);
+    memcpy(kept, h->state, h->state_len);
+    a->pos = h->pos;
+    memcpy(a->head, h->head, 32);
+    a->state = kept;
+    a->len = h->state_len;
+    memcpy(a->mac, h->state_mac, STORE_MAC_BYTES);
+    return 0;
+}
+
+/* Put a state straight through the backend (no tag computed). */
+static void be_state_put(fx *f, const store_audit_state *a)
+{
+    W(f);
+    assert_int_equal(f->be->audit_state_put(f->be, a, 0), VAULT_OK);
+    C(f);
+}
+
+static int state_read(fx *f, int64_t *pos, size_t *len)
+{
+    uint8_t out[8 + 64 * 32];
+    int rc;
+
+    R(f);
+    rc = store_audit_state_get(pos, out, sizeof out, len, f->s);
+    store_rollback(f->s);
+    return rc;
+}
+
+/* The audit state on the newest entry: changed, re-tagged wrongly, or
+ * moved to a newer entry with its old tag, it fails its MAC; a newest
+ * entry without one reads as none (length 0, the log layer refuses it);
+ * it goes only on the newest entry. */
+static void test_audit_state_tampered(void **state)
+{
+    fx f;
+    state_vec sv, next;
+    store_audit_state a, bad;
+    uint8_t changed[8 + 64 * 32];
+    int64_t pos = 0;
+    size_t len = 0;
+
+    (void)state;
+    fx_open(&f);
+    state_vec_of(&sv, "audit_state_3");
+    W(&f);
+    assert_int_equal(store_audit_seal(f.s, seal_upto, &sv), VAULT_OK);
+    assert_int_equal(store_audit_state_put(f.s, 0, sv.pos, sv.head, sv.state, sv.len), VAULT_OK);
+    /* not on an older entry */
+    assert_int_equal(store_audit_state_put(f.s, 0, sv.pos - 1, sv.head, sv.state, sv.len),
+                     VAULT_EINTEGRITY);
+    C(&f);
+    assert_int_equal(state_read(&f, &pos, &len), VAULT_OK);
+    assert_int_equal(pos, 3);
+    assert_int_equal(len, sv.len);
+    R(&f);
+    assert_int_equal(f.be->audit_head(f.be, state_copy_cb, &a), VAULT_OK);
+    store_rollback(f.s);
+
+    /* the bytes changed under the old tag */
+    bad = a;
+    memcpy(changed, a.state, a.len);
+    changed[8] ^= 1;
+    bad.state = changed;
+    be_state_put(&f, &bad);
+    expect_integrity(state_read(&f, &pos, &len), "the audit state of entry 3");
+    assert_int_equal(len, 0);
+    /* the tag changed */
+    bad = a;
+    bad.mac[0] ^= 1;
+    be_state_put(&f, &bad);
+    expect_integrity(state_read(&f, &pos, &len), "the audit state of entry 3");
+    be_state_put(&f, &a);
+    assert_int_equal(state_read(&f, &pos, &len), VAULT_OK);
+
+    /* one more entry: until a state is put on it, the newest has none */
+    next = sv;
+    next.pos = 4;
+    seq(next.head, 0x90, 32);
+    W(&f);
+    assert_int_equal(store_audit_seal(f.s, seal_upto, &next), VAULT_OK);
+    C(&f);
+    assert_int_equal(state_read(&f, &pos, &len), VAULT_OK);
+    assert_int_equal(pos, 4);
+    assert_int_equal(len, 0);
+    /* the old state and tag moved onto it */
+    bad = a;
+    bad.pos = 4;
+    memcpy(bad.head, next.head, 32);
+    be_state_put(&f, &bad);
+    expect_integrity(state_read(&f, &pos, &len), "the audit state of entry 4");
+    fx_close(&f);
 }
 
 static void test_meta_tampered(void **state)
@@ -922,6 +1100,7 @@ static size_t all_reads(int *rcs, fx *f)
     CALL(store_audit_scan_record(f->s, id, no_audit, NULL));
     CALL(store_audit_scan_user(f->s, "li.wei", no_audit, NULL));
     CALL(store_audit_count(&i64, f->s));
+    CALL(store_audit_state_get(&i64, v, sizeof v, &len, f->s));
     CALL(store_checkpoint_last(&u64, f->s));
     CALL(store_checkpoint_scan(f->s, count_cp, &seen));
     CALL(store_quota_count(&i64, f->s, "search", "li.wei", 0));
@@ -963,6 +1142,7 @@ static size_t all_writes(int *rcs, fx *f)
     CALL(store_grant_set_state(f->s, "g-1", "active", "wang.fang", NULL, NULL, 2));
     CALL(store_audit_seal(f->s, seal_nothing, NULL));
     CALL(store_audit_index(f->s));
+    CALL(store_audit_state_put(f->s, 0, 1, v, v, 8));
     CALL(store_checkpoint_add(f->s, 1, "note", 1));
     CALL(store_quota_add(f->s, "search", "li.wei", 0, 1));
     return k;
@@ -979,13 +1159,13 @@ static void test_outside_tx(void **state)
     fx_open(&f);
     calls = f.g.calls;
     n = all_reads(rcs, &f);
-    assert_int_equal(n, 20);
+    assert_int_equal(n, 21);
     for (i = 0; i < n; i++)
         if (!rcs[i])
             fail_msg("read call %zu outside a transaction was not refused by store.c", i);
     assert_non_null(strstr(vault_error_last(), "outside a transaction"));
     n = all_writes(rcs, &f);
-    assert_int_equal(n, 14);
+    assert_int_equal(n, 15);
     for (i = 0; i < n; i++)
         if (!rcs[i])
             fail_msg("write call %zu outside a transaction was not refused by store.c", i);
@@ -1058,6 +1238,7 @@ int main(void)
         cmocka_unit_test(test_rowmac_vectors),
         cmocka_unit_test(test_rowmac_key_matters),
         cmocka_unit_test(test_meta_tampered),
+        cmocka_unit_test(test_audit_state_tampered),
         cmocka_unit_test(test_policy_tampered),
         cmocka_unit_test(test_gradekey_tampered),
         cmocka_unit_test(test_record_tampered),

@@ -618,6 +618,122 @@ static void test_page_sizes(void **state)
     sodium_memzero(key, sizeof key);
 }
 
+/* Turn f's vault into one as store schema 3 kept it: the audit state in
+ * the meta row audit_tree (tagged as a meta row, as schema 3 did), no
+ * state columns on audit, user_version 3.  damage: the meta row's value
+ * changed afterwards (its tag left as it was). */
+static void make_schema3(fixture *f, int damage)
+{
+    vault_secret s = tu_pass_secret(PASS);
+    uint8_t state[8 + 64 * 32 + 64];
+    size_t n = 0;
+    int64_t pos = 0;
+    char key[80];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+
+    vault_close(f->v); /* whatever the close appends comes first */
+    assert_int_equal(vault_open(&f->v, f->path, &s), 0);
+    assert_int_equal(vault_db_key(key, sizeof key, f->v), 0); /* (logged: an entry) */
+    assert_int_equal(store_begin(f->v->db, STORE_TX_WRITE), 0);
+    assert_int_equal(store_audit_state_get(&pos, state, sizeof state, &n, f->v->db), 0);
+    assert_true(pos > 0 && n > 8);
+    assert_int_equal(store_meta_put(f->v->db, STORE_META_AUDIT_TREE, state, n), 0);
+    assert_int_equal(store_commit(f->v->db), 0);
+    vault_close(f->v);
+    f->v = NULL;
+    assert_int_equal(raw_open_pages(&db, f->path, key, 4096), SQLITE_OK);
+    sodium_memzero(key, sizeof key);
+    /* the meta row holds exactly the newest row's state */
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT count(*) FROM audit a, meta m WHERE m.key = "
+                                        "'audit_tree' AND a.pos = (SELECT max(pos) FROM audit)"
+                                        " AND a.state = m.value",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 1);
+    sqlite3_finalize(st);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE audit3(pos INTEGER PRIMARY KEY, entry BLOB NOT NULL,"
+                     " head BLOB NOT NULL, record_id BLOB, user TEXT NOT NULL,"
+                     " flags INTEGER NOT NULL);"
+                     "INSERT INTO audit3 SELECT pos, entry, head, record_id, user, flags FROM audit;"
+                     "DROP TABLE audit; ALTER TABLE audit3 RENAME TO audit;"
+                     "PRAGMA user_version = 3;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    if (damage)
+        assert_int_equal(sqlite3_exec(db,
+                                      "UPDATE meta SET value = zeroblob(length(value))"
+                                      " WHERE key = 'audit_tree'",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* One integer from the vault file (raw, through SQLCipher). */
+static int64_t raw_int(fixture *f, const char *key, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t v;
+
+    assert_int_equal(raw_open_pages(&db, f->path, key, 4096), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* A schema 3 vault (the audit state in meta) opens: the state moves onto
+ * the newest audit row in the migration's transaction, the meta row is
+ * gone, values read, the log verifies.  A schema 3 state changed outside
+ * libvault is refused by the migration (never re-tagged), and the file
+ * stays at schema 3. */
+static void test_schema3_migrates(void **state)
+{
+    fixture *f = *state;
+    vault_session *o = officer(f->v);
+    vault_secret s = tu_pass_secret(PASS);
+    char id[VAULT_ID_HEX_SIZE], got[64], key[80];
+    vault_audit_result res;
+    int i;
+
+    add(o, id, GRID7, "李四", "13900001111", "330102199001011234");
+    vault_session_close(o);
+    assert_int_equal(vault_db_key(key, sizeof key, f->v), 0);
+    for (i = 0; i < 2; i++) {
+        make_schema3(f, i == 1);
+        assert_int_equal(raw_int(f, key, "PRAGMA user_version"), 3);
+        if (i == 1) {
+            assert_int_equal(vault_open(&f->v, f->path, &s), VAULT_EINTEGRITY);
+            assert_null(f->v);
+            assert_non_null(strstr(vault_error_last(), "audit_tree"));
+            assert_int_equal(raw_int(f, key, "PRAGMA user_version"), 3);
+            assert_int_equal(raw_int(f, key, "SELECT count(*) FROM meta WHERE key = 'audit_tree'"), 1);
+            break;
+        }
+        assert_int_equal(vault_open(&f->v, f->path, &s), 0);
+        o = officer(f->v);
+        assert_int_equal(get1(got, sizeof got, NULL, o, id, "phone"), 0);
+        assert_string_equal(got, "13900001111");
+        vault_session_close(o);
+        assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), 0);
+        assert_int_equal(res.failure, VAULT_AUDIT_OK);
+        assert_int_equal(raw_int(f, key, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+        assert_int_equal(raw_int(f, key, "SELECT count(*) FROM meta WHERE key = 'audit_tree'"), 0);
+        assert_int_equal(raw_int(f, key, "SELECT count(*) FROM audit WHERE state IS NOT NULL"), 1);
+        assert_int_equal(raw_int(f, key, "SELECT count(*) FROM audit WHERE state IS NOT NULL"
+                                         " AND pos = (SELECT max(pos) FROM audit)"),
+                         1);
+    }
+    sodium_memzero(key, sizeof key);
+}
+
 static void test_constants(void **state)
 {
     (void)state;
@@ -813,7 +929,7 @@ int main(void)
         T(test_other_vault),     T(test_no_plaintext_on_disk), T(test_unlock_failures),
         T(test_keyslots),        T(test_create_refusals),  T(test_two_writers),
         T(test_db_key),          cmocka_unit_test(test_constants),
-        T(test_result_values_intact), T(test_page_sizes),
+        T(test_result_values_intact), T(test_page_sizes), T(test_schema3_migrates),
         T(test_reopen),
     };
 

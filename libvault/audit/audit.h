@@ -26,13 +26,14 @@ typedef struct audit_pending {
  * AUDIT_PENDING_BYTES), while the store holds the log head: each
  * gets the next sequence number, its leaf and chain hash, and goes into
  * the Merkle state; due checkpoints are signed; the tree state is written
- * back.  Forgotten at COMMIT or ROLLBACK: a rolled-back operation leaves
+ * back onto the newest entry.  Forgotten at COMMIT or ROLLBACK: a rolled-back operation leaves
  * no entry (its refusal is logged in a transaction of its own). */
 typedef struct audit_tail {
     int valid;       /* head and tree loaded in this transaction */
-    int dirty;       /* entries sealed: the tree state must be saved */
+    int dirty;       /* entries sealed or trust changed: the state must be saved */
     int broken;      /* sealing failed half-way: the commit must fail */
     int64_t pos;     /* storage position of the newest entry (0: none) */
+    int64_t state_pos; /* the entry the store's tree state is on (0: none) */
     uint64_t seq;    /* its sequence number */
     uint8_t head[32];/* the chain head after it */
     af_merkle tree;
@@ -55,8 +56,9 @@ typedef struct audit_tail {
 /* Create the checkpoint signing key (in vault_create's transaction). */
 int audit_keys_create(vault *v) VAULT_MUST_CHECK;
 
-/* Fill the actor of an entry from a session, or from the vault's actor
- * when s is NULL, and the action; everything else zero. */
+/* Fill the actor of an entry and its principal from a session, or from
+ * the vault's actor when s is NULL, and the action; everything else zero.
+ * The entry borrows the strings of s (or v). */
 void audit_entry_init(af_entry *e, const vault *v, const vault_session *s, const char *action);
 
 /* Collect e in the caller's write transaction (time and policy hash are
@@ -88,7 +90,9 @@ void audit_tail_free(vault *v);
 /* Semi-private to the audit folder (audit_log.c, used by audit.c). */
 void audit__origin(char *out, size_t cap, const vault *v);
 int audit__load_pk(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], vault *v) VAULT_MUST_CHECK;
-int audit__tree_load(af_merkle *m, vault *v) VAULT_MUST_CHECK;
+/* The kept tree state; *missing set (VAULT_EINTEGRITY) when the newest
+ * entry carries none. */
+int audit__tree_load(af_merkle *m, int *missing, vault *v) VAULT_MUST_CHECK;
 /* One entry for a query on the log itself, in the caller's transaction. */
 int audit__log_meta(vault *v, const char *action, int outcome, const char *detail) VAULT_MUST_CHECK;
 

@@ -202,6 +202,13 @@ static int add_decoded(json_t *o, const af_entry *e)
     GUARD(jset(o, "department", json_string(e->department)));
     GUARD(jset(o, "jurisdiction", json_string(e->jurisdiction)));
     GUARD(jset(o, "purpose", json_string(e->purpose)));
+    if (e->version == AF_VERSION_2) { /* LVA1 entries recorded no principal */
+        GUARD(jset(o, "issuer", json_string(e->who.issuer)));
+        GUARD(jset(o, "subject", json_string(e->who.subject)));
+        GUARD(jset(o, "token_id", json_string(e->who.token_id)));
+        GUARD(jset(o, "app", json_string(e->who.app)));
+        GUARD(jset(o, "peer", json_string(e->who.peer)));
+    }
     GUARD(jset(o, "action", json_string(e->action)));
     GUARD(jset(o, "outcome", json_string(outcome_names[e->outcome])));
     GUARD(jset(o, "break_glass", json_boolean(e->flags & AF_FLAG_BREAK_GLASS)));

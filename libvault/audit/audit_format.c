@@ -9,12 +9,13 @@
 #include "audit_format.h"
 #include "crypto.h"
 
-#define MAGIC "LVA1"
+#define MAGIC_V1 "LVA1"
+#define MAGIC_V2 "LVA2"
 #define MAGIC_LEN 4
-#define NSTRINGS 6 /* user role department jurisdiction purpose action */
-
-static const char *const string_names[NSTRINGS] = {"user",         "role",    "department",
-                                                   "jurisdiction", "purpose", "action"};
+#define NSTRINGS_MAX 11 /* the header strings of LVA2 (LVA1: 6) */
+/* Reason tables up to this size are checked for repeats pair by pair,
+ * larger ones by sorting. */
+#define REASONS_PAIRWISE 16
 
 /* ---- UTF-8 -------------------------------------------------------------- */
 
@@ -120,6 +121,38 @@ static int key_name_ok(const uint8_t *s, size_t n)
 #define PART_FMT "%s%.0zu%s"
 #define PART_ARGS(what, field) (field) ? "field " : "", (field), (what)
 
+/* The header strings of an entry in their order: LVA1 has the subject
+ * and the action; LVA2 puts the principal between them.  Fills slots
+ * and names, returns how many. */
+static size_t header_slots(const char **slots[NSTRINGS_MAX], const char *names[NSTRINGS_MAX],
+                           af_entry *e, int version)
+{
+    size_t n = 0;
+
+#define SLOT(member, name) (slots[n] = &e->member, names[n++] = (name))
+    SLOT(user, "user");
+    SLOT(role, "role");
+    SLOT(department, "department");
+    SLOT(jurisdiction, "jurisdiction");
+    SLOT(purpose, "purpose");
+    if (version == AF_VERSION_2) {
+        SLOT(who.issuer, "principal issuer");
+        SLOT(who.subject, "principal subject");
+        SLOT(who.token_id, "principal token id");
+        SLOT(who.app, "principal app");
+        SLOT(who.peer, "principal peer");
+    }
+    SLOT(action, "action");
+#undef SLOT
+    return n;
+}
+
+static uint8_t *put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8);
+    return p + 2;
+}
+
 static uint8_t *put_u32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
@@ -157,6 +190,34 @@ cleanup:
     return rc;
 }
 
+static int principal_empty(const af_principal *w)
+{
+    return !(w->issuer && *w->issuer) && !(w->subject && *w->subject) &&
+           !(w->token_id && *w->token_id) && !(w->app && *w->app) && !(w->peer && *w->peer);
+}
+
+/* The reason table of an LVA2 entry: each distinct text once, in order of
+ * first use (so that the table, and the entry, have one encoding);
+ * idx[i] is field i's.  Pointer equality first: callers that format a
+ * reason once per entry share it. */
+static size_t reason_table(const char *tab[AF_REASONS_MAX], uint16_t idx[AF_FIELDS_MAX],
+                           const af_entry *e)
+{
+    size_t nt = 0, i, j;
+
+    for (i = 0; i < e->nfields; i++) {
+        const char *r = e->fields[i].reason ? e->fields[i].reason : "";
+
+        for (j = 0; j < nt; j++)
+            if (tab[j] == r || strcmp(tab[j], r) == 0)
+                break;
+        if (j == nt)
+            tab[nt++] = r;
+        idx[i] = (uint16_t)j;
+    }
+    return nt;
+}
+
 void af_entry_set_seq(uint8_t *enc, size_t len, uint64_t seq)
 {
     if (enc && len >= MAGIC_LEN + 8)
@@ -166,13 +227,21 @@ void af_entry_set_seq(uint8_t *enc, size_t len, uint64_t seq)
 int af_entry_encode(uint8_t **out, size_t *out_len, const af_entry *e)
 {
     int rc = VAULT_OK;
-    const char *strs[NSTRINGS];
-    size_t total = MAGIC_LEN + 8 + 8 + 3 + 32 + 4, i;
+    af_entry c;
+    const char **slots[NSTRINGS_MAX], *names[NSTRINGS_MAX], *tab[AF_REASONS_MAX];
+    uint16_t idx[AF_FIELDS_MAX];
+    size_t total = MAGIC_LEN + 8 + 8 + 3 + 32 + 4, i, j, ns, nt = 0;
+    int v2;
     uint8_t *buf = NULL, *p;
 
     ENSURE(out && out_len && e, VAULT_EINVALID, "af_entry_encode: missing argument");
     *out = NULL;
     *out_len = 0;
+    ENSURE(e->version == 0 || e->version == AF_VERSION_1 || e->version == AF_VERSION_2,
+           VAULT_EINVALID, "audit entry: format version %d is not 1 or 2", e->version);
+    v2 = e->version != AF_VERSION_1;
+    ENSURE(v2 || principal_empty(&e->who), VAULT_EINVALID,
+           "audit entry: an LVA1 entry can't hold a principal");
     ENSURE(e->nfields <= AF_FIELDS_MAX, VAULT_ELIMIT, "audit entry: %zu fields, at most %d",
            e->nfields, AF_FIELDS_MAX);
     ENSURE(e->nfields == 0 || e->fields, VAULT_EINVALID, "audit entry: fields missing");
@@ -182,10 +251,10 @@ int af_entry_encode(uint8_t **out, size_t *out_len, const af_entry *e)
            "audit entry: unknown flags 0x%x", e->flags);
     ENSURE(e->has_record == 0 || e->has_record == 1, VAULT_EINVALID,
            "audit entry: has_record must be 0 or 1");
-    strs[0] = e->user, strs[1] = e->role, strs[2] = e->department;
-    strs[3] = e->jurisdiction, strs[4] = e->purpose, strs[5] = e->action;
-    for (i = 0; i < NSTRINGS; i++)
-        GUARD(size_str(&total, strs[i], string_names[i], 0));
+    c = *e; /* header_slots wants a writable entry; only read here */
+    ns = header_slots(slots, names, &c, v2 ? AF_VERSION_2 : AF_VERSION_1);
+    for (i = 0; i < ns; i++)
+        GUARD(size_str(&total, *slots[i], names[i], 0));
     if (e->has_record)
         total += 16;
     for (i = 0; i < e->nfields; i++) {
@@ -196,8 +265,19 @@ int af_entry_encode(uint8_t **out, size_t *out_len, const af_entry *e)
         ENSURE(f->has_ct_hash == 0 || f->has_ct_hash == 1, VAULT_EINVALID,
                "audit entry: field %zu has_ct_hash must be 0 or 1", i + 1);
         GUARD(size_str(&total, f->name, " name", i + 1));
-        GUARD(size_str(&total, f->reason, " reason", i + 1));
+        if (v2)
+            total += 2; /* its index into the reason table */
+        else
+            GUARD(size_str(&total, f->reason, " reason", i + 1));
         total += 2 + (f->has_ct_hash ? 32 : 0);
+    }
+    if (v2) {
+        nt = reason_table(tab, idx, e);
+        total += 2;
+        /* In order of first use: each is named by the field that first uses it. */
+        for (i = j = 0; i < e->nfields; i++)
+            if (idx[i] == j)
+                GUARD(size_str(&total, tab[j++], " reason", i + 1));
     }
     GUARD(size_str(&total, e->detail, "detail", 0));
     ENSURE(total <= AF_ENTRY_MAX, VAULT_ELIMIT, "audit entry: %zu bytes, more than %d", total,
@@ -206,24 +286,32 @@ int af_entry_encode(uint8_t **out, size_t *out_len, const af_entry *e)
     buf = malloc(total);
     ENSURE(buf, VAULT_ENOMEM, "out of memory encoding an audit entry");
     p = buf;
-    memcpy(p, MAGIC, MAGIC_LEN), p += MAGIC_LEN;
+    memcpy(p, v2 ? MAGIC_V2 : MAGIC_V1, MAGIC_LEN), p += MAGIC_LEN;
     p = put_u64(p, e->seq);
     p = put_u64(p, (uint64_t)e->time_us);
-    for (i = 0; i < NSTRINGS; i++)
-        p = put_str(p, strs[i]);
+    for (i = 0; i < ns; i++)
+        p = put_str(p, *slots[i]);
     *p++ = (uint8_t)e->outcome;
     *p++ = (uint8_t)e->flags;
     *p++ = (uint8_t)e->has_record;
     if (e->has_record)
         memcpy(p, e->record_id, 16), p += 16;
     memcpy(p, e->policy_hash, 32), p += 32;
+    if (v2) {
+        p = put_u16(p, (uint16_t)nt);
+        for (i = 0; i < nt; i++)
+            p = put_str(p, tab[i]);
+    }
     p = put_u32(p, (uint32_t)e->nfields);
     for (i = 0; i < e->nfields; i++) {
         const af_field *f = &e->fields[i];
 
         p = put_str(p, f->name);
         *p++ = (uint8_t)f->effect;
-        p = put_str(p, f->reason);
+        if (v2)
+            p = put_u16(p, idx[i]);
+        else
+            p = put_str(p, f->reason);
         *p++ = (uint8_t)f->has_ct_hash;
         if (f->has_ct_hash)
             memcpy(p, f->ct_hash, 32), p += 32;
@@ -242,6 +330,7 @@ cleanup:
 
 typedef struct reader {
     const uint8_t *p, *end;
+    size_t nstr; /* strings taken */
 } reader;
 
 /* Where decoded strings and fields go; NULL members when only validating. */
@@ -250,6 +339,18 @@ typedef struct sink {
     af_field *fields;
     char *text;
 } sink;
+
+/* One string of an LVA2 reason table as stored, for the repeat check. */
+typedef struct reason_ref {
+    const uint8_t *p;
+    uint32_t n;
+    uint32_t k; /* its index in the table */
+} reason_ref;
+
+static uint16_t get_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
 
 static uint32_t get_u32(const uint8_t *p)
 {
@@ -269,7 +370,9 @@ static int need(reader *r, size_t n, const char *what, size_t field)
     return VAULT_OK;
 }
 
-static int take_str(reader *r, const char **dst, sink *out, const char *what, size_t field)
+/* Take one str; *raw / *raw_len (may be NULL) receive where it is stored. */
+static int take_str_at(reader *r, const char **dst, sink *out, const char *what, size_t field,
+                       const uint8_t **raw, uint32_t *raw_len)
 {
     int rc = VAULT_OK;
     uint32_t n;
@@ -286,6 +389,8 @@ static int take_str(reader *r, const char **dst, sink *out, const char *what, si
     ENSURE(entry_text_ok(r->p, n), VAULT_EINTEGRITY,
            "audit entry: " PART_FMT " is not valid UTF-8 (or contains NUL)",
            PART_ARGS(what, field));
+    if (raw)
+        *raw = r->p, *raw_len = n;
     if (out->text) {
         memcpy(out->text, r->p, n);
         out->text[n] = '\0';
@@ -293,8 +398,14 @@ static int take_str(reader *r, const char **dst, sink *out, const char *what, si
         out->text += n + 1;
     }
     r->p += n;
+    r->nstr++;
 cleanup:
     return rc;
+}
+
+static int take_str(reader *r, const char **dst, sink *out, const char *what, size_t field)
+{
+    return take_str_at(r, dst, out, what, field, NULL, NULL);
 }
 
 static int take_u8(reader *r, uint8_t *v, uint8_t max, const char *what, size_t field)
@@ -309,33 +420,104 @@ cleanup:
     return rc;
 }
 
-/* Walk the canonical bytes; fill `out` when its members are set. */
-static int walk(const uint8_t *buf, size_t len, sink *out, uint64_t *seq, size_t *nfields)
+static int reason_cmp(const void *a, const void *b)
+{
+    const reason_ref *x = a, *y = b;
+    int c;
+
+    if (x->n != y->n)
+        return x->n < y->n ? -1 : 1;
+    c = x->n ? memcmp(x->p, y->p, x->n) : 0; /* memcmp ok: not secret */
+    return c ? c : (x->k < y->k ? -1 : x->k > y->k);
+}
+
+/* No text twice in a reason table (sorts refs when it is large). */
+static int reasons_distinct(reason_ref *refs, size_t n)
+{
+    size_t i, j;
+
+    if (n <= REASONS_PAIRWISE) {
+        for (i = 0; i < n; i++)
+            for (j = i + 1; j < n; j++)
+                if (refs[i].n == refs[j].n &&
+                    memcmp(refs[i].p, refs[j].p, refs[i].n) == 0) /* memcmp ok: not secret */
+                    return vault__err(VAULT_EINTEGRITY,
+                                      "audit entry: reason table strings %zu and %zu are the "
+                                      "same text",
+                                      i + 1, j + 1);
+        return VAULT_OK;
+    }
+    qsort(refs, n, sizeof *refs, reason_cmp);
+    for (i = 1; i < n; i++)
+        if (refs[i].n == refs[i - 1].n &&
+            memcmp(refs[i].p, refs[i - 1].p, refs[i].n) == 0) /* memcmp ok: not secret */
+            return vault__err(VAULT_EINTEGRITY,
+                              "audit entry: reason table strings %lu and %lu are the same text",
+                              (unsigned long)refs[i - 1].k + 1, (unsigned long)refs[i].k + 1);
+    return VAULT_OK;
+}
+
+/* An LVA2 reason table: u16 count, then the strings; tab receives the
+ * decoded strings when decoding. */
+static int take_reasons(reader *r, sink *out, const char *tab[AF_REASONS_MAX], uint32_t *count)
 {
     int rc = VAULT_OK;
-    reader r = {buf, buf + len};
+    reason_ref refs[AF_REASONS_MAX];
+    const char *ignored;
+    char what[40];
+    uint32_t n, k;
+
+    GUARD(need(r, 2, "reason table count", 0));
+    n = get_u16(r->p);
+    r->p += 2;
+    ENSURE(n <= AF_REASONS_MAX, VAULT_EINTEGRITY,
+           "audit entry: reason table holds %lu strings, at most %d", (unsigned long)n,
+           AF_REASONS_MAX);
+    for (k = 0; k < n; k++) {
+        snprintf(what, sizeof what, "reason table string %lu", (unsigned long)k + 1);
+        GUARD(take_str_at(r, out->text ? &tab[k] : &ignored, out, what, 0, &refs[k].p,
+                          &refs[k].n));
+        refs[k].k = k;
+    }
+    GUARD(reasons_distinct(refs, n));
+    *count = n;
+cleanup:
+    return rc;
+}
+
+/* Walk the canonical bytes; fill `out` when its members are set. */
+static int walk(const uint8_t *buf, size_t len, sink *out, uint64_t *seq, size_t *nfields,
+                size_t *nstrs)
+{
+    int rc = VAULT_OK;
+    reader r = {buf, buf + len, 0};
     af_entry scratch;
     af_entry *e = out->e ? out->e : &scratch;
-    const char **strs[NSTRINGS];
+    const char **slots[NSTRINGS_MAX], *names[NSTRINGS_MAX], *tab[AF_REASONS_MAX];
     const char *ignored;
     uint8_t b;
-    uint32_t nf, i;
-    size_t k;
+    uint32_t nf, i, nr = 0, used = 0;
+    size_t k, ns;
 
     ENSURE(buf || len == 0, VAULT_EINVALID, "audit entry: missing bytes");
     ENSURE(len <= AF_ENTRY_MAX, VAULT_EINTEGRITY, "audit entry: %zu bytes, more than %d", len,
            AF_ENTRY_MAX);
     GUARD(need(&r, MAGIC_LEN + 16, "header", 0));
-    ENSURE(memcmp(r.p, MAGIC, MAGIC_LEN) == 0, VAULT_EINTEGRITY, /* memcmp ok: not secret */
-           "audit entry: bad magic (not LVA1)");
+    if (memcmp(r.p, MAGIC_V2, MAGIC_LEN) == 0) /* memcmp ok: not secret */
+        e->version = AF_VERSION_2;
+    else if (memcmp(r.p, MAGIC_V1, MAGIC_LEN) == 0) /* memcmp ok: not secret */
+        e->version = AF_VERSION_1;
+    else
+        ENSURE(0, VAULT_EINTEGRITY, "audit entry: bad magic (not LVA1 or LVA2)");
     r.p += MAGIC_LEN;
     e->seq = get_u64(r.p);
     e->time_us = (int64_t)get_u64(r.p + 8);
     r.p += 16;
-    strs[0] = &e->user, strs[1] = &e->role, strs[2] = &e->department;
-    strs[3] = &e->jurisdiction, strs[4] = &e->purpose, strs[5] = &e->action;
-    for (k = 0; k < NSTRINGS; k++)
-        GUARD(take_str(&r, strs[k], out, string_names[k], 0));
+    if (e->version == AF_VERSION_1)
+        e->who.issuer = e->who.subject = e->who.token_id = e->who.app = e->who.peer = "";
+    ns = header_slots(slots, names, e, e->version);
+    for (k = 0; k < ns; k++)
+        GUARD(take_str(&r, slots[k], out, names[k], 0));
     GUARD(take_u8(&r, &b, AF_OUTCOME_ERROR, "outcome", 0));
     e->outcome = b;
     GUARD(need(&r, 1, "flags", 0));
@@ -349,10 +531,14 @@ static int walk(const uint8_t *buf, size_t len, sink *out, uint64_t *seq, size_t
         memcpy(e->record_id, r.p, 16);
         r.p += 16;
     }
-    GUARD(need(&r, 32 + 4, "policy hash", 0));
+    GUARD(need(&r, 32, "policy hash", 0));
     memcpy(e->policy_hash, r.p, 32);
-    nf = get_u32(r.p + 32);
-    r.p += 36;
+    r.p += 32;
+    if (e->version == AF_VERSION_2)
+        GUARD(take_reasons(&r, out, tab, &nr));
+    GUARD(need(&r, 4, "field count", 0));
+    nf = get_u32(r.p);
+    r.p += 4;
     ENSURE(nf <= AF_FIELDS_MAX, VAULT_EINTEGRITY, "audit entry: %lu fields, at most %d",
            (unsigned long)nf, AF_FIELDS_MAX);
     for (i = 0; i < nf; i++) {
@@ -363,7 +549,26 @@ static int walk(const uint8_t *buf, size_t len, sink *out, uint64_t *seq, size_t
         GUARD(take_u8(&r, &b, VAULT_EFFECT_ALLOW, " effect", fi));
         if (f)
             f->effect = b;
-        GUARD(take_str(&r, f ? &f->reason : &ignored, out, " reason", fi));
+        if (e->version == AF_VERSION_2) {
+            uint16_t ri;
+
+            GUARD(need(&r, 2, " reason index", fi));
+            ri = get_u16(r.p);
+            r.p += 2;
+            ENSURE(ri < nr, VAULT_EINTEGRITY,
+                   "audit entry: field %zu reason index %u is out of range (%lu reasons)", fi,
+                   (unsigned)ri, (unsigned long)nr);
+            /* Canonical: the table lists reasons in order of first use. */
+            ENSURE(ri <= used, VAULT_EINTEGRITY,
+                   "audit entry: field %zu reason index %u is not in order of first use", fi,
+                   (unsigned)ri);
+            if (ri == used)
+                used++;
+            if (f)
+                f->reason = tab[ri];
+        } else {
+            GUARD(take_str(&r, f ? &f->reason : &ignored, out, " reason", fi));
+        }
         GUARD(take_u8(&r, &b, 1, " has_ct_hash", fi));
         if (f)
             f->has_ct_hash = b;
@@ -376,6 +581,8 @@ static int walk(const uint8_t *buf, size_t len, sink *out, uint64_t *seq, size_t
             memset(f->ct_hash, 0, 32);
         }
     }
+    ENSURE(used == nr, VAULT_EINTEGRITY,
+           "audit entry: reason table string %lu is used by no field", (unsigned long)used + 1);
     e->fields = out->fields;
     e->nfields = nf;
     GUARD(take_str(&r, &e->detail, out, "detail", 0));
@@ -385,6 +592,8 @@ static int walk(const uint8_t *buf, size_t len, sink *out, uint64_t *seq, size_t
         *seq = e->seq;
     if (nfields)
         *nfields = nf;
+    if (nstrs)
+        *nstrs = r.nstr;
 cleanup:
     return rc;
 }
@@ -393,28 +602,28 @@ int af_entry_check(uint64_t *out_seq, const uint8_t *buf, size_t len)
 {
     sink none = {NULL, NULL, NULL};
 
-    return walk(buf, len, &none, out_seq, NULL);
+    return walk(buf, len, &none, out_seq, NULL, NULL);
 }
 
 int af_entry_decode(af_entry *out, void **storage, const uint8_t *buf, size_t len)
 {
     int rc = VAULT_OK;
     sink none = {NULL, NULL, NULL}, into;
-    size_t nf = 0;
+    size_t nf = 0, nstr = 0;
     void *mem = NULL;
 
     ENSURE(out && storage, VAULT_EINVALID, "af_entry_decode: missing argument");
     *storage = NULL;
     memset(out, 0, sizeof *out);
-    GUARD(walk(buf, len, &none, NULL, &nf));
+    GUARD(walk(buf, len, &none, NULL, &nf, &nstr));
     /* Fields first (aligned), then every string with its NUL: the strings
      * take fewer bytes than the entry, plus one NUL each. */
-    mem = malloc(nf * sizeof(af_field) + len + NSTRINGS + 1 + 2 * nf);
+    mem = malloc(nf * sizeof(af_field) + len + nstr + 1);
     ENSURE(mem, VAULT_ENOMEM, "out of memory decoding an audit entry");
     into.e = out;
     into.fields = nf ? (af_field *)mem : NULL;
     into.text = (char *)mem + nf * sizeof(af_field);
-    GUARD(walk(buf, len, &into, NULL, NULL));
+    GUARD(walk(buf, len, &into, NULL, NULL, NULL));
     *storage = mem;
     mem = NULL;
 cleanup:

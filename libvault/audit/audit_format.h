@@ -15,6 +15,12 @@
 #define AF_ENTRY_MAX (256 * 1024)  /* largest encoded entry accepted */
 #define AF_FIELDS_MAX 1024         /* fields in one entry */
 #define AF_NOTE_MAX 4096           /* largest checkpoint note accepted */
+#define AF_REASONS_MAX AF_FIELDS_MAX /* strings in an LVA2 entry's reason table */
+
+/* Entry format versions (the magic): LVA1 entries are still decoded and
+ * verified; every new entry is LVA2. */
+#define AF_VERSION_1 1 /* "LVA1": no principal, a reason string per field */
+#define AF_VERSION_2 2 /* "LVA2": the principal, a table of distinct reasons */
 
 /* Outcome of the operation the entry records. */
 #define AF_OUTCOME_OK 0
@@ -27,17 +33,32 @@
 typedef struct af_field {
     const char *name;
     int effect;            /* VAULT_EFFECT_* decided for this field */
-    const char *reason;    /* "rule ID (FILE:LINE)", "grant ID", "default deny", ... */
+    const char *reason;    /* "rule ID (FILE:LINE)", "grant ID", "default deny", ...;
+                              LVA2 stores each distinct text once per entry (fields
+                              decoded from one share the pointer) */
     int has_ct_hash;       /* 1 for writes: SHA-256 of the new ciphertext */
     uint8_t ct_hash[32];
 } af_field;
 
+/* Who acted, as authenticated (LVA2; all empty in a decoded LVA1 entry).
+ * Embedded callers carry an empty issuer and app and a "local:" peer. */
+typedef struct af_principal {
+    const char *issuer;    /* identity token issuer (iss) */
+    const char *subject;   /* token subject (sub) */
+    const char *token_id;  /* token id (jti) */
+    const char *app;       /* authenticated app */
+    const char *peer;      /* transport peer: "unix:uid=998", "tls:192.0.2.7:51234", "local:..." */
+} af_principal;
+
 /* One audit entry.  Strings are UTF-8; NULL is encoded as empty.  Never
  * holds a field value. */
 typedef struct af_entry {
+    int version;           /* AF_VERSION_*: set by decoding; encoding takes 0 as
+                              AF_VERSION_2 (LVA1 only for tests and old vectors) */
     uint64_t seq;          /* 1, 2, 3, ... */
     int64_t time_us;       /* UTC microseconds since the epoch */
     const char *user, *role, *department, *jurisdiction, *purpose;
+    af_principal who;      /* LVA2 only: LVA1 encoding refuses a non-empty one */
     const char *action;    /* "read", "write", "create", "search", "erase", "export",
                               "policy_apply", "keyslot_add", "keyslot_remove", "db_key",
                               "grant", "approve", "revoke", "break_glass", "key_rotate", ... */
@@ -51,16 +72,21 @@ typedef struct af_entry {
     const char *detail;    /* free text without values: "slot 2", "grant g-17", ... */
 } af_entry;
 
-/* Encode to the canonical bytes.  *out malloc'ed.  VAULT_ELIMIT beyond
- * AF_ENTRY_MAX or AF_FIELDS_MAX. */
 /* Set the sequence number of an encoded entry (sealing at commit: an
  * entry is encoded when it is collected, numbered when it is sealed). */
 void af_entry_set_seq(uint8_t *enc, size_t len, uint64_t seq);
+/* Encode to the canonical bytes (LVA2 unless e->version is AF_VERSION_1;
+ * the reason table is built from the fields' reasons, compared by text).
+ * *out malloc'ed.  VAULT_ELIMIT beyond AF_ENTRY_MAX or AF_FIELDS_MAX;
+ * VAULT_EINVALID for a version other than 0, 1, 2, or a principal in an
+ * LVA1 entry. */
 int af_entry_encode(uint8_t **out, size_t *out_len, const af_entry *e) VAULT_MUST_CHECK;
 
-/* Decode canonical bytes.  The decoded entry points into *storage
- * (malloc'ed; free it after use).  VAULT_EINTEGRITY on any malformation:
- * bad magic/version, truncation, trailing bytes, over-long lengths. */
+/* Decode canonical bytes (LVA1 or LVA2).  The decoded entry points into
+ * *storage (malloc'ed; free it after use).  VAULT_EINTEGRITY on any
+ * malformation: bad magic/version, truncation, trailing bytes, over-long
+ * lengths, and for LVA2 a reason table that is not the canonical one
+ * (docs/audit-format.md §1). */
 int af_entry_decode(af_entry *out, void **storage, const uint8_t *buf, size_t len) VAULT_MUST_CHECK;
 
 /* Validate canonical bytes exactly as af_entry_decode does, without

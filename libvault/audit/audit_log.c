@@ -24,7 +24,6 @@
 #define SK_AD_LABEL "libvault/auditkey/v1"
 #define META_PK "audit_pk"
 #define META_SK "audit_sk"
-#define META_TREE "audit_tree"
 #define TREE_BLOB (8 + sizeof(((af_merkle *)0)->stack) + 1 + 32)
 #define TRUST_TAG 'T' 
 
@@ -105,30 +104,40 @@ cleanup:
     return rc;
 }
 
-/* ---- Merkle state, kept in meta so appends stay O(log n) ----
+/* ---- Merkle state, kept with the newest entry so appends stay O(log n) ----
  *
- * The meta row "audit_tree" holds the size (8 bytes, little-endian) and
+ * The tree state (store_audit_state_put: on the newest audit row, MAC'd
+ * with its position and chain head, so a commit that appends writes it on
+ * the page it appends to) holds the size (8 bytes, little-endian) and
  * then the popcount(size) live subtree roots, 32 bytes each, largest first
  * (at most 8 + 64 * 32 bytes), then (storage v2) 'T' and the 32-byte trust
  * digest.  Vaults written before this layout stored all 64 stack slots
- * whatever the size; all read the same. */
+ * whatever the size; all read the same.  Up to store schema 3 it was the
+ * meta row "audit_tree" (the migration moves it). */
 
-static int tree_load(af_merkle *m, uint8_t trust[32], int *trust_known, vault *v)
+/* *missing (may be NULL) is set when the newest entry carries no state:
+ * VAULT_EINTEGRITY then as well. */
+static int tree_load(af_merkle *m, uint8_t trust[32], int *trust_known, int64_t *at, int *missing,
+                     vault *v)
 {
     uint8_t blob[TREE_BLOB];
     size_t n = 0, live;
-    int rc = store_meta_get(v->db, META_TREE, blob, sizeof blob, &n), i;
+    int rc = VAULT_OK, i;
 
     af_merkle_init(m);
     *trust_known = 0;
-    if (rc == VAULT_ENOTFOUND) {
-        vault__err_clear();
-        return VAULT_OK;
-    }
-    if (rc < 0)
-        return rc;
-    if (n < 8)
-        return vault__err(VAULT_EINTEGRITY, "audit log: the tree state is damaged");
+    if (missing)
+        *missing = 0;
+    GUARD(store_audit_state_get(at, blob, sizeof blob, &n, v->db));
+    if (*at == 0)
+        goto cleanup; /* an empty log: the empty tree */
+    if (n == 0 && missing)
+        *missing = 1;
+    ENSURE(n > 0, VAULT_EINTEGRITY,
+           "audit log: integrity check failed: the newest entry (position %lld) carries no tree "
+           "state (entries after it were cut, or the state removed outside libvault)",
+           (long long)*at);
+    ENSURE(n >= 8, VAULT_EINTEGRITY, "audit log: the tree state is damaged");
     m->size = 0;
     for (i = 0; i < 8; i++)
         m->size |= (uint64_t)blob[i] << (8 * i);
@@ -136,27 +145,33 @@ static int tree_load(af_merkle *m, uint8_t trust[32], int *trust_known, vault *v
     if (n == 8 + 32 * live + 33 && blob[8 + 32 * live] == TRUST_TAG) {
         memcpy(trust, blob + 8 + 32 * live + 1, 32);
         *trust_known = 1;
-    } else if (n != 8 + 32 * live && n != 8 + sizeof m->stack) {
-        return vault__err(VAULT_EINTEGRITY, "audit log: the tree state is damaged");
+    } else {
+        ENSURE(n == 8 + 32 * live || n == 8 + sizeof m->stack, VAULT_EINTEGRITY,
+               "audit log: the tree state is damaged");
     }
     memcpy(m->stack, blob + 8, 32 * live);
-    return VAULT_OK;
+cleanup:
+    return rc;
 }
 
-int audit__tree_load(af_merkle *m, vault *v)
+int audit__tree_load(af_merkle *m, int *missing, vault *v)
 {
     uint8_t trust[32];
     int known = 0;
+    int64_t at = 0;
 
-    return tree_load(m, trust, &known, v);
+    return tree_load(m, trust, &known, &at, missing, v);
 }
 
-static int tree_save(const audit_tail *t, vault *v)
+/* The state onto the newest entry (t->pos), off the entry that had it. */
+static int tree_save(audit_tail *t, vault *v)
 {
+    int rc = VAULT_OK;
     uint8_t blob[TREE_BLOB];
     size_t live = (size_t)__builtin_popcountll(t->tree.size), n;
     int i;
 
+    ENSURE(t->pos > 0, VAULT_ESTATE, "audit log: a tree state needs an entry to be kept with");
     for (i = 0; i < 8; i++)
         blob[i] = (uint8_t)(t->tree.size >> (8 * i));
     memcpy(blob + 8, t->tree.stack, 32 * live);
@@ -166,7 +181,11 @@ static int tree_save(const audit_tail *t, vault *v)
         memcpy(blob + n + 1, t->trust, 32);
         n += 33;
     }
-    return store_meta_put(v->db, META_TREE, blob, n);
+    GUARD(store_audit_state_put(v->db, t->state_pos, t->pos, t->head, blob, n));
+    t->state_pos = t->pos;
+    t->dirty = 0;
+cleanup:
+    return rc;
 }
 
 /* ---- the tail of the current transaction ---- */
@@ -195,7 +214,9 @@ static int tail_load(audit_tail *t, vault *v)
         ENSURE(rc == VAULT_OK, VAULT_EINTEGRITY,
                "audit log: the newest entry is damaged; run vaultctl audit verify");
     }
-    GUARD(tree_load(&t->tree, t->trust, &t->trust_known, v));
+    GUARD(tree_load(&t->tree, t->trust, &t->trust_known, &t->state_pos, NULL, v));
+    ENSURE(t->state_pos == t->pos, VAULT_EINTEGRITY,
+           "audit log: the tree state is not on the newest entry");
     ENSURE(t->tree.size == t->seq, VAULT_EINTEGRITY,
            "audit log: the tree state covers %llu entries but the log has %llu",
            (unsigned long long)t->tree.size, (unsigned long long)t->seq);
@@ -289,6 +310,9 @@ static int seal_pending(vault *v, audit_tail *t)
             for (i = 0; i < c.ndue; i++)
                 GUARD(checkpoint_store(NULL, v, c.due_size[i], c.due_root[i]));
         }
+        /* The state moves onto the new newest entry (every seal: a long
+         * transaction's store is never without it). */
+        GUARD(tree_save(t, v));
         t->broken = 0;
     }
     for (i = 0; i < t->np; i++)
@@ -310,19 +334,18 @@ int audit_tx_flush(vault *v)
         return VAULT_OK; /* nothing appended on this handle yet */
     if (t->broken)
         return vault__err(VAULT_ESTATE, "audit: sealing failed in this transaction; rolled back");
-    GUARD(seal_pending(v, t));
     if (store_trust_changed(v->db) || t->trust_mark) {
-        /* A grant or the policy changed: the state the log now vouches for. */
+        /* A grant or the policy changed: the state the log now vouches for
+         * (first, so the seal below writes the state once). */
         GUARD(tail_load(t, v));
         GUARD(store_trust_digest(v->db, t->trust));
         t->trust_known = 1;
         t->trust_mark = 0;
         t->dirty = 1;
     }
-    if (t->valid && t->dirty) {
-        t->dirty = 0;
-        GUARD(tree_save(t, v));
-    }
+    GUARD(seal_pending(v, t));
+    if (t->valid && t->dirty)
+        GUARD(tree_save(t, v)); /* the trust changed and nothing was sealed */
 cleanup:
     return rc;
 }
@@ -332,9 +355,10 @@ int audit_trust_check(vault *v)
     int rc = VAULT_OK, known = 0;
     af_merkle m;
     uint8_t kept[32], now[32];
+    int64_t at = 0;
 
     ENSURE(store_in_tx(v->db), VAULT_ESTATE, "audit: trust check outside a transaction");
-    GUARD(tree_load(&m, kept, &known, v));
+    GUARD(tree_load(&m, kept, &known, &at, NULL, v));
     if (known) {
         GUARD(store_trust_digest(v->db, now));
         ENSURE(vc_equal(kept, now, 32), VAULT_EINTEGRITY,
@@ -377,6 +401,10 @@ void audit_tail_free(vault *v)
 
 void audit_entry_init(af_entry *e, const vault *v, const vault_session *s, const char *action)
 {
+    /* The one place an entry gets its principal: the session's, or the
+     * actor's for operations without one. */
+    const vault__who *w = s ? &s->who : &v->actor_who;
+
     memset(e, 0, sizeof *e);
     if (s) {
         e->user = s->user;
@@ -387,6 +415,11 @@ void audit_entry_init(af_entry *e, const vault *v, const vault_session *s, const
     } else {
         e->user = v->actor;
     }
+    e->who.issuer = w->issuer;
+    e->who.subject = w->subject;
+    e->who.token_id = w->token_id;
+    e->who.app = w->app;
+    e->who.peer = w->peer;
     e->action = action;
     e->outcome = AF_OUTCOME_OK;
 }
@@ -403,6 +436,7 @@ int audit_append(vault *v, af_entry *e)
     ENSURE(store_in_tx(v->db) && store_tx_writes(v->db), VAULT_ESTATE,
            "audit: append outside a write transaction");
     ENSURE(!t->broken, VAULT_ESTATE, "audit: sealing failed in this transaction; rolled back");
+    e->version = AF_VERSION_2; /* every new entry */
     e->seq = 0; /* numbered when sealed */
     e->time_us = now_us();
     memcpy(e->policy_hash, policy_hash(v->policy), 32);

@@ -483,6 +483,29 @@ static void textf(char *out, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
+static int same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Mirrors the cases of policy_reason_fill below: what its text depends on. */
+int policy_reason_same(const vp_decision *a, const vp_decision *b)
+{
+    if (!a || !b || a->effect != b->effect || a->by != b->by)
+        return 0;
+    switch (a->by) {
+    case VP_BY_RULE:
+        return a->line == b->line && same_text(a->rule_id, b->rule_id) &&
+               same_text(a->file, b->file);
+    case VP_BY_GRANT:
+        return same_text(a->grant_id, b->grant_id);
+    case VP_BY_DEFAULT:
+        return a->action == b->action && same_text(a->field, b->field);
+    default:
+        return same_text(a->detail, b->detail);
+    }
+}
+
 void policy_reason_fill(vault_reason *out, const vp_decision *d)
 {
     const char *eff;

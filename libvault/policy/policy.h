@@ -147,6 +147,9 @@ int policy_decide(vp_decision *out, const vault_policy *p, const vp_grantset *g,
 
 /* Fill the public reason struct from a decision. */
 void policy_reason_fill(vault_reason *out, const vp_decision *d);
+/* 1 when policy_reason_fill writes the same text for a and b (an audit
+ * entry's fields decided by one rule or grant format it once). */
+int policy_reason_same(const vp_decision *a, const vp_decision *b);
 
 /* Every rule and grant considered for `req`, one line each, saying whether
  * it matched and if not why; last line the decision.  malloc'ed. */
@@ -167,7 +170,10 @@ int policy_who_can(char **out, const vault_policy *p, const vp_grantset *g,
 
 /* The (role, department, field) read cells whose best effect differs
  * between old and new, one line each: "+ role dept field mask->allow" for a
- * gain, "- role dept field allow->deny" for a loss.  malloc'ed ("" when
+ * gain, "- role dept field allow->deny" for a loss; then the `apps:`
+ * bounds gained or lost (policy_apps.c): "+ app NAME added: ...", "- app
+ * NAME removed: ...", "+ app NAME department D", "- app NAME jurisdiction
+ * J", "+ app NAME officer_actions false->true", ...  malloc'ed ("" when
  * nothing changes). */
 int policy_diff(char **out, const vault_policy *old_p, const vault_policy *new_p) VAULT_MUST_CHECK;
 
@@ -273,5 +279,56 @@ typedef struct vp_quota {
 const vp_quota *policy_search_quota(const vault_policy *p, const char *role, const char *dept,
                                     const char *purpose, const char *field);
 size_t policy_quota_count(const vault_policy *p);
+
+/* ---- Added: which authenticated app may act for whom (`apps:`, policy_apps.c) ---- */
+
+#define VP_APPS_MAX 256 /* apps in one policy */
+
+/* One entry of `apps:`.  Every name is one the policy declares; the
+ * jurisdictions are kept without a trailing '/'. */
+typedef struct vp_app {
+    const char *name;
+    const char *description; /* or NULL */
+    const char *const *departments;
+    size_t ndepartments;
+    const char *const *roles;
+    size_t nroles;
+    const char *const *jurisdictions; /* subtrees the app may act within */
+    size_t njurisdictions;
+    int any_purpose;         /* no `purposes:` key: every declared purpose */
+    const char *const *purposes;
+    size_t npurposes;
+    int officer_actions;     /* may carry officers' actions (default 0) */
+    /* Where each part is written, for reasons (0 when the key is absent). */
+    unsigned line, departments_line, roles_line, jurisdictions_line, purposes_line,
+        officer_actions_line;
+} vp_app;
+
+/* Apps listed under `apps:` (0 when the policy has no such section). */
+size_t policy_app_count(const vault_policy *p);
+const vp_app *policy_app_at(const vault_policy *p, size_t i); /* NULL past the end */
+const vp_app *policy_app(const vault_policy *p, const char *name); /* NULL if not listed */
+
+/* May the authenticated app `app` act for a subject with this role,
+ * department, jurisdiction and purpose, and (officer_action != 0) carry an
+ * officer's action (grant, approve, revoke, break-glass, policy apply, key
+ * and keyslot changes)?  VAULT_OK when the app is listed and the department
+ * and role are among its lists, the jurisdiction lies within one of its
+ * subtrees (policy_jurisdiction_within: on segment boundaries), the purpose
+ * is one it lists (any declared purpose when it lists none) and, for an
+ * officer's action, it has `officer_actions: true`.  Fails closed:
+ * VAULT_EDENIED for an app not listed, a policy without `apps:`, a bound
+ * not met, or a missing or malformed attribute; VAULT_EINVALID when p or
+ * app is NULL; VAULT_ENOMEM.  Never blocks.
+ *
+ * *out_reason (may be NULL; free()) receives one line for the log, naming
+ * the app, the bound and where the policy says it, e.g.
+ *   app hotline-app may not act for department health (community.yaml:41)
+ * and on success which entry admitted the subject.  It quotes only names
+ * and paths that are well formed (never a user name, never raw bytes);
+ * NULL on VAULT_ENOMEM.  A denial also sets vault_error_last() to it. */
+int policy_app_check(const vault_policy *p, const char *app, const char *role,
+                     const char *department, const char *jurisdiction, const char *purpose,
+                     int officer_action, char **out_reason) VAULT_MUST_CHECK;
 
 #endif

@@ -1,7 +1,7 @@
 /* Policy files: the declarations (grades, fields, departments, roles and
  * purposes, read in that dependency order whatever order the file gives
  * them), then the top level hands rules, grant limits and break-glass to
- * policy_rules.c and quotas to policy_quota.c.  Nodes are read through
+ * policy_rules.c, quotas to policy_quota.c and apps to policy_apps.c.  Nodes are read through
  * policy_node.c. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,8 +221,9 @@ int vp_parse_root(pctx *c, const vnode *root)
         {"version", 1}, {"name", 1},  {"description", 0}, {"grades", 1},
         {"fields", 1},  {"departments", 1}, {"roles", 1}, {"purposes", 1},
         {"rules", 1},   {"grant_limits", 0}, {"break_glass", 0}, {"quotas", 0},
+        {"apps", 0},
     };
-    enum { V, NAME, DESC, GRADES, FIELDS, DEPTS, ROLES, PURPOSES, RULES, LIMITS, BG, QUOTAS };
+    enum { V, NAME, DESC, GRADES, FIELDS, DEPTS, ROLES, PURPOSES, RULES, LIMITS, BG, QUOTAS, APPS };
     const vnode *v[VAULT_ARRAY_LEN(defs)];
     vault_policy *p = c->p;
     const vnode **role_extra = NULL;
@@ -295,6 +296,8 @@ int vp_parse_root(pctx *c, const vnode *root)
         GUARD(vp_parse_break_glass(c, v[BG]));
     if (v[QUOTAS] != NULL)
         GUARD(vp_parse_quotas(c, v[QUOTAS]));
+    if (v[APPS] != NULL)
+        GUARD(vp_parse_apps(c, v[APPS]));
     ENSURE(!c->oom, VAULT_ENOMEM, "policy: out of memory");
 cleanup:
     return rc;

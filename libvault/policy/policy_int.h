@@ -6,6 +6,7 @@
  *   policy_decl.c     declarations, the top level of the document
  *   policy_rules.c    rules, grant_limits, break_glass
  *   policy_quota.c    quotas
+ *   policy_apps.c     apps: parse, the app check, the apps part of diff
  *   policy_node.c     checked node accessors (types, keys, names, text)
  *   policy_yaml.c     YAML -> node tree
  *   policy_diag.c     diagnostics and the sorted report
@@ -279,6 +280,11 @@ struct vault_policy {
 
     size_t nquotas;      /* `quotas:` (policy_quota.c) */
     vp_quota *quotas;
+
+    int has_apps;        /* an `apps:` section, even an empty one (policy_apps.c) */
+    size_t napps;
+    vp_app *apps;
+    vp_map app_map;      /* app name -> index */
 };
 
 /* ---- Compiled grant set ---- */
@@ -433,5 +439,9 @@ int vp_parse_rules(pctx *c, const vnode *seq) VAULT_MUST_CHECK;
 int vp_parse_grant_limits(pctx *c, const vnode *m) VAULT_MUST_CHECK;
 int vp_parse_break_glass(pctx *c, const vnode *m) VAULT_MUST_CHECK;
 int vp_parse_quotas(pctx *c, const vnode *seq) VAULT_MUST_CHECK; /* policy_quota.c */
+int vp_parse_apps(pctx *c, const vnode *m) VAULT_MUST_CHECK;     /* policy_apps.c */
+/* The apps part of policy_diff: one line per app bound gained (+) or lost
+ * (-) from old_p to new_p (policy_apps.c). */
+void vp_apps_diff(vp_buf *b, const vault_policy *old_p, const vault_policy *new_p);
 
 #endif

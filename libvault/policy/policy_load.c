@@ -28,6 +28,7 @@ static void policy_maps_free(vault_policy *p)
     vp_map_free(&p->dept_map);
     vp_map_free(&p->purpose_map);
     vp_map_free(&p->user_map);
+    vp_map_free(&p->app_map);
 }
 
 void policy_free(vault_policy *p)

@@ -660,6 +660,7 @@ int policy_diff(char **out, const vault_policy *old_p, const vault_policy *new_p
                               depts[d], fields[f], vp_effect_name(eo), vp_effect_name(en));
             }
         }
+    vp_apps_diff(&b, old_p, new_p);
     *out = vp_buf_take(&b);
     ENSURE(*out != NULL, VAULT_ENOMEM, "diff: out of memory");
 cleanup:

@@ -28,7 +28,9 @@
  *    transaction the caller began; writes need a write transaction.
  *
  * Adding an operation: append it at the end, bump STORE_BACKEND_VERSION,
- * and have store_open refuse tables of a version it does not know. */
+ * and have store_open refuse tables of a version it does not know.
+ * Version 2 added audit_state_put (the audit state kept with the newest
+ * audit row instead of a meta row); store_open refuses version 1. */
 #ifndef VAULT_STORE_BACKEND_H
 #define VAULT_STORE_BACKEND_H
 
@@ -37,7 +39,7 @@
 
 #include "internal.h"
 
-#define STORE_BACKEND_VERSION 1
+#define STORE_BACKEND_VERSION 2
 #define STORE_BACKEND_INIT {STORE_BACKEND_VERSION}
 #define STORE_MAC_BYTES 32
 #define STORE_DIGEST_MAX 32
@@ -139,13 +141,31 @@ typedef struct store_audit_row {
 } store_audit_row;
 
 /* The log head while the backend holds it: the last stored row (pos 0,
- * entry NULL when the log is empty). */
+ * entry NULL when the log is empty), and the audit state that row carries
+ * (state NULL when it carries none; see store_audit_state). */
 typedef struct store_audit_head {
     int64_t pos;
     const uint8_t *entry;
     size_t len;
     uint8_t head[32];
+    const uint8_t *state;
+    size_t state_len;
+    uint8_t state_mac[STORE_MAC_BYTES];
 } store_audit_head;
+
+/* The log layer's state (its Merkle frontier and trust digest: opaque
+ * bytes here), kept with the newest audit row so that a commit that
+ * appends writes it on the page it appends to.  pos and head name the row
+ * it belongs to; the MAC (store.c, row kind 7) binds the three, so a state
+ * moved to another row, changed or put on a row it was not written for
+ * fails.  Only the newest row carries one. */
+typedef struct store_audit_state {
+    int64_t pos;
+    uint8_t head[32];
+    const uint8_t *state;
+    size_t len;
+    uint8_t mac[STORE_MAC_BYTES];
+} store_audit_state;
 
 /* Which entries an audit iteration returns: after_pos, and then only
  * those filed under record_id (if not NULL) or user (if not NULL). */
@@ -186,7 +206,12 @@ enum {
     STORE_ROW_GRADEKEY = 3,
     STORE_ROW_RECORD = 4,
     STORE_ROW_GRANT = 5,
-    STORE_ROW_CHECKPOINT = 6
+    STORE_ROW_CHECKPOINT = 6,
+    /* The audit state (store_audit_state).  In migrate's remac only: the
+     * state of a schema 3 store's meta row STORE_META_AUDIT_TREE, whose
+     * meta MAC the backend passes in row->mac; remac checks it as that
+     * meta row's (VAULT_EINTEGRITY when it fails), then tags the state. */
+    STORE_ROW_AUDIT_STATE = 7
 };
 
 /* Bulk mode: a large load (import) may tell the backend to defer index
@@ -260,7 +285,9 @@ struct store_backend {
                      const uint8_t *digest, size_t len);
     int (*bidx_next)(store_iter *it, uint8_t id[VAULT_ID_BYTES]);
 
-    /* Audit log. */
+    /* Audit log.  audit_write appends without touching the audit state
+     * (the new newest row has none until audit_state_put); audit_head
+     * returns the newest row with the state it carries. */
     int (*audit_write)(store_backend *be, store_audit_seal_fn seal, void *arg);
     int (*audit_head)(store_backend *be, int (*fn)(void *arg, const store_audit_head *h),
                       void *arg);
@@ -302,6 +329,13 @@ struct store_backend {
 
     /* 1 when begin accepts STORE_TX_DEFERRED. */
     int deferred_writes;
+
+    /* Version 2.  Keep st with the newest audit row, which must be the
+     * row at st->pos with chain head st->head (VAULT_EINTEGRITY
+     * otherwise), replacing the state it has; and drop the state of the
+     * row at prev_pos (the row that carried it until now; nothing when
+     * prev_pos is 0 or st->pos).  In a write transaction. */
+    int (*audit_state_put)(store_backend *be, const store_audit_state *st, int64_t prev_pos);
 };
 
 #endif

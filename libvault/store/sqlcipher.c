@@ -3,7 +3,8 @@
  * One encrypted SQLite file per vault: WAL mode, a busy timeout, write
  * transactions taken with BEGIN IMMEDIATE so writers serialise, snapshot
  * transactions with a deferred BEGIN so readers don't wait for them.
- * Schema 3 ("storage v2", docs/storage.md):
+ * Schema 4 (storage v2 as schema 3 made it, docs/storage.md, with the
+ * audit state on the newest audit row):
  *  - records: an integer row id (rid) so rows append in import order, the
  *    random public id in one unique index, and the record's fields in its
  *    own row (body), so a read touches the id index and one page;
@@ -11,7 +12,9 @@
  *    index (field, digest, id);
  *  - audit: no index on the hot path; the report indexes audit_by_record
  *    and audit_by_user are brought up to date at checkpoints (audit_index)
- *    and reports read them plus the short tail after them;
+ *    and reports read them plus the short tail after them; the newest
+ *    row carries the audit state (state, state_mac), so a commit that
+ *    appends one entry writes one page;
  *  - every row that decides access carries the MAC store.c gave it.
  * This file is the only one that knows SQL, PRAGMAs or SQLCipher. */
 #include <errno.h>
@@ -53,6 +56,8 @@ enum {
     Q_AUDIT_APPEND,
     Q_AUDIT_LAST,
     Q_AUDIT_COUNT,
+    Q_AUDIT_STATE_SET,
+    Q_AUDIT_STATE_DROP,
     Q_STATE_GET,
     Q_STATE_PUT,
     Q_CP_ADD,
@@ -107,8 +112,11 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_DATA_VERSION] = "PRAGMA data_version",
     [Q_AUDIT_APPEND] = "INSERT INTO audit(pos, entry, head, record_id, user, flags) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [Q_AUDIT_LAST] = "SELECT pos, entry, head FROM audit ORDER BY pos DESC LIMIT 1",
+    [Q_AUDIT_LAST] = "SELECT pos, entry, head, state, state_mac FROM audit ORDER BY pos DESC LIMIT 1",
     [Q_AUDIT_COUNT] = "SELECT count(*) FROM audit",
+    [Q_AUDIT_STATE_SET] = "UPDATE audit SET state = ?2, state_mac = ?3 WHERE pos = ?1 AND head = ?4"
+                          " AND pos = (SELECT max(pos) FROM audit)",
+    [Q_AUDIT_STATE_DROP] = "UPDATE audit SET state = NULL, state_mac = NULL WHERE pos = ?1",
     [Q_STATE_GET] = "SELECT value FROM store_state WHERE key = ?1",
     [Q_STATE_PUT] = "INSERT OR REPLACE INTO store_state(key, value) VALUES (?1, ?2)",
     [Q_CP_ADD] = "INSERT OR REPLACE INTO checkpoints(size, note, created, mac) "
@@ -135,8 +143,9 @@ static const char *const schema_v2 =
     "CREATE TABLE quota_use(quota TEXT NOT NULL, user TEXT NOT NULL, at INTEGER NOT NULL);"
     "CREATE INDEX quota_use_lookup ON quota_use(quota, user, at);";
 
-/* Schema 3: the tables of a new vault (quota_use comes from schema 2). */
-static const char *const schema_v3_tables =
+/* Schema 4: the tables of a new vault (quota_use comes from schema 2);
+ * the same as schema 3's but for audit.state and audit.state_mac. */
+static const char *const schema_tables =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL, mac BLOB NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE policies(id INTEGER PRIMARY KEY, hash BLOB NOT NULL, filename TEXT NOT NULL,"
     " source TEXT NOT NULL, applied INTEGER NOT NULL, mac BLOB NOT NULL);"
@@ -149,7 +158,7 @@ static const char *const schema_v3_tables =
     "CREATE TABLE blind_index(field TEXT NOT NULL, digest BLOB NOT NULL, id BLOB NOT NULL);"
     "CREATE INDEX blind_index_lookup ON blind_index(field, digest, id);"
     "CREATE TABLE audit(pos INTEGER PRIMARY KEY, entry BLOB NOT NULL, head BLOB NOT NULL,"
-    " record_id BLOB, user TEXT NOT NULL, flags INTEGER NOT NULL);"
+    " record_id BLOB, user TEXT NOT NULL, flags INTEGER NOT NULL, state BLOB, state_mac BLOB);"
     "CREATE TABLE audit_by_record(record_id BLOB NOT NULL, pos INTEGER NOT NULL,"
     " PRIMARY KEY(record_id, pos)) WITHOUT ROWID;"
     "CREATE TABLE audit_by_user(user TEXT NOT NULL, pos INTEGER NOT NULL,"
@@ -166,7 +175,7 @@ static const char *const schema_v3_tables =
     /* Book-keeping of this backend (how far the report indexes reach). */
     "CREATE TABLE store_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;";
 
-#define SCHEMA_NOW 3
+#define SCHEMA_NOW 4
 #define STATE_INDEXED "audit_indexed"
 /* Record bodies: format byte, then the fields (docs/storage.md). */
 #define BODY_FORMAT 1
@@ -1227,6 +1236,11 @@ static int sq_audit_head(store_backend *be, int (*fn)(void *arg, const store_aud
         h.pos = sqlite3_column_int64(st, 0);
         h.entry = sqlite3_column_blob(st, 1);
         h.len = (size_t)sqlite3_column_bytes(st, 1);
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+            h.state = sqlite3_column_blob(st, 3);
+            h.state_len = (size_t)sqlite3_column_bytes(st, 3);
+            col_mac(h.state_mac, st, 4);
+        }
     } else if (src != SQLITE_DONE) {
         rc = db_err(s, src, "reading the audit log");
         goto cleanup;
@@ -1282,6 +1296,35 @@ static int sq_audit_write(store_backend *be, store_audit_seal_fn seal, void *arg
         sqlite3_bind_int64(st, 6, r->flags);
         GUARD(step_done(s, st, "appending to the audit log"));
         done(st);
+    }
+cleanup:
+    done(st);
+    return rc;
+}
+
+/* The state moves onto the newest row with the same UPDATE pair whatever
+ * the caller wrote before: both rows are nearly always on the rightmost
+ * leaf page the append just wrote, so the commit writes no other page. */
+static int sq_audit_state_put(store_backend *be, const store_audit_state *a, int64_t prev_pos)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_AUDIT_STATE_SET));
+    sqlite3_bind_int64(st, 1, a->pos);
+    sqlite3_bind_blob(st, 2, a->state, (int)a->len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, a->mac, STORE_MAC_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, a->head, 32, SQLITE_STATIC);
+    GUARD(step_done(s, st, "writing the audit state"));
+    ENSURE(sqlite3_changes(s->db) == 1, VAULT_EINTEGRITY,
+           "audit log: the audit state's entry is not the newest");
+    done(st);
+    st = NULL;
+    if (prev_pos > 0 && prev_pos != a->pos) {
+        GUARD(stmt(&st, s, Q_AUDIT_STATE_DROP));
+        sqlite3_bind_int64(st, 1, prev_pos);
+        GUARD(step_done(s, st, "writing the audit state"));
     }
 cleanup:
     done(st);
@@ -1917,7 +1960,8 @@ static int copy_rows(sqlc *s, const table_copy *t, remac_fn remac, void *arg)
     return scan_rows(s, t->sql, copy_row, &c, t->what);
 }
 
-/* Storage v1 (schemas 1 and 2) to schema 3: rename the old tables, create
+/* Storage v1 (schemas 1 and 2) to schema 3 (in the tables of schema 4:
+ * migrate_state then moves the audit state): rename the old tables, create
  * the new ones, copy every row with a MAC, drop the old tables. */
 static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
 {
@@ -1939,7 +1983,7 @@ static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
                "ALTER TABLE checkpoints RENAME TO v1_checkpoints;"
                "ALTER TABLE grants RENAME TO v1_grants;",
                "migrating to storage v2"));
-    GUARD(exec(s, schema_v3_tables, "migrating to storage v2"));
+    GUARD(exec(s, schema_tables, "migrating to storage v2"));
 
     /* the small tables, each row tagged as it is copied */
     for (i = 0; i < VAULT_ARRAY_LEN(copies); i++)
@@ -2027,7 +2071,8 @@ static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
     st = NULL;
 
     /* the audit log as it is; the user copies normalised for the index */
-    GUARD(exec(s, "INSERT INTO audit SELECT pos, entry, head, record_id, user, flags FROM v1_audit",
+    GUARD(exec(s, "INSERT INTO audit(pos, entry, head, record_id, user, flags)"
+                  " SELECT pos, entry, head, record_id, user, flags FROM v1_audit",
                "migrating the audit log"));
     GUARD(stmt_own(&st, s, "SELECT DISTINCT user FROM audit"));
     sqlite3_finalize(fs);
@@ -2065,6 +2110,46 @@ cleanup:
     return rc;
 }
 
+/* Schema 4: the audit state leaves its meta row for the newest audit row,
+ * tagged there by remac after it checked the meta row's MAC. */
+static int migrate_state(sqlc *s, remac_fn remac, void *arg)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL, *up = NULL;
+    store_audit_state a;
+
+    memset(&a, 0, sizeof a);
+    GUARD(stmt_own(&st, s, "SELECT value, mac FROM meta WHERE key = '" STORE_META_AUDIT_TREE "'"));
+    src = sqlite3_step(st);
+    if (src == SQLITE_DONE)
+        goto cleanup; /* none (no entry yet): nothing to move */
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "migrating the audit state");
+        goto cleanup;
+    }
+    a.state = sqlite3_column_blob(st, 0);
+    a.len = (size_t)sqlite3_column_bytes(st, 0);
+    col_mac(a.mac, st, 1);
+    GUARD(stmt_own(&up, s, "SELECT pos, head FROM audit ORDER BY pos DESC LIMIT 1"));
+    src = sqlite3_step(up);
+    ENSURE(src == SQLITE_ROW && sqlite3_column_bytes(up, 1) == 32 && a.len > 0, VAULT_EINTEGRITY,
+           "database: migrating the audit state: it has no newest entry to go on");
+    a.pos = sqlite3_column_int64(up, 0);
+    memcpy(a.head, sqlite3_column_blob(up, 1), 32);
+    sqlite3_finalize(up);
+    up = NULL;
+    GUARD(remac(arg, STORE_ROW_AUDIT_STATE, &a));
+    GUARD(sq_audit_state_put(&s->base, &a, 0));
+    sqlite3_finalize(st); /* a.state pointed into its row */
+    st = NULL;
+    GUARD(exec(s, "DELETE FROM meta WHERE key = '" STORE_META_AUDIT_TREE "'",
+               "migrating the audit state"));
+cleanup:
+    sqlite3_finalize(st);
+    sqlite3_finalize(up);
+    return rc;
+}
+
 static int sq_migrate(store_backend *be, int *from, remac_fn remac, void *arg)
 {
     sqlc *s = S(be);
@@ -2079,7 +2164,14 @@ static int sq_migrate(store_backend *be, int *from, remac_fn remac, void *arg)
         goto cleanup;
     if (version < 2)
         GUARD(exec(s, schema_v2, "migrating the schema"));
-    GUARD(migrate_v3(s, remac, arg));
+    if (version < 3)
+        GUARD(migrate_v3(s, remac, arg)); /* creates schema 4's tables */
+    else
+        GUARD(exec(s,
+                   "ALTER TABLE audit ADD COLUMN state BLOB;"
+                   "ALTER TABLE audit ADD COLUMN state_mac BLOB;",
+                   "migrating to schema 4"));
+    GUARD(migrate_state(s, remac, arg));
     GUARD(set_user_version(s, SCHEMA_NOW));
     /* The statements prepared before refer to the old tables. */
 cleanup:
@@ -2155,6 +2247,7 @@ static const store_backend sqlcipher_table = {
     .bulk_end = sq_bulk_end,
     .iter_free = sq_iter_free,
     .deferred_writes = 1,
+    .audit_state_put = sq_audit_state_put,
 };
 
 int store_sqlcipher_open(store_backend **out, const char *path, const uint8_t key[32], int create)
@@ -2215,7 +2308,7 @@ int store_sqlcipher_open(store_backend **out, const char *path, const uint8_t ke
         GUARD(exec(s, "BEGIN IMMEDIATE", "creating the schema"));
         rc = exec(s, schema_v2, "creating the schema");
         if (rc == VAULT_OK)
-            rc = exec(s, schema_v3_tables, "creating the schema");
+            rc = exec(s, schema_tables, "creating the schema");
         if (rc == VAULT_OK)
             rc = set_user_version(s, SCHEMA_NOW);
         if (rc == VAULT_OK)

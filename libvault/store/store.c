@@ -250,6 +250,13 @@ static void row_bytes(mbuf *m, int kind, const void *row)
         mb_int(m, c->created);
         break;
     }
+    case STORE_ROW_AUDIT_STATE: {
+        const store_audit_state *a = row;
+        mb_int(m, a->pos);
+        mb_bytes(m, a->head, 32);
+        mb_bytes(m, a->state, a->len);
+        break;
+    }
     default:
         m->err = 1;
     }
@@ -259,6 +266,7 @@ static const char *const kind_name[] = {
     [STORE_ROW_META] = "a meta row",          [STORE_ROW_POLICY] = "a policy row",
     [STORE_ROW_GRADEKEY] = "a grade key row", [STORE_ROW_RECORD] = "a record row",
     [STORE_ROW_GRANT] = "a grant row",        [STORE_ROW_CHECKPOINT] = "a checkpoint row",
+    [STORE_ROW_AUDIT_STATE] = "the audit state",
 };
 
 /* The tag of a row into out. */
@@ -292,6 +300,21 @@ cleanup:
     return rc;
 }
 
+/* A schema 3 store's audit state moving from its meta row onto the newest
+ * audit row: a->mac holds the meta row's MAC, checked before the state is
+ * tagged for its new place (a migration never launders a changed row). */
+static int remac_audit_state(store *s, store_audit_state *a)
+{
+    int rc = VAULT_OK;
+    store_meta m = {STORE_META_AUDIT_TREE, a->state, a->len, {0}};
+
+    memcpy(m.mac, a->mac, STORE_MAC_BYTES);
+    GUARD(row_check(s, STORE_ROW_META, &m, m.mac, m.key));
+    GUARD(row_mac(a->mac, s, STORE_ROW_AUDIT_STATE, a));
+cleanup:
+    return rc;
+}
+
 static int remac(void *arg, int kind, void *row)
 {
     store *s = arg;
@@ -304,6 +327,7 @@ static int remac(void *arg, int kind, void *row)
     case STORE_ROW_RECORD: mac = ((store_record *)row)->mac; break;
     case STORE_ROW_GRANT: mac = ((store_grant *)row)->mac; break;
     case STORE_ROW_CHECKPOINT: mac = ((store_checkpoint *)row)->mac; break;
+    case STORE_ROW_AUDIT_STATE: return remac_audit_state(s, row);
     default: return vault__err(VAULT_EINVALID, "store: unknown row kind %d", kind);
     }
     return row_mac(mac, s, kind, row);
@@ -320,7 +344,7 @@ int store_open_backend(store **out, store_backend *be, const store_guard *guard,
     if (migrated_from)
         *migrated_from = 0;
     ENSURE(be, VAULT_EINVALID, "store: no backend");
-    ENSURE(be->version == STORE_BACKEND_VERSION, VAULT_ESTATE,
+    ENSURE(be->version == STORE_BACKEND_VERSION && be->audit_state_put, VAULT_ESTATE,
            "store: backend '%s' has table version %u, this libvault knows %u",
            be->name ? be->name : "?", be->version, (unsigned)STORE_BACKEND_VERSION);
     ENSURE(guard && guard->mac, VAULT_EINVALID, "store: no row guard");
@@ -1012,6 +1036,69 @@ int store_audit_count(int64_t *out, store *s)
 {
     TX_READ(s);
     return s->be->audit_count(s->be, out);
+}
+
+int store_audit_state_put(store *s, int64_t prev_pos, int64_t pos, const uint8_t head[32],
+                          const uint8_t *state, size_t len)
+{
+    int rc = VAULT_OK;
+    store_audit_state a;
+
+    TX_WRITE(s);
+    memset(&a, 0, sizeof a);
+    ENSURE(pos > 0 && state && len > 0, VAULT_EINVALID, "store: an audit state needs its entry");
+    a.pos = pos;
+    memcpy(a.head, head, 32);
+    a.state = state;
+    a.len = len;
+    GUARD(row_mac(a.mac, s, STORE_ROW_AUDIT_STATE, &a));
+    GUARD(s->be->audit_state_put(s->be, &a, prev_pos));
+cleanup:
+    return rc;
+}
+
+typedef struct state_out {
+    store *s;
+    int64_t *pos;
+    uint8_t *out;
+    size_t cap, *len;
+} state_out;
+
+static int state_fn(void *arg, const store_audit_head *h)
+{
+    state_out *c = arg;
+    int rc = VAULT_OK;
+    store_audit_state a;
+    char what[48];
+
+    *c->pos = h->pos;
+    *c->len = 0;
+    if (!h->entry)
+        return VAULT_OK; /* an empty log has no state yet */
+    if (!h->state || !h->state_len)
+        return VAULT_OK; /* the caller says what a missing state means */
+    memset(&a, 0, sizeof a);
+    a.pos = h->pos;
+    memcpy(a.head, h->head, 32);
+    a.state = h->state;
+    a.len = h->state_len;
+    snprintf(what, sizeof what, "of entry %lld", (long long)h->pos);
+    GUARD(row_check(c->s, STORE_ROW_AUDIT_STATE, &a, h->state_mac, what));
+    ENSURE(h->state_len <= c->cap, VAULT_EINTEGRITY, "audit log: the audit state is too long");
+    memcpy(c->out, h->state, h->state_len);
+    *c->len = h->state_len;
+cleanup:
+    return rc;
+}
+
+int store_audit_state_get(int64_t *out_pos, uint8_t *out, size_t cap, size_t *out_len, store *s)
+{
+    state_out c = {s, out_pos, out, cap, out_len};
+
+    TX_READ(s);
+    *out_pos = 0;
+    *out_len = 0;
+    return s->be->audit_head(s->be, state_fn, &c);
 }
 
 int store_audit_index(store *s)

@@ -25,8 +25,8 @@
 /* The schema of the SQLCipher backend's files (docs/storage.md):
  * 1 first release, 2 quota uses, 3 storage v2 (row MACs, one row per
  * record with its fields, integer row ids, report indexes off the hot
- * path). */
-#define STORE_SCHEMA_VERSION 3
+ * path), 4 the audit state on the newest audit row (no meta row). */
+#define STORE_SCHEMA_VERSION 4
 #define STORE_BUSY_TIMEOUT_MS 10000
 /* SQLCipher page size (PRAGMA cipher_page_size) of new vaults: 4 KiB, as
  * SQLCipher 4 and most file systems use.  Vaults created with 1 KiB pages
@@ -58,6 +58,9 @@ int store_register_backend(const char *scheme, store_backend_open_fn fn) VAULT_M
  * row in one transaction of its own, so a crash between the two still
  * gets the migration logged at the next open. */
 #define STORE_META_MIGRATED "store_migrated_from"
+/* The meta row that held the audit state up to schema 3; the migration
+ * to schema 4 moves it onto the newest audit row and deletes it. */
+#define STORE_META_AUDIT_TREE "audit_tree"
 
 /* 0 when `location` names a registered backend ("scheme:..."), 1 when it
  * is a file path (the SQLCipher backend). */
@@ -205,6 +208,18 @@ int store_audit_scan_record(store *s, const uint8_t record_id[VAULT_ID_BYTES], s
                             void *arg) VAULT_MUST_CHECK;
 int store_audit_scan_user(store *s, const char *user, store_audit_fn fn, void *arg) VAULT_MUST_CHECK;
 int store_audit_count(int64_t *out, store *s) VAULT_MUST_CHECK;
+/* The audit state (the log layer's bytes, store/backend.h
+ * store_audit_state) kept with the newest entry.  put: on the entry at pos
+ * with chain head `head`, which must be the newest (VAULT_EINTEGRITY
+ * otherwise), tagged here; the state of the entry at prev_pos (the one
+ * that carried it until now, 0 for none) is dropped.  get: *out_pos is
+ * the newest entry's position (0 when the log is empty) and *out_len 0
+ * when it carries no state (a log cut back, or the state removed: the
+ * caller refuses it); VAULT_EINTEGRITY when the state fails its MAC. */
+int store_audit_state_put(store *s, int64_t prev_pos, int64_t pos, const uint8_t head[32],
+                          const uint8_t *state, size_t len) VAULT_MUST_CHECK;
+int store_audit_state_get(int64_t *out_pos, uint8_t *out, size_t cap, size_t *out_len,
+                          store *s) VAULT_MUST_CHECK;
 /* Bring the report indexes up to the head (at checkpoints). */
 int store_audit_index(store *s) VAULT_MUST_CHECK;
 
@@ -216,7 +231,7 @@ int store_checkpoint_scan(store *s, int (*fn)(void *arg, uint64_t size, const ch
 
 /* ---- What must not roll back ----
  * A digest over every grant row and the active policy row (their ids and
- * MACs, each row checked): the audit log keeps it in its MAC'd tree state,
+ * MACs, each row checked): the audit log keeps it in its MAC'd audit state,
  * written with every grant or policy change, and checks it when grants or
  * the policy are loaded, so a grant row put back as it once was (a revoked
  * grant active again) or a newer policy row removed no longer matches the

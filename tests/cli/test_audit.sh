@@ -58,6 +58,17 @@ wanh=$(printf 'wanh' | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
 sql "$d" "UPDATE audit SET entry = X'${hex/$wang/$wanh}' WHERE pos = 4;"
 verify "$d"; check "changed byte: modified, exit 3" 3 "modified at entry 4"
 
+# 1b. One byte of the recorded principal changed (the peer of an embedded
+#     caller, "local:uid=..." -> "local:uiX=..."): modified at that entry
+d=$(fresh principal)
+hex=$(sql "$d" "SELECT hex(entry) FROM audit WHERE pos = 4;")
+from=$(printf 'local:uid=' | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
+to=$(printf 'local:uiX=' | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
+case "$hex" in *"$from"*) ok "entries record the embedded caller's local peer" ;;
+    *) bad "no local peer in entry 4" ;; esac
+sql "$d" "UPDATE audit SET entry = X'${hex/$from/$to}' WHERE pos = 4;"
+verify "$d"; check "changed principal byte: modified, exit 3" 3 "modified at entry 4"
+
 # 2. An entry deleted
 d=$(fresh delete)
 sql "$d" "DELETE FROM audit WHERE pos = 3;"
@@ -71,15 +82,24 @@ UPDATE audit SET entry = (SELECT entry FROM t WHERE pos = 3), head = (SELECT hea
 verify "$d"; check "swapped entries: reordered, exit 3" 3 "reordered"
 
 # 4. The newest entries deleted, with every checkpoint that covered them:
-#    the vault's kept tree state still covers them (someone who also
-#    rewrites it is caught only by a checkpoint kept outside the vault).
+#    the vault's kept tree state was on the newest entry and went with
+#    them, so the next access (verify's too) is an integrity error that
+#    says where the log now ends (someone who also puts a matching state,
+#    MAC'd, on the new newest entry is caught only by a checkpoint kept
+#    outside the vault: tests/test_audit.c).
 d=$(fresh truncate)
 "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit checkpoint --out "$d/outside.cp" >/dev/null 2>&1
 total=$(sql "$d" "SELECT count(*) FROM audit;")
 keep=$((total - 3))
 sql "$d" "DELETE FROM audit WHERE pos > $keep; DELETE FROM checkpoints WHERE size > $keep;"
-verify "$d"; check "truncation with the tree state left behind: truncated, exit 3" 3 "truncated at entry $((keep + 1))"
-verify "$d" --checkpoint "$d/outside.cp"; check "truncation against the outside checkpoint: truncated, exit 3" 3 "truncated"
+check_err() { # check_err WHAT WANT_EXIT WANT_TEXT: the one-line error on standard error
+    if [ "$rc" = "$2" ] && [ "$(wc -l <"$TMP/err")" = 1 ] && grep -q -- "$3" "$TMP/err"; then ok "$1"; else
+        bad "$1 (exit $rc, wanted $2 and '$3' on one line)"; sed 's/^/    /' "$TMP/out" "$TMP/err" | head; fi
+}
+verify "$d"; check_err "truncation takes the tree state with it: integrity error, exit 3" 3 \
+    "newest entry (position $keep) carries no tree state"
+verify "$d" --checkpoint "$d/outside.cp"; check_err "truncation, with the outside checkpoint: the same error" 3 \
+    "carries no tree state"
 
 # 4b. Several outside checkpoints: every one is checked, whatever the order
 #     (before, only the last --checkpoint counted).
@@ -110,7 +130,7 @@ expect_exit 2 "--checkpoint only goes with verify" -- \
 #     stored, malformed at the same entry offline.
 d=$(fresh malformed)
 "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit pubkey --out "$d/pub" >/dev/null 2>&1
-sql "$d" "UPDATE audit SET entry = X'4C564132' || substr(entry, 5) WHERE pos = 3;"
+sql "$d" "UPDATE audit SET entry = X'4C564139' || substr(entry, 5) WHERE pos = 3;"
 verify "$d"; check "undecodable entry: malformed, exit 3" 3 "malformed at entry 3"
 expect_exit 0 "the damaged log still exports" -- \
     "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit export --out "$d/exp.jsonl"
@@ -143,9 +163,12 @@ d=$(fresh report)
 id=$(sql "$d" "SELECT lower(hex(id)) FROM records LIMIT 1;")
 expect_exit 0 "report --record" -- "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report --record "$id"
 expect_grep "wang (grid_worker/community_committee" "$TMP/out" "the resident's report names the grid worker"
+expect_grep "wang (grid_worker/community_committee @ hangzhou/gongshu/xiaohe/changzheng/grid-07) \[embedded\]" "$TMP/out" "and says the caller was embedded (not authenticated)"
 expect_grep "phone:mask" "$TMP/out" "and what they saw"
 expect_exit 0 "report --user --json" -- "$VAULTCTL" --vault "$d/v" --key-file "$d/k" --json audit report --user wang
 expect_grep '"purpose": "grid_management"' "$TMP/out" "the user report says for what purpose"
+expect_grep '"peer": "local:uid=' "$TMP/out" "the JSON report gives the principal's peer"
+expect_grep '"app": ""' "$TMP/out" "and an empty app (embedded)"
 expect_exit 0 "report --denied" -- "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report --denied
 expect_exit 2 "report needs exactly one selector" -- "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit report
 n=$(sql "$d" "SELECT count(*) FROM audit WHERE hex(entry) LIKE '%$(printf 'db_key' | od -An -tx1 | tr -d ' \n' | tr a-f A-F)%';")

@@ -11,7 +11,7 @@ VAULTCTL=$1
 
 # The newest store schema this code writes (libvault/store/store.h
 # STORE_SCHEMA_VERSION).
-SCHEMA_NOW=3
+SCHEMA_NOW=4
 # Audit entries the migration itself appends (one store_migrate entry).
 MIGRATION_ENTRIES=1
 
@@ -127,6 +127,13 @@ want=$((ENTRIES + MIGRATION_ENTRIES + $(calls) - 1))
 KEY=$(vc key db-key 2>/dev/null)
 got=$(sqlcipher "$V" "PRAGMA key = \"$KEY\"; PRAGMA cipher_page_size = $PAGE; PRAGMA user_version;" 2>&1)
 [ "$got" = "$SCHEMA_NOW" ] && ok "the migrated store is at schema $SCHEMA_NOW (was $FIX_SCHEMA)" || bad "schema after migration: '$got', wanted $SCHEMA_NOW"
+# The audit state left the meta row for the newest audit row (schema 4).
+got=$(sqlcipher "$V" "PRAGMA key = \"$KEY\"; PRAGMA cipher_page_size = $PAGE;
+    SELECT (SELECT count(*) FROM meta WHERE key = 'audit_tree') || ' ' ||
+           (SELECT count(*) FROM audit WHERE state IS NOT NULL) || ' ' ||
+           (SELECT count(*) FROM audit WHERE state IS NOT NULL AND pos = (SELECT max(pos) FROM audit));" 2>&1 | tail -n 1)
+[ "$got" = "0 1 1" ] && ok "the audit state is on the newest audit row only, no meta row holds it" ||
+    bad "audit state after migration: '$got' (meta rows, rows with a state, on the newest), wanted '0 1 1'"
 expect_exit 0 "a second open of the migrated vault verifies" -- vc audit verify --checkpoint "$D/v1.cp"
 
 # 8. Damaged fixtures: a clear one-line error with the integrity or key exit code, never a crash.

@@ -46,6 +46,7 @@ awk '
   skip && /^  - id: / && !/grid-contact-masked/ { skip = 0 }
   !skip { print }' "$POL" >"$TMP/stricter.yaml"
 "$VAULTCTL" policy check "$TMP/stricter.yaml" >/dev/null 2>&1 || bad "stricter policy does not check (test setup)"
+sed '/^apps:/,$d' "$TMP/stricter.yaml" >"$TMP/stricter-noapps.yaml"
 expect_exit 0 "policy apply" -- vc policy apply "$TMP/stricter.yaml"
 expect_grep "^- grid_worker community_committee phone" "$TMP/out" "apply reports the lost cell"
 expect_exit 4 "the new policy applies at once" -- vc "${GRID[@]}" record get "$ID" --fields phone
@@ -61,5 +62,20 @@ expect_grep "^user wang.fang (role \*, department \*, purpose \*): deny, scope a
 expect_exit 0 "who-can --json with a user deny" -- vc --json policy who-can --field phone
 python3 -c 'import json,sys; d=[o for o in json.load(open(sys.argv[1])) if o["user"]=="wang.fang"]; sys.exit(not (len(d)==1 and d[0]["effect"]=="deny" and d[0]["rule"]=="stop-wang-fang"))' "$TMP/out" \
     && ok "who-can --json has the deny for wang.fang" || bad "who-can --json lacks the deny for wang.fang"
+# An apps: change shows in apply's report; policy show prints the section.
+sed 's/^    departments: \[hotline_12345\]$/    departments: [hotline_12345, health]/' \
+    "$TMP/userdeny.yaml" >"$TMP/apps.yaml"
+cmp -s "$TMP/userdeny.yaml" "$TMP/apps.yaml" && bad "the hotline app's departments line was not found (test setup)"
+expect_exit 0 "apply a policy widening the hotline app" -- vc policy apply "$TMP/apps.yaml"
+expect_grep "^+ app hotline-app department health$" "$TMP/out" "apply reports the app's new department"
+expect_exit 0 "apply the policy without apps:" -- vc policy apply "$TMP/stricter-noapps.yaml"
+expect_grep "^- app grid-app removed: departments \[community_committee\]" "$TMP/out" \
+    "apply reports every app removed"
+expect_exit 0 "policy show" -- vc policy show
+expect_no_grep "^apps:" "$TMP/out" "the active policy has no apps section"
+expect_exit 0 "apply the policy with apps: again" -- vc policy apply "$TMP/apps.yaml"
+expect_grep "^+ app vaultctl added: .*officer_actions true$" "$TMP/out" "apply reports the apps added"
+expect_exit 0 "policy show" -- vc policy show
+expect_grep "^  hotline-app:$" "$TMP/out" "policy show prints the apps section"
 expect_exit 0 "the log records the change and still verifies" -- vc audit verify
 finish

@@ -3,10 +3,11 @@
 # shell and the database key from `vaultctl key db-key` (what anyone with
 # the key, a backup or a root shell can do): moving a record to another
 # jurisdiction, inserting a grant, inserting a policy, restoring an old field
-# ciphertext, changing a grade-key row, changing a meta or checkpoint row.
-# Each must be an integrity error (exit 3, a one-line error naming it) on the
-# next access, never a silent use of the changed row: row MACs (storage v2,
-# store schema 3, docs/storage.md).
+# ciphertext, changing a grade-key row, changing a meta or checkpoint row,
+# changing, removing, moving or replacing the audit state on the newest
+# audit row (schema 4).  Each must be an integrity error (exit 3, a one-line
+# error naming it) on the next access, never a silent use of the changed
+# row: row MACs (storage v2, store schema 3 and 4, docs/storage.md).
 #
 # Schema 2 has no row MACs, so there these cases are the known hole: the
 # script skips (exit 77, ctest SKIP_RETURN_CODE) while SCHEMA_NOW < 3.  Run
@@ -16,7 +17,7 @@ VAULTCTL=$1
 
 # The newest store schema this code writes (libvault/store/store.h
 # STORE_SCHEMA_VERSION); each case's SQL has a form for 2 and for 3.
-SCHEMA_NOW=3
+SCHEMA_NOW=4
 
 hdr=$(sed -n 's/^#define STORE_SCHEMA_VERSION \([0-9][0-9]*\).*/\1/p' "$SRC/libvault/store/store.h" 2>/dev/null)
 if [ -n "$hdr" ] && [ "$hdr" != "$SCHEMA_NOW" ]; then
@@ -255,6 +256,43 @@ if [ "$SCHEMA_NOW" -ge 3 ]; then
     expect_exit 0 "g: apply the policy again (a second policy row)" -- vc policy apply "$POL"
     tamper "policy rollback" "DELETE FROM policies WHERE id = (SELECT max(id) FROM policies);" &&
         caught "g: the newest policy row removed, then a read" "$A_PHONE" -- vc "${GRID1[@]}" record get "$RA" --fields phone
+fi
+
+# ---- h. the audit state (tree state and trust digest) on the newest audit row ----
+if [ "$SCHEMA_NOW" -ge 4 ]; then
+    NEWEST="(SELECT max(pos) FROM audit)"
+    fresh other-state || exit 1
+    OTHER_STATE=$(sql "SELECT hex(state) || ' ' || hex(state_mac) FROM audit WHERE pos = $NEWEST;")
+    fresh state-edit || exit 1
+    [ "$(sql "SELECT count(*) FROM audit WHERE state IS NOT NULL;")" = 1 ] &&
+        ok "h: one audit row carries the state" || bad "h: not exactly one audit row carries the state"
+    [ "$(sql "SELECT count(*) FROM meta WHERE key = 'audit_tree';")" = 0 ] &&
+        ok "h: no meta row holds it" || bad "h: a meta row audit_tree is left"
+    tamper "state edit" "UPDATE audit SET state = zeroblob(length(state)) WHERE pos = $NEWEST;" &&
+        caught "h: the state changed" "$A_NAME" -- vc "${OFFICER[@]}" record get "$RA" --fields name
+    fresh state-removed || exit 1
+    tamper "state removed" "UPDATE audit SET state = NULL, state_mac = NULL WHERE pos = $NEWEST;" &&
+        caught "h: the state removed" "$A_NAME" -- vc "${OFFICER[@]}" record get "$RA" --fields name
+    fresh state-cut || exit 1
+    tamper "newest entry deleted" "DELETE FROM audit WHERE pos = $NEWEST;" &&
+        caught "h: the newest entry deleted, the state with it" "$A_NAME" -- vc "${OFFICER[@]}" record get "$RA" --fields name
+    fresh state-moved || exit 1
+    tamper "state moved" "UPDATE audit SET state = (SELECT state FROM audit WHERE pos = $NEWEST),
+        state_mac = (SELECT state_mac FROM audit WHERE pos = $NEWEST) WHERE pos = $NEWEST - 1;
+        DELETE FROM audit WHERE pos = $NEWEST;" &&
+        caught "h: the state moved to the entry before (the newest deleted)" "$A_NAME" -- vc "${OFFICER[@]}" record get "$RA" --fields name
+    fresh state-other || exit 1
+    if [ -n "$OTHER_STATE" ]; then
+        tamper "state swapped" "UPDATE audit SET state = x'${OTHER_STATE% *}', state_mac = x'${OTHER_STATE#* }' WHERE pos = $NEWEST;" &&
+            caught "h: another vault's state (with its tag) put in" "$A_NAME" -- vc "${OFFICER[@]}" record get "$RA" --fields name
+    else
+        bad "h: no state read from the other vault"
+    fi
+    fresh state-old || exit 1
+    OLD_STATE=$(sql "SELECT hex(state) || ' ' || hex(state_mac) FROM audit WHERE pos = $NEWEST;")
+    expect_exit 0 "h: one more access (the state moves on)" -- vc "${OFFICER[@]}" record get "$RB" --fields name
+    tamper "old state put back" "UPDATE audit SET state = x'${OLD_STATE% *}', state_mac = x'${OLD_STATE#* }' WHERE pos = $NEWEST;" &&
+        caught "h: the state the vault wrote one access before put back" "$A_NAME" -- vc "${OFFICER[@]}" record get "$RA" --fields name
 fi
 
 finish

@@ -10,6 +10,13 @@ implementation of every format:
   tests/vectors/checkpoint.txt      the signed checkpoint note for size 7
   tests/vectors/audit_export.jsonl  an export (checkpoint line + 7 entries)
 
+and for format version 2 (LVA2: the principal, a table of distinct reasons),
+entries 8 ... 10 continuing the same log, as a migrated log continues:
+
+  tests/vectors/audit_v2.txt           entries 8 ... 10, roots 8 ... 10
+  tests/vectors/checkpoint_v2.txt      the signed checkpoint note for size 10
+  tests/vectors/audit_export_v2.jsonl  an export (checkpoint line + all 10)
+
 Ed25519 is the RFC 8032 section 6 algorithm in pure Python (slow, not
 constant time: fine for fixed test keys, never for real ones).
 
@@ -142,6 +149,35 @@ def encode(e):
     return out
 
 
+def encode_v2(e):
+    """LVA2: the principal after the subject, and each distinct reason once
+    (in order of first use), named by a u16 index from each field."""
+    out = b"LVA2"
+    out += struct.pack("<Qq", e["seq"], e["time_us"])
+    for k in ("user", "role", "department", "jurisdiction", "purpose",
+              "issuer", "subject", "token_id", "app", "peer", "action"):
+        out += s(e[k])
+    out += bytes([e["outcome"], e["flags"]])
+    if e["record"] is None:
+        out += b"\x00"
+    else:
+        out += b"\x01" + e["record"]
+    out += e["policy"]
+    table = []
+    for _, _, reason, _ in e["fields"]:
+        if reason not in table:
+            table.append(reason)
+    out += struct.pack("<H", len(table))
+    for reason in table:
+        out += s(reason)
+    out += struct.pack("<I", len(e["fields"]))
+    for name, effect, reason, ct in e["fields"]:
+        out += s(name) + bytes([effect]) + struct.pack("<H", table.index(reason))
+        out += b"\x00" if ct is None else b"\x01" + ct
+    out += s(e["detail"])
+    return out
+
+
 def sha256(b):
     return hashlib.sha256(b).digest()
 
@@ -221,6 +257,38 @@ ENTRIES = [
          detail="resident moved away"),
 ]
 
+# Entries 8 ... 10 (LVA2): a read through the service by an app with a
+# person's token, an embedded administrator, an import by an app alone.
+HOTLINE_READ = "allow by rule hotline-read (policy.yaml:90)"
+IMPORT_WRITE = "allow by rule data-officer-records (community.yaml:218)"
+ENTRIES_V2 = [
+    dict(seq=8, time_us=T0 + 86400000001, user="zhao.lei", role="hotline_agent",
+         department="hotline_12345", jurisdiction="hangzhou/shangcheng",
+         purpose="complaint_followup", issuer="https://id.hangzhou.example",
+         subject="330102-0042", token_id="tok-8f3a", app="hotline-12345",
+         peer="tls:192.0.2.7:51234", action="read", outcome=0, flags=0,
+         record=RECORD, policy=POLICY,
+         fields=[("name", ALLOW, HOTLINE_READ, None),
+                 ("phone", ALLOW, HOTLINE_READ, None),
+                 ("health", DENY, "deny: no rule or grant allows read of health (default deny)",
+                  None)],
+         detail=""),
+    dict(seq=9, time_us=T0 + 86401000000, user="os:root", role="", department="",
+         jurisdiction="", purpose="", issuer="", subject="", token_id="", app="",
+         peer="local:uid=0,pid=4242", action="policy_apply", outcome=0, flags=0,
+         record=None, policy=POLICY, fields=[], detail="policy v2"),
+    dict(seq=10, time_us=T0 + 86402000000, user="李娜", role="data_officer",
+         department="street_office", jurisdiction="hangzhou/shangcheng/xiaohe",
+         purpose="resident_service", issuer="", subject="", token_id="",
+         app="import-batch", peer="unix:uid=998", action="create", outcome=0, flags=0,
+         record=bytes(range(0xD0, 0xE0)), policy=POLICY,
+         fields=[("name", ALLOW, IMPORT_WRITE, sha256(b"ct name")),
+                 ("phone", ALLOW, IMPORT_WRITE, sha256(b"ct phone")),
+                 ("address", ALLOW, IMPORT_WRITE, sha256(b"ct address"))],
+         detail="import residents.csv row 2 (create: allow by rule data-officer-records "
+                "(community.yaml:218))"),
+]
+
 # ------------------------------------------------------------- checkpoint
 
 SEED = bytes(range(0xC0, 0xE0))
@@ -255,6 +323,11 @@ def export_line(e, raw, head):
         "time": rfc3339(e["time_us"]),
         "user": e["user"], "role": e["role"], "department": e["department"],
         "jurisdiction": e["jurisdiction"], "purpose": e["purpose"],
+    }
+    if raw[:4] == b"LVA2":  # LVA1 entries recorded no principal
+        for k in ("issuer", "subject", "token_id", "app", "peer"):
+            o[k] = e[k]
+    o.update({
         "action": e["action"], "outcome": OUTCOMES[e["outcome"]],
         "break_glass": bool(e["flags"] & BREAK_GLASS),
         "record": None if e["record"] is None else e["record"].hex(),
@@ -263,7 +336,7 @@ def export_line(e, raw, head):
                     "ct_sha256": None if c is None else c.hex()}
                    for n, f, r, c in e["fields"]],
         "detail": e["detail"],
-    }
+    })
     return json.dumps(o, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -307,6 +380,41 @@ def main():
                         separators=(",", ":"))]
     lines += [export_line(e, r, hd) for e, r, hd in zip(ENTRIES, raws, heads)]
     with open(os.path.join(HERE, "audit_export.jsonl"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+    # LVA2: entries 8 ... 10 continue the chain and the tree of 1 ... 7.
+    raws2 = [encode_v2(e) for e in ENTRIES_V2]
+    leaves2 = [leaf_hash(r) for r in raws2]
+    heads2 = []
+    for lf in leaves2:
+        h = chain_next(h, lf)
+        heads2.append(h)
+    every = leaves + leaves2
+    note10 = checkpoint(ORIGIN, len(every), mth(every), SEED)
+    out = ["# Audit log known-answer vectors, format version 2 (docs/audit-format.md).",
+           "# Generated by tests/vectors/gen_audit_vectors.py (Python standard library",
+           "# only, independent of libvault's C code).  Do not edit by hand.",
+           "# Entries 8 ... 10 (LVA2) follow entries 1 ... 7 of audit.txt (LVA1) in one",
+           "# log, as in a vault whose log began before LVA2; key as in audit.txt.",
+           "# entry SEQ CANONICAL_HEX LEAF_HEX HEAD_HEX (head chained from entry 7's)",
+           ]
+    for e, r, lf, hd in zip(ENTRIES_V2, raws2, leaves2, heads2):
+        out.append("entry %d %s %s %s" % (e["seq"], r.hex(), lf.hex(), hd.hex()))
+    out.append("# root SIZE MTH_HEX: over the leaves of entries 1 ... SIZE")
+    for n in range(len(leaves) + 1, len(every) + 1):
+        out.append("root %d %s" % (n, mth(every[:n]).hex()))
+    out.append("# checkpoint_v2.txt: the signed note for size %d, whose text is (hex)"
+               % len(every))
+    out.append("notetext %s" % note10[:note10.index(b"\n\n") + 1].hex())
+    with open(os.path.join(HERE, "audit_v2.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(out) + "\n")
+    with open(os.path.join(HERE, "checkpoint_v2.txt"), "wb") as f:
+        f.write(note10)
+    lines = [json.dumps({"checkpoint": note10.decode("utf-8")}, ensure_ascii=False,
+                        separators=(",", ":"))]
+    lines += [export_line(e, r, hd) for e, r, hd in
+              zip(ENTRIES + ENTRIES_V2, raws + raws2, heads + heads2)]
+    with open(os.path.join(HERE, "audit_export_v2.jsonl"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
 
 

@@ -29,9 +29,9 @@ KEY = bytes(0x80 + i for i in range(32))
 DOMAIN = b"libvault/row/v1"
 ABSENT = 0xFFFFFFFF
 
-META, POLICY, GRADEKEY, RECORD, GRANT, CHECKPOINT = 1, 2, 3, 4, 5, 6
+META, POLICY, GRADEKEY, RECORD, GRANT, CHECKPOINT, AUDIT_STATE = 1, 2, 3, 4, 5, 6, 7
 KIND_NAME = {META: "meta", POLICY: "policy", GRADEKEY: "gradekey", RECORD: "record",
-             GRANT: "grant", CHECKPOINT: "checkpoint"}
+             GRANT: "grant", CHECKPOINT: "checkpoint", AUDIT_STATE: "audit_state"}
 
 # include/vault.h
 EFFECT_MASK, EFFECT_ALLOW = 1, 2
@@ -122,6 +122,15 @@ def rows():
     note = "vault.example/city\n1000\nq83vEjRWeJA=\n\n\u2014 vault.example/city AAAA\n"
     out.append(("checkpoint_1000", CHECKPOINT,
                 [i64(1000), item(note.encode()), i64(1700000400)]))
+
+    # audit state: the entry's position, its chain head (32 bytes), the
+    # state bytes (opaque to the store; here the log layer's form for a
+    # tree of size 3: size, two live roots, 'T' and a trust digest)
+    state = struct.pack("<Q", 3) + seq(0x40, 64) + b"T" + seq(0xE0, 32)
+    out.append(("audit_state_3", AUDIT_STATE, [i64(3), item(seq(0x20, 32)), item(state)]))
+    # position 1, the old 64-slot form of a tree of size 1 (no trust digest)
+    state = struct.pack("<Q", 1) + seq(0x01, 64 * 32)
+    out.append(("audit_state_legacy", AUDIT_STATE, [i64(1), item(seq(0x60, 32)), item(state)]))
     return out
 
 

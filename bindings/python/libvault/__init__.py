@@ -31,7 +31,7 @@ The GIL is released during every library call.
 
 from . import _native
 from ._vault import (Action, AuditFailure, AuditResult, Effect, FieldResult, Grant, Kdf,
-                     KeySlot, PolicySource, Reason, RecordResult, ReportKind, Session,
+                     KeySlot, PolicySource, Principal, Reason, RecordResult, ReportKind, Session,
                      UnlockKind, Vault, generate_key_file, policy_check, verify_export)
 from .errors import (AccessDenied, AlreadyExists, AuthError, Busy, IntegrityError,
                      InvalidInput, LimitExceeded, NotFound, OutOfMemory, PolicyError,
@@ -61,7 +61,7 @@ __version__ = library_version
 __all__ = [
     # handles and results
     "Vault", "Session", "RecordResult", "FieldResult", "Reason", "KeySlot", "AuditResult",
-    "Grant", "PolicySource",
+    "Grant", "PolicySource", "Principal",
     # enumerations
     "Effect", "Action", "Kdf", "UnlockKind", "AuditFailure", "ReportKind",
     # functions that need no vault

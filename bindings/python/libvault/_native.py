@@ -105,7 +105,7 @@ for _n in _CONST_NAMES:
 
 _SIZE_NAMES = ["id_bytes", "id_hex_size", "key_bytes", "field_overhead", "value_max",
                "jurisdiction_max", "name_max", "db_key_size", "hash_hex_size", "pubkey_size",
-               "reason_text_size", "audit_name_size", "audit_message_size"]
+               "reason_text_size", "audit_name_size", "audit_message_size", "principal_max"]
 for _n in _SIZE_NAMES:
     _fn("vault_" + _n, c_size_t)
 
@@ -221,6 +221,16 @@ class vault_subject(Structure):
     ]
 
 
+class vault_principal(Structure):
+    _fields_ = [
+        ("issuer", c_char_p),
+        ("subject", c_char_p),
+        ("token_id", c_char_p),
+        ("app", c_char_p),
+        ("peer", c_char_p),
+    ]
+
+
 class vault_reason(Structure):
     _fields_ = [
         ("effect", c_int),
@@ -291,6 +301,7 @@ _fn("vault_policy_source", c_int, _pvp, c_void_p, c_size_t, _vp)
 
 # Sessions and decisions
 _fn("vault_session_open", c_int, _pvp, _vp, POINTER(vault_subject))
+_fn("vault_session_open_as", c_int, _pvp, _vp, POINTER(vault_subject), POINTER(vault_principal))
 _fn("vault_session_close", None, _vp)
 _fn("vault_decide", c_int, POINTER(vault_reason), _vp, c_int, c_char_p, c_char_p)
 _fn("vault_explain", c_int, _pvp, _vp, c_int, c_char_p, c_char_p)
@@ -317,6 +328,7 @@ _fn("vault_record_erase", c_int, _vp, c_char_p)
 
 # Audit
 _fn("vault_set_actor", c_int, _vp, c_char_p)
+_fn("vault_set_actor_as", c_int, _vp, c_char_p, POINTER(vault_principal))
 _fn("vault_audit_checkpoint", c_int, _pvp, _vp)
 _fn("vault_audit_pubkey", c_int, c_void_p, c_size_t, _vp)
 _fn("vault_audit_verify", c_int, POINTER(vault_audit_result), _vp, c_char_p, PROGRESS_FN,

@@ -26,6 +26,7 @@ from .errors import IntegrityError, PolicyError, StateError, check, error_for_co
 __all__ = [
     "Effect", "Action", "Kdf", "UnlockKind", "AuditFailure", "ReportKind", "Reason",
     "FieldResult", "RecordResult", "KeySlot", "AuditResult", "Grant", "PolicySource",
+    "Principal",
     "Vault", "Session", "generate_key_file", "policy_check", "verify_export",
 ]
 
@@ -121,6 +122,27 @@ class Reason:
     @classmethod
     def _from_c(cls, r: "_n.vault_reason") -> "Reason":
         return cls(Effect(r.effect), _s(r.rule), _s(r.where), _s(r.grant), _s(r.text))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as the service that authenticated the caller saw it.
+
+    Every audit entry records it (report rows carry ``issuer``,
+    ``subject``, ``token_id``, ``app`` and ``peer``; ``None`` in entries
+    written before the principal was recorded).  Sessions opened without
+    one are embedded: empty issuer and app, peer ``local:uid=U,pid=P``.
+    """
+    peer: str
+    app: str = ""
+    issuer: str = ""
+    subject: str = ""
+    token_id: str = ""
+
+    def _c(self) -> "_n.vault_principal":
+        return _n.vault_principal(_b(self.issuer, "issuer"), _b(self.subject, "subject"),
+                                  _b(self.token_id, "token_id"), _b(self.app, "app"),
+                                  _b(self.peer, "peer"))
 
 
 @dataclass(frozen=True)
@@ -661,30 +683,43 @@ class Vault:
         finally:
             ctypes.memset(buf, 0, size)
 
-    def set_actor(self, user: str) -> None:
+    def set_actor(self, user: str, principal: Optional[Principal] = None) -> None:
         """Name the actor logged for operations that take no session.
 
         (Keyslot changes, policy apply, db-key, checkpoints, reports; the
-        default is ``os:<login name>``.)
+        default is ``os:<login name>``.)  With ``principal``, the officer
+        as a service authenticated them (``vault_set_actor_as``; a bad
+        principal raises :class:`~libvault.InvalidInput` and is logged);
+        without, the embedded caller.
         """
         with self._use() as v:
-            check(_n.lib.vault_set_actor(v, _b(user, "user")))
+            if principal is None:
+                check(_n.lib.vault_set_actor(v, _b(user, "user")))
+            else:
+                who = principal._c()
+                check(_n.lib.vault_set_actor_as(v, _b(user, "user"), byref(who)))
 
     # ---- sessions ------------------------------------------------------------
 
     def session(self, *, user: str, role: str, department: str, jurisdiction: str,
-                purpose: str) -> "Session":
+                purpose: str, principal: Optional[Principal] = None) -> "Session":
         """Open a session: who is acting, and for what.
 
         Unknown role, department or purpose raise
         :class:`~libvault.InvalidInput`.  Use it as a context manager or close
-        it; :meth:`close` closes the sessions still open.
+        it; :meth:`close` closes the sessions still open.  ``principal``
+        (``vault_session_open_as``) is the caller as a service authenticated
+        it; without one the session is embedded (see :class:`Principal`).
         """
         sub = _n.vault_subject(_b(user, "user"), _b(role, "role"), _b(department, "department"),
                                _b(jurisdiction, "jurisdiction"), _b(purpose, "purpose"))
         out = c_void_p()
         with self._use() as v:
-            check(_n.lib.vault_session_open(byref(out), v, byref(sub)))
+            if principal is None:
+                check(_n.lib.vault_session_open(byref(out), v, byref(sub)))
+            else:
+                who = principal._c()
+                check(_n.lib.vault_session_open_as(byref(out), v, byref(sub), byref(who)))
         s = Session(self, out, user, role, department, jurisdiction, purpose)
         with self._slock:
             self._sessions.add(s)
@@ -729,7 +764,8 @@ class Vault:
         """Replace the vault's policy (logged).
 
         Returns the access changes, one ``"+|- role department field effect"``
-        line per cell that gains (+) or loses (-) access.  Raises
+        line per cell that gains (+) or loses (-) access, then one
+        ``"+|- app NAME ..."`` line per ``apps:`` bound gained or lost.  Raises
         :class:`~libvault.PolicyError` for an invalid file.
         """
         out = c_void_p()

@@ -149,6 +149,49 @@ class AuditTest(VaultCase):
         with self.assertRaises(libvault.InvalidInput):
             self.v.audit_report(99)
 
+    def test_principal_in_reports_and_export(self):
+        hotline = libvault.Principal(peer="tls:192.0.2.7:51234", app="hotline-app",
+                                     issuer="https://id.example.gov", subject="u-17",
+                                     token_id="jti-9")
+        with self.v.session(user="wang", role="grid_worker", department="community_committee",
+                            jurisdiction="hangzhou/gongshu/xiaohe/changzheng/grid-07",
+                            purpose="grid_management", principal=hotline) as s:
+            s.get(self.rid, ["phone"])
+        self.g.get(self.rid, ["phone"])  # embedded
+        rows = [r for r in self.v.report_user("wang", as_json=True) if r["action"] == "read"]
+        served = [r for r in rows if r["app"] == "hotline-app"]
+        self.assertEqual(len(served), 1)
+        self.assertEqual((served[0]["issuer"], served[0]["subject"], served[0]["token_id"],
+                          served[0]["peer"]),
+                         ("https://id.example.gov", "u-17", "jti-9", "tls:192.0.2.7:51234"))
+        local = [r for r in rows if r["app"] == ""]
+        self.assertTrue(local)
+        self.assertTrue(all(r["issuer"] == "" and r["peer"].startswith("local:uid=")
+                            for r in local))
+        text = self.v.report_user("wang")
+        self.assertIn("[app=hotline-app iss=https://id.example.gov sub=u-17]", text)
+        self.assertIn("[embedded]", text)
+        exp = os.path.join(self.dir, "audit.jsonl")
+        self.v.audit_export(exp)
+        with open(exp, encoding="utf-8") as f:
+            self.assertIn('"app":"hotline-app","peer":"tls:192.0.2.7:51234"', f.read())
+        # a malformed principal is refused, and the refusal is logged
+        with self.assertRaises(libvault.InvalidInput):
+            self.v.session(user="wang", role="grid_worker", department="community_committee",
+                           jurisdiction="hangzhou/gongshu/xiaohe/changzheng/grid-07",
+                           purpose="grid_management",
+                           principal=libvault.Principal(peer="unix:uid=998", app="a\x1bb"))
+        with self.assertRaises(libvault.InvalidInput):
+            self.v.set_actor("qian", libvault.Principal(peer=""))
+        self.v.set_actor("qian", libvault.Principal(peer="unix:uid=998", app="officer-desk"))
+        self.v.audit_pubkey()
+        rows = self.v.report_denied(as_json=True)
+        refused = [r for r in rows if r["action"] in ("session_open", "set_actor")]
+        self.assertEqual(len(refused), 2)
+        self.assertEqual(refused[0]["app"], "?")
+        last = self.v.report_user("qian", as_json=True)[-1]
+        self.assertEqual((last["app"], last["peer"]), ("officer-desk", "unix:uid=998"))
+
 
 if __name__ == "__main__":
     unittest.main()
