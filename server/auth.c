@@ -139,7 +139,7 @@ static void principal_of(vault_principal *p, const vd_request *r)
     p->token_id = r->who.jti;
     p->app = r->who.app;
     p->peer = r->who.peer;
-    p->officer = r->route->officer;
+    p->flags = r->route->officer;
 }
 
 vault_session *vd_session(vd_request *r)
@@ -170,17 +170,18 @@ vault_session *vd_session(vd_request *r)
 
 int vd_actor(vd_request *r)
 {
-    vault_subject sub;
+    vault_session *s;
     vault_principal p;
     int rc;
 
-    sub.user = r->who.user;
-    sub.role = r->who.role;
-    sub.department = r->who.department;
-    sub.jurisdiction = r->who.jurisdiction;
-    sub.purpose = NULL;
+    /* The same checks as a data call (subject, app bounds, officer flags),
+     * and their refusal logged, through a session; then the handle acts
+     * as that principal for the call that follows. */
+    if (!(s = vd_session(r)))
+        return -1;
+    vault_session_close(s);
     principal_of(&p, r);
-    rc = vault_set_actor_as(r->v, &sub, &p);
+    rc = vault_set_actor_as(r->v, r->who.user, &p);
     if (rc != VAULT_OK)
         return vd_fail(r, rc, NULL);
     return 0;

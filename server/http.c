@@ -4,7 +4,6 @@
  * collected up to its route's limit, parsed as one JSON object, and passed
  * with the authenticated caller to the route's handler on a vault handle
  * from the pool.  Errors are {"error": {"code", "message"}} with one line. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -37,7 +36,11 @@ typedef struct conn_ctx {
     char *body;
     size_t len, cap, limit;
     int refused;         /* a response was queued early (size, route) */
+    int too_big;         /* the body ran past the limit: answer 413 at its end */
+    size_t discarded;
 } conn_ctx;
+
+#define DISCARD_MAX ((size_t)1 << 20)
 
 /* ---- responses ---- */
 
@@ -280,7 +283,7 @@ static void count(vd_server *srv, int status)
 static void log_refusal(vd_server *srv, const vd_caller *who, const char *path, const char *why)
 {
     vault *v = vd_pool_get(&srv->pool);
-    vault_principal p = {who->iss, who->sub, who->jti, who->app, who->peer};
+    vault_principal p = {who->iss, who->sub, who->jti, who->app, who->peer, 0};
     char detail[320];
 
     snprintf(detail, sizeof detail, "%s: %s", path, why);
@@ -328,7 +331,8 @@ static enum MHD_Result handle(vd_server *srv, struct MHD_Connection *c, int tls,
         const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "purpose");
         r.raw = cc->body ? cc->body : "";
         r.raw_len = cc->len;
-        r.body = q ? json_pack("{s:s}", "purpose", q) : json_object();
+        r.body = json_object();
+        (void)q; /* set below */
     } else if (cc->len) {
         r.body = json_loadb(cc->body, cc->len, JSON_REJECT_DUPLICATES, &jerr);
         if (!r.body || !json_is_object(r.body)) {
@@ -340,8 +344,14 @@ static enum MHD_Result handle(vd_server *srv, struct MHD_Connection *c, int tls,
                                   jerr.text);
             return send_error(c, 400, "VAULT_EINVALID", "request body must be a JSON object");
         }
-    } else if (!strcmp(method, "POST")) {
+    } else {
         r.body = json_object();
+    }
+    /* GET routes (no body) take the purpose from the query, ?purpose=... */
+    if (!json_object_get(r.body, "purpose")) {
+        const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "purpose");
+        if (q)
+            json_object_set_new(r.body, "purpose", json_string(q));
     }
     r.route = cc->route;
     r.v = vd_pool_get(&srv->pool);
@@ -398,12 +408,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (cc->too_big) {
+        /* A body that ran past the limit without declaring its length:
+         * libmicrohttpd answers only once the upload ends, so drop what
+         * comes, up to DISCARD_MAX more, then close the connection. */
+        if (*upload_size) {
+            cc->discarded += *upload_size;
+            *upload_size = 0;
+            return cc->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+        }
+        cc->refused = 1;
+        count(srv, 413);
+        return send_error(c, 413, "VAULT_ELIMIT", "request body over %zu bytes", cc->limit);
+    }
     if (*upload_size) {
         if (cc->len + *upload_size > cc->limit) {
-            cc->refused = 1;
+            cc->too_big = 1;
+            cc->discarded = *upload_size;
             *upload_size = 0;
-            count(srv, 413);
-            return send_error(c, 413, "VAULT_ELIMIT", "request body over %zu bytes", cc->limit);
+            sodium_memzero(cc->body, cc->cap);
+            cc->len = 0;
+            return MHD_YES;
         }
         if (cc->len + *upload_size + 1 > cc->cap) {
             size_t ncap = cc->cap ? cc->cap : 4096;
@@ -551,11 +576,12 @@ int vd_http_start(vd_server *srv, char *err, size_t err_cap)
         if (unix_fd < 0)
             return -1;
         unix_daemon = MHD_start_daemon(
-            flags, 0, NULL, NULL, on_unix, srv, MHD_OPTION_LISTEN_SOCKET, unix_fd,
+            flags, 0, NULL, NULL, on_unix, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+            MHD_OPTION_LISTEN_SOCKET, unix_fd,
             MHD_OPTION_THREAD_POOL_SIZE, cfg->workers, MHD_OPTION_CONNECTION_LIMIT,
             cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, cfg->request_timeout,
-            MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-            srv, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+            MHD_OPTION_END);
         if (!unix_daemon) {
             snprintf(err, err_cap, "listen.unix: %s: the HTTP server did not start", cfg->unix_path);
             return -1;
@@ -588,14 +614,14 @@ int vd_http_start(vd_server *srv, char *err, size_t err_cap)
             return -1;
         tls_daemon = MHD_start_daemon(
             flags | MHD_USE_TLS | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), cfg->tls_port,
-            NULL, NULL, on_tls, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+            NULL, NULL, on_tls, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
             MHD_OPTION_HTTPS_MEM_CERT, tls_mem_cert, MHD_OPTION_HTTPS_MEM_KEY, tls_mem_key,
             MHD_OPTION_HTTPS_MEM_TRUST, tls_mem_ca, MHD_OPTION_HTTPS_PRIORITIES,
             "NORMAL:-VERS-ALL:+VERS-TLS1.3", MHD_OPTION_THREAD_POOL_SIZE, cfg->workers,
             MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
             cfg->request_timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_STRICT_FOR_CLIENT, 1,
-            MHD_OPTION_END);
+            MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
         if (!tls_daemon) {
             snprintf(err, err_cap, "listen.tls: port %u: the HTTPS server did not start (port in "
                                    "use, or a bad certificate or key)",

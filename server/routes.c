@@ -3,7 +3,6 @@
  * on a session whose subject comes only from the authenticated caller
  * (vd_session); the request body supplies the purpose and the operation's
  * arguments, never who is asking. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -890,6 +889,11 @@ static int h_db_key(vd_request *r)
     return 0;
 }
 
+/* Officers' routes: the app must allow officers' actions (OA); those that
+ * change the vault itself also need a data officer's role (DO). */
+#define OA VAULT_PRINCIPAL_OFFICER_APP
+#define DO (VAULT_PRINCIPAL_OFFICER_APP | VAULT_PRINCIPAL_DATA_OFFICER)
+
 const vd_route vd_routes[] = {
     {"GET", "/v1/health", h_health, 0, 0, 0, 0},
     {"GET", "/v1/metrics", h_metrics, 0, 0, 0, 0},
@@ -901,21 +905,21 @@ const vd_route vd_routes[] = {
     {"POST", "/v1/records/erase", h_record_erase, 1, 0, 0, 0},
     {"POST", "/v1/records/export", h_record_export, 1, 0, 0, 0},
     {"POST", "/v1/policy/explain", h_policy_explain, 1, 0, 0, 0},
-    {"POST", "/v1/policy/who-can", h_policy_who_can, 1, 1, 0, 0},
+    {"POST", "/v1/policy/who-can", h_policy_who_can, 1, OA, 0, 0},
     {"GET", "/v1/policy", h_policy_show, 1, 0, 0, 0},
     {"POST", "/v1/audit/verify", h_audit_verify, 1, 0, 0, 0},
-    {"POST", "/v1/audit/checkpoint", h_audit_checkpoint, 1, 1, 0, 0},
+    {"POST", "/v1/audit/checkpoint", h_audit_checkpoint, 1, OA, 0, 0},
     {"GET", "/v1/audit/pubkey", h_audit_pubkey, 1, 0, 0, 0},
-    {"POST", "/v1/audit/report", h_audit_report, 1, 1, 0, 0},
-    {"POST", "/v1/audit/export", h_audit_export, 1, 1, 0, 0},
-    {"POST", "/v1/grants/issue", h_grant_issue, 1, 1, 0, 0},
-    {"POST", "/v1/grants/approve", h_grant_approve, 1, 1, 0, 0},
-    {"POST", "/v1/grants/revoke", h_grant_revoke, 1, 1, 0, 0},
-    {"POST", "/v1/grants/list", h_grant_list, 1, 1, 0, 0},
-    {"POST", "/v1/break-glass", h_break_glass, 1, 1, 0, 0},
+    {"POST", "/v1/audit/report", h_audit_report, 1, OA, 0, 0},
+    {"POST", "/v1/audit/export", h_audit_export, 1, OA, 0, 0},
+    {"POST", "/v1/grants/issue", h_grant_issue, 1, OA, 0, 0},
+    {"POST", "/v1/grants/approve", h_grant_approve, 1, OA, 0, 0},
+    {"POST", "/v1/grants/revoke", h_grant_revoke, 1, OA, 0, 0},
+    {"POST", "/v1/grants/list", h_grant_list, 1, OA, 0, 0},
+    {"POST", "/v1/break-glass", h_break_glass, 1, OA, 0, 0},
     {"POST", "/v1/import", h_import, 1, 0, 1, 1},
-    {"POST", "/v1/policy/apply", h_policy_apply, 1, 1, 0, 0},
-    {"POST", "/v1/keys/rotate", h_key_rotate, 1, 1, 0, 0},
-    {"POST", "/v1/db-key", h_db_key, 1, 1, 0, 0},
+    {"POST", "/v1/policy/apply", h_policy_apply, 1, DO, 0, 0},
+    {"POST", "/v1/keys/rotate", h_key_rotate, 1, DO, 0, 0},
+    {"POST", "/v1/db-key", h_db_key, 1, DO, 0, 0},
 };
 const size_t vd_nroutes = sizeof vd_routes / sizeof vd_routes[0];

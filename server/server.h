@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "token.h"
 #include "vault.h"
 
 struct token_issuer;
@@ -58,8 +59,9 @@ typedef struct vd_caller {
     char app[128];           /* from the transport (clients: in the config) */
     char peer[VD_PEER_MAX];  /* "unix:uid=998,pid=4242" or "tls:192.0.2.7:51234" */
     int has_token;
-    char iss[256], sub[256], jti[256];
-    char user[256], role[128], department[128], jurisdiction[512];
+    char iss[TOKEN_ISS_MAX + 1], sub[TOKEN_SUB_MAX + 1], jti[TOKEN_JTI_MAX + 1];
+    char user[VAULT_NAME_MAX], role[VAULT_NAME_MAX], department[VAULT_NAME_MAX];
+    char jurisdiction[VAULT_JURISDICTION_MAX + 1];
     int64_t exp;
 } vd_caller;
 
@@ -89,7 +91,7 @@ typedef struct vd_route {
     const char *path;
     vd_handler fn;
     int needs_token;   /* 0: health and metrics only */
-    int officer;       /* an officer's action (the app must allow officer_actions) */
+    unsigned officer;  /* VAULT_PRINCIPAL_OFFICER_APP, _DATA_OFFICER: officers' actions */
     int large_body;    /* import: max_import_body instead of max_body */
     int raw_body;      /* the body is not JSON (CSV) */
 } vd_route;

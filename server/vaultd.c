@@ -3,7 +3,6 @@
  * only), and serves apps over a Unix socket and TLS 1.3 with client
  * certificates; every request is authenticated twice (the app by its
  * transport, the person by a signed identity token). */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -36,7 +35,7 @@ static const char usage[] =
     "  --check-config   parse and check FILE, then exit (0 when valid)\n"
     "  --help, -h       this text\n"
     "  --version        the library version\n"
-    "  --routes         list the API routes (METHOD PATH [officer]) and exit\n"
+    "  --routes         list the API routes (METHOD PATH -|officer|data_officer) and exit\n"
     "\n"
     "Example:\n"
     "  vaultd --config /etc/vaultd/vaultd.yaml\n"
@@ -183,8 +182,10 @@ int main(int argc, char **argv)
         case 'V': printf("vaultd %s\n", vault_version_string()); return 0;
         case 'R':
             for (size_t i = 0; i < vd_nroutes; i++)
-                printf("%s %s%s\n", vd_routes[i].method, vd_routes[i].path,
-                       vd_routes[i].officer ? " officer" : "");
+                printf("%s %s %s\n", vd_routes[i].method, vd_routes[i].path,
+                       (vd_routes[i].officer & VAULT_PRINCIPAL_DATA_OFFICER) ? "data_officer"
+                       : vd_routes[i].officer                              ? "officer"
+                                                                           : "-");
             return 0;
         default: fputs(usage, stderr); return 2;
         }

@@ -88,6 +88,7 @@ class Vaultd:
 
     def __init__(self, tls=False, workers=4, extra_clients=(), unix_mode="0666"):
         self.tmp = tempfile.mkdtemp(prefix="vaultd-test-")
+        os.chmod(self.tmp, 0o755)  # the tests' other uids reach the socket here
         self.vault = os.path.join(self.tmp, "street.vault")
         self.key = os.path.join(self.tmp, "street.key")
         self.sock = os.path.join(self.tmp, "vaultd.sock")
