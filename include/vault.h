@@ -164,6 +164,13 @@ VAULT_API int vault_create(vault **out, const char *path, const char *policy_fil
  * a damaged key sidecar VAULT_EINTEGRITY. */
 VAULT_API int vault_open(vault **out, const char *path, const vault_secret *secret) VAULT_CHECK;
 
+/* Open another handle on the vault `v` is open on, with v's keys, without
+ * unlocking again (no passphrase, no key file).  For a process that serves
+ * several threads at once (vaultd's workers: one handle per thread, each
+ * with its own connection; see docs/threading.md).  The new handle is
+ * independent: close each one. */
+VAULT_API int vault_reopen(vault **out, vault *v) VAULT_CHECK;
+
 /* Close the handle, wiping its keys. */
 VAULT_API void vault_close(vault *v);
 
@@ -265,7 +272,19 @@ typedef struct vault_principal {
     const char *token_id; /* token id (jti), may be "" */
     const char *app;      /* authenticated app name; "" embedded */
     const char *peer;     /* transport peer, e.g. "unix:uid=998" or "tls:192.0.2.7:51234" */
+    unsigned flags;       /* VAULT_PRINCIPAL_*: what the request asks beyond a data call */
 } vault_principal;
+
+/* vault_principal.flags.  With an app, vault_session_open_as checks the
+ * policy's apps: bounds (docs/policy-format.md "Apps"); these flags add:
+ *   VAULT_PRINCIPAL_OFFICER_APP: an officer's action (grants, approvals,
+ *     revocations, break-glass, policy apply, key changes, audit reports
+ *     and exports): the app must say officer_actions: true;
+ *   VAULT_PRINCIPAL_DATA_OFFICER: the subject's role must be one the
+ *     policy's grant_limits names (a data officer), for the actions that
+ *     change the vault itself (policy apply, key rotation, db-key). */
+#define VAULT_PRINCIPAL_OFFICER_APP 0x1u
+#define VAULT_PRINCIPAL_DATA_OFFICER 0x2u
 
 /* Open a session: who is acting, for what.  Unknown role, department or
  * purpose, or a role outside its department, gives VAULT_EINVALID; the
@@ -287,7 +306,13 @@ VAULT_API int vault_session_open(vault_session **out, vault *v, const vault_subj
  * vault_session_open, plus VAULT_EINVALID for a principal that breaks
  * the rules of vault_principal (the message names the part, never its
  * text).  Every refusal is a "session_open" audit entry carrying the
- * principal as asserted (malformed strings as "?"). */
+ * principal as asserted (malformed strings as "?").
+ *
+ * When who->app is set, the policy's apps: section must let that app act
+ * for the subject's department, role, jurisdiction and purpose (and the
+ * flags' further bounds hold); otherwise VAULT_EDENIED, logged, with the
+ * bound that failed and its policy line: an app not listed, or a policy
+ * without apps:, is refused (fail closed). */
 VAULT_API int vault_session_open_as(vault_session **out, vault *v, const vault_subject *subject,
                                     const vault_principal *who) VAULT_CHECK;
 VAULT_API void vault_session_close(vault_session *s);
@@ -424,6 +449,15 @@ VAULT_API int vault_set_actor(vault *v, const char *user) VAULT_CHECK;
  * is an audit entry (action "set_actor", outcome denied) and the actor
  * stays as it was. */
 VAULT_API int vault_set_actor_as(vault *v, const char *user, const vault_principal *who) VAULT_CHECK;
+
+/* For a service (vaultd): record a request refused before it reached a
+ * session, such as a peer mapped to no app or a token that failed its
+ * checks, so that every refusal leaves a trace.  `who` holds what is
+ * known of the caller (malformed or missing parts are logged as "?" or
+ * ""), `action` a name for what was refused ("request"), `detail` the
+ * reason without values.  The entry's user is "?", outcome denied. */
+VAULT_API int vault_log_refusal(vault *v, const vault_principal *who, const char *action,
+                                const char *detail) VAULT_CHECK;
 
 /* Write a signed checkpoint of the log now.  *out_note (may be NULL; free
  * with vault_free) receives the C2SP signed note, to keep outside the vault.

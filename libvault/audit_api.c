@@ -94,6 +94,44 @@ cleanup:
 }
 
 
+int vault_log_refusal(vault *v, const vault_principal *who, const char *action,
+                      const char *detail)
+{
+    int rc = VAULT_OK, entered = 0;
+    char act[VAULT_NAME_MAX], det[VAULT_REASON_TEXT_SIZE];
+    vault__who w;
+    af_entry e;
+
+    ENSURE(v, VAULT_EINVALID, "missing vault handle");
+    ENSURE(action && vault__name_check(action, "action") == VAULT_OK, VAULT_EINVALID,
+           "vault_log_refusal: the action must be a name");
+    snprintf(act, sizeof act, "%s", action);
+    /* The reason is free text without values; anything else is replaced. */
+    if (detail && vault__text_check(detail, sizeof det - 1, "detail") == VAULT_OK)
+        snprintf(det, sizeof det, "%s", detail);
+    else
+        snprintf(det, sizeof det, "(malformed reason)");
+    vault__err_clear();
+    vault__who_asserted(&w, who);
+    GUARD(vault__enter(v));
+    entered = 1;
+    GUARD(op_begin(v, OP_WRITE));
+    audit_entry_init(&e, v, NULL, act);
+    e.user = "?"; /* nobody was authenticated */
+    e.who.issuer = w.issuer, e.who.subject = w.subject, e.who.token_id = w.token_id;
+    e.who.app = w.app, e.who.peer = w.peer;
+    e.outcome = AF_OUTCOME_DENIED;
+    e.detail = det;
+    GUARD(audit_append(v, &e));
+    GUARD(op_commit(v));
+cleanup:
+    if (entered) {
+        op_rollback(v);
+        vault__exit(v, entered);
+    }
+    return rc;
+}
+
 int vault_audit_checkpoint(char **out_note, vault *v)
 {
     int rc = VAULT_OK, entered = 0;

@@ -121,6 +121,28 @@ static int log_open_refusal(vault *v, const vault_subject *subject, const vault_
     return log_refusal(v, &t, "session_open", NULL, NULL, NULL, saved, AF_OUTCOME_DENIED, code);
 }
 
+/* May the session's app act for its subject (the policy's apps:), and
+ * for an officer's action (flags)?  VAULT_EDENIED with the reason. */
+static int app_admit(vault *v, const vault_session *s, unsigned flags)
+{
+    int rc = VAULT_OK;
+    char *why = NULL;
+
+    ENSURE((flags & ~(VAULT_PRINCIPAL_OFFICER_APP | VAULT_PRINCIPAL_DATA_OFFICER)) == 0,
+           VAULT_EINVALID, "principal flags: unknown bits 0x%x", flags);
+    rc = policy_app_check(v->policy, s->who.app, s->role, s->department, s->jurisdiction,
+                          s->purpose, (flags & VAULT_PRINCIPAL_OFFICER_APP) != 0, &why);
+    if (rc == VAULT_EDENIED)
+        rc = vault__err(VAULT_EDENIED, "%s", why ? why : "the app may not act for this subject");
+    GUARD(rc);
+    ENSURE(!(flags & VAULT_PRINCIPAL_DATA_OFFICER) || policy_grant_limit(v->policy, s->role),
+           VAULT_EDENIED, "role %s is not a data officer (no grant_limits in the policy): it "
+           "may not change the vault", s->role);
+cleanup:
+    free(why);
+    return rc;
+}
+
 /* Open a session for `subject` as `who` (NULL: embedded). */
 static int session_open(vault_session **out, vault *v, const vault_subject *subject,
                         const vault_principal *who)
@@ -141,10 +163,10 @@ static int session_open(vault_session **out, vault *v, const vault_subject *subj
         vault__who_local(&s->who);
     if (rc == VAULT_OK)
         rc = session_fill(s, subject);
-    /* The policy's apps: bound (which departments, roles, jurisdictions
-     * and purposes s->who.app may act for) is checked here, where s holds
-     * the checked subject and principal together and a refusal is logged
-     * below like any other. */
+    /* The policy's apps: bound, where s holds the checked subject and
+     * principal together; a refusal is logged below like any other. */
+    if (rc == VAULT_OK && who && s->who.app[0])
+        rc = app_admit(v, s, who->flags);
     if (rc < 0 && rc != VAULT_ENOMEM) {
         rc = log_open_refusal(v, subject, who, rc);
         goto cleanup;

@@ -285,27 +285,18 @@ cleanup:
     return rc;
 }
 
-int vault_open(vault **out, const char *path, const vault_secret *secret)
+/* Open the vault at `path` with its master key already unwrapped (from a
+ * keyslot, or from another handle on the same vault). */
+static int open_unlocked(vault **out, const char *path, const uint8_t *master,
+                         const uint8_t keys_id[VAULT_ID_BYTES])
 {
     int rc = VAULT_OK;
     vault *v = NULL;
-    uint8_t *master = NULL;
-    uint8_t keys_id[VAULT_ID_BYTES], fmt[64];
+    uint8_t fmt[64];
     size_t n = 0;
-    struct stat st;
     int migrated = 0;
 
-    ENSURE(out, VAULT_EINVALID, "missing output handle");
-    *out = NULL;
-    vault__err_clear();
-    GUARD(vault_init());
-    ENSURE(secret, VAULT_EINVALID, "missing passphrase or key file");
     GUARD(handle_new(&v, path));
-    ENSURE(!store_location_is_file(v->path) || stat(v->path, &st) == 0, VAULT_ENOTFOUND,
-           "%s: no such vault", v->path);
-    master = vc_malloc(VAULT_KEY_BYTES);
-    ENSURE(master, VAULT_ENOMEM, "out of secure memory");
-    GUARD(ks_unlock(master, keys_id, v->keys_path, secret));
     GUARD(keyring_new(&v->keys, master, keys_id));
     rc = store_open(&v->db, v->path, keyring_db_key(v->keys), 0, keyring_row_guard(v->keys),
                     &migrated);
@@ -332,6 +323,61 @@ int vault_open(vault **out, const char *path, const vault_secret *secret)
     v = NULL;
 cleanup:
     vault_close(v);
+    return rc;
+}
+
+int vault_open(vault **out, const char *path, const vault_secret *secret)
+{
+    int rc = VAULT_OK;
+    uint8_t *master = NULL;
+    uint8_t keys_id[VAULT_ID_BYTES];
+    char *keys_path = NULL;
+    struct stat st;
+
+    ENSURE(out, VAULT_EINVALID, "missing output handle");
+    *out = NULL;
+    vault__err_clear();
+    GUARD(vault_init());
+    ENSURE(secret, VAULT_EINVALID, "missing passphrase or key file");
+    ENSURE(path && *path, VAULT_EINVALID, "missing vault path");
+    ENSURE(!store_location_is_file(path) || stat(path, &st) == 0, VAULT_ENOTFOUND,
+           "%s: no such vault", path);
+    GUARD(keys_path_for(&keys_path, path));
+    master = vc_malloc(VAULT_KEY_BYTES);
+    ENSURE(master, VAULT_ENOMEM, "out of secure memory");
+    GUARD(ks_unlock(master, keys_id, keys_path, secret));
+    GUARD(open_unlocked(out, path, master, keys_id));
+cleanup:
+    free(keys_path);
+    vc_free(master);
+    return rc;
+}
+
+int vault_reopen(vault **out, vault *v)
+{
+    int rc = VAULT_OK, entered = 0;
+    uint8_t *master = NULL;
+    uint8_t id[VAULT_ID_BYTES];
+    char *path = NULL;
+
+    ENSURE(out, VAULT_EINVALID, "missing output handle");
+    *out = NULL;
+    ENSURE(v, VAULT_EINVALID, "missing vault handle");
+    GUARD(vault__enter(v));
+    entered = 1;
+    master = vc_malloc(VAULT_KEY_BYTES);
+    ENSURE(master, VAULT_ENOMEM, "out of secure memory");
+    memcpy(master, keyring_master(v->keys), VAULT_KEY_BYTES);
+    memcpy(id, v->id, sizeof id);
+    path = strdup(v->path);
+    ENSURE(path, VAULT_ENOMEM, "out of memory");
+    vault__exit(v, entered);
+    entered = 0;
+    GUARD(open_unlocked(out, path, master, id));
+cleanup:
+    if (entered)
+        vault__exit(v, entered);
+    free(path);
     vc_free(master);
     return rc;
 }

@@ -19,8 +19,8 @@
 
 static const vault_subject grid_sub = {"wang", "grid_worker", "community_committee", GRID7,
                                        "grid_management"};
-static const vault_principal hotline = {"https://id.example.gov", "u-17", "jti-9", "hotline-app",
-                                        "tls:192.0.2.7:51234"};
+static const vault_principal gridapp = {"https://id.example.gov", "u-17", "jti-9", "grid-app",
+                                        "tls:192.0.2.7:51234", 0};
 
 typedef struct fixture {
     char *dir;
@@ -148,7 +148,7 @@ static void test_session_as(void **state)
     size_t len = 0, i, served = 0;
     json_t *rows, *row;
 
-    assert_int_equal(vault_session_open_as(&s, f->v, &grid_sub, &hotline), 0);
+    assert_int_equal(vault_session_open_as(&s, f->v, &grid_sub, &gridapp), 0);
     read_phone(s, f->id);
     last(&l, f->v);
     assert_string_equal(l.action, "read");
@@ -156,13 +156,13 @@ static void test_session_as(void **state)
     assert_string_equal(l.issuer, "https://id.example.gov");
     assert_string_equal(l.subject, "u-17");
     assert_string_equal(l.token_id, "jti-9");
-    assert_string_equal(l.app, "hotline-app");
+    assert_string_equal(l.app, "grid-app");
     assert_string_equal(l.peer, "tls:192.0.2.7:51234");
     /* a refusal in that session carries it too */
     assert_int_equal(vault_record_put(s, f->id, "phone", "1", 1), VAULT_EDENIED);
     last(&l, f->v);
     assert_int_equal(l.outcome, AF_OUTCOME_DENIED);
-    assert_string_equal(l.app, "hotline-app");
+    assert_string_equal(l.app, "grid-app");
     vault_session_close(s);
 
     local = tu_session(f->v, "wang", "grid_worker", "community_committee", GRID7,
@@ -182,7 +182,7 @@ static void test_session_as(void **state)
     text[len] = '\0';
     assert_non_null(strstr(text, "\"purpose\":\"grid_management\",\"issuer\":\"https://id."
                                  "example.gov\",\"subject\":\"u-17\",\"token_id\":\"jti-9\","
-                                 "\"app\":\"hotline-app\",\"peer\":\"tls:192.0.2.7:51234\","
+                                 "\"app\":\"grid-app\",\"peer\":\"tls:192.0.2.7:51234\","
                                  "\"action\":\"read\""));
     assert_non_null(strstr(text, "\"app\":\"\",\"peer\":\"local:uid="));
     free(text);
@@ -190,7 +190,7 @@ static void test_session_as(void **state)
     /* and the report: JSON rows and text lines */
     rows = report_rows(f->v, "wang");
     json_array_foreach(rows, i, row) {
-        if (strcmp(jstr(row, "app"), "hotline-app") != 0)
+        if (strcmp(jstr(row, "app"), "grid-app") != 0)
             continue;
         served++;
         assert_string_equal(jstr(row, "issuer"), "https://id.example.gov");
@@ -202,7 +202,7 @@ static void test_session_as(void **state)
     json_decref(rows);
     assert_int_equal(vault_audit_report(&report, f->v, VAULT_REPORT_RECORD, f->id, 0), 0);
     assert_non_null(strstr(report, "wang (grid_worker/community_committee @ " GRID7
-                                   ") [app=hotline-app iss=https://id.example.gov sub=u-17]"
+                                   ") [app=grid-app iss=https://id.example.gov sub=u-17]"
                                    "  read"));
     assert_non_null(strstr(report, "@ " GRID7 ") [embedded]  read"));
     vault_free(report);
@@ -227,24 +227,24 @@ static void test_bad_principals(void **state)
     last_entry l;
     size_t i, before;
     bad_case cases[] = {
-        {{"iss", "sub", "", "SECRET\x1b[2K", "unix:uid=998"}, VAULT_EINVALID, "?", "unix:uid=998",
+        {{"iss", "sub", "", "SECRET\x1b[2K", "unix:uid=998", 0}, VAULT_EINVALID, "?", "unix:uid=998",
          "control character in the app"},
-        {{bad_utf8, "sub", "", "app", "unix:uid=998"}, VAULT_EINVALID, "app", "unix:uid=998",
+        {{bad_utf8, "sub", "", "app", "unix:uid=998", 0}, VAULT_EINVALID, "app", "unix:uid=998",
          "invalid UTF-8 in the issuer"},
-        {{"iss", "sub", "SECRET\n", "app", "unix:uid=998"}, VAULT_EINVALID, "app",
+        {{"iss", "sub", "SECRET\n", "app", "unix:uid=998", 0}, VAULT_EINVALID, "app",
          "unix:uid=998", "newline in the token id"},
-        {{"iss", "sub", "", "app", "tls:SECRET\xe2\x80\xae"}, VAULT_EINVALID, "app", "?",
+        {{"iss", "sub", "", "app", "tls:SECRET\xe2\x80\xae", 0}, VAULT_EINVALID, "app", "?",
          "bidi control in the peer"},
-        {{"iss", long_sub, "", "app", "unix:uid=998"}, VAULT_ELIMIT, "app", "unix:uid=998",
+        {{"iss", long_sub, "", "app", "unix:uid=998", 0}, VAULT_ELIMIT, "app", "unix:uid=998",
          "subject too long"},
-        {{"iss", "sub", "", "app", ""}, VAULT_EINVALID, "app", "", "no peer"},
-        {{"iss", NULL, "", "app", "unix:uid=998"}, VAULT_EINVALID, "app", "unix:uid=998",
+        {{"iss", "sub", "", "app", "", 0}, VAULT_EINVALID, "app", "", "no peer"},
+        {{"iss", NULL, "", "app", "unix:uid=998", 0}, VAULT_EINVALID, "app", "unix:uid=998",
          "issuer without a subject"},
-        {{NULL, "sub", "", "app", "unix:uid=998"}, VAULT_EINVALID, "app", "unix:uid=998",
+        {{NULL, "sub", "", "app", "unix:uid=998", 0}, VAULT_EINVALID, "app", "unix:uid=998",
          "subject without an issuer"},
-        {{"", "", "jti", "app", "unix:uid=998"}, VAULT_EINVALID, "app", "unix:uid=998",
+        {{"", "", "jti", "app", "unix:uid=998", 0}, VAULT_EINVALID, "app", "unix:uid=998",
          "token id without an issuer"},
-        {{"", "", "", "", "unix:uid=998"}, VAULT_EINVALID, "", "unix:uid=998",
+        {{"", "", "", "", "unix:uid=998", 0}, VAULT_EINVALID, "", "unix:uid=998",
          "neither an app nor an issuer"},
     };
 
@@ -278,20 +278,20 @@ static void test_bad_principals(void **state)
         vault_subject bad = grid_sub;
 
         bad.role = "janitor";
-        assert_int_equal(vault_session_open_as(&s, f->v, &bad, &hotline), VAULT_EINVALID);
+        assert_int_equal(vault_session_open_as(&s, f->v, &bad, &gridapp), VAULT_EINVALID);
         last(&l, f->v);
         assert_string_equal(l.action, "session_open");
-        assert_string_equal(l.app, "hotline-app");
+        assert_string_equal(l.app, "grid-app");
         assert_string_equal(l.subject, "u-17");
     }
     /* an app alone (no person token) is a principal too */
     {
-        vault_principal app_only = {NULL, NULL, NULL, "batch-app", "unix:uid=998"};
+        vault_principal app_only = {NULL, NULL, NULL, "grid-app", "unix:uid=998", 0};
 
         assert_int_equal(vault_session_open_as(&s, f->v, &grid_sub, &app_only), 0);
         read_phone(s, f->id);
         last(&l, f->v);
-        assert_string_equal(l.app, "batch-app");
+        assert_string_equal(l.app, "grid-app");
         assert_string_equal(l.issuer, "");
         vault_session_close(s);
     }
@@ -304,9 +304,9 @@ static void test_actor_as(void **state)
 {
     fixture *f = *state;
     static const vault_principal officer = {"https://id.example.gov", "officer-3", "", "desk",
-                                            "unix:uid=1001"};
+                                            "unix:uid=1001", 0};
     static const vault_principal bad = {"https://id.example.gov", "officer-3", "", "desk\t",
-                                        "unix:uid=1001"};
+                                        "unix:uid=1001", 0};
     char pub[VAULT_PUBKEY_SIZE];
     last_entry l;
 
@@ -361,7 +361,7 @@ static void test_tampered_principal(void **state)
     size_t n = 0, k;
     const uint8_t *hit;
 
-    assert_int_equal(vault_session_open_as(&s, f->v, &grid_sub, &hotline), 0);
+    assert_int_equal(vault_session_open_as(&s, f->v, &grid_sub, &gridapp), 0);
     read_phone(s, f->id);
     read_phone(s, f->id);
     vault_session_close(s);
@@ -382,7 +382,7 @@ static void test_tampered_principal(void **state)
         size_t len = (size_t)sqlite3_column_bytes(st, 1);
 
         for (hit = NULL, k = 0; b && k + 11 <= len && !hit; k++)
-            if (memcmp(b + k, "hotline-app", 11) == 0) /* memcmp ok: not secret */
+            if (memcmp(b + k, "grid-app", 8) == 0) /* memcmp ok: not secret */
                 hit = b + k;
         if (!hit)
             continue;
@@ -437,7 +437,7 @@ static void import_fn(void *arg, const af_entry *e)
 static void test_import_entries(void **state)
 {
     fixture *f = *state;
-    static const vault_principal batch = {NULL, NULL, NULL, "import-batch", "unix:uid=998"};
+    static const vault_principal batch = {NULL, NULL, NULL, "street-desk", "unix:uid=998", 0};
     static const vault_subject officer = {"li", "data_officer", "street_office", STREET,
                                           "resident_service"};
     vault_session *s = NULL;
@@ -457,6 +457,67 @@ static void test_import_entries(void **state)
     assert_string_equal(c.peer, "unix:uid=998");
 }
 
+/* The policy's apps: bound at session open (DESIGN §5): an app acts only
+ * for the departments, roles, jurisdictions and purposes it lists, the
+ * officer flags add their bounds, and every refusal is logged with the
+ * app and the reason. */
+static void test_app_bounds(void **state)
+{
+    fixture *f = *state;
+    vault_session *s = NULL;
+    static const vault_subject health_sub = {"wang", "health_worker", "health", STREET,
+                                             "public_health"};
+    static const vault_subject officer = {"li", "data_officer", "street_office", STREET,
+                                          "resident_service"};
+    static const vault_subject street = {"zhou", "street_officer", "street_office", STREET,
+                                         "resident_service"};
+    static const vault_subject far = {"wang", "grid_worker", "community_committee",
+                                      "hangzhou/xihu/lingyin", "grid_management"};
+    vault_principal hot = {"https://id.example.gov", "u-9", "", "hotline-app", "unix:uid=1002", 0};
+    vault_principal desk = {"https://id.example.gov", "u-3", "", "street-desk", "unix:uid=0", 0};
+    vault_principal nobody = {"https://id.example.gov", "u-3", "", "nobody-app", "unix:uid=7", 0};
+    vault_principal cli = {"https://id.example.gov", "u-5", "", "vaultctl", "unix:uid=1005", 0};
+    static const vault_subject auditor = {"qian", "auditor", "street_office", STREET, "audit"};
+    last_entry l;
+
+    /* the hotline app asserting the health department */
+    assert_int_equal(vault_session_open_as(&s, f->v, &health_sub, &hot), VAULT_EDENIED);
+    assert_null(s);
+    assert_non_null(strstr(vault_error_last(), "app hotline-app may not act for department health"));
+    last(&l, f->v);
+    assert_string_equal(l.action, "session_open");
+    assert_string_equal(l.app, "hotline-app");
+    assert_int_equal(l.outcome, AF_OUTCOME_DENIED);
+    assert_non_null(strstr(l.detail, "department health"));
+    /* an app the policy doesn't list; a jurisdiction outside the app's */
+    assert_int_equal(vault_session_open_as(&s, f->v, &officer, &nobody), VAULT_EDENIED);
+    assert_int_equal(vault_session_open_as(&s, f->v, &far, &gridapp), VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "grid-app"));
+    /* officers' actions: only through an app that allows them */
+    {
+        vault_principal g = gridapp;
+        g.flags = VAULT_PRINCIPAL_OFFICER_APP;
+        assert_int_equal(vault_session_open_as(&s, f->v, &grid_sub, &g), VAULT_EDENIED);
+        g.flags = 0x80;
+        assert_int_equal(vault_session_open_as(&s, f->v, &grid_sub, &g), VAULT_EINVALID);
+    }
+    desk.flags = VAULT_PRINCIPAL_OFFICER_APP;
+    assert_int_equal(vault_session_open_as(&s, f->v, &street, &desk), 0);
+    vault_session_close(s);
+    s = NULL;
+    /* changing the vault itself: data officers only */
+    desk.flags = VAULT_PRINCIPAL_OFFICER_APP | VAULT_PRINCIPAL_DATA_OFFICER;
+    cli.flags = desk.flags;
+    assert_int_equal(vault_session_open_as(&s, f->v, &auditor, &cli), VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "not a data officer"));
+    cli.flags = VAULT_PRINCIPAL_OFFICER_APP;
+    assert_int_equal(vault_session_open_as(&s, f->v, &auditor, &cli), 0);
+    vault_session_close(s);
+    s = NULL;
+    assert_int_equal(vault_session_open_as(&s, f->v, &officer, &desk), 0);
+    vault_session_close(s);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -466,6 +527,7 @@ int main(void)
         T(test_actor_as),
         T(test_tampered_principal),
         T(test_import_entries),
+        T(test_app_bounds),
     };
 #undef T
 

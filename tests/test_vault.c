@@ -876,6 +876,48 @@ static void test_deferred_write_conflict(void **state)
     vault_session_close(s);
 }
 
+/* vault_reopen: a second handle with the first one's keys, no secret
+ * needed; each handle works alone, and writes through one are seen (and
+ * chained in one log) by the other. */
+static void test_reopen(void **state)
+{
+    fixture *f = *state;
+    vault *v2 = NULL;
+    vault_session *s1 = officer(f->v), *s2;
+    char id[VAULT_ID_HEX_SIZE], id2[VAULT_ID_HEX_SIZE], val[256];
+    char vid1[VAULT_ID_HEX_SIZE], vid2[VAULT_ID_HEX_SIZE];
+
+    assert_int_equal(vault_reopen(NULL, f->v), VAULT_EINVALID);
+    assert_int_equal(vault_reopen(&v2, NULL), VAULT_EINVALID);
+    assert_null(v2);
+    add(s1, id, GRID7, "李四", "13811112222", "110101199003071234");
+    assert_int_equal(vault_reopen(&v2, f->v), 0);
+    assert_non_null(v2);
+    assert_int_equal(vault_id(vid1, sizeof vid1, f->v), 0);
+    assert_int_equal(vault_id(vid2, sizeof vid2, v2), 0);
+    assert_string_equal(vid1, vid2);
+    s2 = officer(v2);
+    assert_int_equal(get1(val, sizeof val, NULL, s2, id, "phone"), 0);
+    assert_string_equal(val, "13811112222");
+    add(s2, id2, GRID7, "王五", "13833334444", "110101199003075678");
+    assert_int_equal(get1(val, sizeof val, NULL, s1, id2, "phone"), 0);
+    assert_string_equal(val, "13833334444");
+    /* the first handle closes; the second keeps working on its own keys */
+    vault_session_close(s1);
+    vault_close(f->v);
+    f->v = NULL;
+    assert_int_equal(get1(val, sizeof val, NULL, s2, id, "phone"), 0);
+    assert_string_equal(val, "13811112222");
+    {
+        vault_audit_result ar;
+        assert_int_equal(vault_audit_verify(&ar, v2, NULL, NULL, NULL), 0);
+        assert_int_equal(ar.failure, VAULT_AUDIT_OK);
+        assert_true(ar.entries >= 4);
+    }
+    vault_session_close(s2);
+    f->v = v2;
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -888,6 +930,7 @@ int main(void)
         T(test_keyslots),        T(test_create_refusals),  T(test_two_writers),
         T(test_db_key),          cmocka_unit_test(test_constants),
         T(test_result_values_intact), T(test_page_sizes), T(test_schema3_migrates),
+        T(test_reopen),
     };
 
     if (vault_init() < 0)

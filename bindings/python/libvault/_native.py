@@ -21,7 +21,7 @@ import ctypes
 import ctypes.util
 import os
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_int, c_int64,
-                    c_size_t, c_uint64, c_void_p)
+                    c_size_t, c_uint, c_uint64, c_void_p)
 from typing import Callable, List, Optional
 
 __all__ = ["lib", "library_path"]
@@ -228,6 +228,7 @@ class vault_principal(Structure):
         ("token_id", c_char_p),
         ("app", c_char_p),
         ("peer", c_char_p),
+        ("flags", c_uint),
     ]
 
 
@@ -284,6 +285,7 @@ _cpp = POINTER(c_char_p)   # const char *const *
 # Handles
 _fn("vault_create", c_int, _pvp, c_char_p, c_char_p, POINTER(vault_secret))
 _fn("vault_open", c_int, _pvp, c_char_p, POINTER(vault_secret))
+_fn("vault_reopen", c_int, _pvp, _vp)
 _fn("vault_close", None, _vp)
 _fn("vault_id", c_int, c_void_p, c_size_t, _vp)
 _fn("vault_db_key", c_int, c_void_p, c_size_t, _vp)
@@ -329,6 +331,7 @@ _fn("vault_record_erase", c_int, _vp, c_char_p)
 # Audit
 _fn("vault_set_actor", c_int, _vp, c_char_p)
 _fn("vault_set_actor_as", c_int, _vp, c_char_p, POINTER(vault_principal))
+_fn("vault_log_refusal", c_int, _vp, POINTER(vault_principal), c_char_p, c_char_p)
 _fn("vault_audit_checkpoint", c_int, _pvp, _vp)
 _fn("vault_audit_pubkey", c_int, c_void_p, c_size_t, _vp)
 _fn("vault_audit_verify", c_int, POINTER(vault_audit_result), _vp, c_char_p, PROGRESS_FN,

@@ -150,7 +150,7 @@ class AuditTest(VaultCase):
             self.v.audit_report(99)
 
     def test_principal_in_reports_and_export(self):
-        hotline = libvault.Principal(peer="tls:192.0.2.7:51234", app="hotline-app",
+        hotline = libvault.Principal(peer="tls:192.0.2.7:51234", app="grid-app",
                                      issuer="https://id.example.gov", subject="u-17",
                                      token_id="jti-9")
         with self.v.session(user="wang", role="grid_worker", department="community_committee",
@@ -159,7 +159,7 @@ class AuditTest(VaultCase):
             s.get(self.rid, ["phone"])
         self.g.get(self.rid, ["phone"])  # embedded
         rows = [r for r in self.v.report_user("wang", as_json=True) if r["action"] == "read"]
-        served = [r for r in rows if r["app"] == "hotline-app"]
+        served = [r for r in rows if r["app"] == "grid-app"]
         self.assertEqual(len(served), 1)
         self.assertEqual((served[0]["issuer"], served[0]["subject"], served[0]["token_id"],
                           served[0]["peer"]),
@@ -169,12 +169,12 @@ class AuditTest(VaultCase):
         self.assertTrue(all(r["issuer"] == "" and r["peer"].startswith("local:uid=")
                             for r in local))
         text = self.v.report_user("wang")
-        self.assertIn("[app=hotline-app iss=https://id.example.gov sub=u-17]", text)
+        self.assertIn("[app=grid-app iss=https://id.example.gov sub=u-17]", text)
         self.assertIn("[embedded]", text)
         exp = os.path.join(self.dir, "audit.jsonl")
         self.v.audit_export(exp)
         with open(exp, encoding="utf-8") as f:
-            self.assertIn('"app":"hotline-app","peer":"tls:192.0.2.7:51234"', f.read())
+            self.assertIn('"app":"grid-app","peer":"tls:192.0.2.7:51234"', f.read())
         # a malformed principal is refused, and the refusal is logged
         with self.assertRaises(libvault.InvalidInput):
             self.v.session(user="wang", role="grid_worker", department="community_committee",

@@ -1,0 +1,126 @@
+/* server: vaultd's shared state and the pieces that pass it around.
+ *
+ *   vaultd.c   start: config, hardening, unlock, listeners, signals
+ *   pool.c     one vault handle per worker (vault_reopen), borrowed per request
+ *   http.c     libmicrohttpd glue: bodies with limits, JSON in and out,
+ *              errors as {"error": {...}}, the route table's dispatch
+ *   auth.c     who is calling: the app (peer uid or client certificate)
+ *              and the person (a signed identity token), both checked
+ *   routes.c   one handler per API route (docs/api.md), each a call of
+ *              the public vault.h API on a session whose subject comes
+ *              only from auth.c */
+#ifndef VAULTD_SERVER_H
+#define VAULTD_SERVER_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "token.h"
+#include "vault.h"
+
+struct token_issuer;
+
+/* The vault handles, one per worker. */
+typedef struct vd_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    vault **v;
+    int *busy;
+    size_t n;
+} vd_pool;
+
+int vd_pool_open(vd_pool *p, vault *first, size_t n, char *err, size_t err_cap);
+vault *vd_pool_get(vd_pool *p);
+void vd_pool_put(vd_pool *p, vault *v);
+void vd_pool_close(vd_pool *p);
+
+/* Counters for /v1/metrics. */
+typedef struct vd_metrics {
+    uint64_t requests, ok, client_errors, server_errors, denied, auth_failures;
+} vd_metrics;
+
+typedef struct vd_server {
+    vd_config *cfg;
+    vd_pool pool;
+    struct token_issuer **issuers;
+    size_t nissuers;
+    pthread_mutex_t mlock;
+    vd_metrics m;
+    int64_t started;
+} vd_server;
+
+/* Who is calling one request, once authenticated. */
+#define VD_PEER_MAX 160
+typedef struct vd_caller {
+    char app[128];           /* from the transport (clients: in the config) */
+    char peer[VD_PEER_MAX];  /* "unix:uid=998,pid=4242" or "tls:192.0.2.7:51234" */
+    int has_token;
+    char iss[TOKEN_ISS_MAX + 1], sub[TOKEN_SUB_MAX + 1], jti[TOKEN_JTI_MAX + 1];
+    char user[VAULT_NAME_MAX], role[VAULT_NAME_MAX], department[VAULT_NAME_MAX];
+    char jurisdiction[VAULT_JURISDICTION_MAX + 1];
+    int64_t exp;
+} vd_caller;
+
+/* One request as the handlers see it. */
+typedef struct vd_request {
+    vd_server *srv;
+    vault *v;                /* a handle of the pool, for this request only */
+    const struct vd_route *route;
+    const char *method;
+    const char *path;        /* without the query */
+    json_t *body;            /* the parsed JSON object (NULL for GET) */
+    const char *raw;         /* the raw body (import: CSV) */
+    size_t raw_len;
+    vd_caller who;
+    /* Response: status and JSON document (or text). */
+    int status;
+    json_t *out;
+    char *text;              /* instead of out (metrics, policy source) */
+    const char *content_type;
+} vd_request;
+
+/* Handlers return 0 after setting status/out, or use vd_fail. */
+typedef int (*vd_handler)(vd_request *r);
+
+typedef struct vd_route {
+    const char *method;
+    const char *path;
+    vd_handler fn;
+    int needs_token;   /* 0: health and metrics only */
+    unsigned officer;  /* VAULT_PRINCIPAL_OFFICER_APP, _DATA_OFFICER: officers' actions */
+    int large_body;    /* import: max_import_body instead of max_body */
+    int raw_body;      /* the body is not JSON (CSV) */
+} vd_route;
+
+extern const vd_route vd_routes[];
+extern const size_t vd_nroutes;
+
+/* Set an error response from a library code and the thread's last error
+ * (or msg when not NULL).  Returns -1. */
+int vd_fail(vd_request *r, int rc, const char *msg);
+/* HTTP status for a library code. */
+int vd_http_status(int rc);
+const char *vd_code_name(int rc);
+
+/* The authenticated session for a data route (token + app + purpose);
+ * on failure sets the response and returns NULL. */
+vault_session *vd_session(vd_request *r);
+/* Record the caller as the actor of handle-level operations (officers'
+ * routes); on failure sets the response and returns -1. */
+int vd_actor(vd_request *r);
+
+/* Authenticate the person: Authorization: Bearer <token>. */
+int vd_auth_token(vd_caller *who, vd_server *srv, const char *authorization, char *err,
+                  size_t err_cap);
+int vd_auth_issuers_load(vd_server *srv, char *err, size_t err_cap);
+void vd_auth_issuers_free(vd_server *srv);
+
+/* Start/stop the HTTP listeners. */
+int vd_http_start(vd_server *srv, char *err, size_t err_cap);
+void vd_http_stop(void);
+
+#endif

@@ -1,0 +1,341 @@
+"""vaultd end to end: a real vaultd on a Unix socket and over TLS 1.3 with
+certificates made here, driven over HTTP (docs/api.md).
+
+What must hold (issue 15): the subject comes only from the authenticated
+app and token; wrong, expired, not-yet-valid, forged and wrong-audience
+tokens are refused; an unknown client CA is refused; an app outside its
+apps: bounds is denied and logged; an officer can't approve their own
+grant; concurrent clients keep one linear chain; SIGKILL loses no
+acknowledged write; and a grid worker's token cannot read health.
+"""
+
+import json
+import os
+import signal
+import ssl
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vaultd_harness as H  # noqa: E402
+
+GRID_UID = 1001
+HOTLINE_UID = 1002
+
+
+def audit_export(d):
+    """The log's entries as dicts (an administrator's embedded export)."""
+    out = os.path.join(d.tmp, "audit-%d.jsonl" % len(os.listdir(d.tmp)))
+    d.embedded("audit", "export", "--out", out)
+    with open(out) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [r for r in rows if "seq" in r]
+
+
+class ServiceTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = H.Vaultd(tls=True, extra_clients=[("grid-app", GRID_UID),
+                                                  ("hotline-app", HOTLINE_UID)])
+        cls.d.start()
+        d = cls.d
+        cls.officer = d.token("officer-li", "data_officer", "street_office")
+        cls.officer2 = d.token("officer-wang", "data_officer", "street_office")
+        cls.grid = d.token("grid-zhang", "grid_worker", "community_committee",
+                           jurisdiction=H.GRID)
+        cls.hotline = d.token("agent-chen", "hotline_agent", "hotline_12345",
+                              jurisdiction="hangzhou")
+        r = d.post("/v1/records/add", {
+            "purpose": "resident_service", "jurisdiction": H.GRID,
+            "fields": {"name": "张三", "phone": "13812345678", "gender": "男",
+                       "health": "高血压"}},
+            token=cls.officer)
+        assert r.status == 201, r
+        cls.rid = r.json["id"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    # ---- transport and tokens ----
+
+    def test_health_needs_nothing(self):
+        r = self.d.get("/v1/health")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json["status"], "ok")
+
+    def test_no_token_refused(self):
+        r = self.d.post("/v1/records/get", {"purpose": "resident_service", "id": self.rid})
+        self.assertEqual(r.status, 401)
+        self.assertIn("identity token is required", r.error()["message"])
+
+    def test_bad_tokens_refused(self):
+        d = self.d
+        other = os.path.join(d.tmp, "other-issuer.key")
+        if not os.path.exists(other):
+            H.run(H.VAULTCTL, "token", "keygen", "--out", other)
+        good = self.officer
+        head, payload, sig = good.split(".")
+        flipped = sig[:-2] + ("A" if sig[-2] != "A" else "B") + sig[-1]
+        cases = {
+            "forged signature": head + "." + payload + "." + flipped,
+            "another key": d.token("officer-li", "data_officer", "street_office", key=other),
+            "wrong audience": d.token("officer-li", "data_officer", "street_office",
+                                      aud="someone-else"),
+            "unknown issuer": d.token("officer-li", "data_officer", "street_office",
+                                      iss="https://evil.invalid"),
+            "garbage": "not.a.token",
+        }
+        for what, tok in cases.items():
+            r = d.post("/v1/records/get", {"purpose": "resident_service", "id": self.rid},
+                       token=tok)
+            self.assertEqual(r.status, 401, what)
+            self.assertNotIn(tok, r.raw, what)
+
+    def test_expired_and_not_yet_valid(self):
+        d = self.d
+        now = int(time.time())
+        # --at makes the development issuer sign as if at that time
+        for what, at, msg in (("expired", now - 7200, "expired"),
+                              ("not yet valid", now + 3600, "not yet valid")):
+            _, tok, _ = H.run(H.VAULTCTL, "token", "issue", "--issuer-key", d.issuer_key,
+                              "--iss", H.ISS, "--aud", H.AUD, "--sub", "officer-li",
+                              "--role", "data_officer", "--dept", "street_office",
+                              "--jurisdiction", H.STREET, "--ttl", "1h", "--at", str(at))
+            r = d.post("/v1/records/get", {"purpose": "resident_service", "id": self.rid},
+                       token=tok.strip())
+            self.assertEqual(r.status, 401, what)
+            self.assertIn(msg, r.error()["message"], what)
+
+    def test_unmapped_uid_refused_and_logged(self):
+        def call():
+            r = self.d.post("/v1/records/get", {"purpose": "resident_service", "id": self.rid},
+                            token=self.officer)
+            return [r.status, r.error().get("message", "")]
+        status, msg = self.d.as_uid(4242, call)
+        self.assertEqual(status, 401)
+        self.assertIn("not mapped to an app", msg)
+        rows = audit_export(self.d)
+        self.assertTrue(any("uid=4242" in json.dumps(e) for e in rows),
+                        "the refused peer is in the log")
+
+    def test_body_too_large(self):
+        # refused from the declared length, before the body is read
+        sock = H.socket.socket(H.socket.AF_UNIX, H.socket.SOCK_STREAM)
+        sock.connect(self.d.sock)
+        sock.sendall(("POST /v1/records/get HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                      "Content-Type: application/json\r\nContent-Length: 70000\r\n\r\n"
+                      % self.officer).encode())
+        head = sock.recv(4096).decode(errors="replace")
+        sock.close()
+        self.assertTrue(head.startswith("HTTP/1.1 413"), head[:200])
+        self.assertIn("request body over 65536 bytes", head)
+        # and when the body runs past the limit without a declared length
+        sock = H.socket.socket(H.socket.AF_UNIX, H.socket.SOCK_STREAM)
+        sock.connect(self.d.sock)
+        sock.sendall(("POST /v1/records/get HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n" % self.officer).encode())
+        try:
+            for _ in range(20):
+                sock.sendall(b"1000\r\n" + b"x" * 4096 + b"\r\n")
+            sock.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass
+        head = sock.recv(4096).decode(errors="replace")
+        sock.close()
+        self.assertTrue(head.startswith("HTTP/1.1 413"), head[:200])
+
+    def test_malformed_json(self):
+        r = self.d.post("/v1/records/get", None, token=self.officer, raw=b'{"purpose": ',
+                        headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status, 400)
+        self.assertIn("request body: line 1", r.error()["message"])
+
+    def test_unknown_route(self):
+        self.assertEqual(self.d.get("/v1/nope").status, 404)
+        self.assertEqual(self.d.get("/v1/records/get").status, 405)
+
+    # ---- the subject comes only from app + token ----
+
+    def test_grid_worker_cannot_read_health_or_change_role(self):
+        rid = self.rid
+
+        def call():
+            r = self.d.post("/v1/records/get", {
+                "purpose": "grid_management", "id": rid,
+                "fields": ["phone", "health"],
+                # asserted in the body: never read as identity
+                "role": "police_officer", "department": "public_security",
+                "jurisdiction": "hangzhou", "user": "someone-else"}, token=self.grid)
+            return [r.status, r.json]
+        status, doc = self.d.as_uid(GRID_UID, call)
+        self.assertEqual(status, 200, doc)
+        eff = {f["name"]: f for f in doc["fields"]}
+        self.assertEqual(eff["health"]["effect"], "deny")
+        self.assertNotIn("value", eff["health"])
+        self.assertEqual(eff["phone"]["effect"], "mask")
+        self.assertNotEqual(eff["phone"].get("value"), "13812345678")
+        rows = audit_export(self.d)
+        mine = [e for e in rows if "grid-zhang" in json.dumps(e, ensure_ascii=False)]
+        self.assertTrue(mine, "the read is logged under the token's subject")
+        self.assertFalse(any("someone-else" in json.dumps(e) for e in rows))
+
+    def test_hotline_app_asserting_health_denied_and_logged(self):
+        tok = self.d.token("agent-chen", "health_worker", "health", jurisdiction="hangzhou")
+
+        def call():
+            r = self.d.post("/v1/records/get", {"purpose": "public_health", "id": self.rid},
+                            token=tok)
+            return [r.status, r.error().get("message", "")]
+        status, msg = self.d.as_uid(HOTLINE_UID, call)
+        self.assertEqual(status, 403, msg)
+        self.assertIn("hotline-app", msg)
+        rows = audit_export(self.d)
+        self.assertTrue(any("hotline-app" in json.dumps(e) and "health" in json.dumps(e)
+                            for e in rows if e.get("outcome") != "ok"))
+
+    def test_audit_names_authenticated_principal(self):
+        r = self.d.post("/v1/records/get", {"purpose": "resident_service", "id": self.rid},
+                        token=self.officer)
+        self.assertEqual(r.status, 200, r)
+        rows = audit_export(self.d)
+        last = [e for e in rows if json.dumps(e).find("officer-li") >= 0][-1]
+        text = json.dumps(last)
+        self.assertIn(H.ISS, text)
+        self.assertIn("street-desk", text)
+        self.assertIn("unix:uid=%d" % os.getuid(), text)
+
+    # ---- officers ----
+
+    def test_top_grade_grant_needs_a_second_officer(self):
+        d = self.d
+        r = d.post("/v1/grants/issue", {
+            "purpose": "resident_service", "role": "civil_affairs_officer",
+            "department": "civil_affairs", "effect": "allow", "grade_min": "special",
+            "grade_max": "special", "records": [self.rid],
+            "not_after": int(time.time()) + 7 * 86400,
+            "reason": "低保复核 case 2026-118"}, token=self.officer)
+        self.assertEqual(r.status, 201, r)
+        gid = r.json["id"]
+        self.assertTrue(r.json["pending"], "a special-grade grant waits for approval")
+        r = d.post("/v1/grants/approve", {"purpose": "resident_service", "id": gid},
+                   token=self.officer)
+        self.assertEqual(r.status, 403, "the issuer can't approve their own grant")
+        r = d.post("/v1/grants/approve", {"purpose": "resident_service", "id": gid},
+                   token=self.officer2)
+        self.assertEqual(r.status, 200, r)
+
+    # ---- TLS ----
+
+    def test_tls_client_certificates(self):
+        d = self.d
+        c = d.tls("grid-app")
+        r = H.http_request(c, "POST", "/v1/records/get",
+                           {"purpose": "grid_management", "id": self.rid, "fields": ["gender"]},
+                           token=self.grid)
+        self.assertEqual(r.status, 200, r)
+        c.close()
+        # a certificate that maps to no app
+        c = d.tls("nobody-app")
+        r = H.http_request(c, "POST", "/v1/records/get", {"purpose": "x", "id": self.rid},
+                           token=self.grid)
+        self.assertEqual(r.status, 401)
+        c.close()
+        # a certificate from an unknown CA, with a CN that would map
+        c = d.tls("rogue-grid")
+        try:
+            r = H.http_request(c, "POST", "/v1/records/get", {"purpose": "x", "id": self.rid},
+                               token=self.grid)
+            self.assertEqual(r.status, 401)
+            self.assertIn("not trusted", r.error()["message"])
+        except (ssl.SSLError, ConnectionError):
+            pass  # refused during the handshake: also a refusal
+        c.close()
+        # no certificate at all
+        c = d.tls(None)
+        try:
+            r = H.http_request(c, "GET", "/v1/policy", None, token=self.grid)
+            self.assertEqual(r.status, 401)
+        except (ssl.SSLError, ConnectionError):
+            pass
+        c.close()
+
+    # ---- concurrency ----
+
+    def test_concurrent_clients_one_chain(self):
+        d = self.d
+        errors = []
+
+        def worker(n):
+            c = d.unix()
+            try:
+                for _ in range(10):
+                    r = H.http_request(c, "POST", "/v1/records/get",
+                                       {"purpose": "resident_service", "id": self.rid},
+                                       token=self.officer)
+                    if r.status != 200:
+                        errors.append(r)
+            except Exception as e:  # noqa: B902
+                errors.append(e)
+            finally:
+                c.close()
+        ts = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(errors, [])
+        r = d.post("/v1/audit/verify", {"purpose": "resident_service"}, token=self.officer)
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json["ok"], r.json)
+        seqs = [e["seq"] for e in audit_export(d)]
+        self.assertEqual(seqs, list(range(1, len(seqs) + 1)))
+
+
+class CrashTest(unittest.TestCase):
+    def test_sigkill_loses_no_acknowledged_write(self):
+        d = H.Vaultd()
+        try:
+            d.start()
+            tok = d.token("officer-li", "data_officer", "street_office")
+            acked = []
+            stop = threading.Event()
+
+            def writer():
+                c = d.unix()
+                while not stop.is_set():
+                    try:
+                        r = H.http_request(c, "POST", "/v1/records/add", {
+                            "purpose": "resident_service", "jurisdiction": H.GRID,
+                            "fields": {"name": "住户%d" % len(acked)}}, token=tok)
+                    except OSError:
+                        break
+                    if r.status == 201:
+                        acked.append(r.json["id"])
+                c.close()
+            ts = [threading.Thread(target=writer) for _ in range(4)]
+            for t in ts:
+                t.start()
+            while len(acked) < 40:
+                threading.Event().wait(0.01)
+            d.proc.send_signal(signal.SIGKILL)
+            d.proc.wait()
+            stop.set()
+            for t in ts:
+                t.join()
+            d.proc = None
+            d.start()
+            for rid in acked:
+                r = d.post("/v1/records/get", {"purpose": "resident_service", "id": rid,
+                                               "fields": ["name"]}, token=tok)
+                self.assertEqual(r.status, 200, (rid, r))
+            r = d.post("/v1/audit/verify", {"purpose": "resident_service"}, token=tok)
+            self.assertTrue(r.json["ok"], r.json)
+        finally:
+            d.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
