@@ -3,7 +3,7 @@
 
 # Debian packages the build, the tests and the demo need.
 DEPS := build-essential cmake pkg-config libsodium-dev libsqlcipher-dev sqlcipher \
-        libmicrohttpd-dev libgnutls28-dev gnutls-bin libsystemd-dev libcurl4-gnutls-dev \
+        libmicrohttpd-dev libgnutls28-dev gnutls-bin libsystemd-dev systemd libcurl4-gnutls-dev \
         libyaml-dev libjansson-dev libcsv-dev libunistring-dev libcmocka-dev python3 clang libclang-rt-14-dev
 
 BUILD      ?= build

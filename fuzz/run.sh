@@ -46,11 +46,13 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-fram
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -DSQLITE_HAS_CODEC -Wall -Wextra -Wshadow
         -I$ROOT/include -I$ROOT/libvault -I$ROOT/server $PKG_CFLAGS $SAN"
 
-# The library once (and vaultd's token checks, server/token.c), with coverage
+# The library once (and vaultd's token checks and request layer: server/token.c,
+# dispatch.c, routes.c, auth.c, pool.c), with coverage
 # instrumentation but without libFuzzer's main.
 echo "fuzz/run.sh: building the library with $CC" >&2
 objs=()
-for src in "$ROOT"/libvault/*.c "$ROOT"/libvault/*/*.c "$ROOT"/server/token.c; do
+for src in "$ROOT"/libvault/*.c "$ROOT"/libvault/*/*.c "$ROOT"/server/token.c \
+           "$ROOT"/server/dispatch.c "$ROOT"/server/routes.c "$ROOT"/server/auth.c "$ROOT"/server/pool.c; do
     obj=$OUT/obj/$(basename "$src" .c).o
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$ROOT/fuzz/run.sh" -nt "$obj" ] ||
        [ -n "$(find "$ROOT/libvault" "$ROOT/include" "$ROOT/server" -name '*.h' -newer "$obj" 2>/dev/null | head -1)" ]; then

@@ -106,43 +106,6 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, const ch
                      json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }
 
-int vd_http_status(int rc)
-{
-    switch (rc) {
-    case VAULT_OK: return 200;
-    case VAULT_EINVALID: return 400;
-    case VAULT_EAUTH: return 401;
-    case VAULT_EDENIED: return 403;
-    case VAULT_ENOTFOUND: return 404;
-    case VAULT_EEXISTS: return 409;
-    case VAULT_ESTATE: return 409;
-    case VAULT_EPOLICY: return 422;
-    case VAULT_ELIMIT: return 413;
-    case VAULT_EBUSY: return 503;
-    default: return 500;
-    }
-}
-
-const char *vd_code_name(int rc)
-{
-    return vault_error_name(rc);
-}
-
-int vd_fail(vd_request *r, int rc, const char *msg)
-{
-    const char *m = msg ? msg : vault_error_last();
-
-    if (rc == VAULT_OK)
-        rc = VAULT_ERROR;
-    json_decref(r->out);
-    free(r->text);
-    r->text = NULL;
-    r->status = vd_http_status(rc);
-    r->out = json_pack("{s:{s:s,s:s}}", "error", "code", vd_code_name(rc), "message",
-                       m && *m ? m : "request failed");
-    return -1;
-}
-
 /* ---- who is on the other end (the transport layer of auth) ---- */
 
 static int unix_peer(vd_caller *who, vd_server *srv, struct MHD_Connection *c)
@@ -296,7 +259,6 @@ static enum MHD_Result handle(vd_server *srv, struct MHD_Connection *c, int tls,
                               const char *method, conn_ctx *cc)
 {
     vd_request r;
-    json_error_t jerr;
     char why[256] = "";
     const char *auth;
     int status;
@@ -326,38 +288,9 @@ static enum MHD_Result handle(vd_server *srv, struct MHD_Connection *c, int tls,
             return send_error(c, 401, "VAULT_EAUTH", "%s", why);
         }
     }
-    if (cc->route->raw_body) {
-        /* a raw body (CSV): the purpose comes in the query, ?purpose=... */
-        const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "purpose");
-        r.raw = cc->body ? cc->body : "";
-        r.raw_len = cc->len;
-        r.body = json_object();
-        (void)q; /* set below */
-    } else if (cc->len) {
-        r.body = json_loadb(cc->body, cc->len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!r.body || !json_is_object(r.body)) {
-            json_decref(r.body);
-            count(srv, 400);
-            if (!r.body)
-                return send_error(c, 400, "VAULT_EINVALID",
-                                  "request body: line %d column %d: %s", jerr.line, jerr.column,
-                                  jerr.text);
-            return send_error(c, 400, "VAULT_EINVALID", "request body must be a JSON object");
-        }
-    } else {
-        r.body = json_object();
-    }
-    /* GET routes (no body) take the purpose from the query, ?purpose=... */
-    if (!json_object_get(r.body, "purpose")) {
-        const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "purpose");
-        if (q)
-            json_object_set_new(r.body, "purpose", json_string(q));
-    }
     r.route = cc->route;
-    r.v = vd_pool_get(&srv->pool);
-    cc->route->fn(&r);
-    vd_pool_put(&srv->pool, r.v);
-    json_decref(r.body);
+    vd_dispatch(&r, cc->body, cc->len,
+                MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "purpose"));
     status = r.status;
     count(srv, status);
     if (r.text) {

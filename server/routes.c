@@ -819,8 +819,14 @@ static int h_policy_apply(vd_request *r)
     unlink(path);
     rmdir(dir);
     if (rc != VAULT_OK) {
+        /* errors name the file as the officer sent it, not our copy */
+        char msg[512], *at;
+        size_t dl = strlen(dir) + 1;
+        snprintf(msg, sizeof msg, "%s", vault_error_last());
+        while ((at = strstr(msg, dir)) && at[dl - 1] == '/')
+            memmove(at, at + dl, strlen(at + dl) + 1);
         vault_free(report);
-        return vd_fail(r, rc, NULL);
+        return vd_fail(r, rc, msg);
     }
     r->out = json_pack("{s:s}", "changes", report ? report : "");
     vault_free(report);
@@ -843,29 +849,40 @@ static int h_key_rotate(vd_request *r)
 
 static int h_audit_export(vd_request *r)
 {
-    char path[64];
-    int fd, rc;
+    char dir[] = "/tmp/vaultd-export-XXXXXX", path[64];
     struct stat st;
-    char *text;
+    char *text = NULL;
+    FILE *f = NULL;
+    int rc;
 
     if (vd_actor(r) < 0)
         return -1;
-    fd = memfile(path, sizeof path, "audit.jsonl", "", 0);
-    if (fd < 0)
-        return vd_fail(r, VAULT_EIO, "cannot make an in-memory file");
+    /* The export holds no field values (docs/audit-format.md §4); the
+     * library writes it next to its final name and renames it. */
+    if (!mkdtemp(dir))
+        return vd_fail(r, VAULT_EIO, "cannot make a private directory for the export");
+    snprintf(path, sizeof path, "%s/audit.jsonl", dir);
     rc = vault_audit_export(r->v, path, NULL, NULL);
-    if (rc != VAULT_OK) {
-        close(fd);
-        return vd_fail(r, rc, NULL);
+    if (rc == VAULT_OK) {
+        f = fopen(path, "rb");
+        if (!f || fstat(fileno(f), &st) != 0 || st.st_size > (off_t)1 << 31 ||
+            !(text = malloc((size_t)st.st_size + 1)) ||
+            fread(text, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+            free(text);
+            text = NULL;
+            rc = vd_fail(r, VAULT_EIO, "cannot read the export back");
+        } else {
+            text[st.st_size] = '\0';
+        }
+    } else {
+        vd_fail(r, rc, NULL);
     }
-    if (fstat(fd, &st) != 0 || st.st_size > (off_t)1 << 31 ||
-        !(text = malloc((size_t)st.st_size + 1)) ||
-        pread(fd, text, (size_t)st.st_size, 0) != st.st_size) {
-        close(fd);
-        return vd_fail(r, VAULT_EIO, "cannot read the export back");
-    }
-    close(fd);
-    text[st.st_size] = '\0';
+    if (f)
+        fclose(f);
+    unlink(path);
+    rmdir(dir);
+    if (!text)
+        return -1;
     r->text = text;
     r->content_type = "application/x-ndjson";
     return 0;

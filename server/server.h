@@ -119,6 +119,13 @@ int vd_auth_token(vd_caller *who, vd_server *srv, const char *authorization, cha
 int vd_auth_issuers_load(vd_server *srv, char *err, size_t err_cap);
 void vd_auth_issuers_free(vd_server *srv);
 
+/* Run an authenticated request (r->srv, r->route, r->who set): parse the
+ * body (JSON, or raw for CSV routes), take the purpose from the query when
+ * the body has none, run the handler on a pool handle.  Sets r->status and
+ * r->out or r->text (free with vd_request_clear). */
+void vd_dispatch(vd_request *r, const char *body, size_t len, const char *query_purpose);
+void vd_request_clear(vd_request *r);
+
 /* Start/stop the HTTP listeners. */
 int vd_http_start(vd_server *srv, char *err, size_t err_cap);
 void vd_http_stop(void);

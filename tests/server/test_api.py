@@ -115,6 +115,7 @@ class ApiTest(unittest.TestCase):
                                     self.spec, where)
                 else:
                     self.assertGreaterEqual(r.status, 400, where)
+                    self.assertLess(r.status, 500, where + " " + r.raw[:200])
                     check_shape(self, {"$ref": "#/components/schemas/Error"}, r.json, self.spec,
                                 where)
         finally:
