@@ -13,26 +13,8 @@
 #include "text.h"
 #include "vault_int.h"
 #include "op.h"
+#include "result.h"
 
-typedef struct result_item {
-    char field[VAULT_NAME_MAX];
-    int effect;
-    int present;
-    int has_value;
-    size_t off; /* the value, NUL-terminated, at arena + off */
-    size_t len;
-    vault_reason reason;
-} result_item;
-
-/* A result's values share one guarded arena (vc_malloc: guarded, locked,
- * wiped when freed or grown) rather than one guarded mapping per value,
- * which cost ~10 system calls each (bench/README.md). */
-struct vault_result {
-    size_t n;
-    result_item *items;
-    char *arena;
-    size_t cap, used;
-};
 
 static int log_refusal(vault *v, vault_session *s, const char *action, const uint8_t *id,
                        const char *field, const char *field_reason, const char *detail,
@@ -688,63 +670,6 @@ int vault_record_put(vault_session *s, const char *record_id, const char *field,
     return vault_record_update(s, record_id, 1, &field, &value, &value_len);
 }
 
-static int result_new(vault_result **out, size_t n)
-{
-    vault_result *r = calloc(1, sizeof *r);
-
-    if (!r)
-        return vault__err(VAULT_ENOMEM, "out of memory");
-    r->items = calloc(n ? n : 1, sizeof *r->items);
-    if (!r->items) {
-        free(r);
-        return vault__err(VAULT_ENOMEM, "out of memory");
-    }
-    r->n = n;
-    *out = r;
-    return VAULT_OK;
-}
-
-/* Room for need more bytes after r->used; what is past r->used is not
- * kept when the arena moves (the old one is wiped). */
-static int arena_reserve(vault_result *r, size_t need)
-{
-    size_t cap = r->cap ? r->cap : 256;
-    char *p;
-
-    if (r->cap - r->used >= need)
-        return VAULT_OK;
-    while (cap - r->used < need) {
-        if (cap > SIZE_MAX / 2)
-            return vault__err(VAULT_ENOMEM, "out of secure memory");
-        cap *= 2;
-    }
-    p = vc_malloc(cap);
-    if (!p)
-        return vault__err(VAULT_ENOMEM, "out of secure memory");
-    if (r->used)
-        memcpy(p, r->arena, r->used);
-    vc_free(r->arena); /* vc_free wipes */
-    r->arena = p;
-    r->cap = cap;
-    return VAULT_OK;
-}
-
-static char *arena_alloc(void *arg, size_t n)
-{
-    vault_result *r = arg;
-
-    return arena_reserve(r, n) == VAULT_OK ? r->arena + r->used : NULL;
-}
-
-/* Keep the len bytes (and a NUL) written at arena + used as the item's value. */
-static void arena_commit(vault_result *r, result_item *it, size_t len)
-{
-    it->has_value = 1;
-    it->off = r->used;
-    it->len = len;
-    r->used += len + 1;
-}
-
 /* What field f of the loaded record shows under decision d (allow or
  * mask, never deny), in memory from alloc(arg, n) (scratch: each call may
  * hand back the same place): the plaintext when allowed, its mask in
@@ -811,14 +736,14 @@ static int read_field(vault_result *r, result_item *it, vault_session *s,
         goto cleanup;
     /* Opened straight into the result's arena, past its committed end,
      * and kept there. */
-    rc = shown_value(&pt, &len, s, "read", id, rec, f, &d, arena_alloc, r, now);
+    rc = shown_value(&pt, &len, s, "read", id, rec, f, &d, result_arena_alloc, r, now);
     if (rc == VAULT_ENOTFOUND) {
         rc = VAULT_OK;
         goto cleanup;
     }
     GUARD(rc);
     it->present = 1;
-    arena_commit(r, it, len);
+    result_arena_commit(r, it, len);
     pt = NULL;
 cleanup:
     /* A failure may leave plaintext past the arena's committed end. */
@@ -948,52 +873,6 @@ int vault_record_get(vault_result **out, vault_session *s, const char *record_id
     if (!out)
         return vault__err(VAULT_EINVALID, "missing output");
     return vault_record_get_batch(out, s, &record_id, 1, fields, nfields);
-}
-
-size_t vault_result_count(const vault_result *r)
-{
-    return r ? r->n : 0;
-}
-
-const char *vault_result_field(const vault_result *r, size_t i)
-{
-    return r && i < r->n ? r->items[i].field : NULL;
-}
-
-int vault_result_effect(const vault_result *r, size_t i)
-{
-    return r && i < r->n ? r->items[i].effect : VAULT_EFFECT_DENY;
-}
-
-int vault_result_present(const vault_result *r, size_t i)
-{
-    return r && i < r->n ? r->items[i].present : 0;
-}
-
-const char *vault_result_value(const vault_result *r, size_t i, size_t *out_len)
-{
-    if (!r || i >= r->n || !r->items[i].has_value) {
-        if (out_len)
-            *out_len = 0;
-        return NULL;
-    }
-    if (out_len)
-        *out_len = r->items[i].len;
-    return r->arena + r->items[i].off;
-}
-
-const vault_reason *vault_result_reason(const vault_result *r, size_t i)
-{
-    return r && i < r->n ? &r->items[i].reason : NULL;
-}
-
-void vault_result_free(vault_result *r)
-{
-    if (!r)
-        return;
-    vc_free(r->arena); /* vc_free wipes */
-    free(r->items);
-    free(r);
 }
 
 /* A search confirms or refutes a guess of the value searched for, so it
