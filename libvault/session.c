@@ -14,6 +14,7 @@
 #include "vault_int.h"
 #include "op.h"
 #include "result.h"
+#include "client/client.h"
 
 
 static int log_refusal(vault *v, vault_session *s, const char *action, const uint8_t *id,
@@ -168,12 +169,16 @@ cleanup:
 
 int vault_session_open(vault_session **out, vault *v, const vault_subject *subject)
 {
+    if (v && v->remote)
+        return client_session_open(out, v, subject);
     return session_open(out, v, subject, NULL);
 }
 
 int vault_session_open_as(vault_session **out, vault *v, const vault_subject *subject,
                           const vault_principal *who)
 {
+    if (v && v->remote)
+        return client_session_open(out, v, subject) /* the token is the principal */;
     if (!who) {
         if (out)
             *out = NULL;
@@ -377,6 +382,8 @@ static int log_query(vault_session *s, const char *action, const uint8_t *id, co
 int vault_decide(vault_reason *out, vault_session *s, int action, const char *record_id,
                  const char *field)
 {
+    if (s && s->v->remote)
+        return client_decide(out, s, action, record_id, field);
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     record_row rec = {0};
@@ -406,6 +413,8 @@ cleanup:
 int vault_explain(char **out, vault_session *s, int action, const char *record_id,
                   const char *field)
 {
+    if (s && s->v->remote)
+        return client_explain(out, s, action, record_id, field);
     int rc = VAULT_OK, entered = 0, hide;
     uint8_t id[VAULT_ID_BYTES];
     record_row rec = {0};
@@ -444,6 +453,8 @@ cleanup:
 
 int vault_who_can(char **out, vault *v, const char *field, const char *record_id, int as_json)
 {
+    if (v && v->remote)
+        return client_who_can(out, v, field, record_id, as_json);
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     record_row rec = {0};
@@ -556,6 +567,9 @@ int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const c
                      size_t n, const char *const *fields, const char *const *values,
                      const size_t *value_lens)
 {
+    if (s && s->v->remote)
+        return client_record_add(out_id, out_id_size, s, jurisdiction, n, fields, values,
+                                 value_lens);
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     vp_decision d;
@@ -616,6 +630,8 @@ cleanup:
 int vault_record_create(char *out_id, size_t out_id_size, vault_session *s,
                         const char *jurisdiction)
 {
+    if (s && s->v->remote)
+        return client_record_create(out_id, out_id_size, s, jurisdiction);
     return vault_record_add(out_id, out_id_size, s, jurisdiction, 0, NULL, NULL, NULL);
 }
 
@@ -623,6 +639,8 @@ int vault_record_update(vault_session *s, const char *record_id, size_t n,
                         const char *const *fields, const char *const *values,
                         const size_t *value_lens)
 {
+    if (s && s->v->remote)
+        return client_record_update(s, record_id, n, fields, values, value_lens);
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     record_row rec = {0};
@@ -819,6 +837,8 @@ cleanup:
 int vault_record_get_batch(vault_result **out, vault_session *s, const char *const *record_ids,
                            size_t n, const char *const *fields, size_t nfields)
 {
+    if (s && s->v->remote)
+        return client_record_get_batch(out, s, record_ids, n, fields, nfields);
     int rc = VAULT_OK, entered = 0, attempt;
     size_t i, nf;
     int64_t now = vault__now();
@@ -936,6 +956,8 @@ cleanup:
 int vault_record_find(char **out, size_t *out_count, vault_session *s, const char *field,
                       const char *value, size_t value_len)
 {
+    if (s && s->v->remote)
+        return client_record_find(out, out_count, s, field, value, value_len);
     int rc = VAULT_OK, entered = 0, confirmed;
     const vp_field *f;
     const vp_quota *q = NULL;
@@ -1037,6 +1059,8 @@ cleanup:
 
 int vault_record_jurisdiction(char *out, size_t out_size, vault_session *s, const char *record_id)
 {
+    if (s && s->v->remote)
+        return client_record_jurisdiction(out, out_size, s, record_id);
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     record_row rec = {0};
@@ -1066,6 +1090,8 @@ cleanup:
 
 int vault_record_erase(vault_session *s, const char *record_id)
 {
+    if (s && s->v->remote)
+        return client_record_erase(s, record_id);
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     record_row rec = {0};
@@ -1104,6 +1130,8 @@ cleanup:
 
 int vault_record_export(char **out, vault_session *s, const char *record_id)
 {
+    if (s && s->v->remote)
+        return client_record_export(out, s, record_id);
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     record_row rec = {0};
