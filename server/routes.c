@@ -957,27 +957,35 @@ static int h_key_rotate(vd_request *r)
     return 0;
 }
 
+/* vault_audit_export writes beside its target and links the file into
+ * place (never a partial export under the name), so it needs a real
+ * directory: a private one (mode 0700, the file 0600), removed at once. */
 static int h_audit_export(vd_request *r)
 {
-    char path[64];
-    int fd, rc;
+    char dir[] = "/tmp/vaultd-export-XXXXXX", path[64];
+    int fd = -1, rc;
     struct stat st;
-    char *text;
+    char *text = NULL;
 
     if (vd_actor(r) < 0)
         return -1;
-    fd = memfile(path, sizeof path, "audit.jsonl", "", 0);
-    if (fd < 0)
-        return vd_fail(r, VAULT_EIO, "cannot make an in-memory file");
+    if (!mkdtemp(dir))
+        return vd_fail(r, VAULT_EIO, "cannot make a private directory for the export");
+    snprintf(path, sizeof path, "%s/audit.jsonl", dir);
     rc = vault_audit_export(r->v, path, NULL, NULL);
     if (rc != VAULT_OK) {
-        close(fd);
+        rmdir(dir);
         return vd_fail(r, rc, NULL);
     }
-    if (fstat(fd, &st) != 0 || st.st_size > (off_t)1 << 31 ||
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    unlink(path);
+    rmdir(dir);
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size > (off_t)1 << 31 ||
         !(text = malloc((size_t)st.st_size + 1)) ||
         pread(fd, text, (size_t)st.st_size, 0) != st.st_size) {
-        close(fd);
+        free(text);
+        if (fd >= 0)
+            close(fd);
         return vd_fail(r, VAULT_EIO, "cannot read the export back");
     }
     close(fd);
