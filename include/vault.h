@@ -362,7 +362,10 @@ typedef struct vault_principal {
  * and nothing authenticated it.  Its entries say so: an empty issuer,
  * subject, token id and app, and the peer "local:uid=U,pid=P" (the
  * process's real uid and pid when the session opened;
- * docs/security.md). */
+ * docs/security.md).
+ *
+ * In client mode (vault_connect) only subject->purpose is used: the token
+ * names who acts, and the other members are ignored. */
 VAULT_API int vault_session_open(vault_session **out, vault *v, const vault_subject *subject) VAULT_CHECK;
 
 /* Open a session for a caller a service authenticated: `who` is the
