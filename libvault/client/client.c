@@ -879,6 +879,23 @@ cleanup:
     return rc;
 }
 
+/* vaultd names the file it was sent by its own copy (an in-memory file,
+ * a private directory): put the caller's path back at the front of a
+ * "FILE:LINE:..." message whose FILE starts with `server_prefix`. */
+static int local_file_name(int rc, const char *path, const char *server_prefix)
+{
+    char msg[1024];
+    const char *colon;
+
+    if (rc >= 0 || strncmp(vault_error_last(), server_prefix, strlen(server_prefix)) != 0)
+        return rc;
+    snprintf(msg, sizeof msg, "%s", vault_error_last());
+    colon = strchr(msg + strlen(server_prefix), ':');
+    if (!colon)
+        return rc;
+    return vault__err(rc, "%s%s", path, colon);
+}
+
 int client_policy_apply(char **out_report, vault *v, const char *policy_file)
 {
     int rc = VAULT_OK, entered = 0;
@@ -899,7 +916,8 @@ int client_policy_apply(char **out_report, vault *v, const char *policy_file)
     name = name ? name + 1 : policy_file;
     b = json_pack("{s:s,s:s,s:s}", "purpose", purpose, "filename", name, "yaml", yaml);
     ENSURE(b, VAULT_EPOLICY, "%s: the policy is not valid UTF-8", policy_file);
-    GUARD(post(&ans, v, "/v1/policy/apply", b));
+    GUARD(local_file_name(post(&ans, v, "/v1/policy/apply", b), policy_file,
+                          "/tmp/vaultd-policy-"));
     if (out_report)
         GUARD(dup_member(out_report, ans, "changes"));
 cleanup:
@@ -1237,7 +1255,9 @@ int client_import_csv(size_t *out_count, vault_session *s, const char *path)
     GUARD(enter_session(s));
     entered = 1;
     GUARD(read_file(&csv, &len, path, UPLOAD_MAX));
-    GUARD(request(&ans, s->v->remote, "POST", "/v1/import", s->purpose, NULL, csv, len, NULL, 1));
+    GUARD(local_file_name(
+        request(&ans, s->v->remote, "POST", "/v1/import", s->purpose, NULL, csv, len, NULL, 1),
+        path, "/proc/self/fd/"));
     n = json_object_get(ans, "imported");
     ENSURE(json_is_integer(n) && json_integer_value(n) >= 0, VAULT_EIO,
            "vaultd: the import answer has no count");

@@ -132,6 +132,26 @@ class ClientModeTest(unittest.TestCase):
                              "audit", "verify", check=False, env=env)
         self.assertEqual(rc, 0, err)
 
+    def test_cli_import_and_policy_errors_name_the_local_file(self):
+        csv = os.path.join(self.d.tmp, "bad.csv")
+        with open(csv, "w") as f:
+            f.write("jurisdiction,name,shoe_size\n%s,孙八,42\n" % H.GRID)
+        rc_r, _, err_r = self.remote("import", csv, check=False)
+        rc_e, _, err_e = self.local("import", csv, check=False)
+        self.assertEqual(rc_r, rc_e)
+        self.assertNotEqual(rc_r, 0)
+        self.assertEqual(err_r, err_e)
+        self.assertIn(csv + ":", err_r)
+        bad = os.path.join(self.d.tmp, "bad-policy.yaml")
+        with open(bad, "w") as f:
+            f.write("version: 1\nroles: [\n")
+        rc_r, _, err_r = self.remote("policy", "apply", bad, check=False)
+        rc_e, _, err_e = self.d.embedded("policy", "apply", bad, check=False)
+        self.assertEqual(rc_r, rc_e)
+        self.assertEqual(rc_r, 7)
+        self.assertIn(bad + ":", err_r)
+        self.assertEqual(err_r, err_e)
+
     # ---- Python ----
 
     def test_python_connect_same_methods(self):
