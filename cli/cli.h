@@ -31,6 +31,11 @@ enum {
     OPT_JURISDICTION,
     OPT_PURPOSE,
     OPT_KDF,
+    OPT_SERVER,
+    OPT_TOKEN_FILE,
+    OPT_CA_FILE,
+    OPT_CERT,
+    OPT_KEY,
     OPT_HELP,
     OPT__GLOBAL_END
 };
@@ -38,6 +43,13 @@ enum {
 typedef struct cli {
     const char *vault_path;
     const char *key_file;
+    int vault_flag;          /* --vault or --key-file given on the command line */
+    /* Client mode (--server): vaultd's URL, the token and the TLS files. */
+    const char *server;
+    const char *token_file;
+    const char *ca_file;
+    const char *cert_file;
+    const char *cert_key_file;
     int json;
     int kdf_profile;
     vault_subject subject;
@@ -57,6 +69,11 @@ typedef struct cli {
     {"jurisdiction", required_argument, NULL, OPT_JURISDICTION},  \
     {"purpose", required_argument, NULL, OPT_PURPOSE},            \
     {"kdf", required_argument, NULL, OPT_KDF},                    \
+    {"server", required_argument, NULL, OPT_SERVER},              \
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},      \
+    {"ca-file", required_argument, NULL, OPT_CA_FILE},            \
+    {"cert", required_argument, NULL, OPT_CERT},                  \
+    {"key", required_argument, NULL, OPT_KEY},                    \
     {"help", no_argument, NULL, OPT_HELP}
 
 /* Handle a global option: 1 handled, 0 not a global option, -1 bad value. */
@@ -71,14 +88,19 @@ int cli_usage_error(const cli *c, const char *fmt, ...) __attribute__((format(pr
 int cli_exit_code(int rc);
 
 /* Open the vault named by --vault / VAULT_PATH, unlocking with --key-file,
- * VAULT_PASSPHRASE or a no-echo prompt on a terminal. */
+ * VAULT_PASSPHRASE or a no-echo prompt on a terminal; or, with --server
+ * URL, connect to vaultd (client mode) with the token of --token-file or
+ * VAULT_TOKEN (and --ca-file, --cert, --key for https).  In client mode
+ * the subject flags are a usage error (the token names the subject),
+ * --purpose excepted. */
 int cli_open_vault(vault **out, cli *c);
 /* Read a secret for a new slot: --key-file style path or passphrase from
  * `env` or a prompt (asked twice).  The passphrase buffer is sodium_malloc'ed;
  * release it with cli_secret_free. */
 int cli_new_secret(vault_secret *out, cli *c, const char *key_file, const char *env);
 void cli_secret_free(vault_secret *s);
-/* Open a session for --user/--role/--dept/--jurisdiction/--purpose. */
+/* Open a session for --user/--role/--dept/--jurisdiction/--purpose (in
+ * client mode: --purpose alone). */
 int cli_open_session(vault_session **out, vault *v, cli *c);
 
 /* Before anything is unlocked: no core dumps (RLIMIT_CORE 0), not dumpable

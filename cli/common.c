@@ -29,6 +29,7 @@ typedef struct env_secret {
 static env_secret env_secrets[] = {
     {"VAULT_PASSPHRASE", NULL, 0, 0, 0, 0},
     {"VAULT_NEW_PASSPHRASE", NULL, 0, 0, 0, 0},
+    {"VAULT_TOKEN", NULL, 0, 0, 0, 0},
 };
 
 /* Copy NAME's value into sodium memory, drop NAME from the environment,
@@ -180,8 +181,13 @@ int cli_help(const char *text)
 int cli_global_option(cli *c, int opt, const char *arg)
 {
     switch (opt) {
-    case OPT_VAULT: c->vault_path = arg; return 1;
-    case OPT_KEY_FILE: c->key_file = arg; return 1;
+    case OPT_VAULT: c->vault_path = arg; c->vault_flag = 1; return 1;
+    case OPT_KEY_FILE: c->key_file = arg; c->vault_flag = 1; return 1;
+    case OPT_SERVER: c->server = arg; return 1;
+    case OPT_TOKEN_FILE: c->token_file = arg; return 1;
+    case OPT_CA_FILE: c->ca_file = arg; return 1;
+    case OPT_CERT: c->cert_file = arg; return 1;
+    case OPT_KEY: c->cert_key_file = arg; return 1;
     case OPT_JSON: c->json = 1; return 1;
     case OPT_USER: c->subject.user = arg; return 1;
     case OPT_ROLE: c->subject.role = arg; return 1;
@@ -324,12 +330,47 @@ int cli_new_secret(vault_secret *out, cli *c, const char *key_file, const char *
     return get_passphrase(out, c, env, 1);
 }
 
+/* Client mode: connect to vaultd at --server. */
+static int connect_server(vault **out, cli *c)
+{
+    vault_credentials cred;
+    env_secret *tok = find_env_secret("VAULT_TOKEN");
+    int rc;
+
+    if (c->vault_flag)
+        return cli_usage_error(c, "--server is client mode: --vault and --key-file are for a "
+                                  "vault file (embedded mode)");
+    if (c->subject.user || c->subject.role || c->subject.department || c->subject.jurisdiction)
+        return cli_usage_error(c, "--server is client mode: the token says who is acting, so "
+                                  "--user, --role, --dept and --jurisdiction are refused "
+                                  "(give --purpose)");
+    if (!c->token_file && !(tok && tok->present))
+        return cli_usage_error(c, "--server needs an identity token: --token-file FILE or "
+                                  "VAULT_TOKEN");
+    if (!c->token_file && tok->too_long)
+        return cli_usage_error(c, "VAULT_TOKEN is too long");
+    memset(&cred, 0, sizeof cred);
+    cred.token_file = c->token_file;
+    cred.token = c->token_file ? NULL : tok->data;
+    cred.ca_file = c->ca_file;
+    cred.cert_file = c->cert_file;
+    cred.key_file = c->cert_key_file;
+    cred.purpose = c->subject.purpose;
+    rc = vault_connect(out, c->server, &cred);
+    return rc < 0 ? cli_fail(c, rc) : EXIT_OK;
+}
+
 int cli_open_vault(vault **out, cli *c)
 {
     vault_secret secret;
     int rc, ex;
 
     *out = NULL;
+    if (c->server)
+        return connect_server(out, c);
+    if (c->token_file || c->ca_file || c->cert_file || c->cert_key_file)
+        return cli_usage_error(c, "--token-file, --ca-file, --cert and --key are for client "
+                                  "mode: give --server URL");
     if (!c->vault_path || !*c->vault_path)
         return cli_usage_error(c, "which vault? give --vault PATH or set VAULT_PATH");
     memset(&secret, 0, sizeof secret);
@@ -353,6 +394,13 @@ int cli_open_session(vault_session **out, vault *v, cli *c)
     int rc;
 
     *out = NULL;
+    if (vault_is_remote(v)) {
+        if (!c->subject.purpose)
+            return cli_usage_error(c, "say for what: --purpose is required (the token says "
+                                      "who is acting)");
+        rc = vault_session_open(out, v, &c->subject);
+        return rc < 0 ? cli_fail(c, rc) : EXIT_OK;
+    }
     if (!c->subject.user || !c->subject.role || !c->subject.department ||
         !c->subject.jurisdiction || !c->subject.purpose)
         return cli_usage_error(c, "say who is acting: --user, --role, --dept, --jurisdiction "

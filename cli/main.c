@@ -29,6 +29,13 @@ static const char usage_text[] =
     "  --json              machine-readable output\n"
     "  --user U --role R --dept D --jurisdiction J --purpose P\n"
     "                      who is acting, for data commands\n"
+    "  --server URL        client mode: use the vault vaultd serves, at\n"
+    "                      unix:///run/vaultd/vaultd.sock or https://HOST:PORT; no key\n"
+    "                      in this process, the token says who acts (only --purpose)\n"
+    "  --token-file FILE   the identity token for --server (or VAULT_TOKEN, wiped from\n"
+    "                      the environment at start)\n"
+    "  --ca-file FILE --cert FILE --key FILE\n"
+    "                      https: the CA to trust, the app's certificate and its key\n"
     "  --help              this text; `vaultctl <command> --help` for a command\n"
     "\n"
     "Files vaultctl writes (--out, new key files) are created new, mode 0600; it never\n"
@@ -42,7 +49,9 @@ static const char usage_text[] =
     "\n"
     "example:\n"
     "  vaultctl init --vault street.vault --policy policies/community.yaml --key-file street.key\n"
-    "  vaultctl --vault street.vault --key-file street.key audit verify\n";
+    "  vaultctl --vault street.vault --key-file street.key audit verify\n"
+    "  vaultctl --server unix:///run/vaultd/vaultd.sock --token-file ~/.vault-token \\\n"
+    "      --purpose resident_service record get 4f0c... --fields phone\n";
 
 static int run(const cli *base, int argc, char **argv)
 {
@@ -86,6 +95,11 @@ static int run(const cli *base, int argc, char **argv)
     argv += optind;
     optind = 0; /* full re-initialisation of getopt for the command */
     c.cmd = cmd;
+    if (c.server && (strcmp(cmd, "init") == 0 || strcmp(cmd, "demo") == 0 ||
+                     strcmp(cmd, "keyslot") == 0)) {
+        cli_errf("vaultctl: %s: not in client mode (--server): it works on a vault file", cmd);
+        return EXIT_USAGE;
+    }
     if (strcmp(cmd, "init") == 0)
         return cmd_init(&c, argc, argv);
     if (strcmp(cmd, "keyslot") == 0)

@@ -183,6 +183,72 @@ VAULT_API int vault_id(char *out, size_t out_size, const vault *v) VAULT_CHECK;
  * by another backend has no such key: VAULT_ESTATE. */
 VAULT_API int vault_db_key(char *out, size_t out_size, vault *v) VAULT_CHECK;
 
+/* ---- Client mode ---------------------------------------------------------- */
+
+/* How a client-mode handle reaches vaultd and who it is (docs/service.md
+ * "Client mode").  Exactly one of token and token_file. */
+typedef struct vault_credentials {
+    const char *token;      /* the identity token (a JWT, docs/tokens.md) as text */
+    const char *token_file; /* or a file holding it (read once, at connect; white space
+                               around it is dropped) */
+    const char *ca_file;    /* https: CA certificate(s) to trust (PEM); NULL: the system's */
+    const char *cert_file;  /* https: the app's client certificate (PEM), with key_file */
+    const char *key_file;   /* https: its private key (PEM) */
+    const char *purpose;    /* the purpose sent with calls that take no session (audit,
+                               policy, grant list, who-can, key rotation); NULL: those
+                               calls fail with VAULT_ESTATE */
+    long timeout_ms;        /* for one request, connecting included; 0: 30000 */
+} vault_credentials;
+
+/* Client mode: a handle on the vault vaultd serves at `url`,
+ * "unix:///run/vaultd/vaultd.sock" (the app is this process's uid) or
+ * "https://host:port" (TLS 1.3 only, the server's certificate and host
+ * name verified against cred->ca_file, the app by cred->cert_file).  The
+ * process never holds a key: every call below that works in client mode
+ * is one request to vaultd, and the subject of every session is the one
+ * the token names.  vault_connect asks vaultd once (/v1/health), so a
+ * wrong URL or CA fails here: VAULT_EIO when vaultd can't be reached,
+ * VAULT_EAUTH when its certificate does not verify, VAULT_EINVALID for a
+ * malformed URL or token; a wrong or expired token fails at the first
+ * call that needs it (VAULT_EAUTH, vaultd's message kept).
+ *
+ * What works, and what it returns, in client mode:
+ *  - the same codes and messages as embedded, decided by vaultd (its JSON
+ *    error's code and message): vault_session_open (_as), _close,
+ *    vault_decide, vault_explain, vault_who_can, vault_policy_source,
+ *    vault_policy_apply (the file is sent; errors name its base name),
+ *    every vault_record_* call, vault_result_*, vault_import_csv (the
+ *    file sent as text/csv), vault_grant_issue/approve/revoke/list/
+ *    warnings, vault_break_glass, vault_audit_verify (_notes),
+ *    vault_audit_report, vault_audit_export, vault_audit_checkpoint,
+ *    vault_audit_pubkey, vault_key_rotate, vault_db_key (refused unless
+ *    vaultd's configuration enables it), vault_id, vault_close.  Progress
+ *    callbacks are not called in client mode.  Values sent must be UTF-8
+ *    (VAULT_EINVALID otherwise).
+ *  - a session remembers only its purpose: the subject's user, role,
+ *    department and jurisdiction given to vault_session_open (and the
+ *    principal of vault_session_open_as) are not sent and are ignored;
+ *    the token's subject acts, and the audit entries show the token's
+ *    issuer, subject and id, the app and the peer.  Opening a session
+ *    sends nothing: an unknown purpose fails at the session's first call.
+ *  - VAULT_ESTATE, with a message naming the call: vault_reopen,
+ *    vault_keyslot_add/remove/list, vault_set_actor, vault_set_actor_as,
+ *    vault_log_refusal (the service's own calls).
+ *  - a connection lost, refused or timed out is VAULT_EIO "vaultd:
+ *    connection lost: ..." and no value: nothing is cached and no request
+ *    is retried (a write may have happened; read back to know).
+ * The handle serialises calls as an embedded one does (one request at a
+ * time); open one handle per thread for parallel requests. */
+VAULT_API int vault_connect(vault **out, const char *url, const vault_credentials *cred) VAULT_CHECK;
+
+/* Replace a client-mode handle's identity token (tokens expire).  The
+ * next request uses it.  VAULT_ESTATE on an embedded handle,
+ * VAULT_EINVALID for text that is not a JWT's characters. */
+VAULT_API int vault_set_token(vault *v, const char *token) VAULT_CHECK;
+
+/* 1 when `v` is a client-mode handle (vault_connect), else 0. */
+VAULT_API int vault_is_remote(const vault *v);
+
 /* ---- Keyslots ------------------------------------------------------------ */
 
 /* Add a keyslot holding the master key under `secret`.  Returns the new
@@ -296,7 +362,10 @@ typedef struct vault_principal {
  * and nothing authenticated it.  Its entries say so: an empty issuer,
  * subject, token id and app, and the peer "local:uid=U,pid=P" (the
  * process's real uid and pid when the session opened;
- * docs/security.md). */
+ * docs/security.md).
+ *
+ * In client mode (vault_connect) only subject->purpose is used: the token
+ * names who acts, and the other members are ignored. */
 VAULT_API int vault_session_open(vault_session **out, vault *v, const vault_subject *subject) VAULT_CHECK;
 
 /* Open a session for a caller a service authenticated: `who` is the

@@ -19,12 +19,15 @@
 #include "crypto.h"
 #include "text.h"
 #include "op.h"
+#include "client/client.h"
 
 
 /* ---- public: actor, checkpoint, pubkey ---- */
 
 int vault_set_actor(vault *v, const char *user)
 {
+    if (v && v->remote)
+        return client_unsupported("vault_set_actor", "the actor is the token's subject");
     int rc = VAULT_OK;
     char norm[VAULT_NAME_MAX];
 
@@ -73,6 +76,8 @@ cleanup:
 
 int vault_set_actor_as(vault *v, const char *user, const vault_principal *who)
 {
+    if (v && v->remote)
+        return client_unsupported("vault_set_actor_as", "the actor is the token's subject");
     int rc = VAULT_OK, entered = 0;
     char norm[VAULT_NAME_MAX];
     vault__who w;
@@ -97,6 +102,8 @@ cleanup:
 int vault_log_refusal(vault *v, const vault_principal *who, const char *action,
                       const char *detail)
 {
+    if (v && v->remote)
+        return client_unsupported("vault_log_refusal", "vaultd logs its own refusals");
     int rc = VAULT_OK, entered = 0;
     char act[VAULT_NAME_MAX], det[VAULT_REASON_TEXT_SIZE];
     vault__who w;
@@ -134,6 +141,8 @@ cleanup:
 
 int vault_audit_checkpoint(char **out_note, vault *v)
 {
+    if (v && v->remote)
+        return client_audit_checkpoint(out_note, v);
     int rc = VAULT_OK, entered = 0;
 
     if (out_note)
@@ -199,6 +208,8 @@ static int parse_vkey(char name[256], uint8_t pk[32], const char *text)
 
 int vault_audit_pubkey(char *out, size_t out_size, vault *v)
 {
+    if (v && v->remote)
+        return client_audit_pubkey(out, out_size, v);
     int rc = VAULT_OK, entered = 0;
     uint8_t pk[32];
     char origin[64];
@@ -426,6 +437,8 @@ static void verify_detail(char *out, size_t cap, const vault_audit_result *r, si
 int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *const *notes,
                              size_t nnotes, vault_progress_fn progress, void *arg)
 {
+    if (v && v->remote)
+        return client_audit_verify(out, v, notes, nnotes);
     int rc = VAULT_OK, entered = 0, logged;
     uint8_t pk[32];
     char origin[64], detail[160];
@@ -560,6 +573,8 @@ static int export_entry_fn(void *arg, int64_t pos, const uint8_t *entry, size_t 
 
 int vault_audit_export(vault *v, const char *path, vault_progress_fn progress, void *arg)
 {
+    if (v && v->remote)
+        return client_audit_export(v, path);
     int rc = VAULT_OK, entered = 0, to_stdout = 0, fd = -1, created = 0;
     export_ctx c;
     int64_t count = 0;
@@ -927,6 +942,8 @@ cleanup:
 
 int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_json)
 {
+    if (v && v->remote)
+        return client_audit_report(out, v, kind, arg, as_json);
     int rc = VAULT_OK, entered = 0;
     report_ctx c;
     af_entry e;

@@ -13,6 +13,7 @@
 #include "grants.h"
 #include "text.h"
 #include "op.h"
+#include "client/client.h"
 
 #define GRANT_ACTIONS ((1u << VAULT_ACTION_READ) | (1u << VAULT_ACTION_SEARCH) | (1u << VAULT_ACTION_EXPORT))
 #define DETAIL_MAX 1024
@@ -739,6 +740,8 @@ cleanup:
 int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_session *s,
                       const vault_grant_spec *spec)
 {
+    if (s && s->v->remote)
+        return client_grant_issue(out_id, out_id_size, out_pending, s, spec);
     int rc = VAULT_OK, entered = 0;
     vault *v = NULL;
     issue_ctx c;
@@ -821,6 +824,8 @@ static void approve_request(line *l, const void *arg)
 
 int vault_grant_approve(vault_session *s, const char *grant_id)
 {
+    if (s && s->v->remote)
+        return client_grant_approve(s, grant_id);
     int rc = VAULT_OK, entered = 0;
     vault *v = NULL;
 
@@ -879,6 +884,8 @@ static void revoke_request(line *l, const void *arg)
 
 int vault_grant_revoke(vault_session *s, const char *grant_id, const char *reason)
 {
+    if (s && s->v->remote)
+        return client_grant_revoke(s, grant_id, reason);
     int rc = VAULT_OK, entered = 0;
     vault *v = NULL;
     revoke_req r = {grant_id, reason};
@@ -899,6 +906,8 @@ cleanup:
 
 int vault_grant_warnings(char **out, vault *v, const char *grant_id)
 {
+    if (v && v->remote)
+        return client_grant_warnings(out, v, grant_id);
     int rc = VAULT_OK, entered = 0;
     owned_grant o;
 
@@ -1042,6 +1051,8 @@ cleanup:
 
 int vault_grant_list(char **out, vault *v, int active_only, int as_json)
 {
+    if (v && v->remote)
+        return client_grant_list(out, v, active_only, as_json);
     int rc = VAULT_OK, entered = 0;
     list_ctx c;
 
@@ -1212,6 +1223,8 @@ static void glass_request(line *l, const void *arg)
 int vault_break_glass(char *out_id, size_t out_id_size, vault_session *s, const char *record_id,
                       const char *reason, int64_t seconds)
 {
+    if (s && s->v->remote)
+        return client_break_glass(out_id, out_id_size, s, record_id, reason, seconds);
     int rc = VAULT_OK, entered = 0;
     vault *v = NULL;
     uint8_t rid[VAULT_ID_BYTES];

@@ -16,6 +16,7 @@
 #include "audit/audit.h"
 #include "vault_int.h"
 #include "op.h"
+#include "client/client.h"
 
 #define IMPORT_CHUNK (64 * 1024)
 #define IMPORT_PROGRESS_EVERY 1000
@@ -499,6 +500,8 @@ static int parse_file(importer *im, FILE *f, struct csv_parser *p, unsigned char
 int vault_import_csv(size_t *out_count, vault_session *s, const char *path,
                      vault_progress_fn progress, void *arg)
 {
+    if (s && s->v->remote)
+        return client_import_csv(out_count, s, path);
     int rc = VAULT_OK, entered = 0, parser = 0;
     importer im;
     struct csv_parser p;

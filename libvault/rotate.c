@@ -9,6 +9,7 @@
 #include "crypto.h"
 #include "rotate.h"
 #include "op.h"
+#include "client/client.h"
 
 /* Room kept for one wrapped grade key when probing whether it exists. */
 #define WRAPPED_MAX 256
@@ -283,6 +284,8 @@ cleanup:
 
 int vault_key_rotate(vault *v, const char *grade, vault_progress_fn progress, void *arg)
 {
+    if (v && v->remote)
+        return client_key_rotate(v, grade);
     int rc = rotate__run(v, grade, ROTATE_BATCH, 0, progress, arg);
 
     return rc > 0 ? VAULT_OK : rc; /* without a batch limit it never stops early */

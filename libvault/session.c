@@ -13,26 +13,9 @@
 #include "text.h"
 #include "vault_int.h"
 #include "op.h"
+#include "result.h"
+#include "client/client.h"
 
-typedef struct result_item {
-    char field[VAULT_NAME_MAX];
-    int effect;
-    int present;
-    int has_value;
-    size_t off; /* the value, NUL-terminated, at arena + off */
-    size_t len;
-    vault_reason reason;
-} result_item;
-
-/* A result's values share one guarded arena (vc_malloc: guarded, locked,
- * wiped when freed or grown) rather than one guarded mapping per value,
- * which cost ~10 system calls each (bench/README.md). */
-struct vault_result {
-    size_t n;
-    result_item *items;
-    char *arena;
-    size_t cap, used;
-};
 
 static int log_refusal(vault *v, vault_session *s, const char *action, const uint8_t *id,
                        const char *field, const char *field_reason, const char *detail,
@@ -186,12 +169,16 @@ cleanup:
 
 int vault_session_open(vault_session **out, vault *v, const vault_subject *subject)
 {
+    if (v && v->remote)
+        return client_session_open(out, v, subject);
     return session_open(out, v, subject, NULL);
 }
 
 int vault_session_open_as(vault_session **out, vault *v, const vault_subject *subject,
                           const vault_principal *who)
 {
+    if (v && v->remote)
+        return client_session_open(out, v, subject) /* the token is the principal */;
     if (!who) {
         if (out)
             *out = NULL;
@@ -395,6 +382,8 @@ static int log_query(vault_session *s, const char *action, const uint8_t *id, co
 int vault_decide(vault_reason *out, vault_session *s, int action, const char *record_id,
                  const char *field)
 {
+    if (s && s->v->remote)
+        return client_decide(out, s, action, record_id, field);
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     record_row rec = {0};
@@ -424,6 +413,8 @@ cleanup:
 int vault_explain(char **out, vault_session *s, int action, const char *record_id,
                   const char *field)
 {
+    if (s && s->v->remote)
+        return client_explain(out, s, action, record_id, field);
     int rc = VAULT_OK, entered = 0, hide;
     uint8_t id[VAULT_ID_BYTES];
     record_row rec = {0};
@@ -462,6 +453,8 @@ cleanup:
 
 int vault_who_can(char **out, vault *v, const char *field, const char *record_id, int as_json)
 {
+    if (v && v->remote)
+        return client_who_can(out, v, field, record_id, as_json);
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     record_row rec = {0};
@@ -574,6 +567,9 @@ int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const c
                      size_t n, const char *const *fields, const char *const *values,
                      const size_t *value_lens)
 {
+    if (s && s->v->remote)
+        return client_record_add(out_id, out_id_size, s, jurisdiction, n, fields, values,
+                                 value_lens);
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     vp_decision d;
@@ -634,6 +630,8 @@ cleanup:
 int vault_record_create(char *out_id, size_t out_id_size, vault_session *s,
                         const char *jurisdiction)
 {
+    if (s && s->v->remote)
+        return client_record_create(out_id, out_id_size, s, jurisdiction);
     return vault_record_add(out_id, out_id_size, s, jurisdiction, 0, NULL, NULL, NULL);
 }
 
@@ -641,6 +639,8 @@ int vault_record_update(vault_session *s, const char *record_id, size_t n,
                         const char *const *fields, const char *const *values,
                         const size_t *value_lens)
 {
+    if (s && s->v->remote)
+        return client_record_update(s, record_id, n, fields, values, value_lens);
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     record_row rec = {0};
@@ -686,63 +686,6 @@ int vault_record_put(vault_session *s, const char *record_id, const char *field,
                      size_t value_len)
 {
     return vault_record_update(s, record_id, 1, &field, &value, &value_len);
-}
-
-static int result_new(vault_result **out, size_t n)
-{
-    vault_result *r = calloc(1, sizeof *r);
-
-    if (!r)
-        return vault__err(VAULT_ENOMEM, "out of memory");
-    r->items = calloc(n ? n : 1, sizeof *r->items);
-    if (!r->items) {
-        free(r);
-        return vault__err(VAULT_ENOMEM, "out of memory");
-    }
-    r->n = n;
-    *out = r;
-    return VAULT_OK;
-}
-
-/* Room for need more bytes after r->used; what is past r->used is not
- * kept when the arena moves (the old one is wiped). */
-static int arena_reserve(vault_result *r, size_t need)
-{
-    size_t cap = r->cap ? r->cap : 256;
-    char *p;
-
-    if (r->cap - r->used >= need)
-        return VAULT_OK;
-    while (cap - r->used < need) {
-        if (cap > SIZE_MAX / 2)
-            return vault__err(VAULT_ENOMEM, "out of secure memory");
-        cap *= 2;
-    }
-    p = vc_malloc(cap);
-    if (!p)
-        return vault__err(VAULT_ENOMEM, "out of secure memory");
-    if (r->used)
-        memcpy(p, r->arena, r->used);
-    vc_free(r->arena); /* vc_free wipes */
-    r->arena = p;
-    r->cap = cap;
-    return VAULT_OK;
-}
-
-static char *arena_alloc(void *arg, size_t n)
-{
-    vault_result *r = arg;
-
-    return arena_reserve(r, n) == VAULT_OK ? r->arena + r->used : NULL;
-}
-
-/* Keep the len bytes (and a NUL) written at arena + used as the item's value. */
-static void arena_commit(vault_result *r, result_item *it, size_t len)
-{
-    it->has_value = 1;
-    it->off = r->used;
-    it->len = len;
-    r->used += len + 1;
 }
 
 /* What field f of the loaded record shows under decision d (allow or
@@ -811,14 +754,14 @@ static int read_field(vault_result *r, result_item *it, vault_session *s,
         goto cleanup;
     /* Opened straight into the result's arena, past its committed end,
      * and kept there. */
-    rc = shown_value(&pt, &len, s, "read", id, rec, f, &d, arena_alloc, r, now);
+    rc = shown_value(&pt, &len, s, "read", id, rec, f, &d, result_arena_alloc, r, now);
     if (rc == VAULT_ENOTFOUND) {
         rc = VAULT_OK;
         goto cleanup;
     }
     GUARD(rc);
     it->present = 1;
-    arena_commit(r, it, len);
+    result_arena_commit(r, it, len);
     pt = NULL;
 cleanup:
     /* A failure may leave plaintext past the arena's committed end. */
@@ -894,6 +837,8 @@ cleanup:
 int vault_record_get_batch(vault_result **out, vault_session *s, const char *const *record_ids,
                            size_t n, const char *const *fields, size_t nfields)
 {
+    if (s && s->v->remote)
+        return client_record_get_batch(out, s, record_ids, n, fields, nfields);
     int rc = VAULT_OK, entered = 0, attempt;
     size_t i, nf;
     int64_t now = vault__now();
@@ -948,52 +893,6 @@ int vault_record_get(vault_result **out, vault_session *s, const char *record_id
     if (!out)
         return vault__err(VAULT_EINVALID, "missing output");
     return vault_record_get_batch(out, s, &record_id, 1, fields, nfields);
-}
-
-size_t vault_result_count(const vault_result *r)
-{
-    return r ? r->n : 0;
-}
-
-const char *vault_result_field(const vault_result *r, size_t i)
-{
-    return r && i < r->n ? r->items[i].field : NULL;
-}
-
-int vault_result_effect(const vault_result *r, size_t i)
-{
-    return r && i < r->n ? r->items[i].effect : VAULT_EFFECT_DENY;
-}
-
-int vault_result_present(const vault_result *r, size_t i)
-{
-    return r && i < r->n ? r->items[i].present : 0;
-}
-
-const char *vault_result_value(const vault_result *r, size_t i, size_t *out_len)
-{
-    if (!r || i >= r->n || !r->items[i].has_value) {
-        if (out_len)
-            *out_len = 0;
-        return NULL;
-    }
-    if (out_len)
-        *out_len = r->items[i].len;
-    return r->arena + r->items[i].off;
-}
-
-const vault_reason *vault_result_reason(const vault_result *r, size_t i)
-{
-    return r && i < r->n ? &r->items[i].reason : NULL;
-}
-
-void vault_result_free(vault_result *r)
-{
-    if (!r)
-        return;
-    vc_free(r->arena); /* vc_free wipes */
-    free(r->items);
-    free(r);
 }
 
 /* A search confirms or refutes a guess of the value searched for, so it
@@ -1057,6 +956,8 @@ cleanup:
 int vault_record_find(char **out, size_t *out_count, vault_session *s, const char *field,
                       const char *value, size_t value_len)
 {
+    if (s && s->v->remote)
+        return client_record_find(out, out_count, s, field, value, value_len);
     int rc = VAULT_OK, entered = 0, confirmed;
     const vp_field *f;
     const vp_quota *q = NULL;
@@ -1158,6 +1059,8 @@ cleanup:
 
 int vault_record_jurisdiction(char *out, size_t out_size, vault_session *s, const char *record_id)
 {
+    if (s && s->v->remote)
+        return client_record_jurisdiction(out, out_size, s, record_id);
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     record_row rec = {0};
@@ -1187,6 +1090,8 @@ cleanup:
 
 int vault_record_erase(vault_session *s, const char *record_id)
 {
+    if (s && s->v->remote)
+        return client_record_erase(s, record_id);
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     record_row rec = {0};
@@ -1225,6 +1130,8 @@ cleanup:
 
 int vault_record_export(char **out, vault_session *s, const char *record_id)
 {
+    if (s && s->v->remote)
+        return client_record_export(out, s, record_id);
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     record_row rec = {0};

@@ -18,6 +18,7 @@
 #include "text.h"
 #include "keyslot.h"
 #include "vault_int.h"
+#include "client/client.h"
 
 #define VAULT_FORMAT_TAG "libvault-vault-v1"
 
@@ -355,6 +356,8 @@ cleanup:
 
 int vault_reopen(vault **out, vault *v)
 {
+    if (v && v->remote)
+        return client_unsupported("vault_reopen", "connect again with vault_connect");
     int rc = VAULT_OK, entered = 0;
     uint8_t *master = NULL;
     uint8_t id[VAULT_ID_BYTES];
@@ -386,6 +389,10 @@ void vault_close(vault *v)
 {
     if (!v)
         return;
+    if (v->remote) {
+        client_close(v);
+        return;
+    }
     /* Sign what was appended since the last checkpoint; a failure here
      * (read-only file, say) loses nothing: verify still checks the chain. */
     if (v->ready && op_checkpoint_if_needed(v) < 0)
@@ -404,6 +411,8 @@ void vault_close(vault *v)
 
 int vault_id(char *out, size_t out_size, const vault *v)
 {
+    if (v && v->remote)
+        return client_id(out, out_size, v);
     if (!out || !v || out_size < VAULT_ID_HEX_SIZE)
         return vault__err(VAULT_EINVALID, "vault_id: output buffer too small");
     vault__id_format(out, v->id);
@@ -412,6 +421,8 @@ int vault_id(char *out, size_t out_size, const vault *v)
 
 int vault_db_key(char *out, size_t out_size, vault *v)
 {
+    if (v && v->remote)
+        return client_db_key(out, out_size, v);
     int rc = VAULT_OK, entered = 0;
     af_entry e;
 
@@ -484,11 +495,15 @@ cleanup:
 
 int vault_keyslot_add(int *out_slot, vault *v, const vault_secret *secret, const char *label)
 {
+    if (v && v->remote)
+        return client_unsupported("vault_keyslot_add", "keyslots are vaultd's host's business");
     return keyslot_change(v, out_slot, secret, label, -1);
 }
 
 int vault_keyslot_remove(vault *v, int slot)
 {
+    if (v && v->remote)
+        return client_unsupported("vault_keyslot_remove", "keyslots are vaultd's host's business");
     if (slot < 0)
         return vault__err(VAULT_EINVALID, "slot numbers are 0 or more");
     return keyslot_change(v, NULL, NULL, NULL, slot);
@@ -496,6 +511,8 @@ int vault_keyslot_remove(vault *v, int slot)
 
 int vault_keyslot_list(vault_keyslot_info **out, size_t *out_count, vault *v)
 {
+    if (v && v->remote)
+        return client_unsupported("vault_keyslot_list", "keyslots are vaultd's host's business");
     int rc = VAULT_OK;
 
     GUARD(vault__enter(v));
@@ -532,6 +549,8 @@ cleanup:
 
 int vault_policy_apply(char **out_report, vault *v, const char *policy_file)
 {
+    if (v && v->remote)
+        return client_policy_apply(out_report, v, policy_file);
     int rc = VAULT_OK, entered = 0;
     vault_policy *p = NULL;
     char *report = NULL, *src = NULL, *diff = NULL, *suspended = NULL;
@@ -608,6 +627,8 @@ cleanup:
 
 int vault_policy_source(char **out, char *out_hash, size_t out_hash_size, vault *v)
 {
+    if (v && v->remote)
+        return client_policy_source(out, out_hash, out_hash_size, v);
     int rc = VAULT_OK, entered = 0;
     char filename[256], *src = NULL;
     size_t len = 0;

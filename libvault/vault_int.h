@@ -13,8 +13,13 @@
 #include "store/store.h"
 
 
+struct vault_client; /* client/client.c */
+
 struct vault {
     pthread_mutex_t lock; /* every public call on the handle holds it */
+    /* Client mode (vault_connect): the connection to vaultd, and nothing
+     * below is set (no keys, no store).  NULL for an embedded handle. */
+    struct vault_client *remote;
     char *path;
     char *keys_path;
     uint8_t id[VAULT_ID_BYTES];

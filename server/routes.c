@@ -131,9 +131,11 @@ static json_t *result_json(const vault_result *res, const char *id)
     for (i = 0; i < vault_result_count(res); i++) {
         const char *val = vault_result_value(res, i, &len);
         const vault_reason *why = vault_result_reason(res, i);
-        o = json_pack("{s:s,s:s,s:b,s:s}", "name", vault_result_field(res, i), "effect",
-                      effect_name(vault_result_effect(res, i)), "present",
-                      vault_result_present(res, i), "reason", why ? why->text : "");
+        o = json_pack("{s:s,s:s,s:b,s:s,s:s,s:s,s:s}", "name", vault_result_field(res, i),
+                      "effect", effect_name(vault_result_effect(res, i)), "present",
+                      vault_result_present(res, i), "reason", why ? why->text : "", "rule",
+                      why ? why->rule : "", "where", why ? why->where : "", "grant",
+                      why ? why->grant : "");
         if (val) {
             json_t *s = json_stringn(val, len);
             if (!s) { /* not UTF-8: the bytes in base64 */
@@ -153,6 +155,41 @@ static json_t *result_json(const vault_result *res, const char *id)
         json_array_append_new(fields, o);
     }
     return json_pack("{s:s,s:o}", "id", id, "fields", fields);
+}
+
+/* The optional member "format": "json" (the default) or "text" (the
+ * library's text form, as vaultctl prints it).  1 for text, 0 for json,
+ * -1 on error. */
+static int arg_text_format(vd_request *r)
+{
+    json_t *f = json_object_get(r->body, "format");
+
+    if (!f || json_is_null(f))
+        return 0;
+    if (json_is_string(f) && !strcmp(json_string_value(f), "json"))
+        return 0;
+    if (json_is_string(f) && !strcmp(json_string_value(f), "text"))
+        return 1;
+    vd_fail(r, VAULT_EINVALID, "request body: 'format' must be json or text");
+    return -1;
+}
+
+/* The answer of a listing route: {member: <JSON>} or, as text, {text}. */
+static int listing(vd_request *r, const char *member, char *out, int text, const char *what)
+{
+    json_error_t jerr;
+    char msg[96];
+
+    if (text)
+        r->out = json_pack("{s:s}", "text", out);
+    else
+        r->out = json_pack("{s:o}", member, json_loads(out, 0, &jerr));
+    vault_free(out);
+    if (!r->out) {
+        snprintf(msg, sizeof msg, "the %s is not valid %s", what, text ? "UTF-8" : "JSON");
+        return vd_fail(r, VAULT_ERROR, msg);
+    }
+    return 0;
 }
 
 /* ---- health and metrics ---- */
@@ -291,6 +328,41 @@ done:
     return 0;
 }
 
+static int h_record_create(vd_request *r)
+{
+    vault_session *s = NULL;
+    const char *jur;
+    char id[VAULT_ID_HEX_SIZE];
+    int rc;
+
+    if (!(jur = arg_str(r, "jurisdiction", 1)) || !(s = vd_session(r)))
+        return -1;
+    rc = vault_record_create(id, sizeof id, s, jur);
+    vault_session_close(s);
+    if (rc != VAULT_OK)
+        return vd_fail(r, rc, NULL);
+    r->status = 201;
+    r->out = json_pack("{s:s}", "id", id);
+    return 0;
+}
+
+static int h_record_jurisdiction(vd_request *r)
+{
+    vault_session *s = NULL;
+    const char *id;
+    char jur[VAULT_JURISDICTION_MAX + 1];
+    int rc;
+
+    if (!(id = arg_str(r, "id", 1)) || !(s = vd_session(r)))
+        return -1;
+    rc = vault_record_jurisdiction(jur, sizeof jur, s, id);
+    vault_session_close(s);
+    if (rc != VAULT_OK)
+        return vd_fail(r, rc, NULL);
+    r->out = json_pack("{s:s,s:s}", "id", id, "jurisdiction", jur);
+    return 0;
+}
+
 static int h_record_update(vd_request *r)
 {
     vault_session *s = NULL;
@@ -389,15 +461,30 @@ done:
 static int h_audit_verify(vd_request *r)
 {
     vault_audit_result res;
-    const char *note = NULL;
-    int rc;
+    const char *note = NULL, **notes = NULL;
+    size_t n = 0;
+    int rc, ok;
 
     if (json_object_get(r->body, "checkpoint") && !(note = arg_str(r, "checkpoint", 1)))
         return -1;
-    if (vd_actor(r) < 0)
+    notes = arg_strv(r, "checkpoints", &n, VAULT_AUDIT_NOTES_MAX, &ok);
+    if (!ok)
         return -1;
+    if (note && notes) {
+        free(notes);
+        return vd_fail(r, VAULT_EINVALID,
+                       "request body: give 'checkpoint' or 'checkpoints', not both");
+    }
+    if (vd_actor(r) < 0) {
+        free(notes);
+        return -1;
+    }
     memset(&res, 0, sizeof res);
-    rc = vault_audit_verify(&res, r->v, note, NULL, NULL);
+    if (notes)
+        rc = vault_audit_verify_notes(&res, r->v, notes, n, NULL, NULL);
+    else
+        rc = vault_audit_verify(&res, r->v, note, NULL, NULL);
+    free(notes);
     if (rc != VAULT_OK && rc != VAULT_EINTEGRITY)
         return vd_fail(r, rc, NULL);
     r->out = json_pack("{s:b,s:s,s:I,s:I,s:I,s:s}", "ok", res.failure == VAULT_AUDIT_OK, "class",
@@ -447,9 +534,8 @@ static int h_audit_report(vd_request *r)
                  {"break_glass", VAULT_REPORT_BREAK_GLASS}};
     const char *kind, *arg = NULL;
     char *out = NULL;
-    json_error_t jerr;
     size_t i;
-    int rc, k = -1;
+    int rc, k = -1, text;
 
     if (!(kind = arg_str(r, "kind", 1)))
         return -1;
@@ -461,16 +547,12 @@ static int h_audit_report(vd_request *r)
                        "request body: 'kind' must be record, user, denied or break_glass");
     if ((k == VAULT_REPORT_RECORD || k == VAULT_REPORT_USER) && !(arg = arg_str(r, "arg", 1)))
         return -1;
-    if (vd_actor(r) < 0)
+    if ((text = arg_text_format(r)) < 0 || vd_actor(r) < 0)
         return -1;
-    rc = vault_audit_report(&out, r->v, k, arg, 1);
+    rc = vault_audit_report(&out, r->v, k, arg, !text);
     if (rc != VAULT_OK)
         return vd_fail(r, rc, NULL);
-    r->out = json_pack("{s:o}", "entries", json_loads(out, 0, &jerr));
-    vault_free(out);
-    if (!r->out)
-        return vd_fail(r, VAULT_ERROR, "the report is not valid JSON");
-    return 0;
+    return listing(r, "entries", out, text, "report");
 }
 
 /* ---- policy ---- */
@@ -528,27 +610,48 @@ static int h_policy_explain(vd_request *r)
     return 0;
 }
 
+static int h_policy_decide(vd_request *r)
+{
+    vault_session *s = NULL;
+    const char *action, *id, *field = NULL;
+    vault_reason why;
+    int rc, a;
+
+    if (!(action = arg_str(r, "action", 1)) || !(id = arg_str(r, "id", 1)))
+        return -1;
+    if ((a = action_code(action)) < 0)
+        return vd_fail(r, VAULT_EINVALID,
+                       "request body: 'action' must be read, write, create, search, erase or export");
+    if (json_object_get(r->body, "field") && !(field = arg_str(r, "field", 1)))
+        return -1;
+    if (!(s = vd_session(r)))
+        return -1;
+    memset(&why, 0, sizeof why);
+    rc = vault_decide(&why, s, a, id, field);
+    vault_session_close(s);
+    if (rc != VAULT_OK)
+        return vd_fail(r, rc, NULL);
+    r->out = json_pack("{s:s,s:s,s:s,s:s,s:s}", "effect", effect_name(why.effect), "rule",
+                       why.rule, "where", why.where, "grant", why.grant, "reason", why.text);
+    return 0;
+}
+
 static int h_policy_who_can(vd_request *r)
 {
     const char *field, *id = NULL;
     char *out = NULL;
-    json_error_t jerr;
-    int rc;
+    int rc, text;
 
     if (!(field = arg_str(r, "field", 1)))
         return -1;
     if (json_object_get(r->body, "id") && !(id = arg_str(r, "id", 1)))
         return -1;
-    if (vd_actor(r) < 0)
+    if ((text = arg_text_format(r)) < 0 || vd_actor(r) < 0)
         return -1;
-    rc = vault_who_can(&out, r->v, field, id, 1);
+    rc = vault_who_can(&out, r->v, field, id, !text);
     if (rc != VAULT_OK)
         return vd_fail(r, rc, NULL);
-    r->out = json_pack("{s:o}", "who", json_loads(out, 0, &jerr));
-    vault_free(out);
-    if (!r->out)
-        return vd_fail(r, VAULT_ERROR, "who-can output is not valid JSON");
-    return 0;
+    return listing(r, "who", out, text, "who-can output");
 }
 
 
@@ -700,20 +803,33 @@ static int h_grant_list(vd_request *r)
 {
     json_t *a = json_object_get(r->body, "active_only");
     char *out = NULL;
-    json_error_t jerr;
-    int rc;
+    int rc, text;
 
     if (a && !json_is_boolean(a))
         return vd_fail(r, VAULT_EINVALID, "request body: 'active_only' must be true or false");
-    if (vd_actor(r) < 0)
+    if ((text = arg_text_format(r)) < 0 || vd_actor(r) < 0)
         return -1;
-    rc = vault_grant_list(&out, r->v, a && json_is_true(a), 1);
+    rc = vault_grant_list(&out, r->v, a && json_is_true(a), !text);
     if (rc != VAULT_OK)
         return vd_fail(r, rc, NULL);
-    r->out = json_pack("{s:o}", "grants", json_loads(out, 0, &jerr));
+    return listing(r, "grants", out, text, "grant list");
+}
+
+static int h_grant_warnings(vd_request *r)
+{
+    const char *id;
+    char *out = NULL;
+    int rc;
+
+    if (!(id = arg_str(r, "id", 1)) || vd_actor(r) < 0)
+        return -1;
+    rc = vault_grant_warnings(&out, r->v, id);
+    if (rc != VAULT_OK)
+        return vd_fail(r, rc, NULL);
+    r->out = json_pack("{s:s,s:s}", "id", id, "warnings", out);
     vault_free(out);
     if (!r->out)
-        return vd_fail(r, VAULT_ERROR, "the grant list is not valid JSON");
+        return vd_fail(r, VAULT_ERROR, "the warnings are not valid UTF-8");
     return 0;
 }
 
@@ -847,6 +963,9 @@ static int h_key_rotate(vd_request *r)
     return 0;
 }
 
+/* vault_audit_export writes beside its target and links the file into
+ * place (never a partial export under the name), so it needs a real
+ * directory: a private one (mode 0700, the file 0600), removed at once. */
 static int h_audit_export(vd_request *r)
 {
     char dir[] = "/tmp/vaultd-export-XXXXXX", path[64];
@@ -917,10 +1036,13 @@ const vd_route vd_routes[] = {
     {"POST", "/v1/records/get", h_record_get, 1, 0, 0, 0},
     {"POST", "/v1/records/get-batch", h_record_get_batch, 1, 0, 0, 0},
     {"POST", "/v1/records/add", h_record_add, 1, 0, 0, 0},
+    {"POST", "/v1/records/create", h_record_create, 1, 0, 0, 0},
     {"POST", "/v1/records/update", h_record_update, 1, 0, 0, 0},
     {"POST", "/v1/records/find", h_record_find, 1, 0, 0, 0},
     {"POST", "/v1/records/erase", h_record_erase, 1, 0, 0, 0},
     {"POST", "/v1/records/export", h_record_export, 1, 0, 0, 0},
+    {"POST", "/v1/records/jurisdiction", h_record_jurisdiction, 1, 0, 0, 0},
+    {"POST", "/v1/policy/decide", h_policy_decide, 1, 0, 0, 0},
     {"POST", "/v1/policy/explain", h_policy_explain, 1, 0, 0, 0},
     {"POST", "/v1/policy/who-can", h_policy_who_can, 1, OA, 0, 0},
     {"GET", "/v1/policy", h_policy_show, 1, 0, 0, 0},
@@ -933,6 +1055,7 @@ const vd_route vd_routes[] = {
     {"POST", "/v1/grants/approve", h_grant_approve, 1, OA, 0, 0},
     {"POST", "/v1/grants/revoke", h_grant_revoke, 1, OA, 0, 0},
     {"POST", "/v1/grants/list", h_grant_list, 1, OA, 0, 0},
+    {"POST", "/v1/grants/warnings", h_grant_warnings, 1, OA, 0, 0},
     {"POST", "/v1/break-glass", h_break_glass, 1, OA, 0, 0},
     {"POST", "/v1/import", h_import, 1, 0, 1, 1},
     {"POST", "/v1/policy/apply", h_policy_apply, 1, DO, 0, 0},

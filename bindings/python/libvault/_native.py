@@ -275,6 +275,18 @@ class vault_grant_spec(Structure):
     ]
 
 
+class vault_credentials(Structure):
+    _fields_ = [
+        ("token", c_char_p),
+        ("token_file", c_char_p),
+        ("ca_file", c_char_p),
+        ("cert_file", c_char_p),
+        ("key_file", c_char_p),
+        ("purpose", c_char_p),
+        ("timeout_ms", ctypes.c_long),
+    ]
+
+
 # Opaque handles are plain c_void_p.
 _vp = c_void_p
 _pvp = POINTER(c_void_p)
@@ -289,6 +301,11 @@ _fn("vault_reopen", c_int, _pvp, _vp)
 _fn("vault_close", None, _vp)
 _fn("vault_id", c_int, c_void_p, c_size_t, _vp)
 _fn("vault_db_key", c_int, c_void_p, c_size_t, _vp)
+
+# Client mode
+_fn("vault_connect", c_int, _pvp, c_char_p, POINTER(vault_credentials))
+_fn("vault_set_token", c_int, _vp, c_char_p)
+_fn("vault_is_remote", c_int, _vp)
 
 # Keyslots
 _fn("vault_keyslot_add", c_int, _pi, _vp, POINTER(vault_secret), c_char_p)

@@ -621,6 +621,48 @@ class Vault:
             check(rc)
         return cls(out, os.fspath(path))
 
+    @classmethod
+    def connect(cls, url: str, *, token: Optional[str] = None,
+                token_file: Optional[PathLike] = None, ca_file: Optional[PathLike] = None,
+                cert: Optional[PathLike] = None, key: Optional[PathLike] = None,
+                purpose: Optional[str] = None, timeout: Optional[float] = None) -> "Vault":
+        """Client mode: a handle on the vault vaultd serves at ``url``.
+
+        ``url`` is ``unix:///run/vaultd/vaultd.sock`` or ``https://host:port``
+        (TLS 1.3; ``ca_file`` is the CA to trust, ``cert`` and ``key`` the
+        app's client certificate).  Give the identity token as ``token``
+        (text) or ``token_file``; replace it later with :meth:`set_token`.
+        ``purpose`` is sent with the calls that take no session (audit,
+        policy, grant lists, who-can, key rotation); ``timeout`` is per
+        request, in seconds (default 30).
+
+        The process holds no key: every method is a request to vaultd, and
+        the token names who is acting (the user, role, department and
+        jurisdiction given to :meth:`session` are ignored; only the purpose
+        is sent).  A lost connection raises :class:`~libvault.VaultIOError`
+        (``VAULT_EIO``) and returns no value; a refused token
+        :class:`~libvault.AuthError`.  Keyslots and :meth:`set_actor` raise
+        :class:`~libvault.StateError`.
+        """
+        cred = _n.vault_credentials(
+            _b(token, "token"), _b(token_file, "token_file"), _b(ca_file, "ca_file"),
+            _b(cert, "cert"), _b(key, "key"), _b(purpose, "purpose"),
+            0 if timeout is None else max(1, int(timeout * 1000)))
+        out = c_void_p()
+        check(_n.lib.vault_connect(byref(out), _b(url, "url"), byref(cred)))
+        return cls(out, url)
+
+    @property
+    def remote(self) -> bool:
+        """True for a client-mode handle (:meth:`connect`)."""
+        with self._use() as v:
+            return bool(_n.lib.vault_is_remote(v))
+
+    def set_token(self, token: str) -> None:
+        """Client mode: use this identity token from the next request on."""
+        with self._use() as v:
+            check(_n.lib.vault_set_token(v, _b(token, "token")))
+
     def close(self) -> None:
         """Close the sessions still open on this vault, then the handle (wiping its keys).
 
@@ -701,8 +743,9 @@ class Vault:
 
     # ---- sessions ------------------------------------------------------------
 
-    def session(self, *, user: str, role: str, department: str, jurisdiction: str,
-                purpose: str, principal: Optional[Principal] = None) -> "Session":
+    def session(self, *, purpose: str, user: Optional[str] = None, role: Optional[str] = None,
+                department: Optional[str] = None, jurisdiction: Optional[str] = None,
+                principal: Optional[Principal] = None) -> "Session":
         """Open a session: who is acting, and for what.
 
         Unknown role, department or purpose raise
@@ -710,7 +753,12 @@ class Vault:
         it; :meth:`close` closes the sessions still open.  ``principal``
         (``vault_session_open_as``) is the caller as a service authenticated
         it; without one the session is embedded (see :class:`Principal`).
+        In client mode (:meth:`connect`) only ``purpose`` is needed: the
+        token names the subject, and the other arguments are ignored.
         """
+        if not self.remote and None in (user, role, department, jurisdiction):
+            raise TypeError("session() needs user, role, department and jurisdiction "
+                            "(only a client-mode vault takes its subject from the token)")
         sub = _n.vault_subject(_b(user, "user"), _b(role, "role"), _b(department, "department"),
                                _b(jurisdiction, "jurisdiction"), _b(purpose, "purpose"))
         out = c_void_p()

@@ -1,0 +1,202 @@
+"""Client mode end to end: `vaultctl --server ... --token-file ...` and
+libvault.Vault.connect against a real vaultd, compared with embedded mode
+on the same vault file (docs/service.md "Client mode").
+
+What must hold (issue 15): record get/add, grants and audit verify work
+through the service with the same output as embedded; the subject flags
+are a usage error in client mode; a bad token is an authentication error;
+Vault.connect has the methods of an embedded Vault; a lost connection is
+an error and no value.
+"""
+
+import json
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vaultd_harness as H  # noqa: E402
+
+import libvault  # noqa: E402  (PYTHONPATH=bindings/python, LIBVAULT_PATH from CTest)
+
+OFFICER = ["--user", "officer-li", "--role", "data_officer", "--dept", "street_office",
+           "--jurisdiction", H.STREET]
+
+
+class ClientModeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = H.Vaultd()
+        cls.d.start()
+        cls.url = "unix://" + cls.d.sock
+        cls.tokfile = os.path.join(cls.d.tmp, "officer.jwt")
+        with open(cls.tokfile, "w") as f:
+            f.write(cls.d.token("officer-li", "data_officer", "street_office") + "\n")
+        cls.tok2 = cls.d.token("officer-wang", "data_officer", "street_office")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def remote(self, *args, check=True, env=None, token_file=None):
+        return H.run(H.VAULTCTL, "--server", self.url, "--token-file",
+                     token_file or self.tokfile, "--purpose", "resident_service", *args,
+                     check=check, env=env)
+
+    def local(self, *args, check=True):
+        return self.d.embedded(*(OFFICER + ["--purpose", "resident_service"] + list(args)),
+                               check=check)
+
+    # ---- vaultctl ----
+
+    def test_cli_record_add_and_get_same_as_embedded(self):
+        _, out, _ = self.remote("record", "add", "--in", H.GRID, "name=李四", "phone=13912345678")
+        rid = out.split()[-1]
+        self.assertRegex(rid, r"^[0-9a-f]{32}$")
+        for args in (["record", "get", rid], ["--json", "record", "get", rid],
+                     ["record", "get", rid, "--fields", "name,phone"]):
+            _, r_out, _ = self.remote(*args)
+            _, e_out, _ = self.local(*args)
+            self.assertEqual(r_out, e_out, args)
+        self.assertIn("李四", r_out)
+        _, found, _ = self.remote("record", "find", "--field", "phone", "--value", "13912345678")
+        self.assertIn(rid, found)
+        # a record that isn't there: the same exit code as embedded (5)
+        rc_r, _, err = self.remote("record", "get", "0" * 32, check=False)
+        rc_e, _, _ = self.local("record", "get", "0" * 32, check=False)
+        self.assertEqual((rc_r, rc_e), (5, 5), err)
+
+    def test_cli_grant_same_as_embedded(self):
+        _, out, _ = self.remote("record", "add", "--in", H.GRID, "name=王五")
+        rid = out.split()[-1]
+        rc, out, err = self.remote("grant", "--to-role", "civil_affairs_officer", "--to-dept",
+                                   "civil_affairs", "--grades", "special..special", "--records", rid,
+                                   "--for", "7d", "--reason", "低保复核", check=False)
+        self.assertEqual(rc, 0, err)
+        gid = [w for w in out.split() if w.startswith("g-")][0]
+        # the same officer may not approve: denied (exit 4), as embedded
+        rc, _, err = self.remote("grant", "approve", gid, check=False)
+        self.assertEqual(rc, 4, err)
+        tf2 = os.path.join(self.d.tmp, "officer2.jwt")
+        with open(tf2, "w") as f:
+            f.write(self.tok2)
+        self.remote("grant", "approve", gid, token_file=tf2)
+        for args in (["grants"], ["--json", "grants"]):
+            _, r_out, _ = self.remote(*args)
+            _, e_out, _ = self.local(*args)
+            self.assertEqual(r_out, e_out, args)
+        self.assertIn(gid, r_out)
+        self.remote("revoke", gid, "--reason", "case closed")
+
+    def test_cli_audit_verify(self):
+        _, r_out, _ = self.remote("audit", "verify")
+        self.assertTrue(r_out.startswith("ok: "), r_out)
+        _, pk, _ = self.remote("audit", "pubkey")
+        _, pk_e, _ = self.local("audit", "pubkey")
+        self.assertEqual(pk, pk_e)
+        out = os.path.join(self.d.tmp, "cli-export.jsonl")
+        self.remote("audit", "export", "--out", out)
+        pkf = os.path.join(self.d.tmp, "cli-audit.pub")
+        with open(pkf, "w") as f:
+            f.write(pk)
+        _, v_out, _ = H.run(H.VAULTCTL, "audit", "verify", "--export", out, "--pubkey", pkf)
+        self.assertTrue(v_out.startswith("ok"), v_out)
+
+    def test_cli_refuses_subject_flags_and_bad_tokens(self):
+        rc, _, err = self.remote("--user", "someone", "record", "get", "0" * 32, check=False)
+        self.assertEqual(rc, 2, err)
+        self.assertIn("the token says who is acting", err)
+        rc, _, err = self.remote("record", "get", "0" * 32, "--role", "police_officer",
+                                 check=False)
+        self.assertEqual(rc, 2, err)
+        rc, _, err = H.run(H.VAULTCTL, "--server", self.url, "--purpose", "resident_service",
+                           "record", "get", "0" * 32, check=False,
+                           env={k: v for k, v in os.environ.items() if k != "VAULT_TOKEN"})
+        self.assertEqual(rc, 2, err)
+        self.assertIn("identity token", err)
+        rc, _, err = self.remote("keyslot", "list", check=False)
+        self.assertEqual(rc, 2, err)
+        # VAULT_TOKEN instead of a file; a token by an unknown key: exit 6
+        other = os.path.join(self.d.tmp, "other.key")
+        if not os.path.exists(other):
+            H.run(H.VAULTCTL, "token", "keygen", "--out", other)
+        forged = self.d.token("officer-li", "data_officer", "street_office", key=other)
+        env = dict(os.environ, VAULT_TOKEN=forged)
+        rc, _, err = H.run(H.VAULTCTL, "--server", self.url, "--purpose", "resident_service",
+                           "audit", "verify", check=False, env=env)
+        self.assertEqual(rc, 6, err)
+        with open(self.tokfile) as f:
+            env = dict(os.environ, VAULT_TOKEN=f.read().strip())
+        rc, out, err = H.run(H.VAULTCTL, "--server", self.url, "--purpose", "resident_service",
+                             "audit", "verify", check=False, env=env)
+        self.assertEqual(rc, 0, err)
+
+    def test_cli_import_and_policy_errors_name_the_local_file(self):
+        csv = os.path.join(self.d.tmp, "bad.csv")
+        with open(csv, "w") as f:
+            f.write("jurisdiction,name,shoe_size\n%s,孙八,42\n" % H.GRID)
+        rc_r, _, err_r = self.remote("import", csv, check=False)
+        rc_e, _, err_e = self.local("import", csv, check=False)
+        self.assertEqual(rc_r, rc_e)
+        self.assertNotEqual(rc_r, 0)
+        self.assertEqual(err_r, err_e)
+        self.assertIn(csv + ":", err_r)
+        bad = os.path.join(self.d.tmp, "bad-policy.yaml")
+        with open(bad, "w") as f:
+            f.write("version: 1\nroles: [\n")
+        rc_r, _, err_r = self.remote("policy", "apply", bad, check=False)
+        rc_e, _, err_e = self.d.embedded("policy", "apply", bad, check=False)
+        self.assertEqual(rc_r, rc_e)
+        self.assertEqual(rc_r, 7)
+        self.assertIn(bad + ":", err_r)
+        self.assertEqual(err_r, err_e)
+
+    # ---- Python ----
+
+    def test_python_connect_same_methods(self):
+        with open(self.tokfile) as f:
+            token = f.read().strip()
+        with libvault.Vault.connect(self.url, token=token, purpose="resident_service") as v, \
+                libvault.Vault.open(self.d.vault, key_file=self.d.key) as e:
+            self.assertTrue(v.remote)
+            self.assertFalse(e.remote)
+            self.assertEqual(v.id, e.id)
+            with v.session(purpose="resident_service") as s, \
+                    e.session(user="officer-li", role="data_officer", department="street_office",
+                              jurisdiction=H.STREET, purpose="resident_service") as es:
+                rid = s.create(H.GRID, {"name": "赵六", "phone": "13700000000"})
+                r_rec = s.get(rid, ["name", "phone"])
+                e_rec = es.get(rid, ["name", "phone"])
+                self.assertEqual(repr(r_rec), repr(e_rec))
+                self.assertEqual(r_rec["name"].value, "赵六")
+                with self.assertRaises(libvault.NotFound):
+                    s.get("0" * 32)
+            self.assertEqual(v.audit_pubkey(), e.audit_pubkey())
+            self.assertEqual(v.policy_source(), e.policy_source())
+            with self.assertRaises(libvault.StateError):
+                v.keyslot_list()
+            v.set_token(token)
+
+    def test_python_lost_connection(self):
+        d = H.Vaultd()
+        try:
+            d.start()
+            v = libvault.Vault.connect("unix://" + d.sock, token=d.token(
+                "officer-li", "data_officer", "street_office"), purpose="resident_service")
+            s = v.session(purpose="resident_service")
+            rid = s.create(H.GRID, {"name": "钱七"})
+            self.assertEqual(s.get(rid, ["name"])["name"].value, "钱七")
+            d.stop(sig=9)
+            with self.assertRaises(libvault.VaultIOError) as cm:
+                s.get(rid, ["name"])
+            self.assertIn("connection lost", str(cm.exception))
+            v.close()
+        finally:
+            d.cleanup()
+        with self.assertRaises(libvault.VaultIOError):
+            libvault.Vault.connect("unix://" + d.sock, token="a.b.c")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
