@@ -916,8 +916,15 @@ int client_policy_apply(char **out_report, vault *v, const char *policy_file)
     name = name ? name + 1 : policy_file;
     b = json_pack("{s:s,s:s,s:s}", "purpose", purpose, "filename", name, "yaml", yaml);
     ENSURE(b, VAULT_EPOLICY, "%s: the policy is not valid UTF-8", policy_file);
-    GUARD(local_file_name(post(&ans, v, "/v1/policy/apply", b), policy_file,
-                          "/tmp/vaultd-policy-"));
+    /* vaultd names the policy by the file name sent ("NAME:LINE:COL: ...") */
+    rc = post(&ans, v, "/v1/policy/apply", b);
+    if (rc < 0 && strncmp(vault_error_last(), name, strlen(name)) == 0 &&
+        vault_error_last()[strlen(name)] == ':') {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", vault_error_last() + strlen(name));
+        rc = vault__err(rc, "%s%s", policy_file, msg);
+    }
+    GUARD(rc);
     if (out_report)
         GUARD(dup_member(out_report, ans, "changes"));
 cleanup:
