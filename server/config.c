@@ -450,6 +450,12 @@ static int limits_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v,
         c->max_connections = (unsigned)n;
         return 0;
     }
+    if (!strcmp(key, "max_connections_per_ip")) {
+        if (get_uint(&n, w, v, "limits.max_connections_per_ip", 1, 65536, 10) < 0)
+            return -1;
+        c->max_connections_per_ip = (unsigned)n;
+        return 0;
+    }
     if (!strcmp(key, "request_timeout")) {
         if (vd_parse_seconds(&secs, scalar(v)) < 0 || secs < 1 || secs > 3600)
             return fail(w, v, "limits.request_timeout must be 1s ... 1h");
@@ -464,7 +470,7 @@ static int limits_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v,
     }
     return fail(w, k,
                 "unknown key '%s' in limits (max_body, max_import_body, workers, "
-                "max_connections, request_timeout, clock_skew)",
+                "max_connections, max_connections_per_ip, request_timeout, clock_skew)",
                 key);
 }
 
@@ -528,6 +534,7 @@ int vd_config_load(vd_config **out, const char *path, char *err, size_t err_cap)
     c->max_import_body = (size_t)64 << 20;
     c->workers = 4;
     c->max_connections = 256;
+    c->max_connections_per_ip = 16;
     c->request_timeout = 30;
     c->unlock_fd = -1;
     if (!yaml_parser_initialize(&parser)) {

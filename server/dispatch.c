@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "server.h"
 
 int vd_http_status(int rc)
@@ -36,7 +38,10 @@ int vd_fail(vd_request *r, int rc, const char *msg)
     if (rc == VAULT_OK)
         rc = VAULT_ERROR;
     json_decref(r->out);
-    free(r->text);
+    if (r->text) {
+        sodium_memzero(r->text, strlen(r->text));
+        free(r->text);
+    }
     r->text = NULL;
     r->status = vd_http_status(rc);
     r->out = json_pack("{s:{s:s,s:s}}", "error", "code", vd_code_name(rc), "message",
@@ -99,7 +104,7 @@ void vd_request_clear(vd_request *r)
     json_decref(r->out);
     r->out = NULL;
     if (r->text) {
-        memset(r->text, 0, strlen(r->text));
+        sodium_memzero(r->text, strlen(r->text));
         free(r->text);
         r->text = NULL;
     }

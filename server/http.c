@@ -5,6 +5,7 @@
  * with the authenticated caller to the route's handler on a vault handle
  * from the pool.  Errors are {"error": {"code", "message"}} with one line. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,10 +34,13 @@ static char *tls_mem_cert, *tls_mem_key, *tls_mem_ca;
 /* Per-connection-request state, from the first call to completion. */
 typedef struct conn_ctx {
     const vd_route *route;
+    vd_caller who;       /* authenticated at the first call, before any body */
     char *body;
     size_t len, cap, limit;
     int refused;         /* a response was queued early (size, route) */
     int too_big;         /* the body ran past the limit: answer 413 at its end */
+    size_t declared;     /* Content-Length, when given (bounded by limit) */
+    char refusal[300];   /* not authenticated: the 401's message, sent at the end */
     size_t discarded;
 } conn_ctx;
 
@@ -177,8 +181,17 @@ static int tls_peer(vd_caller *who, vd_server *srv, struct MHD_Connection *c, ch
         snprintf(why, why_cap, "no client certificate");
         return -1;
     }
-    if (gnutls_certificate_verify_peers2(session, &status) != 0 || status != 0) {
-        snprintf(why, why_cap, "the client certificate is not trusted (unknown CA, expired or revoked)");
+    {
+        /* the chain to client_ca, validity, and a certificate made for TLS
+         * clients (extended key usage), not one made for a server */
+        gnutls_typed_vdata_st purpose = {GNUTLS_DT_KEY_PURPOSE_OID,
+                                         (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT, 0};
+        if (gnutls_certificate_verify_peers(session, &purpose, 1, &status) != 0)
+            status = 1;
+    }
+    if (status != 0) {
+        snprintf(why, why_cap, "the client certificate is not trusted (not from client_ca, expired, or "
+                               "not made for TLS clients)");
         return -1;
     }
     crypto_hash_sha256(fp, certs[0].data, certs[0].size);
@@ -242,25 +255,61 @@ static void count(vd_server *srv, int status)
 }
 
 /* Log a request refused before it reached the vault (no app, no valid
- * token): an audit entry, so that every refusal leaves a trace. */
+ * token): an audit entry, so that every refusal leaves a trace.  A peer
+ * that no app maps to is not authenticated at all, so its refusals are
+ * rate-limited (UNAUTH_BURST, then one a second): anyone who can connect
+ * could otherwise grow the log without bound.  The refusals not logged
+ * one by one are counted in the next entry's detail and in
+ * vaultd_refusals_unlogged_total. */
+#define UNAUTH_BURST 20.0
+static pthread_mutex_t refusal_lock = PTHREAD_MUTEX_INITIALIZER;
+static double refusal_tokens = UNAUTH_BURST;
+static time_t refusal_refill;
+static uint64_t refusals_unlogged; /* since the last entry */
+
 static void log_refusal(vd_server *srv, const vd_caller *who, const char *path, const char *why)
 {
-    vault *v = vd_pool_get(&srv->pool);
+    vault *v;
     vault_principal p = {who->iss, who->sub, who->jti, who->app, who->peer, 0};
-    char detail[320];
+    char detail[400];
+    uint64_t skipped = 0;
+    time_t now = time(NULL);
 
-    snprintf(detail, sizeof detail, "%s: %s", path, why);
+    if (!who->app[0]) {
+        pthread_mutex_lock(&refusal_lock);
+        refusal_tokens += (double)(now - refusal_refill);
+        if (refusal_tokens > UNAUTH_BURST)
+            refusal_tokens = UNAUTH_BURST;
+        refusal_refill = now;
+        if (refusal_tokens < 1.0) {
+            refusals_unlogged++;
+            pthread_mutex_unlock(&refusal_lock);
+            pthread_mutex_lock(&srv->mlock);
+            srv->m.refusals_unlogged++;
+            pthread_mutex_unlock(&srv->mlock);
+            return;
+        }
+        refusal_tokens -= 1.0;
+        skipped = refusals_unlogged;
+        refusals_unlogged = 0;
+        pthread_mutex_unlock(&refusal_lock);
+    }
+    if (skipped)
+        snprintf(detail, sizeof detail, "%s: %s (and %llu refusals of unmapped peers not logged "
+                                        "one by one since the last such entry)",
+                 path, why, (unsigned long long)skipped);
+    else
+        snprintf(detail, sizeof detail, "%s: %s", path, why);
+    v = vd_pool_get(&srv->pool);
     if (vault_log_refusal(v, &p, "request", detail) != VAULT_OK)
         fprintf(stderr, "vaultd: could not log a refused request: %s\n", vault_error_last());
     vd_pool_put(&srv->pool, v);
 }
 
-static enum MHD_Result handle(vd_server *srv, struct MHD_Connection *c, int tls,
-                              const char *method, conn_ctx *cc)
+static enum MHD_Result handle(vd_server *srv, struct MHD_Connection *c, const char *method,
+                              conn_ctx *cc)
 {
     vd_request r;
-    char why[256] = "";
-    const char *auth;
     int status;
     enum MHD_Result ret;
 
@@ -268,29 +317,11 @@ static enum MHD_Result handle(vd_server *srv, struct MHD_Connection *c, int tls,
     r.srv = srv;
     r.method = method;
     r.path = cc->route->path;
-    r.status = 200;
-    /* The app: from the transport, never from the request. */
-    if ((tls ? tls_peer(&r.who, srv, c, why, sizeof why) : unix_peer(&r.who, srv, c)) < 0) {
-        if (!why[0])
-            snprintf(why, sizeof why, "this peer is not mapped to an app in the configuration");
-        if (cc->route->needs_token || strcmp(cc->route->path, "/v1/health")) {
-            log_refusal(srv, &r.who, r.path, why);
-            count(srv, 401);
-            return send_error(c, 401, "VAULT_EAUTH", "client not authenticated: %s", why);
-        }
-    }
-    /* The person: a signed identity token. */
-    if (cc->route->needs_token) {
-        auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (vd_auth_token(&r.who, srv, auth, why, sizeof why) < 0) {
-            log_refusal(srv, &r.who, r.path, why);
-            count(srv, 401);
-            return send_error(c, 401, "VAULT_EAUTH", "%s", why);
-        }
-    }
+    r.who = cc->who;
     r.route = cc->route;
     vd_dispatch(&r, cc->body, cc->len,
                 MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "purpose"));
+    sodium_memzero(&r.who, sizeof r.who);
     status = r.status;
     count(srv, status);
     if (r.text) {
@@ -301,6 +332,34 @@ static enum MHD_Result handle(vd_server *srv, struct MHD_Connection *c, int tls,
     if (!r.out)
         r.out = json_object();
     return send_json(c, status, r.out);
+}
+
+/* Who is calling, before anything of the body is kept: the app from the
+ * transport, never from the request; then the person, from a signed
+ * identity token.  A refusal is logged at once; the body that follows is
+ * dropped as it comes (never buffered: at most max_body of it, then the
+ * connection is closed), and the 401 goes out when it ends. */
+static void authenticate(vd_server *srv, struct MHD_Connection *c, int tls, conn_ctx *cc)
+{
+    char why[256] = "";
+    const char *auth;
+
+    if ((tls ? tls_peer(&cc->who, srv, c, why, sizeof why) : unix_peer(&cc->who, srv, c)) < 0) {
+        if (!why[0])
+            snprintf(why, sizeof why, "this peer is not mapped to an app in the configuration");
+        if (cc->route->needs_token || strcmp(cc->route->path, "/v1/health")) {
+            log_refusal(srv, &cc->who, cc->route->path, why);
+            snprintf(cc->refusal, sizeof cc->refusal, "client not authenticated: %s", why);
+            return;
+        }
+    }
+    if (cc->route->needs_token) {
+        auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (vd_auth_token(&cc->who, srv, auth, why, sizeof why) < 0) {
+            log_refusal(srv, &cc->who, cc->route->path, why);
+            snprintf(cc->refusal, sizeof cc->refusal, "%s", why);
+        }
+    }
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -329,17 +388,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_error(c, 404, "VAULT_ENOTFOUND", "no such route (see docs/api.md)");
         }
         cc->limit = cc->route->large_body ? srv->cfg->max_import_body : srv->cfg->max_body;
+        authenticate(srv, c, tls, cc);
+        if (cc->refusal[0])
+            cc->limit = srv->cfg->max_body; /* nothing large from a stranger */
         cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && sscanf(cl, "%llu", &declared) == 1 && declared > cc->limit) {
-            cc->refused = 1;
-            count(srv, 413);
-            return send_error(c, 413, "VAULT_ELIMIT", "request body over %zu bytes", cc->limit);
+        if (cl && sscanf(cl, "%llu", &declared) == 1) {
+            if (declared > cc->limit && cc->refusal[0]) {
+                cc->refused = 1;
+                count(srv, 401);
+                return send_error(c, 401, "VAULT_EAUTH", "%s", cc->refusal);
+            }
+            if (declared > cc->limit) {
+                cc->refused = 1;
+                count(srv, 413);
+                return send_error(c, 413, "VAULT_ELIMIT", "request body over %zu bytes",
+                                  cc->limit);
+            }
+            cc->declared = (size_t)declared; /* the buffer is sized once */
         }
         return MHD_YES;
     }
     if (cc->refused) {
         *upload_size = 0;
         return MHD_YES;
+    }
+    if (cc->refusal[0]) {
+        if (*upload_size) { /* dropped, never kept */
+            cc->discarded += *upload_size;
+            *upload_size = 0;
+            return cc->discarded > cc->limit ? MHD_NO : MHD_YES;
+        }
+        cc->refused = 1;
+        count(srv, 401);
+        return send_error(c, 401, "VAULT_EAUTH", "%s", cc->refusal);
     }
     if (cc->too_big) {
         /* A body that ran past the limit without declaring its length:
@@ -366,8 +447,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (cc->len + *upload_size + 1 > cc->cap) {
             size_t ncap = cc->cap ? cc->cap : 4096;
             char *nb;
+            if (cc->declared >= cc->len + *upload_size && cc->declared + 1 > ncap)
+                ncap = cc->declared + 1;
             while (ncap < cc->len + *upload_size + 1)
                 ncap *= 2;
+            if (ncap > cc->limit + 1)
+                ncap = cc->limit + 1;
             nb = malloc(ncap);
             if (!nb)
                 return MHD_NO;
@@ -385,7 +470,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    return handle(srv, c, tls, method, cc);
+    return handle(srv, c, method, cc);
 }
 
 static enum MHD_Result on_unix(void *cls, struct MHD_Connection *c, const char *url,
@@ -416,6 +501,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         sodium_memzero(cc->body, cc->cap); /* bodies carry field values */
         free(cc->body);
     }
+    sodium_memzero(&cc->who, sizeof cc->who);
     free(cc);
     *con_cls = NULL;
 }
@@ -552,9 +638,10 @@ int vd_http_start(vd_server *srv, char *err, size_t err_cap)
             MHD_OPTION_HTTPS_MEM_CERT, tls_mem_cert, MHD_OPTION_HTTPS_MEM_KEY, tls_mem_key,
             MHD_OPTION_HTTPS_MEM_TRUST, tls_mem_ca, MHD_OPTION_HTTPS_PRIORITIES,
             "NORMAL:-VERS-ALL:+VERS-TLS1.3", MHD_OPTION_THREAD_POOL_SIZE, cfg->workers,
-            MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-            cfg->request_timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-            MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+            MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, cfg->request_timeout,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+            MHD_OPTION_END);
         if (!tls_daemon) {
             snprintf(err, err_cap, "listen.tls: port %u: the HTTPS server did not start (port in "
                                    "use, or a bad certificate or key)",

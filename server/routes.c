@@ -221,11 +221,13 @@ static int h_metrics(vd_request *r)
                  "vaultd_requests_server_errors_total %llu\n"
                  "vaultd_requests_denied_total %llu\n"
                  "vaultd_auth_failures_total %llu\n"
+                 "vaultd_refusals_unlogged_total %llu\n"
                  "vaultd_uptime_seconds %lld\n"
                  "vaultd_workers %u\n",
                  (unsigned long long)m.requests, (unsigned long long)m.ok,
                  (unsigned long long)m.client_errors, (unsigned long long)m.server_errors,
                  (unsigned long long)m.denied, (unsigned long long)m.auth_failures,
+                 (unsigned long long)m.refusals_unlogged,
                  (long long)(time(NULL) - r->srv->started), r->srv->cfg->workers) < 0)
         return vd_fail(r, VAULT_ENOMEM, "out of memory");
     r->text = t;
@@ -1012,11 +1014,17 @@ static int h_db_key(vd_request *r)
     char key[80];
     int rc;
 
-    if (!r->srv->cfg->allow_db_key)
-        return vd_fail(r, VAULT_EDENIED,
-                       "db-key is disabled in service mode (service.db_key in the configuration)");
     if (vd_actor(r) < 0)
         return -1;
+    if (!r->srv->cfg->allow_db_key) {
+        /* the attempt is what the log must show: an entry as the officer */
+        vault_principal p = {r->who.iss, r->who.sub, r->who.jti, r->who.app, r->who.peer,
+                             r->route->officer};
+        const char *msg = "db-key is disabled in service mode (service.db_key in the configuration)";
+        if (vault_log_refusal(r->v, &p, "db_key", msg) != VAULT_OK)
+            return vd_fail(r, VAULT_ERROR, NULL);
+        return vd_fail(r, VAULT_EDENIED, msg);
+    }
     rc = vault_db_key(key, sizeof key, r->v);
     if (rc != VAULT_OK)
         return vd_fail(r, rc, NULL);

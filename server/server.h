@@ -41,6 +41,7 @@ void vd_pool_close(vd_pool *p);
 /* Counters for /v1/metrics. */
 typedef struct vd_metrics {
     uint64_t requests, ok, client_errors, server_errors, denied, auth_failures;
+    uint64_t refusals_unlogged; /* unmapped peers' refusals beyond the rate limit */
 } vd_metrics;
 
 typedef struct vd_server {

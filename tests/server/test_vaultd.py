@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vaultd_harness as H  # noqa: E402
 
 GRID_UID = 1001
+UNAUTH_REFILL = 3  # seconds: tokens of the unmapped-peer rate limit (1/s) come back
 HOTLINE_UID = 1002
 
 
@@ -261,6 +262,58 @@ class ServiceTest(unittest.TestCase):
         except (ssl.SSLError, ConnectionError):
             pass
         c.close()
+
+    def test_server_certificate_is_not_a_client_certificate(self):
+        c = self.d.tls("server-grid")
+        try:
+            r = H.http_request(c, "POST", "/v1/records/get", {"purpose": "grid_management",
+                                                               "id": self.rid}, token=self.grid)
+            self.assertEqual(r.status, 401)
+            self.assertIn("not made for TLS clients", r.error()["message"])
+        except (ssl.SSLError, ConnectionError):
+            pass
+        c.close()
+
+    def test_no_body_is_read_before_authentication(self):
+        # a TLS client without a certificate declares a 60 MiB import: the
+        # answer comes at once, before any of the body is sent
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(self.d.cert("ca"))
+        raw = H.socket.create_connection(("127.0.0.1", self.d.tls_port), timeout=10)
+        sock = ctx.wrap_socket(raw, server_hostname="localhost")
+        sock.sendall(b"POST /v1/import?purpose=resident_service HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: text/csv\r\nContent-Length: 62914560\r\n\r\n")
+        head = sock.recv(4096).decode(errors="replace")
+        sock.close()
+        self.assertTrue(head.startswith("HTTP/1.1 401"), head[:200])
+
+    def test_unmapped_peers_cannot_flood_the_log(self):
+        before = len(audit_export(self.d))
+
+        def call():
+            out = []
+            for _ in range(60):
+                r = self.d.post("/v1/records/get", {"purpose": "x", "id": self.rid})
+                out.append(r.status)
+            return out
+        statuses = self.d.as_uid(4343, call)
+        self.assertEqual(set(statuses), {401})
+        rows = audit_export(self.d)
+        new = [e for e in rows[before:] if "uid=4343" in json.dumps(e)]
+        self.assertGreater(len(new), 0)
+        self.assertLess(len(new), 40, "refusals of unmapped peers are rate-limited")
+        m = self.d.get("/v1/metrics")
+        self.assertIn("vaultd_refusals_unlogged_total", m.raw)
+        time.sleep(UNAUTH_REFILL)  # the rate limit's bucket refills for the other tests
+
+    def test_db_key_refusal_is_logged(self):
+        r = self.d.post("/v1/db-key", {"purpose": "resident_service"}, token=self.officer)
+        self.assertEqual(r.status, 403)
+        self.assertIn("disabled in service mode", r.error()["message"])
+        last = audit_export(self.d)[-2]  # the export itself is the last entry
+        self.assertEqual(last["action"], "db_key")
+        self.assertEqual(last["outcome"], "denied")
+        self.assertEqual(last["subject"], "officer-li")
 
     # ---- concurrency ----
 

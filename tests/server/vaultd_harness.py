@@ -174,6 +174,9 @@ class Vaultd:
             self._certtool(cn, 'cn = "%s"\ntls_www_client\nexpiration_days = 2\n' % cn, ca="ca")
         self._certtool("rogue-grid", 'cn = "grid-app"\ntls_www_client\nexpiration_days = 2\n',
                        ca="rogue-ca")
+        # from the right CA, with the right CN, but made for a TLS server
+        self._certtool("server-grid", 'cn = "grid-app"\ntls_www_server\nexpiration_days = 2\n',
+                       ca="ca")
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         self.tls_port = s.getsockname()[1]
