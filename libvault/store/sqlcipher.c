@@ -199,6 +199,15 @@ typedef struct field_names {
     size_t n;
 } field_names;
 
+/* A report-index key of an entry a bulk load appended. */
+typedef struct audit_key {
+    uint8_t record_id[VAULT_ID_BYTES];
+    uint8_t has_record;
+    uint16_t user;      /* index into sqlc.ausers */
+    int64_t pos;
+} audit_key;
+#define AUSERS_MAX 16
+
 typedef struct sqlc {
     store_backend base;
     sqlite3 *db;
@@ -208,6 +217,14 @@ typedef struct sqlc {
     field_names *bulk_names; /* the names its records index, as they came */
     struct bidx_tuple *bulk_t; /* the load's blind-index rows not yet added */
     size_t bulk_n;
+    /* The report-index keys of the entries a bulk load appended since the
+     * last merge, from position akeys_from on (0: none kept), so
+     * audit_merge need not read the entries back; their few users. */
+    audit_key *akeys;
+    size_t nakeys, akcap;
+    int64_t akeys_from;
+    char ausers[AUSERS_MAX][VAULT_NAME_MAX];
+    size_t nausers;
     /* Decoded record bodies: field array and the names, reused. */
     store_field fields[FIELDS_MAX];
     char names[FIELDS_MAX * 2 * VAULT_NAME_MAX];
@@ -594,6 +611,7 @@ static void sq_free(store_backend *be)
     free(s->path);
     free(s->bulk_names);
     free(s->bulk_t);
+    free(s->akeys);
     free(s);
 }
 
@@ -626,6 +644,8 @@ static void sq_rollback(store_backend *be)
         s->bulk_n = 0;
         free(s->bulk_t);
         s->bulk_t = NULL;
+        s->nakeys = 0;
+        s->akeys_from = 0;
         sqlite3_exec(s->db, CACHE_PRAGMA, NULL, NULL, NULL);
     }
 }
@@ -1264,6 +1284,63 @@ static int seal_at_head(void *arg, const store_audit_head *h)
     return c->seal(c->arg, h, c->rows, VAULT_ARRAY_LEN(c->rows), &c->n);
 }
 
+/* The newest entry's position (0 for an empty log). */
+static int audit_head_pos(sqlc *s, int64_t *out)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    *out = 0;
+    GUARD(stmt(&st, s, Q_AUDIT_LAST));
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else if (src != SQLITE_DONE)
+        rc = db_err(s, src, "reading the audit log");
+cleanup:
+    done(st);
+    return rc;
+}
+
+/* Keep an appended entry's report-index keys (bulk loads).  Anything
+ * unexpected (a gap, many users, a long name) stops the keeping: the next
+ * merge then reads the entries back, as outside a bulk load. */
+static int akey_note(sqlc *s, const store_audit_row *r)
+{
+    int rc = VAULT_OK;
+    const char *user = r->user ? r->user : "";
+    audit_key *k, *grown;
+    size_t u;
+
+    for (u = 0; u < s->nausers && strcmp(s->ausers[u], user) != 0; u++)
+        ;
+    if (r->pos != s->akeys_from + (int64_t)s->nakeys ||
+        (u == s->nausers && (u == AUSERS_MAX || strlen(user) >= VAULT_NAME_MAX))) {
+        s->akeys_from = 0;
+        s->nakeys = 0;
+        return VAULT_OK;
+    }
+    if (u == s->nausers)
+        snprintf(s->ausers[s->nausers++], VAULT_NAME_MAX, "%s", user);
+    if (s->nakeys == s->akcap) {
+        size_t cap = s->akcap ? 2 * s->akcap : 4096;
+        grown = realloc(s->akeys, cap * sizeof *grown);
+        ENSURE(grown, VAULT_ENOMEM, "out of memory");
+        s->akeys = grown;
+        s->akcap = cap;
+    }
+    k = &s->akeys[s->nakeys++];
+    k->has_record = r->record_id != NULL;
+    if (r->record_id)
+        memcpy(k->record_id, r->record_id, VAULT_ID_BYTES);
+    else
+        memset(k->record_id, 0, VAULT_ID_BYTES);
+    k->user = (uint16_t)u;
+    k->pos = r->pos;
+cleanup:
+    return rc;
+}
+
 static int sq_audit_write(store_backend *be, store_audit_seal_fn seal, void *arg)
 {
     sqlc *s = S(be);
@@ -1295,6 +1372,8 @@ static int sq_audit_write(store_backend *be, store_audit_seal_fn seal, void *arg
         sqlite3_bind_int64(st, 6, r->flags);
         GUARD(step_done(s, st, "appending to the audit log"));
         done(st);
+        if (s->akeys_from)
+            GUARD(akey_note(s, r));
     }
 cleanup:
     done(st);
@@ -1416,38 +1495,104 @@ static int sq_audit_count(store_backend *be, int64_t *out)
     return count_query(S(be), Q_AUDIT_COUNT, out, "counting audit entries");
 }
 
+static int akey_by_record(const void *a, const void *b)
+{
+    const audit_key *x = a, *y = b;
+    int c = memcmp(x->record_id, y->record_id, VAULT_ID_BYTES); /* memcmp ok: not secret */
+
+    return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Keys whose user fields hold the users' ranks in name order. */
+static int akey_by_user(const void *a, const void *b)
+{
+    const audit_key *x = a, *y = b;
+    int c = (x->user > y->user) - (x->user < y->user);
+
+    return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Add the kept keys to the report indexes, each in its index's order. */
+static int akeys_merge(sqlc *s)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+    uint16_t rank[AUSERS_MAX], by_name[AUSERS_MAX];
+    size_t i, j;
+
+    qsort(s->akeys, s->nakeys, sizeof *s->akeys, akey_by_record);
+    GUARD(stmt_own(&st, s, "INSERT OR IGNORE INTO audit_by_record(record_id, pos) VALUES (?1, ?2)"));
+    for (i = 0; i < s->nakeys; i++) {
+        if (!s->akeys[i].has_record)
+            continue;
+        sqlite3_bind_blob(st, 1, s->akeys[i].record_id, VAULT_ID_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, s->akeys[i].pos);
+        GUARD(step_done(s, st, "indexing the audit log"));
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    /* The users in name order (at most AUSERS_MAX: insertion sort). */
+    for (i = 0; i < s->nausers; i++) {
+        for (j = i; j > 0 && strcmp(s->ausers[by_name[j - 1]], s->ausers[i]) > 0; j--)
+            by_name[j] = by_name[j - 1];
+        by_name[j] = (uint16_t)i;
+    }
+    for (i = 0; i < s->nausers; i++)
+        rank[by_name[i]] = (uint16_t)i;
+    for (i = 0; i < s->nakeys; i++)
+        s->akeys[i].user = rank[s->akeys[i].user];
+    qsort(s->akeys, s->nakeys, sizeof *s->akeys, akey_by_user);
+    GUARD(stmt_own(&st, s, "INSERT OR IGNORE INTO audit_by_user(user, pos) VALUES (?1, ?2)"));
+    for (i = 0; i < s->nakeys; i++) {
+        sqlite3_bind_text(st, 1, s->ausers[by_name[s->akeys[i].user]], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, s->akeys[i].pos);
+        GUARD(step_done(s, st, "indexing the audit log"));
+        sqlite3_reset(st);
+    }
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Merge the entries after the indexed position into the report indexes,
  * in key order (one sorted batch instead of a random insert per entry);
- * unless force, only once AUDIT_INDEX_BATCH entries are waiting. */
+ * unless force, only once AUDIT_INDEX_BATCH entries are waiting.  In a
+ * bulk load the keys of the entries it appended are at hand (akeys): only
+ * entries from before it are read back. */
 static int audit_merge(sqlc *s, int force)
 {
-    int rc = VAULT_OK, src;
-    int64_t indexed = 0, head = 0;
-    sqlite3_stmt *st = NULL;
+    int rc = VAULT_OK, kept;
+    int64_t indexed = 0, head = 0, upto;
     char sql[256];
 
     GUARD(state_get(s, STATE_INDEXED, &indexed));
-    GUARD(stmt(&st, s, Q_AUDIT_LAST));
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
-        head = sqlite3_column_int64(st, 0);
-    else if (src != SQLITE_DONE)
-        rc = db_err(s, src, "reading the audit log");
-    done(st);
-    GUARD(rc);
+    GUARD(audit_head_pos(s, &head));
     if (head <= indexed || (!force && head - indexed < AUDIT_INDEX_BATCH))
         goto cleanup;
-    snprintf(sql, sizeof sql,
-             "INSERT OR IGNORE INTO audit_by_record(record_id, pos) SELECT record_id, pos"
-             " FROM audit WHERE pos > %lld AND record_id IS NOT NULL ORDER BY record_id, pos",
-             (long long)indexed);
-    GUARD(exec(s, sql, "indexing the audit log"));
-    snprintf(sql, sizeof sql,
-             "INSERT OR IGNORE INTO audit_by_user(user, pos) SELECT user, pos"
-             " FROM audit WHERE pos > %lld ORDER BY user, pos",
-             (long long)indexed);
-    GUARD(exec(s, sql, "indexing the audit log"));
+    kept = s->akeys_from > indexed && s->nakeys > 0 &&
+           s->akeys_from + (int64_t)s->nakeys - 1 == head;
+    upto = kept ? s->akeys_from - 1 : head;
+    if (upto > indexed) {
+        snprintf(sql, sizeof sql,
+                 "INSERT OR IGNORE INTO audit_by_record(record_id, pos) SELECT record_id, pos"
+                 " FROM audit WHERE pos > %lld AND pos <= %lld AND record_id IS NOT NULL"
+                 " ORDER BY record_id, pos",
+                 (long long)indexed, (long long)upto);
+        GUARD(exec(s, sql, "indexing the audit log"));
+        snprintf(sql, sizeof sql,
+                 "INSERT OR IGNORE INTO audit_by_user(user, pos) SELECT user, pos"
+                 " FROM audit WHERE pos > %lld AND pos <= %lld ORDER BY user, pos",
+                 (long long)indexed, (long long)upto);
+        GUARD(exec(s, sql, "indexing the audit log"));
+    }
+    if (kept)
+        GUARD(akeys_merge(s));
     GUARD(state_put(s, STATE_INDEXED, head));
+    if (s->bulk) { /* keep the keys of what the load appends next */
+        s->akeys_from = head + 1;
+        s->nakeys = 0;
+    }
 cleanup:
     return rc;
 }
@@ -1742,6 +1887,10 @@ static int sq_bulk_begin(store_backend *be, size_t expected)
     s->bulk_names = calloc(1, sizeof *s->bulk_names);
     s->bulk_t = malloc(BIDX_CHUNK * sizeof *s->bulk_t);
     ENSURE(s->bulk_names && s->bulk_t, VAULT_ENOMEM, "out of memory");
+    GUARD(audit_head_pos(s, &s->akeys_from));
+    s->akeys_from++;
+    s->nakeys = 0;
+    s->nausers = 0;
     GUARD(exec(s, CACHE_BULK_PRAGMA, "starting a bulk load"));
     s->bulk = 1;
 cleanup:
@@ -1843,6 +1992,10 @@ static int sq_bulk_end(store_backend *be)
     s->bulk_names = NULL;
     free(s->bulk_t);
     s->bulk_t = NULL;
+    free(s->akeys);
+    s->akeys = NULL;
+    s->nakeys = s->akcap = 0;
+    s->akeys_from = 0;
 cleanup:
     return rc;
 }
