@@ -762,6 +762,22 @@ static void test_pipeline_late_error(void **state)
     assert_nothing_imported(f, 0);
 }
 
+/* A failure on the writer's side (here the entry's detail, which names
+ * the file, is not UTF-8): reported at its row, the worker stopped while
+ * it waits for room in the ring, nothing imported. */
+static void test_pipeline_writer_failure(void **state)
+{
+    fixture *f = *state;
+    char path[600], bad[700];
+
+    write_pipe_csv(path, sizeof path, f, 0, NULL);
+    snprintf(bad, sizeof bad, "%s/pipe-\xff.csv", f->dir);
+    assert_int_equal(rename(path, bad), 0);
+    assert_int_equal(vault_import_csv(NULL, f->officer, bad, NULL, NULL), VAULT_EINVALID);
+    assert_message(bad, 2, 1, "not valid UTF-8");
+    assert_nothing_imported(f, 0);
+}
+
 /* A denied row late in the file: one denial entry, nothing imported. */
 static void test_pipeline_late_denial(void **state)
 {
@@ -804,6 +820,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipeline_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_late_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_late_denial, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_writer_failure, setup, teardown),
     };
 
     assert_int_equal(vault_init(), 0);
