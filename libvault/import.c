@@ -1,9 +1,20 @@
 /* import: residents from a CSV file (libcsv), all or nothing, in one write
  * transaction.  Streaming: the file is read in 64 KiB chunks and only the
  * current row is held, so memory stays bounded whatever the file's size.
- * Format and messages: docs/import.md. */
+ *
+ * Two threads.  A worker parses the file and prepares each record away
+ * from the store: the decisions and their reasons, the field seals, blind
+ * indexes and ciphertext digests, the entry's detail.  It hands batches of
+ * IMPORT_BATCH prepared records (ciphertexts, never plaintext) through a
+ * ring of IMPORT_BATCHES to the calling thread, which alone owns the
+ * transaction: it writes each record through the store (row MAC) and
+ * appends its audit entry, in the file's order.  The grade keys are looked
+ * up by the calling thread before the worker starts.  The first failure in
+ * file order wins; either thread's stops both, and the transaction rolls
+ * back.  Format and messages: docs/import.md. */
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +36,40 @@
 /* A resident's CSV row is rarely shorter: the file size over this is an
  * upper estimate of its records, for the store's bulk mode. */
 #define IMPORT_ROW_BYTES 64
+/* Records a batch, and batches in the ring: the worker fills one while the
+ * writer writes another, one waits (memory: a few KB a prepared record). */
+#define IMPORT_BATCH 256
+#define IMPORT_BATCHES 3
+
+/* One record prepared by the worker: ciphertexts, digests, the entry's
+ * fields and texts; nothing secret. */
+typedef struct prepared {
+    record_row rec;
+    af_field *af;          /* one per policy field */
+    size_t naf;
+    vault_reason *reasons; /* the row's distinct reasons, formatted once each */
+    size_t rcap;
+    char *detail;
+    size_t row;            /* its CSV row, for the writer's messages */
+} prepared;
+
+typedef struct batch {
+    prepared *p;           /* IMPORT_BATCH slots */
+    size_t n;
+} batch;
+
+/* The ring between the worker and the writer.  `ready` counts the batches
+ * handed over and not yet released (the one being written included); the
+ * worker fills slot (rd + ready) % IMPORT_BATCHES, the writer writes slot
+ * rd, so they never share one. */
+typedef struct ring {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    batch b[IMPORT_BATCHES];
+    size_t rd, ready;
+    int done;              /* the worker has finished (its result in im->rc) */
+    int stop;              /* the writer failed: the worker stops */
+} ring;
 
 typedef struct importer {
     vault_session *s;
@@ -43,19 +88,27 @@ typedef struct importer {
     char *buf;
     size_t len, cap;
     size_t *off, *clen;
-    af_field *af;
-    vault_reason *reasons; /* the row's distinct reasons, formatted once each */
-    vp_decision *decs;     /* the decision each was formatted from */
-    char *detail;
+    vp_decision *decs;     /* the decisions the current row's reasons came from */
+    size_t nfields;        /* the policy's field count */
     size_t detail_cap;
-    size_t count;       /* records imported */
+    record_key *keys;      /* per column: its grade's newest key (looked up by the writer) */
+    size_t *ridx;          /* per field of the row: its reason's index */
+    int keys_wanted;       /* the worker waits for keys (under q.lock) */
+    int keys_ready;        /* the writer answered (under q.lock) */
+    size_t keys_row;       /* the row that needed them */
+    ring q;
+    batch *cur;            /* the batch the worker fills; NULL between batches */
+    struct csv_parser *parser;
+    FILE *file;
+    unsigned char *chunk;
+    char errmsg[512];      /* the worker's failure message, for the writer to raise */
+    size_t count;          /* records imported (the writer's) */
     vault_progress_fn progress;
     void *arg;
     /* A refused decision, logged once the transaction is rolled back. */
     int denied;
     vp_decision d;
     const char *denied_field;
-    record_row rec;     /* the record being built, reused row after row */
 } importer;
 
 /* libcsv's field buffer holds values too: wipe whatever it gives back. */
@@ -267,17 +320,100 @@ static void deny(importer *im, const vp_decision *d, const vp_field *f, size_t c
     im->denied_field = f ? f->name : NULL;
 }
 
-/* Create one record from the current row, in the import's transaction. */
-static int import_row(importer *im)
+/* ---- the ring between the worker and the writer ---- */
+
+/* Worker: the next free batch to fill; NULL when the writer stopped. */
+static batch *batch_acquire(importer *im)
+{
+    ring *q = &im->q;
+    batch *b = NULL;
+
+    pthread_mutex_lock(&q->lock);
+    while (q->ready == IMPORT_BATCHES && !q->stop)
+        pthread_cond_wait(&q->cond, &q->lock);
+    if (!q->stop) {
+        b = &q->b[(q->rd + q->ready) % IMPORT_BATCHES];
+        b->n = 0;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return b;
+}
+
+/* Worker: hand the batch being filled to the writer. */
+static void batch_push(importer *im)
+{
+    ring *q = &im->q;
+
+    if (!im->cur || im->cur->n == 0)
+        return;
+    pthread_mutex_lock(&q->lock);
+    q->ready++;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    im->cur = NULL;
+}
+
+/* Worker: the keys of the row's columns that have none yet, looked up by
+ * the writer once it has written every record handed over before (so the
+ * first failure in file order is the one reported). */
+static int keys_request(importer *im)
+{
+    ring *q = &im->q;
+    size_t i;
+    int need = 0;
+
+    for (i = 0; i < im->ncols; i++)
+        if (im->cols[i] && im->clen[i] && !im->keys[i].key)
+            need = 1;
+    if (!need)
+        return VAULT_OK;
+    batch_push(im);
+    pthread_mutex_lock(&q->lock);
+    im->keys_ready = 0;
+    im->keys_row = im->row;
+    im->keys_wanted = 1;
+    pthread_cond_broadcast(&q->cond);
+    while (!im->keys_ready && !q->stop)
+        pthread_cond_wait(&q->cond, &q->lock);
+    need = q->stop;
+    pthread_mutex_unlock(&q->lock);
+    if (need) /* the writer failed: its message is the one reported */
+        return im->rc = VAULT_ESTATE;
+    return VAULT_OK;
+}
+
+/* A prepared slot holds room for every field of the policy. */
+static int prepared_init(prepared *p, const importer *im)
+{
+    record_row_init(&p->rec);
+    p->af = calloc(im->nfields + 1, sizeof *p->af);
+    p->detail = malloc(im->detail_cap);
+    p->rcap = 2;
+    p->reasons = calloc(p->rcap, sizeof *p->reasons);
+    if (!p->af || !p->detail || !p->reasons)
+        return vault__err(VAULT_ENOMEM, "out of memory");
+    return VAULT_OK;
+}
+
+static void prepared_free(prepared *p)
+{
+    record_row_free(&p->rec);
+    free(p->af);
+    free(p->detail);
+    free(p->reasons);
+}
+
+/* Worker: prepare one record from the current row into the batch being
+ * filled.  No store, no audit log: decisions, seals, digests, texts. */
+static int prepare_row(importer *im)
 {
     const char *jur = im->buf + im->off[im->jcol];
     char jbuf[VAULT_JURISDICTION_MAX + 1];
-    uint8_t id[VAULT_ID_BYTES];
     char canon[VAULT_ID_HEX_SIZE];
     vp_decision d;
     vault_reason why;
-    af_entry e;
     const vp_field *f;
+    prepared *p;
     size_t i, k, n = 0, nr = 0;
     int64_t now = vault__now();
     int rc;
@@ -303,10 +439,15 @@ static int import_row(importer *im)
         return im->rc;
     }
     policy_reason_fill(&why, &d);
-    if ((rc = record_new(&im->rec, jur, now)) < 0)
+    if ((rc = keys_request(im)) < 0)
+        return rc;
+    if (!im->cur && !(im->cur = batch_acquire(im)))
+        return im->rc = VAULT_ESTATE; /* the writer failed: its message is reported */
+    p = &im->cur->p[im->cur->n];
+    p->row = im->row;
+    if ((rc = record_new(&p->rec, jur, now)) < 0)
         return locate_error(im, rc, im->jcol + 1);
-    memcpy(id, im->rec.id, VAULT_ID_BYTES);
-    vault__id_format(canon, id);
+    vault__id_format(canon, p->rec.id);
     for (i = 0; i < im->ncols; i++) {
         f = im->cols[i];
         if (!f || im->clen[i] == 0) /* the jurisdiction, or an empty cell: not set */
@@ -321,34 +462,81 @@ static int import_row(importer *im)
         for (k = 0; k < nr && !policy_reason_same(&im->decs[k], &d); k++)
             ;
         if (k == nr) {
-            policy_reason_fill(&im->reasons[nr], &d);
+            if (nr == p->rcap) {
+                vault_reason *grown = realloc(p->reasons, 2 * p->rcap * sizeof *grown);
+                if (!grown)
+                    return im->rc = vault__err(VAULT_ENOMEM, "out of memory");
+                p->reasons = grown;
+                p->rcap *= 2;
+            }
+            policy_reason_fill(&p->reasons[nr], &d);
             im->decs[nr++] = d;
         }
-        im->af[n].name = f->name;
-        im->af[n].effect = d.effect;
-        im->af[n].reason = im->reasons[k].text;
-        im->af[n].has_ct_hash = 1;
-        rc = record_set(im->af[n].ct_hash, &rx, &im->rec, f, im->buf + im->off[i], im->clen[i],
-                        now);
+        im->ridx[n] = k;
+        p->af[n].name = f->name;
+        p->af[n].effect = d.effect;
+        p->af[n].has_ct_hash = 1;
+        rc = record_set_key(p->af[n].ct_hash, &rx, &p->rec, f, &im->keys[i],
+                            im->buf + im->off[i], im->clen[i]);
         if (rc < 0)
             return locate_error(im, rc, i + 1);
         n++;
     }
-    if ((rc = record_save(&rx, &im->rec)) < 0)
-        return locate_error(im, rc, 1);
-    snprintf(im->detail, im->detail_cap, "import %s row %zu (create: %s)", im->path, im->row,
+    for (i = 0; i < n; i++) /* now that p->reasons no longer moves */
+        p->af[i].reason = p->reasons[im->ridx[i]].text;
+    p->naf = n;
+    snprintf(p->detail, im->detail_cap, "import %s row %zu (create: %s)", im->path, im->row,
              why.text);
+    if (++im->cur->n == IMPORT_BATCH)
+        batch_push(im);
+    return VAULT_OK;
+}
+
+/* Writer: "FILE:ROW:COL: " in front of the message a lower layer set. */
+static int writer_error(const importer *im, int code, size_t row, size_t col)
+{
+    char saved[512];
+
+    snprintf(saved, sizeof saved, "%s", vault_error_last());
+    return vault__err(code, "%s:%zu:%zu: %s", im->path, row, col, saved);
+}
+
+/* Writer: one prepared record through the store, then its audit entry. */
+static int write_record(importer *im, prepared *p)
+{
+    record_ctx rx = vault__record_ctx(im->v);
+    af_entry e;
+    int rc;
+
+    if ((rc = record_save(&rx, &p->rec)) < 0)
+        return writer_error(im, rc, p->row, 1);
     audit_entry_init(&e, im->v, im->s, "create");
     e.has_record = 1;
-    memcpy(e.record_id, id, VAULT_ID_BYTES);
-    e.fields = im->af;
-    e.nfields = n;
-    e.detail = im->detail;
+    memcpy(e.record_id, p->rec.id, VAULT_ID_BYTES);
+    e.fields = p->af;
+    e.nfields = p->naf;
+    e.detail = p->detail;
     if ((rc = audit_append(im->v, &e)) < 0)
-        return locate_error(im, rc, 1);
+        return writer_error(im, rc, p->row, 1);
     im->count++;
     if (im->progress && im->count % IMPORT_PROGRESS_EVERY == 0)
         im->progress(im->count, 0, im->arg);
+    return VAULT_OK;
+}
+
+/* Writer: the keys the worker asked for, each column's grade's newest. */
+static int writer_keys(importer *im)
+{
+    record_ctx rx = vault__record_ctx(im->v);
+    size_t i;
+    int rc;
+
+    for (i = 0; i < im->ncols; i++) {
+        if (!im->cols[i] || !im->clen[i] || im->keys[i].key)
+            continue;
+        if ((rc = record_key_latest(&im->keys[i], &rx, im->cols[i], vault__now())) < 0)
+            return writer_error(im, rc, im->keys_row, i + 1);
+    }
     return VAULT_OK;
 }
 
@@ -367,7 +555,7 @@ static void on_row(int c, void *arg)
                 (im->ncells < im->ncols ? im->ncells : im->ncols) + 1,
                 "row has %zu cells, header has %zu", im->ncells, im->ncols);
     } else if (!is_blank_row(im)) {
-        (void)import_row(im);
+        (void)prepare_row(im);
     }
     if (im->len)
         sodium_memzero(im->buf, im->len);
@@ -415,7 +603,7 @@ static void parse_error(importer *im, struct csv_parser *p, int at_end)
 static int importer_init(importer *im, vault_session *s, const char *path,
                          vault_progress_fn progress, void *arg)
 {
-    size_t nf;
+    size_t nf, i, k;
 
     memset(im, 0, sizeof *im);
     im->s = s;
@@ -426,33 +614,46 @@ static int importer_init(importer *im, vault_session *s, const char *path,
     im->progress = progress;
     im->arg = arg;
     nf = policy_field_count(s->v->policy);
+    im->nfields = nf;
+    im->detail_cap = strlen(path) + VAULT_REASON_TEXT_SIZE + 64;
     im->cols = calloc(nf + 1, sizeof *im->cols);
     im->seen = calloc(nf + 1, 1);
-    im->af = calloc(nf + 1, sizeof *im->af);
-    im->reasons = calloc(nf + 1, sizeof *im->reasons);
     im->decs = calloc(nf + 1, sizeof *im->decs);
-    im->detail_cap = strlen(path) + sizeof im->reasons->text + 64;
-    im->detail = malloc(im->detail_cap);
-    if (!im->cols || !im->seen || !im->af || !im->reasons || !im->decs || !im->detail)
+    im->keys = calloc(nf + 1, sizeof *im->keys);
+    im->ridx = calloc(nf + 1, sizeof *im->ridx);
+    if (!im->cols || !im->seen || !im->decs || !im->keys || !im->ridx)
         return vault__err(VAULT_ENOMEM, "out of memory");
+    for (i = 0; i < IMPORT_BATCHES; i++) {
+        im->q.b[i].p = calloc(IMPORT_BATCH, sizeof *im->q.b[i].p);
+        if (!im->q.b[i].p)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        for (k = 0; k < IMPORT_BATCH; k++)
+            if (prepared_init(&im->q.b[i].p[k], im) < 0)
+                return VAULT_ENOMEM;
+    }
     return VAULT_OK;
 }
 
 static void importer_free(importer *im)
 {
+    size_t i, k;
+
     if (im->buf) {
         sodium_memzero(im->buf, im->cap);
         free(im->buf);
     }
     free(im->cols);
     free(im->seen);
-    free(im->af);
-    free(im->reasons);
     free(im->decs);
-    free(im->detail);
+    free(im->keys);
+    free(im->ridx);
     free(im->off);
     free(im->clen);
-    record_row_free(&im->rec);
+    for (i = 0; i < IMPORT_BATCHES; i++) {
+        for (k = 0; im->q.b[i].p && k < IMPORT_BATCH; k++)
+            prepared_free(&im->q.b[i].p[k]);
+        free(im->q.b[i].p);
+    }
 }
 
 static int open_csv(FILE **out, const char *path)
@@ -497,6 +698,94 @@ static int parse_file(importer *im, FILE *f, struct csv_parser *p, unsigned char
     return im->rc;
 }
 
+/* The worker: parse the file, prepare its records, hand them over. */
+static void *worker_main(void *arg)
+{
+    importer *im = arg;
+    int rc = parse_file(im, im->file, im->parser, im->chunk);
+
+    /* What was prepared before a failure is written too, so a writer's
+     * failure earlier in the file is the one reported. */
+    batch_push(im);
+    if (rc < 0)
+        snprintf(im->errmsg, sizeof im->errmsg, "%s", vault_error_last());
+    pthread_mutex_lock(&im->q.lock);
+    im->q.done = 1;
+    pthread_cond_broadcast(&im->q.cond);
+    pthread_mutex_unlock(&im->q.lock);
+    return NULL;
+}
+
+/* The writer (the calling thread, which owns the transaction): every
+ * batch in order, and the keys the worker asks for. */
+static int writer_run(importer *im)
+{
+    ring *q = &im->q;
+    batch *b;
+    size_t i;
+    int rc = VAULT_OK, keys;
+
+    for (;;) {
+        pthread_mutex_lock(&q->lock);
+        while (q->ready == 0 && !q->done && !im->keys_wanted)
+            pthread_cond_wait(&q->cond, &q->lock);
+        b = q->ready ? &q->b[q->rd] : NULL;
+        keys = !b && im->keys_wanted;
+        pthread_mutex_unlock(&q->lock);
+        if (!b && !keys)
+            break; /* the worker is done and everything is written */
+        if (keys)
+            rc = writer_keys(im);
+        for (i = 0; b && i < b->n && rc == VAULT_OK; i++)
+            rc = write_record(im, &b->p[i]);
+        pthread_mutex_lock(&q->lock);
+        if (keys) {
+            im->keys_wanted = 0;
+            im->keys_ready = 1;
+        } else {
+            q->rd = (q->rd + 1) % IMPORT_BATCHES;
+            q->ready--;
+        }
+        if (rc < 0)
+            q->stop = 1;
+        pthread_cond_broadcast(&q->cond);
+        pthread_mutex_unlock(&q->lock);
+        if (rc < 0)
+            break;
+    }
+    return rc;
+}
+
+/* Run the worker and the writer; the first failure in file order wins. */
+static int import_run(importer *im)
+{
+    int rc, wrc, prc;
+    pthread_t th;
+
+    prc = pthread_mutex_init(&im->q.lock, NULL);
+    if (prc == 0 && (prc = pthread_cond_init(&im->q.cond, NULL)) != 0)
+        pthread_mutex_destroy(&im->q.lock);
+    if (prc != 0)
+        return vault__err(VAULT_ERROR, "import: cannot set up its threads: %s", strerror(prc));
+    if ((prc = pthread_create(&th, NULL, worker_main, im)) != 0) {
+        rc = vault__err(VAULT_ERROR, "import: cannot start its worker thread: %s", strerror(prc));
+        goto cleanup;
+    }
+    wrc = writer_run(im);
+    pthread_join(th, NULL);
+    if (wrc < 0) { /* earlier in the file than anything the worker met */
+        rc = wrc;
+        goto cleanup;
+    }
+    rc = im->rc;
+    if (rc < 0)
+        vault__err(rc, "%s", im->errmsg);
+cleanup:
+    pthread_cond_destroy(&im->q.cond);
+    pthread_mutex_destroy(&im->q.lock);
+    return rc;
+}
+
 int vault_import_csv(size_t *out_count, vault_session *s, const char *path,
                      vault_progress_fn progress, void *arg)
 {
@@ -526,12 +815,15 @@ int vault_import_csv(size_t *out_count, vault_session *s, const char *path,
     csv_set_realloc_func(&p, wipe_realloc);
     csv_set_free_func(&p, wipe_free);
     csv_set_blk_size(&p, IMPORT_BLK);
+    im.file = f;
+    im.parser = &p;
+    im.chunk = chunk;
     /* The whole file is one transaction: all records or none. */
     GUARD(op_begin(s->v, OP_WRITE));
     /* A large file: the store may build its indexes once at the end. */
     if (fstat(fileno(f), &st) == 0 && st.st_size > 0)
         GUARD(store_bulk_begin(s->v->db, (size_t)st.st_size / IMPORT_ROW_BYTES));
-    rc = parse_file(&im, f, &p, chunk);
+    rc = import_run(&im);
     if (rc == VAULT_EDENIED && im.denied) {
         rc = session__log_denial(s, "import", NULL, im.denied_field, &im.d, rc);
         goto cleanup;

@@ -227,28 +227,50 @@ int record_set(uint8_t *out_ct_hash, const record_ctx *c, record_row *r, const v
                const char *value, size_t len, int64_t now)
 {
     int rc = VAULT_OK;
-    const uint8_t *key = NULL;
-    uint32_t version = 0;
+    record_key k;
+
+    GUARD(record_key_latest(&k, c, pf, now));
+    GUARD(record_set_key(out_ct_hash, c, r, pf, &k, value, len));
+cleanup:
+    return rc;
+}
+
+int record_key_latest(record_key *out, const record_ctx *c, const vp_field *pf, int64_t now)
+{
+    int rc = VAULT_OK;
+    const char *grade = policy_grade_name(c->policy, (size_t)pf->grade);
+
+    memset(out, 0, sizeof *out);
+    ENSURE(grade && strlen(grade) < VAULT_NAME_MAX, VAULT_EINVALID, "field '%s' has no grade",
+           pf->name);
+    GUARD(keyring_grade_key_latest(&out->key, &out->version, c->keys, c->db, grade, now));
+    out->grade = grade;
+cleanup:
+    return rc;
+}
+
+int record_set_key(uint8_t *out_ct_hash, const record_ctx *c, record_row *r, const vp_field *pf,
+                   const record_key *k, const char *value, size_t len)
+{
+    int rc = VAULT_OK;
     uint8_t *ct = NULL;
     size_t ctlen = 0;
-    const char *grade = policy_grade_name(c->policy, (size_t)pf->grade);
     record_field *f = NULL;
     vc_field_ad ad;
 
     ENSURE(value || len == 0, VAULT_EINVALID, "missing value");
     GUARD(value_check(value, len, pf->name));
-    ENSURE(grade && strlen(grade) < VAULT_NAME_MAX, VAULT_EINVALID, "field '%s' has no grade",
-           pf->name);
-    GUARD(keyring_grade_key_latest(&key, &version, c->keys, c->db, grade, now));
+    ENSURE(k->key && k->grade, VAULT_ESTATE, "field '%s': no key looked up", pf->name);
     GUARD(field_slot(&f, r, pf->name));
-    snprintf(f->grade, sizeof f->grade, "%s", grade);
-    f->key_version = version;
+    snprintf(f->grade, sizeof f->grade, "%s", k->grade);
+    f->key_version = k->version;
     f->counter = r->version;
     f->digest_len = 0;
     ct = malloc(len + VC_FIELD_OVERHEAD);
     ENSURE(ct, VAULT_ENOMEM, "out of memory");
     field_ad(&ad, c, r, f);
-    GUARD(vc_field_seal(ct, len + VC_FIELD_OVERHEAD, &ctlen, key, &ad, (const uint8_t *)value, len));
+    GUARD(vc_field_seal(ct, len + VC_FIELD_OVERHEAD, &ctlen, k->key, &ad, (const uint8_t *)value,
+                        len));
     GUARD(data_add(&f->ct_off, r, ct, ctlen));
     f->ct_len = ctlen;
     if (pf->index_exact) {

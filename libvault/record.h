@@ -69,6 +69,20 @@ void record_touch(record_row *r, int64_t now);
  * receives the SHA-256 of the new ciphertext, for the audit log. */
 int record_set(uint8_t *out_ct_hash, const record_ctx *c, record_row *r, const vp_field *f,
                const char *value, size_t len, int64_t now) VAULT_MUST_CHECK;
+/* The same in two steps, for a caller that seals away from the store (the
+ * import's worker thread): record_key_latest looks the grade's newest key
+ * up through the keyring (it may read the store, so the thread that owns
+ * the transaction calls it); record_set_key only seals and indexes, with
+ * no store access.  The key stays valid until the transaction ends. */
+typedef struct record_key {
+    const char *grade;   /* the policy's grade name */
+    const uint8_t *key;  /* in the keyring's guarded cache */
+    uint32_t version;
+} record_key;
+int record_key_latest(record_key *out, const record_ctx *c, const vp_field *f,
+                      int64_t now) VAULT_MUST_CHECK;
+int record_set_key(uint8_t *out_ct_hash, const record_ctx *c, record_row *r, const vp_field *f,
+                   const record_key *k, const char *value, size_t len) VAULT_MUST_CHECK;
 /* Write the row whole (insert when new). */
 int record_save(const record_ctx *c, record_row *r) VAULT_MUST_CHECK;
 /* 1 when the row has a value for the field. */

@@ -649,6 +649,147 @@ static void test_many_rows(void **state)
     expect_field(f->officer, "13900012345", "address", "长征路45号, 12345室");
 }
 
+/* ---- the worker and the writer (more rows than the batches in flight) ---- */
+
+#define PIPE_ROWS 2000 /* several times IMPORT_BATCH * IMPORT_BATCHES */
+
+/* PIPE_ROWS residents; row `bad` (CSV row number, header 1) gets the
+ * jurisdiction `bad_jur` instead of its grid; 0 for none. */
+static void write_pipe_csv(char *path, size_t cap, fixture *f, int bad, const char *bad_jur)
+{
+    FILE *fp;
+    int i;
+
+    snprintf(path, cap, "%s/pipe.csv", f->dir);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    fputs("jurisdiction,name,phone,id_number\r\n", fp);
+    for (i = 0; i < PIPE_ROWS; i++) {
+        if (i + 2 == bad)
+            fprintf(fp, "%s,", bad_jur);
+        else
+            fprintf(fp, "%s/grid-%02d,", STREET "/changzheng", i % 12);
+        /* Every 7th row leaves the phone empty: rows of different shapes. */
+        if (i % 7)
+            fprintf(fp, "居民%05d,138%08d,33010519900101%04d\r\n", i, i, i);
+        else
+            fprintf(fp, "居民%05d,,33010519900101%04d\r\n", i, i);
+    }
+    assert_int_equal(fclose(fp), 0);
+}
+
+typedef struct order_scan {
+    int next_row;  /* the CSV row the next create entry must name */
+    int bad;       /* entries out of order */
+} order_scan;
+
+static int order_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
+                    size_t head_len)
+{
+    order_scan *o = arg;
+    af_entry e;
+    void *storage = NULL;
+    const char *at;
+
+    (void)pos;
+    (void)head;
+    (void)head_len;
+    assert_int_equal(af_entry_decode(&e, &storage, entry, len), 0);
+    if (strcmp(e.action, "create") == 0 && e.detail && strncmp(e.detail, "import ", 7) == 0) {
+        at = strstr(e.detail, " row ");
+        if (!at || strtol(at + 5, NULL, 10) != o->next_row)
+            o->bad++;
+        o->next_row++;
+    }
+    free(storage);
+    return 0;
+}
+
+/* Progress runs on the writer (the calling thread): pausing it there lets
+ * the worker fill every batch of the ring meanwhile. */
+static void slow_progress(uint64_t done, uint64_t total, void *arg)
+{
+    struct timespec ts = {0, 300 * 1000 * 1000};
+
+    (void)total;
+    *(uint64_t *)arg = done;
+    nanosleep(&ts, NULL);
+}
+
+/* The entries come in the file's order, one per record, and each record
+ * got its own row's values (the worker prepares, the writer writes), also
+ * when the writer falls behind and the ring is full. */
+static void test_pipeline_order(void **state)
+{
+    fixture *f = *state;
+    char path[600], *ids = NULL;
+    size_t n = 0;
+    order_scan o = {2, 0};
+    uint64_t last = 0;
+    scan sc;
+
+    write_pipe_csv(path, sizeof path, f, 0, NULL);
+    assert_int_equal(vault_import_csv(&n, f->officer, path, slow_progress, &last), 0);
+    assert_int_equal(n, PIPE_ROWS);
+    assert_int_equal(last, PIPE_ROWS);
+    assert_int_equal(record_count(f), f->records + PIPE_ROWS);
+    assert_int_equal(TU_SNAP(f->v->db, store_audit_scan(f->v->db, 0, order_fn, &o)), 0);
+    assert_int_equal(o.bad, 0);
+    assert_int_equal(o.next_row, 2 + PIPE_ROWS);
+    sc = audit_scan(f, NULL);
+    assert_int_equal(sc.creates, 1 + PIPE_ROWS);
+    assert_true(sc.all_hashed);
+    /* Rows from the first, a middle and the last batch. */
+    expect_field(f->officer, "13800000001", "name", "居民00001");
+    expect_field(f->officer, "13800001000", "id_number", "330105199001011000");
+    expect_field(f->officer, "13800001999", "name", "居民01999");
+    /* Resident 7's phone cell is empty: not set, not indexed. */
+    assert_int_equal(vault_record_find(&ids, &n, f->officer, "phone", "13800000007", 11), 0);
+    assert_int_equal(n, 0);
+    vault_free(ids);
+}
+
+/* A bad row far past the first batches: its own row and column, and the
+ * records written before it are rolled back with the rest. */
+static void test_pipeline_late_error(void **state)
+{
+    fixture *f = *state;
+    char path[600];
+
+    write_pipe_csv(path, sizeof path, f, 1901, "hangzhou//xiaohe");
+    assert_int_equal(vault_import_csv(NULL, f->officer, path, NULL, NULL), VAULT_EINVALID);
+    assert_message(path, 1901, 1, "jurisdiction has an empty segment");
+    assert_nothing_imported(f, 0);
+}
+
+/* A failure on the writer's side (here the entry's detail, which names
+ * the file, is not UTF-8): reported at its row, the worker stopped while
+ * it waits for room in the ring, nothing imported. */
+static void test_pipeline_writer_failure(void **state)
+{
+    fixture *f = *state;
+    char path[600], bad[700];
+
+    write_pipe_csv(path, sizeof path, f, 0, NULL);
+    snprintf(bad, sizeof bad, "%s/pipe-\xff.csv", f->dir);
+    assert_int_equal(rename(path, bad), 0);
+    assert_int_equal(vault_import_csv(NULL, f->officer, bad, NULL, NULL), VAULT_EINVALID);
+    assert_message(bad, 2, 1, "not valid UTF-8");
+    assert_nothing_imported(f, 0);
+}
+
+/* A denied row late in the file: one denial entry, nothing imported. */
+static void test_pipeline_late_denial(void **state)
+{
+    fixture *f = *state;
+    char path[600];
+
+    write_pipe_csv(path, sizeof path, f, 1500, "hangzhou/xihu/lingyin/grid-01");
+    assert_int_equal(vault_import_csv(NULL, f->officer, path, NULL, NULL), VAULT_EDENIED);
+    assert_message(path, 1500, 1, "create of a record denied");
+    assert_nothing_imported(f, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +817,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_record_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_late_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_late_denial, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_writer_failure, setup, teardown),
     };
 
     assert_int_equal(vault_init(), 0);

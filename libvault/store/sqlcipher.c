@@ -199,14 +199,32 @@ typedef struct field_names {
     size_t n;
 } field_names;
 
+/* A report-index key of an entry a bulk load appended. */
+typedef struct audit_key {
+    uint8_t record_id[VAULT_ID_BYTES];
+    uint8_t has_record;
+    uint16_t user;      /* index into sqlc.ausers */
+    int64_t pos;
+} audit_key;
+#define AUSERS_MAX 16
+
 typedef struct sqlc {
     store_backend base;
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];
     char *path;
-    int bulk;           /* in a bulk load: blind-index rows added at its end */
-    int64_t bulk_rid;   /* the last row id before the bulk load */
+    int bulk;           /* in a bulk load: blind-index rows added in sorted chunks */
     field_names *bulk_names; /* the names its records index, as they came */
+    struct bidx_tuple *bulk_t; /* the load's blind-index rows not yet added */
+    size_t bulk_n;
+    /* The report-index keys of the entries a bulk load appended since the
+     * last merge, from position akeys_from on (0: none kept), so
+     * audit_merge need not read the entries back; their few users. */
+    audit_key *akeys;
+    size_t nakeys, akcap;
+    int64_t akeys_from;
+    char ausers[AUSERS_MAX][VAULT_NAME_MAX];
+    size_t nausers;
     /* Decoded record bodies: field array and the names, reused. */
     store_field fields[FIELDS_MAX];
     char names[FIELDS_MAX * 2 * VAULT_NAME_MAX];
@@ -592,6 +610,8 @@ static void sq_free(store_backend *be)
     free(s->buf);
     free(s->path);
     free(s->bulk_names);
+    free(s->bulk_t);
+    free(s->akeys);
     free(s);
 }
 
@@ -621,6 +641,11 @@ static void sq_rollback(store_backend *be)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     if (s->bulk) { /* what the load wrote went with the rollback */
         s->bulk = 0;
+        s->bulk_n = 0;
+        free(s->bulk_t);
+        s->bulk_t = NULL;
+        s->nakeys = 0;
+        s->akeys_from = 0;
         sqlite3_exec(s->db, CACHE_PRAGMA, NULL, NULL, NULL);
     }
 }
@@ -934,6 +959,9 @@ cleanup:
     return rc;
 }
 
+static int bidx_bulk_note(sqlc *s, const store_record *r);
+static int bidx_flush(sqlc *s);
+
 static int sq_record_write(store_backend *be, const store_record *r, int is_new)
 {
     sqlc *s = S(be);
@@ -942,6 +970,8 @@ static int sq_record_write(store_backend *be, const store_record *r, int is_new)
     old_digest *old = NULL;
     size_t nold = 0, len = 0, i, k;
 
+    if (!is_new && s->bulk)
+        GUARD(bidx_flush(s)); /* the load's own rows first, so old_digests sees them */
     if (!is_new)
         GUARD(old_digests(&old, &nold, s, r->id));
     GUARD(body_encode(&len, s, r));
@@ -968,19 +998,8 @@ static int sq_record_write(store_backend *be, const store_record *r, int is_new)
         if (!keep)
             GUARD(bidx_change(s, Q_BIDX_DEL, old[k].field, old[k].digest, old[k].len, r->id));
     }
-    if (s->bulk && is_new) { /* bulk_end adds the rows of the records loaded */
-        for (i = 0; i < r->nfields; i++) {
-            field_names *fn = s->bulk_names;
-            if (!r->fields[i].digest_len)
-                continue;
-            for (k = 0; k < fn->n && strcmp(fn->name[k], r->fields[i].name) != 0; k++)
-                ;
-            if (k < fn->n)
-                continue;
-            ENSURE(fn->n < FIELDS_MAX, VAULT_ELIMIT, "a bulk load indexes more than %d fields",
-                   FIELDS_MAX);
-            snprintf(fn->name[fn->n++], VAULT_NAME_MAX, "%s", r->fields[i].name);
-        }
+    if (s->bulk && is_new) { /* added with the load's next sorted chunk */
+        GUARD(bidx_bulk_note(s, r));
         goto cleanup;
     }
     for (i = 0; i < r->nfields; i++) {
@@ -1265,6 +1284,63 @@ static int seal_at_head(void *arg, const store_audit_head *h)
     return c->seal(c->arg, h, c->rows, VAULT_ARRAY_LEN(c->rows), &c->n);
 }
 
+/* The newest entry's position (0 for an empty log). */
+static int audit_head_pos(sqlc *s, int64_t *out)
+{
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    *out = 0;
+    GUARD(stmt(&st, s, Q_AUDIT_LAST));
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else if (src != SQLITE_DONE)
+        rc = db_err(s, src, "reading the audit log");
+cleanup:
+    done(st);
+    return rc;
+}
+
+/* Keep an appended entry's report-index keys (bulk loads).  Anything
+ * unexpected (a gap, many users, a long name) stops the keeping: the next
+ * merge then reads the entries back, as outside a bulk load. */
+static int akey_note(sqlc *s, const store_audit_row *r)
+{
+    int rc = VAULT_OK;
+    const char *user = r->user ? r->user : "";
+    audit_key *k, *grown;
+    size_t u;
+
+    for (u = 0; u < s->nausers && strcmp(s->ausers[u], user) != 0; u++)
+        ;
+    if (r->pos != s->akeys_from + (int64_t)s->nakeys ||
+        (u == s->nausers && (u == AUSERS_MAX || strlen(user) >= VAULT_NAME_MAX))) {
+        s->akeys_from = 0;
+        s->nakeys = 0;
+        return VAULT_OK;
+    }
+    if (u == s->nausers)
+        snprintf(s->ausers[s->nausers++], VAULT_NAME_MAX, "%s", user);
+    if (s->nakeys == s->akcap) {
+        size_t cap = s->akcap ? 2 * s->akcap : 4096;
+        grown = realloc(s->akeys, cap * sizeof *grown);
+        ENSURE(grown, VAULT_ENOMEM, "out of memory");
+        s->akeys = grown;
+        s->akcap = cap;
+    }
+    k = &s->akeys[s->nakeys++];
+    k->has_record = r->record_id != NULL;
+    if (r->record_id)
+        memcpy(k->record_id, r->record_id, VAULT_ID_BYTES);
+    else
+        memset(k->record_id, 0, VAULT_ID_BYTES);
+    k->user = (uint16_t)u;
+    k->pos = r->pos;
+cleanup:
+    return rc;
+}
+
 static int sq_audit_write(store_backend *be, store_audit_seal_fn seal, void *arg)
 {
     sqlc *s = S(be);
@@ -1296,6 +1372,8 @@ static int sq_audit_write(store_backend *be, store_audit_seal_fn seal, void *arg
         sqlite3_bind_int64(st, 6, r->flags);
         GUARD(step_done(s, st, "appending to the audit log"));
         done(st);
+        if (s->akeys_from)
+            GUARD(akey_note(s, r));
     }
 cleanup:
     done(st);
@@ -1417,38 +1495,104 @@ static int sq_audit_count(store_backend *be, int64_t *out)
     return count_query(S(be), Q_AUDIT_COUNT, out, "counting audit entries");
 }
 
+static int akey_by_record(const void *a, const void *b)
+{
+    const audit_key *x = a, *y = b;
+    int c = memcmp(x->record_id, y->record_id, VAULT_ID_BYTES); /* memcmp ok: not secret */
+
+    return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Keys whose user fields hold the users' ranks in name order. */
+static int akey_by_user(const void *a, const void *b)
+{
+    const audit_key *x = a, *y = b;
+    int c = (x->user > y->user) - (x->user < y->user);
+
+    return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Add the kept keys to the report indexes, each in its index's order. */
+static int akeys_merge(sqlc *s)
+{
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+    uint16_t rank[AUSERS_MAX], by_name[AUSERS_MAX];
+    size_t i, j;
+
+    qsort(s->akeys, s->nakeys, sizeof *s->akeys, akey_by_record);
+    GUARD(stmt_own(&st, s, "INSERT OR IGNORE INTO audit_by_record(record_id, pos) VALUES (?1, ?2)"));
+    for (i = 0; i < s->nakeys; i++) {
+        if (!s->akeys[i].has_record)
+            continue;
+        sqlite3_bind_blob(st, 1, s->akeys[i].record_id, VAULT_ID_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, s->akeys[i].pos);
+        GUARD(step_done(s, st, "indexing the audit log"));
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    /* The users in name order (at most AUSERS_MAX: insertion sort). */
+    for (i = 0; i < s->nausers; i++) {
+        for (j = i; j > 0 && strcmp(s->ausers[by_name[j - 1]], s->ausers[i]) > 0; j--)
+            by_name[j] = by_name[j - 1];
+        by_name[j] = (uint16_t)i;
+    }
+    for (i = 0; i < s->nausers; i++)
+        rank[by_name[i]] = (uint16_t)i;
+    for (i = 0; i < s->nakeys; i++)
+        s->akeys[i].user = rank[s->akeys[i].user];
+    qsort(s->akeys, s->nakeys, sizeof *s->akeys, akey_by_user);
+    GUARD(stmt_own(&st, s, "INSERT OR IGNORE INTO audit_by_user(user, pos) VALUES (?1, ?2)"));
+    for (i = 0; i < s->nakeys; i++) {
+        sqlite3_bind_text(st, 1, s->ausers[by_name[s->akeys[i].user]], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, s->akeys[i].pos);
+        GUARD(step_done(s, st, "indexing the audit log"));
+        sqlite3_reset(st);
+    }
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Merge the entries after the indexed position into the report indexes,
  * in key order (one sorted batch instead of a random insert per entry);
- * unless force, only once AUDIT_INDEX_BATCH entries are waiting. */
+ * unless force, only once AUDIT_INDEX_BATCH entries are waiting.  In a
+ * bulk load the keys of the entries it appended are at hand (akeys): only
+ * entries from before it are read back. */
 static int audit_merge(sqlc *s, int force)
 {
-    int rc = VAULT_OK, src;
-    int64_t indexed = 0, head = 0;
-    sqlite3_stmt *st = NULL;
+    int rc = VAULT_OK, kept;
+    int64_t indexed = 0, head = 0, upto;
     char sql[256];
 
     GUARD(state_get(s, STATE_INDEXED, &indexed));
-    GUARD(stmt(&st, s, Q_AUDIT_LAST));
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
-        head = sqlite3_column_int64(st, 0);
-    else if (src != SQLITE_DONE)
-        rc = db_err(s, src, "reading the audit log");
-    done(st);
-    GUARD(rc);
+    GUARD(audit_head_pos(s, &head));
     if (head <= indexed || (!force && head - indexed < AUDIT_INDEX_BATCH))
         goto cleanup;
-    snprintf(sql, sizeof sql,
-             "INSERT OR IGNORE INTO audit_by_record(record_id, pos) SELECT record_id, pos"
-             " FROM audit WHERE pos > %lld AND record_id IS NOT NULL ORDER BY record_id, pos",
-             (long long)indexed);
-    GUARD(exec(s, sql, "indexing the audit log"));
-    snprintf(sql, sizeof sql,
-             "INSERT OR IGNORE INTO audit_by_user(user, pos) SELECT user, pos"
-             " FROM audit WHERE pos > %lld ORDER BY user, pos",
-             (long long)indexed);
-    GUARD(exec(s, sql, "indexing the audit log"));
+    kept = s->akeys_from > indexed && s->nakeys > 0 &&
+           s->akeys_from + (int64_t)s->nakeys - 1 == head;
+    upto = kept ? s->akeys_from - 1 : head;
+    if (upto > indexed) {
+        snprintf(sql, sizeof sql,
+                 "INSERT OR IGNORE INTO audit_by_record(record_id, pos) SELECT record_id, pos"
+                 " FROM audit WHERE pos > %lld AND pos <= %lld AND record_id IS NOT NULL"
+                 " ORDER BY record_id, pos",
+                 (long long)indexed, (long long)upto);
+        GUARD(exec(s, sql, "indexing the audit log"));
+        snprintf(sql, sizeof sql,
+                 "INSERT OR IGNORE INTO audit_by_user(user, pos) SELECT user, pos"
+                 " FROM audit WHERE pos > %lld AND pos <= %lld ORDER BY user, pos",
+                 (long long)indexed, (long long)upto);
+        GUARD(exec(s, sql, "indexing the audit log"));
+    }
+    if (kept)
+        GUARD(akeys_merge(s));
     GUARD(state_put(s, STATE_INDEXED, head));
+    if (s->bulk) { /* keep the keys of what the load appends next */
+        s->akeys_from = head + 1;
+        s->nakeys = 0;
+    }
 cleanup:
     return rc;
 }
@@ -1711,34 +1855,9 @@ cleanup:
 
 /* ---- bulk loads ---- */
 
-static int sq_bulk_begin(store_backend *be, size_t expected)
-{
-    sqlc *s = S(be);
-    int rc = VAULT_OK, src;
-    sqlite3_stmt *st = NULL;
-
-    if (s->bulk || expected < BULK_MIN)
-        return VAULT_OK;
-    /* The id index stays (kept in the larger cache; rebuilding it from a
-     * sort needed the sort's memory, over the 100 MB target at 1 M);
-     * the blind-index rows wait for bulk_end, which adds them sorted. */
-    GUARD(stmt_own(&st, s, "SELECT coalesce(max(rid), 0) FROM records"));
-    src = sqlite3_step(st);
-    ENSURE(src == SQLITE_ROW, VAULT_EIO, "database: starting a bulk load: %s", sqlite3_errmsg(s->db));
-    s->bulk_rid = sqlite3_column_int64(st, 0);
-    free(s->bulk_names);
-    s->bulk_names = calloc(1, sizeof *s->bulk_names);
-    ENSURE(s->bulk_names, VAULT_ENOMEM, "out of memory");
-    GUARD(exec(s, CACHE_BULK_PRAGMA, "starting a bulk load"));
-    s->bulk = 1;
-cleanup:
-    sqlite3_finalize(st);
-    return rc;
-}
-
 /* One blind-index row of a bulk load; field is an index into the load's
- * field names, which are kept in name order so the tuples sort as the
- * index does. */
+ * field names (in the order they came; bidx_flush ranks them by name so
+ * the tuples sort as the index does). */
 typedef struct bidx_tuple {
     uint32_t field;
     uint8_t dlen;
@@ -1746,28 +1865,36 @@ typedef struct bidx_tuple {
     uint8_t id[VAULT_ID_BYTES];
 } bidx_tuple;
 
-/* The index of name in the sorted table (added when new; -1 when full). */
-static int field_index(field_names *t, const char *name)
-{
-    size_t lo = 0, hi = t->n, mid;
-    int c;
+/* The load's blind-index rows are added in chunks sorted by key, each
+ * sweeping the index in order (memory bounded by the chunk: 262 144 rows
+ * of 56 bytes). */
+#define BIDX_CHUNK 262144
 
-    while (lo < hi) {
-        mid = (lo + hi) / 2;
-        c = strcmp(t->name[mid], name);
-        if (c == 0)
-            return (int)mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
-}
-
-static int name_cmp(const void *a, const void *b)
+static int sq_bulk_begin(store_backend *be, size_t expected)
 {
-    return strcmp(a, b);
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+
+    if (s->bulk || expected < BULK_MIN)
+        return VAULT_OK;
+    /* The id index stays (kept in the larger cache; rebuilding it from a
+     * sort needed the sort's memory, over the 100 MB target at 1 M);
+     * the blind-index rows are kept as the records come and added in
+     * sorted chunks (bidx_flush), not read back from the records. */
+    free(s->bulk_names);
+    free(s->bulk_t);
+    s->bulk_n = 0;
+    s->bulk_names = calloc(1, sizeof *s->bulk_names);
+    s->bulk_t = malloc(BIDX_CHUNK * sizeof *s->bulk_t);
+    ENSURE(s->bulk_names && s->bulk_t, VAULT_ENOMEM, "out of memory");
+    GUARD(audit_head_pos(s, &s->akeys_from));
+    s->akeys_from++;
+    s->nakeys = 0;
+    s->nausers = 0;
+    GUARD(exec(s, CACHE_BULK_PRAGMA, "starting a bulk load"));
+    s->bulk = 1;
+cleanup:
+    return rc;
 }
 
 static int tuple_cmp(const void *a, const void *b)
@@ -1786,60 +1913,64 @@ static int tuple_cmp(const void *a, const void *b)
     return memcmp(x->id, y->id, VAULT_ID_BYTES); /* memcmp ok: not secret */
 }
 
-/* Blind-index rows of the records loaded in bulk, in chunks sorted by key:
- * each chunk sweeps the index in order (memory bounded by the chunk:
- * 262 144 rows of 56 bytes). */
-#define BIDX_CHUNK 262144
-static int bidx_bulk(sqlc *s)
+/* Add the kept rows to the blind index, sorted by key. */
+static int bidx_flush(sqlc *s)
 {
-    int rc = VAULT_OK, src = SQLITE_DONE, fi;
-    sqlite3_stmt *st = NULL;
-    bidx_tuple *t = NULL;
-    field_names *fn = NULL;
-    store_record rec;
-    size_t n = 0, i, k;
-    int64_t after = s->bulk_rid;
+    int rc = VAULT_OK;
+    const field_names *fn = s->bulk_names;
+    uint32_t rank[FIELDS_MAX], by_name[FIELDS_MAX];
+    size_t i, j, k;
 
-    t = malloc(BIDX_CHUNK * sizeof *t);
-    fn = calloc(1, sizeof *fn);
-    ENSURE(t && fn, VAULT_ENOMEM, "out of memory");
-    /* The field names the loaded records index (noted as they were
-     * written), in name order, so the tuples sort as the index does. */
-    memcpy(fn, s->bulk_names, sizeof *fn);
-    qsort(fn->name, fn->n, sizeof fn->name[0], name_cmp);
-    GUARD(stmt_own(&st, s, query_sql[Q_REC_SCAN]));
-    for (;;) {
-        n = 0;
-        sqlite3_bind_int64(st, 1, after);
-        while (n + FIELDS_MAX <= BIDX_CHUNK && (src = sqlite3_step(st)) == SQLITE_ROW) {
-            GUARD(row_to_record(&rec, s, st));
-            after = sqlite3_column_int64(st, 7);
-            for (i = 0; i < rec.nfields; i++) {
-                if (!rec.fields[i].digest_len)
-                    continue;
-                fi = field_index(fn, rec.fields[i].name);
-                ENSURE(fi >= 0, VAULT_ESTATE, "database: a field appeared during the load");
-                t[n].field = (uint32_t)fi;
-                memcpy(t[n].digest, rec.fields[i].digest, rec.fields[i].digest_len);
-                t[n].dlen = (uint8_t)rec.fields[i].digest_len;
-                memcpy(t[n].id, rec.id, VAULT_ID_BYTES);
-                n++;
-            }
+    if (!s->bulk_n)
+        return VAULT_OK;
+    /* Field numbers in name order (a handful of names: insertion sort). */
+    for (i = 0; i < fn->n; i++) {
+        for (j = i; j > 0 && strcmp(fn->name[by_name[j - 1]], fn->name[i]) > 0; j--)
+            by_name[j] = by_name[j - 1];
+        by_name[j] = (uint32_t)i;
+    }
+    for (i = 0; i < fn->n; i++)
+        rank[by_name[i]] = (uint32_t)i;
+    for (k = 0; k < s->bulk_n; k++)
+        s->bulk_t[k].field = rank[s->bulk_t[k].field];
+    qsort(s->bulk_t, s->bulk_n, sizeof *s->bulk_t, tuple_cmp);
+    for (k = 0; k < s->bulk_n; k++)
+        GUARD(bidx_change(s, Q_BIDX_PUT, fn->name[by_name[s->bulk_t[k].field]],
+                          s->bulk_t[k].digest, s->bulk_t[k].dlen, s->bulk_t[k].id));
+    s->bulk_n = 0;
+cleanup:
+    return rc;
+}
+
+/* Keep the blind-index rows of a record the load created. */
+static int bidx_bulk_note(sqlc *s, const store_record *r)
+{
+    int rc = VAULT_OK;
+    field_names *fn = s->bulk_names;
+    bidx_tuple *t;
+    size_t i, k;
+
+    for (i = 0; i < r->nfields; i++) {
+        if (!r->fields[i].digest_len)
+            continue;
+        ENSURE(r->fields[i].digest_len <= STORE_DIGEST_MAX, VAULT_EINVALID,
+               "a blind-index digest is too long");
+        for (k = 0; k < fn->n && strcmp(fn->name[k], r->fields[i].name) != 0; k++)
+            ;
+        if (k == fn->n) {
+            ENSURE(fn->n < FIELDS_MAX, VAULT_ELIMIT, "a bulk load indexes more than %d fields",
+                   FIELDS_MAX);
+            snprintf(fn->name[fn->n++], VAULT_NAME_MAX, "%s", r->fields[i].name);
         }
-        ENSURE(src == SQLITE_ROW || src == SQLITE_DONE, VAULT_EIO, "database: indexing records: %s",
-               sqlite3_errmsg(s->db));
-        sqlite3_reset(st);
-        qsort(t, n, sizeof *t, tuple_cmp);
-        for (k = 0; k < n; k++)
-            GUARD(bidx_change(s, Q_BIDX_PUT, fn->name[t[k].field], t[k].digest, t[k].dlen,
-                              t[k].id));
-        if (src == SQLITE_DONE)
-            break;
+        if (s->bulk_n == BIDX_CHUNK)
+            GUARD(bidx_flush(s));
+        t = &s->bulk_t[s->bulk_n++];
+        t->field = (uint32_t)k;
+        memcpy(t->digest, r->fields[i].digest, r->fields[i].digest_len);
+        t->dlen = (uint8_t)r->fields[i].digest_len;
+        memcpy(t->id, r->id, VAULT_ID_BYTES);
     }
 cleanup:
-    sqlite3_finalize(st);
-    free(t);
-    free(fn);
     return rc;
 }
 
@@ -1850,15 +1981,21 @@ static int sq_bulk_end(store_backend *be)
 
     if (!s->bulk)
         return VAULT_OK;
-    /* The blind index in sorted chunks, then the report indexes for the
-     * load's entries (sorting in memory: SQLite's temporary files are not
+    /* The last blind-index chunk, then the report indexes for the load's
+     * entries (sorting in memory: SQLite's temporary files are not
      * encrypted). */
-    GUARD(bidx_bulk(s));
+    GUARD(bidx_flush(s));
     GUARD(audit_merge(s, 1));
     GUARD(exec(s, CACHE_PRAGMA, "ending a bulk load"));
     s->bulk = 0;
     free(s->bulk_names);
     s->bulk_names = NULL;
+    free(s->bulk_t);
+    s->bulk_t = NULL;
+    free(s->akeys);
+    s->akeys = NULL;
+    s->nakeys = s->akcap = 0;
+    s->akeys_from = 0;
 cleanup:
     return rc;
 }
