@@ -357,6 +357,7 @@ int main(int argc, char **argv)
     bench_set(params, "residents", json_integer((json_int_t)cfg.residents));
     bench_set(params, "decisions", json_integer((json_int_t)cfg.decisions));
     bench_set(params, "batch_size", json_integer((json_int_t)cfg.batch_size));
+    bench_set(params, "service_load_seconds", bench_real(cfg.service_seconds, 1));
     bench_set(params, "policy", json_string(cfg.policy));
     bench_set(root, "params", params);
     if (!only || strcmp(only, "crypto") == 0)
