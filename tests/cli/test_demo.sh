@@ -92,6 +92,11 @@ expect_exit 1 "a vaultd that exits at start" -- \
     "$VAULTCTL" demo --residents 100 --vaultd "$TMP/bad-vaultd" --keep "$TMP/bad"
 expect_grep "starting vaultd: vaultd exited (1) before it was ready: vaultd: cannot open the vault (planted failure)" \
     "$TMP/err" "a vaultd that fails says why"
+NL="$TMP/line
+break"
+expect_exit 1 "a directory whose name cannot go into vaultd's config" -- \
+    "$VAULTCTL" demo --residents 100 --keep "$NL"
+expect_grep "vaultd's config: .*control characters" "$TMP/err" "a path with a newline is refused, not written"
 # A vaultd that is never ready: it is stopped after the timeout (not run
 # here: 60 s); one that ignores SIGTERM is killed (svc_stop).
 
