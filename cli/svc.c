@@ -69,8 +69,10 @@ int svc_run(char *out, size_t cap, char *err, size_t errcap, const char *const *
         fail(err, errcap, "%s: pipe: %s", argv[0], strerror(errno));
         goto cleanup;
     }
-    if (posix_spawn_file_actions_init(&fa) != 0)
+    if (posix_spawn_file_actions_init(&fa) != 0) {
+        fail(err, errcap, "%s: out of memory", argv[0]);
         goto cleanup;
+    }
     fa_ok = 1;
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, po[1], 1);
@@ -396,16 +398,20 @@ int svc_start(pid_t *out_pid, const char *vaultd, const char *config, const char
     }
     for (ne = 0; environ[ne]; ne++)
         ;
-    if (!(env = calloc(ne + 2, sizeof *env)))
+    if (!(env = calloc(ne + 2, sizeof *env))) {
+        fail(err, errcap, "out of memory");
         goto cleanup;
+    }
     for (i = 0, ne = 0; environ[i]; i++)
         if (strncmp(environ[i], "NOTIFY_SOCKET=", 14) != 0)
             env[ne++] = environ[i];
     snprintf(envbuf, sizeof envbuf, "NOTIFY_SOCKET=%s", notify);
     env[ne++] = envbuf;
     env[ne] = NULL;
-    if (posix_spawn_file_actions_init(&fa) != 0)
+    if (posix_spawn_file_actions_init(&fa) != 0) {
+        fail(err, errcap, "out of memory");
         goto cleanup;
+    }
     fa_ok = 1;
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
