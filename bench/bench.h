@@ -26,6 +26,7 @@ typedef struct bench_cfg {
     int commit_rounds;
     size_t lookups;         /* blind-index lookups */
     int verify_rounds;
+    double service_seconds;  /* how long the load driver runs per transport (service.c) */
     const char *policy;     /* the default policy file */
     const char *workdir;    /* temp directory holding every file of the run */
     const char *self;       /* this program, for the import child */
@@ -73,8 +74,11 @@ void raw_random_key(char out[68]);
 void bench_crypto(json_t *out, const bench_cfg *cfg);
 void bench_policy(json_t *out, const bench_cfg *cfg);
 /* Everything on a real vault: import (peak RSS in a child), batched and
- * durable audited reads, lookups, audit verification. */
-void bench_vault(json_t *out, const bench_cfg *cfg);
+ * durable audited reads, lookups, audit verification (do_vault); then
+ * vaultd serving that vault (do_service, last: it adds entries to the
+ * vault's log).  With service alone, the import runs and the rest of the
+ * vault section is skipped. */
+void bench_vault(json_t *out, const bench_cfg *cfg, int do_vault, int do_service);
 
 /* The import child (argv after "--child-import"): returns the exit code. */
 int bench_import_child(int argc, char **argv);
@@ -103,5 +107,8 @@ void bench_reads(json_t *out, vb *b);
 void bench_lookups(json_t *out, vb *b);
 /* Audit verification against raw SHA-256 (verify.c). */
 void bench_verify(json_t *out, vb *b);
+/* vaultd next to embedded on b's vault: batched reads over the Unix socket
+ * and TLS, a 16-client load driver (service.c).  Adds out["vaultd"]. */
+void bench_service(json_t *out, vb *b);
 
 #endif

@@ -28,7 +28,8 @@ static const char usage[] =
     "  --quick          small sizes (20 000 residents), under a minute\n"
     "  --json-out FILE  also write the JSON document to FILE\n"
     "  --residents N    residents to import (default 1 000 000, quick 20 000)\n"
-    "  --only SECTION   crypto, policy or vault (default: all)\n"
+    "  --only SECTION   crypto, policy, vault or service (default: all; service\n"
+    "                   serves the imported vault with vaultd, after vault)\n"
     "  --policy FILE    the default policy (default policies/community.yaml)\n"
     "  --tmp DIR        where the run's temp directory is made (default /tmp)\n"
     "  --keep           keep the temp directory (vaults, CSV) after the run\n"
@@ -239,6 +240,31 @@ static json_t *summary(json_t *root)
                  num(root, "import_peak_rss", NULL, "residents"));
         line(arr, "memory", fig, "< 100 MB importing 1 M residents", v < 100);
     }
+    if (json_object_get(root, "vaultd")) {
+        static const char *const batched[2][2] = {
+            {"reads_batched_unix", "vaultd: audited reads, batched, Unix socket"},
+            {"reads_batched_tls", "vaultd: audited reads, batched, TLS"}};
+        static const char *const loads[2][2] = {
+            {"load_unix", "vaultd: 16 clients, single audited reads, Unix socket"},
+            {"load_tls", "vaultd: 16 clients, single audited reads, TLS"}};
+        int t;
+        for (t = 0; t < 2; t++) {
+            r = num(root, "vaultd", batched[t][0], "ratio");
+            snprintf(fig, sizeof fig, "%.2f x embedded (%.0f vs %.0f reads/s)", r,
+                     num(root, "vaultd", batched[t][0], "vaultd"),
+                     num(root, "vaultd", batched[t][0], "embedded"));
+            line(arr, batched[t][1], fig, t == 0 ? ">= 0.5 x embedded, same run"
+                                                 : "(reported against 0.5 x embedded)",
+                 t == 0 ? r >= 0.5 : -1);
+        }
+        for (t = 0; t < 2; t++) {
+            snprintf(fig, sizeof fig, "%.0f requests/s, p50 %.0f us, p99 %.0f us",
+                     num(root, "vaultd", loads[t][0], "requests_per_s"),
+                     num(root, "vaultd", loads[t][0], "p50_us"),
+                     num(root, "vaultd", loads[t][0], "p99_us"));
+            line(arr, loads[t][1], fig, "(reported; no target)", -1);
+        }
+    }
     return arr;
 }
 
@@ -275,8 +301,9 @@ int main(int argc, char **argv)
             residents = parse_count(val, a), i++;
         } else if (val && strcmp(a, "--only") == 0) {
             only = val, i++;
-            if (strcmp(only, "crypto") && strcmp(only, "policy") && strcmp(only, "vault"))
-                bench_die("--only: crypto, policy or vault");
+            if (strcmp(only, "crypto") && strcmp(only, "policy") && strcmp(only, "vault") &&
+                strcmp(only, "service"))
+                bench_die("--only: crypto, policy, vault or service");
         } else if (val && strcmp(a, "--policy") == 0) {
             snprintf(policy, sizeof policy, "%s", val), i++;
         } else if (val && strcmp(a, "--tmp") == 0) {
@@ -303,6 +330,7 @@ int main(int argc, char **argv)
     cfg.commit_rounds = cfg.quick ? 3 : 5;
     cfg.lookups = cfg.quick ? 200 : 2000;
     cfg.verify_rounds = 3;
+    cfg.service_seconds = cfg.quick ? 3 : 10;
     cfg.policy = policy;
     /* The import child runs this binary again; the resolved path (not
      * /proc/self/exe itself) also works under valgrind --trace-children. */
@@ -329,14 +357,16 @@ int main(int argc, char **argv)
     bench_set(params, "residents", json_integer((json_int_t)cfg.residents));
     bench_set(params, "decisions", json_integer((json_int_t)cfg.decisions));
     bench_set(params, "batch_size", json_integer((json_int_t)cfg.batch_size));
+    bench_set(params, "service_load_seconds", bench_real(cfg.service_seconds, 1));
     bench_set(params, "policy", json_string(cfg.policy));
     bench_set(root, "params", params);
     if (!only || strcmp(only, "crypto") == 0)
         bench_crypto(root, &cfg);
     if (!only || strcmp(only, "policy") == 0)
         bench_policy(root, &cfg);
-    if (!only || strcmp(only, "vault") == 0)
-        bench_vault(root, &cfg);
+    if (!only || strcmp(only, "vault") == 0 || strcmp(only, "service") == 0)
+        bench_vault(root, &cfg, !only || strcmp(only, "vault") == 0,
+                    !only || strcmp(only, "service") == 0);
     bench_set(json_object_get(root, "machine"), "loadavg_at_end", loadavg());
     bench_set(root, "summary", summary(root));
     bench_set(root, "run_seconds", bench_real((double)(bench_now_ns() - t0) / 1e9, 1));

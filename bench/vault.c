@@ -302,7 +302,7 @@ static json_t *settings(sqlite3 *db)
     return o;
 }
 
-void bench_vault(json_t *out, const bench_cfg *cfg)
+void bench_vault(json_t *out, const bench_cfg *cfg, int do_vault, int do_service)
 {
     vb b;
     vault_secret sec;
@@ -326,23 +326,25 @@ void bench_vault(json_t *out, const bench_cfg *cfg)
     b.v = NULL;
 
     secs = import_in_child(rss, &b);
-    raw_rate = raw_bulk_insert(&b, &rows);
-    if (rows != b.fields)
-        bench_die("raw rows %zu != fields %zu", rows, b.fields);
-    cmp = bench_ratio((double)b.fields / secs, raw_rate, "fields/s", 0.25);
-    bench_set(cmp, "residents", json_integer((json_int_t)b.residents));
-    bench_set(cmp, "fields", json_integer((json_int_t)b.fields));
-    bench_set(cmp, "value_bytes", json_integer((json_int_t)b.field_bytes));
-    bench_set(cmp, "libvault_seconds", bench_real(secs, 3));
-    bench_set(cmp, "libvault_residents_per_s", bench_real((double)b.residents / secs, 1));
-    bench_set(cmp, "raw", bench_real(raw_rate, 1));
-    bench_set(cmp, "raw_primitive",
-              json_string("one transaction of INSERTs, one row per imported field (16-byte record "
-                          "id, field name, value length + 45 random bytes) into a SQLCipher file "
-                          "with the same pragmas and page settings"));
-    bench_set(out, "bulk_import", cmp);
-    bench_note("bulk import: libvault %.0f fields/s, raw %.0f fields/s, ratio %.3f",
-               (double)b.fields / secs, raw_rate, (double)b.fields / secs / raw_rate);
+    if (do_vault) {
+        raw_rate = raw_bulk_insert(&b, &rows);
+        if (rows != b.fields)
+            bench_die("raw rows %zu != fields %zu", rows, b.fields);
+        cmp = bench_ratio((double)b.fields / secs, raw_rate, "fields/s", 0.25);
+        bench_set(cmp, "residents", json_integer((json_int_t)b.residents));
+        bench_set(cmp, "fields", json_integer((json_int_t)b.fields));
+        bench_set(cmp, "value_bytes", json_integer((json_int_t)b.field_bytes));
+        bench_set(cmp, "libvault_seconds", bench_real(secs, 3));
+        bench_set(cmp, "libvault_residents_per_s", bench_real((double)b.residents / secs, 1));
+        bench_set(cmp, "raw", bench_real(raw_rate, 1));
+        bench_set(cmp, "raw_primitive",
+                  json_string("one transaction of INSERTs, one row per imported field (16-byte "
+                              "record id, field name, value length + 45 random bytes) into a "
+                              "SQLCipher file with the same pragmas and page settings"));
+        bench_set(out, "bulk_import", cmp);
+        bench_note("bulk import: libvault %.0f fields/s, raw %.0f fields/s, ratio %.3f",
+                   (double)b.fields / secs, raw_rate, (double)b.fields / secs / raw_rate);
+    }
 
     bench_check(vault_open(&b.v, b.vault, &sec), "vault_open");
     bench_check(vault_set_actor(b.v, "bench"), "vault_set_actor");
@@ -353,10 +355,16 @@ void bench_vault(json_t *out, const bench_cfg *cfg)
     load_ids(&b);
     bench_set(out, "sqlcipher_settings", settings(b.raw));
 
-    bench_set(out, "import_peak_rss", rss);
-    bench_reads(out, &b);
-    bench_lookups(out, &b);
-    bench_verify(out, &b);
+    if (do_vault) {
+        bench_set(out, "import_peak_rss", rss);
+        bench_reads(out, &b);
+        bench_lookups(out, &b);
+        bench_verify(out, &b);
+    } else {
+        json_decref(rss);
+    }
+    if (do_service)
+        bench_service(out, &b);
 
     sqlite3_close(b.raw);
     vault_session_close(b.s);

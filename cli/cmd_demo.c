@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "demo.h"
 #include "synth.h"
 
 #ifndef VAULT_POLICY_DIR
@@ -18,16 +19,22 @@
 #define STREET "hangzhou/gongshu/xiaohe"
 
 static const char demo_help[] =
-    "usage: vaultctl demo [--policy FILE] [--keep DIR] [--residents N]\n"
+    "usage: vaultctl demo [--policy FILE] [--keep DIR] [--residents N] [--vaultd PATH]\n"
+    "                     [--no-service]\n"
     "\n"
     "Create a vault in a temporary directory from the default community policy, fill it\n"
     "with synthetic residents, and narrate what different staff can and cannot see.\n"
+    "Then serve the same vault with vaultd (on a Unix socket and over TLS on 127.0.0.1)\n"
+    "and show apps using it in client mode: identity tokens, app bounds, a grant that\n"
+    "needs two officers, and the audit entries naming who was authenticated.\n"
     "--keep DIR leaves the vault in DIR (which must not exist) instead of deleting it.\n"
+    "--vaultd PATH is the vaultd to run (default: the one built with this vaultctl);\n"
+    "--no-service stops after the embedded tour. The service part runs certtool (GnuTLS).\n"
     "\n"
     "example:\n"
     "  vaultctl demo\n";
 
-static void step(const char *title)
+void demo_step(const char *title)
 {
     printf("\n== %s\n", title);
 }
@@ -39,8 +46,8 @@ static int fail(const char *what, int rc)
 }
 
 /* Print one field of a read the way a person would see it. */
-static void show_read(vault_session *s, const char *who, const char *id, const char *const *fields,
-                      size_t n)
+void demo_show_read(vault_session *s, const char *who, const char *id, const char *const *fields,
+                    size_t n)
 {
     vault_result *r = NULL;
     size_t i, len;
@@ -116,9 +123,45 @@ static void remove_tree(const char *dir)
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         unlink(path);
     }
+    for (i = 0; demo_service_files[i]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, demo_service_files[i]);
+        unlink(path);
+    }
     rmdir(dir);
 }
 
+
+/* The vaultd to run: --vaultd, else the one built with this vaultctl
+ * (its path compiled in, as the policy directory is), else one next to
+ * this program.  NULL (with a message) when none is there. */
+static const char *find_vaultd(char *buf, size_t cap, const char *given, const char *self)
+{
+    const char *slash;
+
+    if (given) {
+        if (access(given, X_OK) == 0)
+            return given;
+        cli_errf("vaultctl: demo: --vaultd %s: %s", given, strerror(errno));
+        return NULL;
+    }
+#ifdef VAULT_VAULTD_PATH
+    if (access(VAULT_VAULTD_PATH, X_OK) == 0)
+        return VAULT_VAULTD_PATH;
+#endif
+    if ((slash = strrchr(self, '/')) &&
+        (size_t)snprintf(buf, cap, "%.*s/vaultd", (int)(slash - self), self) < cap &&
+        access(buf, X_OK) == 0)
+        return buf;
+    cli_errf("vaultctl: demo: vaultd not found (looked for %s%s%.*s/vaultd); build it with "
+             "`make`, give --vaultd PATH, or run the embedded tour alone with --no-service",
+#ifdef VAULT_VAULTD_PATH
+             VAULT_VAULTD_PATH, " and ",
+#else
+             "", "",
+#endif
+             slash ? (int)(slash - self) : 1, slash ? self : ".");
+    return NULL;
+}
 
 /* Write the synthetic residents as CSV (the demo imports them like a data
  * officer would); remember residents A and B.  Values have no commas or
@@ -218,8 +261,14 @@ int cmd_demo(cli *c, int argc, char **argv)
                                          {"policy", required_argument, NULL, 'p'},
                                          {"keep", required_argument, NULL, 'k'},
                                          {"residents", required_argument, NULL, 'n'},
+                                         {"vaultd", required_argument, NULL, 'd'},
+                                         {"no-service", no_argument, NULL, 'S'},
                                          {NULL, 0, NULL, 0}};
-    const char *policy = VAULT_POLICY_DIR "/community.yaml", *keep = NULL;
+    const char *policy = VAULT_POLICY_DIR "/community.yaml", *keep = NULL, *vaultd_opt = NULL;
+    const char *vaultd = NULL;
+    char self[4096], vaultd_buf[4096];
+    int service = 1;
+    ssize_t self_len;
     char tmpl[] = "/tmp/vaultctl-demo-XXXXXX", *dir = NULL;
     char vpath[2048], kpath[2048], csv[2048], exp[2048], pub[2048], bad[2048], side[4096];
     char ida[VAULT_ID_HEX_SIZE], idb[VAULT_ID_HEX_SIZE], gid[VAULT_NAME_MAX], bg[VAULT_NAME_MAX];
@@ -252,6 +301,10 @@ int cmd_demo(cli *c, int argc, char **argv)
             policy = optarg;
         else if (opt == 'k')
             keep = optarg;
+        else if (opt == 'd')
+            vaultd_opt = optarg;
+        else if (opt == 'S')
+            service = 0;
         else if (opt == 'n') {
             errno = 0;
             residents = strtol(optarg, &end, 10);
@@ -260,6 +313,15 @@ int cmd_demo(cli *c, int argc, char **argv)
         } else if ((rg = cli_global_option(c, opt, optarg)) <= 0)
             return rg < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
     }
+    /* Find vaultd before the tour, so a missing one fails at once. */
+    self_len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (self_len <= 0 || (size_t)self_len >= sizeof self - 1) {
+        cli_errf("vaultctl: demo: cannot find this program (/proc/self/exe)");
+        return EXIT_FAIL;
+    }
+    self[self_len] = '\0';
+    if (service && !(vaultd = find_vaultd(vaultd_buf, sizeof vaultd_buf, vaultd_opt, self)))
+        return EXIT_FAIL;
     if (keep) {
         if (mkdir(keep, 0700) != 0) {
             cli_errf("vaultctl: demo: %s: %s", keep, strerror(errno));
@@ -280,7 +342,7 @@ int cmd_demo(cli *c, int argc, char **argv)
     printf("libvault demo: one resident record shared by several departments, each seeing\n"
            "only what the policy (%s) lets it see, and every access on the record.\n", policy);
 
-    step("1. A data officer creates the street office's vault");
+    demo_step("1. A data officer creates the street office's vault");
     if ((rc = vault_keyfile_generate(kpath)) < 0) {
         ex = fail("key file", rc);
         goto out;
@@ -294,7 +356,7 @@ int cmd_demo(cli *c, int argc, char **argv)
     printf("  The master key is kept wrapped in street.vault.keys. The database is encrypted by\n"
            "  SQLCipher, and every field is sealed again with XChaCha20-Poly1305 under its grade's key.\n");
 
-    step("2. The officer imports synthetic residents from a CSV file");
+    demo_step("2. The officer imports synthetic residents from a CSV file");
     if (write_csv(c, csv, residents, &a, &b) < 0) {
         cli_errf("vaultctl: demo: could not write %s", csv);
         ex = EXIT_FAIL;
@@ -324,26 +386,26 @@ int cmd_demo(cli *c, int argc, char **argv)
     }
     printf("  The judicial office records that A is under community correction (special-protected).\n");
 
-    step("3. A grid worker of changzheng grid-07 (网格员) looks residents up");
+    demo_step("3. A grid worker of changzheng grid-07 (网格员) looks residents up");
     if ((ex = open_as(&grid, v, "wang.grid", "grid_worker", "community_committee",
                       STREET "/changzheng/grid-07", "grid_management")) != 0)
         goto out;
-    show_read(grid, "grid worker, own grid (A)", ida, grid_view, 6);
-    show_read(grid, "grid worker, other community (B)", idb, grid_view, 3);
+    demo_show_read(grid, "grid worker, own grid (A)", ida, grid_view, 6);
+    demo_show_read(grid, "grid worker, other community (B)", idb, grid_view, 3);
 
-    step("4. The health department reads health fields for public health work");
+    demo_step("4. The health department reads health fields for public health work");
     if ((ex = open_as(&health, v, "zhao.health", "health_worker", "health", STREET,
                       "public_health")) != 0)
         goto out;
-    show_read(health, "health worker", ida, health_view, 4);
+    demo_show_read(health, "health worker", ida, health_view, 4);
 
-    step("5. The 12345 hotline desk never sees special-protected fields");
+    demo_step("5. The 12345 hotline desk never sees special-protected fields");
     if ((ex = open_as(&hotline, v, "sun.hotline", "hotline_agent", "hotline_12345", "hangzhou",
                       "hotline_followup")) != 0)
         goto out;
-    show_read(hotline, "hotline agent", ida, hotline_view, 4);
+    demo_show_read(hotline, "hotline agent", ida, hotline_view, 4);
 
-    step("6. The officer grants the grid worker two hours of masked health data, then revokes it");
+    demo_step("6. The officer grants the grid worker two hours of masked health data, then revokes it");
     memset(&spec, 0, sizeof spec);
     spec.user = "wang.grid";
     spec.department = "community_committee";
@@ -360,13 +422,13 @@ int cmd_demo(cli *c, int argc, char **argv)
         goto out;
     }
     printf("  grant %s: mask health, grid-07 only, 2 hours, reason \"%s\"\n", gid, spec.reason);
-    show_read(grid, "grid worker with the grant", ida, &health_field, 1);
+    demo_show_read(grid, "grid worker with the grant", ida, &health_field, 1);
     if ((rc = vault_grant_revoke(officer, gid, "check finished")) < 0) {
         ex = fail("revoking", rc);
         goto out;
     }
     printf("  grant %s revoked\n", gid);
-    show_read(grid, "grid worker after revocation", ida, &health_field, 1);
+    demo_show_read(grid, "grid worker after revocation", ida, &health_field, 1);
     spec.user = "wang.grid";
     spec.effect = VAULT_EFFECT_ALLOW;
     spec.fields = &cc_field;
@@ -377,20 +439,20 @@ int cmd_demo(cli *c, int argc, char **argv)
                               : "granted")
                    : vault_error_last());
 
-    step("7. Break-glass: a police officer in an emergency");
+    demo_step("7. Break-glass: a police officer in an emergency");
     if ((ex = open_as(&police, v, "wu.police", "police_officer", "public_security", "hangzhou",
                       "emergency")) != 0)
         goto out;
-    show_read(police, "police officer", ida, special_view, 2);
+    demo_show_read(police, "police officer", ida, special_view, 2);
     if ((rc = vault_break_glass(bg, sizeof bg, police, ida, "missing-person search, 110 call",
                                 3600)) < 0) {
         ex = fail("break-glass", rc);
         goto out;
     }
     printf("  %s: record A opened for one hour, reason on record\n", bg);
-    show_read(police, "police officer under break-glass", ida, special_view, 2);
+    demo_show_read(police, "police officer under break-glass", ida, special_view, 2);
 
-    step("8. Resident A asks \"who looked at my data?\"");
+    demo_step("8. Resident A asks \"who looked at my data?\"");
     if ((rc = vault_set_actor(v, "qian.compliance")) < 0) {
         ex = fail("naming the compliance officer", rc);
         goto out;
@@ -417,7 +479,7 @@ int cmd_demo(cli *c, int argc, char **argv)
     vault_free(report);
     report = NULL;
 
-    step("9. The audit log verifies; a tampered copy does not");
+    demo_step("9. The audit log verifies; a tampered copy does not");
     rc = vault_audit_verify(&res, v, NULL, NULL, NULL);
     say_verify("the vault's log", rc, &res);
     if (rc < 0) {
@@ -458,7 +520,7 @@ int cmd_demo(cli *c, int argc, char **argv)
         goto out;
     }
 
-    step("10. The files on disk hold no plaintext");
+    demo_step("10. The files on disk hold no plaintext");
     vault_session_close(officer);
     vault_session_close(grid);
     vault_session_close(health);
@@ -484,6 +546,12 @@ int cmd_demo(cli *c, int argc, char **argv)
            leak ? "FOUND (this is a bug)" : "none found");
     if (leak)
         ex = EXIT_FAIL;
+    if (service && !leak) {
+        demo_service_in in = {dir, vpath, kpath, vaultd, self, ida, idb};
+        fflush(stdout);
+        if ((ex = demo_service(c, &in)) != EXIT_OK)
+            goto out;
+    }
     printf("\nDone.  %s\n", keep ? "The vault and its files were kept in the directory given."
                                  : "The temporary directory is removed.");
 out:
