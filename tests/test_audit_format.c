@@ -499,7 +499,7 @@ static uint8_t *lva2_build(size_t *len, const char *const *tab, size_t ntab, uin
         bstr(&x, tab[i]);
     bint(&x, nf, 4);
     for (i = 0; i < nf; i++) {
-        snprintf(name, sizeof name, "f%zu", i + 1);
+        snprintf(name, sizeof name, "f%u", (unsigned)(i + 1));
         bstr(&x, name);
         bint(&x, VAULT_EFFECT_MASK, 1);
         bint(&x, idx[i], 2);
@@ -525,7 +525,7 @@ static void lva2_entry(af_entry *e, af_field *f, char names[][16], const char *c
                     .action = "x", .fields = f, .nfields = nf, .detail = "SECRET"};
     fill(e->policy_hash, 32, 0x20);
     for (i = 0; i < nf; i++) {
-        snprintf(names[i], 16, "f%zu", i + 1);
+        snprintf(names[i], 16, "f%u", (unsigned)(i + 1));
         f[i] = (af_field){names[i], VAULT_EFFECT_MASK, tab[idx[i]], 0, {0}};
     }
 }
