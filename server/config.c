@@ -534,7 +534,7 @@ int vd_config_load(vd_config **out, const char *path, char *err, size_t err_cap)
     c->max_import_body = (size_t)64 << 20;
     c->workers = 4;
     c->max_connections = 256;
-    c->max_connections_per_ip = 16;
+    c->max_connections_per_ip = 64;
     c->request_timeout = 30;
     c->unlock_fd = -1;
     if (!yaml_parser_initialize(&parser)) {

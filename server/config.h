@@ -55,7 +55,7 @@ typedef struct vd_config {
     size_t max_import_body; /* bytes, default 64 MiB */
     unsigned workers;       /* vault handles and request threads, default 4 */
     unsigned max_connections; /* default 256 */
-    unsigned max_connections_per_ip; /* TLS, default 16 */
+    unsigned max_connections_per_ip; /* TLS, default 64 */
     unsigned request_timeout; /* seconds a connection may idle, default 30 */
     int allow_db_key;         /* service.db_key: true enables the db-key route */
 } vd_config;

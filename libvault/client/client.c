@@ -294,8 +294,12 @@ static int set_common(struct vault_client *c, const char *url, char *errbuf)
                                (long)(CURL_SSLVERSION_TLSv1_3 | CURL_SSLVERSION_MAX_DEFAULT));
         cc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
         cc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-        if (c->ca_file)
+        if (c->ca_file) {
+            /* trust that CA alone: not the system's store as well (which
+             * libcurl-gnutls would also load, ~145 files, per connection) */
             cc |= curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+            cc |= curl_easy_setopt(h, CURLOPT_CAPATH, (char *)NULL);
+        }
         if (c->cert_file)
             cc |= curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert_file);
         if (c->key_file)
