@@ -6,7 +6,6 @@
  * record count grows by exactly *out_count, or not at all on failure) and
  * every failure comes with a message. */
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,25 +73,12 @@ static void cleanup(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    const char *src = getenv("VAULT_SOURCE_DIR");
-    char here[4096];
-
     (void)argc;
     (void)argv;
     if (vault_init() < 0)
         abort();
     verbose = getenv("FUZZ_CSV_VERBOSE") != NULL;
-    if (src && *src) {
-        snprintf(policy_path, sizeof policy_path, "%s/policies/community.yaml", src);
-    } else {
-        /* __FILE__ is absolute in the CMake and fuzz/run.sh builds */
-        snprintf(here, sizeof here, "%s", __FILE__);
-        snprintf(policy_path, sizeof policy_path, "%s/../policies/community.yaml", dirname(here));
-    }
-    if (access(policy_path, R_OK) != 0) {
-        fprintf(stderr, "fuzz_csv: %s not found (set VAULT_SOURCE_DIR)\n", policy_path);
-        abort();
-    }
+    fuzz_policy_path(policy_path, sizeof policy_path, "fuzz_csv");
     snprintf(dir, sizeof dir, "/tmp/fuzz-csv-XXXXXX");
     if (!mkdtemp(dir))
         abort();

@@ -10,7 +10,6 @@
  * Checks: every answer is a status 200..599 with a JSON object (an error
  * object {"error": {"code", "message"}} for >= 400) or, for the text
  * routes, text; no crash, leak or sanitizer report. */
-#include <libgen.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,23 +81,11 @@ static void cleanup(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    const char *src = getenv("VAULT_SOURCE_DIR");
-    char here[4096];
-
     (void)argc;
     (void)argv;
     if (vault_init() < 0)
         abort();
-    if (src && *src) {
-        snprintf(policy_path, sizeof policy_path, "%s/policies/community.yaml", src);
-    } else {
-        snprintf(here, sizeof here, "%s", __FILE__);
-        snprintf(policy_path, sizeof policy_path, "%s/../policies/community.yaml", dirname(here));
-    }
-    if (access(policy_path, R_OK) != 0) {
-        fprintf(stderr, "fuzz_request: %s not found (set VAULT_SOURCE_DIR)\n", policy_path);
-        abort();
-    }
+    fuzz_policy_path(policy_path, sizeof policy_path, "fuzz_request");
     snprintf(dir, sizeof dir, "/tmp/fuzz-request-XXXXXX");
     if (!mkdtemp(dir))
         abort();

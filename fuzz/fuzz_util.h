@@ -4,11 +4,33 @@
 #define VAULT_FUZZ_UTIL_H
 
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <sodium.h>
+
+/* The shipped policies/community.yaml: under VAULT_SOURCE_DIR, else next
+ * to this header (__FILE__ is absolute in the CMake and fuzz/run.sh
+ * builds).  Aborts, naming the target, when it is not there. */
+static inline void fuzz_policy_path(char *out, size_t cap, const char *target)
+{
+    const char *src = getenv("VAULT_SOURCE_DIR");
+    char here[4096];
+
+    if (src && *src) {
+        snprintf(out, cap, "%s/policies/community.yaml", src);
+    } else {
+        snprintf(here, sizeof here, "%s", __FILE__);
+        snprintf(out, cap, "%s/../policies/community.yaml", dirname(here));
+    }
+    if (access(out, R_OK) != 0) {
+        fprintf(stderr, "%s: %s not found (set VAULT_SOURCE_DIR)\n", target, out);
+        abort();
+    }
+}
 
 /* Write size bytes to path (created 0600, truncated); abort on failure. */
 static inline void fuzz_write_file(const char *path, const uint8_t *data, size_t size)

@@ -40,8 +40,8 @@ for t in "${TARGETS[@]}"; do
 done
 
 command -v "$CC" >/dev/null || { echo "fuzz/run.sh: $CC not found (make deps installs clang)" >&2; exit 2; }
-PKG_CFLAGS=$(pkg-config --cflags libsodium sqlcipher yaml-0.1 jansson gnutls) || exit 2
-PKG_LIBS=$(pkg-config --libs libsodium sqlcipher yaml-0.1 jansson gnutls) || exit 2
+PKG_CFLAGS=$(pkg-config --cflags libsodium sqlcipher yaml-0.1 jansson gnutls libcurl) || exit 2
+PKG_LIBS=$(pkg-config --libs libsodium sqlcipher yaml-0.1 jansson gnutls libcurl) || exit 2
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -DSQLITE_HAS_CODEC -Wall -Wextra -Wshadow
         -I$ROOT/include -I$ROOT/libvault -I$ROOT/server $PKG_CFLAGS $SAN"

@@ -192,6 +192,26 @@ static int listing(vd_request *r, const char *member, char *out, int text, const
     return 0;
 }
 
+/* ---- the two ends of a session route ---- */
+
+/* The record or grant named by the member "id", and a session of the
+ * caller (vd_session).  0, or -1 with the error answer set. */
+static int id_session(vd_request *r, vault_session **s, const char **id)
+{
+    *s = NULL;
+    if (!(*id = arg_str(r, "id", 1)) || !(*s = vd_session(r)))
+        return -1;
+    return 0;
+}
+
+/* Close the session of a call that returned rc: 0 when it succeeded,
+ * else -1 with the error answer set. */
+static int session_end(vd_request *r, vault_session *s, int rc)
+{
+    vault_session_close(s);
+    return rc == VAULT_OK ? 0 : vd_fail(r, rc, NULL);
+}
+
 /* ---- health and metrics ---- */
 
 static int h_health(vd_request *r)
@@ -335,14 +355,10 @@ static int h_record_create(vd_request *r)
     vault_session *s = NULL;
     const char *jur;
     char id[VAULT_ID_HEX_SIZE];
-    int rc;
 
-    if (!(jur = arg_str(r, "jurisdiction", 1)) || !(s = vd_session(r)))
+    if (!(jur = arg_str(r, "jurisdiction", 1)) || !(s = vd_session(r)) ||
+        session_end(r, s, vault_record_create(id, sizeof id, s, jur)) < 0)
         return -1;
-    rc = vault_record_create(id, sizeof id, s, jur);
-    vault_session_close(s);
-    if (rc != VAULT_OK)
-        return vd_fail(r, rc, NULL);
     r->status = 201;
     r->out = json_pack("{s:s}", "id", id);
     return 0;
@@ -350,17 +366,13 @@ static int h_record_create(vd_request *r)
 
 static int h_record_jurisdiction(vd_request *r)
 {
-    vault_session *s = NULL;
+    vault_session *s;
     const char *id;
     char jur[VAULT_JURISDICTION_MAX + 1];
-    int rc;
 
-    if (!(id = arg_str(r, "id", 1)) || !(s = vd_session(r)))
+    if (id_session(r, &s, &id) < 0 ||
+        session_end(r, s, vault_record_jurisdiction(jur, sizeof jur, s, id)) < 0)
         return -1;
-    rc = vault_record_jurisdiction(jur, sizeof jur, s, id);
-    vault_session_close(s);
-    if (rc != VAULT_OK)
-        return vd_fail(r, rc, NULL);
     r->out = json_pack("{s:s,s:s}", "id", id, "jurisdiction", jur);
     return 0;
 }
@@ -415,19 +427,12 @@ done:
 
 static int h_record_erase(vd_request *r)
 {
-    vault_session *s = NULL;
+    vault_session *s;
     const char *id;
-    int rc;
 
-    if (!(id = arg_str(r, "id", 1)) || !(s = vd_session(r)))
-        goto done;
-    rc = vault_record_erase(s, id);
-    if (rc != VAULT_OK)
-        vd_fail(r, rc, NULL);
-    else
-        r->out = json_pack("{s:s,s:b}", "id", id, "erased", 1);
-done:
-    vault_session_close(s);
+    if (id_session(r, &s, &id) < 0 || session_end(r, s, vault_record_erase(s, id)) < 0)
+        return -1;
+    r->out = json_pack("{s:s,s:b}", "id", id, "erased", 1);
     return 0;
 }
 
@@ -587,26 +592,34 @@ static int action_code(const char *name)
     return -1;
 }
 
-static int h_policy_explain(vd_request *r)
+/* explain and decide: {action, id, field?} in a session of the caller. */
+static int decision_args(vd_request *r, int *action, const char **id, const char **field,
+                         vault_session **s)
 {
-    vault_session *s = NULL;
-    const char *action, *id, *field = NULL;
-    char *out = NULL;
-    int rc, a;
+    const char *name;
 
-    if (!(action = arg_str(r, "action", 1)) || !(id = arg_str(r, "id", 1)))
+    *field = NULL;
+    *s = NULL;
+    if (!(name = arg_str(r, "action", 1)) || !(*id = arg_str(r, "id", 1)))
         return -1;
-    if ((a = action_code(action)) < 0)
+    if ((*action = action_code(name)) < 0)
         return vd_fail(r, VAULT_EINVALID,
                        "request body: 'action' must be read, write, create, search, erase or export");
-    if (json_object_get(r->body, "field") && !(field = arg_str(r, "field", 1)))
+    if (json_object_get(r->body, "field") && !(*field = arg_str(r, "field", 1)))
         return -1;
-    if (!(s = vd_session(r)))
+    return (*s = vd_session(r)) ? 0 : -1;
+}
+
+static int h_policy_explain(vd_request *r)
+{
+    vault_session *s;
+    const char *id, *field;
+    char *out = NULL;
+    int a;
+
+    if (decision_args(r, &a, &id, &field, &s) < 0 ||
+        session_end(r, s, vault_explain(&out, s, a, id, field)) < 0)
         return -1;
-    rc = vault_explain(&out, s, a, id, field);
-    vault_session_close(s);
-    if (rc != VAULT_OK)
-        return vd_fail(r, rc, NULL);
     r->out = json_pack("{s:s}", "explanation", out);
     vault_free(out);
     return 0;
@@ -614,25 +627,15 @@ static int h_policy_explain(vd_request *r)
 
 static int h_policy_decide(vd_request *r)
 {
-    vault_session *s = NULL;
-    const char *action, *id, *field = NULL;
+    vault_session *s;
+    const char *id, *field;
     vault_reason why;
-    int rc, a;
+    int a;
 
-    if (!(action = arg_str(r, "action", 1)) || !(id = arg_str(r, "id", 1)))
-        return -1;
-    if ((a = action_code(action)) < 0)
-        return vd_fail(r, VAULT_EINVALID,
-                       "request body: 'action' must be read, write, create, search, erase or export");
-    if (json_object_get(r->body, "field") && !(field = arg_str(r, "field", 1)))
-        return -1;
-    if (!(s = vd_session(r)))
-        return -1;
     memset(&why, 0, sizeof why);
-    rc = vault_decide(&why, s, a, id, field);
-    vault_session_close(s);
-    if (rc != VAULT_OK)
-        return vd_fail(r, rc, NULL);
+    if (decision_args(r, &a, &id, &field, &s) < 0 ||
+        session_end(r, s, vault_decide(&why, s, a, id, field)) < 0)
+        return -1;
     r->out = json_pack("{s:s,s:s,s:s,s:s,s:s}", "effect", effect_name(why.effect), "rule",
                        why.rule, "where", why.where, "grant", why.grant, "reason", why.text);
     return 0;
@@ -770,33 +773,23 @@ done:
 
 static int h_grant_approve(vd_request *r)
 {
-    vault_session *s = NULL;
+    vault_session *s;
     const char *id;
-    int rc;
 
-    if (!(id = arg_str(r, "id", 1)) || !(s = vd_session(r)))
+    if (id_session(r, &s, &id) < 0 || session_end(r, s, vault_grant_approve(s, id)) < 0)
         return -1;
-    rc = vault_grant_approve(s, id);
-    vault_session_close(s);
-    if (rc != VAULT_OK)
-        return vd_fail(r, rc, NULL);
     r->out = json_pack("{s:s,s:s}", "id", id, "state", "active");
     return 0;
 }
 
 static int h_grant_revoke(vd_request *r)
 {
-    vault_session *s = NULL;
+    vault_session *s;
     const char *id, *reason;
-    int rc;
 
-    if (!(id = arg_str(r, "id", 1)) || !(reason = arg_str(r, "reason", 1)) ||
-        !(s = vd_session(r)))
+    if (!(reason = arg_str(r, "reason", 1)) || id_session(r, &s, &id) < 0 ||
+        session_end(r, s, vault_grant_revoke(s, id, reason)) < 0)
         return -1;
-    rc = vault_grant_revoke(s, id, reason);
-    vault_session_close(s);
-    if (rc != VAULT_OK)
-        return vd_fail(r, rc, NULL);
     r->out = json_pack("{s:s,s:s}", "id", id, "state", "revoked");
     return 0;
 }
@@ -837,19 +830,15 @@ static int h_grant_warnings(vd_request *r)
 
 static int h_break_glass(vd_request *r)
 {
-    vault_session *s = NULL;
+    vault_session *s;
     const char *id, *reason;
     int64_t secs = 0;
     char gid[VAULT_NAME_MAX];
-    int rc;
 
-    if (!(id = arg_str(r, "id", 1)) || !(reason = arg_str(r, "reason", 1)) ||
-        time_arg(r, "seconds", &secs, 0) < 0 || !(s = vd_session(r)))
+    if (!(reason = arg_str(r, "reason", 1)) || time_arg(r, "seconds", &secs, 0) < 0 ||
+        id_session(r, &s, &id) < 0 ||
+        session_end(r, s, vault_break_glass(gid, sizeof gid, s, id, reason, secs)) < 0)
         return -1;
-    rc = vault_break_glass(gid, sizeof gid, s, id, reason, secs);
-    vault_session_close(s);
-    if (rc != VAULT_OK)
-        return vd_fail(r, rc, NULL);
     r->status = 201;
     r->out = json_pack("{s:s,s:s}", "id", id, "grant", gid);
     return 0;
