@@ -747,20 +747,33 @@ static json_t *decision_body(vault_session *s, int action, const char *record_id
     return b;
 }
 
+/* decide and explain: one request of the session with the decision's
+ * arguments; *ans receives the answer (json_decref it, also on failure). */
+static int decision_call(json_t **ans, vault_session *s, const char *path, int action,
+                         const char *record_id, const char *field)
+{
+    int rc = VAULT_OK;
+    json_t *b;
+
+    *ans = NULL;
+    GUARD(enter_session(s));
+    b = decision_body(s, action, record_id, field, &rc);
+    if (rc == VAULT_OK)
+        rc = post(ans, s->v, path, b);
+    leave(s->v);
+cleanup:
+    return rc;
+}
+
 int client_decide(vault_reason *out, vault_session *s, int action, const char *record_id,
                   const char *field)
 {
     int rc = VAULT_OK;
-    json_t *ans = NULL, *b;
+    json_t *ans = NULL;
 
     ENSURE(out, VAULT_EINVALID, "missing output");
-    GUARD(enter_session(s));
-    b = decision_body(s, action, record_id, field, &rc);
-    if (rc == VAULT_OK)
-        rc = post(&ans, s->v, "/v1/policy/decide", b);
-    if (rc == VAULT_OK)
-        reason_fill(out, ans, "reason");
-    leave(s->v);
+    GUARD(decision_call(&ans, s, "/v1/policy/decide", action, record_id, field));
+    reason_fill(out, ans, "reason");
 cleanup:
     json_decref(ans);
     return rc;
@@ -770,17 +783,12 @@ int client_explain(char **out, vault_session *s, int action, const char *record_
                    const char *field)
 {
     int rc = VAULT_OK;
-    json_t *ans = NULL, *b;
+    json_t *ans = NULL;
 
     ENSURE(out, VAULT_EINVALID, "missing output");
     *out = NULL;
-    GUARD(enter_session(s));
-    b = decision_body(s, action, record_id, field, &rc);
-    if (rc == VAULT_OK)
-        rc = post(&ans, s->v, "/v1/policy/explain", b);
-    if (rc == VAULT_OK)
-        rc = dup_member(out, ans, "explanation");
-    leave(s->v);
+    GUARD(decision_call(&ans, s, "/v1/policy/explain", action, record_id, field));
+    GUARD(dup_member(out, ans, "explanation"));
 cleanup:
     json_decref(ans);
     return rc;
@@ -971,22 +979,41 @@ cleanup:
     return rc;
 }
 
-int client_record_create(char *out_id, size_t out_id_size, vault_session *s,
-                         const char *jurisdiction)
+/* One request of a session with one argument: {purpose, key: value} to
+ * path; *ans receives the answer (json_decref it, also on failure). */
+static int session_call(json_t **ans, vault_session *s, const char *path, const char *key,
+                        const char *value)
+{
+    int rc = VAULT_OK;
+
+    *ans = NULL;
+    GUARD(enter_session(s));
+    rc = post(ans, s->v, path, json_pack("{s:s,s:s}", "purpose", s->purpose, key, value));
+    leave(s->v);
+cleanup:
+    return rc;
+}
+
+/* session_call, then the answer's string member `want` into out. */
+static int session_copy(char *out, size_t out_size, vault_session *s, const char *path,
+                        const char *key, const char *value, const char *want)
 {
     int rc = VAULT_OK;
     json_t *ans = NULL;
 
-    ENSURE(out_id && jurisdiction, VAULT_EINVALID, "missing output or jurisdiction");
-    GUARD(enter_session(s));
-    rc = post(&ans, s->v, "/v1/records/create",
-              json_pack("{s:s,s:s}", "purpose", s->purpose, "jurisdiction", jurisdiction));
-    if (rc == VAULT_OK)
-        rc = copy_member(out_id, out_id_size, ans, "id");
-    leave(s->v);
+    ENSURE(out && value, VAULT_EINVALID, "missing output or %s", key);
+    GUARD(session_call(&ans, s, path, key, value));
+    GUARD(copy_member(out, out_size, ans, want));
 cleanup:
     json_decref(ans);
     return rc;
+}
+
+int client_record_create(char *out_id, size_t out_id_size, vault_session *s,
+                         const char *jurisdiction)
+{
+    return session_copy(out_id, out_id_size, s, "/v1/records/create", "jurisdiction",
+                        jurisdiction, "id");
 }
 
 int client_record_add(char *out_id, size_t out_id_size, vault_session *s,
@@ -1199,19 +1226,8 @@ cleanup:
 int client_record_jurisdiction(char *out, size_t out_size, vault_session *s,
                                const char *record_id)
 {
-    int rc = VAULT_OK;
-    json_t *ans = NULL;
-
-    ENSURE(out && record_id, VAULT_EINVALID, "missing output or record id");
-    GUARD(enter_session(s));
-    rc = post(&ans, s->v, "/v1/records/jurisdiction",
-              json_pack("{s:s,s:s}", "purpose", s->purpose, "id", record_id));
-    if (rc == VAULT_OK)
-        rc = copy_member(out, out_size, ans, "jurisdiction");
-    leave(s->v);
-cleanup:
-    json_decref(ans);
-    return rc;
+    return session_copy(out, out_size, s, "/v1/records/jurisdiction", "id", record_id,
+                        "jurisdiction");
 }
 
 int client_record_erase(vault_session *s, const char *record_id)
@@ -1220,12 +1236,9 @@ int client_record_erase(vault_session *s, const char *record_id)
     json_t *ans = NULL;
 
     ENSURE(record_id, VAULT_EINVALID, "missing record id");
-    GUARD(enter_session(s));
-    rc = post(&ans, s->v, "/v1/records/erase",
-              json_pack("{s:s,s:s}", "purpose", s->purpose, "id", record_id));
-    if (rc == VAULT_OK && !json_is_true(json_object_get(ans, "erased")))
-        rc = vault__err(VAULT_EIO, "vaultd: the erase answer does not say erased");
-    leave(s->v);
+    GUARD(session_call(&ans, s, "/v1/records/erase", "id", record_id));
+    ENSURE(json_is_true(json_object_get(ans, "erased")), VAULT_EIO,
+           "vaultd: the erase answer does not say erased");
 cleanup:
     json_decref(ans);
     return rc;
@@ -1238,16 +1251,10 @@ int client_record_export(char **out, vault_session *s, const char *record_id)
 
     ENSURE(out && record_id, VAULT_EINVALID, "missing output or record id");
     *out = NULL;
-    GUARD(enter_session(s));
-    rc = post(&ans, s->v, "/v1/records/export",
-              json_pack("{s:s,s:s}", "purpose", s->purpose, "id", record_id));
-    if (rc == VAULT_OK) {
-        /* The same text the embedded call writes (jansson keeps the order). */
-        *out = json_dumps(ans, JSON_INDENT(2));
-        if (!*out)
-            rc = vault__err(VAULT_ENOMEM, "out of memory");
-    }
-    leave(s->v);
+    GUARD(session_call(&ans, s, "/v1/records/export", "id", record_id));
+    /* The same text the embedded call writes (jansson keeps the order). */
+    *out = json_dumps(ans, JSON_INDENT(2));
+    ENSURE(*out, VAULT_ENOMEM, "out of memory");
 cleanup:
     json_decref(ans);
     return rc;
@@ -1361,10 +1368,7 @@ int client_grant_approve(vault_session *officer, const char *grant_id)
     json_t *ans = NULL;
 
     ENSURE(grant_id, VAULT_EINVALID, "missing grant id");
-    GUARD(enter_session(officer));
-    rc = post(&ans, officer->v, "/v1/grants/approve",
-              json_pack("{s:s,s:s}", "purpose", officer->purpose, "id", grant_id));
-    leave(officer->v);
+    GUARD(session_call(&ans, officer, "/v1/grants/approve", "id", grant_id));
 cleanup:
     json_decref(ans);
     return rc;
