@@ -956,6 +956,114 @@ static void test_merkle_vs_naive(void **state)
     free(leaves);
 }
 
+/* RFC 6962 section 2.1.1 PATH(m, D[n]), naively, bottom first. */
+static size_t naive_path(uint8_t (*out)[32], size_t m, uint8_t (*leaves)[32], size_t n)
+{
+    size_t k = 1, got;
+
+    if (n <= 1)
+        return 0;
+    while (k * 2 < n)
+        k *= 2;
+    if (m < k) {
+        got = naive_path(out, m, leaves, k);
+        naive_mth(out[got], leaves + k, n - k);
+    } else {
+        got = naive_path(out, m - k, leaves + k, n - k);
+        naive_mth(out[got], leaves, k);
+    }
+    return got + 1;
+}
+
+/* RFC 6962 section 2.1.2 SUBPROOF(m, D[n], b). */
+static size_t naive_subproof(uint8_t (*out)[32], size_t m, uint8_t (*leaves)[32], size_t n,
+                             int b)
+{
+    size_t k = 1, got;
+
+    if (m == n) {
+        if (b)
+            return 0;
+        naive_mth(out[0], leaves, n);
+        return 1;
+    }
+    while (k * 2 < n)
+        k *= 2;
+    if (m <= k) {
+        got = naive_subproof(out, m, leaves, k, b);
+        naive_mth(out[got], leaves + k, n - k);
+    } else {
+        got = naive_subproof(out, m - k, leaves + k, n - k, 0);
+        naive_mth(out[got], leaves, k);
+    }
+    return got + 1;
+}
+
+static void test_proofs_vs_naive(void **state)
+{
+    enum { MAX = 40 };
+    uint8_t leaves[MAX][32], proof[70][32], r1[32], r2[32];
+    size_t n, m, np;
+
+    (void)state;
+    for (n = 0; n < MAX; n++) {
+        uint8_t seed[8];
+        put32(seed, (uint32_t)n), put32(seed + 4, 0x9f00f);
+        (void)vc_sha256(leaves[n], seed, sizeof seed);
+    }
+    for (n = 1; n <= MAX; n++) {
+        naive_mth(r2, leaves, n);
+        for (m = 0; m < n; m++) {
+            np = naive_path(proof, m, leaves, n);
+            assert_int_equal(af_inclusion_verify(m, n, leaves[m], (const uint8_t (*)[32])proof,
+                                                 np, r2), VAULT_OK);
+            /* Another leaf, a changed hash, a hash too few or too many. */
+            assert_int_not_equal(af_inclusion_verify(m, n, leaves[(m + 1) % MAX],
+                                                     (const uint8_t (*)[32])proof, np, r2),
+                                 VAULT_OK);
+            if (np) {
+                proof[np - 1][5] ^= 1;
+                assert_int_equal(af_inclusion_verify(m, n, leaves[m],
+                                                     (const uint8_t (*)[32])proof, np, r2),
+                                 VAULT_EINTEGRITY);
+                proof[np - 1][5] ^= 1;
+                assert_int_equal(af_inclusion_verify(m, n, leaves[m],
+                                                     (const uint8_t (*)[32])proof, np - 1, r2),
+                                 n == 1 ? VAULT_OK : VAULT_EINVALID);
+            }
+            assert_int_equal(af_inclusion_verify(m, n, leaves[m], (const uint8_t (*)[32])proof,
+                                                 np + 1, r2), VAULT_EINVALID);
+        }
+        assert_int_equal(af_inclusion_verify(n, n, leaves[0], (const uint8_t (*)[32])proof, 0, r2),
+                         VAULT_EINVALID);
+        for (m = 1; m <= n; m++) {
+            naive_mth(r1, leaves, m);
+            np = m == n ? 0 : naive_subproof(proof, m, leaves, n, 1);
+            assert_int_equal(af_consistency_verify(m, n, r1, r2, (const uint8_t (*)[32])proof, np),
+                             VAULT_OK);
+            if (np) {
+                proof[0][0] ^= 1;
+                assert_int_not_equal(af_consistency_verify(m, n, r1, r2,
+                                                           (const uint8_t (*)[32])proof, np),
+                                     VAULT_OK);
+                proof[0][0] ^= 1;
+                assert_int_not_equal(af_consistency_verify(m, n, r1, r2,
+                                                           (const uint8_t (*)[32])proof, np - 1),
+                                     VAULT_OK);
+                /* A different old root (a forked history) is refused. */
+                r1[9] ^= 1;
+                assert_int_equal(af_consistency_verify(m, n, r1, r2,
+                                                       (const uint8_t (*)[32])proof, np),
+                                 VAULT_EINTEGRITY);
+                r1[9] ^= 1;
+            }
+        }
+        assert_int_equal(af_consistency_verify(0, n, r1, r2, NULL, 0), VAULT_OK);
+        /* A larger tree can't be consistent with a smaller one. */
+        assert_int_equal(af_consistency_verify(n, n - 1, r2, r1, NULL, 0), VAULT_EINVALID);
+    }
+}
+
 /* ---- checkpoints ------------------------------------------------------------ */
 
 static uint8_t pk1[32], sk1[64], pk2[32], sk2[64];
@@ -2402,6 +2510,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_export_malformed, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(test_export_undecodable_and_huge, setup_tmp, teardown_tmp),
         cmocka_unit_test(test_export_vector),
+        cmocka_unit_test(test_proofs_vs_naive),
         cmocka_unit_test_setup_teardown(test_export_progress, setup_tmp, teardown_tmp),
     };
 

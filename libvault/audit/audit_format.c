@@ -2,6 +2,7 @@
  * RFC 6962 Merkle tree and C2SP signed-note checkpoints.  The verifier and
  * the JSON Lines export are in audit_export.c.  Exact bytes:
  * docs/audit-format.md. */
+#include <inttypes.h>
 #include <string.h>
 
 #include <sodium.h> /* sodium_memcmp only */
@@ -703,6 +704,118 @@ void af_merkle_root(const af_merkle *m, uint8_t out[32])
     for (i = n - 1; i-- > 0;)
         af_node_hash(h, m->stack[i], h);
     memcpy(out, h, 32);
+}
+
+/* ---- RFC 6962 proofs (verification: RFC 9162 sections 2.1.3.2, 2.1.4.2) */
+
+int af_inclusion_verify(uint64_t index, uint64_t size, const uint8_t leaf[32],
+                        const uint8_t (*proof)[32], size_t n, const uint8_t root[32])
+{
+    uint64_t fn = index, sn;
+    uint8_t r[32];
+    size_t i;
+
+    if (index >= size)
+        return vault__err(VAULT_EINVALID, "inclusion proof: entry %" PRIu64
+                          " is not in a tree of size %" PRIu64, index + 1, size);
+    if (n > 64)
+        return vault__err(VAULT_EINVALID, "inclusion proof: %zu hashes is too many", n);
+    sn = size - 1;
+    memcpy(r, leaf, 32);
+    for (i = 0; i < n; i++) {
+        if (sn == 0)
+            return vault__err(VAULT_EINVALID, "inclusion proof: %zu hashes is too many for "
+                              "entry %" PRIu64 " of %" PRIu64, n, index + 1, size);
+        if ((fn & 1) || fn == sn) {
+            af_node_hash(r, proof[i], r);
+            if (!(fn & 1))
+                while (fn != 0 && !(fn & 1)) {
+                    fn >>= 1;
+                    sn >>= 1;
+                }
+        } else {
+            af_node_hash(r, r, proof[i]);
+        }
+        fn >>= 1;
+        sn >>= 1;
+    }
+    if (sn != 0)
+        return vault__err(VAULT_EINVALID, "inclusion proof: %zu hashes is too few for entry %"
+                          PRIu64 " of %" PRIu64, n, index + 1, size);
+    if (sodium_memcmp(r, root, 32) != 0)
+        return vault__err(VAULT_EINTEGRITY, "inclusion proof: entry %" PRIu64
+                          " does not lead to the root of the tree of size %" PRIu64,
+                          index + 1, size);
+    return VAULT_OK;
+}
+
+int af_consistency_verify(uint64_t size1, uint64_t size2, const uint8_t root1[32],
+                          const uint8_t root2[32], const uint8_t (*proof)[32], size_t n)
+{
+    uint64_t fn, sn;
+    uint8_t fr[32], sr[32];
+    size_t i = 0;
+
+    if (size1 > size2)
+        return vault__err(VAULT_EINVALID, "consistency proof: size %" PRIu64
+                          " is larger than size %" PRIu64, size1, size2);
+    if (size1 == size2) {
+        if (n != 0)
+            return vault__err(VAULT_EINVALID, "consistency proof: a tree of size %" PRIu64
+                              " needs no hashes to itself", size1);
+        if (sodium_memcmp(root1, root2, 32) != 0)
+            return vault__err(VAULT_EINTEGRITY, "consistency proof: two different roots for "
+                              "the tree of size %" PRIu64, size1);
+        return VAULT_OK;
+    }
+    if (size1 == 0) {
+        if (n != 0)
+            return vault__err(VAULT_EINVALID, "consistency proof: the empty tree needs no hashes");
+        return VAULT_OK;
+    }
+    if (n == 0 || n > 128)
+        return vault__err(VAULT_EINVALID, "consistency proof: %zu hashes from size %" PRIu64
+                          " to %" PRIu64 " is not a proof", n, size1, size2);
+    fn = size1 - 1;
+    sn = size2 - 1;
+    /* A first tree that is a perfect subtree is its own first hash (RFC
+     * 9162 prepends it to the path). */
+    if ((size1 & (size1 - 1)) == 0) {
+        memcpy(fr, root1, 32);
+    } else {
+        memcpy(fr, proof[0], 32);
+        i = 1;
+    }
+    memcpy(sr, fr, 32);
+    while (fn & 1) {
+        fn >>= 1;
+        sn >>= 1;
+    }
+    for (; i < n; i++) {
+        if (sn == 0)
+            return vault__err(VAULT_EINVALID, "consistency proof: %zu hashes is too many from "
+                              "size %" PRIu64 " to %" PRIu64, n, size1, size2);
+        if ((fn & 1) || fn == sn) {
+            af_node_hash(fr, proof[i], fr);
+            af_node_hash(sr, proof[i], sr);
+            if (!(fn & 1))
+                while (fn != 0 && !(fn & 1)) {
+                    fn >>= 1;
+                    sn >>= 1;
+                }
+        } else {
+            af_node_hash(sr, sr, proof[i]);
+        }
+        fn >>= 1;
+        sn >>= 1;
+    }
+    if (sn != 0)
+        return vault__err(VAULT_EINVALID, "consistency proof: %zu hashes is too few from size %"
+                          PRIu64 " to %" PRIu64, n, size1, size2);
+    if (sodium_memcmp(fr, root1, 32) != 0 || sodium_memcmp(sr, root2, 32) != 0)
+        return vault__err(VAULT_EINTEGRITY, "consistency proof: the tree of size %" PRIu64
+                          " does not extend the tree of size %" PRIu64, size2, size1);
+    return VAULT_OK;
 }
 
 /* ---- checkpoints: C2SP signed notes ----------------------------------- */

@@ -111,6 +111,21 @@ void af_merkle_init(af_merkle *m);
 void af_merkle_push(af_merkle *m, const uint8_t leaf[32]);
 void af_merkle_root(const af_merkle *m, uint8_t out[32]);
 
+/* ---- RFC 6962 proofs (docs/audit-format.md) ----
+ * Verify that leaf hash `leaf` is entry index (0-based) of the tree of
+ * `size` leaves with root `root`, given the n hashes of its audit path
+ * (RFC 6962 section 2.1.1, bottom first).  VAULT_EINVALID for a proof of
+ * the wrong shape (index outside the tree, too many or too few hashes),
+ * VAULT_EINTEGRITY when the hashes do not lead to root. */
+int af_inclusion_verify(uint64_t index, uint64_t size, const uint8_t leaf[32],
+                        const uint8_t (*proof)[32], size_t n, const uint8_t root[32]) VAULT_MUST_CHECK;
+/* Verify that the tree of size2 (root2) extends the tree of size1 (root1),
+ * given the n hashes of the RFC 6962 section 2.1.2 consistency proof.
+ * Equal sizes need no hashes and equal roots; size1 = 0 needs none.
+ * VAULT_EINVALID / VAULT_EINTEGRITY as above. */
+int af_consistency_verify(uint64_t size1, uint64_t size2, const uint8_t root1[32],
+                          const uint8_t root2[32], const uint8_t (*proof)[32], size_t n) VAULT_MUST_CHECK;
+
 /* ---- checkpoints: C2SP signed notes ---- */
 
 /* Key id of an Ed25519 note key: first 4 bytes of
