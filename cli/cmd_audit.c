@@ -10,7 +10,7 @@
 #define NOTE_MAX (64 * 1024)
 
 static const char audit_help[] =
-    "usage: vaultctl audit verify [--checkpoint FILE]...\n"
+    "usage: vaultctl audit verify [--pubkey FILE] [--checkpoint FILE]...\n"
     "       vaultctl audit verify --export FILE --pubkey FILE [--checkpoint FILE]...   (no vault, no keys)\n"
     "       vaultctl audit checkpoint [--out FILE]\n"
     "       vaultctl audit pubkey [--out FILE]\n"
@@ -19,7 +19,9 @@ static const char audit_help[] =
     "\n"
     "verify re-hashes and chains every entry, checks every signed checkpoint, and, with\n"
     "--checkpoint (give it once per file; every one is checked), checkpoints kept outside\n"
-    "the vault (which catch truncation and rollback).  It names the first bad entry and the\n"
+    "the vault (which catch truncation and rollback), and, with --pubkey, against the\n"
+    "auditor's own copy of the public key (printed at init; a vault whose key is another\n"
+    "one fails as a bad signature).  It names the first bad entry and the\n"
     "class of failure (modified, missing, reordered, truncated, bad signature, malformed)\n"
     "and exits 3 on any failure.  checkpoint writes a signed checkpoint now and prints it\n"
     "(or saves it with --out) for safekeeping outside the vault.  export writes JSON Lines\n"
@@ -37,7 +39,7 @@ static const char audit_help[] =
     "  vaultctl --vault v --key-file k audit pubkey --out audit.pub\n"
     "  vaultctl --vault v --key-file k audit export --out audit.jsonl\n"
     "  vaultctl audit verify --export audit.jsonl --pubkey audit.pub --checkpoint /media/usb/cp-2026-11-23.txt\n"
-    "  vaultctl --vault v --key-file k audit verify --checkpoint cp-2026-11-01.txt --checkpoint cp-2026-11-23.txt\n"
+    "  vaultctl --vault v --key-file k audit verify --pubkey audit.pub --checkpoint cp-2026-11-23.txt\n"
     "  vaultctl --vault v --key-file k audit report --user os:root\n";
 
 static void progress_bar(uint64_t done, uint64_t total, void *arg)
@@ -195,9 +197,9 @@ int cmd_audit(cli *c, int argc, char **argv)
 
     if (strcmp(sub, "verify") == 0) {
         c->cmd = "audit verify";
-        if (export_path || pub_path) {
-            if (!export_path || !pub_path) {
-                ex = cli_usage_error(c, "--export and --pubkey go together");
+        if (export_path) {
+            if (!pub_path) {
+                ex = cli_usage_error(c, "--export needs --pubkey");
                 goto out;
             }
             if ((ex = read_notes(&notes, c, cp_paths, ncp)) != EXIT_OK)
@@ -214,8 +216,17 @@ int cmd_audit(cli *c, int argc, char **argv)
         }
         if ((ex = read_notes(&notes, c, cp_paths, ncp)) != EXIT_OK)
             goto out;
+        if (pub_path && !(pub = read_small(c, pub_path))) {
+            ex = EXIT_FAIL;
+            goto out;
+        }
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             goto out;
+        /* The auditor's own copy of the key: the vault's must be the same. */
+        if (pub && (rc = vault_audit_pin(v, pub)) < 0) {
+            ex = cli_fail(c, rc);
+            goto out;
+        }
         rc = vault_audit_verify_notes(&res, v, (const char *const *)notes, ncp,
                                       show ? progress_bar : NULL, NULL);
         ex = report_verify(c, rc, &res, show);

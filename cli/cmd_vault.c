@@ -16,6 +16,8 @@ static const char init_help[] =
     "The first keyslot is the key file F (created with 32 random bytes if it does not\n"
     "exist), or else a passphrase from VAULT_PASSPHRASE or asked twice on the terminal.\n"
     "--kdf interactive|moderate|sensitive sets the Argon2id cost (default moderate).\n"
+    "It prints the audit log's public key, also pinned in PATH.keys: keep a copy outside\n"
+    "the vault for auditors (`audit verify --pubkey FILE`).\n"
     "\n"
     "example:\n"
     "  vaultctl init --vault street.vault --policy policies/community.yaml --key-file street.key\n";
@@ -28,7 +30,7 @@ int cmd_init(cli *c, int argc, char **argv)
     const char *policy = NULL;
     vault_secret secret;
     vault *v = NULL;
-    char id[VAULT_ID_HEX_SIZE];
+    char id[VAULT_ID_HEX_SIZE], key[VAULT_PUBKEY_SIZE];
     int opt, r, rc;
 
     while ((opt = getopt_long(argc, argv, "p:", opts, NULL)) != -1) {
@@ -55,14 +57,21 @@ int cmd_init(cli *c, int argc, char **argv)
         return cli_fail(c, rc);
     if (vault_id(id, sizeof id, v) < 0)
         id[0] = '\0';
+    /* The auditors' copy of the checkpoint key, pinned outside the vault. */
+    if ((rc = vault_audit_pubkey(key, sizeof key, v)) < 0) {
+        vault_close(v);
+        return cli_fail(c, rc);
+    }
     if (c->json) {
-        json_t *o = json_pack("{s:s, s:s, s:s}", "vault", c->vault_path, "id", id, "policy", policy);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "vault", c->vault_path, "id", id, "policy",
+                              policy, "audit_pubkey", key);
         cli_print_json(stdout, o);
         json_decref(o);
     } else {
-        char line[2200];
-        snprintf(line, sizeof line, "created vault %s (id %s) with policy %s\n", c->vault_path,
-                 id, policy);
+        char line[2600];
+        snprintf(line, sizeof line, "created vault %s (id %s) with policy %s\n"
+                 "audit public key (give auditors a copy; audit verify --pubkey checks it):\n"
+                 "  %s\n", c->vault_path, id, policy, key);
         cli_put_lines(stdout, line); /* paths as typed: escaped */
     }
     vault_close(v);

@@ -540,6 +540,17 @@ VAULT_API int vault_audit_checkpoint(char **out_note, vault *v) VAULT_CHECK;
  * as action "audit_pubkey". */
 VAULT_API int vault_audit_pubkey(char *out, size_t out_size, vault *v) VAULT_CHECK;
 
+/* Pin the checkpoint verifier key the caller trusts (the text of
+ * vault_audit_pubkey, from the auditor's copy or the service's config):
+ * from then on, on this handle, vault_audit_verify reports a bad
+ * signature, and vault_audit_pubkey and vault_audit_checkpoint fail with
+ * VAULT_EINTEGRITY, when the vault's key is another one.  An embedded
+ * vault also checks every key against the one pinned in its keys file
+ * (docs/keyslots.md section 10); this adds the caller's own copy, and in
+ * client mode is the only check.  VAULT_EINVALID for text that isn't a
+ * verifier key; VAULT_EINTEGRITY for the key of another vault. */
+VAULT_API int vault_audit_pin(vault *v, const char *pubkey) VAULT_CHECK;
+
 /* Failure classes of a verification. */
 #define VAULT_AUDIT_OK 0
 #define VAULT_AUDIT_MODIFIED 1

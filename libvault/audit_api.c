@@ -206,10 +206,54 @@ static int parse_vkey(char name[256], uint8_t pk[32], const char *text)
     return VAULT_OK;
 }
 
+/* Client mode: the service's key against the one the caller pinned. */
+static int remote_pubkey(char *out, size_t out_size, vault *v)
+{
+    int rc = VAULT_OK;
+    char name[256];
+    uint8_t pk[32];
+
+    GUARD(client_audit_pubkey(out, out_size, v));
+    if (v->expect_known) {
+        GUARD(parse_vkey(name, pk, out));
+        ENSURE(vc_equal(pk, v->expect_pk, sizeof pk), VAULT_EINTEGRITY,
+               "audit log: the service's checkpoint key is not the pinned public key given");
+    }
+cleanup:
+    if (rc < 0 && out && out_size > 0)
+        out[0] = '\0';
+    return rc;
+}
+
+int vault_audit_pin(vault *v, const char *pubkey)
+{
+    int rc = VAULT_OK, entered = 0;
+    char name[256], origin[64];
+    uint8_t pk[32];
+
+    ENSURE(v, VAULT_EINVALID, "missing vault handle");
+    ENSURE(pubkey, VAULT_EINVALID, "missing public key");
+    GUARD(parse_vkey(name, pk, pubkey));
+    if (!v->remote) {
+        GUARD(vault__enter(v));
+        entered = 1;
+        audit__origin(origin, sizeof origin, v);
+        ENSURE(strcmp(name, origin) == 0, VAULT_EINTEGRITY,
+               "audit log: the pinned public key given is for %s, not this vault (%s)", name,
+               origin);
+    }
+    memcpy(v->expect_pk, pk, sizeof pk);
+    v->expect_known = 1;
+cleanup:
+    if (entered)
+        vault__exit(v, entered);
+    return rc;
+}
+
 int vault_audit_pubkey(char *out, size_t out_size, vault *v)
 {
     if (v && v->remote)
-        return client_audit_pubkey(out, out_size, v);
+        return remote_pubkey(out, out_size, v);
     int rc = VAULT_OK, entered = 0;
     uint8_t pk[32];
     char origin[64];
@@ -434,11 +478,32 @@ static void verify_detail(char *out, size_t cap, const vault_audit_result *r, si
                  (unsigned long long)r->entries, (unsigned long long)r->checkpoints, nnotes);
 }
 
+/* Client mode: the service verifies; a key other than the pinned one is a
+ * bad signature whatever it says. */
+static int remote_verify(vault_audit_result *out, vault *v, const char *const *notes,
+                         size_t nnotes)
+{
+    char key[VAULT_PUBKEY_SIZE];
+    int rc = client_audit_verify(out, v, notes, nnotes);
+
+    if (rc < 0 || !v->expect_known)
+        return rc;
+    if (remote_pubkey(key, sizeof key, v) == VAULT_EINTEGRITY) {
+        memset(out, 0, sizeof *out);
+        out->failure = VAULT_AUDIT_BAD_SIGNATURE;
+        snprintf(out->failure_name, sizeof out->failure_name, "%s",
+                 af_class_name(AF_BAD_SIGNATURE));
+        snprintf(out->message, sizeof out->message, "bad signature: %s", vault_error_last());
+        vault__err_clear();
+    }
+    return rc;
+}
+
 int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *const *notes,
                              size_t nnotes, vault_progress_fn progress, void *arg)
 {
     if (v && v->remote)
-        return client_audit_verify(out, v, notes, nnotes);
+        return remote_verify(out, v, notes, nnotes);
     int rc = VAULT_OK, entered = 0, logged;
     uint8_t pk[32];
     char origin[64], detail[160];

@@ -501,6 +501,13 @@ void vc_sha256_final(vc_sha256_ctx *c, uint8_t out[VC_SHA256_BYTES])
     crypto_hash_sha256_final((crypto_hash_sha256_state *)(void *)c->opaque, out);
 }
 
+int vc_sign_sk_to_pk(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], const uint8_t sk[VC_SIGN_SECRETKEYBYTES])
+{
+    if (crypto_sign_ed25519_sk_to_pk(pk, sk) != 0)
+        return vault__err(VAULT_ERROR, "signing key: no public key");
+    return VAULT_OK;
+}
+
 int vc_sign_keypair(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], uint8_t sk[VC_SIGN_SECRETKEYBYTES])
 {
     if (crypto_sign_keypair(pk, sk) != 0)

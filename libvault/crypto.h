@@ -121,6 +121,9 @@ void vc_sha256_final(vc_sha256_ctx *c, uint8_t out[VC_SHA256_BYTES]);
 
 /* Ed25519. */
 int vc_sign_keypair(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], uint8_t sk[VC_SIGN_SECRETKEYBYTES]) VAULT_MUST_CHECK;
+/* The public key of a secret key. */
+int vc_sign_sk_to_pk(uint8_t pk[VC_SIGN_PUBLICKEYBYTES],
+                     const uint8_t sk[VC_SIGN_SECRETKEYBYTES]) VAULT_MUST_CHECK;
 int vc_sign(uint8_t sig[VC_SIGN_BYTES], const void *msg, size_t len,
             const uint8_t sk[VC_SIGN_SECRETKEYBYTES]) VAULT_MUST_CHECK;
 /* 0 when valid, VAULT_EINTEGRITY when not. */

@@ -27,6 +27,7 @@
 #define KS_AD_LABEL "libvault/keyslot/v1"
 #define KS_KEYFILE_LABEL "libvault/keyfile-kek/v1"
 #define KS_CHECK_LABEL "libvault/keycheck/v1"
+#define KS_ANCHOR_LABEL "libvault/audit-anchor/v1"
 #define KS_KIND_PASSPHRASE "passphrase"
 #define KS_KIND_KEYFILE "keyfile"
 #define KS_CHECK_BYTES 16
@@ -881,6 +882,103 @@ int ks_remove(const char *path, const uint8_t master[VAULT_KEY_BYTES], int slot)
            "cannot remove slot %d", slot);
     GUARD(ks_store(f->doc, path, 0));
 cleanup:
+    ks_file_free(f);
+    return rc;
+}
+
+/* ---- The audit anchor (docs/keyslots.md section 10) ------------------------- */
+
+/* mac = BLAKE2b-256 keyed with the master key over the label, the vault
+ * id, the key, the size (u64 little-endian) and the root (32 zero bytes
+ * when size is 0). */
+static int anchor_mac(uint8_t out[32], const uint8_t master[VAULT_KEY_BYTES],
+                      const uint8_t vault_id[VAULT_ID_BYTES], const ks_anchor *a)
+{
+    uint8_t msg[sizeof KS_ANCHOR_LABEL - 1 + VAULT_ID_BYTES + 32 + 8 + 32], *p = msg;
+
+    memcpy(p, KS_ANCHOR_LABEL, sizeof KS_ANCHOR_LABEL - 1);
+    p += sizeof KS_ANCHOR_LABEL - 1;
+    memcpy(p, vault_id, VAULT_ID_BYTES);
+    p += VAULT_ID_BYTES;
+    memcpy(p, a->pk, 32);
+    p += 32;
+    put_le(p, a->size, 8);
+    p += 8;
+    if (a->size)
+        memcpy(p, a->root, 32);
+    else
+        memset(p, 0, 32);
+    return vc_keyed_hash(out, 32, master, msg, sizeof msg);
+}
+
+int ks_anchor_get(ks_anchor *out, int *found, const char *path,
+                  const uint8_t master[VAULT_KEY_BYTES])
+{
+    int rc = VAULT_OK;
+    ks_file *f = NULL;
+    json_t *a;
+    json_int_t size = 0;
+    uint8_t mac[32], want[32];
+    static const char where[] = "\"audit\"";
+
+    ENSURE(out && found && path && master, VAULT_EINVALID, "ks_anchor_get: missing argument");
+    memset(out, 0, sizeof *out);
+    *found = 0;
+    GUARD(vc_init());
+    GUARD(ks_load(&f, path));
+    GUARD(verify_master(f, master));
+    a = json_object_get(f->doc, "audit");
+    if (!a)
+        goto cleanup; /* written before libvault pinned the audit key */
+    ENSURE_INTACT(json_is_object(a), "\"audit\" is not an object");
+    GUARD(get_b64(out->pk, sizeof out->pk, a, "key", where, path));
+    GUARD(get_int(&size, a, "size", 0, INT64_MAX, where, path));
+    out->size = (uint64_t)size;
+    if (size > 0)
+        GUARD(get_b64(out->root, sizeof out->root, a, "root", where, path));
+    else
+        ENSURE_INTACT(!json_object_get(a, "root"), "%s: a \"root\" without a checkpoint", where);
+    GUARD(get_b64(mac, sizeof mac, a, "mac", where, path));
+    GUARD(anchor_mac(want, master, f->vault_id, out));
+    ENSURE(vc_equal(want, mac, sizeof mac), VAULT_EINTEGRITY,
+           "keys file %s: the pinned audit key failed its integrity check (the file was changed "
+           "outside libvault)", path);
+    *found = 1;
+cleanup:
+    if (rc < 0 && out)
+        memset(out, 0, sizeof *out);
+    ks_file_free(f);
+    return rc;
+}
+
+int ks_anchor_set(const char *path, const uint8_t master[VAULT_KEY_BYTES], const ks_anchor *a)
+{
+    int rc = VAULT_OK;
+    ks_file *f = NULL;
+    json_t *obj = NULL;
+    uint8_t mac[32];
+    char pk64[64], root64[64], mac64[64];
+
+    ENSURE(path && master && a, VAULT_EINVALID, "ks_anchor_set: missing argument");
+    ENSURE(a->size <= (uint64_t)INT64_MAX, VAULT_EINVALID, "ks_anchor_set: size out of range");
+    GUARD(vc_init());
+    GUARD(ks_load(&f, path));
+    GUARD(verify_master(f, master));
+    GUARD(anchor_mac(mac, master, f->vault_id, a));
+    GUARD(vc_bin2b64(pk64, sizeof pk64, a->pk, sizeof a->pk));
+    GUARD(vc_bin2b64(mac64, sizeof mac64, mac, sizeof mac));
+    obj = json_pack("{s:s, s:I, s:s}", "key", pk64, "size", (json_int_t)a->size, "mac", mac64);
+    ENSURE(obj, VAULT_ENOMEM, "out of memory building the keys file");
+    if (a->size) {
+        GUARD(vc_bin2b64(root64, sizeof root64, a->root, sizeof a->root));
+        ENSURE(json_object_set_new(obj, "root", json_string(root64)) == 0, VAULT_ENOMEM,
+               "out of memory building the keys file");
+    }
+    ENSURE(json_object_set(f->doc, "audit", obj) == 0, VAULT_ENOMEM,
+           "out of memory building the keys file");
+    GUARD(ks_store(f->doc, path, 0));
+cleanup:
+    json_decref(obj);
     ks_file_free(f);
     return rc;
 }

@@ -38,6 +38,23 @@ int ks_add(int *out_slot, const char *path, const uint8_t master[VAULT_KEY_BYTES
  * be removed (VAULT_ESTATE).  `master` is checked as for ks_add. */
 int ks_remove(const char *path, const uint8_t master[VAULT_KEY_BYTES], int slot) VAULT_MUST_CHECK;
 
+/* The audit anchor (docs/keyslots.md section 10): the audit log's
+ * checkpoint public key, pinned outside the store, and the last
+ * checkpoint the vault signed (size 0: none yet), MAC'd with the master
+ * key so only a holder of the master key can change them. */
+typedef struct ks_anchor {
+    uint8_t pk[32];
+    uint64_t size;
+    uint8_t root[32];
+} ks_anchor;
+/* *found = 0 (and *out zeroed) for a sidecar written before libvault
+ * pinned the audit key.  VAULT_EINTEGRITY when the anchor is damaged or
+ * fails its MAC; VAULT_EAUTH when `master` isn't this sidecar's key. */
+int ks_anchor_get(ks_anchor *out, int *found, const char *path,
+                  const uint8_t master[VAULT_KEY_BYTES]) VAULT_MUST_CHECK;
+/* Write (replace) the anchor; atomic like every rewrite. */
+int ks_anchor_set(const char *path, const uint8_t master[VAULT_KEY_BYTES],
+                  const ks_anchor *a) VAULT_MUST_CHECK;
 /* List the slots (no secrets): *out malloc'ed, *out_count entries. */
 int ks_list(vault_keyslot_info **out, size_t *out_count, const char *path) VAULT_MUST_CHECK;
 

@@ -224,6 +224,10 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     for (i = 0; i < policy_grade_count(v->policy); i++)
         GUARD(keyring_grade_key_create(v->keys, v->db, policy_grade_name(v->policy, i), 1, now));
     GUARD(audit_keys_create(v));
+    /* Pin the checkpoint key outside the store (docs/keyslots.md section 10). */
+    GUARD(audit__load_pk(v->anchor.pk, v));
+    GUARD(ks_anchor_set(v->keys_path, master, &v->anchor));
+    v->anchor_known = 1;
     audit_entry_init(&e, v, NULL, "vault_create");
     snprintf(detail, sizeof detail, "policy %s", base_name(policy_file));
     e.detail = detail;
@@ -286,6 +290,49 @@ cleanup:
     return rc;
 }
 
+/* Read the audit anchor from the keys sidecar.  A sidecar written before
+ * libvault pinned the audit key gets the store's key pinned now (trust on
+ * first use, logged, docs/keyslots.md section 10); when the vault or its
+ * sidecar can't be written, it stays unpinned for this handle. */
+static int anchor_load(vault *v)
+{
+    int rc = VAULT_OK, found = 0;
+    ks_anchor a;
+
+    GUARD(ks_anchor_get(&v->anchor, &found, v->keys_path, keyring_master(v->keys)));
+    if (found) {
+        v->anchor_known = 1;
+        goto cleanup;
+    }
+    if (op_begin(v, OP_WRITE) < 0) {
+        vault__err_clear();
+        goto cleanup; /* read-only */
+    }
+    /* Under the write lock: another process may have pinned it meanwhile. */
+    GUARD(ks_anchor_get(&v->anchor, &found, v->keys_path, keyring_master(v->keys)));
+    if (found) {
+        v->anchor_known = 1;
+        goto cleanup;
+    }
+    memset(&a, 0, sizeof a);
+    GUARD(audit__load_pk(a.pk, v));
+    rc = ks_anchor_set(v->keys_path, keyring_master(v->keys), &a);
+    if (rc == VAULT_EIO) {
+        vault__err_clear();
+        rc = VAULT_OK;
+        goto cleanup; /* the sidecar's directory is read-only */
+    }
+    GUARD(rc);
+    GUARD(audit__log_meta(v, "audit_key_pin", AF_OUTCOME_OK,
+                          "checkpoint public key pinned in the keys file"));
+    GUARD(op_commit(v));
+    v->anchor = a;
+    v->anchor_known = 1;
+cleanup:
+    op_rollback(v);
+    return rc;
+}
+
 /* Open the vault at `path` with its master key already unwrapped (from a
  * keyslot, or from another handle on the same vault). */
 static int open_unlocked(vault **out, const char *path, const uint8_t *master,
@@ -319,6 +366,7 @@ static int open_unlocked(vault **out, const char *path, const uint8_t *master,
     GUARD(op_commit(v));
     (void)migrated; /* logged from the store's note, which survives a crash */
     GUARD(log_migration(v));
+    GUARD(anchor_load(v));
     v->ready = 1;
     *out = v;
     v = NULL;
@@ -377,6 +425,9 @@ int vault_reopen(vault **out, vault *v)
     vault__exit(v, entered);
     entered = 0;
     GUARD(open_unlocked(out, path, master, id));
+    /* The new handle keeps the key the caller pinned on this one. */
+    memcpy((*out)->expect_pk, v->expect_pk, sizeof v->expect_pk);
+    (*out)->expect_known = v->expect_known;
 cleanup:
     if (entered)
         vault__exit(v, entered);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "keyring.h"
+#include "keyslot.h"
 #include "names.h"
 #include "policy/policy.h"
 #include "record.h"
@@ -38,6 +39,13 @@ struct vault {
     char actor[VAULT_NAME_MAX]; /* recorded for operations without a session */
     vault__who actor_who;   /* and its principal (vault_set_actor_as; else local) */
     int ready;              /* fully opened: close may write a checkpoint */
+    /* The audit key pinned in the keys sidecar (read at open; unknown for
+     * a sidecar written before pinning that could not be pinned), and a
+     * key the caller expects (vault_audit_pin). */
+    ks_anchor anchor;
+    int anchor_known;
+    uint8_t expect_pk[32];
+    int expect_known;
     struct audit_tail *tail; /* audit_log.c, for the current transaction only */
 };
 

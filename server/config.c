@@ -483,6 +483,15 @@ static int service_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v
     return fail(w, k, "unknown key '%s' in service (db_key)", key);
 }
 
+static int audit_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+    vd_config *c = arg;
+
+    if (!strcmp(key, "pubkey"))
+        return get_str(&c->audit_pubkey, w, v, "audit.pubkey");
+    return fail(w, k, "unknown key '%s' in audit (pubkey)", key);
+}
+
 static int top_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
     vd_config *c = arg;
@@ -501,8 +510,11 @@ static int top_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, vo
         return each_pair(w, v, "limits", limits_pair, c);
     if (!strcmp(key, "service"))
         return each_pair(w, v, "service", service_pair, c);
+    if (!strcmp(key, "audit"))
+        return each_pair(w, v, "audit", audit_pair, c);
     return fail(w, k,
-                "unknown key '%s' (vault, unlock, listen, clients, issuers, limits, service)",
+                "unknown key '%s' (vault, unlock, listen, clients, issuers, limits, service, "
+                "audit)",
                 key);
 }
 
@@ -609,6 +621,7 @@ void vd_config_free(vd_config *c)
     free(c->issuers);
     free(c->file);
     free(c->vault);
+    free(c->audit_pubkey);
     free(c->unlock_key_file);
     free(c->unix_path);
     free(c->tls_host);

@@ -58,6 +58,7 @@ typedef struct vd_config {
     unsigned max_connections_per_ip; /* TLS, default 64 */
     unsigned request_timeout; /* seconds a connection may idle, default 30 */
     int allow_db_key;         /* service.db_key: true enables the db-key route */
+    char *audit_pubkey;       /* audit.pubkey: the pinned checkpoint key, or NULL */
 } vd_config;
 
 /* Parse and check `path`.  On failure returns -1 and writes one line

@@ -232,6 +232,18 @@ int main(int argc, char **argv)
         status = exit_code(rc);
         goto cleanup;
     }
+    /* The configured audit key must be the vault's (docs/service.md): a
+     * store whose key was replaced is refused before anything is served. */
+    if (srv.cfg->audit_pubkey) {
+        char key[VAULT_PUBKEY_SIZE];
+        if ((rc = vault_audit_pin(v, srv.cfg->audit_pubkey)) != VAULT_OK ||
+            (rc = vault_audit_pubkey(key, sizeof key, v)) != VAULT_OK) {
+            fprintf(stderr, "vaultd: %s: audit.pubkey: %s\n", srv.cfg->file, vault_error_last());
+            status = exit_code(rc);
+            vault_close(v);
+            goto cleanup;
+        }
+    }
     if (vault_set_actor(v, "vaultd") != VAULT_OK ||
         vd_pool_open(&srv.pool, v, srv.cfg->workers, err, sizeof err) < 0) {
         fprintf(stderr, "vaultd: %s\n", err[0] ? err : vault_error_last());

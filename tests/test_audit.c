@@ -1014,6 +1014,87 @@ static void test_report_by_record_index(void **state)
     vault_free(out);
 }
 
+/* The checkpoint key is pinned in the keys file: a holder of the master
+ * key who gives the store a key of their own (both meta rows, valid row
+ * MACs) gets a bad signature from verify, and no checkpoint is signed. */
+static void test_pinned_key(void **state)
+{
+    fixture *f = *state;
+    vault_secret s = tu_pass_secret(PASS);
+    vault_audit_result res;
+    char pub[256], other_pub[256], other_path[600], *note = NULL, *text, *at;
+    vault *other = NULL;
+    json_t *doc;
+    json_error_t jerr;
+    char keys[600];
+    FILE *fp;
+
+    assert_int_equal(vault_audit_pubkey(pub, sizeof pub, f->v), 0);
+    /* The caller's own copy matches; another vault's key, or junk, doesn't. */
+    assert_int_equal(vault_audit_pin(f->v, pub), 0);
+    assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), 0);
+    snprintf(other_path, sizeof other_path, "%s/other.vault", f->dir);
+    assert_int_equal(vault_create(&other, other_path, POLICY, &s), 0);
+    assert_int_equal(vault_audit_pubkey(other_pub, sizeof other_pub, other), 0);
+    vault_close(other);
+    assert_int_equal(vault_audit_pin(f->v, other_pub), VAULT_EINTEGRITY);
+    assert_int_equal(vault_audit_pin(f->v, "libvault/x+00000000+AAAA"), VAULT_EINVALID);
+
+    /* The forgery: a fresh key pair in the store, tagged with the real row key. */
+    assert_int_equal(store_begin(f->v->db, STORE_TX_WRITE), 0);
+    assert_int_equal(audit_keys_create(f->v), 0);
+    assert_int_equal(store_commit(f->v->db), 0);
+    assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_BAD_SIGNATURE);
+    assert_non_null(strstr(res.message, "pinned"));
+    assert_int_equal(vault_audit_checkpoint(&note, f->v), VAULT_EINTEGRITY);
+    assert_null(note);
+    assert_int_equal(vault_audit_pubkey(pub, sizeof pub, f->v), VAULT_EINTEGRITY);
+    assert_string_equal(pub, "");
+    /* Also after reopening: the pin comes from the keys file. */
+    vault_session_close(f->officer);
+    vault_session_close(f->grid);
+    f->officer = f->grid = NULL;
+    vault_close(f->v);
+    assert_int_equal(vault_open(&f->v, f->path, &s), 0);
+    assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_BAD_SIGNATURE);
+    vault_close(f->v);
+    f->v = NULL;
+
+    /* The keys file's anchor changed by hand fails to open (integrity). */
+    snprintf(keys, sizeof keys, "%s.keys", f->path);
+    doc = json_load_file(keys, 0, &jerr);
+    assert_non_null(doc);
+    json_object_set_new(json_object_get(doc, "audit"), "key",
+                        json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+    assert_int_equal(json_dump_file(doc, keys, 0), 0);
+    assert_int_equal(vault_open(&f->v, f->path, &s), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "pinned audit key"));
+    /* A keys file from before pinning: the store's key is pinned at open,
+     * and that is logged. */
+    json_object_del(doc, "audit");
+    assert_int_equal(json_dump_file(doc, keys, 0), 0);
+    json_decref(doc);
+    assert_int_equal(vault_open(&f->v, f->path, &s), 0);
+    fp = fopen(keys, "r");
+    assert_non_null(fp);
+    text = calloc(1, 65536);
+    assert_non_null(text);
+    assert_true(fread(text, 1, 65535, fp) > 0);
+    fclose(fp);
+    at = strstr(text, "\"audit\"");
+    assert_non_null(at);
+    free(text);
+    {
+        collected c;
+        collect(&c, f->v);
+        assert_true(c.n > 0 && c.n <= 64);
+        assert_string_equal(c.actions[c.n - 1], "audit_key_pin");
+    }
+    sessions(f);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1024,6 +1105,7 @@ int main(void)
         T(test_batch_reads), T(test_tree_state), T(test_several_checkpoints),
         T(test_malformed_entry), T(test_note_origin), T(test_metadata_logged),
         T(test_report_actors), T(test_report_escapes), T(test_report_by_record_index),
+        T(test_pinned_key),
     };
 
     if (vault_init() < 0)

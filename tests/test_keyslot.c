@@ -1072,6 +1072,83 @@ static void test_stale_temp(void **state)
     assert_true(exists(other));
 }
 
+/* The audit anchor (docs/keyslots.md section 10): the vectors of the
+ * docs, a wrong master, a changed field, a root without a checkpoint. */
+static void test_audit_anchor(void **state)
+{
+    T *t = *state;
+    vault_secret s = tu_keyfile_secret(t->kf);
+    char path[160];
+    ks_anchor a, got;
+    int found = -1;
+    uint8_t *wrong = vc_malloc(VAULT_KEY_BYTES);
+    json_t *doc, *au;
+    json_error_t jerr;
+    size_t i, n = 0;
+    static const char *const pk_hex =
+        "dde3bccec7f3a66a1115f45d720f4dc135c3ae7c4e22dca38fdb1efd6a495ff8";
+
+    assert_non_null(wrong);
+    /* Before anything is pinned: found = 0. */
+    assert_int_equal(ks_anchor_get(&got, &found, t->keys, t->master), 0);
+    assert_int_equal(found, 0);
+    for (i = 0; i < VAULT_KEY_BYTES; i++)
+        t->master[i] = (uint8_t)i;
+    assert_int_equal(vc_hex2bin(t->id, sizeof t->id, &n, "934562c886917a3193a76e1fd4989118", 32), 0);
+    snprintf(path, sizeof path, "%s/vectors.keys", t->dir);
+    assert_int_equal(ks_create(path, t->id, t->master, &s, NULL), 0);
+    memset(&a, 0, sizeof a);
+    assert_int_equal(vc_hex2bin(a.pk, sizeof a.pk, &n, pk_hex, 64), 0);
+    assert_int_equal(ks_anchor_set(path, t->master, &a), 0);
+    doc = json_load_file(path, 0, &jerr);
+    assert_non_null(doc);
+    au = json_object_get(doc, "audit");
+    assert_string_equal(json_string_value(json_object_get(au, "key")),
+                        "3eO8zsfzpmoRFfRdcg9NwTXDrnxOItyjj9se/WpJX/g=");
+    assert_string_equal(json_string_value(json_object_get(au, "mac")),
+                        "Fw4Inuf40bpC+kn7DyltrdCOwIywDbK50eG68sYDER0=");
+    assert_null(json_object_get(au, "root"));
+    json_decref(doc);
+    a.size = 7;
+    memset(a.root, 0x5f, sizeof a.root);
+    assert_int_equal(ks_anchor_set(path, t->master, &a), 0);
+    doc = json_load_file(path, 0, &jerr);
+    assert_non_null(doc);
+    au = json_object_get(doc, "audit");
+    assert_string_equal(json_string_value(json_object_get(au, "mac")),
+                        "4FLbbZgeniE1LgQ3Q42LXGiNJzv+C5rVxZXknWdiTVo=");
+    assert_string_equal(json_string_value(json_object_get(au, "root")),
+                        "X19fX19fX19fX19fX19fX19fX19fX19fX19fX19fX18=");
+    assert_int_equal(ks_anchor_get(&got, &found, path, t->master), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(got.size, 7);
+    assert_memory_equal(got.pk, a.pk, 32);
+    assert_memory_equal(got.root, a.root, 32);
+    /* Another master key: refused as for every change of the file. */
+    vc_random(wrong, VAULT_KEY_BYTES);
+    assert_int_equal(ks_anchor_get(&got, &found, path, wrong), VAULT_EAUTH);
+    assert_int_equal(ks_anchor_set(path, wrong, &a), VAULT_EAUTH);
+    /* An older checkpoint put back (size changed): the MAC fails. */
+    json_object_set_new(au, "size", json_integer(6));
+    assert_int_equal(json_dump_file(doc, path, 0), 0);
+    assert_int_equal(ks_anchor_get(&got, &found, path, t->master), VAULT_EINTEGRITY);
+    assert_int_equal(found, 0);
+    /* A root with size 0, and a key that isn't 32 bytes: damaged. */
+    json_object_set_new(au, "size", json_integer(0));
+    assert_int_equal(json_dump_file(doc, path, 0), 0);
+    assert_int_equal(ks_anchor_get(&got, &found, path, t->master), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "without a checkpoint"));
+    json_object_del(au, "root");
+    json_object_set_new(au, "key", json_string("AAAA"));
+    assert_int_equal(json_dump_file(doc, path, 0), 0);
+    assert_int_equal(ks_anchor_get(&got, &found, path, t->master), VAULT_EINTEGRITY);
+    json_object_set_new(doc, "audit", json_string("x"));
+    assert_int_equal(json_dump_file(doc, path, 0), 0);
+    assert_int_equal(ks_anchor_get(&got, &found, path, t->master), VAULT_EINTEGRITY);
+    json_decref(doc);
+    vc_free(wrong);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1106,6 +1183,7 @@ int main(void)
         T_(test_keyfile_generate),
         T_(test_interrupted_rewrite),
         T_(test_stale_temp),
+        T_(test_audit_anchor),
 #undef T_
     };
 

@@ -71,6 +71,19 @@ cleanup:
     return rc;
 }
 
+/* The store's key against the pinned ones (the sidecar's, the caller's). */
+static int pk_pinned(const uint8_t pk[VC_SIGN_PUBLICKEYBYTES], const vault *v)
+{
+    if (v->anchor_known && !vc_equal(pk, v->anchor.pk, VC_SIGN_PUBLICKEYBYTES))
+        return vault__err(VAULT_EINTEGRITY, "audit log: the checkpoint key in the store is not "
+                          "the one pinned in the keys file %s (the store was changed outside "
+                          "libvault)", v->keys_path);
+    if (v->expect_known && !vc_equal(pk, v->expect_pk, VC_SIGN_PUBLICKEYBYTES))
+        return vault__err(VAULT_EINTEGRITY, "audit log: the checkpoint key in the store is not "
+                          "the pinned public key given");
+    return VAULT_OK;
+}
+
 int audit__load_pk(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], vault *v)
 {
     size_t n = 0;
@@ -78,6 +91,8 @@ int audit__load_pk(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], vault *v)
 
     if (rc == VAULT_ENOTFOUND || (rc == VAULT_OK && n != VC_SIGN_PUBLICKEYBYTES))
         return vault__err(VAULT_EINTEGRITY, "audit log: the checkpoint public key is missing");
+    if (rc == VAULT_OK)
+        rc = pk_pinned(pk, v);
     return rc;
 }
 
@@ -86,6 +101,7 @@ static int load_sk(uint8_t **out, vault *v)
 {
     int rc = VAULT_OK;
     uint8_t wrapped[VC_SIGN_SECRETKEYBYTES + VC_WRAP_OVERHEAD], ad[64], *sk = NULL;
+    uint8_t pk[VC_SIGN_PUBLICKEYBYTES];
     size_t wlen = 0, n = 0;
 
     rc = store_meta_get(v->db, META_SK, wrapped, sizeof wrapped, &wlen);
@@ -97,6 +113,9 @@ static int load_sk(uint8_t **out, vault *v)
                    wrapped, wlen);
     ENSURE(rc == VAULT_OK && n == VC_SIGN_SECRETKEYBYTES, VAULT_EINTEGRITY,
            "audit log: the checkpoint key failed its integrity check");
+    /* Never sign with a key other than the pinned one. */
+    GUARD(vc_sign_sk_to_pk(pk, sk));
+    GUARD(pk_pinned(pk, v));
     *out = sk;
     sk = NULL;
 cleanup:

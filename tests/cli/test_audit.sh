@@ -157,6 +157,18 @@ expect_exit 3 "offline: another vault's public key" -- "$VAULTCTL" audit verify 
 expect_grep "bad signature" "$TMP/out" "offline: reported as bad signature"
 echo "not a key" >"$d/junk.pub"
 expect_exit 7 "offline: a malformed public key is invalid input" -- "$VAULTCTL" audit verify --export "$d/exp.jsonl" --pubkey "$d/junk.pub"
+# In the vault, --pubkey is the auditor's own copy: the vault's key must be it.
+expect_exit 0 "in the vault: verify --pubkey with the vault's own key" -- \
+    "$VAULTCTL" --vault "$other/v" --key-file "$other/k" audit verify --pubkey "$other/pub"
+expect_exit 3 "in the vault: verify --pubkey with another vault's key" -- \
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit verify --pubkey "$other/pub"
+expect_grep "not this vault" "$TMP/err" "in the vault: the other vault's key is named as such"
+expect_exit 7 "in the vault: a malformed --pubkey is invalid input" -- \
+    "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit verify --pubkey "$d/junk.pub"
+expect_exit 0 "init prints the audit public key" -- \
+    "$VAULTCTL" init --vault "$TMP/pinned.vault" --key-file "$TMP/pinned.key" --policy "$POL"
+expect_grep "audit public key" "$TMP/out" "init: the key is labelled for the auditors"
+expect_grep '"audit"' "$TMP/pinned.vault.keys" "init: the key is pinned in the keys file"
 
 # 7. Reports
 d=$(fresh report)
@@ -179,7 +191,9 @@ d=$(fresh meta)
 logged() { # logged DIR ACTION -> count of entries with that action
     sql "$1" "SELECT count(*) FROM audit WHERE hex(entry) LIKE '%$(printf '%s' "$2" | od -An -tx1 | tr -d ' \n' | tr a-f A-F)%';"
 }
-for a in audit_export audit_checkpoint audit_pubkey audit_verify; do
+# init hands out the public key once (it prints it for the auditors).
+[ "$(logged "$d" audit_pubkey)" = 1 ] && ok "init's public key is logged" || bad "init's audit_pubkey not logged once"
+for a in audit_export audit_checkpoint audit_verify; do
     [ "$(logged "$d" "$a")" = 0 ] || bad "$a logged before it ran"
 done
 "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit export --out "$d/exp.jsonl" >/dev/null 2>&1
@@ -188,7 +202,8 @@ done
 verify "$d" --checkpoint "$d/cp"; check "verify after the metadata queries" 0 "ok:"
 for a in audit_export audit_checkpoint audit_pubkey audit_verify; do
     n=$(logged "$d" "$a")
-    [ "$n" = 1 ] && ok "$a leaves one entry" || bad "$a left $n entries"
+    want=1; [ "$a" = audit_pubkey ] && want=2
+    [ "$n" = "$want" ] && ok "$a leaves one entry" || bad "$a left $n entries"
 done
 verify "$d" --checkpoint "$d/cp"; check "verify is not upset by its own earlier entry" 0 "ok:"
 expect_grep '"action":"audit_export"' "$d/exp.jsonl" "the export includes its own entry"

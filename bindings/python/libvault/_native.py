@@ -351,6 +351,7 @@ _fn("vault_set_actor_as", c_int, _vp, c_char_p, POINTER(vault_principal))
 _fn("vault_log_refusal", c_int, _vp, POINTER(vault_principal), c_char_p, c_char_p)
 _fn("vault_audit_checkpoint", c_int, _pvp, _vp)
 _fn("vault_audit_pubkey", c_int, c_void_p, c_size_t, _vp)
+_fn("vault_audit_pin", c_int, _vp, c_char_p)
 _fn("vault_audit_verify", c_int, POINTER(vault_audit_result), _vp, c_char_p, PROGRESS_FN,
     c_void_p)
 _fn("vault_audit_export", c_int, _vp, c_char_p, PROGRESS_FN, c_void_p)

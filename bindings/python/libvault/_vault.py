@@ -925,6 +925,16 @@ class Vault:
             check(_n.lib.vault_audit_pubkey(buf, size, v))
         return _s(buf.value)
 
+    def audit_pin(self, pubkey: str) -> None:
+        """Pin the auditor's own copy of the checkpoint key (the text of
+        :meth:`audit_pubkey`): from then on, on this handle, a vault whose
+        key is another one verifies as a bad signature, and
+        :meth:`audit_pubkey` and :meth:`audit_checkpoint` raise
+        :class:`~libvault.IntegrityError`.  In client mode this is the only
+        check of the service's key."""
+        with self._use() as v:
+            check(_n.lib.vault_audit_pin(v, _b(pubkey.strip(), "pubkey")))
+
     def audit_report(self, kind: Union[ReportKind, int], arg: Optional[str] = None, *,
                      as_json: bool = False) -> TextOrJson:
         """A report over the log (itself logged as an access).

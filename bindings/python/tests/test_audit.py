@@ -43,6 +43,22 @@ class AuditTest(VaultCase):
         self.assertEqual(res.entries, 4)  # vault_create, create, read, denied write
         self.assertTrue(calls)
 
+    def test_pin(self):
+        pub = self.v.audit_pubkey()
+        self.v.audit_pin(pub)
+        self.assertTrue(self.v.audit_verify().ok)
+        with self.assertRaises(libvault.InvalidInput):
+            self.v.audit_pin("not a key")
+        # Another vault's key is refused by name.
+        libvault.generate_key_file(os.path.join(self.dir, "other.key"))
+        other = libvault.Vault.create(os.path.join(self.dir, "other.vault"), self.policy,
+                                      key_file=os.path.join(self.dir, "other.key"))
+        try:
+            with self.assertRaises(libvault.IntegrityError):
+                self.v.audit_pin(other.audit_pubkey())
+        finally:
+            other.close()
+
     def test_export_and_offline_verification(self):
         self.g.get(self.rid, ["phone", "name"])
         note = self.v.audit_checkpoint()
