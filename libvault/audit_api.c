@@ -499,6 +499,35 @@ static int remote_verify(vault_audit_result *out, vault *v, const char *const *n
     return rc;
 }
 
+/* After a clean scan: the stored checkpoints must include the last one
+ * the vault signed, and none may lag the log by a full interval (one
+ * falls due every AUDIT_CHECKPOINT_EVERY entries, in the transaction that
+ * reaches it): otherwise checkpoints were deleted. */
+static int checkpoints_check(af_verifier *ver, vault *v)
+{
+    int rc = VAULT_OK, found = 0;
+    uint64_t last = 0, signed_size = 0, have = ver->tree.size;
+
+    GUARD(store_checkpoint_last(&last, v->db));
+    GUARD(audit__signed_size(&signed_size, &found, v));
+    if (found && signed_size > last) {
+        af_verify_set(&ver->res, AF_MISSING, signed_size,
+                      "checkpoint %llu: missing (this vault signed a checkpoint of %llu entries "
+                      "and the store's newest covers %llu: checkpoints were deleted)",
+                      (unsigned long long)signed_size, (unsigned long long)signed_size,
+                      (unsigned long long)last);
+    } else if (have >= last + AUDIT_CHECKPOINT_EVERY) {
+        af_verify_set(&ver->res, AF_MISSING, last + AUDIT_CHECKPOINT_EVERY,
+                      "checkpoint %llu: missing (the newest stored checkpoint covers %llu of %llu "
+                      "entries; one falls due every %d: checkpoints were deleted)",
+                      (unsigned long long)(last + AUDIT_CHECKPOINT_EVERY),
+                      (unsigned long long)last, (unsigned long long)have,
+                      AUDIT_CHECKPOINT_EVERY);
+    }
+cleanup:
+    return rc;
+}
+
 int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *const *notes,
                              size_t nnotes, vault_progress_fn progress, void *arg)
 {
@@ -558,6 +587,8 @@ int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *cons
             (void)af_verifier_finish(&c.ver);
         if (!c.ver.res.cls)
             GUARD(tree_state_check(&c.ver, v));
+        if (!c.ver.res.cls)
+            GUARD(checkpoints_check(&c.ver, v));
         result_fill(out, &c.ver.res);
         out->checkpoints = l.n;
         if (progress)

@@ -152,6 +152,7 @@ static void tx_at_end(void *arg, int committed)
 {
     vault *v = arg;
 
+    audit_anchor_sync(v, committed);
     audit_tx_forget(v);
     keyring_tx_end(v->keys, committed);
     vault__retired_free(v);

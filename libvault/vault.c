@@ -367,6 +367,10 @@ static int open_unlocked(vault **out, const char *path, const uint8_t *master,
     (void)migrated; /* logged from the store's note, which survives a crash */
     GUARD(log_migration(v));
     GUARD(anchor_load(v));
+    /* The store must extend the last checkpoint the keys file recorded. */
+    GUARD(op_begin(v, OP_READ));
+    GUARD(audit_anchor_check(v));
+    op_rollback(v);
     v->ready = 1;
     *out = v;
     v = NULL;

@@ -665,7 +665,11 @@ static void test_several_checkpoints(void **state)
     tree_rebuild(f->v);
     notes[0] = big;
     notes[1] = small;
-    assert_int_equal(vault_audit_verify(&res, f->v, small, NULL, NULL), 0);
+    /* The tree state rebuilt too (with the row-MAC key): the vault's record
+     * of the last checkpoint it signed still shows the deleted ones. */
+    assert_int_equal(vault_audit_verify(&res, f->v, small, NULL, NULL), VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_MISSING);
+    assert_non_null(strstr(res.message, "checkpoints were deleted"));
     assert_int_equal(vault_audit_verify_notes(&res, f->v, notes, 2, NULL, NULL), VAULT_EINTEGRITY);
     assert_int_equal(res.failure, VAULT_AUDIT_TRUNCATED);
     vault_free(small);
@@ -1095,6 +1099,115 @@ static void test_pinned_key(void **state)
     sessions(f);
 }
 
+/* Close the fixture's vault (sessions first). */
+static void fixture_close(fixture *f)
+{
+    vault_session_close(f->officer);
+    vault_session_close(f->grid);
+    f->officer = f->grid = NULL;
+    vault_close(f->v);
+    f->v = NULL;
+}
+
+/* The keys file's anchor: the size of the last signed checkpoint. */
+static long long anchor_size(fixture *f)
+{
+    char keys[600];
+    json_t *doc;
+    json_error_t jerr;
+    long long n;
+
+    snprintf(keys, sizeof keys, "%s.keys", f->path);
+    doc = json_load_file(keys, 0, &jerr);
+    assert_non_null(doc);
+    n = (long long)json_integer_value(json_object_get(json_object_get(doc, "audit"), "size"));
+    json_decref(doc);
+    return n;
+}
+
+/* The vault is its own first witness: it signs nothing that doesn't
+ * extend the last checkpoint it signed, and an older copy of the store
+ * put back under a newer keys file is refused as rolled back. */
+static void test_self_witness(void **state)
+{
+    fixture *f = *state;
+    vault_secret s = tu_pass_secret(PASS);
+    char old[600], cur[600], sql[200], *note = NULL;
+    uint8_t *bytes;
+    size_t len = 0;
+    uint64_t size;
+
+    assert_int_equal(vault_audit_checkpoint(&note, f->v), 0);
+    size = note_size(note);
+    vault_free(note);
+    note = NULL;
+    assert_int_equal(anchor_size(f), (long long)size);
+    reads(f, 2);
+    fixture_close(f); /* close signs what came since */
+    assert_true(anchor_size(f) > (long long)size);
+    snprintf(old, sizeof old, "%s.old", f->path);
+    bytes = tu_read_file(f->path, &len);
+    assert_non_null(bytes);
+    tu_write_file(old, bytes, len);
+    free(bytes);
+
+    /* More accesses and checkpoints; then the old copy is put back. */
+    assert_int_equal(vault_open(&f->v, f->path, &s), 0);
+    sessions(f);
+    reads(f, 5);
+    fixture_close(f);
+    snprintf(cur, sizeof cur, "%s.cur", f->path);
+    assert_int_equal(rename(f->path, cur), 0);
+    bytes = tu_read_file(old, &len);
+    tu_write_file(f->path, bytes, len);
+    free(bytes);
+    assert_int_equal(vault_open(&f->v, f->path, &s), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "rolled back"));
+    assert_null(f->v);
+    /* The current copy opens again. */
+    assert_int_equal(rename(cur, f->path), 0);
+    assert_int_equal(vault_open(&f->v, f->path, &s), 0);
+    sessions(f);
+
+    /* The record deleted (the database key suffices): refused, not begun afresh. */
+    raw_exec(f, "DELETE FROM meta WHERE key = 'audit_signed';");
+    assert_int_equal(vault_audit_checkpoint(&note, f->v), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "is missing"));
+    assert_null(note);
+    fixture_close(f);
+    assert_int_equal(vault_open(&f->v, f->path, &s), VAULT_EINTEGRITY);
+    (void)sql;
+}
+
+/* A holder of the row-MAC key cuts the log back before the last signed
+ * checkpoint, rebuilds the tree state and deletes the checkpoints: the
+ * next checkpoint (an ordinary close, or the 1000th entry) is refused
+ * instead of signed, and so is the next open. */
+static void test_rewrite_not_resigned(void **state)
+{
+    fixture *f = *state;
+    vault_secret s = tu_pass_secret(PASS);
+    char sql[300], *note = NULL;
+    uint64_t size;
+
+    reads(f, 10);
+    assert_int_equal(vault_audit_checkpoint(&note, f->v), 0);
+    size = note_size(note);
+    vault_free(note);
+    note = NULL;
+    snprintf(sql, sizeof sql,
+             "DELETE FROM audit WHERE pos > %llu; DELETE FROM checkpoints;",
+             (unsigned long long)size - 4);
+    raw_exec(f, sql);
+    tree_rebuild(f->v);
+    assert_int_equal(vault_audit_checkpoint(&note, f->v), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "rolled back"));
+    assert_null(note);
+    fixture_close(f);
+    assert_int_equal(vault_open(&f->v, f->path, &s), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "rolled back"));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1105,7 +1218,7 @@ int main(void)
         T(test_batch_reads), T(test_tree_state), T(test_several_checkpoints),
         T(test_malformed_entry), T(test_note_origin), T(test_metadata_logged),
         T(test_report_actors), T(test_report_escapes), T(test_report_by_record_index),
-        T(test_pinned_key),
+        T(test_pinned_key), T(test_self_witness), T(test_rewrite_not_resigned),
     };
 
     if (vault_init() < 0)

@@ -43,6 +43,11 @@ typedef struct audit_tail {
     int trust_known; /* the tree state carries the trust digest */
     int trust_mark;  /* recompute it at this transaction's commit */
     uint8_t trust[32];
+    /* A checkpoint signed in this transaction: its size and root go to the
+     * keys file's anchor once the transaction committed. */
+    int signed_dirty;
+    uint64_t signed_size;
+    uint8_t signed_root[32];
 } audit_tail;
 
 /* A transaction that collects more than this seals what it has at once
@@ -72,6 +77,18 @@ int audit_append(vault *v, af_entry *e) VAULT_MUST_CHECK;
  * covers every entry collected before it). */
 int audit_tx_flush(vault *v) VAULT_MUST_CHECK;
 void audit_tx_forget(vault *v);
+/* After a transaction ended: when it committed a checkpoint, write its
+ * size and root into the keys file's anchor (docs/keyslots.md section
+ * 10).  A failure leaves the anchor one checkpoint behind, which the
+ * checks allow; it is never ahead of the store. */
+void audit_anchor_sync(vault *v, int committed);
+/* At open: the store must extend the last checkpoint the keys file's
+ * anchor recorded.  VAULT_EINTEGRITY ("rolled back") when the store is
+ * older than the anchor or holds another history. */
+int audit_anchor_check(vault *v) VAULT_MUST_CHECK;
+/* The size of the last checkpoint this vault signed (*found 0 when the
+ * record is absent: nothing signed since it was introduced). */
+int audit__signed_size(uint64_t *size, int *found, vault *v) VAULT_MUST_CHECK;
 
 /* The trust digest (store_trust_digest: the grant rows and the active
  * policy row) is kept in the MAC'd tree state, written whenever a

@@ -19,11 +19,15 @@
 
 #include "audit.h"
 #include "crypto.h"
+#include "keyring.h"
+#include "keyslot.h"
 #include "text.h"
 
 #define SK_AD_LABEL "libvault/auditkey/v1"
 #define META_PK "audit_pk"
 #define META_SK "audit_sk"
+#define META_SIGNED "audit_signed"
+#define SIGNED_BLOB (8 + 8 + 32 + sizeof(((af_merkle *)0)->stack))
 #define TREE_BLOB (8 + sizeof(((af_merkle *)0)->stack) + 1 + 32)
 #define TRUST_TAG 'T' 
 
@@ -75,11 +79,15 @@ cleanup:
 static int pk_pinned(const uint8_t pk[VC_SIGN_PUBLICKEYBYTES], const vault *v)
 {
     if (v->anchor_known && !vc_equal(pk, v->anchor.pk, VC_SIGN_PUBLICKEYBYTES))
-        return vault__err(VAULT_EINTEGRITY, "audit log: the checkpoint key in the store is not "
+        return vault__err(VAULT_EINTEGRITY,
+                          "audit log: integrity check failed: "
+                          "the checkpoint key in the store is not "
                           "the one pinned in the keys file %s (the store was changed outside "
                           "libvault)", v->keys_path);
     if (v->expect_known && !vc_equal(pk, v->expect_pk, VC_SIGN_PUBLICKEYBYTES))
-        return vault__err(VAULT_EINTEGRITY, "audit log: the checkpoint key in the store is not "
+        return vault__err(VAULT_EINTEGRITY,
+                          "audit log: integrity check failed: "
+                          "the checkpoint key in the store is not "
                           "the pinned public key given");
     return VAULT_OK;
 }
@@ -493,17 +501,237 @@ cleanup:
     return rc;
 }
 
+/* ---- the vault as its own first witness ----
+ *
+ * The meta row "audit_signed" (row MAC'd) records the last checkpoint this
+ * vault signed: its size (u64le), the storage position of its last entry
+ * (i64le), the chain head after it, and the popcount(size) subtree roots
+ * of the tree at that size (as the tree state).  Before signing a larger
+ * tree the vault reads the entries after that position, re-chains them
+ * from the recorded head and extends the recorded tree with them: the
+ * result must be the tree it is about to sign.  A log rewritten, cut or
+ * put back behind its back fails that, and nothing is signed (docs/
+ * audit-format.md "The vault as its own first witness"). */
+
+typedef struct signed_rec {
+    af_merkle tree;
+    int64_t pos;
+    uint8_t head[32];
+} signed_rec;
+
+static int signed_load(signed_rec *r, int *found, vault *v)
+{
+    int rc = VAULT_OK;
+    uint8_t blob[SIGNED_BLOB];
+    size_t n = 0, live;
+    int i;
+
+    memset(r, 0, sizeof *r);
+    af_merkle_init(&r->tree);
+    *found = 0;
+    rc = store_meta_get(v->db, META_SIGNED, blob, sizeof blob, &n);
+    if (rc == VAULT_ENOTFOUND) {
+        vault__err_clear();
+        rc = VAULT_OK;
+        goto cleanup; /* nothing signed since this record exists */
+    }
+    GUARD(rc);
+    ENSURE(n >= 48, VAULT_EINTEGRITY,
+           "audit log: integrity check failed: the record of the last signed checkpoint is "
+           "damaged");
+    for (i = 0; i < 8; i++) {
+        r->tree.size |= (uint64_t)blob[i] << (8 * i);
+        r->pos |= (int64_t)((uint64_t)blob[8 + i] << (8 * i));
+    }
+    memcpy(r->head, blob + 16, 32);
+    live = (size_t)__builtin_popcountll(r->tree.size);
+    ENSURE(n == 48 + 32 * live && r->pos >= 0, VAULT_EINTEGRITY,
+           "audit log: integrity check failed: "
+           "the record of the last signed checkpoint is damaged");
+    memcpy(r->tree.stack, blob + 48, 32 * live);
+    *found = 1;
+cleanup:
+    return rc;
+}
+
+static int signed_save(const signed_rec *r, vault *v)
+{
+    uint8_t blob[SIGNED_BLOB];
+    size_t live = (size_t)__builtin_popcountll(r->tree.size);
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        blob[i] = (uint8_t)(r->tree.size >> (8 * i));
+        blob[8 + i] = (uint8_t)((uint64_t)r->pos >> (8 * i));
+    }
+    memcpy(blob + 16, r->head, 32);
+    memcpy(blob + 48, r->tree.stack, 32 * live);
+    return store_meta_put(v->db, META_SIGNED, blob, 48 + 32 * live);
+}
+
+typedef struct extend_ctx {
+    signed_rec *r;
+    uint64_t to;
+} extend_ctx;
+
+static int extend_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
+                     size_t head_len)
+{
+    extend_ctx *c = arg;
+    signed_rec *r = c->r;
+    uint64_t seq = 0;
+    uint8_t leaf[32], next[32];
+
+    if (af_entry_check(&seq, entry, len) < 0 || seq != r->tree.size + 1)
+        return vault__err(VAULT_EINTEGRITY,
+                          "audit log: integrity check failed: "
+                          "entry %llu after the last checkpoint "
+                          "this vault signed is not the next one (the log was rewritten outside "
+                          "libvault); refused",
+                          (unsigned long long)(r->tree.size + 1));
+    af_leaf_hash(leaf, entry, len);
+    af_chain_next(next, r->head, leaf);
+    if (head_len != 32 || !vc_equal(next, head, 32))
+        return vault__err(VAULT_EINTEGRITY,
+                          "audit log: integrity check failed: "
+                          "entry %llu does not chain onto the last "
+                          "checkpoint this vault signed (the log was rewritten outside libvault); "
+                          "refused", (unsigned long long)seq);
+    af_merkle_push(&r->tree, leaf);
+    memcpy(r->head, next, 32);
+    r->pos = pos;
+    return r->tree.size >= c->to ? 1 : 0;
+}
+
+/* The tree of (size, root) must extend the last checkpoint this vault
+ * signed; *r becomes the record of (size, root). */
+static int witness_self(signed_rec *r, vault *v, uint64_t size, const uint8_t root[32])
+{
+    int rc = VAULT_OK, found = 0;
+    uint8_t have[32];
+    extend_ctx c;
+
+    GUARD(signed_load(r, &found, v));
+    /* Deleting the record must not start the history afresh: the keys
+     * file says whether one existed.  (A vault from before the record
+     * starts from its first entry, once.) */
+    ENSURE(found || !v->anchor_known || v->anchor.size == 0, VAULT_EINTEGRITY,
+           "audit log: integrity check failed: "
+           "the record of the last checkpoint this vault signed is missing, and the "
+           "keys file %s records one of %llu entries (the store was changed outside libvault); "
+           "refused", v->keys_path, (unsigned long long)v->anchor.size);
+    ENSURE(!v->anchor_known || r->tree.size >= v->anchor.size, VAULT_EINTEGRITY,
+           "audit log: integrity check failed: "
+           "rolled back: the keys file %s records a signed checkpoint of %llu entries "
+           "and the store's record only %llu; refused", v->keys_path,
+           (unsigned long long)v->anchor.size, (unsigned long long)r->tree.size);
+    ENSURE(r->tree.size <= size, VAULT_EINTEGRITY,
+           "audit log: integrity check failed: "
+           "rolled back: this vault signed a checkpoint of %llu entries and the log "
+           "now has %llu (the store was replaced by an older copy or cut); refused",
+           (unsigned long long)r->tree.size, (unsigned long long)size);
+    if (r->tree.size < size) {
+        c.r = r;
+        c.to = size;
+        GUARD(store_audit_scan(v->db, r->pos, extend_fn, &c));
+    }
+    af_merkle_root(&r->tree, have);
+    ENSURE(r->tree.size == size && vc_equal(have, root, 32), VAULT_EINTEGRITY,
+           "audit log: integrity check failed: "
+           "the log of %llu entries does not extend the last checkpoint this vault "
+           "signed (the store was changed outside libvault); refused",
+           (unsigned long long)size);
+cleanup:
+    return rc;
+}
+
+int audit__signed_size(uint64_t *size, int *found, vault *v)
+{
+    signed_rec r;
+    int rc = signed_load(&r, found, v);
+
+    *size = rc == VAULT_OK ? r.tree.size : 0;
+    return rc;
+}
+
+int audit_anchor_check(vault *v)
+{
+    int rc = VAULT_OK, found = 0;
+    signed_rec r;
+    uint8_t root[32];
+    audit_tail *t = tail_get(v);
+
+    ENSURE(t, VAULT_ENOMEM, "out of memory");
+    ENSURE(store_in_tx(v->db), VAULT_ESTATE, "audit: anchor check outside a transaction");
+    GUARD(signed_load(&r, &found, v));
+    /* The log must extend what the vault signed last: at most one
+     * interval of entries to read (a checkpoint falls due every
+     * AUDIT_CHECKPOINT_EVERY). */
+    if (found || (v->anchor_known && v->anchor.size > 0)) {
+        GUARD(tail_load(t, v));
+        af_merkle_root(&t->tree, root);
+        GUARD(witness_self(&r, v, t->tree.size, root));
+        GUARD(signed_load(&r, &found, v));
+    }
+    if (!v->anchor_known || v->anchor.size == 0)
+        goto cleanup;
+    ENSURE(found && r.tree.size >= v->anchor.size, VAULT_EINTEGRITY,
+           "audit log: integrity check failed: "
+           "rolled back: the keys file %s records a signed checkpoint of %llu entries "
+           "and the store's log has signed only %llu (the vault file was replaced by an older "
+           "copy)", v->keys_path, (unsigned long long)v->anchor.size,
+           (unsigned long long)r.tree.size);
+    if (r.tree.size == v->anchor.size) {
+        af_merkle_root(&r.tree, root);
+        ENSURE(vc_equal(root, v->anchor.root, 32), VAULT_EINTEGRITY,
+               "audit log: integrity check failed: "
+               "the store's last signed checkpoint is not the one the keys file %s "
+               "records (another history of %llu entries)", v->keys_path,
+               (unsigned long long)r.tree.size);
+    }
+cleanup:
+    return rc;
+}
+
+void audit_anchor_sync(vault *v, int committed)
+{
+    audit_tail *t = v->tail;
+    ks_anchor a;
+
+    if (!t || !t->signed_dirty)
+        return;
+    t->signed_dirty = 0;
+    if (!committed || !v->anchor_known || !v->keys_path ||
+        t->signed_size <= v->anchor.size)
+        return;
+    a = v->anchor;
+    a.size = t->signed_size;
+    memcpy(a.root, t->signed_root, 32);
+    if (ks_anchor_set(v->keys_path, keyring_master(v->keys), &a) == VAULT_OK)
+        v->anchor = a;
+    /* else: one checkpoint behind until the next one (docs/keyslots.md) */
+    vault__err_clear();
+}
+
 /* Sign the tree at (size, root) and store the note. */
 static int checkpoint_store(char **out_note, vault *v, uint64_t size, const uint8_t root[32])
 {
     int rc = VAULT_OK;
     uint8_t *sk = NULL;
     char origin[64], *note = NULL;
+    signed_rec r;
+    audit_tail *t = tail_get(v);
 
+    ENSURE(t, VAULT_ENOMEM, "out of memory");
     audit__origin(origin, sizeof origin, v);
+    GUARD(witness_self(&r, v, size, root));
     GUARD(load_sk(&sk, v));
     GUARD(af_checkpoint_sign(&note, origin, size, root, sk));
     GUARD(store_checkpoint_add(v->db, size, note, vault__now()));
+    GUARD(signed_save(&r, v));
+    t->signed_dirty = 1;
+    t->signed_size = size;
+    memcpy(t->signed_root, root, 32);
     /* The report indexes catch up here, off the hot path. */
     GUARD(store_audit_index(v->db));
     if (out_note) {

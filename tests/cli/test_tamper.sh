@@ -295,4 +295,37 @@ if [ "$SCHEMA_NOW" -ge 4 ]; then
         caught "h: the state the vault wrote one access before put back" "$A_NAME" -- vc "${OFFICER[@]}" record get "$RA" --fields name
 fi
 
+# ---- i. the insider's rewrite: an entry cut from the middle, the rest
+#      renumbered and re-chained, the stored checkpoints and the vault's
+#      record of its last signed checkpoint deleted (DESIGN.md section 6) ----
+if [ "$SCHEMA_NOW" -ge 4 ]; then
+    fresh rewrite || exit 1
+    for i in 1 2 3; do vc "${OFFICER[@]}" record get "$RA" --fields name >/dev/null 2>&1; done
+    vc audit checkpoint >/dev/null 2>&1
+    sql "SELECT pos || ' ' || hex(entry) || ' ' || hex(head) FROM audit ORDER BY pos;" >"$TMP/rows"
+    python3 - "$TMP/rows" >"$TMP/rewrite.sql" <<'PY'
+import hashlib, struct, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+cut = len(rows) // 2                      # the entry in the middle goes
+out, prev = [], bytes.fromhex(rows[cut - 1][2])
+out.append("DELETE FROM audit WHERE pos = %s;" % rows[cut][0])
+for pos, entry, _ in rows[cut + 1:]:
+    e = bytearray(bytes.fromhex(entry))
+    seq = struct.unpack_from("<Q", e, 4)[0]
+    struct.pack_into("<Q", e, 4, seq - 1)  # renumbered
+    leaf = hashlib.sha256(b"\x00" + bytes(e)).digest()
+    prev = hashlib.sha256(b"\x02" + prev + leaf).digest()
+    out.append("UPDATE audit SET pos = %d, entry = x'%s', head = x'%s' WHERE pos = %s;"
+               % (int(pos) - 1, e.hex(), prev.hex(), pos))
+out.append("DELETE FROM audit_by_record; DELETE FROM audit_by_user;")
+out.append("DELETE FROM checkpoints; DELETE FROM meta WHERE key = 'audit_signed';")
+print("\n".join(out))
+PY
+    tamper "rewrite" "$(cat "$TMP/rewrite.sql")" &&
+        caught "i: a middle entry cut, renumbered, re-chained, checkpoints deleted: the next access" \
+            "$A_NAME" -- vc "${OFFICER[@]}" record get "$RA" --fields name
+    expect_exit 3 "i: audit verify fails on the rewritten log" -- vc audit verify
+    expect_exit 3 "i: no checkpoint is signed over it" -- vc audit checkpoint
+fi
+
 finish
