@@ -559,6 +559,8 @@ VAULT_API int vault_audit_pin(vault *v, const char *pubkey) VAULT_CHECK;
 #define VAULT_AUDIT_TRUNCATED 4
 #define VAULT_AUDIT_BAD_SIGNATURE 5
 #define VAULT_AUDIT_MALFORMED 6
+#define VAULT_AUDIT_ROLLED_BACK 7 /* the log doesn't extend a checkpoint kept outside it
+                                   * (docs/audit-format.md section 5, "Rollback") */
 
 VAULT_API int vault_const_audit_ok(void);
 VAULT_API int vault_const_audit_modified(void);
@@ -567,6 +569,7 @@ VAULT_API int vault_const_audit_reordered(void);
 VAULT_API int vault_const_audit_truncated(void);
 VAULT_API int vault_const_audit_bad_signature(void);
 VAULT_API int vault_const_audit_malformed(void);
+VAULT_API int vault_const_audit_rolled_back(void);
 
 typedef struct vault_audit_result {
     int failure;          /* VAULT_AUDIT_* */

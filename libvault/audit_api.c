@@ -279,8 +279,7 @@ cleanup:
 
 static void result_fill(vault_audit_result *out, const af_verify_result *r)
 {
-    /* AF_ROLLBACK is reserved and never reported (docs/audit-format.md §5). */
-    int cls = r->cls == AF_ROLLBACK ? AF_MODIFIED : r->cls;
+    int cls = r->cls;
 
     memset(out, 0, sizeof *out);
     out->failure = cls;
@@ -360,6 +359,7 @@ static int cp_external(cp_list *l, const char *note, size_t i, size_t n)
         af_verify_set(l->res, AF_MALFORMED, 0, "%s: malformed (%s)", where, vault_error_last());
         return 0;
     }
+    cp.external = 1;
     return cp_push(l, &cp);
 }
 

@@ -55,6 +55,7 @@ int vault_const_audit_reordered(void) { return VAULT_AUDIT_REORDERED; }
 int vault_const_audit_truncated(void) { return VAULT_AUDIT_TRUNCATED; }
 int vault_const_audit_bad_signature(void) { return VAULT_AUDIT_BAD_SIGNATURE; }
 int vault_const_audit_malformed(void) { return VAULT_AUDIT_MALFORMED; }
+int vault_const_audit_rolled_back(void) { return VAULT_AUDIT_ROLLED_BACK; }
 int vault_const_report_record(void) { return VAULT_REPORT_RECORD; }
 int vault_const_report_user(void) { return VAULT_REPORT_USER; }
 int vault_const_report_denied(void) { return VAULT_REPORT_DENIED; }

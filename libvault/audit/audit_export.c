@@ -22,7 +22,7 @@ const char *af_class_name(int cls)
     case AF_TRUNCATED: return "truncated";
     case AF_BAD_SIGNATURE: return "bad signature";
     case AF_MALFORMED: return "malformed";
-    case AF_ROLLBACK: return "rollback";
+    case AF_ROLLBACK: return "rolled back";
     default: return "unknown";
     }
 }
@@ -52,6 +52,11 @@ static int check_checkpoints(af_verifier *v)
     while (v->next_cp < v->ncps && v->cps[v->next_cp].size == v->tree.size) {
         if (!have_root)
             af_merkle_root(&v->tree, root), have_root = 1;
+        if (sodium_memcmp(root, v->cps[v->next_cp].root, 32) != 0 && v->cps[v->next_cp].external)
+            return af_verify_set(&v->res, AF_ROLLBACK, v->tree.size,
+                                 "entry %llu: rolled back (the log does not extend the "
+                                 "checkpoint of %llu entries kept outside the vault)",
+                                 (ull)v->tree.size, (ull)v->tree.size);
         if (sodium_memcmp(root, v->cps[v->next_cp].root, 32) != 0)
             return af_verify_set(&v->res, AF_MODIFIED, v->tree.size,
                               "entry %llu: modified (entries up to %llu do not match the signed "
@@ -138,8 +143,20 @@ int af_verifier_push_checked(af_verifier *v, uint64_t seq, const uint8_t *entry,
 
 int af_verifier_finish(af_verifier *v)
 {
+    size_t i;
+
     if (v->res.cls != AF_OK)
         return v->res.cls;
+    /* A checkpoint kept outside the vault that is larger than the log: the
+     * log was put back to an older state (or cut with the checkpoints the
+     * vault kept); the largest one is named. */
+    for (i = v->ncps; i-- > v->next_cp;)
+        if (v->cps[i].external)
+            return af_verify_set(&v->res, AF_ROLLBACK, v->tree.size + 1,
+                                 "entry %llu: rolled back (log has %llu entries but the "
+                                 "checkpoint kept outside the vault covers %llu)",
+                                 (ull)(v->tree.size + 1), (ull)v->tree.size,
+                                 (ull)v->cps[i].size);
     if (v->next_cp < v->ncps)
         return af_verify_set(&v->res, AF_TRUNCATED, v->tree.size + 1,
                           "entry %llu: truncated (log has %llu entries but checkpoint covers "
@@ -398,6 +415,7 @@ static int add_checkpoint(export_state *st, const char *note, size_t len, const 
     if (rc != VAULT_OK)
         return af_verify_set(&st->res, AF_MALFORMED, 0, "%s: malformed (%s)", where,
                           vault_error_last());
+    c.external = strncmp(where, "external", 8) == 0;
     if (st->ncps == st->cap) {
         size_t cap = st->cap ? 2 * st->cap : 8;
         af_checkpoint *p = realloc(st->cps, cap * sizeof *p);
@@ -420,6 +438,14 @@ static int start_entries(export_state *st)
         qsort(st->cps, st->ncps, sizeof *st->cps, cmp_size);
     for (i = 1; i < st->ncps; i++)
         if (st->cps[i].size == st->cps[i - 1].size &&
+            sodium_memcmp(st->cps[i].root, st->cps[i - 1].root, 32) != 0 &&
+            (st->cps[i].external || st->cps[i - 1].external))
+            return af_verify_set(&st->res, AF_ROLLBACK, st->cps[i].size,
+                                 "entry %llu: rolled back (a checkpoint of size %llu kept "
+                                 "outside the vault has another root: the key signed two "
+                                 "histories)",
+                                 (ull)st->cps[i].size, (ull)st->cps[i].size);
+        else if (st->cps[i].size == st->cps[i - 1].size &&
             sodium_memcmp(st->cps[i].root, st->cps[i - 1].root, 32) != 0)
             return af_verify_set(&st->res, AF_MODIFIED, st->cps[i].size,
                               "entry %llu: modified (two signed checkpoints of size %llu have "

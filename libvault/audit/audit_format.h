@@ -143,6 +143,7 @@ typedef struct af_checkpoint {
     char origin[256];
     uint64_t size;
     uint8_t root[32];
+    int external; /* kept outside the vault: a log that doesn't extend it is rolled back */
 } af_checkpoint;
 
 /* Parse and verify a note against the verifier key (key_name, pk).  Only

@@ -97,7 +97,7 @@ _CONST_NAMES = [
     "action_create", "action_search", "action_erase", "action_export",
     "kdf_interactive", "kdf_moderate", "kdf_sensitive",
     "audit_ok", "audit_modified", "audit_missing", "audit_reordered", "audit_truncated",
-    "audit_bad_signature", "audit_malformed",
+    "audit_bad_signature", "audit_malformed", "audit_rolled_back",
     "report_record", "report_user", "report_denied", "report_break_glass",
 ]
 for _n in _CONST_NAMES:
@@ -166,7 +166,7 @@ NAME_MAX = int(lib.vault_name_max())
 CONST = {name: _const(name) for name in (
     "kdf_interactive", "kdf_moderate", "kdf_sensitive",
     "audit_ok", "audit_modified", "audit_missing", "audit_reordered", "audit_truncated",
-    "audit_bad_signature", "audit_malformed",
+    "audit_bad_signature", "audit_malformed", "audit_rolled_back",
     "report_record", "report_user", "report_denied", "report_break_glass")}
 CONST["kdf_default"] = 0
 

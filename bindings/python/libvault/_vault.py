@@ -86,6 +86,7 @@ class AuditFailure(enum.IntEnum):
     TRUNCATED = _n.CONST["audit_truncated"]
     BAD_SIGNATURE = _n.CONST["audit_bad_signature"]
     MALFORMED = _n.CONST["audit_malformed"]
+    ROLLED_BACK = _n.CONST["audit_rolled_back"]
 
 
 class ReportKind(enum.IntEnum):
