@@ -160,7 +160,7 @@ static int prove_local(vault_proof *out, vault *v, int kind, uint64_t a, uint64_
     ENSURE(c, VAULT_ENOMEM, "out of memory");
     c->v = v;
     if (kind == VAULT_PROOF_INCLUSION)
-        ENSURE(a >= 1, VAULT_EINVALID, "audit prove: entry 0 (sequence numbers start at 1)");
+        ENSURE(a >= 1, VAULT_EINVALID, "entry 0: sequence numbers start at 1");
     GUARD(op_begin(v, OP_READ));
     GUARD(audit__load_pk(c->pk, v));
     audit__origin(c->origin, sizeof c->origin, v);
@@ -168,21 +168,21 @@ static int prove_local(vault_proof *out, vault *v, int kind, uint64_t a, uint64_
     GUARD(store_checkpoint_scan(v->db, cp_fn, c));
     if (size == 0) {
         ENSURE(c->newest > 0, VAULT_ENOTFOUND,
-               "audit: no signed checkpoint yet; write one (audit checkpoint) or name a size");
+               "no signed checkpoint yet; write one (audit checkpoint) or name a size");
         size = c->newest;
     }
     ENSURE(size <= (uint64_t)count, VAULT_ENOTFOUND,
-           "audit: no tree of size %llu: the log has %llu entries", (ull)size, (ull)count);
+           "no tree of size %llu: the log has %llu entries", (ull)size, (ull)count);
     if (kind == VAULT_PROOF_INCLUSION) {
         ENSURE(a <= size, b ? VAULT_EINVALID : VAULT_ENOTFOUND,
-               b ? "audit prove: entry %llu is not in the tree of size %llu"
-                 : "audit prove: entry %llu is newer than the newest checkpoint (size %llu); "
+               b ? "entry %llu is not in the tree of size %llu"
+                 : "entry %llu is newer than the newest checkpoint (size %llu); "
                    "write one (audit checkpoint) or name a size",
                (ull)a, (ull)size);
         GUARD(af_prover_inclusion(&c->prover, a - 1, size));
     } else {
         ENSURE(a <= size, VAULT_EINVALID,
-               "audit consistency: from %llu is larger than to %llu", (ull)a, (ull)size);
+               "from %llu is larger than to %llu", (ull)a, (ull)size);
         GUARD(af_prover_consistency(&c->prover, a, size));
         c->want[1] = a;
     }
