@@ -667,8 +667,10 @@ typedef struct vault_proof {
     char *from_checkpoint;  /* consistency: signed note of size `from`, or NULL */
 } vault_proof;
 
-/* sizeof(vault_proof), for bindings that allocate one. */
+/* sizeof(vault_proof) and VAULT_PROOF_HASHES_MAX, for bindings that
+ * mirror the struct. */
 VAULT_API size_t vault_proof_struct_size(void);
+VAULT_API size_t vault_proof_hashes_max(void);
 VAULT_API int vault_const_proof_inclusion(void);
 VAULT_API int vault_const_proof_consistency(void);
 

@@ -18,6 +18,7 @@
 typedef unsigned long long ull;
 
 size_t vault_proof_struct_size(void) { return sizeof(vault_proof); }
+size_t vault_proof_hashes_max(void) { return VAULT_PROOF_HASHES_MAX; }
 int vault_const_proof_inclusion(void) { return VAULT_PROOF_INCLUSION; }
 int vault_const_proof_consistency(void) { return VAULT_PROOF_CONSISTENCY; }
 
