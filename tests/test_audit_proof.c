@@ -247,8 +247,14 @@ static void test_json_vectors(void **state)
     const char *notes[2];
     vault_proof p, q;
 
+    char *pubfile = vector_text("vectors.pub");
+
     (void)state;
     vector_vkey(vkey);
+    /* the key file the generator wrote is the same verifier text */
+    assert_int_equal(strlen(pubfile), strlen(vkey) + 1);
+    assert_memory_equal(pubfile, vkey, strlen(vkey));
+    free(pubfile);
     /* inclusion: parses, prints back byte for byte, checks */
     assert_int_equal(vault_proof_parse(&p, inc, strlen(inc)), 0);
     assert_int_equal(p.kind, VAULT_PROOF_INCLUSION);

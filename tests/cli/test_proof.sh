@@ -101,6 +101,17 @@ expect_grep "entry 4" "$TMP/err" "the error names the changed entry"
 expect_exit 3 "consistency over a changed entry is an integrity error" -- vc audit consistency --from 1 --to 6
 expect_exit 0 "a proof of the tree before it is still made" -- vc audit prove --seq 2 --size 3
 
+# the worked example of docs/audit-format.md §10, from the independent vectors
+V="$SRC/tests/vectors"
+expect_exit 0 "check-proof: the vector inclusion proof" -- \
+    "$VAULTCTL" audit check-proof --proof "$V/proof_v2.json" --pubkey "$V/vectors.pub"
+expect_grep "ok: entry 3 is in the signed tree of size 10" "$TMP/out" "the documented output"
+expect_exit 0 "check-proof: the vector consistency proof, with both notes given too" -- \
+    "$VAULTCTL" audit check-proof --proof "$V/consistency_v2.json" --pubkey "$V/vectors.pub" \
+    --checkpoint "$V/checkpoint.txt" --checkpoint "$V/checkpoint_v2.txt"
+expect_exit 3 "check-proof: the vector proof with this vault's key" -- \
+    "$VAULTCTL" audit check-proof --proof "$V/proof_v2.json" --pubkey "$d/pub"
+
 expect_exit 0 "audit prove --help" -- "$VAULTCTL" audit prove --help
 expect_grep "check-proof --proof" "$TMP/out" "--help shows check-proof with an example"
 finish

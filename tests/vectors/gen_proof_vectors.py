@@ -16,6 +16,8 @@ independent implementation:
   tests/vectors/proof_v2.json        entry 3 in the tree of size 10, with
                                      checkpoint_v2.txt: the worked example
   tests/vectors/consistency_v2.json  size 7 (checkpoint.txt) to size 10
+  tests/vectors/vectors.pub          the vectors' key as note verifier text
+                                     (origin+keyid+base64(01 | key), §3)
 
 Run from anywhere:  python3 tests/vectors/gen_proof_vectors.py
 """
@@ -107,6 +109,20 @@ def read_entries():
     return leaves
 
 
+def vector_key():
+    """origin, public key and key id from audit.txt."""
+    got = {}
+    with open(os.path.join(HERE, "audit.txt"), encoding="utf-8") as f:
+        for line in f:
+            w = line.split()
+            if len(w) == 2 and w[0] in ("origin", "pubkey", "keyid"):
+                got[w[0]] = w[1]
+    pk = bytes.fromhex(got["pubkey"])
+    keyid = sha256(got["origin"].encode() + b"\n\x01" + pk)[:4]
+    assert keyid.hex() == got["keyid"]
+    return "%s+%s+%s" % (got["origin"], keyid.hex(), b64(b"\x01" + pk))
+
+
 def note(name):
     with open(os.path.join(HERE, name), encoding="utf-8") as f:
         return f.read()
@@ -166,6 +182,8 @@ def main():
     for name, obj in (("proof_v2.json", inc), ("consistency_v2.json", con)):
         with open(os.path.join(HERE, name), "w", encoding="utf-8") as f:
             f.write(dump(obj) + "\n")
+    with open(os.path.join(HERE, "vectors.pub"), "w", encoding="utf-8") as f:
+        f.write(vector_key() + "\n")
 
 
 if __name__ == "__main__":
