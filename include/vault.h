@@ -221,8 +221,10 @@ typedef struct vault_credentials {
  *    file sent as text/csv), vault_grant_issue/approve/revoke/list/
  *    warnings, vault_break_glass, vault_audit_verify (_notes),
  *    vault_audit_report, vault_audit_export, vault_audit_checkpoint,
- *    vault_audit_pubkey, vault_key_rotate, vault_db_key (refused unless
- *    vaultd's configuration enables it), vault_id, vault_close.  Progress
+ *    vault_audit_pubkey, vault_audit_prove, vault_audit_consistency (the
+ *    answer parsed as vault_proof_parse does), vault_key_rotate,
+ *    vault_db_key (refused unless vaultd's configuration enables it),
+ *    vault_id, vault_close.  Progress
  *    callbacks are not called in client mode.  Values sent must be UTF-8
  *    (VAULT_EINVALID otherwise).
  *  - a session remembers only its purpose: the subject's user, role,

@@ -245,8 +245,10 @@ static int prove(vault_proof *out, vault *v, int kind, uint64_t a, uint64_t b)
 
     ENSURE(out, VAULT_EINVALID, "missing output");
     memset(out, 0, sizeof *out);
-    if (v && v->remote)
-        return prove_remote(out, v, kind, a, b);
+    if (v && v->remote) {
+        rc = prove_remote(out, v, kind, a, b); /* vaultd logs the call */
+        goto cleanup;
+    }
     GUARD(vault__enter(v));
     entered = 1;
     rc = prove_local(out, v, kind, a, b);
