@@ -83,10 +83,13 @@ static int cp_fn(void *arg, uint64_t size, const char *note, size_t len)
     prove_ctx *c = arg;
     af_checkpoint cp;
     af_checkpoint *grown;
+    char why[256];
 
-    if (af_checkpoint_verify(&cp, note, len, c->origin, c->pk) != VAULT_OK)
+    if (af_checkpoint_verify(&cp, note, len, c->origin, c->pk) != VAULT_OK) {
+        snprintf(why, sizeof why, "%s", vault_error_last()); /* formatted into its own buffer */
         return vault__err(VAULT_EINTEGRITY, "audit log: checkpoint %llu: bad signature (%s)",
-                          (ull)size, vault_error_last());
+                          (ull)size, why);
+    }
     if (cp.size != size)
         return vault__err(VAULT_EINTEGRITY,
                           "audit log: checkpoint %llu: bad signature (the note is stored under "

@@ -359,11 +359,13 @@ static int check_note(vouch *w, const vault_proof *p, const char *note, const ch
 {
     int rc = VAULT_OK, r, con = p->kind == VAULT_PROOF_CONSISTENCY;
     af_checkpoint c;
+    char why[256];
 
     r = af_checkpoint_verify(&c, note, strlen(note), name, pk);
-    ENSURE(r != VAULT_EINTEGRITY, VAULT_EINTEGRITY, "%s: bad signature (%s)", where,
-           vault_error_last());
-    ENSURE(r == VAULT_OK, r, "%s: %s", where, vault_error_last());
+    /* a copy: the message is formatted into the buffer it comes from */
+    snprintf(why, sizeof why, "%s", vault_error_last());
+    ENSURE(r != VAULT_EINTEGRITY, VAULT_EINTEGRITY, "%s: bad signature (%s)", where, why);
+    ENSURE(r == VAULT_OK, r, "%s: %s", where, why);
     ENSURE(c.size == p->size || (con && c.size == p->from), VAULT_EINVALID,
            "%s is of size %llu, the proof of size %llu", where, (ull)c.size, (ull)p->size);
     ENSURE(want == 0 || c.size == want, VAULT_EINTEGRITY,
@@ -390,7 +392,7 @@ int af_proof_check(const vault_proof *p, const char *name, const uint8_t pk[32],
     vouch w = {0, 0};
     af_merkle empty;
     uint8_t e[32];
-    char where[48];
+    char where[256];
     size_t i;
 
     ENSURE(p && name && pk && (notes || nnotes == 0), VAULT_EINVALID,
@@ -415,7 +417,11 @@ int af_proof_check(const vault_proof *p, const char *name, const uint8_t pk[32],
         r = af_inclusion_verify(p->seq - 1, p->size, p->leaf, (const uint8_t(*)[32])p->hashes,
                                 p->nhashes, p->root);
     }
-    ENSURE(r == VAULT_OK, r, "proof: %s", vault_error_last());
+    if (r != VAULT_OK) { /* a copy: the message is formatted into its own buffer */
+        snprintf(where, sizeof where, "%s", vault_error_last());
+        rc = vault__err(r, "proof: %s", where);
+        goto cleanup;
+    }
     if (p->checkpoint)
         GUARD(check_note(&w, p, p->checkpoint, name, pk, p->size, "the proof's checkpoint"));
     if (con && p->from_checkpoint)
