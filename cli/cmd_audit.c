@@ -1,4 +1,5 @@
-/* vaultctl audit verify|checkpoint|pubkey|export|report. */
+/* vaultctl audit verify|checkpoint|pubkey|export|report|prove|consistency|check-proof. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +17,9 @@ static const char audit_help[] =
     "       vaultctl audit pubkey [--out FILE]\n"
     "       vaultctl audit export [--out FILE]\n"
     "       vaultctl audit report --record ID | --user U | --denied | --break-glass\n"
+    "       vaultctl audit prove --seq N [--size S] [--out FILE]\n"
+    "       vaultctl audit consistency --from A [--to B] [--out FILE]\n"
+    "       vaultctl audit check-proof --proof FILE --pubkey FILE [--checkpoint FILE]...   (no vault)\n"
     "\n"
     "verify re-hashes and chains every entry, checks every signed checkpoint, and, with\n"
     "--checkpoint (give it once per file; every one is checked), checkpoints kept outside\n"
@@ -33,6 +37,14 @@ static const char audit_help[] =
     "(older entries recorded neither).  Text from the log is shown escaped\n"
     "(\\n, \\x1b, \\u{202E}).  verify, checkpoint, pubkey, export and report\n"
     "each leave an audit entry (an export includes its own).\n"
+    "prove gives the RFC 6962 inclusion proof of entry N (numbered from 1) in the tree\n"
+    "of the first S entries, consistency the proof that the tree of B entries extends\n"
+    "the tree of A; without --size / --to, the tree of the newest signed checkpoint,\n"
+    "whose note the proof carries.  Both read and check every entry up to S (or B) and\n"
+    "refuse (exit 3) when one is damaged; both are logged.  --out FILE (or --json)\n"
+    "gives the proof object of docs/audit-format.md; check-proof checks one offline\n"
+    "with the public key, against the proof's own notes and any --checkpoint kept\n"
+    "outside; it exits 3 when the proof fails, 5 when no signed note vouches for a root.\n"
     "\n"
     "examples:\n"
     "  vaultctl --vault v --key-file k audit checkpoint --out /media/usb/cp-2026-11-23.txt\n"
@@ -40,7 +52,11 @@ static const char audit_help[] =
     "  vaultctl --vault v --key-file k audit export --out audit.jsonl\n"
     "  vaultctl audit verify --export audit.jsonl --pubkey audit.pub --checkpoint /media/usb/cp-2026-11-23.txt\n"
     "  vaultctl --vault v --key-file k audit verify --pubkey audit.pub --checkpoint cp-2026-11-23.txt\n"
-    "  vaultctl --vault v --key-file k audit report --user os:root\n";
+    "  vaultctl --vault v --key-file k audit report --user os:root\n"
+    "  vaultctl --vault v --key-file k audit prove --seq 1234 --out proof-1234.json\n"
+    "  vaultctl audit check-proof --proof proof-1234.json --pubkey audit.pub\n"
+    "  vaultctl --vault v --key-file k audit consistency --from 5000 --out cons.json\n"
+    "  vaultctl audit check-proof --proof cons.json --pubkey audit.pub --checkpoint /media/usb/cp-2026-11-23.txt\n";
 
 static void progress_bar(uint64_t done, uint64_t total, void *arg)
 {
@@ -133,6 +149,114 @@ static int read_notes(char ***out, cli *c, const char *const *paths, size_t n)
     return EXIT_OK;
 }
 
+/* A sequence number or tree size: decimal digits only. */
+static int parse_u64(const cli *c, const char *opt, const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    unsigned long long n;
+
+    if (!s || *s < '0' || *s > '9')
+        return cli_usage_error(c, "%s wants a number", opt);
+    errno = 0;
+    n = strtoull(s, &end, 10);
+    if (errno || *end || n > INT64_MAX)
+        return cli_usage_error(c, "%s wants a number up to 2^63-1", opt);
+    *out = (uint64_t)n;
+    return EXIT_OK;
+}
+
+/* Text output shows hashes in hex (as tests/vectors/proofs.txt); the
+ * proof object carries them in base64. */
+static void print_hex(const char *label, const uint8_t h[32])
+{
+    size_t i;
+
+    fputs(label, stdout);
+    for (i = 0; i < 32; i++)
+        printf("%02x", h[i]);
+    fputc('\n', stdout);
+}
+
+/* A proof from the vault: the JSON object to --out or (--json) stdout,
+ * else a few lines for people. */
+static int show_proof(cli *c, const vault_proof *p, const char *out_path)
+{
+    char *json = NULL;
+    size_t i;
+    int rc, ex = EXIT_OK;
+
+    if ((rc = vault_proof_json(&json, p)) != VAULT_OK)
+        return cli_fail(c, rc);
+    if (out_path) {
+        size_t n = strlen(json);
+        char *line = malloc(n + 2);
+        if (!line) {
+            vault_free(json);
+            return cli_fail(c, VAULT_ENOMEM);
+        }
+        memcpy(line, json, n);
+        line[n] = '\n', line[n + 1] = '\0';
+        ex = cli_file_write(c, out_path, line, n + 1);
+        free(line);
+    } else if (c->json) {
+        printf("%s\n", json);
+    }
+    vault_free(json);
+    if (out_path || c->json)
+        return ex;
+    if (p->kind == VAULT_PROOF_INCLUSION) {
+        printf("entry %llu is in the tree of size %llu\n", (unsigned long long)p->seq,
+               (unsigned long long)p->size);
+        print_hex("leaf       ", p->leaf);
+    } else {
+        printf("the tree of size %llu extends the tree of size %llu\n",
+               (unsigned long long)p->size, (unsigned long long)p->from);
+        print_hex("from_root  ", p->from_root);
+    }
+    print_hex("root       ", p->root);
+    for (i = 0; i < p->nhashes; i++)
+        print_hex(i ? "           " : "hashes     ", p->hashes[i]);
+    if (p->nhashes == 0)
+        printf("hashes     (none)\n");
+    if (p->kind == VAULT_PROOF_CONSISTENCY && p->from)
+        printf("from note  %s\n", p->from_checkpoint ? "signed checkpoint (in --out / --json)"
+                                                      : "none stored for this size");
+    printf("note       %s\n", p->checkpoint ? "signed checkpoint (in --out / --json)"
+                                            : "none stored for this size: check it with a note of this size");
+    return EXIT_OK;
+}
+
+/* check-proof: the proof file against the public key and the notes. */
+static int check_proof(cli *c, const char *proof_path, const char *pub_path, char **notes,
+                       size_t nnotes)
+{
+    char *text = NULL, *pub = NULL;
+    vault_proof p;
+    int rc = VAULT_OK, ex = EXIT_FAIL;
+
+    memset(&p, 0, sizeof p);
+    if (!(text = read_small(c, proof_path)) || !(pub = read_small(c, pub_path)))
+        goto out;
+    if ((rc = vault_proof_parse(&p, text, strlen(text))) == VAULT_OK)
+        rc = vault_proof_check(&p, pub, (const char *const *)notes, nnotes);
+    if (rc < 0) {
+        ex = cli_fail(c, rc);
+        goto out;
+    }
+    if (p.kind == VAULT_PROOF_INCLUSION)
+        printf("ok: entry %llu is in the signed tree of size %llu\n", (unsigned long long)p.seq,
+               (unsigned long long)p.size);
+    else
+        printf("ok: the signed tree of size %llu extends the signed tree of size %llu\n",
+               (unsigned long long)p.size, (unsigned long long)p.from);
+    ex = EXIT_OK;
+out:
+    vault_proof_clear(&p);
+    free(text);
+    free(pub);
+    return ex;
+}
+
 int cmd_audit(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {CLI_GLOBAL_OPTIONS,
@@ -143,9 +267,17 @@ int cmd_audit(cli *c, int argc, char **argv)
                                          {"record", required_argument, NULL, 'r'},
                                          {"denied", no_argument, NULL, 'd'},
                                          {"break-glass", no_argument, NULL, 'b'},
+                                         {"seq", required_argument, NULL, 'n'},
+                                         {"size", required_argument, NULL, 's'},
+                                         {"from", required_argument, NULL, 'f'},
+                                         {"to", required_argument, NULL, 't'},
+                                         {"proof", required_argument, NULL, 'P'},
                                          {NULL, 0, NULL, 0}};
     const char *export_path = NULL, *pub_path = NULL, *out_path = NULL, **cp_paths = NULL, **grown;
-    const char *record = NULL, *sub, *report_user = NULL;
+    const char *record = NULL, *sub, *report_user = NULL, *proof_path = NULL;
+    const char *seq_arg = NULL, *size_arg = NULL, *from_arg = NULL, *to_arg = NULL;
+    uint64_t a = 0, b = 0;
+    vault_proof proof = {0};
     int denied = 0, glass = 0, opt, r, rc = VAULT_OK, ex = EXIT_OK, kinds;
     int show = isatty(STDERR_FILENO);
     char **notes = NULL, *pub = NULL, *text = NULL, key[256];
@@ -177,6 +309,11 @@ int cmd_audit(cli *c, int argc, char **argv)
         case 'r': record = optarg; break;
         case 'd': denied = 1; break;
         case 'b': glass = 1; break;
+        case 'n': seq_arg = optarg; break;
+        case 's': size_arg = optarg; break;
+        case 'f': from_arg = optarg; break;
+        case 't': to_arg = optarg; break;
+        case 'P': proof_path = optarg; break;
         default:
             if ((r = cli_global_option(c, opt, optarg)) <= 0) {
                 ex = r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
@@ -186,7 +323,8 @@ int cmd_audit(cli *c, int argc, char **argv)
     }
     sub = optind < argc ? argv[optind] : NULL;
     if (!sub) {
-        ex = cli_usage_error(c, "say verify, checkpoint, pubkey, export or report");
+        ex = cli_usage_error(c, "say verify, checkpoint, pubkey, export, report, prove, "
+                                "consistency or check-proof");
         goto out;
     }
     if (optind + 1 < argc) {
@@ -194,6 +332,29 @@ int cmd_audit(cli *c, int argc, char **argv)
         goto out;
     }
     memset(&res, 0, sizeof res);
+    if ((seq_arg || size_arg) && strcmp(sub, "prove") != 0) {
+        ex = cli_usage_error(c, "--seq and --size go with prove");
+        goto out;
+    }
+    if ((from_arg || to_arg) && strcmp(sub, "consistency") != 0) {
+        ex = cli_usage_error(c, "--from and --to go with consistency");
+        goto out;
+    }
+    if (proof_path && strcmp(sub, "check-proof") != 0) {
+        ex = cli_usage_error(c, "--proof goes with check-proof");
+        goto out;
+    }
+    if (strcmp(sub, "check-proof") == 0) {
+        c->cmd = "audit check-proof";
+        if (!proof_path || !pub_path) {
+            ex = cli_usage_error(c, "check-proof needs --proof FILE and --pubkey FILE");
+            goto out;
+        }
+        if ((ex = read_notes(&notes, c, cp_paths, ncp)) != EXIT_OK)
+            goto out;
+        ex = check_proof(c, proof_path, pub_path, notes, ncp);
+        goto out;
+    }
 
     if (strcmp(sub, "verify") == 0) {
         c->cmd = "audit verify";
@@ -262,6 +423,25 @@ int cmd_audit(cli *c, int argc, char **argv)
                                 NULL);
         if (show && out_path)
             fputc('\n', stderr);
+    } else if (strcmp(sub, "prove") == 0 || strcmp(sub, "consistency") == 0) {
+        int inclusion = strcmp(sub, "prove") == 0;
+        c->cmd = inclusion ? "audit prove" : "audit consistency";
+        if (!(inclusion ? seq_arg : from_arg)) {
+            ex = cli_usage_error(c, inclusion ? "prove needs --seq N" : "consistency needs --from A");
+            goto out;
+        }
+        if ((ex = parse_u64(c, inclusion ? "--seq" : "--from", inclusion ? seq_arg : from_arg,
+                            &a)) != EXIT_OK)
+            goto out;
+        if ((inclusion ? size_arg : to_arg) &&
+            (ex = parse_u64(c, inclusion ? "--size" : "--to", inclusion ? size_arg : to_arg,
+                            &b)) != EXIT_OK)
+            goto out;
+        if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
+            goto out;
+        rc = inclusion ? vault_audit_prove(&proof, v, a, b) : vault_audit_consistency(&proof, v, a, b);
+        if (rc == VAULT_OK)
+            ex = show_proof(c, &proof, out_path);
     } else if (strcmp(sub, "report") == 0) {
         c->cmd = "audit report";
         /* Here --user names whose accesses to report, not who is acting. */
@@ -294,6 +474,7 @@ int cmd_audit(cli *c, int argc, char **argv)
     if (rc < 0)
         ex = cli_fail(c, rc);
 out:
+    vault_proof_clear(&proof);
     vault_free(text);
     for (i = 0; notes && i < ncp; i++)
         free(notes[i]);

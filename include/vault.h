@@ -221,8 +221,10 @@ typedef struct vault_credentials {
  *    file sent as text/csv), vault_grant_issue/approve/revoke/list/
  *    warnings, vault_break_glass, vault_audit_verify (_notes),
  *    vault_audit_report, vault_audit_export, vault_audit_checkpoint,
- *    vault_audit_pubkey, vault_key_rotate, vault_db_key (refused unless
- *    vaultd's configuration enables it), vault_id, vault_close.  Progress
+ *    vault_audit_pubkey, vault_audit_prove, vault_audit_consistency (the
+ *    answer parsed as vault_proof_parse does), vault_key_rotate,
+ *    vault_db_key (refused unless vaultd's configuration enables it),
+ *    vault_id, vault_close.  Progress
  *    callbacks are not called in client mode.  Values sent must be UTF-8
  *    (VAULT_EINVALID otherwise).
  *  - a session remembers only its purpose: the subject's user, role,
@@ -656,6 +658,89 @@ VAULT_API int vault_const_report_break_glass(void);
  * (null for entries older than format LVA2). */
 VAULT_API int vault_audit_report(char **out, vault *v, int kind, const char *arg,
                                  int as_json) VAULT_CHECK;
+
+/* ---- Proofs (RFC 6962; docs/audit-format.md section "Proofs") ----------
+ * Entry seq (1-based, as everywhere in the log) is the RFC 6962 leaf
+ * index seq - 1; the tree of size S holds entries 1..S.  A proof carries
+ * the root(s) it leads to and, when the vault stores a signed checkpoint
+ * of that size, its note: checked against a note and the public key with
+ * vault_proof_check, without the vault. */
+#define VAULT_PROOF_INCLUSION 1   /* entry seq is in the tree of `size` */
+#define VAULT_PROOF_CONSISTENCY 2 /* the tree of `size` extends the tree of `from` */
+#define VAULT_PROOF_HASHES_MAX 128
+
+typedef struct vault_proof {
+    int kind;               /* VAULT_PROOF_* */
+    uint64_t seq;           /* inclusion: the entry (1-based); 0 otherwise */
+    uint64_t from;          /* consistency: the older size A; 0 otherwise */
+    uint64_t size;          /* the tree size the proof leads to (S, or B) */
+    uint8_t leaf[32];       /* inclusion: SHA-256(0x00 | entry bytes) */
+    uint8_t from_root[32];  /* consistency: root of the first `from` entries */
+    uint8_t root[32];       /* root of the first `size` entries */
+    size_t nhashes;
+    uint8_t hashes[VAULT_PROOF_HASHES_MAX][32]; /* in RFC 6962 order */
+    char *checkpoint;       /* signed note of size `size`, or NULL when none is stored */
+    char *from_checkpoint;  /* consistency: signed note of size `from`, or NULL */
+} vault_proof;
+
+/* sizeof(vault_proof) and VAULT_PROOF_HASHES_MAX, for bindings that
+ * mirror the struct. */
+VAULT_API size_t vault_proof_struct_size(void);
+VAULT_API size_t vault_proof_hashes_max(void);
+VAULT_API int vault_const_proof_inclusion(void);
+VAULT_API int vault_const_proof_consistency(void);
+
+/* Inclusion proof of entry seq (1-based) in the tree of the first `size`
+ * entries.  size 0 means the newest signed checkpoint's size (the proof
+ * then always carries a note; VAULT_ENOTFOUND when no checkpoint covers
+ * seq yet: write one with vault_audit_checkpoint, or name a size).  Any
+ * other size up to the log's is allowed; out->checkpoint is the stored
+ * note of that size, or NULL.  Every entry up to `size` is read and
+ * checked as vault_audit_verify checks it (bytes, sequence, chain head,
+ * stored checkpoints' signatures and roots): one pass over them with
+ * O(log size) memory.  VAULT_EINVALID for seq 0 or seq > size,
+ * VAULT_ENOTFOUND for size beyond the log, VAULT_EINTEGRITY when an
+ * entry or checkpoint in the range fails its checks (no proof of
+ * damaged data is made).  Logged as action "audit_prove", refusals too
+ * (outcome error).  *out is cleared first; release it with
+ * vault_proof_clear.  Blocks while another writer holds the store. */
+VAULT_API int vault_audit_prove(vault_proof *out, vault *v, uint64_t seq, uint64_t size) VAULT_CHECK;
+
+/* Consistency proof from the tree of size `from` to the tree of size `to`
+ * (from <= to; to 0: the newest signed checkpoint's size).  from 0 and
+ * from == to give an empty proof.  Errors, cost and logging (action
+ * "audit_consistency") as for vault_audit_prove; VAULT_EINVALID for
+ * from > to. */
+VAULT_API int vault_audit_consistency(vault_proof *out, vault *v, uint64_t from,
+                                      uint64_t to) VAULT_CHECK;
+
+/* Free what *p holds (its notes) and zero it; NULL does nothing. */
+VAULT_API void vault_proof_clear(vault_proof *p);
+
+/* The proof as one JSON object (docs/audit-format.md, "Proofs"):
+ *   inclusion:   {"seq","size","leaf","hashes":[base64...],"root","checkpoint"}
+ *   consistency: {"from","size","from_root","root","hashes","from_checkpoint","checkpoint"}
+ * hashes and roots in base64, notes as text or null.  *out freed with
+ * vault_free. */
+VAULT_API int vault_proof_json(char **out, const vault_proof *p) VAULT_CHECK;
+
+/* Parse that JSON (len bytes) into *out (cleared first; release with
+ * vault_proof_clear).  VAULT_EINVALID, naming the key, for anything else:
+ * a missing or extra key, a hash that is not base64 of 32 bytes, more
+ * than VAULT_PROOF_HASHES_MAX hashes. */
+VAULT_API int vault_proof_parse(vault_proof *out, const char *json, size_t len) VAULT_CHECK;
+
+/* Check a proof offline with the public key text (vault_audit_pubkey)
+ * alone: the hashes must lead from the leaf (or from_root) to the root
+ * (af_inclusion_verify / af_consistency_verify), and each root must be
+ * vouched for by a checkpoint note signed by that key: the proof's own
+ * notes and every one of the nnotes notes given (each must verify, be of
+ * the proof's size or from-size, and name the same root).  0 when it
+ * holds; VAULT_EINTEGRITY (message says which part failed: "proof",
+ * "bad signature", "root") otherwise; VAULT_EINVALID for a malformed key,
+ * note or proof shape; VAULT_ENOTFOUND when a root has no signed note. */
+VAULT_API int vault_proof_check(const vault_proof *p, const char *pubkey,
+                                const char *const *notes, size_t nnotes) VAULT_CHECK;
 
 /* ---- Grants and break-glass ------------------------------------------------ */
 

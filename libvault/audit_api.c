@@ -181,31 +181,6 @@ cleanup:
     return rc;
 }
 
-/* Parse verifier key text into its name (the log's origin) and key. */
-static int parse_vkey(char name[256], uint8_t pk[32], const char *text)
-{
-    const char *plus1 = text ? strchr(text, '+') : NULL, *plus2;
-    uint8_t typed[33], keyid[4], want[4];
-    size_t n = 0, len;
-
-    if (!plus1 || !(plus2 = strchr(plus1 + 1, '+')) || plus1 == text ||
-        (size_t)(plus1 - text) >= 256 || plus2 - plus1 != 9)
-        return vault__err(VAULT_EINVALID, "public key is not note verifier text (name+keyid+key)");
-    memcpy(name, text, (size_t)(plus1 - text));
-    name[plus1 - text] = '\0';
-    len = strlen(plus2 + 1);
-    while (len && (plus2[len] == '\n' || plus2[len] == '\r' || plus2[len] == ' '))
-        len--;
-    if (vc_hex2bin(keyid, sizeof keyid, &n, plus1 + 1, 8) < 0 || n != 4 ||
-        vc_b642bin(typed, sizeof typed, &n, plus2 + 1, len) < 0 || n != 33 || typed[0] != 0x01)
-        return vault__err(VAULT_EINVALID, "public key is not a valid Ed25519 note verifier key");
-    memcpy(pk, typed + 1, 32);
-    af_note_keyid(want, name, pk);
-    if (!vc_equal(want, keyid, 4))
-        return vault__err(VAULT_EINVALID, "public key: the key id does not match the key");
-    return VAULT_OK;
-}
-
 /* Client mode: the service's key against the one the caller pinned. */
 static int remote_pubkey(char *out, size_t out_size, vault *v)
 {
@@ -215,7 +190,7 @@ static int remote_pubkey(char *out, size_t out_size, vault *v)
 
     GUARD(client_audit_pubkey(out, out_size, v));
     if (v->expect_known) {
-        GUARD(parse_vkey(name, pk, out));
+        GUARD(af_vkey_parse(name, pk, out));
         ENSURE(vc_equal(pk, v->expect_pk, sizeof pk), VAULT_EINTEGRITY,
                "audit log: the service's checkpoint key is not the pinned public key given");
     }
@@ -233,7 +208,7 @@ int vault_audit_pin(vault *v, const char *pubkey)
 
     ENSURE(v, VAULT_EINVALID, "missing vault handle");
     ENSURE(pubkey, VAULT_EINVALID, "missing public key");
-    GUARD(parse_vkey(name, pk, pubkey));
+    GUARD(af_vkey_parse(name, pk, pubkey));
     if (!v->remote) {
         GUARD(vault__enter(v));
         entered = 1;
@@ -769,7 +744,7 @@ int vault_audit_verify_export_notes(vault_audit_result *out, const char *export_
     memset(out, 0, sizeof *out);
     GUARD(notes_check(notes, nnotes));
     GUARD(vc_init());
-    GUARD(parse_vkey(name, pk, pubkey));
+    GUARD(af_vkey_parse(name, pk, pubkey));
     f = strcmp(export_path, "-") == 0 ? stdin : fopen(export_path, "r");
     ENSURE(f, VAULT_ENOTFOUND, "%s: cannot open the export", export_path);
     memset(&r, 0, sizeof r);

@@ -564,6 +564,54 @@ static int h_audit_report(vd_request *r)
 
 /* ---- policy ---- */
 
+/* A tree size or sequence number: a non-negative integer, 0 when absent
+ * and not required. */
+static int size_arg(vd_request *r, const char *key, uint64_t *out, int required)
+{
+    json_t *v = json_object_get(r->body, key);
+    char msg[128];
+
+    *out = 0;
+    if (!v && !required)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        snprintf(msg, sizeof msg, "request body: '%s' must be a non-negative integer%s", key,
+                 v ? "" : " (missing)");
+        return vd_fail(r, VAULT_EINVALID, msg);
+    }
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+/* /v1/audit/prove {seq, size} and /v1/audit/consistency {from, to}: the
+ * answer is the proof object (docs/audit-format.md, "Proofs"). */
+static int h_audit_proof(vd_request *r, int inclusion)
+{
+    vault_proof p;
+    uint64_t a, b;
+    char *json = NULL;
+    int rc;
+
+    if (size_arg(r, inclusion ? "seq" : "from", &a, 1) < 0 ||
+        size_arg(r, inclusion ? "size" : "to", &b, 0) < 0 || vd_actor(r) < 0)
+        return -1;
+    rc = inclusion ? vault_audit_prove(&p, r->v, a, b) : vault_audit_consistency(&p, r->v, a, b);
+    if (rc != VAULT_OK)
+        return vd_fail(r, rc, NULL);
+    rc = vault_proof_json(&json, &p);
+    vault_proof_clear(&p);
+    if (rc != VAULT_OK)
+        return vd_fail(r, rc, NULL);
+    r->out = json_loads(json, 0, NULL);
+    vault_free(json);
+    if (!r->out)
+        return vd_fail(r, VAULT_ERROR, "the proof is not valid JSON");
+    return 0;
+}
+
+static int h_audit_prove(vd_request *r) { return h_audit_proof(r, 1); }
+static int h_audit_consistency(vd_request *r) { return h_audit_proof(r, 0); }
+
 static int h_policy_show(vd_request *r)
 {
     char *src = NULL, hash[65];
@@ -1046,6 +1094,8 @@ const vd_route vd_routes[] = {
     {"POST", "/v1/audit/verify", h_audit_verify, 1, 0, 0, 0},
     {"POST", "/v1/audit/checkpoint", h_audit_checkpoint, 1, OA, 0, 0},
     {"GET", "/v1/audit/pubkey", h_audit_pubkey, 1, 0, 0, 0},
+    {"POST", "/v1/audit/prove", h_audit_prove, 1, 0, 0, 0},
+    {"POST", "/v1/audit/consistency", h_audit_consistency, 1, 0, 0, 0},
     {"POST", "/v1/audit/report", h_audit_report, 1, OA, 0, 0},
     {"POST", "/v1/audit/export", h_audit_export, 1, OA, 0, 0},
     {"POST", "/v1/grants/issue", h_grant_issue, 1, OA, 0, 0},

@@ -1015,3 +1015,28 @@ int af_checkpoint_verify(af_checkpoint *out, const char *note, size_t len, const
 cleanup:
     return rc;
 }
+
+/* ---- note verifier keys (vault_audit_pubkey text) ---- */
+int af_vkey_parse(char name[256], uint8_t pk[32], const char *text)
+{
+    const char *plus1 = text ? strchr(text, '+') : NULL, *plus2;
+    uint8_t typed[33], keyid[4], want[4];
+    size_t n = 0, len;
+
+    if (!plus1 || !(plus2 = strchr(plus1 + 1, '+')) || plus1 == text ||
+        (size_t)(plus1 - text) >= 256 || plus2 - plus1 != 9)
+        return vault__err(VAULT_EINVALID, "public key is not note verifier text (name+keyid+key)");
+    memcpy(name, text, (size_t)(plus1 - text));
+    name[plus1 - text] = '\0';
+    len = strlen(plus2 + 1);
+    while (len && (plus2[len] == '\n' || plus2[len] == '\r' || plus2[len] == ' '))
+        len--;
+    if (vc_hex2bin(keyid, sizeof keyid, &n, plus1 + 1, 8) < 0 || n != 4 ||
+        vc_b642bin(typed, sizeof typed, &n, plus2 + 1, len) < 0 || n != 33 || typed[0] != 0x01)
+        return vault__err(VAULT_EINVALID, "public key is not a valid Ed25519 note verifier key");
+    memcpy(pk, typed + 1, 32);
+    af_note_keyid(want, name, pk);
+    if (!vc_equal(want, keyid, 4))
+        return vault__err(VAULT_EINVALID, "public key: the key id does not match the key");
+    return VAULT_OK;
+}

@@ -156,6 +156,12 @@ typedef struct af_checkpoint {
 int af_checkpoint_verify(af_checkpoint *out, const char *note, size_t len, const char *key_name,
                          const uint8_t pk[32]) VAULT_MUST_CHECK;
 
+/* Parse C2SP note verifier key text "<name>+<keyid hex>+<base64(0x01 |
+ * key)>" (vault_audit_pubkey) into its name (the log's origin) and
+ * Ed25519 key.  VAULT_EINVALID when it is not such text or the key id
+ * does not match. */
+int af_vkey_parse(char name[256], uint8_t pk[32], const char *text) VAULT_MUST_CHECK;
+
 /* ---- verification ---- */
 
 /* Failure classes, in vault_audit reports and exit messages. */

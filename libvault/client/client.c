@@ -1550,6 +1550,35 @@ cleanup:
     return rc;
 }
 
+int client_audit_proof(char **out_json, vault *v, const char *route, const char *k1, uint64_t a,
+                       const char *k2, uint64_t b)
+{
+    int rc = VAULT_OK, entered = 0;
+    const char *purpose;
+    json_t *ans = NULL, *body;
+
+    ENSURE(out_json && route && k1 && k2, VAULT_EINVALID, "missing output");
+    *out_json = NULL;
+    ENSURE(a <= INT64_MAX && b <= INT64_MAX, VAULT_EINVALID, "a tree size beyond 2^63");
+    GUARD(enter(v));
+    entered = 1;
+    GUARD(handle_purpose(&purpose, v));
+    body = body_for(purpose);
+    if (body && (json_object_set_new(body, k1, json_integer((json_int_t)a)) != 0 ||
+                 json_object_set_new(body, k2, json_integer((json_int_t)b)) != 0)) {
+        json_decref(body);
+        body = NULL;
+    }
+    GUARD(post(&ans, v, route, body));
+    *out_json = json_dumps(ans, JSON_COMPACT);
+    ENSURE(*out_json, VAULT_EIO, "vaultd: the proof answer is not a JSON object");
+cleanup:
+    if (entered)
+        leave(v);
+    json_decref(ans);
+    return rc;
+}
+
 int client_audit_export(vault *v, const char *path)
 {
     int rc = VAULT_OK, entered = 0, fd = -1, to_stdout;

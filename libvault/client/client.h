@@ -63,6 +63,10 @@ int client_audit_verify(vault_audit_result *out, vault *v, const char *const *no
                         size_t nnotes);
 int client_audit_export(vault *v, const char *path);
 int client_audit_report(char **out, vault *v, int kind, const char *arg, int as_json);
+/* POST {k1: a, k2: b} to a proof route (/v1/audit/prove, /v1/audit/consistency);
+ * *out_json (malloc'ed) is the answer, a proof object for audit_prove.c to parse. */
+int client_audit_proof(char **out_json, vault *v, const char *route, const char *k1, uint64_t a,
+                       const char *k2, uint64_t b);
 int client_key_rotate(vault *v, const char *grade);
 
 #endif

@@ -81,7 +81,8 @@ class ApiTest(unittest.TestCase):
                        "jurisdiction": H.GRID, "fields": {"name": "张三"}, "field": "phone",
                        "value": "13800000000", "action": "read", "filename": "p.yaml",
                        "yaml": "not: a policy", "effect": "allow", "not_after": 4000000000,
-                       "reason": "test", "kind": "denied", "grade": "personal"}
+                       "reason": "test", "kind": "denied", "grade": "personal",
+                       "seq": 1, "from": 0}
             for (method, path), officer in sorted(spec_routes(self.spec).items()):
                 op = self.spec["paths"][path][method]
                 body = None

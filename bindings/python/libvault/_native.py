@@ -253,6 +253,25 @@ class vault_audit_result(Structure):
     ]
 
 
+_PROOF_HASHES = int(lib.vault_proof_hashes_max())
+
+
+class vault_proof(Structure):
+    _fields_ = [
+        ("kind", c_int),
+        ("seq", c_uint64),
+        ("from", c_uint64),
+        ("size", c_uint64),
+        ("leaf", ctypes.c_uint8 * 32),
+        ("from_root", ctypes.c_uint8 * 32),
+        ("root", ctypes.c_uint8 * 32),
+        ("nhashes", c_size_t),
+        ("hashes", (ctypes.c_uint8 * 32) * _PROOF_HASHES),
+        ("checkpoint", c_void_p),
+        ("from_checkpoint", c_void_p),
+    ]
+
+
 class vault_grant_spec(Structure):
     _fields_ = [
         ("user", c_char_p),
@@ -363,6 +382,21 @@ _fn("vault_audit_verify_export_notes", c_int, POINTER(vault_audit_result), c_cha
     POINTER(c_char_p), c_size_t, PROGRESS_FN, c_void_p)
 _fn("vault_audit_notes_max", c_size_t)
 _fn("vault_audit_report", c_int, _pvp, _vp, c_int, c_char_p, c_int)
+# RFC 6962 proofs (the bindings read a proof through vault_proof_json).
+_pproof = POINTER(vault_proof)
+_fn("vault_proof_struct_size", c_size_t)
+_fn("vault_proof_hashes_max", c_size_t)
+_fn("vault_const_proof_inclusion", c_int)
+_fn("vault_const_proof_consistency", c_int)
+_fn("vault_audit_prove", c_int, _pproof, _vp, c_uint64, c_uint64)
+_fn("vault_audit_consistency", c_int, _pproof, _vp, c_uint64, c_uint64)
+_fn("vault_proof_clear", None, _pproof)
+_fn("vault_proof_json", c_int, _pvp, _pproof)
+_fn("vault_proof_parse", c_int, _pproof, c_char_p, c_size_t)
+_fn("vault_proof_check", c_int, _pproof, c_char_p, POINTER(c_char_p), c_size_t)
+if ctypes.sizeof(vault_proof) != int(lib.vault_proof_struct_size()):
+    raise ImportError("libvault: vault_proof is %d bytes in the library, %d here"
+                      % (lib.vault_proof_struct_size(), ctypes.sizeof(vault_proof)))
 
 # Grants and break-glass
 _fn("vault_grant_issue", c_int, c_void_p, c_size_t, _pi, _vp, POINTER(vault_grant_spec))

@@ -27,7 +27,7 @@ __all__ = [
     "Effect", "Action", "Kdf", "UnlockKind", "AuditFailure", "ReportKind", "Reason",
     "FieldResult", "RecordResult", "KeySlot", "AuditResult", "Grant", "PolicySource",
     "Principal",
-    "Vault", "Session", "generate_key_file", "policy_check", "verify_export",
+    "Vault", "Session", "generate_key_file", "policy_check", "verify_export", "check_proof",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -560,6 +560,38 @@ def verify_export(export_path: PathLike, pubkey: str, checkpoint: Checkpoints = 
                         progress, check)
 
 
+def _proof_dict(proof_c: Any) -> Dict[str, Any]:
+    """The proof object (docs/audit-format.md, "Proofs") of a filled vault_proof."""
+    out = c_void_p()
+    check(_n.lib.vault_proof_json(byref(out), byref(proof_c)))
+    return json.loads(_n.take_string(out))
+
+
+def check_proof(proof: Union[str, Mapping[str, Any]], pubkey: str,
+                checkpoint: Checkpoints = None) -> None:
+    """Check an inclusion or consistency proof offline, with the public key alone.
+
+    ``proof`` is the dict from :meth:`Vault.audit_prove` or
+    :meth:`Vault.audit_consistency` (or its JSON text); ``pubkey`` the text
+    from :meth:`Vault.audit_pubkey`; ``checkpoint`` optionally signed notes
+    kept outside (one or a list), each of the proof's size or from-size.
+    The hashes must lead to the root(s) and a note signed by the key must
+    vouch for each root.  Raises :class:`~libvault.IntegrityError` when the
+    proof fails, :class:`~libvault.NotFound` when no signed note vouches
+    for a root, :class:`~libvault.InvalidInput` for a malformed proof,
+    key or note.
+    """
+    text = proof if isinstance(proof, str) else json.dumps(proof, ensure_ascii=False)
+    raw = text.encode("utf-8")
+    arr, n = _notes(checkpoint)
+    proof_c = _n.vault_proof()
+    try:
+        check(_n.lib.vault_proof_parse(byref(proof_c), raw, len(raw)))
+        check(_n.lib.vault_proof_check(byref(proof_c), _b(pubkey.strip(), "pubkey"), arr, n))
+    finally:
+        _n.lib.vault_proof_clear(byref(proof_c))
+
+
 # --------------------------------------------------------------------------
 # Vault
 # --------------------------------------------------------------------------
@@ -935,6 +967,41 @@ class Vault:
         check of the service's key."""
         with self._use() as v:
             check(_n.lib.vault_audit_pin(v, _b(pubkey.strip(), "pubkey")))
+
+    def _proof(self, fn: Callable[..., int], a: int, b: int) -> Dict[str, Any]:
+        if a < 0 or b < 0:
+            raise ValueError("sequence numbers and sizes are not negative")
+        proof_c = _n.vault_proof()
+        try:
+            with self._use() as v:
+                check(fn(byref(proof_c), v, a, b))
+            return _proof_dict(proof_c)
+        finally:
+            _n.lib.vault_proof_clear(byref(proof_c))
+
+    def audit_prove(self, seq: int, size: int = 0) -> Dict[str, Any]:
+        """RFC 6962 inclusion proof of entry ``seq`` (numbered from 1) in the tree
+        of the first ``size`` entries (0: the newest signed checkpoint's).
+
+        Returns the proof object of docs/audit-format.md as a dict:
+        ``{"seq", "size", "leaf", "hashes", "root", "checkpoint"}`` (hashes
+        in base64, ``checkpoint`` the signed note of that size or None).
+        Every entry up to ``size`` is checked first: a damaged one raises
+        :class:`~libvault.IntegrityError`.  ``seq`` 0 or beyond ``size``
+        raises :class:`~libvault.InvalidInput`, a size beyond the log
+        :class:`~libvault.NotFound`.  Logged (action ``audit_prove``).
+        """
+        return self._proof(_n.lib.vault_audit_prove, seq, size)
+
+    def audit_consistency(self, from_size: int, to_size: int = 0) -> Dict[str, Any]:
+        """RFC 6962 consistency proof that the tree of ``to_size`` entries (0: the
+        newest signed checkpoint's) extends the tree of ``from_size``.
+
+        Returns ``{"from", "size", "from_root", "root", "hashes",
+        "from_checkpoint", "checkpoint"}``; errors as :meth:`audit_prove`.
+        Logged (action ``audit_consistency``).
+        """
+        return self._proof(_n.lib.vault_audit_consistency, from_size, to_size)
 
     def audit_report(self, kind: Union[ReportKind, int], arg: Optional[str] = None, *,
                      as_json: bool = False) -> TextOrJson:

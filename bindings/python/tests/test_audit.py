@@ -1,6 +1,9 @@
 """Audit log: verification, checkpoints, export, offline verification, tampering, reports."""
 
+import base64
+import json
 import os
+import pwd
 import unittest
 
 import libvault
@@ -207,6 +210,78 @@ class AuditTest(VaultCase):
         self.assertEqual(refused[0]["app"], "?")
         last = self.v.report_user("qian", as_json=True)[-1]
         self.assertEqual((last["app"], last["peer"]), ("officer-desk", "unix:uid=998"))
+
+class ProofTest(VaultCase):
+    """RFC 6962 proofs (docs/audit-format.md, "Proofs")."""
+
+    def setUp(self):
+        super().setUp()
+        self.g = self.grid()
+        self.rid = self.add_resident(self.officer())
+        for _ in range(3):
+            self.g.get(self.rid, ["phone"])
+        self.note = self.v.audit_checkpoint()
+        self.size = int(self.note.split("\n")[1])
+        self.pub = self.v.audit_pubkey()
+
+    def test_inclusion(self):
+        p = self.v.audit_prove(2)
+        self.assertEqual(sorted(p), ["checkpoint", "hashes", "leaf", "root", "seq", "size"])
+        self.assertEqual((p["seq"], p["size"]), (2, self.size))
+        self.assertEqual(p["checkpoint"], self.note)
+        libvault.check_proof(p, self.pub)
+        libvault.check_proof(p, self.pub, self.note)
+        libvault.check_proof(json.dumps(p), self.pub)
+        for seq in range(1, self.size + 1):
+            libvault.check_proof(self.v.audit_prove(seq, self.size), self.pub)
+        # one hash changed
+        bad = dict(p, hashes=list(p["hashes"]))
+        h = bytearray(base64.b64decode(bad["hashes"][0]))
+        h[0] ^= 1
+        bad["hashes"][0] = base64.b64encode(bytes(h)).decode()
+        with self.assertRaises(libvault.IntegrityError):
+            libvault.check_proof(bad, self.pub)
+        # claimed for another entry
+        with self.assertRaises(libvault.IntegrityError):
+            libvault.check_proof(dict(p, seq=3), self.pub)
+        # no note: only a note kept outside vouches for the root
+        with self.assertRaises(libvault.NotFound):
+            libvault.check_proof(dict(p, checkpoint=None), self.pub)
+        libvault.check_proof(dict(p, checkpoint=None), self.pub, [self.note])
+        with self.assertRaises(libvault.InvalidInput):
+            libvault.check_proof(dict(p, extra=1), self.pub)
+
+    def test_consistency(self):
+        self.g.get(self.rid, ["phone"])
+        later = self.v.audit_checkpoint()
+        c = self.v.audit_consistency(self.size)
+        self.assertEqual(c["from"], self.size)
+        self.assertEqual(c["from_checkpoint"], self.note)
+        self.assertEqual(c["checkpoint"], later)
+        libvault.check_proof(c, self.pub)
+        libvault.check_proof(dict(c, from_checkpoint=None), self.pub, [self.note])
+        with self.assertRaises(libvault.NotFound):
+            libvault.check_proof(dict(c, from_checkpoint=None), self.pub)
+        self.assertEqual(self.v.audit_consistency(0, 3)["hashes"], [])
+
+    def test_refusals_logged(self):
+        with self.assertRaises(libvault.InvalidInput):
+            self.v.audit_prove(0, 3)
+        with self.assertRaises(libvault.InvalidInput):
+            self.v.audit_prove(5, 3)
+        with self.assertRaises(libvault.NotFound):
+            self.v.audit_prove(1, 10 ** 6)
+        with self.assertRaises(libvault.InvalidInput):
+            self.v.audit_consistency(4, 3)
+        with self.assertRaises(ValueError):
+            self.v.audit_prove(-1)
+        rows = self.v.report_user(self.v_actor(), as_json=True)
+        refused = [r for r in rows if r["action"] in ("audit_prove", "audit_consistency")
+                   and r["outcome"] == "error" and r["detail"].startswith("refused: ")]
+        self.assertEqual(len(refused), 4)
+
+    def v_actor(self):
+        return "os:" + pwd.getpwuid(os.getuid()).pw_name
 
 
 if __name__ == "__main__":

@@ -94,20 +94,26 @@ class LoadingTest(unittest.TestCase):
                 decl = decl.strip()
                 if not decl:
                     continue
-                am = re.match(r".*?\b(\w+)\s*\[([^\]]+)\]$", decl)
+                # one dimension or more: [A] or [A][B] (the product counts)
+                am = re.match(r".*?\b(\w+)\s*((?:\[[^\]]+\])+)$", decl)
                 if am:
-                    expr = am.group(2).replace("VAULT_NAME_MAX", str(libvault.NAME_MAX))
+                    expr = "*".join("(%s)" % d for d in re.findall(r"\[([^\]]+)\]", am.group(2)))
+                    expr = expr.replace("VAULT_NAME_MAX", str(libvault.NAME_MAX))
                     expr = expr.replace("VAULT_REASON_TEXT_SIZE",
                                         str(_native.lib.vault_reason_text_size()))
-                    self.assertRegex(expr, r"^[\d\s+*]+$")
-                    want.append((am.group(1), eval(expr)))  # digits and + only
+                    expr = expr.replace("VAULT_PROOF_HASHES_MAX",
+                                        str(_native.lib.vault_proof_hashes_max()))
+                    self.assertRegex(expr, r"^[\d\s+*()]+$")
+                    want.append((am.group(1), eval(expr)))  # digits, + and * only
                 else:
                     want.append((re.findall(r"\w+", decl)[-1], None))
             struct = getattr(_native, name)
             got = []
             for fname, ftype in struct._fields_:
-                length = getattr(ftype, "_length_", None) if issubclass(
-                    ftype, ctypes.Array) else None
+                length = None
+                while issubclass(ftype, ctypes.Array):  # nested arrays: the product
+                    length = (length or 1) * ftype._length_
+                    ftype = ftype._type_
                 got.append((fname, length))
             self.assertEqual(got, want, name)
 

@@ -1,0 +1,444 @@
+/* audit_proof: RFC 6962 proofs from a stream of leaves, their JSON form
+ * and their offline check (audit_proof.h; docs/audit-format.md, "Proofs"). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "audit_proof.h"
+#include "crypto.h"
+
+typedef unsigned long long ull;
+
+/* Largest power of two smaller than n (n >= 2). */
+static uint64_t split_point(uint64_t n)
+{
+    uint64_t k = 1;
+
+    while (k << 1 < n)
+        k <<= 1;
+    return k;
+}
+
+static int add_range(af_prover *p, uint64_t lo, uint64_t hi)
+{
+    if (p->n == AF_PROOF_RANGES)
+        return vault__err(VAULT_ELIMIT, "proof: more than %d hashes", AF_PROOF_RANGES);
+    p->lo[p->n] = lo;
+    p->hi[p->n] = hi;
+    p->n++;
+    return VAULT_OK;
+}
+
+/* PATH(m, D[lo:hi]) of RFC 6962 section 2.1.1: the sibling subtrees from
+ * the bottom up. */
+static int plan_path(af_prover *p, uint64_t m, uint64_t lo, uint64_t hi)
+{
+    int rc = VAULT_OK;
+    uint64_t k;
+
+    if (hi - lo <= 1)
+        goto cleanup;
+    k = split_point(hi - lo);
+    if (m < k) {
+        GUARD(plan_path(p, m, lo, lo + k));
+        GUARD(add_range(p, lo + k, hi));
+    } else {
+        GUARD(plan_path(p, m - k, lo + k, hi));
+        GUARD(add_range(p, lo, lo + k));
+    }
+cleanup:
+    return rc;
+}
+
+/* SUBPROOF(m, D[lo:hi], b) of RFC 6962 section 2.1.2. */
+static int plan_subproof(af_prover *p, uint64_t m, uint64_t lo, uint64_t hi, int b)
+{
+    int rc = VAULT_OK;
+    uint64_t k;
+
+    if (m == hi - lo) {
+        if (!b)
+            GUARD(add_range(p, lo, hi));
+        goto cleanup;
+    }
+    k = split_point(hi - lo);
+    if (m <= k) {
+        GUARD(plan_subproof(p, m, lo, lo + k, b));
+        GUARD(add_range(p, lo + k, hi));
+    } else {
+        GUARD(plan_subproof(p, m - k, lo + k, hi, 0));
+        GUARD(add_range(p, lo, lo + k));
+    }
+cleanup:
+    return rc;
+}
+
+/* The ranges are disjoint: order them by their first leaf, so that one
+ * pass over the leaves meets them one after the other. */
+static void plan_order(af_prover *p)
+{
+    size_t i, j, t;
+
+    for (i = 0; i < p->n; i++)
+        p->order[i] = i;
+    for (i = 1; i < p->n; i++)
+        for (j = i; j > 0 && p->lo[p->order[j - 1]] > p->lo[p->order[j]]; j--)
+            t = p->order[j], p->order[j] = p->order[j - 1], p->order[j - 1] = t;
+    af_merkle_init(&p->part);
+    af_merkle_init(&p->all);
+    af_merkle_root(&p->all, p->root); /* the empty tree, until leaves come */
+    if (p->kind == VAULT_PROOF_CONSISTENCY && p->from == 0)
+        memcpy(p->from_root, p->root, 32);
+}
+
+int af_prover_inclusion(af_prover *p, uint64_t index, uint64_t size)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(p, VAULT_EINVALID, "af_prover_inclusion: missing argument");
+    memset(p, 0, sizeof *p);
+    ENSURE(index < size, VAULT_EINVALID, "proof: leaf %llu is not in a tree of %llu leaves",
+           (ull)index, (ull)size);
+    p->kind = VAULT_PROOF_INCLUSION;
+    p->index = index;
+    p->size = size;
+    GUARD(plan_path(p, index, 0, size));
+    plan_order(p);
+cleanup:
+    return rc;
+}
+
+int af_prover_consistency(af_prover *p, uint64_t size1, uint64_t size2)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(p, VAULT_EINVALID, "af_prover_consistency: missing argument");
+    memset(p, 0, sizeof *p);
+    ENSURE(size1 <= size2, VAULT_EINVALID,
+           "proof: a tree of %llu leaves can't extend one of %llu", (ull)size2, (ull)size1);
+    p->kind = VAULT_PROOF_CONSISTENCY;
+    p->from = size1;
+    p->size = size2;
+    /* Size 0 and equal sizes need no hashes (RFC 6962 section 2.1.2). */
+    if (size1 > 0 && size1 < size2)
+        GUARD(plan_subproof(p, size1, 0, size2, 1));
+    plan_order(p);
+cleanup:
+    return rc;
+}
+
+int af_prover_done(const af_prover *p) { return p->pushed >= p->size; }
+
+int af_prover_push(af_prover *p, const uint8_t leaf[32])
+{
+    uint64_t i = p->pushed;
+    size_t k;
+
+    if (af_prover_done(p))
+        return 1;
+    if (p->kind == VAULT_PROOF_INCLUSION && i == p->index)
+        memcpy(p->leaf, leaf, 32);
+    if (p->cur < p->n && i >= p->lo[k = p->order[p->cur]]) {
+        af_merkle_push(&p->part, leaf);
+        if (i + 1 == p->hi[k]) {
+            af_merkle_root(&p->part, p->hashes[k]);
+            af_merkle_init(&p->part);
+            p->cur++;
+        }
+    }
+    af_merkle_push(&p->all, leaf);
+    p->pushed++;
+    if (p->kind == VAULT_PROOF_CONSISTENCY && p->pushed == p->from)
+        af_merkle_root(&p->all, p->from_root);
+    if (!af_prover_done(p))
+        return 0;
+    af_merkle_root(&p->all, p->root);
+    return 1;
+}
+
+void af_prover_result(vault_proof *out, const af_prover *p)
+{
+    out->kind = p->kind;
+    out->seq = p->kind == VAULT_PROOF_INCLUSION ? p->index + 1 : 0;
+    out->from = p->kind == VAULT_PROOF_CONSISTENCY ? p->from : 0;
+    out->size = p->size;
+    memset(out->leaf, 0, 32);
+    memset(out->from_root, 0, 32);
+    if (p->kind == VAULT_PROOF_INCLUSION)
+        memcpy(out->leaf, p->leaf, 32);
+    else
+        memcpy(out->from_root, p->from_root, 32);
+    memcpy(out->root, p->root, 32);
+    out->nhashes = p->n;
+    memcpy(out->hashes, p->hashes, p->n * 32);
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+static int jset(json_t *o, const char *k, json_t *v)
+{
+    if (!v || json_object_set_new(o, k, v) != 0)
+        return vault__err(VAULT_ENOMEM, "out of memory building a proof");
+    return VAULT_OK;
+}
+
+static json_t *jb64(const uint8_t h[32])
+{
+    char b[48];
+
+    if (vc_bin2b64(b, sizeof b, h, 32) != VAULT_OK)
+        return NULL;
+    return json_string(b);
+}
+
+static json_t *jnote(const char *note)
+{
+    return note ? json_string(note) : json_null();
+}
+
+static json_t *jsize(uint64_t n)
+{
+    return n <= INT64_MAX ? json_integer((json_int_t)n) : NULL;
+}
+
+int af_proof_json(char **out, const vault_proof *p)
+{
+    int rc = VAULT_OK;
+    json_t *o = NULL, *a = NULL;
+    size_t i;
+    int inc;
+
+    ENSURE(out && p, VAULT_EINVALID, "vault_proof_json: missing argument");
+    *out = NULL;
+    inc = p->kind == VAULT_PROOF_INCLUSION;
+    ENSURE(inc || p->kind == VAULT_PROOF_CONSISTENCY, VAULT_EINVALID, "proof: unknown kind %d",
+           p->kind);
+    ENSURE(p->nhashes <= VAULT_PROOF_HASHES_MAX, VAULT_EINVALID, "proof: more than %d hashes",
+           VAULT_PROOF_HASHES_MAX);
+    o = json_object();
+    a = json_array();
+    ENSURE(o && a, VAULT_ENOMEM, "out of memory building a proof");
+    for (i = 0; i < p->nhashes; i++)
+        ENSURE(json_array_append_new(a, jb64(p->hashes[i])) == 0, VAULT_ENOMEM,
+               "out of memory building a proof");
+    if (inc) {
+        GUARD(jset(o, "seq", jsize(p->seq)));
+        GUARD(jset(o, "size", jsize(p->size)));
+        GUARD(jset(o, "leaf", jb64(p->leaf)));
+    } else {
+        GUARD(jset(o, "from", jsize(p->from)));
+        GUARD(jset(o, "size", jsize(p->size)));
+        GUARD(jset(o, "from_root", jb64(p->from_root)));
+    }
+    rc = jset(o, "hashes", a);
+    a = NULL;
+    GUARD(rc);
+    GUARD(jset(o, "root", jb64(p->root)));
+    if (!inc)
+        GUARD(jset(o, "from_checkpoint", jnote(p->from_checkpoint)));
+    GUARD(jset(o, "checkpoint", jnote(p->checkpoint)));
+    *out = json_dumps(o, JSON_COMPACT);
+    ENSURE(*out, VAULT_ENOMEM, "out of memory building a proof");
+cleanup:
+    json_decref(a);
+    json_decref(o);
+    return rc;
+}
+
+static int get_size(uint64_t *out, json_t *o, const char *key)
+{
+    json_t *j = json_object_get(o, key);
+
+    if (!json_is_integer(j) || json_integer_value(j) < 0)
+        return vault__err(VAULT_EINVALID, "proof: \"%s\" is not a non-negative integer", key);
+    *out = (uint64_t)json_integer_value(j);
+    return VAULT_OK;
+}
+
+static int get_hash(uint8_t out[32], json_t *j, const char *key)
+{
+    size_t n = 0;
+
+    if (!json_is_string(j) ||
+        vc_b642bin(out, 32, &n, json_string_value(j), json_string_length(j)) != VAULT_OK ||
+        n != 32) {
+        vault__err_clear();
+        return vault__err(VAULT_EINVALID, "proof: \"%s\" is not base64 of 32 bytes", key);
+    }
+    return VAULT_OK;
+}
+
+static int get_note(char **out, json_t *o, const char *key)
+{
+    json_t *j = json_object_get(o, key);
+
+    if (json_is_null(j))
+        return VAULT_OK;
+    if (!json_is_string(j) || json_string_length(j) > AF_NOTE_MAX ||
+        strlen(json_string_value(j)) != json_string_length(j))
+        return vault__err(VAULT_EINVALID, "proof: \"%s\" is neither a note of at most %d bytes "
+                          "nor null", key, AF_NOTE_MAX);
+    *out = strdup(json_string_value(j));
+    if (!*out)
+        return vault__err(VAULT_ENOMEM, "out of memory reading a proof");
+    return VAULT_OK;
+}
+
+int af_proof_parse(vault_proof *out, const char *json, size_t len)
+{
+    static const char *const inc_keys[] = {"seq", "size", "leaf", "hashes", "root", "checkpoint"};
+    static const char *const con_keys[] = {"from", "size", "from_root", "hashes",
+                                           "root", "from_checkpoint", "checkpoint"};
+    int rc = VAULT_OK, inc;
+    json_t *o = NULL, *a, *v;
+    const char *key;
+    const char *const *keys;
+    size_t nkeys, i;
+    char what[32];
+
+    ENSURE(out && json, VAULT_EINVALID, "vault_proof_parse: missing argument");
+    memset(out, 0, sizeof *out);
+    o = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+    ENSURE(json_is_object(o), VAULT_EINVALID, "proof: not a JSON object");
+    inc = json_object_get(o, "seq") != NULL;
+    ENSURE(inc != (json_object_get(o, "from") != NULL), VAULT_EINVALID,
+           "proof: needs \"seq\" (inclusion) or \"from\" (consistency), not both");
+    keys = inc ? inc_keys : con_keys;
+    nkeys = inc ? VAULT_ARRAY_LEN(inc_keys) : VAULT_ARRAY_LEN(con_keys);
+    json_object_foreach(o, key, v) {
+        for (i = 0; i < nkeys && strcmp(key, keys[i]) != 0; i++)
+            ;
+        ENSURE(i < nkeys, VAULT_EINVALID, "proof: unknown key in an %s proof",
+               inc ? "inclusion" : "consistency");
+    }
+    for (i = 0; i < nkeys; i++)
+        ENSURE(json_object_get(o, keys[i]), VAULT_EINVALID, "proof: missing \"%s\"", keys[i]);
+    out->kind = inc ? VAULT_PROOF_INCLUSION : VAULT_PROOF_CONSISTENCY;
+    GUARD(get_size(&out->size, o, "size"));
+    if (inc) {
+        GUARD(get_size(&out->seq, o, "seq"));
+        GUARD(get_hash(out->leaf, json_object_get(o, "leaf"), "leaf"));
+    } else {
+        GUARD(get_size(&out->from, o, "from"));
+        GUARD(get_hash(out->from_root, json_object_get(o, "from_root"), "from_root"));
+        GUARD(get_note(&out->from_checkpoint, o, "from_checkpoint"));
+    }
+    GUARD(get_hash(out->root, json_object_get(o, "root"), "root"));
+    GUARD(get_note(&out->checkpoint, o, "checkpoint"));
+    a = json_object_get(o, "hashes");
+    ENSURE(json_is_array(a), VAULT_EINVALID, "proof: \"hashes\" is not an array");
+    ENSURE(json_array_size(a) <= VAULT_PROOF_HASHES_MAX, VAULT_EINVALID,
+           "proof: more than %d hashes", VAULT_PROOF_HASHES_MAX);
+    json_array_foreach(a, i, v) {
+        snprintf(what, sizeof what, "hashes[%zu]", i);
+        GUARD(get_hash(out->hashes[i], v, what));
+    }
+    out->nhashes = json_array_size(a);
+cleanup:
+    if (rc < 0 && out) {
+        free(out->checkpoint);
+        free(out->from_checkpoint);
+        memset(out, 0, sizeof *out);
+    }
+    json_decref(o);
+    return rc;
+}
+
+/* ---- offline check --------------------------------------------------------- */
+
+typedef struct vouch {
+    int size, from; /* a signed note vouches for root / from_root */
+} vouch;
+
+/* One note (`where` names it): it must verify under (name, pk), be of the
+ * proof's size or from-size (`want`: 0 either, else that one) and name the
+ * same root. */
+static int check_note(vouch *w, const vault_proof *p, const char *note, const char *name,
+                      const uint8_t pk[32], uint64_t want, const char *where)
+{
+    int rc = VAULT_OK, r, con = p->kind == VAULT_PROOF_CONSISTENCY;
+    af_checkpoint c;
+    char why[256];
+
+    r = af_checkpoint_verify(&c, note, strlen(note), name, pk);
+    /* a copy: the message is formatted into the buffer it comes from */
+    snprintf(why, sizeof why, "%s", vault_error_last());
+    ENSURE(r != VAULT_EINTEGRITY, VAULT_EINTEGRITY, "%s: bad signature (%s)", where, why);
+    ENSURE(r == VAULT_OK, r, "%s: %s", where, why);
+    ENSURE(c.size == p->size || (con && c.size == p->from), VAULT_EINVALID,
+           "%s is of size %llu, the proof of size %llu", where, (ull)c.size, (ull)p->size);
+    ENSURE(want == 0 || c.size == want, VAULT_EINTEGRITY,
+           "%s is of size %llu, not %llu as the proof says", where, (ull)c.size, (ull)want);
+    if (c.size == p->size) {
+        ENSURE(vc_equal(c.root, p->root, 32), VAULT_EINTEGRITY,
+               "root: %s (size %llu) names another root than the proof", where, (ull)c.size);
+        w->size = 1;
+    }
+    if (con && c.size == p->from) {
+        ENSURE(vc_equal(c.root, p->from_root, 32), VAULT_EINTEGRITY,
+               "root: %s (size %llu) names another root than the proof's from_root", where,
+               (ull)c.size);
+        w->from = 1;
+    }
+cleanup:
+    return rc;
+}
+
+int af_proof_check(const vault_proof *p, const char *name, const uint8_t pk[32],
+                   const char *const *notes, size_t nnotes)
+{
+    int rc = VAULT_OK, r, con;
+    vouch w = {0, 0};
+    af_merkle empty;
+    uint8_t e[32];
+    char where[256];
+    size_t i;
+
+    ENSURE(p && name && pk && (notes || nnotes == 0), VAULT_EINVALID,
+           "vault_proof_check: missing argument");
+    con = p->kind == VAULT_PROOF_CONSISTENCY;
+    ENSURE(con || p->kind == VAULT_PROOF_INCLUSION, VAULT_EINVALID, "proof: unknown kind %d",
+           p->kind);
+    ENSURE(p->nhashes <= VAULT_PROOF_HASHES_MAX, VAULT_EINVALID, "proof: more than %d hashes",
+           VAULT_PROOF_HASHES_MAX);
+    if (con) {
+        r = af_consistency_verify(p->from, p->size, p->from_root, p->root,
+                                  (const uint8_t(*)[32])p->hashes, p->nhashes);
+        if (r == VAULT_OK && p->from == 0) {
+            /* The empty tree needs no hashes; its root is still fixed. */
+            af_merkle_init(&empty);
+            af_merkle_root(&empty, e);
+            r = vc_equal(e, p->from_root, 32) ? VAULT_OK
+                : vault__err(VAULT_EINTEGRITY, "from_root is not the empty tree's");
+        }
+    } else {
+        ENSURE(p->seq >= 1, VAULT_EINVALID, "proof: entry 0 (sequence numbers start at 1)");
+        r = af_inclusion_verify(p->seq - 1, p->size, p->leaf, (const uint8_t(*)[32])p->hashes,
+                                p->nhashes, p->root);
+    }
+    if (r != VAULT_OK) { /* a copy: the message is formatted into its own buffer */
+        snprintf(where, sizeof where, "%s", vault_error_last());
+        rc = vault__err(r, "proof: %s", where);
+        goto cleanup;
+    }
+    if (p->checkpoint)
+        GUARD(check_note(&w, p, p->checkpoint, name, pk, p->size, "the proof's checkpoint"));
+    if (con && p->from_checkpoint)
+        GUARD(check_note(&w, p, p->from_checkpoint, name, pk, p->from,
+                         "the proof's from_checkpoint"));
+    for (i = 0; i < nnotes; i++) {
+        ENSURE(notes[i], VAULT_EINVALID, "checkpoint %zu is missing", i + 1);
+        if (nnotes > 1)
+            snprintf(where, sizeof where, "checkpoint %zu", i + 1);
+        else
+            snprintf(where, sizeof where, "the checkpoint");
+        GUARD(check_note(&w, p, notes[i], name, pk, 0, where));
+    }
+    ENSURE(w.size, VAULT_ENOTFOUND, "no signed checkpoint of size %llu vouches for the root",
+           (ull)p->size);
+    ENSURE(!con || p->from == 0 || w.from, VAULT_ENOTFOUND,
+           "no signed checkpoint of size %llu vouches for from_root", (ull)p->from);
+cleanup:
+    return rc;
+}

@@ -1,0 +1,292 @@
+/* audit_prove: the public proof calls (include/vault.h, "Proofs").  The
+ * proof is made while reading the stored log once, every entry checked as
+ * vault_audit_verify checks it (af_verifier: bytes, sequence, chain head,
+ * the stored checkpoints' signatures and roots) before its leaf is used,
+ * so damaged or forged rows give VAULT_EINTEGRITY, never a proof.  Cost:
+ * one pass over the first `size` entries (two SHA-256 per entry: the
+ * verifier's and the prover's leaf), O(log size) memory besides the list
+ * of checkpoints.  The pure part is audit/audit_proof.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "audit/audit_proof.h"
+#include "client/client.h"
+#include "crypto.h"
+#include "op.h"
+
+typedef unsigned long long ull;
+
+size_t vault_proof_struct_size(void) { return sizeof(vault_proof); }
+size_t vault_proof_hashes_max(void) { return VAULT_PROOF_HASHES_MAX; }
+int vault_const_proof_inclusion(void) { return VAULT_PROOF_INCLUSION; }
+int vault_const_proof_consistency(void) { return VAULT_PROOF_CONSISTENCY; }
+
+void vault_proof_clear(vault_proof *p)
+{
+    if (!p)
+        return;
+    free(p->checkpoint);
+    free(p->from_checkpoint);
+    memset(p, 0, sizeof *p);
+}
+
+int vault_proof_json(char **out, const vault_proof *p)
+{
+    vault__err_clear();
+    return af_proof_json(out, p);
+}
+
+int vault_proof_parse(vault_proof *out, const char *json, size_t len)
+{
+    vault__err_clear();
+    return af_proof_parse(out, json, len);
+}
+
+int vault_proof_check(const vault_proof *p, const char *pubkey, const char *const *notes,
+                      size_t nnotes)
+{
+    int rc = VAULT_OK;
+    uint8_t pk[32];
+    char name[256];
+
+    vault__err_clear();
+    ENSURE(p && pubkey, VAULT_EINVALID, "vault_proof_check: missing proof or public key");
+    ENSURE(nnotes <= VAULT_AUDIT_NOTES_MAX, VAULT_ELIMIT, "at most %d checkpoints",
+           VAULT_AUDIT_NOTES_MAX);
+    GUARD(vc_init());
+    GUARD(af_vkey_parse(name, pk, pubkey));
+    GUARD(af_proof_check(p, name, pk, notes, nnotes));
+cleanup:
+    return rc;
+}
+
+/* ---- making a proof from the stored log ---- */
+
+typedef struct prove_ctx {
+    vault *v;
+    char origin[64];
+    uint8_t pk[32];
+    af_checkpoint *cps; /* verified stored checkpoints, any order until sorted */
+    size_t ncps, cap;
+    uint64_t newest;    /* the largest checkpoint size (0: none) */
+    uint64_t want[2];   /* sizes whose notes are wanted (0: none) */
+    char *notes[2];
+    af_verifier ver;
+    af_prover prover;
+} prove_ctx;
+
+/* Each stored checkpoint: signed by this vault's key, under the size its
+ * row names (as vault_audit_verify checks them). */
+static int cp_fn(void *arg, uint64_t size, const char *note, size_t len)
+{
+    prove_ctx *c = arg;
+    af_checkpoint cp;
+    af_checkpoint *grown;
+    char why[256];
+
+    if (af_checkpoint_verify(&cp, note, len, c->origin, c->pk) != VAULT_OK) {
+        snprintf(why, sizeof why, "%s", vault_error_last()); /* formatted into its own buffer */
+        return vault__err(VAULT_EINTEGRITY, "audit log: checkpoint %llu: bad signature (%s)",
+                          (ull)size, why);
+    }
+    if (cp.size != size)
+        return vault__err(VAULT_EINTEGRITY,
+                          "audit log: checkpoint %llu: bad signature (the note is stored under "
+                          "another size)", (ull)size);
+    if (c->ncps == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 16;
+        grown = realloc(c->cps, c->cap * sizeof *grown);
+        if (!grown)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        c->cps = grown;
+    }
+    c->cps[c->ncps++] = cp;
+    if (size > c->newest)
+        c->newest = size;
+    return VAULT_OK;
+}
+
+/* Second pass over the (few) checkpoints: keep the notes of the wanted
+ * sizes.  Rows were checked by cp_fn in the same snapshot. */
+static int note_fn(void *arg, uint64_t size, const char *note, size_t len)
+{
+    prove_ctx *c = arg;
+    size_t i;
+
+    for (i = 0; i < 2; i++)
+        if (c->want[i] && size == c->want[i] && !c->notes[i]) {
+            c->notes[i] = strndup(note, len);
+            if (!c->notes[i])
+                return vault__err(VAULT_ENOMEM, "out of memory");
+        }
+    return VAULT_OK;
+}
+
+static int cp_cmp(const void *a, const void *b)
+{
+    const af_checkpoint *x = a, *y = b;
+
+    return x->size < y->size ? -1 : x->size > y->size;
+}
+
+static int entry_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
+                    size_t head_len)
+{
+    prove_ctx *c = arg;
+    uint64_t seq = 0;
+    uint8_t leaf[32];
+    int r;
+
+    if (af_entry_check(&seq, entry, len) == VAULT_OK) {
+        r = af_verifier_push_checked(&c->ver, seq, entry, len, head_len == 32 ? head : NULL);
+    } else {
+        vault__err_clear();
+        r = af_verifier_push(&c->ver, (uint64_t)pos, entry, len, head_len == 32 ? head : NULL);
+    }
+    if (r != AF_OK)
+        return vault__err(VAULT_EINTEGRITY, "audit log: %s; run audit verify",
+                          c->ver.res.message);
+    af_leaf_hash(leaf, entry, len);
+    return af_prover_push(&c->prover, leaf);
+}
+
+/* Make the proof in one read snapshot: kind, (a, b) = (seq, size) or
+ * (from, to). */
+static int prove_local(vault_proof *out, vault *v, int kind, uint64_t a, uint64_t b)
+{
+    int rc = VAULT_OK;
+    prove_ctx *c = calloc(1, sizeof *c);
+    int64_t count = 0;
+    uint64_t size = b;
+    size_t ncps = 0;
+
+    ENSURE(c, VAULT_ENOMEM, "out of memory");
+    c->v = v;
+    if (kind == VAULT_PROOF_INCLUSION)
+        ENSURE(a >= 1, VAULT_EINVALID, "entry 0: sequence numbers start at 1");
+    GUARD(op_begin(v, OP_READ));
+    GUARD(audit__load_pk(c->pk, v));
+    audit__origin(c->origin, sizeof c->origin, v);
+    GUARD(store_audit_count(&count, v->db));
+    GUARD(store_checkpoint_scan(v->db, cp_fn, c));
+    if (size == 0) {
+        ENSURE(c->newest > 0, VAULT_ENOTFOUND,
+               "no signed checkpoint yet; write one (audit checkpoint) or name a size");
+        size = c->newest;
+    }
+    ENSURE(size <= (uint64_t)count, VAULT_ENOTFOUND,
+           "no tree of size %llu: the log has %llu entries", (ull)size, (ull)count);
+    if (kind == VAULT_PROOF_INCLUSION) {
+        ENSURE(a <= size, b ? VAULT_EINVALID : VAULT_ENOTFOUND,
+               b ? "entry %llu is not in the tree of size %llu"
+                 : "entry %llu is newer than the newest checkpoint (size %llu); "
+                   "write one (audit checkpoint) or name a size",
+               (ull)a, (ull)size);
+        GUARD(af_prover_inclusion(&c->prover, a - 1, size));
+    } else {
+        ENSURE(a <= size, VAULT_EINVALID,
+               "from %llu is larger than to %llu", (ull)a, (ull)size);
+        GUARD(af_prover_consistency(&c->prover, a, size));
+        c->want[1] = a;
+    }
+    c->want[0] = size;
+    GUARD(store_checkpoint_scan(v->db, note_fn, c));
+    /* Only the checkpoints inside the range are checked on the way. */
+    if (c->ncps > 1)
+        qsort(c->cps, c->ncps, sizeof *c->cps, cp_cmp);
+    while (ncps < c->ncps && c->cps[ncps].size <= size)
+        ncps++;
+    af_verifier_init(&c->ver, c->cps, ncps);
+    ENSURE(c->ver.res.cls == AF_OK, VAULT_EINTEGRITY, "audit log: %s", c->ver.res.message);
+    if (!af_prover_done(&c->prover))
+        GUARD(store_audit_scan(v->db, 0, entry_fn, c));
+    ENSURE(af_prover_done(&c->prover), VAULT_EINTEGRITY,
+           "audit log: truncated (fewer than %llu entries stored); run audit verify", (ull)size);
+    op_rollback(v);
+    af_prover_result(out, &c->prover);
+    out->checkpoint = c->notes[0];
+    c->notes[0] = NULL;
+    if (kind == VAULT_PROOF_CONSISTENCY && a > 0) {
+        out->from_checkpoint = c->notes[1];
+        c->notes[1] = NULL;
+    }
+cleanup:
+    op_rollback(v);
+    if (c) {
+        free(c->notes[0]);
+        free(c->notes[1]);
+        free(c->cps);
+        free(c);
+    }
+    return rc;
+}
+
+/* A proof over vaultd: its JSON answer, parsed as an offline verifier
+ * would (nothing the service sends is taken on trust beyond its shape). */
+static int prove_remote(vault_proof *out, vault *v, int kind, uint64_t a, uint64_t b)
+{
+    int rc = VAULT_OK;
+    char *json = NULL;
+
+    if (kind == VAULT_PROOF_INCLUSION)
+        GUARD(client_audit_proof(&json, v, "/v1/audit/prove", "seq", a, "size", b));
+    else
+        GUARD(client_audit_proof(&json, v, "/v1/audit/consistency", "from", a, "to", b));
+    GUARD(af_proof_parse(out, json, strlen(json)));
+    ENSURE(out->kind == kind, VAULT_EIO, "vaultd: the proof answer is of the wrong kind");
+cleanup:
+    free(json);
+    return rc;
+}
+
+static int prove(vault_proof *out, vault *v, int kind, uint64_t a, uint64_t b)
+{
+    const char *action = kind == VAULT_PROOF_INCLUSION ? "audit_prove" : "audit_consistency";
+    int rc = VAULT_OK, entered = 0, logged;
+    char detail[320], saved[256];
+
+    ENSURE(out, VAULT_EINVALID, "missing output");
+    memset(out, 0, sizeof *out);
+    if (v && v->remote) {
+        rc = prove_remote(out, v, kind, a, b); /* vaultd logs the call */
+        goto cleanup;
+    }
+    GUARD(vault__enter(v));
+    entered = 1;
+    rc = prove_local(out, v, kind, a, b);
+    /* Logged after the read, refusals too, so that the entry names the
+     * outcome; its detail holds only sizes and the message. */
+    if (rc == VAULT_OK && kind == VAULT_PROOF_INCLUSION)
+        snprintf(detail, sizeof detail, "entry %llu in the tree of size %llu%s", (ull)a,
+                 (ull)out->size, out->checkpoint ? " (signed checkpoint)" : "");
+    else if (rc == VAULT_OK)
+        snprintf(detail, sizeof detail, "size %llu to size %llu%s", (ull)a, (ull)out->size,
+                 out->checkpoint ? " (signed checkpoint)" : "");
+    else
+        snprintf(detail, sizeof detail, "refused: %s", vault_error_last());
+    snprintf(saved, sizeof saved, "%s", vault_error_last());
+    logged = op_log_query(v, action, rc == VAULT_OK ? AF_OUTCOME_OK : AF_OUTCOME_ERROR, detail);
+    if (rc == VAULT_OK) {
+        GUARD(logged);
+    } else {
+        /* The refusal is what the caller asked about, also when damage
+         * found stops appends. */
+        rc = vault__err(rc, "%s", saved);
+    }
+cleanup:
+    if (rc < 0 && out)
+        vault_proof_clear(out);
+    vault__exit(v, entered);
+    return rc;
+}
+
+int vault_audit_prove(vault_proof *out, vault *v, uint64_t seq, uint64_t size)
+{
+    return prove(out, v, VAULT_PROOF_INCLUSION, seq, size);
+}
+
+int vault_audit_consistency(vault_proof *out, vault *v, uint64_t from, uint64_t to)
+{
+    return prove(out, v, VAULT_PROOF_CONSISTENCY, from, to);
+}
