@@ -11,7 +11,7 @@
 #define NOTE_MAX (64 * 1024)
 
 static const char audit_help[] =
-    "usage: vaultctl audit verify [--pubkey FILE] [--checkpoint FILE]...\n"
+    "usage: vaultctl audit verify [--pubkey FILE] [--checkpoint FILE]... [--max-age DURATION]\n"
     "       vaultctl audit verify --export FILE --pubkey FILE [--checkpoint FILE]...   (no vault, no keys)\n"
     "       vaultctl audit checkpoint [--out FILE]\n"
     "       vaultctl audit pubkey [--out FILE]\n"
@@ -25,7 +25,9 @@ static const char audit_help[] =
     "--checkpoint (give it once per file; every one is checked), checkpoints kept outside\n"
     "the vault (which catch truncation and rollback), and, with --pubkey, against the\n"
     "auditor's own copy of the public key (printed at init; a vault whose key is another\n"
-    "one fails as a bad signature).  It names the first bad entry and the\n"
+    "one fails as a bad signature).  --max-age 24h (also with --export) also requires the\n"
+    "newest checkpoint to have been signed within that time (its signed timestamp line):\n"
+    "an old one fails as missing.  It names the first bad entry and the\n"
     "class of failure (modified, missing, reordered, truncated, bad signature, malformed)\n"
     "and exits 3 on any failure.  checkpoint writes a signed checkpoint now and prints it\n"
     "(or saves it with --out) for safekeeping outside the vault.  export writes JSON Lines\n"
@@ -112,10 +114,12 @@ static int report_verify(cli *c, int rc, const vault_audit_result *r, int show_p
     if (rc < 0 && rc != VAULT_EINTEGRITY)
         return cli_fail(c, rc);
     if (c->json) {
-        json_t *o = json_pack("{s:b, s:s, s:I, s:I, s:I, s:s}", "ok", r->failure == 0, "failure",
-                              r->failure_name, "bad_seq", (json_int_t)r->bad_seq, "entries",
-                              (json_int_t)r->entries, "checkpoints", (json_int_t)r->checkpoints,
-                              "message", r->message);
+        json_t *o = json_pack("{s:b, s:s, s:I, s:I, s:I, s:s, s:I, s:I}", "ok", r->failure == 0,
+                              "failure", r->failure_name, "bad_seq", (json_int_t)r->bad_seq,
+                              "entries", (json_int_t)r->entries, "checkpoints",
+                              (json_int_t)r->checkpoints, "message", r->message, "newest_size",
+                              (json_int_t)r->newest_size, "newest_time",
+                              (json_int_t)r->newest_time);
         json_dumpf(o, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(o);
@@ -272,10 +276,13 @@ int cmd_audit(cli *c, int argc, char **argv)
                                          {"from", required_argument, NULL, 'f'},
                                          {"to", required_argument, NULL, 't'},
                                          {"proof", required_argument, NULL, 'P'},
+                                         {"max-age", required_argument, NULL, 'A'},
                                          {NULL, 0, NULL, 0}};
     const char *export_path = NULL, *pub_path = NULL, *out_path = NULL, **cp_paths = NULL, **grown;
     const char *record = NULL, *sub, *report_user = NULL, *proof_path = NULL;
     const char *seq_arg = NULL, *size_arg = NULL, *from_arg = NULL, *to_arg = NULL;
+    const char *max_age_arg = NULL;
+    int64_t max_age = 0;
     uint64_t a = 0, b = 0;
     vault_proof proof = {0};
     int denied = 0, glass = 0, opt, r, rc = VAULT_OK, ex = EXIT_OK, kinds;
@@ -314,6 +321,7 @@ int cmd_audit(cli *c, int argc, char **argv)
         case 'f': from_arg = optarg; break;
         case 't': to_arg = optarg; break;
         case 'P': proof_path = optarg; break;
+        case 'A': max_age_arg = optarg; break;
         default:
             if ((r = cli_global_option(c, opt, optarg)) <= 0) {
                 ex = r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
@@ -338,6 +346,15 @@ int cmd_audit(cli *c, int argc, char **argv)
     }
     if ((from_arg || to_arg) && strcmp(sub, "consistency") != 0) {
         ex = cli_usage_error(c, "--from and --to go with consistency");
+        goto out;
+    }
+    if (max_age_arg && strcmp(sub, "verify") != 0) {
+        ex = cli_usage_error(c, "--max-age goes with verify");
+        goto out;
+    }
+    if (max_age_arg && (max_age = cli_parse_duration(max_age_arg)) <= 0) {
+        ex = cli_usage_error(c, "--max-age: '%s' is not a duration such as 30m, 24h or 7d",
+                             max_age_arg);
         goto out;
     }
     if (proof_path && strcmp(sub, "check-proof") != 0) {
@@ -372,6 +389,8 @@ int cmd_audit(cli *c, int argc, char **argv)
             rc = vault_audit_verify_export_notes(&res, export_path, pub,
                                                  (const char *const *)notes, ncp,
                                                  show ? progress_bar : NULL, NULL);
+            if (rc >= 0 && max_age && vault_audit_require_recent(&res, max_age) < 0)
+                rc = VAULT_EINTEGRITY;
             ex = report_verify(c, rc, &res, show);
             goto out;
         }
@@ -390,6 +409,8 @@ int cmd_audit(cli *c, int argc, char **argv)
         }
         rc = vault_audit_verify_notes(&res, v, (const char *const *)notes, ncp,
                                       show ? progress_bar : NULL, NULL);
+        if (rc >= 0 && max_age && vault_audit_require_recent(&res, max_age) < 0)
+            rc = VAULT_EINTEGRITY;
         ex = report_verify(c, rc, &res, show);
         goto out;
     }

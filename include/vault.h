@@ -580,7 +580,17 @@ typedef struct vault_audit_result {
     uint64_t entries;     /* entries checked */
     uint64_t checkpoints; /* signed checkpoints checked */
     char message[256];    /* one line */
+    uint64_t newest_size; /* the largest checkpoint checked (0: none) */
+    int64_t newest_time;  /* its signed time, Unix seconds (0: the note carries none) */
 } vault_audit_result;
+
+/* Require a recent checkpoint (docs/audit-format.md §3): an intact result
+ * whose newest checkpoint was signed more than max_age seconds ago, or
+ * carries no signed time, becomes a "missing" failure (a log whose newest
+ * checkpoint is old may be withheld from its reader), and VAULT_EINTEGRITY
+ * is returned; otherwise VAULT_OK and the result is unchanged (a failure
+ * stays the failure it was).  VAULT_EINVALID for max_age <= 0. */
+VAULT_API int vault_audit_require_recent(vault_audit_result *r, int64_t max_age);
 
 /* Progress callback: done of total entries (total 0 when unknown). */
 typedef void (*vault_progress_fn)(uint64_t done, uint64_t total, void *arg);

@@ -263,6 +263,8 @@ static void result_fill(vault_audit_result *out, const af_verify_result *r)
     out->entries = r->entries;
     out->checkpoints = r->checkpoints;
     snprintf(out->message, sizeof out->message, "%s", r->message);
+    out->newest_size = r->newest_size;
+    out->newest_time = r->newest_time;
 }
 
 
@@ -1072,4 +1074,35 @@ cleanup:
     json_decref(c.arr);
     free(c.text);
     return rc;
+}
+
+int vault_audit_require_recent(vault_audit_result *r, int64_t max_age)
+{
+    int64_t now = vault__now();
+
+    if (!r || max_age <= 0)
+        return vault__err(VAULT_EINVALID, "audit: a maximum checkpoint age must be positive");
+    if (r->failure != VAULT_AUDIT_OK)
+        return VAULT_OK;
+    if (r->newest_time > 0 && r->newest_time <= now + 60 && now - r->newest_time <= max_age)
+        return VAULT_OK;
+    r->failure = VAULT_AUDIT_MISSING;
+    snprintf(r->failure_name, sizeof r->failure_name, "%s", af_class_name(AF_MISSING));
+    r->bad_seq = r->newest_size + 1;
+    if (r->newest_time <= 0)
+        snprintf(r->message, sizeof r->message,
+                 "checkpoint %llu: missing (the newest checkpoint carries no signed time; one "
+                 "signed within %lld s is required)",
+                 (unsigned long long)r->newest_size, (long long)max_age);
+    else if (r->newest_time > now + 60)
+        snprintf(r->message, sizeof r->message,
+                 "checkpoint %llu: missing (the newest checkpoint is dated %lld s in the future)",
+                 (unsigned long long)r->newest_size, (long long)(r->newest_time - now));
+    else
+        snprintf(r->message, sizeof r->message,
+                 "checkpoint %llu: missing (the newest checkpoint was signed %lld s ago; one "
+                 "signed within %lld s is required)",
+                 (unsigned long long)r->newest_size, (long long)(now - r->newest_time),
+                 (long long)max_age);
+    return vault__err(VAULT_EINTEGRITY, "audit log: %s", r->message);
 }

@@ -494,10 +494,12 @@ static int h_audit_verify(vd_request *r)
     free(notes);
     if (rc != VAULT_OK && rc != VAULT_EINTEGRITY)
         return vd_fail(r, rc, NULL);
-    r->out = json_pack("{s:b,s:s,s:I,s:I,s:I,s:s}", "ok", res.failure == VAULT_AUDIT_OK, "class",
-                       res.failure == VAULT_AUDIT_OK ? "ok" : res.failure_name, "bad_seq",
-                       (json_int_t)res.bad_seq, "entries", (json_int_t)res.entries, "checkpoints",
-                       (json_int_t)res.checkpoints, "message", res.message);
+    r->out = json_pack("{s:b,s:s,s:I,s:I,s:I,s:s,s:I,s:I}", "ok", res.failure == VAULT_AUDIT_OK,
+                       "class", res.failure == VAULT_AUDIT_OK ? "ok" : res.failure_name,
+                       "bad_seq", (json_int_t)res.bad_seq, "entries", (json_int_t)res.entries,
+                       "checkpoints", (json_int_t)res.checkpoints, "message", res.message,
+                       "newest_size", (json_int_t)res.newest_size, "newest_time",
+                       (json_int_t)res.newest_time);
     return 0;
 }
 

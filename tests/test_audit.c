@@ -4,6 +4,7 @@
 #include "testlog.h"
 
 #include <sys/wait.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -1211,6 +1212,47 @@ static void test_rewrite_not_resigned(void **state)
     assert_non_null(strstr(vault_error_last(), "rolled back"));
 }
 
+/* Checkpoints carry their signed time; verification can require a
+ * recent one (vault_audit_require_recent). */
+static void test_signed_time(void **state)
+{
+    fixture *f = *state;
+    vault_audit_result res, kept;
+    char *note = NULL;
+    int64_t now = (int64_t)time(NULL);
+
+    assert_int_equal(vault_audit_checkpoint(&note, f->v), 0);
+    assert_non_null(strstr(note, "\ntimestamp "));
+    assert_int_equal(vault_audit_verify(&res, f->v, note, NULL, NULL), 0);
+    assert_int_equal(res.newest_size, note_size(note));
+    assert_true(res.newest_time >= now - 5 && res.newest_time <= now + 5);
+    kept = res;
+    assert_int_equal(vault_audit_require_recent(&res, 3600), 0);
+    assert_int_equal(res.failure, VAULT_AUDIT_OK);
+    /* an hour and more ago, no signed time, a time in the future */
+    res.newest_time = now - 7200;
+    assert_int_equal(vault_audit_require_recent(&res, 3600), VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_MISSING);
+    assert_string_equal(res.failure_name, "missing");
+    assert_non_null(strstr(res.message, "s ago"));
+    res = kept;
+    res.newest_time = 0;
+    assert_int_equal(vault_audit_require_recent(&res, 3600), VAULT_EINTEGRITY);
+    assert_non_null(strstr(res.message, "no signed time"));
+    res = kept;
+    res.newest_time = now + 3600;
+    assert_int_equal(vault_audit_require_recent(&res, 60), VAULT_EINTEGRITY);
+    assert_non_null(strstr(res.message, "future"));
+    /* a failure stays the failure it was; a bad bound is invalid */
+    res = kept;
+    res.failure = VAULT_AUDIT_MODIFIED;
+    assert_int_equal(vault_audit_require_recent(&res, 1), 0);
+    assert_int_equal(res.failure, VAULT_AUDIT_MODIFIED);
+    assert_int_equal(vault_audit_require_recent(&res, 0), VAULT_EINVALID);
+    assert_int_equal(vault_audit_require_recent(NULL, 10), VAULT_EINVALID);
+    vault_free(note);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1222,6 +1264,7 @@ int main(void)
         T(test_malformed_entry), T(test_note_origin), T(test_metadata_logged),
         T(test_report_actors), T(test_report_escapes), T(test_report_by_record_index),
         T(test_pinned_key), T(test_self_witness), T(test_rewrite_not_resigned),
+        T(test_signed_time),
     };
 
     if (vault_init() < 0)

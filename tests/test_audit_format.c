@@ -2310,7 +2310,7 @@ static void test_vector_v2(void **state)
 {
     char *r1[TU_MAX_ROWS][TU_MAX_COLS], *r2[TU_MAX_ROWS][TU_MAX_COLS], *st1 = NULL, *st2 = NULL;
     size_t n1 = tu_vectors("audit.txt", r1, &st1), n2 = tu_vectors("audit_v2.txt", r2, &st2);
-    size_t i, len, elen, nleaves = 0, nroots = 0, k;
+    size_t i, len = 0, elen, nleaves = 0, nroots = 0, k;
     uint8_t leaves[10][32], heads[10][32], *raws[10] = {0}, head[32] = {0}, want[32], pk[32],
                                                        sk[64], seed[32], root[32];
     size_t lens[10];
@@ -2391,6 +2391,56 @@ static void test_vector_v2(void **state)
     assert_memory_equal(note, mine, len);
     free(mine);
     free(note);
+    /* the same with its signed time (the "timestamp" extension line) */
+    assert_int_equal(af_checkpoint_sign_at(&note, vec(r1, n1, "origin", 1), 10, root, 1796083200,
+                                           sk), 0);
+    snprintf(path, sizeof path, "%s/tests/vectors/checkpoint_v2_time.txt", VAULT_SOURCE_DIR);
+    mine = (char *)tu_read_file(path, &len);
+    assert_non_null(mine);
+    assert_int_equal(strlen(note), len);
+    assert_memory_equal(note, mine, len);
+    {
+        af_checkpoint cp;
+        char *bad;
+        assert_int_equal(af_checkpoint_verify(&cp, mine, len, vec(r1, n1, "origin", 1), pk), 0);
+        assert_int_equal(cp.size, 10);
+        assert_int_equal(cp.time, 1796083200);
+        /* the time is signed: changed, it no longer verifies */
+        bad = strdup(mine);
+        assert_non_null(bad);
+        bad[strstr(bad, "timestamp ") - bad + 10] = '2';
+        assert_int_equal(af_checkpoint_verify(&cp, bad, len, vec(r1, n1, "origin", 1), pk),
+                         VAULT_EINTEGRITY);
+        free(bad);
+    }
+    free(mine);
+    free(note);
+    {
+        /* two timestamp lines, a malformed one, an unknown extension line */
+        static const char *const texts[] = {"timestamp 5\ntimestamp 6\n", "timestamp 05\n",
+                                            "timestamp -1\n", "timestamp \n", "other ext\n"};
+        static const int want_rc[] = {VAULT_EINVALID, VAULT_EINVALID, VAULT_EINVALID,
+                                      VAULT_EINVALID, VAULT_OK};
+        const char *origin = vec(r1, n1, "origin", 1);
+        char text[512], note_buf[1024], b64root[64], b64sig[128];
+        uint8_t sig[68];
+        size_t x, tl;
+        af_checkpoint cp;
+
+        assert_non_null(origin);
+        assert_int_equal(vc_bin2b64(b64root, sizeof b64root, root, 32), 0);
+        for (x = 0; x < VAULT_ARRAY_LEN(texts); x++) {
+            tl = (size_t)snprintf(text, sizeof text, "%s\n10\n%s\n%s", origin, b64root, texts[x]);
+            af_note_keyid(sig, origin, pk);
+            assert_int_equal(crypto_sign_detached(sig + 4, NULL, (const uint8_t *)text, tl, sk), 0);
+            assert_int_equal(vc_bin2b64(b64sig, sizeof b64sig, sig, sizeof sig), 0);
+            snprintf(note_buf, sizeof note_buf, "%s\n\xe2\x80\x94 %s %s\n", text, origin, b64sig);
+            if (af_checkpoint_verify(&cp, note_buf, strlen(note_buf), origin, pk) != want_rc[x])
+                fail_msg("extension case %zu: %s", x, vault_error_last());
+            if (want_rc[x] == VAULT_OK)
+                assert_int_equal(cp.time, 0);
+        }
+    }
     /* the export of the mixed log verifies, and its lines are C's */
     snprintf(path, sizeof path, "%s/tests/vectors/audit_export_v2.jsonl", VAULT_SOURCE_DIR);
     f = fopen(path, "r");

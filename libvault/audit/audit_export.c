@@ -63,6 +63,13 @@ static int check_checkpoints(af_verifier *v)
                               "checkpoint)",
                               (ull)v->tree.size, (ull)v->tree.size);
         v->res.checkpoints++;
+        if (v->tree.size >= v->res.newest_size) {
+            if (v->tree.size > v->res.newest_size)
+                v->res.newest_time = 0;
+            v->res.newest_size = v->tree.size;
+            if (v->cps[v->next_cp].time > v->res.newest_time)
+                v->res.newest_time = v->cps[v->next_cp].time;
+        }
         v->next_cp++;
     }
     return AF_OK;
@@ -599,7 +606,8 @@ cleanup:
     if (rc >= 0 && out) {
         *out = st.res;
         if (st.in_entries)
-            out->entries = st.v.res.entries, out->checkpoints = st.v.res.checkpoints;
+            out->entries = st.v.res.entries, out->checkpoints = st.v.res.checkpoints,
+            out->newest_size = st.v.res.newest_size, out->newest_time = st.v.res.newest_time;
     }
     free(lr.buf);
     free(st.entry);

@@ -859,14 +859,21 @@ static int parse_size(uint64_t *out, const char *s, size_t n)
 int af_checkpoint_sign(char **out, const char *origin, uint64_t size, const uint8_t root[32],
                        const uint8_t sk[64])
 {
+    return af_checkpoint_sign_at(out, origin, size, root, 0, sk);
+}
+
+int af_checkpoint_sign_at(char **out, const char *origin, uint64_t size, const uint8_t root[32],
+                          int64_t time, const uint8_t sk[64])
+{
     int rc = VAULT_OK;
-    char text[AF_NOTE_MAX], b64root[B64_ROOT_LEN + 1], b64sig[128], num[24];
+    char text[AF_NOTE_MAX], b64root[B64_ROOT_LEN + 1], b64sig[128], num[24], ts[40];
     uint8_t sig[KEYID_BYTES + VC_SIGN_BYTES];
     size_t olen, tlen, nlen, slen, total;
     char *note = NULL, *p;
 
     ENSURE(out && origin && root && sk, VAULT_EINVALID, "af_checkpoint_sign: missing argument");
     *out = NULL;
+    ENSURE(time >= 0, VAULT_EINVALID, "af_checkpoint_sign: negative time");
     olen = strlen(origin);
     ENSURE(key_name_ok((const uint8_t *)origin, olen), VAULT_EINVALID,
            "checkpoint: origin must be 1..255 bytes of UTF-8 without spaces, '+' or "
@@ -881,6 +888,11 @@ int af_checkpoint_sign(char **out, const char *origin, uint64_t size, const uint
     *p++ = '\n';
     memcpy(p, b64root, B64_ROOT_LEN), p += B64_ROOT_LEN;
     *p++ = '\n';
+    if (time > 0) {
+        size_t n = (size_t)snprintf(ts, sizeof ts, "timestamp %lld\n", (long long)time);
+        memcpy(p, ts, n), p += n;
+        tlen += n;
+    }
     /* libsodium's secret key is seed | public key. */
     af_note_keyid(sig, origin, sk + 32);
     GUARD(vc_sign(sig + KEYID_BYTES, text, tlen, sk));
@@ -945,8 +957,20 @@ static int parse_text(af_checkpoint *out, const char *text, size_t tlen)
                vc_b642bin(out->root, sizeof out->root, &rootlen, line[2], len[2]) == 0 &&
                rootlen == 32,
            VAULT_EINVALID, "checkpoint: root hash line is not base64 of 32 bytes");
-    while (next_line(&p, end, &line[0], &n))
+    while (next_line(&p, end, &line[0], &n)) {
+        uint64_t t = 0;
+
         ENSURE(n > 0, VAULT_EINVALID, "checkpoint: empty line in the note text");
+        /* libvault's extension: the signed time.  Others are ignored. */
+        if (n >= 10 && memcmp(line[0], "timestamp ", 10) == 0) { /* memcmp ok: not secret */
+            ENSURE(out->time == 0, VAULT_EINVALID, "checkpoint: two timestamp lines");
+            ENSURE(parse_size(&t, line[0] + 10, n - 10) && t > 0 && t <= (uint64_t)INT64_MAX,
+                   VAULT_EINVALID,
+                   "checkpoint: timestamp line is not a positive decimal number without leading "
+                   "zeros");
+            out->time = (int64_t)t;
+        }
+    }
 cleanup:
     return rc;
 }

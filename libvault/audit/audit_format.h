@@ -138,12 +138,17 @@ void af_note_keyid(uint8_t out[4], const char *name, const uint8_t pk[32]);
  * *out malloc'ed, NUL-terminated. */
 int af_checkpoint_sign(char **out, const char *origin, uint64_t size, const uint8_t root[32],
                        const uint8_t sk[64]) VAULT_MUST_CHECK;
+/* The same with the signed time: time > 0 adds the extension line
+ * "timestamp <Unix seconds>" after the root (docs/audit-format.md §3). */
+int af_checkpoint_sign_at(char **out, const char *origin, uint64_t size, const uint8_t root[32],
+                          int64_t time, const uint8_t sk[64]) VAULT_MUST_CHECK;
 
 typedef struct af_checkpoint {
     char origin[256];
     uint64_t size;
     uint8_t root[32];
     int external; /* kept outside the vault: a log that doesn't extend it is rolled back */
+    int64_t time; /* its "timestamp" extension line (Unix seconds), 0 when it has none */
 } af_checkpoint;
 
 /* Parse and verify a note against the verifier key (key_name, pk).  Only
@@ -181,6 +186,8 @@ typedef struct af_verify_result {
     uint64_t entries;    /* entries checked */
     uint64_t checkpoints;/* checkpoints verified */
     char message[256];   /* one line, no values */
+    uint64_t newest_size;/* the largest checkpoint whose root matched (0: none) */
+    int64_t newest_time; /* its signed time (the latest of that size), 0 when none */
 } af_verify_result;
 
 /* Record a verification failure in r: class, first bad sequence number,

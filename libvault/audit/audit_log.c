@@ -726,7 +726,7 @@ static int checkpoint_store(char **out_note, vault *v, uint64_t size, const uint
     audit__origin(origin, sizeof origin, v);
     GUARD(witness_self(&r, v, size, root));
     GUARD(load_sk(&sk, v));
-    GUARD(af_checkpoint_sign(&note, origin, size, root, sk));
+    GUARD(af_checkpoint_sign_at(&note, origin, size, root, vault__now(), sk));
     GUARD(store_checkpoint_add(v->db, size, note, vault__now()));
     GUARD(signed_save(&r, v));
     t->signed_dirty = 1;

@@ -1539,6 +1539,9 @@ int client_audit_verify(vault_audit_result *out, vault *v, const char *const *no
     out->bad_seq = (uint64_t)json_integer_value(json_object_get(ans, "bad_seq"));
     out->entries = (uint64_t)json_integer_value(json_object_get(ans, "entries"));
     out->checkpoints = (uint64_t)json_integer_value(json_object_get(ans, "checkpoints"));
+    /* Older services leave these out: 0, "no signed time". */
+    out->newest_size = (uint64_t)json_integer_value(json_object_get(ans, "newest_size"));
+    out->newest_time = (int64_t)json_integer_value(json_object_get(ans, "newest_time"));
     snprintf(out->message, sizeof out->message, "%s",
              str_member(ans, "message") ? str_member(ans, "message") : "");
     if (!json_is_true(json_object_get(ans, "ok")) || cls != VAULT_AUDIT_OK)

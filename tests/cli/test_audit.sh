@@ -111,7 +111,7 @@ size1=$(sed -n 2p "$d/cp1")
 # one signature character changed, still canonical base64
 sig=$(tail -n 1 "$d/cp1")
 pos=$((${#sig} - 20)); c=${sig:$pos:1}; [ "$c" = A ] && r=B || r=A
-{ head -n 4 "$d/cp1"; printf '%s%s%s\n' "${sig:0:$pos}" "$r" "${sig:$((pos + 1))}"; } >"$d/forged"
+{ sed '$d' "$d/cp1"; printf '%s%s%s\n' "${sig:0:$pos}" "$r" "${sig:$((pos + 1))}"; } >"$d/forged"
 verify "$d" --checkpoint "$d/forged" --checkpoint "$d/cp2"
 check "a forged note given before a good one: bad signature at its size, exit 3" 3 "bad signature at entry $size1"
 verify "$d" --checkpoint "$d/cp2" --checkpoint "$d/forged"
@@ -165,6 +165,18 @@ expect_exit 3 "in the vault: verify --pubkey with another vault's key" -- \
 expect_grep "not this vault" "$TMP/err" "in the vault: the other vault's key is named as such"
 expect_exit 7 "in the vault: a malformed --pubkey is invalid input" -- \
     "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit verify --pubkey "$d/junk.pub"
+# Signed time: --max-age requires a recent newest checkpoint.
+expect_exit 0 "verify --max-age 1h on a fresh vault" -- \
+    "$VAULTCTL" --vault "$other/v" --key-file "$other/k" audit verify --max-age 1h
+expect_exit 0 "the vectors' export verifies" -- \
+    "$VAULTCTL" audit verify --export "$SRC/tests/vectors/audit_export_v2.jsonl" --pubkey "$SRC/tests/vectors/vectors.pub"
+expect_exit 3 "offline --max-age: a newest checkpoint without a signed time" -- \
+    "$VAULTCTL" audit verify --export "$SRC/tests/vectors/audit_export_v2.jsonl" --pubkey "$SRC/tests/vectors/vectors.pub" --max-age 1h
+expect_grep "no signed time" "$TMP/out" "offline --max-age: named as such"
+expect_exit 2 "--max-age takes a duration" -- \
+    "$VAULTCTL" --vault "$other/v" --key-file "$other/k" audit verify --max-age soon
+expect_exit 2 "--max-age goes with verify" -- \
+    "$VAULTCTL" --vault "$other/v" --key-file "$other/k" audit pubkey --max-age 1h
 expect_exit 0 "init prints the audit public key" -- \
     "$VAULTCTL" init --vault "$TMP/pinned.vault" --key-file "$TMP/pinned.key" --policy "$POL"
 expect_grep "audit public key" "$TMP/out" "init: the key is labelled for the auditors"

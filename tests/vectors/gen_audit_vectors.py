@@ -15,6 +15,7 @@ entries 8 ... 10 continuing the same log, as a migrated log continues:
 
   tests/vectors/audit_v2.txt           entries 8 ... 10, roots 8 ... 10
   tests/vectors/checkpoint_v2.txt      the signed checkpoint note for size 10
+  tests/vectors/checkpoint_v2_time.txt the same with the "timestamp" extension line
   tests/vectors/audit_export_v2.jsonl  an export (checkpoint line + all 10)
 
 Ed25519 is the RFC 8032 section 6 algorithm in pure Python (slow, not
@@ -299,8 +300,10 @@ def note_keyid(name, pub):
     return sha256(name.encode() + b"\n" + b"\x01" + pub)[:4]
 
 
-def checkpoint(origin, size, root, seed):
+def checkpoint(origin, size, root, seed, time=0):
     text = ("%s\n%d\n%s\n" % (origin, size, base64.b64encode(root).decode())).encode()
+    if time:
+        text += b"timestamp %d\n" % time  # libvault's signed-time extension line
     pub = ed25519_public(seed)
     sig = note_keyid(origin, pub) + ed25519_sign(seed, text)
     line = "\u2014 %s %s\n" % (origin, base64.b64encode(sig).decode())
@@ -410,6 +413,9 @@ def main():
         f.write("\n".join(out) + "\n")
     with open(os.path.join(HERE, "checkpoint_v2.txt"), "wb") as f:
         f.write(note10)
+    # the same checkpoint with its signed time, 2026-12-01T00:00:00Z
+    with open(os.path.join(HERE, "checkpoint_v2_time.txt"), "wb") as f:
+        f.write(checkpoint(ORIGIN, len(every), mth(every), SEED, time=1796083200))
     lines = [json.dumps({"checkpoint": note10.decode("utf-8")}, ensure_ascii=False,
                         separators=(",", ":"))]
     lines += [export_line(e, r, hd) for e, r, hd in

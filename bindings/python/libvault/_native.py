@@ -250,6 +250,8 @@ class vault_audit_result(Structure):
         ("entries", c_uint64),
         ("checkpoints", c_uint64),
         ("message", c_char * _AUDIT_MESSAGE),
+        ("newest_size", c_uint64),
+        ("newest_time", c_int64),
     ]
 
 
@@ -371,6 +373,7 @@ _fn("vault_log_refusal", c_int, _vp, POINTER(vault_principal), c_char_p, c_char_
 _fn("vault_audit_checkpoint", c_int, _pvp, _vp)
 _fn("vault_audit_pubkey", c_int, c_void_p, c_size_t, _vp)
 _fn("vault_audit_pin", c_int, _vp, c_char_p)
+_fn("vault_audit_require_recent", c_int, POINTER(vault_audit_result), c_int64)
 _fn("vault_audit_verify", c_int, POINTER(vault_audit_result), _vp, c_char_p, PROGRESS_FN,
     c_void_p)
 _fn("vault_audit_export", c_int, _vp, c_char_p, PROGRESS_FN, c_void_p)

@@ -237,6 +237,8 @@ class AuditResult:
     entries: int       #: entries checked
     checkpoints: int   #: signed checkpoints checked
     message: str
+    newest_size: int = 0  #: the largest checkpoint checked (0: none)
+    newest_time: int = 0  #: its signed time, Unix seconds (0: none)
 
     @property
     def ok(self) -> bool:
@@ -250,7 +252,7 @@ class AuditResult:
         except ValueError:
             failure = AuditFailure.MALFORMED
         return cls(failure, _s(r.failure_name), int(r.bad_seq), int(r.entries),
-                   int(r.checkpoints), _s(r.message))
+                   int(r.checkpoints), _s(r.message), int(r.newest_size), int(r.newest_time))
 
 
 @dataclass(frozen=True)
@@ -513,10 +515,14 @@ def policy_check(policy_file: PathLike) -> str:
 
 
 def _verify_call(fn: Callable[..., int], args: tuple, progress: Progress,
-                 check_result: bool) -> AuditResult:
+                 check_result: bool, max_age: Optional[int] = None) -> AuditResult:
+    if max_age is not None and max_age <= 0:
+        raise ValueError("max_age must be a positive number of seconds")
     res = _n.vault_audit_result()
     thunk = _n.progress_thunk(progress)
     rc = fn(byref(res), *args, thunk, None)
+    if rc >= 0 and max_age is not None:
+        rc = min(rc, _n.lib.vault_audit_require_recent(byref(res), max_age))
     message = _n.error_last() if rc < 0 else ""
     del thunk
     result = AuditResult._from_c(res)
@@ -544,7 +550,8 @@ def _notes(checkpoint: Checkpoints) -> Tuple[Any, int]:
 
 
 def verify_export(export_path: PathLike, pubkey: str, checkpoint: Checkpoints = None, *,
-                  progress: Progress = None, check: bool = True) -> AuditResult:
+                  progress: Progress = None, check: bool = True,
+                  max_age: Optional[int] = None) -> AuditResult:
     """Verify an audit export offline, with the public key text alone (no vault).
 
     ``pubkey`` is the text from :meth:`Vault.audit_pubkey`; ``checkpoint``
@@ -557,7 +564,7 @@ def verify_export(export_path: PathLike, pubkey: str, checkpoint: Checkpoints = 
     arr, n = _notes(checkpoint)
     return _verify_call(_n.lib.vault_audit_verify_export_notes,
                         (_b(export_path, "export_path"), _b(pubkey.strip(), "pubkey"), arr, n),
-                        progress, check)
+                        progress, check, max_age)
 
 
 def _proof_dict(proof_c: Any) -> Dict[str, Any]:
@@ -921,18 +928,22 @@ class Vault:
     # ---- audit ---------------------------------------------------------------
 
     def audit_verify(self, checkpoint: Checkpoints = None, *, progress: Progress = None,
-                     check: bool = True) -> AuditResult:
+                     check: bool = True, max_age: Optional[int] = None) -> AuditResult:
         """Verify the whole audit log, and the external checkpoint note(s) if given.
 
         ``checkpoint`` is one signed note or a list of them; every one is
         checked.  Returns the :class:`AuditResult` when intact.  Raises
         :class:`~libvault.IntegrityError` (with ``.result`` naming the first
-        bad entry and the class) when not, unless ``check=False``.  The
-        verification is logged (action ``audit_verify``) after it ran.
+        bad entry and the class) when not, unless ``check=False``.  With
+        ``max_age`` (seconds) the newest checkpoint must also have been
+        signed within that time, else the result is a "missing" failure
+        (``vault_audit_require_recent``).  The verification is logged
+        (action ``audit_verify``) after it ran.
         """
         arr, n = _notes(checkpoint)
         with self._use() as v:
-            return _verify_call(_n.lib.vault_audit_verify_notes, (v, arr, n), progress, check)
+            return _verify_call(_n.lib.vault_audit_verify_notes, (v, arr, n), progress, check,
+                                max_age)
 
     audit_verify_export = staticmethod(verify_export)
 

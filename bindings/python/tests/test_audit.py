@@ -46,6 +46,24 @@ class AuditTest(VaultCase):
         self.assertEqual(res.entries, 4)  # vault_create, create, read, denied write
         self.assertTrue(calls)
 
+    def test_max_age(self):
+        note = self.v.audit_checkpoint()
+        self.assertIn("\ntimestamp ", note)
+        res = self.v.audit_verify(note, max_age=3600)
+        self.assertGreater(res.newest_time, 0)
+        self.assertEqual(res.newest_size, int(note.split("\n")[1]))
+        with self.assertRaises(ValueError):
+            self.v.audit_verify(max_age=0)
+        # the vectors' export: its checkpoint carries no signed time
+        vec = os.path.join(os.path.dirname(__file__), "..", "..", "..", "tests", "vectors")
+        with open(os.path.join(vec, "vectors.pub"), encoding="utf-8") as f:
+            pub = f.read()
+        exp = os.path.join(vec, "audit_export_v2.jsonl")
+        self.assertTrue(libvault.verify_export(exp, pub).ok)
+        res = libvault.verify_export(exp, pub, max_age=3600, check=False)
+        self.assertEqual(res.failure, AuditFailure.MISSING)
+        self.assertIn("no signed time", res.message)
+
     def test_pin(self):
         pub = self.v.audit_pubkey()
         self.v.audit_pin(pub)
