@@ -339,6 +339,11 @@ typedef struct vault_principal {
     const char *app;      /* authenticated app name; "" embedded */
     const char *peer;     /* transport peer, e.g. "unix:uid=998" or "tls:192.0.2.7:51234" */
     unsigned flags;       /* VAULT_PRINCIPAL_*: what the request asks beyond a data call */
+    int64_t not_after;    /* the last instant (unix seconds, the vault's clock) the
+                             credential is good; 0 = no limit.  vaultd sets it from the
+                             token's exp and its clock_skew.  A session or actor past it
+                             is refused (VAULT_EAUTH), and so is the commit of any call
+                             whose access it records: nothing is written or returned */
 } vault_principal;
 
 /* vault_principal.flags.  With an app, vault_session_open_as checks the
@@ -374,8 +379,17 @@ VAULT_API int vault_session_open(vault_session **out, vault *v, const vault_subj
  * and purpose taken from those two, never from a request body.  As
  * vault_session_open, plus VAULT_EINVALID for a principal that breaks
  * the rules of vault_principal (the message names the part, never its
- * text).  Every refusal is a "session_open" audit entry carrying the
- * principal as asserted (malformed strings as "?").
+ * text), and VAULT_EAUTH for one already past who->not_after.  Every
+ * refusal is a "session_open" audit entry carrying the principal as
+ * asserted (malformed strings as "?").
+ *
+ * The session keeps who->not_after: every later call on it whose
+ * transaction records an access (outcome ok) is refused at commit once
+ * the vault's clock is past it: the transaction is rolled back (nothing
+ * written, no value returned), the call returns VAULT_EAUTH "the
+ * caller's token expired during the request; nothing was committed",
+ * and the refusal is an entry of its own (outcome denied, the action
+ * refused).  In client mode not_after is ignored: vaultd decides.
  *
  * When who->app is set, the policy's apps: section must let that app act
  * for the subject's department, role, jurisdiction and purpose (and the
@@ -514,9 +528,11 @@ VAULT_API int vault_set_actor(vault *v, const char *user) VAULT_CHECK;
  * above are then recorded with `who` (rules as for vault_session_open_as),
  * until the next vault_set_actor or vault_set_actor_as.  vault_set_actor
  * (and a new handle) means embedded: the "local:uid=U,pid=P" principal.
- * VAULT_EINVALID / VAULT_ELIMIT for a bad name or principal; that refusal
- * is an audit entry (action "set_actor", outcome denied) and the actor
- * stays as it was. */
+ * VAULT_EINVALID / VAULT_ELIMIT for a bad name or principal, VAULT_EAUTH
+ * for one past who->not_after; that refusal is an audit entry (action
+ * "set_actor", outcome denied) and the actor stays as it was.  The calls
+ * recorded with `who` are held to its not_after at commit, as a
+ * session's are (vault_session_open_as). */
 VAULT_API int vault_set_actor_as(vault *v, const char *user, const vault_principal *who) VAULT_CHECK;
 
 /* For a service (vaultd): record a request refused before it reached a
