@@ -11,7 +11,7 @@ VAULTCTL=$1
 
 # The newest store schema this code writes (libvault/store/store.h
 # STORE_SCHEMA_VERSION).
-SCHEMA_NOW=4
+SCHEMA_NOW=5
 # Audit entries the migration itself appends (one store_migrate entry).
 MIGRATION_ENTRIES=1
 
