@@ -701,7 +701,10 @@ typedef struct vault_grant_spec {
 VAULT_API int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending,
                                 vault_session *officer, const vault_grant_spec *spec) VAULT_CHECK;
 /* Approve a pending grant.  The approver must be a data officer (a role
- * with grant_limits) other than the issuer, not among the grant's
+ * with grant_limits) other than the issuer (another user name and, when
+ * both were authenticated (vault_session_open_as), another token issuer
+ * and subject: one person holding two tokens whose user claims differ is
+ * still the issuer; the grant row records both principals), not among the grant's
  * recipients (its user, or its role and department part), whose own
  * jurisdiction covers the grant's scope and whose own limits would allow
  * the grant.  VAULT_EDENIED otherwise, VAULT_ESTATE when the grant is not
@@ -713,7 +716,10 @@ VAULT_API int vault_grant_revoke(vault_session *officer, const char *grant_id,
 /* List grants (logged: action grant_list) as text (one per line, free
  * text escaped) or a JSON array,
  * each with its state (pending, active, scheduled, expired, suspended,
- * revoked), actions, purposes and revoke or suspension reason;
+ * revoked), actions, purposes and revoke or suspension reason, and the
+ * authenticated principals that issued and approved it where recorded
+ * (text: "by USER (iss=I sub=S app=A)"; JSON: issued_by and approved_by,
+ * {issuer, subject, app, token_id} or null);
  * active_only skips all but active ones.  *out freed with vault_free. */
 VAULT_API int vault_grant_list(char **out, vault *v, int active_only, int as_json) VAULT_CHECK;
 /* Warnings about a grant, one "warning: ...\n" line each ("" when none):
