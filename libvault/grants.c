@@ -339,10 +339,6 @@ static int same_user(const char *a, const char *b)
     return strcmp(na, nb) == 0;
 }
 
-/* 1 when session s is among the people g's recipient pattern names: its
- * user is the pattern's user, or its role and department fit the
- * pattern's role and department part.  Stricter than a decision match on
- * purpose: {user: bob, role: clerk} also touches every clerk. */
 /* The principal a grant row records for session s: the token's issuer
  * and subject, the app and the token id, as authenticated; all NULL for
  * an embedded caller (whose name is all the row can say). */
@@ -363,7 +359,7 @@ static store_principal row_principal(const vault_session *s)
 
 /* 1 when s is the person who issued o, as authenticated: the same token
  * issuer and subject, whatever user name either token's claims gave.
- * Tokens compare their iss and sub exactly (RFC 7519 §4.1.1, §4.1.2). */
+ * iss and sub compare exactly: they are case-sensitive strings. */
 static int same_subject(const owned_grant *o, const vault_session *s)
 {
     return o->issued_by.iss && o->issued_by.sub && s->who.issuer[0] &&
@@ -371,6 +367,10 @@ static int same_subject(const owned_grant *o, const vault_session *s)
            strcmp(o->issued_by.sub, s->who.subject) == 0;
 }
 
+/* 1 when session s is among the people g's recipient pattern names: its
+ * user is the pattern's user, or its role and department fit the
+ * pattern's role and department part.  Stricter than a decision match on
+ * purpose: {user: bob, role: clerk} also touches every clerk. */
 static int pattern_touches(const vp_grant *g, const vault_session *s)
 {
     if (g->user && same_user(g->user, s->user))
