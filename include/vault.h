@@ -341,6 +341,11 @@ typedef struct vault_principal {
     const char *app;      /* authenticated app name; "" embedded */
     const char *peer;     /* transport peer, e.g. "unix:uid=998" or "tls:192.0.2.7:51234" */
     unsigned flags;       /* VAULT_PRINCIPAL_*: what the request asks beyond a data call */
+    int64_t not_after;    /* the last instant (unix seconds, the vault's clock) the
+                             credential is good; 0 = no limit.  vaultd sets it from the
+                             token's exp and its clock_skew.  A session or actor past it
+                             is refused (VAULT_EAUTH), and so is the commit of any call
+                             whose access it records: nothing is written or returned */
 } vault_principal;
 
 /* vault_principal.flags.  With an app, vault_session_open_as checks the
@@ -376,8 +381,17 @@ VAULT_API int vault_session_open(vault_session **out, vault *v, const vault_subj
  * and purpose taken from those two, never from a request body.  As
  * vault_session_open, plus VAULT_EINVALID for a principal that breaks
  * the rules of vault_principal (the message names the part, never its
- * text).  Every refusal is a "session_open" audit entry carrying the
- * principal as asserted (malformed strings as "?").
+ * text), and VAULT_EAUTH for one already past who->not_after.  Every
+ * refusal is a "session_open" audit entry carrying the principal as
+ * asserted (malformed strings as "?").
+ *
+ * The session keeps who->not_after: every later call on it whose
+ * transaction records an access (outcome ok) is refused at commit once
+ * the vault's clock is past it: the transaction is rolled back (nothing
+ * written, no value returned), the call returns VAULT_EAUTH "the
+ * caller's token expired during the request; nothing was committed",
+ * and the refusal is an entry of its own (outcome denied, the action
+ * refused).  In client mode not_after is ignored: vaultd decides.
  *
  * When who->app is set, the policy's apps: section must let that app act
  * for the subject's department, role, jurisdiction and purpose (and the
@@ -516,9 +530,11 @@ VAULT_API int vault_set_actor(vault *v, const char *user) VAULT_CHECK;
  * above are then recorded with `who` (rules as for vault_session_open_as),
  * until the next vault_set_actor or vault_set_actor_as.  vault_set_actor
  * (and a new handle) means embedded: the "local:uid=U,pid=P" principal.
- * VAULT_EINVALID / VAULT_ELIMIT for a bad name or principal; that refusal
- * is an audit entry (action "set_actor", outcome denied) and the actor
- * stays as it was. */
+ * VAULT_EINVALID / VAULT_ELIMIT for a bad name or principal, VAULT_EAUTH
+ * for one past who->not_after; that refusal is an audit entry (action
+ * "set_actor", outcome denied) and the actor stays as it was.  The calls
+ * recorded with `who` are held to its not_after at commit, as a
+ * session's are (vault_session_open_as). */
 VAULT_API int vault_set_actor_as(vault *v, const char *user, const vault_principal *who) VAULT_CHECK;
 
 /* For a service (vaultd): record a request refused before it reached a
@@ -794,7 +810,10 @@ typedef struct vault_grant_spec {
 VAULT_API int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending,
                                 vault_session *officer, const vault_grant_spec *spec) VAULT_CHECK;
 /* Approve a pending grant.  The approver must be a data officer (a role
- * with grant_limits) other than the issuer, not among the grant's
+ * with grant_limits) other than the issuer (another user name and, when
+ * both were authenticated (vault_session_open_as), another token issuer
+ * and subject: one person holding two tokens whose user claims differ is
+ * still the issuer; the grant row records both principals), not among the grant's
  * recipients (its user, or its role and department part), whose own
  * jurisdiction covers the grant's scope and whose own limits would allow
  * the grant.  VAULT_EDENIED otherwise, VAULT_ESTATE when the grant is not
@@ -806,7 +825,10 @@ VAULT_API int vault_grant_revoke(vault_session *officer, const char *grant_id,
 /* List grants (logged: action grant_list) as text (one per line, free
  * text escaped) or a JSON array,
  * each with its state (pending, active, scheduled, expired, suspended,
- * revoked), actions, purposes and revoke or suspension reason;
+ * revoked), actions, purposes and revoke or suspension reason, and the
+ * authenticated principals that issued and approved it where recorded
+ * (text: "by USER (iss=I sub=S app=A)"; JSON: issued_by and approved_by,
+ * {issuer, subject, app, token_id} or null);
  * active_only skips all but active ones.  *out freed with vault_free. */
 VAULT_API int vault_grant_list(char **out, vault *v, int active_only, int as_json) VAULT_CHECK;
 /* Warnings about a grant, one "warning: ...\n" line each ("" when none):

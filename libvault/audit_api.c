@@ -87,6 +87,8 @@ int vault_set_actor_as(vault *v, const char *user, const vault_principal *who)
     rc = vault__user_norm(norm, sizeof norm, user, "actor");
     if (rc == VAULT_OK)
         rc = who ? vault__who_set(&w, who) : vault__err(VAULT_EINVALID, "missing principal");
+    if (rc == VAULT_OK)
+        rc = vault__who_current(&w, vault__now());
     if (rc < 0) {
         rc = log_actor_refusal(v, user, who, rc);
         goto cleanup;

@@ -339,6 +339,34 @@ static int same_user(const char *a, const char *b)
     return strcmp(na, nb) == 0;
 }
 
+/* The principal a grant row records for session s: the token's issuer
+ * and subject, the app and the token id, as authenticated; all NULL for
+ * an embedded caller (whose name is all the row can say). */
+static store_principal row_principal(const vault_session *s)
+{
+    store_principal p = {NULL, NULL, NULL, NULL};
+
+    if (s->who.issuer[0]) {
+        p.iss = s->who.issuer;
+        p.sub = s->who.subject;
+    }
+    if (s->who.app[0])
+        p.app = s->who.app;
+    if (s->who.token_id[0])
+        p.jti = s->who.token_id;
+    return p;
+}
+
+/* 1 when s is the person who issued o, as authenticated: the same token
+ * issuer and subject, whatever user name either token's claims gave.
+ * iss and sub compare exactly: they are case-sensitive strings. */
+static int same_subject(const owned_grant *o, const vault_session *s)
+{
+    return o->issued_by.iss && o->issued_by.sub && s->who.issuer[0] &&
+           strcmp(o->issued_by.iss, s->who.issuer) == 0 &&
+           strcmp(o->issued_by.sub, s->who.subject) == 0;
+}
+
 /* 1 when session s is among the people g's recipient pattern names: its
  * user is the pattern's user, or its role and department fit the
  * pattern's role and department part.  Stricter than a decision match on
@@ -729,6 +757,7 @@ static int issue(issue_ctx *c)
     row.not_after = g.not_after;
     row.reason = spec->reason;
     row.created = now;
+    row.issued_by = row_principal(s);
     describe(detail, sizeof detail, v->policy, &g, spec->reason, c->needs);
     GUARD(store_grant_insert(v->db, &row));
     audit_entry_init(&e, v, s, "grant");
@@ -780,6 +809,7 @@ static int approve(vault_session *s, const char *grant_id)
     int rc = VAULT_OK;
     vault *v = s->v;
     owned_grant o;
+    store_principal approved_by;
     af_entry e;
     char detail[DETAIL_MAX + 32], desc[DETAIL_MAX];
 
@@ -794,6 +824,10 @@ static int approve(vault_session *s, const char *grant_id)
     ENSURE(!same_user(o.issuer, s->user), VAULT_EDENIED,
            "grant %s: the issuing officer can't approve it; a second, different officer must",
            o.id);
+    ENSURE(!same_subject(&o, s), VAULT_EDENIED,
+           "grant %s: the approver is the officer who issued it (the same token subject of issuer "
+           "%s, under another user name); a second, different officer must",
+           o.id, o.issued_by.iss);
     ENSURE(!pattern_touches(&o.g, s), VAULT_EDENIED,
            "grant %s: the approver (%s as %s in %s) is among its recipients", o.id, s->user,
            s->role, s->department);
@@ -806,7 +840,9 @@ static int approve(vault_session *s, const char *grant_id)
         ENSURE(0, rc, "grant %s: the approver's own limits don't allow it: %s", o.id, why);
     }
     GUARD(scope_within(v, &o.g, s->jurisdiction, "approving officer"));
-    GUARD(store_grant_set_state(v->db, o.id, "active", s->user, NULL, NULL, vault__now()));
+    approved_by = row_principal(s);
+    GUARD(store_grant_set_state(v->db, o.id, "active", s->user, &approved_by, NULL, NULL,
+                                vault__now()));
     audit_entry_init(&e, v, s, "approve");
     describe(desc, sizeof desc, v->policy, &o.g, o.reason, 0);
     snprintf(detail, sizeof detail, "approved %s", desc);
@@ -858,7 +894,8 @@ static int revoke(vault_session *s, const char *grant_id, const char *reason)
     ENSURE(same_user(o.issuer, s->user) || policy_grant_limit(v->policy, s->role) ||
                (o.break_glass && o.user && same_user(o.user, s->user)),
            VAULT_EDENIED, "role '%s' may not revoke grants", s->role);
-    GUARD(store_grant_set_state(v->db, o.id, "revoked", NULL, s->user, reason, vault__now()));
+    GUARD(store_grant_set_state(v->db, o.id, "revoked", NULL, NULL, s->user, reason,
+                                vault__now()));
     audit_entry_init(&e, v, s, "revoke");
     line_printf(&l, "revoked %s: ", o.id);
     line_text(&l, reason, 511);
@@ -979,6 +1016,35 @@ static json_t *json_opt(const char *s)
     return s ? json_string(s) : json_null();
 }
 
+/* A recorded principal as JSON: {"issuer", "subject", "app", "token_id"}
+ * (absent members null), or null when none is recorded. */
+static json_t *json_principal(const store_principal *p)
+{
+    if (!p->iss && !p->sub && !p->app && !p->jti)
+        return json_null();
+    return json_pack("{s:o, s:o, s:o, s:o}", "issuer", json_opt(p->iss), "subject",
+                     json_opt(p->sub), "app", json_opt(p->app), "token_id", json_opt(p->jti));
+}
+
+/* " (iss=I sub=S app=A)", the parts recorded, escaped; nothing when none. */
+static void line_principal(line *l, const store_principal *p)
+{
+    if (!p->iss && !p->app)
+        return;
+    line_printf(l, " (");
+    if (p->iss) {
+        line_printf(l, "iss=");
+        line_text(l, p->iss, 128);
+        line_printf(l, " sub=");
+        line_text(l, p->sub, 128);
+    }
+    if (p->app) {
+        line_printf(l, "%sapp=", p->iss ? " " : "");
+        line_text(l, p->app, 64);
+    }
+    line_printf(l, ")");
+}
+
 static int list_fn(void *arg, const store_grant *s)
 {
     list_ctx *c = arg;
@@ -1012,6 +1078,8 @@ static int list_fn(void *arg, const store_grant *s)
         json_object_set_new(j, "approver", json_opt(s->approver));
         json_object_set_new(j, "revoked_by", json_opt(s->revoked_by));
         json_object_set_new(j, "revoke_reason", json_opt(s->revoke_reason));
+        json_object_set_new(j, "issued_by", json_principal(&s->issued_by));
+        json_object_set_new(j, "approved_by", json_principal(&s->approved_by));
         json_array_append_new(c->arr, j);
         goto cleanup;
     }
@@ -1025,9 +1093,11 @@ static int list_fn(void *arg, const store_grant *s)
     }
     line_printf(&l, "%s  [by ", s->break_glass ? " BREAK-GLASS" : "");
     line_text(&l, s->issuer, 128);
+    line_principal(&l, &s->issued_by);
     if (s->approver) {
         line_printf(&l, ", approved by ");
         line_text(&l, s->approver, 128);
+        line_principal(&l, &s->approved_by);
     }
     if (s->revoked_by) {
         line_printf(&l, ", %s by ", strcmp(s->state, "suspended") == 0 ? "suspended" : "revoked");
@@ -1184,6 +1254,7 @@ static int glass(glass_ctx *c)
     row.reason = c->reason;
     row.break_glass = 1;
     row.created = now;
+    row.issued_by = row_principal(s);
     GUARD(store_grant_insert(v->db, &row));
     GUARD(time_text(until, sizeof until, row.not_after));
     line_printf(&l, "%s opens the record until %s (grades up to %s): ", c->id, until,
@@ -1369,8 +1440,8 @@ int grants__recheck(char **out, vault *v, const vault_policy *newp)
     for (size_t i = 0; i < c.n; i++) {
         char *grown;
         size_t n;
-        GUARD(store_grant_set_state(v->db, c.hit[i].id, "suspended", NULL, v->actor, c.why[i],
-                                    c.now));
+        GUARD(store_grant_set_state(v->db, c.hit[i].id, "suspended", NULL, NULL, v->actor,
+                                    c.why[i], c.now));
         snprintf(detail, sizeof detail, "suspended %s: the new policy no longer allows it: %s",
                  c.hit[i].id, c.why[i]);
         audit_entry_init(&e, v, NULL, "grant_suspend");

@@ -91,6 +91,14 @@ static int read_version(int64_t *out, vault *v)
 /* ---- stored grants, copied out of their rows ---- */
 
 
+static void principal_free(owned_principal *p)
+{
+    free(p->iss);
+    free(p->sub);
+    free(p->app);
+    free(p->jti);
+}
+
 void grants__own_free(owned_grant *o)
 {
     grants__strlist_free(&o->fields);
@@ -108,6 +116,8 @@ void grants__own_free(owned_grant *o)
     free(o->approver);
     free(o->revoked_by);
     free(o->revoke_reason);
+    principal_free(&o->issued_by);
+    principal_free(&o->approved_by);
     memset(o, 0, sizeof *o);
 }
 
@@ -120,6 +130,18 @@ static int dup_opt(char **out, const char *s)
 }
 
 /* Copy row s and map it onto policy p. */
+static int principal_dup(owned_principal *o, const store_principal *s)
+{
+    int rc = VAULT_OK;
+
+    GUARD(dup_opt(&o->iss, s->iss));
+    GUARD(dup_opt(&o->sub, s->sub));
+    GUARD(dup_opt(&o->app, s->app));
+    GUARD(dup_opt(&o->jti, s->jti));
+cleanup:
+    return rc;
+}
+
 int grants__own(owned_grant *o, const vault_policy *p, const store_grant *s)
 {
     int rc = VAULT_OK;
@@ -140,6 +162,8 @@ int grants__own(owned_grant *o, const vault_policy *p, const store_grant *s)
     GUARD(dup_opt(&o->approver, s->approver));
     GUARD(dup_opt(&o->revoked_by, s->revoked_by));
     GUARD(dup_opt(&o->revoke_reason, s->revoke_reason));
+    GUARD(principal_dup(&o->issued_by, &s->issued_by));
+    GUARD(principal_dup(&o->approved_by, &s->approved_by));
     o->break_glass = s->break_glass;
     o->created = s->created;
     o->changed = s->changed;

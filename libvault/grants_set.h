@@ -14,6 +14,11 @@ typedef struct strlist {
 void grants__strlist_free(strlist *l);
 int grants__strlist_split(strlist *l, const char *text) VAULT_MUST_CHECK;
 
+/* A store_principal with its strings its own (NULL: none). */
+typedef struct owned_principal {
+    char *iss, *sub, *app, *jti;
+} owned_principal;
+
 /* A stored grant with every string its own, and its vp_grant view for the
  * current policy. */
 typedef struct owned_grant {
@@ -21,6 +26,7 @@ typedef struct owned_grant {
     strlist fields, records, purposes;
     char *id, *state, *issuer, *issuer_role, *user, *role, *department, *jurisdiction;
     char *reason, *approver, *revoked_by, *revoke_reason;
+    owned_principal issued_by, approved_by; /* schema 5; all NULL when none */
     int break_glass;
     int usable; /* every grade it names exists in the policy */
     int64_t created, changed;

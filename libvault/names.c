@@ -164,13 +164,24 @@ int vault__who_set(vault__who *out, const vault_principal *in)
     ENSURE(WHO_SET(in->issuer) || WHO_SET(in->app), VAULT_EINVALID,
            "principal names neither an app nor a token issuer (an unauthenticated caller "
            "is the embedded one: vault_session_open)");
+    ENSURE(in->not_after >= 0, VAULT_EINVALID,
+           "principal not_after is negative (unix seconds, or 0 for no limit)");
     snprintf(out->issuer, sizeof out->issuer, "%s", in->issuer ? in->issuer : "");
     snprintf(out->subject, sizeof out->subject, "%s", in->subject ? in->subject : "");
     snprintf(out->token_id, sizeof out->token_id, "%s", in->token_id ? in->token_id : "");
     snprintf(out->app, sizeof out->app, "%s", in->app ? in->app : "");
     snprintf(out->peer, sizeof out->peer, "%s", in->peer);
+    out->not_after = in->not_after;
 cleanup:
     return rc;
+}
+
+int vault__who_current(const vault__who *w, int64_t now)
+{
+    if (!w->not_after || now <= w->not_after)
+        return VAULT_OK;
+    return vault__err(VAULT_EAUTH, "the caller's token expired %lld s ago (not_after %lld)",
+                      (long long)(now - w->not_after), (long long)w->not_after);
 }
 
 static void asserted_str(char *dst, size_t cap, const char *s)
@@ -194,4 +205,5 @@ void vault__who_asserted(vault__who *out, const vault_principal *in)
     asserted_str(out->token_id, sizeof out->token_id, in->token_id);
     asserted_str(out->app, sizeof out->app, in->app);
     asserted_str(out->peer, sizeof out->peer, in->peer);
+    out->not_after = 0; /* a refusal's entry releases nothing: no deadline */
 }

@@ -18,6 +18,7 @@ typedef struct vault__who {
     char token_id[VAULT_PRINCIPAL_MAX];
     char app[VAULT_PRINCIPAL_MAX];
     char peer[VAULT_PRINCIPAL_MAX];
+    int64_t not_after; /* the last second the credential is good; 0: no limit */
 } vault__who;
 
 /* The embedded caller: everything empty but the peer
@@ -31,6 +32,9 @@ int vault__who_set(vault__who *out, const vault_principal *in) VAULT_MUST_CHECK;
  * string that passes the text rule as it is, else "?"; NULL `in` is the
  * embedded caller. */
 void vault__who_asserted(vault__who *out, const vault_principal *in);
+/* VAULT_EAUTH when w's credential is past its not_after at `now` (the
+ * message says when, never who); VAULT_OK for one without a limit. */
+int vault__who_current(const vault__who *w, int64_t now) VAULT_MUST_CHECK;
 
 /* Current time in unix seconds (VAULT_FAKE_NOW is not consulted: tests
  * pass times explicitly where they need them). */

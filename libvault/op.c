@@ -143,9 +143,17 @@ static int tx_after_begin(void *arg, int write)
     return v->ready ? refresh(v) : VAULT_OK;
 }
 
+/* A transaction that records an access for a principal past its
+ * not_after never commits (the store rolls it back): nothing written,
+ * no value released; op_commit logs the refusal. */
 static int tx_before_commit(void *arg)
 {
-    return audit_tx_flush(arg);
+    int rc = VAULT_OK;
+
+    GUARD(audit_tx_due(arg, vault__now()));
+    GUARD(audit_tx_flush(arg));
+cleanup:
+    return rc;
 }
 
 static void tx_at_end(void *arg, int committed)
@@ -178,9 +186,32 @@ int op_begin(vault *v, int kind)
     return store_begin(v->db, kinds[kind]);
 }
 
+/* The refusal of a commit whose credential expired (tx_before_commit),
+ * in a transaction of its own; returns VAULT_EAUTH with the message the
+ * refusal set, or the logging error. */
+static int log_late(vault *v, const audit_late *l)
+{
+    int rc = VAULT_OK;
+    char saved[256];
+
+    snprintf(saved, sizeof saved, "%s", vault_error_last());
+    GUARD(op_begin(v, OP_WRITE));
+    GUARD(audit_late_append(v, l));
+    GUARD(store_commit(v->db));
+    rc = vault__err(VAULT_EAUTH, "%s", saved);
+cleanup:
+    op_rollback(v);
+    return rc;
+}
+
 int op_commit(vault *v)
 {
-    return store_commit(v->db);
+    int rc = store_commit(v->db);
+    audit_late late;
+
+    if (rc == VAULT_EAUTH && audit_late_take(&late, v))
+        rc = log_late(v, &late);
+    return rc;
 }
 
 void op_rollback(vault *v)

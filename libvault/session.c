@@ -145,6 +145,8 @@ static int session_open(vault_session **out, vault *v, const vault_subject *subj
     else
         vault__who_local(&s->who);
     if (rc == VAULT_OK)
+        rc = vault__who_current(&s->who, vault__now());
+    if (rc == VAULT_OK)
         rc = session_fill(s, subject);
     /* The policy's apps: bound, where s holds the checked subject and
      * principal together; a refusal is logged below like any other. */

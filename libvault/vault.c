@@ -279,7 +279,9 @@ static int log_migration(vault *v)
     if (rc == VAULT_OK && n == 1) { /* not logged by another process meanwhile */
         snprintf(detail, sizeof detail, "store migrated from schema %u to %d (%s)", (unsigned)from,
                  STORE_SCHEMA_VERSION,
-                 from < 3 ? "storage v2: row MACs" : "the audit state on the newest row");
+                 from < 3   ? "storage v2: row MACs"
+                 : from < 4 ? "the audit state on the newest row"
+                            : "the principals on each grant");
         GUARD(audit__log_meta(v, "store_migrate", AF_OUTCOME_OK, detail));
         GUARD(store_meta_put(v->db, STORE_META_MIGRATED, &none, 0));
         audit_trust_mark(v); /* from now on the log vouches for grants and policy */

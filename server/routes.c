@@ -1058,7 +1058,7 @@ static int h_db_key(vd_request *r)
     if (!r->srv->cfg->allow_db_key) {
         /* the attempt is what the log must show: an entry as the officer */
         vault_principal p = {r->who.iss, r->who.sub, r->who.jti, r->who.app, r->who.peer,
-                             r->route->officer};
+                             r->route->officer, 0};
         const char *msg = "db-key is disabled in service mode (service.db_key in the configuration)";
         if (vault_log_refusal(r->v, &p, "db_key", msg) != VAULT_OK)
             return vd_fail(r, VAULT_ERROR, NULL);

@@ -38,7 +38,7 @@
 
 /* The schema the SQLCipher backend is at (STORE_SCHEMA_VERSION in
  * store/store.h); this backend has no older layout to migrate from. */
-#define MEM_SCHEMA_VERSION 4
+#define MEM_SCHEMA_VERSION 5
 /* Audit rows one seal callback may hand back per append. */
 #define MEM_SEAL_CAP 256
 
@@ -334,7 +334,9 @@ static int checkpoint_copy(store_checkpoint *dst, const store_checkpoint *src)
     &(g)->id, &(g)->state, &(g)->issuer, &(g)->issuer_role, &(g)->user, &(g)->role,          \
         &(g)->department, &(g)->fields, &(g)->grade_min, &(g)->grade_max, &(g)->records,     \
         &(g)->jurisdiction, &(g)->purposes, &(g)->reason, &(g)->approver, &(g)->revoked_by, \
-        &(g)->revoke_reason
+        &(g)->revoke_reason, &(g)->issued_by.iss, &(g)->issued_by.sub, &(g)->issued_by.app,   \
+        &(g)->issued_by.jti, &(g)->approved_by.iss, &(g)->approved_by.sub,                    \
+        &(g)->approved_by.app, &(g)->approved_by.jti
 
 static void grant_drop(store_grant *g)
 {

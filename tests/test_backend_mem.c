@@ -155,7 +155,7 @@ static void test_tx_rules(void **state)
     /* migrate: the current schema, nothing done */
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
     assert_int_equal(a->migrate(a, &from, NULL, NULL), VAULT_OK);
-    assert_int_equal(from, 4);
+    assert_int_equal(from, 5);
     assert_int_equal(a->commit(a), VAULT_OK);
     done(a, "rules");
 }

@@ -442,7 +442,7 @@ static void revoke_in_open_tx(vault *v, const char *gid)
     size_t n = 0, i;
     uint64_t ver = 0;
 
-    assert_int_equal(store_grant_set_state(v->db, gid, "revoked", NULL, "li", "test", time(NULL)),
+    assert_int_equal(store_grant_set_state(v->db, gid, "revoked", NULL, NULL, "li", "test", time(NULL)),
                      0);
     assert_int_equal(TU_SNAP(v->db, store_meta_get(v->db, "grants_version", b, sizeof b, &n)), 0);
     for (i = 0; i < n; i++)

@@ -4,6 +4,8 @@
 
 #include <time.h>
 
+#include <jansson.h>
+
 #include "audit/audit.h"
 #include "store/store.h"
 
@@ -192,6 +194,136 @@ static void test_approval(void **state)
     /* approving twice */
     assert_int_equal(vault_grant_approve(f->deputy, gid), VAULT_ESTATE);
     assert_int_equal(vault_grant_approve(f->deputy, "g-0000000000000000"), VAULT_ENOTFOUND);
+}
+
+/* The newest entry's action, outcome and token subject. */
+typedef struct newest {
+    char action[32], subject[VAULT_PRINCIPAL_MAX], detail[512];
+    int outcome;
+} newest;
+
+static void newest_fn(void *arg, const af_entry *e)
+{
+    newest *n = arg;
+
+    assert_non_null(e);
+    snprintf(n->action, sizeof n->action, "%s", e->action);
+    snprintf(n->subject, sizeof n->subject, "%s", e->who.subject ? e->who.subject : "");
+    snprintf(n->detail, sizeof n->detail, "%s", e->detail ? e->detail : "");
+    n->outcome = e->outcome;
+}
+
+static vault_session *session_as(vault *v, const char *user, const char *role,
+                                 const vault_principal *who)
+{
+    vault_session *s = NULL;
+    vault_subject sub = {user, role, "office", "city/a", "service"};
+
+    assert_int_equal(vault_session_open_as(&s, v, &sub, who), 0);
+    return s;
+}
+
+/* Two-person approval compares authenticated subjects: one person (the
+ * same token issuer and subject) under two user names can't approve
+ * their own grant; another subject can; the listing shows both. */
+static void test_approval_by_subject(void **state)
+{
+    fixture *f = *state;
+    const char *health = "health";
+    vault_grant_spec g = spec_for(NULL, 0, "records_desk", 3600);
+    const vault_principal chief_tok = {"https://id.example.gov", "u-42", "jti-1", "",
+                                       "unix:uid=1000", 0, 0};
+    const vault_principal same_person = {"https://id.example.gov", "u-42", "jti-2", "",
+                                         "unix:uid=1000", 0, 0};
+    const vault_principal other_iss = {"https://id.other.gov", "u-42", "", "", "unix:uid=1000",
+                                       0, 0};
+    const vault_principal deputy_tok = {"https://id.example.gov", "u-43", "jti-3", "",
+                                        "unix:uid=1001", 0, 0};
+    vault_session *chief, *twin, *stranger, *deputy;
+    char gid[VAULT_NAME_MAX], gid2[VAULT_NAME_MAX], *list = NULL;
+    int pending = 0;
+    newest n;
+    json_t *arr, *row;
+    json_error_t jerr;
+
+    (void)health;
+    g.grade_min = "sensitive";
+    g.grade_max = "special";
+    chief = session_as(f->v, "chief1", "chief", &chief_tok);
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, &pending, chief, &g), 0);
+    assert_int_equal(pending, 1);
+
+    /* The same subject under another user name (and role): refused, logged. */
+    twin = session_as(f->v, "deputy2", "deputy", &same_person);
+    assert_int_equal(vault_grant_approve(twin, gid), VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "same token subject"));
+    memset(&n, 0, sizeof n);
+    tu_log_each(f->v->db, newest_fn, &n);
+    assert_string_equal(n.action, "approve");
+    assert_int_equal(n.outcome, AF_OUTCOME_DENIED);
+    assert_string_equal(n.subject, "u-42");
+    assert_non_null(strstr(n.detail, "same token subject"));
+
+    /* The same name under another issuer is another person; so is
+     * another subject of the same issuer. */
+    g.reason = "second case";
+    assert_int_equal(vault_grant_issue(gid2, sizeof gid2, &pending, chief, &g), 0);
+    stranger = session_as(f->v, "deputy3", "deputy", &other_iss);
+    assert_int_equal(vault_grant_approve(stranger, gid2), 0);
+    deputy = session_as(f->v, "deputy1", "deputy", &deputy_tok);
+    assert_int_equal(vault_grant_approve(deputy, gid), 0);
+    memset(&n, 0, sizeof n);
+    tu_log_each(f->v->db, newest_fn, &n);
+    assert_string_equal(n.action, "approve");
+    assert_int_equal(n.outcome, AF_OUTCOME_OK);
+
+    /* Equal user names are still refused, whatever the subjects. */
+    g.reason = "third case";
+    assert_int_equal(vault_grant_issue(gid2, sizeof gid2, &pending, chief, &g), 0);
+    vault_session_close(twin);
+    twin = session_as(f->v, "chief1", "deputy", &deputy_tok);
+    assert_int_equal(vault_grant_approve(twin, gid2), VAULT_EDENIED);
+
+    /* The listing shows the principals. */
+    assert_int_equal(vault_grant_list(&list, f->v, 0, 1), 0);
+    arr = json_loads(list, 0, &jerr);
+    assert_non_null(arr);
+    vault_free(list);
+    row = NULL;
+    for (size_t i = 0; i < json_array_size(arr); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(arr, i), "id")), gid))
+            row = json_array_get(arr, i);
+    assert_non_null(row);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(row, "issued_by"),
+                                                          "subject")), "u-42");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(row, "issued_by"),
+                                                          "token_id")), "jti-1");
+    assert_true(json_is_null(json_object_get(json_object_get(row, "issued_by"), "app")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(row, "approved_by"),
+                                                          "subject")), "u-43");
+    json_decref(arr);
+    assert_int_equal(vault_grant_list(&list, f->v, 0, 0), 0);
+    assert_non_null(strstr(list, "chief1 (iss=https://id.example.gov sub=u-42), approved by "
+                                 "deputy1 (iss=https://id.example.gov sub=u-43)"));
+    vault_free(list);
+    /* An embedded grant has none. */
+    g.reason = "embedded";
+    assert_int_equal(vault_grant_issue(gid2, sizeof gid2, &pending, f->chief, &g), 0);
+    assert_int_equal(vault_grant_list(&list, f->v, 0, 1), 0);
+    arr = json_loads(list, 0, &jerr);
+    vault_free(list);
+    row = NULL;
+    for (size_t i = 0; i < json_array_size(arr); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(arr, i), "id")), gid2))
+            row = json_array_get(arr, i);
+    assert_non_null(row);
+    assert_true(json_is_null(json_object_get(row, "issued_by")));
+    assert_true(json_is_null(json_object_get(row, "approved_by")));
+    json_decref(arr);
+    vault_session_close(chief);
+    vault_session_close(twin);
+    vault_session_close(stranger);
+    vault_session_close(deputy);
 }
 
 static void test_expiry_and_revocation(void **state)
@@ -947,6 +1079,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_grant_within_limits), T(test_grant_refusals),  T(test_approval),
+        T(test_approval_by_subject),
         T(test_expiry_and_revocation), T(test_other_handle_sees_grants), T(test_break_glass),
         T(test_every_step_logged),
 #define O(fn) cmocka_unit_test_setup_teardown(fn, osetup, oteardown)

@@ -4,6 +4,7 @@
  * store breaks verification (docs/security.md, docs/audit-format.md). */
 #include "testlog.h"
 
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -20,7 +21,7 @@
 static const vault_subject grid_sub = {"wang", "grid_worker", "community_committee", GRID7,
                                        "grid_management"};
 static const vault_principal gridapp = {"https://id.example.gov", "u-17", "jti-9", "grid-app",
-                                        "tls:192.0.2.7:51234", 0};
+                                        "tls:192.0.2.7:51234", 0, 0};
 
 typedef struct fixture {
     char *dir;
@@ -227,24 +228,24 @@ static void test_bad_principals(void **state)
     last_entry l;
     size_t i, before;
     bad_case cases[] = {
-        {{"iss", "sub", "", "SECRET\x1b[2K", "unix:uid=998", 0}, VAULT_EINVALID, "?", "unix:uid=998",
+        {{"iss", "sub", "", "SECRET\x1b[2K", "unix:uid=998", 0, 0}, VAULT_EINVALID, "?", "unix:uid=998",
          "control character in the app"},
-        {{bad_utf8, "sub", "", "app", "unix:uid=998", 0}, VAULT_EINVALID, "app", "unix:uid=998",
+        {{bad_utf8, "sub", "", "app", "unix:uid=998", 0, 0}, VAULT_EINVALID, "app", "unix:uid=998",
          "invalid UTF-8 in the issuer"},
-        {{"iss", "sub", "SECRET\n", "app", "unix:uid=998", 0}, VAULT_EINVALID, "app",
+        {{"iss", "sub", "SECRET\n", "app", "unix:uid=998", 0, 0}, VAULT_EINVALID, "app",
          "unix:uid=998", "newline in the token id"},
-        {{"iss", "sub", "", "app", "tls:SECRET\xe2\x80\xae", 0}, VAULT_EINVALID, "app", "?",
+        {{"iss", "sub", "", "app", "tls:SECRET\xe2\x80\xae", 0, 0}, VAULT_EINVALID, "app", "?",
          "bidi control in the peer"},
-        {{"iss", long_sub, "", "app", "unix:uid=998", 0}, VAULT_ELIMIT, "app", "unix:uid=998",
+        {{"iss", long_sub, "", "app", "unix:uid=998", 0, 0}, VAULT_ELIMIT, "app", "unix:uid=998",
          "subject too long"},
-        {{"iss", "sub", "", "app", "", 0}, VAULT_EINVALID, "app", "", "no peer"},
-        {{"iss", NULL, "", "app", "unix:uid=998", 0}, VAULT_EINVALID, "app", "unix:uid=998",
+        {{"iss", "sub", "", "app", "", 0, 0}, VAULT_EINVALID, "app", "", "no peer"},
+        {{"iss", NULL, "", "app", "unix:uid=998", 0, 0}, VAULT_EINVALID, "app", "unix:uid=998",
          "issuer without a subject"},
-        {{NULL, "sub", "", "app", "unix:uid=998", 0}, VAULT_EINVALID, "app", "unix:uid=998",
+        {{NULL, "sub", "", "app", "unix:uid=998", 0, 0}, VAULT_EINVALID, "app", "unix:uid=998",
          "subject without an issuer"},
-        {{"", "", "jti", "app", "unix:uid=998", 0}, VAULT_EINVALID, "app", "unix:uid=998",
+        {{"", "", "jti", "app", "unix:uid=998", 0, 0}, VAULT_EINVALID, "app", "unix:uid=998",
          "token id without an issuer"},
-        {{"", "", "", "", "unix:uid=998", 0}, VAULT_EINVALID, "", "unix:uid=998",
+        {{"", "", "", "", "unix:uid=998", 0, 0}, VAULT_EINVALID, "", "unix:uid=998",
          "neither an app nor an issuer"},
     };
 
@@ -286,7 +287,7 @@ static void test_bad_principals(void **state)
     }
     /* an app alone (no person token) is a principal too */
     {
-        vault_principal app_only = {NULL, NULL, NULL, "grid-app", "unix:uid=998", 0};
+        vault_principal app_only = {NULL, NULL, NULL, "grid-app", "unix:uid=998", 0, 0};
 
         assert_int_equal(vault_session_open_as(&s, f->v, &grid_sub, &app_only), 0);
         read_phone(s, f->id);
@@ -304,9 +305,9 @@ static void test_actor_as(void **state)
 {
     fixture *f = *state;
     static const vault_principal officer = {"https://id.example.gov", "officer-3", "", "desk",
-                                            "unix:uid=1001", 0};
+                                            "unix:uid=1001", 0, 0};
     static const vault_principal bad = {"https://id.example.gov", "officer-3", "", "desk\t",
-                                        "unix:uid=1001", 0};
+                                        "unix:uid=1001", 0, 0};
     char pub[VAULT_PUBKEY_SIZE];
     last_entry l;
 
@@ -437,7 +438,7 @@ static void import_fn(void *arg, const af_entry *e)
 static void test_import_entries(void **state)
 {
     fixture *f = *state;
-    static const vault_principal batch = {NULL, NULL, NULL, "street-desk", "unix:uid=998", 0};
+    static const vault_principal batch = {NULL, NULL, NULL, "street-desk", "unix:uid=998", 0, 0};
     static const vault_subject officer = {"li", "data_officer", "street_office", STREET,
                                           "resident_service"};
     vault_session *s = NULL;
@@ -473,10 +474,10 @@ static void test_app_bounds(void **state)
                                          "resident_service"};
     static const vault_subject far = {"wang", "grid_worker", "community_committee",
                                       "hangzhou/xihu/lingyin", "grid_management"};
-    vault_principal hot = {"https://id.example.gov", "u-9", "", "hotline-app", "unix:uid=1002", 0};
-    vault_principal desk = {"https://id.example.gov", "u-3", "", "street-desk", "unix:uid=0", 0};
-    vault_principal nobody = {"https://id.example.gov", "u-3", "", "nobody-app", "unix:uid=7", 0};
-    vault_principal cli = {"https://id.example.gov", "u-5", "", "vaultctl", "unix:uid=1005", 0};
+    vault_principal hot = {"https://id.example.gov", "u-9", "", "hotline-app", "unix:uid=1002", 0, 0};
+    vault_principal desk = {"https://id.example.gov", "u-3", "", "street-desk", "unix:uid=0", 0, 0};
+    vault_principal nobody = {"https://id.example.gov", "u-3", "", "nobody-app", "unix:uid=7", 0, 0};
+    vault_principal cli = {"https://id.example.gov", "u-5", "", "vaultctl", "unix:uid=1005", 0, 0};
     static const vault_subject auditor = {"qian", "auditor", "street_office", STREET, "audit"};
     last_entry l;
 
@@ -518,6 +519,129 @@ static void test_app_bounds(void **state)
     vault_session_close(s);
 }
 
+/* The phone of f->id as the embedded officer reads it (no deadline). */
+static void phone_is(fixture *f, const char *want)
+{
+    vault_result *r = NULL;
+    const char *phone = "phone";
+    size_t len = 0;
+    const char *val;
+
+    assert_int_equal(vault_record_get(&r, f->officer, f->id, &phone, 1), 0);
+    val = vault_result_value(r, 0, &len);
+    assert_non_null(val);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(val, want, len);
+    vault_result_free(r);
+}
+
+static int64_t records_now(vault *v)
+{
+    int64_t n = -1;
+
+    assert_int_equal(store_begin(v->db, STORE_TX_SNAPSHOT), 0);
+    assert_int_equal(store_record_count(&n, v->db), 0);
+    store_rollback(v->db);
+    return n;
+}
+
+/* A principal's not_after: past at open, refused (logged); passed
+ * during a session, every call's commit refused: no value, no write, the
+ * refusal logged; the actor likewise (one sleep of 2 s: libvault has no
+ * test clock). */
+static void test_token_expiry(void **state)
+{
+    fixture *f = *state;
+    vault_session *s = NULL, *late = NULL;
+    vault_principal desk = {"https://id.example.gov", "u-3", "jti-exp", "street-desk",
+                            "unix:uid=998", 0, 0};
+    const vault_subject li = {"li", "data_officer", "street_office", STREET, "resident_service"};
+    const char *phone = "phone", *fields[] = {"phone"}, *values[] = {"13900000000"};
+    const char *expired = "the caller's token expired during the request; nothing was committed";
+    size_t lens[] = {11};
+    vault_result *r = NULL;
+    vault_audit_result res;
+    char id[VAULT_ID_HEX_SIZE];
+    last_entry l;
+    int64_t t0 = (int64_t)time(NULL), nrec;
+    size_t n0;
+
+    /* Already past: the session never opens, and the attempt is logged. */
+    desk.not_after = t0 - 10;
+    assert_int_equal(vault_session_open_as(&late, f->v, &li, &desk), VAULT_EAUTH);
+    assert_null(late);
+    assert_non_null(strstr(vault_error_last(), "token expired"));
+    last(&l, f->v);
+    assert_string_equal(l.action, "session_open");
+    assert_int_equal(l.outcome, AF_OUTCOME_DENIED);
+    assert_string_equal(l.subject, "u-3");
+    assert_int_equal(vault_set_actor_as(f->v, "li", &desk), VAULT_EAUTH);
+    last(&l, f->v);
+    assert_string_equal(l.action, "set_actor");
+    assert_int_equal(l.outcome, AF_OUTCOME_DENIED);
+    desk.not_after = -1;
+    assert_int_equal(vault_session_open_as(&late, f->v, &li, &desk), VAULT_EINVALID);
+    assert_non_null(strstr(vault_error_last(), "not_after"));
+
+    /* Good until t0 + 1: served while it holds. */
+    desk.not_after = t0 + 1;
+    assert_int_equal(vault_session_open_as(&s, f->v, &li, &desk), 0);
+    read_phone(s, f->id);
+    last(&l, f->v);
+    assert_string_equal(l.action, "read");
+    assert_int_equal(l.outcome, AF_OUTCOME_OK);
+    assert_int_equal(vault_set_actor_as(f->v, "li", &desk), 0);
+    sleep(2);
+
+    /* A read: no value, only the refusal in the log. */
+    last(&l, f->v);
+    n0 = l.n;
+    assert_int_equal(vault_record_get(&r, s, f->id, &phone, 1), VAULT_EAUTH);
+    assert_null(r);
+    assert_string_equal(vault_error_last(), expired);
+    last(&l, f->v);
+    assert_int_equal(l.n, n0 + 1);
+    assert_string_equal(l.action, "read");
+    assert_int_equal(l.outcome, AF_OUTCOME_DENIED);
+    assert_string_equal(l.subject, "u-3");
+    assert_string_equal(l.app, "street-desk");
+    assert_non_null(strstr(l.detail, "token expired"));
+
+    /* An update: the record is unchanged. */
+    assert_int_equal(vault_record_update(s, f->id, 1, fields, values, lens), VAULT_EAUTH);
+    assert_string_equal(vault_error_last(), expired);
+    last(&l, f->v);
+    assert_int_equal(l.n, n0 + 2);
+    assert_string_equal(l.action, "write");
+    assert_int_equal(l.outcome, AF_OUTCOME_DENIED);
+    phone_is(f, "13812345678");
+
+    /* An add: no record. */
+    nrec = records_now(f->v);
+    last(&l, f->v);
+    n0 = l.n;
+    assert_int_equal(vault_record_add(id, sizeof id, s, STREET, 1, fields, values, lens),
+                     VAULT_EAUTH);
+    assert_int_equal(records_now(f->v), nrec);
+    last(&l, f->v);
+    assert_int_equal(l.n, n0 + 1);
+    assert_int_equal(l.outcome, AF_OUTCOME_DENIED);
+
+    /* The actor's calls are held to the same deadline. */
+    assert_int_equal(vault_audit_checkpoint(NULL, f->v), VAULT_EAUTH);
+    assert_string_equal(vault_error_last(), expired);
+    last(&l, f->v);
+    assert_int_equal(l.n, n0 + 2);
+    assert_string_equal(l.action, "audit_checkpoint");
+    assert_int_equal(l.outcome, AF_OUTCOME_DENIED);
+    assert_string_equal(l.user, "li");
+
+    /* Embedded callers have no deadline; the log is intact. */
+    assert_int_equal(vault_set_actor(f->v, "qian"), 0);
+    assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), 0);
+    vault_session_close(s);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -528,6 +652,7 @@ int main(void)
         T(test_tampered_principal),
         T(test_import_entries),
         T(test_app_bounds),
+        T(test_token_expiry),
     };
 #undef T
 

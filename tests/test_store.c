@@ -188,6 +188,44 @@ static store_grant grant_all_set(void)
     return g;
 }
 
+/* Schema 5: the principals that issued and approved it (the approver
+ * through an app without a token). */
+static store_grant grant_principals(void)
+{
+    store_grant g;
+
+    memset(&g, 0, sizeof g);
+    g.id = "g-3";
+    g.state = "active";
+    g.issuer = "li.wei";
+    g.issuer_role = "data_officer";
+    g.role = "police_officer";
+    g.effect = VAULT_EFFECT_ALLOW;
+    g.actions = 0x01;
+    g.not_before = 1700000000;
+    g.not_after = 1700086400;
+    g.reason = "case 2023-119";
+    g.approver = "wang.fang";
+    g.created = 1700000000;
+    g.changed = 1700000700;
+    g.issued_by.iss = "https://id.example.gov";
+    g.issued_by.sub = "u-17";
+    g.issued_by.app = "street-desk";
+    g.issued_by.jti = "jti-1";
+    g.approved_by.app = "vaultctl";
+    return g;
+}
+
+/* The vector grant row `name` ("grant_..."), and its id. */
+static store_grant grant_named(const char *name)
+{
+    if (strcmp(name, "grant_nulls") == 0)
+        return grant_nulls();
+    if (strcmp(name, "grant_all_set") == 0)
+        return grant_all_set();
+    return grant_principals();
+}
+
 static void put_policy(fx *f, const char *src, int64_t applied, int64_t want_id)
 {
     uint8_t hash[crypto_hash_sha256_BYTES];
@@ -284,8 +322,9 @@ static int write_row(fx *f, const char *name)
             rec_2_fields(&b);
         assert_int_equal(store_record_write(f->s, &b.r, 1), VAULT_OK);
         kind = STORE_ROW_RECORD;
-    } else if (strcmp(name, "grant_nulls") == 0 || strcmp(name, "grant_all_set") == 0) {
-        g = name[6] == 'n' ? grant_nulls() : grant_all_set();
+    } else if (strcmp(name, "grant_nulls") == 0 || strcmp(name, "grant_all_set") == 0 ||
+               strcmp(name, "grant_principals") == 0) {
+        g = grant_named(name);
         assert_int_equal(store_grant_insert(f->s, &g), VAULT_OK);
         kind = STORE_ROW_GRANT;
     } else if (strcmp(name, "checkpoint_1000") == 0) {
@@ -370,8 +409,7 @@ static void stored_mac(uint8_t mac[STORE_MAC_BYTES], fx *f, int kind, const char
         assert_int_equal(be->record_get_batch(be, id, 1, record_mac_cb, mac), VAULT_OK);
         break;
     case STORE_ROW_GRANT:
-        assert_int_equal(be->grant_get(be, name[6] == 'n' ? "g-1" : "g-2", grant_mac_cb, mac),
-                         VAULT_OK);
+        assert_int_equal(be->grant_get(be, grant_named(name).id, grant_mac_cb, mac), VAULT_OK);
         break;
     case STORE_ROW_CHECKPOINT:
         assert_int_equal(be->checkpoint_scan(be, checkpoint_mac_cb, mac), VAULT_OK);
@@ -488,7 +526,7 @@ static void test_rowmac_vectors(void **state)
     unsigned kinds = 0;
 
     (void)state;
-    assert_int_equal(n, 12);
+    assert_int_equal(n, 13);
     for (i = 0; i < n; i++) {
         fx f;
         uint8_t *bytes = tu_unhex(rows[i][2], &blen), *tag = tu_unhex(rows[i][3], &tlen);
@@ -900,7 +938,24 @@ static void expect_grant_fails(fx *f, const char *id)
     store_rollback(f->s);
     /* Changing its state reads it first: refused, nothing written. */
     W(f);
-    expect_integrity(store_grant_set_state(f->s, id, "revoked", NULL, "chen.jie", "x", 1700001000),
+    expect_integrity(store_grant_set_state(f->s, id, "revoked", NULL, NULL, "chen.jie", "x", 1700001000),
+                     what);
+    store_rollback(f->s);
+}
+
+/* expect_grant_fails for one grant among valid ones: read by id, and
+ * its state change, refused. */
+static void expect_grant_get_fails(fx *f, const char *id)
+{
+    char what[32];
+
+    snprintf(what, sizeof what, "a grant row %s", id);
+    R(f);
+    expect_integrity(store_grant_get(f->s, id, nop_grant, NULL), what);
+    store_rollback(f->s);
+    W(f);
+    expect_integrity(store_grant_set_state(f->s, id, "revoked", NULL, NULL, "chen.jie", "x",
+                                           1700001000),
                      what);
     store_rollback(f->s);
 }
@@ -909,7 +964,7 @@ static void test_grant_tampered(void **state)
 {
     fx f;
     store_grant g = grant_nulls(), h;
-    uint8_t mac[STORE_MAC_BYTES];
+    uint8_t mac[STORE_MAC_BYTES], mac3[STORE_MAC_BYTES];
     int seen = 0;
 
     (void)state;
@@ -944,7 +999,7 @@ static void test_grant_tampered(void **state)
     /* Back as written: readable, and set_state re-tags the new state. */
     W(&f);
     assert_int_equal(f.be->grant_update(f.be, &g), VAULT_OK);
-    assert_int_equal(store_grant_set_state(f.s, "g-1", "active", "wang.fang", NULL, NULL,
+    assert_int_equal(store_grant_set_state(f.s, "g-1", "active", "wang.fang", NULL, NULL, NULL,
                                            1700000600),
                      VAULT_OK);
     C(&f);
@@ -952,6 +1007,39 @@ static void test_grant_tampered(void **state)
     assert_int_equal(store_grant_scan(f.s, count_grant, &seen), VAULT_OK);
     assert_int_equal(seen, 1);
     store_rollback(f.s);
+
+    /* Schema 5: the principal that issued it changed, or taken away (the
+     * row then has the bytes of a grant from before schema 5). */
+    h = grant_principals();
+    W(&f);
+    assert_int_equal(store_grant_insert(f.s, &h), VAULT_OK);
+    C(&f);
+    stored_mac(mac3, &f, STORE_ROW_GRANT, "grant_principals");
+    memcpy(h.mac, mac3, sizeof mac3);
+    {
+        store_grant k = h;
+        W(&f);
+        k.issued_by.sub = "u-18"; /* another officer's subject */
+        assert_int_equal(f.be->grant_update(f.be, &k), VAULT_OK);
+        C(&f);
+        expect_grant_get_fails(&f, "g-3");
+        W(&f);
+        k = h;
+        memset(&k.issued_by, 0, sizeof k.issued_by);
+        memset(&k.approved_by, 0, sizeof k.approved_by);
+        assert_int_equal(f.be->grant_update(f.be, &k), VAULT_OK);
+        C(&f);
+        expect_grant_get_fails(&f, "g-3");
+        W(&f);
+        k = h;
+        k.approved_by.app = NULL; /* approved by no app: absent */
+        assert_int_equal(f.be->grant_update(f.be, &k), VAULT_OK);
+        C(&f);
+        expect_grant_get_fails(&f, "g-3");
+        W(&f);
+        assert_int_equal(f.be->grant_update(f.be, &h), VAULT_OK); /* back as written */
+        C(&f);
+    }
 
     /* A grant inserted behind store.c with another grant's MAC. */
     h = grant_all_set();
@@ -1139,7 +1227,7 @@ static size_t all_writes(int *rcs, fx *f)
     CALL(store_bulk_begin(f->s, 100000));
     CALL(store_bulk_end(f->s));
     CALL(store_grant_insert(f->s, &g));
-    CALL(store_grant_set_state(f->s, "g-1", "active", "wang.fang", NULL, NULL, 2));
+    CALL(store_grant_set_state(f->s, "g-1", "active", "wang.fang", NULL, NULL, NULL, 2));
     CALL(store_audit_seal(f->s, seal_nothing, NULL));
     CALL(store_audit_index(f->s));
     CALL(store_audit_state_put(f->s, 0, 1, v, v, 8));

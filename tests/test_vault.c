@@ -620,6 +620,21 @@ static void test_page_sizes(void **state)
     sodium_memzero(key, sizeof key);
 }
 
+/* The grants table as schema 4 had it: without the principals. */
+#define GRANTS_TO_SCHEMA4                                                                          \
+    "CREATE TABLE grants4(id TEXT PRIMARY KEY, state TEXT NOT NULL, issuer TEXT NOT NULL,"        \
+    " issuer_role TEXT NOT NULL, subject_user TEXT, subject_role TEXT, subject_department TEXT,"  \
+    " effect INTEGER NOT NULL, actions INTEGER NOT NULL, fields TEXT, grade_min TEXT,"            \
+    " grade_max TEXT, records TEXT, jurisdiction TEXT, purposes TEXT,"                            \
+    " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, reason TEXT NOT NULL,"             \
+    " break_glass INTEGER NOT NULL, approver TEXT, revoked_by TEXT, revoke_reason TEXT,"          \
+    " created INTEGER NOT NULL, changed INTEGER, mac BLOB NOT NULL) WITHOUT ROWID;"               \
+    "INSERT INTO grants4 SELECT id, state, issuer, issuer_role, subject_user, subject_role,"      \
+    " subject_department, effect, actions, fields, grade_min, grade_max, records, jurisdiction,"  \
+    " purposes, not_before, not_after, reason, break_glass, approver, revoked_by, revoke_reason," \
+    " created, changed, mac FROM grants;"                                                         \
+    "DROP TABLE grants; ALTER TABLE grants4 RENAME TO grants;"
+
 /* Turn f's vault into one as store schema 3 kept it: the audit state in
  * the meta row audit_tree (tagged as a meta row, as schema 3 did), no
  * state columns on audit, user_version 3.  damage: the meta row's value
@@ -663,7 +678,7 @@ static void make_schema3(fixture *f, int damage)
                      " flags INTEGER NOT NULL);"
                      "INSERT INTO audit3 SELECT pos, entry, head, record_id, user, flags FROM audit;"
                      "DROP TABLE audit; ALTER TABLE audit3 RENAME TO audit;"
-                     "PRAGMA user_version = 3;",
+                     GRANTS_TO_SCHEMA4 "PRAGMA user_version = 3;",
                      NULL, NULL, NULL),
         SQLITE_OK);
     if (damage)
@@ -689,6 +704,47 @@ static int64_t raw_int(fixture *f, const char *key, const char *sql)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
+}
+
+/* A schema 4 vault with a grant (written by an embedded officer: no
+ * principals) opens as schema 5 in one step: columns added, the grant's
+ * MAC kept (its bytes are the same without principals), the trust the
+ * log vouches for unchanged, the migration logged. */
+static void test_schema4_migrates(void **state)
+{
+    fixture *f = *state;
+    vault_session *o = officer(f->v);
+    vault_secret s = tu_pass_secret(PASS);
+    const char *phone = "phone";
+    vault_grant_spec g = tu_grant_spec(&phone, 1, "community_committee", STREET, 3600,
+                                       "follow-up visits");
+    char gid[VAULT_NAME_MAX], key[80], *list = NULL;
+    vault_audit_result res;
+    sqlite3 *db = NULL;
+
+    assert_int_equal(vault_grant_issue(gid, sizeof gid, NULL, o, &g), 0);
+    vault_session_close(o);
+    assert_int_equal(vault_db_key(key, sizeof key, f->v), 0);
+    vault_close(f->v);
+    f->v = NULL;
+    assert_int_equal(raw_open_pages(&db, f->path, key, 4096), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, GRANTS_TO_SCHEMA4 "PRAGMA user_version = 4;", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(raw_int(f, key, "PRAGMA user_version"), 4);
+
+    assert_int_equal(vault_open(&f->v, f->path, &s), 0);
+    assert_int_equal(raw_int(f, key, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    assert_int_equal(raw_int(f, key, "SELECT count(*) FROM grants WHERE issuer_iss IS NULL AND "
+                                     "approver_sub IS NULL"),
+                     1);
+    assert_int_equal(vault_grant_list(&list, f->v, 0, 0), 0);
+    assert_non_null(strstr(list, gid));
+    vault_free(list);
+    assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), 0);
+    assert_int_equal(res.failure, VAULT_AUDIT_OK);
+    sodium_memzero(key, sizeof key);
 }
 
 /* A schema 3 vault (the audit state in meta) opens: the state moves onto
@@ -932,6 +988,7 @@ int main(void)
         T(test_keyslots),        T(test_create_refusals),  T(test_two_writers),
         T(test_db_key),          cmocka_unit_test(test_constants),
         T(test_result_values_intact), T(test_page_sizes), T(test_schema3_migrates),
+        T(test_schema4_migrates),
         T(test_reopen),
     };
 

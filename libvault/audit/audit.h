@@ -20,6 +20,18 @@ typedef struct audit_pending {
     unsigned flags;
 } audit_pending;
 
+/* An entry whose commit was refused because its principal's credential
+ * expired (audit_tx_due): what the refusal logged after the rollback
+ * says of it. */
+typedef struct audit_late {
+    char user[VAULT_NAME_MAX], role[VAULT_NAME_MAX], department[VAULT_NAME_MAX];
+    char jurisdiction[VAULT_JURISDICTION_MAX + 1], purpose[VAULT_NAME_MAX];
+    char action[VAULT_NAME_MAX];
+    vault__who who;
+    int has_record;
+    uint8_t record_id[VAULT_ID_BYTES];
+} audit_late;
+
 /* The audit log's tail as the current write transaction sees it (audit_log.c).
  * Entries are collected as the operation runs (audit_append) and sealed
  * at commit (audit_tx_flush; a long transaction also every
@@ -48,6 +60,14 @@ typedef struct audit_tail {
     int signed_dirty;
     uint64_t signed_size;
     uint8_t signed_root[32];
+    /* The earliest not_after of an entry collected with outcome ok (an
+     * access or a change; refusals release nothing and aren't held), and
+     * that entry; 0: none.  late: the one a refused commit left to log,
+     * kept past the transaction's end. */
+    int64_t deadline;
+    audit_late held;
+    int late_set;
+    audit_late late;
 } audit_tail;
 
 /* A transaction that collects more than this seals what it has at once
@@ -89,6 +109,17 @@ int audit_anchor_check(vault *v) VAULT_MUST_CHECK;
 /* The size of the last checkpoint this vault signed (*found 0 when the
  * record is absent: nothing signed since it was introduced). */
 int audit__signed_size(uint64_t *size, int *found, vault *v) VAULT_MUST_CHECK;
+
+/* Before COMMIT (op.c's hook, ahead of audit_tx_flush): VAULT_EAUTH
+ * when an entry collected in the transaction records an access for a
+ * principal whose not_after is before `now`; the commit must not happen
+ * (the store rolls back) and the entry is kept for audit_late_take. */
+int audit_tx_due(vault *v, int64_t now) VAULT_MUST_CHECK;
+/* After such a refused commit: 1 and *out filled (once), else 0. */
+int audit_late_take(audit_late *out, vault *v);
+/* Log the refusal of `l` (outcome denied, no deadline) in the caller's
+ * write transaction. */
+int audit_late_append(vault *v, const audit_late *l) VAULT_MUST_CHECK;
 
 /* The trust digest (store_trust_digest: the grant rows and the active
  * policy row) is kept in the MAC'd tree state, written whenever a

@@ -70,6 +70,8 @@ typedef struct af_entry {
     const af_field *fields;
     size_t nfields;
     const char *detail;    /* free text without values: "slot 2", "grant g-17", ... */
+    int64_t not_after;     /* not encoded: the principal's deadline (vault_principal), which
+                              the log holds an entry's commit to (audit.h); 0: none */
 } af_entry;
 
 /* Set the sequence number of an encoded entry (sealing at commit: an

@@ -414,7 +414,90 @@ void audit_tx_forget(vault *v)
     for (i = 0; i < t->np; i++)
         free(t->p[i].enc);
     free(t->p);
-    memset(t, 0, sizeof *t);
+    {
+        /* A refused commit's entry outlives its transaction until logged. */
+        int late_set = t->late_set;
+        audit_late late = t->late;
+        memset(t, 0, sizeof *t);
+        t->late_set = late_set;
+        t->late = late;
+    }
+}
+
+/* ---- deadlines: nothing commits for a credential that expired ---- */
+
+static void late_copy(audit_late *l, const af_entry *e)
+{
+    memset(l, 0, sizeof *l);
+    snprintf(l->user, sizeof l->user, "%s", e->user ? e->user : "");
+    snprintf(l->role, sizeof l->role, "%s", e->role ? e->role : "");
+    snprintf(l->department, sizeof l->department, "%s", e->department ? e->department : "");
+    snprintf(l->jurisdiction, sizeof l->jurisdiction, "%s",
+             e->jurisdiction ? e->jurisdiction : "");
+    snprintf(l->purpose, sizeof l->purpose, "%s", e->purpose ? e->purpose : "");
+    snprintf(l->action, sizeof l->action, "%s", e->action ? e->action : "");
+    snprintf(l->who.issuer, sizeof l->who.issuer, "%s", e->who.issuer ? e->who.issuer : "");
+    snprintf(l->who.subject, sizeof l->who.subject, "%s", e->who.subject ? e->who.subject : "");
+    snprintf(l->who.token_id, sizeof l->who.token_id, "%s",
+             e->who.token_id ? e->who.token_id : "");
+    snprintf(l->who.app, sizeof l->who.app, "%s", e->who.app ? e->who.app : "");
+    snprintf(l->who.peer, sizeof l->who.peer, "%s", e->who.peer ? e->who.peer : "");
+    l->who.not_after = e->not_after;
+    l->has_record = e->has_record;
+    if (e->has_record)
+        memcpy(l->record_id, e->record_id, VAULT_ID_BYTES);
+}
+
+int audit_tx_due(vault *v, int64_t now)
+{
+    audit_tail *t = v->tail;
+
+    if (!t || !t->deadline || now <= t->deadline)
+        return VAULT_OK;
+    t->late = t->held;
+    t->late_set = 1;
+    return vault__err(VAULT_EAUTH,
+                      "the caller's token expired during the request; nothing was committed");
+}
+
+int audit_late_take(audit_late *out, vault *v)
+{
+    audit_tail *t = v->tail;
+
+    if (!t || !t->late_set)
+        return 0;
+    *out = t->late;
+    t->late_set = 0;
+    memset(&t->late, 0, sizeof t->late);
+    return 1;
+}
+
+int audit_late_append(vault *v, const audit_late *l)
+{
+    af_entry e;
+    char detail[128];
+
+    memset(&e, 0, sizeof e);
+    e.user = l->user;
+    e.role = l->role;
+    e.department = l->department;
+    e.jurisdiction = l->jurisdiction;
+    e.purpose = l->purpose;
+    e.who.issuer = l->who.issuer;
+    e.who.subject = l->who.subject;
+    e.who.token_id = l->who.token_id;
+    e.who.app = l->who.app;
+    e.who.peer = l->who.peer;
+    e.action = l->action;
+    e.outcome = AF_OUTCOME_DENIED; /* releases nothing: no deadline of its own */
+    e.has_record = l->has_record;
+    memcpy(e.record_id, l->record_id, VAULT_ID_BYTES);
+    snprintf(detail, sizeof detail,
+             "refused at commit: the caller's token expired (not_after %lld); nothing was "
+             "committed",
+             (long long)l->who.not_after);
+    e.detail = detail;
+    return audit_append(v, &e);
 }
 
 void audit_tail_free(vault *v)
@@ -447,6 +530,7 @@ void audit_entry_init(af_entry *e, const vault *v, const vault_session *s, const
     e->who.token_id = w->token_id;
     e->who.app = w->app;
     e->who.peer = w->peer;
+    e->not_after = w->not_after;
     e->action = action;
     e->outcome = AF_OUTCOME_OK;
 }
@@ -490,6 +574,12 @@ int audit_append(vault *v, af_entry *e)
         vault__err_clear();
     }
     p->flags = e->flags;
+    /* An access or a change commits only while its credential is good. */
+    if (e->outcome == AF_OUTCOME_OK && e->not_after &&
+        (!t->deadline || e->not_after < t->deadline)) {
+        t->deadline = e->not_after;
+        late_copy(&t->held, e);
+    }
     t->np++;
     t->bytes += enc_len;
     /* A long transaction (an import) seals as it goes, so the collected

@@ -30,7 +30,9 @@
  * Adding an operation: append it at the end, bump STORE_BACKEND_VERSION,
  * and have store_open refuse tables of a version it does not know.
  * Version 2 added audit_state_put (the audit state kept with the newest
- * audit row instead of a meta row); store_open refuses version 1. */
+ * audit row instead of a meta row); store_open refuses version 1.
+ * Version 3 changed a row's layout: store_grant gained the principals
+ * that issued and approved it (store_principal; schema 5). */
 #ifndef VAULT_STORE_BACKEND_H
 #define VAULT_STORE_BACKEND_H
 
@@ -39,7 +41,7 @@
 
 #include "internal.h"
 
-#define STORE_BACKEND_VERSION 2
+#define STORE_BACKEND_VERSION 3
 #define STORE_BACKEND_INIT {STORE_BACKEND_VERSION}
 #define STORE_MAC_BYTES 32
 #define STORE_DIGEST_MAX 32
@@ -97,6 +99,14 @@ typedef struct store_gradekey {
     uint8_t mac[STORE_MAC_BYTES];
 } store_gradekey;
 
+/* An authenticated principal a grant row records (vault_principal: the
+ * token's issuer and subject, the app, the token id).  Every member NULL
+ * when none is recorded: an embedded caller, or a row written before
+ * schema 5.  iss and sub are both set or both NULL. */
+typedef struct store_principal {
+    const char *iss, *sub, *app, *jti;
+} store_principal;
+
 typedef struct store_grant {
     const char *id, *state; /* "pending", "active", "suspended", "revoked" */
     const char *issuer, *issuer_role;
@@ -114,6 +124,8 @@ typedef struct store_grant {
     const char *approver, *revoked_by, *revoke_reason; /* NULL until set */
     int64_t created;
     int64_t changed;          /* last state change (0: none) */
+    store_principal issued_by;   /* who issued it, as authenticated (schema 5) */
+    store_principal approved_by; /* who approved it, once approved (schema 5) */
     uint8_t mac[STORE_MAC_BYTES];
 } store_grant;
 

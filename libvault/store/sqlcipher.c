@@ -3,8 +3,9 @@
  * One encrypted SQLite file per vault: WAL mode, a busy timeout, write
  * transactions taken with BEGIN IMMEDIATE so writers serialise, snapshot
  * transactions with a deferred BEGIN so readers don't wait for them.
- * Schema 4 (storage v2 as schema 3 made it, docs/storage.md, with the
- * audit state on the newest audit row):
+ * Schema 5 (storage v2 as schema 3 made it, docs/storage.md, with the
+ * audit state on the newest audit row (4) and the principals on each
+ * grant (5)):
  *  - records: an integer row id (rid) so rows append in import order, the
  *    random public id in one unique index, and the record's fields in its
  *    own row (body), so a read touches the id index and one page;
@@ -78,8 +79,13 @@ enum {
     " actions, fields, grade_min, grade_max, records, jurisdiction, purposes, not_before,"        \
     " not_after, reason, break_glass, approver, revoked_by, revoke_reason, created, changed"
 
-/* ... and of schema 3. */
-#define GRANT_COLS GRANT_COLS_V1 ", mac"
+/* ... the principals of schema 5 ... */
+#define GRANT_COLS_V5                                                                              \
+    "issuer_iss, issuer_sub, issuer_app, issuer_jti, approver_iss, approver_sub, approver_app,"   \
+    " approver_jti"
+
+/* ... and of now (schema 3 added the MAC). */
+#define GRANT_COLS GRANT_COLS_V1 ", mac, " GRANT_COLS_V5
 
 static const char *const query_sql[Q__COUNT] = {
     [Q_META_GET] = "SELECT value, mac FROM meta WHERE key = ?1",
@@ -124,7 +130,7 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_CP_LAST] = "SELECT max(size) FROM checkpoints",
     [Q_GRANT_INSERT] = "INSERT INTO grants(" GRANT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
                        " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,"
-                       " ?22, ?23, ?24, ?25)",
+                       " ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)",
     [Q_GRANT_GET] = "SELECT " GRANT_COLS " FROM grants WHERE id = ?1",
     [Q_GRANT_UPDATE] = "UPDATE grants SET state = ?2, issuer = ?3, issuer_role = ?4,"
                        " subject_user = ?5, subject_role = ?6, subject_department = ?7,"
@@ -132,7 +138,9 @@ static const char *const query_sql[Q__COUNT] = {
                        " grade_max = ?12, records = ?13, jurisdiction = ?14, purposes = ?15,"
                        " not_before = ?16, not_after = ?17, reason = ?18, break_glass = ?19,"
                        " approver = ?20, revoked_by = ?21, revoke_reason = ?22, created = ?23,"
-                       " changed = ?24, mac = ?25 WHERE id = ?1",
+                       " changed = ?24, mac = ?25, issuer_iss = ?26, issuer_sub = ?27,"
+                       " issuer_app = ?28, issuer_jti = ?29, approver_iss = ?30,"
+                       " approver_sub = ?31, approver_app = ?32, approver_jti = ?33 WHERE id = ?1",
     [Q_QUOTA_COUNT] = "SELECT count(*) FROM quota_use WHERE quota = ?1 AND user = ?2 AND at > ?3",
     [Q_QUOTA_PRUNE] = "DELETE FROM quota_use WHERE quota = ?1 AND user = ?2 AND at <= ?3",
     [Q_QUOTA_ADD] = "INSERT INTO quota_use(quota, user, at) VALUES (?1, ?2, ?3)",
@@ -143,8 +151,14 @@ static const char *const schema_v2 =
     "CREATE TABLE quota_use(quota TEXT NOT NULL, user TEXT NOT NULL, at INTEGER NOT NULL);"
     "CREATE INDEX quota_use_lookup ON quota_use(quota, user, at);";
 
-/* Schema 4: the tables of a new vault (quota_use comes from schema 2);
- * the same as schema 3's but for audit.state and audit.state_mac. */
+/* The grant principals' columns (schema 5), for CREATE and ALTER. */
+#define GRANT_PRINCIPAL_DECL                                                                       \
+    " issuer_iss TEXT, issuer_sub TEXT, issuer_app TEXT, issuer_jti TEXT, approver_iss TEXT,"     \
+    " approver_sub TEXT, approver_app TEXT, approver_jti TEXT"
+
+/* Schema 5: the tables of a new vault (quota_use comes from schema 2);
+ * the same as schema 3's but for audit.state and audit.state_mac (4) and
+ * the grants' principals (5). */
 static const char *const schema_tables =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL, mac BLOB NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE policies(id INTEGER PRIMARY KEY, hash BLOB NOT NULL, filename TEXT NOT NULL,"
@@ -171,11 +185,12 @@ static const char *const schema_tables =
     " grade_max TEXT, records TEXT, jurisdiction TEXT, purposes TEXT,"
     " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, reason TEXT NOT NULL,"
     " break_glass INTEGER NOT NULL, approver TEXT, revoked_by TEXT, revoke_reason TEXT,"
-    " created INTEGER NOT NULL, changed INTEGER, mac BLOB NOT NULL) WITHOUT ROWID;"
+    " created INTEGER NOT NULL, changed INTEGER, mac BLOB NOT NULL," GRANT_PRINCIPAL_DECL
+    ") WITHOUT ROWID;"
     /* Book-keeping of this backend (how far the report indexes reach). */
     "CREATE TABLE store_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;";
 
-#define SCHEMA_NOW 4
+#define SCHEMA_NOW 5
 #define STATE_INDEXED "audit_indexed"
 /* Record bodies: format byte, then the fields (docs/storage.md). */
 #define BODY_FORMAT 1
@@ -1696,6 +1711,14 @@ static void grant_bind(sqlite3_stmt *st, const store_grant *g)
     else
         sqlite3_bind_null(st, 24);
     sqlite3_bind_blob(st, 25, g->mac, STORE_MAC_BYTES, SQLITE_STATIC);
+    bind_opt_text(st, 26, g->issued_by.iss);
+    bind_opt_text(st, 27, g->issued_by.sub);
+    bind_opt_text(st, 28, g->issued_by.app);
+    bind_opt_text(st, 29, g->issued_by.jti);
+    bind_opt_text(st, 30, g->approved_by.iss);
+    bind_opt_text(st, 31, g->approved_by.sub);
+    bind_opt_text(st, 32, g->approved_by.app);
+    bind_opt_text(st, 33, g->approved_by.jti);
 }
 
 /* Fill g from a row of GRANT_COLS; strings point into the row. */
@@ -1727,6 +1750,14 @@ static int grant_row(store_grant *g, sqlite3_stmt *st)
     g->created = sqlite3_column_int64(st, 22);
     g->changed = sqlite3_column_type(st, 23) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 23);
     col_mac(g->mac, st, 24);
+    g->issued_by.iss = col_text(st, 25);
+    g->issued_by.sub = col_text(st, 26);
+    g->issued_by.app = col_text(st, 27);
+    g->issued_by.jti = col_text(st, 28);
+    g->approved_by.iss = col_text(st, 29);
+    g->approved_by.sub = col_text(st, 30);
+    g->approved_by.app = col_text(st, 31);
+    g->approved_by.jti = col_text(st, 32);
     if (!g->id || !g->state || !g->issuer || !g->issuer_role || !g->reason)
         return vault__err(VAULT_EINTEGRITY, "database: a grant row is malformed");
     return VAULT_OK;
@@ -2020,7 +2051,9 @@ static const table_copy copies[] = {
     {STORE_ROW_GRADEKEY, "grade keys", "SELECT grade, version, wrapped, created FROM v1_grade_keys"},
     {STORE_ROW_CHECKPOINT, "checkpoints",
      "SELECT size, note, created, NULL FROM v1_checkpoints ORDER BY size"},
-    {STORE_ROW_GRANT, "grants", "SELECT " GRANT_COLS_V1 ", NULL FROM v1_grants"},
+    {STORE_ROW_GRANT, "grants",
+     "SELECT " GRANT_COLS_V1 ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+     " FROM v1_grants"},
 };
 
 static int copy_one(sqlc *s, int kind, sqlite3_stmt *st, remac_fn remac, void *arg)
@@ -2302,13 +2335,27 @@ static int sq_migrate(store_backend *be, int *from, remac_fn remac, void *arg)
     if (version < 2)
         GUARD(exec(s, schema_v2, "migrating the schema"));
     if (version < 3)
-        GUARD(migrate_v3(s, remac, arg)); /* creates schema 4's tables */
-    else
+        GUARD(migrate_v3(s, remac, arg)); /* creates schema 5's tables */
+    else if (version < 4)
         GUARD(exec(s,
                    "ALTER TABLE audit ADD COLUMN state BLOB;"
                    "ALTER TABLE audit ADD COLUMN state_mac BLOB;",
                    "migrating to schema 4"));
-    GUARD(migrate_state(s, remac, arg));
+    /* Schema 5: columns only.  A grant row without principals keeps its
+     * bytes and MAC (store.c row_bytes), so no row is re-tagged. */
+    if (version >= 3)
+        GUARD(exec(s,
+                   "ALTER TABLE grants ADD COLUMN issuer_iss TEXT;"
+                   "ALTER TABLE grants ADD COLUMN issuer_sub TEXT;"
+                   "ALTER TABLE grants ADD COLUMN issuer_app TEXT;"
+                   "ALTER TABLE grants ADD COLUMN issuer_jti TEXT;"
+                   "ALTER TABLE grants ADD COLUMN approver_iss TEXT;"
+                   "ALTER TABLE grants ADD COLUMN approver_sub TEXT;"
+                   "ALTER TABLE grants ADD COLUMN approver_app TEXT;"
+                   "ALTER TABLE grants ADD COLUMN approver_jti TEXT;",
+                   "migrating to schema 5"));
+    if (version < 4)
+        GUARD(migrate_state(s, remac, arg));
     GUARD(set_user_version(s, SCHEMA_NOW));
     /* The statements prepared before refer to the old tables. */
 cleanup:

@@ -168,6 +168,19 @@ static void mb_start(mbuf *m, store *s, int kind)
     mb_raw(m, &k, 1);
 }
 
+static int principal_set(const store_principal *p)
+{
+    return p->iss || p->sub || p->app || p->jti;
+}
+
+static void mb_principal(mbuf *m, const store_principal *p)
+{
+    mb_str(m, p->iss);
+    mb_str(m, p->sub);
+    mb_str(m, p->app);
+    mb_str(m, p->jti);
+}
+
 static void row_bytes(mbuf *m, int kind, const void *row)
 {
     size_t i;
@@ -241,6 +254,15 @@ static void row_bytes(mbuf *m, int kind, const void *row)
         mb_str(m, g->revoke_reason);
         mb_int(m, g->created);
         mb_int(m, g->changed);
+        /* Schema 5: the principals, only when one is recorded, so a row
+         * without them keeps its older bytes (and MAC).  Nothing followed
+         * `changed` before, so the string "schema 5" that starts them
+         * keeps the bytes injective (docs/storage.md §4). */
+        if (principal_set(&g->issued_by) || principal_set(&g->approved_by)) {
+            mb_str(m, "schema 5");
+            mb_principal(m, &g->issued_by);
+            mb_principal(m, &g->approved_by);
+        }
         break;
     }
     case STORE_ROW_CHECKPOINT: {
@@ -883,6 +905,7 @@ int store_grant_scan(store *s, int (*fn)(void *arg, const store_grant *g), void 
 typedef struct grant_state {
     store *s;
     const char *state, *approver, *revoked_by, *revoke_reason;
+    const store_principal *approved_by;
     int64_t now;
 } grant_state;
 
@@ -895,6 +918,8 @@ static int set_state_fn(void *arg, const store_grant *g)
     row.state = c->state;
     if (c->approver)
         row.approver = c->approver;
+    if (c->approved_by)
+        row.approved_by = *c->approved_by;
     if (c->revoked_by)
         row.revoked_by = c->revoked_by;
     if (c->revoke_reason)
@@ -908,9 +933,10 @@ cleanup:
 }
 
 int store_grant_set_state(store *s, const char *id, const char *state, const char *approver,
-                          const char *revoked_by, const char *revoke_reason, int64_t now)
+                          const store_principal *approved_by, const char *revoked_by,
+                          const char *revoke_reason, int64_t now)
 {
-    grant_state c = {s, state, approver, revoked_by, revoke_reason, now};
+    grant_state c = {s, state, approver, revoked_by, revoke_reason, approved_by, now};
 
     TX_WRITE(s);
     return store_grant_get(s, id, set_state_fn, &c);

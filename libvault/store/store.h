@@ -25,8 +25,9 @@
 /* The schema of the SQLCipher backend's files (docs/storage.md):
  * 1 first release, 2 quota uses, 3 storage v2 (row MACs, one row per
  * record with its fields, integer row ids, report indexes off the hot
- * path), 4 the audit state on the newest audit row (no meta row). */
-#define STORE_SCHEMA_VERSION 4
+ * path), 4 the audit state on the newest audit row (no meta row), 5 the
+ * principals that issued and approved each grant (grants: issuer_iss, ...). */
+#define STORE_SCHEMA_VERSION 5
 #define STORE_BUSY_TIMEOUT_MS 10000
 /* SQLCipher page size (PRAGMA cipher_page_size) of new vaults: 4 KiB, as
  * SQLCipher 4 and most file systems use.  Vaults created with 1 KiB pages
@@ -178,10 +179,11 @@ int store_grant_insert(store *s, const store_grant *g) VAULT_MUST_CHECK;
 /* Call fn with the grant (valid during the call only).  VAULT_ENOTFOUND. */
 int store_grant_get(store *s, const char *id, int (*fn)(void *arg, const store_grant *g),
                     void *arg) VAULT_MUST_CHECK;
-/* Set state, and approver / revoker / reason where not NULL. */
+/* Set state, and approver (with its principal) / revoker / reason where
+ * not NULL. */
 int store_grant_set_state(store *s, const char *id, const char *state, const char *approver,
-                          const char *revoked_by, const char *revoke_reason,
-                          int64_t now) VAULT_MUST_CHECK;
+                          const store_principal *approved_by, const char *revoked_by,
+                          const char *revoke_reason, int64_t now) VAULT_MUST_CHECK;
 /* Every grant, oldest first; fn returns < 0 to stop with that error. */
 int store_grant_scan(store *s, int (*fn)(void *arg, const store_grant *g), void *arg) VAULT_MUST_CHECK;
 

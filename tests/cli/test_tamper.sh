@@ -17,7 +17,7 @@ VAULTCTL=$1
 
 # The newest store schema this code writes (libvault/store/store.h
 # STORE_SCHEMA_VERSION); each case's SQL has a form for 2 and for 3.
-SCHEMA_NOW=4
+SCHEMA_NOW=5
 
 hdr=$(sed -n 's/^#define STORE_SCHEMA_VERSION \([0-9][0-9]*\).*/\1/p' "$SRC/libvault/store/store.h" 2>/dev/null)
 if [ -n "$hdr" ] && [ "$hdr" != "$SCHEMA_NOW" ]; then
@@ -139,6 +139,20 @@ expect_exit 0 "b: but B's health only masked" -- vc "${CIVIL[@]}" record get "$R
 expect_no_grep "$B_HEALTH" "$TMP/out" "b: B's health is not shown"
 widen_grant "$G" g-0123456789abcdef &&
     caught "b: a forged wider grant, used by its recipient" "$B_HEALTH" -- vc "${CIVIL[@]}" record get "$RB" --fields health
+
+# ---- b2. an issuing principal written onto a grant (schema 5 columns) ----
+# An embedded officer's grant records no principal; one put in afterwards
+# (a token subject another officer could then be compared with) changes
+# the row's bytes, so its MAC no longer checks.  tests/server/test_vaultd.py
+# changes a principal vaultd recorded.
+if [ "$SCHEMA_NOW" -ge 5 ]; then
+    fresh grant-principal || exit 1
+    G=$(vc "${OFFICER[@]}" grant --to-role civil_affairs_officer --to-dept civil_affairs --fields health \
+        --records "$RA" --purposes social_assistance --for 1d --reason "relief assessment" 2>/dev/null | cut -d' ' -f1)
+    expect_exit 0 "b2: the grant lists" -- vc "${OFFICER[@]}" grants
+    tamper "principal" "UPDATE grants SET issuer_iss = 'https://id.example.gov', issuer_sub = 'u-99' WHERE id = '$G';" &&
+        caught "b2: an issuer principal forged onto a grant" "$A_HEALTH" -- vc "${CIVIL[@]}" record get "$RA" --fields health
+fi
 
 # ---- c. a policy row inserted (grid workers read contacts in plaintext) ----
 add_policy() { # add_policy FILE: a newer policy row with FILE's source

@@ -228,6 +228,44 @@ class ServiceTest(unittest.TestCase):
                    token=self.officer2)
         self.assertEqual(r.status, 200, r)
 
+    def test_one_subject_under_two_user_names_cannot_approve(self):
+        """Two-person approval compares the tokens' (iss, sub), not the user
+        names their claims give: the same person with a second user claim
+        is refused and logged; another subject approves."""
+        d = self.d
+        zhao = d.token("officer-zhao", "data_officer", "street_office", user="zhao")
+        alias = d.token("officer-zhao", "data_officer", "street_office", user="zhao.alt")
+        qian = d.token("officer-qian", "data_officer", "street_office", user="qian")
+        r = d.post("/v1/grants/issue", {
+            "purpose": "resident_service", "role": "civil_affairs_officer",
+            "department": "civil_affairs", "effect": "allow", "grade_min": "special",
+            "grade_max": "special", "records": [self.rid],
+            "not_after": int(time.time()) + 7 * 86400,
+            "reason": "临时救助 case 2026-121"}, token=zhao)
+        self.assertEqual(r.status, 201, r)
+        gid = r.json["id"]
+        self.assertTrue(r.json["pending"])
+        r = d.post("/v1/grants/approve", {"purpose": "resident_service", "id": gid},
+                   token=alias)
+        self.assertEqual(r.status, 403, r)
+        self.assertIn("same token subject", r.error()["message"])
+        refusals = [e for e in audit_export(d)
+                    if e.get("action") == "approve" and e.get("user") == "zhao.alt"]
+        self.assertTrue(refusals, "the refused approval is logged")
+        self.assertEqual(refusals[-1]["outcome"], "denied")
+        self.assertEqual(refusals[-1]["subject"], "officer-zhao")
+        r = d.post("/v1/grants/approve", {"purpose": "resident_service", "id": gid},
+                   token=qian)
+        self.assertEqual(r.status, 200, r)
+        r = d.post("/v1/grants/list", {"purpose": "resident_service"}, token=qian)
+        self.assertEqual(r.status, 200, r)
+        row = [g for g in r.json["grants"] if g["id"] == gid][0]
+        self.assertEqual((row["issued_by"]["issuer"], row["issued_by"]["subject"],
+                          row["issued_by"]["app"]), (H.ISS, "officer-zhao", "street-desk"))
+        self.assertTrue(row["issued_by"]["token_id"])
+        self.assertEqual(row["approved_by"]["subject"], "officer-qian")
+        self.assertEqual(row["approver"], "qian")
+
     # ---- TLS ----
 
     def test_tls_client_certificates(self):
@@ -386,6 +424,48 @@ class CrashTest(unittest.TestCase):
                 self.assertEqual(r.status, 200, (rid, r))
             r = d.post("/v1/audit/verify", {"purpose": "resident_service"}, token=tok)
             self.assertTrue(r.json["ok"], r.json)
+        finally:
+            d.cleanup()
+
+
+class GrantPrincipalTamperTest(unittest.TestCase):
+    """The principal a grant row records is covered by its row MAC: changed
+    through the stock sqlcipher shell (the database key alone), the vault
+    refuses the row (integrity error, exit 3)."""
+
+    def test_changed_issuer_principal_fails_the_row_mac(self):
+        d = H.Vaultd(workers=1)
+        try:
+            d.start()
+            tok = d.token("officer-li", "data_officer", "street_office")
+            r = d.post("/v1/records/add", {
+                "purpose": "resident_service", "jurisdiction": H.GRID,
+                "fields": {"name": "李四", "health": "糖尿病"}}, token=tok)
+            self.assertEqual(r.status, 201, r)
+            r = d.post("/v1/grants/issue", {
+                "purpose": "resident_service", "role": "civil_affairs_officer",
+                "department": "civil_affairs", "effect": "allow", "grade_min": "special",
+                "grade_max": "special", "records": [r.json["id"]],
+                "not_after": int(time.time()) + 86400, "reason": "复核 case 2026-122"},
+                token=tok)
+            self.assertEqual(r.status, 201, r)
+            gid = r.json["id"]
+            d.stop()
+            _, out, _ = d.embedded("grants")
+            self.assertIn(gid, out, "intact, the row reads")
+            _, key, _ = d.embedded("key", "db-key")
+            # the issuer made out to be another officer, so that officer-li
+            # could approve the grant himself
+            _, out, _ = H.run("sqlcipher", "-batch", "-bail", d.vault, input=(
+                'PRAGMA key = "%s";\nPRAGMA cipher_page_size = 4096;\n'
+                "UPDATE grants SET issuer_sub = 'officer-wang' WHERE id = '%s';\n"
+                "SELECT total_changes();\n" % (key.strip(), gid)))
+            self.assertEqual(out.strip().splitlines()[-1], "1", out)
+            rc, out, err = d.embedded("grants", check=False)
+            self.assertEqual(rc, 3, (out, err))
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+            self.assertIn("integrity", err.lower())
+            self.assertNotIn(gid, out)
         finally:
             d.cleanup()
 

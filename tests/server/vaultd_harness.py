@@ -136,6 +136,9 @@ class Vaultd:
             "    iss: %s" % ISS,
             "    audience: %s" % AUD,
             "    key: %s" % self.issuer_pub,
+            # the user name from its own claim (the dev issuer's --user, default
+            # the sub), so one subject can carry two user names
+            "    user_claim: preferred_username",
             "limits:",
             "  workers: %d" % workers,
             "  max_body: 64KiB",

@@ -118,6 +118,20 @@ def rows():
                  s("wang.fang"), s("chen.jie"), s("case closed"), i64(1700000500),
                  i64(1700000900)]))
 
+    # grant with the principals of schema 5: after `changed`, the string
+    # "schema 5", then the issuing and the approving principal (iss, sub,
+    # app, jti each); a row with neither has the bytes above
+    out.append(("grant_principals", GRANT,
+                [s("g-3"), s("active"), s("li.wei"), s("data_officer"),
+                 s(None), s("police_officer"), s(None),
+                 i64(EFFECT_ALLOW), i64(0x01),
+                 s(None), s(None), s(None), s(None), s(None), s(None),
+                 i64(1700000000), i64(1700086400), s("case 2023-119"), i64(0),
+                 s("wang.fang"), s(None), s(None), i64(1700000000), i64(1700000700),
+                 s("schema 5"),
+                 s("https://id.example.gov"), s("u-17"), s("street-desk"), s("jti-1"),
+                 s(None), s(None), s("vaultctl"), s(None)]))
+
     # checkpoint: size, note, created
     note = "vault.example/city\n1000\nq83vEjRWeJA=\n\n\u2014 vault.example/city AAAA\n"
     out.append(("checkpoint_1000", CHECKPOINT,

@@ -229,6 +229,7 @@ class vault_principal(Structure):
         ("app", c_char_p),
         ("peer", c_char_p),
         ("flags", c_uint),
+        ("not_after", c_int64),
     ]
 
 

@@ -133,17 +133,23 @@ class Principal:
     ``subject``, ``token_id``, ``app`` and ``peer``; ``None`` in entries
     written before the principal was recorded).  Sessions opened without
     one are embedded: empty issuer and app, peer ``local:uid=U,pid=P``.
+
+    ``not_after`` is the last second (unix time, the vault's clock) the
+    credential is good, 0 for no limit: a session past it is refused, and
+    so is the commit of any call it makes after it (``AuthError``,
+    nothing written or returned).  Ignored in client mode.
     """
     peer: str
     app: str = ""
     issuer: str = ""
     subject: str = ""
     token_id: str = ""
+    not_after: int = 0
 
     def _c(self) -> "_n.vault_principal":
         return _n.vault_principal(_b(self.issuer, "issuer"), _b(self.subject, "subject"),
                                   _b(self.token_id, "token_id"), _b(self.app, "app"),
-                                  _b(self.peer, "peer"))
+                                  _b(self.peer, "peer"), 0, int(self.not_after))
 
 
 @dataclass(frozen=True)

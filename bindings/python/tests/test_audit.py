@@ -4,6 +4,7 @@ import base64
 import json
 import os
 import pwd
+import time
 import unittest
 
 import libvault
@@ -300,6 +301,24 @@ class ProofTest(VaultCase):
 
     def v_actor(self):
         return "os:" + pwd.getpwuid(os.getuid()).pw_name
+    def test_principal_not_after(self):
+        # a credential already past its last good second: refused, logged
+        gone = libvault.Principal(peer="tls:192.0.2.7:51234", app="grid-app",
+                                  issuer="https://id.example.gov", subject="u-17",
+                                  not_after=int(time.time()) - 60)
+        with self.assertRaises(libvault.AuthError):
+            self.v.session(user="wang", role="grid_worker", department="community_committee",
+                           jurisdiction="hangzhou/gongshu/xiaohe/changzheng/grid-07",
+                           purpose="grid_management", principal=gone)
+        rows = [r for r in self.v.report_denied(as_json=True) if r["action"] == "session_open"]
+        self.assertEqual(rows[-1]["subject"], "u-17")
+        # one good for an hour more reads
+        good = libvault.Principal(peer=gone.peer, app=gone.app, issuer=gone.issuer,
+                                  subject=gone.subject, not_after=int(time.time()) + 3600)
+        with self.v.session(user="wang", role="grid_worker", department="community_committee",
+                            jurisdiction="hangzhou/gongshu/xiaohe/changzheng/grid-07",
+                            purpose="grid_management", principal=good) as s:
+            s.get(self.rid, ["phone"])
 
 
 if __name__ == "__main__":
