@@ -838,6 +838,11 @@ void af_note_keyid(uint8_t out[4], const char *name, const uint8_t pk[32])
     memcpy(out, h, KEYID_BYTES);
 }
 
+int af_note_name_ok(const char *name)
+{
+    return name && key_name_ok((const uint8_t *)name, strlen(name));
+}
+
 /* Decimal u64, no sign, no leading zeros; 1 on success. */
 static int parse_size(uint64_t *out, const char *s, size_t n)
 {

@@ -132,6 +132,10 @@ int af_consistency_verify(uint64_t size1, uint64_t size2, const uint8_t root1[32
  * SHA-256(name | 0x0A | 0x01 | public key). */
 void af_note_keyid(uint8_t out[4], const char *name, const uint8_t pk[32]);
 
+/* 1 when name is a valid note key name (docs/audit-format.md §3: 1..255
+ * bytes of UTF-8, no control characters, Unicode spaces or '+'), else 0. */
+int af_note_name_ok(const char *name);
+
 /* Write the signed checkpoint note for (origin, size, root), signed with sk
  * (64-byte libsodium Ed25519 secret key) under key name `origin`:
  *   origin\nsize\nbase64(root)\n\n— origin base64(keyid|sig)\n
