@@ -2,7 +2,7 @@
 """Layer check over #include lines (STYLE.md "Layers"), and the calls that
 only the unit of work (libvault/op.c) may make.
 
-Every C file and header under libvault/, include/, cli/ and server/ is put in a
+Every C file and header under libvault/, include/, cli/, server/ and witness/ is put in a
 module by tests/layers/modules.txt; each quoted #include is resolved the
 way the compiler does (the including file's folder, then libvault/, then
 include/) and the edge from the file's module to the header's module must
@@ -108,7 +108,7 @@ def table_circle(allowed):
 
 def sources(root):
     out = []
-    for top in ("libvault", "include", "cli", "server"):
+    for top in ("libvault", "include", "cli", "server", "witness"):
         for dirpath, _, names in os.walk(os.path.join(root, top)):
             for n in sorted(names):
                 if n.endswith((".c", ".h")):
