@@ -199,7 +199,7 @@ def check(root):
 def self_test():
     root = os.path.normpath(os.path.join(HERE, "..", ".."))
     with tempfile.TemporaryDirectory() as tmp:
-        for top in ("libvault", "include", "cli"):
+        for top in ("libvault", "include", "cli", "witness"):
             shutil.copytree(os.path.join(root, top), os.path.join(tmp, top))
         ok = subprocess.run([sys.executable, __file__, tmp], capture_output=True, text=True)
         if ok.returncode != 0:
