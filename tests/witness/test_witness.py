@@ -15,6 +15,7 @@ import base64
 import glob
 import hashlib
 import http.client
+import json
 import os
 import shutil
 import signal
@@ -304,6 +305,30 @@ class WitnessTest(unittest.TestCase):
             f.write(held)
         w.start()
         self.assertEqual(w.post(body(0, [], note(l5)))[2], b"15\n")
+
+    def test_real_vault(self):
+        """A vault's own checkpoints, with proofs from its exported entries."""
+        v, k = os.path.join(self.tmp, "street.vault"), os.path.join(self.tmp, "street.key")
+        run("init", "--vault", v, "--policy", os.path.join(SRC, "policies", "community.yaml"),
+            "--key-file", k)
+        opts = ["--vault", v, "--key-file", k]
+        vkey = run(*opts, "audit", "pubkey")[1].strip()
+        w = self.witness("wv", logs=[vkey])
+        cp1 = run(*opts, "audit", "checkpoint")[1].encode()
+        run(*opts, "audit", "verify")
+        cp2 = run(*opts, "audit", "checkpoint")[1].encode()
+        export = run(*opts, "audit", "export")[1]
+        leaves = [av.leaf_hash(base64.b64decode(json.loads(line)["entry"]))
+                  for line in export.splitlines() if '"entry"' in line]
+        n1, n2 = int(cp1.split(b"\n")[1]), int(cp2.split(b"\n")[1])
+        self.assertLess(n1, n2)
+        self.assertIn(base64.b64encode(av.mth(leaves[:n2])), cp2)  # the same tree, computed here
+        self.assertEqual(w.post(body(0, [], cp1))[0], 200)
+        st, _, line = w.post(body(n1, consistency(n1, leaves[:n2]), cp2))
+        self.assertEqual(st, 200, line)
+        self.assertEqual(self.cosigned(w, cp2, line)[0], 0)
+        # It witnesses this vault only: the test log is unknown here.
+        self.assertEqual(w.post(body(0, [], note(leaves_of(3))))[0], 404)
 
     def test_concurrent_requests_serialized(self):
         w = self.witness()
