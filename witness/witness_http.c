@@ -15,6 +15,7 @@
 #define THREADS 4
 #define CONNECTIONS_MAX 64
 #define TIMEOUT_S 15
+#define DISCARD_MAX (4 * WITNESS_BODY_MAX) /* then the connection is closed */
 
 struct witness_http {
     struct MHD_Daemon *d;
@@ -23,7 +24,7 @@ struct witness_http {
 
 typedef struct conn_body {
     char buf[WITNESS_BODY_MAX + 1];
-    size_t len;
+    size_t len, discarded;
     int too_big;
 } conn_body;
 
@@ -66,10 +67,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_size) {
-        if (*upload_size > WITNESS_BODY_MAX - b->len)
-            b->too_big = 1; /* answered (413) once the upload ends */
-        else
-            memcpy(b->buf + b->len, upload, *upload_size), b->len += *upload_size;
+        if (b->too_big || *upload_size > WITNESS_BODY_MAX - b->len) {
+            /* Answered (413) once the upload ends; a body that goes on
+             * and on is cut off. */
+            b->too_big = 1;
+            b->discarded += *upload_size;
+            *upload_size = 0;
+            return b->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+        }
+        memcpy(b->buf + b->len, upload, *upload_size);
+        b->len += *upload_size;
         *upload_size = 0;
         return MHD_YES;
     }
