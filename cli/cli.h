@@ -173,5 +173,6 @@ int cmd_export(cli *c, int argc, char **argv);      /* resident's copy */
 int cmd_import(cli *c, int argc, char **argv);      /* cli/cmd_import.c */
 int cmd_key_rotate(cli *c, int argc, char **argv);  /* cli/cmd_rotate.c: key rotate */
 int cmd_token(cli *c, int argc, char **argv);       /* cli/cmd_token.c: development issuer */
+int cmd_witness(cli *c, int argc, char **argv);     /* cli/cmd_witness.c: witness/ */
 
 #endif

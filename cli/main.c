@@ -21,6 +21,7 @@ static const char usage_text[] =
     "  import FILE.csv             add residents from CSV, all or nothing\n"
     "  export --record ID          a resident's copy of their record (JSON)\n"
     "  token keygen|issue          a development issuer of identity tokens (tests, demos)\n"
+    "  witness keygen|serve|submit|verify   an independent witness of audit logs\n"
     "  demo                        a guided tour in a temporary directory\n"
     "\n"
     "Global options (also accepted after the command):\n"
@@ -128,6 +129,8 @@ static int run(const cli *base, int argc, char **argv)
         return cmd_demo(&c, argc, argv);
     if (strcmp(cmd, "token") == 0)
         return cmd_token(&c, argc, argv);
+    if (strcmp(cmd, "witness") == 0)
+        return cmd_witness(&c, argc, argv);
     if (strcmp(cmd, "help") == 0) {
         fputs(usage_text, stdout);
         return EXIT_OK;

@@ -44,18 +44,19 @@ PKG_CFLAGS=$(pkg-config --cflags libsodium sqlcipher yaml-0.1 jansson gnutls lib
 PKG_LIBS=$(pkg-config --libs libsodium sqlcipher yaml-0.1 jansson gnutls libcurl) || exit 2
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -DSQLITE_HAS_CODEC -Wall -Wextra -Wshadow
-        -I$ROOT/include -I$ROOT/libvault -I$ROOT/server $PKG_CFLAGS $SAN"
+        -I$ROOT/include -I$ROOT/libvault -I$ROOT/server -I$ROOT/witness $PKG_CFLAGS $SAN"
 
 # The library once (and vaultd's token checks and request layer: server/token.c,
-# dispatch.c, routes.c, auth.c, pool.c), with coverage
+# dispatch.c, routes.c, auth.c, pool.c; the witness below HTTP), with coverage
 # instrumentation but without libFuzzer's main.
 echo "fuzz/run.sh: building the library with $CC" >&2
 objs=()
 for src in "$ROOT"/libvault/*.c "$ROOT"/libvault/*/*.c "$ROOT"/server/token.c \
-           "$ROOT"/server/dispatch.c "$ROOT"/server/routes.c "$ROOT"/server/auth.c "$ROOT"/server/pool.c; do
+           "$ROOT"/server/dispatch.c "$ROOT"/server/routes.c "$ROOT"/server/auth.c "$ROOT"/server/pool.c \
+           "$ROOT"/witness/witness_core.c "$ROOT"/witness/witness_state.c "$ROOT"/witness/witness_key.c; do
     obj=$OUT/obj/$(basename "$src" .c).o
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$ROOT/fuzz/run.sh" -nt "$obj" ] ||
-       [ -n "$(find "$ROOT/libvault" "$ROOT/include" "$ROOT/server" -name '*.h' -newer "$obj" 2>/dev/null | head -1)" ]; then
+       [ -n "$(find "$ROOT/libvault" "$ROOT/include" "$ROOT/server" "$ROOT/witness" -name '*.h' -newer "$obj" 2>/dev/null | head -1)" ]; then
         # shellcheck disable=SC2086
         $CC $CFLAGS -fsanitize=fuzzer-no-link -c "$src" -o "$obj" || exit 2
     fi

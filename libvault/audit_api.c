@@ -192,7 +192,7 @@ static int remote_pubkey(char *out, size_t out_size, vault *v)
 
     GUARD(client_audit_pubkey(out, out_size, v));
     if (v->expect_known) {
-        GUARD(af_vkey_parse(name, pk, out));
+        GUARD(af_log_vkey_parse(name, pk, out));
         ENSURE(vc_equal(pk, v->expect_pk, sizeof pk), VAULT_EINTEGRITY,
                "audit log: the service's checkpoint key is not the pinned public key given");
     }
@@ -210,7 +210,7 @@ int vault_audit_pin(vault *v, const char *pubkey)
 
     ENSURE(v, VAULT_EINVALID, "missing vault handle");
     ENSURE(pubkey, VAULT_EINVALID, "missing public key");
-    GUARD(af_vkey_parse(name, pk, pubkey));
+    GUARD(af_log_vkey_parse(name, pk, pubkey));
     if (!v->remote) {
         GUARD(vault__enter(v));
         entered = 1;
@@ -748,7 +748,7 @@ int vault_audit_verify_export_notes(vault_audit_result *out, const char *export_
     memset(out, 0, sizeof *out);
     GUARD(notes_check(notes, nnotes));
     GUARD(vc_init());
-    GUARD(af_vkey_parse(name, pk, pubkey));
+    GUARD(af_log_vkey_parse(name, pk, pubkey));
     f = strcmp(export_path, "-") == 0 ? stdin : fopen(export_path, "r");
     ENSURE(f, VAULT_ENOTFOUND, "%s: cannot open the export", export_path);
     memset(&r, 0, sizeof r);

@@ -55,7 +55,7 @@ int vault_proof_check(const vault_proof *p, const char *pubkey, const char *cons
     ENSURE(nnotes <= VAULT_AUDIT_NOTES_MAX, VAULT_ELIMIT, "at most %d checkpoints",
            VAULT_AUDIT_NOTES_MAX);
     GUARD(vc_init());
-    GUARD(af_vkey_parse(name, pk, pubkey));
+    GUARD(af_log_vkey_parse(name, pk, pubkey));
     GUARD(af_proof_check(p, name, pk, notes, nnotes));
 cleanup:
     return rc;

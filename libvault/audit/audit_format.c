@@ -8,6 +8,7 @@
 #include <sodium.h> /* sodium_memcmp only */
 
 #include "audit_format.h"
+#include "audit_cosign.h"
 #include "crypto.h"
 
 #define MAGIC_V1 "LVA1"
@@ -838,6 +839,11 @@ void af_note_keyid(uint8_t out[4], const char *name, const uint8_t pk[32])
     memcpy(out, h, KEYID_BYTES);
 }
 
+int af_note_name_ok(const char *name)
+{
+    return name && key_name_ok((const uint8_t *)name, strlen(name));
+}
+
 /* Decimal u64, no sign, no leading zeros; 1 on success. */
 static int parse_size(uint64_t *out, const char *s, size_t n)
 {
@@ -1041,26 +1047,9 @@ cleanup:
 }
 
 /* ---- note verifier keys (vault_audit_pubkey text) ---- */
-int af_vkey_parse(char name[256], uint8_t pk[32], const char *text)
+int af_log_vkey_parse(char name[256], uint8_t pk[32], const char *text)
 {
-    const char *plus1 = text ? strchr(text, '+') : NULL, *plus2;
-    uint8_t typed[33], keyid[4], want[4];
-    size_t n = 0, len;
-
-    if (!plus1 || !(plus2 = strchr(plus1 + 1, '+')) || plus1 == text ||
-        (size_t)(plus1 - text) >= 256 || plus2 - plus1 != 9)
-        return vault__err(VAULT_EINVALID, "public key is not note verifier text (name+keyid+key)");
-    memcpy(name, text, (size_t)(plus1 - text));
-    name[plus1 - text] = '\0';
-    len = strlen(plus2 + 1);
-    while (len && (plus2[len] == '\n' || plus2[len] == '\r' || plus2[len] == ' '))
-        len--;
-    if (vc_hex2bin(keyid, sizeof keyid, &n, plus1 + 1, 8) < 0 || n != 4 ||
-        vc_b642bin(typed, sizeof typed, &n, plus2 + 1, len) < 0 || n != 33 || typed[0] != 0x01)
-        return vault__err(VAULT_EINVALID, "public key is not a valid Ed25519 note verifier key");
-    memcpy(pk, typed + 1, 32);
-    af_note_keyid(want, name, pk);
-    if (!vc_equal(want, keyid, 4))
-        return vault__err(VAULT_EINVALID, "public key: the key id does not match the key");
-    return VAULT_OK;
+    if (!text)
+        return vault__err(VAULT_EINVALID, "public key: missing");
+    return af_vkey_parse(name, pk, text, strlen(text), AF_SIGTYPE_ED25519);
 }

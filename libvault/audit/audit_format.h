@@ -134,6 +134,10 @@ int af_consistency_verify(uint64_t size1, uint64_t size2, const uint8_t root1[32
  * SHA-256(name | 0x0A | 0x01 | public key). */
 void af_note_keyid(uint8_t out[4], const char *name, const uint8_t pk[32]);
 
+/* 1 when name is a valid note key name (docs/audit-format.md §3: 1..255
+ * bytes of UTF-8, no control characters, Unicode spaces or '+'), else 0. */
+int af_note_name_ok(const char *name);
+
 /* Write the signed checkpoint note for (origin, size, root), signed with sk
  * (64-byte libsodium Ed25519 secret key) under key name `origin`:
  *   origin\nsize\nbase64(root)\n\n— origin base64(keyid|sig)\n
@@ -163,11 +167,11 @@ typedef struct af_checkpoint {
 int af_checkpoint_verify(af_checkpoint *out, const char *note, size_t len, const char *key_name,
                          const uint8_t pk[32]) VAULT_MUST_CHECK;
 
-/* Parse C2SP note verifier key text "<name>+<keyid hex>+<base64(0x01 |
+/* Parse a log's C2SP note verifier key text "<name>+<keyid hex>+<base64(0x01 |
  * key)>" (vault_audit_pubkey) into its name (the log's origin) and
- * Ed25519 key.  VAULT_EINVALID when it is not such text or the key id
- * does not match. */
-int af_vkey_parse(char name[256], uint8_t pk[32], const char *text) VAULT_MUST_CHECK;
+ * Ed25519 key: af_vkey_parse (audit_cosign.h) with the Ed25519 type.
+ * VAULT_EINVALID when it is not such text or the key id does not match. */
+int af_log_vkey_parse(char name[256], uint8_t pk[32], const char *text) VAULT_MUST_CHECK;
 
 /* ---- verification ---- */
 

@@ -3,10 +3,10 @@
 # atoi, strtok; memcmp never on secrets").  Run by ctest as cli_test_banned
 # with the vaultctl path as $1, which is not needed here.
 #
-# 1. No call of strcpy, sprintf, strtok, atoi or gets in libvault/, cli/ or server/
+# 1. No call of strcpy, sprintf, strtok, atoi or gets in libvault/, cli/, server/ or witness/
 #    (a word-boundary match followed by '(', so snprintf, strtok_r, fgets
 #    and prose in comments such as "the caller gets the error" pass).
-# 2. Every line of libvault/, cli/ or server/ that uses memcmp carries the comment
+# 2. Every line of libvault/, cli/, server/ or witness/ that uses memcmp carries the comment
 #    /* memcmp ok: not secret */ — a reviewer's statement that the bytes
 #    compared are not secret.  Secrets (keys, tags, MACs, check values,
 #    hashes a forger could probe) are compared with vc_equal/sodium_memcmp.
@@ -28,7 +28,7 @@ memcmp_unmarked() {
     grep -rnE --include='*.c' --include='*.h' "$MEMCMP" "$@" 2>/dev/null | grep -vE "$ALLOW"
 }
 
-for dir in libvault cli server; do
+for dir in libvault cli server witness; do
     if [ ! -d "$dir" ]; then bad "$dir/ exists"; continue; fi
     hits=$(banned_in "$dir")
     if [ -z "$hits" ]; then ok "$dir/: no strcpy, sprintf, strtok, atoi or gets"; else

@@ -64,7 +64,8 @@ if [ ${#RUNAS[@]} -gt 0 ] && ! "${RUNAS[@]}" "$VAULTCTL" --version >/dev/null 2>
     # folder): give nobody its own copy of vaultctl and libvault.
     mkdir "$D/bin"
     cp "$VAULTCTL" "$D/bin/vaultctl"
-    cp "$(ldd "$VAULTCTL" | awk '/libvault\.so/ {print $3}')" "$D/bin/"
+    LIB=$(ldd "$VAULTCTL" | awk '/libvault\.so/ {print $3}')
+    [ -z "$LIB" ] || cp "$LIB" "$D/bin/" # none today: vaultctl links libvault statically
     chmod -R a+rX "$D/bin"
     RUN="$D/bin/vaultctl"
     export LD_LIBRARY_PATH="$D/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

@@ -2,7 +2,7 @@
 """Layer check over #include lines (STYLE.md "Layers"), and the calls that
 only the unit of work (libvault/op.c) may make.
 
-Every C file and header under libvault/, include/, cli/ and server/ is put in a
+Every C file and header under libvault/, include/, cli/, server/ and witness/ is put in a
 module by tests/layers/modules.txt; each quoted #include is resolved the
 way the compiler does (the including file's folder, then libvault/, then
 include/) and the edge from the file's module to the header's module must
@@ -108,7 +108,7 @@ def table_circle(allowed):
 
 def sources(root):
     out = []
-    for top in ("libvault", "include", "cli", "server"):
+    for top in ("libvault", "include", "cli", "server", "witness"):
         for dirpath, _, names in os.walk(os.path.join(root, top)):
             for n in sorted(names):
                 if n.endswith((".c", ".h")):
@@ -199,7 +199,7 @@ def check(root):
 def self_test():
     root = os.path.normpath(os.path.join(HERE, "..", ".."))
     with tempfile.TemporaryDirectory() as tmp:
-        for top in ("libvault", "include", "cli"):
+        for top in ("libvault", "include", "cli", "witness"):
             shutil.copytree(os.path.join(root, top), os.path.join(tmp, top))
         ok = subprocess.run([sys.executable, __file__, tmp], capture_output=True, text=True)
         if ok.returncode != 0:
