@@ -1023,9 +1023,12 @@ static int h_db_key(vd_request *r)
 }
 
 /* Officers' routes: the app must allow officers' actions (OA); those that
- * change the vault itself also need a data officer's role (DO). */
+ * change the vault itself also need a data officer's role (DO); those that
+ * show who accessed whom, and the grants, a role that may read the log
+ * (AU: an auditor or a data officer). */
 #define OA VAULT_PRINCIPAL_OFFICER_APP
 #define DO (VAULT_PRINCIPAL_OFFICER_APP | VAULT_PRINCIPAL_DATA_OFFICER)
+#define AU (VAULT_PRINCIPAL_OFFICER_APP | VAULT_PRINCIPAL_AUDITOR)
 
 const vd_route vd_routes[] = {
     {"GET", "/v1/health", h_health, 0, 0, 0, 0},
@@ -1046,12 +1049,12 @@ const vd_route vd_routes[] = {
     {"POST", "/v1/audit/verify", h_audit_verify, 1, 0, 0, 0},
     {"POST", "/v1/audit/checkpoint", h_audit_checkpoint, 1, OA, 0, 0},
     {"GET", "/v1/audit/pubkey", h_audit_pubkey, 1, 0, 0, 0},
-    {"POST", "/v1/audit/report", h_audit_report, 1, OA, 0, 0},
-    {"POST", "/v1/audit/export", h_audit_export, 1, OA, 0, 0},
+    {"POST", "/v1/audit/report", h_audit_report, 1, AU, 0, 0},
+    {"POST", "/v1/audit/export", h_audit_export, 1, AU, 0, 0},
     {"POST", "/v1/grants/issue", h_grant_issue, 1, OA, 0, 0},
     {"POST", "/v1/grants/approve", h_grant_approve, 1, OA, 0, 0},
     {"POST", "/v1/grants/revoke", h_grant_revoke, 1, OA, 0, 0},
-    {"POST", "/v1/grants/list", h_grant_list, 1, OA, 0, 0},
+    {"POST", "/v1/grants/list", h_grant_list, 1, AU, 0, 0},
     {"POST", "/v1/grants/warnings", h_grant_warnings, 1, OA, 0, 0},
     {"POST", "/v1/break-glass", h_break_glass, 1, OA, 0, 0},
     {"POST", "/v1/import", h_import, 1, 0, 1, 1},
