@@ -4,7 +4,9 @@ on the same vault file (docs/service.md "Client mode").
 
 What must hold (issue 15): record get/add, grants and audit verify work
 through the service with the same output as embedded; the subject flags
-are a usage error in client mode; a bad token is an authentication error;
+are a usage error in client mode; a wrong, expired, not-yet-valid, forged
+(changed payload, `alg: none`) or wrong-audience token is an
+authentication error (exit 6 with a one-line reason, AuthError);
 Vault.connect has the methods of an embedded Vault; a lost connection is
 an error and no value.
 """
@@ -132,6 +134,35 @@ class ClientModeTest(unittest.TestCase):
                              "audit", "verify", check=False, env=env)
         self.assertEqual(rc, 0, err)
 
+    def test_cli_bad_tokens_refused(self):
+        """Each token vaultd must refuse (vaultd_harness.bad_tokens): exit
+        6, nothing on stdout, one line on stderr naming why, and no part of
+        the token in it; from --token-file and from VAULT_TOKEN."""
+        env = {k: v for k, v in os.environ.items() if k != "VAULT_TOKEN"}
+        cases = self.d.bad_tokens()
+        self.assertEqual(len(cases), 6)
+        for what, (tok, why) in cases.items():
+            tf = os.path.join(self.d.tmp, "bad-%s.jwt" % what.replace(" ", "-"))
+            with open(tf, "w") as f:
+                f.write(tok + "\n")
+            for args in (["record", "get", "0" * 32], ["grants"], ["audit", "verify"]):
+                rc, out, err = self.remote(*args, check=False, env=env, token_file=tf)
+                self.assertEqual(rc, 6, (what, args, err))
+                self.assertEqual(out, "", (what, args))
+                self.assertEqual(err.count("\n"), 1, (what, args, err))
+                self.assertIn(why, err, (what, args))
+                for part in tok.split("."):
+                    if part:
+                        self.assertNotIn(part, err, (what, args))
+            rc, out, err = H.run(H.VAULTCTL, "--server", self.url, "--purpose", "resident_service",
+                                 "audit", "verify", check=False, env=dict(env, VAULT_TOKEN=tok))
+            self.assertEqual(rc, 6, (what, "VAULT_TOKEN", err))
+            self.assertIn(why, err, what)
+        # a write with the last one (alg none, the role changed) is refused too
+        rc, out, err = self.remote("record", "add", "--in", H.GRID, "name=假冒", check=False,
+                                   env=env, token_file=tf)
+        self.assertEqual((rc, out), (6, ""), err)
+
     def test_cli_import_and_policy_errors_name_the_local_file(self):
         csv = os.path.join(self.d.tmp, "bad.csv")
         with open(csv, "w") as f:
@@ -177,6 +208,39 @@ class ClientModeTest(unittest.TestCase):
             with self.assertRaises(libvault.StateError):
                 v.keyslot_list()
             v.set_token(token)
+
+    def test_python_bad_tokens_refused(self):
+        """Vault.connect with each token vaultd must refuse: the first call
+        raises AuthError (VAULT_EAUTH) naming why, without the token; a
+        good token on the same handle then works."""
+        with open(self.tokfile) as f:
+            good = f.read().strip()
+        for what, (tok, why) in self.d.bad_tokens().items():
+            with libvault.Vault.connect(self.url, token=tok, purpose="resident_service") as v:
+                with v.session(purpose="resident_service") as s:
+                    with self.assertRaises(libvault.AuthError, msg=what) as cm:
+                        s.get("0" * 32)
+                    self.assertIn(why, str(cm.exception), what)
+                    self.assertEqual(cm.exception.code, libvault.AuthError.CODE, what)
+                    for part in tok.split("."):
+                        if part:
+                            self.assertNotIn(part, str(cm.exception), what)
+                    with self.assertRaises(libvault.AuthError, msg=what):
+                        s.create(H.GRID, {"name": "假冒"})
+                with self.assertRaises(libvault.AuthError, msg=what):
+                    v.audit_verify()
+                with self.assertRaises(libvault.AuthError, msg=what):
+                    v.grant_list()
+                v.set_token(good)
+                with v.session(purpose="resident_service") as s:
+                    with self.assertRaises(libvault.NotFound, msg=what):
+                        s.get("0" * 32)
+            tf = os.path.join(self.d.tmp, "py-bad.jwt")
+            with open(tf, "w") as f:
+                f.write(tok + "\n")
+            with libvault.Vault.connect(self.url, token_file=tf, purpose="resident_service") as v:
+                with self.assertRaises(libvault.AuthError, msg=what):
+                    v.audit_pubkey()
 
     def test_python_lost_connection(self):
         d = H.Vaultd()

@@ -99,6 +99,16 @@ class ServiceTest(unittest.TestCase):
                        token=tok)
             self.assertEqual(r.status, 401, what)
             self.assertNotIn(tok, r.raw, what)
+        # the cases every driver sees (test_client.py, test_client.c), with their reasons
+        for what, (tok, why) in d.bad_tokens().items():
+            r = d.post("/v1/records/get", {"purpose": "resident_service", "id": self.rid},
+                       token=tok)
+            self.assertEqual(r.status, 401, what)
+            self.assertEqual(r.error()["code"], "VAULT_EAUTH", what)
+            self.assertIn(why, r.error()["message"], what)
+            for part in tok.split("."):
+                if part:
+                    self.assertNotIn(part, r.raw, what)
 
     def test_expired_and_not_yet_valid(self):
         d = self.d

@@ -6,6 +6,7 @@ The binaries come from VAULTCTL and VAULTD (paths set by CTest), the
 policies from VAULT_SOURCE_DIR.
 """
 
+import base64
 import http.client
 import json
 import os
@@ -193,6 +194,45 @@ class Vaultd:
             args += ["--user", user]
         _, out, _ = run(*args)
         return out.strip()
+
+    def bad_tokens(self, sub="officer-li", role="data_officer", dept="street_office",
+                   jurisdiction=STREET):
+        """The tokens vaultd must refuse, each with the words its refusal
+        names: {case: (token, reason)}.  "wrong key": signed by a key that
+        isn't the pinned issuer key; "forged payload": a valid token whose
+        payload was changed (another role) under its signature; "alg none":
+        the same claims unsigned."""
+        other = os.path.join(self.tmp, "other-issuer.key")
+        if not os.path.exists(other):
+            run(VAULTCTL, "token", "keygen", "--out", other)
+        now = int(time.time())
+
+        def at(t):
+            _, out, _ = run(VAULTCTL, "token", "issue", "--issuer-key", self.issuer_key,
+                            "--iss", ISS, "--aud", AUD, "--sub", sub, "--role", role,
+                            "--dept", dept, "--jurisdiction", jurisdiction, "--ttl", "1h",
+                            "--at", str(t))
+            return out.strip()
+
+        def b64(doc):
+            raw = json.dumps(doc, separators=(",", ":")).encode()
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        good = self.token(sub, role, dept, jurisdiction)
+        head, payload, sig = good.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims["role"] = "police_officer"
+        claims["department"] = "public_security"
+        return {
+            "wrong key": (self.token(sub, role, dept, jurisdiction, key=other), "bad signature"),
+            "expired": (at(now - 7200), "token expired"),
+            "not yet valid": (at(now + 3600), "token not yet valid"),
+            "forged payload": (head + "." + b64(claims) + "." + sig, "bad signature"),
+            "alg none": (b64({"alg": "none", "typ": "JWT"}) + "." + b64(claims) + ".",
+                         'unsigned (alg "none")'),
+            "wrong audience": (self.token(sub, role, dept, jurisdiction, aud="someone-else"),
+                               "wrong audience"),
+        }
 
     # ---- the process ----
 
