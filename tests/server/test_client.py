@@ -11,9 +11,12 @@ Vault.connect has the methods of an embedded Vault; a lost connection is
 an error and no value.
 """
 
+import hashlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 import unittest
 
@@ -260,6 +263,165 @@ class ClientModeTest(unittest.TestCase):
             d.cleanup()
         with self.assertRaises(libvault.VaultIOError):
             libvault.Vault.connect("unix://" + d.sock, token="a.b.c")
+
+
+NOBODY = 65534  # the client's uid: not vaultd's, in none of its groups
+
+
+class ClientHoldsNoKeyTest(unittest.TestCase):
+    """Issue 15: through vaultd a client holding only its certificate and a
+    token works, and holds no file that unwraps any key.  The client runs
+    as `nobody`, which can't list the vault's directory nor read the vault,
+    its keys sidecar or the key file; each file it does hold (certificate,
+    key, CA file, tokens) is refused as a key file and as a passphrase."""
+
+    @classmethod
+    def setUpClass(cls):
+        if os.getuid() != 0:
+            raise unittest.SkipTest("needs root to run the client as another uid")
+        cls.d = d = H.Vaultd(tls=True, extra_clients=[("vaultctl", NOBODY)])
+        # a passphrase slot too, so a passphrase guess reaches Argon2id and the unwrap
+        cls.passphrase = "admin passphrase kept off the client"
+        H.run(H.VAULTCTL, "--vault", d.vault, "--key-file", d.key, "keyslot", "add", "--label",
+              "admin", env=dict(os.environ, VAULT_NEW_PASSPHRASE=cls.passphrase))
+        d.start()
+        os.chmod(d.tmp, 0o711)  # the socket is reachable, the directory not readable
+        cls.home = tempfile.mkdtemp(prefix="vault-client-")
+        os.chown(cls.home, NOBODY, NOBODY)
+        os.chmod(cls.home, 0o700)
+        cls.held = {}
+        for name, src in (("grid-app.crt", d.cert("grid-app")),
+                          ("grid-app.key.pem", d.keyfile("grid-app")),
+                          ("ca.crt", d.cert("ca"))):
+            cls.held[name] = os.path.join(cls.home, name)
+            shutil.copyfile(src, cls.held[name])
+        for name, tok in (("officer.jwt", d.token("officer-li", "data_officer", "street_office")),
+                          ("grid.jwt", d.token("grid-zhang", "grid_worker",
+                                               "community_committee", jurisdiction=H.GRID))):
+            cls.held[name] = os.path.join(cls.home, name)
+            with open(cls.held[name], "w") as f:
+                f.write(tok + "\n")
+        for path in cls.held.values():
+            os.chown(path, NOBODY, NOBODY)
+            os.chmod(path, 0o600)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+        shutil.rmtree(cls.home, ignore_errors=True)
+
+    def test_client_without_keys_works_through_vaultd(self):
+        d, held = self.d, self.held
+        secret = [d.vault, d.vault + ".keys", d.key, d.issuer_key]
+        unix = ["--server", "unix://" + d.sock, "--token-file", held["officer.jwt"],
+                "--purpose", "resident_service"]
+        tls = ["--server", "https://127.0.0.1:%d" % d.tls_port, "--ca-file", held["ca.crt"],
+               "--cert", held["grid-app.crt"], "--key", held["grid-app.key.pem"],
+               "--token-file", held["grid.jwt"], "--purpose", "grid_management"]
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.home,
+               "LIBVAULT_PATH": os.environ.get("LIBVAULT_PATH", ""),
+               "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+
+        def client():
+            out = {"uid": os.getuid(), "groups": os.getgroups(), "readable": []}
+            try:
+                os.listdir(d.tmp)
+                out["readable"].append(d.tmp)
+            except PermissionError:
+                pass
+            for path in secret:
+                try:
+                    with open(path, "rb"):
+                        out["readable"].append(path)
+                except PermissionError:
+                    pass
+            out["add"] = H.run(H.VAULTCTL, *unix, "record", "add", "--in", H.GRID,
+                               "name=周九", "phone=13612345678", "health=糖尿病",
+                               check=False, env=env)
+            rid = out["add"][1].split()[-1] if out["add"][0] == 0 else "0" * 32
+            out["get"] = H.run(H.VAULTCTL, *unix, "--json", "record", "get", rid,
+                               "--fields", "name,health", check=False, env=env)
+            out["verify"] = H.run(H.VAULTCTL, *unix, "audit", "verify", check=False, env=env)
+            out["grid"] = H.run(H.VAULTCTL, *tls, "--json", "record", "get", rid,
+                                "--fields", "phone,health", check=False, env=env)
+            # and embedded, with what it holds: it can't even open the vault
+            out["embedded"] = H.run(H.VAULTCTL, "--vault", d.vault, "--key-file",
+                                    held["grid-app.key.pem"], "audit", "verify", check=False,
+                                    env=env)
+            # Python's Vault.connect, in this process
+            with libvault.Vault.connect("unix://" + d.sock, token_file=held["officer.jwt"],
+                                        purpose="resident_service") as v:
+                with v.session(purpose="resident_service") as s:
+                    out["python"] = s.get(rid, ["name"])["name"].value
+            out["rid"] = rid
+            return out
+
+        out = d.as_uid(NOBODY, client)
+        self.assertNotIn("exception", out, out)
+        self.assertEqual((out["uid"], out["groups"]), (NOBODY, []))
+        self.assertEqual(out["readable"], [], "the client can read none of the vault's files")
+        self.assertEqual(out["add"][0], 0, out["add"])
+        self.assertEqual(out["get"][0], 0, out["get"])
+        got = {f["field"]: f for f in json.loads(out["get"][1])["fields"]}
+        self.assertEqual(got["name"]["value"], "周九")
+        self.assertEqual(got["health"]["value"], "糖尿病")
+        self.assertEqual(out["verify"][0], 0, out["verify"])
+        self.assertTrue(out["verify"][1].startswith("ok: "), out["verify"])
+        # the grid worker over TLS with its certificate: phone masked, health denied
+        self.assertEqual(out["grid"][0], 0, out["grid"])
+        got = {f["field"]: f for f in json.loads(out["grid"][1])["fields"]}
+        self.assertEqual(got["phone"]["effect"], "mask")
+        self.assertNotIn("13612345678", out["grid"][1])
+        self.assertEqual(got["health"]["effect"], "deny")
+        self.assertIsNone(got["health"]["value"])
+        self.assertNotIn("糖尿病", out["grid"][1])
+        self.assertNotEqual(out["embedded"][0], 0, out["embedded"])
+        self.assertEqual(out["python"], "周九")
+        # vaultd logged the client as the app its uid maps to
+        _, report, _ = d.embedded("--json", "audit", "report", "--record", out["rid"])
+        entries = json.loads(report)
+        entries = entries.get("entries", entries) if isinstance(entries, dict) else entries
+        mine = [e for e in entries if e.get("app") == "vaultctl"]
+        self.assertTrue(mine, report)
+        self.assertTrue(all(e["peer"].startswith("unix:uid=%d," % NOBODY) for e in mine),
+                        [e["peer"] for e in mine])
+
+    def test_no_held_file_unwraps_a_key(self):
+        """Each file the client holds, as a key file (whole, its first 32
+        bytes, its SHA-256) and as a passphrase (its text),
+        against the vault it uses: exit 6, wrong key or passphrase.  The
+        right key file and passphrase open it (the check can fail)."""
+        d = self.d
+        tmp = tempfile.mkdtemp(prefix="vault-keytry-")
+        try:
+            self.assertEqual(d.embedded("audit", "verify", check=False)[0], 0)
+            rc, _, err = H.run(H.VAULTCTL, "--vault", d.vault, "audit", "verify", check=False,
+                               env=dict(os.environ, VAULT_PASSPHRASE=self.passphrase))
+            self.assertEqual(rc, 0, err)
+            for name, path in sorted(self.held.items()):
+                with open(path, "rb") as f:
+                    data = f.read()
+                tries = {"whole": data, "first 32 bytes": data[:32],
+                         "sha256": hashlib.sha256(data).digest()}
+                for how, key in tries.items():
+                    kf = os.path.join(tmp, "try.key")
+                    with open(kf, "wb") as f:
+                        f.write(key)
+                    os.chmod(kf, 0o600)
+                    rc, out, err = H.run(H.VAULTCTL, "--vault", d.vault, "--key-file", kf,
+                                         "audit", "verify", check=False)
+                    self.assertEqual(rc, 6, (name, how, err))
+                    self.assertEqual(out, "", (name, how))
+                    # a 32-byte key reaches the keyslot's unwrap and fails there
+                    self.assertIn("wrong key file" if len(key) == 32 else "exactly 32 bytes",
+                                  err, (name, how))
+                rc, out, err = H.run(H.VAULTCTL, "--vault", d.vault, "audit", "verify",
+                                     check=False, env=dict(os.environ,
+                                                           VAULT_PASSPHRASE=data.decode().strip()))
+                self.assertEqual(rc, 6, (name, err))
+                self.assertIn("wrong passphrase", err, name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

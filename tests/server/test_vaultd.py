@@ -193,10 +193,43 @@ class ServiceTest(unittest.TestCase):
         self.assertNotIn("value", eff["health"])
         self.assertEqual(eff["phone"]["effect"], "mask")
         self.assertNotEqual(eff["phone"].get("value"), "13812345678")
+        # the same over TLS, the app known by its client certificate alone
+        c = self.d.tls("grid-app")
+        try:
+            for body in ({"purpose": "grid_management", "id": rid, "fields": ["phone", "health"],
+                          "role": "health_worker", "department": "health",
+                          "jurisdiction": "hangzhou", "user": "someone-else"},
+                         {"purpose": "grid_management", "id": rid,
+                          "fields": ["phone", "health"]}):
+                r = H.http_request(c, "POST", "/v1/records/get", body, token=self.grid)
+                self.assertEqual(r.status, 200, r)
+                eff = {f["name"]: f for f in r.json["fields"]}
+                self.assertEqual(eff["health"]["effect"], "deny")
+                self.assertNotIn("value", eff["health"])
+                self.assertNotIn("高血压", r.raw)
+                self.assertEqual(eff["phone"]["effect"], "mask")
+                self.assertNotIn("13812345678", r.raw)
+            # nor does a body change the role for a write or an officer's action
+            r = H.http_request(c, "POST", "/v1/records/update", {
+                "purpose": "grid_management", "id": rid, "fields": {"health": "无"},
+                "role": "health_worker", "department": "health"}, token=self.grid)
+            self.assertEqual(r.status, 403, r)
+            r = H.http_request(c, "POST", "/v1/grants/issue", {
+                "purpose": "grid_management", "role": "grid_worker",
+                "department": "community_committee", "effect": "allow", "fields": ["health"],
+                "records": [rid], "not_after": int(time.time()) + 3600, "reason": "x"},
+                token=self.grid)
+            self.assertEqual(r.status, 403, r)
+        finally:
+            c.close()
         rows = audit_export(self.d)
         mine = [e for e in rows if "grid-zhang" in json.dumps(e, ensure_ascii=False)]
         self.assertTrue(mine, "the read is logged under the token's subject")
+        self.assertTrue(any(e.get("app") == "grid-app" and e.get("peer", "").startswith("tls:")
+                            for e in mine), "the TLS reads are logged with the TLS peer")
         self.assertFalse(any("someone-else" in json.dumps(e) for e in rows))
+        self.assertFalse(any(e.get("user") == "grid-zhang" and e.get("role") == "health_worker"
+                             for e in rows))
 
     def test_hotline_app_asserting_health_denied_and_logged(self):
         tok = self.d.token("agent-chen", "health_worker", "health", jurisdiction="hangzhou")

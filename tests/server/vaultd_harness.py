@@ -314,14 +314,15 @@ class Vaultd:
                 c.close()
 
     def as_uid(self, uid, fn):
-        """Run fn() in a child process with this uid; return what it returns
-        (JSON-serialisable)."""
+        """Run fn() in a child process with this uid (and gid, no other
+        groups); return what it returns (JSON-serialisable)."""
         rfd, wfd = os.pipe()
         pid = os.fork()
         if pid == 0:
             code = 0
             try:
                 os.close(rfd)
+                os.setgroups([])  # none of root's groups either
                 os.setgid(uid)
                 os.setuid(uid)
                 out = fn()
