@@ -1024,8 +1024,8 @@ static int h_db_key(vd_request *r)
 
 /* Officers' routes: the app must allow officers' actions (OA); those that
  * change the vault itself also need a data officer's role (DO); those that
- * show who accessed whom, and the grants, a role that may read the log
- * (AU: an auditor or a data officer). */
+ * show who accessed whom, and every grant, a role the policy's auditors:
+ * lists (AU). */
 #define OA VAULT_PRINCIPAL_OFFICER_APP
 #define DO (VAULT_PRINCIPAL_OFFICER_APP | VAULT_PRINCIPAL_DATA_OFFICER)
 #define AU (VAULT_PRINCIPAL_OFFICER_APP | VAULT_PRINCIPAL_AUDITOR)

@@ -718,7 +718,8 @@ static void test_auditors_parse(void **state)
 static void test_auditors_check(void **state)
 {
     vault_policy *p = expect_warning("auditors: [officer, doctor]\n", NULL, 1);
-    vault_policy *none = parse_ok(CHECKED, NULL), *empty = expect_warning("auditors: []\n", NULL, 2);
+    vault_policy *none = parse_ok(CHECKED, NULL);
+    vault_policy *empty = expect_warning("auditors: []\n", NULL, 2);
     char *out = NULL;
 
     (void)state;
