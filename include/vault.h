@@ -308,7 +308,8 @@ VAULT_API int vault_policy_check(char **out_report, const char *policy_file) VAU
  * access changes, one "+|- role department field effect" line per cell
  * that gains (+) or loses (-) access, then one "+|- app NAME ..." line per
  * bound of the `apps:` section gained or lost (docs/policy-format.md
- * "Apps").  Logged. */
+ * "Apps"), then one "+|- auditor ROLE" line per role that `auditors:`
+ * gains or loses.  Logged. */
 VAULT_API int vault_policy_apply(char **out_report, vault *v, const char *policy_file) VAULT_CHECK;
 
 /* The active policy's YAML text and its SHA-256 as hex (out_hash: 65 bytes). */
@@ -355,9 +356,15 @@ typedef struct vault_principal {
  *     and exports): the app must say officer_actions: true;
  *   VAULT_PRINCIPAL_DATA_OFFICER: the subject's role must be one the
  *     policy's grant_limits names (a data officer), for the actions that
- *     change the vault itself (policy apply, key rotation, db-key). */
+ *     change the vault itself (policy apply, key rotation, db-key);
+ *   VAULT_PRINCIPAL_AUDITOR: the subject's role must be one the policy's
+ *     auditors: lists (docs/policy-format.md "auditors"), for the calls
+ *     that show who accessed whom (audit reports and exports) and the
+ *     grant list (every grant's recipients and reasons).
+ * Each refusal is VAULT_EDENIED, logged as "session_open". */
 #define VAULT_PRINCIPAL_OFFICER_APP 0x1u
 #define VAULT_PRINCIPAL_DATA_OFFICER 0x2u
+#define VAULT_PRINCIPAL_AUDITOR 0x4u
 
 /* Open a session: who is acting, for what.  Unknown role, department or
  * purpose, or a role outside its department, gives VAULT_EINVALID; the

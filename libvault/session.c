@@ -111,7 +111,8 @@ static int app_admit(vault *v, const vault_session *s, unsigned flags)
     int rc = VAULT_OK;
     char *why = NULL;
 
-    ENSURE((flags & ~(VAULT_PRINCIPAL_OFFICER_APP | VAULT_PRINCIPAL_DATA_OFFICER)) == 0,
+    ENSURE((flags & ~(VAULT_PRINCIPAL_OFFICER_APP | VAULT_PRINCIPAL_DATA_OFFICER |
+                      VAULT_PRINCIPAL_AUDITOR)) == 0,
            VAULT_EINVALID, "principal flags: unknown bits 0x%x", flags);
     rc = policy_app_check(v->policy, s->who.app, s->role, s->department, s->jurisdiction,
                           s->purpose, (flags & VAULT_PRINCIPAL_OFFICER_APP) != 0, &why);
@@ -121,6 +122,8 @@ static int app_admit(vault *v, const vault_session *s, unsigned flags)
     ENSURE(!(flags & VAULT_PRINCIPAL_DATA_OFFICER) || policy_grant_limit(v->policy, s->role),
            VAULT_EDENIED, "role %s is not a data officer (no grant_limits in the policy): it "
            "may not change the vault", s->role);
+    if (flags & VAULT_PRINCIPAL_AUDITOR)
+        GUARD(policy_auditor_check(v->policy, s->role));
 cleanup:
     free(why);
     return rc;

@@ -1073,9 +1073,12 @@ static int h_db_key(vd_request *r)
 }
 
 /* Officers' routes: the app must allow officers' actions (OA); those that
- * change the vault itself also need a data officer's role (DO). */
+ * change the vault itself also need a data officer's role (DO); those that
+ * show who accessed whom, and every grant, a role the policy's auditors:
+ * lists (AU). */
 #define OA VAULT_PRINCIPAL_OFFICER_APP
 #define DO (VAULT_PRINCIPAL_OFFICER_APP | VAULT_PRINCIPAL_DATA_OFFICER)
+#define AU (VAULT_PRINCIPAL_OFFICER_APP | VAULT_PRINCIPAL_AUDITOR)
 
 const vd_route vd_routes[] = {
     {"GET", "/v1/health", h_health, 0, 0, 0, 0},
@@ -1098,12 +1101,12 @@ const vd_route vd_routes[] = {
     {"GET", "/v1/audit/pubkey", h_audit_pubkey, 1, 0, 0, 0},
     {"POST", "/v1/audit/prove", h_audit_prove, 1, 0, 0, 0},
     {"POST", "/v1/audit/consistency", h_audit_consistency, 1, 0, 0, 0},
-    {"POST", "/v1/audit/report", h_audit_report, 1, OA, 0, 0},
-    {"POST", "/v1/audit/export", h_audit_export, 1, OA, 0, 0},
+    {"POST", "/v1/audit/report", h_audit_report, 1, AU, 0, 0},
+    {"POST", "/v1/audit/export", h_audit_export, 1, AU, 0, 0},
     {"POST", "/v1/grants/issue", h_grant_issue, 1, OA, 0, 0},
     {"POST", "/v1/grants/approve", h_grant_approve, 1, OA, 0, 0},
     {"POST", "/v1/grants/revoke", h_grant_revoke, 1, OA, 0, 0},
-    {"POST", "/v1/grants/list", h_grant_list, 1, OA, 0, 0},
+    {"POST", "/v1/grants/list", h_grant_list, 1, AU, 0, 0},
     {"POST", "/v1/grants/warnings", h_grant_warnings, 1, OA, 0, 0},
     {"POST", "/v1/break-glass", h_break_glass, 1, OA, 0, 0},
     {"POST", "/v1/import", h_import, 1, 0, 1, 1},

@@ -35,7 +35,7 @@ static const char usage[] =
     "  --check-config   parse and check FILE, then exit (0 when valid)\n"
     "  --help, -h       this text\n"
     "  --version        the library version\n"
-    "  --routes         list the API routes (METHOD PATH -|officer|data_officer) and exit\n"
+    "  --routes         list the API routes (METHOD PATH -|officer|auditor|data_officer) and exit\n"
     "\n"
     "Example:\n"
     "  vaultd --config /etc/vaultd/vaultd.yaml\n"
@@ -184,6 +184,7 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < vd_nroutes; i++)
                 printf("%s %s %s\n", vd_routes[i].method, vd_routes[i].path,
                        (vd_routes[i].officer & VAULT_PRINCIPAL_DATA_OFFICER) ? "data_officer"
+                       : (vd_routes[i].officer & VAULT_PRINCIPAL_AUDITOR)    ? "auditor"
                        : vd_routes[i].officer                              ? "officer"
                                                                            : "-");
             return 0;

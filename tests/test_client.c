@@ -2,8 +2,9 @@
  * started by tests/server/with_vaultd.py (its environment names the
  * socket, the TLS port, certificates, tokens and the vault file).  What
  * must hold (issue 15): the same results through the service as embedded;
- * the subject comes from the token; a wrong, expired or forged token and a
- * wrong CA are errors with the right codes; a lost connection is an error
+ * the subject comes from the token; a wrong, expired, not-yet-valid,
+ * forged or wrong-audience token and a wrong CA are errors with the right
+ * codes; a lost connection is an error
  * with no value.  The last test kills vaultd. */
 #include <signal.h>
 #include <sys/wait.h>
@@ -456,6 +457,68 @@ static void test_bad_tokens_are_auth_errors(void **state)
     vault_close(v);
 }
 
+/* Every token vaultd must refuse (tests/server/vaultd_harness.py
+ * bad_tokens): wrong key, expired, not yet valid, a changed payload under
+ * the old signature, alg none, wrong audience.  Each call is VAULT_EAUTH
+ * with no value, the message names why and holds no part of the token. */
+static void test_every_bad_token_is_eauth(void **state)
+{
+    static const struct {
+        const char *env, *why;
+    } cases[] = {
+        {"VAULTD_TOKEN_BAD_WRONG_KEY", "bad signature"},
+        {"VAULTD_TOKEN_BAD_EXPIRED", "token expired"},
+        {"VAULTD_TOKEN_BAD_NOT_YET_VALID", "token not yet valid"},
+        {"VAULTD_TOKEN_BAD_FORGED_PAYLOAD", "bad signature"},
+        {"VAULTD_TOKEN_BAD_ALG_NONE", "unsigned (alg \"none\")"},
+        {"VAULTD_TOKEN_BAD_WRONG_AUDIENCE", "wrong audience"},
+    };
+    const char *f[] = {"name"}, *val[] = {"假冒"};
+    size_t len[] = {strlen(val[0])}, n = 0;
+    char id[VAULT_ID_HEX_SIZE], *text;
+    vault_audit_result ar;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vault *v = NULL;
+        vault_session *s;
+        vault_result *res = (vault_result *)1;
+        char *list = (char *)1, *tok, *part;
+        uint8_t *raw = tu_read_file(env(cases[i].env), &n);
+
+        assert_int_equal(connect_unix(&v, cases[i].env, "resident_service"), VAULT_OK);
+        s = remote_session(v, "resident_service");
+        assert_int_equal(vault_record_get(&res, s, "00000000000000000000000000000000", NULL, 0),
+                         VAULT_EAUTH);
+        assert_null(res);
+        if (!strstr(vault_error_last(), cases[i].why))
+            fail_msg("%s: '%s' does not say '%s'", cases[i].env, vault_error_last(), cases[i].why);
+        /* no part of the token in the message */
+        tok = calloc(1, n + 1);
+        memcpy(tok, raw, n);
+        for (part = tok; part && *part;) {
+            char *dot = strpbrk(part, ".\n");
+            if (dot)
+                *dot = '\0';
+            if (*part && strstr(vault_error_last(), part))
+                fail_msg("%s: the message holds the token", cases[i].env);
+            part = dot ? dot + 1 : NULL;
+        }
+        free(tok);
+        free(raw);
+        assert_int_equal(vault_record_add(id, sizeof id, s, GRID7, 1, f, val, len), VAULT_EAUTH);
+        assert_int_equal(vault_grant_list(&list, v, 0, 0), VAULT_EAUTH);
+        assert_null(list);
+        memset(&ar, 0, sizeof ar);
+        assert_int_equal(vault_audit_verify_notes(&ar, v, NULL, 0, NULL, NULL), VAULT_EAUTH);
+        text = (char *)1;
+        assert_int_equal(vault_audit_report(&text, v, VAULT_REPORT_DENIED, NULL, 1), VAULT_EAUTH);
+        assert_null(text);
+        vault_session_close(s);
+        vault_close(v);
+    }
+}
+
 static void test_wrong_ca_and_missing_certificate(void **state)
 {
     vault_credentials c;
@@ -536,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_policy_and_audit),
         cmocka_unit_test(test_unsupported_calls_are_state_errors),
         cmocka_unit_test(test_bad_tokens_are_auth_errors),
+        cmocka_unit_test(test_every_bad_token_is_eauth),
         cmocka_unit_test(test_wrong_ca_and_missing_certificate),
         cmocka_unit_test(test_lost_connection_is_an_error_without_value),
     };

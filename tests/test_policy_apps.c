@@ -3,7 +3,8 @@
  * and denied, jurisdiction subtree edges, unknown apps and policies without
  * the section (fail closed), officers' actions, the purposes default,
  * malformed inputs, the apps part of policy_diff, and the shipped
- * policies' apps. */
+ * policies' apps; and `auditors:` (who reads the log in service mode):
+ * its errors and warnings, policy_auditor_check, its part of the diff. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -662,6 +663,102 @@ static void test_diff(void **state)
 
 /* ---- The shipped policies ---- */
 
+/* ---- auditors: who may read the log and the grants in service mode ---- */
+
+/* HEAD + text must parse, with exactly `warnings` warnings (the HEAD's
+ * `rules: []` is one), one of them `want` when not NULL. */
+static vault_policy *expect_warning(const char *text, const char *want, size_t warnings)
+{
+    char buf[8192], *rep = NULL;
+    vault_policy *p;
+    int k = snprintf(buf, sizeof buf, "%s%s", HEAD, text);
+
+    assert_true(k > 0 && (size_t)k < sizeof buf);
+    p = parse_ok(buf, &rep);
+    if (want != NULL)
+        assert_contains(rep, want);
+    if (count_substr(rep, ": warning: ") != warnings)
+        fail_msg("%zu warnings, want %zu, for\n%s\n%s", count_substr(rep, ": warning: "),
+                 warnings, text, rep);
+    free(rep);
+    return p;
+}
+
+static void test_auditors_parse(void **state)
+{
+    (void)state;
+    /* `auditors:` is line 15 of HEAD + it */
+    expect_error("auditors: [officer, nurse]\n", VAULT_EPOLICY,
+                 "apps.yaml:15:21: error: unknown role 'nurse' (not declared under roles:)\n", 1);
+    expect_error("auditors: [grid, service]\n", VAULT_EPOLICY,
+                 "apps.yaml:15:18: error: unknown role 'service' (not declared under roles:)\n",
+                 1);
+    expect_error("auditors: [Officer]\n", VAULT_EPOLICY,
+                 "apps.yaml:15:12: error: unknown role 'Officer'", 1);
+    expect_error("auditors: {officer: true}\n", VAULT_EPOLICY,
+                 "apps.yaml:15:11: error: auditors must be a list (or a single name), not a "
+                 "mapping\n", 1);
+    expect_error("auditors:\n", VAULT_EPOLICY,
+                 "apps.yaml:15:10: error: auditors must be a list (or a single name), not "
+                 "nothing (null)\n", 1);
+    expect_error("auditors: [[officer]]\n", VAULT_EPOLICY,
+                 "apps.yaml:15:12: error: role must be a single value, not a list\n", 1);
+    expect_error("auditors: [officer]\nauditors: [agent]\n", VAULT_EPOLICY,
+                 "apps.yaml:16:1: error: duplicate key 'auditors'", 1);
+    /* warnings: a role twice, an empty list */
+    policy_free(expect_warning("auditors: [officer, officer, agent]\n",
+                               "apps.yaml:15:21: warning: role 'officer' is listed twice under "
+                               "auditors\n", 2));
+    policy_free(expect_warning("auditors: []\n",
+                               "apps.yaml:15:11: warning: auditors lists no roles: nobody may read "
+                               "the log or the grants through vaultd\n", 2));
+    policy_free(expect_warning("auditors: doctor\n", NULL, 1));
+}
+
+static void test_auditors_check(void **state)
+{
+    vault_policy *p = expect_warning("auditors: [officer, doctor]\n", NULL, 1);
+    vault_policy *none = parse_ok(CHECKED, NULL);
+    vault_policy *empty = expect_warning("auditors: []\n", NULL, 2);
+    char *out = NULL;
+
+    (void)state;
+    assert_int_equal(policy_auditor_check(p, "officer"), VAULT_OK);
+    assert_int_equal(policy_auditor_check(p, "doctor"), VAULT_OK);
+    assert_int_equal(policy_auditor_check(p, "agent"), VAULT_EDENIED);
+    assert_string_equal(vault_error_last(), "role agent may not read the audit log or the "
+                                            "grants: auditors does not list it (apps.yaml:15)");
+    assert_int_equal(policy_auditor_check(p, "nobody"), VAULT_EDENIED);
+    assert_int_equal(policy_auditor_check(p, "Officer"), VAULT_EDENIED); /* names are exact */
+    assert_int_equal(policy_auditor_check(p, ""), VAULT_EDENIED);
+    assert_int_equal(policy_auditor_check(p, NULL), VAULT_EINVALID);
+    assert_int_equal(policy_auditor_check(NULL, "officer"), VAULT_EINVALID);
+    /* fail closed: no section, or an empty one, admits nobody */
+    assert_int_equal(policy_auditor_check(none, "officer"), VAULT_EDENIED);
+    assert_string_equal(vault_error_last(), "role officer may not read the audit log or the "
+                                            "grants: policy apps-test has no auditors section "
+                                            "(apps.yaml)");
+    assert_int_equal(policy_auditor_check(empty, "officer"), VAULT_EDENIED);
+    /* the diff names who gains and who loses the log */
+    assert_int_equal(policy_diff(&out, empty, p), VAULT_OK);
+    assert_contains(out, "+ auditor officer\n+ auditor doctor\n");
+    free(out);
+    assert_int_equal(policy_diff(&out, p, empty), VAULT_OK);
+    assert_contains(out, "- auditor officer\n- auditor doctor\n");
+    free(out);
+    policy_free(empty);
+    empty = expect_warning("auditors: [doctor, agent]\n", NULL, 1);
+    assert_int_equal(policy_diff(&out, p, empty), VAULT_OK);
+    assert_string_equal(out, "+ auditor agent\n- auditor officer\n");
+    free(out);
+    assert_int_equal(policy_diff(&out, p, p), VAULT_OK);
+    assert_string_equal(out, "");
+    free(out);
+    policy_free(empty);
+    policy_free(none);
+    policy_free(p);
+}
+
 static vault_policy *load_shipped(const char *rel)
 {
     char path[1024], *rep = NULL;
@@ -722,6 +819,11 @@ static void test_shipped(void **state)
            1, VAULT_EDENIED, NULL);
     expect(p, "vaultctl", "grid_worker", "community_committee", grid07, "grid_management", 0,
            VAULT_EDENIED, NULL);
+    /* The log is for auditors and data officers; street officers grant by id. */
+    assert_int_equal(policy_auditor_check(p, "auditor"), VAULT_OK);
+    assert_int_equal(policy_auditor_check(p, "data_officer"), VAULT_OK);
+    assert_int_equal(policy_auditor_check(p, "street_officer"), VAULT_EDENIED);
+    assert_int_equal(policy_auditor_check(p, "grid_worker"), VAULT_EDENIED);
     policy_free(p);
 
     p = load_shipped("policies/hotline.yaml");
@@ -734,6 +836,8 @@ static void test_shipped(void **state)
            0, VAULT_OK, NULL);
     expect(p, "vaultctl", "hotline_data_officer", "hotline_12345", "hangzhou", "legal_disclosure",
            1, VAULT_OK, NULL);
+    assert_int_equal(policy_auditor_check(p, "hotline_data_officer"), VAULT_OK);
+    assert_int_equal(policy_auditor_check(p, "hotline_supervisor"), VAULT_EDENIED);
     policy_free(p);
 
     p = load_shipped("policies/health.yaml");
@@ -744,6 +848,8 @@ static void test_shipped(void **state)
            0, VAULT_EDENIED, NULL);
     expect(p, "clinic-app", "family_doctor", "health", "hangzhou/xihu", "emergency", 1,
            VAULT_EDENIED, NULL);
+    assert_int_equal(policy_auditor_check(p, "health_data_officer"), VAULT_OK);
+    assert_int_equal(policy_auditor_check(p, "family_doctor"), VAULT_EDENIED);
     policy_free(p);
 }
 
@@ -758,6 +864,8 @@ int main(void)
         cmocka_unit_test(test_check_fail_closed),
         cmocka_unit_test(test_check_officer_actions_and_purposes),
         cmocka_unit_test(test_diff),
+        cmocka_unit_test(test_auditors_parse),
+        cmocka_unit_test(test_auditors_check),
         cmocka_unit_test(test_shipped),
     };
 

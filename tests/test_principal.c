@@ -642,6 +642,90 @@ static void test_token_expiry(void **state)
     vault_session_close(s);
 }
 
+/* Reading the log and the grants through a service (VAULT_PRINCIPAL_AUDITOR)
+ * is for the roles the policy's auditors: lists; an officer on an
+ * officers' app who isn't one is refused, and the refusal is logged. */
+static void test_log_readers(void **state)
+{
+    fixture *f = *state;
+    vault_session *s = NULL;
+    static const vault_subject street = {"zhou", "street_officer", "street_office", STREET,
+                                         "resident_service"};
+    static const vault_subject officer = {"li", "data_officer", "street_office", STREET,
+                                          "resident_service"};
+    static const vault_subject auditor = {"qian", "auditor", "street_office", STREET, "audit"};
+    vault_principal desk = {"https://id.example.gov", "u-3", "j-3", "street-desk", "unix:uid=0",
+                            VAULT_PRINCIPAL_OFFICER_APP | VAULT_PRINCIPAL_AUDITOR, 0};
+    vault_principal cli = {"https://id.example.gov", "u-5", "", "vaultctl", "unix:uid=1005",
+                           VAULT_PRINCIPAL_OFFICER_APP | VAULT_PRINCIPAL_AUDITOR, 0};
+    char policy[600], *src = NULL, *rep = NULL, hash[VAULT_HASH_HEX_SIZE], *cut;
+    last_entry l;
+    size_t n0;
+
+    /* a street officer: an officer, a grant issuer, not an auditor */
+    last(&l, f->v);
+    n0 = l.n;
+    assert_int_equal(vault_session_open_as(&s, f->v, &street, &desk), VAULT_EDENIED);
+    assert_null(s);
+    assert_non_null(strstr(vault_error_last(), "role street_officer may not read the audit log "
+                                               "or the grants: auditors does not list it "
+                                               "(community.yaml:"));
+    last(&l, f->v);
+    assert_int_equal(l.n, n0 + 1);
+    assert_string_equal(l.action, "session_open");
+    assert_int_equal(l.outcome, AF_OUTCOME_DENIED);
+    assert_string_equal(l.user, "zhou");
+    assert_string_equal(l.subject, "u-3");
+    assert_string_equal(l.app, "street-desk");
+    assert_non_null(strstr(l.detail, "auditors does not list it"));
+    /* the same officer for an officer's action that shows no accesses */
+    desk.flags = VAULT_PRINCIPAL_OFFICER_APP;
+    assert_int_equal(vault_session_open_as(&s, f->v, &street, &desk), VAULT_OK);
+    vault_session_close(s);
+    s = NULL;
+    /* the flag alone, on an app without officers' actions: a grid worker is refused */
+    {
+        static const vault_subject grid = {"wang", "grid_worker", "community_committee", GRID7,
+                                           "grid_management"};
+        vault_principal g = gridapp;
+        g.flags = VAULT_PRINCIPAL_AUDITOR;
+        assert_int_equal(vault_session_open_as(&s, f->v, &grid, &g), VAULT_EDENIED);
+        assert_non_null(strstr(vault_error_last(), "may not read the audit log"));
+    }
+    /* the listed roles: a data officer at the desk, an auditor on the command line */
+    desk.flags = VAULT_PRINCIPAL_OFFICER_APP | VAULT_PRINCIPAL_AUDITOR;
+    assert_int_equal(vault_session_open_as(&s, f->v, &officer, &desk), VAULT_OK);
+    vault_session_close(s);
+    s = NULL;
+    assert_int_equal(vault_session_open_as(&s, f->v, &auditor, &cli), VAULT_OK);
+    vault_session_close(s);
+    s = NULL;
+    /* but an auditor is still not a data officer */
+    cli.flags |= VAULT_PRINCIPAL_DATA_OFFICER;
+    assert_int_equal(vault_session_open_as(&s, f->v, &auditor, &cli), VAULT_EDENIED);
+    cli.flags &= ~VAULT_PRINCIPAL_DATA_OFFICER;
+
+    /* a policy without auditors: nobody reads the log through a service */
+    assert_int_equal(vault_policy_source(&src, hash, sizeof hash, f->v), VAULT_OK);
+    cut = strstr(src, "\nauditors:");
+    assert_non_null(cut);
+    cut[1] = '\0';
+    snprintf(policy, sizeof policy, "%s/no-auditors.yaml", f->dir);
+    tu_write_file(policy, src, strlen(src));
+    assert_int_equal(vault_policy_apply(&rep, f->v, policy), VAULT_OK);
+    assert_non_null(strstr(rep, "- auditor auditor\n- auditor data_officer\n"));
+    assert_int_equal(vault_session_open_as(&s, f->v, &officer, &desk), VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "has no auditors section (no-auditors.yaml)"));
+    assert_int_equal(vault_session_open_as(&s, f->v, &auditor, &cli), VAULT_EDENIED);
+    /* embedded mode is unchanged: it trusts its caller (docs/security.md) */
+    vault_free(rep);
+    rep = NULL;
+    assert_int_equal(vault_audit_report(&rep, f->v, VAULT_REPORT_DENIED, NULL, 0), VAULT_OK);
+    assert_non_null(strstr(rep, "session_open"));
+    vault_free(rep);
+    vault_free(src);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -653,6 +737,7 @@ int main(void)
         T(test_import_entries),
         T(test_app_bounds),
         T(test_token_expiry),
+        T(test_log_readers),
     };
 #undef T
 

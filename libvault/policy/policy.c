@@ -181,6 +181,21 @@ int policy_break_glass_role(const vault_policy *p, const char *role)
     return 0;
 }
 
+int policy_auditor_check(const vault_policy *p, const char *role)
+{
+    int rc = VAULT_OK, listed = 0;
+
+    ENSURE(p != NULL && role != NULL, VAULT_EINVALID, "policy_auditor_check: missing argument");
+    for (size_t i = 0; i < p->nauditors; i++)
+        listed |= strcmp(p->auditors[i], role) == 0;
+    ENSURE(listed || p->has_auditors, VAULT_EDENIED, "role %s may not read the audit log or the "
+           "grants: policy %s has no auditors section (%s)", role, p->name, p->basename);
+    ENSURE(listed, VAULT_EDENIED, "role %s may not read the audit log or the grants: auditors does "
+           "not list it (%s:%u)", role, p->basename, p->auditors_line);
+cleanup:
+    return rc;
+}
+
 /* ---- Decisions ---- */
 
 #define JUR_UNKNOWN 0

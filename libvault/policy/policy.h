@@ -173,8 +173,9 @@ int policy_who_can(char **out, const vault_policy *p, const vp_grantset *g,
  * gain, "- role dept field allow->deny" for a loss; then the `apps:`
  * bounds gained or lost (policy_apps.c): "+ app NAME added: ...", "- app
  * NAME removed: ...", "+ app NAME department D", "- app NAME jurisdiction
- * J", "+ app NAME officer_actions false->true", ...  malloc'ed ("" when
- * nothing changes). */
+ * J", "+ app NAME officer_actions false->true", ...; then the roles
+ * `auditors:` gains ("+ auditor ROLE") or loses ("- auditor ROLE").
+ * malloc'ed ("" when nothing changes). */
 int policy_diff(char **out, const vault_policy *old_p, const vault_policy *new_p) VAULT_MUST_CHECK;
 
 /* ---- Added: grant limits, break-glass and helpers (policy.c, policy_grants.c) ---- */
@@ -226,6 +227,11 @@ const vp_grant_limit *policy_grant_limit(const vault_policy *p, const char *issu
 const vp_break_glass *policy_break_glass(const vault_policy *p);
 /* 1 when `role` is listed under break_glass.roles. */
 int policy_break_glass_role(const vault_policy *p, const char *role);
+/* May `role` read the audit log (reports, exports) and the grant list in
+ * service mode: is it listed under `auditors:`?  VAULT_OK, or
+ * VAULT_EDENIED with a one-line reason naming the role and where the
+ * policy lists its auditors (or that it has none). */
+int policy_auditor_check(const vault_policy *p, const char *role) VAULT_MUST_CHECK;
 
 /* The most sensitive grade g's field selector reaches (listed fields that
  * the policy declares, or grade_max clamped), -1 when it selects none. */

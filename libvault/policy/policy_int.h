@@ -4,7 +4,7 @@
  *   policy_grants.c   grant sets, grant limits
  *   policy_load.c     reading a file, the whole parse (top of the parser)
  *   policy_decl.c     declarations, the top level of the document
- *   policy_rules.c    rules, grant_limits, break_glass
+ *   policy_rules.c    rules, grant_limits, break_glass, auditors
  *   policy_quota.c    quotas
  *   policy_apps.c     apps: parse, the app check, the apps part of diff
  *   policy_node.c     checked node accessors (types, keys, names, text)
@@ -278,6 +278,11 @@ struct vault_policy {
     int has_break_glass;
     vp_break_glass break_glass;
 
+    int has_auditors;    /* an `auditors:` key, even an empty list */
+    unsigned auditors_line;
+    size_t nauditors;    /* roles that may read the log and the grants */
+    const char *const *auditors;
+
     size_t nquotas;      /* `quotas:` (policy_quota.c) */
     vp_quota *quotas;
 
@@ -438,6 +443,7 @@ int vp_parse_root(pctx *c, const vnode *root) VAULT_MUST_CHECK;
 int vp_parse_rules(pctx *c, const vnode *seq) VAULT_MUST_CHECK;
 int vp_parse_grant_limits(pctx *c, const vnode *m) VAULT_MUST_CHECK;
 int vp_parse_break_glass(pctx *c, const vnode *m) VAULT_MUST_CHECK;
+int vp_parse_auditors(pctx *c, const vnode *n) VAULT_MUST_CHECK;
 int vp_parse_quotas(pctx *c, const vnode *seq) VAULT_MUST_CHECK; /* policy_quota.c */
 int vp_parse_apps(pctx *c, const vnode *m) VAULT_MUST_CHECK;     /* policy_apps.c */
 /* The apps part of policy_diff: one line per app bound gained (+) or lost

@@ -629,6 +629,26 @@ static int pair_ok(const vault_policy *p, const char *rn, const char *dn)
     return policy_role_in_department(p, rn, dn);
 }
 
+static int auditor_listed(const vault_policy *p, const char *role)
+{
+    for (size_t i = 0; i < p->nauditors; i++)
+        if (strcmp(p->auditors[i], role) == 0)
+            return 1;
+    return 0;
+}
+
+/* Who gains (+) or loses (-) the log and the grant list (`auditors:`):
+ * the new policy's order, then roles only the old one lists. */
+static void auditors_diff(vp_buf *b, const vault_policy *old_p, const vault_policy *new_p)
+{
+    for (size_t i = 0; i < new_p->nauditors; i++)
+        if (!auditor_listed(old_p, new_p->auditors[i]))
+            vp_buf_printf(b, "+ auditor %s\n", new_p->auditors[i]);
+    for (size_t i = 0; i < old_p->nauditors; i++)
+        if (!auditor_listed(new_p, old_p->auditors[i]))
+            vp_buf_printf(b, "- auditor %s\n", old_p->auditors[i]);
+}
+
 int policy_diff(char **out, const vault_policy *old_p, const vault_policy *new_p)
 {
     int rc = VAULT_OK;
@@ -661,6 +681,7 @@ int policy_diff(char **out, const vault_policy *old_p, const vault_policy *new_p
             }
         }
     vp_apps_diff(&b, old_p, new_p);
+    auditors_diff(&b, old_p, new_p);
     *out = vp_buf_take(&b);
     ENSURE(*out != NULL, VAULT_ENOMEM, "diff: out of memory");
 cleanup:

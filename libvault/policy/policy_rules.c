@@ -505,6 +505,46 @@ cleanup:
     return rc;
 }
 
+/* `auditors:`, a list of declared roles that may read the log and the
+ * grants in service mode (VAULT_PRINCIPAL_AUDITOR). */
+int vp_parse_auditors(pctx *c, const vnode *n)
+{
+    int rc = VAULT_OK;
+    vault_policy *p = c->p;
+    size_t count = list_count(c, n, "auditors"), k = 0;
+    const char **out = NULL;
+
+    p->has_auditors = 1;
+    p->auditors_line = n->line;
+    if (count == 0) {
+        if (n->type == VN_SEQ)
+            vp_diag_n(c, VP_WARN, n, "auditors lists no roles: nobody may read the log or the "
+                      "grants through vaultd");
+        goto cleanup;
+    }
+    out = vp_alloc(&p->arena, count * sizeof *out);
+    ENSURE(out != NULL, VAULT_ENOMEM, "policy: out of memory");
+    for (size_t i = 0; i < count; i++) {
+        const vnode *item = vp_list_at(n, i);
+        int x = vp_lookup(c, VP_K_ROLE, item), dup = 0;
+
+        if (x < 0)
+            continue;
+        for (size_t j = 0; j < k; j++)
+            dup |= out[j] == p->roles[x].n.name; /* one arena string per role */
+        if (dup) {
+            vp_diag_n(c, VP_WARN, item, "role '%s' is listed twice under auditors",
+                      p->roles[x].n.name);
+            continue;
+        }
+        out[k++] = p->roles[x].n.name;
+    }
+    p->auditors = out;
+    p->nauditors = k;
+cleanup:
+    return rc;
+}
+
 int vp_parse_break_glass(pctx *c, const vnode *m)
 {
     static const vp_keydef defs[] = {{"roles", 1},       {"max_duration", 1},

@@ -5,8 +5,9 @@ What must hold (issue 15): the subject comes only from the authenticated
 app and token; wrong, expired, not-yet-valid, forged and wrong-audience
 tokens are refused; an unknown client CA is refused; an app outside its
 apps: bounds is denied and logged; an officer can't approve their own
-grant; concurrent clients keep one linear chain; SIGKILL loses no
-acknowledged write; and a grid worker's token cannot read health.
+grant; reading the log and the grants is for the policy's auditors;
+concurrent clients keep one linear chain; SIGKILL loses no acknowledged
+write; and a grid worker's token cannot read health.
 """
 
 import json
@@ -24,6 +25,7 @@ import vaultd_harness as H  # noqa: E402
 GRID_UID = 1001
 UNAUTH_REFILL = 3  # seconds: tokens of the unmapped-peer rate limit (1/s) come back
 HOTLINE_UID = 1002
+VAULTCTL_UID = 1003  # the app `vaultctl` (officers' command line): auditors reach the log there
 
 
 def audit_export(d):
@@ -39,7 +41,8 @@ class ServiceTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.d = H.Vaultd(tls=True, extra_clients=[("grid-app", GRID_UID),
-                                                  ("hotline-app", HOTLINE_UID)])
+                                                  ("hotline-app", HOTLINE_UID),
+                                                  ("vaultctl", VAULTCTL_UID)])
         cls.d.start()
         d = cls.d
         cls.officer = d.token("officer-li", "data_officer", "street_office")
@@ -48,6 +51,8 @@ class ServiceTest(unittest.TestCase):
                            jurisdiction=H.GRID)
         cls.hotline = d.token("agent-chen", "hotline_agent", "hotline_12345",
                               jurisdiction="hangzhou")
+        cls.street = d.token("officer-zhou", "street_officer", "street_office")
+        cls.auditor = d.token("auditor-qian", "auditor", "street_office")
         r = d.post("/v1/records/add", {
             "purpose": "resident_service", "jurisdiction": H.GRID,
             "fields": {"name": "张三", "phone": "13812345678", "gender": "男",
@@ -94,6 +99,16 @@ class ServiceTest(unittest.TestCase):
                        token=tok)
             self.assertEqual(r.status, 401, what)
             self.assertNotIn(tok, r.raw, what)
+        # the cases every driver sees (test_client.py, test_client.c), with their reasons
+        for what, (tok, why) in d.bad_tokens().items():
+            r = d.post("/v1/records/get", {"purpose": "resident_service", "id": self.rid},
+                       token=tok)
+            self.assertEqual(r.status, 401, what)
+            self.assertEqual(r.error()["code"], "VAULT_EAUTH", what)
+            self.assertIn(why, r.error()["message"], what)
+            for part in tok.split("."):
+                if part:
+                    self.assertNotIn(part, r.raw, what)
 
     def test_expired_and_not_yet_valid(self):
         d = self.d
@@ -178,10 +193,43 @@ class ServiceTest(unittest.TestCase):
         self.assertNotIn("value", eff["health"])
         self.assertEqual(eff["phone"]["effect"], "mask")
         self.assertNotEqual(eff["phone"].get("value"), "13812345678")
+        # the same over TLS, the app known by its client certificate alone
+        c = self.d.tls("grid-app")
+        try:
+            for body in ({"purpose": "grid_management", "id": rid, "fields": ["phone", "health"],
+                          "role": "health_worker", "department": "health",
+                          "jurisdiction": "hangzhou", "user": "someone-else"},
+                         {"purpose": "grid_management", "id": rid,
+                          "fields": ["phone", "health"]}):
+                r = H.http_request(c, "POST", "/v1/records/get", body, token=self.grid)
+                self.assertEqual(r.status, 200, r)
+                eff = {f["name"]: f for f in r.json["fields"]}
+                self.assertEqual(eff["health"]["effect"], "deny")
+                self.assertNotIn("value", eff["health"])
+                self.assertNotIn("高血压", r.raw)
+                self.assertEqual(eff["phone"]["effect"], "mask")
+                self.assertNotIn("13812345678", r.raw)
+            # nor does a body change the role for a write or an officer's action
+            r = H.http_request(c, "POST", "/v1/records/update", {
+                "purpose": "grid_management", "id": rid, "fields": {"health": "无"},
+                "role": "health_worker", "department": "health"}, token=self.grid)
+            self.assertEqual(r.status, 403, r)
+            r = H.http_request(c, "POST", "/v1/grants/issue", {
+                "purpose": "grid_management", "role": "grid_worker",
+                "department": "community_committee", "effect": "allow", "fields": ["health"],
+                "records": [rid], "not_after": int(time.time()) + 3600, "reason": "x"},
+                token=self.grid)
+            self.assertEqual(r.status, 403, r)
+        finally:
+            c.close()
         rows = audit_export(self.d)
         mine = [e for e in rows if "grid-zhang" in json.dumps(e, ensure_ascii=False)]
         self.assertTrue(mine, "the read is logged under the token's subject")
+        self.assertTrue(any(e.get("app") == "grid-app" and e.get("peer", "").startswith("tls:")
+                            for e in mine), "the TLS reads are logged with the TLS peer")
         self.assertFalse(any("someone-else" in json.dumps(e) for e in rows))
+        self.assertFalse(any(e.get("user") == "grid-zhang" and e.get("role") == "health_worker"
+                             for e in rows))
 
     def test_hotline_app_asserting_health_denied_and_logged(self):
         tok = self.d.token("agent-chen", "health_worker", "health", jurisdiction="hangzhou")
@@ -343,6 +391,51 @@ class ServiceTest(unittest.TestCase):
         m = self.d.get("/v1/metrics")
         self.assertIn("vaultd_refusals_unlogged_total", m.raw)
         time.sleep(UNAUTH_REFILL)  # the rate limit's bucket refills for the other tests
+
+    def test_reading_the_log_is_for_auditors(self):
+        """A street officer on the officers' desk app is an officer (grants,
+        approvals) but not an auditor: the routes that show who accessed
+        whom, and the grants, answer 403, and each refusal is logged."""
+        d = self.d
+        routes = (("/v1/audit/report", {"purpose": "resident_service", "kind": "denied"}),
+                  ("/v1/audit/export", {"purpose": "resident_service"}),
+                  ("/v1/grants/list", {"purpose": "resident_service"}))
+        for path, body in routes:
+            r = d.post(path, body, token=self.street)
+            self.assertEqual(r.status, 403, (path, r))
+            self.assertEqual(r.error()["code"], "VAULT_EDENIED", path)
+            self.assertIn("role street_officer may not read the audit log or the grants: "
+                          "auditors does not list it (community.yaml:", r.error()["message"])
+            last = audit_export(d)[-2]  # the embedded export is the last entry
+            self.assertEqual(last["action"], "session_open", path)
+            self.assertEqual(last["outcome"], "denied", path)
+            self.assertEqual(last["subject"], "officer-zhou", path)
+            self.assertEqual(last["app"], "street-desk", path)
+            self.assertIn("auditors does not list it", last["detail"], path)
+        # what reveals no accesses stays open to the same officer
+        r = d.post("/v1/audit/verify", {"purpose": "resident_service"}, token=self.street)
+        self.assertEqual(r.status, 200, r)
+        r = d.get("/v1/audit/pubkey?purpose=resident_service", token=self.street)
+        self.assertEqual(r.status, 200, r)
+        r = d.post("/v1/audit/checkpoint", {"purpose": "resident_service"}, token=self.street)
+        self.assertEqual(r.status, 200, r)
+        # a data officer (listed) reads the report at the desk
+        r = d.post("/v1/audit/report", {"purpose": "resident_service", "kind": "denied"},
+                   token=self.officer)
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(any(e.get("subject") == "officer-zhou" for e in r.json["entries"]),
+                        "the data officer sees the street officer's refusals")
+
+        # the auditor, through the officers' command-line app
+        def call():
+            out = []
+            for path, body in routes:
+                body = dict(body, purpose="audit")
+                r = d.post(path, body, token=self.auditor)
+                out.append([path, r.status, r.error().get("message", "")])
+            return out
+        for path, status, msg in d.as_uid(VAULTCTL_UID, call):
+            self.assertEqual(status, 200, (path, msg))
 
     def test_db_key_refusal_is_logged(self):
         r = self.d.post("/v1/db-key", {"purpose": "resident_service"}, token=self.officer)

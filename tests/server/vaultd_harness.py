@@ -6,6 +6,7 @@ The binaries come from VAULTCTL and VAULTD (paths set by CTest), the
 policies from VAULT_SOURCE_DIR.
 """
 
+import base64
 import http.client
 import json
 import os
@@ -157,15 +158,18 @@ class Vaultd:
         tpl = os.path.join(self.tmp, name + ".tpl")
         with open(tpl, "w") as f:
             f.write(template)
+        # certtool is no test subject: not under a sanitizer runtime the test
+        # preloads (it hangs there), and with no terminal to prompt on
+        env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS")}
         run("certtool", "--generate-privkey", "--key-type=ecdsa", "--curve=secp256r1",
-            "--outfile", self.keyfile(name))
+            "--outfile", self.keyfile(name), env=env, input="")
         if ca is None:
             run("certtool", "--generate-self-signed", "--load-privkey", self.keyfile(name),
-                "--template", tpl, "--outfile", self.cert(name))
+                "--template", tpl, "--outfile", self.cert(name), env=env, input="")
         else:
             run("certtool", "--generate-certificate", "--load-privkey", self.keyfile(name),
                 "--load-ca-certificate", self.cert(ca), "--load-ca-privkey", self.keyfile(ca),
-                "--template", tpl, "--outfile", self.cert(name))
+                "--template", tpl, "--outfile", self.cert(name), env=env, input="")
 
     def make_certs(self):
         ca = 'cn = "vaultd test CA"\nca\ncert_signing_key\nexpiration_days = 2\n'
@@ -196,6 +200,45 @@ class Vaultd:
             args += ["--user", user]
         _, out, _ = run(*args)
         return out.strip()
+
+    def bad_tokens(self, sub="officer-li", role="data_officer", dept="street_office",
+                   jurisdiction=STREET):
+        """The tokens vaultd must refuse, each with the words its refusal
+        names: {case: (token, reason)}.  "wrong key": signed by a key that
+        isn't the pinned issuer key; "forged payload": a valid token whose
+        payload was changed (another role) under its signature; "alg none":
+        the same claims unsigned."""
+        other = os.path.join(self.tmp, "other-issuer.key")
+        if not os.path.exists(other):
+            run(VAULTCTL, "token", "keygen", "--out", other)
+        now = int(time.time())
+
+        def at(t):
+            _, out, _ = run(VAULTCTL, "token", "issue", "--issuer-key", self.issuer_key,
+                            "--iss", ISS, "--aud", AUD, "--sub", sub, "--role", role,
+                            "--dept", dept, "--jurisdiction", jurisdiction, "--ttl", "1h",
+                            "--at", str(t))
+            return out.strip()
+
+        def b64(doc):
+            raw = json.dumps(doc, separators=(",", ":")).encode()
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        good = self.token(sub, role, dept, jurisdiction)
+        head, payload, sig = good.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims["role"] = "police_officer"
+        claims["department"] = "public_security"
+        return {
+            "wrong key": (self.token(sub, role, dept, jurisdiction, key=other), "bad signature"),
+            "expired": (at(now - 7200), "token expired"),
+            "not yet valid": (at(now + 3600), "token not yet valid"),
+            "forged payload": (head + "." + b64(claims) + "." + sig, "bad signature"),
+            "alg none": (b64({"alg": "none", "typ": "JWT"}) + "." + b64(claims) + ".",
+                         'unsigned (alg "none")'),
+            "wrong audience": (self.token(sub, role, dept, jurisdiction, aud="someone-else"),
+                               "wrong audience"),
+        }
 
     # ---- the process ----
 
@@ -277,14 +320,15 @@ class Vaultd:
                 c.close()
 
     def as_uid(self, uid, fn):
-        """Run fn() in a child process with this uid; return what it returns
-        (JSON-serialisable)."""
+        """Run fn() in a child process with this uid (and gid, no other
+        groups); return what it returns (JSON-serialisable)."""
         rfd, wfd = os.pipe()
         pid = os.fork()
         if pid == 0:
             code = 0
             try:
                 os.close(rfd)
+                os.setgroups([])  # none of root's groups either
                 os.setgid(uid)
                 os.setuid(uid)
                 out = fn()

@@ -14,7 +14,9 @@ environment below; exits with its exit code and removes everything.
   VAULTD_TOKEN_<NAME> token files: OFFICER (officer-li, data_officer), OFFICER2
                       (officer-wang), GRID (grid-zhang, grid_worker), EXPIRED
                       (officer-li, expired an hour ago), FORGED (officer-li, signed
-                      by a key vaultd does not know)
+                      by a key vaultd does not know); BAD_WRONG_KEY, BAD_EXPIRED,
+                      BAD_NOT_YET_VALID, BAD_FORGED_PAYLOAD, BAD_ALG_NONE,
+                      BAD_WRONG_AUDIENCE (vaultd_harness.Vaultd.bad_tokens)
   VAULTD_TMP          a directory for the test's files
 """
 
@@ -54,6 +56,8 @@ def main():
         other = os.path.join(d.tmp, "other-issuer.key")
         H.run(H.VAULTCTL, "token", "keygen", "--out", other)
         tok("FORGED", d.token("officer-li", "data_officer", "street_office", key=other))
+        for case, (text, _) in d.bad_tokens().items():
+            tok("BAD_" + case.upper().replace(" ", "_"), text)
         env.update({
             "VAULTD_SOCK": d.sock,
             "VAULTD_TLS": "https://127.0.0.1:%d" % d.tls_port,

@@ -13,7 +13,7 @@ class                  code                raised when
 :class:`InvalidInput`  ``VAULT_EINVALID``  undeclared field, bad id or path, CSV
 :class:`OutOfMemory`   ``VAULT_ENOMEM``    out of memory (also Argon2id's)
 :class:`VaultIOError`  ``VAULT_EIO``       file or database I/O failed
-:class:`AuthError`     ``VAULT_EAUTH``     wrong passphrase or key file
+:class:`AuthError`     ``VAULT_EAUTH``     wrong passphrase or key file; a refused token
 :class:`IntegrityError` ``VAULT_EINTEGRITY`` tampering or corruption detected
 :class:`AccessDenied`  ``VAULT_EDENIED``   the policy denies the access
 :class:`NotFound`      ``VAULT_ENOTFOUND`` no such record, vault, slot, file
@@ -79,7 +79,9 @@ class VaultIOError(VaultError):
 
 
 class AuthError(VaultError):
-    """Wrong passphrase or key file (``VAULT_EAUTH``)."""
+    """Wrong passphrase or key file, or in client mode credentials vaultd
+    refused: a token that is expired, not yet valid, badly signed or for
+    another audience, an unknown app (``VAULT_EAUTH``)."""
     CODE = _n.E_AUTH
 
 
