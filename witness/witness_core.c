@@ -97,24 +97,6 @@ const char *witness_name(const witness *w)
 
 /* ---- the request ---- */
 
-/* Decimal u64 without leading zeros; 1 on success. */
-static int parse_u64(uint64_t *out, const char *s, size_t n)
-{
-    uint64_t v = 0;
-    size_t i;
-
-    if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
-        return 0;
-    for (i = 0; i < n; i++) {
-        unsigned d = (unsigned)(s[i] - '0');
-        if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - d) / 10)
-            return 0;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 1;
-}
-
 int witness_request_parse(witness_request *out, const char *body, size_t len)
 {
     int rc = VAULT_OK;
@@ -126,7 +108,7 @@ int witness_request_parse(witness_request *out, const char *body, size_t len)
     ENSURE(len <= WITNESS_BODY_MAX, VAULT_ELIMIT, "request body over %d bytes", WITNESS_BODY_MAX);
     nl = memchr(p, '\n', len);
     ENSURE(nl && nl - p > 4 && memcmp(p, "old ", 4) == 0 && /* memcmp ok: not secret */
-               parse_u64(&out->old_size, p + 4, (size_t)(nl - p - 4)),
+               af_parse_u64(&out->old_size, p + 4, (size_t)(nl - p - 4)),
            VAULT_EINVALID, "the first line is not \"old SIZE\" (decimal, no leading zeros)");
     for (p = nl + 1;; p = nl + 1) {
         ENSURE(p < end && (nl = memchr(p, '\n', (size_t)(end - p))), VAULT_EINVALID,

@@ -827,16 +827,7 @@ int af_consistency_verify(uint64_t size1, uint64_t size2, const uint8_t root1[32
 
 void af_note_keyid(uint8_t out[4], const char *name, const uint8_t pk[32])
 {
-    static const uint8_t sep[2] = {0x0A, 0x01}; /* newline, Ed25519 type */
-    vc_sha256_ctx c;
-    uint8_t h[32];
-
-    vc_sha256_init(&c);
-    vc_sha256_update(&c, name, strlen(name));
-    vc_sha256_update(&c, sep, sizeof sep);
-    vc_sha256_update(&c, pk, 32);
-    vc_sha256_final(&c, h);
-    memcpy(out, h, KEYID_BYTES);
+    af_keyid_typed(out, name, AF_SIGTYPE_ED25519, pk);
 }
 
 int af_note_name_ok(const char *name)
@@ -844,8 +835,7 @@ int af_note_name_ok(const char *name)
     return name && key_name_ok((const uint8_t *)name, strlen(name));
 }
 
-/* Decimal u64, no sign, no leading zeros; 1 on success. */
-static int parse_size(uint64_t *out, const char *s, size_t n)
+int af_parse_u64(uint64_t *out, const char *s, size_t n)
 {
     uint64_t v = 0;
     size_t i;
@@ -957,7 +947,7 @@ static int parse_text(af_checkpoint *out, const char *text, size_t tlen)
            "characters");
     memcpy(out->origin, line[0], len[0]);
     out->origin[len[0]] = '\0';
-    ENSURE(parse_size(&out->size, line[1], len[1]), VAULT_EINVALID,
+    ENSURE(af_parse_u64(&out->size, line[1], len[1]), VAULT_EINVALID,
            "checkpoint: tree size line is not a decimal number without leading zeros");
     ENSURE(len[2] == B64_ROOT_LEN &&
                vc_b642bin(out->root, sizeof out->root, &rootlen, line[2], len[2]) == 0 &&
@@ -970,7 +960,7 @@ static int parse_text(af_checkpoint *out, const char *text, size_t tlen)
         /* libvault's extension: the signed time.  Others are ignored. */
         if (n >= 10 && memcmp(line[0], "timestamp ", 10) == 0) { /* memcmp ok: not secret */
             ENSURE(out->time == 0, VAULT_EINVALID, "checkpoint: two timestamp lines");
-            ENSURE(parse_size(&t, line[0] + 10, n - 10) && t > 0 && t <= (uint64_t)INT64_MAX,
+            ENSURE(af_parse_u64(&t, line[0] + 10, n - 10) && t > 0 && t <= (uint64_t)INT64_MAX,
                    VAULT_EINVALID,
                    "checkpoint: timestamp line is not a positive decimal number without leading "
                    "zeros");

@@ -130,6 +130,9 @@ int af_consistency_verify(uint64_t size1, uint64_t size2, const uint8_t root1[32
 
 /* ---- checkpoints: C2SP signed notes ---- */
 
+/* Decimal u64, no sign, no leading zeros, n bytes at s; 1 on success. */
+int af_parse_u64(uint64_t *out, const char *s, size_t n);
+
 /* Key id of an Ed25519 note key: first 4 bytes of
  * SHA-256(name | 0x0A | 0x01 | public key). */
 void af_note_keyid(uint8_t out[4], const char *name, const uint8_t pk[32]);
