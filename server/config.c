@@ -261,7 +261,9 @@ static int tls_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, vo
         return get_str(&c->tls_key, w, v, "listen.tls.key");
     if (!strcmp(key, "client_ca"))
         return get_str(&c->tls_client_ca, w, v, "listen.tls.client_ca");
-    return fail(w, k, "unknown key '%s' in listen.tls (address, cert, key, client_ca)", key);
+    if (!strcmp(key, "crl"))
+        return get_str(&c->tls_crl, w, v, "listen.tls.crl");
+    return fail(w, k, "unknown key '%s' in listen.tls (address, cert, key, client_ca, crl)", key);
 }
 
 static int listen_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -628,5 +630,6 @@ void vd_config_free(vd_config *c)
     free(c->tls_cert);
     free(c->tls_key);
     free(c->tls_client_ca);
+    free(c->tls_crl);
     free(c);
 }

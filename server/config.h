@@ -46,6 +46,7 @@ typedef struct vd_config {
     char *tls_host;        /* listen.tls.address host part ("" = all) */
     uint16_t tls_port;     /* 0 = no TLS listener */
     char *tls_cert, *tls_key, *tls_client_ca;
+    char *tls_crl;         /* listen.tls.crl: revoked app certificates (PEM), or NULL */
     vd_client *clients;
     size_t nclients;
     vd_issuer *issuers;

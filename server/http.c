@@ -153,6 +153,90 @@ static void addr_text(char *out, size_t cap, const struct sockaddr *sa)
     }
 }
 
+/* ---- revoked app certificates (listen.tls.crl) ---- */
+
+static pthread_mutex_t crl_lock = PTHREAD_MUTEX_INITIALIZER;
+static gnutls_x509_crl_t *crls;
+static unsigned int ncrls;
+
+static void crl_list_free(gnutls_x509_crl_t *list, unsigned int n)
+{
+    unsigned int i;
+
+    for (i = 0; i < n; i++)
+        gnutls_x509_crl_deinit(list[i]);
+    gnutls_free(list);
+}
+
+static char *slurp(const char *path, char *err, size_t err_cap, const char *what);
+
+int vd_http_load_crl(const vd_config *cfg, char *err, size_t err_cap)
+{
+    gnutls_x509_crl_t *list = NULL, *old;
+    gnutls_x509_crt_t *cas = NULL;
+    unsigned int n = 0, nca = 0, i, old_n;
+    gnutls_datum_t d;
+    char *pem = NULL, *capem = NULL;
+    int rc = -1;
+
+    if (!cfg->tls_crl)
+        return 0;
+    if (!(pem = slurp(cfg->tls_crl, err, err_cap, "listen.tls.crl")) ||
+        !(capem = slurp(cfg->tls_client_ca, err, err_cap, "listen.tls.client_ca")))
+        goto out;
+    d.data = (unsigned char *)pem;
+    d.size = (unsigned int)strlen(pem);
+    if (gnutls_x509_crl_list_import2(&list, &n, &d, GNUTLS_X509_FMT_PEM, 0) < 0 || n == 0) {
+        snprintf(err, err_cap, "listen.tls.crl: %s: not a PEM certificate revocation list",
+                 cfg->tls_crl);
+        goto out;
+    }
+    d.data = (unsigned char *)capem;
+    d.size = (unsigned int)strlen(capem);
+    if (gnutls_x509_crt_list_import2(&cas, &nca, &d, GNUTLS_X509_FMT_PEM, 0) < 0 || nca == 0) {
+        snprintf(err, err_cap, "listen.tls.client_ca: %s: no certificate", cfg->tls_client_ca);
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned int status = 1;
+        if (gnutls_x509_crl_verify(list[i], cas, nca, 0, &status) < 0 || status != 0) {
+            snprintf(err, err_cap, "listen.tls.crl: %s: CRL %u is not signed by client_ca (or "
+                     "has expired)", cfg->tls_crl, i + 1);
+            goto out;
+        }
+    }
+    pthread_mutex_lock(&crl_lock);
+    old = crls;
+    old_n = ncrls;
+    crls = list;
+    ncrls = n;
+    pthread_mutex_unlock(&crl_lock);
+    list = old;
+    n = old_n;
+    rc = 0;
+out:
+    if (list)
+        crl_list_free(list, n);
+    for (i = 0; i < nca; i++)
+        gnutls_x509_crt_deinit(cas[i]);
+    gnutls_free(cas);
+    free(pem);
+    free(capem);
+    return rc;
+}
+
+/* 1 when a CRL in force lists the certificate. */
+static int crt_revoked(gnutls_x509_crt_t crt)
+{
+    int r = 0;
+
+    pthread_mutex_lock(&crl_lock);
+    if (ncrls)
+        r = gnutls_x509_crt_check_revocation(crt, crls, ncrls) != 0;
+    pthread_mutex_unlock(&crl_lock);
+    return r;
+}
+
 /* The client certificate: it must chain to client_ca (GnuTLS checks the
  * chain, validity and key usage); then its CN or SHA-256 fingerprint
  * names the app. */
@@ -195,16 +279,25 @@ static int tls_peer(vd_caller *who, vd_server *srv, struct MHD_Connection *c, ch
         return -1;
     }
     crypto_hash_sha256(fp, certs[0].data, certs[0].size);
-    if (gnutls_x509_crt_init(&crt) < 0 ||
-        gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0 ||
-        gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cn_len) < 0)
-        cn[0] = '\0';
     {
         size_t n = strlen(who->peer);
         char hex[17];
         sodium_bin2hex(hex, sizeof hex, fp, 8);
         snprintf(who->peer + n, sizeof who->peer - n, ",cert=%s", hex);
     }
+    if (gnutls_x509_crt_init(&crt) < 0 ||
+        gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0) {
+        snprintf(why, why_cap, "the client certificate does not parse");
+        goto out;
+    }
+    /* A revoked certificate names no app, whatever its CN or fingerprint
+     * (gnutls_x509_crt_check_revocation: < 0 on error counts as revoked). */
+    if (crt_revoked(crt)) {
+        snprintf(why, why_cap, "the client certificate is revoked (listen.tls.crl)");
+        goto out;
+    }
+    if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cn_len) < 0)
+        cn[0] = '\0';
     for (i = 0; i < srv->cfg->nclients; i++) {
         const vd_client *cl = &srv->cfg->clients[i];
         if ((cl->has_fp && sodium_memcmp(cl->fp, fp, 32) == 0) ||
@@ -216,6 +309,7 @@ static int tls_peer(vd_caller *who, vd_server *srv, struct MHD_Connection *c, ch
     }
     if (rc < 0)
         snprintf(why, why_cap, "the client certificate is not mapped to an app in the configuration");
+out:
     if (crt)
         gnutls_x509_crt_deinit(crt);
     return rc;
@@ -627,6 +721,8 @@ int vd_http_start(vd_server *srv, char *err, size_t err_cap)
             return -1;
         }
         (void)sl;
+        if (vd_http_load_crl(cfg, err, err_cap) < 0)
+            return -1;
         if (!(tls_mem_cert = slurp(cfg->tls_cert, err, err_cap, "listen.tls.cert")) ||
             !(tls_mem_key = slurp(cfg->tls_key, err, err_cap, "listen.tls.key")) ||
             !(tls_mem_ca = slurp(cfg->tls_client_ca, err, err_cap, "listen.tls.client_ca")))

@@ -129,6 +129,9 @@ void vd_request_clear(vd_request *r);
 
 /* Start/stop the HTTP listeners. */
 int vd_http_start(vd_server *srv, char *err, size_t err_cap);
+/* (Re)load listen.tls.crl: every CRL in it must be signed by client_ca.
+ * On failure the CRLs in force stay as they were.  0 or -1 with err. */
+int vd_http_load_crl(const vd_config *cfg, char *err, size_t err_cap);
 void vd_http_stop(void);
 
 #endif

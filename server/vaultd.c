@@ -260,8 +260,14 @@ int main(int argc, char **argv)
     fprintf(stderr, "vaultd: serving %s%s%s%s (%u workers)\n", srv.cfg->vault,
             srv.cfg->unix_path ? " on unix:" : "", srv.cfg->unix_path ? srv.cfg->unix_path : "",
             srv.cfg->tls_port ? " and TLS" : "", srv.cfg->workers);
-    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP)
-        ; /* no reload yet: the policy reloads itself from the store */
+    /* SIGHUP reloads the revocation list (listen.tls.crl); the policy
+     * reloads itself from the store. */
+    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) {
+        if (vd_http_load_crl(srv.cfg, err, sizeof err) < 0)
+            fprintf(stderr, "vaultd: SIGHUP: %s (the revocation list in force is kept)\n", err);
+        else if (srv.cfg->tls_crl)
+            fprintf(stderr, "vaultd: SIGHUP: revocation list %s reloaded\n", srv.cfg->tls_crl);
+    }
     sd_notify(0, "STOPPING=1");
     fprintf(stderr, "vaultd: stopping (signal %d)\n", sig);
     status = 0;

@@ -172,7 +172,7 @@ class Vaultd:
                 "--template", tpl, "--outfile", self.cert(name), env=env, input="")
 
     def make_certs(self):
-        ca = 'cn = "vaultd test CA"\nca\ncert_signing_key\nexpiration_days = 2\n'
+        ca = 'cn = "vaultd test CA"\nca\ncert_signing_key\ncrl_signing_key\nexpiration_days = 2\n'
         self._certtool("ca", ca)
         self._certtool("rogue-ca", ca.replace("test CA", "rogue CA"))
         self._certtool("server", 'cn = "localhost"\ndns_name = "localhost"\nip_address = '
