@@ -75,6 +75,10 @@ class CrlTest(unittest.TestCase):
         st, msg = self.status("hotline-app")
         self.assertEqual(st, 401)
         self.assertIn("revoked", msg)
+        out = os.path.join(self.d.tmp, "audit.jsonl")
+        self.d.embedded("audit", "export", "--out", out)
+        with open(out) as f:
+            self.assertIn("revoked", f.read(), "the refusal is in the log")
         # a new list that also revokes grid-app, taken on SIGHUP
         with open(self.d.config) as f:
             crl_path = [ln.split(":", 1)[1].strip() for ln in f.read().split("\n")
