@@ -425,6 +425,11 @@ cleanup:
         free(text);
     }
     vc_free(auth);
+    /* The list holds a copy of the Authorization header: wipe it first
+     * (libcurl's own request buffer can't be reached: docs/security.md). */
+    for (tmp = hdr; tmp; tmp = tmp->next)
+        if (tmp->data)
+            sodium_memzero(tmp->data, strlen(tmp->data));
     curl_slist_free_all(hdr);
     curl_free(esc);
     answer_free(&a);
