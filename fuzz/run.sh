@@ -52,7 +52,7 @@ CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -DSQLITE_HAS_CODEC -Wall -Wextra -Wshadow
 echo "fuzz/run.sh: building the library with $CC" >&2
 objs=()
 for src in "$ROOT"/libvault/*.c "$ROOT"/libvault/*/*.c "$ROOT"/server/token.c \
-           "$ROOT"/server/dispatch.c "$ROOT"/server/routes.c "$ROOT"/server/auth.c "$ROOT"/server/pool.c \
+           "$ROOT"/server/dispatch.c "$ROOT"/server/routes.c "$ROOT"/server/auth.c "$ROOT"/server/pool.c "$ROOT"/server/files.c \
            "$ROOT"/witness/witness_core.c "$ROOT"/witness/witness_state.c "$ROOT"/witness/witness_key.c; do
     obj=$OUT/obj/$(basename "$src" .c).o
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$ROOT/fuzz/run.sh" -nt "$obj" ] ||

@@ -27,6 +27,10 @@ static char *issuer_key_text(const vd_issuer *is, char *err, size_t cap)
         snprintf(err, cap, "issuer %s: key: cannot open %s", is->name, is->key);
         return NULL;
     }
+    if (vd_file_trusted(fileno(f), is->key, "issuer key", err, cap) < 0) {
+        fclose(f);
+        return NULL;
+    }
     buf = malloc(KEY_FILE_MAX + 1);
     n = buf ? fread(buf, 1, KEY_FILE_MAX + 1, f) : 0;
     fclose(f);

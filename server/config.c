@@ -537,6 +537,10 @@ int vd_config_load(vd_config **out, const char *path, char *err, size_t err_cap)
         snprintf(err, err_cap, "%s: cannot open: %s", path, strerror(errno));
         goto cleanup;
     }
+    /* It pins the issuers, the apps and the audit key: only its owner
+     * (root or vaultd) may change it. */
+    if (vd_file_trusted(fileno(f), path, "configuration", err, err_cap) < 0)
+        goto cleanup;
     c = calloc(1, sizeof *c);
     if (!c || !(c->file = strdup(path))) {
         snprintf(err, err_cap, "%s: out of memory", path);

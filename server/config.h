@@ -62,6 +62,11 @@ typedef struct vd_config {
     char *audit_pubkey;       /* audit.pubkey: the pinned checkpoint key, or NULL */
 } vd_config;
 
+/* A file vaultd trusts (its configuration, issuer keys, TLS files): a
+ * regular file that no one but its owner may write, owned by root or by
+ * vaultd's own user.  0, or -1 with "WHAT: PATH: ..." in err. */
+int vd_file_trusted(int fd, const char *path, const char *what, char *err, size_t err_cap);
+
 /* Parse and check `path`.  On failure returns -1 and writes one line
  * "FILE:LINE:COL: message" (or "FILE: message") into err. */
 int vd_config_load(vd_config **out, const char *path, char *err, size_t err_cap);

@@ -666,6 +666,10 @@ static char *slurp(const char *path, char *err, size_t err_cap, const char *what
         snprintf(err, err_cap, "%s: %s: %s", what, path, strerror(errno));
         return NULL;
     }
+    if (vd_file_trusted(fileno(f), path, what, err, err_cap) < 0) {
+        fclose(f);
+        return NULL;
+    }
     if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n < (1 << 20) &&
         fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
         fread(buf, 1, (size_t)n, f) == (size_t)n) {

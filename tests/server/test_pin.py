@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""vaultd's pinned audit key (config audit.pubkey, docs/service.md): the
+"""vaultd's pinned audit key (config audit.pubkey, docs/service.md), and its
+configuration file, which no one but its owner may write: the
 right key starts and serves; another vault's key is refused at start with
 exit 3 before anything is served (as is a store whose key isn't the one
 pinned: tests/test_audit.c test_pinned_key makes that store); and a
@@ -64,6 +65,16 @@ class PinTest(unittest.TestCase):
         self.assertEqual(self.d.proc.wait(30), 3)
         self.assertIn("audit.pubkey", self.d.read_log())
         self.assertIn("not this vault", self.d.read_log())
+
+    def test_config_others_may_write(self):
+        # the config pins the issuers, the apps and the audit key
+        os.chmod(self.d.config, 0o666)
+        self.d.start(wait=False)
+        self.assertEqual(self.d.proc.wait(30), 1)
+        self.assertIn("others may write it", self.d.read_log())
+        os.chmod(self.d.config, 0o640)
+        self.d.start()
+        self.assertEqual(self.d.get("/v1/health").status, 200)
 
     def test_junk_key_refused_at_start(self):
         self.config_with("not a key")
