@@ -355,8 +355,8 @@ typedef struct vault_principal {
  *     revocations, break-glass, policy apply, key changes, audit reports
  *     and exports): the app must say officer_actions: true;
  *   VAULT_PRINCIPAL_DATA_OFFICER: the subject's role must be one the
- *     policy's grant_limits names (a data officer), for the actions that
- *     change the vault itself (policy apply, key rotation, db-key);
+ *     policy's data_officers: lists, for the actions that change the
+ *     vault itself (policy apply, key rotation, db-key);
  *   VAULT_PRINCIPAL_AUDITOR: the subject's role must be one the policy's
  *     auditors: lists (docs/policy-format.md "auditors"), for the calls
  *     that show who accessed whom (audit reports and exports) and the

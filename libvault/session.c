@@ -119,9 +119,8 @@ static int app_admit(vault *v, const vault_session *s, unsigned flags)
     if (rc == VAULT_EDENIED)
         rc = vault__err(VAULT_EDENIED, "%s", why ? why : "the app may not act for this subject");
     GUARD(rc);
-    ENSURE(!(flags & VAULT_PRINCIPAL_DATA_OFFICER) || policy_grant_limit(v->policy, s->role),
-           VAULT_EDENIED, "role %s is not a data officer (no grant_limits in the policy): it "
-           "may not change the vault", s->role);
+    if (flags & VAULT_PRINCIPAL_DATA_OFFICER)
+        GUARD(policy_data_officer_check(v->policy, s->role));
     if (flags & VAULT_PRINCIPAL_AUDITOR)
         GUARD(policy_auditor_check(v->policy, s->role));
 cleanup:

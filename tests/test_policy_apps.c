@@ -853,6 +853,49 @@ static void test_shipped(void **state)
     policy_free(p);
 }
 
+/* ---- data_officers: who may change the vault in service mode ---- */
+
+static void test_data_officers(void **state)
+{
+    vault_policy *p, *none, *empty;
+    char *out = NULL;
+
+    (void)state;
+    expect_error("data_officers: [officer, nurse]\n", VAULT_EPOLICY,
+                 "apps.yaml:15:26: error: unknown role 'nurse' (not declared under roles:)\n", 1);
+    expect_error("data_officers: {officer: true}\n", VAULT_EPOLICY,
+                 "apps.yaml:15:16: error: data_officers must be a list (or a single name), not "
+                 "a mapping\n", 1);
+    expect_error("data_officers: [officer]\ndata_officers: [agent]\n", VAULT_EPOLICY,
+                 "apps.yaml:16:1: error: duplicate key 'data_officers'", 1);
+    policy_free(expect_warning("data_officers: [officer, officer]\n",
+                               "apps.yaml:15:26: warning: role 'officer' is listed twice under "
+                               "data_officers\n", 2));
+    empty = expect_warning("data_officers: []\n",
+                           "apps.yaml:15:16: warning: data_officers lists no roles: nobody may "
+                           "change the vault through vaultd\n", 2);
+    p = expect_warning("data_officers: [officer]\n", NULL, 1);
+    none = parse_ok(CHECKED, NULL);
+    assert_int_equal(policy_data_officer_check(p, "officer"), VAULT_OK);
+    assert_int_equal(policy_data_officer_check(p, "agent"), VAULT_EDENIED);
+    assert_string_equal(vault_error_last(), "role agent is not a data officer: data_officers does "
+                                            "not list it (apps.yaml:15); it may not change the "
+                                            "vault");
+    assert_int_equal(policy_data_officer_check(none, "officer"), VAULT_EDENIED);
+    assert_contains(vault_error_last(), "has no data_officers section (apps.yaml)");
+    assert_int_equal(policy_data_officer_check(empty, "officer"), VAULT_EDENIED);
+    assert_int_equal(policy_data_officer_check(p, NULL), VAULT_EINVALID);
+    assert_int_equal(policy_diff(&out, empty, p), VAULT_OK);
+    assert_string_equal(out, "+ data officer officer\n");
+    free(out);
+    assert_int_equal(policy_diff(&out, p, empty), VAULT_OK);
+    assert_string_equal(out, "- data officer officer\n");
+    free(out);
+    policy_free(empty);
+    policy_free(none);
+    policy_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -866,6 +909,7 @@ int main(void)
         cmocka_unit_test(test_diff),
         cmocka_unit_test(test_auditors_parse),
         cmocka_unit_test(test_auditors_check),
+        cmocka_unit_test(test_data_officers),
         cmocka_unit_test(test_shipped),
     };
 

@@ -181,6 +181,23 @@ int policy_break_glass_role(const vault_policy *p, const char *role)
     return 0;
 }
 
+int policy_data_officer_check(const vault_policy *p, const char *role)
+{
+    int rc = VAULT_OK, listed = 0;
+
+    ENSURE(p != NULL && role != NULL, VAULT_EINVALID,
+           "policy_data_officer_check: missing argument");
+    for (size_t i = 0; i < p->ndata_officers; i++)
+        listed |= strcmp(p->data_officers[i], role) == 0;
+    ENSURE(listed || p->has_data_officers, VAULT_EDENIED, "role %s is not a data officer: policy "
+           "%s has no data_officers section (%s), so nobody may change the vault through a "
+           "service", role, p->name, p->basename);
+    ENSURE(listed, VAULT_EDENIED, "role %s is not a data officer: data_officers does not list it "
+           "(%s:%u); it may not change the vault", role, p->basename, p->data_officers_line);
+cleanup:
+    return rc;
+}
+
 int policy_auditor_check(const vault_policy *p, const char *role)
 {
     int rc = VAULT_OK, listed = 0;

@@ -232,6 +232,9 @@ int policy_break_glass_role(const vault_policy *p, const char *role);
  * VAULT_EDENIED with a one-line reason naming the role and where the
  * policy lists its auditors (or that it has none). */
 int policy_auditor_check(const vault_policy *p, const char *role) VAULT_MUST_CHECK;
+/* The same for changing the vault itself through a service (policy apply,
+ * key rotation, db-key): is the role listed under `data_officers:`? */
+int policy_data_officer_check(const vault_policy *p, const char *role) VAULT_MUST_CHECK;
 
 /* The most sensitive grade g's field selector reaches (listed fields that
  * the policy declares, or grade_max clamped), -1 when it selects none. */

@@ -221,10 +221,10 @@ int vp_parse_root(pctx *c, const vnode *root)
         {"version", 1}, {"name", 1},  {"description", 0}, {"grades", 1},
         {"fields", 1},  {"departments", 1}, {"roles", 1}, {"purposes", 1},
         {"rules", 1},   {"grant_limits", 0}, {"break_glass", 0}, {"quotas", 0},
-        {"apps", 0},    {"auditors", 0},
+        {"apps", 0},    {"auditors", 0}, {"data_officers", 0},
     };
     enum { V, NAME, DESC, GRADES, FIELDS, DEPTS, ROLES, PURPOSES, RULES, LIMITS, BG, QUOTAS, APPS,
-           AUDITORS };
+           AUDITORS, DATA_OFFICERS };
     const vnode *v[VAULT_ARRAY_LEN(defs)];
     vault_policy *p = c->p;
     const vnode **role_extra = NULL;
@@ -297,6 +297,8 @@ int vp_parse_root(pctx *c, const vnode *root)
         GUARD(vp_parse_break_glass(c, v[BG]));
     if (v[AUDITORS] != NULL)
         GUARD(vp_parse_auditors(c, v[AUDITORS]));
+    if (v[DATA_OFFICERS] != NULL)
+        GUARD(vp_parse_data_officers(c, v[DATA_OFFICERS]));
     if (v[QUOTAS] != NULL)
         GUARD(vp_parse_quotas(c, v[QUOTAS]));
     if (v[APPS] != NULL)

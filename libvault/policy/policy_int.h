@@ -283,6 +283,11 @@ struct vault_policy {
     size_t nauditors;    /* roles that may read the log and the grants */
     const char *const *auditors;
 
+    int has_data_officers; /* a `data_officers:` key, even an empty list */
+    unsigned data_officers_line;
+    size_t ndata_officers; /* roles that may change the vault through a service */
+    const char *const *data_officers;
+
     size_t nquotas;      /* `quotas:` (policy_quota.c) */
     vp_quota *quotas;
 
@@ -444,6 +449,7 @@ int vp_parse_rules(pctx *c, const vnode *seq) VAULT_MUST_CHECK;
 int vp_parse_grant_limits(pctx *c, const vnode *m) VAULT_MUST_CHECK;
 int vp_parse_break_glass(pctx *c, const vnode *m) VAULT_MUST_CHECK;
 int vp_parse_auditors(pctx *c, const vnode *n) VAULT_MUST_CHECK;
+int vp_parse_data_officers(pctx *c, const vnode *n) VAULT_MUST_CHECK;
 int vp_parse_quotas(pctx *c, const vnode *seq) VAULT_MUST_CHECK; /* policy_quota.c */
 int vp_parse_apps(pctx *c, const vnode *m) VAULT_MUST_CHECK;     /* policy_apps.c */
 /* The apps part of policy_diff: one line per app bound gained (+) or lost

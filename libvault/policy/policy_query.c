@@ -629,12 +629,29 @@ static int pair_ok(const vault_policy *p, const char *rn, const char *dn)
     return policy_role_in_department(p, rn, dn);
 }
 
-static int auditor_listed(const vault_policy *p, const char *role)
+static int listed_in(const char *const *roles, size_t n, const char *role)
 {
-    for (size_t i = 0; i < p->nauditors; i++)
-        if (strcmp(p->auditors[i], role) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(roles[i], role) == 0)
             return 1;
     return 0;
+}
+
+/* Who gains (+) or loses (-) the right to change the vault through a
+ * service (`data_officers:`). */
+static void data_officers_diff(vp_buf *b, const vault_policy *old_p, const vault_policy *new_p)
+{
+    for (size_t i = 0; i < new_p->ndata_officers; i++)
+        if (!listed_in(old_p->data_officers, old_p->ndata_officers, new_p->data_officers[i]))
+            vp_buf_printf(b, "+ data officer %s\n", new_p->data_officers[i]);
+    for (size_t i = 0; i < old_p->ndata_officers; i++)
+        if (!listed_in(new_p->data_officers, new_p->ndata_officers, old_p->data_officers[i]))
+            vp_buf_printf(b, "- data officer %s\n", old_p->data_officers[i]);
+}
+
+static int auditor_listed(const vault_policy *p, const char *role)
+{
+    return listed_in(p->auditors, p->nauditors, role);
 }
 
 /* Who gains (+) or loses (-) the log and the grant list (`auditors:`):
@@ -682,6 +699,7 @@ int policy_diff(char **out, const vault_policy *old_p, const vault_policy *new_p
         }
     vp_apps_diff(&b, old_p, new_p);
     auditors_diff(&b, old_p, new_p);
+    data_officers_diff(&b, old_p, new_p);
     *out = vp_buf_take(&b);
     ENSURE(*out != NULL, VAULT_ENOMEM, "diff: out of memory");
 cleanup:

@@ -505,21 +505,21 @@ cleanup:
     return rc;
 }
 
-/* `auditors:`, a list of declared roles that may read the log and the
- * grants in service mode (VAULT_PRINCIPAL_AUDITOR). */
-int vp_parse_auditors(pctx *c, const vnode *n)
+/* A top-level list of declared roles (`auditors:`, `data_officers:`):
+ * what names the list in messages, nobody what an empty list means. */
+static int parse_role_list(pctx *c, const vnode *n, const char *what, const char *nobody,
+                           const char *const **roles, size_t *nroles, int *has, unsigned *line)
 {
     int rc = VAULT_OK;
     vault_policy *p = c->p;
-    size_t count = list_count(c, n, "auditors"), k = 0;
+    size_t count = list_count(c, n, what), k = 0;
     const char **out = NULL;
 
-    p->has_auditors = 1;
-    p->auditors_line = n->line;
+    *has = 1;
+    *line = n->line;
     if (count == 0) {
         if (n->type == VN_SEQ)
-            vp_diag_n(c, VP_WARN, n, "auditors lists no roles: nobody may read the log or the "
-                      "grants through vaultd");
+            vp_diag_n(c, VP_WARN, n, "%s lists no roles: %s", what, nobody);
         goto cleanup;
     }
     out = vp_alloc(&p->arena, count * sizeof *out);
@@ -533,16 +533,39 @@ int vp_parse_auditors(pctx *c, const vnode *n)
         for (size_t j = 0; j < k; j++)
             dup |= out[j] == p->roles[x].n.name; /* one arena string per role */
         if (dup) {
-            vp_diag_n(c, VP_WARN, item, "role '%s' is listed twice under auditors",
-                      p->roles[x].n.name);
+            vp_diag_n(c, VP_WARN, item, "role '%s' is listed twice under %s",
+                      p->roles[x].n.name, what);
             continue;
         }
         out[k++] = p->roles[x].n.name;
     }
-    p->auditors = out;
-    p->nauditors = k;
+    *roles = out;
+    *nroles = k;
 cleanup:
     return rc;
+}
+
+/* `auditors:`, a list of declared roles that may read the log and the
+ * grants in service mode (VAULT_PRINCIPAL_AUDITOR). */
+int vp_parse_auditors(pctx *c, const vnode *n)
+{
+    vault_policy *p = c->p;
+
+    return parse_role_list(c, n, "auditors", "nobody may read the log or the grants through "
+                           "vaultd", &p->auditors, &p->nauditors, &p->has_auditors,
+                           &p->auditors_line);
+}
+
+/* `data_officers:`, the declared roles that may change the vault itself
+ * in service mode (policy apply, key rotation, db-key;
+ * VAULT_PRINCIPAL_DATA_OFFICER). */
+int vp_parse_data_officers(pctx *c, const vnode *n)
+{
+    vault_policy *p = c->p;
+
+    return parse_role_list(c, n, "data_officers", "nobody may change the vault through vaultd",
+                           &p->data_officers, &p->ndata_officers, &p->has_data_officers,
+                           &p->data_officers_line);
 }
 
 int vp_parse_break_glass(pctx *c, const vnode *m)

@@ -392,6 +392,32 @@ class ServiceTest(unittest.TestCase):
         self.assertIn("vaultd_refusals_unlogged_total", m.raw)
         time.sleep(UNAUTH_REFILL)  # the rate limit's bucket refills for the other tests
 
+    def test_changing_the_vault_is_for_data_officers(self):
+        """A street officer has grant limits (it issues and approves grants)
+        but isn't listed under data_officers: it can't apply a policy (one
+        that would make it an auditor, say), rotate a key or take the db
+        key; each refusal is logged."""
+        d = self.d
+        with open(H.POLICY, encoding="utf-8") as f:
+            text = f.read().replace("auditors: [auditor, data_officer]",
+                                    "auditors: [auditor, data_officer, street_officer]")
+        for path, body in (("/v1/policy/apply", {"purpose": "resident_service",
+                                                 "filename": "community.yaml", "yaml": text}),
+                           ("/v1/keys/rotate", {"purpose": "resident_service",
+                                                "grade": "contact"}),
+                           ("/v1/db-key", {"purpose": "resident_service"})):
+            r = d.post(path, body, token=self.street)
+            self.assertEqual(r.status, 403, (path, r))
+            self.assertIn("role street_officer is not a data officer: data_officers does not "
+                          "list it (community.yaml:", r.error()["message"], path)
+            last = audit_export(d)[-2]
+            self.assertEqual((last["action"], last["outcome"]), ("session_open", "denied"), path)
+            self.assertEqual(last["subject"], "officer-zhou", path)
+        # still not an auditor: the policy was not applied
+        r = d.post("/v1/audit/report", {"purpose": "resident_service", "kind": "denied"},
+                   token=self.street)
+        self.assertEqual(r.status, 403, r)
+
     def test_reading_the_log_is_for_auditors(self):
         """A street officer on the officers' desk app is an officer (grants,
         approvals) but not an auditor: the routes that show who accessed
