@@ -88,48 +88,14 @@ static int load_grant(owned_grant *out, vault *v, const char *id)
 
 /* Codes that mean "refused" (the request was looked at and turned down),
  * as opposed to failures of the vault itself. */
-static int is_refusal(int rc)
-{
-    return rc == VAULT_EDENIED || rc == VAULT_EINVALID || rc == VAULT_ELIMIT ||
-           rc == VAULT_ENOTFOUND || rc == VAULT_ESTATE;
-}
+#define is_refusal op_is_refusal
 
-/* Roll back, log the refusal of `action` with the limit that refused it
- * (the message set) and the request, in a transaction of its own, and
- * return `code` with that message.  If the entry can't be written the
- * call still fails, with the logging error. */
+/* Log the refusal of `action` (op_refused) and return `code`. */
 static int refuse(vault_session *s, const char *action, const uint8_t *rid, const char *saved,
                   const char *request, int code)
 {
-    char detail[DETAIL_MAX];
-    int rc = VAULT_OK;
-    af_entry e;
-    vault *v = s->v;
-
-    op_rollback(v);
-    {
-        /* The message may quote what the caller typed (an unknown id): one
-         * line of valid UTF-8 in the log whatever it was. */
-        char *esc = NULL;
-        if (vault__text_escape(&esc, saved, strlen(saved)) < 0)
-            vault__err_clear();
-        snprintf(detail, sizeof detail, "refused: %s; request: %s", esc ? esc : "?", request);
-        free(esc);
-    }
-    audit_entry_init(&e, v, s, action);
-    e.outcome = code == VAULT_EDENIED ? AF_OUTCOME_DENIED : AF_OUTCOME_ERROR;
-    if (rid) {
-        e.has_record = 1;
-        memcpy(e.record_id, rid, VAULT_ID_BYTES);
-    }
-    e.detail = detail;
-    GUARD(op_begin(v, OP_WRITE));
-    GUARD(audit_append(v, &e));
-    GUARD(op_commit(v));
-    rc = vault__err(code, "%s", saved);
-cleanup:
-    op_rollback(v);
-    return rc;
+    vault__err(code, "%s", saved);
+    return op_refused(s->v, s, action, rid, code, request);
 }
 
 /* A bounded text line built piece by piece; caller text is escaped. */
@@ -954,7 +920,10 @@ int vault_grant_warnings(char **out, vault *v, const char *grant_id)
     GUARD(vault__enter(v));
     entered = 1;
     GUARD(op_begin(v, OP_WRITE));
-    GUARD(load_grant(&o, v, grant_id));
+    rc = load_grant(&o, v, grant_id);
+    if (is_refusal(rc))
+        rc = op_refused(v, NULL, "grant_warnings", NULL, rc, NULL);
+    GUARD(rc);
     {
         af_entry e;
         char detail[VAULT_NAME_MAX + 32];

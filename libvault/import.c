@@ -791,7 +791,7 @@ int vault_import_csv(size_t *out_count, vault_session *s, const char *path,
 {
     if (s && s->v->remote)
         return client_import_csv(out_count, s, path);
-    int rc = VAULT_OK, entered = 0, parser = 0;
+    int rc = VAULT_OK, entered = 0, parser = 0, logged = 0;
     importer im;
     struct csv_parser p;
     FILE *f = NULL;
@@ -826,6 +826,7 @@ int vault_import_csv(size_t *out_count, vault_session *s, const char *path,
     rc = import_run(&im);
     if (rc == VAULT_EDENIED && im.denied) {
         rc = session__log_denial(s, "import", NULL, im.denied_field, &im.d, rc);
+        logged = 1;
         goto cleanup;
     }
     GUARD(rc);
@@ -836,6 +837,11 @@ int vault_import_csv(size_t *out_count, vault_session *s, const char *path,
     if (out_count)
         *out_count = im.count;
 cleanup:
+    /* A file refused (missing, bad CSV, an unknown column, a bad value):
+     * nothing is imported, and the refusal is an entry (its message says
+     * where, never a value). */
+    if (entered && !logged && op_is_refusal(rc))
+        rc = op_refused(s->v, s, "import", NULL, rc, NULL);
     if (entered) {
         op_rollback(s->v);
         vault__leave(s->v);

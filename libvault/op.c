@@ -15,6 +15,7 @@
 #include "audit/audit.h"
 #include "grants_set.h"
 #include "op.h"
+#include "text.h"
 
 /* ---- locking and policy reload ---- */
 
@@ -261,3 +262,41 @@ cleanup:
     return rc;
 }
 
+
+int op_is_refusal(int rc)
+{
+    return rc == VAULT_EDENIED || rc == VAULT_EINVALID || rc == VAULT_ELIMIT ||
+           rc == VAULT_ENOTFOUND || rc == VAULT_ESTATE || rc == VAULT_EPOLICY;
+}
+
+int op_refused(vault *v, vault_session *s, const char *action, const uint8_t *rid, int code,
+               const char *request)
+{
+    char saved[512], detail[1024], *esc = NULL;
+    int rc = VAULT_OK;
+    af_entry e;
+
+    snprintf(saved, sizeof saved, "%s", vault_error_last());
+    op_rollback(v);
+    /* The message may quote what the caller typed (an unknown id): one
+     * line of valid UTF-8 in the log whatever it was. */
+    if (vault__text_escape(&esc, saved, strlen(saved)) < 0)
+        vault__err_clear();
+    snprintf(detail, sizeof detail, "refused: %s%s%s", esc ? esc : "?",
+             request && *request ? "; request: " : "", request ? request : "");
+    free(esc);
+    audit_entry_init(&e, v, s, action);
+    e.outcome = code == VAULT_EDENIED ? AF_OUTCOME_DENIED : AF_OUTCOME_ERROR;
+    if (rid) {
+        e.has_record = 1;
+        memcpy(e.record_id, rid, VAULT_ID_BYTES);
+    }
+    e.detail = detail;
+    GUARD(op_begin(v, OP_WRITE));
+    GUARD(audit_append(v, &e));
+    GUARD(op_commit(v));
+    rc = vault__err(code, "%s", saved);
+cleanup:
+    op_rollback(v);
+    return rc;
+}

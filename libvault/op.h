@@ -40,6 +40,16 @@ int op_in_tx(const vault *v);
  * transaction or in a snapshot of their own. */
 int op_reload(vault *v, int force_grants) VAULT_MUST_CHECK;
 int op_log_query(vault *v, const char *action, int outcome, const char *detail) VAULT_MUST_CHECK;
+/* 1 for the codes that refuse a request (denied, invalid, over a limit,
+ * not found, wrong state), which every call logs (DESIGN.md section 6). */
+int op_is_refusal(int rc);
+/* Roll back, log the refusal of `action` in a transaction of its own
+ * (the session's principal, or the actor's when s is NULL; the record
+ * when rid is set; detail "refused: <the message set>; request: ..."),
+ * and return `code` with the message that was set.  If the entry can't
+ * be written the call still fails, with the logging error. */
+int op_refused(vault *v, vault_session *s, const char *action, const uint8_t *rid, int code,
+               const char *request) VAULT_MUST_CHECK;
 /* Write a checkpoint if entries were added since the last one (on close;
  * its own transaction; failures are the caller's to ignore). */
 int op_checkpoint_if_needed(vault *v) VAULT_MUST_CHECK;

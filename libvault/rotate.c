@@ -250,8 +250,12 @@ int rotate__run(vault *v, const char *grade, size_t batch, size_t max_batches,
     entered = 1;
     ENSURE(grade && *grade, VAULT_EINVALID, "missing grade");
     ENSURE(batch > 0, VAULT_EINVALID, "the batch size must be at least 1");
-    ENSURE(strlen(grade) < VAULT_NAME_MAX && policy_grade_index(v->policy, grade) >= 0,
-           VAULT_EINVALID, "grade '%.64s' is not declared by the active policy", grade);
+    if (strlen(grade) >= VAULT_NAME_MAX || policy_grade_index(v->policy, grade) < 0) {
+        /* refused, and logged like every refusal */
+        vault__err(VAULT_EINVALID, "grade '%.64s' is not declared by the active policy", grade);
+        rc = op_refused(v, NULL, "key_rotate", NULL, VAULT_EINVALID, NULL);
+        goto cleanup;
+    }
     ENSURE(!op_in_tx(v), VAULT_ESTATE, "key rotation inside an open transaction");
     c.v = v;
     c.grade = grade;

@@ -631,6 +631,9 @@ int vault_policy_apply(char **out_report, vault *v, const char *policy_file)
             *nl = '\0';
         vault__err(rc, "%s", report);
     }
+    /* A policy refused (FILE:LINE:COL) is an entry too. */
+    if (op_is_refusal(rc))
+        rc = op_refused(v, NULL, "policy_apply", NULL, rc, NULL);
     GUARD(rc);
     GUARD(policy_diff(&diff, v->policy, p));
     GUARD(op_begin(v, OP_WRITE));

@@ -1253,6 +1253,28 @@ static void test_signed_time(void **state)
     vault_free(note);
 }
 
+/* Refusals of officers' calls without a session are entries too. */
+static void test_admin_refusals_logged(void **state)
+{
+    fixture *f = *state;
+    char bad[600], *rep = NULL, *w = NULL;
+    collected c;
+
+    snprintf(bad, sizeof bad, "%s/bad.yaml", f->dir);
+    tu_write_file(bad, "version: 1\nname: [x\n", 20);
+    assert_int_equal(vault_policy_apply(&rep, f->v, bad), VAULT_EPOLICY);
+    assert_null(rep);
+    collect(&c, f->v);
+    assert_true(c.n > 0 && c.n <= 64);
+    assert_string_equal(c.actions[c.n - 1], "policy_apply");
+    assert_int_equal(c.outcomes[c.n - 1], AF_OUTCOME_ERROR);
+    assert_int_equal(vault_grant_warnings(&w, f->v, "g-0000000000000000"), VAULT_ENOTFOUND);
+    assert_null(w);
+    collect(&c, f->v);
+    assert_string_equal(c.actions[c.n - 1], "grant_warnings");
+    assert_int_equal(c.outcomes[c.n - 1], AF_OUTCOME_ERROR);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1264,7 +1286,7 @@ int main(void)
         T(test_malformed_entry), T(test_note_origin), T(test_metadata_logged),
         T(test_report_actors), T(test_report_escapes), T(test_report_by_record_index),
         T(test_pinned_key), T(test_self_witness), T(test_rewrite_not_resigned),
-        T(test_signed_time),
+        T(test_signed_time), T(test_admin_refusals_logged),
     };
 
     if (vault_init() < 0)

@@ -74,6 +74,7 @@ static int teardown(void **state)
 
 typedef struct scan {
     int64_t creates, imports_denied;
+    int64_t imports_refused; /* "import" entries of a refused file ("refused: ...") */
     int64_t with_detail; /* create entries whose detail starts with `prefix` */
     const char *prefix;
     int all_hashed;      /* every field of every create entry has a ct hash */
@@ -101,6 +102,9 @@ static int scan_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, con
     }
     if (strcmp(e.action, "import") == 0 && e.outcome == AF_OUTCOME_DENIED)
         sc->imports_denied++;
+    if (strcmp(e.action, "import") == 0 && e.outcome == AF_OUTCOME_ERROR && e.detail &&
+        strncmp(e.detail, "refused: ", 9) == 0)
+        sc->imports_refused++;
     free(storage);
     return 0;
 }
@@ -144,14 +148,19 @@ static void assert_no_values(const char *const *values)
     }
 }
 
-/* The import failed with `code` and left no record and no entry behind
- * (except `denials` denial entries). */
+/* The import failed and left no record behind, and no entry but its
+ * refusal: `denials` denial entries, or else one "refused: <message>"
+ * entry (the message says where, never a value). */
 static void assert_nothing_imported(fixture *f, int64_t denials)
 {
     scan sc = audit_scan(f, NULL);
 
     assert_int_equal(record_count(f), f->records);
-    assert_int_equal(entry_count(f), f->entries + denials);
+    if (denials)
+        assert_int_equal(sc.imports_refused, 0);
+    else
+        assert_true(sc.imports_refused >= 1); /* one per refused attempt */
+    assert_int_equal(entry_count(f), f->entries + denials + sc.imports_refused);
     assert_int_equal(sc.creates, 1); /* the fixture's own record */
     assert_int_equal(sc.imports_denied, denials);
 }
@@ -502,6 +511,7 @@ static void test_empty_and_header_only(void **state)
     assert_int_equal(vault_import_csv(&n, f->officer, path, NULL, NULL), VAULT_EINVALID);
     assert_message(path, 1, 1, "empty file (no header row)");
     assert_nothing_imported(f, 0);
+    f->entries += 2; /* the two refusals */
     memset(&p, 0, sizeof p);
     n = 99;
     assert_int_equal(vault_import_csv(&n, f->officer, CSV("header_only.csv"), on_progress, &p), 0);
@@ -538,7 +548,7 @@ static void test_value_too_long(void **state)
     assert_message(path, 2, 2, "value of field 'name' is longer than 65536 bytes");
     assert_null(strstr(vault_error_last(), "bbbb"));
     assert_int_equal(record_count(f), f->records);
-    assert_int_equal(entry_count(f), f->entries);
+    assert_int_equal(entry_count(f), f->entries + 1); /* the refusal */
     free(text);
 }
 

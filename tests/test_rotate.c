@@ -446,8 +446,12 @@ static void test_rotate_unknown_grade(void **state)
     assert_int_equal(vault_key_rotate(f->v, "Personal", NULL, NULL), VAULT_EINVALID);
     assert_int_equal(rotate__run(f->v, "personal", 0, 0, NULL, NULL), VAULT_EINVALID);
     assert_int_equal(latest(f->v, "personal"), 1);
+    /* Each refused grade is an entry ("top_secret", "Personal"); nothing rotated. */
     rotation_log(&l, f->v);
-    assert_int_equal(l.n, 0);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.errors, 2);
+    assert_non_null(strstr(l.details[0], "refused: grade 'top_secret' is not declared"));
+    assert_non_null(strstr(l.details[1], "refused: grade 'Personal' is not declared"));
 }
 
 static void put_raw(fixture *f, size_t rec, const char *field, const char *grade, uint32_t version,
