@@ -31,7 +31,7 @@ int vault_set_actor(vault *v, const char *user)
     int rc = VAULT_OK;
     char norm[VAULT_NAME_MAX];
 
-    GUARD(vault__enter(v));
+    GUARD(vault__lock(v));
     /* The rule for session users (text.h), kept in the same comparison
      * form, so that reports find the actor under either spelling. */
     rc = vault__user_norm(norm, sizeof norm, user, "actor");

@@ -116,6 +116,15 @@ cleanup:
     return rc;
 }
 
+int vault__lock(vault *v)
+{
+    if (!v)
+        return vault__err(VAULT_EINVALID, "no vault handle");
+    pthread_mutex_lock(&v->lock);
+    vault__err_clear();
+    return VAULT_OK;
+}
+
 void vault__leave(vault *v)
 {
     if (v)

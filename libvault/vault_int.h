@@ -64,6 +64,10 @@ struct vault_session {
  * process applied since the last call. */
 int vault__enter(vault *v) VAULT_MUST_CHECK;
 void vault__leave(vault *v);
+/* Lock the handle and clear the thread's error, without the refresh: for
+ * calls that change only the handle's own state (the actor), which must
+ * not fail because the store can't be read just then. */
+int vault__lock(vault *v) VAULT_MUST_CHECK;
 /* The end of a public call that entered (entered = 1): roll back any
  * transaction still open (the call failed half-way), then unlock. */
 void vault__exit(vault *v, int entered);
