@@ -3,8 +3,9 @@
  * into one signed checkpoint, that checkpoint's note as stored (with any
  * witness cosignatures), and the log key's signed statement of which
  * entries of the record that tree holds.  Pure functions, no I/O: the
- * writer for the vault (libvault/audit_bundle.c) and for the vectors,
- * and the offline verifier. */
+ * writer for the vault (libvault/audit_bundle_api.c: another base name
+ * than this file's, as fuzz/run.sh names objects by base name) and for
+ * the vectors, and the offline verifier. */
 #ifndef VAULT_AUDIT_BUNDLE_H
 #define VAULT_AUDIT_BUNDLE_H
 

@@ -1,4 +1,4 @@
-/* audit_bundle (vault side): the public bundle calls (include/vault.h,
+/* audit_bundle_api (vault side): the public bundle calls (include/vault.h,
  * "Resident proof bundles"; docs/audit-format.md §11).  The resident's
  * entries are found through the report index, then the log is read once
  * (entries 1 .. size of the newest stored checkpoint), every entry
