@@ -94,14 +94,39 @@ static int jadd(json_t *o, const char *k, json_t *v)
     return VAULT_OK;
 }
 
+/* {"seq", "entry", "hashes"} of one entry. */
+static int entry_json(json_t **out, const af_bundle_entry *e)
+{
+    int rc = VAULT_OK;
+    json_t *x = json_object(), *hs = json_array();
+    size_t k;
+
+    *out = NULL;
+    ENSURE(x && hs, VAULT_ENOMEM, "out of memory building a bundle");
+    GUARD(jadd(x, "seq", json_integer((json_int_t)e->seq)));
+    GUARD(jadd(x, "entry", jb64(e->entry, e->len)));
+    for (k = 0; k < e->nhashes; k++)
+        ENSURE(json_array_append_new(hs, jb64(e->hashes[k], 32)) == 0, VAULT_ENOMEM,
+               "out of memory building a bundle");
+    rc = jadd(x, "hashes", hs);
+    hs = NULL;
+    GUARD(rc);
+    *out = x;
+    x = NULL;
+cleanup:
+    json_decref(hs);
+    json_decref(x);
+    return rc;
+}
+
 int af_bundle_json(char **out, const char *origin, const uint8_t record[16], const char *note,
                    const char *statement, const uint8_t sig[AF_BUNDLE_SIG_BYTES],
                    const af_bundle_entry *e, size_t n)
 {
     int rc = VAULT_OK;
-    json_t *o = NULL, *arr = NULL, *x = NULL, *hs;
+    json_t *o = NULL, *arr = NULL, *x;
     char rid[33];
-    size_t i, k;
+    size_t i;
 
     ENSURE(out && origin && record && note && statement && sig && (e || n == 0), VAULT_EINVALID,
            "af_bundle_json: missing argument");
@@ -119,28 +144,12 @@ int af_bundle_json(char **out, const char *origin, const uint8_t record[16], con
     GUARD(jadd(o, "statement", json_string(statement)));
     GUARD(jadd(o, "signature", jb64(sig, AF_BUNDLE_SIG_BYTES)));
     for (i = 0; i < n; i++) {
-        ENSURE(e[i].seq <= INT64_MAX && e[i].nhashes <= VAULT_PROOF_HASHES_MAX &&
+        ENSURE(e[i].seq >= 1 && e[i].seq <= INT64_MAX && e[i].nhashes <= VAULT_PROOF_HASHES_MAX &&
                    (e[i].hashes || e[i].nhashes == 0) && e[i].entry,
                VAULT_EINVALID, "bundle: entry %zu is not valid", i);
-        x = json_object();
-        hs = json_array();
-        if (x && hs && json_object_set_new(x, "seq", json_integer((json_int_t)e[i].seq)) != 0)
-            x = (json_decref(x), NULL);
-        ENSURE(x && hs, VAULT_ENOMEM, "out of memory building a bundle");
-        rc = jadd(x, "entry", jb64(e[i].entry, e[i].len));
-        for (k = 0; rc == VAULT_OK && k < e[i].nhashes; k++)
-            if (json_array_append_new(hs, jb64(e[i].hashes[k], 32)) != 0)
-                rc = vault__err(VAULT_ENOMEM, "out of memory building a bundle");
-        if (rc == VAULT_OK)
-            rc = jadd(x, "hashes", hs);
-        else
-            json_decref(hs);
-        if (rc == VAULT_OK && json_array_append_new(arr, x) != 0)
-            rc = vault__err(VAULT_ENOMEM, "out of memory building a bundle");
-        else if (rc != VAULT_OK)
-            json_decref(x);
-        x = NULL;
-        GUARD(rc);
+        GUARD(entry_json(&x, &e[i]));
+        ENSURE(json_array_append_new(arr, x) == 0, VAULT_ENOMEM,
+               "out of memory building a bundle");
     }
     rc = jadd(o, "entries", arr);
     arr = NULL;
