@@ -292,7 +292,7 @@ static void test_tampering(void **state)
     expect(o, &k, AF_MODIFIED, 1, "entry 1: modified");
     /* An entry listed twice, and two swapped. */
     o = vector_json();
-    json_array_insert(entries(o), 2, json_deep_copy(json_array_get(entries(o), 1)));
+    json_array_insert_new(entries(o), 2, json_deep_copy(json_array_get(entries(o), 1)));
     expect(o, &k, AF_REORDERED, 2, "entry 2: reordered (listed twice)");
     o = vector_json();
     x = json_incref(json_array_get(entries(o), 0));
