@@ -1,4 +1,5 @@
-/* vaultctl audit verify|checkpoint|pubkey|export|report|prove|consistency|check-proof. */
+/* vaultctl audit verify|checkpoint|pubkey|export|report|prove|consistency|check-proof|
+ * verify-bundle. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@ static const char audit_help[] =
     "       vaultctl audit pubkey [--out FILE]\n"
     "       vaultctl audit export [--out FILE]\n"
     "       vaultctl audit report --record ID | --user U | --denied | --break-glass\n"
+    "       vaultctl audit report --record ID --bundle FILE\n"
+    "       vaultctl audit verify-bundle FILE --pubkey FILE [--witness-key FILE]... [--witness-quorum K]   (no vault)\n"
     "       vaultctl audit prove --seq N [--size S] [--out FILE]\n"
     "       vaultctl audit consistency --from A [--to B] [--out FILE]\n"
     "       vaultctl audit check-proof --proof FILE --pubkey FILE [--checkpoint FILE]...   (no vault)\n"
@@ -47,6 +50,15 @@ static const char audit_help[] =
     "gives the proof object of docs/audit-format.md; check-proof checks one offline\n"
     "with the public key, against the proof's own notes and any --checkpoint kept\n"
     "outside; it exits 3 when the proof fails, 5 when no signed note vouches for a root.\n"
+    "report --record ID --bundle FILE writes the resident's proof bundle: every entry\n"
+    "filed under the record up to the newest signed checkpoint, each with its inclusion\n"
+    "proof, that checkpoint as stored (with any witness cosignatures) and the log key's\n"
+    "signed list of the record's entries in it (docs/audit-format.md section 11); it is\n"
+    "logged.  verify-bundle checks one offline with the public key: exit 0 when it holds,\n"
+    "3 with the class (modified, missing: an entry taken out, reordered, bad signature,\n"
+    "malformed, unwitnessed) and a one-line message.  With --witness-key (once per\n"
+    "witness, as `witness pubkey` prints it), at least K of them (default: all) must have\n"
+    "cosigned the checkpoint.\n"
     "\n"
     "examples:\n"
     "  vaultctl --vault v --key-file k audit checkpoint --out /media/usb/cp-2026-11-23.txt\n"
@@ -58,7 +70,9 @@ static const char audit_help[] =
     "  vaultctl --vault v --key-file k audit prove --seq 1234 --out proof-1234.json\n"
     "  vaultctl audit check-proof --proof proof-1234.json --pubkey audit.pub\n"
     "  vaultctl --vault v --key-file k audit consistency --from 5000 --out cons.json\n"
-    "  vaultctl audit check-proof --proof cons.json --pubkey audit.pub --checkpoint /media/usb/cp-2026-11-23.txt\n";
+    "  vaultctl audit check-proof --proof cons.json --pubkey audit.pub --checkpoint /media/usb/cp-2026-11-23.txt\n"
+    "  vaultctl --vault v --key-file k audit report --record 3f2a9c01e4b5d6c7a8b9c0d1e2f3a4b5 --bundle resident.json\n"
+    "  vaultctl audit verify-bundle resident.json --pubkey audit.pub --witness-key w1.pub --witness-key w2.pub\n";
 
 static void progress_bar(uint64_t done, uint64_t total, void *arg)
 {
@@ -230,6 +244,112 @@ static int show_proof(cli *c, const vault_proof *p, const char *out_path)
     return EXIT_OK;
 }
 
+/* A bundle file, whole (at most 64 MiB: the verifier's limit, plus one
+ * byte so that a larger one is refused by it, not cut); NULL and a message
+ * on failure. */
+#define BUNDLE_FILE_MAX (64u << 20)
+static char *read_bundle(cli *c, const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL, *grown;
+    size_t n = 0, cap = 0, got;
+
+    if (!f) {
+        cli_errf("%s: %s: %s: cannot open", c->prog, c->cmd, path);
+        return NULL;
+    }
+    do {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 65536;
+            if (cap > BUNDLE_FILE_MAX + 1)
+                cap = BUNDLE_FILE_MAX + 1;
+            grown = realloc(buf, cap + 1);
+            if (!grown) {
+                cli_errf("%s: %s: out of memory", c->prog, c->cmd);
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = grown;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+    } while (got > 0 && n < BUNDLE_FILE_MAX + 1);
+    if (ferror(f)) {
+        cli_errf("%s: %s: %s: read error", c->prog, c->cmd, path);
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* The bundle's JSON and a final newline (as the vectors have it), through
+ * the one safe file writer. */
+static int write_bundle(cli *c, const char *path, const char *json)
+{
+    size_t n = strlen(json);
+    char *t = malloc(n + 2);
+    int ex;
+
+    if (!t)
+        return cli_fail(c, VAULT_ENOMEM);
+    memcpy(t, json, n);
+    t[n] = '\n';
+    t[n + 1] = '\0';
+    ex = cli_file_write(c, path, t, n + 1);
+    free(t);
+    return ex;
+}
+
+/* verify-bundle: the bundle against the log's key and the witnesses' keys. */
+static int verify_bundle(cli *c, const char *path, const char *pub_path, const char *const *wpaths,
+                         size_t nw, size_t quorum)
+{
+    char *text = NULL, *pub = NULL, **wk = NULL;
+    size_t len = 0, i;
+    vault_audit_result r;
+    int rc, ex = EXIT_FAIL;
+
+    memset(&r, 0, sizeof r);
+    wk = calloc(nw ? nw : 1, sizeof *wk);
+    if (!wk || !(text = read_bundle(c, path, &len)) || !(pub = read_small(c, pub_path)))
+        goto out;
+    for (i = 0; i < nw; i++)
+        if (!(wk[i] = read_small(c, wpaths[i])))
+            goto out;
+    rc = vault_audit_verify_bundle(&r, text, len, pub, (const char *const *)wk, nw, quorum);
+    if (rc < 0 && rc != VAULT_EINTEGRITY) {
+        ex = cli_fail(c, rc);
+        goto out;
+    }
+    if (c->json) {
+        json_t *o = json_pack("{s:b, s:s, s:I, s:I, s:s, s:I, s:I}", "ok", r.failure == 0,
+                              "failure", r.failure_name, "bad_seq", (json_int_t)r.bad_seq,
+                              "entries", (json_int_t)r.entries, "message", r.message,
+                              "size", (json_int_t)r.newest_size, "time",
+                              (json_int_t)r.newest_time);
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(o);
+    } else if (r.failure) {
+        printf("FAILED: %s: %s\n", r.failure_name, r.message);
+    } else {
+        printf("%s\n", r.message);
+    }
+    ex = r.failure ? EXIT_INTEGRITY : EXIT_OK;
+out:
+    for (i = 0; wk && i < nw; i++)
+        free(wk[i]);
+    free(wk);
+    free(text);
+    free(pub);
+    return ex;
+}
+
 /* check-proof: the proof file against the public key and the notes. */
 static int check_proof(cli *c, const char *proof_path, const char *pub_path, char **notes,
                        size_t nnotes)
@@ -277,11 +397,15 @@ int cmd_audit(cli *c, int argc, char **argv)
                                          {"to", required_argument, NULL, 't'},
                                          {"proof", required_argument, NULL, 'P'},
                                          {"max-age", required_argument, NULL, 'A'},
+                                         {"bundle", required_argument, NULL, 'B'},
+                                         {"witness-key", required_argument, NULL, 'W'},
+                                         {"witness-quorum", required_argument, NULL, 'Q'},
                                          {NULL, 0, NULL, 0}};
     const char *export_path = NULL, *pub_path = NULL, *out_path = NULL, **cp_paths = NULL, **grown;
     const char *record = NULL, *sub, *report_user = NULL, *proof_path = NULL;
     const char *seq_arg = NULL, *size_arg = NULL, *from_arg = NULL, *to_arg = NULL;
-    const char *max_age_arg = NULL;
+    const char *max_age_arg = NULL, *bundle_path = NULL, *quorum_arg = NULL, **wk_paths = NULL;
+    size_t nwk = 0;
     int64_t max_age = 0;
     uint64_t a = 0, b = 0;
     vault_proof proof = {0};
@@ -322,6 +446,21 @@ int cmd_audit(cli *c, int argc, char **argv)
         case 't': to_arg = optarg; break;
         case 'P': proof_path = optarg; break;
         case 'A': max_age_arg = optarg; break;
+        case 'B': bundle_path = optarg; break;
+        case 'Q': quorum_arg = optarg; break;
+        case 'W':
+            if (nwk >= 64) {
+                ex = cli_usage_error(c, "at most 64 --witness-key files");
+                goto out;
+            }
+            grown = realloc(wk_paths, (nwk + 1) * sizeof *wk_paths);
+            if (!grown) {
+                ex = cli_fail(c, VAULT_ENOMEM);
+                goto out;
+            }
+            wk_paths = grown;
+            wk_paths[nwk++] = optarg;
+            break;
         default:
             if ((r = cli_global_option(c, opt, optarg)) <= 0) {
                 ex = r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
@@ -332,7 +471,27 @@ int cmd_audit(cli *c, int argc, char **argv)
     sub = optind < argc ? argv[optind] : NULL;
     if (!sub) {
         ex = cli_usage_error(c, "say verify, checkpoint, pubkey, export, report, prove, "
-                                "consistency or check-proof");
+                                "consistency, check-proof or verify-bundle");
+        goto out;
+    }
+    if ((nwk || quorum_arg) && strcmp(sub, "verify-bundle") != 0) {
+        ex = cli_usage_error(c, "--witness-key and --witness-quorum go with verify-bundle");
+        goto out;
+    }
+    if (strcmp(sub, "verify-bundle") == 0) {
+        c->cmd = "audit verify-bundle";
+        if (optind + 2 != argc || !pub_path) {
+            ex = cli_usage_error(c, "verify-bundle needs FILE and --pubkey FILE");
+            goto out;
+        }
+        if (quorum_arg && ((ex = parse_u64(c, "--witness-quorum", quorum_arg, &a)) != EXIT_OK))
+            goto out;
+        if (quorum_arg && (a == 0 || a > nwk)) {
+            ex = cli_usage_error(c, "--witness-quorum must be 1 .. the number of --witness-key "
+                                    "files (%zu)", nwk);
+            goto out;
+        }
+        ex = verify_bundle(c, argv[optind + 1], pub_path, wk_paths, nwk, (size_t)a);
         goto out;
     }
     if (optind + 1 < argc) {
@@ -355,6 +514,10 @@ int cmd_audit(cli *c, int argc, char **argv)
     if (max_age_arg && (max_age = cli_parse_duration(max_age_arg)) <= 0) {
         ex = cli_usage_error(c, "--max-age: '%s' is not a duration such as 30m, 24h or 7d",
                              max_age_arg);
+        goto out;
+    }
+    if (bundle_path && strcmp(sub, "report") != 0) {
+        ex = cli_usage_error(c, "--bundle goes with report --record");
         goto out;
     }
     if (proof_path && strcmp(sub, "check-proof") != 0) {
@@ -473,19 +636,28 @@ int cmd_audit(cli *c, int argc, char **argv)
             ex = cli_usage_error(c, "give exactly one of --record ID, --user U, --denied, --break-glass");
             goto out;
         }
+        if (bundle_path && !record) {
+            ex = cli_usage_error(c, "--bundle goes with --record ID");
+            goto out;
+        }
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             goto out;
-        rc = vault_audit_report(&text, v,
-                                record ? VAULT_REPORT_RECORD
-                                : report_user ? VAULT_REPORT_USER
-                                : denied ? VAULT_REPORT_DENIED : VAULT_REPORT_BREAK_GLASS,
-                                record ? record : report_user, c->json);
-        if (rc == VAULT_OK) {
-            fputs(text, stdout);
-            if (c->json)
-                fputc('\n', stdout);
-            else if (!*text)
-                cli_errf("(no matching entries)");
+        if (bundle_path) {
+            if ((rc = vault_audit_bundle(&text, v, record)) == VAULT_OK)
+                ex = write_bundle(c, bundle_path, text);
+        } else {
+            rc = vault_audit_report(&text, v,
+                                    record ? VAULT_REPORT_RECORD
+                                    : report_user ? VAULT_REPORT_USER
+                                    : denied ? VAULT_REPORT_DENIED : VAULT_REPORT_BREAK_GLASS,
+                                    record ? record : report_user, c->json);
+            if (rc == VAULT_OK) {
+                fputs(text, stdout);
+                if (c->json)
+                    fputc('\n', stdout);
+                else if (!*text)
+                    cli_errf("(no matching entries)");
+            }
         }
     } else {
         c->cmd = "audit";
@@ -501,6 +673,7 @@ out:
         free(notes[i]);
     free(notes);
     free(cp_paths);
+    free(wk_paths);
     free(pub);
     vault_close(v);
     return ex;

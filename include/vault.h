@@ -775,6 +775,50 @@ VAULT_API int vault_proof_parse(vault_proof *out, const char *json, size_t len) 
 VAULT_API int vault_proof_check(const vault_proof *p, const char *pubkey,
                                 const char *const *notes, size_t nnotes) VAULT_CHECK;
 
+/* ---- Resident proof bundles (docs/audit-format.md section 11) -----------
+ * Everything a resident (or a deputy, an ombudsman) needs to check offline,
+ * with the log's public key alone, who accessed their record: the entries
+ * filed under it, each with its inclusion proof into the newest signed
+ * checkpoint, that checkpoint's note as stored (with any witness
+ * cosignatures), and the log key's signed statement listing which entries
+ * of the record that tree holds, so that a removed entry is seen. */
+
+/* "unwitnessed": fewer valid cosignatures than required.  The in-vault
+ * verifier gets the same class on another branch; one value for both. */
+#ifndef VAULT_AUDIT_UNWITNESSED
+#define VAULT_AUDIT_UNWITNESSED 8
+#endif
+
+/* The bundle of record record_id (32 hex digits) as JSON text (*out, freed
+ * with vault_free): every entry filed under the record (found through the
+ * report index) up to the newest stored checkpoint, proved in one pass
+ * over entries 1 .. its size, every entry checked as vault_audit_verify
+ * checks it first.  Entries newer than that checkpoint are not in it
+ * (write one with vault_audit_checkpoint first to include them).  A record
+ * without entries gives a bundle of none, which still proves that.
+ * Logged first as action "audit_bundle", filed under the record.
+ * VAULT_EINVALID for a bad id, VAULT_ENOTFOUND when no checkpoint is
+ * stored, VAULT_EINTEGRITY when the log or its report index fails a check
+ * (no bundle of damaged data is made), VAULT_ELIMIT beyond 65536 entries.
+ * In client mode, vaultd's /v1/audit/bundle (auditors only).  Blocks
+ * while another writer holds the store. */
+VAULT_API int vault_audit_bundle(char **out, vault *v, const char *record_id) VAULT_CHECK;
+
+/* Verify a bundle (len bytes of JSON) offline with the log's verifier key
+ * text (vault_audit_pubkey) and, when nwitness > 0, the witnesses'
+ * verifier keys (vaultctl witness pubkey): at least `quorum` distinct ones
+ * (0: all given) must have cosigned the checkpoint.  0 when it holds
+ * (out->message "ok: ..."); VAULT_EINTEGRITY with out->failure the class:
+ * modified (an entry or proof altered, an entry of another record, a
+ * statement about another tree), missing (an entry the statement lists is
+ * not in the bundle), reordered (an entry twice or out of order), bad
+ * signature (another log's checkpoint, or one not signed by the key),
+ * malformed (not a bundle; over 64 MiB), unwitnessed.  VAULT_EINVALID
+ * for a malformed key or a quorum above nwitness.  No vault, no I/O. */
+VAULT_API int vault_audit_verify_bundle(vault_audit_result *out, const char *json, size_t len,
+                                        const char *pubkey, const char *const *witness_keys,
+                                        size_t nwitness, size_t quorum) VAULT_CHECK;
+
 /* ---- Grants and break-glass ------------------------------------------------ */
 
 /* A grant issued by a data officer (the session's subject) to a subject

@@ -611,6 +611,26 @@ static int h_audit_proof(vd_request *r, int inclusion)
     return 0;
 }
 
+/* /v1/audit/bundle {record}: the resident's proof bundle (docs/audit-format.md
+ * section 11), an object the caller verifies offline. */
+static int h_audit_bundle(vd_request *r)
+{
+    const char *record;
+    char *json = NULL;
+    int rc;
+
+    if (!(record = arg_str(r, "record", 1)) || vd_actor(r) < 0)
+        return -1;
+    rc = vault_audit_bundle(&json, r->v, record);
+    if (rc != VAULT_OK)
+        return vd_fail(r, rc, NULL);
+    r->out = json_loads(json, 0, NULL);
+    vault_free(json);
+    if (!r->out)
+        return vd_fail(r, VAULT_ERROR, "the bundle is not valid JSON");
+    return 0;
+}
+
 static int h_audit_prove(vd_request *r) { return h_audit_proof(r, 1); }
 static int h_audit_consistency(vd_request *r) { return h_audit_proof(r, 0); }
 
@@ -1102,6 +1122,7 @@ const vd_route vd_routes[] = {
     {"POST", "/v1/audit/prove", h_audit_prove, 1, 0, 0, 0},
     {"POST", "/v1/audit/consistency", h_audit_consistency, 1, 0, 0, 0},
     {"POST", "/v1/audit/report", h_audit_report, 1, AU, 0, 0},
+    {"POST", "/v1/audit/bundle", h_audit_bundle, 1, AU, 0, 0},
     {"POST", "/v1/audit/export", h_audit_export, 1, AU, 0, 0},
     {"POST", "/v1/grants/issue", h_grant_issue, 1, OA, 0, 0},
     {"POST", "/v1/grants/approve", h_grant_approve, 1, OA, 0, 0},

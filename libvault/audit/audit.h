@@ -5,6 +5,7 @@
 #ifndef VAULT_AUDIT_H
 #define VAULT_AUDIT_H
 
+#include "audit_bundle.h"
 #include "audit_format.h"
 #include "crypto.h"
 #include "vault_int.h"
@@ -143,6 +144,11 @@ int audit__load_pk(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], vault *v) VAULT_MUST_CHEC
 int audit__tree_load(af_merkle *m, int *missing, vault *v) VAULT_MUST_CHECK;
 /* One entry for a query on the log itself, in the caller's transaction. */
 int audit__log_meta(vault *v, const char *action, int outcome, const char *detail) VAULT_MUST_CHECK;
+
+/* key id | Ed25519 signature of a bundle statement by the checkpoint key
+ * (the pinned one; audit_bundle.h). */
+int audit__bundle_sign(uint8_t out[AF_BUNDLE_SIG_BYTES], vault *v, const char *text,
+                       size_t len) VAULT_MUST_CHECK;
 
 /* Sign and store a checkpoint of the whole log (caller's write
  * transaction).  *out_note may be NULL. */

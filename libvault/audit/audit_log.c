@@ -131,6 +131,22 @@ cleanup:
     return rc;
 }
 
+/* Sign a resident bundle's statement (audit_bundle.h) with the checkpoint
+ * key; the key never leaves this file. */
+int audit__bundle_sign(uint8_t out[AF_BUNDLE_SIG_BYTES], vault *v, const char *text, size_t len)
+{
+    int rc = VAULT_OK;
+    uint8_t *sk = NULL;
+    char origin[64];
+
+    audit__origin(origin, sizeof origin, v);
+    GUARD(load_sk(&sk, v));
+    GUARD(af_bundle_sign(out, text, len, origin, sk));
+cleanup:
+    vc_free(sk);
+    return rc;
+}
+
 /* ---- Merkle state, kept with the newest entry so appends stay O(log n) ----
  *
  * The tree state (store_audit_state_put: on the newest audit row, MAC'd

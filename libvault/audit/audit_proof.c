@@ -442,3 +442,153 @@ int af_proof_check(const vault_proof *p, const char *name, const uint8_t pk[32],
 cleanup:
     return rc;
 }
+
+/* ---- several inclusion proofs in one pass ---------------------------------- */
+
+static int node_cmp(const void *a, const void *b)
+{
+    const af_batch_node *x = a, *y = b;
+
+    if (x->hi != y->hi)
+        return x->hi < y->hi ? -1 : 1;
+    if (x->hi - x->lo != y->hi - y->lo)
+        return x->hi - x->lo < y->hi - y->lo ? -1 : 1;
+    return 0;
+}
+
+static size_t node_find(const af_batch *b, uint64_t lo, uint64_t hi)
+{
+    af_batch_node key;
+    const af_batch_node *f;
+
+    key.lo = lo;
+    key.hi = hi;
+    f = bsearch(&key, b->node, b->nnodes, sizeof key, node_cmp);
+    return f ? (size_t)(f - b->node) : b->nnodes;
+}
+
+void af_batch_free(af_batch *b)
+{
+    if (!b)
+        return;
+    free(b->first);
+    free(b->ref);
+    free(b->leaf);
+    free(b->node);
+    memset(b, 0, sizeof *b);
+}
+
+int af_batch_init(af_batch *b, const uint64_t *idx, size_t n, uint64_t size)
+{
+    int rc = VAULT_OK;
+    af_prover *p = NULL;
+    size_t j, k, m = 0, total = 0, w;
+
+    ENSURE(b && (idx || n == 0), VAULT_EINVALID, "af_batch_init: missing argument");
+    memset(b, 0, sizeof *b);
+    b->size = size;
+    b->nproofs = n;
+    ENSURE(n <= SIZE_MAX / (AF_PROOF_RANGES + 1) - 1, VAULT_ELIMIT, "proof: too many proofs");
+    p = malloc(sizeof *p);
+    b->first = calloc(n + 1, sizeof *b->first);
+    b->leaf = calloc(n ? n : 1, sizeof *b->leaf);
+    b->ref = calloc(n * AF_PROOF_RANGES + 1, sizeof *b->ref);
+    b->node = calloc(n * (AF_PROOF_RANGES + 1) + 1, sizeof *b->node);
+    ENSURE(p && b->first && b->leaf && b->ref && b->node, VAULT_ENOMEM,
+           "out of memory planning proofs");
+    /* Every range of every proof, and each proof's own leaf. */
+    for (j = 0; j < n; j++) {
+        GUARD(af_prover_inclusion(p, idx[j], size));
+        for (k = 0; k < p->n; k++) {
+            b->node[m].lo = p->lo[k];
+            b->node[m++].hi = p->hi[k];
+        }
+        b->node[m].lo = idx[j];
+        b->node[m++].hi = idx[j] + 1;
+        total += p->n;
+    }
+    /* Distinct, in the order they form as the leaves pass. */
+    if (m > 1)
+        qsort(b->node, m, sizeof *b->node, node_cmp);
+    for (k = 0, w = 0; k < m; k++)
+        if (w == 0 || node_cmp(&b->node[w - 1], &b->node[k]) != 0)
+            b->node[w++] = b->node[k];
+    b->nnodes = w;
+    /* Plan again to refer to them (the plans are cheap: O(log size)). */
+    for (j = 0, total = 0; j < n; j++) {
+        GUARD(af_prover_inclusion(p, idx[j], size));
+        b->first[j] = total;
+        for (k = 0; k < p->n; k++)
+            b->ref[total++] = node_find(b, p->lo[k], p->hi[k]);
+        b->leaf[j] = node_find(b, idx[j], idx[j] + 1);
+    }
+    b->first[n] = total;
+    af_merkle_init(&p->all);
+    af_merkle_root(&p->all, b->root); /* the empty tree's, until leaves come */
+cleanup:
+    free(p);
+    if (rc < 0)
+        af_batch_free(b);
+    return rc;
+}
+
+/* A node formed: keep its hash when a proof wants it (nodes form in the
+ * order of node[], so one cursor finds them). */
+static void batch_formed(af_batch *b, uint64_t lo, uint64_t hi, const uint8_t hash[32])
+{
+    if (b->cur < b->nnodes && b->node[b->cur].lo == lo && b->node[b->cur].hi == hi)
+        memcpy(b->node[b->cur++].hash, hash, 32);
+}
+
+int af_batch_push(af_batch *b, const uint8_t leaf[32])
+{
+    af_batch_node *l, *r;
+    uint8_t h[32];
+    size_t i;
+
+    if (b->pushed >= b->size)
+        return 1;
+    r = &b->stack[b->sp++];
+    r->lo = b->pushed;
+    r->hi = b->pushed + 1;
+    memcpy(r->hash, leaf, 32);
+    batch_formed(b, r->lo, r->hi, r->hash);
+    /* Two perfect subtrees of one size make the next larger one. */
+    while (b->sp >= 2 && b->stack[b->sp - 1].hi - b->stack[b->sp - 1].lo ==
+                             b->stack[b->sp - 2].hi - b->stack[b->sp - 2].lo) {
+        l = &b->stack[b->sp - 2];
+        r = &b->stack[b->sp - 1];
+        af_node_hash(l->hash, l->hash, r->hash);
+        l->hi = r->hi;
+        b->sp--;
+        batch_formed(b, l->lo, l->hi, l->hash);
+    }
+    if (++b->pushed < b->size)
+        return 0;
+    /* The right edge: fold from the right; [lo, size) forms at each step. */
+    memcpy(h, b->stack[b->sp - 1].hash, 32);
+    for (i = b->sp - 1; i-- > 0;) {
+        af_node_hash(h, b->stack[i].hash, h);
+        batch_formed(b, b->stack[i].lo, b->size, h);
+    }
+    memcpy(b->root, h, 32);
+    return 1;
+}
+
+int af_batch_proof(uint8_t leaf[32], uint8_t hashes[][32], size_t *nhashes, const af_batch *b,
+                   size_t j)
+{
+    int rc = VAULT_OK;
+    size_t k;
+
+    ENSURE(b && leaf && hashes && nhashes && j < b->nproofs, VAULT_EINVALID,
+           "af_batch_proof: missing argument");
+    ENSURE(b->pushed >= b->size && b->cur == b->nnodes, VAULT_EINVALID,
+           "proof: the tree's leaves are not all in yet");
+    memcpy(leaf, b->node[b->leaf[j]].hash, 32);
+    *nhashes = b->first[j + 1] - b->first[j];
+    for (k = 0; k < *nhashes; k++)
+        memcpy(hashes[k], b->node[b->ref[b->first[j] + k]].hash, 32);
+cleanup:
+    return rc;
+}

@@ -57,4 +57,43 @@ int af_proof_parse(vault_proof *out, const char *json, size_t len) VAULT_MUST_CH
 int af_proof_check(const vault_proof *p, const char *name, const uint8_t pk[32],
                    const char *const *notes, size_t nnotes) VAULT_MUST_CHECK;
 
+/* Several inclusion proofs into one tree from one pass over its leaves
+ * (a resident's bundle: every entry of a record).  The ranges of each
+ * proof are planned with af_prover_inclusion; the distinct ranges of all
+ * proofs are nodes of the same RFC 6962 tree, so one stack of subtree
+ * roots (as af_merkle keeps, with each node's first leaf) meets every one
+ * of them as it forms: one node hash per leaf, whatever the number of
+ * proofs, and O(k log size) memory for k proofs. */
+typedef struct af_batch_node {
+    uint64_t lo, hi;   /* leaves [lo, hi) */
+    uint8_t hash[32];  /* their Merkle Tree Hash, once formed */
+} af_batch_node;
+
+typedef struct af_batch {
+    uint64_t size;            /* leaves to take */
+    size_t nproofs;
+    size_t *first;            /* proof j's ranges: ref[first[j] .. first[j + 1]) */
+    size_t *ref;              /* indexes into node[], in PATH order */
+    size_t *leaf;             /* proof j's own leaf: node[leaf[j]] */
+    af_batch_node *node;      /* distinct ranges sorted by (hi, hi - lo): the order they form */
+    size_t nnodes, cur;
+    af_batch_node stack[65];  /* perfect subtrees not yet merged, largest first */
+    size_t sp;
+    uint64_t pushed;
+    uint8_t root[32];
+} af_batch;
+
+/* Plan inclusion proofs of the leaves idx[0..n) (0-based, each < size) in
+ * the tree of `size` leaves.  VAULT_EINVALID for an index not below size,
+ * VAULT_ENOMEM.  Free with af_batch_free. */
+int af_batch_init(af_batch *b, const uint64_t *idx, size_t n, uint64_t size) VAULT_MUST_CHECK;
+/* Take the next leaf (beyond `size`: ignored); 1 once all are in. */
+int af_batch_push(af_batch *b, const uint8_t leaf[32]);
+/* Proof j (0-based, in the order of idx): its leaf, path hashes (*nhashes
+ * of them, at most VAULT_PROOF_HASHES_MAX) and the root.  VAULT_EINVALID
+ * before all leaves are in. */
+int af_batch_proof(uint8_t leaf[32], uint8_t hashes[][32], size_t *nhashes, const af_batch *b,
+                   size_t j) VAULT_MUST_CHECK;
+void af_batch_free(af_batch *b);
+
 #endif

@@ -1587,6 +1587,33 @@ cleanup:
     return rc;
 }
 
+int client_audit_bundle(char **out_json, vault *v, const char *record_id)
+{
+    int rc = VAULT_OK, entered = 0;
+    const char *purpose;
+    json_t *ans = NULL, *body;
+
+    ENSURE(out_json && record_id, VAULT_EINVALID, "missing output or record id");
+    *out_json = NULL;
+    GUARD(enter(v));
+    entered = 1;
+    GUARD(handle_purpose(&purpose, v));
+    body = body_for(purpose);
+    if (body && json_object_set_new(body, "record", json_string(record_id)) != 0) {
+        json_decref(body);
+        body = NULL;
+    }
+    GUARD(post(&ans, v, "/v1/audit/bundle", body));
+    /* The caller verifies it as any bundle from elsewhere. */
+    *out_json = json_dumps(ans, JSON_COMPACT);
+    ENSURE(*out_json, VAULT_EIO, "vaultd: the bundle answer is not a JSON object");
+cleanup:
+    if (entered)
+        leave(v);
+    json_decref(ans);
+    return rc;
+}
+
 int client_audit_export(vault *v, const char *path)
 {
     int rc = VAULT_OK, entered = 0, fd = -1, to_stdout;

@@ -67,6 +67,8 @@ int client_audit_report(char **out, vault *v, int kind, const char *arg, int as_
  * *out_json (malloc'ed) is the answer, a proof object for audit_prove.c to parse. */
 int client_audit_proof(char **out_json, vault *v, const char *route, const char *k1, uint64_t a,
                        const char *k2, uint64_t b);
+/* POST {record} to /v1/audit/bundle; *out_json (malloc'ed) is the bundle. */
+int client_audit_bundle(char **out_json, vault *v, const char *record_id);
 int client_key_rotate(vault *v, const char *grade);
 
 #endif

@@ -1,5 +1,6 @@
-"""RFC 6962 proofs through vaultd: /v1/audit/prove and /v1/audit/consistency
-(docs/api.md, docs/audit-format.md "Proofs"), over HTTP, through
+"""RFC 6962 proofs through vaultd: /v1/audit/prove, /v1/audit/consistency and
+the resident bundle /v1/audit/bundle (docs/api.md, docs/audit-format.md
+"Proofs" and section 11), over HTTP, through
 `vaultctl --server` and through Vault.connect (client mode forwards the
 call; the answer is parsed and checked like any proof file).
 
@@ -36,6 +37,7 @@ class ProofRoutesTest(unittest.TestCase):
         r = d.post("/v1/records/add", {"purpose": "resident_service", "jurisdiction": H.GRID,
                                        "fields": {"name": "张三"}}, token=cls.tok)
         assert r.status == 201, r
+        cls.rid = r.json["id"]
         for _ in range(3):
             d.post("/v1/records/get", {"purpose": "resident_service", "id": r.json["id"]},
                    token=cls.tok)
@@ -101,6 +103,40 @@ class ProofRoutesTest(unittest.TestCase):
         # malformed bodies stop at the route, before the library)
         self.assertGreaterEqual(len(refused), 4)
         self.assertTrue(all(e["subject"] == "officer-li" for e in refused), refused)
+
+    def test_bundle_over_http(self):
+        r = self.post("/v1/audit/bundle", {"record": self.rid})
+        self.assertEqual(r.status, 200, r)
+        b = r.json
+        self.assertEqual(b["record"], self.rid)
+        self.assertEqual(len(b["entries"]), 4)  # the add and three reads
+        res = libvault.verify_bundle(b, self.pub)
+        self.assertEqual(res.entries, 4)
+        with self.assertRaises(libvault.IntegrityError) as cm:
+            libvault.verify_bundle(dict(b, entries=b["entries"][1:]), self.pub)
+        self.assertEqual(cm.exception.result.failure, libvault.AuditFailure.MISSING)
+        for body, status, code in (({"record": "xyz"}, 400, "VAULT_EINVALID"),
+                                   ({}, 400, "VAULT_EINVALID"),
+                                   ({"record": 5}, 400, "VAULT_EINVALID")):
+            r = self.post("/v1/audit/bundle", body)
+            self.assertEqual(r.status, status, (body, r))
+            self.assertEqual(r.error().get("code"), code, (body, r))
+        # through Vault.connect and vaultctl --server
+        with libvault.Vault.connect("unix://" + self.d.sock, token=self.tok,
+                                    purpose="resident_service") as v:
+            self.assertTrue(libvault.verify_bundle(v.audit_bundle(self.rid), self.pub).ok)
+        tokfile = os.path.join(self.d.tmp, "officer-bundle.jwt")
+        with open(tokfile, "w") as f:
+            f.write(self.tok + "\n")
+        path = os.path.join(self.d.tmp, "resident.json")
+        pub = os.path.join(self.d.tmp, "bundle.pub")
+        with open(pub, "w") as f:
+            f.write(self.pub + "\n")
+        H.run(H.VAULTCTL, "--server", "unix://" + self.d.sock, "--token-file", tokfile,
+              "--purpose", "resident_service", "audit", "report", "--record", self.rid,
+              "--bundle", path)
+        _, out, _ = H.run(H.VAULTCTL, "audit", "verify-bundle", path, "--pubkey", pub)
+        self.assertIn("ok: 4 entries of record " + self.rid, out)
 
     def test_client_mode(self):
         with libvault.Vault.connect("unix://" + self.d.sock, token=self.tok,

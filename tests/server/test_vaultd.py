@@ -424,6 +424,7 @@ class ServiceTest(unittest.TestCase):
         whom, and the grants, answer 403, and each refusal is logged."""
         d = self.d
         routes = (("/v1/audit/report", {"purpose": "resident_service", "kind": "denied"}),
+                  ("/v1/audit/bundle", {"purpose": "resident_service", "record": self.rid}),
                   ("/v1/audit/export", {"purpose": "resident_service"}),
                   ("/v1/grants/list", {"purpose": "resident_service"}))
         for path, body in routes:

@@ -33,7 +33,7 @@ from . import _native
 from ._vault import (Action, AuditFailure, AuditResult, Effect, FieldResult, Grant, Kdf,
                      KeySlot, PolicySource, Principal, Reason, RecordResult, ReportKind, Session,
                      UnlockKind, Vault, check_proof, generate_key_file, policy_check,
-                     verify_export)
+                     verify_bundle, verify_export)
 from .errors import (AccessDenied, AlreadyExists, AuthError, Busy, IntegrityError,
                      InvalidInput, LimitExceeded, NotFound, OutOfMemory, PolicyError,
                      StateError, VaultError, VaultIOError, error_for_code)
@@ -66,7 +66,7 @@ __all__ = [
     # enumerations
     "Effect", "Action", "Kdf", "UnlockKind", "AuditFailure", "ReportKind",
     # functions that need no vault
-    "generate_key_file", "policy_check", "verify_export", "check_proof",
+    "generate_key_file", "policy_check", "verify_export", "verify_bundle", "check_proof",
     # exceptions
     "VaultError", "AccessDenied", "IntegrityError", "PolicyError", "AuthError", "NotFound",
     "InvalidInput", "LimitExceeded", "AlreadyExists", "Busy", "StateError", "VaultIOError",

@@ -398,6 +398,10 @@ _fn("vault_proof_clear", None, _pproof)
 _fn("vault_proof_json", c_int, _pvp, _pproof)
 _fn("vault_proof_parse", c_int, _pproof, c_char_p, c_size_t)
 _fn("vault_proof_check", c_int, _pproof, c_char_p, POINTER(c_char_p), c_size_t)
+# Resident proof bundles (docs/audit-format.md section 11).
+_fn("vault_audit_bundle", c_int, _pvp, _vp, c_char_p)
+_fn("vault_audit_verify_bundle", c_int, POINTER(vault_audit_result), c_char_p, c_size_t, c_char_p,
+    POINTER(c_char_p), c_size_t, c_size_t)
 if ctypes.sizeof(vault_proof) != int(lib.vault_proof_struct_size()):
     raise ImportError("libvault: vault_proof is %d bytes in the library, %d here"
                       % (lib.vault_proof_struct_size(), ctypes.sizeof(vault_proof)))

@@ -87,6 +87,7 @@ class AuditFailure(enum.IntEnum):
     BAD_SIGNATURE = _n.CONST["audit_bad_signature"]
     MALFORMED = _n.CONST["audit_malformed"]
     ROLLED_BACK = _n.CONST["audit_rolled_back"]
+    UNWITNESSED = 8  #: VAULT_AUDIT_UNWITNESSED (fewer cosignatures than required)
 
 
 class ReportKind(enum.IntEnum):
@@ -605,6 +606,45 @@ def check_proof(proof: Union[str, Mapping[str, Any]], pubkey: str,
         _n.lib.vault_proof_clear(byref(proof_c))
 
 
+def verify_bundle(bundle: Union[str, bytes, Mapping[str, Any]], pubkey: str,
+                  witness_keys: Optional[Sequence[str]] = None, quorum: int = 0, *,
+                  check: bool = True) -> AuditResult:
+    """Verify a resident's proof bundle offline, with the public key alone.
+
+    ``bundle`` is the dict from :meth:`Vault.audit_bundle` (or its JSON
+    text, as ``vaultctl audit report --record ID --bundle FILE`` writes
+    it); ``pubkey`` the text from :meth:`Vault.audit_pubkey`;
+    ``witness_keys`` optionally witnesses' verifier keys, of which at least
+    ``quorum`` (0: all) must have cosigned the bundle's checkpoint.  Raises
+    :class:`~libvault.IntegrityError` (with ``.result``: modified, missing,
+    reordered, bad signature, malformed or unwitnessed) when the bundle
+    fails, unless ``check=False``, which returns the failing
+    :class:`AuditResult`; :class:`~libvault.InvalidInput` for a malformed
+    key or a quorum above the number of keys.
+    """
+    if isinstance(bundle, bytes):
+        raw = bundle
+    else:
+        text = bundle if isinstance(bundle, str) else json.dumps(bundle, ensure_ascii=False)
+        raw = text.encode("utf-8")
+    if quorum < 0:
+        raise ValueError("quorum is not negative")
+    keys = list(witness_keys or [])
+    arr = (c_char_p * max(len(keys), 1))(*[_b(k.strip(), "witness_keys") for k in keys])
+    res = _n.vault_audit_result()
+    rc = _n.lib.vault_audit_verify_bundle(byref(res), raw, len(raw), _b(pubkey.strip(), "pubkey"),
+                                          arr if keys else None, len(keys), quorum)
+    message = _n.error_last() if rc < 0 else ""
+    result = AuditResult._from_c(res)
+    if rc == _n.E_INTEGRITY:
+        if check:
+            raise IntegrityError(message or result.message, rc, result=result)
+        return result
+    if rc < 0:
+        raise error_for_code(rc)(message or _n.error_name(rc), rc)
+    return result
+
+
 # --------------------------------------------------------------------------
 # Vault
 # --------------------------------------------------------------------------
@@ -1033,6 +1073,21 @@ class Vault:
                                              int(bool(as_json))))
         text = _n.take_string(out)
         return _parse_json(text) if as_json else text
+
+    def audit_bundle(self, record_id: str) -> Dict[str, Any]:
+        """The resident's proof bundle of record ``record_id`` as a dict
+        (docs/audit-format.md section 11): every entry filed under it up to
+        the newest signed checkpoint, each with its inclusion proof, the
+        checkpoint as stored and the log key's signed list of the record's
+        entries in it.  Check it with :func:`libvault.verify_bundle`.
+        Raises :class:`~libvault.NotFound` when no checkpoint is stored yet,
+        :class:`~libvault.IntegrityError` when the log fails its checks.
+        Logged (action ``audit_bundle``, filed under the record).
+        """
+        out = c_void_p()
+        with self._use() as v:
+            check(_n.lib.vault_audit_bundle(byref(out), v, _b(record_id, "record_id")))
+        return json.loads(_n.take_string(out))
 
     def report_record(self, record_id: str, *, as_json: bool = False) -> TextOrJson:
         """Who accessed this resident (a resident's access request)."""

@@ -323,3 +323,73 @@ class ProofTest(VaultCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BundleTest(VaultCase):
+    """Resident proof bundles (docs/audit-format.md section 11)."""
+
+    def setUp(self):
+        super().setUp()
+        self.g = self.grid()
+        self.rid = self.add_resident(self.officer())
+        for _ in range(3):
+            self.g.get(self.rid, ["phone"])
+        self.note = self.v.audit_checkpoint()
+        self.pub = self.v.audit_pubkey()
+
+    def test_bundle_verifies_offline(self):
+        b = self.v.audit_bundle(self.rid)
+        self.assertEqual(sorted(b), ["bundle", "checkpoint", "entries", "origin", "record",
+                                     "signature", "statement"])
+        self.assertEqual(b["record"], self.rid)
+        self.assertEqual(b["checkpoint"], self.note)
+        self.assertEqual(len(b["entries"]), 4)  # the add and three reads
+        r = libvault.verify_bundle(b, self.pub)
+        self.assertTrue(r.ok)
+        self.assertEqual(r.entries, 4)
+        self.assertEqual(r.newest_size, int(self.note.split("\n")[1]))
+        libvault.verify_bundle(json.dumps(b), self.pub)
+        rows = self.v.report_record(self.rid, as_json=True)
+        # the report logs itself first: the bundle is the entry before it
+        self.assertEqual([r["action"] for r in rows[-2:]], ["audit_bundle", "audit_report"])
+
+    def test_tampered_bundles(self):
+        b = self.v.audit_bundle(self.rid)
+        removed = dict(b, entries=b["entries"][:1] + b["entries"][2:])
+        with self.assertRaises(libvault.IntegrityError) as cm:
+            libvault.verify_bundle(removed, self.pub)
+        self.assertEqual(cm.exception.result.failure, AuditFailure.MISSING)
+        self.assertEqual(cm.exception.result.bad_seq, b["entries"][1]["seq"])
+        e = dict(b["entries"][0])
+        h = bytearray(base64.b64decode(e["hashes"][0]))
+        h[0] ^= 1
+        e["hashes"] = [base64.b64encode(bytes(h)).decode()] + e["hashes"][1:]
+        r = libvault.verify_bundle(dict(b, entries=[e] + b["entries"][1:]), self.pub, check=False)
+        self.assertEqual((r.failure, r.failure_name), (AuditFailure.MODIFIED, "modified"))
+        r = libvault.verify_bundle(dict(b, entries=b["entries"][:1] + b["entries"]), self.pub,
+                                   check=False)
+        self.assertEqual(r.failure, AuditFailure.REORDERED)
+        r = libvault.verify_bundle("{", self.pub, check=False)
+        self.assertEqual(r.failure, AuditFailure.MALFORMED)
+
+    def test_another_vault_and_witnesses(self):
+        b = self.v.audit_bundle(self.rid)
+        key2 = os.path.join(self.dir, "other.key")
+        libvault.generate_key_file(key2)
+        other = libvault.Vault.create(os.path.join(self.dir, "other.vault"), self.policy,
+                                      key_file=key2)
+        try:
+            r = libvault.verify_bundle(b, other.audit_pubkey(), check=False)
+            self.assertEqual(r.failure, AuditFailure.BAD_SIGNATURE)
+        finally:
+            other.close()
+        # a log key is not a witness key; a quorum needs keys
+        with self.assertRaises(libvault.InvalidInput):
+            libvault.verify_bundle(b, self.pub, [self.pub])
+        with self.assertRaises(libvault.InvalidInput):
+            libvault.verify_bundle(b, self.pub, [], quorum=1)
+
+    def test_a_record_without_entries_is_still_a_bundle(self):
+        b = self.v.audit_bundle("0" * 32)
+        self.assertEqual(b["entries"], [])
+        self.assertTrue(libvault.verify_bundle(b, self.pub).ok)

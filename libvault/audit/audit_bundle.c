@@ -1,0 +1,591 @@
+/* audit_bundle: the resident proof bundle's statement, JSON and offline
+ * verifier (audit_bundle.h; docs/audit-format.md §11). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "audit_bundle.h"
+#include "audit_cosign.h"
+#include "crypto.h"
+
+typedef unsigned long long ull;
+
+const char *af_bundle_class_name(int cls)
+{
+    return cls == AF_UNWITNESSED ? "unwitnessed" : af_class_name(cls);
+}
+
+/* ---- statement ------------------------------------------------------------- */
+
+int af_bundle_statement(char **out, const char *origin, uint64_t size, const uint8_t root[32],
+                        const uint8_t record[16], const uint64_t *seqs, size_t n)
+{
+    int rc = VAULT_OK;
+    char rb[48], rid[33], *s = NULL;
+    size_t cap, off, i;
+    int w;
+
+    ENSURE(out && origin && root && record && (seqs || n == 0), VAULT_EINVALID,
+           "af_bundle_statement: missing argument");
+    *out = NULL;
+    ENSURE(af_note_name_ok(origin), VAULT_EINVALID, "bundle: the origin is not a valid key name");
+    ENSURE(n <= AF_BUNDLE_ENTRIES_MAX, VAULT_ELIMIT, "bundle: more than %d entries",
+           AF_BUNDLE_ENTRIES_MAX);
+    for (i = 0; i < n; i++)
+        ENSURE(seqs[i] >= 1 && seqs[i] <= size && (i == 0 || seqs[i] > seqs[i - 1]),
+               VAULT_EINVALID, "bundle: entry %llu is out of order or not in the tree of size %llu",
+               (ull)seqs[i], (ull)size);
+    GUARD(vc_bin2b64(rb, sizeof rb, root, 32));
+    GUARD(vc_bin2hex(rid, sizeof rid, record, 16));
+    cap = strlen(AF_BUNDLE_TAG) + strlen(origin) + 21 + strlen(rb) + 8 + 32 + 8 + 21 * n + 16;
+    s = malloc(cap);
+    ENSURE(s, VAULT_ENOMEM, "out of memory building a bundle");
+    w = snprintf(s, cap, "%s\n%s\n%llu\n%s\nrecord %s\nseqs", AF_BUNDLE_TAG, origin, (ull)size,
+                 rb, rid);
+    ENSURE(w > 0 && (size_t)w < cap, VAULT_EINVALID, "bundle: statement too long");
+    off = (size_t)w;
+    for (i = 0; i < n; i++) {
+        w = snprintf(s + off, cap - off, " %llu", (ull)seqs[i]);
+        ENSURE(w > 0 && (size_t)w < cap - off, VAULT_EINVALID, "bundle: statement too long");
+        off += (size_t)w;
+    }
+    ENSURE(off + 2 <= cap, VAULT_EINVALID, "bundle: statement too long");
+    s[off++] = '\n';
+    s[off] = '\0';
+    *out = s;
+    s = NULL;
+cleanup:
+    free(s);
+    return rc;
+}
+
+int af_bundle_sign(uint8_t out[AF_BUNDLE_SIG_BYTES], const char *text, size_t len,
+                   const char *origin, const uint8_t sk[64])
+{
+    int rc = VAULT_OK;
+    uint8_t pk[32];
+
+    ENSURE(out && text && origin && sk, VAULT_EINVALID, "af_bundle_sign: missing argument");
+    GUARD(vc_sign_sk_to_pk(pk, sk));
+    af_note_keyid(out, origin, pk);
+    GUARD(vc_sign(out + 4, text, len, sk));
+cleanup:
+    return rc;
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+static json_t *jb64(const uint8_t *b, size_t n)
+{
+    char *t = malloc(vc_b64_len(n));
+    json_t *j = NULL;
+
+    if (t && vc_bin2b64(t, vc_b64_len(n), b, n) == VAULT_OK)
+        j = json_string(t);
+    free(t);
+    return j;
+}
+
+static int jadd(json_t *o, const char *k, json_t *v)
+{
+    if (!v || json_object_set_new(o, k, v) != 0)
+        return vault__err(VAULT_ENOMEM, "out of memory building a bundle");
+    return VAULT_OK;
+}
+
+/* {"seq", "entry", "hashes"} of one entry. */
+static int entry_json(json_t **out, const af_bundle_entry *e)
+{
+    int rc = VAULT_OK;
+    json_t *x = json_object(), *hs = json_array();
+    size_t k;
+
+    *out = NULL;
+    ENSURE(x && hs, VAULT_ENOMEM, "out of memory building a bundle");
+    GUARD(jadd(x, "seq", json_integer((json_int_t)e->seq)));
+    GUARD(jadd(x, "entry", jb64(e->entry, e->len)));
+    for (k = 0; k < e->nhashes; k++)
+        ENSURE(json_array_append_new(hs, jb64(e->hashes[k], 32)) == 0, VAULT_ENOMEM,
+               "out of memory building a bundle");
+    rc = jadd(x, "hashes", hs);
+    hs = NULL;
+    GUARD(rc);
+    *out = x;
+    x = NULL;
+cleanup:
+    json_decref(hs);
+    json_decref(x);
+    return rc;
+}
+
+int af_bundle_json(char **out, const char *origin, const uint8_t record[16], const char *note,
+                   const char *statement, const uint8_t sig[AF_BUNDLE_SIG_BYTES],
+                   const af_bundle_entry *e, size_t n)
+{
+    int rc = VAULT_OK;
+    json_t *o = NULL, *arr = NULL, *x;
+    char rid[33];
+    size_t i;
+
+    ENSURE(out && origin && record && note && statement && sig && (e || n == 0), VAULT_EINVALID,
+           "af_bundle_json: missing argument");
+    *out = NULL;
+    ENSURE(n <= AF_BUNDLE_ENTRIES_MAX, VAULT_ELIMIT, "bundle: more than %d entries",
+           AF_BUNDLE_ENTRIES_MAX);
+    GUARD(vc_bin2hex(rid, sizeof rid, record, 16));
+    o = json_object();
+    arr = json_array();
+    ENSURE(o && arr, VAULT_ENOMEM, "out of memory building a bundle");
+    GUARD(jadd(o, "bundle", json_string(AF_BUNDLE_TAG)));
+    GUARD(jadd(o, "origin", json_string(origin)));
+    GUARD(jadd(o, "record", json_string(rid)));
+    GUARD(jadd(o, "checkpoint", json_string(note)));
+    GUARD(jadd(o, "statement", json_string(statement)));
+    GUARD(jadd(o, "signature", jb64(sig, AF_BUNDLE_SIG_BYTES)));
+    for (i = 0; i < n; i++) {
+        ENSURE(e[i].seq >= 1 && e[i].seq <= INT64_MAX && e[i].nhashes <= VAULT_PROOF_HASHES_MAX &&
+                   (e[i].hashes || e[i].nhashes == 0) && e[i].entry,
+               VAULT_EINVALID, "bundle: entry %zu is not valid", i);
+        GUARD(entry_json(&x, &e[i]));
+        ENSURE(json_array_append_new(arr, x) == 0, VAULT_ENOMEM,
+               "out of memory building a bundle");
+    }
+    rc = jadd(o, "entries", arr);
+    arr = NULL;
+    GUARD(rc);
+    *out = json_dumps(o, JSON_COMPACT);
+    ENSURE(*out, VAULT_ENOMEM, "out of memory building a bundle");
+cleanup:
+    json_decref(arr);
+    json_decref(o);
+    return rc;
+}
+
+/* ---- reading --------------------------------------------------------------- */
+
+typedef struct statement {
+    char origin[256];
+    uint64_t size;
+    uint8_t root[32];
+    uint8_t record[16];
+    uint64_t *seqs;
+    size_t n;
+} statement;
+
+/* A decimal u64 without sign or leading zeros, [s, e). */
+static int parse_u64(uint64_t *out, const char *s, const char *e)
+{
+    uint64_t v = 0;
+
+    if (s == e || (*s == '0' && e - s > 1))
+        return 0;
+    for (; s < e; s++) {
+        if (*s < '0' || *s > '9' || v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+            return 0;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* The next line [*p, eol) of [*p, end); 0 when there is no complete one. */
+static int next_line(const char **line, const char **eol, const char **p, const char *end)
+{
+    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+
+    if (!nl)
+        return 0;
+    *line = *p;
+    *eol = nl;
+    *p = nl + 1;
+    return 1;
+}
+
+/* 0 or a malformed-class message in r. */
+static int statement_parse(statement *st, af_verify_result *r, const char *t, size_t len)
+{
+    const char *p = t, *end = t + len, *l, *e, *q, *sp;
+    size_t n = 0, cap = 0, got = 0;
+    uint64_t v, *grown;
+
+#define BAD(why) af_verify_set(r, AF_MALFORMED, 0, "bundle statement: malformed (%s)", why)
+    if (strlen(t) != len)
+        return BAD("it holds a NUL byte");
+    if (!next_line(&l, &e, &p, end) || (size_t)(e - l) != strlen(AF_BUNDLE_TAG) ||
+        memcmp(l, AF_BUNDLE_TAG, (size_t)(e - l)) != 0) /* memcmp ok: not secret */
+        return BAD("line 1 is not " AF_BUNDLE_TAG);
+    if (!next_line(&l, &e, &p, end) || e == l || (size_t)(e - l) >= sizeof st->origin)
+        return BAD("line 2 is not an origin");
+    memcpy(st->origin, l, (size_t)(e - l));
+    st->origin[e - l] = '\0';
+    if (!af_note_name_ok(st->origin))
+        return BAD("line 2 is not an origin");
+    if (!next_line(&l, &e, &p, end) || !parse_u64(&st->size, l, e))
+        return BAD("line 3 is not a tree size");
+    if (!next_line(&l, &e, &p, end) || e - l != 44 ||
+        vc_b642bin(st->root, 32, &got, l, 44) != VAULT_OK || got != 32) {
+        vault__err_clear();
+        return BAD("line 4 is not a base64 root");
+    }
+    if (!next_line(&l, &e, &p, end) || e - l != 7 + 32 || memcmp(l, "record ", 7) != 0 || /* memcmp ok: not secret */
+        vc_hex2bin(st->record, 16, &got, l + 7, 32) != VAULT_OK || got != 16) {
+        vault__err_clear();
+        return BAD("line 5 is not \"record\" and 32 hex digits");
+    }
+    if (!next_line(&l, &e, &p, end) || e - l < 4 || memcmp(l, "seqs", 4) != 0) /* memcmp ok: not secret */
+        return BAD("line 6 is not \"seqs\"");
+    if (p != end)
+        return BAD("text after line 6");
+    for (q = l + 4; q < e; q = sp) {
+        if (*q != ' ')
+            return BAD("sequence numbers are not separated by single spaces");
+        q++;
+        sp = memchr(q, ' ', (size_t)(e - q));
+        if (!sp)
+            sp = e;
+        if (!parse_u64(&v, q, sp) || v == 0 || v > st->size || (n > 0 && v <= st->seqs[n - 1]))
+            return BAD("a sequence number is not in 1..size or not increasing");
+        if (n == AF_BUNDLE_ENTRIES_MAX)
+            return BAD("more than 65536 sequence numbers");
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            grown = realloc(st->seqs, cap * sizeof *grown);
+            if (!grown)
+                return vault__err(VAULT_ENOMEM, "out of memory reading a bundle");
+            st->seqs = grown;
+        }
+        st->seqs[n++] = v;
+    }
+    st->n = n;
+    return AF_OK;
+#undef BAD
+}
+
+static const char *const top_keys[] = {"bundle", "origin", "record", "checkpoint",
+                                       "statement", "signature", "entries"};
+static const char *const entry_keys[] = {"seq", "entry", "hashes"};
+
+/* Exactly the keys `keys` (none missing, none other). */
+static int keys_ok(json_t *o, const char *const *keys, size_t n)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+
+    if (json_object_size(o) != n)
+        return 0;
+    json_object_foreach(o, k, v) {
+        for (i = 0; i < n && strcmp(k, keys[i]) != 0; i++)
+            ;
+        if (i == n)
+            return 0;
+    }
+    return 1;
+}
+
+/* A JSON string without NUL bytes. */
+static const char *jstr(json_t *o, const char *k, size_t *len)
+{
+    json_t *j = json_object_get(o, k);
+
+    if (!json_is_string(j) || strlen(json_string_value(j)) != json_string_length(j))
+        return NULL;
+    *len = json_string_length(j);
+    return json_string_value(j);
+}
+
+/* Base64 of exactly n bytes (n 0: any length up to cap; *got set). */
+static int jbin(uint8_t *out, size_t cap, size_t *got, json_t *j, size_t n)
+{
+    size_t g = 0;
+    int ok = json_is_string(j) &&
+             vc_b642bin(out, cap, &g, json_string_value(j), json_string_length(j)) == VAULT_OK &&
+             (n == 0 || g == n);
+
+    vault__err_clear();
+    if (got)
+        *got = g;
+    return ok;
+}
+
+typedef struct vstate {
+    af_verify_result *r;
+    const char *name;
+    const uint8_t *pk;
+    af_checkpoint cp;
+    statement st;
+    uint8_t record[16];
+    uint8_t *buf;              /* one entry's bytes */
+    uint8_t (*hashes)[32];
+    int hard;                  /* a failure other than missing was found */
+    int missing;               /* first missing seq found (0: none) */
+    uint64_t missing_seq;
+} vstate;
+
+/* Every entry, in order: shape, order, bytes, record, proof, statement. */
+static int check_entries(vstate *s, json_t *arr)
+{
+    af_verify_result *r = s->r;
+    json_t *x, *h;
+    size_t i, k, got, p = 0, nh;
+    uint64_t seq, prev = 0, eseq;
+    af_entry e;
+    void *storage = NULL;
+    uint8_t leaf[32];
+    int ok;
+
+    if (!json_is_array(arr) || json_array_size(arr) > AF_BUNDLE_ENTRIES_MAX)
+        return af_verify_set(r, AF_MALFORMED, 0,
+                             "bundle: malformed (\"entries\" is not an array of at most %d)",
+                             AF_BUNDLE_ENTRIES_MAX);
+    json_array_foreach(arr, i, x) {
+        if (!json_is_object(x) || !keys_ok(x, entry_keys, VAULT_ARRAY_LEN(entry_keys)) ||
+            !json_is_integer(json_object_get(x, "seq")) ||
+            json_integer_value(json_object_get(x, "seq")) < 1 ||
+            !json_is_array(json_object_get(x, "hashes")) ||
+            json_array_size(json_object_get(x, "hashes")) > VAULT_PROOF_HASHES_MAX)
+            return af_verify_set(r, AF_MALFORMED, prev + 1,
+                                 "bundle: malformed (entries[%zu] is not {seq, entry, hashes})", i);
+        seq = (uint64_t)json_integer_value(json_object_get(x, "seq"));
+        if (!jbin(s->buf, AF_ENTRY_MAX, &got, json_object_get(x, "entry"), 0))
+            return af_verify_set(r, AF_MALFORMED, seq,
+                                 "entry %llu: malformed (\"entry\" is not base64 of at most %d "
+                                 "bytes)", (ull)seq, AF_ENTRY_MAX);
+        nh = json_array_size(json_object_get(x, "hashes"));
+        json_array_foreach(json_object_get(x, "hashes"), k, h)
+            if (!jbin(s->hashes[k], 32, NULL, h, 32))
+                return af_verify_set(r, AF_MALFORMED, seq,
+                                     "entry %llu: malformed (hash %zu is not base64 of 32 bytes)",
+                                     (ull)seq, k);
+        r->entries = i + 1;
+        if (s->hard)
+            continue;
+        if (i > 0 && seq <= prev) {
+            s->hard = 1;
+            af_verify_set(r, AF_REORDERED, seq,
+                          seq == prev ? "entry %llu: reordered (listed twice)"
+                                      : "entry %llu: reordered (listed after a later entry)",
+                          (ull)seq);
+            continue;
+        }
+        prev = seq;
+        if (seq > s->cp.size) {
+            s->hard = 1;
+            af_verify_set(r, AF_MODIFIED, seq,
+                          "entry %llu: modified (not in the signed tree of size %llu)", (ull)seq,
+                          (ull)s->cp.size);
+            continue;
+        }
+        if (af_entry_decode(&e, &storage, s->buf, got) != VAULT_OK) {
+            vault__err_clear();
+            s->hard = 1;
+            af_verify_set(r, AF_MALFORMED, seq, "entry %llu: malformed (its bytes do not decode)",
+                          (ull)seq);
+            continue;
+        }
+        eseq = e.seq;
+        ok = e.has_record && memcmp(e.record_id, s->record, 16) == 0; /* memcmp ok: not secret */
+        free(storage);
+        storage = NULL;
+        if (eseq != seq) {
+            s->hard = 1;
+            af_verify_set(r, AF_MODIFIED, seq,
+                          "entry %llu: modified (its bytes hold another sequence number)",
+                          (ull)seq);
+            continue;
+        }
+        if (!ok) {
+            s->hard = 1;
+            af_verify_set(r, AF_MODIFIED, seq,
+                          "entry %llu: modified (it is not filed under the bundle's record)",
+                          (ull)seq);
+            continue;
+        }
+        af_leaf_hash(leaf, s->buf, got);
+        if (af_inclusion_verify(seq - 1, s->cp.size, leaf, (const uint8_t(*)[32])s->hashes, nh,
+                                s->cp.root) != VAULT_OK) {
+            vault__err_clear();
+            s->hard = 1;
+            af_verify_set(r, AF_MODIFIED, seq,
+                          "entry %llu: modified (its inclusion proof does not lead to the "
+                          "checkpoint's root)", (ull)seq);
+            continue;
+        }
+        /* The statement's list, merged with the bundle's. */
+        while (p < s->st.n && s->st.seqs[p] < seq) {
+            if (!s->missing) {
+                s->missing = 1;
+                s->missing_seq = s->st.seqs[p];
+            }
+            p++;
+        }
+        if (p == s->st.n || s->st.seqs[p] != seq) {
+            s->hard = 1;
+            af_verify_set(r, AF_MODIFIED, seq,
+                          "entry %llu: modified (the log's signed statement does not list it)",
+                          (ull)seq);
+            continue;
+        }
+        p++;
+    }
+    if (s->hard)
+        return r->cls;
+    if (p < s->st.n && !s->missing) {
+        s->missing = 1;
+        s->missing_seq = s->st.seqs[p];
+    }
+    if (s->missing)
+        return af_verify_set(r, AF_MISSING, s->missing_seq,
+                             "entry %llu: missing (the log's signed statement lists %zu entries "
+                             "of the record, the bundle holds %zu)",
+                             (ull)s->missing_seq, s->st.n, json_array_size(arr));
+    return AF_OK;
+}
+
+/* How many of the distinct witness keys cosigned the note. */
+static size_t cosigned(const char *note, size_t len, const af_bundle_witness *w, size_t nw)
+{
+    size_t i, j, count = 0;
+
+    for (i = 0; i < nw; i++) {
+        for (j = 0; j < i; j++)
+            if (strcmp(w[i].name, w[j].name) == 0 &&
+                memcmp(w[i].pk, w[j].pk, 32) == 0) /* memcmp ok: not secret */
+                break;
+        if (j < i)
+            continue; /* the same key twice counts once */
+        if (af_cosignature_verify(NULL, note, len, w[i].name, w[i].pk) == VAULT_OK)
+            count++;
+        vault__err_clear();
+    }
+    return count;
+}
+
+int af_bundle_verify(af_verify_result *out, const char *json, size_t len, const char *name,
+                     const uint8_t pk[32], const af_bundle_witness *w, size_t nw, size_t quorum)
+{
+    int rc = VAULT_OK, r;
+    json_t *o = NULL;
+    json_error_t jerr;
+    vstate s;
+    const char *note, *text, *rid;
+    size_t nlen, tlen, rlen, got = 0, have;
+    uint8_t sig[AF_BUNDLE_SIG_BYTES], kid[4];
+    char why[256];
+
+    memset(&s, 0, sizeof s);
+    ENSURE(out && (json || len == 0) && name && pk && (w || nw == 0), VAULT_EINVALID,
+           "af_bundle_verify: missing argument");
+    memset(out, 0, sizeof *out);
+    ENSURE(nw <= AF_BUNDLE_WITNESSES_MAX, VAULT_ELIMIT, "at most %d witness keys",
+           AF_BUNDLE_WITNESSES_MAX);
+    ENSURE(nw == 0 ? quorum == 0 : quorum >= 1 && quorum <= nw, VAULT_EINVALID,
+           "the witness quorum must be 1 .. %zu (the number of witness keys given)", nw);
+    s.r = out;
+    s.name = name;
+    s.pk = pk;
+    if (len > AF_BUNDLE_MAX) {
+        rc = af_verify_set(out, AF_MALFORMED, 0, "bundle: malformed (larger than %u bytes)",
+                           AF_BUNDLE_MAX);
+        goto cleanup;
+    }
+    o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(o) || !keys_ok(o, top_keys, VAULT_ARRAY_LEN(top_keys))) {
+        rc = af_verify_set(out, AF_MALFORMED, 0,
+                           o ? "bundle: malformed (not an object of exactly the keys of a bundle)"
+                             : "bundle: malformed (not JSON: line %d column %d)",
+                           jerr.line, jerr.column);
+        goto cleanup;
+    }
+    text = jstr(o, "bundle", &tlen);
+    if (!text || strcmp(text, AF_BUNDLE_TAG) != 0) {
+        rc = af_verify_set(out, AF_MALFORMED, 0, "bundle: malformed (\"bundle\" is not \"%s\")",
+                           AF_BUNDLE_TAG);
+        goto cleanup;
+    }
+    note = jstr(o, "checkpoint", &nlen);
+    text = jstr(o, "statement", &tlen);
+    rid = jstr(o, "record", &rlen);
+    if (!note || !text || !rid || !jstr(o, "origin", &have) ||
+        !jbin(sig, sizeof sig, NULL, json_object_get(o, "signature"), sizeof sig) || rlen != 32 ||
+        vc_hex2bin(s.record, 16, &got, rid, 32) != VAULT_OK || got != 16) {
+        vault__err_clear();
+        rc = af_verify_set(out, AF_MALFORMED, 0,
+                           "bundle: malformed (origin, record, checkpoint, statement or "
+                           "signature is not of its type)");
+        goto cleanup;
+    }
+    /* Whose log: the key's, never the bundle's say. */
+    if (strcmp(json_string_value(json_object_get(o, "origin")), name) != 0) {
+        rc = af_verify_set(out, AF_BAD_SIGNATURE, 0,
+                           "bundle: bad signature (the bundle is of another log than the key)");
+        goto cleanup;
+    }
+    r = af_checkpoint_verify(&s.cp, note, nlen, name, pk);
+    if (r != VAULT_OK) {
+        snprintf(why, sizeof why, "%s", vault_error_last());
+        vault__err_clear();
+        rc = r == VAULT_EINTEGRITY
+                 ? af_verify_set(out, AF_BAD_SIGNATURE, s.cp.size,
+                                 "checkpoint %llu: bad signature (%s)", (ull)s.cp.size, why)
+                 : af_verify_set(out, AF_MALFORMED, 0, "checkpoint: malformed (%s)", why);
+        goto cleanup;
+    }
+    out->checkpoints = 1;
+    out->newest_size = s.cp.size;
+    out->newest_time = s.cp.time;
+    af_note_keyid(kid, name, pk);
+    if (memcmp(kid, sig, 4) != 0 || /* memcmp ok: not secret */
+        vc_verify(sig + 4, text, tlen, pk) != VAULT_OK) {
+        vault__err_clear();
+        rc = af_verify_set(out, AF_BAD_SIGNATURE, s.cp.size,
+                           "bundle statement: bad signature (not signed by the log's key)");
+        goto cleanup;
+    }
+    rc = statement_parse(&s.st, out, text, tlen);
+    if (rc != AF_OK)
+        goto cleanup;
+    if (strcmp(s.st.origin, name) != 0) {
+        rc = af_verify_set(out, AF_BAD_SIGNATURE, s.cp.size,
+                           "bundle statement: bad signature (it is of another log)");
+        goto cleanup;
+    }
+    if (s.st.size != s.cp.size || !vc_equal(s.st.root, s.cp.root, 32)) {
+        rc = af_verify_set(out, AF_MODIFIED, s.cp.size,
+                           "bundle statement: modified (it is about another tree than the "
+                           "checkpoint)");
+        goto cleanup;
+    }
+    if (!vc_equal(s.st.record, s.record, 16)) {
+        rc = af_verify_set(out, AF_MODIFIED, 0,
+                           "bundle statement: modified (it is about another record than the "
+                           "bundle)");
+        goto cleanup;
+    }
+    s.buf = malloc(AF_ENTRY_MAX);
+    s.hashes = malloc(VAULT_PROOF_HASHES_MAX * 32);
+    ENSURE(s.buf && s.hashes, VAULT_ENOMEM, "out of memory reading a bundle");
+    rc = check_entries(&s, json_object_get(o, "entries"));
+    if (rc != AF_OK)
+        goto cleanup;
+    /* Witnesses last: what a bundle shows must hold before who saw it counts. */
+    if (nw > 0 && (have = cosigned(note, nlen, w, nw)) < quorum) {
+        rc = af_verify_set(out, AF_UNWITNESSED, s.cp.size,
+                           "checkpoint %llu: unwitnessed (%zu of the %zu required cosignatures)",
+                           (ull)s.cp.size, have, quorum);
+        goto cleanup;
+    }
+    af_verify_set(out, AF_OK, 0,
+                  "ok: %zu entries of record %s; the log's key states that the signed tree of "
+                  "size %llu holds no other entry of it%s",
+                  s.st.n, rid, (ull)s.cp.size, nw ? "; witnessed" : "");
+cleanup:
+    if (rc < 0 && out)
+        memset(out, 0, sizeof *out);
+    free(s.st.seqs);
+    free(s.buf);
+    free(s.hashes);
+    json_decref(o);
+    return rc;
+}

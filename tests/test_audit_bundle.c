@@ -1,0 +1,712 @@
+/* audit_bundle: resident proof bundles (docs/audit-format.md §11).  The
+ * one-pass batch prover against the single prover for every tree up to
+ * 40 leaves; the independent vector (tests/vectors/gen_bundle_vectors.py)
+ * accepted and reproduced byte for byte; every tampering the format must
+ * catch, with its class; malformed and oversized input; witnesses; and
+ * bundles made from a vault, including a trimmed report index. */
+#include "testlog.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "audit/audit.h"
+#include "audit/audit_bundle.h"
+#include "audit/audit_cosign.h"
+#include "audit/audit_proof.h"
+#include "crypto.h"
+
+#define POLICY VAULT_SOURCE_DIR "/policies/community.yaml"
+#define STREET "hangzhou/gongshu/xiaohe"
+#define GRID7 STREET "/changzheng/grid-07"
+#define PASS "bundle test passphrase"
+#define VEC VAULT_SOURCE_DIR "/tests/vectors/"
+
+static void fixed_leaf(uint8_t out[32], uint64_t i)
+{
+    char text[64];
+
+    snprintf(text, sizeof text, "proof vector leaf %llu", (unsigned long long)i);
+    af_leaf_hash(out, (const uint8_t *)text, strlen(text));
+}
+
+/* ---- the batch prover gives each single proof ---------------------------- */
+
+static void check_batch(const uint8_t (*leaves)[32], uint64_t size, const uint64_t *idx, size_t n)
+{
+    af_batch b;
+    af_prover p;
+    uint8_t leaf[32], hashes[VAULT_PROOF_HASHES_MAX][32];
+    size_t j, nh;
+    uint64_t i;
+
+    assert_int_equal(af_batch_init(&b, idx, n, size), 0);
+    for (i = 0; i < size; i++)
+        assert_int_equal(af_batch_push(&b, leaves[i]), i + 1 == size);
+    for (j = 0; j < n; j++) {
+        assert_int_equal(af_prover_inclusion(&p, idx[j], size), 0);
+        for (i = 0; i < size; i++)
+            af_prover_push(&p, leaves[i]);
+        assert_int_equal(af_batch_proof(leaf, hashes, &nh, &b, j), 0);
+        assert_int_equal(nh, p.n);
+        assert_memory_equal(leaf, p.leaf, 32);
+        if (nh)
+            assert_memory_equal(hashes, p.hashes, nh * 32);
+        assert_memory_equal(b.root, p.root, 32);
+        assert_int_equal(af_inclusion_verify(idx[j], size, leaf, (const uint8_t(*)[32])hashes, nh,
+                                             b.root), 0);
+    }
+    af_batch_free(&b);
+}
+
+static void test_batch_every_shape(void **state)
+{
+    uint8_t leaves[40][32];
+    uint64_t n, k, idx[40];
+    size_t m;
+    af_batch b;
+
+    (void)state;
+    for (n = 0; n < 40; n++)
+        fixed_leaf(leaves[n], n);
+    for (n = 1; n <= 40; n++) {
+        for (k = 0; k < n; k++) /* every single leaf */
+            check_batch((const uint8_t(*)[32])leaves, n, &k, 1);
+        for (k = 0, m = 0; k < n; k++) /* all of them at once */
+            idx[m++] = k;
+        check_batch((const uint8_t(*)[32])leaves, n, idx, m);
+        for (k = 0, m = 0; k < n; k += 3) /* every third */
+            idx[m++] = k;
+        check_batch((const uint8_t(*)[32])leaves, n, idx, m);
+    }
+    /* Leaves before all are in, an index outside the tree. */
+    k = 2;
+    assert_int_equal(af_batch_init(&b, &k, 1, 5), 0);
+    af_batch_push(&b, leaves[0]);
+    assert_int_equal(af_batch_proof(leaves[1], (uint8_t(*)[32])idx, &m, &b, 0), VAULT_EINVALID);
+    af_batch_free(&b);
+    k = 5;
+    assert_int_equal(af_batch_init(&b, &k, 1, 5), VAULT_EINVALID);
+}
+
+/* ---- the vector --------------------------------------------------------- */
+
+static char *slurp(const char *path, size_t *len)
+{
+    size_t n = 0;
+    char *t = (char *)tu_read_file(path, &n);
+    char *z = malloc(n + 1);
+
+    assert_non_null(t);
+    assert_non_null(z);
+    memcpy(z, t, n);
+    z[n] = '\0';
+    free(t);
+    if (len)
+        *len = n;
+    return z;
+}
+
+typedef struct vkey {
+    char text[256], name[256];
+    uint8_t pk[32], sk[64];
+} vkey;
+
+static void vector_key(vkey *k)
+{
+    char *t = slurp(VEC "vectors.pub", NULL);
+    uint8_t seed[32], pk[32];
+    int i;
+
+    snprintf(k->text, sizeof k->text, "%s", t);
+    free(t);
+    assert_int_equal(af_log_vkey_parse(k->name, k->pk, k->text), 0);
+    for (i = 0; i < 32; i++)
+        seed[i] = (uint8_t)(0xc0 + i);
+    assert_int_equal(crypto_sign_seed_keypair(pk, k->sk, seed), 0);
+    assert_memory_equal(pk, k->pk, 32);
+}
+
+static int verify(af_verify_result *r, const char *json, const vkey *k,
+                  const af_bundle_witness *w, size_t nw, size_t quorum)
+{
+    return af_bundle_verify(r, json, strlen(json), k->name, k->pk, w, nw, quorum);
+}
+
+/* The vector bundle, as JSON to tamper with. */
+static json_t *vector_json(void)
+{
+    char *t = slurp(VEC "bundle_v2.json", NULL);
+    json_t *o = json_loads(t, 0, NULL);
+
+    free(t);
+    assert_non_null(o);
+    return o;
+}
+
+static char *dumps(json_t *o)
+{
+    char *t = json_dumps(o, JSON_COMPACT);
+
+    assert_non_null(t);
+    return t;
+}
+
+/* Verify o; the class must be `cls` and the message hold `what`. */
+static void expect(json_t *o, const vkey *k, int cls, uint64_t bad, const char *what)
+{
+    af_verify_result r;
+    char *t = dumps(o);
+
+    assert_int_equal(verify(&r, t, k, NULL, 0, 0), cls);
+    assert_int_equal(r.cls, cls);
+    assert_int_equal(r.bad_seq, bad);
+    if (!strstr(r.message, what))
+        fail_msg("message \"%s\" lacks \"%s\"", r.message, what);
+    assert_null(strchr(r.message, '\n'));
+    free(t);
+    json_decref(o);
+}
+
+static void test_vector(void **state)
+{
+    vkey k;
+    size_t len, i, n = 0, nv, nv2, used = 0, nh;
+    char *file = slurp(VEC "bundle_v2.json", &len), *storage, *rows[TU_MAX_ROWS][TU_MAX_COLS];
+    char *storage2, *rows2[TU_MAX_ROWS][TU_MAX_COLS], *note, *statement = NULL, *out = NULL;
+    uint8_t *ent[10], leaves[10][32], record[16], sig[AF_BUNDLE_SIG_BYTES], leaf[32];
+    uint8_t hashes[64][32];
+    size_t lens[10];
+    uint64_t seqs[10], idx[10];
+    af_bundle_entry be[10];
+    af_verify_result r;
+    af_batch b;
+    af_entry e;
+    void *st;
+
+    (void)state;
+    vector_key(&k);
+    assert_int_equal(verify(&r, file, &k, NULL, 0, 0), AF_OK);
+    assert_int_equal(r.entries, 5);
+    assert_int_equal(r.newest_size, 10);
+    assert_non_null(strstr(r.message, "ok: 5 entries of record b0b1b2b3b4b5b6b7b8b9babbbcbdbebf"));
+    /* The writer: the same bytes from the same log, key and checkpoint. */
+    nv = tu_vectors("audit.txt", rows, &storage);
+    nv2 = tu_vectors("audit_v2.txt", rows2, &storage2);
+    for (i = 0; i < nv; i++)
+        if (strcmp(rows[i][0], "entry") == 0)
+            ent[n] = tu_unhex(rows[i][2], &lens[n]), n++;
+    for (i = 0; i < nv2; i++)
+        if (strcmp(rows2[i][0], "entry") == 0 && n < 10)
+            ent[n] = tu_unhex(rows2[i][2], &lens[n]), n++;
+    assert_int_equal(n, 10);
+    for (i = 0; i < 16; i++)
+        record[i] = (uint8_t)(0xb0 + i);
+    for (i = 0, nv = 0; i < 10; i++) {
+        af_leaf_hash(leaves[i], ent[i], lens[i]);
+        assert_int_equal(af_entry_decode(&e, &st, ent[i], lens[i]), 0);
+        if (e.has_record && memcmp(e.record_id, record, 16) == 0)
+            seqs[nv] = i + 1, idx[nv] = i, nv++;
+        free(st);
+    }
+    assert_int_equal(nv, 5);
+    assert_int_equal(af_batch_init(&b, idx, nv, 10), 0);
+    for (i = 0; i < 10; i++)
+        af_batch_push(&b, leaves[i]);
+    for (i = 0; i < nv; i++) {
+        assert_int_equal(af_batch_proof(leaf, hashes + used, &nh, &b, i), 0);
+        be[i].seq = seqs[i];
+        be[i].entry = ent[idx[i]];
+        be[i].len = lens[idx[i]];
+        be[i].nhashes = nh;
+        be[i].hashes = (const uint8_t(*)[32])(hashes + used);
+        used += nh;
+    }
+    note = slurp(VEC "checkpoint_v2.txt", NULL);
+    assert_int_equal(af_bundle_statement(&statement, k.name, 10, b.root, record, seqs, nv), 0);
+    assert_int_equal(af_bundle_sign(sig, statement, strlen(statement), k.name, k.sk), 0);
+    assert_int_equal(af_bundle_json(&out, k.name, record, note, statement, sig, be, nv), 0);
+    assert_int_equal(strlen(out) + 1, len);
+    assert_memory_equal(out, file, len - 1);
+    /* The public call agrees. */
+    {
+        vault_audit_result vr;
+        assert_int_equal(vault_audit_verify_bundle(&vr, file, len, k.text, NULL, 0, 0), 0);
+        assert_int_equal(vr.failure, VAULT_AUDIT_OK);
+        assert_int_equal(vr.entries, 5);
+    }
+    af_batch_free(&b);
+    for (i = 0; i < 10; i++)
+        free(ent[i]);
+    free(storage);
+    free(storage2);
+    free(note);
+    free(statement);
+    free(out);
+    free(file);
+}
+
+static json_t *entries(json_t *o) { return json_object_get(o, "entries"); }
+
+/* The Must-show of issue 16 and the rest of the classes. */
+static void test_tampering(void **state)
+{
+    vkey k;
+    json_t *o, *x, *h;
+    char *t, *note = NULL, *other, *line = NULL;
+    uint8_t osk[64], opk[32], root[32], wsk[64], wpk[32];
+    af_checkpoint cp;
+    af_bundle_witness w[2];
+    af_verify_result r;
+    size_t n;
+
+    (void)state;
+    vector_key(&k);
+    /* One entry removed (entry 6): the statement lists it. */
+    o = vector_json();
+    json_array_remove(entries(o), 2);
+    expect(o, &k, AF_MISSING, 6, "entry 6: missing (the log's signed statement lists 5");
+    /* The last one removed, and all of them. */
+    o = vector_json();
+    json_array_remove(entries(o), 4);
+    expect(o, &k, AF_MISSING, 8, "entry 8: missing");
+    o = vector_json();
+    json_array_clear(entries(o));
+    expect(o, &k, AF_MISSING, 1, "entry 1: missing");
+    /* One hash of a proof altered. */
+    o = vector_json();
+    h = json_array_get(json_object_get(json_array_get(entries(o), 1), "hashes"), 0);
+    json_string_set(h, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    expect(o, &k, AF_MODIFIED, 2, "entry 2: modified (its inclusion proof");
+    /* A hash dropped from a proof: the wrong shape is an altered proof too. */
+    o = vector_json();
+    json_array_remove(json_object_get(json_array_get(entries(o), 3), "hashes"), 0);
+    expect(o, &k, AF_MODIFIED, 7, "entry 7: modified (its inclusion proof");
+    /* One byte of an entry altered (its detail's length stays). */
+    o = vector_json();
+    x = json_array_get(entries(o), 0);
+    t = strdup(json_string_value(json_object_get(x, "entry")));
+    t[100] = t[100] == 'A' ? 'B' : 'A';
+    json_object_set_new(x, "entry", json_string(t));
+    free(t);
+    expect(o, &k, AF_MODIFIED, 1, "entry 1: modified");
+    /* An entry listed twice, and two swapped. */
+    o = vector_json();
+    json_array_insert_new(entries(o), 2, json_deep_copy(json_array_get(entries(o), 1)));
+    expect(o, &k, AF_REORDERED, 2, "entry 2: reordered (listed twice)");
+    o = vector_json();
+    x = json_incref(json_array_get(entries(o), 0));
+    json_array_remove(entries(o), 0);
+    json_array_insert_new(entries(o), 1, x);
+    expect(o, &k, AF_REORDERED, 1, "entry 1: reordered (listed after a later entry)");
+    /* An entry of another record (entry 9: none) with a proof that holds. */
+    {
+        json_t *v = vector_json();
+        af_batch b;
+        uint64_t i9 = 8;
+        char *s2, *rows[TU_MAX_ROWS][TU_MAX_COLS], *s3, *rows3[TU_MAX_ROWS][TU_MAX_COLS];
+        uint8_t leaves[10][32], *bytes, leaf[32], hs[8][32];
+        size_t nv, n3, i, m = 0, len, nh;
+        char b64[1024];
+        json_t *arr;
+
+        nv = tu_vectors("audit.txt", rows, &s2);
+        n3 = tu_vectors("audit_v2.txt", rows3, &s3);
+        for (i = 0; i < nv; i++)
+            if (strcmp(rows[i][0], "entry") == 0) {
+                bytes = tu_unhex(rows[i][2], &len);
+                af_leaf_hash(leaves[m++], bytes, len);
+                free(bytes);
+            }
+        for (i = 0; i < n3; i++)
+            if (strcmp(rows3[i][0], "entry") == 0 && m < 10) {
+                bytes = tu_unhex(rows3[i][2], &len);
+                af_leaf_hash(leaves[m], bytes, len);
+                if (m == 8)
+                    assert_int_equal(vc_bin2b64(b64, sizeof b64, bytes, len), 0);
+                m++;
+                free(bytes);
+            }
+        assert_int_equal(af_batch_init(&b, &i9, 1, 10), 0);
+        for (i = 0; i < 10; i++)
+            af_batch_push(&b, leaves[i]);
+        assert_int_equal(af_batch_proof(leaf, hs, &nh, &b, 0), 0);
+        af_batch_free(&b);
+        arr = json_array();
+        for (i = 0; i < nh; i++) {
+            char hb[48];
+            assert_int_equal(vc_bin2b64(hb, sizeof hb, hs[i], 32), 0);
+            json_array_append_new(arr, json_string(hb));
+        }
+        x = json_pack("{s:i, s:s, s:o}", "seq", 9, "entry", b64, "hashes", arr);
+        json_array_append_new(entries(v), x);
+        expect(v, &k, AF_MODIFIED, 9, "entry 9: modified (it is not filed under the bundle's record)");
+        free(s2);
+        free(s3);
+    }
+    /* A checkpoint of another log (its own key and origin, same tree). */
+    for (n = 0; n < 64; n++)
+        osk[n] = 0;
+    crypto_sign_keypair(opk, osk);
+    o = vector_json();
+    assert_int_equal(af_checkpoint_verify(&cp, json_string_value(json_object_get(o, "checkpoint")),
+                                          json_string_length(json_object_get(o, "checkpoint")),
+                                          k.name, k.pk), 0);
+    memcpy(root, cp.root, 32);
+    assert_int_equal(af_checkpoint_sign(&other, "libvault.test/another", 10, root, osk), 0);
+    json_object_set_new(o, "checkpoint", json_string(other));
+    expect(o, &k, AF_BAD_SIGNATURE, 10, "checkpoint 10: bad signature");
+    /* ... signed under our origin by another key, and the whole bundle of
+     * another log checked with our key. */
+    free(other);
+    assert_int_equal(af_checkpoint_sign(&other, k.name, 10, root, osk), 0);
+    o = vector_json();
+    json_object_set_new(o, "checkpoint", json_string(other));
+    expect(o, &k, AF_BAD_SIGNATURE, 10, "checkpoint 10: bad signature");
+    free(other);
+    o = vector_json();
+    json_object_set_new(o, "origin", json_string("libvault.test/another"));
+    expect(o, &k, AF_BAD_SIGNATURE, 0, "the bundle is of another log");
+    /* The statement: a seq taken out of it (signature breaks), its
+     * signature altered, a statement of another record. */
+    o = vector_json();
+    t = strdup(json_string_value(json_object_get(o, "statement")));
+    *strstr(t, " 6") = '\0';
+    json_object_set_new(o, "statement", json_string(t));
+    free(t);
+    expect(o, &k, AF_BAD_SIGNATURE, 10, "bundle statement: bad signature");
+    o = vector_json();
+    t = strdup(json_string_value(json_object_get(o, "signature")));
+    t[10] = t[10] == 'A' ? 'B' : 'A';
+    json_object_set_new(o, "signature", json_string(t));
+    free(t);
+    expect(o, &k, AF_BAD_SIGNATURE, 10, "bundle statement: bad signature");
+    o = vector_json();
+    json_object_set_new(o, "record", json_string("c0b1b2b3b4b5b6b7b8b9babbbcbdbebf"));
+    expect(o, &k, AF_MODIFIED, 0, "it is about another record");
+    /* Witnesses: none cosigned; one of two; the same key twice counts once. */
+    for (n = 0; n < 2; n++) {
+        uint8_t seed[32];
+        memset(seed, 0x40 + (int)n, sizeof seed);
+        crypto_sign_seed_keypair(n ? w[1].pk : wpk, wsk, seed);
+        snprintf(w[n].name, sizeof w[n].name, "witness.test/%zu", n);
+        if (!n)
+            memcpy(w[0].pk, wpk, 32);
+    }
+    o = vector_json();
+    t = dumps(o);
+    assert_int_equal(verify(&r, t, &k, w, 1, 1), AF_UNWITNESSED);
+    assert_non_null(strstr(r.message, "checkpoint 10: unwitnessed (0 of the 1 required"));
+    assert_string_equal(af_bundle_class_name(r.cls), "unwitnessed");
+    free(t);
+    {
+        uint8_t s0[32];
+        memset(s0, 0x40, sizeof s0);
+        crypto_sign_seed_keypair(wpk, wsk, s0);
+    }
+    note = strdup(json_string_value(json_object_get(o, "checkpoint")));
+    assert_int_equal(af_cosign(&line, note, strlen(note), w[0].name, wsk, 1796083200), 0);
+    t = malloc(strlen(note) + strlen(line) + 1);
+    snprintf(t, strlen(note) + strlen(line) + 1, "%s%s", note, line);
+    json_object_set_new(o, "checkpoint", json_string(t));
+    free(t);
+    t = dumps(o);
+    assert_int_equal(verify(&r, t, &k, w, 1, 1), AF_OK);
+    assert_int_equal(verify(&r, t, &k, w, 2, 1), AF_OK);
+    assert_int_equal(verify(&r, t, &k, w, 2, 2), AF_UNWITNESSED);
+    assert_non_null(strstr(r.message, "1 of the 2 required"));
+    memcpy(&w[1], &w[0], sizeof w[0]);
+    assert_int_equal(verify(&r, t, &k, w, 2, 2), AF_UNWITNESSED);
+    assert_int_equal(verify(&r, t, &k, w, 2, 3), VAULT_EINVALID);
+    assert_int_equal(verify(&r, t, &k, w, 0, 1), VAULT_EINVALID);
+    assert_int_equal(verify(&r, t, &k, NULL, 0, 0), AF_OK); /* not asked for */
+    free(t);
+    json_decref(o);
+    free(note);
+    free(line);
+}
+
+/* Not a bundle: a clear one-line "malformed", never a crash. */
+static void test_malformed(void **state)
+{
+    static const char *const bad[] = {
+        "", "{", "[]", "null", "{\"bundle\":\"libvault-bundle/v1\"}", "\"x\"", "{}",
+    };
+    vkey k;
+    af_verify_result r;
+    json_t *o;
+    size_t i;
+    char *big;
+    int rc;
+
+    (void)state;
+    vector_key(&k);
+    for (i = 0; i < VAULT_ARRAY_LEN(bad); i++) {
+        assert_int_equal(verify(&r, bad[i], &k, NULL, 0, 0), AF_MALFORMED);
+        assert_non_null(strstr(r.message, "bundle: malformed"));
+    }
+    o = vector_json();
+    json_object_set_new(o, "extra", json_true());
+    expect(o, &k, AF_MALFORMED, 0, "exactly the keys");
+    o = vector_json();
+    json_object_set_new(o, "bundle", json_string("libvault-bundle/v2"));
+    expect(o, &k, AF_MALFORMED, 0, "\"bundle\" is not");
+    o = vector_json();
+    json_object_set_new(o, "signature", json_string("AAAA"));
+    expect(o, &k, AF_MALFORMED, 0, "signature is not of its type");
+    o = vector_json();
+    json_object_set_new(json_array_get(entries(o), 0), "seq", json_string("1"));
+    expect(o, &k, AF_MALFORMED, 1, "entries[0] is not {seq, entry, hashes}");
+    o = vector_json();
+    json_object_set_new(json_array_get(entries(o), 0), "entry", json_string("!!"));
+    expect(o, &k, AF_MALFORMED, 1, "entry 1: malformed");
+    o = vector_json();
+    json_object_set_new(json_array_get(entries(o), 0), "entry", json_string("TFZBMQ=="));
+    expect(o, &k, AF_MALFORMED, 1, "its bytes do not decode");
+    o = vector_json();
+    json_array_set_new(json_object_get(json_array_get(entries(o), 0), "hashes"), 0,
+                       json_integer(5));
+    expect(o, &k, AF_MALFORMED, 1, "hash 0 is not base64 of 32 bytes");
+    o = vector_json();
+    json_object_set_new(o, "checkpoint", json_string("not a note\n"));
+    expect(o, &k, AF_MALFORMED, 0, "checkpoint: malformed");
+    /* A duplicate key (jansson refuses it), a NUL inside a string. */
+    assert_int_equal(verify(&r, "{\"bundle\":1,\"bundle\":2}", &k, NULL, 0, 0), AF_MALFORMED);
+    o = vector_json();
+    json_object_set_new(o, "statement", json_stringn("a\0b", 3));
+    expect(o, &k, AF_MALFORMED, 0, "bundle: malformed");
+    /* Oversized: refused before parsing. */
+    big = malloc(AF_BUNDLE_MAX + 2);
+    assert_non_null(big);
+    memset(big, ' ', AF_BUNDLE_MAX + 1);
+    big[AF_BUNDLE_MAX + 1] = '\0';
+    rc = af_bundle_verify(&r, big, AF_BUNDLE_MAX + 1, k.name, k.pk, NULL, 0, 0);
+    assert_int_equal(rc, AF_MALFORMED);
+    assert_non_null(strstr(r.message, "larger than"));
+    free(big);
+    /* The public call: bad key text, a quorum above the keys. */
+    {
+        vault_audit_result vr;
+        const char *wk[] = {"not a key"};
+        assert_int_equal(vault_audit_verify_bundle(&vr, "{}", 2, "nokey", NULL, 0, 0),
+                         VAULT_EINVALID);
+        assert_int_equal(vault_audit_verify_bundle(&vr, "{}", 2, k.text, wk, 1, 0),
+                         VAULT_EINVALID);
+        assert_non_null(strstr(vault_error_last(), "witness key 1"));
+        assert_int_equal(vault_audit_verify_bundle(&vr, "{}", 2, k.text, NULL, 0, 0),
+                         VAULT_EINTEGRITY);
+        assert_int_equal(vr.failure, VAULT_AUDIT_MALFORMED);
+        assert_string_equal(vr.failure_name, "malformed");
+    }
+}
+
+/* ---- from a vault ----------------------------------------------------------- */
+
+typedef struct fixture {
+    char *dir;
+    char path[512];
+    vault *v;
+    char id[VAULT_ID_HEX_SIZE], id2[VAULT_ID_HEX_SIZE];
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    vault_secret s = tu_pass_secret(PASS);
+    const char *fields[] = {"name", "phone"}, *values[] = {"张三", "13812345678"};
+    const char *values2[] = {"李四", "13900000000"};
+    size_t lens[] = {strlen(values[0]), 11}, lens2[] = {strlen(values2[0]), 11};
+    vault_session *officer, *grid;
+    vault_result *r = NULL;
+    const char *phone = "phone";
+    int i;
+
+    assert_non_null(f);
+    f->dir = tu_tmpdir();
+    snprintf(f->path, sizeof f->path, "%s/b.vault", f->dir);
+    assert_int_equal(vault_create(&f->v, f->path, POLICY, &s), 0);
+    officer = tu_session(f->v, "li", "data_officer", "street_office", STREET, "resident_service");
+    grid = tu_session(f->v, "wang", "grid_worker", "community_committee", GRID7,
+                      "grid_management");
+    assert_int_equal(vault_record_add(f->id, sizeof f->id, officer, GRID7, 2, fields, values, lens),
+                     0);
+    assert_int_equal(
+        vault_record_add(f->id2, sizeof f->id2, officer, GRID7, 2, fields, values2, lens2), 0);
+    vault_session_close(officer);
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(vault_record_get(&r, grid, i % 3 ? f->id2 : f->id, &phone, 1), 0);
+        vault_result_free(r);
+        r = NULL;
+    }
+    vault_session_close(grid);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    vault_close(f->v);
+    tu_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* The entries of a record with seq <= size, by reading the whole log. */
+typedef struct count_ctx {
+    uint8_t rec[16];
+    uint64_t size, n, last_seq;
+    char last_action[32];
+    int last_has_record;
+} count_ctx;
+
+static void count_fn(void *arg, const af_entry *e)
+{
+    count_ctx *c = arg;
+
+    assert_non_null(e);
+    if (e->seq <= c->size && e->has_record && memcmp(e->record_id, c->rec, 16) == 0)
+        c->n++;
+    c->last_seq = e->seq;
+    snprintf(c->last_action, sizeof c->last_action, "%s", e->action);
+    c->last_has_record = e->has_record && memcmp(e->record_id, c->rec, 16) == 0;
+}
+
+static sqlite3 *raw_db(fixture *f)
+{
+    char key[80];
+    sqlite3 *db = NULL;
+
+    assert_int_equal(vault_db_key(key, sizeof key, f->v), 0);
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_key(db, key, (int)strlen(key)), SQLITE_OK);
+    sodium_memzero(key, sizeof key);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA cipher_page_size = 4096", NULL, NULL, NULL),
+                     SQLITE_OK);
+    return db;
+}
+
+static void test_vault_bundle(void **state)
+{
+    fixture *f = *state;
+    char pub[256], *note = NULL, *json = NULL, *json2 = NULL;
+    vault_audit_result r;
+    count_ctx c;
+    tu_visit t = {count_fn, &c};
+    af_checkpoint cp;
+    char name[256];
+    uint8_t pk[32];
+
+    assert_int_equal(vault_audit_pubkey(pub, sizeof pub, f->v), 0);
+    assert_int_equal(vault_audit_checkpoint(&note, f->v), 0);
+    assert_int_equal(af_log_vkey_parse(name, pk, pub), 0);
+    assert_int_equal(af_checkpoint_verify(&cp, note, strlen(note), name, pk), 0);
+    if (vault_audit_bundle(&json, f->v, f->id) != 0)
+        fail_msg("bundle: %s", vault_error_last());
+    if (vault_audit_verify_bundle(&r, json, strlen(json), pub, NULL, 0, 0) != 0)
+        fail_msg("verify: %s", vault_error_last());
+    /* Exactly the record's entries in the checkpoint's tree. */
+    memset(&c, 0, sizeof c);
+    assert_int_equal(vault__id_parse(c.rec, f->id), 0);
+    c.size = cp.size;
+    assert_int_equal(TU_SNAP(f->v->db, store_audit_scan(f->v->db, 0, tu_visit_fn, &t)), 0);
+    assert_true(c.n >= 3);
+    assert_int_equal(r.entries, c.n);
+    assert_int_equal(r.newest_size, cp.size);
+    /* The bundle was logged, filed under the record, after the tree. */
+    assert_string_equal(c.last_action, "audit_bundle");
+    assert_true(c.last_has_record);
+    assert_true(c.last_seq > cp.size);
+    assert_null(strstr(json, "13812345678")); /* no field value */
+    assert_null(strstr(json, "张三"));
+    /* Another record's bundle does not verify as this one's: its
+     * statement names the other record, and the two differ. */
+    assert_int_equal(vault_audit_bundle(&json2, f->v, f->id2), 0);
+    assert_int_equal(vault_audit_verify_bundle(&r, json2, strlen(json2), pub, NULL, 0, 0), 0);
+    assert_true(strcmp(json, json2) != 0);
+    free(json2);
+    json2 = NULL;
+    /* A bundle of another vault's key: bad signature. */
+    {
+        fixture g;
+        vault_secret s = tu_pass_secret(PASS);
+        char pub2[256];
+        memset(&g, 0, sizeof g);
+        g.dir = tu_tmpdir();
+        snprintf(g.path, sizeof g.path, "%s/o.vault", g.dir);
+        assert_int_equal(vault_create(&g.v, g.path, POLICY, &s), 0);
+        assert_int_equal(vault_audit_pubkey(pub2, sizeof pub2, g.v), 0);
+        assert_int_equal(vault_audit_verify_bundle(&r, json, strlen(json), pub2, NULL, 0, 0),
+                         VAULT_EINTEGRITY);
+        assert_int_equal(r.failure, VAULT_AUDIT_BAD_SIGNATURE);
+        vault_close(g.v);
+        tu_rmdir(g.dir);
+    }
+    /* Refusals: a bad id. */
+    assert_int_equal(vault_audit_bundle(&json2, f->v, "xyz"), VAULT_EINVALID);
+    assert_int_equal(vault_audit_bundle(NULL, f->v, f->id), VAULT_EINVALID);
+    free(note);
+    free(json);
+}
+
+/* The report index (its merged rows and the tail's filter column) made to
+ * leave out one of the record's entries behind the vault's back: the scan
+ * finds the entry the index left out, and no short bundle is made. */
+static void test_trimmed_index(void **state)
+{
+    fixture *f = *state;
+    char *note = NULL, *json = NULL, sql[256];
+    sqlite3 *db;
+
+    assert_int_equal(vault_audit_checkpoint(&note, f->v), 0);
+    free(note);
+    db = raw_db(f);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM audit_by_record WHERE record_id = X'%s'; UPDATE audit SET record_id ="
+             " NULL WHERE pos = (SELECT MIN(pos) FROM audit WHERE record_id = X'%s');",
+             f->id, f->id);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK || sqlite3_changes(db) != 1)
+        fail_msg("tamper: %s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    assert_int_equal(vault_audit_bundle(&json, f->v, f->id), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "the report index does not list it"));
+    assert_null(json);
+}
+
+/* An entry changed behind the vault's back: no bundle over it. */
+static void test_tampered_entry(void **state)
+{
+    fixture *f = *state;
+    char *note = NULL, *json = NULL;
+    sqlite3 *db;
+
+    assert_int_equal(vault_audit_checkpoint(&note, f->v), 0);
+    free(note);
+    db = raw_db(f);
+    if (sqlite3_exec(db,
+                     "UPDATE audit SET entry = substr(entry, 1, length(entry) - 1) || "
+                     "X'21' WHERE pos = 4;",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("tamper: %s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    assert_int_equal(vault_audit_bundle(&json, f->v, f->id), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "entry 4"));
+    assert_null(json);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch_every_shape),
+        cmocka_unit_test(test_vector),
+        cmocka_unit_test(test_tampering),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test_setup_teardown(test_vault_bundle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trimmed_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tampered_entry, setup, teardown),
+    };
+
+    assert_int_equal(vault_init(), 0);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
