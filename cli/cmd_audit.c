@@ -1,4 +1,4 @@
-/* vaultctl audit verify|checkpoint|pubkey|export|report|prove|consistency|check-proof. */
+/* vaultctl audit verify|checkpoint|pubkey|export|report|prove|consistency|check-proof|witness. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,9 @@
 
 static const char audit_help[] =
     "usage: vaultctl audit verify [--pubkey FILE] [--checkpoint FILE]... [--max-age DURATION]\n"
-    "       vaultctl audit verify --export FILE --pubkey FILE [--checkpoint FILE]...   (no vault, no keys)\n"
+    "       vaultctl audit verify --export FILE --pubkey FILE [--checkpoint FILE]...\n"
+    "                [--witness-key FILE... [--witness-quorum K]]   (no vault, no keys)\n"
+    "       vaultctl audit witness   (submit the newest checkpoint to the policy's witnesses)\n"
     "       vaultctl audit checkpoint [--out FILE]\n"
     "       vaultctl audit pubkey [--out FILE]\n"
     "       vaultctl audit export [--out FILE]\n"
@@ -277,7 +279,13 @@ int cmd_audit(cli *c, int argc, char **argv)
                                          {"to", required_argument, NULL, 't'},
                                          {"proof", required_argument, NULL, 'P'},
                                          {"max-age", required_argument, NULL, 'A'},
+                                         {"witness-key", required_argument, NULL, 'W'},
+                                         {"witness-quorum", required_argument, NULL, 'Q'},
                                          {NULL, 0, NULL, 0}};
+    const char *wk_paths[64], *quorum_arg = NULL;
+    char *wkeys[64] = {0};
+    size_t nwk = 0;
+    uint64_t quorum = 0;
     const char *export_path = NULL, *pub_path = NULL, *out_path = NULL, **cp_paths = NULL, **grown;
     const char *record = NULL, *sub, *report_user = NULL, *proof_path = NULL;
     const char *seq_arg = NULL, *size_arg = NULL, *from_arg = NULL, *to_arg = NULL;
@@ -322,6 +330,14 @@ int cmd_audit(cli *c, int argc, char **argv)
         case 't': to_arg = optarg; break;
         case 'P': proof_path = optarg; break;
         case 'A': max_age_arg = optarg; break;
+        case 'W':
+            if (nwk >= 64) {
+                ex = cli_usage_error(c, "at most 64 --witness-key files");
+                goto out;
+            }
+            wk_paths[nwk++] = optarg;
+            break;
+        case 'Q': quorum_arg = optarg; break;
         default:
             if ((r = cli_global_option(c, opt, optarg)) <= 0) {
                 ex = r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
@@ -332,7 +348,7 @@ int cmd_audit(cli *c, int argc, char **argv)
     sub = optind < argc ? argv[optind] : NULL;
     if (!sub) {
         ex = cli_usage_error(c, "say verify, checkpoint, pubkey, export, report, prove, "
-                                "consistency or check-proof");
+                                "consistency, check-proof or witness");
         goto out;
     }
     if (optind + 1 < argc) {
@@ -357,6 +373,25 @@ int cmd_audit(cli *c, int argc, char **argv)
                              max_age_arg);
         goto out;
     }
+    if ((nwk || quorum_arg) && !(strcmp(sub, "verify") == 0 && export_path)) {
+        ex = cli_usage_error(c, "--witness-key and --witness-quorum go with verify --export "
+                                "(in the vault, the policy's witnesses: count)");
+        goto out;
+    }
+    if (quorum_arg && !nwk) {
+        ex = cli_usage_error(c, "--witness-quorum needs --witness-key FILE");
+        goto out;
+    }
+    if (quorum_arg && ((ex = parse_u64(c, "--witness-quorum", quorum_arg, &quorum)) != EXIT_OK ||
+                       quorum == 0 || quorum > nwk)) {
+        ex = cli_usage_error(c, "--witness-quorum: from 1 to the %zu witness keys given", nwk);
+        goto out;
+    }
+    for (i = 0; i < nwk; i++)
+        if (!(wkeys[i] = read_small(c, wk_paths[i]))) {
+            ex = EXIT_FAIL;
+            goto out;
+        }
     if (proof_path && strcmp(sub, "check-proof") != 0) {
         ex = cli_usage_error(c, "--proof goes with check-proof");
         goto out;
@@ -386,9 +421,11 @@ int cmd_audit(cli *c, int argc, char **argv)
                 ex = EXIT_FAIL;
                 goto out;
             }
-            rc = vault_audit_verify_export_notes(&res, export_path, pub,
-                                                 (const char *const *)notes, ncp,
-                                                 show ? progress_bar : NULL, NULL);
+            rc = vault_audit_verify_export_witnessed(&res, export_path, pub,
+                                                     (const char *const *)notes, ncp,
+                                                     (const char *const *)wkeys, nwk,
+                                                     (size_t)quorum,
+                                                     show ? progress_bar : NULL, NULL);
             if (rc >= 0 && max_age && vault_audit_require_recent(&res, max_age) < 0)
                 rc = VAULT_EINTEGRITY;
             ex = report_verify(c, rc, &res, show);
@@ -418,7 +455,22 @@ int cmd_audit(cli *c, int argc, char **argv)
         ex = cli_usage_error(c, "--checkpoint goes with verify");
         goto out;
     }
-    if (strcmp(sub, "checkpoint") == 0) {
+    if (strcmp(sub, "witness") == 0) {
+        vault_witness_status st[32];
+        size_t n = 0;
+
+        c->cmd = "audit witness";
+        if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
+            goto out;
+        rc = vault_audit_witness(st, 32, &n, v, NULL, 0, 0);
+        for (i = 0; i < n; i++) {
+            if (st[i].result == VAULT_OK)
+                printf("%s: %s checkpoint %llu\n", st[i].name,
+                       st[i].already ? "had cosigned" : "cosigned", (unsigned long long)st[i].size);
+            else
+                printf("%s: not cosigned: %s\n", st[i].name, st[i].message);
+        }
+    } else if (strcmp(sub, "checkpoint") == 0) {
         c->cmd = "audit checkpoint";
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             goto out;
@@ -502,6 +554,8 @@ out:
     free(notes);
     free(cp_paths);
     free(pub);
+    for (i = 0; i < nwk; i++)
+        free(wkeys[i]);
     vault_close(v);
     return ex;
 }

@@ -370,7 +370,7 @@ static void witness_check(af_verify_result *r, const char *note, size_t len, uin
         return;
     if (!note) {
         af_verify_set(r, AF_UNWITNESSED, 0, "unwitnessed (%zu cosignatures required and no "
-                      "checkpoint is stored)", quorum);
+                      "signed checkpoint to carry them)", quorum);
         return;
     }
     count = af_cosign_count(note, len, keys, nkeys, &mask);
@@ -877,7 +877,7 @@ static int export_newest(char **out, size_t *out_len, uint64_t *out_size, const 
         const char *note;
         af_checkpoint c;
 
-        if (strncmp(line, "{\"checkpoint\"", 14) != 0)
+        if (strncmp(line, "{\"checkpoint\"", 13) != 0)
             break;
         json_decref(o);
         o = json_loadb(line, (size_t)n, 0, NULL);
