@@ -605,6 +605,15 @@ VAULT_API int vault_audit_witness(vault_witness_status *status, size_t cap, size
  * does: it submits from a thread of its own). */
 VAULT_API int vault_set_witness_auto(vault *v, int on) VAULT_CHECK;
 
+/* VAULT_OK when `key` (verifier key text) is a witness the active policy
+ * pins under `witnesses:`; VAULT_EDENIED (naming the witness) when it
+ * isn't, VAULT_EINVALID when it isn't a witness verifier key. */
+VAULT_API int vault_witness_pinned(vault *v, const char *key) VAULT_CHECK;
+
+/* 1 when a checkpoint was committed through this handle since the last
+ * call (which clears it), else 0: what vaultd's submitting thread polls. */
+VAULT_API int vault_witness_take_due(vault *v);
+
 /* The checkpoint verifier key as C2SP note verifier text
  * "<origin>+<keyid hex>+<base64(0x01 | public key)>".  out: 256 bytes.
  * The origin "libvault/<vault id, 32 hex>" is the key's name; notes of

@@ -141,7 +141,7 @@ static void submit_one(target *t, vault *v, const char *note, size_t len, uint64
 
     if (!pr) {
         t->rc = vault__err(VAULT_ENOMEM, "out of memory");
-        goto done;
+        goto cleanup;
     }
     for (tries = 0; tries < 2; tries++) {
         vault_proof_clear(pr);
@@ -161,7 +161,7 @@ static void submit_one(target *t, vault *v, const char *note, size_t len, uint64
         old = got; /* it holds another size: catch it up from there */
     }
     t->rc = rc;
-done:
+cleanup:
     if (t->rc < 0)
         snprintf(t->message, sizeof t->message, "%s", vault_error_last());
     vault_proof_clear(pr);
@@ -369,4 +369,38 @@ void audit__witness_auto(vault *v)
      * checkpoint (or by hand: vaultctl audit witness). */
     if (vault_audit_witness(NULL, 0, NULL, v, NULL, 0, VAULT_WITNESS_AUTO_MS) < 0)
         vault__err_clear();
+}
+
+int vault_witness_pinned(vault *v, const char *key)
+{
+    int rc = VAULT_OK, entered = 0;
+    char name[256];
+    uint8_t pk[32];
+
+    ENSURE(key, VAULT_EINVALID, "missing witness key");
+    ENSURE(v && !v->remote, VAULT_EINVALID, "vault_witness_pinned needs an embedded vault");
+    ENSURE(af_vkey_parse(name, pk, key, strlen(key), AF_SIGTYPE_COSIGN_V1) == VAULT_OK,
+           VAULT_EINVALID, "not a witness verifier key (name+keyid+base64 of 0x04 and an "
+           "Ed25519 key, as `vaultctl witness pubkey` prints it)");
+    GUARD(vault__enter(v));
+    entered = 1;
+    ENSURE(policy_witness_find(v->policy, key), VAULT_EDENIED,
+           "witness %s is not pinned by the policy's witnesses: (policy %s)", name,
+           v->policy ? policy_name(v->policy) : "none");
+cleanup:
+    vault__exit(v, entered);
+    return rc;
+}
+
+int vault_witness_take_due(vault *v)
+{
+    int due;
+
+    if (!v || v->remote)
+        return 0;
+    pthread_mutex_lock(&v->lock);
+    due = v->witness_due;
+    v->witness_due = 0;
+    pthread_mutex_unlock(&v->lock);
+    return due;
 }
