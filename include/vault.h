@@ -688,7 +688,10 @@ VAULT_API size_t vault_audit_notes_max(void);
  * is checked: a note larger than the log is "truncated", a bad one is
  * "bad signature" at the size it claims (or "malformed" when it does not
  * parse), and only signature lines named after this vault's origin count.
- * An entry that no longer decodes is "malformed" at its position.  Returns
+ * An entry that no longer decodes is "malformed" at its position.  When
+ * the active policy pins witnesses (`witnesses:`), the newest stored
+ * checkpoint must carry valid cosignatures from witness_quorum of them,
+ * else VAULT_AUDIT_UNWITNESSED (docs/audit-format.md section 5).  Returns
  * 0 when intact, or VAULT_EINTEGRITY with *out naming the first bad entry
  * and the class; VAULT_EINVALID for a NULL note, VAULT_ELIMIT for more
  * than VAULT_AUDIT_NOTES_MAX.  Reads one snapshot, then appends an
