@@ -247,6 +247,14 @@ class Witnessed(unittest.TestCase):
         self.assertIn("- witness " + w2.vkey, out)
         self.assertNotIn("witness_quorum", out)  # 1 of 2, then 1 of 1 (all listed)
 
+    def wait_for(self, cond, what, d, timeout=20):
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            if cond():
+                return
+            time.sleep(0.2)
+        self.fail("vaultd: no %s: %s" % (what, d.read_log()))
+
     def test_vaultd(self):
         if not os.path.exists(VAULTD):
             self.skipTest("no vaultd")
@@ -283,6 +291,29 @@ class Witnessed(unittest.TestCase):
                 time.sleep(0.2)
             else:
                 self.fail("vaultd did not get a cosignature: " + d.read_log())
+            tokfile = self.write("officer.jwt", d.token("officer-li", "data_officer",
+                                                        "street_office") + "\n")
+
+            def remote_verify():
+                return run("--server", "unix://" + d.sock, "--token-file", tokfile,
+                           "--purpose", "resident_service", "audit", "verify", check=False)
+
+            self.wait_for(lambda: remote_verify()[0] == 0, "a cosigned newest checkpoint", d)
+            # The witness down: a new checkpoint stays unwitnessed, the
+            # failure is logged and counted, and retried.
+            w1.stop()
+            r = d.post("/v1/audit/checkpoint", {"purpose": "resident_service"},
+                       token=d.token("officer-li", "data_officer", "street_office"))
+            self.assertEqual(r.status, 200, r)
+            self.wait_for(lambda: re.search(r"^vaultd_witness_failures_total [1-9]",
+                                            d.get("/v1/metrics").raw, re.M), "a failure", d)
+            rc, out, err = remote_verify()
+            self.assertEqual(rc, 3, out + err)  # client mode knows the class
+            self.assertIn("unwitnessed", out)
+            self.assertRegex(d.read_log(), r"vaultd: witness witness\.test/d1: checkpoint \d+ "
+                             r"not cosigned, retried in 1s: ")
+            self.restart(w1)
+            self.wait_for(lambda: remote_verify()[0] == 0, "the retry to cosign", d)
             d.stop()
             rc, out, err = d.embedded("audit", "verify", check=False)
             self.assertEqual(rc, 0, out + err + d.read_log())
