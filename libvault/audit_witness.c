@@ -38,7 +38,7 @@ size_t vault_witness_status_size(void) { return sizeof(vault_witness_status); }
 
 typedef struct target {
     witness_peer peer;
-    const char *url;
+    char url[WITNESS_URL_MAX + 1]; /* a copy: the policy may be replaced while unlocked */
     uint64_t held;        /* the largest stored checkpoint it cosigned (0: none) */
     int done;             /* it cosigned the newest already */
     char *line;           /* the cosignature it returned (malloc'ed) */
@@ -51,7 +51,8 @@ typedef struct scan_ctx {
     uint8_t pk[32];
     target *t;
     size_t nt;
-    char *note;           /* the newest stored checkpoint (malloc'ed) */
+    uint64_t want;        /* 0: keep the newest; else the note of this size */
+    char *note;           /* that stored checkpoint (malloc'ed) */
     size_t len;
     uint64_t size;
 } scan_ctx;
@@ -71,7 +72,7 @@ static int scan_fn(void *arg, uint64_t size, const char *note, size_t len)
             c->t[i].held = size;
         vault__err_clear();
     }
-    if (!c->note || size > c->size) {
+    if (c->want ? size == c->want : (!c->note || size > c->size)) {
         char *copy = strndup(note, len);
 
         if (!copy)
@@ -180,16 +181,12 @@ static int store_lines(size_t *stored, vault *v, target *t, size_t nt, uint64_t 
     GUARD(op_begin(v, OP_WRITE));
     GUARD(audit__load_pk(c.pk, v));
     audit__origin(c.origin, sizeof c.origin, v);
+    /* The note of exactly `size`, read again in this transaction (newer
+     * checkpoints may have been signed, or cosignatures stored, meanwhile). */
+    c.want = size;
     GUARD(store_checkpoint_scan(v->db, scan_fn, &c));
-    ENSURE(c.note && c.size >= size, VAULT_EINTEGRITY,
+    ENSURE(c.note, VAULT_EINTEGRITY,
            "audit log: the checkpoint of %llu entries is no longer stored", (ull)size);
-    /* The newest may have moved on meanwhile: only the note of `size`
-     * gets these lines.  Find it again in this transaction. */
-    if (c.size != size) {
-        free(c.note);
-        c.note = NULL;
-        goto cleanup; /* cosigned an older one: it is no longer the newest */
-    }
     note = c.note;
     c.note = NULL;
     len = c.len;
@@ -254,7 +251,9 @@ static int targets_fill(target *t, size_t *nt, vault *v, const vault_witness_tar
                    "witnesses", i + 1);
             snprintf(t[n].peer.name, sizeof t[n].peer.name, "%s", w->name);
             memcpy(t[n].peer.pk, w->pk, 32);
-            t[n].url = in[i].url;
+            ENSURE(strlen(in[i].url) <= WITNESS_URL_MAX, VAULT_EINVALID,
+                   "witness %zu: url longer than %d bytes", i + 1, WITNESS_URL_MAX);
+            snprintf(t[n].url, sizeof t[n].url, "%s", in[i].url);
             n++;
         }
     } else {
@@ -265,7 +264,7 @@ static int targets_fill(target *t, size_t *nt, vault *v, const vault_witness_tar
                 continue;
             snprintf(t[n].peer.name, sizeof t[n].peer.name, "%s", w->name);
             memcpy(t[n].peer.pk, w->pk, 32);
-            t[n].url = w->url;
+            snprintf(t[n].url, sizeof t[n].url, "%s", w->url); /* policy: at most 1023 */
             n++;
         }
     }
