@@ -1,5 +1,5 @@
 /* vaultctl audit verify|checkpoint|pubkey|export|report|prove|consistency|check-proof|
- * verify-bundle. */
+ * verify-bundle|witness. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +13,9 @@
 
 static const char audit_help[] =
     "usage: vaultctl audit verify [--pubkey FILE] [--checkpoint FILE]... [--max-age DURATION]\n"
-    "       vaultctl audit verify --export FILE --pubkey FILE [--checkpoint FILE]...   (no vault, no keys)\n"
+    "       vaultctl audit verify --export FILE --pubkey FILE [--checkpoint FILE]...\n"
+    "                [--witness-key FILE... [--witness-quorum K]]   (no vault, no keys)\n"
+    "       vaultctl audit witness   (submit the newest checkpoint to the policy's witnesses)\n"
     "       vaultctl audit checkpoint [--out FILE]\n"
     "       vaultctl audit pubkey [--out FILE]\n"
     "       vaultctl audit export [--out FILE]\n"
@@ -401,11 +403,14 @@ int cmd_audit(cli *c, int argc, char **argv)
                                          {"witness-key", required_argument, NULL, 'W'},
                                          {"witness-quorum", required_argument, NULL, 'Q'},
                                          {NULL, 0, NULL, 0}};
+    const char *wk_paths[64], *quorum_arg = NULL;
+    char *wkeys[64] = {0};
+    size_t nwk = 0;
+    uint64_t quorum = 0;
     const char *export_path = NULL, *pub_path = NULL, *out_path = NULL, **cp_paths = NULL, **grown;
     const char *record = NULL, *sub, *report_user = NULL, *proof_path = NULL;
     const char *seq_arg = NULL, *size_arg = NULL, *from_arg = NULL, *to_arg = NULL;
-    const char *max_age_arg = NULL, *bundle_path = NULL, *quorum_arg = NULL, **wk_paths = NULL;
-    size_t nwk = 0;
+    const char *max_age_arg = NULL, *bundle_path = NULL;
     int64_t max_age = 0;
     uint64_t a = 0, b = 0;
     vault_proof proof = {0};
@@ -447,20 +452,14 @@ int cmd_audit(cli *c, int argc, char **argv)
         case 'P': proof_path = optarg; break;
         case 'A': max_age_arg = optarg; break;
         case 'B': bundle_path = optarg; break;
-        case 'Q': quorum_arg = optarg; break;
         case 'W':
             if (nwk >= 64) {
                 ex = cli_usage_error(c, "at most 64 --witness-key files");
                 goto out;
             }
-            grown = realloc(wk_paths, (nwk + 1) * sizeof *wk_paths);
-            if (!grown) {
-                ex = cli_fail(c, VAULT_ENOMEM);
-                goto out;
-            }
-            wk_paths = grown;
             wk_paths[nwk++] = optarg;
             break;
+        case 'Q': quorum_arg = optarg; break;
         default:
             if ((r = cli_global_option(c, opt, optarg)) <= 0) {
                 ex = r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
@@ -471,11 +470,7 @@ int cmd_audit(cli *c, int argc, char **argv)
     sub = optind < argc ? argv[optind] : NULL;
     if (!sub) {
         ex = cli_usage_error(c, "say verify, checkpoint, pubkey, export, report, prove, "
-                                "consistency, check-proof or verify-bundle");
-        goto out;
-    }
-    if ((nwk || quorum_arg) && strcmp(sub, "verify-bundle") != 0) {
-        ex = cli_usage_error(c, "--witness-key and --witness-quorum go with verify-bundle");
+                                "consistency, check-proof, verify-bundle or witness");
         goto out;
     }
     if (strcmp(sub, "verify-bundle") == 0) {
@@ -520,6 +515,25 @@ int cmd_audit(cli *c, int argc, char **argv)
         ex = cli_usage_error(c, "--bundle goes with report --record");
         goto out;
     }
+    if ((nwk || quorum_arg) && !(strcmp(sub, "verify") == 0 && export_path)) {
+        ex = cli_usage_error(c, "--witness-key and --witness-quorum go with verify --export and verify-bundle "
+                                "(in the vault, the policy's witnesses: count)");
+        goto out;
+    }
+    if (quorum_arg && !nwk) {
+        ex = cli_usage_error(c, "--witness-quorum needs --witness-key FILE");
+        goto out;
+    }
+    if (quorum_arg && ((ex = parse_u64(c, "--witness-quorum", quorum_arg, &quorum)) != EXIT_OK ||
+                       quorum == 0 || quorum > nwk)) {
+        ex = cli_usage_error(c, "--witness-quorum: from 1 to the %zu witness keys given", nwk);
+        goto out;
+    }
+    for (i = 0; i < nwk; i++)
+        if (!(wkeys[i] = read_small(c, wk_paths[i]))) {
+            ex = EXIT_FAIL;
+            goto out;
+        }
     if (proof_path && strcmp(sub, "check-proof") != 0) {
         ex = cli_usage_error(c, "--proof goes with check-proof");
         goto out;
@@ -549,9 +563,11 @@ int cmd_audit(cli *c, int argc, char **argv)
                 ex = EXIT_FAIL;
                 goto out;
             }
-            rc = vault_audit_verify_export_notes(&res, export_path, pub,
-                                                 (const char *const *)notes, ncp,
-                                                 show ? progress_bar : NULL, NULL);
+            rc = vault_audit_verify_export_witnessed(&res, export_path, pub,
+                                                     (const char *const *)notes, ncp,
+                                                     (const char *const *)wkeys, nwk,
+                                                     (size_t)quorum,
+                                                     show ? progress_bar : NULL, NULL);
             if (rc >= 0 && max_age && vault_audit_require_recent(&res, max_age) < 0)
                 rc = VAULT_EINTEGRITY;
             ex = report_verify(c, rc, &res, show);
@@ -581,7 +597,22 @@ int cmd_audit(cli *c, int argc, char **argv)
         ex = cli_usage_error(c, "--checkpoint goes with verify");
         goto out;
     }
-    if (strcmp(sub, "checkpoint") == 0) {
+    if (strcmp(sub, "witness") == 0) {
+        vault_witness_status st[32];
+        size_t n = 0;
+
+        c->cmd = "audit witness";
+        if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
+            goto out;
+        rc = vault_audit_witness(st, 32, &n, v, NULL, 0, 0);
+        for (i = 0; i < n; i++) {
+            if (st[i].result == VAULT_OK)
+                printf("%s: %s checkpoint %llu\n", st[i].name,
+                       st[i].already ? "had cosigned" : "cosigned", (unsigned long long)st[i].size);
+            else
+                printf("%s: not cosigned: %s\n", st[i].name, st[i].message);
+        }
+    } else if (strcmp(sub, "checkpoint") == 0) {
         c->cmd = "audit checkpoint";
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             goto out;
@@ -673,8 +704,9 @@ out:
         free(notes[i]);
     free(notes);
     free(cp_paths);
-    free(wk_paths);
     free(pub);
+    for (i = 0; i < nwk; i++)
+        free(wkeys[i]);
     vault_close(v);
     return ex;
 }

@@ -558,6 +558,62 @@ VAULT_API int vault_log_refusal(vault *v, const vault_principal *who, const char
  * Logged as action "audit_checkpoint"; the note covers that entry. */
 VAULT_API int vault_audit_checkpoint(char **out_note, vault *v) VAULT_CHECK;
 
+/* ---- Witnesses (docs/witness.md "Submitting from a vault") ----
+ * A witness to submit to: its verifier key (C2SP vkey, signature type
+ * 0x04, as `vaultctl witness pubkey` prints it; it must be one the
+ * policy's `witnesses:` pins) and the URL of its tlog-witness service. */
+typedef struct vault_witness_target {
+    const char *key;
+    const char *url;
+} vault_witness_target;
+
+/* What one witness did with the newest checkpoint. */
+typedef struct vault_witness_status {
+    char name[256];     /* the witness's key name */
+    uint64_t size;      /* the checkpoint submitted */
+    int already;        /* 1: it was cosigned by this witness before this call */
+    int result;         /* VAULT_OK: cosigned and stored; else VAULT_E* */
+    char message[256];  /* one line when result < 0 */
+} vault_witness_status;
+
+VAULT_API size_t vault_witness_status_size(void);
+
+/* Timeout of an embedded vault's own submission, per request. */
+#define VAULT_WITNESS_AUTO_MS 2000
+
+/* Submit the newest stored checkpoint to each witness (targets NULL: the
+ * policy's witnesses that give a url) that has not cosigned it, with the
+ * consistency proof from the largest stored checkpoint it cosigned (or,
+ * after a 409, from the size it says it holds), and store every
+ * cosignature that verifies with the witness's pinned key for exactly
+ * this checkpoint (appended to the stored note; `audit export` carries
+ * it).  No network call is made inside a transaction or with the handle
+ * locked; each request waits at most timeout_ms (0: 10 s).  Not logged.
+ * status[0..*out_n) (may be NULL) says what each witness did.  Returns
+ * VAULT_OK when every witness has cosigned it; else the first witness's
+ * error (VAULT_EIO unreachable, VAULT_EINTEGRITY split view or bad proof,
+ * ...), with what the others gave stored all the same.  VAULT_EDENIED
+ * for a target key the policy does not pin, VAULT_ENOTFOUND for no
+ * checkpoint or no witness with a url, VAULT_EINVALID in client mode. */
+VAULT_API int vault_audit_witness(vault_witness_status *status, size_t cap, size_t *out_n,
+                                  vault *v, const vault_witness_target *targets,
+                                  size_t ntargets, long timeout_ms) VAULT_CHECK;
+
+/* An embedded vault submits by itself after vault_audit_checkpoint and
+ * after the checkpoint vault_close signs (best effort, VAULT_WITNESS_AUTO_MS)
+ * when its policy's witnesses give URLs.  on 0 turns that off (vaultd
+ * does: it submits from a thread of its own). */
+VAULT_API int vault_set_witness_auto(vault *v, int on) VAULT_CHECK;
+
+/* VAULT_OK when `key` (verifier key text) is a witness the active policy
+ * pins under `witnesses:`; VAULT_EDENIED (naming the witness) when it
+ * isn't, VAULT_EINVALID when it isn't a witness verifier key. */
+VAULT_API int vault_witness_pinned(vault *v, const char *key) VAULT_CHECK;
+
+/* 1 when a checkpoint was committed through this handle since the last
+ * call (which clears it), else 0: what vaultd's submitting thread polls. */
+VAULT_API int vault_witness_take_due(vault *v);
+
 /* The checkpoint verifier key as C2SP note verifier text
  * "<origin>+<keyid hex>+<base64(0x01 | public key)>".  out: 256 bytes.
  * The origin "libvault/<vault id, 32 hex>" is the key's name; notes of
@@ -586,6 +642,8 @@ VAULT_API int vault_audit_pin(vault *v, const char *pubkey) VAULT_CHECK;
 #define VAULT_AUDIT_MALFORMED 6
 #define VAULT_AUDIT_ROLLED_BACK 7 /* the log doesn't extend a checkpoint kept outside it
                                    * (docs/audit-format.md section 5, "Rollback") */
+#define VAULT_AUDIT_UNWITNESSED 8 /* the newest checkpoint carries fewer valid cosignatures
+                                   * from distinct pinned witnesses than required */
 
 VAULT_API int vault_const_audit_ok(void);
 VAULT_API int vault_const_audit_modified(void);
@@ -595,6 +653,7 @@ VAULT_API int vault_const_audit_truncated(void);
 VAULT_API int vault_const_audit_bad_signature(void);
 VAULT_API int vault_const_audit_malformed(void);
 VAULT_API int vault_const_audit_rolled_back(void);
+VAULT_API int vault_const_audit_unwitnessed(void);
 
 typedef struct vault_audit_result {
     int failure;          /* VAULT_AUDIT_* */
@@ -629,7 +688,10 @@ VAULT_API size_t vault_audit_notes_max(void);
  * is checked: a note larger than the log is "truncated", a bad one is
  * "bad signature" at the size it claims (or "malformed" when it does not
  * parse), and only signature lines named after this vault's origin count.
- * An entry that no longer decodes is "malformed" at its position.  Returns
+ * An entry that no longer decodes is "malformed" at its position.  When
+ * the active policy pins witnesses (`witnesses:`), the newest stored
+ * checkpoint must carry valid cosignatures from witness_quorum of them,
+ * else VAULT_AUDIT_UNWITNESSED (docs/audit-format.md section 5).  Returns
  * 0 when intact, or VAULT_EINTEGRITY with *out naming the first bad entry
  * and the class; VAULT_EINVALID for a NULL note, VAULT_ELIMIT for more
  * than VAULT_AUDIT_NOTES_MAX.  Reads one snapshot, then appends an
@@ -667,6 +729,23 @@ VAULT_API int vault_audit_verify_export_notes(vault_audit_result *out, const cha
 VAULT_API int vault_audit_verify_export(vault_audit_result *out, const char *export_path,
                                         const char *pubkey, const char *checkpoint_note,
                                         vault_progress_fn progress, void *arg) VAULT_CHECK;
+
+/* vault_audit_verify_export_notes, then the witnesses (docs/audit-format.md
+ * section 5, "Witnesses"): the export's newest checkpoint must carry valid
+ * cosignatures from at least `quorum` (0: all) of the nwitness distinct
+ * witnesses whose verifier keys (C2SP vkey text, signature type 0x04, as
+ * `vaultctl witness pubkey` prints it) are given, else the class is
+ * VAULT_AUDIT_UNWITNESSED.  A cosignature line that does not verify is
+ * not counted.  nwitness 0 is vault_audit_verify_export_notes.
+ * VAULT_EINVALID for a key that isn't a witness key, a quorum above
+ * nwitness, or "-" as the export path with witnesses. */
+VAULT_API int vault_audit_verify_export_witnessed(vault_audit_result *out,
+                                                  const char *export_path, const char *pubkey,
+                                                  const char *const *notes, size_t nnotes,
+                                                  const char *const *witness_keys,
+                                                  size_t nwitness, size_t quorum,
+                                                  vault_progress_fn progress,
+                                                  void *arg) VAULT_CHECK;
 
 /* Reports over the log. */
 #define VAULT_REPORT_RECORD 1      /* arg: record id: who accessed this resident */

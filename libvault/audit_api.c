@@ -16,6 +16,8 @@
 #include <jansson.h>
 
 #include "audit/audit.h"
+#include "audit/audit_cosign.h"
+#include "audit_prove.h"
 #include "crypto.h"
 #include "text.h"
 #include "op.h"
@@ -162,6 +164,8 @@ cleanup:
         *out_note = NULL;
     }
     vault__exit(v, entered);
+    if (rc == VAULT_OK)
+        audit__witness_auto(v); /* the note handed out is the one before cosignatures */
     return rc;
 }
 
@@ -276,6 +280,9 @@ typedef struct cp_list {
     const char *name; /* the verifier key's name: this log's origin */
     const uint8_t *pk;
     af_verify_result *res;
+    char *newest;         /* the note of the largest stored checkpoint (malloc'ed) */
+    size_t newest_len;
+    uint64_t newest_size;
 } cp_list;
 
 static int cp_push(cp_list *l, const af_checkpoint *cp)
@@ -312,7 +319,74 @@ static int cp_scan_fn(void *arg, uint64_t size, const char *note, size_t len)
                     (unsigned long long)size);
         return 0;
     }
+    if (!l->newest || size > l->newest_size) {
+        char *copy = strndup(note, len);
+
+        if (!copy)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        free(l->newest);
+        l->newest = copy;
+        l->newest_len = len;
+        l->newest_size = size;
+    }
     return cp_push(l, &cp);
+}
+
+/* The policy's witnesses as a verifier pins them; *out malloc'ed (NULL
+ * when none). */
+static int policy_witness_keys(af_witness_key **out, size_t *n, const vault_policy *p)
+{
+    size_t count = policy_witness_count(p);
+
+    *out = NULL;
+    *n = 0;
+    if (count == 0)
+        return VAULT_OK;
+    *out = calloc(count, sizeof **out);
+    if (!*out)
+        return vault__err(VAULT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        const vp_witness *w = policy_witness_at(p, i);
+
+        snprintf((*out)[i].name, sizeof (*out)[i].name, "%s", w->name);
+        memcpy((*out)[i].pk, w->pk, 32);
+    }
+    *n = count;
+    return VAULT_OK;
+}
+
+/* After a clean scan: the newest checkpoint (note, size; NULL when none)
+ * must carry `quorum` valid cosignatures from distinct witnesses of keys
+ * (docs/audit-format.md section 5, "Witnesses").  Shared with the export
+ * verifier. */
+static void witness_check(af_verify_result *r, const char *note, size_t len, uint64_t size,
+                          const af_witness_key *keys, size_t nkeys, size_t quorum)
+{
+    char names[160] = "";
+    size_t count, used = 0;
+    uint64_t mask = 0;
+
+    if (quorum == 0 || r->cls)
+        return;
+    if (!note) {
+        af_verify_set(r, AF_UNWITNESSED, 0, "unwitnessed (%zu cosignatures required and no "
+                      "signed checkpoint to carry them)", quorum);
+        return;
+    }
+    count = af_cosign_count(note, len, keys, nkeys, &mask);
+    if (count >= quorum)
+        return;
+    for (size_t i = 0; i < nkeys && i < 64; i++)
+        if (mask & ((uint64_t)1 << i)) {
+            int w = snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "",
+                             keys[i].name);
+            if (w < 0 || (size_t)w >= sizeof names - used)
+                break;
+            used += (size_t)w;
+        }
+    af_verify_set(r, AF_UNWITNESSED, size,
+                  "checkpoint %llu: unwitnessed (%zu of %zu required cosignatures%s%s)",
+                  (unsigned long long)size, count, quorum, count ? ": " : "", names);
 }
 
 /* External note i of n (kept outside the vault): a bad signature is
@@ -568,6 +642,15 @@ int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *cons
             GUARD(tree_state_check(&c.ver, v));
         if (!c.ver.res.cls)
             GUARD(checkpoints_check(&c.ver, v));
+        if (!c.ver.res.cls && policy_witness_quorum(v->policy) > 0) {
+            af_witness_key *keys = NULL;
+            size_t nkeys = 0;
+
+            GUARD(policy_witness_keys(&keys, &nkeys, v->policy));
+            witness_check(&c.ver.res, l.newest, l.newest_len, l.newest_size, keys, nkeys,
+                          policy_witness_quorum(v->policy));
+            free(keys);
+        }
         result_fill(out, &c.ver.res);
         out->checkpoints = l.n;
         if (progress)
@@ -587,6 +670,7 @@ int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *cons
 cleanup:
     vault__exit(v, entered);
     free(l.cps);
+    free(l.newest);
     return rc;
 }
 
@@ -769,6 +853,114 @@ int vault_audit_verify_export(vault_audit_result *out, const char *export_path, 
 {
     return vault_audit_verify_export_notes(out, export_path, pubkey, &checkpoint_note,
                                            checkpoint_note ? 1 : 0, progress, arg);
+}
+
+/* The newest checkpoint an export carries (its checkpoint lines come
+ * first): *out malloc'ed (NULL when it has none), verified with the log's
+ * key as af_export_verify did. */
+static int export_newest(char **out, size_t *out_len, uint64_t *out_size, const char *path,
+                         const char *name, const uint8_t pk[32])
+{
+    int rc = VAULT_OK;
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    json_t *o = NULL;
+
+    *out = NULL;
+    *out_len = 0;
+    *out_size = 0;
+    ENSURE(f, VAULT_ENOTFOUND, "%s: cannot open the export", path);
+    while ((n = getline(&line, &cap, f)) > 0) {
+        json_t *cp;
+        const char *note;
+        af_checkpoint c;
+
+        if (strncmp(line, "{\"checkpoint\"", 13) != 0)
+            break;
+        json_decref(o);
+        o = json_loadb(line, (size_t)n, 0, NULL);
+        cp = o ? json_object_get(o, "checkpoint") : NULL;
+        if (!json_is_string(cp))
+            break;
+        note = json_string_value(cp);
+        if (af_checkpoint_verify(&c, note, json_string_length(cp), name, pk) != VAULT_OK) {
+            vault__err_clear();
+            continue;
+        }
+        if (!*out || c.size > *out_size) {
+            free(*out);
+            *out = strndup(note, json_string_length(cp));
+            ENSURE(*out, VAULT_ENOMEM, "out of memory");
+            *out_len = json_string_length(cp);
+            *out_size = c.size;
+        }
+    }
+cleanup:
+    json_decref(o);
+    free(line);
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+int vault_audit_verify_export_witnessed(vault_audit_result *out, const char *export_path,
+                                        const char *pubkey, const char *const *notes,
+                                        size_t nnotes, const char *const *witness_keys,
+                                        size_t nwitness, size_t quorum,
+                                        vault_progress_fn progress, void *arg)
+{
+    int rc = VAULT_OK;
+    af_witness_key *keys = NULL;
+    af_verify_result r;
+    char name[256], *newest = NULL;
+    uint8_t pk[32];
+    size_t newest_len = 0;
+    uint64_t newest_size = 0;
+
+    vault__err_clear();
+    ENSURE(out && export_path && pubkey, VAULT_EINVALID, "missing export, public key or output");
+    memset(out, 0, sizeof *out);
+    ENSURE(nwitness == 0 || witness_keys, VAULT_EINVALID, "missing witness keys");
+    ENSURE(nwitness <= 64, VAULT_ELIMIT, "at most 64 witness keys");
+    ENSURE(quorum <= nwitness, VAULT_EINVALID,
+           "a quorum of %zu cosignatures is more than the %zu witness keys given", quorum,
+           nwitness);
+    ENSURE(nwitness == 0 || strcmp(export_path, "-") != 0, VAULT_EINVALID,
+           "counting cosignatures needs an export file, not standard input");
+    if (nwitness > 0) {
+        keys = calloc(nwitness, sizeof *keys);
+        ENSURE(keys, VAULT_ENOMEM, "out of memory");
+        for (size_t i = 0; i < nwitness; i++) {
+            ENSURE(witness_keys[i], VAULT_EINVALID, "witness key %zu is missing", i + 1);
+            rc = af_vkey_parse(keys[i].name, keys[i].pk, witness_keys[i],
+                               strlen(witness_keys[i]), AF_SIGTYPE_COSIGN_V1);
+            ENSURE(rc == VAULT_OK, VAULT_EINVALID,
+                   "witness key %zu is not a witness verifier key (name+keyid+base64 of 0x04 "
+                   "and an Ed25519 key)", i + 1);
+        }
+    }
+    GUARD(vault_audit_verify_export_notes(out, export_path, pubkey, notes, nnotes, progress,
+                                          arg));
+    if (nwitness == 0)
+        goto cleanup;
+    GUARD(af_log_vkey_parse(name, pk, pubkey));
+    GUARD(export_newest(&newest, &newest_len, &newest_size, export_path, name, pk));
+    memset(&r, 0, sizeof r);
+    witness_check(&r, newest, newest_len, newest_size, keys, nwitness,
+                  quorum ? quorum : nwitness);
+    if (r.cls) {
+        out->failure = r.cls;
+        snprintf(out->failure_name, sizeof out->failure_name, "%s", af_class_name(r.cls));
+        out->bad_seq = r.bad_seq;
+        snprintf(out->message, sizeof out->message, "%s", r.message);
+        rc = vault__err(VAULT_EINTEGRITY, "audit export: %s", out->message);
+    }
+cleanup:
+    free(keys);
+    free(newest);
+    return rc;
 }
 
 /* ---- reports ---- */

@@ -11,6 +11,7 @@
 
 #include "audit/audit.h"
 #include "audit/audit_proof.h"
+#include "audit_prove.h"
 #include "client/client.h"
 #include "crypto.h"
 #include "op.h"
@@ -152,8 +153,8 @@ static int entry_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, co
 }
 
 /* Make the proof in one read snapshot: kind, (a, b) = (seq, size) or
- * (from, to). */
-static int prove_local(vault_proof *out, vault *v, int kind, uint64_t a, uint64_t b)
+ * (from, to).  Not logged (audit_prove.h). */
+int audit__prove_local(vault_proof *out, vault *v, int kind, uint64_t a, uint64_t b)
 {
     int rc = VAULT_OK;
     prove_ctx *c = calloc(1, sizeof *c);
@@ -254,7 +255,7 @@ static int prove(vault_proof *out, vault *v, int kind, uint64_t a, uint64_t b)
     }
     GUARD(vault__enter(v));
     entered = 1;
-    rc = prove_local(out, v, kind, a, b);
+    rc = audit__prove_local(out, v, kind, a, b);
     /* Logged after the read, refusals too, so that the entry names the
      * outcome; its detail holds only sizes and the message. */
     if (rc == VAULT_OK && kind == VAULT_PROOF_INCLUSION)

@@ -56,6 +56,7 @@ int vault_const_audit_truncated(void) { return VAULT_AUDIT_TRUNCATED; }
 int vault_const_audit_bad_signature(void) { return VAULT_AUDIT_BAD_SIGNATURE; }
 int vault_const_audit_malformed(void) { return VAULT_AUDIT_MALFORMED; }
 int vault_const_audit_rolled_back(void) { return VAULT_AUDIT_ROLLED_BACK; }
+int vault_const_audit_unwitnessed(void) { return VAULT_AUDIT_UNWITNESSED; }
 int vault_const_report_record(void) { return VAULT_REPORT_RECORD; }
 int vault_const_report_user(void) { return VAULT_REPORT_USER; }
 int vault_const_report_denied(void) { return VAULT_REPORT_DENIED; }
@@ -455,6 +456,13 @@ void vault_close(vault *v)
      * (read-only file, say) loses nothing: verify still checks the chain. */
     if (v->ready && op_checkpoint_if_needed(v) < 0)
         vault__err_clear();
+    /* ... and hand it to the policy's witnesses (best effort, short
+     * timeout; docs/witness.md "Submitting from a vault"). */
+    if (v->ready && v->witness_due && !v->witness_manual) {
+        v->witness_due = 0;
+        if (vault_audit_witness(NULL, 0, NULL, v, NULL, 0, VAULT_WITNESS_AUTO_MS) < 0)
+            vault__err_clear();
+    }
     store_close(v->db);
     keyring_free(v->keys);
     vault__retired_free(v);

@@ -47,6 +47,11 @@ struct vault {
     uint8_t expect_pk[32];
     int expect_known;
     struct audit_tail *tail; /* audit_log.c, for the current transaction only */
+    /* A checkpoint was committed since the last submission to witnesses
+     * (audit_anchor_sync sets it); witness_manual: vault_set_witness_auto
+     * turned the embedded vault's own submission off (vaultd does). */
+    int witness_due;
+    int witness_manual;
 };
 
 struct vault_session {

@@ -485,13 +485,79 @@ static int service_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v
     return fail(w, k, "unknown key '%s' in service (db_key)", key);
 }
 
+#define WITNESSES_MAX 32
+
+static int witness_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+    vd_witness *wt = arg;
+
+    if (!strcmp(key, "key")) {
+        wt->line = (unsigned)v->start_mark.line + 1;
+        wt->col = (unsigned)v->start_mark.column + 1;
+        return get_str(&wt->key, w, v, "a witness's key");
+    }
+    if (!strcmp(key, "url")) {
+        if (get_str(&wt->url, w, v, "a witness's url") < 0)
+            return -1;
+        if (strncmp(wt->url, "http://", 7) != 0 && strncmp(wt->url, "https://", 8) != 0)
+            return fail(w, v, "a witness's url must be http:// or https://");
+        if (strlen(wt->url) > 1023 || strchr(wt->url, ' '))
+            return fail(w, v, "a witness's url must be at most 1023 bytes without spaces");
+        return 0;
+    }
+    return fail(w, k, "unknown key '%s' in a witness (key, url)", key);
+}
+
+static int parse_witnesses(vd_config *c, walk *w, yaml_node_t *seq)
+{
+    yaml_node_item_t *it;
+    size_t n, i, j;
+
+    if (seq_items(w, seq, "audit.witnesses", WITNESSES_MAX, &it, &n) < 0)
+        return -1;
+    c->witnesses = calloc(n ? n : 1, sizeof *c->witnesses);
+    if (!c->witnesses)
+        return fail(w, seq, "out of memory");
+    for (i = 0; i < n; i++) {
+        yaml_node_t *item = yaml_document_get_node(w->doc, it[i]);
+        vd_witness *wt = &c->witnesses[i];
+
+        c->nwitnesses = i + 1;
+        if (each_pair(w, item, "a witness", witness_pair, wt) < 0)
+            return -1;
+        if (!wt->key || !wt->url)
+            return fail(w, item, "a witness needs key and url");
+        for (j = 0; j < i; j++)
+            if (!strcmp(c->witnesses[j].key, wt->key))
+                return fail(w, item, "this witness key is listed twice (line %u)",
+                            c->witnesses[j].line);
+    }
+    return 0;
+}
+
 static int audit_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
     vd_config *c = arg;
+    int64_t secs;
 
     if (!strcmp(key, "pubkey"))
         return get_str(&c->audit_pubkey, w, v, "audit.pubkey");
-    return fail(w, k, "unknown key '%s' in audit (pubkey)", key);
+    if (!strcmp(key, "witnesses"))
+        return parse_witnesses(c, w, v);
+    if (!strcmp(key, "witness_retry")) {
+        if (vd_parse_seconds(&secs, scalar(v)) < 0 || secs < 1 || secs > 86400)
+            return fail(w, v, "audit.witness_retry must be 1s ... 24h");
+        c->witness_retry = secs;
+        return 0;
+    }
+    if (!strcmp(key, "witness_timeout")) {
+        if (vd_parse_seconds(&secs, scalar(v)) < 0 || secs < 1 || secs > 60)
+            return fail(w, v, "audit.witness_timeout must be 1s ... 1m");
+        c->witness_timeout = secs;
+        return 0;
+    }
+    return fail(w, k, "unknown key '%s' in audit (pubkey, witnesses, witness_retry, "
+                "witness_timeout)", key);
 }
 
 static int top_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -555,6 +621,8 @@ int vd_config_load(vd_config **out, const char *path, char *err, size_t err_cap)
     c->max_connections_per_ip = 64;
     c->request_timeout = 30;
     c->unlock_fd = -1;
+    c->witness_retry = 30;
+    c->witness_timeout = 5;
     if (!yaml_parser_initialize(&parser)) {
         snprintf(err, err_cap, "%s: out of memory", path);
         goto cleanup;
@@ -625,6 +693,11 @@ void vd_config_free(vd_config *c)
         free(is->claim_jurisdiction);
     }
     free(c->issuers);
+    for (i = 0; i < c->nwitnesses; i++) {
+        free(c->witnesses[i].key);
+        free(c->witnesses[i].url);
+    }
+    free(c->witnesses);
     free(c->file);
     free(c->vault);
     free(c->audit_pubkey);

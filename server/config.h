@@ -35,6 +35,13 @@ typedef struct vd_issuer {
     unsigned line;
 } vd_issuer;
 
+/* A witness vaultd submits checkpoints to (audit.witnesses). */
+typedef struct vd_witness {
+    char *key;             /* its verifier key: must be one the vault's policy pins */
+    char *url;             /* its tlog-witness URL (http:// or https://) */
+    unsigned line, col;    /* of the key, for the refusal at start */
+} vd_witness;
+
 typedef struct vd_config {
     char *file;            /* the configuration file's path, for messages */
     char *vault;           /* the vault's location */
@@ -60,6 +67,10 @@ typedef struct vd_config {
     unsigned request_timeout; /* seconds a connection may idle, default 30 */
     int allow_db_key;         /* service.db_key: true enables the db-key route */
     char *audit_pubkey;       /* audit.pubkey: the pinned checkpoint key, or NULL */
+    vd_witness *witnesses;    /* audit.witnesses */
+    size_t nwitnesses;
+    int64_t witness_retry;    /* audit.witness_retry, seconds, default 30 */
+    int64_t witness_timeout;  /* audit.witness_timeout, seconds, default 5 */
 } vd_config;
 
 /* A file vaultd trusts (its configuration, issuer keys, TLS files): a

@@ -242,12 +242,17 @@ static int h_metrics(vd_request *r)
                  "vaultd_requests_denied_total %llu\n"
                  "vaultd_auth_failures_total %llu\n"
                  "vaultd_refusals_unlogged_total %llu\n"
+                 "vaultd_witness_rounds_total %llu\n"
+                 "vaultd_witness_cosignatures_total %llu\n"
+                 "vaultd_witness_failures_total %llu\n"
                  "vaultd_uptime_seconds %lld\n"
                  "vaultd_workers %u\n",
                  (unsigned long long)m.requests, (unsigned long long)m.ok,
                  (unsigned long long)m.client_errors, (unsigned long long)m.server_errors,
                  (unsigned long long)m.denied, (unsigned long long)m.auth_failures,
                  (unsigned long long)m.refusals_unlogged,
+                 (unsigned long long)m.witness_rounds, (unsigned long long)m.witness_cosigned,
+                 (unsigned long long)m.witness_failures,
                  (long long)(time(NULL) - r->srv->started), r->srv->cfg->workers) < 0)
         return vd_fail(r, VAULT_ENOMEM, "out of memory");
     r->text = t;

@@ -42,6 +42,9 @@ void vd_pool_close(vd_pool *p);
 typedef struct vd_metrics {
     uint64_t requests, ok, client_errors, server_errors, denied, auth_failures;
     uint64_t refusals_unlogged; /* unmapped peers' refusals beyond the rate limit */
+    uint64_t witness_rounds;    /* submissions to the witnesses (witness.c) */
+    uint64_t witness_cosigned;  /* cosignatures got and stored */
+    uint64_t witness_failures;  /* witnesses that did not cosign in a round */
 } vd_metrics;
 
 typedef struct vd_server {
@@ -133,5 +136,17 @@ int vd_http_start(vd_server *srv, char *err, size_t err_cap);
  * On failure the CRLs in force stay as they were.  0 or -1 with err. */
 int vd_http_load_crl(const vd_config *cfg, char *err, size_t err_cap);
 void vd_http_stop(void);
+
+/* The submitting thread (witness.c; docs/service.md "Witnesses").
+ * vd_witness_check: every audit.witnesses key must be pinned by the
+ * vault's policy, else -1 and "FILE:LINE:COL: ..." in err.
+ * vd_witness_start: no-op without audit.witnesses; vd_witness_stop joins
+ * the thread (safe when none was started or it was stopped). */
+int vd_witness_check(vd_server *srv, vault *v, char *err, size_t cap);
+int vd_witness_start(vd_server *srv, vault *first, char *err, size_t cap);
+void vd_witness_stop(void);
+/* After the pool's handles closed (and signed their last checkpoints):
+ * one last round, then the thread's handle is closed. */
+void vd_witness_finish(void);
 
 #endif

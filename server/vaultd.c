@@ -245,11 +245,27 @@ int main(int argc, char **argv)
             goto cleanup;
         }
     }
-    if (vault_set_actor(v, "vaultd") != VAULT_OK ||
+    /* Every audit.witnesses key must be one the policy pins. */
+    if (vd_witness_check(&srv, v, err, sizeof err) < 0) {
+        fprintf(stderr, "vaultd: %s\n", err);
+        vault_close(v);
+        goto cleanup;
+    }
+    /* vaultd submits from its own thread, to audit.witnesses only. */
+    if (vault_set_witness_auto(v, 0) != VAULT_OK || vault_set_actor(v, "vaultd") != VAULT_OK ||
         vd_pool_open(&srv.pool, v, srv.cfg->workers, err, sizeof err) < 0) {
         fprintf(stderr, "vaultd: %s\n", err[0] ? err : vault_error_last());
         if (!srv.pool.n)
             vault_close(v);
+        goto cleanup;
+    }
+    for (size_t i = 1; i < srv.pool.n; i++)
+        if (vault_set_witness_auto(srv.pool.v[i], 0) != VAULT_OK) {
+            fprintf(stderr, "vaultd: %s\n", vault_error_last());
+            goto cleanup;
+        }
+    if (vd_witness_start(&srv, v, err, sizeof err) < 0) {
+        fprintf(stderr, "vaultd: %s\n", err);
         goto cleanup;
     }
     if (vd_http_start(&srv, err, sizeof err) < 0) {
@@ -273,7 +289,9 @@ int main(int argc, char **argv)
     status = 0;
 cleanup:
     vd_http_stop();
+    vd_witness_stop();
     vd_pool_close(&srv.pool);
+    vd_witness_finish();
     vd_auth_issuers_free(&srv);
     vd_config_free(srv.cfg);
     return status;

@@ -233,3 +233,29 @@ cleanup:
     free(msg);
     return rc;
 }
+
+size_t af_cosign_count(const char *note, size_t len, const af_witness_key *keys, size_t n,
+                       uint64_t *mask)
+{
+    size_t count = 0;
+
+    if (mask)
+        *mask = 0;
+    for (size_t i = 0; note && keys && i < n; i++) {
+        int dup = 0;
+
+        /* A key listed twice counts once. */
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = strcmp(keys[j].name, keys[i].name) == 0 &&
+                  memcmp(keys[j].pk, keys[i].pk, 32) == 0; /* memcmp ok: not secret */
+        if (dup)
+            continue;
+        if (af_cosignature_verify(NULL, note, len, keys[i].name, keys[i].pk) == VAULT_OK) {
+            count++;
+            if (mask && i < 64)
+                *mask |= (uint64_t)1 << i;
+        }
+        vault__err_clear();
+    }
+    return count;
+}

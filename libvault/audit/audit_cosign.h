@@ -58,4 +58,17 @@ int af_cosign(char **out_line, const char *note, size_t len, const char *name, c
 int af_cosignature_verify(uint64_t *out_time, const char *note, size_t len, const char *name,
                           const uint8_t pk[32]) VAULT_MUST_CHECK;
 
+/* A witness as a verifier pins it (name and Ed25519 cosigning key). */
+typedef struct af_witness_key {
+    char name[256];
+    uint8_t pk[32];
+} af_witness_key;
+
+/* How many of the n witnesses (distinct keys) cosigned the note: those
+ * for which af_cosignature_verify succeeds.  A line that does not verify
+ * is not counted, never an error; the error state is left clear.  *mask
+ * (may be NULL) gets bit i set for witness i < 64 that counted. */
+size_t af_cosign_count(const char *note, size_t len, const af_witness_key *keys, size_t n,
+                       uint64_t *mask);
+
 #endif

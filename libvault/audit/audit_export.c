@@ -23,6 +23,7 @@ const char *af_class_name(int cls)
     case AF_BAD_SIGNATURE: return "bad signature";
     case AF_MALFORMED: return "malformed";
     case AF_ROLLBACK: return "rolled back";
+    case AF_UNWITNESSED: return "unwitnessed";
     default: return "unknown";
     }
 }

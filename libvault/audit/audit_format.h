@@ -187,6 +187,7 @@ int af_log_vkey_parse(char name[256], uint8_t pk[32], const char *text) VAULT_MU
 #define AF_BAD_SIGNATURE 5 /* a checkpoint signature does not verify */
 #define AF_MALFORMED 6    /* an entry or export line can't be parsed */
 #define AF_ROLLBACK 7     /* the log does not extend a checkpoint (root mismatch) */
+#define AF_UNWITNESSED 8  /* the newest checkpoint lacks the cosignatures required */
 const char *af_class_name(int cls); /* "modified", "missing", ... */
 
 typedef struct af_verify_result {

@@ -807,6 +807,8 @@ void audit_anchor_sync(vault *v, int committed)
     if (!t || !t->signed_dirty)
         return;
     t->signed_dirty = 0;
+    if (committed)
+        v->witness_due = 1; /* for the witnesses (audit_witness.c) */
     if (!committed || !v->anchor_known || !v->keys_path ||
         t->signed_size <= v->anchor.size)
         return;

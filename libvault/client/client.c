@@ -1502,8 +1502,10 @@ cleanup:
 
 static int audit_class(const char *name)
 {
-    static const char *const names[] = {"ok",      "modified",      "missing", "reordered",
-                                        "truncated", "bad signature", "malformed"};
+    /* Indexed by VAULT_AUDIT_* (af_class_name's names). */
+    static const char *const names[] = {"ok",        "modified",      "missing",
+                                        "reordered", "truncated",     "bad signature",
+                                        "malformed", "rolled back",   "unwitnessed"};
     int i;
 
     for (i = 0; i < (int)VAULT_ARRAY_LEN(names); i++)

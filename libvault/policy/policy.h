@@ -174,7 +174,9 @@ int policy_who_can(char **out, const vault_policy *p, const vp_grantset *g,
  * bounds gained or lost (policy_apps.c): "+ app NAME added: ...", "- app
  * NAME removed: ...", "+ app NAME department D", "- app NAME jurisdiction
  * J", "+ app NAME officer_actions false->true", ...; then the roles
- * `auditors:` gains ("+ auditor ROLE") or loses ("- auditor ROLE").
+ * `auditors:` gains ("+ auditor ROLE") or loses ("- auditor ROLE"); then
+ * the witnesses pinned or dropped ("+ witness NAME", "- witness NAME",
+ * "~ witness NAME url A->B") and "~ witness_quorum A->B".
  * malloc'ed ("" when nothing changes). */
 int policy_diff(char **out, const vault_policy *old_p, const vault_policy *new_p) VAULT_MUST_CHECK;
 
@@ -235,6 +237,29 @@ int policy_auditor_check(const vault_policy *p, const char *role) VAULT_MUST_CHE
 /* The same for changing the vault itself through a service (policy apply,
  * key rotation, db-key): is the role listed under `data_officers:`? */
 int policy_data_officer_check(const vault_policy *p, const char *role) VAULT_MUST_CHECK;
+
+/* A witness the policy pins (`witnesses:`, docs/policy-format.md
+ * "Witnesses"): its verifier key (C2SP vkey, signature type 0x04, as
+ * `vaultctl witness pubkey` prints it), parsed into name and Ed25519 key,
+ * and the URL checkpoints are submitted to (NULL: none given; the vault
+ * then only counts that witness's cosignatures). */
+typedef struct vp_witness {
+    const char *vkey;  /* the key text as written */
+    const char *name;  /* the witness's key name */
+    uint8_t pk[32];
+    const char *url;   /* http(s):// submission prefix, or NULL */
+    unsigned line, col;
+} vp_witness;
+
+size_t policy_witness_count(const vault_policy *p);
+const vp_witness *policy_witness_at(const vault_policy *p, size_t i);
+/* The witness whose verifier key is `vkey` (compared parsed: name and key),
+ * or NULL. */
+const vp_witness *policy_witness_find(const vault_policy *p, const char *vkey);
+/* How many cosignatures from distinct pinned witnesses verification
+ * requires: `witness_quorum:`, by default every witness listed; 0 when
+ * the policy pins none. */
+size_t policy_witness_quorum(const vault_policy *p);
 
 /* The most sensitive grade g's field selector reaches (listed fields that
  * the policy declares, or grade_max clamped), -1 when it selects none. */

@@ -7,6 +7,7 @@
  *   policy_rules.c    rules, grant_limits, break_glass, auditors
  *   policy_quota.c    quotas
  *   policy_apps.c     apps: parse, the app check, the apps part of diff
+ *   policy_witness.c  witnesses, witness_quorum: parse, accessors, diff
  *   policy_node.c     checked node accessors (types, keys, names, text)
  *   policy_yaml.c     YAML -> node tree
  *   policy_diag.c     diagnostics and the sorted report
@@ -291,6 +292,11 @@ struct vault_policy {
     size_t nquotas;      /* `quotas:` (policy_quota.c) */
     vp_quota *quotas;
 
+    size_t nwitnesses;   /* `witnesses:` (policy_witness.c) */
+    vp_witness *witnesses;
+    size_t witness_quorum; /* cosignatures verification requires (0: none listed) */
+    unsigned witness_quorum_line;
+
     int has_apps;        /* an `apps:` section, even an empty one (policy_apps.c) */
     size_t napps;
     vp_app *apps;
@@ -452,6 +458,11 @@ int vp_parse_auditors(pctx *c, const vnode *n) VAULT_MUST_CHECK;
 int vp_parse_data_officers(pctx *c, const vnode *n) VAULT_MUST_CHECK;
 int vp_parse_quotas(pctx *c, const vnode *seq) VAULT_MUST_CHECK; /* policy_quota.c */
 int vp_parse_apps(pctx *c, const vnode *m) VAULT_MUST_CHECK;     /* policy_apps.c */
+/* `witnesses:` and `witness_quorum:` (either may be NULL; policy_witness.c). */
+int vp_parse_witnesses(pctx *c, const vnode *list, const vnode *quorum) VAULT_MUST_CHECK;
+/* The witnesses part of policy_diff: "+ witness NAME", "- witness NAME",
+ * "~ witness NAME url A->B", "~ witness_quorum A->B". */
+void vp_witnesses_diff(vp_buf *b, const vault_policy *old_p, const vault_policy *new_p);
 /* The apps part of policy_diff: one line per app bound gained (+) or lost
  * (-) from old_p to new_p (policy_apps.c). */
 void vp_apps_diff(vp_buf *b, const vault_policy *old_p, const vault_policy *new_p);

@@ -97,7 +97,7 @@ _CONST_NAMES = [
     "action_create", "action_search", "action_erase", "action_export",
     "kdf_interactive", "kdf_moderate", "kdf_sensitive",
     "audit_ok", "audit_modified", "audit_missing", "audit_reordered", "audit_truncated",
-    "audit_bad_signature", "audit_malformed", "audit_rolled_back",
+    "audit_bad_signature", "audit_malformed", "audit_rolled_back", "audit_unwitnessed",
     "report_record", "report_user", "report_denied", "report_break_glass",
 ]
 for _n in _CONST_NAMES:
@@ -166,7 +166,7 @@ NAME_MAX = int(lib.vault_name_max())
 CONST = {name: _const(name) for name in (
     "kdf_interactive", "kdf_moderate", "kdf_sensitive",
     "audit_ok", "audit_modified", "audit_missing", "audit_reordered", "audit_truncated",
-    "audit_bad_signature", "audit_malformed", "audit_rolled_back",
+    "audit_bad_signature", "audit_malformed", "audit_rolled_back", "audit_unwitnessed",
     "report_record", "report_user", "report_denied", "report_break_glass")}
 CONST["kdf_default"] = 0
 
@@ -384,6 +384,9 @@ _fn("vault_audit_verify_notes", c_int, POINTER(vault_audit_result), _vp, POINTER
     c_size_t, PROGRESS_FN, c_void_p)
 _fn("vault_audit_verify_export_notes", c_int, POINTER(vault_audit_result), c_char_p, c_char_p,
     POINTER(c_char_p), c_size_t, PROGRESS_FN, c_void_p)
+_fn("vault_audit_verify_export_witnessed", c_int, POINTER(vault_audit_result), c_char_p,
+    c_char_p, POINTER(c_char_p), c_size_t, POINTER(c_char_p), c_size_t, c_size_t, PROGRESS_FN,
+    c_void_p)
 _fn("vault_audit_notes_max", c_size_t)
 _fn("vault_audit_report", c_int, _pvp, _vp, c_int, c_char_p, c_int)
 # RFC 6962 proofs (the bindings read a proof through vault_proof_json).
@@ -405,6 +408,31 @@ _fn("vault_audit_verify_bundle", c_int, POINTER(vault_audit_result), c_char_p, c
 if ctypes.sizeof(vault_proof) != int(lib.vault_proof_struct_size()):
     raise ImportError("libvault: vault_proof is %d bytes in the library, %d here"
                       % (lib.vault_proof_struct_size(), ctypes.sizeof(vault_proof)))
+
+# Witnesses (docs/witness.md "Submitting from a vault")
+class vault_witness_target(Structure):
+    _fields_ = [("key", c_char_p), ("url", c_char_p)]
+
+
+class vault_witness_status(Structure):
+    _fields_ = [
+        ("name", c_char * 256),
+        ("size", c_uint64),
+        ("already", c_int),
+        ("result", c_int),
+        ("message", c_char * 256),
+    ]
+
+
+_fn("vault_witness_status_size", c_size_t)
+_fn("vault_audit_witness", c_int, POINTER(vault_witness_status), c_size_t, POINTER(c_size_t),
+    _vp, POINTER(vault_witness_target), c_size_t, ctypes.c_long)
+_fn("vault_set_witness_auto", c_int, _vp, c_int)
+_fn("vault_witness_pinned", c_int, _vp, c_char_p)
+_fn("vault_witness_take_due", c_int, _vp)
+if ctypes.sizeof(vault_witness_status) != int(lib.vault_witness_status_size()):
+    raise ImportError("libvault: vault_witness_status is %d bytes in the library, %d here"
+                      % (lib.vault_witness_status_size(), ctypes.sizeof(vault_witness_status)))
 
 # Grants and break-glass
 _fn("vault_grant_issue", c_int, c_void_p, c_size_t, _pi, _vp, POINTER(vault_grant_spec))

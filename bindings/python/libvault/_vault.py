@@ -87,7 +87,7 @@ class AuditFailure(enum.IntEnum):
     BAD_SIGNATURE = _n.CONST["audit_bad_signature"]
     MALFORMED = _n.CONST["audit_malformed"]
     ROLLED_BACK = _n.CONST["audit_rolled_back"]
-    UNWITNESSED = 8  #: VAULT_AUDIT_UNWITNESSED (fewer cosignatures than required)
+    UNWITNESSED = _n.CONST["audit_unwitnessed"]
 
 
 class ReportKind(enum.IntEnum):
@@ -558,7 +558,8 @@ def _notes(checkpoint: Checkpoints) -> Tuple[Any, int]:
 
 def verify_export(export_path: PathLike, pubkey: str, checkpoint: Checkpoints = None, *,
                   progress: Progress = None, check: bool = True,
-                  max_age: Optional[int] = None) -> AuditResult:
+                  max_age: Optional[int] = None, witness_keys: Sequence[str] = (),
+                  witness_quorum: int = 0) -> AuditResult:
     """Verify an audit export offline, with the public key text alone (no vault).
 
     ``pubkey`` is the text from :meth:`Vault.audit_pubkey`; ``checkpoint``
@@ -567,10 +568,20 @@ def verify_export(export_path: PathLike, pubkey: str, checkpoint: Checkpoints = 
     :class:`~libvault.IntegrityError` (with ``.result``) when the export was
     tampered with, unless ``check=False``, which returns the failing
     :class:`AuditResult` instead.
+
+    ``witness_keys`` (verifier key texts, as ``vaultctl witness pubkey``
+    prints them) require the export's newest checkpoint to carry valid
+    cosignatures from ``witness_quorum`` of them (0: all), else the class
+    is :attr:`AuditFailure.UNWITNESSED`.
     """
     arr, n = _notes(checkpoint)
-    return _verify_call(_n.lib.vault_audit_verify_export_notes,
-                        (_b(export_path, "export_path"), _b(pubkey.strip(), "pubkey"), arr, n),
+    keys = [_b(k.strip(), "witness key") for k in witness_keys]
+    if witness_quorum < 0 or witness_quorum > len(keys):
+        raise ValueError("witness_quorum must be from 0 (all) to the number of witness keys")
+    karr = (c_char_p * max(len(keys), 1))(*keys)
+    return _verify_call(_n.lib.vault_audit_verify_export_witnessed,
+                        (_b(export_path, "export_path"), _b(pubkey.strip(), "pubkey"), arr, n,
+                         karr, len(keys), witness_quorum),
                         progress, check, max_age)
 
 
@@ -1006,6 +1017,31 @@ class Vault:
         with self._use() as v:
             check(_n.lib.vault_audit_checkpoint(byref(out), v))
         return _n.take_string(out)
+
+    def audit_witness(self, targets: Optional[Sequence[Tuple[str, str]]] = None,
+                      timeout: float = 0) -> List[Dict[str, Any]]:
+        """Submit the newest checkpoint to witnesses and store their cosignatures.
+
+        ``targets``: ``(verifier key, url)`` pairs, each pinned by the
+        policy's ``witnesses:``; ``None``: the policy's witnesses that give a
+        url.  ``timeout`` in seconds per request (0: 10 s).  Returns one dict
+        per witness (``name``, ``size``, ``already``, ``ok``, ``message``);
+        a witness that did not cosign is reported there, not raised (other
+        errors raise).
+        """
+        tl = list(targets or [])
+        arr = (_n.vault_witness_target * max(len(tl), 1))(
+            *[_n.vault_witness_target(_b(k, "key"), _b(u, "url")) for k, u in tl])
+        st = (_n.vault_witness_status * 32)()
+        n = c_size_t(0)
+        with self._use() as v:
+            rc = _n.lib.vault_audit_witness(st, 32, byref(n), v, arr if targets is not None
+                                            else None, len(tl), int(timeout * 1000))
+            if rc < 0 and n.value == 0:
+                check(rc)
+        return [{"name": s.name.decode(), "size": s.size, "already": bool(s.already),
+                 "ok": s.result == 0, "message": s.message.decode()}
+                for s in st[:n.value]]
 
     def audit_pubkey(self) -> str:
         """The checkpoint verifier key (C2SP note verifier text)."""

@@ -119,6 +119,35 @@ class AuditTest(VaultCase):
         with self.assertRaises(libvault.InvalidInput):
             libvault.verify_export(exp, "junk")
 
+    def test_export_witnessed(self):
+        """witness_keys: the newest checkpoint must carry their cosignatures
+        (counted in the C library; tests/witness/test_witnessed.py has real
+        witnesses)."""
+        self.v.audit_checkpoint()
+        pub = self.v.audit_pubkey()
+        exp = os.path.join(self.dir, "audit.jsonl")
+        self.v.audit_export(exp)
+        self.v.close()
+        wkey = "witness.test/w1+ec0dd0cb+BBPZkIpwklmS7VRgB9J/UNpounIX72KsPMp4RSn/EEcc"
+        self.assertTrue(libvault.verify_export(exp, pub, witness_keys=[]).ok)
+        r = libvault.verify_export(exp, pub, witness_keys=[wkey], check=False)
+        self.assertEqual(r.failure, AuditFailure.UNWITNESSED)
+        self.assertEqual(r.failure_name, "unwitnessed")
+        self.assertIn("0 of 1 required cosignatures", r.message)
+        with self.assertRaises(libvault.IntegrityError):
+            libvault.verify_export(exp, pub, witness_keys=[wkey])
+        with self.assertRaises(libvault.InvalidInput):
+            libvault.verify_export(exp, pub, witness_keys=[pub])  # a log's key, not a witness's
+        with self.assertRaises(ValueError):
+            libvault.verify_export(exp, pub, witness_keys=[wkey], witness_quorum=2)
+
+    def test_witness_refusals(self):
+        wkey = "witness.test/w1+ec0dd0cb+BBPZkIpwklmS7VRgB9J/UNpounIX72KsPMp4RSn/EEcc"
+        with self.assertRaises(libvault.NotFound):
+            self.v.audit_witness()  # the policy pins no witness with a url
+        with self.assertRaises(libvault.AccessDenied):
+            self.v.audit_witness([(wkey, "http://127.0.0.1:9")])  # not pinned
+
     def test_forged_checkpoint(self):
         note = self.v.audit_checkpoint()
         i = len(note) - 20  # inside the signature, still canonical base64
