@@ -14,6 +14,7 @@
 #include "audit/audit_bundle.h"
 #include "audit/audit_cosign.h"
 #include "audit/audit_proof.h"
+#include "audit_prove.h"
 #include "client/client.h"
 #include "crypto.h"
 #include "op.h"
@@ -25,8 +26,7 @@ typedef struct bundle_ctx {
     char origin[64];
     uint8_t pk[32];
     uint8_t record[VAULT_ID_BYTES];
-    af_checkpoint *cps;
-    size_t ncps, cap;
+    audit_cps cl;        /* the stored checkpoints, checked */
     uint64_t size;       /* the newest checkpoint's size */
     char *note;          /* its note, as stored */
     /* the record's entries in the tree, from the index */
@@ -39,34 +39,6 @@ typedef struct bundle_ctx {
     af_batch batch;
 } bundle_ctx;
 
-static int cp_fn(void *arg, uint64_t size, const char *note, size_t len)
-{
-    bundle_ctx *c = arg;
-    af_checkpoint cp, *grown;
-    char why[256];
-
-    if (af_checkpoint_verify(&cp, note, len, c->origin, c->pk) != VAULT_OK) {
-        snprintf(why, sizeof why, "%s", vault_error_last()); /* its own buffer */
-        return vault__err(VAULT_EINTEGRITY, "audit log: checkpoint %llu: bad signature (%s)",
-                          (ull)size, why);
-    }
-    if (cp.size != size)
-        return vault__err(VAULT_EINTEGRITY,
-                          "audit log: checkpoint %llu: bad signature (the note is stored under "
-                          "another size)", (ull)size);
-    if (c->ncps == c->cap) {
-        c->cap = c->cap ? 2 * c->cap : 16;
-        grown = realloc(c->cps, c->cap * sizeof *grown);
-        if (!grown)
-            return vault__err(VAULT_ENOMEM, "out of memory");
-        c->cps = grown;
-    }
-    c->cps[c->ncps++] = cp;
-    if (size > c->size)
-        c->size = size;
-    return VAULT_OK;
-}
-
 /* The newest checkpoint's note, byte for byte as stored (with any
  * cosignature lines stored with it). */
 static int note_fn(void *arg, uint64_t size, const char *note, size_t len)
@@ -77,13 +49,6 @@ static int note_fn(void *arg, uint64_t size, const char *note, size_t len)
         return VAULT_OK;
     c->note = strndup(note, len);
     return c->note ? VAULT_OK : vault__err(VAULT_ENOMEM, "out of memory");
-}
-
-static int cp_cmp(const void *a, const void *b)
-{
-    const af_checkpoint *x = a, *y = b;
-
-    return x->size < y->size ? -1 : x->size > y->size;
 }
 
 /* 1 when the (decodable) entry is filed under the record. */
@@ -197,7 +162,7 @@ static void ctx_free(bundle_ctx *c)
     free(c->bytes);
     free(c->lens);
     free(c->seqs);
-    free(c->cps);
+    free(c->cl.cps);
     free(c->note);
     af_batch_free(&c->batch);
     free(c);
@@ -221,7 +186,10 @@ static int bundle_local(char **out, vault *v, const uint8_t record[VAULT_ID_BYTE
     GUARD(audit__load_pk(c->pk, v));
     audit__origin(c->origin, sizeof c->origin, v);
     GUARD(store_audit_count(&count, v->db));
-    GUARD(store_checkpoint_scan(v->db, cp_fn, c));
+    c->cl.origin = c->origin;
+    c->cl.pk = c->pk;
+    GUARD(store_checkpoint_scan(v->db, audit__cps_fn, &c->cl));
+    c->size = c->cl.newest;
     ENSURE(c->size > 0, VAULT_ENOTFOUND, "no signed checkpoint yet; write one (audit checkpoint)");
     ENSURE(c->size <= (uint64_t)count, VAULT_EINTEGRITY,
            "audit log: truncated (the checkpoint of %llu entries covers more than the log's "
@@ -234,11 +202,8 @@ static int bundle_local(char **out, vault *v, const uint8_t record[VAULT_ID_BYTE
     for (i = 0; i < c->n; i++)
         idx[i] = c->seqs[i] - 1;
     GUARD(af_batch_init(&c->batch, idx, c->n, c->size));
-    if (c->ncps > 1)
-        qsort(c->cps, c->ncps, sizeof *c->cps, cp_cmp);
-    while (ncps < c->ncps && c->cps[ncps].size <= c->size)
-        ncps++;
-    af_verifier_init(&c->ver, c->cps, ncps);
+    ncps = audit__cps_sorted(&c->cl, c->size);
+    af_verifier_init(&c->ver, c->cl.cps, ncps);
     ENSURE(c->ver.res.cls == AF_OK, VAULT_EINTEGRITY, "audit log: %s", c->ver.res.message);
     GUARD(store_audit_scan(v->db, 0, entry_fn, c));
     ENSURE(c->batch.pushed == c->size, VAULT_EINTEGRITY,

@@ -68,25 +68,21 @@ typedef struct prove_ctx {
     vault *v;
     char origin[64];
     uint8_t pk[32];
-    af_checkpoint *cps; /* verified stored checkpoints, any order until sorted */
-    size_t ncps, cap;
-    uint64_t newest;    /* the largest checkpoint size (0: none) */
+    audit_cps cl;       /* verified stored checkpoints, any order until sorted */
     uint64_t want[2];   /* sizes whose notes are wanted (0: none) */
     char *notes[2];
     af_verifier ver;
     af_prover prover;
 } prove_ctx;
 
-/* Each stored checkpoint: signed by this vault's key, under the size its
- * row names (as vault_audit_verify checks them). */
-static int cp_fn(void *arg, uint64_t size, const char *note, size_t len)
+int audit__cps_fn(void *arg, uint64_t size, const char *note, size_t len)
 {
-    prove_ctx *c = arg;
+    audit_cps *l = arg;
     af_checkpoint cp;
     af_checkpoint *grown;
     char why[256];
 
-    if (af_checkpoint_verify(&cp, note, len, c->origin, c->pk) != VAULT_OK) {
+    if (af_checkpoint_verify(&cp, note, len, l->origin, l->pk) != VAULT_OK) {
         snprintf(why, sizeof why, "%s", vault_error_last()); /* formatted into its own buffer */
         return vault__err(VAULT_EINTEGRITY, "audit log: checkpoint %llu: bad signature (%s)",
                           (ull)size, why);
@@ -95,21 +91,39 @@ static int cp_fn(void *arg, uint64_t size, const char *note, size_t len)
         return vault__err(VAULT_EINTEGRITY,
                           "audit log: checkpoint %llu: bad signature (the note is stored under "
                           "another size)", (ull)size);
-    if (c->ncps == c->cap) {
-        c->cap = c->cap ? 2 * c->cap : 16;
-        grown = realloc(c->cps, c->cap * sizeof *grown);
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        grown = realloc(l->cps, l->cap * sizeof *grown);
         if (!grown)
             return vault__err(VAULT_ENOMEM, "out of memory");
-        c->cps = grown;
+        l->cps = grown;
     }
-    c->cps[c->ncps++] = cp;
-    if (size > c->newest)
-        c->newest = size;
+    l->cps[l->n++] = cp;
+    if (size > l->newest)
+        l->newest = size;
     return VAULT_OK;
 }
 
+static int cp_cmp(const void *a, const void *b)
+{
+    const af_checkpoint *x = a, *y = b;
+
+    return x->size < y->size ? -1 : x->size > y->size;
+}
+
+size_t audit__cps_sorted(audit_cps *l, uint64_t size)
+{
+    size_t n = 0;
+
+    if (l->n > 1)
+        qsort(l->cps, l->n, sizeof *l->cps, cp_cmp);
+    while (n < l->n && l->cps[n].size <= size)
+        n++;
+    return n;
+}
+
 /* Second pass over the (few) checkpoints: keep the notes of the wanted
- * sizes.  Rows were checked by cp_fn in the same snapshot. */
+ * sizes.  Rows were checked by audit__cps_fn in the same snapshot. */
 static int note_fn(void *arg, uint64_t size, const char *note, size_t len)
 {
     prove_ctx *c = arg;
@@ -122,13 +136,6 @@ static int note_fn(void *arg, uint64_t size, const char *note, size_t len)
                 return vault__err(VAULT_ENOMEM, "out of memory");
         }
     return VAULT_OK;
-}
-
-static int cp_cmp(const void *a, const void *b)
-{
-    const af_checkpoint *x = a, *y = b;
-
-    return x->size < y->size ? -1 : x->size > y->size;
 }
 
 static int entry_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
@@ -170,11 +177,13 @@ int audit__prove_local(vault_proof *out, vault *v, int kind, uint64_t a, uint64_
     GUARD(audit__load_pk(c->pk, v));
     audit__origin(c->origin, sizeof c->origin, v);
     GUARD(store_audit_count(&count, v->db));
-    GUARD(store_checkpoint_scan(v->db, cp_fn, c));
+    c->cl.origin = c->origin;
+    c->cl.pk = c->pk;
+    GUARD(store_checkpoint_scan(v->db, audit__cps_fn, &c->cl));
     if (size == 0) {
-        ENSURE(c->newest > 0, VAULT_ENOTFOUND,
+        ENSURE(c->cl.newest > 0, VAULT_ENOTFOUND,
                "no signed checkpoint yet; write one (audit checkpoint) or name a size");
-        size = c->newest;
+        size = c->cl.newest;
     }
     ENSURE(size <= (uint64_t)count, VAULT_ENOTFOUND,
            "no tree of size %llu: the log has %llu entries", (ull)size, (ull)count);
@@ -194,11 +203,8 @@ int audit__prove_local(vault_proof *out, vault *v, int kind, uint64_t a, uint64_
     c->want[0] = size;
     GUARD(store_checkpoint_scan(v->db, note_fn, c));
     /* Only the checkpoints inside the range are checked on the way. */
-    if (c->ncps > 1)
-        qsort(c->cps, c->ncps, sizeof *c->cps, cp_cmp);
-    while (ncps < c->ncps && c->cps[ncps].size <= size)
-        ncps++;
-    af_verifier_init(&c->ver, c->cps, ncps);
+    ncps = audit__cps_sorted(&c->cl, size);
+    af_verifier_init(&c->ver, c->cl.cps, ncps);
     ENSURE(c->ver.res.cls == AF_OK, VAULT_EINTEGRITY, "audit log: %s", c->ver.res.message);
     if (!af_prover_done(&c->prover))
         GUARD(store_audit_scan(v->db, 0, entry_fn, c));
@@ -217,7 +223,7 @@ cleanup:
     if (c) {
         free(c->notes[0]);
         free(c->notes[1]);
-        free(c->cps);
+        free(c->cl.cps);
         free(c);
     }
     return rc;

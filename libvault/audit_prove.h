@@ -6,7 +6,23 @@
 
 #include <stdint.h>
 
+#include "audit/audit_format.h"
 #include "vault_int.h"
+
+/* The stored checkpoints of one read snapshot, each checked as
+ * vault_audit_verify checks them (signed by this vault's key, under the
+ * size its row names): audit__cps_fn is the store_checkpoint_scan
+ * callback; audit__cps_sorted sorts them by size and gives how many are
+ * at most `size`.  origin and pk are the caller's. */
+typedef struct audit_cps {
+    const char *origin;
+    const uint8_t *pk;
+    af_checkpoint *cps;
+    size_t n, cap;
+    uint64_t newest; /* the largest checkpoint size (0: none) */
+} audit_cps;
+int audit__cps_fn(void *arg, uint64_t size, const char *note, size_t len) VAULT_MUST_CHECK;
+size_t audit__cps_sorted(audit_cps *l, uint64_t size);
 
 /* A proof from the stored log in one read snapshot of its own (the
  * caller holds the handle and no transaction), every entry up to the
