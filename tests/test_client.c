@@ -526,6 +526,7 @@ static void test_wrong_ca_and_missing_certificate(void **state)
     vault_session *s;
     vault_result *res = NULL;
     char url[700];
+    int rc;
 
     (void)state;
     memset(&c, 0, sizeof c);
@@ -549,8 +550,24 @@ static void test_wrong_ca_and_missing_certificate(void **state)
     assert_null(res);
     vault_session_close(s);
     vault_close(v);
+    /* a client certificate from an unknown CA, with grid-app's CN: no app */
+    c.cert_file = env("VAULTD_ROGUE_CERT");
+    c.key_file = env("VAULTD_ROGUE_KEY");
+    rc = vault_connect(&v, url, &c);
+    if (rc == VAULT_OK) { /* or refused in the handshake: then as an auth error */
+        s = remote_session(v, "grid_management");
+        assert_int_equal(vault_record_get(&res, s, "00000000000000000000000000000000", NULL, 0),
+                         VAULT_EAUTH);
+        assert_null(res);
+        vault_session_close(s);
+        vault_close(v);
+    } else {
+        assert_int_equal(rc, VAULT_EAUTH);
+        assert_null(v);
+    }
     /* a certificate without its key */
     c.cert_file = env("VAULTD_GRID_CERT");
+    c.key_file = NULL;
     assert_int_equal(vault_connect(&v, url, &c), VAULT_EINVALID);
 }
 

@@ -8,6 +8,7 @@ environment below; exits with its exit code and removes everything.
   VAULTD_TLS          https://127.0.0.1:PORT (apps grid-app, hotline-app by certificate)
   VAULTD_CA           the CA of the server's certificate; VAULTD_ROGUE_CA another one
   VAULTD_GRID_CERT    grid-app's certificate, VAULTD_GRID_KEY its key
+  VAULTD_ROGUE_CERT   a certificate with grid-app's CN from an unknown CA, VAULTD_ROGUE_KEY its key
   VAULTD_PID          vaultd's pid (the test kills it last)
   VAULTD_VAULT        the vault file and VAULTD_KEYFILE its key file, for embedded
                       handles on the same vault
@@ -65,6 +66,8 @@ def main():
             "VAULTD_ROGUE_CA": d.cert("rogue-ca"),
             "VAULTD_GRID_CERT": d.cert("grid-app"),
             "VAULTD_GRID_KEY": d.keyfile("grid-app"),
+            "VAULTD_ROGUE_CERT": d.cert("rogue-grid"),
+            "VAULTD_ROGUE_KEY": d.keyfile("rogue-grid"),
             "VAULTD_PID": str(d.proc.pid),
             "VAULTD_VAULT": d.vault,
             "VAULTD_KEYFILE": d.key,
