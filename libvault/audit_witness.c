@@ -157,7 +157,15 @@ static void submit_one(target *t, vault *v, const char *note, size_t len, uint64
         }
         rc = witness_submit(&t->line, &got, t->url, &t->peer, old,
                             (const uint8_t (*)[32])pr->hashes, pr->nhashes, note, len, timeout_ms);
-        if (rc != VAULT_ESTATE || got > size || got == old)
+        if (rc == VAULT_ESTATE && got > size) {
+            /* It cosigned a larger tree of this log than the vault now has. */
+            rc = vault__err(VAULT_EINTEGRITY,
+                            "witness %s: rolled back: it cosigned a tree of %llu entries and "
+                            "this log's newest checkpoint has %llu", t->peer.name,
+                            (unsigned long long)got, (unsigned long long)size);
+            break;
+        }
+        if (rc != VAULT_ESTATE || got == old)
             break;
         old = got; /* it holds another size: catch it up from there */
     }

@@ -226,6 +226,65 @@ static void test_cosignature_negative(void **state)
     free(storage);
 }
 
+/* One public key is one witness: a genuine line copied under another
+ * name (the key id recomputed; the cosigned message holds no name) does
+ * not count twice; a bogus line under the witness's key id hides nothing. */
+static void test_cosignature_count(void **state)
+{
+    char *rows[TU_MAX_ROWS][TU_MAX_COLS], *storage = NULL, *note, *line = NULL, *one, *two;
+    char forged[1024], b64[256], *bogus;
+    size_t n = tu_vectors("cosignature.txt", rows, &storage), len, l1, l2, dlen = 0;
+    uint8_t sig[AF_COSIG_BYTES + 8];
+    af_witness_key keys[2];
+    uint64_t mask = 0;
+    const char *sp;
+    wkey k;
+
+    (void)state;
+    vector_key(&k, rows, n);
+    note = read_vector("checkpoint.txt", &len);
+    assert_int_equal(af_cosign(&line, note, len, k.name, k.sk, 1700000000), 0);
+    one = with_line(note, len, line, &l1);
+    /* the same signature under the name "witness.test/alias" */
+    sp = strchr(line + 4, ' ');
+    assert_non_null(sp);
+    assert_int_equal(vc_b642bin(sig, sizeof sig, &dlen, sp + 1, strlen(sp + 1) - 1), 0);
+    assert_int_equal(dlen, AF_COSIG_BYTES);
+    af_keyid_typed(sig, "witness.test/alias", AF_SIGTYPE_COSIGN_V1, k.pk);
+    assert_int_equal(vc_bin2b64(b64, sizeof b64, sig, dlen), 0);
+    snprintf(forged, sizeof forged, "\xe2\x80\x94 witness.test/alias %s\n", b64);
+    two = with_line(one, l1, forged, &l2);
+    memset(keys, 0, sizeof keys);
+    snprintf(keys[0].name, sizeof keys[0].name, "%s", k.name);
+    memcpy(keys[0].pk, k.pk, 32);
+    snprintf(keys[1].name, sizeof keys[1].name, "witness.test/alias");
+    memcpy(keys[1].pk, k.pk, 32);
+    /* the alias line verifies on its own (no name in the message) ... */
+    assert_int_equal(af_cosignature_verify(NULL, two, l2, "witness.test/alias", k.pk), 0);
+    /* ... but one key is one witness */
+    assert_int_equal(af_cosign_count(two, l2, keys, 2, &mask), 1);
+    assert_int_equal(mask, 1);
+    /* a line under the witness's key id that doesn't verify hides nothing */
+    sig[20] ^= 1;
+    af_keyid_typed(sig, k.name, AF_SIGTYPE_COSIGN_V1, k.pk);
+    assert_int_equal(vc_bin2b64(b64, sizeof b64, sig, dlen), 0);
+    snprintf(forged, sizeof forged, "\xe2\x80\x94 %s %s\n", k.name, b64);
+    bogus = with_line(one, l1, forged, &l2);
+    assert_int_equal(af_cosignature_verify(NULL, bogus, l2, k.name, k.pk), 0);
+    assert_int_equal(af_cosign_count(bogus, l2, keys, 1, NULL), 1);
+    /* the bogus line alone: not a cosignature */
+    free(two);
+    two = with_line(note, len, forged, &l2);
+    assert_int_equal(af_cosignature_verify(NULL, two, l2, k.name, k.pk), VAULT_EINTEGRITY);
+    assert_int_equal(af_cosign_count(two, l2, keys, 1, NULL), 0);
+    free(bogus);
+    free(two);
+    free(one);
+    free(line);
+    free(note);
+    free(storage);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_vkey_parse_rejects),
         cmocka_unit_test(test_vector_cosignatures),
         cmocka_unit_test(test_cosignature_negative),
+        cmocka_unit_test(test_cosignature_count),
     };
 
     if (vc_init() != 0)

@@ -450,11 +450,10 @@ static size_t cosigned(const char *note, size_t len, const af_bundle_witness *w,
 
     for (i = 0; i < nw; i++) {
         for (j = 0; j < i; j++)
-            if (strcmp(w[i].name, w[j].name) == 0 &&
-                memcmp(w[i].pk, w[j].pk, 32) == 0) /* memcmp ok: not secret */
+            if (memcmp(w[i].pk, w[j].pk, 32) == 0) /* memcmp ok: not secret */
                 break;
         if (j < i)
-            continue; /* the same key twice counts once */
+            continue; /* one public key is one witness, whatever its names */
         if (af_cosignature_verify(NULL, note, len, w[i].name, w[i].pk) == VAULT_OK)
             count++;
         vault__err_clear();

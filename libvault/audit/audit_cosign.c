@@ -186,8 +186,10 @@ int af_cosignature_verify(uint64_t *out_time, const char *note, size_t len, cons
     int rc = VAULT_OK;
     uint8_t keyid[KEYID_BYTES], sig[AF_NOTE_MAX], *msg = NULL;
     const char *p, *end, *nl, *nm, *sp;
-    size_t tlen, llen, siglen, mlen, nlen, known = 0;
+    size_t tlen, llen, siglen, mlen, nlen, known = 0, good = 0;
     uint64_t ts, newest = 0;
+    char why[64] = "";
+    int ok;
 
     ENSURE(note && name && pk, VAULT_EINVALID, "af_cosignature_verify: missing argument");
     if (out_time)
@@ -212,21 +214,32 @@ int af_cosignature_verify(uint64_t *out_time, const char *note, size_t len, cons
             !vc_equal(sig, keyid, KEYID_BYTES))
             continue;
         known++;
-        ENSURE(siglen == AF_COSIG_BYTES, VAULT_EINTEGRITY,
-               "cosignature: bad signature (witness %s: %zu bytes, not %d)", name, siglen,
-               AF_COSIG_BYTES);
+        /* A line under this witness's key id that doesn't verify (anyone
+         * can append one: key ids are public) is not counted, and doesn't
+         * hide a line that does. */
+        if (siglen != AF_COSIG_BYTES) {
+            snprintf(why, sizeof why, "%zu bytes, not %d", siglen, AF_COSIG_BYTES);
+            continue;
+        }
         ts = get_u64be(sig + KEYID_BYTES);
-        ENSURE(ts <= (uint64_t)AF_COSIG_TIME_MAX, VAULT_EINTEGRITY,
-               "cosignature: bad signature (witness %s: timestamp over 2^63 - 1)", name);
+        if (ts > (uint64_t)AF_COSIG_TIME_MAX) {
+            snprintf(why, sizeof why, "timestamp over 2^63 - 1");
+            continue;
+        }
         GUARD(cosign_message(&msg, &mlen, ts, note, tlen));
-        ENSURE(vc_verify(sig + KEYID_BYTES + TIME_BYTES, msg, mlen, pk) == VAULT_OK,
-               VAULT_EINTEGRITY, "cosignature: bad signature (witness %s: does not verify)", name);
+        ok = vc_verify(sig + KEYID_BYTES + TIME_BYTES, msg, mlen, pk) == VAULT_OK;
         free(msg);
         msg = NULL;
+        if (!ok) {
+            snprintf(why, sizeof why, "does not verify");
+            continue;
+        }
+        good++;
         if (ts > newest)
             newest = ts;
     }
     ENSURE(known > 0, VAULT_EINTEGRITY, "cosignature: no cosignature by witness %s", name);
+    ENSURE(good > 0, VAULT_EINTEGRITY, "cosignature: bad signature (witness %s: %s)", name, why);
     if (out_time)
         *out_time = newest;
 cleanup:
@@ -244,10 +257,11 @@ size_t af_cosign_count(const char *note, size_t len, const af_witness_key *keys,
     for (size_t i = 0; note && keys && i < n; i++) {
         int dup = 0;
 
-        /* A key listed twice counts once. */
+        /* One public key is one witness, whatever names it is given: the
+         * cosigned message doesn't hold the name, so a line copied under
+         * another name must not count twice. */
         for (size_t j = 0; j < i && !dup; j++)
-            dup = strcmp(keys[j].name, keys[i].name) == 0 &&
-                  memcmp(keys[j].pk, keys[i].pk, 32) == 0; /* memcmp ok: not secret */
+            dup = memcmp(keys[j].pk, keys[i].pk, 32) == 0; /* memcmp ok: not secret */
         if (dup)
             continue;
         if (af_cosignature_verify(NULL, note, len, keys[i].name, keys[i].pk) == VAULT_OK) {

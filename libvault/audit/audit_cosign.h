@@ -50,11 +50,13 @@ int af_cosign(char **out_line, const char *note, size_t len, const char *name, c
 
 /* Verify the cosignature by witness (name, pk) among the note's signature
  * lines (the checkpoint with the witness's response appended).  Lines of
- * other names or key ids are ignored.  VAULT_EINVALID for a malformed
- * note or signature line; VAULT_EINTEGRITY when no line is the witness's,
- * one of its lines is not AF_COSIG_BYTES long, does not verify, or carries
- * a timestamp over AF_COSIG_TIME_MAX.  *out_time (may be NULL) receives
- * the newest verified timestamp. */
+ * other names or key ids are ignored, and so are lines under the
+ * witness's key id that don't verify (key ids are public: anyone can
+ * append one).  VAULT_EINVALID for a malformed note or signature line;
+ * VAULT_EINTEGRITY when no line of the witness's verifies (none is its,
+ * or each is not AF_COSIG_BYTES long, carries a timestamp over
+ * AF_COSIG_TIME_MAX or does not verify).  *out_time (may be NULL)
+ * receives the newest verified timestamp. */
 int af_cosignature_verify(uint64_t *out_time, const char *note, size_t len, const char *name,
                           const uint8_t pk[32]) VAULT_MUST_CHECK;
 

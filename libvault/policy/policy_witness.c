@@ -24,6 +24,14 @@ static int url_ok(const char *s, size_t len)
     for (i = 0; i < len; i++)
         if (s[i] <= ' ' || s[i] > '~')
             return 0;
+    {
+        /* No user:password@ in the authority: the URL is shown in policy
+         * diffs and so in the audit log. */
+        const char *auth = strstr(s, "://") + 3, *slash = memchr(auth, '/', len - (size_t)(auth - s));
+        size_t alen = slash ? (size_t)(slash - auth) : len - (size_t)(auth - s);
+        if (memchr(auth, '@', alen))
+            return 0;
+    }
     return 1;
 }
 
@@ -58,8 +66,9 @@ static void parse_one(pctx *c, const vnode *item, vp_witness *w, int *ok)
         if (!vp_want(c, v[1], VN_SCALAR, "witness url"))
             return;
         if (!url_ok(v[1]->s, v[1]->len)) {
-            vp_diag_n(c, VP_ERR, v[1], "witness url must be http:// or https:// and at most %d "
-                      "printable characters without spaces", VP_WITNESS_URL_MAX);
+            vp_diag_n(c, VP_ERR, v[1], "witness url must be http:// or https://, at most %d "
+                      "printable characters without spaces, and name no user or password",
+                      VP_WITNESS_URL_MAX);
             return;
         }
         w->url = vp_strndup(&p->arena, v[1]->s, v[1]->len);

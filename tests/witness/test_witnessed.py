@@ -230,6 +230,7 @@ class Witnessed(unittest.TestCase):
             (policy_with([(w1.vkey, None)], 0), "witness_quorum is 0"),
             (policy_with([(w1.vkey, None), (w2.vkey, None)], 3), "more than the 2 witnesses"),
             (policy_with([(w1.vkey, "ftp://x")]), "must be http:// or https://"),
+            (policy_with([(w1.vkey, "https://user:secret@x.example/w")]), "name no user or password"),
             (policy_with([(w1.vkey, None)], "two"), "whole number"),
         ]
         with open(POLICY) as f:
