@@ -191,6 +191,18 @@ static int bundle_local(char **out, vault *v, const uint8_t record[VAULT_ID_BYTE
     GUARD(store_checkpoint_scan(v->db, audit__cps_fn, &c->cl));
     c->size = c->cl.newest;
     ENSURE(c->size > 0, VAULT_ENOTFOUND, "no signed checkpoint yet; write one (audit checkpoint)");
+    {
+        /* Not a bundle about an old tree: the newest stored checkpoint must
+         * be the last one this vault signed (deleted newer rows would hide
+         * the accesses after it). */
+        uint64_t last = 0;
+        int known = 0;
+        GUARD(audit__signed_size(&last, &known, v));
+        ENSURE(!known || last <= c->size, VAULT_EINTEGRITY,
+               "audit log: missing (this vault signed a checkpoint of %llu entries and the "
+               "store's newest covers %llu: checkpoints were deleted); run audit verify",
+               (ull)last, (ull)c->size);
+    }
     ENSURE(c->size <= (uint64_t)count, VAULT_EINTEGRITY,
            "audit log: truncated (the checkpoint of %llu entries covers more than the log's "
            "%llu); run audit verify", (ull)c->size, (ull)count);

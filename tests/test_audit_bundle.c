@@ -695,6 +695,28 @@ static void test_tampered_entry(void **state)
     assert_null(json);
 }
 
+/* The newest checkpoint rows deleted (the database key suffices): no
+ * bundle about the older tree that is left. */
+static void test_deleted_checkpoints(void **state)
+{
+    fixture *f = *state;
+    char *note = NULL, *json = NULL;
+    sqlite3 *db;
+
+    assert_int_equal(vault_audit_checkpoint(&note, f->v), 0);
+    free(note);
+    assert_int_equal(vault_audit_checkpoint(&note, f->v), 0);
+    free(note);
+    db = raw_db(f);
+    if (sqlite3_exec(db, "DELETE FROM checkpoints WHERE size = (SELECT MAX(size) FROM checkpoints);",
+                     NULL, NULL, NULL) != SQLITE_OK || sqlite3_changes(db) != 1)
+        fail_msg("tamper: %s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    assert_int_equal(vault_audit_bundle(&json, f->v, f->id), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "checkpoints were deleted"));
+    assert_null(json);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -705,6 +727,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vault_bundle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trimmed_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tampered_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deleted_checkpoints, setup, teardown),
     };
 
     assert_int_equal(vault_init(), 0);
