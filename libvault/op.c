@@ -214,6 +214,22 @@ cleanup:
     return rc;
 }
 
+/* The checkpoint a commit signed goes into the keys file's anchor under
+ * the write lock (keyslot changes hold it too: two writers of the file
+ * must not run at once).  A failure leaves the anchor one behind. */
+static void anchor_flush(vault *v)
+{
+    if (!v->anchor_pending)
+        return;
+    if (store_begin(v->db, STORE_TX_WRITE) < 0) {
+        v->anchor_pending = 0;
+        vault__err_clear();
+        return;
+    }
+    audit_anchor_flush(v);
+    store_rollback(v->db);
+}
+
 int op_commit(vault *v)
 {
     int rc = store_commit(v->db);
@@ -221,6 +237,8 @@ int op_commit(vault *v)
 
     if (rc == VAULT_EAUTH && audit_late_take(&late, v))
         rc = log_late(v, &late);
+    if (rc == VAULT_OK)
+        anchor_flush(v);
     return rc;
 }
 

@@ -44,6 +44,9 @@ struct vault {
      * key the caller expects (vault_audit_pin). */
     ks_anchor anchor;
     int anchor_known;
+    int anchor_pending;     /* a committed checkpoint the keys file doesn't have yet */
+    uint64_t anchor_pending_size;
+    uint8_t anchor_pending_root[32];
     uint8_t expect_pk[32];
     int expect_known;
     struct audit_tail *tail; /* audit_log.c, for the current transaction only */

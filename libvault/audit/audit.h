@@ -103,6 +103,10 @@ void audit_tx_forget(vault *v);
  * 10).  A failure leaves the anchor one checkpoint behind, which the
  * checks allow; it is never ahead of the store. */
 void audit_anchor_sync(vault *v, int committed);
+/* Write what audit_anchor_sync left pending into the keys file; the
+ * caller holds a write transaction (the lock every writer of the keys
+ * file holds), which it then ends.  Failures are dropped. */
+void audit_anchor_flush(vault *v);
 /* At open: the store must extend the last checkpoint the keys file's
  * anchor recorded.  VAULT_EINTEGRITY ("rolled back") when the store is
  * older than the anchor or holds another history. */

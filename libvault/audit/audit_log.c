@@ -802,7 +802,6 @@ cleanup:
 void audit_anchor_sync(vault *v, int committed)
 {
     audit_tail *t = v->tail;
-    ks_anchor a;
 
     if (!t || !t->signed_dirty)
         return;
@@ -812,9 +811,26 @@ void audit_anchor_sync(vault *v, int committed)
     if (!committed || !v->anchor_known || !v->keys_path ||
         t->signed_size <= v->anchor.size)
         return;
+    /* Written by audit_anchor_flush, under the write lock that every
+     * writer of the keys file holds (not here, at the transaction's end). */
+    v->anchor_pending = 1;
+    v->anchor_pending_size = t->signed_size;
+    memcpy(v->anchor_pending_root, t->signed_root, 32);
+}
+
+void audit_anchor_flush(vault *v)
+{
+    ks_anchor a;
+
+    if (!v->anchor_pending)
+        return;
+    v->anchor_pending = 0;
+    if (!v->anchor_known || v->anchor_pending_size <= v->anchor.size ||
+        !store_in_tx(v->db) || !store_tx_writes(v->db))
+        return;
     a = v->anchor;
-    a.size = t->signed_size;
-    memcpy(a.root, t->signed_root, 32);
+    a.size = v->anchor_pending_size;
+    memcpy(a.root, v->anchor_pending_root, 32);
     if (ks_anchor_set(v->keys_path, keyring_master(v->keys), &a) == VAULT_OK)
         v->anchor = a;
     /* else: one checkpoint behind until the next one (docs/keyslots.md) */
