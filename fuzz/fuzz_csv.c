@@ -30,14 +30,7 @@ static int verbose; /* FUZZ_CSV_VERBOSE=1: print each import's outcome */
 
 static void remove_vault(void)
 {
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal", ".keys"};
-    char p[256];
-    size_t i;
-
-    for (i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-        snprintf(p, sizeof p, "%s%s", vault_path, suffix[i]);
-        unlink(p);
-    }
+    fuzz_remove_vault(vault_path);
 }
 
 static void close_vault(void)

@@ -32,6 +32,20 @@ static inline void fuzz_policy_path(char *out, size_t cap, const char *target)
     }
 }
 
+/* Remove a vault file and everything that goes with it (WAL, shared
+ * memory, journal, keys sidecar). */
+static inline void fuzz_remove_vault(const char *vault_path)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal", ".keys"};
+    char p[4200];
+    size_t i;
+
+    for (i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", vault_path, suffix[i]);
+        unlink(p);
+    }
+}
+
 /* Write size bytes to path (created 0600, truncated); abort on failure. */
 static inline void fuzz_write_file(const char *path, const uint8_t *data, size_t size)
 {

@@ -123,18 +123,10 @@ static int entry_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, co
     bundle_ctx *c = arg;
     uint64_t seq = 0, s2 = 0;
     uint8_t leaf[32];
-    int r;
+    int rc = audit__entry_verified(&c->ver, pos, entry, len, head, head_len, &seq, leaf);
 
-    if (af_entry_check(&seq, entry, len) == VAULT_OK) {
-        r = af_verifier_push_checked(&c->ver, seq, entry, len, head_len == 32 ? head : NULL);
-    } else {
-        vault__err_clear();
-        r = af_verifier_push(&c->ver, (uint64_t)pos, entry, len, head_len == 32 ? head : NULL);
-    }
-    if (r != AF_OK)
-        return vault__err(VAULT_EINTEGRITY, "audit log: %s; run audit verify",
-                          c->ver.res.message);
-    af_leaf_hash(leaf, entry, len);
+    if (rc < 0)
+        return rc;
     if (c->next < c->n && c->seqs[c->next] == seq) {
         /* The index's copy must be the log's entry. */
         if (c->lens[c->next] != len ||

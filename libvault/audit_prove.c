@@ -138,25 +138,34 @@ static int note_fn(void *arg, uint64_t size, const char *note, size_t len)
     return VAULT_OK;
 }
 
+int audit__entry_verified(af_verifier *ver, int64_t pos, const uint8_t *entry, size_t len,
+                          const uint8_t *head, size_t head_len, uint64_t *seq, uint8_t leaf[32])
+{
+    int r;
+
+    *seq = 0;
+    if (af_entry_check(seq, entry, len) == VAULT_OK) {
+        r = af_verifier_push_checked(ver, *seq, entry, len, head_len == 32 ? head : NULL);
+    } else {
+        vault__err_clear();
+        *seq = (uint64_t)pos;
+        r = af_verifier_push(ver, (uint64_t)pos, entry, len, head_len == 32 ? head : NULL);
+    }
+    if (r != AF_OK)
+        return vault__err(VAULT_EINTEGRITY, "audit log: %s; run audit verify", ver->res.message);
+    af_leaf_hash(leaf, entry, len);
+    return VAULT_OK;
+}
+
 static int entry_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
                     size_t head_len)
 {
     prove_ctx *c = arg;
-    uint64_t seq = 0;
+    uint64_t seq;
     uint8_t leaf[32];
-    int r;
+    int rc = audit__entry_verified(&c->ver, pos, entry, len, head, head_len, &seq, leaf);
 
-    if (af_entry_check(&seq, entry, len) == VAULT_OK) {
-        r = af_verifier_push_checked(&c->ver, seq, entry, len, head_len == 32 ? head : NULL);
-    } else {
-        vault__err_clear();
-        r = af_verifier_push(&c->ver, (uint64_t)pos, entry, len, head_len == 32 ? head : NULL);
-    }
-    if (r != AF_OK)
-        return vault__err(VAULT_EINTEGRITY, "audit log: %s; run audit verify",
-                          c->ver.res.message);
-    af_leaf_hash(leaf, entry, len);
-    return af_prover_push(&c->prover, leaf);
+    return rc < 0 ? rc : af_prover_push(&c->prover, leaf);
 }
 
 /* Make the proof in one read snapshot: kind, (a, b) = (seq, size) or

@@ -24,6 +24,15 @@ typedef struct audit_cps {
 int audit__cps_fn(void *arg, uint64_t size, const char *note, size_t len) VAULT_MUST_CHECK;
 size_t audit__cps_sorted(audit_cps *l, uint64_t size);
 
+/* One entry as a store scan gives it (store_audit_fn), through the
+ * verifier (its bytes, sequence, stored chain head and the checkpoints'
+ * roots): *seq (its sequence number, or its position when it doesn't
+ * decode) and its leaf hash.  VAULT_EINTEGRITY with the verifier's
+ * finding ("... ; run audit verify"). */
+int audit__entry_verified(af_verifier *ver, int64_t pos, const uint8_t *entry, size_t len,
+                          const uint8_t *head, size_t head_len, uint64_t *seq,
+                          uint8_t leaf[32]) VAULT_MUST_CHECK;
+
 /* A proof from the stored log in one read snapshot of its own (the
  * caller holds the handle and no transaction), every entry up to the
  * size checked as vault_audit_verify checks it; not logged.  kind

@@ -9,6 +9,8 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "rawdb.h"
+
 #include "audit/audit.h"
 #include "audit/audit_proof.h"
 #include "crypto.h"
@@ -571,16 +573,7 @@ static void test_vault_refusals(void **state)
 
 static sqlite3 *raw_db(fixture *f)
 {
-    char key[80];
-    sqlite3 *db = NULL;
-
-    assert_int_equal(vault_db_key(key, sizeof key, f->v), 0);
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_key(db, key, (int)strlen(key)), SQLITE_OK);
-    sodium_memzero(key, sizeof key);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA cipher_page_size = 4096", NULL, NULL, NULL),
-                     SQLITE_OK);
-    return db;
+    return tu_raw_db(f->v, f->path);
 }
 
 /* An entry changed behind the vault's back (one byte of its detail): no
