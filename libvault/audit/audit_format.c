@@ -639,23 +639,16 @@ cleanup:
 
 void af_leaf_hash(uint8_t out[32], const uint8_t *entry, size_t len)
 {
-    static const uint8_t prefix = 0x00;
-    vc_sha256_ctx c;
-
-    vc_sha256_init(&c);
-    vc_sha256_update(&c, &prefix, 1);
-    vc_sha256_update(&c, entry, len);
-    vc_sha256_final(&c, out);
+    vc_log_sha256(out, 0x00, entry, len);
 }
 
 static void hash_pair(uint8_t out[32], uint8_t prefix, const uint8_t a[32], const uint8_t b[32])
 {
-    uint8_t buf[65];
+    uint8_t buf[64];
 
-    buf[0] = prefix;
-    memcpy(buf + 1, a, 32);
-    memcpy(buf + 33, b, 32);
-    (void)vc_sha256(out, buf, sizeof buf);
+    memcpy(buf, a, 32);
+    memcpy(buf + 32, b, 32);
+    vc_log_sha256(out, prefix, buf, sizeof buf);
 }
 
 void af_chain_next(uint8_t out[32], const uint8_t prev[32], const uint8_t leaf[32])
