@@ -520,22 +520,30 @@ void vc_log_sha256(uint8_t out[VC_SHA256_BYTES], uint8_t prefix, const void *msg
     (void)SHA256_Final(out, &c);
 }
 
-/* The value of a base64 character (RFC 4648 section 4), -1 for others. */
+/* The value of each base64 character (RFC 4648 section 4), -1 for other
+ * bytes: one table, filled once. */
+static signed char b64_table[256];
+static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
+
+static void b64_table_fill(void)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    memset(b64_table, -1, sizeof b64_table);
+    for (int i = 0; i < 64; i++)
+        b64_table[(unsigned char)alphabet[i]] = (signed char)i;
+}
+
 static int b64_value(unsigned char ch)
 {
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    return ch == '+' ? 62 : ch == '/' ? 63 : -1;
+    return b64_table[ch];
 }
 
 int vc_b642bin_public(uint8_t *out, size_t out_size, size_t *out_len, const char *b64,
                       size_t b64_len)
 {
-    size_t pad = 0, i, n;
+    size_t pad = 0, n;
     int got, last;
 
     *out_len = 0;
@@ -543,9 +551,15 @@ int vc_b642bin_public(uint8_t *out, size_t out_size, size_t *out_len, const char
         return VAULT_EINVALID;
     if (b64_len >= 1 && b64[b64_len - 1] == '=')
         pad = b64_len >= 2 && b64[b64_len - 2] == '=' ? 2 : 1;
-    for (i = 0; i < b64_len - pad; i++)
-        if (b64_value((unsigned char)b64[i]) < 0)
-            return VAULT_EINVALID;
+    pthread_once(&b64_once, b64_table_fill);
+    /* EVP_DecodeBlock refuses every byte outside the alphabet inside the
+     * text, but skips white space at either end and reads '=' anywhere as
+     * zero bits: so the ends must be alphabet and '=' only the padding. */
+    if (b64_len > 0 &&
+        (b64_table[(unsigned char)b64[0]] < 0 ||
+         (b64_len > pad && b64_table[(unsigned char)b64[b64_len - pad - 1]] < 0) ||
+         memchr(b64, '=', b64_len - pad) != NULL))
+        return VAULT_EINVALID;
     n = b64_len / 4 * 3 - pad;
     if (n > out_size)
         return VAULT_EINVALID;

@@ -539,11 +539,11 @@ static void sync_worker(export_state *st)
 
 /* The canonical entry line af_export_compact_line writes, exactly:
  * {"seq":N,"entry":"<base64>","head":"<64 hex>"}.  Returns 1 and the
- * parts when the line is that, else 0 (the line then goes through the
+ * parts (the head decoded) when the line is that, else 0 (the line then goes through the
  * JSON parser, which gives the verdict).  The bytes it accepts are a
  * JSON object that a JSON parser reads as the same three values. */
 static int canonical_line(const char *line, size_t len, uint64_t *seq, const char **b64,
-                          size_t *b64len, const char **hex)
+                          size_t *b64len, uint8_t head[32])
 {
     static const char p1[] = "{\"seq\":", p2[] = ",\"entry\":\"", p3[] = "\",\"head\":\"";
     const char *p = line, *end = line + len, *q;
@@ -575,9 +575,14 @@ static int canonical_line(const char *line, size_t len, uint64_t *seq, const cha
     for (size_t i = 0; i < 64; i++)
         if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
             return 0;
+    for (size_t i = 0; i < 32; i++) {
+        unsigned hi = (unsigned char)p[2 * i], lo = (unsigned char)p[2 * i + 1];
+
+        head[i] = (uint8_t)(((hi <= '9' ? hi - '0' : hi - 'a' + 10) << 4) |
+                            (lo <= '9' ? lo - '0' : lo - 'a' + 10));
+    }
     if (p[64] != '"' || p[65] != '}')
         return 0;
-    *hex = p;
     *seq = n;
     return 1;
 }
@@ -616,17 +621,16 @@ static int export_line(export_state *st, const char *line, size_t len, uint64_t 
     json_t *j = NULL, *cp;
     int missing;
     uint64_t seq = 0;
-    size_t elen = 0, b64len = 0, hlen = 0;
-    const char *b64 = NULL, *hex = NULL;
+    size_t elen = 0, b64len = 0;
+    const char *b64 = NULL;
     uint8_t head[32];
     char where[48];
     int rc = AF_OK;
 
     /* The common case, on the entries' way to the worker: a canonical
      * line (audit export --compact writes nothing else). */
-    if (st->pipe && canonical_line(line, len, &seq, &b64, &b64len, &hex) &&
-        vc_b642bin_public(st->entry, AF_ENTRY_MAX, &elen, b64, b64len) == VAULT_OK &&
-        vc_hex2bin(head, 32, &hlen, hex, 64) == VAULT_OK && hlen == 32) {
+    if (st->pipe && canonical_line(line, len, &seq, &b64, &b64len, head) &&
+        vc_b642bin_public(st->entry, AF_ENTRY_MAX, &elen, b64, b64len) == VAULT_OK) {
         st->queued++;
         if (af_pipe_push(st->pipe, seq, 0, st->entry, elen, head) == 0)
             return AF_OK;
