@@ -237,6 +237,50 @@ static void test_vector(void **state)
         assert_int_equal(vr.failure, VAULT_AUDIT_OK);
         assert_int_equal(vr.entries, 5);
     }
+    /* The cosigned vector (witness.pub): the same writer with the
+     * checkpoint as stored once cosigned gives its bytes; it verifies
+     * with the witness's key, and one character of the cosignature's
+     * base64 changed (each of the first 100: key id, time, signature)
+     * does not count. */
+    {
+        size_t clen, wlen;
+        char *cfile = slurp(VEC "bundle_v2_cosigned.json", &clen), *wtext;
+        char *cout = NULL, *line, *copy;
+        const char *cnote;
+        json_t *o = json_loads(cfile, 0, NULL);
+        af_bundle_witness w;
+        vault_audit_result vr;
+
+        assert_non_null(o);
+        cnote = json_string_value(json_object_get(o, "checkpoint"));
+        assert_non_null(strstr(cnote, "\n\xe2\x80\x94 witness.test/w1 "));
+        assert_int_equal(af_bundle_json(&cout, k.name, record, cnote, statement, sig, be, nv), 0);
+        assert_int_equal(strlen(cout) + 1, clen);
+        assert_memory_equal(cout, cfile, clen - 1);
+        wtext = slurp(VEC "witness.pub", &wlen);
+        assert_int_equal(af_vkey_parse(w.name, w.pk, wtext, wlen, AF_SIGTYPE_COSIGN_V1), 0);
+        assert_int_equal(verify(&r, cfile, &k, &w, 1, 1), AF_OK);
+        assert_non_null(strstr(r.message, "; witnessed"));
+        {
+            const char *keys[1] = {wtext};
+            assert_int_equal(vault_audit_verify_bundle(&vr, cfile, clen, k.text, keys, 1, 0), 0);
+        }
+        assert_int_equal(verify(&r, file, &k, &w, 1, 1), AF_UNWITNESSED); /* the plain one */
+        line = strstr(cfile, "witness.test/w1 ") + strlen("witness.test/w1 ");
+        for (i = 0; i < 100 && line[i] != '\\'; i++) { /* 100: the 75 bytes before padding */
+            copy = strdup(cfile);
+            assert_non_null(copy);
+            copy[line - cfile + (long)i] = line[i] == 'A' ? 'B' : 'A';
+            assert_int_equal(verify(&r, copy, &k, &w, 1, 1), AF_UNWITNESSED);
+            assert_non_null(strstr(r.message, "checkpoint 10: unwitnessed (0 of the 1"));
+            free(copy);
+        }
+        assert_int_equal(i, 100);
+        free(wtext);
+        free(cout);
+        free(cfile);
+        json_decref(o);
+    }
     af_batch_free(&b);
     for (i = 0; i < 10; i++)
         free(ent[i]);
