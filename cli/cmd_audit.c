@@ -22,7 +22,8 @@ static const char audit_help[] =
     "       vaultctl audit export [--out FILE] [--compact]\n"
     "       vaultctl audit report --record ID | --user U | --denied | --break-glass\n"
     "       vaultctl audit report --record ID --bundle FILE\n"
-    "       vaultctl audit verify-bundle FILE --pubkey FILE [--witness-key FILE]... [--witness-quorum K]   (no vault)\n"
+    "       vaultctl audit verify-bundle FILE --pubkey FILE [--witness-key FILE]... [--witness-quorum K]\n"
+    "                [--max-age DURATION]   (no vault)\n"
     "       vaultctl audit prove --seq N [--size S] [--out FILE]\n"
     "       vaultctl audit consistency --from A [--to B] [--out FILE]\n"
     "       vaultctl audit check-proof --proof FILE --pubkey FILE [--checkpoint FILE]...   (no vault)\n"
@@ -68,7 +69,10 @@ static const char audit_help[] =
     "3 with the class (modified, missing: an entry taken out, reordered, bad signature,\n"
     "malformed, unwitnessed) and a one-line message.  With --witness-key (once per\n"
     "witness, as `witness pubkey` prints it), at least K of them (default: all) must have\n"
-    "cosigned the checkpoint.\n"
+    "cosigned the checkpoint; --max-age 24h requires it to have been signed within that\n"
+    "time (an old or undated one fails as missing, as with verify).  A bundle proves into\n"
+    "the newest checkpoint the policy's witnesses cosigned (when it pins any); the record's\n"
+    "entries after it are counted (\"N later entries\") and not proved yet.\n"
     "\n"
     "examples:\n"
     "  vaultctl --vault v --key-file k audit checkpoint --out /media/usb/cp-2026-11-23.txt\n"
@@ -317,9 +321,10 @@ static int write_bundle(cli *c, const char *path, const char *json)
     return ex;
 }
 
-/* verify-bundle: the bundle against the log's key and the witnesses' keys. */
+/* verify-bundle: the bundle against the log's key and the witnesses' keys;
+ * max_age > 0: its checkpoint must also be that recent (as verify --max-age). */
 static int verify_bundle(cli *c, const char *path, const char *pub_path, const char *const *wpaths,
-                         size_t nw, size_t quorum)
+                         size_t nw, size_t quorum, int64_t max_age)
 {
     char *text = NULL, *pub = NULL, **wk = NULL;
     size_t len = 0, i;
@@ -334,6 +339,8 @@ static int verify_bundle(cli *c, const char *path, const char *pub_path, const c
         if (!(wk[i] = read_small(c, wpaths[i])))
             goto out;
     rc = vault_audit_verify_bundle(&r, text, len, pub, (const char *const *)wk, nw, quorum);
+    if (rc >= 0 && max_age && vault_audit_require_recent(&r, max_age) < 0)
+        rc = VAULT_EINTEGRITY;
     if (rc < 0 && rc != VAULT_EINTEGRITY) {
         ex = cli_fail(c, rc);
         goto out;
@@ -489,6 +496,11 @@ int cmd_audit(cli *c, int argc, char **argv)
                                 "consistency, check-proof, verify-bundle or witness");
         goto out;
     }
+    if (max_age_arg && (max_age = cli_parse_duration(max_age_arg)) <= 0) {
+        ex = cli_usage_error(c, "--max-age: '%s' is not a duration such as 30m, 24h or 7d",
+                             max_age_arg);
+        goto out;
+    }
     if (strcmp(sub, "verify-bundle") == 0) {
         c->cmd = "audit verify-bundle";
         if (optind + 2 != argc || !pub_path) {
@@ -502,7 +514,7 @@ int cmd_audit(cli *c, int argc, char **argv)
                                     "files (%zu)", nwk);
             goto out;
         }
-        ex = verify_bundle(c, argv[optind + 1], pub_path, wk_paths, nwk, (size_t)a);
+        ex = verify_bundle(c, argv[optind + 1], pub_path, wk_paths, nwk, (size_t)a, max_age);
         goto out;
     }
     if (optind + 1 < argc) {
@@ -519,12 +531,7 @@ int cmd_audit(cli *c, int argc, char **argv)
         goto out;
     }
     if (max_age_arg && strcmp(sub, "verify") != 0) {
-        ex = cli_usage_error(c, "--max-age goes with verify");
-        goto out;
-    }
-    if (max_age_arg && (max_age = cli_parse_duration(max_age_arg)) <= 0) {
-        ex = cli_usage_error(c, "--max-age: '%s' is not a duration such as 30m, 24h or 7d",
-                             max_age_arg);
+        ex = cli_usage_error(c, "--max-age goes with verify and verify-bundle");
         goto out;
     }
     if (since_path && (strcmp(sub, "verify") != 0 || export_path)) {

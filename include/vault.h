@@ -592,8 +592,9 @@ VAULT_API size_t vault_witness_status_size(void);
  * status[0..*out_n) (may be NULL) says what each witness did.  Returns
  * VAULT_OK when every witness has cosigned it; else the first witness's
  * error (VAULT_EIO unreachable, VAULT_EINTEGRITY split view or bad proof,
- * ...), with what the others gave stored all the same.  VAULT_EDENIED
- * for a target key the policy does not pin, VAULT_ENOTFOUND for no
+ * ...), with what the others gave stored all the same; a target whose
+ * key the policy does not pin is not submitted to and fails alone
+ * (VAULT_EDENIED in its status).  VAULT_ENOTFOUND for no
  * checkpoint or no witness with a url, VAULT_EINVALID in client mode. */
 VAULT_API int vault_audit_witness(vault_witness_status *status, size_t cap, size_t *out_n,
                                   vault *v, const vault_witness_target *targets,

@@ -5,8 +5,11 @@
  * checked as vault_audit_verify checks it before its leaf is used, and
  * all the inclusion proofs come out of that one pass (af_batch).  The
  * same pass looks for entries about the record that the index left out,
- * so a trimmed index gives VAULT_EINTEGRITY, never a short bundle.  The
- * pure part is audit/audit_bundle.c. */
+ * so a trimmed index gives VAULT_EINTEGRITY, never a short bundle.  When
+ * the policy pins witnesses, the checkpoint is the newest stored one that
+ * carries the policy's quorum of their cosignatures, and the statement
+ * counts the record's entries after it ("later").  The pure part is
+ * audit/audit_bundle.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,8 +30,12 @@ typedef struct bundle_ctx {
     uint8_t pk[32];
     uint8_t record[VAULT_ID_BYTES];
     audit_cps cl;        /* the stored checkpoints, checked */
-    uint64_t size;       /* the newest checkpoint's size */
+    uint64_t size;       /* the size of the checkpoint the bundle proves into */
     char *note;          /* its note, as stored */
+    uint64_t later;      /* the record's entries in the index after it */
+    af_witness_key *wk;  /* the policy's witnesses (NULL: none pinned) */
+    size_t nwk, quorum;  /* ... and how many must have cosigned */
+    size_t best;         /* the most cosignatures a stored checkpoint carries */
     /* the record's entries in the tree, from the index */
     uint64_t *seqs;
     uint8_t **bytes;
@@ -49,6 +56,43 @@ static int note_fn(void *arg, uint64_t size, const char *note, size_t len)
         return VAULT_OK;
     c->note = strndup(note, len);
     return c->note ? VAULT_OK : vault__err(VAULT_ENOMEM, "out of memory");
+}
+
+/* With pinned witnesses: the newest stored checkpoint (each one's
+ * signature checked by the scan before) that at least `quorum` of them
+ * cosigned, by distinct keys (af_cosign_count, as vault_audit_verify
+ * counts them); lines that don't verify don't count. */
+static int quorum_fn(void *arg, uint64_t size, const char *note, size_t len)
+{
+    bundle_ctx *c = arg;
+    size_t n = af_cosign_count(note, len, c->wk, c->nwk, NULL);
+
+    if (n > c->best)
+        c->best = n;
+    if (n >= c->quorum && size > c->size)
+        c->size = size;
+    return VAULT_OK;
+}
+
+/* The policy's witnesses as af_cosign_count takes them. */
+static int witnesses_load(bundle_ctx *c, const vault_policy *p)
+{
+    size_t n = policy_witness_count(p);
+
+    c->quorum = policy_witness_quorum(p);
+    if (c->quorum == 0 || n == 0)
+        return VAULT_OK;
+    c->wk = calloc(n, sizeof *c->wk);
+    if (!c->wk)
+        return vault__err(VAULT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const vp_witness *w = policy_witness_at(p, i);
+
+        snprintf(c->wk[i].name, sizeof c->wk[i].name, "%s", w->name);
+        memcpy(c->wk[i].pk, w->pk, 32);
+    }
+    c->nwk = n;
+    return VAULT_OK;
 }
 
 /* 1 when the (decodable) entry is filed under the record. */
@@ -82,8 +126,10 @@ static int rec_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, cons
     (void)head_len;
     if (!about(c, entry, len, &seq))
         return VAULT_OK; /* the scan below finds any damage */
-    if (seq > c->size)
-        return VAULT_OK; /* newer than the checkpoint: not in this bundle */
+    if (seq > c->size) {
+        c->later++; /* newer than the checkpoint: not in this bundle, counted */
+        return VAULT_OK;
+    }
     if (c->n > 0 && seq <= c->seqs[c->n - 1])
         return vault__err(VAULT_EINTEGRITY,
                           "audit log: the report index lists entry %llu out of order; run audit "
@@ -156,6 +202,7 @@ static void ctx_free(bundle_ctx *c)
     free(c->seqs);
     free(c->cl.cps);
     free(c->note);
+    free(c->wk);
     af_batch_free(&c->batch);
     free(c);
 }
@@ -183,6 +230,7 @@ static int bundle_local(char **out, vault *v, const uint8_t record[VAULT_ID_BYTE
     GUARD(store_checkpoint_scan(v->db, audit__cps_fn, &c->cl));
     c->size = c->cl.newest;
     ENSURE(c->size > 0, VAULT_ENOTFOUND, "no signed checkpoint yet; write one (audit checkpoint)");
+    GUARD(witnesses_load(c, v->policy));
     {
         /* Not a bundle about an old tree: the newest stored checkpoint must
          * be the last one this vault signed (deleted newer rows would hide
@@ -194,6 +242,14 @@ static int bundle_local(char **out, vault *v, const uint8_t record[VAULT_ID_BYTE
                "audit log: missing (this vault signed a checkpoint of %llu entries and the "
                "store's newest covers %llu: checkpoints were deleted); run audit verify",
                (ull)last, (ull)c->size);
+    }
+    if (c->wk) {
+        /* Into the newest checkpoint the policy's witnesses vouch for. */
+        c->size = 0;
+        GUARD(store_checkpoint_scan(v->db, quorum_fn, c));
+        ENSURE(c->size > 0, VAULT_ENOTFOUND,
+               "no checkpoint is cosigned by %zu of the policy's witnesses yet (the best has "
+               "%zu); submit one (audit witness)", c->quorum, c->best);
     }
     ENSURE(c->size <= (uint64_t)count, VAULT_EINTEGRITY,
            "audit log: truncated (the checkpoint of %llu entries covers more than the log's "
@@ -230,7 +286,7 @@ static int bundle_local(char **out, vault *v, const uint8_t record[VAULT_ID_BYTE
         used += nh;
     }
     GUARD(af_bundle_statement(&statement, c->origin, c->size, c->batch.root, c->record, c->seqs,
-                              c->n));
+                              c->n, c->later));
     GUARD(audit__bundle_sign(sig, v, statement, strlen(statement)));
     GUARD(af_bundle_json(out, c->origin, c->record, c->note, statement, sig, be, c->n));
 cleanup:

@@ -41,6 +41,7 @@ typedef struct target {
     char url[WITNESS_URL_MAX + 1]; /* a copy: the policy may be replaced while unlocked */
     uint64_t held;        /* the largest stored checkpoint it cosigned (0: none) */
     int done;             /* it cosigned the newest already */
+    int unpinned;         /* the policy no longer pins its key: not submitted to */
     char *line;           /* the cosignature it returned (malloc'ed) */
     int rc;
     char message[256];
@@ -238,8 +239,10 @@ cleanup:
     return rc;
 }
 
-/* The targets: the given (key, url) pairs, each pinned by the policy, or
- * the policy's witnesses that give a URL. */
+/* The targets: the given (key, url) pairs, or the policy's witnesses that
+ * give a URL.  A given key that the policy doesn't pin (vaultd's
+ * audit.witnesses after a policy apply dropped it) is that target's own
+ * failure (VAULT_EDENIED in its status): the others are still submitted. */
 static int targets_fill(target *t, size_t *nt, vault *v, const vault_witness_target *in,
                         size_t nin)
 {
@@ -255,10 +258,21 @@ static int targets_fill(target *t, size_t *nt, vault *v, const vault_witness_tar
             ENSURE(in[i].key && in[i].url, VAULT_EINVALID, "witness %zu: missing key or url",
                    i + 1);
             w = policy_witness_find(v->policy, in[i].key);
-            ENSURE(w, VAULT_EDENIED, "witness %zu: its key is not pinned by the policy's "
-                   "witnesses", i + 1);
-            snprintf(t[n].peer.name, sizeof t[n].peer.name, "%s", w->name);
-            memcpy(t[n].peer.pk, w->pk, 32);
+            if (w) {
+                snprintf(t[n].peer.name, sizeof t[n].peer.name, "%s", w->name);
+                memcpy(t[n].peer.pk, w->pk, 32);
+            } else {
+                ENSURE(af_vkey_parse(t[n].peer.name, t[n].peer.pk, in[i].key, strlen(in[i].key),
+                                     AF_SIGTYPE_COSIGN_V1) == VAULT_OK,
+                       VAULT_EINVALID, "witness %zu: its key is not a witness verifier key",
+                       i + 1);
+                t[n].unpinned = 1;
+                t[n].rc = vault__err(VAULT_EDENIED, "witness %s: not pinned by the policy's "
+                                     "witnesses (policy %s)", t[n].peer.name,
+                                     v->policy ? policy_name(v->policy) : "none");
+                snprintf(t[n].message, sizeof t[n].message, "%s", vault_error_last());
+                vault__err_clear();
+            }
             ENSURE(strlen(in[i].url) <= WITNESS_URL_MAX, VAULT_EINVALID,
                    "witness %zu: url longer than %d bytes", i + 1, WITNESS_URL_MAX);
             snprintf(t[n].url, sizeof t[n].url, "%s", in[i].url);
@@ -312,15 +326,15 @@ int vault_audit_witness(vault_witness_status *status, size_t cap, size_t *out_n,
     ENSURE(c.note, VAULT_ENOTFOUND, "no signed checkpoint yet; write one (audit checkpoint)");
     size = c.size;
     for (size_t i = 0; i < nt; i++)
-        t[i].done = af_cosignature_verify(NULL, c.note, c.len, t[i].peer.name,
-                                          t[i].peer.pk) == VAULT_OK;
+        t[i].done = !t[i].unpinned && af_cosignature_verify(NULL, c.note, c.len, t[i].peer.name,
+                                                            t[i].peer.pk) == VAULT_OK;
     vault__err_clear();
     GUARD(log_signed(&sent, &sent_len, c.note, c.len, c.origin));
     /* Step 2 without the handle's lock or any transaction. */
     vault__exit(v, entered);
     entered = 0;
     for (size_t i = 0; i < nt; i++)
-        if (!t[i].done)
+        if (!t[i].done && !t[i].unpinned)
             submit_one(&t[i], v, sent, sent_len, size, timeout_ms);
     GUARD(vault__enter(v));
     entered = 1;

@@ -225,7 +225,7 @@ static void test_vector(void **state)
         used += nh;
     }
     note = slurp(VEC "checkpoint_v2.txt", NULL);
-    assert_int_equal(af_bundle_statement(&statement, k.name, 10, b.root, record, seqs, nv), 0);
+    assert_int_equal(af_bundle_statement(&statement, k.name, 10, b.root, record, seqs, nv, 0), 0);
     assert_int_equal(af_bundle_sign(sig, statement, strlen(statement), k.name, k.sk), 0);
     assert_int_equal(af_bundle_json(&out, k.name, record, note, statement, sig, be, nv), 0);
     assert_int_equal(strlen(out) + 1, len);
@@ -236,6 +236,50 @@ static void test_vector(void **state)
         assert_int_equal(vault_audit_verify_bundle(&vr, file, len, k.text, NULL, 0, 0), 0);
         assert_int_equal(vr.failure, VAULT_AUDIT_OK);
         assert_int_equal(vr.entries, 5);
+    }
+    /* The cosigned vector (witness.pub): the same writer with the
+     * checkpoint as stored once cosigned gives its bytes; it verifies
+     * with the witness's key, and one character of the cosignature's
+     * base64 changed (each of the first 100: key id, time, signature)
+     * does not count. */
+    {
+        size_t clen, wlen;
+        char *cfile = slurp(VEC "bundle_v2_cosigned.json", &clen), *wtext;
+        char *cout = NULL, *line, *copy;
+        const char *cnote;
+        json_t *o = json_loads(cfile, 0, NULL);
+        af_bundle_witness w;
+        vault_audit_result vr;
+
+        assert_non_null(o);
+        cnote = json_string_value(json_object_get(o, "checkpoint"));
+        assert_non_null(strstr(cnote, "\n\xe2\x80\x94 witness.test/w1 "));
+        assert_int_equal(af_bundle_json(&cout, k.name, record, cnote, statement, sig, be, nv), 0);
+        assert_int_equal(strlen(cout) + 1, clen);
+        assert_memory_equal(cout, cfile, clen - 1);
+        wtext = slurp(VEC "witness.pub", &wlen);
+        assert_int_equal(af_vkey_parse(w.name, w.pk, wtext, wlen, AF_SIGTYPE_COSIGN_V1), 0);
+        assert_int_equal(verify(&r, cfile, &k, &w, 1, 1), AF_OK);
+        assert_non_null(strstr(r.message, "; witnessed"));
+        {
+            const char *keys[1] = {wtext};
+            assert_int_equal(vault_audit_verify_bundle(&vr, cfile, clen, k.text, keys, 1, 0), 0);
+        }
+        assert_int_equal(verify(&r, file, &k, &w, 1, 1), AF_UNWITNESSED); /* the plain one */
+        line = strstr(cfile, "witness.test/w1 ") + strlen("witness.test/w1 ");
+        for (i = 0; i < 100 && line[i] != '\\'; i++) { /* 100: the 75 bytes before padding */
+            copy = strdup(cfile);
+            assert_non_null(copy);
+            copy[line - cfile + (long)i] = line[i] == 'A' ? 'B' : 'A';
+            assert_int_equal(verify(&r, copy, &k, &w, 1, 1), AF_UNWITNESSED);
+            assert_non_null(strstr(r.message, "checkpoint 10: unwitnessed (0 of the 1"));
+            free(copy);
+        }
+        assert_int_equal(i, 100);
+        free(wtext);
+        free(cout);
+        free(cfile);
+        json_decref(o);
     }
     af_batch_free(&b);
     for (i = 0; i < 10; i++)
@@ -386,6 +430,36 @@ static void test_tampering(void **state)
     o = vector_json();
     json_object_set_new(o, "record", json_string("c0b1b2b3b4b5b6b7b8b9babbbcbdbebf"));
     expect(o, &k, AF_MODIFIED, 0, "it is about another record");
+    /* Line 7, re-signed with the vector key: "later 3" holds and is
+     * reported; "later 0", a leading zero, another word or an eighth line
+     * are malformed; removed, the signature breaks. */
+    {
+        static const char *const lines[] = {"later 3\n", "later 0\n", "later 03\n",
+                                            "after 3\n", "later 3\nlater 3\n", "later 3"};
+        uint8_t sig2[AF_BUNDLE_SIG_BYTES];
+        char b64[128], st[512];
+        for (n = 0; n < VAULT_ARRAY_LEN(lines); n++) {
+            o = vector_json();
+            snprintf(st, sizeof st, "%s%s", json_string_value(json_object_get(o, "statement")),
+                     lines[n]);
+            assert_int_equal(af_bundle_sign(sig2, st, strlen(st), k.name, k.sk), 0);
+            assert_int_equal(vc_bin2b64(b64, sizeof b64, sig2, sizeof sig2), 0);
+            json_object_set_new(o, "statement", json_string(st));
+            json_object_set_new(o, "signature", json_string(b64));
+            if (n == 0) {
+                t = dumps(o);
+                assert_int_equal(verify(&r, t, &k, NULL, 0, 0), AF_OK);
+                assert_non_null(strstr(r.message, "of it; 3 later entries of it not in this tree"));
+                free(t);
+                *strstr(st, "later 3\n") = '\0'; /* the line dropped, the signature kept */
+                json_object_set_new(o, "statement", json_string(st));
+                expect(o, &k, AF_BAD_SIGNATURE, 10, "bundle statement: bad signature");
+            } else {
+                expect(o, &k, AF_MALFORMED, 0,
+                       n == 4 ? "text after the last line" : "line 7 is not \"later\"");
+            }
+        }
+    }
     /* Witnesses: none cosigned; one of two; the same key twice counts once. */
     for (n = 0; n < 2; n++) {
         uint8_t seed[32];
@@ -710,6 +784,211 @@ static void test_deleted_checkpoints(void **state)
     assert_null(json);
 }
 
+/* ---- with the policy's witnesses -------------------------------------------- */
+
+#define NW 2
+typedef struct wfix {
+    fixture f;
+    char vkey[NW][AF_VKEY_MAX];
+    char name[NW][64];
+    uint8_t sk[NW][64];
+} wfix;
+
+/* The fixture's vault under a policy that pins two witnesses (no URLs:
+ * nothing is submitted by itself), quorum unset: both are required. */
+static int setup_witnessed(void **state)
+{
+    wfix *w = calloc(1, sizeof *w);
+    char path[600], *text;
+    size_t len, at;
+    uint8_t seed[32], pk[32];
+    fixture *f;
+
+    assert_non_null(w);
+    assert_int_equal(setup(state), 0);
+    f = *state;
+    w->f = *f;
+    free(f);
+    text = slurp(POLICY, &len);
+    text = realloc(text, len + 2 * 512);
+    assert_non_null(text);
+    at = len;
+    at += (size_t)snprintf(text + at, 64, "\nwitnesses:\n");
+    for (int i = 0; i < NW; i++) {
+        memset(seed, 0x51 + i, sizeof seed);
+        assert_int_equal(crypto_sign_seed_keypair(pk, w->sk[i], seed), 0);
+        snprintf(w->name[i], sizeof w->name[i], "witness.test/q%d", i + 1);
+        assert_int_equal(af_vkey_format(w->vkey[i], sizeof w->vkey[i], w->name[i],
+                                        AF_SIGTYPE_COSIGN_V1, pk), 0);
+        at += (size_t)snprintf(text + at, 400, "  - key: %s\n", w->vkey[i]);
+    }
+    snprintf(path, sizeof path, "%s/witnessed.yaml", w->f.dir);
+    tu_write_file(path, text, at);
+    free(text);
+    {
+        char *report = NULL;
+        if (vault_policy_apply(&report, w->f.v, path) != 0)
+            fail_msg("policy apply: %s", vault_error_last());
+        vault_free(report);
+    }
+    *state = w;
+    return 0;
+}
+
+static int teardown_witnessed(void **state)
+{
+    wfix *w = *state;
+    fixture *f = malloc(sizeof *f);
+
+    assert_non_null(f);
+    *f = w->f;
+    free(w);
+    *state = f;
+    return teardown(state);
+}
+
+typedef struct note_at {
+    uint64_t size;
+    char *note;
+} note_at;
+
+static int note_at_fn(void *arg, uint64_t size, const char *note, size_t len)
+{
+    note_at *n = arg;
+
+    if (size == n->size)
+        n->note = strndup(note, len);
+    return 0;
+}
+
+/* Witness i's cosignature appended to the stored checkpoint of `size`
+ * through the store (the row MAC'd anew, as audit_witness.c stores it);
+ * `flip`: one byte of its signature changed first. */
+static void cosign_stored(wfix *w, uint64_t size, int i, int flip)
+{
+    note_at n = {size, NULL};
+    char *line = NULL, *grown;
+    size_t len, ll;
+    store *db = w->f.v->db;
+
+    assert_int_equal(TU_SNAP(db, store_checkpoint_scan(db, note_at_fn, &n)), 0);
+    assert_non_null(n.note);
+    len = strlen(n.note);
+    assert_int_equal(af_cosign(&line, n.note, len, w->name[i], w->sk[i], 1800000000), 0);
+    ll = strlen(line);
+    if (flip)
+        line[ll - 10] = line[ll - 10] == 'A' ? 'B' : 'A';
+    grown = realloc(n.note, len + ll + 1);
+    assert_non_null(grown);
+    memcpy(grown + len, line, ll + 1);
+    assert_int_equal(store_begin(db, STORE_TX_WRITE), 0);
+    assert_int_equal(store_checkpoint_add(db, size, grown, vault__now()), 0);
+    assert_int_equal(store_commit(db), 0);
+    free(line);
+    free(grown);
+}
+
+static uint64_t checkpoint_size(vault *v)
+{
+    char *note = NULL;
+    uint64_t size;
+
+    assert_int_equal(vault_audit_checkpoint(&note, v), 0);
+    size = strtoull(strchr(note, '\n') + 1, NULL, 10);
+    free(note);
+    return size;
+}
+
+/* How many audit_bundle entries the log holds. */
+typedef struct action_count {
+    const char *action;
+    size_t n;
+} action_count;
+
+static void action_fn(void *arg, const af_entry *e)
+{
+    action_count *a = arg;
+
+    if (strcmp(e->action, a->action) == 0)
+        a->n++;
+}
+
+static size_t bundles_logged(vault *v)
+{
+    action_count a = {"audit_bundle", 0};
+    tu_visit t = {action_fn, &a};
+
+    assert_int_equal(TU_SNAP(v->db, store_audit_scan(v->db, 0, tu_visit_fn, &t)), 0);
+    return a.n;
+}
+
+static void test_witnessed_bundle(void **state)
+{
+    wfix *w = *state;
+    vault *v = w->f.v;
+    char pub[256], *json = NULL;
+    const char *keys[NW] = {w->vkey[0], w->vkey[1]};
+    vault_audit_result r;
+    uint64_t s1, s2;
+    size_t before;
+    json_t *o;
+
+    assert_int_equal(vault_audit_pubkey(pub, sizeof pub, v), 0);
+    /* Checkpoints cosigned by one of the two: refused, and logged. */
+    s1 = checkpoint_size(v);
+    cosign_stored(w, s1, 0, 0);
+    before = bundles_logged(v);
+    assert_int_equal(vault_audit_bundle(&json, v, w->f.id), VAULT_ENOTFOUND);
+    assert_null(json);
+    assert_string_equal(vault_error_last(), "no checkpoint is cosigned by 2 of the policy's "
+                        "witnesses yet (the best has 1); submit one (audit witness)");
+    assert_int_equal(bundles_logged(v), before + 1);
+    /* Witness 2's line with one byte changed does not count either. */
+    cosign_stored(w, s1, 1, 1);
+    assert_int_equal(vault_audit_bundle(&json, v, w->f.id), VAULT_ENOTFOUND);
+    assert_non_null(strstr(vault_error_last(), "(the best has 1)"));
+    /* Both at s1, a later checkpoint s2 unwitnessed: the bundle proves into s1. */
+    cosign_stored(w, s1, 1, 0);
+    {
+        vault_session *grid = tu_session(v, "wang", "grid_worker", "community_committee", GRID7,
+                                         "grid_management");
+        vault_result *res = NULL;
+        const char *phone = "phone";
+        assert_int_equal(vault_record_get(&res, grid, w->f.id, &phone, 1), 0);
+        vault_result_free(res);
+        vault_session_close(grid);
+    }
+    s2 = checkpoint_size(v);
+    assert_true(s2 > s1);
+    if (vault_audit_bundle(&json, v, w->f.id) != 0)
+        fail_msg("bundle: %s", vault_error_last());
+    if (vault_audit_verify_bundle(&r, json, strlen(json), pub, keys, NW, 0) != 0)
+        fail_msg("verify: %s", vault_error_last());
+    assert_int_equal(r.newest_size, s1);
+    /* The record's entries after s1 (the refused bundles, the get, this
+     * bundle's own entry) are counted in the signed statement. */
+    o = json_loads(json, 0, NULL);
+    assert_non_null(o);
+    assert_non_null(strstr(json_string_value(json_object_get(o, "statement")), "\nlater 4\n"));
+    json_decref(o);
+    assert_non_null(strstr(r.message, "; 4 later entries of it not in this tree; witnessed"));
+    free(json);
+    json = NULL;
+    /* A cosignature line altered in the file behind the vault's back: the
+     * row's MAC no longer holds (bad signature), no bundle. */
+    {
+        sqlite3 *db = raw_db(&w->f);
+        char sql[200];
+        snprintf(sql, sizeof sql, "UPDATE checkpoints SET note = replace(note, '%s', "
+                 "'witness.test/qX') WHERE size = %llu;", w->name[1], (unsigned long long)s1);
+        if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK || sqlite3_changes(db) != 1)
+            fail_msg("tamper: %s", sqlite3_errmsg(db));
+        sqlite3_close(db);
+    }
+    assert_int_equal(vault_audit_bundle(&json, v, w->f.id), VAULT_EINTEGRITY);
+    assert_null(json);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -721,6 +1000,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trimmed_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tampered_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleted_checkpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_witnessed_bundle, setup_witnessed,
+                                        teardown_witnessed),
     };
 
     assert_int_equal(vault_init(), 0);

@@ -19,7 +19,8 @@ const char *af_bundle_class_name(int cls)
 /* ---- statement ------------------------------------------------------------- */
 
 int af_bundle_statement(char **out, const char *origin, uint64_t size, const uint8_t root[32],
-                        const uint8_t record[16], const uint64_t *seqs, size_t n)
+                        const uint8_t record[16], const uint64_t *seqs, size_t n,
+                        uint64_t later)
 {
     int rc = VAULT_OK;
     char rb[48], rid[33], *s = NULL;
@@ -38,7 +39,8 @@ int af_bundle_statement(char **out, const char *origin, uint64_t size, const uin
                (ull)seqs[i], (ull)size);
     GUARD(vc_bin2b64(rb, sizeof rb, root, 32));
     GUARD(vc_bin2hex(rid, sizeof rid, record, 16));
-    cap = strlen(AF_BUNDLE_TAG) + strlen(origin) + 21 + strlen(rb) + 8 + 32 + 8 + 21 * n + 16;
+    cap = strlen(AF_BUNDLE_TAG) + strlen(origin) + 21 + strlen(rb) + 8 + 32 + 8 + 21 * n + 16 +
+          6 + 21;
     s = malloc(cap);
     ENSURE(s, VAULT_ENOMEM, "out of memory building a bundle");
     w = snprintf(s, cap, "%s\n%s\n%llu\n%s\nrecord %s\nseqs", AF_BUNDLE_TAG, origin, (ull)size,
@@ -53,6 +55,12 @@ int af_bundle_statement(char **out, const char *origin, uint64_t size, const uin
     ENSURE(off + 2 <= cap, VAULT_EINVALID, "bundle: statement too long");
     s[off++] = '\n';
     s[off] = '\0';
+    if (later > 0) {
+        /* The record's entries after the tree: line 7 only when there are
+         * some, so that a statement without them keeps its six lines. */
+        w = snprintf(s + off, cap - off, "later %llu\n", (ull)later);
+        ENSURE(w > 0 && (size_t)w < cap - off, VAULT_EINVALID, "bundle: statement too long");
+    }
     *out = s;
     s = NULL;
 cleanup:
@@ -171,6 +179,7 @@ typedef struct statement {
     uint8_t record[16];
     uint64_t *seqs;
     size_t n;
+    uint64_t later;   /* line 7 (0: no line 7) */
 } statement;
 
 /* A decimal u64 without sign or leading zeros, [s, e). */
@@ -235,8 +244,17 @@ static int statement_parse(statement *st, af_verify_result *r, const char *t, si
     }
     if (!next_line(&l, &e, &p, end) || e - l < 4 || memcmp(l, "seqs", 4) != 0) /* memcmp ok: not secret */
         return BAD("line 6 is not \"seqs\"");
-    if (p != end)
-        return BAD("text after line 6");
+    {
+        /* Line 7, when there is one: "later <N>", N >= 1. */
+        const char *l7, *e7;
+
+        if (p != end && (!next_line(&l7, &e7, &p, end) || e7 - l7 < 7 ||
+                         memcmp(l7, "later ", 6) != 0 || /* memcmp ok: not secret */
+                         !parse_u64(&st->later, l7 + 6, e7) || st->later == 0))
+            return BAD("line 7 is not \"later\" and a count of at least 1");
+        if (p != end)
+            return BAD("text after the last line");
+    }
     for (q = l + 4; q < e; q = sp) {
         if (*q != ' ')
             return BAD("sequence numbers are not separated by single spaces");
@@ -575,10 +593,15 @@ int af_bundle_verify(af_verify_result *out, const char *json, size_t len, const 
                            (ull)s.cp.size, have, quorum);
         goto cleanup;
     }
+    if (s.st.later)
+        snprintf(why, sizeof why, "; %llu later entr%s of it not in this tree",
+                 (ull)s.st.later, s.st.later == 1 ? "y" : "ies");
+    else
+        why[0] = '\0';
     af_verify_set(out, AF_OK, 0,
                   "ok: %zu entries of record %s; the log's key states that the signed tree of "
-                  "size %llu holds no other entry of it%s",
-                  s.st.n, rid, (ull)s.cp.size, nw ? "; witnessed" : "");
+                  "size %llu holds no other entry of it%s%s",
+                  s.st.n, rid, (ull)s.cp.size, why, nw ? "; witnessed" : "");
 cleanup:
     if (rc < 0 && out)
         memset(out, 0, sizeof *out);

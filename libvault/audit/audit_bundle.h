@@ -35,9 +35,12 @@ typedef struct af_bundle_entry {
 
 /* The statement text (malloc'ed, NUL-terminated):
  *   libvault-bundle/v1\n<origin>\n<size>\n<base64 root>\nrecord <32 hex>\nseqs[ <seq>]...\n
- * seqs strictly increasing, each in 1..size.  VAULT_EINVALID otherwise. */
+ * and, when later > 0, a seventh line "later <later>\n": the number of the
+ * record's entries after the tree (not in the bundle).  seqs strictly
+ * increasing, each in 1..size.  VAULT_EINVALID otherwise. */
 int af_bundle_statement(char **out, const char *origin, uint64_t size, const uint8_t root[32],
-                        const uint8_t record[16], const uint64_t *seqs, size_t n) VAULT_MUST_CHECK;
+                        const uint8_t record[16], const uint64_t *seqs, size_t n,
+                        uint64_t later) VAULT_MUST_CHECK;
 
 /* key id(origin, pk) | Ed25519(sk, text): the statement's signature. */
 int af_bundle_sign(uint8_t out[AF_BUNDLE_SIG_BYTES], const char *text, size_t len,

@@ -56,6 +56,26 @@ tamper duplicate "$d/dup.json"
 expect_exit 3 "an entry listed twice: exit 3" -- "$VAULTCTL" audit verify-bundle "$d/dup.json" --pubkey "$d/pub"
 expect_grep "FAILED: reordered: .*listed twice" "$TMP/out" "class reordered"
 
+# --max-age: the bundle's checkpoint must be that recent (as audit verify --max-age)
+expect_exit 0 "verify-bundle --max-age 1h: a fresh checkpoint" -- \
+    "$VAULTCTL" audit verify-bundle "$d/b.json" --pubkey "$d/pub" --max-age 1h
+expect_grep "^ok: 4 entries" "$TMP/out" "it holds"
+sleep 2
+expect_exit 3 "verify-bundle --max-age 1s: the checkpoint is older, exit 3" -- \
+    "$VAULTCTL" audit verify-bundle "$d/b.json" --pubkey "$d/pub" --max-age 1s
+expect_grep "FAILED: missing: checkpoint [0-9]*: missing (the newest checkpoint was signed [0-9]* s ago; one signed within 1 s" "$TMP/out" "class missing, as verify says it"
+expect_exit 3 "verify-bundle --max-age on an undated checkpoint (the vector): exit 3" -- \
+    "$VAULTCTL" audit verify-bundle "$SRC/tests/vectors/bundle_v2.json" --pubkey "$SRC/tests/vectors/vectors.pub" --max-age 7d
+expect_grep "FAILED: missing: checkpoint 10: missing (the newest checkpoint carries no signed time" "$TMP/out" "undated: missing"
+expect_exit 2 "verify-bundle --max-age with a bad duration" -- \
+    "$VAULTCTL" audit verify-bundle "$d/b.json" --pubkey "$d/pub" --max-age soon
+expect_grep "not a duration" "$TMP/err" "it says so"
+# the record's entries after the checkpoint are counted, signed, and printed
+vc "${GRID[@]}" record get "$id" --fields phone >/dev/null 2>&1
+expect_exit 0 "a second bundle after another read" -- vc audit report --record "$id" --bundle "$d/b2.json"
+expect_exit 0 "it verifies" -- "$VAULTCTL" audit verify-bundle "$d/b2.json" --pubkey "$d/pub"
+expect_grep "; [1-9][0-9]* later entr[a-z]* of it not in this tree" "$TMP/out" "verify-bundle prints the later entries"
+
 # another vault: its key does not verify this bundle, nor this key its bundle
 d2="$TMP/b"; mkdir -p "$d2"
 "$VAULTCTL" --vault "$d2/v" --key-file "$d2/k" init --policy "$POL" >/dev/null 2>&1
@@ -91,4 +111,5 @@ expect_exit 7 "a bad record id" -- vc audit report --record nothex --bundle "$d/
 expect_exit 1 "an existing file is not overwritten" -- vc audit report --record "$id" --bundle "$d/b.json"
 expect_exit 0 "audit --help shows verify-bundle" -- "$VAULTCTL" audit --help
 expect_grep "verify-bundle resident.json --pubkey" "$TMP/out" "--help has an example"
+expect_grep "verify-bundle FILE --pubkey FILE .*--max-age DURATION\|\[--max-age DURATION\]   (no vault)" "$TMP/out" "--help names verify-bundle --max-age"
 finish

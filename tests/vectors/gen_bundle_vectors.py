@@ -9,9 +9,16 @@ vector scripts here, themselves written from RFC 8032 and RFC 6962):
                                  10-entry vector log (audit.txt,
                                  audit_v2.txt) with checkpoint_v2.txt,
                                  its statement signed with the vector key
+  tests/vectors/bundle_v2_cosigned.json
+                                 the same bundle with the checkpoint
+                                 cosigned by the witness of
+                                 cosignature.txt (gen_cosign_vectors.py)
+                                 at time 1700000000
+  tests/vectors/witness.pub      that witness's verifier key
 
-tests/test_audit_bundle.c checks that libvault's verifier accepts it and
-that libvault's writer gives the same bytes for the same input.
+tests/test_audit_bundle.c checks that libvault's verifier accepts them and
+that libvault's writer gives the same bytes for the same input;
+tests/vectors/check_bundle.py checks them without libvault.
 
 Run from anywhere:  python3 tests/vectors/gen_bundle_vectors.py
 """
@@ -22,11 +29,14 @@ import os
 import struct
 
 from gen_audit_vectors import ed25519_public, ed25519_sign
+from gen_cosign_vectors import COSIGN_TYPE, NAME as WITNESS, SEED as WITNESS_SEED, cosign
+from gen_cosign_vectors import keyid as typed_keyid
 from gen_proof_vectors import dump, leaf_hash, mth, note, path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TAG = "libvault-bundle/v1"
 RECORD = bytes(range(0xB0, 0xC0))
+COSIGNED_AT = 1700000000
 
 
 def b64(b):
@@ -89,6 +99,15 @@ def main():
     }
     with open(os.path.join(HERE, "bundle_v2.json"), "w", encoding="utf-8") as f:
         f.write(dump(bundle) + "\n")
+    # Cosigned: the checkpoint as the vault stores it once the witness's
+    # line is appended; the statement is the same (it names the tree).
+    bundle["checkpoint"] = cp + cosign(cp.encode("utf-8"), COSIGNED_AT)
+    with open(os.path.join(HERE, "bundle_v2_cosigned.json"), "w", encoding="utf-8") as f:
+        f.write(dump(bundle) + "\n")
+    wpk = ed25519_public(WITNESS_SEED)
+    with open(os.path.join(HERE, "witness.pub"), "w", encoding="utf-8") as f:
+        f.write("%s+%s+%s\n" % (WITNESS, typed_keyid(WITNESS, COSIGN_TYPE, wpk).hex(),
+                               b64(bytes([COSIGN_TYPE]) + wpk)))
 
 
 if __name__ == "__main__":

@@ -185,6 +185,45 @@ class Witnessed(unittest.TestCase):
                              check=False)[0], 2)
         self.assertEqual(run(*args, "--witness-quorum", "1", check=False)[0], 2)
 
+    def test_unpinned_target(self):
+        """Review finding 7: one target whose key the policy no longer pins
+        fails on its own (VAULT_EDENIED in its status); the others are
+        submitted and their cosignatures stored.  Through the C API
+        (vault_audit_witness with an explicit list, as vaultd passes its
+        audit.witnesses), by the Python binding."""
+        def w1_log(w):
+            w.stop()
+            return w.proc_log
+
+        sys.path.insert(0, os.path.join(SRC, "bindings", "python"))
+        import libvault  # noqa: E402 (the build tree's libvault.so)
+        w1, w2 = self.witness("w1"), self.witness("w2")
+        # Both pinned without url (nothing submitted by itself), then w2 dropped.
+        self.apply(policy_with([(w1.vkey, None), (w2.vkey, None)], 1), "p1.yaml")
+        self.apply(policy_with([(w1.vkey, None)]), "p2.yaml")
+        with libvault.Vault.open(self.v, key_file=self.k) as v:
+            st = v.audit_witness([(w2.vkey, w2.url), (w1.vkey, w1.url)], timeout=5)
+        size = st[1]["size"]
+        self.assertEqual([s["name"] for s in st], ["witness.test/w2", "witness.test/w1"])
+        self.assertFalse(st[0]["ok"])
+        self.assertIn("witness witness.test/w2: not pinned by the policy's witnesses", st[0]["message"])
+        self.assertTrue(st[1]["ok"], st[1]["message"])
+        self.assertFalse(st[1]["already"])
+        _, notes = self.notes()
+        stored = dict(notes)
+        self.assertEqual(self.cosigners(stored[size]), ["witness.test/w1"])
+        # w2 was never asked.
+        w2.stop()
+        self.assertIsNone(re.search(r"old \d+ size \d+", w2.proc_log), w2.proc_log)
+        self.assertRegex(w1_log(w1), r"old \d+ size %d: 200" % size)
+        # Only unpinned targets: the call fails with VAULT_EDENIED (the first's
+        # error), each reported.
+        with libvault.Vault.open(self.v, key_file=self.k) as v:
+            st = v.audit_witness([(w2.vkey, w2.url)], timeout=5)
+        self.assertEqual(len(st), 1)
+        self.assertFalse(st[0]["ok"])
+        self.assertIn("not pinned", st[0]["message"])
+
     def test_catch_up_from_409(self):
         """A witness at a size the vault stored no cosignature for."""
         w3 = self.witness("w3")

@@ -1035,9 +1035,10 @@ class Vault:
                       timeout: float = 0) -> List[Dict[str, Any]]:
         """Submit the newest checkpoint to witnesses and store their cosignatures.
 
-        ``targets``: ``(verifier key, url)`` pairs, each pinned by the
-        policy's ``witnesses:``; ``None``: the policy's witnesses that give a
-        url.  ``timeout`` in seconds per request (0: 10 s).  Returns one dict
+        ``targets``: ``(verifier key, url)`` pairs (one whose key the
+        policy's ``witnesses:`` doesn't pin is reported as not cosigned,
+        "not pinned", and not submitted to); ``None``: the policy's
+        witnesses that give a url.  ``timeout`` in seconds per request (0: 10 s).  Returns one dict
         per witness (``name``, ``size``, ``already``, ``ok``, ``message``);
         a witness that did not cosign is reported there, not raised (other
         errors raise).

@@ -145,8 +145,13 @@ class AuditTest(VaultCase):
         wkey = "witness.test/w1+ec0dd0cb+BBPZkIpwklmS7VRgB9J/UNpounIX72KsPMp4RSn/EEcc"
         with self.assertRaises(libvault.NotFound):
             self.v.audit_witness()  # the policy pins no witness with a url
-        with self.assertRaises(libvault.AccessDenied):
-            self.v.audit_witness([(wkey, "http://127.0.0.1:9")])  # not pinned
+        # Not pinned: that witness's own failure, reported and not submitted to.
+        self.v.audit_checkpoint()
+        st = self.v.audit_witness([(wkey, "http://127.0.0.1:9")])
+        self.assertEqual(len(st), 1)
+        self.assertEqual(st[0]["name"], "witness.test/w1")
+        self.assertFalse(st[0]["ok"])
+        self.assertIn("not pinned by the policy's witnesses", st[0]["message"])
 
     def test_forged_checkpoint(self):
         note = self.v.audit_checkpoint()
