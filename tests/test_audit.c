@@ -1275,6 +1275,34 @@ static void test_refusal_logged(void **state)
     assert_int_equal(vault_error_code(), VAULT_EINTEGRITY);
     assert_string_equal(vault_error_last(), msg1); /* the same one-line error */
     assert_int_equal(refused_count(f, NULL, 0), 2);
+    /* A keys file that can't be rewritten (an unknown member, kept by
+     * every rewrite, leaves no room under its 64 KiB limit): the refusal
+     * is the same, uncounted. */
+    snprintf(keys, sizeof keys, "%s.keys", f->path);
+    good_keys = tu_read_file(keys, &klen);
+    assert_non_null(good_keys);
+    doc = json_load_file(keys, 0, &jerr);
+    assert_non_null(doc);
+    {
+        char *compact = json_dumps(doc, JSON_COMPACT), *pad;
+        size_t room = 64 * 1024 - strlen(compact) - sizeof ",\"padding\":\"\"" - 8;
+
+        pad = malloc(room + 1);
+        assert_non_null(pad);
+        memset(pad, 'x', room);
+        pad[room] = '\0';
+        json_object_set_new(doc, "padding", json_string(pad));
+        free(pad);
+        free(compact);
+    }
+    assert_int_equal(json_dump_file(doc, keys, JSON_COMPACT), 0);
+    json_decref(doc);
+    assert_int_equal(vault_open(&f->v, f->path, &s), VAULT_EINTEGRITY);
+    assert_int_equal(vault_error_code(), VAULT_EINTEGRITY);
+    assert_string_equal(vault_error_last(), msg1);
+    assert_int_equal(refused_count(f, NULL, 0), 2);
+    tu_write_file(keys, good_keys, klen);
+    free(good_keys);
 
     /* The good copy back: one entry with the count, the record cleared. */
     assert_int_equal(rename(cur, f->path), 0);
