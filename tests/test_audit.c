@@ -1239,8 +1239,8 @@ static void test_refusal_logged(void **state)
     fixture *f = *state;
     vault_secret s = tu_pass_secret(PASS);
     char old[600], cur[600], keys[600], cls[32], msg1[512];
-    uint8_t *bytes, *good_keys;
-    size_t len = 0, klen = 0;
+    uint8_t *bytes, *good_keys, *crash_keys;
+    size_t len = 0, klen = 0, crash_len = 0;
     refusal_entries c;
     vault_audit_result res;
     json_t *doc;
@@ -1305,6 +1305,8 @@ static void test_refusal_logged(void **state)
     free(good_keys);
 
     /* The good copy back: one entry with the count, the record cleared. */
+    crash_keys = tu_read_file(keys, &crash_len);
+    assert_non_null(crash_keys);
     assert_int_equal(rename(cur, f->path), 0);
     assert_int_equal(vault_open(&f->v, f->path, &s), 0);
     assert_int_equal(refused_count(f, NULL, 0), 0);
@@ -1321,6 +1323,16 @@ static void test_refusal_logged(void **state)
     assert_int_equal(vault_open(&f->v, f->path, &s), 0);
     refusal_entries_get(&c, f->v);
     assert_int_equal(c.n, 1);
+    fixture_close(f);
+    /* A crash between the entry's commit and the clear (the keys file as
+     * it was before): the refusals are logged again, not lost. */
+    tu_write_file(keys, crash_keys, crash_len);
+    free(crash_keys);
+    assert_int_equal(vault_open(&f->v, f->path, &s), 0);
+    refusal_entries_get(&c, f->v);
+    assert_int_equal(c.n, 2);
+    assert_non_null(strstr(c.detail, "refused 2 times"));
+    assert_int_equal(refused_count(f, NULL, 0), 0);
     fixture_close(f);
 
     /* A refusal record changed in the keys file: the open stops. */
