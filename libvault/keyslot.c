@@ -28,6 +28,7 @@
 #define KS_KEYFILE_LABEL "libvault/keyfile-kek/v1"
 #define KS_CHECK_LABEL "libvault/keycheck/v1"
 #define KS_ANCHOR_LABEL "libvault/audit-anchor/v1"
+#define KS_ANCHOR_LABEL2 "libvault/audit-anchor/v2" /* with a refusal record */
 #define KS_KIND_PASSPHRASE "passphrase"
 #define KS_KIND_KEYFILE "keyfile"
 #define KS_CHECK_BYTES 16
@@ -888,15 +889,34 @@ cleanup:
 
 /* ---- The audit anchor (docs/keyslots.md section 10) ------------------------- */
 
+_Static_assert(sizeof KS_ANCHOR_LABEL == sizeof KS_ANCHOR_LABEL2, "anchor labels: 24 bytes");
+
+static const char *const refused_names[] = {
+    [KS_REFUSED_ROLLED_BACK] = "rolled back",
+    [KS_REFUSED_REWRITTEN] = "rewritten",
+    [KS_REFUSED_RECORD_MISSING] = "record missing",
+};
+
+const char *ks_refused_name(int cls)
+{
+    if (cls < KS_REFUSED_ROLLED_BACK || cls > KS_REFUSED_RECORD_MISSING)
+        return NULL;
+    return refused_names[cls];
+}
+
 /* mac = BLAKE2b-256 keyed with the master key over the label, the vault
  * id, the key, the size (u64 little-endian) and the root (32 zero bytes
- * when size is 0). */
+ * when size is 0); with a refusal record (count > 0) the label is the v2
+ * one and the count, first, last (u64 little-endian each) and the class
+ * byte follow. */
 static int anchor_mac(uint8_t out[32], const uint8_t master[VAULT_KEY_BYTES],
                       const uint8_t vault_id[VAULT_ID_BYTES], const ks_anchor *a)
 {
-    uint8_t msg[sizeof KS_ANCHOR_LABEL - 1 + VAULT_ID_BYTES + 32 + 8 + 32], *p = msg;
+    uint8_t msg[sizeof KS_ANCHOR_LABEL - 1 + VAULT_ID_BYTES + 32 + 8 + 32 + 8 + 8 + 8 + 1],
+        *p = msg;
+    const ks_refusals *r = &a->refused;
 
-    memcpy(p, KS_ANCHOR_LABEL, sizeof KS_ANCHOR_LABEL - 1);
+    memcpy(p, r->count ? KS_ANCHOR_LABEL2 : KS_ANCHOR_LABEL, sizeof KS_ANCHOR_LABEL - 1);
     p += sizeof KS_ANCHOR_LABEL - 1;
     memcpy(p, vault_id, VAULT_ID_BYTES);
     p += VAULT_ID_BYTES;
@@ -908,25 +928,56 @@ static int anchor_mac(uint8_t out[32], const uint8_t master[VAULT_KEY_BYTES],
         memcpy(p, a->root, 32);
     else
         memset(p, 0, 32);
-    return vc_keyed_hash(out, 32, master, msg, sizeof msg);
+    p += 32;
+    if (r->count) {
+        put_le(p, r->count, 8);
+        put_le(p + 8, (uint64_t)r->first, 8);
+        put_le(p + 16, (uint64_t)r->last, 8);
+        p[24] = (uint8_t)r->cls;
+        p += 25;
+    }
+    return vc_keyed_hash(out, 32, master, msg, (size_t)(p - msg));
 }
 
-int ks_anchor_get(ks_anchor *out, int *found, const char *path,
-                  const uint8_t master[VAULT_KEY_BYTES])
+static int refused_parse(ks_refusals *out, json_t *obj, const char *path)
+{
+    int rc = VAULT_OK, i;
+    json_int_t n = 0;
+    const char *name = NULL;
+    size_t len = 0;
+    static const char where[] = "\"audit\".\"refused\"";
+
+    ENSURE_INTACT(json_is_object(obj), "%s is not an object", where);
+    GUARD(get_int(&n, obj, "count", 1, INT64_MAX, where, path));
+    out->count = (uint64_t)n;
+    GUARD(get_int(&n, obj, "first", 0, INT64_MAX, where, path));
+    out->first = (int64_t)n;
+    GUARD(get_int(&n, obj, "last", out->first, INT64_MAX, where, path));
+    out->last = (int64_t)n;
+    GUARD(get_string(&name, &len, obj, "class", where, path));
+    out->cls = 0;
+    for (i = KS_REFUSED_ROLLED_BACK; i <= KS_REFUSED_RECORD_MISSING; i++) {
+        if (strlen(refused_names[i]) == len && memcmp(name, refused_names[i], len) == 0) /* memcmp ok: not secret */
+            out->cls = i;
+    }
+    ENSURE_INTACT(out->cls != 0, "%s: \"class\" is not one this version knows", where);
+cleanup:
+    return rc;
+}
+
+/* The anchor of a loaded file, MAC-checked; *found = 0 without one. */
+static int anchor_parse(ks_anchor *out, int *found, const ks_file *f,
+                        const uint8_t master[VAULT_KEY_BYTES])
 {
     int rc = VAULT_OK;
-    ks_file *f = NULL;
-    json_t *a;
+    const char *path = f->path;
+    json_t *a, *r;
     json_int_t size = 0;
     uint8_t mac[32], want[32];
     static const char where[] = "\"audit\"";
 
-    ENSURE(out && found && path && master, VAULT_EINVALID, "ks_anchor_get: missing argument");
     memset(out, 0, sizeof *out);
     *found = 0;
-    GUARD(vc_init());
-    GUARD(ks_load(&f, path));
-    GUARD(verify_master(f, master));
     a = json_object_get(f->doc, "audit");
     if (!a)
         goto cleanup; /* written before libvault pinned the audit key */
@@ -938,6 +989,9 @@ int ks_anchor_get(ks_anchor *out, int *found, const char *path,
         GUARD(get_b64(out->root, sizeof out->root, a, "root", where, path));
     else
         ENSURE_INTACT(!json_object_get(a, "root"), "%s: a \"root\" without a checkpoint", where);
+    r = json_object_get(a, "refused");
+    if (r)
+        GUARD(refused_parse(&out->refused, r, path));
     GUARD(get_b64(mac, sizeof mac, a, "mac", where, path));
     GUARD(anchor_mac(want, master, f->vault_id, out));
     ENSURE(vc_equal(want, mac, sizeof mac), VAULT_EINTEGRITY,
@@ -945,25 +999,26 @@ int ks_anchor_get(ks_anchor *out, int *found, const char *path,
            "outside libvault)", path);
     *found = 1;
 cleanup:
-    if (rc < 0 && out)
+    if (rc < 0)
         memset(out, 0, sizeof *out);
-    ks_file_free(f);
     return rc;
 }
 
-int ks_anchor_set(const char *path, const uint8_t master[VAULT_KEY_BYTES], const ks_anchor *a)
+/* Put `a` (key, size, root and refusal record) into the loaded file and
+ * store it. */
+static int anchor_write(ks_file *f, const uint8_t master[VAULT_KEY_BYTES], const ks_anchor *a)
 {
     int rc = VAULT_OK;
-    ks_file *f = NULL;
+    const char *path = f->path;
     json_t *obj = NULL;
     uint8_t mac[32];
     char pk64[64], root64[64], mac64[64];
+    const ks_refusals *r = &a->refused;
 
-    ENSURE(path && master && a, VAULT_EINVALID, "ks_anchor_set: missing argument");
     ENSURE(a->size <= (uint64_t)INT64_MAX, VAULT_EINVALID, "ks_anchor_set: size out of range");
-    GUARD(vc_init());
-    GUARD(ks_load(&f, path));
-    GUARD(verify_master(f, master));
+    ENSURE(r->count == 0 || (r->count <= (uint64_t)INT64_MAX && r->first >= 0 &&
+                             r->last >= r->first && ks_refused_name(r->cls)),
+           VAULT_EINVALID, "keys file %s: refusal record out of range", path);
     GUARD(anchor_mac(mac, master, f->vault_id, a));
     GUARD(vc_bin2b64(pk64, sizeof pk64, a->pk, sizeof a->pk));
     GUARD(vc_bin2b64(mac64, sizeof mac64, mac, sizeof mac));
@@ -974,11 +1029,112 @@ int ks_anchor_set(const char *path, const uint8_t master[VAULT_KEY_BYTES], const
         ENSURE(json_object_set_new(obj, "root", json_string(root64)) == 0, VAULT_ENOMEM,
                "out of memory building the keys file");
     }
+    if (r->count)
+        ENSURE(json_object_set_new(obj, "refused",
+                                   json_pack("{s:I, s:I, s:I, s:s}", "count",
+                                             (json_int_t)r->count, "first", (json_int_t)r->first,
+                                             "last", (json_int_t)r->last, "class",
+                                             ks_refused_name(r->cls))) == 0,
+               VAULT_ENOMEM, "out of memory building the keys file");
     ENSURE(json_object_set(f->doc, "audit", obj) == 0, VAULT_ENOMEM,
            "out of memory building the keys file");
     GUARD(ks_store(f->doc, path, 0));
 cleanup:
     json_decref(obj);
+    return rc;
+}
+
+int ks_anchor_get(ks_anchor *out, int *found, const char *path,
+                  const uint8_t master[VAULT_KEY_BYTES])
+{
+    int rc = VAULT_OK;
+    ks_file *f = NULL;
+
+    ENSURE(out && found && path && master, VAULT_EINVALID, "ks_anchor_get: missing argument");
+    memset(out, 0, sizeof *out);
+    *found = 0;
+    GUARD(vc_init());
+    GUARD(ks_load(&f, path));
+    GUARD(verify_master(f, master));
+    GUARD(anchor_parse(out, found, f, master));
+cleanup:
+    ks_file_free(f);
+    return rc;
+}
+
+int ks_anchor_set(const char *path, const uint8_t master[VAULT_KEY_BYTES], const ks_anchor *a)
+{
+    int rc = VAULT_OK, found = 0;
+    ks_file *f = NULL;
+    ks_anchor cur, next;
+
+    ENSURE(path && master && a, VAULT_EINVALID, "ks_anchor_set: missing argument");
+    GUARD(vc_init());
+    GUARD(ks_load(&f, path));
+    GUARD(verify_master(f, master));
+    GUARD(anchor_parse(&cur, &found, f, master));
+    next = *a;
+    next.refused = cur.refused; /* zero when the file had none */
+    GUARD(anchor_write(f, master, &next));
+cleanup:
+    ks_file_free(f);
+    return rc;
+}
+
+int ks_refusal_note(ks_anchor *out, const char *path, const uint8_t master[VAULT_KEY_BYTES],
+                    int cls, int64_t now)
+{
+    int rc = VAULT_OK, found = 0;
+    ks_file *f = NULL;
+    ks_anchor a;
+    ks_refusals *r = &a.refused;
+
+    ENSURE(path && master && ks_refused_name(cls) && now >= 0, VAULT_EINVALID,
+           "ks_refusal_note: bad argument");
+    GUARD(vc_init());
+    GUARD(ks_load(&f, path));
+    GUARD(verify_master(f, master));
+    GUARD(anchor_parse(&a, &found, f, master));
+    ENSURE(found, VAULT_ENOTFOUND, "keys file %s has no audit anchor to record a refusal in",
+           path);
+    if (r->count == 0)
+        r->first = now;
+    if (r->count < (uint64_t)INT64_MAX)
+        r->count++;
+    r->last = now > r->first ? now : r->first; /* a clock set back keeps first <= last */
+    r->cls = cls;
+    GUARD(anchor_write(f, master, &a));
+    if (out)
+        *out = a;
+cleanup:
+    ks_file_free(f);
+    return rc;
+}
+
+int ks_refusal_clear(ks_anchor *out, int *cleared, const char *path,
+                     const uint8_t master[VAULT_KEY_BYTES], const ks_refusals *logged)
+{
+    int rc = VAULT_OK, found = 0;
+    ks_file *f = NULL;
+    ks_anchor a;
+    const ks_refusals *r = &a.refused;
+
+    ENSURE(cleared && path && master && logged, VAULT_EINVALID,
+           "ks_refusal_clear: missing argument");
+    *cleared = 0;
+    GUARD(vc_init());
+    GUARD(ks_load(&f, path));
+    GUARD(verify_master(f, master));
+    GUARD(anchor_parse(&a, &found, f, master));
+    if (found && r->count && r->count == logged->count && r->first == logged->first &&
+        r->last == logged->last && r->cls == logged->cls) {
+        memset(&a.refused, 0, sizeof a.refused);
+        GUARD(anchor_write(f, master, &a));
+        *cleared = 1;
+    }
+    if (out)
+        *out = a;
+cleanup:
     ks_file_free(f);
     return rc;
 }

@@ -38,23 +38,56 @@ int ks_add(int *out_slot, const char *path, const uint8_t master[VAULT_KEY_BYTES
  * be removed (VAULT_ESTATE).  `master` is checked as for ks_add. */
 int ks_remove(const char *path, const uint8_t master[VAULT_KEY_BYTES], int slot) VAULT_MUST_CHECK;
 
+/* The refusals of a store rewritten behind the vault's back
+ * (docs/keyslots.md section 10, "The refusal record"): kept in the
+ * anchor until an entry in the log says so.  count 0: none. */
+#define KS_REFUSED_ROLLED_BACK 1    /* the log or its record is older than the anchor */
+#define KS_REFUSED_REWRITTEN 2      /* the log doesn't extend what the vault signed */
+#define KS_REFUSED_RECORD_MISSING 3 /* the store's record of the last signing is gone */
+typedef struct ks_refusals {
+    uint64_t count;
+    int64_t first, last; /* microseconds since 1970 UTC */
+    int cls;             /* KS_REFUSED_* of the last refusal */
+} ks_refusals;
+/* "rolled back", "rewritten", "record missing"; NULL for another value. */
+const char *ks_refused_name(int cls);
+
 /* The audit anchor (docs/keyslots.md section 10): the audit log's
- * checkpoint public key, pinned outside the store, and the last
- * checkpoint the vault signed (size 0: none yet), MAC'd with the master
- * key so only a holder of the master key can change them. */
+ * checkpoint public key, pinned outside the store, the last checkpoint
+ * the vault signed (size 0: none yet) and the refusals not yet logged,
+ * MAC'd with the master key so only a holder of the master key can
+ * change them. */
 typedef struct ks_anchor {
     uint8_t pk[32];
     uint64_t size;
     uint8_t root[32];
+    ks_refusals refused;
 } ks_anchor;
 /* *found = 0 (and *out zeroed) for a sidecar written before libvault
- * pinned the audit key.  VAULT_EINTEGRITY when the anchor is damaged or
- * fails its MAC; VAULT_EAUTH when `master` isn't this sidecar's key. */
+ * pinned the audit key.  VAULT_EINTEGRITY when the anchor or its refusal
+ * record is damaged or fails the MAC; VAULT_EAUTH when `master` isn't
+ * this sidecar's key. */
 int ks_anchor_get(ks_anchor *out, int *found, const char *path,
                   const uint8_t master[VAULT_KEY_BYTES]) VAULT_MUST_CHECK;
-/* Write (replace) the anchor; atomic like every rewrite. */
+/* Write (replace) the key, size and root; atomic like every rewrite.  The
+ * refusal record is the file's own, kept (a->refused is ignored), so an
+ * anchor update never drops refusals another process recorded; an anchor
+ * already in the file must pass its MAC first (VAULT_EINTEGRITY). */
 int ks_anchor_set(const char *path, const uint8_t master[VAULT_KEY_BYTES],
                   const ks_anchor *a) VAULT_MUST_CHECK;
+/* Count one refusal of class `cls` at `now` (µs UTC) in the file's
+ * anchor; *out (may be NULL) receives the anchor written.
+ * VAULT_ENOTFOUND when the file has no anchor.  The caller holds the
+ * store's write lock, like every writer of the file. */
+int ks_refusal_note(ks_anchor *out, const char *path, const uint8_t master[VAULT_KEY_BYTES],
+                    int cls, int64_t now) VAULT_MUST_CHECK;
+/* Clear the record once the log holds an entry for `logged`: only when
+ * the file's record is still exactly `logged` (*cleared = 1); refusals
+ * counted since stay for the next entry (*cleared = 0).  *out (may be
+ * NULL) receives the anchor as the file now has it.  Write lock held. */
+int ks_refusal_clear(ks_anchor *out, int *cleared, const char *path,
+                     const uint8_t master[VAULT_KEY_BYTES],
+                     const ks_refusals *logged) VAULT_MUST_CHECK;
 /* List the slots (no secrets): *out malloc'ed, *out_count entries. */
 int ks_list(vault_keyslot_info **out, size_t *out_count, const char *path) VAULT_MUST_CHECK;
 

@@ -338,6 +338,92 @@ cleanup:
     return rc;
 }
 
+/* The open's anchor check: in a snapshot; a refusal is checked again
+ * under the write lock, where audit_anchor_check counts it in the keys
+ * file (docs/keyslots.md section 10).  An open that can't take the write
+ * lock (a read-only vault file) refuses without counting.  The error and
+ * message are the refusal's either way. */
+static int anchor_verify(vault *v)
+{
+    int rc = VAULT_OK;
+    char saved[512];
+
+    GUARD(op_begin(v, OP_READ));
+    rc = audit_anchor_check(v);
+    op_rollback(v);
+    if (rc != VAULT_EINTEGRITY)
+        goto cleanup;
+    snprintf(saved, sizeof saved, "%s", vault_error_last());
+    if (op_begin(v, OP_WRITE) < 0) {
+        rc = vault__err(VAULT_EINTEGRITY, "%s", saved);
+        goto cleanup;
+    }
+    rc = audit_anchor_check(v); /* repaired meanwhile: passes */
+cleanup:
+    op_rollback(v);
+    return rc;
+}
+
+/* "2026-12-01T18:46:21.123456Z" for `us` microseconds since 1970 UTC. */
+static void time_us_format(char *out, size_t cap, int64_t us)
+{
+    struct tm tm;
+    time_t sec = (time_t)(us / 1000000);
+    char day[32];
+
+    if (!gmtime_r(&sec, &tm) || strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+        snprintf(day, sizeof day, "@%lld", (long long)sec);
+    snprintf(out, cap, "%s.%06lldZ", day, (long long)(us % 1000000));
+}
+
+/* The store was refused as rewritten at earlier opens (the keys file
+ * counts them) and now passes: one entry, action audit_rewrite_refused,
+ * in a transaction of its own, then the count is cleared, under the
+ * write lock again, only if it is still the one logged.  A crash between
+ * the two logs it twice, never loses it.  An open that can't write
+ * leaves it for one that can. */
+static int log_refusals(vault *v)
+{
+    int rc = VAULT_OK, found = 0, cleared = 0;
+    ks_anchor a;
+    ks_refusals logged;
+    char first[40], last[40], detail[200];
+
+    if (!v->anchor_known || v->anchor.refused.count == 0)
+        goto cleanup;
+    if (op_begin(v, OP_WRITE) < 0) {
+        vault__err_clear();
+        goto cleanup; /* read-only */
+    }
+    /* Under the write lock: another process may have logged it meanwhile,
+     * or moved the anchor on. */
+    GUARD(ks_anchor_get(&a, &found, v->keys_path, keyring_master(v->keys)));
+    ENSURE(found, VAULT_EINTEGRITY, "keys file %s: the audit anchor is gone", v->keys_path);
+    v->anchor = a;
+    if (a.refused.count == 0)
+        goto cleanup;
+    GUARD(audit_anchor_check(v));
+    logged = a.refused;
+    time_us_format(first, sizeof first, logged.first);
+    time_us_format(last, sizeof last, logged.last);
+    snprintf(detail, sizeof detail,
+             "store refused %llu time%s as %s (integrity check failed at open or signing), "
+             "first %s, last %s",
+             (unsigned long long)logged.count, logged.count == 1 ? "" : "s",
+             ks_refused_name(logged.cls), first, last);
+    GUARD(audit__log_meta(v, "audit_rewrite_refused", AF_OUTCOME_DENIED, detail));
+    GUARD(op_commit(v));
+    if (op_begin(v, OP_WRITE) < 0 ||
+        ks_refusal_clear(&a, &cleared, v->keys_path, keyring_master(v->keys), &logged) < 0) {
+        vault__err_clear(); /* logged; the record stays and is logged again later */
+        goto cleanup;
+    }
+    v->anchor.refused = a.refused;
+cleanup:
+    op_rollback(v);
+    return rc;
+}
+
 /* Open the vault at `path` with its master key already unwrapped (from a
  * keyslot, or from another handle on the same vault). */
 static int open_unlocked(vault **out, const char *path, const uint8_t *master,
@@ -373,9 +459,8 @@ static int open_unlocked(vault **out, const char *path, const uint8_t *master,
     GUARD(log_migration(v));
     GUARD(anchor_load(v));
     /* The store must extend the last checkpoint the keys file recorded. */
-    GUARD(op_begin(v, OP_READ));
-    GUARD(audit_anchor_check(v));
-    op_rollback(v);
+    GUARD(anchor_verify(v));
+    GUARD(log_refusals(v));
     v->ready = 1;
     *out = v;
     v = NULL;

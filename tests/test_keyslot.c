@@ -1149,6 +1149,155 @@ static void test_audit_anchor(void **state)
     vc_free(wrong);
 }
 
+/* Write `doc` to `path` and expect ks_anchor_get to refuse it as damaged. */
+static void expect_damaged(json_t *doc, const char *path, const uint8_t *master)
+{
+    ks_anchor got;
+    int found = -1;
+
+    assert_int_equal(json_dump_file(doc, path, 0), 0);
+    assert_int_equal(ks_anchor_get(&got, &found, path, master), VAULT_EINTEGRITY);
+    assert_int_equal(found, 0);
+    assert_int_equal(got.refused.count, 0);
+}
+
+/* The refusal record in the anchor (docs/keyslots.md section 10): counted,
+ * kept by anchor updates, cleared only when it is the one logged, and
+ * MAC'd with the anchor (vectors computed with Python's hashlib). */
+static void test_refusal_record(void **state)
+{
+    T *t = *state;
+    vault_secret s = tu_keyfile_secret(t->kf);
+    char path[160], bare[160];
+    ks_anchor a, got;
+    ks_refusals logged;
+    int found = -1, cleared = -1;
+    json_t *doc, *au, *rf, *copy;
+    json_error_t jerr;
+    size_t i, n = 0;
+    static const int64_t t1 = 1764547200000000, t2 = 1764550800123456;
+
+    for (i = 0; i < VAULT_KEY_BYTES; i++)
+        t->master[i] = (uint8_t)i;
+    assert_int_equal(vc_hex2bin(t->id, sizeof t->id, &n, "934562c886917a3193a76e1fd4989118", 32), 0);
+    /* No anchor yet: nothing to count in. */
+    snprintf(bare, sizeof bare, "%s/bare.keys", t->dir);
+    assert_int_equal(ks_create(bare, t->id, t->master, &s, NULL), 0);
+    assert_int_equal(ks_refusal_note(NULL, bare, t->master, KS_REFUSED_REWRITTEN, t1),
+                     VAULT_ENOTFOUND);
+    snprintf(path, sizeof path, "%s/vectors.keys", t->dir);
+    assert_int_equal(ks_create(path, t->id, t->master, &s, NULL), 0);
+    memset(&a, 0, sizeof a);
+    assert_int_equal(vc_hex2bin(a.pk, sizeof a.pk, &n,
+                                "dde3bccec7f3a66a1115f45d720f4dc135c3ae7c4e22dca38fdb1efd6a495ff8",
+                                64), 0);
+    /* One refusal with size 0, class "record missing". */
+    assert_int_equal(ks_anchor_set(path, t->master, &a), 0);
+    assert_int_equal(ks_refusal_note(&got, path, t->master, KS_REFUSED_RECORD_MISSING, t1), 0);
+    assert_int_equal(got.refused.count, 1);
+    doc = json_load_file(path, 0, &jerr);
+    au = json_object_get(doc, "audit");
+    assert_string_equal(json_string_value(json_object_get(au, "mac")),
+                        "l73TCAuk9VRGHW6e8HupwJcWQwULE8CNf0U+dMPV508=");
+    json_decref(doc);
+    /* Size 7, two refusals: first t1, last t2, class "rolled back". */
+    a.size = 7;
+    memset(a.root, 0x5f, sizeof a.root);
+    assert_int_equal(ks_refusal_clear(NULL, &cleared, path, t->master, &got.refused), 0);
+    assert_int_equal(cleared, 1);
+    assert_int_equal(ks_anchor_set(path, t->master, &a), 0);
+    assert_int_equal(ks_refusal_note(NULL, path, t->master, KS_REFUSED_REWRITTEN, t1), 0);
+    assert_int_equal(ks_refusal_note(&got, path, t->master, KS_REFUSED_ROLLED_BACK, t2), 0);
+    assert_int_equal(got.refused.count, 2);
+    assert_int_equal(got.refused.first, t1);
+    assert_int_equal(got.refused.last, t2);
+    assert_int_equal(got.refused.cls, KS_REFUSED_ROLLED_BACK);
+    doc = json_load_file(path, 0, &jerr);
+    assert_non_null(doc);
+    au = json_object_get(doc, "audit");
+    assert_string_equal(json_string_value(json_object_get(au, "mac")),
+                        "UzxIlRILn8RavZ7B25I5E/Cvb0AQbZQ3jBdRMwgies0=");
+    rf = json_object_get(au, "refused");
+    assert_int_equal(json_integer_value(json_object_get(rf, "count")), 2);
+    assert_int_equal(json_integer_value(json_object_get(rf, "first")), t1);
+    assert_int_equal(json_integer_value(json_object_get(rf, "last")), t2);
+    assert_string_equal(json_string_value(json_object_get(rf, "class")), "rolled back");
+    assert_int_equal(ks_anchor_get(&got, &found, path, t->master), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(got.refused.count, 2);
+    logged = got.refused;
+    /* An anchor update keeps the file's record, whatever the caller holds. */
+    a.size = 8;
+    assert_int_equal(ks_anchor_set(path, t->master, &a), 0);
+    assert_int_equal(ks_anchor_get(&got, &found, path, t->master), 0);
+    assert_int_equal(got.size, 8);
+    assert_int_equal(got.refused.count, 2);
+    assert_int_equal(got.refused.last, t2);
+    /* Tampered: each field, the record removed, a class this version
+     * doesn't know, last before first: refused as damaged. */
+    copy = json_deep_copy(doc);
+    json_object_set_new(json_object_get(json_object_get(copy, "audit"), "refused"), "count",
+                        json_integer(1));
+    expect_damaged(copy, path, t->master);
+    json_decref(copy);
+    copy = json_deep_copy(doc);
+    json_object_set_new(json_object_get(json_object_get(copy, "audit"), "refused"), "last",
+                        json_integer(t2 + 1));
+    expect_damaged(copy, path, t->master);
+    assert_int_equal(ks_anchor_set(path, t->master, &a), VAULT_EINTEGRITY);
+    assert_int_equal(ks_refusal_note(NULL, path, t->master, KS_REFUSED_REWRITTEN, t2),
+                     VAULT_EINTEGRITY);
+    json_decref(copy);
+    copy = json_deep_copy(doc);
+    json_object_set_new(json_object_get(json_object_get(copy, "audit"), "refused"), "class",
+                        json_string("rewritten"));
+    expect_damaged(copy, path, t->master);
+    json_object_set_new(json_object_get(json_object_get(copy, "audit"), "refused"), "class",
+                        json_string("lost"));
+    expect_damaged(copy, path, t->master);
+    assert_non_null(strstr(vault_error_last(), "\"class\""));
+    json_decref(copy);
+    copy = json_deep_copy(doc);
+    json_object_set_new(json_object_get(json_object_get(copy, "audit"), "refused"), "last",
+                        json_integer(t1 - 1));
+    expect_damaged(copy, path, t->master);
+    assert_non_null(strstr(vault_error_last(), "out of range"));
+    json_object_del(json_object_get(copy, "audit"), "refused");
+    expect_damaged(copy, path, t->master);
+    assert_non_null(strstr(vault_error_last(), "integrity check"));
+    json_decref(copy);
+    copy = json_deep_copy(doc);
+    json_object_set_new(json_object_get(copy, "audit"), "refused", json_integer(2));
+    expect_damaged(copy, path, t->master);
+    json_decref(copy);
+    /* The good file back: a clear for another record leaves it; the
+     * logged one clears it (v1 MAC again). */
+    assert_int_equal(json_dump_file(doc, path, 0), 0);
+    logged.count = 1;
+    assert_int_equal(ks_refusal_clear(&got, &cleared, path, t->master, &logged), 0);
+    assert_int_equal(cleared, 0);
+    assert_int_equal(got.refused.count, 2);
+    logged.count = 2;
+    assert_int_equal(ks_refusal_clear(&got, &cleared, path, t->master, &logged), 0);
+    assert_int_equal(cleared, 1);
+    assert_int_equal(got.refused.count, 0);
+    json_decref(doc);
+    doc = json_load_file(path, 0, &jerr);
+    au = json_object_get(doc, "audit");
+    assert_null(json_object_get(au, "refused"));
+    assert_string_equal(json_string_value(json_object_get(au, "mac")),
+                        "4FLbbZgeniE1LgQ3Q42LXGiNJzv+C5rVxZXknWdiTVo=");
+    assert_int_equal(ks_anchor_get(&got, &found, path, t->master), 0);
+    assert_int_equal(got.refused.count, 0);
+    /* Bad arguments. */
+    assert_int_equal(ks_refusal_note(NULL, path, t->master, 0, t1), VAULT_EINVALID);
+    assert_int_equal(ks_refusal_note(NULL, path, t->master, KS_REFUSED_REWRITTEN, -1),
+                     VAULT_EINVALID);
+    assert_int_equal(ks_refusal_clear(NULL, NULL, path, t->master, &logged), VAULT_EINVALID);
+    assert_null(ks_refused_name(4));
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1184,6 +1333,7 @@ int main(void)
         T_(test_interrupted_rewrite),
         T_(test_stale_temp),
         T_(test_audit_anchor),
+        T_(test_refusal_record),
 #undef T_
     };
 

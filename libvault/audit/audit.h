@@ -109,7 +109,10 @@ void audit_anchor_sync(vault *v, int committed);
 void audit_anchor_flush(vault *v);
 /* At open: the store must extend the last checkpoint the keys file's
  * anchor recorded.  VAULT_EINTEGRITY ("rolled back") when the store is
- * older than the anchor or holds another history. */
+ * older than the anchor or holds another history.  A refusal here (and
+ * one before signing a checkpoint) is counted in the anchor's refusal
+ * record when the caller's transaction holds the write lock
+ * (docs/keyslots.md section 10); the error stays the refusal's. */
 int audit_anchor_check(vault *v) VAULT_MUST_CHECK;
 /* The size of the last checkpoint this vault signed (*found 0 when the
  * record is absent: nothing signed since it was introduced). */

@@ -757,14 +757,17 @@ static int extend_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
 }
 
 /* The tree of (size, root) must extend the last checkpoint this vault
- * signed; *r becomes the record of (size, root). */
-static int witness_self(signed_rec *r, vault *v, uint64_t size, const uint8_t root[32])
+ * signed; *r becomes the record of (size, root).  On a refusal *cls
+ * says which kind (KS_REFUSED_*). */
+static int witness_self(signed_rec *r, int *cls, vault *v, uint64_t size, const uint8_t root[32])
 {
     int rc = VAULT_OK, found = 0;
     uint8_t have[32];
     extend_ctx c;
 
+    *cls = KS_REFUSED_REWRITTEN; /* a damaged record, entries that don't chain */
     GUARD(signed_load(r, &found, v));
+    *cls = KS_REFUSED_RECORD_MISSING;
     /* Deleting the record must not start the history afresh: the keys
      * file says whether one existed.  (A vault from before the record
      * starts from its first entry, once.) */
@@ -773,6 +776,7 @@ static int witness_self(signed_rec *r, vault *v, uint64_t size, const uint8_t ro
            "the record of the last checkpoint this vault signed is missing, and the "
            "keys file %s records one of %llu entries (the store was changed outside libvault); "
            "refused", v->keys_path, (unsigned long long)v->anchor.size);
+    *cls = KS_REFUSED_ROLLED_BACK;
     ENSURE(!v->anchor_known || r->tree.size >= v->anchor.size, VAULT_EINTEGRITY,
            "audit log: integrity check failed: "
            "rolled back: the keys file %s records a signed checkpoint of %llu entries "
@@ -783,6 +787,7 @@ static int witness_self(signed_rec *r, vault *v, uint64_t size, const uint8_t ro
            "rolled back: this vault signed a checkpoint of %llu entries and the log "
            "now has %llu (the store was replaced by an older copy or cut); refused",
            (unsigned long long)r->tree.size, (unsigned long long)size);
+    *cls = KS_REFUSED_REWRITTEN;
     if (r->tree.size < size) {
         c.r = r;
         c.to = size;
@@ -807,13 +812,33 @@ int audit__signed_size(uint64_t *size, int *found, vault *v)
     return rc;
 }
 
-int audit_anchor_check(vault *v)
+/* Count a refusal of the store in the keys file's anchor (docs/keyslots.md
+ * section 10), only under the store's write lock like every writer of
+ * the keys file; the refusal's error code and message stay what they
+ * were whatever happens here. */
+static void refusal_note(vault *v, int rc, int cls)
+{
+    char saved[512];
+    int code = vault_error_code();
+    ks_anchor a;
+
+    if (rc != VAULT_EINTEGRITY || !v->anchor_known || !v->keys_path || !store_in_tx(v->db) ||
+        !store_tx_writes(v->db))
+        return;
+    snprintf(saved, sizeof saved, "%s", vault_error_last());
+    if (ks_refusal_note(&a, v->keys_path, keyring_master(v->keys), cls, now_us()) == VAULT_OK)
+        v->anchor.refused = a.refused;
+    vault__err(code, "%s", saved);
+}
+
+static int anchor_check(vault *v, int *cls)
 {
     int rc = VAULT_OK, found = 0;
     signed_rec r;
     uint8_t root[32];
     audit_tail *t = tail_get(v);
 
+    *cls = KS_REFUSED_REWRITTEN;
     ENSURE(t, VAULT_ENOMEM, "out of memory");
     ENSURE(store_in_tx(v->db), VAULT_ESTATE, "audit: anchor check outside a transaction");
     GUARD(signed_load(&r, &found, v));
@@ -823,11 +848,12 @@ int audit_anchor_check(vault *v)
     if (found || (v->anchor_known && v->anchor.size > 0)) {
         GUARD(tail_load(t, v));
         af_merkle_root(&t->tree, root);
-        GUARD(witness_self(&r, v, t->tree.size, root));
+        GUARD(witness_self(&r, cls, v, t->tree.size, root));
         GUARD(signed_load(&r, &found, v));
     }
     if (!v->anchor_known || v->anchor.size == 0)
         goto cleanup;
+    *cls = KS_REFUSED_ROLLED_BACK;
     ENSURE(found && r.tree.size >= v->anchor.size, VAULT_EINTEGRITY,
            "audit log: integrity check failed: "
            "rolled back: the keys file %s records a signed checkpoint of %llu entries "
@@ -836,6 +862,7 @@ int audit_anchor_check(vault *v)
            (unsigned long long)r.tree.size);
     if (r.tree.size == v->anchor.size) {
         af_merkle_root(&r.tree, root);
+        *cls = KS_REFUSED_REWRITTEN;
         ENSURE(vc_equal(root, v->anchor.root, 32), VAULT_EINTEGRITY,
                "audit log: integrity check failed: "
                "the store's last signed checkpoint is not the one the keys file %s "
@@ -843,6 +870,15 @@ int audit_anchor_check(vault *v)
                (unsigned long long)r.tree.size);
     }
 cleanup:
+    return rc;
+}
+
+int audit_anchor_check(vault *v)
+{
+    int cls = KS_REFUSED_REWRITTEN;
+    int rc = anchor_check(v, &cls);
+
+    refusal_note(v, rc, cls);
     return rc;
 }
 
@@ -887,7 +923,7 @@ void audit_anchor_flush(vault *v)
 /* Sign the tree at (size, root) and store the note. */
 static int checkpoint_store(char **out_note, vault *v, uint64_t size, const uint8_t root[32])
 {
-    int rc = VAULT_OK;
+    int rc = VAULT_OK, cls = KS_REFUSED_REWRITTEN;
     uint8_t *sk = NULL;
     char origin[64], *note = NULL, key[40];
     signed_rec r;
@@ -895,7 +931,9 @@ static int checkpoint_store(char **out_note, vault *v, uint64_t size, const uint
 
     ENSURE(t, VAULT_ENOMEM, "out of memory");
     audit__origin(origin, sizeof origin, v);
-    GUARD(witness_self(&r, v, size, root));
+    rc = witness_self(&r, &cls, v, size, root);
+    refusal_note(v, rc, cls);
+    GUARD(rc);
     GUARD(load_sk(&sk, v));
     GUARD(af_checkpoint_sign_at(&note, origin, size, root, vault__now(), sk));
     GUARD(store_checkpoint_add(v->db, size, note, vault__now()));

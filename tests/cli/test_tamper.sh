@@ -56,7 +56,8 @@ vc() { "$VAULTCTL" --vault "$D/v" --key-file "$D/k" "$@"; }
 # database key; the output of SELECTs is printed.
 sql() {
     local key
-    key=$(vc key db-key 2>/dev/null) || { echo "db-key failed" >&2; return 1; }
+    # DBKEY: a key fetched before (each db-key call is logged and signed)
+    key=${DBKEY:-$(vc key db-key 2>/dev/null)} || { echo "db-key failed" >&2; return 1; }
     { printf 'PRAGMA key = "%s";\nPRAGMA cipher_page_size = 4096;\n' "$key"; if [ $# -gt 0 ]; then printf '%s\n' "$1"; else cat; fi; } |
         sqlcipher -batch -bail "$D/v"
 }
@@ -335,11 +336,30 @@ out.append("DELETE FROM audit_by_record; DELETE FROM audit_by_user;")
 out.append("DELETE FROM checkpoints; DELETE FROM meta WHERE key = 'audit_signed';")
 print("\n".join(out))
 PY
+    DBKEY=$(vc key db-key 2>/dev/null)
+    cp "$D/v" "$TMP/good.vault" # the store as the vault last signed it
     tamper "rewrite" "$(cat "$TMP/rewrite.sql")" &&
         caught "i: a middle entry cut, renumbered, re-chained, checkpoints deleted: the next access" \
             "$A_NAME" -- vc "${OFFICER[@]}" record get "$RA" --fields name
     expect_exit 3 "i: audit verify fails on the rewritten log" -- vc audit verify
     expect_exit 3 "i: no checkpoint is signed over it" -- vc audit checkpoint
+    # Each refusal is counted in the keys file's anchor (docs/keyslots.md
+    # section 10), not in the rewritten store.
+    refused() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])).get("audit",{}).get("refused") or {}; print(r.get("count",0), r.get("class",""))' "$D/v.keys"; }
+    got=$(refused)
+    if [ "$got" = "3 record missing" ]; then ok "i: the keys file counts the 3 refusals ($got)"; else
+        bad "i: the keys file's refusal record is '$got', wanted '3 record missing'"; fi
+    # The good copy put back: the next open logs the refusals once.
+    cp "$TMP/good.vault" "$D/v"
+    expect_exit 0 "i: the store put back opens and verifies" -- vc audit verify
+    got=$(refused)
+    if [ "$got" = "0 " ]; then ok "i: the refusal record is cleared once logged"; else
+        bad "i: the refusal record is '$got' after the repair"; fi
+    vc audit export --out "$TMP/after.jsonl" >/dev/null 2>&1
+    n=$(grep -c '"action":"audit_rewrite_refused"' "$TMP/after.jsonl")
+    if [ "$n" = 1 ] && grep '"action":"audit_rewrite_refused"' "$TMP/after.jsonl" | grep -q '"outcome":"denied".*refused 3 times as record missing'; then
+        ok "i: one audit_rewrite_refused entry (denied, 3 times)"
+    else bad "i: $n audit_rewrite_refused entries, wanted 1 with 'refused 3 times'"; fi
 fi
 
 finish

@@ -12,6 +12,7 @@ write; and a grid worker's token cannot read health.
 
 import json
 import os
+import shutil
 import signal
 import ssl
 import sys
@@ -586,6 +587,50 @@ class GrantPrincipalTamperTest(unittest.TestCase):
             self.assertEqual(len(err.strip().splitlines()), 1, err)
             self.assertIn("integrity", err.lower())
             self.assertNotIn(gid, out)
+        finally:
+            d.cleanup()
+
+
+class RefusedStoreTest(unittest.TestCase):
+    """An older copy of the vault file put back under vaultd: it does not
+    start (exit 3, the vault's one-line message on its log), the refusal is
+    counted in the keys file, and the restart after the repair logs it."""
+
+    def test_refusal_reported_and_logged_after_repair(self):
+        d = H.Vaultd(workers=1)
+        try:
+            d.start()
+            d.stop()
+            shutil.copy(d.vault, d.vault + ".old")
+            d.start()
+            tok = d.token("officer-li", "data_officer", "street_office")
+            r = d.post("/v1/records/add", {
+                "purpose": "resident_service", "jurisdiction": H.GRID,
+                "fields": {"name": "李四"}}, token=tok)
+            self.assertEqual(r.status, 201, r)
+            d.stop()
+            os.rename(d.vault, d.vault + ".cur")
+            shutil.copy(d.vault + ".old", d.vault)
+            before = len(d.read_log())
+            d.start(wait=False)
+            self.assertEqual(d.proc.wait(30), 3)
+            d.proc = None
+            lines = [l for l in d.read_log()[before:].splitlines() if l.strip()]
+            self.assertEqual(len(lines), 1, lines)
+            self.assertIn("vaultd: %s: audit log: integrity check failed: rolled back" % d.vault,
+                          lines[0])
+            with open(d.vault + ".keys") as f:
+                refused = json.load(f)["audit"]["refused"]
+            self.assertEqual((refused["count"], refused["class"]), (1, "rolled back"))
+            os.rename(d.vault + ".cur", d.vault)
+            d.start()
+            d.stop()
+            with open(d.vault + ".keys") as f:
+                self.assertNotIn("refused", json.load(f)["audit"])
+            _, out, _ = d.embedded("audit", "export")
+            hits = [l for l in out.splitlines() if '"action":"audit_rewrite_refused"' in l]
+            self.assertEqual(len(hits), 1, hits)
+            self.assertIn("refused 1 time as rolled back", hits[0])
         finally:
             d.cleanup()
 
