@@ -373,7 +373,8 @@ static void time_us_format(char *out, size_t cap, int64_t us)
 
     if (!gmtime_r(&sec, &tm) || strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
         snprintf(day, sizeof day, "@%lld", (long long)sec);
-    snprintf(out, cap, "%s.%06lldZ", day, (long long)(us % 1000000));
+    if (snprintf(out, cap, "%s.%06lldZ", day, (long long)(us % 1000000)) >= (int)cap && cap)
+        out[cap - 1] = '\0'; /* cut (a date this long is not one libvault writes) */
 }
 
 /* The store was refused as rewritten at earlier opens (the keys file
