@@ -171,7 +171,7 @@ sqlite3 *raw_open(const char *path, const char *keyspec)
         bench_die("sqlite: key %s", path);
     /* libvault's page size (STORE_PAGE_SIZE), for the vault's own file and
      * for the raw baselines alike. */
-    raw_exec(db, "PRAGMA cipher_page_size = 16384");
+    raw_exec(db, "PRAGMA cipher_page_size = 4096");
     raw_exec(db, "SELECT count(*) FROM sqlite_master");
     sqlite3_busy_timeout(db, 10000);
     /* The same pragmas as libvault's store_open (libvault/store.c). */

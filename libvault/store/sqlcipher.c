@@ -2469,12 +2469,6 @@ int store_sqlcipher_open(store_backend **out, const char *path, const uint8_t ke
     keyhex[67] = '\0';
     src = connect_keyed(s, path, keyhex, STORE_PAGE_SIZE);
     if (src == SQLITE_NOTADB && !create) {
-        /* Vaults made before 16 KiB pages have 4 KiB ones. */
-        sqlite3_close(s->db);
-        s->db = NULL;
-        src = connect_keyed(s, path, keyhex, STORE_PAGE_SIZE_PREVIOUS);
-    }
-    if (src == SQLITE_NOTADB && !create) {
         /* Vaults made before 4 KiB pages use SQLCipher 3's 1 KiB default. */
         sqlite3_close(s->db);
         s->db = NULL;

@@ -29,15 +29,11 @@
  * principals that issued and approved each grant (grants: issuer_iss, ...). */
 #define STORE_SCHEMA_VERSION 5
 #define STORE_BUSY_TIMEOUT_MS 10000
-/* SQLCipher page size (PRAGMA cipher_page_size) of new vaults: 16 KiB.
- * SQLCipher 3.4 under OpenSSL 3 pays a fixed cost for each page it
- * decrypts (cipher and HMAC set up anew), so reading the log costs half as
- * much with 16 KiB pages as with 4 KiB (docs/storage.md "Pragmas").
- * Vaults created with 4 KiB pages (before 0.2) or 1 KiB pages (SQLCipher
- * 3's default, development builds before storage v2) still open and keep
- * their page size. */
-#define STORE_PAGE_SIZE 16384
-#define STORE_PAGE_SIZE_PREVIOUS 4096
+/* SQLCipher page size (PRAGMA cipher_page_size) of new vaults: 4 KiB, as
+ * SQLCipher 4 and most file systems use.  Vaults created with 1 KiB pages
+ * (SQLCipher 3's default, used by development builds before this
+ * change) still open. */
+#define STORE_PAGE_SIZE 4096
 #define STORE_PAGE_SIZE_LEGACY 1024
 
 typedef struct store store;
