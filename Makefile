@@ -2,7 +2,7 @@
 # first (as root), so `make demo` and `make test` work on a fresh Debian 12.
 
 # Debian packages the build, the tests and the demo need.
-DEPS := build-essential cmake pkg-config libsodium-dev libsqlcipher-dev sqlcipher \
+DEPS := build-essential cmake pkg-config libsodium-dev libsqlcipher-dev libssl-dev sqlcipher \
         libmicrohttpd-dev libgnutls28-dev gnutls-bin libsystemd-dev systemd libcurl4-gnutls-dev \
         libyaml-dev libjansson-dev libcsv-dev libunistring-dev libcmocka-dev python3 clang libclang-rt-14-dev
 

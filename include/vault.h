@@ -655,6 +655,7 @@ VAULT_API int vault_const_audit_bad_signature(void);
 VAULT_API int vault_const_audit_malformed(void);
 VAULT_API int vault_const_audit_rolled_back(void);
 VAULT_API int vault_const_audit_unwitnessed(void);
+VAULT_API int vault_const_export_compact(void); /* VAULT_EXPORT_COMPACT */
 
 typedef struct vault_audit_result {
     int failure;          /* VAULT_AUDIT_* */
@@ -703,6 +704,24 @@ VAULT_API int vault_audit_verify_notes(vault_audit_result *out, vault *v,
                                        const char *const *notes, size_t nnotes,
                                        vault_progress_fn progress, void *arg) VAULT_CHECK;
 
+/* Incremental verification (docs/audit-format.md section 5, "Verifying
+ * from a trusted checkpoint"): since_note is a checkpoint the caller
+ * trusts (kept from an earlier verification, or from a witness); it must
+ * verify with the vault's pinned key.  Only the entries after it are read
+ * and checked, from the tree the vault kept at its size, which must fold
+ * to the note's root (else VAULT_AUDIT_ROLLED_BACK): every later stored
+ * checkpoint's signature and root, the kept tree state, the stored
+ * checkpoints' lag and the witnesses, as vault_audit_verify_notes does;
+ * the nnotes external notes must not be smaller than since_note
+ * (VAULT_EINVALID).  Time is proportional to the entries after it.
+ * out->entries counts those.  VAULT_ENOTFOUND when the vault keeps no
+ * tree for that size (a checkpoint signed by an older libvault: verify
+ * the whole log once), VAULT_EINVALID in client mode.  Logged as
+ * "audit_verify", as a full verification is. */
+VAULT_API int vault_audit_verify_since(vault_audit_result *out, vault *v, const char *since_note,
+                                       const char *const *notes, size_t nnotes,
+                                       vault_progress_fn progress, void *arg) VAULT_CHECK;
+
 /* vault_audit_verify_notes with at most one note (checkpoint_note may be
  * NULL). */
 VAULT_API int vault_audit_verify(vault_audit_result *out, vault *v, const char *checkpoint_note,
@@ -714,6 +733,15 @@ VAULT_API int vault_audit_verify(vault_audit_result *out, vault *v, const char *
  * Entries that no longer decode are exported as stored. */
 VAULT_API int vault_audit_export(vault *v, const char *path, vault_progress_fn progress,
                                  void *arg) VAULT_CHECK;
+
+/* vault_audit_export with flags.  VAULT_EXPORT_COMPACT: entry lines carry
+ * seq, entry and head only, without the decoded keys for people
+ * (docs/audit-format.md section 4, "Compact lines"): a third of the size,
+ * and verified several times faster.  VAULT_EINVALID for other flags,
+ * and for VAULT_EXPORT_COMPACT in client mode. */
+#define VAULT_EXPORT_COMPACT 1
+VAULT_API int vault_audit_export_as(vault *v, const char *path, int flags,
+                                    vault_progress_fn progress, void *arg) VAULT_CHECK;
 
 /* Verify an export offline with the public key text alone (no vault),
  * and every one of the nnotes external checkpoint notes, as

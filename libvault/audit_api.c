@@ -17,6 +17,7 @@
 
 #include "audit/audit.h"
 #include "audit/audit_cosign.h"
+#include "audit/audit_pipe.h"
 #include "audit_prove.h"
 #include "crypto.h"
 #include "text.h"
@@ -283,6 +284,7 @@ typedef struct cp_list {
     char *newest;         /* the note of the largest stored checkpoint (malloc'ed) */
     size_t newest_len;
     uint64_t newest_size;
+    uint64_t from;        /* incremental: stored checkpoints below this size are skipped */
 } cp_list;
 
 static int cp_push(cp_list *l, const af_checkpoint *cp)
@@ -308,6 +310,8 @@ static int cp_scan_fn(void *arg, uint64_t size, const char *note, size_t len)
 
     if (l->res->cls)
         return 0; /* keep the first failure */
+    if (size < l->from)
+        return 0; /* covered by the trusted checkpoint */
     if (af_checkpoint_verify(&cp, note, len, l->name, l->pk) < 0) {
         af_verify_set(l->res, AF_BAD_SIGNATURE, size, "checkpoint %llu: bad signature (%s)",
                     (unsigned long long)size, vault_error_last());
@@ -412,6 +416,10 @@ static int cp_external(cp_list *l, const char *note, size_t i, size_t n)
         af_verify_set(l->res, AF_MALFORMED, 0, "%s: malformed (%s)", where, vault_error_last());
         return 0;
     }
+    if (cp.size < l->from)
+        return vault__err(VAULT_EINVALID, "%s covers %llu entries, fewer than the --since "
+                          "checkpoint's %llu: verify the whole log to check it", where,
+                          (unsigned long long)cp.size, (unsigned long long)l->from);
     cp.external = 1;
     return cp_push(l, &cp);
 }
@@ -425,31 +433,27 @@ static int cp_cmp(const void *a, const void *b)
 
 typedef struct verify_ctx {
     af_verifier ver;
+    af_pipe *pipe;     /* the worker that verifies what the scan reads */
     vault_progress_fn progress;
     void *arg;
-    uint64_t total;
+    uint64_t total, scanned;
 } verify_ctx;
 
+/* The scan, on the calling thread: each entry goes to the pipe's worker
+ * (audit/audit_pipe.h), which checks, hashes and chains it as the
+ * single-threaded verifier would, sequence number from the entry's bytes
+ * (a damaged entry keeps its storage position so the failure names the
+ * right place). */
 static int verify_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
                      size_t head_len)
 {
     verify_ctx *c = arg;
-    uint64_t seq = 0;
-    int r;
+    int r = af_pipe_push(c->pipe, (uint64_t)pos, 1, entry, len, head_len == 32 ? head : NULL);
 
-    /* The sequence number inside the entry; a damaged entry keeps its
-     * storage position so the failure names the right place. */
-    if (af_entry_check(&seq, entry, len) == VAULT_OK) {
-        r = af_verifier_push_checked(&c->ver, seq, entry, len, head_len == 32 ? head : NULL);
-    } else {
-        vault__err_clear();
-        r = af_verifier_push(&c->ver, (uint64_t)pos, entry, len, head_len == 32 ? head : NULL);
-    }
-    if (c->progress && (c->ver.res.entries & 0xffff) == 0)
-        c->progress(c->ver.res.entries, c->total, c->arg);
-    /* A gap may turn out to be a reordering when the skipped entry comes
-     * later, so keep feeding the verifier after "missing". */
-    return r && r != AF_MISSING ? 1 : 0;
+    c->scanned++;
+    if (c->progress && (c->scanned & 0xffff) == 0)
+        c->progress(c->scanned, c->total, c->arg);
+    return r;
 }
 
 size_t vault_audit_notes_max(void) { return VAULT_AUDIT_NOTES_MAX; }
@@ -520,15 +524,21 @@ static int notes_check(const char *const *notes, size_t nnotes)
 }
 
 /* The detail of a verify entry: outcome class, where, and the counts. */
-static void verify_detail(char *out, size_t cap, const vault_audit_result *r, size_t nnotes)
+static void verify_detail(char *out, size_t cap, const vault_audit_result *r, size_t nnotes,
+                          uint64_t since_size, int since)
 {
+    char from[48] = "";
+
+    if (since)
+        snprintf(from, sizeof from, " after checkpoint %llu", (unsigned long long)since_size);
     if (r->failure)
-        snprintf(out, cap, "%s at entry %llu; %llu entries, %llu checkpoints (%zu external)",
+        snprintf(out, cap, "%s at entry %llu; %llu entries%s, %llu checkpoints (%zu external)",
                  r->failure_name, (unsigned long long)r->bad_seq, (unsigned long long)r->entries,
-                 (unsigned long long)r->checkpoints, nnotes);
+                 from, (unsigned long long)r->checkpoints, nnotes);
     else
-        snprintf(out, cap, "ok; %llu entries, %llu checkpoints (%zu external)",
-                 (unsigned long long)r->entries, (unsigned long long)r->checkpoints, nnotes);
+        snprintf(out, cap, "ok; %llu entries%s, %llu checkpoints (%zu external)",
+                 (unsigned long long)r->entries, from, (unsigned long long)r->checkpoints,
+                 nnotes);
 }
 
 /* Client mode: the service verifies; a key other than the pinned one is a
@@ -581,17 +591,79 @@ cleanup:
     return rc;
 }
 
-int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *const *notes,
-                             size_t nnotes, vault_progress_fn progress, void *arg)
+/* The trusted checkpoint of an incremental verification: its signature
+ * with the vault's key, and the tree the vault kept at its size, which
+ * must fold to its root.  A finding goes to *res (checked by the caller);
+ * an error (no tree kept for it) is returned. */
+typedef struct since_state {
+    af_checkpoint cp;
+    af_merkle tree;
+    int64_t pos;
+    uint8_t head[32];
+} since_state;
+
+static int since_load(since_state *ss, af_verify_result *res, vault *v, const char *note,
+                      const char *origin, const uint8_t pk[32], int64_t count)
 {
-    if (v && v->remote)
-        return remote_verify(out, v, notes, nnotes);
+    int rc = VAULT_OK, found = 0;
+    uint8_t root[32];
+
+    memset(ss, 0, sizeof *ss);
+    rc = af_checkpoint_verify(&ss->cp, note, strlen(note), origin, pk);
+    if (rc == VAULT_EINTEGRITY) {
+        af_verify_set(res, AF_BAD_SIGNATURE, ss->cp.size,
+                      "checkpoint %llu: bad signature (the --since checkpoint: %s)",
+                      (unsigned long long)ss->cp.size, vault_error_last());
+        return VAULT_OK;
+    }
+    if (rc < 0) {
+        af_verify_set(res, AF_MALFORMED, 0, "the --since checkpoint: malformed (%s)",
+                      vault_error_last());
+        return VAULT_OK;
+    }
+    if (ss->cp.size > (uint64_t)count) {
+        af_verify_set(res, AF_ROLLBACK, (uint64_t)count + 1,
+                      "entry %llu: rolled back (log has %llu entries but the trusted checkpoint "
+                      "covers %llu)", (unsigned long long)count + 1, (unsigned long long)count,
+                      (unsigned long long)ss->cp.size);
+        return VAULT_OK;
+    }
+    if (ss->cp.size == 0) {
+        af_merkle_init(&ss->tree); /* the empty tree: everything is new */
+        return VAULT_OK;
+    }
+    rc = audit__checkpoint_state(&ss->tree, &ss->pos, ss->head, &found, v, ss->cp.size);
+    if (rc == VAULT_EINTEGRITY) {
+        af_verify_set(res, AF_MODIFIED, ss->cp.size, "entry %llu: modified (%s)",
+                      (unsigned long long)ss->cp.size, vault_error_last());
+        return VAULT_OK;
+    }
+    GUARD(rc);
+    ENSURE(found, VAULT_ENOTFOUND, "the vault keeps no tree for the checkpoint of %llu entries "
+           "(signed before libvault kept them, or its record was removed): verify the whole "
+           "log once (audit verify without --since)", (unsigned long long)ss->cp.size);
+    af_merkle_root(&ss->tree, root);
+    if (!vc_equal(root, ss->cp.root, 32))
+        af_verify_set(res, AF_ROLLBACK, ss->cp.size,
+                      "entry %llu: rolled back (the log's tree at %llu entries is not the one "
+                      "of the trusted checkpoint)", (unsigned long long)ss->cp.size,
+                      (unsigned long long)ss->cp.size);
+cleanup:
+    return rc;
+}
+
+/* Full (since NULL) or incremental verification in the vault. */
+static int verify_local(vault_audit_result *out, vault *v, const char *since,
+                        const char *const *notes, size_t nnotes, vault_progress_fn progress,
+                        void *arg)
+{
     int rc = VAULT_OK, entered = 0, logged;
     uint8_t pk[32];
-    char origin[64], detail[160];
+    char origin[64], detail[192];
     cp_list l = {0};
     verify_ctx c;
     af_verify_result pre;
+    since_state ss;
     int64_t count = 0;
     size_t i;
 
@@ -599,6 +671,7 @@ int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *cons
     memset(out, 0, sizeof *out);
     memset(&pre, 0, sizeof pre);
     memset(&c, 0, sizeof c);
+    memset(&ss, 0, sizeof ss);
     GUARD(notes_check(notes, nnotes));
     GUARD(vault__enter(v));
     entered = 1;
@@ -613,9 +686,12 @@ int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *cons
     GUARD(rc);
     GUARD(store_audit_count(&count, v->db));
     audit__origin(origin, sizeof origin, v);
+    if (since && !pre.cls)
+        GUARD(since_load(&ss, &pre, v, since, origin, pk, count));
     l.name = origin;
     l.pk = pk;
     l.res = &pre;
+    l.from = ss.cp.size;
     rc = pre.cls ? VAULT_OK : store_checkpoint_scan(v->db, cp_scan_fn, &l);
     if (rc == VAULT_EINTEGRITY && !pre.cls) {
         /* A checkpoint row that fails its row MAC was written by someone
@@ -631,11 +707,20 @@ int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *cons
     } else {
         if (l.n > 1)
             qsort(l.cps, l.n, sizeof *l.cps, cp_cmp);
-        af_verifier_init(&c.ver, l.cps, l.n);
+        if (since)
+            af_verifier_resume(&c.ver, l.cps, l.n, &ss.tree, ss.head);
+        else
+            af_verifier_init(&c.ver, l.cps, l.n);
         c.progress = progress;
         c.arg = arg;
-        c.total = (uint64_t)count;
-        GUARD(store_audit_scan(v->db, 0, verify_fn, &c));
+        c.total = (uint64_t)count - ss.cp.size;
+        if (!c.ver.res.cls) {
+            GUARD(af_pipe_start(&c.pipe, &c.ver));
+            rc = store_audit_scan(v->db, ss.pos, verify_fn, &c);
+            af_pipe_finish(c.pipe); /* joins the worker: c.ver is complete */
+            c.pipe = NULL;
+            GUARD(rc);
+        }
         if (!c.ver.res.cls)
             (void)af_verifier_finish(&c.ver);
         if (!c.ver.res.cls)
@@ -654,13 +739,13 @@ int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *cons
         result_fill(out, &c.ver.res);
         out->checkpoints = l.n;
         if (progress)
-            progress(c.ver.res.entries, c.total, arg);
+            progress(c.scanned, c.total, arg);
     }
     op_rollback(v); /* read-only */
     /* Logged after the scan, so that it never covers its own entry.  When
      * the damage found stops appends, the finding is still reported; an
      * intact log whose verification can't be logged is an error. */
-    verify_detail(detail, sizeof detail, out, nnotes);
+    verify_detail(detail, sizeof detail, out, nnotes, since ? ss.cp.size : 0, since != NULL);
     logged = op_log_query(v, "audit_verify", out->failure ? AF_OUTCOME_ERROR : AF_OUTCOME_OK,
                              detail);
     if (!out->failure)
@@ -668,10 +753,38 @@ int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *cons
     if (out->failure)
         rc = vault__err(VAULT_EINTEGRITY, "audit log: %s", out->message);
 cleanup:
+    af_pipe_finish(c.pipe);
     vault__exit(v, entered);
     free(l.cps);
     free(l.newest);
     return rc;
+}
+
+int vault_audit_verify_notes(vault_audit_result *out, vault *v, const char *const *notes,
+                             size_t nnotes, vault_progress_fn progress, void *arg)
+{
+    if (v && v->remote)
+        return remote_verify(out, v, notes, nnotes);
+    return verify_local(out, v, NULL, notes, nnotes, progress, arg);
+}
+
+int vault_audit_verify_since(vault_audit_result *out, vault *v, const char *since_note,
+                             const char *const *notes, size_t nnotes, vault_progress_fn progress,
+                             void *arg)
+{
+    if (!since_note) {
+        if (out)
+            memset(out, 0, sizeof *out);
+        return vault__err(VAULT_EINVALID, "vault_audit_verify_since: missing the trusted "
+                          "checkpoint");
+    }
+    if (v && v->remote) {
+        if (out)
+            memset(out, 0, sizeof *out);
+        return vault__err(VAULT_EINVALID, "incremental verification runs in the vault, not "
+                          "through vaultd: verify an export, or ask vaultd's operator");
+    }
+    return verify_local(out, v, since_note, notes, nnotes, progress, arg);
 }
 
 int vault_audit_verify(vault_audit_result *out, vault *v, const char *checkpoint_note,
@@ -685,6 +798,7 @@ int vault_audit_verify(vault_audit_result *out, vault *v, const char *checkpoint
 
 typedef struct export_ctx {
     FILE *f;
+    int compact;      /* VAULT_EXPORT_COMPACT: no decoded keys */
     vault_progress_fn progress;
     void *arg;
     uint64_t done, total;
@@ -720,7 +834,8 @@ static int export_entry_fn(void *arg, int64_t pos, const uint8_t *entry, size_t 
         vault__err_clear();
         seq = (uint64_t)pos;
     }
-    rc = af_export_entry_line(&line, seq, entry, len, head_len == 32 ? head : NULL);
+    rc = (c->compact ? af_export_compact_line : af_export_entry_line)(
+        &line, seq, entry, len, head_len == 32 ? head : NULL);
     if (rc == VAULT_OK && fprintf(c->f, "%s\n", line) < 0)
         rc = vault__err(VAULT_EIO, "audit export: write failed");
     free(line);
@@ -732,6 +847,18 @@ static int export_entry_fn(void *arg, int64_t pos, const uint8_t *entry, size_t 
 
 int vault_audit_export(vault *v, const char *path, vault_progress_fn progress, void *arg)
 {
+    return vault_audit_export_as(v, path, 0, progress, arg);
+}
+
+int vault_audit_export_as(vault *v, const char *path, int flags, vault_progress_fn progress,
+                          void *arg)
+{
+    if (flags & ~VAULT_EXPORT_COMPACT)
+        return vault__err(VAULT_EINVALID, "vault_audit_export_as: unknown flags 0x%x",
+                          (unsigned)flags);
+    if (v && v->remote && flags)
+        return vault__err(VAULT_EINVALID, "vaultd writes full exports only: export through "
+                          "it without --compact");
     if (v && v->remote)
         return client_audit_export(v, path);
     int rc = VAULT_OK, entered = 0, to_stdout = 0, fd = -1, created = 0;
@@ -741,6 +868,7 @@ int vault_audit_export(vault *v, const char *path, vault_progress_fn progress, v
     size_t n;
 
     memset(&c, 0, sizeof c);
+    c.compact = (flags & VAULT_EXPORT_COMPACT) != 0;
     ENSURE(path, VAULT_EINVALID, "missing export path");
     to_stdout = strcmp(path, "-") == 0;
     GUARD(vault__enter(v));
@@ -772,7 +900,9 @@ int vault_audit_export(vault *v, const char *path, vault_progress_fn progress, v
     c.arg = arg;
     /* Logged (and committed) first, so the export includes its own entry. */
     GUARD(op_log_query(v, "audit_export", AF_OUTCOME_OK,
-                          to_stdout ? "to standard output" : "to a file"));
+                          to_stdout ? (c.compact ? "to standard output, compact" :
+                                       "to standard output") :
+                                      (c.compact ? "to a file, compact" : "to a file")));
     GUARD(op_begin(v, OP_READ));
     GUARD(store_audit_count(&count, v->db));
     c.total = (uint64_t)count;

@@ -1,8 +1,16 @@
-/* crypto: thin wrappers over libsodium (the only module that calls it). */
+/* crypto: thin wrappers over libsodium (the only module that calls it),
+ * and the audit log's SHA-256 through OpenSSL's libcrypto (vc_log_sha256,
+ * below: the one thing libcrypto does here). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* SHA256_Init/Update/Final are deprecated in OpenSSL 3.0 in favour of EVP,
+ * which costs three times the hash itself on a 65-byte tree node (measured:
+ * 2.0 M/s against 6.2 M/s); they remain in every OpenSSL 3 release. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <sodium.h>
 
 #include "crypto.h"
@@ -499,6 +507,86 @@ void vc_sha256_update(vc_sha256_ctx *c, const void *msg, size_t len)
 void vc_sha256_final(vc_sha256_ctx *c, uint8_t out[VC_SHA256_BYTES])
 {
     crypto_hash_sha256_final((crypto_hash_sha256_state *)(void *)c->opaque, out);
+}
+
+void vc_log_sha256(uint8_t out[VC_SHA256_BYTES], uint8_t prefix, const void *msg, size_t len)
+{
+    SHA256_CTX c;
+
+    /* Neither can fail on a valid context (OpenSSL's own code). */
+    (void)SHA256_Init(&c);
+    (void)SHA256_Update(&c, &prefix, 1);
+    (void)SHA256_Update(&c, msg, len);
+    (void)SHA256_Final(out, &c);
+}
+
+/* The value of each base64 character (RFC 4648 section 4), -1 for other
+ * bytes: one table, filled once. */
+static signed char b64_table[256];
+static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
+
+static void b64_table_fill(void)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    memset(b64_table, -1, sizeof b64_table);
+    for (int i = 0; i < 64; i++)
+        b64_table[(unsigned char)alphabet[i]] = (signed char)i;
+}
+
+static int b64_value(unsigned char ch)
+{
+    return b64_table[ch];
+}
+
+int vc_b642bin_public(uint8_t *out, size_t out_size, size_t *out_len, const char *b64,
+                      size_t b64_len)
+{
+    size_t pad = 0, n;
+    int got, last;
+
+    *out_len = 0;
+    if (b64_len % 4 != 0 || b64_len / 4 * 3 > out_size + 2 || b64_len > INT32_MAX)
+        return VAULT_EINVALID;
+    if (b64_len >= 1 && b64[b64_len - 1] == '=')
+        pad = b64_len >= 2 && b64[b64_len - 2] == '=' ? 2 : 1;
+    pthread_once(&b64_once, b64_table_fill);
+    /* EVP_DecodeBlock refuses every byte outside the alphabet inside the
+     * text, but skips white space at either end and reads '=' anywhere as
+     * zero bits: so the ends must be alphabet and '=' only the padding. */
+    if (b64_len > 0 &&
+        (b64_table[(unsigned char)b64[0]] < 0 ||
+         (b64_len > pad && b64_table[(unsigned char)b64[b64_len - pad - 1]] < 0) ||
+         memchr(b64, '=', b64_len - pad) != NULL))
+        return VAULT_EINVALID;
+    n = b64_len / 4 * 3 - pad;
+    if (n > out_size)
+        return VAULT_EINVALID;
+    if (pad) {
+        /* Canonical only: the bits the padding leaves over are zero. */
+        last = b64_value((unsigned char)b64[b64_len - pad - 1]);
+        if ((pad == 1 && (last & 0x03)) || (pad == 2 && (last & 0x0f)))
+            return VAULT_EINVALID;
+    }
+    if (b64_len == 0)
+        return VAULT_OK;
+    /* EVP_DecodeBlock writes whole groups (the padding's as zeros). */
+    if (n + pad > out_size) {
+        uint8_t tail[3];
+        size_t head = b64_len - 4;
+
+        got = head ? EVP_DecodeBlock(out, (const unsigned char *)b64, (int)head) : 0;
+        if (got < 0 || EVP_DecodeBlock(tail, (const unsigned char *)b64 + head, 4) != 3)
+            return VAULT_EINVALID;
+        memcpy(out + got, tail, 3 - pad);
+    } else {
+        got = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)b64_len);
+        if (got < 0 || (size_t)got != n + pad)
+            return VAULT_EINVALID;
+    }
+    *out_len = n;
+    return VAULT_OK;
 }
 
 int vc_sign_sk_to_pk(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], const uint8_t sk[VC_SIGN_SECRETKEYBYTES])

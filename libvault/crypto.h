@@ -118,6 +118,12 @@ typedef struct vc_sha256_ctx { unsigned char opaque[128] __attribute__((aligned(
 void vc_sha256_init(vc_sha256_ctx *c);
 void vc_sha256_update(vc_sha256_ctx *c, const void *msg, size_t len);
 void vc_sha256_final(vc_sha256_ctx *c, uint8_t out[VC_SHA256_BYTES]);
+/* SHA-256 of one prefix byte followed by msg: the audit log's leaves,
+ * chain and tree nodes (docs/audit-format.md section 2).  The same digest
+ * as vc_sha256, computed by OpenSSL's libcrypto, which uses the CPU's SHA
+ * extensions where it has them (libsodium 1.0.18's is portable C, a
+ * quarter of the speed; issue 16 allows libcrypto for the log only). */
+void vc_log_sha256(uint8_t out[VC_SHA256_BYTES], uint8_t prefix, const void *msg, size_t len);
 
 /* Ed25519. */
 int vc_sign_keypair(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], uint8_t sk[VC_SIGN_SECRETKEYBYTES]) VAULT_MUST_CHECK;
@@ -136,5 +142,12 @@ int vc_hex2bin(uint8_t *out, size_t out_size, size_t *out_len, const char *hex, 
 int vc_bin2b64(char *out, size_t out_size, const uint8_t *bin, size_t len) VAULT_MUST_CHECK;
 int vc_b642bin(uint8_t *out, size_t out_size, size_t *out_len, const char *b64, size_t b64_len) VAULT_MUST_CHECK;
 size_t vc_b64_len(size_t bin_len); /* encoded length including NUL */
+/* vc_b642bin for public data only (an export's entries): canonical
+ * standard base64 with padding (vc_bin2b64's output) and nothing else,
+ * decoded by OpenSSL's table-driven EVP_DecodeBlock, which is seven times
+ * faster than libsodium's constant-time decoder and not constant time.
+ * VAULT_EINVALID (no message) for anything else. */
+int vc_b642bin_public(uint8_t *out, size_t out_size, size_t *out_len, const char *b64,
+                      size_t b64_len) VAULT_MUST_CHECK;
 
 #endif

@@ -57,6 +57,7 @@ int vault_const_audit_bad_signature(void) { return VAULT_AUDIT_BAD_SIGNATURE; }
 int vault_const_audit_malformed(void) { return VAULT_AUDIT_MALFORMED; }
 int vault_const_audit_rolled_back(void) { return VAULT_AUDIT_ROLLED_BACK; }
 int vault_const_audit_unwitnessed(void) { return VAULT_AUDIT_UNWITNESSED; }
+int vault_const_export_compact(void) { return VAULT_EXPORT_COMPACT; }
 int vault_const_report_record(void) { return VAULT_REPORT_RECORD; }
 int vault_const_report_user(void) { return VAULT_REPORT_USER; }
 int vault_const_report_denied(void) { return VAULT_REPORT_DENIED; }

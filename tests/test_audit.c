@@ -1441,6 +1441,125 @@ static void test_signed_time(void **state)
     vault_free(note);
 }
 
+/* Incremental verification from a trusted checkpoint
+ * (vault_audit_verify_since): only the entries after it, from the tree
+ * the vault kept at its size; tampering after it, a note of another log,
+ * a kept tree changed or removed, and a log put back to an older copy
+ * (keys file too) are each caught. */
+static void test_verify_since(void **state)
+{
+    fixture *f = *state;
+    vault_secret s = tu_pass_secret(PASS);
+    vault_audit_result res, full;
+    char *a = NULL, *b = NULL, *other = NULL, sql[300], cp[520], cpk[520];
+    char path2[512];
+    uint64_t size_a, size_b;
+
+    reads(f, 5);
+    assert_int_equal(vault_audit_checkpoint(&a, f->v), 0);
+    size_a = note_size(a);
+    reads(f, 30);
+    /* intact: only what came after A; the same verdict as a full run */
+    assert_int_equal(vault_audit_verify_since(&res, f->v, a, NULL, 0, NULL, NULL), 0);
+    assert_int_equal(res.failure, VAULT_AUDIT_OK);
+    assert_true(res.entries >= 30 && res.entries < 40);
+    assert_int_equal(vault_audit_verify(&full, f->v, NULL, NULL, NULL), 0);
+    assert_true(full.entries > res.entries + size_a - 2);
+    /* an external note older than A can't be checked this way */
+    assert_int_equal(vault_audit_checkpoint(&b, f->v), 0);
+    size_b = note_size(b);
+    assert_int_equal(vault_audit_verify_since(&res, f->v, b, (const char *const *)&a, 1, NULL,
+                                              NULL), VAULT_EINVALID);
+    assert_int_equal(vault_audit_verify_since(&res, f->v, a, (const char *const *)&b, 1, NULL,
+                                              NULL), 0);
+    assert_int_equal(vault_audit_verify_since(&res, f->v, NULL, NULL, 0, NULL, NULL),
+                     VAULT_EINVALID);
+    /* a note that isn't this vault's: bad signature */
+    {
+        fixture *o = calloc(1, sizeof *o);
+        vault_secret s2 = tu_pass_secret(PASS);
+
+        assert_non_null(o);
+        snprintf(path2, sizeof path2, "%s/other.vault", f->dir);
+        assert_int_equal(vault_create(&o->v, path2, POLICY, &s2), 0);
+        assert_int_equal(vault_audit_checkpoint(&other, o->v), 0);
+        vault_close(o->v);
+        free(o);
+    }
+    assert_int_equal(vault_audit_verify_since(&res, f->v, other, NULL, 0, NULL, NULL),
+                     VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_BAD_SIGNATURE);
+    /* an entry after A changed through the database key: modified */
+    snprintf(cp, sizeof cp, "%s/good.vault", f->dir);
+    snprintf(cpk, sizeof cpk, "%s.keys", f->path);
+    snprintf(sql, sizeof sql, "CREATE TABLE keep AS SELECT pos, head FROM audit;"
+             "UPDATE audit SET head = zeroblob(32) WHERE pos = %llu;",
+             (unsigned long long)size_a + 3);
+    raw_exec(f, sql);
+    assert_int_equal(vault_audit_verify_since(&res, f->v, a, NULL, 0, NULL, NULL),
+                     VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_MODIFIED);
+    assert_int_equal(res.bad_seq, size_a + 3);
+    /* the entries before A are not read: damage there is the full run's */
+    snprintf(sql, sizeof sql,
+             "UPDATE audit SET head = (SELECT head FROM keep WHERE keep.pos = audit.pos)"
+             " WHERE pos IN (SELECT pos FROM keep);"
+             "UPDATE audit SET head = zeroblob(32) WHERE pos = %llu;",
+             (unsigned long long)size_a - 1);
+    raw_exec(f, sql);
+    assert_int_equal(vault_audit_verify_since(&res, f->v, b, NULL, 0, NULL, NULL), 0);
+    assert_int_equal(vault_audit_verify(&full, f->v, NULL, NULL, NULL), VAULT_EINTEGRITY);
+    assert_int_equal(full.bad_seq, size_a - 1);
+    raw_exec(f, "UPDATE audit SET head = (SELECT head FROM keep WHERE keep.pos = audit.pos)"
+             " WHERE pos IN (SELECT pos FROM keep);"
+             "DROP TABLE keep;");
+    assert_int_equal(vault_audit_verify(&full, f->v, NULL, NULL, NULL), 0);
+    /* the kept tree of A changed (its MAC fails), or removed */
+    snprintf(sql, sizeof sql,
+             "UPDATE meta SET value = value || x'00' WHERE key = 'audit_cp/%llu';",
+             (unsigned long long)size_a);
+    raw_exec(f, sql);
+    assert_int_equal(vault_audit_verify_since(&res, f->v, a, NULL, 0, NULL, NULL),
+                     VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_MODIFIED);
+    snprintf(sql, sizeof sql, "DELETE FROM meta WHERE key = 'audit_cp/%llu';",
+             (unsigned long long)size_a);
+    raw_exec(f, sql);
+    assert_int_equal(vault_audit_verify_since(&res, f->v, a, NULL, 0, NULL, NULL),
+                     VAULT_ENOTFOUND);
+    assert_non_null(strstr(vault_error_last(), "verify the whole log once"));
+    /* a copy put back (vault and keys file) from before B: B is larger
+     * than that log, so it was rolled back */
+    fixture_close(f);
+    {
+        char cmd[2300];
+
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s' && cp '%s' '%s.keys'", f->path, cp, cpk, cp);
+        assert_int_equal(system(cmd), 0);
+    }
+    assert_int_equal(vault_open(&f->v, f->path, &s), 0);
+    sessions(f);
+    reads(f, 3);
+    vault_free(b);
+    b = NULL;
+    assert_int_equal(vault_audit_checkpoint(&b, f->v), 0);
+    fixture_close(f);
+    {
+        char cmd[2300];
+
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s' && cp '%s.keys' '%s'", cp, f->path, cp, cpk);
+        assert_int_equal(system(cmd), 0);
+    }
+    assert_int_equal(vault_open(&f->v, f->path, &s), 0);
+    assert_int_equal(vault_audit_verify_since(&res, f->v, b, NULL, 0, NULL, NULL),
+                     VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_ROLLED_BACK);
+    (void)size_b;
+    vault_free(a);
+    vault_free(b);
+    vault_free(other);
+}
+
 /* Refusals of officers' calls without a session are entries too. */
 static void test_admin_refusals_logged(void **state)
 {
@@ -1475,7 +1594,7 @@ int main(void)
         T(test_report_actors), T(test_report_escapes), T(test_report_by_record_index),
         T(test_pinned_key), T(test_self_witness), T(test_rewrite_not_resigned),
         T(test_refusal_logged),
-        T(test_signed_time), T(test_admin_refusals_logged),
+        T(test_signed_time), T(test_admin_refusals_logged), T(test_verify_since),
     };
 
     if (vault_init() < 0)

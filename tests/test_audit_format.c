@@ -1740,6 +1740,9 @@ static char *tpath(const char *name)
     return p;
 }
 
+/* Entry lines as af_export_compact_line writes them (no decoded keys). */
+static int export_compact;
+
 /* Write an export of l with checkpoints at the given sizes. */
 static void write_export(const char *path, const tlog *l, const uint64_t *sizes, size_t ncp,
                          const uint8_t *sk)
@@ -1762,7 +1765,8 @@ static void write_export(const char *path, const tlog *l, const uint64_t *sizes,
     for (i = 0; i < l->n; i++) {
         char *line = NULL;
 
-        assert_int_equal(af_export_entry_line(&line, i + 1, l->e[i], l->len[i], l->head[i]), 0);
+        assert_int_equal((export_compact ? af_export_compact_line : af_export_entry_line)(
+                             &line, i + 1, l->e[i], l->len[i], l->head[i]), 0);
         assert_null(strchr(line, '\n'));
         fprintf(f, "%s\n", line);
         free(line);
@@ -1993,6 +1997,91 @@ static void test_export_roundtrip_and_tamper(void **state)
     assert_int_equal(tamper(orig, ch_move_checkpoint, NULL, &r), AF_MALFORMED);
     assert_non_null(strstr(r.message, "line 102: malformed (checkpoint line after"));
     free((char *)orig);
+    tlog_free(&l);
+}
+
+/* Compact lines (af_export_compact_line) go past the JSON parser to the
+ * worker thread (audit/audit_pipe.h): every tampering gives the same
+ * verdict, first bad entry, message and count as the full lines read by
+ * the JSON parser, also across the pipe's batches (2048 entries), and a
+ * line that isn't canonical is still read (through the parser). */
+static void test_export_compact_same_verdicts(void **state)
+{
+    enum { N = 5000 };
+    tlog l;
+    uint64_t sizes[3] = {1000, 2500, N};
+    af_verify_result rf, rc;
+    static const struct {
+        void (*change)(lines *, void *);
+        size_t arg;
+        int cls;
+    } cases[] = {
+        {ch_entry_byte, 3001, AF_MODIFIED},   {ch_head, 2049, AF_MODIFIED},
+        {ch_delete, 2500, AF_MISSING},        {ch_swap, 4095, AF_REORDERED},
+        {ch_move_to_end, 100, AF_REORDERED},  {ch_delete_then_garbage, 2040, AF_MISSING},
+        {ch_cut_tail, 10, AF_TRUNCATED},      {ch_garbage, 4500, AF_MALFORMED},
+        {ch_checkpoint_sig, 1, AF_BAD_SIGNATURE},
+    };
+    char *full, *compact;
+    lines ls;
+    size_t i;
+
+    (void)state;
+    keys();
+    tlog_make(&l, N, 0);
+    write_export(tpath("full.jsonl"), &l, sizes, 3, sk1);
+    full = strdup(tpath("full.jsonl"));
+    export_compact = 1;
+    write_export(tpath("compact.jsonl"), &l, sizes, 3, sk1);
+    export_compact = 0;
+    compact = strdup(tpath("compact.jsonl"));
+    assert_non_null(full);
+    assert_non_null(compact);
+    lines_read(&ls, compact);
+    assert_string_equal(strstr(ls.line[5], "\",\"head\":\"") + 10 + 64, "\"}");
+    assert_null(strstr(ls.line[5], "\"user\""));
+    free(ls.line);
+    free(ls.buf);
+    assert_int_equal(verify_path(compact, &rc, NULL), AF_OK);
+    assert_int_equal(rc.entries, N);
+    assert_int_equal(rc.checkpoints, 3);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t a = cases[i].arg;
+
+        assert_int_equal(tamper(full, cases[i].change, &a, &rf), cases[i].cls);
+        a = cases[i].arg;
+        assert_int_equal(tamper(compact, cases[i].change, &a, &rc), cases[i].cls);
+        assert_int_equal(rc.bad_seq, rf.bad_seq);
+        assert_int_equal(rc.entries, rf.entries);
+        assert_int_equal(rc.checkpoints, rf.checkpoints);
+        assert_string_equal(rc.message, rf.message);
+    }
+    /* not canonical (a space, a key order, upper-case hex): the parser's */
+    lines_read(&ls, compact);
+    {
+        char *l1 = ls.line[ENTRY_LINE(7)], *l2 = ls.line[ENTRY_LINE(3000)];
+        char *h = strstr(ls.line[ENTRY_LINE(4000)], "\"head\":\"") + 8;
+        static char b1[4096], b2[4096];
+
+        snprintf(b1, sizeof b1, "{ %s", l1 + 1);
+        ls.line[ENTRY_LINE(7)] = b1;
+        char *rest;
+
+        *strstr(l2, ",\"entry\"") = '\0';
+        rest = l2 + strlen(l2) + 1; /* "entry":"...","head":"..."} */
+        snprintf(b2, sizeof b2, "{%.*s,%s}", (int)strlen(rest) - 1, rest, l2 + 1);
+        ls.line[ENTRY_LINE(3000)] = b2;
+        for (int k = 0; k < 64; k++)
+            if (h[k] >= 'a' && h[k] <= 'f')
+                h[k] = (char)(h[k] - 'a' + 'A');
+    }
+    lines_write(&ls, tpath("mixed.jsonl"));
+    free(ls.line);
+    free(ls.buf);
+    assert_int_equal(verify_path(tpath("mixed.jsonl"), &rc, NULL), AF_OK);
+    assert_int_equal(rc.entries, N);
+    free(full);
+    free(compact);
     tlog_free(&l);
 }
 
@@ -2559,6 +2648,7 @@ int main(void)
         cmocka_unit_test(test_verifier_rollback),
         cmocka_unit_test(test_verifier_sticky),
         cmocka_unit_test_setup_teardown(test_export_roundtrip_and_tamper, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(test_export_compact_same_verdicts, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(test_export_external_note, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(test_export_several_notes, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(test_export_malformed, setup_tmp, teardown_tmp),

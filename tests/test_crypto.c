@@ -464,9 +464,54 @@ static void test_encodings(void **state)
     assert_int_equal(vc_b642bin(back, sizeof back, &n, "3q2+7w=", 7), VAULT_EINVALID);
 }
 
+/* vc_b642bin_public (an export's entries): canonical base64 only, the
+ * same bytes as vc_b642bin for every length, and the log's SHA-256
+ * (libcrypto) the same digest as libsodium's. */
+static void test_public_base64_and_log_hash(void **state)
+{
+    static const char *const bad[] = {
+        "QU=D", "Q=Q=", "QQ=A", " QUJD", "QUJD ", "QU D", "QUJD\n", "-_AA", "QR==", "QUJ=",
+        "QUI", "=AAA", "QQ===", "QQ", "Q===",
+    };
+    uint8_t bin[300], a[300], b[300], h1[32], h2[32], buf[301];
+    char b64[420];
+    size_t na = 0, nb = 0, len, i;
+
+    (void)state;
+    randombytes_buf(bin, sizeof bin);
+    for (len = 0; len <= sizeof bin; len++) {
+        assert_int_equal(vc_bin2b64(b64, sizeof b64, bin, len), 0);
+        assert_int_equal(vc_b642bin(a, sizeof a, &na, b64, strlen(b64)), 0);
+        assert_int_equal(vc_b642bin_public(b, sizeof b, &nb, b64, strlen(b64)), 0);
+        assert_int_equal(nb, len);
+        assert_int_equal(na, nb);
+        if (len > 0)
+            assert_memory_equal(a, b, len);
+        /* exactly the room needed, and one byte less */
+        if (len > 0) {
+            assert_int_equal(vc_b642bin_public(b, len, &nb, b64, strlen(b64)), 0);
+            assert_memory_equal(a, b, len);
+            assert_int_equal(vc_b642bin_public(b, len - 1, &nb, b64, strlen(b64)),
+                             VAULT_EINVALID);
+        }
+        buf[0] = 0x02;
+        memcpy(buf + 1, bin, len);
+        vc_log_sha256(h1, 0x02, bin, len);
+        assert_int_equal(vc_sha256(h2, buf, len + 1), 0);
+        assert_memory_equal(h1, h2, 32);
+    }
+    assert_int_equal(vc_b642bin_public(b, sizeof b, &nb, "QUI=", 4), 0);
+    assert_int_equal(nb, 2);
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (vc_b642bin_public(b, sizeof b, &nb, bad[i], strlen(bad[i])) != VAULT_EINVALID)
+            fail_msg("accepted \"%s\"", bad[i]);
+    assert_int_equal(vc_b642bin_public(b, sizeof b, &nb, "QU\0D", 4), VAULT_EINVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_public_base64_and_log_hash),
         cmocka_unit_test(test_field_vectors_v1), cmocka_unit_test(test_field_vectors_v2),
         cmocka_unit_test(test_field_moved), cmocka_unit_test(test_field_tampered),
         cmocka_unit_test(test_field_formats), cmocka_unit_test(test_field_limits),

@@ -149,6 +149,14 @@ int audit__load_pk(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], vault *v) VAULT_MUST_CHEC
 /* The kept tree state; *missing set (VAULT_EINTEGRITY) when the newest
  * entry carries none. */
 int audit__tree_load(af_merkle *m, int *missing, vault *v) VAULT_MUST_CHECK;
+/* The tree of the checkpoint of `size` as the vault kept it when it
+ * signed it (audit_log.c "the tree at each checkpoint"): its subtree
+ * roots, the storage position of its last entry and the chain head after
+ * it.  *found 0 when none is kept (a checkpoint signed before they were);
+ * VAULT_EINTEGRITY when the row fails its MAC or is damaged.  The caller
+ * must compare the roots' fold with a root it trusts. */
+int audit__checkpoint_state(af_merkle *tree, int64_t *pos, uint8_t head[32], int *found, vault *v,
+                            uint64_t size) VAULT_MUST_CHECK;
 /* One entry for a query on the log itself, in the caller's transaction. */
 int audit__log_meta(vault *v, const char *action, int outcome, const char *detail) VAULT_MUST_CHECK;
 

@@ -10,6 +10,7 @@
 #include <sodium.h> /* sodium_memcmp only */
 
 #include "audit_format.h"
+#include "audit_pipe.h"
 #include "crypto.h"
 
 const char *af_class_name(int cls)
@@ -92,6 +93,26 @@ void af_verifier_init(af_verifier *v, const af_checkpoint *cps, size_t ncps)
             return;
         }
     (void)check_checkpoints(v); /* checkpoints of the empty tree */
+}
+
+void af_verifier_resume(af_verifier *v, const af_checkpoint *cps, size_t ncps,
+                        const af_merkle *tree, const uint8_t head[32])
+{
+    size_t i;
+
+    memset(v, 0, sizeof *v);
+    v->tree = *tree;
+    v->next_seq = tree->size + 1;
+    memcpy(v->head, head, 32);
+    v->cps = cps;
+    v->ncps = cps ? ncps : 0;
+    for (i = 0; i < v->ncps; i++)
+        if (cps[i].size < tree->size || (i > 0 && cps[i].size < cps[i - 1].size)) {
+            af_verify_set(&v->res, AF_MALFORMED, 0,
+                          "checkpoints are not sorted by size from the trusted one");
+            return;
+        }
+    (void)check_checkpoints(v); /* those of the trusted size */
 }
 
 static int verifier_push(af_verifier *v, uint64_t seq, const uint8_t *entry, size_t len,
@@ -284,6 +305,40 @@ cleanup:
     return rc;
 }
 
+int af_export_compact_line(char **out, uint64_t seq, const uint8_t *entry, size_t len,
+                           const uint8_t head[32])
+{
+    int rc = VAULT_OK;
+    size_t b64cap = vc_b64_len(len), cap;
+    char *line = NULL, hex[65];
+    int n;
+
+    ENSURE(out && (entry || len == 0), VAULT_EINVALID, "af_export_compact_line: missing argument");
+    *out = NULL;
+    ENSURE(seq > 0 && seq <= INT64_MAX, VAULT_EINVALID,
+           "export: sequence number out of range");
+    ENSURE(len <= AF_ENTRY_MAX, VAULT_ELIMIT, "export: entry is %zu bytes, more than %d", len,
+           AF_ENTRY_MAX);
+    /* {"seq":<20>,"entry":"<b64>","head":"<64>"} */
+    cap = 32 + b64cap + 80;
+    line = malloc(cap);
+    ENSURE(line, VAULT_ENOMEM, "out of memory building an export line");
+    n = snprintf(line, cap, "{\"seq\":%llu,\"entry\":\"", (ull)seq);
+    GUARD(vc_bin2b64(line + n, cap - (size_t)n, entry, len));
+    n += (int)strlen(line + n);
+    if (head) {
+        GUARD(vc_bin2hex(hex, sizeof hex, head, 32));
+        snprintf(line + n, cap - (size_t)n, "\",\"head\":\"%s\"}", hex);
+    } else {
+        snprintf(line + n, cap - (size_t)n, "\",\"head\":null}");
+    }
+    *out = line;
+    line = NULL;
+cleanup:
+    free(line);
+    return rc;
+}
+
 int af_export_entry_line(char **out, uint64_t seq, const uint8_t *entry, size_t len,
                          const uint8_t head[32])
 {
@@ -398,8 +453,10 @@ typedef struct export_state {
     af_checkpoint *cps;
     size_t ncps, cap;
     int in_entries;        /* 0 while reading checkpoint lines */
-    af_verifier v;
+    af_verifier v;         /* owned by the pipe's worker while it runs */
+    af_pipe *pipe;         /* NULL until the entries start */
     uint8_t *entry;        /* reused for every entry: AF_ENTRY_MAX bytes */
+    uint64_t queued;       /* entry lines handed to the pipe */
 } export_state;
 
 static int cmp_size(const void *a, const void *b)
@@ -461,7 +518,73 @@ static int start_entries(export_state *st)
                               (ull)st->cps[i].size, (ull)st->cps[i].size);
     af_verifier_init(&st->v, st->cps, st->ncps);
     st->res = st->v.res;
+    if (st->res.cls == AF_OK) {
+        int rc = af_pipe_start(&st->pipe, &st->v);
+
+        if (rc < 0)
+            return rc; /* out of memory */
+    }
     return st->res.cls;
+}
+
+/* Let the worker verify everything queued, then read its state (the
+ * slow path and the end look at it on this thread). */
+static void sync_worker(export_state *st)
+{
+    if (st->pipe)
+        af_pipe_drain(st->pipe);
+    if (st->in_entries)
+        st->res = st->v.res;
+}
+
+/* The canonical entry line af_export_compact_line writes, exactly:
+ * {"seq":N,"entry":"<base64>","head":"<64 hex>"}.  Returns 1 and the
+ * parts (the head decoded) when the line is that, else 0 (the line then goes through the
+ * JSON parser, which gives the verdict).  The bytes it accepts are a
+ * JSON object that a JSON parser reads as the same three values. */
+static int canonical_line(const char *line, size_t len, uint64_t *seq, const char **b64,
+                          size_t *b64len, uint8_t head[32])
+{
+    static const char p1[] = "{\"seq\":", p2[] = ",\"entry\":\"", p3[] = "\",\"head\":\"";
+    const char *p = line, *end = line + len, *q;
+    uint64_t n = 0;
+    size_t digits = 0;
+
+    if (len < sizeof p1 - 1 || memcmp(p, p1, sizeof p1 - 1) != 0) /* memcmp ok: not secret */
+        return 0;
+    p += sizeof p1 - 1;
+    while (p < end && *p >= '0' && *p <= '9' && digits < 18) {
+        n = n * 10 + (uint64_t)(*p++ - '0');
+        digits++;
+    }
+    if (digits == 0 || (digits > 1 && line[sizeof p1 - 1] == '0') || n == 0)
+        return 0;
+    if ((size_t)(end - p) < sizeof p2 - 1 || memcmp(p, p2, sizeof p2 - 1) != 0) /* memcmp ok: not secret */
+        return 0;
+    p += sizeof p2 - 1;
+    q = memchr(p, '"', (size_t)(end - p));
+    if (!q)
+        return 0;
+    *b64 = p;
+    *b64len = (size_t)(q - p);
+    p = q;
+    if ((size_t)(end - p) != sizeof p3 - 1 + 64 + 2 ||
+        memcmp(p, p3, sizeof p3 - 1) != 0) /* memcmp ok: not secret */
+        return 0;
+    p += sizeof p3 - 1;
+    for (size_t i = 0; i < 64; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            return 0;
+    for (size_t i = 0; i < 32; i++) {
+        unsigned hi = (unsigned char)p[2 * i], lo = (unsigned char)p[2 * i + 1];
+
+        head[i] = (uint8_t)(((hi <= '9' ? hi - '0' : hi - 'a' + 10) << 4) |
+                            (lo <= '9' ? lo - '0' : lo - 'a' + 10));
+    }
+    if (p[64] != '"' || p[65] != '}')
+        return 0;
+    *seq = n;
+    return 1;
 }
 
 /* One entry line's seq, entry bytes and head; 0 or AF_MALFORMED. */
@@ -495,13 +618,30 @@ static int parse_entry_line(export_state *st, json_t *j, uint64_t lineno, uint64
 static int export_line(export_state *st, const char *line, size_t len, uint64_t lineno,
                        const char *name, const uint8_t pk[32])
 {
-    json_t *j = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL), *cp;
-    int missing = st->in_entries && st->v.res.cls == AF_MISSING;
+    json_t *j = NULL, *cp;
+    int missing;
     uint64_t seq = 0;
-    size_t elen = 0;
+    size_t elen = 0, b64len = 0;
+    const char *b64 = NULL;
     uint8_t head[32];
     char where[48];
     int rc = AF_OK;
+
+    /* The common case, on the entries' way to the worker: a canonical
+     * line (audit export --compact writes nothing else). */
+    if (st->pipe && canonical_line(line, len, &seq, &b64, &b64len, head) &&
+        vc_b642bin_public(st->entry, AF_ENTRY_MAX, &elen, b64, b64len) == VAULT_OK) {
+        st->queued++;
+        if (af_pipe_push(st->pipe, seq, 0, st->entry, elen, head) == 0)
+            return AF_OK;
+        sync_worker(st); /* it stopped: the finding is in its state */
+        return st->res.cls;
+    }
+    vault__err_clear();
+    /* Anything else is read here, with the worker idle. */
+    sync_worker(st);
+    missing = st->in_entries && st->v.res.cls == AF_MISSING;
+    j = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
 
     if (!json_is_object(j)) {
         if (!missing) /* after a gap only sequence numbers still matter */
@@ -534,7 +674,8 @@ static int export_line(export_state *st, const char *line, size_t len, uint64_t 
         rc = missing ? AF_OK : st->res.cls;
         goto cleanup;
     }
-    rc = af_verifier_push(&st->v, seq, st->entry, elen, head);
+    st->queued++;
+    rc = af_verifier_push(&st->v, seq, st->entry, elen, head); /* the worker is idle */
     st->res = st->v.res;
     if (rc == AF_MISSING) /* keep reading: the number may turn up later */
         rc = AF_OK;
@@ -585,6 +726,7 @@ int af_export_verify(af_verify_result *out, FILE *in, const char *name, const ui
         if (got == LINE_EOF)
             break;
         if (got == LINE_TOO_LONG) {
+            sync_worker(&st);
             rc = af_verify_set(&st.res, AF_MALFORMED, st.in_entries ? st.v.next_seq : 0,
                             "line %llu: malformed (longer than %d bytes)", (ull)lr.no,
                             AF_EXPORT_LINE_MAX);
@@ -595,15 +737,20 @@ int af_export_verify(af_verify_result *out, FILE *in, const char *name, const ui
         rc = export_line(&st, line, len, lr.no, name, pk);
         if (rc != AF_OK)
             goto cleanup;
-        if (progress && st.in_entries && st.v.res.entries % 65536 == 0 &&
-            st.v.res.entries != reported)
-            progress(reported = st.v.res.entries, arg);
+        if (progress && st.in_entries && st.queued % 65536 == 0 && st.queued != reported)
+            progress(reported = st.queued, arg);
     }
     if (!st.in_entries && (rc = start_entries(&st)) != AF_OK)
         goto cleanup;
+    sync_worker(&st);
     rc = af_verifier_finish(&st.v);
     st.res = st.v.res;
 cleanup:
+    /* The worker stops before anything it reads is freed or copied. */
+    af_pipe_finish(st.pipe);
+    st.pipe = NULL;
+    if (rc >= 0 && st.in_entries && st.v.res.cls != AF_OK && st.res.cls == AF_OK)
+        st.res = st.v.res;
     if (rc >= 0 && out) {
         *out = st.res;
         if (st.in_entries)

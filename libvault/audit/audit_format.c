@@ -63,7 +63,20 @@ static int entry_text_ok(const uint8_t *s, size_t n)
     uint32_t cp;
 
     while (i < n) {
-        if (s[i] >= 0x01 && s[i] < 0x80) { /* ASCII fast path */
+        /* ASCII fast path, eight bytes at a time: none has its top bit
+         * set and none is zero. */
+        while (n - i >= 8) {
+            uint64_t w;
+
+            memcpy(&w, s + i, 8);
+            if ((w & 0x8080808080808080ull) ||
+                ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull))
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        if (s[i] >= 0x01 && s[i] < 0x80) {
             i++;
             continue;
         }
@@ -476,9 +489,17 @@ static int take_reasons(reader *r, sink *out, const char *tab[AF_REASONS_MAX], u
            "audit entry: reason table holds %lu strings, at most %d", (unsigned long)n,
            AF_REASONS_MAX);
     for (k = 0; k < n; k++) {
-        snprintf(what, sizeof what, "reason table string %lu", (unsigned long)k + 1);
-        GUARD(take_str_at(r, out->text ? &tab[k] : &ignored, out, what, 0, &refs[k].p,
-                          &refs[k].n));
+        const uint8_t *at = r->p;
+
+        /* The string's number goes into a message only (formatted when one
+         * is needed: verification walks millions of entries). */
+        if (take_str_at(r, out->text ? &tab[k] : &ignored, out, "reason table string", 0,
+                        &refs[k].p, &refs[k].n) != VAULT_OK) {
+            r->p = at;
+            snprintf(what, sizeof what, "reason table string %lu", (unsigned long)k + 1);
+            GUARD(take_str_at(r, out->text ? &tab[k] : &ignored, out, what, 0, &refs[k].p,
+                              &refs[k].n));
+        }
         refs[k].k = k;
     }
     GUARD(reasons_distinct(refs, n));
@@ -639,23 +660,16 @@ cleanup:
 
 void af_leaf_hash(uint8_t out[32], const uint8_t *entry, size_t len)
 {
-    static const uint8_t prefix = 0x00;
-    vc_sha256_ctx c;
-
-    vc_sha256_init(&c);
-    vc_sha256_update(&c, &prefix, 1);
-    vc_sha256_update(&c, entry, len);
-    vc_sha256_final(&c, out);
+    vc_log_sha256(out, 0x00, entry, len);
 }
 
 static void hash_pair(uint8_t out[32], uint8_t prefix, const uint8_t a[32], const uint8_t b[32])
 {
-    uint8_t buf[65];
+    uint8_t buf[64];
 
-    buf[0] = prefix;
-    memcpy(buf + 1, a, 32);
-    memcpy(buf + 33, b, 32);
-    (void)vc_sha256(out, buf, sizeof buf);
+    memcpy(buf, a, 32);
+    memcpy(buf + 32, b, 32);
+    vc_log_sha256(out, prefix, buf, sizeof buf);
 }
 
 void af_chain_next(uint8_t out[32], const uint8_t prev[32], const uint8_t leaf[32])

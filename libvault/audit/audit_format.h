@@ -218,6 +218,12 @@ typedef struct af_verifier {
 
 /* cps: verified checkpoints sorted by size (may be NULL / 0). */
 void af_verifier_init(af_verifier *v, const af_checkpoint *cps, size_t ncps);
+/* The same, starting after a trusted checkpoint instead of at entry 1:
+ * `tree` is the tree at its size (its root the trusted one: the caller
+ * checked), `head` the chain head after its last entry; every one of cps
+ * must be at least that size.  Entries fed are those after it. */
+void af_verifier_resume(af_verifier *v, const af_checkpoint *cps, size_t ncps,
+                        const af_merkle *tree, const uint8_t head[32]);
 /* Feed one entry (its bytes, and the chain head stored with it, or NULL
  * when none is stored, as in an export).  Returns 0 while everything holds,
  * else the failure class (also in v->res). */
@@ -243,6 +249,12 @@ int af_verifier_finish(af_verifier *v);
  * an export verifier reports as malformed. */
 int af_export_entry_line(char **out, uint64_t seq, const uint8_t *entry, size_t len,
                          const uint8_t head[32]) VAULT_MUST_CHECK;
+/* The compact line of the same entry, exactly
+ * {"seq":N,"entry":"<base64>","head":"<64 hex>"} (head null when NULL):
+ * no decoded keys.  af_export_verify reads such lines without the JSON
+ * parser. */
+int af_export_compact_line(char **out, uint64_t seq, const uint8_t *entry, size_t len,
+                           const uint8_t head[32]) VAULT_MUST_CHECK;
 /* A checkpoint line: {"checkpoint":"<note text>"}. */
 int af_export_checkpoint_line(char **out, const char *note) VAULT_MUST_CHECK;
 

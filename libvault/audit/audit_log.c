@@ -625,7 +625,8 @@ typedef struct signed_rec {
     uint8_t head[32];
 } signed_rec;
 
-static int signed_load(signed_rec *r, int *found, vault *v)
+/* The record stored under meta key `key` (*found 0 when absent). */
+static int rec_load(signed_rec *r, int *found, vault *v, const char *key)
 {
     int rc = VAULT_OK;
     uint8_t blob[SIGNED_BLOB];
@@ -635,7 +636,7 @@ static int signed_load(signed_rec *r, int *found, vault *v)
     memset(r, 0, sizeof *r);
     af_merkle_init(&r->tree);
     *found = 0;
-    rc = store_meta_get(v->db, META_SIGNED, blob, sizeof blob, &n);
+    rc = store_meta_get(v->db, key, blob, sizeof blob, &n);
     if (rc == VAULT_ENOTFOUND) {
         vault__err_clear();
         rc = VAULT_OK;
@@ -660,7 +661,12 @@ cleanup:
     return rc;
 }
 
-static int signed_save(const signed_rec *r, vault *v)
+static int signed_load(signed_rec *r, int *found, vault *v)
+{
+    return rec_load(r, found, v, META_SIGNED);
+}
+
+static int rec_save(const signed_rec *r, vault *v, const char *key)
 {
     uint8_t blob[SIGNED_BLOB];
     size_t live = (size_t)__builtin_popcountll(r->tree.size);
@@ -672,7 +678,48 @@ static int signed_save(const signed_rec *r, vault *v)
     }
     memcpy(blob + 16, r->head, 32);
     memcpy(blob + 48, r->tree.stack, 32 * live);
-    return store_meta_put(v->db, META_SIGNED, blob, 48 + 32 * live);
+    return store_meta_put(v->db, key, blob, 48 + 32 * live);
+}
+
+static int signed_save(const signed_rec *r, vault *v)
+{
+    return rec_save(r, v, META_SIGNED);
+}
+
+/* ---- the tree at each checkpoint (for audit verify --since) ----
+ *
+ * Every checkpoint the vault signs also leaves the same record as
+ * "audit_signed" under meta key "audit_cp/<size>": the storage position
+ * of its last entry, the chain head after it and the subtree roots of
+ * the tree at its size.  Incremental verification starts from it once
+ * the roots fold to the root of a checkpoint the auditor trusts (so the
+ * row needs no other authentication; its MAC is the meta rows' one). */
+static void cp_key(char *out, size_t cap, uint64_t size)
+{
+    snprintf(out, cap, "audit_cp/%llu", (unsigned long long)size);
+}
+
+int audit__checkpoint_state(af_merkle *tree, int64_t *pos, uint8_t head[32], int *found, vault *v,
+                            uint64_t size)
+{
+    int rc = VAULT_OK;
+    signed_rec r;
+    char key[40];
+
+    cp_key(key, sizeof key, size);
+    GUARD(rec_load(&r, found, v, key));
+    if (*found && r.tree.size != size) {
+        *found = 0;
+        rc = vault__err(VAULT_EINTEGRITY, "audit log: integrity check failed: the kept tree of "
+                        "checkpoint %llu is stored under another size",
+                        (unsigned long long)size);
+        goto cleanup;
+    }
+    *tree = r.tree;
+    *pos = r.pos;
+    memcpy(head, r.head, 32);
+cleanup:
+    return rc;
 }
 
 typedef struct extend_ctx {
@@ -878,7 +925,7 @@ static int checkpoint_store(char **out_note, vault *v, uint64_t size, const uint
 {
     int rc = VAULT_OK, cls = KS_REFUSED_REWRITTEN;
     uint8_t *sk = NULL;
-    char origin[64], *note = NULL;
+    char origin[64], *note = NULL, key[40];
     signed_rec r;
     audit_tail *t = tail_get(v);
 
@@ -891,6 +938,8 @@ static int checkpoint_store(char **out_note, vault *v, uint64_t size, const uint
     GUARD(af_checkpoint_sign_at(&note, origin, size, root, vault__now(), sk));
     GUARD(store_checkpoint_add(v->db, size, note, vault__now()));
     GUARD(signed_save(&r, v));
+    cp_key(key, sizeof key, size);
+    GUARD(rec_save(&r, v, key));
     t->signed_dirty = 1;
     t->signed_size = size;
     memcpy(t->signed_root, root, 32);

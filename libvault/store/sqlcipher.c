@@ -119,7 +119,12 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_AUDIT_APPEND] = "INSERT INTO audit(pos, entry, head, record_id, user, flags) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [Q_AUDIT_LAST] = "SELECT pos, entry, head, state, state_mac FROM audit ORDER BY pos DESC LIMIT 1",
-    [Q_AUDIT_COUNT] = "SELECT count(*) FROM audit",
+    /* Positions are 1, 2, ... in append order (INTEGER PRIMARY KEY): the
+     * newest one is the count, found in the rowid b-tree, where count(*)
+     * would read every page of the log (2.4 s at 10^6 entries, at each
+     * vault_close).  A row taken out by someone else leaves it larger
+     * than the rows left, which verification reports. */
+    [Q_AUDIT_COUNT] = "SELECT coalesce(max(pos), 0) FROM audit",
     [Q_AUDIT_STATE_SET] = "UPDATE audit SET state = ?2, state_mac = ?3 WHERE pos = ?1 AND head = ?4"
                           " AND pos = (SELECT max(pos) FROM audit)",
     [Q_AUDIT_STATE_DROP] = "UPDATE audit SET state = NULL, state_mac = NULL WHERE pos = ?1",

@@ -209,6 +209,9 @@ int store_audit_scan(store *s, int64_t after_pos, store_audit_fn fn, void *arg) 
 int store_audit_scan_record(store *s, const uint8_t record_id[VAULT_ID_BYTES], store_audit_fn fn,
                             void *arg) VAULT_MUST_CHECK;
 int store_audit_scan_user(store *s, const char *user, store_audit_fn fn, void *arg) VAULT_MUST_CHECK;
+/* The newest entry's storage position, 0 for an empty log: the number of
+ * entries of a log nobody cut (positions run 1, 2, ...), found without
+ * reading the log; more than the rows left when rows were taken out. */
 int store_audit_count(int64_t *out, store *s) VAULT_MUST_CHECK;
 /* The audit state (the log layer's bytes, store/backend.h
  * store_audit_state) kept with the newest entry.  put: on the entry at pos

@@ -98,7 +98,7 @@ _CONST_NAMES = [
     "kdf_interactive", "kdf_moderate", "kdf_sensitive",
     "audit_ok", "audit_modified", "audit_missing", "audit_reordered", "audit_truncated",
     "audit_bad_signature", "audit_malformed", "audit_rolled_back", "audit_unwitnessed",
-    "report_record", "report_user", "report_denied", "report_break_glass",
+    "report_record", "report_user", "report_denied", "report_break_glass", "export_compact",
 ]
 for _n in _CONST_NAMES:
     _fn("vault_const_" + _n, c_int)
@@ -123,6 +123,7 @@ def _const(name: str) -> int:
 
 # Error codes
 OK = _const("ok")
+EXPORT_COMPACT = _const("export_compact")
 E_ERROR = _const("error")
 E_INVALID = _const("einvalid")
 E_NOMEM = _const("enomem")
@@ -382,6 +383,9 @@ _fn("vault_audit_verify_export", c_int, POINTER(vault_audit_result), c_char_p, c
     c_char_p, PROGRESS_FN, c_void_p)
 _fn("vault_audit_verify_notes", c_int, POINTER(vault_audit_result), _vp, POINTER(c_char_p),
     c_size_t, PROGRESS_FN, c_void_p)
+_fn("vault_audit_verify_since", c_int, POINTER(vault_audit_result), _vp, c_char_p,
+    POINTER(c_char_p), c_size_t, PROGRESS_FN, c_void_p)
+_fn("vault_audit_export_as", c_int, _vp, c_char_p, c_int, PROGRESS_FN, c_void_p)
 _fn("vault_audit_verify_export_notes", c_int, POINTER(vault_audit_result), c_char_p, c_char_p,
     POINTER(c_char_p), c_size_t, PROGRESS_FN, c_void_p)
 _fn("vault_audit_verify_export_witnessed", c_int, POINTER(vault_audit_result), c_char_p,

@@ -985,7 +985,8 @@ class Vault:
     # ---- audit ---------------------------------------------------------------
 
     def audit_verify(self, checkpoint: Checkpoints = None, *, progress: Progress = None,
-                     check: bool = True, max_age: Optional[int] = None) -> AuditResult:
+                     check: bool = True, max_age: Optional[int] = None,
+                     since: Optional[str] = None) -> AuditResult:
         """Verify the whole audit log, and the external checkpoint note(s) if given.
 
         ``checkpoint`` is one signed note or a list of them; every one is
@@ -994,21 +995,33 @@ class Vault:
         bad entry and the class) when not, unless ``check=False``.  With
         ``max_age`` (seconds) the newest checkpoint must also have been
         signed within that time, else the result is a "missing" failure
-        (``vault_audit_require_recent``).  The verification is logged
+        (``vault_audit_require_recent``).  With ``since`` (a signed
+        checkpoint note you trust, kept from an earlier verification) only
+        the entries after it are checked (``vault_audit_verify_since``);
+        ``result.entries`` counts those.  The verification is logged
         (action ``audit_verify``) after it ran.
         """
         arr, n = _notes(checkpoint)
         with self._use() as v:
+            if since is not None:
+                return _verify_call(_n.lib.vault_audit_verify_since,
+                                    (v, _b(since, "since"), arr, n), progress, check, max_age)
             return _verify_call(_n.lib.vault_audit_verify_notes, (v, arr, n), progress, check,
                                 max_age)
 
     audit_verify_export = staticmethod(verify_export)
 
-    def audit_export(self, path: PathLike, *, progress: Progress = None) -> None:
-        """Write the log as JSON Lines to ``path`` (never overwrites a file)."""
+    def audit_export(self, path: PathLike, *, progress: Progress = None,
+                     compact: bool = False) -> None:
+        """Write the log as JSON Lines to ``path`` (never overwrites a file).
+
+        ``compact=True`` leaves the decoded keys out of entry lines (seq,
+        entry and head only: smaller, and verified faster).
+        """
         thunk = _n.progress_thunk(progress)
         with self._use() as v:
-            check(_n.lib.vault_audit_export(v, _b(path, "path"), thunk, None))
+            check(_n.lib.vault_audit_export_as(v, _b(path, "path"),
+                                               _n.EXPORT_COMPACT if compact else 0, thunk, None))
         del thunk
 
     def audit_checkpoint(self) -> str:

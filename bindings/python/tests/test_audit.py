@@ -47,6 +47,30 @@ class AuditTest(VaultCase):
         self.assertEqual(res.entries, 4)  # vault_create, create, read, denied write
         self.assertTrue(calls)
 
+    def test_since_and_compact(self):
+        note = self.v.audit_checkpoint()
+        for _ in range(3):
+            self.g.get(self.rid, ["phone"])
+        res = self.v.audit_verify(since=note)
+        self.assertTrue(res.ok)
+        self.assertGreaterEqual(res.entries, 3)
+        self.assertLess(res.entries, self.v.audit_verify().entries)
+        with self.assertRaises(TypeError):
+            self.v.audit_verify(since=3)
+        exp = os.path.join(self.dir, "compact.jsonl")
+        self.v.audit_export(exp, compact=True)
+        with open(exp, encoding="utf-8") as f:
+            lines = [json.loads(ln) for ln in f]
+        entries = [ln for ln in lines if "entry" in ln]
+        self.assertTrue(entries)
+        self.assertTrue(all(sorted(ln) == ["entry", "head", "seq"] for ln in entries))
+        pub = self.v.audit_pubkey()
+        self.assertTrue(libvault.verify_export(exp, pub).ok)
+        bad = os.path.join(self.dir, "compact-tampered.jsonl")
+        tamper(exp, bad, len(lines) - len(entries) + 2)
+        with self.assertRaises(libvault.IntegrityError):
+            libvault.verify_export(bad, pub)
+
     def test_max_age(self):
         note = self.v.audit_checkpoint()
         self.assertIn("\ntimestamp ", note)
