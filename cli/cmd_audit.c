@@ -159,6 +159,8 @@ static int report_verify(cli *c, int rc, const vault_audit_result *r, int show_p
     } else {
         printf("ok: %llu entries, %llu signed checkpoints verified\n",
                (unsigned long long)r->entries, (unsigned long long)r->checkpoints);
+        if (r->message[0]) /* a note on how, e.g. --since verified in full */
+            fprintf(stderr, "vaultctl: %s: %s\n", c->cmd, r->message);
     }
     return r->failure ? EXIT_INTEGRITY : EXIT_OK;
 }

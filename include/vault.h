@@ -714,10 +714,13 @@ VAULT_API int vault_audit_verify_notes(vault_audit_result *out, vault *v,
  * checkpoints' lag and the witnesses, as vault_audit_verify_notes does;
  * the nnotes external notes must not be smaller than since_note
  * (VAULT_EINVALID).  Time is proportional to the entries after it.
- * out->entries counts those.  VAULT_ENOTFOUND when the vault keeps no
- * tree for that size (a checkpoint signed by an older libvault: verify
- * the whole log once), VAULT_EINVALID in client mode.  Logged as
- * "audit_verify", as a full verification is. */
+ * out->entries counts those.  When the vault keeps no tree for that size
+ * (a checkpoint signed by an older libvault, a record removed, or another
+ * history since), the whole log is verified instead, with since_note as an
+ * external checkpoint, and an intact result's message says "verified in
+ * full".  VAULT_EINVALID in client mode.  Logged as "audit_verify" once
+ * the scan ran, as a full verification is (refusals of the arguments
+ * before it are not). */
 VAULT_API int vault_audit_verify_since(vault_audit_result *out, vault *v, const char *since_note,
                                        const char *const *notes, size_t nnotes,
                                        vault_progress_fn progress, void *arg) VAULT_CHECK;

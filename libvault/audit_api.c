@@ -396,16 +396,11 @@ static void witness_check(af_verify_result *r, const char *note, size_t len, uin
 /* External note i of n (kept outside the vault): a bad signature is
  * reported at the size the note claims, a note that does not parse as
  * malformed. */
-static int cp_external(cp_list *l, const char *note, size_t i, size_t n)
+static int cp_external_as(cp_list *l, const char *note, const char *where)
 {
     af_checkpoint cp;
-    char where[48];
     int r;
 
-    if (n > 1)
-        snprintf(where, sizeof where, "external checkpoint %zu", i + 1);
-    else
-        snprintf(where, sizeof where, "external checkpoint");
     r = af_checkpoint_verify(&cp, note, strlen(note), l->name, l->pk);
     if (r == VAULT_EINTEGRITY) {
         af_verify_set(l->res, AF_BAD_SIGNATURE, cp.size, "checkpoint %llu: bad signature (%s: %s)",
@@ -422,6 +417,17 @@ static int cp_external(cp_list *l, const char *note, size_t i, size_t n)
                           (unsigned long long)cp.size, (unsigned long long)l->from);
     cp.external = 1;
     return cp_push(l, &cp);
+}
+
+static int cp_external(cp_list *l, const char *note, size_t i, size_t n)
+{
+    char where[48];
+
+    if (n > 1)
+        snprintf(where, sizeof where, "external checkpoint %zu", i + 1);
+    else
+        snprintf(where, sizeof where, "external checkpoint");
+    return cp_external_as(l, note, where);
 }
 
 static int cp_cmp(const void *a, const void *b)
@@ -529,8 +535,11 @@ static void verify_detail(char *out, size_t cap, const vault_audit_result *r, si
 {
     char from[48] = "";
 
-    if (since)
+    if (since == 1)
         snprintf(from, sizeof from, " after checkpoint %llu", (unsigned long long)since_size);
+    else if (since == 2)
+        snprintf(from, sizeof from, " (in full: no tree kept at %llu)",
+                 (unsigned long long)since_size);
     if (r->failure)
         snprintf(out, cap, "%s at entry %llu; %llu entries%s, %llu checkpoints (%zu external)",
                  r->failure_name, (unsigned long long)r->bad_seq, (unsigned long long)r->entries,
@@ -600,6 +609,7 @@ typedef struct since_state {
     af_merkle tree;
     int64_t pos;
     uint8_t head[32];
+    int full; /* no tree kept at its size: verify in full, the note as external */
 } since_state;
 
 static int since_load(since_state *ss, af_verify_result *res, vault *v, const char *note,
@@ -639,9 +649,14 @@ static int since_load(since_state *ss, af_verify_result *res, vault *v, const ch
         return VAULT_OK;
     }
     GUARD(rc);
-    ENSURE(found, VAULT_ENOTFOUND, "the vault keeps no tree for the checkpoint of %llu entries "
-           "(signed before libvault kept them, or its record was removed): verify the whole "
-           "log once (audit verify without --since)", (unsigned long long)ss->cp.size);
+    if (!found) {
+        /* Signed before the vault kept these, its record removed, or a
+         * history that never had a checkpoint of that size (a copy put
+         * back and used): the whole log is verified against the note,
+         * which gives "rolled back" in the last two cases. */
+        ss->full = 1;
+        return VAULT_OK;
+    }
     af_merkle_root(&ss->tree, root);
     if (!vc_equal(root, ss->cp.root, 32))
         af_verify_set(res, AF_ROLLBACK, ss->cp.size,
@@ -691,7 +706,7 @@ static int verify_local(vault_audit_result *out, vault *v, const char *since,
     l.name = origin;
     l.pk = pk;
     l.res = &pre;
-    l.from = ss.cp.size;
+    l.from = ss.full ? 0 : ss.cp.size;
     rc = pre.cls ? VAULT_OK : store_checkpoint_scan(v->db, cp_scan_fn, &l);
     if (rc == VAULT_EINTEGRITY && !pre.cls) {
         /* A checkpoint row that fails its row MAC was written by someone
@@ -702,23 +717,32 @@ static int verify_local(vault_audit_result *out, vault *v, const char *since,
     GUARD(rc);
     for (i = 0; i < nnotes && !pre.cls; i++)
         GUARD(cp_external(&l, notes[i], i, nnotes));
+    if (since && ss.full && !pre.cls)
+        GUARD(cp_external_as(&l, since, "the --since checkpoint"));
     if (pre.cls) {
         result_fill(out, &pre);
     } else {
         if (l.n > 1)
             qsort(l.cps, l.n, sizeof *l.cps, cp_cmp);
-        if (since)
+        if (since && !ss.full)
             af_verifier_resume(&c.ver, l.cps, l.n, &ss.tree, ss.head);
         else
             af_verifier_init(&c.ver, l.cps, l.n);
         c.progress = progress;
         c.arg = arg;
-        c.total = (uint64_t)count - ss.cp.size;
+        c.total = (uint64_t)count - (ss.full ? 0 : ss.cp.size);
         if (!c.ver.res.cls) {
             GUARD(af_pipe_start(&c.pipe, &c.ver));
             rc = store_audit_scan(v->db, ss.pos, verify_fn, &c);
             af_pipe_finish(c.pipe); /* joins the worker: c.ver is complete */
             c.pipe = NULL;
+            /* The scan reads ahead of the worker: a read error past a
+             * finding the worker made is not what one thread would have
+             * met.  The finding stands. */
+            if (rc < 0 && c.ver.res.cls != AF_OK && c.ver.res.cls != AF_MISSING) {
+                vault__err_clear();
+                rc = VAULT_OK;
+            }
             GUARD(rc);
         }
         if (!c.ver.res.cls)
@@ -738,6 +762,11 @@ static int verify_local(vault_audit_result *out, vault *v, const char *since,
         }
         result_fill(out, &c.ver.res);
         out->checkpoints = l.n;
+        if (ss.full && !out->failure)
+            snprintf(out->message, sizeof out->message,
+                     "verified in full: the vault keeps no tree for the trusted checkpoint of "
+                     "%llu entries (signed before libvault kept them, or its record removed)",
+                     (unsigned long long)ss.cp.size);
         if (progress)
             progress(c.scanned, c.total, arg);
     }
@@ -745,7 +774,8 @@ static int verify_local(vault_audit_result *out, vault *v, const char *since,
     /* Logged after the scan, so that it never covers its own entry.  When
      * the damage found stops appends, the finding is still reported; an
      * intact log whose verification can't be logged is an error. */
-    verify_detail(detail, sizeof detail, out, nnotes, since ? ss.cp.size : 0, since != NULL);
+    verify_detail(detail, sizeof detail, out, nnotes, since ? ss.cp.size : 0,
+                  since ? (ss.full ? 2 : 1) : 0);
     logged = op_log_query(v, "audit_verify", out->failure ? AF_OUTCOME_ERROR : AF_OUTCOME_OK,
                              detail);
     if (!out->failure)

@@ -144,9 +144,9 @@ int vc_b642bin(uint8_t *out, size_t out_size, size_t *out_len, const char *b64, 
 size_t vc_b64_len(size_t bin_len); /* encoded length including NUL */
 /* vc_b642bin for public data only (an export's entries): canonical
  * standard base64 with padding (vc_bin2b64's output) and nothing else,
- * decoded by OpenSSL's table-driven EVP_DecodeBlock, which is seven times
- * faster than libsodium's constant-time decoder and not constant time.
- * VAULT_EINVALID (no message) for anything else. */
+ * decoded through a table, which is seven times faster than libsodium's
+ * constant-time decoder and not constant time.  VAULT_EINVALID (no
+ * message) for anything else; *out_len 0 then (out may be written). */
 int vc_b642bin_public(uint8_t *out, size_t out_size, size_t *out_len, const char *b64,
                       size_t b64_len) VAULT_MUST_CHECK;
 

@@ -1441,6 +1441,15 @@ static void test_signed_time(void **state)
     vault_free(note);
 }
 
+/* The number of entries in f's log. */
+static uint64_t log_count(fixture *f)
+{
+    int64_t n = 0;
+
+    assert_int_equal(TU_SNAP(f->v->db, store_audit_count(&n, f->v->db)), 0);
+    return (uint64_t)n;
+}
+
 /* Incremental verification from a trusted checkpoint
  * (vault_audit_verify_since): only the entries after it, from the tree
  * the vault kept at its size; tampering after it, a note of another log,
@@ -1452,12 +1461,15 @@ static void test_verify_since(void **state)
     vault_secret s = tu_pass_secret(PASS);
     vault_audit_result res, full;
     char *a = NULL, *b = NULL, *other = NULL, sql[300], cp[520], cpk[520];
+    uint64_t cp_extra;
     char path2[512];
     uint64_t size_a, size_b;
 
     reads(f, 5);
+    cp_extra = log_count(f);
     assert_int_equal(vault_audit_checkpoint(&a, f->v), 0);
     size_a = note_size(a);
+    cp_extra = size_a - cp_extra; /* entries the call itself adds before it signs */
     reads(f, 30);
     /* intact: only what came after A; the same verdict as a full run */
     assert_int_equal(vault_audit_verify_since(&res, f->v, a, NULL, 0, NULL, NULL), 0);
@@ -1525,9 +1537,11 @@ static void test_verify_since(void **state)
     snprintf(sql, sizeof sql, "DELETE FROM meta WHERE key = 'audit_cp/%llu';",
              (unsigned long long)size_a);
     raw_exec(f, sql);
-    assert_int_equal(vault_audit_verify_since(&res, f->v, a, NULL, 0, NULL, NULL),
-                     VAULT_ENOTFOUND);
-    assert_non_null(strstr(vault_error_last(), "verify the whole log once"));
+    /* no kept tree (removed, or signed before they were kept): the whole
+     * log is verified against the note, and the result says so */
+    assert_int_equal(vault_audit_verify_since(&res, f->v, a, NULL, 0, NULL, NULL), 0);
+    assert_non_null(strstr(res.message, "verified in full"));
+    assert_true(res.entries > size_a);
     /* a copy put back (vault and keys file) from before B: B is larger
      * than that log, so it was rolled back */
     fixture_close(f);
@@ -1554,7 +1568,44 @@ static void test_verify_since(void **state)
     assert_int_equal(vault_audit_verify_since(&res, f->v, b, NULL, 0, NULL, NULL),
                      VAULT_EINTEGRITY);
     assert_int_equal(res.failure, VAULT_AUDIT_ROLLED_BACK);
-    (void)size_b;
+    size_b = note_size(b);
+    /* the copy used again: another history past B's size, with no
+     * checkpoint of that size (no kept tree: in full, rolled back) ... */
+    sessions(f);
+    while (log_count(f) + cp_extra < size_b + 2)
+        reads(f, 1);
+    assert_int_equal(vault_audit_verify_since(&res, f->v, b, NULL, 0, NULL, NULL),
+                     VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_ROLLED_BACK);
+    /* ... and one with a checkpoint of exactly B's size: its kept tree is
+     * another one (rolled back at that size) */
+    fixture_close(f);
+    {
+        char cmd[2300];
+
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s' && cp '%s.keys' '%s'", cp, f->path, cp, cpk);
+        assert_int_equal(system(cmd), 0);
+    }
+    assert_int_equal(vault_open(&f->v, f->path, &s), 0);
+    sessions(f);
+    while (log_count(f) + cp_extra < size_b)
+        reads(f, 1);
+    assert_int_equal(log_count(f) + cp_extra, size_b);
+    vault_free(other);
+    other = NULL;
+    assert_int_equal(vault_audit_checkpoint(&other, f->v), 0);
+    assert_int_equal(note_size(other), size_b);
+    assert_int_equal(vault_audit_verify_since(&res, f->v, b, NULL, 0, NULL, NULL),
+                     VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_ROLLED_BACK);
+    assert_int_equal(res.bad_seq, size_b);
+    assert_non_null(strstr(res.message, "is not the one of the trusted checkpoint"));
+    /* a stored checkpoint after the trusted one that fails its row MAC */
+    raw_exec(f, "UPDATE checkpoints SET note = note || ' ' WHERE size = (SELECT max(size) FROM "
+                "checkpoints);");
+    assert_int_equal(vault_audit_verify_since(&res, f->v, a, NULL, 0, NULL, NULL),
+                     VAULT_EINTEGRITY);
+    assert_int_equal(res.failure, VAULT_AUDIT_BAD_SIGNATURE);
     vault_free(a);
     vault_free(b);
     vault_free(other);

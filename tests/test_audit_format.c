@@ -2000,6 +2000,43 @@ static void test_export_roundtrip_and_tamper(void **state)
     tlog_free(&l);
 }
 
+/* A finding, then within the worker's window a line the JSON parser
+ * reads (garbage, a line with a space, a line too long): the finding
+ * stays the verdict, with its count. */
+static void ch_entry_then_garbage(lines *ls, void *arg)
+{
+    size_t k = *(size_t *)arg;
+
+    ch_entry_byte(ls, arg);
+    ls->line[ENTRY_LINE(k + 50)] = "garbage";
+}
+
+static void ch_entry_then_spaced(lines *ls, void *arg)
+{
+    static char b[4096];
+    size_t k = *(size_t *)arg;
+    const char *l = ls->line[ENTRY_LINE(k + 50)];
+
+    ch_entry_byte(ls, arg);
+    snprintf(b, sizeof b, "{ %s", l + 1);
+    ls->line[ENTRY_LINE(k + 50)] = b;
+}
+
+static void ch_entry_then_long(lines *ls, void *arg)
+{
+    static char *b;
+    size_t k = *(size_t *)arg;
+
+    ch_entry_byte(ls, arg);
+    if (!b) {
+        b = malloc(AF_EXPORT_LINE_MAX + 16);
+        assert_non_null(b);
+        memset(b, 'x', AF_EXPORT_LINE_MAX + 10);
+        b[AF_EXPORT_LINE_MAX + 10] = '\0';
+    }
+    ls->line[ENTRY_LINE(k + 50)] = b;
+}
+
 /* Compact lines (af_export_compact_line) go past the JSON parser to the
  * worker thread (audit/audit_pipe.h): every tampering gives the same
  * verdict, first bad entry, message and count as the full lines read by
@@ -2020,7 +2057,8 @@ static void test_export_compact_same_verdicts(void **state)
         {ch_delete, 2500, AF_MISSING},        {ch_swap, 4095, AF_REORDERED},
         {ch_move_to_end, 100, AF_REORDERED},  {ch_delete_then_garbage, 2040, AF_MISSING},
         {ch_cut_tail, 10, AF_TRUNCATED},      {ch_garbage, 4500, AF_MALFORMED},
-        {ch_checkpoint_sig, 1, AF_BAD_SIGNATURE},
+        {ch_checkpoint_sig, 1, AF_BAD_SIGNATURE}, {ch_entry_then_garbage, 3000, AF_MODIFIED},
+        {ch_entry_then_spaced, 3000, AF_MODIFIED}, {ch_entry_then_long, 3000, AF_MODIFIED},
     };
     char *full, *compact;
     lines ls;

@@ -537,6 +537,14 @@ static void sync_worker(export_state *st)
         st->res = st->v.res;
 }
 
+/* After sync_worker: 1 when verification has stopped on a finding (any
+ * class but a provisional "missing", after which only sequence numbers
+ * are still read). */
+static int worker_stopped(const export_state *st)
+{
+    return st->in_entries && st->v.res.cls != AF_OK && st->v.res.cls != AF_MISSING;
+}
+
 /* The canonical entry line af_export_compact_line writes, exactly:
  * {"seq":N,"entry":"<base64>","head":"<64 hex>"}.  Returns 1 and the
  * parts (the head decoded) when the line is that, else 0 (the line then goes through the
@@ -638,8 +646,12 @@ static int export_line(export_state *st, const char *line, size_t len, uint64_t 
         return st->res.cls;
     }
     vault__err_clear();
-    /* Anything else is read here, with the worker idle. */
+    /* Anything else is read here, with the worker idle.  When it has
+     * stopped on a finding meanwhile, that finding is the verdict: one
+     * thread would not have read this line. */
     sync_worker(st);
+    if (worker_stopped(st))
+        return st->res.cls;
     missing = st->in_entries && st->v.res.cls == AF_MISSING;
     j = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
 
@@ -727,6 +739,10 @@ int af_export_verify(af_verify_result *out, FILE *in, const char *name, const ui
             break;
         if (got == LINE_TOO_LONG) {
             sync_worker(&st);
+            if (worker_stopped(&st)) {
+                rc = st.res.cls;
+                goto cleanup;
+            }
             rc = af_verify_set(&st.res, AF_MALFORMED, st.in_entries ? st.v.next_seq : 0,
                             "line %llu: malformed (longer than %d bytes)", (ull)lr.no,
                             AF_EXPORT_LINE_MAX);
