@@ -305,6 +305,21 @@ cleanup:
     return rc;
 }
 
+/* The arguments of an entry line's writer (fn names it). */
+static int line_args(char **out, uint64_t seq, const uint8_t *entry, size_t len, const char *fn)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(out && (entry || len == 0), VAULT_EINVALID, "%s: missing argument", fn);
+    *out = NULL;
+    ENSURE(seq > 0 && seq <= INT64_MAX, VAULT_EINVALID,
+           "export: sequence number out of range");
+    ENSURE(len <= AF_ENTRY_MAX, VAULT_ELIMIT, "export: entry is %zu bytes, more than %d", len,
+           AF_ENTRY_MAX);
+cleanup:
+    return rc;
+}
+
 int af_export_compact_line(char **out, uint64_t seq, const uint8_t *entry, size_t len,
                            const uint8_t head[32])
 {
@@ -313,12 +328,7 @@ int af_export_compact_line(char **out, uint64_t seq, const uint8_t *entry, size_
     char *line = NULL, hex[65];
     int n;
 
-    ENSURE(out && (entry || len == 0), VAULT_EINVALID, "af_export_compact_line: missing argument");
-    *out = NULL;
-    ENSURE(seq > 0 && seq <= INT64_MAX, VAULT_EINVALID,
-           "export: sequence number out of range");
-    ENSURE(len <= AF_ENTRY_MAX, VAULT_ELIMIT, "export: entry is %zu bytes, more than %d", len,
-           AF_ENTRY_MAX);
+    GUARD(line_args(out, seq, entry, len, "af_export_compact_line"));
     /* {"seq":<20>,"entry":"<b64>","head":"<64>"} */
     cap = 32 + b64cap + 80;
     line = malloc(cap);
@@ -348,12 +358,7 @@ int af_export_entry_line(char **out, uint64_t seq, const uint8_t *entry, size_t 
     af_entry e;
     int decoded;
 
-    ENSURE(out && (entry || len == 0), VAULT_EINVALID, "af_export_entry_line: missing argument");
-    *out = NULL;
-    ENSURE(seq > 0 && seq <= INT64_MAX, VAULT_EINVALID,
-           "export: sequence number out of range");
-    ENSURE(len <= AF_ENTRY_MAX, VAULT_ELIMIT, "export: entry is %zu bytes, more than %d", len,
-           AF_ENTRY_MAX);
+    GUARD(line_args(out, seq, entry, len, "af_export_entry_line"));
     b64 = malloc(vc_b64_len(len));
     ENSURE(b64, VAULT_ENOMEM, "out of memory building an export line");
     GUARD(vc_bin2b64(b64, vc_b64_len(len), entry, len));
