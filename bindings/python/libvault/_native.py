@@ -22,7 +22,10 @@ import ctypes.util
 import os
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_int, c_int64,
                     c_size_t, c_uint, c_uint64, c_void_p)
-from typing import Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
+
+if TYPE_CHECKING:
+    from ctypes import _FuncPointer  # the stubs' name of a CFUNCTYPE instance
 
 __all__ = ["lib", "library_path"]
 
@@ -75,7 +78,11 @@ lib, library_path = _load()
 # --------------------------------------------------------------------------
 
 
-def _fn(name: str, restype, *argtypes) -> None:
+# ctypes' stubs type restype and argtypes with their private _CData class.
+_CType = Any
+
+
+def _fn(name: str, restype: Optional[_CType], *argtypes: _CType) -> None:
     f = getattr(lib, name)
     f.restype = restype
     f.argtypes = list(argtypes)
@@ -459,13 +466,13 @@ _fn("vault_key_rotate", c_int, _vp, c_char_p, PROGRESS_FN, c_void_p)
 
 def error_last() -> str:
     """The calling thread's last libvault error message."""
-    raw = lib.vault_error_last()
+    raw: Optional[bytes] = lib.vault_error_last()
     return raw.decode("utf-8", "replace") if raw else ""
 
 
 def error_name(code: int) -> str:
     """The constant name of an error code ("VAULT_EDENIED", ...)."""
-    raw = lib.vault_error_name(code)
+    raw: Optional[bytes] = lib.vault_error_name(code)
     return raw.decode("utf-8", "replace") if raw else ""
 
 
@@ -483,7 +490,7 @@ def take_string(p: c_void_p, encoding_errors: str = "strict") -> str:
         p.value = None
 
 
-def progress_thunk(progress: Optional[Callable[[int, int], None]]):
+def progress_thunk(progress: Optional[Callable[[int, int], None]]) -> "_FuncPointer":
     """Wrap a Python ``progress(done, total)`` callable as a C callback.
 
     Returns the CFUNCTYPE object (or a NULL callback for ``None``).  The
@@ -491,10 +498,12 @@ def progress_thunk(progress: Optional[Callable[[int, int], None]]):
     uses it has returned.
     """
     if progress is None:
-        return PROGRESS_FN()
+        return PROGRESS_FN(0)  # the NULL callback
 
-    def _cb(done: int, total: int, _arg) -> None:
-        progress(int(done), int(total))
+    fn = progress
+
+    def _cb(done: int, total: int, _arg: Optional[int]) -> None:
+        fn(int(done), int(total))
 
     return PROGRESS_FN(_cb)
 
