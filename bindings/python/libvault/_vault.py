@@ -30,7 +30,7 @@ __all__ = [
     "Vault", "Session", "generate_key_file", "policy_check", "verify_export", "check_proof",
 ]
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = Union[str, os.PathLike[str]]
 Secret = Union[str, bytes, bytearray, memoryview]
 Progress = Optional[Callable[[int, int], None]]
 TextOrJson = Union[str, List[Dict[str, Any]]]
