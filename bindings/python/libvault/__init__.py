@@ -29,9 +29,12 @@ Threads (docs/threading.md): a :class:`Vault` may be shared between threads
 The GIL is released during every library call.
 """
 
+from typing import Tuple
+
 from . import _native
 from ._vault import (Action, AuditFailure, AuditResult, Effect, FieldResult, Grant, Kdf,
-                     KeySlot, PolicySource, Principal, Reason, RecordResult, ReportKind, Session,
+                     KeySlot, PolicySource, Principal, Reason, RecordExport, RecordResult,
+                     ReportKind, Session,
                      UnlockKind, Vault, check_proof, generate_key_file, policy_check,
                      verify_bundle, verify_export)
 from .errors import (AccessDenied, AlreadyExists, AuthError, Busy, IntegrityError,
@@ -45,8 +48,9 @@ library_path: str = _native.library_path
 library_version: str = _native.lib.vault_version_string().decode("ascii", "replace")
 
 #: (major, minor, patch) of the loaded library.
-library_version_info = (_native.lib.vault_version_major(), _native.lib.vault_version_minor(),
-                        _native.lib.vault_version_patch())
+library_version_info: Tuple[int, int, int] = (
+    int(_native.lib.vault_version_major()), int(_native.lib.vault_version_minor()),
+    int(_native.lib.vault_version_patch()))
 
 #: Sizes and limits, read from the library.
 ID_BYTES: int = _native.ID_BYTES
@@ -62,7 +66,7 @@ __version__ = library_version
 __all__ = [
     # handles and results
     "Vault", "Session", "RecordResult", "FieldResult", "Reason", "KeySlot", "AuditResult",
-    "Grant", "PolicySource", "Principal",
+    "Grant", "PolicySource", "Principal", "RecordExport",
     # enumerations
     "Effect", "Action", "Kdf", "UnlockKind", "AuditFailure", "ReportKind",
     # functions that need no vault

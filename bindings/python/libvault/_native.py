@@ -9,10 +9,15 @@ Library search order (the first that exists wins):
 
 1. the file named by the ``LIBVAULT_PATH`` environment variable (if it is
    set, it must load: no silent fallback to another copy);
-2. the build tree relative to this package: ``<repo>/build/libvault.so``
+2. the build tree relative to this package when it sits in a checkout
+   (``<repo>/include/vault.h`` exists): ``<repo>/build/libvault.so``
    (what ``make`` builds), i.e. ``bindings/python/../../build/libvault.so``;
-3. the installed library: ``ctypes.util.find_library("vault")``, then
+3. the installed library through the dynamic loader (``LD_LIBRARY_PATH``,
+   ``ld.so.cache``): ``ctypes.util.find_library("vault")``, then
    ``libvault.so.0``.
+
+``library_path`` is the absolute path of the file the loader opened (from
+glibc's ``dlinfo``, else ``/proc/self/maps``), never a bare soname.
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ import ctypes.util
 import os
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_int, c_int64,
                     c_size_t, c_uint, c_uint64, c_void_p)
-from typing import Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
+
+if TYPE_CHECKING:
+    from ctypes import _FuncPointer  # the stubs' name of a CFUNCTYPE instance
 
 __all__ = ["lib", "library_path"]
 
@@ -33,39 +41,100 @@ __all__ = ["lib", "library_path"]
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 # bindings/python/libvault -> bindings/python -> bindings -> <repo>
 _REPO_DIR = os.path.normpath(os.path.join(_PKG_DIR, "..", "..", ".."))
+SONAME = "libvault.so.0"
 
 
-def _candidates() -> List[str]:
-    """Places to look for the library, in order (see the module docstring)."""
-    found: List[str] = []
-    build = os.path.join(_REPO_DIR, "build", "libvault.so")
-    if os.path.exists(build):
-        found.append(build)
-    name = ctypes.util.find_library("vault")
-    if name:
-        found.append(name)
-    found.append("libvault.so.0")
-    return found
+class _LinkMap(Structure):
+    """The first fields of glibc's ``struct link_map`` (<link.h>)."""
+    _fields_ = [("l_addr", c_size_t), ("l_name", c_char_p)]
+
+
+_RTLD_DI_LINKMAP = 2  # <dlfcn.h>
+
+
+def _path_from_dlinfo(dll: ctypes.CDLL) -> Optional[str]:
+    """The file the dynamic loader opened for ``dll`` (glibc's dlinfo)."""
+    dlinfo = getattr(ctypes.CDLL(None), "dlinfo", None)
+    if dlinfo is None:
+        return None
+    dlinfo.restype = c_int
+    dlinfo.argtypes = [c_void_p, c_int, c_void_p]
+    lm = POINTER(_LinkMap)()
+    if dlinfo(dll._handle, _RTLD_DI_LINKMAP, ctypes.byref(lm)) != 0 or not lm:
+        return None
+    name: Optional[bytes] = lm.contents.l_name
+    return os.fsdecode(name) if name else None
+
+
+def _path_from_maps(address: int, maps: str = "/proc/self/maps") -> Optional[str]:
+    """The file mapped at ``address`` in this process (Linux /proc/self/maps)."""
+    try:
+        with open(maps, encoding="utf-8", errors="surrogateescape") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) < 6 or not parts[5].startswith("/"):
+                    continue
+                lo, _, hi = parts[0].partition("-")
+                if int(lo, 16) <= address < int(hi, 16):
+                    return parts[5].rstrip("\n")
+    except OSError:
+        return None
+    return None
+
+
+def _loaded_path(dll: ctypes.CDLL) -> Optional[str]:
+    """The absolute path of the file behind ``dll``, as the loader found it."""
+    path = _path_from_dlinfo(dll)
+    if not path:
+        address = ctypes.cast(dll.vault_init, c_void_p).value
+        path = _path_from_maps(address) if address else None
+    return os.path.abspath(path) if path else None
 
 
 def _load() -> "tuple[ctypes.CDLL, str]":
+    """Load the library (see the module docstring); ImportError lists what was tried."""
+    tried: List[str] = []
     env = os.environ.get("LIBVAULT_PATH")
     if env:
         try:
-            return ctypes.CDLL(env), env
+            dll = ctypes.CDLL(env)
         except OSError as e:
             raise ImportError(
                 "libvault: LIBVAULT_PATH=%r could not be loaded: %s" % (env, e)) from e
-    errors = []
-    for cand in _candidates():
+        return dll, _loaded_path(dll) or os.path.abspath(env)
+    tried.append("LIBVAULT_PATH (not set)")
+    candidates: List[str] = []
+    build = os.path.join(_REPO_DIR, "build", "libvault.so")
+    if not os.path.isfile(os.path.join(_REPO_DIR, "include", "vault.h")):
+        tried.append("the build tree (the package is not in a libvault checkout)")
+    elif not os.path.exists(build):
+        tried.append("the build tree %s (no such file: run make)" % build)
+    else:
+        candidates.append(build)
+    found = ctypes.util.find_library("vault")
+    if found:
+        candidates.append(found)
+    else:
+        tried.append("ctypes.util.find_library('vault') (found nothing)")
+    if SONAME not in candidates:
+        candidates.append(SONAME)
+    for cand in candidates:
         try:
-            return ctypes.CDLL(cand), cand
+            dll = ctypes.CDLL(cand)
         except OSError as e:
-            errors.append("%s: %s" % (cand, e))
+            tried.append("%s (%s)" % (cand, e))
+            continue
+        path = _loaded_path(dll)
+        if path is None:
+            if os.sep not in cand:
+                raise ImportError("libvault: loaded %s but cannot tell which file it is"
+                                  % cand)
+            path = os.path.abspath(cand)
+        return dll, path
     raise ImportError(
-        "libvault: the shared library was not found.  Set LIBVAULT_PATH to the built "
-        "libvault.so (e.g. build/libvault.so), build the repository with `make`, or install "
-        "it.  Tried: " + "; ".join(errors))
+        "libvault: the shared library was not found.  Tried: " + "; ".join(tried) +
+        ".  Install it (make install), put its directory on "
+        "LD_LIBRARY_PATH, or set LIBVAULT_PATH to the file (e.g. build/libvault.so).")
 
 
 lib, library_path = _load()
@@ -75,7 +144,11 @@ lib, library_path = _load()
 # --------------------------------------------------------------------------
 
 
-def _fn(name: str, restype, *argtypes) -> None:
+# ctypes' stubs type restype and argtypes with their private _CData class.
+_CType = Any
+
+
+def _fn(name: str, restype: Optional[_CType], *argtypes: _CType) -> None:
     f = getattr(lib, name)
     f.restype = restype
     f.argtypes = list(argtypes)
@@ -459,13 +532,13 @@ _fn("vault_key_rotate", c_int, _vp, c_char_p, PROGRESS_FN, c_void_p)
 
 def error_last() -> str:
     """The calling thread's last libvault error message."""
-    raw = lib.vault_error_last()
+    raw: Optional[bytes] = lib.vault_error_last()
     return raw.decode("utf-8", "replace") if raw else ""
 
 
 def error_name(code: int) -> str:
     """The constant name of an error code ("VAULT_EDENIED", ...)."""
-    raw = lib.vault_error_name(code)
+    raw: Optional[bytes] = lib.vault_error_name(code)
     return raw.decode("utf-8", "replace") if raw else ""
 
 
@@ -483,7 +556,7 @@ def take_string(p: c_void_p, encoding_errors: str = "strict") -> str:
         p.value = None
 
 
-def progress_thunk(progress: Optional[Callable[[int, int], None]]):
+def progress_thunk(progress: Optional[Callable[[int, int], None]]) -> "_FuncPointer":
     """Wrap a Python ``progress(done, total)`` callable as a C callback.
 
     Returns the CFUNCTYPE object (or a NULL callback for ``None``).  The
@@ -491,10 +564,12 @@ def progress_thunk(progress: Optional[Callable[[int, int], None]]):
     uses it has returned.
     """
     if progress is None:
-        return PROGRESS_FN()
+        return PROGRESS_FN(0)  # the NULL callback
 
-    def _cb(done: int, total: int, _arg) -> None:
-        progress(int(done), int(total))
+    fn = progress
+
+    def _cb(done: int, total: int, _arg: Optional[int]) -> None:
+        fn(int(done), int(total))
 
     return PROGRESS_FN(_cb)
 

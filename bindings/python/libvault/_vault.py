@@ -18,19 +18,19 @@ import weakref
 from ctypes import byref, c_char_p, c_int, c_size_t, c_void_p
 from dataclasses import dataclass
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple,
-                    Optional, Sequence, Tuple, Union)
+                    Optional, Sequence, Tuple, TypedDict, Union)
 
 from . import _native as _n
-from .errors import IntegrityError, PolicyError, StateError, check, error_for_code
+from .errors import IntegrityError, PolicyError, StateError, VaultError, check, error_for_code
 
 __all__ = [
     "Effect", "Action", "Kdf", "UnlockKind", "AuditFailure", "ReportKind", "Reason",
     "FieldResult", "RecordResult", "KeySlot", "AuditResult", "Grant", "PolicySource",
-    "Principal",
+    "Principal", "RecordExport",
     "Vault", "Session", "generate_key_file", "policy_check", "verify_export", "check_proof",
 ]
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = Union[str, os.PathLike[str]]
 Secret = Union[str, bytes, bytearray, memoryview]
 Progress = Optional[Callable[[int, int], None]]
 TextOrJson = Union[str, List[Dict[str, Any]]]
@@ -269,6 +269,15 @@ class Grant:
     pending: bool
 
 
+class RecordExport(TypedDict):
+    """A resident's copy (:meth:`Session.export`): the record's id, its
+    jurisdiction, and ``{field: value}`` for every field the session may see
+    (plaintext or masked; denied and empty fields left out)."""
+    record: str
+    jurisdiction: str
+    fields: Dict[str, str]
+
+
 class PolicySource(NamedTuple):
     """The active policy's YAML text and its SHA-256 (hex)."""
     text: str
@@ -280,10 +289,12 @@ class PolicySource(NamedTuple):
 # --------------------------------------------------------------------------
 
 
-def _b(s: Optional[Union[str, "os.PathLike[str]"]], what: str = "argument") -> Optional[bytes]:
-    """Encode a name, id or path for a ``const char *`` argument."""
-    if s is None:
-        return None
+def _b(s: object, what: str) -> bytes:
+    """Encode a required name, id, text or path for a ``const char *`` argument.
+
+    ``None`` or anything but ``str``, ``bytes`` or a path raises
+    ``TypeError`` naming the argument (never NULL to the library).
+    """
     if isinstance(s, os.PathLike):
         s = os.fspath(s)
     if isinstance(s, bytes):
@@ -297,12 +308,28 @@ def _b(s: Optional[Union[str, "os.PathLike[str]"]], what: str = "argument") -> O
     return raw
 
 
-def _strv(items: Optional[Iterable[str]], what: str) -> Tuple[Any, int, list]:
+def _ob(s: object, what: str) -> Optional[bytes]:
+    """Like :func:`_b` for an optional argument: ``None`` is NULL."""
+    return None if s is None else _b(s, what)
+
+
+def _mapping(m: object, what: str) -> Mapping[str, Any]:
+    """A required ``{field: value}`` argument."""
+    if not isinstance(m, Mapping):
+        raise TypeError("%s must be a mapping of field names to values, not %s"
+                        % (what, type(m).__name__))
+    return m
+
+
+def _strv(items: Optional[Iterable[str]],
+          what: str) -> "Tuple[Optional[ctypes.Array[c_char_p]], int, List[bytes]]":
     """A ``const char *const *`` array (or NULL) with its count and keep-alive list."""
     if items is None:
         return None, 0, []
     if isinstance(items, (str, bytes)):
         items = [items]  # a single name is a list of one
+    elif not isinstance(items, Iterable):
+        raise TypeError("%s must be a list of str, not %s" % (what, type(items).__name__))
     raw = [_b(x, what) for x in items]
     if not raw:
         return None, 0, raw
@@ -316,7 +343,7 @@ class _Plain:
     """
 
     def __init__(self) -> None:
-        self._bufs: List[ctypes.Array] = []
+        self._bufs: List["ctypes.Array[ctypes.c_char]"] = []
 
     def add(self, value: Secret) -> Tuple[int, int]:
         if isinstance(value, str):
@@ -368,8 +395,7 @@ def _secret(passphrase: Optional[Secret], key_file: Optional[PathLike],
     sec = _n.vault_secret()
     sec.kdf_profile = _kdf_value(kdf)
     if key_file is not None:
-        path = _b(key_file, "key_file")
-        buf = ctypes.create_string_buffer(path)
+        buf = ctypes.create_string_buffer(_b(key_file, "key_file"))
         sec.kind = _n.UNLOCK_KEYFILE
         sec.data = ctypes.addressof(buf)
         sec.len = 0
@@ -387,9 +413,12 @@ def _secret(passphrase: Optional[Secret], key_file: Optional[PathLike],
     buf = ctypes.create_string_buffer(n + 1)
     try:
         if n:
-            src = (ctypes.c_char * n).from_buffer(pw) if isinstance(pw, bytearray) else pw
-            ctypes.memmove(buf, src, n)
-            del src
+            if isinstance(pw, bytearray):
+                view = (ctypes.c_char * n).from_buffer(pw)
+                ctypes.memmove(buf, view, n)
+                del view
+            else:
+                ctypes.memmove(buf, pw, n)
         sec.kind = _n.UNLOCK_PASSPHRASE
         sec.data = ctypes.addressof(buf)
         sec.len = n
@@ -431,6 +460,25 @@ def _read_result(r: c_void_p, record_id: str) -> RecordResult:
 
 def _parse_json(text: str) -> Any:
     return json.loads(text) if text.strip() else []
+
+
+def _json_arg(doc: object, what: str) -> bytes:
+    """A JSON document given as text, bytes or a mapping, as UTF-8 bytes."""
+    if isinstance(doc, bytes):
+        return doc
+    if isinstance(doc, str):
+        return doc.encode("utf-8")
+    if isinstance(doc, Mapping):
+        return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    raise TypeError("%s must be a dict or its JSON text, not %s" % (what, type(doc).__name__))
+
+
+def _json_object(text: str, what: str) -> Dict[str, Any]:
+    """The JSON object the library returned (anything else is a library bug)."""
+    doc = json.loads(text)
+    if not isinstance(doc, dict):
+        raise VaultError("%s: the library returned JSON that is not an object" % what)
+    return doc
 
 
 def _to_unix(t: Union[None, int, float, _dt.datetime]) -> int:
@@ -521,7 +569,7 @@ def policy_check(policy_file: PathLike) -> str:
     return report
 
 
-def _verify_call(fn: Callable[..., int], args: tuple, progress: Progress,
+def _verify_call(fn: Callable[..., int], args: Tuple[Any, ...], progress: Progress,
                  check_result: bool, max_age: Optional[int] = None) -> AuditResult:
     if max_age is not None and max_age <= 0:
         raise ValueError("max_age must be a positive number of seconds")
@@ -575,12 +623,12 @@ def verify_export(export_path: PathLike, pubkey: str, checkpoint: Checkpoints = 
     is :attr:`AuditFailure.UNWITNESSED`.
     """
     arr, n = _notes(checkpoint)
-    keys = [_b(k.strip(), "witness key") for k in witness_keys]
+    keys = [_b(k, "witness_keys").strip() for k in witness_keys]
     if witness_quorum < 0 or witness_quorum > len(keys):
         raise ValueError("witness_quorum must be from 0 (all) to the number of witness keys")
     karr = (c_char_p * max(len(keys), 1))(*keys)
     return _verify_call(_n.lib.vault_audit_verify_export_witnessed,
-                        (_b(export_path, "export_path"), _b(pubkey.strip(), "pubkey"), arr, n,
+                        (_b(export_path, "export_path"), _b(pubkey, "pubkey").strip(), arr, n,
                          karr, len(keys), witness_quorum),
                         progress, check, max_age)
 
@@ -589,7 +637,7 @@ def _proof_dict(proof_c: Any) -> Dict[str, Any]:
     """The proof object (docs/audit-format.md, "Proofs") of a filled vault_proof."""
     out = c_void_p()
     check(_n.lib.vault_proof_json(byref(out), byref(proof_c)))
-    return json.loads(_n.take_string(out))
+    return _json_object(_n.take_string(out), "vault_proof_json")
 
 
 def check_proof(proof: Union[str, Mapping[str, Any]], pubkey: str,
@@ -606,13 +654,13 @@ def check_proof(proof: Union[str, Mapping[str, Any]], pubkey: str,
     for a root, :class:`~libvault.InvalidInput` for a malformed proof,
     key or note.
     """
-    text = proof if isinstance(proof, str) else json.dumps(proof, ensure_ascii=False)
-    raw = text.encode("utf-8")
+    raw = _json_arg(proof, "proof")
+    key = _b(pubkey, "pubkey").strip()
     arr, n = _notes(checkpoint)
     proof_c = _n.vault_proof()
     try:
         check(_n.lib.vault_proof_parse(byref(proof_c), raw, len(raw)))
-        check(_n.lib.vault_proof_check(byref(proof_c), _b(pubkey.strip(), "pubkey"), arr, n))
+        check(_n.lib.vault_proof_check(byref(proof_c), key, arr, n))
     finally:
         _n.lib.vault_proof_clear(byref(proof_c))
 
@@ -633,17 +681,13 @@ def verify_bundle(bundle: Union[str, bytes, Mapping[str, Any]], pubkey: str,
     :class:`AuditResult`; :class:`~libvault.InvalidInput` for a malformed
     key or a quorum above the number of keys.
     """
-    if isinstance(bundle, bytes):
-        raw = bundle
-    else:
-        text = bundle if isinstance(bundle, str) else json.dumps(bundle, ensure_ascii=False)
-        raw = text.encode("utf-8")
+    raw = _json_arg(bundle, "bundle")
     if quorum < 0:
         raise ValueError("quorum is not negative")
     keys = list(witness_keys or [])
-    arr = (c_char_p * max(len(keys), 1))(*[_b(k.strip(), "witness_keys") for k in keys])
+    arr = (c_char_p * max(len(keys), 1))(*[_b(k, "witness_keys").strip() for k in keys])
     res = _n.vault_audit_result()
-    rc = _n.lib.vault_audit_verify_bundle(byref(res), raw, len(raw), _b(pubkey.strip(), "pubkey"),
+    rc = _n.lib.vault_audit_verify_bundle(byref(res), raw, len(raw), _b(pubkey, "pubkey").strip(),
                                           arr if keys else None, len(keys), quorum)
     message = _n.error_last() if rc < 0 else ""
     result = AuditResult._from_c(res)
@@ -698,8 +742,9 @@ class Vault:
         """
         out = c_void_p()
         p = _b(path, "path")
+        pol = _b(policy, "policy")
         with _secret(passphrase, key_file, kdf) as sec:
-            rc = _n.lib.vault_create(byref(out), p, _b(policy, "policy"), byref(sec))
+            rc = _n.lib.vault_create(byref(out), p, pol, byref(sec))
             check(rc)
         return cls(out, os.fspath(path))
 
@@ -713,8 +758,9 @@ class Vault:
         :class:`~libvault.NotFound` when there is no vault.
         """
         out = c_void_p()
+        p = _b(path, "path")
         with _secret(passphrase, key_file) as sec:
-            rc = _n.lib.vault_open(byref(out), _b(path, "path"), byref(sec))
+            rc = _n.lib.vault_open(byref(out), p, byref(sec))
             check(rc)
         return cls(out, os.fspath(path))
 
@@ -742,8 +788,8 @@ class Vault:
         :class:`~libvault.StateError`.
         """
         cred = _n.vault_credentials(
-            _b(token, "token"), _b(token_file, "token_file"), _b(ca_file, "ca_file"),
-            _b(cert, "cert"), _b(key, "key"), _b(purpose, "purpose"),
+            _ob(token, "token"), _ob(token_file, "token_file"), _ob(ca_file, "ca_file"),
+            _ob(cert, "cert"), _ob(key, "key"), _ob(purpose, "purpose"),
             0 if timeout is None else max(1, int(timeout * 1000)))
         out = c_void_p()
         check(_n.lib.vault_connect(byref(out), _b(url, "url"), byref(cred)))
@@ -853,11 +899,15 @@ class Vault:
         In client mode (:meth:`connect`) only ``purpose`` is needed: the
         token names the subject, and the other arguments are ignored.
         """
-        if not self.remote and None in (user, role, department, jurisdiction):
-            raise TypeError("session() needs user, role, department and jurisdiction "
-                            "(only a client-mode vault takes its subject from the token)")
-        sub = _n.vault_subject(_b(user, "user"), _b(role, "role"), _b(department, "department"),
-                               _b(jurisdiction, "jurisdiction"), _b(purpose, "purpose"))
+        subject = (("user", user), ("role", role), ("department", department),
+                   ("jurisdiction", jurisdiction))
+        if not self.remote:
+            for name, val in subject:
+                if val is None:
+                    raise TypeError("session() needs %s= (only a client-mode vault takes the "
+                                    "subject from its token)" % name)
+        sub = _n.vault_subject(*[_ob(val, name) for name, val in subject],
+                               _b(purpose, "purpose"))
         out = c_void_p()
         with self._use() as v:
             if principal is None:
@@ -943,7 +993,7 @@ class Vault:
         out = c_void_p()
         with self._use() as v:
             check(_n.lib.vault_who_can(byref(out), v, _b(field, "field"),
-                                       _b(record_id, "record_id"), int(bool(as_json))))
+                                       _ob(record_id, "record_id"), int(bool(as_json))))
         text = _n.take_string(out)
         return _parse_json(text) if as_json else text
 
@@ -1073,7 +1123,7 @@ class Vault:
         :class:`~libvault.IntegrityError`.  In client mode this is the only
         check of the service's key."""
         with self._use() as v:
-            check(_n.lib.vault_audit_pin(v, _b(pubkey.strip(), "pubkey")))
+            check(_n.lib.vault_audit_pin(v, _b(pubkey, "pubkey").strip()))
 
     def _proof(self, fn: Callable[..., int], a: int, b: int) -> Dict[str, Any]:
         if a < 0 or b < 0:
@@ -1119,7 +1169,7 @@ class Vault:
         """
         out = c_void_p()
         with self._use() as v:
-            check(_n.lib.vault_audit_report(byref(out), v, int(kind), _b(arg, "arg"),
+            check(_n.lib.vault_audit_report(byref(out), v, int(kind), _ob(arg, "arg"),
                                              int(bool(as_json))))
         text = _n.take_string(out)
         return _parse_json(text) if as_json else text
@@ -1134,17 +1184,20 @@ class Vault:
         :class:`~libvault.IntegrityError` when the log fails its checks.
         Logged (action ``audit_bundle``, filed under the record).
         """
+        rid = _b(record_id, "record_id")
         out = c_void_p()
         with self._use() as v:
-            check(_n.lib.vault_audit_bundle(byref(out), v, _b(record_id, "record_id")))
-        return json.loads(_n.take_string(out))
+            check(_n.lib.vault_audit_bundle(byref(out), v, rid))
+        return _json_object(_n.take_string(out), "vault_audit_bundle")
 
     def report_record(self, record_id: str, *, as_json: bool = False) -> TextOrJson:
         """Who accessed this resident (a resident's access request)."""
+        _b(record_id, "record_id")  # required here: TypeError for None
         return self.audit_report(ReportKind.RECORD, record_id, as_json=as_json)
 
     def report_user(self, user: str, *, as_json: bool = False) -> TextOrJson:
         """What this user accessed."""
+        _b(user, "user")  # required here: TypeError for None
         return self.audit_report(ReportKind.USER, user, as_json=as_json)
 
     def report_denied(self, *, as_json: bool = False) -> TextOrJson:
@@ -1169,15 +1222,17 @@ class Session:
     own session (and for parallel reads its own :class:`Vault`).
     """
 
-    def __init__(self, vault: Vault, ptr: c_void_p, user: str, role: str, department: str,
-                 jurisdiction: str, purpose: str) -> None:
+    def __init__(self, vault: Vault, ptr: c_void_p, user: Optional[str], role: Optional[str],
+                 department: Optional[str], jurisdiction: Optional[str], purpose: str) -> None:
         """Private: use :meth:`Vault.session`."""
         self.vault: Vault = vault
-        self.user = user
-        self.role = role
-        self.department = department
-        self.jurisdiction = jurisdiction
-        self.purpose = purpose
+        #: The subject as given to :meth:`Vault.session` (``None`` where a
+        #: client-mode session left it to the token).
+        self.user: Optional[str] = user
+        self.role: Optional[str] = role
+        self.department: Optional[str] = department
+        self.jurisdiction: Optional[str] = jurisdiction
+        self.purpose: str = purpose
         self._h = _Handle(ptr, _n.lib.vault_session_close, "session")
 
     def close(self) -> None:
@@ -1227,6 +1282,7 @@ class Session:
             with self._use() as s:
                 check(_n.lib.vault_record_create(out, _n.ID_HEX_SIZE, s, jur))
             return _s(out.value)
+        fields = _mapping(fields, "fields")
         names, n, _keep = _strv(list(fields.keys()), "field")
         with _Plain() as plain:
             ptrs = (c_void_p * n)()
@@ -1251,6 +1307,8 @@ class Session:
 
     def update(self, record_id: str, fields: Mapping[str, Secret]) -> None:
         """Write several fields at once, all or nothing."""
+        rid = _b(record_id, "record_id")
+        fields = _mapping(fields, "fields")
         names, n, _keep = _strv(list(fields.keys()), "field")
         with _Plain() as plain:
             ptrs = (c_void_p * max(n, 1))()
@@ -1258,7 +1316,7 @@ class Session:
             for i, val in enumerate(fields.values()):
                 ptrs[i], lens[i] = plain.add(val)
             with self._use() as s:
-                check(_n.lib.vault_record_update(s, _b(record_id, "record_id"), n, names,
+                check(_n.lib.vault_record_update(s, rid, n, names,
                                                  ptrs, lens))
 
     def get(self, record_id: str, fields: Optional[Iterable[str]] = None) -> RecordResult:
@@ -1317,7 +1375,9 @@ class Session:
                                                ptr, n))
         try:
             size = _n.ID_HEX_SIZE
-            raw = ctypes.string_at(out.value, size * count.value) if count.value else b""
+            raw = b""
+            if count.value and out.value is not None:
+                raw = ctypes.string_at(out.value, size * count.value)
             return [_s(raw[i * size:(i + 1) * size].split(b"\0", 1)[0])
                     for i in range(count.value)]
         finally:
@@ -1336,12 +1396,18 @@ class Session:
         with self._use() as s:
             check(_n.lib.vault_record_erase(s, _b(record_id, "record_id")))
 
-    def export(self, record_id: str) -> Dict[str, str]:
-        """A resident's copy: every field the session may see, as a dict (logged).
+    def export(self, record_id: str) -> RecordExport:
+        """A resident's copy (logged): ``{"record": id, "jurisdiction": path,
+        "fields": {field: value}}`` with every field the session may see.
 
         Plaintext or masked values; denied and empty fields are left out.
         """
-        return json.loads(self.export_json(record_id))
+        doc = _json_object(self.export_json(record_id), "vault_record_export")
+        rec, jur, fields = doc.get("record"), doc.get("jurisdiction"), doc.get("fields")
+        if not (isinstance(rec, str) and isinstance(jur, str) and isinstance(fields, dict)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())):
+            raise VaultError("vault_record_export: the library returned an unexpected document")
+        return RecordExport(record=rec, jurisdiction=jur, fields=fields)
 
     def export_json(self, record_id: str) -> str:
         """Like :meth:`export`, as the library's JSON text."""
@@ -1357,8 +1423,8 @@ class Session:
         """What this session may do (no data touched, nothing logged)."""
         r = _n.vault_reason()
         with self._use() as s:
-            check(_n.lib.vault_decide(byref(r), s, int(action), _b(record_id, "record_id"),
-                                      _b(field, "field")))
+            check(_n.lib.vault_decide(byref(r), s, int(action), _ob(record_id, "record_id"),
+                                      _ob(field, "field")))
         return Reason._from_c(r)
 
     def explain(self, action: Union[Action, int], record_id: Optional[str] = None,
@@ -1366,8 +1432,8 @@ class Session:
         """Every rule considered for a decision and why it matched or not."""
         out = c_void_p()
         with self._use() as s:
-            check(_n.lib.vault_explain(byref(out), s, int(action), _b(record_id, "record_id"),
-                                       _b(field, "field")))
+            check(_n.lib.vault_explain(byref(out), s, int(action), _ob(record_id, "record_id"),
+                                       _ob(field, "field")))
         return _n.take_string(out)
 
     # ---- grants and break-glass ----------------------------------------------
@@ -1400,9 +1466,9 @@ class Session:
             secs = duration.total_seconds() if isinstance(duration, _dt.timedelta) else duration
             not_after = int(time.time() + secs)
         spec = _n.vault_grant_spec()
-        spec.user = _b(user, "user")
-        spec.role = _b(role, "role")
-        spec.department = _b(department, "department")
+        spec.user = _ob(user, "user")
+        spec.role = _ob(role, "role")
+        spec.department = _ob(department, "department")
         spec.effect = int(effect)
         farr, spec.nfields, k1 = _strv(fields, "field")
         rarr, spec.nrecords, k2 = _strv(records, "record_id")
@@ -1413,9 +1479,9 @@ class Session:
             spec.records = ctypes.cast(rarr, ctypes.POINTER(c_char_p))
         if parr is not None:
             spec.purposes = ctypes.cast(parr, ctypes.POINTER(c_char_p))
-        spec.grade_min = _b(grade_min, "grade_min")
-        spec.grade_max = _b(grade_max, "grade_max")
-        spec.jurisdiction = _b(jurisdiction, "jurisdiction")
+        spec.grade_min = _ob(grade_min, "grade_min")
+        spec.grade_max = _ob(grade_max, "grade_max")
+        spec.jurisdiction = _ob(jurisdiction, "jurisdiction")
         spec.not_before = _to_unix(not_before)
         spec.not_after = _to_unix(not_after)
         spec.reason = _b(reason, "reason")

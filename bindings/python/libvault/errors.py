@@ -6,30 +6,51 @@ through ``vault_const_*()``), its constant ``name`` and the one-line
 ``message`` from ``vault_error_last()``.  Messages never contain field
 values, passphrases or key bytes.
 
-=====================  ==================  ====================================
-class                  code                raised when
-=====================  ==================  ====================================
-:class:`VaultError`    ``VAULT_ERROR``     failure with no more specific code
-:class:`InvalidInput`  ``VAULT_EINVALID``  undeclared field, bad id or path, CSV
-:class:`OutOfMemory`   ``VAULT_ENOMEM``    out of memory (also Argon2id's)
-:class:`VaultIOError`  ``VAULT_EIO``       file or database I/O failed
-:class:`AuthError`     ``VAULT_EAUTH``     wrong passphrase or key file; a refused token
-:class:`IntegrityError` ``VAULT_EINTEGRITY`` tampering or corruption detected
-:class:`AccessDenied`  ``VAULT_EDENIED``   the policy denies the access
-:class:`NotFound`      ``VAULT_ENOTFOUND`` no such record, vault, slot, file
-:class:`AlreadyExists` ``VAULT_EEXISTS``   vault or key file already exists
-:class:`Busy`          ``VAULT_EBUSY``     another writer held the lock > 10 s
-:class:`PolicyError`   ``VAULT_EPOLICY``   invalid policy (``FILE:LINE:COL``)
-:class:`LimitExceeded` ``VAULT_ELIMIT``    a size or count limit was exceeded
-:class:`StateError`    ``VAULT_ESTATE``    not allowed now (last keyslot, ...)
-=====================  ==================  ====================================
+Each class also derives from the built-in exception that Python code would
+catch for the same failure, so ``except ValueError`` catches
+:class:`InvalidInput` (README.md, "Errors"):
+
+======================  ==================  =====================  ==========================
+class                   code                also a                 raised when
+======================  ==================  =====================  ==========================
+:class:`VaultError`     ``VAULT_ERROR``     ``Exception``          no more specific code
+:class:`InvalidInput`   ``VAULT_EINVALID``  ``ValueError``         undeclared field, bad id or
+                                                                   path, CSV
+:class:`OutOfMemory`    ``VAULT_ENOMEM``    ``MemoryError``        out of memory (also Argon2id)
+:class:`VaultIOError`   ``VAULT_EIO``       ``OSError``            file or database I/O failed
+:class:`AuthError`      ``VAULT_EAUTH``     ``PermissionError``    wrong passphrase or key file;
+                                                                   a refused token
+:class:`IntegrityError` ``VAULT_EINTEGRITY`` (none)                tampering or corruption
+:class:`AccessDenied`   ``VAULT_EDENIED``   ``PermissionError``    the policy denies the access
+:class:`NotFound`       ``VAULT_ENOTFOUND`` ``LookupError``        no such record, vault, slot,
+                                                                   file
+:class:`AlreadyExists`  ``VAULT_EEXISTS``   ``FileExistsError``    vault, key or export file
+                                                                   exists
+:class:`Busy`           ``VAULT_EBUSY``     ``TimeoutError``       another writer held the lock
+                                                                   > 10 s
+:class:`PolicyError`    ``VAULT_EPOLICY``   ``ValueError``         invalid policy
+                                                                   (``FILE:LINE:COL``)
+:class:`LimitExceeded`  ``VAULT_ELIMIT``    (none)                 a size or count limit
+:class:`StateError`     ``VAULT_ESTATE``    ``RuntimeError``       not allowed now (last
+                                                                   keyslot, closed handle, ...)
+======================  ==================  =====================  ==========================
+
+``PermissionError``, ``FileExistsError`` and ``TimeoutError`` are
+``OSError`` subclasses, so ``except OSError`` also catches
+:class:`AuthError`, :class:`AccessDenied`, :class:`AlreadyExists` and
+:class:`Busy`; catch :class:`VaultIOError` for I/O failures alone.
+The ``OSError`` attributes ``errno``, ``strerror`` and ``filename`` are
+``None``: the library's code is ``code``.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Type
+from typing import TYPE_CHECKING, Dict, Optional, Tuple, Type
 
 from . import _native as _n
+
+if TYPE_CHECKING:
+    from ._vault import AuditResult
 
 __all__ = [
     "VaultError", "InvalidInput", "OutOfMemory", "VaultIOError", "AuthError", "IntegrityError",
@@ -63,22 +84,22 @@ class VaultError(Exception):
         return "%s(%r, code=%d)" % (type(self).__name__, self.message, self.code)
 
 
-class InvalidInput(VaultError):
+class InvalidInput(VaultError, ValueError):
     """Invalid argument or input data (``VAULT_EINVALID``)."""
     CODE = _n.E_INVALID
 
 
-class OutOfMemory(VaultError):
+class OutOfMemory(VaultError, MemoryError):
     """Out of memory, including Argon2id's memory (``VAULT_ENOMEM``)."""
     CODE = _n.E_NOMEM
 
 
-class VaultIOError(VaultError):
+class VaultIOError(VaultError, OSError):
     """File or database I/O failed (``VAULT_EIO``)."""
     CODE = _n.E_IO
 
 
-class AuthError(VaultError):
+class AuthError(VaultError, PermissionError):
     """Wrong passphrase or key file, or in client mode credentials vaultd
     refused: a token that is expired, not yet valid, badly signed or for
     another audience, an unknown app (``VAULT_EAUTH``)."""
@@ -93,33 +114,34 @@ class IntegrityError(VaultError):
     """
     CODE = _n.E_INTEGRITY
 
-    def __init__(self, message: str, code: Optional[int] = None, result=None) -> None:
+    def __init__(self, message: str, code: Optional[int] = None,
+                 result: "Optional[AuditResult]" = None) -> None:
         super().__init__(message, code)
         #: The verification result, for audit verification failures.
-        self.result = result
+        self.result: "Optional[AuditResult]" = result
 
 
-class AccessDenied(VaultError):
+class AccessDenied(VaultError, PermissionError):
     """The policy denies the access (``VAULT_EDENIED``)."""
     CODE = _n.E_DENIED
 
 
-class NotFound(VaultError):
+class NotFound(VaultError, LookupError):
     """No such record, vault, field, slot, grant or file (``VAULT_ENOTFOUND``)."""
     CODE = _n.E_NOTFOUND
 
 
-class AlreadyExists(VaultError):
+class AlreadyExists(VaultError, FileExistsError):
     """The vault, key file or export file already exists (``VAULT_EEXISTS``)."""
     CODE = _n.E_EXISTS
 
 
-class Busy(VaultError):
+class Busy(VaultError, TimeoutError):
     """Another writer held the vault longer than the busy timeout (``VAULT_EBUSY``)."""
     CODE = _n.E_BUSY
 
 
-class PolicyError(VaultError):
+class PolicyError(VaultError, ValueError):
     """The policy file is invalid (``VAULT_EPOLICY``).
 
     The message names ``FILE:LINE:COL``; :attr:`report` holds every error
@@ -138,7 +160,7 @@ class LimitExceeded(VaultError):
     CODE = _n.E_LIMIT
 
 
-class StateError(VaultError):
+class StateError(VaultError, RuntimeError):
     """Not allowed in the current state (``VAULT_ESTATE``).
 
     Also raised by the bindings for calls on a closed vault or session.
@@ -146,11 +168,10 @@ class StateError(VaultError):
     CODE = _n.E_STATE
 
 
-_BY_CODE: Dict[int, Type[VaultError]] = {
-    cls.CODE: cls for cls in (InvalidInput, OutOfMemory, VaultIOError, AuthError,
-                              IntegrityError, AccessDenied, NotFound, AlreadyExists, Busy,
-                              PolicyError, LimitExceeded, StateError)
-}
+_CLASSES: Tuple[Type[VaultError], ...] = (
+    InvalidInput, OutOfMemory, VaultIOError, AuthError, IntegrityError, AccessDenied, NotFound,
+    AlreadyExists, Busy, PolicyError, LimitExceeded, StateError)
+_BY_CODE: Dict[int, Type[VaultError]] = {cls.CODE: cls for cls in _CLASSES}
 
 
 def error_for_code(code: int) -> Type[VaultError]:

@@ -3,8 +3,10 @@
 import ctypes
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import unittest
 
@@ -16,14 +18,24 @@ from . import BINDINGS_DIR, SOURCE_DIR
 HEADER = os.path.join(SOURCE_DIR, "include", "vault.h")
 
 
-def _run(code, env_update=None, drop=()):
+def _run(code, env_update=None, drop=(), cwd=None):
     env = dict(os.environ)
     for k in drop:
         env.pop(k, None)
     env["PYTHONPATH"] = BINDINGS_DIR
     env.update(env_update or {})
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, cwd=cwd)
+
+
+def _maps_files():
+    with open("/proc/self/maps", encoding="utf-8") as f:
+        return {ln.split(None, 5)[5].strip() for ln in f if len(ln.split(None, 5)) == 6}
+
+
+def _installed():
+    r = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True)
+    return "libvault.so" in r.stdout
 
 
 class LoadingTest(unittest.TestCase):
@@ -36,6 +48,63 @@ class LoadingTest(unittest.TestCase):
         self.assertEqual(r.stdout.strip(), want)
         if os.environ.get("LIBVAULT_PATH"):
             self.assertEqual(libvault.library_path, os.environ["LIBVAULT_PATH"])
+
+    def test_library_path_is_the_file_loaded(self):
+        path = libvault.library_path
+        self.assertTrue(os.path.isabs(path), path)
+        self.assertTrue(os.path.isfile(path), path)
+        self.assertIn(os.path.realpath(path), _maps_files())
+        if os.environ.get("LIBVAULT_PATH"):
+            self.assertTrue(os.path.samefile(path, os.environ["LIBVAULT_PATH"]))
+
+    def test_relative_libvault_path_is_made_absolute(self):
+        want = _native.library_path
+        rel = os.path.relpath(want, BINDINGS_DIR)
+        r = _run("import libvault; print(libvault.library_path)", {"LIBVAULT_PATH": rel})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), os.path.abspath(os.path.join(BINDINGS_DIR, rel)))
+
+    def test_maps_fallback_names_the_same_file(self):
+        address = ctypes.cast(_native.lib.vault_init, ctypes.c_void_p).value
+        got = _native._path_from_maps(address)
+        self.assertIsNotNone(got)
+        self.assertTrue(os.path.samefile(got, libvault.library_path))
+        self.assertIsNone(_native._path_from_maps(1))  # page 0 is never mapped
+        self.assertIsNone(_native._path_from_maps(address, "/nonexistent/maps"))
+
+    def test_found_through_the_dynamic_loader(self):
+        # A copy of the package outside the checkout (no build tree to find)
+        # and the library's directory on LD_LIBRARY_PATH: find_library and
+        # the soname, and library_path names the file the loader opened.
+        libdir = os.path.dirname(_native.library_path)
+        if not os.path.exists(os.path.join(libdir, "libvault.so.0")):
+            self.skipTest("no libvault.so.0 next to %s" % _native.library_path)
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copytree(os.path.join(BINDINGS_DIR, "libvault"), os.path.join(tmp, "libvault"))
+            r = _run("import libvault; print(libvault.library_path, libvault.__file__)",
+                     {"PYTHONPATH": tmp, "LD_LIBRARY_PATH": libdir}, drop=("LIBVAULT_PATH",),
+                     cwd=tmp)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            path, module = r.stdout.split()
+            self.assertTrue(module.startswith(tmp), module)
+            self.assertEqual(os.path.dirname(path), libdir)
+            self.assertTrue(os.path.basename(path).startswith("libvault.so"), path)
+            self.assertTrue(os.path.samefile(path, _native.library_path))
+
+    def test_not_found_lists_what_was_tried(self):
+        if _installed():
+            self.skipTest("a libvault is installed system-wide (ldconfig -p)")
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copytree(os.path.join(BINDINGS_DIR, "libvault"), os.path.join(tmp, "libvault"))
+            r = _run("import libvault", {"PYTHONPATH": tmp},
+                     drop=("LIBVAULT_PATH", "LD_LIBRARY_PATH"), cwd=tmp)
+        self.assertNotEqual(r.returncode, 0)
+        last = r.stderr.strip().splitlines()[-1]
+        self.assertTrue(last.startswith("ImportError: libvault: the shared library was not found"),
+                        last)
+        for tried in ("LIBVAULT_PATH (not set)", "not in a libvault checkout",
+                      "find_library('vault') (found nothing)", "libvault.so.0 ("):
+            self.assertIn(tried, last)
 
     def test_bad_libvault_path_is_an_import_error(self):
         r = _run("import libvault", {"LIBVAULT_PATH": "/nonexistent/libvault.so"})
