@@ -77,7 +77,9 @@ int cmd_backup(cli *c, int argc, char **argv)
         return cli_fail(c, rc);
     if (c->json) {
         json_t *o = json_pack("{s:s}", "backup", out);
-        ex = cli_print_json(stdout, o) < 0 ? EXIT_FAIL : EXIT_OK;
+        ex = !o || cli_print_json(stdout, o) < 0 ? EXIT_FAIL : EXIT_OK;
+        if (!o)
+            cli_errf("vaultctl: backup: the file name is not UTF-8: no JSON for it");
         json_decref(o);
         return ex;
     }
@@ -132,7 +134,9 @@ int cmd_restore(cli *c, int argc, char **argv)
         json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:b}", "restored", from, "from_size",
                               (json_int_t)info.from_size, "to_size", (json_int_t)info.to_size,
                               "entries", (json_int_t)info.entries, "kept_old", info.kept_old);
-        ex = cli_print_json(stdout, o) < 0 ? EXIT_FAIL : EXIT_OK;
+        ex = !o || cli_print_json(stdout, o) < 0 ? EXIT_FAIL : EXIT_OK;
+        if (!o)
+            cli_errf("vaultctl: restore: the file name is not UTF-8: no JSON for it");
         json_decref(o);
         return ex;
     }

@@ -1046,7 +1046,9 @@ VAULT_API int vault_key_rotate(vault *v, const char *grade, vault_progress_fn pr
  * overwritten, and a failed backup leaves neither.  The keys file
  * (`<vault>.keys`) is not in the copy: keep a copy of it separately
  * (docs/backup.md).  progress (may be NULL) gets pages done of total.
- * Blocks while another writer holds the store, for the entry only. */
+ * Blocks while another writer holds the store, for the entry only; the
+ * handle itself is busy until the copy is done (other handles are not).
+ * VAULT_EIO for a target that can't be written (named in the message). */
 VAULT_API int vault_backup(vault *v, const char *out_path, vault_progress_fn progress,
                            void *arg) VAULT_CHECK;
 
@@ -1078,8 +1080,9 @@ VAULT_API unsigned vault_const_restore_force(void);
  * VAULT_EEXISTS when they exist, unless VAULT_RESTORE_FORCE), the keys
  * file's audit anchor is moved back to the copy's last signed checkpoint
  * and the copy renamed over `path`.  The restored log holds an entry,
- * action "restore", naming the checkpoint sizes it went back from and to,
- * and a checkpoint signed over it.  A missing `path` (a lost disk, the
+ * action "restore", naming the checkpoint sizes it went back from and to
+ * (its actor is the default one, os:<login>), and a checkpoint signed
+ * over it.  A missing `path` (a lost disk, the
  * keys file kept) is restored without a before-restore copy.  out (may be
  * NULL) gets the sizes.  VAULT_EAUTH: wrong secret.  Blocks (Argon2id,
  * twice for a passphrase) and reads the whole copy. */
