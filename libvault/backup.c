@@ -273,6 +273,7 @@ int vault_restore(vault_restore_info *out, const char *path, const char *from,
                   const vault_secret *secret, unsigned flags)
 {
     int rc = VAULT_OK, live_found = 0, live_exists, tmp_made = 0, old_made = 0, anchor_moved = 0;
+    int renamed = 0;
     restore_paths p;
     uint8_t *master = NULL;
     uint8_t id[VAULT_ID_BYTES];
@@ -358,6 +359,7 @@ int vault_restore(vault_restore_info *out, const char *path, const char *from,
     GUARD(ks_anchor_set(p.keys, master, &next));
     anchor_moved = 1;
     ENSURE(rename(p.tmp, path) == 0, VAULT_EIO, "%s: %s", path, strerror(errno));
+    renamed = 1;
     tmp_made = 0;
     anchor_moved = 0;
     old_made = 0;
@@ -377,7 +379,7 @@ cleanup:
         unlink(p.old_keys);
     if (tmp_made)
         remove_tmp(&p);
-    else if (rc == VAULT_OK)
+    else if (renamed)
         unlink(p.tmp_keys);
     store_file_release(claim);
     keyring_free(kr);

@@ -305,6 +305,14 @@ static void test_restore_bad_input(void **state)
     assert_int_equal(vault_restore(NULL, f->path, NULL, &f->s, 0), VAULT_EINVALID);
     assert_int_equal(vault_restore(NULL, f->path, f->bk, NULL, 0), VAULT_EINVALID);
     assert_no_leftovers(f);
+    /* What an interrupted restore left is neither used nor removed. */
+    with_suffix(wrong, sizeof wrong, f->path, ".restoring.keys");
+    tu_write_file(wrong, "x", 1);
+    assert_int_equal(vault_restore(NULL, f->path, f->bk, &f->s, 0), VAULT_EEXISTS);
+    assert_non_null(strstr(vault_error_last(), "interrupted restore"));
+    assert_true(file_exists(wrong));
+    unlink(wrong);
+    assert_no_leftovers(f);
     assert_opens_and_verifies(f, NULL);
 }
 
