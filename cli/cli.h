@@ -94,6 +94,10 @@ int cli_exit_code(int rc);
  * the subject flags are a usage error (the token names the subject),
  * --purpose excepted. */
 int cli_open_vault(vault **out, cli *c);
+/* The secret that unlocks the vault's keys file, as cli_open_vault gets
+ * it (--key-file, VAULT_PASSPHRASE or a no-echo prompt), for calls that
+ * take one instead of a handle (restore).  Release with cli_secret_free. */
+int cli_unlock_secret(vault_secret *out, cli *c);
 /* Read a secret for a new slot: --key-file style path or passphrase from
  * `env` or a prompt (asked twice).  The passphrase buffer is sodium_malloc'ed;
  * release it with cli_secret_free. */
@@ -174,5 +178,7 @@ int cmd_import(cli *c, int argc, char **argv);      /* cli/cmd_import.c */
 int cmd_key_rotate(cli *c, int argc, char **argv);  /* cli/cmd_rotate.c: key rotate */
 int cmd_token(cli *c, int argc, char **argv);       /* cli/cmd_token.c: development issuer */
 int cmd_witness(cli *c, int argc, char **argv);     /* cli/cmd_witness.c: witness/ */
+int cmd_backup(cli *c, int argc, char **argv);      /* cli/cmd_backup.c: backup */
+int cmd_restore(cli *c, int argc, char **argv);     /* cli/cmd_backup.c: restore */
 
 #endif

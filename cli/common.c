@@ -360,6 +360,17 @@ static int connect_server(vault **out, cli *c)
     return rc < 0 ? cli_fail(c, rc) : EXIT_OK;
 }
 
+int cli_unlock_secret(vault_secret *out, cli *c)
+{
+    memset(out, 0, sizeof *out);
+    if (c->key_file) {
+        out->kind = VAULT_UNLOCK_KEYFILE;
+        out->data = c->key_file;
+        return EXIT_OK;
+    }
+    return get_passphrase(out, c, "VAULT_PASSPHRASE", 0);
+}
+
 int cli_open_vault(vault **out, cli *c)
 {
     vault_secret secret;
@@ -373,13 +384,8 @@ int cli_open_vault(vault **out, cli *c)
                                   "mode: give --server URL");
     if (!c->vault_path || !*c->vault_path)
         return cli_usage_error(c, "which vault? give --vault PATH or set VAULT_PATH");
-    memset(&secret, 0, sizeof secret);
-    if (c->key_file) {
-        secret.kind = VAULT_UNLOCK_KEYFILE;
-        secret.data = c->key_file;
-    } else if ((ex = get_passphrase(&secret, c, "VAULT_PASSPHRASE", 0)) != EXIT_OK) {
+    if ((ex = cli_unlock_secret(&secret, c)) != EXIT_OK)
         return ex;
-    }
     rc = vault_open(out, c->vault_path, &secret);
     cli_secret_free(&secret);
     if (rc == VAULT_OK && c->subject.user && (rc = vault_set_actor(*out, c->subject.user)) < 0) {

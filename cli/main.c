@@ -22,6 +22,8 @@ static const char usage_text[] =
     "  export --record ID          a resident's copy of their record (JSON)\n"
     "  token keygen|issue          a development issuer of identity tokens (tests, demos)\n"
     "  witness keygen|serve|submit|verify   an independent witness of audit logs\n"
+    "  backup --out FILE           a consistent copy of the vault file (logged)\n"
+    "  restore --from FILE         put a backup back, checked first (logged)\n"
     "  demo                        a guided tour in a temporary directory\n"
     "\n"
     "Global options (also accepted after the command):\n"
@@ -97,7 +99,7 @@ static int run(const cli *base, int argc, char **argv)
     optind = 0; /* full re-initialisation of getopt for the command */
     c.cmd = cmd;
     if (c.server && (strcmp(cmd, "init") == 0 || strcmp(cmd, "demo") == 0 ||
-                     strcmp(cmd, "keyslot") == 0)) {
+                     strcmp(cmd, "keyslot") == 0 || strcmp(cmd, "restore") == 0)) {
         cli_errf("vaultctl: %s: not in client mode (--server): it works on a vault file", cmd);
         return EXIT_USAGE;
     }
@@ -131,6 +133,10 @@ static int run(const cli *base, int argc, char **argv)
         return cmd_token(&c, argc, argv);
     if (strcmp(cmd, "witness") == 0)
         return cmd_witness(&c, argc, argv);
+    if (strcmp(cmd, "backup") == 0)
+        return cmd_backup(&c, argc, argv);
+    if (strcmp(cmd, "restore") == 0)
+        return cmd_restore(&c, argc, argv);
     if (strcmp(cmd, "help") == 0) {
         fputs(usage_text, stdout);
         return EXIT_OK;

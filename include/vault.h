@@ -1035,6 +1035,63 @@ VAULT_API int vault_record_export(char **out, vault_session *s, const char *reco
 VAULT_API int vault_key_rotate(vault *v, const char *grade, vault_progress_fn progress,
                                void *arg) VAULT_CHECK;
 
+/* ---- Backup ----------------------------------------------------------------
+ * docs/backup.md.  Embedded vaults in a SQLCipher file only (client mode and
+ * other backends: VAULT_EINVALID / VAULT_ESTATE). */
+
+/* Copy the open vault into the new file `out_path`: one consistent
+ * snapshot through SQLite's online backup API (never a file copy: other
+ * handles and processes may write meanwhile; they are not stopped), with
+ * the same store key and page size, mode 0600.  An audit entry, action
+ * "backup", is committed first, so the copy holds it.  The copy is written
+ * to `out_path`.partial and linked to `out_path` when complete: an existing
+ * `out_path` (or .partial) is refused with VAULT_EEXISTS and never
+ * overwritten, and a failed backup leaves neither.  The keys file
+ * (`<vault>.keys`) is not in the copy: keep a copy of it separately
+ * (docs/backup.md).  progress (may be NULL) gets pages done of total.
+ * Blocks while another writer holds the store, for the entry only; the
+ * handle itself is busy until the copy is done (other handles are not).
+ * VAULT_EIO for a target that can't be written (named in the message). */
+VAULT_API int vault_backup(vault *v, const char *out_path, vault_progress_fn progress,
+                           void *arg) VAULT_CHECK;
+
+/* What vault_restore did: the size of the last checkpoint the keys file's
+ * anchor recorded before (what the vault had signed), the size of the last
+ * checkpoint the backup had signed, and the entries its verification
+ * checked. */
+typedef struct vault_restore_info {
+    uint64_t from_size;
+    uint64_t to_size;
+    uint64_t entries;
+    int kept_old; /* 1: the replaced file is `path`.before-restore (0: there was none) */
+} vault_restore_info;
+
+/* Replace an existing PATH.before-restore (and PATH.keys.before-restore)
+ * left by an earlier restore instead of refusing. */
+#define VAULT_RESTORE_FORCE 1u
+VAULT_API unsigned vault_const_restore_force(void);
+
+/* Put the backup `from` back as the vault at `path`, unlocking the vault's
+ * current keys file (`path`.keys) with `secret`.  Nothing is replaced
+ * until the copy passed every check, in a temporary copy next to the
+ * vault (`path`.restoring): it opens with the vault's keys (another
+ * vault's copy: VAULT_EINTEGRITY), its store schema reads, and its audit
+ * log verifies (vault_audit_verify; a tampered copy: VAULT_EINTEGRITY
+ * with the class).  Then, holding the vault file as its only connection
+ * (open elsewhere: VAULT_EBUSY), the old file is kept as
+ * `path`.before-restore (and the keys file as `path`.keys.before-restore;
+ * VAULT_EEXISTS when they exist, unless VAULT_RESTORE_FORCE), the keys
+ * file's audit anchor is moved back to the copy's last signed checkpoint
+ * and the copy renamed over `path`.  The restored log holds an entry,
+ * action "restore", naming the checkpoint sizes it went back from and to
+ * (its actor is the default one, os:<login>), and a checkpoint signed
+ * over it.  A missing `path` (a lost disk, the
+ * keys file kept) is restored without a before-restore copy.  out (may be
+ * NULL) gets the sizes.  VAULT_EAUTH: wrong secret.  Blocks (Argon2id,
+ * twice for a passphrase) and reads the whole copy. */
+VAULT_API int vault_restore(vault_restore_info *out, const char *path, const char *from,
+                            const vault_secret *secret, unsigned flags) VAULT_CHECK;
+
 #ifdef __cplusplus
 }
 #endif

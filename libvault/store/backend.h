@@ -32,7 +32,8 @@
  * Version 2 added audit_state_put (the audit state kept with the newest
  * audit row instead of a meta row); store_open refuses version 1.
  * Version 3 changed a row's layout: store_grant gained the principals
- * that issued and approved it (store_principal; schema 5). */
+ * that issued and approved it (store_principal; schema 5).
+ * Version 4 added backup_to (may be NULL: a backend without file copies). */
 #ifndef VAULT_STORE_BACKEND_H
 #define VAULT_STORE_BACKEND_H
 
@@ -41,7 +42,7 @@
 
 #include "internal.h"
 
-#define STORE_BACKEND_VERSION 3
+#define STORE_BACKEND_VERSION 4
 #define STORE_BACKEND_INIT {STORE_BACKEND_VERSION}
 #define STORE_MAC_BYTES 32
 #define STORE_DIGEST_MAX 32
@@ -348,6 +349,14 @@ struct store_backend {
      * row at prev_pos (the row that carried it until now; nothing when
      * prev_pos is 0 or st->pos).  In a write transaction. */
     int (*audit_state_put)(store_backend *be, const store_audit_state *st, int64_t prev_pos);
+
+    /* Version 4 (may be NULL).  Copy the whole store, as the caller's read
+     * transaction sees it, into the new file `path` (created here, O_EXCL,
+     * mode 0600; removed again on failure), keyed with `key`, the store
+     * key it was opened with (docs/backup.md).  progress (may be NULL)
+     * gets pages done of total. */
+    int (*backup_to)(store_backend *be, const char *path, const uint8_t key[32],
+                     vault_progress_fn progress, void *arg);
 };
 
 #endif

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -252,6 +253,7 @@ typedef struct sqlc {
     int64_t stale_rid;
     char stale_grade[VAULT_NAME_MAX];
     uint32_t stale_below;
+    int page_size;      /* the file's cipher_page_size */
     /* Body encoding buffer, reused. */
     uint8_t *buf;
     size_t buf_cap;
@@ -2391,6 +2393,217 @@ static int connect_keyed(sqlc *s, const char *path, const char *keyhex, int page
     return sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
 }
 
+/* ---- copies: backup and restore (docs/backup.md) ---- */
+
+/* Pages copied per sqlite3_backup_step between progress reports. */
+#define COPY_STEP_PAGES 256
+/* How long a claim waits for the other connections of a vault to go. */
+#define CLAIM_TIMEOUT_MS 2000
+
+/* "x'<64 hex>'" in guarded memory (sodium_free it), or NULL. */
+static char *keyhex_new(const uint8_t key[32])
+{
+    char *k = sodium_malloc(3 + 64 + 1);
+
+    if (!k)
+        return NULL;
+    k[0] = 'x';
+    k[1] = '\'';
+    sodium_bin2hex(k + 2, 65, key, 32);
+    k[66] = '\'';
+    k[67] = '\0';
+    return k;
+}
+
+static int copy_code(int src)
+{
+    switch (src & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return VAULT_EBUSY;
+    case SQLITE_NOMEM:
+        return VAULT_ENOMEM;
+    case SQLITE_NOTADB:
+        return VAULT_EAUTH;
+    case SQLITE_CORRUPT:
+        return VAULT_EINTEGRITY;
+    default:
+        return VAULT_EIO;
+    }
+}
+
+/* A keyed connection to an existing file, page size found as at open
+ * (4 KiB, else the 1 KiB of older vaults).  *page_size receives it. */
+static int open_keyed(sqlc *s, int *page_size, const char *path, const char *keyhex)
+{
+    int src = connect_keyed(s, path, keyhex, STORE_PAGE_SIZE);
+
+    *page_size = STORE_PAGE_SIZE;
+    if (src == SQLITE_NOTADB) {
+        sqlite3_close(s->db);
+        s->db = NULL;
+        src = connect_keyed(s, path, keyhex, STORE_PAGE_SIZE_LEGACY);
+        *page_size = STORE_PAGE_SIZE_LEGACY;
+    }
+    if (src == SQLITE_NOTADB)
+        return vault__err(VAULT_EAUTH, "%s: wrong key, or not a libvault vault", path);
+    if (src == SQLITE_CANTOPEN)
+        return vault__err(VAULT_ENOTFOUND, "%s: cannot open the vault file", path);
+    if (src != SQLITE_OK)
+        return vault__err(copy_code(src), "%s: %s", path,
+                          s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src));
+    return VAULT_OK;
+}
+
+/* Copy the main database of `from` (a connection in the read transaction
+ * its caller holds, so the copy is that one snapshot however long it
+ * takes and whoever writes meanwhile) into the new file `path`: created
+ * here (O_EXCL, mode 0600, never through a symbolic link), keyed with the
+ * same key and page size, through SQLite's online backup API; removed
+ * again when anything fails. */
+static int copy_into(sqlite3 *from, int page_size, const char *path, const char *keyhex,
+                     vault_progress_fn progress, void *arg)
+{
+    int rc = VAULT_OK, src, fd, made = 0;
+    sqlite3 *to = NULL;
+    sqlite3_backup *b = NULL;
+    char pragma[64];
+    int total;
+
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    ENSURE(fd >= 0, errno == EEXIST ? VAULT_EEXISTS : VAULT_EIO, "%s: %s", path, strerror(errno));
+    close(fd);
+    made = 1;
+    src = sqlite3_open_v2(path, &to, SQLITE_OPEN_READWRITE, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_key(to, keyhex, (int)strlen(keyhex));
+    snprintf(pragma, sizeof pragma, "PRAGMA cipher_page_size = %d;", page_size);
+    if (src == SQLITE_OK)
+        src = sqlite3_exec(to, pragma, NULL, NULL, NULL);
+    ENSURE(src == SQLITE_OK, copy_code(src), "%s: %s", path,
+           to ? sqlite3_errmsg(to) : sqlite3_errstr(src));
+    b = sqlite3_backup_init(to, "main", from, "main");
+    ENSURE(b, copy_code(sqlite3_errcode(to)), "%s: cannot start the copy: %s", path,
+           sqlite3_errmsg(to));
+    do {
+        src = sqlite3_backup_step(b, COPY_STEP_PAGES);
+        total = sqlite3_backup_pagecount(b);
+        if (progress && (src == SQLITE_OK || src == SQLITE_DONE))
+            progress((uint64_t)(total - sqlite3_backup_remaining(b)), (uint64_t)total, arg);
+    } while (src == SQLITE_OK);
+    src = src == SQLITE_DONE ? sqlite3_backup_finish(b) : (sqlite3_backup_finish(b), src);
+    b = NULL;
+    ENSURE(src == SQLITE_OK, copy_code(src), "%s: copying the vault: %s", path,
+           sqlite3_errstr(src));
+    src = sqlite3_close(to);
+    to = NULL;
+    ENSURE(src == SQLITE_OK, copy_code(src), "%s: closing the copy: %s", path,
+           sqlite3_errstr(src));
+cleanup:
+    if (b)
+        sqlite3_backup_finish(b);
+    sqlite3_close(to);
+    if (rc < 0 && made && rc != VAULT_EEXISTS) {
+        char side[4096];
+
+        unlink(path);
+        snprintf(side, sizeof side, "%s-journal", path);
+        unlink(side);
+    }
+    return rc;
+}
+
+static int sq_backup_to(store_backend *be, const char *path, const uint8_t key[32],
+                        vault_progress_fn progress, void *arg)
+{
+    int rc = VAULT_OK;
+    sqlc *s = S(be);
+    char *keyhex = keyhex_new(key);
+
+    ENSURE(keyhex, VAULT_ENOMEM, "out of secure memory");
+    ENSURE(!sqlite3_get_autocommit(s->db), VAULT_ESTATE,
+           "database: a backup runs in the caller's read transaction");
+    GUARD(copy_into(s->db, s->page_size, path, keyhex, progress, arg));
+cleanup:
+    if (keyhex)
+        sodium_free(keyhex);
+    return rc;
+}
+
+int store_sqlcipher_copy(const char *from, const char *to, const uint8_t key[32],
+                         vault_progress_fn progress, void *arg)
+{
+    int rc = VAULT_OK, page_size = 0;
+    sqlc *s = calloc(1, sizeof *s);
+    char *keyhex = keyhex_new(key);
+
+    ENSURE(s && keyhex, VAULT_ENOMEM, "out of memory");
+    GUARD(open_keyed(s, &page_size, from, keyhex));
+    GUARD(exec(s, "BEGIN; SELECT count(*) FROM sqlite_master", "reading the copy"));
+    GUARD(copy_into(s->db, page_size, to, keyhex, progress, arg));
+cleanup:
+    if (keyhex)
+        sodium_free(keyhex);
+    sq_free(s ? &s->base : NULL);
+    return rc;
+}
+
+struct sqc_claim {
+    sqlc *s;
+};
+
+int store_sqlcipher_claim(sqc_claim **out, const char *path, const uint8_t key[32])
+{
+    int rc = VAULT_OK, page_size = 0, src;
+    sqc_claim *c = NULL;
+    char *keyhex = keyhex_new(key);
+    char wal[4096];
+    sqlite3_stmt *st = NULL;
+    struct stat sb;
+
+    *out = NULL;
+    c = calloc(1, sizeof *c);
+    ENSURE(c && keyhex, VAULT_ENOMEM, "out of memory");
+    c->s = calloc(1, sizeof *c->s);
+    ENSURE(c->s, VAULT_ENOMEM, "out of memory");
+    GUARD(open_keyed(c->s, &page_size, path, keyhex));
+    sqlite3_busy_timeout(c->s->db, CLAIM_TIMEOUT_MS);
+    /* Leaving WAL mode needs the only connection to the file: every other
+     * one (a vault handle, vaultd, the sqlcipher shell) holds a lock on it
+     * for as long as it is open.  It also folds the WAL into the file. */
+    GUARD(exec(c->s, "PRAGMA locking_mode = EXCLUSIVE", "claiming the vault"));
+    src = sqlite3_prepare_v2(c->s->db, "PRAGMA journal_mode = DELETE", -1, &st, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_step(st);
+    ENSURE(src == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+               strcmp((const char *)sqlite3_column_text(st, 0), "delete") == 0,
+           VAULT_EBUSY, "%s is open elsewhere (a vault handle, vaultd, a shell): close it first",
+           path);
+    sqlite3_finalize(st);
+    st = NULL;
+    /* Held until the release: whoever opens the file meanwhile waits. */
+    GUARD(exec(c->s, "BEGIN EXCLUSIVE; COMMIT", "claiming the vault"));
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    ENSURE(stat(wal, &sb) != 0 && errno == ENOENT, VAULT_EBUSY,
+           "%s is open elsewhere (its WAL is still there): close it first", path);
+    *out = c;
+    c = NULL;
+cleanup:
+    sqlite3_finalize(st);
+    if (keyhex)
+        sodium_free(keyhex);
+    store_sqlcipher_release(c);
+    return rc;
+}
+
+void store_sqlcipher_release(sqc_claim *c)
+{
+    if (!c)
+        return;
+    sq_free(c->s ? &c->s->base : NULL);
+    free(c);
+}
+
 static const store_backend sqlcipher_table = {
     .version = STORE_BACKEND_VERSION,
     .name = "sqlcipher",
@@ -2437,6 +2650,7 @@ static const store_backend sqlcipher_table = {
     .iter_free = sq_iter_free,
     .deferred_writes = 1,
     .audit_state_put = sq_audit_state_put,
+    .backup_to = sq_backup_to,
 };
 
 int store_sqlcipher_open(store_backend **out, const char *path, const uint8_t key[32], int create)
@@ -2468,11 +2682,13 @@ int store_sqlcipher_open(store_backend **out, const char *path, const uint8_t ke
     keyhex[66] = '\'';
     keyhex[67] = '\0';
     src = connect_keyed(s, path, keyhex, STORE_PAGE_SIZE);
+    s->page_size = STORE_PAGE_SIZE;
     if (src == SQLITE_NOTADB && !create) {
         /* Vaults made before 4 KiB pages use SQLCipher 3's 1 KiB default. */
         sqlite3_close(s->db);
         s->db = NULL;
         src = connect_keyed(s, path, keyhex, STORE_PAGE_SIZE_LEGACY);
+        s->page_size = STORE_PAGE_SIZE_LEGACY;
     }
     if (src == SQLITE_NOTADB) {
         rc = vault__err(VAULT_EAUTH, "%s: wrong key, or not a libvault vault", path);

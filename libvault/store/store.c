@@ -1256,3 +1256,52 @@ int store_quota_add(store *s, const char *quota, const char *user, int64_t since
     TX_WRITE(s);
     return s->be->quota_add(s->be, quota, user, since, now);
 }
+
+/* ---- copies ---- */
+
+int store_backup(store *s, const char *path, const uint8_t key[32], vault_progress_fn progress,
+                 void *arg)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(s && path && key, VAULT_EINVALID, "store_backup: missing argument");
+    ENSURE(s->be->backup_to, VAULT_ESTATE, "store: the %s backend makes no file copies",
+           s->be->name ? s->be->name : "?");
+    ENSURE(s->in_tx, VAULT_ESTATE, "store: a backup runs in a read transaction");
+    GUARD(s->be->backup_to(s->be, path, key, progress, arg));
+cleanup:
+    return rc;
+}
+
+int store_file_copy(const char *from, const char *to, const uint8_t key[32],
+                    vault_progress_fn progress, void *arg)
+{
+    return store_sqlcipher_copy(from, to, key, progress, arg);
+}
+
+struct store_file_claim {
+    sqc_claim *c;
+};
+
+int store_file_claim_take(store_file_claim **out, const char *path, const uint8_t key[32])
+{
+    int rc = VAULT_OK;
+    store_file_claim *c = calloc(1, sizeof *c);
+
+    *out = NULL;
+    ENSURE(c, VAULT_ENOMEM, "out of memory");
+    GUARD(store_sqlcipher_claim(&c->c, path, key));
+    *out = c;
+    c = NULL;
+cleanup:
+    free(c);
+    return rc;
+}
+
+void store_file_release(store_file_claim *c)
+{
+    if (!c)
+        return;
+    store_sqlcipher_release(c->c);
+    free(c);
+}

@@ -245,6 +245,26 @@ int store_trust_digest(store *s, uint8_t out[32]) VAULT_MUST_CHECK;
 /* 1 when the current transaction wrote a grant or policy row. */
 int store_trust_changed(const store *s);
 
+/* ---- Copies (backup and restore, docs/backup.md) ---- */
+
+/* Copy the store as the caller's read transaction sees it into the new
+ * file `path` (O_EXCL, mode 0600; nothing left behind on failure), keyed
+ * with `key` (the store key it was opened with).  VAULT_ESTATE for a
+ * backend that makes no file copies; VAULT_EEXISTS when `path` exists. */
+int store_backup(store *s, const char *path, const uint8_t key[32], vault_progress_fn progress,
+                 void *arg) VAULT_MUST_CHECK;
+/* Copy the closed store file `from` into the new file `to` the same way;
+ * VAULT_EAUTH when `from` does not open with `key`. */
+int store_file_copy(const char *from, const char *to, const uint8_t key[32],
+                    vault_progress_fn progress, void *arg) VAULT_MUST_CHECK;
+/* Hold the store file at `path` as its only connection (its WAL folded
+ * into the file, no one else can open it) until store_file_release, so it
+ * can be replaced.  VAULT_EBUSY when it is open elsewhere. */
+typedef struct store_file_claim store_file_claim;
+int store_file_claim_take(store_file_claim **out, const char *path,
+                          const uint8_t key[32]) VAULT_MUST_CHECK;
+void store_file_release(store_file_claim *c);
+
 /* ---- Search quotas (one row per counted use) ---- */
 
 /* Uses of `quota` by `user` later than `since` (unix seconds). */

@@ -525,6 +525,22 @@ _fn("vault_record_export", c_int, _pvp, _vp, c_char_p)
 _fn("vault_key_rotate", c_int, _vp, c_char_p, PROGRESS_FN, c_void_p)
 
 
+# Backup (declared only: no Python API yet; docs/backup.md)
+class vault_restore_info(Structure):
+    _fields_ = [
+        ("from_size", c_uint64),
+        ("to_size", c_uint64),
+        ("entries", c_uint64),
+        ("kept_old", c_int),
+    ]
+
+
+_fn("vault_backup", c_int, _vp, c_char_p, PROGRESS_FN, c_void_p)
+_fn("vault_const_restore_force", c_uint)
+_fn("vault_restore", c_int, POINTER(vault_restore_info), c_char_p, c_char_p,
+    POINTER(vault_secret), c_uint)
+
+
 # --------------------------------------------------------------------------
 # Helpers shared by the public modules
 # --------------------------------------------------------------------------
