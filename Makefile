@@ -4,7 +4,8 @@
 # Debian packages the build, the tests and the demo need.
 DEPS := build-essential cmake pkg-config libsodium-dev libsqlcipher-dev libssl-dev sqlcipher \
         libmicrohttpd-dev libgnutls28-dev gnutls-bin libsystemd-dev systemd libcurl4-gnutls-dev \
-        libyaml-dev libjansson-dev libcsv-dev libunistring-dev libcmocka-dev python3 clang libclang-rt-14-dev
+        libyaml-dev libjansson-dev libcsv-dev libunistring-dev libcmocka-dev python3 clang libclang-rt-14-dev \
+        tzdata
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan

@@ -139,6 +139,8 @@ static int write_out(cli *c, const char *path, const char *text)
 
 static int report_verify(cli *c, int rc, const vault_audit_result *r, int show_progress)
 {
+    char when[40];
+
     if (show_progress)
         fputc('\n', stderr);
     if (rc < 0 && rc != VAULT_EINTEGRITY)
@@ -159,6 +161,11 @@ static int report_verify(cli *c, int rc, const vault_audit_result *r, int show_p
     } else {
         printf("ok: %llu entries, %llu signed checkpoints verified\n",
                (unsigned long long)r->entries, (unsigned long long)r->checkpoints);
+        if (r->newest_size && r->newest_time > 0) {
+            cli_time_format(when, sizeof when, r->newest_time, -1, c->local);
+            printf("newest checkpoint: %llu entries, signed %s\n",
+                   (unsigned long long)r->newest_size, when);
+        }
     }
     return r->failure ? EXIT_INTEGRITY : EXIT_OK;
 }
@@ -722,7 +729,10 @@ int cmd_audit(cli *c, int argc, char **argv)
                                     : denied ? VAULT_REPORT_DENIED : VAULT_REPORT_BREAK_GLASS,
                                     record ? record : report_user, c->json);
             if (rc == VAULT_OK) {
-                fputs(text, stdout);
+                if (c->json)
+                    fputs(text, stdout);
+                else
+                    cli_put_times(stdout, c, text);
                 if (c->json)
                     fputc('\n', stdout);
                 else if (!*text)

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -63,6 +64,10 @@ static int run(const cli *base, int argc, char **argv)
     const char *cmd;
 
     c.vault_path = getenv("VAULT_PATH");
+    /* A zone set on purpose in the environment asks for local times;
+     * --local and --utc (last one wins) decide otherwise. */
+    c.local = getenv("TZ") && *getenv("TZ");
+    tzset();
     if (vault_init() < 0) {
         cli_errf("vaultctl: %s", vault_error_last());
         return EXIT_FAIL;
