@@ -181,6 +181,27 @@ char *cli_time_localize(const char *text);
 /* fputs of library text, localized when c->local. */
 void cli_put_times(FILE *f, const cli *c, const char *text);
 
+/* The one progress bar (cli/progress.c) for long operations: on standard
+ * error, only when it is a terminal; "done / total unit (pct%)" and a bar
+ * when the total is known, "done unit" otherwise; redrawn at most 10
+ * times a second; cli_progress_end clears the line.  cli_progress_fn is a
+ * vault_progress_fn taking the cli_progress as arg. */
+typedef struct cli_progress {
+    FILE *f;           /* NULL: draw nothing */
+    const char *label; /* e.g. "verifying", a grade */
+    const char *unit;  /* "entries", "records", "fields" */
+    int drawn;
+    int64_t last_ms;   /* when last drawn (monotonic), -1: never */
+    uint64_t done, total;
+} cli_progress;
+void cli_progress_start(cli_progress *p, const char *label, const char *unit);
+void cli_progress_update(cli_progress *p, uint64_t done, uint64_t total);
+void cli_progress_fn(uint64_t done, uint64_t total, void *arg);
+void cli_progress_end(cli_progress *p);
+/* For tests: draw to f as a terminal would, with the clock given. */
+void cli_progress_start_on(cli_progress *p, FILE *f, const char *label, const char *unit);
+void cli_progress_update_at(cli_progress *p, uint64_t done, uint64_t total, int64_t now_ms);
+
 /* "45s", "30m", "8h", "7d" -> seconds; -1 when malformed or too large. */
 int64_t cli_parse_duration(const char *s);
 

@@ -90,17 +90,6 @@ static const char audit_help[] =
     "  vaultctl --vault v --key-file k audit report --record 3f2a9c01e4b5d6c7a8b9c0d1e2f3a4b5 --bundle resident.json\n"
     "  vaultctl audit verify-bundle resident.json --pubkey audit.pub --witness-key w1.pub --witness-key w2.pub\n";
 
-static void progress_bar(uint64_t done, uint64_t total, void *arg)
-{
-    (void)arg;
-    if (total)
-        fprintf(stderr, "\r  %llu / %llu entries (%3.0f%%)", (unsigned long long)done,
-                (unsigned long long)total, 100.0 * (double)done / (double)total);
-    else
-        fprintf(stderr, "\r  %llu entries", (unsigned long long)done);
-    fflush(stderr);
-}
-
 /* Read a small text file (notes, keys); NULL and a message on failure. */
 static char *read_small(cli *c, const char *path)
 {
@@ -137,12 +126,11 @@ static int write_out(cli *c, const char *path, const char *text)
     return cli_file_write(c, path, text, strlen(text));
 }
 
-static int report_verify(cli *c, int rc, const vault_audit_result *r, int show_progress)
+static int report_verify(cli *c, int rc, const vault_audit_result *r, cli_progress *bar)
 {
     char when[40];
 
-    if (show_progress)
-        fputc('\n', stderr);
+    cli_progress_end(bar);
     if (rc < 0 && rc != VAULT_EINTEGRITY)
         return cli_fail(c, rc);
     if (c->json) {
@@ -443,12 +431,13 @@ int cmd_audit(cli *c, int argc, char **argv)
     uint64_t a = 0, b = 0;
     vault_proof proof = {0};
     int denied = 0, glass = 0, opt, r, rc = VAULT_OK, ex = EXIT_OK, kinds;
-    int show = isatty(STDERR_FILENO);
+    cli_progress bar;
     char **notes = NULL, *pub = NULL, *text = NULL, key[256];
     size_t ncp = 0, i;
     vault *v = NULL;
     vault_audit_result res;
 
+    cli_progress_start(&bar, "verifying", "entries");
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
         case OPT_HELP:
@@ -605,10 +594,10 @@ int cmd_audit(cli *c, int argc, char **argv)
                                                      (const char *const *)notes, ncp,
                                                      (const char *const *)wkeys, nwk,
                                                      (size_t)quorum,
-                                                     show ? progress_bar : NULL, NULL);
+                                                     cli_progress_fn, &bar);
             if (rc >= 0 && max_age && vault_audit_require_recent(&res, max_age) < 0)
                 rc = VAULT_EINTEGRITY;
-            ex = report_verify(c, rc, &res, show);
+            ex = report_verify(c, rc, &res, &bar);
             goto out;
         }
         if ((ex = read_notes(&notes, c, cp_paths, ncp)) != EXIT_OK)
@@ -630,13 +619,13 @@ int cmd_audit(cli *c, int argc, char **argv)
         }
         if (since)
             rc = vault_audit_verify_since(&res, v, since, (const char *const *)notes, ncp,
-                                          show ? progress_bar : NULL, NULL);
+                                          cli_progress_fn, &bar);
         else
             rc = vault_audit_verify_notes(&res, v, (const char *const *)notes, ncp,
-                                          show ? progress_bar : NULL, NULL);
+                                          cli_progress_fn, &bar);
         if (rc >= 0 && max_age && vault_audit_require_recent(&res, max_age) < 0)
             rc = VAULT_EINTEGRITY;
-        ex = report_verify(c, rc, &res, show);
+        ex = report_verify(c, rc, &res, &bar);
         goto out;
     }
     if (ncp) {
@@ -680,10 +669,11 @@ int cmd_audit(cli *c, int argc, char **argv)
         c->cmd = "audit export";
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             goto out;
+        /* To standard output, no bar: it may be the same terminal. */
+        bar.label = "exporting";
         rc = vault_audit_export_as(v, out_path ? out_path : "-", compact ? VAULT_EXPORT_COMPACT : 0,
-                                   show && out_path ? progress_bar : NULL, NULL);
-        if (show && out_path)
-            fputc('\n', stderr);
+                                   out_path ? cli_progress_fn : NULL, &bar);
+        cli_progress_end(&bar);
     } else if (strcmp(sub, "prove") == 0 || strcmp(sub, "consistency") == 0) {
         int inclusion = strcmp(sub, "prove") == 0;
         c->cmd = inclusion ? "audit prove" : "audit consistency";
