@@ -151,8 +151,9 @@ int cli_print_escaped(FILE *f, const char *s, size_t len, int width);
 /* json_dumps with JSON_INDENT(2), escaped (CLI_ESC_JSON), and a newline. */
 int cli_print_json(FILE *f, const json_t *doc);
 
-/* Terminal columns of a UTF-8 string (CJK counts 2), and printing padded
- * to a width in columns, so tables with Chinese text line up. */
+/* Terminal columns of a UTF-8 string, by the C library's wcwidth (CJK and
+ * emoji 2, combining marks 0, an invalid byte 1), and printing padded to
+ * a width in columns, so tables with Chinese text line up. */
 int cli_display_width(const char *s);
 void cli_print_padded(FILE *f, const char *s, int width);
 
@@ -201,6 +202,11 @@ void cli_progress_end(cli_progress *p);
 /* For tests: draw to f as a terminal would, with the clock given. */
 void cli_progress_start_on(cli_progress *p, FILE *f, const char *label, const char *unit);
 void cli_progress_update_at(cli_progress *p, uint64_t done, uint64_t total, int64_t now_ms);
+
+/* Once at start: LC_CTYPE from the environment when it is UTF-8, else
+ * C.UTF-8, so wcwidth measures the columns of CJK, emoji and combining
+ * marks (cli/text.c). */
+void cli_locale_init(void);
 
 /* "45s", "30m", "8h", "7d" -> seconds; -1 when malformed or too large. */
 int64_t cli_parse_duration(const char *s);

@@ -155,6 +155,7 @@ int main(int argc, char **argv)
     /* First, before any key exists in this process. */
     if ((ex = cli_harden_process(&c)) != EXIT_OK)
         return ex;
+    cli_locale_init();
     ex = run(&c, argc, argv);
     cli_env_secrets_free();
     return ex;
