@@ -123,4 +123,27 @@ expect_exit 0 "audit verify" -- "$VAULTCTL" --vault "$V" --key-file "$K" audit v
 expect_grep "^newest checkpoint: [0-9]* entries, signed 20[0-9-]*T[0-9:]*Z$" "$TMP/out" \
     "audit verify: the newest checkpoint's signed time, UTC"
 
+# Library text that names grant windows: policy explain and who-can.
+RID=$("$VAULTCTL" "${OFFICER[@]}" record add --in hangzhou/gongshu/xiaohe/changzheng/grid-07 "name=王五" phone=13800000000)
+"$VAULTCTL" "${OFFICER[@]}" grant --to-role civil_affairs_officer --to-dept civil_affairs --fields phone \
+    --records "$RID" --purposes social_assistance --from 2027-02-01T08:00+08:00 --until "2027-02-01 18:00" \
+    --reason visit >/dev/null 2>&1 || bad "grant on the record"
+CIVIL=(--vault "$V" --key-file "$K" --user wu --role civil_affairs_officer --dept civil_affairs
+    --jurisdiction hangzhou/gongshu --purpose social_assistance)
+expect_exit 0 "policy explain (TZ)" -- env TZ=Asia/Shanghai "$VAULTCTL" "${CIVIL[@]}" policy explain --record "$RID" --field phone
+expect_grep "not valid before 2027-02-01T08:00:00+08:00" "$TMP/out" "policy explain: the grant window in local time"
+expect_exit 0 "policy explain --utc (TZ)" -- env TZ=Asia/Shanghai "$VAULTCTL" "${CIVIL[@]}" --utc policy explain --record "$RID" --field phone
+expect_grep "not valid before 2027-02-01T00:00:00Z" "$TMP/out" "policy explain --utc: in UTC"
+
+# token issue --at takes the same forms (and Unix seconds, as before).
+expect_exit 0 "token keygen" -- "$VAULTCTL" token keygen --out "$TMP/issuer.key"
+TOK=(token issue --issuer-key "$TMP/issuer.key" --iss https://idp.test --aud vaultd --sub s1 --role r --dept d
+    --jurisdiction hangzhou --ttl 1h --json)
+expect_exit 0 "token issue --at a local time" -- env TZ=Asia/Shanghai "$VAULTCTL" "${TOK[@]}" --at "2027-01-10 09:00"
+expect_grep '"exp": 1799546400' "$TMP/out" "token issue --at: local time read in TZ"
+expect_exit 0 "token issue --at Unix seconds" -- "$VAULTCTL" "${TOK[@]}" --at 1799542800
+expect_grep '"exp": 1799546400' "$TMP/out" "token issue --at: Unix seconds still work"
+expect_exit 2 "token issue --at a bad time" -- "$VAULTCTL" "${TOK[@]}" --at "2027-01-10 9:00"
+expect_grep "token issue: --at: '2027-01-10 9:00' is not a time; use " "$TMP/err" "token issue --at: one line naming the option"
+
 finish
