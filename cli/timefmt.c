@@ -143,7 +143,7 @@ int cli_time_parse(int64_t *out, const char *s, char *why, size_t cap)
             p++;
             if (take_digits(&p, 2, &sec))
                 goto malformed;
-            if (*p == '.') { /* a fraction: kept to the second (grants count seconds) */
+            if (*p == '.') { /* a fraction: dropped (grants count whole seconds) */
                 for (p++, ndig = 0; is_digit(*p); p++)
                     ndig++;
                 if (ndig == 0 || ndig > 9)
