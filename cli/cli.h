@@ -37,6 +37,8 @@ enum {
     OPT_CERT,
     OPT_KEY,
     OPT_HELP,
+    OPT_LOCAL,
+    OPT_UTC,
     OPT__GLOBAL_END
 };
 
@@ -51,6 +53,7 @@ typedef struct cli {
     const char *cert_file;
     const char *cert_key_file;
     int json;
+    int local;               /* times in local time (--local, or TZ set; --utc clears) */
     int kdf_profile;
     vault_subject subject;
     const char *prog;
@@ -74,7 +77,9 @@ typedef struct cli {
     {"ca-file", required_argument, NULL, OPT_CA_FILE},            \
     {"cert", required_argument, NULL, OPT_CERT},                  \
     {"key", required_argument, NULL, OPT_KEY},                    \
-    {"help", no_argument, NULL, OPT_HELP}
+    {"help", no_argument, NULL, OPT_HELP},                        \
+    {"local", no_argument, NULL, OPT_LOCAL},                      \
+    {"utc", no_argument, NULL, OPT_UTC}
 
 /* Handle a global option: 1 handled, 0 not a global option, -1 bad value. */
 int cli_global_option(cli *c, int opt, const char *arg);
@@ -150,10 +155,62 @@ int cli_print_escaped(FILE *f, const char *s, size_t len, int width);
 /* json_dumps with JSON_INDENT(2), escaped (CLI_ESC_JSON), and a newline. */
 int cli_print_json(FILE *f, const json_t *doc);
 
-/* Terminal columns of a UTF-8 string (CJK counts 2), and printing padded
- * to a width in columns, so tables with Chinese text line up. */
+/* Terminal columns of a UTF-8 string, by the C library's wcwidth (CJK and
+ * emoji 2, combining marks 0, an invalid byte 1), and printing padded to
+ * a width in columns, so tables with Chinese text line up. */
 int cli_display_width(const char *s);
 void cli_print_padded(FILE *f, const char *s, int width);
+
+/* Times (cli/timefmt.c, docs/cli-output.md).  cli_time_parse reads
+ * 2026-12-01T09:00:00Z, 2026-12-01T09:00+08:00 (seconds and a fraction
+ * optional; the fraction is dropped), a local "2026-12-01 09:00" or
+ * 2026-12-01T09:00, or 2026-12-01 (local midnight), local being TZ or
+ * the system zone, into Unix seconds (1970 .. 9999).  On failure `why`
+ * says what is wrong, to follow the value in a message: CLI_TIME_BAD (no
+ * such form, day, time or offset), CLI_TIME_GAP (a local time the clocks
+ * skip), CLI_TIME_AMBIGUOUS (one they repeat: the message names both
+ * offsets), CLI_TIME_RANGE.  cli_time_option prints that as a usage error
+ * naming the option and the forms, and returns EXIT_OK or EXIT_USAGE. */
+enum { CLI_TIME_OK = 0, CLI_TIME_BAD = -1, CLI_TIME_GAP = -2, CLI_TIME_AMBIGUOUS = -3,
+       CLI_TIME_RANGE = -4 };
+int cli_time_parse(int64_t *out, const char *s, char *why, size_t cap);
+int cli_time_option(const cli *c, const char *opt, const char *s, int64_t *out);
+/* `t` as 2026-12-01T09:00:00Z, or with local, 2026-12-01T17:00:00+08:00;
+ * usec >= 0 adds six digits of fraction.  0, or -1 (out of range or no
+ * room: "@<seconds>" when it fits). */
+int cli_time_format(char *out, size_t cap, int64_t t, long usec, int local);
+/* A copy of library text (listings, reports) with every UTC time in it
+ * (YYYY-MM-DDTHH:MM:SS[.f]Z, standing alone) shown as local time with its
+ * offset, fraction kept: the same instants.  NULL when out of memory. */
+char *cli_time_localize(const char *text);
+/* fputs of library text, localized when c->local. */
+void cli_put_times(FILE *f, const cli *c, const char *text);
+
+/* The one progress bar (cli/progress.c) for long operations: on standard
+ * error, only when it is a terminal; "done / total unit (pct%)" and a bar
+ * when the total is known, "done unit" otherwise; redrawn at most 10
+ * times a second; cli_progress_end clears the line.  cli_progress_fn is a
+ * vault_progress_fn taking the cli_progress as arg. */
+typedef struct cli_progress {
+    FILE *f;           /* NULL: draw nothing */
+    const char *label; /* e.g. "verifying", a grade */
+    const char *unit;  /* "entries", "records", "fields" */
+    int drawn;
+    int64_t last_ms;   /* when last drawn (monotonic), -1: never */
+    uint64_t done, total;
+} cli_progress;
+void cli_progress_start(cli_progress *p, const char *label, const char *unit);
+void cli_progress_update(cli_progress *p, uint64_t done, uint64_t total);
+void cli_progress_fn(uint64_t done, uint64_t total, void *arg);
+void cli_progress_end(cli_progress *p);
+/* For tests: draw to f as a terminal would, with the clock given. */
+void cli_progress_start_on(cli_progress *p, FILE *f, const char *label, const char *unit);
+void cli_progress_update_at(cli_progress *p, uint64_t done, uint64_t total, int64_t now_ms);
+
+/* Once at start: LC_CTYPE from the environment when it is UTF-8, else
+ * C.UTF-8, so wcwidth measures the columns of CJK, emoji and combining
+ * marks (cli/text.c). */
+void cli_locale_init(void);
 
 /* "45s", "30m", "8h", "7d" -> seconds; -1 when malformed or too large. */
 int64_t cli_parse_duration(const char *s);

@@ -51,8 +51,11 @@ static const char audit_help[] =
     "administration, compared case-insensitively.  Each line names the caller as\n"
     "authenticated, [app=A iss=I sub=S], or [embedded] when nothing authenticated it\n"
     "(older entries recorded neither).  Text from the log is shown escaped\n"
-    "(\\n, \\x1b, \\u{202E}).  verify, checkpoint, pubkey, export and report\n"
-    "each leave an audit entry (an export includes its own).\n"
+    "(\\n, \\x1b, \\u{202E}).  Times in report lines and in verify's \"newest\n"
+    "checkpoint\" line are UTC (...Z), or local with the offset under --local or TZ;\n"
+    "--json, checkpoints and exports stay UTC.  verify, checkpoint, pubkey, export and\n"
+    "report each leave an audit entry (an export includes its own).  A progress bar is\n"
+    "drawn on standard error when it is a terminal.\n"
     "prove gives the RFC 6962 inclusion proof of entry N (numbered from 1) in the tree\n"
     "of the first S entries, consistency the proof that the tree of B entries extends\n"
     "the tree of A; without --size / --to, the tree of the newest signed checkpoint,\n"
@@ -90,17 +93,6 @@ static const char audit_help[] =
     "  vaultctl --vault v --key-file k audit report --record 3f2a9c01e4b5d6c7a8b9c0d1e2f3a4b5 --bundle resident.json\n"
     "  vaultctl audit verify-bundle resident.json --pubkey audit.pub --witness-key w1.pub --witness-key w2.pub\n";
 
-static void progress_bar(uint64_t done, uint64_t total, void *arg)
-{
-    (void)arg;
-    if (total)
-        fprintf(stderr, "\r  %llu / %llu entries (%3.0f%%)", (unsigned long long)done,
-                (unsigned long long)total, 100.0 * (double)done / (double)total);
-    else
-        fprintf(stderr, "\r  %llu entries", (unsigned long long)done);
-    fflush(stderr);
-}
-
 /* Read a small text file (notes, keys); NULL and a message on failure. */
 static char *read_small(cli *c, const char *path)
 {
@@ -137,10 +129,11 @@ static int write_out(cli *c, const char *path, const char *text)
     return cli_file_write(c, path, text, strlen(text));
 }
 
-static int report_verify(cli *c, int rc, const vault_audit_result *r, int show_progress)
+static int report_verify(cli *c, int rc, const vault_audit_result *r, cli_progress *bar)
 {
-    if (show_progress)
-        fputc('\n', stderr);
+    char when[40];
+
+    cli_progress_end(bar);
     if (rc < 0 && rc != VAULT_EINTEGRITY)
         return cli_fail(c, rc);
     if (c->json) {
@@ -159,6 +152,11 @@ static int report_verify(cli *c, int rc, const vault_audit_result *r, int show_p
     } else {
         printf("ok: %llu entries, %llu signed checkpoints verified\n",
                (unsigned long long)r->entries, (unsigned long long)r->checkpoints);
+        if (r->newest_size && r->newest_time > 0) {
+            cli_time_format(when, sizeof when, r->newest_time, -1, c->local);
+            printf("newest checkpoint: %llu entries, signed %s\n",
+                   (unsigned long long)r->newest_size, when);
+        }
         if (r->message[0]) /* a note on how, e.g. --since verified in full */
             fprintf(stderr, "vaultctl: %s: %s\n", c->cmd, r->message);
     }
@@ -438,12 +436,13 @@ int cmd_audit(cli *c, int argc, char **argv)
     uint64_t a = 0, b = 0;
     vault_proof proof = {0};
     int denied = 0, glass = 0, opt, r, rc = VAULT_OK, ex = EXIT_OK, kinds;
-    int show = isatty(STDERR_FILENO);
+    cli_progress bar;
     char **notes = NULL, *pub = NULL, *text = NULL, key[256];
     size_t ncp = 0, i;
     vault *v = NULL;
     vault_audit_result res;
 
+    cli_progress_start(&bar, "verifying", "entries");
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
         case OPT_HELP:
@@ -600,10 +599,10 @@ int cmd_audit(cli *c, int argc, char **argv)
                                                      (const char *const *)notes, ncp,
                                                      (const char *const *)wkeys, nwk,
                                                      (size_t)quorum,
-                                                     show ? progress_bar : NULL, NULL);
+                                                     cli_progress_fn, &bar);
             if (rc >= 0 && max_age && vault_audit_require_recent(&res, max_age) < 0)
                 rc = VAULT_EINTEGRITY;
-            ex = report_verify(c, rc, &res, show);
+            ex = report_verify(c, rc, &res, &bar);
             goto out;
         }
         if ((ex = read_notes(&notes, c, cp_paths, ncp)) != EXIT_OK)
@@ -625,13 +624,13 @@ int cmd_audit(cli *c, int argc, char **argv)
         }
         if (since)
             rc = vault_audit_verify_since(&res, v, since, (const char *const *)notes, ncp,
-                                          show ? progress_bar : NULL, NULL);
+                                          cli_progress_fn, &bar);
         else
             rc = vault_audit_verify_notes(&res, v, (const char *const *)notes, ncp,
-                                          show ? progress_bar : NULL, NULL);
+                                          cli_progress_fn, &bar);
         if (rc >= 0 && max_age && vault_audit_require_recent(&res, max_age) < 0)
             rc = VAULT_EINTEGRITY;
-        ex = report_verify(c, rc, &res, show);
+        ex = report_verify(c, rc, &res, &bar);
         goto out;
     }
     if (ncp) {
@@ -675,10 +674,11 @@ int cmd_audit(cli *c, int argc, char **argv)
         c->cmd = "audit export";
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             goto out;
+        /* To standard output, no bar: it may be the same terminal. */
+        bar.label = "exporting";
         rc = vault_audit_export_as(v, out_path ? out_path : "-", compact ? VAULT_EXPORT_COMPACT : 0,
-                                   show && out_path ? progress_bar : NULL, NULL);
-        if (show && out_path)
-            fputc('\n', stderr);
+                                   out_path ? cli_progress_fn : NULL, &bar);
+        cli_progress_end(&bar);
     } else if (strcmp(sub, "prove") == 0 || strcmp(sub, "consistency") == 0) {
         int inclusion = strcmp(sub, "prove") == 0;
         c->cmd = inclusion ? "audit prove" : "audit consistency";
@@ -724,7 +724,10 @@ int cmd_audit(cli *c, int argc, char **argv)
                                     : denied ? VAULT_REPORT_DENIED : VAULT_REPORT_BREAK_GLASS,
                                     record ? record : report_user, c->json);
             if (rc == VAULT_OK) {
-                fputs(text, stdout);
+                if (c->json)
+                    fputs(text, stdout);
+                else
+                    cli_put_times(stdout, c, text);
                 if (c->json)
                     fputc('\n', stdout);
                 else if (!*text)

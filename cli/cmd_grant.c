@@ -32,7 +32,10 @@ static const char grant_help[] =
     "After a grant is issued or approved, each deny rule of the policy that keeps a\n"
     "field from its recipients anyway is reported on standard error as \"warning: ...\"\n"
     "(the grant still stands; revoke it if it is useless).\n"
-    "TIME is YYYY-MM-DDTHH:MM:SSZ (UTC); DURATION is like 45m, 8h, 7d.\n"
+    "TIME is RFC 3339 with Z or an offset (2026-12-01T09:00:00Z, 2026-12-01T09:00+08:00;\n"
+    "seconds optional), or local time in TZ or the system zone ('2026-12-01 09:00',\n"
+    "2026-12-01T09:00, or 2026-12-01 for midnight); a local time the clocks skip or\n"
+    "repeat (DST) is refused: add the offset.  DURATION is like 45m, 8h, 7d.\n"
     "\n"
     "example:\n"
     "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
@@ -40,6 +43,11 @@ static const char grant_help[] =
     "      grant --to-role civil_affairs_officer --to-dept civil_affairs --fields phone,address \\\n"
     "      --in hangzhou/gongshu/xiaohe/changzheng --purposes social_assistance --for 7d \\\n"
     "      --reason \"2026 winter relief visits\"\n"
+    "  TZ=Asia/Shanghai vaultctl --vault v --key-file k --user li --role data_officer \\\n"
+    "      --dept street_office --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service \\\n"
+    "      grant --to-role civil_affairs_officer --to-dept civil_affairs --fields phone \\\n"
+    "      --in hangzhou/gongshu/xiaohe/changzheng --purposes social_assistance \\\n"
+    "      --from '2026-12-01 09:00' --until 2026-12-01T18:00+08:00 --reason \"relief day\"\n"
     "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
     "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service \\\n"
     "      grant --to-role civil_affairs_officer --to-dept civil_affairs --fields phone \\\n"
@@ -63,7 +71,9 @@ static const char grants_help[] =
     "usage: vaultctl grants [--active] [--json]\n"
     "\n"
     "List grants: state (pending, active, scheduled, expired, revoked), what, to whom,\n"
-    "until when, issuer and approver.  --active shows only those in force now.\n"
+    "until when, issuer and approver.  --active shows only those in force now.  Times\n"
+    "are UTC (...Z), or local with their offset under --local or TZ; --json gives\n"
+    "not_before and not_after as Unix seconds.\n"
     "\n"
     "example:\n"
     "  vaultctl --vault v --key-file k grants --active\n";
@@ -92,19 +102,6 @@ static const char export_help[] =
     "example:\n"
     "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
     "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_request export --record 0123...\n";
-
-/* "YYYY-MM-DDTHH:MM:SSZ" -> unix seconds; -1 when malformed. */
-static int64_t parse_time(const char *s)
-{
-    struct tm tmv;
-    const char *end;
-
-    memset(&tmv, 0, sizeof tmv);
-    end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tmv);
-    if (!end || *end)
-        return -1;
-    return (int64_t)timegm(&tmv);
-}
 
 /* Split "a,b,c" in place. */
 static int split(cli *c, char *list, const char **out, size_t *n, const char *what)
@@ -280,12 +277,12 @@ int cmd_grant(cli *c, int argc, char **argv)
     }
     if (!fl && !grades)
         return cli_usage_error(c, "say what: --fields or --grades");
-    if (from && (spec.not_before = parse_time(from)) < 0)
-        return cli_usage_error(c, "--from takes YYYY-MM-DDTHH:MM:SSZ");
+    if (from && (ex = cli_time_option(c, "--from", from, &spec.not_before)) != EXIT_OK)
+        return ex;
     if (!!until == !!dur)
         return cli_usage_error(c, "give one of --until TIME or --for DURATION");
-    if (until && (spec.not_after = parse_time(until)) < 0)
-        return cli_usage_error(c, "--until takes YYYY-MM-DDTHH:MM:SSZ");
+    if (until && (ex = cli_time_option(c, "--until", until, &spec.not_after)) != EXIT_OK)
+        return ex;
     if (dur) {
         if ((d = cli_parse_duration(dur)) < 0)
             return cli_usage_error(c, "--for takes a duration like 45m, 8h or 7d");
@@ -373,7 +370,10 @@ int cmd_grants(cli *c, int argc, char **argv)
     if (rc < 0) {
         ex = cli_fail(c, rc);
     } else {
-        fputs(out, stdout);
+        if (c->json)
+            fputs(out, stdout);
+        else
+            cli_put_times(stdout, c, out);
         if (c->json)
             fputc('\n', stdout);
         else if (!*out)

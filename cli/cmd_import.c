@@ -37,14 +37,6 @@ static const char import_help[] =
     "      import residents.csv\n"
     "  imported 1 record from residents.csv\n";
 
-static void progress_line(uint64_t done, uint64_t total, void *arg)
-{
-    (void)total;
-    (void)arg;
-    fprintf(stderr, "\r  importing: %llu records", (unsigned long long)done);
-    fflush(stderr);
-}
-
 int cmd_import(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {CLI_GLOBAL_OPTIONS, {NULL, 0, NULL, 0}};
@@ -53,7 +45,7 @@ int cmd_import(cli *c, int argc, char **argv)
     vault_session *s = NULL;
     size_t count = 0;
     int opt, r, rc, ex = EXIT_OK;
-    int show = isatty(STDERR_FILENO);
+    cli_progress bar;
 
     c->cmd = "import";
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -72,9 +64,10 @@ int cmd_import(cli *c, int argc, char **argv)
         goto out;
     if ((ex = cli_open_session(&s, v, c)) != EXIT_OK)
         goto out;
-    rc = vault_import_csv(&count, s, file, show ? progress_line : NULL, NULL);
-    if (show)
-        fputs("\r\033[K", stderr); /* clear the progress line */
+    /* The total is not known before the file is read: a count. */
+    cli_progress_start(&bar, "importing", "records");
+    rc = vault_import_csv(&count, s, file, cli_progress_fn, &bar);
+    cli_progress_end(&bar);
     if (rc < 0) {
         ex = cli_fail(c, rc);
         goto out;

@@ -17,7 +17,8 @@ static const char policy_help[] =
     "valid (warnings allowed), 7 when not.  apply replaces the vault's policy and lists the\n"
     "(role, department, field) cells that gain (+) or lose (-) access, then the bounds of\n"
     "the apps: section gained or lost.  explain shows every\n"
-    "rule considered for one decision; who-can lists who may read a field.\n"
+    "rule considered for one decision; who-can lists who may read a field.  The grant\n"
+    "windows they show are UTC (...Z), or local time with the offset under --local or TZ.\n"
     "Actions: read, write, create, search, erase, export.\n"
     "\n"
     "examples:\n"
@@ -147,8 +148,12 @@ int cmd_policy(cli *c, int argc, char **argv)
         if ((ex = cli_open_session(&s, v, c)) != EXIT_OK)
             goto out;
         rc = vault_explain(&out, s, action, record, field);
-        if (rc == VAULT_OK)
-            cli_put_lines(stdout, out);
+        if (rc == VAULT_OK) {
+            /* Grant windows in it: local under --local / TZ. */
+            char *local = c->local ? cli_time_localize(out) : NULL;
+            cli_put_lines(stdout, local ? local : out);
+            free(local);
+        }
     } else if (strcmp(sub, "who-can") == 0) {
         c->cmd = "policy who-can";
         if (!field)
@@ -157,7 +162,10 @@ int cmd_policy(cli *c, int argc, char **argv)
             return ex;
         rc = vault_who_can(&out, v, field, record, c->json);
         if (rc == VAULT_OK) {
-            char *safe = cli_escape(out, strlen(out), c->json ? CLI_ESC_JSON : CLI_ESC_LINES);
+            char *local = c->local && !c->json ? cli_time_localize(out) : NULL;
+            char *safe = local ? cli_escape(local, strlen(local), CLI_ESC_LINES)
+                               : cli_escape(out, strlen(out), c->json ? CLI_ESC_JSON : CLI_ESC_LINES);
+            free(local);
             fputs(safe ? safe : "", stdout);
             cli_text_free(safe);
             if (*out && out[strlen(out) - 1] != '\n')

@@ -9,7 +9,6 @@
 
 #include "cli.h"
 
-#define BAR_WIDTH 30
 
 static const char rotate_help[] =
     "usage: vaultctl key rotate --grade G [--json]   (unlock as usual)\n"
@@ -30,8 +29,7 @@ static const char rotate_help[] =
     "  vaultctl --vault street.vault --key-file street.key key rotate --grade sensitive\n";
 
 typedef struct rotate_state {
-    int bar;            /* draw a progress bar on stderr */
-    int drawn;          /* the bar is on screen (end it with a newline) */
+    cli_progress bar;
     uint64_t done, total;
     const char *grade;
 } rotate_state;
@@ -39,24 +37,10 @@ typedef struct rotate_state {
 static void on_progress(uint64_t done, uint64_t total, void *arg)
 {
     rotate_state *st = arg;
-    char bar[BAR_WIDTH + 1];
-    size_t fill, i;
 
     st->done = done;
     st->total = total;
-    if (!st->bar)
-        return;
-    fill = total ? (size_t)((double)BAR_WIDTH * (double)done / (double)total) : BAR_WIDTH;
-    if (fill > BAR_WIDTH)
-        fill = BAR_WIDTH;
-    for (i = 0; i < BAR_WIDTH; i++)
-        bar[i] = i < fill ? '#' : '.';
-    bar[BAR_WIDTH] = '\0';
-    fprintf(stderr, "\r  %s [%s] %llu / %llu fields (%3.0f%%)", st->grade, bar,
-            (unsigned long long)done, (unsigned long long)total,
-            total ? 100.0 * (double)done / (double)total : 100.0);
-    fflush(stderr);
-    st->drawn = 1;
+    cli_progress_update(&st->bar, done, total);
 }
 
 static double seconds_since(const struct timespec *t0)
@@ -121,11 +105,10 @@ int cmd_key_rotate(cli *c, int argc, char **argv)
         return cli_usage_error(c, "--grade G is required");
     if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
         return ex;
-    st.bar = isatty(STDERR_FILENO);
+    cli_progress_start(&st.bar, st.grade, "fields");
     clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = vault_key_rotate(v, st.grade, on_progress, &st);
-    if (st.drawn)
-        fputc('\n', stderr);
+    cli_progress_end(&st.bar);
     if (rc < 0) {
         ex = cli_fail(c, rc);
         if (st.done)

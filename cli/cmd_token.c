@@ -27,7 +27,7 @@ static const char token_help[] =
     "usage: vaultctl token keygen --out FILE\n"
     "       vaultctl token issue --issuer-key FILE --iss ISS --aud AUD --sub SUB [--user U]\n"
     "                            --role R --dept D --jurisdiction J [--ttl 1h] [--jti ID]\n"
-    "                            [--kid K] [--at UNIX_TIME]\n"
+    "                            [--kid K] [--at TIME]\n"
     "\n"
     "A DEVELOPMENT issuer of identity tokens, for tests and demos only: the key is a\n"
     "plain file on this machine and nothing checks who asks for a token.  Production\n"
@@ -42,7 +42,9 @@ static const char token_help[] =
     "SUB), role, department, jurisdiction, iat and nbf (now, or --at), exp (+ --ttl:\n"
     "45s, 30m, 8h; at most 24h, default 1h) and jti (--jti, default 16 random bytes\n"
     "in hex).  --json prints {\"token\", \"jti\", \"exp\"} instead.  --at issues as if at that\n"
-    "time, to make expired or not-yet-valid tokens for tests.\n"
+    "time, to make expired or not-yet-valid tokens for tests: Unix seconds or a time as\n"
+    "`grant --from` takes it (2026-12-01T09:00:00Z, 2026-12-01T09:00+08:00, a local\n"
+    "'2026-12-01 09:00' or a date).\n"
     "\n"
     "Key file: '#' comment lines and one line 'ed25519-seed:<base64 of the 32-byte\n"
     "seed>' (docs/tokens.md).  Exit codes: 2 bad arguments, 5 no key file, 7 a key\n"
@@ -262,11 +264,19 @@ static int issue(cli *c, const issue_args *a)
         return cli_usage_error(c, "--ttl takes a duration like 30m or 8h, at most 24h "
                                   "(a development token)");
     now = (int64_t)time(NULL);
-    if (a->at) {
+    if (a->at && strchr(a->at, '-')) { /* a date: the time forms of every option */
+        int64_t t;
+        if ((ex = cli_time_option(c, "--at", a->at, &t)) != EXIT_OK)
+            return ex;
+        if (t > TIME_MAX - TTL_MAX)
+            return cli_usage_error(c, "--at: '%s' is too late for a token", a->at);
+        now = t;
+    } else if (a->at) {
         errno = 0;
         at = strtoll(a->at, &endp, 10);
         if (errno || endp == a->at || *endp || at < 0 || at > TIME_MAX - TTL_MAX)
-            return cli_usage_error(c, "--at takes unix seconds");
+            return cli_usage_error(c, "--at takes unix seconds or a time (2026-12-01T09:00:00Z, "
+                                      "2026-12-01T09:00+08:00, '2026-12-01 09:00' local)");
         now = (int64_t)at;
     }
     randombytes_buf(rnd, sizeof rnd);

@@ -86,9 +86,11 @@ static const char keyslot_help[] =
     "Keyslots hold the master key under a passphrase or a key file; changing them never\n"
     "re-encrypts data.  `add` takes the new secret from --new-key-file F (created if it\n"
     "does not exist) or from VAULT_NEW_PASSPHRASE or a terminal prompt.  The last slot\n"
-    "can't be removed.\n"
+    "can't be removed.  `list` shows when each slot was made: UTC (...Z), or local time\n"
+    "with its offset under --local or TZ; --json gives `created` in Unix seconds.\n"
     "\n"
     "example:\n"
+    "  vaultctl --vault street.vault --key-file street.key --local keyslot list\n"
     "  VAULT_PASSPHRASE=... vaultctl --vault street.vault keyslot add --new-key-file backup.key --label backup\n";
 
 int cmd_keyslot(cli *c, int argc, char **argv)
@@ -161,14 +163,14 @@ int cmd_keyslot(cli *c, int argc, char **argv)
                 rc = VAULT_ENOMEM;
             json_decref(arr);
         } else if (rc == VAULT_OK) {
-            printf("%-5s %-11s %-20s %s\n", "SLOT", "KIND", "CREATED", "LABEL");
+            /* CREATED: ...Z (20 columns) or, local, ...+08:00 (25). */
+            int tw = c->local ? 25 : 20;
+            printf("%-5s %-11s %-*s %s\n", "SLOT", "KIND", tw, "CREATED", "LABEL");
             for (i = 0; i < n; i++) {
-                char when[32];
-                time_t t = (time_t)slots[i].created;
-                struct tm tmv;
-                strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tmv));
-                printf("%-5d %-11s %-20s ", slots[i].slot,
-                       slots[i].kind == VAULT_UNLOCK_KEYFILE ? "keyfile" : "passphrase", when);
+                char when[40];
+                cli_time_format(when, sizeof when, slots[i].created, -1, c->local);
+                printf("%-5d %-11s %-*s ", slots[i].slot,
+                       slots[i].kind == VAULT_UNLOCK_KEYFILE ? "keyfile" : "passphrase", tw, when);
                 /* A label is free text: escaped like any value. */
                 if (cli_print_escaped(stdout, slots[i].label, strlen(slots[i].label), 0) != EXIT_OK)
                     rc = VAULT_ENOMEM;

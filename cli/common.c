@@ -189,6 +189,8 @@ int cli_global_option(cli *c, int opt, const char *arg)
     case OPT_CERT: c->cert_file = arg; return 1;
     case OPT_KEY: c->cert_key_file = arg; return 1;
     case OPT_JSON: c->json = 1; return 1;
+    case OPT_LOCAL: c->local = 1; return 1;
+    case OPT_UTC: c->local = 0; return 1;
     case OPT_USER: c->subject.user = arg; return 1;
     case OPT_ROLE: c->subject.role = arg; return 1;
     case OPT_DEPT: c->subject.department = arg; return 1;

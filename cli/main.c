@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -65,6 +66,10 @@ static int run(const cli *base, int argc, char **argv)
     const char *cmd;
 
     c.vault_path = getenv("VAULT_PATH");
+    /* A zone set on purpose in the environment asks for local times;
+     * --local and --utc (last one wins) decide otherwise. */
+    c.local = getenv("TZ") && *getenv("TZ");
+    tzset();
     if (vault_init() < 0) {
         cli_errf("vaultctl: %s", vault_error_last());
         return EXIT_FAIL;
@@ -156,6 +161,7 @@ int main(int argc, char **argv)
     /* First, before any key exists in this process. */
     if ((ex = cli_harden_process(&c)) != EXIT_OK)
         return ex;
+    cli_locale_init();
     ex = run(&c, argc, argv);
     cli_env_secrets_free();
     return ex;

@@ -1,52 +1,48 @@
-/* vaultctl: text output: padding by display width, so tables with Chinese
- * text line up, and escaping what a terminal would obey. */
+/* vaultctl: text output: padding by display width (the C library's
+ * wcwidth, in a UTF-8 LC_CTYPE), so tables with Chinese text, emoji and
+ * combining marks line up, and escaping what a terminal would obey. */
+#include <langinfo.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include <sodium.h>
 #include <unistr.h>
 
 #include "cli.h"
 
-/* Columns a code point takes on a terminal: 2 for East Asian wide and
- * fullwidth ranges, else 1 (combining marks are rare in this data). */
-static int cp_width(uint32_t cp)
+void cli_locale_init(void)
 {
-    return (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
-                   (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
-                   (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
-                   (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD)
-               ? 2
-               : 1;
+    const char *cs;
+
+    /* Only LC_CTYPE: messages, numbers and dates stay as documented. */
+    if (setlocale(LC_CTYPE, "") && (cs = nl_langinfo(CODESET)) && strcmp(cs, "UTF-8") == 0)
+        return;
+    setlocale(LC_CTYPE, "C.UTF-8");
 }
 
 int cli_display_width(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    int w = 0;
-    uint32_t cp;
-    int n, i;
+    const uint8_t *p = (const uint8_t *)s;
+    size_t len = strlen(s), i = 0;
+    ucs4_t cp;
+    int w = 0, r, cw;
 
-    while (*p) {
-        if (*p < 0x80) {
-            cp = *p;
-            n = 1;
-        } else if ((*p & 0xE0) == 0xC0) {
-            cp = *p & 0x1F;
-            n = 2;
-        } else if ((*p & 0xF0) == 0xE0) {
-            cp = *p & 0x0F;
-            n = 3;
-        } else {
-            cp = *p & 0x07;
-            n = 4;
+    while (i < len) {
+        r = u8_mbtoucr(&cp, p + i, len - i);
+        if (r <= 0) { /* not UTF-8 here: one byte, one column (as \xNN would be) */
+            w++;
+            i++;
+            continue;
         }
-        for (i = 1; i < n && (p[i] & 0xC0) == 0x80; i++)
-            cp = (cp << 6) | (p[i] & 0x3F);
-        p += i;
-        w += cp_width(cp);
+        i += (size_t)r;
+        /* wcwidth: 0 for combining marks, 2 for wide (CJK, emoji), -1 for
+         * what has no width of its own (controls: escaped before this). */
+        cw = wcwidth((wchar_t)cp);
+        w += cw < 0 ? 1 : cw;
     }
     return w;
 }

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "../cli/text.c"
@@ -95,12 +96,58 @@ static void test_json(void **state)
     JSON("", "");
 }
 
+/* Columns by wcwidth: CJK and emoji 2, a combining mark 0. */
+static void test_width(void **state)
+{
+    (void)state;
+    assert_int_equal(cli_display_width(""), 0);
+    assert_int_equal(cli_display_width("abc"), 3);
+    assert_int_equal(cli_display_width("\xe5\xbc\xa0\xe4\xb8\x89"), 4);     /* 张三 */
+    assert_int_equal(cli_display_width("Jose\xcc\x81"), 4);                 /* e + U+0301 */
+    assert_int_equal(cli_display_width("\xc3\xa9"), 1);                     /* precomposed */
+    assert_int_equal(cli_display_width("\xf0\x9f\x98\x80"), 2);             /* U+1F600 */
+    assert_int_equal(cli_display_width("\xf0\x9f\x8f\xa5 ok"), 5);         /* U+1F3E5 hospital */
+    assert_int_equal(cli_display_width("\xef\xbc\xa1"), 2);                 /* fullwidth A */
+    assert_int_equal(cli_display_width("\xe2\x80\x8b"), 0);                 /* zero width space */
+    assert_int_equal(cli_display_width("\xff\xfe"), 2);                      /* invalid: 1 each */
+}
+
+/* Padded cells line up: each row's next column starts at the same column. */
+static void test_padded(void **state)
+{
+    static const char *const cells[] = {"\xe5\xbc\xa0\xe4\xb8\x89", "Jose\xcc\x81",
+                                        "\xf0\x9f\x98\x80 smile", "plain"};
+    char *buf = NULL;
+    size_t len = 0, i;
+    FILE *f;
+
+    (void)state;
+    for (i = 0; i < sizeof cells / sizeof cells[0]; i++) {
+        f = open_memstream(&buf, &len);
+        assert_non_null(f);
+        cli_print_padded(f, cells[i], 12);
+        fputs("|", f);
+        fclose(f);
+        assert_int_equal(cli_display_width(buf), 13);
+        assert_int_equal(buf[len - 1], '|');
+        free(buf);
+        buf = NULL;
+    }
+    f = open_memstream(&buf, &len); /* wider than the cell: printed whole, no padding */
+    cli_print_padded(f, "\xe5\xbc\xa0\xe4\xb8\x89", 3);
+    fclose(f);
+    assert_string_equal(buf, "\xe5\xbc\xa0\xe4\xb8\x89");
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_plain),       cmocka_unit_test(test_text_controls),
         cmocka_unit_test(test_text_bidi),        cmocka_unit_test(test_text_invalid_utf8),
         cmocka_unit_test(test_worst_case_fits),  cmocka_unit_test(test_json),
+        cmocka_unit_test(test_width),            cmocka_unit_test(test_padded),
     };
+    cli_locale_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

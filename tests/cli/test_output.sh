@@ -114,4 +114,51 @@ sed 's/label: 网格员/label: "网格\\e[2K员"/' "$POL" >"$LAB_POL"
 expect_exit 7 "policy check refuses a label with ESC" -- "$VAULTCTL" policy check "$LAB_POL"
 expect_grep "label must be one line of text" "$TMP/err" "and says why"
 
+# Columns are measured with wcwidth: CJK and emoji take 2, a combining mark
+# 0, so the reason column starts at the same place on every line.
+ID2=$("$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" record add \
+    --in hangzhou/gongshu/xiaohe/changzheng/grid-07 "name=张三" "address=$(printf 'Jose\314\201')" \
+    "phone=$(printf '\360\237\230\200 138')")
+for env in "" "LANG=C" "LC_ALL=POSIX" "LC_ALL=C.UTF-8"; do
+    env $env "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" record get "$ID2" \
+        --fields name,address,phone >"$TMP/w.txt" 2>&1
+    # value cell: 28 columns, then one space, then the reason.
+    expect_grep "^  name                     allow 张三$(printf '%25s' '')allow" "$TMP/w.txt" \
+        "${env:-default locale}: 张三 is 4 columns"
+    expect_grep "^  address                  allow $(printf 'Jose\314\201')$(printf '%25s' '')allow" "$TMP/w.txt" \
+        "${env:-default locale}: a combining acute takes no column"
+    expect_grep "^  phone                    allow $(printf '\360\237\230\200') 138$(printf '%23s' '')allow" \
+        "$TMP/w.txt" "${env:-default locale}: an emoji is 2 columns"
+done
+
+# The progress bar: nothing when standard error is not a terminal; on a
+# terminal (script(1) gives one) a count or done / total, then the line
+# cleared before the result.
+CSV="$TMP/many.csv"
+{ echo "jurisdiction,name,phone"
+  for i in $(seq 1 1500); do echo "hangzhou/gongshu/xiaohe/changzheng/grid-07,居民$i,139$(printf %08d "$i")"; done
+} >"$CSV"
+expect_exit 0 "import (stderr a file)" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" import "$CSV"
+[ -s "$TMP/err" ] && bad "import drew on a file: $(head -c 80 "$TMP/err" | cat -A)" || ok "import: no progress off a terminal"
+expect_exit 0 "audit verify (stderr a file)" -- "$VAULTCTL" --vault "$V" --key-file "$K" audit verify
+[ -s "$TMP/err" ] && bad "audit verify drew on a file" || ok "audit verify: no progress off a terminal"
+if command -v script >/dev/null; then
+    CMD=$(printf '%q ' "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" import "$CSV")
+    script -qec "$CMD" /dev/null >"$TMP/tty.txt" 2>&1 </dev/null
+    expect_grep "$(printf '\r')  importing: 1000 records" "$TMP/tty.txt" "import on a terminal: a count (no total known)"
+    expect_grep "$(printf '\r\033\\[Kimported 1500 records')" "$TMP/tty.txt" "import: the line is cleared before the result"
+    CMD=$(printf '%q ' "$VAULTCTL" --vault "$V" --key-file "$K" audit verify)
+    script -qec "$CMD" /dev/null >"$TMP/tty.txt" 2>&1 </dev/null
+    expect_grep "verifying \[#*\] [0-9]* / [0-9]* entries (100%)" "$TMP/tty.txt" "audit verify on a terminal: done / total and a percentage"
+    expect_grep "$(printf '\r\033\\[Kok: ')" "$TMP/tty.txt" "audit verify: the line is cleared before the result"
+    n=$(tr '\r' '\n' <"$TMP/tty.txt" | grep -c "verifying")
+    [ "$n" -le 20 ] && ok "audit verify: redrawn $n times (at most 10 a second)" || bad "audit verify redrawn $n times"
+    CMD=$(printf '%q ' "$VAULTCTL" --vault "$V" --key-file "$K" key rotate --grade personal)
+    script -qec "$CMD" /dev/null >"$TMP/tty.txt" 2>&1 </dev/null
+    expect_grep "personal \[#*\] [0-9]* / [0-9]* fields (100%)" "$TMP/tty.txt" "key rotate on a terminal: a bar with the total"
+    expect_grep "$(printf '\r\033\\[Kgrade personal: new data key')" "$TMP/tty.txt" "key rotate: the line is cleared before the result"
+else
+    bad "script(1) (bsdutils) is missing: the terminal cases did not run"
+fi
+
 finish
