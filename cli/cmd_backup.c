@@ -71,7 +71,13 @@ int cmd_backup(cli *c, int argc, char **argv)
         return cli_usage_error(c, "where to? give --out FILE");
     if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
         return ex;
-    rc = vault_backup(v, out, NULL, NULL);
+    {
+        cli_progress bar;
+
+        cli_progress_start(&bar, "backing up", "pages");
+        rc = vault_backup(v, out, cli_progress_fn, &bar);
+        cli_progress_end(&bar);
+    }
     vault_close(v);
     if (rc < 0)
         return cli_fail(c, rc);
