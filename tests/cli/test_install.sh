@@ -35,6 +35,22 @@ else
     bad "example builds with pkg-config"; cat "$TMP/err"
 fi
 
+# Cflags carry only what vault.h needs: an app that includes both vault.h
+# and sqlite3.h compiles against the system's header, not SQLCipher's
+# older one (the private dependencies are in Libs.private, not
+# Requires.private, whose Cflags pkg-config would add).
+cflags=$(pkg-config --cflags libvault)
+set -- $cflags
+if [ $# = 1 ] && [ "$(cd "${1#-I}" 2>/dev/null && pwd)" = "$(cd "$PREFIX/include" && pwd)" ]; then
+    ok "libvault.pc Cflags: only the include directory"; else bad "libvault.pc Cflags: '$cflags'"; fi
+pkg-config --static --libs libvault | grep -q -- "-lsqlcipher" && ok "static linking still names SQLCipher" ||
+    bad "pkg-config --static --libs libvault lacks -lsqlcipher"
+if [ -f /usr/include/sqlite3.h ]; then
+    printf '#include <vault.h>\n#include <sqlite3.h>\n#if SQLITE_VERSION_NUMBER < 3016000\n#error SQLCipher 3.4 header (SQLite 3.15)\n#endif\nint main(void) { return 0; }\n' >"$TMP/both.c"
+    if cc -c -o "$TMP/both.o" "$TMP/both.c" $cflags 2>"$TMP/err"; then
+        ok "vault.h with the system's sqlite3.h"; else bad "vault.h with sqlite3.h"; cat "$TMP/err"; fi
+fi
+
 mkdir -p "$TMP/consumer"
 cp "$TMP/example.c" "$TMP/consumer/"
 cat >"$TMP/consumer/CMakeLists.txt" <<'CMK'
