@@ -131,9 +131,24 @@ static void remove_tree(const char *dir)
 }
 
 
-/* The vaultd to run: --vaultd, else the one built with this vaultctl
- * (its path compiled in, as the policy directory is), else one next to
- * this program.  NULL (with a message) when none is there. */
+/* An installed vaultctl: `rel` (a path relative to this program's
+ * directory, compiled in) + `name` in buf when it exists, else NULL. */
+static const char *installed(char *buf, size_t cap, const char *self, const char *rel,
+                             const char *name, int mode)
+{
+    const char *slash = strrchr(self, '/');
+
+    if (!slash || !rel ||
+        (size_t)snprintf(buf, cap, "%.*s/%s/%s", (int)(slash - self), self, rel, name) >= cap ||
+        access(buf, mode) != 0)
+        return NULL;
+    return buf;
+}
+
+/* The vaultd to run: --vaultd, else the installed one beside an installed
+ * vaultctl (sbin), else the one built with this vaultctl (its path
+ * compiled in, as the policy directory is), else one next to this
+ * program.  NULL (with a message) when none is there. */
 static const char *find_vaultd(char *buf, size_t cap, const char *given, const char *self)
 {
     const char *slash;
@@ -144,6 +159,10 @@ static const char *find_vaultd(char *buf, size_t cap, const char *given, const c
         cli_errf("vaultctl: demo: --vaultd %s: %s", given, strerror(errno));
         return NULL;
     }
+#ifdef VAULT_SBIN_INSTALLED
+    if (installed(buf, cap, self, VAULT_SBIN_INSTALLED, "vaultd", X_OK))
+        return buf;
+#endif
 #ifdef VAULT_VAULTD_PATH
     if (access(VAULT_VAULTD_PATH, X_OK) == 0)
         return VAULT_VAULTD_PATH;
@@ -266,8 +285,8 @@ int cmd_demo(cli *c, int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     const char *policy = VAULT_POLICY_DIR "/community.yaml", *keep = NULL, *vaultd_opt = NULL;
     const char *vaultd = NULL;
-    char self[4096], vaultd_buf[4096];
-    int service = 1;
+    char self[4096], vaultd_buf[4096], policy_buf[4096];
+    int service = 1, policy_given = 0;
     ssize_t self_len;
     char tmpl[] = "/tmp/vaultctl-demo-XXXXXX", *dir = NULL;
     char vpath[2048], kpath[2048], csv[2048], exp[2048], pub[2048], bad[2048], side[4096];
@@ -298,7 +317,7 @@ int cmd_demo(cli *c, int argc, char **argv)
         if (opt == OPT_HELP)
             return cli_help(demo_help);
         if (opt == 'p')
-            policy = optarg;
+            policy = optarg, policy_given = 1;
         else if (opt == 'k')
             keep = optarg;
         else if (opt == 'd')
@@ -320,6 +339,13 @@ int cmd_demo(cli *c, int argc, char **argv)
         return EXIT_FAIL;
     }
     self[self_len] = '\0';
+#ifdef VAULT_POLICY_DIR_INSTALLED
+    /* Installed: the policy from the installed data directory. */
+    if (!policy_given &&
+        installed(policy_buf, sizeof policy_buf, self, VAULT_POLICY_DIR_INSTALLED,
+                  "community.yaml", R_OK))
+        policy = policy_buf;
+#endif
     if (service && !(vaultd = find_vaultd(vaultd_buf, sizeof vaultd_buf, vaultd_opt, self)))
         return EXIT_FAIL;
     if (keep) {

@@ -15,6 +15,15 @@ LIBDIR=$(dirname "$(find "$PREFIX" -name 'libvault.so.0' | head -1)")
 [ -f "$LIBDIR/cmake/libvault/libvaultConfig.cmake" ] && ok "CMake package installed" || bad "CMake package installed"
 [ -x "$PREFIX/bin/vaultctl" ] && ok "vaultctl installed" || bad "vaultctl installed"
 
+# The installed vaultctl's demo takes the installed policy (and the
+# installed vaultd), not the build tree's.
+[ -f "$PREFIX/share/libvault/policies/community.yaml" ] && ok "policies installed in share/libvault" ||
+    bad "policies installed"
+if (cd "$TMP" && ASAN_OPTIONS=detect_leaks=0 "$PREFIX/bin/vaultctl" demo --no-service --residents 50) \
+       >"$TMP/demo.out" 2>&1; then ok "the installed demo runs"; else bad "the installed demo runs"; tail -5 "$TMP/demo.out"; fi
+expect_grep "$PREFIX/bin/../share/libvault/policies/community.yaml" "$TMP/demo.out" \
+    "the installed demo uses the installed policy"
+
 # The README's example, verbatim.
 awk '/^```c$/{on=1; next} /^```$/{on=0} on' "$SRC/README.md" >"$TMP/example.c"
 [ -s "$TMP/example.c" ] && ok "README has a C example" || bad "README has a C example"
