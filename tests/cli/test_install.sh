@@ -60,6 +60,22 @@ if [ -f /usr/include/sqlite3.h ]; then
         ok "vault.h with the system's sqlite3.h"; else bad "vault.h with sqlite3.h"; cat "$TMP/err"; fi
 fi
 
+# The installed static library exports the public API only: an
+# application with functions of its own named like libvault's internals
+# (store_open, af_leaf_hash) links against it and runs.
+printf 'int store_open(void) { return 42; }\nint af_leaf_hash(void) { return 7; }\n' >"$TMP/mine.c"
+libs=$(pkg-config --static --libs libvault | sed "s|-lvault|$LIBDIR/libvault.a|")
+if cc $SAN -o "$TMP/ex-static" "$TMP/example.c" "$TMP/mine.c" $cflags $libs 2>"$TMP/err"; then
+    ok "an app with its own store_open links the static library"
+    if run_example "$TMP/run-static" "$TMP/ex-static"; then ok "and runs"; else bad "and runs"; cat "$TMP/out"; fi
+else
+    bad "an app with its own store_open links the static library"; head -5 "$TMP/err"
+fi
+n=$(nm -g --defined-only "$LIBDIR/libvault.a" | awk 'NF == 3 && $3 !~ /^vault_/ {print $3}' | grep -v '^vault__' | wc -l)
+[ "$n" = 0 ] && ok "libvault.a defines only vault_* names" || bad "libvault.a defines $n other names"
+n=$(nm -g --defined-only "$LIBDIR/libvault.a" | awk 'NF == 3 && $3 ~ /^vault__/' | wc -l)
+[ "$n" = 0 ] && ok "and no vault__ internals" || bad "libvault.a exports $n vault__ internals"
+
 mkdir -p "$TMP/consumer"
 cp "$TMP/example.c" "$TMP/consumer/"
 cat >"$TMP/consumer/CMakeLists.txt" <<'CMK'
