@@ -81,6 +81,11 @@ typedef struct cli {
     {"local", no_argument, NULL, OPT_LOCAL},                      \
     {"utc", no_argument, NULL, OPT_UTC}
 
+/* getopt_long over a command's options with -h as --help: returns
+ * OPT_HELP for either (shortopts: the command's own short options, not
+ * including h). */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts);
+
 /* Handle a global option: 1 handled, 0 not a global option, -1 bad value. */
 int cli_global_option(cli *c, int opt, const char *arg);
 

@@ -443,7 +443,7 @@ int cmd_audit(cli *c, int argc, char **argv)
     vault_audit_result res;
 
     cli_progress_start(&bar, "verifying", "entries");
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (opt) {
         case OPT_HELP:
             ex = cli_help(audit_help);

@@ -55,7 +55,7 @@ int cmd_backup(cli *c, int argc, char **argv)
     int opt, r, rc, ex;
 
     c->cmd = "backup";
-    while ((opt = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "o:", opts)) != -1) {
         if (opt == OPT_HELP || opt == 'h')
             return cli_help(backup_help);
         if (opt == 'o') {
@@ -110,7 +110,7 @@ int cmd_restore(cli *c, int argc, char **argv)
     int opt, r, rc, ex;
 
     c->cmd = "restore";
-    while ((opt = getopt_long(argc, argv, "hf:", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "f:", opts)) != -1) {
         if (opt == OPT_HELP || opt == 'h')
             return cli_help(restore_help);
         if (opt == 'f') {

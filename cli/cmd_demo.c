@@ -313,7 +313,7 @@ int cmd_demo(cli *c, int argc, char **argv)
     const char *cc_field = "community_correction", *cc_value = "在矫";
     size_t cc_len = strlen(cc_value);
 
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         if (opt == OPT_HELP)
             return cli_help(demo_help);
         if (opt == 'p')

@@ -213,7 +213,7 @@ int cmd_grant(cli *c, int argc, char **argv)
 
     memset(&spec, 0, sizeof spec);
     spec.effect = VAULT_EFFECT_ALLOW;
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (opt) {
         case 'u': spec.user = optarg; break;
         case 'r': spec.role = optarg; break;
@@ -323,7 +323,7 @@ int cmd_revoke(cli *c, int argc, char **argv)
     vault_session *s = NULL;
     int opt, ex = EXIT_OK, rc;
 
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         if (opt == 'x')
             reason = optarg;
         else if ((ex = parse_global(c, opt, revoke_help)) >= 0)
@@ -356,7 +356,7 @@ int cmd_grants(cli *c, int argc, char **argv)
     vault *v = NULL;
     char *out = NULL;
 
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         if (opt == 'a')
             active = 1;
         else if ((ex = parse_global(c, opt, grants_help)) >= 0)
@@ -398,7 +398,7 @@ int cmd_break_glass(cli *c, int argc, char **argv)
     int64_t secs = 0;
     char id[VAULT_NAME_MAX];
 
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         if (opt == 'r')
             record = optarg;
         else if (opt == 'x')
@@ -442,7 +442,7 @@ int cmd_export(cli *c, int argc, char **argv)
     int opt, ex = EXIT_OK, rc;
     FILE *f = NULL;
 
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         if (opt == 'r')
             record = optarg;
         else if (opt == 'o')

@@ -48,7 +48,7 @@ int cmd_import(cli *c, int argc, char **argv)
     cli_progress bar;
 
     c->cmd = "import";
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         if (opt == OPT_HELP)
             return cli_help(import_help);
         if ((r = cli_global_option(c, opt, optarg)) <= 0)

@@ -87,7 +87,7 @@ int cmd_policy(cli *c, int argc, char **argv)
     char hash[65];
     int opt, r, rc = VAULT_OK, ex = EXIT_OK, action;
 
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         if (opt == OPT_HELP)
             return cli_help(policy_help);
         if (opt == 'r')

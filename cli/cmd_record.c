@@ -263,7 +263,7 @@ int cmd_record(cli *c, int argc, char **argv)
     int opt, r, rc = VAULT_OK, ex = EXIT_OK, first_arg, value_stdin = 0;
 
     memset(&k, 0, sizeof k);
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (opt) {
         case OPT_HELP: return cli_help(record_help);
         case 'i': in = optarg; break;

@@ -85,7 +85,7 @@ int cmd_key_rotate(cli *c, int argc, char **argv)
 
     memset(&st, 0, sizeof st);
     c->cmd = "key rotate";
-    while ((opt = getopt_long(argc, argv, "g:", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "g:", opts)) != -1) {
         if (opt == OPT_HELP)
             return cli_help(rotate_help);
         if (opt == 'g') {

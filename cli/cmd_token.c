@@ -355,7 +355,7 @@ int cmd_token(cli *c, int argc, char **argv)
     memset(&a, 0, sizeof a);
     c->cmd = "token";
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (opt) {
         case OPT_HELP: return cli_help(token_help);
         case OPT_OUT: a.out = optarg; continue;

@@ -33,7 +33,7 @@ int cmd_init(cli *c, int argc, char **argv)
     char id[VAULT_ID_HEX_SIZE], key[VAULT_PUBKEY_SIZE];
     int opt, r, rc;
 
-    while ((opt = getopt_long(argc, argv, "p:", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "p:", opts)) != -1) {
         if (opt == OPT_HELP)
             return cli_help(init_help);
         if (opt == 'p') {
@@ -108,7 +108,7 @@ int cmd_keyslot(cli *c, int argc, char **argv)
     char *end = NULL;
     long num;
 
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         if (opt == OPT_HELP)
             return cli_help(keyslot_help);
         if (opt == 'k')
@@ -215,7 +215,7 @@ int cmd_key(cli *c, int argc, char **argv)
             return cmd_key_rotate(c, argc, argv);
         }
     }
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         if (opt == OPT_HELP)
             return cli_help(key_help);
         if ((r = cli_global_option(c, opt, optarg)) <= 0)

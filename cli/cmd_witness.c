@@ -230,7 +230,7 @@ int cmd_witness(cli *c, int argc, char **argv)
     memset(&a, 0, sizeof a);
     c->cmd = "witness";
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (opt) {
         case OPT_HELP: return cli_help(witness_help);
         case OPT_NAME: a.name = optarg; continue;

@@ -416,3 +416,13 @@ int cli_open_session(vault_session **out, vault *v, cli *c)
     rc = vault_session_open(out, v, &c->subject);
     return rc < 0 ? cli_fail(c, rc) : EXIT_OK;
 }
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts)
+{
+    char all[64];
+    int opt;
+
+    snprintf(all, sizeof all, "h%s", shortopts);
+    opt = getopt_long(argc, argv, all, opts, NULL);
+    return opt == 'h' ? OPT_HELP : opt;
+}

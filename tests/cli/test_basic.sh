@@ -18,6 +18,17 @@ for c in init keyslot key policy record demo import export grant; do
     expect_exit 0 "$c --help" -- "$VAULTCTL" "$c" --help
     expect_grep "example" "$TMP/out" "$c --help shows an example"
 done
+# -h is --help everywhere, for every leaf command too.
+for c in "init" "keyslot add" "keyslot list" "keyslot remove" "key db-key" "key rotate" \
+         "policy check" "policy apply" "policy show" "policy explain" "policy who-can" \
+         "record add" "record get" "record find" "record update" "record erase" \
+         "audit verify" "audit checkpoint" "audit report" "audit export" "audit verify-bundle" \
+         "grant" "grant approve" "revoke" "grants" "break-glass" "import" "export" \
+         "token keygen" "token issue" "witness keygen" "witness serve" "backup" "restore" "demo"; do
+    # shellcheck disable=SC2086
+    expect_exit 0 "$c -h" -- "$VAULTCTL" $c -h
+    expect_grep "usage:" "$TMP/out" "$c -h prints the usage"
+done
 expect_exit 0 "vaultctl --help" -- "$VAULTCTL" --help
 expect_grep "example" "$TMP/out" "vaultctl --help shows an example"
 expect_exit 0 "record --help" -- "$VAULTCTL" record --help
