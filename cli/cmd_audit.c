@@ -42,7 +42,8 @@ static const char audit_help[] =
     "It names the first bad entry and the\n"
     "class of failure (modified, missing, reordered, truncated, bad signature, malformed)\n"
     "and exits 3 on any failure.  checkpoint writes a signed checkpoint now and prints it\n"
-    "(or saves it with --out) for safekeeping outside the vault.  export writes JSON Lines\n"
+    "(or saves it with --out) for safekeeping outside the vault; with --json, checkpoint\n"
+    "and pubkey print {\"checkpoint\": NOTE} / {\"pubkey\": KEY} (and \"out\": FILE).  export writes JSON Lines\n"
     "that verify checks offline with the public key from `audit pubkey` alone;\n"
     "--compact leaves out the decoded keys for people (seq, entry and head only): a\n"
     "third of the size, verified several times faster.\n"
@@ -127,6 +128,30 @@ static int write_out(cli *c, const char *path, const char *text)
         return EXIT_OK;
     }
     return cli_file_write(c, path, text, strlen(text));
+}
+
+/* checkpoint and pubkey: the text itself goes to --out FILE (or standard
+ * output); with --json, standard output gets {key: text} (and "out": the
+ * file when one was written): jtext, the text as a value (the key
+ * without the newline the file gets). */
+static int write_out_json(cli *c, const char *path, const char *key, const char *text,
+                          const char *jtext)
+{
+    json_t *o;
+    int ex = EXIT_OK;
+
+    if (!c->json)
+        return write_out(c, path, text);
+    if (path && (ex = cli_file_write(c, path, text, strlen(text))) != EXIT_OK)
+        return ex;
+    o = json_pack("{s:s}", key, jtext);
+    if (o && path && json_object_set_new(o, "out", json_string(path)) != 0)
+        json_decref(o), o = NULL;
+    ex = !o || cli_print_json(stdout, o) < 0 ? EXIT_FAIL : EXIT_OK;
+    if (!o)
+        cli_errf("vaultctl: %s: the output is not UTF-8: no JSON for it", c->cmd);
+    json_decref(o);
+    return ex;
 }
 
 static int report_verify(cli *c, int rc, const vault_audit_result *r, cli_progress *bar)
@@ -657,18 +682,16 @@ int cmd_audit(cli *c, int argc, char **argv)
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             goto out;
         if ((rc = vault_audit_checkpoint(&text, v)) == VAULT_OK)
-            ex = write_out(c, out_path, text);
+            ex = write_out_json(c, out_path, "checkpoint", text, text);
     } else if (strcmp(sub, "pubkey") == 0) {
         c->cmd = "audit pubkey";
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             goto out;
         if ((rc = vault_audit_pubkey(key, sizeof key, v)) == VAULT_OK) {
-            size_t n = strlen(key);
-            if (n + 1 < sizeof key) {
-                key[n] = '\n';
-                key[n + 1] = '\0';
-            }
-            ex = write_out(c, out_path, key);
+            char line[sizeof key + 1];
+
+            snprintf(line, sizeof line, "%s\n", key);
+            ex = write_out_json(c, out_path, "pubkey", line, key);
         }
     } else if (strcmp(sub, "export") == 0) {
         c->cmd = "audit export";

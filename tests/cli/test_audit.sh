@@ -215,6 +215,14 @@ expect_exit 2 "--since goes with verify in the vault" -- \
 expect_exit 0 "verify --help names --since" -- "$VAULTCTL" audit --help
 expect_grep "\-\-since" "$TMP/out" "the help says what --since does"
 
+# 6d. --json on checkpoint and pubkey: one object with the text in it.
+"$VAULTCTL" --vault "$d/v" --key-file "$d/k" --json audit checkpoint >"$TMP/cp.json" 2>"$TMP/err"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["checkpoint"].startswith("libvault/"), d' "$TMP/cp.json" &&
+    ok "audit checkpoint --json is one object with the note" || { bad "audit checkpoint --json"; cat "$TMP/cp.json"; }
+"$VAULTCTL" --vault "$d/v" --key-file "$d/k" --json audit pubkey --out "$d/pub2" >"$TMP/pk.json" 2>"$TMP/err"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); k=open(sys.argv[2]).read(); assert d["pubkey"] + "\n" == k and d["out"] == sys.argv[2], d' "$TMP/pk.json" "$d/pub2" &&
+    ok "audit pubkey --json names the key and the file written" || { bad "audit pubkey --json"; cat "$TMP/pk.json"; }
+
 # 7. Reports
 d=$(fresh report)
 id=$(sql "$d" "SELECT lower(hex(id)) FROM records LIMIT 1;")
