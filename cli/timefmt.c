@@ -59,6 +59,21 @@ static int days_in(int y, int m)
     return m == 2 && leap ? 29 : days[m - 1];
 }
 
+/* The instant of a UTC calendar time (fields already checked). */
+static int64_t utc_seconds(int y, int mo, int d, int h, int mi, int sec)
+{
+    struct tm tmv;
+
+    memset(&tmv, 0, sizeof tmv);
+    tmv.tm_year = y - 1900;
+    tmv.tm_mon = mo - 1;
+    tmv.tm_mday = d;
+    tmv.tm_hour = h;
+    tmv.tm_min = mi;
+    tmv.tm_sec = sec;
+    return (int64_t)timegm(&tmv);
+}
+
 /* The zone's name for messages: TZ as set, else the system's. */
 static const char *zone_name(void)
 {
@@ -127,7 +142,6 @@ int cli_time_parse(int64_t *out, const char *s, char *why, size_t cap)
     int64_t wall, t[3];
     char a[16], b[16];
     size_t n, nseen = 0;
-    struct tm tmv;
 
     *out = 0;
     if (cap)
@@ -175,14 +189,7 @@ int cli_time_parse(int64_t *out, const char *s, char *why, size_t cap)
         snprintf(why, cap, "names no such time of day (00:00:00 .. 23:59:59)");
         return CLI_TIME_BAD;
     }
-    memset(&tmv, 0, sizeof tmv);
-    tmv.tm_year = y - 1900;
-    tmv.tm_mon = mo - 1;
-    tmv.tm_mday = d;
-    tmv.tm_hour = h;
-    tmv.tm_min = mi;
-    tmv.tm_sec = sec;
-    wall = (int64_t)timegm(&tmv);
+    wall = utc_seconds(y, mo, d, h, mi, sec);
     if (zoned) {
         *out = wall - off;
     } else {
@@ -265,7 +272,6 @@ static size_t utc_stamp(const char *s, int64_t *t, size_t *frac_len)
 {
     static const char shape[] = "dddd-dd-ddTdd:dd:dd";
     const char *p = s + 19;
-    struct tm tmv;
     size_t i, nf = 0;
     int y, mo, d, h, mi, sec;
 
@@ -285,14 +291,7 @@ static size_t utc_stamp(const char *s, int64_t *t, size_t *frac_len)
     sec = (s[17] - '0') * 10 + (s[18] - '0');
     if (mo < 1 || mo > 12 || d < 1 || d > days_in(y, mo) || h > 23 || mi > 59 || sec > 59)
         return 0;
-    memset(&tmv, 0, sizeof tmv);
-    tmv.tm_year = y - 1900;
-    tmv.tm_mon = mo - 1;
-    tmv.tm_mday = d;
-    tmv.tm_hour = h;
-    tmv.tm_min = mi;
-    tmv.tm_sec = sec;
-    *t = (int64_t)timegm(&tmv);
+    *t = utc_seconds(y, mo, d, h, mi, sec);
     *frac_len = nf;
     return (size_t)(p + 1 - s);
 }

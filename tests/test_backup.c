@@ -164,26 +164,35 @@ static void test_backup_refuses_existing(void **state)
     assert_false(file_exists(f->bk));
 }
 
+/* Byte copies of a vault file and of a keys file (as cp would make them). */
+static void copy_pair(const char *dst, const char *dst_keys, const char *src,
+                      const char *src_keys)
+{
+    size_t len = 0;
+    uint8_t *bytes = tu_read_file(src, &len);
+
+    assert_non_null(bytes);
+    tu_write_file(dst, bytes, len);
+    free(bytes);
+    bytes = tu_read_file(src_keys, &len);
+    assert_non_null(bytes);
+    tu_write_file(dst_keys, bytes, len);
+    free(bytes);
+}
+
 /* What the issue saw: a byte copy of an open vault in WAL mode misses what
  * is still in the WAL and does not open; a backup of the same vault does. */
 static void test_cp_of_open_vault_fails(void **state)
 {
     fixture *f = *state;
     char cp[600], cpkeys[600], keys[600];
-    uint8_t *bytes;
-    size_t len = 0;
     vault *c = NULL;
     struct stat st;
 
     snprintf(cp, sizeof cp, "%s/cp.vault", f->dir);
     with_suffix(cpkeys, sizeof cpkeys, cp, ".keys");
     with_suffix(keys, sizeof keys, f->path, ".keys");
-    bytes = tu_read_file(f->path, &len);
-    tu_write_file(cp, bytes, len);
-    free(bytes);
-    bytes = tu_read_file(keys, &len);
-    tu_write_file(cpkeys, bytes, len);
-    free(bytes);
+    copy_pair(cp, cpkeys, f->path, keys);
     assert_int_not_equal(vault_open(&c, cp, &f->s), 0);
     assert_null(c);
 
@@ -192,12 +201,7 @@ static void test_cp_of_open_vault_fails(void **state)
     assert_int_equal(st.st_mode & 0777, 0600);
     unlink(cp);
     unlink(cpkeys);
-    bytes = tu_read_file(f->bk, &len);
-    tu_write_file(cp, bytes, len);
-    free(bytes);
-    bytes = tu_read_file(keys, &len);
-    tu_write_file(cpkeys, bytes, len);
-    free(bytes);
+    copy_pair(cp, cpkeys, f->bk, keys);
     assert_int_equal(vault_open(&c, cp, &f->s), 0);
     vault_close(c);
 }
