@@ -5,13 +5,14 @@
 DEPS := build-essential cmake pkg-config libsodium-dev libsqlcipher-dev libssl-dev sqlcipher \
         libmicrohttpd-dev libgnutls28-dev gnutls-bin libsystemd-dev systemd libcurl4-gnutls-dev \
         libyaml-dev libjansson-dev libcsv-dev libunistring-dev libcmocka-dev python3 clang libclang-rt-14-dev \
-        python3-venv python3-pip python3-setuptools python3-wheel mypy tzdata
+        python3-venv python3-pip python3-setuptools python3-wheel mypy tzdata \
+        debhelper dh-python python3-all pybuild-plugin-pyproject lintian
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure build demo test test-asan test-fast test-extended bench fuzz install clean
+.PHONY: all deps configure build demo test test-asan test-fast test-extended bench fuzz install package clean
 
 all: build
 
@@ -77,6 +78,11 @@ fuzz: deps
 
 install: build
 	cmake --install $(BUILD)
+
+# Debian packages (debian/, docs/packaging.md) into $(BUILD)/packages,
+# checked with lintian; fails on any lintian error.
+package: deps
+	packaging/build-debs.sh $(BUILD)/packages
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
