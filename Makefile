@@ -6,7 +6,7 @@ DEPS := build-essential cmake pkg-config libsodium-dev libsqlcipher-dev libssl-d
         libmicrohttpd-dev libgnutls28-dev gnutls-bin libsystemd-dev systemd libcurl4-gnutls-dev \
         libyaml-dev libjansson-dev libcsv-dev libunistring-dev libcmocka-dev python3 clang libclang-rt-14-dev \
         python3-venv python3-pip python3-setuptools python3-wheel mypy tzdata \
-        debhelper dh-python python3-all pybuild-plugin-pyproject lintian postgresql-15
+        debhelper dh-python python3-all pybuild-plugin-pyproject lintian postgresql-15 libpq-dev
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -67,9 +67,12 @@ test-extended: build
 # Benchmarks against the raw primitives in the same run (bench/README.md).
 # BENCH_ARGS=--quick for the short run.  Standard output is the JSON document
 # alone (the build and progress go to standard error), so it can be piped.
+# The PostgreSQL section runs on VAULT_PG_URI if set, else in a throwaway
+# cluster (tests/pg/pg_cluster.sh).
 bench:
 	@$(MAKE) --no-print-directory build >&2
-	@./$(BUILD)/bench/vault_bench $(BENCH_ARGS)
+	@if [ -n "$$VAULT_PG_URI" ]; then ./$(BUILD)/bench/vault_bench $(BENCH_ARGS); \
+	 else tests/pg/pg_cluster.sh run ./$(BUILD)/bench/vault_bench $(BENCH_ARGS); fi
 
 # libFuzzer targets (clang), each for FUZZ_SECONDS; crashes land in fuzz/findings.
 FUZZ_SECONDS ?= 60

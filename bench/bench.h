@@ -80,6 +80,10 @@ void bench_policy(json_t *out, const bench_cfg *cfg);
  * vault section is skipped. */
 void bench_vault(json_t *out, const bench_cfg *cfg, int do_vault, int do_service);
 
+/* Raw libpq on the server VAULT_PG_URI names (pg.c): adds
+ * out["postgresql"], or says it was skipped when the variable is unset. */
+void bench_pg(json_t *out, const bench_cfg *cfg);
+
 /* The import child (argv after "--child-import"): returns the exit code. */
 int bench_import_child(int argc, char **argv);
 

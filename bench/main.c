@@ -28,7 +28,7 @@ static const char usage[] =
     "  --quick          small sizes (20 000 residents), under a minute\n"
     "  --json-out FILE  also write the JSON document to FILE\n"
     "  --residents N    residents to import (default 1 000 000, quick 20 000)\n"
-    "  --only SECTION   crypto, policy, vault or service (default: all; service\n"
+    "  --only SECTION   crypto, policy, vault, service or pg (default: all; service\n"
     "                   serves the imported vault with vaultd, after vault)\n"
     "  --policy FILE    the default policy (default policies/community.yaml)\n"
     "  --tmp DIR        where the run's temp directory is made (default /tmp)\n"
@@ -302,8 +302,8 @@ int main(int argc, char **argv)
         } else if (val && strcmp(a, "--only") == 0) {
             only = val, i++;
             if (strcmp(only, "crypto") && strcmp(only, "policy") && strcmp(only, "vault") &&
-                strcmp(only, "service"))
-                bench_die("--only: crypto, policy, vault or service");
+                strcmp(only, "service") && strcmp(only, "pg"))
+                bench_die("--only: crypto, policy, vault, service or pg");
         } else if (val && strcmp(a, "--policy") == 0) {
             snprintf(policy, sizeof policy, "%s", val), i++;
         } else if (val && strcmp(a, "--tmp") == 0) {
@@ -367,6 +367,8 @@ int main(int argc, char **argv)
     if (!only || strcmp(only, "vault") == 0 || strcmp(only, "service") == 0)
         bench_vault(root, &cfg, !only || strcmp(only, "vault") == 0,
                     !only || strcmp(only, "service") == 0);
+    if (!only || strcmp(only, "pg") == 0)
+        bench_pg(root, &cfg);
     bench_set(json_object_get(root, "machine"), "loadavg_at_end", loadavg());
     bench_set(root, "summary", summary(root));
     bench_set(root, "run_seconds", bench_real((double)(bench_now_ns() - t0) / 1e9, 1));
