@@ -265,15 +265,12 @@ def man_vaultctl(prog, top, groups, leaves, version):
     for l in leaves:
         out += ['.SS "%s"' % troff_text(l["name"])]
         out += troff_pre(usage_lines(l), indent=False)
-        body = leaf_body(prog, l)
-        cut = body.index("") if "" in body else len(body)
         # description, then the options line and the example, as in --help
         desc = l["blocks"]["description"]
         out += [".PP"] + troff_para(desc)
         out += [".PP", troff_text(options_line(prog, l))]
         head, ex = example_block(l)
         out += [".PP", troff_text(head + ":")] + troff_pre(ex)
-        del cut
     out += [".SH \"EXIT STATUS\""] + troff_para(b["exit"])
     if "environment" in b:
         out += [".SH ENVIRONMENT"] + troff_defs(b["environment"])
