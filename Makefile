@@ -6,7 +6,8 @@ DEPS := build-essential cmake pkg-config libsodium-dev libsqlcipher-dev libssl-d
         libmicrohttpd-dev libgnutls28-dev gnutls-bin libsystemd-dev systemd libcurl4-gnutls-dev \
         libyaml-dev libjansson-dev libcsv-dev libunistring-dev libcmocka-dev python3 clang libclang-rt-14-dev \
         python3-venv python3-pip python3-setuptools python3-wheel mypy tzdata \
-        debhelper dh-python python3-all pybuild-plugin-pyproject lintian postgresql-15 libpq-dev
+        debhelper dh-python python3-all pybuild-plugin-pyproject lintian postgresql-15 libpq-dev \
+        groff-base man-db
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan

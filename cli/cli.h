@@ -220,8 +220,19 @@ void cli_locale_init(void);
 /* "45s", "30m", "8h", "7d" -> seconds; -1 when malformed or too large. */
 int64_t cli_parse_duration(const char *s);
 
-/* Print help text for a command and return EXIT_OK. */
-int cli_help(const char *text);
+/* Help (cli/help.c, from cli/vaultctl.help; docs/help.md).
+ * cli_help_text: the text of "" (vaultctl --help), a group ("record") or
+ * a leaf ("record add"); NULL when there is none.  cli_help_for prints
+ * one to stdout (the top-level text for an unknown name) and returns
+ * EXIT_OK.  cli_help_requested: when argv (from the command word, up to
+ * "--") holds --help or -h, prints the help of the leaf its words name
+ * (else of the command) and returns 1, whatever else is wrong in argv.
+ * cli_help_command: `vaultctl help [COMMAND [SUBCOMMAND]]`, argv from
+ * "help"; EXIT_OK, or EXIT_USAGE for an unknown name. */
+const char *cli_help_text(const char *name);
+int cli_help_for(const char *name);
+int cli_help_requested(int argc, char **argv);
+int cli_help_command(int argc, char **argv);
 
 /* Commands: argc/argv start at the command word. */
 int cmd_init(cli *c, int argc, char **argv);

@@ -11,89 +11,6 @@
 
 #define NOTE_MAX (64 * 1024)
 
-static const char audit_help[] =
-    "usage: vaultctl audit verify [--pubkey FILE] [--checkpoint FILE]... [--max-age DURATION]\n"
-    "       vaultctl audit verify --since CHECKPOINT-FILE [--pubkey FILE] [--max-age DURATION]\n"
-    "       vaultctl audit verify --export FILE --pubkey FILE [--checkpoint FILE]...\n"
-    "                [--witness-key FILE... [--witness-quorum K]]   (no vault, no keys)\n"
-    "       vaultctl audit witness   (submit the newest checkpoint to the policy's witnesses)\n"
-    "       vaultctl audit checkpoint [--out FILE]\n"
-    "       vaultctl audit pubkey [--out FILE]\n"
-    "       vaultctl audit export [--out FILE] [--compact]\n"
-    "       vaultctl audit report --record ID | --user U | --denied | --break-glass\n"
-    "       vaultctl audit report --record ID --bundle FILE\n"
-    "       vaultctl audit verify-bundle FILE --pubkey FILE [--witness-key FILE]... [--witness-quorum K]\n"
-    "                [--max-age DURATION]   (no vault)\n"
-    "       vaultctl audit prove --seq N [--size S] [--out FILE]\n"
-    "       vaultctl audit consistency --from A [--to B] [--out FILE]\n"
-    "       vaultctl audit check-proof --proof FILE --pubkey FILE [--checkpoint FILE]...   (no vault)\n"
-    "\n"
-    "verify re-hashes and chains every entry, checks every signed checkpoint, and, with\n"
-    "--checkpoint (give it once per file; every one is checked), checkpoints kept outside\n"
-    "the vault (which catch truncation and rollback), and, with --pubkey, against the\n"
-    "auditor's own copy of the public key (printed at init; a vault whose key is another\n"
-    "one fails as a bad signature).  --max-age 24h (also with --export) also requires the\n"
-    "newest checkpoint to have been signed within that time (its signed timestamp line):\n"
-    "an old one fails as missing.  --since FILE checks only the entries after a\n"
-    "checkpoint you trust (one you kept from an earlier run: it must carry the vault's\n"
-    "signature), from the tree the vault kept at its size, which must be that\n"
-    "checkpoint's (else rolled back): time in proportion to the new entries.\n"
-    "Verification reads the log on one core and hashes on the other.\n"
-    "It names the first bad entry and the\n"
-    "class of failure (modified, missing, reordered, truncated, bad signature, malformed)\n"
-    "and exits 3 on any failure.  checkpoint writes a signed checkpoint now and prints it\n"
-    "(or saves it with --out) for safekeeping outside the vault; with --json, checkpoint\n"
-    "and pubkey print {\"checkpoint\": NOTE} / {\"pubkey\": KEY} (and \"out\": FILE).  export writes JSON Lines\n"
-    "that verify checks offline with the public key from `audit pubkey` alone;\n"
-    "--compact leaves out the decoded keys for people (seq, entry and head only): a\n"
-    "third of the size, verified several times faster.\n"
-    "report --record ID answers a resident's question \"who looked at my data\";\n"
-    "report --user takes any actor in the log, a staff member or os:<login> for\n"
-    "administration, compared case-insensitively.  Each line names the caller as\n"
-    "authenticated, [app=A iss=I sub=S], or [embedded] when nothing authenticated it\n"
-    "(older entries recorded neither).  Text from the log is shown escaped\n"
-    "(\\n, \\x1b, \\u{202E}).  Times in report lines and in verify's \"newest\n"
-    "checkpoint\" line are UTC (...Z), or local with the offset under --local or TZ;\n"
-    "--json, checkpoints and exports stay UTC.  verify, checkpoint, pubkey, export and\n"
-    "report each leave an audit entry (an export includes its own).  A progress bar is\n"
-    "drawn on standard error when it is a terminal.\n"
-    "prove gives the RFC 6962 inclusion proof of entry N (numbered from 1) in the tree\n"
-    "of the first S entries, consistency the proof that the tree of B entries extends\n"
-    "the tree of A; without --size / --to, the tree of the newest signed checkpoint,\n"
-    "whose note the proof carries.  Both read and check every entry up to S (or B) and\n"
-    "refuse (exit 3) when one is damaged; both are logged.  --out FILE (or --json)\n"
-    "gives the proof object of docs/audit-format.md; check-proof checks one offline\n"
-    "with the public key, against the proof's own notes and any --checkpoint kept\n"
-    "outside; it exits 3 when the proof fails, 5 when no signed note vouches for a root.\n"
-    "report --record ID --bundle FILE writes the resident's proof bundle: every entry\n"
-    "filed under the record up to the newest signed checkpoint, each with its inclusion\n"
-    "proof, that checkpoint as stored (with any witness cosignatures) and the log key's\n"
-    "signed list of the record's entries in it (docs/audit-format.md section 11); it is\n"
-    "logged.  verify-bundle checks one offline with the public key: exit 0 when it holds,\n"
-    "3 with the class (modified, missing: an entry taken out, reordered, bad signature,\n"
-    "malformed, unwitnessed) and a one-line message.  With --witness-key (once per\n"
-    "witness, as `witness pubkey` prints it), at least K of them (default: all) must have\n"
-    "cosigned the checkpoint; --max-age 24h requires it to have been signed within that\n"
-    "time (an old or undated one fails as missing, as with verify).  A bundle proves into\n"
-    "the newest checkpoint the policy's witnesses cosigned (when it pins any); the record's\n"
-    "entries after it are counted (\"N later entries\") and not proved yet.\n"
-    "\n"
-    "examples:\n"
-    "  vaultctl --vault v --key-file k audit checkpoint --out /media/usb/cp-2026-11-23.txt\n"
-    "  vaultctl --vault v --key-file k audit pubkey --out audit.pub\n"
-    "  vaultctl --vault v --key-file k audit export --out audit.jsonl\n"
-    "  vaultctl audit verify --export audit.jsonl --pubkey audit.pub --checkpoint /media/usb/cp-2026-11-23.txt\n"
-    "  vaultctl --vault v --key-file k audit verify --pubkey audit.pub --checkpoint cp-2026-11-23.txt\n"
-    "  vaultctl --vault v --key-file k audit verify --pubkey audit.pub --since /media/usb/cp-2026-11-23.txt\n"
-    "  vaultctl --vault v --key-file k audit export --compact --out audit-compact.jsonl\n"
-    "  vaultctl --vault v --key-file k audit report --user os:root\n"
-    "  vaultctl --vault v --key-file k audit prove --seq 1234 --out proof-1234.json\n"
-    "  vaultctl audit check-proof --proof proof-1234.json --pubkey audit.pub\n"
-    "  vaultctl --vault v --key-file k audit consistency --from 5000 --out cons.json\n"
-    "  vaultctl audit check-proof --proof cons.json --pubkey audit.pub --checkpoint /media/usb/cp-2026-11-23.txt\n"
-    "  vaultctl --vault v --key-file k audit report --record 3f2a9c01e4b5d6c7a8b9c0d1e2f3a4b5 --bundle resident.json\n"
-    "  vaultctl audit verify-bundle resident.json --pubkey audit.pub --witness-key w1.pub --witness-key w2.pub\n";
-
 /* Read a small text file (notes, keys); NULL and a message on failure. */
 static char *read_small(cli *c, const char *path)
 {
@@ -471,7 +388,7 @@ int cmd_audit(cli *c, int argc, char **argv)
     while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (opt) {
         case OPT_HELP:
-            ex = cli_help(audit_help);
+            ex = cli_help_for("audit");
             goto out;
         case 'c':
             if (ncp >= VAULT_AUDIT_NOTES_MAX) {

@@ -7,44 +7,6 @@
 
 #include "cli.h"
 
-static const char backup_help[] =
-    "usage: vaultctl --vault PATH [--key-file F] backup --out FILE\n"
-    "\n"
-    "Writes a consistent copy of the vault file to FILE while the vault stays open\n"
-    "for others (SQLite's online backup API: one snapshot, whoever writes meanwhile).\n"
-    "The copy is encrypted with the same key; FILE is created new, mode 0600, and an\n"
-    "existing FILE is refused.  It is written as FILE.partial and appears as FILE only\n"
-    "when complete.  An audit entry (action backup) is logged first, so the copy\n"
-    "holds it.  The keys file PATH.keys is NOT in the copy: copy it separately (a\n"
-    "plain cp is safe, it is always rewritten whole), and keep it apart from the copy.\n"
-    "Do not cp the vault file itself while it is open: that copy misses what is still\n"
-    "in PATH-wal and does not open.  --json prints {\"backup\": FILE}.\n"
-    "\n"
-    "example:\n"
-    "  vaultctl --vault street.vault --key-file street.key backup --out /backup/street-2026-12-01.vault\n"
-    "  cp street.vault.keys /keys-backup/street.vault.keys\n";
-
-static const char restore_help[] =
-    "usage: vaultctl --vault PATH [--key-file F] restore --from FILE [--force]\n"
-    "\n"
-    "Puts the backup FILE back as the vault PATH, unlocking PATH's current keys file.\n"
-    "Before anything is replaced, a temporary copy (PATH.restoring) must open with\n"
-    "the vault's keys, read, and pass `audit verify`.  Then, with no one else holding\n"
-    "the vault open (stop vaultd and other vaultctl first: refused otherwise), the\n"
-    "old file is kept as PATH.before-restore (and PATH.keys as\n"
-    "PATH.keys.before-restore), the keys file's audit anchor is moved back to the\n"
-    "backup's last signed checkpoint, and the copy takes PATH's place.  The restored\n"
-    "log gets an entry (action restore) naming the checkpoint sizes it went back from\n"
-    "and to.  --force replaces a PATH.before-restore left by an earlier restore.\n"
-    "A copy put back by hand (cp) is refused at open as rolled back: use restore.\n"
-    "--json prints {\"restored\": FILE, \"from_size\": N, \"to_size\": N, \"entries\": N}.\n"
-    "\n"
-    "Exit codes: 0 restored, 3 the copy fails a check (another vault's, tampered),\n"
-    "1 the vault is open elsewhere or a file is in the way, 6 wrong passphrase or key.\n"
-    "\n"
-    "example:\n"
-    "  vaultctl --vault street.vault --key-file street.key restore --from /backup/street-2026-12-01.vault\n";
-
 int cmd_backup(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {CLI_GLOBAL_OPTIONS,
@@ -57,7 +19,7 @@ int cmd_backup(cli *c, int argc, char **argv)
     c->cmd = "backup";
     while ((opt = cli_getopt(argc, argv, "o:", opts)) != -1) {
         if (opt == OPT_HELP || opt == 'h')
-            return cli_help(backup_help);
+            return cli_help_for("backup");
         if (opt == 'o') {
             out = optarg;
             continue;
@@ -112,7 +74,7 @@ int cmd_restore(cli *c, int argc, char **argv)
     c->cmd = "restore";
     while ((opt = cli_getopt(argc, argv, "f:", opts)) != -1) {
         if (opt == OPT_HELP || opt == 'h')
-            return cli_help(restore_help);
+            return cli_help_for("restore");
         if (opt == 'f') {
             from = optarg;
             continue;

@@ -18,22 +18,6 @@
 #define DEMO_RESIDENTS 3000
 #define STREET "hangzhou/gongshu/xiaohe"
 
-static const char demo_help[] =
-    "usage: vaultctl demo [--policy FILE] [--keep DIR] [--residents N] [--vaultd PATH]\n"
-    "                     [--no-service]\n"
-    "\n"
-    "Create a vault in a temporary directory from the default community policy, fill it\n"
-    "with synthetic residents, and narrate what different staff can and cannot see.\n"
-    "Then serve the same vault with vaultd (on a Unix socket and over TLS on 127.0.0.1)\n"
-    "and show apps using it in client mode: identity tokens, app bounds, a grant that\n"
-    "needs two officers, and the audit entries naming who was authenticated.\n"
-    "--keep DIR leaves the vault in DIR (which must not exist) instead of deleting it.\n"
-    "--vaultd PATH is the vaultd to run (default: the one built with this vaultctl);\n"
-    "--no-service stops after the embedded tour. The service part runs certtool (GnuTLS).\n"
-    "\n"
-    "example:\n"
-    "  vaultctl demo\n";
-
 void demo_step(const char *title)
 {
     printf("\n== %s\n", title);
@@ -315,7 +299,7 @@ int cmd_demo(cli *c, int argc, char **argv)
 
     while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         if (opt == OPT_HELP)
-            return cli_help(demo_help);
+            return cli_help_for("demo");
         if (opt == 'p')
             policy = optarg, policy_given = 1;
         else if (opt == 'k')

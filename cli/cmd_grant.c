@@ -10,99 +10,6 @@
 
 #define MAX_ITEMS 256
 
-static const char grant_help[] =
-    "usage: vaultctl [officer] grant [--to-user U] [--to-role R] [--to-dept D]   (at least one)\n"
-    "           [--mask] (--fields F1,F2 | --grades MIN..MAX) (--records ID1,ID2 | --in JURISDICTION)\n"
-    "           [--actions read,search,export] [--purposes P1,P2] [--from TIME]\n"
-    "           (--until TIME | --for DURATION) --reason TEXT\n"
-    "       vaultctl [officer] grant approve ID\n"
-    "\n"
-    "The recipient is a pattern: --to-user, --to-role and --to-dept combine, and a\n"
-    "subject receives the grant only when it matches every one given (--to-role R\n"
-    "--to-dept D: role R in department D; --to-dept D alone: anyone in D).\n"
-    "\n"
-    "A data officer (the acting subject) gives a recipient time-bound access: plaintext\n"
-    "(default) or masked (--mask) to fields or a grade range, over listed records or a\n"
-    "jurisdiction subtree, for some purposes (default any).  --actions says what the\n"
-    "grant allows: read (the default), search (find records by the field's value),\n"
-    "export (a resident's copy), comma-separated.  The policy's grant_limits\n"
-    "for the officer's role bound the grade, the duration and the recipients; a grant\n"
-    "beyond them is refused with the limit it broke (exit 4).  Grants reaching the\n"
-    "approval grade stay pending until a second, different officer runs `grant approve`.\n"
-    "After a grant is issued or approved, each deny rule of the policy that keeps a\n"
-    "field from its recipients anyway is reported on standard error as \"warning: ...\"\n"
-    "(the grant still stands; revoke it if it is useless).\n"
-    "TIME is RFC 3339 with Z or an offset (2026-12-01T09:00:00Z, 2026-12-01T09:00+08:00;\n"
-    "seconds optional), or local time in TZ or the system zone ('2026-12-01 09:00',\n"
-    "2026-12-01T09:00, or 2026-12-01 for midnight); a local time the clocks skip or\n"
-    "repeat (DST) is refused: add the offset.  DURATION is like 45m, 8h, 7d.\n"
-    "\n"
-    "example:\n"
-    "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
-    "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service \\\n"
-    "      grant --to-role civil_affairs_officer --to-dept civil_affairs --fields phone,address \\\n"
-    "      --in hangzhou/gongshu/xiaohe/changzheng --purposes social_assistance --for 7d \\\n"
-    "      --reason \"2026 winter relief visits\"\n"
-    "  TZ=Asia/Shanghai vaultctl --vault v --key-file k --user li --role data_officer \\\n"
-    "      --dept street_office --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service \\\n"
-    "      grant --to-role civil_affairs_officer --to-dept civil_affairs --fields phone \\\n"
-    "      --in hangzhou/gongshu/xiaohe/changzheng --purposes social_assistance \\\n"
-    "      --from '2026-12-01 09:00' --until 2026-12-01T18:00+08:00 --reason \"relief day\"\n"
-    "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
-    "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service \\\n"
-    "      grant --to-role civil_affairs_officer --to-dept civil_affairs --fields phone \\\n"
-    "      --actions read,search --in hangzhou/gongshu/xiaohe --purposes social_assistance \\\n"
-    "      --for 7d --reason \"find relief applicants by phone\"\n"
-    "  vaultctl --vault v --key-file k --user zhou --role data_officer --dept street_office \\\n"
-    "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service \\\n"
-    "      grant approve g-0123456789abcdef\n";
-
-static const char revoke_help[] =
-    "usage: vaultctl [officer] revoke ID --reason TEXT\n"
-    "\n"
-    "Revoke a grant at once.  Logged with the reason.\n"
-    "\n"
-    "example:\n"
-    "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
-    "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service \\\n"
-    "      revoke g-0123456789abcdef --reason \"visits finished\"\n";
-
-static const char grants_help[] =
-    "usage: vaultctl grants [--active] [--json]\n"
-    "\n"
-    "List grants: state (pending, active, scheduled, expired, revoked), what, to whom,\n"
-    "until when, issuer and approver.  --active shows only those in force now.  Times\n"
-    "are UTC (...Z), or local with their offset under --local or TZ; --json gives\n"
-    "not_before and not_after as Unix seconds.\n"
-    "\n"
-    "example:\n"
-    "  vaultctl --vault v --key-file k grants --active\n";
-
-static const char glass_help[] =
-    "usage: vaultctl [subject] break-glass --record ID --reason TEXT [--for DURATION]\n"
-    "\n"
-    "Emergency access: open one record for a short time (at most the policy's break_glass\n"
-    "max_duration, the default).  Only roles the policy names may; the reason is\n"
-    "mandatory; every access under it is flagged in the audit log and listed by\n"
-    "`vaultctl audit report --break-glass` for review.\n"
-    "\n"
-    "example:\n"
-    "  vaultctl --vault v --key-file k --user zhao --role health_worker --dept health \\\n"
-    "      --jurisdiction hangzhou/gongshu --purpose emergency \\\n"
-    "      break-glass --record 0123... --reason \"unconscious patient, 120 call\" --for 1h\n";
-
-static const char export_help[] =
-    "usage: vaultctl [subject] export --record ID [--out FILE]\n"
-    "\n"
-    "A resident's copy request: every field of the record the acting subject may see,\n"
-    "as JSON (masked where the policy masks; denied and empty fields left out).  Logged.\n"
-    "--out FILE creates a new file, mode 0600; an existing file or a symbolic link there\n"
-    "is refused (exit 1).  Control and bidi characters in values are JSON-escaped.\n"
-    "\n"
-    "example:\n"
-    "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
-    "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_request export --record 0123...\n";
-
 /* Split "a,b,c" in place. */
 static int split(cli *c, char *list, const char **out, size_t *n, const char *what)
 {
@@ -172,12 +79,12 @@ static void print_warnings(const cli *c, vault *v, const char *id)
 }
 
 /* Parse options common to these commands; returns -1 to go on, else an exit code. */
-static int parse_global(cli *c, int opt, const char *help)
+static int parse_global(cli *c, int opt, const char *name)
 {
     int r;
 
     if (opt == OPT_HELP)
-        return cli_help(help);
+        return cli_help_for(name);
     if ((r = cli_global_option(c, opt, optarg)) <= 0)
         return r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
     return -1;
@@ -230,7 +137,7 @@ int cmd_grant(cli *c, int argc, char **argv)
         case 'x': spec.reason = optarg; break;
         case 'a': al = optarg; break;
         default:
-            if ((ex = parse_global(c, opt, grant_help)) >= 0)
+            if ((ex = parse_global(c, opt, "grant")) >= 0)
                 return ex;
         }
     }
@@ -326,7 +233,7 @@ int cmd_revoke(cli *c, int argc, char **argv)
     while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         if (opt == 'x')
             reason = optarg;
-        else if ((ex = parse_global(c, opt, revoke_help)) >= 0)
+        else if ((ex = parse_global(c, opt, "revoke")) >= 0)
             return ex;
     }
     if (optind >= argc)
@@ -359,7 +266,7 @@ int cmd_grants(cli *c, int argc, char **argv)
     while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         if (opt == 'a')
             active = 1;
-        else if ((ex = parse_global(c, opt, grants_help)) >= 0)
+        else if ((ex = parse_global(c, opt, "grants")) >= 0)
             return ex;
     }
     if (optind < argc)
@@ -405,7 +312,7 @@ int cmd_break_glass(cli *c, int argc, char **argv)
             reason = optarg;
         else if (opt == 'D')
             dur = optarg;
-        else if ((ex = parse_global(c, opt, glass_help)) >= 0)
+        else if ((ex = parse_global(c, opt, "break-glass")) >= 0)
             return ex;
     }
     if (!record)
@@ -447,7 +354,7 @@ int cmd_export(cli *c, int argc, char **argv)
             record = optarg;
         else if (opt == 'o')
             out_path = optarg;
-        else if ((ex = parse_global(c, opt, export_help)) >= 0)
+        else if ((ex = parse_global(c, opt, "export")) >= 0)
             return ex;
     }
     if (!record)

@@ -7,36 +7,6 @@
 
 #include "cli.h"
 
-static const char import_help[] =
-    "usage: vaultctl [subject] import FILE.csv\n"
-    "\n"
-    "Adds one resident record per CSV row, as the acting subject (--user U --role R\n"
-    "--dept D --jurisdiction J --purpose P).  The first row names the columns: fields of\n"
-    "the vault's policy, plus one column named `jurisdiction` giving where each resident\n"
-    "lives.  Cells are RFC 4180 CSV (quote cells holding commas, quotes or line breaks;\n"
-    "double the quotes inside), UTF-8 with an optional byte order mark.  An empty cell\n"
-    "leaves that field unset.\n"
-    "\n"
-    "All or nothing: the file is imported in one transaction.  The first bad row,\n"
-    "unknown or duplicate column, or denied create or write stops the import with\n"
-    "FILE:ROW:COL: message on standard error (ROW counts records, the header is row 1;\n"
-    "COL counts cells from 1), and no record is added.  Messages never show values.\n"
-    "Each record created gets its own audit entry; a denial is logged as well.\n"
-    "A progress line is shown on standard error when it is a terminal.\n"
-    "Format, limits and messages: docs/import.md.\n"
-    "\n"
-    "Exit codes: 0 imported, 7 invalid file (bad row, column or value), 4 denied,\n"
-    "5 no such file, 1 other failure.  --json prints {\"imported\": N}.\n"
-    "\n"
-    "example:\n"
-    "  $ cat residents.csv\n"
-    "  jurisdiction,name,phone,address\n"
-    "  hangzhou/gongshu/xiaohe/changzheng/grid-07,张三,13812345678,\"长征路12号3单元501\"\n"
-    "  $ vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
-    "      --jurisdiction hangzhou/gongshu/xiaohe --purpose resident_service \\\n"
-    "      import residents.csv\n"
-    "  imported 1 record from residents.csv\n";
-
 int cmd_import(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {CLI_GLOBAL_OPTIONS, {NULL, 0, NULL, 0}};
@@ -50,7 +20,7 @@ int cmd_import(cli *c, int argc, char **argv)
     c->cmd = "import";
     while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         if (opt == OPT_HELP)
-            return cli_help(import_help);
+            return cli_help_for("import");
         if ((r = cli_global_option(c, opt, optarg)) <= 0)
             return r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
     }

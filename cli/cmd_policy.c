@@ -6,28 +6,6 @@
 
 #include "cli.h"
 
-static const char policy_help[] =
-    "usage: vaultctl policy check FILE\n"
-    "       vaultctl policy apply FILE\n"
-    "       vaultctl policy show\n"
-    "       vaultctl policy explain --record ID --field F [--action A]   (with the acting subject)\n"
-    "       vaultctl policy who-can --field F [--record ID]\n"
-    "\n"
-    "check validates a policy file: every problem as FILE:LINE:COL: message; exit 0 when\n"
-    "valid (warnings allowed), 7 when not.  apply replaces the vault's policy and lists the\n"
-    "(role, department, field) cells that gain (+) or lose (-) access, then the bounds of\n"
-    "the apps: section gained or lost.  explain shows every\n"
-    "rule considered for one decision; who-can lists who may read a field.  The grant\n"
-    "windows they show are UTC (...Z), or local time with the offset under --local or TZ.\n"
-    "Actions: read, write, create, search, erase, export.\n"
-    "\n"
-    "examples:\n"
-    "  vaultctl policy check policies/community.yaml\n"
-    "  vaultctl --vault v --key-file k policy who-can --field phone\n"
-    "  vaultctl --vault v --key-file k --user wang --role grid_worker --dept community_committee \\\n"
-    "      --jurisdiction hangzhou/shangcheng/xiaohe/changzheng/grid-07 --purpose grid_management \\\n"
-    "      policy explain --record 0123... --field phone\n";
-
 static int parse_action(const char *name)
 {
     static const char *const names[] = {"read", "write", "create", "search", "erase", "export"};
@@ -89,7 +67,7 @@ int cmd_policy(cli *c, int argc, char **argv)
 
     while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         if (opt == OPT_HELP)
-            return cli_help(policy_help);
+            return cli_help_for("policy");
         if (opt == 'r')
             record = optarg;
         else if (opt == 'f')

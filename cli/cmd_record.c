@@ -9,34 +9,6 @@
 
 #define MAX_FIELDS 256
 
-static const char record_help[] =
-    "usage: vaultctl [subject] record add --in JURISDICTION [FIELD=VALUE ...] [--input FILE]\n"
-    "       vaultctl [subject] record get ID [--fields F1,F2,...]\n"
-    "       vaultctl [subject] record find --field F (--value V | --value-stdin)\n"
-    "       vaultctl [subject] record update ID [FIELD=VALUE ...] [--input FILE]\n"
-    "       vaultctl [subject] record erase ID\n"
-    "\n"
-    "Every record command acts as a subject: --user U --role R --dept D --jurisdiction J\n"
-    "--purpose P, and is decided by the vault's policy.  `get` prints, per field, the value\n"
-    "(plaintext or masked) or the denial, with the rule that decided it.  Values may come\n"
-    "from --input FILE (a JSON object of field: value; '-' for standard input), which keeps\n"
-    "them out of the process list.  add and update write all fields or none.  `find`\n"
-    "lists the ids of records whose field F equals the value; --value-stdin reads the\n"
-    "value from standard input instead (one trailing newline is dropped), so it does not\n"
-    "show in `ps`.\n"
-    "\n"
-    "Text output escapes control and bidirectional characters in values and reasons\n"
-    "(\\n, \\t, \\xNN, \\u{XXXX}; a backslash as \\\\), so a value can't rewrite the\n"
-    "terminal; --json output escapes the same characters as JSON does (\\uXXXX).\n"
-    "\n"
-    "examples:\n"
-    "  vaultctl --vault v --key-file k --user li --role data_officer --dept street_office \\\n"
-    "      --jurisdiction hangzhou/shangcheng/xiaohe --purpose resident_service \\\n"
-    "      record add --in hangzhou/shangcheng/xiaohe/changzheng/grid-07 name=张三 phone=13812345678\n"
-    "  vaultctl --vault v --key-file k [subject] record get 0123... --fields name,phone\n"
-    "  printf '%s\\n' 13812345678 | vaultctl --vault v --key-file k [subject] \\\n"
-    "      record find --field phone --value-stdin\n";
-
 typedef struct kv {
     size_t n;
     const char *fields[MAX_FIELDS];
@@ -265,7 +237,7 @@ int cmd_record(cli *c, int argc, char **argv)
     memset(&k, 0, sizeof k);
     while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (opt) {
-        case OPT_HELP: return cli_help(record_help);
+        case OPT_HELP: return cli_help_for("record");
         case 'i': in = optarg; break;
         case 'I': input = optarg; break;
         case 'F': fields_arg = optarg; break;

@@ -10,24 +10,6 @@
 #include "cli.h"
 
 
-static const char rotate_help[] =
-    "usage: vaultctl key rotate --grade G [--json]   (unlock as usual)\n"
-    "\n"
-    "Give grade G's data key a new version and re-encrypt every field of that grade\n"
-    "under it, in batches that each commit on their own, then retire (delete) the old\n"
-    "key versions.  New writes use the new version at once; reads keep working\n"
-    "throughout, from this and other processes.  If the run is interrupted (Ctrl-C, a\n"
-    "crash, a power cut), run the same command again: it carries on where it stopped\n"
-    "without adding another version.  Shows a progress bar when stderr is a terminal.\n"
-    "Each step is logged in the audit trail (action key_rotate).  Grades are those of\n"
-    "the active policy (see `vaultctl policy show`).  Details: docs/key-rotation.md.\n"
-    "\n"
-    "Exit codes: 0 done, 3 a stored ciphertext failed its integrity check (the message\n"
-    "names the record and field; nothing is retired), 7 unknown grade.\n"
-    "\n"
-    "example:\n"
-    "  vaultctl --vault street.vault --key-file street.key key rotate --grade sensitive\n";
-
 typedef struct rotate_state {
     cli_progress bar;
     uint64_t done, total;
@@ -87,7 +69,7 @@ int cmd_key_rotate(cli *c, int argc, char **argv)
     c->cmd = "key rotate";
     while ((opt = cli_getopt(argc, argv, "g:", opts)) != -1) {
         if (opt == OPT_HELP)
-            return cli_help(rotate_help);
+            return cli_help_for("key rotate");
         if (opt == 'g') {
             st.grade = optarg;
             continue;

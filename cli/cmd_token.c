@@ -23,40 +23,6 @@
 #define TIME_MAX 253402300799LL     /* 9999-12-31T23:59:59Z */
 #define B64_32 45                   /* base64 of 32 bytes, padded, + NUL */
 
-static const char token_help[] =
-    "usage: vaultctl token keygen --out FILE\n"
-    "       vaultctl token issue --issuer-key FILE --iss ISS --aud AUD --sub SUB [--user U]\n"
-    "                            --role R --dept D --jurisdiction J [--ttl 1h] [--jti ID]\n"
-    "                            [--kid K] [--at TIME]\n"
-    "\n"
-    "A DEVELOPMENT issuer of identity tokens, for tests and demos only: the key is a\n"
-    "plain file on this machine and nothing checks who asks for a token.  Production\n"
-    "vaultd configs pin the city's identity provider instead (docs/tokens.md).\n"
-    "\n"
-    "keygen writes a new Ed25519 issuer secret key to FILE (mode 0600; an existing\n"
-    "file is never overwritten) and prints the public key as a vaultd config takes it:\n"
-    "  ed25519:<base64 of 32 bytes>\n"
-    "\n"
-    "issue prints one EdDSA JWT signed with that key: header {\"alg\":\"EdDSA\",\"typ\":\"JWT\"}\n"
-    "(+ \"kid\" with --kid); claims iss, aud, sub, preferred_username (--user, default\n"
-    "SUB), role, department, jurisdiction, iat and nbf (now, or --at), exp (+ --ttl:\n"
-    "45s, 30m, 8h; at most 24h, default 1h) and jti (--jti, default 16 random bytes\n"
-    "in hex).  --json prints {\"token\", \"jti\", \"exp\"} instead.  --at issues as if at that\n"
-    "time, to make expired or not-yet-valid tokens for tests: Unix seconds or a time as\n"
-    "`grant --from` takes it (2026-12-01T09:00:00Z, 2026-12-01T09:00+08:00, a local\n"
-    "'2026-12-01 09:00' or a date).\n"
-    "\n"
-    "Key file: '#' comment lines and one line 'ed25519-seed:<base64 of the 32-byte\n"
-    "seed>' (docs/tokens.md).  Exit codes: 2 bad arguments, 5 no key file, 7 a key\n"
-    "file that is not one, 1 other failures (a key file others may read, a file that\n"
-    "exists).\n"
-    "\n"
-    "example:\n"
-    "  vaultctl token keygen --out dev-issuer.key\n"
-    "  vaultctl token issue --issuer-key dev-issuer.key --iss https://dev-idp.example \\\n"
-    "      --aud vaultd --sub li.wei --role grid_worker --dept street_office \\\n"
-    "      --jurisdiction hangzhou/gongshu/xiaohe/changzheng/grid-07 --ttl 30m > li.jwt\n";
-
 enum { OPT_OUT = OPT__GLOBAL_END, OPT_ISSUER_KEY, OPT_ISS, OPT_AUD, OPT_SUB, OPT_TTL, OPT_JTI,
        OPT_KID, OPT_AT };
 
@@ -357,7 +323,7 @@ int cmd_token(cli *c, int argc, char **argv)
     opterr = 0;
     while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (opt) {
-        case OPT_HELP: return cli_help(token_help);
+        case OPT_HELP: return cli_help_for("token");
         case OPT_OUT: a.out = optarg; continue;
         case OPT_ISSUER_KEY: a.issuer_key = optarg; continue;
         case OPT_ISS: a.iss = optarg; continue;

@@ -9,19 +9,6 @@
 
 #include "cli.h"
 
-static const char init_help[] =
-    "usage: vaultctl init --vault PATH --policy FILE [--key-file F | passphrase] [--kdf PROFILE]\n"
-    "\n"
-    "Create a new vault PATH (and its key sidecar PATH.keys) governed by the policy FILE.\n"
-    "The first keyslot is the key file F (created with 32 random bytes if it does not\n"
-    "exist), or else a passphrase from VAULT_PASSPHRASE or asked twice on the terminal.\n"
-    "--kdf interactive|moderate|sensitive sets the Argon2id cost (default moderate).\n"
-    "It prints the audit log's public key, also pinned in PATH.keys: keep a copy outside\n"
-    "the vault for auditors (`audit verify --pubkey FILE`).\n"
-    "\n"
-    "example:\n"
-    "  vaultctl init --vault street.vault --policy policies/community.yaml --key-file street.key\n";
-
 int cmd_init(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {CLI_GLOBAL_OPTIONS,
@@ -35,7 +22,7 @@ int cmd_init(cli *c, int argc, char **argv)
 
     while ((opt = cli_getopt(argc, argv, "p:", opts)) != -1) {
         if (opt == OPT_HELP)
-            return cli_help(init_help);
+            return cli_help_for("init");
         if (opt == 'p') {
             policy = optarg;
             continue;
@@ -78,21 +65,6 @@ int cmd_init(cli *c, int argc, char **argv)
     return EXIT_OK;
 }
 
-static const char keyslot_help[] =
-    "usage: vaultctl keyslot add [--new-key-file F | --label L]   (unlock as usual)\n"
-    "       vaultctl keyslot list\n"
-    "       vaultctl keyslot remove SLOT\n"
-    "\n"
-    "Keyslots hold the master key under a passphrase or a key file; changing them never\n"
-    "re-encrypts data.  `add` takes the new secret from --new-key-file F (created if it\n"
-    "does not exist) or from VAULT_NEW_PASSPHRASE or a terminal prompt.  The last slot\n"
-    "can't be removed.  `list` shows when each slot was made: UTC (...Z), or local time\n"
-    "with its offset under --local or TZ; --json gives `created` in Unix seconds.\n"
-    "\n"
-    "example:\n"
-    "  vaultctl --vault street.vault --key-file street.key --local keyslot list\n"
-    "  VAULT_PASSPHRASE=... vaultctl --vault street.vault keyslot add --new-key-file backup.key --label backup\n";
-
 int cmd_keyslot(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {CLI_GLOBAL_OPTIONS,
@@ -110,7 +82,7 @@ int cmd_keyslot(cli *c, int argc, char **argv)
 
     while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         if (opt == OPT_HELP)
-            return cli_help(keyslot_help);
+            return cli_help_for("keyslot");
         if (opt == 'k')
             new_key = optarg;
         else if (opt == 'l')
@@ -186,20 +158,6 @@ out:
     return ex;
 }
 
-static const char key_help[] =
-    "usage: vaultctl key db-key\n"
-    "       vaultctl key rotate --grade G   (see vaultctl key rotate --help)\n"
-    "\n"
-    "Print the raw SQLCipher key of the vault file, for opening it with the stock\n"
-    "sqlcipher shell (backups, inspection).  Anyone holding it can read and alter the\n"
-    "database pages (field values stay encrypted; tampering shows in audit verify).\n"
-    "The file has 4 KiB pages: follow the key with PRAGMA cipher_page_size = 4096\n"
-    "(1024 for vaults made by development builds before 4 KiB pages).\n"
-    "\n"
-    "example:\n"
-    "  sqlcipher street.vault \"PRAGMA key = \\\"$(vaultctl --vault street.vault --key-file k key db-key)\\\";\n"
-    "    PRAGMA cipher_page_size = 4096; SELECT count(*) FROM records;\"\n";
-
 int cmd_key(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {CLI_GLOBAL_OPTIONS, {NULL, 0, NULL, 0}};
@@ -217,7 +175,7 @@ int cmd_key(cli *c, int argc, char **argv)
     }
     while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         if (opt == OPT_HELP)
-            return cli_help(key_help);
+            return cli_help_for("key");
         if ((r = cli_global_option(c, opt, optarg)) <= 0)
             return r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
     }

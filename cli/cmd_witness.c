@@ -14,44 +14,6 @@
 #define TEXT_MAX 65536 /* checkpoint, proof and note files read whole */
 #define LOGS_MAX WITNESS_LOGS_MAX
 
-static const char witness_help[] =
-    "usage: vaultctl witness keygen --name NAME --out FILE\n"
-    "       vaultctl witness pubkey --key FILE\n"
-    "       vaultctl witness serve --state DIR --key FILE --listen HOST:PORT --log VKEY...\n"
-    "       vaultctl witness submit --url URL --witness VKEY --checkpoint FILE\n"
-    "                               [--old N --proof FILE]\n"
-    "       vaultctl witness verify --witness VKEY FILE\n"
-    "\n"
-    "An independent witness of audit logs (C2SP tlog-witness, docs/witness.md): its own\n"
-    "Ed25519 key and state directory, no vault and no vault key.  It cosigns a log's\n"
-    "checkpoint only when the log's pinned key signed it and a consistency proof leads\n"
-    "from the last checkpoint it cosigned for that log; it never cosigns a smaller tree\n"
-    "after a larger one, and keeps a conflicting history as evidence in DIR/evidence.\n"
-    "\n"
-    "keygen   writes a new witness key file (mode 0600, never over a file) and prints\n"
-    "         its verifier key NAME+KEYID+base64(0x04 | public key).\n"
-    "pubkey   prints the verifier key of a key file.\n"
-    "serve    answers POST /add-checkpoint on HOST:PORT (port 0: any free port) until\n"
-    "         SIGINT or SIGTERM; prints 'listening on HOST:PORT' first.  --log takes\n"
-    "         the verifier key of each log witnessed (`vaultctl audit pubkey`), repeated.\n"
-    "submit   sends a checkpoint (old size, proof lines: base64 hashes, one a line) to\n"
-    "         the witness at URL and prints its cosignature line, checked with VKEY.\n"
-    "         A witness at another size says which (exit 1): retry with a proof from it.\n"
-    "verify   checks the witness's cosignature in FILE (the checkpoint with the\n"
-    "         cosignature lines appended) and prints its time.\n"
-    "\n"
-    "Exit codes: 0 ok, 1 failure (a witness at another size, unreachable, a state\n"
-    "directory in use), 2 usage, 3 a cosignature or state that does not verify, a\n"
-    "split view or a bad proof, 5 unknown log or file, 6 the log's signature refused,\n"
-    "7 invalid input.\n"
-    "\n"
-    "example:\n"
-    "  vaultctl witness keygen --name witness.example/w1 --out w1.key\n"
-    "  vaultctl witness serve --state /var/lib/witness --key w1.key --listen 127.0.0.1:7380 \\\n"
-    "      --log \"$(vaultctl --vault street.vault audit pubkey)\"\n"
-    "  vaultctl witness submit --url http://127.0.0.1:7380 --witness \"$(cat w1.vkey)\" \\\n"
-    "      --checkpoint cp.txt --old 0\n";
-
 enum { OPT_NAME = OPT__GLOBAL_END, OPT_OUT, OPT_STATE, OPT_LISTEN, OPT_LOG, OPT_URL, OPT_WITNESS,
        OPT_CHECKPOINT, OPT_OLD, OPT_PROOF };
 
@@ -232,7 +194,7 @@ int cmd_witness(cli *c, int argc, char **argv)
     opterr = 0;
     while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (opt) {
-        case OPT_HELP: return cli_help(witness_help);
+        case OPT_HELP: return cli_help_for("witness");
         case OPT_NAME: a.name = optarg; continue;
         case OPT_OUT: a.out = optarg; continue;
         case OPT_KEY: a.key = optarg; continue; /* the witness key, not a TLS client key */

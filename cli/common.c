@@ -172,12 +172,6 @@ int64_t cli_parse_duration(const char *s)
     return -1;
 }
 
-int cli_help(const char *text)
-{
-    fputs(text, stdout);
-    return EXIT_OK;
-}
-
 int cli_global_option(cli *c, int opt, const char *arg)
 {
     switch (opt) {

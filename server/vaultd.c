@@ -23,26 +23,8 @@
 
 #define PASSPHRASE_MAX 1024
 
-static const char usage[] =
-    "usage: vaultd --config FILE [--check-config]\n"
-    "\n"
-    "Serve one vault over HTTP + JSON (docs/api.md): on a Unix socket, where the\n"
-    "peer's uid names the app, and over TLS 1.3, where the client certificate\n"
-    "does.  Every data request carries a signed identity token\n"
-    "(Authorization: Bearer ...) from an issuer the configuration pins.\n"
-    "\n"
-    "  --config FILE    the configuration (YAML; docs/service.md)\n"
-    "  --check-config   parse and check FILE, then exit (0 when valid)\n"
-    "  --help, -h       this text\n"
-    "  --version        the library version\n"
-    "  --routes         list the API routes (METHOD PATH -|officer|auditor|data_officer) and exit\n"
-    "\n"
-    "Example:\n"
-    "  vaultd --config /etc/vaultd/vaultd.yaml\n"
-    "\n"
-    "Signals: SIGTERM and SIGINT stop it (requests in flight finish first).\n"
-    "Exit codes: 0 stopped cleanly; 1 failed to start; 2 usage; 3 the vault\n"
-    "failed an integrity check; 6 wrong passphrase or key.\n";
+/* The --help text: generated from server/vaultd.help (tools/gen_help.py). */
+extern const char vaultd_usage[];
 
 /* No core dumps and no ptrace by other users' processes: the keys live here. */
 static int harden(char *err, size_t cap)
@@ -178,7 +160,7 @@ int main(int argc, char **argv)
         switch (opt) {
         case 'c': config = optarg; break;
         case 'k': check = 1; break;
-        case 'h': fputs(usage, stdout); return 0;
+        case 'h': fputs(vaultd_usage, stdout); return 0;
         case 'V': printf("vaultd %s\n", vault_version_string()); return 0;
         case 'R':
             for (size_t i = 0; i < vd_nroutes; i++)
@@ -188,12 +170,12 @@ int main(int argc, char **argv)
                        : vd_routes[i].officer                              ? "officer"
                                                                            : "-");
             return 0;
-        default: fputs(usage, stderr); return 2;
+        default: fputs(vaultd_usage, stderr); return 2;
         }
     }
     if (!config || optind != argc) {
         fprintf(stderr, "vaultd: %s\n%s", config ? "unexpected argument" : "--config FILE is required",
-                usage);
+                vaultd_usage);
         return 2;
     }
     memset(&srv, 0, sizeof srv);

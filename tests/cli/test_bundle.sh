@@ -109,7 +109,7 @@ expect_exit 2 "--bundle without --record" -- vc audit report --denied --bundle "
 expect_exit 2 "--bundle with another subcommand" -- vc audit export --bundle "$d/x.json"
 expect_exit 7 "a bad record id" -- vc audit report --record nothex --bundle "$d/x.json"
 expect_exit 1 "an existing file is not overwritten" -- vc audit report --record "$id" --bundle "$d/b.json"
-expect_exit 0 "audit --help shows verify-bundle" -- "$VAULTCTL" audit --help
+expect_exit 0 "audit verify-bundle --help" -- "$VAULTCTL" audit verify-bundle --help
 expect_grep "verify-bundle resident.json --pubkey" "$TMP/out" "--help has an example"
 expect_grep "verify-bundle FILE --pubkey FILE .*--max-age DURATION\|\[--max-age DURATION\]   (no vault)" "$TMP/out" "--help names verify-bundle --max-age"
 finish

@@ -14,6 +14,14 @@ LIBDIR=$(dirname "$(find "$PREFIX" -name 'libvault.so.0' | head -1)")
 [ -f "$LIBDIR/pkgconfig/libvault.pc" ] && ok "libvault.pc installed" || bad "libvault.pc installed"
 [ -f "$LIBDIR/cmake/libvault/libvaultConfig.cmake" ] && ok "CMake package installed" || bad "CMake package installed"
 [ -x "$PREFIX/bin/vaultctl" ] && ok "vaultctl installed" || bad "vaultctl installed"
+# The man pages and the bash completion generated from the help sources.
+for page in man1/vaultctl.1 man5/vaultd.conf.5 man8/vaultd.8; do
+    [ -f "$PREFIX/share/man/$page" ] && ok "$page installed" || bad "$page installed"
+done
+if [ -f "$PREFIX/share/bash-completion/completions/vaultctl" ] &&
+   [ "$(bash -c 'source "$1"; COMP_WORDS=(vaultctl rec); COMP_CWORD=1; _vaultctl; echo "${COMPREPLY[*]}"' _ \
+        "$PREFIX/share/bash-completion/completions/vaultctl")" = record ]; then
+    ok "bash completion installed and completes"; else bad "bash completion installed"; fi
 
 # The installed vaultctl's demo takes the installed policy (and the
 # installed vaultd), not the build tree's.

@@ -108,7 +108,7 @@ usage "issue --out" "${ISSUE[@]}" --out "$TMP/t.jwt"
 usage "a role longer than the library's names" "${ISSUE[@]}" --role "$(printf 'r%.0s' $(seq 128))"
 usage "a control character" "${ISSUE[@]}" --sub "$(printf 'li\033[2K')"
 expect_grep "control character" "$TMP/err" "the error names the control character"
-expect_exit 0 "token --help" -- "$VAULTCTL" token --help
+expect_exit 0 "token issue --help" -- "$VAULTCTL" token issue --help
 expect_grep "example:" "$TMP/out" "the help has an example"
 expect_grep "tests and demos only" "$TMP/out" "the help says it is for tests and demos"
 
