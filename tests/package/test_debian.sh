@@ -49,7 +49,11 @@ has libvault-dev '^\./usr/lib/[^/]+/pkgconfig/libvault\.pc$' "the pkg-config fil
 has libvault-dev '^\./usr/lib/[^/]+/cmake/libvault/libvaultConfig\.cmake$' "the CMake package"
 has vaultctl '^\./usr/bin/vaultctl$' "the program"
 has vaultctl '^\./usr/share/libvault/policies/community\.yaml$' "the shipped policies"
+has vaultctl '^\./usr/share/man/man1/vaultctl\.1\.gz$' "its man page"
+has vaultctl '^\./usr/share/bash-completion/completions/vaultctl$' "its bash completion"
 has vaultd '^\./usr/sbin/vaultd$' "the program"
+has vaultd '^\./usr/share/man/man8/vaultd\.8\.gz$' "its man page"
+has vaultd '^\./usr/share/man/man5/vaultd\.conf\.5\.gz$' "the configuration's man page"
 has vaultd '^\./lib/systemd/system/vaultd\.service$' "the systemd unit"
 has python3-libvault '^\./usr/lib/python3/dist-packages/libvault/__init__\.py$' "the module"
 has python3-libvault '^\./usr/lib/python3/dist-packages/libvault/py\.typed$' "the py.typed marker"
@@ -91,6 +95,9 @@ if env -u LIBVAULT_PATH PYTHONPATH="$ROOT/usr/lib/python3/dist-packages" LD_LIBR
        grep -q "^$LIBDIR/libvault.so.0" "$TMP/py"; then
     ok "Debian's python3 imports the packaged bindings, which load the packaged library"
 else bad "Debian's python3 imports the packaged bindings"; cat "$TMP/py"; fi
+
+# lintian's warnings, too, are none: the packages are clean.
+if grep -q '^W: ' "$OUT/lintian.log"; then bad "lintian: no warnings"; else ok "lintian: no warnings"; fi
 
 echo "$passes passed, $fails failed"
 [ "$fails" = 0 ]
