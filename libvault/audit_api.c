@@ -84,7 +84,9 @@ int vault_set_actor_as(vault *v, const char *user, const vault_principal *who)
     int rc = VAULT_OK, entered = 0;
     char norm[VAULT_NAME_MAX];
     vault__who w;
+    vault_principal who_l;
 
+    VAULT_OPT_IN(who, who_l, "vault_principal", "VAULT_PRINCIPAL_INIT");
     GUARD(vault__enter(v));
     entered = 1;
     rc = vault__user_norm(norm, sizeof norm, user, "actor");
@@ -112,9 +114,11 @@ int vault_log_refusal(vault *v, const vault_principal *who, const char *action,
     int rc = VAULT_OK, entered = 0;
     char act[VAULT_NAME_MAX], det[VAULT_REASON_TEXT_SIZE];
     vault__who w;
+    vault_principal who_l;
     af_entry e;
 
     ENSURE(v, VAULT_EINVALID, "missing vault handle");
+    VAULT_OPT_IN(who, who_l, "vault_principal", "VAULT_PRINCIPAL_INIT");
     ENSURE(action && vault__name_check(action, "action") == VAULT_OK, VAULT_EINVALID,
            "vault_log_refusal: the action must be a name");
     snprintf(act, sizeof act, "%s", action);

@@ -735,13 +735,15 @@ cleanup:
 int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_session *s,
                       const vault_grant_spec *spec)
 {
-    if (s && s->v->remote)
-        return client_grant_issue(out_id, out_id_size, out_pending, s, spec);
     int rc = VAULT_OK, entered = 0;
     vault *v = NULL;
+    vault_grant_spec spec_l;
     issue_ctx c;
 
     memset(&c, 0, sizeof c);
+    VAULT_OPT_IN(spec, spec_l, "vault_grant_spec", "VAULT_GRANT_SPEC_INIT");
+    if (s && s->v->remote)
+        return client_grant_issue(out_id, out_id_size, out_pending, s, spec);
     ENSURE(out_id && out_id_size >= 20 && s && spec, VAULT_EINVALID,
            "missing grant id buffer, session or grant");
     if (out_pending)
