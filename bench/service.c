@@ -57,10 +57,10 @@ static void join(char *out, size_t cap, const char *dir, const char *name)
 /* A client-mode handle and session on one transport (tls = 0: the socket). */
 static void open_remote(vault **v, vault_session **s, const svc_bench *sb, int tls)
 {
-    vault_credentials cred;
-    vault_subject sub = {"-", "-", "-", "-", PURPOSE}; /* the token says who */
+    vault_credentials cred = VAULT_CREDENTIALS_INIT;
+    vault_subject sub = {sizeof(vault_subject), "-", "-", "-", "-", PURPOSE}; /* the token says who */
 
-    memset(&cred, 0, sizeof cred);
+    cred = (vault_credentials)VAULT_CREDENTIALS_INIT;
     cred.token = sb->token;
     cred.purpose = PURPOSE;
     if (tls) {

@@ -27,7 +27,7 @@ static const char *const columns[VB_COLUMNS] = {"name",    "gender", "birth_date
 
 /* The acting data officer: may create records and write and read every
  * field up to `sensitive` in the whole street (policies/community.yaml). */
-static const vault_subject officer = {"bench.officer", "data_officer", "street_office",
+static const vault_subject officer = {sizeof(vault_subject), "bench.officer", "data_officer", "street_office",
                                       "hangzhou/gongshu/xiaohe", "resident_service"};
 
 static void path_join(char *out, size_t cap, const char *dir, const char *name)
@@ -139,7 +139,7 @@ int bench_import_child(int argc, char **argv)
 {
     vault *v = NULL;
     vault_session *s = NULL;
-    vault_secret sec;
+    vault_secret sec = VAULT_SECRET_INIT;
     size_t count = 0;
     uint64_t t0, t1;
     long before, hwm;
@@ -305,7 +305,7 @@ static json_t *settings(sqlite3 *db)
 void bench_vault(json_t *out, const bench_cfg *cfg, int do_vault, int do_service)
 {
     vb b;
-    vault_secret sec;
+    vault_secret sec = VAULT_SECRET_INIT;
     json_t *rss = json_object(), *cmp;
     char dbkey[80];
     double secs, raw_rate;

@@ -67,7 +67,7 @@ int cmd_restore(cli *c, int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     const char *from = NULL;
     unsigned flags = 0;
-    vault_secret secret;
+    vault_secret secret = VAULT_SECRET_INIT;
     vault_restore_info info;
     int opt, r, rc, ex;
 

@@ -88,7 +88,7 @@ static int file_contains(const char *path, const char *needle)
 static int open_as(vault_session **out, vault *v, const char *user, const char *role,
                    const char *dept, const char *jurisdiction, const char *purpose)
 {
-    vault_subject sub = {user, role, dept, jurisdiction, purpose};
+    vault_subject sub = {sizeof(vault_subject), user, role, dept, jurisdiction, purpose};
     int rc = vault_session_open(out, v, &sub);
 
     return rc < 0 ? fail("opening a session", rc) : 0;
@@ -280,9 +280,9 @@ int cmd_demo(cli *c, int argc, char **argv)
     vault *v = NULL;
     vault_session *officer = NULL, *grid = NULL, *health = NULL, *hotline = NULL, *judicial = NULL,
                   *police = NULL;
-    vault_secret secret = {VAULT_UNLOCK_KEYFILE, NULL, 0, 0};
+    vault_secret secret = {sizeof(vault_secret), VAULT_UNLOCK_KEYFILE, NULL, 0, 0};
     vault_audit_result res;
-    vault_grant_spec spec;
+    vault_grant_spec spec = VAULT_GRANT_SPEC_INIT;
     int opt, rg, rc = VAULT_OK, ex = EXIT_OK, leak = 0, pending = 0;
     long residents = DEMO_RESIDENTS;
     size_t imported = 0, j;
@@ -416,7 +416,7 @@ int cmd_demo(cli *c, int argc, char **argv)
     demo_show_read(hotline, "hotline agent", ida, hotline_view, 4);
 
     demo_step("6. The officer grants the grid worker two hours of masked health data, then revokes it");
-    memset(&spec, 0, sizeof spec);
+    spec = (vault_grant_spec)VAULT_GRANT_SPEC_INIT;
     spec.user = "wang.grid";
     spec.department = "community_committee";
     spec.effect = VAULT_EFFECT_MASK;

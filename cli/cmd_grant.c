@@ -108,7 +108,7 @@ int cmd_grant(cli *c, int argc, char **argv)
                                          {"reason", required_argument, NULL, 'x'},
                                          {"actions", required_argument, NULL, 'a'},
                                          {NULL, 0, NULL, 0}};
-    vault_grant_spec spec;
+    vault_grant_spec spec = VAULT_GRANT_SPEC_INIT;
     const char *fields[MAX_ITEMS], *records[MAX_ITEMS], *purposes[MAX_ITEMS];
     char *fl = NULL, *rl = NULL, *pl = NULL, *al = NULL, *grades = NULL, *dots;
     const char *from = NULL, *until = NULL, *dur = NULL;
@@ -118,7 +118,7 @@ int cmd_grant(cli *c, int argc, char **argv)
     int opt, ex = EXIT_OK, rc, pending = 0;
     int64_t d;
 
-    memset(&spec, 0, sizeof spec);
+    spec = (vault_grant_spec)VAULT_GRANT_SPEC_INIT;
     spec.effect = VAULT_EFFECT_ALLOW;
     while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (opt) {

@@ -15,7 +15,7 @@ int cmd_init(cli *c, int argc, char **argv)
                                          {"policy", required_argument, NULL, 'p'},
                                          {NULL, 0, NULL, 0}};
     const char *policy = NULL;
-    vault_secret secret;
+    vault_secret secret = VAULT_SECRET_INIT;
     vault *v = NULL;
     char id[VAULT_ID_HEX_SIZE], key[VAULT_PUBKEY_SIZE];
     int opt, r, rc;
@@ -73,7 +73,7 @@ int cmd_keyslot(cli *c, int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     const char *new_key = NULL, *label = NULL, *sub = NULL;
     vault *v = NULL;
-    vault_secret secret;
+    vault_secret secret = VAULT_SECRET_INIT;
     vault_keyslot_info *slots = NULL;
     size_t n = 0, i;
     int opt, r, rc = VAULT_OK, ex = EXIT_OK, slot = -1;

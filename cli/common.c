@@ -309,7 +309,7 @@ out:
 
 int cli_new_secret(vault_secret *out, cli *c, const char *key_file, const char *env)
 {
-    memset(out, 0, sizeof *out);
+    *out = (vault_secret)VAULT_SECRET_INIT;
     if (key_file) {
         if (access(key_file, F_OK) != 0) {
             int rc = vault_keyfile_generate(key_file);
@@ -329,7 +329,7 @@ int cli_new_secret(vault_secret *out, cli *c, const char *key_file, const char *
 /* Client mode: connect to vaultd at --server. */
 static int connect_server(vault **out, cli *c)
 {
-    vault_credentials cred;
+    vault_credentials cred = VAULT_CREDENTIALS_INIT;
     env_secret *tok = find_env_secret("VAULT_TOKEN");
     int rc;
 
@@ -345,7 +345,7 @@ static int connect_server(vault **out, cli *c)
                                   "VAULT_TOKEN");
     if (!c->token_file && tok->too_long)
         return cli_usage_error(c, "VAULT_TOKEN is too long");
-    memset(&cred, 0, sizeof cred);
+    cred = (vault_credentials)VAULT_CREDENTIALS_INIT;
     cred.token_file = c->token_file;
     cred.token = c->token_file ? NULL : tok->data;
     cred.ca_file = c->ca_file;
@@ -358,7 +358,7 @@ static int connect_server(vault **out, cli *c)
 
 int cli_unlock_secret(vault_secret *out, cli *c)
 {
-    memset(out, 0, sizeof *out);
+    *out = (vault_secret)VAULT_SECRET_INIT;
     if (c->key_file) {
         out->kind = VAULT_UNLOCK_KEYFILE;
         out->data = c->key_file;
@@ -369,7 +369,7 @@ int cli_unlock_secret(vault_secret *out, cli *c)
 
 int cli_open_vault(vault **out, cli *c)
 {
-    vault_secret secret;
+    vault_secret secret = VAULT_SECRET_INIT;
     int rc, ex;
 
     *out = NULL;

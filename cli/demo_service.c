@@ -70,11 +70,11 @@ static int path(char *out, size_t cap, const char *dir, const char *name)
 static int connect_as(vault **out, const demo_svc *d, const person *who, int tls_app,
                       const char *purpose)
 {
-    vault_credentials cred;
+    vault_credentials cred = VAULT_CREDENTIALS_INIT;
     char url[1200];
     int rc;
 
-    memset(&cred, 0, sizeof cred);
+    cred = (vault_credentials)VAULT_CREDENTIALS_INIT;
     cred.token = who->token;
     cred.purpose = purpose;
     if (tls_app < 0) {
@@ -93,7 +93,7 @@ static int connect_as(vault **out, const demo_svc *d, const person *who, int tls
 static int session(vault_session **out, vault *v, const char *purpose)
 {
     /* Client mode sends only the purpose: the token says who acts. */
-    vault_subject sub = {"-", "-", "-", "-", purpose};
+    vault_subject sub = {sizeof(vault_subject), "-", "-", "-", "-", purpose};
     int rc = vault_session_open(out, v, &sub);
 
     return rc < 0 ? vfail("opening a session", rc) : 0;
@@ -187,7 +187,7 @@ static int hotline(demo_svc *d)
 {
     vault *v = NULL;
     vault_session *s = NULL;
-    vault_subject claim = {"zhao.health", "health_worker", "health", STREET, "public_health"};
+    vault_subject claim = {sizeof(vault_subject), "zhao.health", "health_worker", "health", STREET, "public_health"};
     static const char *const f[] = {"name", "health"};
     vault_result *r = NULL;
     int rc, ex;
@@ -235,7 +235,7 @@ static int two_person(demo_svc *d, char *gid, size_t gid_size)
     const char *field = "community_correction", *rec = d->in->id_a;
     static const char *const f[] = {"name", "community_correction"};
     const char *purpose = "resident_service";
-    vault_grant_spec spec;
+    vault_grant_spec spec = VAULT_GRANT_SPEC_INIT;
     int rc, ex, pending = 0;
 
     if ((ex = connect_as(&vli, d, &d->p[P_LI], -1, purpose)) != 0 ||
@@ -246,7 +246,7 @@ static int two_person(demo_svc *d, char *gid, size_t gid_size)
         (ex = session(&st, vst, purpose)) != 0)
         goto out;
     demo_show_read(st, "street officer he.street, before", rec, f, 2);
-    memset(&spec, 0, sizeof spec);
+    spec = (vault_grant_spec)VAULT_GRANT_SPEC_INIT;
     spec.user = "he.street";
     spec.role = "street_officer";
     spec.department = "street_office";

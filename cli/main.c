@@ -106,6 +106,7 @@ int main(int argc, char **argv)
     int ex;
 
     memset(&c, 0, sizeof c);
+    c.subject = (vault_subject)VAULT_SUBJECT_INIT;
     c.prog = "vaultctl";
     /* First, before any key exists in this process. */
     if ((ex = cli_harden_process(&c)) != EXIT_OK)

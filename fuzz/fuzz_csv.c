@@ -43,8 +43,8 @@ static void close_vault(void)
 
 static void make_vault(void)
 {
-    vault_secret s = {VAULT_UNLOCK_KEYFILE, key_path, 0, 0};
-    vault_subject sub = {"fuzz", "data_officer", "street_office", FUZZ_STREET, "resident_service"};
+    vault_secret s = {sizeof(vault_secret), VAULT_UNLOCK_KEYFILE, key_path, 0, 0};
+    vault_subject sub = {sizeof(vault_subject), "fuzz", "data_officer", "street_office", FUZZ_STREET, "resident_service"};
 
     remove_vault();
     if (vault_create(&v, vault_path, policy_path, &s) != VAULT_OK ||

@@ -58,7 +58,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    vault_secret s = {VAULT_UNLOCK_KEYFILE, key_path, 0, 0};
+    vault_secret s = {sizeof(vault_secret), VAULT_UNLOCK_KEYFILE, key_path, 0, 0};
     uint8_t id[VAULT_ID_BYTES];
     vault_keyslot_info *slots = NULL;
     size_t n = 0, i;

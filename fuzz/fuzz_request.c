@@ -38,8 +38,8 @@ static void remove_vault(void)
 
 static void make_vault(void)
 {
-    vault_secret s = {VAULT_UNLOCK_KEYFILE, key_path, 0, 0};
-    vault_subject sub = {"fuzz", "data_officer", "street_office", STREET, "resident_service"};
+    vault_secret s = {sizeof(vault_secret), VAULT_UNLOCK_KEYFILE, key_path, 0, 0};
+    vault_subject sub = {sizeof(vault_subject), "fuzz", "data_officer", "street_office", STREET, "resident_service"};
     const char *fields[] = {"name", "phone"}, *values[] = {"张三", "13812345678"};
     size_t lens[] = {strlen(values[0]), 11};
     vault *v = NULL;

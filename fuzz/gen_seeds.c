@@ -80,8 +80,8 @@ static void keyslot_seeds(const char *tmp)
 {
     uint8_t key[32], master[32], vid[16];
     char keyfile[512], keys[512];
-    vault_secret kf = {VAULT_UNLOCK_KEYFILE, keyfile, 0, 0};
-    vault_secret pass = {VAULT_UNLOCK_PASSPHRASE, "seed passphrase", 15, VAULT_KDF_INTERACTIVE};
+    vault_secret kf = {sizeof(vault_secret), VAULT_UNLOCK_KEYFILE, keyfile, 0, 0};
+    vault_secret pass = {sizeof(vault_secret), VAULT_UNLOCK_PASSPHRASE, "seed passphrase", 15, VAULT_KDF_INTERACTIVE};
     uint8_t *buf;
     size_t i, n;
     FILE *f;
@@ -231,8 +231,8 @@ static void export_seed(const char *name, size_t n, const size_t *cps, size_t nc
 static void vault_seeds(const char *tmp, const char *policy)
 {
     char path[512], keyfile[512], exp[600], id[VAULT_ID_HEX_SIZE], *note = NULL;
-    vault_secret kf = {VAULT_UNLOCK_KEYFILE, keyfile, 0, 0};
-    vault_subject sub = {"li", "data_officer", "street_office", "hangzhou/gongshu/xiaohe",
+    vault_secret kf = {sizeof(vault_secret), VAULT_UNLOCK_KEYFILE, keyfile, 0, 0};
+    vault_subject sub = {sizeof(vault_subject), "li", "data_officer", "street_office", "hangzhou/gongshu/xiaohe",
                          "resident_service"};
     const char *fields[] = {"name", "phone"}, *values[] = {"张三", "13812345678"};
     size_t lens[] = {strlen("张三"), 11}, n = 0;

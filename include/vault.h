@@ -44,6 +44,21 @@ VAULT_API int vault_version_major(void);
 VAULT_API int vault_version_minor(void);
 VAULT_API int vault_version_patch(void);
 
+/* ---- Option structs ----------------------------------------------------
+ * Every struct below that the caller fills in and passes in
+ * (vault_secret, vault_credentials, vault_subject, vault_principal,
+ * vault_witness_target, vault_grant_spec) starts with `size_t size`,
+ * which its VAULT_*_INIT macro sets to sizeof the struct in the caller's
+ * header:
+ *     vault_subject s = VAULT_SUBJECT_INIT;
+ *     s.user = "li"; ...
+ * The structs grow only by members appended at the end, so a caller
+ * built against an older header passes a smaller size, and the members
+ * it lacks read as 0 / NULL (their defaults).  A size of 0 (never
+ * initialised) or one larger than this library's struct (a newer
+ * header) is VAULT_EINVALID "vault_subject: size 0: initialise with
+ * VAULT_SUBJECT_INIT".  docs/api.md "Option structs". */
+
 /* ---- Errors ------------------------------------------------------------ */
 
 #define VAULT_OK 0
@@ -139,11 +154,13 @@ VAULT_API int vault_const_kdf_sensitive(void);
 #define VAULT_KDF_SENSITIVE 3   /* ~1 GiB */
 
 typedef struct vault_secret {
+    size_t size;        /* sizeof(vault_secret): VAULT_SECRET_INIT */
     int kind;           /* VAULT_UNLOCK_PASSPHRASE or VAULT_UNLOCK_KEYFILE */
     const void *data;   /* passphrase bytes, or key file path (NUL-terminated) */
     size_t len;         /* passphrase length; ignored for key files */
     int kdf_profile;    /* VAULT_KDF_*, 0 = default; used when creating a slot */
 } vault_secret;
+#define VAULT_SECRET_INIT {.size = sizeof(vault_secret)}
 
 /* Write a new key file: 32 random bytes, mode 0600.  Fails with
  * VAULT_EEXISTS rather than overwrite an existing file. */
@@ -188,6 +205,7 @@ VAULT_API int vault_db_key(char *out, size_t out_size, vault *v) VAULT_CHECK;
 /* How a client-mode handle reaches vaultd and who it is (docs/service.md
  * "Client mode").  Exactly one of token and token_file. */
 typedef struct vault_credentials {
+    size_t size;            /* sizeof(vault_credentials): VAULT_CREDENTIALS_INIT */
     const char *token;      /* the identity token (a JWT, docs/tokens.md) as text */
     const char *token_file; /* or a file holding it (read once, at connect; white space
                                around it is dropped) */
@@ -199,6 +217,7 @@ typedef struct vault_credentials {
                                calls fail with VAULT_ESTATE */
     long timeout_ms;        /* for one request, connecting included; 0: 30000 */
 } vault_credentials;
+#define VAULT_CREDENTIALS_INIT {.size = sizeof(vault_credentials)}
 
 /* Client mode: a handle on the vault vaultd serves at `url`,
  * "unix:///run/vaultd/vaultd.sock" (the app is this process's uid) or
@@ -321,12 +340,14 @@ VAULT_API int vault_policy_source(char **out, char *out_hash, size_t out_hash_si
 typedef struct vault_session vault_session;
 
 typedef struct vault_subject {
+    size_t size;              /* sizeof(vault_subject): VAULT_SUBJECT_INIT */
     const char *user;         /* required */
     const char *role;         /* required, a role of the policy */
     const char *department;   /* required, a department of the policy */
     const char *jurisdiction; /* required, e.g. "hangzhou/shangcheng/xiaohe" */
     const char *purpose;      /* required, a purpose of the policy */
 } vault_subject;
+#define VAULT_SUBJECT_INIT {.size = sizeof(vault_subject)}
 
 /* Who is calling, as a service that authenticated the caller (vaultd)
  * saw it.  Every audit entry records it (docs/audit-format.md, LVA2).
@@ -336,6 +357,7 @@ typedef struct vault_subject {
  * token names both); token_id needs an issuer; app or issuer must be
  * given (a principal naming neither is the embedded one). */
 typedef struct vault_principal {
+    size_t size;          /* sizeof(vault_principal): VAULT_PRINCIPAL_INIT */
     const char *issuer;   /* token issuer (iss); "" when none (embedded) */
     const char *subject;  /* token subject (sub) */
     const char *token_id; /* token id (jti), may be "" */
@@ -348,6 +370,7 @@ typedef struct vault_principal {
                              is refused (VAULT_EAUTH), and so is the commit of any call
                              whose access it records: nothing is written or returned */
 } vault_principal;
+#define VAULT_PRINCIPAL_INIT {.size = sizeof(vault_principal)}
 
 /* vault_principal.flags.  With an app, vault_session_open_as checks the
  * policy's apps: bounds (docs/policy-format.md "Apps"); these flags add:
@@ -563,9 +586,12 @@ VAULT_API int vault_audit_checkpoint(char **out_note, vault *v) VAULT_CHECK;
  * 0x04, as `vaultctl witness pubkey` prints it; it must be one the
  * policy's `witnesses:` pins) and the URL of its tlog-witness service. */
 typedef struct vault_witness_target {
+    size_t size; /* sizeof(vault_witness_target): VAULT_WITNESS_TARGET_INIT; every
+                    element of an array the same (the array's stride) */
     const char *key;
     const char *url;
 } vault_witness_target;
+#define VAULT_WITNESS_TARGET_INIT {.size = sizeof(vault_witness_target)}
 
 /* What one witness did with the newest checkpoint. */
 typedef struct vault_witness_status {
@@ -935,6 +961,7 @@ VAULT_API int vault_audit_verify_bundle(vault_audit_result *out, const char *jso
 /* A grant issued by a data officer (the session's subject) to a subject
  * pattern.  Bounded by the policy's grant_limits for the officer's role. */
 typedef struct vault_grant_spec {
+    size_t size;              /* sizeof(vault_grant_spec): VAULT_GRANT_SPEC_INIT */
     const char *user;         /* recipient pattern: user, or role and/or department */
     const char *role;
     const char *department;
@@ -954,6 +981,7 @@ typedef struct vault_grant_spec {
     unsigned actions;         /* (1u << VAULT_ACTION_READ) | ..._SEARCH | ..._EXPORT;
                                  0 = read only */
 } vault_grant_spec;
+#define VAULT_GRANT_SPEC_INIT {.size = sizeof(vault_grant_spec)}
 
 /* Issue a grant.  out_id receives its id ("g-" + 16 hex; VAULT_NAME_MAX
  * bytes).  VAULT_EDENIED names the broken limit: the officer's role may

@@ -84,7 +84,9 @@ int vault_set_actor_as(vault *v, const char *user, const vault_principal *who)
     int rc = VAULT_OK, entered = 0;
     char norm[VAULT_NAME_MAX];
     vault__who w;
+    vault_principal who_l;
 
+    VAULT_OPT_IN(who, who_l, "vault_principal", "VAULT_PRINCIPAL_INIT");
     GUARD(vault__enter(v));
     entered = 1;
     rc = vault__user_norm(norm, sizeof norm, user, "actor");
@@ -112,9 +114,11 @@ int vault_log_refusal(vault *v, const vault_principal *who, const char *action,
     int rc = VAULT_OK, entered = 0;
     char act[VAULT_NAME_MAX], det[VAULT_REASON_TEXT_SIZE];
     vault__who w;
+    vault_principal who_l;
     af_entry e;
 
     ENSURE(v, VAULT_EINVALID, "missing vault handle");
+    VAULT_OPT_IN(who, who_l, "vault_principal", "VAULT_PRINCIPAL_INIT");
     ENSURE(action && vault__name_check(action, "action") == VAULT_OK, VAULT_EINVALID,
            "vault_log_refusal: the action must be a name");
     snprintf(act, sizeof act, "%s", action);
@@ -1131,8 +1135,7 @@ typedef struct report_ctx {
     char user[VAULT_NAME_MAX]; /* comparison form (text.h) */
     int as_json;
     json_t *arr;
-    char *text;
-    size_t len, cap;
+    vault_buf text; /* wiped: it holds who accessed whom */
     int failed;
 } report_ctx;
 
@@ -1150,25 +1153,12 @@ static int text_append(report_ctx *c, const char *fmt, ...) VAULT_PRINTF(2, 3);
 static int text_append(report_ctx *c, const char *fmt, ...)
 {
     va_list ap;
-    int n;
-    char *grown;
+    int rc;
 
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(c->text ? c->text + c->len : NULL, c->text ? c->cap - c->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return vault__err(VAULT_ERROR, "report formatting failed");
-        if (c->text && c->len + (size_t)n < c->cap) {
-            c->len += (size_t)n;
-            return VAULT_OK;
-        }
-        c->cap = (c->cap + (size_t)n + 1) * 2;
-        grown = realloc(c->text, c->cap);
-        if (!grown)
-            return vault__err(VAULT_ENOMEM, "out of memory");
-        c->text = grown;
-    }
+    va_start(ap, fmt);
+    rc = vault__buf_vprintf(&c->text, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* Free text from the log on a report line, with control characters and
@@ -1377,6 +1367,7 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
     char detail[VAULT_NAME_MAX + 32];
 
     memset(&c, 0, sizeof c);
+    vault__buf_init(&c.text, "audit report", 0, 1);
     ENSURE(out, VAULT_EINVALID, "missing output");
     *out = NULL;
     GUARD(vault__enter(v));
@@ -1426,7 +1417,7 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
 cleanup:
     vault__exit(v, entered);
     json_decref(c.arr);
-    free(c.text);
+    vault__buf_free(&c.text);
     return rc;
 }
 

@@ -247,22 +247,32 @@ static int targets_fill(target *t, size_t *nt, vault *v, const vault_witness_tar
                         size_t nin)
 {
     int rc = VAULT_OK;
-    size_t n = 0;
+    size_t n = 0, stride = 0;
+    vault_witness_target one;
 
     if (in) {
         ENSURE(nin <= WITNESS_TARGETS_MAX, VAULT_ELIMIT, "at most %d witnesses",
                WITNESS_TARGETS_MAX);
+        if (nin > 0)
+            memcpy(&stride, &in[0].size, sizeof stride); /* the caller's sizeof */
         for (size_t i = 0; i < nin; i++) {
             const vp_witness *w;
+            /* element i of the caller's array, at the caller's stride */
+            const vault_witness_target *ti =
+                (const vault_witness_target *)(const void *)((const char *)in + i * stride);
 
-            ENSURE(in[i].key && in[i].url, VAULT_EINVALID, "witness %zu: missing key or url",
+            GUARD(vault__opt_in(&one, sizeof one, ti, "vault_witness_target",
+                                "VAULT_WITNESS_TARGET_INIT"));
+            ENSURE(one.size == stride, VAULT_EINVALID,
+                   "witness %zu: vault_witness_target sizes differ within the array", i + 1);
+            ENSURE(one.key && one.url, VAULT_EINVALID, "witness %zu: missing key or url",
                    i + 1);
-            w = policy_witness_find(v->policy, in[i].key);
+            w = policy_witness_find(v->policy, one.key);
             if (w) {
                 snprintf(t[n].peer.name, sizeof t[n].peer.name, "%s", w->name);
                 memcpy(t[n].peer.pk, w->pk, 32);
             } else {
-                ENSURE(af_vkey_parse(t[n].peer.name, t[n].peer.pk, in[i].key, strlen(in[i].key),
+                ENSURE(af_vkey_parse(t[n].peer.name, t[n].peer.pk, one.key, strlen(one.key),
                                      AF_SIGTYPE_COSIGN_V1) == VAULT_OK,
                        VAULT_EINVALID, "witness %zu: its key is not a witness verifier key",
                        i + 1);
@@ -273,9 +283,9 @@ static int targets_fill(target *t, size_t *nt, vault *v, const vault_witness_tar
                 snprintf(t[n].message, sizeof t[n].message, "%s", vault_error_last());
                 vault__err_clear();
             }
-            ENSURE(strlen(in[i].url) <= WITNESS_URL_MAX, VAULT_EINVALID,
+            ENSURE(strlen(one.url) <= WITNESS_URL_MAX, VAULT_EINVALID,
                    "witness %zu: url longer than %d bytes", i + 1, WITNESS_URL_MAX);
-            snprintf(t[n].url, sizeof t[n].url, "%s", in[i].url);
+            snprintf(t[n].url, sizeof t[n].url, "%s", one.url);
             n++;
         }
     } else {

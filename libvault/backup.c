@@ -281,6 +281,7 @@ int vault_restore(vault_restore_info *out, const char *path, const char *from,
     store_file_claim *claim = NULL;
     ks_anchor live, next;
     vault_restore_info info;
+    vault_secret secret_l;
     struct stat st_from, st_path;
     char side[BACKUP_PATH_MAX + 8];
 
@@ -290,6 +291,7 @@ int vault_restore(vault_restore_info *out, const char *path, const char *from,
     memset(&live, 0, sizeof live);
     ENSURE(path && *path && from && *from && secret, VAULT_EINVALID,
            "vault_restore: missing vault path, backup file or secret");
+    VAULT_OPT_IN(secret, secret_l, "vault_secret", "VAULT_SECRET_INIT");
     ENSURE((flags & ~VAULT_RESTORE_FORCE) == 0, VAULT_EINVALID, "vault_restore: unknown flags");
     ENSURE(store_location_is_file(path), VAULT_ESTATE,
            "%s is not kept in a SQLCipher file: restore it with its backend's tools", path);

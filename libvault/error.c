@@ -1,6 +1,7 @@
 /* Thread-local error messages (vault_error_last). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -53,4 +54,22 @@ const char *vault_error_name(int code)
     case VAULT_ESTATE: return "VAULT_ESTATE";
     default: return "VAULT_EUNKNOWN";
     }
+}
+
+int vault__opt_in(void *full, size_t full_size, const void *in, const char *name,
+                  const char *init)
+{
+    size_t size;
+
+    memcpy(&size, in, sizeof size); /* the leading size_t of every option struct */
+    if (size < sizeof size)
+        return vault__err(VAULT_EINVALID, "%s: size %zu: initialise with %s", name, size, init);
+    if (size > full_size)
+        return vault__err(VAULT_EINVALID,
+                          "%s: size %zu is newer than this libvault's (%zu): initialise with "
+                          "%s of the header of the libvault it runs with", name, size, full_size,
+                          init);
+    memcpy(full, in, size);
+    memset((char *)full + size, 0, full_size - size);
+    return VAULT_OK;
 }

@@ -735,13 +735,15 @@ cleanup:
 int vault_grant_issue(char *out_id, size_t out_id_size, int *out_pending, vault_session *s,
                       const vault_grant_spec *spec)
 {
-    if (s && s->v->remote)
-        return client_grant_issue(out_id, out_id_size, out_pending, s, spec);
     int rc = VAULT_OK, entered = 0;
     vault *v = NULL;
+    vault_grant_spec spec_l;
     issue_ctx c;
 
     memset(&c, 0, sizeof c);
+    VAULT_OPT_IN(spec, spec_l, "vault_grant_spec", "VAULT_GRANT_SPEC_INIT");
+    if (s && s->v->remote)
+        return client_grant_issue(out_id, out_id_size, out_pending, s, spec);
     ENSURE(out_id && out_id_size >= 20 && s && spec, VAULT_EINVALID,
            "missing grant id buffer, session or grant");
     if (out_pending)
@@ -952,8 +954,7 @@ typedef struct list_ctx {
     int active_only, as_json;
     int64_t now;
     json_t *arr;
-    char *text;
-    size_t len, cap;
+    vault_buf text; /* wiped: it holds names and reasons */
 } list_ctx;
 
 static const char *live_state(const store_grant *s, int64_t now)
@@ -1020,7 +1021,7 @@ static int list_fn(void *arg, const store_grant *s)
     owned_grant o;
     int rc = VAULT_OK;
     const char *state = live_state(s, c->now);
-    char text[DETAIL_MAX * 2], *grown;
+    char text[DETAIL_MAX * 2];
     line l = {text, sizeof text, 0};
 
     memset(&o, 0, sizeof o);
@@ -1075,14 +1076,7 @@ static int list_fn(void *arg, const store_grant *s)
         line_text(&l, s->revoke_reason, 511);
     }
     line_printf(&l, "]\n");
-    if (c->len + l.len + 1 > c->cap) {
-        c->cap = (c->cap + l.len + 1) * 2;
-        grown = realloc(c->text, c->cap);
-        ENSURE(grown, VAULT_ENOMEM, "out of memory");
-        c->text = grown;
-    }
-    memcpy(c->text + c->len, text, l.len + 1);
-    c->len += l.len;
+    GUARD(vault__buf_put(&c->text, text, l.len));
 cleanup:
     grants__own_free(&o);
     return rc;
@@ -1100,6 +1094,7 @@ int vault_grant_list(char **out, vault *v, int active_only, int as_json)
     *out = NULL;
     GUARD(vault__enter(v));
     entered = 1;
+    vault__buf_init(&c.text, "grant list", 0, 1);
     c.p = v->policy;
     c.active_only = active_only;
     c.as_json = as_json;
@@ -1119,7 +1114,7 @@ int vault_grant_list(char **out, vault *v, int active_only, int as_json)
 cleanup:
     vault__exit(v, entered);
     json_decref(c.arr);
-    free(c.text);
+    vault__buf_free(&c.text);
     return rc;
 }
 
@@ -1396,19 +1391,18 @@ int grants__recheck(char **out, vault *v, const vault_policy *newp)
     int rc = VAULT_OK;
     recheck_ctx c;
     af_entry e;
-    char detail[DETAIL_MAX], *text = NULL;
-    size_t len = 0;
+    char detail[DETAIL_MAX];
+    vault_buf text;
     const vault_policy *old = v->policy;
 
     memset(&c, 0, sizeof c);
+    vault__buf_init(&text, "grant recheck", 0, 0);
     *out = NULL;
     c.v = v;
     c.p = newp;
     c.now = vault__now();
     GUARD(store_grant_scan(v->db, recheck_fn, &c));
     for (size_t i = 0; i < c.n; i++) {
-        char *grown;
-        size_t n;
         GUARD(store_grant_set_state(v->db, c.hit[i].id, "suspended", NULL, NULL, v->actor,
                                     c.why[i], c.now));
         snprintf(detail, sizeof detail, "suspended %s: the new policy no longer allows it: %s",
@@ -1419,18 +1413,16 @@ int grants__recheck(char **out, vault *v, const vault_policy *newp)
         rc = audit_append(v, &e);
         v->policy = (vault_policy *)old;
         GUARD(rc);
-        n = strlen(c.hit[i].id) + strlen(c.why[i]) + 16;
-        grown = realloc(text, len + n);
-        ENSURE(grown, VAULT_ENOMEM, "out of memory");
-        text = grown;
-        len += (size_t)snprintf(text + len, n, "! suspended %s: %s\n", c.hit[i].id, c.why[i]);
+        GUARD(vault__buf_printf(&text, "! suspended %s: %s\n", c.hit[i].id, c.why[i]));
     }
     if (c.n)
         GUARD(grants__bump(v));
-    *out = text;
-    text = NULL;
+    if (c.n) {
+        *out = vault__buf_steal(&text);
+        ENSURE(*out, VAULT_ENOMEM, "grant recheck: out of memory");
+    }
 cleanup:
-    free(text);
+    vault__buf_free(&text);
     for (size_t i = 0; i < c.n; i++)
         grants__own_free(&c.hit[i]);
     free(c.hit);

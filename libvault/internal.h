@@ -45,6 +45,29 @@ void vault__err_clear(void);
         }                                         \
     } while (0)
 
+/* Option structs (vault.h "Option structs"): a public struct the caller
+ * fills in starts with `size_t size`, set by its VAULT_*_INIT macro to
+ * sizeof the struct in the caller's header.  vault__opt_in copies the
+ * caller's struct `in` into `full` (full_size bytes, this library's
+ * layout) with the members past the caller's size zeroed: a caller built
+ * against an older header has no such member, and gets its default.
+ * VAULT_EINVALID, naming the struct and its INIT macro, for a size of
+ * 0 or less than the size member itself (never initialised) or above
+ * full_size (a newer header than this library). */
+int vault__opt_in(void *full, size_t full_size, const void *in, const char *name,
+                  const char *init) VAULT_MUST_CHECK;
+
+/* In a function with `rc` and `cleanup:`: check the caller's struct
+ * behind pointer parameter `param` (when not NULL), copy it into `local`
+ * and point `param` at the copy. */
+#define VAULT_OPT_IN(param, local, name, init)                                          \
+    do {                                                                                \
+        if ((param) != NULL) {                                                          \
+            GUARD(vault__opt_in(&(local), sizeof(local), (param), (name), (init)));     \
+            (param) = &(local);                                                         \
+        }                                                                               \
+    } while (0)
+
 #define VAULT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

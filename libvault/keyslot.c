@@ -111,42 +111,17 @@ static const char *kind_name(int kind)
  * labels are shown to people in listings and must not rearrange them. */
 static int label_printable(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, k, n;
+    const uint8_t *p = (const uint8_t *)s;
+    size_t i = 0, n;
     uint32_t cp;
 
     while (i < len) {
-        if (p[i] < 0x80) {
-            if (p[i] < 0x20 || p[i] == 0x7f)
-                return 0;
-            i++;
-            continue;
-        }
-        if (p[i] >= 0xc2 && p[i] <= 0xdf) {
-            n = 1;
-            cp = p[i] & 0x1fu;
-        } else if (p[i] >= 0xe0 && p[i] <= 0xef) {
-            n = 2;
-            cp = p[i] & 0x0fu;
-        } else if (p[i] >= 0xf0 && p[i] <= 0xf4) {
-            n = 3;
-            cp = p[i] & 0x07u;
-        } else {
+        n = vault__utf8_next(&cp, p + i, len - i);
+        if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c ||
+            cp == 0x200e || cp == 0x200f || cp == 0x2028 || cp == 0x2029 ||
+            (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
             return 0;
-        }
-        if (len - i - 1 < n)
-            return 0;
-        for (k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (p[i + k] & 0x3fu);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || cp <= 0x9f || cp == 0x061c || cp == 0x200e ||
-            cp == 0x200f || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
-            (cp >= 0x2066 && cp <= 0x2069))
-            return 0;
-        i += n + 1;
+        i += n;
     }
     return 1;
 }

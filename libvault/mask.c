@@ -14,6 +14,7 @@
 
 #include "crypto.h"
 #include "mask.h"
+#include "text.h"
 
 static const char *const kind_names[VAULT_MASK__COUNT] = {
     [VAULT_MASK_NONE] = "none",         [VAULT_MASK_NAME] = "name",
@@ -65,42 +66,11 @@ const char *mask_kind_name(vault_mask_kind kind)
 
 /* ---- UTF-8 ------------------------------------------------------------- */
 
-/* Decode the code point at s (len > 0 bytes available).  Returns its length
- * in bytes, or 0 when the sequence is not strict UTF-8 (RFC 3629): bad lead
- * or continuation byte, truncation, overlong form, surrogate, > U+10FFFF. */
+/* Decode the code point at s (len > 0 bytes available): its length in
+ * bytes, or 0 when the sequence is not strict UTF-8 (vault__utf8_next). */
 static size_t utf8_decode(uint32_t *out, const unsigned char *s, size_t len)
 {
-    uint32_t c = s[0];
-    uint32_t min;
-    size_t need, j;
-
-    if (c < 0x80) {
-        *out = c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        need = 1, c &= 0x1f, min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        need = 2, c &= 0x0f, min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 3, c &= 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len - 1 < need) {
-        return 0;
-    }
-    for (j = 1; j <= need; j++) {
-        if ((s[j] & 0xc0) != 0x80) {
-            return 0;
-        }
-        c = (c << 6) | (s[j] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
-        return 0;
-    }
-    *out = c;
-    return need + 1;
+    return vault__utf8_next(out, s, len);
 }
 
 /* Number of code points in s, or SIZE_MAX when s is not valid UTF-8. */

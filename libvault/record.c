@@ -8,6 +8,7 @@
 #include "crypto.h"
 #include "names.h"
 #include "record.h"
+#include "text.h"
 
 void record_row_init(record_row *r)
 {
@@ -171,8 +172,8 @@ void record_touch(record_row *r, int64_t now)
  * shows the value. */
 static int value_check(const char *value, size_t len, const char *field)
 {
-    const unsigned char *s = (const unsigned char *)value;
-    size_t i = 0, n, k;
+    const uint8_t *s = (const uint8_t *)value;
+    size_t i = 0, n;
     uint32_t cp;
 
     if (len > VAULT_VALUE_MAX)
@@ -181,33 +182,10 @@ static int value_check(const char *value, size_t len, const char *field)
     while (i < len) {
         if (s[i] == 0)
             return vault__err(VAULT_EINVALID, "value of field '%s' contains a NUL byte", field);
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        if ((s[i] & 0xE0) == 0xC0) {
-            n = 1;
-            cp = s[i] & 0x1F;
-        } else if ((s[i] & 0xF0) == 0xE0) {
-            n = 2;
-            cp = s[i] & 0x0F;
-        } else if ((s[i] & 0xF8) == 0xF0) {
-            n = 3;
-            cp = s[i] & 0x07;
-        } else {
+        n = vault__utf8_next(&cp, s + i, len - i);
+        if (n == 0)
             return vault__err(VAULT_EINVALID, "value of field '%s' is not valid UTF-8", field);
-        }
-        if (i + n >= len)
-            return vault__err(VAULT_EINVALID, "value of field '%s' is not valid UTF-8", field);
-        for (k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return vault__err(VAULT_EINVALID, "value of field '%s' is not valid UTF-8", field);
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return vault__err(VAULT_EINVALID, "value of field '%s' is not valid UTF-8", field);
-        i += n + 1;
+        i += n;
     }
     return VAULT_OK;
 }

@@ -171,24 +171,43 @@ cleanup:
     return rc;
 }
 
+/* The caller's structs checked and copied (vault__opt_in) before either
+ * mode reads them. */
+#define SUBJECT_IN() VAULT_OPT_IN(subject, subject_l, "vault_subject", "VAULT_SUBJECT_INIT")
+
 int vault_session_open(vault_session **out, vault *v, const vault_subject *subject)
 {
-    if (v && v->remote)
-        return client_session_open(out, v, subject);
-    return session_open(out, v, subject, NULL);
+    int rc = VAULT_OK;
+    vault_subject subject_l;
+
+    if (out)
+        *out = NULL;
+    SUBJECT_IN();
+    rc = v && v->remote ? client_session_open(out, v, subject)
+                        : session_open(out, v, subject, NULL);
+cleanup:
+    return rc;
 }
 
 int vault_session_open_as(vault_session **out, vault *v, const vault_subject *subject,
                           const vault_principal *who)
 {
-    if (v && v->remote)
-        return client_session_open(out, v, subject) /* the token is the principal */;
-    if (!who) {
-        if (out)
-            *out = NULL;
-        return vault__err(VAULT_EINVALID, "missing principal");
+    int rc = VAULT_OK;
+    vault_subject subject_l;
+    vault_principal who_l;
+
+    if (out)
+        *out = NULL;
+    SUBJECT_IN();
+    if (v && v->remote) {
+        rc = client_session_open(out, v, subject); /* the token is the principal */
+        goto cleanup;
     }
-    return session_open(out, v, subject, who);
+    ENSURE(who, VAULT_EINVALID, "missing principal");
+    VAULT_OPT_IN(who, who_l, "vault_principal", "VAULT_PRINCIPAL_INIT");
+    rc = session_open(out, v, subject, who);
+cleanup:
+    return rc;
 }
 
 void vault_session_close(vault_session *s)

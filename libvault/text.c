@@ -20,6 +20,24 @@ static int is_control(ucs4_t c)
     return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029;
 }
 
+size_t vault__utf8_next(uint32_t *cp, const uint8_t *s, size_t n)
+{
+    ucs4_t c;
+    int k;
+
+    if (n == 0)
+        return 0;
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    k = u8_mbtoucr(&c, s, n);
+    if (k <= 0)
+        return 0;
+    *cp = c;
+    return (size_t)k;
+}
+
 int vault__text_check(const char *s, size_t max, const char *what)
 {
     const uint8_t *p = (const uint8_t *)s, *end;
@@ -147,13 +165,163 @@ cleanup:
     return rc;
 }
 
-int vault__listing_take(char **out, struct json_t *arr, char **text)
+int vault__listing_take(char **out, struct json_t *arr, vault_buf *text)
 {
+    int failed = text->failed;
+
     if (arr) {
         *out = json_dumps(arr, JSON_INDENT(2));
     } else {
-        *out = *text ? *text : strdup("");
-        *text = NULL;
+        *out = vault__buf_steal(text);
+        if (*out == NULL && failed)
+            return failed; /* the append said why */
     }
     return *out ? VAULT_OK : vault__err(VAULT_ENOMEM, "out of memory");
+}
+
+/* ---- Growing text buffer ---- */
+
+void vault__buf_init(vault_buf *b, const char *what, size_t max, int wipe)
+{
+    memset(b, 0, sizeof *b);
+    b->what = what;
+    b->max = max;
+    b->wipe = wipe;
+}
+
+static const char *buf_what(const vault_buf *b)
+{
+    return b->what ? b->what : "text";
+}
+
+static int buf_fail(vault_buf *b, int code)
+{
+    b->failed = code;
+    if (code == VAULT_ELIMIT)
+        return vault__err(code, "%s: longer than %zu bytes", buf_what(b), b->max);
+    return vault__err(code, "%s: out of memory", buf_what(b));
+}
+
+int vault__buf_reserve(vault_buf *b, size_t extra)
+{
+    size_t need, cap;
+    char *s;
+
+    if (b->failed)
+        return b->failed;
+    if (extra > SIZE_MAX - b->len - 1)
+        return buf_fail(b, VAULT_ENOMEM);
+    need = b->len + extra + 1;
+    if (b->max && need - 1 > b->max)
+        return buf_fail(b, VAULT_ELIMIT);
+    if (need <= b->cap)
+        return VAULT_OK;
+    cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    if (b->wipe) {
+        /* never realloc: the old block would go back unwiped */
+        s = malloc(cap);
+        if (s == NULL)
+            return buf_fail(b, VAULT_ENOMEM);
+        if (b->s) {
+            memcpy(s, b->s, b->len + 1);
+            explicit_bzero(b->s, b->cap);
+            free(b->s);
+        }
+    } else {
+        s = realloc(b->s, cap);
+        if (s == NULL)
+            return buf_fail(b, VAULT_ENOMEM);
+    }
+    if (b->s == NULL)
+        s[0] = '\0';
+    b->s = s;
+    b->cap = cap;
+    return VAULT_OK;
+}
+
+int vault__buf_put(vault_buf *b, const void *p, size_t n)
+{
+    int rc = VAULT_OK;
+
+    GUARD(vault__buf_reserve(b, n));
+    if (n > 0)
+        memcpy(b->s + b->len, p, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+cleanup:
+    return rc;
+}
+
+int vault__buf_puts(vault_buf *b, const char *s)
+{
+    return vault__buf_put(b, s, strlen(s));
+}
+
+int vault__buf_vprintf(vault_buf *b, const char *fmt, va_list ap)
+{
+    int rc = VAULT_OK;
+    va_list ap2;
+    int n;
+
+    if (b->failed)
+        return b->failed;
+    /* one pass when it fits in what is left, a second after growing */
+    va_copy(ap2, ap);
+    n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0) {
+        b->failed = VAULT_ERROR;
+        ENSURE(0, VAULT_ERROR, "%s: formatting failed", buf_what(b));
+    }
+    if (b->s == NULL || (size_t)n >= b->cap - b->len) {
+        if (b->s)
+            b->s[b->len] = '\0'; /* drop the cut attempt */
+        GUARD(vault__buf_reserve(b, (size_t)n));
+        n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+        if (n < 0) {
+            b->failed = VAULT_ERROR;
+            ENSURE(0, VAULT_ERROR, "%s: formatting failed", buf_what(b));
+        }
+    } else if (b->max && b->len + (size_t)n > b->max) {
+        b->s[b->len] = '\0';
+        GUARD(buf_fail(b, VAULT_ELIMIT));
+    }
+    b->len += (size_t)n;
+cleanup:
+    return rc;
+}
+
+int vault__buf_printf(vault_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = vault__buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+char *vault__buf_steal(vault_buf *b)
+{
+    char *s = NULL;
+
+    if (!b->failed && vault__buf_reserve(b, 0) == VAULT_OK) {
+        s = b->s;
+        b->s = NULL;
+    }
+    vault__buf_free(b);
+    return s;
+}
+
+void vault__buf_free(vault_buf *b)
+{
+    if (b->s && b->wipe)
+        explicit_bzero(b->s, b->cap);
+    free(b->s);
+    b->s = NULL;
+    b->len = b->cap = 0;
+    b->failed = 0;
 }

@@ -188,12 +188,14 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     uint8_t fmt[] = VAULT_FORMAT_TAG;
     af_entry e;
     char detail[300];
+    vault_secret secret_l;
 
     ENSURE(out, VAULT_EINVALID, "missing output handle");
     *out = NULL;
     vault__err_clear();
     GUARD(vault_init());
     ENSURE(policy_file && secret, VAULT_EINVALID, "missing policy file or secret");
+    VAULT_OPT_IN(secret, secret_l, "vault_secret", "VAULT_SECRET_INIT");
     GUARD(handle_new(&v, path));
     ENSURE(stat(v->path, &st) != 0, VAULT_EEXISTS, "%s already exists", v->path);
     ENSURE(stat(v->keys_path, &st) != 0, VAULT_EEXISTS, "%s already exists", v->keys_path);
@@ -477,12 +479,14 @@ int vault_open(vault **out, const char *path, const vault_secret *secret)
     uint8_t keys_id[VAULT_ID_BYTES];
     char *keys_path = NULL;
     struct stat st;
+    vault_secret secret_l;
 
     ENSURE(out, VAULT_EINVALID, "missing output handle");
     *out = NULL;
     vault__err_clear();
     GUARD(vault_init());
     ENSURE(secret, VAULT_EINVALID, "missing passphrase or key file");
+    VAULT_OPT_IN(secret, secret_l, "vault_secret", "VAULT_SECRET_INIT");
     ENSURE(path && *path, VAULT_EINVALID, "missing vault path");
     ENSURE(!store_location_is_file(path) || stat(path, &st) == 0, VAULT_ENOTFOUND,
            "%s: no such vault", path);
@@ -650,7 +654,13 @@ int vault_keyslot_add(int *out_slot, vault *v, const vault_secret *secret, const
 {
     if (v && v->remote)
         return client_unsupported("vault_keyslot_add", "keyslots are vaultd's host's business");
-    return keyslot_change(v, out_slot, secret, label, -1);
+    int rc = VAULT_OK;
+    vault_secret secret_l;
+
+    VAULT_OPT_IN(secret, secret_l, "vault_secret", "VAULT_SECRET_INIT");
+    rc = keyslot_change(v, out_slot, secret, label, -1);
+cleanup:
+    return rc;
 }
 
 int vault_keyslot_remove(vault *v, int slot)

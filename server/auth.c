@@ -137,7 +137,7 @@ int vd_auth_token(vd_caller *who, vd_server *srv, const char *authorization, cha
 
 static void principal_of(vault_principal *p, const vd_request *r)
 {
-    memset(p, 0, sizeof *p);
+    *p = (vault_principal)VAULT_PRINCIPAL_INIT;
     p->issuer = r->who.iss;
     p->subject = r->who.sub;
     p->token_id = r->who.jti;
@@ -156,8 +156,8 @@ static void principal_of(vault_principal *p, const vd_request *r)
 vault_session *vd_session(vd_request *r)
 {
     vault_session *s = NULL;
-    vault_subject sub;
-    vault_principal p;
+    vault_subject sub = VAULT_SUBJECT_INIT;
+    vault_principal p = VAULT_PRINCIPAL_INIT;
     json_t *pj = json_object_get(r->body, "purpose");
     int rc;
 
@@ -182,7 +182,7 @@ vault_session *vd_session(vd_request *r)
 int vd_actor(vd_request *r)
 {
     vault_session *s;
-    vault_principal p;
+    vault_principal p = VAULT_PRINCIPAL_INIT;
     int rc;
 
     /* The same checks as a data call (subject, app bounds, officer flags),

@@ -364,7 +364,7 @@ static uint64_t refusals_unlogged; /* since the last entry */
 static void log_refusal(vd_server *srv, const vd_caller *who, const char *path, const char *why)
 {
     vault *v;
-    vault_principal p = {who->iss, who->sub, who->jti, who->app, who->peer, 0, 0};
+    vault_principal p = {sizeof(vault_principal), who->iss, who->sub, who->jti, who->app, who->peer, 0, 0};
     char detail[400];
     uint64_t skipped = 0;
     time_t now = time(NULL);

@@ -794,12 +794,12 @@ static int opt_str(vd_request *r, const char *key, const char **out)
 static int h_grant_issue(vd_request *r)
 {
     vault_session *s = NULL;
-    vault_grant_spec g;
+    vault_grant_spec g = VAULT_GRANT_SPEC_INIT;
     const char **fields = NULL, **records = NULL, **purposes = NULL, *effect;
     char id[VAULT_NAME_MAX];
     int pending = 0, ok, rc;
 
-    memset(&g, 0, sizeof g);
+    g = (vault_grant_spec)VAULT_GRANT_SPEC_INIT;
     if (opt_str(r, "user", &g.user) < 0 || opt_str(r, "role", &g.role) < 0 ||
         opt_str(r, "department", &g.department) < 0 || opt_str(r, "grade_min", &g.grade_min) < 0 ||
         opt_str(r, "grade_max", &g.grade_max) < 0 ||
@@ -1082,7 +1082,7 @@ static int h_db_key(vd_request *r)
         return -1;
     if (!r->srv->cfg->allow_db_key) {
         /* the attempt is what the log must show: an entry as the officer */
-        vault_principal p = {r->who.iss, r->who.sub, r->who.jti, r->who.app, r->who.peer,
+        vault_principal p = {sizeof(vault_principal), r->who.iss, r->who.sub, r->who.jti, r->who.app, r->who.peer,
                              r->route->officer, 0};
         const char *msg = "db-key is disabled in service mode (service.db_key in the configuration)";
         if (vault_log_refusal(r->v, &p, "db_key", msg) != VAULT_OK)

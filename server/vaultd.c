@@ -111,12 +111,12 @@ static int read_passphrase(char **out, size_t *out_len, int fd, int prompt, char
 
 static int unlock(vault **v, const vd_config *cfg, char *err, size_t cap)
 {
-    vault_secret sec;
+    vault_secret sec = VAULT_SECRET_INIT;
     char *pass = NULL;
     size_t plen = 0;
     int rc;
 
-    memset(&sec, 0, sizeof sec);
+    sec = (vault_secret)VAULT_SECRET_INIT;
     if (cfg->unlock == VD_UNLOCK_KEYFILE) {
         sec.kind = VAULT_UNLOCK_KEYFILE;
         sec.data = cfg->unlock_key_file;

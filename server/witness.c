@@ -123,6 +123,7 @@ int vd_witness_start(vd_server *srv, vault *first, char *err, size_t cap)
         return -1;
     }
     for (size_t i = 0; i < cfg->nwitnesses; i++) {
+        W.targets[i].size = sizeof W.targets[i];
         W.targets[i].key = cfg->witnesses[i].key;
         W.targets[i].url = cfg->witnesses[i].url;
     }

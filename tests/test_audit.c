@@ -219,7 +219,7 @@ static void test_concurrent_appenders(void **state)
         if (pids[i] == 0) {
             vault *v = NULL;
             vault_secret s = tu_pass_secret(PASS);
-            vault_subject o = {"worker", "data_officer", "street_office", STREET, "resident_service"};
+            vault_subject o = {sizeof(vault_subject), "worker", "data_officer", "street_office", STREET, "resident_service"};
             vault_session *sess = NULL;
             vault_result *r = NULL;
             const char *phone = "phone";

@@ -1057,7 +1057,7 @@ static void test_vault_on_memory(void **state)
     vault *v = NULL, *w = NULL;
     vault_session *s, *s2;
     vault_result *res[2] = {NULL, NULL};
-    vault_grant_spec g;
+    vault_grant_spec g = VAULT_GRANT_SPEC_INIT;
     vault_audit_result ar;
     size_t n = 0;
     int pending = -1;

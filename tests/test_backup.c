@@ -293,7 +293,7 @@ static void test_restore_bad_input(void **state)
 {
     fixture *f = *state;
     char wrong[600], none[600];
-    vault_secret ws;
+    vault_secret ws = VAULT_SECRET_INIT;
 
     assert_int_equal(vault_backup(f->v, f->bk, NULL, NULL), 0);
     fixture_close(f);

@@ -32,9 +32,9 @@ static char unix_url[600];
 
 static int connect_unix(vault **out, const char *token_env, const char *purpose)
 {
-    vault_credentials c;
+    vault_credentials c = VAULT_CREDENTIALS_INIT;
 
-    memset(&c, 0, sizeof c);
+    c = (vault_credentials)VAULT_CREDENTIALS_INIT;
     c.token_file = env(token_env);
     c.purpose = purpose;
     snprintf(unix_url, sizeof unix_url, "unix://%s", env("VAULTD_SOCK"));
@@ -63,7 +63,7 @@ static vault *embedded(void)
 /* A session in client mode: only the purpose counts. */
 static vault_session *remote_session(vault *v, const char *purpose)
 {
-    vault_subject sub = {NULL, NULL, NULL, NULL, purpose};
+    vault_subject sub = {sizeof(vault_subject), NULL, NULL, NULL, NULL, purpose};
     vault_session *s = NULL;
 
     assert_int_equal(vault_session_open(&s, v, &sub), VAULT_OK);
@@ -108,12 +108,12 @@ static void assert_same_result(const vault_result *a, const vault_result *b)
 
 static void test_connect_refuses_bad_arguments(void **state)
 {
-    vault_credentials c;
+    vault_credentials c = VAULT_CREDENTIALS_INIT;
     vault *v = (vault *)1;
     char url[600];
 
     (void)state;
-    memset(&c, 0, sizeof c);
+    c = (vault_credentials)VAULT_CREDENTIALS_INIT;
     c.token_file = env("VAULTD_TOKEN_OFFICER");
     assert_int_equal(vault_connect(&v, "http://localhost:8080", &c), VAULT_EINVALID);
     assert_null(v);
@@ -243,16 +243,16 @@ static void test_subject_comes_from_the_token(void **state)
 {
     vault *off = remote_officer(), *grid = NULL, *e = embedded();
     vault_session *os = remote_session(off, "resident_service"), *gs = NULL;
-    vault_subject claimed = {"officer-li", "data_officer", "street_office", STREET,
+    vault_subject claimed = {sizeof(vault_subject), "officer-li", "data_officer", "street_office", STREET,
                              "grid_management"};
-    vault_credentials c;
+    vault_credentials c = VAULT_CREDENTIALS_INIT;
     vault_result *res = NULL;
     char id[VAULT_ID_HEX_SIZE], url[700], *report = NULL;
     const char *phone[] = {"phone"};
 
     (void)state;
     add_resident(id, os);
-    memset(&c, 0, sizeof c);
+    c = (vault_credentials)VAULT_CREDENTIALS_INIT;
     c.token_file = env("VAULTD_TOKEN_GRID");
     c.ca_file = env("VAULTD_CA");
     c.cert_file = env("VAULTD_GRID_CERT");
@@ -283,13 +283,13 @@ static void test_grants_same_as_embedded(void **state)
     vault_session *rs = remote_session(r, "resident_service"), *rs2;
     char id[VAULT_ID_HEX_SIZE], gid[VAULT_NAME_MAX], *lr = NULL, *le = NULL, *w = NULL;
     const char *recs[1];
-    vault_grant_spec g;
+    vault_grant_spec g = VAULT_GRANT_SPEC_INIT;
     int pending = 0;
 
     (void)state;
     add_resident(id, rs);
     recs[0] = id;
-    memset(&g, 0, sizeof g);
+    g = (vault_grant_spec)VAULT_GRANT_SPEC_INIT;
     g.role = "civil_affairs_officer";
     g.department = "civil_affairs";
     g.effect = VAULT_EFFECT_ALLOW;
@@ -521,7 +521,7 @@ static void test_every_bad_token_is_eauth(void **state)
 
 static void test_wrong_ca_and_missing_certificate(void **state)
 {
-    vault_credentials c;
+    vault_credentials c = VAULT_CREDENTIALS_INIT;
     vault *v = NULL;
     vault_session *s;
     vault_result *res = NULL;
@@ -529,7 +529,7 @@ static void test_wrong_ca_and_missing_certificate(void **state)
     int rc;
 
     (void)state;
-    memset(&c, 0, sizeof c);
+    c = (vault_credentials)VAULT_CREDENTIALS_INIT;
     c.token_file = env("VAULTD_TOKEN_GRID");
     c.purpose = "grid_management";
     c.cert_file = env("VAULTD_GRID_CERT");

@@ -80,10 +80,10 @@ static void *work(void *arg)
     snprintf(user, sizeof user, "p%dt%d", w->proc, w->thread);
     snprintf(grid_user, sizeof grid_user, "grid-p%dt%d", w->proc, w->thread);
     {
-        vault_subject o = {user, "data_officer", "street_office", STREET, "resident_service"};
-        vault_subject g = {grid_user, "grid_worker", "community_committee", GRID7,
+        vault_subject o = {sizeof(vault_subject), user, "data_officer", "street_office", STREET, "resident_service"};
+        vault_subject g = {sizeof(vault_subject), grid_user, "grid_worker", "community_committee", GRID7,
                            "grid_management"};
-        vault_subject r = {user, "data_officer", "street_office", STREET, "resident_request"};
+        vault_subject r = {sizeof(vault_subject), user, "data_officer", "street_office", STREET, "resident_request"};
         CALL(w, vault_session_open(&off, w->v, &o));
         CALL(w, vault_session_open(&grid, w->v, &g));
         CALL(w, vault_session_open(&req, w->v, &r));
@@ -290,8 +290,8 @@ static void test_many_processes_and_threads(void **state)
     shared sh;
     vault *v = NULL;
     vault_session *s = NULL;
-    vault_subject o = {"seed", "data_officer", "street_office", STREET, "resident_service"};
-    vault_secret sec;
+    vault_subject o = {sizeof(vault_subject), "seed", "data_officer", "street_office", STREET, "resident_service"};
+    vault_secret sec = VAULT_SECRET_INIT;
     vault_audit_result ar;
     const char *ext = getenv("VAULT_TEST_EXTENDED");
     char *dir, buf[NPROC][800];
@@ -462,10 +462,10 @@ static void test_revoke_while_a_read_waits(void **state)
     char *dir = tu_tmpdir(), path[512], keyfile[512], id[VAULT_ID_HEX_SIZE], gid[VAULT_NAME_MAX];
     vault *a = NULL, *b = NULL;
     vault_session *off, *zhao;
-    vault_secret sec;
+    vault_secret sec = VAULT_SECRET_INIT;
     const char *fl = "religion", *val = "佛教", *gfields[] = {"religion"};
     size_t len = strlen(val);
-    vault_grant_spec spec;
+    vault_grant_spec spec = VAULT_GRANT_SPEC_INIT;
     int pending = 0;
     waiter w;
     pthread_t t;

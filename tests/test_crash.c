@@ -144,7 +144,7 @@ static void die(const char *what, int rc)
 static void child_open(vault **v, vault_session **s, const ctx *x, const char *user)
 {
     vault_secret sec = tu_keyfile_secret(x->keyfile);
-    vault_subject sub = {user, "data_officer", "street_office", STREET, "resident_service"};
+    vault_subject sub = {sizeof(vault_subject), user, "data_officer", "street_office", STREET, "resident_service"};
     int rc = vault_open(v, x->path, &sec);
 
     if (rc != 0)
@@ -688,8 +688,8 @@ static void test_kill_at_random(void **state)
     ctx x;
     vault *v = NULL;
     vault_session *s = NULL;
-    vault_secret sec;
-    vault_subject sub = {"seed", "data_officer", "street_office", STREET, "resident_service"};
+    vault_secret sec = VAULT_SECRET_INIT;
+    vault_subject sub = {sizeof(vault_subject), "seed", "data_officer", "street_office", STREET, "resident_service"};
     const char *ext = getenv("VAULT_TEST_EXTENDED");
     unsigned kills = ext && *ext && strcmp(ext, "0") != 0 ? KILLS_EXTENDED : KILLS_NORMAL;
     unsigned i;

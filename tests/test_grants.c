@@ -122,7 +122,7 @@ static void test_grant_refusals(void **state)
 {
     fixture *f = *state;
     const char *health = "health", *name = "name";
-    vault_grant_spec g;
+    vault_grant_spec g = VAULT_GRANT_SPEC_INIT;
     char gid[VAULT_NAME_MAX];
 
     /* beyond the grade ceiling */
@@ -217,7 +217,7 @@ static vault_session *session_as(vault *v, const char *user, const char *role,
                                  const vault_principal *who)
 {
     vault_session *s = NULL;
-    vault_subject sub = {user, role, "office", "city/a", "service"};
+    vault_subject sub = {sizeof(vault_subject), user, role, "office", "city/a", "service"};
 
     assert_int_equal(vault_session_open_as(&s, v, &sub, who), 0);
     return s;
@@ -231,13 +231,13 @@ static void test_approval_by_subject(void **state)
     fixture *f = *state;
     const char *health = "health";
     vault_grant_spec g = spec_for(NULL, 0, "records_desk", 3600);
-    const vault_principal chief_tok = {"https://id.example.gov", "u-42", "jti-1", "",
+    const vault_principal chief_tok = {sizeof(vault_principal), "https://id.example.gov", "u-42", "jti-1", "",
                                        "unix:uid=1000", 0, 0};
-    const vault_principal same_person = {"https://id.example.gov", "u-42", "jti-2", "",
+    const vault_principal same_person = {sizeof(vault_principal), "https://id.example.gov", "u-42", "jti-2", "",
                                          "unix:uid=1000", 0, 0};
-    const vault_principal other_iss = {"https://id.other.gov", "u-42", "", "", "unix:uid=1000",
+    const vault_principal other_iss = {sizeof(vault_principal), "https://id.other.gov", "u-42", "", "", "unix:uid=1000",
                                        0, 0};
-    const vault_principal deputy_tok = {"https://id.example.gov", "u-43", "jti-3", "",
+    const vault_principal deputy_tok = {sizeof(vault_principal), "https://id.example.gov", "u-43", "jti-3", "",
                                         "unix:uid=1001", 0, 0};
     vault_session *chief, *twin, *stranger, *deputy;
     char gid[VAULT_NAME_MAX], gid2[VAULT_NAME_MAX], *list = NULL;
@@ -359,7 +359,7 @@ static void test_other_handle_sees_grants(void **state)
 {
     fixture *f = *state;
     vault *v2 = NULL;
-    vault_secret s = {VAULT_UNLOCK_PASSPHRASE, PASS, strlen(PASS), 0};
+    vault_secret s = {sizeof(vault_secret), VAULT_UNLOCK_PASSPHRASE, PASS, strlen(PASS), 0};
     vault_session *reader2;
     const char *name = "name";
     vault_grant_spec g = spec_for(&name, 1, "records_desk", 3600);
@@ -881,7 +881,7 @@ static void test_user_names_normalised(void **state)
     vault_session *WF = tu_session(f->v, "WANG.FANG", "deputy", "office", "city/a", "service");
     vault_session *zs = tu_session(f->v, "张三", "reader", "clinic", "city/a", "service");
     vault_session *other = tu_session(f->v, "李四", "reader", "clinic", "city/a", "service");
-    vault_subject bad = {"li si", "reader", "clinic", "city/a", "service"};
+    vault_subject bad = {sizeof(vault_subject), "li si", "reader", "clinic", "city/a", "service"};
     vault_session *none = NULL;
 
     /* the deny rule names Wang.Fang: every spelling of the name is stopped */
@@ -990,7 +990,7 @@ static void test_hotline_header_promise(void **state)
                *review = "quality_review";
     vault_session *intake, *agent, *qian, *sun, *he, *he_review, *ma;
     vault_result *r = NULL;
-    vault_grant_spec g;
+    vault_grant_spec g = VAULT_GRANT_SPEC_INIT;
     const char *val;
     size_t len = 0;
     int pending = 0;

@@ -187,7 +187,7 @@ static void assert_damaged(T *t)
 static int setup(void **state)
 {
     T *t = calloc(1, sizeof *t);
-    vault_secret s;
+    vault_secret s = VAULT_SECRET_INIT;
 
     if (!t || vc_init() != 0)
         return -1;
@@ -354,7 +354,7 @@ static void test_missing_sidecar(void **state)
 static void test_bad_arguments(void **state)
 {
     T *t = *state;
-    vault_secret s = tu_pass_secret(""), odd = {7, "x", 1, 0};
+    vault_secret s = tu_pass_secret(""), odd = {sizeof(vault_secret), 7, "x", 1, 0};
     char other[160];
 
     snprintf(other, sizeof other, "%s/other.keys", t->dir);

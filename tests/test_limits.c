@@ -39,7 +39,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    vault_secret s;
+    vault_secret s = VAULT_SECRET_INIT;
     const char *fields[] = {"name", "phone"}, *values[] = {"张三", "13812345678"};
     size_t lens[] = {strlen(values[0]), 11};
 
@@ -149,7 +149,7 @@ static measured run_measured(fixture *f, int (*op)(fixture *, vault *, vault_ses
         vault *v = NULL;
         vault_session *s = NULL;
         vault_secret sec = tu_keyfile_secret(f->keyfile);
-        vault_subject sub = {"li", "data_officer", "street_office", STREET, "resident_service"};
+        vault_subject sub = {sizeof(vault_subject), "li", "data_officer", "street_office", STREET, "resident_service"};
         long before;
 
         close(pfd[0]);
@@ -523,7 +523,7 @@ static void test_long_jurisdiction(void **state)
     char jur[VAULT_JURISDICTION_MAX + 2], id[VAULT_ID_HEX_SIZE];
     size_t n;
     vault_session *s = NULL;
-    vault_subject sub = {"li", "data_officer", "street_office", NULL, "resident_service"};
+    vault_subject sub = {sizeof(vault_subject), "li", "data_officer", "street_office", NULL, "resident_service"};
     char *huge = filled(4 * MIB, 'a');
     char out[VAULT_JURISDICTION_MAX + 1];
 
@@ -564,12 +564,12 @@ static void test_long_names(void **state)
     char name[VAULT_NAME_MAX + 1], id[VAULT_ID_HEX_SIZE];
     char *huge = filled(MIB, 'n');
     vault_session *s = NULL;
-    vault_subject sub = {NULL, "data_officer", "street_office", STREET, "resident_service"};
+    vault_subject sub = {sizeof(vault_subject), NULL, "data_officer", "street_office", STREET, "resident_service"};
     vault_result *r = NULL;
     const char *hf = huge;
     vault_secret ks = tu_keyfile_secret(f->keyfile);
     int slot = -1;
-    vault_grant_spec g;
+    vault_grant_spec g = VAULT_GRANT_SPEC_INIT;
 
     /* user: 127 bytes ok, 128 refused */
     memset(name, 'u', VAULT_NAME_MAX - 1);
@@ -605,7 +605,7 @@ static void test_long_names(void **state)
     assert_null(r);
     assert_int_equal(vault_record_get(&r, f->officer, huge, NULL, 0), VAULT_EINVALID);
     /* grant reason and recipient */
-    memset(&g, 0, sizeof g);
+    g = (vault_grant_spec)VAULT_GRANT_SPEC_INIT;
     g.user = "wang";
     g.department = "community_committee";
     g.effect = VAULT_EFFECT_ALLOW;
@@ -669,7 +669,7 @@ static void test_many_grants(void **state)
     char user[32], other[VAULT_ID_HEX_SIZE], *list = NULL;
     const char *field = "bank_account";
     const char *rec = f->id;
-    vault_grant_spec g;
+    vault_grant_spec g = VAULT_GRANT_SPEC_INIT;
     vault_reason why;
     vault_session *s;
     int pending = -1, base_effect;
@@ -682,7 +682,7 @@ static void test_many_grants(void **state)
     base_effect = why.effect;
     assert_int_equal(base_effect, VAULT_EFFECT_DENY);
     vault_session_close(s);
-    memset(&g, 0, sizeof g);
+    g = (vault_grant_spec)VAULT_GRANT_SPEC_INIT;
     g.department = "community_committee";
     g.effect = VAULT_EFFECT_ALLOW;
     g.fields = &field;

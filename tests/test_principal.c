@@ -18,9 +18,9 @@
 #define GRID7 STREET "/changzheng/grid-07"
 #define PASS "principal test passphrase"
 
-static const vault_subject grid_sub = {"wang", "grid_worker", "community_committee", GRID7,
+static const vault_subject grid_sub = {sizeof(vault_subject), "wang", "grid_worker", "community_committee", GRID7,
                                        "grid_management"};
-static const vault_principal gridapp = {"https://id.example.gov", "u-17", "jti-9", "grid-app",
+static const vault_principal gridapp = {sizeof(vault_principal), "https://id.example.gov", "u-17", "jti-9", "grid-app",
                                         "tls:192.0.2.7:51234", 0, 0};
 
 typedef struct fixture {
@@ -228,24 +228,24 @@ static void test_bad_principals(void **state)
     last_entry l;
     size_t i, before;
     bad_case cases[] = {
-        {{"iss", "sub", "", "SECRET\x1b[2K", "unix:uid=998", 0, 0}, VAULT_EINVALID, "?", "unix:uid=998",
+        {{sizeof(vault_principal), "iss", "sub", "", "SECRET\x1b[2K", "unix:uid=998", 0, 0}, VAULT_EINVALID, "?", "unix:uid=998",
          "control character in the app"},
-        {{bad_utf8, "sub", "", "app", "unix:uid=998", 0, 0}, VAULT_EINVALID, "app", "unix:uid=998",
+        {{sizeof(vault_principal), bad_utf8, "sub", "", "app", "unix:uid=998", 0, 0}, VAULT_EINVALID, "app", "unix:uid=998",
          "invalid UTF-8 in the issuer"},
-        {{"iss", "sub", "SECRET\n", "app", "unix:uid=998", 0, 0}, VAULT_EINVALID, "app",
+        {{sizeof(vault_principal), "iss", "sub", "SECRET\n", "app", "unix:uid=998", 0, 0}, VAULT_EINVALID, "app",
          "unix:uid=998", "newline in the token id"},
-        {{"iss", "sub", "", "app", "tls:SECRET\xe2\x80\xae", 0, 0}, VAULT_EINVALID, "app", "?",
+        {{sizeof(vault_principal), "iss", "sub", "", "app", "tls:SECRET\xe2\x80\xae", 0, 0}, VAULT_EINVALID, "app", "?",
          "bidi control in the peer"},
-        {{"iss", long_sub, "", "app", "unix:uid=998", 0, 0}, VAULT_ELIMIT, "app", "unix:uid=998",
+        {{sizeof(vault_principal), "iss", long_sub, "", "app", "unix:uid=998", 0, 0}, VAULT_ELIMIT, "app", "unix:uid=998",
          "subject too long"},
-        {{"iss", "sub", "", "app", "", 0, 0}, VAULT_EINVALID, "app", "", "no peer"},
-        {{"iss", NULL, "", "app", "unix:uid=998", 0, 0}, VAULT_EINVALID, "app", "unix:uid=998",
+        {{sizeof(vault_principal), "iss", "sub", "", "app", "", 0, 0}, VAULT_EINVALID, "app", "", "no peer"},
+        {{sizeof(vault_principal), "iss", NULL, "", "app", "unix:uid=998", 0, 0}, VAULT_EINVALID, "app", "unix:uid=998",
          "issuer without a subject"},
-        {{NULL, "sub", "", "app", "unix:uid=998", 0, 0}, VAULT_EINVALID, "app", "unix:uid=998",
+        {{sizeof(vault_principal), NULL, "sub", "", "app", "unix:uid=998", 0, 0}, VAULT_EINVALID, "app", "unix:uid=998",
          "subject without an issuer"},
-        {{"", "", "jti", "app", "unix:uid=998", 0, 0}, VAULT_EINVALID, "app", "unix:uid=998",
+        {{sizeof(vault_principal), "", "", "jti", "app", "unix:uid=998", 0, 0}, VAULT_EINVALID, "app", "unix:uid=998",
          "token id without an issuer"},
-        {{"", "", "", "", "unix:uid=998", 0, 0}, VAULT_EINVALID, "", "unix:uid=998",
+        {{sizeof(vault_principal), "", "", "", "", "unix:uid=998", 0, 0}, VAULT_EINVALID, "", "unix:uid=998",
          "neither an app nor an issuer"},
     };
 
@@ -287,7 +287,7 @@ static void test_bad_principals(void **state)
     }
     /* an app alone (no person token) is a principal too */
     {
-        vault_principal app_only = {NULL, NULL, NULL, "grid-app", "unix:uid=998", 0, 0};
+        vault_principal app_only = {sizeof(vault_principal), NULL, NULL, NULL, "grid-app", "unix:uid=998", 0, 0};
 
         assert_int_equal(vault_session_open_as(&s, f->v, &grid_sub, &app_only), 0);
         read_phone(s, f->id);
@@ -304,9 +304,9 @@ static void test_bad_principals(void **state)
 static void test_actor_as(void **state)
 {
     fixture *f = *state;
-    static const vault_principal officer = {"https://id.example.gov", "officer-3", "", "desk",
+    static const vault_principal officer = {sizeof(vault_principal), "https://id.example.gov", "officer-3", "", "desk",
                                             "unix:uid=1001", 0, 0};
-    static const vault_principal bad = {"https://id.example.gov", "officer-3", "", "desk\t",
+    static const vault_principal bad = {sizeof(vault_principal), "https://id.example.gov", "officer-3", "", "desk\t",
                                         "unix:uid=1001", 0, 0};
     char pub[VAULT_PUBKEY_SIZE];
     last_entry l;
@@ -438,8 +438,8 @@ static void import_fn(void *arg, const af_entry *e)
 static void test_import_entries(void **state)
 {
     fixture *f = *state;
-    static const vault_principal batch = {NULL, NULL, NULL, "street-desk", "unix:uid=998", 0, 0};
-    static const vault_subject officer = {"li", "data_officer", "street_office", STREET,
+    static const vault_principal batch = {sizeof(vault_principal), NULL, NULL, NULL, "street-desk", "unix:uid=998", 0, 0};
+    static const vault_subject officer = {sizeof(vault_subject), "li", "data_officer", "street_office", STREET,
                                           "resident_service"};
     vault_session *s = NULL;
     size_t count = 0;
@@ -466,19 +466,19 @@ static void test_app_bounds(void **state)
 {
     fixture *f = *state;
     vault_session *s = NULL;
-    static const vault_subject health_sub = {"wang", "health_worker", "health", STREET,
+    static const vault_subject health_sub = {sizeof(vault_subject), "wang", "health_worker", "health", STREET,
                                              "public_health"};
-    static const vault_subject officer = {"li", "data_officer", "street_office", STREET,
+    static const vault_subject officer = {sizeof(vault_subject), "li", "data_officer", "street_office", STREET,
                                           "resident_service"};
-    static const vault_subject street = {"zhou", "street_officer", "street_office", STREET,
+    static const vault_subject street = {sizeof(vault_subject), "zhou", "street_officer", "street_office", STREET,
                                          "resident_service"};
-    static const vault_subject far = {"wang", "grid_worker", "community_committee",
+    static const vault_subject far = {sizeof(vault_subject), "wang", "grid_worker", "community_committee",
                                       "hangzhou/xihu/lingyin", "grid_management"};
-    vault_principal hot = {"https://id.example.gov", "u-9", "", "hotline-app", "unix:uid=1002", 0, 0};
-    vault_principal desk = {"https://id.example.gov", "u-3", "", "street-desk", "unix:uid=0", 0, 0};
-    vault_principal nobody = {"https://id.example.gov", "u-3", "", "nobody-app", "unix:uid=7", 0, 0};
-    vault_principal cli = {"https://id.example.gov", "u-5", "", "vaultctl", "unix:uid=1005", 0, 0};
-    static const vault_subject auditor = {"qian", "auditor", "street_office", STREET, "audit"};
+    vault_principal hot = {sizeof(vault_principal), "https://id.example.gov", "u-9", "", "hotline-app", "unix:uid=1002", 0, 0};
+    vault_principal desk = {sizeof(vault_principal), "https://id.example.gov", "u-3", "", "street-desk", "unix:uid=0", 0, 0};
+    vault_principal nobody = {sizeof(vault_principal), "https://id.example.gov", "u-3", "", "nobody-app", "unix:uid=7", 0, 0};
+    vault_principal cli = {sizeof(vault_principal), "https://id.example.gov", "u-5", "", "vaultctl", "unix:uid=1005", 0, 0};
+    static const vault_subject auditor = {sizeof(vault_subject), "qian", "auditor", "street_office", STREET, "audit"};
     last_entry l;
 
     /* the hotline app asserting the health department */
@@ -545,6 +545,60 @@ static int64_t records_now(vault *v)
     return n;
 }
 
+/* Option structs (vault.h): a size of 0 (never initialised) or one
+ * above this library's (a newer header) is refused, naming the struct and
+ * its INIT macro; an older, smaller size is read up to its end only (the
+ * members it lacks are their defaults). */
+static void test_option_sizes(void **state)
+{
+    fixture *f = *state;
+    vault_session *s = (vault_session *)1;
+    vault_principal old = {sizeof(vault_principal), "https://id.example.gov", "u-3", "jti-old",
+                           "street-desk", "unix:uid=998", 0, 1};
+    vault_subject li = {sizeof(vault_subject), "li", "data_officer", "street_office", STREET,
+                        "resident_service"};
+    vault_subject zero;
+    vault_secret sec;
+    vault_credentials cred = VAULT_CREDENTIALS_INIT;
+    vault *v = (vault *)1;
+
+    memset(&zero, 0, sizeof zero);
+    zero.user = "li";
+    assert_int_equal(vault_session_open(&s, f->v, &zero), VAULT_EINVALID);
+    assert_string_equal(vault_error_last(),
+                        "vault_subject: size 0: initialise with VAULT_SUBJECT_INIT");
+    assert_null(s);
+    li.size = sizeof li + 8;
+    assert_int_equal(vault_session_open(&s, f->v, &li), VAULT_EINVALID);
+    assert_non_null(strstr(vault_error_last(), "vault_subject: size"));
+    assert_non_null(strstr(vault_error_last(), "is newer than this libvault's"));
+    li.size = sizeof li;
+    /* not_after 1 (1970) would refuse the principal as expired: a caller
+     * whose header ends before not_after never set it, so it is not read */
+    assert_int_equal(vault_session_open_as(&s, f->v, &li, &old), VAULT_EAUTH);
+    old.size = offsetof(vault_principal, not_after);
+    assert_int_equal(vault_session_open_as(&s, f->v, &li, &old), VAULT_OK);
+    vault_session_close(s);
+    s = NULL;
+    old.size = 0;
+    assert_int_equal(vault_session_open_as(&s, f->v, &li, &old), VAULT_EINVALID);
+    assert_string_equal(vault_error_last(),
+                        "vault_principal: size 0: initialise with VAULT_PRINCIPAL_INIT");
+    /* the same check on the other entry points, before anything else */
+    memset(&sec, 0, sizeof sec);
+    sec.kind = VAULT_UNLOCK_KEYFILE;
+    sec.data = "no-such.key";
+    assert_int_equal(vault_open(&v, "no-such.vault", &sec), VAULT_EINVALID);
+    assert_string_equal(vault_error_last(),
+                        "vault_secret: size 0: initialise with VAULT_SECRET_INIT");
+    assert_null(v);
+    cred.size = 3; /* not even the size member */
+    cred.token = "x.y.z";
+    assert_int_equal(vault_connect(&v, "unix:///nonexistent", &cred), VAULT_EINVALID);
+    assert_string_equal(vault_error_last(),
+                        "vault_credentials: size 3: initialise with VAULT_CREDENTIALS_INIT");
+}
+
 /* A principal's not_after: past at open, refused (logged); passed
  * during a session, every call's commit refused: no value, no write, the
  * refusal logged; the actor likewise (one sleep of 2 s: libvault has no
@@ -553,9 +607,9 @@ static void test_token_expiry(void **state)
 {
     fixture *f = *state;
     vault_session *s = NULL, *late = NULL;
-    vault_principal desk = {"https://id.example.gov", "u-3", "jti-exp", "street-desk",
+    vault_principal desk = {sizeof(vault_principal), "https://id.example.gov", "u-3", "jti-exp", "street-desk",
                             "unix:uid=998", 0, 0};
-    const vault_subject li = {"li", "data_officer", "street_office", STREET, "resident_service"};
+    const vault_subject li = {sizeof(vault_subject), "li", "data_officer", "street_office", STREET, "resident_service"};
     const char *phone = "phone", *fields[] = {"phone"}, *values[] = {"13900000000"};
     const char *expired = "the caller's token expired during the request; nothing was committed";
     size_t lens[] = {11};
@@ -649,14 +703,14 @@ static void test_log_readers(void **state)
 {
     fixture *f = *state;
     vault_session *s = NULL;
-    static const vault_subject street = {"zhou", "street_officer", "street_office", STREET,
+    static const vault_subject street = {sizeof(vault_subject), "zhou", "street_officer", "street_office", STREET,
                                          "resident_service"};
-    static const vault_subject officer = {"li", "data_officer", "street_office", STREET,
+    static const vault_subject officer = {sizeof(vault_subject), "li", "data_officer", "street_office", STREET,
                                           "resident_service"};
-    static const vault_subject auditor = {"qian", "auditor", "street_office", STREET, "audit"};
-    vault_principal desk = {"https://id.example.gov", "u-3", "j-3", "street-desk", "unix:uid=0",
+    static const vault_subject auditor = {sizeof(vault_subject), "qian", "auditor", "street_office", STREET, "audit"};
+    vault_principal desk = {sizeof(vault_principal), "https://id.example.gov", "u-3", "j-3", "street-desk", "unix:uid=0",
                             VAULT_PRINCIPAL_OFFICER_APP | VAULT_PRINCIPAL_AUDITOR, 0};
-    vault_principal cli = {"https://id.example.gov", "u-5", "", "vaultctl", "unix:uid=1005",
+    vault_principal cli = {sizeof(vault_principal), "https://id.example.gov", "u-5", "", "vaultctl", "unix:uid=1005",
                            VAULT_PRINCIPAL_OFFICER_APP | VAULT_PRINCIPAL_AUDITOR, 0};
     char policy[600], *src = NULL, *rep = NULL, hash[VAULT_HASH_HEX_SIZE], *cut;
     last_entry l;
@@ -685,7 +739,7 @@ static void test_log_readers(void **state)
     s = NULL;
     /* the flag alone, on an app without officers' actions: a grid worker is refused */
     {
-        static const vault_subject grid = {"wang", "grid_worker", "community_committee", GRID7,
+        static const vault_subject grid = {sizeof(vault_subject), "wang", "grid_worker", "community_committee", GRID7,
                                            "grid_management"};
         vault_principal g = gridapp;
         g.flags = VAULT_PRINCIPAL_AUDITOR;
@@ -737,6 +791,7 @@ int main(void)
         T(test_import_entries),
         T(test_app_bounds),
         T(test_token_expiry),
+        T(test_option_sizes),
         T(test_log_readers),
     };
 #undef T

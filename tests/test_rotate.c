@@ -83,7 +83,7 @@ static void add_records(fixture *f, size_t n)
 static fixture *fixture_new(size_t nrec)
 {
     fixture *f = calloc(1, sizeof *f);
-    vault_secret s;
+    vault_secret s = VAULT_SECRET_INIT;
 
     assert_non_null(f);
     f->dir = tu_tmpdir();

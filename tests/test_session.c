@@ -43,7 +43,7 @@ static void write_policy_without_quotas(const char *out)
 static int setup_with(void **state, int quotas)
 {
     fixture *f = calloc(1, sizeof *f);
-    vault_secret sec;
+    vault_secret sec = VAULT_SECRET_INIT;
     char policy[600];
     const char *fields[] = {"name", "phone", "id_number"};
     const char *values[] = {"张三", PHONE, "330102198001010038"};
@@ -360,9 +360,9 @@ static void test_session_refusals_logged(void **state)
 {
     fixture *f = *state;
     vault_session *s = NULL;
-    vault_subject wizard = {"WU", "wizard", "street_office", STREET, "resident_service"};
-    vault_subject astray = {"wu", "grid_worker", "street_office", STREET, "resident_service"};
-    vault_subject garbled = {"w\nu", "grid_worker", "street_office", STREET, "resident_service"};
+    vault_subject wizard = {sizeof(vault_subject), "WU", "wizard", "street_office", STREET, "resident_service"};
+    vault_subject astray = {sizeof(vault_subject), "wu", "grid_worker", "street_office", STREET, "resident_service"};
+    vault_subject garbled = {sizeof(vault_subject), "w\nu", "grid_worker", "street_office", STREET, "resident_service"};
     af_entry e;
     void *st = NULL;
     int64_t before = entries(f->v);

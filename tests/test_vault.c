@@ -28,7 +28,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    vault_secret s;
+    vault_secret s = VAULT_SECRET_INIT;
 
     assert_non_null(f);
     f->dir = tu_tmpdir();
@@ -179,7 +179,7 @@ static void test_denied(void **state)
 {
     fixture *f = *state;
     vault_session *s = officer(f->v), *g = NULL;
-    vault_subject grid = {"wang", "grid_worker", "community_committee", GRID7, "grid_management"};
+    vault_subject grid = {sizeof(vault_subject), "wang", "grid_worker", "community_committee", GRID7, "grid_management"};
     char id[VAULT_ID_HEX_SIZE], other[VAULT_ID_HEX_SIZE], val[64];
     int effect = -1;
 
@@ -205,7 +205,7 @@ static void test_denied(void **state)
         /* the officer exports for a resident's request, not for service */
         assert_int_equal(vault_record_export(&doc, s, id), VAULT_EDENIED);
         {
-            vault_subject req = {"li", "data_officer", "street_office", STREET, "resident_request"};
+            vault_subject req = {sizeof(vault_subject), "li", "data_officer", "street_office", STREET, "resident_request"};
             vault_session *r = NULL;
             assert_int_equal(vault_session_open(&r, f->v, &req), 0);
             assert_int_equal(vault_record_export(&doc, r, id), 0);
@@ -812,7 +812,7 @@ static void test_result_values_intact(void **state)
 {
     fixture *f = *state;
     vault_session *o = officer(f->v), *g = NULL;
-    vault_subject gs = {"wang", "grid_worker", "community_committee", STREET "/changzheng/grid-07",
+    vault_subject gs = {sizeof(vault_subject), "wang", "grid_worker", "community_committee", STREET "/changzheng/grid-07",
                         "grid_management"};
     const char *fields[] = {"name", "phone", "id_number", "address", "household_registration",
                             "marital_status"};

@@ -153,13 +153,13 @@ static inline int tu_file_contains(const char *path, const void *needle, size_t 
 /* Unlock secrets: a key file, or a passphrase at the interactive KDF cost. */
 static inline vault_secret tu_keyfile_secret(const char *path)
 {
-    vault_secret s = {VAULT_UNLOCK_KEYFILE, path, 0, 0};
+    vault_secret s = {sizeof(vault_secret), VAULT_UNLOCK_KEYFILE, path, 0, 0};
     return s;
 }
 
 static inline vault_secret tu_pass_secret(const char *pass)
 {
-    vault_secret s = {VAULT_UNLOCK_PASSPHRASE, pass, strlen(pass), VAULT_KDF_INTERACTIVE};
+    vault_secret s = {sizeof(vault_secret), VAULT_UNLOCK_PASSPHRASE, pass, strlen(pass), VAULT_KDF_INTERACTIVE};
     return s;
 }
 
@@ -168,7 +168,7 @@ static inline vault_session *tu_session(vault *v, const char *user, const char *
                                         const char *dept, const char *jurisdiction,
                                         const char *purpose)
 {
-    vault_subject sub = {user, role, dept, jurisdiction, purpose};
+    vault_subject sub = {sizeof(vault_subject), user, role, dept, jurisdiction, purpose};
     vault_session *s = NULL;
 
     assert_int_equal(vault_session_open(&s, v, &sub), 0);
@@ -181,9 +181,8 @@ static inline vault_grant_spec tu_grant_spec(const char *const *fields, size_t n
                                              const char *jurisdiction, int64_t seconds,
                                              const char *reason)
 {
-    vault_grant_spec g;
+    vault_grant_spec g = VAULT_GRANT_SPEC_INIT;
 
-    memset(&g, 0, sizeof g);
     g.department = dept;
     g.effect = VAULT_EFFECT_ALLOW;
     g.fields = fields;

@@ -10,6 +10,7 @@
 #include "audit_format.h"
 #include "audit_cosign.h"
 #include "crypto.h"
+#include "text.h"
 
 #define MAGIC_V1 "LVA1"
 #define MAGIC_V2 "LVA2"
@@ -21,39 +22,11 @@
 
 /* ---- UTF-8 -------------------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence (RFC 3629: no overlongs,
- * surrogates or code points past U+10FFFF) at s[0..n), with its code
- * point in *cp; 0 when malformed. */
+/* Length of the well-formed UTF-8 sequence at s[0..n), with its code
+ * point in *cp; 0 when malformed (vault__utf8_next, text.h). */
 static size_t utf8_seq(const uint8_t *s, size_t n, uint32_t *cp)
 {
-    uint8_t c = s[0];
-    uint32_t v, min;
-    size_t k, j;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        k = 1, v = c & 0x1Fu, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        k = 2, v = c & 0x0Fu, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 3, v = c & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n <= k)
-        return 0;
-    for (j = 1; j <= k; j++) {
-        if ((s[j] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[j] & 0x3Fu);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return k + 1;
+    return vault__utf8_next(cp, s, n);
 }
 
 /* 1 when s[0..n) is well-formed UTF-8 without NUL (an entry string). */

@@ -571,9 +571,11 @@ int vault_connect(vault **out, const char *url, const vault_credentials *cred)
     int rc = VAULT_OK;
     vault *v = NULL;
     struct vault_client *c = NULL;
+    vault_credentials cred_l;
 
     ENSURE(out && url && cred, VAULT_EINVALID, "vault_connect: missing output, URL or credentials");
     *out = NULL;
+    VAULT_OPT_IN(cred, cred_l, "vault_credentials", "VAULT_CREDENTIALS_INIT");
     GUARD(vault_init());
     pthread_once(&curl_once, curl_setup);
     ENSURE(curl_ok, VAULT_ERROR, "client: libcurl failed to initialise");

@@ -389,42 +389,42 @@ cleanup:
 
 /* ---- Diff ---- */
 
-static void put_list(vp_buf *b, const char *const *list, size_t n)
+static void put_list(vault_buf *b, const char *const *list, size_t n)
 {
-    vp_buf_puts(b, "[");
+    vault__buf_puts(b, "[");
     for (size_t i = 0; i < n; i++)
-        vp_buf_printf(b, "%s%s", i ? ", " : "", list[i]);
-    vp_buf_puts(b, "]");
+        vault__buf_printf(b, "%s%s", i ? ", " : "", list[i]);
+    vault__buf_puts(b, "]");
 }
 
-static void put_app(vp_buf *b, char sign, const vp_app *a, const char *what)
+static void put_app(vault_buf *b, char sign, const vp_app *a, const char *what)
 {
-    vp_buf_printf(b, "%c app %s %s: departments ", sign, a->name, what);
+    vault__buf_printf(b, "%c app %s %s: departments ", sign, a->name, what);
     put_list(b, a->departments, a->ndepartments);
-    vp_buf_puts(b, ", roles ");
+    vault__buf_puts(b, ", roles ");
     put_list(b, a->roles, a->nroles);
-    vp_buf_puts(b, ", jurisdictions ");
+    vault__buf_puts(b, ", jurisdictions ");
     put_list(b, a->jurisdictions, a->njurisdictions);
-    vp_buf_puts(b, ", purposes ");
+    vault__buf_puts(b, ", purposes ");
     if (a->any_purpose)
-        vp_buf_puts(b, "any");
+        vault__buf_puts(b, "any");
     else
         put_list(b, a->purposes, a->npurposes);
-    vp_buf_printf(b, ", officer_actions %s\n", a->officer_actions ? "true" : "false");
+    vault__buf_printf(b, ", officer_actions %s\n", a->officer_actions ? "true" : "false");
 }
 
-static void list_diff(vp_buf *b, const char *app, const char *what, const char *const *o,
+static void list_diff(vault_buf *b, const char *app, const char *what, const char *const *o,
                       size_t no, const char *const *n, size_t nn)
 {
     for (size_t i = 0; i < nn; i++)
         if (!in_list(o, no, n[i]))
-            vp_buf_printf(b, "+ app %s %s %s\n", app, what, n[i]);
+            vault__buf_printf(b, "+ app %s %s %s\n", app, what, n[i]);
     for (size_t i = 0; i < no; i++)
         if (!in_list(n, nn, o[i]))
-            vp_buf_printf(b, "- app %s %s %s\n", app, what, o[i]);
+            vault__buf_printf(b, "- app %s %s %s\n", app, what, o[i]);
 }
 
-static void app_diff(vp_buf *b, const vp_app *o, const vp_app *n)
+static void app_diff(vault_buf *b, const vp_app *o, const vp_app *n)
 {
     list_diff(b, n->name, "department", o->departments, o->ndepartments, n->departments,
               n->ndepartments);
@@ -432,23 +432,23 @@ static void app_diff(vp_buf *b, const vp_app *o, const vp_app *n)
     list_diff(b, n->name, "jurisdiction", o->jurisdictions, o->njurisdictions, n->jurisdictions,
               n->njurisdictions);
     if (o->any_purpose && !n->any_purpose) {
-        vp_buf_printf(b, "- app %s purposes any->", n->name);
+        vault__buf_printf(b, "- app %s purposes any->", n->name);
         put_list(b, n->purposes, n->npurposes);
-        vp_buf_puts(b, "\n");
+        vault__buf_puts(b, "\n");
     } else if (!o->any_purpose && n->any_purpose) {
-        vp_buf_printf(b, "+ app %s purposes ", n->name);
+        vault__buf_printf(b, "+ app %s purposes ", n->name);
         put_list(b, o->purposes, o->npurposes);
-        vp_buf_puts(b, "->any\n");
+        vault__buf_puts(b, "->any\n");
     } else if (!n->any_purpose) {
         list_diff(b, n->name, "purpose", o->purposes, o->npurposes, n->purposes, n->npurposes);
     }
     if (o->officer_actions != n->officer_actions)
-        vp_buf_printf(b, "%c app %s officer_actions %s->%s\n", n->officer_actions ? '+' : '-',
+        vault__buf_printf(b, "%c app %s officer_actions %s->%s\n", n->officer_actions ? '+' : '-',
                       n->name, o->officer_actions ? "true" : "false",
                       n->officer_actions ? "true" : "false");
 }
 
-void vp_apps_diff(vp_buf *b, const vault_policy *old_p, const vault_policy *new_p)
+void vp_apps_diff(vault_buf *b, const vault_policy *old_p, const vault_policy *new_p)
 {
     for (size_t i = 0; i < new_p->napps; i++) {
         const vp_app *n = &new_p->apps[i], *o = policy_app(old_p, n->name);

@@ -13,7 +13,7 @@
 void vp_diag_v(pctx *c, int is_err, unsigned line, unsigned col, const char *fmt, va_list ap)
 {
     char msg[400];
-    vp_buf t = {NULL, 0, 0, 0};
+    vault_buf t = {0};
     vp_diag_entry *e;
 
     if (is_err)
@@ -33,9 +33,9 @@ void vp_diag_v(pctx *c, int is_err, unsigned line, unsigned col, const char *fmt
         c->capdiags = cap;
     }
     vsnprintf(msg, sizeof msg, fmt, ap);
-    vp_buf_printf(&t, "%s:%u:%u: %s: %s", c->file, line, col, is_err ? "error" : "warning", msg);
+    vault__buf_printf(&t, "%s:%u:%u: %s: %s", c->file, line, col, is_err ? "error" : "warning", msg);
     e = &c->diags[c->ndiags];
-    e->text = vp_buf_take(&t);
+    e->text = vault__buf_steal(&t);
     if (e->text == NULL) {
         c->oom = 1;
         return;
@@ -69,7 +69,7 @@ void vp_report_finish(pctx *c)
     for (size_t i = 0; i < c->ndiags; i++) {
         const vp_diag_entry *e = &c->diags[i];
 
-        vp_buf_printf(&c->rep, "%s\n", e->text);
+        vault__buf_printf(&c->rep, "%s\n", e->text);
         if (e->is_err && c->first[0] == '\0') {
             /* "FILE:L:C: error: msg" -> "FILE:L:C: msg" */
             const char *colon = strstr(e->text + flen, ": error: ");
@@ -79,7 +79,7 @@ void vp_report_finish(pctx *c)
         }
     }
     if (c->ndiag > VP_DIAG_MAX)
-        vp_buf_printf(&c->rep, "%s: note: %u more problems not shown\n", c->file,
+        vault__buf_printf(&c->rep, "%s: note: %u more problems not shown\n", c->file,
                       c->ndiag - VP_DIAG_MAX);
 }
 

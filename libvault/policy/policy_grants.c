@@ -377,7 +377,7 @@ static const char *file_base(const char *path)
 int policy_grant_blocked(char **out, const vault_policy *p, const vp_grant *g)
 {
     int rc = VAULT_OK;
-    vp_buf b = {NULL, 0, 0, 0};
+    vault_buf b = {0};
     vp_subj pat;
     char un[VAULT_NAME_MAX];
     size_t selected = 0, blocked = 0;
@@ -403,7 +403,7 @@ int policy_grant_blocked(char **out, const vault_policy *p, const vp_grant *g)
         for (size_t i = 0; i < p->nrules; i++) {
             const vp_rule *r = &p->rules[i];
             if (deny_blocks_all(p, r, g, &pat, f)) {
-                vp_buf_printf(&b, "warning: deny rule %s (%s:%u) wins over this grant: its "
+                vault__buf_printf(&b, "warning: deny rule %s (%s:%u) wins over this grant: its "
                               "recipients can never read field %s\n", r->id,
                               file_base(p->filename), r->line, p->fields[f].name);
                 blocked++;
@@ -412,12 +412,12 @@ int policy_grant_blocked(char **out, const vault_policy *p, const vp_grant *g)
         }
     }
     if (selected > 0 && blocked == selected)
-        vp_buf_printf(&b, "warning: the grant gives its recipients no access at all\n");
-    ENSURE(!b.oom, VAULT_ENOMEM, "out of memory");
+        vault__buf_printf(&b, "warning: the grant gives its recipients no access at all\n");
+    ENSURE(!b.failed, VAULT_ENOMEM, "out of memory");
     *out = b.s ? b.s : strdup("");
     b.s = NULL;
     ENSURE(*out != NULL, VAULT_ENOMEM, "out of memory");
 cleanup:
-    vp_buf_free(&b);
+    vault__buf_free(&b);
     return rc;
 }

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "policy.h"
+#include "text.h"
 
 /* ---- Limits (docs/policy-format.md "Limits") ---- */
 #define VP_DEPTH_MAX 32        /* YAML nesting */
@@ -73,20 +74,8 @@ int vp_map_get(const vp_map *m, const char *key, size_t len); /* -1: none */
 int vp_map_gets(const vp_map *m, const char *s);              /* NUL-terminated */
 void vp_map_free(vp_map *m);
 
-/* ---- Growing text buffer; remembers running out of memory ---- */
-typedef struct vp_buf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} vp_buf;
-
-void vp_buf_put(vp_buf *b, const char *s, size_t n);
-void vp_buf_puts(vp_buf *b, const char *s);
-void vp_buf_printf(vp_buf *b, const char *fmt, ...) VAULT_PRINTF(2, 3);
-void vp_buf_vprintf(vp_buf *b, const char *fmt, va_list ap);
-/* Hand over the text (never NULL unless out of memory; "" when empty). */
-char *vp_buf_take(vp_buf *b);
-void vp_buf_free(vp_buf *b);
+/* Text (reports, diagnostics, diffs) is built in a vault_buf (text.h),
+ * which remembers running out of memory. */
 
 /* Write `s` (n bytes) into out (size out_size) for a diagnostic: at most 64
  * bytes, control characters and quotes replaced by '?', "..." when cut. */
@@ -396,7 +385,7 @@ typedef struct vp_diag_entry {
 typedef struct pctx {
     vault_policy *p;
     const char *file;
-    vp_buf rep;               /* the sorted report, built at the end */
+    vault_buf rep;               /* the sorted report, built at the end */
     vp_diag_entry *diags;     /* kept: the first VP_DIAG_MAX */
     size_t ndiags, capdiags;
     unsigned nerr, nwarn, ndiag;
@@ -462,9 +451,9 @@ int vp_parse_apps(pctx *c, const vnode *m) VAULT_MUST_CHECK;     /* policy_apps.
 int vp_parse_witnesses(pctx *c, const vnode *list, const vnode *quorum) VAULT_MUST_CHECK;
 /* The witnesses part of policy_diff: "+ witness NAME", "- witness NAME",
  * "~ witness NAME url A->B", "~ witness_quorum A->B". */
-void vp_witnesses_diff(vp_buf *b, const vault_policy *old_p, const vault_policy *new_p);
+void vp_witnesses_diff(vault_buf *b, const vault_policy *old_p, const vault_policy *new_p);
 /* The apps part of policy_diff: one line per app bound gained (+) or lost
  * (-) from old_p to new_p (policy_apps.c). */
-void vp_apps_diff(vp_buf *b, const vault_policy *old_p, const vault_policy *new_p);
+void vp_apps_diff(vault_buf *b, const vault_policy *old_p, const vault_policy *new_p);
 
 #endif

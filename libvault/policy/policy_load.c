@@ -16,7 +16,7 @@ static void pctx_free(pctx *c)
     for (size_t i = 0; i < c->ndiags; i++)
         free(c->diags[i].text);
     free(c->diags);
-    vp_buf_free(&c->rep);
+    vault__buf_free(&c->rep);
     vp_map_free(&c->rule_ids);
 }
 
@@ -101,7 +101,7 @@ int policy_parse(vault_policy **out, char **out_report, const char *filename, co
 
 report:
     vp_report_finish(&c);
-    ENSURE(!c.rep.oom && !c.oom, VAULT_ENOMEM, "policy: out of memory");
+    ENSURE(!c.rep.failed && !c.oom, VAULT_ENOMEM, "policy: out of memory");
     if (c.nerr > 0) {
         if (c.first[0] == '\0')
             snprintf(c.first, sizeof c.first, "%s: %u errors", c.file, c.nerr);
@@ -113,7 +113,7 @@ report:
 
 cleanup:
     if (out_report != NULL) {
-        *out_report = vp_buf_take(&c.rep);
+        *out_report = vault__buf_steal(&c.rep);
         if (*out_report == NULL && rc == VAULT_OK) {
             policy_free(*out);
             *out = NULL;
@@ -170,10 +170,10 @@ int policy_load_file(vault_policy **out, char **out_report, char **out_text, siz
     ENSURE(!ferror(f), VAULT_EIO, "%s: read error", path);
     if (len > VP_SOURCE_MAX) {
         if (out_report != NULL) {
-            vp_buf r = {NULL, 0, 0, 0};
-            vp_buf_printf(&r, "%s:1:1: error: policy file is larger than the limit of %d bytes\n",
+            vault_buf r = {0};
+            vault__buf_printf(&r, "%s:1:1: error: policy file is larger than the limit of %d bytes\n",
                           path, VP_SOURCE_MAX);
-            *out_report = vp_buf_take(&r);
+            *out_report = vault__buf_steal(&r);
         }
         rc = vault__err(VAULT_ELIMIT, "%s:1:1: policy file is larger than the limit of %d bytes",
                         path, VP_SOURCE_MAX);

@@ -9,16 +9,16 @@
 
 #include "policy_int.h"
 
-static void put_safe(vp_buf *b, const char *s)
+static void put_safe(vault_buf *b, const char *s)
 {
     char q[80];
 
     if (s == NULL) {
-        vp_buf_puts(b, "(none)");
+        vault__buf_puts(b, "(none)");
         return;
     }
     vp_quote(q, sizeof q, s, strlen(s));
-    vp_buf_puts(b, q);
+    vault__buf_puts(b, q);
 }
 
 static void iso_time(char *out, size_t n, int64_t t)
@@ -34,19 +34,19 @@ static void iso_time(char *out, size_t n, int64_t t)
 
 /* hide: the subject may not learn the record's jurisdiction, so neither
  * the path nor whether a scope holds is shown. */
-static void explain_rule(vp_buf *b, const vault_policy *p, const vp_rule *r, const vp_request *req,
+static void explain_rule(vault_buf *b, const vault_policy *p, const vp_rule *r, const vp_request *req,
                          int field, int role, int dept, int purpose, int hide)
 {
     const vp_subject *s = req->subject;
 
-    vp_buf_printf(b, "rule %s (%s:%u) %s: ", r->id, p->basename, r->line,
+    vault__buf_printf(b, "rule %s (%s:%u) %s: ", r->id, p->basename, r->line,
                   vp_effect_name(r->effect));
     if (r->never) {
-        vp_buf_puts(b, "no match: this rule can never match (see the policy warnings)\n");
+        vault__buf_puts(b, "no match: this rule can never match (see the policy warnings)\n");
         return;
     }
     if (!(r->actions & (1u << req->action))) {
-        vp_buf_printf(b, "no match: action %s not listed\n", vp_action_name(req->action));
+        vault__buf_printf(b, "no match: action %s not listed\n", vp_action_name(req->action));
         return;
     }
     if (!r->any_subject) {
@@ -58,89 +58,89 @@ static void explain_rule(vp_buf *b, const vault_policy *p, const vp_rule *r, con
                 break;
         }
         if (i == r->nsubj) {
-            vp_buf_puts(b, "no match: subject not among the rule's subjects\n");
+            vault__buf_puts(b, "no match: subject not among the rule's subjects\n");
             return;
         }
     }
     if (!r->any_purpose && (purpose < 0 || !vp_bit(r->purposes, (size_t)purpose))) {
-        vp_buf_puts(b, "no match: purpose ");
+        vault__buf_puts(b, "no match: purpose ");
         put_safe(b, req->purpose);
-        vp_buf_puts(b, " not listed\n");
+        vault__buf_puts(b, " not listed\n");
         return;
     }
     if (field < 0 && r->sel != VP_SEL_NONE) {
-        vp_buf_puts(b, "no match: the rule selects fields, a record-level action needs a rule "
+        vault__buf_puts(b, "no match: the rule selects fields, a record-level action needs a rule "
                        "without fields/grades\n");
         return;
     }
     if (field >= 0 && !vp_bit(r->fields, (size_t)field)) {
-        vp_buf_printf(b, "no match: field %s not selected\n", p->fields[field].name);
+        vault__buf_printf(b, "no match: field %s not selected\n", p->fields[field].name);
         return;
     }
     if (r->scope == VP_SCOPE_WITHIN && hide) {
-        vp_buf_puts(b, "scope within: not shown (the record's jurisdiction is not yours to see)\n");
+        vault__buf_puts(b, "scope within: not shown (the record's jurisdiction is not yours to see)\n");
         return;
     }
     if (r->scope == VP_SCOPE_WITHIN) {
         int sl = vp_jur_len(s->jurisdiction), rl = vp_jur_len(req->record_jurisdiction);
         if (sl < 0 || rl < 0) {
-            vp_buf_puts(b, "error: subject or record jurisdiction missing or invalid (counts as "
+            vault__buf_puts(b, "error: subject or record jurisdiction missing or invalid (counts as "
                            "a deny)\n");
             return;
         }
         if (!vp_jur_within_n(req->record_jurisdiction, rl, s->jurisdiction, sl)) {
-            vp_buf_puts(b, "no match: record jurisdiction ");
+            vault__buf_puts(b, "no match: record jurisdiction ");
             put_safe(b, req->record_jurisdiction);
-            vp_buf_puts(b, " is not within subject jurisdiction ");
+            vault__buf_puts(b, " is not within subject jurisdiction ");
             put_safe(b, s->jurisdiction);
-            vp_buf_puts(b, "\n");
+            vault__buf_puts(b, "\n");
             return;
         }
     }
-    vp_buf_puts(b, "MATCH\n");
+    vault__buf_puts(b, "MATCH\n");
 }
 
-static void explain_grant(vp_buf *b, const vault_policy *p, const vp_cgrant *g,
+static void explain_grant(vault_buf *b, const vault_policy *p, const vp_cgrant *g,
                           const vp_request *req, int field, int role, int dept, int purpose,
                           int hide)
 {
     const vp_subject *s = req->subject;
     char t[40];
 
-    vp_buf_printf(b, "grant %s %s: ", g->id, vp_effect_name(g->effect));
+    vault__buf_printf(b, "grant %s %s: ", g->id, vp_effect_name(g->effect));
     if (g->dead) {
-        vp_buf_puts(b, "no match: names a role, department or purpose this policy lacks, or "
+        vault__buf_puts(b, "no match: names a role, department or purpose this policy lacks, or "
                        "has an empty validity period\n");
         return;
     }
     if (!(g->actions & (1u << req->action))) {
-        vp_buf_printf(b, "no match: action %s not granted\n", vp_action_name(req->action));
+        vault__buf_printf(b, "no match: action %s not granted\n", vp_action_name(req->action));
         return;
     }
     if ((g->role >= 0 && g->role != role) || (g->dept >= 0 && g->dept != dept) ||
         (g->user != NULL && (s->user == NULL || strcmp(g->user, s->user) != 0))) {
-        vp_buf_puts(b, "no match: subject does not fit the grant's pattern\n");
+        vault__buf_puts(b, "no match: subject does not fit the grant's pattern\n");
         return;
     }
     if (req->now < g->not_before) {
         iso_time(t, sizeof t, g->not_before);
-        vp_buf_printf(b, "no match: not valid before %s\n", t);
+        vault__buf_printf(b, "no match: not valid before %s\n", t);
         return;
     }
     if (req->now >= g->not_after) {
         iso_time(t, sizeof t, g->not_after);
-        vp_buf_printf(b, "no match: expired at %s\n", t);
+        vault__buf_printf(b, "no match: expired at %s\n", t);
         return;
     }
     if (!g->any_purpose && (purpose < 0 || !vp_bit(g->purposes, (size_t)purpose))) {
-        vp_buf_puts(b, "no match: purpose not granted\n");
+        vault__buf_puts(b, "no match: purpose not granted\n");
         return;
     }
     if (field >= 0 ? !vp_bit(g->fields, (size_t)field) : !g->whole) {
         if (field >= 0)
-            vp_buf_printf(b, "no match: field %s not covered\n", p->fields[field].name);
+            vault__buf_printf(b, "no match: field %s not covered\n", p->fields[field].name);
         else
-            vp_buf_puts(b, "no match: covers only some grades, not the whole record\n");
+            vault__buf_puts(b, "no match: covers only some grades, not the whole record\n");
         return;
     }
     if (g->nrecords > 0) {
@@ -149,25 +149,25 @@ static void explain_grant(vp_buf *b, const vault_policy *p, const vp_cgrant *g,
             if (strcmp(g->records[i], req->record_id) == 0)
                 break;
         if (req->record_id == NULL || i == g->nrecords) {
-            vp_buf_puts(b, "no match: record not among the grant's records\n");
+            vault__buf_puts(b, "no match: record not among the grant's records\n");
             return;
         }
     } else if (hide) {
-        vp_buf_puts(b, "scope: not shown (the record's jurisdiction is not yours to see)\n");
+        vault__buf_puts(b, "scope: not shown (the record's jurisdiction is not yours to see)\n");
         return;
     } else {
         int rl = vp_jur_len(req->record_jurisdiction);
         if (rl < 0) {
-            vp_buf_puts(b, "error: record jurisdiction missing or invalid (counts as a deny)\n");
+            vault__buf_puts(b, "error: record jurisdiction missing or invalid (counts as a deny)\n");
             return;
         }
         if (!vp_jur_within_n(req->record_jurisdiction, rl, g->jurisdiction, g->jurlen)) {
-            vp_buf_printf(b, "no match: record is not within %s\n", g->jurisdiction);
+            vault__buf_printf(b, "no match: record is not within %s\n", g->jurisdiction);
             return;
         }
     }
     iso_time(t, sizeof t, g->not_after);
-    vp_buf_printf(b, "MATCH (until %s)\n", t);
+    vault__buf_printf(b, "MATCH (until %s)\n", t);
 }
 
 int policy_explain(char **out, const vault_policy *p, const vp_grantset *g, const vp_request *req)
@@ -180,7 +180,7 @@ int policy_explain_for(char **out, const vault_policy *p, const vp_grantset *g,
 {
     int hide = hide_record_jurisdiction;
     int rc = VAULT_OK;
-    vp_buf b = {NULL, 0, 0, 0};
+    vault_buf b = {0};
     vp_decision d;
     vault_reason reason;
     int field = -1, role, dept, purpose;
@@ -194,24 +194,24 @@ int policy_explain_for(char **out, const vault_policy *p, const vp_grantset *g,
     if (req->field != NULL)
         field = vp_map_gets(&p->field_map, req->field);
 
-    vp_buf_puts(&b, "request: user ");
+    vault__buf_puts(&b, "request: user ");
     put_safe(&b, req->subject->user);
-    vp_buf_puts(&b, ", role ");
+    vault__buf_puts(&b, ", role ");
     put_safe(&b, req->subject->role);
-    vp_buf_puts(&b, ", department ");
+    vault__buf_puts(&b, ", department ");
     put_safe(&b, req->subject->department);
-    vp_buf_puts(&b, ", jurisdiction ");
+    vault__buf_puts(&b, ", jurisdiction ");
     put_safe(&b, req->subject->jurisdiction);
-    vp_buf_puts(&b, ", purpose ");
+    vault__buf_puts(&b, ", purpose ");
     put_safe(&b, req->purpose);
-    vp_buf_printf(&b, ", action %s, field ", vp_action_name(req->action));
+    vault__buf_printf(&b, ", action %s, field ", vp_action_name(req->action));
     put_safe(&b, req->field);
-    vp_buf_puts(&b, ", record jurisdiction ");
+    vault__buf_puts(&b, ", record jurisdiction ");
     if (hide)
-        vp_buf_puts(&b, "(not shown)");
+        vault__buf_puts(&b, "(not shown)");
     else
         put_safe(&b, req->record_jurisdiction);
-    vp_buf_printf(&b, "\npolicy %s: %zu rules, %zu grants\n", policy_name(p), p->nrules,
+    vault__buf_printf(&b, "\npolicy %s: %zu rules, %zu grants\n", policy_name(p), p->nrules,
                   g ? g->n : 0);
 
     (void)policy_decide(&d, p, g, req); /* the error, if any, is in d */
@@ -225,11 +225,11 @@ int policy_explain_for(char **out, const vault_policy *p, const vp_grantset *g,
         }
     }
     policy_reason_fill(&reason, &d);
-    vp_buf_printf(&b, "decision: %s\n", reason.text);
-    *out = vp_buf_take(&b);
+    vault__buf_printf(&b, "decision: %s\n", reason.text);
+    *out = vault__buf_steal(&b);
     ENSURE(*out != NULL, VAULT_ENOMEM, "explain: out of memory");
 cleanup:
-    vp_buf_free(&b);
+    vault__buf_free(&b);
     return rc;
 }
 
@@ -255,7 +255,7 @@ typedef struct wctx {
     int rec_len;
     int64_t now;
     int as_json;
-    vp_buf text;
+    vault_buf text;
     json_t *arr;
     int failed;
 } wctx;
@@ -301,20 +301,20 @@ static void emit(wctx *w, const char *user, const char *role, const char *dept,
         return;
     }
     if (user != NULL)
-        vp_buf_printf(&w->text, "user %s (role %s, department %s, purpose %s): ", user,
+        vault__buf_printf(&w->text, "user %s (role %s, department %s, purpose %s): ", user,
                       role ? role : "*", dept ? dept : "*", purpose ? purpose : "*");
     else
-        vp_buf_printf(&w->text, "%s %s %s: ", role, dept, purpose);
-    vp_buf_printf(&w->text, "%s, scope %s, by ", vp_effect_name(s->effect), scope);
+        vault__buf_printf(&w->text, "%s %s %s: ", role, dept, purpose);
+    vault__buf_printf(&w->text, "%s, scope %s, by ", vp_effect_name(s->effect), scope);
     if (r != NULL)
-        vp_buf_printf(&w->text, "rule %s (%s)", r->id, where);
+        vault__buf_printf(&w->text, "rule %s (%s)", r->id, where);
     else
-        vp_buf_printf(&w->text, "grant %s until %s", gr->id, until);
+        vault__buf_printf(&w->text, "grant %s until %s", gr->id, until);
     if (cond != NULL)
-        vp_buf_printf(&w->text, "; %s", cond);
+        vault__buf_printf(&w->text, "; %s", cond);
     if (note != NULL)
-        vp_buf_printf(&w->text, "; %s", note);
-    vp_buf_puts(&w->text, "\n");
+        vault__buf_printf(&w->text, "; %s", note);
+    vault__buf_puts(&w->text, "\n");
 }
 
 /* How grant c relates to the record asked about: 1 applies, 0 not, 2
@@ -553,12 +553,12 @@ int policy_who_can(char **out, const vault_policy *p, const vp_grantset *g, cons
         *out = json_dumps(w.arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         ENSURE(*out != NULL, VAULT_ENOMEM, "who-can: out of memory");
     } else {
-        *out = vp_buf_take(&w.text);
+        *out = vault__buf_steal(&w.text);
         ENSURE(*out != NULL, VAULT_ENOMEM, "who-can: out of memory");
     }
 cleanup:
     json_decref(w.arr);
-    vp_buf_free(&w.text);
+    vault__buf_free(&w.text);
     return rc;
 }
 
@@ -639,14 +639,14 @@ static int listed_in(const char *const *roles, size_t n, const char *role)
 
 /* Who gains (+) or loses (-) the right to change the vault through a
  * service (`data_officers:`). */
-static void data_officers_diff(vp_buf *b, const vault_policy *old_p, const vault_policy *new_p)
+static void data_officers_diff(vault_buf *b, const vault_policy *old_p, const vault_policy *new_p)
 {
     for (size_t i = 0; i < new_p->ndata_officers; i++)
         if (!listed_in(old_p->data_officers, old_p->ndata_officers, new_p->data_officers[i]))
-            vp_buf_printf(b, "+ data officer %s\n", new_p->data_officers[i]);
+            vault__buf_printf(b, "+ data officer %s\n", new_p->data_officers[i]);
     for (size_t i = 0; i < old_p->ndata_officers; i++)
         if (!listed_in(new_p->data_officers, new_p->ndata_officers, old_p->data_officers[i]))
-            vp_buf_printf(b, "- data officer %s\n", old_p->data_officers[i]);
+            vault__buf_printf(b, "- data officer %s\n", old_p->data_officers[i]);
 }
 
 static int auditor_listed(const vault_policy *p, const char *role)
@@ -656,20 +656,20 @@ static int auditor_listed(const vault_policy *p, const char *role)
 
 /* Who gains (+) or loses (-) the log and the grant list (`auditors:`):
  * the new policy's order, then roles only the old one lists. */
-static void auditors_diff(vp_buf *b, const vault_policy *old_p, const vault_policy *new_p)
+static void auditors_diff(vault_buf *b, const vault_policy *old_p, const vault_policy *new_p)
 {
     for (size_t i = 0; i < new_p->nauditors; i++)
         if (!auditor_listed(old_p, new_p->auditors[i]))
-            vp_buf_printf(b, "+ auditor %s\n", new_p->auditors[i]);
+            vault__buf_printf(b, "+ auditor %s\n", new_p->auditors[i]);
     for (size_t i = 0; i < old_p->nauditors; i++)
         if (!auditor_listed(new_p, old_p->auditors[i]))
-            vp_buf_printf(b, "- auditor %s\n", old_p->auditors[i]);
+            vault__buf_printf(b, "- auditor %s\n", old_p->auditors[i]);
 }
 
 int policy_diff(char **out, const vault_policy *old_p, const vault_policy *new_p)
 {
     int rc = VAULT_OK;
-    vp_buf b = {NULL, 0, 0, 0};
+    vault_buf b = {0};
     const char **roles = NULL, **depts = NULL, **fields = NULL;
     size_t nr = 0, nd = 0, nf = 0;
 
@@ -693,7 +693,7 @@ int policy_diff(char **out, const vault_policy *old_p, const vault_policy *new_p
                 int en = cell_effect(new_p, roles[r], depts[d], fields[f]);
                 if (eo == en)
                     continue;
-                vp_buf_printf(&b, "%c %s %s %s %s->%s\n", en > eo ? '+' : '-', roles[r],
+                vault__buf_printf(&b, "%c %s %s %s %s->%s\n", en > eo ? '+' : '-', roles[r],
                               depts[d], fields[f], vp_effect_name(eo), vp_effect_name(en));
             }
         }
@@ -701,10 +701,10 @@ int policy_diff(char **out, const vault_policy *old_p, const vault_policy *new_p
     auditors_diff(&b, old_p, new_p);
     data_officers_diff(&b, old_p, new_p);
     vp_witnesses_diff(&b, old_p, new_p);
-    *out = vp_buf_take(&b);
+    *out = vault__buf_steal(&b);
     ENSURE(*out != NULL, VAULT_ENOMEM, "diff: out of memory");
 cleanup:
-    vp_buf_free(&b);
+    vault__buf_free(&b);
     free(roles);
     free(depts);
     free(fields);

@@ -197,22 +197,22 @@ static const vp_witness *same_witness(const vault_policy *p, const vp_witness *w
     return NULL;
 }
 
-void vp_witnesses_diff(vp_buf *b, const vault_policy *old_p, const vault_policy *new_p)
+void vp_witnesses_diff(vault_buf *b, const vault_policy *old_p, const vault_policy *new_p)
 {
     for (size_t i = 0; i < new_p->nwitnesses; i++) {
         const vp_witness *w = &new_p->witnesses[i], *o = same_witness(old_p, w);
 
         if (o == NULL)
-            vp_buf_printf(b, "+ witness %s\n", w->vkey);
+            vault__buf_printf(b, "+ witness %s\n", w->vkey);
         else if ((o->url == NULL) != (w->url == NULL) ||
                  (o->url && strcmp(o->url, w->url) != 0))
-            vp_buf_printf(b, "~ witness %s url %s->%s\n", w->name, o->url ? o->url : "none",
+            vault__buf_printf(b, "~ witness %s url %s->%s\n", w->name, o->url ? o->url : "none",
                           w->url ? w->url : "none");
     }
     for (size_t i = 0; i < old_p->nwitnesses; i++)
         if (same_witness(new_p, &old_p->witnesses[i]) == NULL)
-            vp_buf_printf(b, "- witness %s\n", old_p->witnesses[i].vkey);
+            vault__buf_printf(b, "- witness %s\n", old_p->witnesses[i].vkey);
     if (old_p->witness_quorum != new_p->witness_quorum)
-        vp_buf_printf(b, "~ witness_quorum %zu->%zu\n", old_p->witness_quorum,
+        vault__buf_printf(b, "~ witness_quorum %zu->%zu\n", old_p->witness_quorum,
                       new_p->witness_quorum);
 }

@@ -267,8 +267,18 @@ if NAME_MAX != _ABI_NAME_MAX:
 # --------------------------------------------------------------------------
 
 
-class vault_secret(Structure):
+class _OptionStruct(Structure):
+    """A struct the caller fills in (vault.h "Option structs"): its first
+    member is `size`, set here to this mirror's sizeof like VAULT_*_INIT;
+    positional arguments start at the member after it."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(ctypes.sizeof(type(self)), *args, **kw)
+
+
+class vault_secret(_OptionStruct):
     _fields_ = [
+        ("size", c_size_t),
         ("kind", c_int),
         ("data", c_void_p),
         ("len", c_size_t),
@@ -285,8 +295,9 @@ class vault_keyslot_info(Structure):
     ]
 
 
-class vault_subject(Structure):
+class vault_subject(_OptionStruct):
     _fields_ = [
+        ("size", c_size_t),
         ("user", c_char_p),
         ("role", c_char_p),
         ("department", c_char_p),
@@ -295,8 +306,9 @@ class vault_subject(Structure):
     ]
 
 
-class vault_principal(Structure):
+class vault_principal(_OptionStruct):
     _fields_ = [
+        ("size", c_size_t),
         ("issuer", c_char_p),
         ("subject", c_char_p),
         ("token_id", c_char_p),
@@ -349,8 +361,9 @@ class vault_proof(Structure):
     ]
 
 
-class vault_grant_spec(Structure):
+class vault_grant_spec(_OptionStruct):
     _fields_ = [
+        ("size", c_size_t),
         ("user", c_char_p),
         ("role", c_char_p),
         ("department", c_char_p),
@@ -371,8 +384,9 @@ class vault_grant_spec(Structure):
     ]
 
 
-class vault_credentials(Structure):
+class vault_credentials(_OptionStruct):
     _fields_ = [
+        ("size", c_size_t),
         ("token", c_char_p),
         ("token_file", c_char_p),
         ("ca_file", c_char_p),
@@ -487,8 +501,8 @@ if ctypes.sizeof(vault_proof) != int(lib.vault_proof_struct_size()):
                       % (lib.vault_proof_struct_size(), ctypes.sizeof(vault_proof)))
 
 # Witnesses (docs/witness.md "Submitting from a vault")
-class vault_witness_target(Structure):
-    _fields_ = [("key", c_char_p), ("url", c_char_p)]
+class vault_witness_target(_OptionStruct):
+    _fields_ = [("size", c_size_t), ("key", c_char_p), ("url", c_char_p)]
 
 
 class vault_witness_status(Structure):
