@@ -159,6 +159,13 @@ void cli_text_free(char *s);
 int cli_print_escaped(FILE *f, const char *s, size_t len, int width);
 /* json_dumps with JSON_INDENT(2), escaped (CLI_ESC_JSON), and a newline. */
 int cli_print_json(FILE *f, const json_t *doc);
+/* --json result of a command: json_pack(fmt, ...) printed with
+ * cli_print_json on standard output; EXIT_OK, or EXIT_FAIL with a
+ * one-line error naming c->cmd when the object can't be built. */
+int cli_print_pack(const cli *c, const char *fmt, ...);
+/* For a command whose output is no result object (a tour, a server, a
+ * file streamed to stdout): the usage error for --json, EXIT_USAGE. */
+int cli_refuse_json(const cli *c);
 
 /* Terminal columns of a UTF-8 string, by the C library's wcwidth (CJK and
  * emoji 2, combining marks 0, an invalid byte 1), and printing padded to

@@ -79,18 +79,20 @@ static int report_verify(cli *c, int rc, const vault_audit_result *r, cli_progre
     if (rc < 0 && rc != VAULT_EINTEGRITY)
         return cli_fail(c, rc);
     if (c->json) {
-        json_t *o = json_pack("{s:b, s:s, s:I, s:I, s:I, s:s, s:I, s:I}", "ok", r->failure == 0,
-                              "failure", r->failure_name, "bad_seq", (json_int_t)r->bad_seq,
-                              "entries", (json_int_t)r->entries, "checkpoints",
-                              (json_int_t)r->checkpoints, "message", r->message, "newest_size",
-                              (json_int_t)r->newest_size, "newest_time",
-                              (json_int_t)r->newest_time);
-        json_dumpf(o, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
-        json_decref(o);
+        if (cli_print_pack(c, "{s:b, s:s, s:I, s:I, s:I, s:s, s:I, s:I}", "ok", r->failure == 0,
+                           "failure", r->failure_name, "bad_seq", (json_int_t)r->bad_seq,
+                           "entries", (json_int_t)r->entries, "checkpoints",
+                           (json_int_t)r->checkpoints, "message", r->message, "newest_size",
+                           (json_int_t)r->newest_size, "newest_time",
+                           (json_int_t)r->newest_time) != EXIT_OK)
+            return EXIT_FAIL;
+        if (r->failure) /* also said on stderr, as in text mode */
+            cli_errf("%s: %s: FAILED: %s at entry %llu: %s", c->prog, c->cmd, r->failure_name,
+                     (unsigned long long)r->bad_seq, r->message);
     } else if (r->failure) {
-        printf("FAILED: %s at entry %llu: %s\n", r->failure_name, (unsigned long long)r->bad_seq,
-               r->message);
+        /* A failure is an error: standard error, the class first. */
+        cli_errf("%s: %s: FAILED: %s at entry %llu: %s", c->prog, c->cmd, r->failure_name,
+                 (unsigned long long)r->bad_seq, r->message);
     } else {
         printf("ok: %llu entries, %llu signed checkpoints verified\n",
                (unsigned long long)r->entries, (unsigned long long)r->checkpoints);
@@ -174,6 +176,8 @@ static int show_proof(cli *c, const vault_proof *p, const char *out_path)
         line[n] = '\n', line[n + 1] = '\0';
         ex = cli_file_write(c, out_path, line, n + 1);
         free(line);
+        if (ex == EXIT_OK && c->json)
+            ex = cli_print_pack(c, "{s:s}", "out", out_path);
     } else if (c->json) {
         printf("%s\n", json);
     }
@@ -288,16 +292,16 @@ static int verify_bundle(cli *c, const char *path, const char *pub_path, const c
         goto out;
     }
     if (c->json) {
-        json_t *o = json_pack("{s:b, s:s, s:I, s:I, s:s, s:I, s:I}", "ok", r.failure == 0,
-                              "failure", r.failure_name, "bad_seq", (json_int_t)r.bad_seq,
-                              "entries", (json_int_t)r.entries, "message", r.message,
-                              "size", (json_int_t)r.newest_size, "time",
-                              (json_int_t)r.newest_time);
-        json_dumpf(o, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
-        json_decref(o);
+        if (cli_print_pack(c, "{s:b, s:s, s:I, s:I, s:s, s:I, s:I}", "ok", r.failure == 0,
+                           "failure", r.failure_name, "bad_seq", (json_int_t)r.bad_seq,
+                           "entries", (json_int_t)r.entries, "message", r.message,
+                           "size", (json_int_t)r.newest_size, "time",
+                           (json_int_t)r.newest_time) != EXIT_OK)
+            goto out;
+        if (r.failure)
+            cli_errf("%s: %s: FAILED: %s: %s", c->prog, c->cmd, r.failure_name, r.message);
     } else if (r.failure) {
-        printf("FAILED: %s: %s\n", r.failure_name, r.message);
+        cli_errf("%s: %s: FAILED: %s: %s", c->prog, c->cmd, r.failure_name, r.message);
     } else {
         printf("%s\n", r.message);
     }
@@ -328,13 +332,19 @@ static int check_proof(cli *c, const char *proof_path, const char *pub_path, cha
         ex = cli_fail(c, rc);
         goto out;
     }
-    if (p.kind == VAULT_PROOF_INCLUSION)
+    ex = EXIT_OK;
+    if (c->json && p.kind == VAULT_PROOF_INCLUSION)
+        ex = cli_print_pack(c, "{s:b, s:s, s:I, s:I}", "ok", 1, "kind", "inclusion", "seq",
+                            (json_int_t)p.seq, "size", (json_int_t)p.size);
+    else if (c->json)
+        ex = cli_print_pack(c, "{s:b, s:s, s:I, s:I}", "ok", 1, "kind", "consistency", "from",
+                            (json_int_t)p.from, "size", (json_int_t)p.size);
+    else if (p.kind == VAULT_PROOF_INCLUSION)
         printf("ok: entry %llu is in the signed tree of size %llu\n", (unsigned long long)p.seq,
                (unsigned long long)p.size);
     else
         printf("ok: the signed tree of size %llu extends the signed tree of size %llu\n",
                (unsigned long long)p.size, (unsigned long long)p.from);
-    ex = EXIT_OK;
 out:
     vault_proof_clear(&p);
     free(text);
@@ -587,6 +597,23 @@ int cmd_audit(cli *c, int argc, char **argv)
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             goto out;
         rc = vault_audit_witness(st, 32, &n, v, NULL, 0, 0);
+        if (c->json) {
+            json_t *arr = json_array();
+            for (i = 0; arr && i < n; i++)
+                if (json_array_append_new(arr, json_pack("{s:s, s:b, s:b, s:I, s:s}", "name",
+                                                         st[i].name, "cosigned",
+                                                         st[i].result == VAULT_OK, "already",
+                                                         st[i].already, "size",
+                                                         (json_int_t)st[i].size, "message",
+                                                         st[i].result == VAULT_OK ? ""
+                                                                                  : st[i].message)) != 0)
+                    json_decref(arr), arr = NULL;
+            if (!arr)
+                ex = cli_fail(c, VAULT_ENOMEM);
+            else
+                ex = cli_print_pack(c, "{s:o}", "witnesses", arr);
+            n = 0;
+        }
         for (i = 0; i < n; i++) {
             if (st[i].result == VAULT_OK)
                 printf("%s: %s checkpoint %llu\n", st[i].name,
@@ -612,6 +639,10 @@ int cmd_audit(cli *c, int argc, char **argv)
         }
     } else if (strcmp(sub, "export") == 0) {
         c->cmd = "audit export";
+        if (c->json && !out_path) { /* the export itself is the output */
+            ex = cli_refuse_json(c);
+            goto out;
+        }
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             goto out;
         /* To standard output, no bar: it may be the same terminal. */
@@ -619,6 +650,8 @@ int cmd_audit(cli *c, int argc, char **argv)
         rc = vault_audit_export_as(v, out_path ? out_path : "-", compact ? VAULT_EXPORT_COMPACT : 0,
                                    out_path ? cli_progress_fn : NULL, &bar);
         cli_progress_end(&bar);
+        if (rc == VAULT_OK && c->json)
+            ex = cli_print_pack(c, "{s:s, s:b}", "out", out_path, "compact", compact);
     } else if (strcmp(sub, "prove") == 0 || strcmp(sub, "consistency") == 0) {
         int inclusion = strcmp(sub, "prove") == 0;
         c->cmd = inclusion ? "audit prove" : "audit consistency";
@@ -655,8 +688,9 @@ int cmd_audit(cli *c, int argc, char **argv)
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             goto out;
         if (bundle_path) {
-            if ((rc = vault_audit_bundle(&text, v, record)) == VAULT_OK)
-                ex = write_bundle(c, bundle_path, text);
+            rc = vault_audit_bundle(&text, v, record);
+            if (rc == VAULT_OK && (ex = write_bundle(c, bundle_path, text)) == EXIT_OK && c->json)
+                ex = cli_print_pack(c, "{s:s, s:s}", "bundle", bundle_path, "record", record);
         } else {
             rc = vault_audit_report(&text, v,
                                     record ? VAULT_REPORT_RECORD

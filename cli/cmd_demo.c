@@ -316,6 +316,8 @@ int cmd_demo(cli *c, int argc, char **argv)
         } else if ((rg = cli_global_option(c, opt, optarg)) <= 0)
             return rg < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
     }
+    if (c->json) /* a guided tour for people, not a result */
+        return cli_refuse_json(c);
     /* Find vaultd before the tour, so a missing one fails at once. */
     self_len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (self_len <= 0 || (size_t)self_len >= sizeof self - 1) {

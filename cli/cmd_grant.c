@@ -152,7 +152,10 @@ int cmd_grant(cli *c, int argc, char **argv)
             if (rc < 0) {
                 ex = cli_fail(c, rc);
             } else {
-                printf("approved %s\n", argv[optind + 1]);
+                if (c->json)
+                    ex = cli_print_pack(c, "{s:s, s:b}", "grant", argv[optind + 1], "approved", 1);
+                else
+                    printf("approved %s\n", argv[optind + 1]);
                 fflush(stdout);
                 print_warnings(c, v, argv[optind + 1]);
             }
@@ -246,6 +249,8 @@ int cmd_revoke(cli *c, int argc, char **argv)
         rc = vault_grant_revoke(s, argv[optind], reason);
         if (rc < 0)
             ex = cli_fail(c, rc);
+        else if (c->json)
+            ex = cli_print_pack(c, "{s:s, s:b}", "grant", argv[optind], "revoked", 1);
         else
             printf("revoked %s\n", argv[optind]);
     }
@@ -327,6 +332,8 @@ int cmd_break_glass(cli *c, int argc, char **argv)
         rc = vault_break_glass(id, sizeof id, s, record, reason, secs);
         if (rc < 0)
             ex = cli_fail(c, rc);
+        else if (c->json)
+            ex = cli_print_pack(c, "{s:s, s:s, s:b}", "grant", id, "record", record, "flagged", 1);
         else
             printf("%s: record %s open for break-glass; every access is flagged for review\n", id,
                    record);
@@ -375,6 +382,8 @@ int cmd_export(cli *c, int argc, char **argv)
     }
     if (f && cli_file_finish(c, f, out_path, ex == EXIT_OK) != EXIT_OK && ex == EXIT_OK)
         ex = EXIT_FAIL; /* the write itself failed */
+    else if (f && ex == EXIT_OK && c->json) /* the copy went to --out */
+        ex = cli_print_pack(c, "{s:s, s:s}", "export", record, "out", out_path);
     cli_text_free(safe);
     vault_free(doc);
     vault_session_close(s);

@@ -51,6 +51,73 @@ static int do_check(cli *c, const char *file)
     return rc == VAULT_OK ? EXIT_OK : cli_exit_code(rc);
 }
 
+/* The library's text as an array of its lines (no newlines). */
+static json_t *lines_array(const char *text)
+{
+    json_t *arr = json_array();
+    const char *line = text, *nl;
+
+    while (arr && line && *line) {
+        nl = strchr(line, '\n');
+        if (json_array_append_new(arr, json_stringn(line, nl ? (size_t)(nl - line) : strlen(line))) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    return arr;
+}
+
+/* policy apply --json: {"applied": FILE, "changes": [report lines]}. */
+static int print_apply_json(cli *c, const char *file, const char *report)
+{
+    json_t *changes = lines_array(report);
+
+    if (!changes)
+        return cli_fail(c, VAULT_ENOMEM);
+    return cli_print_pack(c, "{s:s, s:o}", "applied", file, "changes", changes);
+}
+
+/* policy explain --json: the decision from the report's last line,
+ * "decision: EFFECT by rule ID (FILE:LINE)", "EFFECT by grant ID" or
+ * "deny: why" (policy_reason_fill), and every line of the report. */
+static int print_explain_json(cli *c, const char *report)
+{
+    char effect[16] = "", rule[VAULT_NAME_MAX] = "", where[VAULT_NAME_MAX + 32] = "",
+         grant[VAULT_NAME_MAX] = "";
+    const char *d = strstr(report, "\ndecision: "), *p, *end;
+    size_t n;
+    json_t *lines;
+
+    if (!d) {
+        cli_errf("%s: %s: the explanation has no decision line", c->prog, c->cmd);
+        return EXIT_FAIL;
+    }
+    d += strlen("\ndecision: ");
+    end = strchr(d, '\n');
+    if (!end)
+        end = d + strlen(d);
+    n = strcspn(d, " :\n");
+    snprintf(effect, sizeof effect, "%.*s", (int)n, d);
+    if ((p = strstr(d, " by rule ")) && p < end) {
+        const char *open;
+        p += strlen(" by rule ");
+        open = strstr(p, " (");
+        if (open && open < end && end[-1] == ')') {
+            snprintf(rule, sizeof rule, "%.*s", (int)(open - p), p);
+            snprintf(where, sizeof where, "%.*s", (int)(end - 1 - (open + 2)), open + 2);
+        }
+    } else if ((p = strstr(d, " by grant ")) && p < end) {
+        p += strlen(" by grant ");
+        snprintf(grant, sizeof grant, "%.*s", (int)(end - p), p);
+    }
+    if (!(lines = lines_array(report)))
+        return cli_fail(c, VAULT_ENOMEM);
+    return cli_print_pack(c, "{s:s, s:s, s:s, s:s, s:s%, s:o}", "decision", effect, "rule", rule,
+                          "where", where, "grant", grant, "reason", d, (size_t)(end - d),
+                          "lines", lines);
+}
+
 int cmd_policy(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {CLI_GLOBAL_OPTIONS,
@@ -93,7 +160,9 @@ int cmd_policy(cli *c, int argc, char **argv)
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             return ex;
         rc = vault_policy_apply(&out, v, argv[optind + 1]);
-        if (rc == VAULT_OK) {
+        if (rc == VAULT_OK && c->json) {
+            ex = print_apply_json(c, argv[optind + 1], out);
+        } else if (rc == VAULT_OK) {
             printf("applied ");
             cli_put_lines(stdout, argv[optind + 1]);
             printf("\n");
@@ -126,7 +195,9 @@ int cmd_policy(cli *c, int argc, char **argv)
         if ((ex = cli_open_session(&s, v, c)) != EXIT_OK)
             goto out;
         rc = vault_explain(&out, s, action, record, field);
-        if (rc == VAULT_OK) {
+        if (rc == VAULT_OK && c->json) {
+            ex = print_explain_json(c, out);
+        } else if (rc == VAULT_OK) {
             /* Grant windows in it: local under --local / TZ. */
             char *local = c->local ? cli_time_localize(out) : NULL;
             cli_put_lines(stdout, local ? local : out);

@@ -316,7 +316,10 @@ int cmd_record(cli *c, int argc, char **argv)
         }
     } else if (strcmp(sub, "update") == 0) {
         rc = vault_record_update(s, argv[first_arg], k.n, k.fields, k.values, k.lens);
-        if (rc == VAULT_OK)
+        if (rc == VAULT_OK && c->json)
+            ex = cli_print_pack(c, "{s:s, s:I}", "record", argv[first_arg], "updated",
+                                (json_int_t)k.n);
+        else if (rc == VAULT_OK)
             printf("updated %zu field%s\n", k.n, k.n == 1 ? "" : "s");
     } else if (strcmp(sub, "get") == 0) {
         rc = vault_record_get(&res, s, argv[first_arg], fields_arg ? flist : NULL, nf);
@@ -324,7 +327,9 @@ int cmd_record(cli *c, int argc, char **argv)
             ex = print_result(c, argv[first_arg], res);
     } else if (strcmp(sub, "erase") == 0) {
         rc = vault_record_erase(s, argv[first_arg]);
-        if (rc == VAULT_OK)
+        if (rc == VAULT_OK && c->json)
+            ex = cli_print_pack(c, "{s:s, s:b}", "record", argv[first_arg], "erased", 1);
+        else if (rc == VAULT_OK)
             printf("erased %s\n", argv[first_arg]);
     } else {
         rc = vault_record_find(&ids, &count, s, field, value, value_len);

@@ -96,7 +96,7 @@ static int keygen(cli *c, const issue_args *a)
     if ((ex = cli_file_finish(c, f, a->out, 1)) != EXIT_OK)
         goto cleanup;
     if (c->json)
-        printf("{\"public_key\": \"ed25519:%s\"}\n", pub);
+        ex = cli_print_pack(c, "{s:s+}", "public_key", "ed25519:", pub);
     else
         print_public(&k);
 cleanup:

@@ -117,11 +117,16 @@ int cmd_keyslot(cli *c, int argc, char **argv)
             goto out;
         rc = vault_keyslot_add(&slot, v, &secret, label);
         cli_secret_free(&secret);
-        if (rc == VAULT_OK)
+        if (rc == VAULT_OK && c->json)
+            ex = cli_print_pack(c, "{s:i, s:s, s:s}", "slot", slot, "kind",
+                                new_key ? "keyfile" : "passphrase", "label", label ? label : "");
+        else if (rc == VAULT_OK)
             printf("added keyslot %d\n", slot);
     } else if (strcmp(sub, "remove") == 0) {
         rc = vault_keyslot_remove(v, slot);
-        if (rc == VAULT_OK)
+        if (rc == VAULT_OK && c->json)
+            ex = cli_print_pack(c, "{s:i, s:b}", "slot", slot, "removed", 1);
+        else if (rc == VAULT_OK)
             printf("removed keyslot %d\n", slot);
     } else {
         rc = vault_keyslot_list(&slots, &n, v);
@@ -194,8 +199,10 @@ int cmd_key(cli *c, int argc, char **argv)
     if (rc == VAULT_OK) {
         fprintf(stderr, "%s: warning: this key opens the vault file; it is printed for the "
                         "stock sqlcipher shell only\n", c->prog);
-        printf("%s\n", key);
-        ex = EXIT_OK;
+        /* jansson's copies are wiped when freed (vault_init's allocator). */
+        ex = c->json ? cli_print_pack(c, "{s:s}", "db_key", key) : EXIT_OK;
+        if (!c->json)
+            printf("%s\n", key);
     } else {
         ex = cli_fail(c, rc);
     }

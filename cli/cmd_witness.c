@@ -60,6 +60,8 @@ static int do_keygen(cli *c, const witness_args *a)
         return cli_usage_error(c, "keygen needs --name NAME and --out FILE");
     if ((rc = witness_key_generate(vkey, sizeof vkey, a->name, a->out)) < 0)
         return cli_fail(c, rc);
+    if (c->json)
+        return cli_print_pack(c, "{s:s, s:s}", "vkey", vkey, "out", a->out);
     printf("%s\n", vkey);
     return EXIT_OK;
 }
@@ -73,6 +75,8 @@ static int do_pubkey(cli *c, const witness_args *a)
         return cli_usage_error(c, "pubkey needs --key FILE");
     if ((rc = witness_key_vkey(vkey, sizeof vkey, a->key)) < 0)
         return cli_fail(c, rc);
+    if (c->json)
+        return cli_print_pack(c, "{s:s}", "vkey", vkey);
     printf("%s\n", vkey);
     return EXIT_OK;
 }
@@ -85,6 +89,8 @@ static int do_serve(cli *c, const witness_args *a)
     sigset_t set;
     int rc, sig = 0;
 
+    if (c->json) /* a server: its only output is the line naming the port */
+        return cli_refuse_json(c);
     if (!a->state || !a->key || !a->listen || a->nlogs == 0)
         return cli_usage_error(c, "serve needs --state DIR, --key FILE, --listen HOST:PORT and "
                                   "at least one --log VKEY");
@@ -140,8 +146,15 @@ static int do_submit(cli *c, const witness_args *a)
         ex = cli_fail(c, rc);
         goto out;
     }
-    fputs(line, stdout);
-    ex = EXIT_OK;
+    if (c->json) {
+        size_t n = strlen(line);
+        while (n && line[n - 1] == '\n')
+            n--;
+        ex = cli_print_pack(c, "{s:s%, s:I}", "cosignature", line, n, "size", (json_int_t)size);
+    } else {
+        fputs(line, stdout);
+        ex = EXIT_OK;
+    }
 out:
     free(note);
     free(proof);
@@ -164,6 +177,8 @@ static int do_verify(cli *c, const witness_args *a)
     free(note);
     if (rc < 0)
         return cli_fail(c, rc);
+    if (c->json)
+        return cli_print_pack(c, "{s:b, s:I}", "ok", 1, "cosigned", (json_int_t)ts);
     printf("ok: cosigned at %" PRIu64 " (POSIX time)\n", ts);
     return EXIT_OK;
 }

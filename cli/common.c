@@ -152,6 +152,12 @@ int cli_usage_error(const cli *c, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+int cli_refuse_json(const cli *c)
+{
+    return cli_usage_error(c, "--json: no JSON output for %s (its output is not a result "
+                              "object); run it without --json", c->cmd);
+}
+
 int64_t cli_parse_duration(const char *s)
 {
     static const struct {

@@ -164,6 +164,25 @@ out:
     return ex;
 }
 
+int cli_print_pack(const cli *c, const char *fmt, ...)
+{
+    json_t *o;
+    json_error_t jerr;
+    va_list ap;
+    int ex;
+
+    va_start(ap, fmt);
+    o = json_vpack_ex(&jerr, 0, fmt, ap);
+    va_end(ap);
+    if (!o) {
+        cli_errf("%s: %s: no JSON for the result (not UTF-8 or out of memory)", c->prog, c->cmd);
+        return EXIT_FAIL;
+    }
+    ex = cli_print_json(stdout, o);
+    json_decref(o);
+    return ex;
+}
+
 void cli_errf(const char *fmt, ...)
 {
     char line[2048], *safe;

@@ -89,7 +89,7 @@ void af_verifier_init(af_verifier *v, const af_checkpoint *cps, size_t ncps)
     /* An unsorted list would let a checkpoint pass unchecked: refuse it. */
     for (i = 1; i < v->ncps; i++)
         if (cps[i].size < cps[i - 1].size) {
-            af_verify_set(&v->res, AF_MALFORMED, 0, "checkpoints are not sorted by size");
+            af_verify_set(&v->res, AF_MALFORMED, 0, "checkpoints: malformed (not sorted by size)");
             return;
         }
     (void)check_checkpoints(v); /* checkpoints of the empty tree */
@@ -109,7 +109,7 @@ void af_verifier_resume(af_verifier *v, const af_checkpoint *cps, size_t ncps,
     for (i = 0; i < v->ncps; i++)
         if (cps[i].size < tree->size || (i > 0 && cps[i].size < cps[i - 1].size)) {
             af_verify_set(&v->res, AF_MALFORMED, 0,
-                          "checkpoints are not sorted by size from the trusted one");
+                          "checkpoints: malformed (not sorted by size from the trusted one)");
             return;
         }
     (void)check_checkpoints(v); /* those of the trusted size */

@@ -35,8 +35,10 @@ verify() { # verify DIR [extra args] -> output in $TMP/out, exit in $rc
     rc=$?
 }
 
-check() { # check WHAT WANT_EXIT WANT_CLASS
-    if [ "$rc" = "$2" ] && grep -q -- "$3" "$TMP/out"; then ok "$1"; else
+check() { # check WHAT WANT_EXIT WANT_CLASS: ok on stdout, a failure on stderr (stdout empty)
+    local where="$TMP/out"
+    [ "$2" = 0 ] || where="$TMP/err"
+    if [ "$rc" = "$2" ] && grep -q -- "$3" "$where" && { [ "$2" = 0 ] || [ ! -s "$TMP/out" ]; }; then ok "$1"; else
         bad "$1 (exit $rc, wanted $2 and '$3')"; sed 's/^/    /' "$TMP/out" "$TMP/err" | head; fi
 }
 
@@ -120,7 +122,7 @@ check "a forged note given after a good one: bad signature, exit 3" 3 "bad signa
 "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit export --out "$d/exp.jsonl" >/dev/null 2>&1
 expect_exit 3 "offline: every --checkpoint is checked too" -- \
     "$VAULTCTL" audit verify --export "$d/exp.jsonl" --pubkey "$d/pub" --checkpoint "$d/forged" --checkpoint "$d/cp2"
-expect_grep "bad signature at entry $size1" "$TMP/out" "offline: the forged note is reported at its size"
+expect_grep "bad signature at entry $size1" "$TMP/err" "offline: the forged note is reported at its size"
 expect_exit 0 "offline: two good notes" -- \
     "$VAULTCTL" audit verify --export "$d/exp.jsonl" --pubkey "$d/pub" --checkpoint "$d/cp1" --checkpoint "$d/cp2"
 expect_exit 2 "--checkpoint only goes with verify" -- \
@@ -135,7 +137,7 @@ verify "$d"; check "undecodable entry: malformed, exit 3" 3 "malformed at entry 
 expect_exit 0 "the damaged log still exports" -- \
     "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit export --out "$d/exp.jsonl"
 expect_exit 3 "offline: the damaged entry" -- "$VAULTCTL" audit verify --export "$d/exp.jsonl" --pubkey "$d/pub"
-expect_grep "malformed at entry 3" "$TMP/out" "offline: reported as malformed at its seq"
+expect_grep "malformed at entry 3" "$TMP/err" "offline: reported as malformed at its seq"
 
 # 5. A checkpoint signature replaced
 d=$(fresh signature)
@@ -150,11 +152,11 @@ expect_exit 0 "offline verify of an export with the public key alone" -- \
     "$VAULTCTL" audit verify --export "$d/exp.jsonl" --pubkey "$d/pub"
 grep -v '"seq":3,' "$d/exp.jsonl" >"$d/cut.jsonl"
 expect_exit 3 "offline: a line removed from the export" -- "$VAULTCTL" audit verify --export "$d/cut.jsonl" --pubkey "$d/pub"
-expect_grep "missing" "$TMP/out" "offline: reported as missing"
+expect_grep "missing" "$TMP/err" "offline: reported as missing"
 other=$(fresh other)
 "$VAULTCTL" --vault "$other/v" --key-file "$other/k" audit pubkey --out "$other/pub" >/dev/null 2>&1
 expect_exit 3 "offline: another vault's public key" -- "$VAULTCTL" audit verify --export "$d/exp.jsonl" --pubkey "$other/pub"
-expect_grep "bad signature" "$TMP/out" "offline: reported as bad signature"
+expect_grep "bad signature" "$TMP/err" "offline: reported as bad signature"
 echo "not a key" >"$d/junk.pub"
 expect_exit 7 "offline: a malformed public key is invalid input" -- "$VAULTCTL" audit verify --export "$d/exp.jsonl" --pubkey "$d/junk.pub"
 # In the vault, --pubkey is the auditor's own copy: the vault's key must be it.
@@ -172,7 +174,7 @@ expect_exit 0 "the vectors' export verifies" -- \
     "$VAULTCTL" audit verify --export "$SRC/tests/vectors/audit_export_v2.jsonl" --pubkey "$SRC/tests/vectors/vectors.pub"
 expect_exit 3 "offline --max-age: a newest checkpoint without a signed time" -- \
     "$VAULTCTL" audit verify --export "$SRC/tests/vectors/audit_export_v2.jsonl" --pubkey "$SRC/tests/vectors/vectors.pub" --max-age 1h
-expect_grep "no signed time" "$TMP/out" "offline --max-age: named as such"
+expect_grep "no signed time" "$TMP/err" "offline --max-age: named as such"
 expect_exit 2 "--max-age takes a duration" -- \
     "$VAULTCTL" --vault "$other/v" --key-file "$other/k" audit verify --max-age soon
 expect_exit 2 "--max-age goes with verify" -- \
@@ -190,10 +192,10 @@ expect_exit 0 "offline verify of a compact export" -- \
     "$VAULTCTL" audit verify --export "$d/compact.jsonl" --pubkey "$d/pub"
 grep -v '"seq":3,' "$d/compact.jsonl" >"$d/ccut.jsonl"
 expect_exit 3 "offline: a line removed from a compact export" -- "$VAULTCTL" audit verify --export "$d/ccut.jsonl" --pubkey "$d/pub"
-expect_grep "entry 3: missing" "$TMP/out" "compact: reported as missing at 3"
+expect_grep "entry 3: missing" "$TMP/err" "compact: reported as missing at 3"
 sed 's/^\({"seq":4,"entry":"\)\(.\{20\}\)A/\1\2B/; t; s/^\({"seq":4,"entry":"\)\(.\{20\}\)[^A]/\1\2A/' "$d/compact.jsonl" >"$d/cmod.jsonl"
 expect_exit 3 "offline: a compact entry changed" -- "$VAULTCTL" audit verify --export "$d/cmod.jsonl" --pubkey "$d/pub"
-expect_grep "entry 4: m" "$TMP/out" "compact: the changed entry is named"
+expect_grep "entry 4: m" "$TMP/err" "compact: the changed entry is named"
 expect_exit 2 "--compact goes with export" -- \
     "$VAULTCTL" --vault "$d/v" --key-file "$d/k" audit verify --compact
 

@@ -48,13 +48,13 @@ EOF
 }
 tamper remove "$d/removed.json"
 expect_exit 3 "one entry removed: exit 3" -- "$VAULTCTL" audit verify-bundle "$d/removed.json" --pubkey "$d/pub"
-expect_grep "FAILED: missing: entry [0-9]*: missing (the log's signed statement lists 4 entries" "$TMP/out" "class missing, naming the entry"
+expect_grep "FAILED: missing: entry [0-9]*: missing (the log's signed statement lists 4 entries" "$TMP/err" "class missing, naming the entry"
 tamper hash "$d/hash.json"
 expect_exit 3 "one proof hash altered: exit 3" -- "$VAULTCTL" audit verify-bundle "$d/hash.json" --pubkey "$d/pub"
-expect_grep "FAILED: modified: entry [0-9]*: modified (its inclusion proof" "$TMP/out" "class modified"
+expect_grep "FAILED: modified: entry [0-9]*: modified (its inclusion proof" "$TMP/err" "class modified"
 tamper duplicate "$d/dup.json"
 expect_exit 3 "an entry listed twice: exit 3" -- "$VAULTCTL" audit verify-bundle "$d/dup.json" --pubkey "$d/pub"
-expect_grep "FAILED: reordered: .*listed twice" "$TMP/out" "class reordered"
+expect_grep "FAILED: reordered: .*listed twice" "$TMP/err" "class reordered"
 
 # --max-age: the bundle's checkpoint must be that recent (as audit verify --max-age)
 expect_exit 0 "verify-bundle --max-age 1h: a fresh checkpoint" -- \
@@ -63,10 +63,10 @@ expect_grep "^ok: 4 entries" "$TMP/out" "it holds"
 sleep 2
 expect_exit 3 "verify-bundle --max-age 1s: the checkpoint is older, exit 3" -- \
     "$VAULTCTL" audit verify-bundle "$d/b.json" --pubkey "$d/pub" --max-age 1s
-expect_grep "FAILED: missing: checkpoint [0-9]*: missing (the newest checkpoint was signed [0-9]* s ago; one signed within 1 s" "$TMP/out" "class missing, as verify says it"
+expect_grep "FAILED: missing: checkpoint [0-9]*: missing (the newest checkpoint was signed [0-9]* s ago; one signed within 1 s" "$TMP/err" "class missing, as verify says it"
 expect_exit 3 "verify-bundle --max-age on an undated checkpoint (the vector): exit 3" -- \
     "$VAULTCTL" audit verify-bundle "$SRC/tests/vectors/bundle_v2.json" --pubkey "$SRC/tests/vectors/vectors.pub" --max-age 7d
-expect_grep "FAILED: missing: checkpoint 10: missing (the newest checkpoint carries no signed time" "$TMP/out" "undated: missing"
+expect_grep "FAILED: missing: checkpoint 10: missing (the newest checkpoint carries no signed time" "$TMP/err" "undated: missing"
 expect_exit 2 "verify-bundle --max-age with a bad duration" -- \
     "$VAULTCTL" audit verify-bundle "$d/b.json" --pubkey "$d/pub" --max-age soon
 expect_grep "not a duration" "$TMP/err" "it says so"
@@ -81,14 +81,14 @@ d2="$TMP/b"; mkdir -p "$d2"
 "$VAULTCTL" --vault "$d2/v" --key-file "$d2/k" init --policy "$POL" >/dev/null 2>&1
 "$VAULTCTL" --vault "$d2/v" --key-file "$d2/k" audit pubkey --out "$d2/pub" >/dev/null 2>&1
 expect_exit 3 "another vault's key: exit 3" -- "$VAULTCTL" audit verify-bundle "$d/b.json" --pubkey "$d2/pub"
-expect_grep "FAILED: bad signature" "$TMP/out" "class bad signature"
+expect_grep "FAILED: bad signature" "$TMP/err" "class bad signature"
 
 # witnesses: none has cosigned this checkpoint
 "$VAULTCTL" witness keygen --name witness.test/one --out "$d/w1.key" >/dev/null 2>&1
 "$VAULTCTL" witness pubkey --key "$d/w1.key" >"$d/w1.pub" 2>/dev/null
 expect_exit 3 "a witness required and none cosigned: exit 3" -- \
     "$VAULTCTL" audit verify-bundle "$d/b.json" --pubkey "$d/pub" --witness-key "$d/w1.pub"
-expect_grep "FAILED: unwitnessed: checkpoint [0-9]*: unwitnessed (0 of the 1 required" "$TMP/out" "class unwitnessed"
+expect_grep "FAILED: unwitnessed: checkpoint [0-9]*: unwitnessed (0 of the 1 required" "$TMP/err" "class unwitnessed"
 
 # the independent vector (docs/audit-format.md §11)
 V="$SRC/tests/vectors"
@@ -99,7 +99,7 @@ expect_grep "ok: 5 entries of record b0b1b2b3b4b5b6b7b8b9babbbcbdbebf" "$TMP/out
 # not a bundle, bad arguments
 printf '{"bundle":' >"$d/junk.json"
 expect_exit 3 "a truncated file: exit 3, malformed" -- "$VAULTCTL" audit verify-bundle "$d/junk.json" --pubkey "$d/pub"
-expect_grep "FAILED: malformed: bundle: malformed (not JSON" "$TMP/out" "one line saying where"
+expect_grep "FAILED: malformed: bundle: malformed (not JSON" "$TMP/err" "one line saying where"
 expect_exit 1 "a missing file" -- "$VAULTCTL" audit verify-bundle "$d/none.json" --pubkey "$d/pub"
 expect_exit 2 "verify-bundle without --pubkey" -- "$VAULTCTL" audit verify-bundle "$d/b.json"
 expect_exit 2 "verify-bundle without FILE" -- "$VAULTCTL" audit verify-bundle --pubkey "$d/pub"
