@@ -129,10 +129,11 @@ class Witnessed(unittest.TestCase):
         w2.stop()
         self.assertEqual(self.verify()[0], 0)  # the newest was cosigned before the stop
         # From now on only w1 cosigns: verification requiring 2 of 2 fails.
-        rc, out, _ = self.verify()
-        self.assertEqual(rc, 3, out)
-        self.assertIn("FAILED: unwitnessed", out)
-        self.assertIn("1 of 2 required cosignatures: witness.test/w1", out)
+        rc, out, err = self.verify()
+        self.assertEqual(rc, 3, out + err)
+        self.assertEqual(out, "")  # a failure goes to standard error
+        self.assertIn("FAILED: unwitnessed", err)
+        self.assertIn("1 of 2 required cosignatures: witness.test/w1", err)
         _, notes = self.notes()
         self.assertEqual(self.cosigners(notes[-2][1]), ["witness.test/w1"])
         # By hand: w1 had it, w2 is unreachable (exit 1, one line each).
@@ -170,11 +171,11 @@ class Witnessed(unittest.TestCase):
         lines[newest] = json.dumps({"checkpoint": note.replace(sig, base64.b64encode(raw).decode())},
                                    ensure_ascii=False)
         bad = self.write("bad.jsonl", "\n".join(lines))
-        rc, out, _ = run("audit", "verify", "--export", bad, "--pubkey", self.logkey_file,
-                         "--witness-key", w1.keyfile, "--witness-key", w2.keyfile, check=False)
-        self.assertEqual(rc, 3, out)
-        self.assertIn("unwitnessed", out)
-        self.assertIn("1 of 2", out)
+        rc, out, err = run("audit", "verify", "--export", bad, "--pubkey", self.logkey_file,
+                           "--witness-key", w1.keyfile, "--witness-key", w2.keyfile, check=False)
+        self.assertEqual(rc, 3, out + err)
+        self.assertIn("unwitnessed", err)
+        self.assertIn("1 of 2", err)
         rc, out, err = run("audit", "verify", "--export", bad, "--pubkey", self.logkey_file,
                            "--witness-key", w1.keyfile, "--witness-key", w2.keyfile,
                            "--witness-quorum", "1", check=False)
@@ -256,9 +257,9 @@ class Witnessed(unittest.TestCase):
         p = subprocess.run(["sqlcipher", "-batch", "-bail", self.v], input=sql, text=True,
                            capture_output=True)
         self.assertEqual(p.returncode, 0, p.stderr)
-        rc, out, _ = self.verify()
-        self.assertEqual(rc, 3, out)
-        self.assertIn("bad signature", out)  # the row's MAC
+        rc, out, err = self.verify()
+        self.assertEqual(rc, 3, out + err)
+        self.assertIn("bad signature", err)  # the row's MAC
 
     def test_policy_errors(self):
         w1, w2 = Witness(self.tmp, "p1", []), Witness(self.tmp, "p2", [])
@@ -349,7 +350,7 @@ class Witnessed(unittest.TestCase):
                                             d.get("/v1/metrics").raw, re.M), "a failure", d)
             rc, out, err = remote_verify()
             self.assertEqual(rc, 3, out + err)  # client mode knows the class
-            self.assertIn("unwitnessed", out)
+            self.assertIn("unwitnessed", err)
             self.assertRegex(d.read_log(), r"vaultd: witness witness\.test/d1: checkpoint \d+ "
                              r"not cosigned, retried in 1s: ")
             self.restart(w1)
