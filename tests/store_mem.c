@@ -845,11 +845,6 @@ cleanup:
     return rc;
 }
 
-static int field_name_cmp(const void *a, const void *b)
-{
-    return strcmp(((const store_field *)a)->name, ((const store_field *)b)->name);
-}
-
 static void bidx_remove(mem_data *d, const uint8_t *id)
 {
     size_t i, k = 0;
@@ -916,6 +911,9 @@ static int record_check(const store_record *row)
         ENSURE(f->ct || !f->ct_len, VAULT_EINVALID, "memory store: field ciphertext missing");
         ENSURE(f->digest_len <= STORE_DIGEST_MAX, VAULT_EINVALID,
                "memory store: blind-index digest too long");
+        /* in name order, each once (store/backend.h store_record) */
+        ENSURE(i == 0 || strcmp(row->fields[i - 1].name, f->name) < 0, VAULT_EINVALID,
+               "memory store: a record's fields are out of name order or named twice");
     }
 cleanup:
     return rc;
@@ -926,7 +924,7 @@ static int mem_record_write(store_backend *be, const store_record *row, int is_n
     int rc = VAULT_OK, found;
     mem_data *d;
     store_record copy;
-    size_t at, i;
+    size_t at;
     int have = 0;
 
     GUARD(need_write(&d, be));
@@ -938,11 +936,6 @@ static int mem_record_write(store_backend *be, const store_record *row, int is_n
         GUARD(GROW(d, record));
     GUARD(record_copy(&copy, row));
     have = 1;
-    if (copy.nfields)
-        qsort((void *)copy.fields, copy.nfields, sizeof *copy.fields, field_name_cmp);
-    for (i = 1; i < copy.nfields; i++)
-        ENSURE(strcmp(copy.fields[i - 1].name, copy.fields[i].name) != 0, VAULT_EINVALID,
-               "memory store: a record names one field twice");
     /* the index rows first: if they fail the old record stays whole */
     GUARD(bidx_set(d, &copy));
     if (found) {

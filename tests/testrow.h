@@ -70,14 +70,18 @@ static inline void tu_raw_put(vault *v, const uint8_t id[VAULT_ID_BYTES], const 
         memcpy(sf[i].digest, rf->digest, rf->digest_len);
         sf[i].digest_len = rf->digest_len;
     }
-    if (!hit) { /* a field the record had no value for */
-        memset(&sf[i], 0, sizeof sf[i]);
-        sf[i].name = field;
-        sf[i].grade = grade;
-        sf[i].key_version = version;
-        sf[i].counter = row.version;
-        sf[i].ct = ct;
-        sf[i].ct_len = len;
+    if (!hit) { /* a field the record had no value for, in its name order */
+        size_t at = i;
+        while (at > 0 && strcmp(sf[at - 1].name, field) > 0)
+            at--;
+        memmove(&sf[at + 1], &sf[at], (i - at) * sizeof sf[0]);
+        memset(&sf[at], 0, sizeof sf[at]);
+        sf[at].name = field;
+        sf[at].grade = grade;
+        sf[at].key_version = version;
+        sf[at].counter = row.version;
+        sf[at].ct = ct;
+        sf[at].ct_len = len;
         i++;
     }
     r.nfields = i;

@@ -18,14 +18,19 @@
  *  - return VAULT_OK (0) or a negative VAULT_E* code with the message set
  *    through vault__err (never with a value or a key in it);
  *  - VAULT_ENOTFOUND for "no such row", VAULT_EEXISTS for a duplicate key,
- *    VAULT_EBUSY when a lock could not be had in time;
+ *    VAULT_EBUSY when a lock could not be had in time, VAULT_EINVALID for
+ *    a row without a member it needs (an id, a jurisdiction);
  *  - pointers in rows handed to a callback (or returned through an
  *    iterator) are valid only until the callback returns (the next call of
  *    the iterator); the caller copies what it keeps;
  *  - a callback returns 0 to go on, > 0 to stop early (the operation then
  *    returns VAULT_OK), < 0 to fail (the operation returns that code);
  *  - every operation but open/close/begin/generation runs inside a
- *    transaction the caller began; writes need a write transaction.
+ *    transaction the caller began; writes need a write transaction.  The
+ *    backend refuses the others with VAULT_ESTATE, changing nothing: an
+ *    operation (or commit) outside a transaction, a write in a snapshot,
+ *    a begin while one is open.
+ * tests/test_store_conformance.c checks every backend against this file. 
  *
  * Adding an operation: append it at the end, bump STORE_BACKEND_VERSION,
  * and have store_open refuse tables of a version it does not know.
@@ -64,7 +69,8 @@ typedef struct store_field {
     size_t digest_len;
 } store_field;
 
-/* A record: its header and every field it has, in field-name order. */
+/* A record: its header and every field it has, in field-name order, each
+ * name once (record_write refuses others with VAULT_EINVALID). */
 typedef struct store_record {
     uint8_t id[VAULT_ID_BYTES];
     const char *jurisdiction;
@@ -181,7 +187,8 @@ typedef struct store_audit_state {
 } store_audit_state;
 
 /* Which entries an audit iteration returns: after_pos, and then only
- * those filed under record_id (if not NULL) or user (if not NULL). */
+ * those filed under record_id (if not NULL) and user (if not NULL).  A
+ * NULL filter: every entry. */
 typedef struct store_audit_filter {
     int64_t after_pos;
     const uint8_t *record_id;
@@ -253,7 +260,8 @@ struct store_backend {
     int (*commit)(store_backend *be);
     void (*rollback)(store_backend *be);
     /* A number that changes whenever another connection committed to this
-     * store (SQLCipher: PRAGMA data_version). */
+     * store, and only then (SQLCipher: PRAGMA data_version).  Each
+     * connection's own: compare it with this connection's earlier ones. */
     int (*generation)(store_backend *be, int64_t *out);
 
     /* Meta: small named values. */
@@ -299,8 +307,10 @@ struct store_backend {
     int (*bidx_next)(store_iter *it, uint8_t id[VAULT_ID_BYTES]);
 
     /* Audit log.  audit_write appends without touching the audit state
-     * (the new newest row has none until audit_state_put); audit_head
-     * returns the newest row with the state it carries. */
+     * (the new newest row has none until audit_state_put); rows whose
+     * positions do not follow the head one by one are refused with
+     * VAULT_EINTEGRITY and none is stored.  audit_head returns the newest
+     * row with the state it carries. */
     int (*audit_write)(store_backend *be, store_audit_seal_fn seal, void *arg);
     int (*audit_head)(store_backend *be, int (*fn)(void *arg, const store_audit_head *h),
                       void *arg);

@@ -254,6 +254,11 @@ typedef struct sqlc {
     char stale_grade[VAULT_NAME_MAX];
     uint32_t stale_below;
     int page_size;      /* the file's cipher_page_size */
+    /* The transaction the caller began (backend.h: every operation but
+     * open/close/begin/generation needs one; writes need a write or
+     * deferred one; none nests). */
+    int tx_open;
+    store_tx_kind tx_kind;
     /* Body encoding buffer, reused. */
     uint8_t *buf;
     size_t buf_cap;
@@ -288,7 +293,10 @@ static int db_err(sqlc *s, int src, const char *what)
         code = VAULT_EIO;
         break;
     case SQLITE_CONSTRAINT:
-        code = VAULT_EEXISTS;
+        /* a duplicate key; a missing required value is bad input */
+        code = s && s->db && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_NOTNULL
+                   ? VAULT_EINVALID
+                   : VAULT_EEXISTS;
         break;
     default:
         code = VAULT_ERROR;
@@ -297,10 +305,35 @@ static int db_err(sqlc *s, int src, const char *what)
                       s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src));
 }
 
+/* The statements that write (refused in a snapshot). */
+static const unsigned char query_writes[Q__COUNT] = {
+    [Q_META_PUT] = 1, [Q_META_UPD] = 1, [Q_POLICY_ADD] = 1, [Q_GK_ADD] = 1,
+    [Q_GK_RETIRE] = 1, [Q_REC_INSERT] = 1, [Q_REC_UPDATE] = 1, [Q_REC_DEL] = 1,
+    [Q_BIDX_PUT] = 1, [Q_BIDX_DEL] = 1, [Q_AUDIT_APPEND] = 1, [Q_AUDIT_STATE_SET] = 1,
+    [Q_AUDIT_STATE_DROP] = 1, [Q_STATE_PUT] = 1, [Q_CP_ADD] = 1, [Q_GRANT_INSERT] = 1,
+    [Q_GRANT_UPDATE] = 1, [Q_QUOTA_PRUNE] = 1, [Q_QUOTA_ADD] = 1,
+};
+
+/* VAULT_ESTATE unless the caller's transaction allows the operation. */
+static int need_tx(sqlc *s, int writes)
+{
+    if (!s->tx_open)
+        return vault__err(VAULT_ESTATE, "database: an operation outside a transaction");
+    if (writes && s->tx_kind == STORE_TX_SNAPSHOT)
+        return vault__err(VAULT_ESTATE, "database: a write in a read-only transaction");
+    return VAULT_OK;
+}
+
 static int stmt(sqlite3_stmt **out, sqlc *s, int q)
 {
     int src;
 
+    *out = NULL;
+    if (q != Q_DATA_VERSION) {
+        int rc = need_tx(s, query_writes[q]);
+        if (rc < 0)
+            return rc;
+    }
     if (!s->q[q]) {
         src = sqlite3_prepare_v2(s->db, query_sql[q], -1, &s->q[q], NULL);
         if (src != SQLITE_OK)
@@ -313,8 +346,12 @@ static int stmt(sqlite3_stmt **out, sqlc *s, int q)
 /* A statement of its own, for scans whose callbacks use the cached ones. */
 static int stmt_own(sqlite3_stmt **out, sqlc *s, const char *sql)
 {
-    int src = sqlite3_prepare_v2(s->db, sql, -1, out, NULL);
+    int src, rc = need_tx(s, 0);
 
+    *out = NULL;
+    if (rc < 0)
+        return rc;
+    src = sqlite3_prepare_v2(s->db, sql, -1, out, NULL);
     return src == SQLITE_OK ? VAULT_OK : db_err(s, src, "prepare");
 }
 
@@ -441,6 +478,9 @@ static int body_encode(size_t *out_len, sqlc *s, const store_record *r)
                    f->digest_len <= STORE_DIGEST_MAX &&
                    f->ct_len <= UINT32_MAX,
                VAULT_EINVALID, "database: field '%s' cannot be stored", f->name);
+        /* in name order, each once (backend.h store_record) */
+        ENSURE(i == 0 || strcmp(r->fields[i - 1].name, f->name) < 0, VAULT_EINVALID,
+               "database: a record's fields are out of name order or named twice");
         need += 1 + nl + 1 + gl + 4 + 8 + 1 + f->digest_len + 4 + f->ct_len;
     }
     GUARD(buf_reserve(s, need));
@@ -640,25 +680,47 @@ static void sq_free(store_backend *be)
 static int sq_begin(store_backend *be, store_tx_kind kind)
 {
     sqlc *s = S(be);
+    int rc = VAULT_OK;
 
+    ENSURE(!s->tx_open, VAULT_ESTATE, "database: a transaction is already open");
+    ENSURE(kind == STORE_TX_SNAPSHOT || kind == STORE_TX_WRITE || kind == STORE_TX_DEFERRED,
+           VAULT_EINVALID, "database: unknown transaction kind");
     if (kind == STORE_TX_WRITE)
-        return exec(s, "BEGIN IMMEDIATE", "begin");
-    /* A deferred BEGIN takes its snapshot at the first read: read now, so
-     * the snapshot is the one the caller's first look (the generation, the
-     * policy) sees.  A later write in a stale snapshot fails with
-     * SQLITE_BUSY_SNAPSHOT (VAULT_EBUSY), never silently. */
-    return exec(s, "BEGIN; SELECT count(*) FROM store_state", "begin");
+        GUARD(exec(s, "BEGIN IMMEDIATE", "begin"));
+    else
+        /* A deferred BEGIN takes its snapshot at the first read: read now,
+         * so the snapshot is the one the caller's first look (the
+         * generation, the policy) sees.  A later write in a stale
+         * snapshot fails with SQLITE_BUSY_SNAPSHOT (VAULT_EBUSY), never
+         * silently. */
+        GUARD(exec(s, "BEGIN; SELECT count(*) FROM store_state", "begin"));
+    s->tx_open = 1;
+    s->tx_kind = kind;
+cleanup:
+    if (rc < 0 && !s->tx_open && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL); /* the BEGIN's read failed */
+    return rc;
 }
 
 static int sq_commit(store_backend *be)
 {
-    return exec(S(be), "COMMIT", "commit");
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+
+    ENSURE(s->tx_open, VAULT_ESTATE, "database: commit outside a transaction");
+    rc = exec(s, "COMMIT", "commit");
+    /* A commit that failed busy leaves the transaction open (rollback
+     * ends it); any other end of it ends it here. */
+    s->tx_open = !sqlite3_get_autocommit(s->db);
+cleanup:
+    return rc;
 }
 
 static void sq_rollback(store_backend *be)
 {
     sqlc *s = S(be);
 
+    s->tx_open = 0;
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     if (s->bulk) { /* what the load wrote went with the rollback */
@@ -762,13 +824,16 @@ static int sq_policy_add(store_backend *be, store_policy *p)
     sqlite3_stmt *st = NULL;
 
     GUARD(stmt(&st, s, Q_POLICY_ADD));
-    sqlite3_bind_int64(st, 1, p->id);
+    /* The id is the backend's (backend.h): NULL makes SQLite give
+     * max(id) + 1, the id policy_next_id promised. */
+    sqlite3_bind_null(st, 1);
     sqlite3_bind_blob(st, 2, p->hash, 32, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, p->filename, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, p->source, (int)p->len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, p->applied);
     sqlite3_bind_blob(st, 6, p->mac, STORE_MAC_BYTES, SQLITE_STATIC);
     GUARD(step_done(s, st, "storing the policy"));
+    p->id = sqlite3_last_insert_rowid(s->db);
 cleanup:
     done(st);
     return rc;
@@ -1295,6 +1360,7 @@ cleanup:
 typedef struct seal_ctx {
     store_audit_seal_fn seal;
     void *arg;
+    int64_t head_pos;
     store_audit_row rows[256];
     size_t n;
 } seal_ctx;
@@ -1303,6 +1369,7 @@ static int seal_at_head(void *arg, const store_audit_head *h)
 {
     seal_ctx *c = arg;
 
+    c->head_pos = h->pos;
     return c->seal(c->arg, h, c->rows, VAULT_ARRAY_LEN(c->rows), &c->n);
 }
 
@@ -1375,14 +1442,18 @@ static int sq_audit_write(store_backend *be, store_audit_seal_fn seal, void *arg
     memset(&c, 0, sizeof c);
     c.seal = seal;
     c.arg = arg;
+    GUARD(stmt(&st, s, Q_AUDIT_APPEND)); /* a write transaction, before the seal */
     /* The write transaction holds the head; the seal sees the last row. */
     GUARD(sq_audit_head(be, seal_at_head, &c));
-    GUARD(stmt(&st, s, Q_AUDIT_APPEND));
+    ENSURE(c.n <= VAULT_ARRAY_LEN(c.rows), VAULT_EINVALID, "audit log: too many entries sealed");
+    /* Every row follows the one before, the first the head: checked
+     * before any is stored, so a refused append stores nothing. */
+    for (i = 0, pos = c.head_pos; i < c.n; i++, pos++)
+        ENSURE(c.rows[i].pos == pos + 1 && c.rows[i].entry && c.rows[i].head, VAULT_EINTEGRITY,
+               "audit log: entries out of order");
     for (i = 0; i < c.n; i++) {
         const store_audit_row *r = &c.rows[i];
 
-        ENSURE(i == 0 || r->pos == pos + 1, VAULT_EINTEGRITY, "audit log: entries out of order");
-        pos = r->pos;
         sqlite3_bind_int64(st, 1, r->pos);
         sqlite3_bind_blob(st, 2, r->entry, (int)r->len, SQLITE_STATIC);
         sqlite3_bind_blob(st, 3, r->head, (int)r->head_len, SQLITE_STATIC);
@@ -1439,8 +1510,11 @@ static int sq_audit_iter(store_backend *be, store_iter **out, const store_audit_
     int rc = VAULT_OK;
     store_iter *it = NULL;
     int64_t indexed = 0;
+    static const store_audit_filter all = {0, NULL, NULL};
 
     *out = NULL;
+    if (!f)
+        f = &all; /* every entry */
     GUARD(iter_new(&it, s, 2));
     if (!f->record_id && !f->user) {
         GUARD(stmt_own(&it->st[1], s,
@@ -1454,12 +1528,17 @@ static int sq_audit_iter(store_backend *be, store_iter **out, const store_audit_
             GUARD(stmt_own(&it->st[0], s,
                            "SELECT " AUDIT_COLS " FROM audit_by_record r JOIN audit a"
                            " ON a.pos = r.pos WHERE r.record_id = ?1 AND r.pos > ?2"
-                           " AND r.pos <= ?3 ORDER BY r.pos"));
+                           " AND r.pos <= ?3 AND (?4 IS NULL OR a.user = ?4) ORDER BY r.pos"));
             GUARD(stmt_own(&it->st[1], s,
                            "SELECT " AUDIT_COLS " FROM audit a WHERE a.pos > ?2 AND a.pos > ?3"
-                           " AND a.record_id = ?1 ORDER BY a.pos"));
+                           " AND a.record_id = ?1 AND (?4 IS NULL OR a.user = ?4)"
+                           " ORDER BY a.pos"));
             sqlite3_bind_blob(it->st[0], 1, f->record_id, VAULT_ID_BYTES, SQLITE_TRANSIENT);
             sqlite3_bind_blob(it->st[1], 1, f->record_id, VAULT_ID_BYTES, SQLITE_TRANSIENT);
+            if (f->user) { /* both filters: the entries filed under both */
+                sqlite3_bind_text(it->st[0], 4, f->user, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(it->st[1], 4, f->user, -1, SQLITE_TRANSIENT);
+            }
         } else {
             GUARD(stmt_own(&it->st[0], s,
                            "SELECT " AUDIT_COLS " FROM audit_by_user u JOIN audit a"
@@ -1621,7 +1700,9 @@ cleanup:
 
 static int sq_audit_index(store_backend *be)
 {
-    return audit_merge(S(be), 0);
+    int rc = need_tx(S(be), 1);
+
+    return rc < 0 ? rc : audit_merge(S(be), 0);
 }
 
 /* ---- checkpoints ---- */
@@ -1913,6 +1994,7 @@ static int sq_bulk_begin(store_backend *be, size_t expected)
     sqlc *s = S(be);
     int rc = VAULT_OK;
 
+    GUARD(need_tx(s, 1));
     if (s->bulk || expected < BULK_MIN)
         return VAULT_OK;
     /* The id index stays (kept in the larger cache; rebuilding it from a
@@ -2017,6 +2099,7 @@ static int sq_bulk_end(store_backend *be)
     sqlc *s = S(be);
     int rc = VAULT_OK;
 
+    GUARD(need_tx(s, 1));
     if (!s->bulk)
         return VAULT_OK;
     /* The last blind-index chunk, then the report indexes for the load's
@@ -2332,6 +2415,7 @@ static int sq_migrate(store_backend *be, int *from, remac_fn remac, void *arg)
     sqlc *s = S(be);
     int rc = VAULT_OK, version = 0;
 
+    GUARD(need_tx(s, 1));
     GUARD(user_version(&version, s));
     *from = version;
     ENSURE(version <= SCHEMA_NOW, VAULT_ESTATE,

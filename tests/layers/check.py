@@ -11,7 +11,7 @@ be one the table allows.  The table itself must have no circle.
 SQLite/SQLCipher headers are the SQLCipher backend's alone: an #include of
 <sqlite3.h> (or any sqlite3*/sqlcipher header) is allowed only in the files
 of SQLITE_ONLY_IN, checked over libvault/, include/, cli/, fuzz/ and the
-in-memory backend double (tests/store_mem.*, tests/test_backend_mem.c).
+in-memory backend double (tests/store_mem.*, tests/test_store_conformance.c).
 The other test programs may include it: they open the SQLCipher file
 themselves to tamper with it.
 
@@ -42,7 +42,7 @@ SQLITE_ONLY_IN = ("libvault/store/sqlcipher.c", "bench/")
 # Where the SQLite rule is checked, besides sources(): C files under these
 # folders, and these files.
 SQLITE_CHECKED_DIRS = ("fuzz",)
-SQLITE_CHECKED_FILES = ("tests/store_mem.c", "tests/store_mem.h", "tests/test_backend_mem.c")
+SQLITE_CHECKED_FILES = ("tests/store_mem.c", "tests/store_mem.h", "tests/test_store_conformance.c")
 # Calls only some files may make: one unit of work owns every transaction.
 ONLY_IN = {
     "store_begin": ("libvault/op.c", "libvault/store/"),

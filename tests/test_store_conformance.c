@@ -1,7 +1,15 @@
-/* backend_mem: the in-memory store backend (tests/store_mem.c) against the
- * backend table alone (store/backend.h), and, once store.c can register
- * backends, a whole vault on it through the public
- * API that leaves no SQLCipher file behind. */
+/* store_conformance: the store conformance suite.  One set of tests of the
+ * backend table (store/backend.h), written once and run against every
+ * backend through the opener table `kinds` below: the in-memory double
+ * (tests/store_mem.c) and the SQLCipher backend (store/sqlcipher.c, files
+ * in a temporary directory).  A new backend (PostgreSQL, issue 17) plugs in
+ * with one more entry.  Each cmocka group is one backend, and each test's
+ * name starts with it ("sqlcipher: records").  What the contract leaves to
+ * each backend's own open function (how a store is named, what a missing
+ * one returns) is in the entry; everything else is asserted alike.
+ * Last, a whole vault on the double through the public API, which leaves
+ * no SQLCipher file behind.  Run one backend with an argument:
+ * test_store_conformance sqlcipher. */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -9,18 +17,79 @@
 #include <sodium.h>
 
 #include "store/backend.h"
+#include "store/sqlcipher.h"
 #include "store_mem.h"
 
 static const uint8_t K1[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
                                17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 static uint8_t K2[32];
 
+/* ---- the opener table: one entry per backend ---- */
+
+typedef struct backend_kind {
+    const char *name; /* the backend's name member, and the group's */
+    /* Open (create 1: make) the store called `name`; the backend's own
+     * open function's result. */
+    int (*open)(store_backend **out, const char *name, const uint8_t key[32], int create);
+    /* Drop the store called `name` (every connection closed). */
+    void (*forget)(const char *name);
+    int missing_rc; /* what open (create 0) of a store never made returns */
+} backend_kind;
+
+static int mem_open(store_backend **out, const char *name, const uint8_t key[32], int create)
+{
+    return store_mem_open(out, name, key, create);
+}
+
+static void mem_forget(const char *name)
+{
+    assert_int_equal(store_mem_forget(name), VAULT_OK);
+}
+
+/* SQLCipher stores are files NAME.vault in one temporary directory. */
+static char *sq_dir;
+
+static void sq_path(char *buf, size_t cap, const char *name)
+{
+    assert_true((size_t)snprintf(buf, cap, "%s/%s.vault", sq_dir, name) < cap);
+}
+
+static int sq_open(store_backend **out, const char *name, const uint8_t key[32], int create)
+{
+    char path[512];
+
+    sq_path(path, sizeof path, name);
+    return store_sqlcipher_open(out, path, key, create);
+}
+
+static void sq_forget(const char *name)
+{
+    static const char *const tails[] = {"", "-wal", "-shm"};
+    char path[512], side[600];
+    size_t i;
+
+    sq_path(path, sizeof path, name);
+    assert_int_equal(unlink(path), 0);
+    for (i = 0; i < VAULT_ARRAY_LEN(tails); i++) {
+        snprintf(side, sizeof side, "%s%s", path, tails[i]);
+        unlink(side);
+    }
+}
+
+static const backend_kind kinds[] = {
+    {"memory", mem_open, mem_forget, VAULT_EIO},
+    {"sqlcipher", sq_open, sq_forget, VAULT_ENOTFOUND},
+};
+
+/* The backend the running group tests (set by its group setup). */
+static const backend_kind *K;
+
 /* Each test uses its own store, forgotten at the end. */
 static store_backend *open_new(const char *name)
 {
     store_backend *be = NULL;
 
-    assert_int_equal(store_mem_open(&be, name, K1, 1), VAULT_OK);
+    assert_int_equal(K->open(&be, name, K1, 1), VAULT_OK);
     assert_non_null(be);
     return be;
 }
@@ -29,14 +98,15 @@ static store_backend *open_again(const char *name)
 {
     store_backend *be = NULL;
 
-    assert_int_equal(store_mem_open(&be, name, K1, 0), VAULT_OK);
+    assert_int_equal(K->open(&be, name, K1, 0), VAULT_OK);
+    assert_non_null(be);
     return be;
 }
 
 static void done(store_backend *be, const char *name)
 {
     be->free(be);
-    assert_int_equal(store_mem_forget(name), VAULT_OK);
+    K->forget(name);
 }
 
 /* ---- meta, the row every transaction test writes ---- */
@@ -89,17 +159,16 @@ static void test_open(void **state)
     (void)state;
     a = open_new("open");
     assert_int_equal(a->version, STORE_BACKEND_VERSION);
-    assert_string_equal(a->name, "memory");
-    assert_null(a->bulk_begin);
-    assert_null(a->bulk_end);
-    /* a name is taken once; an unknown one does not open */
-    assert_int_equal(store_mem_open(&b, "open", K1, 1), VAULT_EEXISTS);
+    assert_string_equal(a->name, K->name);
+    assert_true((a->bulk_begin == NULL) == (a->bulk_end == NULL)); /* both or neither */
+    assert_non_null(a->audit_state_put);
+    /* a store is made once; one never made does not open */
+    assert_int_equal(K->open(&b, "open", K1, 1), VAULT_EEXISTS);
     assert_null(b);
-    assert_int_equal(store_mem_open(&b, "nowhere", K1, 0), VAULT_EIO);
-    assert_non_null(strstr(vault_error_last(), "no such store"));
-    assert_int_equal(store_mem_open(&b, "", K1, 1), VAULT_EINVALID);
+    assert_int_equal(K->open(&b, "nowhere", K1, 0), K->missing_rc);
+    assert_null(b);
     /* the key of the create, and only it */
-    assert_int_equal(store_mem_open(&b, "open", K2, 0), VAULT_EAUTH);
+    assert_int_equal(K->open(&b, "open", K2, 0), VAULT_EAUTH);
     assert_null(b);
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
     put_meta(a, "vault_id", "v-one");
@@ -109,16 +178,19 @@ static void test_open(void **state)
     assert_int_equal(b->begin(b, STORE_TX_SNAPSHOT), VAULT_OK);
     assert_string_equal(meta_of(b, "vault_id", &g), "v-one");
     b->rollback(b);
-    assert_int_equal(store_mem_forget("open"), VAULT_EBUSY);
     b->free(b);
+    /* free with a write transaction open ends it: nothing of it is kept
+     * and the write lock is free */
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    put_meta(a, "vault_id", "v-lost");
     a->free(a);
     a = open_again("open");
-    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
     assert_string_equal(meta_of(a, "vault_id", &g), "v-one");
-    a->free(a); /* with the transaction open: free ends it */
-    assert_int_equal(store_mem_forget("open"), VAULT_OK);
-    assert_int_equal(store_mem_forget("open"), VAULT_ENOTFOUND);
-    assert_int_equal(store_mem_open(&b, "open", K1, 0), VAULT_EIO);
+    a->rollback(a);
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    a->free(a); /* and a snapshot */
+    done(open_again("open"), "open");
     /* a forgotten name can be made again, empty */
     a = open_new("open");
     assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
@@ -127,9 +199,25 @@ static void test_open(void **state)
     done(a, "open");
 }
 
+/* The double's own registry (tests/store_mem.h), beyond the table. */
+static void test_mem_registry(void **state)
+{
+    store_backend *a = open_new("reg"), *b = NULL;
+
+    (void)state;
+    assert_int_equal(K->open(&b, "nowhere", K1, 0), VAULT_EIO);
+    assert_non_null(strstr(vault_error_last(), "no such store"));
+    assert_int_equal(store_mem_open(&b, "", K1, 1), VAULT_EINVALID);
+    assert_int_equal(store_mem_forget("reg"), VAULT_EBUSY); /* a connection is open */
+    a->free(a);
+    assert_int_equal(store_mem_forget("reg"), VAULT_OK);
+    assert_int_equal(store_mem_forget("reg"), VAULT_ENOTFOUND);
+}
+
 static void test_tx_rules(void **state)
 {
     store_backend *a = open_new("rules");
+    store_meta m = {"k", (const uint8_t *)"v", 1, {0}};
     got_meta g;
     int from = 0;
     int64_t n;
@@ -138,25 +226,35 @@ static void test_tx_rules(void **state)
     /* nothing but begin and generation runs outside a transaction */
     assert_int_equal(a->meta_get(a, "k", meta_cb, &g), VAULT_ESTATE);
     assert_int_equal(a->record_count(a, &n), VAULT_ESTATE);
+    assert_int_equal(a->meta_put(a, &m), VAULT_ESTATE);
     assert_int_equal(a->commit(a), VAULT_ESTATE);
     a->rollback(a); /* harmless */
     assert_int_equal(a->generation(a, &n), VAULT_OK);
-    /* a snapshot reads but does not write */
+    /* a snapshot reads but does not write, and does not nest */
     assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
     assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_ESTATE);
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_ESTATE);
     assert_int_equal(a->record_count(a, &n), VAULT_OK);
     assert_int_equal(n, 0);
-    {
-        store_meta m = {"k", (const uint8_t *)"v", 1, {0}};
-        assert_int_equal(a->meta_put(a, &m), VAULT_ESTATE);
-    }
+    assert_int_equal(a->meta_put(a, &m), VAULT_ESTATE);
+    assert_int_equal(a->quota_add(a, "q", "ann", 0, 1), VAULT_ESTATE);
     assert_int_equal(a->migrate(a, &from, NULL, NULL), VAULT_ESTATE);
     assert_int_equal(a->commit(a), VAULT_OK);
-    /* migrate: the current schema, nothing done */
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_int_equal(a->meta_get(a, "k", meta_cb, &g), VAULT_ENOTFOUND); /* nothing was written */
+    a->rollback(a);
+    /* a write transaction does not nest either */
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_ESTATE);
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_ESTATE);
+    /* migrate on a new store: the current schema, nothing done */
     assert_int_equal(a->migrate(a, &from, NULL, NULL), VAULT_OK);
     assert_int_equal(from, 5);
+    assert_int_equal(a->meta_put(a, &m), VAULT_OK); /* the transaction is still usable */
     assert_int_equal(a->commit(a), VAULT_OK);
+    /* a deferred transaction only where the backend offers one */
+    if (!a->deferred_writes)
+        assert_int_not_equal(a->begin(a, STORE_TX_DEFERRED), VAULT_OK);
     done(a, "rules");
 }
 
@@ -164,14 +262,13 @@ static void test_tx_isolation(void **state)
 {
     store_backend *a = open_new("iso"), *b = open_again("iso");
     got_meta g;
-    int64_t g0, g1, g2;
+    int64_t g0, g1, g2, g3;
 
     (void)state;
     assert_int_equal(b->generation(b, &g0), VAULT_OK);
-    /* one writer at a time, and no waiting */
+    /* one writer at a time (SQLCipher gives up after its busy timeout) */
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
     assert_int_equal(b->begin(b, STORE_TX_WRITE), VAULT_EBUSY);
-    assert_non_null(strstr(vault_error_last(), "write lock"));
     /* readers do not wait for the writer; they see what was committed */
     assert_int_equal(b->begin(b, STORE_TX_SNAPSHOT), VAULT_OK);
     put_meta(a, "k", "first");
@@ -181,17 +278,47 @@ static void test_tx_isolation(void **state)
     /* b's snapshot still reads the state of its begin */
     assert_string_equal(meta_of(b, "k", &g), "");
     assert_int_equal(b->commit(b), VAULT_OK);
+    /* the generation changed with another connection's commit */
     assert_int_equal(b->generation(b, &g1), VAULT_OK);
     assert_true(g1 != g0);
+    assert_int_equal(b->generation(b, &g2), VAULT_OK);
+    assert_int_equal(g2, g1); /* and only then */
     assert_int_equal(b->begin(b, STORE_TX_SNAPSHOT), VAULT_OK);
     assert_string_equal(meta_of(b, "k", &g), "first");
     b->rollback(b);
-    /* the lock went with the commit */
+    /* the lock went with the commit; a's generation (each connection's
+     * own number: compared only with itself) changes with b's commit */
+    assert_int_equal(a->generation(a, &g1), VAULT_OK);
     assert_int_equal(b->begin(b, STORE_TX_WRITE), VAULT_OK);
     put_meta(b, "k", "second");
     assert_int_equal(b->commit(b), VAULT_OK);
     assert_int_equal(a->generation(a, &g2), VAULT_OK);
     assert_true(g2 != g1);
+    if (a->deferred_writes) {
+        /* a deferred transaction reads its snapshot; its first write fails
+         * if another connection committed since, and nothing is written */
+        assert_int_equal(a->begin(a, STORE_TX_DEFERRED), VAULT_OK);
+        assert_string_equal(meta_of(a, "k", &g), "second");
+        assert_int_equal(b->begin(b, STORE_TX_WRITE), VAULT_OK);
+        put_meta(b, "k", "third");
+        assert_int_equal(b->commit(b), VAULT_OK);
+        {
+            store_meta m = {"k", (const uint8_t *)"late", 4, {0}};
+            assert_int_equal(a->meta_put(a, &m), VAULT_EBUSY);
+        }
+        a->rollback(a);
+        /* one that nobody overtook writes */
+        assert_int_equal(a->begin(a, STORE_TX_DEFERRED), VAULT_OK);
+        assert_string_equal(meta_of(a, "k", &g), "third");
+        put_meta(a, "k", "fourth");
+        assert_int_equal(b->generation(b, &g1), VAULT_OK); /* before a's commit */
+        assert_int_equal(a->commit(a), VAULT_OK);
+        assert_int_equal(b->generation(b, &g3), VAULT_OK);
+        assert_true(g3 != g1);
+        assert_int_equal(b->begin(b, STORE_TX_SNAPSHOT), VAULT_OK);
+        assert_string_equal(meta_of(b, "k", &g), "fourth");
+        b->rollback(b);
+    }
     a->free(a);
     done(b, "iso");
 }
@@ -365,7 +492,6 @@ static void test_records(void **state)
 
     (void)state;
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
-    /* fields given out of name order come back in name order */
     snprintf(jur, sizeof jur, "city/b");
     fill_record(&r2, f1, 0x22, jur);
     r2.nfields = 2;
@@ -382,12 +508,19 @@ static void test_records(void **state)
     f1[1].ct = (const uint8_t *)"nm";
     f1[1].ct_len = 2;
     memset(r2.mac, 0xAB, sizeof r2.mac);
+    /* fields come in name order (backend.h store_record): refused else */
+    assert_int_equal(a->record_write(a, &r2, 1), VAULT_EINVALID);
+    {
+        store_field t = f1[0];
+        f1[0] = f1[1];
+        f1[1] = t;
+    }
     assert_int_equal(a->record_write(a, &r2, 1), VAULT_OK);
     fill_record(&r1, f2, 0x11, "city/a");
     memcpy(f2[0].digest, dg_a, sizeof dg_a);
     f2[0].digest_len = sizeof dg_a;
     assert_int_equal(a->record_write(a, &r1, 1), VAULT_OK);
-    /* the double keeps copies: the caller's buffers may change */
+    /* the backend keeps copies: the caller's buffers may change */
     ct[0] = 'X';
     jur[0] = 'X';
     /* insert of a taken id, replace of a missing one, a field twice */
@@ -724,7 +857,12 @@ static void test_audit(void **state)
     assert_int_equal(now_count(a, a->audit_count), 4);
     assert_int_equal(a->audit_head(a, head_cb, &pos), VAULT_OK);
     assert_int_equal(pos, 4);
+    /* the filters before the report indexes are brought up, and after */
+    assert_string_equal(positions(buf, sizeof buf, a, 0, p.rid, NULL), "1,3,");
+    assert_string_equal(positions(buf, sizeof buf, a, 1, NULL, "ann"), "2,");
+    assert_string_equal(positions(buf, sizeof buf, a, 0, p.rid, "bob"), "3,");
     assert_int_equal(a->audit_index(a), VAULT_OK);
+    assert_string_equal(positions(buf, sizeof buf, a, 1, p.rid, NULL), "3,");
     assert_int_equal(a->commit(a), VAULT_OK);
 
     /* iteration and its filters, in a snapshot */
@@ -739,16 +877,22 @@ static void test_audit(void **state)
     assert_int_equal(a->audit_index(a), VAULT_ESTATE);
     a->rollback(a);
     {
-        /* NULL filter: everything; an iterator outlives its transaction */
+        /* NULL filter: everything; an iterator freed early, after its
+         * transaction ended, and NULL */
         store_iter *it = NULL;
         store_audit_row row;
         assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
         assert_int_equal(a->audit_iter(a, &it, NULL), VAULT_OK);
-        a->rollback(a);
         assert_int_equal(a->audit_next(it, &row), 1);
         assert_int_equal(row.pos, 1);
+        assert_int_equal(a->audit_next(it, &row), 1);
+        assert_int_equal(row.pos, 2);
+        a->rollback(a);
         a->iter_free(it);
         a->iter_free(NULL);
+        /* outside a transaction there is no iteration */
+        assert_int_equal(a->audit_iter(a, &it, NULL), VAULT_ESTATE);
+        assert_int_equal(a->audit_count(a, &pos), VAULT_ESTATE);
     }
     done(a, "audit");
 }
@@ -1011,6 +1155,255 @@ static void test_meta_policies_keys_quota(void **state)
     done(a, "misc");
 }
 
+/* ---- callbacks: > 0 stops early (VAULT_OK), < 0 fails with that code ---- */
+
+typedef struct counter {
+    int calls, answer;
+} counter;
+
+static int counted(void *arg)
+{
+    counter *c = arg;
+
+    c->calls++;
+    return c->answer;
+}
+
+/* One counting callback per row type. */
+#define COUNTING_CB(fn, type)                                                                      \
+    static int fn(void *arg, const type *row)                                                      \
+    {                                                                                              \
+        (void)row;                                                                                 \
+        return counted(arg);                                                                       \
+    }
+COUNTING_CB(count_meta, store_meta)
+COUNTING_CB(count_policy, store_policy)
+COUNTING_CB(count_gk, store_gradekey)
+COUNTING_CB(count_grant, store_grant)
+COUNTING_CB(count_cp, store_checkpoint)
+COUNTING_CB(count_head, store_audit_head)
+COUNTING_CB(count_record, store_record)
+
+/* Every callback operation, with two rows where it can visit two:
+ * answer 1 visits one and succeeds, answer -EDENIED visits one and
+ * fails with it, answer 0 visits all. */
+static void test_callbacks(void **state)
+{
+    store_backend *a = open_new("cb");
+    store_policy p;
+    store_grant gr;
+    store_record r;
+    store_field f;
+    counter c;
+    uint8_t b;
+    int answers[3] = {1, VAULT_EDENIED, 0}, want_rc, i;
+
+    (void)state;
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    put_meta(a, "m", "v");
+    memset(&p, 0, sizeof p);
+    p.filename = "p.yaml";
+    p.source = "x";
+    p.len = 1;
+    assert_int_equal(a->policy_add(a, &p), VAULT_OK);
+    add_gk(a, "personal", 1, "w", VAULT_OK);
+    fill_grant(&gr, "g-1", 1);
+    assert_int_equal(a->grant_insert(a, &gr), VAULT_OK);
+    fill_grant(&gr, "g-2", 2);
+    assert_int_equal(a->grant_insert(a, &gr), VAULT_OK);
+    add_cp(a, 1, "one");
+    add_cp(a, 2, "two");
+    assert_int_equal(a->audit_write(a, seal_one, NULL), VAULT_OK);
+    for (b = 1; b <= 2; b++) {
+        fill_record(&r, &f, b, "city/a");
+        assert_int_equal(a->record_write(a, &r, 1), VAULT_OK);
+    }
+    for (i = 0; i < 3; i++) {
+        int many = answers[i] == 0 ? 2 : 1;
+        want_rc = answers[i] < 0 ? answers[i] : VAULT_OK;
+        c = (counter){0, answers[i]};
+        assert_int_equal(a->meta_get(a, "m", count_meta, &c), want_rc);
+        assert_int_equal(a->policy_active(a, count_policy, &c), want_rc);
+        assert_int_equal(a->gradekey_get(a, "personal", 1, count_gk, &c), want_rc);
+        assert_int_equal(a->grant_get(a, "g-1", count_grant, &c), want_rc);
+        assert_int_equal(a->audit_head(a, count_head, &c), want_rc);
+        assert_int_equal(c.calls, 5);
+        c.calls = 0;
+        assert_int_equal(a->grant_scan(a, count_grant, &c), want_rc);
+        assert_int_equal(c.calls, many);
+        c.calls = 0;
+        assert_int_equal(a->checkpoint_scan(a, count_cp, &c), want_rc);
+        assert_int_equal(c.calls, many);
+        c.calls = 0;
+        assert_int_equal(a->record_scan_stale(a, "personal", 2, 10, count_record, &c), want_rc);
+        assert_int_equal(c.calls, many);
+    }
+    a->rollback(a);
+    done(a, "cb");
+}
+
+/* ---- iterators: freed early, and NULL ---- */
+
+static void test_iterators(void **state)
+{
+    store_backend *a = open_new("iter");
+    store_record r;
+    store_field f;
+    store_iter *it = NULL, *it2 = NULL;
+    uint8_t id[VAULT_ID_BYTES], b;
+    static const uint8_t dg[4] = {9, 9, 9, 9};
+
+    (void)state;
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    for (b = 3; b >= 1; b--) { /* written in reverse: found in id order */
+        fill_record(&r, &f, b, "city/a");
+        memcpy(f.digest, dg, sizeof dg);
+        f.digest_len = sizeof dg;
+        assert_int_equal(a->record_write(a, &r, 1), VAULT_OK);
+    }
+    assert_int_equal(a->commit(a), VAULT_OK);
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    /* two at once, each on its own; one freed before its end */
+    assert_int_equal(a->bidx_find(a, &it, "phone", dg, sizeof dg), VAULT_OK);
+    assert_int_equal(a->bidx_find(a, &it2, "phone", dg, sizeof dg), VAULT_OK);
+    assert_int_equal(a->bidx_next(it, id), 1);
+    assert_int_equal(id[0], 1);
+    assert_int_equal(a->bidx_next(it2, id), 1);
+    assert_int_equal(id[0], 1);
+    assert_int_equal(a->bidx_next(it, id), 1);
+    assert_int_equal(id[0], 2);
+    a->iter_free(it);
+    assert_int_equal(a->bidx_next(it2, id), 1);
+    assert_int_equal(id[0], 2);
+    assert_int_equal(a->bidx_next(it2, id), 1);
+    assert_int_equal(id[0], 3);
+    assert_int_equal(a->bidx_next(it2, id), 0);
+    a->iter_free(it2);
+    /* one never read */
+    assert_int_equal(a->bidx_find(a, &it, "phone", dg, sizeof dg), VAULT_OK);
+    a->iter_free(it);
+    a->iter_free(NULL);
+    a->rollback(a);
+    /* outside a transaction there is no iteration */
+    it = NULL;
+    assert_int_equal(a->bidx_find(a, &it, "phone", dg, sizeof dg), VAULT_ESTATE);
+    assert_null(it);
+    done(a, "iter");
+}
+
+/* ---- bulk loading (when the backend offers it) ---- */
+
+/* Large enough for SQLCipher's bulk path (BULK_MIN in sqlcipher.c). */
+#define BULK_RECORDS 20000
+
+static void test_bulk(void **state)
+{
+    store_backend *a;
+    store_record r;
+    store_field f;
+    seal_plan p;
+    char buf[64];
+    uint8_t found[8][VAULT_ID_BYTES], dg[4] = {0, 0, 0, 7};
+    int64_t n;
+    size_t i;
+
+    (void)state;
+    a = open_new("bulk");
+    if (!a->bulk_begin) {
+        done(a, "bulk");
+        skip(); /* the double offers none (tests/store_mem.c) */
+    }
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(a->bulk_begin(a, BULK_RECORDS), VAULT_OK);
+    for (i = 0; i < BULK_RECORDS; i++) {
+        fill_record(&r, &f, 0, "city/a");
+        r.id[0] = (uint8_t)(i >> 8);
+        r.id[1] = (uint8_t)i;
+        r.id[2] = 0xB0;
+        dg[0] = (uint8_t)(i % 5);
+        memcpy(f.digest, dg, sizeof dg);
+        f.digest_len = sizeof dg;
+        assert_int_equal(a->record_write(a, &r, 1), VAULT_OK);
+        if (i == 7) { /* a rewrite inside the load: its own row first */
+            f.digest[0] = 4;
+            f.digest[3] = 8;
+            assert_int_equal(a->record_write(a, &r, 0), VAULT_OK);
+        }
+    }
+    /* audit entries appended in the load reach the report indexes */
+    memset(&p, 0, sizeof p);
+    memset(p.rid, 0x5A, sizeof p.rid);
+    p.n = 4;
+    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(a->bulk_end(a), VAULT_OK);
+    assert_int_equal(now_count(a, a->record_count), BULK_RECORDS);
+    dg[0] = 4;
+    dg[3] = 8;
+    assert_int_equal(find_ids(a, "phone", dg, sizeof dg, found), 1);
+    assert_int_equal(found[0][1], 7);
+    p.n = 1; /* one after the load: the tail past the indexes */
+    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    /* the index holds every record once, in id order */
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    {
+        store_iter *it = NULL;
+        uint8_t id[VAULT_ID_BYTES], prev[VAULT_ID_BYTES];
+        int rr;
+        dg[0] = 3;
+        dg[3] = 7;
+        n = 0;
+        assert_int_equal(a->bidx_find(a, &it, "phone", dg, sizeof dg), VAULT_OK);
+        while ((rr = a->bidx_next(it, id)) == 1) {
+            if (n)
+                assert_true(memcmp(prev, id, VAULT_ID_BYTES) < 0); /* memcmp ok: not secret */
+            memcpy(prev, id, VAULT_ID_BYTES);
+            n++;
+        }
+        assert_int_equal(rr, 0);
+        a->iter_free(it);
+        assert_int_equal(n, BULK_RECORDS / 5);
+    }
+    assert_string_equal(positions(buf, sizeof buf, a, 0, p.rid, NULL), "1,3,5,");
+    assert_string_equal(positions(buf, sizeof buf, a, 0, NULL, "bob"), "3,4,5,");
+    assert_string_equal(positions(buf, sizeof buf, a, 2, NULL, "ann"), "");
+    assert_string_equal(positions(buf, sizeof buf, a, 1, p.rid, "bob"), "3,5,");
+    a->rollback(a);
+    done(a, "bulk");
+}
+
+/* ---- backup_to (when the backend makes file copies) ---- */
+
+static void test_backup(void **state)
+{
+    store_backend *a = open_new("orig"), *c;
+    char path[512];
+    got_meta g;
+
+    (void)state;
+    if (!a->backup_to) {
+        done(a, "orig");
+        skip(); /* the double makes no file copies */
+    }
+    sq_path(path, sizeof path, "copy");
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    put_meta(a, "k", "copied");
+    assert_int_equal(a->commit(a), VAULT_OK);
+    /* in a read transaction only */
+    assert_int_equal(a->backup_to(a, path, K1, NULL, NULL), VAULT_ESTATE);
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_int_equal(a->backup_to(a, path, K1, NULL, NULL), VAULT_OK);
+    /* never over a file that is there */
+    assert_int_equal(a->backup_to(a, path, K1, NULL, NULL), VAULT_EEXISTS);
+    a->rollback(a);
+    c = open_again("copy");
+    assert_int_equal(c->begin(c, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_string_equal(meta_of(c, "k", &g), "copied");
+    c->rollback(c);
+    done(c, "copy");
+    done(a, "orig");
+}
+
 /* ---- a whole vault on the double, through the public API ----
  * (store_backend_name below is the one look past vault.h: the handle's
  * store, to show which backend ran.) */
@@ -1173,25 +1566,88 @@ static void test_vault_on_memory(void **state)
     tu_rmdir(dir);
 }
 
-int main(void)
+/* The suite: every test of the table, once per backend. */
+static const struct {
+    const char *name;
+    CMUnitTestFunction fn;
+} suite[] = {
+    {"open", test_open},
+    {"tx rules", test_tx_rules},
+    {"tx isolation", test_tx_isolation},
+    {"rollback restores", test_rollback_restores},
+    {"records", test_records},
+    {"stale", test_stale},
+    {"audit", test_audit},
+    {"audit state", test_audit_state},
+    {"grants", test_grants},
+    {"checkpoints", test_checkpoints},
+    {"meta policies keys quota", test_meta_policies_keys_quota},
+    {"callbacks", test_callbacks},
+    {"iterators", test_iterators},
+    {"bulk", test_bulk},
+    {"backup", test_backup},
+};
+#define SUITE_N VAULT_ARRAY_LEN(suite)
+
+static int group_setup(void **state)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_open),
-        cmocka_unit_test(test_tx_rules),
-        cmocka_unit_test(test_tx_isolation),
-        cmocka_unit_test(test_rollback_restores),
-        cmocka_unit_test(test_records),
-        cmocka_unit_test(test_stale),
-        cmocka_unit_test(test_audit),
-        cmocka_unit_test(test_audit_state),
-        cmocka_unit_test(test_grants),
-        cmocka_unit_test(test_checkpoints),
-        cmocka_unit_test(test_meta_policies_keys_quota),
+    (void)state;
+    if (strcmp(K->name, "sqlcipher") == 0)
+        sq_dir = tu_tmpdir();
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    if (sq_dir) {
+        tu_rmdir(sq_dir);
+        sq_dir = NULL;
+    }
+    return 0;
+}
+
+/* One cmocka group for kinds[k]: the suite (and the double's own extras). */
+static int run_kind(size_t k)
+{
+    static char names[SUITE_N + 1][80];
+    struct CMUnitTest tests[SUITE_N + 1];
+    size_t i, n = 0;
+    int failed;
+
+    memset(tests, 0, sizeof tests);
+    for (i = 0; i < SUITE_N; i++) {
+        snprintf(names[n], sizeof names[n], "%s: %s", kinds[k].name, suite[i].name);
+        tests[n].name = names[n];
+        tests[n].test_func = suite[i].fn;
+        n++;
+    }
+    if (kinds[k].open == mem_open) {
+        snprintf(names[n], sizeof names[n], "%s: registry", kinds[k].name);
+        tests[n].name = names[n];
+        tests[n].test_func = test_mem_registry;
+        n++;
+    }
+    K = &kinds[k]; /* the tests' backend */
+    failed = _cmocka_run_group_tests(kinds[k].name, tests, n, group_setup, group_teardown);
+    return failed;
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest vault_tests[] = {
         cmocka_unit_test(test_vault_on_memory),
     };
+    int failed = 0;
+    size_t k;
 
     if (sodium_init() < 0)
         return 1;
     memset(K2, 0x42, sizeof K2);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    for (k = 0; k < VAULT_ARRAY_LEN(kinds); k++)
+        if (argc < 2 || strcmp(argv[1], kinds[k].name) == 0)
+            failed += run_kind(k);
+    if (argc < 2 || strcmp(argv[1], "vault") == 0)
+        failed += cmocka_run_group_tests_name("vault on memory", vault_tests, NULL, NULL);
+    return failed;
 }
