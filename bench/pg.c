@@ -41,6 +41,17 @@ static void pg_exec(PGconn *c, const char *sql)
     PQclear(r);
 }
 
+static void pg_prepare(PGconn *c, const char *name, const char *sql, int nparams)
+{
+    PGresult *r = PQprepare(c, name, sql, nparams, NULL);
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        PQclear(r);
+        pg_die(c, sql);
+    }
+    PQclear(r);
+}
+
 /* Row i's id: 16 bytes, its index big-endian after a random prefix that
  * keeps the ids spread like the vault's random ids. */
 static void row_id(uint8_t id[16], const uint8_t salt[8], uint64_t i)
@@ -157,10 +168,7 @@ static void point_selects(PGconn *c, size_t rows, size_t n, const uint8_t salt[8
 
     if (!lat)
         bench_die("out of memory");
-    r = PQprepare(c, "get", "SELECT body FROM bench_pk WHERE shard = $1 AND id = $2", 2, NULL);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        pg_die(c, "PREPARE get");
-    PQclear(r);
+    pg_prepare(c, "get", "SELECT body FROM bench_pk WHERE shard = $1 AND id = $2", 2);
     t0 = bench_now_ns();
     for (i = 0; i < n; i++) {
         uint64_t k = bench_rand(&st) % rows;
@@ -240,10 +248,7 @@ static void durable_commits(PGconn *c, size_t n, const uint8_t *body, double *ra
         bench_die("out of memory");
     randombytes_buf(salt, sizeof salt);
     pg_exec(c, "CREATE TABLE bench_commit (id bytea PRIMARY KEY, body bytea NOT NULL)");
-    r = PQprepare(c, "ins", "INSERT INTO bench_commit (id, body) VALUES ($1, $2)", 2, NULL);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        pg_die(c, "PREPARE ins");
-    PQclear(r);
+    pg_prepare(c, "ins", "INSERT INTO bench_commit (id, body) VALUES ($1, $2)", 2);
     t0 = bench_now_ns();
     for (i = 0; i < n; i++) {
         row_id(id, salt, i);
