@@ -101,4 +101,30 @@ if cmake -S "$TMP/consumer" -B "$TMP/consumer/build" -DCMAKE_PREFIX_PATH="$PREFI
 else
     bad "find_package(libvault) consumer"; tail -20 "$TMP/cm.log"
 fi
+
+# libvault::vault_static passes its dependencies' libraries on, not their
+# include directories: the system's sqlite3.h, not SQLCipher's, in an app
+# that includes both.  Then the same app links and runs.
+if [ -f /usr/include/sqlite3.h ]; then
+    mkdir -p "$TMP/consumer-static"
+    cat "$TMP/both.c" | sed 's/int main(void) { return 0; }//' >"$TMP/consumer-static/both.h"
+    { echo '#include "both.h"'; sed 's/^int main(/int example_main(/' "$TMP/example.c";
+      echo 'int main(void) { return example_main(); }'; } >"$TMP/consumer-static/example.c"
+    cat >"$TMP/consumer-static/CMakeLists.txt" <<'CMK'
+cmake_minimum_required(VERSION 3.18)
+project(consumer_static C)
+find_package(libvault 0.1 REQUIRED)
+add_executable(example example.c)
+target_link_libraries(example PRIVATE libvault::vault_static)
+CMK
+    if cmake -S "$TMP/consumer-static" -B "$TMP/consumer-static/build" -DCMAKE_PREFIX_PATH="$PREFIX" \
+           -DCMAKE_C_FLAGS="$SAN" -DCMAKE_EXE_LINKER_FLAGS="$SAN" >"$TMP/cms.log" 2>&1 &&
+       cmake --build "$TMP/consumer-static/build" >>"$TMP/cms.log" 2>&1; then
+        ok "libvault::vault_static with the system's sqlite3.h builds"
+        if run_example "$TMP/run-cms" "$TMP/consumer-static/build/example"; then ok "and runs"
+        else bad "and runs"; cat "$TMP/out"; fi
+    else
+        bad "libvault::vault_static with the system's sqlite3.h"; grep -m3 -i "error" "$TMP/cms.log"
+    fi
+fi
 finish
