@@ -84,23 +84,29 @@ n=$(nm -g --defined-only "$LIBDIR/libvault.a" | awk 'NF == 3 && $3 !~ /^vault_/ 
 n=$(nm -g --defined-only "$LIBDIR/libvault.a" | awk 'NF == 3 && $3 ~ /^vault__/' | wc -l)
 [ "$n" = 0 ] && ok "and no vault__ internals" || bad "libvault.a exports $n vault__ internals"
 
-mkdir -p "$TMP/consumer"
-cp "$TMP/example.c" "$TMP/consumer/"
-cat >"$TMP/consumer/CMakeLists.txt" <<'CMK'
+# cmake_consumer DIR TARGET WHAT: DIR/example.c, built with
+# find_package(libvault) against TARGET, then run.
+cmake_consumer() {
+    cat >"$1/CMakeLists.txt" <<CMK
 cmake_minimum_required(VERSION 3.18)
 project(consumer C)
 find_package(libvault 0.1 REQUIRED)
 add_executable(example example.c)
-target_link_libraries(example PRIVATE libvault::vault)
+target_link_libraries(example PRIVATE $2)
 CMK
-if cmake -S "$TMP/consumer" -B "$TMP/consumer/build" -DCMAKE_PREFIX_PATH="$PREFIX" \
-       -DCMAKE_C_FLAGS="$SAN" -DCMAKE_EXE_LINKER_FLAGS="$SAN" >"$TMP/cm.log" 2>&1 &&
-   cmake --build "$TMP/consumer/build" >>"$TMP/cm.log" 2>&1; then
-    ok "example builds with find_package(libvault) and libvault::vault"
-    if run_example "$TMP/run-cm" "$TMP/consumer/build/example"; then ok "and runs"; else bad "and runs"; cat "$TMP/out"; fi
-else
-    bad "find_package(libvault) consumer"; tail -20 "$TMP/cm.log"
-fi
+    if cmake -S "$1" -B "$1/build" -DCMAKE_PREFIX_PATH="$PREFIX" \
+           -DCMAKE_C_FLAGS="$SAN" -DCMAKE_EXE_LINKER_FLAGS="$SAN" >"$1/cm.log" 2>&1 &&
+       cmake --build "$1/build" >>"$1/cm.log" 2>&1; then
+        ok "$3 builds"
+        if run_example "$1/run" "$1/build/example"; then ok "and runs"; else bad "and runs"; cat "$TMP/out"; fi
+    else
+        bad "$3 builds"; tail -20 "$1/cm.log"
+    fi
+}
+
+mkdir -p "$TMP/consumer"
+cp "$TMP/example.c" "$TMP/consumer/"
+cmake_consumer "$TMP/consumer" libvault::vault "the example with find_package(libvault) and libvault::vault"
 
 # libvault::vault_static passes its dependencies' libraries on, not their
 # include directories: the system's sqlite3.h, not SQLCipher's, in an app
@@ -110,21 +116,7 @@ if [ -f /usr/include/sqlite3.h ]; then
     cat "$TMP/both.c" | sed 's/int main(void) { return 0; }//' >"$TMP/consumer-static/both.h"
     { echo '#include "both.h"'; sed 's/^int main(/int example_main(/' "$TMP/example.c";
       echo 'int main(void) { return example_main(); }'; } >"$TMP/consumer-static/example.c"
-    cat >"$TMP/consumer-static/CMakeLists.txt" <<'CMK'
-cmake_minimum_required(VERSION 3.18)
-project(consumer_static C)
-find_package(libvault 0.1 REQUIRED)
-add_executable(example example.c)
-target_link_libraries(example PRIVATE libvault::vault_static)
-CMK
-    if cmake -S "$TMP/consumer-static" -B "$TMP/consumer-static/build" -DCMAKE_PREFIX_PATH="$PREFIX" \
-           -DCMAKE_C_FLAGS="$SAN" -DCMAKE_EXE_LINKER_FLAGS="$SAN" >"$TMP/cms.log" 2>&1 &&
-       cmake --build "$TMP/consumer-static/build" >>"$TMP/cms.log" 2>&1; then
-        ok "libvault::vault_static with the system's sqlite3.h builds"
-        if run_example "$TMP/run-cms" "$TMP/consumer-static/build/example"; then ok "and runs"
-        else bad "and runs"; cat "$TMP/out"; fi
-    else
-        bad "libvault::vault_static with the system's sqlite3.h"; grep -m3 -i "error" "$TMP/cms.log"
-    fi
+    cmake_consumer "$TMP/consumer-static" libvault::vault_static \
+        "libvault::vault_static with the system's sqlite3.h"
 fi
 finish
