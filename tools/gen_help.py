@@ -321,8 +321,11 @@ def bash_completion(prog, top, groups, leaves):
         out.append("  [%s]=%s" % (q(g), q(" ".join(ws))))
     out.append(")")
     out.append("declare -gA %s_opts=(" % fn)
+    # A leaf's own options, without the global ones offered with them anyway.
+    global_names = {o for o, _ in gl}
     for l in leaves:
-        out.append("  [%s]=%s" % (q(l["name"]), q(" ".join(o for o, _ in parse_options(l)))))
+        own = [o for o, _ in parse_options(l) if o not in global_names]
+        out.append("  [%s]=%s" % (q(l["name"]), q(" ".join(own))))
     out.append(")")
     out += [
         "%s_commands=%s" % (fn, q(" ".join(tops))),
