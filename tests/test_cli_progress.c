@@ -17,12 +17,21 @@ typedef struct sink {
     size_t len;
 } sink;
 
-static void sink_open(sink *s)
+/* A bar drawing into a memory stream instead of a terminal. */
+static void bar_open(cli_progress *p, sink *s, const char *what, const char *unit)
 {
     s->buf = NULL;
     s->len = 0;
     s->f = open_memstream(&s->buf, &s->len);
     assert_non_null(s->f);
+    cli_progress_start_on(p, s->f, what, unit);
+}
+
+/* What the bar has written so far. */
+static const char *drawn(sink *s)
+{
+    assert_int_equal(fflush(s->f), 0);
+    return s->buf ? s->buf : "";
 }
 
 static void sink_close(sink *s)
@@ -44,19 +53,17 @@ static void test_total(void **state)
 {
     cli_progress p;
     sink s;
+    const char *out;
 
     (void)state;
-    sink_open(&s);
-    cli_progress_start_on(&p, s.f, "verifying", "entries");
+    bar_open(&p, &s, "verifying", "entries");
     cli_progress_update_at(&p, 250, 1000, 0);
-    fflush(s.f);
-    assert_string_equal(s.buf, "\r  verifying [######..................] 250 / 1000 entries ( 25%)\033[K");
+    assert_string_equal(drawn(&s), "\r  verifying [######..................] 250 / 1000 entries ( 25%)\033[K");
     cli_progress_update_at(&p, 1000, 1000, 10); /* the last one: drawn at once */
-    fflush(s.f);
-    assert_non_null(strstr(s.buf, "[########################] 1000 / 1000 entries (100%)"));
+    assert_non_null(strstr(drawn(&s), "[########################] 1000 / 1000 entries (100%)"));
     cli_progress_end(&p);
-    fflush(s.f);
-    assert_int_equal(strcmp(s.buf + s.len - 4, "\r\033[K"), 0); /* cleared */
+    out = drawn(&s); /* flushed first: s.len is then the whole length */
+    assert_int_equal(strcmp(out + s.len - 4, "\r\033[K"), 0); /* cleared */
     sink_close(&s);
 }
 
@@ -66,11 +73,9 @@ static void test_count_only(void **state)
     sink s;
 
     (void)state;
-    sink_open(&s);
-    cli_progress_start_on(&p, s.f, "importing", "records");
+    bar_open(&p, &s, "importing", "records");
     cli_progress_update_at(&p, 1000, 0, 0);
-    fflush(s.f);
-    assert_string_equal(s.buf, "\r  importing: 1000 records\033[K");
+    assert_string_equal(drawn(&s), "\r  importing: 1000 records\033[K");
     assert_null(strchr(s.buf, '%'));
     sink_close(&s);
 }
@@ -82,13 +87,11 @@ static void test_rate(void **state)
     int64_t ms;
 
     (void)state;
-    sink_open(&s);
-    cli_progress_start_on(&p, s.f, "g", "fields");
+    bar_open(&p, &s, "g", "fields");
     /* 1000 reports over one second: about 10 redraws, not 1000. */
     for (ms = 0; ms < 1000; ms++)
         cli_progress_update_at(&p, (uint64_t)ms, 5000, ms);
-    fflush(s.f);
-    assert_int_equal(count(s.buf, "\r"), 10);
+    assert_int_equal(count(drawn(&s), "\r"), 10);
     assert_int_equal(p.done, 999); /* every report kept, drawn or not */
     cli_progress_end(&p);
     sink_close(&s);
@@ -113,11 +116,9 @@ static void test_end_without_draw(void **state)
     sink s;
 
     (void)state;
-    sink_open(&s);
-    cli_progress_start_on(&p, s.f, "x", "y");
+    bar_open(&p, &s, "x", "y");
     cli_progress_end(&p); /* never drawn: the line is someone else's */
-    fflush(s.f);
-    assert_int_equal(s.len, 0);
+    assert_string_equal(drawn(&s), "");
     sink_close(&s);
 }
 

@@ -25,19 +25,13 @@ typedef struct mcase {
 #define OK(k, in, want) {(k), (in), (want), VAULT_OK}
 #define BAD(k, in, rc) {(k), (in), NULL, (rc)}
 
-static time_t utc(int y, int mo, int d, int h, int mi, int s)
-{
-    struct tm tm;
-
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    return timegm(&tm);
-}
+/* The instants the tests mask at (Unix seconds, UTC; `date -u -d ... +%s`). */
+#define T_2025_06_15_0000 ((time_t)1749945600)   /* 2025-06-15T00:00:00Z */
+#define T_2025_06_15_1200 ((time_t)1749988800)   /* 2025-06-15T12:00:00Z */
+#define T_2025_06_15_2359 ((time_t)1750031999)   /* 2025-06-15T23:59:59Z */
+#define T_2026_02_28_1200 ((time_t)1772280000)   /* 2026-02-28T12:00:00Z */
+#define T_2026_03_01_0000 ((time_t)1772323200)   /* 2026-03-01T00:00:00Z */
+#define T_2028_02_29_1200 ((time_t)1835438400)   /* 2028-02-29T12:00:00Z, a leap day */
 
 /* Run one case; on a mismatch say which one before failing. */
 static void check(const mcase *c, size_t idx, time_t now)
@@ -265,8 +259,8 @@ static void test_age_band(void **state)
     };
     (void)state;
     /* Both ends of the UTC day give the same answer. */
-    RUN(cases, utc(2025, 6, 15, 0, 0, 0));
-    RUN(cases, utc(2025, 6, 15, 23, 59, 59));
+    RUN(cases, T_2025_06_15_0000);
+    RUN(cases, T_2025_06_15_2359);
 }
 
 static void test_age_band_leap_day(void **state)
@@ -286,9 +280,9 @@ static void test_age_band_leap_day(void **state)
         BAD(VAULT_MASK_AGE_BAND, "1900-02-29", VAULT_EINVALID), /* 1900: not leap */
     };
     (void)state;
-    RUN(before, utc(2026, 2, 28, 12, 0, 0));
-    RUN(after, utc(2026, 3, 1, 0, 0, 0));
-    RUN(on_leap_day, utc(2028, 2, 29, 12, 0, 0));
+    RUN(before, T_2026_02_28_1200);
+    RUN(after, T_2026_03_01_0000);
+    RUN(on_leap_day, T_2028_02_29_1200);
 }
 
 static void test_age_band_invalid(void **state)
@@ -313,7 +307,7 @@ static void test_age_band_invalid(void **state)
         BAD(VAULT_MASK_AGE_BAND, "一九九〇年", VAULT_EINVALID),
     };
     (void)state;
-    RUN(cases, utc(2025, 6, 15, 12, 0, 0));
+    RUN(cases, T_2025_06_15_1200);
 }
 
 static void test_flag_redact_none(void **state)
@@ -540,7 +534,7 @@ static void test_no_leak(void **state)
     (void)state;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_int_equal(mask_apply(&out, &len, cases[i].kind, cases[i].in, strlen(cases[i].in),
-                                    utc(2025, 6, 15, 0, 0, 0)), VAULT_OK);
+                                    T_2025_06_15_0000), VAULT_OK);
         for (j = 0; j < 4 && cases[i].hidden[j] != NULL; j++) {
             if (strstr(out, cases[i].hidden[j]) != NULL) {
                 print_error("case %zu: \"%s\" shows \"%s\"\n", i, out, cases[i].hidden[j]);
