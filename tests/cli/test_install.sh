@@ -57,11 +57,22 @@ fi
 # older one (the private dependencies are in Libs.private, not
 # Requires.private, whose Cflags pkg-config would add).
 cflags=$(pkg-config --cflags libvault)
+# The system's SQLite header and library, for the checks below that an
+# app may use both (libsqlite3-dev is in the Makefile's DEPS).
+[ -f /usr/include/sqlite3.h ] && ok "the system's sqlite3.h is there" ||
+    bad "/usr/include/sqlite3.h missing: install libsqlite3-dev (make deps)"
 set -- $cflags
 if [ $# = 1 ] && [ "$(cd "${1#-I}" 2>/dev/null && pwd)" = "$(cd "$PREFIX/include" && pwd)" ]; then
     ok "libvault.pc Cflags: only the include directory"; else bad "libvault.pc Cflags: '$cflags'"; fi
-pkg-config --static --libs libvault | grep -q -- "-lsqlcipher" && ok "static linking still names SQLCipher" ||
-    bad "pkg-config --static --libs libvault lacks -lsqlcipher"
+# SQLCipher is inside libvault, its names hidden: nothing to link besides.
+pkg-config --static --libs libvault | grep -q -- "-lsqlcipher" &&
+    bad "pkg-config --static --libs libvault names -lsqlcipher" || ok "static linking needs no -lsqlcipher"
+readelf -d "$LIBDIR/libvault.so.0" | grep -q 'NEEDED.*libsqlcipher' &&
+    bad "libvault.so.0 needs libsqlcipher.so.0" || ok "libvault.so.0 doesn't load libsqlcipher.so.0"
+n=$(nm -D --defined-only "$LIBDIR/libvault.so.0" | awk 'NF == 3 && $3 !~ /^vault_/' | wc -l)
+[ "$n" = 0 ] && ok "libvault.so.0 exports only vault_* names" || bad "libvault.so.0 exports $n other names"
+n=$(nm -D --defined-only "$LIBDIR/libvault.so.0" | awk 'NF == 3 && $3 ~ /^vault__/' | wc -l)
+[ "$n" = 0 ] && ok "and no vault__ internals" || bad "libvault.so.0 exports $n vault__ internals"
 if [ -f /usr/include/sqlite3.h ]; then
     printf '#include <vault.h>\n#include <sqlite3.h>\n#if SQLITE_VERSION_NUMBER < 3016000\n#error SQLCipher 3.4 header (SQLite 3.15)\n#endif\nint main(void) { return 0; }\n' >"$TMP/both.c"
     if cc -c -o "$TMP/both.o" "$TMP/both.c" $cflags 2>"$TMP/err"; then
@@ -83,6 +94,62 @@ n=$(nm -g --defined-only "$LIBDIR/libvault.a" | awk 'NF == 3 && $3 !~ /^vault_/ 
 [ "$n" = 0 ] && ok "libvault.a defines only vault_* names" || bad "libvault.a defines $n other names"
 n=$(nm -g --defined-only "$LIBDIR/libvault.a" | awk 'NF == 3 && $3 ~ /^vault__/' | wc -l)
 [ "$n" = 0 ] && ok "and no vault__ internals" || bad "libvault.a exports $n vault__ internals"
+
+# An application that uses the system's SQLite too (-lsqlite3, ahead of
+# libvault in the link, so its sqlite3_* come first): SQLite work before
+# and after the README's example answers from the system's SQLite (json()
+# is newer than SQLCipher's SQLite 3.15), the example's vault works, and
+# the vault it wrote is encrypted (the system's SQLite can't read it).
+if [ -f /usr/include/sqlite3.h ]; then
+    cat >"$TMP/mixed.c" <<'MIXED'
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+int example_main(void);
+static int plain_sqlite(const char *when)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int ok = sqlite3_libversion_number() == SQLITE_VERSION_NUMBER &&
+             sqlite3_open(":memory:", &db) == SQLITE_OK &&
+             sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (json('[1, 2]'))", 0, 0, 0) == SQLITE_OK &&
+             sqlite3_prepare_v2(db, "SELECT x FROM t", -1, &st, NULL) == SQLITE_OK &&
+             sqlite3_step(st) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "[1,2]") == 0;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    if (!ok) fprintf(stderr, "system SQLite %s the vault: wrong answer\n", when);
+    return ok;
+}
+static int vault_file_unreadable(void)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2("street.vault", &db, SQLITE_OPEN_READONLY, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", 0, 0, 0);
+    sqlite3_close(db);
+    if (rc != SQLITE_NOTADB) fprintf(stderr, "street.vault: plain SQLite got %d, not SQLITE_NOTADB\n", rc);
+    return rc == SQLITE_NOTADB;
+}
+int main(void)
+{
+    if (!plain_sqlite("before")) return 10;
+    if (example_main() != 0) return 11;
+    if (!plain_sqlite("after")) return 12;
+    return vault_file_unreadable() ? 0 : 13;
+}
+MIXED
+    sed 's/^int main(/int example_main(/' "$TMP/example.c" >"$TMP/example-lib.c"
+    if cc $SAN -o "$TMP/mixed-shared" "$TMP/mixed.c" "$TMP/example-lib.c" -lsqlite3 \
+          $(pkg-config --cflags --libs libvault) 2>"$TMP/err"; then
+        if run_example "$TMP/run-mixed-shared" "$TMP/mixed-shared"; then
+            ok "an app with the system's libsqlite3 and libvault.so runs"
+        else bad "an app with the system's libsqlite3 and libvault.so runs (exit $?)"; cat "$TMP/out"; fi
+    else bad "an app with -lsqlite3 links libvault.so"; head -5 "$TMP/err"; fi
+    if cc $SAN -o "$TMP/mixed-static" "$TMP/mixed.c" "$TMP/example-lib.c" -lsqlite3 $cflags $libs 2>"$TMP/err"; then
+        if run_example "$TMP/run-mixed-static" "$TMP/mixed-static"; then
+            ok "an app with the system's libsqlite3 and libvault.a runs"
+        else bad "an app with the system's libsqlite3 and libvault.a runs (exit $?)"; cat "$TMP/out"; fi
+    else bad "an app with -lsqlite3 links libvault.a"; head -5 "$TMP/err"; fi
+fi
 
 # cmake_consumer DIR TARGET WHAT: DIR/example.c, built with
 # find_package(libvault) against TARGET, then run.

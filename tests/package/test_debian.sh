@@ -65,6 +65,14 @@ dpkg-deb -f "$(deb python3-libvault)" Depends | grep -q 'libvault0' &&
     ok "python3-libvault depends on libvault0" || bad "python3-libvault depends on libvault0"
 dpkg-deb -f "$(deb vaultd)" Depends | grep -q 'adduser' &&
     ok "vaultd depends on adduser (its postinst adds the vaultd user)" || bad "vaultd depends on adduser"
+# libvault0 carries SQLCipher (docs/packaging.md): it doesn't depend on
+# libsqlcipher0 and names the source it was built with.
+dpkg-deb -f "$(deb libvault0)" Depends | grep -q 'libsqlcipher' &&
+    bad "libvault0 depends on libsqlcipher0" || ok "libvault0 doesn't depend on libsqlcipher0"
+for p in libvault0 libvault-dev; do
+    dpkg-deb -f "$(deb $p)" Built-Using | grep -q '^sqlcipher (= ' && ok "$p: Built-Using sqlcipher" ||
+        bad "$p: no Built-Using: sqlcipher"
+done
 
 # The packaged static library exports only the public API.
 mkdir -p "$TMP/dev" && dpkg-deb -x "$(deb libvault-dev)" "$TMP/dev"
