@@ -376,6 +376,7 @@ int cli_unlock_secret(vault_secret *out, cli *c)
 int cli_open_vault(vault **out, cli *c)
 {
     vault_secret secret = VAULT_SECRET_INIT;
+    cli_progress bar;
     int rc, ex;
 
     *out = NULL;
@@ -388,7 +389,10 @@ int cli_open_vault(vault **out, cli *c)
         return cli_usage_error(c, "which vault? give --vault PATH or set VAULT_PATH");
     if ((ex = cli_unlock_secret(&secret, c)) != EXIT_OK)
         return ex;
-    rc = vault_open(out, c->vault_path, &secret);
+    /* A vault of an older release migrates as it opens: the bar shows it. */
+    cli_progress_start(&bar, "migrating", "records");
+    rc = vault_open_progress(out, c->vault_path, &secret, cli_progress_fn, &bar);
+    cli_progress_end(&bar);
     cli_secret_free(&secret);
     if (rc == VAULT_OK && c->subject.user && (rc = vault_set_actor(*out, c->subject.user)) < 0) {
         vault_close(*out);

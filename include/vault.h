@@ -170,6 +170,11 @@ VAULT_API int vault_keyfile_generate(const char *path) VAULT_CHECK;
 
 typedef struct vault vault;
 
+/* Progress callback of the long calls (open with a migration, import,
+ * rotation, verification, export, backup): done of total in the unit each
+ * call names (total 0 when unknown).  Called on the caller's thread. */
+typedef void (*vault_progress_fn)(uint64_t done, uint64_t total, void *arg);
+
 /* Create a new vault at `path` (and its key sidecar `path`.keys) governed by
  * the policy in `policy_file`, with `secret` as its first keyslot.  Fails
  * with VAULT_EEXISTS if either file exists, VAULT_EPOLICY if the policy is
@@ -180,6 +185,15 @@ VAULT_API int vault_create(vault **out, const char *path, const char *policy_fil
 /* Open an existing vault.  A wrong passphrase or key file gives VAULT_EAUTH;
  * a damaged key sidecar VAULT_EINTEGRITY. */
 VAULT_API int vault_open(vault **out, const char *path, const vault_secret *secret) VAULT_CHECK;
+
+/* vault_open, reporting the progress of a schema migration: a vault of an
+ * older release is brought up to date as it opens, in one transaction
+ * (docs/storage.md).  progress (may be NULL) gets
+ * records copied of the records there are while a migration copies them,
+ * the last call with done = total; it is not called when the open
+ * migrates nothing, or only changes columns. */
+VAULT_API int vault_open_progress(vault **out, const char *path, const vault_secret *secret,
+                                  vault_progress_fn progress, void *arg) VAULT_CHECK;
 
 /* Open another handle on the vault `v` is open on, with v's keys, without
  * unlocking again (no passphrase, no key file).  For a process that serves
@@ -702,8 +716,7 @@ typedef struct vault_audit_result {
  * stays the failure it was).  VAULT_EINVALID for max_age <= 0. */
 VAULT_API int vault_audit_require_recent(vault_audit_result *r, int64_t max_age);
 
-/* Progress callback: done of total entries (total 0 when unknown). */
-typedef void (*vault_progress_fn)(uint64_t done, uint64_t total, void *arg);
+/* Progress callbacks: vault_progress_fn, under "Vault handle" above. */
 
 /* Most external checkpoint notes one verification takes. */
 #define VAULT_AUDIT_NOTES_MAX 1024

@@ -430,18 +430,18 @@ cleanup:
 /* Open the vault at `path` with its master key already unwrapped (from a
  * keyslot, or from another handle on the same vault). */
 static int open_unlocked(vault **out, const char *path, const uint8_t *master,
-                         const uint8_t keys_id[VAULT_ID_BYTES])
+                         const uint8_t keys_id[VAULT_ID_BYTES], vault_progress_fn progress,
+                         void *arg)
 {
     int rc = VAULT_OK;
     vault *v = NULL;
     uint8_t fmt[64];
     size_t n = 0;
-    int migrated = 0;
+    store_migration mig = {progress, arg, 0};
 
     GUARD(handle_new(&v, path));
     GUARD(keyring_new(&v->keys, master, keys_id));
-    rc = store_open(&v->db, v->path, keyring_db_key(v->keys), 0, keyring_row_guard(v->keys),
-                    &migrated);
+    rc = store_open(&v->db, v->path, keyring_db_key(v->keys), 0, keyring_row_guard(v->keys), &mig);
     if (rc == VAULT_OK)
         op_attach_tx_hooks(v);
     ENSURE(rc != VAULT_EAUTH, VAULT_EINTEGRITY,
@@ -458,7 +458,7 @@ static int open_unlocked(vault **out, const char *path, const uint8_t *master,
     GUARD(store_generation(v->db, &v->generation));
     GUARD(op_reload(v, 1));
     GUARD(op_commit(v));
-    (void)migrated; /* logged from the store's note, which survives a crash */
+    /* mig.from: logged from the store's note, which survives a crash */
     GUARD(log_migration(v));
     GUARD(anchor_load(v));
     /* The store must extend the last checkpoint the keys file recorded. */
@@ -473,6 +473,12 @@ cleanup:
 }
 
 int vault_open(vault **out, const char *path, const vault_secret *secret)
+{
+    return vault_open_progress(out, path, secret, NULL, NULL);
+}
+
+int vault_open_progress(vault **out, const char *path, const vault_secret *secret,
+                        vault_progress_fn progress, void *arg)
 {
     int rc = VAULT_OK;
     uint8_t *master = NULL;
@@ -494,7 +500,7 @@ int vault_open(vault **out, const char *path, const vault_secret *secret)
     master = vc_malloc(VAULT_KEY_BYTES);
     ENSURE(master, VAULT_ENOMEM, "out of secure memory");
     GUARD(ks_unlock(master, keys_id, keys_path, secret));
-    GUARD(open_unlocked(out, path, master, keys_id));
+    GUARD(open_unlocked(out, path, master, keys_id, progress, arg));
 cleanup:
     free(keys_path);
     vc_free(master);
@@ -523,7 +529,7 @@ int vault_reopen(vault **out, vault *v)
     ENSURE(path, VAULT_ENOMEM, "out of memory");
     vault__exit(v, entered);
     entered = 0;
-    GUARD(open_unlocked(out, path, master, id));
+    GUARD(open_unlocked(out, path, master, id, NULL, NULL));
     /* The new handle keeps the key the caller pinned on this one. */
     memcpy((*out)->expect_pk, v->expect_pk, sizeof v->expect_pk);
     (*out)->expect_known = v->expect_known;

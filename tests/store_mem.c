@@ -585,13 +585,15 @@ static int mem_generation(store_backend *be, int64_t *out)
 }
 
 static int mem_migrate(store_backend *be, int *from, int (*remac)(void *arg, int kind, void *row),
-                       void *arg)
+                       void *arg, void (*progress)(uint64_t, uint64_t, void *), void *parg)
 {
     int rc = VAULT_OK;
     mem_data *d;
 
     (void)remac;
     (void)arg;
+    (void)progress;
+    (void)parg;
     GUARD(need_write(&d, be));
     *from = MEM_SCHEMA_VERSION;
 cleanup:

@@ -59,7 +59,7 @@ static void fx_open(fx *f)
 {
     static unsigned n;
     store_guard guard;
-    int from = -1;
+    store_migration mig = {NULL, NULL, -1};
 
     memset(f, 0, sizeof *f);
     snprintf(f->name, sizeof f->name, "store-test-%u", n++);
@@ -68,8 +68,8 @@ static void fx_open(fx *f)
     guard.mac = guard_mac;
     guard.arg = &f->g;
     assert_int_equal(store_mem_open(&f->be, f->name, DBKEY, 1), VAULT_OK);
-    assert_int_equal(store_open_backend(&f->s, f->be, &guard, &from), VAULT_OK);
-    assert_int_equal(from, 0); /* the double is at the current schema */
+    assert_int_equal(store_open_backend(&f->s, f->be, &guard, &mig), VAULT_OK);
+    assert_int_equal(mig.from, 0); /* the double is at the current schema */
     assert_string_equal(store_backend_name(f->s), "memory");
 }
 

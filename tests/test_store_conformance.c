@@ -238,7 +238,7 @@ static void test_tx_rules(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(a->meta_put(a, &m), VAULT_ESTATE);
     assert_int_equal(a->quota_add(a, "q", "ann", 0, 1), VAULT_ESTATE);
-    assert_int_equal(a->migrate(a, &from, NULL, NULL), VAULT_ESTATE);
+    assert_int_equal(a->migrate(a, &from, NULL, NULL, NULL, NULL), VAULT_ESTATE);
     assert_int_equal(a->commit(a), VAULT_OK);
     assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
     assert_int_equal(a->meta_get(a, "k", meta_cb, &g), VAULT_ENOTFOUND); /* nothing was written */
@@ -248,7 +248,7 @@ static void test_tx_rules(void **state)
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_ESTATE);
     assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_ESTATE);
     /* migrate on a new store: the current schema, nothing done */
-    assert_int_equal(a->migrate(a, &from, NULL, NULL), VAULT_OK);
+    assert_int_equal(a->migrate(a, &from, NULL, NULL, NULL, NULL), VAULT_OK);
     assert_int_equal(from, 5);
     assert_int_equal(a->meta_put(a, &m), VAULT_OK); /* the transaction is still usable */
     assert_int_equal(a->commit(a), VAULT_OK);

@@ -251,9 +251,13 @@ struct store_backend {
      * calls remac(arg, kind, row) for every row that needs a MAC now (row
      * points to the store_* struct of that STORE_ROW_* kind; remac fills
      * its mac member) and writes the rows back.  *from receives the
-     * version the store had (the current one: nothing was done). */
+     * version the store had (the current one: nothing was done).
+     * progress (may be NULL) is called with (done, total, parg) while a
+     * migration copies the records: records copied of the records there
+     * are, the last call with done = total. */
     int (*migrate)(store_backend *be, int *from,
-                   int (*remac)(void *arg, int kind, void *row), void *arg);
+                   int (*remac)(void *arg, int kind, void *row), void *arg,
+                   void (*progress)(uint64_t done, uint64_t total, void *parg), void *parg);
 
     /* Transactions. */
     int (*begin)(store_backend *be, store_tx_kind kind);

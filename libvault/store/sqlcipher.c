@@ -2124,6 +2124,7 @@ cleanup:
 /* ---- migrations ---- */
 
 typedef int (*remac_fn)(void *arg, int kind, void *row);
+typedef void (*progress_fn)(uint64_t done, uint64_t total, void *arg);
 
 /* One table of storage v1 copied into its schema-3 table: the SELECT
  * lists the columns in the order the row decoders read them (NULL for the
@@ -2223,7 +2224,7 @@ static int copy_rows(sqlc *s, const table_copy *t, remac_fn remac, void *arg)
 /* Storage v1 (schemas 1 and 2) to schema 3 (in the tables of schema 4:
  * migrate_state then moves the audit state): rename the old tables, create
  * the new ones, copy every row with a MAC, drop the old tables. */
-static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
+static int migrate_v3(sqlc *s, remac_fn remac, void *arg, progress_fn progress, void *parg)
 {
     int rc = VAULT_OK, src;
     sqlite3_stmt *st = NULL, *fs = NULL, *bs = NULL;
@@ -2231,6 +2232,7 @@ static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
     char *names = NULL;
     size_t nf = 0, i;
     char norm[VAULT_NAME_MAX];
+    uint64_t total = 0, done = 0;
 
     GUARD(exec(s,
                "DROP INDEX records_jurisdiction; DROP INDEX fields_grade;"
@@ -2253,6 +2255,16 @@ static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
     fields = calloc(FIELDS_MAX, sizeof *fields);
     names = malloc(FIELDS_MAX * 2 * VAULT_NAME_MAX);
     ENSURE(fields && names, VAULT_ENOMEM, "out of memory");
+    if (progress) {
+        GUARD(stmt_own(&st, s, "SELECT count(*) FROM v1_records"));
+        src = sqlite3_step(st);
+        ENSURE(src == SQLITE_ROW, VAULT_EINTEGRITY, "database: migrating records: %s",
+               sqlite3_errmsg(s->db));
+        total = (uint64_t)sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        st = NULL;
+        progress(0, total, parg);
+    }
     GUARD(stmt_own(&st, s,
                    "SELECT id, jurisdiction, created, updated, version FROM v1_records"
                    " ORDER BY created, id"));
@@ -2324,6 +2336,8 @@ static int migrate_v3(sqlc *s, remac_fn remac, void *arg)
             free((void *)fields[i].ct);
         nf = 0;
         GUARD(rc);
+        if (progress && ++done <= total)
+            progress(done, total, parg);
     }
     ENSURE(src == SQLITE_DONE, VAULT_EINTEGRITY, "database: migrating records: %s",
            sqlite3_errmsg(s->db));
@@ -2410,7 +2424,8 @@ cleanup:
     return rc;
 }
 
-static int sq_migrate(store_backend *be, int *from, remac_fn remac, void *arg)
+static int sq_migrate(store_backend *be, int *from, remac_fn remac, void *arg, progress_fn progress,
+                      void *parg)
 {
     sqlc *s = S(be);
     int rc = VAULT_OK, version = 0;
@@ -2426,7 +2441,7 @@ static int sq_migrate(store_backend *be, int *from, remac_fn remac, void *arg)
     if (version < 2)
         GUARD(exec(s, schema_v2, "migrating the schema"));
     if (version < 3)
-        GUARD(migrate_v3(s, remac, arg)); /* creates schema 5's tables */
+        GUARD(migrate_v3(s, remac, arg, progress, parg)); /* creates schema 5's tables */
     else if (version < 4)
         GUARD(exec(s,
                    "ALTER TABLE audit ADD COLUMN state BLOB;"

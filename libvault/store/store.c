@@ -357,14 +357,14 @@ static int remac(void *arg, int kind, void *row)
 
 /* ---- open, close ---- */
 
-int store_open_backend(store **out, store_backend *be, const store_guard *guard, int *migrated_from)
+int store_open_backend(store **out, store_backend *be, const store_guard *guard, store_migration *mig)
 {
     int rc = VAULT_OK, from = 0;
     store *s = NULL;
 
     *out = NULL;
-    if (migrated_from)
-        *migrated_from = 0;
+    if (mig)
+        mig->from = 0;
     ENSURE(be, VAULT_EINVALID, "store: no backend");
     ENSURE(be->version == STORE_BACKEND_VERSION && be->audit_state_put, VAULT_ESTATE,
            "store: backend '%s' has table version %u, this libvault knows %u",
@@ -377,7 +377,7 @@ int store_open_backend(store **out, store_backend *be, const store_guard *guard,
     s->guard = *guard;
     /* An older schema is brought up to date at once, every row tagged. */
     GUARD(store_begin(s, STORE_TX_WRITE));
-    GUARD(s->be->migrate(s->be, &from, remac, s));
+    GUARD(s->be->migrate(s->be, &from, remac, s, mig ? mig->progress : NULL, mig ? mig->arg : NULL));
     if (from != STORE_SCHEMA_VERSION) {
         /* Noted in the migration's own transaction, until the layer above
          * has logged it (STORE_META_MIGRATED). */
@@ -385,8 +385,8 @@ int store_open_backend(store **out, store_backend *be, const store_guard *guard,
         GUARD(store_meta_put(s, STORE_META_MIGRATED, &b, 1));
     }
     GUARD(store_commit(s));
-    if (migrated_from && from != STORE_SCHEMA_VERSION)
-        *migrated_from = from;
+    if (mig && from != STORE_SCHEMA_VERSION)
+        mig->from = from;
     *out = s;
     s = NULL;
 cleanup:
@@ -397,7 +397,7 @@ cleanup:
 }
 
 int store_open(store **out, const char *location, const uint8_t key[32], int create,
-               const store_guard *guard, int *migrated_from)
+               const store_guard *guard, store_migration *mig)
 {
     int rc = VAULT_OK;
     store_backend *be = NULL;
@@ -409,7 +409,7 @@ int store_open(store **out, const char *location, const uint8_t key[32], int cre
         GUARD(fn(&be, rest, key, create));
     else
         GUARD(store_sqlcipher_open(&be, location, key, create));
-    rc = store_open_backend(out, be, guard, migrated_from);
+    rc = store_open_backend(out, be, guard, mig);
 cleanup:
     return rc;
 }

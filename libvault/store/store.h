@@ -71,13 +71,20 @@ int store_location_is_file(const char *location);
  * "scheme:rest" for a registered backend) with the store key and the row
  * guard, migrating an older schema (re-tagging every row).  A wrong key
  * gives VAULT_EAUTH; a file that is not a libvault store VAULT_EINTEGRITY;
- * a newer schema VAULT_ESTATE.  *migrated_from (may be NULL) receives the
- * schema version the store had before (0 when none was done). */
+ * a newer schema VAULT_ESTATE.  mig may be NULL. */
+typedef struct store_migration {
+    /* In (may be NULL): the migration's progress, records copied of total
+     * (backend.h migrate).  Not called when no migration copies records. */
+    void (*progress)(uint64_t done, uint64_t total, void *arg);
+    void *arg;
+    /* Out: the schema version the store had before (0 when none was done). */
+    int from;
+} store_migration;
 int store_open(store **out, const char *location, const uint8_t key[32], int create,
-               const store_guard *guard, int *migrated_from) VAULT_MUST_CHECK;
+               const store_guard *guard, store_migration *mig) VAULT_MUST_CHECK;
 /* The same over a backend the caller opened (tests). */
 int store_open_backend(store **out, store_backend *be, const store_guard *guard,
-                       int *migrated_from) VAULT_MUST_CHECK;
+                       store_migration *mig) VAULT_MUST_CHECK;
 void store_close(store *s);
 /* The backend's name ("sqlcipher", "memory"). */
 const char *store_backend_name(const store *s);

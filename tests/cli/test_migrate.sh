@@ -182,4 +182,23 @@ head -c 32 /dev/urandom >"$TMP/wrong.key"
 copy_fixture "$TMP/wrongkey"
 expect_exit 6 "the fixture with another key file: exit 6" -- "$VAULTCTL" --vault "$TMP/wrongkey/v1.vault" --key-file "$TMP/wrong.key" audit verify
 
+# The migration's progress bar: on a terminal (script(1) gives one), the
+# first open draws "migrating" with the fixture's records as the total and
+# ends at 100%; the next open migrates nothing and draws nothing.  Off a
+# terminal nothing is drawn (the runs above left stderr empty on success).
+if command -v script >/dev/null; then
+    copy_fixture "$TMP/tty"
+    NREC=$(awk '$1 == "record"' "$FIX/expected.txt" | wc -l)
+    tty_run() { script -qec "$(printf '%q ' "$VAULTCTL" --vault "$TMP/tty/v1.vault" --key-file "$TMP/tty/v1.key" audit pubkey)" /dev/null >"$TMP/tty.out" 2>&1; }
+    tty_run
+    expect_grep "migrating \[#*\] $NREC / $NREC records (100%)" "$TMP/tty.out" "migration bar on a terminal ($NREC records)"
+    tty_run
+    expect_no_grep "migrating" "$TMP/tty.out" "no bar when nothing migrates"
+    copy_fixture "$TMP/notty"
+    "$VAULTCTL" --vault "$TMP/notty/v1.vault" --key-file "$TMP/notty/v1.key" audit pubkey >/dev/null 2>"$TMP/err"
+    [ ! -s "$TMP/err" ] && ok "no migration bar off a terminal" || bad "stderr off a terminal: $(head -c 120 "$TMP/err" | cat -A)"
+else
+    bad "script(1) missing (bsdutils): the migration bar can't be tested"
+fi
+
 finish

@@ -407,6 +407,7 @@ _cpp = POINTER(c_char_p)   # const char *const *
 # Handles
 _fn("vault_create", c_int, _pvp, c_char_p, c_char_p, POINTER(vault_secret))
 _fn("vault_open", c_int, _pvp, c_char_p, POINTER(vault_secret))
+_fn("vault_open_progress", c_int, _pvp, c_char_p, POINTER(vault_secret), PROGRESS_FN, c_void_p)
 _fn("vault_reopen", c_int, _pvp, _vp)
 _fn("vault_close", None, _vp)
 _fn("vault_id", c_int, c_void_p, c_size_t, _vp)

@@ -750,8 +750,11 @@ class Vault:
 
     @classmethod
     def open(cls, path: PathLike, *, passphrase: Optional[Secret] = None,
-             key_file: Optional[PathLike] = None) -> "Vault":
+             key_file: Optional[PathLike] = None, progress: Progress = None) -> "Vault":
         """Open an existing vault with a passphrase or a key file.
+
+        A vault of an older release migrates as it opens; ``progress(done,
+        total)`` then gets the records copied of the records there are.
 
         Raises :class:`~libvault.AuthError` for a wrong passphrase or key,
         :class:`~libvault.IntegrityError` for a damaged ``.keys`` sidecar,
@@ -759,9 +762,11 @@ class Vault:
         """
         out = c_void_p()
         p = _b(path, "path")
+        thunk = _n.progress_thunk(progress)
         with _secret(passphrase, key_file) as sec:
-            rc = _n.lib.vault_open(byref(out), p, byref(sec))
+            rc = _n.lib.vault_open_progress(byref(out), p, byref(sec), thunk, None)
             check(rc)
+        del thunk
         return cls(out, os.fspath(path))
 
     @classmethod

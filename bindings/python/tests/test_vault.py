@@ -2,12 +2,13 @@
 
 import os
 import re
+import shutil
 import tempfile
 import unittest
 
 import libvault
 
-from . import COMMUNITY, GRID7, PASS, STREET, VaultCase
+from . import COMMUNITY, GRID7, PASS, SOURCE_DIR, STREET, VaultCase
 
 
 def officer(v):
@@ -141,6 +142,32 @@ class KeyFileTest(VaultCase):
         self.assertRegex(cm.exception.message, re.escape(bad) + r":\d+:\d+")
         self.assertFalse(os.path.exists(p))
         self.assertFalse(os.path.exists(p + ".keys"))
+
+
+class MigrationProgressTest(unittest.TestCase):
+    def test_open_reports_the_migration(self):
+        # The checked-in vault of the previous release (store schema 2):
+        # the first open copies its records and reports each; the second
+        # open migrates nothing and reports nothing.
+        fix = os.path.join(SOURCE_DIR, "tests", "fixtures", "v1")
+        with open(os.path.join(fix, "expected.txt"), encoding="utf-8") as f:
+            nrec = sum(1 for ln in f if ln.split()[:1] == ["record"])
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in ("v1.vault", "v1.vault.keys", "v1.key"):
+                shutil.copy(os.path.join(fix, name), tmp)
+                os.chmod(os.path.join(tmp, name), 0o600)
+            calls = []
+            with libvault.Vault.open(os.path.join(tmp, "v1.vault"),
+                                     key_file=os.path.join(tmp, "v1.key"),
+                                     progress=lambda d, t: calls.append((d, t))) as v:
+                self.assertTrue(v.audit_verify().ok)
+            self.assertEqual(calls, [(i, nrec) for i in range(nrec + 1)])
+            calls.clear()
+            with libvault.Vault.open(os.path.join(tmp, "v1.vault"),
+                                     key_file=os.path.join(tmp, "v1.key"),
+                                     progress=lambda d, t: calls.append((d, t))):
+                pass
+            self.assertEqual(calls, [])
 
 
 if __name__ == "__main__":
