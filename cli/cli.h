@@ -239,6 +239,10 @@ int64_t cli_parse_duration(const char *s);
 const char *cli_help_text(const char *name);
 int cli_help_for(const char *name);
 int cli_help_requested(int argc, char **argv);
+/* The command's name as its help names it, from argv (the command word
+ * first): "record erase" for `record ID erase --bogus`, else argv[0].
+ * Usage errors name it, and point to its --help. */
+const char *cli_command_name(int argc, char **argv);
 int cli_help_command(int argc, char **argv);
 
 /* Commands: argc/argv start at the command word. */

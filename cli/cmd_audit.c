@@ -597,7 +597,9 @@ int cmd_audit(cli *c, int argc, char **argv)
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             goto out;
         rc = vault_audit_witness(st, 32, &n, v, NULL, 0, 0);
-        if (c->json) {
+        /* A round that reached no witness (none has a url, say) is only
+         * the error line; one with statuses reports each, failed or not. */
+        if (c->json && (rc == VAULT_OK || n > 0)) {
             json_t *arr = json_array();
             for (i = 0; arr && i < n; i++)
                 if (json_array_append_new(arr, json_pack("{s:s, s:b, s:b, s:I, s:s}", "name",

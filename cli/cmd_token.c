@@ -319,7 +319,6 @@ int cmd_token(cli *c, int argc, char **argv)
     int opt, r, i;
 
     memset(&a, 0, sizeof a);
-    c->cmd = "token";
     opterr = 0;
     while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (opt) {

@@ -205,7 +205,6 @@ int cmd_witness(cli *c, int argc, char **argv)
     size_t k;
 
     memset(&a, 0, sizeof a);
-    c->cmd = "witness";
     opterr = 0;
     while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
         switch (opt) {

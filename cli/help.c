@@ -62,6 +62,13 @@ static const vaultctl_help_entry *entry_of(int argc, char **argv)
     return e;
 }
 
+const char *cli_command_name(int argc, char **argv)
+{
+    const vaultctl_help_entry *e = entry_of(argc, argv);
+
+    return e ? e->name : argv[0];
+}
+
 int cli_help_requested(int argc, char **argv)
 {
     const vaultctl_help_entry *e;

@@ -50,7 +50,8 @@ static int run(const cli *base, int argc, char **argv)
     argc -= optind;
     argv += optind;
     optind = 0; /* full re-initialisation of getopt for the command */
-    c.cmd = cmd;
+    /* "record erase", not "record", in its usage errors. */
+    c.cmd = cli_command_name(argc, argv);
     /* --help or -h anywhere after the command: that leaf's help, exit 0. */
     if (strcmp(cmd, "help") == 0)
         return cli_help_command(argc, argv);

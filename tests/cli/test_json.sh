@@ -240,6 +240,12 @@ else
         vc witness submit --url "http://127.0.0.1:$PORT" --witness "$WKEY" --checkpoint "$d/cp" --old 0
     { cat "$d/cp"; field cosignature; } >"$d/cosigned"
     jcase "witness verify" 0 exact=ok,cosigned ok=true cosigned:int -- vc witness verify --witness "$WKEY" "$d/cosigned"
+    # No witness pinned yet: audit witness fails in one stderr line and
+    # prints no JSON (an empty list would read as a round that went well).
+    vc audit witness >"$TMP/out" 2>"$TMP/err"; got=$?
+    if [ "$got" = 5 ] && [ ! -s "$TMP/out" ] && [ "$(wc -l <"$TMP/err")" = 1 ]; then
+        ok "audit witness --json with no witness: exit 5, stdout empty, one error line"; else
+        bad "audit witness --json with no witness: exit $got, stdout '$(head -c 100 "$TMP/out")'"; fi
     # Pin the witness in the policy: policy apply reports the change; then
     # audit witness submits the newest checkpoint to it.
     { cat "$POL"; printf '\nwitnesses:\n  - key: %s\n    url: http://127.0.0.1:%s\n' "$WKEY" "$PORT"; } >"$d/pw.yaml"
