@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -391,9 +392,9 @@ static void test_restore_missing_vault_file(void **state)
 
 typedef struct writer {
     vault *v;
-    volatile int stop;
-    int written;
-    int rc;
+    _Atomic int stop;    /* read and written by both threads */
+    _Atomic int written;
+    _Atomic int rc;
     char error[256];
 } writer;
 
@@ -417,6 +418,29 @@ static void *write_loop(void *arg)
     return NULL;
 }
 
+/* Called by vault_backup between copy steps, inside the snapshot it
+ * copies: the first time, it waits (at most 10 s) until the writer has
+ * committed 5 more records, so writes provably land while the copy runs. */
+typedef struct overlap {
+    writer *w;
+    int calls;
+    int before, after; /* w->written when the wait began and ended */
+} overlap;
+
+static void overlap_progress(uint64_t done, uint64_t total, void *arg)
+{
+    overlap *o = arg;
+
+    (void)done;
+    (void)total;
+    if (o->calls++ > 0)
+        return;
+    o->before = o->w->written;
+    for (int i = 0; i < 10000 && o->w->written < o->before + 5 && o->w->rc == 0; i++)
+        usleep(1000);
+    o->after = o->w->written;
+}
+
 /* The issue's must-show: a backup taken while another handle writes
  * restores, opens and verifies. */
 static void test_backup_during_writes_restores(void **state)
@@ -428,14 +452,20 @@ static void test_backup_during_writes_restores(void **state)
     uint64_t entries = 0;
     vault_restore_info info;
     int64_t count = 0;
+    overlap o;
 
     memset(&w, 0, sizeof w);
+    memset(&o, 0, sizeof o);
+    o.w = &w;
     assert_int_equal(vault_reopen(&w.v, f->v), 0);
     assert_int_equal(pthread_create(&t, NULL, write_loop, &w), 0);
     while (w.written < 20 && w.rc == 0)
         usleep(1000);
     at_backup = w.written;
-    assert_int_equal(vault_backup(f->v, f->bk, NULL, NULL), 0);
+    assert_int_equal(vault_backup(f->v, f->bk, overlap_progress, &o), 0);
+    /* Writes committed while the copy was being made. */
+    assert_true(o.calls > 0);
+    assert_true(o.after >= o.before + 5);
     /* The copy's snapshot was taken before vault_backup returned: writes
      * counted after it returned are not in it (however far the writer got
      * while the backup waited for the write lock to log itself). */
@@ -461,6 +491,10 @@ static void test_backup_during_writes_restores(void **state)
     assert_true(count >= 3 + at_backup);
     assert_true(count <= 3 + after_backup);
     assert_true(count < 3 + w.written);
+    /* The copy is the snapshot the backup began with: the writes that
+     * committed during the copy are not in it (one write may have
+     * committed before its count went up). */
+    assert_true(count <= 3 + o.before + 1);
 }
 
 int main(void)
