@@ -488,6 +488,68 @@ cleanup:
     return rc;
 }
 
+#define PSEUDONYM_LABEL "libvault/pseudonym/v1"
+
+int vc_pseudonym(char out[VC_PSEUDONYM_SIZE], size_t *out_len, const uint8_t root[VC_KEYBYTES],
+                 const char *department, const char *field, const char *value, size_t value_len)
+{
+    static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+    int rc = VAULT_OK;
+    uint8_t key[VC_KEYBYTES], p[16], len4[4];
+    size_t dlen, flen, b = 0, e = 0, i, o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    crypto_generichash_state st;
+    const unsigned char *v = (const unsigned char *)value;
+    unsigned char last;
+
+    out[0] = '\0';
+    *out_len = 0;
+    ENSURE(department && field && (value || value_len == 0), VAULT_EINVALID,
+           "pseudonym: missing input");
+    dlen = strlen(department);
+    flen = strlen(field);
+    ENSURE(dlen > 0 && dlen < VAULT_NAME_MAX && flen > 0 && flen < VAULT_NAME_MAX, VAULT_EINVALID,
+           "pseudonym: department or field name empty or too long");
+    ENSURE(value_len <= VAULT_VALUE_MAX, VAULT_ELIMIT, "value longer than %d bytes",
+           VAULT_VALUE_MAX);
+    trim_bounds(v, value_len, &b, &e);
+    if (e <= b)
+        goto cleanup; /* blank: nothing to stand for */
+    crypto_generichash_init(&st, root, VC_KEYBYTES, sizeof key);
+    crypto_generichash_update(&st, (const unsigned char *)PSEUDONYM_LABEL, sizeof PSEUDONYM_LABEL - 1);
+    put_u32le(len4, (uint32_t)dlen);
+    crypto_generichash_update(&st, len4, 4);
+    crypto_generichash_update(&st, (const unsigned char *)department, dlen);
+    put_u32le(len4, (uint32_t)flen);
+    crypto_generichash_update(&st, len4, 4);
+    crypto_generichash_update(&st, (const unsigned char *)field, flen);
+    crypto_generichash_final(&st, key, sizeof key);
+    crypto_generichash_init(&st, key, sizeof key, sizeof p);
+    last = v[e - 1] == 'x' ? 'X' : v[e - 1]; /* as the blind index normalises */
+    crypto_generichash_update(&st, v + b, e - b - 1);
+    crypto_generichash_update(&st, &last, 1);
+    crypto_generichash_final(&st, p, sizeof p);
+    memcpy(out, "PSN-", 4);
+    o = 4;
+    for (i = 0; i < 10; i++) { /* 80 bits: 16 characters, no padding */
+        acc = (acc << 8) | p[i];
+        bits += 8;
+        while (bits >= 5) {
+            out[o++] = b32[(acc >> (bits - 5)) & 31];
+            bits -= 5;
+        }
+    }
+    out[o] = '\0';
+    *out_len = o;
+cleanup:
+    sodium_memzero(&st, sizeof st);
+    sodium_memzero(key, sizeof key);
+    sodium_memzero(p, sizeof p);
+    acc = 0;
+    return rc;
+}
+
 int vc_sha256(uint8_t out[VC_SHA256_BYTES], const void *msg, size_t len)
 {
     crypto_hash_sha256(out, msg, len);

@@ -112,6 +112,19 @@ int vc_pwhash_profile(unsigned long long *opslimit, size_t *memlimit, int profil
 int vc_blind_index(uint8_t out[VC_BIDX_BYTES], const uint8_t bidx_root[VC_KEYBYTES],
                    const char *field, const char *value, size_t value_len) VAULT_MUST_CHECK;
 
+/* A department's pseudonym of a field value (the `pseudonym` mask,
+ * docs/masks.md): "PSN-" and 16 lower-case base32 characters of the first
+ * 10 bytes of keyed BLAKE2b-128 over the value normalised as for the blind
+ * index, under the key BLAKE2b-256(key = pseudonym root,
+ * "libvault/pseudonym/v1" | u32le len | department | u32le len | field).
+ * Stable for one department and field; unrelated across departments (and
+ * fields) without the root.  A blank value gives "" (out_len 0).  out holds
+ * VC_PSEUDONYM_SIZE bytes (NUL included). */
+#define VC_PSEUDONYM_SIZE 21
+int vc_pseudonym(char out[VC_PSEUDONYM_SIZE], size_t *out_len, const uint8_t root[VC_KEYBYTES],
+                 const char *department, const char *field, const char *value,
+                 size_t value_len) VAULT_MUST_CHECK;
+
 /* SHA-256, incremental and one-shot. */
 int vc_sha256(uint8_t out[VC_SHA256_BYTES], const void *msg, size_t len);
 typedef struct vc_sha256_ctx { unsigned char opaque[128] __attribute__((aligned(16))); } vc_sha256_ctx;

@@ -21,7 +21,7 @@ static const char *const kind_names[VAULT_MASK__COUNT] = {
     [VAULT_MASK_ID_NUMBER] = "id_number", [VAULT_MASK_PHONE] = "phone",
     [VAULT_MASK_BANK_CARD] = "bank_card", [VAULT_MASK_ADDRESS] = "address",
     [VAULT_MASK_AGE_BAND] = "age_band", [VAULT_MASK_FLAG] = "flag",
-    [VAULT_MASK_REDACT] = "redact",
+    [VAULT_MASK_REDACT] = "redact",     [VAULT_MASK_PSEUDONYM] = "pseudonym",
 };
 
 int mask_kind_from_name(vault_mask_kind *out, const char *name)
@@ -47,7 +47,7 @@ int mask_kind_from_name(vault_mask_kind *out, const char *name)
     if (printable) {
         rc = vault__err(VAULT_EINVALID,
                         "mask: unknown mask name '%s' (known: none, name, id_number, phone, "
-                        "bank_card, address, age_band, flag, redact)", name);
+                        "bank_card, address, age_band, flag, redact, pseudonym)", name);
     } else {
         rc = vault__err(VAULT_EINVALID,
                         "mask: unknown mask name (not shown: too long or not printable ASCII)");
@@ -612,6 +612,8 @@ int mask_apply(char **out, size_t *out_len, vault_mask_kind kind, const char *in
     }
     ENSURE((int)kind >= 0 && (int)kind < VAULT_MASK__COUNT, VAULT_EINVALID,
            "mask: unknown mask kind %d", (int)kind);
+    ENSURE(kind != VAULT_MASK_PSEUDONYM, VAULT_EINVALID,
+           "mask: a pseudonym needs the department's key (vc_pseudonym), not mask_apply");
     ENSURE(in != NULL || in_len == 0, VAULT_EINVALID, "mask: no input value");
     ENSURE(in_len <= VAULT_VALUE_MAX, VAULT_ELIMIT, "mask: value longer than %d bytes",
            VAULT_VALUE_MAX);

@@ -19,6 +19,9 @@ typedef enum vault_mask_kind {
     VAULT_MASK_AGE_BAND,  /* 1990-03-07 -> 30-39 (needs `now`) */
     VAULT_MASK_FLAG,      /* any non-empty value -> "yes", empty -> "no" */
     VAULT_MASK_REDACT,    /* -> "***" */
+    /* -> "PSN-" + 16 characters: keyed per department and field
+     * (vc_pseudonym, through the session); mask_apply refuses it. */
+    VAULT_MASK_PSEUDONYM,
     VAULT_MASK__COUNT
 } vault_mask_kind;
 

@@ -745,8 +745,18 @@ static int shown_value(char **out, size_t *out_len, vault_session *s, const char
         *out_len = ptlen;
         goto cleanup;
     }
-    GUARD(mask_apply(&masked, &mlen, d->mask == VAULT_MASK_NONE ? VAULT_MASK_REDACT : d->mask, pt,
-                     ptlen, (time_t)now));
+    if (d->mask == VAULT_MASK_PSEUDONYM) {
+        /* Keyed by the reading department and the field: the same value
+         * shows the same pseudonym to one department, an unrelated one to
+         * another (docs/masks.md "pseudonym"). */
+        masked = vc_malloc(VC_PSEUDONYM_SIZE);
+        ENSURE(masked, VAULT_ENOMEM, "out of secure memory");
+        GUARD(vc_pseudonym(masked, &mlen, keyring_pseudonym_root(s->v->keys), s->department,
+                           f->name, pt, ptlen));
+    } else {
+        GUARD(mask_apply(&masked, &mlen, d->mask == VAULT_MASK_NONE ? VAULT_MASK_REDACT : d->mask,
+                         pt, ptlen, (time_t)now));
+    }
     vc_wipe(pt, ptlen + 1);
     to = alloc(arg, mlen + 1);
     ENSURE(to, VAULT_ENOMEM, "out of secure memory");

@@ -389,6 +389,42 @@ static void test_bidx_vectors(void **state)
     free(storage);
 }
 
+/* tests/vectors/pseudonym.txt, from gen_pseudonym_vectors.py (Python's
+ * hashlib and base32, not libvault). */
+static void test_pseudonym_vectors(void **state)
+{
+    char *rows[TU_MAX_ROWS][TU_MAX_COLS], *storage = NULL;
+    size_t n = tu_vectors("pseudonym.txt", rows, &storage), i, inlen, len;
+    uint8_t root[32];
+    char out[VC_PSEUDONYM_SIZE];
+
+    (void)state;
+    for (i = 0; i < 32; i++)
+        root[i] = (uint8_t)(0xa0 + i);
+    assert_true(n >= 9);
+    for (i = 0; i < n; i++) {
+        uint8_t *in = tu_unhex(rows[i][2], &inlen);
+        const char *want = strcmp(rows[i][3], "-") == 0 ? "" : rows[i][3];
+        assert_int_equal(vc_pseudonym(out, &len, root, rows[i][0], rows[i][1], (const char *)in,
+                                      inlen), 0);
+        assert_string_equal(out, want);
+        assert_int_equal(len, strlen(want));
+        free(in);
+    }
+    /* Refused: no department, a name too long, a value too long. */
+    assert_int_equal(vc_pseudonym(out, &len, root, "", "phone", "1", 1), VAULT_EINVALID);
+    assert_int_equal(vc_pseudonym(out, &len, root, "health", NULL, "1", 1), VAULT_EINVALID);
+    {
+        char longname[VAULT_NAME_MAX + 1];
+        memset(longname, 'a', sizeof longname - 1);
+        longname[sizeof longname - 1] = '\0';
+        assert_int_equal(vc_pseudonym(out, &len, root, longname, "phone", "1", 1), VAULT_EINVALID);
+    }
+    assert_int_equal(vc_pseudonym(out, &len, root, "health", "phone", "1", VAULT_VALUE_MAX + 1),
+                     VAULT_ELIMIT);
+    free(storage);
+}
+
 static void test_kdf_vectors(void **state)
 {
     char *rows[TU_MAX_ROWS][TU_MAX_COLS], *storage = NULL;
@@ -401,7 +437,7 @@ static void test_kdf_vectors(void **state)
     (void)state;
     for (i = 0; i < 32; i++)
         master[i] = (uint8_t)(0x80 + i);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 4);
     assert_int_equal(keyring_new(&k, master, vault_id), 0);
     want = tu_unhex(rows[0][2], &klen);
     assert_memory_equal(keyring_db_key(k), want, 32);
@@ -411,6 +447,9 @@ static void test_kdf_vectors(void **state)
     free(want);
     want = tu_unhex(rows[2][2], &klen);
     assert_memory_equal(keyring_bidx_root(k), want, 32);
+    free(want);
+    want = tu_unhex(rows[3][2], &klen);
+    assert_memory_equal(keyring_pseudonym_root(k), want, 32);
     free(want);
     keyring_free(k);
     free(storage);
@@ -516,7 +555,8 @@ int main(void)
         cmocka_unit_test(test_field_moved), cmocka_unit_test(test_field_tampered),
         cmocka_unit_test(test_field_formats), cmocka_unit_test(test_field_limits),
         cmocka_unit_test(test_nonces_differ), cmocka_unit_test(test_bidx_vectors),
-        cmocka_unit_test(test_kdf_vectors), cmocka_unit_test(test_wrap),
+        cmocka_unit_test(test_kdf_vectors),
+        cmocka_unit_test(test_pseudonym_vectors), cmocka_unit_test(test_wrap),
         cmocka_unit_test(test_sign), cmocka_unit_test(test_encodings),
         cmocka_unit_test(test_rng_internal), cmocka_unit_test(test_rng_fork),
         cmocka_unit_test(test_rng_threads),
