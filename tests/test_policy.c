@@ -473,6 +473,11 @@ static const vcase vcases[] = {
       "bad_selector.yaml:32:21: error: action 'create' acts on whole records",
       "bad_selector.yaml:40:13: error: impossible selector: grades needs min, max or both", NULL},
      5, 0},
+    {"bad_rule_mask.yaml", VAULT_EPOLICY,
+     {"bad_rule_mask.yaml:15:11: error: mask 'pseudonym' on a rule whose effect is not mask",
+      "bad_rule_mask.yaml:21:11: error: unknown mask 'blur'",
+      "bad_rule_mask.yaml:27:11: error: unknown mask 'none'", NULL},
+     3, 0},
     {"shadowed.yaml", VAULT_OK,
      {"shadowed.yaml:19:5: warning: rule 'clerk-special' (allow) can never take effect: deny rule "
       "'no-special' (line 13)",

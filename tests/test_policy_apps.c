@@ -827,7 +827,14 @@ static void test_shipped(void **state)
     policy_free(p);
 
     p = load_shipped("policies/hotline.yaml");
-    assert_int_equal(policy_app_count(p), 2);
+    assert_int_equal(policy_app_count(p), 3);
+    /* The handling department's app: its officers, for handling only. */
+    expect(p, "work-order-app", "handling_officer", "urban_management", "hangzhou/gongshu",
+           "work_order_handling", 0, VAULT_OK, NULL);
+    expect(p, "work-order-app", "handling_officer", "urban_management", "hangzhou",
+           "legal_disclosure", 0, VAULT_EDENIED, NULL);
+    expect(p, "work-order-app", "hotline_agent", "hotline_12345", "hangzhou", "hotline_intake", 0,
+           VAULT_EDENIED, NULL);
     expect(p, "hotline-app", "hotline_agent", "hotline_12345", "hangzhou/gongshu",
            "hotline_intake", 0, VAULT_OK, NULL);
     expect(p, "hotline-app", "hotline_supervisor", "hotline_12345", "hangzhou",

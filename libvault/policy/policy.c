@@ -499,7 +499,7 @@ cleanup:
         out->by = VP_BY_DEFAULT;
     }
     if (out->effect == VAULT_EFFECT_MASK && d.field >= 0)
-        out->mask = p->fields[d.field].mask;
+        out->mask = r != NULL && r->mask != VAULT_MASK_NONE ? r->mask : p->fields[d.field].mask;
     return rc;
 }
 #undef FAIL_CLOSED

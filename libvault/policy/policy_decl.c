@@ -194,7 +194,7 @@ static void parse_fields(pctx *c, const vnode *m)
                 vp_quote(q, sizeof q, v[1]->s, v[1]->len);
                 vp_diag_n(c, VP_ERR, v[1],
                           "unknown mask '%s' (expected none, name, id_number, phone, bank_card, "
-                          "address, age_band, flag or redact)",
+                          "address, age_band, flag, redact or pseudonym)",
                           q);
             }
             f->mask = mk;

@@ -147,6 +147,7 @@ typedef struct vp_rule {
     const char *description; /* or NULL */
     unsigned line, col;
     int effect;
+    vault_mask_kind mask;  /* effect mask: the rule's own `mask:` (NONE: the field's) */
     unsigned actions;      /* bit per VAULT_ACTION_* */
     int never;             /* can never match (warned): left out of the index */
     int scope;             /* VP_SCOPE_* */

@@ -242,8 +242,9 @@ static void parse_rule(pctx *c, vp_rule *r, const vnode *m)
     static const vp_keydef defs[] = {
         {"id", 1},    {"description", 0}, {"subjects", 1}, {"actions", 1}, {"purposes", 0},
         {"scope", 1}, {"fields", 0},      {"grades", 0},   {"effect", 1},
+        {"mask", 0},
     };
-    enum { ID, DESC, SUBJ, ACT, PURP, SCOPE, FIELDS, GRADES, EFFECT };
+    enum { ID, DESC, SUBJ, ACT, PURP, SCOPE, FIELDS, GRADES, EFFECT, MASK };
     vault_policy *p = c->p;
     const vnode *v[VAULT_ARRAY_LEN(defs)], *record_level = NULL;
     char q[80];
@@ -291,6 +292,24 @@ static void parse_rule(pctx *c, vp_rule *r, const vnode *m)
                 vp_quote(q, sizeof q, e->s, e->len);
                 vp_diag_n(c, VP_ERR, e, "unknown effect '%s': use allow, mask or deny", q);
             }
+        }
+    }
+    /* A mask rule may show its fields with a mask of its own (a handling
+     * department sees the caller as a pseudonym, the desk as 138****5678). */
+    if (v[MASK] != NULL && vp_want(c, v[MASK], VN_SCALAR, "mask")) {
+        vault_mask_kind mk = VAULT_MASK_NONE;
+
+        vp_quote(q, sizeof q, v[MASK]->s, v[MASK]->len);
+        if (r->effect != VAULT_EFFECT_MASK) {
+            vp_diag_n(c, VP_ERR, v[MASK], "mask '%s' on a rule whose effect is not mask", q);
+        } else if (memchr(v[MASK]->s, '\0', v[MASK]->len) != NULL ||
+                   mask_kind_from_name(&mk, v[MASK]->s) != VAULT_OK || mk == VAULT_MASK_NONE) {
+            vault__err_clear();
+            vp_diag_n(c, VP_ERR, v[MASK],
+                      "unknown mask '%s' (expected name, id_number, phone, bank_card, address, "
+                      "age_band, flag, redact or pseudonym)", q);
+        } else {
+            r->mask = mk;
         }
     }
     if (v[SUBJ] != NULL)
