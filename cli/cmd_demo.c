@@ -99,7 +99,8 @@ static void remove_tree(const char *dir)
     static const char *const names[] = {"street.vault", "street.vault-wal", "street.vault-shm",
                                         "street.vault.keys", "street.key", "residents.csv",
                                         "audit.jsonl", "audit.pub", "tampered.jsonl",
-                                        "checkpoint.txt"};
+                                        "checkpoint.txt", "hotline.vault", "hotline.vault-wal",
+                                        "hotline.vault-shm", "hotline.vault.keys", "hotline.key"};
     char path[4096];
     size_t i;
 
@@ -416,6 +417,23 @@ int cmd_demo(cli *c, int argc, char **argv)
                       "hotline_followup")) != 0)
         goto out;
     demo_show_read(hotline, "hotline agent", ida, hotline_view, 4);
+
+    /* 5b: the hotline policy next to the community one (the shipped ones). */
+    {
+        char hpol[2048], hv[2048], hk[2048];
+        const char *slash = strrchr(policy, '/');
+        int dirlen = slash ? (int)(slash - policy) : 1;
+
+        snprintf(hpol, sizeof hpol, "%.*s/hotline.yaml", dirlen, slash ? policy : ".");
+        snprintf(hv, sizeof hv, "%s/hotline.vault", dir);
+        snprintf(hk, sizeof hk, "%s/hotline.key", dir);
+        if (access(hpol, R_OK) != 0) {
+            demo_step("5b. A complaint dispatched to the urban management bureau (12345 work order)");
+            printf("  (skipped: no hotline.yaml next to %s)\n", policy);
+        } else if ((ex = demo_hotline(hv, hk, hpol)) != EXIT_OK) {
+            goto out;
+        }
+    }
 
     demo_step("6. The officer grants the grid worker two hours of masked health data, then revokes it");
     spec = (vault_grant_spec)VAULT_GRANT_SPEC_INIT;

@@ -11,6 +11,11 @@ void demo_step(const char *title);
 void demo_show_read(vault_session *s, const char *who, const char *id, const char *const *fields,
                     size_t n);
 
+/* Step 5b (cli/demo_hotline.c): a new vault at vault_path (key file
+ * key_path) on the hotline policy, a complaint dispatched to the urban
+ * management bureau.  Returns an exit code (EXIT_OK). */
+int demo_hotline(const char *vault_path, const char *key_path, const char *policy);
+
 /* What the service part takes over from the embedded tour: the temporary
  * directory, the vault (closed) and its key file, residents A and B. */
 typedef struct demo_service_in {
