@@ -5,7 +5,7 @@
 DEPS := build-essential cmake pkg-config libsodium-dev libsqlcipher-dev libssl-dev sqlcipher \
         libmicrohttpd-dev libgnutls28-dev gnutls-bin libsystemd-dev systemd libcurl4-gnutls-dev \
         libyaml-dev libjansson-dev libcsv-dev libunistring-dev libcmocka-dev libsqlite3-dev python3 clang libclang-rt-14-dev \
-        python3-venv python3-pip python3-setuptools python3-wheel mypy tzdata \
+        python3-venv python3-pip python3-setuptools python3-wheel python3-setuptools-whl python3-wheel-whl mypy tzdata \
         debhelper dh-python python3-all pybuild-plugin-pyproject lintian postgresql-15 libpq-dev \
         groff-base man-db
 

@@ -4,8 +4,11 @@ against the C library installed into a temporary prefix (issue 18, "Must show").
 
     check_install.py --build BUILD_DIR --source SOURCE_DIR [--cmake CMAKE]
 
-Offline: the venv sees the system's setuptools (--system-site-packages) and
-pip runs with --no-index --no-build-isolation.  The C library comes from
+Offline, two ways: a venv that sees the system's setuptools and wheel
+(--system-site-packages) with pip --no-index --no-build-isolation, and a
+plain venv with pip --no-index --find-links /usr/share/python-wheels, which
+builds in isolation from Debian's wheels of setuptools and wheel
+(python3-setuptools-whl, python3-wheel-whl).  The C library comes from
 `cmake --install BUILD_DIR --prefix TMP/prefix`; the example runs from a copy
 of the package in the venv, with LD_LIBRARY_PATH (then LIBVAULT_PATH) pointing
 into the prefix and never at the build tree, and must report a library_path
@@ -139,6 +142,26 @@ def main():
         env = clean_env()
         must(run([py, "-m", "pip", "install", "--no-index", "--no-build-isolation", "--no-deps",
                   src], env=env, cwd=tmp), "pip install --no-index --no-build-isolation")
+
+        # 2b. a plain venv (nothing of the system's site-packages): pip builds
+        #     in isolation from Debian's wheels, still without the network
+        wheels = "/usr/share/python-wheels"
+        check(glob.glob(os.path.join(wheels, "wheel-*.whl")) and
+              glob.glob(os.path.join(wheels, "setuptools-*.whl")),
+              "Debian's setuptools and wheel wheels in %s (python3-setuptools-whl, "
+              "python3-wheel-whl: make deps)" % wheels)
+        plain = os.path.join(tmp, "plain")
+        must(run([sys.executable, "-m", "venv", plain]), "python -m venv (plain)")
+        plain_py = os.path.join(plain, "bin", "python")
+        must(run([plain_py, "-m", "pip", "install", "--no-index", "--find-links", wheels,
+                  "--no-deps", src], env=env, cwd=tmp),
+             "pip install --no-index --find-links %s (plain venv)" % wheels)
+        r = must(run([plain_py, "-c", "import libvault; print(libvault.__file__, "
+                      "libvault.library_path)"], env=clean_env(LD_LIBRARY_PATH=libdir), cwd=tmp),
+                 "import libvault in the plain venv")
+        mod, lib = r.stdout.split()
+        check(inside(mod, plain) and inside(lib, prefix),
+              "the plain venv imports its own copy and the installed library", r.stdout)
 
         meta = json.loads(must(run([py, "-c", METADATA], env=env, cwd=tmp), "metadata").stdout)
         check(meta["name"] == "libvault" and meta["version"] == "0.1.0",
