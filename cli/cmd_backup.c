@@ -40,9 +40,12 @@ int cmd_backup(cli *c, int argc, char **argv)
         rc = vault_backup(v, out, cli_progress_fn, &bar);
         cli_progress_end(&bar);
     }
+    if (rc < 0) { /* the message first: closing the handle clears it */
+        ex = cli_fail(c, rc);
+        vault_close(v);
+        return ex;
+    }
     vault_close(v);
-    if (rc < 0)
-        return cli_fail(c, rc);
     if (c->json) {
         json_t *o = json_pack("{s:s}", "backup", out);
         ex = !o || cli_print_json(stdout, o) < 0 ? EXIT_FAIL : EXIT_OK;

@@ -37,8 +37,10 @@ static int kv_add_arg(cli *c, kv *k, const char *arg)
     const char *eq = strchr(arg, '=');
     char *copy;
 
-    if (!eq || eq == arg)
+    if (!eq)
         return cli_usage_error(c, "expected FIELD=VALUE, got an argument without '='");
+    if (eq == arg)
+        return cli_usage_error(c, "expected FIELD=VALUE, got an empty field name before '='");
     if (k->n == MAX_FIELDS)
         return cli_usage_error(c, "at most %d fields at once", MAX_FIELDS);
     copy = strdup(arg);
@@ -62,8 +64,10 @@ static int kv_add_json(cli *c, kv *k, const char *path)
     k->doc = strcmp(path, "-") == 0 ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &err)
                                     : json_load_file(path, JSON_REJECT_DUPLICATES, &err);
     if (!k->doc) {
-        cli_errf("%s: %s: %s:%d:%d: %s", c->prog, c->cmd, path, err.line, err.column,
-                err.text);
+        /* Where, not jansson's text: it quotes the input ("near '3301...'"),
+         * and the input holds the values --input keeps out of sight. */
+        cli_errf("%s: %s: %s:%d:%d: not valid JSON (or a duplicate key)", c->prog, c->cmd, path,
+                 err.line, err.column);
         return EXIT_INVALID;
     }
     if (!json_is_object(k->doc)) {
@@ -210,6 +214,8 @@ static int split_fields(cli *c, char *list, const char **out, size_t *n)
             out[(*n)++] = p;
         p = comma ? comma + 1 : NULL;
     }
+    if (*n == 0) /* "" or ",,": nothing to read, which is not "all fields" */
+        return cli_usage_error(c, "--fields names no field (give F1,F2,... or leave it out for all)");
     return EXIT_OK;
 }
 

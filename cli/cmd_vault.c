@@ -46,8 +46,9 @@ int cmd_init(cli *c, int argc, char **argv)
         id[0] = '\0';
     /* The auditors' copy of the checkpoint key, pinned outside the vault. */
     if ((rc = vault_audit_pubkey(key, sizeof key, v)) < 0) {
+        int ex = cli_fail(c, rc); /* before the close, which clears the message */
         vault_close(v);
-        return cli_fail(c, rc);
+        return ex;
     }
     if (c->json) {
         json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "vault", c->vault_path, "id", id, "policy",

@@ -395,8 +395,10 @@ int cli_open_vault(vault **out, cli *c)
     cli_progress_end(&bar);
     cli_secret_free(&secret);
     if (rc == VAULT_OK && c->subject.user && (rc = vault_set_actor(*out, c->subject.user)) < 0) {
+        ex = cli_fail(c, rc); /* before the close, which clears the message */
         vault_close(*out);
         *out = NULL;
+        return ex;
     }
     return rc < 0 ? cli_fail(c, rc) : EXIT_OK;
 }

@@ -90,6 +90,8 @@ int cli_help_command(int argc, char **argv)
     char name[HELP_NAME_MAX];
     const char *text;
 
+    if (argc == 2 && is_help_option(argv[1])) /* `vaultctl help -h`: what help does */
+        return cli_help_for("");
     if (argc > 3) {
         cli_errf("vaultctl: help: at most a command and a subcommand (vaultctl help record add)");
         return EXIT_USAGE;

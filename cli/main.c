@@ -1,10 +1,39 @@
 /* vaultctl: command-line tool for data officers and compliance staff. */
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+
+/* Warn when TZ names a zone without a file (cli.h). */
+static void tz_check(void)
+{
+    const char *tz = getenv("TZ"), *dir = getenv("TZDIR");
+    char path[4096];
+    size_t i;
+
+    if (!tz || !*tz)
+        return;
+    if (*tz == ':')
+        tz++;
+    /* A POSIX rule ("CST-8", "UTC0", "EST5EDT") carries an offset digit and
+     * needs no file; anything else names a zone file, which glibc silently
+     * replaces by UTC when it is missing ("Asia/Shangai"). */
+    for (i = 0; tz[i]; i++)
+        if (isdigit((unsigned char)tz[i]) && !strchr(tz, '/'))
+            return;
+    if (*tz == '/')
+        snprintf(path, sizeof path, "%s", tz);
+    else
+        snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz);
+    if (access(path, R_OK) != 0)
+        cli_errf("vaultctl: warning: TZ=%s names no time zone (%s: %s): local times are UTC", tz,
+                 path, strerror(errno));
+}
 
 static int run(const cli *base, int argc, char **argv)
 {
@@ -19,6 +48,7 @@ static int run(const cli *base, int argc, char **argv)
      * --local and --utc (last one wins) decide otherwise. */
     c.local = getenv("TZ") && *getenv("TZ");
     tzset();
+    tz_check();
     if (vault_init() < 0) {
         cli_errf("vaultctl: %s", vault_error_last());
         return EXIT_FAIL;
@@ -115,5 +145,12 @@ int main(int argc, char **argv)
     cli_locale_init();
     ex = run(&c, argc, argv);
     cli_env_secrets_free();
+    /* A result that never reached its reader (a full disk, a closed pipe)
+     * is a failure, not success with the output lost. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_errf("vaultctl: writing standard output: %s", strerror(errno ? errno : EIO));
+        if (ex == EXIT_OK)
+            ex = EXIT_FAIL;
+    }
     return ex;
 }

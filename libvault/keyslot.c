@@ -805,6 +805,37 @@ cleanup:
     return rc;
 }
 
+/* A key file that already opens a slot is not enrolled twice (a second
+ * slot for one secret only hides that it is one).  Passphrases are not
+ * checked: that would cost an Argon2id run per passphrase slot. */
+static int keyfile_not_enrolled(const ks_file *f, const vault_secret *secret, const char *path)
+{
+    int rc = VAULT_OK, r;
+    uint8_t *kek = NULL, *key = NULL, *keyfile = NULL;
+    size_t i;
+
+    if (secret->kind != VAULT_UNLOCK_KEYFILE || access((const char *)secret->data, F_OK) != 0)
+        goto cleanup; /* a new key file is made from fresh random bytes */
+    kek = vc_malloc(VC_KEYBYTES);
+    key = vc_malloc(VAULT_KEY_BYTES);
+    keyfile = vc_malloc(VAULT_KEY_BYTES + 1);
+    ENSURE(kek && key && keyfile, VAULT_ENOMEM, "out of secure memory");
+    GUARD(read_keyfile(keyfile, secret->data));
+    for (i = 0; i < f->nslots; i++) {
+        if (f->slots[i].kind != VAULT_UNLOCK_KEYFILE)
+            continue;
+        r = open_slot(key, kek, f, &f->slots[i], secret, keyfile);
+        vault__err_clear();
+        ENSURE(r != VAULT_OK, VAULT_EEXISTS, "keys file %s: that key file already unlocks slot %d",
+               path, f->slots[i].number);
+    }
+cleanup:
+    vc_free(kek);
+    vc_free(key);
+    vc_free(keyfile);
+    return rc;
+}
+
 int ks_add(int *out_slot, const char *path, const uint8_t master[VAULT_KEY_BYTES],
            const vault_secret *secret, const char *label)
 {
@@ -824,6 +855,7 @@ int ks_add(int *out_slot, const char *path, const uint8_t master[VAULT_KEY_BYTES
     ENSURE(f->next_slot <= KS_SLOT_NUMBER_MAX, VAULT_ELIMIT, "keys file %s: no slot numbers left",
            path);
     number = (int)f->next_slot;
+    GUARD(keyfile_not_enrolled(f, secret, path));
     GUARD(seal_slot(&slot, number, f->vault_id, master, secret, label, path));
     ENSURE(json_array_append(json_object_get(f->doc, "slots"), slot) == 0 &&
                json_object_set_new(f->doc, "next_slot", json_integer(f->next_slot + 1)) == 0,

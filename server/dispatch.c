@@ -63,9 +63,10 @@ void vd_dispatch(vd_request *r, const char *body, size_t len, const char *query_
     } else if (len) {
         r->body = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!r->body || !json_is_object(r->body)) {
-            if (!r->body)
-                snprintf(msg, sizeof msg, "request body: line %d column %d: %s", jerr.line,
-                         jerr.column, jerr.text);
+            if (!r->body) /* not jansson's text: it quotes the body, values included */
+                snprintf(msg, sizeof msg,
+                         "request body: line %d column %d: not valid JSON (or a duplicate key)",
+                         jerr.line, jerr.column);
             else
                 snprintf(msg, sizeof msg, "request body must be a JSON object");
             json_decref(r->body);

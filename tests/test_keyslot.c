@@ -692,6 +692,11 @@ static void test_add_keyfile_unlock_both(void **state)
     assert_int_equal(slot, 1);
     expect_unlock(t, &p, VAULT_OK);
     expect_unlock(t, &k, VAULT_OK);
+    /* The same key file again: refused, naming the slot it opens. */
+    slot = -1;
+    assert_int_equal(ks_add(&slot, t->keys, t->master, &k, "again"), VAULT_EEXISTS);
+    assert_non_null(strstr(vault_error_last(), "already unlocks slot 1"));
+    assert_int_equal(slot, -1);
 }
 
 static void test_second_passphrase(void **state)
@@ -794,11 +799,21 @@ static void test_list(void **state)
     free(info);
 }
 
+/* A key file of its own for the n-th slot a test adds (ks_add refuses a
+ * key file that already opens a slot): path into buf, 128 bytes. */
+static vault_secret nth_keyfile(char *buf, const T *t, int n)
+{
+    snprintf(buf, 128, "%s/k%d.key", t->dir, n);
+    if (access(buf, F_OK) != 0)
+        assert_int_equal(vault_keyfile_generate(buf), 0);
+    return tu_keyfile_secret(buf);
+}
+
 static void test_labels(void **state)
 {
     T *t = *state;
     vault_secret k = tu_keyfile_secret(t->kf);
-    char l[VAULT_NAME_MAX + 1];
+    char l[VAULT_NAME_MAX + 1], p2[128], p3[128];
     vault_keyslot_info *info = NULL;
     size_t n = 0;
     const char *bad[] = {"tab\there", "nl\n", "del\x7f", "\xff", "\xc0\xaf", "\xe2\x80",
@@ -813,7 +828,9 @@ static void test_labels(void **state)
     assert_true(file_equals(t->keys, t->orig, t->orig_len));
     l[VAULT_NAME_MAX - 1] = 0; /* 127 bytes: the longest allowed */
     assert_int_equal(ks_add(NULL, t->keys, t->master, &k, l), 0);
+    k = nth_keyfile(p2, t, 2);
     assert_int_equal(ks_add(NULL, t->keys, t->master, &k, NULL), 0);
+    k = nth_keyfile(p3, t, 3);
     assert_int_equal(ks_add(NULL, t->keys, t->master, &k, "网格员 grid-07 ✓ 😀"), 0);
     assert_int_equal(ks_list(&info, &n, t->keys), 0);
     assert_int_equal(n, 4);
@@ -826,16 +843,19 @@ static void test_labels(void **state)
 static void test_slot_limit(void **state)
 {
     T *t = *state;
-    vault_secret k = tu_keyfile_secret(t->kf);
+    vault_secret k;
+    char path[128];
     int i, slot = -1;
     size_t n = 0;
     uint8_t *before;
 
     for (i = 1; i < KS_MAX_SLOTS; i++) {
+        k = nth_keyfile(path, t, i);
         assert_int_equal(ks_add(&slot, t->keys, t->master, &k, "k"), 0);
         assert_int_equal(slot, i);
     }
     before = slurp(t->keys, &n);
+    k = nth_keyfile(path, t, KS_MAX_SLOTS);
     assert_int_equal(ks_add(&slot, t->keys, t->master, &k, "k"), VAULT_ELIMIT);
     assert_true(file_equals(t->keys, before, n));
     free(before);

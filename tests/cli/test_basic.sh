@@ -57,6 +57,25 @@ printf '{"address": "浙江省杭州市拱墅区小河街道长征社区长征�
 expect_exit 0 "record update from JSON" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" record update "$ID" --input "$TMP/in.json"
 expect_exit 7 "record update with an unknown field" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" record update "$ID" shoe_size=42
 expect_exit 2 "FIELD=VALUE without =" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" record update "$ID" shoe_size
+expect_exit 2 "FIELD=VALUE with an empty field name" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" record update "$ID" =x
+expect_grep "empty field name" "$TMP/err" "the message says the field name is empty"
+# A result that can't be written (a full disk) is a failure, never exit 0.
+if [ -w /dev/full ]; then
+    "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" --json record get "$ID" --fields name >/dev/full 2>"$TMP/err"
+    [ $? = 1 ] && grep -q "writing standard output" "$TMP/err" && ok "record get to a full disk: exit 1, standard output could not be written" ||
+        bad "a full disk: $(cat "$TMP/err")"
+    "$VAULTCTL" --help >/dev/full 2>/dev/null && bad "--help to a full disk exits 0" || ok "--help to a full disk fails"
+fi
+# A backup that can't be written says why (the library's message, not a code).
+expect_exit 1 "backup into a missing directory fails" -- "$VAULTCTL" --vault "$V" --key-file "$K" backup --out "$TMP/no/such/dir/b.vault"
+expect_grep "b.vault.partial: No such file or directory" "$TMP/err" "and says why"
+# A broken --input file: where it breaks, never the values it holds.
+printf '{"id_number": "330102199001011234' >"$TMP/broken.json"
+expect_exit 7 "record update from broken JSON" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" record update "$ID" --input "$TMP/broken.json"
+expect_grep "broken.json:1:[0-9]*: not valid JSON" "$TMP/err" "the error says where the JSON breaks"
+expect_no_grep "3301021990" "$TMP/err" "and doesn't quote the value"
+expect_exit 2 "record get --fields '' is a usage error" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" record get "$ID" --fields ''
+expect_exit 2 "record get --fields ',,' is a usage error" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" record get "$ID" --fields ',,'
 expect_exit 0 "officer reads" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" record get "$ID" --fields name,phone
 expect_grep "13812345678" "$TMP/out" "officer sees the phone in plaintext"
 expect_exit 0 "grid worker reads, JSON" -- "$VAULTCTL" --vault "$V" --key-file "$K" "${GRID[@]}" --json record get "$ID" --fields phone,name

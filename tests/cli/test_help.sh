@@ -44,6 +44,10 @@ expect_exit 2 "help frobnicate: no such command" -- "$VAULTCTL" help frobnicate
 expect_grep "no such command 'frobnicate'" "$TMP/err" "help names what is unknown"
 expect_exit 2 "help record frob" -- "$VAULTCTL" help record frob
 expect_exit 0 "help: the top-level text" -- "$VAULTCTL" help
+for h in -h --help; do
+    expect_exit 0 "help $h: the top-level text" -- "$VAULTCTL" help $h
+    expect_grep "^usage: vaultctl" "$TMP/out" "help $h prints the usage"
+done
 "$VAULTCTL" --help >"$TMP/top"
 cmp -s "$TMP/out" "$TMP/top" && ok "help = --help" || bad "help differs from --help"
 
@@ -125,6 +129,16 @@ complete_words() { # WORDS... -> the completions of the last word
 }
 [ "$(complete_words vaultctl rec)" = record ] && ok "vaultctl rec<TAB>: record" || bad "vaultctl rec<TAB>: '$(complete_words vaultctl rec)'"
 [ "$(complete_words vaultctl --vault v.vault rec)" = record ] && ok "after --vault PATH too" || bad "after --vault PATH"
+# Option values per leaf: a fixed list, a time (nothing), a file.
+[ "$(complete_words vaultctl keyslot add --kdf m)" = moderate ] && ok "--kdf m<TAB>: moderate" ||
+    bad "--kdf m<TAB>: '$(complete_words vaultctl keyslot add --kdf m)'"
+[ "$(complete_words vaultctl --kdf '' | tr '\n' ' ')" = "interactive moderate sensitive " ] &&
+    ok "--kdf <TAB>: the three profiles" || bad "--kdf <TAB>: '$(complete_words vaultctl --kdf '')'"
+mkdir -p "$TMP/cw" && touch "$TMP/cw/backup.vault"
+[ -z "$(cd "$TMP/cw" && complete_words vaultctl grant --from '')" ] && ok "grant --from <TAB>: no file names (a time)" ||
+    bad "grant --from <TAB>: '$(cd "$TMP/cw" && complete_words vaultctl grant --from '')'"
+[ "$(cd "$TMP/cw" && complete_words vaultctl restore --from b)" = backup.vault ] &&
+    ok "restore --from b<TAB>: the file" || bad "restore --from b<TAB>: '$(cd "$TMP/cw" && complete_words vaultctl restore --from b)'"
 complete_words vaultctl record a >"$TMP/c"; [ "$(cat "$TMP/c")" = add ] && ok "vaultctl record a<TAB>: add" || bad "record a<TAB>: $(cat "$TMP/c")"
 complete_words vaultctl record add --in >"$TMP/c"
 grep -qx -- --in "$TMP/c" && ok "record add --<TAB> offers --in" || bad "record add --in<TAB>: $(tr '\n' ' ' <"$TMP/c")"

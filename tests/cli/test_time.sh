@@ -146,4 +146,13 @@ expect_grep '"exp": 1799546400' "$TMP/out" "token issue --at: Unix seconds still
 expect_exit 2 "token issue --at a bad time" -- "$VAULTCTL" "${TOK[@]}" --at "2027-01-10 9:00"
 expect_grep "token issue: --at: '2027-01-10 9:00' is not a time; use " "$TMP/err" "token issue --at: one line naming the option"
 
+# A TZ that names no zone (a typo) is UTC to glibc without a word: vaultctl
+# says so in one line; a real zone or a POSIX rule says nothing.
+TZ=Asia/Shangai "$VAULTCTL" --version >/dev/null 2>"$TMP/err"
+expect_grep "warning: TZ=Asia/Shangai names no time zone .*local times are UTC" "$TMP/err" "a misspelt TZ is named"
+for z in Asia/Shanghai :Asia/Shanghai CST-8 UTC; do
+    TZ=$z "$VAULTCTL" --version >/dev/null 2>"$TMP/err"
+    [ ! -s "$TMP/err" ] && ok "TZ=$z: no warning" || bad "TZ=$z: $(cat "$TMP/err")"
+done
+
 finish

@@ -169,6 +169,13 @@ class ServiceTest(unittest.TestCase):
                         headers={"Content-Type": "application/json"})
         self.assertEqual(r.status, 400)
         self.assertIn("request body: line 1", r.error()["message"])
+        # The message says where, never what: jansson's own text quotes the body.
+        r = self.d.post("/v1/records/get", None, token=self.officer,
+                        raw=b'{"purpose": "x", "value": "330102199001011234',
+                        headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status, 400)
+        self.assertIn("not valid JSON", r.error()["message"])
+        self.assertNotIn("3301021990", r.error()["message"])
 
     def test_unknown_route(self):
         self.assertEqual(self.d.get("/v1/nope").status, 404)
