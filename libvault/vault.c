@@ -568,6 +568,14 @@ void vault_close(vault *v)
     free(v);
 }
 
+int vault_location_shown(char *out, size_t out_size, const char *location)
+{
+    if (!out || !out_size || !location)
+        return vault__err(VAULT_EINVALID, "vault_location_shown: missing argument");
+    store_location_display(out, out_size, location);
+    return VAULT_OK;
+}
+
 int vault_id(char *out, size_t out_size, const vault *v)
 {
     if (v && v->remote)
