@@ -17,7 +17,7 @@ int cmd_init(cli *c, int argc, char **argv)
     const char *policy = NULL;
     vault_secret secret = VAULT_SECRET_INIT;
     vault *v = NULL;
-    char id[VAULT_ID_HEX_SIZE], key[VAULT_PUBKEY_SIZE];
+    char id[VAULT_ID_HEX_SIZE], key[VAULT_PUBKEY_SIZE], shown[1024];
     int opt, r, rc;
 
     while ((opt = cli_getopt(argc, argv, "p:", opts)) != -1) {
@@ -44,6 +44,9 @@ int cmd_init(cli *c, int argc, char **argv)
         return cli_fail(c, rc);
     if (vault_id(id, sizeof id, v) < 0)
         id[0] = '\0';
+    /* A PostgreSQL location's password is never printed. */
+    if (vault_location_shown(shown, sizeof shown, c->vault_path) < 0)
+        snprintf(shown, sizeof shown, "(vault)");
     /* The auditors' copy of the checkpoint key, pinned outside the vault. */
     if ((rc = vault_audit_pubkey(key, sizeof key, v)) < 0) {
         int ex = cli_fail(c, rc); /* before the close, which clears the message */
@@ -51,7 +54,7 @@ int cmd_init(cli *c, int argc, char **argv)
         return ex;
     }
     if (c->json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "vault", c->vault_path, "id", id, "policy",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "vault", shown, "id", id, "policy",
                               policy, "audit_pubkey", key);
         cli_print_json(stdout, o);
         json_decref(o);
@@ -59,7 +62,7 @@ int cmd_init(cli *c, int argc, char **argv)
         char line[2600];
         snprintf(line, sizeof line, "created vault %s (id %s) with policy %s\n"
                  "audit public key (give auditors a copy; audit verify --pubkey checks it):\n"
-                 "  %s\n", c->vault_path, id, policy, key);
+                 "  %s\n", shown, id, policy, key);
         cli_put_lines(stdout, line); /* paths as typed: escaped */
     }
     vault_close(v);

@@ -205,6 +205,13 @@ VAULT_API int vault_reopen(vault **out, vault *v) VAULT_CHECK;
 /* Close the handle, wiping its keys. */
 VAULT_API void vault_close(vault *v);
 
+/* A vault location as it may be shown (messages, logs, output): a
+ * password in a PostgreSQL location ("postgresql://u:PASSWORD@h/db",
+ * "pg:... password=PASSWORD") replaced by "***", anything else as given.
+ * out is always NUL-terminated (cut to fit); VAULT_EINVALID when out_size
+ * is 0 or location NULL.  docs/postgresql.md "Locations". */
+VAULT_API int vault_location_shown(char *out, size_t out_size, const char *location) VAULT_CHECK;
+
 /* The vault's random id as 32 hex characters (out must hold 33 bytes). */
 VAULT_API int vault_id(char *out, size_t out_size, const vault *v) VAULT_CHECK;
 

@@ -77,7 +77,7 @@ int vault_backup(vault *v, const char *out_path, vault_progress_fn progress, voi
     GUARD(vault__enter(v));
     entered = 1;
     ENSURE(store_location_is_file(v->path), VAULT_ESTATE,
-           "%s is not kept in a SQLCipher file: back it up with its backend's tools", v->path);
+           "%s is not kept in a SQLCipher file: %s", v->shown, store_location_copy_hint(v->path));
     GUARD(path_with(partial, sizeof partial, out_path, ".partial"));
     ENSURE(!exists(out_path), VAULT_EEXISTS, "%s already exists (a backup never overwrites)",
            out_path);

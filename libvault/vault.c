@@ -121,14 +121,7 @@ void vault_free(void *p)
 
 static int keys_path_for(char **out, const char *path)
 {
-    size_t n = strlen(path) + sizeof ".keys";
-    char *p = malloc(n);
-
-    if (!p)
-        return vault__err(VAULT_ENOMEM, "out of memory");
-    snprintf(p, n, "%s.keys", path);
-    *out = p;
-    return VAULT_OK;
+    return store_location_keys_path(out, path);
 }
 
 static int handle_new(vault **out, const char *path)
@@ -142,6 +135,7 @@ static int handle_new(vault **out, const char *path)
     ENSURE(pthread_mutex_init(&v->lock, NULL) == 0, VAULT_ERROR, "cannot create a mutex");
     v->path = strdup(path);
     ENSURE(v->path, VAULT_ENOMEM, "out of memory");
+    store_location_display(v->shown, sizeof v->shown, path);
     GUARD(keys_path_for(&v->keys_path, path));
     v->generation = -1;
     vault__default_actor(v->actor, sizeof v->actor);
@@ -153,16 +147,17 @@ cleanup:
     return rc;
 }
 
-static void remove_vault_files(const char *path)
+static void remove_vault_files(const char *path, const char *keys_path)
 {
     char side[4096];
 
+    unlink(keys_path);
+    if (!store_location_is_file(path))
+        return; /* a server's vault: nothing else of it is a file here */
     unlink(path);
     snprintf(side, sizeof side, "%s-wal", path);
     unlink(side);
     snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s.keys", path);
     unlink(side);
 }
 
@@ -197,7 +192,8 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     ENSURE(policy_file && secret, VAULT_EINVALID, "missing policy file or secret");
     VAULT_OPT_IN(secret, secret_l, "vault_secret", "VAULT_SECRET_INIT");
     GUARD(handle_new(&v, path));
-    ENSURE(stat(v->path, &st) != 0, VAULT_EEXISTS, "%s already exists", v->path);
+    ENSURE(!store_location_is_file(v->path) || stat(v->path, &st) != 0, VAULT_EEXISTS,
+           "%s already exists", v->shown);
     ENSURE(stat(v->keys_path, &st) != 0, VAULT_EEXISTS, "%s already exists", v->keys_path);
     GUARD(vault__text_check(base_name(policy_file), 255, "policy file name"));
     rc = policy_load_file(&v->policy, &report, &src, &srclen, policy_file);
@@ -249,7 +245,7 @@ cleanup:
     if (rc < 0 && files_made && v) {
         store_close(v->db);
         v->db = NULL;
-        remove_vault_files(v->path);
+        remove_vault_files(v->path, v->keys_path);
     }
     vault_close(v);
     vc_free(master);
@@ -446,15 +442,15 @@ static int open_unlocked(vault **out, const char *path, const uint8_t *master,
         op_attach_tx_hooks(v);
     ENSURE(rc != VAULT_EAUTH, VAULT_EINTEGRITY,
            "%s does not open with the key from %s (the keys file belongs to another vault, "
-           "or the vault file is damaged)", v->path, v->keys_path);
+           "or the vault file is damaged)", v->shown, v->keys_path);
     GUARD(rc);
     GUARD(op_begin(v, OP_READ));
     GUARD(store_meta_get(v->db, "format", fmt, sizeof fmt, &n));
     ENSURE(n == sizeof VAULT_FORMAT_TAG - 1 && memcmp(fmt, VAULT_FORMAT_TAG, n) == 0, /* memcmp ok: not secret */
-           VAULT_EINTEGRITY, "%s is not a libvault vault of a supported format", v->path);
+           VAULT_EINTEGRITY, "%s is not a libvault vault of a supported format", v->shown);
     GUARD(store_meta_get(v->db, "vault_id", v->id, sizeof v->id, &n));
     ENSURE(n == VAULT_ID_BYTES && memcmp(v->id, keys_id, VAULT_ID_BYTES) == 0, VAULT_EINTEGRITY, /* memcmp ok: not secret */
-           "%s belongs to another vault than %s", v->keys_path, v->path);
+           "%s belongs to another vault than %s", v->keys_path, v->shown);
     GUARD(store_generation(v->db, &v->generation));
     GUARD(op_reload(v, 1));
     GUARD(op_commit(v));
@@ -572,6 +568,14 @@ void vault_close(vault *v)
     free(v);
 }
 
+int vault_location_shown(char *out, size_t out_size, const char *location)
+{
+    if (!out || !out_size || !location)
+        return vault__err(VAULT_EINVALID, "vault_location_shown: missing argument");
+    store_location_display(out, out_size, location);
+    return VAULT_OK;
+}
+
 int vault_id(char *out, size_t out_size, const vault *v)
 {
     if (v && v->remote)
@@ -593,7 +597,7 @@ int vault_db_key(char *out, size_t out_size, vault *v)
     GUARD(vault__enter(v));
     entered = 1;
     ENSURE(store_location_is_file(v->path), VAULT_ESTATE,
-           "%s is not kept in a SQLCipher file: it has no database key", v->path);
+           "%s is not kept in a SQLCipher file: it has no database key", v->shown);
     /* Log first: the key is handed out only once its entry is committed. */
     GUARD(op_begin(v, OP_WRITE));
     audit_entry_init(&e, v, NULL, "db_key");

@@ -23,6 +23,9 @@ struct vault {
     struct vault_client *remote;
     char *path;
     char *keys_path;
+    /* path as messages and outputs show it: a password in a PostgreSQL
+     * location replaced by *** (store_location_display) */
+    char shown[512];
     uint8_t id[VAULT_ID_BYTES];
     keyring *keys;
     store *db;

@@ -131,8 +131,12 @@ static int unlock(vault **v, const vd_config *cfg, char *err, size_t cap)
     rc = vault_open(v, cfg->vault, &sec);
     if (pass)
         sodium_free(pass);
-    if (rc != VAULT_OK)
-        snprintf(err, cap, "%s: %s", cfg->vault, vault_error_last());
+    if (rc != VAULT_OK) {
+        char shown[256]; /* a PostgreSQL location's password is never logged */
+        if (vault_location_shown(shown, sizeof shown, cfg->vault) < 0)
+            snprintf(shown, sizeof shown, "(vault)");
+        snprintf(err, cap, "%s: %s", shown, vault_error_last());
+    }
     return rc;
 }
 
@@ -151,7 +155,7 @@ int main(int argc, char **argv)
                                          {0, 0, 0, 0}};
     const char *config = NULL;
     int check = 0, opt, rc, sig = 0, status = 1;
-    char err[512] = "";
+    char err[512] = "", shown[1024];
     vd_server srv;
     vault *v = NULL;
     sigset_t stop;
@@ -255,7 +259,9 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     sd_notify(0, "READY=1\nSTATUS=serving");
-    fprintf(stderr, "vaultd: serving %s%s%s%s (%u workers)\n", srv.cfg->vault,
+    if (vault_location_shown(shown, sizeof shown, srv.cfg->vault) < 0)
+        snprintf(shown, sizeof shown, "(vault)");
+    fprintf(stderr, "vaultd: serving %s%s%s%s (%u workers)\n", shown,
             srv.cfg->unix_path ? " on unix:" : "", srv.cfg->unix_path ? srv.cfg->unix_path : "",
             srv.cfg->tls_port ? " and TLS" : "", srv.cfg->workers);
     /* SIGHUP reloads the revocation list (listen.tls.crl); the policy

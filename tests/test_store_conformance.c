@@ -1,22 +1,27 @@
 /* store_conformance: the store conformance suite.  One set of tests of the
  * backend table (store/backend.h), written once and run against every
  * backend through the opener table `kinds` below: the in-memory double
- * (tests/store_mem.c) and the SQLCipher backend (store/sqlcipher.c, files
- * in a temporary directory).  A new backend (PostgreSQL, issue 17) plugs in
- * with one more entry.  Each cmocka group is one backend, and each test's
+ * (tests/store_mem.c), the SQLCipher backend (store/sqlcipher.c, files
+ * in a temporary directory) and, when VAULT_PG_URI names a server, the
+ * PostgreSQL backend (store/postgresql.c, one schema per store, dropped
+ * at the end; ctest test_store_conformance_pg runs it in a throwaway
+ * cluster, tests/pg/pg_cluster.sh).  Each cmocka group is one backend, and each test's
  * name starts with it ("sqlcipher: records").  What the contract leaves to
  * each backend's own open function (how a store is named, what a missing
  * one returns) is in the entry; everything else is asserted alike.
  * Last, a whole vault on the double through the public API, which leaves
  * no SQLCipher file behind.  Run one backend with an argument:
- * test_store_conformance sqlcipher. */
+ * test_store_conformance sqlcipher.  "postgresql" without VAULT_PG_URI
+ * fails (it is what the ctest asks for: it must not pass by skipping). */
 #include "testutil.h"
 
 #include <dirent.h>
 
+#include <libpq-fe.h>
 #include <sodium.h>
 
 #include "store/backend.h"
+#include "store/postgresql.h"
 #include "store/sqlcipher.h"
 #include "store_mem.h"
 
@@ -34,6 +39,9 @@ typedef struct backend_kind {
     /* Drop the store called `name` (every connection closed). */
     void (*forget)(const char *name);
     int missing_rc; /* what open (create 0) of a store never made returns */
+    /* 1: record_write refuses a field under a grade key the store lacks,
+     * and gradekey_retire a key a field still uses (backend.h) */
+    int refs_checked;
 } backend_kind;
 
 static int mem_open(store_backend **out, const char *name, const uint8_t key[32], int create)
@@ -76,9 +84,53 @@ static void sq_forget(const char *name)
     }
 }
 
+/* PostgreSQL stores are schemas t_<pid>_NAME of the database VAULT_PG_URI
+ * names, dropped by forget through a connection of the test's own. */
+static const char *pg_uri;
+
+static void pg_schema(char *buf, size_t cap, const char *name)
+{
+    assert_true((size_t)snprintf(buf, cap, "t_%ld_%s", (long)getpid(), name) < cap);
+}
+
+static int pg_open(store_backend **out, const char *name, const uint8_t key[32], int create)
+{
+    char schema[64], loc[1024];
+
+    pg_schema(schema, sizeof schema, name);
+    assert_true((size_t)snprintf(loc, sizeof loc, "%s%svault_schema=%s", pg_uri,
+                                 strchr(pg_uri, '?') ? "&" : "?", schema) < sizeof loc);
+    return store_postgresql_open(out, loc, key, create);
+}
+
+/* Run sql (one statement) as the test's own superuser connection. */
+static void pg_admin(const char *sql)
+{
+    PGconn *c = PQconnectdb(pg_uri);
+    PGresult *r;
+
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PQclear(PQexec(c, "SET client_min_messages = warning")); /* no NOTICE of the cascade */
+    r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
+static void pg_forget(const char *name)
+{
+    char schema[64], sql[128];
+
+    pg_schema(schema, sizeof schema, name);
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
+    pg_admin(sql);
+}
+
 static const backend_kind kinds[] = {
-    {"memory", mem_open, mem_forget, VAULT_EIO},
-    {"sqlcipher", sq_open, sq_forget, VAULT_ENOTFOUND},
+    {"memory", mem_open, mem_forget, VAULT_EIO, 0},
+    {"sqlcipher", sq_open, sq_forget, VAULT_ENOTFOUND, 0},
+    {"postgresql", pg_open, pg_forget, VAULT_EINTEGRITY, 1},
 };
 
 /* The backend the running group tests (set by its group setup). */
@@ -365,6 +417,27 @@ static void fill_record(store_record *r, store_field *f, uint8_t idbyte, const c
     f->ct_len = 2;
 }
 
+/* The grade keys the records of these tests are sealed under (a backend
+ * may check that a field's key is stored: refs_checked). */
+static void add_record_keys(store_backend *be)
+{
+    static const struct {
+        const char *grade;
+        uint32_t version;
+    } keys[] = {{"personal", 1}, {"personal", 2}, {"special", 1}};
+    store_gradekey k;
+    size_t i;
+
+    for (i = 0; i < VAULT_ARRAY_LEN(keys); i++) {
+        memset(&k, 0, sizeof k);
+        k.grade = keys[i].grade;
+        k.version = keys[i].version;
+        k.wrapped = (const uint8_t *)"wrapped";
+        k.len = 7;
+        assert_int_equal(be->gradekey_add(be, &k), VAULT_OK);
+    }
+}
+
 static void test_rollback_restores(void **state)
 {
     store_backend *a = open_new("undo"), *b = open_again("undo");
@@ -386,6 +459,7 @@ static void test_rollback_restores(void **state)
 
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
     assert_int_equal(a->policy_next_id(a, &next0), VAULT_OK);
+    add_record_keys(a);
     put_meta(a, "k", "changed");
     put_meta(a, "new", "value");
     fill_record(&r, &f, 0x11, "city/a");
@@ -492,6 +566,7 @@ static void test_records(void **state)
 
     (void)state;
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    add_record_keys(a);
     snprintf(jur, sizeof jur, "city/b");
     fill_record(&r2, f1, 0x22, jur);
     r2.nfields = 2;
@@ -630,6 +705,7 @@ static void test_stale(void **state)
 
     (void)state;
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    add_record_keys(a);
     for (b = 1; b <= 3; b++) {
         fill_record(&r, f, b, "city/a");
         r.nfields = 2;
@@ -1155,6 +1231,46 @@ static void test_meta_policies_keys_quota(void **state)
     done(a, "misc");
 }
 
+/* ---- grade-key references (backends with refs_checked) ---- */
+
+/* A field names a stored grade key; a key a field uses is not retired.
+ * Each refusal changes nothing and leaves the transaction usable. */
+static void test_key_refs(void **state)
+{
+    store_backend *a = open_new("refs");
+    store_record r;
+    store_field f;
+    int64_t n;
+    char buf[16];
+
+    (void)state;
+    if (!K->refs_checked) {
+        done(a, "refs");
+        skip(); /* SQLCipher and the double leave it to the layers above */
+    }
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    fill_record(&r, &f, 0x44, "city/a");
+    assert_int_equal(a->record_write(a, &r, 1), VAULT_EINVALID); /* no key personal/1 */
+    assert_int_equal(now_count(a, a->record_count), 0);
+    add_gk(a, "personal", 1, "w1", VAULT_OK);
+    add_gk(a, "personal", 2, "w2", VAULT_OK);
+    assert_int_equal(a->record_write(a, &r, 1), VAULT_OK);
+    /* a key a field still uses stays, and so does every other key */
+    assert_int_equal(a->gradekey_retire(a, "personal", 2), VAULT_ESTATE);
+    assert_int_equal(a->gradekey_get(a, "personal", 1, gk_cb, buf), VAULT_OK);
+    assert_string_equal(buf, "w1");
+    /* rewritten under version 2, the old key can go */
+    f.key_version = 2;
+    r.version = 2;
+    assert_int_equal(a->record_write(a, &r, 0), VAULT_OK);
+    assert_int_equal(a->field_count_stale(a, "personal", 2, &n), VAULT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(a->gradekey_retire(a, "personal", 2), VAULT_OK);
+    assert_int_equal(a->gradekey_get(a, "personal", 1, gk_cb, buf), VAULT_ENOTFOUND);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    done(a, "refs");
+}
+
 /* ---- callbacks: > 0 stops early (VAULT_OK), < 0 fails with that code ---- */
 
 typedef struct counter {
@@ -1255,6 +1371,7 @@ static void test_iterators(void **state)
 
     (void)state;
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    add_record_keys(a);
     for (b = 3; b >= 1; b--) { /* written in reverse: found in id order */
         fill_record(&r, &f, b, "city/a");
         memcpy(f.digest, dg, sizeof dg);
@@ -1314,6 +1431,7 @@ static void test_bulk(void **state)
         skip(); /* the double offers none (tests/store_mem.c) */
     }
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    add_record_keys(a);
     assert_int_equal(a->bulk_begin(a, BULK_RECORDS), VAULT_OK);
     for (i = 0; i < BULK_RECORDS; i++) {
         fill_record(&r, &f, 0, "city/a");
@@ -1586,6 +1704,7 @@ static const struct {
     {"iterators", test_iterators},
     {"bulk", test_bulk},
     {"backup", test_backup},
+    {"grade key references", test_key_refs},
 };
 #define SUITE_N VAULT_ARRAY_LEN(suite)
 
@@ -1644,9 +1763,20 @@ int main(int argc, char **argv)
     if (sodium_init() < 0)
         return 1;
     memset(K2, 0x42, sizeof K2);
-    for (k = 0; k < VAULT_ARRAY_LEN(kinds); k++)
+    pg_uri = getenv("VAULT_PG_URI");
+    if (pg_uri && !*pg_uri)
+        pg_uri = NULL;
+    if (argc >= 2 && strcmp(argv[1], "postgresql") == 0 && !pg_uri) {
+        fprintf(stderr, "test_store_conformance postgresql: VAULT_PG_URI is not set (run it "
+                        "under tests/pg/pg_cluster.sh run)\n");
+        return 1;
+    }
+    for (k = 0; k < VAULT_ARRAY_LEN(kinds); k++) {
+        if (kinds[k].open == pg_open && !pg_uri)
+            continue; /* no server named */
         if (argc < 2 || strcmp(argv[1], kinds[k].name) == 0)
             failed += run_kind(k);
+    }
     if (argc < 2 || strcmp(argv[1], "vault") == 0)
         failed += cmocka_run_group_tests_name("vault on memory", vault_tests, NULL, NULL);
     return failed;

@@ -289,7 +289,12 @@ struct store_backend {
 
     /* Records, with their fields, in one row.  record_write inserts (is_new
      * = 1; VAULT_EEXISTS when the id is taken) or replaces the record and
-     * makes its blind-index rows match the new fields' digests. */
+     * makes its blind-index rows match the new fields' digests.  Each
+     * field's (grade, key_version) names a stored grade key: a backend may
+     * refuse one that does not with VAULT_EINVALID, and gradekey_retire of
+     * a key a field still uses with VAULT_ESTATE, changing nothing
+     * (PostgreSQL does, by foreign key; the layers above never ask for
+     * either, rotation retires a key once no field uses it). */
     int (*record_get_batch)(store_backend *be, const uint8_t *ids, size_t n,
                             int (*fn)(void *arg, size_t i, const store_record *row), void *arg);
     int (*record_write)(store_backend *be, const store_record *row, int is_new);

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "crypto.h"
+#include "store/postgresql.h"
 #include "store/sqlcipher.h"
 #include "store/store.h"
 
@@ -83,7 +84,45 @@ int store_location_is_file(const char *location)
 {
     const char *rest = NULL;
 
+    if (store_pg_is_location(location))
+        return 0;
     return scheme_of(location, &rest) == NULL;
+}
+
+int store_location_keys_path(char **out, const char *location)
+{
+    int rc = VAULT_OK;
+    size_t n;
+
+    *out = NULL;
+    ENSURE(location && *location, VAULT_EINVALID, "missing vault location");
+    if (store_pg_is_location(location))
+        return store_pg_keys_path(out, location);
+    /* A file vault, or a registered backend's "scheme:name": NAME.keys. */
+    n = strlen(location) + sizeof ".keys";
+    *out = malloc(n);
+    ENSURE(*out, VAULT_ENOMEM, "out of memory");
+    snprintf(*out, n, "%s.keys", location);
+cleanup:
+    return rc;
+}
+
+void store_location_display(char *out, size_t cap, const char *location)
+{
+    if (!cap)
+        return;
+    if (location && store_pg_is_location(location))
+        store_pg_display(out, cap, location);
+    else
+        snprintf(out, cap, "%s", location ? location : "");
+}
+
+const char *store_location_copy_hint(const char *location)
+{
+    if (location && store_pg_is_location(location))
+        return "a PostgreSQL vault is copied with the DBA's tools: pg_dump or pg_basebackup "
+               "(and the keys file separately, docs/postgresql.md)";
+    return "back it up with its backend's tools";
 }
 
 /* ---- canonical row bytes (docs/storage.md) ----
@@ -405,7 +444,9 @@ int store_open(store **out, const char *location, const uint8_t key[32], int cre
     store_backend_open_fn fn = scheme_of(location, &rest);
 
     *out = NULL;
-    if (fn)
+    if (store_pg_is_location(location))
+        GUARD(store_postgresql_open(&be, location, key, create));
+    else if (fn)
         GUARD(fn(&be, rest, key, create));
     else
         GUARD(store_sqlcipher_open(&be, location, key, create));

@@ -63,9 +63,21 @@ int store_register_backend(const char *scheme, store_backend_open_fn fn) VAULT_M
  * to schema 4 moves it onto the newest audit row and deletes it. */
 #define STORE_META_AUDIT_TREE "audit_tree"
 
-/* 0 when `location` names a registered backend ("scheme:..."), 1 when it
- * is a file path (the SQLCipher backend). */
+/* 0 when `location` names a PostgreSQL vault ("postgresql://...",
+ * "postgres://...", "pg:...") or a registered backend ("scheme:..."), 1
+ * when it is a file path (the SQLCipher backend). */
 int store_location_is_file(const char *location);
+/* The keys sidecar of the vault at `location`, malloc'ed: PATH.keys for a
+ * file (and "scheme:NAME.keys" for a registered backend); for PostgreSQL
+ * its vault_keys=PATH parameter (the keys live on this host, never in the
+ * database), VAULT_EINVALID when the location has none. */
+int store_location_keys_path(char **out, const char *location) VAULT_MUST_CHECK;
+/* The location as messages, logs and outputs may show it: a password in a
+ * PostgreSQL location replaced by "***" (docs/postgresql.md "Locations").
+ * Always NUL-terminates out (cap > 0). */
+void store_location_display(char *out, size_t cap, const char *location);
+/* How a vault that makes no file copies is copied (one phrase). */
+const char *store_location_copy_hint(const char *location);
 
 /* Open the store at `location` (a file path for SQLCipher, or
  * "scheme:rest" for a registered backend) with the store key and the row

@@ -1,0 +1,2478 @@
+/* postgresql: the store backend table (store/backend.h) over libpq, phase 1
+ * of issue 17 (docs/postgresql.md).
+ *
+ * A vault is one schema of a PostgreSQL database (vault_schema, default
+ * "libvault"), so one database can hold several.  Its location is a libpq
+ * URI ("postgresql://...", "postgres://...") or "pg:" and a libpq
+ * connection string; libvault's own parameters (vault_keys, vault_schema)
+ * are taken out before libpq sees it.  The server sees what every backend
+ * sees: ids, jurisdictions, field names and grades, ciphertexts, digests,
+ * opaque audit bytes and a MAC per row.  store.c computes and checks the
+ * MACs; this file never sees a key but the store key, of which it keeps a
+ * keyed check value (VAULT_EAUTH for another key, like SQLCipher).
+ *
+ * How it works:
+ *  - one connection per backend handle, search_path set to the vault's
+ *    schema, lock_timeout STORE_BUSY_TIMEOUT_MS; no reconnect: a lost
+ *    connection fails the call and every later one with VAULT_EIO, and the
+ *    transaction it had is gone (nothing released);
+ *  - STORE_TX_SNAPSHOT is BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+ *    STORE_TX_WRITE is BEGIN (READ COMMITTED) and the schema's write lock,
+ *    pg_advisory_xact_lock(key of the schema name): one writer at a time
+ *    per vault, as SQLCipher's BEGIN IMMEDIATE (phase 2 replaces the one
+ *    lock with per-shard audit heads locked at commit);
+ *    STORE_TX_DEFERRED is a REPEATABLE READ snapshot whose first write
+ *    takes the write lock and then touches the generation row: had another
+ *    connection committed since the snapshot (every write transaction that
+ *    changed anything bumps that row), PostgreSQL refuses the update with
+ *    a serialization failure, which is VAULT_EBUSY here;
+ *  - every write runs under a savepoint, so a refused write (a duplicate
+ *    id, a grade key still in use) leaves the transaction usable and
+ *    changes nothing, as the contract says;
+ *  - generation: the generation row, bumped by the commit of every write
+ *    transaction that wrote, less this connection's own commits;
+ *  - audit rows are immutable (a trigger refuses UPDATE, DELETE and
+ *    TRUNCATE); the audit state lives in the one-row table audit_state,
+ *    which names the row it belongs to; positions are the client's, never
+ *    a sequence's; rows go in with one INSERT ... SELECT FROM unnest(...);
+ *  - parameters and results are binary (int8, bytea, text, arrays);
+ *  - iterators are server-side cursors read ITER_BATCH rows at a time.
+ * bulk_begin/bulk_end and backup_to are NULL: a PostgreSQL vault is copied
+ * with the DBA's pg_dump or pg_basebackup (docs/postgresql.md). */
+#include "store/postgresql.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "store/store.h"
+
+#define PG_SCHEMA_DEFAULT "libvault"
+#define PG_SCHEMA_MAX 63
+#define PG_PARAMS_MAX 40
+#define PG_SEAL_CAP 256
+#define ITER_BATCH 1000
+#define KEYCHECK_LABEL "libvault/postgresql/keycheck/v1"
+
+/* Type OIDs (pg_type.h, stable across releases). */
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_TEXT 25
+#define OID_BYTEA_ARRAY 1001
+#define OID_TEXT_ARRAY 1009
+#define OID_INT8_ARRAY 1016
+
+/* ---- locations ---- */
+
+static const char *uri_rest(const char *loc)
+{
+    if (strncmp(loc, "postgresql://", 13) == 0)
+        return loc + 13;
+    if (strncmp(loc, "postgres://", 11) == 0)
+        return loc + 11;
+    return NULL;
+}
+
+int store_pg_is_location(const char *location)
+{
+    return location && (uri_rest(location) || strncmp(location, "pg:", 3) == 0);
+}
+
+/* A location taken apart: the conninfo handed to libpq, the schema, the keys
+ * path (NULL when none), all malloc'ed. */
+typedef struct pg_loc {
+    char *conninfo;
+    char schema[PG_SCHEMA_MAX + 1];
+    char *keys;
+} pg_loc;
+
+static void loc_free(pg_loc *l)
+{
+    if (l->conninfo) {
+        sodium_memzero(l->conninfo, strlen(l->conninfo)); /* it may hold a password */
+        free(l->conninfo);
+    }
+    free(l->keys);
+    memset(l, 0, sizeof *l);
+}
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode n bytes of s (URI query values) into a new string. */
+static int pct_decode(char **out, const char *s, size_t n)
+{
+    int rc = VAULT_OK;
+    char *d = malloc(n + 1);
+    size_t i, k = 0;
+
+    *out = NULL;
+    ENSURE(d, VAULT_ENOMEM, "out of memory");
+    for (i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            d[k++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else {
+            d[k++] = s[i];
+        }
+    }
+    d[k] = '\0';
+    ENSURE(strlen(d) == k, VAULT_EINVALID, "postgresql location: a parameter holds a NUL byte");
+    *out = d;
+    d = NULL;
+cleanup:
+    free(d);
+    return rc;
+}
+
+static int schema_ok(const char *s)
+{
+    size_t i, n = strlen(s);
+
+    if (n == 0 || n > PG_SCHEMA_MAX || strncmp(s, "pg_", 3) == 0)
+        return 0;
+    for (i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || ch == '_' || (i > 0 && ch >= '0' && ch <= '9')))
+            return 0;
+    }
+    return 1;
+}
+
+/* One keyword=value of a connection string: the keyword, the value as
+ * written (quotes and all), and where the whole item starts and ends. */
+typedef struct kv_item {
+    const char *key, *val, *start, *end;
+    size_t klen, vlen;
+} kv_item;
+
+/* The next item of a connection string from *p; 0 at the end, 1 with an
+ * item, VAULT_EINVALID when it is not a connection string. */
+static int kv_next(const char **p, kv_item *it)
+{
+    const char *s = *p;
+
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    if (!*s)
+        return 0;
+    it->start = it->key = s;
+    while (*s && *s != '=' && *s != ' ' && *s != '\t')
+        s++;
+    it->klen = (size_t)(s - it->key);
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s != '=' || it->klen == 0)
+        return VAULT_EINVALID;
+    s++;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    it->val = s;
+    if (*s == '\'') {
+        s++;
+        while (*s && *s != '\'') {
+            if (*s == '\\' && s[1])
+                s++;
+            s++;
+        }
+        if (*s != '\'')
+            return VAULT_EINVALID;
+        s++;
+    } else {
+        while (*s && *s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+            s++;
+    }
+    it->vlen = (size_t)(s - it->val);
+    it->end = s;
+    *p = s;
+    return 1;
+}
+
+/* A connection-string value without its quotes and escapes. */
+static int kv_value(char **out, const kv_item *it)
+{
+    int rc = VAULT_OK;
+    char *d = malloc(it->vlen + 1);
+    size_t i, k = 0, n = it->vlen;
+    const char *v = it->val;
+
+    *out = NULL;
+    ENSURE(d, VAULT_ENOMEM, "out of memory");
+    if (n >= 2 && v[0] == '\'') {
+        v++;
+        n -= 2;
+    }
+    for (i = 0; i < n; i++) {
+        if (v[i] == '\\' && i + 1 < n)
+            i++;
+        d[k++] = v[i];
+    }
+    d[k] = '\0';
+    *out = d;
+    d = NULL;
+cleanup:
+    free(d);
+    return rc;
+}
+
+static int kv_is(const char *k, size_t n, const char *want)
+{
+    return strlen(want) == n && strncmp(k, want, n) == 0;
+}
+
+/* A growing string. */
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int err;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s, size_t n)
+{
+    char *g;
+    size_t cap;
+
+    if (b->err)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        cap = b->cap ? b->cap : 128;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        g = realloc(b->p, cap);
+        if (!g) {
+            b->err = 1;
+            return;
+        }
+        b->p = g;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_str(sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+static int take_param(pg_loc *l, const char *name, size_t nlen, char *value, int *taken)
+{
+    int rc = VAULT_OK;
+
+    *taken = 1;
+    if (kv_is(name, nlen, "vault_keys")) {
+        ENSURE(*value, VAULT_EINVALID, "postgresql location: vault_keys is empty");
+        free(l->keys);
+        l->keys = value;
+        value = NULL;
+    } else if (kv_is(name, nlen, "vault_schema")) {
+        ENSURE(schema_ok(value), VAULT_EINVALID,
+               "postgresql location: vault_schema must be 1..63 of a-z, 0-9 and _, not "
+               "starting with a digit or pg_");
+        snprintf(l->schema, sizeof l->schema, "%s", value);
+    } else {
+        *taken = 0;
+    }
+cleanup:
+    free(value);
+    return rc;
+}
+
+/* Take a location apart (store_pg_is_location must hold). */
+static int loc_parse(pg_loc *l, const char *location)
+{
+    int rc = VAULT_OK, taken, r;
+    sbuf b = {0};
+    const char *rest = uri_rest(location), *q, *p, *amp;
+    char *val = NULL;
+    kv_item it;
+    int first = 1;
+
+    memset(l, 0, sizeof *l);
+    snprintf(l->schema, sizeof l->schema, "%s", PG_SCHEMA_DEFAULT);
+    if (rest) {
+        q = strchr(location, '?');
+        sb_add(&b, location, q ? (size_t)(q - location) : strlen(location));
+        for (p = q ? q + 1 : NULL; p && *p; p = amp ? amp + 1 : NULL) {
+            const char *eq;
+            size_t n;
+
+            amp = strchr(p, '&');
+            n = amp ? (size_t)(amp - p) : strlen(p);
+            eq = memchr(p, '=', n);
+            if (eq) {
+                GUARD(pct_decode(&val, eq + 1, n - (size_t)(eq + 1 - p)));
+                rc = take_param(l, p, (size_t)(eq - p), val, &taken);
+                val = NULL;
+                GUARD(rc);
+                if (taken)
+                    continue;
+            }
+            sb_add(&b, first ? "?" : "&", 1);
+            sb_add(&b, p, n);
+            first = 0;
+        }
+    } else {
+        p = location + 3;
+        while ((r = kv_next(&p, &it)) == 1) {
+            GUARD(kv_value(&val, &it));
+            rc = take_param(l, it.key, it.klen, val, &taken);
+            val = NULL;
+            GUARD(rc);
+            if (taken)
+                continue;
+            if (b.len)
+                sb_add(&b, " ", 1);
+            sb_add(&b, it.start, (size_t)(it.end - it.start));
+        }
+        ENSURE(r == 0, VAULT_EINVALID,
+               "postgresql location: after pg: comes a libpq connection string "
+               "(KEYWORD=VALUE ...)");
+        if (!b.len)
+            sb_add(&b, "", 0);
+    }
+    ENSURE(!b.err, VAULT_ENOMEM, "out of memory");
+    l->conninfo = b.p;
+    b.p = NULL;
+cleanup:
+    if (b.p) {
+        sodium_memzero(b.p, b.cap);
+        free(b.p);
+    }
+    free(val);
+    if (rc < 0)
+        loc_free(l);
+    return rc;
+}
+
+int store_pg_keys_path(char **out, const char *location)
+{
+    int rc = VAULT_OK;
+    pg_loc l;
+
+    *out = NULL;
+    GUARD(loc_parse(&l, location));
+    if (!l.keys) {
+        loc_free(&l);
+        ENSURE(0, VAULT_EINVALID,
+               "postgresql location: no vault_keys=PATH (the keys file, kept on this host, "
+               "never in the database)");
+    }
+    *out = l.keys;
+    l.keys = NULL;
+    loc_free(&l);
+cleanup:
+    return rc;
+}
+
+void store_pg_display(char *out, size_t cap, const char *location)
+{
+    sbuf b = {0};
+    const char *rest = uri_rest(location), *p, *q, *amp;
+    kv_item it;
+
+    if (!cap)
+        return;
+    if (rest) {
+        const char *auth_end = rest + strcspn(rest, "/?#");
+        const char *at = NULL, *s, *colon;
+
+        for (s = rest; s < auth_end; s++)
+            if (*s == '@')
+                at = s;
+        colon = at ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
+        if (colon) {
+            sb_add(&b, location, (size_t)(colon + 1 - location));
+            sb_str(&b, "***");
+            p = at;
+        } else {
+            p = location;
+        }
+        q = strchr(p, '?');
+        sb_add(&b, p, q ? (size_t)(q + 1 - p) : strlen(p));
+        for (p = q ? q + 1 : NULL; p && *p; p = amp ? amp + 1 : NULL) {
+            size_t n;
+            amp = strchr(p, '&');
+            n = amp ? (size_t)(amp + 1 - p) : strlen(p);
+            if (strncmp(p, "password=", 9) == 0) {
+                sb_str(&b, "password=***");
+                if (amp)
+                    sb_add(&b, "&", 1);
+            } else {
+                sb_add(&b, p, n);
+            }
+        }
+    } else {
+        int r;
+        sb_str(&b, "pg:");
+        p = location + 3;
+        while ((r = kv_next(&p, &it)) == 1) {
+            if (b.len > 3)
+                sb_add(&b, " ", 1);
+            if (kv_is(it.key, it.klen, "password"))
+                sb_str(&b, "password=***");
+            else
+                sb_add(&b, it.start, (size_t)(it.end - it.start));
+        }
+        if (r < 0) { /* not a connection string: show none of it */
+            b.len = 0;
+            sb_str(&b, "pg:(malformed connection string)");
+        }
+    }
+    snprintf(out, cap, "%s", b.err || !b.p ? "(postgresql location)" : b.p);
+    if (b.p) {
+        sodium_memzero(b.p, b.cap);
+        free(b.p);
+    }
+}
+
+/* ---- the connection ---- */
+
+typedef struct pg {
+    store_backend base; /* first: a store_backend * is a pg * */
+    PGconn *conn;
+    char schema[PG_SCHEMA_MAX + 1];
+    char shown[256];   /* the location with its password hidden */
+    int64_t write_key; /* advisory lock key of the schema's write lock */
+    int tx;            /* -1 none, else a store_tx_kind */
+    int locked;        /* the write lock is held */
+    int dirty;         /* this transaction wrote something */
+    int dead;          /* the connection is gone */
+    uint64_t txno;     /* counts transactions begun, for iterators */
+    uint64_t cursors;  /* counts cursors, for their names */
+    int64_t own_commits;
+} pg;
+
+static pg *P(store_backend *be)
+{
+    return (pg *)be;
+}
+
+/* FNV-1a over label and schema: a fixed advisory lock key per vault. */
+static int64_t lock_key(const char *label, const char *schema)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const char *parts[2] = {label, schema};
+    size_t i, k;
+
+    for (k = 0; k < 2; k++)
+        for (i = 0; parts[k][i]; i++) {
+            h ^= (uint8_t)parts[k][i];
+            h *= 1099511628211ULL;
+        }
+    return (int64_t)h;
+}
+
+/* ---- parameters and results (binary) ---- */
+
+typedef struct qp {
+    int n;
+    Oid types[PG_PARAMS_MAX];
+    const char *vals[PG_PARAMS_MAX];
+    int lens[PG_PARAMS_MAX];
+    int fmts[PG_PARAMS_MAX];
+    uint8_t ints[PG_PARAMS_MAX][8];
+} qp;
+
+static void put_be64(uint8_t *b, uint64_t v)
+{
+    int i;
+
+    for (i = 7; i >= 0; i--) {
+        b[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static void put_be32(uint8_t *b, uint32_t v)
+{
+    b[0] = (uint8_t)(v >> 24);
+    b[1] = (uint8_t)(v >> 16);
+    b[2] = (uint8_t)(v >> 8);
+    b[3] = (uint8_t)v;
+}
+
+static void p_raw(qp *p, Oid type, const void *v, size_t len)
+{
+    int i = p->n++;
+
+    p->types[i] = type;
+    p->vals[i] = v;
+    p->lens[i] = (int)len;
+    p->fmts[i] = 1;
+}
+
+static void p_int(qp *p, int64_t v)
+{
+    put_be64(p->ints[p->n], (uint64_t)v);
+    p_raw(p, OID_INT8, p->ints[p->n], 8);
+}
+
+/* NULL b: SQL NULL. */
+static void p_bytes(qp *p, const void *b, size_t n)
+{
+    p_raw(p, OID_BYTEA, b && n == 0 ? "" : b, b ? n : 0);
+}
+
+static void p_textn(qp *p, const char *s, size_t n)
+{
+    p_raw(p, OID_TEXT, s, s ? n : 0);
+}
+
+static void p_text(qp *p, const char *s)
+{
+    p_textn(p, s, s ? strlen(s) : 0);
+}
+
+/* A one-dimensional binary array being built. */
+typedef struct arr {
+    uint8_t *p;
+    size_t len, cap;
+    uint32_t n;
+    int err, has_null;
+    Oid elem;
+} arr;
+
+static void arr_raw(arr *a, const void *s, size_t n)
+{
+    uint8_t *g;
+    size_t cap;
+
+    if (a->err)
+        return;
+    if (a->len + n > a->cap) {
+        cap = a->cap ? a->cap : 256;
+        while (cap < a->len + n)
+            cap *= 2;
+        g = realloc(a->p, cap);
+        if (!g) {
+            a->err = 1;
+            return;
+        }
+        a->p = g;
+        a->cap = cap;
+    }
+    if (n)
+        memcpy(a->p + a->len, s, n);
+    a->len += n;
+}
+
+static void arr_start(arr *a, Oid elem)
+{
+    uint8_t hdr[20] = {0};
+
+    memset(a, 0, sizeof *a);
+    a->elem = elem;
+    arr_raw(a, hdr, sizeof hdr); /* ndim, has_null, elem, dim, lower bound: set at the end */
+}
+
+/* NULL v: a NULL element. */
+static void arr_add(arr *a, const void *v, size_t n)
+{
+    uint8_t l[4];
+
+    if (n > INT32_MAX) {
+        a->err = 1;
+        return;
+    }
+    put_be32(l, v ? (uint32_t)n : 0xFFFFFFFFu);
+    arr_raw(a, l, 4);
+    if (v)
+        arr_raw(a, v, n);
+    else
+        a->has_null = 1;
+    a->n++;
+}
+
+static void arr_int(arr *a, int64_t v)
+{
+    uint8_t b[8];
+
+    put_be64(b, (uint64_t)v);
+    arr_add(a, b, 8);
+}
+
+static void arr_end(arr *a)
+{
+    if (a->err || a->len < 20)
+        return;
+    put_be32(a->p, 1);
+    put_be32(a->p + 4, (uint32_t)a->has_null);
+    put_be32(a->p + 8, a->elem);
+    put_be32(a->p + 12, a->n);
+    put_be32(a->p + 16, 1);
+}
+
+static void arr_free(arr *a)
+{
+    free(a->p);
+    a->p = NULL;
+}
+
+static void p_arr(qp *p, arr *a, Oid array_type)
+{
+    arr_end(a);
+    p_raw(p, array_type, a->p, a->len);
+}
+
+static int64_t r_int(const PGresult *r, int row, int col)
+{
+    const uint8_t *b = (const uint8_t *)PQgetvalue(r, row, col);
+    int n = PQgetlength(r, row, col), i;
+    uint64_t v = 0;
+
+    if (PQgetisnull(r, row, col))
+        return 0;
+    for (i = 0; i < n && i < 8; i++)
+        v = (v << 8) | b[i];
+    if (n == 4)
+        return (int64_t)(int32_t)(uint32_t)v;
+    if (n == 2)
+        return (int64_t)(int16_t)(uint16_t)v;
+    return (int64_t)v;
+}
+
+static const uint8_t *r_bytes(const PGresult *r, int row, int col, size_t *len)
+{
+    *len = 0;
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    *len = (size_t)PQgetlength(r, row, col);
+    return (const uint8_t *)PQgetvalue(r, row, col);
+}
+
+/* Text columns: NUL-terminated by libpq; NULL for SQL NULL. */
+static const char *r_text(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+static void r_mac(uint8_t mac[STORE_MAC_BYTES], const PGresult *r, int row, int col)
+{
+    size_t n;
+    const uint8_t *b = r_bytes(r, row, col, &n);
+
+    memset(mac, 0, STORE_MAC_BYTES);
+    if (b)
+        memcpy(mac, b, n < STORE_MAC_BYTES ? n : STORE_MAC_BYTES);
+}
+
+/* ---- errors ---- */
+
+static int lost(pg *c, const char *what)
+{
+    c->dead = 1;
+    c->tx = -1;
+    c->locked = 0;
+    return vault__err(VAULT_EIO, "postgresql: %s: database connection lost (%s)", c->shown, what);
+}
+
+/* The error of a failed statement (docs/postgresql.md, "Transactions and
+ * errors").  fk_rc: what a foreign-key violation means for this
+ * operation.  Never the server's message: its DETAIL can quote values. */
+static int pg_err(pg *c, const PGresult *r, const char *what, int fk_rc)
+{
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+    if (!r || PQstatus(c->conn) == CONNECTION_BAD || (st && strncmp(st, "08", 2) == 0) ||
+        (st && (strcmp(st, "57P01") == 0 || strcmp(st, "57P02") == 0 ||
+                strcmp(st, "57P03") == 0)))
+        return lost(c, what);
+    if (!st)
+        return vault__err(VAULT_EIO, "postgresql: %s failed", what);
+    if (strcmp(st, "23505") == 0)
+        return vault__err(VAULT_EEXISTS, "postgresql: %s: the key is taken", what);
+    if (strcmp(st, "23502") == 0)
+        return vault__err(VAULT_EINVALID, "postgresql: %s: a value the row needs is missing", what);
+    if (strcmp(st, "23503") == 0)
+        return vault__err(fk_rc, "postgresql: %s: %s", what,
+                          fk_rc == VAULT_ESTATE ? "rows still refer to what it would delete"
+                                                : "the row refers to a row the store does not have");
+    if (strcmp(st, "55P03") == 0 || strcmp(st, "57014") == 0)
+        return vault__err(VAULT_EBUSY, "postgresql: %s: a lock was not had in time", what);
+    if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0)
+        return vault__err(VAULT_EBUSY,
+                          "postgresql: %s: another connection's transaction got in the way "
+                          "(SQLSTATE %s): start over", what, st);
+    if (strcmp(st, "25P02") == 0)
+        return vault__err(VAULT_ESTATE,
+                          "postgresql: %s: the transaction was aborted by an earlier error", what);
+    if (strcmp(st, "42501") == 0)
+        return vault__err(VAULT_EDENIED, "postgresql: %s: permission denied to this role", what);
+    if (strcmp(st, "42P01") == 0 || strcmp(st, "3F000") == 0)
+        return vault__err(VAULT_EINTEGRITY, "postgresql: %s: a table of the vault is missing", what);
+    return vault__err(VAULT_EIO, "postgresql: %s failed (SQLSTATE %s)", what, st);
+}
+
+/* Run one statement; *out (may be NULL: cleared here) gets its result. */
+static int q_ex(pg *c, PGresult **out, const char *what, int fk_rc, const char *sql, const qp *p)
+{
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    ExecStatusType s;
+
+    if (out)
+        *out = NULL;
+    if (c->dead)
+        return vault__err(VAULT_EIO, "postgresql: %s: database connection lost earlier", what);
+    r = PQexecParams(c->conn, sql, p ? p->n : 0, p ? p->types : NULL, p ? p->vals : NULL,
+                     p ? p->lens : NULL, p ? p->fmts : NULL, 1);
+    s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
+        rc = pg_err(c, r, what, fk_rc);
+        goto cleanup;
+    }
+    if (out) {
+        *out = r;
+        r = NULL;
+    }
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+static int q(pg *c, PGresult **out, const char *what, const char *sql, const qp *p)
+{
+    return q_ex(c, out, what, VAULT_EINVALID, sql, p);
+}
+
+/* ---- transactions ---- */
+
+static int need_read(pg *c)
+{
+    if (c->dead)
+        return vault__err(VAULT_EIO, "postgresql: database connection lost earlier");
+    if (c->tx < 0)
+        return vault__err(VAULT_ESTATE, "postgresql: read outside a transaction");
+    return VAULT_OK;
+}
+
+/* Before a write: a write transaction (a deferred one takes the lock
+ * now), then a savepoint the write can fall back to. */
+static int wr_begin(pg *c, const char *what)
+{
+    int rc = VAULT_OK;
+    qp p = {0};
+
+    GUARD(need_read(c));
+    ENSURE(c->tx != STORE_TX_SNAPSHOT, VAULT_ESTATE, "postgresql: %s in a read-only transaction",
+           what);
+    if (!c->locked) {
+        p_int(&p, c->write_key);
+        GUARD(q(c, NULL, "taking the write lock", "SELECT pg_advisory_xact_lock($1)", &p));
+        /* Fails (40001) when a commit since the snapshot bumped the row. */
+        GUARD(q(c, NULL, "checking for later commits", "UPDATE generation SET n = n", NULL));
+        c->locked = 1;
+    }
+    GUARD(q(c, NULL, what, "SAVEPOINT vault_op", NULL));
+cleanup:
+    return rc;
+}
+
+/* After a write: keep it (rc >= 0), or undo it and keep the transaction. */
+static int wr_end(pg *c, int rc)
+{
+    int r;
+
+    if (c->dead)
+        return rc;
+    if (rc >= 0) {
+        r = q(c, NULL, "releasing a savepoint", "RELEASE SAVEPOINT vault_op", NULL);
+        if (r < 0)
+            return r;
+        c->dirty = 1;
+        return rc;
+    }
+    if (PQtransactionStatus(c->conn) == PQTRANS_INERROR ||
+        PQtransactionStatus(c->conn) == PQTRANS_INTRANS) {
+        PGresult *x = PQexec(c->conn, "ROLLBACK TO SAVEPOINT vault_op");
+        if (!x || PQresultStatus(x) != PGRES_COMMAND_OK)
+            c->dead = PQstatus(c->conn) == CONNECTION_BAD;
+        PQclear(x);
+        x = PQexec(c->conn, "RELEASE SAVEPOINT vault_op");
+        PQclear(x);
+    }
+    return rc;
+}
+
+#define WRITE_OP(c, what, call)           \
+    do {                                  \
+        int wr_rc_ = wr_begin((c), what); \
+        if (wr_rc_ < 0)                   \
+            return wr_rc_;                \
+        return wr_end((c), (call));       \
+    } while (0)
+
+static void abandon(pg *c)
+{
+    PGresult *r;
+
+    if (!c->dead && PQtransactionStatus(c->conn) != PQTRANS_IDLE) {
+        r = PQexec(c->conn, "ROLLBACK");
+        PQclear(r);
+        if (PQstatus(c->conn) == CONNECTION_BAD)
+            c->dead = 1;
+    }
+    c->tx = -1;
+    c->locked = 0;
+    c->dirty = 0;
+}
+
+static int pg_begin(store_backend *be, store_tx_kind kind)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK, started = 0;
+    qp p = {0};
+    static const char *const sql[] = {
+        [STORE_TX_SNAPSHOT] = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        [STORE_TX_WRITE] = "BEGIN",
+        [STORE_TX_DEFERRED] = "BEGIN ISOLATION LEVEL REPEATABLE READ",
+    };
+
+    ENSURE(!c->dead, VAULT_EIO, "postgresql: %s: database connection lost earlier", c->shown);
+    ENSURE(c->tx < 0, VAULT_ESTATE, "postgresql: a transaction is already open");
+    ENSURE(kind == STORE_TX_SNAPSHOT || kind == STORE_TX_WRITE || kind == STORE_TX_DEFERRED,
+           VAULT_EINVALID, "postgresql: unknown transaction kind");
+    GUARD(q(c, NULL, "beginning a transaction", sql[kind], NULL));
+    started = 1;
+    c->tx = (int)kind;
+    c->txno++;
+    c->locked = 0;
+    c->dirty = 0;
+    if (kind == STORE_TX_WRITE) {
+        p_int(&p, c->write_key);
+        GUARD(q(c, NULL, "taking the write lock", "SELECT pg_advisory_xact_lock($1)", &p));
+        c->locked = 1;
+    } else {
+        /* The snapshot is taken at the first statement: now. */
+        GUARD(q(c, NULL, "beginning a transaction", "SELECT n FROM generation", NULL));
+    }
+cleanup:
+    if (rc < 0 && started)
+        abandon(c); /* this begin's transaction, never one open before */
+    return rc;
+}
+
+static int pg_commit(store_backend *be)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK, bumped = 0;
+    PGresult *r = NULL;
+
+    ENSURE(!c->dead, VAULT_EIO, "postgresql: %s: database connection lost earlier", c->shown);
+    ENSURE(c->tx >= 0, VAULT_ESTATE, "postgresql: commit without a transaction");
+    ENSURE(PQtransactionStatus(c->conn) == PQTRANS_INTRANS, VAULT_ESTATE,
+           "postgresql: commit of a transaction an earlier error aborted");
+    if (c->dirty) {
+        GUARD(q(c, NULL, "committing", "UPDATE generation SET n = n + 1", NULL));
+        bumped = 1;
+    }
+    GUARD(q(c, &r, "committing", "COMMIT", NULL));
+    ENSURE(strcmp(PQcmdStatus(r), "COMMIT") == 0, VAULT_EIO,
+           "postgresql: the commit was rolled back by the server");
+    if (bumped)
+        c->own_commits++;
+    c->tx = -1;
+    c->locked = 0;
+    c->dirty = 0;
+cleanup:
+    PQclear(r);
+    if (rc < 0 && c->tx >= 0)
+        abandon(c);
+    return rc;
+}
+
+static void pg_rollback(store_backend *be)
+{
+    abandon(P(be));
+}
+
+static int pg_generation(store_backend *be, int64_t *out)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+
+    GUARD(q(c, &r, "reading the generation", "SELECT n FROM generation", NULL));
+    ENSURE(PQntuples(r) == 1, VAULT_EINTEGRITY, "postgresql: the generation row is missing");
+    *out = r_int(r, 0, 0) - c->own_commits;
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+static int pg_migrate(store_backend *be, int *from, int (*remac)(void *arg, int kind, void *row),
+                      void *arg, void (*progress)(uint64_t, uint64_t, void *), void *parg)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    int64_t v;
+
+    (void)remac;
+    (void)arg;
+    (void)progress;
+    (void)parg;
+    GUARD(need_read(c));
+    ENSURE(c->tx != STORE_TX_SNAPSHOT, VAULT_ESTATE, "postgresql: migrate outside a write transaction");
+    GUARD(q(c, &r, "reading the schema version", "SELECT version FROM store_info", NULL));
+    ENSURE(PQntuples(r) == 1, VAULT_EINTEGRITY, "postgresql: the schema version row is missing");
+    v = r_int(r, 0, 0);
+    ENSURE(v <= STORE_SCHEMA_VERSION, VAULT_ESTATE,
+           "postgresql: the vault has schema %lld, this libvault knows up to %d",
+           (long long)v, STORE_SCHEMA_VERSION);
+    /* No older PostgreSQL layout exists: the first one is schema 5. */
+    ENSURE(v == STORE_SCHEMA_VERSION, VAULT_EINTEGRITY,
+           "postgresql: the vault has schema %lld, which no PostgreSQL vault ever had",
+           (long long)v);
+    *from = (int)v;
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+/* A callback's answer: > 0 stops with VAULT_OK, < 0 fails with it. */
+static int visited(int r)
+{
+    return r < 0 ? r : VAULT_OK;
+}
+
+/* ---- meta ---- */
+
+static int pg_meta_get(store_backend *be, const char *key,
+                       int (*fn)(void *arg, const store_meta *row), void *arg)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    qp p = {0};
+    store_meta m;
+
+    GUARD(need_read(c));
+    ENSURE(key, VAULT_EINVALID, "postgresql: meta key missing");
+    p_text(&p, key);
+    GUARD(q(c, &r, "reading a meta row", "SELECT value, mac FROM meta WHERE key = $1", &p));
+    ENSURE(PQntuples(r) == 1, VAULT_ENOTFOUND, "postgresql: no meta value '%s'", key);
+    memset(&m, 0, sizeof m);
+    m.key = key;
+    m.value = r_bytes(r, 0, 0, &m.len);
+    r_mac(m.mac, r, 0, 1);
+    rc = visited(fn(arg, &m));
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+static int meta_put(pg *c, const store_meta *m)
+{
+    int rc = VAULT_OK;
+    qp p = {0};
+
+    ENSURE(m->key && (m->value || !m->len), VAULT_EINVALID, "postgresql: meta row incomplete");
+    p_text(&p, m->key);
+    p_bytes(&p, m->value ? m->value : (const uint8_t *)"", m->len);
+    p_bytes(&p, m->mac, STORE_MAC_BYTES);
+    GUARD(q(c, NULL, "writing a meta row",
+            "INSERT INTO meta(key, value, mac) VALUES ($1, $2, $3)"
+            " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, mac = EXCLUDED.mac", &p));
+cleanup:
+    return rc;
+}
+
+static int pg_meta_put(store_backend *be, const store_meta *m)
+{
+    WRITE_OP(P(be), "writing a meta row", meta_put(P(be), m));
+}
+
+/* ---- policies ---- */
+
+static int pg_policy_next_id(store_backend *be, int64_t *out)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+
+    GUARD(need_read(c));
+    GUARD(q(c, &r, "reading the policies", "SELECT coalesce(max(id), 0) + 1 FROM policies", NULL));
+    *out = r_int(r, 0, 0);
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+static int policy_add(pg *c, store_policy *row)
+{
+    int rc = VAULT_OK;
+    int64_t id = 0;
+    qp p = {0};
+
+    ENSURE(row->filename && (row->source || !row->len), VAULT_EINVALID,
+           "postgresql: policy row incomplete");
+    GUARD(pg_policy_next_id(&c->base, &id));
+    /* The MAC covers the id store.c got from policy_next_id, in this same
+     * write transaction: the same id. */
+    p_int(&p, id);
+    p_bytes(&p, row->hash, 32);
+    p_text(&p, row->filename);
+    p_textn(&p, row->source ? row->source : "", row->len);
+    p_int(&p, row->applied);
+    p_bytes(&p, row->mac, STORE_MAC_BYTES);
+    GUARD(q(c, NULL, "adding a policy",
+            "INSERT INTO policies(id, hash, filename, source, applied, mac)"
+            " VALUES ($1, $2, $3, $4, $5, $6)", &p));
+    row->id = id;
+cleanup:
+    return rc;
+}
+
+static int pg_policy_add(store_backend *be, store_policy *row)
+{
+    WRITE_OP(P(be), "adding a policy", policy_add(P(be), row));
+}
+
+static int pg_policy_active(store_backend *be, int (*fn)(void *arg, const store_policy *row),
+                            void *arg)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    store_policy pol;
+    size_t n;
+    const uint8_t *h;
+
+    GUARD(need_read(c));
+    GUARD(q(c, &r, "reading the active policy",
+            "SELECT id, hash, filename, source, applied, mac FROM policies ORDER BY id DESC LIMIT 1",
+            NULL));
+    ENSURE(PQntuples(r) == 1, VAULT_ENOTFOUND, "postgresql: no policy applied");
+    memset(&pol, 0, sizeof pol);
+    pol.id = r_int(r, 0, 0);
+    h = r_bytes(r, 0, 1, &n);
+    ENSURE(h && n == 32, VAULT_EINTEGRITY, "postgresql: the active policy's hash has the wrong size");
+    memcpy(pol.hash, h, 32);
+    pol.filename = r_text(r, 0, 2);
+    pol.source = r_text(r, 0, 3);
+    pol.len = (size_t)PQgetlength(r, 0, 3);
+    pol.applied = r_int(r, 0, 4);
+    r_mac(pol.mac, r, 0, 5);
+    ENSURE(pol.filename && pol.source, VAULT_EINTEGRITY, "postgresql: the active policy row is incomplete");
+    rc = visited(fn(arg, &pol));
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+/* ---- grade keys ---- */
+
+static int gradekey_add(pg *c, const store_gradekey *k)
+{
+    int rc = VAULT_OK;
+    qp p = {0};
+
+    ENSURE(k->grade && k->wrapped, VAULT_EINVALID, "postgresql: grade key row incomplete");
+    p_text(&p, k->grade);
+    p_int(&p, k->version);
+    p_bytes(&p, k->wrapped, k->len);
+    p_int(&p, k->created);
+    p_bytes(&p, k->mac, STORE_MAC_BYTES);
+    rc = q(c, NULL, "adding a grade key",
+           "INSERT INTO grade_keys(grade, version, wrapped, created, mac) VALUES ($1, $2, $3, $4, $5)",
+           &p);
+    if (rc == VAULT_EEXISTS)
+        rc = vault__err(VAULT_EEXISTS, "postgresql: grade '%s' already has key version %u",
+                        k->grade, (unsigned)k->version);
+cleanup:
+    return rc;
+}
+
+static int pg_gradekey_add(store_backend *be, const store_gradekey *k)
+{
+    WRITE_OP(P(be), "adding a grade key", gradekey_add(P(be), k));
+}
+
+static int pg_gradekey_get(store_backend *be, const char *grade, uint32_t version,
+                           int (*fn)(void *arg, const store_gradekey *row), void *arg)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    qp p = {0};
+    store_gradekey k;
+
+    GUARD(need_read(c));
+    ENSURE(grade, VAULT_EINVALID, "postgresql: no grade");
+    p_text(&p, grade);
+    p_int(&p, version);
+    GUARD(q(c, &r, "reading a grade key",
+            "SELECT wrapped, created, mac FROM grade_keys WHERE grade = $1 AND version = $2", &p));
+    ENSURE(PQntuples(r) == 1, VAULT_ENOTFOUND, "postgresql: grade '%s' has no key version %u", grade,
+           (unsigned)version);
+    memset(&k, 0, sizeof k);
+    k.grade = grade;
+    k.version = version;
+    k.wrapped = r_bytes(r, 0, 0, &k.len);
+    k.created = r_int(r, 0, 1);
+    r_mac(k.mac, r, 0, 2);
+    rc = visited(fn(arg, &k));
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+static int pg_gradekey_latest(store_backend *be, const char *grade, uint32_t *out)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    qp p = {0};
+
+    GUARD(need_read(c));
+    ENSURE(grade, VAULT_EINVALID, "postgresql: no grade");
+    p_text(&p, grade);
+    GUARD(q(c, &r, "reading the grade keys", "SELECT max(version) FROM grade_keys WHERE grade = $1",
+            &p));
+    ENSURE(PQntuples(r) == 1 && !PQgetisnull(r, 0, 0), VAULT_ENOTFOUND,
+           "postgresql: grade '%s' has no key yet", grade);
+    *out = (uint32_t)r_int(r, 0, 0);
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+static int gradekey_retire(pg *c, const char *grade, uint32_t below)
+{
+    int rc = VAULT_OK;
+    qp p = {0};
+
+    ENSURE(grade, VAULT_EINVALID, "postgresql: no grade");
+    p_text(&p, grade);
+    p_int(&p, below);
+    /* The foreign key of fields refuses while a field uses such a key. */
+    GUARD(q_ex(c, NULL, "retiring grade keys", VAULT_ESTATE,
+               "DELETE FROM grade_keys WHERE grade = $1 AND version < $2", &p));
+cleanup:
+    return rc;
+}
+
+static int pg_gradekey_retire(store_backend *be, const char *grade, uint32_t below_version)
+{
+    WRITE_OP(P(be), "retiring grade keys", gradekey_retire(P(be), grade, below_version));
+}
+
+/* ---- records ---- */
+
+/* The shard of a jurisdiction: its first two segments. */
+static size_t shard_len(const char *j)
+{
+    const char *s = strchr(j, '/');
+
+    if (s)
+        s = strchr(s + 1, '/');
+    return s ? (size_t)(s - j) : strlen(j);
+}
+
+/* Records of a result set, each with its fields: rec holds the records'
+ * rows (id, jurisdiction, created, updated, version, mac) in id order,
+ * fld their fields' (record_id, name, grade, key_version, counter, ct,
+ * digest) in (record_id, name) order. */
+typedef struct recset {
+    PGresult *rec, *fld;
+    store_field *fields;
+    int *first; /* per record row: its first field row */
+    int *count;
+} recset;
+
+static void recset_free(recset *s)
+{
+    PQclear(s->rec);
+    PQclear(s->fld);
+    free(s->fields);
+    free(s->first);
+    free(s->count);
+    memset(s, 0, sizeof *s);
+}
+
+#define REC_COLS "r.id, r.jurisdiction, r.created, r.updated, r.version, r.mac"
+#define FLD_COLS "f.record_id, f.name, f.grade, f.key_version, f.counter, f.ct, f.digest"
+
+/* Read the records whose ids are in the bytea array param 1 of p. */
+static int recset_load(recset *s, pg *c, const qp *p)
+{
+    int rc = VAULT_OK, i, k, nf;
+    size_t len, dl;
+
+    memset(s, 0, sizeof *s);
+    GUARD(q(c, &s->rec, "reading records",
+            "SELECT " REC_COLS " FROM records r WHERE r.id = ANY($1) ORDER BY r.id", p));
+    GUARD(q(c, &s->fld, "reading records",
+            "SELECT " FLD_COLS " FROM records r JOIN fields f ON f.shard = r.shard"
+            " AND f.record_id = r.id WHERE r.id = ANY($1) ORDER BY f.record_id, f.name", p));
+    nf = PQntuples(s->fld);
+    s->fields = calloc((size_t)nf + 1, sizeof *s->fields);
+    s->first = calloc((size_t)PQntuples(s->rec) + 1, sizeof *s->first);
+    s->count = calloc((size_t)PQntuples(s->rec) + 1, sizeof *s->count);
+    ENSURE(s->fields && s->first && s->count, VAULT_ENOMEM, "out of memory");
+    for (i = 0; i < nf; i++) {
+        store_field *f = &s->fields[i];
+        const uint8_t *d;
+        f->name = r_text(s->fld, i, 1);
+        f->grade = r_text(s->fld, i, 2);
+        f->key_version = (uint32_t)r_int(s->fld, i, 3);
+        f->counter = r_int(s->fld, i, 4);
+        f->ct = r_bytes(s->fld, i, 5, &f->ct_len);
+        d = r_bytes(s->fld, i, 6, &dl);
+        ENSURE(dl <= STORE_DIGEST_MAX, VAULT_EINTEGRITY, "postgresql: a blind-index digest is too long");
+        if (d && dl)
+            memcpy(f->digest, d, dl);
+        f->digest_len = d ? dl : 0;
+        if (!f->ct)
+            f->ct = (const uint8_t *)"";
+    }
+    /* both in id order: walk them together */
+    for (i = 0, k = 0; i < PQntuples(s->rec); i++) {
+        const uint8_t *id = r_bytes(s->rec, i, 0, &len);
+        s->first[i] = k;
+        while (k < nf) {
+            size_t fl;
+            const uint8_t *fid = r_bytes(s->fld, k, 0, &fl);
+            if (fl != len || memcmp(fid, id, len) != 0) /* memcmp ok: not secret */
+                break;
+            k++;
+        }
+        s->count[i] = k - s->first[i];
+    }
+cleanup:
+    return rc;
+}
+
+/* Record row i of s as a store_record. */
+static int recset_row(store_record *out, const recset *s, int i)
+{
+    int rc = VAULT_OK;
+    size_t len;
+    const uint8_t *id = r_bytes(s->rec, i, 0, &len);
+
+    memset(out, 0, sizeof *out);
+    ENSURE(id && len == VAULT_ID_BYTES, VAULT_EINTEGRITY, "postgresql: a record id has the wrong size");
+    memcpy(out->id, id, VAULT_ID_BYTES);
+    out->jurisdiction = r_text(s->rec, i, 1);
+    out->created = r_int(s->rec, i, 2);
+    out->updated = r_int(s->rec, i, 3);
+    out->version = r_int(s->rec, i, 4);
+    r_mac(out->mac, s->rec, i, 5);
+    out->nfields = (size_t)s->count[i];
+    out->fields = s->fields + s->first[i];
+cleanup:
+    return rc;
+}
+
+/* The record row of s with this id, or -1. */
+static int recset_find(const recset *s, const uint8_t *id)
+{
+    int lo = 0, hi = PQntuples(s->rec);
+
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2, cmp;
+        size_t len;
+        const uint8_t *m = r_bytes(s->rec, mid, 0, &len);
+        cmp = len == VAULT_ID_BYTES ? memcmp(m, id, VAULT_ID_BYTES) : -1; /* memcmp ok: not secret */
+        if (cmp == 0)
+            return mid;
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static int pg_record_get_batch(store_backend *be, const uint8_t *ids, size_t n,
+                               int (*fn)(void *arg, size_t i, const store_record *row), void *arg)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK, at, r;
+    recset s = {0};
+    arr a = {0};
+    qp p = {0};
+    store_record rec;
+    size_t i;
+
+    GUARD(need_read(c));
+    ENSURE(ids || !n, VAULT_EINVALID, "postgresql: no record ids");
+    if (!n)
+        goto cleanup;
+    arr_start(&a, OID_BYTEA);
+    for (i = 0; i < n; i++)
+        arr_add(&a, ids + i * VAULT_ID_BYTES, VAULT_ID_BYTES);
+    ENSURE(!a.err, VAULT_ENOMEM, "out of memory");
+    p_arr(&p, &a, OID_BYTEA_ARRAY);
+    GUARD(recset_load(&s, c, &p));
+    for (i = 0; i < n; i++) {
+        at = recset_find(&s, ids + i * VAULT_ID_BYTES);
+        if (at >= 0)
+            GUARD(recset_row(&rec, &s, at));
+        r = fn(arg, i, at >= 0 ? &rec : NULL);
+        if (r != 0) {
+            rc = visited(r);
+            break;
+        }
+    }
+cleanup:
+    recset_free(&s);
+    arr_free(&a);
+    return rc;
+}
+
+static int record_check(const store_record *row)
+{
+    int rc = VAULT_OK;
+    size_t i;
+
+    ENSURE(row->jurisdiction && *row->jurisdiction, VAULT_EINVALID,
+           "postgresql: record without a jurisdiction");
+    ENSURE(row->fields || !row->nfields, VAULT_EINVALID, "postgresql: record fields missing");
+    for (i = 0; i < row->nfields; i++) {
+        const store_field *f = &row->fields[i];
+        ENSURE(f->name && f->grade, VAULT_EINVALID, "postgresql: field without a name or grade");
+        ENSURE(f->ct || !f->ct_len, VAULT_EINVALID, "postgresql: field ciphertext missing");
+        ENSURE(f->digest_len <= STORE_DIGEST_MAX, VAULT_EINVALID,
+               "postgresql: blind-index digest too long");
+        ENSURE(i == 0 || strcmp(row->fields[i - 1].name, f->name) < 0, VAULT_EINVALID,
+               "postgresql: a record's fields are out of name order or named twice");
+    }
+cleanup:
+    return rc;
+}
+
+static int record_write(pg *c, const store_record *row, int is_new)
+{
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    qp p = {0};
+    arr names = {0}, grades = {0}, kvs = {0}, ctrs = {0}, cts = {0}, dgs = {0};
+    arr bfield = {0}, bdg = {0};
+    size_t i, nb = 0;
+    const char *j = row->jurisdiction;
+
+    GUARD(record_check(row));
+    if (!is_new) {
+        /* the fields and index rows go with the record (ON DELETE CASCADE) */
+        p_bytes(&p, row->id, VAULT_ID_BYTES);
+        GUARD(q(c, &r, "replacing a record", "DELETE FROM records WHERE id = $1", &p));
+        ENSURE(strcmp(PQcmdTuples(r), "1") == 0, VAULT_ENOTFOUND, "postgresql: no such record");
+        memset(&p, 0, sizeof p);
+    }
+    p_textn(&p, j, shard_len(j));
+    p_bytes(&p, row->id, VAULT_ID_BYTES);
+    p_text(&p, j);
+    p_int(&p, row->created);
+    p_int(&p, row->updated);
+    p_int(&p, row->version);
+    p_bytes(&p, row->mac, STORE_MAC_BYTES);
+    rc = q(c, NULL, "writing a record",
+           "INSERT INTO records(shard, id, jurisdiction, created, updated, version, mac)"
+           " VALUES ($1, $2, $3, $4, $5, $6, $7)", &p);
+    if (rc == VAULT_EEXISTS)
+        rc = vault__err(VAULT_EEXISTS, "postgresql: record id already taken");
+    GUARD(rc);
+    if (!row->nfields)
+        goto cleanup;
+    arr_start(&names, OID_TEXT);
+    arr_start(&grades, OID_TEXT);
+    arr_start(&kvs, OID_INT8);
+    arr_start(&ctrs, OID_INT8);
+    arr_start(&cts, OID_BYTEA);
+    arr_start(&dgs, OID_BYTEA);
+    arr_start(&bfield, OID_TEXT);
+    arr_start(&bdg, OID_BYTEA);
+    for (i = 0; i < row->nfields; i++) {
+        const store_field *f = &row->fields[i];
+        arr_add(&names, f->name, strlen(f->name));
+        arr_add(&grades, f->grade, strlen(f->grade));
+        arr_int(&kvs, f->key_version);
+        arr_int(&ctrs, f->counter);
+        arr_add(&cts, f->ct ? f->ct : (const uint8_t *)"", f->ct_len);
+        arr_add(&dgs, f->digest_len ? f->digest : NULL, f->digest_len);
+        if (f->digest_len) {
+            arr_add(&bfield, f->name, strlen(f->name));
+            arr_add(&bdg, f->digest, f->digest_len);
+            nb++;
+        }
+    }
+    ENSURE(!names.err && !grades.err && !kvs.err && !ctrs.err && !cts.err && !dgs.err &&
+               !bfield.err && !bdg.err, VAULT_ENOMEM, "out of memory");
+    memset(&p, 0, sizeof p);
+    p_textn(&p, j, shard_len(j));
+    p_bytes(&p, row->id, VAULT_ID_BYTES);
+    p_arr(&p, &names, OID_TEXT_ARRAY);
+    p_arr(&p, &grades, OID_TEXT_ARRAY);
+    p_arr(&p, &kvs, OID_INT8_ARRAY);
+    p_arr(&p, &ctrs, OID_INT8_ARRAY);
+    p_arr(&p, &cts, OID_BYTEA_ARRAY);
+    p_arr(&p, &dgs, OID_BYTEA_ARRAY);
+    /* A field under a grade key the store does not have: the row is wrong. */
+    GUARD(q_ex(c, NULL, "writing a record's fields", VAULT_EINVALID,
+               "INSERT INTO fields(shard, record_id, name, grade, key_version, counter, ct, digest)"
+               " SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[], $5::int8[], $6::int8[],"
+               " $7::bytea[], $8::bytea[]) AS u", &p));
+    if (nb) {
+        memset(&p, 0, sizeof p);
+        p_textn(&p, j, shard_len(j));
+        p_bytes(&p, row->id, VAULT_ID_BYTES);
+        p_arr(&p, &bfield, OID_TEXT_ARRAY);
+        p_arr(&p, &bdg, OID_BYTEA_ARRAY);
+        GUARD(q(c, NULL, "writing the blind index",
+                "INSERT INTO blind_index(shard, id, field, digest)"
+                " SELECT $1, $2, u.* FROM unnest($3::text[], $4::bytea[]) AS u", &p));
+    }
+cleanup:
+    PQclear(r);
+    arr_free(&names);
+    arr_free(&grades);
+    arr_free(&kvs);
+    arr_free(&ctrs);
+    arr_free(&cts);
+    arr_free(&dgs);
+    arr_free(&bfield);
+    arr_free(&bdg);
+    return rc;
+}
+
+static int pg_record_write(store_backend *be, const store_record *row, int is_new)
+{
+    WRITE_OP(P(be), "writing a record", record_write(P(be), row, is_new));
+}
+
+static int record_delete(pg *c, const uint8_t id[VAULT_ID_BYTES])
+{
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    qp p = {0};
+
+    p_bytes(&p, id, VAULT_ID_BYTES);
+    GUARD(q(c, &r, "deleting a record", "DELETE FROM records WHERE id = $1", &p));
+    ENSURE(strcmp(PQcmdTuples(r), "1") == 0, VAULT_ENOTFOUND, "postgresql: no such record");
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+static int pg_record_delete(store_backend *be, const uint8_t id[VAULT_ID_BYTES])
+{
+    WRITE_OP(P(be), "deleting a record", record_delete(P(be), id));
+}
+
+static int count_of(pg *c, const char *what, const char *sql, const qp *p, int64_t *out)
+{
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+
+    GUARD(need_read(c));
+    GUARD(q(c, &r, what, sql, p));
+    *out = PQntuples(r) == 1 ? r_int(r, 0, 0) : 0;
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+static int pg_record_count(store_backend *be, int64_t *out)
+{
+    return count_of(P(be), "counting records", "SELECT count(*) FROM records", NULL, out);
+}
+
+static int pg_record_scan_stale(store_backend *be, const char *grade, uint32_t below_version,
+                                size_t limit, int (*fn)(void *arg, const store_record *row),
+                                void *arg)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK, i, r;
+    PGresult *ids = NULL;
+    recset s = {0};
+    arr a = {0};
+    qp p = {0};
+    store_record rec;
+
+    GUARD(need_read(c));
+    ENSURE(grade, VAULT_EINVALID, "postgresql: no grade");
+    if (!limit)
+        goto cleanup;
+    p_text(&p, grade);
+    p_int(&p, below_version);
+    p_int(&p, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    GUARD(q(c, &ids, "finding stale fields",
+            "SELECT DISTINCT record_id FROM fields WHERE grade = $1 AND key_version < $2"
+            " ORDER BY record_id LIMIT $3", &p));
+    if (!PQntuples(ids))
+        goto cleanup;
+    arr_start(&a, OID_BYTEA);
+    for (i = 0; i < PQntuples(ids); i++) {
+        size_t n;
+        const uint8_t *b = r_bytes(ids, i, 0, &n);
+        arr_add(&a, b, n);
+    }
+    ENSURE(!a.err, VAULT_ENOMEM, "out of memory");
+    memset(&p, 0, sizeof p);
+    p_arr(&p, &a, OID_BYTEA_ARRAY);
+    /* all read before the first callback, which may rewrite records */
+    GUARD(recset_load(&s, c, &p));
+    for (i = 0; i < PQntuples(s.rec); i++) {
+        GUARD(recset_row(&rec, &s, i));
+        r = fn(arg, &rec);
+        if (r != 0) {
+            rc = visited(r);
+            break;
+        }
+    }
+cleanup:
+    PQclear(ids);
+    recset_free(&s);
+    arr_free(&a);
+    return rc;
+}
+
+static int pg_field_count_stale(store_backend *be, const char *grade, uint32_t below_version,
+                                int64_t *out)
+{
+    qp p = {0};
+
+    p_text(&p, grade ? grade : "");
+    p_int(&p, below_version);
+    return count_of(P(be), "counting stale fields",
+                    "SELECT count(*) FROM fields WHERE grade = $1 AND key_version < $2", &p, out);
+}
+
+/* ---- iterators: a server-side cursor, ITER_BATCH rows at a time ---- */
+
+struct store_iter {
+    pg *c;
+    uint64_t txno; /* the transaction the cursor lives in */
+    char name[40];
+    PGresult *batch;
+    int row, done, audit;
+};
+
+static void pg_iter_free(store_iter *it)
+{
+    char sql[64];
+    PGresult *r;
+
+    if (!it)
+        return;
+    if (!it->done && !it->c->dead && it->c->tx >= 0 && it->c->txno == it->txno &&
+        PQtransactionStatus(it->c->conn) == PQTRANS_INTRANS) {
+        snprintf(sql, sizeof sql, "CLOSE %s", it->name);
+        r = PQexec(it->c->conn, sql);
+        PQclear(r);
+    }
+    PQclear(it->batch);
+    free(it);
+}
+
+static int iter_open(store_iter **out, pg *c, int audit, const char *query, const qp *p)
+{
+    int rc = VAULT_OK;
+    store_iter *it = calloc(1, sizeof *it);
+    sbuf sql = {0};
+
+    *out = NULL;
+    ENSURE(it, VAULT_ENOMEM, "out of memory");
+    it->c = c;
+    it->txno = c->txno;
+    it->audit = audit;
+    it->done = 1;
+    snprintf(it->name, sizeof it->name, "vault_iter_%llu", (unsigned long long)++c->cursors);
+    sb_str(&sql, "DECLARE ");
+    sb_str(&sql, it->name);
+    sb_str(&sql, " NO SCROLL CURSOR FOR ");
+    sb_str(&sql, query);
+    ENSURE(!sql.err, VAULT_ENOMEM, "out of memory");
+    GUARD(q(c, NULL, audit ? "reading the audit log" : "reading the blind index", sql.p, p));
+    it->done = 0;
+    *out = it;
+    it = NULL;
+cleanup:
+    free(sql.p);
+    pg_iter_free(it);
+    return rc;
+}
+
+/* The next row of the cursor: 1 with *row set, 0 at the end, < 0. */
+static int iter_step(store_iter *it, int *row)
+{
+    int rc = VAULT_OK;
+    char sql[64];
+    pg *c = it->c;
+
+    if (it->batch && it->row < PQntuples(it->batch)) {
+        *row = it->row++;
+        return 1;
+    }
+    if (it->done)
+        return 0;
+    ENSURE(c->tx >= 0 && c->txno == it->txno, VAULT_ESTATE,
+           "postgresql: an iterator used after its transaction ended");
+    PQclear(it->batch);
+    it->batch = NULL;
+    it->row = 0;
+    snprintf(sql, sizeof sql, "FETCH %d FROM %s", ITER_BATCH, it->name);
+    GUARD(q(c, &it->batch, it->audit ? "reading the audit log" : "reading the blind index", sql,
+            NULL));
+    if (PQntuples(it->batch) < ITER_BATCH) {
+        snprintf(sql, sizeof sql, "CLOSE %s", it->name);
+        GUARD(q(c, NULL, "closing a cursor", sql, NULL));
+        it->done = 1;
+    }
+    if (it->row < PQntuples(it->batch)) {
+        *row = it->row++;
+        return 1;
+    }
+    return 0;
+cleanup:
+    return rc;
+}
+
+static int pg_bidx_find(store_backend *be, store_iter **out, const char *field,
+                        const uint8_t *digest, size_t len)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK;
+    qp p = {0};
+
+    *out = NULL;
+    GUARD(need_read(c));
+    ENSURE(field && digest && len && len <= STORE_DIGEST_MAX, VAULT_EINVALID,
+           "postgresql: bad blind-index lookup");
+    p_text(&p, field);
+    p_bytes(&p, digest, len);
+    GUARD(iter_open(out, c, 0,
+                    "SELECT id FROM blind_index WHERE field = $1 AND digest = $2 ORDER BY id", &p));
+cleanup:
+    return rc;
+}
+
+static int pg_bidx_next(store_iter *it, uint8_t id[VAULT_ID_BYTES])
+{
+    int rc = VAULT_OK, row = 0, r;
+    size_t n;
+    const uint8_t *b;
+
+    r = iter_step(it, &row);
+    if (r <= 0)
+        return r;
+    b = r_bytes(it->batch, row, 0, &n);
+    ENSURE(b && n == VAULT_ID_BYTES, VAULT_EINTEGRITY, "postgresql: a blind-index id has the wrong size");
+    memcpy(id, b, VAULT_ID_BYTES);
+    return 1;
+cleanup:
+    return rc;
+}
+
+/* ---- audit log ---- */
+
+static int audit_head_read(pg *c, int (*fn)(void *arg, const store_audit_head *h), void *arg)
+{
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    store_audit_head h;
+    size_t n;
+    const uint8_t *hd;
+
+    GUARD(q(c, &r, "reading the audit log",
+            "SELECT a.pos, a.entry, a.head, s.state, s.mac FROM audit a"
+            " LEFT JOIN audit_state s ON s.pos = a.pos AND s.head = a.head"
+            " ORDER BY a.pos DESC LIMIT 1", NULL));
+    memset(&h, 0, sizeof h);
+    if (PQntuples(r) == 1) {
+        h.pos = r_int(r, 0, 0);
+        h.entry = r_bytes(r, 0, 1, &h.len);
+        hd = r_bytes(r, 0, 2, &n);
+        ENSURE(hd && n == 32, VAULT_EINTEGRITY,
+               "audit log: the newest entry's chain head has the wrong size");
+        memcpy(h.head, hd, 32);
+        h.state = r_bytes(r, 0, 3, &h.state_len);
+        if (h.state)
+            r_mac(h.state_mac, r, 0, 4);
+    }
+    rc = visited(fn(arg, &h));
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+static int pg_audit_head(store_backend *be, int (*fn)(void *arg, const store_audit_head *h),
+                         void *arg)
+{
+    int rc = VAULT_OK;
+
+    GUARD(need_read(P(be)));
+    rc = audit_head_read(P(be), fn, arg);
+cleanup:
+    return rc;
+}
+
+typedef struct seal_ctx {
+    store_audit_seal_fn seal;
+    void *arg;
+    int64_t head_pos;
+    store_audit_row rows[PG_SEAL_CAP];
+    size_t n;
+    int called;
+} seal_ctx;
+
+static int seal_at_head(void *arg, const store_audit_head *h)
+{
+    seal_ctx *c = arg;
+
+    c->head_pos = h->pos;
+    c->called = 1;
+    return c->seal(c->arg, h, c->rows, PG_SEAL_CAP, &c->n);
+}
+
+static int audit_write(pg *c, store_audit_seal_fn seal, void *arg)
+{
+    int rc = VAULT_OK, r;
+    seal_ctx *s = NULL;
+    arr pos = {0}, ent = {0}, hd = {0}, rid = {0}, usr = {0}, fl = {0};
+    qp p = {0};
+    size_t i;
+
+    ENSURE(seal, VAULT_EINVALID, "postgresql: no seal callback");
+    s = calloc(1, sizeof *s);
+    ENSURE(s, VAULT_ENOMEM, "out of memory");
+    s->seal = seal;
+    s->arg = arg;
+    /* The head is held: the write lock keeps other writers out, and the
+     * audit state row is locked for the length of the transaction. */
+    GUARD(q(c, NULL, "locking the audit head", "SELECT pos FROM audit_state FOR UPDATE", NULL));
+    r = audit_head_read(c, seal_at_head, s);
+    GUARD(r);
+    ENSURE(s->n <= PG_SEAL_CAP, VAULT_EINVALID, "audit log: too many entries sealed");
+    if (!s->n)
+        goto cleanup;
+    /* Every row follows the one before, the first the head: checked
+     * before any is stored, so a refused append stores nothing. */
+    for (i = 0; i < s->n; i++)
+        ENSURE(s->rows[i].pos == s->head_pos + 1 + (int64_t)i && s->rows[i].entry &&
+                   s->rows[i].len && s->rows[i].head && s->rows[i].head_len,
+               VAULT_EINTEGRITY, "audit log: entries out of order");
+    arr_start(&pos, OID_INT8);
+    arr_start(&ent, OID_BYTEA);
+    arr_start(&hd, OID_BYTEA);
+    arr_start(&rid, OID_BYTEA);
+    arr_start(&usr, OID_TEXT);
+    arr_start(&fl, OID_INT8);
+    for (i = 0; i < s->n; i++) {
+        const store_audit_row *a = &s->rows[i];
+        const char *u = a->user ? a->user : "";
+        arr_int(&pos, a->pos);
+        arr_add(&ent, a->entry, a->len);
+        arr_add(&hd, a->head, a->head_len);
+        arr_add(&rid, a->record_id, a->record_id ? VAULT_ID_BYTES : 0);
+        arr_add(&usr, u, strlen(u));
+        arr_int(&fl, a->flags);
+    }
+    ENSURE(!pos.err && !ent.err && !hd.err && !rid.err && !usr.err && !fl.err, VAULT_ENOMEM,
+           "out of memory");
+    p_arr(&p, &pos, OID_INT8_ARRAY);
+    p_arr(&p, &ent, OID_BYTEA_ARRAY);
+    p_arr(&p, &hd, OID_BYTEA_ARRAY);
+    p_arr(&p, &rid, OID_BYTEA_ARRAY);
+    p_arr(&p, &usr, OID_TEXT_ARRAY);
+    p_arr(&p, &fl, OID_INT8_ARRAY);
+    rc = q(c, NULL, "appending to the audit log",
+           "INSERT INTO audit(pos, entry, head, record_id, \"user\", flags)"
+           " SELECT * FROM unnest($1::int8[], $2::bytea[], $3::bytea[], $4::bytea[], $5::text[],"
+           " $6::int8[])", &p);
+    if (rc == VAULT_EEXISTS)
+        rc = vault__err(VAULT_EINTEGRITY, "audit log: an entry's position is taken");
+    GUARD(rc);
+cleanup:
+    free(s);
+    arr_free(&pos);
+    arr_free(&ent);
+    arr_free(&hd);
+    arr_free(&rid);
+    arr_free(&usr);
+    arr_free(&fl);
+    return rc;
+}
+
+static int pg_audit_write(store_backend *be, store_audit_seal_fn seal, void *arg)
+{
+    WRITE_OP(P(be), "appending to the audit log", audit_write(P(be), seal, arg));
+}
+
+static int audit_state_put(pg *c, const store_audit_state *st)
+{
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    qp p = {0};
+
+    ENSURE(st && st->state && st->len, VAULT_EINVALID, "postgresql: an empty audit state");
+    p_int(&p, st->pos);
+    p_bytes(&p, st->head, 32);
+    p_bytes(&p, st->state, st->len);
+    p_bytes(&p, st->mac, STORE_MAC_BYTES);
+    /* Only onto the newest row, with its chain head; the one slot drops
+     * whatever row carried the state before (prev_pos). */
+    GUARD(q(c, &r, "writing the audit state",
+            "UPDATE audit_state SET pos = $1, head = $2, state = $3, mac = $4"
+            " WHERE EXISTS (SELECT 1 FROM audit a WHERE a.pos = $1 AND a.head = $2"
+            " AND a.pos = (SELECT max(pos) FROM audit))", &p));
+    ENSURE(strcmp(PQcmdTuples(r), "1") == 0, VAULT_EINTEGRITY,
+           "audit log: the audit state's entry is not the newest");
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+static int pg_audit_state_put(store_backend *be, const store_audit_state *st, int64_t prev_pos)
+{
+    (void)prev_pos;
+    WRITE_OP(P(be), "writing the audit state", audit_state_put(P(be), st));
+}
+
+static int pg_audit_iter(store_backend *be, store_iter **out, const store_audit_filter *f)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK;
+    qp p = {0};
+    sbuf sql = {0};
+    char n[16];
+
+    *out = NULL;
+    GUARD(need_read(c));
+    sb_str(&sql, "SELECT pos, entry, head, record_id, \"user\", flags FROM audit WHERE pos > $1");
+    p_int(&p, f ? f->after_pos : 0);
+    if (f && f->record_id) {
+        p_bytes(&p, f->record_id, VAULT_ID_BYTES);
+        snprintf(n, sizeof n, "%d", p.n);
+        sb_str(&sql, " AND record_id = $");
+        sb_str(&sql, n);
+    }
+    if (f && f->user) {
+        p_text(&p, f->user);
+        snprintf(n, sizeof n, "%d", p.n);
+        sb_str(&sql, " AND \"user\" = $");
+        sb_str(&sql, n);
+    }
+    sb_str(&sql, " ORDER BY pos");
+    ENSURE(!sql.err, VAULT_ENOMEM, "out of memory");
+    GUARD(iter_open(out, c, 1, sql.p, &p));
+cleanup:
+    free(sql.p);
+    return rc;
+}
+
+static int pg_audit_next(store_iter *it, store_audit_row *row)
+{
+    int rc = VAULT_OK, at = 0, r;
+    size_t n;
+
+    r = iter_step(it, &at);
+    if (r <= 0)
+        return r;
+    memset(row, 0, sizeof *row);
+    row->pos = r_int(it->batch, at, 0);
+    row->entry = r_bytes(it->batch, at, 1, &row->len);
+    row->head = r_bytes(it->batch, at, 2, &row->head_len);
+    row->record_id = r_bytes(it->batch, at, 3, &n);
+    ENSURE(!row->record_id || n == VAULT_ID_BYTES, VAULT_EINTEGRITY,
+           "audit log: an entry's record id has the wrong size");
+    row->user = r_text(it->batch, at, 4);
+    row->flags = (unsigned)r_int(it->batch, at, 5);
+    ENSURE(row->entry && row->head, VAULT_EINTEGRITY, "audit log: an entry is incomplete");
+    return 1;
+cleanup:
+    return rc;
+}
+
+static int pg_audit_count(store_backend *be, int64_t *out)
+{
+    /* the newest position, not count(*): found from the primary key */
+    return count_of(P(be), "counting audit entries", "SELECT coalesce(max(pos), 0) FROM audit",
+                    NULL, out);
+}
+
+static int pg_audit_index(store_backend *be)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK;
+
+    /* The (record_id, pos) and (user, pos) indexes are PostgreSQL's own,
+     * always up to date: nothing to bring up, but only in a write. */
+    GUARD(need_read(c));
+    ENSURE(c->tx != STORE_TX_SNAPSHOT, VAULT_ESTATE,
+           "postgresql: audit_index in a read-only transaction");
+cleanup:
+    return rc;
+}
+
+/* ---- checkpoints ---- */
+
+static int checkpoint_add(pg *c, const store_checkpoint *cp)
+{
+    int rc = VAULT_OK;
+    qp p = {0};
+
+    ENSURE(cp->note, VAULT_EINVALID, "postgresql: checkpoint without a note");
+    ENSURE(cp->size <= INT64_MAX, VAULT_EINVALID, "postgresql: checkpoint size out of range");
+    p_int(&p, (int64_t)cp->size);
+    p_textn(&p, cp->note, cp->len);
+    p_int(&p, cp->created);
+    p_bytes(&p, cp->mac, STORE_MAC_BYTES);
+    GUARD(q(c, NULL, "adding a checkpoint",
+            "INSERT INTO checkpoints(size, note, created, mac) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (size) DO UPDATE SET note = EXCLUDED.note, created = EXCLUDED.created,"
+            " mac = EXCLUDED.mac", &p));
+cleanup:
+    return rc;
+}
+
+static int pg_checkpoint_add(store_backend *be, const store_checkpoint *cp)
+{
+    WRITE_OP(P(be), "adding a checkpoint", checkpoint_add(P(be), cp));
+}
+
+static int pg_checkpoint_scan(store_backend *be, int (*fn)(void *arg, const store_checkpoint *row),
+                              void *arg)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK, i, r;
+    PGresult *res = NULL;
+    store_checkpoint cp;
+
+    GUARD(need_read(c));
+    GUARD(q(c, &res, "reading checkpoints",
+            "SELECT size, note, created, mac FROM checkpoints ORDER BY size", NULL));
+    for (i = 0; i < PQntuples(res); i++) {
+        memset(&cp, 0, sizeof cp);
+        cp.size = (uint64_t)r_int(res, i, 0);
+        cp.note = r_text(res, i, 1);
+        cp.len = (size_t)PQgetlength(res, i, 1);
+        cp.created = r_int(res, i, 2);
+        r_mac(cp.mac, res, i, 3);
+        ENSURE(cp.note, VAULT_EINTEGRITY, "postgresql: a checkpoint without its note");
+        r = fn(arg, &cp);
+        if (r != 0) {
+            rc = visited(r);
+            break;
+        }
+    }
+cleanup:
+    PQclear(res);
+    return rc;
+}
+
+static int pg_checkpoint_last(store_backend *be, uint64_t *out)
+{
+    int64_t v = 0;
+    int rc = count_of(P(be), "reading checkpoints", "SELECT coalesce(max(size), 0) FROM checkpoints",
+                      NULL, &v);
+
+    if (rc == VAULT_OK)
+        *out = (uint64_t)v;
+    return rc;
+}
+
+/* ---- grants ---- */
+
+#define GRANT_COLS                                                                                \
+    "id, state, issuer, issuer_role, subject_user, subject_role, subject_department, effect,"    \
+    " actions, fields, grade_min, grade_max, records, jurisdiction, purposes, not_before,"       \
+    " not_after, reason, break_glass, approver, revoked_by, revoke_reason, created, changed, mac," \
+    " issuer_iss, issuer_sub, issuer_app, issuer_jti, approver_iss, approver_sub, approver_app,"  \
+    " approver_jti"
+#define GRANT_NCOLS 33
+
+static void grant_params(qp *p, const store_grant *g)
+{
+    p_text(p, g->id);
+    p_text(p, g->state);
+    p_text(p, g->issuer);
+    p_text(p, g->issuer_role ? g->issuer_role : "");
+    p_text(p, g->user);
+    p_text(p, g->role);
+    p_text(p, g->department);
+    p_int(p, g->effect);
+    p_int(p, g->actions);
+    p_text(p, g->fields);
+    p_text(p, g->grade_min);
+    p_text(p, g->grade_max);
+    p_text(p, g->records);
+    p_text(p, g->jurisdiction);
+    p_text(p, g->purposes);
+    p_int(p, g->not_before);
+    p_int(p, g->not_after);
+    p_text(p, g->reason ? g->reason : "");
+    p_int(p, g->break_glass);
+    p_text(p, g->approver);
+    p_text(p, g->revoked_by);
+    p_text(p, g->revoke_reason);
+    p_int(p, g->created);
+    p_int(p, g->changed);
+    p_bytes(p, g->mac, STORE_MAC_BYTES);
+    p_text(p, g->issued_by.iss);
+    p_text(p, g->issued_by.sub);
+    p_text(p, g->issued_by.app);
+    p_text(p, g->issued_by.jti);
+    p_text(p, g->approved_by.iss);
+    p_text(p, g->approved_by.sub);
+    p_text(p, g->approved_by.app);
+    p_text(p, g->approved_by.jti);
+}
+
+static void grant_row(store_grant *g, const PGresult *r, int i)
+{
+    memset(g, 0, sizeof *g);
+    g->id = r_text(r, i, 0);
+    g->state = r_text(r, i, 1);
+    g->issuer = r_text(r, i, 2);
+    g->issuer_role = r_text(r, i, 3);
+    g->user = r_text(r, i, 4);
+    g->role = r_text(r, i, 5);
+    g->department = r_text(r, i, 6);
+    g->effect = (int)r_int(r, i, 7);
+    g->actions = (unsigned)r_int(r, i, 8);
+    g->fields = r_text(r, i, 9);
+    g->grade_min = r_text(r, i, 10);
+    g->grade_max = r_text(r, i, 11);
+    g->records = r_text(r, i, 12);
+    g->jurisdiction = r_text(r, i, 13);
+    g->purposes = r_text(r, i, 14);
+    g->not_before = r_int(r, i, 15);
+    g->not_after = r_int(r, i, 16);
+    g->reason = r_text(r, i, 17);
+    g->break_glass = (int)r_int(r, i, 18);
+    g->approver = r_text(r, i, 19);
+    g->revoked_by = r_text(r, i, 20);
+    g->revoke_reason = r_text(r, i, 21);
+    g->created = r_int(r, i, 22);
+    g->changed = r_int(r, i, 23);
+    r_mac(g->mac, r, i, 24);
+    g->issued_by.iss = r_text(r, i, 25);
+    g->issued_by.sub = r_text(r, i, 26);
+    g->issued_by.app = r_text(r, i, 27);
+    g->issued_by.jti = r_text(r, i, 28);
+    g->approved_by.iss = r_text(r, i, 29);
+    g->approved_by.sub = r_text(r, i, 30);
+    g->approved_by.app = r_text(r, i, 31);
+    g->approved_by.jti = r_text(r, i, 32);
+}
+
+static int grant_check(const store_grant *g)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(g->id && g->state && g->issuer, VAULT_EINVALID, "postgresql: grant row incomplete");
+cleanup:
+    return rc;
+}
+
+static int grant_insert(pg *c, const store_grant *g)
+{
+    int rc = VAULT_OK;
+    qp p = {0};
+
+    GUARD(grant_check(g));
+    grant_params(&p, g);
+    rc = q(c, NULL, "adding a grant",
+           "INSERT INTO grants(" GRANT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+           " $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,"
+           " $27, $28, $29, $30, $31, $32, $33)", &p);
+    if (rc == VAULT_EEXISTS)
+        rc = vault__err(VAULT_EEXISTS, "postgresql: grant id already taken");
+cleanup:
+    return rc;
+}
+
+static int pg_grant_insert(store_backend *be, const store_grant *g)
+{
+    WRITE_OP(P(be), "adding a grant", grant_insert(P(be), g));
+}
+
+static int grant_update(pg *c, const store_grant *g)
+{
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    qp p = {0};
+
+    GUARD(grant_check(g));
+    grant_params(&p, g);
+    GUARD(q(c, &r, "updating a grant",
+            "UPDATE grants SET state = $2, issuer = $3, issuer_role = $4, subject_user = $5,"
+            " subject_role = $6, subject_department = $7, effect = $8, actions = $9, fields = $10,"
+            " grade_min = $11, grade_max = $12, records = $13, jurisdiction = $14, purposes = $15,"
+            " not_before = $16, not_after = $17, reason = $18, break_glass = $19, approver = $20,"
+            " revoked_by = $21, revoke_reason = $22, created = $23, changed = $24, mac = $25,"
+            " issuer_iss = $26, issuer_sub = $27, issuer_app = $28, issuer_jti = $29,"
+            " approver_iss = $30, approver_sub = $31, approver_app = $32, approver_jti = $33"
+            " WHERE id = $1", &p));
+    ENSURE(strcmp(PQcmdTuples(r), "1") == 0, VAULT_ENOTFOUND, "postgresql: no such grant");
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+static int pg_grant_update(store_backend *be, const store_grant *g)
+{
+    WRITE_OP(P(be), "updating a grant", grant_update(P(be), g));
+}
+
+static int grant_rows(pg *c, const char *id, int (*fn)(void *arg, const store_grant *row),
+                      void *arg)
+{
+    int rc = VAULT_OK, i, r;
+    PGresult *res = NULL;
+    qp p = {0};
+    store_grant g;
+
+    GUARD(need_read(c));
+    if (id) {
+        p_text(&p, id);
+        GUARD(q(c, &res, "reading a grant", "SELECT " GRANT_COLS " FROM grants WHERE id = $1", &p));
+        ENSURE(PQntuples(res) == 1, VAULT_ENOTFOUND, "postgresql: no such grant");
+    } else {
+        /* "C" collation: byte order, as SQLite and the double compare */
+        GUARD(q(c, &res, "reading the grants",
+                "SELECT " GRANT_COLS " FROM grants ORDER BY created, id COLLATE \"C\"", NULL));
+    }
+    /* rows read whole first: fn may update grants */
+    for (i = 0; i < PQntuples(res); i++) {
+        grant_row(&g, res, i);
+        ENSURE(g.id && g.state && g.issuer, VAULT_EINTEGRITY, "postgresql: a grant row is incomplete");
+        r = fn(arg, &g);
+        if (r != 0) {
+            rc = visited(r);
+            break;
+        }
+    }
+cleanup:
+    PQclear(res);
+    return rc;
+}
+
+static int pg_grant_get(store_backend *be, const char *id,
+                        int (*fn)(void *arg, const store_grant *row), void *arg)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(id, VAULT_EINVALID, "postgresql: no grant id");
+    rc = grant_rows(P(be), id, fn, arg);
+cleanup:
+    return rc;
+}
+
+static int pg_grant_scan(store_backend *be, int (*fn)(void *arg, const store_grant *row), void *arg)
+{
+    return grant_rows(P(be), NULL, fn, arg);
+}
+
+/* ---- search quotas ---- */
+
+static int pg_quota_count(store_backend *be, const char *quota, const char *user, int64_t since,
+                          int64_t *out)
+{
+    int rc = VAULT_OK;
+    qp p = {0};
+
+    ENSURE(quota && user, VAULT_EINVALID, "postgresql: quota or user missing");
+    p_text(&p, quota);
+    p_text(&p, user);
+    p_int(&p, since);
+    rc = count_of(P(be), "counting quota uses",
+                  "SELECT count(*) FROM quota_use WHERE quota = $1 AND \"user\" = $2 AND at > $3",
+                  &p, out);
+cleanup:
+    return rc;
+}
+
+static int quota_add(pg *c, const char *quota, const char *user, int64_t since, int64_t now)
+{
+    int rc = VAULT_OK;
+    qp p = {0};
+
+    ENSURE(quota && user, VAULT_EINVALID, "postgresql: quota or user missing");
+    p_text(&p, quota);
+    p_text(&p, user);
+    p_int(&p, since);
+    GUARD(q(c, NULL, "recording a quota use",
+            "DELETE FROM quota_use WHERE quota = $1 AND \"user\" = $2 AND at <= $3", &p));
+    p.n = 2;
+    p_int(&p, now);
+    GUARD(q(c, NULL, "recording a quota use",
+            "INSERT INTO quota_use(quota, \"user\", at) VALUES ($1, $2, $3)", &p));
+cleanup:
+    return rc;
+}
+
+static int pg_quota_add(store_backend *be, const char *quota, const char *user, int64_t since,
+                        int64_t now)
+{
+    WRITE_OP(P(be), "recording a quota use", quota_add(P(be), quota, user, since, now));
+}
+
+/* ---- open, create, close ---- */
+
+static void pg_free(store_backend *be)
+{
+    pg *c = P(be);
+
+    if (!c)
+        return;
+    if (c->conn) {
+        abandon(c);
+        PQfinish(c->conn);
+    }
+    free(c);
+}
+
+static const store_backend pg_table = {
+    .version = STORE_BACKEND_VERSION,
+    .name = "postgresql",
+    .free = pg_free,
+    .migrate = pg_migrate,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .generation = pg_generation,
+    .meta_get = pg_meta_get,
+    .meta_put = pg_meta_put,
+    .policy_add = pg_policy_add,
+    .policy_active = pg_policy_active,
+    .policy_next_id = pg_policy_next_id,
+    .gradekey_add = pg_gradekey_add,
+    .gradekey_get = pg_gradekey_get,
+    .gradekey_latest = pg_gradekey_latest,
+    .gradekey_retire = pg_gradekey_retire,
+    .record_get_batch = pg_record_get_batch,
+    .record_write = pg_record_write,
+    .record_delete = pg_record_delete,
+    .record_count = pg_record_count,
+    .record_scan_stale = pg_record_scan_stale,
+    .field_count_stale = pg_field_count_stale,
+    .bidx_find = pg_bidx_find,
+    .bidx_next = pg_bidx_next,
+    .audit_write = pg_audit_write,
+    .audit_head = pg_audit_head,
+    .audit_iter = pg_audit_iter,
+    .audit_next = pg_audit_next,
+    .audit_count = pg_audit_count,
+    .audit_index = pg_audit_index,
+    .checkpoint_add = pg_checkpoint_add,
+    .checkpoint_scan = pg_checkpoint_scan,
+    .checkpoint_last = pg_checkpoint_last,
+    .grant_insert = pg_grant_insert,
+    .grant_get = pg_grant_get,
+    .grant_update = pg_grant_update,
+    .grant_scan = pg_grant_scan,
+    .quota_count = pg_quota_count,
+    .quota_add = pg_quota_add,
+    .bulk_begin = NULL,
+    .bulk_end = NULL,
+    .iter_free = pg_iter_free,
+    .deferred_writes = 1,
+    .audit_state_put = pg_audit_state_put,
+    .backup_to = NULL,
+};
+
+/* The tables of a new vault, schema 5 (docs/postgresql.md "Schema").
+ * Phase 2 partitions records, fields and blind_index by shard without
+ * changing these rows: the shard is in their primary keys already. */
+static const char *const schema_ddl[] = {
+    "CREATE TABLE store_info(one boolean PRIMARY KEY DEFAULT true CHECK (one),"
+    " version integer NOT NULL, keycheck bytea NOT NULL)",
+    "CREATE TABLE generation(one boolean PRIMARY KEY DEFAULT true CHECK (one), n bigint NOT NULL)",
+    "CREATE TABLE meta(key text PRIMARY KEY, value bytea NOT NULL, mac bytea NOT NULL)",
+    "CREATE TABLE policies(id bigint PRIMARY KEY, hash bytea NOT NULL, filename text NOT NULL,"
+    " source text NOT NULL, applied bigint NOT NULL, mac bytea NOT NULL)",
+    "CREATE TABLE grade_keys(grade text NOT NULL, version bigint NOT NULL, wrapped bytea NOT NULL,"
+    " created bigint NOT NULL, mac bytea NOT NULL, PRIMARY KEY (grade, version))",
+    /* UNIQUE (id): phase 1 only (a partitioned table's unique keys must
+     * hold the shard; phase 2 keeps an id directory instead). */
+    "CREATE TABLE records(shard text NOT NULL, id bytea NOT NULL, jurisdiction text NOT NULL,"
+    " created bigint NOT NULL, updated bigint NOT NULL, version bigint NOT NULL,"
+    " mac bytea NOT NULL, PRIMARY KEY (shard, id), UNIQUE (id))",
+    "CREATE TABLE fields(shard text NOT NULL, record_id bytea NOT NULL, name text NOT NULL,"
+    " grade text NOT NULL, key_version bigint NOT NULL, counter bigint NOT NULL,"
+    " ct bytea NOT NULL, digest bytea, PRIMARY KEY (shard, record_id, name),"
+    " FOREIGN KEY (shard, record_id) REFERENCES records(shard, id) ON DELETE CASCADE,"
+    " FOREIGN KEY (grade, key_version) REFERENCES grade_keys(grade, version))",
+    "CREATE INDEX fields_grade_key ON fields(grade, key_version)",
+    "CREATE TABLE blind_index(shard text NOT NULL, id bytea NOT NULL, field text NOT NULL,"
+    " digest bytea NOT NULL, PRIMARY KEY (field, digest, id),"
+    " FOREIGN KEY (shard, id) REFERENCES records(shard, id) ON DELETE CASCADE)",
+    "CREATE INDEX blind_index_record ON blind_index(shard, id)",
+    "CREATE TABLE audit(pos bigint PRIMARY KEY CHECK (pos > 0), entry bytea NOT NULL,"
+    " head bytea NOT NULL, record_id bytea, \"user\" text NOT NULL, flags bigint NOT NULL)",
+    "CREATE INDEX audit_by_record ON audit(record_id, pos) WHERE record_id IS NOT NULL",
+    "CREATE INDEX audit_by_user ON audit(\"user\", pos)",
+    /* The audit state: one slot naming the row it belongs to (pos 0: none). */
+    "CREATE TABLE audit_state(one boolean PRIMARY KEY DEFAULT true CHECK (one),"
+    " pos bigint NOT NULL, head bytea, state bytea, mac bytea)",
+    "CREATE TABLE checkpoints(size bigint PRIMARY KEY, note text NOT NULL, created bigint NOT NULL,"
+    " mac bytea NOT NULL)",
+    "CREATE TABLE grants(id text PRIMARY KEY, state text NOT NULL, issuer text NOT NULL,"
+    " issuer_role text NOT NULL, subject_user text, subject_role text, subject_department text,"
+    " effect bigint NOT NULL, actions bigint NOT NULL, fields text, grade_min text,"
+    " grade_max text, records text, jurisdiction text, purposes text, not_before bigint NOT NULL,"
+    " not_after bigint NOT NULL, reason text NOT NULL, break_glass bigint NOT NULL,"
+    " approver text, revoked_by text, revoke_reason text, created bigint NOT NULL,"
+    " changed bigint NOT NULL, mac bytea NOT NULL, issuer_iss text, issuer_sub text,"
+    " issuer_app text, issuer_jti text, approver_iss text, approver_sub text, approver_app text,"
+    " approver_jti text)",
+    "CREATE TABLE quota_use(quota text NOT NULL, \"user\" text NOT NULL, at bigint NOT NULL)",
+    "CREATE INDEX quota_use_lookup ON quota_use(quota, \"user\", at)",
+    /* Audit rows are never changed or removed by anyone but the owner
+     * dropping the trigger (which the hash chain and checkpoints catch). */
+    "CREATE FUNCTION audit_immutable() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " RAISE EXCEPTION 'libvault: audit entries are append-only (%)', TG_OP"
+    " USING ERRCODE = 'insufficient_privilege'; END $$",
+    "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit"
+    " FOR EACH ROW EXECUTE FUNCTION audit_immutable()",
+    "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit"
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_immutable()",
+    "INSERT INTO generation(n) VALUES (0)",
+    "INSERT INTO audit_state(pos) VALUES (0)",
+};
+
+static void keycheck_of(uint8_t out[32], const uint8_t key[32], const char *schema)
+{
+    crypto_generichash_state h;
+
+    crypto_generichash_init(&h, key, 32, 32);
+    crypto_generichash_update(&h, (const uint8_t *)KEYCHECK_LABEL, sizeof KEYCHECK_LABEL);
+    crypto_generichash_update(&h, (const uint8_t *)schema, strlen(schema));
+    crypto_generichash_final(&h, out, 32);
+}
+
+/* Make the schema, in one transaction under the create lock. */
+static int create_schema(pg *c, const uint8_t key[32])
+{
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    qp p = {0};
+    size_t i;
+    uint8_t kc[32];
+    char sql[160];
+
+    GUARD(q(c, NULL, "creating the vault", "BEGIN", NULL));
+    c->tx = STORE_TX_WRITE;
+    p_int(&p, lock_key("libvault/create/", c->schema));
+    GUARD(q(c, NULL, "creating the vault", "SELECT pg_advisory_xact_lock($1)", &p));
+    memset(&p, 0, sizeof p);
+    p_text(&p, c->schema);
+    GUARD(q(c, &r, "creating the vault",
+            "SELECT (SELECT count(*) FROM pg_class k WHERE k.relnamespace = n.oid)"
+            " FROM pg_namespace n WHERE n.nspname = $1", &p));
+    if (PQntuples(r) == 1) {
+        ENSURE(r_int(r, 0, 0) == 0, VAULT_EEXISTS,
+               "postgresql: %s: schema %s already holds tables", c->shown, c->schema);
+    } else {
+        /* the schema name was checked: a-z, 0-9 and _ only */
+        snprintf(sql, sizeof sql, "CREATE SCHEMA %s", c->schema);
+        GUARD(q(c, NULL, "creating the vault schema", sql, NULL));
+    }
+    for (i = 0; i < VAULT_ARRAY_LEN(schema_ddl); i++)
+        GUARD(q(c, NULL, "creating the vault tables", schema_ddl[i], NULL));
+    keycheck_of(kc, key, c->schema);
+    memset(&p, 0, sizeof p);
+    p_int(&p, STORE_SCHEMA_VERSION);
+    p_bytes(&p, kc, sizeof kc);
+    GUARD(q(c, NULL, "creating the vault",
+            "INSERT INTO store_info(version, keycheck) VALUES ($1::int8::int4, $2)", &p));
+    GUARD(q(c, NULL, "creating the vault", "COMMIT", NULL));
+    c->tx = -1;
+cleanup:
+    PQclear(r);
+    if (rc < 0)
+        abandon(c);
+    return rc;
+}
+
+/* An existing vault: the schema is there, and opens with this key. */
+static int check_schema(pg *c, const uint8_t key[32])
+{
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    qp p = {0};
+    size_t n;
+    const uint8_t *kc;
+    uint8_t want[32];
+
+    p_text(&p, c->schema);
+    GUARD(q(c, &r, "opening the vault", "SELECT to_regclass(quote_ident($1) || '.store_info')::text",
+            &p));
+    ENSURE(PQntuples(r) == 1 && !PQgetisnull(r, 0, 0), VAULT_EINTEGRITY,
+           "postgresql: %s: not a libvault vault (no schema %s)", c->shown, c->schema);
+    PQclear(r);
+    r = NULL;
+    GUARD(q(c, &r, "opening the vault", "SELECT keycheck FROM store_info", NULL));
+    ENSURE(PQntuples(r) == 1, VAULT_EINTEGRITY, "postgresql: %s: not a libvault vault (no store row)",
+           c->shown);
+    kc = r_bytes(r, 0, 0, &n);
+    keycheck_of(want, key, c->schema);
+    ENSURE(kc && n == 32 && sodium_memcmp(kc, want, 32) == 0, VAULT_EAUTH,
+           "postgresql: %s: wrong key for this vault", c->shown);
+cleanup:
+    sodium_memzero(want, sizeof want);
+    PQclear(r);
+    return rc;
+}
+
+int store_postgresql_open(store_backend **out, const char *location, const uint8_t key[32],
+                          int create)
+{
+    int rc = VAULT_OK;
+    pg *c = NULL;
+    pg_loc l;
+    qp p = {0};
+    char tmo[32];
+
+    *out = NULL;
+    memset(&l, 0, sizeof l);
+    ENSURE(location && store_pg_is_location(location) && key, VAULT_EINVALID,
+           "postgresql: not a PostgreSQL location");
+    c = calloc(1, sizeof *c);
+    ENSURE(c, VAULT_ENOMEM, "out of memory");
+    c->base = pg_table;
+    c->tx = -1;
+    store_pg_display(c->shown, sizeof c->shown, location);
+    GUARD(loc_parse(&l, location));
+    snprintf(c->schema, sizeof c->schema, "%s", l.schema);
+    c->write_key = lock_key("libvault/write/", c->schema);
+    c->conn = PQconnectdb(l.conninfo);
+    ENSURE(c->conn, VAULT_ENOMEM, "out of memory");
+    /* libpq's message names the server, never the password: not shown
+     * anyway, the location (redacted) says where. */
+    ENSURE(PQstatus(c->conn) == CONNECTION_OK, VAULT_EIO,
+           "postgresql: %s: cannot connect to the server", c->shown);
+    p_text(&p, c->schema);
+    snprintf(tmo, sizeof tmo, "%d", STORE_BUSY_TIMEOUT_MS);
+    p_text(&p, tmo);
+    GUARD(q(c, NULL, "setting up the connection",
+            "SELECT set_config('search_path', quote_ident($1), false),"
+            " set_config('lock_timeout', $2, false), set_config('client_min_messages', 'warning', false)",
+            &p));
+    if (create)
+        GUARD(create_schema(c, key));
+    GUARD(check_schema(c, key));
+    *out = &c->base;
+    c = NULL;
+cleanup:
+    loc_free(&l);
+    pg_free(c ? &c->base : NULL);
+    return rc;
+}

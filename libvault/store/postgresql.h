@@ -1,0 +1,29 @@
+/* The PostgreSQL backend of the store table (store/backend.h): a vault
+ * kept in one schema of a PostgreSQL database, through libpq.  Locations
+ * and the schema are in docs/postgresql.md. */
+#ifndef VAULT_STORE_POSTGRESQL_H
+#define VAULT_STORE_POSTGRESQL_H
+
+#include "store/backend.h"
+
+/* 1 when `location` names a PostgreSQL vault: "postgresql://...",
+ * "postgres://..." (libpq URIs) or "pg:KEYWORD=VALUE ..." (a libpq
+ * connection string after the prefix). */
+int store_pg_is_location(const char *location);
+
+/* The keys sidecar's path a PostgreSQL location names (its vault_keys
+ * parameter), malloc'ed; VAULT_EINVALID when it names none. */
+int store_pg_keys_path(char **out, const char *location) VAULT_MUST_CHECK;
+
+/* The location as it may be shown: any password replaced by "***".
+ * Always NUL-terminates out (cap > 0); cut to fit. */
+void store_pg_display(char *out, size_t cap, const char *location);
+
+/* Open the vault at `location` (store_pg_is_location) with the 32-byte
+ * store key; create 1 makes its schema (VAULT_EEXISTS when the schema
+ * holds tables already).  A schema that is not there: VAULT_EINTEGRITY;
+ * a key other than the create's: VAULT_EAUTH. */
+int store_postgresql_open(store_backend **out, const char *location, const uint8_t key[32],
+                          int create) VAULT_MUST_CHECK;
+
+#endif
