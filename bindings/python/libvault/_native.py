@@ -411,6 +411,7 @@ _fn("vault_open_progress", c_int, _pvp, c_char_p, POINTER(vault_secret), PROGRES
 _fn("vault_reopen", c_int, _pvp, _vp)
 _fn("vault_close", None, _vp)
 _fn("vault_id", c_int, c_void_p, c_size_t, _vp)
+_fn("vault_location_shown", c_int, c_void_p, c_size_t, c_char_p)
 _fn("vault_db_key", c_int, c_void_p, c_size_t, _vp)
 
 # Client mode
