@@ -725,6 +725,33 @@ VAULT_API int vault_audit_require_recent(vault_audit_result *r, int64_t max_age)
 
 /* Progress callbacks: vault_progress_fn, under "Vault handle" above. */
 
+/* ---- Alarms --------------------------------------------------------------
+ * An access over a policy quota whose `over:` is alert goes on, its audit
+ * entry carries the alert flag ([ALERT] in reports), and the handle's
+ * alarm callback is called once for it after the transaction that logged
+ * it committed (never for one rolled back), on the calling thread, with
+ * the handle locked: the callback must not call into the same handle.
+ * Strings are valid during the call only; no field value is ever in an
+ * alarm (docs/policy-format.md "Quotas", vaultd: docs/service.md). */
+typedef struct vault_alarm {
+    const char *kind;       /* "quota" */
+    const char *name;       /* the quota's id */
+    const char *user;       /* the subject, as its session named it */
+    const char *role;
+    const char *department;
+    const char *purpose;
+    const char *record;     /* the record read, 32 hex digits, or "" */
+    int64_t count;          /* uses in the quota's window, this one included */
+    int64_t limit;          /* the quota's limit */
+    int64_t per;            /* its window, seconds */
+    int64_t time;           /* when (Unix seconds) */
+} vault_alarm;
+typedef void (*vault_alarm_fn)(const vault_alarm *alarm, void *arg);
+/* Set (fn NULL: clear) the handle's alarm callback.  Without one, alarms
+ * are only the flagged entries.  VAULT_EINVALID for a client-mode handle
+ * (vaultd raises the alarms of the vault it serves). */
+VAULT_API int vault_set_alarm(vault *v, vault_alarm_fn fn, void *arg) VAULT_CHECK;
+
 /* Most external checkpoint notes one verification takes. */
 #define VAULT_AUDIT_NOTES_MAX 1024
 VAULT_API size_t vault_audit_notes_max(void);

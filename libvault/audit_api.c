@@ -1317,6 +1317,7 @@ static int report_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
                       e.detail);
         ENSURE(o, VAULT_ENOMEM, "report: could not build JSON");
         json_object_set_new(o, "record", e.has_record ? json_string(rid) : json_null());
+        json_object_set_new(o, "alert", json_boolean((e.flags & AF_FLAG_ALERT) != 0));
         /* The principal: null in LVA1 entries, which recorded none. */
         json_object_set_new(o, "issuer", jprincipal(&e, e.who.issuer));
         json_object_set_new(o, "subject", jprincipal(&e, e.who.subject));
@@ -1346,6 +1347,8 @@ static int report_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
         }
         if (e.flags & AF_FLAG_BREAK_GLASS)
             GUARD(text_append(c, "  [BREAK-GLASS]"));
+        if (e.flags & AF_FLAG_ALERT)
+            GUARD(text_append(c, "  [ALERT]"));
         if (*e.detail) {
             GUARD(text_append_esc(c, "  (", e.detail));
             GUARD(text_append(c, ")"));

@@ -166,10 +166,40 @@ cleanup:
     return rc;
 }
 
+/* The alarms of a transaction that committed, to the handle's callback;
+ * those of one that didn't are dropped (nothing happened). */
+static void alarms_raise(vault *v, int committed)
+{
+    size_t i;
+
+    for (i = 0; committed && v->alarm_fn && i < v->nalarms; i++) {
+        const vault__alarm *p = &v->alarms[i];
+        vault_alarm a = {"quota", p->name, p->user, p->role, p->department, p->purpose,
+                         p->record, p->count, p->limit, p->per, p->time};
+        v->alarm_fn(&a, v->alarm_arg);
+    }
+    v->nalarms = 0;
+}
+
+int op_alarm_add(vault *v, const vault__alarm *a)
+{
+    if (!v->alarms) {
+        v->alarms = calloc(VAULT__ALARMS_MAX, sizeof *v->alarms);
+        if (!v->alarms)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+    }
+    /* A transaction with more alarms than this raises the first ones: the
+     * flagged entries are all in the log. */
+    if (v->nalarms < VAULT__ALARMS_MAX)
+        v->alarms[v->nalarms++] = *a;
+    return VAULT_OK;
+}
+
 static void tx_at_end(void *arg, int committed)
 {
     vault *v = arg;
 
+    alarms_raise(v, committed);
     audit_anchor_sync(v, committed);
     audit_tx_forget(v);
     keyring_tx_end(v->keys, committed);

@@ -54,4 +54,8 @@ int op_refused(vault *v, vault_session *s, const char *action, const uint8_t *ri
  * its own transaction; failures are the caller's to ignore). */
 int op_checkpoint_if_needed(vault *v) VAULT_MUST_CHECK;
 
+/* Queue an alarm of the current transaction: raised through the
+ * handle's callback (vault_set_alarm) when it commits, dropped otherwise. */
+int op_alarm_add(vault *v, const vault__alarm *a) VAULT_MUST_CHECK;
+
 #endif

@@ -818,12 +818,64 @@ static char *scratch_alloc(void *arg, size_t n)
     return sc->p;
 }
 
+/* The policy's reads quotas for the subject (policy_read_quotas): a read
+ * of a record counts one use of each, in the read's own transaction (two
+ * processes bursting at once are counted as one: the counting write takes
+ * the write lock, and a stale snapshot starts over).  Over a quota: deny
+ * (the read refused and logged) or alert (the read goes on, *flags gets
+ * AF_FLAG_ALERT and an alarm is raised when the read commits). */
+#define READ_QUOTAS_MAX 16
+static int read_quotas(unsigned *flags, vault_session *s, const uint8_t id[VAULT_ID_BYTES],
+                       const char *action, int64_t now)
+{
+    int rc = VAULT_OK;
+    const vp_quota *qs[READ_QUOTAS_MAX];
+    size_t n = policy_read_quotas(qs, READ_QUOTAS_MAX, s->v->policy, s->role, s->department,
+                                  s->purpose), i;
+    int64_t used = 0;
+    char per[32], why[256];
+    vault__alarm a;
+
+    for (i = 0; i < n; i++) {
+        const vp_quota *q = qs[i];
+
+        GUARD(store_quota_count(&used, s->v->db, q->id, s->user, now - q->per));
+        if (used >= q->searches) {
+            policy_duration_text(per, sizeof per, q->per);
+            if (q->over == VP_OVER_DENY) {
+                snprintf(why, sizeof why, "read quota %s used up (%lld reads per %s)", q->id,
+                         (long long)q->searches, per);
+                rc = vault__err(VAULT_EDENIED, "%s denied: quota '%s' is used up (%lld reads per "
+                                "%s for each user)", action, q->id, (long long)q->searches, per);
+                return log_refusal(s->v, s, action, id, NULL, NULL, why, AF_OUTCOME_DENIED, rc);
+            }
+            *flags |= AF_FLAG_ALERT;
+            memset(&a, 0, sizeof a);
+            snprintf(a.name, sizeof a.name, "%s", q->id);
+            snprintf(a.user, sizeof a.user, "%s", s->user);
+            snprintf(a.role, sizeof a.role, "%s", s->role);
+            snprintf(a.department, sizeof a.department, "%s", s->department);
+            snprintf(a.purpose, sizeof a.purpose, "%s", s->purpose);
+            vault__id_format(a.record, id);
+            a.count = used + 1;
+            a.limit = q->searches;
+            a.per = q->per;
+            a.time = now;
+            GUARD(op_alarm_add(s->v, &a));
+        }
+        GUARD(store_quota_add(s->v->db, q->id, s->user, now - q->per, now));
+    }
+cleanup:
+    return rc;
+}
+
 /* Read one record's fields and append its audit entry, inside the
  * caller's write transaction. */
 static int get_one(vault_result **out, vault_session *s, const char *record_id,
                    const char *const *fields, size_t n, int64_t now)
 {
     int rc = VAULT_OK, any = 0, glass = 0;
+    unsigned alert = 0;
     uint8_t id[VAULT_ID_BYTES];
     record_row rec = {0};
     vault_result *r = NULL;
@@ -838,6 +890,7 @@ static int get_one(vault_result **out, vault_session *s, const char *record_id,
     ENSURE(af, VAULT_ENOMEM, "out of memory");
     GUARD(record_lookup(id, &rec, s->v, s, "read", record_id));
     vault__id_format(canon, id);
+    GUARD(read_quotas(&alert, s, id, "read", now));
     for (i = 0; i < n; i++) {
         if (fields)
             GUARD(field_logged(&f, s, "read", id, fields[i]));
@@ -856,7 +909,7 @@ static int get_one(vault_result **out, vault_session *s, const char *record_id,
     e.fields = af;
     e.nfields = n;
     e.outcome = any || n == 0 ? AF_OUTCOME_OK : AF_OUTCOME_DENIED;
-    e.flags = glass ? AF_FLAG_BREAK_GLASS : 0;
+    e.flags = (glass ? AF_FLAG_BREAK_GLASS : 0) | alert;
     GUARD(audit_append(s->v, &e));
     *out = r;
     r = NULL;
@@ -1181,6 +1234,7 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
     af_entry e;
     int64_t now = vault__now();
     int any = 0;
+    unsigned alert = 0;
 
     ENSURE(out, VAULT_EINVALID, "missing output");
     *out = NULL;
@@ -1189,6 +1243,7 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
     GUARD(op_begin(s->v, OP_WRITE));
     GUARD(record_lookup(id, &rec, s->v, s, "export", record_id));
     vault__id_format(canon, id);
+    GUARD(read_quotas(&alert, s, id, "export", now));
     n = policy_field_count(s->v->policy);
     af = calloc(n ? n : 1, sizeof *af);
     reasons = calloc(n ? n : 1, sizeof *reasons);
@@ -1230,6 +1285,7 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
     e.fields = af;
     e.nfields = nf;
     e.outcome = nf ? AF_OUTCOME_OK : AF_OUTCOME_DENIED;
+    e.flags = alert;
     GUARD(audit_append(s->v, &e));
     GUARD(op_commit(s->v));
     dump = json_dumps(doc, JSON_INDENT(2));

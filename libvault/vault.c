@@ -503,6 +503,21 @@ cleanup:
     return rc;
 }
 
+int vault_set_alarm(vault *v, vault_alarm_fn fn, void *arg)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(v, VAULT_EINVALID, "missing vault handle");
+    ENSURE(!v->remote, VAULT_EINVALID,
+           "vault_set_alarm: a client-mode handle raises no alarms (vaultd raises them)");
+    GUARD(vault__lock(v));
+    v->alarm_fn = fn;
+    v->alarm_arg = arg;
+    vault__leave(v);
+cleanup:
+    return rc;
+}
+
 int vault_reopen(vault **out, vault *v)
 {
     if (v && v->remote)
@@ -564,6 +579,7 @@ void vault_close(vault *v)
     free(v->path);
     free(v->keys_path);
     audit_tail_free(v);
+    free(v->alarms);
     pthread_mutex_destroy(&v->lock);
     free(v);
 }

@@ -58,7 +58,21 @@ struct vault {
      * turned the embedded vault's own submission off (vaultd does). */
     int witness_due;
     int witness_manual;
+    /* Alarms of the current transaction (vault_set_alarm), raised when it
+     * commits and dropped when it doesn't (op.c tx_at_end). */
+    vault_alarm_fn alarm_fn;
+    void *alarm_arg;
+    struct vault__alarm *alarms;
+    size_t nalarms;
 };
+
+/* One pending alarm (the strings copied: the session may be gone). */
+#define VAULT__ALARMS_MAX 64
+typedef struct vault__alarm {
+    char name[VAULT_NAME_MAX], user[VAULT_NAME_MAX], role[VAULT_NAME_MAX];
+    char department[VAULT_NAME_MAX], purpose[VAULT_NAME_MAX], record[VAULT_ID_HEX_SIZE];
+    int64_t count, limit, per, time;
+} vault__alarm;
 
 struct vault_session {
     vault *v;

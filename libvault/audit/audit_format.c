@@ -235,7 +235,7 @@ int af_entry_encode(uint8_t **out, size_t *out_len, const af_entry *e)
     ENSURE(e->nfields == 0 || e->fields, VAULT_EINVALID, "audit entry: fields missing");
     ENSURE(e->outcome >= AF_OUTCOME_OK && e->outcome <= AF_OUTCOME_ERROR, VAULT_EINVALID,
            "audit entry: outcome %d is not one of 0..2", e->outcome);
-    ENSURE((e->flags & ~(unsigned)AF_FLAG_BREAK_GLASS) == 0, VAULT_EINVALID,
+    ENSURE((e->flags & ~(unsigned)AF_FLAGS_KNOWN) == 0, VAULT_EINVALID,
            "audit entry: unknown flags 0x%x", e->flags);
     ENSURE(e->has_record == 0 || e->has_record == 1, VAULT_EINVALID,
            "audit entry: has_record must be 0 or 1");
@@ -518,7 +518,7 @@ static int walk(const uint8_t *buf, size_t len, sink *out, uint64_t *seq, size_t
     e->outcome = b;
     GUARD(need(&r, 1, "flags", 0));
     e->flags = *r.p++;
-    ENSURE((e->flags & ~(unsigned)AF_FLAG_BREAK_GLASS) == 0, VAULT_EINTEGRITY,
+    ENSURE((e->flags & ~(unsigned)AF_FLAGS_KNOWN) == 0, VAULT_EINTEGRITY,
            "audit entry: unknown flags 0x%x", e->flags);
     GUARD(take_u8(&r, &b, 1, "has_record", 0));
     e->has_record = b;

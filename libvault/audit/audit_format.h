@@ -29,6 +29,9 @@
 
 /* Entry flags. */
 #define AF_FLAG_BREAK_GLASS 0x01
+/* An access over a policy quota whose `over:` is alert (it went on). */
+#define AF_FLAG_ALERT 0x02
+#define AF_FLAGS_KNOWN (AF_FLAG_BREAK_GLASS | AF_FLAG_ALERT)
 
 typedef struct af_field {
     const char *name;

@@ -68,10 +68,11 @@ static void list_into(pctx *c, uint64_t *bits, const vnode *n, int kind, const c
 static void parse_quota(pctx *c, vp_quota *q, const vnode *m, vp_map *ids)
 {
     static const vp_keydef defs[] = {
-        {"id", 1},       {"description", 0}, {"role", 1}, {"department", 0},
-        {"purposes", 0}, {"fields", 1},      {"searches", 1}, {"per", 1},
+        {"id", 1},       {"description", 0}, {"role", 1},  {"department", 0},
+        {"purposes", 0}, {"fields", 0},      {"searches", 0}, {"per", 1},
+        {"reads", 0},    {"over", 0},
     };
-    enum { ID, DESC, ROLE, DEPT, PURPOSES, FIELDS, SEARCHES, PER };
+    enum { ID, DESC, ROLE, DEPT, PURPOSES, FIELDS, SEARCHES, PER, READS, OVER };
     const vnode *v[VAULT_ARRAY_LEN(defs)];
     vault_policy *p = c->p;
     size_t i;
@@ -119,8 +120,37 @@ static void parse_quota(pctx *c, vp_quota *q, const vnode *m, vp_map *ids)
                           "it can't be searched, so a search quota for it means nothing",
                           p->fields[i].name);
     }
-    if (v[SEARCHES] != NULL)
+    /* Exactly one limit: searches (with fields) or reads (without). */
+    if (v[SEARCHES] != NULL && v[READS] != NULL) {
+        vp_diag_n(c, VP_ERR, v[READS], "a quota counts searches or reads, not both: split it");
+    } else if (v[SEARCHES] == NULL && v[READS] == NULL) {
+        vp_diag_n(c, VP_ERR, m, "quota '%s' has no limit: give searches (with fields) or reads",
+                  q->id ? q->id : "(no id)");
+    } else if (v[SEARCHES] != NULL) {
+        q->kind = VP_QUOTA_SEARCH;
         q->searches = want_count(c, v[SEARCHES], "searches");
+        if (v[FIELDS] == NULL)
+            vp_diag_n(c, VP_ERR, v[SEARCHES], "a search quota needs the fields it lets be searched");
+        if (v[OVER] != NULL)
+            vp_diag_n(c, VP_ERR, v[OVER], "over: is for reads quotas; a search over its quota is "
+                      "always denied");
+    } else {
+        q->kind = VP_QUOTA_READS;
+        q->searches = want_count(c, v[READS], "reads");
+        if (v[FIELDS] != NULL)
+            vp_diag_n(c, VP_ERR, v[FIELDS], "a reads quota counts records read, whatever the "
+                      "fields: drop fields");
+    }
+    q->over = VP_OVER_DENY;
+    if (v[OVER] != NULL && q->kind == VP_QUOTA_READS && vp_want(c, v[OVER], VN_SCALAR, "over")) {
+        if (v[OVER]->len == 5 && memcmp(v[OVER]->s, "alert", 5) == 0) /* memcmp ok: not secret */
+            q->over = VP_OVER_ALERT;
+        else if (!(v[OVER]->len == 4 && memcmp(v[OVER]->s, "deny", 4) == 0)) { /* memcmp ok: not secret */
+            char qq[80];
+            vp_quote(qq, sizeof qq, v[OVER]->s, v[OVER]->len);
+            vp_diag_n(c, VP_ERR, v[OVER], "unknown over '%s': use deny or alert", qq);
+        }
+    }
     if (v[PER] != NULL)
         q->per = vp_want_duration(c, v[PER], "per");
 }
@@ -171,7 +201,8 @@ const vp_quota *policy_search_quota(const vault_policy *p, const char *role, con
     for (i = 0; i < p->nquotas; i++) {
         const vp_quota *x = &p->quotas[i];
 
-        if (x->id == NULL || x->searches <= 0 || x->per <= 0 || x->role != r ||
+        if (x->id == NULL || x->kind != VP_QUOTA_SEARCH || x->searches <= 0 || x->per <= 0 ||
+            x->role != r ||
             (x->dept >= 0 && x->dept != d) || !vp_bit(x->fields, (size_t)f) ||
             (!x->any_purpose && !vp_bit(x->purposes, (size_t)q)))
             continue;
@@ -183,4 +214,29 @@ const vp_quota *policy_search_quota(const vault_policy *p, const char *role, con
 size_t policy_quota_count(const vault_policy *p)
 {
     return p ? p->nquotas : 0;
+}
+
+size_t policy_read_quotas(const vp_quota **out, size_t cap, const vault_policy *p,
+                          const char *role, const char *dept, const char *purpose)
+{
+    int r, d, q;
+    size_t i, n = 0;
+
+    if (p == NULL || role == NULL || dept == NULL || purpose == NULL)
+        return 0;
+    r = vp_map_gets(&p->role_map, role);
+    d = vp_map_gets(&p->dept_map, dept);
+    q = vp_map_gets(&p->purpose_map, purpose);
+    if (r < 0 || d < 0 || q < 0)
+        return 0;
+    for (i = 0; i < p->nquotas && n < cap; i++) {
+        const vp_quota *x = &p->quotas[i];
+
+        if (x->id == NULL || x->kind != VP_QUOTA_READS || x->searches <= 0 || x->per <= 0 ||
+            x->role != r || (x->dept >= 0 && x->dept != d) ||
+            (!x->any_purpose && !vp_bit(x->purposes, (size_t)q)))
+            continue;
+        out[n++] = x;
+    }
+    return n;
 }

@@ -32,7 +32,7 @@ The GIL is released during every library call.
 from typing import Tuple
 
 from . import _native
-from ._vault import (Action, AuditFailure, AuditResult, Effect, FieldResult, Grant, Kdf,
+from ._vault import (Alarm, Action, AuditFailure, AuditResult, Effect, FieldResult, Grant, Kdf,
                      KeySlot, PolicySource, Principal, Reason, RecordExport, RecordResult,
                      ReportKind, Session,
                      UnlockKind, Vault, check_proof, generate_key_file, policy_check,
@@ -65,7 +65,7 @@ __version__ = library_version
 
 __all__ = [
     # handles and results
-    "Vault", "Session", "RecordResult", "FieldResult", "Reason", "KeySlot", "AuditResult",
+    "Vault", "Session", "Alarm", "RecordResult", "FieldResult", "Reason", "KeySlot", "AuditResult",
     "Grant", "PolicySource", "Principal", "RecordExport",
     # enumerations
     "Effect", "Action", "Kdf", "UnlockKind", "AuditFailure", "ReportKind",

@@ -507,6 +507,26 @@ class vault_witness_target(_OptionStruct):
     _fields_ = [("size", c_size_t), ("key", c_char_p), ("url", c_char_p)]
 
 
+class vault_alarm(Structure):
+    _fields_ = [
+        ("kind", c_char_p),
+        ("name", c_char_p),
+        ("user", c_char_p),
+        ("role", c_char_p),
+        ("department", c_char_p),
+        ("purpose", c_char_p),
+        ("record", c_char_p),
+        ("count", ctypes.c_int64),
+        ("limit", ctypes.c_int64),
+        ("per", ctypes.c_int64),
+        ("time", ctypes.c_int64),
+    ]
+
+
+ALARM_FN = CFUNCTYPE(None, POINTER(vault_alarm), c_void_p)
+_fn("vault_set_alarm", c_int, _vp, ALARM_FN, c_void_p)
+
+
 class vault_witness_status(Structure):
     _fields_ = [
         ("name", c_char * 256),

@@ -222,6 +222,22 @@ class RecordResult(Mapping[str, FieldResult]):
 
 
 @dataclass(frozen=True)
+class Alarm:
+    """An access over a policy quota whose ``over:`` is alert (``vault_alarm``)."""
+    kind: str        #: "quota"
+    name: str        #: the quota's id
+    user: str
+    role: str
+    department: str
+    purpose: str
+    record: str      #: the record read (32 hex digits) or ""
+    count: int       #: uses in the quota's window, this one included
+    limit: int
+    per: int         #: the window, seconds
+    time: int        #: unix seconds
+
+
+@dataclass(frozen=True)
 class KeySlot:
     """One keyslot of the vault's ``.keys`` sidecar."""
     slot: int
@@ -1026,6 +1042,32 @@ class Vault:
         return _n.take_string(out)
 
     # ---- key rotation --------------------------------------------------------
+
+    def on_alarm(self, fn: Optional[Callable[[Alarm], None]]) -> None:
+        """Call ``fn(alarm)`` for every access over an alert quota, after the
+        read that logged it committed; ``None`` clears it.  ``fn`` must not
+        use this vault (the handle is locked while it runs); an exception in
+        it is printed and ignored."""
+        if fn is None:
+            thunk = _n.ALARM_FN(0)
+        else:
+            cb = fn
+
+            def _cb(a: Any, _arg: Optional[int]) -> None:
+                x = a.contents
+                try:
+                    text = [v.decode("utf-8") for v in (x.kind, x.name, x.user, x.role,
+                                                           x.department, x.purpose, x.record)]
+                    cb(Alarm(text[0], text[1], text[2], text[3], text[4], text[5], text[6],
+                             int(x.count), int(x.limit), int(x.per), int(x.time)))
+                except Exception:  # noqa: BLE001 - a callback must not unwind through C
+                    import traceback
+                    traceback.print_exc()
+
+            thunk = _n.ALARM_FN(_cb)
+        with self._use() as v:
+            check(_n.lib.vault_set_alarm(v, thunk, None))
+        self._alarm_thunk = thunk  # referenced while the library may call it
 
     def key_rotate(self, grade: str, *, progress: Progress = None) -> None:
         """Rotate a grade's data key and re-encrypt that grade's fields (logged).
