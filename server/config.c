@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <yaml.h>
@@ -560,6 +561,27 @@ static int audit_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, 
                 "witness_timeout)", key);
 }
 
+static int alarms_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+    vd_config *c = arg;
+    int64_t secs;
+
+    if (!strcmp(key, "command")) {
+        if (get_str(&c->alarm_command, w, v, "alarms.command") < 0)
+            return -1;
+        if (c->alarm_command[0] != '/' || access(c->alarm_command, X_OK) != 0)
+            return fail(w, v, "alarms.command must be the absolute path of an executable file");
+        return 0;
+    }
+    if (!strcmp(key, "timeout")) {
+        if (vd_parse_seconds(&secs, scalar(v)) < 0 || secs < 1 || secs > 300)
+            return fail(w, v, "alarms.timeout must be 1s ... 5m");
+        c->alarm_timeout = secs;
+        return 0;
+    }
+    return fail(w, k, "unknown key '%s' in alarms (command, timeout)", key);
+}
+
 static int top_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
     vd_config *c = arg;
@@ -580,9 +602,11 @@ static int top_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, vo
         return each_pair(w, v, "service", service_pair, c);
     if (!strcmp(key, "audit"))
         return each_pair(w, v, "audit", audit_pair, c);
+    if (!strcmp(key, "alarms"))
+        return each_pair(w, v, "alarms", alarms_pair, c);
     return fail(w, k,
                 "unknown key '%s' (vault, unlock, listen, clients, issuers, limits, service, "
-                "audit)",
+                "audit, alarms)",
                 key);
 }
 
@@ -623,6 +647,7 @@ int vd_config_load(vd_config **out, const char *path, char *err, size_t err_cap)
     c->unlock_fd = -1;
     c->witness_retry = 30;
     c->witness_timeout = 5;
+    c->alarm_timeout = 10;
     if (!yaml_parser_initialize(&parser)) {
         snprintf(err, err_cap, "%s: out of memory", path);
         goto cleanup;
@@ -701,6 +726,7 @@ void vd_config_free(vd_config *c)
     free(c->file);
     free(c->vault);
     free(c->audit_pubkey);
+    free(c->alarm_command);
     free(c->unlock_key_file);
     free(c->unix_path);
     free(c->tls_host);

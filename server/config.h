@@ -71,6 +71,8 @@ typedef struct vd_config {
     size_t nwitnesses;
     int64_t witness_retry;    /* audit.witness_retry, seconds, default 30 */
     int64_t witness_timeout;  /* audit.witness_timeout, seconds, default 5 */
+    char *alarm_command;      /* alarms.command: run for each alarm (NULL: none) */
+    int64_t alarm_timeout;    /* alarms.timeout, seconds, default 10 */
 } vd_config;
 
 /* A file vaultd trusts (its configuration, issuer keys, TLS files): a

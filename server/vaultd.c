@@ -245,6 +245,12 @@ int main(int argc, char **argv)
             vault_close(v);
         goto cleanup;
     }
+    /* Alarms (quota over: alert) to the journal and alarms.command (alarm.c). */
+    for (size_t i = 0; i < srv.pool.n; i++)
+        if (vault_set_alarm(srv.pool.v[i], vd_alarm, srv.cfg) != VAULT_OK) {
+            fprintf(stderr, "vaultd: %s\n", vault_error_last());
+            goto cleanup;
+        }
     for (size_t i = 1; i < srv.pool.n; i++)
         if (vault_set_witness_auto(srv.pool.v[i], 0) != VAULT_OK) {
             fprintf(stderr, "vaultd: %s\n", vault_error_last());
