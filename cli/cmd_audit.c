@@ -487,8 +487,8 @@ int cmd_audit(cli *c, int argc, char **argv)
         ex = cli_usage_error(c, "--max-age goes with verify and verify-bundle");
         goto out;
     }
-    if (since_path && (strcmp(sub, "verify") != 0 || export_path)) {
-        ex = cli_usage_error(c, "--since goes with verify in the vault (not with --export)");
+    if (since_path && strcmp(sub, "anomalies") != 0 && (strcmp(sub, "verify") != 0 || export_path)) {
+        ex = cli_usage_error(c, "--since goes with verify in the vault (not with --export), or anomalies");
         goto out;
     }
     if (compact && strcmp(sub, "export") != 0) {
@@ -673,6 +673,23 @@ int cmd_audit(cli *c, int argc, char **argv)
         rc = inclusion ? vault_audit_prove(&proof, v, a, b) : vault_audit_consistency(&proof, v, a, b);
         if (rc == VAULT_OK)
             ex = show_proof(c, &proof, out_path);
+    } else if (strcmp(sub, "anomalies") == 0) {
+        /* --since DURATION here (default 7d); verify's --since is a file */
+        int64_t window = since_path ? cli_parse_duration(since_path) : 7 * 86400;
+
+        c->cmd = "audit anomalies";
+        if (window < 60 || window > 366 * 86400) {
+            ex = cli_usage_error(c, "--since takes a duration from 1m to 366d (e.g. 7d)");
+            goto out;
+        }
+        if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
+            goto out;
+        rc = vault_audit_anomalies(&text, v, window, c->json);
+        if (rc == VAULT_OK) {
+            fputs(text, stdout);
+            if (c->json)
+                fputc('\n', stdout);
+        }
     } else if (strcmp(sub, "report") == 0) {
         c->cmd = "audit report";
         /* Here --user names whose accesses to report, not who is acting. */

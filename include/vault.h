@@ -876,6 +876,17 @@ VAULT_API int vault_const_report_break_glass(void);
 VAULT_API int vault_audit_report(char **out, vault *v, int kind, const char *arg,
                                  int as_json) VAULT_CHECK;
 
+/* Who accessed residents' data far more than the others of their role in
+ * the last `window` seconds (60 ... 366 days): per user and role the count
+ * of read, export and search entries, the role's median and a modified
+ * z-score; flagged when the score is >= 3.5 and the count >= 3 times the
+ * median, among roles of 3 users or more (docs/audit-format.md
+ * "Anomalies").  *out (vault_free) is text, or with as_json a JSON array
+ * of {user, role, department, count, role_median, score, peers, flagged},
+ * flagged first.  Reads the window's entries only (found by their signed
+ * times).  Logged.  Not in client mode yet (VAULT_EINVALID). */
+VAULT_API int vault_audit_anomalies(char **out, vault *v, int64_t window, int as_json) VAULT_CHECK;
+
 /* ---- Proofs (RFC 6962; docs/audit-format.md section "Proofs") ----------
  * Entry seq (1-based, as everywhere in the log) is the RFC 6962 leaf
  * index seq - 1; the tree of size S holds entries 1..S.  A proof carries

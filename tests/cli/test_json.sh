@@ -203,6 +203,8 @@ jcase "audit export" 0 exact=out,compact out="$d/ex.jsonl" compact=false -- vc a
 jcase "audit verify" 0 ok=true failure= entries:int -- "$VAULTCTL" --json audit verify --export "$d/ex.jsonl" --pubkey "$d/pub"
 jrefuse "audit export" -- vc audit export
 jcase "audit report" 0 "[].seq:int" "[].action:str" "[].record=$ID" -- vc audit report --record "$ID"
+jcase "audit anomalies" 0 "[].user:str" "[].role:str" "[].count:int" "[].role_median:num" \
+    "[].score:num" "[].peers:int" "[].flagged:bool" -- vc audit anomalies --since 1d
 jcase "audit report" 0 exact=bundle,record bundle="$d/b.json" record="$ID" -- vc audit report --record "$ID" --bundle "$d/b.json"
 jcase "audit verify-bundle" 0 exact=ok,failure,bad_seq,entries,message,size,time ok=true failure= entries:int size:int -- \
     "$VAULTCTL" --json audit verify-bundle "$d/b.json" --pubkey "$d/pub"

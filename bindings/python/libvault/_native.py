@@ -482,6 +482,7 @@ _fn("vault_audit_verify_export_witnessed", c_int, POINTER(vault_audit_result), c
     c_void_p)
 _fn("vault_audit_notes_max", c_size_t)
 _fn("vault_audit_report", c_int, _pvp, _vp, c_int, c_char_p, c_int)
+_fn("vault_audit_anomalies", c_int, _pvp, _vp, ctypes.c_int64, c_int)
 # RFC 6962 proofs (the bindings read a proof through vault_proof_json).
 _pproof = POINTER(vault_proof)
 _fn("vault_proof_struct_size", c_size_t)

@@ -1221,6 +1221,17 @@ class Vault:
         text = _n.take_string(out)
         return _parse_json(text) if as_json else text
 
+    def audit_anomalies(self, window: int = 7 * 86400) -> List[Dict[str, Any]]:
+        """Who accessed residents' data far more than the others of their
+        role in the last ``window`` seconds (60 ... 366 days): every user
+        counted, as dicts {user, role, department, count, role_median,
+        score, peers, flagged}, flagged first (logged)."""
+        out = c_void_p()
+        with self._use() as v:
+            check(_n.lib.vault_audit_anomalies(byref(out), v, int(window), 1))
+        got = _parse_json(_n.take_string(out))
+        return [dict(x) for x in got]
+
     def audit_bundle(self, record_id: str) -> Dict[str, Any]:
         """The resident's proof bundle of record ``record_id`` as a dict
         (docs/audit-format.md section 11): every entry filed under it up to

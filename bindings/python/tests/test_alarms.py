@@ -58,6 +58,12 @@ class AlarmTest(unittest.TestCase):
                 self.assertEqual(len(seen), 1)
                 v.on_alarm(None)
                 self.assertTrue(v.audit_verify().ok)
+                # everyone counted, none flagged: one user per role
+                got = v.audit_anomalies(86400)
+                self.assertEqual(sorted(x["user"] for x in got), ["sun", "zhou"])
+                self.assertFalse(any(x["flagged"] for x in got))
+                with self.assertRaises(libvault.InvalidInput):
+                    v.audit_anomalies(1)
 
 
 if __name__ == "__main__":
