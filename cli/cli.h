@@ -259,6 +259,7 @@ int cmd_grants(cli *c, int argc, char **argv);
 int cmd_break_glass(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);      /* resident's copy */
 int cmd_import(cli *c, int argc, char **argv);      /* cli/cmd_import.c */
+int cmd_canary(cli *c, int argc, char **argv);      /* cli/cmd_canary.c: canary add */
 int cmd_key_rotate(cli *c, int argc, char **argv);  /* cli/cmd_rotate.c: key rotate */
 int cmd_token(cli *c, int argc, char **argv);       /* cli/cmd_token.c: development issuer */
 int cmd_witness(cli *c, int argc, char **argv);     /* cli/cmd_witness.c: witness/ */

@@ -725,25 +725,39 @@ VAULT_API int vault_audit_require_recent(vault_audit_result *r, int64_t max_age)
 
 /* Progress callbacks: vault_progress_fn, under "Vault handle" above. */
 
+/* ---- Canaries (decoy residents) -------------------------------------------
+ * vault_canary_add creates a record as vault_record_add does (the same
+ * decisions, rows and field format: a reader can't tell it from a real
+ * resident) and puts its id in the vault's sealed set of decoys.  Every
+ * read, search hit or export that touches a canary is flagged in its audit
+ * entry ([CANARY]) and raises an alarm (kind "canary", name the action)
+ * through vault_set_alarm.  Only a role listed under the policy's
+ * data_officers: may add one (VAULT_EDENIED, logged); the entry that
+ * records it is action canary_add.  At most 4096 per vault.  Not in client
+ * mode.  docs/privacy.md "Canary records". */
+VAULT_API int vault_canary_add(char *out_id, size_t out_id_size, vault_session *officer,
+                               const char *jurisdiction, size_t n, const char *const *fields,
+                               const char *const *values, const size_t *value_lens) VAULT_CHECK;
+
 /* ---- Alarms --------------------------------------------------------------
  * An access over a policy quota whose `over:` is alert goes on, its audit
  * entry carries the alert flag ([ALERT] in reports), and the handle's
- * alarm callback is called once for it after the transaction that logged
- * it committed (never for one rolled back), on the calling thread, with
+ * alarm callback is called once for it (and once for every access that
+ * touched a canary) after the transaction that logged it committed (never for one rolled back), on the calling thread, with
  * the handle locked: the callback must not call into the same handle.
  * Strings are valid during the call only; no field value is ever in an
  * alarm (docs/policy-format.md "Quotas", vaultd: docs/service.md). */
 typedef struct vault_alarm {
-    const char *kind;       /* "quota" */
-    const char *name;       /* the quota's id */
+    const char *kind;       /* "quota", or "canary" (a decoy record was touched) */
+    const char *name;       /* the quota's id; for a canary the action (read, search, export) */
     const char *user;       /* the subject, as its session named it */
     const char *role;
     const char *department;
     const char *purpose;
     const char *record;     /* the record read, 32 hex digits, or "" */
-    int64_t count;          /* uses in the quota's window, this one included */
-    int64_t limit;          /* the quota's limit */
-    int64_t per;            /* its window, seconds */
+    int64_t count;          /* uses in the quota's window, this one included (canary: 1) */
+    int64_t limit;          /* the quota's limit (canary: 0) */
+    int64_t per;            /* its window, seconds (canary: 0) */
     int64_t time;           /* when (Unix seconds) */
 } vault_alarm;
 typedef void (*vault_alarm_fn)(const vault_alarm *alarm, void *arg);

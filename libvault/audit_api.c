@@ -1318,6 +1318,7 @@ static int report_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
         ENSURE(o, VAULT_ENOMEM, "report: could not build JSON");
         json_object_set_new(o, "record", e.has_record ? json_string(rid) : json_null());
         json_object_set_new(o, "alert", json_boolean((e.flags & AF_FLAG_ALERT) != 0));
+        json_object_set_new(o, "canary", json_boolean((e.flags & AF_FLAG_CANARY) != 0));
         /* The principal: null in LVA1 entries, which recorded none. */
         json_object_set_new(o, "issuer", jprincipal(&e, e.who.issuer));
         json_object_set_new(o, "subject", jprincipal(&e, e.who.subject));
@@ -1349,6 +1350,8 @@ static int report_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
             GUARD(text_append(c, "  [BREAK-GLASS]"));
         if (e.flags & AF_FLAG_ALERT)
             GUARD(text_append(c, "  [ALERT]"));
+        if (e.flags & AF_FLAG_CANARY)
+            GUARD(text_append(c, "  [CANARY]"));
         if (*e.detail) {
             GUARD(text_append_esc(c, "  (", e.detail));
             GUARD(text_append(c, ")"));

@@ -12,6 +12,7 @@
 #define KDF_ID_BIDX 3
 #define KDF_ID_ROWMAC 4
 #define KDF_ID_PSEUDONYM 5
+#define KDF_ID_CANARY 6
 
 #define GRADE_AD_LABEL "libvault/gradekey/v1"
 #define CACHE_MAX 128
@@ -31,6 +32,7 @@ typedef struct secrets {
     uint8_t bidx[VC_KEYBYTES];
     uint8_t rowmac[VC_KEYBYTES];
     uint8_t pseudonym[VC_KEYBYTES];
+    uint8_t canary[VC_KEYBYTES];
     cached_key cache[CACHE_MAX];
 } secrets;
 
@@ -77,6 +79,7 @@ int keyring_new(keyring **out, const uint8_t master[VC_KEYBYTES],
     GUARD(vc_kdf(k->s->bidx, VC_KEYBYTES, KDF_ID_BIDX, KDF_CTX, master));
     GUARD(vc_kdf(k->s->rowmac, VC_KEYBYTES, KDF_ID_ROWMAC, KDF_CTX, master));
     GUARD(vc_kdf(k->s->pseudonym, VC_KEYBYTES, KDF_ID_PSEUDONYM, KDF_CTX, master));
+    GUARD(vc_kdf(k->s->canary, VC_KEYBYTES, KDF_ID_CANARY, KDF_CTX, master));
     k->guard.mac = row_mac;
     k->guard.arg = k;
     *out = k;
@@ -98,6 +101,7 @@ const uint8_t *keyring_master(const keyring *k) { return k->s->master; }
 const uint8_t *keyring_db_key(const keyring *k) { return k->s->db; }
 const uint8_t *keyring_bidx_root(const keyring *k) { return k->s->bidx; }
 const uint8_t *keyring_pseudonym_root(const keyring *k) { return k->s->pseudonym; }
+const uint8_t *keyring_canary_key(const keyring *k) { return k->s->canary; }
 const uint8_t *keyring_wrap_key(const keyring *k) { return k->s->wrap; }
 
 /* "libvault/gradekey/v1" | vault_id | u32le len | grade | u32le version */

@@ -20,6 +20,7 @@ const uint8_t *keyring_master(const keyring *k);
 const uint8_t *keyring_db_key(const keyring *k);     /* SQLCipher raw key */
 const uint8_t *keyring_bidx_root(const keyring *k);  /* blind index root */
 const uint8_t *keyring_pseudonym_root(const keyring *k); /* the pseudonym mask's root */
+const uint8_t *keyring_canary_key(const keyring *k);     /* seals the canary set */
 const uint8_t *keyring_wrap_key(const keyring *k);   /* wraps keys kept in the database */
 /* The row guard the store tags and checks rows with (store.h). */
 const store_guard *keyring_row_guard(const keyring *k);

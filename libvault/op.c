@@ -15,6 +15,7 @@
 #include "audit/audit.h"
 #include "grants_set.h"
 #include "op.h"
+#include "canary.h"
 #include "text.h"
 
 /* ---- locking and policy reload ---- */
@@ -70,6 +71,7 @@ int op_reload(vault *v, int force_grants)
     if (own)
         GUARD(store_begin(v->db, STORE_TX_SNAPSHOT));
     GUARD(op_load_policy(v));
+    GUARD(canary__load(v));
     /* Grade names map to indices through the policy: rebuild the grants
      * when either changed. */
     GUARD(grants__sync(v, force_grants || before != v->policy_id));
@@ -174,7 +176,7 @@ static void alarms_raise(vault *v, int committed)
 
     for (i = 0; committed && v->alarm_fn && i < v->nalarms; i++) {
         const vault__alarm *p = &v->alarms[i];
-        vault_alarm a = {"quota", p->name, p->user, p->role, p->department, p->purpose,
+        vault_alarm a = {p->kind, p->name, p->user, p->role, p->department, p->purpose,
                          p->record, p->count, p->limit, p->per, p->time};
         v->alarm_fn(&a, v->alarm_arg);
     }

@@ -8,6 +8,7 @@
 
 #include "audit/audit.h"
 #include "crypto.h"
+#include "canary.h"
 #include "grants_set.h"
 #include "mask.h"
 #include "text.h"
@@ -586,13 +587,12 @@ static int write_arrays(af_field **af, vault_reason **reasons, size_t n)
     return VAULT_OK;
 }
 
-int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const char *jurisdiction,
-                     size_t n, const char *const *fields, const char *const *values,
-                     const size_t *value_lens)
+/* vault_record_add, and vault_canary_add (canary 1): the same record, the
+ * same rows, in the set of decoys as well, by a data officer only. */
+static int add_record(char *out_id, size_t out_id_size, vault_session *s, const char *jurisdiction,
+                      size_t n, const char *const *fields, const char *const *values,
+                      const size_t *value_lens, int canary)
 {
-    if (s && s->v->remote)
-        return client_record_add(out_id, out_id_size, s, jurisdiction, n, fields, values,
-                                 value_lens);
     int rc = VAULT_OK, entered = 0;
     uint8_t id[VAULT_ID_BYTES];
     vp_decision d;
@@ -614,10 +614,17 @@ int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const c
     /* Decide inside the write transaction: it has seen every policy and
      * grant change committed before it (vault.c, tx_after_begin). */
     GUARD(op_begin(s->v, OP_WRITE));
+    if (canary && policy_data_officer_check(s->v->policy, s->role) != VAULT_OK) {
+        rc = vault__err(VAULT_EDENIED, "canary add: role '%s' is not a data officer of the policy "
+                        "(data_officers:)", s->role);
+        rc = log_refusal(s->v, s, "canary_add", NULL, NULL, NULL,
+                         "refused: not a data officer", AF_OUTCOME_DENIED, rc);
+        goto cleanup;
+    }
     (void)decide(&d, s, VAULT_ACTION_CREATE, NULL, jurisdiction, NULL);
     if (d.effect != VAULT_EFFECT_ALLOW) {
         rc = require_allow(&d, VAULT_ACTION_CREATE, "a record");
-        rc = session__log_denial(s, "create", NULL, NULL, &d, rc);
+        rc = session__log_denial(s, canary ? "canary_add" : "create", NULL, NULL, &d, rc);
         goto cleanup;
     }
     policy_reason_fill(&why, &d);
@@ -633,7 +640,11 @@ int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const c
         record_ctx rx = vault__record_ctx(s->v);
         GUARD(record_save(&rx, &rec));
     }
-    audit_entry_init(&e, s->v, s, "create");
+    /* A decoy: the same record as any other, its id in the sealed set.
+     * Its entry says so (auditors see decoys; readers can't). */
+    if (canary)
+        GUARD(canary__mark(s->v, id));
+    audit_entry_init(&e, s->v, s, canary ? "canary_add" : "create");
     e.has_record = 1;
     memcpy(e.record_id, id, VAULT_ID_BYTES);
     e.fields = af;
@@ -648,6 +659,26 @@ cleanup:
     free(af);
     free(reasons);
     return rc;
+}
+
+int vault_record_add(char *out_id, size_t out_id_size, vault_session *s, const char *jurisdiction,
+                     size_t n, const char *const *fields, const char *const *values,
+                     const size_t *value_lens)
+{
+    if (s && s->v->remote)
+        return client_record_add(out_id, out_id_size, s, jurisdiction, n, fields, values,
+                                 value_lens);
+    return add_record(out_id, out_id_size, s, jurisdiction, n, fields, values, value_lens, 0);
+}
+
+int vault_canary_add(char *out_id, size_t out_id_size, vault_session *s, const char *jurisdiction,
+                     size_t n, const char *const *fields, const char *const *values,
+                     const size_t *value_lens)
+{
+    if (s && s->v->remote)
+        return vault__err(VAULT_EINVALID, "vault_canary_add: not through vaultd: run it on the "
+                          "vault (vaultctl --vault)");
+    return add_record(out_id, out_id_size, s, jurisdiction, n, fields, values, value_lens, 1);
 }
 
 int vault_record_create(char *out_id, size_t out_id_size, vault_session *s,
@@ -851,6 +882,7 @@ static int read_quotas(unsigned *flags, vault_session *s, const uint8_t id[VAULT
             }
             *flags |= AF_FLAG_ALERT;
             memset(&a, 0, sizeof a);
+            snprintf(a.kind, sizeof a.kind, "quota");
             snprintf(a.name, sizeof a.name, "%s", q->id);
             snprintf(a.user, sizeof a.user, "%s", s->user);
             snprintf(a.role, sizeof a.role, "%s", s->role);
@@ -867,6 +899,30 @@ static int read_quotas(unsigned *flags, vault_session *s, const uint8_t id[VAULT
     }
 cleanup:
     return rc;
+}
+
+/* An access that touches a canary (a decoy record, canary.h): its entry
+ * gets AF_FLAG_CANARY in *flags and an alarm (kind "canary") is raised
+ * when the access commits.  Nothing for another record. */
+static int canary_touch(unsigned *flags, vault_session *s, const uint8_t id[VAULT_ID_BYTES],
+                        const char *action, int64_t now)
+{
+    vault__alarm a;
+
+    if (!canary__is(s->v, id))
+        return VAULT_OK;
+    *flags |= AF_FLAG_CANARY;
+    memset(&a, 0, sizeof a);
+    snprintf(a.kind, sizeof a.kind, "canary");
+    snprintf(a.name, sizeof a.name, "%s", action);
+    snprintf(a.user, sizeof a.user, "%s", s->user);
+    snprintf(a.role, sizeof a.role, "%s", s->role);
+    snprintf(a.department, sizeof a.department, "%s", s->department);
+    snprintf(a.purpose, sizeof a.purpose, "%s", s->purpose);
+    vault__id_format(a.record, id);
+    a.count = 1;
+    a.time = now;
+    return op_alarm_add(s->v, &a);
 }
 
 /* Read one record's fields and append its audit entry, inside the
@@ -891,6 +947,7 @@ static int get_one(vault_result **out, vault_session *s, const char *record_id,
     GUARD(record_lookup(id, &rec, s->v, s, "read", record_id));
     vault__id_format(canon, id);
     GUARD(read_quotas(&alert, s, id, "read", now));
+    GUARD(canary_touch(&alert, s, id, "read", now));
     for (i = 0; i < n; i++) {
         if (fields)
             GUARD(field_logged(&f, s, "read", id, fields[i]));
@@ -1111,6 +1168,11 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
         e.nfields = 1;
         e.outcome = confirmed ? AF_OUTCOME_OK : AF_OUTCOME_DENIED;
         e.detail = note[0] ? note : NULL;
+        {
+            unsigned cf = 0;
+            GUARD(canary_touch(&cf, s, rid, "search", now));
+            e.flags |= cf;
+        }
         GUARD(audit_append(s->v, &e));
         if (!confirmed)
             continue;
@@ -1244,6 +1306,7 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
     GUARD(record_lookup(id, &rec, s->v, s, "export", record_id));
     vault__id_format(canon, id);
     GUARD(read_quotas(&alert, s, id, "export", now));
+    GUARD(canary_touch(&alert, s, id, "export", now));
     n = policy_field_count(s->v->policy);
     af = calloc(n ? n : 1, sizeof *af);
     reasons = calloc(n ? n : 1, sizeof *reasons);

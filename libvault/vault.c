@@ -580,6 +580,7 @@ void vault_close(vault *v)
     free(v->keys_path);
     audit_tail_free(v);
     free(v->alarms);
+    free(v->canaries);
     pthread_mutex_destroy(&v->lock);
     free(v);
 }

@@ -64,11 +64,15 @@ struct vault {
     void *alarm_arg;
     struct vault__alarm *alarms;
     size_t nalarms;
+    /* The decoy records' ids, sorted (canary.c), loaded with the policy. */
+    uint8_t *canaries;
+    size_t ncanaries;
 };
 
 /* One pending alarm (the strings copied: the session may be gone). */
 #define VAULT__ALARMS_MAX 64
 typedef struct vault__alarm {
+    char kind[16]; /* "quota", "canary" */
     char name[VAULT_NAME_MAX], user[VAULT_NAME_MAX], role[VAULT_NAME_MAX];
     char department[VAULT_NAME_MAX], purpose[VAULT_NAME_MAX], record[VAULT_ID_HEX_SIZE];
     int64_t count, limit, per, time;

@@ -287,7 +287,7 @@ static void test_decode_rejects(void **state)
         {0, 'X', "bad magic"},          {3, '2', "other version"},
         {24, 0xFF, "0xFF in a string"}, {24, 0x80, "lone continuation byte"},
         {24, 0xC0, "truncated sequence"}, {24, 0x00, "NUL in a string"},
-        {50, 3, "outcome 3"},           {51, 0x04, "unknown flag"},
+        {50, 3, "outcome 3"},           {51, 0x08, "unknown flag"},
         {52, 2, "has_record 2"},        {94, 3, "effect 3"},
         {100, 2, "has_ct_hash 2"},      {99, 0xE4, "truncated 3-byte sequence"},
     };

@@ -260,6 +260,8 @@ static int add_decoded(json_t *o, const af_entry *e)
     GUARD(jset(o, "break_glass", json_boolean(e->flags & AF_FLAG_BREAK_GLASS)));
     if (e->flags & AF_FLAG_ALERT) /* only when set: older lines look as they did */
         GUARD(jset(o, "alert", json_true()));
+    if (e->flags & AF_FLAG_CANARY)
+        GUARD(jset(o, "canary", json_true()));
     GUARD(jset(o, "record", e->has_record ? jhex(e->record_id, 16) : json_null()));
     GUARD(jset(o, "policy_sha256", jhex(e->policy_hash, 32)));
     fields = json_array();

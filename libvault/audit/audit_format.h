@@ -31,7 +31,9 @@
 #define AF_FLAG_BREAK_GLASS 0x01
 /* An access over a policy quota whose `over:` is alert (it went on). */
 #define AF_FLAG_ALERT 0x02
-#define AF_FLAGS_KNOWN (AF_FLAG_BREAK_GLASS | AF_FLAG_ALERT)
+/* An access that touched a canary (a decoy record, canary.h). */
+#define AF_FLAG_CANARY 0x04
+#define AF_FLAGS_KNOWN (AF_FLAG_BREAK_GLASS | AF_FLAG_ALERT | AF_FLAG_CANARY)
 
 typedef struct af_field {
     const char *name;

@@ -169,6 +169,7 @@ jcase "record add" 0 exact=record,fields record:str fields=2 -- vc "${OFFICER[@]
 ID=$(field record)
 printf 'jurisdiction,name,phone\n%s,王五,13700000000\n%s,赵六,13700000001\n' "$GRIDJ" "$GRIDJ" >"$d/r.csv"
 jcase "import" 0 exact=imported imported=2 -- vc "${OFFICER[@]}" import "$d/r.csv"
+jcase "canary add" 0 exact=canaries,in "canaries[]:str" in="$GRIDJ" -- vc "${OFFICER[@]}" canary add --in "$GRIDJ" --count 2
 jcase "record get" 0 exact=record,fields record="$ID" "fields[].field:str" "fields[].effect:str" "fields[].present:bool" \
     "fields[].reason:str" "fields[].value" -- vc "${GRID[@]}" record get "$ID" --fields name,phone
 grep -q '"value": "138\*\*\*\*5678"' "$TMP/out" && ok "record get --json: the masked value" || bad "record get --json: no masked phone"

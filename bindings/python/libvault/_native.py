@@ -444,6 +444,8 @@ _fn("vault_record_put", c_int, _vp, c_char_p, c_char_p, c_void_p, c_size_t)
 _fn("vault_record_update", c_int, _vp, c_char_p, c_size_t, _cpp, POINTER(c_void_p), _ps)
 _fn("vault_record_add", c_int, c_void_p, c_size_t, _vp, c_char_p, c_size_t, _cpp,
     POINTER(c_void_p), _ps)
+_fn("vault_canary_add", c_int, c_void_p, c_size_t, _vp, c_char_p, c_size_t, _cpp,
+    POINTER(c_void_p), _ps)
 _fn("vault_record_get", c_int, _pvp, _vp, c_char_p, _cpp, c_size_t)
 _fn("vault_record_get_batch", c_int, _pvp, _vp, _cpp, c_size_t, _cpp, c_size_t)
 _fn("vault_result_count", c_size_t, _vp)
@@ -525,6 +527,7 @@ class vault_alarm(Structure):
 
 
 ALARM_FN = CFUNCTYPE(None, POINTER(vault_alarm), c_void_p)
+
 _fn("vault_set_alarm", c_int, _vp, ALARM_FN, c_void_p)
 
 

@@ -1351,6 +1351,24 @@ class Session:
                 check(_n.lib.vault_record_add(out, _n.ID_HEX_SIZE, s, jur, n, names, ptrs, lens))
         return _s(out.value)
 
+    def canary_add(self, jurisdiction: str, fields: Mapping[str, Secret]) -> str:
+        """Create a decoy resident (a canary) in ``jurisdiction`` with these
+        plausible values; returns its id.  Readers can't tell it from a real
+        record; every access that touches it is flagged ([CANARY]) and raises
+        an alarm (:meth:`Vault.on_alarm`).  Data officers only."""
+        out = ctypes.create_string_buffer(_n.ID_HEX_SIZE)
+        jur = _b(jurisdiction, "jurisdiction")
+        fields = _mapping(fields, "fields")
+        names, n, _keep = _strv(list(fields.keys()), "field")
+        with _Plain() as plain:
+            ptrs = (c_void_p * n)()
+            lens = (c_size_t * n)()
+            for i, val in enumerate(fields.values()):
+                ptrs[i], lens[i] = plain.add(val)
+            with self._use() as s:
+                check(_n.lib.vault_canary_add(out, _n.ID_HEX_SIZE, s, jur, n, names, ptrs, lens))
+        return _s(out.value)
+
     def put(self, record_id: str, field: str, value: Secret) -> None:
         """Write one field.
 
