@@ -437,7 +437,7 @@ static void test_kdf_vectors(void **state)
     (void)state;
     for (i = 0; i < 32; i++)
         master[i] = (uint8_t)(0x80 + i);
-    assert_int_equal(n, 4);
+    assert_int_equal(n, 5);
     assert_int_equal(keyring_new(&k, master, vault_id), 0);
     want = tu_unhex(rows[0][2], &klen);
     assert_memory_equal(keyring_db_key(k), want, 32);
@@ -450,6 +450,9 @@ static void test_kdf_vectors(void **state)
     free(want);
     want = tu_unhex(rows[3][2], &klen);
     assert_memory_equal(keyring_pseudonym_root(k), want, 32);
+    free(want);
+    want = tu_unhex(rows[4][2], &klen);
+    assert_memory_equal(keyring_canary_key(k), want, 32);
     free(want);
     keyring_free(k);
     free(storage);
