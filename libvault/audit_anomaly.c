@@ -58,10 +58,8 @@ static int probe_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, co
 
     (void)head;
     (void)head_len;
-    if (af_entry_decode(&e, &storage, entry, len) < 0)
-        return vault__err(VAULT_EINTEGRITY,
-                          "audit log: entry at position %lld is damaged; run audit verify",
-                          (long long)pos);
+    if (audit_entry_read(&e, &storage, pos, entry, len) < 0)
+        return VAULT_EINTEGRITY;
     c->probe_time = e.time_us;
     c->probe_found = 1;
     free(storage);
@@ -98,10 +96,8 @@ static int count_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, co
 
     (void)head;
     (void)head_len;
-    if (af_entry_decode(&e, &storage, entry, len) < 0)
-        return vault__err(VAULT_EINTEGRITY,
-                          "audit log: entry at position %lld is damaged; run audit verify",
-                          (long long)pos);
+    if (audit_entry_read(&e, &storage, pos, entry, len) < 0)
+        return VAULT_EINTEGRITY;
     c->entries++;
     if (e.time_us < c->t0_us || !*e.role || !is_access(e.action))
         goto cleanup;

@@ -1294,10 +1294,8 @@ static int report_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
 
     (void)head;
     (void)head_len;
-    if (af_entry_decode(&e, &storage, entry, len) < 0)
-        return vault__err(VAULT_EINTEGRITY,
-                          "audit log: entry at position %lld is damaged; run audit verify",
-                          (long long)pos);
+    if (audit_entry_read(&e, &storage, pos, entry, len) < 0)
+        return VAULT_EINTEGRITY;
     if (!report_match(c, &e))
         goto cleanup;
     time_text(when, sizeof when, e.time_us);

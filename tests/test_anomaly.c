@@ -21,18 +21,12 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    vault_secret sec;
     vault_session *s;
     const char *fields[] = {"name", "phone"}, *values[] = {"李四", "13900000000"};
     size_t lens[] = {strlen(values[0]), strlen(values[1])};
 
     assert_non_null(f);
-    f->dir = tu_tmpdir();
-    snprintf(f->path, sizeof f->path, "%s/a.vault", f->dir);
-    snprintf(f->keyfile, sizeof f->keyfile, "%s/a.key", f->dir);
-    assert_int_equal(vault_keyfile_generate(f->keyfile), 0);
-    sec = tu_keyfile_secret(f->keyfile);
-    assert_int_equal(vault_create(&f->v, f->path, POLICY, &sec), 0);
+    f->v = tu_new_vault(&f->dir, f->path, f->keyfile, sizeof f->path, POLICY, NULL);
     s = tu_session(f->v, "li", "data_officer", "street_office", STREET, "resident_service");
     for (int i = 0; i < 10; i++)
         assert_int_equal(vault_record_add(f->ids[i], VAULT_ID_HEX_SIZE, s, GRID7, 2, fields,

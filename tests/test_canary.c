@@ -42,19 +42,13 @@ static void on_alarm(const vault_alarm *a, void *arg)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    vault_secret sec;
     const char *real[] = {"王小明", "13812345678", "330102199001011234"};
     const char *decoy[] = {"赵小红", "13987654321", "330102198805052345"};
     size_t lr[] = {strlen(real[0]), strlen(real[1]), strlen(real[2])};
     size_t ld[] = {strlen(decoy[0]), strlen(decoy[1]), strlen(decoy[2])};
 
     assert_non_null(f);
-    f->dir = tu_tmpdir();
-    snprintf(f->path, sizeof f->path, "%s/c.vault", f->dir);
-    snprintf(f->keyfile, sizeof f->keyfile, "%s/c.key", f->dir);
-    assert_int_equal(vault_keyfile_generate(f->keyfile), 0);
-    sec = tu_keyfile_secret(f->keyfile);
-    assert_int_equal(vault_create(&f->v, f->path, POLICY, &sec), 0);
+    f->v = tu_new_vault(&f->dir, f->path, f->keyfile, sizeof f->path, POLICY, NULL);
     f->officer = tu_session(f->v, "li", "data_officer", "street_office", STREET,
                             "resident_service");
     f->grid = tu_session(f->v, "wang", "grid_worker", "community_committee", GRID7,

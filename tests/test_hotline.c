@@ -35,15 +35,9 @@ static void take_call(char *id, vault_session *s, const char *appeal)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    vault_secret sec;
 
     assert_non_null(f);
-    f->dir = tu_tmpdir();
-    snprintf(f->path, sizeof f->path, "%s/h.vault", f->dir);
-    snprintf(f->keyfile, sizeof f->keyfile, "%s/h.key", f->dir);
-    assert_int_equal(vault_keyfile_generate(f->keyfile), 0);
-    sec = tu_keyfile_secret(f->keyfile);
-    assert_int_equal(vault_create(&f->v, f->path, POLICY, &sec), 0);
+    f->v = tu_new_vault(&f->dir, f->path, f->keyfile, sizeof f->path, POLICY, NULL);
     f->intake = tu_session(f->v, "zhou", "hotline_agent", "hotline_12345", CITY, "hotline_intake");
     f->followup = tu_session(f->v, "zhou", "hotline_agent", "hotline_12345", CITY,
                              "hotline_followup");

@@ -64,17 +64,10 @@ static void add(char *id, vault *v, const char *idnum, const char *phone)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    vault_secret sec;
 
     assert_non_null(f);
-    f->dir = tu_tmpdir();
-    snprintf(f->path, sizeof f->path, "%s/p.vault", f->dir);
-    snprintf(f->keyfile, sizeof f->keyfile, "%s/p.key", f->dir);
-    snprintf(f->policy, sizeof f->policy, "%s/p.yaml", f->dir);
-    tu_write_file(f->policy, policy_text, strlen(policy_text));
-    assert_int_equal(vault_keyfile_generate(f->keyfile), 0);
-    sec = tu_keyfile_secret(f->keyfile);
-    assert_int_equal(vault_create(&f->v, f->path, f->policy, &sec), 0);
+    f->v = tu_new_vault(&f->dir, f->path, f->keyfile, sizeof f->path, NULL, policy_text);
+    snprintf(f->policy, sizeof f->policy, "%s/policy.yaml", f->dir);
     /* a and b hold the same ID number (x and X: one after normalising);
      * b's phone is that same string, c has other values. */
     add(f->a, f->v, "11010119900307123x", "13812345678");

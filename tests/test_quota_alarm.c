@@ -79,20 +79,13 @@ static void on_alarm(const vault_alarm *a, void *arg)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    vault_secret sec;
     vault_session *s;
     const char *fields[] = {"name", "phone"}, *values[] = {"李四", "13900000000"};
     size_t lens[] = {strlen(values[0]), strlen(values[1])};
 
     assert_non_null(f);
-    f->dir = tu_tmpdir();
-    snprintf(f->path, sizeof f->path, "%s/q.vault", f->dir);
-    snprintf(f->keyfile, sizeof f->keyfile, "%s/q.key", f->dir);
-    snprintf(f->policy, sizeof f->policy, "%s/q.yaml", f->dir);
-    tu_write_file(f->policy, policy_text, strlen(policy_text));
-    assert_int_equal(vault_keyfile_generate(f->keyfile), 0);
-    sec = tu_keyfile_secret(f->keyfile);
-    assert_int_equal(vault_create(&f->v, f->path, f->policy, &sec), 0);
+    f->v = tu_new_vault(&f->dir, f->path, f->keyfile, sizeof f->path, NULL, policy_text);
+    snprintf(f->policy, sizeof f->policy, "%s/policy.yaml", f->dir);
     s = tu_session(f->v, "li", "data_officer", "street_office", STREET, "resident_service");
     for (int i = 0; i < NREC; i++)
         assert_int_equal(vault_record_add(f->ids[i], VAULT_ID_HEX_SIZE, s, GRID7, 2, fields,

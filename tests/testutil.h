@@ -163,6 +163,31 @@ static inline vault_secret tu_pass_secret(const char *pass)
     return s;
 }
 
+/* A new vault in a new temporary directory, unlocked by a new key file:
+ * *dir (tu_rmdir it), path and keyfile (cap bytes each) are filled, and
+ * the policy is the file `policy`, or the YAML `policy_text` written to
+ * DIR/policy.yaml when policy is NULL.  The test fails if any step does. */
+static inline vault *tu_new_vault(char **dir, char *path, char *keyfile, size_t cap,
+                                  const char *policy, const char *policy_text)
+{
+    char pol[600];
+    vault *v = NULL;
+    vault_secret sec;
+
+    *dir = tu_tmpdir();
+    snprintf(path, cap, "%s/t.vault", *dir);
+    snprintf(keyfile, cap, "%s/t.key", *dir);
+    if (!policy) {
+        snprintf(pol, sizeof pol, "%s/policy.yaml", *dir);
+        tu_write_file(pol, policy_text, strlen(policy_text));
+        policy = pol;
+    }
+    assert_int_equal(vault_keyfile_generate(keyfile), 0);
+    sec = tu_keyfile_secret(keyfile);
+    assert_int_equal(vault_create(&v, path, policy, &sec), 0);
+    return v;
+}
+
 /* A session for the subject; the test fails if it cannot be opened. */
 static inline vault_session *tu_session(vault *v, const char *user, const char *role,
                                         const char *dept, const char *jurisdiction,

@@ -86,6 +86,10 @@ int audit_keys_create(vault *v) VAULT_MUST_CHECK;
  * the vault's actor when s is NULL, and the action; everything else zero.
  * The entry borrows the strings of s (or v). */
 void audit_entry_init(af_entry *e, const vault *v, const vault_session *s, const char *action);
+/* Decode the stored entry at pos for a report or a count (*storage: free
+ * it); a damaged one is VAULT_EINTEGRITY naming its position. */
+int audit_entry_read(af_entry *e, void **storage, int64_t pos, const uint8_t *entry,
+                     size_t len) VAULT_MUST_CHECK;
 
 /* Collect e in the caller's write transaction (time and policy hash are
  * set here, the sequence number when it is sealed at commit); checkpoints

@@ -551,6 +551,15 @@ void audit_entry_init(af_entry *e, const vault *v, const vault_session *s, const
     e->outcome = AF_OUTCOME_OK;
 }
 
+int audit_entry_read(af_entry *e, void **storage, int64_t pos, const uint8_t *entry, size_t len)
+{
+    if (af_entry_decode(e, storage, entry, len) < 0)
+        return vault__err(VAULT_EINTEGRITY,
+                          "audit log: entry at position %lld is damaged; run audit verify",
+                          (long long)pos);
+    return VAULT_OK;
+}
+
 int audit_append(vault *v, af_entry *e)
 {
     int rc = VAULT_OK;

@@ -1340,6 +1340,11 @@ class Session:
             with self._use() as s:
                 check(_n.lib.vault_record_create(out, _n.ID_HEX_SIZE, s, jur))
             return _s(out.value)
+        return self._add(_n.lib.vault_record_add, out, jur, fields)
+
+    def _add(self, fn: Callable[..., int], out: Any, jur: bytes,
+             fields: Mapping[str, Secret]) -> str:
+        """vault_record_add or vault_canary_add with these fields."""
         fields = _mapping(fields, "fields")
         names, n, _keep = _strv(list(fields.keys()), "field")
         with _Plain() as plain:
@@ -1348,7 +1353,7 @@ class Session:
             for i, val in enumerate(fields.values()):
                 ptrs[i], lens[i] = plain.add(val)
             with self._use() as s:
-                check(_n.lib.vault_record_add(out, _n.ID_HEX_SIZE, s, jur, n, names, ptrs, lens))
+                check(fn(out, _n.ID_HEX_SIZE, s, jur, n, names, ptrs, lens))
         return _s(out.value)
 
     def canary_add(self, jurisdiction: str, fields: Mapping[str, Secret]) -> str:
@@ -1357,17 +1362,7 @@ class Session:
         record; every access that touches it is flagged ([CANARY]) and raises
         an alarm (:meth:`Vault.on_alarm`).  Data officers only."""
         out = ctypes.create_string_buffer(_n.ID_HEX_SIZE)
-        jur = _b(jurisdiction, "jurisdiction")
-        fields = _mapping(fields, "fields")
-        names, n, _keep = _strv(list(fields.keys()), "field")
-        with _Plain() as plain:
-            ptrs = (c_void_p * n)()
-            lens = (c_size_t * n)()
-            for i, val in enumerate(fields.values()):
-                ptrs[i], lens[i] = plain.add(val)
-            with self._use() as s:
-                check(_n.lib.vault_canary_add(out, _n.ID_HEX_SIZE, s, jur, n, names, ptrs, lens))
-        return _s(out.value)
+        return self._add(_n.lib.vault_canary_add, out, _b(jurisdiction, "jurisdiction"), fields)
 
     def put(self, record_id: str, field: str, value: Secret) -> None:
         """Write one field.

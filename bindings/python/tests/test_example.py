@@ -13,6 +13,22 @@ EXAMPLE = os.path.join(BINDINGS_DIR, "examples", "hotline.py")
 README = os.path.join(BINDINGS_DIR, "README.md")
 
 
+def python_block(path):
+    """The first ```python block of the README at path."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    start = text.index("```python\n") + len("```python\n")
+    return text[start:text.index("```", start)]
+
+
+def run_code(code, cwd=SOURCE_DIR):
+    """Run code in a fresh interpreter that imports the package from the checkout."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = BINDINGS_DIR
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=300, cwd=cwd)
+
+
 class HotlineExampleTest(unittest.TestCase):
     def test_runs_and_prints_the_trail(self):
         env = dict(os.environ)
@@ -38,28 +54,17 @@ class HotlineExampleTest(unittest.TestCase):
 
 class ReadmeExampleTest(unittest.TestCase):
     def test_readme_example_runs(self):
-        with open(README, encoding="utf-8") as f:
-            text = f.read()
-        start = text.index("```python\n") + len("```python\n")
-        code = text[start:text.index("```", start)]
-        env = dict(os.environ)
-        env["PYTHONPATH"] = BINDINGS_DIR
-        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                           text=True, timeout=300, cwd=SOURCE_DIR)
+        r = run_code(python_block(README))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("phone MASK 138****5678", r.stdout)
         self.assertIn("health DENY None", r.stdout)
         self.assertIn("export intact:", r.stdout)
 
-
     def test_readme_example_beside_the_standard_sqlite3_module(self):
         # Python's own sqlite3 module (the system's SQLite) used before and
         # after the example in one process: libvault carries SQLCipher with
         # its names hidden, so neither library answers for the other.
-        with open(README, encoding="utf-8") as f:
-            text = f.read()
-        start = text.index("```python\n") + len("```python\n")
-        example = text[start:text.index("```", start)]
+        example = python_block(README)
         probe = ("import sqlite3\n"
                  "def plain():\n"
                  "    db = sqlite3.connect(':memory:')\n"
@@ -67,11 +72,7 @@ class ReadmeExampleTest(unittest.TestCase):
                  "    db.close()\n"
                  "    assert got == ('[1,2]', sqlite3.sqlite_version), got\n"
                  "plain()\n")
-        code = probe + example + "\nplain()\nprint('plain sqlite3 ok')\n"
-        env = dict(os.environ)
-        env["PYTHONPATH"] = BINDINGS_DIR
-        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                           text=True, timeout=300, cwd=SOURCE_DIR)
+        r = run_code(probe + example + "\nplain()\nprint('plain sqlite3 ok')\n")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("phone MASK 138****5678", r.stdout)
         self.assertIn("plain sqlite3 ok", r.stdout)
@@ -81,21 +82,15 @@ class TopReadmeExampleTest(unittest.TestCase):
     def test_top_readme_example_prints_what_it_says(self):
         # The repository README's Python example, in an empty directory with
         # the policy beside it: each printed line is the comment under it.
-        with open(os.path.join(SOURCE_DIR, "README.md"), encoding="utf-8") as f:
-            text = f.read()
-        start = text.index("```python\n") + len("```python\n")
-        code = text[start:text.index("```", start)]
+        code = python_block(os.path.join(SOURCE_DIR, "README.md"))
         promised = [ln.strip()[2:] for ln in code.splitlines() if ln.strip().startswith("# name ")
                     or ln.strip().startswith("# phone ") or ln.strip().startswith("# health ")]
         self.assertEqual(len(promised), 3, code)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = BINDINGS_DIR
         with tempfile.TemporaryDirectory() as tmp:
             os.mkdir(os.path.join(tmp, "policies"))
             shutil.copy(os.path.join(SOURCE_DIR, "policies", "community.yaml"),
                         os.path.join(tmp, "policies"))
-            r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                               text=True, timeout=300, cwd=tmp)
+            r = run_code(code, cwd=tmp)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(r.stdout.splitlines(), promised)
 
