@@ -2457,7 +2457,7 @@ cleanup:
 static int pg_destroy(store_backend *be)
 {
     pg *c = P(be);
-    int rc = VAULT_OK;
+    int rc = VAULT_OK, began = 0;
     qp p = {0};
     char sql[1200];
 
@@ -2467,6 +2467,7 @@ static int pg_destroy(store_backend *be)
            "postgresql: %s: schema %s was not created by this connection: not dropped", c->shown,
            c->schema);
     GUARD(q(c, NULL, "dropping the vault", "BEGIN", NULL));
+    began = 1;
     c->tx = STORE_TX_WRITE;
     p_int(&p, lock_key("libvault/create/", c->schema));
     GUARD(q(c, NULL, "dropping the vault", "SELECT pg_advisory_xact_lock($1)", &p));
@@ -2492,8 +2493,8 @@ static int pg_destroy(store_backend *be)
     c->tx = -1;
     c->created = 0;
 cleanup:
-    if (rc < 0)
-        abandon(c);
+    if (rc < 0 && began)
+        abandon(c); /* this call's transaction only */
     return rc;
 }
 
