@@ -2461,11 +2461,20 @@ static int pg_destroy(store_backend *be)
     qp p = {0};
     char sql[1200];
 
-    ENSURE(!c->dead, VAULT_EIO, "postgresql: %s: database connection lost earlier", c->shown);
     ENSURE(c->tx < 0, VAULT_ESTATE, "postgresql: destroy inside a transaction");
     ENSURE(c->created, VAULT_ESTATE,
            "postgresql: %s: schema %s was not created by this connection: not dropped", c->shown,
            c->schema);
+    /* A copy that failed because the connection was lost (a server
+     * restart, pg_terminate_backend) must still take its schema away:
+     * connect again, with the same parameters (names below are
+     * schema-qualified: the search path is not needed). */
+    if (c->dead || PQstatus(c->conn) != CONNECTION_OK) {
+        PQreset(c->conn);
+        ENSURE(PQstatus(c->conn) == CONNECTION_OK, VAULT_EIO,
+               "postgresql: %s: cannot connect again to drop schema %s", c->shown, c->schema);
+        c->dead = 0;
+    }
     GUARD(q(c, NULL, "dropping the vault", "BEGIN", NULL));
     began = 1;
     c->tx = STORE_TX_WRITE;
