@@ -57,7 +57,7 @@ int vault_migrate(vault_migrate_info *out, const char *from_path, const char *to
     int rc = VAULT_OK, keys_made = 0, src_tx = 0, copy_done = 0;
     vault *src = NULL, *dst_v = NULL;
     store *dst = NULL;
-    char *keys_to = NULL, shown[512], saved[512], detail[700];
+    char *keys_to = NULL, shown[512], saved[1024], detail[700];
     store_copy_stats st;
     struct stat sb;
     af_entry e;
@@ -137,22 +137,23 @@ int vault_migrate(vault_migrate_info *out, const char *from_path, const char *to
         out->rows = st.rows;
     }
 cleanup:
+    /* what went wrong, kept across the closes below (they may clear it) */
+    if (rc < 0)
+        snprintf(saved, sizeof saved, "%s", vault_error_last());
     if (!copy_done && dst_v)
         dst_v->ready = 0; /* no checkpoint signed on the way out */
     vault_close(dst_v);
     if (src_tx)
         op_rollback(src);
-    if (rc < 0 && !copy_done && dst) {
-        snprintf(saved, sizeof saved, "%s", vault_error_last());
-        if (store_destroy(dst) < 0)
-            snprintf(saved + strlen(saved), sizeof saved - strlen(saved),
-                     "; the half-made target could not be dropped: %s", vault_error_last());
-        vault__err(rc, "%s", saved);
-    }
+    if (rc < 0 && !copy_done && dst && store_destroy(dst) < 0)
+        snprintf(saved + strlen(saved), sizeof saved - strlen(saved),
+                 "; the half-made target could not be dropped: %s", vault_error_last());
     store_close(dst);
     if (keys_made)
         unlink(keys_to);
     vault_close(src);
     free(keys_to);
+    if (rc < 0)
+        vault__err(rc, "%s", saved);
     return rc;
 }

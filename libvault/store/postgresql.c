@@ -2474,6 +2474,8 @@ static int pg_destroy(store_backend *be)
         ENSURE(PQstatus(c->conn) == CONNECTION_OK, VAULT_EIO,
                "postgresql: %s: cannot connect again to drop schema %s", c->shown, c->schema);
         c->dead = 0;
+        GUARD(q(c, NULL, "dropping the vault",
+                "SELECT set_config('client_min_messages', 'warning', false)", NULL));
     }
     GUARD(q(c, NULL, "dropping the vault", "BEGIN", NULL));
     began = 1;

@@ -1350,7 +1350,7 @@ void store_file_release(store_file_claim *c)
 /* ---- store_copy (docs/storage.md "Copying a store") ---- */
 
 #define COPY_AUDIT_BATCH 256
-#define COPY_PROGRESS_EVERY 1000
+#define COPY_PROGRESS_EVERY 256
 
 typedef struct copy_ctx {
     store *from, *to;
@@ -1622,6 +1622,8 @@ int store_copy(store_copy_stats *out, store *from, store *to, vault_progress_fn 
         GUARD(from->be->row_scan(from->be, copy_order[i], copy_row, c));
         if (copy_order[i] == STORE_ROW_AUDIT)
             GUARD(copy_flush(c));
+        if (progress && c->done < c->total) /* after each kind too */
+            progress(c->done, c->total, arg);
     }
     if (to->be->bulk_end)
         GUARD(to->be->bulk_end(to->be));
