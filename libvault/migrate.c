@@ -36,7 +36,11 @@
 #include "vault_int.h"
 
 /* Verify v's log end to end; VAULT_EINTEGRITY naming `which` and the
- * finding when it does not verify. */
+ * finding when it does not verify.  "unwitnessed" (the policy pins
+ * witnesses and the newest checkpoint lacks their cosignatures) is
+ * reported only once everything else verified (audit_api.c): the log is
+ * intact, a migration can't add cosignatures, and the copy carries the
+ * same checkpoints to be cosigned there. */
 static int log_verifies(vault *v, const char *which)
 {
     int rc = VAULT_OK;
@@ -44,6 +48,11 @@ static int log_verifies(vault *v, const char *which)
 
     memset(&r, 0, sizeof r);
     rc = vault_audit_verify(&r, v, NULL, NULL, NULL);
+    if (rc == VAULT_EINTEGRITY && r.failure == VAULT_AUDIT_UNWITNESSED) {
+        vault__err_clear();
+        rc = VAULT_OK;
+        r.failure = VAULT_AUDIT_OK;
+    }
     if (rc == VAULT_EINTEGRITY || (rc == VAULT_OK && r.failure != VAULT_AUDIT_OK))
         rc = vault__err(VAULT_EINTEGRITY, "migrate: the %s's audit log does not verify (%s%s%s)",
                         which, r.failure_name[0] ? r.failure_name : "damaged",
