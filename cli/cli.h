@@ -265,5 +265,6 @@ int cmd_token(cli *c, int argc, char **argv);       /* cli/cmd_token.c: developm
 int cmd_witness(cli *c, int argc, char **argv);     /* cli/cmd_witness.c: witness/ */
 int cmd_backup(cli *c, int argc, char **argv);      /* cli/cmd_backup.c: backup */
 int cmd_restore(cli *c, int argc, char **argv);     /* cli/cmd_backup.c: restore */
+int cmd_migrate(cli *c, int argc, char **argv);     /* cli/cmd_backup.c: migrate */
 
 #endif

@@ -88,7 +88,8 @@ static int run(const cli *base, int argc, char **argv)
     if (cli_help_requested(argc, argv))
         return EXIT_OK;
     if (c.server && (strcmp(cmd, "init") == 0 || strcmp(cmd, "demo") == 0 ||
-                     strcmp(cmd, "keyslot") == 0 || strcmp(cmd, "restore") == 0)) {
+                     strcmp(cmd, "keyslot") == 0 || strcmp(cmd, "restore") == 0 ||
+                     strcmp(cmd, "migrate") == 0)) {
         cli_errf("vaultctl: %s: not in client mode (--server): it works on a vault file", cmd);
         return EXIT_USAGE;
     }
@@ -128,6 +129,8 @@ static int run(const cli *base, int argc, char **argv)
         return cmd_backup(&c, argc, argv);
     if (strcmp(cmd, "restore") == 0)
         return cmd_restore(&c, argc, argv);
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(&c, argc, argv);
     cli_errf("vaultctl: unknown command '%s'", cmd);
     fputs(cli_help_text(""), stderr);
     return EXIT_USAGE;

@@ -1192,6 +1192,41 @@ VAULT_API unsigned vault_const_restore_force(void);
 VAULT_API int vault_restore(vault_restore_info *out, const char *path, const char *from,
                             const vault_secret *secret, unsigned flags) VAULT_CHECK;
 
+/* ---- Migration (docs/postgresql.md "Migrating a street's vault") ---- */
+
+/* What vault_migrate copied: the audit entries (the source's log as it
+ * was copied, before the entries the migration itself appends), the
+ * records, and every row of the store. */
+typedef struct vault_migrate_info {
+    uint64_t entries;
+    uint64_t records;
+    uint64_t rows;
+} vault_migrate_info;
+
+/* Copy the SQLCipher vault at from_path into a new vault at to_location
+ * (a PostgreSQL location, or a registered backend's): the same vault
+ * (id, keys, records, grants, policies, the audit log with its
+ * checkpoints), so the log verifies end to end there, against
+ * checkpoints exported from the source before too.  The source is
+ * unlocked with `secret` and its log verified first (VAULT_EINTEGRITY
+ * when it does not verify); its write lock is held until the end.  The
+ * target's keys file (the location's vault_keys=PATH) must not exist
+ * (VAULT_EEXISTS): a copy of the source's is written there (the same
+ * slots, so `secret` opens both; mode 0600).  The target store must be
+ * new or empty (VAULT_EEXISTS, nothing changed in it).  Every row's MAC
+ * is checked as it is copied (VAULT_EINTEGRITY).  The copy is then
+ * opened as a vault, its log verified, and an entry (action
+ * store_migrate, "copied from a sqlcipher store (N entries, ...)")
+ * appended there; the source's log gets one too ("copied to LOCATION",
+ * password hidden).  On a failure before the copy is whole, the target
+ * store this call created is dropped and the new keys file removed.  A
+ * file target is VAULT_EINVALID (copy a file vault with vault_backup).
+ * out (may be NULL) gets the counts; progress (may be NULL) rows copied
+ * of total.  VAULT_EAUTH: wrong secret. */
+VAULT_API int vault_migrate(vault_migrate_info *out, const char *from_path,
+                            const char *to_location, const vault_secret *secret,
+                            vault_progress_fn progress, void *arg) VAULT_CHECK;
+
 #ifdef __cplusplus
 }
 #endif

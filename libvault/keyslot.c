@@ -1069,6 +1069,25 @@ cleanup:
     return rc;
 }
 
+int ks_copy(const char *from, const char *to, const uint8_t master[VAULT_KEY_BYTES])
+{
+    int rc = VAULT_OK, found = 0;
+    ks_file *f = NULL;
+    ks_anchor a;
+
+    ENSURE(from && to && master, VAULT_EINVALID, "ks_copy: missing argument");
+    GUARD(vc_init());
+    GUARD(ks_load(&f, from));
+    GUARD(verify_master(f, master));
+    /* The anchor goes along as it is: it must be intact (MAC) to start with. */
+    GUARD(anchor_parse(&a, &found, f, master));
+    GUARD(ks_store(f->doc, to, 1));
+cleanup:
+    vc_wipe(&a, sizeof a);
+    ks_file_free(f);
+    return rc;
+}
+
 int ks_anchor_set(const char *path, const uint8_t master[VAULT_KEY_BYTES], const ks_anchor *a)
 {
     int rc = VAULT_OK, found = 0;

@@ -88,6 +88,12 @@ int ks_refusal_note(ks_anchor *out, const char *path, const uint8_t master[VAULT
 int ks_refusal_clear(ks_anchor *out, int *cleared, const char *path,
                      const uint8_t master[VAULT_KEY_BYTES],
                      const ks_refusals *logged) VAULT_MUST_CHECK;
+/* Copy the sidecar `from` to the new file `to` (atomic like every
+ * write, mode 0600; VAULT_EEXISTS when `to` exists): the same slots,
+ * vault id and audit anchor, for the same vault in another place
+ * (vault_migrate).  `master` must be the vault's (VAULT_EAUTH), and the
+ * anchor, if any, must pass its MAC (VAULT_EINTEGRITY). */
+int ks_copy(const char *from, const char *to, const uint8_t master[VAULT_KEY_BYTES]) VAULT_MUST_CHECK;
 /* List the slots (no secrets): *out malloc'ed, *out_count entries. */
 int ks_list(vault_keyslot_info **out, size_t *out_count, const char *path) VAULT_MUST_CHECK;
 

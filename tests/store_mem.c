@@ -84,6 +84,7 @@ typedef struct mem_store {
     int conns;
     const void *writer; /* the connection holding the write lock */
     int64_t generation;
+    int dropped; /* destroy took it out of the registry: freed with its last connection */
 } mem_store;
 
 typedef struct mem_be {
@@ -92,6 +93,7 @@ typedef struct mem_be {
     int tx; /* -1 none, else a store_tx_kind */
     mem_data *work; /* write transaction: the working copy */
     mem_data *snap; /* snapshot transaction: the committed state it reads */
+    int created;    /* this connection created the store (destroy) */
 } mem_be;
 
 struct store_iter {
@@ -1518,18 +1520,151 @@ cleanup:
     return rc;
 }
 
+/* ---- row_scan, destroy (backend.h, version 5) ---- */
+
+static mem_store *store_find(const char *name, mem_store ***link);
+
+static int cmp_meta(const void *a, const void *b)
+{
+    return strcmp((*(const store_meta *const *)a)->key, (*(const store_meta *const *)b)->key);
+}
+
+static int cmp_gradekey(const void *a, const void *b)
+{
+    const store_gradekey *x = *(const store_gradekey *const *)a, *y = *(const store_gradekey *const *)b;
+    int c = strcmp(x->grade, y->grade);
+
+    return c ? c : (x->version > y->version) - (x->version < y->version);
+}
+
+/* No row ids here: creation order is (created, id), as PostgreSQL's. */
+static int cmp_record(const void *a, const void *b)
+{
+    const store_record *x = *(const store_record *const *)a, *y = *(const store_record *const *)b;
+
+    if (x->created != y->created)
+        return x->created < y->created ? -1 : 1;
+    return id_cmp(x->id, y->id);
+}
+
+static int cmp_grant(const void *a, const void *b)
+{
+    return grant_age_cmp(*(const store_grant *const *)a, *(const store_grant *const *)b);
+}
+
+static int cmp_quota(const void *a, const void *b)
+{
+    const mem_quota *x = *(const mem_quota *const *)a, *y = *(const mem_quota *const *)b;
+    int c = strcmp(x->quota, y->quota);
+
+    if (!c)
+        c = strcmp(x->user, y->user);
+    return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+static int mem_row_scan(store_backend *be, int kind,
+                        int (*fn)(void *arg, int kind, const void *row), void *arg)
+{
+    int rc = VAULT_OK, stop = 0;
+    mem_data *d;
+    const void **rows = NULL;
+    const char *base = NULL;
+    size_t i, n = 0, elem = 0;
+    int (*cmp)(const void *, const void *) = NULL;
+    store_audit_head h;
+    store_audit_state a;
+
+    GUARD(need_read(&d, be));
+    switch (kind) {
+    case STORE_ROW_META: base = (const char *)d->meta; n = d->n_meta; elem = sizeof *d->meta; cmp = cmp_meta; break;
+    case STORE_ROW_POLICY: base = (const char *)d->policy; n = d->n_policy; elem = sizeof *d->policy; break;
+    case STORE_ROW_GRADEKEY: base = (const char *)d->gradekey; n = d->n_gradekey; elem = sizeof *d->gradekey; cmp = cmp_gradekey; break;
+    case STORE_ROW_RECORD: base = (const char *)d->record; n = d->n_record; elem = sizeof *d->record; cmp = cmp_record; break;
+    case STORE_ROW_GRANT: base = (const char *)d->grant; n = d->n_grant; elem = sizeof *d->grant; cmp = cmp_grant; break;
+    case STORE_ROW_CHECKPOINT: base = (const char *)d->checkpoint; n = d->n_checkpoint; elem = sizeof *d->checkpoint; break;
+    case STORE_ROW_QUOTA: base = (const char *)d->quota; n = d->n_quota; elem = sizeof *d->quota; cmp = cmp_quota; break;
+    case STORE_ROW_AUDIT: base = (const char *)d->audit; n = d->n_audit; elem = sizeof *d->audit; break;
+    case STORE_ROW_AUDIT_STATE:
+        audit_head_of(d, &h);
+        if (!h.pos || !h.state)
+            goto cleanup;
+        memset(&a, 0, sizeof a);
+        a.pos = h.pos;
+        memcpy(a.head, h.head, 32);
+        a.state = h.state;
+        a.len = h.state_len;
+        memcpy(a.mac, h.state_mac, STORE_MAC_BYTES);
+        GUARD(cb_done(fn(arg, kind, &a), &stop));
+        goto cleanup;
+    default: ENSURE(0, VAULT_EINVALID, "memory store: row_scan of unknown kind %d", kind);
+    }
+    if (!n)
+        goto cleanup;
+    rows = calloc(n, sizeof *rows);
+    if (!rows) {
+        rc = nomem();
+        goto cleanup;
+    }
+    for (i = 0; i < n; i++)
+        rows[i] = base + i * elem;
+    if (cmp)
+        qsort(rows, n, sizeof *rows, cmp);
+    for (i = 0; i < n && !stop; i++) {
+        if (kind == STORE_ROW_QUOTA) {
+            const mem_quota *mq = rows[i];
+            store_quota_row qr = {mq->quota, mq->user, mq->at};
+            GUARD(cb_done(fn(arg, kind, &qr), &stop));
+        } else {
+            /* a quota use goes out as the contract's row, above */
+            GUARD(cb_done(fn(arg, kind, rows[i]), &stop));
+        }
+    }
+cleanup:
+    free(rows);
+    return rc;
+}
+
+/* The store leaves the registry now (a later open of its name finds
+ * none, a create makes a new one) and is freed with its last connection. */
+static int mem_destroy(store_backend *be)
+{
+    int rc = VAULT_OK;
+    mem_be *m = conn(be);
+    mem_store **link = NULL;
+
+    ENSURE(m->tx < 0, VAULT_ESTATE, "memory store: destroy inside a transaction");
+    ENSURE(m->created && !m->st->dropped, VAULT_ESTATE,
+           "memory store: the store was not created by this connection: not dropped");
+    pthread_mutex_lock(&mem_lock);
+    if (store_find(m->st->name, &link) == m->st) {
+        *link = m->st->next;
+        m->st->next = NULL;
+    }
+    m->st->dropped = 1;
+    pthread_mutex_unlock(&mem_lock);
+    m->created = 0;
+cleanup:
+    return rc;
+}
+
 /* ---- open, close, the registry ---- */
+
+static void store_free(mem_store *st);
 
 static void mem_free(store_backend *be)
 {
     mem_be *m = conn(be);
+    mem_store *gone = NULL;
 
     if (!m)
         return;
     end_tx(m, 0);
     pthread_mutex_lock(&mem_lock);
     m->st->conns--;
+    if (m->st->dropped && m->st->conns == 0)
+        gone = m->st;
     pthread_mutex_unlock(&mem_lock);
+    store_free(gone);
     free(m);
 }
 
@@ -1578,6 +1713,8 @@ static const store_backend mem_table = {
     .bulk_begin = NULL,
     .bulk_end = NULL,
     .iter_free = mem_iter_free,
+    .row_scan = mem_row_scan,
+    .destroy = mem_destroy,
 };
 
 /* Under mem_lock. */
@@ -1658,6 +1795,7 @@ int store_mem_open(store_backend **out, const char *uri, const uint8_t key[32], 
     }
     st->conns++;
     m->st = st;
+    m->created = create;
     *out = &m->base;
     m = NULL;
 cleanup:

@@ -1412,6 +1412,14 @@ static void test_open_rules(void **state)
     assert_int_equal(store_open_backend(&s, be, &guard, NULL), VAULT_ESTATE);
     assert_non_null(strstr(vault_error_last(), "table version"));
     assert_null(s);
+    /* version 4 (before row_scan and destroy) is refused too */
+    assert_int_equal(store_mem_open(&be, "store-open", DBKEY, 0), VAULT_OK);
+    be->version = 4;
+    assert_int_equal(store_open_backend(&s, be, &guard, NULL), VAULT_ESTATE);
+    assert_null(s);
+    assert_int_equal(store_mem_open(&be, "store-open", DBKEY, 0), VAULT_OK);
+    be->row_scan = NULL;
+    assert_int_equal(store_open_backend(&s, be, &guard, NULL), VAULT_ESTATE);
     assert_int_equal(store_mem_open(&be, "store-open", DBKEY, 0), VAULT_OK);
     assert_int_equal(store_open_backend(&s, be, &guard, NULL), VAULT_OK);
     store_close(s);

@@ -1522,6 +1522,231 @@ static void test_backup(void **state)
     done(a, "orig");
 }
 
+/* ---- row_scan (version 5) and store_copy over it ---- */
+
+/* Every row row_scan hands out, one line each ("m:key=value|mac0"). */
+typedef struct scan_log {
+    char text[2048];
+    size_t n;
+} scan_log;
+
+static int scan_cb(void *arg, int kind, const void *row)
+{
+    scan_log *l = arg;
+    char line[200];
+    size_t len = strlen(l->text);
+
+    switch (kind) {
+    case STORE_ROW_META: {
+        const store_meta *m = row;
+        snprintf(line, sizeof line, "m:%s=%.*s|%d;", m->key, (int)m->len, (const char *)m->value,
+                 m->mac[0]);
+        break;
+    }
+    case STORE_ROW_POLICY: {
+        const store_policy *p = row;
+        snprintf(line, sizeof line, "p:%lld=%s,%.*s,%lld|%d;", (long long)p->id, p->filename,
+                 (int)p->len, p->source, (long long)p->applied, p->mac[0]);
+        break;
+    }
+    case STORE_ROW_GRADEKEY: {
+        const store_gradekey *k = row;
+        snprintf(line, sizeof line, "k:%s/%u=%.*s|%d;", k->grade, (unsigned)k->version, (int)k->len,
+                 (const char *)k->wrapped, k->mac[0]);
+        break;
+    }
+    case STORE_ROW_RECORD: {
+        const store_record *r = row;
+        snprintf(line, sizeof line, "r:%d@%lld,%s,%zu:%s=%.*s|%d;", r->id[0], (long long)r->created,
+                 r->jurisdiction, r->nfields, r->nfields ? r->fields[0].name : "",
+                 r->nfields ? (int)r->fields[0].ct_len : 0,
+                 r->nfields ? (const char *)r->fields[0].ct : "", r->mac[0]);
+        break;
+    }
+    case STORE_ROW_GRANT: {
+        const store_grant *g = row;
+        snprintf(line, sizeof line, "g:%s@%lld|%d;", g->id, (long long)g->created, g->mac[0]);
+        break;
+    }
+    case STORE_ROW_CHECKPOINT: {
+        const store_checkpoint *c = row;
+        snprintf(line, sizeof line, "c:%llu=%.*s|%d;", (unsigned long long)c->size, (int)c->len,
+                 c->note, c->mac[0]);
+        break;
+    }
+    case STORE_ROW_QUOTA: {
+        const store_quota_row *q = row;
+        snprintf(line, sizeof line, "q:%s/%s@%lld;", q->quota, q->user, (long long)q->at);
+        break;
+    }
+    case STORE_ROW_AUDIT: {
+        const store_audit_row *a = row;
+        snprintf(line, sizeof line, "a:%lld=%.*s,%s,%s,%u,h%d;", (long long)a->pos, (int)a->len,
+                 (const char *)a->entry, a->user, a->record_id ? "rec" : "-", a->flags,
+                 a->head_len == 32 ? a->head[0] : -1);
+        break;
+    }
+    case STORE_ROW_AUDIT_STATE: {
+        const store_audit_state *a = row;
+        snprintf(line, sizeof line, "s:%lld=%.*s,h%d|%d;", (long long)a->pos, (int)a->len,
+                 (const char *)a->state, a->head[0], a->mac[0]);
+        break;
+    }
+    default:
+        fail_msg("row_scan handed out kind %d", kind);
+    }
+    assert_true(len + strlen(line) < sizeof l->text);
+    memcpy(l->text + len, line, strlen(line) + 1);
+    l->n++;
+    return 0;
+}
+
+/* All rows of one kind, as be's open transaction sees them. */
+static const char *scan_all(scan_log *l, store_backend *be, int kind)
+{
+    memset(l, 0, sizeof *l);
+    assert_int_equal(be->row_scan(be, kind, scan_cb, l), VAULT_OK);
+    return l->text;
+}
+
+static int scan_stop(void *arg, int kind, const void *row)
+{
+    (void)kind;
+    (void)row;
+    return ++*(int *)arg >= 2 ? 1 : 0;
+}
+
+static int scan_fail(void *arg, int kind, const void *row)
+{
+    (void)arg;
+    (void)kind;
+    (void)row;
+    return VAULT_EDENIED;
+}
+
+static const int every_kind[] = {
+    STORE_ROW_META,       STORE_ROW_POLICY, STORE_ROW_GRADEKEY, STORE_ROW_RECORD,      STORE_ROW_GRANT,
+    STORE_ROW_CHECKPOINT, STORE_ROW_QUOTA,  STORE_ROW_AUDIT,    STORE_ROW_AUDIT_STATE,
+};
+
+static void fill_for_scan(store_backend *a)
+{
+    store_policy p;
+    store_record r;
+    store_field f;
+    store_grant g;
+    store_audit_state st;
+    seal_plan plan;
+    static const struct {
+        uint8_t id;
+        int64_t created;
+    } recs[] = {{3, 10}, {1, 20}, {2, 20}}; /* created in (created, id) order */
+    size_t i;
+
+    put_meta(a, "zeta", "last");
+    put_meta(a, "alpha", "first");
+    memset(&p, 0, sizeof p);
+    p.filename = "one.yaml";
+    p.source = "version: 1";
+    p.len = strlen(p.source);
+    p.applied = 5;
+    memset(p.mac, 'p', sizeof p.mac);
+    assert_int_equal(a->policy_add(a, &p), VAULT_OK);
+    p.filename = "two.yaml";
+    p.source = "version: 2";
+    assert_int_equal(a->policy_add(a, &p), VAULT_OK);
+    add_gk(a, "special", 1, "wrap-s", VAULT_OK);
+    add_gk(a, "personal", 2, "wrap-2", VAULT_OK);
+    add_gk(a, "personal", 1, "wrap-1", VAULT_OK);
+    for (i = 0; i < VAULT_ARRAY_LEN(recs); i++) {
+        fill_record(&r, &f, recs[i].id, "city/a");
+        r.created = recs[i].created;
+        memset(r.mac, 'r' + (int)i, sizeof r.mac);
+        assert_int_equal(a->record_write(a, &r, 1), VAULT_OK);
+    }
+    fill_grant(&g, "g2", 5);
+    assert_int_equal(a->grant_insert(a, &g), VAULT_OK);
+    fill_grant(&g, "g1", 5);
+    assert_int_equal(a->grant_insert(a, &g), VAULT_OK);
+    fill_grant(&g, "g3", 3);
+    assert_int_equal(a->grant_insert(a, &g), VAULT_OK);
+    add_cp(a, 4, "four");
+    add_cp(a, 2, "two");
+    assert_int_equal(a->quota_add(a, "search", "bob", 0, 5), VAULT_OK);
+    assert_int_equal(a->quota_add(a, "search", "ann", 0, 7), VAULT_OK);
+    assert_int_equal(a->quota_add(a, "search", "ann", 0, 6), VAULT_OK);
+    memset(&plan, 0, sizeof plan);
+    memset(plan.rid, 1, sizeof plan.rid);
+    plan.n = 3;
+    assert_int_equal(a->audit_write(a, seal_cb, &plan), VAULT_OK);
+    memset(&st, 0, sizeof st);
+    st.pos = 3;
+    memset(st.head, 3, sizeof st.head);
+    st.state = (const uint8_t *)"tree";
+    st.len = 4;
+    memset(st.mac, 's', sizeof st.mac);
+    assert_int_equal(a->audit_state_put(a, &st, 0), VAULT_OK);
+}
+
+static void test_row_scan(void **state)
+{
+    store_backend *a = open_new("scan");
+    scan_log l;
+    size_t i;
+    int n = 0;
+
+    (void)state;
+    /* outside a transaction: refused */
+    assert_int_equal(a->row_scan(a, STORE_ROW_META, scan_cb, &l), VAULT_ESTATE);
+    /* an empty store: no row of any kind */
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    for (i = 0; i < VAULT_ARRAY_LEN(every_kind); i++) {
+        scan_all(&l, a, every_kind[i]);
+        assert_int_equal(l.n, 0);
+    }
+    assert_int_equal(a->row_scan(a, 0, scan_cb, &l), VAULT_EINVALID);
+    assert_int_equal(a->row_scan(a, STORE_ROW_AUDIT + 1, scan_cb, &l), VAULT_EINVALID);
+    a->rollback(a);
+
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    fill_for_scan(a);
+    /* the writer sees its own rows */
+    assert_string_equal(scan_all(&l, a, STORE_ROW_META), "m:alpha=first|102;m:zeta=last|108;");
+    assert_int_equal(a->commit(a), VAULT_OK);
+
+    /* every kind, in its order, every member and MAC as written */
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_string_equal(scan_all(&l, a, STORE_ROW_META), "m:alpha=first|102;m:zeta=last|108;");
+    assert_string_equal(scan_all(&l, a, STORE_ROW_POLICY),
+                        "p:1=one.yaml,version: 1,5|112;p:2=two.yaml,version: 2,5|112;");
+    assert_string_equal(scan_all(&l, a, STORE_ROW_GRADEKEY),
+                        "k:personal/1=wrap-1|0;k:personal/2=wrap-2|0;k:special/1=wrap-s|0;");
+    assert_string_equal(scan_all(&l, a, STORE_ROW_RECORD),
+                        "r:3@10,city/a,1:phone=ct|114;r:1@20,city/a,1:phone=ct|115;"
+                        "r:2@20,city/a,1:phone=ct|116;");
+    assert_string_equal(scan_all(&l, a, STORE_ROW_GRANT), "g:g3@3|3;g:g1@5|5;g:g2@5|5;");
+    assert_string_equal(scan_all(&l, a, STORE_ROW_CHECKPOINT), "c:2=two|0;c:4=four|0;");
+    assert_string_equal(scan_all(&l, a, STORE_ROW_QUOTA),
+                        "q:search/ann@6;q:search/ann@7;q:search/bob@5;");
+    assert_string_equal(scan_all(&l, a, STORE_ROW_AUDIT),
+                        "a:1=entry-1,ann,rec,1,h1;a:2=entry-2,ann,-,2,h2;a:3=entry-3,bob,rec,3,h3;");
+    assert_string_equal(scan_all(&l, a, STORE_ROW_AUDIT_STATE), "s:3=tree,h3|115;");
+    /* a callback stops (> 0: OK) or fails (< 0: its code) */
+    assert_int_equal(a->row_scan(a, STORE_ROW_RECORD, scan_stop, &n), VAULT_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(a->row_scan(a, STORE_ROW_AUDIT, scan_fail, NULL), VAULT_EDENIED);
+    assert_int_equal(a->row_scan(a, STORE_ROW_META, scan_fail, NULL), VAULT_EDENIED);
+    a->rollback(a);
+
+    /* an append leaves the new newest row without a state: none scanned */
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(a->audit_write(a, seal_one, NULL), VAULT_OK);
+    scan_all(&l, a, STORE_ROW_AUDIT_STATE);
+    assert_int_equal(l.n, 0);
+    a->rollback(a);
+    done(a, "scan");
+}
+
 /* ---- a whole vault on the double, through the public API ----
  * (store_backend_name below is the one look past vault.h: the handle's
  * store, to show which backend ran.) */
@@ -1684,6 +1909,236 @@ static void test_vault_on_memory(void **state)
     tu_rmdir(dir);
 }
 
+/* ---- store_copy and destroy over the backend (version 5) ---- */
+
+static int test_guard_mac(void *arg, const uint8_t *msg, size_t len, uint8_t out[STORE_MAC_BYTES])
+{
+    return crypto_generichash(out, STORE_MAC_BYTES, msg, len, arg, 32) == 0 ? VAULT_OK : VAULT_ERROR;
+}
+
+static uint8_t GUARD_KEY[32] = {9, 9, 9};
+static uint8_t OTHER_GUARD_KEY[32] = {8, 8, 8};
+
+/* A store over a new backend store `name`; *raw keeps the backend (owned
+ * by the store, usable behind its back while it is idle). */
+static store *store_new_on(const char *name, uint8_t *gkey, store_backend **raw)
+{
+    store_guard guard = {test_guard_mac, gkey};
+    store_backend *be = open_new(name);
+    store *s = NULL;
+
+    assert_int_equal(store_open_backend(&s, be, &guard, NULL), VAULT_OK);
+    if (raw)
+        *raw = be;
+    return s;
+}
+
+static void store_done(store *s, const char *name)
+{
+    store_close(s);
+    K->forget(name);
+}
+
+/* Every row of every kind of be, one text (a committed snapshot). */
+static void scan_every(char *out, size_t cap, store_backend *be)
+{
+    scan_log l;
+    size_t i, len = 0;
+
+    out[0] = 0;
+    assert_int_equal(be->begin(be, STORE_TX_SNAPSHOT), VAULT_OK);
+    for (i = 0; i < VAULT_ARRAY_LEN(every_kind); i++) {
+        scan_all(&l, be, every_kind[i]);
+        assert_true(len + strlen(l.text) < cap);
+        memcpy(out + len, l.text, strlen(l.text) + 1);
+        len += strlen(l.text);
+    }
+    be->rollback(be);
+}
+
+typedef struct copy_progress {
+    uint64_t calls, done, total;
+} copy_progress;
+
+static void copy_progress_fn(uint64_t done, uint64_t total, void *arg)
+{
+    copy_progress *p = arg;
+
+    assert_true(done <= total);
+    p->calls++;
+    p->done = done;
+    p->total = total;
+}
+
+static void fill_through_store(store *s)
+{
+    store_record r;
+    store_field f;
+    store_grant g;
+    seal_plan plan;
+    int64_t id = 0;
+    uint8_t head[32];
+    size_t i;
+
+    memset(head, 0x11, sizeof head);
+    assert_int_equal(store_begin(s, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(store_meta_put(s, "vault_id", (const uint8_t *)"v-1", 3), VAULT_OK);
+    assert_int_equal(store_meta_put(s, "format", (const uint8_t *)"fmt", 3), VAULT_OK);
+    assert_int_equal(store_policy_add(&id, s, head, "one.yaml", "version: 1", 10, 5), VAULT_OK);
+    assert_int_equal(store_policy_add(&id, s, head, "two.yaml", "version: 2", 10, 6), VAULT_OK);
+    assert_int_equal(store_gradekey_add(s, "personal", 1, (const uint8_t *)"w1", 2, 1), VAULT_OK);
+    assert_int_equal(store_gradekey_add(s, "special", 1, (const uint8_t *)"ws", 2, 1), VAULT_OK);
+    for (i = 0; i < 3; i++) {
+        fill_record(&r, &f, (uint8_t)(i + 1), "city/a");
+        r.created = (int64_t)(10 * (i + 1));
+        assert_int_equal(store_record_write(s, &r, 1), VAULT_OK);
+    }
+    fill_grant(&g, "g1", 5);
+    assert_int_equal(store_grant_insert(s, &g), VAULT_OK);
+    assert_int_equal(store_checkpoint_add(s, 2, "note two", 9), VAULT_OK);
+    assert_int_equal(store_quota_add(s, "search", "ann", 0, 7), VAULT_OK);
+    memset(&plan, 0, sizeof plan);
+    memset(plan.rid, 1, sizeof plan.rid);
+    plan.n = 3;
+    assert_int_equal(store_audit_seal(s, seal_cb, &plan), VAULT_OK);
+    memset(head, 3, sizeof head);
+    assert_int_equal(store_audit_state_put(s, 0, 3, head, (const uint8_t *)"tree", 4), VAULT_OK);
+    assert_int_equal(store_commit(s), VAULT_OK);
+}
+
+static int rec_seen(void *arg, const store_record *row)
+{
+    (void)row;
+    ++*(int *)arg;
+    return 0;
+}
+
+static void test_copy(void **state)
+{
+    store_backend *sbe, *dbe, *xbe;
+    store *src = store_new_on("copysrc", GUARD_KEY, &sbe), *dst, *x;
+    store_copy_stats st;
+    copy_progress pr = {0};
+    char want[4096], got[4096], empty[512];
+    store_meta bad;
+    uint8_t id[VAULT_ID_BYTES];
+    int seen = 0;
+
+    (void)state;
+    fill_through_store(src);
+    scan_every(want, sizeof want, sbe);
+
+    /* a copy: every row as it was, MACs and all */
+    dst = store_new_on("copydst", GUARD_KEY, &dbe);
+    scan_every(empty, sizeof empty, dbe);
+    assert_string_equal(empty, "");
+    assert_int_equal(store_copy(&st, src, dst, copy_progress_fn, &pr), VAULT_OK);
+    assert_int_equal(st.records, 3);
+    assert_int_equal(st.entries, 3);
+    /* 2 meta, 2 policies, 2 keys, 3 records, 1 grant, 1 checkpoint, 1 quota, 3 entries, 1 state */
+    assert_int_equal(st.rows, 16);
+    assert_true(pr.calls >= 1);
+    assert_int_equal(pr.done, 16);
+    assert_int_equal(pr.total, 16);
+    scan_every(got, sizeof got, dbe);
+    assert_string_equal(got, want);
+    /* and they pass their MACs where they are now */
+    memset(id, 2, sizeof id);
+    assert_int_equal(store_begin(dst, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_int_equal(store_record_get(dst, id, rec_seen, &seen), VAULT_OK);
+    assert_int_equal(seen, 1);
+    store_rollback(dst);
+
+    /* a target that holds anything: refused, nothing written */
+    assert_int_equal(store_copy(&st, src, dst, NULL, NULL), VAULT_EEXISTS);
+    assert_non_null(strstr(vault_error_last(), "not empty"));
+    scan_every(got, sizeof got, dbe);
+    assert_string_equal(got, want);
+    x = store_new_on("copyone", GUARD_KEY, &xbe);
+    assert_int_equal(xbe->begin(xbe, STORE_TX_WRITE), VAULT_OK);
+    put_meta(xbe, "only", "one");
+    assert_int_equal(xbe->commit(xbe), VAULT_OK);
+    assert_int_equal(store_copy(&st, src, x, NULL, NULL), VAULT_EEXISTS);
+    scan_every(got, sizeof got, xbe);
+    assert_string_equal(got, "m:only=one|111;");
+    store_done(x, "copyone");
+
+    /* a target under another row key: refused, nothing committed */
+    x = store_new_on("copykey", OTHER_GUARD_KEY, &xbe);
+    assert_int_equal(store_copy(&st, src, x, NULL, NULL), VAULT_EINVALID);
+    assert_non_null(strstr(vault_error_last(), "row key"));
+    scan_every(got, sizeof got, xbe);
+    assert_string_equal(got, "");
+    store_done(x, "copykey");
+
+    /* a source row changed behind store.c: refused, nothing committed */
+    assert_int_equal(sbe->begin(sbe, STORE_TX_WRITE), VAULT_OK);
+    memset(&bad, 0, sizeof bad);
+    bad.key = "zz-planted";
+    bad.value = (const uint8_t *)"x";
+    bad.len = 1;
+    assert_int_equal(sbe->meta_put(sbe, &bad), VAULT_OK);
+    assert_int_equal(sbe->commit(sbe), VAULT_OK);
+    x = store_new_on("copybad", GUARD_KEY, &xbe);
+    assert_int_equal(store_copy(&st, src, x, NULL, NULL), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "zz-planted"));
+    assert_int_equal(st.rows, 0);
+    scan_every(got, sizeof got, xbe);
+    assert_string_equal(got, "");
+    store_done(x, "copybad");
+
+    /* the source's own transaction is left as it was */
+    assert_int_equal(store_copy(&st, src, src, NULL, NULL), VAULT_EINVALID);
+    assert_int_equal(store_in_tx(src), 0);
+    store_done(dst, "copydst");
+    store_done(src, "copysrc");
+}
+
+static void test_destroy(void **state)
+{
+    store_backend *a = open_new("gone"), *b, *c = NULL;
+    char schema[64], sql[600];
+
+    (void)state;
+    if (!a->destroy) {
+        done(a, "gone");
+        skip(); /* SQLCipher: a file, removed by whoever made it */
+    }
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    put_meta(a, "k", "v");
+    assert_int_equal(a->destroy(a), VAULT_ESTATE); /* inside a transaction */
+    assert_int_equal(a->commit(a), VAULT_OK);
+    /* a handle that did not create it drops nothing */
+    b = open_again("gone");
+    assert_int_equal(b->destroy(b), VAULT_ESTATE);
+    assert_non_null(strstr(vault_error_last(), "not created by this"));
+    b->free(b);
+    assert_int_equal(a->destroy(a), VAULT_OK);
+    assert_int_equal(a->destroy(a), VAULT_ESTATE); /* once */
+    a->free(a);
+    assert_int_equal(K->open(&c, "gone", K1, 0), K->missing_rc);
+    assert_null(c);
+    /* the name is free for a new store */
+    a = open_new("gone");
+    done(a, "gone");
+
+    if (K->open != pg_open)
+        return;
+    /* PostgreSQL: a schema a DBA made empty stays, only its tables go */
+    pg_schema(schema, sizeof schema, "premade");
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+    pg_admin(sql);
+    a = open_new("premade");
+    assert_int_equal(a->destroy(a), VAULT_OK);
+    a->free(a);
+    snprintf(sql, sizeof sql, "DO $$ BEGIN IF (SELECT count(*) FROM pg_namespace n JOIN pg_class k"
+                              " ON k.relnamespace = n.oid WHERE n.nspname = '%s') <> 0 OR"
+                              " NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '%s')"
+                              " THEN RAISE 'left'; END IF; END $$", schema, schema);
+    pg_admin(sql); /* raises when tables are left or the schema is gone */
+    pg_forget("premade");
+}
+
 /* The suite: every test of the table, once per backend. */
 static const struct {
     const char *name;
@@ -1705,6 +2160,9 @@ static const struct {
     {"bulk", test_bulk},
     {"backup", test_backup},
     {"grade key references", test_key_refs},
+    {"row scan", test_row_scan},
+    {"copy", test_copy},
+    {"destroy", test_destroy},
 };
 #define SUITE_N VAULT_ARRAY_LEN(suite)
 

@@ -38,7 +38,10 @@
  * audit row instead of a meta row); store_open refuses version 1.
  * Version 3 changed a row's layout: store_grant gained the principals
  * that issued and approved it (store_principal; schema 5).
- * Version 4 added backup_to (may be NULL: a backend without file copies). */
+ * Version 4 added backup_to (may be NULL: a backend without file copies).
+ * Version 5 added row_scan (every stored row of a kind, for store_copy)
+ * and destroy (may be NULL: drop a store this handle created); store_open
+ * refuses versions 1 to 4. */
 #ifndef VAULT_STORE_BACKEND_H
 #define VAULT_STORE_BACKEND_H
 
@@ -47,7 +50,7 @@
 
 #include "internal.h"
 
-#define STORE_BACKEND_VERSION 4
+#define STORE_BACKEND_VERSION 5
 #define STORE_BACKEND_INIT {STORE_BACKEND_VERSION}
 #define STORE_MAC_BYTES 32
 #define STORE_DIGEST_MAX 32
@@ -231,8 +234,18 @@ enum {
      * state of a schema 3 store's meta row STORE_META_AUDIT_TREE, whose
      * meta MAC the backend passes in row->mac; remac checks it as that
      * meta row's (VAULT_EINTEGRITY when it fails), then tags the state. */
-    STORE_ROW_AUDIT_STATE = 7
+    STORE_ROW_AUDIT_STATE = 7,
+    /* row_scan only (these rows carry no MAC): a quota use
+     * (store_quota_row), an audit row (store_audit_row). */
+    STORE_ROW_QUOTA = 8,
+    STORE_ROW_AUDIT = 9
 };
+
+/* One counted use of a search quota (quota_add), for row_scan. */
+typedef struct store_quota_row {
+    const char *quota, *user;
+    int64_t at;
+} store_quota_row;
 
 /* Bulk mode: a large load (import) may tell the backend to defer index
  * maintenance to the end of the transaction (bulk_end), within the
@@ -376,6 +389,29 @@ struct store_backend {
      * gets pages done of total. */
     int (*backup_to)(store_backend *be, const char *path, const uint8_t key[32],
                      vault_progress_fn progress, void *arg);
+
+    /* Version 5.  Hand every stored row of one STORE_ROW_* kind to
+     * fn(arg, kind, row), row pointing to that kind's struct, as the
+     * caller's transaction sees them, in a stable order: meta by key
+     * (byte order), policies by id, grade keys by (grade, version),
+     * records with all their fields in creation order (SQLCipher: its row
+     * id; a backend without row ids: created, then id), grants by
+     * (created, id), checkpoints by size, quota uses (STORE_ROW_QUOTA)
+     * by (quota, user, at), audit rows (STORE_ROW_AUDIT) by pos, and for
+     * STORE_ROW_AUDIT_STATE the state the newest audit row carries (one
+     * store_audit_state, or no call when it carries none).  MACs are
+     * returned as stored, never checked (store.c does).  VAULT_EINVALID
+     * for another kind.  Pointers live until fn returns; fn must not
+     * use this backend handle. */
+    int (*row_scan)(store_backend *be, int kind,
+                    int (*fn)(void *arg, int kind, const void *row), void *arg);
+
+    /* Version 5 (may be NULL).  Drop the store this handle created (its
+     * open had create = 1), with every row in it, outside a transaction;
+     * afterwards only free may be called.  VAULT_ESTATE, dropping
+     * nothing, when this handle did not create it, or inside a
+     * transaction.  For undoing a copy that failed (vault_migrate). */
+    int (*destroy)(store_backend *be);
 };
 
 #endif

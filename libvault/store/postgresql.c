@@ -453,6 +453,8 @@ typedef struct pg {
     uint64_t txno;     /* counts transactions begun, for iterators */
     uint64_t cursors;  /* counts cursors, for their names */
     int64_t own_commits;
+    int created;     /* this handle created the vault's tables (destroy) */
+    int made_schema; /* ... and the schema itself (no DBA made it) */
 } pg;
 
 static pg *P(store_backend *be)
@@ -2224,6 +2226,289 @@ static int pg_quota_add(store_backend *be, const char *quota, const char *user, 
     WRITE_OP(P(be), "recording a quota use", quota_add(P(be), quota, user, since, now));
 }
 
+/* ---- row scans and destroy (backend.h, version 5: store_copy) ---- */
+
+#define SCAN_RECORDS_PAGE 500
+
+typedef struct scan_fwd {
+    int kind;
+    int (*fn)(void *arg, int kind, const void *row);
+    void *arg;
+} scan_fwd;
+
+static int fwd_grant(void *arg, const store_grant *row)
+{
+    scan_fwd *f = arg;
+    return f->fn(f->arg, f->kind, row);
+}
+
+static int fwd_checkpoint(void *arg, const store_checkpoint *row)
+{
+    scan_fwd *f = arg;
+    return f->fn(f->arg, f->kind, row);
+}
+
+static int fwd_state(void *arg, const store_audit_head *h)
+{
+    scan_fwd *f = arg;
+    store_audit_state a;
+
+    if (!h->pos || !h->state)
+        return 0;
+    memset(&a, 0, sizeof a);
+    a.pos = h->pos;
+    memcpy(a.head, h->head, 32);
+    a.state = h->state;
+    a.len = h->state_len;
+    memcpy(a.mac, h->state_mac, STORE_MAC_BYTES);
+    return f->fn(f->arg, STORE_ROW_AUDIT_STATE, &a);
+}
+
+/* Records in (created, id) order (PostgreSQL keeps no row ids), a page
+ * at a time, each with its fields. */
+static int scan_records(pg *c, const scan_fwd *f)
+{
+    int rc = VAULT_OK, i, at, r, n;
+    PGresult *page = NULL;
+    recset set = {0};
+    arr a = {0};
+    qp p = {0};
+    store_record rec;
+    int64_t after_created = INT64_MIN;
+    uint8_t after_id[VAULT_ID_BYTES];
+    size_t after_len = 0, len;
+    const uint8_t *id;
+
+    for (;;) {
+        memset(&p, 0, sizeof p);
+        p_int(&p, after_created);
+        p_bytes(&p, after_id, after_len);
+        GUARD(q(c, &page, "scanning records",
+                "SELECT id, created FROM records WHERE (created, id) > ($1, $2)"
+                " ORDER BY created, id LIMIT 500", &p)); /* SCAN_RECORDS_PAGE */
+        n = PQntuples(page);
+        if (n == 0)
+            break;
+        arr_start(&a, OID_BYTEA);
+        for (i = 0; i < n; i++) {
+            id = r_bytes(page, i, 0, &len);
+            ENSURE(id && len == VAULT_ID_BYTES, VAULT_EINTEGRITY,
+                   "postgresql: a record id has the wrong size");
+            arr_add(&a, id, len);
+        }
+        ENSURE(!a.err, VAULT_ENOMEM, "out of memory");
+        memset(&p, 0, sizeof p);
+        p_arr(&p, &a, OID_BYTEA_ARRAY);
+        GUARD(recset_load(&set, c, &p));
+        for (i = 0; i < n; i++) {
+            id = r_bytes(page, i, 0, &len);
+            at = recset_find(&set, id);
+            ENSURE(at >= 0, VAULT_EINTEGRITY, "postgresql: a record vanished during a scan");
+            GUARD(recset_row(&rec, &set, at));
+            r = f->fn(f->arg, f->kind, &rec);
+            if (r != 0) {
+                rc = visited(r);
+                goto cleanup;
+            }
+        }
+        id = r_bytes(page, n - 1, 0, &len);
+        memcpy(after_id, id, VAULT_ID_BYTES);
+        after_len = VAULT_ID_BYTES;
+        after_created = r_int(page, n - 1, 1);
+        recset_free(&set);
+        arr_free(&a);
+        PQclear(page);
+        page = NULL;
+        if (n < SCAN_RECORDS_PAGE)
+            break;
+    }
+cleanup:
+    recset_free(&set);
+    arr_free(&a);
+    PQclear(page);
+    return rc;
+}
+
+static int scan_audit(pg *c, const scan_fwd *f)
+{
+    int rc = VAULT_OK, r;
+    store_iter *it = NULL;
+    store_audit_row row;
+
+    GUARD(iter_open(&it, c, 1,
+                    "SELECT pos, entry, head, record_id, \"user\", flags FROM audit ORDER BY pos",
+                    NULL));
+    while ((r = pg_audit_next(it, &row)) == 1) {
+        ENSURE(row.user, VAULT_EINTEGRITY, "audit log: the entry at position %lld is incomplete",
+               (long long)row.pos);
+        r = f->fn(f->arg, f->kind, &row);
+        if (r != 0)
+            break;
+    }
+    rc = visited(r);
+cleanup:
+    pg_iter_free(it);
+    return rc;
+}
+
+/* meta, policies, grade keys, quota uses: small tables, read whole. */
+static int scan_table(pg *c, const scan_fwd *f)
+{
+    static const char *const sql[] = {
+        [STORE_ROW_META] = "SELECT key, value, mac FROM meta ORDER BY key COLLATE \"C\"",
+        [STORE_ROW_POLICY] = "SELECT id, hash, filename, source, applied, mac FROM policies ORDER BY id",
+        [STORE_ROW_GRADEKEY] = "SELECT grade, version, wrapped, created, mac FROM grade_keys"
+                               " ORDER BY grade COLLATE \"C\", version",
+        [STORE_ROW_QUOTA] = "SELECT quota, \"user\", at FROM quota_use"
+                            " ORDER BY quota COLLATE \"C\", \"user\" COLLATE \"C\", at",
+    };
+    int rc = VAULT_OK, i, r = 0;
+    PGresult *res = NULL;
+    size_t n;
+    const uint8_t *h;
+
+    GUARD(q(c, &res, "scanning rows", sql[f->kind], NULL));
+    for (i = 0; i < PQntuples(res) && r == 0; i++) {
+        switch (f->kind) {
+        case STORE_ROW_META: {
+            store_meta m;
+            memset(&m, 0, sizeof m);
+            m.key = r_text(res, i, 0);
+            m.value = r_bytes(res, i, 1, &m.len);
+            r_mac(m.mac, res, i, 2);
+            ENSURE(m.key && m.value, VAULT_EINTEGRITY, "postgresql: a meta row is incomplete");
+            r = f->fn(f->arg, f->kind, &m);
+            break;
+        }
+        case STORE_ROW_POLICY: {
+            store_policy pol;
+            memset(&pol, 0, sizeof pol);
+            pol.id = r_int(res, i, 0);
+            h = r_bytes(res, i, 1, &n);
+            ENSURE(h && n == 32, VAULT_EINTEGRITY, "postgresql: a policy's hash has the wrong size");
+            memcpy(pol.hash, h, 32);
+            pol.filename = r_text(res, i, 2);
+            pol.source = r_text(res, i, 3);
+            pol.len = (size_t)PQgetlength(res, i, 3);
+            pol.applied = r_int(res, i, 4);
+            r_mac(pol.mac, res, i, 5);
+            ENSURE(pol.filename && pol.source, VAULT_EINTEGRITY,
+                   "postgresql: a policy row is incomplete");
+            r = f->fn(f->arg, f->kind, &pol);
+            break;
+        }
+        case STORE_ROW_GRADEKEY: {
+            store_gradekey k;
+            memset(&k, 0, sizeof k);
+            k.grade = r_text(res, i, 0);
+            k.version = (uint32_t)r_int(res, i, 1);
+            k.wrapped = r_bytes(res, i, 2, &k.len);
+            k.created = r_int(res, i, 3);
+            r_mac(k.mac, res, i, 4);
+            ENSURE(k.grade && k.wrapped, VAULT_EINTEGRITY, "postgresql: a grade key row is incomplete");
+            r = f->fn(f->arg, f->kind, &k);
+            break;
+        }
+        default: {
+            store_quota_row qr;
+            qr.quota = r_text(res, i, 0);
+            qr.user = r_text(res, i, 1);
+            qr.at = r_int(res, i, 2);
+            ENSURE(qr.quota && qr.user, VAULT_EINTEGRITY, "postgresql: a quota row is incomplete");
+            r = f->fn(f->arg, f->kind, &qr);
+            break;
+        }
+        }
+    }
+    rc = visited(r);
+cleanup:
+    PQclear(res);
+    return rc;
+}
+
+static int pg_row_scan(store_backend *be, int kind, int (*fn)(void *arg, int kind, const void *row),
+                       void *arg)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK;
+    scan_fwd f = {kind, fn, arg};
+
+    GUARD(need_read(c));
+    switch (kind) {
+    case STORE_ROW_META:
+    case STORE_ROW_POLICY:
+    case STORE_ROW_GRADEKEY:
+    case STORE_ROW_QUOTA: rc = scan_table(c, &f); break;
+    case STORE_ROW_RECORD: rc = scan_records(c, &f); break;
+    case STORE_ROW_GRANT: rc = grant_rows(c, NULL, fwd_grant, &f); break;
+    case STORE_ROW_CHECKPOINT: rc = pg_checkpoint_scan(be, fwd_checkpoint, &f); break;
+    case STORE_ROW_AUDIT: rc = scan_audit(c, &f); break;
+    case STORE_ROW_AUDIT_STATE: rc = audit_head_read(c, fwd_state, &f); break;
+    default: rc = vault__err(VAULT_EINVALID, "postgresql: row_scan of unknown kind %d", kind);
+    }
+cleanup:
+    return rc;
+}
+
+/* Drop what create_schema made: the schema when it made it (CASCADE:
+ * the tables, the trigger function), else only the vault's objects in
+ * the schema a DBA made, which stays.  Under the create lock and the
+ * write lock, so no one is inside the vault while it goes. */
+static int pg_destroy(store_backend *be)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK, began = 0;
+    qp p = {0};
+    char sql[1200];
+
+    ENSURE(c->tx < 0, VAULT_ESTATE, "postgresql: destroy inside a transaction");
+    ENSURE(c->created, VAULT_ESTATE,
+           "postgresql: %s: schema %s was not created by this connection: not dropped", c->shown,
+           c->schema);
+    /* A copy that failed because the connection was lost (a server
+     * restart, pg_terminate_backend) must still take its schema away:
+     * connect again, with the same parameters (names below are
+     * schema-qualified: the search path is not needed). */
+    if (c->dead || PQstatus(c->conn) != CONNECTION_OK) {
+        PQreset(c->conn);
+        ENSURE(PQstatus(c->conn) == CONNECTION_OK, VAULT_EIO,
+               "postgresql: %s: cannot connect again to drop schema %s", c->shown, c->schema);
+        c->dead = 0;
+        GUARD(q(c, NULL, "dropping the vault",
+                "SELECT set_config('client_min_messages', 'warning', false)", NULL));
+    }
+    GUARD(q(c, NULL, "dropping the vault", "BEGIN", NULL));
+    began = 1;
+    c->tx = STORE_TX_WRITE;
+    p_int(&p, lock_key("libvault/create/", c->schema));
+    GUARD(q(c, NULL, "dropping the vault", "SELECT pg_advisory_xact_lock($1)", &p));
+    memset(&p, 0, sizeof p);
+    p_int(&p, c->write_key);
+    GUARD(q(c, NULL, "dropping the vault", "SELECT pg_advisory_xact_lock($1)", &p));
+    /* the schema name was checked: a-z, 0-9 and _ only */
+    if (c->made_schema)
+        snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", c->schema);
+    else
+        snprintf(sql, sizeof sql,
+                 "DROP TABLE %s.store_info, %s.generation, %s.meta, %s.policies, %s.grade_keys,"
+                 " %s.records, %s.fields, %s.blind_index, %s.audit, %s.audit_state, %s.checkpoints,"
+                 " %s.grants, %s.quota_use CASCADE",
+                 c->schema, c->schema, c->schema, c->schema, c->schema, c->schema, c->schema,
+                 c->schema, c->schema, c->schema, c->schema, c->schema, c->schema);
+    GUARD(q(c, NULL, "dropping the vault", sql, NULL));
+    if (!c->made_schema) {
+        snprintf(sql, sizeof sql, "DROP FUNCTION %s.audit_immutable()", c->schema);
+        GUARD(q(c, NULL, "dropping the vault", sql, NULL));
+    }
+    GUARD(q(c, NULL, "dropping the vault", "COMMIT", NULL));
+    c->tx = -1;
+    c->created = 0;
+cleanup:
+    if (rc < 0 && began)
+        abandon(c); /* this call's transaction only */
+    return rc;
+}
+
 /* ---- open, create, close ---- */
 
 static void pg_free(store_backend *be)
@@ -2286,6 +2571,8 @@ static const store_backend pg_table = {
     .deferred_writes = 1,
     .audit_state_put = pg_audit_state_put,
     .backup_to = NULL,
+    .row_scan = pg_row_scan,
+    .destroy = pg_destroy,
 };
 
 /* The tables of a new vault, schema 5 (docs/postgresql.md "Schema").
@@ -2384,6 +2671,7 @@ static int create_schema(pg *c, const uint8_t key[32])
         /* the schema name was checked: a-z, 0-9 and _ only */
         snprintf(sql, sizeof sql, "CREATE SCHEMA %s", c->schema);
         GUARD(q(c, NULL, "creating the vault schema", sql, NULL));
+        c->made_schema = 1;
     }
     for (i = 0; i < VAULT_ARRAY_LEN(schema_ddl); i++)
         GUARD(q(c, NULL, "creating the vault tables", schema_ddl[i], NULL));
@@ -2395,10 +2683,13 @@ static int create_schema(pg *c, const uint8_t key[32])
             "INSERT INTO store_info(version, keycheck) VALUES ($1::int8::int4, $2)", &p));
     GUARD(q(c, NULL, "creating the vault", "COMMIT", NULL));
     c->tx = -1;
+    c->created = 1;
 cleanup:
     PQclear(r);
-    if (rc < 0)
+    if (rc < 0) {
+        c->made_schema = 0;
         abandon(c);
+    }
     return rc;
 }
 

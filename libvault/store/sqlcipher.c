@@ -2703,6 +2703,144 @@ void store_sqlcipher_release(sqc_claim *c)
     free(c);
 }
 
+/* ---- row_scan (backend.h, version 5: store_copy) ---- */
+
+typedef struct scan_visit {
+    sqlc *s;
+    int kind;
+    int (*fn)(void *arg, int kind, const void *row);
+    void *arg;
+} scan_visit;
+
+static int scan_row(void *arg, sqlite3_stmt *st)
+{
+    scan_visit *v = arg;
+    int rc = VAULT_OK;
+
+    switch (v->kind) {
+    case STORE_ROW_META: {
+        store_meta m;
+        memset(&m, 0, sizeof m);
+        m.key = col_text(st, 0);
+        m.value = sqlite3_column_blob(st, 1);
+        m.len = (size_t)sqlite3_column_bytes(st, 1);
+        col_mac(m.mac, st, 2);
+        ENSURE(m.key, VAULT_EINTEGRITY, "database: a meta row is malformed");
+        if (!m.value)
+            m.value = (const uint8_t *)"";
+        return v->fn(v->arg, v->kind, &m);
+    }
+    case STORE_ROW_POLICY: {
+        store_policy p;
+        GUARD(policy_row(&p, st));
+        return v->fn(v->arg, v->kind, &p);
+    }
+    case STORE_ROW_GRADEKEY: {
+        store_gradekey k;
+        memset(&k, 0, sizeof k);
+        k.grade = col_text(st, 0);
+        k.version = (uint32_t)sqlite3_column_int64(st, 1);
+        k.wrapped = sqlite3_column_blob(st, 2);
+        k.len = (size_t)sqlite3_column_bytes(st, 2);
+        k.created = sqlite3_column_int64(st, 3);
+        col_mac(k.mac, st, 4);
+        ENSURE(k.grade && k.wrapped, VAULT_EINTEGRITY, "database: a grade key row is malformed");
+        return v->fn(v->arg, v->kind, &k);
+    }
+    case STORE_ROW_RECORD: {
+        store_record r;
+        GUARD(row_to_record(&r, v->s, st));
+        return v->fn(v->arg, v->kind, &r);
+    }
+    case STORE_ROW_GRANT: {
+        store_grant g;
+        GUARD(grant_row(&g, st));
+        return v->fn(v->arg, v->kind, &g);
+    }
+    case STORE_ROW_CHECKPOINT: {
+        store_checkpoint c;
+        memset(&c, 0, sizeof c);
+        GUARD(checkpoint_row(&c, st));
+        return v->fn(v->arg, v->kind, &c);
+    }
+    case STORE_ROW_QUOTA: {
+        store_quota_row q;
+        q.quota = col_text(st, 0);
+        q.user = col_text(st, 1);
+        q.at = sqlite3_column_int64(st, 2);
+        ENSURE(q.quota && q.user, VAULT_EINTEGRITY, "database: a quota row is malformed");
+        return v->fn(v->arg, v->kind, &q);
+    }
+    case STORE_ROW_AUDIT: {
+        store_audit_row a;
+        memset(&a, 0, sizeof a);
+        a.pos = sqlite3_column_int64(st, 0);
+        a.entry = sqlite3_column_blob(st, 1);
+        a.len = (size_t)sqlite3_column_bytes(st, 1);
+        a.head = sqlite3_column_blob(st, 2);
+        a.head_len = (size_t)sqlite3_column_bytes(st, 2);
+        if (sqlite3_column_bytes(st, 3) == VAULT_ID_BYTES)
+            a.record_id = sqlite3_column_blob(st, 3);
+        a.user = col_text(st, 4);
+        a.flags = (unsigned)sqlite3_column_int64(st, 5);
+        ENSURE(a.entry && a.head && a.user, VAULT_EINTEGRITY,
+               "audit log: the entry at position %lld is incomplete", (long long)a.pos);
+        return v->fn(v->arg, v->kind, &a);
+    }
+    default:
+        rc = vault__err(VAULT_EINVALID, "database: row_scan of unknown kind %d", v->kind);
+    }
+cleanup:
+    return rc;
+}
+
+typedef struct state_visit {
+    int (*fn)(void *arg, int kind, const void *row);
+    void *arg;
+} state_visit;
+
+/* The newest audit row's state as a store_audit_state (no call: none). */
+static int state_of_head(void *arg, const store_audit_head *h)
+{
+    state_visit *v = arg;
+    store_audit_state a;
+
+    if (!h->pos || !h->state)
+        return 0;
+    memset(&a, 0, sizeof a);
+    a.pos = h->pos;
+    memcpy(a.head, h->head, 32);
+    a.state = h->state;
+    a.len = h->state_len;
+    memcpy(a.mac, h->state_mac, STORE_MAC_BYTES);
+    return v->fn(v->arg, STORE_ROW_AUDIT_STATE, &a);
+}
+
+static int sq_row_scan(store_backend *be, int kind, int (*fn)(void *arg, int kind, const void *row),
+                       void *arg)
+{
+    static const char *const sql[] = {
+        [STORE_ROW_META] = "SELECT key, value, mac FROM meta ORDER BY key",
+        [STORE_ROW_POLICY] = "SELECT id, hash, filename, source, applied, mac FROM policies ORDER BY id",
+        [STORE_ROW_GRADEKEY] =
+            "SELECT grade, version, wrapped, created, mac FROM grade_keys ORDER BY grade, version",
+        [STORE_ROW_RECORD] = "SELECT id, jurisdiction, created, updated, version, body, mac"
+                             " FROM records ORDER BY rid",
+        [STORE_ROW_GRANT] = "SELECT " GRANT_COLS " FROM grants ORDER BY created, id",
+        [STORE_ROW_CHECKPOINT] = "SELECT size, note, created, mac FROM checkpoints ORDER BY size",
+        [STORE_ROW_QUOTA] = "SELECT quota, user, at FROM quota_use ORDER BY quota, user, at",
+        [STORE_ROW_AUDIT] = "SELECT pos, entry, head, record_id, user, flags FROM audit ORDER BY pos",
+    };
+    scan_visit v = {S(be), kind, fn, arg};
+    state_visit sv = {fn, arg};
+
+    if (kind == STORE_ROW_AUDIT_STATE)
+        return sq_audit_head(be, state_of_head, &sv);
+    if (kind < STORE_ROW_META || kind > STORE_ROW_AUDIT || !sql[kind])
+        return vault__err(VAULT_EINVALID, "database: row_scan of unknown kind %d", kind);
+    return scan_rows(S(be), sql[kind], scan_row, &v, "scanning rows");
+}
+
 static const store_backend sqlcipher_table = {
     .version = STORE_BACKEND_VERSION,
     .name = "sqlcipher",
@@ -2750,6 +2888,8 @@ static const store_backend sqlcipher_table = {
     .deferred_writes = 1,
     .audit_state_put = sq_audit_state_put,
     .backup_to = sq_backup_to,
+    .row_scan = sq_row_scan,
+    .destroy = NULL, /* a file: the caller removes it */
 };
 
 int store_sqlcipher_open(store_backend **out, const char *path, const uint8_t key[32], int create)

@@ -405,7 +405,7 @@ int store_open_backend(store **out, store_backend *be, const store_guard *guard,
     if (mig)
         mig->from = 0;
     ENSURE(be, VAULT_EINVALID, "store: no backend");
-    ENSURE(be->version == STORE_BACKEND_VERSION && be->audit_state_put, VAULT_ESTATE,
+    ENSURE(be->version == STORE_BACKEND_VERSION && be->audit_state_put && be->row_scan, VAULT_ESTATE,
            "store: backend '%s' has table version %u, this libvault knows %u",
            be->name ? be->name : "?", be->version, (unsigned)STORE_BACKEND_VERSION);
     ENSURE(guard && guard->mac, VAULT_EINVALID, "store: no row guard");
@@ -1345,4 +1345,327 @@ void store_file_release(store_file_claim *c)
         return;
     store_sqlcipher_release(c->c);
     free(c);
+}
+
+/* ---- store_copy (docs/storage.md "Copying a store") ---- */
+
+#define COPY_AUDIT_BATCH 256
+#define COPY_PROGRESS_EVERY 256
+
+typedef struct copy_ctx {
+    store *from, *to;
+    vault_progress_fn progress;
+    void *parg;
+    uint64_t done, total;
+    store_copy_stats *stats;
+    /* audit rows waiting for an append: deep copies */
+    store_audit_row rows[COPY_AUDIT_BATCH];
+    uint8_t *bytes[COPY_AUDIT_BATCH];
+    size_t nrows, sealed;
+    int64_t last_pos;
+} copy_ctx;
+
+/* Each row's MAC (checked against the source's key) must also be the
+ * target's tag of the same row: the MAC covers no location, only the
+ * row's own members, so the same master key gives the same tag. */
+static int copy_check(copy_ctx *c, int kind, const void *row, const uint8_t mac[STORE_MAC_BYTES],
+                      const char *what)
+{
+    int rc = VAULT_OK;
+    uint8_t want[STORE_MAC_BYTES];
+
+    GUARD(row_check(c->from, kind, row, mac, what));
+    GUARD(row_mac(want, c->to, kind, row));
+    ENSURE(sodium_memcmp(want, mac, STORE_MAC_BYTES) == 0, VAULT_EINVALID,
+           "store copy: the target store's row key is not the source's (%s)", kind_name[kind]);
+cleanup:
+    sodium_memzero(want, sizeof want);
+    return rc;
+}
+
+static void copy_tick(copy_ctx *c)
+{
+    c->done++;
+    if (c->stats)
+        c->stats->rows++;
+    if (c->progress && c->done % COPY_PROGRESS_EVERY == 0)
+        c->progress(c->done, c->total > c->done ? c->total : c->done, c->parg);
+}
+
+static int seal_copy(void *arg, const store_audit_head *h, store_audit_row *out, size_t cap,
+                     size_t *n)
+{
+    copy_ctx *c = arg;
+    size_t k = 0;
+
+    if (c->sealed < c->nrows && c->rows[c->sealed].pos != h->pos + 1)
+        return vault__err(VAULT_EINTEGRITY,
+                          "store copy: audit position %lld does not follow the target's head %lld",
+                          (long long)c->rows[c->sealed].pos, (long long)h->pos);
+    while (k < cap && c->sealed < c->nrows)
+        out[k++] = c->rows[c->sealed++];
+    *n = k;
+    return VAULT_OK;
+}
+
+static void copy_rows_free(copy_ctx *c)
+{
+    size_t i;
+
+    for (i = 0; i < c->nrows; i++)
+        free(c->bytes[i]);
+    c->nrows = 0;
+    c->sealed = 0;
+}
+
+/* Append the buffered audit rows to the target, as many appends as its
+ * seal capacity needs. */
+static int copy_flush(copy_ctx *c)
+{
+    int rc = VAULT_OK;
+    size_t before;
+
+    while (c->sealed < c->nrows) {
+        before = c->sealed;
+        GUARD(c->to->be->audit_write(c->to->be, seal_copy, c));
+        ENSURE(c->sealed > before, VAULT_ERROR, "store copy: the target took no audit row");
+    }
+cleanup:
+    copy_rows_free(c);
+    return rc;
+}
+
+static int copy_audit_row(copy_ctx *c, const store_audit_row *a)
+{
+    int rc = VAULT_OK;
+    size_t ulen, need;
+    uint8_t *b, *p;
+    store_audit_row *r;
+
+    ENSURE(a->entry && a->head && a->user, VAULT_EINTEGRITY,
+           "store copy: the audit entry at position %lld is incomplete", (long long)a->pos);
+    ENSURE(a->pos == c->last_pos + 1, VAULT_EINTEGRITY,
+           "store copy: audit position %lld follows %lld: the source's log has a gap",
+           (long long)a->pos, (long long)c->last_pos);
+    ulen = strlen(a->user) + 1;
+    need = a->len + a->head_len + (a->record_id ? VAULT_ID_BYTES : 0) + ulen;
+    b = malloc(need ? need : 1);
+    ENSURE(b, VAULT_ENOMEM, "out of memory");
+    c->bytes[c->nrows] = b;
+    r = &c->rows[c->nrows++];
+    *r = *a;
+    p = b;
+    memcpy(p, a->entry, a->len);
+    r->entry = p;
+    p += a->len;
+    memcpy(p, a->head, a->head_len);
+    r->head = p;
+    p += a->head_len;
+    if (a->record_id) {
+        memcpy(p, a->record_id, VAULT_ID_BYTES);
+        r->record_id = p;
+        p += VAULT_ID_BYTES;
+    }
+    memcpy(p, a->user, ulen);
+    r->user = (const char *)p;
+    c->last_pos = a->pos;
+    if (c->stats)
+        c->stats->entries++;
+    if (c->nrows == COPY_AUDIT_BATCH)
+        GUARD(copy_flush(c));
+cleanup:
+    return rc;
+}
+
+static int copy_row(void *arg, int kind, const void *row)
+{
+    copy_ctx *c = arg;
+    store_backend *to = c->to->be;
+    int rc = VAULT_OK;
+
+    switch (kind) {
+    case STORE_ROW_META: {
+        const store_meta *m = row;
+        GUARD(copy_check(c, kind, m, m->mac, m->key));
+        GUARD(to->meta_put(to, m));
+        break;
+    }
+    case STORE_ROW_POLICY: {
+        store_policy p = *(const store_policy *)row;
+        GUARD(copy_check(c, kind, &p, p.mac, NULL));
+        GUARD(to->policy_add(to, &p));
+        /* The id is in the row's MAC and in the trust digest the audit
+         * state holds: it must come out the same. */
+        ENSURE(p.id == ((const store_policy *)row)->id, VAULT_EINTEGRITY,
+               "store copy: the target gave policy %lld the id %lld",
+               (long long)((const store_policy *)row)->id, (long long)p.id);
+        break;
+    }
+    case STORE_ROW_GRADEKEY: {
+        const store_gradekey *k = row;
+        GUARD(copy_check(c, kind, k, k->mac, k->grade));
+        GUARD(to->gradekey_add(to, k));
+        break;
+    }
+    case STORE_ROW_RECORD: {
+        const store_record *r = row;
+        GUARD(copy_check(c, kind, r, r->mac, NULL));
+        GUARD(to->record_write(to, r, 1));
+        if (c->stats)
+            c->stats->records++;
+        break;
+    }
+    case STORE_ROW_GRANT: {
+        const store_grant *g = row;
+        GUARD(copy_check(c, kind, g, g->mac, g->id));
+        GUARD(to->grant_insert(to, g));
+        break;
+    }
+    case STORE_ROW_CHECKPOINT: {
+        const store_checkpoint *cp = row;
+        GUARD(copy_check(c, kind, cp, cp->mac, NULL));
+        GUARD(to->checkpoint_add(to, cp));
+        break;
+    }
+    case STORE_ROW_QUOTA: {
+        const store_quota_row *q = row;
+        /* since INT64_MIN: forget no earlier use, record this one as it was */
+        GUARD(to->quota_add(to, q->quota, q->user, INT64_MIN, q->at));
+        break;
+    }
+    case STORE_ROW_AUDIT:
+        GUARD(copy_audit_row(c, row));
+        break;
+    case STORE_ROW_AUDIT_STATE: {
+        const store_audit_state *a = row;
+        GUARD(copy_check(c, kind, a, a->mac, NULL));
+        GUARD(to->audit_state_put(to, a, 0));
+        break;
+    }
+    default:
+        ENSURE(0, VAULT_EINVALID, "store copy: unknown row kind %d", kind);
+    }
+    copy_tick(c);
+cleanup:
+    return rc;
+}
+
+static int any_row(void *arg, int kind, const void *row)
+{
+    (void)kind;
+    (void)row;
+    *(int *)arg = 1;
+    return 1; /* one is enough */
+}
+
+static int count_row(void *arg, int kind, const void *row)
+{
+    (void)kind;
+    (void)row;
+    (*(uint64_t *)arg)++;
+    return 0;
+}
+
+/* The order rows go in: what a row refers to before it (fields name grade
+ * keys), the audit rows last, then the state their newest one carries. */
+static const int copy_order[] = {
+    STORE_ROW_META,  STORE_ROW_POLICY,     STORE_ROW_GRADEKEY, STORE_ROW_RECORD,
+    STORE_ROW_GRANT, STORE_ROW_CHECKPOINT, STORE_ROW_QUOTA,    STORE_ROW_AUDIT,
+    STORE_ROW_AUDIT_STATE,
+};
+
+int store_copy(store_copy_stats *out, store *from, store *to, vault_progress_fn progress, void *arg)
+{
+    int rc = VAULT_OK, own_snapshot = 0, began = 0, some = 0;
+    copy_ctx *c = NULL;
+    int64_t records = 0, entries = 0;
+    uint64_t small = 0;
+    size_t i;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    ENSURE(from && to && from != to, VAULT_EINVALID, "store_copy: missing or same store");
+    ENSURE(!to->in_tx, VAULT_ESTATE, "store copy: the target store is inside a transaction");
+    c = calloc(1, sizeof *c);
+    ENSURE(c, VAULT_ENOMEM, "out of memory");
+    c->from = from;
+    c->to = to;
+    c->progress = progress;
+    c->parg = arg;
+    c->stats = out;
+    if (!from->in_tx) {
+        GUARD(store_begin(from, STORE_TX_SNAPSHOT));
+        own_snapshot = 1;
+    }
+    GUARD(store_begin(to, STORE_TX_WRITE));
+    began = 1;
+    /* The target must hold nothing: no meta row, record, audit entry or
+     * any other row (a vault, or half of one).  Nothing written yet. */
+    for (i = 0; i < VAULT_ARRAY_LEN(copy_order) && !some; i++)
+        if (copy_order[i] != STORE_ROW_RECORD && copy_order[i] != STORE_ROW_AUDIT)
+            GUARD(to->be->row_scan(to->be, copy_order[i], any_row, &some));
+    GUARD(to->be->record_count(to->be, &records));
+    GUARD(to->be->audit_count(to->be, &entries));
+    ENSURE(!some && records == 0 && entries == 0, VAULT_EEXISTS,
+           "store copy: the target store is not empty (it holds %s): nothing copied",
+           records ? "records" : entries ? "audit entries" : "rows of a vault");
+    /* The total, for progress: counted rows plus the big tables' counts. */
+    for (i = 0; i < VAULT_ARRAY_LEN(copy_order); i++)
+        if (copy_order[i] != STORE_ROW_RECORD && copy_order[i] != STORE_ROW_AUDIT)
+            GUARD(from->be->row_scan(from->be, copy_order[i], count_row, &small));
+    GUARD(from->be->record_count(from->be, &records));
+    GUARD(from->be->audit_count(from->be, &entries));
+    c->total = small + (uint64_t)records + (uint64_t)entries;
+    if (to->be->bulk_begin)
+        GUARD(to->be->bulk_begin(to->be, (size_t)records));
+    for (i = 0; i < VAULT_ARRAY_LEN(copy_order); i++) {
+        GUARD(from->be->row_scan(from->be, copy_order[i], copy_row, c));
+        if (copy_order[i] == STORE_ROW_AUDIT)
+            GUARD(copy_flush(c));
+        if (progress && c->done < c->total) /* after each kind too */
+            progress(c->done, c->total, arg);
+    }
+    if (to->be->bulk_end)
+        GUARD(to->be->bulk_end(to->be));
+    GUARD(to->be->audit_index(to->be));
+    /* What went in is what the source holds. */
+    {
+        int64_t n = 0;
+        GUARD(to->be->record_count(to->be, &n));
+        ENSURE(n == records, VAULT_EINTEGRITY,
+               "store copy: %lld records copied of the source's %lld", (long long)n,
+               (long long)records);
+        GUARD(to->be->audit_count(to->be, &n));
+        ENSURE(n == entries, VAULT_EINTEGRITY,
+               "store copy: the target's log ends at %lld, the source's at %lld", (long long)n,
+               (long long)entries);
+    }
+    began = 0;
+    GUARD(store_commit(to));
+    if (progress)
+        progress(c->done, c->done, arg);
+cleanup:
+    if (c)
+        copy_rows_free(c);
+    if (began)
+        store_rollback(to);
+    if (own_snapshot)
+        store_rollback(from);
+    if (rc < 0 && out)
+        memset(out, 0, sizeof *out);
+    free(c);
+    return rc;
+}
+
+int store_destroy(store *s)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(s, VAULT_EINVALID, "store_destroy: missing store");
+    ENSURE(s->be->destroy, VAULT_ESTATE, "store: the %s backend drops no store",
+           s->be->name ? s->be->name : "?");
+    ENSURE(!s->in_tx, VAULT_ESTATE, "store: destroy inside a transaction");
+    GUARD(s->be->destroy(s->be));
+cleanup:
+    return rc;
 }

@@ -284,6 +284,28 @@ int store_file_claim_take(store_file_claim **out, const char *path,
                           const uint8_t key[32]) VAULT_MUST_CHECK;
 void store_file_release(store_file_claim *c);
 
+/* Copy every row of the open store `from` into the open, empty store
+ * `to` (docs/storage.md "Copying a store"): in one write transaction on
+ * `to`, reading `from` in the caller's transaction when one is open
+ * (else a snapshot of its own).  Every row's MAC is checked as it is read
+ * (VAULT_EINTEGRITY: nothing committed) and written as it was, which
+ * needs both stores opened with the same master key's row guard
+ * (VAULT_EINVALID otherwise); audit rows keep their bytes, positions and
+ * heads, the newest its state, so the chain, the tree and every
+ * checkpoint verify in the copy.  VAULT_EEXISTS, nothing written, when
+ * `to` holds any row.  progress (may be NULL): rows copied of total, the
+ * last call with done = total.  *out (may be NULL) counts what went in. */
+typedef struct store_copy_stats {
+    uint64_t rows, records, entries;
+} store_copy_stats;
+int store_copy(store_copy_stats *out, store *from, store *to, vault_progress_fn progress,
+               void *arg) VAULT_MUST_CHECK;
+/* Drop the store `s` created (store_open with create = 1) with all its
+ * rows, outside a transaction; then only store_close.  VAULT_ESTATE when
+ * its backend drops no store (SQLCipher: a file is removed by its
+ * maker) or this handle did not create it. */
+int store_destroy(store *s) VAULT_MUST_CHECK;
+
 /* ---- Search quotas (one row per counted use) ---- */
 
 /* Uses of `quota` by `user` later than `since` (unix seconds). */

@@ -263,6 +263,11 @@ jcase "backup" 0 exact=backup backup="$d/bk" -- vc backup --out "$d/bk"
 jcase "restore" 0 exact=restored,from_size,to_size,entries,kept_old restored="$d/bk" from_size:int entries:int kept_old=true -- \
     vc restore --from "$d/bk"
 jrefuse "demo" -- "$VAULTCTL" --json demo
+# migrate: into PostgreSQL, in a throwaway cluster of its own (tests/pg/pg_cluster.sh)
+jcase "migrate" 0 exact=from,to,entries,records from="$d/v" to:str entries:int records:int -- \
+    bash "$SRC/tests/pg/pg_cluster.sh" run bash -c \
+    '"$0" --key-file "$1" --json migrate --from "$2" --to "$VAULT_PG_URI&vault_keys=$3&vault_schema=j"' \
+    "$VAULTCTL" "$d/k" "$d/v" "$d/j.keys"
 
 # ---- a tampered log: audit verify --json says which failure, exit 3 ----
 hex=$(sqlcipher "$d/v" "PRAGMA key = \"$DBKEY\"; PRAGMA cipher_page_size = 4096; SELECT hex(entry) FROM audit WHERE pos = 4;" | tail -n 1)

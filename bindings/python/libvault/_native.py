@@ -581,6 +581,19 @@ _fn("vault_restore", c_int, POINTER(vault_restore_info), c_char_p, c_char_p,
     POINTER(vault_secret), c_uint)
 
 
+# Migration (declared only: no Python API yet; docs/postgresql.md)
+class vault_migrate_info(Structure):
+    _fields_ = [
+        ("entries", c_uint64),
+        ("records", c_uint64),
+        ("rows", c_uint64),
+    ]
+
+
+_fn("vault_migrate", c_int, POINTER(vault_migrate_info), c_char_p, c_char_p,
+    POINTER(vault_secret), PROGRESS_FN, c_void_p)
+
+
 # --------------------------------------------------------------------------
 # Helpers shared by the public modules
 # --------------------------------------------------------------------------
