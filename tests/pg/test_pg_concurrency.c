@@ -15,8 +15,10 @@
  *    account for, and vault_audit_verify passes.
  *  - test_sigkill_clients: writers SIGKILLed at random moments (20 kills).
  *  - test_terminate_backends: the writers' PostgreSQL backends ended with
- *    pg_terminate_backend mid-run; each writer's next call fails closed with
- *    VAULT_EIO, and every later one on that handle too.
+ *    pg_terminate_backend mid-run (in one round, with every writer held
+ *    inside a transaction by a DBA's lock on the generation table); each
+ *    writer's next call fails closed with VAULT_EIO, and every later one
+ *    on that handle too.
  *    After each round of either: every acknowledged write is there with
  *    its value, a write in flight is whole or absent, each record has its
  *    one create entry, the log verifies and the vault opens.
@@ -1063,6 +1065,8 @@ static void test_sigkill_clients(void **state)
 
 /* ---- test 3: pg_terminate_backend mid-run ---- */
 
+/* End every client backend of the database but this one's and the
+ * holder's (application_name vault_test_hold); returns how many. */
 static int64_t terminate_clients(void)
 {
     PGconn *c = PQconnectdb(pg_uri);
@@ -1072,13 +1076,33 @@ static int64_t terminate_clients(void)
     assert_int_equal(PQstatus(c), CONNECTION_OK);
     r = PQexec(c, "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) AS t FROM "
                   "pg_stat_activity WHERE datname = current_database() AND pid <> "
-                  "pg_backend_pid() AND backend_type = 'client backend') x WHERE t");
+                  "pg_backend_pid() AND backend_type = 'client backend' AND "
+                  "application_name <> 'vault_test_hold') x WHERE t");
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         fail_msg("pg_terminate_backend: %s", PQerrorMessage(c));
     n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     PQfinish(c);
     return n;
+}
+
+/* A DBA's lock on the generation row's table: every writer that begins
+ * blocks inside its transaction (the write lock taken, or waiting for it)
+ * until the holder lets go.  NULL: no hold. */
+static PGconn *hold_generation(const char *schema)
+{
+    char sql[200];
+    PGconn *c;
+    PGresult *r;
+
+    c = PQconnectdb(pg_uri);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PQclear(PQexec(c, "SET application_name = 'vault_test_hold'"));
+    snprintf(sql, sizeof sql, "BEGIN; LOCK TABLE %s.generation IN ACCESS EXCLUSIVE MODE", schema);
+    r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    return c;
 }
 
 static void test_terminate_backends(void **state)
@@ -1089,15 +1113,33 @@ static void test_terminate_backends(void **state)
     int round, i, status;
     int64_t pos = 0, terminated = 0, t0;
     uint64_t eio_before;
+    int in_tx = 0;
 
     (void)state;
     memset(&m, 0, sizeof m);
     m.schema = "terminated";
     make_vault(m.schema);
     for (round = 1; round <= TERM_ROUNDS; round++) {
+        PGconn *hold = NULL;
         start_writers(pids, TERM_WRITERS, m.schema, RUN_TERM, round, names, 1, NULL);
         usleep((useconds_t)(100 + rand() % 500) * 1000);
+        if (round == 2) { /* every writer caught inside a transaction */
+            hold = hold_generation(m.schema);
+            t0 = now_ms();
+            while (dba_count(m.schema, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                       "current_database() AND wait_event_type IN ('Lock') AND "
+                                       "state <> 'idle'") < TERM_WRITERS)
+                if (now_ms() - t0 > 5000)
+                    fail_msg("round 2: the writers are not all waiting inside a transaction");
+                else
+                    usleep(20 * 1000);
+        }
         i = (int)terminate_clients();
+        if (hold) {
+            PQclear(PQexec(hold, "ROLLBACK"));
+            PQfinish(hold);
+            in_tx++;
+        }
         if (i < TERM_WRITERS)
             fail_msg("round %d: %d backends terminated, %d writers connected", round, i,
                      TERM_WRITERS);
@@ -1128,8 +1170,10 @@ static void test_terminate_backends(void **state)
     /* Three writers never wait 10 s for the write lock: a VAULT_EBUSY here
      * is a terminated connection reported as something it isn't. */
     assert_int_equal(m.busy, 0);
-    printf("# terminate: %lld backends terminated, %llu VAULT_EIO seen, %llu calls acknowledged, "
-           "%zu records, %lld entries, all verified\n", (long long)terminated,
+    assert_int_equal(in_tx, 1);
+    printf("# terminate: %lld backends terminated (one round's all inside a transaction), %llu "
+           "VAULT_EIO seen, %llu calls acknowledged, %zu records, %lld entries, all verified\n",
+           (long long)terminated,
            (unsigned long long)m.eio, (unsigned long long)(m.adds + m.puts + m.reads), m.nrecs,
            (long long)pos);
     free(m.recs);
