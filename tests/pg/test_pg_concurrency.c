@@ -22,9 +22,10 @@
  *    After each round of either: every acknowledged write is there with
  *    its value, a write in flight is whole or absent, each record has its
  *    one create entry, the log verifies and the vault opens.
- *  - test_rotation_with_writers: vault_key_rotate of grade personal (twice)
- *    while 4 writer processes add and update personal fields (the first
- *    rotation in batches of 4 records); afterwards no field is under a
+ *  - test_rotation_with_writers: a rotation of grade personal SIGKILLed
+ *    after its first batch, resumed (in batches of 4 records), and a
+ *    second one by vault_key_rotate, while 4 writer processes add and
+ *    update personal fields; afterwards no field is under a
  *    retired version, the retired key rows are gone, every value reads
  *    back and the log verifies.
  *
@@ -1181,6 +1182,51 @@ static void test_terminate_backends(void **state)
 
 /* ---- test 4: key rotation while writers write ---- */
 
+static void rotator_progress(uint64_t done, uint64_t total, void *arg)
+{
+    char one = 1;
+
+    (void)done;
+    (void)total;
+    if (write(*(int *)arg, &one, 1) != 1)
+        _exit(2);
+}
+
+/* A rotation in batches of 2 records, in a process of its own, SIGKILLed
+ * once its first batch has committed: left unfinished, version 2 created
+ * and some fields still under version 1. */
+static void kill_a_rotation(const char *schema)
+{
+    int fds[2], status, rc;
+    pid_t pid;
+    char b;
+    struct pollfd pf;
+
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        vault *v = NULL;
+        int fd = fds[1];
+        close(fds[0]);
+        if (open_vault(&v, schema) != 0)
+            _exit(1);
+        rc = rotate__run(v, "personal", 2, 0, rotator_progress, &fd);
+        _exit(rc == 0 ? 3 : 4); /* it ended before the kill */
+    }
+    close(fds[1]);
+    pf.fd = fds[0];
+    pf.events = POLLIN;
+    pf.revents = 0;
+    if (poll(&pf, 1, 60000) != 1 || read(fds[0], &b, 1) != 1)
+        fail_msg("the rotation process committed no batch");
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(fds[0]);
+    if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
+        fail_msg("the rotation ended before it was killed (status 0x%x)", status);
+}
+
 /* The calls the writers' logs acknowledge so far ("A" lines). */
 static size_t acks_so_far(char names[][64], int n)
 {
@@ -1252,12 +1298,19 @@ static void test_rotation_with_writers(void **state)
     start_writers(pids, ROT_WRITERS, m.schema, RUN_ROT, 1, names, 1, &proto);
     usleep(200 * 1000);
     during_start = acks_so_far(names, ROT_WRITERS);
-    /* Twice: the first in batches of 4 records (each its own transaction,
-     * so the writers' transactions fall between them), the second as
-     * vault_key_rotate runs it, moving the fields the writers sealed under
-     * the first one's version meanwhile. */
+    /* A rotation killed after its first batch: version 2 made, version 1
+     * still in use and kept. */
+    kill_a_rotation(m.schema);
+    assert_int_equal(dba_count(m.schema, "SELECT count(*) FROM %s.grade_keys WHERE grade = "
+                                         "'personal'"), 2);
+    assert_true(dba_count(m.schema, "SELECT count(*) FROM %s.fields WHERE grade = 'personal' "
+                                    "AND key_version = 1") > 0);
+    /* Twice more: the first resumes the killed one in batches of 4 records
+     * (each its own transaction, so the writers' transactions fall between
+     * them), the second runs as vault_key_rotate does, moving the fields
+     * the writers sealed under version 2 meanwhile. */
     if (rotate__run(v, "personal", 4, 0, NULL, NULL) != 0)
-        fail_msg("the first rotation failed: %s", vault_error_last());
+        fail_msg("the resumed rotation failed: %s", vault_error_last());
     if (vault_key_rotate(v, "personal", NULL, NULL) != 0)
         fail_msg("the second rotation failed: %s", vault_error_last());
     during_end = acks_so_far(names, ROT_WRITERS);
@@ -1301,7 +1354,8 @@ static void test_rotation_with_writers(void **state)
     check_tables(&m);
     for (i = 0; i < m.nrecs; i++)
         check_record(v, &m.recs[i]);
-    printf("# rotation: 2 rotations of grade personal with %d writers, %zu writes acknowledged "
+    printf("# rotation: a rotation of grade personal killed after its first batch, resumed, and "
+           "a second one, with %d writers, %zu writes acknowledged "
            "while they ran, %llu adds and %llu updates in all, %llu VAULT_EBUSY, %zu records, "
            "0 fields under versions 1 and 2\n", ROT_WRITERS, during_end - during_start,
            (unsigned long long)m.adds, (unsigned long long)m.puts, (unsigned long long)m.busy,
