@@ -28,6 +28,8 @@
  *    update personal fields; afterwards no field is under a
  *    retired version, the retired key rows are gone, every value reads
  *    back and the log verifies.
+ *  - test_lock_timeout: another connection holds the write lock past the
+ *    10 s lock_timeout: VAULT_EBUSY, nothing written, nothing logged.
  *
  * Phase 1 keeps one audit chain per vault.  The records are spread over 3
  * districts, which are 3 shards (the shard column: the first two segments
@@ -1365,6 +1367,62 @@ static void test_rotation_with_writers(void **state)
     free(m.recs);
 }
 
+/* ---- test 5: the write lock not had within lock_timeout ---- */
+
+/* Another connection holds the vault's write lock for longer than the
+ * 10 s lock_timeout: a write fails with VAULT_EBUSY, in one line without
+ * a value, leaves nothing (no record, no entry), and succeeds once the
+ * lock is free.  (The one case of test_processes_and_threads' allowed
+ * VAULT_EBUSY, made to happen.) */
+static void test_lock_timeout(void **state)
+{
+    vault *v = NULL, *holder = NULL;
+    vault_session *s;
+    char vals[NF][64], hex[VAULT_ID_HEX_SIZE];
+    const char *values[NF];
+    size_t lens[NF], j;
+    uint8_t id[VAULT_ID_BYTES];
+    int64_t before, t0, waited;
+    int rc;
+
+    (void)state;
+    make_vault("busy");
+    assert_int_equal(open_vault(&v, "busy"), 0);
+    assert_int_equal(open_vault(&holder, "busy"), 0);
+    s = officer(v, "li");
+    assert_non_null(s);
+    values_for(vals, 77);
+    for (j = 0; j < NF; j++) {
+        values[j] = vals[j];
+        lens[j] = strlen(vals[j]);
+    }
+    before = audit_count(v);
+    assert_int_equal(store_begin(holder->db, STORE_TX_WRITE), 0); /* takes the write lock */
+    t0 = now_ms();
+    rc = vault_record_add(hex, sizeof hex, s, DISTRICT[1], NF, FIELDS, values, lens);
+    waited = now_ms() - t0;
+    store_rollback(holder->db);
+    assert_int_equal(rc, VAULT_EBUSY);
+    assert_true(waited >= 9000); /* lock_timeout, STORE_BUSY_TIMEOUT_MS */
+    assert_non_null(strstr(vault_error_last(), "lock"));
+    assert_null(strchr(vault_error_last(), '\n'));
+    for (j = 0; j < NF; j++)
+        assert_null(strstr(vault_error_last(), vals[j]));
+    assert_int_equal(audit_count(v), before);
+    assert_int_equal(find_by_idno(id, v, vals[2]), 0);
+    assert_int_equal(dba_count("busy", "SELECT count(*) FROM %s.records"), 0);
+    /* the lock free again: the same call goes through */
+    assert_int_equal(vault_record_add(hex, sizeof hex, s, DISTRICT[1], NF, FIELDS, values, lens), 0);
+    assert_int_equal(audit_count(v), before + 1);
+    assert_int_equal(dba_count("busy", "SELECT count(*) FROM %s.records"), 1);
+    verify_log(v, "after the lock timeout");
+    printf("# lock timeout: VAULT_EBUSY after %lld ms, nothing written, then the write went "
+           "through\n", (long long)waited);
+    vault_session_close(s);
+    vault_close(holder);
+    vault_close(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1372,6 +1430,7 @@ int main(void)
         cmocka_unit_test(test_sigkill_clients),
         cmocka_unit_test(test_terminate_backends),
         cmocka_unit_test(test_rotation_with_writers),
+        cmocka_unit_test(test_lock_timeout),
     };
     int failed;
 
