@@ -5,8 +5,9 @@
 # changes rows as the cluster's superuser can: a resident moved to another
 # district, a grant's recipient or end date, a policy's text, the stored
 # audit public key (another vault's row, MAC and all), the audit state, an
-# audit entry and a middle audit row deleted (the append-only trigger
-# disabled first, as the owner can), two records' fields swapped.  Each must
+# audit entry, a middle audit row and the newest ones deleted (the
+# append-only trigger disabled first, as the owner can), two records'
+# fields swapped.  Each must
 # be caught at the next access or by `vaultctl audit verify`: exit 3 (the
 # integrity failure of vaultctl's exit codes) with a one-line message naming
 # the class, and no value of the tampered row on the output.  Then the
@@ -154,6 +155,17 @@ dba "ALTER TABLE gap.audit DISABLE TRIGGER audit_no_change"
 tamper "g" "DELETE FROM gap.audit WHERE pos = 3" &&
     dba "ALTER TABLE gap.audit ENABLE TRIGGER audit_no_change" &&
     verify_caught "g: entry 3 of $N deleted" "missing"
+
+# ---- g2. the newest audit rows deleted (the log cut back) ----
+fresh cut || exit 1
+for i in 1 2 3; do vc "${OFFICER[@]}" record get "$RA" --fields phone >/dev/null 2>&1; done
+N=$(dba "SELECT max(pos) FROM cut.audit")
+dba "ALTER TABLE cut.audit DISABLE TRIGGER audit_no_change"
+tamper "g2" "DELETE FROM cut.audit WHERE pos >= $((N - 1))" &&
+    dba "ALTER TABLE cut.audit ENABLE TRIGGER audit_no_change" &&
+    caught "g2: entries $((N - 1)) and $N of $N deleted, then a read" integrity "$A_PHONE" -- \
+        vc "${OFFICER[@]}" record get "$RA" --fields phone
+verify_caught "g2: the log cut back" "truncated\|rolled back\|missing\|integrity"
 
 # ---- h. two records' fields swapped ----
 fresh swap || exit 1
