@@ -142,9 +142,9 @@ vc audit checkpoint >/dev/null 2>&1
 psql -X -q -c "UPDATE entry.audit SET flags = flags" >/dev/null 2>"$TMP/sqlerr"
 grep -q "append-only" "$TMP/sqlerr" && ok "f: the trigger refuses the superuser's UPDATE" || bad "f: an UPDATE of audit went through"
 dba "ALTER TABLE entry.audit DISABLE TRIGGER audit_no_change"
-tamper "f" "UPDATE entry.audit SET entry = set_byte(entry, 20, get_byte(entry, 20) # 255) WHERE pos = 2" &&
+tamper "f" "UPDATE entry.audit SET entry = set_byte(entry, length(entry) - 1, get_byte(entry, length(entry) - 1) # 1) WHERE pos = 2" &&
     dba "ALTER TABLE entry.audit ENABLE TRIGGER audit_no_change" &&
-    verify_caught "f: entry 2 rewritten" "modified\|malformed"
+    verify_caught "f: the last byte of entry 2 changed" "modified"
 
 # ---- g. a middle audit row deleted ----
 fresh gap || exit 1
