@@ -413,6 +413,11 @@ static void *write_loop(void *arg)
             break;
         }
         w->written++;
+        /* A breath between writes: SQLite's busy handler is not fair, and
+         * a writer that never lets go could starve the backup's own
+         * write (its audit entry) past the busy timeout on a loaded
+         * machine. */
+        usleep(500);
     }
     vault_session_close(s);
     return NULL;
