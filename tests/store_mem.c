@@ -24,7 +24,7 @@
  *    position it belongs to: audit_head returns it only while that
  *    position is the newest row, so an append leaves the newest row
  *    without one until the next put, as the contract says;
- *  - migrate reports the current schema (4) and does nothing;
+ *  - migrate reports the current schema (MEM_SCHEMA_VERSION, 5) and does nothing;
  *    audit_index has no index to build; bulk loading is not offered.
  * Everything is a linear scan or a sorted array: it is meant for tests,
  * not for size. */
