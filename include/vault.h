@@ -748,8 +748,10 @@ VAULT_API int vault_canary_add(char *out_id, size_t out_id_size, vault_session *
  * Strings are valid during the call only; no field value is ever in an
  * alarm (docs/policy-format.md "Quotas", vaultd: docs/service.md). */
 typedef struct vault_alarm {
-    const char *kind;       /* "quota", or "canary" (a decoy record was touched) */
-    const char *name;       /* the quota's id; for a canary the action (read, search, export) */
+    const char *kind;       /* "quota"; "canary" (a decoy record was touched); "deny" (a
+                               denial by a rule with alarm: true) */
+    const char *name;       /* the quota's id; for a canary the action (read, search,
+                               export); for a denial the rule's id */
     const char *user;       /* the subject, as its session named it */
     const char *role;
     const char *department;

@@ -801,9 +801,12 @@ cleanup:
 }
 
 /* Fill one result item: decide, then the value shown. */
+static int deny_alarm(unsigned *flags, vault_session *s, const uint8_t id[VAULT_ID_BYTES],
+                      const vp_decision *d, int64_t now);
+
 static int read_field(vault_result *r, result_item *it, vault_session *s,
                       const uint8_t id[VAULT_ID_BYTES], const char *canon,
-                      const record_row *rec, const vp_field *f, int64_t now)
+                      const record_row *rec, const vp_field *f, int64_t now, unsigned *flags)
 {
     int rc = VAULT_OK;
     vp_decision d;
@@ -814,6 +817,7 @@ static int read_field(vault_result *r, result_item *it, vault_session *s,
     (void)decide(&d, s, VAULT_ACTION_READ, canon, rec->jurisdiction, f->name);
     policy_reason_fill(&it->reason, &d);
     it->effect = d.effect;
+    GUARD(deny_alarm(flags, s, id, &d, now));
     if (d.effect == VAULT_EFFECT_DENY)
         goto cleanup;
     /* Opened straight into the result's arena, past its committed end,
@@ -925,6 +929,30 @@ static int canary_touch(unsigned *flags, vault_session *s, const uint8_t id[VAUL
     return op_alarm_add(s->v, &a);
 }
 
+/* A denial decided by a rule with `alarm: true`: the entry gets
+ * AF_FLAG_ALERT and an alarm (kind "deny", name the rule) is raised when
+ * the access commits (the denial's entry is committed with the rest). */
+static int deny_alarm(unsigned *flags, vault_session *s, const uint8_t id[VAULT_ID_BYTES],
+                      const vp_decision *d, int64_t now)
+{
+    vault__alarm a;
+
+    if (d->effect != VAULT_EFFECT_DENY || !d->alarm)
+        return VAULT_OK;
+    *flags |= AF_FLAG_ALERT;
+    memset(&a, 0, sizeof a);
+    snprintf(a.kind, sizeof a.kind, "deny");
+    snprintf(a.name, sizeof a.name, "%s", d->rule_id ? d->rule_id : "");
+    snprintf(a.user, sizeof a.user, "%s", s->user);
+    snprintf(a.role, sizeof a.role, "%s", s->role);
+    snprintf(a.department, sizeof a.department, "%s", s->department);
+    snprintf(a.purpose, sizeof a.purpose, "%s", s->purpose);
+    vault__id_format(a.record, id);
+    a.count = 1;
+    a.time = now;
+    return op_alarm_add(s->v, &a);
+}
+
 /* Read one record's fields and append its audit entry, inside the
  * caller's write transaction. */
 static int get_one(vault_result **out, vault_session *s, const char *record_id,
@@ -953,7 +981,7 @@ static int get_one(vault_result **out, vault_session *s, const char *record_id,
             GUARD(field_logged(&f, s, "read", id, fields[i]));
         else
             f = policy_field_at(s->v->policy, i);
-        GUARD(read_field(r, &r->items[i], s, id, canon, &rec, f, now));
+        GUARD(read_field(r, &r->items[i], s, id, canon, &rec, f, now, &alert));
         af[i].name = r->items[i].field;
         af[i].effect = r->items[i].effect;
         af[i].reason = r->items[i].reason.text;
@@ -1315,6 +1343,7 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
     for (i = 0; i < n; i++) {
         f = policy_field_at(s->v->policy, i);
         (void)decide(&d, s, VAULT_ACTION_EXPORT, canon, rec.jurisdiction, f->name);
+        GUARD(deny_alarm(&alert, s, id, &d, now));
         if (d.effect == VAULT_EFFECT_DENY)
             continue;
         any = 1;

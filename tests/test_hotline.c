@@ -11,12 +11,24 @@
 #define ORDER_AT "hangzhou/gongshu/xiaohe/changzheng"
 
 typedef struct fixture {
+    int alarms;
+    char alarm_kind[16], alarm_name[64], alarm_user[64];
     char *dir;
     char path[512], keyfile[512];
     vault *v;
     vault_session *intake, *followup, *handler, *officer;
     char first[VAULT_ID_HEX_SIZE], second[VAULT_ID_HEX_SIZE];
 } fixture;
+
+static void on_alarm(const vault_alarm *a, void *arg)
+{
+    fixture *f = arg;
+
+    f->alarms++;
+    snprintf(f->alarm_kind, sizeof f->alarm_kind, "%s", a->kind);
+    snprintf(f->alarm_name, sizeof f->alarm_name, "%s", a->name);
+    snprintf(f->alarm_user, sizeof f->alarm_user, "%s", a->user);
+}
 
 static void take_call(char *id, vault_session *s, const char *appeal)
 {
@@ -45,6 +57,7 @@ static int setup(void **state)
                             "work_order_handling");
     f->officer = tu_session(f->v, "sun", "hotline_data_officer", "hotline_12345", CITY,
                             "resident_request");
+    assert_int_equal(vault_set_alarm(f->v, on_alarm, f), 0);
     take_call(f->first, f->intake, "长征路夜间施工噪音扰民");
     take_call(f->second, f->intake, "施工噪音仍未解决");
     *state = f;
@@ -100,10 +113,16 @@ static void test_department_reads_the_order_not_the_complainant(void **state)
     /* The desk sees the phone masked its own way, not as a pseudonym. */
     assert_int_equal(look(v2, sizeof v2, f->followup, f->first, "phone"), VAULT_EFFECT_MASK);
     assert_string_equal(v2, "138****4680");
-    /* Never the identity or the ID number: no value, and the refusal is logged. */
+    /* Never the identity or the ID number: no value, the refusal is logged,
+     * and the policy's alarm: true raises an alarm. */
+    assert_int_equal(f->alarms, 0); /* nothing so far: the order's own fields */
     assert_int_equal(look(v1, sizeof v1, f->handler, f->first, "complainant_identity"),
                      VAULT_EFFECT_DENY);
     assert_string_equal(v1, "");
+    assert_int_equal(f->alarms, 1);
+    assert_string_equal(f->alarm_kind, "deny");
+    assert_string_equal(f->alarm_name, "handling-deny-identity");
+    assert_string_equal(f->alarm_user, "qian");
     assert_int_equal(look(v1, sizeof v1, f->handler, f->first, "id_number"), VAULT_EFFECT_DENY);
     assert_string_equal(v1, "");
     {

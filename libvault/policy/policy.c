@@ -489,6 +489,7 @@ cleanup:
         out->effect = r->effect;
         out->by = VP_BY_RULE;
         out->rule_id = r->id;
+        out->alarm = r->alarm && r->effect == VAULT_EFFECT_DENY;
         out->file = p->basename;
         out->line = r->line;
     } else if (best != UINT32_MAX) {

@@ -137,6 +137,7 @@ typedef struct vp_decision {
     int action;
     const char *field;
     const char *detail;
+    int alarm;            /* VP_BY_RULE deny from a rule with `alarm: true` */
 } vp_decision;
 
 /* Decide.  Never fails open: on any error the decision is a deny with

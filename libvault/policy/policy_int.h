@@ -148,6 +148,7 @@ typedef struct vp_rule {
     unsigned line, col;
     int effect;
     vault_mask_kind mask;  /* effect mask: the rule's own `mask:` (NONE: the field's) */
+    int alarm;             /* effect deny: `alarm: true`, a denial it decides raises an alarm */
     unsigned actions;      /* bit per VAULT_ACTION_* */
     int never;             /* can never match (warned): left out of the index */
     int scope;             /* VP_SCOPE_* */

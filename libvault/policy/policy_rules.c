@@ -242,9 +242,9 @@ static void parse_rule(pctx *c, vp_rule *r, const vnode *m)
     static const vp_keydef defs[] = {
         {"id", 1},    {"description", 0}, {"subjects", 1}, {"actions", 1}, {"purposes", 0},
         {"scope", 1}, {"fields", 0},      {"grades", 0},   {"effect", 1},
-        {"mask", 0},
+        {"mask", 0},  {"alarm", 0},
     };
-    enum { ID, DESC, SUBJ, ACT, PURP, SCOPE, FIELDS, GRADES, EFFECT, MASK };
+    enum { ID, DESC, SUBJ, ACT, PURP, SCOPE, FIELDS, GRADES, EFFECT, MASK, ALARM };
     vault_policy *p = c->p;
     const vnode *v[VAULT_ARRAY_LEN(defs)], *record_level = NULL;
     char q[80];
@@ -311,6 +311,17 @@ static void parse_rule(pctx *c, vp_rule *r, const vnode *m)
         } else {
             r->mask = mk;
         }
+    }
+    /* A deny rule may raise an alarm for every denial it decides (the
+     * complainant's identity asked for by the department complained of). */
+    if (v[ALARM] != NULL && vp_want(c, v[ALARM], VN_SCALAR, "alarm")) {
+        if (scalar_is(v[ALARM], "true"))
+            r->alarm = 1;
+        else if (!scalar_is(v[ALARM], "false"))
+            vp_diag_n(c, VP_ERR, v[ALARM], "alarm is true or false");
+        if (r->alarm && r->effect != VAULT_EFFECT_DENY)
+            vp_diag_n(c, VP_ERR, v[ALARM], "alarm: true is for deny rules (a quota's over: alert "
+                      "raises alarms for reads that go on)");
     }
     if (v[SUBJ] != NULL)
         parse_subjects(c, r, v[SUBJ]);
