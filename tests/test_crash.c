@@ -443,21 +443,6 @@ static size_t seen_count(const scan_ctx *c, const char *user, const uint8_t *id,
     return n;
 }
 
-/* Records whose id_number is this value (0 or 1 expected). */
-static size_t find_by_idno(uint8_t out[VAULT_ID_BYTES], vault *v, const char *idno)
-{
-    uint8_t *ids = NULL;
-    size_t n = 0;
-    const vp_field *f = policy_field(v->policy, "id_number");
-    record_ctx rx = vault__record_ctx(v);
-
-    assert_non_null(f);
-    assert_int_equal(TU_SNAP(v->db, record_find(&ids, &n, &rx, f, idno, strlen(idno))), 0);
-    if (n >= 1)
-        memcpy(out, ids, VAULT_ID_BYTES);
-    free(ids);
-    return n;
-}
 
 /* The record holds val (or alt, which then becomes the value) in every
  * field. */
@@ -546,7 +531,7 @@ static void settle_import(ctx *x, vault *v, size_t m, uint64_t k0, int acked)
 
     for (r = 0; r < m; r++) {
         values_for(vals, k0 + r);
-        n = find_by_idno(id, v, vals[2]);
+        n = tu_find_by_idno(id, v, vals[2]);
         assert_true(n <= 1);
         if (n == 1) {
             found++;
@@ -639,7 +624,7 @@ static void check_round(ctx *x, child *kids, int nkids)
         if (pending_add) {
             char vals[NF][64];
             values_for(vals, pending_k);
-            if (find_by_idno(id, v, vals[2]) == 1)
+            if (tu_find_by_idno(id, v, vals[2]) == 1)
                 rec_add(x, id, pending_k);
         }
         if (pending_put)

@@ -109,31 +109,7 @@ static int file_exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-static void add_resident(vault_session *s, char *id, const char *name, const char *phone)
-{
-    const char *fields[] = {"name", "phone"};
-    const char *values[] = {name, phone};
-    size_t lens[] = {strlen(name), strlen(phone)};
 
-    if (vault_record_add(id, VAULT_ID_HEX_SIZE, s, GRID7, 2, fields, values, lens) != 0)
-        fail_msg("record add: %s", vault_error_last());
-}
-
-static void expect_phone(vault_session *s, const char *id, const char *want)
-{
-    const char *field = "phone";
-    vault_result *r = NULL;
-    size_t len = 0;
-    const char *val;
-
-    if (vault_record_get(&r, s, id, &field, 1) != 0)
-        fail_msg("record get: %s", vault_error_last());
-    val = vault_result_value(r, 0, &len);
-    assert_non_null(val);
-    assert_int_equal(len, strlen(want));
-    assert_memory_equal(val, want, len);
-    vault_result_free(r);
-}
 
 static vault_session *officer(vault *v)
 {
@@ -166,9 +142,9 @@ static void street_make(street *st, const char *name)
     st->phones[0] = "13800000000";
     st->phones[1] = "13987654321";
     st->phones[3] = "13700000000";
-    add_resident(s, st->ids[0], "张三", "13812345678");
-    add_resident(s, st->ids[1], "李四", st->phones[1]);
-    add_resident(s, st->ids[2], "王五", "13600000000");
+    tu_add_resident(s, st->ids[0], GRID7, "张三", "13812345678");
+    tu_add_resident(s, st->ids[1], GRID7, "李四", st->phones[1]);
+    tu_add_resident(s, st->ids[2], GRID7, "王五", "13600000000");
     {
         const char *f = "phone", *val = st->phones[0];
         size_t len = strlen(val);
@@ -178,10 +154,10 @@ static void street_make(street *st, const char *name)
     g = tu_grant_spec(grant_fields, 1, "health", STREET, 3600, "clinic follow-up");
     assert_int_equal(vault_grant_issue(st->grant, sizeof st->grant, &pending, s, &g), 0);
     assert_int_equal(vault_key_rotate(v, "personal", NULL, NULL), 0);
-    expect_phone(s, st->ids[0], st->phones[0]);
+    tu_expect_value(s, st->ids[0], "phone", st->phones[0]);
     assert_int_equal(vault_audit_checkpoint(&st->note, v), 0);
     /* the log goes on past the note the verifier keeps */
-    add_resident(s, st->ids[3], "赵六", st->phones[3]);
+    tu_add_resident(s, st->ids[3], GRID7, "赵六", st->phones[3]);
     vault_session_close(s);
     vault_close(v);
 }
@@ -271,9 +247,9 @@ static void test_migrate_whole_vault(void **state)
     /* the copy: every record the same, the erased one gone, the grant */
     assert_int_equal(vault_open(&v, loc, &sec), 0);
     s = officer(v);
-    expect_phone(s, st.ids[0], st.phones[0]);
-    expect_phone(s, st.ids[1], st.phones[1]);
-    expect_phone(s, st.ids[3], st.phones[3]);
+    tu_expect_value(s, st.ids[0], "phone", st.phones[0]);
+    tu_expect_value(s, st.ids[1], "phone", st.phones[1]);
+    tu_expect_value(s, st.ids[3], "phone", st.phones[3]);
     assert_int_equal(vault_record_get(&res, s, st.ids[2], NULL, 0), VAULT_ENOTFOUND);
     assert_int_equal(vault_grant_list(&text, v, 1, 0), 0);
     assert_non_null(strstr(text, st.grant));
@@ -282,10 +258,10 @@ static void test_migrate_whole_vault(void **state)
     n1 = verified(v, st.note);
     assert_true(n1 > info.entries); /* the copied entries and the migration's */
     /* new writes, and it still verifies */
-    add_resident(s, extra, "钱七", "13500000000");
-    expect_phone(s, extra, "13500000000");
+    tu_add_resident(s, extra, GRID7, "钱七", "13500000000");
+    tu_expect_value(s, extra, "phone", "13500000000");
     assert_int_equal(vault_key_rotate(v, "personal", NULL, NULL), 0);
-    expect_phone(s, st.ids[1], st.phones[1]);
+    tu_expect_value(s, st.ids[1], "phone", st.phones[1]);
     n2 = verified(v, st.note);
     assert_true(n2 > n1);
     snprintf(path, sizeof path, "%s/city.export", dir);
@@ -322,7 +298,7 @@ static void test_migrate_whole_vault(void **state)
     assert_int_equal(rename(path, keys), 0);
     assert_int_equal(verified(v, st.note), n1 + 1);
     s = officer(v);
-    expect_phone(s, extra, "13500000000");
+    tu_expect_value(s, extra, "phone", "13500000000");
     vault_session_close(s);
     vault_close(v);
     street_free(&st);
@@ -478,7 +454,7 @@ static void test_migrate_fixture_v1(void **state)
     assert_true(info.entries > 33); /* its 33, and the schema migration's */
     assert_int_equal(vault_open(&v, loc, &sec), 0);
     s = officer(v);
-    expect_phone(s, "0cd0cd0e1fa8f1d983d529676b2dd630", "13812349999");
+    tu_expect_value(s, "0cd0cd0e1fa8f1d983d529676b2dd630", "phone", "13812349999");
     snprintf(to, sizeof to, "%s/v1.cp", dir);
     note = (char *)tu_read_file(to, &len);
     note = realloc(note, len + 1);

@@ -1759,30 +1759,7 @@ static void test_row_scan(void **state)
 #define STREET "hangzhou/gongshu/xiaohe"
 #define GRID7 STREET "/changzheng/grid-07"
 
-static void add_resident(vault_session *s, char *id, const char *name, const char *phone)
-{
-    const char *fields[] = {"name", "phone"};
-    const char *values[] = {name, phone};
-    size_t lens[] = {strlen(name), strlen(phone)};
 
-    assert_int_equal(vault_record_add(id, VAULT_ID_HEX_SIZE, s, GRID7, 2, fields, values, lens), 0);
-}
-
-/* The phone as s reads it. */
-static void expect_phone(vault_session *s, const char *id, const char *want)
-{
-    const char *field = "phone";
-    vault_result *r = NULL;
-    size_t len = 0;
-    const char *val;
-
-    assert_int_equal(vault_record_get(&r, s, id, &field, 1), 0);
-    val = vault_result_value(r, 0, &len);
-    assert_non_null(val);
-    assert_int_equal(len, strlen(want));
-    assert_memory_equal(val, want, len);
-    vault_result_free(r);
-}
 
 static void test_vault_on_memory(void **state)
 {
@@ -1816,9 +1793,9 @@ static void test_vault_on_memory(void **state)
     s = tu_session(v, "li", "data_officer", "street_office", STREET, "resident_service");
 
     /* records: add, get, batch, update, find, erase */
-    add_resident(s, a, "张三", "13812345678");
-    add_resident(s, b, "李四", "13987654321");
-    expect_phone(s, a, "13812345678");
+    tu_add_resident(s, a, GRID7, "张三", "13812345678");
+    tu_add_resident(s, b, GRID7, "李四", "13987654321");
+    tu_expect_value(s, a, "phone", "13812345678");
     assert_int_equal(vault_record_get_batch(res, s, both, 2, NULL, 0), 0);
     vault_result_free(res[0]);
     vault_result_free(res[1]);
@@ -1827,7 +1804,7 @@ static void test_vault_on_memory(void **state)
         size_t len = strlen(val);
         assert_int_equal(vault_record_update(s, a, 1, &f, &val, &len), 0);
     }
-    expect_phone(s, a, "13800000000");
+    tu_expect_value(s, a, "phone", "13800000000");
     assert_int_equal(vault_record_find(&hits, &n, s, "phone", "13800000000", 11), 0);
     assert_int_equal(n, 1);
     assert_memory_equal(hits, a, VAULT_ID_HEX_SIZE);
@@ -1852,7 +1829,7 @@ static void test_vault_on_memory(void **state)
 
     /* rotation re-seals every personal field through the backend */
     assert_int_equal(vault_key_rotate(v, "personal", NULL, NULL), 0);
-    expect_phone(s, a, "13800000000");
+    tu_expect_value(s, a, "phone", "13800000000");
 
     /* an import (one transaction, collected entries sealed at commit), an
      * export, and a resident's report, all through the backend table */
@@ -1883,7 +1860,7 @@ static void test_vault_on_memory(void **state)
     /* a second handle on the same store reads what the first wrote */
     assert_int_equal(vault_open(&w, "memory:city", &sec), 0);
     s2 = tu_session(w, "li", "data_officer", "street_office", STREET, "resident_service");
-    expect_phone(s2, a, "13800000000");
+    tu_expect_value(s2, a, "phone", "13800000000");
     assert_int_equal(vault_audit_verify(&ar, w, NULL, NULL, NULL), 0);
     assert_int_equal(ar.failure, VAULT_AUDIT_OK);
     assert_true(ar.entries > 10);

@@ -60,30 +60,7 @@ static void dba_refused(const char *sql)
     PQfinish(c);
 }
 
-static void add_resident(vault_session *s, char *id, const char *name, const char *phone)
-{
-    const char *fields[] = {"name", "phone"};
-    const char *values[] = {name, phone};
-    size_t lens[] = {strlen(name), strlen(phone)};
 
-    assert_int_equal(vault_record_add(id, VAULT_ID_HEX_SIZE, s, GRID7, 2, fields, values, lens), 0);
-}
-
-static void expect_phone(vault_session *s, const char *id, const char *want)
-{
-    const char *field = "phone";
-    vault_result *r = NULL;
-    size_t len = 0;
-    const char *val;
-
-    if (vault_record_get(&r, s, id, &field, 1) != 0)
-        fail_msg("record get: %s", vault_error_last());
-    val = vault_result_value(r, 0, &len);
-    assert_non_null(val);
-    assert_int_equal(len, strlen(want));
-    assert_memory_equal(val, want, len);
-    vault_result_free(r);
-}
 
 static vault *make(const char *schema, int password)
 {
@@ -123,15 +100,15 @@ static void test_whole_vault(void **state)
     v = make("city", 0);
     assert_string_equal(store_backend_name(v->db), "postgresql");
     s = tu_session(v, "li", "data_officer", "street_office", STREET, "resident_service");
-    add_resident(s, a, "张三", "13812345678");
-    add_resident(s, b, "李四", "13987654321");
-    expect_phone(s, a, "13812345678");
+    tu_add_resident(s, a, GRID7, "张三", "13812345678");
+    tu_add_resident(s, b, GRID7, "李四", "13987654321");
+    tu_expect_value(s, a, "phone", "13812345678");
     {
         const char *f = "phone", *val = "13800000000";
         size_t len = strlen(val);
         assert_int_equal(vault_record_update(s, a, 1, &f, &val, &len), 0);
     }
-    expect_phone(s, a, "13800000000");
+    tu_expect_value(s, a, "phone", "13800000000");
     assert_int_equal(vault_record_find(&hits, &n, s, "phone", "13800000000", 11), 0);
     assert_int_equal(n, 1);
     assert_memory_equal(hits, a, VAULT_ID_HEX_SIZE);
@@ -148,7 +125,7 @@ static void test_whole_vault(void **state)
 
     /* rotation: every personal field re-sealed, the old key retired */
     assert_int_equal(vault_key_rotate(v, "personal", NULL, NULL), 0);
-    expect_phone(s, a, "13800000000");
+    tu_expect_value(s, a, "phone", "13800000000");
     assert_int_equal(vault_audit_checkpoint(&note, v), 0);
     assert_non_null(note);
     vault_free(note);
@@ -161,13 +138,13 @@ static void test_whole_vault(void **state)
     /* a second handle (another connection) reads it, the chain verifies */
     assert_int_equal(open_as(&w, "city", "city"), 0);
     s2 = tu_session(w, "li", "data_officer", "street_office", STREET, "resident_service");
-    expect_phone(s2, a, "13800000000");
+    tu_expect_value(s2, a, "phone", "13800000000");
     assert_int_equal(vault_audit_verify(&ar, w, NULL, NULL, NULL), 0);
     assert_int_equal(ar.failure, VAULT_AUDIT_OK);
     assert_true(ar.entries > 10);
     /* what one handle writes, the other sees (the generation row) */
-    add_resident(s2, b, "王五", "13700000000");
-    expect_phone(s, b, "13700000000");
+    tu_add_resident(s2, b, GRID7, "王五", "13700000000");
+    tu_expect_value(s, b, "phone", "13700000000");
     vault_session_close(s2);
     vault_session_close(s);
     vault_close(w);
@@ -222,7 +199,7 @@ static void test_dba_tampering(void **state)
     char *text = NULL;
 
     (void)state;
-    add_resident(s, a, "张三", "13812345678");
+    tu_add_resident(s, a, GRID7, "张三", "13812345678");
     assert_int_equal(vault_grant_issue(gid, sizeof gid, &pending, s, &g), 0);
     vault_session_close(s);
     vault_close(v);
@@ -286,7 +263,7 @@ static void test_connection_lost(void **state)
     const char *field = "phone";
 
     (void)state;
-    add_resident(s, a, "张三", "13812345678");
+    tu_add_resident(s, a, GRID7, "张三", "13812345678");
     dba("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
         " AND pid <> pg_backend_pid() AND backend_type = 'client backend'");
     assert_int_equal(vault_record_get(&res, s, a, &field, 1), VAULT_EIO);

@@ -47,6 +47,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -188,6 +189,22 @@ typedef struct store_audit_state {
     size_t len;
     uint8_t mac[STORE_MAC_BYTES];
 } store_audit_state;
+
+/* The audit state a head carries, as its row (pointers into h): 1, or 0
+ * when it carries none (an empty log, or no state written yet).  One
+ * conversion for every backend's row_scan and for store.c. */
+static inline int store_head_state(store_audit_state *a, const store_audit_head *h)
+{
+    if (!h->pos || !h->entry || !h->state || !h->state_len)
+        return 0;
+    memset(a, 0, sizeof *a);
+    a->pos = h->pos;
+    memcpy(a->head, h->head, 32);
+    a->state = h->state;
+    a->len = h->state_len;
+    memcpy(a->mac, h->state_mac, STORE_MAC_BYTES);
+    return 1;
+}
 
 /* Which entries an audit iteration returns: after_pos, and then only
  * those filed under record_id (if not NULL) and user (if not NULL).  A

@@ -2253,15 +2253,7 @@ static int fwd_state(void *arg, const store_audit_head *h)
     scan_fwd *f = arg;
     store_audit_state a;
 
-    if (!h->pos || !h->state)
-        return 0;
-    memset(&a, 0, sizeof a);
-    a.pos = h->pos;
-    memcpy(a.head, h->head, 32);
-    a.state = h->state;
-    a.len = h->state_len;
-    memcpy(a.mac, h->state_mac, STORE_MAC_BYTES);
-    return f->fn(f->arg, STORE_ROW_AUDIT_STATE, &a);
+    return store_head_state(&a, h) ? f->fn(f->arg, STORE_ROW_AUDIT_STATE, &a) : 0;
 }
 
 /* Records in (created, id) order (PostgreSQL keeps no row ids), a page

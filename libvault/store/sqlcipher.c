@@ -2805,15 +2805,7 @@ static int state_of_head(void *arg, const store_audit_head *h)
     state_visit *v = arg;
     store_audit_state a;
 
-    if (!h->pos || !h->state)
-        return 0;
-    memset(&a, 0, sizeof a);
-    a.pos = h->pos;
-    memcpy(a.head, h->head, 32);
-    a.state = h->state;
-    a.len = h->state_len;
-    memcpy(a.mac, h->state_mac, STORE_MAC_BYTES);
-    return v->fn(v->arg, STORE_ROW_AUDIT_STATE, &a);
+    return store_head_state(&a, h) ? v->fn(v->arg, STORE_ROW_AUDIT_STATE, &a) : 0;
 }
 
 static int sq_row_scan(store_backend *be, int kind, int (*fn)(void *arg, int kind, const void *row),

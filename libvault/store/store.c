@@ -1140,15 +1140,10 @@ static int state_fn(void *arg, const store_audit_head *h)
 
     *c->pos = h->pos;
     *c->len = 0;
-    if (!h->entry)
-        return VAULT_OK; /* an empty log has no state yet */
-    if (!h->state || !h->state_len)
-        return VAULT_OK; /* the caller says what a missing state means */
-    memset(&a, 0, sizeof a);
-    a.pos = h->pos;
-    memcpy(a.head, h->head, 32);
-    a.state = h->state;
-    a.len = h->state_len;
+    /* None: an empty log, or a state not written yet (the caller says
+     * what a missing state means). */
+    if (!store_head_state(&a, h))
+        return VAULT_OK;
     snprintf(what, sizeof what, "of entry %lld", (long long)h->pos);
     GUARD(row_check(c->s, STORE_ROW_AUDIT_STATE, &a, h->state_mac, what));
     ENSURE(h->state_len <= c->cap, VAULT_EINTEGRITY, "audit log: the audit state is too long");

@@ -306,21 +306,6 @@ static inline void log_settle(model *m, const char *name, pending *pd)
 
 /* ---- checks on the vault (below the API: no audit entries) ---- */
 
-/* Records whose id_number is this value (0 or 1 expected). */
-static inline size_t find_by_idno(uint8_t out[VAULT_ID_BYTES], vault *v, const char *idno)
-{
-    uint8_t *ids = NULL;
-    size_t n = 0;
-    const vp_field *f = policy_field(v->policy, "id_number");
-    record_ctx rx = vault__record_ctx(v);
-
-    assert_non_null(f);
-    assert_int_equal(TU_SNAP(v->db, record_find(&ids, &n, &rx, f, idno, strlen(idno))), 0);
-    if (n >= 1)
-        memcpy(out, ids, VAULT_ID_BYTES);
-    free(ids);
-    return n;
-}
 
 /* The record holds its values (the phone: the acknowledged one, or the one
  * in flight, which then becomes it) and lies in its district. */
@@ -718,7 +703,7 @@ static inline void check_round(model *m, char names[][64], int n, int64_t *audit
     for (w = 0; w < n; w++) {
         if (pd[w].add) {
             values_for(vals, pd[w].k);
-            if (find_by_idno(id, v, vals[2]) == 1)
+            if (tu_find_by_idno(id, v, vals[2]) == 1)
                 rec_add(m, id, pd[w].k, pd[w].district);
         }
         if (pd[w].put && (r = rec_find(m, pd[w].id)) != NULL)
@@ -734,7 +719,7 @@ static inline void check_round(model *m, char names[][64], int n, int64_t *audit
             check_record(v, &m->recs[i]);
     for (i = 0; i < m->nabsent; i++) {
         values_for(vals, m->absent_k[i]);
-        assert_int_equal(find_by_idno(id, v, vals[2]), 0);
+        assert_int_equal(tu_find_by_idno(id, v, vals[2]), 0);
     }
     check_tables(m);
     free(lc.created);

@@ -264,7 +264,7 @@ static void test_processes_and_threads(void **state)
         char vals[NF][64];
         uint8_t id[VAULT_ID_BYTES];
         values_for(vals, m.absent_k[i]);
-        assert_int_equal(find_by_idno(id, v, vals[2]), 0);
+        assert_int_equal(tu_find_by_idno(id, v, vals[2]), 0);
     }
     check_tables(&m);
     for (i = 0; i < m.nrecs; i++)
@@ -503,7 +503,7 @@ static void test_lock_timeout(void **state)
     for (j = 0; j < NF; j++)
         assert_null(strstr(vault_error_last(), vals[j]));
     assert_int_equal(audit_count(v), before);
-    assert_int_equal(find_by_idno(id, v, vals[2]), 0);
+    assert_int_equal(tu_find_by_idno(id, v, vals[2]), 0);
     assert_int_equal(dba_count("busy", "SELECT count(*) FROM %s.records"), 0);
     /* the lock free again: the same call goes through */
     assert_int_equal(vault_record_add(hex, sizeof hex, s, DISTRICT[1], NF, FIELDS, values, lens), 0);
