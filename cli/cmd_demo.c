@@ -100,7 +100,10 @@ static void remove_tree(const char *dir)
                                         "street.vault.keys", "street.key", "residents.csv",
                                         "audit.jsonl", "audit.pub", "tampered.jsonl",
                                         "checkpoint.txt", "hotline.vault", "hotline.vault-wal",
-                                        "hotline.vault-shm", "hotline.vault.keys", "hotline.key"};
+                                        "hotline.vault-shm", "hotline.vault.keys", "hotline.key",
+                                        "street.vault.rkeys", "street.vault.rkeys-wal",
+                                        "street.vault.rkeys-shm", "hotline.vault.rkeys",
+                                        "hotline.vault.rkeys-wal", "hotline.vault.rkeys-shm"};
     char path[4096];
     size_t i;
 
@@ -560,8 +563,8 @@ int cmd_demo(cli *c, int argc, char **argv)
     officer = grid = health = hotline = judicial = police = NULL;
     vault_close(v);
     v = NULL;
-    for (j = 0; j < 3; j++) {
-        static const char *const suffix[] = {"", "-wal", ".keys"};
+    for (j = 0; j < 5; j++) {
+        static const char *const suffix[] = {"", "-wal", ".keys", ".rkeys", ".rkeys-wal"};
         const char *needles[7] = {a.name, a.phone, a.id_number, b.name, b.phone, b.id_number,
                                   cc_value};
         size_t q;
@@ -571,7 +574,8 @@ int cmd_demo(cli *c, int argc, char **argv)
             if (file_contains(side, needles[q]) == 1)
                 leak = 1;
     }
-    printf("  I searched %s, its -wal file and its .keys file for A's and B's names,\n"
+    printf("  I searched %s, its -wal file, its .keys file and its record-key store\n"
+           "  (.rkeys, -wal) for A's and B's names,\n"
            "  phone numbers and ID numbers: %s\n", vpath,
            leak ? "FOUND (this is a bug)" : "none found");
     if (leak)

@@ -34,7 +34,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    vc_field_ad ad = {fz_vault_id, fz_record_id, "phone", "personal", 1, 1};
+    vc_field_ad ad = {fz_vault_id, fz_record_id, "phone", "personal", 1, 1, NULL};
     uint32_t version = 0;
     size_t cap = size >= VC_FIELD_OVERHEAD ? size - VC_FIELD_OVERHEAD : 0, len = 0, len2 = 0, ctlen = 0;
     uint8_t *pt, *ct = NULL, *pt2 = NULL;

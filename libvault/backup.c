@@ -118,6 +118,7 @@ typedef struct restore_paths {
     char tmp_keys[BACKUP_PATH_MAX]; /* its keys file while it is checked */
     char old[BACKUP_PATH_MAX];      /* the replaced vault file, kept */
     char old_keys[BACKUP_PATH_MAX]; /* the keys file as it was, kept */
+    char rkeys[BACKUP_PATH_MAX];    /* the record-key store: the live one, always */
 } restore_paths;
 
 static int restore_paths_make(restore_paths *p, const char *path)
@@ -125,6 +126,7 @@ static int restore_paths_make(restore_paths *p, const char *path)
     int rc = VAULT_OK;
 
     GUARD(path_with(p->keys, sizeof p->keys, path, ".keys"));
+    GUARD(path_with(p->rkeys, sizeof p->rkeys, path, ".rkeys"));
     GUARD(path_with(p->tmp, sizeof p->tmp, path, ".restoring"));
     GUARD(path_with(p->tmp_keys, sizeof p->tmp_keys, path, ".restoring.keys"));
     GUARD(path_with(p->old, sizeof p->old, path, ".before-restore"));
@@ -213,7 +215,9 @@ static int restore_check(ks_anchor *out, vault_restore_info *info, const restore
         memset(a.root, 0, sizeof a.root);
         GUARD(ks_anchor_set(p->tmp_keys, master, &a));
     }
-    rc = vault_open(&c, p->tmp, secret);
+    /* The copy is checked with the vault's record-key store as it is now:
+     * a record erased since the backup stays erased (docs/erasure.md). */
+    rc = vault__open_with_reckeys(&c, p->tmp, secret, p->rkeys);
     if (rc < 0) {
         rc = refused(rc, from);
         goto cleanup;

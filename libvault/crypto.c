@@ -25,7 +25,9 @@ _Static_assert(sizeof(vc_sha256_ctx) >= sizeof(crypto_hash_sha256_state), "sha25
 #define BIDX_LABEL "libvault/bidx/v1"
 /* Associated data of a field: label, ids, names, key version and (format
  * 2) the write counter; each u32le-length-prefixed. */
-#define FIELD_AD_MAX (4 * 7 + sizeof FIELD_AD_LABEL + 16 + 16 + 2 * VAULT_NAME_MAX + 4 + 8)
+#define FIELD_AD_MAX (4 * 8 + sizeof FIELD_AD_LABEL + 16 + 16 + 2 * VAULT_NAME_MAX + 4 + 8 + 1)
+/* Format 3's key: BLAKE2b-256(key = grade key, FIELD_KEY_LABEL | record key). */
+#define FIELD_KEY_LABEL "libvault/field/v3"
 
 /* The forking thread's generator in the child: the internal generator of
  * libsodium 1.0.18 aborts the process (sodium_misuse) when it is used in
@@ -229,6 +231,8 @@ static int field_ad_build(uint8_t *buf, size_t *out_len, const vc_field_ad *ad, 
            VAULT_EINVALID, "field or grade name empty or too long");
     ENSURE(format == VC_FIELD_FORMAT_V1 || ad->counter >= 1, VAULT_EINVALID,
            "field write counter must be at least 1");
+    ENSURE(format != VC_FIELD_FORMAT_V3 || ad->record_key, VAULT_EINVALID,
+           "field '%s': format 3 needs its record's key", ad->field);
     put_u32le(ver, ad->key_version);
     pos = put_item(buf, pos, FIELD_AD_LABEL, sizeof FIELD_AD_LABEL - 1);
     pos = put_item(buf, pos, ad->vault_id, VAULT_ID_BYTES);
@@ -236,13 +240,33 @@ static int field_ad_build(uint8_t *buf, size_t *out_len, const vc_field_ad *ad, 
     pos = put_item(buf, pos, ad->field, flen);
     pos = put_item(buf, pos, ad->grade, glen);
     pos = put_item(buf, pos, ver, sizeof ver);
-    if (format == VC_FIELD_FORMAT_V2) {
+    if (format != VC_FIELD_FORMAT_V1) {
         put_u64le(counter, (uint64_t)ad->counter);
         pos = put_item(buf, pos, counter, sizeof counter);
+    }
+    if (format == VC_FIELD_FORMAT_V3) {
+        uint8_t f = VC_FIELD_FORMAT_V3;
+
+        pos = put_item(buf, pos, &f, 1);
     }
     *out_len = pos;
 cleanup:
     return rc;
+}
+
+/* The key a format 3 field is sealed under: its grade key and its
+ * record's key together, so either one gone (a record key erased) and the
+ * field does not open (docs/field-format.md). */
+static void field_key(uint8_t out[VC_KEYBYTES], const uint8_t grade_key[VC_KEYBYTES],
+                      const uint8_t record_key[VC_KEYBYTES])
+{
+    crypto_generichash_state st;
+
+    crypto_generichash_init(&st, grade_key, VC_KEYBYTES, VC_KEYBYTES);
+    crypto_generichash_update(&st, (const uint8_t *)FIELD_KEY_LABEL, sizeof FIELD_KEY_LABEL - 1);
+    crypto_generichash_update(&st, record_key, VC_KEYBYTES);
+    crypto_generichash_final(&st, out, VC_KEYBYTES);
+    sodium_memzero(&st, sizeof st);
 }
 
 int vc_field_seal_nonce(uint8_t *out, size_t out_cap, size_t *out_len,
@@ -250,21 +274,27 @@ int vc_field_seal_nonce(uint8_t *out, size_t out_cap, size_t *out_len,
                         const vc_field_ad *ad, const uint8_t *pt, size_t pt_len)
 {
     int rc = VAULT_OK;
-    uint8_t adbuf[FIELD_AD_MAX];
+    uint8_t adbuf[FIELD_AD_MAX], k3[VC_KEYBYTES] = {0};
     size_t adlen = 0;
     unsigned long long clen = 0;
+    int format = ad && ad->record_key ? VC_FIELD_FORMAT_V3 : VC_FIELD_FORMAT_V2;
 
     ENSURE(pt_len <= VAULT_VALUE_MAX, VAULT_ELIMIT, "field value longer than %d bytes",
            VAULT_VALUE_MAX);
     ENSURE(out_cap >= pt_len + VC_FIELD_OVERHEAD, VAULT_EINVALID, "ciphertext buffer too small");
-    GUARD(field_ad_build(adbuf, &adlen, ad, VC_FIELD_FORMAT));
-    out[0] = VC_FIELD_FORMAT;
+    GUARD(field_ad_build(adbuf, &adlen, ad, format));
+    if (format == VC_FIELD_FORMAT_V3) {
+        field_key(k3, key, ad->record_key);
+        key = k3;
+    }
+    out[0] = (uint8_t)format;
     put_u32le(out + 1, ad->key_version);
     memcpy(out + 5, nonce, VC_NONCEBYTES);
     crypto_aead_xchacha20poly1305_ietf_encrypt(out + VC_FIELD_HEADER, &clen, pt, pt_len, adbuf,
                                                adlen, NULL, nonce, key);
     *out_len = VC_FIELD_HEADER + (size_t)clen;
 cleanup:
+    sodium_memzero(k3, sizeof k3);
     return rc;
 }
 
@@ -280,7 +310,8 @@ int vc_field_seal(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t k
 int vc_field_format(const uint8_t *ct, size_t ct_len)
 {
     if (!ct || ct_len < VC_FIELD_OVERHEAD ||
-        (ct[0] != VC_FIELD_FORMAT_V1 && ct[0] != VC_FIELD_FORMAT_V2))
+        (ct[0] != VC_FIELD_FORMAT_V1 && ct[0] != VC_FIELD_FORMAT_V2 &&
+         ct[0] != VC_FIELD_FORMAT_V3))
         return vault__err(VAULT_EINTEGRITY, "field ciphertext is malformed (bad length or format byte)");
     return ct[0];
 }
@@ -299,7 +330,7 @@ int vc_field_open(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t k
                   const vc_field_ad *ad, const uint8_t *ct, size_t ct_len)
 {
     int rc = VAULT_OK;
-    uint8_t adbuf[FIELD_AD_MAX];
+    uint8_t adbuf[FIELD_AD_MAX], k3[VC_KEYBYTES] = {0};
     size_t adlen = 0;
     uint32_t version = 0;
     unsigned long long plen = 0;
@@ -311,16 +342,23 @@ int vc_field_open(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t k
            "field ciphertext names key version %u, expected %u", (unsigned)version,
            (unsigned)ad->key_version);
     ENSURE(out_cap >= ct_len - VC_FIELD_OVERHEAD, VAULT_EINVALID, "plaintext buffer too small");
+    ENSURE(format != VC_FIELD_FORMAT_V3 || ad->record_key, VAULT_EINTEGRITY,
+           "field '%s' is sealed under its record's key, and the record has none", ad->field);
     GUARD(field_ad_build(adbuf, &adlen, ad, format));
+    if (format == VC_FIELD_FORMAT_V3) {
+        field_key(k3, key, ad->record_key);
+        key = k3;
+    }
     ENSURE(crypto_aead_xchacha20poly1305_ietf_decrypt(out, &plen, NULL, ct + VC_FIELD_HEADER,
                                                       ct_len - VC_FIELD_HEADER, adbuf, adlen,
                                                       ct + 5, key) == 0,
            VAULT_EINTEGRITY,
            "field '%s' failed its integrity check (altered, %sor moved from another record, "
            "field or vault)",
-           ad->field, format == VC_FIELD_FORMAT_V2 ? "restored from an older write, " : "");
+           ad->field, format != VC_FIELD_FORMAT_V1 ? "restored from an older write, " : "");
     *out_len = (size_t)plen;
 cleanup:
+    sodium_memzero(k3, sizeof k3);
     return rc;
 }
 

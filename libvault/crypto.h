@@ -13,10 +13,16 @@
 #define VC_TAGBYTES 16
 /* Field ciphertext formats (docs/field-format.md): 1 binds no write
  * counter (still opened, never written), 2 binds it; seal writes
- * VC_FIELD_FORMAT.  Both share the header and the overhead. */
+ * VC_FIELD_FORMAT_V2 or _V3.  All share the header and the overhead. */
 #define VC_FIELD_FORMAT_V1 0x01
 #define VC_FIELD_FORMAT_V2 0x02
-#define VC_FIELD_FORMAT VC_FIELD_FORMAT_V2
+/* 3: sealed under a key made of the grade key and the record's own key
+ * (vc_field_ad.record_key), so erasing the record key erases the field
+ * in every copy (docs/erasure.md).  Written whenever a record key is
+ * given; 2 otherwise.  A format 3 ciphertext opened without a record key
+ * is VAULT_EINTEGRITY (a format 2 one relabelled, or its key erased). */
+#define VC_FIELD_FORMAT_V3 0x03
+#define VC_FIELD_FORMAT VC_FIELD_FORMAT_V3
 #define VC_FIELD_HEADER (1 + 4 + VC_NONCEBYTES) /* format | key_version | nonce */
 #define VC_FIELD_OVERHEAD (VC_FIELD_HEADER + VC_TAGBYTES) /* 45 */
 #define VC_BIDX_BYTES 16
@@ -53,11 +59,17 @@ typedef struct vc_field_ad {
      * binds it, so a restored older ciphertext does not open.  Format 1
      * ciphertexts ignore it. */
     int64_t counter;
+    /* The record's own key (32 bytes; docs/erasure.md), or NULL: seal
+     * writes format 3 with one, format 2 without; open needs it for
+     * format 3 (VAULT_EINTEGRITY without) and ignores it for 1 and 2. */
+    const uint8_t *record_key;
 } vc_field_ad;
 
 /* Seal pt into out (pt_len + VC_FIELD_OVERHEAD bytes, out_cap at least
- * that) in format 2: 0x02 | key_version u32le | nonce(24) | ciphertext |
- * tag(16), the associated data binding ad->counter.  VAULT_EINVALID when
+ * that) in format 3 (ad->record_key set) or 2: format byte | key_version
+ * u32le | nonce(24) | ciphertext | tag(16), the associated data binding
+ * ad->counter; format 3 under BLAKE2b-256(key = key, "libvault/field/v3"
+ * | record key).  VAULT_EINVALID when
  * ad is incomplete, ad->counter < 1 or out_cap is short; VAULT_ELIMIT when
  * pt_len > VAULT_VALUE_MAX. */
 int vc_field_seal(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t key[VC_KEYBYTES],
@@ -66,7 +78,7 @@ int vc_field_seal(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t k
 int vc_field_seal_nonce(uint8_t *out, size_t out_cap, size_t *out_len,
                         const uint8_t key[VC_KEYBYTES], const uint8_t nonce[VC_NONCEBYTES],
                         const vc_field_ad *ad, const uint8_t *pt, size_t pt_len) VAULT_MUST_CHECK;
-/* Open a format 1 or 2 ciphertext: VAULT_EINTEGRITY when it is malformed
+/* Open a format 1, 2 or 3 ciphertext: VAULT_EINTEGRITY when it is malformed
  * (short, or another format byte), altered, or bound to another
  * vault/record/field/grade/version or (format 2) write counter.  out_cap
  * >= ct_len - VC_FIELD_OVERHEAD.  ad->key_version must equal the
@@ -76,7 +88,7 @@ int vc_field_open(uint8_t *out, size_t out_cap, size_t *out_len, const uint8_t k
                   const vc_field_ad *ad, const uint8_t *ct, size_t ct_len) VAULT_MUST_CHECK;
 /* The key version in a field ciphertext's header (format 1 or 2). */
 int vc_field_key_version(uint32_t *out, const uint8_t *ct, size_t ct_len) VAULT_MUST_CHECK;
-/* The format of a field ciphertext: VC_FIELD_FORMAT_V1 or _V2, or
+/* The format of a field ciphertext: VC_FIELD_FORMAT_V1, _V2 or _V3, or
  * VAULT_EINTEGRITY when it is shorter than VC_FIELD_OVERHEAD or has
  * another format byte.  Reads the header only (no key, no tag check), so
  * rotation can count format 1 fields as stale. */

@@ -364,7 +364,11 @@ static int scope_within(vault *v, const vp_grant *g, const char *jurisdiction, c
     }
     for (size_t i = 0; i < g->nrecords; i++) {
         GUARD(vault__id_parse(rid, g->records[i]));
-        rc = record_load(&rec, v->db, rid);
+        {
+            record_ctx rx = vault__record_ctx(v);
+
+            rc = record_load(&rec, &rx, rid);
+        }
         ENSURE(rc != VAULT_ENOTFOUND, VAULT_ENOTFOUND, "the grant names record %s, which does "
                "not exist", g->records[i]);
         GUARD(rc);
@@ -1183,7 +1187,11 @@ static int glass(glass_ctx *c)
     vault__id_format(hex, c->rid);
     GUARD(op_begin(v, OP_WRITE));
     GUARD(grants__sync(v, 0));
-    rc = record_load(&rec, v->db, c->rid);
+    {
+        record_ctx rx = vault__record_ctx(v);
+
+        rc = record_load(&rec, &rx, c->rid);
+    }
     ENSURE(rc != VAULT_ENOTFOUND, VAULT_ENOTFOUND, "no record %s", hex);
     GUARD(rc);
     ENSURE(policy_jurisdiction_within(rec.jurisdiction, s->jurisdiction) ||

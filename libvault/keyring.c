@@ -13,6 +13,8 @@
 #define KDF_ID_ROWMAC 4
 #define KDF_ID_PSEUDONYM 5
 #define KDF_ID_CANARY 6
+#define KDF_ID_RECKEYS_DB 7
+#define KDF_ID_RECKEY_WRAP 8
 
 #define GRADE_AD_LABEL "libvault/gradekey/v1"
 #define CACHE_MAX 128
@@ -33,6 +35,8 @@ typedef struct secrets {
     uint8_t rowmac[VC_KEYBYTES];
     uint8_t pseudonym[VC_KEYBYTES];
     uint8_t canary[VC_KEYBYTES];
+    uint8_t reckeys_db[VC_KEYBYTES];
+    uint8_t reckey_wrap[VC_KEYBYTES];
     cached_key cache[CACHE_MAX];
 } secrets;
 
@@ -80,6 +84,8 @@ int keyring_new(keyring **out, const uint8_t master[VC_KEYBYTES],
     GUARD(vc_kdf(k->s->rowmac, VC_KEYBYTES, KDF_ID_ROWMAC, KDF_CTX, master));
     GUARD(vc_kdf(k->s->pseudonym, VC_KEYBYTES, KDF_ID_PSEUDONYM, KDF_CTX, master));
     GUARD(vc_kdf(k->s->canary, VC_KEYBYTES, KDF_ID_CANARY, KDF_CTX, master));
+    GUARD(vc_kdf(k->s->reckeys_db, VC_KEYBYTES, KDF_ID_RECKEYS_DB, KDF_CTX, master));
+    GUARD(vc_kdf(k->s->reckey_wrap, VC_KEYBYTES, KDF_ID_RECKEY_WRAP, KDF_CTX, master));
     k->guard.mac = row_mac;
     k->guard.arg = k;
     *out = k;
@@ -103,6 +109,9 @@ const uint8_t *keyring_bidx_root(const keyring *k) { return k->s->bidx; }
 const uint8_t *keyring_pseudonym_root(const keyring *k) { return k->s->pseudonym; }
 const uint8_t *keyring_canary_key(const keyring *k) { return k->s->canary; }
 const uint8_t *keyring_wrap_key(const keyring *k) { return k->s->wrap; }
+const uint8_t *keyring_reckeys_db_key(const keyring *k) { return k->s->reckeys_db; }
+const uint8_t *keyring_reckey_wrap_key(const keyring *k) { return k->s->reckey_wrap; }
+const uint8_t *keyring_vault_id(const keyring *k) { return k->vault_id; }
 
 /* "libvault/gradekey/v1" | vault_id | u32le len | grade | u32le version */
 static size_t grade_ad(uint8_t *ad, const keyring *k, const char *grade, size_t glen,

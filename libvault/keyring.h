@@ -22,6 +22,9 @@ const uint8_t *keyring_bidx_root(const keyring *k);  /* blind index root */
 const uint8_t *keyring_pseudonym_root(const keyring *k); /* the pseudonym mask's root */
 const uint8_t *keyring_canary_key(const keyring *k);     /* seals the canary set */
 const uint8_t *keyring_wrap_key(const keyring *k);   /* wraps keys kept in the database */
+const uint8_t *keyring_reckeys_db_key(const keyring *k);  /* the record-key store's store key */
+const uint8_t *keyring_reckey_wrap_key(const keyring *k); /* wraps the record keys */
+const uint8_t *keyring_vault_id(const keyring *k);
 /* The row guard the store tags and checks rows with (store.h). */
 const store_guard *keyring_row_guard(const keyring *k);
 

@@ -32,6 +32,7 @@
 #include "keyring.h"
 #include "keyslot.h"
 #include "op.h"
+#include "reckeys.h"
 #include "store/store.h"
 #include "vault_int.h"
 
@@ -65,7 +66,9 @@ int vault_migrate(vault_migrate_info *out, const char *from_path, const char *to
 {
     int rc = VAULT_OK, keys_made = 0, src_tx = 0, copy_done = 0;
     vault *src = NULL, *dst_v = NULL;
-    store *dst = NULL;
+    store *dst = NULL, *dst_rk = NULL;
+    char *rk_to = NULL;
+    store_copy_stats rst;
     char *keys_to = NULL, shown[512], saved[1024], detail[700];
     store_copy_stats st;
     struct stat sb;
@@ -116,6 +119,18 @@ int vault_migrate(vault_migrate_info *out, const char *from_path, const char *to
     }
     GUARD(rc);
     GUARD(store_copy(&st, src->db, dst, progress, arg));
+    /* ... and the record keys, into the target's own key store beside it
+     * (docs/erasure.md): without them no record of the copy opens. */
+    GUARD(reckeys_location(&rk_to, to_location));
+    rc = store_open(&dst_rk, rk_to, keyring_reckeys_db_key(src->keys), 1,
+                    keyring_row_guard(src->keys), NULL);
+    if (rc == VAULT_EEXISTS) {
+        snprintf(saved, sizeof saved, "%s", vault_error_last());
+        rc = vault__err(VAULT_EEXISTS, "migrate: the target's record-key store is not empty: %s",
+                        saved);
+    }
+    GUARD(rc);
+    GUARD(store_copy(&rst, reckeys_store(src->rk), dst_rk, NULL, NULL));
 
     /* 5. the copy as a vault: it opens (the anchor check), its log
      * verifies end to end, and it records where it came from */
@@ -158,6 +173,12 @@ cleanup:
         snprintf(saved + strlen(saved), sizeof saved - strlen(saved),
                  "; the half-made target could not be dropped: %s", vault_error_last());
     store_close(dst);
+    /* the key store made here goes with the half-made data */
+    if (rc < 0 && !copy_done && dst_rk && store_destroy(dst_rk) < 0)
+        snprintf(saved + strlen(saved), sizeof saved - strlen(saved),
+                 "; the half-made record-key store could not be dropped: %s", vault_error_last());
+    store_close(dst_rk);
+    free(rk_to);
     if (keys_made)
         unlink(keys_to);
     vault_close(src);

@@ -164,6 +164,9 @@ static int tx_before_commit(void *arg)
 
     GUARD(audit_tx_due(arg, vault__now()));
     GUARD(audit_tx_flush(arg));
+    /* Last: the record keys are durable before the data that needs them,
+     * and a key erased is gone before the erase commits (reckeys.h). */
+    GUARD(reckeys_commit(((vault *)arg)->rk));
 cleanup:
     return rc;
 }
@@ -204,6 +207,7 @@ static void tx_at_end(void *arg, int committed)
     alarms_raise(v, committed);
     audit_anchor_sync(v, committed);
     audit_tx_forget(v);
+    reckeys_end(v->rk);
     keyring_tx_end(v->keys, committed);
     vault__retired_free(v);
 }

@@ -22,6 +22,7 @@ void record_row_free(record_row *r)
     free(r->fields);
     free(r->data);
     free(r->scratch);
+    vc_free(r->rkey); /* vc_free wipes */
     memset(r, 0, sizeof *r);
 }
 
@@ -30,6 +31,81 @@ static void row_clear(record_row *r)
     r->nfields = 0;
     r->dlen = 0;
     r->is_new = 0;
+    r->rkey_state = RKEY_UNKNOWN;
+    r->rkey_new = 0;
+    if (r->rkey)
+        vc_wipe(r->rkey, RECKEY_BYTES);
+}
+
+/* Room for the row's record key. */
+static int rkey_room(record_row *r)
+{
+    if (!r->rkey && !(r->rkey = vc_malloc(RECKEY_BYTES)))
+        return vault__err(VAULT_ENOMEM, "out of secure memory");
+    return VAULT_OK;
+}
+
+/* 1 when the row has a field sealed under its record key. */
+static int has_v3(const record_row *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->nfields; i++)
+        if (r->fields[i].ct_len > 0 && r->data[r->fields[i].ct_off] == VC_FIELD_FORMAT_V3)
+            return 1;
+    return 0;
+}
+
+/* Look the row's key up once: RKEY_LOADED, or RKEY_NONE when the key
+ * store has none (VAULT_OK either way). */
+static int rkey_lookup(const record_ctx *c, record_row *r)
+{
+    int rc = VAULT_OK;
+
+    if (r->rkey_state != RKEY_UNKNOWN)
+        return VAULT_OK;
+    GUARD(rkey_room(r));
+    rc = reckeys_get(r->rkey, c->rk, r->id);
+    if (rc == VAULT_ENOTFOUND) {
+        vault__err_clear();
+        r->rkey_state = RKEY_NONE;
+        return VAULT_OK;
+    }
+    GUARD(rc);
+    r->rkey_state = RKEY_LOADED;
+cleanup:
+    return rc;
+}
+
+int record_erased(const record_ctx *c, record_row *r)
+{
+    int rc = VAULT_OK;
+
+    if (!has_v3(r))
+        return 0;
+    GUARD(rkey_lookup(c, r));
+    return r->rkey_state == RKEY_NONE;
+cleanup:
+    return rc;
+}
+
+/* The key the row's next seal uses: its own, made now for a record
+ * written before record keys (its older fields stay format 2 until they
+ * are written or rotated).  VAULT_ENOTFOUND for an erased record's
+ * remains: nothing is sealed into them. */
+static int rkey_for_write(const record_ctx *c, record_row *r)
+{
+    int rc = VAULT_OK;
+
+    GUARD(rkey_lookup(c, r));
+    if (r->rkey_state == RKEY_LOADED)
+        goto cleanup;
+    ENSURE(!has_v3(r), VAULT_ENOTFOUND, "the record was erased (its key is gone)");
+    vc_random(r->rkey, RECKEY_BYTES);
+    r->rkey_state = RKEY_LOADED;
+    r->rkey_new = 1;
+cleanup:
+    return rc;
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -107,6 +183,10 @@ int record_new(record_row *r, const char *jurisdiction, int64_t now)
     GUARD(vault__jurisdiction_check(jurisdiction, "jurisdiction"));
     row_clear(r);
     vc_random(r->id, VAULT_ID_BYTES);
+    GUARD(rkey_room(r));
+    vc_random(r->rkey, RECKEY_BYTES);
+    r->rkey_state = RKEY_LOADED;
+    r->rkey_new = 1;
     snprintf(r->jurisdiction, sizeof r->jurisdiction, "%s", jurisdiction);
     r->created = r->updated = now;
     r->version = 1;
@@ -157,9 +237,17 @@ static int copy_fn(void *arg, const store_record *row)
     return record_copy(arg, row);
 }
 
-int record_load(record_row *r, store *db, const uint8_t id[VAULT_ID_BYTES])
+int record_load(record_row *r, const record_ctx *c, const uint8_t id[VAULT_ID_BYTES])
 {
-    return store_record_get(db, id, copy_fn, r);
+    int rc = VAULT_OK;
+
+    GUARD(store_record_get(c->db, id, copy_fn, r));
+    /* A restored backup holds the rows of records erased since: without
+     * their keys they are no records at all. */
+    GUARD(rc = record_erased(c, r));
+    ENSURE(rc == 0, VAULT_ENOTFOUND, "the record was erased (its key is gone)");
+cleanup:
+    return rc;
 }
 
 void record_touch(record_row *r, int64_t now)
@@ -199,6 +287,7 @@ static void field_ad(vc_field_ad *ad, const record_ctx *c, const record_row *r,
     ad->grade = f->grade;
     ad->key_version = f->key_version;
     ad->counter = f->counter;
+    ad->record_key = r->rkey_state == RKEY_LOADED ? r->rkey : NULL;
 }
 
 int record_set(uint8_t *out_ct_hash, const record_ctx *c, record_row *r, const vp_field *pf,
@@ -239,6 +328,10 @@ int record_set_key(uint8_t *out_ct_hash, const record_ctx *c, record_row *r, con
     ENSURE(value || len == 0, VAULT_EINVALID, "missing value");
     GUARD(value_check(value, len, pf->name));
     ENSURE(k->key && k->grade, VAULT_ESTATE, "field '%s': no key looked up", pf->name);
+    /* A new row has its key (record_new), so the import's workers never
+     * reach the key store here. */
+    if (r->rkey_state != RKEY_LOADED)
+        GUARD(rkey_for_write(c, r));
     GUARD(field_slot(&f, r, pf->name));
     snprintf(f->grade, sizeof f->grade, "%s", k->grade);
     f->key_version = k->version;
@@ -301,8 +394,13 @@ int record_save(const record_ctx *c, record_row *r)
     row.version = r->version;
     row.nfields = n;
     row.fields = r->scratch;
+    /* The key goes to the key store first: both commit with the unit of
+     * work, the key store's first (reckeys.h). */
+    if (r->rkey_new)
+        GUARD(reckeys_put(c->rk, r->id, r->rkey));
     GUARD(store_record_write(c->db, &row, r->is_new));
     r->is_new = 0;
+    r->rkey_new = 0;
 cleanup:
     return rc;
 }
@@ -321,6 +419,9 @@ int record_open(char **out, size_t *out_len, const record_ctx *c, const record_r
     ENSURE(f, VAULT_ENOTFOUND, "field '%s' has no value", field);
     ENSURE(f->ct_len >= VC_FIELD_OVERHEAD, VAULT_EINTEGRITY,
            "field '%s' failed its integrity check (ciphertext too short)", field);
+    /* record_load looked the key up for every row with such fields. */
+    ENSURE(r->data[f->ct_off] != VC_FIELD_FORMAT_V3 || r->rkey_state == RKEY_LOADED, VAULT_ESTATE,
+           "field '%s': the record's key was not loaded", field);
     GUARD(keyring_grade_key(&key, c->keys, c->db, f->grade, f->key_version));
     pt = alloc(arg, f->ct_len - VC_FIELD_OVERHEAD + 1);
     ENSURE(pt, VAULT_ENOMEM, "out of secure memory");
@@ -366,6 +467,10 @@ int record_reseal(size_t *moved, char *bad_field, size_t bad_cap, const record_c
     vc_field_ad ad;
 
     *moved = 0;
+    /* Resealed fields are format 3: a record written before record keys
+     * gets its key here (rkey_for_write), so rotating every grade brings
+     * all records under erasure (docs/erasure.md). */
+    GUARD(rkey_for_write(c, r));
     for (i = 0; i < r->nfields; i++) {
         f = &r->fields[i];
         if (f->key_version >= target || strcmp(f->grade, grade) != 0)
@@ -383,6 +488,8 @@ int record_reseal(size_t *moved, char *bad_field, size_t bad_cap, const record_c
         snprintf(bad_field, bad_cap, "%s", f->name);
         GUARD(keyring_grade_key(&key, c->keys, c->db, f->grade, f->key_version));
         field_ad(&ad, c, r, f);
+        if (r->data[f->ct_off] != VC_FIELD_FORMAT_V3)
+            ad.record_key = NULL; /* formats 1 and 2 ignore it anyway */
         GUARD(vc_field_open(pt, cap, &ptlen, key, &ad, r->data + f->ct_off, f->ct_len));
         /* Fetched after the old key is used: a fetch may evict other cached keys. */
         GUARD(keyring_grade_key(&key, c->keys, c->db, grade, target));
@@ -405,7 +512,7 @@ cleanup:
 typedef struct find_ctx {
     const uint8_t *digest;
     const char *field;
-    int match;
+    int match, v3;
 } find_ctx;
 
 static int find_fn(void *arg, const store_record *row)
@@ -413,10 +520,13 @@ static int find_fn(void *arg, const store_record *row)
     find_ctx *c = arg;
     size_t i;
 
-    for (i = 0; i < row->nfields; i++)
+    for (i = 0; i < row->nfields; i++) {
         if (strcmp(row->fields[i].name, c->field) == 0)
             c->match = row->fields[i].digest_len == VC_BIDX_BYTES &&
                        sodium_memcmp(row->fields[i].digest, c->digest, VC_BIDX_BYTES) == 0;
+        if (row->fields[i].ct_len > 0 && row->fields[i].ct[0] == VC_FIELD_FORMAT_V3)
+            c->v3 = 1;
+    }
     return VAULT_OK;
 }
 
@@ -425,7 +535,7 @@ int record_find(uint8_t **out, size_t *out_count, const record_ctx *c, const vp_
 {
     int rc = VAULT_OK;
     uint8_t digest[VC_BIDX_BYTES];
-    uint8_t *ids = NULL;
+    uint8_t *ids = NULL, *rkey = NULL;
     size_t n = 0, i, k = 0;
     find_ctx fc;
 
@@ -441,13 +551,24 @@ int record_find(uint8_t **out, size_t *out_count, const record_ctx *c, const vp_
     for (i = 0; i < n; i++) {
         fc.digest = digest;
         fc.field = f->name;
-        fc.match = 0;
+        fc.match = fc.v3 = 0;
         rc = store_record_get(c->db, ids + i * VAULT_ID_BYTES, find_fn, &fc);
         if (rc == VAULT_ENOTFOUND) {
             rc = VAULT_OK;
             continue;
         }
         GUARD(rc);
+        if (fc.match && fc.v3) { /* an erased record's remains find nothing */
+            if (!rkey && !(rkey = vc_malloc(RECKEY_BYTES)))
+                GUARD(vault__err(VAULT_ENOMEM, "out of secure memory"));
+            rc = reckeys_get(rkey, c->rk, ids + i * VAULT_ID_BYTES);
+            if (rc == VAULT_ENOTFOUND) {
+                vault__err_clear();
+                rc = VAULT_OK;
+                continue;
+            }
+            GUARD(rc);
+        }
         if (fc.match)
             memmove(ids + k++ * VAULT_ID_BYTES, ids + i * VAULT_ID_BYTES, VAULT_ID_BYTES);
     }
@@ -456,10 +577,20 @@ int record_find(uint8_t **out, size_t *out_count, const record_ctx *c, const vp_
     ids = NULL;
 cleanup:
     free(ids);
+    vc_free(rkey);
     return rc;
 }
 
 int record_erase(const record_ctx *c, const uint8_t id[VAULT_ID_BYTES])
 {
-    return store_record_delete(c->db, id);
+    int rc = reckeys_erase(c->rk, id);
+
+    if (rc == VAULT_ENOTFOUND) { /* none: an older record, or already gone */
+        vault__err_clear();
+        rc = VAULT_OK;
+    }
+    GUARD(rc);
+    GUARD(store_record_delete(c->db, id));
+cleanup:
+    return rc;
 }

@@ -16,6 +16,7 @@
 
 #include "keyring.h"
 #include "policy/policy.h"
+#include "reckeys.h"
 #include "store/store.h"
 
 typedef struct record_field {
@@ -38,7 +39,15 @@ typedef struct record_row {
     uint8_t *data; /* ciphertexts, back to back */
     size_t dlen, dcap;
     store_field *scratch; /* for saving */
+    /* The record's own key (reckeys.h), in secure memory once loaded or
+     * made: rkey_state RKEY_UNKNOWN (not looked up), RKEY_LOADED (from the
+     * key store, or made for this row: rkey_new, stored by record_save),
+     * RKEY_NONE (a record written before record keys, none yet). */
+    uint8_t *rkey;
+    int rkey_state, rkey_new;
 } record_row;
+
+enum { RKEY_UNKNOWN = 0, RKEY_LOADED = 1, RKEY_NONE = 2 };
 
 /* What record calls need of the vault: its id, keys, store and policy
  * (for the grade of each field). */
@@ -47,18 +56,28 @@ typedef struct record_ctx {
     keyring *keys;
     store *db;
     const vault_policy *policy;
+    reckeys *rk; /* the record-key store */
 } record_ctx;
 
 /* A row starts empty (all zero is fine too); free releases its memory
- * (ciphertexts only: nothing secret is kept in it). */
+ * (ciphertexts, and the record key, wiped). */
 void record_row_init(record_row *r);
 void record_row_free(record_row *r);
 
-/* Start a new record: a random id, version 1. */
+/* Start a new record: a random id, version 1, a new record key (stored
+ * with the row by record_save).  Touches no store (import workers call
+ * it). */
 int record_new(record_row *r, const char *jurisdiction, int64_t now) VAULT_MUST_CHECK;
-/* Load a record (VAULT_ENOTFOUND when there is none; VAULT_EINTEGRITY when
- * its row fails its MAC). */
-int record_load(record_row *r, store *db, const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
+/* Load a record with its key (VAULT_ENOTFOUND when there is none, or when
+ * its key is gone: an erased record whose rows survive in a restored
+ * backup, or an erase cut short; VAULT_EINTEGRITY when its row fails its
+ * MAC or its key its check). */
+int record_load(record_row *r, const record_ctx *c,
+                const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
+/* 1 when a loaded row is an erased record's remains: it has format 3
+ * fields and its key is gone (record_load refuses such rows; a scan that
+ * copies rows itself asks this).  Looks the key up when not yet known. */
+int record_erased(const record_ctx *c, record_row *r) VAULT_MUST_CHECK;
 /* Load from a row the store handed out (already checked). */
 int record_copy(record_row *r, const store_record *row) VAULT_MUST_CHECK;
 /* Begin changing a stored record: the next version, written now.  Once
@@ -110,6 +129,9 @@ int record_reseal(size_t *moved, char *bad_field, size_t bad_cap, const record_c
  * ids. */
 int record_find(uint8_t **out, size_t *out_count, const record_ctx *c, const vp_field *f,
                 const char *value, size_t len) VAULT_MUST_CHECK;
+/* Destroy the record's key (reckeys_erase, made durable before the data
+ * commits), then delete its rows.  A record without a key (written before
+ * record keys, or whose key is already gone) loses its rows only. */
 int record_erase(const record_ctx *c, const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
 
 #endif

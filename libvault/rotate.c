@@ -32,6 +32,21 @@ typedef struct rot_ctx {
     size_t batch, batches, max_batches;
 } rot_ctx;
 
+/* Append a "key_rotate" entry in the open transaction. */
+static int log_step(vault *v, int outcome, const uint8_t *record_id, const char *detail)
+{
+    af_entry e;
+
+    audit_entry_init(&e, v, NULL, "key_rotate");
+    e.outcome = outcome;
+    if (record_id) {
+        e.has_record = 1;
+        memcpy(e.record_id, record_id, VAULT_ID_BYTES);
+    }
+    e.detail = detail;
+    return audit_append(v, &e);
+}
+
 /* store_record_scan_stale callback: move one record's stale fields to the
  * target version, through record.c (the same sealing as every write).  An
  * integrity failure is reported with the record and field (never the
@@ -45,6 +60,19 @@ static int rotate_record(void *arg, const store_record *row)
     record_ctx rx = vault__record_ctx(c->v);
 
     GUARD(record_copy(&c->row, row));
+    rc = record_erased(&rx, &c->row);
+    GUARD(rc);
+    if (rc == 1) {
+        /* An erased record's remains (a restored backup, an erase cut
+         * short): nothing opens, so nothing moves; they go, logged. */
+        rc = VAULT_OK;
+        GUARD(record_erase(&rx, c->row.id));
+        snprintf(why, sizeof why, "grade %s: the remains of an erased record (no key) removed",
+                 c->grade);
+        GUARD(log_step(c->v, AF_OUTCOME_OK, c->row.id, why));
+        c->moved++;
+        goto cleanup;
+    }
     rc = record_reseal(&n, c->bad_field, sizeof c->bad_field, &rx, &c->row, c->grade, c->target);
     if (rc == VAULT_EINTEGRITY) {
         c->bad = 1;
@@ -69,21 +97,6 @@ static void report(rot_ctx *c)
         c->total = c->done;
     if (c->progress)
         c->progress(c->done, c->total, c->arg);
-}
-
-/* Append a "key_rotate" entry in the open transaction. */
-static int log_step(vault *v, int outcome, const uint8_t *record_id, const char *detail)
-{
-    af_entry e;
-
-    audit_entry_init(&e, v, NULL, "key_rotate");
-    e.outcome = outcome;
-    if (record_id) {
-        e.has_record = 1;
-        memcpy(e.record_id, record_id, VAULT_ID_BYTES);
-    }
-    e.detail = detail;
-    return audit_append(v, &e);
 }
 
 /* After a field failed to open: roll the batch back, log the failure in a

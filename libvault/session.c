@@ -353,7 +353,11 @@ static int record_lookup(uint8_t id[VAULT_ID_BYTES], record_row *rec, vault *v,
     if (rc < 0)
         return log_refusal(v, s, action, NULL, NULL, NULL, "malformed record id",
                            AF_OUTCOME_DENIED, rc);
-    rc = record_load(rec, v->db, id);
+    {
+        record_ctx rx = vault__record_ctx(v);
+
+        rc = record_load(rec, &rx, id);
+    }
     if (rc == VAULT_ENOTFOUND)
         return log_refusal(v, s, action, id, NULL, NULL, "no such record", AF_OUTCOME_DENIED,
                            rc);
@@ -1171,7 +1175,11 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
      * someone found them (or was refused); one entry when none. */
     for (i = 0; i < n; i++) {
         const uint8_t *rid = ids + i * VAULT_ID_BYTES;
-        GUARD(record_load(&rec, s->v->db, rid));
+        {
+            record_ctx rx = vault__record_ctx(s->v);
+
+            GUARD(record_load(&rec, &rx, rid));
+        }
         vault__id_format(canon, rid);
         (void)decide(&d, s, VAULT_ACTION_SEARCH, canon, rec.jurisdiction, f->name);
         (void)decide(&rd, s, VAULT_ACTION_READ, canon, rec.jurisdiction, f->name);

@@ -147,18 +147,64 @@ cleanup:
     return rc;
 }
 
-static void remove_vault_files(const char *path, const char *keys_path)
+static void remove_store_files(const char *path)
 {
     char side[4096];
 
-    unlink(keys_path);
-    if (!store_location_is_file(path))
-        return; /* a server's vault: nothing else of it is a file here */
     unlink(path);
     snprintf(side, sizeof side, "%s-wal", path);
     unlink(side);
     snprintf(side, sizeof side, "%s-shm", path);
     unlink(side);
+}
+
+static void remove_vault_files(const char *path, const char *keys_path, const char *rk_path)
+{
+    unlink(keys_path);
+    if (!store_location_is_file(path))
+        return; /* a server's vault: nothing else of it is a file here */
+    remove_store_files(path);
+    if (rk_path)
+        remove_store_files(rk_path);
+}
+
+/* The data store's note that the vault keeps record keys (docs/erasure.md):
+ * once it is there, a missing record-key store is an error, never a new
+ * empty one (which would erase every record). */
+#define META_RECORD_KEYS "record_keys"
+
+/* Open the record-key store at `loc` beside the open data store, making it
+ * when the vault has none yet (a new vault, or one from before record
+ * keys: `noted` 0). */
+static int reckeys_attach(vault *v, const char *loc, int noted)
+{
+    int rc = VAULT_OK;
+    char shown[512];
+    uint8_t one = 1;
+
+    store_location_display(shown, sizeof shown, loc);
+    if (noted) {
+        rc = reckeys_open(&v->rk, loc, v->keys, v->id, 0);
+        if (rc < 0) {
+            char why[512];
+
+            snprintf(why, sizeof why, "%s", vault_error_last());
+            return vault__err(rc == VAULT_EINTEGRITY || rc == VAULT_EAUTH ? VAULT_EINTEGRITY : rc,
+                              "%s: the record-key store %s does not open (%s); without it no "
+                              "record opens: put its backup back (docs/erasure.md)",
+                              v->shown, shown, why);
+        }
+        return VAULT_OK;
+    }
+    rc = reckeys_open(&v->rk, loc, v->keys, v->id, 1);
+    if (rc == VAULT_EEXISTS) /* made by an open that stopped before the note */
+        rc = reckeys_open(&v->rk, loc, v->keys, v->id, 0);
+    GUARD(rc);
+    GUARD(op_begin(v, OP_WRITE));
+    GUARD(store_meta_put(v->db, META_RECORD_KEYS, &one, 1));
+    GUARD(op_commit(v));
+cleanup:
+    return rc;
 }
 
 /* Base name of a path, for citing a policy as "file:line". */
@@ -177,7 +223,9 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     uint8_t *master = NULL;
     char *report = NULL, *src = NULL;
     size_t srclen = 0, i;
-    int files_made = 0;
+    int files_made = 0, rk_made = 0;
+    char *rk_loc = NULL;
+    uint8_t rk_one = 1;
     struct stat st;
     int64_t now = vault__now();
     uint8_t fmt[] = VAULT_FORMAT_TAG;
@@ -217,8 +265,12 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     GUARD(store_open(&v->db, v->path, keyring_db_key(v->keys), 1, keyring_row_guard(v->keys),
                      NULL));
     op_attach_tx_hooks(v);
+    GUARD(reckeys_location(&rk_loc, v->path));
+    rk_made = 1;
+    GUARD(reckeys_open(&v->rk, rk_loc, v->keys, v->id, 1));
     GUARD(op_begin(v, OP_WRITE));
     GUARD(store_meta_put(v->db, "format", fmt, sizeof fmt - 1));
+    GUARD(store_meta_put(v->db, META_RECORD_KEYS, &rk_one, 1));
     GUARD(store_meta_put(v->db, "vault_id", v->id, VAULT_ID_BYTES));
     GUARD(store_policy_add(&v->policy_id, v->db, policy_hash(v->policy), base_name(policy_file),
                            src, srclen, now));
@@ -245,8 +297,11 @@ cleanup:
     if (rc < 0 && files_made && v) {
         store_close(v->db);
         v->db = NULL;
-        remove_vault_files(v->path, v->keys_path);
+        reckeys_close(v->rk);
+        v->rk = NULL;
+        remove_vault_files(v->path, v->keys_path, rk_made ? rk_loc : NULL);
     }
+    free(rk_loc);
     vault_close(v);
     vc_free(master);
     free(report);
@@ -427,12 +482,13 @@ cleanup:
  * keyslot, or from another handle on the same vault). */
 static int open_unlocked(vault **out, const char *path, const uint8_t *master,
                          const uint8_t keys_id[VAULT_ID_BYTES], vault_progress_fn progress,
-                         void *arg)
+                         void *arg, const char *rk_location)
 {
-    int rc = VAULT_OK;
+    int rc = VAULT_OK, noted = 0;
     vault *v = NULL;
-    uint8_t fmt[64];
+    uint8_t fmt[64], one = 0;
     size_t n = 0;
+    char *rk_loc = NULL;
     store_migration mig = {progress, arg, 0};
 
     GUARD(handle_new(&v, path));
@@ -451,6 +507,17 @@ static int open_unlocked(vault **out, const char *path, const uint8_t *master,
     GUARD(store_meta_get(v->db, "vault_id", v->id, sizeof v->id, &n));
     ENSURE(n == VAULT_ID_BYTES && memcmp(v->id, keys_id, VAULT_ID_BYTES) == 0, VAULT_EINTEGRITY, /* memcmp ok: not secret */
            "%s belongs to another vault than %s", v->keys_path, v->shown);
+    rc = store_meta_get(v->db, META_RECORD_KEYS, &one, 1, &n);
+    if (rc != VAULT_ENOTFOUND)
+        GUARD(rc);
+    noted = rc == VAULT_OK;
+    rc = VAULT_OK;
+    vault__err_clear();
+    op_rollback(v);
+    if (!rk_location)
+        GUARD(reckeys_location(&rk_loc, v->path));
+    GUARD(reckeys_attach(v, rk_location ? rk_location : rk_loc, noted));
+    GUARD(op_begin(v, OP_READ));
     GUARD(store_generation(v->db, &v->generation));
     GUARD(op_reload(v, 1));
     GUARD(op_commit(v));
@@ -464,6 +531,7 @@ static int open_unlocked(vault **out, const char *path, const uint8_t *master,
     *out = v;
     v = NULL;
 cleanup:
+    free(rk_loc);
     vault_close(v);
     return rc;
 }
@@ -473,8 +541,23 @@ int vault_open(vault **out, const char *path, const vault_secret *secret)
     return vault_open_progress(out, path, secret, NULL, NULL);
 }
 
+static int open_secret(vault **out, const char *path, const vault_secret *secret,
+                       vault_progress_fn progress, void *arg, const char *rk_location);
+
 int vault_open_progress(vault **out, const char *path, const vault_secret *secret,
                         vault_progress_fn progress, void *arg)
+{
+    return open_secret(out, path, secret, progress, arg, NULL);
+}
+
+int vault__open_with_reckeys(vault **out, const char *path, const vault_secret *secret,
+                             const char *rk_location)
+{
+    return open_secret(out, path, secret, NULL, NULL, rk_location);
+}
+
+static int open_secret(vault **out, const char *path, const vault_secret *secret,
+                       vault_progress_fn progress, void *arg, const char *rk_location)
 {
     int rc = VAULT_OK;
     uint8_t *master = NULL;
@@ -496,7 +579,7 @@ int vault_open_progress(vault **out, const char *path, const vault_secret *secre
     master = vc_malloc(VAULT_KEY_BYTES);
     ENSURE(master, VAULT_ENOMEM, "out of secure memory");
     GUARD(ks_unlock(master, keys_id, keys_path, secret));
-    GUARD(open_unlocked(out, path, master, keys_id, progress, arg));
+    GUARD(open_unlocked(out, path, master, keys_id, progress, arg, rk_location));
 cleanup:
     free(keys_path);
     vc_free(master);
@@ -540,7 +623,7 @@ int vault_reopen(vault **out, vault *v)
     ENSURE(path, VAULT_ENOMEM, "out of memory");
     vault__exit(v, entered);
     entered = 0;
-    GUARD(open_unlocked(out, path, master, id, NULL, NULL));
+    GUARD(open_unlocked(out, path, master, id, NULL, NULL, NULL));
     /* The new handle keeps the key the caller pinned on this one. */
     memcpy((*out)->expect_pk, v->expect_pk, sizeof v->expect_pk);
     (*out)->expect_known = v->expect_known;
@@ -571,6 +654,7 @@ void vault_close(vault *v)
         if (vault_audit_witness(NULL, 0, NULL, v, NULL, 0, VAULT_WITNESS_AUTO_MS) < 0)
             vault__err_clear();
     }
+    reckeys_close(v->rk);
     store_close(v->db);
     keyring_free(v->keys);
     vault__retired_free(v);

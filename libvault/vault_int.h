@@ -29,6 +29,7 @@ struct vault {
     uint8_t id[VAULT_ID_BYTES];
     keyring *keys;
     store *db;
+    reckeys *rk;            /* the record-key store beside db (reckeys.h) */
     vault_policy *policy;   /* the active policy, reloaded when it changes */
     vp_grantset *grants;    /* live grants, rebuilt when they change (grants.c) */
     int64_t grants_version; /* meta "grants_version" the set was built from */
@@ -114,9 +115,17 @@ int session__log_denial(vault_session *s, const char *action, const uint8_t *id,
                         const char *field, const vp_decision *d, int code);
 
 /* The record layer's view of the handle. */
+/* vault_open with the record-key store at rk_location instead of the one
+ * beside path (vault_restore checks a copy against the live one). */
+int vault__open_with_reckeys(vault **out, const char *path, const vault_secret *secret,
+                             const char *rk_location) VAULT_MUST_CHECK;
+
+/* The same as a pointer to a compound literal (tests). */
+#define VAULT__RX(v) (&(record_ctx){(v)->id, (v)->keys, (v)->db, (v)->policy, (v)->rk})
+
 static inline record_ctx vault__record_ctx(const vault *v)
 {
-    record_ctx c = {v->id, v->keys, v->db, v->policy};
+    record_ctx c = {v->id, v->keys, v->db, v->policy, v->rk};
     return c;
 }
 

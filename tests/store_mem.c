@@ -637,6 +637,22 @@ cleanup:
     return rc;
 }
 
+static int mem_meta_delete(store_backend *be, const char *key)
+{
+    int rc = VAULT_OK;
+    mem_data *d;
+    store_meta *m;
+
+    GUARD(need_write(&d, be));
+    ENSURE(key, VAULT_EINVALID, "memory store: meta key missing");
+    m = meta_find(d, key);
+    ENSURE(m, VAULT_ENOTFOUND, "memory store: no meta value '%s'", key);
+    meta_drop(m);
+    *m = d->meta[--d->n_meta];
+cleanup:
+    return rc;
+}
+
 static int mem_meta_put(store_backend *be, const store_meta *row)
 {
     int rc = VAULT_OK;
@@ -1715,6 +1731,7 @@ static const store_backend mem_table = {
     .iter_free = mem_iter_free,
     .row_scan = mem_row_scan,
     .destroy = mem_destroy,
+    .meta_delete = mem_meta_delete,
 };
 
 /* Under mem_lock. */

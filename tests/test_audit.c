@@ -153,7 +153,7 @@ static void test_write_digest(void **state)
     collect(&c, f->v);
     assert_true(c.has_ct_hash);
     assert_int_equal(vault__id_parse(rid, f->id), 0);
-    assert_int_equal(TU_SNAP(f->v->db, record_load(&row, f->v->db, rid)), 0);
+    assert_int_equal(TU_SNAP(f->v->db, record_load(&row, VAULT__RX(f->v), rid)), 0);
     for (i = 0; i < row.nfields; i++)
         if (strcmp(row.fields[i].name, "phone") == 0) {
             vc_sha256(digest, row.data + row.fields[i].ct_off, row.fields[i].ct_len);

@@ -455,7 +455,7 @@ static void check_record(vault *v, rec *r, unsigned iter)
     record_row row = {0};
 
     vault__id_format(hex, r->id);
-    rc = TU_SNAP(v->db, record_load(&row, v->db, r->id));
+    rc = TU_SNAP(v->db, record_load(&row, VAULT__RX(v), r->id));
     if (rc != 0)
         fail_msg("round %u: record %s: rc %d (%s)", iter, hex, rc, vault_error_last());
     for (j = 0; j < NF; j++) {

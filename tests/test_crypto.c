@@ -82,7 +82,7 @@ static void test_field_vectors_v1(void **state)
         uint8_t *ad = tu_unhex(rows[i][4], &adlen);
         uint8_t *ct = tu_unhex(rows[i][5], &ctlen);
         vc_field_ad a = {vid, rid, rows[i][0], rows[i][1], (uint32_t)strtoul(rows[i][2], NULL, 10),
-                         1};
+                         1, NULL};
 
         check_vector(pt, ptlen, ad, adlen, ct, ctlen, &a, VC_FIELD_FORMAT_V1);
         a.counter = 42; /* format 1 binds no counter */
@@ -115,7 +115,7 @@ static void test_field_vectors_v2(void **state)
         uint8_t *ad = tu_unhex(rows[i][5], &adlen);
         uint8_t *ct = tu_unhex(rows[i][6], &ctlen);
         vc_field_ad a = {vid, rid, rows[i][0], rows[i][1], (uint32_t)strtoul(rows[i][2], NULL, 10),
-                         (int64_t)strtoll(rows[i][3], NULL, 10)};
+                         (int64_t)strtoll(rows[i][3], NULL, 10), NULL};
         int64_t counter = a.counter;
 
         assert_true(counter >= 1);
@@ -152,10 +152,78 @@ static void test_field_vectors_v2(void **state)
     free(storage);
 }
 
+/* Format 3: the grade key and the record key together.  The vectors are
+ * sealed by the generator under BLAKE2b-256(key, label | record key), so
+ * this checks the key derivation, the AD and the header at once; then
+ * another record key, no record key, or a relabelled format fail. */
+static void test_field_vectors_v3(void **state)
+{
+    char *rows[TU_MAX_ROWS][TU_MAX_COLS], *storage = NULL;
+    size_t n = tu_vectors("field_v3.txt", rows, &storage), i, ptlen, ctlen, outlen, adlen, cut;
+    uint8_t out[512], back[512], rkey[32], other[32], k3[32], raw[512];
+    unsigned long long rawlen = 0;
+    crypto_generichash_state st;
+
+    (void)state;
+    fixed_inputs();
+    for (i = 0; i < 32; i++) {
+        rkey[i] = (uint8_t)(0xc0 + i);
+        other[i] = rkey[i];
+    }
+    other[31] ^= 1;
+    crypto_generichash_init(&st, key, 32, 32);
+    crypto_generichash_update(&st, (const uint8_t *)"libvault/field/v3", 17);
+    crypto_generichash_update(&st, rkey, 32);
+    crypto_generichash_final(&st, k3, 32);
+    assert_true(n >= 4);
+    for (i = 0; i < n; i++) {
+        uint8_t *pt = tu_unhex(rows[i][4], &ptlen);
+        uint8_t *ad = tu_unhex(rows[i][5], &adlen);
+        uint8_t *ct = tu_unhex(rows[i][6], &ctlen);
+        vc_field_ad a = {vid, rid, rows[i][0], rows[i][1], (uint32_t)strtoul(rows[i][2], NULL, 10),
+                         (int64_t)strtoll(rows[i][3], NULL, 10), rkey};
+
+        assert_int_equal(vc_field_seal_nonce(out, sizeof out, &outlen, key, nonce, &a, pt, ptlen), 0);
+        assert_int_equal(outlen, ctlen);
+        assert_memory_equal(out, ct, ctlen);
+        assert_int_equal(ct[0], VC_FIELD_FORMAT_V3);
+        assert_int_equal(vc_field_format(ct, ctlen), VC_FIELD_FORMAT_V3);
+        /* libsodium's own AEAD under the derived key and the row's AD */
+        assert_int_equal(crypto_aead_xchacha20poly1305_ietf_encrypt(raw, &rawlen, pt, ptlen, ad,
+                                                                    adlen, NULL, nonce, k3),
+                         0);
+        assert_memory_equal(raw, ct + VC_FIELD_HEADER, rawlen);
+        assert_int_equal(vc_field_open(back, sizeof back, &outlen, key, &a, ct, ctlen), 0);
+        assert_int_equal(outlen, ptlen);
+        if (ptlen)
+            assert_memory_equal(back, pt, ptlen);
+        /* another record's key: fails; none: refused */
+        a.record_key = other;
+        assert_int_equal(vc_field_open(back, sizeof back, &outlen, key, &a, ct, ctlen),
+                         VAULT_EINTEGRITY);
+        a.record_key = NULL;
+        assert_int_equal(vc_field_open(back, sizeof back, &outlen, key, &a, ct, ctlen),
+                         VAULT_EINTEGRITY);
+        a.record_key = rkey;
+        /* relabelled as format 2 (opened with the grade key alone): fails */
+        ct[0] = VC_FIELD_FORMAT_V2;
+        assert_int_equal(vc_field_open(back, sizeof back, &outlen, key, &a, ct, ctlen),
+                         VAULT_EINTEGRITY);
+        ct[0] = VC_FIELD_FORMAT_V3;
+        for (cut = 0; cut < ctlen; cut++)
+            assert_int_equal(vc_field_open(back, sizeof back, &outlen, key, &a, ct, cut),
+                             VAULT_EINTEGRITY);
+        free(pt);
+        free(ad);
+        free(ct);
+    }
+    free(storage);
+}
+
 /* Seal "13812345678" as phone/personal/v1 for the negative tests. */
 static size_t sealed(uint8_t *out, size_t cap)
 {
-    vc_field_ad a = {vid, rid, "phone", "personal", 1, 1};
+    vc_field_ad a = {vid, rid, "phone", "personal", 1, 1, NULL};
     size_t len = 0;
 
     fixed_inputs();
@@ -167,7 +235,7 @@ static void test_field_moved(void **state)
 {
     uint8_t ct[128], pt[128], other[16];
     size_t len = sealed(ct, sizeof ct), outlen = 0;
-    vc_field_ad a = {vid, rid, "phone", "personal", 1, 1};
+    vc_field_ad a = {vid, rid, "phone", "personal", 1, 1, NULL};
     uint8_t key2[32];
 
     (void)state;
@@ -204,7 +272,7 @@ static void test_field_tampered(void **state)
 {
     uint8_t ct[128], pt[128];
     size_t len = sealed(ct, sizeof ct), outlen = 0, i, cut;
-    vc_field_ad a = {vid, rid, "phone", "personal", 1, 1};
+    vc_field_ad a = {vid, rid, "phone", "personal", 1, 1, NULL};
 
     (void)state;
     for (i = 0; i < len; i++) { /* a flipped bit anywhere */
@@ -223,8 +291,8 @@ static void test_field_formats(void **state)
 {
     uint8_t ct[128], pt[128];
     size_t len = sealed(ct, sizeof ct), outlen = 0, i;
-    vc_field_ad a = {vid, rid, "phone", "personal", 1, 1};
-    static const uint8_t unknown[] = {0x00, 0x03, 0x80, 0xff};
+    vc_field_ad a = {vid, rid, "phone", "personal", 1, 1, NULL};
+    static const uint8_t unknown[] = {0x00, 0x04, 0x80, 0xff};
     uint32_t ver = 0;
 
     (void)state;
@@ -331,7 +399,7 @@ static void test_field_limits(void **state)
     uint8_t *big = calloc(1, VAULT_VALUE_MAX + 1 + VC_FIELD_OVERHEAD);
     uint8_t small[16];
     size_t len = 0;
-    vc_field_ad a = {vid, rid, "phone", "personal", 1, 1};
+    vc_field_ad a = {vid, rid, "phone", "personal", 1, 1, NULL};
 
     (void)state;
     fixed_inputs();
@@ -437,7 +505,7 @@ static void test_kdf_vectors(void **state)
     (void)state;
     for (i = 0; i < 32; i++)
         master[i] = (uint8_t)(0x80 + i);
-    assert_int_equal(n, 5);
+    assert_int_equal(n, 7);
     assert_int_equal(keyring_new(&k, master, vault_id), 0);
     want = tu_unhex(rows[0][2], &klen);
     assert_memory_equal(keyring_db_key(k), want, 32);
@@ -453,6 +521,12 @@ static void test_kdf_vectors(void **state)
     free(want);
     want = tu_unhex(rows[4][2], &klen);
     assert_memory_equal(keyring_canary_key(k), want, 32);
+    free(want);
+    want = tu_unhex(rows[5][2], &klen);
+    assert_memory_equal(keyring_reckeys_db_key(k), want, 32);
+    free(want);
+    want = tu_unhex(rows[6][2], &klen);
+    assert_memory_equal(keyring_reckey_wrap_key(k), want, 32);
     free(want);
     keyring_free(k);
     free(storage);
@@ -555,6 +629,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_public_base64_and_log_hash),
         cmocka_unit_test(test_field_vectors_v1), cmocka_unit_test(test_field_vectors_v2),
+        cmocka_unit_test(test_field_vectors_v3),
         cmocka_unit_test(test_field_moved), cmocka_unit_test(test_field_tampered),
         cmocka_unit_test(test_field_formats), cmocka_unit_test(test_field_limits),
         cmocka_unit_test(test_nonces_differ), cmocka_unit_test(test_bidx_vectors),

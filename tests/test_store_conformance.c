@@ -1174,6 +1174,31 @@ static void test_meta_policies_keys_quota(void **state)
     put_meta(a, "created", "2700000000");
     assert_string_equal(meta_of(a, "created", &m), "2700000000");
     assert_int_equal(m.mac[0], '2');
+    /* meta_delete (version 6): the row goes, a second delete finds none,
+     * other rows stay; refused in a snapshot (after the commit below) */
+    put_meta(a, "rk/01", "wrapped-1");
+    put_meta(a, "rk/02", "wrapped-2");
+    assert_int_equal(a->meta_delete(a, "rk/01"), VAULT_OK);
+    assert_int_equal(a->meta_get(a, "rk/01", meta_cb, &m), VAULT_ENOTFOUND);
+    assert_int_equal(a->meta_delete(a, "rk/01"), VAULT_ENOTFOUND);
+    assert_int_equal(a->meta_delete(a, "rk/none"), VAULT_ENOTFOUND);
+    assert_string_equal(meta_of(a, "rk/02", &m), "wrapped-2");
+    assert_string_equal(meta_of(a, "created", &m), "2700000000");
+    /* a delete then a put of the same key in one transaction */
+    assert_int_equal(a->meta_delete(a, "rk/02"), VAULT_OK);
+    put_meta(a, "rk/02", "wrapped-3");
+    assert_string_equal(meta_of(a, "rk/02", &m), "wrapped-3");
+    assert_int_equal(a->commit(a), VAULT_OK);
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_int_equal(a->meta_delete(a, "rk/02"), VAULT_ESTATE);
+    assert_string_equal(meta_of(a, "rk/02", &m), "wrapped-3");
+    a->rollback(a);
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    /* a delete rolled back leaves the row */
+    assert_int_equal(a->meta_delete(a, "rk/02"), VAULT_OK);
+    a->rollback(a);
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_string_equal(meta_of(a, "rk/02", &m), "wrapped-3");
 
     /* policies: increasing ids, the newest active */
     assert_int_equal(a->policy_active(a, policy_cb, &gp), VAULT_ENOTFOUND);

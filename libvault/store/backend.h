@@ -41,7 +41,9 @@
  * Version 4 added backup_to (may be NULL: a backend without file copies).
  * Version 5 added row_scan (every stored row of a kind, for store_copy)
  * and destroy (may be NULL: drop a store this handle created); store_open
- * refuses versions 1 to 4. */
+ * refuses versions 1 to 4.
+ * Version 6 added meta_delete (the record-key store erases a record's key
+ * by deleting its meta row: docs/erasure.md); store_open refuses 1 to 5. */
 #ifndef VAULT_STORE_BACKEND_H
 #define VAULT_STORE_BACKEND_H
 
@@ -51,7 +53,7 @@
 
 #include "internal.h"
 
-#define STORE_BACKEND_VERSION 5
+#define STORE_BACKEND_VERSION 6
 #define STORE_BACKEND_INIT {STORE_BACKEND_VERSION}
 #define STORE_MAC_BYTES 32
 #define STORE_DIGEST_MAX 32
@@ -429,6 +431,10 @@ struct store_backend {
      * nothing, when this handle did not create it, or inside a
      * transaction.  For undoing a copy that failed (vault_migrate). */
     int (*destroy)(store_backend *be);
+
+    /* Version 6.  Delete the meta row `key` (VAULT_ENOTFOUND, changing
+     * nothing, when there is none).  In a write transaction. */
+    int (*meta_delete)(store_backend *be, const char *key);
 };
 
 #endif

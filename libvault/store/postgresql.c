@@ -377,6 +377,34 @@ cleanup:
     return rc;
 }
 
+int store_pg_sibling(char **out, const char *location, const char *suffix)
+{
+    int rc = VAULT_OK;
+    pg_loc l;
+    char schema[2 * (PG_SCHEMA_MAX + 1)];
+    size_t n;
+
+    *out = NULL;
+    GUARD(loc_parse(&l, location));
+    snprintf(schema, sizeof schema, "%s%s", l.schema, suffix);
+    loc_free(&l);
+    ENSURE(strlen(schema) <= PG_SCHEMA_MAX && schema_ok(schema), VAULT_EINVALID,
+           "postgresql location: vault_schema leaves no room for '%s' (at most %d characters "
+           "with it)",
+           suffix, PG_SCHEMA_MAX);
+    n = strlen(location) + strlen(schema) + sizeof " vault_schema=";
+    *out = malloc(n);
+    ENSURE(*out, VAULT_ENOMEM, "out of memory");
+    /* A later vault_schema wins over an earlier one (take_param). */
+    if (uri_rest(location))
+        snprintf(*out, n, "%s%svault_schema=%s", location, strchr(location, '?') ? "&" : "?",
+                 schema);
+    else
+        snprintf(*out, n, "%s vault_schema=%s", location, schema);
+cleanup:
+    return rc;
+}
+
 void store_pg_display(char *out, size_t cap, const char *location)
 {
     sbuf b = {0};
@@ -996,6 +1024,27 @@ cleanup:
 static int pg_meta_put(store_backend *be, const store_meta *m)
 {
     WRITE_OP(P(be), "writing a meta row", meta_put(P(be), m));
+}
+
+static int meta_delete(pg *c, const char *key)
+{
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    qp p = {0};
+
+    ENSURE(key, VAULT_EINVALID, "postgresql: meta key missing");
+    p_text(&p, key);
+    GUARD(q(c, &r, "deleting a meta row", "DELETE FROM meta WHERE key = $1", &p));
+    ENSURE(strcmp(PQcmdTuples(r), "1") == 0, VAULT_ENOTFOUND, "postgresql: no meta value '%s'",
+           key);
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+static int pg_meta_delete(store_backend *be, const char *key)
+{
+    WRITE_OP(P(be), "deleting a meta row", meta_delete(P(be), key));
 }
 
 /* ---- policies ---- */
@@ -2565,6 +2614,7 @@ static const store_backend pg_table = {
     .backup_to = NULL,
     .row_scan = pg_row_scan,
     .destroy = pg_destroy,
+    .meta_delete = pg_meta_delete,
 };
 
 /* The tables of a new vault, schema 5 (docs/postgresql.md "Schema").

@@ -18,6 +18,10 @@ int store_pg_keys_path(char **out, const char *location) VAULT_MUST_CHECK;
 /* The location as it may be shown: any password replaced by "***".
  * Always NUL-terminates out (cap > 0); cut to fit. */
 void store_pg_display(char *out, size_t cap, const char *location);
+/* The same location with the schema NAME+suffix instead of NAME (the
+ * record-key store beside a vault), malloc'ed; VAULT_EINVALID when the
+ * name would be too long. */
+int store_pg_sibling(char **out, const char *location, const char *suffix) VAULT_MUST_CHECK;
 
 /* Open the vault at `location` (store_pg_is_location) with the 32-byte
  * store key; create 1 makes its schema (VAULT_EEXISTS when the schema

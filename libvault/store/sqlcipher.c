@@ -37,6 +37,7 @@ enum {
     Q_META_GET,
     Q_META_PUT,
     Q_META_UPD,
+    Q_META_DEL,
     Q_POLICY_ADD,
     Q_POLICY_ACTIVE,
     Q_POLICY_NEXT,
@@ -92,6 +93,7 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_META_GET] = "SELECT value, mac FROM meta WHERE key = ?1",
     [Q_META_PUT] = "INSERT INTO meta(key, value, mac) VALUES (?1, ?2, ?3)",
     [Q_META_UPD] = "UPDATE meta SET value = ?2, mac = ?3 WHERE key = ?1",
+    [Q_META_DEL] = "DELETE FROM meta WHERE key = ?1",
     [Q_POLICY_ADD] = "INSERT INTO policies(id, hash, filename, source, applied, mac) "
                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [Q_POLICY_ACTIVE] = "SELECT id, hash, filename, source, applied, mac FROM policies "
@@ -307,7 +309,7 @@ static int db_err(sqlc *s, int src, const char *what)
 
 /* The statements that write (refused in a snapshot). */
 static const unsigned char query_writes[Q__COUNT] = {
-    [Q_META_PUT] = 1, [Q_META_UPD] = 1, [Q_POLICY_ADD] = 1, [Q_GK_ADD] = 1,
+    [Q_META_PUT] = 1, [Q_META_UPD] = 1, [Q_META_DEL] = 1, [Q_POLICY_ADD] = 1, [Q_GK_ADD] = 1,
     [Q_GK_RETIRE] = 1, [Q_REC_INSERT] = 1, [Q_REC_UPDATE] = 1, [Q_REC_DEL] = 1,
     [Q_BIDX_PUT] = 1, [Q_BIDX_DEL] = 1, [Q_AUDIT_APPEND] = 1, [Q_AUDIT_STATE_SET] = 1,
     [Q_AUDIT_STATE_DROP] = 1, [Q_STATE_PUT] = 1, [Q_CP_ADD] = 1, [Q_GRANT_INSERT] = 1,
@@ -807,6 +809,21 @@ static int sq_meta_put(store_backend *be, const store_meta *m)
 cleanup:
     done(st[0]);
     done(st[1]);
+    return rc;
+}
+
+static int sq_meta_delete(store_backend *be, const char *key)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    GUARD(stmt(&st, s, Q_META_DEL));
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    GUARD(step_done(s, st, "deleting meta"));
+    ENSURE(sqlite3_changes(s->db) == 1, VAULT_ENOTFOUND, "database: no meta value '%s'", key);
+cleanup:
+    done(st);
     return rc;
 }
 
@@ -2882,6 +2899,7 @@ static const store_backend sqlcipher_table = {
     .backup_to = sq_backup_to,
     .row_scan = sq_row_scan,
     .destroy = NULL, /* a file: the caller removes it */
+    .meta_delete = sq_meta_delete,
 };
 
 int store_sqlcipher_open(store_backend **out, const char *path, const uint8_t key[32], int create)

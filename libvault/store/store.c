@@ -107,6 +107,27 @@ cleanup:
     return rc;
 }
 
+int store_location_sibling(char **out, const char *location, const char *suffix)
+{
+    int rc = VAULT_OK;
+    size_t n;
+
+    *out = NULL;
+    ENSURE(location && *location, VAULT_EINVALID, "missing vault location");
+    if (store_pg_is_location(location)) {
+        char sfx[VAULT_NAME_MAX + 2];
+
+        snprintf(sfx, sizeof sfx, "_%s", suffix);
+        return store_pg_sibling(out, location, sfx);
+    }
+    n = strlen(location) + strlen(suffix) + 2;
+    *out = malloc(n);
+    ENSURE(*out, VAULT_ENOMEM, "out of memory");
+    snprintf(*out, n, "%s.%s", location, suffix);
+cleanup:
+    return rc;
+}
+
 void store_location_display(char *out, size_t cap, const char *location)
 {
     if (!cap)
@@ -405,7 +426,8 @@ int store_open_backend(store **out, store_backend *be, const store_guard *guard,
     if (mig)
         mig->from = 0;
     ENSURE(be, VAULT_EINVALID, "store: no backend");
-    ENSURE(be->version == STORE_BACKEND_VERSION && be->audit_state_put && be->row_scan, VAULT_ESTATE,
+    ENSURE(be->version == STORE_BACKEND_VERSION && be->audit_state_put && be->row_scan &&
+               be->meta_delete, VAULT_ESTATE,
            "store: backend '%s' has table version %u, this libvault knows %u",
            be->name ? be->name : "?", be->version, (unsigned)STORE_BACKEND_VERSION);
     ENSURE(guard && guard->mac, VAULT_EINVALID, "store: no row guard");
@@ -605,6 +627,12 @@ int store_meta_put(store *s, const char *key, const uint8_t *val, size_t len)
     GUARD(s->be->meta_put(s->be, &m));
 cleanup:
     return rc;
+}
+
+int store_meta_delete(store *s, const char *key)
+{
+    TX_WRITE(s);
+    return s->be->meta_delete(s->be, key);
 }
 
 /* ---- policies ---- */

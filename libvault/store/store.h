@@ -72,6 +72,10 @@ int store_location_is_file(const char *location);
  * its vault_keys=PATH parameter (the keys live on this host, never in the
  * database), VAULT_EINVALID when the location has none. */
 int store_location_keys_path(char **out, const char *location) VAULT_MUST_CHECK;
+/* The location of a store kept beside the vault at `location`,
+ * malloc'ed: PATH.SUFFIX for a file (and "scheme:NAME.SUFFIX"), for
+ * PostgreSQL the schema NAME_SUFFIX of the same database (reckeys.h). */
+int store_location_sibling(char **out, const char *location, const char *suffix) VAULT_MUST_CHECK;
 /* The location as messages, logs and outputs may show it: a password in a
  * PostgreSQL location replaced by "***" (docs/postgresql.md "Locations").
  * Always NUL-terminates out (cap > 0). */
@@ -135,6 +139,8 @@ int store_generation(store *s, int64_t *out) VAULT_MUST_CHECK;
 /* Small named values (vault id, creation time, ...), MAC'd. */
 int store_meta_get(store *s, const char *key, uint8_t *out, size_t cap, size_t *out_len) VAULT_MUST_CHECK;
 int store_meta_put(store *s, const char *key, const uint8_t *val, size_t len) VAULT_MUST_CHECK;
+/* Delete a meta row: VAULT_ENOTFOUND when there is none. */
+int store_meta_delete(store *s, const char *key) VAULT_MUST_CHECK;
 
 /* Policies: each applied policy is kept; the newest is active. */
 int store_policy_add(int64_t *out_id, store *s, const uint8_t hash[32], const char *filename,

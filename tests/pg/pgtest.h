@@ -320,7 +320,7 @@ static inline void check_record(vault *v, rec *r)
     memset(&row, 0, sizeof row);
     values_for(vals, r->k);
     vault__id_format(hex, r->id);
-    rc = TU_SNAP(v->db, record_load(&row, v->db, r->id));
+    rc = TU_SNAP(v->db, record_load(&row, VAULT__RX(v), r->id));
     if (rc != 0)
         fail_msg("record %s: rc %d (%s)", hex, rc, vault_error_last());
     if (strcmp(row.jurisdiction, DISTRICT[r->district]) != 0)
