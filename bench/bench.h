@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "vault.h"
@@ -16,6 +17,7 @@
 typedef struct bench_cfg {
     int quick;
     size_t residents;       /* imported into the big vault (and looked up in it) */
+    size_t pg_rows;         /* rows of the PostgreSQL section (--pg-rows) */
     double crypto_seconds;  /* per timed round of a seal/open loop */
     int crypto_rounds;      /* rounds, alternating libvault and raw */
     size_t decisions;       /* timed policy decisions per policy */
@@ -80,9 +82,24 @@ void bench_policy(json_t *out, const bench_cfg *cfg);
  * vault section is skipped. */
 void bench_vault(json_t *out, const bench_cfg *cfg, int do_vault, int do_service);
 
-/* Raw libpq on the server VAULT_PG_URI names (pg.c): adds
- * out["postgresql"], or says it was skipped when the variable is unset. */
+/* Raw libpq on the server VAULT_PG_URI names (pg.c), then a vault on the
+ * same server (pg_vault.c): adds out["postgresql"], or says it was
+ * skipped when the variable is unset. */
 void bench_pg(json_t *out, const bench_cfg *cfg);
+
+/* The raw figures the vault side is compared with (pg.c). */
+typedef struct pg_raw_figures {
+    double copy_pk_rows_per_s;
+    double point_select_per_s, point_select_p50_us;
+    double durable_commit_per_s, durable_commit_p50_us;
+    double clients_per_s, clients_p50_us, clients_p99_us; /* 8 connections */
+} pg_raw_figures;
+
+/* The vault side (pg_vault.c): a vault in schema bench_vault of the same
+ * database (c: a raw connection to it, for the record ids and to drop the
+ * schema), cfg->pg_rows residents; adds out["libvault"]. */
+void bench_pg_vault(json_t *out, const bench_cfg *cfg, PGconn *c, const char *uri,
+                    const pg_raw_figures *raw);
 
 /* The import child (argv after "--child-import"): returns the exit code. */
 int bench_import_child(int argc, char **argv);

@@ -20,14 +20,16 @@
 #endif
 
 static const char usage[] =
-    "usage: vault_bench [--quick] [--json-out FILE] [--residents N] [--only SECTION]\n"
-    "                   [--policy FILE] [--tmp DIR] [--keep]\n"
+    "usage: vault_bench [--quick] [--json-out FILE] [--residents N] [--pg-rows N]\n"
+    "                   [--only SECTION] [--policy FILE] [--tmp DIR] [--keep]\n"
     "\n"
     "Measures each libvault operation next to the raw primitive it rests on and\n"
     "prints one JSON document on standard output (progress goes to standard error).\n"
     "  --quick          small sizes (20 000 residents), under a minute\n"
     "  --json-out FILE  also write the JSON document to FILE\n"
     "  --residents N    residents to import (default 1 000 000, quick 20 000)\n"
+    "  --pg-rows N      rows and residents of the PostgreSQL section (default\n"
+    "                   100 000, quick 20 000)\n"
     "  --only SECTION   crypto, policy, vault, service or pg (default: all; service\n"
     "                   serves the imported vault with vaultd, after vault)\n"
     "  --policy FILE    the default policy (default policies/community.yaml)\n"
@@ -196,7 +198,7 @@ static void ratio_line(json_t *arr, json_t *root, const char *measure, const cha
 
 static json_t *summary(json_t *root)
 {
-    json_t *arr = json_array();
+    json_t *arr = json_array(), *pg, *f;
     char fig[160];
     double p50, p99, v, r;
 
@@ -240,6 +242,34 @@ static json_t *summary(json_t *root)
                  num(root, "import_peak_rss", NULL, "residents"));
         line(arr, "memory", fig, "< 100 MB importing 1 M residents", v < 100);
     }
+    if ((pg = json_object_get(json_object_get(root, "postgresql"), "libvault"))) {
+        static const char *const figs[4][2] = {
+            {"import", "postgresql: import, 2 workers, 7 districts (residents vs COPY rows)"},
+            {"point_read", "postgresql: audited point reads vs raw point selects"},
+            {"durable_write", "postgresql: durable record writes vs raw durable commits"},
+            {"reads_8_clients", "postgresql: 8 clients' audited reads vs 8 raw selecting"}};
+        int k;
+        for (k = 0; k < 4; k++) {
+            f = json_object_get(pg, figs[k][0]);
+            double lv = json_number_value(json_object_get(f, "libvault"));
+            double rw = json_number_value(json_object_get(f, "raw"));
+            double tr = json_number_value(json_object_get(f, "target_ratio"));
+            char tgt[64];
+            r = json_number_value(json_object_get(f, "ratio"));
+            snprintf(fig, sizeof fig, "%.3f x raw (%.0f vs %.0f %s)", r, lv, rw,
+                     json_string_value(json_object_get(f, "unit")));
+            snprintf(tgt, sizeof tgt, ">= %.2g x raw", tr);
+            line(arr, figs[k][1], fig, tr > 0 ? tgt : "(reported; no target)",
+                 tr > 0 ? r >= tr : -1);
+        }
+        f = json_object_get(json_object_get(pg, "point_read"), "vs_raw_durable_commit");
+        r = json_number_value(json_object_get(f, "ratio"));
+        snprintf(fig, sizeof fig, "%.3f x raw (%.0f vs %.0f commits/s)", r,
+                 json_number_value(json_object_get(f, "libvault")),
+                 json_number_value(json_object_get(f, "raw")));
+        line(arr, "postgresql: audited reads, one durable commit each", fig, ">= 0.8 x raw",
+             r >= 0.8);
+    }
     if (json_object_get(root, "vaultd")) {
         static const char *const batched[2][2] = {
             {"reads_batched_unix", "vaultd: audited reads, batched, Unix socket"},
@@ -274,7 +304,7 @@ int main(int argc, char **argv)
     const char *json_out = NULL, *only = NULL, *tmp = "/tmp";
     char policy[4096], self[4096];
     ssize_t n;
-    size_t residents = 0;
+    size_t residents = 0, pg_rows = 0;
     json_t *root, *params;
     char *text;
     uint64_t t0;
@@ -299,6 +329,8 @@ int main(int argc, char **argv)
             json_out = val, i++;
         } else if (val && strcmp(a, "--residents") == 0) {
             residents = parse_count(val, a), i++;
+        } else if (val && strcmp(a, "--pg-rows") == 0) {
+            pg_rows = parse_count(val, a), i++;
         } else if (val && strcmp(a, "--only") == 0) {
             only = val, i++;
             if (strcmp(only, "crypto") && strcmp(only, "policy") && strcmp(only, "vault") &&
@@ -310,6 +342,7 @@ int main(int argc, char **argv)
             tmp = val, i++;
         } else {
             if (!val && (strcmp(a, "--json-out") == 0 || strcmp(a, "--residents") == 0 ||
+                         strcmp(a, "--pg-rows") == 0 ||
                          strcmp(a, "--only") == 0 || strcmp(a, "--policy") == 0 ||
                          strcmp(a, "--tmp") == 0))
                 fprintf(stderr, "vault_bench: %s needs a value\n", a);
@@ -320,6 +353,7 @@ int main(int argc, char **argv)
         }
     }
     cfg.residents = residents ? residents : cfg.quick ? 20000 : 1000000;
+    cfg.pg_rows = pg_rows ? pg_rows : cfg.quick ? 20000 : 100000;
     cfg.crypto_seconds = cfg.quick ? 0.2 : 0.5;
     cfg.crypto_rounds = cfg.quick ? 3 : 7;
     cfg.decisions = cfg.quick ? 200000 : 2000000;
@@ -355,6 +389,7 @@ int main(int argc, char **argv)
     bench_set(root, "machine", machine());
     params = json_object();
     bench_set(params, "residents", json_integer((json_int_t)cfg.residents));
+    bench_set(params, "pg_rows", json_integer((json_int_t)cfg.pg_rows));
     bench_set(params, "decisions", json_integer((json_int_t)cfg.decisions));
     bench_set(params, "batch_size", json_integer((json_int_t)cfg.batch_size));
     bench_set(params, "service_load_seconds", bench_real(cfg.service_seconds, 1));

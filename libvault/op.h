@@ -20,7 +20,10 @@ void op_attach_tx_hooks(vault *v);
 /* An audited read: reads in a snapshot, its entries take the write lock
  * only when they are sealed at commit; op_commit fails with VAULT_EBUSY
  * when another connection wrote meanwhile, and the caller starts over
- * (op_audited_retry). */
+ * (vault_record_get_batch, session.c: at most OP_AUDITED_TRIES times).
+ * op.c itself retries nothing: any other VAULT_EBUSY (a lock not had in
+ * time, a deadlock the backend's own bounded retries did not clear,
+ * docs/postgresql.md) goes to the public call's caller. */
 #define OP_AUDITED_READ 2
 /* How many times an audited read is tried in a snapshot before it takes
  * the write lock from the start. */

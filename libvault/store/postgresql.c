@@ -41,9 +41,11 @@
  * with the DBA's pg_dump or pg_basebackup (docs/postgresql.md). */
 #include "store/postgresql.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 #include <sodium.h>
@@ -56,6 +58,12 @@
 #define PG_SEAL_CAP 256
 #define ITER_BATCH 1000
 #define KEYCHECK_LABEL "libvault/postgresql/keycheck/v1"
+/* Serialization failures and deadlocks: tries of a step the backend owns
+ * whole (a begin, the deferred write's lock step), and the most the n-th
+ * retry waits, n * [1, PG_BACKOFF_MS] ms at random (docs/postgresql.md,
+ * "Transactions and errors"). */
+#define PG_TRIES 3
+#define PG_BACKOFF_MS 20
 
 /* Type OIDs (pg_type.h, stable across releases). */
 #define OID_BYTEA 17
@@ -483,6 +491,7 @@ typedef struct pg {
     int64_t own_commits;
     int created;     /* this handle created the vault's tables (destroy) */
     int made_schema; /* ... and the schema itself (no DBA made it) */
+    char conflict[6]; /* the last error's SQLSTATE when 40001 or 40P01, else "" */
 } pg;
 
 static pg *P(store_backend *be)
@@ -716,6 +725,7 @@ static int pg_err(pg *c, const PGresult *r, const char *what, int fk_rc)
 {
     const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
+    c->conflict[0] = '\0';
     if (!r || PQstatus(c->conn) == CONNECTION_BAD || (st && strncmp(st, "08", 2) == 0) ||
         (st && (strcmp(st, "57P01") == 0 || strcmp(st, "57P02") == 0 ||
                 strcmp(st, "57P03") == 0)))
@@ -732,10 +742,12 @@ static int pg_err(pg *c, const PGresult *r, const char *what, int fk_rc)
                                                 : "the row refers to a row the store does not have");
     if (strcmp(st, "55P03") == 0 || strcmp(st, "57014") == 0)
         return vault__err(VAULT_EBUSY, "postgresql: %s: a lock was not had in time", what);
-    if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0)
+    if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0) {
+        snprintf(c->conflict, sizeof c->conflict, "%s", st);
         return vault__err(VAULT_EBUSY,
                           "postgresql: %s: another connection's transaction got in the way "
                           "(SQLSTATE %s): start over", what, st);
+    }
     if (strcmp(st, "25P02") == 0)
         return vault__err(VAULT_ESTATE,
                           "postgresql: %s: the transaction was aborted by an earlier error", what);
@@ -789,23 +801,77 @@ static int need_read(pg *c)
     return VAULT_OK;
 }
 
+/* ---- retries (40001, 40P01) ----
+ * Only a step this file owns from its first statement to its last is
+ * tried again: a begin (nothing done yet: roll back, begin again) and the
+ * deferred write's lock step (under a savepoint of its own, so a deadlock
+ * while waiting for the write lock undoes the wait only, never the
+ * transaction's reads).  A conflict anywhere else fails the call with
+ * VAULT_EBUSY, and the unit of work above starts over (its bound:
+ * OP_AUDITED_TRIES in libvault/op.h; a write call returns VAULT_EBUSY to
+ * its caller).  A serialization failure of the lock step's generation
+ * check is not retried either: the snapshot is stale and stays stale. */
+
+/* 1 when rc is the VAULT_EBUSY of a serialization failure (or, with
+ * deadlock_only, of a deadlock alone). */
+static int conflicted(const pg *c, int rc, int deadlock_only)
+{
+    if (rc != VAULT_EBUSY || !c->conflict[0])
+        return 0;
+    return !deadlock_only || strcmp(c->conflict, "40P01") == 0;
+}
+
+/* Before the n-th retry: n * [1, PG_BACKOFF_MS] ms, at random, so two
+ * connections that collided don't collide again in step. */
+static void backoff(int n)
+{
+    uint32_t ms = (uint32_t)n * (1 + randombytes_uniform(PG_BACKOFF_MS));
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    vault__err_clear();
+}
+
+/* The deferred write's lock step: the write lock, then the generation
+ * check (fails with 40001 when a commit since the snapshot bumped the
+ * row), under the savepoint vault_lock, left to the commit to release. */
+static int lock_step(pg *c)
+{
+    int rc = VAULT_OK, tries;
+    qp p = {0};
+
+    p_int(&p, c->write_key);
+    for (tries = 1;; tries++) {
+        GUARD(q(c, NULL, "taking the write lock", "SAVEPOINT vault_lock", NULL));
+        rc = q(c, NULL, "taking the write lock", "SELECT pg_advisory_xact_lock($1)", &p);
+        if (rc == VAULT_OK)
+            rc = q(c, NULL, "checking for later commits", "UPDATE generation SET n = n", NULL);
+        if (rc == VAULT_OK || !conflicted(c, rc, 1))
+            break;
+        ENSURE(tries < PG_TRIES, VAULT_EBUSY,
+               "postgresql: taking the write lock: deadlocked with another connection %d times "
+               "(SQLSTATE 40P01): start over", tries);
+        GUARD(q(c, NULL, "taking the write lock", "ROLLBACK TO SAVEPOINT vault_lock", NULL));
+        backoff(tries);
+    }
+    GUARD(rc);
+    c->locked = 1;
+cleanup:
+    return rc;
+}
+
 /* Before a write: a write transaction (a deferred one takes the lock
  * now), then a savepoint the write can fall back to. */
 static int wr_begin(pg *c, const char *what)
 {
     int rc = VAULT_OK;
-    qp p = {0};
 
     GUARD(need_read(c));
     ENSURE(c->tx != STORE_TX_SNAPSHOT, VAULT_ESTATE, "postgresql: %s in a read-only transaction",
            what);
-    if (!c->locked) {
-        p_int(&p, c->write_key);
-        GUARD(q(c, NULL, "taking the write lock", "SELECT pg_advisory_xact_lock($1)", &p));
-        /* Fails (40001) when a commit since the snapshot bumped the row. */
-        GUARD(q(c, NULL, "checking for later commits", "UPDATE generation SET n = n", NULL));
-        c->locked = 1;
-    }
+    if (!c->locked)
+        GUARD(lock_step(c));
     GUARD(q(c, NULL, what, "SAVEPOINT vault_op", NULL));
 cleanup:
     return rc;
@@ -860,9 +926,9 @@ static void abandon(pg *c)
     c->dirty = 0;
 }
 
-static int pg_begin(store_backend *be, store_tx_kind kind)
+/* One try of a begin; on failure, nothing of it is left open. */
+static int begin_once(pg *c, store_tx_kind kind)
 {
-    pg *c = P(be);
     int rc = VAULT_OK, started = 0;
     qp p = {0};
     static const char *const sql[] = {
@@ -871,10 +937,6 @@ static int pg_begin(store_backend *be, store_tx_kind kind)
         [STORE_TX_DEFERRED] = "BEGIN ISOLATION LEVEL REPEATABLE READ",
     };
 
-    ENSURE(!c->dead, VAULT_EIO, "postgresql: %s: database connection lost earlier", c->shown);
-    ENSURE(c->tx < 0, VAULT_ESTATE, "postgresql: a transaction is already open");
-    ENSURE(kind == STORE_TX_SNAPSHOT || kind == STORE_TX_WRITE || kind == STORE_TX_DEFERRED,
-           VAULT_EINVALID, "postgresql: unknown transaction kind");
     GUARD(q(c, NULL, "beginning a transaction", sql[kind], NULL));
     started = 1;
     c->tx = (int)kind;
@@ -892,6 +954,26 @@ static int pg_begin(store_backend *be, store_tx_kind kind)
 cleanup:
     if (rc < 0 && started)
         abandon(c); /* this begin's transaction, never one open before */
+    return rc;
+}
+
+static int pg_begin(store_backend *be, store_tx_kind kind)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK, tries;
+
+    ENSURE(!c->dead, VAULT_EIO, "postgresql: %s: database connection lost earlier", c->shown);
+    ENSURE(c->tx < 0, VAULT_ESTATE, "postgresql: a transaction is already open");
+    ENSURE(kind == STORE_TX_SNAPSHOT || kind == STORE_TX_WRITE || kind == STORE_TX_DEFERRED,
+           VAULT_EINVALID, "postgresql: unknown transaction kind");
+    /* Nothing is done before the begin's last statement: a conflict on
+     * the way is tried again (PG_TRIES), the last one's error returned. */
+    for (tries = 1; (rc = begin_once(c, kind)) < 0; tries++) {
+        if (!conflicted(c, rc, 0) || tries >= PG_TRIES)
+            break;
+        backoff(tries);
+    }
+cleanup:
     return rc;
 }
 

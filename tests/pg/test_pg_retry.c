@@ -1,0 +1,330 @@
+/* PostgreSQL: bounded retries of deadlocks (issue 17, docs/postgresql.md
+ * "Transactions and errors").  A deadlock is planted with two real
+ * connections: the backend's connection V holds a deferred (audited-read)
+ * transaction's snapshot, which keeps an ACCESS SHARE lock on the
+ * generation table; the DBA's connection B takes the vault's write lock
+ * (the advisory lock) and then asks for ACCESS EXCLUSIVE on generation;
+ * V's first write asks for the write lock.  V waits for B, B for V.  V's
+ * deadlock_timeout is short and B's long, so the server always picks V as
+ * the victim (the waiter whose deadlock check runs first).
+ *
+ *  - test_deadlock_bounded: B never gives up: V's lock step is tried
+ *    PG_TRIES (3) times, no more, and fails with VAULT_EBUSY; the server
+ *    counts exactly 3 deadlocks (pg_stat_database.deadlocks);
+ *  - test_deadlock_retried: B gives up (lock_timeout) after V's first
+ *    deadlock: V's second try gets the write lock, the write commits, and
+ *    the server counted 1 deadlock;
+ *  - test_stale_snapshot_not_retried: a commit since the snapshot makes the
+ *    lock step's generation check fail with 40001: VAULT_EBUSY at once,
+ *    no retry (the snapshot stays stale; the caller starts over), and the
+ *    transaction changed nothing.
+ *
+ * The bound above the backend (an audited read starts over at most
+ * OP_AUDITED_TRIES times, libvault/op.h) is session.c's. */
+#include "pgtest.h"
+
+#include <pthread.h>
+
+#include <sodium.h>
+
+#include "store/postgresql.h"
+
+#define V_DEADLOCK_MS 500 /* V's deadlock_timeout */
+#define B_GIVES_UP_MS 750 /* B's lock_timeout in test_deadlock_retried */
+
+static int schema_no;
+
+typedef struct conn_pair {
+    char schema[64];
+    store_backend *v; /* the backend under test */
+    PGconn *b;        /* the DBA's connection */
+    int64_t key;      /* the vault's write-lock key, as pg_locks shows it */
+} conn_pair;
+
+typedef struct mwriter {
+    store_backend *v;
+    int rc;
+    char err[512];
+    int64_t ms;
+    volatile int done;
+} mwriter;
+
+static void b_exec(PGconn *b, const char *sql)
+{
+    PGresult *r = PQexec(b, sql);
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(b));
+    PQclear(r);
+}
+
+static int64_t b_int(PGconn *b, const char *sql)
+{
+    PGresult *r = PQexec(b, sql);
+    int64_t n;
+
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        fail_msg("%s: %s", sql, PQerrorMessage(b));
+    n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return n;
+}
+
+/* The database's deadlock count, once the victim's backend has exited and
+ * flushed its statistics and the count has stopped moving. */
+static int64_t deadlocks(PGconn *b)
+{
+    int64_t n = -1, was;
+    int i;
+
+    for (i = 0; i < 40; i++) {
+        was = n;
+        b_exec(b, "SELECT pg_stat_clear_snapshot()");
+        n = b_int(b, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()");
+        if (i >= 4 && n == was)
+            break;
+        usleep(100 * 1000);
+    }
+    return n;
+}
+
+static void pair_open(conn_pair *p)
+{
+    char loc[1024], sql[256], opts[64];
+    uint8_t key[32];
+
+    memset(p, 0, sizeof *p);
+    snprintf(p->schema, sizeof p->schema, "retry_%d", ++schema_no);
+    assert_true((size_t)snprintf(loc, sizeof loc, "%s%svault_schema=%s", pg_uri,
+                                 strchr(pg_uri, '?') ? "&" : "?", p->schema) < sizeof loc);
+    randombytes_buf(key, sizeof key);
+    /* V's server session: a deadlock check V_DEADLOCK_MS into a wait. */
+    snprintf(opts, sizeof opts, "-c deadlock_timeout=%dms", V_DEADLOCK_MS);
+    assert_int_equal(setenv("PGOPTIONS", opts, 1), 0);
+    if (store_postgresql_open(&p->v, loc, key, 1) != 0)
+        fail_msg("store_postgresql_open: %s", vault_error_last());
+    assert_int_equal(unsetenv("PGOPTIONS"), 0);
+    p->b = PQconnectdb(pg_uri);
+    assert_int_equal(PQstatus(p->b), CONNECTION_OK);
+    b_exec(p->b, "SET deadlock_timeout = '20s'"); /* B never checks first */
+    /* The write-lock key: what V holds in a write transaction. */
+    assert_int_equal(p->v->begin(p->v, STORE_TX_WRITE), 0);
+    p->key = b_int(p->b, "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks"
+                         " WHERE locktype = 'advisory' AND granted");
+    p->v->rollback(p->v);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'");
+    assert_int_equal(b_int(p->b, sql), 0);
+}
+
+static void pair_close(conn_pair *p)
+{
+    char sql[128];
+
+    if (p->v)
+        p->v->free(p->v);
+    p->v = NULL;
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", p->schema);
+    b_exec(p->b, "SET client_min_messages = warning");
+    b_exec(p->b, sql);
+    PQfinish(p->b);
+}
+
+static void *meta_writer(void *arg)
+{
+    mwriter *w = arg;
+    static const uint8_t value[4] = {1, 2, 3, 4};
+    store_meta m;
+    int64_t t0 = now_ms();
+
+    memset(&m, 0, sizeof m);
+    m.key = "retry_test";
+    m.value = value;
+    m.len = sizeof value;
+    w->rc = w->v->meta_put(w->v, &m);
+    w->ms = now_ms() - t0;
+    snprintf(w->err, sizeof w->err, "%s", w->rc < 0 ? vault_error_last() : "");
+    w->done = 1;
+    return NULL;
+}
+
+static int meta_found(void *arg, const store_meta *row)
+{
+    (void)row;
+    *(int *)arg = 1;
+    return 1;
+}
+
+/* V in a deferred transaction, B holding the write lock; V's writer
+ * thread started and seen waiting for the lock; then B's LOCK TABLE sent
+ * (not waited for): the deadlock.  lock_timeout_ms > 0: B gives up then. */
+static void plant_deadlock(conn_pair *p, mwriter *w, pthread_t *t, int lock_timeout_ms)
+{
+    char sql[256];
+    int i;
+
+    assert_int_equal(p->v->begin(p->v, STORE_TX_DEFERRED), 0);
+    b_exec(p->b, "BEGIN");
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%lld)", (long long)p->key);
+    b_exec(p->b, sql);
+    if (lock_timeout_ms > 0) {
+        snprintf(sql, sizeof sql, "SET LOCAL lock_timeout = '%dms'", lock_timeout_ms);
+        b_exec(p->b, sql);
+    }
+    memset(w, 0, sizeof *w);
+    w->v = p->v;
+    assert_int_equal(pthread_create(t, NULL, meta_writer, w), 0);
+    for (i = 0; i < 500 && b_int(p->b, "SELECT count(*) FROM pg_locks WHERE locktype ="
+                                        " 'advisory' AND NOT granted") == 0; i++)
+        usleep(10 * 1000);
+    assert_true(i < 500); /* V waits for the write lock */
+    snprintf(sql, sizeof sql, "LOCK TABLE %s.generation IN ACCESS EXCLUSIVE MODE", p->schema);
+    assert_int_equal(PQsendQuery(p->b, sql), 1);
+}
+
+/* Wait for the writer (at most 30 s: an unbounded retry fails here). */
+static void writer_join(mwriter *w, pthread_t t)
+{
+    int i;
+
+    for (i = 0; i < 3000 && !w->done; i++)
+        usleep(10 * 1000);
+    if (!w->done)
+        fail_msg("the write was still retrying after 30 s: the retries are not bounded");
+    assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+/* B's LOCK TABLE's result: 1 granted, 0 refused by its lock_timeout. */
+static int b_lock_result(PGconn *b)
+{
+    PGresult *r;
+    int ok = -1;
+
+    while ((r = PQgetResult(b)) != NULL) {
+        if (PQresultStatus(r) == PGRES_COMMAND_OK)
+            ok = 1;
+        else if (strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "55P03") == 0)
+            ok = 0;
+        else
+            fail_msg("LOCK TABLE: %s", PQerrorMessage(b));
+        PQclear(r);
+    }
+    assert_true(ok >= 0);
+    return ok;
+}
+
+static void test_deadlock_bounded(void **state)
+{
+    conn_pair p;
+    mwriter w;
+    pthread_t t;
+    int64_t before, after;
+
+    (void)state;
+    pair_open(&p);
+    before = deadlocks(p.b);
+    plant_deadlock(&p, &w, &t, 0);
+    writer_join(&w, t);
+    assert_int_equal(w.rc, VAULT_EBUSY);
+    assert_non_null(strstr(w.err, "deadlocked with another connection 3 times"));
+    assert_non_null(strstr(w.err, "40P01"));
+    assert_null(strchr(w.err, '\n'));
+    /* three waits of at least the deadlock timeout each */
+    assert_true(w.ms >= 3 * V_DEADLOCK_MS - 50);
+    p.v->rollback(p.v); /* releases V's locks: B's LOCK TABLE goes through */
+    assert_int_equal(b_lock_result(p.b), 1);
+    b_exec(p.b, "ROLLBACK");
+    p.v->free(p.v); /* V's backend exits: its statistics are flushed */
+    p.v = NULL;
+    after = deadlocks(p.b);
+    printf("# deadlock every try: VAULT_EBUSY after %lld ms, %lld deadlocks counted\n",
+           (long long)w.ms, (long long)(after - before));
+    assert_int_equal(after - before, 3);
+    pair_close(&p);
+}
+
+static void test_deadlock_retried(void **state)
+{
+    conn_pair p;
+    mwriter w;
+    pthread_t t;
+    int64_t before, after;
+    int found = 0;
+
+    (void)state;
+    pair_open(&p);
+    before = deadlocks(p.b);
+    plant_deadlock(&p, &w, &t, B_GIVES_UP_MS);
+    /* B's wait ends by its lock_timeout, after V's first deadlock and
+     * before V's second try would be checked; B then lets the lock go. */
+    assert_int_equal(b_lock_result(p.b), 0);
+    b_exec(p.b, "ROLLBACK");
+    writer_join(&w, t);
+    if (w.rc != 0)
+        fail_msg("the retried write failed: %s", w.err);
+    assert_true(w.ms >= V_DEADLOCK_MS - 50); /* it did wait for one deadlock */
+    assert_int_equal(p.v->commit(p.v), 0);
+    assert_int_equal(p.v->begin(p.v, STORE_TX_SNAPSHOT), 0);
+    assert_int_equal(p.v->meta_get(p.v, "retry_test", meta_found, &found), 0);
+    p.v->rollback(p.v);
+    assert_int_equal(found, 1);
+    p.v->free(p.v);
+    p.v = NULL;
+    after = deadlocks(p.b);
+    printf("# one deadlock: the second try got the write lock after %lld ms, %lld deadlocks "
+           "counted\n", (long long)w.ms, (long long)(after - before));
+    assert_int_equal(after - before, 1);
+    pair_close(&p);
+}
+
+static void test_stale_snapshot_not_retried(void **state)
+{
+    conn_pair p;
+    mwriter w;
+    pthread_t t;
+    char sql[128];
+    int found = 0;
+    int64_t gen;
+
+    (void)state;
+    pair_open(&p);
+    assert_int_equal(p.v->begin(p.v, STORE_TX_DEFERRED), 0);
+    snprintf(sql, sizeof sql, "UPDATE %s.generation SET n = n + 1", p.schema);
+    b_exec(p.b, sql); /* another connection's commit since the snapshot */
+    snprintf(sql, sizeof sql, "SELECT n FROM %s.generation", p.schema);
+    gen = b_int(p.b, sql);
+    memset(&w, 0, sizeof w);
+    w.v = p.v;
+    assert_int_equal(pthread_create(&t, NULL, meta_writer, &w), 0);
+    writer_join(&w, t);
+    assert_int_equal(w.rc, VAULT_EBUSY);
+    assert_non_null(strstr(w.err, "40001"));
+    assert_non_null(strstr(w.err, "start over"));
+    assert_null(strstr(w.err, "times")); /* one try, not the deadlock's three */
+    p.v->rollback(p.v);
+    assert_int_equal(b_int(p.b, sql), gen);
+    /* The caller's new transaction sees the commit and writes. */
+    assert_int_equal(p.v->begin(p.v, STORE_TX_DEFERRED), 0);
+    memset(&w, 0, sizeof w);
+    w.v = p.v;
+    assert_int_equal(pthread_create(&t, NULL, meta_writer, &w), 0);
+    writer_join(&w, t);
+    if (w.rc != 0)
+        fail_msg("the write after starting over failed: %s", w.err);
+    assert_int_equal(p.v->commit(p.v), 0);
+    assert_int_equal(p.v->begin(p.v, STORE_TX_SNAPSHOT), 0);
+    assert_int_equal(p.v->meta_get(p.v, "retry_test", meta_found, &found), 0);
+    p.v->rollback(p.v);
+    assert_int_equal(found, 1);
+    pair_close(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_deadlock_bounded),
+        cmocka_unit_test(test_deadlock_retried),
+        cmocka_unit_test(test_stale_snapshot_not_retried),
+    };
+
+    return pgtest_run("test_pg_retry", tests, sizeof tests / sizeof tests[0]);
+}
