@@ -185,7 +185,11 @@ GRANT SELECT ON ALL TABLES IN SCHEMA app TO vaultd_app;
 GRANT INSERT, UPDATE, DELETE ON app.meta, app.policies, app.grade_keys, app.records,
       app.fields, app.blind_index, app.checkpoints, app.grants, app.quota_use TO vaultd_app;
 GRANT UPDATE ON app.generation, app.audit_state TO vaultd_app;
-GRANT INSERT ON app.audit TO vaultd_app;" >/dev/null && ok "i: vaultd_app made with the documented GRANTs" ||
+GRANT INSERT ON app.audit TO vaultd_app;
+GRANT USAGE ON SCHEMA app_rkeys TO vaultd_app;
+GRANT SELECT ON ALL TABLES IN SCHEMA app_rkeys TO vaultd_app;
+GRANT INSERT, UPDATE, DELETE ON app_rkeys.meta TO vaultd_app;
+GRANT UPDATE ON app_rkeys.generation TO vaultd_app;" >/dev/null && ok "i: vaultd_app made with the documented GRANTs" ||
     bad "i: the documented GRANTs: $(head -c 200 "$TMP/sqlerr")"
 AS_USER=vaultd_app
 expect_exit 0 "i: the app role reads a record" -- vc "${OFFICER[@]}" record get "$RA" --fields phone
