@@ -179,8 +179,10 @@ int vault_audit_anomalies(char **out, vault *v, int64_t window, int as_json)
     ENSURE(v, VAULT_EINVALID, "missing vault handle");
     ENSURE(window >= 60 && window <= 366 * 86400, VAULT_EINVALID,
            "audit anomalies: the window must be 1m ... 366d");
-    if (v->remote)
-        return client_audit_anomalies(out, v, window, as_json);
+    if (v->remote) {
+        rc = client_audit_anomalies(out, v, window, as_json);
+        goto cleanup;
+    }
     GUARD(vault__enter(v));
     entered = 1;
     /* A query of the log about people: logged first, like the reports. */

@@ -537,8 +537,10 @@ int vault_audit_summary(char **out, vault *v, const char *by, const char *month,
            "audit summary: unknown format %d (text, JSON or CSV)", format);
     GUARD(parse_by(&c, by));
     GUARD(parse_month(&c, month));
-    if (v->remote)
-        return client_audit_summary(out, v, by, month, format);
+    if (v->remote) {
+        rc = client_audit_summary(out, v, by, month, format);
+        goto cleanup;
+    }
     c.v = v;
     GUARD(vault__enter(v));
     entered = 1;
