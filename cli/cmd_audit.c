@@ -1,5 +1,5 @@
-/* vaultctl audit verify|checkpoint|pubkey|export|report|prove|consistency|check-proof|
- * verify-bundle|witness. */
+/* vaultctl audit verify|checkpoint|pubkey|export|report|anomalies|summary|prove|
+ * consistency|check-proof|verify-bundle|witness. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,6 +373,9 @@ int cmd_audit(cli *c, int argc, char **argv)
                                          {"witness-quorum", required_argument, NULL, 'Q'},
                                          {"since", required_argument, NULL, 'S'},
                                          {"compact", no_argument, NULL, 'C'},
+                                         {"by", required_argument, NULL, 'Y'},
+                                         {"month", required_argument, NULL, 'M'},
+                                         {"csv", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     const char *wk_paths[64], *quorum_arg = NULL;
     char *wkeys[64] = {0};
@@ -383,7 +386,8 @@ int cmd_audit(cli *c, int argc, char **argv)
     const char *seq_arg = NULL, *size_arg = NULL, *from_arg = NULL, *to_arg = NULL;
     const char *max_age_arg = NULL, *bundle_path = NULL, *since_path = NULL;
     char *since = NULL;
-    int compact = 0;
+    const char *by_arg = NULL, *month_arg = NULL;
+    int compact = 0, csv = 0;
     int64_t max_age = 0;
     uint64_t a = 0, b = 0;
     vault_proof proof = {0};
@@ -436,6 +440,9 @@ int cmd_audit(cli *c, int argc, char **argv)
         case 'Q': quorum_arg = optarg; break;
         case 'S': since_path = optarg; break;
         case 'C': compact = 1; break;
+        case 'Y': by_arg = optarg; break;
+        case 'M': month_arg = optarg; break;
+        case 'V': csv = 1; break;
         default:
             if ((r = cli_global_option(c, opt, optarg)) <= 0) {
                 ex = r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
@@ -445,8 +452,9 @@ int cmd_audit(cli *c, int argc, char **argv)
     }
     sub = optind < argc ? argv[optind] : NULL;
     if (!sub) {
-        ex = cli_usage_error(c, "say verify, checkpoint, pubkey, export, report, prove, "
-                                "consistency, check-proof, verify-bundle or witness");
+        ex = cli_usage_error(c, "say verify, checkpoint, pubkey, export, report, anomalies, "
+                                "summary, prove, consistency, check-proof, verify-bundle or "
+                                "witness");
         goto out;
     }
     if (max_age_arg && (max_age = cli_parse_duration(max_age_arg)) <= 0) {
@@ -489,6 +497,10 @@ int cmd_audit(cli *c, int argc, char **argv)
     }
     if (since_path && strcmp(sub, "anomalies") != 0 && (strcmp(sub, "verify") != 0 || export_path)) {
         ex = cli_usage_error(c, "--since goes with verify in the vault (not with --export), or anomalies");
+        goto out;
+    }
+    if ((by_arg || month_arg || csv) && strcmp(sub, "summary") != 0) {
+        ex = cli_usage_error(c, "--by, --month and --csv go with summary");
         goto out;
     }
     if (compact && strcmp(sub, "export") != 0) {
@@ -685,6 +697,26 @@ int cmd_audit(cli *c, int argc, char **argv)
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             goto out;
         rc = vault_audit_anomalies(&text, v, window, c->json);
+        if (rc == VAULT_OK) {
+            fputs(text, stdout);
+            if (c->json)
+                fputc('\n', stdout);
+        }
+    } else if (strcmp(sub, "summary") == 0) {
+        c->cmd = "audit summary";
+        if (!month_arg) {
+            ex = cli_usage_error(c, "summary needs --month YYYY-MM");
+            goto out;
+        }
+        if (csv && c->json) {
+            ex = cli_usage_error(c, "give --json or --csv, not both");
+            goto out;
+        }
+        if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
+            goto out;
+        rc = vault_audit_summary(&text, v, by_arg, month_arg,
+                                 c->json ? VAULT_SUMMARY_JSON
+                                 : csv   ? VAULT_SUMMARY_CSV : VAULT_SUMMARY_TEXT);
         if (rc == VAULT_OK) {
             fputs(text, stdout);
             if (c->json)

@@ -900,8 +900,40 @@ VAULT_API int vault_audit_report(char **out, vault *v, int kind, const char *arg
  * "Anomalies").  *out (vault_free) is text, or with as_json a JSON array
  * of {user, role, department, count, role_median, score, peers, flagged},
  * flagged first.  Reads the window's entries only (found by their signed
- * times).  Logged.  Not in client mode yet (VAULT_EINVALID). */
+ * times), each checked against the hash chain up to the newest entry
+ * (VAULT_EINTEGRITY when one does not match).  Logged.  In client mode
+ * through vaultd (POST /v1/audit/anomalies, an auditor's route). */
 VAULT_API int vault_audit_anomalies(char **out, vault *v, int64_t window, int as_json) VAULT_CHECK;
+
+/* Purpose accounting for the privacy officer (docs/audit-format.md
+ * "Summary"): the audit entries of one calendar month, `month` "YYYY-MM"
+ * in UTC (from its first day 00:00 UTC to the next month's), counted by
+ * the keys of `by`, a comma list of department, purpose, role, action
+ * and outcome (NULL: "department,purpose"; VAULT_EINVALID for an unknown
+ * key, one named twice, or a month not YYYY-MM of 1970 or later).
+ * outcome is refused (the operation was refused or failed), denied (it
+ * was, or a field was), masked (a field was masked, none denied) or
+ * allowed.  Per group: entries, residents (the distinct records its
+ * entries name, canaries left out: a decoy is no resident) and
+ * canary_entries (entries that touched a canary).  Every entry counted is
+ * checked against the hash chain up to the newest entry's MAC'd head
+ * (VAULT_EINTEGRITY when one does not match), never taken from the
+ * unsigned index copies.  *out (vault_free): with VAULT_SUMMARY_TEXT a
+ * table (a first line with the totals, "-" for an empty value, text
+ * escaped as in reports); VAULT_SUMMARY_JSON {month, zone, from, to, by,
+ * entries, residents, canary_entries, groups: [{<key>: value, ...,
+ * entries, residents, canary_entries}]}; VAULT_SUMMARY_CSV RFC 4180 (a
+ * header row, every field quoted, CRLF).  Groups sorted by their values.
+ * Logged (action audit_summary, detail "month M by K,..."). In client mode
+ * through vaultd (POST /v1/audit/summary, an auditor's route). */
+#define VAULT_SUMMARY_TEXT 0
+#define VAULT_SUMMARY_JSON 1
+#define VAULT_SUMMARY_CSV 2
+VAULT_API int vault_const_summary_text(void);
+VAULT_API int vault_const_summary_json(void);
+VAULT_API int vault_const_summary_csv(void);
+VAULT_API int vault_audit_summary(char **out, vault *v, const char *by, const char *month,
+                                  int format) VAULT_CHECK;
 
 /* ---- Proofs (RFC 6962; docs/audit-format.md section "Proofs") ----------
  * Entry seq (1-based, as everywhere in the log) is the RFC 6962 leaf

@@ -569,6 +569,64 @@ static int h_audit_report(vd_request *r)
     return listing(r, "entries", out, text, "report");
 }
 
+/* /v1/audit/anomalies {window?, format?}: window in seconds (default 7 days). */
+static int h_audit_anomalies(vd_request *r)
+{
+    json_t *w = json_object_get(r->body, "window");
+    json_int_t window = 7 * 86400;
+    char *out = NULL;
+    int rc, text;
+
+    if (w && !json_is_null(w)) {
+        if (!json_is_integer(w))
+            return vd_fail(r, VAULT_EINVALID,
+                           "request body: 'window' must be an integer number of seconds");
+        window = json_integer_value(w);
+    }
+    if ((text = arg_text_format(r)) < 0 || vd_actor(r) < 0)
+        return -1;
+    rc = vault_audit_anomalies(&out, r->v, (int64_t)window, !text);
+    if (rc != VAULT_OK)
+        return vd_fail(r, rc, NULL);
+    return listing(r, "users", out, text, "anomaly list");
+}
+
+/* /v1/audit/summary {month, by?, format?: json|text|csv}: {summary} or,
+ * as text or CSV, {text}. */
+static int h_audit_summary(vd_request *r)
+{
+    json_t *f = json_object_get(r->body, "format");
+    const char *month, *by = NULL, *fs = "json";
+    char *out = NULL;
+    json_error_t jerr;
+    int rc, format;
+
+    if (!(month = arg_str(r, "month", 1)))
+        return -1;
+    if (json_object_get(r->body, "by") && !(by = arg_str(r, "by", 1)))
+        return -1;
+    if (f && !json_is_null(f) && !(fs = json_string_value(f)))
+        fs = "";
+    format = !strcmp(fs, "json") ? VAULT_SUMMARY_JSON
+             : !strcmp(fs, "text") ? VAULT_SUMMARY_TEXT
+             : !strcmp(fs, "csv") ? VAULT_SUMMARY_CSV : -1;
+    if (format < 0)
+        return vd_fail(r, VAULT_EINVALID, "request body: 'format' must be json, text or csv");
+    if (vd_actor(r) < 0)
+        return -1;
+    rc = vault_audit_summary(&out, r->v, by, month, format);
+    if (rc != VAULT_OK)
+        return vd_fail(r, rc, NULL);
+    if (format == VAULT_SUMMARY_JSON)
+        r->out = json_pack("{s:o}", "summary", json_loads(out, 0, &jerr));
+    else
+        r->out = json_pack("{s:s}", "text", out);
+    vault_free(out);
+    if (!r->out)
+        return vd_fail(r, VAULT_ERROR, "the summary is not valid UTF-8 or JSON");
+    return 0;
+}
+
 /* ---- policy ---- */
 
 /* A tree size or sequence number: a non-negative integer, 0 when absent
@@ -1127,6 +1185,8 @@ const vd_route vd_routes[] = {
     {"POST", "/v1/audit/prove", h_audit_prove, 1, 0, 0, 0},
     {"POST", "/v1/audit/consistency", h_audit_consistency, 1, 0, 0, 0},
     {"POST", "/v1/audit/report", h_audit_report, 1, AU, 0, 0},
+    {"POST", "/v1/audit/anomalies", h_audit_anomalies, 1, AU, 0, 0},
+    {"POST", "/v1/audit/summary", h_audit_summary, 1, AU, 0, 0},
     {"POST", "/v1/audit/bundle", h_audit_bundle, 1, AU, 0, 0},
     {"POST", "/v1/audit/export", h_audit_export, 1, AU, 0, 0},
     {"POST", "/v1/grants/issue", h_grant_issue, 1, OA, 0, 0},

@@ -1699,6 +1699,55 @@ cleanup:
     return rc;
 }
 
+int client_audit_anomalies(char **out, vault *v, int64_t window, int as_json)
+{
+    int rc = VAULT_OK;
+    const char *purpose;
+    json_t *b;
+
+    ENSURE(out, VAULT_EINVALID, "missing output");
+    *out = NULL;
+    GUARD(enter(v));
+    rc = handle_purpose(&purpose, v);
+    if (rc == VAULT_OK) {
+        b = json_pack("{s:s,s:I}", "purpose", purpose, "window", (json_int_t)window);
+        rc = listing(out, v, "/v1/audit/anomalies", b, "users", as_json);
+    }
+    leave(v);
+cleanup:
+    return rc;
+}
+
+int client_audit_summary(char **out, vault *v, const char *by, const char *month, int format)
+{
+    static const char *const formats[] = {"text", "json", "csv"};
+    int rc = VAULT_OK;
+    const char *purpose;
+    json_t *b = NULL, *ans = NULL;
+
+    ENSURE(out && month, VAULT_EINVALID, "missing output or month");
+    *out = NULL;
+    ENSURE(format >= VAULT_SUMMARY_TEXT && format <= VAULT_SUMMARY_CSV, VAULT_EINVALID,
+           "audit summary: unknown format %d", format);
+    GUARD(enter(v));
+    rc = handle_purpose(&purpose, v);
+    if (rc == VAULT_OK) {
+        b = json_pack("{s:s,s:s,s:s}", "purpose", purpose, "month", month, "format",
+                      formats[format]);
+        if (b && by)
+            json_object_set_new(b, "by", json_string(by));
+        /* JSON: the member "summary"; text and CSV: "text" */
+        rc = post(&ans, v, "/v1/audit/summary", b);
+        if (rc == VAULT_OK)
+            rc = format == VAULT_SUMMARY_JSON ? dump_member(out, ans, "summary")
+                                              : dup_member(out, ans, "text");
+    }
+    leave(v);
+cleanup:
+    json_decref(ans);
+    return rc;
+}
+
 int client_key_rotate(vault *v, const char *grade)
 {
     int rc = VAULT_OK;

@@ -63,6 +63,12 @@ int client_audit_verify(vault_audit_result *out, vault *v, const char *const *no
                         size_t nnotes);
 int client_audit_export(vault *v, const char *path);
 int client_audit_report(char **out, vault *v, int kind, const char *arg, int as_json);
+/* POST {window, format} to /v1/audit/anomalies: the answer's "users" (or
+ * "text"), as vault_audit_anomalies gives it. */
+int client_audit_anomalies(char **out, vault *v, int64_t window, int as_json);
+/* POST {by, month, format: text|json|csv} to /v1/audit/summary: the
+ * answer's "summary" object (format json) or its "text". */
+int client_audit_summary(char **out, vault *v, const char *by, const char *month, int format);
 /* POST {k1: a, k2: b} to a proof route (/v1/audit/prove, /v1/audit/consistency);
  * *out_json (malloc'ed) is the answer, a proof object for audit_prove.c to parse. */
 int client_audit_proof(char **out_json, vault *v, const char *route, const char *k1, uint64_t a,

@@ -298,4 +298,32 @@ expect_exit 0 "the JSON report over the planted entry" -- \
 if grep -q "$(printf '\033')" "$TMP/out"; then bad "an ESC byte reached the JSON report"; else ok "JSON escapes ESC too"; fi
 expect_grep 'x\\n2026' "$TMP/out" "JSON escapes the newline"
 
+# 9. audit summary (issue 19): the month's table, CSV, bad keys and months
+#    refused in one line each, and a log changed behind libvault's back
+#    refused (exit 3) instead of counted.
+s=$(fresh summary)
+M=$(date -u +%Y-%m)
+sv() { "$VAULTCTL" --vault "$s/v" --key-file "$s/k" "$@"; }
+expect_exit 0 "audit summary" -- sv audit summary --month "$M"
+expect_grep "1 residents (canaries not counted)" "$TMP/out" "summary: the one resident"
+expect_grep "^community_committee  *grid_management  *3  *1  *0$" "$TMP/out" "summary: the grid worker's three reads"
+expect_exit 0 "audit summary --csv" -- sv audit summary --month "$M" --by purpose,outcome --csv
+expect_grep '^"grid_management","masked","3","1","0"' "$TMP/out" "summary --csv: quoted fields"
+[ "$(grep -c $'\r$' "$TMP/out")" = "$(wc -l <"$TMP/out")" ] && [ "$(wc -l <"$TMP/out")" -ge 2 ] \
+    && ok "summary --csv: every line ends in CRLF" || bad "summary --csv: not CRLF line ends"
+for m in 2026-13 2026-1 1969-12 26-11; do
+    expect_exit 7 "summary --month $m is refused" -- sv audit summary --month "$m"
+    [ "$(wc -l <"$TMP/err")" = 1 ] && grep -q "YYYY-MM" "$TMP/err" && ok "  in one line naming YYYY-MM" || bad "  the error for $m: $(cat "$TMP/err")"
+done
+expect_exit 7 "summary --by with an unknown key" -- sv audit summary --month "$M" --by department,dept
+expect_grep "unknown key 'dept'" "$TMP/err" "  names the key"
+[ "$(wc -l <"$TMP/err")" = 1 ] && ok "  in one line" || bad "  $(wc -l <"$TMP/err") lines"
+expect_exit 2 "summary needs --month" -- sv audit summary
+expect_exit 2 "--by goes with summary" -- sv audit report --denied --by role
+expect_exit 2 "--csv and --json together" -- sv --json audit summary --month "$M" --csv
+sql "$s" "UPDATE audit SET entry = CAST(substr(entry, 1, instr(entry, CAST('grid_management' AS BLOB)) - 1) || CAST('grid_managemenT' AS BLOB) || substr(entry, instr(entry, CAST('grid_management' AS BLOB)) + 15) AS BLOB) WHERE pos = (SELECT min(pos) FROM audit WHERE instr(entry, CAST('grid_management' AS BLOB)) > 0);" >/dev/null 2>&1
+expect_exit 3 "summary of a log with a changed entry is refused" -- sv audit summary --month "$M"
+expect_grep "does not match the chain" "$TMP/err" "  naming the chain"
+expect_exit 3 "and so are the anomalies" -- sv audit anomalies --since 1d
+
 finish

@@ -128,6 +128,10 @@ if [ "${2:-}" = --client ]; then
     jcase "grants" 0 "[].id:str" "[].state:str" "[].not_after:int" -- "${R[@]}" grants
     jcase "audit verify" 0 exact=ok,failure,bad_seq,entries,checkpoints,message,newest_size,newest_time \
         ok=true failure= entries:int -- "${R[@]}" audit verify
+    jcase "audit anomalies" 0 "[].user:str" "[].count:int" "[].flagged:bool" -- "${R[@]}" audit anomalies --since 1d
+    jcase "audit summary" 0 exact=month,zone,from,to,by,entries,residents,canary_entries,groups \
+        zone=UTC residents:int "groups[].purpose:str" "groups[].entries:int" -- \
+        "${R[@]}" audit summary --month "$(date -u +%Y-%m)"
     jrefuse "demo" -- "${R[@]}" demo
     finish
     exit
@@ -206,6 +210,10 @@ jrefuse "audit export" -- vc audit export
 jcase "audit report" 0 "[].seq:int" "[].action:str" "[].record=$ID" -- vc audit report --record "$ID"
 jcase "audit anomalies" 0 "[].user:str" "[].role:str" "[].count:int" "[].role_median:num" \
     "[].score:num" "[].peers:int" "[].flagged:bool" -- vc audit anomalies --since 1d
+jcase "audit summary" 0 exact=month,zone,from,to,by,entries,residents,canary_entries,groups \
+    month="$(date -u +%Y-%m)" zone=UTC by:list entries:int residents:int canary_entries:int \
+    "groups[].department:str" "groups[].action:str" "groups[].entries:int" "groups[].residents:int" \
+    "groups[].canary_entries:int" -- vc audit summary --month "$(date -u +%Y-%m)" --by department,action
 jcase "audit report" 0 exact=bundle,record bundle="$d/b.json" record="$ID" -- vc audit report --record "$ID" --bundle "$d/b.json"
 jcase "audit verify-bundle" 0 exact=ok,failure,bad_seq,entries,message,size,time ok=true failure= entries:int size:int -- \
     "$VAULTCTL" --json audit verify-bundle "$d/b.json" --pubkey "$d/pub"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # vaultctl on a PostgreSQL vault (docs/postgresql.md "Locations"), run
 # inside a throwaway cluster (tests/pg/pg_cluster.sh run: VAULT_PG_URI set):
-# init, record add and get, audit verify through --vault 'postgresql://...'
+# init, record add and get, audit verify and summary through --vault 'postgresql://...'
 # and the pg: form; backup refused naming pg_dump; the location's password
 # in no output, error or export.
 VAULTCTL=$1
@@ -35,6 +35,10 @@ expect_exit 0 "record get through the pg: form" -- "$VAULTCTL" --vault "$PGV" --
 expect_grep "13812345678" "$TMP/out" "the same record"
 expect_exit 0 "audit verify" -- "$VAULTCTL" --vault "$V" --key-file "$K" audit verify
 nopw "audit verify"
+# the summary's chain-checked scan over the PostgreSQL rows (issue 19)
+expect_exit 0 "audit summary" -- "$VAULTCTL" --vault "$V" --key-file "$K" audit summary --month "$(date -u +%Y-%m)" --by action,outcome
+expect_grep "create  *allowed  *1  *1  *0" "$TMP/out" "the record add counted, one resident"
+nopw "audit summary"
 expect_exit 0 "audit export" -- "$VAULTCTL" --vault "$V" --key-file "$K" audit export --out "$TMP/log.export"
 grep -q -- "$PW" "$TMP/log.export" && bad "the export holds the password" || ok "the export holds no password"
 "$VAULTCTL" --vault "$V" --key-file "$K" backup --out "$TMP/copy.vault" >"$TMP/out" 2>"$TMP/err"

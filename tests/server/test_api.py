@@ -82,7 +82,7 @@ class ApiTest(unittest.TestCase):
                        "value": "13800000000", "action": "read", "filename": "p.yaml",
                        "yaml": "not: a policy", "effect": "allow", "not_after": 4000000000,
                        "reason": "test", "kind": "denied", "grade": "personal",
-                       "seq": 1, "from": 0, "record": "0" * 32}
+                       "seq": 1, "from": 0, "record": "0" * 32, "month": "2026-11"}
             for (method, path), officer in sorted(spec_routes(self.spec).items()):
                 op = self.spec["paths"][path][method]
                 body = None

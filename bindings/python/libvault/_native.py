@@ -172,6 +172,7 @@ _CONST_NAMES = [
     "audit_ok", "audit_modified", "audit_missing", "audit_reordered", "audit_truncated",
     "audit_bad_signature", "audit_malformed", "audit_rolled_back", "audit_unwitnessed",
     "report_record", "report_user", "report_denied", "report_break_glass", "export_compact",
+    "summary_text", "summary_json", "summary_csv",
 ]
 for _n in _CONST_NAMES:
     _fn("vault_const_" + _n, c_int)
@@ -485,6 +486,7 @@ _fn("vault_audit_verify_export_witnessed", c_int, POINTER(vault_audit_result), c
 _fn("vault_audit_notes_max", c_size_t)
 _fn("vault_audit_report", c_int, _pvp, _vp, c_int, c_char_p, c_int)
 _fn("vault_audit_anomalies", c_int, _pvp, _vp, ctypes.c_int64, c_int)
+_fn("vault_audit_summary", c_int, _pvp, _vp, c_char_p, c_char_p, c_int)
 # RFC 6962 proofs (the bindings read a proof through vault_proof_json).
 _pproof = POINTER(vault_proof)
 _fn("vault_proof_struct_size", c_size_t)

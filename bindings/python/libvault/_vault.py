@@ -1232,6 +1232,32 @@ class Vault:
         got = _parse_json(_n.take_string(out))
         return [dict(x) for x in got]
 
+    def audit_summary(self, month: str, by: Union[str, Sequence[str], None] = None, *,
+                      format: str = "json") -> Union[Dict[str, Any], str]:
+        """Purpose accounting: the audit entries of ``month`` ("YYYY-MM", a
+        UTC calendar month) counted by ``by`` (keys among department,
+        purpose, role, action, outcome, as a list or a comma string;
+        default department and purpose).  Per group the entries, the
+        distinct residents they name (canaries left out) and the entries
+        that touched a canary.  ``format`` "json" (the default) gives the
+        dict {month, zone, from, to, by, entries, residents,
+        canary_entries, groups}; "text" the table, "csv" RFC 4180 text.
+        Every entry counted is checked against the hash chain
+        (:class:`~libvault.IntegrityError` otherwise); bad keys or months
+        raise :class:`~libvault.InvalidInput`.  Logged (action
+        ``audit_summary``)."""
+        formats = {"text": _n._const("summary_text"), "json": _n._const("summary_json"),
+                   "csv": _n._const("summary_csv")}
+        if format not in formats:
+            raise ValueError("format must be json, text or csv")
+        keys = by if by is None or isinstance(by, str) else ",".join(by)
+        out = c_void_p()
+        with self._use() as v:
+            check(_n.lib.vault_audit_summary(byref(out), v, _ob(keys, "by"), _b(month, "month"),
+                                              formats[format]))
+        text = _n.take_string(out)
+        return _json_object(text, "vault_audit_summary") if format == "json" else text
+
     def audit_bundle(self, record_id: str) -> Dict[str, Any]:
         """The resident's proof bundle of record ``record_id`` as a dict
         (docs/audit-format.md section 11): every entry filed under it up to
