@@ -13,7 +13,8 @@
  *     "READ <id>" a reader reported after vault_record_get returned is
  *     matched by a read entry for that record by that user, and each
  *     record created has its create entry.
- * 20 kills normally; VAULT_TEST_EXTENDED=1 runs 200. */
+ * 20 kills normally; VAULT_TEST_EXTENDED=1 runs 200.
+ * test_kill_erasing does the same to an eraser: see its comment. */
 #include "testutil.h"
 #include "testsnap.h"
 
@@ -29,6 +30,7 @@
 #include "audit/audit_format.h"
 #include "crypto.h"
 #include "keyring.h"
+#include "reckeys.h"
 #include "store/store.h"
 #include "vault_int.h"
 
@@ -745,10 +747,226 @@ static void test_kill_at_random(void **state)
     tu_rmdir(x.dir);
 }
 
+/* ---- erasure under SIGKILL (issue 19: each record whole or erased) ----
+ *
+ * A child erases the records listed in a file, one call each, reporting
+ * "TE id" before and "AE id" after each call returned 0; it is killed at
+ * a random moment, over and over.  After each kill: the vault opens and
+ * its log verifies; every acknowledged erasure is gone, key and rows;
+ * the one in flight is whole or erased; every other record is whole; and
+ * a record whose key is gone never reads (it is erased, not half). */
+#define ERASE_RECORDS 120
+#define ERASE_KILLS 12
+
+static void run_eraser(const ctx *x, const char *list)
+{
+    vault *v = NULL;
+    vault_session *s = NULL;
+    char hex[VAULT_ID_HEX_SIZE + 2];
+    FILE *f = fopen(list, "r");
+    int rc;
+
+    if (!f)
+        die("fopen", -1);
+    child_open(&v, &s, x, "eraser");
+    while (fgets(hex, sizeof hex, f)) {
+        hex[strcspn(hex, "\n")] = '\0';
+        if (!hex[0])
+            continue;
+        say("TE %s\n", hex);
+        rc = vault_record_erase(s, hex);
+        if (rc != 0)
+            die("vault_record_erase", rc);
+        say("AE %s\n", hex);
+    }
+    fclose(f);
+    for (;;)
+        pause(); /* all erased: wait for the kill */
+}
+
+/* 1 when record r is whole (every field holds its value), 0 when it is
+ * erased (no record, and no key), failing on anything between. */
+static int whole_or_erased(vault *v, const rec *r, unsigned round)
+{
+    record_ctx rx = vault__record_ctx(v);
+    record_row row = {0};
+    char hex[VAULT_ID_HEX_SIZE], *pt = NULL;
+    uint8_t *key = vc_malloc(RECKEY_BYTES);
+    size_t j, len = 0;
+    int rc, krc;
+
+    assert_non_null(key);
+    vault__id_format(hex, r->id);
+    assert_int_equal(store_begin(v->db, STORE_TX_SNAPSHOT), 0);
+    krc = reckeys_get(key, v->rk, r->id);
+    rc = record_load(&row, &rx, r->id);
+    if (rc == VAULT_ENOTFOUND) {
+        if (krc != VAULT_ENOTFOUND)
+            fail_msg("round %u: record %s is gone but its key is still there", round, hex);
+        rc = 0;
+    } else if (rc == 0) {
+        if (krc != 0)
+            fail_msg("round %u: record %s reads without its key", round, hex);
+        for (j = 0; j < NF; j++) {
+            if (record_open_secure(&pt, &len, &rx, &row, FIELDS[j]) != 0 ||
+                len != strlen(r->val[j]) || memcmp(pt, r->val[j], len) != 0)
+                fail_msg("round %u: record %s is half there: field %s (%s)", round, hex,
+                         FIELDS[j], vault_error_last());
+            vc_free(pt);
+            pt = NULL;
+        }
+        rc = 1;
+    } else {
+        fail_msg("round %u: record %s: rc %d (%s)", round, hex, rc, vault_error_last());
+    }
+    store_rollback(v->db);
+    record_row_free(&row);
+    vc_free(key);
+    return rc;
+}
+
+static void test_kill_erasing(void **state)
+{
+    ctx x;
+    vault *v = NULL;
+    vault_session *s = NULL;
+    vault_secret sec = VAULT_SECRET_INIT;
+    vault_subject sub = {sizeof(vault_subject), "seed", "data_officer", "street_office", STREET,
+                         "resident_service"};
+    char vals[NF][64], hex[VAULT_ID_HEX_SIZE], list[600];
+    const char *values[NF];
+    size_t lens[NF], i, j, erased = 0, inflight_erased = 0;
+    uint8_t id[VAULT_ID_BYTES];
+    int *gone, round;
+
+    (void)state;
+    memset(&x, 0, sizeof x);
+    x.seed = (unsigned)time(NULL);
+    if (getenv("VAULT_TEST_SEED"))
+        x.seed = (unsigned)strtoul(getenv("VAULT_TEST_SEED"), NULL, 10);
+    printf("# erase crash: %d kills, seed %u\n", ERASE_KILLS, x.seed);
+    srand(x.seed);
+    x.dir = tu_tmpdir();
+    snprintf(x.path, sizeof x.path, "%s/erase.vault", x.dir);
+    snprintf(x.keyfile, sizeof x.keyfile, "%s/erase.key", x.dir);
+    snprintf(list, sizeof list, "%s/erase.list", x.dir);
+    assert_int_equal(vault_keyfile_generate(x.keyfile), 0);
+    sec = tu_keyfile_secret(x.keyfile);
+    assert_int_equal(vault_create(&v, x.path, POLICY, &sec), 0);
+    assert_int_equal(vault_session_open(&s, v, &sub), 0);
+    for (i = 0; i < ERASE_RECORDS; i++) {
+        values_for(vals, 1000 + i);
+        for (j = 0; j < NF; j++) {
+            values[j] = vals[j];
+            lens[j] = strlen(vals[j]);
+        }
+        assert_int_equal(vault_record_add(hex, sizeof hex, s, GRID7, NF, FIELDS, values, lens), 0);
+        assert_int_equal(vault__id_parse(id, hex), 0);
+        rec_add(&x, id, 1000 + i);
+    }
+    vault_session_close(s);
+    vault_close(v);
+    gone = calloc(x.nrecs, sizeof *gone);
+    assert_non_null(gone);
+    for (round = 1; round <= ERASE_KILLS; round++) {
+        child kid;
+        FILE *f = fopen(list, "w");
+        char *line, *save = NULL;
+        size_t inflight = SIZE_MAX;
+        vault_audit_result res;
+
+        assert_non_null(f);
+        /* the records left, about a quarter of them per round, in random order */
+        for (i = 0; i < x.nrecs; i++)
+            if (!gone[i] && rand() % 4 == 0) {
+                vault__id_format(hex, x.recs[i].id);
+                fprintf(f, "%s\n", hex);
+            }
+        assert_int_equal(fclose(f), 0);
+        memset(&kid, 0, sizeof kid);
+        kid.kind = W__KINDS; /* the eraser */
+        snprintf(kid.user, sizeof kid.user, "eraser");
+        x.iter = (unsigned)round;
+        {
+            int p[2], status;
+            int64_t deadline = now_ms() + 20 + rand() % 400;
+            struct pollfd pfd;
+
+            assert_int_equal(pipe(p), 0);
+            kid.pid = fork();
+            assert_true(kid.pid >= 0);
+            if (kid.pid == 0) {
+                close(p[0]);
+                out_fd = p[1];
+                run_eraser(&x, list);
+                _exit(0);
+            }
+            close(p[1]);
+            kid.fd = p[0];
+            assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+            while (now_ms() < deadline) {
+                pfd.fd = kid.fd;
+                pfd.events = POLLIN;
+                if (poll(&pfd, 1, (int)(deadline - now_ms())) > 0)
+                    drain(&kid);
+            }
+            kill(kid.pid, SIGKILL);
+            assert_int_equal(waitpid(kid.pid, &status, 0), kid.pid);
+            drain(&kid);
+            close(kid.fd);
+            assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        }
+        assert_int_equal(vault_open(&v, x.path, &sec), 0);
+        memset(&res, 0, sizeof res);
+        if (vault_audit_verify(&res, v, NULL, NULL, NULL) != 0)
+            fail_msg("round %d: the log does not verify after the kill: %s", round, res.message);
+        for (line = kid.buf ? strtok_r(kid.buf, "\n", &save) : NULL; line;
+             line = strtok_r(NULL, "\n", &save)) {
+            if (strncmp(line, "ER ", 3) == 0)
+                fail_msg("round %d: the eraser failed: %s", round, line + 3);
+            assert_true(strlen(line) > 3);
+            assert_int_equal(vault__id_parse(id, line + 3), 0);
+            for (i = 0; i < x.nrecs && memcmp(x.recs[i].id, id, VAULT_ID_BYTES) != 0; i++)
+                ;
+            assert_true(i < x.nrecs);
+            if (strncmp(line, "TE ", 3) == 0) {
+                inflight = i;
+            } else {
+                assert_int_equal(strncmp(line, "AE ", 3), 0);
+                gone[i] = 1;
+                erased++;
+                inflight = SIZE_MAX;
+            }
+        }
+        for (i = 0; i < x.nrecs; i++) {
+            int w = whole_or_erased(v, &x.recs[i], x.iter);
+
+            if (gone[i] && w)
+                fail_msg("round %d: an acknowledged erasure is still there", round);
+            if (!gone[i] && i != inflight && !w)
+                fail_msg("round %d: a record nobody erased is gone", round);
+            if (i == inflight && !w) {
+                gone[i] = 1; /* the erasure in flight happened: it is erased */
+                inflight_erased++;
+            }
+        }
+        vault_close(v);
+        v = NULL;
+        free(kid.buf);
+    }
+    printf("# erase crash: %zu erasures acknowledged, %zu in flight found erased, %d kills\n",
+           erased, inflight_erased, ERASE_KILLS);
+    assert_true(erased > 0);
+    free(gone);
+    free(x.recs);
+    tu_rmdir(x.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_at_random),
+        cmocka_unit_test(test_kill_erasing),
     };
 
     if (vault_init() < 0)
