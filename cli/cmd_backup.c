@@ -11,10 +11,11 @@ int cmd_backup(cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {CLI_GLOBAL_OPTIONS,
                                          {"out", required_argument, NULL, 'o'},
+                                         {"record-keys", no_argument, NULL, 'R'},
                                          {NULL, 0, NULL, 0}};
     const char *out = NULL;
     vault *v = NULL;
-    int opt, r, rc, ex;
+    int opt, r, rc, ex, rk = 0;
 
     c->cmd = "backup";
     while ((opt = cli_getopt(argc, argv, "o:", opts)) != -1) {
@@ -22,6 +23,10 @@ int cmd_backup(cli *c, int argc, char **argv)
             return cli_help_for("backup");
         if (opt == 'o') {
             out = optarg;
+            continue;
+        }
+        if (opt == 'R') {
+            rk = 1;
             continue;
         }
         if ((r = cli_global_option(c, opt, optarg)) <= 0)
@@ -37,7 +42,8 @@ int cmd_backup(cli *c, int argc, char **argv)
         cli_progress bar;
 
         cli_progress_start(&bar, "backing up", "pages");
-        rc = vault_backup(v, out, cli_progress_fn, &bar);
+        rc = rk ? vault_backup_record_keys(v, out, cli_progress_fn, &bar)
+                : vault_backup(v, out, cli_progress_fn, &bar);
         cli_progress_end(&bar);
     }
     if (rc < 0) { /* the message first: closing the handle clears it */
@@ -47,7 +53,7 @@ int cmd_backup(cli *c, int argc, char **argv)
     }
     vault_close(v);
     if (c->json) {
-        json_t *o = json_pack("{s:s}", "backup", out);
+        json_t *o = json_pack("{s:s,s:s}", "backup", out, "of", rk ? "record_keys" : "data");
         ex = !o || cli_print_json(stdout, o) < 0 ? EXIT_FAIL : EXIT_OK;
         if (!o)
             cli_errf("vaultctl: backup: the file name is not UTF-8: no JSON for it");
@@ -56,7 +62,12 @@ int cmd_backup(cli *c, int argc, char **argv)
     }
     {
         char line[4200];
-        snprintf(line, sizeof line, "backup written to %s (the keys file is not in it)\n", out);
+        snprintf(line, sizeof line,
+                 rk ? "record-key store backup written to %s (keep it on a short retention: "
+                      "docs/erasure.md)\n"
+                    : "backup written to %s (the keys file and the record-key store are not in "
+                      "it)\n",
+                 out);
         cli_put_lines(stdout, line); /* the name as typed: escaped */
     }
     return EXIT_OK;

@@ -1188,6 +1188,15 @@ VAULT_API int vault_key_rotate(vault *v, const char *grade, vault_progress_fn pr
  * VAULT_EIO for a target that can't be written (named in the message). */
 VAULT_API int vault_backup(vault *v, const char *out_path, vault_progress_fn progress,
                            void *arg) VAULT_CHECK;
+/* The same for the vault's record-key store (docs/erasure.md): a new file
+ * out_path (mode 0600, never overwriting), a consistent copy of PATH.rkeys
+ * under its own key, while the vault stays open.  Logged (action backup).
+ * Every such copy undoes the erasures made after it once put back: keep
+ * these copies on a short retention of their own, apart from the data
+ * backups.  VAULT_ESTATE for a vault not kept in files (PostgreSQL: dump
+ * the schema NAME_rkeys) and for a client-mode handle. */
+VAULT_API int vault_backup_record_keys(vault *v, const char *out_path, vault_progress_fn progress,
+                                       void *arg) VAULT_CHECK;
 
 /* What vault_restore did: the size of the last checkpoint the keys file's
  * anchor recorded before (what the vault had signed), the size of the last

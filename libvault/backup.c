@@ -18,6 +18,7 @@
 #include "keyring.h"
 #include "keyslot.h"
 #include "op.h"
+#include "reckeys.h"
 #include "store/store.h"
 #include "vault_int.h"
 
@@ -65,10 +66,10 @@ cleanup:
     return rc;
 }
 
-int vault_backup(vault *v, const char *out_path, vault_progress_fn progress, void *arg)
+/* A consistent copy of the data store (rk 0) or of the record-key store
+ * (rk 1) into the new file out_path: FILE.partial first, then FILE. */
+static int backup_one(vault *v, int rk, const char *out_path, vault_progress_fn progress, void *arg)
 {
-    if (v && v->remote)
-        return client_unsupported("vault_backup", "back the vault up on vaultd's host");
     int rc = VAULT_OK, entered = 0, made = 0;
     char partial[BACKUP_PATH_MAX];
     af_entry e;
@@ -77,22 +78,32 @@ int vault_backup(vault *v, const char *out_path, vault_progress_fn progress, voi
     GUARD(vault__enter(v));
     entered = 1;
     ENSURE(store_location_is_file(v->path), VAULT_ESTATE,
-           "%s is not kept in a SQLCipher file: %s", v->shown, store_location_copy_hint(v->path));
+           "%s is not kept in a SQLCipher file: %s", v->shown,
+           rk ? "dump its record-key store, the schema NAME_rkeys, with pg_dump -n "
+                "(docs/erasure.md)"
+              : store_location_copy_hint(v->path));
     GUARD(path_with(partial, sizeof partial, out_path, ".partial"));
     ENSURE(!exists(out_path), VAULT_EEXISTS, "%s already exists (a backup never overwrites)",
            out_path);
     ENSURE(!exists(partial), VAULT_EEXISTS,
            "%s exists (an interrupted backup? remove it first)", partial);
-    /* Logged before the copy, so the copy holds its own entry. */
+    /* Logged before the copy, so a copy of the data holds its own entry. */
     GUARD(op_begin(v, OP_WRITE));
     audit_entry_init(&e, v, NULL, "backup");
-    e.detail = "online copy of the vault file (the keys file is not in it)";
+    e.detail = rk ? "online copy of the record-key store (it undoes later erasures: keep it "
+                    "on a short retention, docs/erasure.md)"
+                  : "online copy of the vault file (the keys file and the record-key store "
+                    "are not in it)";
     GUARD(audit_append(v, &e));
     GUARD(op_commit(v));
-    /* One snapshot for the whole copy: writers elsewhere go on (WAL). */
-    GUARD(op_begin(v, OP_READ));
-    rc = store_backup(v->db, partial, keyring_db_key(v->keys), progress, arg);
-    op_rollback(v);
+    if (rk) {
+        rc = reckeys_backup(v->rk, partial, progress, arg);
+    } else {
+        /* One snapshot for the whole copy: writers elsewhere go on (WAL). */
+        GUARD(op_begin(v, OP_READ));
+        rc = store_backup(v->db, partial, keyring_db_key(v->keys), progress, arg);
+        op_rollback(v);
+    }
     GUARD(rc);
     made = 1;
     /* link(2) fails on an existing name: a file made meanwhile is kept. */
@@ -107,6 +118,20 @@ cleanup:
         unlink(partial);
     vault__exit(v, entered);
     return rc;
+}
+
+int vault_backup(vault *v, const char *out_path, vault_progress_fn progress, void *arg)
+{
+    if (v && v->remote)
+        return client_unsupported("vault_backup", "back the vault up on vaultd's host");
+    return backup_one(v, 0, out_path, progress, arg);
+}
+
+int vault_backup_record_keys(vault *v, const char *out_path, vault_progress_fn progress, void *arg)
+{
+    if (v && v->remote)
+        return client_unsupported("vault_backup_record_keys", "back the vault up on vaultd's host");
+    return backup_one(v, 1, out_path, progress, arg);
 }
 
 /* ---- restore ---- */

@@ -181,6 +181,19 @@ cleanup:
     return rc;
 }
 
+int reckeys_backup(reckeys *r, const char *path, vault_progress_fn progress, void *arg)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(r, VAULT_ESTATE, "no record-key store");
+    ENSURE(r->tx == TX_NONE, VAULT_ESTATE, "record-key store: a copy inside a transaction");
+    GUARD(need(r, TX_SNAPSHOT));
+    rc = store_backup(r->st, path, keyring_reckeys_db_key(r->keys), progress, arg);
+cleanup:
+    reckeys_end(r);
+    return rc;
+}
+
 int reckeys_commit(reckeys *r)
 {
     int rc = VAULT_OK;

@@ -62,6 +62,12 @@ int reckeys_put(reckeys *r, const uint8_t id[VAULT_ID_BYTES],
 /* Destroy a record's key: VAULT_ENOTFOUND when it has none. */
 int reckeys_erase(reckeys *r, const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
 
+/* Copy the key store, as one snapshot of it, into the new file `path`
+ * (store_backup: SQLCipher only, keyed with the key store's own key),
+ * outside the data's transactions. */
+int reckeys_backup(reckeys *r, const char *path, vault_progress_fn progress,
+                   void *arg) VAULT_MUST_CHECK;
+
 /* Commit what this unit of work wrote to the key store (the data's
  * before_commit); a snapshot is just ended.  On failure nothing of the key
  * store's transaction stays, and the data must not commit either. */

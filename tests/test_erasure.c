@@ -9,6 +9,8 @@
  * remains; a record whose key alone is gone. */
 #include "testutil.h"
 
+#include <sys/stat.h>
+
 #include <sodium.h>
 #include <sqlite3.h>
 
@@ -355,6 +357,39 @@ static void test_key_dropped_reads_as_erased(void **state)
     assert_int_equal(row_there(f, 2), 0);
 }
 
+/* vault_backup_record_keys: a copy of the key store (0600, never over a
+ * file), and the window it opens: put back with the data backup of the
+ * same day, it brings back a resident erased since, which is why such
+ * copies live on a short retention (docs/erasure.md). */
+static void test_record_key_backup_is_the_window(void **state)
+{
+    fixture *f = *state;
+    char rkb[450], val[64], side[460];
+    struct stat st;
+    size_t n = 0;
+    uint8_t *b;
+
+    snprintf(rkb, sizeof rkb, "%s/a.rkeys.backup", f->dir);
+    assert_int_equal(vault_backup(f->v, f->bk, NULL, NULL), 0);
+    assert_int_equal(vault_backup_record_keys(f->v, rkb, NULL, NULL), 0);
+    assert_int_equal(stat(rkb, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(vault_backup_record_keys(f->v, rkb, NULL, NULL), VAULT_EEXISTS);
+    assert_int_equal(vault_record_erase(f->officer, f->id[0]), 0);
+    fixture_close(f);
+    /* both copies put back: the erased resident is there again */
+    b = tu_read_file(rkb, &n);
+    assert_non_null(b);
+    tu_write_file(f->rk, b, n);
+    free(b);
+    snprintf(side, sizeof side, "%s-wal", f->rk);
+    unlink(side);
+    assert_int_equal(vault_restore(NULL, f->path, f->bk, &f->s, 0), 0);
+    fixture_open(f);
+    assert_int_equal(phone_of(val, sizeof val, f, 0), 0);
+    assert_string_equal(val, PHONES[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +399,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_rows_swapped_or_altered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_removes_remains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_dropped_reads_as_erased, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_key_backup_is_the_window, setup, teardown),
     };
 
     assert_int_equal(vault_init(), 0);

@@ -32,7 +32,7 @@ expect_exit 2 "backup without --out is a usage error" -- vc backup
 expect_exit 0 "backup of the vault" -- vc backup --out "$D/b1"
 [ "$(stat -c %a "$D/b1")" = 600 ] && ok "the backup has mode 0600" || bad "backup mode $(stat -c %a "$D/b1")"
 [ ! -e "$D/b1.partial" ] && ok "no .partial left" || bad ".partial left behind"
-expect_grep "the keys file is not in it" "$TMP/out" "backup says the keys file is separate"
+expect_grep "the keys file and the record-key store are not in it" "$TMP/out" "backup says the keys file and the record keys are separate"
 before=$(sha "$D/b1")
 expect_exit 1 "backup over an existing file is refused" -- vc backup --out "$D/b1"
 expect_grep "already exists" "$TMP/err" "the refusal says so"

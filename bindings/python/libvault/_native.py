@@ -578,6 +578,7 @@ class vault_restore_info(Structure):
 
 
 _fn("vault_backup", c_int, _vp, c_char_p, PROGRESS_FN, c_void_p)
+_fn("vault_backup_record_keys", c_int, _vp, c_char_p, PROGRESS_FN, c_void_p)
 _fn("vault_const_restore_force", c_uint)
 _fn("vault_restore", c_int, POINTER(vault_restore_info), c_char_p, c_char_p,
     POINTER(vault_secret), c_uint)
