@@ -267,7 +267,7 @@ fi
 
 # ---- backup, restore; demo refuses --json ----
 jcase "backup" 0 exact=backup,of backup="$d/bk" of=data -- vc backup --out "$d/bk"
-jcase "backup --record-keys" 0 exact=backup,of backup="$d/rk" of=record_keys -- vc backup --record-keys --out "$d/rk"
+jcase "backup" 0 exact=backup,of backup="$d/rk" of=record_keys -- vc backup --record-keys --out "$d/rk"
 [ -n "$WPID" ] && kill "$WPID" 2>/dev/null && wait "$WPID" 2>/dev/null; WPID=
 jcase "restore" 0 exact=restored,from_size,to_size,entries,kept_old restored="$d/bk" from_size:int entries:int kept_old=true -- \
     vc restore --from "$d/bk"
