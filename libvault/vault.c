@@ -243,6 +243,11 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     ENSURE(!store_location_is_file(v->path) || stat(v->path, &st) != 0, VAULT_EEXISTS,
            "%s already exists", v->shown);
     ENSURE(stat(v->keys_path, &st) != 0, VAULT_EEXISTS, "%s already exists", v->keys_path);
+    /* A record-key store left there is someone's keys: never made over,
+     * never removed by a create that fails. */
+    GUARD(reckeys_location(&rk_loc, v->path));
+    ENSURE(!store_location_is_file(v->path) || stat(rk_loc, &st) != 0, VAULT_EEXISTS,
+           "%s already exists", rk_loc);
     GUARD(vault__text_check(base_name(policy_file), 255, "policy file name"));
     rc = policy_load_file(&v->policy, &report, &src, &srclen, policy_file);
     if (rc < 0) {
@@ -265,9 +270,9 @@ int vault_create(vault **out, const char *path, const char *policy_file,
     GUARD(store_open(&v->db, v->path, keyring_db_key(v->keys), 1, keyring_row_guard(v->keys),
                      NULL));
     op_attach_tx_hooks(v);
-    GUARD(reckeys_location(&rk_loc, v->path));
-    rk_made = 1;
-    GUARD(reckeys_open(&v->rk, rk_loc, v->keys, v->id, 1));
+    rc = reckeys_open(&v->rk, rk_loc, v->keys, v->id, 1);
+    rk_made = rc != VAULT_EEXISTS; /* made here (whole or half): removed on failure */
+    GUARD(rc);
     GUARD(op_begin(v, OP_WRITE));
     GUARD(store_meta_put(v->db, "format", fmt, sizeof fmt - 1));
     GUARD(store_meta_put(v->db, META_RECORD_KEYS, &rk_one, 1));

@@ -390,6 +390,35 @@ static void test_record_key_backup_is_the_window(void **state)
     assert_string_equal(val, PHONES[0]);
 }
 
+/* A create never makes over, nor removes, a record-key store left where
+ * the new vault's would go: someone's keys. */
+static void test_create_keeps_a_leftover_key_store(void **state)
+{
+    fixture *f = *state;
+    char path[450], rk[460], keys[460];
+    uint8_t *before, *after;
+    size_t nb = 0, na = 0;
+    vault *v = NULL;
+
+    snprintf(path, sizeof path, "%s/new.vault", f->dir);
+    snprintf(rk, sizeof rk, "%s.rkeys", path);
+    snprintf(keys, sizeof keys, "%s.keys", path);
+    before = tu_read_file(f->rk, &nb);
+    assert_non_null(before);
+    tu_write_file(rk, before, nb);
+    assert_int_equal(vault_create(&v, path, POLICY, &f->s), VAULT_EEXISTS);
+    assert_null(v);
+    assert_non_null(strstr(vault_error_last(), ".rkeys"));
+    after = tu_read_file(rk, &na);
+    assert_non_null(after);
+    assert_int_equal(na, nb);
+    assert_memory_equal(after, before, nb);
+    assert_null(tu_read_file(keys, &na)); /* nothing made */
+    assert_null(tu_read_file(path, &na));
+    free(before);
+    free(after);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -400,6 +429,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rotation_removes_remains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_dropped_reads_as_erased, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_key_backup_is_the_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_keeps_a_leftover_key_store, setup, teardown),
     };
 
     assert_int_equal(vault_init(), 0);
