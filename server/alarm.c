@@ -1,13 +1,15 @@
 /* alarm: what vaultd does with the alarms the library raises (an access
  * over a policy quota whose over: is alert; vault_set_alarm): one line in
  * the journal for each, and, when the configuration names one, the
- * alarms.command run with the alarm in its environment (docs/service.md
- * "Alarms").  No field value is ever in an alarm.
+ * alarms.command run with the alarm in its environment, and the alarm as
+ * JSON POSTed to the alarms.webhook (docs/service.md "Alarms").  No field
+ * value is ever in an alarm.
  *
  * The library calls vd_alarm on the worker thread that made the read,
- * with that handle locked, so nothing here blocks: the command runs from
- * a detached thread of its own, at most VD_ALARMS_RUNNING at a time (an
- * alarm beyond that is logged as not delivered). */
+ * with that handle locked, so nothing here blocks: the command and the
+ * webhook run from a detached thread of their own, at most
+ * VD_ALARMS_RUNNING at a time (an alarm beyond that is logged as not
+ * delivered). */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -19,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <jansson.h>
 #include <systemd/sd-journal.h>
 
 #include "server.h"
@@ -27,10 +31,89 @@
 #define VD_ALARM_ENV 12
 
 typedef struct alarm_run {
-    char *command;
+    char *command;            /* NULL: none */
+    char *webhook, *ca;       /* NULL: none / the system's CAs */
+    char *body;               /* the alarm as JSON, for the webhook */
     int64_t timeout;
     char env[VD_ALARM_ENV][192];
 } alarm_run;
+
+static void run_free(alarm_run *r)
+{
+    if (!r)
+        return;
+    free(r->command);
+    free(r->webhook);
+    free(r->ca);
+    free(r->body);
+    free(r);
+}
+
+/* The alarm as a JSON object (the environment's names, lower case). */
+static char *alarm_json(const vault_alarm *a)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I}", "kind", a->kind,
+                          "name", a->name, "user", a->user, "role", a->role, "department",
+                          a->department, "purpose", a->purpose, "record", a->record, "count",
+                          (json_int_t)a->count, "limit", (json_int_t)a->limit, "per",
+                          (json_int_t)a->per, "time", (json_int_t)a->time);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+    json_decref(o);
+    return s;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *arg)
+{
+    (void)p;
+    (void)arg;
+    return size * n;
+}
+
+/* POST the alarm to the webhook; a failure is one line on stderr (the
+ * alarm is in the journal line and the audit log anyway). */
+static void alarm_post(const alarm_run *r)
+{
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdr = NULL;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    CURLcode cc;
+    long status = 0;
+
+    if (!h || !(hdr = curl_slist_append(NULL, "Content-Type: application/json"))) {
+        fprintf(stderr, "vaultd: alarms.webhook: cannot start libcurl: alarm not delivered\n");
+        goto cleanup;
+    }
+    cc = curl_easy_setopt(h, CURLOPT_URL, r->webhook);
+    cc |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    cc |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    cc |= curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)r->timeout);
+    cc |= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    cc |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    cc |= curl_easy_setopt(h, CURLOPT_PROXY, ""); /* never a proxy from the environment */
+    cc |= curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
+    cc |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    cc |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    if (r->ca)
+        cc |= curl_easy_setopt(h, CURLOPT_CAINFO, r->ca);
+    if (cc != CURLE_OK) {
+        fprintf(stderr, "vaultd: alarms.webhook: libcurl refused an option: alarm not delivered\n");
+        goto cleanup;
+    }
+    cc = curl_easy_perform(h);
+    if (cc == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (cc != CURLE_OK)
+        fprintf(stderr, "vaultd: alarms.webhook %s: %s: alarm not delivered\n", r->webhook,
+                errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    else if (status < 200 || status > 299)
+        fprintf(stderr, "vaultd: alarms.webhook %s: HTTP %ld: alarm not delivered\n", r->webhook,
+                status);
+cleanup:
+    curl_slist_free_all(hdr);
+    if (h)
+        curl_easy_cleanup(h);
+}
 
 static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
 static int running;
@@ -64,6 +147,10 @@ static void *alarm_thread(void *arg)
     int st = 0, i;
     pid_t pid, got = 0;
 
+    if (r->webhook)
+        alarm_post(r);
+    if (!r->command)
+        goto done;
     for (i = 0; i < VD_ALARM_ENV; i++)
         envp[i] = r->env[i];
     envp[VD_ALARM_ENV] = NULL;
@@ -96,12 +183,21 @@ static void *alarm_thread(void *arg)
                     WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
         }
     }
+done:
     pthread_mutex_lock(&running_lock);
     running--;
     pthread_mutex_unlock(&running_lock);
-    free(r->command);
-    free(r);
+    run_free(r);
     return NULL;
+}
+
+int vd_alarm_init(const vd_config *cfg, char *err, size_t err_cap)
+{
+    if (cfg->alarm_webhook && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, err_cap, "alarms.webhook: libcurl does not start");
+        return -1;
+    }
+    return 0;
 }
 
 void vd_alarm(const vault_alarm *a, void *arg)
@@ -127,7 +223,7 @@ void vd_alarm(const vault_alarm *a, void *arg)
                 " per %" PRId64 "s\n",
                 a->kind, a->name, a->user, a->role, a->department, a->purpose, a->record, a->count,
                 a->limit, a->per);
-    if (!cfg->alarm_command)
+    if (!cfg->alarm_command && !cfg->alarm_webhook)
         return;
     pthread_mutex_lock(&running_lock);
     if (running < VD_ALARMS_RUNNING) {
@@ -136,13 +232,16 @@ void vd_alarm(const vault_alarm *a, void *arg)
     }
     pthread_mutex_unlock(&running_lock);
     if (!go) {
-        fprintf(stderr, "vaultd: alarms.command: %d already running: alarm %s for %s not "
-                "delivered to it (it is in the journal and the audit log)\n",
+        fprintf(stderr, "vaultd: alarms: %d already being delivered: alarm %s for %s not "
+                "delivered to the command or webhook (it is in the journal and the audit log)\n",
                 VD_ALARMS_RUNNING, a->name, a->user);
         return;
     }
     r = calloc(1, sizeof *r);
-    if (r && (r->command = strdup(cfg->alarm_command)) != NULL) {
+    if (r && (!cfg->alarm_command || (r->command = strdup(cfg->alarm_command))) &&
+        (!cfg->alarm_webhook || ((r->webhook = strdup(cfg->alarm_webhook)) &&
+                                 (r->body = alarm_json(a)))) &&
+        (!cfg->alarm_webhook_ca || (r->ca = strdup(cfg->alarm_webhook_ca)))) {
         r->timeout = cfg->alarm_timeout;
         alarm_env(r, a);
         if (pthread_attr_init(&at) == 0) {
@@ -154,10 +253,8 @@ void vd_alarm(const vault_alarm *a, void *arg)
             pthread_attr_destroy(&at);
         }
     }
-    fprintf(stderr, "vaultd: alarms.command: cannot start a thread for alarm %s\n", a->name);
-    if (r)
-        free(r->command);
-    free(r);
+    fprintf(stderr, "vaultd: alarms: cannot start a thread for alarm %s\n", a->name);
+    run_free(r);
     pthread_mutex_lock(&running_lock);
     running--;
     pthread_mutex_unlock(&running_lock);

@@ -561,6 +561,26 @@ static int audit_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, 
                 "witness_timeout)", key);
 }
 
+/* An alarm webhook: https:// anywhere, http:// only to this host (an
+ * alarm names a user and a record: never in clear over a network). */
+static int vd_webhook_url_ok(const char *u)
+{
+    static const char *const local[] = {"127.0.0.1", "[::1]", "localhost"};
+    size_t i, n;
+
+    if (!strncmp(u, "https://", 8))
+        return u[8] && u[8] != '/';
+    if (strncmp(u, "http://", 7))
+        return 0;
+    u += 7;
+    for (i = 0; i < sizeof local / sizeof local[0]; i++) {
+        n = strlen(local[i]);
+        if (!strncmp(u, local[i], n) && (u[n] == ':' || u[n] == '/' || !u[n]))
+            return 1;
+    }
+    return 0;
+}
+
 static int alarms_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
     vd_config *c = arg;
@@ -579,7 +599,22 @@ static int alarms_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v,
         c->alarm_timeout = secs;
         return 0;
     }
-    return fail(w, k, "unknown key '%s' in alarms (command, timeout)", key);
+    if (!strcmp(key, "webhook")) {
+        if (get_str(&c->alarm_webhook, w, v, "alarms.webhook") < 0)
+            return -1;
+        if (!vd_webhook_url_ok(c->alarm_webhook))
+            return fail(w, v, "alarms.webhook must be an https:// URL (or http:// to 127.0.0.1, "
+                              "[::1] or localhost)");
+        return 0;
+    }
+    if (!strcmp(key, "webhook_ca")) {
+        if (get_str(&c->alarm_webhook_ca, w, v, "alarms.webhook_ca") < 0)
+            return -1;
+        if (c->alarm_webhook_ca[0] != '/' || access(c->alarm_webhook_ca, R_OK) != 0)
+            return fail(w, v, "alarms.webhook_ca must be the absolute path of a readable file");
+        return 0;
+    }
+    return fail(w, k, "unknown key '%s' in alarms (command, timeout, webhook, webhook_ca)", key);
 }
 
 static int top_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -727,6 +762,8 @@ void vd_config_free(vd_config *c)
     free(c->vault);
     free(c->audit_pubkey);
     free(c->alarm_command);
+    free(c->alarm_webhook);
+    free(c->alarm_webhook_ca);
     free(c->unlock_key_file);
     free(c->unix_path);
     free(c->tls_host);

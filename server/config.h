@@ -73,6 +73,8 @@ typedef struct vd_config {
     int64_t witness_timeout;  /* audit.witness_timeout, seconds, default 5 */
     char *alarm_command;      /* alarms.command: run for each alarm (NULL: none) */
     int64_t alarm_timeout;    /* alarms.timeout, seconds, default 10 */
+    char *alarm_webhook;      /* alarms.webhook: URL each alarm is POSTed to (NULL: none) */
+    char *alarm_webhook_ca;   /* alarms.webhook_ca: CA bundle for it (NULL: the system's) */
 } vd_config;
 
 /* A file vaultd trusts (its configuration, issuer keys, TLS files): a

@@ -36,6 +36,9 @@ typedef struct vd_pool {
 int vd_pool_open(vd_pool *p, vault *first, size_t n, char *err, size_t err_cap);
 /* The alarm callback of every pool handle (alarm.c): arg is the vd_config. */
 void vd_alarm(const vault_alarm *a, void *arg);
+/* Before the first alarm: start libcurl when an alarms.webhook is set.
+ * 0, or -1 with the reason in err. */
+int vd_alarm_init(const vd_config *cfg, char *err, size_t err_cap);
 vault *vd_pool_get(vd_pool *p);
 void vd_pool_put(vd_pool *p, vault *v);
 void vd_pool_close(vd_pool *p);

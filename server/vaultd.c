@@ -245,7 +245,12 @@ int main(int argc, char **argv)
             vault_close(v);
         goto cleanup;
     }
-    /* Alarms (quota over: alert) to the journal and alarms.command (alarm.c). */
+    /* Alarms (quota over: alert) to the journal, alarms.command and
+     * alarms.webhook (alarm.c); libcurl starts before any thread uses it. */
+    if (vd_alarm_init(srv.cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "vaultd: %s\n", err);
+        goto cleanup;
+    }
     for (size_t i = 0; i < srv.pool.n; i++)
         if (vault_set_alarm(srv.pool.v[i], vd_alarm, srv.cfg) != VAULT_OK) {
             fprintf(stderr, "vaultd: %s\n", vault_error_last());

@@ -5,9 +5,14 @@ whose over: is alert goes on, and vaultd writes one line for it to its log
 environment: the quota, the user, the record, the count; never a value.
 A deny quota refuses the read (403) and raises nothing."""
 
+import http.server
+import json
 import os
+import socket
 import stat
+import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -28,7 +33,13 @@ QUOTAS = """quotas:
 """
 
 
-class AlarmTest(unittest.TestCase):
+class _AlarmBase(unittest.TestCase):
+    """vaultd with the two quotas, a resident, and tokens; alarm_config()
+    says where its alarms go."""
+
+    def alarm_config(self):
+        raise NotImplementedError
+
     def setUp(self):
         self.d = H.Vaultd(tls=True)
         d = self.d
@@ -40,15 +51,8 @@ class AlarmTest(unittest.TestCase):
         with open(pol, "w", encoding="utf-8") as f:
             f.write(text.replace("\nquotas:\n", "\n" + QUOTAS, 1))
         d.embedded("policy", "apply", pol)
-        # alarms.command: writes its environment to a file, one per alarm
-        self.seen = os.path.join(d.tmp, "alarms-seen")
-        os.mkdir(self.seen)
-        self.cmd = os.path.join(d.tmp, "on-alarm.sh")
-        with open(self.cmd, "w") as f:
-            f.write("#!/bin/sh\nenv | grep '^VAULT_ALARM_' | sort > %s/$$.env\n" % self.seen)
-        os.chmod(self.cmd, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
         with open(d.config, "a") as f:
-            f.write("alarms:\n  command: %s\n  timeout: 5s\n" % self.cmd)
+            f.write(self.alarm_config())
         d.start()
         self.officer = d.token("officer-li", "data_officer", "street_office")
         self.grid = d.token("grid-zhang", "grid_worker", "community_committee",
@@ -73,6 +77,17 @@ class AlarmTest(unittest.TestCase):
                                   token=token)
         finally:
             c.close()
+
+class AlarmTest(_AlarmBase):
+    def alarm_config(self):
+        # alarms.command: writes its environment to a file, one per alarm
+        self.seen = os.path.join(self.d.tmp, "alarms-seen")
+        os.mkdir(self.seen)
+        self.cmd = os.path.join(self.d.tmp, "on-alarm.sh")
+        with open(self.cmd, "w") as f:
+            f.write("#!/bin/sh\nenv | grep '^VAULT_ALARM_' | sort > %s/$$.env\n" % self.seen)
+        os.chmod(self.cmd, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+        return "alarms:\n  command: %s\n  timeout: 5s\n" % self.cmd
 
     def envs(self):
         for _ in range(100):
@@ -116,6 +131,105 @@ class AlarmTest(unittest.TestCase):
         time.sleep(0.5)
         self.assertEqual(os.listdir(self.seen), [])
         self.assertNotIn("vaultd: alarm:", self.d.read_log())
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    """Keeps each POST's path, headers and JSON body; answers the status
+    the server was told to."""
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n)
+        self.server.got.append((self.path, self.headers.get("Content-Type"), body))
+        self.send_response(self.server.status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class WebhookTest(_AlarmBase):
+    def alarm_config(self):
+        self.hook = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
+        self.hook.got = []
+        self.hook.status = 204
+        self.serving = True
+        threading.Thread(target=self.hook.serve_forever, daemon=True).start()
+        return "alarms:\n  webhook: http://127.0.0.1:%d/alarm\n  timeout: 5s\n" % \
+            self.hook.server_address[1]
+
+    def tearDown(self):
+        if self.serving:
+            self.hook.shutdown()
+            self.hook.server_close()
+        super().tearDown()
+
+    def posts(self, n):
+        for _ in range(100):
+            if len(self.hook.got) >= n:
+                break
+            time.sleep(0.1)
+        return list(self.hook.got)
+
+    def test_alarm_posted_as_json(self):
+        self.assertEqual(self.read(self.grid, "grid_management", "grid-app").status, 200)
+        r = self.read(self.grid, "grid_management", "grid-app")
+        self.assertEqual(r.status, 200, r)
+        got = self.posts(1)
+        self.assertEqual(len(got), 1, got)
+        path, ctype, body = got[0]
+        self.assertEqual((path, ctype), ("/alarm", "application/json"))
+        self.assertNotIn(b"13812345678", body)
+        a = json.loads(body)
+        self.assertEqual((a["kind"], a["name"], a["user"], a["role"], a["record"]),
+                         ("quota", "grid-alarm", "grid-zhang", "grid_worker", self.rid))
+        self.assertEqual((a["count"], a["limit"], a["per"]), (2, 1, 86400))
+        self.assertIsInstance(a["time"], int)
+
+    def test_webhook_failing_is_logged(self):
+        self.hook.status = 500
+        self.read(self.grid, "grid_management", "grid-app")
+        r = self.read(self.grid, "grid_management", "grid-app")
+        self.assertEqual(r.status, 200, r)  # the read never waits for the webhook
+        self.posts(1)
+        for _ in range(50):
+            if "alarm not delivered" in self.d.read_log():
+                break
+            time.sleep(0.1)
+        log = self.d.read_log()
+        self.assertIn("alarms.webhook http://127.0.0.1:%d/alarm: HTTP 500: alarm not delivered"
+                      % self.hook.server_address[1], log)
+        self.assertNotIn("13812345678", log)
+        # nothing listening: refused, logged, vaultd goes on
+        self.hook.shutdown()
+        self.hook.server_close()
+        self.serving = False
+        self.read(self.grid, "grid_management", "grid-app")
+        for _ in range(50):
+            if self.d.read_log().count("alarm not delivered") >= 2:
+                break
+            time.sleep(0.1)
+        self.assertGreaterEqual(self.d.read_log().count("alarm not delivered"), 2)
+        self.assertEqual(self.d.get("/v1/health").status, 200)
+
+    def test_webhook_config_refused(self):
+        for url, why in (("http://example.org/alarm", "https://"),
+                         ("ftp://127.0.0.1/alarm", "https://"),
+                         ("https://", "https://")):
+            cfg = os.path.join(self.d.tmp, "bad-hook.yaml")
+            with open(self.d.config) as f:
+                text = f.read()
+            text = text.replace("webhook: http://127.0.0.1:%d/alarm" % self.hook.server_address[1],
+                                "webhook: " + url)
+            with open(cfg, "w") as f:
+                f.write(text)
+            os.chmod(cfg, 0o600)
+            p = subprocess.run([H.VAULTD, "--config", cfg, "--check-config"],
+                               capture_output=True, text=True)
+            self.assertNotEqual(p.returncode, 0, url)
+            self.assertIn("alarms.webhook must be an %s URL" % why, p.stderr, url)
+            self.assertRegex(p.stderr, r"bad-hook\.yaml:\d+:\d+: ")
 
 
 if __name__ == "__main__":
