@@ -12,6 +12,11 @@
 #define RECKEY_AD_LABEL "libvault/reckey/v1"
 #define RECKEY_WRAPPED (RECKEY_BYTES + VC_WRAP_OVERHEAD)
 #define RECKEY_NAME_SIZE (3 + 2 * VAULT_ID_BYTES + 1)
+/* What an erased record's row holds instead of its key: this one byte
+ * (MAC'd like the key was), so "erased" is something the store says,
+ * never just a row that is not there (a key store older than the data, or
+ * a row deleted behind libvault, is an integrity failure instead). */
+#define RECKEY_TOMBSTONE 0x00
 /* The meta row that names the vault a key store belongs to. */
 #define RECKEYS_META_VAULT "reckeys_vault_id"
 
@@ -124,20 +129,26 @@ void reckeys_close(reckeys *r)
     free(r);
 }
 
-int reckeys_get(uint8_t out[RECKEY_BYTES], reckeys *r, const uint8_t id[VAULT_ID_BYTES])
+int reckeys_get(uint8_t out[RECKEY_BYTES], int *erased, reckeys *r,
+                const uint8_t id[VAULT_ID_BYTES])
 {
     int rc = VAULT_OK;
     char name[RECKEY_NAME_SIZE];
     uint8_t wrapped[RECKEY_WRAPPED + 1], ad[64];
     size_t len = 0, adlen, klen = 0;
 
+    *erased = 0;
     ENSURE(r, VAULT_ESTATE, "no record-key store");
     GUARD(need(r, TX_SNAPSHOT));
     key_name(name, id);
     rc = store_meta_get(r->st, name, wrapped, sizeof wrapped, &len);
     if (rc == VAULT_ENOTFOUND)
-        return vault__err(VAULT_ENOTFOUND, "the record has no key (erased)");
+        return vault__err(VAULT_ENOTFOUND, "the record-key store has no key for the record");
     GUARD(rc);
+    if (len == 1 && wrapped[0] == RECKEY_TOMBSTONE) {
+        *erased = 1;
+        return vault__err(VAULT_ENOTFOUND, "the record was erased (its key is destroyed)");
+    }
     ENSURE(len == RECKEY_WRAPPED, VAULT_EINTEGRITY, "record-key store: a key is malformed");
     adlen = key_ad(ad, r, id);
     rc = vc_unwrap(out, RECKEY_BYTES, &klen, keyring_reckey_wrap_key(r->keys), ad, adlen, wrapped,
@@ -171,12 +182,14 @@ int reckeys_erase(reckeys *r, const uint8_t id[VAULT_ID_BYTES])
     int rc = VAULT_OK;
     char name[RECKEY_NAME_SIZE];
 
+    uint8_t tomb = RECKEY_TOMBSTONE;
+
     ENSURE(r, VAULT_ESTATE, "no record-key store");
     GUARD(need(r, TX_WRITE));
     key_name(name, id);
-    rc = store_meta_delete(r->st, name);
-    if (rc == VAULT_ENOTFOUND)
-        return vault__err(VAULT_ENOTFOUND, "the record has no key");
+    /* The key's bytes are replaced by the tombstone (meta_put updates the
+     * row in place). */
+    GUARD(store_meta_put(r->st, name, &tomb, 1));
 cleanup:
     return rc;
 }

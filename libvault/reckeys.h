@@ -50,16 +50,20 @@ void reckeys_close(reckeys *r);
 /* The underlying store (vault_migrate copies it). */
 store *reckeys_store(reckeys *r);
 
-/* Record id's key into out (RECKEY_BYTES, the caller's secure memory):
- * VAULT_ENOTFOUND when the record has none (erased, or written before
- * record keys); VAULT_EINTEGRITY when the stored key fails its check. */
-int reckeys_get(uint8_t out[RECKEY_BYTES], reckeys *r,
+/* Record id's key into out (RECKEY_BYTES, the caller's secure memory).
+ * VAULT_ENOTFOUND when it has none: *erased 1 when the store says it was
+ * erased (its tombstone), 0 when the store has no row for it at all (a
+ * record written before record keys, or a key store older than the data,
+ * or damaged: the caller decides which); VAULT_EINTEGRITY when the stored
+ * key fails its check. */
+int reckeys_get(uint8_t out[RECKEY_BYTES], int *erased, reckeys *r,
                 const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
 /* Store a new record's key (in the key store's write transaction, made
  * durable by reckeys_commit). */
 int reckeys_put(reckeys *r, const uint8_t id[VAULT_ID_BYTES],
                 const uint8_t key[RECKEY_BYTES]) VAULT_MUST_CHECK;
-/* Destroy a record's key: VAULT_ENOTFOUND when it has none. */
+/* Destroy a record's key: its row then holds the erasure's tombstone
+ * (also for a record that had no key). */
 int reckeys_erase(reckeys *r, const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
 
 /* Copy the key store, as one snapshot of it, into the new file `path`

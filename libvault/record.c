@@ -56,19 +56,19 @@ static int has_v3(const record_row *r)
     return 0;
 }
 
-/* Look the row's key up once: RKEY_LOADED, or RKEY_NONE when the key
- * store has none (VAULT_OK either way). */
+/* Look the row's key up once: RKEY_LOADED, RKEY_ERASED, or RKEY_NONE
+ * when the key store has no row for it (VAULT_OK in all three). */
 static int rkey_lookup(const record_ctx *c, record_row *r)
 {
-    int rc = VAULT_OK;
+    int rc = VAULT_OK, erased = 0;
 
     if (r->rkey_state != RKEY_UNKNOWN)
         return VAULT_OK;
     GUARD(rkey_room(r));
-    rc = reckeys_get(r->rkey, c->rk, r->id);
+    rc = reckeys_get(r->rkey, &erased, c->rk, r->id);
     if (rc == VAULT_ENOTFOUND) {
         vault__err_clear();
-        r->rkey_state = RKEY_NONE;
+        r->rkey_state = erased ? RKEY_ERASED : RKEY_NONE;
         return VAULT_OK;
     }
     GUARD(rc);
@@ -77,14 +77,28 @@ cleanup:
     return rc;
 }
 
+/* A row whose fields need a key the key store knows nothing of. */
+static int key_missing(const record_row *r)
+{
+    char hex[VAULT_ID_HEX_SIZE];
+
+    vault__id_format(hex, r->id);
+    return vault__err(VAULT_EINTEGRITY,
+                      "record %s: the record-key store holds neither its key nor its erasure "
+                      "(the store is older than the data, or was changed: put the current one "
+                      "back, docs/erasure.md)",
+                      hex);
+}
+
 int record_erased(const record_ctx *c, record_row *r)
 {
     int rc = VAULT_OK;
 
-    if (!has_v3(r))
-        return 0;
     GUARD(rkey_lookup(c, r));
-    return r->rkey_state == RKEY_NONE;
+    if (r->rkey_state == RKEY_ERASED)
+        return 1;
+    if (r->rkey_state == RKEY_NONE && has_v3(r))
+        return key_missing(r);
 cleanup:
     return rc;
 }
@@ -100,7 +114,9 @@ static int rkey_for_write(const record_ctx *c, record_row *r)
     GUARD(rkey_lookup(c, r));
     if (r->rkey_state == RKEY_LOADED)
         goto cleanup;
-    ENSURE(!has_v3(r), VAULT_ENOTFOUND, "the record was erased (its key is gone)");
+    ENSURE(r->rkey_state != RKEY_ERASED, VAULT_ENOTFOUND, "the record was erased (its key is destroyed)");
+    if (has_v3(r))
+        GUARD(key_missing(r));
     vc_random(r->rkey, RECKEY_BYTES);
     r->rkey_state = RKEY_LOADED;
     r->rkey_new = 1;
@@ -245,7 +261,18 @@ int record_load(record_row *r, const record_ctx *c, const uint8_t id[VAULT_ID_BY
     /* A restored backup holds the rows of records erased since: without
      * their keys they are no records at all. */
     GUARD(rc = record_erased(c, r));
-    ENSURE(rc == 0, VAULT_ENOTFOUND, "the record was erased (its key is gone)");
+    ENSURE(rc == 0, VAULT_ENOTFOUND, "the record was erased (its key is destroyed)");
+cleanup:
+    return rc;
+}
+
+int record_load_erasable(record_row *r, const record_ctx *c, const uint8_t id[VAULT_ID_BYTES])
+{
+    int rc = VAULT_OK;
+
+    GUARD(store_record_get(c->db, id, copy_fn, r));
+    GUARD(rc = record_erased(c, r));
+    rc = VAULT_OK;
 cleanup:
     return rc;
 }
@@ -512,7 +539,7 @@ cleanup:
 typedef struct find_ctx {
     const uint8_t *digest;
     const char *field;
-    int match, v3;
+    int match;
 } find_ctx;
 
 static int find_fn(void *arg, const store_record *row)
@@ -524,8 +551,6 @@ static int find_fn(void *arg, const store_record *row)
         if (strcmp(row->fields[i].name, c->field) == 0)
             c->match = row->fields[i].digest_len == VC_BIDX_BYTES &&
                        sodium_memcmp(row->fields[i].digest, c->digest, VC_BIDX_BYTES) == 0;
-        if (row->fields[i].ct_len > 0 && row->fields[i].ct[0] == VC_FIELD_FORMAT_V3)
-            c->v3 = 1;
     }
     return VAULT_OK;
 }
@@ -551,21 +576,26 @@ int record_find(uint8_t **out, size_t *out_count, const record_ctx *c, const vp_
     for (i = 0; i < n; i++) {
         fc.digest = digest;
         fc.field = f->name;
-        fc.match = fc.v3 = 0;
+        fc.match = 0;
         rc = store_record_get(c->db, ids + i * VAULT_ID_BYTES, find_fn, &fc);
         if (rc == VAULT_ENOTFOUND) {
             rc = VAULT_OK;
             continue;
         }
         GUARD(rc);
-        if (fc.match && fc.v3) { /* an erased record's remains find nothing */
+        if (fc.match) { /* an erased record's remains find nothing */
+            int erased = 0;
+
             if (!rkey && !(rkey = vc_malloc(RECKEY_BYTES)))
                 GUARD(vault__err(VAULT_ENOMEM, "out of secure memory"));
-            rc = reckeys_get(rkey, c->rk, ids + i * VAULT_ID_BYTES);
+            rc = reckeys_get(rkey, &erased, c->rk, ids + i * VAULT_ID_BYTES);
             if (rc == VAULT_ENOTFOUND) {
                 vault__err_clear();
                 rc = VAULT_OK;
-                continue;
+                if (erased)
+                    continue;
+                /* no row: an older record (kept), or a key missing, which
+                 * the caller's record_load reports */
             }
             GUARD(rc);
         }
@@ -583,13 +613,9 @@ cleanup:
 
 int record_erase(const record_ctx *c, const uint8_t id[VAULT_ID_BYTES])
 {
-    int rc = reckeys_erase(c->rk, id);
+    int rc = VAULT_OK;
 
-    if (rc == VAULT_ENOTFOUND) { /* none: an older record, or already gone */
-        vault__err_clear();
-        rc = VAULT_OK;
-    }
-    GUARD(rc);
+    GUARD(reckeys_erase(c->rk, id)); /* the tombstone, also over no key */
     GUARD(store_record_delete(c->db, id));
 cleanup:
     return rc;

@@ -42,12 +42,14 @@ typedef struct record_row {
     /* The record's own key (reckeys.h), in secure memory once loaded or
      * made: rkey_state RKEY_UNKNOWN (not looked up), RKEY_LOADED (from the
      * key store, or made for this row: rkey_new, stored by record_save),
-     * RKEY_NONE (a record written before record keys, none yet). */
+     * RKEY_NONE (the key store has no row for it: a record written before
+     * record keys, if none of its fields is format 3), RKEY_ERASED (the
+     * key store holds its erasure). */
     uint8_t *rkey;
     int rkey_state, rkey_new;
 } record_row;
 
-enum { RKEY_UNKNOWN = 0, RKEY_LOADED = 1, RKEY_NONE = 2 };
+enum { RKEY_UNKNOWN = 0, RKEY_LOADED = 1, RKEY_NONE = 2, RKEY_ERASED = 3 };
 
 /* What record calls need of the vault: its id, keys, store and policy
  * (for the grade of each field). */
@@ -68,15 +70,23 @@ void record_row_free(record_row *r);
  * with the row by record_save).  Touches no store (import workers call
  * it). */
 int record_new(record_row *r, const char *jurisdiction, int64_t now) VAULT_MUST_CHECK;
-/* Load a record with its key (VAULT_ENOTFOUND when there is none, or when
- * its key is gone: an erased record whose rows survive in a restored
- * backup, or an erase cut short; VAULT_EINTEGRITY when its row fails its
- * MAC or its key its check). */
+/* Load a record with its key.  VAULT_ENOTFOUND when there is none, or
+ * when the key store holds its erasure (an erased record whose rows
+ * survive in a restored backup, or an erase cut short);
+ * VAULT_EINTEGRITY when its row fails its MAC, its key its check, or the
+ * key store has neither its key nor its erasure although its fields need
+ * one (a key store older than the data, or changed: never taken for an
+ * erasure). */
 int record_load(record_row *r, const record_ctx *c,
                 const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
-/* 1 when a loaded row is an erased record's remains: it has format 3
- * fields and its key is gone (record_load refuses such rows; a scan that
- * copies rows itself asks this).  Looks the key up when not yet known. */
+/* The same, but an erased record's remains load too (rkey_state
+ * RKEY_ERASED, nothing of them opens): for the erase that completes an
+ * erasure cut short. */
+int record_load_erasable(record_row *r, const record_ctx *c,
+                         const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
+/* 1 when a loaded row is an erased record's remains (the key store holds
+ * its erasure), 0 when not, VAULT_EINTEGRITY as record_load.  Looks the
+ * key up when not yet known. */
 int record_erased(const record_ctx *c, record_row *r) VAULT_MUST_CHECK;
 /* Load from a row the store handed out (already checked). */
 int record_copy(record_row *r, const store_record *row) VAULT_MUST_CHECK;

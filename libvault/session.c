@@ -356,7 +356,10 @@ static int record_lookup(uint8_t id[VAULT_ID_BYTES], record_row *rec, vault *v,
     {
         record_ctx rx = vault__record_ctx(v);
 
-        rc = record_load(rec, &rx, id);
+        /* An erase also takes an erased record's remains (an erasure cut
+         * short after its key was destroyed): it completes it, logged. */
+        rc = strcmp(action, "erase") == 0 ? record_load_erasable(rec, &rx, id)
+                                          : record_load(rec, &rx, id);
     }
     if (rc == VAULT_ENOTFOUND)
         return log_refusal(v, s, action, id, NULL, NULL, "no such record", AF_OUTCOME_DENIED,
@@ -1300,6 +1303,12 @@ int vault_record_erase(vault_session *s, const char *record_id)
         GUARD(record_erase(&rx, id));
     }
     policy_reason_fill(&why, &d);
+    if (rec.rkey_state == RKEY_ERASED) { /* the rows of an erasure cut short */
+        size_t n = strlen(why.text);
+
+        snprintf(why.text + n, sizeof why.text - n, "%s",
+                 "; completes an erasure whose key was already destroyed");
+    }
     audit_entry_init(&e, s->v, s, "erase");
     e.has_record = 1;
     memcpy(e.record_id, id, VAULT_ID_BYTES);

@@ -173,9 +173,23 @@ static void remove_vault_files(const char *path, const char *keys_path, const ch
  * empty one (which would erase every record). */
 #define META_RECORD_KEYS "record_keys"
 
+static int v3_fn(void *arg, const store_record *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->nfields; i++)
+        if (r->fields[i].ct_len > 0 && r->fields[i].ct[0] == VC_FIELD_FORMAT_V3) {
+            *(int *)arg = 1;
+            return 1; /* one is enough */
+        }
+    return 0;
+}
+
 /* Open the record-key store at `loc` beside the open data store, making it
  * when the vault has none yet (a new vault, or one from before record
- * keys: `noted` 0). */
+ * keys: `noted` 0).  Without the note, the records must show it: one
+ * sealed under a record key means the note was removed behind libvault,
+ * and the vault does not open (never with a new, empty key store). */
 static int reckeys_attach(vault *v, const char *loc, int noted)
 {
     int rc = VAULT_OK;
@@ -196,9 +210,32 @@ static int reckeys_attach(vault *v, const char *loc, int noted)
         }
         return VAULT_OK;
     }
+    {
+        int any = 0;
+
+        GUARD(op_begin(v, OP_READ));
+        rc = store_record_scan(v->db, v3_fn, &any);
+        op_rollback(v);
+        GUARD(rc);
+        ENSURE(!any, VAULT_EINTEGRITY,
+               "%s: its records are sealed under record keys, but the note that it keeps a "
+               "record-key store is gone (changed behind libvault?): not opened, and no new key "
+               "store made (docs/erasure.md)",
+               v->shown);
+    }
     rc = reckeys_open(&v->rk, loc, v->keys, v->id, 1);
     if (rc == VAULT_EEXISTS) /* made by an open that stopped before the note */
         rc = reckeys_open(&v->rk, loc, v->keys, v->id, 0);
+    if (rc < 0 && store_location_is_file(loc) &&
+        (strstr(vault_error_last(), "(no schema)") || strstr(vault_error_last(), "names no vault"))) {
+        /* Half made by an open that stopped (no schema or no identity
+         * yet): no record is sealed under a key of it (checked above) and
+         * none was written since (the note comes before any), so it is
+         * made again.  Another vault's, or one under another key, stays. */
+        vault__err_clear();
+        remove_store_files(loc);
+        rc = reckeys_open(&v->rk, loc, v->keys, v->id, 1);
+    }
     GUARD(rc);
     GUARD(op_begin(v, OP_WRITE));
     GUARD(store_meta_put(v->db, META_RECORD_KEYS, &one, 1));

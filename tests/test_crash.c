@@ -793,16 +793,17 @@ static int whole_or_erased(vault *v, const rec *r, unsigned round)
     char hex[VAULT_ID_HEX_SIZE], *pt = NULL;
     uint8_t *key = vc_malloc(RECKEY_BYTES);
     size_t j, len = 0;
-    int rc, krc;
+    int rc, krc, erased = 0;
 
     assert_non_null(key);
     vault__id_format(hex, r->id);
     assert_int_equal(store_begin(v->db, STORE_TX_SNAPSHOT), 0);
-    krc = reckeys_get(key, v->rk, r->id);
+    krc = reckeys_get(key, &erased, v->rk, r->id);
     rc = record_load(&row, &rx, r->id);
     if (rc == VAULT_ENOTFOUND) {
-        if (krc != VAULT_ENOTFOUND)
-            fail_msg("round %u: record %s is gone but its key is still there", round, hex);
+        if (krc != VAULT_ENOTFOUND || !erased)
+            fail_msg("round %u: record %s is gone but its key is still there (or no erasure "
+                     "is recorded for it)", round, hex);
         rc = 0;
     } else if (rc == 0) {
         if (krc != 0)

@@ -221,7 +221,10 @@ static void test_remains_do_not_open(void **state)
         assert_int_equal(vc_field_open(pt, sizeof pt, &ptlen, gk, &ad, ct, len),
                          VAULT_EINTEGRITY);
         /* and the key store has none for it any more */
-        assert_int_equal(reckeys_get(guess, f->v->rk, rid), VAULT_ENOTFOUND);
+        int erased = 0;
+
+        assert_int_equal(reckeys_get(guess, &erased, f->v->rk, rid), VAULT_ENOTFOUND);
+        assert_true(erased); /* its tombstone: erased, not missing */
     }
     store_rollback(f->v->db);
     free(ct);
@@ -344,17 +347,91 @@ static void test_key_dropped_reads_as_erased(void **state)
     /* the simple check the rest relies on: a key dropped from a record
      * whose fields are format 3 makes it read as erased */
     assert_int_equal(store_begin(f->v->db, STORE_TX_WRITE), 0);
-    assert_int_equal(reckeys_get(key, f->v->rk, rid), 0);
-    assert_int_equal(reckeys_erase(f->v->rk, rid), 0);
-    assert_int_equal(reckeys_erase(f->v->rk, rid), VAULT_ENOTFOUND);
+    {
+        int erased = 1;
+
+        assert_int_equal(reckeys_get(key, &erased, f->v->rk, rid), 0);
+        assert_false(erased);
+        assert_int_equal(reckeys_erase(f->v->rk, rid), 0);
+        assert_int_equal(reckeys_get(key, &erased, f->v->rk, rid), VAULT_ENOTFOUND);
+        assert_true(erased);
+    }
     assert_int_equal(store_commit(f->v->db), 0);
     assert_int_equal(phone_of(val, sizeof val, f, 2), VAULT_ENOTFOUND);
     /* a write to it is refused too: nothing is sealed into remains */
     assert_int_not_equal(vault_record_put(f->officer, f->id[2], "phone", "13700000009", 11), 0);
     assert_int_equal(row_there(f, 2), 1); /* the rows are still there */
-    /* a rotation of its grade removes the remains */
-    assert_int_equal(vault_key_rotate(f->v, "personal", NULL, NULL), 0);
+    /* erasing it again completes the erasure: the rows go, and the log
+     * has its erase entry */
+    assert_int_equal(vault_record_erase(f->officer, f->id[2]), 0);
     assert_int_equal(row_there(f, 2), 0);
+    {
+        char *rep = NULL;
+
+        assert_int_equal(vault_audit_report(&rep, f->v, VAULT_REPORT_RECORD, f->id[2], 0), 0);
+        assert_non_null(strstr(rep, "completes an erasure"));
+        vault_free(rep);
+    }
+}
+
+/* A key store older than the data (an old key-store backup put back): a
+ * record written since has neither key nor erasure there.  It is an
+ * integrity failure, never taken for an erasure: it does not read, and a
+ * rotation stops on it instead of removing it. */
+static void test_older_key_store_is_not_erasure(void **state)
+{
+    fixture *f = *state;
+    char rkb[450], val[64], side[460];
+    size_t n = 0;
+    uint8_t *b;
+    int i = 0;
+
+    snprintf(rkb, sizeof rkb, "%s/old.rkeys", f->dir);
+    assert_int_equal(vault_backup_record_keys(f->v, rkb, NULL, NULL), 0);
+    /* a fourth resident, after that copy (it takes slot 0's place) */
+    add(f, i);
+    fixture_close(f);
+    b = tu_read_file(rkb, &n);
+    assert_non_null(b);
+    tu_write_file(f->rk, b, n);
+    free(b);
+    snprintf(side, sizeof side, "%s-wal", f->rk);
+    unlink(side);
+    fixture_open(f);
+    assert_int_equal(phone_of(val, sizeof val, f, 0), VAULT_EINTEGRITY);
+    assert_string_equal(val, "");
+    assert_non_null(strstr(vault_error_last(), "neither its key nor its erasure"));
+    assert_int_not_equal(vault_key_rotate(f->v, "personal", NULL, NULL), 0);
+    assert_int_equal(row_there(f, 0), 1); /* kept */
+    assert_int_equal(phone_of(val, sizeof val, f, 1), 0); /* the others read */
+}
+
+/* The data's note that the vault keeps a record-key store, deleted with
+ * the database key, and the key store moved away: the vault does not
+ * open (never with a new empty key store, in which every record would
+ * read as erased). */
+static void test_note_removed_is_refused(void **state)
+{
+    fixture *f = *state;
+    char moved[450];
+    sqlite3 *db = tu_raw_db(f->v, f->path);
+
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM meta WHERE key = 'record_keys'", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+    fixture_close(f);
+    snprintf(moved, sizeof moved, "%s.away", f->rk);
+    assert_int_equal(rename(f->rk, moved), 0);
+    assert_int_equal(vault_open(&f->v, f->path, &f->s), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "sealed under record keys"));
+    assert_int_not_equal(access(f->rk, F_OK), 0); /* no new key store made */
+    /* with its key store back it still does not open: the note is what
+     * was changed, and the records say so */
+    assert_int_equal(rename(moved, f->rk), 0);
+    assert_int_equal(vault_open(&f->v, f->path, &f->s), VAULT_EINTEGRITY);
+    assert_null(f->v);
 }
 
 /* vault_backup_record_keys: a copy of the key store (0600, never over a
@@ -430,6 +507,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_dropped_reads_as_erased, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_key_backup_is_the_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_keeps_a_leftover_key_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_older_key_store_is_not_erasure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_note_removed_is_refused, setup, teardown),
     };
 
     assert_int_equal(vault_init(), 0);
