@@ -57,7 +57,8 @@ rc=$?
     ok "A does not open in the restored vault (exit $rc: $(head -n1 "$TMP/err" | cut -c1-80))" ||
     bad "A read from the restored backup (exit $rc: $(head -c 200 "$TMP/err"))"
 vc "${OFFICER[@]}" record find --field phone --value "$A_PHONE" >"$TMP/out" 2>"$TMP/err"
-[ ! -s "$TMP/out" ] && ok "a search for A's phone finds nothing" || bad "the search found: $(cat "$TMP/out")"
+rc=$?
+[ "$rc" = 0 ] && [ ! -s "$TMP/out" ] && ok "a search for A's phone finds nothing" || bad "the search found: $(cat "$TMP/out")"
 vc "${OFFICER[@]}" record get "$RB" --fields phone >"$TMP/out" 2>"$TMP/err"
 grep -qF "$B_PHONE" "$TMP/out" && ok "B reads as before" || bad "B: $(cat "$TMP/err")"
 expect_exit 0 "the restored log verifies" -- vc audit verify
