@@ -2245,6 +2245,60 @@ static void test_destroy(void **state)
     pg_forget("premade");
 }
 
+/* PostgreSQL schema 5 (no quota_use.record) is brought to 6 by migrate:
+ * the column added, the uses kept, the version row moved; a layout older
+ * than any PostgreSQL vault had is refused.  (SQLCipher's schema 5 to 6:
+ * test_vault's test_schema5_migrates.) */
+static void test_pg_schema5(void **state)
+{
+    store_backend *a;
+    char schema[64], sql[300];
+    uint8_t rid[VAULT_ID_BYTES];
+    int from = 0, seen = 0;
+    int64_t n = 0;
+
+    (void)state;
+    if (K->open != pg_open)
+        skip();
+    memset(rid, 6, sizeof rid);
+    a = open_new("schema5");
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(a->quota_add(a, "search", "ann", 0, 7), VAULT_OK);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    a->free(a);
+    pg_schema(schema, sizeof schema, "schema5");
+    snprintf(sql, sizeof sql, "ALTER TABLE %s.quota_use DROP COLUMN record", schema);
+    pg_admin(sql);
+    snprintf(sql, sizeof sql, "UPDATE %s.store_info SET version = 5", schema);
+    pg_admin(sql);
+
+    a = open_again("schema5");
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(a->migrate(a, &from, NULL, NULL, NULL, NULL), VAULT_OK);
+    assert_int_equal(from, 5);
+    assert_int_equal(a->quota_add_record(a, "res", "ann", rid, 0, 8), VAULT_OK);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(a->migrate(a, &from, NULL, NULL, NULL, NULL), VAULT_OK);
+    assert_int_equal(from, 6); /* done once */
+    assert_int_equal(a->quota_count(a, "search", "ann", 0, &n), VAULT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(a->quota_count_records(a, "res", "ann", 0, rid, &n, &seen), VAULT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(seen, 1);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    a->free(a);
+
+    snprintf(sql, sizeof sql, "UPDATE %s.store_info SET version = 4", schema);
+    pg_admin(sql);
+    a = open_again("schema5");
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(a->migrate(a, &from, NULL, NULL, NULL, NULL), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "which no PostgreSQL vault ever had"));
+    a->rollback(a);
+    done(a, "schema5");
+}
+
 /* The suite: every test of the table, once per backend. */
 static const struct {
     const char *name;
@@ -2262,6 +2316,7 @@ static const struct {
     {"checkpoints", test_checkpoints},
     {"meta policies keys quota", test_meta_policies_keys_quota},
     {"quota records", test_quota_records},
+    {"postgresql schema 5", test_pg_schema5},
     {"callbacks", test_callbacks},
     {"iterators", test_iterators},
     {"bulk", test_bulk},
