@@ -5,7 +5,10 @@
  * read masked; over it `over: deny` refuses the access (logged) and
  * `over: alert` lets it go on, flags its audit entry [ALERT] and raises an
  * alarm through vault_set_alarm after the access committed.  Counted in
- * the store, so two processes bursting at once share one count. */
+ * the store, so two processes bursting at once share one count.  With the
+ * argument "postgresql" every vault is on the server VAULT_PG_URI names
+ * (ctest: test_quota_alarm_pg, in a throwaway cluster): the processes then
+ * share the count as vaultd instances on one database do. */
 #include "testutil.h"
 
 #include <sys/wait.h>
@@ -98,9 +101,11 @@ static const char policy_text[] =
 
 #define NREC 12
 
+static const char *pg_uri; /* NULL: a SQLCipher file */
+
 typedef struct fixture {
     char *dir;
-    char path[512], keyfile[512], policy[512];
+    char path[1536], keyfile[512], policy[512];
     vault *v;
     char ids[NREC][VAULT_ID_HEX_SIZE];
     int alarms;
@@ -128,8 +133,25 @@ static int setup(void **state)
     size_t lens[] = {strlen(values[0]), strlen(values[1])};
 
     assert_non_null(f);
-    f->v = tu_new_vault(&f->dir, f->path, f->keyfile, sizeof f->path, NULL, policy_text);
-    snprintf(f->policy, sizeof f->policy, "%s/policy.yaml", f->dir);
+    if (pg_uri) { /* one schema per test: q_<pid>_<n> */
+        static int n;
+        vault_secret sec;
+        f->dir = tu_tmpdir();
+        snprintf(f->keyfile, sizeof f->keyfile, "%s/t.key", f->dir);
+        snprintf(f->policy, sizeof f->policy, "%s/policy.yaml", f->dir);
+        assert_true((size_t)snprintf(f->path, sizeof f->path,
+                                     "%s%svault_keys=%s/t.keys&vault_schema=q_%ld_%d", pg_uri,
+                                     strchr(pg_uri, '?') ? "&" : "?", f->dir, (long)getpid(),
+                                     ++n) < sizeof f->path);
+        tu_write_file(f->policy, policy_text, strlen(policy_text));
+        assert_int_equal(vault_keyfile_generate(f->keyfile), 0);
+        sec = tu_keyfile_secret(f->keyfile);
+        if (vault_create(&f->v, f->path, f->policy, &sec) != 0)
+            fail_msg("vault_create: %s", vault_error_last());
+    } else {
+        f->v = tu_new_vault(&f->dir, f->path, f->keyfile, sizeof f->path, NULL, policy_text);
+        snprintf(f->policy, sizeof f->policy, "%s/policy.yaml", f->dir);
+    }
     s = tu_session(f->v, "li", "data_officer", "street_office", STREET, "resident_service");
     for (int i = 0; i < NREC; i++)
         assert_int_equal(vault_record_add(f->ids[i], VAULT_ID_HEX_SIZE, s, GRID7, 2, fields,
@@ -503,7 +525,7 @@ static void test_residents_burst(void **state)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_deny_over_the_quota, setup, teardown),
@@ -514,5 +536,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_search_alert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_residents_burst, setup, teardown),
     };
+
+    if (argc >= 2 && strcmp(argv[1], "postgresql") == 0) {
+        pg_uri = getenv("VAULT_PG_URI");
+        if (!pg_uri || !*pg_uri) {
+            fprintf(stderr, "test_quota_alarm postgresql: VAULT_PG_URI is not set (run it under "
+                            "tests/pg/pg_cluster.sh run)\n");
+            return 1;
+        }
+    }
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
