@@ -553,7 +553,8 @@ VAULT_API void vault_result_free(vault_result *r);
  * "Quotas"): then masked records are returned too, and each call counts
  * one search against the user's quota, shared by every handle on the
  * vault.  VAULT_EDENIED (logged) when the search is not allowed, when the
- * read is masked and no quota applies, or when the quota is used up. */
+ * read is masked and no quota applies, or when the quota is used up (a
+ * quota with `over: alert` lets it go on, flagged, with an alarm). */
 VAULT_API int vault_record_find(char **out, size_t *out_count, vault_session *s,
                                 const char *field, const char *value, size_t value_len) VAULT_CHECK;
 
@@ -757,7 +758,8 @@ typedef struct vault_alarm {
     const char *department;
     const char *purpose;
     const char *record;     /* the record read, 32 hex digits, or "" */
-    int64_t count;          /* uses in the quota's window, this one included (canary: 1) */
+    int64_t count;          /* uses in the quota's window, this one included (a residents
+                               quota: distinct residents; canary: 1) */
     int64_t limit;          /* the quota's limit (canary: 0) */
     int64_t per;            /* its window, seconds (canary: 0) */
     int64_t time;           /* when (Unix seconds) */

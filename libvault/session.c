@@ -860,53 +860,77 @@ static char *scratch_alloc(void *arg, size_t n)
     return sc->p;
 }
 
-/* The policy's reads quotas for the subject (policy_read_quotas): a read
- * of a record counts one use of each, in the read's own transaction (two
- * processes bursting at once are counted as one: the counting write takes
- * the write lock, and a stale snapshot starts over).  Over a quota: deny
- * (the read refused and logged) or alert (the read goes on, *flags gets
- * AF_FLAG_ALERT and an alarm is raised when the read commits). */
+/* A quota used up with `over: alert`: the access goes on, *flags gets
+ * AF_FLAG_ALERT and an alarm (kind "quota") is raised when the access
+ * commits.  id is the record (NULL for a search). */
+static int quota_alert(unsigned *flags, vault_session *s, const vp_quota *q,
+                       const uint8_t *id, int64_t used, int64_t now)
+{
+    vault__alarm a;
+
+    *flags |= AF_FLAG_ALERT;
+    memset(&a, 0, sizeof a);
+    snprintf(a.kind, sizeof a.kind, "quota");
+    snprintf(a.name, sizeof a.name, "%s", q->id);
+    snprintf(a.user, sizeof a.user, "%s", s->user);
+    snprintf(a.role, sizeof a.role, "%s", s->role);
+    snprintf(a.department, sizeof a.department, "%s", s->department);
+    snprintf(a.purpose, sizeof a.purpose, "%s", s->purpose);
+    if (id)
+        vault__id_format(a.record, id);
+    a.count = used + 1;
+    a.limit = q->searches;
+    a.per = q->per;
+    a.time = now;
+    return op_alarm_add(s->v, &a);
+}
+
+/* The policy's access quotas for the subject (policy_read_quotas), in the
+ * read's own transaction (two processes bursting at once are counted as
+ * one: the counting write takes the write lock, and a stale snapshot
+ * starts over).  A read of a record counts one use of each reads quota,
+ * and one resident of each residents quota unless the user read that
+ * record already in the quota's window (the use then moves to now).  Over
+ * a quota: deny (the read refused and logged) or alert (quota_alert). */
 #define READ_QUOTAS_MAX 16
 static int read_quotas(unsigned *flags, vault_session *s, const uint8_t id[VAULT_ID_BYTES],
                        const char *action, int64_t now)
 {
-    int rc = VAULT_OK;
+    int rc = VAULT_OK, seen;
     const vp_quota *qs[READ_QUOTAS_MAX];
     size_t n = policy_read_quotas(qs, READ_QUOTAS_MAX, s->v->policy, s->role, s->department,
                                   s->purpose), i;
     int64_t used = 0;
     char per[32], why[256];
-    vault__alarm a;
 
     for (i = 0; i < n; i++) {
         const vp_quota *q = qs[i];
+        int residents = q->kind == VP_QUOTA_RESIDENTS;
+        const char *what = residents ? "residents" : "reads";
 
-        GUARD(store_quota_count(&used, s->v->db, q->id, s->user, now - q->per));
-        if (used >= q->searches) {
+        seen = 0;
+        if (residents)
+            GUARD(store_quota_count_records(&used, &seen, s->v->db, q->id, s->user, now - q->per,
+                                            id));
+        else
+            GUARD(store_quota_count(&used, s->v->db, q->id, s->user, now - q->per));
+        if (!seen && used >= q->searches) {
             policy_duration_text(per, sizeof per, q->per);
             if (q->over == VP_OVER_DENY) {
-                snprintf(why, sizeof why, "read quota %s used up (%lld reads per %s)", q->id,
-                         (long long)q->searches, per);
-                rc = vault__err(VAULT_EDENIED, "%s denied: quota '%s' is used up (%lld reads per "
-                                "%s for each user)", action, q->id, (long long)q->searches, per);
+                snprintf(why, sizeof why, "%s quota %s used up (%lld %s per %s)",
+                         residents ? "residents" : "read", q->id, (long long)q->searches, what,
+                         per);
+                rc = vault__err(VAULT_EDENIED, "%s denied: quota '%s' is used up (%lld %s per "
+                                "%s for each user)", action, q->id, (long long)q->searches, what,
+                                per);
                 return log_refusal(s->v, s, action, id, NULL, NULL, why, AF_OUTCOME_DENIED, rc);
             }
-            *flags |= AF_FLAG_ALERT;
-            memset(&a, 0, sizeof a);
-            snprintf(a.kind, sizeof a.kind, "quota");
-            snprintf(a.name, sizeof a.name, "%s", q->id);
-            snprintf(a.user, sizeof a.user, "%s", s->user);
-            snprintf(a.role, sizeof a.role, "%s", s->role);
-            snprintf(a.department, sizeof a.department, "%s", s->department);
-            snprintf(a.purpose, sizeof a.purpose, "%s", s->purpose);
-            vault__id_format(a.record, id);
-            a.count = used + 1;
-            a.limit = q->searches;
-            a.per = q->per;
-            a.time = now;
-            GUARD(op_alarm_add(s->v, &a));
+            GUARD(quota_alert(flags, s, q, id, used, now));
         }
-        GUARD(store_quota_add(s->v->db, q->id, s->user, now - q->per, now));
+        if (residents)
+            GUARD(store_quota_add_record(s->v->db, q->id, s->user, id, now - q->per, now));
+        else
+            GUARD(store_quota_add(s->v->db, q->id, s->user, now - q->per, now));
     }
 cleanup:
     return rc;
@@ -1080,8 +1104,8 @@ int vault_record_get(vault_result **out, vault_session *s, const char *record_id
  * Before the search: one unit of the subject's quota, or a refusal when it
  * is used up or when no quota lets a masked read be searched.  A refused
  * search and every candidate that is not confirmed are logged. */
-static int find_quota(const vp_quota **out, vault_session *s, const vp_field *f, int64_t now,
-                      char *note, size_t note_cap)
+static int find_quota(const vp_quota **out, unsigned *flags, vault_session *s, const vp_field *f,
+                      int64_t now, char *note, size_t note_cap)
 {
     int rc = VAULT_OK;
     const vp_quota *q;
@@ -1113,7 +1137,10 @@ static int find_quota(const vp_quota **out, vault_session *s, const vp_field *f,
         return log_refusal(s->v, s, "search", NULL, f->name, why, NULL, AF_OUTCOME_DENIED, rc);
     }
     GUARD(store_quota_count(&used, s->v->db, q->id, s->user, now - q->per));
-    if (used >= q->searches) {
+    if (used >= q->searches && q->over == VP_OVER_ALERT) {
+        /* over: alert: the search goes on, each of its entries flagged */
+        GUARD(quota_alert(flags, s, q, NULL, used, now));
+    } else if (used >= q->searches) {
         char per[32];
         policy_duration_text(per, sizeof per, q->per); /* as the policy says it */
         snprintf(why, sizeof why, "search quota %s used up (%lld per %s)", q->id,
@@ -1150,6 +1177,7 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
     af_field af;
     vault_reason why, rwhy;
     int64_t now = vault__now();
+    unsigned alert = 0; /* AF_FLAG_ALERT: a search quota used up, over: alert */
 
     memset(&af, 0, sizeof af);
     ENSURE(out && out_count, VAULT_EINVALID, "missing output");
@@ -1160,7 +1188,7 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
     ENSURE(field && value, VAULT_EINVALID, "missing field or value");
     GUARD(op_begin(s->v, OP_WRITE));
     GUARD(field_logged(&f, s, "search", NULL, field));
-    GUARD(find_quota(&q, s, f, now, note, sizeof note));
+    GUARD(find_quota(&q, &alert, s, f, now, note, sizeof note));
     {
         record_ctx rx = vault__record_ctx(s->v);
         rc = record_find(&ids, &n, &rx, f, value, value_len);
@@ -1210,7 +1238,7 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
         {
             unsigned cf = 0;
             GUARD(canary_touch(&cf, s, rid, "search", now));
-            e.flags |= cf;
+            e.flags |= cf | alert;
         }
         GUARD(audit_append(s->v, &e));
         if (!confirmed)
@@ -1226,6 +1254,7 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
         e.fields = &af;
         e.nfields = 1;
         e.detail = n ? "no record confirmed" : "no record found";
+        e.flags |= alert;
         if (note[0]) {
             snprintf(why_text, sizeof why_text, "%s; %s", e.detail, note);
             e.detail = why_text;

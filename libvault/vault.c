@@ -378,7 +378,8 @@ static int log_migration(vault *v)
                  STORE_SCHEMA_VERSION,
                  from < 3   ? "storage v2: row MACs"
                  : from < 4 ? "the audit state on the newest row"
-                            : "the principals on each grant");
+                 : from < 5 ? "the principals on each grant"
+                            : "the record on each residents-quota use");
         GUARD(audit__log_meta(v, "store_migrate", AF_OUTCOME_OK, detail));
         GUARD(store_meta_put(v->db, STORE_META_MIGRATED, &none, 0));
         audit_trust_mark(v); /* from now on the log vouches for grants and policy */

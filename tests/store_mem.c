@@ -24,7 +24,7 @@
  *    position it belongs to: audit_head returns it only while that
  *    position is the newest row, so an append leaves the newest row
  *    without one until the next put, as the contract says;
- *  - migrate reports the current schema (MEM_SCHEMA_VERSION, 5) and does nothing;
+ *  - migrate reports the current schema (MEM_SCHEMA_VERSION, 6) and does nothing;
  *    audit_index has no index to build; bulk loading is not offered.
  * Everything is a linear scan or a sorted array: it is meant for tests,
  * not for size. */
@@ -38,7 +38,7 @@
 
 /* The schema the SQLCipher backend is at (STORE_SCHEMA_VERSION in
  * store/store.h); this backend has no older layout to migrate from. */
-#define MEM_SCHEMA_VERSION 5
+#define MEM_SCHEMA_VERSION 6
 /* Audit rows one seal callback may hand back per append. */
 #define MEM_SEAL_CAP 256
 
@@ -52,6 +52,8 @@ typedef struct mem_bidx {
 typedef struct mem_quota {
     char *quota, *user;
     int64_t at;
+    int has_record; /* a residents-quota use (quota_add_record) */
+    uint8_t record[VAULT_ID_BYTES];
 } mem_quota;
 
 /* A growing array of n rows (cap allocated) of one type. */
@@ -1519,6 +1521,7 @@ static int mem_quota_add(store_backend *be, const char *quota, const char *user,
 
     GUARD(need_write(&d, be));
     ENSURE(quota && user, VAULT_EINVALID, "memory store: quota or user missing");
+    memset(&want, 0, sizeof want);
     want.quota = (char *)quota;
     want.user = (char *)user;
     want.at = now;
@@ -1526,6 +1529,71 @@ static int mem_quota_add(store_backend *be, const char *quota, const char *user,
     GUARD(quota_copy(&q, &want));
     for (i = 0; i < d->n_quota; i++) {
         if (d->quota[i].at <= since && quota_is(&d->quota[i], quota, user))
+            quota_drop(&d->quota[i]);
+        else
+            d->quota[k++] = d->quota[i];
+    }
+    d->n_quota = k;
+    d->quota[d->n_quota++] = q;
+cleanup:
+    return rc;
+}
+
+static int quota_names(const mem_quota *q, const uint8_t record[VAULT_ID_BYTES])
+{
+    return q->has_record && memcmp(q->record, record, VAULT_ID_BYTES) == 0; /* memcmp ok: not secret */
+}
+
+static int mem_quota_count_records(store_backend *be, const char *quota, const char *user,
+                                   int64_t since, const uint8_t record[VAULT_ID_BYTES],
+                                   int64_t *out, int *seen)
+{
+    int rc = VAULT_OK;
+    mem_data *d;
+    size_t i, j;
+
+    GUARD(need_read(&d, be));
+    ENSURE(quota && user && record, VAULT_EINVALID, "memory store: quota, user or record missing");
+    *out = 0;
+    *seen = 0;
+    for (i = 0; i < d->n_quota; i++) {
+        const mem_quota *q = &d->quota[i];
+        if (!q->has_record || q->at <= since || !quota_is(q, quota, user))
+            continue;
+        *seen |= quota_names(q, record);
+        /* distinct: counted at its first row in the window */
+        for (j = 0; j < i; j++)
+            if (d->quota[j].at > since && quota_is(&d->quota[j], quota, user) &&
+                quota_names(&d->quota[j], q->record))
+                break;
+        if (j == i)
+            (*out)++;
+    }
+cleanup:
+    return rc;
+}
+
+static int mem_quota_add_record(store_backend *be, const char *quota, const char *user,
+                                const uint8_t record[VAULT_ID_BYTES], int64_t since, int64_t now)
+{
+    int rc = VAULT_OK;
+    mem_data *d;
+    mem_quota q, want;
+    size_t i, k = 0;
+
+    GUARD(need_write(&d, be));
+    ENSURE(quota && user && record, VAULT_EINVALID, "memory store: quota, user or record missing");
+    memset(&want, 0, sizeof want);
+    want.quota = (char *)quota;
+    want.user = (char *)user;
+    want.at = now;
+    want.has_record = 1;
+    memcpy(want.record, record, VAULT_ID_BYTES);
+    GUARD(GROW(d, quota));
+    GUARD(quota_copy(&q, &want));
+    for (i = 0; i < d->n_quota; i++) {
+        if (quota_is(&d->quota[i], quota, user) &&
+            (d->quota[i].at <= since || quota_names(&d->quota[i], record)))
             quota_drop(&d->quota[i]);
         else
             d->quota[k++] = d->quota[i];
@@ -1575,7 +1643,13 @@ static int cmp_quota(const void *a, const void *b)
 
     if (!c)
         c = strcmp(x->user, y->user);
-    return c ? c : (x->at > y->at) - (x->at < y->at);
+    if (!c)
+        c = (x->at > y->at) - (x->at < y->at);
+    if (!c) /* a use without a record first, then by record */
+        c = x->has_record - y->has_record;
+    if (!c && x->has_record)
+        c = memcmp(x->record, y->record, VAULT_ID_BYTES); /* memcmp ok: not secret */
+    return c;
 }
 
 static int mem_row_scan(store_backend *be, int kind,
@@ -1628,7 +1702,7 @@ static int mem_row_scan(store_backend *be, int kind,
     for (i = 0; i < n && !stop; i++) {
         if (kind == STORE_ROW_QUOTA) {
             const mem_quota *mq = rows[i];
-            store_quota_row qr = {mq->quota, mq->user, mq->at};
+            store_quota_row qr = {mq->quota, mq->user, mq->at, mq->has_record ? mq->record : NULL};
             GUARD(cb_done(fn(arg, kind, &qr), &stop));
         } else {
             /* a quota use goes out as the contract's row, above */
@@ -1732,6 +1806,8 @@ static const store_backend mem_table = {
     .row_scan = mem_row_scan,
     .destroy = mem_destroy,
     .meta_delete = mem_meta_delete,
+    .quota_count_records = mem_quota_count_records,
+    .quota_add_record = mem_quota_add_record,
 };
 
 /* Under mem_lock. */

@@ -443,7 +443,7 @@ static void test_grantset_invalid(void **state)
 typedef struct vcase {
     const char *file;
     int rc;
-    const char *want[8]; /* substrings of the report, NULL-terminated */
+    const char *want[10]; /* substrings of the report, NULL-terminated */
     unsigned errors;     /* exact number of error lines */
     unsigned warnings;   /* exact number of warning lines */
 } vcase;
@@ -474,13 +474,19 @@ static const vcase vcases[] = {
       "bad_selector.yaml:40:13: error: impossible selector: grades needs min, max or both", NULL},
      5, 0},
     {"bad_quota.yaml", VAULT_EPOLICY,
-     {"bad_quota.yaml:20:12: error: a quota counts searches or reads, not both",
-      "bad_quota.yaml:22:5: error: quota 'neither' has no limit",
+     {"bad_quota.yaml:20:12: error: a quota counts one of searches, reads or residents, not "
+      "both searches and reads: split it",
+      "bad_quota.yaml:22:5: error: quota 'neither' has no limit: give searches (with fields), "
+      "reads or residents",
       "bad_quota.yaml:27:13: error: a reads quota counts records read, whatever the fields",
       "bad_quota.yaml:32:15: error: a search quota needs the fields it lets be searched",
-      "bad_quota.yaml:39:11: error: over: is for reads quotas",
-      "bad_quota.yaml:44:11: error: unknown over 'warn': use deny or alert", NULL},
-     6, 0},
+      "bad_quota.yaml:36:13: error: a residents quota counts the residents read, whatever the "
+      "fields: drop fields",
+      "bad_quota.yaml:43:11: error: unknown over 'warn': use deny or alert",
+      "bad_quota.yaml:47:16: error: a quota counts one of searches, reads or residents, not "
+      "both reads and residents",
+      "bad_quota.yaml:51:16: error: residents must be a whole number from 1 to 1000000", NULL},
+     8, 0},
     {"bad_rule_mask.yaml", VAULT_EPOLICY,
      {"bad_rule_mask.yaml:15:11: error: mask 'pseudonym' on a rule whose effect is not mask",
       "bad_rule_mask.yaml:21:11: error: unknown mask 'blur'",

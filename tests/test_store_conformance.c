@@ -278,6 +278,12 @@ static void test_tx_rules(void **state)
     /* nothing but begin and generation runs outside a transaction */
     assert_int_equal(a->meta_get(a, "k", meta_cb, &g), VAULT_ESTATE);
     assert_int_equal(a->record_count(a, &n), VAULT_ESTATE);
+    {
+        uint8_t rid[VAULT_ID_BYTES];
+        int seen = 0;
+        memset(rid, 7, sizeof rid);
+        assert_int_equal(a->quota_count_records(a, "q", "ann", 0, rid, &n, &seen), VAULT_ESTATE);
+    }
     assert_int_equal(a->meta_put(a, &m), VAULT_ESTATE);
     assert_int_equal(a->commit(a), VAULT_ESTATE);
     a->rollback(a); /* harmless */
@@ -290,6 +296,14 @@ static void test_tx_rules(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(a->meta_put(a, &m), VAULT_ESTATE);
     assert_int_equal(a->quota_add(a, "q", "ann", 0, 1), VAULT_ESTATE);
+    {
+        uint8_t rid[VAULT_ID_BYTES];
+        int seen = 0;
+        memset(rid, 7, sizeof rid);
+        assert_int_equal(a->quota_add_record(a, "q", "ann", rid, 0, 1), VAULT_ESTATE);
+        assert_int_equal(a->quota_count_records(a, "q", "ann", 0, rid, &n, &seen), VAULT_OK);
+        assert_int_equal(n, 0);
+    }
     assert_int_equal(a->migrate(a, &from, NULL, NULL, NULL, NULL), VAULT_ESTATE);
     assert_int_equal(a->commit(a), VAULT_OK);
     assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
@@ -301,7 +315,7 @@ static void test_tx_rules(void **state)
     assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_ESTATE);
     /* migrate on a new store: the current schema, nothing done */
     assert_int_equal(a->migrate(a, &from, NULL, NULL, NULL, NULL), VAULT_OK);
-    assert_int_equal(from, 5);
+    assert_int_equal(from, 6); /* STORE_SCHEMA_VERSION */
     assert_int_equal(a->meta_put(a, &m), VAULT_OK); /* the transaction is still usable */
     assert_int_equal(a->commit(a), VAULT_OK);
     /* a deferred transaction only where the backend offers one */
@@ -1256,6 +1270,80 @@ static void test_meta_policies_keys_quota(void **state)
     done(a, "misc");
 }
 
+/* Residents quotas (version 7): uses that name a record count each record
+ * once in the window; a record used again moves to its newest use; add
+ * forgets the user's uses at or before since; other users and quotas
+ * apart; the uses survive the commit. */
+static void test_quota_records(void **state)
+{
+    store_backend *a = open_new("qrec");
+    uint8_t r1[VAULT_ID_BYTES], r2[VAULT_ID_BYTES], r3[VAULT_ID_BYTES];
+    int64_t n = -1;
+    int seen = -1;
+
+    (void)state;
+    memset(r1, 1, sizeof r1);
+    memset(r2, 2, sizeof r2);
+    memset(r3, 3, sizeof r3);
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(a->quota_count_records(a, "res", "ann", 0, r1, &n, &seen), VAULT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(seen, 0);
+    assert_int_equal(a->quota_add_record(a, "res", "ann", r1, 0, 100), VAULT_OK);
+    assert_int_equal(a->quota_add_record(a, "res", "ann", r2, 0, 100), VAULT_OK);
+    assert_int_equal(a->quota_add_record(a, "res", "ann", r1, 0, 200), VAULT_OK); /* a reread */
+    assert_int_equal(a->quota_add_record(a, "res", "bob", r3, 0, 100), VAULT_OK);
+    assert_int_equal(a->quota_add_record(a, "other", "ann", r3, 0, 100), VAULT_OK);
+    assert_int_equal(a->quota_count_records(a, "res", "ann", 0, r1, &n, &seen), VAULT_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(seen, 1);
+    assert_int_equal(a->quota_count_records(a, "res", "ann", 0, r3, &n, &seen), VAULT_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(seen, 0);
+    /* the reread moved r1 to 200: after 150 only r1 is in the window */
+    assert_int_equal(a->quota_count_records(a, "res", "ann", 150, r2, &n, &seen), VAULT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(seen, 0);
+    assert_int_equal(a->quota_count_records(a, "res", "ann", 150, r1, &n, &seen), VAULT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(seen, 1);
+    assert_int_equal(a->quota_count_records(a, "res", "ann", 200, r1, &n, &seen), VAULT_OK);
+    assert_int_equal(n, 0); /* later than since, not at it */
+    assert_int_equal(seen, 0);
+    /* one row per record: the plain count sees two, not three */
+    assert_int_equal(a->quota_count(a, "res", "ann", 0, &n), VAULT_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(a->commit(a), VAULT_OK);
+
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_int_equal(a->quota_add_record(a, "res", "ann", r3, 0, 300), VAULT_ESTATE);
+    assert_int_equal(a->quota_count_records(a, "res", "ann", 0, r2, &n, &seen), VAULT_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(seen, 1);
+    assert_int_equal(a->quota_count_records(a, "res", "bob", 0, r3, &n, &seen), VAULT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(seen, 1);
+    assert_int_equal(a->quota_count_records(a, "res", "cat", 0, r3, &n, &seen), VAULT_OK);
+    assert_int_equal(n, 0);
+    a->rollback(a);
+
+    /* add forgets ann's uses at or before since (r2 at 100), not bob's */
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(a->quota_add_record(a, "res", "ann", r3, 150, 300), VAULT_OK);
+    assert_int_equal(a->quota_count_records(a, "res", "ann", INT64_MIN, r2, &n, &seen), VAULT_OK);
+    assert_int_equal(n, 2); /* r1 at 200, r3 at 300 */
+    assert_int_equal(seen, 0);
+    assert_int_equal(a->quota_count_records(a, "res", "bob", INT64_MIN, r3, &n, &seen), VAULT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(a->quota_count_records(a, "other", "ann", INT64_MIN, r3, &n, &seen), VAULT_OK);
+    assert_int_equal(n, 1);
+    /* a missing member: refused */
+    assert_int_equal(a->quota_add_record(a, "res", "ann", NULL, 0, 300), VAULT_EINVALID);
+    assert_int_equal(a->quota_count_records(a, "res", NULL, 0, r1, &n, &seen), VAULT_EINVALID);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    done(a, "qrec");
+}
+
 /* ---- grade-key references (backends with refs_checked) ---- */
 
 /* A field names a stored grade key; a key a field uses is not retired.
@@ -1601,7 +1689,11 @@ static int scan_cb(void *arg, int kind, const void *row)
     }
     case STORE_ROW_QUOTA: {
         const store_quota_row *q = row;
-        snprintf(line, sizeof line, "q:%s/%s@%lld;", q->quota, q->user, (long long)q->at);
+        if (q->record)
+            snprintf(line, sizeof line, "q:%s/%s@%lld#%d;", q->quota, q->user, (long long)q->at,
+                     q->record[0]);
+        else
+            snprintf(line, sizeof line, "q:%s/%s@%lld;", q->quota, q->user, (long long)q->at);
         break;
     }
     case STORE_ROW_AUDIT: {
@@ -1700,6 +1792,14 @@ static void fill_for_scan(store_backend *a)
     assert_int_equal(a->quota_add(a, "search", "bob", 0, 5), VAULT_OK);
     assert_int_equal(a->quota_add(a, "search", "ann", 0, 7), VAULT_OK);
     assert_int_equal(a->quota_add(a, "search", "ann", 0, 6), VAULT_OK);
+    {
+        uint8_t r9[VAULT_ID_BYTES], r4[VAULT_ID_BYTES];
+        memset(r9, 9, sizeof r9);
+        memset(r4, 4, sizeof r4);
+        /* same second: ordered by record, after a use without one */
+        assert_int_equal(a->quota_add_record(a, "search", "ann", r9, 0, 6), VAULT_OK);
+        assert_int_equal(a->quota_add_record(a, "search", "ann", r4, 0, 6), VAULT_OK);
+    }
     memset(&plan, 0, sizeof plan);
     memset(plan.rid, 1, sizeof plan.rid);
     plan.n = 3;
@@ -1752,7 +1852,8 @@ static void test_row_scan(void **state)
     assert_string_equal(scan_all(&l, a, STORE_ROW_GRANT), "g:g3@3|3;g:g1@5|5;g:g2@5|5;");
     assert_string_equal(scan_all(&l, a, STORE_ROW_CHECKPOINT), "c:2=two|0;c:4=four|0;");
     assert_string_equal(scan_all(&l, a, STORE_ROW_QUOTA),
-                        "q:search/ann@6;q:search/ann@7;q:search/bob@5;");
+                        "q:search/ann@6;q:search/ann@6#4;q:search/ann@6#9;q:search/ann@7;"
+                        "q:search/bob@5;");
     assert_string_equal(scan_all(&l, a, STORE_ROW_AUDIT),
                         "a:1=entry-1,ann,rec,1,h1;a:2=entry-2,ann,-,2,h2;a:3=entry-3,bob,rec,3,h3;");
     assert_string_equal(scan_all(&l, a, STORE_ROW_AUDIT_STATE), "s:3=tree,h3|115;");
@@ -1979,7 +2080,7 @@ static void fill_through_store(store *s)
     store_grant g;
     seal_plan plan;
     int64_t id = 0;
-    uint8_t head[32];
+    uint8_t head[32], rid[VAULT_ID_BYTES];
     size_t i;
 
     memset(head, 0x11, sizeof head);
@@ -1999,6 +2100,8 @@ static void fill_through_store(store *s)
     assert_int_equal(store_grant_insert(s, &g), VAULT_OK);
     assert_int_equal(store_checkpoint_add(s, 2, "note two", 9), VAULT_OK);
     assert_int_equal(store_quota_add(s, "search", "ann", 0, 7), VAULT_OK);
+    memset(rid, 5, sizeof rid);
+    assert_int_equal(store_quota_add_record(s, "residents", "ann", rid, 0, 8), VAULT_OK);
     memset(&plan, 0, sizeof plan);
     memset(plan.rid, 1, sizeof plan.rid);
     plan.n = 3;
@@ -2037,11 +2140,12 @@ static void test_copy(void **state)
     assert_int_equal(store_copy(&st, src, dst, copy_progress_fn, &pr), VAULT_OK);
     assert_int_equal(st.records, 3);
     assert_int_equal(st.entries, 3);
-    /* 2 meta, 2 policies, 2 keys, 3 records, 1 grant, 1 checkpoint, 1 quota, 3 entries, 1 state */
-    assert_int_equal(st.rows, 16);
+    /* 2 meta, 2 policies, 2 keys, 3 records, 1 grant, 1 checkpoint, 2 quota uses (one naming
+     * its record), 3 entries, 1 state */
+    assert_int_equal(st.rows, 17);
     assert_true(pr.calls >= 1);
-    assert_int_equal(pr.done, 16);
-    assert_int_equal(pr.total, 16);
+    assert_int_equal(pr.done, 17);
+    assert_int_equal(pr.total, 17);
     scan_every(got, sizeof got, dbe);
     assert_string_equal(got, want);
     /* and they pass their MACs where they are now */
@@ -2141,6 +2245,60 @@ static void test_destroy(void **state)
     pg_forget("premade");
 }
 
+/* PostgreSQL schema 5 (no quota_use.record) is brought to 6 by migrate:
+ * the column added, the uses kept, the version row moved; a layout older
+ * than any PostgreSQL vault had is refused.  (SQLCipher's schema 5 to 6:
+ * test_vault's test_schema5_migrates.) */
+static void test_pg_schema5(void **state)
+{
+    store_backend *a;
+    char schema[64], sql[300];
+    uint8_t rid[VAULT_ID_BYTES];
+    int from = 0, seen = 0;
+    int64_t n = 0;
+
+    (void)state;
+    if (K->open != pg_open)
+        skip();
+    memset(rid, 6, sizeof rid);
+    a = open_new("schema5");
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(a->quota_add(a, "search", "ann", 0, 7), VAULT_OK);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    a->free(a);
+    pg_schema(schema, sizeof schema, "schema5");
+    snprintf(sql, sizeof sql, "ALTER TABLE %s.quota_use DROP COLUMN record", schema);
+    pg_admin(sql);
+    snprintf(sql, sizeof sql, "UPDATE %s.store_info SET version = 5", schema);
+    pg_admin(sql);
+
+    a = open_again("schema5");
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(a->migrate(a, &from, NULL, NULL, NULL, NULL), VAULT_OK);
+    assert_int_equal(from, 5);
+    assert_int_equal(a->quota_add_record(a, "res", "ann", rid, 0, 8), VAULT_OK);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(a->migrate(a, &from, NULL, NULL, NULL, NULL), VAULT_OK);
+    assert_int_equal(from, 6); /* done once */
+    assert_int_equal(a->quota_count(a, "search", "ann", 0, &n), VAULT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(a->quota_count_records(a, "res", "ann", 0, rid, &n, &seen), VAULT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(seen, 1);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    a->free(a);
+
+    snprintf(sql, sizeof sql, "UPDATE %s.store_info SET version = 4", schema);
+    pg_admin(sql);
+    a = open_again("schema5");
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_int_equal(a->migrate(a, &from, NULL, NULL, NULL, NULL), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "which no PostgreSQL vault ever had"));
+    a->rollback(a);
+    done(a, "schema5");
+}
+
 /* The suite: every test of the table, once per backend. */
 static const struct {
     const char *name;
@@ -2157,6 +2315,8 @@ static const struct {
     {"grants", test_grants},
     {"checkpoints", test_checkpoints},
     {"meta policies keys quota", test_meta_policies_keys_quota},
+    {"quota records", test_quota_records},
+    {"postgresql schema 5", test_pg_schema5},
     {"callbacks", test_callbacks},
     {"iterators", test_iterators},
     {"bulk", test_bulk},

@@ -620,8 +620,18 @@ static void test_page_sizes(void **state)
     sodium_memzero(key, sizeof key);
 }
 
-/* The grants table as schema 4 had it: without the principals. */
+/* The quota uses as schema 5 had them: without the record a residents
+ * quota use names. */
+#define QUOTA_TO_SCHEMA5                                                                           \
+    "CREATE TABLE quota5(quota TEXT NOT NULL, user TEXT NOT NULL, at INTEGER NOT NULL);"          \
+    "INSERT INTO quota5 SELECT quota, user, at FROM quota_use;"                                   \
+    "DROP TABLE quota_use; ALTER TABLE quota5 RENAME TO quota_use;"                              \
+    "CREATE INDEX quota_use_lookup ON quota_use(quota, user, at);"
+
+/* The grants table as schema 4 had it: without the principals (and the
+ * quota uses without their records). */
 #define GRANTS_TO_SCHEMA4                                                                          \
+    QUOTA_TO_SCHEMA5                                                                               \
     "CREATE TABLE grants4(id TEXT PRIMARY KEY, state TEXT NOT NULL, issuer TEXT NOT NULL,"        \
     " issuer_role TEXT NOT NULL, subject_user TEXT, subject_role TEXT, subject_department TEXT,"  \
     " effect INTEGER NOT NULL, actions INTEGER NOT NULL, fields TEXT, grade_min TEXT,"            \
@@ -742,6 +752,44 @@ static void test_schema4_migrates(void **state)
     assert_int_equal(vault_grant_list(&list, f->v, 0, 0), 0);
     assert_non_null(strstr(list, gid));
     vault_free(list);
+    assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), 0);
+    assert_int_equal(res.failure, VAULT_AUDIT_OK);
+    sodium_memzero(key, sizeof key);
+}
+
+/* A schema 5 vault with a counted search (no record column) opens as
+ * schema 6: the column added, the use kept (naming no record), the
+ * migration logged, the log verifies. */
+static void test_schema5_migrates(void **state)
+{
+    fixture *f = *state;
+    vault_secret s = tu_pass_secret(PASS);
+    char key[80], log[600];
+    vault_audit_result res;
+    sqlite3 *db = NULL;
+
+    assert_int_equal(vault_db_key(key, sizeof key, f->v), 0);
+    vault_close(f->v);
+    f->v = NULL;
+    assert_int_equal(raw_open_pages(&db, f->path, key, 4096), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  QUOTA_TO_SCHEMA5
+                                  "INSERT INTO quota_use(quota, user, at) VALUES ('q', 'wang', 5);"
+                                  "PRAGMA user_version = 5;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(raw_int(f, key, "PRAGMA user_version"), 5);
+
+    assert_int_equal(vault_open(&f->v, f->path, &s), 0);
+    assert_int_equal(raw_int(f, key, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    assert_int_equal(raw_int(f, key, "SELECT count(*) FROM quota_use WHERE quota = 'q' AND"
+                                     " user = 'wang' AND at = 5 AND record IS NULL"),
+                     1);
+    snprintf(log, sizeof log, "%s.export", f->path);
+    assert_int_equal(vault_audit_export(f->v, log, NULL, NULL), 0);
+    assert_true(tu_file_contains(log, "the record on each residents-quota use", 38));
+    unlink(log);
     assert_int_equal(vault_audit_verify(&res, f->v, NULL, NULL, NULL), 0);
     assert_int_equal(res.failure, VAULT_AUDIT_OK);
     sodium_memzero(key, sizeof key);
@@ -988,7 +1036,7 @@ int main(void)
         T(test_keyslots),        T(test_create_refusals),  T(test_two_writers),
         T(test_db_key),          cmocka_unit_test(test_constants),
         T(test_result_values_intact), T(test_page_sizes), T(test_schema3_migrates),
-        T(test_schema4_migrates),
+        T(test_schema4_migrates), T(test_schema5_migrates),
         T(test_reopen),
     };
 

@@ -295,24 +295,27 @@ size_t policy_rule_count(const vault_policy *p);
 
 /* ---- Added: search quotas (`quotas:`, policy_quota.c) ---- */
 
-/* Two kinds of quota, per user in any window of `per` seconds:
+/* Three kinds of quota, per user in any window of `per` seconds:
  *  - a search quota: a role may search `fields` whose read it sees only
- *    masked at most `searches` times (over it: denied);
- *  - an access quota (`reads:`): a role reads at most `reads` records; over
- *    it the policy says deny (logged) or alert (the read goes on, its
- *    entry is flagged and an alarm raised: vault_set_alarm). */
-enum { VP_QUOTA_SEARCH = 0, VP_QUOTA_READS = 1 };
+ *    masked at most `searches` times;
+ *  - an access quota (`reads:`): a role reads at most `reads` records
+ *    (every read counts, rereads too);
+ *  - a residents quota (`residents:`): a role reads at most `residents`
+ *    distinct records (a record read again in the window is free).
+ * Over any of them the policy says deny (logged) or alert (the access goes
+ * on, its entry is flagged and an alarm raised: vault_set_alarm). */
+enum { VP_QUOTA_SEARCH = 0, VP_QUOTA_READS = 1, VP_QUOTA_RESIDENTS = 2 };
 enum { VP_OVER_DENY = 0, VP_OVER_ALERT = 1 };
 typedef struct vp_quota {
     const char *id;
     int kind;            /* VP_QUOTA_* */
-    int over;            /* VP_OVER_*: what an access quota does when used up */
+    int over;            /* VP_OVER_*: what the quota does when used up */
     int role;            /* role index */
     int dept;            /* department index, -1: any */
     int any_purpose;     /* no `purposes:` key */
     uint64_t *purposes;  /* bitset over purposes */
     uint64_t *fields;    /* bitset over fields (search quotas) */
-    int64_t searches;    /* the limit, 1..1000000: searches, or reads for VP_QUOTA_READS */
+    int64_t searches;    /* the limit, 1..1000000: searches, reads or residents (kind) */
     int64_t per;         /* seconds */
     unsigned line;
 } vp_quota;
@@ -322,9 +325,9 @@ typedef struct vp_quota {
 const vp_quota *policy_search_quota(const vault_policy *p, const char *role, const char *dept,
                                     const char *purpose, const char *field);
 size_t policy_quota_count(const vault_policy *p);
-/* The access quotas (VP_QUOTA_READS) that count a read by (role,
- * department) for `purpose`, in file order: up to cap into out; returns
- * how many apply. */
+/* The access quotas (VP_QUOTA_READS and VP_QUOTA_RESIDENTS) that count a
+ * read by (role, department) for `purpose`, in file order: up to cap into
+ * out; returns how many apply. */
 size_t policy_read_quotas(const vp_quota **out, size_t cap, const vault_policy *p,
                           const char *role, const char *dept, const char *purpose);
 

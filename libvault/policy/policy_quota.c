@@ -1,9 +1,11 @@
 /* Policy files: the `quotas:` section (docs/policy-format.md "Quotas").
- * A quota lets a role search a field whose read it sees only masked, a
- * bounded number of times per user and period: each such search confirms
- * or refutes a guess of the hidden value, so without a bound a search
- * undoes the mask (DESIGN.md §3, blind index).  The counting is the
- * session's (libvault/session.c, store table quota_use). */
+ * A search quota lets a role search a field whose read it sees only
+ * masked, a bounded number of times per user and period: each such search
+ * confirms or refutes a guess of the hidden value, so without a bound a
+ * search undoes the mask (DESIGN.md §3, blind index).  An access quota
+ * bounds the records (`reads:`) or the distinct residents (`residents:`)
+ * each user reads per period.  The counting is the session's
+ * (libvault/session.c, store table quota_use). */
 #include <stdio.h>
 #include <string.h>
 
@@ -70,9 +72,19 @@ static void parse_quota(pctx *c, vp_quota *q, const vnode *m, vp_map *ids)
     static const vp_keydef defs[] = {
         {"id", 1},       {"description", 0}, {"role", 1},  {"department", 0},
         {"purposes", 0}, {"fields", 0},      {"searches", 0}, {"per", 1},
-        {"reads", 0},    {"over", 0},
+        {"reads", 0},    {"over", 0},        {"residents", 0},
     };
-    enum { ID, DESC, ROLE, DEPT, PURPOSES, FIELDS, SEARCHES, PER, READS, OVER };
+    enum { ID, DESC, ROLE, DEPT, PURPOSES, FIELDS, SEARCHES, PER, READS, OVER, RESIDENTS };
+    /* the three limits, in the order a quota names them in messages */
+    static const struct {
+        int key, kind;
+        const char *name;
+    } limits[] = {
+        {SEARCHES, VP_QUOTA_SEARCH, "searches"},
+        {READS, VP_QUOTA_READS, "reads"},
+        {RESIDENTS, VP_QUOTA_RESIDENTS, "residents"},
+    };
+    const vnode *lim = NULL;
     const vnode *v[VAULT_ARRAY_LEN(defs)];
     vault_policy *p = c->p;
     size_t i;
@@ -120,29 +132,35 @@ static void parse_quota(pctx *c, vp_quota *q, const vnode *m, vp_map *ids)
                           "it can't be searched, so a search quota for it means nothing",
                           p->fields[i].name);
     }
-    /* Exactly one limit: searches (with fields) or reads (without). */
-    if (v[SEARCHES] != NULL && v[READS] != NULL) {
-        vp_diag_n(c, VP_ERR, v[READS], "a quota counts searches or reads, not both: split it");
-    } else if (v[SEARCHES] == NULL && v[READS] == NULL) {
-        vp_diag_n(c, VP_ERR, m, "quota '%s' has no limit: give searches (with fields) or reads",
-                  q->id ? q->id : "(no id)");
-    } else if (v[SEARCHES] != NULL) {
-        q->kind = VP_QUOTA_SEARCH;
-        q->searches = want_count(c, v[SEARCHES], "searches");
-        if (v[FIELDS] == NULL)
-            vp_diag_n(c, VP_ERR, v[SEARCHES], "a search quota needs the fields it lets be searched");
-        if (v[OVER] != NULL)
-            vp_diag_n(c, VP_ERR, v[OVER], "over: is for reads quotas; a search over its quota is "
-                      "always denied");
-    } else {
-        q->kind = VP_QUOTA_READS;
-        q->searches = want_count(c, v[READS], "reads");
-        if (v[FIELDS] != NULL)
-            vp_diag_n(c, VP_ERR, v[FIELDS], "a reads quota counts records read, whatever the "
-                      "fields: drop fields");
+    /* Exactly one limit: searches (with fields), reads or residents
+     * (without).  The second one given is the error. */
+    for (i = 0; i < VAULT_ARRAY_LEN(limits); i++) {
+        const vnode *n = v[limits[i].key];
+
+        if (n == NULL)
+            continue;
+        if (lim != NULL) {
+            vp_diag_n(c, VP_ERR, n, "a quota counts one of searches, reads or residents, not "
+                      "both %s and %s: split it", limits[q->kind].name, limits[i].name);
+            continue;
+        }
+        lim = n;
+        q->kind = limits[i].kind;
+        q->searches = want_count(c, n, limits[i].name);
     }
+    if (lim == NULL)
+        vp_diag_n(c, VP_ERR, m, "quota '%s' has no limit: give searches (with fields), reads or "
+                  "residents", q->id ? q->id : "(no id)");
+    else if (q->kind == VP_QUOTA_SEARCH && v[FIELDS] == NULL)
+        vp_diag_n(c, VP_ERR, lim, "a search quota needs the fields it lets be searched");
+    else if (q->kind == VP_QUOTA_READS && v[FIELDS] != NULL)
+        vp_diag_n(c, VP_ERR, v[FIELDS], "a reads quota counts records read, whatever the "
+                  "fields: drop fields");
+    else if (q->kind == VP_QUOTA_RESIDENTS && v[FIELDS] != NULL)
+        vp_diag_n(c, VP_ERR, v[FIELDS], "a residents quota counts the residents read, whatever "
+                  "the fields: drop fields");
     q->over = VP_OVER_DENY;
-    if (v[OVER] != NULL && q->kind == VP_QUOTA_READS && vp_want(c, v[OVER], VN_SCALAR, "over")) {
+    if (v[OVER] != NULL && vp_want(c, v[OVER], VN_SCALAR, "over")) {
         if (v[OVER]->len == 5 && memcmp(v[OVER]->s, "alert", 5) == 0) /* memcmp ok: not secret */
             q->over = VP_OVER_ALERT;
         else if (!(v[OVER]->len == 4 && memcmp(v[OVER]->s, "deny", 4) == 0)) { /* memcmp ok: not secret */
@@ -232,7 +250,7 @@ size_t policy_read_quotas(const vp_quota **out, size_t cap, const vault_policy *
     for (i = 0; i < p->nquotas && n < cap; i++) {
         const vp_quota *x = &p->quotas[i];
 
-        if (x->id == NULL || x->kind != VP_QUOTA_READS || x->searches <= 0 || x->per <= 0 ||
+        if (x->id == NULL || x->kind == VP_QUOTA_SEARCH || x->searches <= 0 || x->per <= 0 ||
             x->role != r || (x->dept >= 0 && x->dept != d) ||
             (!x->any_purpose && !vp_bit(x->purposes, (size_t)q)))
             continue;

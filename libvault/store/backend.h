@@ -43,7 +43,10 @@
  * and destroy (may be NULL: drop a store this handle created); store_open
  * refuses versions 1 to 4.
  * Version 6 added meta_delete (the record-key store erases a record's key
- * by deleting its meta row: docs/erasure.md); store_open refuses 1 to 5. */
+ * by deleting its meta row: docs/erasure.md); store_open refuses 1 to 5.
+ * Version 7 added quota_count_records and quota_add_record (residents
+ * quotas count distinct records: a quota use may name its record, and
+ * store_quota_row gained that record); store_open refuses 1 to 6. */
 #ifndef VAULT_STORE_BACKEND_H
 #define VAULT_STORE_BACKEND_H
 
@@ -53,7 +56,7 @@
 
 #include "internal.h"
 
-#define STORE_BACKEND_VERSION 6
+#define STORE_BACKEND_VERSION 7
 #define STORE_BACKEND_INIT {STORE_BACKEND_VERSION}
 #define STORE_MAC_BYTES 32
 #define STORE_DIGEST_MAX 32
@@ -260,10 +263,13 @@ enum {
     STORE_ROW_AUDIT = 9
 };
 
-/* One counted use of a search quota (quota_add), for row_scan. */
+/* One counted use of a quota (quota_add, quota_add_record), for row_scan.
+ * record: the record a residents-quota use names (quota_add_record), NULL
+ * for a use that names none (version 7). */
 typedef struct store_quota_row {
     const char *quota, *user;
     int64_t at;
+    const uint8_t *record;
 } store_quota_row;
 
 /* Bulk mode: a large load (import) may tell the backend to defer index
@@ -416,7 +422,7 @@ struct store_backend {
      * records with all their fields in creation order (SQLCipher: its row
      * id; a backend without row ids: created, then id), grants by
      * (created, id), checkpoints by size, quota uses (STORE_ROW_QUOTA)
-     * by (quota, user, at), audit rows (STORE_ROW_AUDIT) by pos, and for
+     * by (quota, user, at, record; a use without a record first), audit rows (STORE_ROW_AUDIT) by pos, and for
      * STORE_ROW_AUDIT_STATE the state the newest audit row carries (one
      * store_audit_state, or no call when it carries none).  MACs are
      * returned as stored, never checked (store.c does).  VAULT_EINVALID
@@ -435,6 +441,21 @@ struct store_backend {
     /* Version 6.  Delete the meta row `key` (VAULT_ENOTFOUND, changing
      * nothing, when there is none).  In a write transaction. */
     int (*meta_delete)(store_backend *be, const char *key);
+
+    /* Version 7.  Residents quotas: uses that name a record, at most one
+     * row per (quota, user, record).  quota_count_records sets *out to the
+     * number of distinct records among the uses of `quota` by `user` later
+     * than `since`, and *seen to 1 when `record` is one of them (0
+     * otherwise); quota_add_record forgets that user's uses of the quota
+     * at or before `since` and any earlier use of `record`, then records
+     * a use of `record` at `now` (a record read again moves to `now`, so
+     * it stays counted once while it is in the window).  The count needs
+     * a transaction, the add a write transaction. */
+    int (*quota_count_records)(store_backend *be, const char *quota, const char *user,
+                               int64_t since, const uint8_t record[VAULT_ID_BYTES], int64_t *out,
+                               int *seen);
+    int (*quota_add_record)(store_backend *be, const char *quota, const char *user,
+                            const uint8_t record[VAULT_ID_BYTES], int64_t since, int64_t now);
 };
 
 #endif

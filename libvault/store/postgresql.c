@@ -1032,6 +1032,7 @@ static int pg_migrate(store_backend *be, int *from, int (*remac)(void *arg, int 
     int rc = VAULT_OK;
     PGresult *r = NULL;
     int64_t v;
+    qp p = {0};
 
     (void)remac;
     (void)arg;
@@ -1045,11 +1046,22 @@ static int pg_migrate(store_backend *be, int *from, int (*remac)(void *arg, int 
     ENSURE(v <= STORE_SCHEMA_VERSION, VAULT_ESTATE,
            "postgresql: the vault has schema %lld, this libvault knows up to %d",
            (long long)v, STORE_SCHEMA_VERSION);
-    /* No older PostgreSQL layout exists: the first one is schema 5. */
-    ENSURE(v == STORE_SCHEMA_VERSION, VAULT_EINTEGRITY,
+    /* The first PostgreSQL layout is schema 5. */
+    ENSURE(v >= 5, VAULT_EINTEGRITY,
            "postgresql: the vault has schema %lld, which no PostgreSQL vault ever had",
            (long long)v);
     *from = (int)v;
+    if (v == STORE_SCHEMA_VERSION)
+        goto cleanup;
+    /* Schema 6: the record a residents-quota use names (a column only,
+     * NULL for the uses counted before).  ALTER TABLE needs the schema's
+     * owner: an app role without it gets the server's refusal. */
+    GUARD(q(c, NULL, "migrating to schema 6", "ALTER TABLE quota_use ADD COLUMN record bytea", NULL));
+    memset(&p, 0, sizeof p);
+    p_int(&p, STORE_SCHEMA_VERSION);
+    GUARD(q(c, NULL, "migrating the schema version", "UPDATE store_info SET version = $1::int8::int4",
+            &p));
+    c->dirty = 1;
 cleanup:
     PQclear(r);
     return rc;
@@ -2357,6 +2369,64 @@ static int pg_quota_add(store_backend *be, const char *quota, const char *user, 
     WRITE_OP(P(be), "recording a quota use", quota_add(P(be), quota, user, since, now));
 }
 
+static int pg_quota_count_records(store_backend *be, const char *quota, const char *user,
+                                  int64_t since, const uint8_t record[VAULT_ID_BYTES], int64_t *out,
+                                  int *seen)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    qp p = {0};
+
+    ENSURE(quota && user && record, VAULT_EINVALID, "postgresql: quota, user or record missing");
+    GUARD(need_read(c));
+    p_text(&p, quota);
+    p_text(&p, user);
+    p_int(&p, since);
+    p_bytes(&p, record, VAULT_ID_BYTES);
+    GUARD(q(c, &r, "counting the residents of quota uses",
+            "SELECT count(DISTINCT record), count(*) FILTER (WHERE record = $4) FROM quota_use"
+            " WHERE quota = $1 AND \"user\" = $2 AND at > $3 AND record IS NOT NULL", &p));
+    ENSURE(PQntuples(r) == 1, VAULT_EINTEGRITY, "postgresql: a count returned no row");
+    *out = r_int(r, 0, 0);
+    *seen = r_int(r, 0, 1) != 0;
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+static int quota_add_record(pg *c, const char *quota, const char *user,
+                            const uint8_t record[VAULT_ID_BYTES], int64_t since, int64_t now)
+{
+    int rc = VAULT_OK;
+    qp p = {0};
+
+    ENSURE(quota && user && record, VAULT_EINVALID, "postgresql: quota, user or record missing");
+    p_text(&p, quota);
+    p_text(&p, user);
+    p_int(&p, since);
+    p_bytes(&p, record, VAULT_ID_BYTES);
+    GUARD(q(c, NULL, "recording a quota use",
+            "DELETE FROM quota_use WHERE quota = $1 AND \"user\" = $2 AND"
+            " (at <= $3 OR record = $4)", &p));
+    memset(&p, 0, sizeof p);
+    p_text(&p, quota);
+    p_text(&p, user);
+    p_int(&p, now);
+    p_bytes(&p, record, VAULT_ID_BYTES);
+    GUARD(q(c, NULL, "recording a quota use",
+            "INSERT INTO quota_use(quota, \"user\", at, record) VALUES ($1, $2, $3, $4)", &p));
+cleanup:
+    return rc;
+}
+
+static int pg_quota_add_record(store_backend *be, const char *quota, const char *user,
+                               const uint8_t record[VAULT_ID_BYTES], int64_t since, int64_t now)
+{
+    WRITE_OP(P(be), "recording a quota use",
+             quota_add_record(P(be), quota, user, record, since, now));
+}
+
 /* ---- row scans and destroy (backend.h, version 5: store_copy) ---- */
 
 #define SCAN_RECORDS_PAGE 500
@@ -2482,8 +2552,9 @@ static int scan_table(pg *c, const scan_fwd *f)
         [STORE_ROW_POLICY] = "SELECT id, hash, filename, source, applied, mac FROM policies ORDER BY id",
         [STORE_ROW_GRADEKEY] = "SELECT grade, version, wrapped, created, mac FROM grade_keys"
                                " ORDER BY grade COLLATE \"C\", version",
-        [STORE_ROW_QUOTA] = "SELECT quota, \"user\", at FROM quota_use"
-                            " ORDER BY quota COLLATE \"C\", \"user\" COLLATE \"C\", at",
+        [STORE_ROW_QUOTA] = "SELECT quota, \"user\", at, record FROM quota_use"
+                            " ORDER BY quota COLLATE \"C\", \"user\" COLLATE \"C\", at,"
+                            " record NULLS FIRST",
     };
     int rc = VAULT_OK, i, r = 0;
     PGresult *res = NULL;
@@ -2537,7 +2608,9 @@ static int scan_table(pg *c, const scan_fwd *f)
             qr.quota = r_text(res, i, 0);
             qr.user = r_text(res, i, 1);
             qr.at = r_int(res, i, 2);
-            ENSURE(qr.quota && qr.user, VAULT_EINTEGRITY, "postgresql: a quota row is incomplete");
+            qr.record = r_bytes(res, i, 3, &n);
+            ENSURE(qr.quota && qr.user && (!qr.record || n == VAULT_ID_BYTES), VAULT_EINTEGRITY,
+                   "postgresql: a quota row is incomplete");
             r = f->fn(f->arg, f->kind, &qr);
             break;
         }
@@ -2697,9 +2770,11 @@ static const store_backend pg_table = {
     .row_scan = pg_row_scan,
     .destroy = pg_destroy,
     .meta_delete = pg_meta_delete,
+    .quota_count_records = pg_quota_count_records,
+    .quota_add_record = pg_quota_add_record,
 };
 
-/* The tables of a new vault, schema 5 (docs/postgresql.md "Schema").
+/* The tables of a new vault, schema 6 (docs/postgresql.md "Schema").
  * Phase 2 partitions records, fields and blind_index by shard without
  * changing these rows: the shard is in their primary keys already. */
 static const char *const schema_ddl[] = {
@@ -2744,7 +2819,8 @@ static const char *const schema_ddl[] = {
     " changed bigint NOT NULL, mac bytea NOT NULL, issuer_iss text, issuer_sub text,"
     " issuer_app text, issuer_jti text, approver_iss text, approver_sub text, approver_app text,"
     " approver_jti text)",
-    "CREATE TABLE quota_use(quota text NOT NULL, \"user\" text NOT NULL, at bigint NOT NULL)",
+    "CREATE TABLE quota_use(quota text NOT NULL, \"user\" text NOT NULL, at bigint NOT NULL,"
+    " record bytea)",
     "CREATE INDEX quota_use_lookup ON quota_use(quota, \"user\", at)",
     /* Audit rows are never changed or removed by anyone but the owner
      * dropping the trigger (which the hash chain and checkpoints catch). */

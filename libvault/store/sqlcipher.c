@@ -3,9 +3,9 @@
  * One encrypted SQLite file per vault: WAL mode, a busy timeout, write
  * transactions taken with BEGIN IMMEDIATE so writers serialise, snapshot
  * transactions with a deferred BEGIN so readers don't wait for them.
- * Schema 5 (storage v2 as schema 3 made it, docs/storage.md, with the
- * audit state on the newest audit row (4) and the principals on each
- * grant (5)):
+ * Schema 6 (storage v2 as schema 3 made it, docs/storage.md, with the
+ * audit state on the newest audit row (4), the principals on each grant
+ * (5) and the record a residents-quota use names (6)):
  *  - records: an integer row id (rid) so rows append in import order, the
  *    random public id in one unique index, and the record's fields in its
  *    own row (body), so a read touches the id index and one page;
@@ -71,6 +71,9 @@ enum {
     Q_QUOTA_COUNT,
     Q_QUOTA_PRUNE,
     Q_QUOTA_ADD,
+    Q_QUOTA_RECORDS,
+    Q_QUOTA_FORGET,
+    Q_QUOTA_ADD_RECORD,
     Q__COUNT
 };
 
@@ -152,12 +155,21 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_QUOTA_COUNT] = "SELECT count(*) FROM quota_use WHERE quota = ?1 AND user = ?2 AND at > ?3",
     [Q_QUOTA_PRUNE] = "DELETE FROM quota_use WHERE quota = ?1 AND user = ?2 AND at <= ?3",
     [Q_QUOTA_ADD] = "INSERT INTO quota_use(quota, user, at) VALUES (?1, ?2, ?3)",
+    [Q_QUOTA_RECORDS] = "SELECT count(DISTINCT record), coalesce(max(record = ?4), 0) FROM quota_use"
+                        " WHERE quota = ?1 AND user = ?2 AND at > ?3 AND record IS NOT NULL",
+    [Q_QUOTA_FORGET] = "DELETE FROM quota_use WHERE quota = ?1 AND user = ?2 AND"
+                       " (at <= ?3 OR record = ?4)",
+    [Q_QUOTA_ADD_RECORD] = "INSERT INTO quota_use(quota, user, at, record) VALUES (?1, ?2, ?3, ?4)",
 };
 
 /* Schema 2 added the quota uses (kept for stores of schema 1). */
 static const char *const schema_v2 =
     "CREATE TABLE quota_use(quota TEXT NOT NULL, user TEXT NOT NULL, at INTEGER NOT NULL);"
     "CREATE INDEX quota_use_lookup ON quota_use(quota, user, at);";
+
+/* Schema 6: the record a residents-quota use names (NULL for the others),
+ * for new vaults and older ones alike. */
+static const char *const schema_v6 = "ALTER TABLE quota_use ADD COLUMN record BLOB;";
 
 /* The grant principals' columns (schema 5), for CREATE and ALTER. */
 #define GRANT_PRINCIPAL_DECL                                                                       \
@@ -198,7 +210,7 @@ static const char *const schema_tables =
     /* Book-keeping of this backend (how far the report indexes reach). */
     "CREATE TABLE store_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;";
 
-#define SCHEMA_NOW 5
+#define SCHEMA_NOW 6
 #define STATE_INDEXED "audit_indexed"
 /* Record bodies: format byte, then the fields (docs/storage.md). */
 #define BODY_FORMAT 1
@@ -313,7 +325,8 @@ static const unsigned char query_writes[Q__COUNT] = {
     [Q_GK_RETIRE] = 1, [Q_REC_INSERT] = 1, [Q_REC_UPDATE] = 1, [Q_REC_DEL] = 1,
     [Q_BIDX_PUT] = 1, [Q_BIDX_DEL] = 1, [Q_AUDIT_APPEND] = 1, [Q_AUDIT_STATE_SET] = 1,
     [Q_AUDIT_STATE_DROP] = 1, [Q_STATE_PUT] = 1, [Q_CP_ADD] = 1, [Q_GRANT_INSERT] = 1,
-    [Q_GRANT_UPDATE] = 1, [Q_QUOTA_PRUNE] = 1, [Q_QUOTA_ADD] = 1,
+    [Q_GRANT_UPDATE] = 1, [Q_QUOTA_PRUNE] = 1, [Q_QUOTA_ADD] = 1, [Q_QUOTA_FORGET] = 1,
+    [Q_QUOTA_ADD_RECORD] = 1,
 };
 
 /* VAULT_ESTATE unless the caller's transaction allows the operation. */
@@ -1989,6 +2002,58 @@ cleanup:
     return rc;
 }
 
+static int sq_quota_count_records(store_backend *be, const char *quota, const char *user,
+                                  int64_t since, const uint8_t record[VAULT_ID_BYTES], int64_t *out,
+                                  int *seen)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK, src;
+    sqlite3_stmt *st = NULL;
+
+    ENSURE(quota && user && record, VAULT_EINVALID, "database: quota, user or record missing");
+    GUARD(stmt(&st, s, Q_QUOTA_RECORDS));
+    sqlite3_bind_text(st, 1, quota, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, since);
+    sqlite3_bind_blob(st, 4, record, VAULT_ID_BYTES, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = db_err(s, src, "counting the residents of quota uses");
+        goto cleanup;
+    }
+    *out = sqlite3_column_int64(st, 0);
+    *seen = sqlite3_column_int64(st, 1) != 0;
+cleanup:
+    done(st);
+    return rc;
+}
+
+static int sq_quota_add_record(store_backend *be, const char *quota, const char *user,
+                               const uint8_t record[VAULT_ID_BYTES], int64_t since, int64_t now)
+{
+    sqlc *s = S(be);
+    int rc = VAULT_OK;
+    sqlite3_stmt *st = NULL;
+
+    ENSURE(quota && user && record, VAULT_EINVALID, "database: quota, user or record missing");
+    GUARD(stmt(&st, s, Q_QUOTA_FORGET));
+    sqlite3_bind_text(st, 1, quota, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, since);
+    sqlite3_bind_blob(st, 4, record, VAULT_ID_BYTES, SQLITE_STATIC);
+    GUARD(step_done(s, st, "pruning quota uses"));
+    done(st);
+    GUARD(stmt(&st, s, Q_QUOTA_ADD_RECORD));
+    sqlite3_bind_text(st, 1, quota, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_blob(st, 4, record, VAULT_ID_BYTES, SQLITE_STATIC);
+    GUARD(step_done(s, st, "recording a quota use"));
+cleanup:
+    done(st);
+    return rc;
+}
+
 /* ---- bulk loads ---- */
 
 /* One blind-index row of a bulk load; field is an index into the load's
@@ -2466,7 +2531,7 @@ static int sq_migrate(store_backend *be, int *from, remac_fn remac, void *arg, p
                    "migrating to schema 4"));
     /* Schema 5: columns only.  A grant row without principals keeps its
      * bytes and MAC (store.c row_bytes), so no row is re-tagged. */
-    if (version >= 3)
+    if (version >= 3 && version < 5)
         GUARD(exec(s,
                    "ALTER TABLE grants ADD COLUMN issuer_iss TEXT;"
                    "ALTER TABLE grants ADD COLUMN issuer_sub TEXT;"
@@ -2479,6 +2544,8 @@ static int sq_migrate(store_backend *be, int *from, remac_fn remac, void *arg, p
                    "migrating to schema 5"));
     if (version < 4)
         GUARD(migrate_state(s, remac, arg));
+    /* Schema 6: a column only (NULL for every use counted before). */
+    GUARD(exec(s, schema_v6, "migrating to schema 6"));
     GUARD(set_user_version(s, SCHEMA_NOW));
     /* The statements prepared before refer to the old tables. */
 cleanup:
@@ -2785,6 +2852,12 @@ static int scan_row(void *arg, sqlite3_stmt *st)
         q.quota = col_text(st, 0);
         q.user = col_text(st, 1);
         q.at = sqlite3_column_int64(st, 2);
+        q.record = NULL;
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+            ENSURE(sqlite3_column_bytes(st, 3) == VAULT_ID_BYTES, VAULT_EINTEGRITY,
+                   "database: a quota row's record is malformed");
+            q.record = sqlite3_column_blob(st, 3);
+        }
         ENSURE(q.quota && q.user, VAULT_EINTEGRITY, "database: a quota row is malformed");
         return v->fn(v->arg, v->kind, &q);
     }
@@ -2837,7 +2910,8 @@ static int sq_row_scan(store_backend *be, int kind, int (*fn)(void *arg, int kin
                              " FROM records ORDER BY rid",
         [STORE_ROW_GRANT] = "SELECT " GRANT_COLS " FROM grants ORDER BY created, id",
         [STORE_ROW_CHECKPOINT] = "SELECT size, note, created, mac FROM checkpoints ORDER BY size",
-        [STORE_ROW_QUOTA] = "SELECT quota, user, at FROM quota_use ORDER BY quota, user, at",
+        [STORE_ROW_QUOTA] =
+            "SELECT quota, user, at, record FROM quota_use ORDER BY quota, user, at, record",
         [STORE_ROW_AUDIT] = "SELECT pos, entry, head, record_id, user, flags FROM audit ORDER BY pos",
     };
     scan_visit v = {S(be), kind, fn, arg};
@@ -2900,6 +2974,8 @@ static const store_backend sqlcipher_table = {
     .row_scan = sq_row_scan,
     .destroy = NULL, /* a file: the caller removes it */
     .meta_delete = sq_meta_delete,
+    .quota_count_records = sq_quota_count_records,
+    .quota_add_record = sq_quota_add_record,
 };
 
 int store_sqlcipher_open(store_backend **out, const char *path, const uint8_t key[32], int create)
@@ -2963,6 +3039,8 @@ int store_sqlcipher_open(store_backend **out, const char *path, const uint8_t ke
         rc = exec(s, schema_v2, "creating the schema");
         if (rc == VAULT_OK)
             rc = exec(s, schema_tables, "creating the schema");
+        if (rc == VAULT_OK)
+            rc = exec(s, schema_v6, "creating the schema");
         if (rc == VAULT_OK)
             rc = set_user_version(s, SCHEMA_NOW);
         if (rc == VAULT_OK)

@@ -427,7 +427,7 @@ int store_open_backend(store **out, store_backend *be, const store_guard *guard,
         mig->from = 0;
     ENSURE(be, VAULT_EINVALID, "store: no backend");
     ENSURE(be->version == STORE_BACKEND_VERSION && be->audit_state_put && be->row_scan &&
-               be->meta_delete, VAULT_ESTATE,
+               be->meta_delete && be->quota_count_records && be->quota_add_record, VAULT_ESTATE,
            "store: backend '%s' has table version %u, this libvault knows %u",
            be->name ? be->name : "?", be->version, (unsigned)STORE_BACKEND_VERSION);
     ENSURE(guard && guard->mac, VAULT_EINVALID, "store: no row guard");
@@ -1348,6 +1348,20 @@ int store_quota_add(store *s, const char *quota, const char *user, int64_t since
     return s->be->quota_add(s->be, quota, user, since, now);
 }
 
+int store_quota_count_records(int64_t *out, int *seen, store *s, const char *quota,
+                              const char *user, int64_t since, const uint8_t record[VAULT_ID_BYTES])
+{
+    TX_READ(s);
+    return s->be->quota_count_records(s->be, quota, user, since, record, out, seen);
+}
+
+int store_quota_add_record(store *s, const char *quota, const char *user,
+                           const uint8_t record[VAULT_ID_BYTES], int64_t since, int64_t now)
+{
+    TX_WRITE(s);
+    return s->be->quota_add_record(s->be, quota, user, record, since, now);
+}
+
 /* ---- copies ---- */
 
 int store_backup(store *s, const char *path, const uint8_t key[32], vault_progress_fn progress,
@@ -1579,8 +1593,12 @@ static int copy_row(void *arg, int kind, const void *row)
     }
     case STORE_ROW_QUOTA: {
         const store_quota_row *q = row;
-        /* since INT64_MIN: forget no earlier use, record this one as it was */
-        GUARD(to->quota_add(to, q->quota, q->user, INT64_MIN, q->at));
+        /* since INT64_MIN: forget no earlier use, record this one as it was
+         * (a residents-quota use with its record: one row per record) */
+        if (q->record)
+            GUARD(to->quota_add_record(to, q->quota, q->user, q->record, INT64_MIN, q->at));
+        else
+            GUARD(to->quota_add(to, q->quota, q->user, INT64_MIN, q->at));
         break;
     }
     case STORE_ROW_AUDIT:

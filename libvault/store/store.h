@@ -26,8 +26,9 @@
  * 1 first release, 2 quota uses, 3 storage v2 (row MACs, one row per
  * record with its fields, integer row ids, report indexes off the hot
  * path), 4 the audit state on the newest audit row (no meta row), 5 the
- * principals that issued and approved each grant (grants: issuer_iss, ...). */
-#define STORE_SCHEMA_VERSION 5
+ * principals that issued and approved each grant (grants: issuer_iss, ...),
+ * 6 the record a quota use names (quota_use.record: residents quotas). */
+#define STORE_SCHEMA_VERSION 6
 #define STORE_BUSY_TIMEOUT_MS 10000
 /* SQLCipher page size (PRAGMA cipher_page_size) of new vaults: 4 KiB, as
  * SQLCipher 4 and most file systems use.  Vaults created with 1 KiB pages
@@ -323,5 +324,17 @@ int store_quota_count(int64_t *out, store *s, const char *quota, const char *use
  * Inside the caller's write transaction. */
 int store_quota_add(store *s, const char *quota, const char *user, int64_t since,
                     int64_t now) VAULT_MUST_CHECK;
+/* Residents quotas (uses that name a record, backend.h version 7): the
+ * distinct records among `user`'s uses of `quota` later than `since`, and
+ * whether `record` is one of them. */
+int store_quota_count_records(int64_t *out, int *seen, store *s, const char *quota,
+                              const char *user, int64_t since,
+                              const uint8_t record[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
+/* Forget that user's uses at or before `since` and the earlier use of
+ * `record`, then record a use of `record` at `now`.  Inside the caller's
+ * write transaction. */
+int store_quota_add_record(store *s, const char *quota, const char *user,
+                           const uint8_t record[VAULT_ID_BYTES], int64_t since,
+                           int64_t now) VAULT_MUST_CHECK;
 
 #endif
