@@ -166,6 +166,8 @@ static void test_durations(void **state)
         {"30", -1},    {"m", -1},      {"", -1},       {"1.5h", -1},   {"-1h", -1},
         {"30M", -1},   {" 30m", -1},   {"30m ", -1},   {"30mm", -1},   {"30w", -1},
         {"99999999999d", -1},          {"1e3s", -1},   {"+5m", -1},
+        {"2y", 2LL * 365 * 86400},     {"10y", 3650LL * 86400},        {"11y", -1},
+        {"0y", -1},    {"1Y", -1},     {"y", -1},
     };
     int64_t v;
 
@@ -443,7 +445,7 @@ static void test_grantset_invalid(void **state)
 typedef struct vcase {
     const char *file;
     int rc;
-    const char *want[8]; /* substrings of the report, NULL-terminated */
+    const char *want[16]; /* substrings of the report, NULL-terminated */
     unsigned errors;     /* exact number of error lines */
     unsigned warnings;   /* exact number of warning lines */
 } vcase;
@@ -481,6 +483,22 @@ static const vcase vcases[] = {
       "bad_quota.yaml:39:11: error: over: is for reads quotas",
       "bad_quota.yaml:44:11: error: unknown over 'warn': use deny or alert", NULL},
      6, 0},
+    {"bad_retention.yaml", VAULT_EPOLICY,
+     {"bad_retention.yaml:12:5: error: retention schedule 'nothing' covers nothing",
+      "bad_retention.yaml:17:13: error: a retention schedule covers the record, fields or "
+      "categories: one of them",
+      "bad_retention.yaml:21:13: error: record: false covers nothing",
+      "bad_retention.yaml:26:11: error: malformed duration '1w' for keep",
+      "bad_retention.yaml:31:12: error: after must be last_write or a declared field",
+      "bad_retention.yaml:36:18: error: unknown field 'case_open'",
+      "bad_retention.yaml:38:18: error: no field has category 'secret_info'",
+      "bad_retention.yaml:45:19: error: invalid jurisdiction 'a//b'",
+      "bad_retention.yaml:46:9: error: duplicate retention id 'both' (first at line 15)",
+      "bad_retention.yaml:47:14: error: unknown field 'pager'",
+      "bad_retention.yaml:48:11: error: malformed duration '11y' for keep",
+      "bad_retention.yaml:50:5: error: retention schedule is missing the required key 'keep'",
+      "bad_retention.yaml:53:5: error: unknown key 'colour'", NULL},
+     13, 1},
     {"bad_rule_mask.yaml", VAULT_EPOLICY,
      {"bad_rule_mask.yaml:15:11: error: mask 'pseudonym' on a rule whose effect is not mask",
       "bad_rule_mask.yaml:21:11: error: unknown mask 'blur'",
