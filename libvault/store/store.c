@@ -871,6 +871,20 @@ int store_record_scan_stale(store *s, const char *grade, uint32_t below_version,
     return s->be->record_scan_stale(s->be, grade, below_version, limit, stale_fn, &c);
 }
 
+static int scan_all_fn(void *arg, int kind, const void *row)
+{
+    (void)kind;
+    return stale_fn(arg, row);
+}
+
+int store_record_scan(store *s, store_record_fn fn, void *arg)
+{
+    rec_cb c = {s, fn, NULL, arg, 0};
+
+    TX_READ(s);
+    return s->be->row_scan(s->be, STORE_ROW_RECORD, scan_all_fn, &c);
+}
+
 int store_field_count_stale(int64_t *out, store *s, const char *grade, uint32_t below_version)
 {
     TX_READ(s);
