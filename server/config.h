@@ -73,6 +73,7 @@ typedef struct vd_config {
     int64_t witness_timeout;  /* audit.witness_timeout, seconds, default 5 */
     char *alarm_command;      /* alarms.command: run for each alarm (NULL: none) */
     int64_t alarm_timeout;    /* alarms.timeout, seconds, default 10 */
+    int64_t retention_every;  /* retention.every, seconds, default 86400; 0: off */
 } vd_config;
 
 /* A file vaultd trusts (its configuration, issuer keys, TLS files): a
