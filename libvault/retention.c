@@ -393,9 +393,9 @@ static int log_plan(vault *v, const ret_list *l, size_t scanned, int for_run)
     counts(c, l);
     GUARD(op_begin(v, OP_WRITE));
     snprintf(detail, sizeof detail,
-             "%s: %zu schedules, %zu records read: %zu records to erase, %zu with fields to "
-             "remove, %zu remains of erased records, %zu problems",
-             for_run ? "plan of a run" : "plan", policy_retention_count(v->policy), scanned, c[0],
+             "%s started by %s: %zu schedules, %zu records read: %zu records to erase, %zu with "
+             "fields to remove, %zu remains of erased records, %zu problems",
+             for_run ? "run" : "plan", v->actor, policy_retention_count(v->policy), scanned, c[0],
              c[1], c[2], l->np);
     GUARD(append_entry(v, "retention_plan", AF_OUTCOME_OK, NULL, NULL, 0, detail));
     for (size_t i = 0; i < l->np && i < RETENTION_PROBLEMS_LOGGED; i++) {
