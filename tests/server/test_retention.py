@@ -6,6 +6,7 @@ schedule's jurisdiction stays, the journal gets the counts (never a
 value), and the audit log has the erasure as an erase entry of the user
 "retention".  The plan and run routes are a data officer's."""
 
+import json
 import os
 import sys
 import time
@@ -87,6 +88,16 @@ class RetentionTest(unittest.TestCase):
         r = self.d.post("/v1/retention/run", {"purpose": "resident_service", "format": "yaml"},
                         token=self.officer)
         self.assertEqual(r.status, 400, r)
+        # vaultctl in client mode: the same answer through vaultd
+        tok = os.path.join(self.d.tmp, "officer.jwt")
+        with open(tok, "w") as f:
+            f.write(self.officer + "\n")
+        _, out, _ = H.run(H.VAULTCTL, "--server", "unix://" + self.d.sock, "--token-file", tok,
+                          "--purpose", "resident_service", "--json", "retention", "plan")
+        self.assertEqual(json.loads(out)["schedules"], 1)
+        _, out, _ = H.run(H.VAULTCTL, "--server", "unix://" + self.d.sock, "--token-file", tok,
+                          "--purpose", "resident_service", "retention", "run")
+        self.assertIn("retention run: ", out)
         grid = self.d.token("grid-zhang", "grid_worker", "community_committee",
                             jurisdiction=H.GRID)
         for route in ("/v1/retention/plan", "/v1/retention/run"):
