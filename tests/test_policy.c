@@ -1327,6 +1327,39 @@ static void test_who_can_user_deny(void **state)
     policy_free(p);
 }
 
+/* policy apply shows what changes in the retention schedules: a schedule
+ * added, removed, or changed (coverage, period, anchor, flag, place). */
+static void test_retention_diff(void **state)
+{
+    const char *head = "version: 1\nname: r\ngrades: [low]\n"
+                       "fields: {x: {grade: low}, y: {grade: low, category: c}, d: {grade: low}}\n"
+                       "departments: [d1]\nroles: [r1]\npurposes: [p]\nrules: []\nretention:\n";
+    char a[1024], b[1024], *out = NULL;
+    vault_policy *pa, *pb;
+
+    (void)state;
+    snprintf(a, sizeof a, "%s%s", head,
+             "  - {id: gone, record: true, keep: 30d, after: last_write}\n"
+             "  - {id: same, fields: [x], keep: 1y, after: d}\n"
+             "  - {id: moved, categories: [c], keep: 7d, after: last_write}\n");
+    snprintf(b, sizeof b, "%s%s", head,
+             "  - {id: same, fields: [x], keep: 365d, after: d}\n"
+             "  - {id: moved, fields: [x, y], keep: 2y, after: d, until_clear: x, "
+             "jurisdiction: a/b}\n"
+             "  - {id: new, record: true, keep: 10y, after: last_write}\n");
+    pa = parse_ok(a);
+    pb = parse_ok(b);
+    assert_int_equal(policy_diff(&out, pa, pb), 0);
+    assert_string_equal(out,
+                        "~ retention moved: fields y keep 7d after last_write -> fields x,y keep "
+                        "730d after d until x clears within a/b\n"
+                        "+ retention new: record keep 3650d after last_write\n"
+                        "- retention gone\n");
+    vault_free(out);
+    policy_free(pa);
+    policy_free(pb);
+}
+
 static void test_diff(void **state)
 {
     const char *a = "version: 1\nname: a\ngrades: [low, high]\n"
@@ -1647,6 +1680,7 @@ int main(void)
         cmocka_unit_test(test_who_can_conditions),
         cmocka_unit_test(test_who_can_user_deny),
         cmocka_unit_test(test_diff),
+        cmocka_unit_test(test_retention_diff),
         cmocka_unit_test(test_grant_limits),
         cmocka_unit_test(test_grant_blocked),
         cmocka_unit_test(test_mutations_never_crash),

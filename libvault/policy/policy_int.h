@@ -454,6 +454,9 @@ int vp_parse_data_officers(pctx *c, const vnode *n) VAULT_MUST_CHECK;
 int vp_parse_quotas(pctx *c, const vnode *seq) VAULT_MUST_CHECK; /* policy_quota.c */
 int vp_parse_apps(pctx *c, const vnode *m) VAULT_MUST_CHECK;     /* policy_apps.c */
 int vp_parse_retention(pctx *c, const vnode *seq) VAULT_MUST_CHECK; /* policy_retention.c */
+/* The retention part of policy_diff: "+ retention ID: WHAT", "- retention ID",
+ * "~ retention ID: OLD -> NEW" (policy_retention.c). */
+void vp_retention_diff(vault_buf *b, const vault_policy *old_p, const vault_policy *new_p);
 /* `witnesses:` and `witness_quorum:` (either may be NULL; policy_witness.c). */
 int vp_parse_witnesses(pctx *c, const vnode *list, const vnode *quorum) VAULT_MUST_CHECK;
 /* The witnesses part of policy_diff: "+ witness NAME", "- witness NAME",

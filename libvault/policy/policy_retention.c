@@ -223,3 +223,65 @@ const vp_retention *policy_retention_at(const vault_policy *p, size_t i)
 {
     return p && i < p->nretention ? &p->retention[i] : NULL;
 }
+
+/* One line's worth of what a schedule does, for the diff:
+ * "record|fields a,b keep 30d after last_write|FIELD[ until FLAG clears][ within J]". */
+static void describe(vault_buf *b, const vault_policy *p, const vp_retention *r)
+{
+    char keep[32];
+    size_t n = 0;
+
+    if (r->whole) {
+        vault__buf_puts(b, "record");
+    } else {
+        vault__buf_puts(b, "fields ");
+        for (size_t i = 0; i < p->nfields; i++)
+            if (vp_bit(r->fields, i))
+                vault__buf_printf(b, "%s%s", n++ ? "," : "", p->fields[i].name);
+    }
+    policy_duration_text(keep, sizeof keep, r->keep);
+    vault__buf_printf(b, " keep %s after %s", keep,
+                      r->after >= 0 ? p->fields[r->after].name : "last_write");
+    if (r->until_clear >= 0)
+        vault__buf_printf(b, " until %s clears", p->fields[r->until_clear].name);
+    if (r->jurisdiction)
+        vault__buf_printf(b, " within %s", r->jurisdiction);
+}
+
+static const vp_retention *find_id(const vault_policy *p, const char *id)
+{
+    for (size_t i = 0; i < p->nretention; i++)
+        if (p->retention[i].id && strcmp(p->retention[i].id, id) == 0)
+            return &p->retention[i];
+    return NULL;
+}
+
+void vp_retention_diff(vault_buf *b, const vault_policy *old_p, const vault_policy *new_p)
+{
+    vault_buf was, now;
+
+    vault__buf_init(&was, "retention diff", 0, 0);
+    vault__buf_init(&now, "retention diff", 0, 0);
+    for (size_t i = 0; i < new_p->nretention; i++) {
+        const vp_retention *r = &new_p->retention[i], *o;
+
+        if (r->id == NULL)
+            continue;
+        o = find_id(old_p, r->id);
+        vault__buf_free(&now);
+        describe(&now, new_p, r);
+        if (o == NULL) {
+            vault__buf_printf(b, "+ retention %s: %s\n", r->id, now.s ? now.s : "");
+            continue;
+        }
+        vault__buf_free(&was);
+        describe(&was, old_p, o);
+        if (was.s && now.s && strcmp(was.s, now.s) != 0)
+            vault__buf_printf(b, "~ retention %s: %s -> %s\n", r->id, was.s, now.s);
+    }
+    for (size_t i = 0; i < old_p->nretention; i++)
+        if (old_p->retention[i].id && find_id(new_p, old_p->retention[i].id) == NULL)
+            vault__buf_printf(b, "- retention %s\n", old_p->retention[i].id);
+    vault__buf_free(&was);
+    vault__buf_free(&now);
+}
