@@ -564,7 +564,8 @@ static int same_items(const ret_list *fresh, const ret_item *planned, size_t n)
 
 static int same_id(const ret_item *a, const ret_item *b)
 {
-    return memcmp(a->id, b->id, VAULT_ID_BYTES) == 0; /* memcmp ok: not secret (record ids) */
+    /* record ids */
+    return memcmp(a->id, b->id, VAULT_ID_BYTES) == 0; /* memcmp ok: not secret */
 }
 
 /* Remove an item's fields from r and log them (one "erase" entry). */
