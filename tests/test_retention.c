@@ -18,7 +18,10 @@
 
 #include <jansson.h>
 
+#include "reckeys.h"
 #include "retention.h"
+#include "store/store.h"
+#include "testsnap.h"
 #include "vault_int.h"
 
 #define POLICY VAULT_SOURCE_DIR "/tests/data/retention.yaml"
@@ -478,6 +481,49 @@ static void test_canaries_like_residents(void **state)
     vault_free(run);
 }
 
+static int no_row(void *arg, const store_record *row)
+{
+    (void)arg;
+    (void)row;
+    return 0;
+}
+
+/* A record whose key is gone but whose rows are there (an erase killed
+ * between the key store's commit and the data's): the plan lists its
+ * remains, the run deletes the rows, and logs it. */
+static void test_remains_removed(void **state)
+{
+    fixture *f = *state;
+    res r[R_N];
+    uint8_t rid[VAULT_ID_BYTES];
+    char *plan = NULL, *run = NULL, *want, *got, line[200];
+    const char *lines[1] = {line};
+
+    scenario(f, r);
+    assert_int_equal(vault__id_parse(rid, r[R_LATER].id), 0);
+    assert_int_equal(store_begin(f->v->db, STORE_TX_WRITE), 0);
+    assert_int_equal(reckeys_erase(f->v->rk, rid), 0);
+    assert_int_equal(store_commit(f->v->db), 0);
+    assert_int_equal(TU_SNAP(f->v->db, store_record_get(f->v->db, rid, no_row, NULL)), 0);
+    snprintf(line, sizeof line, "%s - remains ", r[R_LATER].id);
+    want = expect(lines, 1);
+    assert_int_equal(retention__plan(&plan, f->v, vault__now(), 1), 0);
+    assert_non_null(strstr(plan, "\"remains\": 1"));
+    assert_int_equal(retention__run(&run, f->v, vault__now(), RETENTION_BATCH, 0, 1), 0);
+    assert_int_equal(num(run, "remains_removed"), 1);
+    got = items_of(run, "done");
+    /* the run also erased the two old moves: keep only the remains line */
+    assert_non_null(strstr(got, want));
+    assert_int_equal(TU_SNAP(f->v->db, store_record_get(f->v->db, rid, no_row, NULL)),
+                     VAULT_ENOTFOUND);
+    vault__err_clear();
+    verify_log(f->v);
+    vault_free(plan);
+    vault_free(run);
+    free(want);
+    free(got);
+}
+
 /* ---- The crash test ---- */
 
 /* Each round adds residents of three kinds (so every kill has work to cut
@@ -632,6 +678,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_date_reported_and_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stopped_run_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_canaries_like_residents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remains_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_mid_run, setup, teardown),
     };
 
