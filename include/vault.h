@@ -263,6 +263,7 @@ typedef struct vault_credentials {
  *    vault_audit_report, vault_audit_export, vault_audit_checkpoint,
  *    vault_audit_pubkey, vault_audit_prove, vault_audit_consistency (the
  *    answer parsed as vault_proof_parse does), vault_key_rotate,
+ *    vault_retention_plan, vault_retention_run,
  *    vault_db_key (refused unless vaultd's configuration enables it),
  *    vault_id, vault_close.  Progress
  *    callbacks are not called in client mode.  Values sent must be UTF-8
