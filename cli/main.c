@@ -115,6 +115,8 @@ static int run(const cli *base, int argc, char **argv)
         return cmd_break_glass(&c, argc, argv);
     if (strcmp(cmd, "canary") == 0)
         return cmd_canary(&c, argc, argv);
+    if (strcmp(cmd, "retention") == 0)
+        return cmd_retention(&c, argc, argv);
     if (strcmp(cmd, "import") == 0)
         return cmd_import(&c, argc, argv);
     if (strcmp(cmd, "export") == 0)

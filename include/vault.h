@@ -263,6 +263,7 @@ typedef struct vault_credentials {
  *    vault_audit_report, vault_audit_export, vault_audit_checkpoint,
  *    vault_audit_pubkey, vault_audit_prove, vault_audit_consistency (the
  *    answer parsed as vault_proof_parse does), vault_key_rotate,
+ *    vault_retention_plan, vault_retention_run,
  *    vault_db_key (refused unless vaultd's configuration enables it),
  *    vault_id, vault_close.  Progress
  *    callbacks are not called in client mode.  Values sent must be UTF-8
@@ -1170,6 +1171,39 @@ VAULT_API int vault_record_export(char **out, vault_session *s, const char *reco
  * version.  Reads keep working throughout.  Logged. */
 VAULT_API int vault_key_rotate(vault *v, const char *grade, vault_progress_fn progress,
                                void *arg) VAULT_CHECK;
+
+/* ---- Retention (docs/policy-format.md "Retention", docs/erasure.md) --------
+ * The active policy's `retention:` schedules.  Retention is the vault's
+ * own duty, not an access: no rule decides it; its entries carry the user
+ * "retention" with the handle's actor principal (vault_set_actor_as).
+ *
+ * vault_retention_plan: what is due now, reading every record once (one
+ * snapshot; date and flag fields are opened with the vault's keys).
+ * *out (vault_free) is text, one line per item, or with as_json
+ * {now, schedules, records_read, records_to_erase, records_with_fields,
+ * remains, due: [{record, schedule, erase: "record"|"fields"|"remains",
+ * fields: [...]}], problems: [{record, schedule, field, problem}]}.
+ * "remains" are records whose key is already gone (an erase cut short);
+ * a problem is a date field whose value is not YYYY-MM-DD (named, never
+ * shown; that schedule is skipped for the record).  Logged (action
+ * retention_plan; one entry per problem, up to 100).
+ *
+ * vault_retention_run: compute a plan, log it, and carry out exactly what
+ * it lists, in batches of 100 records that each commit: a record is erased
+ * through the record erase (its key destroyed), fields are removed from
+ * the record (one row write; the record's last write time stays), remains
+ * are deleted; each one "erase" entry naming the schedule.  A record that
+ * changed since the plan is skipped (listed) for the next run.  A killed
+ * run leaves every record whole, erased or with exactly its due fields
+ * removed; running again carries on.  *out: text, or JSON {now, complete,
+ * planned, records_erased, records_with_fields_removed, fields_removed,
+ * remains_removed, canaries_erased, batches, done: [items as in the plan],
+ * skipped: [ids], problems: [...]}.  Both block for the whole scan; in
+ * client mode through vaultd (POST /v1/retention/plan, /v1/retention/run,
+ * a data officer's routes).  VAULT_EINTEGRITY when a row fails its MAC or
+ * a date or flag field fails to open (the message names record and field). */
+VAULT_API int vault_retention_plan(char **out, vault *v, int as_json) VAULT_CHECK;
+VAULT_API int vault_retention_run(char **out, vault *v, int as_json) VAULT_CHECK;
 
 /* ---- Backup ----------------------------------------------------------------
  * docs/backup.md.  Embedded vaults in a SQLCipher file only (client mode and

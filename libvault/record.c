@@ -170,6 +170,21 @@ int record_has(const record_row *r, const char *field)
     return field_find(r, field) != NULL;
 }
 
+int record_unset(record_row *r, const char *field)
+{
+    record_field *f = field_find(r, field);
+    size_t i;
+
+    if (!f)
+        return 0;
+    /* Its ciphertext stays in r->data until the row is freed; record_save
+     * stores only the fields listed. */
+    for (i = (size_t)(f - r->fields); i + 1 < r->nfields; i++)
+        r->fields[i] = r->fields[i + 1];
+    r->nfields--;
+    return 1;
+}
+
 /* A slot for field `name`, kept in name order (the order rows are stored
  * and tagged in). */
 static int field_slot(record_field **out, record_row *r, const char *name)

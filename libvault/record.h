@@ -116,6 +116,10 @@ int record_set_key(uint8_t *out_ct_hash, const record_ctx *c, record_row *r, con
 int record_save(const record_ctx *c, record_row *r) VAULT_MUST_CHECK;
 /* 1 when the row has a value for the field. */
 int record_has(const record_row *r, const char *field);
+/* Remove the field from the row (stored by the next record_save, which
+ * also drops its blind-index rows): 1 when it had one, 0 when not.  Only
+ * the whole-record erase reaches copies of the data (docs/erasure.md). */
+int record_unset(record_row *r, const char *field);
 
 /* Open field f into memory from alloc(arg, n), which returns n writable
  * bytes of secure memory or NULL; NUL-terminated; on failure the caller

@@ -617,6 +617,26 @@ static int alarms_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v,
     return fail(w, k, "unknown key '%s' in alarms (command, timeout, webhook, webhook_ca)", key);
 }
 
+static int retention_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+    vd_config *c = arg;
+    int64_t secs;
+
+    if (!strcmp(key, "every")) {
+        const char *s = scalar(v);
+
+        if (s && !strcmp(s, "off")) {
+            c->retention_every = 0;
+            return 0;
+        }
+        if (vd_parse_seconds(&secs, s) < 0 || secs < 1 || secs > 30 * 86400)
+            return fail(w, v, "retention.every must be off or 1s ... 30d (e.g. 24h)");
+        c->retention_every = secs;
+        return 0;
+    }
+    return fail(w, k, "unknown key '%s' in retention (every)", key);
+}
+
 static int top_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
     vd_config *c = arg;
@@ -639,9 +659,11 @@ static int top_pair(walk *w, const char *key, yaml_node_t *k, yaml_node_t *v, vo
         return each_pair(w, v, "audit", audit_pair, c);
     if (!strcmp(key, "alarms"))
         return each_pair(w, v, "alarms", alarms_pair, c);
+    if (!strcmp(key, "retention"))
+        return each_pair(w, v, "retention", retention_pair, c);
     return fail(w, k,
                 "unknown key '%s' (vault, unlock, listen, clients, issuers, limits, service, "
-                "audit, alarms)",
+                "audit, alarms, retention)",
                 key);
 }
 
@@ -683,6 +705,7 @@ int vd_config_load(vd_config **out, const char *path, char *err, size_t err_cap)
     c->witness_retry = 30;
     c->witness_timeout = 5;
     c->alarm_timeout = 10;
+    c->retention_every = 86400;
     if (!yaml_parser_initialize(&parser)) {
         snprintf(err, err_cap, "%s: out of memory", path);
         goto cleanup;

@@ -75,6 +75,7 @@ typedef struct vd_config {
     int64_t alarm_timeout;    /* alarms.timeout, seconds, default 10 */
     char *alarm_webhook;      /* alarms.webhook: URL each alarm is POSTed to (NULL: none) */
     char *alarm_webhook_ca;   /* alarms.webhook_ca: CA bundle for it (NULL: the system's) */
+    int64_t retention_every;  /* retention.every, seconds, default 86400; 0: off */
 } vd_config;
 
 /* A file vaultd trusts (its configuration, issuer keys, TLS files): a

@@ -245,6 +245,8 @@ static int h_metrics(vd_request *r)
                  "vaultd_witness_rounds_total %llu\n"
                  "vaultd_witness_cosignatures_total %llu\n"
                  "vaultd_witness_failures_total %llu\n"
+                 "vaultd_retention_runs_total %llu\n"
+                 "vaultd_retention_records_erased_total %llu\n"
                  "vaultd_uptime_seconds %lld\n"
                  "vaultd_workers %u\n",
                  (unsigned long long)m.requests, (unsigned long long)m.ok,
@@ -253,6 +255,7 @@ static int h_metrics(vd_request *r)
                  (unsigned long long)m.refusals_unlogged,
                  (unsigned long long)m.witness_rounds, (unsigned long long)m.witness_cosigned,
                  (unsigned long long)m.witness_failures,
+                 (unsigned long long)m.retention_runs, (unsigned long long)m.retention_erased,
                  (long long)(time(NULL) - r->srv->started), r->srv->cfg->workers) < 0)
         return vd_fail(r, VAULT_ENOMEM, "out of memory");
     r->text = t;
@@ -1087,6 +1090,44 @@ static int h_key_rotate(vd_request *r)
     return 0;
 }
 
+/* /v1/retention/plan, /v1/retention/run {format?: json|text}: the
+ * answer's "retention" (the library's JSON) or "text". */
+static int retention(vd_request *r, int run)
+{
+    json_t *f = json_object_get(r->body, "format");
+    const char *fs = "json";
+    char *out = NULL;
+    json_error_t jerr;
+    int rc, as_json;
+
+    if (f && !json_is_null(f) && !(fs = json_string_value(f)))
+        fs = "";
+    if (strcmp(fs, "json") != 0 && strcmp(fs, "text") != 0)
+        return vd_fail(r, VAULT_EINVALID, "request body: 'format' must be json or text");
+    as_json = strcmp(fs, "json") == 0;
+    if (vd_actor(r) < 0)
+        return -1;
+    rc = run ? vault_retention_run(&out, r->v, as_json) : vault_retention_plan(&out, r->v, as_json);
+    if (rc != VAULT_OK)
+        return vd_fail(r, rc, NULL);
+    r->out = as_json ? json_pack("{s:o}", "retention", json_loads(out, 0, &jerr))
+                     : json_pack("{s:s}", "text", out);
+    vault_free(out);
+    if (!r->out)
+        return vd_fail(r, VAULT_ERROR, "the retention answer is not valid UTF-8 or JSON");
+    return 0;
+}
+
+static int h_retention_plan(vd_request *r)
+{
+    return retention(r, 0);
+}
+
+static int h_retention_run(vd_request *r)
+{
+    return retention(r, 1);
+}
+
 /* vault_audit_export writes beside its target and links the file into
  * place (never a partial export under the name), so it needs a real
  * directory: a private one (mode 0700, the file 0600), removed at once. */
@@ -1198,6 +1239,8 @@ const vd_route vd_routes[] = {
     {"POST", "/v1/import", h_import, 1, 0, 1, 1},
     {"POST", "/v1/policy/apply", h_policy_apply, 1, DO, 0, 0},
     {"POST", "/v1/keys/rotate", h_key_rotate, 1, DO, 0, 0},
+    {"POST", "/v1/retention/plan", h_retention_plan, 1, DO, 0, 0},
+    {"POST", "/v1/retention/run", h_retention_run, 1, DO, 0, 0},
     {"POST", "/v1/db-key", h_db_key, 1, DO, 0, 0},
 };
 const size_t vd_nroutes = sizeof vd_routes / sizeof vd_routes[0];

@@ -50,6 +50,8 @@ typedef struct vd_metrics {
     uint64_t witness_rounds;    /* submissions to the witnesses (witness.c) */
     uint64_t witness_cosigned;  /* cosignatures got and stored */
     uint64_t witness_failures;  /* witnesses that did not cosign in a round */
+    uint64_t retention_runs;    /* retention runs done (retention.c) */
+    uint64_t retention_erased;  /* records they erased */
 } vd_metrics;
 
 typedef struct vd_server {
@@ -150,6 +152,12 @@ void vd_http_stop(void);
 int vd_witness_check(vd_server *srv, vault *v, char *err, size_t cap);
 int vd_witness_start(vd_server *srv, vault *first, char *err, size_t cap);
 void vd_witness_stop(void);
+/* The retention thread (retention.c; docs/service.md "Retention"): every
+ * retention.every it runs vault_retention_run on a handle of its own.
+ * vd_retention_start: no-op with retention.every off; vd_retention_stop
+ * joins the thread and closes its handle (safe when none was started). */
+int vd_retention_start(vd_server *srv, vault *first, char *err, size_t cap);
+void vd_retention_stop(void);
 /* After the pool's handles closed (and signed their last checkpoints):
  * one last round, then the thread's handle is closed. */
 void vd_witness_finish(void);

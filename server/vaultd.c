@@ -265,6 +265,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "vaultd: %s\n", err);
         goto cleanup;
     }
+    if (vd_retention_start(&srv, v, err, sizeof err) < 0) {
+        fprintf(stderr, "vaultd: %s\n", err);
+        goto cleanup;
+    }
     if (vd_http_start(&srv, err, sizeof err) < 0) {
         fprintf(stderr, "vaultd: %s\n", err);
         goto cleanup;
@@ -289,6 +293,7 @@ int main(int argc, char **argv)
 cleanup:
     vd_http_stop();
     vd_witness_stop();
+    vd_retention_stop();
     vd_pool_close(&srv.pool);
     vd_witness_finish();
     vd_auth_issuers_free(&srv);

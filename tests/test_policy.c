@@ -166,6 +166,8 @@ static void test_durations(void **state)
         {"30", -1},    {"m", -1},      {"", -1},       {"1.5h", -1},   {"-1h", -1},
         {"30M", -1},   {" 30m", -1},   {"30m ", -1},   {"30mm", -1},   {"30w", -1},
         {"99999999999d", -1},          {"1e3s", -1},   {"+5m", -1},
+        {"2y", 2LL * 365 * 86400},     {"10y", 3650LL * 86400},        {"11y", -1},
+        {"0y", -1},    {"1Y", -1},     {"y", -1},
     };
     int64_t v;
 
@@ -443,7 +445,7 @@ static void test_grantset_invalid(void **state)
 typedef struct vcase {
     const char *file;
     int rc;
-    const char *want[10]; /* substrings of the report, NULL-terminated */
+    const char *want[16]; /* substrings of the report, NULL-terminated */
     unsigned errors;     /* exact number of error lines */
     unsigned warnings;   /* exact number of warning lines */
 } vcase;
@@ -487,6 +489,22 @@ static const vcase vcases[] = {
       "both reads and residents",
       "bad_quota.yaml:51:16: error: residents must be a whole number from 1 to 1000000", NULL},
      8, 0},
+    {"bad_retention.yaml", VAULT_EPOLICY,
+     {"bad_retention.yaml:12:5: error: retention schedule 'nothing' covers nothing",
+      "bad_retention.yaml:17:13: error: a retention schedule covers the record, fields or "
+      "categories: one of them",
+      "bad_retention.yaml:21:13: error: record: false covers nothing",
+      "bad_retention.yaml:26:11: error: malformed duration '1w' for keep",
+      "bad_retention.yaml:31:12: error: after must be last_write or a declared field",
+      "bad_retention.yaml:36:18: error: unknown field 'case_open'",
+      "bad_retention.yaml:38:18: error: no field has category 'secret_info'",
+      "bad_retention.yaml:45:19: error: invalid jurisdiction 'a//b'",
+      "bad_retention.yaml:46:9: error: duplicate retention id 'both' (first at line 15)",
+      "bad_retention.yaml:47:14: error: unknown field 'pager'",
+      "bad_retention.yaml:48:11: error: malformed duration '11y' for keep",
+      "bad_retention.yaml:50:5: error: retention schedule is missing the required key 'keep'",
+      "bad_retention.yaml:53:5: error: unknown key 'colour'", NULL},
+     13, 1},
     {"bad_rule_mask.yaml", VAULT_EPOLICY,
      {"bad_rule_mask.yaml:15:11: error: mask 'pseudonym' on a rule whose effect is not mask",
       "bad_rule_mask.yaml:21:11: error: unknown mask 'blur'",
@@ -1315,6 +1333,39 @@ static void test_who_can_user_deny(void **state)
     policy_free(p);
 }
 
+/* policy apply shows what changes in the retention schedules: a schedule
+ * added, removed, or changed (coverage, period, anchor, flag, place). */
+static void test_retention_diff(void **state)
+{
+    const char *head = "version: 1\nname: r\ngrades: [low]\n"
+                       "fields: {x: {grade: low}, y: {grade: low, category: c}, d: {grade: low}}\n"
+                       "departments: [d1]\nroles: [r1]\npurposes: [p]\nrules: []\nretention:\n";
+    char a[1024], b[1024], *out = NULL;
+    vault_policy *pa, *pb;
+
+    (void)state;
+    snprintf(a, sizeof a, "%s%s", head,
+             "  - {id: gone, record: true, keep: 30d, after: last_write}\n"
+             "  - {id: same, fields: [x], keep: 1y, after: d}\n"
+             "  - {id: moved, categories: [c], keep: 7d, after: last_write}\n");
+    snprintf(b, sizeof b, "%s%s", head,
+             "  - {id: same, fields: [x], keep: 365d, after: d}\n"
+             "  - {id: moved, fields: [x, y], keep: 2y, after: d, until_clear: x, "
+             "jurisdiction: a/b}\n"
+             "  - {id: new, record: true, keep: 10y, after: last_write}\n");
+    pa = parse_ok(a);
+    pb = parse_ok(b);
+    assert_int_equal(policy_diff(&out, pa, pb), 0);
+    assert_string_equal(out,
+                        "~ retention moved: fields y keep 7d after last_write -> fields x,y keep "
+                        "730d after d until x clears within a/b\n"
+                        "+ retention new: record keep 3650d after last_write\n"
+                        "- retention gone\n");
+    vault_free(out);
+    policy_free(pa);
+    policy_free(pb);
+}
+
 static void test_diff(void **state)
 {
     const char *a = "version: 1\nname: a\ngrades: [low, high]\n"
@@ -1635,6 +1686,7 @@ int main(void)
         cmocka_unit_test(test_who_can_conditions),
         cmocka_unit_test(test_who_can_user_deny),
         cmocka_unit_test(test_diff),
+        cmocka_unit_test(test_retention_diff),
         cmocka_unit_test(test_grant_limits),
         cmocka_unit_test(test_grant_blocked),
         cmocka_unit_test(test_mutations_never_crash),

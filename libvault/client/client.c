@@ -1766,6 +1766,27 @@ cleanup:
     return rc;
 }
 
+int client_retention(char **out, vault *v, int run, int as_json)
+{
+    int rc = VAULT_OK;
+    const char *purpose;
+    json_t *ans = NULL;
+
+    ENSURE(out, VAULT_EINVALID, "missing output");
+    *out = NULL;
+    GUARD(enter(v));
+    rc = handle_purpose(&purpose, v);
+    if (rc == VAULT_OK)
+        rc = post(&ans, v, run ? "/v1/retention/run" : "/v1/retention/plan",
+                  json_pack("{s:s,s:s}", "purpose", purpose, "format", as_json ? "json" : "text"));
+    if (rc == VAULT_OK)
+        rc = as_json ? dump_member(out, ans, "retention") : dup_member(out, ans, "text");
+    leave(v);
+cleanup:
+    json_decref(ans);
+    return rc;
+}
+
 int vault_is_remote(const vault *v)
 {
     return v && v->remote ? 1 : 0;

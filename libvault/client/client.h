@@ -76,5 +76,8 @@ int client_audit_proof(char **out_json, vault *v, const char *route, const char 
 /* POST {record} to /v1/audit/bundle; *out_json (malloc'ed) is the bundle. */
 int client_audit_bundle(char **out_json, vault *v, const char *record_id);
 int client_key_rotate(vault *v, const char *grade);
+/* POST {format: text|json} to /v1/retention/plan (run 0) or /v1/retention/run
+ * (run 1): the answer's "retention" object (json) or its "text". */
+int client_retention(char **out, vault *v, int run, int as_json);
 
 #endif

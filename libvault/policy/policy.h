@@ -331,6 +331,27 @@ size_t policy_quota_count(const vault_policy *p);
 size_t policy_read_quotas(const vp_quota **out, size_t cap, const vault_policy *p,
                           const char *role, const char *dept, const char *purpose);
 
+/* ---- Added: retention schedules (`retention:`, policy_retention.c) ---- */
+
+/* How long the vault keeps a record, or some of its fields
+ * (docs/policy-format.md "Retention"): due once `keep` seconds have passed
+ * since the record's last write (after -1) or since the date (YYYY-MM-DD,
+ * UTC midnight) held in field `after`, and, with until_clear >= 0, only
+ * while that field has no value or an empty one. */
+typedef struct vp_retention {
+    const char *id;
+    const char *description; /* or NULL */
+    int whole;               /* record: true - the whole record is erased */
+    uint64_t *fields;        /* bitset over fields: the fields removed (all for whole) */
+    int64_t keep;            /* seconds (-1 in a refused policy) */
+    int after;               /* field index holding the date, -1: the last write */
+    int until_clear;         /* field index of the flag, -1: none */
+    const char *jurisdiction; /* only records within this subtree, or NULL: all */
+    unsigned line;
+} vp_retention;
+size_t policy_retention_count(const vault_policy *p);
+const vp_retention *policy_retention_at(const vault_policy *p, size_t i); /* NULL past the end */
+
 /* ---- Added: which authenticated app may act for whom (`apps:`, policy_apps.c) ---- */
 
 #define VP_APPS_MAX 256 /* apps in one policy */

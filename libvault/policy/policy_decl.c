@@ -222,10 +222,10 @@ int vp_parse_root(pctx *c, const vnode *root)
         {"fields", 1},  {"departments", 1}, {"roles", 1}, {"purposes", 1},
         {"rules", 1},   {"grant_limits", 0}, {"break_glass", 0}, {"quotas", 0},
         {"apps", 0},    {"auditors", 0}, {"data_officers", 0}, {"witnesses", 0},
-        {"witness_quorum", 0},
+        {"witness_quorum", 0}, {"retention", 0},
     };
     enum { V, NAME, DESC, GRADES, FIELDS, DEPTS, ROLES, PURPOSES, RULES, LIMITS, BG, QUOTAS, APPS,
-           AUDITORS, DATA_OFFICERS, WITNESSES, QUORUM };
+           AUDITORS, DATA_OFFICERS, WITNESSES, QUORUM, RETENTION };
     const vnode *v[VAULT_ARRAY_LEN(defs)];
     vault_policy *p = c->p;
     const vnode **role_extra = NULL;
@@ -306,6 +306,8 @@ int vp_parse_root(pctx *c, const vnode *root)
         GUARD(vp_parse_apps(c, v[APPS]));
     if (v[WITNESSES] != NULL || v[QUORUM] != NULL)
         GUARD(vp_parse_witnesses(c, v[WITNESSES], v[QUORUM]));
+    if (v[RETENTION] != NULL)
+        GUARD(vp_parse_retention(c, v[RETENTION]));
     ENSURE(!c->oom, VAULT_ENOMEM, "policy: out of memory");
 cleanup:
     return rc;

@@ -6,6 +6,7 @@
  *   policy_decl.c     declarations, the top level of the document
  *   policy_rules.c    rules, grant_limits, break_glass, auditors
  *   policy_quota.c    quotas
+ *   policy_retention.c retention schedules
  *   policy_apps.c     apps: parse, the app check, the apps part of diff
  *   policy_witness.c  witnesses, witness_quorum: parse, accessors, diff
  *   policy_node.c     checked node accessors (types, keys, names, text)
@@ -292,6 +293,9 @@ struct vault_policy {
     size_t napps;
     vp_app *apps;
     vp_map app_map;      /* app name -> index */
+
+    size_t nretention;   /* `retention:` (policy_retention.c) */
+    vp_retention *retention;
 };
 
 /* ---- Compiled grant set ---- */
@@ -449,6 +453,10 @@ int vp_parse_auditors(pctx *c, const vnode *n) VAULT_MUST_CHECK;
 int vp_parse_data_officers(pctx *c, const vnode *n) VAULT_MUST_CHECK;
 int vp_parse_quotas(pctx *c, const vnode *seq) VAULT_MUST_CHECK; /* policy_quota.c */
 int vp_parse_apps(pctx *c, const vnode *m) VAULT_MUST_CHECK;     /* policy_apps.c */
+int vp_parse_retention(pctx *c, const vnode *seq) VAULT_MUST_CHECK; /* policy_retention.c */
+/* The retention part of policy_diff: "+ retention ID: WHAT", "- retention ID",
+ * "~ retention ID: OLD -> NEW" (policy_retention.c). */
+void vp_retention_diff(vault_buf *b, const vault_policy *old_p, const vault_policy *new_p);
 /* `witnesses:` and `witness_quorum:` (either may be NULL; policy_witness.c). */
 int vp_parse_witnesses(pctx *c, const vnode *list, const vnode *quorum) VAULT_MUST_CHECK;
 /* The witnesses part of policy_diff: "+ witness NAME", "- witness NAME",

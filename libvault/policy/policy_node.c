@@ -169,8 +169,8 @@ int64_t vp_want_duration(pctx *c, const vnode *n, const char *what)
         return v;
     vp_quote(q, sizeof q, n->s, n->len);
     vp_diag_n(c, VP_ERR, n,
-              "malformed duration '%s' for %s: use a positive whole number followed by s, m, h "
-              "or d (e.g. 30m, 8h, 7d), at most 3650d",
+              "malformed duration '%s' for %s: use a positive whole number followed by s, m, h, "
+              "d or y (e.g. 30m, 8h, 7d, 2y), at most 3650d (10y)",
               q, what);
     return -1;
 }

@@ -701,6 +701,7 @@ int policy_diff(char **out, const vault_policy *old_p, const vault_policy *new_p
     auditors_diff(&b, old_p, new_p);
     data_officers_diff(&b, old_p, new_p);
     vp_witnesses_diff(&b, old_p, new_p);
+    vp_retention_diff(&b, old_p, new_p);
     *out = vault__buf_steal(&b);
     ENSURE(*out != NULL, VAULT_ENOMEM, "diff: out of memory");
 cleanup:

@@ -407,6 +407,7 @@ int vp_duration_parse(int64_t *out, const char *s, size_t len)
     case 'm': unit = 60; break;
     case 'h': unit = 3600; break;
     case 'd': unit = 86400; break;
+    case 'y': unit = 365 * 86400; break; /* a year of 365 days */
     default: return VAULT_EINVALID;
     }
     if (v <= 0 || v > VP_DURATION_MAX / unit)

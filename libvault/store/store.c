@@ -845,33 +845,6 @@ int store_record_delete(store *s, const uint8_t id[VAULT_ID_BYTES])
     return s->be->record_delete(s->be, id);
 }
 
-typedef struct scan_cb {
-    store *s;
-    store_record_fn fn;
-    void *arg;
-} scan_cb;
-
-static int scan_rec_fn(void *arg, int kind, const void *row)
-{
-    scan_cb *c = arg;
-    const store_record *r = row;
-    int rc = VAULT_OK;
-
-    (void)kind;
-    GUARD(row_check(c->s, STORE_ROW_RECORD, r, r->mac, NULL));
-    rc = c->fn(c->arg, r);
-cleanup:
-    return rc;
-}
-
-int store_record_scan(store *s, store_record_fn fn, void *arg)
-{
-    scan_cb c = {s, fn, arg};
-
-    TX_READ(s);
-    return s->be->row_scan(s->be, STORE_ROW_RECORD, scan_rec_fn, &c);
-}
-
 int store_record_count(int64_t *out, store *s)
 {
     TX_READ(s);
@@ -896,6 +869,20 @@ int store_record_scan_stale(store *s, const char *grade, uint32_t below_version,
 
     TX_READ(s);
     return s->be->record_scan_stale(s->be, grade, below_version, limit, stale_fn, &c);
+}
+
+static int scan_all_fn(void *arg, int kind, const void *row)
+{
+    (void)kind;
+    return stale_fn(arg, row);
+}
+
+int store_record_scan(store *s, store_record_fn fn, void *arg)
+{
+    rec_cb c = {s, fn, NULL, arg, 0};
+
+    TX_READ(s);
+    return s->be->row_scan(s->be, STORE_ROW_RECORD, scan_all_fn, &c);
 }
 
 int store_field_count_stale(int64_t *out, store *s, const char *grade, uint32_t below_version)

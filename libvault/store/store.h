@@ -180,12 +180,14 @@ int store_record_write(store *s, store_record *row, int is_new) VAULT_MUST_CHECK
 /* Delete the record, its fields and index entries. */
 int store_record_delete(store *s, const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
 int store_record_count(int64_t *out, store *s) VAULT_MUST_CHECK;
-/* Every record, each MAC-checked, to fn (> 0 stops early). */
-int store_record_scan(store *s, store_record_fn fn, void *arg) VAULT_MUST_CHECK;
 /* Records with a field of `grade` under a key version below
  * below_version, up to limit; fn may rewrite each (store_record_write). */
 int store_record_scan_stale(store *s, const char *grade, uint32_t below_version, size_t limit,
                             store_record_fn fn, void *arg) VAULT_MUST_CHECK;
+/* Every record, each checked against its MAC, in the backend's stable
+ * order (backend.h row_scan).  fn must not use the store: copy what it
+ * needs (retention.c takes ids and times, then loads each). */
+int store_record_scan(store *s, store_record_fn fn, void *arg) VAULT_MUST_CHECK;
 int store_field_count_stale(int64_t *out, store *s, const char *grade,
                             uint32_t below_version) VAULT_MUST_CHECK;
 

@@ -265,6 +265,19 @@ else
         "witnesses[].already:bool" "witnesses[].size:int" "witnesses[].message:str" -- vc audit witness
 fi
 
+# ---- retention: a vault of tests/data/retention.yaml, one resident past its time ----
+rv() { "$VAULTCTL" --vault "$d/rv" --key-file "$d/rk" --json "$@"; }
+rv init --policy "$SRC/tests/data/retention.yaml" >/dev/null 2>&1 || bad "retention: init"
+rv --user li --role officer --dept office --jurisdiction city --purpose service \
+    record add --in city/a name=张三 moved_out=2020-01-01 >"$TMP/out" 2>/dev/null
+RID=$(field record)
+jcase "retention plan" 0 exact=now,schedules,records_read,records_to_erase,records_with_fields,remains,due,problems \
+    now:int schedules=3 records_read=1 records_to_erase=1 "due[].record=$RID" "due[].schedule=moved-away" \
+    "due[].erase=record" "due[].fields:list" problems:list -- rv retention plan
+jcase "retention run" 0 exact=now,complete,planned,records_erased,records_with_fields_removed,fields_removed,remains_removed,canaries_erased,batches,done,skipped,problems \
+    complete=true planned=1 records_erased=1 fields_removed=0 batches=1 "done[].record=$RID" skipped:list -- rv retention run
+jcase "retention plan" 0 records_read=0 records_to_erase=0 due:list -- rv retention plan
+
 # ---- backup, restore; demo refuses --json ----
 jcase "backup" 0 exact=backup,of backup="$d/bk" of=data -- vc backup --out "$d/bk"
 jcase "backup" 0 exact=backup,of backup="$d/rk" of=record_keys -- vc backup --record-keys --out "$d/rk"

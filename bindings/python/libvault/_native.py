@@ -565,6 +565,9 @@ _fn("vault_break_glass", c_int, c_void_p, c_size_t, _vp, c_char_p, c_char_p, c_i
 _fn("vault_import_csv", c_int, _ps, _vp, c_char_p, PROGRESS_FN, c_void_p)
 _fn("vault_record_export", c_int, _pvp, _vp, c_char_p)
 _fn("vault_key_rotate", c_int, _vp, c_char_p, PROGRESS_FN, c_void_p)
+# Retention (docs/policy-format.md "Retention"): text or JSON into *out.
+_fn("vault_retention_plan", c_int, _pvp, _vp, c_int)
+_fn("vault_retention_run", c_int, _pvp, _vp, c_int)
 
 
 # Backup (declared only: no Python API yet; docs/backup.md)

@@ -1232,6 +1232,32 @@ class Vault:
         got = _parse_json(_n.take_string(out))
         return [dict(x) for x in got]
 
+    def retention_plan(self, *, format: str = "json") -> Union[Dict[str, Any], str]:
+        """What the policy's retention schedules make due now
+        (docs/policy-format.md "Retention"): the dict {now, schedules,
+        records_read, records_to_erase, records_with_fields, remains,
+        due: [{record, schedule, erase, fields}], problems: [...]}, or
+        the text with ``format="text"``.  Logged (``retention_plan``)."""
+        return self._retention(_n.lib.vault_retention_plan, "vault_retention_plan", format)
+
+    def retention_run(self, *, format: str = "json") -> Union[Dict[str, Any], str]:
+        """Erase what is due now, exactly as a plan computed in the same
+        run lists, in batches that each commit: the dict {now, complete,
+        planned, records_erased, records_with_fields_removed,
+        fields_removed, remains_removed, canaries_erased, batches, done,
+        skipped, problems}, or the text.  Each erasure is an ``erase``
+        entry of the user ``retention`` naming its schedule."""
+        return self._retention(_n.lib.vault_retention_run, "vault_retention_run", format)
+
+    def _retention(self, fn: Any, name: str, format: str) -> Union[Dict[str, Any], str]:
+        if format not in ("json", "text"):
+            raise ValueError("format must be json or text")
+        out = c_void_p()
+        with self._use() as v:
+            check(fn(byref(out), v, 1 if format == "json" else 0))
+        text = _n.take_string(out)
+        return _json_object(text, name) if format == "json" else text
+
     def audit_summary(self, month: str, by: Union[str, Sequence[str], None] = None, *,
                       format: str = "json") -> Union[Dict[str, Any], str]:
         """Purpose accounting: the audit entries of ``month`` ("YYYY-MM", a
