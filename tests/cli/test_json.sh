@@ -280,7 +280,7 @@ jcase "retention plan" 0 records_read=0 records_to_erase=0 due:list -- rv retent
 
 # ---- backup, restore; demo refuses --json ----
 jcase "backup" 0 exact=backup,of backup="$d/bk" of=data -- vc backup --out "$d/bk"
-jcase "backup" 0 exact=backup,of backup="$d/rk" of=record_keys -- vc backup --record-keys --out "$d/rk"
+jcase "backup" 0 exact=backup,of backup="$d/rkeys.bk" of=record_keys -- vc backup --record-keys --out "$d/rkeys.bk"
 [ -n "$WPID" ] && kill "$WPID" 2>/dev/null && wait "$WPID" 2>/dev/null; WPID=
 jcase "restore" 0 exact=restored,from_size,to_size,entries,kept_old restored="$d/bk" from_size:int entries:int kept_old=true -- \
     vc restore --from "$d/bk"
