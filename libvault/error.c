@@ -1,6 +1,7 @@
 /* Thread-local error messages (vault_error_last). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -71,5 +72,22 @@ int vault__opt_in(void *full, size_t full_size, const void *in, const char *name
                           init);
     memcpy(full, in, size);
     memset((char *)full + size, 0, full_size - size);
+    return VAULT_OK;
+}
+
+int vault__grow(void **p, size_t *cap, size_t need, size_t elem, size_t first)
+{
+    size_t n = *cap ? *cap : first;
+    void *q;
+
+    if (need <= *cap)
+        return VAULT_OK;
+    while (n < need)
+        n *= 2;
+    q = realloc(*p, n * elem);
+    if (!q)
+        return vault__err(VAULT_ENOMEM, "out of memory");
+    *p = q;
+    *cap = n;
     return VAULT_OK;
 }

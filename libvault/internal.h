@@ -70,4 +70,9 @@ int vault__opt_in(void *full, size_t full_size, const void *in, const char *name
 
 #define VAULT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Make *p (an array of *cap elements of elem bytes, or NULL) hold at least
+ * need elements, doubling from `first`; VAULT_ENOMEM (message set), *p
+ * and *cap unchanged, when it can't. */
+int vault__grow(void **p, size_t *cap, size_t need, size_t elem, size_t first) VAULT_MUST_CHECK;
+
 #endif

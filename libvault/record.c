@@ -126,19 +126,7 @@ cleanup:
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
-    size_t n = *cap ? *cap : 8;
-    void *q;
-
-    if (need <= *cap)
-        return VAULT_OK;
-    while (n < need)
-        n *= 2;
-    q = realloc(*p, n * elem);
-    if (!q)
-        return vault__err(VAULT_ENOMEM, "out of memory");
-    *p = q;
-    *cap = n;
-    return VAULT_OK;
+    return vault__grow(p, cap, need, elem, 8);
 }
 
 /* Append bytes to the row's data; *off receives where they went. */

@@ -4,23 +4,16 @@
  * worker waits on it, and logs what it did to standard error (the
  * journal): counts only, never a value or a record's content.  The run's
  * entries carry the user "retention" and vaultd's own principal. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "server.h"
 
 static struct {
-    pthread_t thread;
-    int running;
-    int stop;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
+    vd_periodic p;
     vd_server *srv;
-    vault *v;
-} R = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} R;
 
 static json_int_t count(const json_t *doc, const char *key)
 {
@@ -31,7 +24,7 @@ static void run_once(void)
 {
     char *out = NULL;
     json_t *doc;
-    int rc = vault_retention_run(&out, R.v, 1);
+    int rc = vault_retention_run(&out, R.p.v, 1);
 
     if (rc != VAULT_OK) {
         fprintf(stderr, "vaultd: retention: the run failed (retried in %llds): %s\n",
@@ -55,59 +48,22 @@ out:
     vault_free(out);
 }
 
-static void *run(void *arg)
-{
-    time_t next = time(NULL) + (time_t)R.srv->cfg->retention_every;
-
-    (void)arg;
-    pthread_mutex_lock(&R.lock);
-    while (!R.stop) {
-        struct timespec until;
-
-        if (time(NULL) >= next) {
-            pthread_mutex_unlock(&R.lock);
-            run_once();
-            pthread_mutex_lock(&R.lock);
-            next = time(NULL) + (time_t)R.srv->cfg->retention_every;
-            continue;
-        }
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        (void)pthread_cond_timedwait(&R.cond, &R.lock, &until);
-    }
-    pthread_mutex_unlock(&R.lock);
-    return NULL;
-}
-
 int vd_retention_start(vd_server *srv, vault *first, char *err, size_t cap)
 {
     if (srv->cfg->retention_every <= 0)
         return 0;
     R.srv = srv;
-    if (vault_reopen(&R.v, first) != VAULT_OK || vault_set_actor(R.v, "vaultd") != VAULT_OK ||
-        vault_set_witness_auto(R.v, 0) != VAULT_OK) {
-        snprintf(err, cap, "retention: opening a handle: %s", vault_error_last());
-        return -1;
-    }
-    R.stop = 0;
-    if (pthread_create(&R.thread, NULL, run, NULL) != 0) {
-        snprintf(err, cap, "retention: cannot start the thread: %s", strerror(errno));
-        return -1;
-    }
-    R.running = 1;
-    return 0;
+    R.p.what = "retention";
+    R.p.round = run_once;
+    R.p.due = NULL;
+    R.p.interval = srv->cfg->retention_every;
+    R.p.first_now = 0; /* the first run one interval after start */
+    return vd_periodic_start(&R.p, first, err, cap);
 }
 
 void vd_retention_stop(void)
 {
-    if (R.running) {
-        pthread_mutex_lock(&R.lock);
-        R.stop = 1;
-        pthread_cond_signal(&R.cond);
-        pthread_mutex_unlock(&R.lock);
-        pthread_join(R.thread, NULL);
-        R.running = 0;
-    }
-    vault_close(R.v);
-    R.v = NULL;
+    vd_periodic_stop(&R.p);
+    vault_close(R.p.v);
+    R.p.v = NULL;
 }

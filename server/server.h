@@ -144,6 +144,27 @@ int vd_http_start(vd_server *srv, char *err, size_t err_cap);
 int vd_http_load_crl(const vd_config *cfg, char *err, size_t err_cap);
 void vd_http_stop(void);
 
+/* A background round on a handle of vaultd's own (periodic.c): round()
+ * every interval seconds (the first at once when first_now), and sooner
+ * when due() (may be NULL) says so; set what, round, due, interval and
+ * first_now, then start.  vd_periodic_start: 0, or -1 with "WHAT: ..." in
+ * err; vd_periodic_stop joins the thread (v stays open: the caller
+ * closes it). */
+typedef struct vd_periodic {
+    const char *what;
+    void (*round)(void);
+    int (*due)(void);
+    int64_t interval;
+    int first_now;
+    vault *v;
+    pthread_t thread;
+    int running, stop;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+} vd_periodic;
+int vd_periodic_start(vd_periodic *p, vault *first, char *err, size_t cap);
+void vd_periodic_stop(vd_periodic *p);
+
 /* The submitting thread (witness.c; docs/service.md "Witnesses").
  * vd_witness_check: every audit.witnesses key must be pinned by the
  * vault's policy, else -1 and "FILE:LINE:COL: ..." in err.

@@ -6,24 +6,17 @@
  * handle of its own, so no worker waits on a witness), and the library
  * stores the cosignatures.  Failures go to standard error (the journal),
  * one line per witness, and into /v1/metrics. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "server.h"
 
 static struct {
-    pthread_t thread;
-    int running;
-    int stop;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
+    vd_periodic p;
     vd_server *srv;
-    vault *v;
     vault_witness_target *targets;
-} W = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} W;
 
 static void count(vd_server *srv, uint64_t ok, uint64_t failed)
 {
@@ -39,7 +32,7 @@ static void submit_round(void)
     vault_witness_status st[32];
     size_t n = 0, ok = 0, failed = 0;
     const vd_config *cfg = W.srv->cfg;
-    int rc = vault_audit_witness(st, 32, &n, W.v, W.targets, cfg->nwitnesses,
+    int rc = vault_audit_witness(st, 32, &n, W.p.v, W.targets, cfg->nwitnesses,
                                  (long)cfg->witness_timeout * 1000);
 
     if (rc < 0 && n == 0) {
@@ -72,31 +65,6 @@ static int due(void)
     return any;
 }
 
-static void *run(void *arg)
-{
-    time_t next = 0; /* at start: submit what is there */
-
-    (void)arg;
-    pthread_mutex_lock(&W.lock);
-    while (!W.stop) {
-        struct timespec until;
-        time_t now = time(NULL);
-
-        if (now >= next || due()) {
-            pthread_mutex_unlock(&W.lock);
-            submit_round();
-            pthread_mutex_lock(&W.lock);
-            next = time(NULL) + (time_t)W.srv->cfg->witness_retry;
-            continue;
-        }
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        (void)pthread_cond_timedwait(&W.cond, &W.lock, &until);
-    }
-    pthread_mutex_unlock(&W.lock);
-    return NULL;
-}
-
 int vd_witness_check(vd_server *srv, vault *v, char *err, size_t cap)
 {
     const vd_config *cfg = srv->cfg;
@@ -127,40 +95,27 @@ int vd_witness_start(vd_server *srv, vault *first, char *err, size_t cap)
         W.targets[i].key = cfg->witnesses[i].key;
         W.targets[i].url = cfg->witnesses[i].url;
     }
-    if (vault_reopen(&W.v, first) != VAULT_OK || vault_set_actor(W.v, "vaultd") != VAULT_OK ||
-        vault_set_witness_auto(W.v, 0) != VAULT_OK) {
-        snprintf(err, cap, "witnesses: opening a handle: %s", vault_error_last());
-        return -1;
-    }
-    W.stop = 0;
-    if (pthread_create(&W.thread, NULL, run, NULL) != 0) {
-        snprintf(err, cap, "witnesses: cannot start the thread: %s", strerror(errno));
-        return -1;
-    }
-    W.running = 1;
-    return 0;
+    W.p.what = "witnesses";
+    W.p.round = submit_round;
+    W.p.due = due;
+    W.p.interval = cfg->witness_retry;
+    W.p.first_now = 1; /* at start: submit what is there */
+    return vd_periodic_start(&W.p, first, err, cap);
 }
 
 void vd_witness_stop(void)
 {
-    if (W.running) {
-        pthread_mutex_lock(&W.lock);
-        W.stop = 1;
-        pthread_cond_signal(&W.cond);
-        pthread_mutex_unlock(&W.lock);
-        pthread_join(W.thread, NULL);
-        W.running = 0;
-    }
+    vd_periodic_stop(&W.p);
 }
 
 void vd_witness_finish(void)
 {
     vd_witness_stop();
     /* The pool's handles are closed: their last checkpoints go out once. */
-    if (W.v && W.srv)
+    if (W.p.v && W.srv)
         submit_round();
-    vault_close(W.v);
-    W.v = NULL;
+    vault_close(W.p.v);
+    W.p.v = NULL;
     free(W.targets);
     W.targets = NULL;
 }
