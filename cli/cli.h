@@ -261,6 +261,7 @@ int cmd_export(cli *c, int argc, char **argv);      /* resident's copy */
 int cmd_import(cli *c, int argc, char **argv);      /* cli/cmd_import.c */
 int cmd_canary(cli *c, int argc, char **argv);      /* cli/cmd_canary.c: canary add */
 int cmd_key_rotate(cli *c, int argc, char **argv);  /* cli/cmd_rotate.c: key rotate */
+int cmd_key_rotate_master(cli *c, int argc, char **argv); /* cli/cmd_rotate.c: key rotate-master */
 int cmd_retention(cli *c, int argc, char **argv);   /* cli/cmd_retention.c: retention plan|run */
 int cmd_token(cli *c, int argc, char **argv);       /* cli/cmd_token.c: development issuer */
 int cmd_witness(cli *c, int argc, char **argv);     /* cli/cmd_witness.c: witness/ */

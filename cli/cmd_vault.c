@@ -174,12 +174,17 @@ int cmd_key(cli *c, int argc, char **argv)
     char *key = NULL;
     int opt, r, rc, ex, i;
 
-    /* `key rotate` has options of its own: hand it the whole line. */
+    /* `key rotate` and `key rotate-master` have options of their own: hand
+     * them the whole line. */
     for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "rotate") == 0 &&
-            (argv[i - 1][0] != '-' || strchr(argv[i - 1], '=') || i == 1)) {
+        int word = argv[i - 1][0] != '-' || strchr(argv[i - 1], '=') || i == 1;
+        if (strcmp(argv[i], "rotate") == 0 && word) {
             c->cmd = "key rotate";
             return cmd_key_rotate(c, argc, argv);
+        }
+        if (strcmp(argv[i], "rotate-master") == 0 && word) {
+            c->cmd = "key rotate-master";
+            return cmd_key_rotate_master(c, argc, argv);
         }
     }
     while ((opt = cli_getopt(argc, argv, "", opts)) != -1) {
@@ -189,7 +194,7 @@ int cmd_key(cli *c, int argc, char **argv)
             return r < 0 ? EXIT_USAGE : cli_usage_error(c, "unknown option");
     }
     if (optind >= argc || strcmp(argv[optind], "db-key") != 0)
-        return cli_usage_error(c, "say db-key or rotate");
+        return cli_usage_error(c, "say db-key, rotate or rotate-master");
     c->cmd = "key db-key";
     if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
         return ex;

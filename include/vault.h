@@ -1172,6 +1172,57 @@ VAULT_API int vault_record_export(char **out, vault_session *s, const char *reco
 VAULT_API int vault_key_rotate(vault *v, const char *grade, vault_progress_fn progress,
                                void *arg) VAULT_CHECK;
 
+/* ---- Master-key rotation (docs/keyslots.md section 11) --------------------- */
+
+/* What vault_key_rotate_master did. */
+typedef struct vault_master_rotation {
+    uint64_t records;     /* records carried under the new keys */
+    uint64_t digests;     /* blind-index digests computed anew */
+    uint64_t record_keys; /* record keys wrapped anew */
+    uint64_t erased;      /* erasures (tombstones) carried */
+    uint64_t grade_keys;  /* grade-key versions wrapped anew */
+    uint64_t entries;     /* audit entries carried (the log, unchanged) */
+    int slot_kept;        /* the unlocking secret's slot, kept; -1 when dropped */
+    int slot_added;       /* the new secret's slot; -1 when none was given */
+    size_t slots_dropped; /* slots left behind (their secrets open nothing now) */
+    int dropped[32];      /* their numbers */
+    int cleaned;          /* 1: an earlier, uncommitted rotation's files were removed */
+} vault_master_rotation;
+
+/* The slot of the unlocking secret is not carried over: only new_secret
+ * opens the vault afterwards (a leaked key file used to unlock it). */
+#define VAULT_ROTATE_MASTER_DROP_CURRENT 1u
+VAULT_API unsigned vault_const_rotate_master_drop_current(void);
+
+/* Give the vault file at `path` a new random master key and replace
+ * everything derived from the old one: the SQLCipher key of the vault file
+ * and of its record-key store, the row-MAC key (every row tagged anew), the
+ * key that wraps grade keys and the audit signing key, the record keys'
+ * wrap key, the blind-index key (every digest computed anew from the
+ * opened value), the pseudonym key (pseudonyms change), the canary seal,
+ * and the audit anchor's MAC.  Grade keys, record keys, ciphertexts and
+ * the audit signing key stay: the log and its checkpoints verify across
+ * the rotation with the same public key.  `secret` unlocks the vault;
+ * the new keys file holds the new master key under it (its slot number
+ * and label kept) unless flags has VAULT_ROTATE_MASTER_DROP_CURRENT, and
+ * under new_secret (may be NULL; a key file must exist) in a new slot
+ * labelled new_label.  Every other slot is left behind: its passphrase or
+ * key file opens neither the vault nor any copy made from now on.  The
+ * vault must not be open anywhere (VAULT_EBUSY: stop vaultd first); it
+ * is held as the only connection throughout.  Its audit log must verify
+ * (VAULT_EINTEGRITY, nothing changed), and every row is checked as it is
+ * carried.  Crash-safe: until the new keys file is renamed into place
+ * nothing of the vault changed; after, the next open finishes.  The new
+ * log holds an entry, action key_rotate_master, with the counts, and a
+ * checkpoint over it.  Copies made before (backups, the old keys file)
+ * still open with the old secrets: retire them.  A PostgreSQL vault is
+ * VAULT_ESTATE.  progress (may be NULL): rows copied of total.  Blocks
+ * (Argon2id for passphrases) and reads the whole vault. */
+VAULT_API int vault_key_rotate_master(vault_master_rotation *out, const char *path,
+                                      const vault_secret *secret, const vault_secret *new_secret,
+                                      const char *new_label, unsigned flags,
+                                      vault_progress_fn progress, void *arg) VAULT_CHECK;
+
 /* ---- Retention (docs/policy-format.md "Retention", docs/erasure.md) --------
  * The active policy's `retention:` schedules.  Retention is the vault's
  * own duty, not an access: no rule decides it; its entries carry the user

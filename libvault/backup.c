@@ -27,7 +27,7 @@
 unsigned vault_const_restore_force(void) { return VAULT_RESTORE_FORCE; }
 
 /* `base` + `suffix` into out (cap bytes); VAULT_EINVALID when too long. */
-static int path_with(char *out, size_t cap, const char *base, const char *suffix)
+int vault__path_with(char *out, size_t cap, const char *base, const char *suffix)
 {
     int n = snprintf(out, cap, "%s%s", base, suffix);
 
@@ -36,7 +36,7 @@ static int path_with(char *out, size_t cap, const char *base, const char *suffix
     return VAULT_OK;
 }
 
-static int exists(const char *path)
+int vault__exists(const char *path)
 {
     struct stat st;
 
@@ -44,13 +44,13 @@ static int exists(const char *path)
 }
 
 /* fsync the directory holding `path`, so a link or rename in it lasts. */
-static int sync_dir_of(const char *path)
+int vault__sync_dir_of(const char *path)
 {
     int rc = VAULT_OK, fd = -1;
     char dir[BACKUP_PATH_MAX];
     char *slash;
 
-    GUARD(path_with(dir, sizeof dir, path, ""));
+    GUARD(vault__path_with(dir, sizeof dir, path, ""));
     slash = strrchr(dir, '/');
     if (!slash)
         snprintf(dir, sizeof dir, ".");
@@ -82,10 +82,10 @@ static int backup_one(vault *v, int rk, const char *out_path, vault_progress_fn 
            rk ? "dump its record-key store, the schema NAME_rkeys, with pg_dump -n "
                 "(docs/erasure.md)"
               : store_location_copy_hint(v->path));
-    GUARD(path_with(partial, sizeof partial, out_path, ".partial"));
-    ENSURE(!exists(out_path), VAULT_EEXISTS, "%s already exists (a backup never overwrites)",
+    GUARD(vault__path_with(partial, sizeof partial, out_path, ".partial"));
+    ENSURE(!vault__exists(out_path), VAULT_EEXISTS, "%s already exists (a backup never overwrites)",
            out_path);
-    ENSURE(!exists(partial), VAULT_EEXISTS,
+    ENSURE(!vault__exists(partial), VAULT_EEXISTS,
            "%s exists (an interrupted backup? remove it first)", partial);
     /* Logged before the copy, so a copy of the data holds its own entry. */
     GUARD(op_begin(v, OP_WRITE));
@@ -112,7 +112,7 @@ static int backup_one(vault *v, int rk, const char *out_path, vault_progress_fn 
                                      : strerror(errno));
     ENSURE(unlink(partial) == 0, VAULT_EIO, "%s: %s", partial, strerror(errno));
     made = 0;
-    GUARD(sync_dir_of(out_path));
+    GUARD(vault__sync_dir_of(out_path));
 cleanup:
     if (made)
         unlink(partial);
@@ -150,12 +150,12 @@ static int restore_paths_make(restore_paths *p, const char *path)
 {
     int rc = VAULT_OK;
 
-    GUARD(path_with(p->keys, sizeof p->keys, path, ".keys"));
-    GUARD(path_with(p->rkeys, sizeof p->rkeys, path, ".rkeys"));
-    GUARD(path_with(p->tmp, sizeof p->tmp, path, ".restoring"));
-    GUARD(path_with(p->tmp_keys, sizeof p->tmp_keys, path, ".restoring.keys"));
-    GUARD(path_with(p->old, sizeof p->old, path, ".before-restore"));
-    GUARD(path_with(p->old_keys, sizeof p->old_keys, path, ".keys.before-restore"));
+    GUARD(vault__path_with(p->keys, sizeof p->keys, path, ".keys"));
+    GUARD(vault__path_with(p->rkeys, sizeof p->rkeys, path, ".rkeys"));
+    GUARD(vault__path_with(p->tmp, sizeof p->tmp, path, ".restoring"));
+    GUARD(vault__path_with(p->tmp_keys, sizeof p->tmp_keys, path, ".restoring.keys"));
+    GUARD(vault__path_with(p->old, sizeof p->old, path, ".before-restore"));
+    GUARD(vault__path_with(p->old_keys, sizeof p->old_keys, path, ".keys.before-restore"));
 cleanup:
     return rc;
 }
@@ -176,7 +176,7 @@ static void remove_tmp(const restore_paths *p)
 
 /* A new file `to` (O_EXCL, mode 0600) with the bytes of the keys file
  * `from` (at most KS_FILE_MAX: larger ones are refused as damaged). */
-static int keys_copy(const char *from, const char *to)
+int vault__keys_copy(const char *from, const char *to)
 {
     int rc = VAULT_OK, in = -1, out = -1;
     char *buf = NULL;
@@ -233,7 +233,7 @@ static int restore_check(ks_anchor *out, vault_restore_info *info, const restore
     char side[BACKUP_PATH_MAX + 8];
     struct stat st;
 
-    GUARD(keys_copy(p->keys, p->tmp_keys));
+    GUARD(vault__keys_copy(p->keys, p->tmp_keys));
     if (live_found) {
         a = *live;
         a.size = 0;
@@ -330,16 +330,16 @@ int vault_restore(vault_restore_info *out, const char *path, const char *from,
     live_exists = lstat(path, &st_path) == 0;
     ENSURE(!live_exists || st_path.st_dev != st_from.st_dev || st_path.st_ino != st_from.st_ino,
            VAULT_EINVALID, "%s is the vault file itself", from);
-    ENSURE(!exists(p.tmp) && !exists(p.tmp_keys), VAULT_EEXISTS,
+    ENSURE(!vault__exists(p.tmp) && !vault__exists(p.tmp_keys), VAULT_EEXISTS,
            "%s exists (an interrupted restore? remove it first)", p.tmp);
     if (live_exists && !(flags & VAULT_RESTORE_FORCE))
-        ENSURE(!exists(p.old) && !exists(p.old_keys), VAULT_EEXISTS,
+        ENSURE(!vault__exists(p.old) && !vault__exists(p.old_keys), VAULT_EEXISTS,
                "%s exists (from an earlier restore): move it away, or force the restore to "
-               "replace it", exists(p.old) ? p.old : p.old_keys);
+               "replace it", vault__exists(p.old) ? p.old : p.old_keys);
     if (!live_exists) {
         /* No vault file, but its WAL would be read into the copy. */
         snprintf(side, sizeof side, "%s-wal", path);
-        ENSURE(!exists(side), VAULT_ESTATE, "%s exists without its vault file: remove it first",
+        ENSURE(!vault__exists(side), VAULT_ESTATE, "%s exists without its vault file: remove it first",
                side);
     }
     master = vc_malloc(VAULT_KEY_BYTES);
@@ -394,7 +394,7 @@ int vault_restore(vault_restore_info *out, const char *path, const char *from,
     tmp_made = 0;
     anchor_moved = 0;
     old_made = 0;
-    GUARD(sync_dir_of(path));
+    GUARD(vault__sync_dir_of(path));
     /* The old file's shared memory index (its WAL was folded in). */
     snprintf(side, sizeof side, "%s-shm", path);
     unlink(side);

@@ -100,3 +100,28 @@ int canary__is(const vault *v, const uint8_t id[VAULT_ID_BYTES])
 {
     return v->ncanaries && bsearch(id, v->canaries, v->ncanaries, VAULT_ID_BYTES, cmp_id) != NULL;
 }
+
+int canary__rewrap(uint8_t *out, size_t cap, size_t *out_len, const vault *v, const keyring *to,
+                   const uint8_t *val, size_t len)
+{
+    int rc = VAULT_OK;
+    uint8_t *ids = NULL, ad[sizeof CANARY_AD_LABEL - 1 + VAULT_ID_BYTES];
+    size_t n = 0, wl = 0;
+
+    ids = malloc(CANARY_MAX * VAULT_ID_BYTES);
+    ENSURE(ids, VAULT_ENOMEM, "out of memory");
+    ENSURE(len > 1 + VC_WRAP_OVERHEAD && val[0] == CANARY_VERSION, VAULT_EINTEGRITY,
+           "the canary set (meta row %s) is malformed", CANARY_META);
+    ad_of(ad, v);
+    rc = vc_unwrap(ids, CANARY_MAX * VAULT_ID_BYTES, &n, keyring_canary_key(v->keys), ad,
+                   sizeof ad, val + 1, len - 1);
+    ENSURE(rc == VAULT_OK && n % VAULT_ID_BYTES == 0, VAULT_EINTEGRITY,
+           "the canary set (meta row %s) does not open with this vault's key", CANARY_META);
+    ENSURE(cap > 1, VAULT_ELIMIT, "canary set: no room");
+    out[0] = CANARY_VERSION;
+    GUARD(vc_wrap(out + 1, cap - 1, &wl, keyring_canary_key(to), ad, sizeof ad, ids, n));
+    *out_len = wl + 1;
+cleanup:
+    free(ids);
+    return rc;
+}

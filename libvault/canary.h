@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "keyring.h"
 #include "vault_int.h"
 
 #define CANARY_META "canaries"
@@ -26,5 +27,12 @@ int canary__mark(vault *v, const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
 /* 1 when id is a canary. */
 int canary__is(const vault *v, const uint8_t id[VAULT_ID_BYTES]);
 void canary__free(vault *v);
+/* Master-key rotation: the meta row's value `val` (v's canary set)
+ * sealed again under `to`'s canary key into out (cap bytes; the row's
+ * own length plus nothing more suffices).  VAULT_EINTEGRITY when it does
+ * not open. */
+#define CANARY_VALUE_CAP (1 + 40 + CANARY_MAX * VAULT_ID_BYTES)
+int canary__rewrap(uint8_t *out, size_t cap, size_t *out_len, const vault *v, const keyring *to,
+                   const uint8_t *val, size_t len) VAULT_MUST_CHECK;
 
 #endif

@@ -283,3 +283,28 @@ int keyring_grade_key_latest(const uint8_t **out, uint32_t *out_version, keyring
 cleanup:
     return rc;
 }
+
+int keyring_grade_rewrap(uint8_t *out, size_t cap, size_t *out_len, const keyring *from,
+                         const keyring *to, const char *grade, uint32_t version,
+                         const uint8_t *wrapped, size_t len)
+{
+    int rc = VAULT_OK;
+    uint8_t *key = NULL;
+    uint8_t ad[sizeof GRADE_AD_LABEL + VAULT_ID_BYTES + 8 + VAULT_NAME_MAX];
+    size_t glen = strlen(grade), adlen, klen = 0;
+
+    ENSURE(glen > 0 && glen < VAULT_NAME_MAX, VAULT_EINVALID, "bad grade name");
+    ENSURE(memcmp(from->vault_id, to->vault_id, VAULT_ID_BYTES) == 0, /* memcmp ok: not secret */
+           VAULT_EINVALID, "keyring_grade_rewrap: two vaults' keyrings");
+    key = vc_malloc(VC_KEYBYTES);
+    ENSURE(key, VAULT_ENOMEM, "out of secure memory");
+    adlen = grade_ad(ad, from, grade, glen, version);
+    rc = vc_unwrap(key, VC_KEYBYTES, &klen, from->s->wrap, ad, adlen, wrapped, len);
+    ENSURE(rc == VAULT_OK && klen == VC_KEYBYTES, VAULT_EINTEGRITY,
+           "the key of grade '%s' version %u failed its integrity check", grade,
+           (unsigned)version);
+    GUARD(vc_wrap(out, cap, out_len, to->s->wrap, ad, adlen, key, VC_KEYBYTES));
+cleanup:
+    vc_free(key);
+    return rc;
+}

@@ -42,6 +42,14 @@ int keyring_grade_key(const uint8_t **out, keyring *k, store *db, const char *gr
 int keyring_grade_key_latest(const uint8_t **out, uint32_t *out_version, keyring *k, store *db,
                              const char *grade, int64_t now) VAULT_MUST_CHECK;
 
+/* Master-key rotation: the wrapped key of `grade` at `version`, opened
+ * with `from`'s wrap key and wrapped again under `to`'s (the same vault)
+ * into out (cap bytes, VC_KEYBYTES + VC_WRAP_OVERHEAD suffice).  The key
+ * itself stays the same.  VAULT_EINTEGRITY when it does not open. */
+int keyring_grade_rewrap(uint8_t *out, size_t cap, size_t *out_len, const keyring *from,
+                         const keyring *to, const char *grade, uint32_t version,
+                         const uint8_t *wrapped, size_t len) VAULT_MUST_CHECK;
+
 /* The end of a store transaction (a store hook, via vault.c): forget the
  * newest versions remembered in it; after a rollback also forget every
  * cached key, since keys created in it were never stored. */

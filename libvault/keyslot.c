@@ -570,10 +570,23 @@ cleanup:
     return rc;
 }
 
-/* A new slot object for `master` under `secret`. */
+/* A new slot object for `master` under `secret`; `like` (may be NULL):
+ * the slot it replaces, whose creation time and Argon2id cost it keeps
+ * (master-key rotation). */
+static int seal_slot_like(json_t **out, int number, const uint8_t vault_id[VAULT_ID_BYTES],
+                          const uint8_t master[VAULT_KEY_BYTES], const vault_secret *secret,
+                          const char *label, const char *path, const ks_slot *like);
+
 static int seal_slot(json_t **out, int number, const uint8_t vault_id[VAULT_ID_BYTES],
                      const uint8_t master[VAULT_KEY_BYTES], const vault_secret *secret,
                      const char *label, const char *path)
+{
+    return seal_slot_like(out, number, vault_id, master, secret, label, path, NULL);
+}
+
+static int seal_slot_like(json_t **out, int number, const uint8_t vault_id[VAULT_ID_BYTES],
+                          const uint8_t master[VAULT_KEY_BYTES], const vault_secret *secret,
+                          const char *label, const char *path, const ks_slot *like)
 {
     int rc = VAULT_OK;
     ks_slot s;
@@ -593,7 +606,12 @@ static int seal_slot(json_t **out, int number, const uint8_t vault_id[VAULT_ID_B
     vc_random(s.salt, sizeof s.salt);
     kek = vc_malloc(VC_KEYBYTES);
     ENSURE(kek, VAULT_ENOMEM, "out of secure memory");
-    if (s.kind == VAULT_UNLOCK_PASSPHRASE) {
+    if (like)
+        s.created = like->created;
+    if (s.kind == VAULT_UNLOCK_PASSPHRASE && like) {
+        s.opslimit = like->opslimit;
+        s.memlimit = like->memlimit;
+    } else if (s.kind == VAULT_UNLOCK_PASSPHRASE) {
         GUARD(vc_pwhash_profile(&ops, &mem, secret->kdf_profile));
         s.opslimit = ops;
         s.memlimit = mem;
@@ -1013,7 +1031,20 @@ cleanup:
 
 /* Put `a` (key, size, root and refusal record) into the loaded file and
  * store it. */
+static int anchor_fill(ks_file *f, const uint8_t master[VAULT_KEY_BYTES], const ks_anchor *a);
+
 static int anchor_write(ks_file *f, const uint8_t master[VAULT_KEY_BYTES], const ks_anchor *a)
+{
+    int rc = VAULT_OK;
+
+    GUARD(anchor_fill(f, master, a));
+    GUARD(ks_store(f->doc, f->path, 0));
+cleanup:
+    return rc;
+}
+
+/* Put `a` into the loaded file's document (not stored). */
+static int anchor_fill(ks_file *f, const uint8_t master[VAULT_KEY_BYTES], const ks_anchor *a)
 {
     int rc = VAULT_OK;
     const char *path = f->path;
@@ -1045,7 +1076,6 @@ static int anchor_write(ks_file *f, const uint8_t master[VAULT_KEY_BYTES], const
                VAULT_ENOMEM, "out of memory building the keys file");
     ENSURE(json_object_set(f->doc, "audit", obj) == 0, VAULT_ENOMEM,
            "out of memory building the keys file");
-    GUARD(ks_store(f->doc, path, 0));
 cleanup:
     json_decref(obj);
     return rc;
@@ -1222,5 +1252,134 @@ cleanup:
     if (rc < 0 && created)
         (void)unlink(path);
     vc_free(buf);
+    return rc;
+}
+
+/* The slot of f that `secret` opens (its index), VAULT_EAUTH for none. */
+static int slot_opened_by(size_t *out, const ks_file *f, const vault_secret *secret,
+                          const uint8_t master[VAULT_KEY_BYTES])
+{
+    int rc = VAULT_OK, r, found = 0;
+    uint8_t *kek = NULL, *key = NULL, *keyfile = NULL;
+    size_t i;
+
+    kek = vc_malloc(VC_KEYBYTES);
+    key = vc_malloc(VAULT_KEY_BYTES);
+    ENSURE(kek && key, VAULT_ENOMEM, "out of secure memory");
+    if (secret->kind == VAULT_UNLOCK_KEYFILE) {
+        keyfile = vc_malloc(VAULT_KEY_BYTES + 1);
+        ENSURE(keyfile, VAULT_ENOMEM, "out of secure memory");
+        GUARD(read_keyfile(keyfile, secret->data));
+    }
+    for (i = 0; i < f->nslots && !found; i++) {
+        if (f->slots[i].kind != secret->kind)
+            continue;
+        r = open_slot(key, kek, f, &f->slots[i], secret, keyfile);
+        if (r == VAULT_OK && vc_equal(key, master, VAULT_KEY_BYTES)) {
+            *out = i;
+            found = 1;
+        }
+        vault__err_clear();
+    }
+    ENSURE(found, VAULT_EAUTH, "keys file %s: the %s to keep opens none of its slots", f->path,
+           secret->kind == VAULT_UNLOCK_PASSPHRASE ? "passphrase" : "key file");
+cleanup:
+    vc_free(kek);
+    vc_free(key);
+    vc_free(keyfile);
+    return rc;
+}
+
+int ks_rekey(ks_rekey_info *out, const char *from, const char *to,
+             const uint8_t old_master[VAULT_KEY_BYTES], const uint8_t new_master[VAULT_KEY_BYTES],
+             const vault_secret *keep, const vault_secret *add, const char *add_label)
+{
+    int rc = VAULT_OK, found = 0, kept_any = 0;
+    ks_file *f = NULL;
+    ks_file g;
+    ks_anchor a;
+    size_t kept = 0, i, n = 0;
+    json_t *doc = NULL, *slots = NULL, *slot = NULL;
+    uint8_t check[KS_CHECK_BYTES];
+    char check64[64];
+    struct stat st;
+
+    ENSURE(out && from && to && old_master && new_master && (keep || add), VAULT_EINVALID,
+           "ks_rekey: missing argument");
+    memset(out, 0, sizeof *out);
+    out->added = -1;
+    memset(&g, 0, sizeof g);
+    GUARD(vc_init());
+    ENSURE(!vc_equal(old_master, new_master, VAULT_KEY_BYTES), VAULT_EINVALID,
+           "ks_rekey: the new master key is the old one");
+    if (keep)
+        GUARD(check_secret(keep, 0));
+    if (add) {
+        GUARD(check_secret(add, 1));
+        GUARD(check_label(add_label));
+    }
+    ENSURE(lstat(to, &st) != 0 && errno == ENOENT, VAULT_EEXISTS, "keys file %s already exists",
+           to);
+    GUARD(ks_load(&f, from));
+    GUARD(verify_master(f, old_master));
+    GUARD(anchor_parse(&a, &found, f, old_master)); /* intact, or refused */
+    if (keep) {
+        GUARD(slot_opened_by(&kept, f, keep, old_master));
+        kept_any = 1;
+    }
+    if (add)
+        GUARD(keyfile_not_enrolled(f, add, from));
+    ENSURE(f->next_slot <= KS_SLOT_NUMBER_MAX, VAULT_ELIMIT, "keys file %s: no slot numbers left",
+           from);
+    doc = json_deep_copy(f->doc); /* keys this version does not know go along */
+    slots = json_array();
+    ENSURE(doc && slots, VAULT_ENOMEM, "out of memory building the keys file");
+    GUARD(compute_check(check, new_master, f->vault_id));
+    GUARD(vc_bin2b64(check64, sizeof check64, check, sizeof check));
+    if (kept_any) {
+        const ks_slot *k = &f->slots[kept];
+        GUARD(seal_slot_like(&slot, k->number, f->vault_id, new_master, keep, k->label, to, k));
+        ENSURE(json_array_append_new(slots, slot) == 0, VAULT_ENOMEM,
+               "out of memory building the keys file");
+        slot = NULL;
+        out->kept = k->number;
+    } else {
+        out->kept = -1;
+    }
+    if (add) {
+        GUARD(seal_slot(&slot, (int)f->next_slot, f->vault_id, new_master, add, add_label, to));
+        ENSURE(json_array_append_new(slots, slot) == 0, VAULT_ENOMEM,
+               "out of memory building the keys file");
+        slot = NULL;
+        out->added = (int)f->next_slot;
+    }
+    ENSURE(json_object_set_new(doc, "check", json_string(check64)) == 0 &&
+               json_object_set_new(doc, "next_slot",
+                                   json_integer(f->next_slot + (add ? 1 : 0))) == 0 &&
+               json_object_set(doc, "slots", slots) == 0,
+           VAULT_ENOMEM, "out of memory building the keys file");
+    for (i = 0; i < f->nslots; i++) {
+        if (kept_any && i == kept)
+            continue;
+        out->dropped[n].slot = f->slots[i].number;
+        out->dropped[n].kind = f->slots[i].kind;
+        memcpy(out->dropped[n].label, f->slots[i].label, sizeof out->dropped[n].label);
+        out->dropped[n].created = f->slots[i].created;
+        n++;
+    }
+    out->ndropped = n;
+    g.path = to;
+    g.doc = doc;
+    memcpy(g.vault_id, f->vault_id, VAULT_ID_BYTES);
+    if (found)
+        GUARD(anchor_fill(&g, new_master, &a)); /* the refusal record too */
+    GUARD(ks_store(doc, to, 1));
+cleanup:
+    vc_wipe(check, sizeof check);
+    vc_wipe(&a, sizeof a);
+    json_decref(slot);
+    json_decref(slots);
+    json_decref(doc);
+    ks_file_free(f);
     return rc;
 }

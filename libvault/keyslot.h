@@ -94,6 +94,27 @@ int ks_refusal_clear(ks_anchor *out, int *cleared, const char *path,
  * (vault_migrate).  `master` must be the vault's (VAULT_EAUTH), and the
  * anchor, if any, must pass its MAC (VAULT_EINTEGRITY). */
 int ks_copy(const char *from, const char *to, const uint8_t master[VAULT_KEY_BYTES]) VAULT_MUST_CHECK;
+/* A keys file for the same vault under a new master key (master-key
+ * rotation, docs/keyslots.md section 11): the new file `to` (VAULT_EEXISTS
+ * when it exists; atomic, mode 0600) holds the vault id, the check value
+ * of new_master, the audit anchor with its refusal record MAC'd under
+ * new_master, and at most two slots wrapping new_master: the slot of
+ * `from` that `keep` (may be NULL) opens, with its number, label,
+ * creation time and Argon2id cost (VAULT_EAUTH when it opens none), and
+ * a new slot for `add` (may be NULL; not both NULL) numbered from's
+ * next_slot.  Every other slot of `from` is left behind and listed in
+ * out->dropped.  old_master must be from's (VAULT_EAUTH); an anchor that
+ * fails its MAC is VAULT_EINTEGRITY.  `from` is not changed. */
+typedef struct ks_rekey_info {
+    int kept;  /* the kept slot's number, -1 for none */
+    int added; /* the new slot's number, -1 for none */
+    size_t ndropped;
+    vault_keyslot_info dropped[KS_MAX_SLOTS];
+} ks_rekey_info;
+int ks_rekey(ks_rekey_info *out, const char *from, const char *to,
+             const uint8_t old_master[VAULT_KEY_BYTES], const uint8_t new_master[VAULT_KEY_BYTES],
+             const vault_secret *keep, const vault_secret *add,
+             const char *add_label) VAULT_MUST_CHECK;
 /* List the slots (no secrets): *out malloc'ed, *out_count entries. */
 int ks_list(vault_keyslot_info **out, size_t *out_count, const char *path) VAULT_MUST_CHECK;
 

@@ -230,3 +230,47 @@ void reckeys_end(reckeys *r)
         store_rollback(r->st);
     r->tx = TX_NONE;
 }
+
+int reckeys_rewrap(uint8_t *out, size_t cap, size_t *out_len, int *tombstone, const reckeys *r,
+                   const keyring *to, const char *name, const uint8_t *val, size_t len)
+{
+    int rc = VAULT_OK;
+    uint8_t id[VAULT_ID_BYTES], ad[64], *key = NULL;
+    size_t adlen, klen = 0, idlen = 0;
+    char want[RECKEY_NAME_SIZE];
+
+    *tombstone = 0;
+    *out_len = 0;
+    if (strncmp(name, "rk/", 3) != 0) { /* the store's own rows: as they are */
+        ENSURE(len <= cap, VAULT_ELIMIT, "record-key store: row %s too large", name);
+        memcpy(out, val, len);
+        *out_len = len;
+        return VAULT_OK;
+    }
+    ENSURE(strlen(name) == RECKEY_NAME_SIZE - 1 &&
+               vc_hex2bin(id, sizeof id, &idlen, name + 3, 2 * VAULT_ID_BYTES) == VAULT_OK &&
+               idlen == VAULT_ID_BYTES,
+           VAULT_EINTEGRITY, "record-key store: a row has a malformed name");
+    key_name(want, id);
+    ENSURE(strcmp(want, name) == 0, VAULT_EINTEGRITY,
+           "record-key store: a row has a malformed name");
+    if (len == 1 && val[0] == RECKEY_TOMBSTONE) {
+        *tombstone = 1;
+        out[0] = RECKEY_TOMBSTONE;
+        *out_len = 1;
+        return VAULT_OK;
+    }
+    ENSURE(len == RECKEY_WRAPPED && cap >= RECKEY_WRAPPED, VAULT_EINTEGRITY,
+           "record-key store: a key is malformed");
+    key = vc_malloc(RECKEY_BYTES);
+    ENSURE(key, VAULT_ENOMEM, "out of secure memory");
+    adlen = key_ad(ad, r, id);
+    rc = vc_unwrap(key, RECKEY_BYTES, &klen, keyring_reckey_wrap_key(r->keys), ad, adlen, val,
+                   len);
+    ENSURE(rc == VAULT_OK && klen == RECKEY_BYTES, VAULT_EINTEGRITY,
+           "record-key store: a record's key failed its check");
+    GUARD(vc_wrap(out, cap, out_len, keyring_reckey_wrap_key(to), ad, adlen, key, RECKEY_BYTES));
+cleanup:
+    vc_free(key);
+    return rc;
+}

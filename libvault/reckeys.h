@@ -80,4 +80,15 @@ int reckeys_commit(reckeys *r) VAULT_MUST_CHECK;
  * still open (nothing after reckeys_commit). */
 void reckeys_end(reckeys *r);
 
+/* Master-key rotation: the value of the key store's meta row `name`
+ * for a key store under `to`'s keys.  A record's key is unwrapped with
+ * r's keys and wrapped again under to's (the same key, the same
+ * associated data); a tombstone stays one (*tombstone = 1); the store's
+ * other rows go as they are.  out: cap bytes (RECKEY_BYTES +
+ * VC_WRAP_OVERHEAD suffice for a key).  VAULT_EINTEGRITY for a key that
+ * fails its check or a malformed row. */
+int reckeys_rewrap(uint8_t *out, size_t cap, size_t *out_len, int *tombstone, const reckeys *r,
+                   const keyring *to, const char *name, const uint8_t *val,
+                   size_t len) VAULT_MUST_CHECK;
+
 #endif

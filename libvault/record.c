@@ -623,3 +623,40 @@ int record_erase(const record_ctx *c, const uint8_t id[VAULT_ID_BYTES])
 cleanup:
     return rc;
 }
+
+int record_reindex(store_field *fields, size_t *reindexed, int *erased, const record_ctx *c,
+                   const store_record *row, const uint8_t bidx_root[VC_KEYBYTES])
+{
+    int rc = VAULT_OK, gone;
+    record_row r;
+    size_t i, len = 0;
+    char *pt = NULL;
+
+    record_row_init(&r);
+    *reindexed = 0;
+    *erased = 0;
+    GUARD(record_copy(&r, row));
+    gone = record_erased(c, &r);
+    GUARD(gone);
+    *erased = gone;
+    for (i = 0; i < row->nfields; i++) {
+        fields[i] = row->fields[i];
+        if (row->fields[i].digest_len == 0)
+            continue;
+        /* An erased record's remains keep no digest: one under the old
+         * key could still be tried against guessed values. */
+        fields[i].digest_len = 0;
+        if (gone)
+            continue;
+        GUARD(record_open_secure(&pt, &len, c, &r, row->fields[i].name));
+        GUARD(vc_blind_index(fields[i].digest, bidx_root, row->fields[i].name, pt, len));
+        fields[i].digest_len = VC_BIDX_BYTES;
+        vc_free(pt);
+        pt = NULL;
+        (*reindexed)++;
+    }
+cleanup:
+    vc_free(pt);
+    record_row_free(&r);
+    return rc;
+}

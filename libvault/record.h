@@ -148,4 +148,12 @@ int record_find(uint8_t **out, size_t *out_count, const record_ctx *c, const vp_
  * record keys, or whose key is already gone) loses its rows only. */
 int record_erase(const record_ctx *c, const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
 
+/* Master-key rotation: row's fields (row->nfields of them, into
+ * `fields`) with each blind-index digest computed anew under bidx_root,
+ * the field opened with c's keys; other members as they were (the
+ * ciphertexts are the row's).  An erased record's remains (*erased = 1)
+ * keep no digest at all.  *reindexed counts the digests computed. */
+int record_reindex(store_field *fields, size_t *reindexed, int *erased, const record_ctx *c,
+                   const store_record *row, const uint8_t bidx_root[VC_KEYBYTES]) VAULT_MUST_CHECK;
+
 #endif

@@ -536,6 +536,10 @@ static int open_unlocked(vault **out, const char *path, const uint8_t *master,
 
     GUARD(handle_new(&v, path));
     GUARD(keyring_new(&v->keys, master, keys_id));
+    /* A master-key rotation that committed but was cut short before its
+     * files were in place is finished here (docs/keyslots.md section 11). */
+    if (!rk_location && store_location_is_file(v->path))
+        GUARD(vault__rotate_master_recover(v->path, v->keys));
     rc = store_open(&v->db, v->path, keyring_db_key(v->keys), 0, keyring_row_guard(v->keys), &mig);
     if (rc == VAULT_OK)
         op_attach_tx_hooks(v);
@@ -591,6 +595,15 @@ int vault_open_progress(vault **out, const char *path, const vault_secret *secre
                         vault_progress_fn progress, void *arg)
 {
     return open_secret(out, path, secret, progress, arg, NULL);
+}
+
+int vault__open_master(vault **out, const char *path, const uint8_t *master,
+                       const uint8_t id[VAULT_ID_BYTES], const char *rk_location)
+{
+    if (!out)
+        return vault__err(VAULT_EINVALID, "missing output handle");
+    *out = NULL;
+    return open_unlocked(out, path, master, id, NULL, NULL, rk_location);
 }
 
 int vault__open_with_reckeys(vault **out, const char *path, const vault_secret *secret,

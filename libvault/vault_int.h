@@ -120,6 +120,27 @@ int session__log_denial(vault_session *s, const char *action, const uint8_t *id,
 int vault__open_with_reckeys(vault **out, const char *path, const vault_secret *secret,
                              const char *rk_location) VAULT_MUST_CHECK;
 
+/* vault_open with the master key already unwrapped (master-key rotation
+ * opens its snapshot and its new copy so); rk_location as above (NULL:
+ * the store beside path). */
+int vault__open_master(vault **out, const char *path, const uint8_t *master,
+                       const uint8_t id[VAULT_ID_BYTES], const char *rk_location) VAULT_MUST_CHECK;
+/* Finish a master-key rotation of the vault file at path that committed
+ * (its new keys file is in place, k holds its keys) but whose new stores
+ * were not yet renamed into place (rotate_master.c); nothing when there
+ * is none.  Test builds set vault__rotate_master_stop to a step number to
+ * be killed there. */
+int vault__rotate_master_recover(const char *path, const keyring *k) VAULT_MUST_CHECK;
+extern int vault__rotate_master_stop;
+
+/* File helpers (backup.c).  VAULT__PATH_MAX bounds the paths they build. */
+#define VAULT__PATH_MAX 4096
+int vault__path_with(char *out, size_t cap, const char *base, const char *suffix) VAULT_MUST_CHECK;
+int vault__exists(const char *path);
+int vault__sync_dir_of(const char *path) VAULT_MUST_CHECK;
+/* A new file `to` (O_EXCL, mode 0600) with the bytes of the keys file `from`. */
+int vault__keys_copy(const char *from, const char *to) VAULT_MUST_CHECK;
+
 /* The same as a pointer to a compound literal (tests). */
 #define VAULT__RX(v) (&(record_ctx){(v)->id, (v)->keys, (v)->db, (v)->policy, (v)->rk})
 

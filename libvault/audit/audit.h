@@ -149,6 +149,18 @@ void audit_tail_free(vault *v);
 
 /* Semi-private to the audit folder (audit_log.c, used by audit.c). */
 void audit__origin(char *out, size_t cap, const vault *v);
+/* Master-key rotation: the meta row holding the wrapped checkpoint key,
+ * unwrapped with v's keys and wrapped again under `to`'s (the signing key
+ * itself stays: the log's public key does not change). */
+#define AUDIT_META_SK "audit_sk"
+int audit__sk_rewrap(uint8_t *out, size_t cap, size_t *out_len, const vault *v,
+                     const keyring *to, const uint8_t *wrapped, size_t len) VAULT_MUST_CHECK;
+/* The audit state `state` (the store's row of the newest entry), whose
+ * trust digest must be `from` (VAULT_EINTEGRITY otherwise), given the
+ * trust digest `to` of the same rows tagged under another master key.
+ * A state written before the trust digest is left as it is. */
+int audit__state_retrust(uint8_t *state, size_t len, const uint8_t from[32],
+                         const uint8_t to[32]) VAULT_MUST_CHECK;
 int audit__load_pk(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], vault *v) VAULT_MUST_CHECK;
 /* The kept tree state; *missing set (VAULT_EINTEGRITY) when the newest
  * entry carries none. */

@@ -25,7 +25,7 @@
 
 #define SK_AD_LABEL "libvault/auditkey/v1"
 #define META_PK "audit_pk"
-#define META_SK "audit_sk"
+#define META_SK AUDIT_META_SK
 #define META_SIGNED "audit_signed"
 #define SIGNED_BLOB (8 + 8 + 32 + sizeof(((af_merkle *)0)->stack))
 #define TREE_BLOB (8 + sizeof(((af_merkle *)0)->stack) + 1 + 32)
@@ -73,6 +73,49 @@ int audit_keys_create(vault *v)
 cleanup:
     vc_free(sk);
     return rc;
+}
+
+int audit__sk_rewrap(uint8_t *out, size_t cap, size_t *out_len, const vault *v,
+                     const keyring *to, const uint8_t *wrapped, size_t len)
+{
+    int rc = VAULT_OK;
+    uint8_t *sk = NULL, ad[64];
+    size_t n = 0, adlen = sk_ad(ad, v);
+
+    sk = vc_malloc(VC_SIGN_SECRETKEYBYTES);
+    ENSURE(sk, VAULT_ENOMEM, "out of secure memory");
+    rc = vc_unwrap(sk, VC_SIGN_SECRETKEYBYTES, &n, keyring_wrap_key(v->keys), ad, adlen, wrapped,
+                   len);
+    ENSURE(rc == VAULT_OK && n == VC_SIGN_SECRETKEYBYTES, VAULT_EINTEGRITY,
+           "audit log: the checkpoint key failed its integrity check");
+    GUARD(vc_wrap(out, cap, out_len, keyring_wrap_key(to), ad, adlen, sk,
+                  VC_SIGN_SECRETKEYBYTES));
+cleanup:
+    vc_free(sk);
+    return rc;
+}
+
+int audit__state_retrust(uint8_t *state, size_t len, const uint8_t from[32],
+                         const uint8_t to[32])
+{
+    uint64_t size = 0;
+    size_t live;
+    int i;
+
+    if (len < 8)
+        return vault__err(VAULT_EINTEGRITY, "audit log: the tree state is damaged");
+    for (i = 0; i < 8; i++)
+        size |= (uint64_t)state[i] << (8 * i);
+    live = (size_t)__builtin_popcountll(size);
+    if (len != 8 + 32 * live + 33 || state[8 + 32 * live] != TRUST_TAG)
+        return VAULT_OK; /* a state written before the trust digest: nothing to carry */
+    if (!vc_equal(state + 8 + 32 * live + 1, from, 32))
+        return vault__err(VAULT_EINTEGRITY,
+                          "audit log: integrity check failed: the grants or the policy are not "
+                          "the ones the log recorded (rows put back or removed outside "
+                          "libvault)");
+    memcpy(state + 8 + 32 * live + 1, to, 32);
+    return VAULT_OK;
 }
 
 /* The store's key against the pinned ones (the sidecar's, the caller's). */

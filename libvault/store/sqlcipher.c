@@ -2733,6 +2733,8 @@ cleanup:
 
 struct sqc_claim {
     sqlc *s;
+    char *keyhex; /* kept for store_sqlcipher_claim_copy */
+    int page_size;
 };
 
 int store_sqlcipher_claim(sqc_claim **out, const char *path, const uint8_t key[32])
@@ -2769,6 +2771,9 @@ int store_sqlcipher_claim(sqc_claim **out, const char *path, const uint8_t key[3
     snprintf(wal, sizeof wal, "%s-wal", path);
     ENSURE(stat(wal, &sb) != 0 && errno == ENOENT, VAULT_EBUSY,
            "%s is open elsewhere (its WAL is still there): close it first", path);
+    c->keyhex = keyhex;
+    c->page_size = page_size;
+    keyhex = NULL;
     *out = c;
     c = NULL;
 cleanup:
@@ -2784,7 +2789,19 @@ void store_sqlcipher_release(sqc_claim *c)
     if (!c)
         return;
     sq_free(c->s ? &c->s->base : NULL);
+    if (c->keyhex)
+        sodium_free(c->keyhex);
     free(c);
+}
+
+int store_sqlcipher_claim_copy(sqc_claim *c, const char *to)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(c && c->s && c->keyhex && to, VAULT_EINVALID, "claim copy: missing argument");
+    GUARD(copy_into(c->s->db, c->page_size, to, c->keyhex, NULL, NULL));
+cleanup:
+    return rc;
 }
 
 /* ---- row_scan (backend.h, version 5: store_copy) ---- */
@@ -3026,6 +3043,21 @@ int store_sqlcipher_open(store_backend **out, const char *path, const uint8_t ke
     if (src != SQLITE_OK) {
         rc = s->db ? db_err(s, src, "open") : vault__err(VAULT_ENOMEM, "out of memory");
         goto cleanup;
+    }
+    {
+        /* The first read waited for whoever held the file as its only
+         * connection (a restore, a master-key rotation): if that one put
+         * another file at the path meanwhile, this connection holds the
+         * replaced one, and what it wrote would be lost. */
+        int moved = 0;
+
+        if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
+            moved) {
+            rc = vault__err(VAULT_EBUSY,
+                            "%s was replaced while it was being opened (a restore or a "
+                            "master-key rotation): open it again", path);
+            goto cleanup;
+        }
     }
     GUARD(exec(s,
                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"

@@ -23,6 +23,8 @@ int store_sqlcipher_copy(const char *from, const char *to, const uint8_t key[32]
                          vault_progress_fn progress, void *arg) VAULT_MUST_CHECK;
 int store_sqlcipher_claim(sqc_claim **out, const char *path,
                           const uint8_t key[32]) VAULT_MUST_CHECK;
+/* Copy the claimed file into the new file `to`, keyed the same. */
+int store_sqlcipher_claim_copy(sqc_claim *c, const char *to) VAULT_MUST_CHECK;
 void store_sqlcipher_release(sqc_claim *c);
 
 #endif

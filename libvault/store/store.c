@@ -1390,6 +1390,13 @@ cleanup:
     return rc;
 }
 
+int store_file_claim_copy(store_file_claim *c, const char *to)
+{
+    if (!c)
+        return vault__err(VAULT_EINVALID, "claim copy: no claim");
+    return store_sqlcipher_claim_copy(c->c, to);
+}
+
 void store_file_release(store_file_claim *c)
 {
     if (!c)
@@ -1409,6 +1416,7 @@ typedef struct copy_ctx {
     void *parg;
     uint64_t done, total;
     store_copy_stats *stats;
+    const store_rekey *rk; /* NULL: the same master key on both sides */
     /* audit rows waiting for an append: deep copies */
     store_audit_row rows[COPY_AUDIT_BATCH];
     uint8_t *bytes[COPY_AUDIT_BATCH];
@@ -1431,6 +1439,25 @@ static int copy_check(copy_ctx *c, int kind, const void *row, const uint8_t mac[
            "store copy: the target store's row key is not the source's (%s)", kind_name[kind]);
 cleanup:
     sodium_memzero(want, sizeof want);
+    return rc;
+}
+
+/* A row on its way across (a copy the caller may change): checked against
+ * the source's MAC, then either it must carry the target's tag already
+ * (the same master key) or, in a re-keying copy, the hook changes it and
+ * it is tagged anew with the target's guard. */
+static int copy_prepare(copy_ctx *c, int kind, void *row, uint8_t mac[STORE_MAC_BYTES],
+                        const char *what)
+{
+    int rc = VAULT_OK;
+
+    if (!c->rk)
+        return copy_check(c, kind, row, mac, what);
+    GUARD(row_check(c->from, kind, row, mac, what));
+    if (c->rk->row)
+        GUARD(c->rk->row(c->rk->arg, kind, row));
+    GUARD(row_mac(mac, c->to, kind, row));
+cleanup:
     return rc;
 }
 
@@ -1536,14 +1563,14 @@ static int copy_row(void *arg, int kind, const void *row)
 
     switch (kind) {
     case STORE_ROW_META: {
-        const store_meta *m = row;
-        GUARD(copy_check(c, kind, m, m->mac, m->key));
-        GUARD(to->meta_put(to, m));
+        store_meta m = *(const store_meta *)row;
+        GUARD(copy_prepare(c, kind, &m, m.mac, m.key));
+        GUARD(to->meta_put(to, &m));
         break;
     }
     case STORE_ROW_POLICY: {
         store_policy p = *(const store_policy *)row;
-        GUARD(copy_check(c, kind, &p, p.mac, NULL));
+        GUARD(copy_prepare(c, kind, &p, p.mac, NULL));
         GUARD(to->policy_add(to, &p));
         /* The id is in the row's MAC and in the trust digest the audit
          * state holds: it must come out the same. */
@@ -1553,29 +1580,29 @@ static int copy_row(void *arg, int kind, const void *row)
         break;
     }
     case STORE_ROW_GRADEKEY: {
-        const store_gradekey *k = row;
-        GUARD(copy_check(c, kind, k, k->mac, k->grade));
-        GUARD(to->gradekey_add(to, k));
+        store_gradekey k = *(const store_gradekey *)row;
+        GUARD(copy_prepare(c, kind, &k, k.mac, k.grade));
+        GUARD(to->gradekey_add(to, &k));
         break;
     }
     case STORE_ROW_RECORD: {
-        const store_record *r = row;
-        GUARD(copy_check(c, kind, r, r->mac, NULL));
-        GUARD(to->record_write(to, r, 1));
+        store_record r = *(const store_record *)row;
+        GUARD(copy_prepare(c, kind, &r, r.mac, NULL));
+        GUARD(to->record_write(to, &r, 1));
         if (c->stats)
             c->stats->records++;
         break;
     }
     case STORE_ROW_GRANT: {
-        const store_grant *g = row;
-        GUARD(copy_check(c, kind, g, g->mac, g->id));
-        GUARD(to->grant_insert(to, g));
+        store_grant g = *(const store_grant *)row;
+        GUARD(copy_prepare(c, kind, &g, g.mac, g.id));
+        GUARD(to->grant_insert(to, &g));
         break;
     }
     case STORE_ROW_CHECKPOINT: {
-        const store_checkpoint *cp = row;
-        GUARD(copy_check(c, kind, cp, cp->mac, NULL));
-        GUARD(to->checkpoint_add(to, cp));
+        store_checkpoint cp = *(const store_checkpoint *)row;
+        GUARD(copy_prepare(c, kind, &cp, cp.mac, NULL));
+        GUARD(to->checkpoint_add(to, &cp));
         break;
     }
     case STORE_ROW_QUOTA: {
@@ -1592,9 +1619,9 @@ static int copy_row(void *arg, int kind, const void *row)
         GUARD(copy_audit_row(c, row));
         break;
     case STORE_ROW_AUDIT_STATE: {
-        const store_audit_state *a = row;
-        GUARD(copy_check(c, kind, a, a->mac, NULL));
-        GUARD(to->audit_state_put(to, a, 0));
+        store_audit_state a = *(const store_audit_state *)row;
+        GUARD(copy_prepare(c, kind, &a, a.mac, NULL));
+        GUARD(to->audit_state_put(to, &a, 0));
         break;
     }
     default:
@@ -1629,7 +1656,8 @@ static const int copy_order[] = {
     STORE_ROW_AUDIT_STATE,
 };
 
-int store_copy(store_copy_stats *out, store *from, store *to, vault_progress_fn progress, void *arg)
+static int copy_run(store_copy_stats *out, store *from, store *to, const store_rekey *rk,
+                    vault_progress_fn progress, void *arg)
 {
     int rc = VAULT_OK, own_snapshot = 0, began = 0, some = 0;
     copy_ctx *c = NULL;
@@ -1648,6 +1676,7 @@ int store_copy(store_copy_stats *out, store *from, store *to, vault_progress_fn 
     c->progress = progress;
     c->parg = arg;
     c->stats = out;
+    c->rk = rk;
     if (!from->in_tx) {
         GUARD(store_begin(from, STORE_TX_SNAPSHOT));
         own_snapshot = 1;
@@ -1710,6 +1739,19 @@ cleanup:
         memset(out, 0, sizeof *out);
     free(c);
     return rc;
+}
+
+int store_copy(store_copy_stats *out, store *from, store *to, vault_progress_fn progress, void *arg)
+{
+    return copy_run(out, from, to, NULL, progress, arg);
+}
+
+int store_copy_rekey(store_copy_stats *out, store *from, store *to, const store_rekey *rk,
+                     vault_progress_fn progress, void *arg)
+{
+    if (!rk)
+        return vault__err(VAULT_EINVALID, "store_copy_rekey: missing re-keying");
+    return copy_run(out, from, to, rk, progress, arg);
 }
 
 int store_destroy(store *s)

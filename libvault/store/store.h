@@ -293,6 +293,10 @@ int store_file_copy(const char *from, const char *to, const uint8_t key[32],
 typedef struct store_file_claim store_file_claim;
 int store_file_claim_take(store_file_claim **out, const char *path,
                           const uint8_t key[32]) VAULT_MUST_CHECK;
+/* Copy the claimed file, as it is, into the new file `to` (O_EXCL, mode
+ * 0600, keyed with the same key; nothing left behind on failure): a
+ * snapshot nobody can write to meanwhile. */
+int store_file_claim_copy(store_file_claim *c, const char *to) VAULT_MUST_CHECK;
 void store_file_release(store_file_claim *c);
 
 /* Copy every row of the open store `from` into the open, empty store
@@ -311,6 +315,20 @@ typedef struct store_copy_stats {
 } store_copy_stats;
 int store_copy(store_copy_stats *out, store *from, store *to, vault_progress_fn progress,
                void *arg) VAULT_MUST_CHECK;
+/* The same between stores under different master keys (master-key
+ * rotation, docs/keyslots.md "Rotating the master key"): every row is
+ * checked against the source's guard, handed to rk->row (may be NULL) to
+ * change, and tagged with the target's guard.  The hook gets a copy of
+ * the row (kind as in row_scan: STORE_ROW_META ... STORE_ROW_AUDIT_STATE,
+ * never audit entries or quota uses, which carry no tag and go across as
+ * they are); it may point members at memory of its own that lives until
+ * its next call, and returns < 0 to stop the copy (nothing committed). */
+typedef struct store_rekey {
+    int (*row)(void *arg, int kind, void *row);
+    void *arg;
+} store_rekey;
+int store_copy_rekey(store_copy_stats *out, store *from, store *to, const store_rekey *rk,
+                     vault_progress_fn progress, void *arg) VAULT_MUST_CHECK;
 /* Drop the store `s` created (store_open with create = 1) with all its
  * rows, outside a transaction; then only store_close.  VAULT_ESTATE when
  * its backend drops no store (SQLCipher: a file is removed by its

@@ -291,6 +291,16 @@ jcase "migrate" 0 exact=from,to,entries,records from="$d/v" to:str entries:int r
     '"$0" --key-file "$1" --json migrate --from "$2" --to "$VAULT_PG_URI&vault_keys=$3&vault_schema=j"' \
     "$VAULTCTL" "$d/k" "$d/v" "$d/j.keys"
 
+# ---- a new master key: the old database key opens nothing, k and k2 open the vault ----
+jcase "key rotate-master" 0 exact=vault,ok,records,digests_recomputed,record_keys,erasures_kept,grade_keys,audit_entries,slot_kept,slot_added,slots_dropped,cleaned_leftovers \
+    ok=true records:int slot_kept=0 slot_added:int slots_dropped:list cleaned_leftovers=false -- \
+    vc key rotate-master --new-key-file "$d/k2" --label two
+if sqlcipher "$d/v" "PRAGMA key = \"$DBKEY\"; PRAGMA cipher_page_size = 4096; SELECT count(*) FROM records;" >/dev/null 2>&1; then
+    bad "key rotate-master: the old database key still opens the vault file"; else
+    ok "key rotate-master: the old database key opens the vault file no more"; fi
+"$VAULTCTL" --vault "$d/v" --key-file "$d/k2" keyslot list >/dev/null 2>&1 && ok "key rotate-master: the new key file opens the vault" || bad "key rotate-master: the new key file does not open the vault"
+vc key db-key >"$TMP/out" 2>/dev/null; DBKEY=$(field db_key)
+
 # ---- a tampered log: audit verify --json says which failure, exit 3 ----
 hex=$(sqlcipher "$d/v" "PRAGMA key = \"$DBKEY\"; PRAGMA cipher_page_size = 4096; SELECT hex(entry) FROM audit WHERE pos = 4;" | tail -n 1)
 from=$(printf 'li' | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
@@ -302,6 +312,13 @@ class=$(field failure)
 if [ -n "$class" ] && [ "$(wc -l <"$TMP/err")" = 1 ] && grep -q "FAILED: $class[ :]" "$TMP/err"; then
     ok "a tampered log: failure \"$class\" is the class the stderr line names"; else
     bad "a tampered log: failure \"$class\" against stderr: $(head -c 300 "$TMP/err")"; fi
+
+# ... and a master-key rotation refuses to carry it: exit 3, the keys file as it was
+cp "$d/v.keys" "$TMP/keys.before"
+vc key rotate-master >"$TMP/out" 2>"$TMP/err"; got=$?
+if [ "$got" = 3 ] && cmp -s "$d/v.keys" "$TMP/keys.before" && grep -q 'does not verify' "$TMP/err"; then
+    ok "key rotate-master over a tampered log: exit 3, nothing changed"; else
+    bad "key rotate-master over a tampered log: exit $got, $(head -c 300 "$TMP/err")"; fi
 
 # ---- client mode: through vaultd (tests/server/with_vaultd.py starts one with TLS and tokens) ----
 VAULTD="$(dirname "$VAULTCTL")/vaultd"

@@ -587,6 +587,28 @@ _fn("vault_restore", c_int, POINTER(vault_restore_info), c_char_p, c_char_p,
     POINTER(vault_secret), c_uint)
 
 
+# Master-key rotation (declared only: no Python API yet; docs/keyslots.md 11)
+class vault_master_rotation(Structure):
+    _fields_ = [
+        ("records", c_uint64),
+        ("digests", c_uint64),
+        ("record_keys", c_uint64),
+        ("erased", c_uint64),
+        ("grade_keys", c_uint64),
+        ("entries", c_uint64),
+        ("slot_kept", c_int),
+        ("slot_added", c_int),
+        ("slots_dropped", c_size_t),
+        ("dropped", c_int * 32),
+        ("cleaned", c_int),
+    ]
+
+
+_fn("vault_const_rotate_master_drop_current", c_uint)
+_fn("vault_key_rotate_master", c_int, POINTER(vault_master_rotation), c_char_p,
+    POINTER(vault_secret), POINTER(vault_secret), c_char_p, c_uint, PROGRESS_FN, c_void_p)
+
+
 # Migration (declared only: no Python API yet; docs/postgresql.md)
 class vault_migrate_info(Structure):
     _fields_ = [

@@ -1,0 +1,523 @@
+/* rotate_master: vault_key_rotate_master, a new master key for a vault
+ * file and everything derived from it (docs/keyslots.md section 11).
+ *
+ * The vault is claimed (no other connection), copied as it is into a
+ * snapshot, and the snapshot copied row by row into a new store under the
+ * new master key's keys: every row tagged anew, grade keys, the audit
+ * signing key, the canary set and the record keys wrapped anew, every
+ * blind-index digest computed anew, the audit state given the new trust
+ * digest.  The new keys file holds the new master key under the secrets
+ * kept.  Files, for the vault PATH:
+ *
+ *   PATH.rotate-snapshot{,.keys,.rkeys}   the snapshot (old keys), removed
+ *                                         before the commit
+ *   PATH.rotating-master{,.keys,.rkeys}   the new vault, keys file first
+ *
+ * The commit is the rename of PATH.rotating-master.keys over PATH.keys:
+ * while that file exists the rotation has not happened (the next rotation
+ * removes what is left); once it is gone, PATH.rotating-master and its
+ * record-key store are the vault and are renamed into place, by this call
+ * or, after a crash, by the next open (vault__rotate_master_recover). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "canary.h"
+#include "crypto.h"
+#include "keyring.h"
+#include "keyslot.h"
+#include "op.h"
+#include "reckeys.h"
+#include "record.h"
+#include "store/store.h"
+#include "vault_int.h"
+
+#define SNAP_SUFFIX ".rotate-snapshot"
+#define NEXT_SUFFIX ".rotating-master"
+#define RM_DETAIL_MAX 512
+
+int vault__rotate_master_stop;
+
+unsigned vault_const_rotate_master_drop_current(void) { return VAULT_ROTATE_MASTER_DROP_CURRENT; }
+
+/* Test builds stop a rotation dead at a step (tests/test_rotate_master.c):
+ * nothing else sets it. */
+static void step(int n)
+{
+    if (vault__rotate_master_stop == n)
+        raise(SIGKILL);
+}
+
+typedef struct rm_paths {
+    char keys[VAULT__PATH_MAX], rkeys[VAULT__PATH_MAX];
+    char snap[VAULT__PATH_MAX], snap_keys[VAULT__PATH_MAX], snap_rkeys[VAULT__PATH_MAX];
+    char next[VAULT__PATH_MAX], next_keys[VAULT__PATH_MAX], next_rkeys[VAULT__PATH_MAX];
+} rm_paths;
+
+static int paths_make(rm_paths *p, const char *path)
+{
+    int rc = VAULT_OK;
+
+    GUARD(vault__path_with(p->keys, sizeof p->keys, path, ".keys"));
+    GUARD(vault__path_with(p->rkeys, sizeof p->rkeys, path, ".rkeys"));
+    GUARD(vault__path_with(p->snap, sizeof p->snap, path, SNAP_SUFFIX));
+    GUARD(vault__path_with(p->snap_keys, sizeof p->snap_keys, path, SNAP_SUFFIX ".keys"));
+    GUARD(vault__path_with(p->snap_rkeys, sizeof p->snap_rkeys, path, SNAP_SUFFIX ".rkeys"));
+    GUARD(vault__path_with(p->next, sizeof p->next, path, NEXT_SUFFIX));
+    GUARD(vault__path_with(p->next_keys, sizeof p->next_keys, path, NEXT_SUFFIX ".keys"));
+    GUARD(vault__path_with(p->next_rkeys, sizeof p->next_rkeys, path, NEXT_SUFFIX ".rkeys"));
+cleanup:
+    return rc;
+}
+
+/* A store file and what SQLite keeps beside it. */
+static void remove_store_file(const char *path)
+{
+    static const char *const sides[] = {"-wal", "-shm", "-journal"};
+    char side[VAULT__PATH_MAX + 16];
+    size_t i;
+
+    unlink(path);
+    for (i = 0; i < VAULT_ARRAY_LEN(sides); i++) {
+        snprintf(side, sizeof side, "%s%s", path, sides[i]);
+        unlink(side);
+    }
+}
+
+static void remove_snapshot(const rm_paths *p)
+{
+    remove_store_file(p->snap);
+    remove_store_file(p->snap_rkeys);
+    unlink(p->snap_keys);
+}
+
+/* What an uncommitted rotation left: its stores before its keys file, so
+ * that "the stores without the keys file" never means anything but a
+ * commit. */
+static void remove_uncommitted(const rm_paths *p)
+{
+    remove_store_file(p->next);
+    remove_store_file(p->next_rkeys);
+    unlink(p->next_keys);
+    remove_snapshot(p);
+}
+
+/* 1 when the store file at path opens with key (and nobody has it open). */
+static int opens_with(const char *path, const uint8_t key[32])
+{
+    store_file_claim *c = NULL;
+    int rc = store_file_claim_take(&c, path, key);
+
+    store_file_release(c);
+    if (rc < 0)
+        vault__err_clear();
+    return rc == VAULT_OK;
+}
+
+static int rename_in(const char *from, const char *to)
+{
+    if (rename(from, to) == 0 || errno == ENOENT) /* ENOENT: another process did it */
+        return VAULT_OK;
+    return vault__err(VAULT_EIO, "%s: %s", to, strerror(errno));
+}
+
+/* Put the committed rotation's stores in place: the record keys first,
+ * then the data (each rename on its own, so a crash between them is
+ * finished by the next open). */
+static int finish(const rm_paths *p, const char *path)
+{
+    int rc = VAULT_OK;
+    char side[VAULT__PATH_MAX + 8];
+
+    if (vault__exists(p->next_rkeys))
+        GUARD(rename_in(p->next_rkeys, p->rkeys));
+    step(7);
+    if (vault__exists(p->next))
+        GUARD(rename_in(p->next, path));
+    GUARD(vault__sync_dir_of(path));
+    /* The replaced files' shared-memory indexes (their WALs were folded). */
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", p->rkeys);
+    unlink(side);
+cleanup:
+    return rc;
+}
+
+int vault__rotate_master_recover(const char *path, const keyring *k)
+{
+    int rc = VAULT_OK;
+    rm_paths p;
+
+    GUARD(paths_make(&p, path));
+    if (!vault__exists(p.next) && !vault__exists(p.next_rkeys))
+        return VAULT_OK;
+    if (vault__exists(p.next_keys))
+        return VAULT_OK; /* not committed: the vault is PATH as it is */
+    /* Committed (the keys file in place): the new stores open with the
+     * keys from it, or they are not this rotation's and stay untouched. */
+    if (vault__exists(p.next) && !opens_with(p.next, keyring_db_key(k)))
+        return VAULT_OK;
+    if (vault__exists(p.next_rkeys) && !opens_with(p.next_rkeys, keyring_reckeys_db_key(k)))
+        return VAULT_OK;
+    GUARD(finish(&p, path));
+cleanup:
+    return rc;
+}
+
+/* ---- the rows, under the new keys ---- */
+
+typedef struct rekey_ctx {
+    vault *old;         /* the snapshot, open under the old keys */
+    keyring *to;        /* the new keys */
+    store *from_st, *to_st;
+    int rk_store;       /* 1 while copying the record-key store */
+    uint8_t *buf;       /* a meta row's or grade key's new value */
+    size_t cap;
+    store_field *fields; /* a record's fields with their new digests */
+    size_t fcap;
+    uint8_t *state;      /* the audit state with its new trust digest */
+    vault_master_rotation *info;
+} rekey_ctx;
+
+static int need_buf(rekey_ctx *c, size_t n)
+{
+    uint8_t *b;
+
+    if (n <= c->cap)
+        return VAULT_OK;
+    b = realloc(c->buf, n);
+    if (!b)
+        return vault__err(VAULT_ENOMEM, "out of memory");
+    c->buf = b;
+    c->cap = n;
+    return VAULT_OK;
+}
+
+static int rekey_meta(rekey_ctx *c, store_meta *m)
+{
+    int rc = VAULT_OK, tomb = 0;
+    size_t n = 0;
+
+    if (c->rk_store) {
+        GUARD(need_buf(c, m->len + VC_WRAP_OVERHEAD + RECKEY_BYTES));
+        GUARD(reckeys_rewrap(c->buf, c->cap, &n, &tomb, c->old->rk, c->to, m->key, m->value,
+                             m->len));
+        if (strncmp(m->key, "rk/", 3) == 0) {
+            if (tomb)
+                c->info->erased++;
+            else
+                c->info->record_keys++;
+        }
+    } else if (strcmp(m->key, AUDIT_META_SK) == 0) {
+        GUARD(need_buf(c, m->len + VC_WRAP_OVERHEAD));
+        GUARD(audit__sk_rewrap(c->buf, c->cap, &n, c->old, c->to, m->value, m->len));
+    } else if (strcmp(m->key, CANARY_META) == 0) {
+        GUARD(need_buf(c, CANARY_VALUE_CAP));
+        GUARD(canary__rewrap(c->buf, c->cap, &n, c->old, c->to, m->value, m->len));
+    } else {
+        return VAULT_OK; /* no key in it: only tagged anew */
+    }
+    m->value = c->buf;
+    m->len = n;
+cleanup:
+    return rc;
+}
+
+static int rekey_row(void *arg, int kind, void *row)
+{
+    rekey_ctx *c = arg;
+    int rc = VAULT_OK, erased = 0;
+    size_t n = 0;
+
+    switch (kind) {
+    case STORE_ROW_META:
+        GUARD(rekey_meta(c, row));
+        break;
+    case STORE_ROW_GRADEKEY: {
+        store_gradekey *k = row;
+        GUARD(need_buf(c, k->len + VC_WRAP_OVERHEAD));
+        GUARD(keyring_grade_rewrap(c->buf, c->cap, &n, c->old->keys, c->to, k->grade, k->version,
+                                   k->wrapped, k->len));
+        k->wrapped = c->buf;
+        k->len = n;
+        c->info->grade_keys++;
+        break;
+    }
+    case STORE_ROW_RECORD: {
+        store_record *r = row;
+        if (r->nfields > c->fcap) {
+            store_field *f = realloc(c->fields, r->nfields * sizeof *f);
+            ENSURE(f, VAULT_ENOMEM, "out of memory");
+            c->fields = f;
+            c->fcap = r->nfields;
+        }
+        GUARD(record_reindex(c->fields, &n, &erased, VAULT__RX(c->old), r,
+                             keyring_bidx_root(c->to)));
+        r->fields = c->fields;
+        c->info->records++;
+        c->info->digests += n;
+        break;
+    }
+    case STORE_ROW_AUDIT_STATE: {
+        store_audit_state *a = row;
+        uint8_t was[32], now[32];
+        free(c->state);
+        c->state = malloc(a->len ? a->len : 1);
+        ENSURE(c->state, VAULT_ENOMEM, "out of memory");
+        memcpy(c->state, a->state, a->len);
+        GUARD(store_trust_digest(c->from_st, was));
+        GUARD(store_trust_digest(c->to_st, now));
+        GUARD(audit__state_retrust(c->state, a->len, was, now));
+        a->state = c->state;
+        break;
+    }
+    default: /* policies, grants, checkpoints: tagged anew as they are */
+        break;
+    }
+cleanup:
+    return rc;
+}
+
+static void rekey_free(rekey_ctx *c)
+{
+    if (c->buf)
+        vc_wipe(c->buf, c->cap);
+    free(c->buf);
+    free(c->fields);
+    free(c->state);
+}
+
+/* Copy the snapshot's two stores into the new ones, under the new keys. */
+static int copy_stores(rekey_ctx *c, const rm_paths *p, vault_progress_fn progress, void *arg)
+{
+    int rc = VAULT_OK;
+    store *dst = NULL, *dst_rk = NULL;
+    store_rekey rk = {rekey_row, c};
+    store_copy_stats st;
+
+    GUARD(store_open(&dst, p->next, keyring_db_key(c->to), 1, keyring_row_guard(c->to), NULL));
+    GUARD(store_open(&dst_rk, p->next_rkeys, keyring_reckeys_db_key(c->to), 1,
+                     keyring_row_guard(c->to), NULL));
+    c->from_st = c->old->db;
+    c->to_st = dst;
+    GUARD(store_copy_rekey(&st, c->old->db, dst, &rk, progress, arg));
+    c->info->entries = st.entries;
+    reckeys_end(c->old->rk);
+    c->rk_store = 1;
+    c->from_st = reckeys_store(c->old->rk);
+    c->to_st = dst_rk;
+    GUARD(store_copy_rekey(NULL, reckeys_store(c->old->rk), dst_rk, &rk, NULL, NULL));
+cleanup:
+    if (c->old->rk)
+        reckeys_end(c->old->rk);
+    store_close(dst);
+    store_close(dst_rk);
+    return rc;
+}
+
+/* The log verifies: chain, tree, signatures, every checkpoint.  Missing
+ * cosignatures (a witness that has not answered yet) do not hold a
+ * rotation up: the log is the same one before and after, and its next
+ * checkpoint goes to the witnesses as any other. */
+static int log_verifies(vault *v, const char *what)
+{
+    int rc = VAULT_OK;
+    vault_audit_result res;
+
+    memset(&res, 0, sizeof res);
+    rc = vault_audit_verify(&res, v, NULL, NULL, NULL);
+    if (rc == VAULT_EINTEGRITY && res.failure == VAULT_AUDIT_UNWITNESSED) {
+        vault__err_clear();
+        return VAULT_OK;
+    }
+    ENSURE(rc != VAULT_EINTEGRITY || res.failure == VAULT_AUDIT_OK, VAULT_EINTEGRITY,
+           "%s: %s at %llu: %s", what, res.failure_name, (unsigned long long)res.bad_seq,
+           res.message);
+    GUARD(rc);
+cleanup:
+    return rc;
+}
+
+/* Open the new vault, check it, log the rotation there and sign a
+ * checkpoint over it (its keys file's anchor follows). */
+static int seal_new(const rm_paths *p, const uint8_t *master, const uint8_t id[VAULT_ID_BYTES],
+                    const vault_master_rotation *info)
+{
+    int rc = VAULT_OK;
+    vault *nv = NULL;
+    char detail[RM_DETAIL_MAX], dropped[160] = "", *note = NULL;
+    size_t i, n = 0;
+
+    GUARD(vault__open_master(&nv, p->next, master, id, NULL));
+    GUARD(vault_set_witness_auto(nv, 0));
+    GUARD(log_verifies(nv, "master-key rotation: the new copy's audit log does not verify"));
+    for (i = 0; i < info->slots_dropped && n < sizeof dropped - 12; i++)
+        n += (size_t)snprintf(dropped + n, sizeof dropped - n, "%s%d", i ? "," : "",
+                              info->dropped[i]);
+    snprintf(detail, sizeof detail,
+             "master key replaced: every key derived from it is new; %llu records (%llu "
+             "blind-index digests computed anew), %llu record keys and %llu grade keys wrapped "
+             "anew; keyslots: kept %d, added %d, left behind %s",
+             (unsigned long long)info->records, (unsigned long long)info->digests,
+             (unsigned long long)info->record_keys, (unsigned long long)info->grade_keys,
+             info->slot_kept, info->slot_added, info->slots_dropped ? dropped : "none");
+    GUARD(op_log_query(nv, "key_rotate_master", AF_OUTCOME_OK, detail));
+    GUARD(vault_audit_checkpoint(&note, nv));
+cleanup:
+    vault_free(note);
+    if (nv) {
+        char saved[512];
+
+        snprintf(saved, sizeof saved, "%s", vault_error_last());
+        vault_close(nv);
+        if (rc < 0)
+            vault__err(rc, "%s", saved);
+    }
+    return rc;
+}
+
+/* Open the snapshot and check its log: a vault whose log does not verify
+ * is not carried under new keys. */
+static int open_snapshot(vault **out, const rm_paths *p, const uint8_t *master,
+                         const uint8_t id[VAULT_ID_BYTES])
+{
+    int rc = VAULT_OK;
+
+    GUARD(vault__open_master(out, p->snap, master, id, p->snap_rkeys));
+    GUARD(vault_set_witness_auto(*out, 0));
+    GUARD(log_verifies(*out, "master-key rotation refused: the audit log does not verify"));
+cleanup:
+    return rc;
+}
+
+int vault_key_rotate_master(vault_master_rotation *out, const char *path,
+                            const vault_secret *secret, const vault_secret *new_secret,
+                            const char *new_label, unsigned flags, vault_progress_fn progress,
+                            void *arg)
+{
+    int rc = VAULT_OK, next_made = 0, committed = 0;
+    rm_paths p;
+    uint8_t *master = NULL, *newm = NULL;
+    uint8_t id[VAULT_ID_BYTES];
+    keyring *kr = NULL;
+    store_file_claim *claim = NULL, *rk_claim = NULL;
+    vault *old = NULL;
+    vault_secret secret_l, new_l;
+    vault_master_rotation info;
+    ks_rekey_info ki;
+    rekey_ctx rc_ctx;
+    size_t i;
+
+    vault__err_clear();
+    memset(&info, 0, sizeof info);
+    memset(&rc_ctx, 0, sizeof rc_ctx);
+    GUARD(vault_init());
+    ENSURE(path && *path && secret, VAULT_EINVALID,
+           "vault_key_rotate_master: missing vault path or secret");
+    VAULT_OPT_IN(secret, secret_l, "vault_secret", "VAULT_SECRET_INIT");
+    if (new_secret)
+        VAULT_OPT_IN(new_secret, new_l, "vault_secret", "VAULT_SECRET_INIT");
+    ENSURE((flags & ~VAULT_ROTATE_MASTER_DROP_CURRENT) == 0, VAULT_EINVALID,
+           "vault_key_rotate_master: unknown flags");
+    ENSURE(new_secret || !(flags & VAULT_ROTATE_MASTER_DROP_CURRENT), VAULT_EINVALID,
+           "vault_key_rotate_master: dropping the current secret needs a new one");
+    ENSURE(store_location_is_file(path), VAULT_ESTATE,
+           "%s is not kept in a SQLCipher file: rotating the master key of a PostgreSQL vault "
+           "is not supported yet (docs/keyslots.md section 11)", path);
+    GUARD(paths_make(&p, path));
+    ENSURE(vault__exists(path), VAULT_ENOTFOUND, "%s: no such vault", path);
+    master = vc_malloc(VAULT_KEY_BYTES);
+    newm = vc_malloc(VAULT_KEY_BYTES);
+    ENSURE(master && newm, VAULT_ENOMEM, "out of secure memory");
+    GUARD(ks_unlock(master, id, p.keys, secret));
+    GUARD(keyring_new(&kr, master, id));
+    /* A committed rotation not yet in place is finished first. */
+    GUARD(vault__rotate_master_recover(path, kr));
+    /* Nobody else has the vault open from here to the end (another
+     * rotation included). */
+    GUARD(store_file_claim_take(&claim, path, keyring_db_key(kr)));
+    if (vault__exists(p.rkeys))
+        GUARD(store_file_claim_take(&rk_claim, p.rkeys, keyring_reckeys_db_key(kr)));
+    /* An uncommitted rotation's leftovers go. */
+    if (vault__exists(p.next_keys) || vault__exists(p.snap) || vault__exists(p.snap_keys) ||
+        vault__exists(p.snap_rkeys)) {
+        remove_uncommitted(&p);
+        info.cleaned = 1;
+    }
+    ENSURE(!vault__exists(p.next) && !vault__exists(p.next_rkeys), VAULT_EEXISTS,
+           "%s exists and is not this vault's: move it away first", p.next);
+    GUARD(store_file_claim_copy(claim, p.snap));
+    if (rk_claim)
+        GUARD(store_file_claim_copy(rk_claim, p.snap_rkeys));
+    GUARD(vault__keys_copy(p.keys, p.snap_keys));
+    step(1);
+    GUARD(open_snapshot(&old, &p, master, id));
+    vc_random(newm, VAULT_KEY_BYTES);
+    next_made = 1;
+    GUARD(ks_rekey(&ki, p.keys, p.next_keys, master, newm,
+                   (flags & VAULT_ROTATE_MASTER_DROP_CURRENT) ? NULL : secret, new_secret,
+                   new_label ? new_label : ""));
+    info.slot_kept = ki.kept;
+    info.slot_added = ki.added;
+    info.slots_dropped = ki.ndropped;
+    for (i = 0; i < ki.ndropped && i < VAULT_ARRAY_LEN(info.dropped); i++)
+        info.dropped[i] = ki.dropped[i].slot;
+    step(2);
+    GUARD(keyring_new(&rc_ctx.to, newm, id));
+    rc_ctx.old = old;
+    rc_ctx.info = &info;
+    GUARD(copy_stores(&rc_ctx, &p, progress, arg));
+    vault_close(old);
+    old = NULL;
+    step(3);
+    GUARD(seal_new(&p, newm, id, &info));
+    step(4);
+    remove_snapshot(&p);
+    GUARD(vault__sync_dir_of(path));
+    step(5);
+    /* The commit: from this rename on, the new master key is the vault's. */
+    ENSURE(rename(p.next_keys, p.keys) == 0, VAULT_EIO, "%s: %s", p.keys, strerror(errno));
+    committed = 1;
+    GUARD(vault__sync_dir_of(path));
+    step(6);
+    GUARD(finish(&p, path));
+    step(8);
+    if (out)
+        *out = info;
+cleanup:
+    if (old) {
+        /* Closing may clear the message (a checkpoint it could not sign). */
+        char saved[512];
+
+        snprintf(saved, sizeof saved, "%s", vault_error_last());
+        vault_close(old);
+        if (rc < 0)
+            vault__err(rc, "%s", saved);
+    }
+    if (rc < 0 && !committed) {
+        /* The vault is PATH as it was: what this run made goes. */
+        remove_snapshot(&p);
+        if (next_made)
+            remove_uncommitted(&p);
+    }
+    if (rc < 0 && committed) {
+        char saved[512];
+
+        snprintf(saved, sizeof saved, "%s", vault_error_last());
+        vault__err(rc, "the master key was replaced but %s could not be put in place (%s): "
+                       "open the vault to finish", path, saved);
+    }
+    store_file_release(rk_claim);
+    store_file_release(claim);
+    rekey_free(&rc_ctx);
+    keyring_free(rc_ctx.to);
+    keyring_free(kr);
+    vc_free(master);
+    vc_free(newm);
+    return rc;
+}
