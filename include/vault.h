@@ -1208,14 +1208,17 @@ VAULT_API unsigned vault_const_rotate_master_drop_current(void);
  * under new_secret (may be NULL; a key file must exist) in a new slot
  * labelled new_label.  Every other slot is left behind: its passphrase or
  * key file opens neither the vault nor any copy made from now on.  The
- * vault must not be open anywhere (VAULT_EBUSY: stop vaultd first); it
- * is held as the only connection throughout.  Its audit log must verify
+ * vault file must not be open anywhere (VAULT_EBUSY: stop vaultd
+ * first); it is held as the only connection throughout.  A PostgreSQL
+ * vault's write lock is held instead, the copies take the live schemas'
+ * places in one transaction, and handles still under the old keys fail
+ * closed (VAULT_EAUTH) at their next transaction.  Its audit log must verify
  * (VAULT_EINTEGRITY, nothing changed), and every row is checked as it is
  * carried.  Crash-safe: until the new keys file is renamed into place
  * nothing of the vault changed; after, the next open finishes.  The new
  * log holds an entry, action key_rotate_master, with the counts, and a
  * checkpoint over it.  Copies made before (backups, the old keys file)
- * still open with the old secrets: retire them.  A PostgreSQL vault is
+ * still open with the old secrets: retire them.  Another backend is
  * VAULT_ESTATE.  progress (may be NULL): rows copied of total.  Blocks
  * (Argon2id for passphrases) and reads the whole vault. */
 VAULT_API int vault_key_rotate_master(vault_master_rotation *out, const char *path,

@@ -33,6 +33,7 @@
 #include "op.h"
 #include "reckeys.h"
 #include "record.h"
+#include "store/postgresql.h"
 #include "store/store.h"
 #include "vault_int.h"
 
@@ -292,16 +293,19 @@ static void rekey_free(rekey_ctx *c)
     free(c->state);
 }
 
-/* Copy the snapshot's two stores into the new ones, under the new keys. */
-static int copy_stores(rekey_ctx *c, const rm_paths *p, vault_progress_fn progress, void *arg)
+/* Copy the old vault's two stores (in the caller's transaction, or a
+ * snapshot of their own) into new ones at next and next_rk, under the new
+ * keys. */
+static int copy_stores(rekey_ctx *c, const char *next, const char *next_rk,
+                       vault_progress_fn progress, void *arg)
 {
     int rc = VAULT_OK;
     store *dst = NULL, *dst_rk = NULL;
     store_rekey rk = {rekey_row, c};
     store_copy_stats st;
 
-    GUARD(store_open(&dst, p->next, keyring_db_key(c->to), 1, keyring_row_guard(c->to), NULL));
-    GUARD(store_open(&dst_rk, p->next_rkeys, keyring_reckeys_db_key(c->to), 1,
+    GUARD(store_open(&dst, next, keyring_db_key(c->to), 1, keyring_row_guard(c->to), NULL));
+    GUARD(store_open(&dst_rk, next_rk, keyring_reckeys_db_key(c->to), 1,
                      keyring_row_guard(c->to), NULL));
     c->from_st = c->old->db;
     c->to_st = dst;
@@ -345,7 +349,8 @@ cleanup:
 
 /* Open the new vault, check it, log the rotation there and sign a
  * checkpoint over it (its keys file's anchor follows). */
-static int seal_new(const rm_paths *p, const uint8_t *master, const uint8_t id[VAULT_ID_BYTES],
+static int seal_new(const char *next, const char *next_rk, const char *next_keys,
+                    const uint8_t *master, const uint8_t id[VAULT_ID_BYTES],
                     const vault_master_rotation *info)
 {
     int rc = VAULT_OK;
@@ -353,7 +358,7 @@ static int seal_new(const rm_paths *p, const uint8_t *master, const uint8_t id[V
     char detail[RM_DETAIL_MAX], dropped[160] = "", *note = NULL;
     size_t i, n = 0;
 
-    GUARD(vault__open_master(&nv, p->next, master, id, NULL));
+    GUARD(vault__open_master(&nv, next, master, id, next_rk, next_keys));
     GUARD(vault_set_witness_auto(nv, 0));
     GUARD(log_verifies(nv, "master-key rotation: the new copy's audit log does not verify"));
     for (i = 0; i < info->slots_dropped && n < sizeof dropped - 12; i++)
@@ -388,10 +393,160 @@ static int open_snapshot(vault **out, const rm_paths *p, const uint8_t *master,
 {
     int rc = VAULT_OK;
 
-    GUARD(vault__open_master(out, p->snap, master, id, p->snap_rkeys));
+    GUARD(vault__open_master(out, p->snap, master, id, p->snap_rkeys, NULL));
     GUARD(vault_set_witness_auto(*out, 0));
     GUARD(log_verifies(*out, "master-key rotation refused: the audit log does not verify"));
 cleanup:
+    return rc;
+}
+
+/* ---- a PostgreSQL vault ----
+ *
+ * No file to claim: the vault's write lock is held from the copy to the
+ * swap, so no writer commits in between, and every handle checks the
+ * vault's key check at each transaction it begins (postgresql.c
+ * key_unchanged), so a handle still under the old keys fails closed.
+ * Locations: the schemas NAME_rotating and NAME_rotating_rkeys; the new
+ * keys file KEYS.rotating beside KEYS.  The commit is the swap's: the
+ * copies take the live schemas' places in the vault's write transaction;
+ * then KEYS.rotating is renamed over KEYS, which the next open does if a
+ * crash came between (vault__rotate_master_recover_keys). */
+
+#define KEYS_NEXT_SUFFIX ".rotating"
+
+int vault__rotate_master_recover_keys(const char *location, const char *keys_path,
+                                      const vault_secret *secret)
+{
+    int rc = VAULT_OK, r;
+    char next_keys[VAULT__PATH_MAX];
+    uint8_t *m = NULL, id[VAULT_ID_BYTES];
+    keyring *k = NULL;
+    store *st = NULL;
+
+    GUARD(vault__path_with(next_keys, sizeof next_keys, keys_path, KEYS_NEXT_SUFFIX));
+    if (!vault__exists(next_keys))
+        return VAULT_OK;
+    m = vc_malloc(VAULT_KEY_BYTES);
+    ENSURE(m, VAULT_ENOMEM, "out of secure memory");
+    /* Only when the secret unlocks the new keys file and the store is
+     * under its keys: otherwise it is an uncommitted rotation's (or one
+     * under way), and the vault is what KEYS says. */
+    r = ks_unlock(m, id, next_keys, secret);
+    if (r < 0) {
+        vault__err_clear();
+        goto cleanup;
+    }
+    GUARD(keyring_new(&k, m, id));
+    r = store_open(&st, location, keyring_db_key(k), 0, keyring_row_guard(k), NULL);
+    if (r < 0) {
+        vault__err_clear();
+        goto cleanup;
+    }
+    store_close(st);
+    st = NULL;
+    ENSURE(rename(next_keys, keys_path) == 0 || errno == ENOENT, VAULT_EIO, "%s: %s", keys_path,
+           strerror(errno));
+    GUARD(vault__sync_dir_of(keys_path));
+cleanup:
+    store_close(st);
+    keyring_free(k);
+    vc_free(m);
+    return rc;
+}
+
+static int rotate_elsewhere(vault_master_rotation *info, const char *location,
+                            const vault_secret *secret, const vault_secret *new_secret,
+                            const char *new_label, unsigned flags, vault_progress_fn progress,
+                            void *arg)
+{
+    int rc = VAULT_OK, in_tx = 0, next_made = 0, committed = 0;
+    vault *v = NULL;
+    char *keys = NULL, *next = NULL, *next_rk = NULL, *live_rk = NULL;
+    char next_keys[VAULT__PATH_MAX], saved[512];
+    uint8_t *master = NULL, *newm = NULL;
+    ks_rekey_info ki;
+    rekey_ctx rc_ctx;
+    size_t i;
+
+    memset(&rc_ctx, 0, sizeof rc_ctx);
+    ENSURE(store_pg_is_location(location), VAULT_ESTATE,
+           "%s: this backend's vaults have no master-key rotation (a vault file or PostgreSQL)",
+           location);
+    GUARD(store_location_keys_path(&keys, location));
+    GUARD(vault__path_with(next_keys, sizeof next_keys, keys, KEYS_NEXT_SUFFIX));
+    GUARD(store_location_sibling(&next, location, "rotating"));
+    GUARD(reckeys_location(&next_rk, next));
+    GUARD(reckeys_location(&live_rk, location));
+    master = vc_malloc(VAULT_KEY_BYTES);
+    newm = vc_malloc(VAULT_KEY_BYTES);
+    ENSURE(master && newm, VAULT_ENOMEM, "out of secure memory");
+    GUARD(vault_open(&v, location, secret));
+    GUARD(vault_set_witness_auto(v, 0));
+    GUARD(log_verifies(v, "master-key rotation refused: the audit log does not verify"));
+    /* The write lock, to the swap's commit: no writer commits meanwhile,
+     * and no other rotation runs. */
+    GUARD(op_begin(v, OP_WRITE));
+    in_tx = 1;
+    if (vault__exists(next_keys)) {
+        unlink(next_keys); /* an earlier rotation that never committed */
+        info->cleaned = 1;
+    }
+    GUARD(store_drop_location(next));
+    GUARD(store_drop_location(next_rk));
+    memcpy(master, keyring_master(v->keys), VAULT_KEY_BYTES);
+    vc_random(newm, VAULT_KEY_BYTES);
+    next_made = 1;
+    GUARD(ks_rekey(&ki, keys, next_keys, master, newm,
+                   (flags & VAULT_ROTATE_MASTER_DROP_CURRENT) ? NULL : secret, new_secret,
+                   new_label ? new_label : ""));
+    info->slot_kept = ki.kept;
+    info->slot_added = ki.added;
+    info->slots_dropped = ki.ndropped;
+    for (i = 0; i < ki.ndropped && i < VAULT_ARRAY_LEN(info->dropped); i++)
+        info->dropped[i] = ki.dropped[i].slot;
+    GUARD(keyring_new(&rc_ctx.to, newm, v->id));
+    rc_ctx.old = v;
+    rc_ctx.info = info;
+    GUARD(copy_stores(&rc_ctx, next, next_rk, progress, arg));
+    step(3);
+    GUARD(seal_new(next, next_rk, next_keys, newm, v->id, info));
+    step(4);
+    GUARD(store_rotate_swap(v->db, live_rk, next, next_rk, keyring_db_key(rc_ctx.to),
+                            keyring_reckeys_db_key(rc_ctx.to)));
+    in_tx = 0;
+    GUARD(op_commit(v)); /* the commit: the vault is under the new keys */
+    committed = 1;
+    step(6);
+    ENSURE(rename(next_keys, keys) == 0, VAULT_EIO, "%s: %s", keys, strerror(errno));
+    GUARD(vault__sync_dir_of(keys));
+cleanup:
+    if (rc < 0)
+        snprintf(saved, sizeof saved, "%s", vault_error_last());
+    if (in_tx)
+        op_rollback(v);
+    if (v) {
+        v->ready = 0; /* nothing signed under the old keys on the way out */
+        vault_close(v);
+    }
+    if (rc < 0 && !committed && next_made) {
+        if (store_drop_location(next_rk) < 0 || store_drop_location(next) < 0)
+            snprintf(saved + strlen(saved), sizeof saved - strlen(saved),
+                     "; the copies could not be dropped (the next rotation does)");
+        unlink(next_keys);
+    }
+    if (rc < 0 && committed)
+        vault__err(rc, "the master key was replaced but %s could not be put in place (%s): "
+                       "open the vault to finish", keys, saved);
+    else if (rc < 0)
+        vault__err(rc, "%s", saved);
+    rekey_free(&rc_ctx);
+    keyring_free(rc_ctx.to);
+    vc_free(master);
+    vc_free(newm);
+    free(keys);
+    free(next);
+    free(next_rk);
+    free(live_rk);
     return rc;
 }
 
@@ -426,9 +581,12 @@ int vault_key_rotate_master(vault_master_rotation *out, const char *path,
            "vault_key_rotate_master: unknown flags");
     ENSURE(new_secret || !(flags & VAULT_ROTATE_MASTER_DROP_CURRENT), VAULT_EINVALID,
            "vault_key_rotate_master: dropping the current secret needs a new one");
-    ENSURE(store_location_is_file(path), VAULT_ESTATE,
-           "%s is not kept in a SQLCipher file: rotating the master key of a PostgreSQL vault "
-           "is not supported yet (docs/keyslots.md section 11)", path);
+    if (!store_location_is_file(path)) {
+        rc = rotate_elsewhere(&info, path, secret, new_secret, new_label, flags, progress, arg);
+        if (rc == VAULT_OK && out)
+            *out = info;
+        return rc;
+    }
     GUARD(paths_make(&p, path));
     ENSURE(vault__exists(path), VAULT_ENOTFOUND, "%s: no such vault", path);
     master = vc_malloc(VAULT_KEY_BYTES);
@@ -471,11 +629,11 @@ int vault_key_rotate_master(vault_master_rotation *out, const char *path,
     GUARD(keyring_new(&rc_ctx.to, newm, id));
     rc_ctx.old = old;
     rc_ctx.info = &info;
-    GUARD(copy_stores(&rc_ctx, &p, progress, arg));
+    GUARD(copy_stores(&rc_ctx, p.next, p.next_rkeys, progress, arg));
     vault_close(old);
     old = NULL;
     step(3);
-    GUARD(seal_new(&p, newm, id, &info));
+    GUARD(seal_new(p.next, NULL, NULL, newm, id, &info));
     step(4);
     remove_snapshot(&p);
     GUARD(vault__sync_dir_of(path));

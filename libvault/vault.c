@@ -523,9 +523,22 @@ cleanup:
 
 /* Open the vault at `path` with its master key already unwrapped (from a
  * keyslot, or from another handle on the same vault). */
+static int open_unlocked_keys(vault **out, const char *path, const uint8_t *master,
+                              const uint8_t keys_id[VAULT_ID_BYTES], vault_progress_fn progress,
+                              void *arg, const char *rk_location, const char *keys_path);
+
 static int open_unlocked(vault **out, const char *path, const uint8_t *master,
                          const uint8_t keys_id[VAULT_ID_BYTES], vault_progress_fn progress,
                          void *arg, const char *rk_location)
+{
+    return open_unlocked_keys(out, path, master, keys_id, progress, arg, rk_location, NULL);
+}
+
+/* keys_path (may be NULL): the keys file, instead of the one the location
+ * names (a rotation's new copy, before its keys file is in place). */
+static int open_unlocked_keys(vault **out, const char *path, const uint8_t *master,
+                              const uint8_t keys_id[VAULT_ID_BYTES], vault_progress_fn progress,
+                              void *arg, const char *rk_location, const char *keys_path)
 {
     int rc = VAULT_OK, noted = 0;
     vault *v = NULL;
@@ -535,6 +548,12 @@ static int open_unlocked(vault **out, const char *path, const uint8_t *master,
     store_migration mig = {progress, arg, 0};
 
     GUARD(handle_new(&v, path));
+    if (keys_path) {
+        char *k = strdup(keys_path);
+        ENSURE(k, VAULT_ENOMEM, "out of memory");
+        free(v->keys_path);
+        v->keys_path = k;
+    }
     GUARD(keyring_new(&v->keys, master, keys_id));
     /* A master-key rotation that committed but was cut short before its
      * files were in place is finished here (docs/keyslots.md section 11). */
@@ -598,12 +617,13 @@ int vault_open_progress(vault **out, const char *path, const vault_secret *secre
 }
 
 int vault__open_master(vault **out, const char *path, const uint8_t *master,
-                       const uint8_t id[VAULT_ID_BYTES], const char *rk_location)
+                       const uint8_t id[VAULT_ID_BYTES], const char *rk_location,
+                       const char *keys_path)
 {
     if (!out)
         return vault__err(VAULT_EINVALID, "missing output handle");
     *out = NULL;
-    return open_unlocked(out, path, master, id, NULL, NULL, rk_location);
+    return open_unlocked_keys(out, path, master, id, NULL, NULL, rk_location, keys_path);
 }
 
 int vault__open_with_reckeys(vault **out, const char *path, const vault_secret *secret,
@@ -632,6 +652,10 @@ static int open_secret(vault **out, const char *path, const vault_secret *secret
     ENSURE(!store_location_is_file(path) || stat(path, &st) == 0, VAULT_ENOTFOUND,
            "%s: no such vault", path);
     GUARD(keys_path_for(&keys_path, path));
+    /* A PostgreSQL vault's rotation that committed before its keys file
+     * was put in place is finished here (docs/keyslots.md section 11). */
+    if (!store_location_is_file(path) && !rk_location)
+        GUARD(vault__rotate_master_recover_keys(path, keys_path, secret));
     master = vc_malloc(VAULT_KEY_BYTES);
     ENSURE(master, VAULT_ENOMEM, "out of secure memory");
     GUARD(ks_unlock(master, keys_id, keys_path, secret));

@@ -122,15 +122,22 @@ int vault__open_with_reckeys(vault **out, const char *path, const vault_secret *
 
 /* vault_open with the master key already unwrapped (master-key rotation
  * opens its snapshot and its new copy so); rk_location as above (NULL:
- * the store beside path). */
+ * the store beside path); keys_path (may be NULL) the keys file instead
+ * of the one the location names. */
 int vault__open_master(vault **out, const char *path, const uint8_t *master,
-                       const uint8_t id[VAULT_ID_BYTES], const char *rk_location) VAULT_MUST_CHECK;
+                       const uint8_t id[VAULT_ID_BYTES], const char *rk_location,
+                       const char *keys_path) VAULT_MUST_CHECK;
 /* Finish a master-key rotation of the vault file at path that committed
  * (its new keys file is in place, k holds its keys) but whose new stores
  * were not yet renamed into place (rotate_master.c); nothing when there
  * is none.  Test builds set vault__rotate_master_stop to a step number to
  * be killed there. */
 int vault__rotate_master_recover(const char *path, const keyring *k) VAULT_MUST_CHECK;
+/* The same for a PostgreSQL vault, before its keys file is unlocked: the
+ * swap committed (the store opens with the keys of KEYS.rotating, which
+ * `secret` unlocks) but KEYS.rotating was not yet renamed over KEYS. */
+int vault__rotate_master_recover_keys(const char *location, const char *keys_path,
+                                      const vault_secret *secret) VAULT_MUST_CHECK;
 extern int vault__rotate_master_stop;
 
 /* File helpers (backup.c).  VAULT__PATH_MAX bounds the paths they build. */

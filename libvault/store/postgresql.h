@@ -30,4 +30,19 @@ int store_pg_sibling(char **out, const char *location, const char *suffix) VAULT
 int store_postgresql_open(store_backend **out, const char *location, const uint8_t key[32],
                           int create) VAULT_MUST_CHECK;
 
+/* Master-key rotation (docs/keyslots.md section 11), in the vault's
+ * write transaction on `be` (the live vault): the stores at next_loc and
+ * next_rk_loc (complete copies under the new keys) take the places of the
+ * live vault and of its record-key store at live_rk_loc: their key checks
+ * computed for the names they take (key, rk_key: their store keys), the
+ * privileges on the live schemas and their tables given on the new ones,
+ * the live schemas dropped, the new ones renamed.  Nothing is changed
+ * until the caller commits. */
+int store_pg_rotate_swap(store_backend *be, const char *live_rk_loc, const char *next_loc,
+                         const char *next_rk_loc, const uint8_t key[32],
+                         const uint8_t rk_key[32]) VAULT_MUST_CHECK;
+/* Drop the schema `location` names (and all in it) if it is there: what
+ * an earlier rotation that never committed left.  Its own connection. */
+int store_pg_drop_schema(const char *location) VAULT_MUST_CHECK;
+
 #endif

@@ -1754,6 +1754,30 @@ int store_copy_rekey(store_copy_stats *out, store *from, store *to, const store_
     return copy_run(out, from, to, rk, progress, arg);
 }
 
+int store_rotate_swap(store *live, const char *live_rk_location, const char *next_location,
+                      const char *next_rk_location, const uint8_t key[32], const uint8_t rk_key[32])
+{
+    int rc = VAULT_OK;
+
+    ENSURE(live && live_rk_location && next_location && next_rk_location && key && rk_key,
+           VAULT_EINVALID, "store_rotate_swap: missing argument");
+    ENSURE(live->be->name && strcmp(live->be->name, "postgresql") == 0, VAULT_ESTATE,
+           "store: the %s backend swaps no tables", live->be->name ? live->be->name : "?");
+    ENSURE(live->in_tx && live->writes, VAULT_ESTATE,
+           "store: the swap runs in the vault's write transaction");
+    GUARD(store_pg_rotate_swap(live->be, live_rk_location, next_location, next_rk_location, key,
+                               rk_key));
+cleanup:
+    return rc;
+}
+
+int store_drop_location(const char *location)
+{
+    if (!location || !store_pg_is_location(location))
+        return vault__err(VAULT_ESTATE, "store: only a PostgreSQL location is dropped so");
+    return store_pg_drop_schema(location);
+}
+
 int store_destroy(store *s)
 {
     int rc = VAULT_OK;

@@ -329,6 +329,18 @@ typedef struct store_rekey {
 } store_rekey;
 int store_copy_rekey(store_copy_stats *out, store *from, store *to, const store_rekey *rk,
                      vault_progress_fn progress, void *arg) VAULT_MUST_CHECK;
+/* Master-key rotation of a PostgreSQL vault (docs/keyslots.md section
+ * 11): in `live`'s write transaction, the complete copies at
+ * next_location and next_rk_location (under the new keys; key and rk_key
+ * their store keys) take the places of the vault and of its record-key
+ * store at live_rk_location, privileges and all; the old tables are
+ * dropped.  The caller's commit makes it so.  VAULT_ESTATE for another
+ * backend.  store_drop_location drops what a PostgreSQL location names,
+ * if it is there (an uncommitted rotation's copies). */
+int store_rotate_swap(store *live, const char *live_rk_location, const char *next_location,
+                      const char *next_rk_location, const uint8_t key[32],
+                      const uint8_t rk_key[32]) VAULT_MUST_CHECK;
+int store_drop_location(const char *location) VAULT_MUST_CHECK;
 /* Drop the store `s` created (store_open with create = 1) with all its
  * rows, outside a transaction; then only store_close.  VAULT_ESTATE when
  * its backend drops no store (SQLCipher: a file is removed by its

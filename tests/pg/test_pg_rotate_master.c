@@ -1,0 +1,289 @@
+/* Master-key rotation of a PostgreSQL vault (docs/keyslots.md section 11,
+ * "A PostgreSQL vault"): the copies under the new keys take the live
+ * schemas' places in the vault's write transaction, privileges and all.
+ *
+ *  - test_rotation: the slot left behind opens nothing; values, search
+ *    and the log (against a checkpoint from before) work under the new
+ *    keys; the application role keeps exactly its GRANTs (INSERT but no
+ *    UPDATE on audit); no copy is left;
+ *  - test_stale_handle: a handle opened before the rotation (another
+ *    vaultd still running with the old keys file) fails closed at its
+ *    next transaction, reads and writes alike, and writes nothing;
+ *  - test_tampered: a DBA's change to a record's jurisdiction stops the
+ *    rotation (VAULT_EINTEGRITY) and changes nothing;
+ *  - test_crash: SIGKILL before the swap leaves the old vault and copies
+ *    the next rotation drops; SIGKILL after the swap's commit, before the
+ *    keys file is renamed, is finished by the next open. */
+#include "pgtest.h"
+
+#include <sodium.h>
+
+static int schema_no;
+
+typedef struct rm {
+    char schema[64], loc[1024], k1[600], k2[610], k3[610], keys[700];
+    vault_secret s1, s2, s3;
+    char id[VAULT_ID_HEX_SIZE];
+    char *note;
+} rm;
+
+static void rm_make(rm *r)
+{
+    vault *v = NULL;
+    vault_session *s;
+    const char *fields[NF], *values[NF];
+    char val[NF][64];
+    size_t lens[NF];
+    int i, slot = -1;
+
+    snprintf(r->schema, sizeof r->schema, "rm%d_%d", (int)getpid() % 10000, ++schema_no);
+    make_vault(r->schema);
+    location(r->loc, sizeof r->loc, r->schema);
+    keyfile(r->k1, sizeof r->k1, r->schema);
+    snprintf(r->k2, sizeof r->k2, "%s.2", r->k1);
+    snprintf(r->k3, sizeof r->k3, "%s.3", r->k1);
+    snprintf(r->keys, sizeof r->keys, "%s/%s.keys", dir, r->schema);
+    assert_int_equal(vault_keyfile_generate(r->k2), 0);
+    assert_int_equal(vault_keyfile_generate(r->k3), 0);
+    r->s1 = tu_keyfile_secret(r->k1);
+    r->s2 = tu_keyfile_secret(r->k2);
+    r->s3 = tu_keyfile_secret(r->k3);
+    assert_int_equal(vault_open(&v, r->loc, &r->s1), 0);
+    assert_int_equal(vault_keyslot_add(&slot, v, &r->s2, "leaked"), 0);
+    s = officer(v, "li");
+    assert_non_null(s);
+    values_for(val, 7);
+    for (i = 0; i < NF; i++) {
+        fields[i] = FIELDS[i];
+        values[i] = val[i];
+        lens[i] = strlen(val[i]);
+    }
+    assert_int_equal(vault_record_add(r->id, sizeof r->id, s, DISTRICT[1], NF, fields, values,
+                                      lens), 0);
+    vault_session_close(s);
+    assert_int_equal(vault_audit_checkpoint(&r->note, v), 0);
+    vault_close(v);
+}
+
+/* The record reads and is found under the keys `secret` opens. */
+static void rm_whole(rm *r, const vault_secret *secret)
+{
+    vault *v = NULL;
+    vault_session *s;
+    vault_result *res = NULL;
+    const char *field = "phone";
+    char val[NF][64], *ids = NULL;
+    size_t n = 0;
+    vault_audit_result ar;
+
+    values_for(val, 7);
+    assert_int_equal(vault_open(&v, r->loc, secret), 0);
+    s = officer(v, "li");
+    assert_int_equal(vault_record_get(&res, s, r->id, &field, 1), 0);
+    assert_string_equal(vault_result_value(res, 0, NULL), val[1]);
+    vault_result_free(res);
+    assert_int_equal(vault_record_find(&ids, &n, s, "phone", val[1], strlen(val[1])), 0);
+    assert_int_equal(n, 1);
+    vault_free(ids);
+    vault_session_close(s);
+    memset(&ar, 0, sizeof ar);
+    assert_int_equal(vault_audit_verify(&ar, v, r->note, NULL, NULL), 0);
+    vault_close(v);
+}
+
+static void rm_free(rm *r)
+{
+    vault_free(r->note);
+}
+
+static int64_t copies_left(const rm *r)
+{
+    return dba_count(r->schema, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE "
+                                "'%s\\_rotating%%'");
+}
+
+static void test_rotation(void **state)
+{
+    rm r;
+    vault_master_rotation m;
+    vault *v = NULL;
+    PGconn *c;
+    PGresult *res;
+    char sql[1024];
+
+    (void)state;
+    rm_make(&r);
+    /* an application role with the documented GRANTs */
+    c = PQconnectdb(pg_uri);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    snprintf(sql, sizeof sql,
+             "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rm_app') THEN "
+             "CREATE ROLE rm_app; END IF; END $$;"
+             "GRANT USAGE ON SCHEMA %s TO rm_app; GRANT SELECT ON ALL TABLES IN SCHEMA %s TO rm_app;"
+             "GRANT INSERT ON %s.audit TO rm_app; GRANT UPDATE ON %s.generation TO rm_app;",
+             r.schema, r.schema, r.schema, r.schema);
+    res = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+
+    memset(&m, 0, sizeof m);
+    if (vault_key_rotate_master(&m, r.loc, &r.s1, &r.s3, "new", 0, NULL, NULL) != 0)
+        fail_msg("rotate: %s", vault_error_last());
+    assert_int_equal(m.records, 1);
+    assert_int_equal(m.record_keys, 1);
+    assert_true(m.digests >= 2);
+    assert_int_equal(m.slot_kept, 0);
+    assert_int_equal(m.slot_added, 2);
+    assert_int_equal(m.slots_dropped, 1);
+    assert_int_equal(vault_open(&v, r.loc, &r.s2), VAULT_EAUTH);
+    rm_whole(&r, &r.s1);
+    rm_whole(&r, &r.s3);
+    assert_int_equal(copies_left(&r), 0);
+    /* the role's privileges came along, and no more than those */
+    snprintf(sql, sizeof sql,
+             "SELECT has_schema_privilege('rm_app', '%s', 'USAGE')::int"
+             " + has_table_privilege('rm_app', '%s.records', 'SELECT')::int"
+             " + has_table_privilege('rm_app', '%s.audit', 'INSERT')::int"
+             " + has_table_privilege('rm_app', '%s.generation', 'UPDATE')::int,"
+             " has_table_privilege('rm_app', '%s.audit', 'UPDATE')::int"
+             " + has_table_privilege('rm_app', '%s.records', 'DELETE')::int",
+             r.schema, r.schema, r.schema, r.schema, r.schema, r.schema);
+    res = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(res, 0, 0), "4");
+    assert_string_equal(PQgetvalue(res, 0, 1), "0");
+    PQclear(res);
+    PQfinish(c);
+    rm_free(&r);
+}
+
+static void test_stale_handle(void **state)
+{
+    rm r;
+    vault *old = NULL;
+    vault_session *s;
+    vault_result *res = NULL;
+    const char *field = "phone";
+    int64_t before, rc;
+
+    (void)state;
+    rm_make(&r);
+    /* another process's handle, open with the old keys */
+    assert_int_equal(vault_open(&old, r.loc, &r.s1), 0);
+    s = officer(old, "wang");
+    assert_non_null(s);
+    if (vault_key_rotate_master(NULL, r.loc, &r.s1, NULL, NULL, 0, NULL, NULL) != 0)
+        fail_msg("rotate: %s", vault_error_last());
+    before = dba_count(r.schema, "SELECT count(*) FROM %s.audit");
+    rc = vault_record_get(&res, s, r.id, &field, 1);
+    assert_int_equal(rc, VAULT_EAUTH);
+    assert_non_null(strstr(vault_error_last(), "key changed"));
+    assert_null(res);
+    {
+        const char *fields[] = {"name"}, *values[] = {"x"};
+        size_t lens[] = {1};
+        char id[VAULT_ID_HEX_SIZE];
+        assert_int_equal(vault_record_add(id, sizeof id, s, DISTRICT[0], 1, fields, values, lens),
+                         VAULT_EAUTH);
+    }
+    assert_int_equal(dba_count(r.schema, "SELECT count(*) FROM %s.audit"), before);
+    vault_session_close(s);
+    vault_close(old);
+    rm_whole(&r, &r.s1);
+    rm_free(&r);
+}
+
+static void test_tampered(void **state)
+{
+    rm r;
+    uint8_t *before, *after;
+    size_t nb = 0, na = 0;
+    PGconn *c;
+    PGresult *res;
+    char sql[512];
+
+    (void)state;
+    rm_make(&r);
+    c = PQconnectdb(pg_uri);
+    snprintf(sql, sizeof sql, "UPDATE %s.records SET jurisdiction = 'hangzhou'", r.schema);
+    res = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(c);
+    before = tu_read_file(r.keys, &nb);
+    assert_int_equal(vault_key_rotate_master(NULL, r.loc, &r.s1, NULL, NULL, 0, NULL, NULL),
+                     VAULT_EINTEGRITY);
+    after = tu_read_file(r.keys, &na);
+    assert_int_equal(na, nb);
+    assert_memory_equal(after, before, nb);
+    assert_int_equal(copies_left(&r), 0);
+    free(before);
+    free(after);
+    rm_free(&r);
+}
+
+/* Kill a rotation (k2 kept out, k3 in) at step n. */
+static void killed_at(rm *r, int n)
+{
+    pid_t pid;
+    int status;
+
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int rc;
+        vault__rotate_master_stop = n;
+        rc = vault_key_rotate_master(NULL, r->loc, &r->s1, &r->s3, "new",
+                                     VAULT_ROTATE_MASTER_DROP_CURRENT, NULL, NULL);
+        _exit(rc == 0 ? 42 : 43);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+}
+
+static void test_crash(void **state)
+{
+    rm r;
+    vault *v = NULL;
+    vault_master_rotation m;
+
+    (void)state;
+    /* before the swap: the old vault, copies and a keys file left */
+    rm_make(&r);
+    killed_at(&r, 4);
+    assert_true(copies_left(&r) > 0);
+    assert_int_equal(vault_open(&v, r.loc, &r.s3), VAULT_EAUTH);
+    rm_whole(&r, &r.s1);
+    memset(&m, 0, sizeof m);
+    if (vault_key_rotate_master(&m, r.loc, &r.s1, &r.s3, "new", VAULT_ROTATE_MASTER_DROP_CURRENT,
+                                NULL, NULL) != 0)
+        fail_msg("rotate again: %s", vault_error_last());
+    assert_int_equal(m.cleaned, 1);
+    assert_int_equal(copies_left(&r), 0);
+    assert_int_equal(vault_open(&v, r.loc, &r.s1), VAULT_EAUTH);
+    rm_whole(&r, &r.s3);
+    rm_free(&r);
+
+    /* after the swap's commit, before the keys file's rename */
+    rm_make(&r);
+    killed_at(&r, 6);
+    assert_int_equal(copies_left(&r), 0);
+    rm_whole(&r, &r.s3); /* the open finishes it */
+    assert_int_equal(vault_open(&v, r.loc, &r.s1), VAULT_EAUTH);
+    rm_whole(&r, &r.s3);
+    rm_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rotation),
+        cmocka_unit_test(test_stale_handle),
+        cmocka_unit_test(test_tampered),
+        cmocka_unit_test(test_crash),
+    };
+
+    return pgtest_run("test_pg_rotate_master", tests, sizeof tests / sizeof tests[0]);
+}
