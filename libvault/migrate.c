@@ -36,13 +36,8 @@
 #include "store/store.h"
 #include "vault_int.h"
 
-/* Verify v's log end to end; VAULT_EINTEGRITY naming `which` and the
- * finding when it does not verify.  "unwitnessed" (the policy pins
- * witnesses and the newest checkpoint lacks their cosignatures) is
- * reported only once everything else verified (audit_api.c): the log is
- * intact, a migration can't add cosignatures, and the copy carries the
- * same checkpoints to be cosigned there. */
-static int log_verifies(vault *v, const char *which)
+/* Whole-log verification before a copy is made or trusted (vault_int.h). */
+int vault__log_verifies(vault *v, const char *what)
 {
     int rc = VAULT_OK;
     vault_audit_result r;
@@ -55,9 +50,9 @@ static int log_verifies(vault *v, const char *which)
         r.failure = VAULT_AUDIT_OK;
     }
     if (rc == VAULT_EINTEGRITY || (rc == VAULT_OK && r.failure != VAULT_AUDIT_OK))
-        rc = vault__err(VAULT_EINTEGRITY, "migrate: the %s's audit log does not verify (%s%s%s)",
-                        which, r.failure_name[0] ? r.failure_name : "damaged",
-                        r.message[0] ? ": " : "", r.message);
+        rc = vault__err(VAULT_EINTEGRITY, "%s audit log does not verify (%s%s%s)", what,
+                        r.failure_name[0] ? r.failure_name : "damaged", r.message[0] ? ": " : "",
+                        r.message);
     return rc;
 }
 
@@ -95,7 +90,7 @@ int vault_migrate(vault_migrate_info *out, const char *from_path, const char *to
 
     /* 1. the source, and its log */
     GUARD(vault_open(&src, from_path, secret));
-    GUARD(log_verifies(src, "source"));
+    GUARD(vault__log_verifies(src, "migrate: the source's"));
 
     /* 2. its write lock, and its entry, staged */
     GUARD(op_begin(src, OP_WRITE));
@@ -135,7 +130,7 @@ int vault_migrate(vault_migrate_info *out, const char *from_path, const char *to
     /* 5. the copy as a vault: it opens (the anchor check), its log
      * verifies end to end, and it records where it came from */
     GUARD(vault_open(&dst_v, to_location, secret));
-    GUARD(log_verifies(dst_v, "copy"));
+    GUARD(vault__log_verifies(dst_v, "migrate: the copy's"));
     snprintf(detail, sizeof detail,
              "copied from a sqlcipher store (%llu entries, %llu records, %llu rows)",
              (unsigned long long)st.entries, (unsigned long long)st.records,

@@ -324,27 +324,19 @@ cleanup:
     return rc;
 }
 
-/* The log verifies: chain, tree, signatures, every checkpoint.  Missing
- * cosignatures (a witness that has not answered yet) do not hold a
- * rotation up: the log is the same one before and after, and its next
- * checkpoint goes to the witnesses as any other. */
-static int log_verifies(vault *v, const char *what)
-{
-    int rc = VAULT_OK;
-    vault_audit_result res;
 
-    memset(&res, 0, sizeof res);
-    rc = vault_audit_verify(&res, v, NULL, NULL, NULL);
-    if (rc == VAULT_EINTEGRITY && res.failure == VAULT_AUDIT_UNWITNESSED) {
-        vault__err_clear();
-        return VAULT_OK;
-    }
-    ENSURE(rc != VAULT_EINTEGRITY || res.failure == VAULT_AUDIT_OK, VAULT_EINTEGRITY,
-           "%s: %s at %llu: %s", what, res.failure_name, (unsigned long long)res.bad_seq,
-           res.message);
-    GUARD(rc);
-cleanup:
-    return rc;
+/* Close v (may be NULL) keeping the message of the failure rc < 0: a
+ * close may clear it (a checkpoint it could not sign). */
+static void close_keeping_error(vault *v, int rc)
+{
+    char saved[512];
+
+    if (!v)
+        return;
+    snprintf(saved, sizeof saved, "%s", vault_error_last());
+    vault_close(v);
+    if (rc < 0)
+        vault__err(rc, "%s", saved);
 }
 
 /* Open the new vault, check it, log the rotation there and sign a
@@ -360,7 +352,7 @@ static int seal_new(const char *next, const char *next_rk, const char *next_keys
 
     GUARD(vault__open_master(&nv, next, master, id, next_rk, next_keys));
     GUARD(vault_set_witness_auto(nv, 0));
-    GUARD(log_verifies(nv, "master-key rotation: the new copy's audit log does not verify"));
+    GUARD(vault__log_verifies(nv, "master-key rotation: the new copy's"));
     for (i = 0; i < info->slots_dropped && n < sizeof dropped - 12; i++)
         n += (size_t)snprintf(dropped + n, sizeof dropped - n, "%s%d", i ? "," : "",
                               info->dropped[i]);
@@ -375,14 +367,7 @@ static int seal_new(const char *next, const char *next_rk, const char *next_keys
     GUARD(vault_audit_checkpoint(&note, nv));
 cleanup:
     vault_free(note);
-    if (nv) {
-        char saved[512];
-
-        snprintf(saved, sizeof saved, "%s", vault_error_last());
-        vault_close(nv);
-        if (rc < 0)
-            vault__err(rc, "%s", saved);
-    }
+    close_keeping_error(nv, rc);
     return rc;
 }
 
@@ -395,7 +380,7 @@ static int open_snapshot(vault **out, const rm_paths *p, const uint8_t *master,
 
     GUARD(vault__open_master(out, p->snap, master, id, p->snap_rkeys, NULL));
     GUARD(vault_set_witness_auto(*out, 0));
-    GUARD(log_verifies(*out, "master-key rotation refused: the audit log does not verify"));
+    GUARD(vault__log_verifies(*out, "master-key rotation refused: the"));
 cleanup:
     return rc;
 }
@@ -482,7 +467,7 @@ static int rotate_elsewhere(vault_master_rotation *info, const char *location,
     ENSURE(master && newm, VAULT_ENOMEM, "out of secure memory");
     GUARD(vault_open(&v, location, secret));
     GUARD(vault_set_witness_auto(v, 0));
-    GUARD(log_verifies(v, "master-key rotation refused: the audit log does not verify"));
+    GUARD(vault__log_verifies(v, "master-key rotation refused: the"));
     /* The write lock, to the swap's commit: no writer commits meanwhile,
      * and no other rotation runs. */
     GUARD(op_begin(v, OP_WRITE));
@@ -648,15 +633,7 @@ int vault_key_rotate_master(vault_master_rotation *out, const char *path,
     if (out)
         *out = info;
 cleanup:
-    if (old) {
-        /* Closing may clear the message (a checkpoint it could not sign). */
-        char saved[512];
-
-        snprintf(saved, sizeof saved, "%s", vault_error_last());
-        vault_close(old);
-        if (rc < 0)
-            vault__err(rc, "%s", saved);
-    }
+    close_keeping_error(old, rc);
     if (rc < 0 && !committed) {
         /* The vault is PATH as it was: what this run made goes. */
         remove_snapshot(&p);

@@ -140,6 +140,13 @@ int vault__rotate_master_recover_keys(const char *location, const char *keys_pat
                                       const vault_secret *secret) VAULT_MUST_CHECK;
 extern int vault__rotate_master_stop;
 
+/* The whole log verifies (chain, tree, signatures, checkpoints, the
+ * anchor); missing cosignatures (unwitnessed) are let through: a copy or a
+ * rotation carries the same checkpoints to be cosigned.  Otherwise
+ * VAULT_EINTEGRITY "WHAT audit log does not verify (class: ...)"
+ * (migrate.c; vault_migrate and vault_key_rotate_master). */
+int vault__log_verifies(vault *v, const char *what) VAULT_MUST_CHECK;
+
 /* File helpers (backup.c).  VAULT__PATH_MAX bounds the paths they build. */
 #define VAULT__PATH_MAX 4096
 int vault__path_with(char *out, size_t cap, const char *base, const char *suffix) VAULT_MUST_CHECK;
