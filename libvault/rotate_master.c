@@ -42,13 +42,17 @@
 #define RM_DETAIL_MAX 512
 
 int vault__rotate_master_stop;
+void (*vault__rotate_master_hook)(int step);
 
 unsigned vault_const_rotate_master_drop_current(void) { return VAULT_ROTATE_MASTER_DROP_CURRENT; }
 
-/* Test builds stop a rotation dead at a step (tests/test_rotate_master.c):
- * nothing else sets it. */
+/* Test builds stop a rotation dead at a step, or do something there
+ * (tests/test_rotate_master.c, tests/pg/test_pg_rotate_master.c): nothing
+ * else sets them. */
 static void step(int n)
 {
+    if (vault__rotate_master_hook)
+        vault__rotate_master_hook(n);
     if (vault__rotate_master_stop == n)
         raise(SIGKILL);
 }
@@ -391,13 +395,42 @@ cleanup:
  * swap, so no writer commits in between, and every handle checks the
  * vault's key check at each transaction it begins (postgresql.c
  * key_unchanged), so a handle still under the old keys fails closed.
- * Locations: the schemas NAME_rotating and NAME_rotating_rkeys; the new
- * keys file KEYS.rotating beside KEYS.  The commit is the swap's: the
- * copies take the live schemas' places in the vault's write transaction;
- * then KEYS.rotating is renamed over KEYS, which the next open does if a
- * crash came between (vault__rotate_master_recover_keys). */
+ * Locations: the schemas NAME_rotating and NAME_rotating_rkeys, each
+ * marked as this vault's copy (store_rotation_prepare); the new keys file
+ * KEYS.rotating beside KEYS.  The commit is the swap's: the copies' rows
+ * take the live rows' places in the vault's write transaction; then
+ * KEYS.rotating is renamed over KEYS, which the next open does if a crash
+ * came between (vault__rotate_master_recover_keys).
+ *
+ * KEYS.rotating is only ever removed or renamed under the vault's write
+ * lock with the key check read under it: removed when the live tables are
+ * still under the old keys (then it is an uncommitted rotation's: a
+ * rotation writes it only under the lock), renamed when they are under its
+ * own.  A commit whose outcome is unknown (the connection lost during
+ * COMMIT) removes nothing. */
 
 #define KEYS_NEXT_SUFFIX ".rotating"
+
+/* Under the vault's write lock, the tables under k's keys: next_keys
+ * becomes keys_path.  VAULT_EAUTH (and nothing renamed) when the tables
+ * are not under k's keys; gone already is done (another open did it). */
+static int keys_in_place(const char *location, const char *keys_path, const char *next_keys,
+                         keyring *k)
+{
+    int rc = VAULT_OK;
+    store *st = NULL;
+
+    GUARD(store_open(&st, location, keyring_db_key(k), 0, keyring_row_guard(k), NULL));
+    GUARD(store_begin(st, STORE_TX_WRITE));
+    ENSURE(rename(next_keys, keys_path) == 0 || errno == ENOENT, VAULT_EIO, "%s: %s", keys_path,
+           strerror(errno));
+    GUARD(vault__sync_dir_of(keys_path));
+cleanup:
+    if (st && store_in_tx(st))
+        store_rollback(st);
+    store_close(st);
+    return rc;
+}
 
 int vault__rotate_master_recover_keys(const char *location, const char *keys_path,
                                       const vault_secret *secret)
@@ -406,14 +439,13 @@ int vault__rotate_master_recover_keys(const char *location, const char *keys_pat
     char next_keys[VAULT__PATH_MAX];
     uint8_t *m = NULL, id[VAULT_ID_BYTES];
     keyring *k = NULL;
-    store *st = NULL;
 
     GUARD(vault__path_with(next_keys, sizeof next_keys, keys_path, KEYS_NEXT_SUFFIX));
     if (!vault__exists(next_keys))
         return VAULT_OK;
     m = vc_malloc(VAULT_KEY_BYTES);
     ENSURE(m, VAULT_ENOMEM, "out of secure memory");
-    /* Only when the secret unlocks the new keys file and the store is
+    /* Only when the secret unlocks the new keys file and the tables are
      * under its keys: otherwise it is an uncommitted rotation's (or one
      * under way), and the vault is what KEYS says. */
     r = ks_unlock(m, id, next_keys, secret);
@@ -422,20 +454,36 @@ int vault__rotate_master_recover_keys(const char *location, const char *keys_pat
         goto cleanup;
     }
     GUARD(keyring_new(&k, m, id));
-    r = store_open(&st, location, keyring_db_key(k), 0, keyring_row_guard(k), NULL);
-    if (r < 0) {
+    r = keys_in_place(location, keys_path, next_keys, k);
+    if (r == VAULT_EAUTH)
         vault__err_clear();
-        goto cleanup;
-    }
-    store_close(st);
-    st = NULL;
-    ENSURE(rename(next_keys, keys_path) == 0 || errno == ENOENT, VAULT_EIO, "%s: %s", keys_path,
-           strerror(errno));
-    GUARD(vault__sync_dir_of(keys_path));
+    else
+        rc = r;
 cleanup:
-    store_close(st);
     keyring_free(k);
     vc_free(m);
+    return rc;
+}
+
+/* Under the write lock, with v (opened under master) and its key check
+ * still the live one (no rotation committed since): the copies and
+ * next_keys go.  0 when done. */
+static int discard_uncommitted(vault *v, const uint8_t *master, const char *location,
+                               const char *live_rk, const char *next, const char *next_rk,
+                               const char *next_keys)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(vc_equal(keyring_master(v->keys), master, VAULT_KEY_BYTES), VAULT_ESTATE,
+           "the vault opened under other keys");
+    GUARD(op_begin(v, OP_WRITE));
+    rc = store_rotation_discard(live_rk, next_rk, v->id);
+    if (rc == VAULT_OK)
+        rc = store_rotation_discard(location, next, v->id);
+    if (rc == VAULT_OK && unlink(next_keys) != 0 && errno != ENOENT)
+        rc = vault__err(VAULT_EIO, "%s: %s", next_keys, strerror(errno));
+    op_rollback(v);
+cleanup:
     return rc;
 }
 
@@ -444,8 +492,9 @@ static int rotate_elsewhere(vault_master_rotation *info, const char *location,
                             const char *new_label, unsigned flags, vault_progress_fn progress,
                             void *arg)
 {
-    int rc = VAULT_OK, in_tx = 0, next_made = 0, committed = 0;
-    vault *v = NULL;
+    int rc = VAULT_OK, in_tx = 0, next_made = 0, commit_sent = 0, committed = 0, cleaned = 0;
+    int r, r2;
+    vault *v = NULL, *again = NULL;
     char *keys = NULL, *next = NULL, *next_rk = NULL, *live_rk = NULL;
     char next_keys[VAULT__PATH_MAX], saved[512];
     uint8_t *master = NULL, *newm = NULL;
@@ -469,18 +518,23 @@ static int rotate_elsewhere(vault_master_rotation *info, const char *location,
     GUARD(vault_set_witness_auto(v, 0));
     GUARD(vault__log_verifies(v, "master-key rotation refused: the"));
     /* The write lock, to the swap's commit: no writer commits meanwhile,
-     * and no other rotation runs. */
+     * and no other rotation runs.  Its begin read the key check: the
+     * tables are under KEYS's keys, so a KEYS.rotating is an uncommitted
+     * rotation's. */
     GUARD(op_begin(v, OP_WRITE));
     in_tx = 1;
     if (vault__exists(next_keys)) {
-        unlink(next_keys); /* an earlier rotation that never committed */
+        ENSURE(unlink(next_keys) == 0 || errno == ENOENT, VAULT_EIO, "%s: %s", next_keys,
+               strerror(errno));
         info->cleaned = 1;
     }
-    GUARD(store_drop_location(next));
-    GUARD(store_drop_location(next_rk));
+    GUARD(store_rotation_prepare(location, next, v->id, &cleaned));
+    info->cleaned |= cleaned;
+    next_made = 1;
+    GUARD(store_rotation_prepare(live_rk, next_rk, v->id, &cleaned));
+    info->cleaned |= cleaned;
     memcpy(master, keyring_master(v->keys), VAULT_KEY_BYTES);
     vc_random(newm, VAULT_KEY_BYTES);
-    next_made = 1;
     GUARD(ks_rekey(&ki, keys, next_keys, master, newm,
                    (flags & VAULT_ROTATE_MASTER_DROP_CURRENT) ? NULL : secret, new_secret,
                    new_label ? new_label : ""));
@@ -497,27 +551,51 @@ static int rotate_elsewhere(vault_master_rotation *info, const char *location,
     GUARD(seal_new(next, next_rk, next_keys, newm, v->id, info));
     step(4);
     GUARD(store_rotate_swap(v->db, live_rk, next, next_rk, keyring_db_key(rc_ctx.to),
-                            keyring_reckeys_db_key(rc_ctx.to)));
+                            keyring_reckeys_db_key(rc_ctx.to), v->id));
+    step(5);
     in_tx = 0;
-    GUARD(op_commit(v)); /* the commit: the vault is under the new keys */
+    commit_sent = 1;
+    r = op_commit(v); /* the commit: the tables are under the new keys */
+    if (r < 0) {
+        /* Committed or not, the server alone knows: ask it under the
+         * lock (which waits for that transaction's end), with the new
+         * keys, then with the old. */
+        snprintf(saved, sizeof saved, "%s", vault_error_last());
+        r2 = keys_in_place(location, keys, next_keys, rc_ctx.to);
+        if (r2 == VAULT_OK)
+            goto cleanup; /* it had committed */
+        if (r2 == VAULT_EAUTH && vault_open(&again, location, secret) == VAULT_OK &&
+            discard_uncommitted(again, master, location, live_rk, next, next_rk, next_keys) ==
+                VAULT_OK) {
+            rc = vault__err(r, "the master-key rotation did not commit (%s): the vault is as it "
+                               "was", saved);
+            goto cleanup;
+        }
+        rc = vault__err(r, "the commit of the master-key rotation failed (%s) and whether it "
+                           "took is not known: open the vault to finish (with the new secret "
+                           "if it took, the old one if not); the next rotation removes what is "
+                           "left", saved);
+        goto cleanup;
+    }
     committed = 1;
     step(6);
-    ENSURE(rename(next_keys, keys) == 0, VAULT_EIO, "%s: %s", keys, strerror(errno));
-    GUARD(vault__sync_dir_of(keys));
+    GUARD(keys_in_place(location, keys, next_keys, rc_ctx.to));
 cleanup:
     if (rc < 0)
         snprintf(saved, sizeof saved, "%s", vault_error_last());
     if (in_tx)
         op_rollback(v);
+    if (rc < 0 && next_made && !commit_sent &&
+        discard_uncommitted(v, master, location, live_rk, next, next_rk, next_keys) < 0)
+        snprintf(saved + strlen(saved), sizeof saved - strlen(saved),
+                 "; the copies could not be dropped (the next rotation does)");
     if (v) {
         v->ready = 0; /* nothing signed under the old keys on the way out */
         vault_close(v);
     }
-    if (rc < 0 && !committed && next_made) {
-        if (store_drop_location(next_rk) < 0 || store_drop_location(next) < 0)
-            snprintf(saved + strlen(saved), sizeof saved - strlen(saved),
-                     "; the copies could not be dropped (the next rotation does)");
-        unlink(next_keys);
+    if (again) {
+        again->ready = 0;
+        vault_close(again);
     }
     if (rc < 0 && committed)
         vault__err(rc, "the master key was replaced but %s could not be put in place (%s): "

@@ -131,7 +131,7 @@ int vault__open_master(vault **out, const char *path, const uint8_t *master,
  * (its new keys file is in place, k holds its keys) but whose new stores
  * were not yet renamed into place (rotate_master.c); nothing when there
  * is none.  Test builds set vault__rotate_master_stop to a step number to
- * be killed there. */
+ * be killed there, or vault__rotate_master_hook to be called at each step. */
 int vault__rotate_master_recover(const char *path, const keyring *k) VAULT_MUST_CHECK;
 /* The same for a PostgreSQL vault, before its keys file is unlocked: the
  * swap committed (the store opens with the keys of KEYS.rotating, which
@@ -139,6 +139,7 @@ int vault__rotate_master_recover(const char *path, const keyring *k) VAULT_MUST_
 int vault__rotate_master_recover_keys(const char *location, const char *keys_path,
                                       const vault_secret *secret) VAULT_MUST_CHECK;
 extern int vault__rotate_master_stop;
+extern void (*vault__rotate_master_hook)(int step);
 
 /* The whole log verifies (chain, tree, signatures, checkpoints, the
  * anchor); missing cosignatures (unwitnessed) are let through: a copy or a

@@ -30,19 +30,29 @@ int store_pg_sibling(char **out, const char *location, const char *suffix) VAULT
 int store_postgresql_open(store_backend **out, const char *location, const uint8_t key[32],
                           int create) VAULT_MUST_CHECK;
 
-/* Master-key rotation (docs/keyslots.md section 11), in the vault's
- * write transaction on `be` (the live vault): the stores at next_loc and
- * next_rk_loc (complete copies under the new keys) take the places of the
- * live vault and of its record-key store at live_rk_loc: their key checks
- * computed for the names they take (key, rk_key: their store keys), the
- * privileges on the live schemas and their tables given on the new ones,
- * the live schemas dropped, the new ones renamed.  Nothing is changed
- * until the caller commits. */
+/* Master-key rotation (docs/keyslots.md section 11).
+ *
+ * store_pg_rotation_prepare: under the vault's write lock (the caller's),
+ * on a connection of its own: checks the role may do the swap below, and
+ * makes the empty schema next_loc names, marked as vault id's copy of
+ * live_loc's schema; a copy an earlier rotation of that vault left there
+ * is dropped first (*cleaned = 1); any other schema of that name is
+ * VAULT_EEXISTS and left alone.  store_pg_rotation_discard drops the
+ * marked copy if it is there, and nothing else.
+ *
+ * store_pg_rotate_swap, in the vault's write transaction on `be`: the
+ * marked copies at next_loc and next_rk_loc (complete, under the new keys;
+ * key and rk_key their store keys) replace the rows of the live vault's
+ * tables and of its record-key store's at live_rk_loc (the tables kept,
+ * with their owner, privileges and dependants; the audit rows appended),
+ * the key checks computed for the live names, the copies dropped.  Nothing
+ * changes until the caller commits. */
+int store_pg_rotation_prepare(const char *live_loc, const char *next_loc,
+                              const uint8_t id[VAULT_ID_BYTES], int *cleaned) VAULT_MUST_CHECK;
+int store_pg_rotation_discard(const char *live_loc, const char *next_loc,
+                              const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
 int store_pg_rotate_swap(store_backend *be, const char *live_rk_loc, const char *next_loc,
-                         const char *next_rk_loc, const uint8_t key[32],
-                         const uint8_t rk_key[32]) VAULT_MUST_CHECK;
-/* Drop the schema `location` names (and all in it) if it is there: what
- * an earlier rotation that never committed left.  Its own connection. */
-int store_pg_drop_schema(const char *location) VAULT_MUST_CHECK;
+                         const char *next_rk_loc, const uint8_t key[32], const uint8_t rk_key[32],
+                         const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
 
 #endif

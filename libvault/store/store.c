@@ -1755,27 +1755,44 @@ int store_copy_rekey(store_copy_stats *out, store *from, store *to, const store_
 }
 
 int store_rotate_swap(store *live, const char *live_rk_location, const char *next_location,
-                      const char *next_rk_location, const uint8_t key[32], const uint8_t rk_key[32])
+                      const char *next_rk_location, const uint8_t key[32],
+                      const uint8_t rk_key[32], const uint8_t id[VAULT_ID_BYTES])
 {
     int rc = VAULT_OK;
 
-    ENSURE(live && live_rk_location && next_location && next_rk_location && key && rk_key,
+    ENSURE(live && live_rk_location && next_location && next_rk_location && key && rk_key && id,
            VAULT_EINVALID, "store_rotate_swap: missing argument");
     ENSURE(live->be->name && strcmp(live->be->name, "postgresql") == 0, VAULT_ESTATE,
            "store: the %s backend swaps no tables", live->be->name ? live->be->name : "?");
     ENSURE(live->in_tx && live->writes, VAULT_ESTATE,
            "store: the swap runs in the vault's write transaction");
     GUARD(store_pg_rotate_swap(live->be, live_rk_location, next_location, next_rk_location, key,
-                               rk_key));
+                               rk_key, id));
 cleanup:
     return rc;
 }
 
-int store_drop_location(const char *location)
+static int rotation_locations(const char *live, const char *next)
 {
-    if (!location || !store_pg_is_location(location))
-        return vault__err(VAULT_ESTATE, "store: only a PostgreSQL location is dropped so");
-    return store_pg_drop_schema(location);
+    if (!live || !next || !store_pg_is_location(live) || !store_pg_is_location(next))
+        return vault__err(VAULT_ESTATE, "store: only a PostgreSQL vault's copy is made so");
+    return VAULT_OK;
+}
+
+int store_rotation_prepare(const char *live_location, const char *next_location,
+                           const uint8_t id[VAULT_ID_BYTES], int *cleaned)
+{
+    int rc = rotation_locations(live_location, next_location);
+
+    return rc < 0 ? rc : store_pg_rotation_prepare(live_location, next_location, id, cleaned);
+}
+
+int store_rotation_discard(const char *live_location, const char *next_location,
+                           const uint8_t id[VAULT_ID_BYTES])
+{
+    int rc = rotation_locations(live_location, next_location);
+
+    return rc < 0 ? rc : store_pg_rotation_discard(live_location, next_location, id);
 }
 
 int store_destroy(store *s)

@@ -330,17 +330,23 @@ typedef struct store_rekey {
 int store_copy_rekey(store_copy_stats *out, store *from, store *to, const store_rekey *rk,
                      vault_progress_fn progress, void *arg) VAULT_MUST_CHECK;
 /* Master-key rotation of a PostgreSQL vault (docs/keyslots.md section
- * 11): in `live`'s write transaction, the complete copies at
- * next_location and next_rk_location (under the new keys; key and rk_key
- * their store keys) take the places of the vault and of its record-key
- * store at live_rk_location, privileges and all; the old tables are
- * dropped.  The caller's commit makes it so.  VAULT_ESTATE for another
- * backend.  store_drop_location drops what a PostgreSQL location names,
- * if it is there (an uncommitted rotation's copies). */
+ * 11; postgresql.h says more).  store_rotation_prepare, under the vault's
+ * write lock: the empty, marked place of a copy of live_location at
+ * next_location (an earlier copy of the vault's dropped: *cleaned = 1;
+ * anything else there: VAULT_EEXISTS); store_rotation_discard drops that
+ * copy and nothing else.  store_rotate_swap, in `live`'s write
+ * transaction: the complete copies at next_location and next_rk_location
+ * (under the new keys; key and rk_key their store keys) replace the rows
+ * of the vault's tables and of its record-key store's at
+ * live_rk_location, the tables kept.  The caller's commit makes it so.
+ * VAULT_ESTATE for another backend. */
+int store_rotation_prepare(const char *live_location, const char *next_location,
+                           const uint8_t id[VAULT_ID_BYTES], int *cleaned) VAULT_MUST_CHECK;
+int store_rotation_discard(const char *live_location, const char *next_location,
+                           const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
 int store_rotate_swap(store *live, const char *live_rk_location, const char *next_location,
                       const char *next_rk_location, const uint8_t key[32],
-                      const uint8_t rk_key[32]) VAULT_MUST_CHECK;
-int store_drop_location(const char *location) VAULT_MUST_CHECK;
+                      const uint8_t rk_key[32], const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
 /* Drop the store `s` created (store_open with create = 1) with all its
  * rows, outside a transaction; then only store_close.  VAULT_ESTATE when
  * its backend drops no store (SQLCipher: a file is removed by its

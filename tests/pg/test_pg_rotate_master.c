@@ -1,11 +1,13 @@
 /* Master-key rotation of a PostgreSQL vault (docs/keyslots.md section 11,
- * "A PostgreSQL vault"): the copies under the new keys take the live
- * schemas' places in the vault's write transaction, privileges and all.
+ * "A PostgreSQL vault"): the copies under the new keys, in schemas marked
+ * as this vault's, replace the live tables' rows in the vault's write
+ * transaction; the tables themselves stay.
  *
  *  - test_rotation: the slot left behind opens nothing; values, search
  *    and the log (against a checkpoint from before) work under the new
- *    keys; the application role keeps exactly its GRANTs (INSERT but no
- *    UPDATE on audit); no copy is left;
+ *    keys; no copy is left; the tables keep their owner, every privilege
+ *    (table, column, grant option) and no more, and a DBA's view over
+ *    them in another schema;
  *  - test_stale_handle: a handle opened before the rotation (another
  *    vaultd still running with the old keys file) fails closed at its
  *    next transaction, reads and writes alike, and writes nothing;
@@ -13,7 +15,14 @@
  *    rotation (VAULT_EINTEGRITY) and changes nothing;
  *  - test_crash: SIGKILL before the swap leaves the old vault and copies
  *    the next rotation drops; SIGKILL after the swap's commit, before the
- *    keys file is renamed, is finished by the next open. */
+ *    keys file is renamed, is finished by the next open;
+ *  - test_not_ours: a schema of the copy's name that is not this vault's
+ *    copy is refused (VAULT_EEXISTS) and left whole;
+ *  - test_lost_commit: the connection lost at the commit: the rotation
+ *    asks the server, finds it did not take, and removes its copies and
+ *    keys file under the lock; the vault is as it was;
+ *  - test_denied: a role without the privileges the swap needs is refused
+ *    before anything is made. */
 #include "pgtest.h"
 
 #include <sodium.h>
@@ -109,21 +118,36 @@ static void test_rotation(void **state)
     vault *v = NULL;
     PGconn *c;
     PGresult *res;
-    char sql[1024];
+    char sql[1024], *acl_before;
 
     (void)state;
     rm_make(&r);
-    /* an application role with the documented GRANTs */
+    /* an application role with the documented GRANTs, a clerk with a
+     * column's SELECT he may pass on, a role with none, a DBA's view */
     c = PQconnectdb(pg_uri);
     assert_int_equal(PQstatus(c), CONNECTION_OK);
     snprintf(sql, sizeof sql,
              "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rm_app') THEN "
-             "CREATE ROLE rm_app; END IF; END $$;"
+             "CREATE ROLE rm_app; CREATE ROLE rm_clerk; CREATE ROLE rm_none; END IF; END $$;"
              "GRANT USAGE ON SCHEMA %s TO rm_app; GRANT SELECT ON ALL TABLES IN SCHEMA %s TO rm_app;"
-             "GRANT INSERT ON %s.audit TO rm_app; GRANT UPDATE ON %s.generation TO rm_app;",
-             r.schema, r.schema, r.schema, r.schema);
+             "GRANT INSERT ON %s.audit TO rm_app; GRANT UPDATE ON %s.generation TO rm_app;"
+             "GRANT SELECT (jurisdiction) ON %s.records TO rm_clerk WITH GRANT OPTION;"
+             "CREATE SCHEMA IF NOT EXISTS dba_reports;"
+             "CREATE VIEW dba_reports.%s_count AS SELECT count(*) AS n FROM %s.records;",
+             r.schema, r.schema, r.schema, r.schema, r.schema, r.schema, r.schema);
     res = PQexec(c, sql);
     assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    snprintf(sql, sizeof sql,
+             "SELECT string_agg(relname || '=' || pg_get_userbyid(relowner) || ':' ||"
+             " coalesce(relacl::text, '-'), ' ' ORDER BY relname) || ' ' ||"
+             " (SELECT string_agg(attname || ':' || attacl::text, ' ' ORDER BY attname)"
+             "  FROM pg_attribute WHERE attrelid = '%s.records'::regclass AND attacl IS NOT NULL)"
+             " FROM pg_class WHERE relnamespace = '%s'::regnamespace",
+             r.schema, r.schema);
+    res = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    acl_before = strdup(PQgetvalue(res, 0, 0));
     PQclear(res);
 
     memset(&m, 0, sizeof m);
@@ -152,6 +176,30 @@ static void test_rotation(void **state)
     assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
     assert_string_equal(PQgetvalue(res, 0, 0), "4");
     assert_string_equal(PQgetvalue(res, 0, 1), "0");
+    PQclear(res);
+    /* the tables themselves: owners, table and column ACLs as they were */
+    snprintf(sql, sizeof sql,
+             "SELECT string_agg(relname || '=' || pg_get_userbyid(relowner) || ':' ||"
+             " coalesce(relacl::text, '-'), ' ' ORDER BY relname) || ' ' ||"
+             " (SELECT string_agg(attname || ':' || attacl::text, ' ' ORDER BY attname)"
+             "  FROM pg_attribute WHERE attrelid = '%s.records'::regclass AND attacl IS NOT NULL)"
+             " FROM pg_class WHERE relnamespace = '%s'::regnamespace",
+             r.schema, r.schema);
+    res = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(res, 0, 0), acl_before);
+    assert_non_null(strstr(acl_before, "rm_clerk=r*/"));
+    PQclear(res);
+    free(acl_before);
+    snprintf(sql, sizeof sql,
+             "SELECT has_table_privilege('rm_none', '%s.records', 'INSERT')::int"
+             " + has_schema_privilege('rm_none', '%s', 'CREATE')::int,"
+             " (SELECT n FROM dba_reports.%s_count)",
+             r.schema, r.schema, r.schema);
+    res = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(res, 0, 0), "0");
+    assert_string_equal(PQgetvalue(res, 0, 1), "1"); /* the view, over the new rows */
     PQclear(res);
     PQfinish(c);
     rm_free(&r);
@@ -222,6 +270,33 @@ static void test_tampered(void **state)
     rm_free(&r);
 }
 
+/* Run sql as the DBA; every %s is the schema. */
+static void dba_exec(const char *schema, const char *fmt)
+{
+    char sql[2048];
+    const char *p;
+    size_t o = 0;
+    PGconn *c = PQconnectdb(pg_uri);
+    PGresult *res;
+
+    for (p = fmt; *p && o + 70 < sizeof sql; p++) {
+        if (p[0] == '%' && p[1] == 's') {
+            o += (size_t)snprintf(sql + o, sizeof sql - o, "%s", schema);
+            p++;
+        } else {
+            sql[o++] = *p;
+        }
+    }
+    assert_true(*p == '\0');
+    sql[o] = '\0';
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    res = PQexec(c, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    PQclear(res);
+    PQfinish(c);
+}
+
 /* Kill a rotation (k2 kept out, k3 in) at step n. */
 static void killed_at(rm *r, int n)
 {
@@ -276,6 +351,107 @@ static void test_crash(void **state)
     rm_free(&r);
 }
 
+static void test_not_ours(void **state)
+{
+    rm r;
+    uint8_t *before, *after;
+    size_t nb = 0, na = 0;
+
+    (void)state;
+    rm_make(&r);
+    /* someone's own schema that happens to have the copy's name */
+    dba_exec(r.schema, "CREATE SCHEMA %s_rotating; CREATE TABLE %s_rotating.notes(t text);"
+                       "INSERT INTO %s_rotating.notes VALUES ('keep')");
+    before = tu_read_file(r.keys, &nb);
+    assert_int_equal(vault_key_rotate_master(NULL, r.loc, &r.s1, &r.s3, NULL, 0, NULL, NULL),
+                     VAULT_EEXISTS);
+    assert_non_null(strstr(vault_error_last(), "is not this vault's rotation copy"));
+    assert_int_equal(dba_count(r.schema, "SELECT count(*) FROM %s_rotating.notes"), 1);
+    after = tu_read_file(r.keys, &na);
+    assert_int_equal(na, nb);
+    assert_memory_equal(after, before, nb);
+    rm_whole(&r, &r.s1);
+    /* moved away, the rotation runs */
+    dba_exec(r.schema, "ALTER SCHEMA %s_rotating RENAME TO %s_notes");
+    if (vault_key_rotate_master(NULL, r.loc, &r.s1, &r.s3, NULL, 0, NULL, NULL) != 0)
+        fail_msg("rotate: %s", vault_error_last());
+    assert_int_equal(dba_count(r.schema, "SELECT count(*) FROM %s_notes.notes"), 1);
+    rm_whole(&r, &r.s3);
+    free(before);
+    free(after);
+    rm_free(&r);
+}
+
+/* At step 5 (the swap done, the commit next): the server ends the
+ * rotation's connections. */
+static const char *lost_schema;
+static void cut_at_commit(int n)
+{
+    if (n == 5)
+        (void)dba_count(lost_schema, "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
+                                     " WHERE locktype = 'advisory' AND granted"
+                                     " AND pid <> pg_backend_pid()");
+}
+
+static void test_lost_commit(void **state)
+{
+    rm r;
+    vault *v = NULL;
+    char next_keys[800];
+
+    (void)state;
+    rm_make(&r);
+    snprintf(next_keys, sizeof next_keys, "%s.rotating", r.keys);
+    lost_schema = r.schema;
+    vault__rotate_master_hook = cut_at_commit;
+    assert_int_equal(vault_key_rotate_master(NULL, r.loc, &r.s1, &r.s3, "new",
+                                             VAULT_ROTATE_MASTER_DROP_CURRENT, NULL, NULL),
+                     VAULT_EIO);
+    vault__rotate_master_hook = NULL;
+    assert_non_null(strstr(vault_error_last(), "did not commit"));
+    assert_int_equal(copies_left(&r), 0);
+    assert_int_equal(access(next_keys, F_OK), -1);
+    assert_int_equal(vault_open(&v, r.loc, &r.s3), VAULT_EAUTH);
+    rm_whole(&r, &r.s1);
+    if (vault_key_rotate_master(NULL, r.loc, &r.s1, &r.s3, "new", VAULT_ROTATE_MASTER_DROP_CURRENT,
+                                NULL, NULL) != 0)
+        fail_msg("rotate again: %s", vault_error_last());
+    rm_whole(&r, &r.s3);
+    rm_free(&r);
+}
+
+static void test_denied(void **state)
+{
+    rm r;
+    char weak[1200];
+    uint8_t *before, *after;
+    size_t nb = 0, na = 0;
+
+    (void)state;
+    rm_make(&r);
+    /* a login role that may read and write the vault, as an application
+     * does, but not replace it (no DELETE; no CREATE on the database,
+     * which PUBLIC doesn't have) */
+    dba_exec(r.schema, "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname ="
+                       " 'rm_weak') THEN CREATE ROLE rm_weak LOGIN; END IF; END $$;"
+                       "GRANT USAGE ON SCHEMA %s, %s_rkeys TO rm_weak;"
+                       "GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA %s, %s_rkeys"
+                       " TO rm_weak");
+    snprintf(weak, sizeof weak, "%s&user=rm_weak", r.loc);
+    before = tu_read_file(r.keys, &nb);
+    assert_int_equal(vault_key_rotate_master(NULL, weak, &r.s1, &r.s3, NULL, 0, NULL, NULL),
+                     VAULT_EDENIED);
+    assert_non_null(strstr(vault_error_last(), "needs"));
+    assert_int_equal(copies_left(&r), 0);
+    after = tu_read_file(r.keys, &na);
+    assert_int_equal(na, nb);
+    assert_memory_equal(after, before, nb);
+    rm_whole(&r, &r.s1);
+    free(before);
+    free(after);
+    rm_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +459,9 @@ int main(void)
         cmocka_unit_test(test_stale_handle),
         cmocka_unit_test(test_tampered),
         cmocka_unit_test(test_crash),
+        cmocka_unit_test(test_not_ours),
+        cmocka_unit_test(test_lost_commit),
+        cmocka_unit_test(test_denied),
     };
 
     return pgtest_run("test_pg_rotate_master", tests, sizeof tests / sizeof tests[0]);
