@@ -821,8 +821,11 @@ int vault_import_csv(size_t *out_count, vault_session *s, const char *path,
     /* The whole file is one transaction: all records or none. */
     GUARD(op_begin(s->v, OP_WRITE));
     /* A large file: the store may build its indexes once at the end. */
-    if (fstat(fileno(f), &st) == 0 && st.st_size > 0)
+    if (fstat(fileno(f), &st) == 0 && st.st_size > 0) {
         GUARD(store_bulk_begin(s->v->db, (size_t)st.st_size / IMPORT_ROW_BYTES));
+        if (s->v->rk)
+            GUARD(reckeys_bulk_begin(s->v->rk, (size_t)st.st_size / IMPORT_ROW_BYTES));
+    }
     rc = import_run(&im);
     if (rc == VAULT_EDENIED && im.denied) {
         rc = session__log_denial(s, "import", NULL, im.denied_field, &im.d, rc);

@@ -1099,6 +1099,20 @@ cleanup:
     return rc;
 }
 
+int ks_holds(const char *path, const uint8_t master[VAULT_KEY_BYTES])
+{
+    int rc = VAULT_OK;
+    ks_file *f = NULL;
+
+    ENSURE(path && master, VAULT_EINVALID, "ks_holds: missing argument");
+    GUARD(vc_init());
+    GUARD(ks_load(&f, path));
+    GUARD(verify_master(f, master));
+cleanup:
+    ks_file_free(f);
+    return rc;
+}
+
 int ks_copy(const char *from, const char *to, const uint8_t master[VAULT_KEY_BYTES])
 {
     int rc = VAULT_OK, found = 0;

@@ -88,6 +88,10 @@ int ks_refusal_note(ks_anchor *out, const char *path, const uint8_t master[VAULT
 int ks_refusal_clear(ks_anchor *out, int *cleared, const char *path,
                      const uint8_t master[VAULT_KEY_BYTES],
                      const ks_refusals *logged) VAULT_MUST_CHECK;
+/* VAULT_OK when the sidecar at path holds `master` (its master check
+ * passes), VAULT_EAUTH when it holds another; the file's own errors
+ * otherwise.  No secret is needed. */
+int ks_holds(const char *path, const uint8_t master[VAULT_KEY_BYTES]) VAULT_MUST_CHECK;
 /* Copy the sidecar `from` to the new file `to` (atomic like every
  * write, mode 0600; VAULT_EEXISTS when `to` exists): the same slots,
  * vault id and audit anchor, for the same vault in another place

@@ -27,6 +27,7 @@ struct reckeys {
     keyring *keys;
     uint8_t vault_id[VAULT_ID_BYTES];
     int tx;
+    size_t bulk; /* reckeys_bulk_begin's expected count (0: no bulk load) */
 };
 
 int reckeys_location(char **out, const char *location)
@@ -72,6 +73,8 @@ static int need(reckeys *r, int want)
     }
     GUARD(store_begin(r->st, want == TX_WRITE ? STORE_TX_WRITE : STORE_TX_SNAPSHOT));
     r->tx = want;
+    if (want == TX_WRITE && r->bulk)
+        GUARD(store_bulk_begin(r->st, r->bulk));
 cleanup:
     return rc;
 }
@@ -214,6 +217,8 @@ int reckeys_commit(reckeys *r)
     if (!r || r->tx == TX_NONE)
         return VAULT_OK;
     if (r->tx == TX_WRITE) {
+        if (r->bulk)
+            GUARD(store_bulk_end(r->st));
         r->tx = TX_NONE; /* a failed commit is rolled back by the store */
         GUARD(store_commit(r->st));
     }
@@ -229,6 +234,19 @@ void reckeys_end(reckeys *r)
     if (store_in_tx(r->st))
         store_rollback(r->st);
     r->tx = TX_NONE;
+    r->bulk = 0;
+}
+
+int reckeys_bulk_begin(reckeys *r, size_t expected)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(r, VAULT_ESTATE, "no record-key store");
+    r->bulk = expected ? expected : 1;
+    if (r->tx == TX_WRITE)
+        GUARD(store_bulk_begin(r->st, r->bulk));
+cleanup:
+    return rc;
 }
 
 int reckeys_rewrap(uint8_t *out, size_t cap, size_t *out_len, int *tombstone, const reckeys *r,

@@ -72,6 +72,11 @@ int reckeys_erase(reckeys *r, const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK
 int reckeys_backup(reckeys *r, const char *path, vault_progress_fn progress,
                    void *arg) VAULT_MUST_CHECK;
 
+/* A large load (import) is coming in this unit of work: the key store's
+ * write transaction runs in the store's bulk mode (store_bulk_begin with
+ * `expected` records), ended by reckeys_commit; reckeys_end forgets it. */
+int reckeys_bulk_begin(reckeys *r, size_t expected) VAULT_MUST_CHECK;
+
 /* Commit what this unit of work wrote to the key store (the data's
  * before_commit); a snapshot is just ended.  On failure nothing of the key
  * store's transaction stays, and the data must not commit either. */

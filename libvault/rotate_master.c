@@ -43,6 +43,7 @@
 
 int vault__rotate_master_stop;
 void (*vault__rotate_master_hook)(int step);
+int vault__rotate_master_lose_reply;
 
 unsigned vault_const_rotate_master_drop_current(void) { return VAULT_ROTATE_MASTER_DROP_CURRENT; }
 
@@ -411,23 +412,54 @@ cleanup:
 
 #define KEYS_NEXT_SUFFIX ".rotating"
 
+typedef struct keys_move {
+    const char *from, *to;
+    const uint8_t *master;
+} keys_move;
+
+/* Under the write lock, the tables under m->master's keys.  Every writer
+ * of KEYS.rotating holds that lock, so what is checked here stays so to
+ * the rename: `from` is renamed only if it holds the master (it may be a
+ * later rotation's, begun after an open put ours in place); otherwise
+ * `to` must hold it already. */
+static int keys_move_fn(void *arg)
+{
+    const keys_move *m = arg;
+    int r;
+
+    if (vault__exists(m->from)) {
+        r = ks_holds(m->from, m->master);
+        if (r == VAULT_OK) {
+            if (rename(m->from, m->to) != 0 && errno != ENOENT)
+                return vault__err(VAULT_EIO, "%s: %s", m->to, strerror(errno));
+            return vault__sync_dir_of(m->to);
+        }
+        if (r != VAULT_EAUTH)
+            return r;
+        vault__err_clear();
+    }
+    r = ks_holds(m->to, m->master);
+    if (r == VAULT_EAUTH)
+        return vault__err(VAULT_EINTEGRITY,
+                          "the vault's tables are under keys neither %s nor %s holds", m->to,
+                          m->from);
+    return r;
+}
+
 /* Under the vault's write lock, the tables under k's keys: next_keys
- * becomes keys_path.  VAULT_EAUTH (and nothing renamed) when the tables
- * are not under k's keys; gone already is done (another open did it). */
+ * becomes keys_path if it holds k's master; keys_path holding it already
+ * is done too (another open or rotation put it there).  VAULT_EAUTH (and
+ * nothing renamed) when the tables are not under k's keys. */
 static int keys_in_place(const char *location, const char *keys_path, const char *next_keys,
                          keyring *k)
 {
     int rc = VAULT_OK;
     store *st = NULL;
+    keys_move m = {next_keys, keys_path, keyring_master(k)};
 
     GUARD(store_open(&st, location, keyring_db_key(k), 0, keyring_row_guard(k), NULL));
-    GUARD(store_begin(st, STORE_TX_WRITE));
-    ENSURE(rename(next_keys, keys_path) == 0 || errno == ENOENT, VAULT_EIO, "%s: %s", keys_path,
-           strerror(errno));
-    GUARD(vault__sync_dir_of(keys_path));
+    GUARD(store_under_write_lock(st, keys_move_fn, &m));
 cleanup:
-    if (st && store_in_tx(st))
-        store_rollback(st);
     store_close(st);
     return rc;
 }
@@ -523,6 +555,9 @@ static int rotate_elsewhere(vault_master_rotation *info, const char *location,
      * rotation's. */
     GUARD(op_begin(v, OP_WRITE));
     in_tx = 1;
+    /* What the swap needs, before anything is made or removed. */
+    GUARD(store_rotation_allowed(location));
+    GUARD(store_rotation_allowed(live_rk));
     if (vault__exists(next_keys)) {
         ENSURE(unlink(next_keys) == 0 || errno == ENOENT, VAULT_EIO, "%s: %s", next_keys,
                strerror(errno));
@@ -556,15 +591,22 @@ static int rotate_elsewhere(vault_master_rotation *info, const char *location,
     in_tx = 0;
     commit_sent = 1;
     r = op_commit(v); /* the commit: the tables are under the new keys */
+    if (r == VAULT_OK && vault__rotate_master_lose_reply)
+        r = vault__err(VAULT_EIO, "postgresql: committing: database connection lost (test)");
     if (r < 0) {
-        /* Committed or not, the server alone knows: ask it under the
-         * lock (which waits for that transaction's end), with the new
-         * keys, then with the old. */
+        /* Committed or not, the server alone knows: read the key check
+         * under the write lock (which waits for that transaction's end). */
+        const uint8_t *both[2] = {keyring_db_key(v->keys), keyring_db_key(rc_ctx.to)};
+        int which = -1;
+
         snprintf(saved, sizeof saved, "%s", vault_error_last());
-        r2 = keys_in_place(location, keys, next_keys, rc_ctx.to);
-        if (r2 == VAULT_OK)
-            goto cleanup; /* it had committed */
-        if (r2 == VAULT_EAUTH && vault_open(&again, location, secret) == VAULT_OK &&
+        r2 = store_which_key(location, both, 2, &which);
+        if (r2 == VAULT_OK && which == 1) {
+            committed = 1; /* it took: the keys file follows */
+            GUARD(keys_in_place(location, keys, next_keys, rc_ctx.to));
+            goto cleanup;
+        }
+        if (r2 == VAULT_OK && which == 0 && vault_open(&again, location, secret) == VAULT_OK &&
             discard_uncommitted(again, master, location, live_rk, next, next_rk, next_keys) ==
                 VAULT_OK) {
             rc = vault__err(r, "the master-key rotation did not commit (%s): the vault is as it "

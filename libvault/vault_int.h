@@ -140,6 +140,9 @@ int vault__rotate_master_recover_keys(const char *location, const char *keys_pat
                                       const vault_secret *secret) VAULT_MUST_CHECK;
 extern int vault__rotate_master_stop;
 extern void (*vault__rotate_master_hook)(int step);
+/* Test builds: a PostgreSQL rotation's commit that succeeded is reported
+ * as lost (the reply never came). */
+extern int vault__rotate_master_lose_reply;
 
 /* The whole log verifies (chain, tree, signatures, checkpoints, the
  * anchor); missing cosignatures (unwitnessed) are let through: a copy or a

@@ -36,9 +36,11 @@
  *    which names the row it belongs to; positions are the client's, never
  *    a sequence's; rows go in with one INSERT ... SELECT FROM unnest(...);
  *  - parameters and results are binary (int8, bytea, text, arrays);
- *  - iterators are server-side cursors read ITER_BATCH rows at a time.
- * bulk_begin/bulk_end and backup_to are NULL: a PostgreSQL vault is copied
- * with the DBA's pg_dump or pg_basebackup (docs/postgresql.md). */
+ *  - iterators are server-side cursors read ITER_BATCH rows at a time;
+ *  - bulk mode (bulk_begin .. bulk_end) batches new records and meta rows
+ *    into COPY (see "bulk mode" below).
+ * backup_to is NULL: a PostgreSQL vault is copied with the DBA's pg_dump
+ * or pg_basebackup (docs/postgresql.md). */
 #include "store/postgresql.h"
 
 #include <errno.h>
@@ -493,6 +495,15 @@ typedef struct pg {
     int made_schema; /* ... and the schema itself (no DBA made it) */
     char conflict[6]; /* the last error's SQLSTATE when 40001 or 40P01, else "" */
     uint8_t kc[32];   /* the key check of the key this handle opened with */
+    /* Bulk mode (bulk_begin .. bulk_end, in a write transaction): new
+     * records and meta rows wait here, in COPY's binary tuples (records,
+     * fields, blind index) and arrays (meta), until bulk_flush sends them:
+     * before any other statement, at BULK_ROWS or BULK_BYTES, at the end. */
+    int bulk;
+    int bulk_broken;   /* a flush failed: rows acknowledged were lost; only a rollback */
+    int flushing;
+    size_t bk_records, bk_fields, bk_bidx, bk_meta, bk_bytes;
+    struct arr *bk;    /* [BK_RECORDS, BK_FIELDS, BK_BIDX, BK_MKEY, BK_MVAL, BK_MMAC] */
 } pg;
 
 static pg *P(store_backend *be)
@@ -759,6 +770,8 @@ static int pg_err(pg *c, const PGresult *r, const char *what, int fk_rc)
     return vault__err(VAULT_EIO, "postgresql: %s failed (SQLSTATE %s)", what, st);
 }
 
+static int bulk_flush(pg *c);
+
 /* Run one statement; *out (may be NULL: cleared here) gets its result. */
 static int q_ex(pg *c, PGresult **out, const char *what, int fk_rc, const char *sql, const qp *p)
 {
@@ -770,6 +783,12 @@ static int q_ex(pg *c, PGresult **out, const char *what, int fk_rc, const char *
         *out = NULL;
     if (c->dead)
         return vault__err(VAULT_EIO, "postgresql: %s: database connection lost earlier", what);
+    if (c->bulk_broken)
+        return vault__err(VAULT_ESTATE, "postgresql: %s: a bulk load failed in this transaction; "
+                                        "roll it back", what);
+    /* What the statement reads or follows includes the waiting rows. */
+    if (c->bulk && !c->flushing && (c->bk_records || c->bk_meta))
+        GUARD(bulk_flush(c));
     r = PQexecParams(c->conn, sql, p ? p->n : 0, p ? p->types : NULL, p ? p->vals : NULL,
                      p ? p->lens : NULL, p ? p->fmts : NULL, 1);
     s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -951,6 +970,8 @@ static int wr_end(pg *c, int rc)
         return wr_end((c), (call));       \
     } while (0)
 
+static void bulk_reset(pg *c);
+
 static void abandon(pg *c)
 {
     PGresult *r;
@@ -964,6 +985,7 @@ static void abandon(pg *c)
     c->tx = -1;
     c->locked = 0;
     c->dirty = 0;
+    bulk_reset(c);
 }
 
 /* One try of a begin; on failure, nothing of it is left open. */
@@ -1029,6 +1051,10 @@ static int pg_commit(store_backend *be)
     ENSURE(c->tx >= 0, VAULT_ESTATE, "postgresql: commit without a transaction");
     ENSURE(PQtransactionStatus(c->conn) == PQTRANS_INTRANS, VAULT_ESTATE,
            "postgresql: commit of a transaction an earlier error aborted");
+    ENSURE(!c->bulk_broken, VAULT_ESTATE,
+           "postgresql: commit of a transaction whose bulk load failed");
+    if (c->bulk)
+        GUARD(bulk_flush(c));
     if (c->dirty) {
         GUARD(q(c, NULL, "committing", "UPDATE generation SET n = n + 1", NULL));
         bumped = 1;
@@ -1157,8 +1183,12 @@ cleanup:
     return rc;
 }
 
+static int bulk_meta(pg *c, const store_meta *m);
+
 static int pg_meta_put(store_backend *be, const store_meta *m)
 {
+    if (P(be)->bulk)
+        return bulk_meta(P(be), m);
     WRITE_OP(P(be), "writing a meta row", meta_put(P(be), m));
 }
 
@@ -1637,8 +1667,284 @@ cleanup:
     return rc;
 }
 
+/* ---- bulk mode ----
+ * A load (import, a copy into this store) writes new records and meta
+ * rows that nothing reads back until it is done; each is a handful of
+ * round trips on its own.  In bulk mode they wait in memory and go in
+ * BULK_ROWS at a time: the records, fields and blind-index rows with one
+ * COPY (binary) each, the meta rows with one INSERT ... ON CONFLICT over
+ * arrays, under one savepoint.  Any other statement first sends what
+ * waits, so reads, counts and commits see every write made before them.
+ * The rows' errors (a taken id, a grade key the store lacks) come at the
+ * flush, for the batch; the rows acknowledged before are lost with it, so
+ * the transaction is then good only for a rollback (bulk_broken): nothing
+ * acknowledged is ever committed without the rest. */
+
+#define BULK_ROWS 2000
+#define BULK_BYTES (8u << 20)
+
+enum { BK_RECORDS, BK_FIELDS, BK_BIDX, BK_MKEY, BK_MVAL, BK_MMAC, BK_N };
+
+static void bulk_reset(pg *c)
+{
+    size_t i;
+
+    if (c->bk) {
+        for (i = 0; i < BK_N; i++) {
+            if (c->bk[i].p)
+                sodium_memzero(c->bk[i].p, c->bk[i].cap);
+            arr_free(&c->bk[i]);
+        }
+        free(c->bk);
+        c->bk = NULL;
+    }
+    c->bulk = c->bulk_broken = c->flushing = 0;
+    c->bk_records = c->bk_fields = c->bk_bidx = c->bk_meta = c->bk_bytes = 0;
+}
+
+static void bulk_start_meta(pg *c)
+{
+    arr_start(&c->bk[BK_MKEY], OID_TEXT);
+    arr_start(&c->bk[BK_MVAL], OID_BYTEA);
+    arr_start(&c->bk[BK_MMAC], OID_BYTEA);
+}
+
+/* COPY binary: a tuple's field count, then each field's length and bytes. */
+static void cp_tuple(arr *a, uint16_t n)
+{
+    uint8_t b[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+
+    arr_raw(a, b, 2);
+}
+
+static void cp_val(arr *a, const void *v, size_t n)
+{
+    uint8_t l[4];
+
+    if (n > INT32_MAX) {
+        a->err = 1;
+        return;
+    }
+    put_be32(l, v ? (uint32_t)n : 0xFFFFFFFFu);
+    arr_raw(a, l, 4);
+    if (v && n)
+        arr_raw(a, v, n);
+}
+
+static void cp_text(arr *a, const char *s, size_t n)
+{
+    cp_val(a, s, n);
+}
+
+static void cp_int(arr *a, int64_t v)
+{
+    uint8_t b[8];
+
+    put_be64(b, (uint64_t)v);
+    cp_val(a, b, 8);
+}
+
+/* One COPY ... FROM STDIN (FORMAT binary) of the tuples in a. */
+static int copy_in(pg *c, const char *what, const char *sql, const arr *a)
+{
+    static const uint8_t head[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
+    static const uint8_t tail[2] = {0xff, 0xff};
+    int rc = VAULT_OK;
+    PGresult *r;
+
+    r = PQexec(c->conn, sql);
+    if (!r || PQresultStatus(r) != PGRES_COPY_IN) {
+        rc = pg_err(c, r, what, VAULT_EINVALID);
+        PQclear(r);
+        return rc;
+    }
+    PQclear(r);
+    if (PQputCopyData(c->conn, (const char *)head, sizeof head) != 1 ||
+        PQputCopyData(c->conn, (const char *)a->p, (int)a->len) != 1 ||
+        PQputCopyData(c->conn, (const char *)tail, sizeof tail) != 1 ||
+        PQputCopyEnd(c->conn, NULL) != 1)
+        return lost(c, what);
+    r = PQgetResult(c->conn);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = pg_err(c, r, what, VAULT_EINVALID);
+    PQclear(r);
+    while ((r = PQgetResult(c->conn)) != NULL)
+        PQclear(r);
+    return rc;
+}
+
+static int bulk_flush(pg *c)
+{
+    int rc = VAULT_OK;
+    qp p = {0};
+    size_t i;
+
+    if (!c->bulk || (!c->bk_records && !c->bk_meta))
+        return VAULT_OK;
+    ENSURE(!c->bulk_broken, VAULT_ESTATE, "postgresql: a bulk load failed in this transaction");
+    for (i = 0; i < BK_N; i++)
+        ENSURE(!c->bk[i].err, VAULT_ENOMEM, "out of memory");
+    c->flushing = 1;
+    GUARD(q(c, NULL, "loading rows", "SAVEPOINT vault_bulk", NULL));
+    if (c->bk_records)
+        GUARD(copy_in(c, "loading records",
+                      "COPY records(shard, id, jurisdiction, created, updated, version, mac)"
+                      " FROM STDIN (FORMAT binary)", &c->bk[BK_RECORDS]));
+    if (c->bk_fields)
+        GUARD(copy_in(c, "loading fields",
+                      "COPY fields(shard, record_id, name, grade, key_version, counter, ct, digest)"
+                      " FROM STDIN (FORMAT binary)", &c->bk[BK_FIELDS]));
+    if (c->bk_bidx)
+        GUARD(copy_in(c, "loading the blind index",
+                      "COPY blind_index(shard, id, field, digest) FROM STDIN (FORMAT binary)",
+                      &c->bk[BK_BIDX]));
+    if (c->bk_meta) {
+        p_arr(&p, &c->bk[BK_MKEY], OID_TEXT_ARRAY);
+        p_arr(&p, &c->bk[BK_MVAL], OID_BYTEA_ARRAY);
+        p_arr(&p, &c->bk[BK_MMAC], OID_BYTEA_ARRAY);
+        /* a key put twice in the batch: its last value */
+        GUARD(q(c, NULL, "loading meta rows",
+                "INSERT INTO meta(key, value, mac) SELECT DISTINCT ON (k) k, v, m"
+                " FROM unnest($1::text[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS u(k, v, m, o)"
+                " ORDER BY k, o DESC"
+                " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, mac = EXCLUDED.mac", &p));
+    }
+    GUARD(q(c, NULL, "loading rows", "RELEASE SAVEPOINT vault_bulk", NULL));
+    c->dirty = 1;
+cleanup:
+    c->flushing = 0;
+    if (rc < 0 && !c->dead)
+        c->bulk_broken = 1;
+    if (c->bk) {
+        for (i = 0; i < BK_MKEY; i++) {
+            if (c->bk[i].p)
+                sodium_memzero(c->bk[i].p, c->bk[i].len);
+            c->bk[i].len = 0;
+            c->bk[i].err = 0;
+        }
+        for (i = BK_MKEY; i < BK_N; i++) {
+            if (c->bk[i].p)
+                sodium_memzero(c->bk[i].p, c->bk[i].cap);
+            arr_free(&c->bk[i]);
+        }
+        bulk_start_meta(c);
+    }
+    c->bk_records = c->bk_fields = c->bk_bidx = c->bk_meta = c->bk_bytes = 0;
+    return rc;
+}
+
+static int bulk_full(pg *c)
+{
+    size_t i, bytes = 0;
+
+    for (i = 0; i < BK_N; i++)
+        bytes += c->bk[i].len;
+    return c->bk_records + c->bk_meta >= BULK_ROWS || bytes >= BULK_BYTES;
+}
+
+static int bulk_record(pg *c, const store_record *row)
+{
+    int rc = VAULT_OK;
+    const char *j = row->jurisdiction;
+    size_t i, sl;
+    arr *rec = &c->bk[BK_RECORDS], *fld = &c->bk[BK_FIELDS], *bx = &c->bk[BK_BIDX];
+
+    GUARD(record_check(row));
+    ENSURE(!c->bulk_broken, VAULT_ESTATE, "postgresql: a bulk load failed in this transaction");
+    sl = shard_len(j);
+    cp_tuple(rec, 7);
+    cp_text(rec, j, sl);
+    cp_val(rec, row->id, VAULT_ID_BYTES);
+    cp_text(rec, j, strlen(j));
+    cp_int(rec, row->created);
+    cp_int(rec, row->updated);
+    cp_int(rec, row->version);
+    cp_val(rec, row->mac, STORE_MAC_BYTES);
+    c->bk_records++;
+    for (i = 0; i < row->nfields; i++) {
+        const store_field *f = &row->fields[i];
+        cp_tuple(fld, 8);
+        cp_text(fld, j, sl);
+        cp_val(fld, row->id, VAULT_ID_BYTES);
+        cp_text(fld, f->name, strlen(f->name));
+        cp_text(fld, f->grade, strlen(f->grade));
+        cp_int(fld, f->key_version);
+        cp_int(fld, f->counter);
+        cp_val(fld, f->ct ? f->ct : (const uint8_t *)"", f->ct_len);
+        cp_val(fld, f->digest_len ? f->digest : NULL, f->digest_len);
+        c->bk_fields++;
+        if (f->digest_len) {
+            cp_tuple(bx, 4);
+            cp_text(bx, j, sl);
+            cp_val(bx, row->id, VAULT_ID_BYTES);
+            cp_text(bx, f->name, strlen(f->name));
+            cp_val(bx, f->digest, f->digest_len);
+            c->bk_bidx++;
+        }
+    }
+    ENSURE(!rec->err && !fld->err && !bx->err, VAULT_ENOMEM, "out of memory");
+    if (bulk_full(c))
+        GUARD(bulk_flush(c));
+cleanup:
+    return rc;
+}
+
+static int bulk_meta(pg *c, const store_meta *m)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(m->key && (m->value || !m->len), VAULT_EINVALID, "postgresql: meta row incomplete");
+    ENSURE(!c->bulk_broken, VAULT_ESTATE, "postgresql: a bulk load failed in this transaction");
+    arr_add(&c->bk[BK_MKEY], m->key, strlen(m->key));
+    arr_add(&c->bk[BK_MVAL], m->value ? m->value : (const uint8_t *)"", m->len);
+    arr_add(&c->bk[BK_MMAC], m->mac, STORE_MAC_BYTES);
+    ENSURE(!c->bk[BK_MKEY].err && !c->bk[BK_MVAL].err && !c->bk[BK_MMAC].err, VAULT_ENOMEM,
+           "out of memory");
+    c->bk_meta++;
+    if (bulk_full(c))
+        GUARD(bulk_flush(c));
+cleanup:
+    return rc;
+}
+
+static int pg_bulk_begin(store_backend *be, size_t expected)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK;
+
+    (void)expected;
+    GUARD(need_read(c));
+    ENSURE(c->tx != STORE_TX_SNAPSHOT, VAULT_ESTATE, "postgresql: a bulk load in a read-only "
+                                                     "transaction");
+    if (c->bulk)
+        return VAULT_OK;
+    if (!c->locked)
+        GUARD(lock_step(c));
+    c->bk = calloc(BK_N, sizeof *c->bk);
+    ENSURE(c->bk, VAULT_ENOMEM, "out of memory");
+    bulk_start_meta(c);
+    c->bulk = 1;
+cleanup:
+    return rc;
+}
+
+static int pg_bulk_end(store_backend *be)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK;
+
+    if (!c->bulk)
+        return VAULT_OK;
+    GUARD(bulk_flush(c));
+    bulk_reset(c);
+cleanup:
+    return rc;
+}
+
 static int pg_record_write(store_backend *be, const store_record *row, int is_new)
 {
+    if (P(be)->bulk && is_new)
+        return bulk_record(P(be), row);
     WRITE_OP(P(be), "writing a record", record_write(P(be), row, is_new));
 }
 
@@ -2803,8 +3109,8 @@ static const store_backend pg_table = {
     .grant_scan = pg_grant_scan,
     .quota_count = pg_quota_count,
     .quota_add = pg_quota_add,
-    .bulk_begin = NULL,
-    .bulk_end = NULL,
+    .bulk_begin = pg_bulk_begin,
+    .bulk_end = pg_bulk_end,
     .iter_free = pg_iter_free,
     .deferred_writes = 1,
     .audit_state_put = pg_audit_state_put,
@@ -3096,18 +3402,23 @@ static int rotation_allowed(pg *c, const char *live)
     int rc = VAULT_OK;
     PGresult *r = NULL;
     qp p = {0};
-    char tables[400], sql[1200];
+    char tables[400], sql[1600];
 
     rotated_array(tables, sizeof tables);
+    /* has_*_privilege with a list is true when any one is held: one
+     * privilege a call. */
     snprintf(sql, sizeof sql,
              "SELECT has_database_privilege(current_database(), 'CREATE')::int::int8,"
-             " (SELECT count(*) FROM unnest(%s) t WHERE to_regclass(quote_ident($1) || '.' || t)"
-             "  IS NULL OR NOT has_table_privilege(quote_ident($1) || '.' || t,"
-             "  'SELECT, INSERT, DELETE')),"
+             " (SELECT count(*) FROM unnest(%s) t, (VALUES ('SELECT'), ('INSERT'), ('DELETE')) w(p)"
+             "  WHERE to_regclass(quote_ident($1) || '.' || t) IS NULL"
+             "  OR NOT has_table_privilege(quote_ident($1) || '.' || t, w.p)),"
              " (to_regclass(quote_ident($1) || '.audit') IS NOT NULL"
-             "  AND has_table_privilege(quote_ident($1) || '.store_info', 'SELECT, UPDATE')"
-             "  AND has_table_privilege(quote_ident($1) || '.generation', 'SELECT, UPDATE')"
-             "  AND has_table_privilege(quote_ident($1) || '.audit', 'SELECT, INSERT'))::int::int8",
+             "  AND has_table_privilege(quote_ident($1) || '.store_info', 'SELECT')"
+             "  AND has_table_privilege(quote_ident($1) || '.store_info', 'UPDATE')"
+             "  AND has_table_privilege(quote_ident($1) || '.generation', 'SELECT')"
+             "  AND has_table_privilege(quote_ident($1) || '.generation', 'UPDATE')"
+             "  AND has_table_privilege(quote_ident($1) || '.audit', 'SELECT')"
+             "  AND has_table_privilege(quote_ident($1) || '.audit', 'INSERT'))::int::int8",
              tables);
     p_text(&p, live);
     GUARD(q(c, &r, "checking the rotation's privileges", sql, &p));
@@ -3118,8 +3429,73 @@ static int rotation_allowed(pg *c, const char *live)
            "postgresql: %s: master-key rotation needs SELECT, INSERT and DELETE on the tables of "
            "schema %s and UPDATE on its store_info and generation: run it as the vault's owner",
            c->shown, live);
+    PQclear(r);
+    r = NULL;
+    /* The swap deletes the live rows: nothing outside the vault may hang
+     * on them (a foreign key would cascade, null or refuse), and no
+     * publication may carry the deletes (quota_use has no key). */
+    GUARD(q(c, &r, "checking what refers to the vault",
+            "SELECT (SELECT format('%s on %s', k.conname, k.conrelid::regclass) FROM pg_constraint k"
+            "  JOIN pg_class t ON t.oid = k.confrelid JOIN pg_namespace n ON n.oid = t.relnamespace"
+            "  WHERE k.contype = 'f' AND n.nspname = $1 AND k.connamespace <> n.oid LIMIT 1),"
+            " (SELECT string_agg(DISTINCT pubname, ', ') FROM pg_publication_tables"
+            "  WHERE schemaname = $1)", &p));
+    ENSURE(PQgetisnull(r, 0, 0), VAULT_ESTATE,
+           "postgresql: %s: the foreign key %s refers to a table of schema %s: the rotation would "
+           "delete through it; drop it first", c->shown, PQgetvalue(r, 0, 0), live);
+    ENSURE(PQgetisnull(r, 0, 1), VAULT_ESTATE,
+           "postgresql: %s: schema %s's tables are in the publication %s: take them out for the "
+           "rotation", c->shown, live, PQgetvalue(r, 0, 1));
 cleanup:
     PQclear(r);
+    return rc;
+}
+
+int store_pg_rotation_allowed(const char *live_loc)
+{
+    int rc = VAULT_OK;
+    pg *c = NULL;
+
+    GUARD(connect_to(&c, live_loc));
+    GUARD(rotation_allowed(c, c->schema));
+cleanup:
+    pg_free(c ? &c->base : NULL);
+    return rc;
+}
+
+int store_pg_which_key(const char *location, const uint8_t *const *keys, size_t n, int *which)
+{
+    int rc = VAULT_OK;
+    pg *c = NULL;
+    PGresult *r = NULL;
+    qp p = {0};
+    const uint8_t *kc;
+    uint8_t want[32];
+    size_t len = 0, i;
+
+    *which = -1;
+    GUARD(connect_to(&c, location));
+    GUARD(q(c, NULL, "reading the vault's key check", "BEGIN", NULL));
+    c->tx = STORE_TX_WRITE;
+    /* the write lock: waits for a transaction holding it (a commit under
+     * way) to end, so what is read after is its outcome */
+    p_int(&p, c->write_key);
+    GUARD(q(c, NULL, "taking the write lock", "SELECT pg_advisory_xact_lock($1)", &p));
+    GUARD(q(c, &r, "reading the vault's key check", "SELECT keycheck FROM store_info", NULL));
+    kc = PQntuples(r) == 1 ? r_bytes(r, 0, 0, &len) : NULL;
+    ENSURE(kc && len == 32, VAULT_EINTEGRITY, "postgresql: %s: the vault's store row is missing",
+           c->shown);
+    for (i = 0; i < n; i++) {
+        keycheck_of(want, keys[i], c->schema);
+        if (sodium_memcmp(kc, want, 32) == 0)
+            *which = (int)i;
+    }
+cleanup:
+    sodium_memzero(want, sizeof want);
+    PQclear(r);
+    if (c)
+        abandon(c);
+    pg_free(c ? &c->base : NULL);
     return rc;
 }
 
@@ -3246,15 +3622,16 @@ static int swap_one(pg *c, const char *live, const char *next, const uint8_t key
                     const char *mark)
 {
     int rc = VAULT_OK, state = 0;
-    char sql[512];
+    char sql[1024]; /* the longest, the comparison: 257 + 6 names of at most 63 */
     uint8_t kc[32];
     qp p = {0};
     PGresult *r = NULL;
     int64_t last;
     size_t i, k;
 
-    ENSURE(schema_ok(live) && schema_ok(next) && strcmp(live, next) != 0, VAULT_EINVALID,
-           "postgresql: rotation: bad schema names");
+    ENSURE(schema_ok(live) && schema_ok(next) && strcmp(live, next) != 0 &&
+               strlen(live) <= PG_SCHEMA_MAX && strlen(next) <= PG_SCHEMA_MAX,
+           VAULT_EINVALID, "postgresql: rotation: bad schema names");
     GUARD(copy_state(c, &state, next, mark));
     ENSURE(state == 1, VAULT_EINTEGRITY,
            "postgresql: %s: schema %s is not this rotation's copy", c->shown, next);
@@ -3264,6 +3641,7 @@ static int swap_one(pg *c, const char *live, const char *next, const uint8_t key
              " (SELECT count(*) FROM %s.audit l JOIN %s.audit n USING (pos)"
              "  WHERE l.pos = (SELECT max(pos) FROM %s.audit) AND l.head = n.head)",
              live, next, live, live, next, live);
+    ENSURE(strlen(sql) < sizeof sql - 1, VAULT_EINVALID, "postgresql: rotation: names too long");
     GUARD(q(c, &r, "comparing the copy with the vault", sql, NULL));
     ENSURE(r_int(r, 0, 0) == 1, VAULT_ESTATE,
            "postgresql: %s: the copy's schema version is not the vault's", c->shown);
@@ -3315,6 +3693,12 @@ int store_pg_rotate_swap(store_backend *be, const char *live_rk_loc, const char 
     GUARD(loc_parse(&lrk, live_rk_loc));
     GUARD(loc_parse(&n, next_loc));
     GUARD(loc_parse(&nrk, next_rk_loc));
+    /* The commit must stay committed: the keys file is replaced once it
+     * returns (an asynchronous commit lost in a crash or failover would
+     * leave the tables under keys no file holds). */
+    GUARD(q(c, NULL, "rotating the vault's key",
+            "SELECT set_config('synchronous_commit', CASE current_setting('synchronous_commit')"
+            " WHEN 'remote_apply' THEN 'remote_apply' ELSE 'on' END, true)", NULL));
     rotation_mark(mark, sizeof mark, c->schema, id);
     GUARD(swap_one(c, c->schema, n.schema, key, mark));
     rotation_mark(mark, sizeof mark, lrk.schema, id);

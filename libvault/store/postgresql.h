@@ -47,6 +47,15 @@ int store_postgresql_open(store_backend **out, const char *location, const uint8
  * with their owner, privileges and dependants; the audit rows appended),
  * the key checks computed for the live names, the copies dropped.  Nothing
  * changes until the caller commits. */
+/* store_pg_rotation_allowed: the role may rotate the vault at live_loc
+ * (VAULT_EDENIED), and nothing outside it would be changed by the swap (a
+ * foreign key into its tables, a publication of them: VAULT_ESTATE).
+ * store_pg_which_key: under the vault's write lock (so after any
+ * transaction holding it has ended), which of keys[0..n-1] the vault's
+ * key check is of (*which, -1 for none). */
+int store_pg_rotation_allowed(const char *live_loc) VAULT_MUST_CHECK;
+int store_pg_which_key(const char *location, const uint8_t *const *keys, size_t n,
+                       int *which) VAULT_MUST_CHECK;
 int store_pg_rotation_prepare(const char *live_loc, const char *next_loc,
                               const uint8_t id[VAULT_ID_BYTES], int *cleaned) VAULT_MUST_CHECK;
 int store_pg_rotation_discard(const char *live_loc, const char *next_loc,

@@ -1772,11 +1772,40 @@ cleanup:
     return rc;
 }
 
+int store_under_write_lock(store *s, int (*fn)(void *arg), void *arg)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(s && fn, VAULT_EINVALID, "store_under_write_lock: missing argument");
+    ENSURE(!s->in_tx, VAULT_ESTATE, "store: already in a transaction");
+    GUARD(store_begin(s, STORE_TX_WRITE));
+    rc = fn(arg);
+    store_rollback(s);
+cleanup:
+    return rc;
+}
+
 static int rotation_locations(const char *live, const char *next)
 {
     if (!live || !next || !store_pg_is_location(live) || !store_pg_is_location(next))
         return vault__err(VAULT_ESTATE, "store: only a PostgreSQL vault's copy is made so");
     return VAULT_OK;
+}
+
+int store_rotation_allowed(const char *live_location)
+{
+    int rc = rotation_locations(live_location, live_location);
+
+    return rc < 0 ? rc : store_pg_rotation_allowed(live_location);
+}
+
+int store_which_key(const char *location, const uint8_t *const *keys, size_t n, int *which)
+{
+    int rc = rotation_locations(location, location);
+
+    if (rc == VAULT_OK && (!keys || !which))
+        rc = vault__err(VAULT_EINVALID, "store_which_key: missing argument");
+    return rc < 0 ? rc : store_pg_which_key(location, keys, n, which);
 }
 
 int store_rotation_prepare(const char *live_location, const char *next_location,

@@ -340,6 +340,16 @@ int store_copy_rekey(store_copy_stats *out, store *from, store *to, const store_
  * of the vault's tables and of its record-key store's at
  * live_rk_location, the tables kept.  The caller's commit makes it so.
  * VAULT_ESTATE for another backend. */
+/* fn(arg) while s holds its write lock, in a write transaction that
+ * writes nothing and is rolled back after (its begin reads the store's key
+ * check on PostgreSQL: a store whose key changed fails with VAULT_EAUTH
+ * before fn runs).  Outside a transaction; fn's result is returned. */
+int store_under_write_lock(store *s, int (*fn)(void *arg), void *arg) VAULT_MUST_CHECK;
+/* PostgreSQL only (postgresql.h): the rotation's checks before anything
+ * is made, and which key a vault is under, read under its write lock. */
+int store_rotation_allowed(const char *live_location) VAULT_MUST_CHECK;
+int store_which_key(const char *location, const uint8_t *const *keys, size_t n,
+                    int *which) VAULT_MUST_CHECK;
 int store_rotation_prepare(const char *live_location, const char *next_location,
                            const uint8_t id[VAULT_ID_BYTES], int *cleaned) VAULT_MUST_CHECK;
 int store_rotation_discard(const char *live_location, const char *next_location,

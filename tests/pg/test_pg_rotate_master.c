@@ -13,16 +13,24 @@
  *    next transaction, reads and writes alike, and writes nothing;
  *  - test_tampered: a DBA's change to a record's jurisdiction stops the
  *    rotation (VAULT_EINTEGRITY) and changes nothing;
- *  - test_crash: SIGKILL before the swap leaves the old vault and copies
- *    the next rotation drops; SIGKILL after the swap's commit, before the
+ *  - test_crash: SIGKILL after the copy, the seal or the swap (before its
+ *    commit) leaves the old vault and copies the next rotation drops; SIGKILL after the swap's commit, before the
  *    keys file is renamed, is finished by the next open;
  *  - test_not_ours: a schema of the copy's name that is not this vault's
  *    copy is refused (VAULT_EEXISTS) and left whole;
  *  - test_lost_commit: the connection lost at the commit: the rotation
  *    asks the server, finds it did not take, and removes its copies and
- *    keys file under the lock; the vault is as it was;
- *  - test_denied: a role without the privileges the swap needs is refused
- *    before anything is made. */
+ *    keys file under the lock; the vault is as it was
+ *    (the connection cut before COMMIT);
+ *  - test_denied: a role without the privileges the swap needs on the
+ *    record-key store is refused before anything is made;
+ *  - test_foreign_key: a DBA's table referring to the vault's records by
+ *    foreign key is refused up front (the swap would delete through it);
+ *  - test_lost_reply: the commit took but its reply was lost: the keys
+ *    file is put in place after reading the key check under the lock;
+ *  - test_rotations_cross: a second rotation that begins after the first
+ *    committed, and dies, leaves a KEYS.rotating the first must not take
+ *    for its own. */
 #include "pgtest.h"
 
 #include <sodium.h>
@@ -323,23 +331,27 @@ static void test_crash(void **state)
     rm r;
     vault *v = NULL;
     vault_master_rotation m;
+    int n;
 
     (void)state;
-    /* before the swap: the old vault, copies and a keys file left */
-    rm_make(&r);
-    killed_at(&r, 4);
-    assert_true(copies_left(&r) > 0);
-    assert_int_equal(vault_open(&v, r.loc, &r.s3), VAULT_EAUTH);
-    rm_whole(&r, &r.s1);
-    memset(&m, 0, sizeof m);
-    if (vault_key_rotate_master(&m, r.loc, &r.s1, &r.s3, "new", VAULT_ROTATE_MASTER_DROP_CURRENT,
-                                NULL, NULL) != 0)
-        fail_msg("rotate again: %s", vault_error_last());
-    assert_int_equal(m.cleaned, 1);
-    assert_int_equal(copies_left(&r), 0);
-    assert_int_equal(vault_open(&v, r.loc, &r.s1), VAULT_EAUTH);
-    rm_whole(&r, &r.s3);
-    rm_free(&r);
+    /* after the copy, after the seal, after the swap (its commit not
+     * sent): the old vault, copies and a keys file left */
+    for (n = 3; n <= 5; n++) {
+        rm_make(&r);
+        killed_at(&r, n);
+        assert_true(copies_left(&r) > 0);
+        assert_int_equal(vault_open(&v, r.loc, &r.s3), VAULT_EAUTH);
+        rm_whole(&r, &r.s1);
+        memset(&m, 0, sizeof m);
+        if (vault_key_rotate_master(&m, r.loc, &r.s1, &r.s3, "new",
+                                    VAULT_ROTATE_MASTER_DROP_CURRENT, NULL, NULL) != 0)
+            fail_msg("rotate again after step %d: %s", n, vault_error_last());
+        assert_int_equal(m.cleaned, 1);
+        assert_int_equal(copies_left(&r), 0);
+        assert_int_equal(vault_open(&v, r.loc, &r.s1), VAULT_EAUTH);
+        rm_whole(&r, &r.s3);
+        rm_free(&r);
+    }
 
     /* after the swap's commit, before the keys file's rename */
     rm_make(&r);
@@ -429,19 +441,22 @@ static void test_denied(void **state)
 
     (void)state;
     rm_make(&r);
-    /* a login role that may read and write the vault, as an application
-     * does, but not replace it (no DELETE; no CREATE on the database,
-     * which PUBLIC doesn't have) */
+    /* a login role that may make schemas and replace the data's rows, but
+     * not delete from the record-key store: refused before anything is
+     * made, the data's copy included */
     dba_exec(r.schema, "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname ="
-                       " 'rm_weak') THEN CREATE ROLE rm_weak LOGIN; END IF; END $$;"
+                       " 'rm_weak') THEN CREATE ROLE rm_weak LOGIN; END IF;"
+                       " EXECUTE format('GRANT CREATE ON DATABASE %I TO rm_weak',"
+                       " current_database()); END $$;"
                        "GRANT USAGE ON SCHEMA %s, %s_rkeys TO rm_weak;"
-                       "GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA %s, %s_rkeys"
-                       " TO rm_weak");
+                       "GRANT ALL ON ALL TABLES IN SCHEMA %s TO rm_weak;"
+                       "GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA %s_rkeys TO rm_weak");
     snprintf(weak, sizeof weak, "%s&user=rm_weak", r.loc);
     before = tu_read_file(r.keys, &nb);
     assert_int_equal(vault_key_rotate_master(NULL, weak, &r.s1, &r.s3, NULL, 0, NULL, NULL),
                      VAULT_EDENIED);
-    assert_non_null(strstr(vault_error_last(), "needs"));
+    if (!strstr(vault_error_last(), "_rkeys"))
+        fail_msg("%s", vault_error_last());
     assert_int_equal(copies_left(&r), 0);
     after = tu_read_file(r.keys, &na);
     assert_int_equal(na, nb);
@@ -449,6 +464,108 @@ static void test_denied(void **state)
     rm_whole(&r, &r.s1);
     free(before);
     free(after);
+    dba_exec(r.schema, "DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM rm_weak',"
+                       " current_database()); END $$");
+    rm_free(&r);
+}
+
+/* A DBA's table that refers to the vault's records by foreign key: the
+ * swap would delete through it, so the rotation refuses up front. */
+static void test_foreign_key(void **state)
+{
+    rm r;
+
+    (void)state;
+    rm_make(&r);
+    dba_exec(r.schema, "CREATE SCHEMA IF NOT EXISTS dba_reports;"
+                       "CREATE TABLE dba_reports.%s_cases(id bytea REFERENCES %s.records(id)"
+                       " ON DELETE CASCADE, note text);"
+                       "INSERT INTO dba_reports.%s_cases SELECT id, 'keep' FROM %s.records");
+    assert_int_equal(vault_key_rotate_master(NULL, r.loc, &r.s1, &r.s3, NULL, 0, NULL, NULL),
+                     VAULT_ESTATE);
+    assert_non_null(strstr(vault_error_last(), "foreign key"));
+    assert_int_equal(copies_left(&r), 0);
+    assert_int_equal(dba_count(r.schema, "SELECT count(*) FROM dba_reports.%s_cases"), 1);
+    rm_whole(&r, &r.s1);
+    rm_free(&r);
+}
+
+/* The commit took but its reply was lost: the rotation reads the key
+ * check under the lock, finds the new one, and puts the keys file in
+ * place. */
+static void test_lost_reply(void **state)
+{
+    rm r;
+    vault *v = NULL;
+    vault_master_rotation m;
+
+    (void)state;
+    rm_make(&r);
+    memset(&m, 0, sizeof m);
+    vault__rotate_master_lose_reply = 1;
+    if (vault_key_rotate_master(&m, r.loc, &r.s1, &r.s3, "new", VAULT_ROTATE_MASTER_DROP_CURRENT,
+                                NULL, NULL) != 0)
+        fail_msg("rotate: %s", vault_error_last());
+    vault__rotate_master_lose_reply = 0;
+    assert_int_equal(copies_left(&r), 0);
+    assert_int_equal(vault_open(&v, r.loc, &r.s1), VAULT_EAUTH);
+    rm_whole(&r, &r.s3);
+    rm_free(&r);
+}
+
+/* Rotation A has committed; before it puts its keys file in place,
+ * rotation B opens (which puts A's file in place), writes its own
+ * KEYS.rotating and dies before its commit.  A must not take B's file
+ * for its own. */
+static rm *race_r;
+static void second_rotation_at(int n)
+{
+    pid_t pid;
+    int status;
+
+    if (n != 6)
+        return;
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int rc;
+        vault__rotate_master_hook = NULL;
+        vault__rotate_master_stop = 3;
+        rc = vault_key_rotate_master(NULL, race_r->loc, &race_r->s1, &race_r->s2, NULL, 0, NULL,
+                                     NULL);
+        _exit(rc == 0 ? 42 : 43);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+static void test_rotations_cross(void **state)
+{
+    rm r;
+    vault *v = NULL;
+    char next_keys[800];
+
+    (void)state;
+    rm_make(&r);
+    snprintf(next_keys, sizeof next_keys, "%s.rotating", r.keys);
+    race_r = &r;
+    vault__rotate_master_hook = second_rotation_at;
+    /* A keeps s1 and adds s3; B (killed) keeps s1 and adds s2 */
+    if (vault_key_rotate_master(NULL, r.loc, &r.s1, &r.s3, "a", 0, NULL, NULL) != 0)
+        fail_msg("rotate A: %s", vault_error_last());
+    vault__rotate_master_hook = NULL;
+    assert_int_equal(access(next_keys, F_OK), 0); /* B's, uncommitted */
+    assert_true(copies_left(&r) > 0);
+    rm_whole(&r, &r.s3);
+    rm_whole(&r, &r.s1);
+    assert_int_equal(vault_open(&v, r.loc, &r.s2), VAULT_EAUTH);
+    /* the next rotation removes B's leftovers */
+    if (vault_key_rotate_master(NULL, r.loc, &r.s1, NULL, NULL, 0, NULL, NULL) != 0)
+        fail_msg("rotate again: %s", vault_error_last());
+    assert_int_equal(copies_left(&r), 0);
+    assert_int_equal(access(next_keys, F_OK), -1);
+    rm_whole(&r, &r.s1);
     rm_free(&r);
 }
 
@@ -462,6 +579,9 @@ int main(void)
         cmocka_unit_test(test_not_ours),
         cmocka_unit_test(test_lost_commit),
         cmocka_unit_test(test_denied),
+        cmocka_unit_test(test_foreign_key),
+        cmocka_unit_test(test_lost_reply),
+        cmocka_unit_test(test_rotations_cross),
     };
 
     return pgtest_run("test_pg_rotate_master", tests, sizeof tests / sizeof tests[0]);
