@@ -100,7 +100,9 @@ static void write_csv(vb *b)
 
 static void keyfile_secret(vault_secret *sec, const char *key)
 {
-    memset(sec, 0, sizeof *sec);
+    vault_secret init = VAULT_SECRET_INIT;
+
+    *sec = init;
     sec->kind = VAULT_UNLOCK_KEYFILE;
     sec->data = key;
 }

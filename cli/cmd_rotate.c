@@ -109,10 +109,13 @@ int cmd_key_rotate(cli *c, int argc, char **argv)
 
 static void print_master_summary(const cli *c, const vault_master_rotation *m)
 {
-    char line[1200];
+    char line[1600], shown[1024];
     size_t i, n = 0;
     char dropped[400] = "";
 
+    /* A PostgreSQL location's password is never printed. */
+    if (vault_location_shown(shown, sizeof shown, c->vault_path) < 0)
+        snprintf(shown, sizeof shown, "(vault)");
     for (i = 0; i < m->slots_dropped && i < 32 && n < sizeof dropped - 12; i++)
         n += (size_t)snprintf(dropped + n, sizeof dropped - n, "%s%d", i ? ", " : "",
                               m->dropped[i]);
@@ -121,7 +124,7 @@ static void print_master_summary(const cli *c, const vault_master_rotation *m)
         for (i = 0; arr && i < m->slots_dropped && i < 32; i++)
             json_array_append_new(arr, json_integer(m->dropped[i]));
         o = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:b}", "vault",
-                      c->vault_path, "ok", 1, "records", (json_int_t)m->records,
+                      shown, "ok", 1, "records", (json_int_t)m->records,
                       "digests_recomputed", (json_int_t)m->digests, "record_keys",
                       (json_int_t)m->record_keys, "erasures_kept", (json_int_t)m->erased,
                       "grade_keys", (json_int_t)m->grade_keys, "audit_entries",
@@ -139,10 +142,10 @@ static void print_master_summary(const cli *c, const vault_master_rotation *m)
              "master key of %s replaced: %llu records (%llu blind-index digests computed "
              "anew), %llu record keys and %llu grade-key versions wrapped anew; %llu audit "
              "entries carried, an entry and a checkpoint added\n",
-             c->vault_path, (unsigned long long)m->records, (unsigned long long)m->digests,
+             shown, (unsigned long long)m->records, (unsigned long long)m->digests,
              (unsigned long long)m->record_keys, (unsigned long long)m->grade_keys,
              (unsigned long long)m->entries);
-    cli_put_lines(stdout, line); /* the path as typed: escaped */
+    cli_put_lines(stdout, line); /* the path as shown: escaped */
     if (m->slot_kept >= 0)
         printf("keyslot %d (the secret used now) kept\n", m->slot_kept);
     if (m->slot_added >= 0)

@@ -44,6 +44,16 @@ static int take_call(char *id, vault_session *desk, const char *appeal)
                : EXIT_OK;
 }
 
+/* The handle's alarms, shown as vaultd would raise them (its log,
+ * alarms.command, alarms.webhook): never a value. */
+static void demo_alarm(const vault_alarm *a, void *arg)
+{
+    (void)arg;
+    printf("  An alarm is raised (vaultd: its log, alarms.command, alarms.webhook): %s %s: %s\n"
+           "    (%s/%s, %s), record %.8s...\n", a->kind, a->name, a->user, a->role,
+           a->department, a->purpose, a->record);
+}
+
 int demo_hotline(const char *vault_path, const char *key_path, const char *policy)
 {
     static const char *const bureau_view[] = {"appeal", "address", "name", "phone",
@@ -52,9 +62,9 @@ int demo_hotline(const char *vault_path, const char *key_path, const char *polic
     static const char *const phone[] = {"phone"};
     const char *reply = "已责令施工单位22:00后停工，次日复查";
     vault *v = NULL;
-    vault_session *desk = NULL, *followup = NULL, *bureau = NULL;
+    vault_session *desk = NULL, *followup = NULL, *bureau = NULL, *market = NULL;
     vault_secret secret = VAULT_SECRET_INIT;
-    vault_result *r1 = NULL, *r2 = NULL;
+    vault_result *r1 = NULL, *r2 = NULL, *r3 = NULL;
     char first[VAULT_ID_HEX_SIZE], second[VAULT_ID_HEX_SIZE], *report = NULL;
     int ex = EXIT_OK;
 
@@ -67,10 +77,16 @@ int demo_hotline(const char *vault_path, const char *key_path, const char *polic
     }
     printf("  The hotline desk's own vault (%s): the caller names himself as the complainant.\n",
            policy);
+    if (vault_set_alarm(v, demo_alarm, NULL) < 0) {
+        ex = failed("setting the alarm callback");
+        goto out;
+    }
     if ((ex = session(&desk, v, "zhou.agent", "hotline_agent", "hotline_12345", "hotline_intake")) ||
         (ex = session(&followup, v, "zhou.agent", "hotline_agent", "hotline_12345",
                       "hotline_followup")) ||
         (ex = session(&bureau, v, "qian.bureau", "handling_officer", "urban_management",
+                      "work_order_handling")) ||
+        (ex = session(&market, v, "sun.market", "handling_officer", "market_supervision",
                       "work_order_handling")) ||
         (ex = take_call(first, desk, "长征路工地夜间施工噪音扰民")) ||
         (ex = take_call(second, desk, "噪音问题一周后仍未解决")))
@@ -82,11 +98,19 @@ int demo_hotline(const char *vault_path, const char *key_path, const char *polic
         ex = failed("reading the orders");
         goto out;
     }
-    printf("  Both orders show the caller as %s to the bureau: it can count repeat calls, and\n"
-           "  another department gets other pseudonyms for the same person.\n",
+    printf("  Both orders show the caller as %s to the bureau: it can count repeat calls.\n",
            strcmp(vault_result_value(r1, 0, NULL), vault_result_value(r2, 0, NULL)) == 0
                ? vault_result_value(r1, 0, NULL)
                : "(two different pseudonyms: unexpected)");
+    if (vault_record_get(&r3, market, first, phone, 1) < 0) {
+        ex = failed("reading the order as another department");
+        goto out;
+    }
+    printf("  Market supervision, handed the same order, sees the caller as %s: %s.\n",
+           vault_result_value(r3, 0, NULL),
+           strcmp(vault_result_value(r1, 0, NULL), vault_result_value(r3, 0, NULL)) != 0
+               ? "the two departments' pseudonyms can't be joined"
+               : "(the same pseudonym: unexpected)");
     if (vault_record_put(bureau, first, "reply", reply, strlen(reply)) < 0) {
         ex = failed("writing the reply");
         goto out;
@@ -107,6 +131,8 @@ out:
     vault_free(report);
     vault_result_free(r1);
     vault_result_free(r2);
+    vault_result_free(r3);
+    vault_session_close(market);
     vault_session_close(desk);
     vault_session_close(followup);
     vault_session_close(bureau);

@@ -823,7 +823,9 @@ int vault_import_csv(size_t *out_count, vault_session *s, const char *path,
     /* A large file: the store may build its indexes once at the end. */
     if (fstat(fileno(f), &st) == 0 && st.st_size > 0) {
         GUARD(store_bulk_begin(s->v->db, (size_t)st.st_size / IMPORT_ROW_BYTES));
-        if (s->v->rk)
+        /* The record keys too where each would be round trips of its own
+         * (a server); a file's key store gains nothing but cache. */
+        if (s->v->rk && !store_location_is_file(s->v->path))
             GUARD(reckeys_bulk_begin(s->v->rk, (size_t)st.st_size / IMPORT_ROW_BYTES));
     }
     rc = import_run(&im);

@@ -430,9 +430,11 @@ static int keys_move_fn(void *arg)
     if (vault__exists(m->from)) {
         r = ks_holds(m->from, m->master);
         if (r == VAULT_OK) {
-            if (rename(m->from, m->to) != 0 && errno != ENOENT)
+            if (rename(m->from, m->to) == 0)
+                return vault__sync_dir_of(m->to);
+            if (errno != ENOENT)
                 return vault__err(VAULT_EIO, "%s: %s", m->to, strerror(errno));
-            return vault__sync_dir_of(m->to);
+            r = VAULT_EAUTH; /* gone meanwhile: `to` must hold it */
         }
         if (r != VAULT_EAUTH)
             return r;
@@ -529,7 +531,7 @@ static int rotate_elsewhere(vault_master_rotation *info, const char *location,
     vault *v = NULL, *again = NULL;
     char *keys = NULL, *next = NULL, *next_rk = NULL, *live_rk = NULL;
     char next_keys[VAULT__PATH_MAX], saved[512];
-    uint8_t *master = NULL, *newm = NULL;
+    uint8_t *master = NULL, *newm = NULL, *old_db = NULL;
     ks_rekey_info ki;
     rekey_ctx rc_ctx;
     size_t i;
@@ -545,7 +547,8 @@ static int rotate_elsewhere(vault_master_rotation *info, const char *location,
     GUARD(reckeys_location(&live_rk, location));
     master = vc_malloc(VAULT_KEY_BYTES);
     newm = vc_malloc(VAULT_KEY_BYTES);
-    ENSURE(master && newm, VAULT_ENOMEM, "out of secure memory");
+    old_db = vc_malloc(VAULT_KEY_BYTES);
+    ENSURE(master && newm && old_db, VAULT_ENOMEM, "out of secure memory");
     GUARD(vault_open(&v, location, secret));
     GUARD(vault_set_witness_auto(v, 0));
     GUARD(vault__log_verifies(v, "master-key rotation refused: the"));
@@ -595,11 +598,18 @@ static int rotate_elsewhere(vault_master_rotation *info, const char *location,
         r = vault__err(VAULT_EIO, "postgresql: committing: database connection lost (test)");
     if (r < 0) {
         /* Committed or not, the server alone knows: read the key check
-         * under the write lock (which waits for that transaction's end). */
-        const uint8_t *both[2] = {keyring_db_key(v->keys), keyring_db_key(rc_ctx.to)};
+         * under the write lock (which waits for that transaction's end),
+         * this handle's connection closed first (its session may hold
+         * the lock yet). */
+        const uint8_t *both[2] = {old_db, keyring_db_key(rc_ctx.to)};
         int which = -1;
 
         snprintf(saved, sizeof saved, "%s", vault_error_last());
+        memcpy(old_db, keyring_db_key(v->keys), VAULT_KEY_BYTES);
+        v->ready = 0;
+        vault_close(v);
+        v = NULL;
+        rc_ctx.old = NULL;
         r2 = store_which_key(location, both, 2, &which);
         if (r2 == VAULT_OK && which == 1) {
             committed = 1; /* it took: the keys file follows */
@@ -648,6 +658,7 @@ cleanup:
     keyring_free(rc_ctx.to);
     vc_free(master);
     vc_free(newm);
+    vc_free(old_db);
     free(keys);
     free(next);
     free(next_rk);

@@ -604,6 +604,7 @@ static void test_sigkill_mid_run(void **state)
     int64_t now = vault__now() + 400 * DAY;
     unsigned seed = (unsigned)time(NULL);
     int partial = 0, done = 0, due = 0, n = 0, before = 0;
+    long lo = 2, hi = 41, ms; /* the kill's delay, narrowed towards mid-run */
     char *out = NULL, *plan = NULL;
 
     assert_true(r && names && phones);
@@ -613,7 +614,11 @@ static void test_sigkill_mid_run(void **state)
     for (int k = 0; k < CRASH_KILLS; k++) {
         pid_t pid;
         int status = 0;
-        struct timespec d = {0, (long)(2 + rand() % 40) * 1000000L};
+        struct timespec d;
+
+        ms = lo + rand() % (hi - lo + 1);
+        d.tv_sec = 0;
+        d.tv_nsec = ms * 1000000L;
 
         fx_open(f);
         for (; n < (k + 1) * ROUND_N; n++) {
@@ -647,11 +652,18 @@ static void test_sigkill_mid_run(void **state)
             fail_msg("round %d: the child failed (%d)", k, WEXITSTATUS(status));
         crash_check(f, r, n, 0, &done, &due);
         partial += done > before && done < due; /* cut short after some batches */
+        /* too late (the run was done) or too early (nothing done): the
+         * next kill comes sooner or later */
+        if (done >= due && ms > lo)
+            hi = ms - 1 > lo ? ms - 1 : lo;
+        else if (done == before && ms < hi)
+            lo = ms + 1 < hi ? ms + 1 : hi;
         before = done;
         print_message("kill %d after %ld ms: %d of %d due records done\n", k,
                       d.tv_nsec / 1000000, done, due);
     }
     print_message("%d kills landed mid-run\n", partial);
+    assert_true(partial > 0); /* else the test showed nothing about a cut run */
     /* The final run completes what is left, and then nothing is due. */
     fx_open(f);
     assert_int_equal(retention__run(&out, f->v, now, RETENTION_BATCH, 0, 1), 0);

@@ -390,7 +390,13 @@ struct store_backend {
 
     /* Bulk loading (may be NULL): after bulk_begin, index maintenance may
      * wait until bulk_end, which brings every index up to date inside the
-     * same transaction.  expected is the number of records coming. */
+     * same transaction.  expected is the number of records coming.  A
+     * backend may also hold new rows back and send them in batches
+     * (PostgreSQL): a row's refusal then comes with its batch, from the
+     * call that sent it (a later write, any other call, bulk_end or the
+     * commit), and the transaction is good only for a rollback after it,
+     * so no acknowledged row is committed without the others.  The load
+     * ends with its transaction. */
     int (*bulk_begin)(store_backend *be, size_t expected);
     int (*bulk_end)(store_backend *be);
 

@@ -502,7 +502,7 @@ typedef struct pg {
     int bulk;
     int bulk_broken;   /* a flush failed: rows acknowledged were lost; only a rollback */
     int flushing;
-    size_t bk_records, bk_fields, bk_bidx, bk_meta, bk_bytes;
+    size_t bk_records, bk_fields, bk_bidx, bk_meta;
     struct arr *bk;    /* [BK_RECORDS, BK_FIELDS, BK_BIDX, BK_MKEY, BK_MVAL, BK_MMAC] */
 } pg;
 
@@ -1067,6 +1067,7 @@ static int pg_commit(store_backend *be)
     c->tx = -1;
     c->locked = 0;
     c->dirty = 0;
+    bulk_reset(c); /* a bulk load lasts one transaction */
 cleanup:
     PQclear(r);
     if (rc < 0 && c->tx >= 0)
@@ -1673,17 +1674,22 @@ cleanup:
  * round trips on its own.  In bulk mode they wait in memory and go in
  * BULK_ROWS at a time: the records, fields and blind-index rows with one
  * COPY (binary) each, the meta rows with one INSERT ... ON CONFLICT over
- * arrays, under one savepoint.  Any other statement first sends what
+ * arrays.  Any other statement first sends what
  * waits, so reads, counts and commits see every write made before them.
  * The rows' errors (a taken id, a grade key the store lacks) come at the
- * flush, for the batch; the rows acknowledged before are lost with it, so
- * the transaction is then good only for a rollback (bulk_broken): nothing
- * acknowledged is ever committed without the rest. */
+ * flush, for the batch, returned by the call that made it flush (the
+ * write that filled it, any other statement, bulk_end, the commit); the
+ * rows acknowledged before are lost with it, so the transaction is then
+ * good only for a rollback (bulk_broken, cleared by the rollback alone):
+ * nothing acknowledged is ever committed without the rest.  A bulk load
+ * ends with its transaction. */
 
 #define BULK_ROWS 2000
 #define BULK_BYTES (8u << 20)
 
 enum { BK_RECORDS, BK_FIELDS, BK_BIDX, BK_MKEY, BK_MVAL, BK_MMAC, BK_N };
+
+static int bulk_ready(pg *c);
 
 static void bulk_reset(pg *c)
 {
@@ -1699,7 +1705,7 @@ static void bulk_reset(pg *c)
         c->bk = NULL;
     }
     c->bulk = c->bulk_broken = c->flushing = 0;
-    c->bk_records = c->bk_fields = c->bk_bidx = c->bk_meta = c->bk_bytes = 0;
+    c->bk_records = c->bk_fields = c->bk_bidx = c->bk_meta = 0;
 }
 
 static void bulk_start_meta(pg *c)
@@ -1762,8 +1768,17 @@ static int copy_in(pg *c, const char *what, const char *sql, const arr *a)
     if (PQputCopyData(c->conn, (const char *)head, sizeof head) != 1 ||
         PQputCopyData(c->conn, (const char *)a->p, (int)a->len) != 1 ||
         PQputCopyData(c->conn, (const char *)tail, sizeof tail) != 1 ||
-        PQputCopyEnd(c->conn, NULL) != 1)
-        return lost(c, what);
+        PQputCopyEnd(c->conn, NULL) != 1) {
+        if (PQstatus(c->conn) != CONNECTION_OK)
+            return lost(c, what);
+        /* libpq could not take the data (its memory): the server is told
+         * the COPY failed, and the transaction is left for the rollback */
+        (void)PQputCopyEnd(c->conn, "libvault: the rows could not be sent");
+        while ((r = PQgetResult(c->conn)) != NULL)
+            PQclear(r);
+        return vault__err(VAULT_ENOMEM, "postgresql: %s: the rows could not be sent (out of "
+                                        "memory)", what);
+    }
     r = PQgetResult(c->conn);
     if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
         rc = pg_err(c, r, what, VAULT_EINVALID);
@@ -1779,13 +1794,14 @@ static int bulk_flush(pg *c)
     qp p = {0};
     size_t i;
 
+    if (c->bulk_broken)
+        return vault__err(VAULT_ESTATE, "postgresql: a bulk load failed in this transaction; "
+                                        "roll it back");
     if (!c->bulk || (!c->bk_records && !c->bk_meta))
         return VAULT_OK;
-    ENSURE(!c->bulk_broken, VAULT_ESTATE, "postgresql: a bulk load failed in this transaction");
+    c->flushing = 1;
     for (i = 0; i < BK_N; i++)
         ENSURE(!c->bk[i].err, VAULT_ENOMEM, "out of memory");
-    c->flushing = 1;
-    GUARD(q(c, NULL, "loading rows", "SAVEPOINT vault_bulk", NULL));
     if (c->bk_records)
         GUARD(copy_in(c, "loading records",
                       "COPY records(shard, id, jurisdiction, created, updated, version, mac)"
@@ -1809,11 +1825,10 @@ static int bulk_flush(pg *c)
                 " ORDER BY k, o DESC"
                 " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, mac = EXCLUDED.mac", &p));
     }
-    GUARD(q(c, NULL, "loading rows", "RELEASE SAVEPOINT vault_bulk", NULL));
     c->dirty = 1;
 cleanup:
     c->flushing = 0;
-    if (rc < 0 && !c->dead)
+    if (rc < 0) /* the batch is gone, acknowledged rows with it */
         c->bulk_broken = 1;
     if (c->bk) {
         for (i = 0; i < BK_MKEY; i++) {
@@ -1829,7 +1844,7 @@ cleanup:
         }
         bulk_start_meta(c);
     }
-    c->bk_records = c->bk_fields = c->bk_bidx = c->bk_meta = c->bk_bytes = 0;
+    c->bk_records = c->bk_fields = c->bk_bidx = c->bk_meta = 0;
     return rc;
 }
 
@@ -1850,7 +1865,7 @@ static int bulk_record(pg *c, const store_record *row)
     arr *rec = &c->bk[BK_RECORDS], *fld = &c->bk[BK_FIELDS], *bx = &c->bk[BK_BIDX];
 
     GUARD(record_check(row));
-    ENSURE(!c->bulk_broken, VAULT_ESTATE, "postgresql: a bulk load failed in this transaction");
+    GUARD(bulk_ready(c));
     sl = shard_len(j);
     cp_tuple(rec, 7);
     cp_text(rec, j, sl);
@@ -1894,7 +1909,7 @@ static int bulk_meta(pg *c, const store_meta *m)
     int rc = VAULT_OK;
 
     ENSURE(m->key && (m->value || !m->len), VAULT_EINVALID, "postgresql: meta row incomplete");
-    ENSURE(!c->bulk_broken, VAULT_ESTATE, "postgresql: a bulk load failed in this transaction");
+    GUARD(bulk_ready(c));
     arr_add(&c->bk[BK_MKEY], m->key, strlen(m->key));
     arr_add(&c->bk[BK_MVAL], m->value ? m->value : (const uint8_t *)"", m->len);
     arr_add(&c->bk[BK_MMAC], m->mac, STORE_MAC_BYTES);
@@ -1937,6 +1952,23 @@ static int pg_bulk_end(store_backend *be)
         return VAULT_OK;
     GUARD(bulk_flush(c));
     bulk_reset(c);
+cleanup:
+    return rc;
+}
+
+/* A bulk write: what wr_begin asks of any write (a live connection, a
+ * transaction that may write, the write lock). */
+static int bulk_ready(pg *c)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(!c->bulk_broken, VAULT_ESTATE, "postgresql: a bulk load failed in this transaction; "
+                                          "roll it back");
+    GUARD(need_read(c));
+    ENSURE(c->tx != STORE_TX_SNAPSHOT, VAULT_ESTATE, "postgresql: a write in a read-only "
+                                                     "transaction");
+    if (!c->locked)
+        GUARD(lock_step(c));
 cleanup:
     return rc;
 }
@@ -3434,18 +3466,29 @@ static int rotation_allowed(pg *c, const char *live)
     /* The swap deletes the live rows: nothing outside the vault may hang
      * on them (a foreign key would cascade, null or refuse), and no
      * publication may carry the deletes (quota_use has no key). */
-    GUARD(q(c, &r, "checking what refers to the vault",
-            "SELECT (SELECT format('%s on %s', k.conname, k.conrelid::regclass) FROM pg_constraint k"
-            "  JOIN pg_class t ON t.oid = k.confrelid JOIN pg_namespace n ON n.oid = t.relnamespace"
-            "  WHERE k.contype = 'f' AND n.nspname = $1 AND k.connamespace <> n.oid LIMIT 1),"
-            " (SELECT string_agg(DISTINCT pubname, ', ') FROM pg_publication_tables"
-            "  WHERE schemaname = $1)", &p));
+    snprintf(sql, sizeof sql,
+             "WITH v AS (SELECT k.oid FROM pg_class k JOIN pg_namespace n ON n.oid = k.relnamespace"
+             "  WHERE n.nspname = $1 AND k.relname = ANY (%s || ARRAY['audit', 'store_info',"
+             "  'generation']))"
+             " SELECT (SELECT format('%%s on %%s', k.conname, k.conrelid::regclass) FROM pg_constraint k"
+             "  WHERE k.contype = 'f' AND k.confrelid IN (SELECT oid FROM v)"
+             "  AND k.conrelid NOT IN (SELECT oid FROM v) LIMIT 1),"
+             " (SELECT string_agg(DISTINCT pubname, ', ') FROM pg_publication_tables"
+             "  WHERE schemaname = $1),"
+             " (SELECT format('%%s on %%s', t.tgname, t.tgrelid::regclass) FROM pg_trigger t"
+             "  WHERE t.tgrelid IN (SELECT oid FROM v) AND NOT t.tgisinternal"
+             "  AND t.tgname NOT IN ('audit_no_change', 'audit_no_truncate') LIMIT 1)",
+             tables);
+    GUARD(q(c, &r, "checking what refers to the vault", sql, &p));
     ENSURE(PQgetisnull(r, 0, 0), VAULT_ESTATE,
            "postgresql: %s: the foreign key %s refers to a table of schema %s: the rotation would "
            "delete through it; drop it first", c->shown, PQgetvalue(r, 0, 0), live);
     ENSURE(PQgetisnull(r, 0, 1), VAULT_ESTATE,
            "postgresql: %s: schema %s's tables are in the publication %s: take them out for the "
            "rotation", c->shown, live, PQgetvalue(r, 0, 1));
+    ENSURE(PQgetisnull(r, 0, 2), VAULT_ESTATE,
+           "postgresql: %s: the trigger %s would fire for every row the rotation replaces: "
+           "disable or drop it first", c->shown, PQgetvalue(r, 0, 2));
 cleanup:
     PQclear(r);
     return rc;

@@ -21,7 +21,8 @@ expect_grep "on the Unix socket $KEEP/vaultd.sock" "$D" "vaultd serves the demo'
 expect_grep "and on TLS https://127.0.0.1:[0-9]*" "$D" "and over TLS on 127.0.0.1"
 expect_grep "street-desk   processes of uid $(id -u) on the socket" "$D" "the socket maps this uid to street-desk"
 # step 5b: the 12345 case (policies/hotline.yaml): the bureau sees the
-# caller as its pseudonym, never the identity; it answers; the refusal is logged.
+# caller as its pseudonym, never the identity (the attempt raises an alarm);
+# another department sees another pseudonym; it answers; the refusal is logged.
 sed -n '/^== 5b/,/^== 6/p' "$D" >"$TMP/s5b"
 expect_grep "^ *appeal  *plain .*handling-read-order" "$TMP/s5b" "the bureau reads the appeal"
 expect_grep "^ *phone  *masked PSN-[a-z2-7]\{16\} .*handling-caller-pseudonym" "$TMP/s5b" \
@@ -34,6 +35,10 @@ expect_grep "Both orders show the caller as PSN-[a-z2-7]\{16\} to the bureau" "$
 expect_grep "^ *reply  *plain .*agent-followup-order" "$TMP/s5b" "the desk reads the bureau's reply"
 expect_grep "qian.bureau .*complainant_identity:deny" "$TMP/s5b" "the refusal is in the denials report"
 expect_no_grep "实名投诉" "$TMP/s5b" "the identity's text appears nowhere"
+expect_grep "An alarm is raised .*: deny handling-deny-identity: qian.bureau" "$TMP/s5b" \
+    "the attempt on the identity raises the rule's alarm"
+expect_grep "Market supervision, handed the same order, sees the caller as PSN-[a-z2-7]\{16\}: the two departments' pseudonyms can't be joined" \
+    "$TMP/s5b" "another department gets another pseudonym"
 # step 13: the grid worker through grid-app
 sed -n '/^== 13/,/^== 14/p' "$D" >"$TMP/s13"
 expect_grep "grid worker via grid-app reads record" "$TMP/s13" "the grid worker reads through vaultd"

@@ -487,6 +487,21 @@ static void test_foreign_key(void **state)
     assert_int_equal(copies_left(&r), 0);
     assert_int_equal(dba_count(r.schema, "SELECT count(*) FROM dba_reports.%s_cases"), 1);
     rm_whole(&r, &r.s1);
+    /* nor a trigger of the DBA's on the vault's tables, which would fire
+     * for every row */
+    dba_exec(r.schema, "DROP TABLE dba_reports.%s_cases;"
+                       "CREATE FUNCTION dba_reports.%s_note() RETURNS trigger LANGUAGE plpgsql AS"
+                       " $$ BEGIN RETURN NULL; END $$;"
+                       "CREATE TRIGGER dba_note AFTER DELETE ON %s.records FOR EACH ROW"
+                       " EXECUTE FUNCTION dba_reports.%s_note()");
+    assert_int_equal(vault_key_rotate_master(NULL, r.loc, &r.s1, &r.s3, NULL, 0, NULL, NULL),
+                     VAULT_ESTATE);
+    assert_non_null(strstr(vault_error_last(), "trigger dba_note"));
+    assert_int_equal(copies_left(&r), 0);
+    dba_exec(r.schema, "DROP TRIGGER dba_note ON %s.records");
+    if (vault_key_rotate_master(NULL, r.loc, &r.s1, &r.s3, NULL, 0, NULL, NULL) != 0)
+        fail_msg("rotate: %s", vault_error_last());
+    rm_whole(&r, &r.s3);
     rm_free(&r);
 }
 

@@ -3,7 +3,7 @@
 # inside a throwaway cluster (tests/pg/pg_cluster.sh run: VAULT_PG_URI set):
 # init, record add and get, audit verify and summary through --vault 'postgresql://...'
 # and the pg: form; backup refused naming pg_dump; the location's password
-# in no output, error or export.
+# in no output, error or export; key rotate-master.
 VAULTCTL=$1
 . "$(dirname "$0")/../cli/lib.sh"
 [ -n "${VAULT_PG_URI:-}" ] || { echo "test_vaultctl_pg: VAULT_PG_URI is not set (run under tests/pg/pg_cluster.sh run)"; exit 1; }
@@ -50,4 +50,14 @@ nopw "backup"
 [ ! -e "$TMP/copy.vault" ] && ok "no copy file" || bad "a copy file was made"
 expect_exit 7 "a location without vault_keys (exit 7: invalid)" -- "$VAULTCTL" --vault "${VAULT_PG_URI}${sep}vault_schema=ctl" --key-file "$K" audit verify
 expect_grep "vault_keys" "$TMP/err" "says vault_keys is missing"
+# key rotate-master on PostgreSQL (issue 19): the old key file opens
+# nothing after --drop-current, the new one reads the record and verifies
+expect_exit 0 "key rotate-master" -- "$VAULTCTL" --vault "$V" --key-file "$K" key rotate-master --new-key-file "$TMP/ctl2.key" --drop-current
+nopw "key rotate-master"
+expect_exit 0 "the new key file reads the record" -- "$VAULTCTL" --vault "$V" --key-file "$TMP/ctl2.key" "${OFFICER[@]}" record get "$ID" --fields phone
+expect_grep "13812345678" "$TMP/out" "the phone, after the rotation"
+"$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" record get "$ID" --fields phone >"$TMP/out" 2>"$TMP/err"
+[ $? != 0 ] && ok "the old key file opens nothing" || bad "the old key file still opens the vault"
+expect_no_grep "13812345678" "$TMP/out" "and shows no value"
+expect_exit 0 "audit verify after the rotation" -- "$VAULTCTL" --vault "$V" --key-file "$TMP/ctl2.key" audit verify
 finish

@@ -3,7 +3,9 @@
 whose over: is alert goes on, and vaultd writes one line for it to its log
 (the journal under systemd) and runs alarms.command with the alarm in its
 environment: the quota, the user, the record, the count; never a value.
-A deny quota refuses the read (403) and raises nothing."""
+A deny quota refuses the read (403) and raises nothing.  A read of a
+canary record through vaultd answers like any read and raises an alarm of
+kind canary (issue 19, "Must show")."""
 
 import http.server
 import json
@@ -122,6 +124,40 @@ class AlarmTest(_AlarmBase):
         self.assertNotIn("13812345678", log)
         _, out, _ = self.d.embedded("audit", "report", "--user", "grid-zhang")
         self.assertEqual(out.count("[ALERT]"), 1, out)
+
+    def test_canary_read_raises_an_alarm(self):
+        # a decoy resident, added by a data officer on the host; read
+        # through vaultd like any record, it raises an alarm (kind canary)
+        _, out, _ = self.d.embedded("--user", "li", "--role", "data_officer", "--dept",
+                                    "street_office", "--jurisdiction", "hangzhou",
+                                    "--purpose", "resident_service",
+                                    "canary", "add", "--in", H.GRID)
+        cid = out.strip()
+        self.assertEqual(len(cid), 32, out)
+        r = self.d.post("/v1/records/get", {"purpose": "resident_service", "id": cid,
+                                             "fields": ["phone"]}, token=self.officer)
+        self.assertEqual(r.status, 200, r)  # to the reader, a record like any other
+        self.assertNotIn("canary", json.dumps(r.json).lower())
+        envs = self.envs()
+        self.assertEqual(len(envs), 1, envs)
+        e = envs[0]
+        self.assertEqual(e["VAULT_ALARM_KIND"], "canary")
+        self.assertEqual(e["VAULT_ALARM_USER"], "officer-li")
+        self.assertEqual(e["VAULT_ALARM_RECORD"], cid)
+        phone = r.json["fields"]["phone"]["value"] if isinstance(r.json.get("fields"), dict) \
+            else None
+        if phone:
+            self.assertNotIn(phone, "".join(e.values()))
+        log = self.d.read_log()
+        self.assertIn("vaultd: alarm: canary", log)
+        # a real resident's read raises nothing more
+        self.assertEqual(self.d.post("/v1/records/get", {
+            "purpose": "resident_service", "id": self.rid, "fields": ["phone"]},
+            token=self.officer).status, 200)
+        time.sleep(0.5)
+        self.assertEqual(len(os.listdir(self.seen)), 1)
+        _, out, _ = self.d.embedded("audit", "report", "--user", "officer-li")
+        self.assertIn("[CANARY]", out)
 
     def test_deny_quota_refuses_and_raises_nothing(self):
         self.assertEqual(self.read(self.hotline, "hotline_followup", "hotline-app").status, 200)
