@@ -194,7 +194,8 @@ static void test_export_and_log(void **state)
     assert_int_equal(vault_audit_export(f->v, log, NULL, NULL), 0);
     assert_false(tu_file_contains(log, "PSN-", 4));
     assert_false(tu_file_contains(log, "1101011990", 10));
-    assert_false(tu_file_contains(f->path, "PSN-", 4));
+    if (!tu_on_pg()) /* the vault file's bytes */
+        assert_false(tu_file_contains(f->path, "PSN-", 4));
 }
 
 int main(void)
