@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -200,6 +201,19 @@ int vd_alarm_init(const vd_config *cfg, char *err, size_t err_cap)
     return 0;
 }
 
+/* stderr is connected to the journal: JOURNAL_STREAM names its device
+ * and inode (systemd.exec(5)), not merely inherited from elsewhere. */
+static int stderr_is_journal(void)
+{
+    const char *e = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+
+    if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) != 0)
+        return 0;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void vd_alarm(const vault_alarm *a, void *arg)
 {
     const vd_config *cfg = arg;
@@ -209,15 +223,15 @@ void vd_alarm(const vault_alarm *a, void *arg)
     int go = 0;
 
     /* Under systemd (stderr is the journal) with the fields a query can
-     * select on; else one line on stderr. */
-    if (getenv("JOURNAL_STREAM"))
+     * select on; else one line on stderr: an alarm is never dropped
+     * silently (libsystemd drops a message when no journal listens). */
+    if (!stderr_is_journal() ||
         sd_journal_send("MESSAGE=vaultd: alarm: %s %s: %s (%s/%s, %s) read record %s: %" PRId64
                         " of %" PRId64 " per %" PRId64 "s",
                         a->kind, a->name, a->user, a->role, a->department, a->purpose, a->record,
                         a->count, a->limit, a->per, "PRIORITY=4", "VAULT_ALARM_KIND=%s", a->kind,
                         "VAULT_ALARM_NAME=%s", a->name, "VAULT_ALARM_USER=%s", a->user,
-                        "VAULT_ALARM_RECORD=%s", a->record, NULL);
-    else
+                        "VAULT_ALARM_RECORD=%s", a->record, NULL) < 0)
         fprintf(stderr,
                 "vaultd: alarm: %s %s: %s (%s/%s, %s) read record %s: %" PRId64 " of %" PRId64
                 " per %" PRId64 "s\n",

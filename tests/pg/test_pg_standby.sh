@@ -32,7 +32,7 @@ unset VAULT_PASSPHRASE VAULT_PATH
 q() { psql -X -q -A -t -p "${2:-$PGPORT}" -c "$1"; }
 
 # the standby, streaming from the primary, then named synchronous
-if own "$PGBIN/pg_basebackup" -D "$SB" -R -X stream \
+if own "$PGBIN/pg_basebackup" -D "$SB" -R -X stream -c fast \
         -d "host=$PGHOST port=$PGPORT user=$PGUSER application_name=standby_a" >"$TMP/bb.log" 2>&1 &&
     own "$PGBIN/pg_ctl" -D "$SB" -l "$CL/standby.log" -w -t 60 \
         -o "-c listen_addresses='' -c unix_socket_directories='$PGHOST' -c port=$SPORT -c unix_socket_permissions=0700" \

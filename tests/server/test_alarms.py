@@ -169,6 +169,31 @@ class AlarmTest(_AlarmBase):
         self.assertNotIn("vaultd: alarm:", self.d.read_log())
 
 
+@unittest.skipIf(os.path.exists("/run/systemd/journal/socket"),
+                 "a journal runs here: the alarm would go to it")
+class NoJournalTest(AlarmTest):
+    """JOURNAL_STREAM inherited where no journal listens: sd_journal_send
+    fails, and the alarm still reaches the log (stderr)."""
+
+    def setUp(self):
+        self.saved = os.environ.get("JOURNAL_STREAM")
+        os.environ["JOURNAL_STREAM"] = "8:424242"
+        super().setUp()
+
+    def tearDown(self):
+        super().tearDown()
+        if self.saved is None:
+            os.environ.pop("JOURNAL_STREAM", None)
+        else:
+            os.environ["JOURNAL_STREAM"] = self.saved
+
+    def test_deny_quota_refuses_and_raises_nothing(self):
+        pass  # AlarmTest's; here only the alarm's way out is under test
+
+    def test_canary_read_raises_an_alarm(self):
+        pass
+
+
 class _Hook(http.server.BaseHTTPRequestHandler):
     """Keeps each POST's path, headers and JSON body; answers the status
     the server was told to."""
