@@ -1723,18 +1723,11 @@ static void cp_tuple(arr *a, uint16_t n)
     arr_raw(a, b, 2);
 }
 
+/* A field: the same length-prefixed bytes as an array's element (NULL v:
+ * NULL); the element count arr_add keeps is not used here. */
 static void cp_val(arr *a, const void *v, size_t n)
 {
-    uint8_t l[4];
-
-    if (n > INT32_MAX) {
-        a->err = 1;
-        return;
-    }
-    put_be32(l, v ? (uint32_t)n : 0xFFFFFFFFu);
-    arr_raw(a, l, 4);
-    if (v && n)
-        arr_raw(a, v, n);
+    arr_add(a, v, n);
 }
 
 static void cp_text(arr *a, const char *s, size_t n)

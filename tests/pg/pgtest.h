@@ -105,19 +105,16 @@ static inline vault_session *officer(vault *v, const char *user)
 
 /* One number from the cluster's superuser (a DBA with psql): the first
  * column of the first row of sql, after %s is replaced by the schema. */
-static inline int64_t dba_count(const char *schema, const char *fmt)
+/* sql = fmt with every %s replaced by the schema (the test fails when it
+ * does not fit). */
+static inline void dba_sql(char *sql, size_t cap, const char *schema, const char *fmt)
 {
-    char sql[2048];
-    PGconn *c = PQconnectdb(pg_uri);
-    PGresult *r;
-    int64_t n;
     const char *p;
     size_t o = 0;
 
-    /* every %s is the schema */
-    for (p = fmt; *p && o + 70 < sizeof sql; p++) {
+    for (p = fmt; *p && o + 70 < cap; p++) {
         if (p[0] == '%' && p[1] == 's') {
-            o += (size_t)snprintf(sql + o, sizeof sql - o, "%s", schema);
+            o += (size_t)snprintf(sql + o, cap - o, "%s", schema);
             p++;
         } else {
             sql[o++] = *p;
@@ -125,6 +122,16 @@ static inline int64_t dba_count(const char *schema, const char *fmt)
     }
     assert_true(*p == '\0');
     sql[o] = '\0';
+}
+
+static inline int64_t dba_count(const char *schema, const char *fmt)
+{
+    char sql[2048];
+    PGconn *c = PQconnectdb(pg_uri);
+    PGresult *r;
+    int64_t n;
+
+    dba_sql(sql, sizeof sql, schema, fmt);
     assert_int_equal(PQstatus(c), CONNECTION_OK);
     r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)

@@ -119,6 +119,28 @@ static int64_t copies_left(const rm *r)
                                 "'%s\\_rotating%%'");
 }
 
+/* The schema's tables' owners and ACLs, and records' column ACLs, as one
+ * string (malloc'd). */
+static char *acls_of(PGconn *c, const char *schema)
+{
+    char sql[1024];
+    PGresult *res;
+    char *out;
+
+    dba_sql(sql, sizeof sql, schema,
+            "SELECT string_agg(relname || '=' || pg_get_userbyid(relowner) || ':' ||"
+            " coalesce(relacl::text, '-'), ' ' ORDER BY relname) || ' ' ||"
+            " (SELECT string_agg(attname || ':' || attacl::text, ' ' ORDER BY attname)"
+            "  FROM pg_attribute WHERE attrelid = '%s.records'::regclass AND attacl IS NOT NULL)"
+            " FROM pg_class WHERE relnamespace = '%s'::regnamespace");
+    res = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    out = strdup(PQgetvalue(res, 0, 0));
+    assert_non_null(out);
+    PQclear(res);
+    return out;
+}
+
 static void test_rotation(void **state)
 {
     rm r;
@@ -126,7 +148,7 @@ static void test_rotation(void **state)
     vault *v = NULL;
     PGconn *c;
     PGresult *res;
-    char sql[1024], *acl_before;
+    char sql[1024], *acl_before, *acl_after;
 
     (void)state;
     rm_make(&r);
@@ -146,17 +168,7 @@ static void test_rotation(void **state)
     res = PQexec(c, sql);
     assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
     PQclear(res);
-    snprintf(sql, sizeof sql,
-             "SELECT string_agg(relname || '=' || pg_get_userbyid(relowner) || ':' ||"
-             " coalesce(relacl::text, '-'), ' ' ORDER BY relname) || ' ' ||"
-             " (SELECT string_agg(attname || ':' || attacl::text, ' ' ORDER BY attname)"
-             "  FROM pg_attribute WHERE attrelid = '%s.records'::regclass AND attacl IS NOT NULL)"
-             " FROM pg_class WHERE relnamespace = '%s'::regnamespace",
-             r.schema, r.schema);
-    res = PQexec(c, sql);
-    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-    acl_before = strdup(PQgetvalue(res, 0, 0));
-    PQclear(res);
+    acl_before = acls_of(c, r.schema);
 
     memset(&m, 0, sizeof m);
     if (vault_key_rotate_master(&m, r.loc, &r.s1, &r.s3, "new", 0, NULL, NULL) != 0)
@@ -186,18 +198,10 @@ static void test_rotation(void **state)
     assert_string_equal(PQgetvalue(res, 0, 1), "0");
     PQclear(res);
     /* the tables themselves: owners, table and column ACLs as they were */
-    snprintf(sql, sizeof sql,
-             "SELECT string_agg(relname || '=' || pg_get_userbyid(relowner) || ':' ||"
-             " coalesce(relacl::text, '-'), ' ' ORDER BY relname) || ' ' ||"
-             " (SELECT string_agg(attname || ':' || attacl::text, ' ' ORDER BY attname)"
-             "  FROM pg_attribute WHERE attrelid = '%s.records'::regclass AND attacl IS NOT NULL)"
-             " FROM pg_class WHERE relnamespace = '%s'::regnamespace",
-             r.schema, r.schema);
-    res = PQexec(c, sql);
-    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-    assert_string_equal(PQgetvalue(res, 0, 0), acl_before);
+    acl_after = acls_of(c, r.schema);
+    assert_string_equal(acl_after, acl_before);
     assert_non_null(strstr(acl_before, "rm_clerk=r*/"));
-    PQclear(res);
+    free(acl_after);
     free(acl_before);
     snprintf(sql, sizeof sql,
              "SELECT has_table_privilege('rm_none', '%s.records', 'INSERT')::int"
@@ -282,21 +286,10 @@ static void test_tampered(void **state)
 static void dba_exec(const char *schema, const char *fmt)
 {
     char sql[2048];
-    const char *p;
-    size_t o = 0;
     PGconn *c = PQconnectdb(pg_uri);
     PGresult *res;
 
-    for (p = fmt; *p && o + 70 < sizeof sql; p++) {
-        if (p[0] == '%' && p[1] == 's') {
-            o += (size_t)snprintf(sql + o, sizeof sql - o, "%s", schema);
-            p++;
-        } else {
-            sql[o++] = *p;
-        }
-    }
-    assert_true(*p == '\0');
-    sql[o] = '\0';
+    dba_sql(sql, sizeof sql, schema, fmt);
     assert_int_equal(PQstatus(c), CONNECTION_OK);
     res = PQexec(c, sql);
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
