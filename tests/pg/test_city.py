@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""A city vault on PostgreSQL served by two vaultd instances at once
+(issue 17, "Must show"; docs/postgresql.md "A city vault, end to end").
+Run inside a throwaway cluster:
+
+    tests/pg/pg_cluster.sh run python3 tests/pg/test_city.py
+
+- `vaultctl init` makes the vault in the schema `city` of the server
+  VAULT_PG_URI names; the keys file stays on the vaultd host;
+- two vaultd processes serve the same location on their own sockets;
+  the gongshu district's residents are imported through the first, the
+  xihu district's through the second, at the same time;
+- both instances then answer reads of both districts' residents at once
+  (each found by phone, then read), every value the one imported;
+- a grant revoked through one instance is refused by the other at its
+  next request;
+- the chain verifies through each instance and with `vaultctl audit
+  verify` against a checkpoint taken through the first.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server"))
+import vaultd_harness as H  # noqa: E402
+
+N = 60  # residents a district
+DISTRICTS = {
+    "gongshu": "hangzhou/gongshu/xiaohe/changzheng/grid-07",
+    "xihu": "hangzhou/xihu/lingyin/fayun/grid-01",
+}
+
+
+CITY_APP = """  city-desk:
+    description: the city's data desk (two vaultd instances)
+    departments: [street_office, community_committee]
+    roles: [data_officer, grid_worker]
+    jurisdictions: [hangzhou]
+    purposes: [resident_service, grid_management]
+    officer_actions: true
+"""
+
+
+def resident(d, i):
+    return {"name": "%s居民%03d" % ("拱" if d == "gongshu" else "西", i),
+            "phone": "13%d%08d" % (1 if d == "gongshu" else 2, i)}
+
+
+class Instance:
+    """One vaultd on the shared location."""
+
+    def __init__(self, tmp, name, location, key, issuer_pub):
+        self.sock = os.path.join(tmp, name + ".sock")
+        self.config = os.path.join(tmp, name + ".yaml")
+        self.log = os.path.join(tmp, name + ".log")
+        with open(self.config, "w") as f:
+            f.write("\n".join([
+                "vault: '%s'" % location,
+                "unlock:", "  key_file: %s" % key,
+                "listen:", "  unix: %s" % self.sock, "  unix_mode: '0600'",
+                "clients:", "  - app: city-desk", "    unix_uid: %d" % os.getuid(),
+                "issuers:", "  - name: city-idp", "    iss: %s" % H.ISS,
+                "    audience: %s" % H.AUD, "    key: %s" % issuer_pub,
+                "limits:", "  workers: 4", "  max_body: 64KiB", "  clock_skew: 30s",
+            ]) + "\n")
+        logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([H.VAULTD, "--config", self.config], stdout=logf,
+                                     stderr=subprocess.STDOUT)
+        logf.close()
+        t0 = time.time()
+        while time.time() - t0 < 30:
+            if self.proc.poll() is not None:
+                raise AssertionError("vaultd %s exited: %s" % (name, open(self.log).read()))
+            if os.path.exists(self.sock):
+                try:
+                    if self.request("GET", "/v1/health").status == 200:
+                        return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise AssertionError("vaultd %s did not start: %s" % (name, open(self.log).read()))
+
+    def request(self, method, path, body=None, token=None, raw=None, headers=None):
+        c = H.UnixHTTPConnection(self.sock)
+        try:
+            return H.http_request(c, method, path, body, token, raw=raw, headers=headers)
+        finally:
+            c.close()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class CityTest(unittest.TestCase):
+    def setUp(self):
+        uri = os.environ.get("VAULT_PG_URI")
+        if not uri:
+            self.fail("VAULT_PG_URI is not set: run under tests/pg/pg_cluster.sh run")
+        self.tmp = tempfile.mkdtemp(prefix="vault-city-")
+        self.key = os.path.join(self.tmp, "city.key")
+        self.loc = "%s%svault_keys=%s/city.keys&vault_schema=city" % (
+            uri, "&" if "?" in uri else "?", self.tmp)
+        # the shipped policy, and the city's own desk app: every district
+        with open(H.POLICY, encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn("\napps:\n", text)
+        policy = os.path.join(self.tmp, "city.yaml")
+        with open(policy, "w", encoding="utf-8") as f:
+            f.write(text.replace("\napps:\n", "\napps:\n" + CITY_APP, 1))
+        H.run(H.VAULTCTL, "--vault", self.loc, "--key-file", self.key, "init",
+              "--policy", policy)
+        self.issuer_key = os.path.join(self.tmp, "issuer.key")
+        _, out, _ = H.run(H.VAULTCTL, "token", "keygen", "--out", self.issuer_key)
+        pub = [w for w in out.split() if w.startswith("ed25519:")][0]
+        self.a = Instance(self.tmp, "a", self.loc, self.key, pub)
+        self.b = Instance(self.tmp, "b", self.loc, self.key, pub)
+
+    def tearDown(self):
+        for i in (getattr(self, "a", None), getattr(self, "b", None)):
+            if i:
+                i.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def token(self, sub, role, dept, jurisdiction="hangzhou"):
+        _, out, _ = H.run(H.VAULTCTL, "token", "issue", "--issuer-key", self.issuer_key,
+                          "--iss", H.ISS, "--aud", H.AUD, "--sub", sub, "--role", role,
+                          "--dept", dept, "--jurisdiction", jurisdiction, "--ttl", "1h")
+        return out.strip()
+
+    def test_two_districts_two_instances(self):
+        officer = self.token("officer-li", "data_officer", "street_office")
+        # the two districts' imports, one through each instance, at once
+        results = {}
+
+        def load(inst, d):
+            lines = ["jurisdiction,name,phone"]
+            for i in range(N):
+                r = resident(d, i)
+                lines.append("%s,%s,%s" % (DISTRICTS[d], r["name"], r["phone"]))
+            results[d] = inst.request("POST", "/v1/import?purpose=resident_service",
+                                      raw="\n".join(lines) + "\n", token=officer)
+
+        ts = [threading.Thread(target=load, args=(self.a, "gongshu")),
+              threading.Thread(target=load, args=(self.b, "xihu"))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        for d, r in results.items():
+            self.assertIn(r.status, (200, 201), (d, r.raw))
+            self.assertEqual(r.json["imported"], N, d)
+
+        # reads of both districts through both instances at once
+        errors = []
+
+        def read_all(inst, name):
+            try:
+                read_some(inst, name)
+            except Exception as e:  # a thread's failure fails the test
+                errors.append((name, repr(e)))
+
+        def read_some(inst, name):
+            for d in DISTRICTS:
+                for i in range(0, N, 3):
+                    want = resident(d, i)
+                    f = inst.request("POST", "/v1/records/find", {
+                        "purpose": "resident_service", "field": "phone",
+                        "value": want["phone"]}, token=officer)
+                    if f.status != 200 or len(f.json.get("ids", [])) != 1:
+                        errors.append((name, d, i, "find", f.status, f.raw))
+                        continue
+                    g = inst.request("POST", "/v1/records/get", {
+                        "purpose": "resident_service", "id": f.json["ids"][0],
+                        "fields": ["name", "phone"]}, token=officer)
+                    vals = {x["name"]: x.get("value") for x in g.json["fields"]} \
+                        if g.status == 200 else None
+                    if vals != want:
+                        errors.append((name, d, i, "get", g.status, vals))
+
+        ts = [threading.Thread(target=read_all, args=(self.a, "a")),
+              threading.Thread(target=read_all, args=(self.b, "b"))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(errors, [])
+
+        # a grant revoked through one instance is refused by the other
+        grid = self.token("grid-zhang", "grid_worker", "community_committee",
+                          jurisdiction=DISTRICTS["gongshu"])
+        f = self.a.request("POST", "/v1/records/find", {
+            "purpose": "resident_service", "field": "phone",
+            "value": resident("gongshu", 0)["phone"]}, token=officer)
+        rid = f.json["ids"][0]
+        def health_effect(inst):
+            r = inst.request("POST", "/v1/records/get", {
+                "purpose": "grid_management", "id": rid, "fields": ["health"]}, token=grid)
+            self.assertEqual(r.status, 200, r.raw)
+            return r.json["fields"][0]["effect"]
+
+        self.assertEqual(health_effect(self.a), "deny")  # the policy's default
+        g = self.a.request("POST", "/v1/grants/issue", {
+            "purpose": "resident_service", "role": "grid_worker",
+            "department": "community_committee", "effect": "mask", "fields": ["health"],
+            "records": [rid], "not_after": int(time.time()) + 7200,
+            "reason": "heat-wave check"}, token=officer)
+        self.assertEqual(g.status, 201, g.raw)
+        gid = g.json["id"]
+        self.assertEqual(health_effect(self.b), "mask")  # issued through a, seen by b
+        r = self.b.request("POST", "/v1/grants/revoke", {
+            "purpose": "resident_service", "id": gid, "reason": "done"}, token=officer)
+        self.assertIn(r.status, (200, 204), r.raw)
+        self.assertEqual(health_effect(self.a), "deny")  # revoked through b, refused by a
+
+        # the chain, through each instance and offline against a checkpoint
+        for inst in (self.a, self.b):
+            v = inst.request("POST", "/v1/audit/verify", {"purpose": "resident_service"},
+                             token=officer)
+            self.assertEqual(v.status, 200, v.raw)
+            self.assertTrue(v.json.get("ok"), v.json)
+        cp = os.path.join(self.tmp, "cp.note")
+        H.run(H.VAULTCTL, "--vault", self.loc, "--key-file", self.key, "audit", "checkpoint",
+              "--out", cp)
+        self.a.stop()
+        self.b.stop()
+        _, out, _ = H.run(H.VAULTCTL, "--vault", self.loc, "--key-file", self.key, "audit",
+                          "verify", "--checkpoint", cp)
+        self.assertIn("ok", out)
+        n = subprocess.run(["psql", "-X", "-A", "-t", "-c",
+                            "SELECT count(*) FROM city.records"], capture_output=True,
+                           text=True, check=True).stdout.strip()
+        self.assertEqual(int(n), 2 * N)
+
+
+if __name__ == "__main__":
+    unittest.main()
