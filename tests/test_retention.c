@@ -534,7 +534,8 @@ static void test_remains_removed(void **state)
 #define ROUND_KEEP 3
 #define ROUND_N (ROUND_WHOLE + ROUND_FIELDS + ROUND_KEEP)
 #define CRASH_KILLS 8
-#define CRASH_N (ROUND_N * CRASH_KILLS)
+#define CRASH_KILLS_MAX 16 /* more while no kill has landed mid-run yet */
+#define CRASH_N (ROUND_N * CRASH_KILLS_MAX)
 
 enum { K_WHOLE, K_FIELDS, K_KEEP };
 
@@ -611,7 +612,7 @@ static void test_sigkill_mid_run(void **state)
     print_message("seed %u\n", seed);
     srand(seed);
     fx_close(f);
-    for (int k = 0; k < CRASH_KILLS; k++) {
+    for (int k = 0; k < CRASH_KILLS || (partial == 0 && k < CRASH_KILLS_MAX); k++) {
         pid_t pid;
         int status = 0;
         struct timespec d;
@@ -654,10 +655,13 @@ static void test_sigkill_mid_run(void **state)
         partial += done > before && done < due; /* cut short after some batches */
         /* too late (the run was done) or too early (nothing done): the
          * next kill comes sooner or later */
-        if (done >= due && ms > lo)
+        if (done >= due && ms > lo) {
             hi = ms - 1 > lo ? ms - 1 : lo;
-        else if (done == before && ms < hi)
-            lo = ms + 1 < hi ? ms + 1 : hi;
+        } else if (done == before) { /* a slow start (a server, a loaded machine) */
+            lo = ms + 1;
+            if (hi < 2 * lo) /* the window grows geometrically */
+                hi = 2 * lo < 5000 ? 2 * lo : 5000;
+        }
         before = done;
         print_message("kill %d after %ld ms: %d of %d due records done\n", k,
                       d.tv_nsec / 1000000, done, due);
