@@ -199,7 +199,8 @@ VAULT_API int vault_open_progress(vault **out, const char *path, const vault_sec
  * unlocking again (no passphrase, no key file).  For a process that serves
  * several threads at once (vaultd's workers: one handle per thread, each
  * with its own connection; see docs/threading.md).  The new handle is
- * independent: close each one. */
+ * independent: close each one.  v's own store is not read, so a handle
+ * whose database connection was lost (VAULT_EIO) can be replaced so. */
 VAULT_API int vault_reopen(vault **out, vault *v) VAULT_CHECK;
 
 /* Close the handle, wiping its keys. */

@@ -693,7 +693,10 @@ int vault_reopen(vault **out, vault *v)
     ENSURE(out, VAULT_EINVALID, "missing output handle");
     *out = NULL;
     ENSURE(v, VAULT_EINVALID, "missing vault handle");
-    GUARD(vault__enter(v));
+    /* Only the keys and the location are taken: no refresh from v's
+     * store, so a handle whose connection is gone reopens too (vaultd
+     * replaces such a handle so). */
+    GUARD(vault__lock(v));
     entered = 1;
     master = vc_malloc(VAULT_KEY_BYTES);
     ENSURE(master, VAULT_ENOMEM, "out of secure memory");
@@ -701,7 +704,7 @@ int vault_reopen(vault **out, vault *v)
     memcpy(id, v->id, sizeof id);
     path = strdup(v->path);
     ENSURE(path, VAULT_ENOMEM, "out of memory");
-    vault__exit(v, entered);
+    vault__leave(v);
     entered = 0;
     GUARD(open_unlocked(out, path, master, id, NULL, NULL, NULL));
     /* The new handle keeps the key the caller pinned on this one. */
@@ -709,7 +712,7 @@ int vault_reopen(vault **out, vault *v)
     (*out)->expect_known = v->expect_known;
 cleanup:
     if (entered)
-        vault__exit(v, entered);
+        vault__leave(v);
     free(path);
     vc_free(master);
     return rc;

@@ -12,6 +12,9 @@ int vd_pool_open(vd_pool *p, vault *first, size_t n, char *err, size_t err_cap)
     size_t i;
 
     p->n = 0;
+    p->alarm_fn = NULL;
+    p->alarm_arg = NULL;
+    p->due_lost = 0;
     p->v = calloc(n, sizeof *p->v);
     p->busy = calloc(n, sizeof *p->busy);
     if (!p->v || !p->busy || pthread_mutex_init(&p->lock, NULL) != 0 ||
@@ -50,16 +53,63 @@ vault *vd_pool_get(vd_pool *p)
     return v;
 }
 
-void vd_pool_put(vd_pool *p, vault *v)
+/* A new handle from v, set up as the pool's: acting for vaultd, no
+ * witness submission of its own, the alarms. */
+static vault *fresh_handle(const vd_pool *p, vault *v)
 {
+    vault *nv = NULL;
+
+    if (vault_reopen(&nv, v) != VAULT_OK || vault_set_actor(nv, "vaultd") != VAULT_OK ||
+        vault_set_witness_auto(nv, 0) != VAULT_OK ||
+        (p->alarm_fn && vault_set_alarm(nv, p->alarm_fn, p->alarm_arg) != VAULT_OK)) {
+        vault_close(nv);
+        return NULL;
+    }
+    return nv;
+}
+
+void vd_pool_put(vd_pool *p, vault *v, int rc)
+{
+    vault *nv = NULL;
+    size_t i;
+
+    if (rc == VAULT_EIO) {
+        nv = fresh_handle(p, v);
+        if (nv)
+            fprintf(stderr, "vaultd: a handle's call failed with VAULT_EIO (the database "
+                            "connection lost?): replaced by a new one\n");
+        else
+            fprintf(stderr, "vaultd: a handle's call failed with VAULT_EIO and a new one could "
+                            "not be opened (%s): the next request tries again\n",
+                    vault_error_last());
+    }
+    pthread_mutex_lock(&p->lock);
+    for (i = 0; i < p->n; i++)
+        if (p->v[i] == v) {
+            if (nv)
+                p->v[i] = nv;
+            p->busy[i] = 0;
+        }
+    if (nv && vault_witness_take_due(v))
+        p->due_lost = 1;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    if (nv)
+        vault_close(v);
+}
+
+int vd_pool_take_due(vd_pool *p)
+{
+    int any;
     size_t i;
 
     pthread_mutex_lock(&p->lock);
+    any = p->due_lost;
+    p->due_lost = 0;
     for (i = 0; i < p->n; i++)
-        if (p->v[i] == v)
-            p->busy[i] = 0;
-    pthread_cond_signal(&p->cond);
+        any |= vault_witness_take_due(p->v[i]);
     pthread_mutex_unlock(&p->lock);
+    return any;
 }
 
 void vd_pool_close(vd_pool *p)

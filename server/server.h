@@ -31,6 +31,9 @@ typedef struct vd_pool {
     vault **v;
     int *busy;
     size_t n;
+    vault_alarm_fn alarm_fn; /* the handles' alarm callback, once set (vd_alarm) */
+    void *alarm_arg;
+    int due_lost;    /* a replaced handle had a checkpoint due: the next look sees it */
 } vd_pool;
 
 int vd_pool_open(vd_pool *p, vault *first, size_t n, char *err, size_t err_cap);
@@ -40,7 +43,16 @@ void vd_alarm(const vault_alarm *a, void *arg);
  * 0, or -1 with the reason in err. */
 int vd_alarm_init(const vd_config *cfg, char *err, size_t err_cap);
 vault *vd_pool_get(vd_pool *p);
-void vd_pool_put(vd_pool *p, vault *v);
+/* Give v back.  rc: how the request's last call on it ended; after
+ * VAULT_EIO (the database connection lost: a failover, a server restart,
+ * a backend ended) the handle is replaced by a new one (vault_reopen: a
+ * new connection, which a multi-host location points at the new
+ * primary), set up as the others, so the failure is this request's alone;
+ * if that fails too, v stays and the next request tries again. */
+void vd_pool_put(vd_pool *p, vault *v, int rc);
+/* 1 when any handle committed a checkpoint since the last call (witness.c),
+ * the pool's lock held while looking (a handle may be replaced). */
+int vd_pool_take_due(vd_pool *p);
 void vd_pool_close(vd_pool *p);
 
 /* Counters for /v1/metrics. */
@@ -89,6 +101,7 @@ typedef struct vd_request {
     vd_caller who;
     /* Response: status and JSON document (or text). */
     int status;
+    int rc;                  /* vd_fail's code, 0 while none failed */
     json_t *out;
     char *text;              /* instead of out (metrics, policy source) */
     const char *content_type;

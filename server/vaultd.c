@@ -256,6 +256,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "vaultd: %s\n", vault_error_last());
             goto cleanup;
         }
+    srv.pool.alarm_fn = vd_alarm; /* and every handle that replaces one */
+    srv.pool.alarm_arg = srv.cfg;
     for (size_t i = 1; i < srv.pool.n; i++)
         if (vault_set_witness_auto(srv.pool.v[i], 0) != VAULT_OK) {
             fprintf(stderr, "vaultd: %s\n", vault_error_last());

@@ -58,11 +58,7 @@ static void submit_round(void)
 /* Any handle committed a checkpoint since the last look. */
 static int due(void)
 {
-    int any = 0;
-
-    for (size_t i = 0; i < W.srv->pool.n; i++)
-        any |= vault_witness_take_due(W.srv->pool.v[i]);
-    return any;
+    return vd_pool_take_due(&W.srv->pool);
 }
 
 int vd_witness_check(vd_server *srv, vault *v, char *err, size_t cap)
