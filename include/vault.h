@@ -202,6 +202,11 @@ VAULT_API int vault_open_progress(vault **out, const char *path, const vault_sec
  * independent: close each one.  v's own store is not read, so a handle
  * whose database connection was lost (VAULT_EIO) can be replaced so. */
 VAULT_API int vault_reopen(vault **out, vault *v) VAULT_CHECK;
+/* 1 when the handle's database connection is gone (PostgreSQL: the server
+ * ended it, a failover, a restart; every later call fails with
+ * VAULT_EIO): replace the handle (vault_reopen, then vault_close).  0
+ * otherwise, and always for a vault file or a client-mode handle. */
+VAULT_API int vault_connection_lost(vault *v);
 
 /* Close the handle, wiping its keys. */
 VAULT_API void vault_close(vault *v);

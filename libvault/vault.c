@@ -718,6 +718,18 @@ cleanup:
     return rc;
 }
 
+int vault_connection_lost(vault *v)
+{
+    int lost;
+
+    if (!v || v->remote)
+        return 0;
+    pthread_mutex_lock(&v->lock);
+    lost = store_connection_lost(v->db) || (v->rk && store_connection_lost(reckeys_store(v->rk)));
+    pthread_mutex_unlock(&v->lock);
+    return lost;
+}
+
 void vault_close(vault *v)
 {
     if (!v)

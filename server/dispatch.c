@@ -43,7 +43,6 @@ int vd_fail(vd_request *r, int rc, const char *msg)
     }
     r->text = NULL;
     r->status = vd_http_status(rc);
-    r->rc = rc;
     r->out = json_pack("{s:{s:s,s:s}}", "error", "code", vd_code_name(rc), "message",
                        m && *m ? m : "request failed");
     return -1;
@@ -55,7 +54,6 @@ void vd_dispatch(vd_request *r, const char *body, size_t len, const char *query_
     char msg[320];
 
     r->status = 200;
-    r->rc = 0;
     r->out = NULL;
     r->text = NULL;
     if (r->route->raw_body) {
@@ -93,7 +91,7 @@ void vd_dispatch(vd_request *r, const char *body, size_t len, const char *query_
      * token's deadline it carries. */
     if (vault_set_actor(r->v, "vaultd") != VAULT_OK) /* the answer stands: it is done */
         fprintf(stderr, "vaultd: resetting a handle's actor: %s\n", vault_error_last());
-    vd_pool_put(&r->srv->pool, r->v, r->rc);
+    vd_pool_put(&r->srv->pool, r->v);
     r->v = NULL;
     if (!r->out && !r->text)
         r->out = json_object();

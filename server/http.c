@@ -364,7 +364,6 @@ static uint64_t refusals_unlogged; /* since the last entry */
 static void log_refusal(vd_server *srv, const vd_caller *who, const char *path, const char *why)
 {
     vault *v;
-    int rc;
     vault_principal p = {sizeof(vault_principal), who->iss, who->sub, who->jti, who->app, who->peer, 0, 0};
     char detail[400];
     uint64_t skipped = 0;
@@ -396,10 +395,9 @@ static void log_refusal(vd_server *srv, const vd_caller *who, const char *path, 
     else
         snprintf(detail, sizeof detail, "%s: %s", path, why);
     v = vd_pool_get(&srv->pool);
-    rc = vault_log_refusal(v, &p, "request", detail);
-    if (rc != VAULT_OK)
+    if (vault_log_refusal(v, &p, "request", detail) != VAULT_OK)
         fprintf(stderr, "vaultd: could not log a refused request: %s\n", vault_error_last());
-    vd_pool_put(&srv->pool, v, rc);
+    vd_pool_put(&srv->pool, v);
 }
 
 static enum MHD_Result handle(vd_server *srv, struct MHD_Connection *c, const char *method,

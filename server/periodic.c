@@ -9,6 +9,25 @@
 
 #include "server.h"
 
+/* The round's handle lost its database connection (a failover, a
+ * restart): a new one first, so the rounds go on without a restart. */
+static void renew(vd_periodic *p)
+{
+    vault *nv;
+
+    if (!vault_connection_lost(p->v))
+        return;
+    nv = vd_handle_fresh(p->v, NULL, NULL);
+    if (!nv) {
+        fprintf(stderr, "vaultd: %s: the database connection was lost and a new one could not be "
+                        "opened (%s): the next round tries again\n", p->what, vault_error_last());
+        return;
+    }
+    vault_close(p->v);
+    p->v = nv;
+    fprintf(stderr, "vaultd: %s: the database connection was lost: a new handle\n", p->what);
+}
+
 static void *periodic_run(void *arg)
 {
     vd_periodic *p = arg;
@@ -20,6 +39,7 @@ static void *periodic_run(void *arg)
 
         if (time(NULL) >= next || (p->due && p->due())) {
             pthread_mutex_unlock(&p->lock);
+            renew(p);
             p->round();
             pthread_mutex_lock(&p->lock);
             next = time(NULL) + (time_t)p->interval;

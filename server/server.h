@@ -31,9 +31,10 @@ typedef struct vd_pool {
     vault **v;
     int *busy;
     size_t n;
+    int *stale;      /* the slot's handle is to be replaced before its next use */
     vault_alarm_fn alarm_fn; /* the handles' alarm callback, once set (vd_alarm) */
     void *alarm_arg;
-    int due_lost;    /* a replaced handle had a checkpoint due: the next look sees it */
+    int due;         /* a checkpoint was committed through a handle since the last look */
 } vd_pool;
 
 int vd_pool_open(vd_pool *p, vault *first, size_t n, char *err, size_t err_cap);
@@ -42,17 +43,23 @@ void vd_alarm(const vault_alarm *a, void *arg);
 /* Before the first alarm: start libcurl when an alarms.webhook is set.
  * 0, or -1 with the reason in err. */
 int vd_alarm_init(const vd_config *cfg, char *err, size_t err_cap);
+/* A handle for a request.  One whose database connection was lost (seen
+ * by vd_pool_put: a failover, a server restart, a backend ended; and the
+ * idle ones then, which most likely met the same end) is first replaced
+ * by a new one (vault_reopen: a new connection, which a multi-host
+ * location points at the new primary), so the failed request was the
+ * only one; if that fails too, the old one is used (its call fails
+ * VAULT_EIO) and the next request tries again. */
 vault *vd_pool_get(vd_pool *p);
-/* Give v back.  rc: how the request's last call on it ended; after
- * VAULT_EIO (the database connection lost: a failover, a server restart,
- * a backend ended) the handle is replaced by a new one (vault_reopen: a
- * new connection, which a multi-host location points at the new
- * primary), set up as the others, so the failure is this request's alone;
- * if that fails too, v stays and the next request tries again. */
-void vd_pool_put(vd_pool *p, vault *v, int rc);
-/* 1 when any handle committed a checkpoint since the last call (witness.c),
- * the pool's lock held while looking (a handle may be replaced). */
+/* Give v back, on the thread that used it. */
+void vd_pool_put(vd_pool *p, vault *v);
+/* 1 when any pool handle committed a checkpoint since the last call
+ * (witness.c); reads no handle. */
 int vd_pool_take_due(vd_pool *p);
+/* A new handle from v (vault_reopen), acting for vaultd, no witness
+ * submission of its own, alarm_fn (may be NULL) as its alarms; NULL on
+ * failure (vault_error_last says why). */
+vault *vd_handle_fresh(vault *v, vault_alarm_fn alarm_fn, void *alarm_arg);
 void vd_pool_close(vd_pool *p);
 
 /* Counters for /v1/metrics. */
@@ -101,7 +108,6 @@ typedef struct vd_request {
     vd_caller who;
     /* Response: status and JSON document (or text). */
     int status;
-    int rc;                  /* vd_fail's code, 0 while none failed */
     json_t *out;
     char *text;              /* instead of out (metrics, policy source) */
     const char *content_type;

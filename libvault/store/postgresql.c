@@ -3487,6 +3487,13 @@ cleanup:
     return rc;
 }
 
+int store_pg_lost(const store_backend *be)
+{
+    const pg *c = (const pg *)be;
+
+    return c->dead || !c->conn || PQstatus(c->conn) == CONNECTION_BAD;
+}
+
 int store_pg_rotation_allowed(const char *live_loc)
 {
     int rc = VAULT_OK;

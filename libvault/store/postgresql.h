@@ -54,6 +54,8 @@ int store_postgresql_open(store_backend **out, const char *location, const uint8
  * transaction holding it has ended), which of keys[0..n-1] the vault's
  * key check is of (*which, -1 for none). */
 int store_pg_rotation_allowed(const char *live_loc) VAULT_MUST_CHECK;
+/* 1 when be's connection is gone (a lost connection was seen). */
+int store_pg_lost(const store_backend *be);
 int store_pg_which_key(const char *location, const uint8_t *const *keys, size_t n,
                        int *which) VAULT_MUST_CHECK;
 int store_pg_rotation_prepare(const char *live_loc, const char *next_loc,

@@ -1792,6 +1792,11 @@ static int rotation_locations(const char *live, const char *next)
     return VAULT_OK;
 }
 
+int store_connection_lost(const store *s)
+{
+    return s && s->be->name && strcmp(s->be->name, "postgresql") == 0 && store_pg_lost(s->be);
+}
+
 int store_rotation_allowed(const char *live_location)
 {
     int rc = rotation_locations(live_location, live_location);

@@ -348,6 +348,8 @@ int store_under_write_lock(store *s, int (*fn)(void *arg), void *arg) VAULT_MUST
 /* PostgreSQL only (postgresql.h): the rotation's checks before anything
  * is made, and which key a vault is under, read under its write lock. */
 int store_rotation_allowed(const char *live_location) VAULT_MUST_CHECK;
+/* 1 when s's database connection is gone (PostgreSQL), else 0. */
+int store_connection_lost(const store *s);
 int store_which_key(const char *location, const uint8_t *const *keys, size_t n,
                     int *which) VAULT_MUST_CHECK;
 int store_rotation_prepare(const char *live_location, const char *next_location,
