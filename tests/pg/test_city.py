@@ -16,7 +16,8 @@ Run inside a throwaway cluster:
   next request;
 - the server ends every connection: the calls then under way fail closed
   (VAULT_EIO, no value), each vaultd handle that met it is replaced, and
-  the instance serves again without a restart;
+  the instance serves again without a restart, its retention thread too
+  (a round every second here);
 - the chain verifies through each instance and with `vaultctl audit
   verify` against a checkpoint taken through the first.
 """
@@ -71,6 +72,9 @@ class Instance:
                 "issuers:", "  - name: city-idp", "    iss: %s" % H.ISS,
                 "    audience: %s" % H.AUD, "    key: %s" % issuer_pub,
                 "limits:", "  workers: 4", "  max_body: 64KiB", "  clock_skew: 30s",
+                # a retention round every second: its own handle must
+                # survive the ended connections too
+                "retention:", "  every: 1s",
             ]) + "\n")
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen([H.VAULTD, "--config", self.config], stdout=logf,
@@ -271,6 +275,22 @@ class CityTest(unittest.TestCase):
         self.assertEqual([g.status for g in got], [200] * 8)
         with open(self.a.log) as f:
             self.assertIn("replaced by a new one", f.read())
+        # the retention thread's handle: renewed before a later round
+        for _ in range(100):
+            with open(self.a.log) as f:
+                log = f.read()
+            if "retention: the database connection was lost: a new handle" in log:
+                break
+            time.sleep(0.1)
+        self.assertIn("retention: the database connection was lost: a new handle", log)
+        for _ in range(50):  # and a round after it succeeds
+            with open(self.a.log) as f:
+                tail = f.read()[len(log):]
+            if "vaultd: retention: 0 records erased" in tail:
+                break
+            time.sleep(0.1)
+        self.assertIn("vaultd: retention: 0 records erased", tail)
+        self.assertNotIn("retention: the run failed", tail)
 
         # the chain, through each instance and offline against a checkpoint
         for inst in (self.a, self.b):
