@@ -3542,76 +3542,97 @@ cleanup:
     return rc;
 }
 
-int store_pg_rotation_prepare(const char *live_loc, const char *next_loc,
-                              const uint8_t id[VAULT_ID_BYTES], int *cleaned)
+/* On a new connection to next_loc, in a transaction *out_c is left in:
+ * what the schema there is to a rotation of live_loc's vault id
+ * (copy_state), and a marked copy dropped (*state 1: it was there).  On
+ * failure nothing is left open. */
+static int copy_schema_begin(pg **out_c, int *state, const char *live_loc, const char *next_loc,
+                             const uint8_t id[VAULT_ID_BYTES], const char *what)
 {
-    int rc = VAULT_OK, state = 0, began = 0;
+    int rc = VAULT_OK, began = 0;
     pg *c = NULL;
     pg_loc live;
-    char mark[200], sql[400];
+    char mark[200], sql[200];
 
+    *out_c = NULL;
+    *state = 0;
     memset(&live, 0, sizeof live);
-    *cleaned = 0;
     GUARD(loc_parse(&live, live_loc));
     GUARD(connect_to(&c, next_loc));
     ENSURE(strcmp(live.schema, c->schema) != 0, VAULT_EINVALID,
            "postgresql: rotation: the copy's schema is the vault's");
-    GUARD(rotation_allowed(c, live.schema));
     rotation_mark(mark, sizeof mark, live.schema, id);
-    GUARD(q(c, NULL, "making the rotation's schema", "BEGIN", NULL));
+    GUARD(q(c, NULL, what, "BEGIN", NULL));
     began = 1;
-    GUARD(copy_state(c, &state, c->schema, mark));
+    GUARD(copy_state(c, state, c->schema, mark));
+    /* schema names were checked: a-z, 0-9 and _ only */
+    if (*state == 1) {
+        snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", c->schema);
+        GUARD(q(c, NULL, "dropping an earlier rotation's copy", sql, NULL));
+    }
+    *out_c = c;
+    c = NULL;
+cleanup:
+    if (c && began)
+        abandon(c);
+    pg_free(c ? &c->base : NULL);
+    loc_free(&live);
+    return rc;
+}
+
+/* Commit what copy_schema_begin began (and whatever was added), and let
+ * the connection go. */
+static int copy_schema_end(pg *c, int rc, const char *what)
+{
+    if (rc == VAULT_OK)
+        rc = q(c, NULL, what, "COMMIT", NULL);
+    if (rc < 0)
+        abandon(c);
+    pg_free(&c->base);
+    return rc;
+}
+
+int store_pg_rotation_prepare(const char *live_loc, const char *next_loc,
+                              const uint8_t id[VAULT_ID_BYTES], int *cleaned)
+{
+    int rc = VAULT_OK, state = 0;
+    pg *c = NULL;
+    pg_loc live;
+    char mark[200], sql[400];
+    const char *what = "making the rotation's schema";
+
+    memset(&live, 0, sizeof live);
+    *cleaned = 0;
+    GUARD(loc_parse(&live, live_loc));
+    GUARD(copy_schema_begin(&c, &state, live_loc, next_loc, id, what));
     ENSURE(state != 2, VAULT_EEXISTS,
            "postgresql: %s: schema %s exists and is not this vault's rotation copy: move it "
            "away first", c->shown, c->schema);
-    /* schema names were checked: a-z, 0-9 and _ only; the mark is made
-     * of them, hex and constant text */
-    if (state == 1) {
-        snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", c->schema);
-        GUARD(q(c, NULL, "dropping an earlier rotation's copy", sql, NULL));
-        *cleaned = 1;
-    }
+    *cleaned = state == 1;
+    /* the mark is made of schema names, hex and constant text */
+    rotation_mark(mark, sizeof mark, live.schema, id);
     snprintf(sql, sizeof sql, "CREATE SCHEMA %s", c->schema);
-    GUARD(q(c, NULL, "making the rotation's schema", sql, NULL));
+    GUARD(q(c, NULL, what, sql, NULL));
     snprintf(sql, sizeof sql, "COMMENT ON SCHEMA %s IS '%s'", c->schema, mark);
-    GUARD(q(c, NULL, "making the rotation's schema", sql, NULL));
-    GUARD(q(c, NULL, "making the rotation's schema", "COMMIT", NULL));
-    began = 0;
+    GUARD(q(c, NULL, what, sql, NULL));
 cleanup:
-    if (rc < 0 && began && c)
-        abandon(c);
+    if (c)
+        rc = copy_schema_end(c, rc, what);
+    if (rc < 0)
+        *cleaned = 0;
     loc_free(&live);
-    pg_free(c ? &c->base : NULL);
     return rc;
 }
 
 int store_pg_rotation_discard(const char *live_loc, const char *next_loc,
                               const uint8_t id[VAULT_ID_BYTES])
 {
-    int rc = VAULT_OK, state = 0, began = 0;
+    int rc, state = 0;
     pg *c = NULL;
-    pg_loc live;
-    char mark[200], sql[200];
+    const char *what = "dropping the rotation's copy";
 
-    memset(&live, 0, sizeof live);
-    GUARD(loc_parse(&live, live_loc));
-    GUARD(connect_to(&c, next_loc));
-    rotation_mark(mark, sizeof mark, live.schema, id);
-    GUARD(q(c, NULL, "dropping the rotation's copy", "BEGIN", NULL));
-    began = 1;
-    GUARD(copy_state(c, &state, c->schema, mark));
-    if (state == 1) {
-        snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", c->schema);
-        GUARD(q(c, NULL, "dropping the rotation's copy", sql, NULL));
-    }
-    GUARD(q(c, NULL, "dropping the rotation's copy", "COMMIT", NULL));
-    began = 0;
-cleanup:
-    if (rc < 0 && began && c)
-        abandon(c);
-    loc_free(&live);
-    pg_free(c ? &c->base : NULL);
-    return rc;
+    rc = copy_schema_begin(&c, &state, live_loc, next_loc, id, what);
+    return c ? copy_schema_end(c, rc, what) : rc;
 }
 
 /* The column list of live.table, quoted by the server. */

@@ -33,8 +33,8 @@ int store_postgresql_open(store_backend **out, const char *location, const uint8
 /* Master-key rotation (docs/keyslots.md section 11).
  *
  * store_pg_rotation_prepare: under the vault's write lock (the caller's),
- * on a connection of its own: checks the role may do the swap below, and
- * makes the empty schema next_loc names, marked as vault id's copy of
+ * on a connection of its own, after store_pg_rotation_allowed: makes the
+ * empty schema next_loc names, marked as vault id's copy of
  * live_loc's schema; a copy an earlier rotation of that vault left there
  * is dropped first (*cleaned = 1); any other schema of that name is
  * VAULT_EEXISTS and left alone.  store_pg_rotation_discard drops the

@@ -14,8 +14,9 @@
  *  - test_tampered: a DBA's change to a record's jurisdiction stops the
  *    rotation (VAULT_EINTEGRITY) and changes nothing;
  *  - test_crash: SIGKILL after the copy, the seal or the swap (before its
- *    commit) leaves the old vault and copies the next rotation drops; SIGKILL after the swap's commit, before the
- *    keys file is renamed, is finished by the next open;
+ *    commit) leaves the old vault and copies the next rotation drops;
+ *    SIGKILL after the swap's commit, before the keys file is renamed, is
+ *    finished by the next open;
  *  - test_not_ours: a schema of the copy's name that is not this vault's
  *    copy is refused (VAULT_EEXISTS) and left whole;
  *  - test_lost_commit: the connection lost at the commit: the rotation
@@ -38,7 +39,7 @@
 static int schema_no;
 
 typedef struct rm {
-    char schema[64], loc[1024], k1[600], k2[610], k3[610], keys[700];
+    char schema[64], loc[1024], k1[600], k2[610], k3[610], keys[700], next_keys[720];
     vault_secret s1, s2, s3;
     char id[VAULT_ID_HEX_SIZE];
     char *note;
@@ -60,6 +61,7 @@ static void rm_make(rm *r)
     snprintf(r->k2, sizeof r->k2, "%s.2", r->k1);
     snprintf(r->k3, sizeof r->k3, "%s.3", r->k1);
     snprintf(r->keys, sizeof r->keys, "%s/%s.keys", dir, r->schema);
+    snprintf(r->next_keys, sizeof r->next_keys, "%s.rotating", r->keys);
     assert_int_equal(vault_keyfile_generate(r->k2), 0);
     assert_int_equal(vault_keyfile_generate(r->k3), 0);
     r->s1 = tu_keyfile_secret(r->k1);
@@ -111,6 +113,31 @@ static void rm_whole(rm *r, const vault_secret *secret)
 static void rm_free(rm *r)
 {
     vault_free(r->note);
+}
+
+/* The keys file's bytes now (keys_same: still those, then freed). */
+typedef struct keys_snap {
+    uint8_t *b;
+    size_t n;
+} keys_snap;
+
+static keys_snap keys_now(const rm *r)
+{
+    keys_snap k = {NULL, 0};
+
+    k.b = tu_read_file(r->keys, &k.n);
+    return k;
+}
+
+static void keys_same(const rm *r, keys_snap *k)
+{
+    keys_snap now = keys_now(r);
+
+    assert_int_equal(now.n, k->n);
+    assert_memory_equal(now.b, k->b, k->n);
+    free(now.b);
+    free(k->b);
+    k->b = NULL;
 }
 
 static int64_t copies_left(const rm *r)
@@ -256,8 +283,7 @@ static void test_stale_handle(void **state)
 static void test_tampered(void **state)
 {
     rm r;
-    uint8_t *before, *after;
-    size_t nb = 0, na = 0;
+    keys_snap before;
     PGconn *c;
     PGresult *res;
     char sql[512];
@@ -270,15 +296,11 @@ static void test_tampered(void **state)
     assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
     PQclear(res);
     PQfinish(c);
-    before = tu_read_file(r.keys, &nb);
+    before = keys_now(&r);
     assert_int_equal(vault_key_rotate_master(NULL, r.loc, &r.s1, NULL, NULL, 0, NULL, NULL),
                      VAULT_EINTEGRITY);
-    after = tu_read_file(r.keys, &na);
-    assert_int_equal(na, nb);
-    assert_memory_equal(after, before, nb);
+    keys_same(&r, &before);
     assert_int_equal(copies_left(&r), 0);
-    free(before);
-    free(after);
     rm_free(&r);
 }
 
@@ -359,22 +381,19 @@ static void test_crash(void **state)
 static void test_not_ours(void **state)
 {
     rm r;
-    uint8_t *before, *after;
-    size_t nb = 0, na = 0;
+    keys_snap before;
 
     (void)state;
     rm_make(&r);
     /* someone's own schema that happens to have the copy's name */
     dba_exec(r.schema, "CREATE SCHEMA %s_rotating; CREATE TABLE %s_rotating.notes(t text);"
                        "INSERT INTO %s_rotating.notes VALUES ('keep')");
-    before = tu_read_file(r.keys, &nb);
+    before = keys_now(&r);
     assert_int_equal(vault_key_rotate_master(NULL, r.loc, &r.s1, &r.s3, NULL, 0, NULL, NULL),
                      VAULT_EEXISTS);
     assert_non_null(strstr(vault_error_last(), "is not this vault's rotation copy"));
     assert_int_equal(dba_count(r.schema, "SELECT count(*) FROM %s_rotating.notes"), 1);
-    after = tu_read_file(r.keys, &na);
-    assert_int_equal(na, nb);
-    assert_memory_equal(after, before, nb);
+    keys_same(&r, &before);
     rm_whole(&r, &r.s1);
     /* moved away, the rotation runs */
     dba_exec(r.schema, "ALTER SCHEMA %s_rotating RENAME TO %s_notes");
@@ -382,8 +401,6 @@ static void test_not_ours(void **state)
         fail_msg("rotate: %s", vault_error_last());
     assert_int_equal(dba_count(r.schema, "SELECT count(*) FROM %s_notes.notes"), 1);
     rm_whole(&r, &r.s3);
-    free(before);
-    free(after);
     rm_free(&r);
 }
 
@@ -402,11 +419,9 @@ static void test_lost_commit(void **state)
 {
     rm r;
     vault *v = NULL;
-    char next_keys[800];
 
     (void)state;
     rm_make(&r);
-    snprintf(next_keys, sizeof next_keys, "%s.rotating", r.keys);
     lost_schema = r.schema;
     vault__rotate_master_hook = cut_at_commit;
     assert_int_equal(vault_key_rotate_master(NULL, r.loc, &r.s1, &r.s3, "new",
@@ -415,7 +430,7 @@ static void test_lost_commit(void **state)
     vault__rotate_master_hook = NULL;
     assert_non_null(strstr(vault_error_last(), "did not commit"));
     assert_int_equal(copies_left(&r), 0);
-    assert_int_equal(access(next_keys, F_OK), -1);
+    assert_int_equal(access(r.next_keys, F_OK), -1);
     assert_int_equal(vault_open(&v, r.loc, &r.s3), VAULT_EAUTH);
     rm_whole(&r, &r.s1);
     if (vault_key_rotate_master(NULL, r.loc, &r.s1, &r.s3, "new", VAULT_ROTATE_MASTER_DROP_CURRENT,
@@ -429,8 +444,7 @@ static void test_denied(void **state)
 {
     rm r;
     char weak[1200];
-    uint8_t *before, *after;
-    size_t nb = 0, na = 0;
+    keys_snap before;
 
     (void)state;
     rm_make(&r);
@@ -445,18 +459,14 @@ static void test_denied(void **state)
                        "GRANT ALL ON ALL TABLES IN SCHEMA %s TO rm_weak;"
                        "GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA %s_rkeys TO rm_weak");
     snprintf(weak, sizeof weak, "%s&user=rm_weak", r.loc);
-    before = tu_read_file(r.keys, &nb);
+    before = keys_now(&r);
     assert_int_equal(vault_key_rotate_master(NULL, weak, &r.s1, &r.s3, NULL, 0, NULL, NULL),
                      VAULT_EDENIED);
     if (!strstr(vault_error_last(), "_rkeys"))
         fail_msg("%s", vault_error_last());
     assert_int_equal(copies_left(&r), 0);
-    after = tu_read_file(r.keys, &na);
-    assert_int_equal(na, nb);
-    assert_memory_equal(after, before, nb);
+    keys_same(&r, &before);
     rm_whole(&r, &r.s1);
-    free(before);
-    free(after);
     dba_exec(r.schema, "DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM rm_weak',"
                        " current_database()); END $$");
     rm_free(&r);
@@ -552,18 +562,16 @@ static void test_rotations_cross(void **state)
 {
     rm r;
     vault *v = NULL;
-    char next_keys[800];
 
     (void)state;
     rm_make(&r);
-    snprintf(next_keys, sizeof next_keys, "%s.rotating", r.keys);
     race_r = &r;
     vault__rotate_master_hook = second_rotation_at;
     /* A keeps s1 and adds s3; B (killed) keeps s1 and adds s2 */
     if (vault_key_rotate_master(NULL, r.loc, &r.s1, &r.s3, "a", 0, NULL, NULL) != 0)
         fail_msg("rotate A: %s", vault_error_last());
     vault__rotate_master_hook = NULL;
-    assert_int_equal(access(next_keys, F_OK), 0); /* B's, uncommitted */
+    assert_int_equal(access(r.next_keys, F_OK), 0); /* B's, uncommitted */
     assert_true(copies_left(&r) > 0);
     rm_whole(&r, &r.s3);
     rm_whole(&r, &r.s1);
@@ -572,7 +580,7 @@ static void test_rotations_cross(void **state)
     if (vault_key_rotate_master(NULL, r.loc, &r.s1, NULL, NULL, 0, NULL, NULL) != 0)
         fail_msg("rotate again: %s", vault_error_last());
     assert_int_equal(copies_left(&r), 0);
-    assert_int_equal(access(next_keys, F_OK), -1);
+    assert_int_equal(access(r.next_keys, F_OK), -1);
     rm_whole(&r, &r.s1);
     rm_free(&r);
 }
