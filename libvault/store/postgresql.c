@@ -503,7 +503,7 @@ typedef struct pg {
     int bulk_broken;   /* a flush failed: rows acknowledged were lost; only a rollback */
     int flushing;
     size_t bk_records, bk_fields, bk_bidx, bk_meta;
-    struct arr *bk;    /* [BK_RECORDS, BK_FIELDS, BK_BIDX, BK_MKEY, BK_MVAL, BK_MMAC] */
+    struct arr *bk;    /* [BK_IDS, BK_RECORDS, BK_FIELDS, BK_BIDX, BK_MKEY, BK_MVAL, BK_MMAC] */
 } pg;
 
 static pg *P(store_backend *be)
@@ -1094,6 +1094,108 @@ cleanup:
     return rc;
 }
 
+static int make_parted(pg *c, const char *what);
+
+/* A vault made before its tables were partitioned (this round's first
+ * PostgreSQL layout: plain records, fields and blind_index, records with
+ * UNIQUE (id)) is brought to the partitioned layout (schema_ddl) in the
+ * opening transaction, under the write lock: the three tables are renamed
+ * aside (TABLE_v1, their indexes too), the partitioned ones made, the rows
+ * copied, the directory filled from records, the privileges of each old
+ * table (and its columns) granted again on the new one (records' on
+ * record_ids too), and the old tables dropped.  Only the tables' owner
+ * may; a DBA's trigger on them, or a foreign key into them from outside
+ * the vault, would be lost or broken, so the vault is refused until
+ * they are taken away; a view over them fails the drop, and the
+ * transaction with it. */
+static int partition_layout(pg *c)
+{
+    static const char *const old_tables = "ARRAY['records', 'fields', 'blind_index']";
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    qp p = {0};
+    char sql[2000];
+    const char *kind;
+
+    p_text(&p, c->schema);
+    GUARD(q(c, &r, "reading the tables' layout",
+            "SELECT relkind::text, pg_has_role(relowner, 'USAGE')::int::int8 FROM pg_class"
+            " WHERE oid = to_regclass(quote_ident($1) || '.records')", &p));
+    ENSURE(PQntuples(r) == 1, VAULT_EINTEGRITY, "postgresql: %s: a table of the vault is missing",
+           c->shown);
+    kind = r_text(r, 0, 0);
+    if (kind && strcmp(kind, "p") == 0)
+        goto cleanup;
+    ENSURE(kind && strcmp(kind, "r") == 0, VAULT_EINTEGRITY,
+           "postgresql: %s: the vault's records are not a table", c->shown);
+    ENSURE(r_int(r, 0, 1) == 1, VAULT_EDENIED,
+           "postgresql: %s: the vault's tables are not partitioned yet (made by an earlier "
+           "libvault): open it once as the schema's owner, which partitions them", c->shown);
+    PQclear(r);
+    r = NULL;
+    snprintf(sql, sizeof sql,
+             "WITH v AS (SELECT k.oid FROM pg_class k WHERE k.relnamespace = $1::regnamespace"
+             "  AND k.relname = ANY (%s))"
+             " SELECT (SELECT format('the trigger %%s on %%s', t.tgname, t.tgrelid::regclass)"
+             "  FROM pg_trigger t WHERE t.tgrelid IN (SELECT oid FROM v) AND NOT t.tgisinternal"
+             "  LIMIT 1), (SELECT format('the foreign key %%s on %%s', k.conname,"
+             "  k.conrelid::regclass) FROM pg_constraint k WHERE k.contype = 'f'"
+             "  AND k.confrelid IN (SELECT oid FROM v) AND k.conrelid NOT IN (SELECT oid FROM v)"
+             "  LIMIT 1)", old_tables);
+    memset(&p, 0, sizeof p);
+    p_text(&p, c->schema);
+    GUARD(q(c, &r, "checking what refers to the vault", sql, &p));
+    ENSURE(PQgetisnull(r, 0, 0) && PQgetisnull(r, 0, 1), VAULT_ESTATE,
+           "postgresql: %s: the vault's tables must be partitioned, which would lose %s: drop it "
+           "first, and make it again after", c->shown,
+           PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 1) : PQgetvalue(r, 0, 0));
+    /* aside: the tables and their indexes (index names are the schema's) */
+    snprintf(sql, sizeof sql,
+             "DO $$ DECLARE i record; t text; BEGIN"
+             " FOR i IN SELECT x.indexrelid::regclass AS ix, k.relname FROM pg_index x"
+             "  JOIN pg_class k ON k.oid = x.indexrelid WHERE x.indrelid IN"
+             "  ('records'::regclass, 'fields'::regclass, 'blind_index'::regclass) LOOP"
+             "  EXECUTE format('ALTER INDEX %%s RENAME TO %%I', i.ix, i.relname || '_v1'); END LOOP;"
+             " FOREACH t IN ARRAY %s LOOP"
+             "  EXECUTE format('ALTER TABLE %%I RENAME TO %%I', t, t || '_v1'); END LOOP; END $$",
+             old_tables);
+    GUARD(q(c, NULL, "partitioning the vault's tables", sql, NULL));
+    GUARD(make_parted(c, "partitioning the vault's tables"));
+    GUARD(q(c, NULL, "partitioning the vault's tables",
+            "INSERT INTO record_ids(id, shard) SELECT id, shard FROM records_v1", NULL));
+    GUARD(q(c, NULL, "partitioning the vault's tables",
+            "INSERT INTO records(shard, id, jurisdiction, created, updated, version, mac)"
+            " SELECT shard, id, jurisdiction, created, updated, version, mac FROM records_v1", NULL));
+    GUARD(q(c, NULL, "partitioning the vault's tables",
+            "INSERT INTO fields(shard, record_id, name, grade, key_version, counter, ct, digest)"
+            " SELECT shard, record_id, name, grade, key_version, counter, ct, digest FROM fields_v1",
+            NULL));
+    GUARD(q(c, NULL, "partitioning the vault's tables",
+            "INSERT INTO blind_index(shard, id, field, digest)"
+            " SELECT shard, id, field, digest FROM blind_index_v1", NULL));
+    /* the privileges, as they were, to the same roles (PUBLIC is 0) */
+    GUARD(q(c, NULL, "partitioning the vault's tables",
+            "DO $$ DECLARE g record; BEGIN FOR g IN"
+            " WITH m(old, new) AS (VALUES ('records_v1', 'records'), ('records_v1', 'record_ids'),"
+            "  ('fields_v1', 'fields'), ('blind_index_v1', 'blind_index')),"
+            " a AS (SELECT m.new, NULL::name AS col, x.* FROM m, pg_class k, aclexplode(k.relacl) x"
+            "  WHERE k.oid = m.old::regclass AND x.grantee <> k.relowner"
+            "  UNION ALL SELECT m.new, t.attname, x.* FROM m, pg_attribute t, aclexplode(t.attacl) x"
+            "  WHERE t.attrelid = m.old::regclass AND t.attnum > 0 AND NOT t.attisdropped"
+            "  AND (m.new <> 'record_ids' OR t.attname IN ('id', 'shard')))"
+            " SELECT * FROM a LOOP EXECUTE format('GRANT %s %s ON %I TO %s %s', g.privilege_type,"
+            "  CASE WHEN g.col IS NULL THEN '' ELSE format('(%I)', g.col) END, g.new,"
+            "  CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END,"
+            "  CASE WHEN g.is_grantable THEN 'WITH GRANT OPTION' ELSE '' END); END LOOP; END $$",
+            NULL));
+    GUARD(q(c, NULL, "partitioning the vault's tables (a view over them must go first)",
+            "DROP TABLE blind_index_v1, fields_v1, records_v1", NULL));
+    c->dirty = 1;
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
 static int pg_migrate(store_backend *be, int *from, int (*remac)(void *arg, int kind, void *row),
                       void *arg, void (*progress)(uint64_t, uint64_t, void *), void *parg)
 {
@@ -1120,17 +1222,20 @@ static int pg_migrate(store_backend *be, int *from, int (*remac)(void *arg, int 
            "postgresql: the vault has schema %lld, which no PostgreSQL vault ever had",
            (long long)v);
     *from = (int)v;
-    if (v == STORE_SCHEMA_VERSION)
-        goto cleanup;
-    /* Schema 6: the record a residents-quota use names (a column only,
-     * NULL for the uses counted before).  ALTER TABLE needs the schema's
-     * owner: an app role without it gets the server's refusal. */
-    GUARD(q(c, NULL, "migrating to schema 6", "ALTER TABLE quota_use ADD COLUMN record bytea", NULL));
-    memset(&p, 0, sizeof p);
-    p_int(&p, STORE_SCHEMA_VERSION);
-    GUARD(q(c, NULL, "migrating the schema version", "UPDATE store_info SET version = $1::int8::int4",
-            &p));
-    c->dirty = 1;
+    if (v < STORE_SCHEMA_VERSION) {
+        /* Schema 6: the record a residents-quota use names (a column
+         * only, NULL for the uses counted before).  ALTER TABLE needs the
+         * schema's owner: an app role without it gets the server's
+         * refusal. */
+        GUARD(q(c, NULL, "migrating to schema 6", "ALTER TABLE quota_use ADD COLUMN record bytea",
+                NULL));
+        memset(&p, 0, sizeof p);
+        p_int(&p, STORE_SCHEMA_VERSION);
+        GUARD(q(c, NULL, "migrating the schema version",
+                "UPDATE store_info SET version = $1::int8::int4", &p));
+        c->dirty = 1;
+    }
+    GUARD(partition_layout(c));
 cleanup:
     PQclear(r);
     return rc;
@@ -1433,10 +1538,11 @@ static int recset_load(recset *s, pg *c, const qp *p)
 
     memset(s, 0, sizeof *s);
     GUARD(q(c, &s->rec, "reading records",
-            "SELECT " REC_COLS " FROM records r WHERE r.id = ANY($1) ORDER BY r.id", p));
+            "SELECT " REC_COLS " FROM record_ids d JOIN records r ON r.shard = d.shard"
+            " AND r.id = d.id WHERE d.id = ANY($1) ORDER BY r.id", p));
     GUARD(q(c, &s->fld, "reading records",
-            "SELECT " FLD_COLS " FROM records r JOIN fields f ON f.shard = r.shard"
-            " AND f.record_id = r.id WHERE r.id = ANY($1) ORDER BY f.record_id, f.name", p));
+            "SELECT " FLD_COLS " FROM record_ids d JOIN fields f ON f.shard = d.shard"
+            " AND f.record_id = d.id WHERE d.id = ANY($1) ORDER BY f.record_id, f.name", p));
     nf = PQntuples(s->fld);
     s->fields = calloc((size_t)nf + 1, sizeof *s->fields);
     s->first = calloc((size_t)PQntuples(s->rec) + 1, sizeof *s->first);
@@ -1574,6 +1680,15 @@ cleanup:
     return rc;
 }
 
+/* A record out of the directory and its shard, its fields and index rows
+ * with it ($1 its id; no foreign key cascades: parted_ddl): the command
+ * tag's count is the records' (0 when either row was missing). */
+#define DELETE_RECORD_SQL                                                                   \
+    "WITH d AS (DELETE FROM record_ids WHERE id = $1 RETURNING shard, id),"                 \
+    " f AS (DELETE FROM fields x USING d WHERE x.shard = d.shard AND x.record_id = d.id),"  \
+    " b AS (DELETE FROM blind_index x USING d WHERE x.shard = d.shard AND x.id = d.id)"    \
+    " DELETE FROM records r USING d WHERE r.shard = d.shard AND r.id = d.id"
+
 static int record_write(pg *c, const store_record *row, int is_new)
 {
     int rc = VAULT_OK;
@@ -1586,9 +1701,10 @@ static int record_write(pg *c, const store_record *row, int is_new)
 
     GUARD(record_check(row));
     if (!is_new) {
-        /* the fields and index rows go with the record (ON DELETE CASCADE) */
+        /* the fields and index rows go with the record; it may come
+         * back in another shard */
         p_bytes(&p, row->id, VAULT_ID_BYTES);
-        GUARD(q(c, &r, "replacing a record", "DELETE FROM records WHERE id = $1", &p));
+        GUARD(q(c, &r, "replacing a record", DELETE_RECORD_SQL, &p));
         ENSURE(strcmp(PQcmdTuples(r), "1") == 0, VAULT_ENOTFOUND, "postgresql: no such record");
         memset(&p, 0, sizeof p);
     }
@@ -1600,7 +1716,8 @@ static int record_write(pg *c, const store_record *row, int is_new)
     p_int(&p, row->version);
     p_bytes(&p, row->mac, STORE_MAC_BYTES);
     rc = q(c, NULL, "writing a record",
-           "INSERT INTO records(shard, id, jurisdiction, created, updated, version, mac)"
+           "WITH d AS (INSERT INTO record_ids(id, shard) VALUES ($2, $1))"
+           " INSERT INTO records(shard, id, jurisdiction, created, updated, version, mac)"
            " VALUES ($1, $2, $3, $4, $5, $6, $7)", &p);
     if (rc == VAULT_EEXISTS)
         rc = vault__err(VAULT_EEXISTS, "postgresql: record id already taken");
@@ -1687,7 +1804,7 @@ cleanup:
 #define BULK_ROWS 2000
 #define BULK_BYTES (8u << 20)
 
-enum { BK_RECORDS, BK_FIELDS, BK_BIDX, BK_MKEY, BK_MVAL, BK_MMAC, BK_N };
+enum { BK_IDS, BK_RECORDS, BK_FIELDS, BK_BIDX, BK_MKEY, BK_MVAL, BK_MMAC, BK_N };
 
 static int bulk_ready(pg *c);
 
@@ -1796,6 +1913,9 @@ static int bulk_flush(pg *c)
     for (i = 0; i < BK_N; i++)
         ENSURE(!c->bk[i].err, VAULT_ENOMEM, "out of memory");
     if (c->bk_records)
+        GUARD(copy_in(c, "loading record ids",
+                      "COPY record_ids(id, shard) FROM STDIN (FORMAT binary)", &c->bk[BK_IDS]));
+    if (c->bk_records)
         GUARD(copy_in(c, "loading records",
                       "COPY records(shard, id, jurisdiction, created, updated, version, mac)"
                       " FROM STDIN (FORMAT binary)", &c->bk[BK_RECORDS]));
@@ -1855,11 +1975,15 @@ static int bulk_record(pg *c, const store_record *row)
     int rc = VAULT_OK;
     const char *j = row->jurisdiction;
     size_t i, sl;
-    arr *rec = &c->bk[BK_RECORDS], *fld = &c->bk[BK_FIELDS], *bx = &c->bk[BK_BIDX];
+    arr *ids = &c->bk[BK_IDS], *rec = &c->bk[BK_RECORDS], *fld = &c->bk[BK_FIELDS];
+    arr *bx = &c->bk[BK_BIDX];
 
     GUARD(record_check(row));
     GUARD(bulk_ready(c));
     sl = shard_len(j);
+    cp_tuple(ids, 2);
+    cp_val(ids, row->id, VAULT_ID_BYTES);
+    cp_text(ids, j, sl);
     cp_tuple(rec, 7);
     cp_text(rec, j, sl);
     cp_val(rec, row->id, VAULT_ID_BYTES);
@@ -1890,7 +2014,7 @@ static int bulk_record(pg *c, const store_record *row)
             c->bk_bidx++;
         }
     }
-    ENSURE(!rec->err && !fld->err && !bx->err, VAULT_ENOMEM, "out of memory");
+    ENSURE(!ids->err && !rec->err && !fld->err && !bx->err, VAULT_ENOMEM, "out of memory");
     if (bulk_full(c))
         GUARD(bulk_flush(c));
 cleanup:
@@ -1980,7 +2104,7 @@ static int record_delete(pg *c, const uint8_t id[VAULT_ID_BYTES])
     qp p = {0};
 
     p_bytes(&p, id, VAULT_ID_BYTES);
-    GUARD(q(c, &r, "deleting a record", "DELETE FROM records WHERE id = $1", &p));
+    GUARD(q(c, &r, "deleting a record", DELETE_RECORD_SQL, &p));
     ENSURE(strcmp(PQcmdTuples(r), "1") == 0, VAULT_ENOTFOUND, "postgresql: no such record");
 cleanup:
     PQclear(r);
@@ -3060,10 +3184,10 @@ static int pg_destroy(store_backend *be)
     else
         snprintf(sql, sizeof sql,
                  "DROP TABLE %s.store_info, %s.generation, %s.meta, %s.policies, %s.grade_keys,"
-                 " %s.records, %s.fields, %s.blind_index, %s.audit, %s.audit_state, %s.checkpoints,"
-                 " %s.grants, %s.quota_use CASCADE",
+                 " %s.record_ids, %s.records, %s.fields, %s.blind_index, %s.audit, %s.audit_state,"
+                 " %s.checkpoints, %s.grants, %s.quota_use CASCADE",
                  c->schema, c->schema, c->schema, c->schema, c->schema, c->schema, c->schema,
-                 c->schema, c->schema, c->schema, c->schema, c->schema, c->schema);
+                 c->schema, c->schema, c->schema, c->schema, c->schema, c->schema, c->schema);
     GUARD(q(c, NULL, "dropping the vault", sql, NULL));
     if (!c->made_schema) {
         snprintf(sql, sizeof sql, "DROP FUNCTION %s.audit_immutable()", c->schema);
@@ -3147,9 +3271,15 @@ static const store_backend pg_table = {
     .quota_add_record = pg_quota_add_record,
 };
 
-/* The tables of a new vault, schema 6 (docs/postgresql.md "Schema").
- * Phase 2 partitions records, fields and blind_index by shard without
- * changing these rows: the shard is in their primary keys already. */
+/* The tables of a new vault, schema 6, partitioned (docs/postgresql.md
+ * "Schema" and "Partitions"): records and fields by the hash of their
+ * shard, PG_PARTS ways alike, so a record's fields are in the partition
+ * of the same number; the blind index by the hash of its digest; the id
+ * directory, which holds each id once in place of a UNIQUE (id) no
+ * partitioned table can have, by the hash of the id.  The partitions are
+ * made after these (partition_ddl). */
+#define PG_PARTS 8
+
 static const char *const schema_ddl[] = {
     "CREATE TABLE store_info(one boolean PRIMARY KEY DEFAULT true CHECK (one),"
     " version integer NOT NULL, keycheck bytea NOT NULL)",
@@ -3159,21 +3289,36 @@ static const char *const schema_ddl[] = {
     " source text NOT NULL, applied bigint NOT NULL, mac bytea NOT NULL)",
     "CREATE TABLE grade_keys(grade text NOT NULL, version bigint NOT NULL, wrapped bytea NOT NULL,"
     " created bigint NOT NULL, mac bytea NOT NULL, PRIMARY KEY (grade, version))",
-    /* UNIQUE (id): phase 1 only (a partitioned table's unique keys must
-     * hold the shard; phase 2 keeps an id directory instead). */
+};
+
+/* The partitioned tables; the same statements make them when an older,
+ * unpartitioned vault is brought to this layout (partition_layout).
+ * Fields and index rows have no foreign key to their record: the check
+ * probes the partitioned records for each row written, which halved the
+ * import (docs/postgresql.md "Partitions"); the record's delete takes
+ * them (DELETE_RECORD_SQL), and a field is read through the directory
+ * with its record, never without it.  The grade-key one stays: a grade
+ * key can't be deleted while a field is sealed under it. */
+static const char *const parted_ddl[] = {
+    "CREATE TABLE record_ids(id bytea PRIMARY KEY, shard text NOT NULL) PARTITION BY HASH (id)",
     "CREATE TABLE records(shard text NOT NULL, id bytea NOT NULL, jurisdiction text NOT NULL,"
     " created bigint NOT NULL, updated bigint NOT NULL, version bigint NOT NULL,"
-    " mac bytea NOT NULL, PRIMARY KEY (shard, id), UNIQUE (id))",
+    " mac bytea NOT NULL, PRIMARY KEY (shard, id)) PARTITION BY HASH (shard)",
     "CREATE TABLE fields(shard text NOT NULL, record_id bytea NOT NULL, name text NOT NULL,"
     " grade text NOT NULL, key_version bigint NOT NULL, counter bigint NOT NULL,"
     " ct bytea NOT NULL, digest bytea, PRIMARY KEY (shard, record_id, name),"
-    " FOREIGN KEY (shard, record_id) REFERENCES records(shard, id) ON DELETE CASCADE,"
-    " FOREIGN KEY (grade, key_version) REFERENCES grade_keys(grade, version))",
+    " FOREIGN KEY (grade, key_version) REFERENCES grade_keys(grade, version))"
+    " PARTITION BY HASH (shard)",
     "CREATE INDEX fields_grade_key ON fields(grade, key_version)",
     "CREATE TABLE blind_index(shard text NOT NULL, id bytea NOT NULL, field text NOT NULL,"
-    " digest bytea NOT NULL, PRIMARY KEY (field, digest, id),"
-    " FOREIGN KEY (shard, id) REFERENCES records(shard, id) ON DELETE CASCADE)",
+    " digest bytea NOT NULL, PRIMARY KEY (field, digest, id)) PARTITION BY HASH (digest)",
     "CREATE INDEX blind_index_record ON blind_index(shard, id)",
+};
+
+/* The partitioned tables' names, as parted_ddl makes them. */
+static const char *const parted_tables[] = {"record_ids", "records", "fields", "blind_index"};
+
+static const char *const tail_ddl[] = {
     "CREATE TABLE audit(pos bigint PRIMARY KEY CHECK (pos > 0), entry bytea NOT NULL,"
     " head bytea NOT NULL, record_id bytea, \"user\" text NOT NULL, flags bigint NOT NULL)",
     "CREATE INDEX audit_by_record ON audit(record_id, pos) WHERE record_id IS NOT NULL",
@@ -3207,6 +3352,29 @@ static const char *const schema_ddl[] = {
     "INSERT INTO generation(n) VALUES (0)",
     "INSERT INTO audit_state(pos) VALUES (0)",
 };
+
+/* The partitioned tables and their PG_PARTS partitions each (TABLE_pN,
+ * N the hash remainder), in the schema of the search path. */
+static int make_parted(pg *c, const char *what)
+{
+    int rc = VAULT_OK;
+    size_t i, n = 0;
+    char names[200], sql[600];
+
+    for (i = 0; i < VAULT_ARRAY_LEN(parted_ddl); i++)
+        GUARD(q(c, NULL, what, parted_ddl[i], NULL));
+    for (i = 0; i < VAULT_ARRAY_LEN(parted_tables); i++)
+        n += (size_t)snprintf(names + n, sizeof names - n, "%s'%s'", i ? ", " : "", parted_tables[i]);
+    /* one round trip for the partitions (constant names only) */
+    snprintf(sql, sizeof sql,
+             "DO $$ DECLARE t text; BEGIN FOREACH t IN ARRAY ARRAY[%s] LOOP FOR n IN 0..%d LOOP"
+             " EXECUTE format('CREATE TABLE %%I PARTITION OF %%I FOR VALUES WITH (MODULUS %d,"
+             " REMAINDER %%s)', t || '_p' || n, t, n); END LOOP; END LOOP; END $$",
+             names, PG_PARTS - 1, PG_PARTS);
+    GUARD(q(c, NULL, what, sql, NULL));
+cleanup:
+    return rc;
+}
 
 static void keycheck_of(uint8_t out[32], const uint8_t key[32], const char *schema)
 {
@@ -3248,6 +3416,9 @@ static int create_schema(pg *c, const uint8_t key[32])
     }
     for (i = 0; i < VAULT_ARRAY_LEN(schema_ddl); i++)
         GUARD(q(c, NULL, "creating the vault tables", schema_ddl[i], NULL));
+    GUARD(make_parted(c, "creating the vault tables"));
+    for (i = 0; i < VAULT_ARRAY_LEN(tail_ddl); i++)
+        GUARD(q(c, NULL, "creating the vault tables", tail_ddl[i], NULL));
     keycheck_of(kc, key, c->schema);
     memset(&p, 0, sizeof p);
     p_int(&p, STORE_SCHEMA_VERSION);
@@ -3375,7 +3546,7 @@ cleanup:
  * rows go out; they come in the other way).  audit (appended to), store_info
  * (its key check updated) and generation (bumped) keep their rows. */
 static const char *const rotated_tables[] = {
-    "blind_index", "fields", "records", "grade_keys", "meta",
+    "blind_index", "fields", "records", "record_ids", "grade_keys", "meta",
     "policies",    "audit_state", "checkpoints", "grants", "quota_use",
 };
 
@@ -3460,9 +3631,12 @@ static int rotation_allowed(pg *c, const char *live)
      * on them (a foreign key would cascade, null or refuse), and no
      * publication may carry the deletes (quota_use has no key). */
     snprintf(sql, sizeof sql,
-             "WITH v AS (SELECT k.oid FROM pg_class k JOIN pg_namespace n ON n.oid = k.relnamespace"
+             "WITH t AS (SELECT k.oid FROM pg_class k JOIN pg_namespace n ON n.oid = k.relnamespace"
              "  WHERE n.nspname = $1 AND k.relname = ANY (%s || ARRAY['audit', 'store_info',"
-             "  'generation']))"
+             "  'generation'])),"
+             /* and their partitions, whose foreign keys are the vault's own */
+             " v AS (SELECT oid FROM t UNION SELECT i.inhrelid FROM pg_inherits i"
+             "  WHERE i.inhparent IN (SELECT oid FROM t))"
              " SELECT (SELECT format('%%s on %%s', k.conname, k.conrelid::regclass) FROM pg_constraint k"
              "  WHERE k.contype = 'f' AND k.confrelid IN (SELECT oid FROM v)"
              "  AND k.conrelid NOT IN (SELECT oid FROM v) LIMIT 1),"

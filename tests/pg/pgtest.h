@@ -142,6 +142,24 @@ static inline int64_t dba_count(const char *schema, const char *fmt)
     return n;
 }
 
+/* Run sql as the DBA; every %s is the schema (the test fails when it
+ * does). */
+static inline void dba_exec(const char *schema, const char *fmt)
+{
+    char sql[8192];
+    PGconn *c = PQconnectdb(pg_uri);
+    PGresult *res;
+
+    dba_sql(sql, sizeof sql, schema, fmt);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PQclear(PQexec(c, "SET client_min_messages = warning"));
+    res = PQexec(c, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    PQclear(res);
+    PQfinish(c);
+}
+
 /* ---- values: each record gets a unique number k ---- */
 
 static inline void values_for(char out[NF][64], uint64_t k)

@@ -304,22 +304,6 @@ static void test_tampered(void **state)
     rm_free(&r);
 }
 
-/* Run sql as the DBA; every %s is the schema. */
-static void dba_exec(const char *schema, const char *fmt)
-{
-    char sql[2048];
-    PGconn *c = PQconnectdb(pg_uri);
-    PGresult *res;
-
-    dba_sql(sql, sizeof sql, schema, fmt);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    res = PQexec(c, sql);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(c));
-    PQclear(res);
-    PQfinish(c);
-}
-
 /* Kill a rotation (k2 kept out, k3 in) at step n. */
 static void killed_at(rm *r, int n)
 {
@@ -481,7 +465,7 @@ static void test_foreign_key(void **state)
     (void)state;
     rm_make(&r);
     dba_exec(r.schema, "CREATE SCHEMA IF NOT EXISTS dba_reports;"
-                       "CREATE TABLE dba_reports.%s_cases(id bytea REFERENCES %s.records(id)"
+                       "CREATE TABLE dba_reports.%s_cases(id bytea REFERENCES %s.record_ids(id)"
                        " ON DELETE CASCADE, note text);"
                        "INSERT INTO dba_reports.%s_cases SELECT id, 'keep' FROM %s.records");
     assert_int_equal(vault_key_rotate_master(NULL, r.loc, &r.s1, &r.s3, NULL, 0, NULL, NULL),

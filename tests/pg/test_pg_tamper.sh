@@ -182,7 +182,7 @@ fresh app || exit 1
 dba "CREATE ROLE vaultd_app LOGIN;
 GRANT USAGE ON SCHEMA app TO vaultd_app;
 GRANT SELECT ON ALL TABLES IN SCHEMA app TO vaultd_app;
-GRANT INSERT, UPDATE, DELETE ON app.meta, app.policies, app.grade_keys, app.records,
+GRANT INSERT, UPDATE, DELETE ON app.meta, app.policies, app.grade_keys, app.record_ids, app.records,
       app.fields, app.blind_index, app.checkpoints, app.grants, app.quota_use TO vaultd_app;
 GRANT UPDATE ON app.generation, app.audit_state TO vaultd_app;
 GRANT INSERT ON app.audit TO vaultd_app;

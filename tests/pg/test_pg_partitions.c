@@ -1,0 +1,283 @@
+/* The partitioned tables of a PostgreSQL vault (issue 17, "Schema";
+ * docs/postgresql.md "Partitions"), on the server VAULT_PG_URI names (ctest
+ * runs it in a throwaway cluster; without VAULT_PG_URI it fails rather
+ * than pass):
+ *  - a new vault's records and fields are partitioned by shard alike, so a
+ *    record's fields sit in the partition of its number; the blind index
+ *    by digest; the id directory holds every id once and refuses a second;
+ *  - a vault of the first, unpartitioned layout is partitioned when its
+ *    owner opens it, its rows, privileges and audit chain intact;
+ *  - and refused, untouched, when a role that does not own it opens it, or
+ *    when a DBA's trigger on the tables would be lost. */
+#include "pg/pgtest.h"
+
+#define NPER 4 /* residents per district */
+
+/* Residents in each of the three districts; ids[d * NPER + i]. */
+static void add_residents(vault *v, char ids[][VAULT_ID_HEX_SIZE])
+{
+    vault_session *s = officer(v, "li");
+    char name[32], phone[16];
+    int d, i;
+
+    assert_non_null(s);
+    for (d = 0; d < NDISTRICT; d++) {
+        for (i = 0; i < NPER; i++) {
+            snprintf(name, sizeof name, "居民%d-%d", d, i);
+            snprintf(phone, sizeof phone, "1380000%02d%02d", d, i);
+            tu_add_resident(s, ids[d * NPER + i], DISTRICT[d], name, phone);
+        }
+    }
+    vault_session_close(s);
+}
+
+/* Every resident reads back, and is found by phone. */
+static void expect_residents(vault *v, char ids[][VAULT_ID_HEX_SIZE])
+{
+    vault_session *s = officer(v, "wang");
+    char name[32], phone[16], *hits = NULL;
+    size_t n = 0;
+    int d, i;
+
+    assert_non_null(s);
+    for (d = 0; d < NDISTRICT; d++) {
+        for (i = 0; i < NPER; i++) {
+            snprintf(name, sizeof name, "居民%d-%d", d, i);
+            snprintf(phone, sizeof phone, "1380000%02d%02d", d, i);
+            tu_expect_value(s, ids[d * NPER + i], "name", name);
+            tu_expect_value(s, ids[d * NPER + i], "phone", phone);
+            assert_int_equal(vault_record_find(&hits, &n, s, "phone", phone, strlen(phone)), 0);
+            assert_int_equal(n, 1);
+            assert_memory_equal(hits, ids[d * NPER + i], VAULT_ID_HEX_SIZE);
+            vault_free(hits);
+        }
+    }
+    vault_session_close(s);
+}
+
+/* How the tables of the schema are laid out: how many of the four are
+ * partitioned, and how many partitions they have in all. */
+static int64_t parted_count(const char *schema)
+{
+    return dba_count(schema, "SELECT count(*) FROM pg_partitioned_table p JOIN pg_class k"
+                             " ON k.oid = p.partrelid WHERE k.relnamespace = '%s'::regnamespace"
+                             " AND k.relname IN ('record_ids', 'records', 'fields', 'blind_index')");
+}
+
+static void test_new_vault_partitioned(void **state)
+{
+    char ids[NDISTRICT * NPER][VAULT_ID_HEX_SIZE];
+    vault *v = NULL;
+
+    (void)state;
+    make_vault("parts");
+    assert_int_equal(open_vault(&v, "parts"), 0);
+    add_residents(v, ids);
+    assert_int_equal(parted_count("parts"), 4);
+    assert_int_equal(dba_count("parts", "SELECT count(*) FROM pg_inherits i JOIN pg_class k"
+                                        " ON k.oid = i.inhrelid WHERE k.relkind = 'r' AND"
+                                        " k.relnamespace = 'parts'::regnamespace"), 4 * 8);
+    /* one directory row per record, naming its shard */
+    assert_int_equal(dba_count("parts", "SELECT count(*) FROM parts.record_ids"), NDISTRICT * NPER);
+    assert_int_equal(dba_count("parts", "SELECT count(*) FROM parts.records r JOIN parts.record_ids d"
+                                        " ON d.id = r.id AND d.shard = r.shard"), NDISTRICT * NPER);
+    /* co-partitioned: every field is in the partition of its record's
+     * number (records_pN, fields_pN) */
+    assert_int_equal(dba_count("parts", "SELECT count(*) FROM parts.fields f JOIN parts.records r"
+                                        " ON r.shard = f.shard AND r.id = f.record_id"
+                                        " WHERE substring(f.tableoid::regclass::text from '_p[0-9]+$')"
+                                        " = substring(r.tableoid::regclass::text from '_p[0-9]+$')"),
+                     NDISTRICT * NPER * 2);
+    /* the three districts' records are in the partitions their shard's
+     * hash picks, each district in one */
+    assert_int_equal(dba_count("parts", "SELECT count(DISTINCT (shard, tableoid)) FROM parts.records"),
+                     NDISTRICT);
+    /* the blind index is spread by digest: more than one partition */
+    assert_true(dba_count("parts", "SELECT count(DISTINCT tableoid) FROM parts.blind_index") > 1);
+    expect_residents(v, ids);
+    /* an erased record leaves the directory too */
+    {
+        vault_session *s = officer(v, "li");
+        assert_non_null(s);
+        assert_int_equal(vault_record_erase(s, ids[0]), 0);
+        vault_session_close(s);
+    }
+    assert_int_equal(dba_count("parts", "SELECT count(*) FROM parts.record_ids"),
+                     NDISTRICT * NPER - 1);
+    assert_int_equal(dba_count("parts", "SELECT count(*) FROM parts.fields"),
+                     (NDISTRICT * NPER - 1) * 2);
+    assert_int_equal(dba_count("parts", "SELECT count(*) FROM parts.blind_index"),
+                     NDISTRICT * NPER - 1);
+    assert_int_equal(dba_count("parts", "SELECT count(*) FROM parts.records"), NDISTRICT * NPER - 1);
+    verify_log(v, "after");
+    vault_close(v);
+}
+
+/* The directory holds an id once, whichever shard a second row names:
+ * what UNIQUE (id) did before (a DBA's insert is refused by the server). */
+static void test_directory_unique(void **state)
+{
+    char sql[256];
+    PGconn *c;
+    PGresult *r;
+
+    (void)state;
+    make_vault("dirs");
+    c = PQconnectdb(pg_uri);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    snprintf(sql, sizeof sql, "INSERT INTO dirs.record_ids VALUES ('\\x01', 'hangzhou/xihu'),"
+                              " ('\\x01', 'hangzhou/gongshu')");
+    r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+    assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "23505");
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* The schema back as the first PostgreSQL layout made it: plain tables,
+ * records with UNIQUE (id), no directory (rows kept). */
+#define TO_FIRST_LAYOUT                                                                          \
+    "BEGIN; SET LOCAL search_path = %s;"                                                         \
+    "CREATE TEMP TABLE r1 AS SELECT * FROM records; CREATE TEMP TABLE f1 AS SELECT * FROM fields;" \
+    "CREATE TEMP TABLE b1 AS SELECT * FROM blind_index;"                                         \
+    "DROP TABLE blind_index, fields, records, record_ids;"                                       \
+    "CREATE TABLE records(shard text NOT NULL, id bytea NOT NULL, jurisdiction text NOT NULL,"   \
+    " created bigint NOT NULL, updated bigint NOT NULL, version bigint NOT NULL,"                \
+    " mac bytea NOT NULL, PRIMARY KEY (shard, id), UNIQUE (id));"                                \
+    "CREATE TABLE fields(shard text NOT NULL, record_id bytea NOT NULL, name text NOT NULL,"     \
+    " grade text NOT NULL, key_version bigint NOT NULL, counter bigint NOT NULL,"                \
+    " ct bytea NOT NULL, digest bytea, PRIMARY KEY (shard, record_id, name),"                    \
+    " FOREIGN KEY (shard, record_id) REFERENCES records(shard, id) ON DELETE CASCADE,"           \
+    " FOREIGN KEY (grade, key_version) REFERENCES grade_keys(grade, version));"                  \
+    "CREATE INDEX fields_grade_key ON fields(grade, key_version);"                               \
+    "CREATE TABLE blind_index(shard text NOT NULL, id bytea NOT NULL, field text NOT NULL,"      \
+    " digest bytea NOT NULL, PRIMARY KEY (field, digest, id),"                                   \
+    " FOREIGN KEY (shard, id) REFERENCES records(shard, id) ON DELETE CASCADE);"                 \
+    "CREATE INDEX blind_index_record ON blind_index(shard, id);"                                 \
+    "INSERT INTO records SELECT * FROM r1; INSERT INTO fields SELECT * FROM f1;"                 \
+    "INSERT INTO blind_index SELECT * FROM b1; COMMIT"
+
+static void first_layout_vault(const char *schema, char ids[][VAULT_ID_HEX_SIZE])
+{
+    vault *v = NULL;
+
+    make_vault(schema);
+    assert_int_equal(open_vault(&v, schema), 0);
+    add_residents(v, ids);
+    vault_close(v);
+    dba_exec(schema, TO_FIRST_LAYOUT);
+    assert_int_equal(parted_count(schema), 0);
+    assert_int_equal(dba_count(schema, "SELECT count(*) FROM %s.records"), NDISTRICT * NPER);
+}
+
+static void test_first_layout_partitioned_on_open(void **state)
+{
+    char ids[NDISTRICT * NPER][VAULT_ID_HEX_SIZE], phone[16];
+    vault *v = NULL;
+    int64_t entries;
+
+    (void)state;
+    first_layout_vault("older", ids);
+    /* an application role's privileges, a column's too */
+    dba_exec("older", "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname ="
+                      " 'pt_app') THEN CREATE ROLE pt_app; CREATE ROLE pt_clerk; END IF; END $$;"
+                      "GRANT SELECT, INSERT, DELETE ON %s.records, %s.fields TO pt_app;"
+                      "GRANT SELECT (jurisdiction) ON %s.records TO pt_clerk WITH GRANT OPTION");
+    entries = dba_count("older", "SELECT count(*) FROM %s.audit");
+    assert_int_equal(open_vault(&v, "older"), 0);
+    assert_int_equal(parted_count("older"), 4);
+    assert_int_equal(dba_count("older", "SELECT count(*) FROM %s.record_ids"), NDISTRICT * NPER);
+    assert_int_equal(dba_count("older", "SELECT count(*) FROM %s.fields"), NDISTRICT * NPER * 2);
+    assert_int_equal(dba_count("older", "SELECT count(*) FROM %s.blind_index"), NDISTRICT * NPER);
+    assert_int_equal(dba_count("older", "SELECT count(*) FROM pg_class WHERE relnamespace ="
+                                        " '%s'::regnamespace AND relname LIKE '%%_v1%%'"), 0);
+    /* the privileges, as they were; records' also on the directory */
+    assert_int_equal(dba_count("older", "SELECT has_table_privilege('pt_app', '%s.records', 'INSERT')::int"
+                                        " + has_table_privilege('pt_app', '%s.fields', 'DELETE')::int"
+                                        " + has_table_privilege('pt_app', '%s.record_ids', 'INSERT')::int"
+                                        " + has_table_privilege('pt_app', '%s.record_ids', 'SELECT')::int"
+                                        " + (NOT has_table_privilege('pt_app', '%s.blind_index',"
+                                        " 'INSERT'))::int"),
+                     5);
+    assert_int_equal(dba_count("older", "SELECT has_column_privilege('pt_clerk', '%s.records',"
+                                        " 'jurisdiction', 'SELECT WITH GRANT OPTION')::int"
+                                        " + (NOT has_column_privilege('pt_clerk', '%s.records',"
+                                        " 'mac', 'SELECT'))::int"),
+                     2);
+    expect_residents(v, ids);
+    verify_log(v, "after");
+    /* and the vault goes on: a write into each district */
+    {
+        vault_session *s = officer(v, "li");
+        char id[VAULT_ID_HEX_SIZE];
+        int d;
+        assert_non_null(s);
+        for (d = 0; d < NDISTRICT; d++) {
+            snprintf(phone, sizeof phone, "1390000%04d", d);
+            tu_add_resident(s, id, DISTRICT[d], "新居民", phone);
+            tu_expect_value(s, id, "phone", phone);
+        }
+        vault_session_close(s);
+    }
+    verify_log(v, "after");
+    assert_true(dba_count("older", "SELECT count(*) FROM %s.audit") > entries);
+    vault_close(v);
+    /* opened again: nothing more to do */
+    assert_int_equal(open_vault(&v, "older"), 0);
+    expect_residents(v, ids);
+    vault_close(v);
+}
+
+/* Refused, and the tables left as they were: a role that does not own
+ * them, and a DBA's trigger the new tables would not have. */
+static void test_first_layout_refused(void **state)
+{
+    char ids[NDISTRICT * NPER][VAULT_ID_HEX_SIZE], loc[1200], kf[600];
+    vault *v = NULL;
+    vault_secret sec;
+
+    (void)state;
+    first_layout_vault("plain", ids);
+    dba_exec("plain", "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname ="
+                      " 'pt_reader') THEN CREATE ROLE pt_reader LOGIN; END IF; END $$;"
+                      "GRANT USAGE ON SCHEMA %s TO pt_reader;"
+                      "GRANT SELECT ON ALL TABLES IN SCHEMA %s TO pt_reader;"
+                      "GRANT UPDATE ON %s.generation TO pt_reader");
+    location(loc, sizeof loc, "plain");
+    assert_true(strlen(loc) + 20 < sizeof loc);
+    strcat(loc, "&user=pt_reader");
+    keyfile(kf, sizeof kf, "plain");
+    sec = tu_keyfile_secret(kf);
+    assert_int_equal(vault_open(&v, loc, &sec), VAULT_EDENIED);
+    assert_null(v);
+    assert_non_null(strstr(vault_error_last(), "owner"));
+    assert_int_equal(parted_count("plain"), 0);
+
+    dba_exec("plain", "CREATE FUNCTION %s.dba_note() RETURNS trigger LANGUAGE plpgsql AS"
+                      " $$ BEGIN RETURN NULL; END $$;"
+                      "CREATE TRIGGER dba_note AFTER INSERT ON %s.fields FOR EACH ROW"
+                      " EXECUTE FUNCTION %s.dba_note()");
+    assert_int_equal(open_vault(&v, "plain"), VAULT_ESTATE);
+    assert_non_null(strstr(vault_error_last(), "dba_note"));
+    assert_int_equal(parted_count("plain"), 0);
+    assert_int_equal(dba_count("plain", "SELECT count(*) FROM %s.records"), NDISTRICT * NPER);
+    /* taken away, the owner's open partitions the tables */
+    dba_exec("plain", "DROP TRIGGER dba_note ON %s.fields");
+    assert_int_equal(open_vault(&v, "plain"), 0);
+    assert_int_equal(parted_count("plain"), 4);
+    expect_residents(v, ids);
+    verify_log(v, "after");
+    vault_close(v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_new_vault_partitioned),
+        cmocka_unit_test(test_directory_unique),
+        cmocka_unit_test(test_first_layout_partitioned_on_open),
+        cmocka_unit_test(test_first_layout_refused),
+    };
+
+    return pgtest_run("test_pg_partitions", tests, sizeof tests / sizeof tests[0]);
+}
