@@ -194,7 +194,7 @@ int vault_audit_anomalies(char **out, vault *v, int64_t window, int as_json)
     GUARD(op_commit(v));
     now_us = vault__now() * 1000000;
     c.t0_us = now_us - window * 1000000;
-    GUARD(op_begin(v, OP_READ));
+    GUARD(op_begin(v, OP_STANDBY_READ));
     /* The first entry at or after t0 (entries are in time order); the
      * one before it is checked too, so the search's last probe is. */
     GUARD(audit__first_at(&lo, v, c.t0_us));

@@ -694,7 +694,7 @@ static int verify_local(vault_audit_result *out, vault *v, const char *since,
     GUARD(notes_check(notes, nnotes));
     GUARD(vault__enter(v));
     entered = 1;
-    GUARD(op_begin(v, OP_READ)); /* one consistent snapshot */
+    GUARD(op_begin(v, OP_STANDBY_READ)); /* one consistent snapshot */
     rc = audit__load_pk(pk, v);
     if (rc == VAULT_EINTEGRITY) {
         /* The stored public key fails its row MAC: nothing it would verify
@@ -937,7 +937,7 @@ int vault_audit_export_as(vault *v, const char *path, int flags, vault_progress_
                           to_stdout ? (c.compact ? "to standard output, compact" :
                                        "to standard output") :
                                       (c.compact ? "to a file, compact" : "to a file")));
-    GUARD(op_begin(v, OP_READ));
+    GUARD(op_begin(v, OP_STANDBY_READ));
     GUARD(store_audit_count(&count, v->db));
     c.total = (uint64_t)count;
     GUARD(store_checkpoint_scan(v->db, export_cp_fn, &c));
@@ -1406,7 +1406,7 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
     }
     GUARD(audit_append(v, &e));
     GUARD(op_commit(v));
-    GUARD(op_begin(v, OP_READ));
+    GUARD(op_begin(v, OP_STANDBY_READ));
     /* A resident's or a user's report reads their entries through the
      * report indexes; report_fn checks each entry's own (signed) record id
      * or user all the same. */

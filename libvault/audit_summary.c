@@ -555,7 +555,7 @@ int vault_audit_summary(char **out, vault *v, const char *by, const char *month,
     e.detail = detail;
     GUARD(audit_append(v, &e));
     GUARD(op_commit(v));
-    GUARD(op_begin(v, OP_READ));
+    GUARD(op_begin(v, OP_STANDBY_READ));
     /* The canary set as this transaction sees it. */
     GUARD(canary__load(v));
     GUARD(audit__first_at(&lo, v, c.t0_us));

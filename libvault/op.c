@@ -225,9 +225,10 @@ int op_begin(vault *v, int kind)
 {
     static const store_tx_kind kinds[] = {[OP_READ] = STORE_TX_SNAPSHOT,
                                           [OP_WRITE] = STORE_TX_WRITE,
-                                          [OP_AUDITED_READ] = STORE_TX_DEFERRED};
+                                          [OP_AUDITED_READ] = STORE_TX_DEFERRED,
+                                          [OP_STANDBY_READ] = STORE_TX_STANDBY};
 
-    if (kind < OP_READ || kind > OP_AUDITED_READ)
+    if (kind < OP_READ || kind > OP_STANDBY_READ)
         return vault__err(VAULT_EINVALID, "op_begin: unknown transaction kind %d", kind);
     return store_begin(v->db, kinds[kind]);
 }

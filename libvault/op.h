@@ -28,6 +28,13 @@ void op_attach_tx_hooks(vault *v);
 /* How many times an audited read is tried in a snapshot before it takes
  * the write lock from the start. */
 #define OP_AUDITED_TRIES 3
+/* A read for reports, verification and who-can: a snapshot that may be
+ * taken on the vault's streaming standby (PostgreSQL, vault_standby)
+ * once it has replayed every commit the primary had made when it began,
+ * else on the primary (docs/postgresql.md "Standby reads").  Nothing may
+ * be written in it: the call's audit entry goes in an OP_WRITE of its
+ * own, before or after. */
+#define OP_STANDBY_READ 3
 int op_begin(vault *v, int kind) VAULT_MUST_CHECK;
 int op_commit(vault *v) VAULT_MUST_CHECK;
 /* Roll back the open transaction, if any. */

@@ -482,43 +482,69 @@ cleanup:
     return rc;
 }
 
+/* who-can's answer for field (and record_id, may be NULL) as the open
+ * transaction sees the vault; e gets its entry. */
+static int who_can_answer(char **text, af_entry *e, char *detail, size_t dcap, record_row *rec,
+                          vault *v, const char *field, const char *record_id, int as_json)
+{
+    int rc = VAULT_OK;
+    uint8_t id[VAULT_ID_BYTES];
+    char canon[VAULT_ID_HEX_SIZE];
+    const vp_field *f = policy_field(v->policy, field);
+
+    free(*text);
+    *text = NULL;
+    record_row_free(rec);
+    if (!f) {
+        rc = vault__err(VAULT_EINVALID, "field '%s' is not declared in the policy", field);
+        return log_refusal(v, NULL, "who_can", NULL, field, "not declared by the policy", NULL,
+                           AF_OUTCOME_DENIED, rc);
+    }
+    audit_entry_init(e, v, NULL, "who_can");
+    snprintf(detail, dcap, "who can read %s", f->name);
+    e->detail = detail;
+    if (record_id) {
+        GUARD(record_lookup(id, rec, v, NULL, "who_can", record_id));
+        vault__id_format(canon, id);
+        e->has_record = 1;
+        memcpy(e->record_id, id, VAULT_ID_BYTES);
+        GUARD(policy_who_can(text, v->policy, v->grants, f->name, canon, rec->jurisdiction,
+                             vault__now(), as_json));
+    } else {
+        GUARD(policy_who_can(text, v->policy, v->grants, f->name, NULL, NULL, vault__now(),
+                             as_json));
+    }
+cleanup:
+    return rc;
+}
+
+/* Worked out in a snapshot that may be the standby's (OP_STANDBY_READ:
+ * one that has every commit the primary had when it began), then logged
+ * on the primary; worked out again there, in the write, if a commit came
+ * between (the generation moved): the answer given is always the one
+ * the logged entry's policy and grants give. */
 int vault_who_can(char **out, vault *v, const char *field, const char *record_id, int as_json)
 {
     if (v && v->remote)
         return client_who_can(out, v, field, record_id, as_json);
     int rc = VAULT_OK, entered = 0;
-    uint8_t id[VAULT_ID_BYTES];
+    int64_t seen;
     record_row rec = {0};
-    char canon[VAULT_ID_HEX_SIZE], detail[VAULT_NAME_MAX + 32], *text = NULL;
-    const vp_field *f;
+    char detail[VAULT_NAME_MAX + 32], *text = NULL;
     af_entry e;
 
     ENSURE(out && field, VAULT_EINVALID, "missing output or field");
     *out = NULL;
     GUARD(vault__enter(v));
     entered = 1;
+    GUARD(op_begin(v, OP_STANDBY_READ));
+    GUARD(who_can_answer(&text, &e, detail, sizeof detail, &rec, v, field, record_id, as_json));
+    seen = v->generation;
+    op_rollback(v);
     GUARD(op_begin(v, OP_WRITE));
-    f = policy_field(v->policy, field);
-    if (!f) {
-        rc = vault__err(VAULT_EINVALID, "field '%s' is not declared in the policy", field);
-        rc = log_refusal(v, NULL, "who_can", NULL, field, "not declared by the policy", NULL,
-                         AF_OUTCOME_DENIED, rc);
-        goto cleanup;
-    }
-    audit_entry_init(&e, v, NULL, "who_can");
-    snprintf(detail, sizeof detail, "who can read %s", f->name);
-    e.detail = detail;
-    if (record_id) {
-        GUARD(record_lookup(id, &rec, v, NULL, "who_can", record_id));
-        vault__id_format(canon, id);
-        e.has_record = 1;
-        memcpy(e.record_id, id, VAULT_ID_BYTES);
-        GUARD(policy_who_can(&text, v->policy, v->grants, f->name, canon, rec.jurisdiction,
-                             vault__now(), as_json));
-    } else {
-        GUARD(policy_who_can(&text, v->policy, v->grants, f->name, NULL, NULL, vault__now(),
+    if (v->generation != seen)
+        GUARD(who_can_answer(&text, &e, detail, sizeof detail, &rec, v, field, record_id,
                              as_json));
-    }
     GUARD(audit_append(v, &e));
     GUARD(op_commit(v));
     *out = text;

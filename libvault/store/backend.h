@@ -241,7 +241,12 @@ typedef enum store_tx_kind {
      * the snapshot began (the caller starts over).  Only for backends
      * that set deferred_writes; store.c asks the others for
      * STORE_TX_WRITE instead. */
-    STORE_TX_DEFERRED = 2
+    STORE_TX_DEFERRED = 2,
+    /* Reads only, one consistent snapshot, which a backend with a
+     * standby (standby_reads) may take on it, but only once the standby
+     * has every commit the primary had when the begin was asked;
+     * store.c asks the others for STORE_TX_SNAPSHOT instead. */
+    STORE_TX_STANDBY = 3
 } store_tx_kind;
 
 /* Row kinds, for MACs (store.c) and migrations. */
@@ -462,6 +467,10 @@ struct store_backend {
                                int *seen);
     int (*quota_add_record)(store_backend *be, const char *quota, const char *user,
                             const uint8_t record[VAULT_ID_BYTES], int64_t since, int64_t now);
+
+    /* A flag, not an operation (0 in a table that does not set it): 1
+     * when begin accepts STORE_TX_STANDBY. */
+    int standby_reads;
 };
 
 #endif

@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <libpq-fe.h>
@@ -66,6 +67,14 @@
  * "Transactions and errors"). */
 #define PG_TRIES 3
 #define PG_BACKOFF_MS 20
+/* Standby reads: how long a begin waits for the standby to replay what
+ * the primary had committed, polling every PG_STANDBY_POLL_MS, before it
+ * reads from the primary instead; and how long after a failed standby
+ * connection before the next is tried (docs/postgresql.md "Standby
+ * reads"). */
+#define PG_STANDBY_WAIT_MS 1000
+#define PG_STANDBY_POLL_MS 10
+#define PG_STANDBY_RETRY_MS 10000
 
 /* Type OIDs (pg_type.h, stable across releases). */
 #define OID_BYTEA 17
@@ -97,6 +106,7 @@ typedef struct pg_loc {
     char *conninfo;
     char schema[PG_SCHEMA_MAX + 1];
     char *keys;
+    char *standby; /* vault_standby: the standby's libpq conninfo or URI, or NULL */
 } pg_loc;
 
 static void loc_free(pg_loc *l)
@@ -106,6 +116,10 @@ static void loc_free(pg_loc *l)
         free(l->conninfo);
     }
     free(l->keys);
+    if (l->standby) {
+        sodium_memzero(l->standby, strlen(l->standby));
+        free(l->standby);
+    }
     memset(l, 0, sizeof *l);
 }
 
@@ -287,6 +301,14 @@ static int take_param(pg_loc *l, const char *name, size_t nlen, char *value, int
         free(l->keys);
         l->keys = value;
         value = NULL;
+    } else if (kv_is(name, nlen, "vault_standby")) {
+        ENSURE(*value, VAULT_EINVALID, "postgresql location: vault_standby is empty");
+        if (l->standby) {
+            sodium_memzero(l->standby, strlen(l->standby));
+            free(l->standby);
+        }
+        l->standby = value;
+        value = NULL;
     } else if (kv_is(name, nlen, "vault_schema")) {
         ENSURE(schema_ok(value), VAULT_EINVALID,
                "postgresql location: vault_schema must be 1..63 of a-z, 0-9 and _, not "
@@ -415,6 +437,39 @@ cleanup:
     return rc;
 }
 
+/* A vault_standby value, decoded (NULL: it did not decode), that may
+ * hold a password: a password keyword or a URI's user:password@.  Shown
+ * as *** then, whole; freed here. */
+static int standby_secret(char *v)
+{
+    int secret = !v || strchr(v, '@') != NULL;
+    size_t i, n = v ? strlen(v) : 0;
+
+    for (i = 0; !secret && i + 8 <= n; i++)
+        secret = strncasecmp(v + i, "password", 8) == 0;
+    if (v) {
+        sodium_memzero(v, n);
+        free(v);
+    }
+    return secret;
+}
+
+/* The same, of a value percent-encoded in a URI. */
+static int standby_secret_pct(const char *v, size_t n)
+{
+    char *d = NULL;
+
+    return standby_secret(pct_decode(&d, v, n) == VAULT_OK ? d : NULL);
+}
+
+/* ... and of a connection string's item. */
+static int standby_secret_kv(const kv_item *it)
+{
+    char *d = NULL;
+
+    return standby_secret(kv_value(&d, it) == VAULT_OK ? d : NULL);
+}
+
 void store_pg_display(char *out, size_t cap, const char *location)
 {
     sbuf b = {0};
@@ -448,6 +503,11 @@ void store_pg_display(char *out, size_t cap, const char *location)
                 sb_str(&b, "password=***");
                 if (amp)
                     sb_add(&b, "&", 1);
+            } else if (strncmp(p, "vault_standby=", 14) == 0 &&
+                       standby_secret_pct(p + 14, n - 14 - (amp ? 1 : 0))) {
+                sb_str(&b, "vault_standby=***");
+                if (amp)
+                    sb_add(&b, "&", 1);
             } else {
                 sb_add(&b, p, n);
             }
@@ -461,6 +521,8 @@ void store_pg_display(char *out, size_t cap, const char *location)
                 sb_add(&b, " ", 1);
             if (kv_is(it.key, it.klen, "password"))
                 sb_str(&b, "password=***");
+            else if (kv_is(it.key, it.klen, "vault_standby") && standby_secret_kv(&it))
+                sb_str(&b, "vault_standby=***");
             else
                 sb_add(&b, it.start, (size_t)(it.end - it.start));
         }
@@ -504,6 +566,15 @@ typedef struct pg {
     int flushing;
     size_t bk_records, bk_fields, bk_bidx, bk_meta;
     struct arr *bk;    /* [BK_IDS, BK_RECORDS, BK_FIELDS, BK_BIDX, BK_MKEY, BK_MVAL, BK_MMAC] */
+    /* Standby reads (STORE_TX_STANDBY, "Standby reads" below): the
+     * standby's conninfo (vault_standby), its connection (made when first
+     * needed, NULL after a failure until ro_retry_at), and while a
+     * transaction runs there the primary's connection, put aside (conn
+     * is the standby's meanwhile). */
+    char *standby_info;
+    PGconn *ro;
+    PGconn *home;
+    int64_t ro_retry_at; /* CLOCK_MONOTONIC ms */
 } pg;
 
 static pg *P(store_backend *be)
@@ -722,8 +793,36 @@ static void r_mac(uint8_t mac[STORE_MAC_BYTES], const PGresult *r, int row, int 
 
 /* ---- errors ---- */
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The standby's connection failed: it goes, the primary's comes back
+ * (the handle lives on), and no new one is tried for PG_STANDBY_RETRY_MS. */
+static void standby_drop(pg *c)
+{
+    if (c->home) {
+        c->conn = c->home;
+        c->home = NULL;
+    }
+    PQfinish(c->ro);
+    c->ro = NULL;
+    c->ro_retry_at = mono_ms() + PG_STANDBY_RETRY_MS;
+}
+
 static int lost(pg *c, const char *what)
 {
+    if (c->home) {
+        standby_drop(c);
+        c->tx = -1;
+        c->locked = 0;
+        return vault__err(VAULT_EIO, "postgresql: %s: the standby's connection was lost (%s)",
+                          c->shown, what);
+    }
     c->dead = 1;
     c->tx = -1;
     c->locked = 0;
@@ -986,6 +1085,10 @@ static void abandon(pg *c)
     c->locked = 0;
     c->dirty = 0;
     bulk_reset(c);
+    if (c->home) { /* a standby read's transaction: back to the primary */
+        c->conn = c->home;
+        c->home = NULL;
+    }
 }
 
 /* One try of a begin; on failure, nothing of it is left open. */
@@ -1021,6 +1124,102 @@ cleanup:
     return rc;
 }
 
+/* ---- standby reads ----
+ * A STORE_TX_STANDBY transaction is a read-only snapshot, served by the
+ * streaming standby vault_standby names once the standby has replayed
+ * every commit the primary had made when the begin asked it: the
+ * primary's generation row is read first (one statement, outside any
+ * transaction), then the standby's, in the snapshot the transaction will
+ * use.  A standby behind it is asked again every PG_STANDBY_POLL_MS, for
+ * PG_STANDBY_WAIT_MS; then, or when it can't be reached, or anything
+ * else goes wrong there (an error, the key check of a rotation it has
+ * not replayed), the transaction is the primary's.  So nothing is read
+ * from a standby that lacks a commit made before the call: a grant
+ * revoked on the primary is never taken as live from a standby. */
+
+static int conn_setup(pg *c);
+
+/* The standby's connection, made if need be and set up as the primary's:
+ * 1 ready, 0 not to be had (now). */
+static int standby_connect(pg *c)
+{
+    int rc;
+
+    if (c->ro && PQstatus(c->ro) == CONNECTION_OK)
+        return 1;
+    if (c->ro || mono_ms() < c->ro_retry_at) {
+        if (c->ro)
+            standby_drop(c);
+        return 0;
+    }
+    c->ro = PQconnectdb(c->standby_info);
+    if (!c->ro || PQstatus(c->ro) != CONNECTION_OK) {
+        standby_drop(c);
+        return 0;
+    }
+    c->home = c->conn;
+    c->conn = c->ro;
+    rc = conn_setup(c);
+    if (c->home) {
+        c->conn = c->home;
+        c->home = NULL;
+    }
+    if (rc < 0) {
+        standby_drop(c);
+        return 0;
+    }
+    return 1;
+}
+
+/* The generation row's n, in whatever the connection runs. */
+static int generation_now(pg *c, int64_t *out, const char *what)
+{
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+
+    GUARD(q(c, &r, what, "SELECT n FROM generation", NULL));
+    ENSURE(PQntuples(r) == 1, VAULT_EINTEGRITY, "postgresql: %s: the generation row is missing",
+           c->shown);
+    *out = r_int(r, 0, 0);
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+/* 1: a snapshot on the standby is open (conn is the standby's); 0: none
+ * (the caller begins on the primary); < 0: the primary failed. */
+static int standby_begin(pg *c)
+{
+    int64_t want = 0, have = -1, deadline;
+    int rc;
+
+    rc = generation_now(c, &want, "reading the primary's generation");
+    if (rc < 0)
+        return rc;
+    deadline = mono_ms() + PG_STANDBY_WAIT_MS;
+    for (;;) {
+        if (!standby_connect(c))
+            break;
+        c->home = c->conn;
+        c->conn = c->ro;
+        rc = begin_once(c, STORE_TX_SNAPSHOT);
+        if (rc == VAULT_OK)
+            rc = generation_now(c, &have, "reading the standby's generation");
+        if (rc == VAULT_OK && have >= want)
+            return 1;
+        abandon(c); /* the standby's snapshot, if it is still there */
+        if (rc < 0 || mono_ms() + PG_STANDBY_POLL_MS > deadline)
+            break;
+        {
+            struct timespec ts = {0, PG_STANDBY_POLL_MS * 1000000L};
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
+        }
+    }
+    vault__err_clear();
+    return 0;
+}
+
 static int pg_begin(store_backend *be, store_tx_kind kind)
 {
     pg *c = P(be);
@@ -1028,8 +1227,14 @@ static int pg_begin(store_backend *be, store_tx_kind kind)
 
     ENSURE(!c->dead, VAULT_EIO, "postgresql: %s: database connection lost earlier", c->shown);
     ENSURE(c->tx < 0, VAULT_ESTATE, "postgresql: a transaction is already open");
-    ENSURE(kind == STORE_TX_SNAPSHOT || kind == STORE_TX_WRITE || kind == STORE_TX_DEFERRED,
+    ENSURE(kind == STORE_TX_SNAPSHOT || kind == STORE_TX_WRITE || kind == STORE_TX_DEFERRED ||
+               kind == STORE_TX_STANDBY,
            VAULT_EINVALID, "postgresql: unknown transaction kind");
+    if (kind == STORE_TX_STANDBY) {
+        if (c->standby_info && standby_begin(c) == 1)
+            goto cleanup;
+        kind = STORE_TX_SNAPSHOT; /* the primary's, then */
+    }
     /* Nothing is done before the begin's last statement: a conflict on
      * the way is tried again (PG_TRIES), the last one's error returned. */
     for (tries = 1; (rc = begin_once(c, kind)) < 0; tries++) {
@@ -1068,6 +1273,10 @@ static int pg_commit(store_backend *be)
     c->locked = 0;
     c->dirty = 0;
     bulk_reset(c); /* a bulk load lasts one transaction */
+    if (c->home) {
+        c->conn = c->home;
+        c->home = NULL;
+    }
 cleanup:
     PQclear(r);
     if (rc < 0 && c->tx >= 0)
@@ -3214,6 +3423,11 @@ static void pg_free(store_backend *be)
         abandon(c);
         PQfinish(c->conn);
     }
+    PQfinish(c->ro);
+    if (c->standby_info) {
+        sodium_memzero(c->standby_info, strlen(c->standby_info));
+        free(c->standby_info);
+    }
     free(c);
 }
 
@@ -3269,6 +3483,7 @@ static const store_backend pg_table = {
     .meta_delete = pg_meta_delete,
     .quota_count_records = pg_quota_count_records,
     .quota_add_record = pg_quota_add_record,
+    .standby_reads = 1,
 };
 
 /* The tables of a new vault, schema 6, partitioned (docs/postgresql.md
@@ -3468,6 +3683,26 @@ cleanup:
     return rc;
 }
 
+/* The session settings of a handle's connection (conn: the primary's,
+ * or the standby's): the vault's schema first in the search path, the
+ * lock timeout, warnings only. */
+static int conn_setup(pg *c)
+{
+    int rc = VAULT_OK;
+    qp p = {0};
+    char tmo[32];
+
+    p_text(&p, c->schema);
+    snprintf(tmo, sizeof tmo, "%d", STORE_BUSY_TIMEOUT_MS);
+    p_text(&p, tmo);
+    GUARD(q(c, NULL, "setting up the connection",
+            "SELECT set_config('search_path', quote_ident($1), false),"
+            " set_config('lock_timeout', $2, false), set_config('client_min_messages', 'warning', false)",
+            &p));
+cleanup:
+    return rc;
+}
+
 /* A connection to location's server, set up as the handles' are, with no
  * vault looked for. */
 static int connect_to(pg **out, const char *location)
@@ -3475,8 +3710,6 @@ static int connect_to(pg **out, const char *location)
     int rc = VAULT_OK;
     pg *c = NULL;
     pg_loc l;
-    qp p = {0};
-    char tmo[32];
 
     *out = NULL;
     memset(&l, 0, sizeof l);
@@ -3496,13 +3729,11 @@ static int connect_to(pg **out, const char *location)
      * anyway, the location (redacted) says where. */
     ENSURE(PQstatus(c->conn) == CONNECTION_OK, VAULT_EIO,
            "postgresql: %s: cannot connect to the server", c->shown);
-    p_text(&p, c->schema);
-    snprintf(tmo, sizeof tmo, "%d", STORE_BUSY_TIMEOUT_MS);
-    p_text(&p, tmo);
-    GUARD(q(c, NULL, "setting up the connection",
-            "SELECT set_config('search_path', quote_ident($1), false),"
-            " set_config('lock_timeout', $2, false), set_config('client_min_messages', 'warning', false)",
-            &p));
+    if (l.standby) {
+        c->standby_info = l.standby;
+        l.standby = NULL;
+    }
+    GUARD(conn_setup(c));
     *out = c;
     c = NULL;
 cleanup:

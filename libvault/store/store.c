@@ -504,9 +504,11 @@ int store_begin(store *s, store_tx_kind kind)
     ENSURE(!s->in_tx, VAULT_ESTATE, "database: transaction already open");
     if (kind == STORE_TX_DEFERRED && !s->be->deferred_writes)
         kind = STORE_TX_WRITE;
+    if (kind == STORE_TX_STANDBY && !s->be->standby_reads)
+        kind = STORE_TX_SNAPSHOT;
     GUARD(s->be->begin(s->be, kind));
     s->in_tx = 1;
-    s->writes = kind != STORE_TX_SNAPSHOT;
+    s->writes = kind == STORE_TX_WRITE || kind == STORE_TX_DEFERRED;
     if (s->hooks.after_begin) {
         rc = s->hooks.after_begin(s->hooks.arg, s->writes);
         if (rc < 0)

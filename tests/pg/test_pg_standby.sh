@@ -14,12 +14,11 @@ VAULTCTL=$1
 . "$(dirname "$0")/../cli/lib.sh"
 [ -n "${VAULT_PG_URI:-}" ] || { echo "test_pg_standby: VAULT_PG_URI is not set (run under tests/pg/pg_cluster.sh run)"; exit 1; }
 
-PGBIN=/usr/lib/postgresql/15/bin
+. "$(dirname "$0")/standby_lib.sh"
 CL=$(dirname "$PGHOST")   # the cluster's directory (pg_cluster.sh: DIR/sock)
 SB=$CL/standby
 SPORT=5433
-own() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-stop_standby() { own "$PGBIN/pg_ctl" -D "$SB" -m immediate -w -t 30 stop >/dev/null 2>&1 || true; }
+stop_standby() { standby_stop "$SB"; }
 trap 'stop_standby; rm -rf "$TMP"' EXIT
 
 case "$VAULT_PG_URI" in *\?*) sep='&' ;; *) sep='?' ;; esac
@@ -32,14 +31,10 @@ unset VAULT_PASSPHRASE VAULT_PATH
 q() { psql -X -q -A -t -p "${2:-$PGPORT}" -c "$1"; }
 
 # the standby, streaming from the primary, then named synchronous
-if own "$PGBIN/pg_basebackup" -D "$SB" -R -X stream -c fast \
-        -d "host=$PGHOST port=$PGPORT user=$PGUSER application_name=standby_a" >"$TMP/bb.log" 2>&1 &&
-    own "$PGBIN/pg_ctl" -D "$SB" -l "$CL/standby.log" -w -t 60 \
-        -o "-c listen_addresses='' -c unix_socket_directories='$PGHOST' -c port=$SPORT -c unix_socket_permissions=0700" \
-        start >/dev/null 2>&1; then
+if standby_start "$SB" "$SPORT" standby_a; then
     ok "a streaming standby started"
 else
-    bad "the standby did not start"; cat "$TMP/bb.log" "$CL/standby.log" 2>/dev/null | head -20
+    bad "the standby did not start"; cat "$SB.bb.log" "$SB.log" 2>/dev/null | head -20
     finish; exit 1
 fi
 q "ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 (standby_a)'" >/dev/null
@@ -76,9 +71,7 @@ rc=$?
 [ ! -s "$TMP/out" ] && ok "and no record id came back" || bad "a record id came back: $(cat "$TMP/out")"
 
 # the standby back, catching up; then the primary crashes and it is promoted
-own "$PGBIN/pg_ctl" -D "$SB" -l "$CL/standby.log" -w -t 60 \
-    -o "-c listen_addresses='' -c unix_socket_directories='$PGHOST' -c port=$SPORT -c unix_socket_permissions=0700" \
-    start >/dev/null 2>&1 && ok "the standby started again" || bad "the standby did not start again"
+standby_again "$SB" "$SPORT" && ok "the standby started again" || bad "the standby did not start again"
 for _ in $(seq 1 100); do
     state=$(q "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'standby_a'")
     [ "$state" = sync ] && break
