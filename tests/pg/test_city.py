@@ -16,8 +16,9 @@ Run inside a throwaway cluster:
   next request;
 - the server ends every connection: the calls then under way fail closed
   (VAULT_EIO, no value), each vaultd handle that met it is replaced, and
-  the instance serves again without a restart, its retention thread too
-  (a round every second here);
+  the instance serves again without a restart, its retention thread and
+  its witness thread too (a round every second here; a real `vaultctl
+  witness serve` cosigns a checkpoint taken after the ended connections);
 - the chain verifies through each instance and with `vaultctl audit
   verify` against a checkpoint taken through the first.
 """
@@ -32,7 +33,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "witness"))
 import vaultd_harness as H  # noqa: E402
+from test_witness import Witness  # noqa: E402
 
 N = 60  # residents a district
 DISTRICTS = {
@@ -59,7 +62,7 @@ def resident(d, i):
 class Instance:
     """One vaultd on the shared location."""
 
-    def __init__(self, tmp, name, location, key, issuer_pub):
+    def __init__(self, tmp, name, location, key, issuer_pub, witness=None):
         self.sock = os.path.join(tmp, name + ".sock")
         self.config = os.path.join(tmp, name + ".yaml")
         self.log = os.path.join(tmp, name + ".log")
@@ -75,7 +78,12 @@ class Instance:
                 # a retention round every second: its own handle must
                 # survive the ended connections too
                 "retention:", "  every: 1s",
-            ]) + "\n")
+            ] + ([
+                # and a witness, retried every second: the witness
+                # thread's handle meets them as well
+                "audit:", "  witnesses:", "    - key: %s" % witness.vkey,
+                "      url: %s" % witness.url, "  witness_retry: 1s", "  witness_timeout: 2s",
+            ] if witness else [])) + "\n")
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen([H.VAULTD, "--config", self.config], stdout=logf,
                                      stderr=subprocess.STDOUT)
@@ -124,20 +132,32 @@ class CityTest(unittest.TestCase):
             text = f.read()
         self.assertIn("\napps:\n", text)
         policy = os.path.join(self.tmp, "city.yaml")
+        text = text.replace("\napps:\n", "\napps:\n" + CITY_APP, 1)
         with open(policy, "w", encoding="utf-8") as f:
-            f.write(text.replace("\napps:\n", "\napps:\n" + CITY_APP, 1))
+            f.write(text)
         H.run(H.VAULTCTL, "--vault", self.loc, "--key-file", self.key, "init",
               "--policy", policy)
+        # a witness of the city's log, pinned by the policy; instance a
+        # submits to it
+        _, logkey, _ = H.run(H.VAULTCTL, "--vault", self.loc, "--key-file", self.key, "audit",
+                             "pubkey")
+        self.witness = Witness(self.tmp, "city-w1", [logkey.strip()])
+        self.witness.start()
+        with open(policy, "w", encoding="utf-8") as f:
+            f.write(text + "\nwitnesses:\n  - key: %s\n" % self.witness.vkey)
+        H.run(H.VAULTCTL, "--vault", self.loc, "--key-file", self.key, "policy", "apply", policy)
         self.issuer_key = os.path.join(self.tmp, "issuer.key")
         _, out, _ = H.run(H.VAULTCTL, "token", "keygen", "--out", self.issuer_key)
         pub = [w for w in out.split() if w.startswith("ed25519:")][0]
-        self.a = Instance(self.tmp, "a", self.loc, self.key, pub)
+        self.a = Instance(self.tmp, "a", self.loc, self.key, pub, self.witness)
         self.b = Instance(self.tmp, "b", self.loc, self.key, pub)
 
     def tearDown(self):
         for i in (getattr(self, "a", None), getattr(self, "b", None)):
             if i:
                 i.stop()
+        if getattr(self, "witness", None):
+            self.witness.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def token(self, sub, role, dept, jurisdiction="hangzhou"):
@@ -291,6 +311,30 @@ class CityTest(unittest.TestCase):
             time.sleep(0.1)
         self.assertIn("vaultd: retention: 0 records erased", tail)
         self.assertNotIn("retention: the run failed", tail)
+        # the witness thread's handle: renewed too, and a checkpoint taken
+        # after the ended connections is cosigned from it
+        for _ in range(100):
+            with open(self.a.log) as f:
+                log = f.read()
+            if "witnesses: the database connection was lost: a new handle" in log:
+                break
+            time.sleep(0.1)
+        self.assertIn("witnesses: the database connection was lost: a new handle", log)
+
+        def cosigned():
+            m = self.a.request("GET", "/v1/metrics").raw
+            line = [x for x in m.splitlines() if x.startswith("vaultd_witness_cosignatures_total ")]
+            return int(float(line[0].split()[1])) if line else 0
+
+        before = cosigned()
+        r = self.a.request("POST", "/v1/audit/checkpoint", {"purpose": "resident_service"},
+                           token=officer)
+        self.assertEqual(r.status, 200, r.raw)
+        for _ in range(100):
+            if cosigned() > before:
+                break
+            time.sleep(0.1)
+        self.assertGreater(cosigned(), before, open(self.a.log).read()[-2000:])
 
         # the chain, through each instance and offline against a checkpoint
         for inst in (self.a, self.b):
