@@ -379,7 +379,8 @@ static int log_migration(vault *v)
                  from < 3   ? "storage v2: row MACs"
                  : from < 4 ? "the audit state on the newest row"
                  : from < 5 ? "the principals on each grant"
-                            : "the record on each residents-quota use");
+                 : from < 6 ? "the record on each residents-quota use"
+                            : "PostgreSQL's partitioned tables; nothing in a file");
         GUARD(audit__log_meta(v, "store_migrate", AF_OUTCOME_OK, detail));
         GUARD(store_meta_put(v->db, STORE_META_MIGRATED, &none, 0));
         audit_trust_mark(v); /* from now on the log vouches for grants and policy */

@@ -24,7 +24,7 @@
  *    position it belongs to: audit_head returns it only while that
  *    position is the newest row, so an append leaves the newest row
  *    without one until the next put, as the contract says;
- *  - migrate reports the current schema (MEM_SCHEMA_VERSION, 6) and does nothing;
+ *  - migrate reports the current schema (MEM_SCHEMA_VERSION, 7) and does nothing;
  *    audit_index has no index to build; bulk loading is not offered.
  * Everything is a linear scan or a sorted array: it is meant for tests,
  * not for size. */
@@ -38,7 +38,7 @@
 
 /* The schema the SQLCipher backend is at (STORE_SCHEMA_VERSION in
  * store/store.h); this backend has no older layout to migrate from. */
-#define MEM_SCHEMA_VERSION 6
+#define MEM_SCHEMA_VERSION 7
 /* Audit rows one seal callback may hand back per append. */
 #define MEM_SEAL_CAP 256
 

@@ -46,7 +46,9 @@
  * by deleting its meta row: docs/erasure.md); store_open refuses 1 to 5.
  * Version 7 added quota_count_records and quota_add_record (residents
  * quotas count distinct records: a quota use may name its record, and
- * store_quota_row gained that record); store_open refuses 1 to 6. */
+ * store_quota_row gained that record); store_open refuses 1 to 6.
+ * Version 8 added the flag standby_reads (begin accepts STORE_TX_STANDBY);
+ * store_open refuses 1 to 7. */
 #ifndef VAULT_STORE_BACKEND_H
 #define VAULT_STORE_BACKEND_H
 
@@ -56,7 +58,7 @@
 
 #include "internal.h"
 
-#define STORE_BACKEND_VERSION 7
+#define STORE_BACKEND_VERSION 8
 #define STORE_BACKEND_INIT {STORE_BACKEND_VERSION}
 #define STORE_MAC_BYTES 32
 #define STORE_DIGEST_MAX 32
@@ -468,8 +470,8 @@ struct store_backend {
     int (*quota_add_record)(store_backend *be, const char *quota, const char *user,
                             const uint8_t record[VAULT_ID_BYTES], int64_t since, int64_t now);
 
-    /* A flag, not an operation (0 in a table that does not set it): 1
-     * when begin accepts STORE_TX_STANDBY. */
+    /* Version 8.  A flag, not an operation (0 in a table that does not
+     * set it): 1 when begin accepts STORE_TX_STANDBY. */
     int standby_reads;
 };
 

@@ -57,6 +57,7 @@
 
 #define PG_SCHEMA_DEFAULT "libvault"
 #define PG_SCHEMA_MAX 63
+#define NAMEDATALEN_MAX 64 /* a role name, as the server's NAMEDATALEN */
 #define PG_PARAMS_MAX 40
 #define PG_SEAL_CAP 256
 #define ITER_BATCH 1000
@@ -75,6 +76,11 @@
 #define PG_STANDBY_WAIT_MS 1000
 #define PG_STANDBY_POLL_MS 10
 #define PG_STANDBY_RETRY_MS 10000
+/* ... after a standby that stayed behind for all of PG_STANDBY_WAIT_MS,
+ * how long before it is asked again; and the connect_timeout (seconds)
+ * of its connection unless its own string says. */
+#define PG_STANDBY_BEHIND_MS 5000
+#define PG_STANDBY_CONNECT_S "3"
 
 /* Type OIDs (pg_type.h, stable across releases). */
 #define OID_BYTEA 17
@@ -438,17 +444,24 @@ cleanup:
 }
 
 /* A vault_standby value, decoded (NULL: it did not decode), that may
- * hold a password: a password keyword or a URI's user:password@.  Shown
- * as *** then, whole; freed here. */
+ * hold a secret: one libpq's own parsing finds a password or an SSL key
+ * password in (a URI's user:password@ and its percent-encoded keywords
+ * too), or one it can't parse.  Shown as *** then, whole; freed here. */
 static int standby_secret(char *v)
 {
-    int secret = !v || strchr(v, '@') != NULL;
-    size_t i, n = v ? strlen(v) : 0;
+    int secret = 1;
+    PQconninfoOption *opts = v ? PQconninfoParse(v, NULL) : NULL, *o;
 
-    for (i = 0; !secret && i + 8 <= n; i++)
-        secret = strncasecmp(v + i, "password", 8) == 0;
+    if (opts) {
+        secret = 0;
+        for (o = opts; o->keyword; o++)
+            if (o->val && *o->val &&
+                (strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0))
+                secret = 1;
+        PQconninfoFree(opts);
+    }
     if (v) {
-        sodium_memzero(v, n);
+        sodium_memzero(v, strlen(v));
         free(v);
     }
     return secret;
@@ -1078,8 +1091,12 @@ static void abandon(pg *c)
     if (!c->dead && PQtransactionStatus(c->conn) != PQTRANS_IDLE) {
         r = PQexec(c->conn, "ROLLBACK");
         PQclear(r);
-        if (PQstatus(c->conn) == CONNECTION_BAD)
-            c->dead = 1;
+        if (PQstatus(c->conn) == CONNECTION_BAD) {
+            if (c->home)
+                standby_drop(c); /* the standby's: the primary's lives on */
+            else
+                c->dead = 1;
+        }
     }
     c->tx = -1;
     c->locked = 0;
@@ -1145,6 +1162,8 @@ static int standby_connect(pg *c)
 {
     int rc;
 
+    if (c->ro && c->ro_retry_at && mono_ms() < c->ro_retry_at)
+        return 0; /* behind a moment ago: not asked again yet */
     if (c->ro && PQstatus(c->ro) == CONNECTION_OK)
         return 1;
     if (c->ro || mono_ms() < c->ro_retry_at) {
@@ -1152,7 +1171,12 @@ static int standby_connect(pg *c)
             standby_drop(c);
         return 0;
     }
-    c->ro = PQconnectdb(c->standby_info);
+    {
+        /* connect_timeout first: one in the standby's own string wins */
+        static const char *const keys[] = {"connect_timeout", "dbname", NULL};
+        const char *vals[] = {PG_STANDBY_CONNECT_S, c->standby_info, NULL};
+        c->ro = PQconnectdbParams(keys, vals, 1);
+    }
     if (!c->ro || PQstatus(c->ro) != CONNECTION_OK) {
         standby_drop(c);
         return 0;
@@ -1171,19 +1195,47 @@ static int standby_connect(pg *c)
     return 1;
 }
 
-/* The generation row's n, in whatever the connection runs. */
-static int generation_now(pg *c, int64_t *out, const char *what)
+/* Where the primary is: its generation row's n, the end of its WAL (the
+ * insert position: every commit made so far is before it) and its
+ * cluster's system identifier. */
+static int primary_now(pg *c, int64_t *gen, char *lsn, size_t lcap, char *sysid, size_t scap)
 {
     int rc = VAULT_OK;
     PGresult *r = NULL;
 
-    GUARD(q(c, &r, what, "SELECT n FROM generation", NULL));
-    ENSURE(PQntuples(r) == 1, VAULT_EINTEGRITY, "postgresql: %s: the generation row is missing",
-           c->shown);
-    *out = r_int(r, 0, 0);
+    GUARD(q(c, &r, "reading the primary's generation",
+            "SELECT g.n, (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()"
+            " ELSE pg_current_wal_insert_lsn() END)::text,"
+            " (SELECT system_identifier FROM pg_control_system())::text FROM generation g", NULL));
+    ENSURE(PQntuples(r) == 1 && !PQgetisnull(r, 0, 1) && !PQgetisnull(r, 0, 2), VAULT_EINTEGRITY,
+           "postgresql: %s: the generation row is missing", c->shown);
+    *gen = r_int(r, 0, 0);
+    snprintf(lsn, lcap, "%s", PQgetvalue(r, 0, 1));
+    snprintf(sysid, scap, "%s", PQgetvalue(r, 0, 2));
 cleanup:
     PQclear(r);
     return rc;
+}
+
+/* 1 when the standby (conn) is a standby of the primary's cluster that
+ * has replayed its WAL up to lsn; read before its snapshot is taken, so
+ * the snapshot has everything replayed by then. */
+static int standby_has(pg *c, const char *lsn, const char *sysid)
+{
+    int ok;
+    PGresult *r = NULL;
+    qp p = {0};
+
+    p_text(&p, lsn);
+    p_text(&p, sysid);
+    if (q(c, &r, "asking the standby where it is",
+          "SELECT (pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= $1::pg_lsn"
+          " AND (SELECT system_identifier FROM pg_control_system())::text = $2)::int::int8",
+          &p) < 0)
+        return 0;
+    ok = PQntuples(r) == 1 && r_int(r, 0, 0) == 1;
+    PQclear(r);
+    return ok;
 }
 
 /* 1: a snapshot on the standby is open (conn is the standby's); 0: none
@@ -1192,8 +1244,10 @@ static int standby_begin(pg *c)
 {
     int64_t want = 0, have = -1, deadline;
     int rc;
+    char lsn[32], sysid[32];
+    PGresult *r = NULL;
 
-    rc = generation_now(c, &want, "reading the primary's generation");
+    rc = primary_now(c, &want, lsn, sizeof lsn, sysid, sizeof sysid);
     if (rc < 0)
         return rc;
     deadline = mono_ms() + PG_STANDBY_WAIT_MS;
@@ -1202,14 +1256,26 @@ static int standby_begin(pg *c)
             break;
         c->home = c->conn;
         c->conn = c->ro;
-        rc = begin_once(c, STORE_TX_SNAPSHOT);
-        if (rc == VAULT_OK)
-            rc = generation_now(c, &have, "reading the standby's generation");
-        if (rc == VAULT_OK && have >= want)
-            return 1;
-        abandon(c); /* the standby's snapshot, if it is still there */
-        if (rc < 0 || mono_ms() + PG_STANDBY_POLL_MS > deadline)
+        rc = VAULT_OK;
+        if (standby_has(c, lsn, sysid)) {
+            /* in the snapshot: the generation too, as a check */
+            rc = begin_once(c, STORE_TX_SNAPSHOT);
+            if (rc == VAULT_OK)
+                rc = q(c, &r, "reading the standby's generation", "SELECT n FROM generation", NULL);
+            have = rc == VAULT_OK && PQntuples(r) == 1 ? r_int(r, 0, 0) : -1;
+            PQclear(r);
+            r = NULL;
+            if (rc == VAULT_OK && have >= want)
+                return 1;
+        }
+        abandon(c); /* the standby's snapshot, if one is open; back to the primary */
+        if (rc < 0 || !c->ro)
             break;
+        if (mono_ms() + PG_STANDBY_POLL_MS > deadline) {
+            /* behind for all of it: the primary's for a while */
+            c->ro_retry_at = mono_ms() + PG_STANDBY_BEHIND_MS;
+            break;
+        }
         {
             struct timespec ts = {0, PG_STANDBY_POLL_MS * 1000000L};
             while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -1305,30 +1371,35 @@ cleanup:
 
 static int make_parted(pg *c, const char *what);
 
-/* A vault made before its tables were partitioned (this round's first
- * PostgreSQL layout: plain records, fields and blind_index, records with
- * UNIQUE (id)) is brought to the partitioned layout (schema_ddl) in the
- * opening transaction, under the write lock: the three tables are renamed
- * aside (TABLE_v1, their indexes too), the partitioned ones made, the rows
- * copied, the directory filled from records, the privileges of each old
- * table (and its columns) granted again on the new one (records' on
- * record_ids too), and the old tables dropped.  Only the tables' owner
- * may; a DBA's trigger on them, or a foreign key into them from outside
- * the vault, would be lost or broken, so the vault is refused until
- * they are taken away; a view over them fails the drop, and the
- * transaction with it. */
-static int partition_layout(pg *c)
+/* A vault made before its tables were partitioned (schema 6 and older:
+ * plain records, fields and blind_index, records with UNIQUE (id)) is
+ * brought to the partitioned layout of schema 7 (parted_ddl) in the
+ * opening transaction, under the write lock, as the tables' owner (SET
+ * LOCAL ROLE: the new tables are the owner's, whoever opens it, who must
+ * be the owner or a member of its role): the three tables are renamed
+ * aside (TABLE_v1, their indexes too), the partitioned ones made, the
+ * rows copied, the directory filled from records, the privileges of each
+ * old table (and its columns) granted again by the owner on the new one
+ * (records' on record_ids too), and the old tables dropped.  What the new
+ * tables would not carry is refused first, naming it, with nothing
+ * changed: a DBA's trigger, index or row-security policy on them, row
+ * security turned on, a publication of them, a foreign key into them
+ * from outside the vault.  A view over them fails the drop, and the
+ * transaction with it.  schema7: the vault says it is at schema 7 (its
+ * tables must be partitioned already). */
+static int partition_layout(pg *c, int schema7)
 {
     static const char *const old_tables = "ARRAY['records', 'fields', 'blind_index']";
     int rc = VAULT_OK;
     PGresult *r = NULL;
     qp p = {0};
-    char sql[2000];
+    char sql[3000], owner[NAMEDATALEN_MAX];
     const char *kind;
 
     p_text(&p, c->schema);
     GUARD(q(c, &r, "reading the tables' layout",
-            "SELECT relkind::text, pg_has_role(relowner, 'USAGE')::int::int8 FROM pg_class"
+            "SELECT relkind::text, pg_has_role(relowner, 'USAGE')::int::int8,"
+            " pg_get_userbyid(relowner)::text FROM pg_class"
             " WHERE oid = to_regclass(quote_ident($1) || '.records')", &p));
     ENSURE(PQntuples(r) == 1, VAULT_EINTEGRITY, "postgresql: %s: a table of the vault is missing",
            c->shown);
@@ -1337,27 +1408,51 @@ static int partition_layout(pg *c)
         goto cleanup;
     ENSURE(kind && strcmp(kind, "r") == 0, VAULT_EINTEGRITY,
            "postgresql: %s: the vault's records are not a table", c->shown);
+    ENSURE(!schema7, VAULT_EINTEGRITY,
+           "postgresql: %s: the vault is at schema 7 but its tables are not partitioned",
+           c->shown);
     ENSURE(r_int(r, 0, 1) == 1, VAULT_EDENIED,
-           "postgresql: %s: the vault's tables are not partitioned yet (made by an earlier "
-           "libvault): open it once as the schema's owner, which partitions them", c->shown);
+           "postgresql: %s: the vault's tables are not partitioned yet (schema 6, made by an "
+           "earlier libvault): open it once as the schema's owner, which partitions them",
+           c->shown);
+    snprintf(owner, sizeof owner, "%s", r_text(r, 0, 2) ? r_text(r, 0, 2) : "");
     PQclear(r);
     r = NULL;
     snprintf(sql, sizeof sql,
              "WITH v AS (SELECT k.oid FROM pg_class k WHERE k.relnamespace = $1::regnamespace"
              "  AND k.relname = ANY (%s))"
-             " SELECT (SELECT format('the trigger %%s on %%s', t.tgname, t.tgrelid::regclass)"
-             "  FROM pg_trigger t WHERE t.tgrelid IN (SELECT oid FROM v) AND NOT t.tgisinternal"
-             "  LIMIT 1), (SELECT format('the foreign key %%s on %%s', k.conname,"
-             "  k.conrelid::regclass) FROM pg_constraint k WHERE k.contype = 'f'"
-             "  AND k.confrelid IN (SELECT oid FROM v) AND k.conrelid NOT IN (SELECT oid FROM v)"
-             "  LIMIT 1)", old_tables);
+             " SELECT coalesce("
+             "  (SELECT format('the trigger %%s on %%s', t.tgname, t.tgrelid::regclass)"
+             "   FROM pg_trigger t WHERE t.tgrelid IN (SELECT oid FROM v) AND NOT t.tgisinternal"
+             "   LIMIT 1),"
+             "  (SELECT format('the foreign key %%s on %%s', k.conname, k.conrelid::regclass)"
+             "   FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid IN (SELECT oid FROM v)"
+             "   AND k.conrelid NOT IN (SELECT oid FROM v) LIMIT 1),"
+             "  (SELECT format('the index %%s', x.indexrelid::regclass) FROM pg_index x"
+             "   JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid IN (SELECT oid FROM v)"
+             "   AND i.relname NOT IN ('records_pkey', 'records_id_key', 'fields_pkey',"
+             "   'fields_grade_key', 'blind_index_pkey', 'blind_index_record') LIMIT 1),"
+             "  (SELECT format('the row-security policy %%s on %%s', y.polname, y.polrelid::regclass)"
+             "   FROM pg_policy y WHERE y.polrelid IN (SELECT oid FROM v) LIMIT 1),"
+             "  (SELECT format('row security on %%s', k.oid::regclass) FROM pg_class k"
+             "   WHERE k.oid IN (SELECT oid FROM v) AND k.relrowsecurity LIMIT 1),"
+             "  (SELECT format('the publication %%s', b.pubname) FROM pg_publication_rel u"
+             "   JOIN pg_publication b ON b.oid = u.prpubid WHERE u.prrelid IN (SELECT oid FROM v)"
+             "   LIMIT 1))",
+             old_tables);
     memset(&p, 0, sizeof p);
     p_text(&p, c->schema);
     GUARD(q(c, &r, "checking what refers to the vault", sql, &p));
-    ENSURE(PQgetisnull(r, 0, 0) && PQgetisnull(r, 0, 1), VAULT_ESTATE,
-           "postgresql: %s: the vault's tables must be partitioned, which would lose %s: drop it "
-           "first, and make it again after", c->shown,
-           PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 1) : PQgetvalue(r, 0, 0));
+    ENSURE(PQgetisnull(r, 0, 0), VAULT_ESTATE,
+           "postgresql: %s: the vault's tables must be partitioned (schema 7), which would lose "
+           "%s: drop it first, and make it again after", c->shown, PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = NULL;
+    /* as the owner, whose the new tables are and who grants again */
+    memset(&p, 0, sizeof p);
+    p_text(&p, owner);
+    /* (SET LOCAL: a failure's rollback ends it too) */
+    GUARD(q(c, NULL, "partitioning the vault's tables", "SELECT set_config('role', $1, true)", &p));
     /* aside: the tables and their indexes (index names are the schema's) */
     snprintf(sql, sizeof sql,
              "DO $$ DECLARE i record; t text; BEGIN"
@@ -1382,7 +1477,8 @@ static int partition_layout(pg *c)
     GUARD(q(c, NULL, "partitioning the vault's tables",
             "INSERT INTO blind_index(shard, id, field, digest)"
             " SELECT shard, id, field, digest FROM blind_index_v1", NULL));
-    /* the privileges, as they were, to the same roles (PUBLIC is 0) */
+    /* the privileges, as they were, to the same roles (PUBLIC is 0),
+     * granted by the owner */
     GUARD(q(c, NULL, "partitioning the vault's tables",
             "DO $$ DECLARE g record; BEGIN FOR g IN"
             " WITH m(old, new) AS (VALUES ('records_v1', 'records'), ('records_v1', 'record_ids'),"
@@ -1392,13 +1488,15 @@ static int partition_layout(pg *c)
             "  UNION ALL SELECT m.new, t.attname, x.* FROM m, pg_attribute t, aclexplode(t.attacl) x"
             "  WHERE t.attrelid = m.old::regclass AND t.attnum > 0 AND NOT t.attisdropped"
             "  AND (m.new <> 'record_ids' OR t.attname IN ('id', 'shard')))"
-            " SELECT * FROM a LOOP EXECUTE format('GRANT %s %s ON %I TO %s %s', g.privilege_type,"
-            "  CASE WHEN g.col IS NULL THEN '' ELSE format('(%I)', g.col) END, g.new,"
-            "  CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END,"
+            " SELECT DISTINCT * FROM a LOOP EXECUTE format('GRANT %s %s ON %I TO %s %s',"
+            "  g.privilege_type, CASE WHEN g.col IS NULL THEN '' ELSE format('(%I)', g.col) END,"
+            "  g.new, CASE WHEN g.grantee = 0 THEN 'PUBLIC'"
+            "  ELSE quote_ident(pg_get_userbyid(g.grantee)) END,"
             "  CASE WHEN g.is_grantable THEN 'WITH GRANT OPTION' ELSE '' END); END LOOP; END $$",
             NULL));
     GUARD(q(c, NULL, "partitioning the vault's tables (a view over them must go first)",
             "DROP TABLE blind_index_v1, fields_v1, records_v1", NULL));
+    GUARD(q(c, NULL, "partitioning the vault's tables", "RESET ROLE", NULL));
     c->dirty = 1;
 cleanup:
     PQclear(r);
@@ -1431,20 +1529,21 @@ static int pg_migrate(store_backend *be, int *from, int (*remac)(void *arg, int 
            "postgresql: the vault has schema %lld, which no PostgreSQL vault ever had",
            (long long)v);
     *from = (int)v;
-    if (v < STORE_SCHEMA_VERSION) {
-        /* Schema 6: the record a residents-quota use names (a column
-         * only, NULL for the uses counted before).  ALTER TABLE needs the
-         * schema's owner: an app role without it gets the server's
-         * refusal. */
+    /* Schema 6: the record a residents-quota use names (a column only,
+     * NULL for the uses counted before).  ALTER TABLE needs the schema's
+     * owner: an app role without it gets the server's refusal. */
+    if (v < 6)
         GUARD(q(c, NULL, "migrating to schema 6", "ALTER TABLE quota_use ADD COLUMN record bytea",
                 NULL));
+    /* Schema 7: the partitioned tables (a vault at 7 must have them). */
+    GUARD(partition_layout(c, v == STORE_SCHEMA_VERSION));
+    if (v < STORE_SCHEMA_VERSION) {
         memset(&p, 0, sizeof p);
         p_int(&p, STORE_SCHEMA_VERSION);
         GUARD(q(c, NULL, "migrating the schema version",
                 "UPDATE store_info SET version = $1::int8::int4", &p));
         c->dirty = 1;
     }
-    GUARD(partition_layout(c));
 cleanup:
     PQclear(r);
     return rc;

@@ -210,7 +210,7 @@ static const char *const schema_tables =
     /* Book-keeping of this backend (how far the report indexes reach). */
     "CREATE TABLE store_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;";
 
-#define SCHEMA_NOW 6
+#define SCHEMA_NOW 7
 #define STATE_INDEXED "audit_indexed"
 /* Record bodies: format byte, then the fields (docs/storage.md). */
 #define BODY_FORMAT 1
@@ -2545,7 +2545,9 @@ static int sq_migrate(store_backend *be, int *from, remac_fn remac, void *arg, p
     if (version < 4)
         GUARD(migrate_state(s, remac, arg));
     /* Schema 6: a column only (NULL for every use counted before). */
-    GUARD(exec(s, schema_v6, "migrating to schema 6"));
+    if (version < 6)
+        GUARD(exec(s, schema_v6, "migrating to schema 6"));
+    /* Schema 7: PostgreSQL's partitioned layout; nothing in a file. */
     GUARD(set_user_version(s, SCHEMA_NOW));
     /* The statements prepared before refer to the old tables. */
 cleanup:

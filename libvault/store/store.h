@@ -27,8 +27,12 @@
  * record with its fields, integer row ids, report indexes off the hot
  * path), 4 the audit state on the newest audit row (no meta row), 5 the
  * principals that issued and approved each grant (grants: issuer_iss, ...),
- * 6 the record a quota use names (quota_use.record: residents quotas). */
-#define STORE_SCHEMA_VERSION 6
+ * 6 the record a quota use names (quota_use.record: residents quotas),
+ * 7 PostgreSQL's partitioned tables and id directory (docs/postgresql.md
+ * "Partitions"; a SQLCipher file changes only its version, so that no
+ * older libvault opens a partitioned PostgreSQL vault and writes records
+ * without their directory rows). */
+#define STORE_SCHEMA_VERSION 7
 #define STORE_BUSY_TIMEOUT_MS 10000
 /* SQLCipher page size (PRAGMA cipher_page_size) of new vaults: 4 KiB, as
  * SQLCipher 4 and most file systems use.  Vaults created with 1 KiB pages

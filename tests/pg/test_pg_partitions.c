@@ -88,10 +88,13 @@ static void test_new_vault_partitioned(void **state)
                                         " WHERE substring(f.tableoid::regclass::text from '_p[0-9]+$')"
                                         " = substring(r.tableoid::regclass::text from '_p[0-9]+$')"),
                      NDISTRICT * NPER * 2);
-    /* the three districts' records are in the partitions their shard's
-     * hash picks, each district in one */
-    assert_int_equal(dba_count("parts", "SELECT count(DISTINCT (shard, tableoid)) FROM parts.records"),
+    /* each district's records are in one partition (its shard's hash),
+     * and its fields in the partition of the same number */
+    assert_int_equal(dba_count("parts", "SELECT count(*) FROM (SELECT shard FROM parts.records"
+                                        " GROUP BY shard HAVING count(DISTINCT tableoid) = 1) x"),
                      NDISTRICT);
+    assert_int_equal(dba_count("parts", "SELECT count(*) FROM ONLY parts.records"), 0);
+    assert_int_equal(dba_count("parts", "SELECT version FROM parts.store_info"), 7);
     /* the blind index is spread by digest: more than one partition */
     assert_true(dba_count("parts", "SELECT count(DISTINCT tableoid) FROM parts.blind_index") > 1);
     expect_residents(v, ids);
@@ -134,8 +137,8 @@ static void test_directory_unique(void **state)
     PQfinish(c);
 }
 
-/* The schema back as the first PostgreSQL layout made it: plain tables,
- * records with UNIQUE (id), no directory (rows kept). */
+/* The schema back as the first PostgreSQL layout made it (schema 6):
+ * plain tables, records with UNIQUE (id), no directory (rows kept). */
 #define TO_FIRST_LAYOUT                                                                          \
     "BEGIN; SET LOCAL search_path = %s;"                                                         \
     "CREATE TEMP TABLE r1 AS SELECT * FROM records; CREATE TEMP TABLE f1 AS SELECT * FROM fields;" \
@@ -155,7 +158,7 @@ static void test_directory_unique(void **state)
     " FOREIGN KEY (shard, id) REFERENCES records(shard, id) ON DELETE CASCADE);"                 \
     "CREATE INDEX blind_index_record ON blind_index(shard, id);"                                 \
     "INSERT INTO records SELECT * FROM r1; INSERT INTO fields SELECT * FROM f1;"                 \
-    "INSERT INTO blind_index SELECT * FROM b1; COMMIT"
+    "INSERT INTO blind_index SELECT * FROM b1; UPDATE store_info SET version = 6; COMMIT"
 
 static void first_layout_vault(const char *schema, char ids[][VAULT_ID_HEX_SIZE])
 {
@@ -178,14 +181,29 @@ static void test_first_layout_partitioned_on_open(void **state)
 
     (void)state;
     first_layout_vault("older", ids);
-    /* an application role's privileges, a column's too */
+    /* the tables owned by a role of their own (the superuser opens them
+     * below), an application role's privileges, a column's too */
     dba_exec("older", "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname ="
-                      " 'pt_app') THEN CREATE ROLE pt_app; CREATE ROLE pt_clerk; END IF; END $$;"
+                      " 'pt_app') THEN CREATE ROLE pt_app; CREATE ROLE pt_clerk;"
+                      " CREATE ROLE pt_owner; END IF; END $$;"
+                      "GRANT CREATE, USAGE ON SCHEMA %s TO pt_owner;"
+                      "GRANT SELECT, REFERENCES ON %s.grade_keys TO pt_owner;"
+                      "ALTER TABLE %s.records OWNER TO pt_owner; ALTER TABLE %s.fields OWNER TO pt_owner;"
+                      "ALTER TABLE %s.blind_index OWNER TO pt_owner;"
                       "GRANT SELECT, INSERT, DELETE ON %s.records, %s.fields TO pt_app;"
                       "GRANT SELECT (jurisdiction) ON %s.records TO pt_clerk WITH GRANT OPTION");
     entries = dba_count("older", "SELECT count(*) FROM %s.audit");
     assert_int_equal(open_vault(&v, "older"), 0);
     assert_int_equal(parted_count("older"), 4);
+    assert_int_equal(dba_count("older", "SELECT version FROM %s.store_info"), 7);
+    /* the new tables and their partitions are the old tables' owner's */
+    assert_int_equal(dba_count("older", "SELECT count(*) FROM pg_class WHERE relnamespace ="
+                                        " '%s'::regnamespace AND relkind IN ('r', 'p') AND"
+                                        " relname ~ '^(record_ids|records|fields|blind_index)'"
+                                        " AND pg_get_userbyid(relowner) = 'pt_owner'"),
+                     4 * 9);
+    /* the migration is in the log */
+    assert_true(dba_count("older", "SELECT count(*) FROM %s.audit") > entries);
     assert_int_equal(dba_count("older", "SELECT count(*) FROM %s.record_ids"), NDISTRICT * NPER);
     assert_int_equal(dba_count("older", "SELECT count(*) FROM %s.fields"), NDISTRICT * NPER * 2);
     assert_int_equal(dba_count("older", "SELECT count(*) FROM %s.blind_index"), NDISTRICT * NPER);
@@ -261,8 +279,19 @@ static void test_first_layout_refused(void **state)
     assert_non_null(strstr(vault_error_last(), "dba_note"));
     assert_int_equal(parted_count("plain"), 0);
     assert_int_equal(dba_count("plain", "SELECT count(*) FROM %s.records"), NDISTRICT * NPER);
-    /* taken away, the owner's open partitions the tables */
     dba_exec("plain", "DROP TRIGGER dba_note ON %s.fields");
+    /* nor a DBA's index, nor row security, which the new tables would
+     * not have */
+    dba_exec("plain", "CREATE INDEX dba_by_created ON %s.records(created)");
+    assert_int_equal(open_vault(&v, "plain"), VAULT_ESTATE);
+    assert_non_null(strstr(vault_error_last(), "dba_by_created"));
+    dba_exec("plain", "DROP INDEX %s.dba_by_created;"
+                      "CREATE POLICY dba_rls ON %s.records USING (true)");
+    assert_int_equal(open_vault(&v, "plain"), VAULT_ESTATE);
+    assert_non_null(strstr(vault_error_last(), "dba_rls"));
+    assert_int_equal(parted_count("plain"), 0);
+    /* taken away, the owner's open partitions the tables */
+    dba_exec("plain", "DROP POLICY dba_rls ON %s.records");
     assert_int_equal(open_vault(&v, "plain"), 0);
     assert_int_equal(parted_count("plain"), 4);
     expect_residents(v, ids);
