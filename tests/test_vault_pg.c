@@ -304,6 +304,28 @@ static void test_password_hidden(void **state)
     assert_int_equal(vault_location_shown(shown, sizeof shown,
                                           "pg:host=db password='" PASSWORD " x' vault_keys=/k"), 0);
     assert_string_equal(shown, "pg:host=db password=*** vault_keys=/k");
+    /* the keyword percent-encoded (libpq decodes it), an SSL key's
+     * password, and a standby's string that holds either */
+    assert_int_equal(vault_location_shown(shown, sizeof shown,
+                                          "postgres://db/city?pass%77ord=" PASSWORD "&vault_keys=/k"), 0);
+    assert_string_equal(shown, "postgres://db/city?pass%77ord=***&vault_keys=/k");
+    assert_int_equal(vault_location_shown(shown, sizeof shown,
+                                          "postgres://db/city?sslpassword=" PASSWORD), 0);
+    assert_string_equal(shown, "postgres://db/city?sslpassword=***");
+    assert_int_equal(vault_location_shown(shown, sizeof shown,
+                                          "pg:host=db sslpassword=" PASSWORD " vault_keys=/k"), 0);
+    assert_string_equal(shown, "pg:host=db sslpassword=*** vault_keys=/k");
+    assert_int_equal(vault_location_shown(shown, sizeof shown,
+                                          "postgres://db/city?vault_standby=host=db2%20pass%2577ord%3D"
+                                          PASSWORD "&vault_keys=/k"), 0);
+    assert_string_equal(shown, "postgres://db/city?vault_standby=***&vault_keys=/k");
+    assert_int_equal(vault_location_shown(shown, sizeof shown,
+                                          "pg:host=db vault_standby='postgresql://u:" PASSWORD
+                                          "@db2/city' vault_keys=/k"), 0);
+    assert_string_equal(shown, "pg:host=db vault_standby=*** vault_keys=/k");
+    assert_int_equal(vault_location_shown(shown, sizeof shown,
+                                          "postgres://db/city?vault_standby=host=db2%20port=5433"), 0);
+    assert_string_equal(shown, "postgres://db/city?vault_standby=host=db2%20port=5433");
     assert_int_equal(vault_location_shown(shown, sizeof shown, "/srv/street.vault"), 0);
     assert_string_equal(shown, "/srv/street.vault");
     assert_int_equal(vault_location_shown(shown, 0, "x"), VAULT_EINVALID);

@@ -467,6 +467,21 @@ static int standby_secret(char *v)
     return secret;
 }
 
+/* A URI query item (KEY=VALUE, n bytes) whose key, percent-decoded as
+ * libpq decodes it, is password or sslpassword. */
+static int uri_key_secret(const char *item, size_t n)
+{
+    const char *eq = memchr(item, '=', n);
+    char *k = NULL;
+    int secret;
+
+    if (pct_decode(&k, item, eq ? (size_t)(eq - item) : n) != VAULT_OK)
+        return 1;
+    secret = strcmp(k, "password") == 0 || strcmp(k, "sslpassword") == 0;
+    free(k);
+    return secret;
+}
+
 /* The same, of a value percent-encoded in a URI. */
 static int standby_secret_pct(const char *v, size_t n)
 {
@@ -512,8 +527,10 @@ void store_pg_display(char *out, size_t cap, const char *location)
             size_t n;
             amp = strchr(p, '&');
             n = amp ? (size_t)(amp + 1 - p) : strlen(p);
-            if (strncmp(p, "password=", 9) == 0) {
-                sb_str(&b, "password=***");
+            if (uri_key_secret(p, n)) {
+                const char *eq = memchr(p, '=', n);
+                sb_add(&b, p, eq ? (size_t)(eq - p) : n);
+                sb_str(&b, "=***");
                 if (amp)
                     sb_add(&b, "&", 1);
             } else if (strncmp(p, "vault_standby=", 14) == 0 &&
@@ -534,6 +551,8 @@ void store_pg_display(char *out, size_t cap, const char *location)
                 sb_add(&b, " ", 1);
             if (kv_is(it.key, it.klen, "password"))
                 sb_str(&b, "password=***");
+            else if (kv_is(it.key, it.klen, "sslpassword"))
+                sb_str(&b, "sslpassword=***");
             else if (kv_is(it.key, it.klen, "vault_standby") && standby_secret_kv(&it))
                 sb_str(&b, "vault_standby=***");
             else
@@ -1173,8 +1192,13 @@ static int standby_connect(pg *c)
     }
     {
         /* connect_timeout first: one in the standby's own string wins */
-        static const char *const keys[] = {"connect_timeout", "dbname", NULL};
-        const char *vals[] = {PG_STANDBY_CONNECT_S, c->standby_info, NULL};
+        /* and keepalives, so a standby that stops answering is given up
+         * on in seconds, not when TCP gives up */
+        static const char *const keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
+                                           "keepalives_interval", "keepalives_count",
+                                           "tcp_user_timeout", "dbname", NULL};
+        const char *vals[] = {PG_STANDBY_CONNECT_S, "1", "5", "2", "3", "10000",
+                              c->standby_info, NULL};
         c->ro = PQconnectdbParams(keys, vals, 1);
     }
     if (!c->ro || PQstatus(c->ro) != CONNECTION_OK) {
@@ -1217,25 +1241,28 @@ cleanup:
     return rc;
 }
 
-/* 1 when the standby (conn) is a standby of the primary's cluster that
- * has replayed its WAL up to lsn; read before its snapshot is taken, so
- * the snapshot has everything replayed by then. */
+/* Where the standby (conn) is, read before its snapshot is taken, so the
+ * snapshot has everything replayed by then: 1 a standby of the primary's
+ * cluster that has replayed its WAL up to lsn; 0 one that has not yet;
+ * -1 not a standby of that cluster (not in recovery, another system
+ * identifier), or not to be asked. */
 static int standby_has(pg *c, const char *lsn, const char *sysid)
 {
-    int ok;
+    int st;
     PGresult *r = NULL;
     qp p = {0};
 
     p_text(&p, lsn);
     p_text(&p, sysid);
     if (q(c, &r, "asking the standby where it is",
-          "SELECT (pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= $1::pg_lsn"
-          " AND (SELECT system_identifier FROM pg_control_system())::text = $2)::int::int8",
+          "SELECT CASE WHEN NOT pg_is_in_recovery() OR (SELECT system_identifier"
+          " FROM pg_control_system())::text <> $2 THEN -1"
+          " WHEN pg_last_wal_replay_lsn() >= $1::pg_lsn THEN 1 ELSE 0 END::int8",
           &p) < 0)
-        return 0;
-    ok = PQntuples(r) == 1 && r_int(r, 0, 0) == 1;
+        return -1;
+    st = PQntuples(r) == 1 ? (int)r_int(r, 0, 0) : -1;
     PQclear(r);
-    return ok;
+    return st;
 }
 
 /* 1: a snapshot on the standby is open (conn is the standby's); 0: none
@@ -1243,7 +1270,7 @@ static int standby_has(pg *c, const char *lsn, const char *sysid)
 static int standby_begin(pg *c)
 {
     int64_t want = 0, have = -1, deadline;
-    int rc;
+    int rc, st;
     char lsn[32], sysid[32];
     PGresult *r = NULL;
 
@@ -1257,7 +1284,8 @@ static int standby_begin(pg *c)
         c->home = c->conn;
         c->conn = c->ro;
         rc = VAULT_OK;
-        if (standby_has(c, lsn, sysid)) {
+        st = standby_has(c, lsn, sysid);
+        if (st == 1) {
             /* in the snapshot: the generation too, as a check */
             rc = begin_once(c, STORE_TX_SNAPSHOT);
             if (rc == VAULT_OK)
@@ -1271,6 +1299,11 @@ static int standby_begin(pg *c)
         abandon(c); /* the standby's snapshot, if one is open; back to the primary */
         if (rc < 0 || !c->ro)
             break;
+        if (st < 0) {
+            /* not this primary's standby: not asked again for long */
+            c->ro_retry_at = mono_ms() + PG_STANDBY_RETRY_MS;
+            break;
+        }
         if (mono_ms() + PG_STANDBY_POLL_MS > deadline) {
             /* behind for all of it: the primary's for a while */
             c->ro_retry_at = mono_ms() + PG_STANDBY_BEHIND_MS;
@@ -1398,7 +1431,7 @@ static int partition_layout(pg *c, int schema7)
 
     p_text(&p, c->schema);
     GUARD(q(c, &r, "reading the tables' layout",
-            "SELECT relkind::text, pg_has_role(relowner, 'USAGE')::int::int8,"
+            "SELECT relkind::text, pg_has_role(relowner, 'MEMBER')::int::int8,"
             " pg_get_userbyid(relowner)::text FROM pg_class"
             " WHERE oid = to_regclass(quote_ident($1) || '.records')", &p));
     ENSURE(PQntuples(r) == 1, VAULT_EINTEGRITY, "postgresql: %s: a table of the vault is missing",
@@ -1438,7 +1471,25 @@ static int partition_layout(pg *c, int schema7)
              "   WHERE k.oid IN (SELECT oid FROM v) AND k.relrowsecurity LIMIT 1),"
              "  (SELECT format('the publication %%s', b.pubname) FROM pg_publication_rel u"
              "   JOIN pg_publication b ON b.oid = u.prpubid WHERE u.prrelid IN (SELECT oid FROM v)"
-             "   LIMIT 1))",
+             "   LIMIT 1),"
+             /* a DBA's column (its data would not be copied), constraint,
+              * rule, statistics object or storage parameter */
+             "  (SELECT format('the column %%s of %%s', t.attname, t.attrelid::regclass)"
+             "   FROM pg_attribute t WHERE t.attrelid IN (SELECT oid FROM v) AND t.attnum > 0"
+             "   AND NOT t.attisdropped AND t.attname NOT IN ('shard', 'id', 'jurisdiction',"
+             "   'created', 'updated', 'version', 'mac', 'record_id', 'name', 'grade',"
+             "   'key_version', 'counter', 'ct', 'digest', 'field') LIMIT 1),"
+             "  (SELECT format('the constraint %%s on %%s', k.conname, k.conrelid::regclass)"
+             "   FROM pg_constraint k WHERE k.conrelid IN (SELECT oid FROM v)"
+             "   AND NOT (k.contype IN ('p', 'u', 'n')"
+             "   OR (k.contype = 'f' AND k.confrelid IN (SELECT oid FROM v))"
+             "   OR (k.contype = 'f' AND k.confrelid = 'grade_keys'::regclass)) LIMIT 1),"
+             "  (SELECT format('the rule %%s on %%s', w.rulename, w.ev_class::regclass)"
+             "   FROM pg_rewrite w WHERE w.ev_class IN (SELECT oid FROM v) LIMIT 1),"
+             "  (SELECT format('the statistics object %%s', x.stxname) FROM pg_statistic_ext x"
+             "   WHERE x.stxrelid IN (SELECT oid FROM v) LIMIT 1),"
+             "  (SELECT format('the storage parameters of %%s', k.oid::regclass) FROM pg_class k"
+             "   WHERE k.oid IN (SELECT oid FROM v) AND k.reloptions IS NOT NULL LIMIT 1))",
              old_tables);
     memset(&p, 0, sizeof p);
     p_text(&p, c->schema);
@@ -1446,6 +1497,21 @@ static int partition_layout(pg *c, int schema7)
     ENSURE(PQgetisnull(r, 0, 0), VAULT_ESTATE,
            "postgresql: %s: the vault's tables must be partitioned (schema 7), which would lose "
            "%s: drop it first, and make it again after", c->shown, PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = NULL;
+    /* the owner makes the new tables: it needs what that takes (a
+     * superuser who opens it may have kept the schema for itself) */
+    memset(&p, 0, sizeof p);
+    p_text(&p, owner);
+    p_text(&p, c->schema);
+    GUARD(q(c, &r, "checking the owner's privileges",
+            "SELECT has_schema_privilege($1, $2, 'CREATE')::int::int8,"
+            " has_table_privilege($1, quote_ident($2) || '.grade_keys', 'REFERENCES')::int::int8",
+            &p));
+    ENSURE(r_int(r, 0, 0) == 1 && r_int(r, 0, 1) == 1, VAULT_EDENIED,
+           "postgresql: %s: the vault's tables must be partitioned (schema 7) by their owner %s, "
+           "who needs CREATE on schema %s and REFERENCES on its grade_keys: grant them first",
+           c->shown, owner, c->schema);
     PQclear(r);
     r = NULL;
     /* as the owner, whose the new tables are and who grants again */

@@ -290,8 +290,17 @@ static void test_first_layout_refused(void **state)
     assert_int_equal(open_vault(&v, "plain"), VAULT_ESTATE);
     assert_non_null(strstr(vault_error_last(), "dba_rls"));
     assert_int_equal(parted_count("plain"), 0);
+    dba_exec("plain", "DROP POLICY dba_rls ON %s.records;"
+                      "ALTER TABLE %s.records ADD COLUMN dba_note text");
+    assert_int_equal(open_vault(&v, "plain"), VAULT_ESTATE); /* its data would not be copied */
+    assert_non_null(strstr(vault_error_last(), "dba_note"));
+    dba_exec("plain", "ALTER TABLE %s.records DROP COLUMN dba_note;"
+                      "ALTER TABLE %s.fields SET (fillfactor = 90)");
+    assert_int_equal(open_vault(&v, "plain"), VAULT_ESTATE);
+    assert_non_null(strstr(vault_error_last(), "storage parameters"));
+    assert_int_equal(parted_count("plain"), 0);
     /* taken away, the owner's open partitions the tables */
-    dba_exec("plain", "DROP POLICY dba_rls ON %s.records");
+    dba_exec("plain", "ALTER TABLE %s.fields RESET (fillfactor)");
     assert_int_equal(open_vault(&v, "plain"), 0);
     assert_int_equal(parted_count("plain"), 4);
     expect_residents(v, ids);

@@ -56,7 +56,15 @@ gid=$(grep -o 'g-[0-9a-f]\{16\}' "$TMP/out" "$TMP/err" | head -1 | cut -d: -f2)
 # the standby caught up: verify, a report and who-can through it, and
 # read there: the standby's own count of scans of the audit table grows
 # (stats of a backend are kept when it exits: vaultctl's has by then)
-scans() { q "SELECT coalesce(sum(seq_scan), 0) + coalesce(sum(idx_scan), 0) FROM pg_stat_user_tables WHERE schemaname = 'city' AND relname = 'audit'" "$SPORT"; }
+# (a backend's stats are flushed before it leaves pg_stat_activity: wait
+# for every other client backend of the standby to be gone first)
+scans() {
+    for _ in $(seq 1 100); do
+        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" "$SPORT")" = 0 ] && break
+        sleep 0.05
+    done
+    q "SELECT coalesce(sum(seq_scan), 0) + coalesce(sum(idx_scan), 0) FROM pg_stat_user_tables WHERE schemaname = 'city' AND relname = 'audit'" "$SPORT"
+}
 standby_caught_up "$SPORT" && ok "the standby has replayed everything" || bad "the standby is behind"
 s0=$(scans)
 expect_exit 0 "verify through the standby's location" -- "$VAULTCTL" --vault "$VR" --key-file "$K" audit verify
