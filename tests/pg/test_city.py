@@ -79,7 +79,7 @@ class Instance:
                 # survive the ended connections too
                 "retention:", "  every: 1s",
             ] + ([
-                # and a witness, retried every second: the witness
+                # and the witness, retried every second: the witness
                 # thread's handle meets them as well
                 "audit:", "  witnesses:", "    - key: %s" % witness.vkey,
                 "      url: %s" % witness.url, "  witness_retry: 1s", "  witness_timeout: 2s",
@@ -107,6 +107,18 @@ class Instance:
             return H.http_request(c, method, path, body, token, raw=raw, headers=headers)
         finally:
             c.close()
+
+    def wait_log(self, text, test, after=0, tries=100):
+        """The instance's log from byte `after` on, once it has text (the
+        test fails after tries * 0.1 s without it)."""
+        for _ in range(tries):
+            with open(self.log) as f:
+                got = f.read()[after:]
+            if text in got:
+                return got
+            time.sleep(0.1)
+        test.assertIn(text, got)
+        return got
 
     def stop(self):
         if self.proc.poll() is None:
@@ -137,8 +149,8 @@ class CityTest(unittest.TestCase):
             f.write(text)
         H.run(H.VAULTCTL, "--vault", self.loc, "--key-file", self.key, "init",
               "--policy", policy)
-        # a witness of the city's log, pinned by the policy; instance a
-        # submits to it
+        # a witness of the city's log, pinned by the policy; both
+        # instances submit to it (each one's last checkpoint at its stop)
         _, logkey, _ = H.run(H.VAULTCTL, "--vault", self.loc, "--key-file", self.key, "audit",
                              "pubkey")
         self.witness = Witness(self.tmp, "city-w1", [logkey.strip()])
@@ -150,7 +162,7 @@ class CityTest(unittest.TestCase):
         _, out, _ = H.run(H.VAULTCTL, "token", "keygen", "--out", self.issuer_key)
         pub = [w for w in out.split() if w.startswith("ed25519:")][0]
         self.a = Instance(self.tmp, "a", self.loc, self.key, pub, self.witness)
-        self.b = Instance(self.tmp, "b", self.loc, self.key, pub)
+        self.b = Instance(self.tmp, "b", self.loc, self.key, pub, self.witness)
 
     def tearDown(self):
         for i in (getattr(self, "a", None), getattr(self, "b", None)):
@@ -296,35 +308,21 @@ class CityTest(unittest.TestCase):
         with open(self.a.log) as f:
             self.assertIn("replaced by a new one", f.read())
         # the retention thread's handle: renewed before a later round
-        for _ in range(100):
-            with open(self.a.log) as f:
-                log = f.read()
-            if "retention: the database connection was lost: a new handle" in log:
-                break
-            time.sleep(0.1)
-        self.assertIn("retention: the database connection was lost: a new handle", log)
-        for _ in range(50):  # and a round after it succeeds
-            with open(self.a.log) as f:
-                tail = f.read()[len(log):]
-            if "vaultd: retention: 0 records erased" in tail:
-                break
-            time.sleep(0.1)
-        self.assertIn("vaultd: retention: 0 records erased", tail)
-        self.assertNotIn("retention: the run failed", tail)
+        log = self.a.wait_log("retention: the database connection was lost: a new handle", self)
+        tail = self.a.wait_log("vaultd: retention: 0 records erased", self, after=len(log))
+        self.assertNotIn("retention: the run failed", tail)  # and a round after it succeeds
         # the witness thread's handle: renewed too, and a checkpoint taken
         # after the ended connections is cosigned from it
-        for _ in range(100):
-            with open(self.a.log) as f:
-                log = f.read()
-            if "witnesses: the database connection was lost: a new handle" in log:
-                break
-            time.sleep(0.1)
-        self.assertIn("witnesses: the database connection was lost: a new handle", log)
+        self.a.wait_log("witnesses: the database connection was lost: a new handle", self)
 
-        def cosigned():
-            m = self.a.request("GET", "/v1/metrics").raw
-            line = [x for x in m.splitlines() if x.startswith("vaultd_witness_cosignatures_total ")]
-            return int(float(line[0].split()[1])) if line else 0
+        def cosigned():  # by either instance's witness thread
+            n = 0
+            for inst in (self.a, self.b):
+                m = inst.request("GET", "/v1/metrics").raw
+                line = [x for x in m.splitlines()
+                        if x.startswith("vaultd_witness_cosignatures_total ")]
+                n += int(float(line[0].split()[1])) if line else 0
+            return n
 
         before = cosigned()
         r = self.a.request("POST", "/v1/audit/checkpoint", {"purpose": "resident_service"},
@@ -349,8 +347,17 @@ class CityTest(unittest.TestCase):
             self.assertEqual(v.status, 200, v.raw)
             self.assertTrue(v.json.get("ok"), v.json)
         cp = os.path.join(self.tmp, "cp.note")
+        before = cosigned()
         H.run(H.VAULTCTL, "--vault", self.loc, "--key-file", self.key, "audit", "checkpoint",
               "--out", cp)
+        # the policy pins the witness: the newest checkpoint must be
+        # cosigned for the offline verify to pass, which a's witness
+        # thread does at its next round
+        for _ in range(100):
+            if cosigned() > before:
+                break
+            time.sleep(0.1)
+        self.assertGreater(cosigned(), before, open(self.a.log).read()[-2000:])
         self.a.stop()
         self.b.stop()
         _, out, _ = H.run(H.VAULTCTL, "--vault", self.loc, "--key-file", self.key, "audit",

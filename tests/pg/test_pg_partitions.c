@@ -13,6 +13,13 @@
 
 #define NPER 4 /* residents per district */
 
+/* The name and phone of resident i of district d. */
+static void resident(char name[32], char phone[16], int d, int i)
+{
+    snprintf(name, 32, "居民%d-%d", d, i);
+    snprintf(phone, 16, "1380000%02d%02d", d, i);
+}
+
 /* Residents in each of the three districts; ids[d * NPER + i]. */
 static void add_residents(vault *v, char ids[][VAULT_ID_HEX_SIZE])
 {
@@ -23,8 +30,7 @@ static void add_residents(vault *v, char ids[][VAULT_ID_HEX_SIZE])
     assert_non_null(s);
     for (d = 0; d < NDISTRICT; d++) {
         for (i = 0; i < NPER; i++) {
-            snprintf(name, sizeof name, "居民%d-%d", d, i);
-            snprintf(phone, sizeof phone, "1380000%02d%02d", d, i);
+            resident(name, phone, d, i);
             tu_add_resident(s, ids[d * NPER + i], DISTRICT[d], name, phone);
         }
     }
@@ -42,8 +48,7 @@ static void expect_residents(vault *v, char ids[][VAULT_ID_HEX_SIZE])
     assert_non_null(s);
     for (d = 0; d < NDISTRICT; d++) {
         for (i = 0; i < NPER; i++) {
-            snprintf(name, sizeof name, "居民%d-%d", d, i);
-            snprintf(phone, sizeof phone, "1380000%02d%02d", d, i);
+            resident(name, phone, d, i);
             tu_expect_value(s, ids[d * NPER + i], "name", name);
             tu_expect_value(s, ids[d * NPER + i], "phone", phone);
             assert_int_equal(vault_record_find(&hits, &n, s, "phone", phone, strlen(phone)), 0);
