@@ -1,6 +1,6 @@
 # A streaming standby beside the throwaway cluster (tests/pg/pg_cluster.sh
-# run), for the standby tests: sourced after tests/cli/lib.sh, with
-# PGHOST, PGPORT and PGUSER set by the harness.
+# run), for the standby tests: sourced after tests/cli/lib.sh (SRC, TMP,
+# ok, bad, finish), with PGHOST, PGPORT and PGUSER set by the harness.
 #   standby_start DIR PORT NAME  pg_basebackup into DIR, then start it on
 #                                PORT (Unix socket beside the primary's),
 #                                streaming as application_name NAME
@@ -8,6 +8,24 @@
 #   standby_stop DIR             immediate stop (no error when down)
 #   standby_caught_up PORT       wait (10 s at most) until it has replayed
 #                                all the primary has written: 0 when it has
+#   standby_up DIR PORT NAME     standby_start, reported with ok; the test
+#                                ends (exit 1) when it does not start
+#   q SQL [PORT]                 one value from psql (PORT: the primary's)
+# and, for the tests' vault: POL (the community policy), K (its key file)
+# and OFFICER (a data officer of hangzhou/gongshu's subject flags).
+POL="$SRC/policies/community.yaml"
+K="$TMP/city.key"
+OFFICER=(--user li --role data_officer --dept street_office --jurisdiction hangzhou/gongshu --purpose resident_service)
+unset VAULT_PASSPHRASE VAULT_PATH
+q() { psql -X -q -A -t -p "${2:-$PGPORT}" -c "$1"; }
+standby_up() {
+    if standby_start "$1" "$2" "$3"; then
+        ok "a streaming standby started"
+    else
+        bad "the standby did not start"; cat "$1.bb.log" "$1.log" 2>/dev/null | head -20
+        finish; exit 1
+    fi
+}
 PGBIN=/usr/lib/postgresql/15/bin
 own() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 standby_again() {

@@ -54,6 +54,16 @@ CITY_APP = """  city-desk:
 """
 
 
+def at_once(*calls):
+    """Run each (function, arg, ...) in a thread of its own, all at once,
+    and wait for them all."""
+    ts = [threading.Thread(target=c[0], args=c[1:]) for c in calls]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
 def resident(d, i):
     return {"name": "%s居民%03d" % ("拱" if d == "gongshu" else "西", i),
             "phone": "13%d%08d" % (1 if d == "gongshu" else 2, i)}
@@ -191,12 +201,7 @@ class CityTest(unittest.TestCase):
             results[d] = inst.request("POST", "/v1/import?purpose=resident_service",
                                       raw="\n".join(lines) + "\n", token=officer)
 
-        ts = [threading.Thread(target=load, args=(self.a, "gongshu")),
-              threading.Thread(target=load, args=(self.b, "xihu"))]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        at_once((load, self.a, "gongshu"), (load, self.b, "xihu"))
         for d, r in results.items():
             self.assertIn(r.status, (200, 201), (d, r.raw))
             self.assertEqual(r.json["imported"], N, d)
@@ -228,12 +233,7 @@ class CityTest(unittest.TestCase):
                     if vals != want:
                         errors.append((name, d, i, "get", g.status, vals))
 
-        ts = [threading.Thread(target=read_all, args=(self.a, "a")),
-              threading.Thread(target=read_all, args=(self.b, "b"))]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        at_once((read_all, self.a, "a"), (read_all, self.b, "b"))
         self.assertEqual(errors, [])
 
         # a grant revoked through one instance is refused by the other
@@ -287,11 +287,7 @@ class CityTest(unittest.TestCase):
                     token=officer)
                 got.append(g)
 
-        ts = [threading.Thread(target=get_some, args=(3,)) for _ in range(4)]  # every worker
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        at_once(*[(get_some, 3)] * 4)  # one for each of a's 4 workers
         failed = [g for g in got if g.status != 200]
         self.assertTrue(failed, "no request met the ended connections")
         self.assertLessEqual(len(failed), 4, [g.status for g in got])  # one per worker at most

@@ -24,19 +24,9 @@ trap 'stop_standby; rm -rf "$TMP"' EXIT
 case "$VAULT_PG_URI" in *\?*) sep='&' ;; *) sep='?' ;; esac
 V="${VAULT_PG_URI}${sep}vault_keys=$TMP/city.keys&vault_schema=city"
 VS="${V/port=$PGPORT/port=$SPORT}"
-K="$TMP/city.key"
-POL="$SRC/policies/community.yaml"
-OFFICER=(--user li --role data_officer --dept street_office --jurisdiction hangzhou/gongshu --purpose resident_service)
-unset VAULT_PASSPHRASE VAULT_PATH
-q() { psql -X -q -A -t -p "${2:-$PGPORT}" -c "$1"; }
 
 # the standby, streaming from the primary, then named synchronous
-if standby_start "$SB" "$SPORT" standby_a; then
-    ok "a streaming standby started"
-else
-    bad "the standby did not start"; cat "$SB.bb.log" "$SB.log" 2>/dev/null | head -20
-    finish; exit 1
-fi
+standby_up "$SB" "$SPORT" standby_a
 q "ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 (standby_a)'" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 state=""

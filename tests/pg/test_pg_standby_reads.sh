@@ -27,21 +27,11 @@ case "$VAULT_PG_URI" in *\?*) sep='&' ;; *) sep='?' ;; esac
 V="${VAULT_PG_URI}${sep}vault_keys=$TMP/city.keys&vault_schema=city"
 # the standby's libpq connection string, its spaces percent-encoded
 VR="$V&vault_standby=host=$PGHOST%20port=$SPORT%20user=$PGUSER%20dbname=$PGDATABASE"
-K="$TMP/city.key"
-POL="$SRC/policies/community.yaml"
 JUR=hangzhou/gongshu/xiaohe/changzheng/grid-07
-OFFICER=(--user li --role data_officer --dept street_office --jurisdiction hangzhou/gongshu --purpose resident_service)
 # a health worker with a purpose no rule of the policy allows: only the grant lets him read
 DOCTOR=(--user zhou --role health_worker --dept health --jurisdiction hangzhou/gongshu --purpose resident_service)
-unset VAULT_PASSPHRASE VAULT_PATH
-q() { psql -X -q -A -t -p "${2:-$PGPORT}" -c "$1"; }
 
-if standby_start "$SB" "$SPORT" reader; then
-    ok "a streaming standby started"
-else
-    bad "the standby did not start"; cat "$SB.bb.log" "$SB.log" 2>/dev/null | head -20
-    finish; exit 1
-fi
+standby_up "$SB" "$SPORT" reader
 
 expect_exit 0 "init on the primary" -- "$VAULTCTL" --vault "$V" --key-file "$K" init --policy "$POL"
 "$VAULTCTL" --vault "$V" --key-file "$K" "${OFFICER[@]}" record add --in "$JUR" \
