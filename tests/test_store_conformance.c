@@ -943,6 +943,86 @@ static void test_audit_state(void **state)
     done(a, "state");
 }
 
+/* Appends keep their place among the other writes of a transaction: a
+ * refused write after them (refused by the server, or before anything was
+ * sent) undoes itself only; many appends in one transaction (more than
+ * the PostgreSQL backend keeps waiting, 32) all land, in order; a
+ * rollback after them keeps none. */
+static void add_gk(store_backend *be, const char *grade, uint32_t v, const char *wrapped,
+                   int want);
+
+static void test_audit_among_writes(void **state)
+{
+    store_backend *a = open_new("among");
+    seal_plan p;
+    store_audit_state st;
+    uint8_t bytes[1] = {5};
+    char buf[256], want[256];
+    int64_t pos = -1;
+    size_t off = 0;
+    int i;
+
+    (void)state;
+    memset(&p, 0, sizeof p);
+    memset(&st, 0, sizeof st);
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    add_gk(a, "personal", 1, "wrapped-1", VAULT_OK);
+    p.n = 2;
+    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+    add_gk(a, "personal", 1, "again", VAULT_EEXISTS); /* the server refuses it */
+    p.n = 1;
+    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(p.saw_pos, 2);
+    p.fail = 1; /* the seal refuses: nothing queued */
+    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_EDENIED);
+    p.fail = 0;
+    add_gk(a, "personal", 2, "wrapped-2", VAULT_OK);
+    st.state = bytes;
+    st.len = 1;
+    st.pos = 3;
+    memset(st.head, 3, 32);
+    st.mac[0] = 5;
+    assert_int_equal(a->audit_state_put(a, &st, 0), VAULT_OK);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_string_equal(positions(buf, sizeof buf, a, 0, NULL, NULL), "1,2,3,");
+    assert_int_equal(state_now(a), 5);
+    add_gk(a, "personal", 3, "in a snapshot", VAULT_ESTATE);
+    a->rollback(a);
+
+    /* 40 appends, one entry each, then the state on the last */
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    for (i = 0; i < 40; i++) {
+        assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+        assert_int_equal(p.saw_pos, 3 + i);
+    }
+    st.pos = 43;
+    memset(st.head, 43, 32);
+    st.mac[0] = bytes[0] = 6;
+    assert_int_equal(a->audit_state_put(a, &st, 3), VAULT_OK);
+    assert_int_equal(now_count(a, a->audit_count), 43);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    for (i = 1; i <= 43; i++)
+        off += (size_t)snprintf(want + off, sizeof want - off, "%d,", i);
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_string_equal(positions(buf, sizeof buf, a, 0, NULL, NULL), want);
+    assert_int_equal(state_now(a), 6);
+    a->rollback(a);
+
+    /* ... and 40 more, rolled back: none kept, the state as it was */
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    for (i = 0; i < 40; i++)
+        assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(now_count(a, a->audit_count), 83);
+    a->rollback(a);
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_int_equal(a->audit_head(a, head_cb, &pos), VAULT_OK);
+    assert_int_equal(pos, 43);
+    assert_int_equal(state_now(a), 6);
+    a->rollback(a);
+    done(a, "among");
+}
+
 static void test_audit(void **state)
 {
     store_backend *a = open_new("audit");
@@ -1639,6 +1719,40 @@ static void test_bulk(void **state)
  * every row it acknowledged, or fails and keeps none of the load.  Meta
  * rows put in the load are read back as put, the last put of a key
  * winning. */
+/* A write refused in a bulk load, after rows the load acknowledged:
+ * it undoes itself only, and the rows are committed. */
+static void test_bulk_then_refused(void **state)
+{
+    store_backend *a;
+    store_record r;
+    store_field f;
+    got_meta g;
+
+    (void)state;
+    a = open_new("bulkthen");
+    if (!a->bulk_begin) {
+        done(a, "bulkthen");
+        skip();
+    }
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    add_record_keys(a);
+    assert_int_equal(a->bulk_begin(a, BULK_RECORDS), VAULT_OK);
+    put_meta(a, "bulk/a", "1");
+    fill_record(&r, &f, 0xB1, "city/a");
+    assert_int_equal(a->record_write(a, &r, 1), VAULT_OK);
+    assert_int_equal(a->meta_delete(a, "bulk/none"), VAULT_ENOTFOUND);
+    put_meta(a, "bulk/b", "2");
+    assert_int_equal(a->meta_delete(a, "bulk/none"), VAULT_ENOTFOUND);
+    assert_int_equal(a->bulk_end(a), VAULT_OK);
+    assert_int_equal(a->commit(a), VAULT_OK);
+    assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_string_equal(meta_of(a, "bulk/a", &g), "1");
+    assert_string_equal(meta_of(a, "bulk/b", &g), "2");
+    assert_int_equal(now_count(a, a->record_count), 1);
+    a->rollback(a);
+    done(a, "bulkthen");
+}
+
 static void test_bulk_refused(void **state)
 {
     store_backend *a;
@@ -2409,6 +2523,7 @@ static const struct {
     {"stale", test_stale},
     {"audit", test_audit},
     {"audit state", test_audit_state},
+    {"audit among writes", test_audit_among_writes},
     {"grants", test_grants},
     {"checkpoints", test_checkpoints},
     {"meta policies keys quota", test_meta_policies_keys_quota},
@@ -2418,6 +2533,7 @@ static const struct {
     {"iterators", test_iterators},
     {"bulk", test_bulk},
     {"bulk_refused", test_bulk_refused},
+    {"bulk then refused", test_bulk_then_refused},
     {"backup", test_backup},
     {"grade key references", test_key_refs},
     {"row scan", test_row_scan},

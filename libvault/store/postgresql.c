@@ -26,15 +26,24 @@
  *    connection committed since the snapshot (every write transaction that
  *    changed anything bumps that row), PostgreSQL refuses the update with
  *    a serialization failure, which is VAULT_EBUSY here;
- *  - every write runs under a savepoint, so a refused write (a duplicate
- *    id, a grade key still in use) leaves the transaction usable and
- *    changes nothing, as the contract says;
+ *  - every write but the audit log's runs under a savepoint, so a refused
+ *    write (a duplicate id, a grade key still in use) leaves the
+ *    transaction usable and changes nothing, as the contract says;
+ *  - round trips: statements that don't need each other's answers go in
+ *    one libpq pipeline (a begin's, a batch of records', the lock step's,
+ *    the commit's), and the audit log's appends and state updates wait
+ *    in a queue until the next statement, the commit's at the latest;
+ *    what the server refuses of them fails that statement and aborts the
+ *    transaction ("round trips" below, docs/postgresql.md "Round
+ *    trips");
  *  - generation: the generation row, bumped by the commit of every write
- *    transaction that wrote, less this connection's own commits;
+ *    transaction that wrote, less this connection's own commits; read
+ *    with the key check at the begin and kept for the transaction;
  *  - audit rows are immutable (a trigger refuses UPDATE, DELETE and
  *    TRUNCATE); the audit state lives in the one-row table audit_state,
  *    which names the row it belongs to; positions are the client's, never
  *    a sequence's; rows go in with one INSERT ... SELECT FROM unnest(...);
+ *    the audit head is read once per transaction and kept;
  *  - parameters and results are binary (int8, bytea, text, arrays);
  *  - iterators are server-side cursors read ITER_BATCH rows at a time;
  *  - bulk mode (bulk_begin .. bulk_end) batches new records and meta rows
@@ -80,6 +89,10 @@
  * of its connection unless its own string says. */
 #define PG_STANDBY_BEHIND_MS 5000
 #define PG_STANDBY_CONNECT_S "3"
+/* Deferred statements (pend_add): at most this many, holding at most
+ * this many bytes of parameters, wait before they are sent on their own. */
+#define PG_PEND_MAX 32
+#define PG_PEND_BYTES (4u << 20)
 
 /* Type OIDs (pg_type.h, stable across releases). */
 #define OID_BYTEA 17
@@ -606,6 +619,30 @@ typedef struct pg {
     PGconn *ro;
     PGconn *home;
     int64_t ro_retry_at; /* CLOCK_MONOTONIC ms */
+    /* Deferred statements ("round trips" below): audit appends and audit
+     * state updates, sent ahead of the next statement, in its pipeline
+     * (the commit's at the latest).  pipe_broken: a pipeline could not be
+     * sent whole, so what the server ran of it is unknown: only a
+     * rollback. */
+    struct pend *pq[PG_PEND_MAX];
+    int npq;
+    size_t pq_bytes;
+    int pipe_broken;
+    /* This transaction's generation row (n as its begin read it) and
+     * audit head (as the last audit_head read or append left it), each
+     * valid while its txno is the transaction's (0: not had). */
+    uint64_t gen_txno;
+    int64_t gen_n;
+    uint64_t ah_txno;
+    int ah_locked; /* the audit state row's FOR UPDATE is queued or sent */
+    int sp_queued;      /* wr_begin's savepoint is pq[sp_queued - 1], unsent (0: not) */
+    uint64_t flushes;   /* counts sends of the queue */
+    uint64_t sp_flushes; /* ... when that savepoint was queued */
+    int64_t ah_pos;
+    uint8_t ah_head[32];
+    uint8_t *ah_entry, *ah_state;
+    size_t ah_len, ah_state_len;
+    uint8_t ah_mac[STORE_MAC_BYTES];
 } pg;
 
 static pg *P(store_backend *be)
@@ -902,37 +939,279 @@ static int pg_err(pg *c, const PGresult *r, const char *what, int fk_rc)
 
 static int bulk_flush(pg *c);
 
-/* Run one statement; *out (may be NULL: cleared here) gets its result. */
-static int q_ex(pg *c, PGresult **out, const char *what, int fk_rc, const char *sql, const qp *p)
-{
-    int rc = VAULT_OK;
-    PGresult *r = NULL;
-    ExecStatusType s;
+/* ---- round trips ----
+ * A statement costs a round trip to the server, and the server's work for
+ * the small statements an audited read needs is a fraction of it; so
+ * statements that don't need each other's answers go in one pipeline
+ * (libpq's pipeline mode: sent together, one Sync, their results read in
+ * order), and the audit log's writes don't go at once at all: they wait
+ * in the connection's queue of deferred statements (pend) and go ahead of
+ * the next statement, in its pipeline; the commit's at the latest
+ * ([queue..., the generation's bump, COMMIT]).  Order is kept: nothing is
+ * sent that is not behind every deferred statement.  A deferred
+ * statement that fails aborts the transaction (there is no savepoint
+ * under it) and what runs behind it in its pipeline, COMMIT included;
+ * its error is the call's, named after the statement ("appending to the
+ * audit log", ...). */
 
-    if (out)
-        *out = NULL;
+enum { PS_PLAIN, PS_AUDIT_ROWS, PS_AUDIT_STATE };
+
+/* One statement of a pipeline; out (NULL: not kept) gets its result. */
+typedef struct pstmt {
+    const char *what, *sql;
+    const qp *p;
+    PGresult **out;
+    int fk_rc;
+    int kind; /* PS_*: how its errors read */
+} pstmt;
+
+/* A deferred statement, with its parameters' bytes (data) its own. */
+typedef struct pend {
+    const char *what, *sql; /* static strings */
+    int kind;
+    qp p;
+    uint8_t data[];
+} pend;
+
+static void pend_drop(pg *c)
+{
+    int i;
+
+    for (i = 0; i < c->npq; i++)
+        free(c->pq[i]);
+    c->npq = 0;
+    c->pq_bytes = 0;
+}
+
+/* The error of statement s, whose result r failed. */
+static int stmt_err(pg *c, const pstmt *s, const PGresult *r)
+{
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    int rc = pg_err(c, r, s->what, s->fk_rc);
+
+    if (c->dead || !st)
+        return rc;
+    if (s->kind == PS_AUDIT_ROWS && strcmp(st, "23505") == 0)
+        return vault__err(VAULT_EINTEGRITY, "audit log: an entry's position is taken");
+    if (s->kind == PS_AUDIT_STATE && strcmp(st, "22012") == 0)
+        return vault__err(VAULT_EINTEGRITY, "audit log: the audit state's entry is not the newest");
+    return rc;
+}
+
+static int send_one(PGconn *conn, const pstmt *s)
+{
+    const qp *p = s->p;
+
+    return PQsendQueryParams(conn, s->sql, p ? p->n : 0, p ? p->types : NULL, p ? p->vals : NULL,
+                             p ? p->lens : NULL, p ? p->fmts : NULL, 1);
+}
+
+/* Send s[0..n) in one pipeline, read every result; the first failure's
+ * error is returned (those behind it were not run).  On failure no out
+ * is left set. */
+static int pipe_send(pg *c, const pstmt *s, int n)
+{
+    int rc = VAULT_OK, i = 0, sent = 0, nulls = 0;
+    PGconn *conn = c->conn; /* a standby's failure puts the primary's back */
+    PGresult *r;
+    ExecStatusType st;
+
+    for (i = 0; i < n; i++)
+        if (s[i].out)
+            *s[i].out = NULL;
+    if (PQenterPipelineMode(conn) != 1)
+        return PQstatus(conn) == CONNECTION_BAD
+                   ? lost(c, s[0].what)
+                   : vault__err(VAULT_ESTATE, "postgresql: %s: the connection is busy", s[0].what);
+    for (sent = 0; sent < n; sent++)
+        if (send_one(conn, &s[sent]) != 1)
+            break;
+    if (PQpipelineSync(conn) != 1)
+        /* what was sent may or may not have run, and the connection is
+         * left mid-pipeline: given up on, as a lost one (fails closed) */
+        return lost(c, s[0].what);
+    /* Each statement's results end with a NULL; the Sync's ends it all. */
+    for (i = 0;;) {
+        r = PQgetResult(conn);
+        if (!r) {
+            if (PQstatus(conn) == CONNECTION_BAD || ++nulls > n + 1) {
+                if (rc == VAULT_OK || (!c->dead && c->conn == conn))
+                    rc = lost(c, s[i < n ? i : n - 1].what);
+                goto failed;
+            }
+            if (i < n)
+                i++;
+            continue;
+        }
+        st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (i < sent && rc == VAULT_OK) {
+            if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+                if (s[i].out && !*s[i].out) {
+                    *s[i].out = r;
+                    r = NULL;
+                }
+            } else if (st == PGRES_PIPELINE_ABORTED) {
+                rc = vault__err(VAULT_ESTATE, "postgresql: %s: the transaction was aborted by "
+                                              "an earlier error", s[i].what);
+            } else {
+                rc = stmt_err(c, &s[i], r);
+                if (c->dead || c->conn != conn) { /* the connection is gone */
+                    PQclear(r);
+                    goto failed;
+                }
+            }
+        }
+        PQclear(r);
+    }
+    if (PQexitPipelineMode(conn) != 1) {
+        /* left in pipeline mode, a ROLLBACK could not be sent: given up
+         * on, as a lost connection */
+        if (rc == VAULT_OK || (!c->dead && c->conn == conn))
+            rc = lost(c, s[n - 1].what);
+        goto failed;
+    }
+    if (sent < n) {
+        c->pipe_broken = 1; /* the rest never went: only a rollback */
+        if (rc == VAULT_OK)
+            rc = vault__err(VAULT_ESTATE, "postgresql: %s: the statement could not be sent; "
+                                          "roll the transaction back", s[sent].what);
+    }
+failed:
+    if (rc < 0)
+        for (i = 0; i < n; i++)
+            if (s[i].out) {
+                PQclear(*s[i].out);
+                *s[i].out = NULL;
+            }
+    return rc;
+}
+
+/* Run s[0..n) behind the deferred statements, in one round trip (none
+ * when there is nothing to send).  The queue is empty after, whatever
+ * happened: run, or failed with the transaction, or (not sent at all)
+ * failing it: pipe_broken. */
+static int pipe_run(pg *c, const pstmt *s, int n)
+{
+    int rc = VAULT_OK, i, k = 0, handed = 0;
+    pstmt *all = NULL;
+    PGresult *r = NULL;
+    ExecStatusType st;
+
     if (c->dead)
-        return vault__err(VAULT_EIO, "postgresql: %s: database connection lost earlier", what);
-    if (c->bulk_broken)
-        return vault__err(VAULT_ESTATE, "postgresql: %s: a bulk load failed in this transaction; "
-                                        "roll it back", what);
+        return vault__err(VAULT_EIO, "postgresql: %s: database connection lost earlier",
+                          n ? s[0].what : "sending statements");
+    if (c->bulk_broken || c->pipe_broken)
+        return vault__err(VAULT_ESTATE, "postgresql: %s: %s in this transaction; roll it back",
+                          n ? s[0].what : "sending statements",
+                          c->bulk_broken ? "a bulk load failed" : "statements could not be sent");
     /* What the statement reads or follows includes the waiting rows. */
     if (c->bulk && !c->flushing && (c->bk_records || c->bk_meta))
         GUARD(bulk_flush(c));
-    r = PQexecParams(c->conn, sql, p ? p->n : 0, p ? p->types : NULL, p ? p->vals : NULL,
-                     p ? p->lens : NULL, p ? p->fmts : NULL, 1);
-    s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
-        rc = pg_err(c, r, what, fk_rc);
+    if (c->npq == 0 && n == 1) {
+        /* the plain round trip */
+        const qp *p = s[0].p;
+        if (s[0].out)
+            *s[0].out = NULL;
+        r = PQexecParams(c->conn, s[0].sql, p ? p->n : 0, p ? p->types : NULL,
+                         p ? p->vals : NULL, p ? p->lens : NULL, p ? p->fmts : NULL, 1);
+        st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+            rc = stmt_err(c, &s[0], r);
+            goto cleanup;
+        }
+        if (s[0].out) {
+            *s[0].out = r;
+            r = NULL;
+        }
         goto cleanup;
     }
-    if (out) {
-        *out = r;
-        r = NULL;
+    if (c->npq + n == 0)
+        goto cleanup;
+    all = calloc((size_t)(c->npq + n), sizeof *all);
+    ENSURE(all, VAULT_ENOMEM, "out of memory");
+    for (i = 0; i < c->npq; i++, k++) {
+        all[k].what = c->pq[i]->what;
+        all[k].sql = c->pq[i]->sql;
+        all[k].p = &c->pq[i]->p;
+        all[k].fk_rc = VAULT_EINVALID;
+        all[k].kind = c->pq[i]->kind;
     }
+    for (i = 0; i < n; i++)
+        all[k++] = s[i];
+    if (c->npq)
+        c->flushes++;
+    handed = 1;
+    rc = pipe_send(c, all, k);
+    /* A failure the server did not abort for (the client's: a pipeline
+     * not entered, a result not read) may have lost queued statements
+     * with the transaction still open: it must not commit. */
+    if (rc < 0 && c->npq && !c->dead && PQtransactionStatus(c->conn) == PQTRANS_INTRANS)
+        c->pipe_broken = 1;
 cleanup:
+    free(all);
     PQclear(r);
+    if (!handed && c->npq)
+        c->pipe_broken = 1; /* dropped unsent: the transaction must not commit */
+    pend_drop(c);
     return rc;
+}
+
+/* Defer a statement (kind PS_*; sql a static string): it goes ahead of
+ * the next one sent, or on its own when the queue is full. */
+static int pend_add(pg *c, const char *what, const char *sql, int kind, const qp *p)
+{
+    int rc = VAULT_OK, i;
+    size_t bytes = 0, off = 0;
+    pend *d;
+
+    for (i = 0; p && i < p->n; i++)
+        bytes += p->vals[i] ? (size_t)p->lens[i] : 0;
+    if (c->npq == PG_PEND_MAX || (c->npq && c->pq_bytes + bytes > PG_PEND_BYTES))
+        GUARD(pipe_run(c, NULL, 0));
+    d = malloc(sizeof *d + bytes + 1);
+    ENSURE(d, VAULT_ENOMEM, "out of memory");
+    d->what = what;
+    d->sql = sql;
+    d->kind = kind;
+    memset(&d->p, 0, sizeof d->p);
+    if (p)
+        d->p = *p;
+    for (i = 0; i < d->p.n; i++) {
+        if (!p->vals[i])
+            continue;
+        memcpy(d->data + off, p->vals[i], (size_t)p->lens[i]);
+        d->p.vals[i] = (const char *)d->data + off;
+        off += (size_t)p->lens[i];
+    }
+    c->pq[c->npq++] = d;
+    c->pq_bytes += bytes;
+cleanup:
+    return rc;
+}
+
+/* The audit head cache goes (docs/postgresql.md, "Round trips"). */
+static void ah_drop(pg *c)
+{
+    free(c->ah_entry);
+    free(c->ah_state);
+    c->ah_entry = c->ah_state = NULL;
+    c->ah_len = c->ah_state_len = 0;
+    c->ah_txno = 0;
+    c->ah_locked = 0;
+}
+
+/* Run one statement; *out (may be NULL: cleared here) gets its result. */
+static int q_ex(pg *c, PGresult **out, const char *what, int fk_rc, const char *sql, const qp *p)
+{
+    pstmt s = {what, sql, p, out, fk_rc, PS_PLAIN};
+
+    if (out)
+        *out = NULL;
+    return pipe_run(c, &s, 1);
 }
 
 static int q(pg *c, PGresult **out, const char *what, const char *sql, const qp *p)
@@ -994,10 +1273,15 @@ static int lock_step(pg *c)
 
     p_int(&p, c->write_key);
     for (tries = 1;; tries++) {
-        GUARD(q(c, NULL, "taking the write lock", "SAVEPOINT vault_lock", NULL));
-        rc = q(c, NULL, "taking the write lock", "SELECT pg_advisory_xact_lock($1)", &p);
-        if (rc == VAULT_OK)
-            rc = q(c, &r, "checking for later commits", "UPDATE generation SET n = n", NULL);
+        /* one round trip: the savepoint, the lock, the check */
+        pstmt s[3] = {
+            {"taking the write lock", "SAVEPOINT vault_lock", NULL, NULL, VAULT_EINVALID, PS_PLAIN},
+            {"taking the write lock", "SELECT pg_advisory_xact_lock($1)", &p, NULL, VAULT_EINVALID,
+             PS_PLAIN},
+            {"checking for later commits", "UPDATE generation SET n = n", NULL, &r, VAULT_EINVALID,
+             PS_PLAIN},
+        };
+        rc = pipe_run(c, s, 3);
         /* The row is never removed (a rotation keeps it too): gone is
          * a DBA's doing. */
         if (rc == VAULT_OK && strcmp(PQcmdTuples(r), "1") != 0)
@@ -1011,6 +1295,7 @@ static int lock_step(pg *c)
                "postgresql: taking the write lock: deadlocked with another connection %d times "
                "(SQLSTATE 40P01): start over", tries);
         GUARD(q(c, NULL, "taking the write lock", "ROLLBACK TO SAVEPOINT vault_lock", NULL));
+        ah_drop(c);
         backoff(tries);
     }
     GUARD(rc);
@@ -1024,34 +1309,37 @@ cleanup:
  * master-key rotation by another process replaces the tables under new
  * keys, and a handle with the old ones must neither read rows it can't
  * check nor write rows tagged under the old key (docs/keyslots.md
- * section 11).  In a READ COMMITTED transaction it sees the latest
- * commit, in a snapshot what the snapshot sees. */
-static int key_check_sql(pg *c, const char *sql)
+ * section 11).  r: the begin's KEY_CHECK_SQL, in a READ COMMITTED
+ * transaction the latest commit's, in a snapshot what the snapshot sees;
+ * it has the generation row's n too, kept for the transaction. */
+#define KEY_CHECK_SQL "SELECT (SELECT keycheck FROM store_info), n FROM generation"
+/* The newest audit row and the state on it (audit_head_load). */
+#define AUDIT_HEAD_SQL                                                                            \
+    "SELECT a.pos, a.entry, a.head, s.state, s.mac FROM audit a"                                  \
+    " LEFT JOIN audit_state s ON s.pos = a.pos AND s.head = a.head ORDER BY a.pos DESC LIMIT 1"
+static int ah_fill(pg *c, const PGresult *r);
+
+static int key_check_row(pg *c, const PGresult *r)
 {
     int rc = VAULT_OK;
-    PGresult *r = NULL;
     const uint8_t *kc;
     size_t n = 0;
 
-    GUARD(q(c, &r, "checking the vault's key", sql, NULL));
     kc = PQntuples(r) == 1 ? r_bytes(r, 0, 0, &n) : NULL;
-    ENSURE(kc && n == 32, VAULT_EINTEGRITY,
+    ENSURE(kc && n == 32 && !PQgetisnull(r, 0, 1), VAULT_EINTEGRITY,
            "postgresql: %s: the vault's store row or generation row is missing", c->shown);
     ENSURE(sodium_memcmp(kc, c->kc, 32) == 0, VAULT_EAUTH,
            "postgresql: %s: the vault's key changed since this handle opened it (a master-key "
            "rotation): open it again with the new keys file", c->shown);
+    c->gen_n = r_int(r, 0, 1);
+    c->gen_txno = c->txno;
 cleanup:
-    PQclear(r);
     return rc;
 }
 
-static int key_unchanged(pg *c)
-{
-    return key_check_sql(c, "SELECT keycheck FROM store_info");
-}
-
 /* Before a write: a write transaction (a deferred one takes the lock
- * now), then a savepoint the write can fall back to. */
+ * now), then a savepoint the write can fall back to, deferred: it goes
+ * in the write's first statement's pipeline. */
 static int wr_begin(pg *c, const char *what)
 {
     int rc = VAULT_OK;
@@ -1061,12 +1349,19 @@ static int wr_begin(pg *c, const char *what)
            what);
     if (!c->locked)
         GUARD(lock_step(c));
-    GUARD(q(c, NULL, what, "SAVEPOINT vault_op", NULL));
+    /* Bulk rows waiting go first, outside the savepoint: they were
+     * acknowledged, and a refused write must not take them with it. */
+    if (c->bulk && (c->bk_records || c->bk_meta))
+        GUARD(bulk_flush(c));
+    GUARD(pend_add(c, what, "SAVEPOINT vault_op", PS_PLAIN, NULL));
+    c->sp_queued = c->npq; /* the savepoint is pq[npq - 1] until sent */
+    c->sp_flushes = c->flushes;
 cleanup:
     return rc;
 }
 
-/* After a write: keep it (rc >= 0), or undo it and keep the transaction. */
+/* After a write: keep it (rc >= 0: the savepoint's release deferred), or
+ * undo it and keep the transaction. */
 static int wr_end(pg *c, int rc)
 {
     int r;
@@ -1074,20 +1369,35 @@ static int wr_end(pg *c, int rc)
     if (c->dead)
         return rc;
     if (rc >= 0) {
-        r = q(c, NULL, "releasing a savepoint", "RELEASE SAVEPOINT vault_op", NULL);
-        if (r < 0)
+        c->sp_queued = 0;
+        r = pend_add(c, "releasing a savepoint", "RELEASE SAVEPOINT vault_op", PS_PLAIN, NULL);
+        if (r < 0) {
+            c->pipe_broken = 1; /* the write is in, its call failed: no commit */
             return r;
+        }
         c->dirty = 1;
         return rc;
     }
+    if (c->sp_queued && c->flushes == c->sp_flushes && c->npq >= c->sp_queued) {
+        /* nothing of the write was sent: its savepoint, unsent, goes */
+        while (c->npq >= c->sp_queued)
+            free(c->pq[--c->npq]); /* no parameters: pq_bytes is unchanged */
+        c->sp_queued = 0;
+        return rc;
+    }
+    c->sp_queued = 0;
     if (PQtransactionStatus(c->conn) == PQTRANS_INERROR ||
         PQtransactionStatus(c->conn) == PQTRANS_INTRANS) {
-        PGresult *x = PQexec(c->conn, "ROLLBACK TO SAVEPOINT vault_op");
-        if (!x || PQresultStatus(x) != PGRES_COMMAND_OK)
-            c->dead = PQstatus(c->conn) == CONNECTION_BAD;
-        PQclear(x);
-        x = PQexec(c->conn, "RELEASE SAVEPOINT vault_op");
-        PQclear(x);
+        /* behind anything deferred, as every statement; an error here
+         * (the savepoint never ran: the transaction is aborted) leaves
+         * the transaction to the rollback; the write's error stays */
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", vault_error_last());
+        r = q(c, NULL, "undoing a write", "ROLLBACK TO SAVEPOINT vault_op", NULL);
+        if (r == VAULT_OK)
+            (void)q(c, NULL, "undoing a write", "RELEASE SAVEPOINT vault_op", NULL);
+        ah_drop(c);
+        (void)vault__err(rc, "%s", msg);
     }
     return rc;
 }
@@ -1106,6 +1416,11 @@ static void abandon(pg *c)
 {
     PGresult *r;
 
+    pend_drop(c); /* never sent: nothing of them happened */
+    ah_drop(c);
+    c->pipe_broken = 0;
+    c->sp_queued = 0;
+    c->gen_txno = 0;
     if (!c->dead && PQtransactionStatus(c->conn) != PQTRANS_IDLE) {
         r = PQexec(c->conn, "ROLLBACK");
         PQclear(r);
@@ -1126,36 +1441,56 @@ static void abandon(pg *c)
     }
 }
 
-/* One try of a begin; on failure, nothing of it is left open. */
+/* One try of a begin, in one round trip: BEGIN, the write lock for a
+ * write transaction, the key check with the generation row (the deferred
+ * write's check needs the snapshot taken: it is, at the first statement
+ * after BEGIN), and for a deferred one (an audited call's: it appends)
+ * the audit head, in its snapshot.  On failure, nothing of it is left
+ * open. */
 static int begin_once(pg *c, store_tx_kind kind)
 {
-    int rc = VAULT_OK, started = 0;
+    int rc = VAULT_OK, started = 0, n = 0;
     qp p = {0};
+    PGresult *r = NULL, *head = NULL;
+    pstmt s[4];
     static const char *const sql[] = {
         [STORE_TX_SNAPSHOT] = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
         [STORE_TX_WRITE] = "BEGIN",
         [STORE_TX_DEFERRED] = "BEGIN ISOLATION LEVEL REPEATABLE READ",
     };
 
-    GUARD(q(c, NULL, "beginning a transaction", sql[kind], NULL));
-    started = 1;
     c->tx = (int)kind;
     c->txno++;
     c->locked = 0;
     c->dirty = 0;
+    c->pipe_broken = 0;
+    c->sp_queued = 0;
+    ah_drop(c);
+    pend_drop(c);
+    s[n++] = (pstmt){"beginning a transaction", sql[kind], NULL, NULL, VAULT_EINVALID, PS_PLAIN};
     if (kind == STORE_TX_WRITE) {
         p_int(&p, c->write_key);
-        GUARD(q(c, NULL, "taking the write lock", "SELECT pg_advisory_xact_lock($1)", &p));
-        c->locked = 1;
-        GUARD(key_unchanged(c));
-    } else {
-        /* The snapshot is taken at the first statement: now (the
-         * generation row read, as the deferred write's check needs). */
-        GUARD(key_check_sql(c, "SELECT (SELECT keycheck FROM store_info) FROM generation"));
+        s[n++] = (pstmt){"taking the write lock", "SELECT pg_advisory_xact_lock($1)", &p, NULL,
+                         VAULT_EINVALID, PS_PLAIN};
     }
+    s[n++] = (pstmt){"checking the vault's key", KEY_CHECK_SQL, NULL, &r, VAULT_EINVALID,
+                     PS_PLAIN};
+    if (kind == STORE_TX_DEFERRED)
+        s[n++] = (pstmt){"reading the audit log", AUDIT_HEAD_SQL, NULL, &head, VAULT_EINVALID,
+                         PS_PLAIN};
+    started = 1;
+    GUARD(pipe_run(c, s, n));
+    c->locked = kind == STORE_TX_WRITE;
+    GUARD(key_check_row(c, r));
+    if (head)
+        GUARD(ah_fill(c, head));
 cleanup:
+    PQclear(r);
+    PQclear(head);
     if (rc < 0 && started)
         abandon(c); /* this begin's transaction, never one open before */
+    if (rc < 0)
+        c->tx = -1;
     return rc;
 }
 
@@ -1271,7 +1606,6 @@ static int standby_begin(pg *c)
     int64_t want = 0, have = -1, deadline;
     int rc, st;
     char lsn[32], sysid[32];
-    PGresult *r = NULL;
 
     rc = primary_now(c, &want, lsn, sizeof lsn, sysid, sizeof sysid);
     if (rc < 0)
@@ -1285,13 +1619,9 @@ static int standby_begin(pg *c)
         rc = VAULT_OK;
         st = standby_has(c, lsn, sysid);
         if (st == 1) {
-            /* in the snapshot: the generation too, as a check */
+            /* in the snapshot: the generation too (the begin's), as a check */
             rc = begin_once(c, STORE_TX_SNAPSHOT);
-            if (rc == VAULT_OK)
-                rc = q(c, &r, "reading the standby's generation", "SELECT n FROM generation", NULL);
-            have = rc == VAULT_OK && PQntuples(r) == 1 ? r_int(r, 0, 0) : -1;
-            PQclear(r);
-            r = NULL;
+            have = rc == VAULT_OK ? c->gen_n : -1;
             if (rc == VAULT_OK && have >= want)
                 return 1;
         }
@@ -1344,11 +1674,14 @@ cleanup:
     return rc;
 }
 
+/* In one round trip: the deferred statements, the generation's bump
+ * (when the transaction wrote), COMMIT. */
 static int pg_commit(store_backend *be)
 {
     pg *c = P(be);
-    int rc = VAULT_OK, bumped = 0;
+    int rc = VAULT_OK, n = 0;
     PGresult *r = NULL;
+    pstmt s[2];
 
     ENSURE(!c->dead, VAULT_EIO, "postgresql: %s: database connection lost earlier", c->shown);
     ENSURE(c->tx >= 0, VAULT_ESTATE, "postgresql: commit without a transaction");
@@ -1356,20 +1689,24 @@ static int pg_commit(store_backend *be)
            "postgresql: commit of a transaction an earlier error aborted");
     ENSURE(!c->bulk_broken, VAULT_ESTATE,
            "postgresql: commit of a transaction whose bulk load failed");
+    ENSURE(!c->pipe_broken, VAULT_ESTATE,
+           "postgresql: commit of a transaction whose statements could not all be sent");
     if (c->bulk)
         GUARD(bulk_flush(c));
-    if (c->dirty) {
-        GUARD(q(c, NULL, "committing", "UPDATE generation SET n = n + 1", NULL));
-        bumped = 1;
-    }
-    GUARD(q(c, &r, "committing", "COMMIT", NULL));
+    if (c->dirty)
+        s[n++] = (pstmt){"committing", "UPDATE generation SET n = n + 1", NULL, NULL,
+                         VAULT_EINVALID, PS_PLAIN};
+    s[n++] = (pstmt){"committing", "COMMIT", NULL, &r, VAULT_EINVALID, PS_PLAIN};
+    GUARD(pipe_run(c, s, n));
     ENSURE(strcmp(PQcmdStatus(r), "COMMIT") == 0, VAULT_EIO,
            "postgresql: the commit was rolled back by the server");
-    if (bumped)
+    if (c->dirty)
         c->own_commits++;
     c->tx = -1;
     c->locked = 0;
     c->dirty = 0;
+    c->gen_txno = 0;
+    ah_drop(c);
     bulk_reset(c); /* a bulk load lasts one transaction */
     if (c->home) {
         c->conn = c->home;
@@ -1393,6 +1730,12 @@ static int pg_generation(store_backend *be, int64_t *out)
     int rc = VAULT_OK;
     PGresult *r = NULL;
 
+    if (c->tx >= 0 && c->gen_txno == c->txno) {
+        /* the begin's: it stays, in a snapshot as under the write lock
+         * (every bump is a writer's, at its commit) */
+        *out = c->gen_n - c->own_commits;
+        goto cleanup;
+    }
     GUARD(q(c, &r, "reading the generation", "SELECT n FROM generation", NULL));
     ENSURE(PQntuples(r) == 1, VAULT_EINTEGRITY, "postgresql: the generation row is missing");
     *out = r_int(r, 0, 0) - c->own_commits;
@@ -1910,12 +2253,21 @@ static int recset_load(recset *s, pg *c, const qp *p)
     size_t len, dl;
 
     memset(s, 0, sizeof *s);
-    GUARD(q(c, &s->rec, "reading records",
-            "SELECT " REC_COLS " FROM record_ids d JOIN records r ON r.shard = d.shard"
-            " AND r.id = d.id WHERE d.id = ANY($1) ORDER BY r.id", p));
-    GUARD(q(c, &s->fld, "reading records",
-            "SELECT " FLD_COLS " FROM record_ids d JOIN fields f ON f.shard = d.shard"
-            " AND f.record_id = d.id WHERE d.id = ANY($1) ORDER BY f.record_id, f.name", p));
+    {
+        /* one round trip; in a READ COMMITTED write transaction both see
+         * the same rows: the write lock holds every writer off */
+        pstmt st[2] = {
+            {"reading records",
+             "SELECT " REC_COLS " FROM record_ids d JOIN records r ON r.shard = d.shard"
+             " AND r.id = d.id WHERE d.id = ANY($1) ORDER BY r.id", p, &s->rec, VAULT_EINVALID,
+             PS_PLAIN},
+            {"reading records",
+             "SELECT " FLD_COLS " FROM record_ids d JOIN fields f ON f.shard = d.shard"
+             " AND f.record_id = d.id WHERE d.id = ANY($1) ORDER BY f.record_id, f.name", p,
+             &s->fld, VAULT_EINVALID, PS_PLAIN},
+        };
+        GUARD(pipe_run(c, st, 2));
+    }
     nf = PQntuples(s->fld);
     s->fields = calloc((size_t)nf + 1, sizeof *s->fields);
     s->first = calloc((size_t)PQntuples(s->rec) + 1, sizeof *s->first);
@@ -2283,6 +2635,8 @@ static int bulk_flush(pg *c)
     if (!c->bulk || (!c->bk_records && !c->bk_meta))
         return VAULT_OK;
     c->flushing = 1;
+    if (c->npq) /* the deferred statements first: order is kept */
+        GUARD(pipe_run(c, NULL, 0));
     for (i = 0; i < BK_N; i++)
         ENSURE(!c->bk[i].err, VAULT_ENOMEM, "out of memory");
     if (c->bk_records)
@@ -2696,33 +3050,85 @@ cleanup:
 
 /* ---- audit log ---- */
 
-static int audit_head_read(pg *c, int (*fn)(void *arg, const store_audit_head *h), void *arg)
+/* The newest audit row and the state on it: the transaction's cache,
+ * read once (docs/postgresql.md, "Round trips": in a write transaction
+ * the write lock keeps every other writer out; in a deferred one the
+ * lock step fails when anything committed since the snapshot; and the
+ * audit tables change in a transaction only by audit_write and
+ * audit_state_put, which keep the cache, and a master-key rotation's
+ * swap, which drops it). */
+static int ah_fill(pg *c, const PGresult *r)
 {
     int rc = VAULT_OK;
-    PGresult *r = NULL;
-    store_audit_head h;
-    size_t n;
-    const uint8_t *hd;
+    size_t n, len = 0, slen = 0;
+    const uint8_t *hd, *e, *st;
 
-    GUARD(q(c, &r, "reading the audit log",
-            "SELECT a.pos, a.entry, a.head, s.state, s.mac FROM audit a"
-            " LEFT JOIN audit_state s ON s.pos = a.pos AND s.head = a.head"
-            " ORDER BY a.pos DESC LIMIT 1", NULL));
-    memset(&h, 0, sizeof h);
+    ah_drop(c);
+    c->ah_pos = 0;
+    memset(c->ah_head, 0, 32);
+    memset(c->ah_mac, 0, sizeof c->ah_mac);
     if (PQntuples(r) == 1) {
-        h.pos = r_int(r, 0, 0);
-        h.entry = r_bytes(r, 0, 1, &h.len);
+        c->ah_pos = r_int(r, 0, 0);
+        e = r_bytes(r, 0, 1, &len);
         hd = r_bytes(r, 0, 2, &n);
         ENSURE(hd && n == 32, VAULT_EINTEGRITY,
                "audit log: the newest entry's chain head has the wrong size");
-        memcpy(h.head, hd, 32);
-        h.state = r_bytes(r, 0, 3, &h.state_len);
+        memcpy(c->ah_head, hd, 32);
+        if (e) {
+            c->ah_entry = malloc(len + 1);
+            ENSURE(c->ah_entry, VAULT_ENOMEM, "out of memory");
+            memcpy(c->ah_entry, e, len);
+            c->ah_len = len;
+        }
+        st = r_bytes(r, 0, 3, &slen);
+        if (st) {
+            c->ah_state = malloc(slen + 1);
+            ENSURE(c->ah_state, VAULT_ENOMEM, "out of memory");
+            memcpy(c->ah_state, st, slen);
+            c->ah_state_len = slen;
+            r_mac(c->ah_mac, r, 0, 4);
+        }
+    }
+    c->ah_txno = c->txno;
+cleanup:
+    if (rc < 0)
+        ah_drop(c);
+    return rc;
+}
+
+static int audit_head_load(pg *c)
+{
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+
+    if (c->ah_txno == c->txno)
+        return VAULT_OK;
+    GUARD(q(c, &r, "reading the audit log", AUDIT_HEAD_SQL, NULL));
+    GUARD(ah_fill(c, r));
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+static int audit_head_read(pg *c, int (*fn)(void *arg, const store_audit_head *h), void *arg)
+{
+    int rc = VAULT_OK;
+    store_audit_head h;
+
+    GUARD(audit_head_load(c));
+    memset(&h, 0, sizeof h);
+    h.pos = c->ah_pos;
+    if (c->ah_pos) {
+        h.entry = c->ah_entry ? c->ah_entry : (const uint8_t *)"";
+        h.len = c->ah_len;
+        memcpy(h.head, c->ah_head, 32);
+        h.state = c->ah_state;
+        h.state_len = c->ah_state_len;
         if (h.state)
-            r_mac(h.state_mac, r, 0, 4);
+            memcpy(h.state_mac, c->ah_mac, STORE_MAC_BYTES);
     }
     rc = visited(fn(arg, &h));
 cleanup:
-    PQclear(r);
     return rc;
 }
 
@@ -2755,32 +3161,42 @@ static int seal_at_head(void *arg, const store_audit_head *h)
     return c->seal(c->arg, h, c->rows, PG_SEAL_CAP, &c->n);
 }
 
+/* Seal entries at the head and defer their INSERT (and, once in the
+ * transaction, the audit state row's FOR UPDATE ahead of it): they go in
+ * the next round trip, the commit's at the latest.  Rows that don't
+ * follow the head are refused before anything is queued; a position
+ * taken meanwhile (no writer but a DBA's can) fails at the send, and the
+ * transaction with it. */
 static int audit_write(pg *c, store_audit_seal_fn seal, void *arg)
 {
-    int rc = VAULT_OK, r;
+    int rc = VAULT_OK;
     seal_ctx *s = NULL;
     arr pos = {0}, ent = {0}, hd = {0}, rid = {0}, usr = {0}, fl = {0};
     qp p = {0};
     size_t i;
+    uint8_t *last = NULL;
 
     ENSURE(seal, VAULT_EINVALID, "postgresql: no seal callback");
+    GUARD(need_read(c));
+    ENSURE(c->tx != STORE_TX_SNAPSHOT, VAULT_ESTATE,
+           "postgresql: appending to the audit log in a read-only transaction");
+    /* The head is held: the write lock keeps other writers out, and the
+     * audit state row is locked (at the send) for the transaction. */
+    if (!c->locked)
+        GUARD(lock_step(c));
     s = calloc(1, sizeof *s);
     ENSURE(s, VAULT_ENOMEM, "out of memory");
     s->seal = seal;
     s->arg = arg;
-    /* The head is held: the write lock keeps other writers out, and the
-     * audit state row is locked for the length of the transaction. */
-    GUARD(q(c, NULL, "locking the audit head", "SELECT pos FROM audit_state FOR UPDATE", NULL));
-    r = audit_head_read(c, seal_at_head, s);
-    GUARD(r);
+    GUARD(audit_head_read(c, seal_at_head, s));
     ENSURE(s->n <= PG_SEAL_CAP, VAULT_EINVALID, "audit log: too many entries sealed");
     if (!s->n)
         goto cleanup;
     /* Every row follows the one before, the first the head: checked
-     * before any is stored, so a refused append stores nothing. */
+     * before any is queued, so a refused append stores nothing. */
     for (i = 0; i < s->n; i++)
         ENSURE(s->rows[i].pos == s->head_pos + 1 + (int64_t)i && s->rows[i].entry &&
-                   s->rows[i].len && s->rows[i].head && s->rows[i].head_len,
+                   s->rows[i].len && s->rows[i].head && s->rows[i].head_len == 32,
                VAULT_EINTEGRITY, "audit log: entries out of order");
     arr_start(&pos, OID_INT8);
     arr_start(&ent, OID_BYTEA);
@@ -2800,20 +3216,45 @@ static int audit_write(pg *c, store_audit_seal_fn seal, void *arg)
     }
     ENSURE(!pos.err && !ent.err && !hd.err && !rid.err && !usr.err && !fl.err, VAULT_ENOMEM,
            "out of memory");
+    last = malloc(s->rows[s->n - 1].len + 1);
+    ENSURE(last, VAULT_ENOMEM, "out of memory");
     p_arr(&p, &pos, OID_INT8_ARRAY);
     p_arr(&p, &ent, OID_BYTEA_ARRAY);
     p_arr(&p, &hd, OID_BYTEA_ARRAY);
     p_arr(&p, &rid, OID_BYTEA_ARRAY);
     p_arr(&p, &usr, OID_TEXT_ARRAY);
     p_arr(&p, &fl, OID_INT8_ARRAY);
-    rc = q(c, NULL, "appending to the audit log",
-           "INSERT INTO audit(pos, entry, head, record_id, \"user\", flags)"
-           " SELECT * FROM unnest($1::int8[], $2::bytea[], $3::bytea[], $4::bytea[], $5::text[],"
-           " $6::int8[])", &p);
-    if (rc == VAULT_EEXISTS)
-        rc = vault__err(VAULT_EINTEGRITY, "audit log: an entry's position is taken");
-    GUARD(rc);
+    if (!c->ah_locked) {
+        GUARD(pend_add(c, "locking the audit head", "SELECT pos FROM audit_state FOR UPDATE",
+                       PS_PLAIN, NULL));
+        c->ah_locked = 1;
+    }
+    GUARD(pend_add(c, "appending to the audit log",
+                   "INSERT INTO audit(pos, entry, head, record_id, \"user\", flags)"
+                   " SELECT * FROM unnest($1::int8[], $2::bytea[], $3::bytea[], $4::bytea[],"
+                   " $5::text[], $6::int8[])", PS_AUDIT_ROWS, &p));
+    /* the cache follows: the new newest row, no state on it yet; the
+     * INSERT may still be queued, or sent: either way this
+     * transaction's */
+    {
+        const store_audit_row *a = &s->rows[s->n - 1];
+        memcpy(last, a->entry, a->len);
+        free(c->ah_entry);
+        free(c->ah_state);
+        c->ah_entry = last;
+        last = NULL;
+        c->ah_len = a->len;
+        c->ah_state = NULL;
+        c->ah_state_len = 0;
+        memset(c->ah_mac, 0, sizeof c->ah_mac);
+        c->ah_pos = a->pos;
+        memcpy(c->ah_head, a->head, 32);
+    }
+    c->dirty = 1;
 cleanup:
+    if (rc < 0 && s && s->n && c->ah_txno == c->txno && !c->pipe_broken)
+        ah_drop(c); /* a failed queue or send: read it again */
+    free(last);
     free(s);
     arr_free(&pos);
     arr_free(&ent);
@@ -2826,37 +3267,56 @@ cleanup:
 
 static int pg_audit_write(store_backend *be, store_audit_seal_fn seal, void *arg)
 {
-    WRITE_OP(P(be), "appending to the audit log", audit_write(P(be), seal, arg));
+    return audit_write(P(be), seal, arg);
 }
 
+/* The state goes on the newest row (the cache's, checked here at once)
+ * by a deferred UPDATE, checked again by the server: no row updated is
+ * a division by zero (SQLSTATE 22012), which fails the transaction. */
 static int audit_state_put(pg *c, const store_audit_state *st)
 {
     int rc = VAULT_OK;
-    PGresult *r = NULL;
     qp p = {0};
+    uint8_t *copy = NULL;
 
     ENSURE(st && st->state && st->len, VAULT_EINVALID, "postgresql: an empty audit state");
+    GUARD(need_read(c));
+    ENSURE(c->tx != STORE_TX_SNAPSHOT, VAULT_ESTATE,
+           "postgresql: writing the audit state in a read-only transaction");
+    if (!c->locked)
+        GUARD(lock_step(c));
+    GUARD(audit_head_load(c));
+    /* Only onto the newest row, with its chain head; the one slot drops
+     * whatever row carried the state before (prev_pos). */
+    ENSURE(st->pos > 0 && st->pos == c->ah_pos && sodium_memcmp(st->head, c->ah_head, 32) == 0,
+           VAULT_EINTEGRITY, "audit log: the audit state's entry is not the newest");
+    copy = malloc(st->len);
+    ENSURE(copy, VAULT_ENOMEM, "out of memory");
+    memcpy(copy, st->state, st->len);
     p_int(&p, st->pos);
     p_bytes(&p, st->head, 32);
     p_bytes(&p, st->state, st->len);
     p_bytes(&p, st->mac, STORE_MAC_BYTES);
-    /* Only onto the newest row, with its chain head; the one slot drops
-     * whatever row carried the state before (prev_pos). */
-    GUARD(q(c, &r, "writing the audit state",
-            "UPDATE audit_state SET pos = $1, head = $2, state = $3, mac = $4"
-            " WHERE EXISTS (SELECT 1 FROM audit a WHERE a.pos = $1 AND a.head = $2"
-            " AND a.pos = (SELECT max(pos) FROM audit))", &p));
-    ENSURE(strcmp(PQcmdTuples(r), "1") == 0, VAULT_EINTEGRITY,
-           "audit log: the audit state's entry is not the newest");
+    GUARD(pend_add(c, "writing the audit state",
+                   "WITH u AS (UPDATE audit_state SET pos = $1, head = $2, state = $3, mac = $4"
+                   " WHERE EXISTS (SELECT 1 FROM audit a WHERE a.pos = $1 AND a.head = $2"
+                   " AND a.pos = (SELECT max(pos) FROM audit)) RETURNING 1)"
+                   " SELECT 1 / count(*)::int8 FROM u", PS_AUDIT_STATE, &p));
+    free(c->ah_state);
+    c->ah_state = copy;
+    copy = NULL;
+    c->ah_state_len = st->len;
+    memcpy(c->ah_mac, st->mac, STORE_MAC_BYTES);
+    c->dirty = 1;
 cleanup:
-    PQclear(r);
+    free(copy);
     return rc;
 }
 
 static int pg_audit_state_put(store_backend *be, const store_audit_state *st, int64_t prev_pos)
 {
     (void)prev_pos;
-    WRITE_OP(P(be), "writing the audit state", audit_state_put(P(be), st));
+    return audit_state_put(P(be), st);
 }
 
 static int pg_audit_iter(store_backend *be, store_iter **out, const store_audit_filter *f)
@@ -3587,6 +4047,8 @@ static void pg_free(store_backend *be)
         abandon(c);
         PQfinish(c->conn);
     }
+    pend_drop(c);
+    ah_drop(c);
     PQfinish(c->ro);
     if (c->standby_info) {
         sodium_memzero(c->standby_info, strlen(c->standby_info));
@@ -4301,6 +4763,10 @@ static int swap_one(pg *c, const char *live, const char *next, const uint8_t key
            "postgresql: %s: the store row of %s is missing", c->shown, live);
     snprintf(sql, sizeof sql, "UPDATE %s.generation SET n = n + 1", live);
     GUARD(q(c, NULL, "putting the new key check in place", sql, NULL));
+    /* the audit tables and the generation row changed under the
+     * transaction's copies: read again if needed */
+    ah_drop(c);
+    c->gen_txno = 0;
     snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", next);
     GUARD(q(c, NULL, "dropping the rotation's copy", sql, NULL));
 cleanup:

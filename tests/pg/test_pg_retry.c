@@ -19,6 +19,13 @@
  *    no retry (the snapshot stays stale; the caller starts over), and the
  *    transaction changed nothing.
  *
+ * Deferred statements (docs/postgresql.md, "Round trips"): what the
+ * server refuses of an audit append or state update sent with the commit
+ * fails the commit, and nothing is kept (test_deferred_position_taken,
+ * test_deferred_state_not_newest: a DBA's row planted between the
+ * append and the commit); refused writes among queued appends undo
+ * themselves only (test_deferred_among_refusals).
+ *
  * The bound above the backend (an audited read starts over at most
  * OP_AUDITED_TRIES times, libvault/op.h) is session.c's. */
 #include "pgtest.h"
@@ -318,12 +325,164 @@ static void test_stale_snapshot_not_retried(void **state)
     pair_close(&p);
 }
 
+/* ---- deferred statements (docs/postgresql.md, "Round trips") ----
+ * Audit appends and state updates are sent with the next statement, the
+ * commit's at the latest: what the server refuses of them then fails the
+ * commit, and nothing of the transaction is kept. */
+
+typedef struct dseal {
+    int n;
+    uint8_t heads[4][32];
+} dseal;
+
+static int dseal_cb(void *arg, const store_audit_head *h, store_audit_row *out, size_t cap,
+                    size_t *n)
+{
+    dseal *d = arg;
+    int i;
+
+    assert_true((size_t)d->n <= cap && d->n <= 4);
+    for (i = 0; i < d->n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        out[i].pos = h->pos + 1 + i;
+        out[i].entry = (const uint8_t *)"entry";
+        out[i].len = 5;
+        memset(d->heads[i], (int)out[i].pos, 32);
+        out[i].head = d->heads[i];
+        out[i].head_len = 32;
+        out[i].user = "tester";
+    }
+    *n = (size_t)d->n;
+    return 0;
+}
+
+static int64_t count_in(conn_pair *p, const char *what)
+{
+    char sql[300];
+
+    snprintf(sql, sizeof sql, "SELECT %s", what);
+    return b_int(p->b, sql);
+}
+
+/* The DBA's row at pos, committed at once (the audit table takes INSERTs
+ * from its owner: only UPDATE and DELETE are refused). */
+static void dba_row(conn_pair *p, int pos)
+{
+    char sql[384];
+
+    snprintf(sql, sizeof sql, "INSERT INTO %s.audit(pos, entry, head, \"user\", flags) VALUES"
+             " (%d, 'x', decode(repeat('ab', 32), 'hex'), 'dba', 0)", p->schema, pos);
+    b_exec(p->b, sql);
+}
+
+static void test_deferred_position_taken(void **state)
+{
+    conn_pair p;
+    dseal d = {2, {{0}}};
+    char sql[256];
+    int64_t gen;
+
+    (void)state;
+    pair_open(&p);
+    snprintf(sql, sizeof sql, "(SELECT n FROM %s.generation)", p.schema);
+    gen = count_in(&p, sql);
+    assert_int_equal(p.v->begin(p.v, STORE_TX_WRITE), 0);
+    assert_int_equal(p.v->audit_write(p.v, dseal_cb, &d), 0); /* queued: 1 and 2 */
+    dba_row(&p, 1);
+    assert_int_equal(p.v->commit(p.v), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "position is taken"));
+    snprintf(sql, sizeof sql, "count(*) FROM %s.audit", p.schema);
+    assert_int_equal(count_in(&p, sql), 1); /* the DBA's row, none of V's */
+    snprintf(sql, sizeof sql, "(SELECT n FROM %s.generation)", p.schema);
+    assert_int_equal(count_in(&p, sql), gen);
+    /* the handle goes on: its next transaction sees the DBA's row */
+    assert_int_equal(p.v->begin(p.v, STORE_TX_SNAPSHOT), 0);
+    {
+        int64_t n = -1;
+        assert_int_equal(p.v->audit_count(p.v, &n), 0);
+        assert_int_equal(n, 1);
+    }
+    p.v->rollback(p.v);
+    pair_close(&p);
+}
+
+static void test_deferred_state_not_newest(void **state)
+{
+    conn_pair p;
+    dseal d = {1, {{0}}};
+    store_audit_state st;
+    uint8_t blob[1] = {9};
+    char sql[256];
+
+    (void)state;
+    pair_open(&p);
+    memset(&st, 0, sizeof st);
+    assert_int_equal(p.v->begin(p.v, STORE_TX_WRITE), 0);
+    assert_int_equal(p.v->audit_write(p.v, dseal_cb, &d), 0); /* 1, queued */
+    st.pos = 1;
+    memset(st.head, 1, 32);
+    st.state = blob;
+    st.len = 1;
+    /* against the transaction's head: refused at once */
+    st.pos = 2;
+    assert_int_equal(p.v->audit_state_put(p.v, &st, 0), VAULT_EINTEGRITY);
+    st.pos = 1;
+    st.head[5] = 0;
+    assert_int_equal(p.v->audit_state_put(p.v, &st, 0), VAULT_EINTEGRITY);
+    st.head[5] = 1;
+    assert_int_equal(p.v->audit_state_put(p.v, &st, 0), 0); /* the newest, for V */
+    dba_row(&p, 3); /* ... not for the server, by the commit */
+    assert_int_equal(p.v->commit(p.v), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "not the newest"));
+    snprintf(sql, sizeof sql, "count(*) FROM %s.audit", p.schema);
+    assert_int_equal(count_in(&p, sql), 1);
+    snprintf(sql, sizeof sql, "(SELECT pos FROM %s.audit_state)", p.schema);
+    assert_int_equal(count_in(&p, sql), 0);
+    pair_close(&p);
+}
+
+/* A write refused before it sent anything, and one the server refused,
+ * after queued appends: each undoes itself, the appends stay. */
+static void test_deferred_among_refusals(void **state)
+{
+    conn_pair p;
+    dseal d = {1, {{0}}};
+    store_gradekey k;
+    char sql[256];
+
+    (void)state;
+    pair_open(&p);
+    memset(&k, 0, sizeof k);
+    k.grade = "personal";
+    k.version = 1;
+    k.wrapped = (const uint8_t *)"w";
+    k.len = 1;
+    assert_int_equal(p.v->begin(p.v, STORE_TX_DEFERRED), 0);
+    assert_int_equal(p.v->audit_write(p.v, dseal_cb, &d), 0);
+    k.grade = NULL;
+    assert_int_equal(p.v->gradekey_add(p.v, &k), VAULT_EINVALID); /* nothing sent */
+    k.grade = "personal";
+    assert_int_equal(p.v->gradekey_add(p.v, &k), 0);
+    assert_int_equal(p.v->audit_write(p.v, dseal_cb, &d), 0);
+    assert_int_equal(p.v->gradekey_add(p.v, &k), VAULT_EEXISTS); /* the server's refusal */
+    assert_int_equal(p.v->audit_write(p.v, dseal_cb, &d), 0);
+    assert_int_equal(p.v->commit(p.v), 0);
+    snprintf(sql, sizeof sql, "count(*) FROM %s.audit", p.schema);
+    assert_int_equal(count_in(&p, sql), 3);
+    snprintf(sql, sizeof sql, "count(*) FROM %s.grade_keys", p.schema);
+    assert_int_equal(count_in(&p, sql), 1);
+    pair_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deadlock_bounded),
         cmocka_unit_test(test_deadlock_retried),
         cmocka_unit_test(test_stale_snapshot_not_retried),
+        cmocka_unit_test(test_deferred_position_taken),
+        cmocka_unit_test(test_deferred_state_not_newest),
+        cmocka_unit_test(test_deferred_among_refusals),
     };
 
     return pgtest_run("test_pg_retry", tests, sizeof tests / sizeof tests[0]);
