@@ -637,6 +637,7 @@ typedef struct pg {
     int ah_locked; /* the audit state row's FOR UPDATE is queued or sent */
     int sp_queued;      /* wr_begin's savepoint is pq[sp_queued - 1], unsent (0: not) */
     uint64_t flushes;   /* counts sends of the queue */
+    int rb_inflight;    /* abandon's ROLLBACK is sent, its result not read yet */
     uint64_t sp_flushes; /* ... when that savepoint was queued */
     int64_t ah_pos;
     uint8_t ah_head[32];
@@ -1090,6 +1091,22 @@ failed:
     return rc;
 }
 
+/* The result of a ROLLBACK abandon sent without waiting (the server ran
+ * it as soon as it read it: nothing of the transaction is held there),
+ * read before the connection's next use. */
+static void drain(pg *c)
+{
+    PGresult *r;
+
+    if (!c->rb_inflight)
+        return;
+    c->rb_inflight = 0;
+    while ((r = PQgetResult(c->conn)) != NULL)
+        PQclear(r);
+    if (PQstatus(c->conn) == CONNECTION_BAD)
+        c->dead = 1;
+}
+
 /* Run s[0..n) behind the deferred statements, in one round trip (none
  * when there is nothing to send).  The queue is empty after, whatever
  * happened: run, or failed with the transaction, or (not sent at all)
@@ -1101,6 +1118,7 @@ static int pipe_run(pg *c, const pstmt *s, int n)
     PGresult *r = NULL;
     ExecStatusType st;
 
+    drain(c);
     if (c->dead)
         return vault__err(VAULT_EIO, "postgresql: %s: database connection lost earlier",
                           n ? s[0].what : "sending statements");
@@ -1421,7 +1439,17 @@ static void abandon(pg *c)
     c->pipe_broken = 0;
     c->sp_queued = 0;
     c->gen_txno = 0;
+    drain(c);
     if (!c->dead && PQtransactionStatus(c->conn) != PQTRANS_IDLE) {
+        /* A read-only one on the primary (no write lock held): sent, not
+         * waited for, a round trip saved per read-only call (drain reads
+         * the result before the next use).  One that holds the write lock
+         * is waited for, so a rollback returns with the lock released;
+         * the standby's too, its connection is put aside after. */
+        if (!c->home && !c->locked && PQsendQuery(c->conn, "ROLLBACK") == 1) {
+            c->rb_inflight = 1;
+            goto done;
+        }
         r = PQexec(c->conn, "ROLLBACK");
         PQclear(r);
         if (PQstatus(c->conn) == CONNECTION_BAD) {
@@ -1431,6 +1459,7 @@ static void abandon(pg *c)
                 c->dead = 1;
         }
     }
+done:
     c->tx = -1;
     c->locked = 0;
     c->dirty = 0;
@@ -3995,6 +4024,7 @@ static int pg_destroy(store_backend *be)
      * restart, pg_terminate_backend) must still take its schema away:
      * connect again, with the same parameters (names below are
      * schema-qualified: the search path is not needed). */
+    drain(c);
     if (c->dead || PQstatus(c->conn) != CONNECTION_OK) {
         PQreset(c->conn);
         ENSURE(PQstatus(c->conn) == CONNECTION_OK, VAULT_EIO,
@@ -4522,6 +4552,7 @@ int store_pg_lost(const store_backend *be)
 {
     const pg *c = (const pg *)be;
 
+    /* a ROLLBACK in flight: the next use tells (drain) */
     return c->dead || !c->conn || PQstatus(c->conn) == CONNECTION_BAD;
 }
 

@@ -24,7 +24,9 @@
  * fails the commit, and nothing is kept (test_deferred_position_taken,
  * test_deferred_state_not_newest: a DBA's row planted between the
  * append and the commit); refused writes among queued appends undo
- * themselves only (test_deferred_among_refusals).
+ * themselves only (test_deferred_among_refusals); a read-only
+ * transaction's rollback, not waited for, still ends it at once on the
+ * server (test_rollback_not_waited).
  *
  * The bound above the backend (an audited read starts over at most
  * OP_AUDITED_TRIES times, libvault/op.h) is session.c's. */
@@ -474,6 +476,46 @@ static void test_deferred_among_refusals(void **state)
     pair_close(&p);
 }
 
+/* A read-only transaction's rollback is sent, not waited for: the server
+ * still ends it at once (the handle idle after, nothing held: no
+ * "idle in transaction" for a DDL to wait behind), and the handle's next
+ * transaction reads the rollback's result first and goes on. */
+static void test_rollback_not_waited(void **state)
+{
+    conn_pair p;
+    static const char *const in_tx =
+        "count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+        " AND pid <> pg_backend_pid() AND datname = current_database()"
+        " AND state LIKE 'idle in transaction%'";
+    int64_t n = -1, gen = -1;
+    int i;
+
+    (void)state;
+    pair_open(&p);
+    assert_int_equal(p.v->begin(p.v, STORE_TX_SNAPSHOT), 0);
+    assert_int_equal(p.v->generation(p.v, &gen), 0);
+    assert_int_equal(count_in(&p, in_tx), 1);
+    p.v->rollback(p.v);
+    for (i = 0; i < 200 && (n = count_in(&p, in_tx)) != 0; i++)
+        usleep(10 * 1000);
+    assert_int_equal(n, 0);
+    b_exec(p.b, "SET lock_timeout = '2s'");
+    {
+        char sql[160];
+        snprintf(sql, sizeof sql, "BEGIN; LOCK TABLE %s.generation IN ACCESS EXCLUSIVE MODE;"
+                 " COMMIT", p.schema);
+        b_exec(p.b, sql);
+    }
+    assert_int_equal(p.v->begin(p.v, STORE_TX_DEFERRED), 0);
+    assert_int_equal(p.v->audit_count(p.v, &n), 0);
+    assert_int_equal(n, 0);
+    p.v->rollback(p.v);
+    assert_int_equal(p.v->begin(p.v, STORE_TX_WRITE), 0); /* after a rollback not waited for */
+    p.v->rollback(p.v);
+    assert_int_equal(count_in(&p, "count(*) FROM pg_locks WHERE locktype = 'advisory'"), 0);
+    pair_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_deferred_position_taken),
         cmocka_unit_test(test_deferred_state_not_newest),
         cmocka_unit_test(test_deferred_among_refusals),
+        cmocka_unit_test(test_rollback_not_waited),
     };
 
     return pgtest_run("test_pg_retry", tests, sizeof tests / sizeof tests[0]);

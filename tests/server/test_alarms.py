@@ -87,18 +87,21 @@ class AlarmTest(_AlarmBase):
         os.mkdir(self.seen)
         self.cmd = os.path.join(self.d.tmp, "on-alarm.sh")
         with open(self.cmd, "w") as f:
-            f.write("#!/bin/sh\nenv | grep '^VAULT_ALARM_' | sort > %s/$$.env\n" % self.seen)
+            # written aside, then renamed: the test never reads a half-written file
+            f.write("#!/bin/sh\nenv | grep '^VAULT_ALARM_' | sort > %s/$$.tmp && mv %s/$$.tmp %s/$$.env\n"
+                    % (self.seen, self.seen, self.seen))
         os.chmod(self.cmd, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
         return "alarms:\n  command: %s\n  timeout: 5s\n" % self.cmd
 
     def envs(self):
+        def done():
+            return sorted(n for n in os.listdir(self.seen) if n.endswith(".env"))
         for _ in range(100):
-            names = os.listdir(self.seen)
-            if names:
+            if done():
                 break
             time.sleep(0.1)
         out = []
-        for n in sorted(os.listdir(self.seen)):
+        for n in done():
             with open(os.path.join(self.seen, n)) as f:
                 out.append(dict(ln.rstrip("\n").split("=", 1) for ln in f if "=" in ln))
         return out
