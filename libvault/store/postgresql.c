@@ -1103,14 +1103,16 @@ static void drain(pg *c)
     c->rb_inflight = 0;
     while ((r = PQgetResult(c->conn)) != NULL)
         PQclear(r);
-    if (PQstatus(c->conn) == CONNECTION_BAD)
+    /* gone, or (never seen) still in the transaction: given up on */
+    if (PQstatus(c->conn) == CONNECTION_BAD || PQtransactionStatus(c->conn) != PQTRANS_IDLE)
         c->dead = 1;
 }
 
 /* Run s[0..n) behind the deferred statements, in one round trip (none
  * when there is nothing to send).  The queue is empty after, whatever
- * happened: run, or failed with the transaction, or (not sent at all)
- * failing it: pipe_broken. */
+ * happened (run, failed with the transaction, or dropped unsent:
+ * pipe_broken), except on the early refusals (a connection lost, a
+ * broken transaction), which leave it to the rollback. */
 static int pipe_run(pg *c, const pstmt *s, int n)
 {
     int rc = VAULT_OK, i, k = 0, handed = 0;
@@ -1441,12 +1443,13 @@ static void abandon(pg *c)
     c->gen_txno = 0;
     drain(c);
     if (!c->dead && PQtransactionStatus(c->conn) != PQTRANS_IDLE) {
-        /* A read-only one on the primary (no write lock held): sent, not
-         * waited for, a round trip saved per read-only call (drain reads
-         * the result before the next use).  One that holds the write lock
-         * is waited for, so a rollback returns with the lock released;
-         * the standby's too, its connection is put aside after. */
-        if (!c->home && !c->locked && PQsendQuery(c->conn, "ROLLBACK") == 1) {
+        /* A read-only snapshot on the primary (it takes no lock but
+         * ACCESS SHARE): sent, not waited for, a round trip saved per
+         * read-only call (drain reads the result before the next use).
+         * Any other is waited for, so a rollback returns with the write
+         * lock released; the standby's too, its connection is put aside
+         * after. */
+        if (!c->home && c->tx == STORE_TX_SNAPSHOT && PQsendQuery(c->conn, "ROLLBACK") == 1) {
             c->rb_inflight = 1;
             goto done;
         }
@@ -1457,6 +1460,8 @@ static void abandon(pg *c)
                 standby_drop(c); /* the standby's: the primary's lives on */
             else
                 c->dead = 1;
+        } else if (!c->home && PQtransactionStatus(c->conn) != PQTRANS_IDLE) {
+            c->dead = 1; /* still in the transaction: given up on */
         }
     }
 done:
@@ -4074,7 +4079,10 @@ static void pg_free(store_backend *be)
     if (!c)
         return;
     if (c->conn) {
-        abandon(c);
+        if (c->rb_inflight)
+            c->rb_inflight = 0; /* its result is not needed: the connection goes */
+        else
+            abandon(c);
         PQfinish(c->conn);
     }
     pend_drop(c);
