@@ -1636,6 +1636,22 @@ static void test_iterators(void **state)
 /* Large enough for SQLCipher's bulk path (BULK_MIN in sqlcipher.c). */
 #define BULK_RECORDS 20000
 
+/* A new store in a write transaction with the record keys, for the bulk
+ * tests; skipped on a backend without bulk mode (the double offers none,
+ * tests/store_mem.c). */
+static store_backend *open_bulk(const char *name)
+{
+    store_backend *a = open_new(name);
+
+    if (!a->bulk_begin) {
+        done(a, name);
+        skip();
+    }
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    add_record_keys(a);
+    return a;
+}
+
 static void test_bulk(void **state)
 {
     store_backend *a;
@@ -1648,13 +1664,7 @@ static void test_bulk(void **state)
     size_t i;
 
     (void)state;
-    a = open_new("bulk");
-    if (!a->bulk_begin) {
-        done(a, "bulk");
-        skip(); /* the double offers none (tests/store_mem.c) */
-    }
-    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
-    add_record_keys(a);
+    a = open_bulk("bulk");
     assert_int_equal(a->bulk_begin(a, BULK_RECORDS), VAULT_OK);
     for (i = 0; i < BULK_RECORDS; i++) {
         fill_record(&r, &f, 0, "city/a");
@@ -1729,13 +1739,7 @@ static void test_bulk_then_refused(void **state)
     got_meta g;
 
     (void)state;
-    a = open_new("bulkthen");
-    if (!a->bulk_begin) {
-        done(a, "bulkthen");
-        skip();
-    }
-    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
-    add_record_keys(a);
+    a = open_bulk("bulkthen");
     assert_int_equal(a->bulk_begin(a, BULK_RECORDS), VAULT_OK);
     put_meta(a, "bulk/a", "1");
     fill_record(&r, &f, 0xB1, "city/a");
@@ -1764,13 +1768,7 @@ static void test_bulk_refused(void **state)
     int rc, refused = 0, crc;
 
     (void)state;
-    a = open_new("bulkref");
-    if (!a->bulk_begin) {
-        done(a, "bulkref");
-        skip();
-    }
-    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
-    add_record_keys(a);
+    a = open_bulk("bulkref");
     fill_record(&r, &f, 0xC1, "city/a");
     assert_int_equal(a->record_write(a, &r, 1), VAULT_OK);
     assert_int_equal(a->commit(a), VAULT_OK);

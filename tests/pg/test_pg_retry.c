@@ -366,6 +366,15 @@ static int64_t count_in(conn_pair *p, const char *what)
     return b_int(p->b, sql);
 }
 
+/* SELECT what FROM the pair's schema's table, one row: the DBA's view. */
+static int64_t in_schema(conn_pair *p, const char *what, const char *table)
+{
+    char sql[256];
+
+    snprintf(sql, sizeof sql, "SELECT %s FROM %s.%s", what, p->schema, table);
+    return b_int(p->b, sql);
+}
+
 /* The DBA's row at pos, committed at once (the audit table takes INSERTs
  * from its owner: only UPDATE and DELETE are refused). */
 static void dba_row(conn_pair *p, int pos)
@@ -381,22 +390,18 @@ static void test_deferred_position_taken(void **state)
 {
     conn_pair p;
     dseal d = {2, {{0}}};
-    char sql[256];
     int64_t gen;
 
     (void)state;
     pair_open(&p);
-    snprintf(sql, sizeof sql, "(SELECT n FROM %s.generation)", p.schema);
-    gen = count_in(&p, sql);
+    gen = in_schema(&p, "n", "generation");
     assert_int_equal(p.v->begin(p.v, STORE_TX_WRITE), 0);
     assert_int_equal(p.v->audit_write(p.v, dseal_cb, &d), 0); /* queued: 1 and 2 */
     dba_row(&p, 1);
     assert_int_equal(p.v->commit(p.v), VAULT_EINTEGRITY);
     assert_non_null(strstr(vault_error_last(), "position is taken"));
-    snprintf(sql, sizeof sql, "count(*) FROM %s.audit", p.schema);
-    assert_int_equal(count_in(&p, sql), 1); /* the DBA's row, none of V's */
-    snprintf(sql, sizeof sql, "(SELECT n FROM %s.generation)", p.schema);
-    assert_int_equal(count_in(&p, sql), gen);
+    assert_int_equal(in_schema(&p, "count(*)", "audit"), 1); /* the DBA's row, none of V's */
+    assert_int_equal(in_schema(&p, "n", "generation"), gen);
     /* the handle goes on: its next transaction sees the DBA's row */
     assert_int_equal(p.v->begin(p.v, STORE_TX_SNAPSHOT), 0);
     {
@@ -414,7 +419,6 @@ static void test_deferred_state_not_newest(void **state)
     dseal d = {1, {{0}}};
     store_audit_state st;
     uint8_t blob[1] = {9};
-    char sql[256];
 
     (void)state;
     pair_open(&p);
@@ -436,10 +440,8 @@ static void test_deferred_state_not_newest(void **state)
     dba_row(&p, 3); /* ... not for the server, by the commit */
     assert_int_equal(p.v->commit(p.v), VAULT_EINTEGRITY);
     assert_non_null(strstr(vault_error_last(), "not the newest"));
-    snprintf(sql, sizeof sql, "count(*) FROM %s.audit", p.schema);
-    assert_int_equal(count_in(&p, sql), 1);
-    snprintf(sql, sizeof sql, "(SELECT pos FROM %s.audit_state)", p.schema);
-    assert_int_equal(count_in(&p, sql), 0);
+    assert_int_equal(in_schema(&p, "count(*)", "audit"), 1);
+    assert_int_equal(in_schema(&p, "pos", "audit_state"), 0);
     pair_close(&p);
 }
 
@@ -450,7 +452,6 @@ static void test_deferred_among_refusals(void **state)
     conn_pair p;
     dseal d = {1, {{0}}};
     store_gradekey k;
-    char sql[256];
 
     (void)state;
     pair_open(&p);
@@ -469,10 +470,8 @@ static void test_deferred_among_refusals(void **state)
     assert_int_equal(p.v->gradekey_add(p.v, &k), VAULT_EEXISTS); /* the server's refusal */
     assert_int_equal(p.v->audit_write(p.v, dseal_cb, &d), 0);
     assert_int_equal(p.v->commit(p.v), 0);
-    snprintf(sql, sizeof sql, "count(*) FROM %s.audit", p.schema);
-    assert_int_equal(count_in(&p, sql), 3);
-    snprintf(sql, sizeof sql, "count(*) FROM %s.grade_keys", p.schema);
-    assert_int_equal(count_in(&p, sql), 1);
+    assert_int_equal(in_schema(&p, "count(*)", "audit"), 3);
+    assert_int_equal(in_schema(&p, "count(*)", "grade_keys"), 1);
     pair_close(&p);
 }
 
