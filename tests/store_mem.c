@@ -24,7 +24,7 @@
  *    position it belongs to: audit_head returns it only while that
  *    position is the newest row, so an append leaves the newest row
  *    without one until the next put, as the contract says;
- *  - migrate reports the current schema (MEM_SCHEMA_VERSION, 7) and does nothing;
+ *  - migrate reports the current schema (MEM_SCHEMA_VERSION, 8) and does nothing;
  *    audit_index has no index to build; bulk loading is not offered.
  * Everything is a linear scan or a sorted array: it is meant for tests,
  * not for size. */
@@ -38,7 +38,7 @@
 
 /* The schema the SQLCipher backend is at (STORE_SCHEMA_VERSION in
  * store/store.h); this backend has no older layout to migrate from. */
-#define MEM_SCHEMA_VERSION 7
+#define MEM_SCHEMA_VERSION 8
 /* Audit rows one seal callback may hand back per append. */
 #define MEM_SEAL_CAP 256
 
@@ -310,6 +310,7 @@ static int audit_copy(store_audit_row *dst, const store_audit_row *src)
     int rc = VAULT_OK;
 
     *dst = *src;
+    dst->log = STORE_LOG_CITY; /* the one log (src's pointer is the caller's) */
     dst->entry = dst->head = dst->record_id = NULL;
     dst->user = NULL;
     GUARD(dup_bytes(&dst->entry, src->entry, src->len));
@@ -1112,6 +1113,14 @@ static int mem_bidx_next(store_iter *it, uint8_t id[VAULT_ID_BYTES])
 
 /* ---- audit log ---- */
 
+/* One log, the city's, as in a vault file. */
+static int one_log(const char *log)
+{
+    if (store_log_is_city(log))
+        return VAULT_OK;
+    return vault__err(VAULT_EINVALID, "memory store: one audit log only, not '%s'", log);
+}
+
 static void audit_head_of(const mem_data *d, store_audit_head *h)
 {
     memset(h, 0, sizeof *h);
@@ -1131,7 +1140,7 @@ static void audit_head_of(const mem_data *d, store_audit_head *h)
     }
 }
 
-static int mem_audit_write(store_backend *be, store_audit_seal_fn seal, void *arg)
+static int mem_audit_write(store_backend *be, const char *log, store_audit_seal_fn seal, void *arg)
 {
     int rc = VAULT_OK, r;
     mem_data *d;
@@ -1140,6 +1149,7 @@ static int mem_audit_write(store_backend *be, store_audit_seal_fn seal, void *ar
     size_t n = 0, i, ncopied = 0;
 
     GUARD(need_write(&d, be));
+    GUARD(one_log(log));
     ENSURE(seal, VAULT_EINVALID, "memory store: no seal callback");
     rows = calloc(MEM_SEAL_CAP, sizeof *rows);
     if (!rows) {
@@ -1185,14 +1195,15 @@ cleanup:
     return rc;
 }
 
-static int mem_audit_head(store_backend *be, int (*fn)(void *arg, const store_audit_head *h),
-                          void *arg)
+static int mem_audit_head(store_backend *be, const char *log,
+                          int (*fn)(void *arg, const store_audit_head *h), void *arg)
 {
     int rc = VAULT_OK, stop;
     mem_data *d;
     store_audit_head head;
 
     GUARD(need_read(&d, be));
+    GUARD(one_log(log));
     audit_head_of(d, &head);
     GUARD(cb_done(fn(arg, &head), &stop));
 cleanup:
@@ -1208,6 +1219,7 @@ static int mem_audit_state_put(store_backend *be, const store_audit_state *st, i
 
     GUARD(need_write(&d, be));
     ENSURE(st && st->state && st->len, VAULT_EINVALID, "memory store: an empty audit state");
+    GUARD(one_log(st->log));
     audit_head_of(d, &head);
     ENSURE(head.entry && head.pos == st->pos && memcmp(head.head, st->head, 32) == 0, /* memcmp ok: not secret */
            VAULT_EINTEGRITY, "memory store: the audit state's entry is not the newest");
@@ -1216,6 +1228,7 @@ static int mem_audit_state_put(store_backend *be, const store_audit_state *st, i
     GUARD(dup_bytes(&copy, st->state, st->len));
     release(d->state.state);
     d->state = *st;
+    d->state.log = NULL; /* the city's; st's pointer is the caller's */
     d->state.state = copy;
 cleanup:
     return rc;
@@ -1243,6 +1256,7 @@ static int mem_audit_iter(store_backend *be, store_iter **out, const store_audit
 
     *out = NULL;
     GUARD(need_read(&d, be));
+    GUARD(one_log(filter ? filter->log : NULL));
     it = calloc(1, sizeof *it);
     if (!it) {
         rc = nomem();
@@ -1296,13 +1310,27 @@ static int mem_audit_next(store_iter *it, store_audit_row *row)
     return 0;
 }
 
-static int mem_audit_count(store_backend *be, int64_t *out)
+static int mem_audit_count(store_backend *be, const char *log, int64_t *out)
 {
     int rc = VAULT_OK;
     mem_data *d;
 
     GUARD(need_read(&d, be));
+    GUARD(one_log(log));
     *out = (int64_t)d->n_audit;
+cleanup:
+    return rc;
+}
+
+static int mem_audit_logs(store_backend *be, int (*fn)(void *arg, const char *log, int64_t pos),
+                          void *arg)
+{
+    int rc = VAULT_OK, stop;
+    mem_data *d;
+
+    GUARD(need_read(&d, be));
+    if (d->n_audit)
+        GUARD(cb_done(fn(arg, STORE_LOG_CITY, (int64_t)d->n_audit), &stop));
 cleanup:
     return rc;
 }
@@ -1791,6 +1819,7 @@ static const store_backend mem_table = {
     .audit_count = mem_audit_count,
     .audit_index = mem_audit_index,
     .audit_state_put = mem_audit_state_put,
+    .audit_logs = mem_audit_logs,
     .checkpoint_add = mem_checkpoint_add,
     .checkpoint_scan = mem_checkpoint_scan,
     .checkpoint_last = mem_checkpoint_last,

@@ -415,7 +415,7 @@ static void stored_mac(uint8_t mac[STORE_MAC_BYTES], fx *f, int kind, const char
         assert_int_equal(be->checkpoint_scan(be, checkpoint_mac_cb, mac), VAULT_OK);
         break;
     case STORE_ROW_AUDIT_STATE:
-        assert_int_equal(be->audit_head(be, state_mac_cb, mac), VAULT_OK);
+        assert_int_equal(be->audit_head(be, STORE_LOG_CITY, state_mac_cb, mac), VAULT_OK);
         break;
     default:
         fail_msg("unknown row kind %d", kind);
@@ -526,13 +526,17 @@ static void test_rowmac_vectors(void **state)
     unsigned kinds = 0;
 
     (void)state;
-    assert_int_equal(n, 13);
+    assert_int_equal(n, 14);
     for (i = 0; i < n; i++) {
         fx f;
-        uint8_t *bytes = tu_unhex(rows[i][2], &blen), *tag = tu_unhex(rows[i][3], &tlen);
+        uint8_t *bytes, *tag;
         uint8_t mac[STORE_MAC_BYTES];
         int kind;
 
+        if (strcmp(rows[i][0], "audit_state_3_log") == 0)
+            continue; /* a shard log's: test_rowmac_log_vector */
+        bytes = tu_unhex(rows[i][2], &blen);
+        tag = tu_unhex(rows[i][3], &tlen);
         assert_non_null(rows[i][3]);
         fx_open(&f);
         kind = write_row(&f, rows[i][0]);
@@ -636,6 +640,7 @@ static int state_copy_cb(void *arg, const store_audit_head *h)
     assert_non_null(h->state);
     assert_true(h->state_len <= sizeof kept);
     memcpy(kept, h->state, h->state_len);
+    a->log = NULL; /* the city log */
     a->pos = h->pos;
     memcpy(a->head, h->head, 32);
     a->state = kept;
@@ -667,6 +672,48 @@ static int state_read(fx *f, int64_t *pos, size_t *len)
  * moved to a newer entry with its old tag, it fails its MAC; a newest
  * entry without one reads as none (length 0, the log layer refuses it);
  * it goes only on the newest entry. */
+/* A shard log's audit state (table version 9): the bytes store.c tags
+ * name the log after the state, as docs/storage.md says.  The memory
+ * double keeps the city log only and refuses the put, after store.c
+ * tagged it: the bytes and the tag are store.c's. */
+static void test_rowmac_log_vector(void **state)
+{
+    char *rows[TU_MAX_ROWS][TU_MAX_COLS], *storage = NULL;
+    size_t n = tu_vectors("rowmac.txt", rows, &storage), i, blen, tlen;
+    uint8_t *bytes = NULL, *tag = NULL, mac[STORE_MAC_BYTES];
+    state_vec sv;
+    fx f;
+
+    (void)state;
+    for (i = 0; i < n && strcmp(rows[i][0], "audit_state_3_log") != 0; i++)
+        ;
+    assert_true(i < n);
+    bytes = tu_unhex(rows[i][2], &blen);
+    tag = tu_unhex(rows[i][3], &tlen);
+    fx_open(&f);
+    state_vec_of(&sv, "audit_state_3");
+    W(&f);
+    assert_int_equal(store_audit_seal(f.s, seal_upto, &sv), VAULT_OK);
+    assert_int_equal(store_audit_state_put_in(f.s, "hangzhou/xihu", 0, sv.pos, sv.head, sv.state,
+                                              sv.len),
+                     VAULT_EINVALID);
+    assert_non_null(strstr(vault_error_last(), "hangzhou/xihu"));
+    if (f.g.len != blen || memcmp(f.g.msg, bytes, blen) != 0) /* not secret */
+        fail_msg("audit_state_3_log: store.c tagged other bytes than docs/storage.md");
+    assert_int_equal(tlen, STORE_MAC_BYTES);
+    assert_int_equal(vc_keyed_hash(mac, sizeof mac, f.g.key, f.g.msg, f.g.len), VAULT_OK);
+    assert_memory_equal(mac, tag, STORE_MAC_BYTES);
+    /* the city log's state keeps the bytes it had */
+    assert_int_equal(store_audit_state_put(f.s, 0, sv.pos, sv.head, sv.state, sv.len), VAULT_OK);
+    assert_true(f.g.len < blen);
+    assert_memory_equal(f.g.msg, bytes, f.g.len);
+    store_rollback(f.s);
+    fx_close(&f);
+    free(bytes);
+    free(tag);
+    free(storage);
+}
+
 static void test_audit_state_tampered(void **state)
 {
     fx f;
@@ -690,7 +737,7 @@ static void test_audit_state_tampered(void **state)
     assert_int_equal(pos, 3);
     assert_int_equal(len, sv.len);
     R(&f);
-    assert_int_equal(f.be->audit_head(f.be, state_copy_cb, &a), VAULT_OK);
+    assert_int_equal(f.be->audit_head(f.be, STORE_LOG_CITY, state_copy_cb, &a), VAULT_OK);
     store_rollback(f.s);
 
     /* the bytes changed under the old tag */
@@ -1434,6 +1481,7 @@ int main(void)
         cmocka_unit_test(test_rowmac_vectors),
         cmocka_unit_test(test_rowmac_key_matters),
         cmocka_unit_test(test_meta_tampered),
+        cmocka_unit_test(test_rowmac_log_vector),
         cmocka_unit_test(test_audit_state_tampered),
         cmocka_unit_test(test_policy_tampered),
         cmocka_unit_test(test_gradekey_tampered),

@@ -324,7 +324,7 @@ static void test_tx_rules(void **state)
     assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_ESTATE);
     /* migrate on a new store: the current schema, nothing done */
     assert_int_equal(a->migrate(a, &from, NULL, NULL, NULL, NULL), VAULT_OK);
-    assert_int_equal(from, 7); /* STORE_SCHEMA_VERSION */
+    assert_int_equal(from, 8); /* STORE_SCHEMA_VERSION */
     assert_int_equal(a->meta_put(a, &m), VAULT_OK); /* the transaction is still usable */
     assert_int_equal(a->commit(a), VAULT_OK);
     /* a deferred transaction only where the backend offers one */
@@ -403,6 +403,15 @@ static int64_t now_count(store_backend *be, int (*count)(store_backend *, int64_
     int64_t n = -1;
 
     assert_int_equal(count(be, &n), VAULT_OK);
+    return n;
+}
+
+/* A log's newest position, now. */
+static int64_t log_count(store_backend *be, const char *log)
+{
+    int64_t n = -1;
+
+    assert_int_equal(be->audit_count(be, log, &n), VAULT_OK);
     return n;
 }
 
@@ -488,7 +497,7 @@ static void test_rollback_restores(void **state)
     fill_record(&r, &f, 0x11, "city/a");
     assert_int_equal(a->record_write(a, &r, 1), VAULT_OK);
     assert_int_equal(a->policy_add(a, &p), VAULT_OK);
-    assert_int_equal(a->audit_write(a, seal_one, NULL), VAULT_OK);
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_one, NULL), VAULT_OK);
     assert_int_equal(now_count(a, a->record_count), 1);
     a->rollback(a);
 
@@ -499,7 +508,7 @@ static void test_rollback_restores(void **state)
     assert_string_equal(meta_of(b, "k", &g), "kept");
     assert_int_equal(b->meta_get(b, "new", meta_cb, &g), VAULT_ENOTFOUND);
     assert_int_equal(now_count(b, b->record_count), 0);
-    assert_int_equal(now_count(b, b->audit_count), 0);
+    assert_int_equal(log_count(b, STORE_LOG_CITY), 0);
     assert_int_equal(b->policy_active(b, NULL, NULL), VAULT_ENOTFOUND);
     assert_int_equal(b->policy_next_id(b, &next1), VAULT_OK);
     assert_int_equal(next1, next0);
@@ -839,7 +848,7 @@ static int seal_cb(void *arg, const store_audit_head *head, store_audit_row *out
 static const char *positions(char *buf, size_t cap, store_backend *be, int64_t after,
                              const uint8_t *rid, const char *user)
 {
-    store_audit_filter f = {after, rid, user};
+    store_audit_filter f = {STORE_LOG_CITY, after, rid, user};
     store_audit_row row;
     store_iter *it = NULL;
     size_t off = 0;
@@ -884,7 +893,7 @@ static int state_now(store_backend *a)
 {
     int v = -1;
 
-    assert_int_equal(a->audit_head(a, state_cb, &v), VAULT_OK);
+    assert_int_equal(a->audit_head(a, STORE_LOG_CITY, state_cb, &v), VAULT_OK);
     return v;
 }
 
@@ -907,7 +916,7 @@ static void test_audit_state(void **state)
     st.pos = 1;
     assert_int_equal(a->audit_state_put(a, &st, 0), VAULT_EINTEGRITY); /* an empty log */
     p.n = 2;
-    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_cb, &p), VAULT_OK);
     assert_int_equal(state_now(a), 0);
     st.pos = 1; /* not the newest */
     memset(st.head, 1, 32);
@@ -925,7 +934,7 @@ static void test_audit_state(void **state)
     assert_int_equal(b->audit_state_put(b, &st, 0), VAULT_ESTATE);
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
     p.n = 1;
-    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_cb, &p), VAULT_OK);
     assert_int_equal(state_now(a), 0); /* the new newest row carries none yet */
     bytes[0] = 9;
     st.mac[0] = 9;
@@ -968,13 +977,13 @@ static void test_audit_among_writes(void **state)
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
     add_gk(a, "personal", 1, "wrapped-1", VAULT_OK);
     p.n = 2;
-    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_cb, &p), VAULT_OK);
     add_gk(a, "personal", 1, "again", VAULT_EEXISTS); /* the server refuses it */
     p.n = 1;
-    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_cb, &p), VAULT_OK);
     assert_int_equal(p.saw_pos, 2);
     p.fail = 1; /* the seal refuses: nothing queued */
-    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_EDENIED);
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_cb, &p), VAULT_EDENIED);
     p.fail = 0;
     add_gk(a, "personal", 2, "wrapped-2", VAULT_OK);
     st.state = bytes;
@@ -993,14 +1002,14 @@ static void test_audit_among_writes(void **state)
     /* 40 appends, one entry each, then the state on the last */
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
     for (i = 0; i < 40; i++) {
-        assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+        assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_cb, &p), VAULT_OK);
         assert_int_equal(p.saw_pos, 3 + i);
     }
     st.pos = 43;
     memset(st.head, 43, 32);
     st.mac[0] = bytes[0] = 6;
     assert_int_equal(a->audit_state_put(a, &st, 3), VAULT_OK);
-    assert_int_equal(now_count(a, a->audit_count), 43);
+    assert_int_equal(log_count(a, STORE_LOG_CITY), 43);
     assert_int_equal(a->commit(a), VAULT_OK);
     for (i = 1; i <= 43; i++)
         off += (size_t)snprintf(want + off, sizeof want - off, "%d,", i);
@@ -1012,11 +1021,11 @@ static void test_audit_among_writes(void **state)
     /* ... and 40 more, rolled back: none kept, the state as it was */
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
     for (i = 0; i < 40; i++)
-        assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
-    assert_int_equal(now_count(a, a->audit_count), 83);
+        assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_cb, &p), VAULT_OK);
+    assert_int_equal(log_count(a, STORE_LOG_CITY), 83);
     a->rollback(a);
     assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
-    assert_int_equal(a->audit_head(a, head_cb, &pos), VAULT_OK);
+    assert_int_equal(a->audit_head(a, STORE_LOG_CITY, head_cb, &pos), VAULT_OK);
     assert_int_equal(pos, 43);
     assert_int_equal(state_now(a), 6);
     a->rollback(a);
@@ -1036,26 +1045,26 @@ static void test_audit(void **state)
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
     /* the seal callback sees the head: empty at first */
     p.n = 3;
-    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_cb, &p), VAULT_OK);
     assert_int_equal(p.saw_pos, 0);
     assert_string_equal(p.saw_entry, "");
     p.n = 1;
-    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_cb, &p), VAULT_OK);
     assert_int_equal(p.saw_pos, 3);
     assert_string_equal(p.saw_entry, "entry-3");
     assert_int_equal(p.saw_head[0], 3);
-    assert_int_equal(now_count(a, a->audit_count), 4);
+    assert_int_equal(log_count(a, STORE_LOG_CITY), 4);
     /* rows that do not follow the head are refused, and nothing is kept */
     p.n = 2;
     p.first_pos = 6;
-    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_EINTEGRITY);
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_cb, &p), VAULT_EINTEGRITY);
     p.first_pos = 4;
-    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_EINTEGRITY);
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_cb, &p), VAULT_EINTEGRITY);
     p.first_pos = 0;
     p.fail = 1;
-    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_EDENIED);
-    assert_int_equal(now_count(a, a->audit_count), 4);
-    assert_int_equal(a->audit_head(a, head_cb, &pos), VAULT_OK);
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_cb, &p), VAULT_EDENIED);
+    assert_int_equal(log_count(a, STORE_LOG_CITY), 4);
+    assert_int_equal(a->audit_head(a, STORE_LOG_CITY, head_cb, &pos), VAULT_OK);
     assert_int_equal(pos, 4);
     /* the filters before the report indexes are brought up, and after */
     assert_string_equal(positions(buf, sizeof buf, a, 0, p.rid, NULL), "1,3,");
@@ -1092,7 +1101,7 @@ static void test_audit(void **state)
         a->iter_free(NULL);
         /* outside a transaction there is no iteration */
         assert_int_equal(a->audit_iter(a, &it, NULL), VAULT_ESTATE);
-        assert_int_equal(a->audit_count(a, &pos), VAULT_ESTATE);
+        assert_int_equal(a->audit_count(a, STORE_LOG_CITY, &pos), VAULT_ESTATE);
     }
     done(a, "audit");
 }
@@ -1552,7 +1561,7 @@ static void test_callbacks(void **state)
     assert_int_equal(a->grant_insert(a, &gr), VAULT_OK);
     add_cp(a, 1, "one");
     add_cp(a, 2, "two");
-    assert_int_equal(a->audit_write(a, seal_one, NULL), VAULT_OK);
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_one, NULL), VAULT_OK);
     for (b = 1; b <= 2; b++) {
         fill_record(&r, &f, b, "city/a");
         assert_int_equal(a->record_write(a, &r, 1), VAULT_OK);
@@ -1565,7 +1574,7 @@ static void test_callbacks(void **state)
         assert_int_equal(a->policy_active(a, count_policy, &c), want_rc);
         assert_int_equal(a->gradekey_get(a, "personal", 1, count_gk, &c), want_rc);
         assert_int_equal(a->grant_get(a, "g-1", count_grant, &c), want_rc);
-        assert_int_equal(a->audit_head(a, count_head, &c), want_rc);
+        assert_int_equal(a->audit_head(a, STORE_LOG_CITY, count_head, &c), want_rc);
         assert_int_equal(c.calls, 5);
         c.calls = 0;
         assert_int_equal(a->grant_scan(a, count_grant, &c), want_rc);
@@ -1685,7 +1694,7 @@ static void test_bulk(void **state)
     memset(&p, 0, sizeof p);
     memset(p.rid, 0x5A, sizeof p.rid);
     p.n = 4;
-    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_cb, &p), VAULT_OK);
     assert_int_equal(a->bulk_end(a), VAULT_OK);
     assert_int_equal(now_count(a, a->record_count), BULK_RECORDS);
     dg[0] = 4;
@@ -1693,7 +1702,7 @@ static void test_bulk(void **state)
     assert_int_equal(find_ids(a, "phone", dg, sizeof dg, found), 1);
     assert_int_equal(found[0][1], 7);
     p.n = 1; /* one after the load: the tail past the indexes */
-    assert_int_equal(a->audit_write(a, seal_cb, &p), VAULT_OK);
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_cb, &p), VAULT_OK);
     assert_int_equal(a->commit(a), VAULT_OK);
     /* the index holds every record once, in id order */
     assert_int_equal(a->begin(a, STORE_TX_SNAPSHOT), VAULT_OK);
@@ -2012,7 +2021,7 @@ static void fill_for_scan(store_backend *a)
     memset(&plan, 0, sizeof plan);
     memset(plan.rid, 1, sizeof plan.rid);
     plan.n = 3;
-    assert_int_equal(a->audit_write(a, seal_cb, &plan), VAULT_OK);
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_cb, &plan), VAULT_OK);
     memset(&st, 0, sizeof st);
     st.pos = 3;
     memset(st.head, 3, sizeof st.head);
@@ -2075,7 +2084,7 @@ static void test_row_scan(void **state)
 
     /* an append leaves the new newest row without a state: none scanned */
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
-    assert_int_equal(a->audit_write(a, seal_one, NULL), VAULT_OK);
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_one, NULL), VAULT_OK);
     scan_all(&l, a, STORE_ROW_AUDIT_STATE);
     assert_int_equal(l.n, 0);
     a->rollback(a);
@@ -2454,6 +2463,243 @@ static void test_destroy(void **state)
     pg_forget("premade");
 }
 
+/* The audit log's logs (table version 9).  A backend without many_logs
+ * (a file, the memory double) keeps the city log only and refuses any
+ * other, storing nothing; PostgreSQL keeps each apart: positions from 1
+ * in each, each its own head and state, iterations by log, every log
+ * listed (the city's first) with its newest position, a copy takes them
+ * all; and through store.c a state is bound to its log, so one moved onto
+ * another log's head row fails its MAC. */
+typedef struct logs_seen {
+    char text[256];
+    size_t off;
+} logs_seen;
+
+static int log_seen(void *arg, const char *log, int64_t pos)
+{
+    logs_seen *l = arg;
+
+    l->off += (size_t)snprintf(l->text + l->off, sizeof l->text - l->off, "%s=%lld;", log,
+                               (long long)pos);
+    assert_true(l->off < sizeof l->text);
+    return 0;
+}
+
+static const char *logs_now(logs_seen *l, store_backend *be)
+{
+    memset(l, 0, sizeof *l);
+    assert_int_equal(be->audit_logs(be, log_seen, l), VAULT_OK);
+    return l->text;
+}
+
+/* The (log, pos) of every row an iteration of log (NULL: every log) returns. */
+static const char *log_rows(char *buf, size_t cap, store_backend *be, const char *log)
+{
+    store_audit_filter f = {log, 0, NULL, NULL};
+    store_audit_row row;
+    store_iter *it = NULL;
+    size_t off = 0;
+    int r;
+
+    buf[0] = 0;
+    assert_int_equal(be->audit_iter(be, &it, &f), VAULT_OK);
+    while ((r = be->audit_next(it, &row)) == 1) {
+        assert_non_null(row.log);
+        off += (size_t)snprintf(buf + off, cap - off, "%s:%lld,", row.log, (long long)row.pos);
+        assert_true(off < cap);
+    }
+    assert_int_equal(r, 0);
+    be->iter_free(it);
+    return buf;
+}
+
+static void test_logs(void **state)
+{
+    static const char *const XIHU = "hangzhou/xihu", *const GONGSHU = "hangzhou/gongshu";
+    store_backend *a = open_new("logs"), *b;
+    seal_plan p;
+    store_audit_state st;
+    uint8_t bytes[1] = {5};
+    logs_seen l;
+    char buf[512];
+    int64_t pos = -1;
+
+    (void)state;
+    memset(&p, 0, sizeof p);
+    memset(&st, 0, sizeof st);
+    assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
+    assert_string_equal(logs_now(&l, a), "");
+    p.n = 2;
+    assert_int_equal(a->audit_write(a, STORE_LOG_CITY, seal_cb, &p), VAULT_OK);
+    assert_int_equal(a->audit_write(a, NULL, seal_cb, &p), VAULT_OK); /* NULL: the city's */
+    assert_int_equal(log_count(a, STORE_LOG_CITY), 4);
+    if (!a->many_logs) {
+        /* one log: any other refused, nothing stored */
+        assert_int_equal(a->audit_write(a, XIHU, seal_cb, &p), VAULT_EINVALID);
+        assert_non_null(strstr(vault_error_last(), XIHU));
+        assert_int_equal(a->audit_head(a, XIHU, head_cb, &pos), VAULT_EINVALID);
+        assert_int_equal(a->audit_count(a, XIHU, &pos), VAULT_EINVALID);
+        {
+            store_audit_filter f = {XIHU, 0, NULL, NULL};
+            store_iter *it = NULL;
+            assert_int_equal(a->audit_iter(a, &it, &f), VAULT_EINVALID);
+            assert_null(it);
+        }
+        st.log = XIHU;
+        st.pos = 4;
+        memset(st.head, 4, 32);
+        st.state = bytes;
+        st.len = 1;
+        assert_int_equal(a->audit_state_put(a, &st, 0), VAULT_EINVALID);
+        assert_int_equal(log_count(a, STORE_LOG_CITY), 4);
+        assert_string_equal(logs_now(&l, a), "=4;");
+        assert_string_equal(log_rows(buf, sizeof buf, a, NULL), ":1,:2,:3,:4,");
+        assert_int_equal(a->commit(a), VAULT_OK);
+        done(a, "logs");
+        return;
+    }
+    /* each log its own positions, from 1 */
+    p.n = 3;
+    assert_int_equal(a->audit_write(a, XIHU, seal_cb, &p), VAULT_OK);
+    assert_int_equal(p.saw_pos, 0);
+    p.n = 1;
+    assert_int_equal(a->audit_write(a, GONGSHU, seal_cb, &p), VAULT_OK);
+    assert_int_equal(a->audit_write(a, XIHU, seal_cb, &p), VAULT_OK);
+    assert_int_equal(p.saw_pos, 3);
+    assert_string_equal(p.saw_entry, "entry-3");
+    /* out of order in a log: refused, nothing stored */
+    p.first_pos = 9;
+    assert_int_equal(a->audit_write(a, GONGSHU, seal_cb, &p), VAULT_EINTEGRITY);
+    p.first_pos = 0;
+    assert_int_equal(log_count(a, XIHU), 4);
+    assert_int_equal(log_count(a, GONGSHU), 1);
+    assert_int_equal(log_count(a, "hangzhou/binjiang"), 0);
+    assert_string_equal(logs_now(&l, a), "=4;hangzhou/gongshu=1;hangzhou/xihu=4;");
+    /* each log's state, on its own newest row */
+    st.log = XIHU;
+    st.pos = 4;
+    memset(st.head, 4, 32);
+    st.state = bytes;
+    st.len = 1;
+    memset(st.mac, 5, sizeof st.mac);
+    assert_int_equal(a->audit_state_put(a, &st, 0), VAULT_OK);
+    st.log = GONGSHU; /* gongshu's newest is at 1 */
+    assert_int_equal(a->audit_state_put(a, &st, 0), VAULT_EINTEGRITY);
+    assert_int_equal(a->commit(a), VAULT_OK);
+
+    b = open_again("logs");
+    assert_int_equal(b->begin(b, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_string_equal(logs_now(&l, b), "=4;hangzhou/gongshu=1;hangzhou/xihu=4;");
+    assert_int_equal(b->audit_head(b, XIHU, head_cb, &pos), VAULT_OK);
+    assert_int_equal(pos, 4);
+    {
+        int v = -1;
+        assert_int_equal(b->audit_head(b, XIHU, state_cb, &v), VAULT_OK);
+        assert_int_equal(v, 5);
+        assert_int_equal(b->audit_head(b, GONGSHU, state_cb, &v), VAULT_OK);
+        assert_int_equal(v, 0);
+        assert_int_equal(b->audit_head(b, STORE_LOG_CITY, state_cb, &v), VAULT_OK);
+        assert_int_equal(v, 0);
+    }
+    assert_string_equal(log_rows(buf, sizeof buf, b, XIHU),
+                        "hangzhou/xihu:1,hangzhou/xihu:2,hangzhou/xihu:3,hangzhou/xihu:4,");
+    assert_string_equal(log_rows(buf, sizeof buf, b, STORE_LOG_CITY), ":1,:2,:3,:4,");
+    assert_string_equal(log_rows(buf, sizeof buf, b, NULL),
+                        ":1,:2,:3,:4,hangzhou/gongshu:1,hangzhou/xihu:1,hangzhou/xihu:2,"
+                        "hangzhou/xihu:3,hangzhou/xihu:4,");
+    /* the city log's filters see the city log only */
+    assert_string_equal(positions(buf, sizeof buf, b, 0, NULL, "bob"), "3,4,");
+    b->rollback(b);
+    b->free(b);
+    done(a, "logs");
+}
+
+/* Through store.c: each log's state is MAC'd with its log, and a copy
+ * takes every log. */
+static void test_logs_through_store(void **state)
+{
+    static const char *const XIHU = "hangzhou/xihu", *const GONGSHU = "hangzhou/gongshu";
+    store_backend *sbe, *dbe;
+    store *src, *dst;
+    seal_plan p;
+    logs_seen l;
+    char sql[600], schema[64], buf[512];
+    uint8_t st[3] = {1, 2, 3}, out[8], head[32];
+    int64_t pos = 0;
+    size_t len = 0;
+
+    (void)state;
+    src = store_new_on("logst", GUARD_KEY, &sbe);
+    if (!sbe->many_logs) {
+        assert_int_equal(store_begin(src, STORE_TX_WRITE), VAULT_OK);
+        memset(&p, 0, sizeof p);
+        p.n = 1;
+        assert_int_equal(store_audit_seal_in(src, XIHU, seal_cb, &p), VAULT_EINVALID);
+        assert_int_equal(store_many_logs(src), 0);
+        store_rollback(src);
+        store_done(src, "logst");
+        return;
+    }
+    assert_int_equal(store_many_logs(src), 1);
+    assert_int_equal(store_begin(src, STORE_TX_WRITE), VAULT_OK);
+    memset(&p, 0, sizeof p);
+    p.n = 1;
+    assert_int_equal(store_audit_seal_in(src, XIHU, seal_cb, &p), VAULT_OK);
+    assert_int_equal(store_audit_seal_in(src, GONGSHU, seal_cb, &p), VAULT_OK);
+    assert_int_equal(store_audit_seal(src, seal_cb, &p), VAULT_OK);
+    memset(head, 1, 32); /* seal_cb's head of position 1, in each log */
+    assert_int_equal(store_audit_state_put_in(src, XIHU, 0, 1, head, st, 3), VAULT_OK);
+    st[0] = 7;
+    assert_int_equal(store_audit_state_put_in(src, GONGSHU, 0, 1, head, st, 3), VAULT_OK);
+    /* bad names: refused before the backend sees them */
+    assert_int_equal(store_audit_seal_in(src, "a\nb", seal_cb, &p), VAULT_EINVALID);
+    assert_int_equal(store_commit(src), VAULT_OK);
+
+    assert_int_equal(store_begin(src, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_int_equal(store_audit_state_get_in(&pos, out, sizeof out, &len, src, XIHU), VAULT_OK);
+    assert_int_equal(pos, 1);
+    assert_int_equal(len, 3);
+    assert_int_equal(out[0], 1);
+    assert_int_equal(store_audit_state_get_in(&pos, out, sizeof out, &len, src, GONGSHU),
+                     VAULT_OK);
+    assert_int_equal(out[0], 7);
+    assert_int_equal(store_audit_count_in(&pos, src, XIHU), VAULT_OK);
+    assert_int_equal(pos, 1);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(store_audit_logs(src, log_seen, &l), VAULT_OK);
+    assert_string_equal(l.text, "=1;hangzhou/gongshu=1;hangzhou/xihu=1;");
+    store_rollback(src);
+
+    /* a copy: every log, to the same positions, states and all */
+    dst = store_new_on("logsd", GUARD_KEY, &dbe);
+    assert_int_equal(store_copy(NULL, src, dst, NULL, NULL), VAULT_OK);
+    assert_int_equal(dbe->begin(dbe, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_string_equal(logs_now(&l, dbe), "=1;hangzhou/gongshu=1;hangzhou/xihu=1;");
+    assert_string_equal(log_rows(buf, sizeof buf, dbe, NULL),
+                        ":1,hangzhou/gongshu:1,hangzhou/xihu:1,");
+    dbe->rollback(dbe);
+    assert_int_equal(store_begin(dst, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_int_equal(store_audit_state_get_in(&pos, out, sizeof out, &len, dst, GONGSHU),
+                     VAULT_OK);
+    assert_int_equal(out[0], 7);
+    store_rollback(dst);
+    store_done(dst, "logsd");
+
+    /* a DBA puts xihu's state (same position and chain head) on
+     * gongshu's head row: its MAC names xihu */
+    pg_schema(schema, sizeof schema, "logst");
+    snprintf(sql, sizeof sql,
+             "UPDATE %s.audit_heads g SET state = x.state, mac = x.mac FROM %s.audit_heads x"
+             " WHERE g.log = 'hangzhou/gongshu' AND x.log = 'hangzhou/xihu'", schema, schema);
+    pg_admin(sql);
+    assert_int_equal(store_begin(src, STORE_TX_SNAPSHOT), VAULT_OK);
+    assert_int_equal(store_audit_state_get_in(&pos, out, sizeof out, &len, src, GONGSHU),
+                     VAULT_EINTEGRITY);
+    assert_int_equal(store_audit_state_get_in(&pos, out, sizeof out, &len, src, XIHU), VAULT_OK);
+    store_rollback(src);
+    store_done(src, "logst");
+}
+
 /* PostgreSQL schema 5 (no quota_use.record) is brought to 6 by migrate:
  * the column added, the uses kept, the version row moved; a layout older
  * than any PostgreSQL vault had is refused.  (SQLCipher's schema 5 to 6:
@@ -2489,7 +2735,7 @@ static void test_pg_schema5(void **state)
     assert_int_equal(a->commit(a), VAULT_OK);
     assert_int_equal(a->begin(a, STORE_TX_WRITE), VAULT_OK);
     assert_int_equal(a->migrate(a, &from, NULL, NULL, NULL, NULL), VAULT_OK);
-    assert_int_equal(from, 7); /* done once */
+    assert_int_equal(from, 8); /* STORE_SCHEMA_VERSION: done once */
     assert_int_equal(a->quota_count(a, "search", "ann", 0, &n), VAULT_OK);
     assert_int_equal(n, 1);
     assert_int_equal(a->quota_count_records(a, "res", "ann", 0, rid, &n, &seen), VAULT_OK);
@@ -2522,6 +2768,8 @@ static const struct {
     {"audit", test_audit},
     {"audit state", test_audit_state},
     {"audit among writes", test_audit_among_writes},
+    {"logs", test_logs},
+    {"logs through store", test_logs_through_store},
     {"grants", test_grants},
     {"checkpoints", test_checkpoints},
     {"meta policies keys quota", test_meta_policies_keys_quota},

@@ -48,7 +48,12 @@
  * quotas count distinct records: a quota use may name its record, and
  * store_quota_row gained that record); store_open refuses 1 to 6.
  * Version 8 added the flag standby_reads (begin accepts STORE_TX_STANDBY);
- * store_open refuses 1 to 7. */
+ * store_open refuses 1 to 7.
+ * Version 9 gave the audit log its logs (docs/postgresql.md "Per-shard
+ * chains"): audit_write, audit_head and audit_count name the log they
+ * act on, store_audit_state, store_audit_row and store_audit_filter gained
+ * their log, audit_logs lists the logs and the flag many_logs says a
+ * backend keeps more than the city log; store_open refuses 1 to 8. */
 #ifndef VAULT_STORE_BACKEND_H
 #define VAULT_STORE_BACKEND_H
 
@@ -58,7 +63,7 @@
 
 #include "internal.h"
 
-#define STORE_BACKEND_VERSION 8
+#define STORE_BACKEND_VERSION 9
 #define STORE_BACKEND_INIT {STORE_BACKEND_VERSION}
 #define STORE_MAC_BYTES 32
 #define STORE_DIGEST_MAX 32
@@ -155,11 +160,45 @@ typedef struct store_checkpoint {
     uint8_t mac[STORE_MAC_BYTES];
 } store_checkpoint;
 
-/* An audit entry as stored: pos is its storage position (1, 2, ...),
- * entry the signed-over bytes, head the chain head after it.  record_id
- * (may be NULL), user and flags are unsigned copies for finding entries;
- * whoever reads them through a filter re-checks the entry itself. */
+/* The audit log's logs (version 9).  Every entry belongs to one log, and
+ * positions count per log from 1.  The city log, "" (STORE_LOG_CITY; NULL
+ * names it too wherever a log is named), holds what names no record's
+ * shard; a backend with many_logs set keeps any other log besides, named
+ * by a shard (a jurisdiction's first two segments, store_shard_len), and
+ * one without it refuses any but the city log with VAULT_EINVALID.  A
+ * log's name is at most STORE_LOG_MAX bytes. */
+#define STORE_LOG_CITY ""
+#define STORE_LOG_MAX 255
+
+static inline const char *store_log_name(const char *log)
+{
+    return log ? log : STORE_LOG_CITY;
+}
+
+static inline int store_log_is_city(const char *log)
+{
+    return !log || !*log;
+}
+
+/* The shard of a jurisdiction: the length of its first two segments
+ * (all of it when it has fewer). */
+static inline size_t store_shard_len(const char *j)
+{
+    const char *s = strchr(j, '/');
+
+    if (s)
+        s = strchr(s + 1, '/');
+    return s ? (size_t)(s - j) : strlen(j);
+}
+
+/* An audit entry as stored: log is the log it is in (store_log_name; a
+ * seal callback's rows need none: they go to the log appended to), pos
+ * its storage position in that log (1, 2, ...), entry the signed-over
+ * bytes, head the chain head after it.  record_id (may be NULL), user
+ * and flags are unsigned copies for finding entries; whoever reads them
+ * through a filter re-checks the entry itself. */
 typedef struct store_audit_row {
+    const char *log;
     int64_t pos;
     const uint8_t *entry;
     size_t len;
@@ -170,7 +209,7 @@ typedef struct store_audit_row {
     unsigned flags;
 } store_audit_row;
 
-/* The log head while the backend holds it: the last stored row (pos 0,
+/* A log's head while the backend holds it: its last stored row (pos 0,
  * entry NULL when the log is empty), and the audit state that row carries
  * (state NULL when it carries none; see store_audit_state). */
 typedef struct store_audit_head {
@@ -188,8 +227,10 @@ typedef struct store_audit_head {
  * appends writes it on the page it appends to.  pos and head name the row
  * it belongs to; the MAC (store.c, row kind 7) binds the three, so a state
  * moved to another row, changed or put on a row it was not written for
- * fails.  Only the newest row carries one. */
+ * fails.  Only the newest row carries one.  log: the log of that row
+ * (store_log_name), bound into the MAC too for any but the city log. */
 typedef struct store_audit_state {
+    const char *log;
     int64_t pos;
     uint8_t head[32];
     const uint8_t *state;
@@ -205,6 +246,7 @@ static inline int store_head_state(store_audit_state *a, const store_audit_head 
     if (!h->pos || !h->entry || !h->state || !h->state_len)
         return 0;
     memset(a, 0, sizeof *a);
+    a->log = STORE_LOG_CITY; /* the caller sets another log's */
     a->pos = h->pos;
     memcpy(a->head, h->head, 32);
     a->state = h->state;
@@ -213,10 +255,12 @@ static inline int store_head_state(store_audit_state *a, const store_audit_head 
     return 1;
 }
 
-/* Which entries an audit iteration returns: after_pos, and then only
- * those filed under record_id (if not NULL) and user (if not NULL).  A
- * NULL filter: every entry. */
+/* Which entries an audit iteration returns: those of log (NULL: of every
+ * log, by log then position; after_pos then counts in each), after
+ * after_pos, and then only those filed under record_id (if not NULL) and
+ * user (if not NULL).  A NULL filter: every entry. */
 typedef struct store_audit_filter {
+    const char *log;
     int64_t after_pos;
     const uint8_t *record_id;
     const char *user;
@@ -360,17 +404,19 @@ struct store_backend {
                      const uint8_t *digest, size_t len);
     int (*bidx_next)(store_iter *it, uint8_t id[VAULT_ID_BYTES]);
 
-    /* Audit log.  audit_write appends without touching the audit state
-     * (the new newest row has none until audit_state_put); rows whose
-     * positions do not follow the head one by one are refused with
-     * VAULT_EINTEGRITY and none is stored.  audit_head returns the newest
-     * row with the state it carries. */
-    int (*audit_write)(store_backend *be, store_audit_seal_fn seal, void *arg);
-    int (*audit_head)(store_backend *be, int (*fn)(void *arg, const store_audit_head *h),
-                      void *arg);
+    /* Audit log.  audit_write appends to `log` without touching its
+     * audit state (the new newest row has none until audit_state_put);
+     * rows whose positions do not follow the log's head one by one are
+     * refused with VAULT_EINTEGRITY and none is stored.  audit_head
+     * returns the log's newest row with the state it carries;
+     * audit_count sets *out to the log's newest position (its entries'
+     * number). */
+    int (*audit_write)(store_backend *be, const char *log, store_audit_seal_fn seal, void *arg);
+    int (*audit_head)(store_backend *be, const char *log,
+                      int (*fn)(void *arg, const store_audit_head *h), void *arg);
     int (*audit_iter)(store_backend *be, store_iter **out, const store_audit_filter *filter);
     int (*audit_next)(store_iter *it, store_audit_row *row);
-    int (*audit_count)(store_backend *be, int64_t *out);
+    int (*audit_count)(store_backend *be, const char *log, int64_t *out);
     /* Report indexes: bring the (record, pos) and (user, pos) indexes up
      * to the head of the log (called at checkpoints, off the hot path). */
     int (*audit_index)(store_backend *be);
@@ -413,8 +459,8 @@ struct store_backend {
     /* 1 when begin accepts STORE_TX_DEFERRED. */
     int deferred_writes;
 
-    /* Version 2.  Keep st with the newest audit row, which must be the
-     * row at st->pos with chain head st->head (VAULT_EINTEGRITY
+    /* Version 2.  Keep st with the newest audit row of st->log, which
+     * must be the row at st->pos with chain head st->head (VAULT_EINTEGRITY
      * otherwise), replacing the state it has; and drop the state of the
      * row at prev_pos (the row that carried it until now; nothing when
      * prev_pos is 0 or st->pos).  In a write transaction. */
@@ -435,9 +481,10 @@ struct store_backend {
      * records with all their fields in creation order (SQLCipher: its row
      * id; a backend without row ids: created, then id), grants by
      * (created, id), checkpoints by size, quota uses (STORE_ROW_QUOTA)
-     * by (quota, user, at, record; a use without a record first), audit rows (STORE_ROW_AUDIT) by pos, and for
-     * STORE_ROW_AUDIT_STATE the state the newest audit row carries (one
-     * store_audit_state, or no call when it carries none).  MACs are
+     * by (quota, user, at, record; a use without a record first), audit
+     * rows (STORE_ROW_AUDIT) by (log, pos), and for STORE_ROW_AUDIT_STATE
+     * the state each log's newest audit row carries (one store_audit_state
+     * per log, by log; none for a log whose newest row carries none).  MACs are
      * returned as stored, never checked (store.c does).  VAULT_EINVALID
      * for another kind.  Pointers live until fn returns; fn must not
      * use this backend handle. */
@@ -473,6 +520,15 @@ struct store_backend {
     /* Version 8.  A flag, not an operation (0 in a table that does not
      * set it): 1 when begin accepts STORE_TX_STANDBY. */
     int standby_reads;
+
+    /* Version 9.  Every log that has entries, by name (byte order, the
+     * city log first), with its newest position: fn(arg, log, pos).  In a
+     * transaction. */
+    int (*audit_logs)(store_backend *be, int (*fn)(void *arg, const char *log, int64_t pos),
+                      void *arg);
+    /* A flag (0 in a table that does not set it): 1 when the backend
+     * keeps logs besides the city log. */
+    int many_logs;
 };
 
 #endif

@@ -40,10 +40,12 @@
  *    transaction that wrote, less this connection's own commits; read
  *    with the key check at the begin and kept for the transaction;
  *  - audit rows are immutable (a trigger refuses UPDATE, DELETE and
- *    TRUNCATE); the audit state lives in the one-row table audit_state,
- *    which names the row it belongs to; positions are the client's, never
- *    a sequence's; rows go in with one INSERT ... SELECT FROM unnest(...);
- *    the audit head is read once per transaction and kept;
+ *    TRUNCATE); each is in a log (schema 8: the city log '' or a shard's,
+ *    positions counted per log) and each log's state lives in its
+ *    audit_heads row, which names the row it belongs to and is locked FOR
+ *    UPDATE by every append; positions are the client's, never a
+ *    sequence's; rows go in with one INSERT ... SELECT FROM unnest(...);
+ *    a log's head is read once per transaction and kept;
  *  - parameters and results are binary (int8, bytea, text, arrays);
  *  - iterators are server-side cursors read ITER_BATCH rows at a time;
  *  - bulk mode (bulk_begin .. bulk_end) batches new records and meta rows
@@ -634,7 +636,8 @@ typedef struct pg {
     uint64_t gen_txno;
     int64_t gen_n;
     uint64_t ah_txno;
-    int ah_locked; /* the audit state row's FOR UPDATE is queued or sent */
+    int ah_locked; /* the log's head row's FOR UPDATE is queued or sent */
+    char ah_log[STORE_LOG_MAX + 1]; /* the log the audit head cache holds */
     int sp_queued;      /* wr_begin's savepoint is pq[sp_queued - 1], unsent (0: not) */
     uint64_t flushes;   /* counts sends of the queue */
     int rb_inflight;    /* abandon's ROLLBACK is sent, its result not read yet */
@@ -1222,6 +1225,7 @@ static void ah_drop(pg *c)
     c->ah_len = c->ah_state_len = 0;
     c->ah_txno = 0;
     c->ah_locked = 0;
+    c->ah_log[0] = '\0';
 }
 
 /* Run one statement; *out (may be NULL: cleared here) gets its result. */
@@ -1333,11 +1337,12 @@ cleanup:
  * transaction the latest commit's, in a snapshot what the snapshot sees;
  * it has the generation row's n too, kept for the transaction. */
 #define KEY_CHECK_SQL "SELECT (SELECT keycheck FROM store_info), n FROM generation"
-/* The newest audit row and the state on it (audit_head_load). */
+/* The newest audit row of log $1 and the state on it (audit_head_load). */
 #define AUDIT_HEAD_SQL                                                                            \
     "SELECT a.pos, a.entry, a.head, s.state, s.mac FROM audit a"                                  \
-    " LEFT JOIN audit_state s ON s.pos = a.pos AND s.head = a.head ORDER BY a.pos DESC LIMIT 1"
-static int ah_fill(pg *c, const PGresult *r);
+    " LEFT JOIN audit_heads s ON s.log = a.log AND s.pos = a.pos AND s.head = a.head"            \
+    " WHERE a.log = $1 ORDER BY a.pos DESC LIMIT 1"
+static int ah_fill(pg *c, const PGresult *r, const char *log);
 
 static int key_check_row(pg *c, const PGresult *r)
 {
@@ -1484,7 +1489,7 @@ done:
 static int begin_once(pg *c, store_tx_kind kind)
 {
     int rc = VAULT_OK, started = 0, n = 0;
-    qp p = {0};
+    qp p = {0}, hp = {0};
     PGresult *r = NULL, *head = NULL;
     pstmt s[4];
     static const char *const sql[] = {
@@ -1509,15 +1514,17 @@ static int begin_once(pg *c, store_tx_kind kind)
     }
     s[n++] = (pstmt){"checking the vault's key", KEY_CHECK_SQL, NULL, &r, VAULT_EINVALID,
                      PS_PLAIN};
-    if (kind == STORE_TX_DEFERRED)
-        s[n++] = (pstmt){"reading the audit log", AUDIT_HEAD_SQL, NULL, &head, VAULT_EINVALID,
+    if (kind == STORE_TX_DEFERRED) {
+        p_text(&hp, STORE_LOG_CITY); /* the log an audited call appends to */
+        s[n++] = (pstmt){"reading the audit log", AUDIT_HEAD_SQL, &hp, &head, VAULT_EINVALID,
                          PS_PLAIN};
+    }
     started = 1;
     GUARD(pipe_run(c, s, n));
     c->locked = kind == STORE_TX_WRITE;
     GUARD(key_check_row(c, r));
     if (head)
-        GUARD(ah_fill(c, head));
+        GUARD(ah_fill(c, head, STORE_LOG_CITY));
 cleanup:
     PQclear(r);
     PQclear(head);
@@ -1779,6 +1786,102 @@ cleanup:
 }
 
 static int make_parted(pg *c, const char *what);
+static int make_audit(pg *c, const char *what);
+
+/* What remaking the tables old_tables (an SQL text[] of names) would lose,
+ * refused with nothing changed (the vault's own triggers, indexes and
+ * columns and check constraints: the SQL text[]s triggers, indexes,
+ * columns, checks): a DBA's trigger,
+ * index or row-security policy on them, row security turned on, a
+ * publication of them, a foreign key into them from outside, a column,
+ * constraint, rule, statistics object or storage parameter of a DBA's.
+ * why names the change for the message. */
+static int layout_refusal(pg *c, const char *old_tables, const char *triggers,
+                          const char *indexes, const char *columns, const char *checks,
+                          const char *why)
+{
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    qp p = {0};
+    char sql[3000];
+
+    snprintf(sql, sizeof sql,
+             "WITH v AS (SELECT k.oid FROM pg_class k WHERE k.relnamespace = $1::regnamespace"
+             "  AND k.relname = ANY (%s))"
+             " SELECT coalesce("
+             "  (SELECT format('the trigger %%s on %%s', t.tgname, t.tgrelid::regclass)"
+             "   FROM pg_trigger t WHERE t.tgrelid IN (SELECT oid FROM v) AND NOT t.tgisinternal"
+             "   AND t.tgname <> ALL (%s) LIMIT 1),"
+             "  (SELECT format('the foreign key %%s on %%s', k.conname, k.conrelid::regclass)"
+             "   FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid IN (SELECT oid FROM v)"
+             "   AND k.conrelid NOT IN (SELECT oid FROM v) LIMIT 1),"
+             "  (SELECT format('the index %%s', x.indexrelid::regclass) FROM pg_index x"
+             "   JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid IN (SELECT oid FROM v)"
+             "   AND i.relname <> ALL (%s) LIMIT 1),"
+             "  (SELECT format('the row-security policy %%s on %%s', y.polname, y.polrelid::regclass)"
+             "   FROM pg_policy y WHERE y.polrelid IN (SELECT oid FROM v) LIMIT 1),"
+             "  (SELECT format('row security on %%s', k.oid::regclass) FROM pg_class k"
+             "   WHERE k.oid IN (SELECT oid FROM v) AND k.relrowsecurity LIMIT 1),"
+             "  (SELECT format('the publication %%s', b.pubname) FROM pg_publication_rel u"
+             "   JOIN pg_publication b ON b.oid = u.prpubid WHERE u.prrelid IN (SELECT oid FROM v)"
+             "   LIMIT 1),"
+             /* a DBA's column (its data would not be copied), constraint,
+              * rule, statistics object or storage parameter */
+             "  (SELECT format('the column %%s of %%s', t.attname, t.attrelid::regclass)"
+             "   FROM pg_attribute t WHERE t.attrelid IN (SELECT oid FROM v) AND t.attnum > 0"
+             "   AND NOT t.attisdropped AND t.attname <> ALL (%s) LIMIT 1),"
+             "  (SELECT format('the constraint %%s on %%s', k.conname, k.conrelid::regclass)"
+             "   FROM pg_constraint k WHERE k.conrelid IN (SELECT oid FROM v)"
+             "   AND NOT (k.contype IN ('p', 'u', 'n')"
+             "   OR (k.contype = 'f' AND k.confrelid IN (SELECT oid FROM v))"
+             "   OR (k.contype = 'f' AND k.confrelid = 'grade_keys'::regclass)"
+             "   OR (k.contype = 'c' AND k.conname = ANY (%s))) LIMIT 1),"
+             "  (SELECT format('the rule %%s on %%s', w.rulename, w.ev_class::regclass)"
+             "   FROM pg_rewrite w WHERE w.ev_class IN (SELECT oid FROM v) LIMIT 1),"
+             "  (SELECT format('the statistics object %%s', x.stxname) FROM pg_statistic_ext x"
+             "   WHERE x.stxrelid IN (SELECT oid FROM v) LIMIT 1),"
+             "  (SELECT format('the storage parameters of %%s', k.oid::regclass) FROM pg_class k"
+             "   WHERE k.oid IN (SELECT oid FROM v) AND k.reloptions IS NOT NULL LIMIT 1))",
+             old_tables, triggers, indexes, columns, checks);
+    p_text(&p, c->schema);
+    GUARD(q(c, &r, "checking what refers to the vault", sql, &p));
+    ENSURE(PQgetisnull(r, 0, 0), VAULT_ESTATE,
+           "postgresql: %s: the vault's tables must be remade (%s), which would lose "
+           "%s: drop it first, and make it again after", c->shown, why, PQgetvalue(r, 0, 0));
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+/* Grant on each new table what was granted on its old one (and on the
+ * old one's columns, where the new one has the column), to the same
+ * roles (PUBLIC is 0), grant options too; run as the owner.  pairs: SQL
+ * VALUES rows ('old', 'new'). */
+static int regrant(pg *c, const char *what, const char *pairs)
+{
+    int rc = VAULT_OK;
+    char sql[2000];
+
+    snprintf(sql, sizeof sql,
+             "DO $$ DECLARE g record; BEGIN FOR g IN"
+             " WITH m(old, new) AS (VALUES %s),"
+             " a AS (SELECT m.new, NULL::name AS col, x.* FROM m, pg_class k, aclexplode(k.relacl) x"
+             "  WHERE k.oid = m.old::regclass AND x.grantee <> k.relowner"
+             "  UNION ALL SELECT m.new, t.attname, x.* FROM m, pg_attribute t, aclexplode(t.attacl) x"
+             "  WHERE t.attrelid = m.old::regclass AND t.attnum > 0 AND NOT t.attisdropped"
+             "  AND EXISTS (SELECT 1 FROM pg_attribute n WHERE n.attrelid = m.new::regclass"
+             "  AND n.attname = t.attname AND NOT n.attisdropped))"
+             " SELECT DISTINCT * FROM a LOOP EXECUTE format('GRANT %%s %%s ON %%I TO %%s %%s',"
+             "  g.privilege_type, CASE WHEN g.col IS NULL THEN '' ELSE format('(%%I)', g.col) END,"
+             "  g.new, CASE WHEN g.grantee = 0 THEN 'PUBLIC'"
+             "  ELSE quote_ident(pg_get_userbyid(g.grantee)) END,"
+             "  CASE WHEN g.is_grantable THEN 'WITH GRANT OPTION' ELSE '' END); END LOOP; END $$",
+             pairs);
+    ENSURE(strlen(sql) < sizeof sql - 1, VAULT_EINVALID, "postgresql: %s: too long", what);
+    GUARD(q(c, NULL, what, sql, NULL));
+cleanup:
+    return rc;
+}
 
 /* A vault made before its tables were partitioned (schema 6 and older:
  * plain records, fields and blind_index, records with UNIQUE (id)) is
@@ -1827,54 +1930,12 @@ static int partition_layout(pg *c, int schema7)
     snprintf(owner, sizeof owner, "%s", r_text(r, 0, 2) ? r_text(r, 0, 2) : "");
     PQclear(r);
     r = NULL;
-    snprintf(sql, sizeof sql,
-             "WITH v AS (SELECT k.oid FROM pg_class k WHERE k.relnamespace = $1::regnamespace"
-             "  AND k.relname = ANY (%s))"
-             " SELECT coalesce("
-             "  (SELECT format('the trigger %%s on %%s', t.tgname, t.tgrelid::regclass)"
-             "   FROM pg_trigger t WHERE t.tgrelid IN (SELECT oid FROM v) AND NOT t.tgisinternal"
-             "   LIMIT 1),"
-             "  (SELECT format('the foreign key %%s on %%s', k.conname, k.conrelid::regclass)"
-             "   FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid IN (SELECT oid FROM v)"
-             "   AND k.conrelid NOT IN (SELECT oid FROM v) LIMIT 1),"
-             "  (SELECT format('the index %%s', x.indexrelid::regclass) FROM pg_index x"
-             "   JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid IN (SELECT oid FROM v)"
-             "   AND i.relname NOT IN ('records_pkey', 'records_id_key', 'fields_pkey',"
-             "   'fields_grade_key', 'blind_index_pkey', 'blind_index_record') LIMIT 1),"
-             "  (SELECT format('the row-security policy %%s on %%s', y.polname, y.polrelid::regclass)"
-             "   FROM pg_policy y WHERE y.polrelid IN (SELECT oid FROM v) LIMIT 1),"
-             "  (SELECT format('row security on %%s', k.oid::regclass) FROM pg_class k"
-             "   WHERE k.oid IN (SELECT oid FROM v) AND k.relrowsecurity LIMIT 1),"
-             "  (SELECT format('the publication %%s', b.pubname) FROM pg_publication_rel u"
-             "   JOIN pg_publication b ON b.oid = u.prpubid WHERE u.prrelid IN (SELECT oid FROM v)"
-             "   LIMIT 1),"
-             /* a DBA's column (its data would not be copied), constraint,
-              * rule, statistics object or storage parameter */
-             "  (SELECT format('the column %%s of %%s', t.attname, t.attrelid::regclass)"
-             "   FROM pg_attribute t WHERE t.attrelid IN (SELECT oid FROM v) AND t.attnum > 0"
-             "   AND NOT t.attisdropped AND t.attname NOT IN ('shard', 'id', 'jurisdiction',"
-             "   'created', 'updated', 'version', 'mac', 'record_id', 'name', 'grade',"
-             "   'key_version', 'counter', 'ct', 'digest', 'field') LIMIT 1),"
-             "  (SELECT format('the constraint %%s on %%s', k.conname, k.conrelid::regclass)"
-             "   FROM pg_constraint k WHERE k.conrelid IN (SELECT oid FROM v)"
-             "   AND NOT (k.contype IN ('p', 'u', 'n')"
-             "   OR (k.contype = 'f' AND k.confrelid IN (SELECT oid FROM v))"
-             "   OR (k.contype = 'f' AND k.confrelid = 'grade_keys'::regclass)) LIMIT 1),"
-             "  (SELECT format('the rule %%s on %%s', w.rulename, w.ev_class::regclass)"
-             "   FROM pg_rewrite w WHERE w.ev_class IN (SELECT oid FROM v) LIMIT 1),"
-             "  (SELECT format('the statistics object %%s', x.stxname) FROM pg_statistic_ext x"
-             "   WHERE x.stxrelid IN (SELECT oid FROM v) LIMIT 1),"
-             "  (SELECT format('the storage parameters of %%s', k.oid::regclass) FROM pg_class k"
-             "   WHERE k.oid IN (SELECT oid FROM v) AND k.reloptions IS NOT NULL LIMIT 1))",
-             old_tables);
-    memset(&p, 0, sizeof p);
-    p_text(&p, c->schema);
-    GUARD(q(c, &r, "checking what refers to the vault", sql, &p));
-    ENSURE(PQgetisnull(r, 0, 0), VAULT_ESTATE,
-           "postgresql: %s: the vault's tables must be partitioned (schema 7), which would lose "
-           "%s: drop it first, and make it again after", c->shown, PQgetvalue(r, 0, 0));
-    PQclear(r);
-    r = NULL;
+    GUARD(layout_refusal(c, old_tables, "ARRAY[]::text[]",
+                         "ARRAY['records_pkey', 'records_id_key', 'fields_pkey',"
+                         " 'fields_grade_key', 'blind_index_pkey', 'blind_index_record']",
+                         "ARRAY['shard', 'id', 'jurisdiction', 'created', 'updated', 'version',"
+                         " 'mac', 'record_id', 'name', 'grade', 'key_version', 'counter', 'ct',"
+                         " 'digest', 'field']", "ARRAY[]::text[]", "schema 7, partitioned"));
     /* the owner makes the new tables: it needs what that takes (a
      * superuser who opens it may have kept the schema for itself) */
     memset(&p, 0, sizeof p);
@@ -1921,24 +1982,105 @@ static int partition_layout(pg *c, int schema7)
             " SELECT shard, id, field, digest FROM blind_index_v1", NULL));
     /* the privileges, as they were, to the same roles (PUBLIC is 0),
      * granted by the owner */
-    GUARD(q(c, NULL, "partitioning the vault's tables",
-            "DO $$ DECLARE g record; BEGIN FOR g IN"
-            " WITH m(old, new) AS (VALUES ('records_v1', 'records'), ('records_v1', 'record_ids'),"
-            "  ('fields_v1', 'fields'), ('blind_index_v1', 'blind_index')),"
-            " a AS (SELECT m.new, NULL::name AS col, x.* FROM m, pg_class k, aclexplode(k.relacl) x"
-            "  WHERE k.oid = m.old::regclass AND x.grantee <> k.relowner"
-            "  UNION ALL SELECT m.new, t.attname, x.* FROM m, pg_attribute t, aclexplode(t.attacl) x"
-            "  WHERE t.attrelid = m.old::regclass AND t.attnum > 0 AND NOT t.attisdropped"
-            "  AND (m.new <> 'record_ids' OR t.attname IN ('id', 'shard')))"
-            " SELECT DISTINCT * FROM a LOOP EXECUTE format('GRANT %s %s ON %I TO %s %s',"
-            "  g.privilege_type, CASE WHEN g.col IS NULL THEN '' ELSE format('(%I)', g.col) END,"
-            "  g.new, CASE WHEN g.grantee = 0 THEN 'PUBLIC'"
-            "  ELSE quote_ident(pg_get_userbyid(g.grantee)) END,"
-            "  CASE WHEN g.is_grantable THEN 'WITH GRANT OPTION' ELSE '' END); END LOOP; END $$",
-            NULL));
+    GUARD(regrant(c, "partitioning the vault's tables",
+                  "('records_v1', 'records'), ('records_v1', 'record_ids'),"
+                  " ('fields_v1', 'fields'), ('blind_index_v1', 'blind_index')"));
     GUARD(q(c, NULL, "partitioning the vault's tables (a view over them must go first)",
             "DROP TABLE blind_index_v1, fields_v1, records_v1", NULL));
     GUARD(q(c, NULL, "partitioning the vault's tables", "RESET ROLE", NULL));
+    c->dirty = 1;
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+/* A vault of schema 7 (one audit log: audit keyed by pos, the one-row
+ * audit_state) is brought to the logs of schema 8 (audit_ddl) as
+ * partition_layout brings older ones to 7, in the opening transaction,
+ * as the owner: audit is renamed aside (audit_v7, its indexes too), the
+ * new tables made, every entry copied into the city log (''), the state
+ * row into the city log's head row, the privileges granted again (and
+ * INSERT on audit_heads to whoever could UPDATE audit_state: a new log's
+ * first append makes its head row), and the old tables dropped.  What the
+ * new tables would not carry is refused first, naming it (as there).
+ * schema8: the vault says it is at schema 8 (its log must be there). */
+static int audit_layout(pg *c, int schema8)
+{
+    int rc = VAULT_OK;
+    PGresult *r = NULL;
+    qp p = {0};
+    char owner[NAMEDATALEN_MAX];
+    const char *kind;
+
+    p_text(&p, c->schema);
+    GUARD(q(c, &r, "reading the tables' layout",
+            "SELECT (to_regclass(quote_ident($1) || '.audit_heads') IS NOT NULL)::int::int8,"
+            " relkind::text, pg_has_role(relowner, 'MEMBER')::int::int8,"
+            " pg_get_userbyid(relowner)::text FROM pg_class"
+            " WHERE oid = to_regclass(quote_ident($1) || '.audit')", &p));
+    ENSURE(PQntuples(r) == 1, VAULT_EINTEGRITY, "postgresql: %s: a table of the vault is missing",
+           c->shown);
+    kind = r_text(r, 0, 1);
+    if (r_int(r, 0, 0) == 1 && kind && strcmp(kind, "p") == 0)
+        goto cleanup;
+    ENSURE(!schema8, VAULT_EINTEGRITY,
+           "postgresql: %s: the vault is at schema 8 but its audit log is not kept by log",
+           c->shown);
+    ENSURE(kind && strcmp(kind, "r") == 0 && r_int(r, 0, 0) == 0, VAULT_EINTEGRITY,
+           "postgresql: %s: the vault's audit log is neither schema 7's nor schema 8's", c->shown);
+    ENSURE(r_int(r, 0, 2) == 1, VAULT_EDENIED,
+           "postgresql: %s: the vault's audit log is not kept by log yet (schema 7, made by an "
+           "earlier libvault): open it once as the schema's owner, which brings it to schema 8",
+           c->shown);
+    snprintf(owner, sizeof owner, "%s", r_text(r, 0, 3) ? r_text(r, 0, 3) : "");
+    PQclear(r);
+    r = NULL;
+    GUARD(layout_refusal(c, "ARRAY['audit', 'audit_state']",
+                         "ARRAY['audit_no_change', 'audit_no_truncate']",
+                         "ARRAY['audit_pkey', 'audit_by_record', 'audit_by_user',"
+                         " 'audit_state_pkey']",
+                         "ARRAY['pos', 'entry', 'head', 'record_id', 'user', 'flags', 'one',"
+                         " 'state', 'mac']",
+                         "ARRAY['audit_pos_check', 'audit_state_one_check']",
+                         "schema 8, one chain per log"));
+    memset(&p, 0, sizeof p);
+    p_text(&p, owner);
+    p_text(&p, c->schema);
+    GUARD(q(c, &r, "checking the owner's privileges",
+            "SELECT has_schema_privilege($1, $2, 'CREATE')::int::int8", &p));
+    ENSURE(r_int(r, 0, 0) == 1, VAULT_EDENIED,
+           "postgresql: %s: the vault's audit log must be kept by log (schema 8) by its owner "
+           "%s, who needs CREATE on schema %s: grant it first", c->shown, owner, c->schema);
+    PQclear(r);
+    r = NULL;
+    memset(&p, 0, sizeof p);
+    p_text(&p, owner);
+    GUARD(q(c, NULL, "keeping the audit log by log", "SELECT set_config('role', $1, true)", &p));
+    GUARD(q(c, NULL, "keeping the audit log by log",
+            "DO $$ DECLARE i record; BEGIN"
+            " FOR i IN SELECT x.indexrelid::regclass AS ix, k.relname FROM pg_index x"
+            "  JOIN pg_class k ON k.oid = x.indexrelid WHERE x.indrelid = 'audit'::regclass LOOP"
+            "  EXECUTE format('ALTER INDEX %s RENAME TO %I', i.ix, i.relname || '_v7'); END LOOP;"
+            " ALTER TABLE audit RENAME TO audit_v7; END $$", NULL));
+    GUARD(make_audit(c, "keeping the audit log by log"));
+    GUARD(q(c, NULL, "keeping the audit log by log",
+            "INSERT INTO audit(log, pos, entry, head, record_id, \"user\", flags)"
+            " SELECT '', pos, entry, head, record_id, \"user\", flags FROM audit_v7", NULL));
+    GUARD(q(c, NULL, "keeping the audit log by log",
+            "INSERT INTO audit_heads(log, pos, head, state, mac)"
+            " SELECT '', pos, head, state, mac FROM audit_state WHERE pos > 0", NULL));
+    GUARD(regrant(c, "keeping the audit log by log",
+                  "('audit_v7', 'audit'), ('audit_state', 'audit_heads')"));
+    GUARD(q(c, NULL, "keeping the audit log by log",
+            "DO $$ DECLARE g record; BEGIN FOR g IN SELECT DISTINCT x.grantee FROM pg_class k,"
+            " aclexplode(k.relacl) x WHERE k.oid = 'audit_state'::regclass"
+            " AND x.privilege_type = 'UPDATE' AND x.grantee <> k.relowner LOOP"
+            " EXECUTE format('GRANT INSERT ON audit_heads TO %s', CASE WHEN g.grantee = 0"
+            " THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END); END LOOP; END $$",
+            NULL));
+    GUARD(q(c, NULL, "keeping the audit log by log (a view over it must go first)",
+            "DROP TABLE audit_v7, audit_state", NULL));
+    GUARD(q(c, NULL, "keeping the audit log by log", "RESET ROLE", NULL));
     c->dirty = 1;
 cleanup:
     PQclear(r);
@@ -1978,7 +2120,9 @@ static int pg_migrate(store_backend *be, int *from, int (*remac)(void *arg, int 
         GUARD(q(c, NULL, "migrating to schema 6", "ALTER TABLE quota_use ADD COLUMN record bytea",
                 NULL));
     /* Schema 7: the partitioned tables (a vault at 7 must have them). */
-    GUARD(partition_layout(c, v == STORE_SCHEMA_VERSION));
+    GUARD(partition_layout(c, v >= 7));
+    /* Schema 8: the audit log by log (a vault at 8 must have it). */
+    GUARD(audit_layout(c, v >= 8));
     if (v < STORE_SCHEMA_VERSION) {
         memset(&p, 0, sizeof p);
         p_int(&p, STORE_SCHEMA_VERSION);
@@ -2246,15 +2390,7 @@ static int pg_gradekey_retire(store_backend *be, const char *grade, uint32_t bel
 
 /* ---- records ---- */
 
-/* The shard of a jurisdiction: its first two segments. */
-static size_t shard_len(const char *j)
-{
-    const char *s = strchr(j, '/');
-
-    if (s)
-        s = strchr(s + 1, '/');
-    return s ? (size_t)(s - j) : strlen(j);
-}
+#define shard_len store_shard_len
 
 /* Records of a result set, each with its fields: rec holds the records'
  * rows (id, jurisdiction, created, updated, version, mac) in id order,
@@ -3091,13 +3227,14 @@ cleanup:
  * audit tables change in a transaction only by audit_write and
  * audit_state_put, which keep the cache, and a master-key rotation's
  * swap, which drops it). */
-static int ah_fill(pg *c, const PGresult *r)
+static int ah_fill(pg *c, const PGresult *r, const char *log)
 {
     int rc = VAULT_OK;
     size_t n, len = 0, slen = 0;
     const uint8_t *hd, *e, *st;
 
     ah_drop(c);
+    snprintf(c->ah_log, sizeof c->ah_log, "%s", store_log_name(log));
     c->ah_pos = 0;
     memset(c->ah_head, 0, 32);
     memset(c->ah_mac, 0, sizeof c->ah_mac);
@@ -3130,26 +3267,31 @@ cleanup:
     return rc;
 }
 
-static int audit_head_load(pg *c)
+/* The cache holds one log's head: another log's is read in its place. */
+static int audit_head_load(pg *c, const char *log)
 {
     int rc = VAULT_OK;
     PGresult *r = NULL;
+    qp p = {0};
 
-    if (c->ah_txno == c->txno)
+    log = store_log_name(log);
+    if (c->ah_txno == c->txno && strcmp(c->ah_log, log) == 0)
         return VAULT_OK;
-    GUARD(q(c, &r, "reading the audit log", AUDIT_HEAD_SQL, NULL));
-    GUARD(ah_fill(c, r));
+    p_text(&p, log);
+    GUARD(q(c, &r, "reading the audit log", AUDIT_HEAD_SQL, &p));
+    GUARD(ah_fill(c, r, log));
 cleanup:
     PQclear(r);
     return rc;
 }
 
-static int audit_head_read(pg *c, int (*fn)(void *arg, const store_audit_head *h), void *arg)
+static int audit_head_read(pg *c, const char *log, int (*fn)(void *arg, const store_audit_head *h),
+                           void *arg)
 {
     int rc = VAULT_OK;
     store_audit_head h;
 
-    GUARD(audit_head_load(c));
+    GUARD(audit_head_load(c, log));
     memset(&h, 0, sizeof h);
     h.pos = c->ah_pos;
     if (c->ah_pos) {
@@ -3166,13 +3308,13 @@ cleanup:
     return rc;
 }
 
-static int pg_audit_head(store_backend *be, int (*fn)(void *arg, const store_audit_head *h),
-                         void *arg)
+static int pg_audit_head(store_backend *be, const char *log,
+                         int (*fn)(void *arg, const store_audit_head *h), void *arg)
 {
     int rc = VAULT_OK;
 
     GUARD(need_read(P(be)));
-    rc = audit_head_read(P(be), fn, arg);
+    rc = audit_head_read(P(be), log, fn, arg);
 cleanup:
     return rc;
 }
@@ -3195,21 +3337,23 @@ static int seal_at_head(void *arg, const store_audit_head *h)
     return c->seal(c->arg, h, c->rows, PG_SEAL_CAP, &c->n);
 }
 
-/* Seal entries at the head and defer their INSERT (and, once in the
- * transaction, the audit state row's FOR UPDATE ahead of it): they go in
- * the next round trip, the commit's at the latest.  Rows that don't
- * follow the head are refused before anything is queued; a position
- * taken meanwhile (no writer but a DBA's can) fails at the send, and the
- * transaction with it. */
-static int audit_write(pg *c, store_audit_seal_fn seal, void *arg)
+/* Seal entries at the log's head and defer their INSERT (and, once in
+ * the transaction, the FOR UPDATE of the log's head row ahead of it,
+ * after the row's INSERT when the log is new): they go in the next round
+ * trip, the commit's at the latest.  Rows that don't follow the head are
+ * refused before anything is queued; a position taken meanwhile (no
+ * writer but a DBA's can) fails at the send, and the transaction with
+ * it. */
+static int audit_write(pg *c, const char *log, store_audit_seal_fn seal, void *arg)
 {
     int rc = VAULT_OK;
     seal_ctx *s = NULL;
     arr pos = {0}, ent = {0}, hd = {0}, rid = {0}, usr = {0}, fl = {0};
-    qp p = {0};
+    qp p = {0}, lp = {0};
     size_t i;
     uint8_t *last = NULL;
 
+    log = store_log_name(log);
     ENSURE(seal, VAULT_EINVALID, "postgresql: no seal callback");
     GUARD(need_read(c));
     ENSURE(c->tx != STORE_TX_SNAPSHOT, VAULT_ESTATE,
@@ -3222,7 +3366,7 @@ static int audit_write(pg *c, store_audit_seal_fn seal, void *arg)
     ENSURE(s, VAULT_ENOMEM, "out of memory");
     s->seal = seal;
     s->arg = arg;
-    GUARD(audit_head_read(c, seal_at_head, s));
+    GUARD(audit_head_read(c, log, seal_at_head, s));
     ENSURE(s->n <= PG_SEAL_CAP, VAULT_EINVALID, "audit log: too many entries sealed");
     if (!s->n)
         goto cleanup;
@@ -3252,6 +3396,7 @@ static int audit_write(pg *c, store_audit_seal_fn seal, void *arg)
            "out of memory");
     last = malloc(s->rows[s->n - 1].len + 1);
     ENSURE(last, VAULT_ENOMEM, "out of memory");
+    p_text(&p, log);
     p_arr(&p, &pos, OID_INT8_ARRAY);
     p_arr(&p, &ent, OID_BYTEA_ARRAY);
     p_arr(&p, &hd, OID_BYTEA_ARRAY);
@@ -3259,14 +3404,21 @@ static int audit_write(pg *c, store_audit_seal_fn seal, void *arg)
     p_arr(&p, &usr, OID_TEXT_ARRAY);
     p_arr(&p, &fl, OID_INT8_ARRAY);
     if (!c->ah_locked) {
-        GUARD(pend_add(c, "locking the audit head", "SELECT pos FROM audit_state FOR UPDATE",
-                       PS_PLAIN, NULL));
+        p_text(&lp, log);
+        /* a log's first entry: its head row, for the lock (a row a
+         * concurrent first append made is waited for, then kept) */
+        if (s->head_pos == 0)
+            GUARD(pend_add(c, "locking the audit head",
+                           "INSERT INTO audit_heads(log, pos) VALUES ($1, 0)"
+                           " ON CONFLICT (log) DO NOTHING", PS_PLAIN, &lp));
+        GUARD(pend_add(c, "locking the audit head",
+                       "SELECT pos FROM audit_heads WHERE log = $1 FOR UPDATE", PS_PLAIN, &lp));
         c->ah_locked = 1;
     }
     GUARD(pend_add(c, "appending to the audit log",
-                   "INSERT INTO audit(pos, entry, head, record_id, \"user\", flags)"
-                   " SELECT * FROM unnest($1::int8[], $2::bytea[], $3::bytea[], $4::bytea[],"
-                   " $5::text[], $6::int8[])", PS_AUDIT_ROWS, &p));
+                   "INSERT INTO audit(log, pos, entry, head, record_id, \"user\", flags)"
+                   " SELECT $1, * FROM unnest($2::int8[], $3::bytea[], $4::bytea[], $5::bytea[],"
+                   " $6::text[], $7::int8[])", PS_AUDIT_ROWS, &p));
     /* the cache follows: the new newest row, no state on it yet; the
      * INSERT may still be queued, or sent: either way this
      * transaction's */
@@ -3299,9 +3451,9 @@ cleanup:
     return rc;
 }
 
-static int pg_audit_write(store_backend *be, store_audit_seal_fn seal, void *arg)
+static int pg_audit_write(store_backend *be, const char *log, store_audit_seal_fn seal, void *arg)
 {
-    return audit_write(P(be), seal, arg);
+    return audit_write(P(be), log, seal, arg);
 }
 
 /* The state goes on the newest row (the cache's, checked here at once)
@@ -3319,9 +3471,9 @@ static int audit_state_put(pg *c, const store_audit_state *st)
            "postgresql: writing the audit state in a read-only transaction");
     if (!c->locked)
         GUARD(lock_step(c));
-    GUARD(audit_head_load(c));
-    /* Only onto the newest row, with its chain head; the one slot drops
-     * whatever row carried the state before (prev_pos). */
+    GUARD(audit_head_load(c, st->log));
+    /* Only onto the log's newest row, with its chain head; the log's one
+     * slot drops whatever row carried the state before (prev_pos). */
     ENSURE(st->pos > 0 && st->pos == c->ah_pos && sodium_memcmp(st->head, c->ah_head, 32) == 0,
            VAULT_EINTEGRITY, "audit log: the audit state's entry is not the newest");
     copy = malloc(st->len);
@@ -3331,10 +3483,12 @@ static int audit_state_put(pg *c, const store_audit_state *st)
     p_bytes(&p, st->head, 32);
     p_bytes(&p, st->state, st->len);
     p_bytes(&p, st->mac, STORE_MAC_BYTES);
+    p_text(&p, store_log_name(st->log));
     GUARD(pend_add(c, "writing the audit state",
-                   "WITH u AS (UPDATE audit_state SET pos = $1, head = $2, state = $3, mac = $4"
-                   " WHERE EXISTS (SELECT 1 FROM audit a WHERE a.pos = $1 AND a.head = $2"
-                   " AND a.pos = (SELECT max(pos) FROM audit)) RETURNING 1)"
+                   "WITH u AS (UPDATE audit_heads SET pos = $1, head = $2, state = $3, mac = $4"
+                   " WHERE log = $5 AND EXISTS (SELECT 1 FROM audit a WHERE a.log = $5"
+                   " AND a.pos = $1 AND a.head = $2"
+                   " AND a.pos = (SELECT max(pos) FROM audit WHERE log = $5)) RETURNING 1)"
                    " SELECT 1 / count(*)::int8 FROM u", PS_AUDIT_STATE, &p));
     free(c->ah_state);
     c->ah_state = copy;
@@ -3363,8 +3517,14 @@ static int pg_audit_iter(store_backend *be, store_iter **out, const store_audit_
 
     *out = NULL;
     GUARD(need_read(c));
-    sb_str(&sql, "SELECT pos, entry, head, record_id, \"user\", flags FROM audit WHERE pos > $1");
+    sb_str(&sql, "SELECT pos, entry, head, record_id, \"user\", flags, log FROM audit WHERE pos > $1");
     p_int(&p, f ? f->after_pos : 0);
+    if (f && f->log) {
+        p_text(&p, f->log);
+        snprintf(n, sizeof n, "%d", p.n);
+        sb_str(&sql, " AND log = $");
+        sb_str(&sql, n);
+    }
     if (f && f->record_id) {
         p_bytes(&p, f->record_id, VAULT_ID_BYTES);
         snprintf(n, sizeof n, "%d", p.n);
@@ -3377,7 +3537,7 @@ static int pg_audit_iter(store_backend *be, store_iter **out, const store_audit_
         sb_str(&sql, " AND \"user\" = $");
         sb_str(&sql, n);
     }
-    sb_str(&sql, " ORDER BY pos");
+    sb_str(&sql, " ORDER BY log, pos");
     ENSURE(!sql.err, VAULT_ENOMEM, "out of memory");
     GUARD(iter_open(out, c, 1, sql.p, &p));
 cleanup:
@@ -3402,17 +3562,53 @@ static int pg_audit_next(store_iter *it, store_audit_row *row)
            "audit log: an entry's record id has the wrong size");
     row->user = r_text(it->batch, at, 4);
     row->flags = (unsigned)r_int(it->batch, at, 5);
-    ENSURE(row->entry && row->head, VAULT_EINTEGRITY, "audit log: an entry is incomplete");
+    row->log = r_text(it->batch, at, 6);
+    ENSURE(row->entry && row->head && row->log, VAULT_EINTEGRITY,
+           "audit log: an entry is incomplete");
     return 1;
 cleanup:
     return rc;
 }
 
-static int pg_audit_count(store_backend *be, int64_t *out)
+static int pg_audit_count(store_backend *be, const char *log, int64_t *out)
 {
+    qp p = {0};
+
     /* the newest position, not count(*): found from the primary key */
-    return count_of(P(be), "counting audit entries", "SELECT coalesce(max(pos), 0) FROM audit",
-                    NULL, out);
+    p_text(&p, store_log_name(log));
+    return count_of(P(be), "counting audit entries",
+                    "SELECT coalesce(max(pos), 0) FROM audit WHERE log = $1", &p, out);
+}
+
+/* The logs, from the audit rows themselves (not the head rows a DBA may
+ * take out), one index probe each: the next name after the last, then
+ * its newest position. */
+#define AUDIT_LOGS_SQL                                                                            \
+    "WITH RECURSIVE l(log) AS (SELECT min(log) FROM audit UNION ALL"                            \
+    " SELECT (SELECT min(a.log) FROM audit a WHERE a.log > l.log) FROM l WHERE l.log IS NOT NULL)" \
+    " SELECT l.log, (SELECT max(a.pos) FROM audit a WHERE a.log = l.log) FROM l"                 \
+    " WHERE l.log IS NOT NULL ORDER BY l.log"
+
+static int pg_audit_logs(store_backend *be, int (*fn)(void *arg, const char *log, int64_t pos),
+                         void *arg)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK, i;
+    PGresult *r = NULL;
+
+    GUARD(need_read(c));
+    GUARD(q(c, &r, "listing the audit logs", AUDIT_LOGS_SQL, NULL));
+    for (i = 0; i < PQntuples(r); i++) {
+        int v;
+        ENSURE(r_text(r, i, 0), VAULT_EINTEGRITY, "audit log: a log without a name");
+        v = fn(arg, r_text(r, i, 0), r_int(r, i, 1));
+        GUARD(visited(v));
+        if (v > 0)
+            break;
+    }
+cleanup:
+    PQclear(r);
+    return rc;
 }
 
 static int pg_audit_index(store_backend *be)
@@ -3813,12 +4009,37 @@ static int fwd_checkpoint(void *arg, const store_checkpoint *row)
     return f->fn(f->arg, f->kind, row);
 }
 
-static int fwd_state(void *arg, const store_audit_head *h)
+/* Each log's state, the one its newest row carries, by log. */
+static int scan_states(pg *c, const scan_fwd *f)
 {
-    scan_fwd *f = arg;
+    int rc = VAULT_OK, i, v = 0;
+    PGresult *r = NULL;
     store_audit_state a;
+    const uint8_t *hd;
+    size_t n = 0;
 
-    return store_head_state(&a, h) ? f->fn(f->arg, STORE_ROW_AUDIT_STATE, &a) : 0;
+    GUARD(q(c, &r, "reading the audit log",
+            "SELECT h.log, a.pos, a.head, h.state, h.mac FROM audit_heads h JOIN audit a"
+            " ON a.log = h.log AND a.pos = h.pos AND a.head = h.head WHERE h.state IS NOT NULL"
+            " AND a.pos = (SELECT max(x.pos) FROM audit x WHERE x.log = h.log) ORDER BY h.log",
+            NULL));
+    for (i = 0; i < PQntuples(r) && v == 0; i++) {
+        memset(&a, 0, sizeof a);
+        a.log = r_text(r, i, 0);
+        a.pos = r_int(r, i, 1);
+        hd = r_bytes(r, i, 2, &n);
+        ENSURE(a.log && hd && n == 32, VAULT_EINTEGRITY,
+               "audit log: the newest entry's chain head has the wrong size");
+        memcpy(a.head, hd, 32);
+        a.state = r_bytes(r, i, 3, &a.len);
+        ENSURE(a.state && a.len, VAULT_EINTEGRITY, "audit log: an audit state is empty");
+        r_mac(a.mac, r, i, 4);
+        v = f->fn(f->arg, STORE_ROW_AUDIT_STATE, &a);
+        GUARD(visited(v));
+    }
+cleanup:
+    PQclear(r);
+    return rc;
 }
 
 /* Records in (created, id) order (PostgreSQL keeps no row ids), a page
@@ -3893,8 +4114,8 @@ static int scan_audit(pg *c, const scan_fwd *f)
     store_audit_row row;
 
     GUARD(iter_open(&it, c, 1,
-                    "SELECT pos, entry, head, record_id, \"user\", flags FROM audit ORDER BY pos",
-                    NULL));
+                    "SELECT pos, entry, head, record_id, \"user\", flags, log FROM audit"
+                    " ORDER BY log, pos", NULL));
     while ((r = pg_audit_next(it, &row)) == 1) {
         ENSURE(row.user, VAULT_EINTEGRITY, "audit log: the entry at position %lld is incomplete",
                (long long)row.pos);
@@ -4003,7 +4224,7 @@ static int pg_row_scan(store_backend *be, int kind, int (*fn)(void *arg, int kin
     case STORE_ROW_GRANT: rc = grant_rows(c, NULL, fwd_grant, &f); break;
     case STORE_ROW_CHECKPOINT: rc = pg_checkpoint_scan(be, fwd_checkpoint, &f); break;
     case STORE_ROW_AUDIT: rc = scan_audit(c, &f); break;
-    case STORE_ROW_AUDIT_STATE: rc = audit_head_read(c, fwd_state, &f); break;
+    case STORE_ROW_AUDIT_STATE: rc = scan_states(c, &f); break;
     default: rc = vault__err(VAULT_EINVALID, "postgresql: row_scan of unknown kind %d", kind);
     }
 cleanup:
@@ -4052,7 +4273,7 @@ static int pg_destroy(store_backend *be)
     else
         snprintf(sql, sizeof sql,
                  "DROP TABLE %s.store_info, %s.generation, %s.meta, %s.policies, %s.grade_keys,"
-                 " %s.record_ids, %s.records, %s.fields, %s.blind_index, %s.audit, %s.audit_state,"
+                 " %s.record_ids, %s.records, %s.fields, %s.blind_index, %s.audit, %s.audit_heads,"
                  " %s.checkpoints, %s.grants, %s.quota_use CASCADE",
                  c->schema, c->schema, c->schema, c->schema, c->schema, c->schema, c->schema,
                  c->schema, c->schema, c->schema, c->schema, c->schema, c->schema, c->schema);
@@ -4141,6 +4362,8 @@ static const store_backend pg_table = {
     .iter_free = pg_iter_free,
     .deferred_writes = 1,
     .audit_state_put = pg_audit_state_put,
+    .audit_logs = pg_audit_logs,
+    .many_logs = 1,
     .backup_to = NULL,
     .row_scan = pg_row_scan,
     .destroy = pg_destroy,
@@ -4198,13 +4421,6 @@ static const char *const parted_ddl[] = {
 static const char *const parted_tables[] = {"record_ids", "records", "fields", "blind_index"};
 
 static const char *const tail_ddl[] = {
-    "CREATE TABLE audit(pos bigint PRIMARY KEY CHECK (pos > 0), entry bytea NOT NULL,"
-    " head bytea NOT NULL, record_id bytea, \"user\" text NOT NULL, flags bigint NOT NULL)",
-    "CREATE INDEX audit_by_record ON audit(record_id, pos) WHERE record_id IS NOT NULL",
-    "CREATE INDEX audit_by_user ON audit(\"user\", pos)",
-    /* The audit state: one slot naming the row it belongs to (pos 0: none). */
-    "CREATE TABLE audit_state(one boolean PRIMARY KEY DEFAULT true CHECK (one),"
-    " pos bigint NOT NULL, head bytea, state bytea, mac bytea)",
     "CREATE TABLE checkpoints(size bigint PRIMARY KEY, note text NOT NULL, created bigint NOT NULL,"
     " mac bytea NOT NULL)",
     "CREATE TABLE grants(id text PRIMARY KEY, state text NOT NULL, issuer text NOT NULL,"
@@ -4224,13 +4440,55 @@ static const char *const tail_ddl[] = {
     "CREATE FUNCTION audit_immutable() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
     " RAISE EXCEPTION 'libvault: audit entries are append-only (%)', TG_OP"
     " USING ERRCODE = 'insufficient_privilege'; END $$",
+    "INSERT INTO generation(n) VALUES (0)",
+};
+
+/* The audit log, schema 8 (docs/postgresql.md "Schema"): every entry in
+ * its log (the city's, '', or a shard's), positions counted per log, the
+ * table partitioned by the hash of the log, PG_PARTS ways; each log's
+ * head row (its newest position, chain head and audit state, MAC'd; made
+ * by the log's first append, locked by every append).  Byte order (COLLATE
+ * "C") for the logs' names, as the store lists them.  The immutability
+ * triggers go on the table (the row one is cloned onto each partition)
+ * and, for TRUNCATE, on each partition too (a statement trigger is not
+ * cloned, and a partition can be truncated by itself).  After tail_ddl
+ * (the trigger function). */
+static const char *const audit_ddl[] = {
+    "CREATE TABLE audit(log text COLLATE \"C\" NOT NULL, pos bigint NOT NULL CHECK (pos > 0),"
+    " entry bytea NOT NULL, head bytea NOT NULL, record_id bytea, \"user\" text NOT NULL,"
+    " flags bigint NOT NULL, PRIMARY KEY (log, pos)) PARTITION BY HASH (log)",
+    "CREATE INDEX audit_by_record ON audit(record_id, log, pos) WHERE record_id IS NOT NULL",
+    "CREATE INDEX audit_by_user ON audit(\"user\", log, pos)",
+    "CREATE TABLE audit_heads(log text COLLATE \"C\" PRIMARY KEY,"
+    " pos bigint NOT NULL CHECK (pos >= 0), head bytea, state bytea, mac bytea)",
     "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit"
     " FOR EACH ROW EXECUTE FUNCTION audit_immutable()",
     "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit"
     " FOR EACH STATEMENT EXECUTE FUNCTION audit_immutable()",
-    "INSERT INTO generation(n) VALUES (0)",
-    "INSERT INTO audit_state(pos) VALUES (0)",
 };
+
+/* The audit tables and audit's partitions, in the schema of the search
+ * path. */
+static int make_audit(pg *c, const char *what)
+{
+    int rc = VAULT_OK;
+    size_t i;
+    char sql[600];
+
+    for (i = 0; i < VAULT_ARRAY_LEN(audit_ddl); i++)
+        GUARD(q(c, NULL, what, audit_ddl[i], NULL));
+    snprintf(sql, sizeof sql,
+             "DO $$ BEGIN FOR n IN 0..%d LOOP"
+             " EXECUTE format('CREATE TABLE %%I PARTITION OF audit FOR VALUES WITH (MODULUS %d,"
+             " REMAINDER %%s)', 'audit_p' || n, n);"
+             " EXECUTE format('CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON %%I"
+             " FOR EACH STATEMENT EXECUTE FUNCTION audit_immutable()', 'audit_p' || n);"
+             " END LOOP; END $$",
+             PG_PARTS - 1, PG_PARTS);
+    GUARD(q(c, NULL, what, sql, NULL));
+cleanup:
+    return rc;
+}
 
 /* The partitioned tables and their PG_PARTS partitions each (TABLE_pN,
  * N the hash remainder), in the schema of the search path. */
@@ -4298,6 +4556,7 @@ static int create_schema(pg *c, const uint8_t key[32])
     GUARD(make_parted(c, "creating the vault tables"));
     for (i = 0; i < VAULT_ARRAY_LEN(tail_ddl); i++)
         GUARD(q(c, NULL, "creating the vault tables", tail_ddl[i], NULL));
+    GUARD(make_audit(c, "creating the vault tables"));
     keycheck_of(kc, key, c->schema);
     memset(&p, 0, sizeof p);
     p_int(&p, STORE_SCHEMA_VERSION);
@@ -4442,7 +4701,7 @@ cleanup:
  * (its key check updated) and generation (bumped) keep their rows. */
 static const char *const rotated_tables[] = {
     "blind_index", "fields", "records", "record_ids", "grade_keys", "meta",
-    "policies",    "audit_state", "checkpoints", "grants", "quota_use",
+    "policies",    "audit_heads", "checkpoints", "grants", "quota_use",
 };
 
 #define ROTATION_MARK_PREFIX "libvault master-key rotation copy of "
@@ -4756,7 +5015,7 @@ static int swap_one(pg *c, const char *live, const char *next, const uint8_t key
                     const char *mark)
 {
     int rc = VAULT_OK, state = 0;
-    char sql[1024]; /* the longest, the comparison: 257 + 6 names of at most 63 */
+    char sql[2048]; /* the longest, the comparison: about 420 + 8 names of at most 63 */
     uint8_t kc[32];
     qp p = {0};
     PGresult *r = NULL;
@@ -4769,19 +5028,23 @@ static int swap_one(pg *c, const char *live, const char *next, const uint8_t key
     GUARD(copy_state(c, &state, next, mark));
     ENSURE(state == 1, VAULT_EINTEGRITY,
            "postgresql: %s: schema %s is not this rotation's copy", c->shown, next);
+    /* each log's newest entry in live, and how many of them the copy
+     * lacks (with that chain head at that position) */
     snprintf(sql, sizeof sql,
-             "SELECT ((SELECT version FROM %s.store_info) = (SELECT version FROM %s.store_info))"
-             "::int::int8, coalesce((SELECT max(pos) FROM %s.audit), 0),"
-             " (SELECT count(*) FROM %s.audit l JOIN %s.audit n USING (pos)"
-             "  WHERE l.pos = (SELECT max(pos) FROM %s.audit) AND l.head = n.head)",
-             live, next, live, live, next, live);
+             "WITH m AS (SELECT log, max(pos) AS pos FROM %s.audit GROUP BY log)"
+             " SELECT ((SELECT version FROM %s.store_info) = (SELECT version FROM %s.store_info))"
+             "::int::int8, (SELECT count(*) FROM m),"
+             " (SELECT count(*) FROM m WHERE NOT EXISTS (SELECT 1 FROM %s.audit l"
+             "  JOIN %s.audit n USING (log, pos) WHERE l.log = m.log AND l.pos = m.pos"
+             "  AND l.head = n.head))",
+             live, live, next, live, next);
     ENSURE(strlen(sql) < sizeof sql - 1, VAULT_EINVALID, "postgresql: rotation: names too long");
     GUARD(q(c, &r, "comparing the copy with the vault", sql, NULL));
     ENSURE(r_int(r, 0, 0) == 1, VAULT_ESTATE,
            "postgresql: %s: the copy's schema version is not the vault's", c->shown);
     last = r_int(r, 0, 1);
-    /* the copy holds the live log, to its last entry, and more */
-    ENSURE(last == 0 || r_int(r, 0, 2) == 1, VAULT_EINTEGRITY,
+    /* the copy holds each live log, to its last entry, and more */
+    ENSURE(last == 0 || r_int(r, 0, 2) == 0, VAULT_EINTEGRITY,
            "postgresql: %s: the copy's audit log does not continue the vault's", c->shown);
     for (i = 0; i < VAULT_ARRAY_LEN(rotated_tables); i++) {
         snprintf(sql, sizeof sql, "DELETE FROM %s.%s", live, rotated_tables[i]);
@@ -4789,8 +5052,10 @@ static int swap_one(pg *c, const char *live, const char *next, const uint8_t key
     }
     for (k = VAULT_ARRAY_LEN(rotated_tables); k > 0; k--)
         GUARD(rows_from(c, live, next, rotated_tables[k - 1], NULL, NULL));
-    p_int(&p, last);
-    GUARD(rows_from(c, live, next, "audit", " WHERE pos > $1", &p));
+    snprintf(sql, sizeof sql,
+             " WHERE pos > coalesce((SELECT max(l.pos) FROM %s.audit l WHERE l.log = %s.audit.log),"
+             " 0)", live, next);
+    GUARD(rows_from(c, live, next, "audit", sql, NULL));
     keycheck_of(kc, key, live);
     memset(&p, 0, sizeof p);
     p_bytes(&p, kc, sizeof kc);

@@ -210,7 +210,7 @@ static const char *const schema_tables =
     /* Book-keeping of this backend (how far the report indexes reach). */
     "CREATE TABLE store_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;";
 
-#define SCHEMA_NOW 7
+#define SCHEMA_NOW 8
 #define STATE_INDEXED "audit_indexed"
 /* Record bodies: format byte, then the fields (docs/storage.md). */
 #define BODY_FORMAT 1
@@ -1354,8 +1354,18 @@ cleanup:
     return rc;
 }
 
-static int sq_audit_head(store_backend *be, int (*fn)(void *arg, const store_audit_head *h),
-                         void *arg)
+/* A vault file is one shard: it keeps the city log only (backend.h,
+ * "The audit log's logs"). */
+static int one_log(const char *log)
+{
+    if (store_log_is_city(log))
+        return VAULT_OK;
+    return vault__err(VAULT_EINVALID,
+                      "database: a vault file keeps one audit log; it has no log '%s'", log);
+}
+
+static int sq_audit_head(store_backend *be, const char *log,
+                         int (*fn)(void *arg, const store_audit_head *h), void *arg)
 {
     sqlc *s = S(be);
     int rc = VAULT_OK, src;
@@ -1363,6 +1373,7 @@ static int sq_audit_head(store_backend *be, int (*fn)(void *arg, const store_aud
     store_audit_head h;
 
     memset(&h, 0, sizeof h);
+    GUARD(one_log(log));
     GUARD(stmt(&st, s, Q_AUDIT_LAST));
     src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
@@ -1460,7 +1471,7 @@ cleanup:
     return rc;
 }
 
-static int sq_audit_write(store_backend *be, store_audit_seal_fn seal, void *arg)
+static int sq_audit_write(store_backend *be, const char *log, store_audit_seal_fn seal, void *arg)
 {
     sqlc *s = S(be);
     int rc = VAULT_OK;
@@ -1472,9 +1483,10 @@ static int sq_audit_write(store_backend *be, store_audit_seal_fn seal, void *arg
     memset(&c, 0, sizeof c);
     c.seal = seal;
     c.arg = arg;
+    GUARD(one_log(log));
     GUARD(stmt(&st, s, Q_AUDIT_APPEND)); /* a write transaction, before the seal */
     /* The write transaction holds the head; the seal sees the last row. */
-    GUARD(sq_audit_head(be, seal_at_head, &c));
+    GUARD(sq_audit_head(be, log, seal_at_head, &c));
     ENSURE(c.n <= VAULT_ARRAY_LEN(c.rows), VAULT_EINVALID, "audit log: too many entries sealed");
     /* Every row follows the one before, the first the head: checked
      * before any is stored, so a refused append stores nothing. */
@@ -1512,6 +1524,7 @@ static int sq_audit_state_put(store_backend *be, const store_audit_state *a, int
     int rc = VAULT_OK;
     sqlite3_stmt *st = NULL;
 
+    GUARD(one_log(a->log));
     GUARD(stmt(&st, s, Q_AUDIT_STATE_SET));
     sqlite3_bind_int64(st, 1, a->pos);
     sqlite3_bind_blob(st, 2, a->state, (int)a->len, SQLITE_STATIC);
@@ -1540,11 +1553,12 @@ static int sq_audit_iter(store_backend *be, store_iter **out, const store_audit_
     int rc = VAULT_OK;
     store_iter *it = NULL;
     int64_t indexed = 0;
-    static const store_audit_filter all = {0, NULL, NULL};
+    static const store_audit_filter all = {NULL, 0, NULL, NULL};
 
     *out = NULL;
     if (!f)
         f = &all; /* every entry */
+    GUARD(one_log(f->log));
     GUARD(iter_new(&it, s, 2));
     if (!f->record_id && !f->user) {
         GUARD(stmt_own(&it->st[1], s,
@@ -1609,6 +1623,7 @@ static int sq_audit_next(store_iter *it, store_audit_row *row)
         it->phase = 1;
     }
     memset(row, 0, sizeof *row);
+    row->log = STORE_LOG_CITY;
     row->pos = sqlite3_column_int64(st, 0);
     row->entry = sqlite3_column_blob(st, 1);
     row->len = (size_t)sqlite3_column_bytes(st, 1);
@@ -1621,9 +1636,29 @@ static int sq_audit_next(store_iter *it, store_audit_row *row)
     return 1;
 }
 
-static int sq_audit_count(store_backend *be, int64_t *out)
+static int sq_audit_count(store_backend *be, const char *log, int64_t *out)
 {
-    return count_query(S(be), Q_AUDIT_COUNT, out, "counting audit entries");
+    int rc = VAULT_OK;
+
+    *out = 0;
+    GUARD(one_log(log));
+    rc = count_query(S(be), Q_AUDIT_COUNT, out, "counting audit entries");
+cleanup:
+    return rc;
+}
+
+/* The one log, when it has entries. */
+static int sq_audit_logs(store_backend *be, int (*fn)(void *arg, const char *log, int64_t pos),
+                         void *arg)
+{
+    int rc = VAULT_OK;
+    int64_t n = 0;
+
+    GUARD(audit_head_pos(S(be), &n));
+    if (n > 0)
+        rc = visited(fn(arg, STORE_LOG_CITY, n));
+cleanup:
+    return rc;
 }
 
 static int akey_by_record(const void *a, const void *b)
@@ -2547,7 +2582,8 @@ static int sq_migrate(store_backend *be, int *from, remac_fn remac, void *arg, p
     /* Schema 6: a column only (NULL for every use counted before). */
     if (version < 6)
         GUARD(exec(s, schema_v6, "migrating to schema 6"));
-    /* Schema 7: PostgreSQL's partitioned layout; nothing in a file. */
+    /* Schema 7: PostgreSQL's partitioned layout; 8: PostgreSQL's audit
+     * log by log (a file keeps one log); nothing in a file. */
     GUARD(set_user_version(s, SCHEMA_NOW));
     /* The statements prepared before refer to the old tables. */
 cleanup:
@@ -2883,6 +2919,7 @@ static int scan_row(void *arg, sqlite3_stmt *st)
     case STORE_ROW_AUDIT: {
         store_audit_row a;
         memset(&a, 0, sizeof a);
+        a.log = STORE_LOG_CITY;
         a.pos = sqlite3_column_int64(st, 0);
         a.entry = sqlite3_column_blob(st, 1);
         a.len = (size_t)sqlite3_column_bytes(st, 1);
@@ -2937,7 +2974,7 @@ static int sq_row_scan(store_backend *be, int kind, int (*fn)(void *arg, int kin
     state_visit sv = {fn, arg};
 
     if (kind == STORE_ROW_AUDIT_STATE)
-        return sq_audit_head(be, state_of_head, &sv);
+        return sq_audit_head(be, STORE_LOG_CITY, state_of_head, &sv);
     if (kind < STORE_ROW_META || kind > STORE_ROW_AUDIT || !sql[kind])
         return vault__err(VAULT_EINVALID, "database: row_scan of unknown kind %d", kind);
     return scan_rows(S(be), sql[kind], scan_row, &v, "scanning rows");
@@ -2989,6 +3026,7 @@ static const store_backend sqlcipher_table = {
     .iter_free = sq_iter_free,
     .deferred_writes = 1,
     .audit_state_put = sq_audit_state_put,
+    .audit_logs = sq_audit_logs,
     .backup_to = sq_backup_to,
     .row_scan = sq_row_scan,
     .destroy = NULL, /* a file: the caller removes it */

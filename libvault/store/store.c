@@ -337,6 +337,11 @@ static void row_bytes(mbuf *m, int kind, const void *row)
         mb_int(m, a->pos);
         mb_bytes(m, a->head, 32);
         mb_bytes(m, a->state, a->len);
+        /* Version 9: another log's state names it (after the state, so
+         * the city log's keeps its older bytes and MAC; the lengths keep
+         * the bytes injective). */
+        if (!store_log_is_city(a->log))
+            mb_str(m, a->log);
         break;
     }
     default:
@@ -427,7 +432,8 @@ int store_open_backend(store **out, store_backend *be, const store_guard *guard,
         mig->from = 0;
     ENSURE(be, VAULT_EINVALID, "store: no backend");
     ENSURE(be->version == STORE_BACKEND_VERSION && be->audit_state_put && be->row_scan &&
-               be->meta_delete && be->quota_count_records && be->quota_add_record, VAULT_ESTATE,
+               be->meta_delete && be->quota_count_records && be->quota_add_record &&
+               be->audit_logs, VAULT_ESTATE,
            "store: backend '%s' has table version %u, this libvault knows %u",
            be->name ? be->name : "?", be->version, (unsigned)STORE_BACKEND_VERSION);
     ENSURE(guard && guard->mac, VAULT_EINVALID, "store: no row guard");
@@ -1046,20 +1052,42 @@ static int seal_counted(void *arg, const store_audit_head *h, store_audit_row *o
     return rc;
 }
 
-int store_audit_seal(store *s, store_audit_seal_fn fn, void *arg)
+/* A log's name as a backend gets it: NULL is the city's; one too long or
+ * with a NUL-free but control byte is refused (a log names a shard). */
+static int log_ok(const char *log)
+{
+    const char *name = store_log_name(log);
+    size_t i, n = strlen(name);
+
+    if (n > STORE_LOG_MAX)
+        return vault__err(VAULT_EINVALID, "store: a log's name is longer than %d bytes",
+                          STORE_LOG_MAX);
+    for (i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return vault__err(VAULT_EINVALID, "store: a log's name has a control character");
+    return VAULT_OK;
+}
+
+int store_audit_seal_in(store *s, const char *log, store_audit_seal_fn fn, void *arg)
 {
     int rc = VAULT_OK;
     seal_loop c = {fn, arg, 0, 0};
 
     TX_WRITE(s);
+    GUARD(log_ok(log));
     /* Again only while the callback filled every row it was offered: a
      * call that filled fewer had nothing more (or stopped on purpose). */
     do {
         c.last = 0;
-        GUARD(s->be->audit_write(s->be, seal_counted, &c));
+        GUARD(s->be->audit_write(s->be, store_log_name(log), seal_counted, &c));
     } while (c.last > 0 && c.last == c.cap);
 cleanup:
     return rc;
+}
+
+int store_audit_seal(store *s, store_audit_seal_fn fn, void *arg)
+{
+    return store_audit_seal_in(s, STORE_LOG_CITY, fn, arg);
 }
 
 typedef struct last_out {
@@ -1086,9 +1114,10 @@ static int last_fn(void *arg, const store_audit_head *h)
     return VAULT_OK;
 }
 
-int store_audit_last(int64_t *out_pos, uint8_t **out_entry, size_t *out_len, uint8_t head[32],
-                     store *s)
+int store_audit_last_in(int64_t *out_pos, uint8_t **out_entry, size_t *out_len, uint8_t head[32],
+                        store *s, const char *log)
 {
+    int rc = VAULT_OK;
     last_out c = {out_pos, out_entry, out_len, head};
 
     TX_READ(s);
@@ -1096,7 +1125,16 @@ int store_audit_last(int64_t *out_pos, uint8_t **out_entry, size_t *out_len, uin
     *out_entry = NULL;
     *out_len = 0;
     memset(head, 0, 32);
-    return s->be->audit_head(s->be, last_fn, &c);
+    GUARD(log_ok(log));
+    rc = s->be->audit_head(s->be, store_log_name(log), last_fn, &c);
+cleanup:
+    return rc;
+}
+
+int store_audit_last(int64_t *out_pos, uint8_t **out_entry, size_t *out_len, uint8_t head[32],
+                     store *s)
+{
+    return store_audit_last_in(out_pos, out_entry, out_len, head, s, STORE_LOG_CITY);
 }
 
 static int audit_scan_filter(store *s, const store_audit_filter *f, store_audit_fn fn, void *arg)
@@ -1118,18 +1156,28 @@ cleanup:
     return rc;
 }
 
-int store_audit_scan(store *s, int64_t after_pos, store_audit_fn fn, void *arg)
+int store_audit_scan_in(store *s, const char *log, int64_t after_pos, store_audit_fn fn,
+                        void *arg)
 {
-    store_audit_filter f = {after_pos, NULL, NULL};
+    int rc = VAULT_OK;
+    store_audit_filter f = {store_log_name(log), after_pos, NULL, NULL};
 
     TX_READ(s);
-    return audit_scan_filter(s, &f, fn, arg);
+    GUARD(log_ok(log));
+    rc = audit_scan_filter(s, &f, fn, arg);
+cleanup:
+    return rc;
+}
+
+int store_audit_scan(store *s, int64_t after_pos, store_audit_fn fn, void *arg)
+{
+    return store_audit_scan_in(s, STORE_LOG_CITY, after_pos, fn, arg);
 }
 
 int store_audit_scan_record(store *s, const uint8_t record_id[VAULT_ID_BYTES], store_audit_fn fn,
                             void *arg)
 {
-    store_audit_filter f = {0, record_id, NULL};
+    store_audit_filter f = {STORE_LOG_CITY, 0, record_id, NULL};
 
     TX_READ(s);
     return audit_scan_filter(s, &f, fn, arg);
@@ -1137,27 +1185,80 @@ int store_audit_scan_record(store *s, const uint8_t record_id[VAULT_ID_BYTES], s
 
 int store_audit_scan_user(store *s, const char *user, store_audit_fn fn, void *arg)
 {
-    store_audit_filter f = {0, NULL, user};
+    store_audit_filter f = {STORE_LOG_CITY, 0, NULL, user};
 
     TX_READ(s);
     return audit_scan_filter(s, &f, fn, arg);
 }
 
-int store_audit_count(int64_t *out, store *s)
+int store_audit_count_in(int64_t *out, store *s, const char *log)
 {
+    int rc = VAULT_OK;
+
     TX_READ(s);
-    return s->be->audit_count(s->be, out);
+    GUARD(log_ok(log));
+    rc = s->be->audit_count(s->be, store_log_name(log), out);
+cleanup:
+    return rc;
 }
 
-int store_audit_state_put(store *s, int64_t prev_pos, int64_t pos, const uint8_t head[32],
-                          const uint8_t *state, size_t len)
+int store_audit_count(int64_t *out, store *s)
+{
+    return store_audit_count_in(out, s, STORE_LOG_CITY);
+}
+
+typedef struct logs_cb {
+    int (*fn)(void *arg, const char *log, int64_t pos);
+    void *arg;
+    int n;
+    char last[STORE_LOG_MAX + 1];
+} logs_cb;
+
+/* Each log once, the city's first, the others in byte order: a backend
+ * that names one twice or out of order is refused. */
+static int logs_fn(void *arg, const char *log, int64_t pos)
+{
+    logs_cb *c = arg;
+    int rc = VAULT_OK;
+
+    ENSURE(log && strlen(log) <= STORE_LOG_MAX && pos > 0, VAULT_EINTEGRITY,
+           "audit log: the store lists a log without a name or entries");
+    ENSURE(c->n == 0 || strcmp(c->last, log) < 0, VAULT_EINTEGRITY,
+           "audit log: the store lists its logs out of order");
+    snprintf(c->last, sizeof c->last, "%s", log);
+    c->n++;
+    rc = c->fn(c->arg, log, pos);
+cleanup:
+    return rc;
+}
+
+int store_audit_logs(store *s, int (*fn)(void *arg, const char *log, int64_t pos), void *arg)
+{
+    logs_cb c;
+
+    TX_READ(s);
+    memset(&c, 0, sizeof c);
+    c.fn = fn;
+    c.arg = arg;
+    return s->be->audit_logs(s->be, logs_fn, &c);
+}
+
+int store_many_logs(const store *s)
+{
+    return s->be->many_logs;
+}
+
+int store_audit_state_put_in(store *s, const char *log, int64_t prev_pos, int64_t pos,
+                             const uint8_t head[32], const uint8_t *state, size_t len)
 {
     int rc = VAULT_OK;
     store_audit_state a;
 
     TX_WRITE(s);
     memset(&a, 0, sizeof a);
+    GUARD(log_ok(log));
     ENSURE(pos > 0 && state && len > 0, VAULT_EINVALID, "store: an audit state needs its entry");
+    a.log = store_log_name(log);
     a.pos = pos;
     memcpy(a.head, head, 32);
     a.state = state;
@@ -1168,8 +1269,15 @@ cleanup:
     return rc;
 }
 
+int store_audit_state_put(store *s, int64_t prev_pos, int64_t pos, const uint8_t head[32],
+                          const uint8_t *state, size_t len)
+{
+    return store_audit_state_put_in(s, STORE_LOG_CITY, prev_pos, pos, head, state, len);
+}
+
 typedef struct state_out {
     store *s;
+    const char *log;
     int64_t *pos;
     uint8_t *out;
     size_t cap, *len;
@@ -1188,6 +1296,7 @@ static int state_fn(void *arg, const store_audit_head *h)
      * what a missing state means). */
     if (!store_head_state(&a, h))
         return VAULT_OK;
+    a.log = c->log;
     snprintf(what, sizeof what, "of entry %lld", (long long)h->pos);
     GUARD(row_check(c->s, STORE_ROW_AUDIT_STATE, &a, h->state_mac, what));
     ENSURE(h->state_len <= c->cap, VAULT_EINTEGRITY, "audit log: the audit state is too long");
@@ -1197,14 +1306,24 @@ cleanup:
     return rc;
 }
 
-int store_audit_state_get(int64_t *out_pos, uint8_t *out, size_t cap, size_t *out_len, store *s)
+int store_audit_state_get_in(int64_t *out_pos, uint8_t *out, size_t cap, size_t *out_len,
+                             store *s, const char *log)
 {
-    state_out c = {s, out_pos, out, cap, out_len};
+    int rc = VAULT_OK;
+    state_out c = {s, store_log_name(log), out_pos, out, cap, out_len};
 
     TX_READ(s);
     *out_pos = 0;
     *out_len = 0;
-    return s->be->audit_head(s->be, state_fn, &c);
+    GUARD(log_ok(log));
+    rc = s->be->audit_head(s->be, store_log_name(log), state_fn, &c);
+cleanup:
+    return rc;
+}
+
+int store_audit_state_get(int64_t *out_pos, uint8_t *out, size_t cap, size_t *out_len, store *s)
+{
+    return store_audit_state_get_in(out_pos, out, cap, out_len, s, STORE_LOG_CITY);
 }
 
 int store_audit_index(store *s)
@@ -1424,6 +1543,7 @@ typedef struct copy_ctx {
     uint8_t *bytes[COPY_AUDIT_BATCH];
     size_t nrows, sealed;
     int64_t last_pos;
+    char log[STORE_LOG_MAX + 1]; /* the log of the buffered rows (rows come by log) */
 } copy_ctx;
 
 /* Each row's MAC (checked against the source's key) must also be the
@@ -1507,7 +1627,7 @@ static int copy_flush(copy_ctx *c)
 
     while (c->sealed < c->nrows) {
         before = c->sealed;
-        GUARD(c->to->be->audit_write(c->to->be, seal_copy, c));
+        GUARD(c->to->be->audit_write(c->to->be, c->log, seal_copy, c));
         ENSURE(c->sealed > before, VAULT_ERROR, "store copy: the target took no audit row");
     }
 cleanup:
@@ -1524,6 +1644,16 @@ static int copy_audit_row(copy_ctx *c, const store_audit_row *a)
 
     ENSURE(a->entry && a->head && a->user, VAULT_EINTEGRITY,
            "store copy: the audit entry at position %lld is incomplete", (long long)a->pos);
+    ENSURE(strlen(store_log_name(a->log)) <= STORE_LOG_MAX, VAULT_EINTEGRITY,
+           "store copy: an audit entry's log name is too long");
+    if (strcmp(store_log_name(a->log), c->log) != 0) {
+        /* the next log: the rows of the one before go first */
+        ENSURE(strcmp(store_log_name(a->log), c->log) > 0, VAULT_EINTEGRITY,
+               "store copy: the source's audit rows are not in log order");
+        GUARD(copy_flush(c));
+        snprintf(c->log, sizeof c->log, "%s", store_log_name(a->log));
+        c->last_pos = 0;
+    }
     ENSURE(a->pos == c->last_pos + 1, VAULT_EINTEGRITY,
            "store copy: audit position %lld follows %lld: the source's log has a gap",
            (long long)a->pos, (long long)c->last_pos);
@@ -1534,6 +1664,7 @@ static int copy_audit_row(copy_ctx *c, const store_audit_row *a)
     c->bytes[c->nrows] = b;
     r = &c->rows[c->nrows++];
     *r = *a;
+    r->log = NULL; /* the append's: c->log */
     p = b;
     memcpy(p, a->entry, a->len);
     r->entry = p;
@@ -1642,6 +1773,43 @@ static int any_row(void *arg, int kind, const void *row)
     return 1; /* one is enough */
 }
 
+/* The entries of every log, summed. */
+static int sum_log(void *arg, const char *log, int64_t pos)
+{
+    (void)log;
+    *(int64_t *)arg += pos;
+    return 0;
+}
+
+/* Every log's newest position, in a list "log\0pos" (for the check after
+ * a copy): *n of them. */
+typedef struct log_list {
+    char (*name)[STORE_LOG_MAX + 1];
+    int64_t *pos;
+    size_t n, cap;
+} log_list;
+
+static int list_log(void *arg, const char *log, int64_t pos)
+{
+    log_list *l = arg;
+
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        void *a = realloc(l->name, cap * sizeof *l->name), *b;
+        if (!a)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        l->name = a;
+        b = realloc(l->pos, cap * sizeof *l->pos);
+        if (!b)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        l->pos = b;
+        l->cap = cap;
+    }
+    snprintf(l->name[l->n], sizeof l->name[l->n], "%s", log);
+    l->pos[l->n++] = pos;
+    return 0;
+}
+
 static int count_row(void *arg, int kind, const void *row)
 {
     (void)kind;
@@ -1664,6 +1832,7 @@ static int copy_run(store_copy_stats *out, store *from, store *to, const store_r
     int rc = VAULT_OK, own_snapshot = 0, began = 0, some = 0;
     copy_ctx *c = NULL;
     int64_t records = 0, entries = 0;
+    log_list logs = {0};
     uint64_t small = 0;
     size_t i;
 
@@ -1691,7 +1860,7 @@ static int copy_run(store_copy_stats *out, store *from, store *to, const store_r
         if (copy_order[i] != STORE_ROW_RECORD && copy_order[i] != STORE_ROW_AUDIT)
             GUARD(to->be->row_scan(to->be, copy_order[i], any_row, &some));
     GUARD(to->be->record_count(to->be, &records));
-    GUARD(to->be->audit_count(to->be, &entries));
+    GUARD(to->be->audit_logs(to->be, sum_log, &entries));
     ENSURE(!some && records == 0 && entries == 0, VAULT_EEXISTS,
            "store copy: the target store is not empty (it holds %s): nothing copied",
            records ? "records" : entries ? "audit entries" : "rows of a vault");
@@ -1700,7 +1869,9 @@ static int copy_run(store_copy_stats *out, store *from, store *to, const store_r
         if (copy_order[i] != STORE_ROW_RECORD && copy_order[i] != STORE_ROW_AUDIT)
             GUARD(from->be->row_scan(from->be, copy_order[i], count_row, &small));
     GUARD(from->be->record_count(from->be, &records));
-    GUARD(from->be->audit_count(from->be, &entries));
+    GUARD(from->be->audit_logs(from->be, list_log, &logs));
+    for (i = 0; i < logs.n; i++)
+        entries += logs.pos[i];
     c->total = small + (uint64_t)records + (uint64_t)entries;
     if (to->be->bulk_begin)
         GUARD(to->be->bulk_begin(to->be, (size_t)records));
@@ -1714,17 +1885,25 @@ static int copy_run(store_copy_stats *out, store *from, store *to, const store_r
     if (to->be->bulk_end)
         GUARD(to->be->bulk_end(to->be));
     GUARD(to->be->audit_index(to->be));
-    /* What went in is what the source holds. */
+    /* What went in is what the source holds: its records, and each of
+     * its logs to the same position. */
     {
         int64_t n = 0;
         GUARD(to->be->record_count(to->be, &n));
         ENSURE(n == records, VAULT_EINTEGRITY,
                "store copy: %lld records copied of the source's %lld", (long long)n,
                (long long)records);
-        GUARD(to->be->audit_count(to->be, &n));
+        for (i = 0; i < logs.n; i++) {
+            GUARD(to->be->audit_count(to->be, logs.name[i], &n));
+            ENSURE(n == logs.pos[i], VAULT_EINTEGRITY,
+                   "store copy: the target's log%s%s ends at %lld, the source's at %lld",
+                   logs.name[i][0] ? " " : "", logs.name[i], (long long)n,
+                   (long long)logs.pos[i]);
+        }
+        n = 0;
+        GUARD(to->be->audit_logs(to->be, sum_log, &n));
         ENSURE(n == entries, VAULT_EINTEGRITY,
-               "store copy: the target's log ends at %lld, the source's at %lld", (long long)n,
-               (long long)entries);
+               "store copy: the target has audit entries the source has not");
     }
     began = 0;
     GUARD(store_commit(to));
@@ -1740,6 +1919,8 @@ cleanup:
     if (rc < 0 && out)
         memset(out, 0, sizeof *out);
     free(c);
+    free(logs.name);
+    free(logs.pos);
     return rc;
 }
 

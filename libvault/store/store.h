@@ -31,8 +31,10 @@
  * 7 PostgreSQL's partitioned tables and id directory (docs/postgresql.md
  * "Partitions"; a SQLCipher file changes only its version, so that no
  * older libvault opens a partitioned PostgreSQL vault and writes records
- * without their directory rows). */
-#define STORE_SCHEMA_VERSION 7
+ * without their directory rows), 8 PostgreSQL's audit log by log (audit
+ * keyed by (log, pos), partitioned by log; the head rows audit_heads; a
+ * file changes only its version again: it keeps the one city log). */
+#define STORE_SCHEMA_VERSION 8
 #define STORE_BUSY_TIMEOUT_MS 10000
 /* SQLCipher page size (PRAGMA cipher_page_size) of new vaults: 4 KiB, as
  * SQLCipher 4 and most file systems use.  Vaults created with 1 KiB pages
@@ -261,6 +263,30 @@ int store_audit_state_get(int64_t *out_pos, uint8_t *out, size_t cap, size_t *ou
                           store *s) VAULT_MUST_CHECK;
 /* Bring the report indexes up to the head (at checkpoints). */
 int store_audit_index(store *s) VAULT_MUST_CHECK;
+
+/* The calls above act on the city log (STORE_LOG_CITY, store/backend.h);
+ * these on the log they name (NULL: the city log), each as its namesake
+ * does.  A backend without many_logs refuses any other log with
+ * VAULT_EINVALID.  store_audit_scan_in visits that log's entries only. */
+int store_audit_seal_in(store *s, const char *log, store_audit_seal_fn fn,
+                        void *arg) VAULT_MUST_CHECK;
+int store_audit_last_in(int64_t *out_pos, uint8_t **out_entry, size_t *out_len, uint8_t head[32],
+                        store *s, const char *log) VAULT_MUST_CHECK;
+int store_audit_scan_in(store *s, const char *log, int64_t after_pos, store_audit_fn fn,
+                        void *arg) VAULT_MUST_CHECK;
+int store_audit_count_in(int64_t *out, store *s, const char *log) VAULT_MUST_CHECK;
+int store_audit_state_put_in(store *s, const char *log, int64_t prev_pos, int64_t pos,
+                             const uint8_t head[32], const uint8_t *state,
+                             size_t len) VAULT_MUST_CHECK;
+int store_audit_state_get_in(int64_t *out_pos, uint8_t *out, size_t cap, size_t *out_len,
+                             store *s, const char *log) VAULT_MUST_CHECK;
+/* Every log that has entries, the city log first, then by name (byte
+ * order), with its newest position; fn returns 0 to go on, > 0 to stop,
+ * < 0 to fail (returned).  In a transaction. */
+int store_audit_logs(store *s, int (*fn)(void *arg, const char *log, int64_t pos),
+                     void *arg) VAULT_MUST_CHECK;
+/* 1 when the store keeps logs besides the city log (PostgreSQL). */
+int store_many_logs(const store *s);
 
 /* Signed checkpoints (C2SP notes) by tree size, MAC'd. */
 int store_checkpoint_add(store *s, uint64_t size, const char *note, int64_t now) VAULT_MUST_CHECK;

@@ -11,7 +11,7 @@ VAULTCTL=$1
 
 # The newest store schema this code writes (libvault/store/store.h
 # STORE_SCHEMA_VERSION).
-SCHEMA_NOW=7
+SCHEMA_NOW=8
 # Audit entries the first open appends: the store_migrate entry, and
 # audit_key_pin (the v1 keys file pins no audit key: it is pinned then).
 MIGRATION_ENTRIES=2

@@ -17,7 +17,7 @@ VAULTCTL=$1
 
 # The newest store schema this code writes (libvault/store/store.h
 # STORE_SCHEMA_VERSION); each case's SQL has a form for 2 and for 3.
-SCHEMA_NOW=7
+SCHEMA_NOW=8
 
 hdr=$(sed -n 's/^#define STORE_SCHEMA_VERSION \([0-9][0-9]*\).*/\1/p' "$SRC/libvault/store/store.h" 2>/dev/null)
 if [ -n "$hdr" ] && [ "$hdr" != "$SCHEMA_NOW" ]; then

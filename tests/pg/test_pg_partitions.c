@@ -8,7 +8,14 @@
  *  - a vault of the first, unpartitioned layout is partitioned when its
  *    owner opens it, its rows, privileges and audit chain intact;
  *  - and refused, untouched, when a role that does not own it opens it, or
- *    when what a DBA added to the tables would be lost. */
+ *    when what a DBA added to the tables would be lost;
+ *  - the audit log is kept by log (schema 8): partitioned by log, each
+ *    log's head row in audit_heads, TRUNCATE refused on the table and on
+ *    each partition; a vault of schema 7 (one log: audit by pos and the
+ *    one-row audit_state) is brought to it when its owner opens it, every
+ *    entry in the city log, the state in its head row, the privileges
+ *    carried, its chain verifying; refused, untouched, when a DBA's index
+ *    on the log would be lost. */
 #include "pg/pgtest.h"
 
 #define NPER 4 /* residents per district */
@@ -69,6 +76,14 @@ static int64_t parted_count(const char *schema)
                              " AND k.relname IN ('record_ids', 'records', 'fields', 'blind_index')");
 }
 
+/* 1 when the schema's audit table is partitioned (by log). */
+static int64_t audit_parted(const char *schema)
+{
+    return dba_count(schema, "SELECT count(*) FROM pg_partitioned_table p JOIN pg_class k"
+                             " ON k.oid = p.partrelid WHERE k.relnamespace = '%s'::regnamespace"
+                             " AND k.relname = 'audit'");
+}
+
 static void test_new_vault_partitioned(void **state)
 {
     char ids[NDISTRICT * NPER][VAULT_ID_HEX_SIZE];
@@ -81,7 +96,7 @@ static void test_new_vault_partitioned(void **state)
     assert_int_equal(parted_count("parts"), 4);
     assert_int_equal(dba_count("parts", "SELECT count(*) FROM pg_inherits i JOIN pg_class k"
                                         " ON k.oid = i.inhrelid WHERE k.relkind = 'r' AND"
-                                        " k.relnamespace = 'parts'::regnamespace"), 4 * 8);
+                                        " k.relnamespace = 'parts'::regnamespace"), 5 * 8);
     /* one directory row per record, naming its shard */
     assert_int_equal(dba_count("parts", "SELECT count(*) FROM parts.record_ids"), NDISTRICT * NPER);
     assert_int_equal(dba_count("parts", "SELECT count(*) FROM parts.records r JOIN parts.record_ids d"
@@ -99,7 +114,15 @@ static void test_new_vault_partitioned(void **state)
                                         " GROUP BY shard HAVING count(DISTINCT tableoid) = 1) x"),
                      NDISTRICT);
     assert_int_equal(dba_count("parts", "SELECT count(*) FROM ONLY parts.records"), 0);
-    assert_int_equal(dba_count("parts", "SELECT version FROM parts.store_info"), 7);
+    assert_int_equal(dba_count("parts", "SELECT version FROM parts.store_info"), 8);
+    /* the audit log by log: every entry of these calls in the city log */
+    assert_int_equal(audit_parted("parts"), 1);
+    assert_true(dba_count("parts", "SELECT count(*) FROM parts.audit WHERE log = ''") > 0);
+    assert_int_equal(dba_count("parts", "SELECT count(*) FROM parts.audit WHERE log <> ''"), 0);
+    assert_int_equal(dba_count("parts", "SELECT count(*) FROM parts.audit_heads"), 1);
+    assert_int_equal(dba_count("parts", "SELECT count(*) FROM parts.audit_heads h WHERE h.pos ="
+                                        " (SELECT max(pos) FROM parts.audit WHERE log = h.log)"
+                                        " AND h.state IS NOT NULL"), 1);
     /* the blind index is spread by digest: more than one partition */
     assert_true(dba_count("parts", "SELECT count(DISTINCT tableoid) FROM parts.blind_index") > 1);
     expect_residents(v, ids);
@@ -200,7 +223,7 @@ static void test_first_layout_partitioned_on_open(void **state)
     entries = dba_count("older", "SELECT count(*) FROM %s.audit");
     assert_int_equal(open_vault(&v, "older"), 0);
     assert_int_equal(parted_count("older"), 4);
-    assert_int_equal(dba_count("older", "SELECT version FROM %s.store_info"), 7);
+    assert_int_equal(dba_count("older", "SELECT version FROM %s.store_info"), 8);
     /* the new tables and their partitions are the old tables' owner's */
     assert_int_equal(dba_count("older", "SELECT count(*) FROM pg_class WHERE relnamespace ="
                                         " '%s'::regnamespace AND relkind IN ('r', 'p') AND"
@@ -316,6 +339,111 @@ static void test_first_layout_refused(void **state)
     vault_close(v);
 }
 
+/* The audit tables back as schema 7 had them: audit keyed by pos, the
+ * one-row audit_state, the immutability triggers (the city log's rows and
+ * state kept). */
+#define TO_SCHEMA7_AUDIT                                                                         \
+    "BEGIN; SET LOCAL search_path = %s;"                                                         \
+    "CREATE TEMP TABLE a7 AS SELECT pos, entry, head, record_id, \"user\", flags FROM audit"      \
+    " WHERE log = '';"                                                                           \
+    "CREATE TEMP TABLE s7 AS SELECT pos, head, state, mac FROM audit_heads WHERE log = '';"       \
+    "DROP TABLE audit, audit_heads;"                                                             \
+    "CREATE TABLE audit(pos bigint PRIMARY KEY CHECK (pos > 0), entry bytea NOT NULL,"          \
+    " head bytea NOT NULL, record_id bytea, \"user\" text NOT NULL, flags bigint NOT NULL);"      \
+    "CREATE INDEX audit_by_record ON audit(record_id, pos) WHERE record_id IS NOT NULL;"         \
+    "CREATE INDEX audit_by_user ON audit(\"user\", pos);"                                         \
+    "CREATE TABLE audit_state(one boolean PRIMARY KEY DEFAULT true CHECK (one),"                 \
+    " pos bigint NOT NULL, head bytea, state bytea, mac bytea);"                                 \
+    "INSERT INTO audit SELECT * FROM a7 ORDER BY pos;"                                           \
+    "INSERT INTO audit_state(pos, head, state, mac) SELECT pos, head, state, mac FROM s7;"       \
+    "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit"                            \
+    " FOR EACH ROW EXECUTE FUNCTION audit_immutable();"                                          \
+    "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit"                                  \
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_immutable();"                                    \
+    "UPDATE store_info SET version = 7; COMMIT"
+
+/* A DBA's statement that the server must refuse with sqlstate. */
+static void dba_refused(const char *sql, const char *sqlstate)
+{
+    PGconn *c = PQconnectdb(pg_uri);
+    PGresult *r;
+
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+    assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), sqlstate);
+    PQclear(r);
+    PQfinish(c);
+}
+
+static void test_schema7_log_kept_by_log(void **state)
+{
+    char ids[NDISTRICT * NPER][VAULT_ID_HEX_SIZE];
+    vault *v = NULL;
+    int64_t entries, head;
+
+    (void)state;
+    make_vault("onelog");
+    assert_int_equal(open_vault(&v, "onelog"), 0);
+    add_residents(v, ids);
+    verify_log(v, "before");
+    vault_close(v);
+    /* TRUNCATE: refused on the table and on a partition by itself */
+    dba_refused("TRUNCATE onelog.audit", "42501");
+    dba_refused("TRUNCATE onelog.audit_p3", "42501");
+    dba_exec("onelog", TO_SCHEMA7_AUDIT);
+    dba_exec("onelog", "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname ="
+                       " 'pt_auditor') THEN CREATE ROLE pt_auditor; END IF; END $$;"
+                       "GRANT SELECT, INSERT ON %s.audit TO pt_auditor;"
+                       "GRANT SELECT, UPDATE ON %s.audit_state TO pt_auditor");
+    entries = dba_count("onelog", "SELECT count(*) FROM %s.audit");
+    head = dba_count("onelog", "SELECT pos FROM %s.audit_state");
+    assert_int_equal(head, entries);
+    assert_int_equal(audit_parted("onelog"), 0);
+
+    /* a DBA's index on the log would be lost: refused by name, untouched */
+    dba_exec("onelog", "CREATE INDEX dba_audit_flags ON %s.audit(flags)");
+    assert_int_equal(open_vault(&v, "onelog"), VAULT_ESTATE);
+    assert_null(v);
+    assert_non_null(strstr(vault_error_last(), "dba_audit_flags"));
+    assert_int_equal(dba_count("onelog", "SELECT version FROM %s.store_info"), 7);
+    assert_int_equal(dba_count("onelog", "SELECT count(*) FROM %s.audit"), entries);
+    assert_int_equal(audit_parted("onelog"), 0);
+    dba_exec("onelog", "DROP INDEX %s.dba_audit_flags");
+
+    /* the owner's open keeps the log by log */
+    assert_int_equal(open_vault(&v, "onelog"), 0);
+    assert_int_equal(dba_count("onelog", "SELECT version FROM %s.store_info"), 8);
+    assert_int_equal(audit_parted("onelog"), 1);
+    assert_int_equal(dba_count("onelog", "SELECT count(*) FROM %s.audit WHERE log <> ''"), 0);
+    /* every entry kept, and the open's own after them */
+    assert_true(dba_count("onelog", "SELECT count(*) FROM %s.audit WHERE log = ''") > entries);
+    assert_int_equal(dba_count("onelog", "SELECT count(*) FROM %s.audit WHERE log = ''"),
+                     dba_count("onelog", "SELECT max(pos) FROM %s.audit WHERE log = ''"));
+    assert_int_equal(dba_count("onelog", "SELECT (to_regclass('%s.audit_state') IS NULL"
+                                         " AND to_regclass('%s.audit_v7') IS NULL)::int"), 1);
+    /* the privileges carried: INSERT on the head rows too (a new log's
+     * first append makes its row), never UPDATE on the entries */
+    assert_int_equal(dba_count("onelog", "SELECT has_table_privilege('pt_auditor', '%s.audit', 'INSERT')::int"
+                                         " + has_table_privilege('pt_auditor', '%s.audit', 'SELECT')::int"
+                                         " + has_table_privilege('pt_auditor', '%s.audit_heads', 'UPDATE')::int"
+                                         " + has_table_privilege('pt_auditor', '%s.audit_heads', 'INSERT')::int"
+                                         " + (NOT has_table_privilege('pt_auditor', '%s.audit',"
+                                         " 'UPDATE'))::int"),
+                     5);
+    dba_refused("TRUNCATE onelog.audit_p5", "42501");
+    dba_refused("DELETE FROM onelog.audit WHERE pos = 1", "42501");
+    expect_residents(v, ids);
+    verify_log(v, "after");
+    vault_close(v);
+    /* opened again: nothing more to do */
+    entries = dba_count("onelog", "SELECT count(*) FROM %s.audit");
+    assert_int_equal(open_vault(&v, "onelog"), 0);
+    verify_log(v, "again");
+    vault_close(v);
+    assert_true(dba_count("onelog", "SELECT count(*) FROM %s.audit") >= entries);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_directory_unique),
         cmocka_unit_test(test_first_layout_partitioned_on_open),
         cmocka_unit_test(test_first_layout_refused),
+        cmocka_unit_test(test_schema7_log_kept_by_log),
     };
 
     return pgtest_run("test_pg_partitions", tests, sizeof tests / sizeof tests[0]);

@@ -133,7 +133,7 @@ verify_caught "d: the audit public key replaced" "integrity\|signature"
 
 # ---- e. the audit state ----
 fresh state || exit 1
-tamper "e" "UPDATE state.audit_state SET state = set_byte(state, 3, get_byte(state, 3) # 1)" &&
+tamper "e" "UPDATE state.audit_heads SET state = set_byte(state, 3, get_byte(state, 3) # 1) WHERE log = ''" &&
     caught "e: the audit state changed, then a read" integrity "$A_PHONE" -- \
         vc "${OFFICER[@]}" record get "$RA" --fields phone
 
@@ -186,7 +186,8 @@ GRANT USAGE ON SCHEMA app TO vaultd_app;
 GRANT SELECT ON ALL TABLES IN SCHEMA app TO vaultd_app;
 GRANT INSERT, UPDATE, DELETE ON app.meta, app.policies, app.grade_keys, app.record_ids, app.records,
       app.fields, app.blind_index, app.checkpoints, app.grants, app.quota_use TO vaultd_app;
-GRANT UPDATE ON app.generation, app.audit_state TO vaultd_app;
+GRANT UPDATE ON app.generation TO vaultd_app;
+GRANT INSERT, UPDATE ON app.audit_heads TO vaultd_app;
 GRANT INSERT ON app.audit TO vaultd_app;
 GRANT USAGE ON SCHEMA app_rkeys TO vaultd_app;
 GRANT SELECT ON ALL TABLES IN SCHEMA app_rkeys TO vaultd_app;
@@ -215,6 +216,8 @@ app_refused() { # app_refused WHAT SQL: vaultd_app may not
 app_refused "UPDATE audit rows" "UPDATE app.audit SET flags = flags + 1"
 app_refused "DELETE audit rows" "DELETE FROM app.audit WHERE pos = 2"
 app_refused "TRUNCATE audit" "TRUNCATE app.audit"
+app_refused "TRUNCATE a partition of audit" "TRUNCATE app.audit_p0"
+app_refused "DELETE a head row" "DELETE FROM app.audit_heads"
 app_refused "create a table in the vault's schema" "CREATE TABLE app.extra(x int)"
 app_refused "create a table in public" "CREATE TABLE public.extra(x int)"
 app_refused "drop the trigger" "ALTER TABLE app.audit DISABLE TRIGGER audit_no_change"

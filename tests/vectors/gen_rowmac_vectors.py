@@ -142,6 +142,9 @@ def rows():
     # tree of size 3: size, two live roots, 'T' and a trust digest)
     state = struct.pack("<Q", 3) + seq(0x40, 64) + b"T" + seq(0xE0, 32)
     out.append(("audit_state_3", AUDIT_STATE, [i64(3), item(seq(0x20, 32)), item(state)]))
+    # the same on a shard's log (table version 9): the log's name follows
+    out.append(("audit_state_3_log", AUDIT_STATE,
+                [i64(3), item(seq(0x20, 32)), item(state), s("hangzhou/xihu")]))
     # position 1, the old 64-slot form of a tree of size 1 (no trust digest)
     state = struct.pack("<Q", 1) + seq(0x01, 64 * 32)
     out.append(("audit_state_legacy", AUDIT_STATE, [i64(1), item(seq(0x60, 32)), item(state)]))
