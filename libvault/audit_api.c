@@ -468,20 +468,27 @@ static int verify_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
 
 size_t vault_audit_notes_max(void) { return VAULT_AUDIT_NOTES_MAX; }
 
+static int tree_state_check_in(af_verifier *ver, vault *v, const char *log);
+
+static int tree_state_check(af_verifier *ver, vault *v)
+{
+    return tree_state_check_in(ver, v, STORE_LOG_CITY);
+}
+
 /* After a clean scan: the Merkle state the vault keeps for appends (on
  * the newest entry, written in every appending transaction) must describe
  * the same log.  Entries cut from the end take the state with them, and
  * a state put back with them shows the size it covers: both show up
  * here; someone who also rewrites it (with the row-MAC key) is caught only
  * by a checkpoint kept outside the vault. */
-static int tree_state_check(af_verifier *ver, vault *v)
+static int tree_state_check_in(af_verifier *ver, vault *v, const char *log)
 {
     af_merkle kept;
     uint8_t a[32], b[32];
     af_verify_result *r = &ver->res;
     unsigned long long have = (unsigned long long)ver->tree.size;
     int missing = 0;
-    int rc = audit__tree_load(&kept, &missing, v);
+    int rc = audit__tree_load_in(&kept, &missing, v, log);
 
     if (rc == VAULT_EINTEGRITY && missing) {
         af_verify_set(r, AF_TRUNCATED, have + 1,
@@ -671,6 +678,96 @@ cleanup:
     return rc;
 }
 
+/* The shard logs (a store with many_logs: docs/postgresql.md "Per-shard
+ * chains"), after a clean city log: each its own chain, positions and
+ * Merkle tree from entry 1, checked as the city log's are, and its kept
+ * tree state; the first finding goes to *res, its message naming the log.
+ * (Their heads are not in a city checkpoint yet: a shard log is verified
+ * against itself and its MAC'd state.) */
+typedef struct shard_list {
+    char (*name)[STORE_LOG_MAX + 1];
+    size_t n, cap;
+    uint64_t entries;
+} shard_list;
+
+static int shard_seen(void *arg, const char *log, int64_t pos)
+{
+    shard_list *l = arg;
+
+    l->entries += (uint64_t)pos;
+    if (!*log)
+        return 0; /* the city log: verified above */
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        void *grown = realloc(l->name, cap * sizeof *l->name);
+        if (!grown)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        l->name = grown;
+        l->cap = cap;
+    }
+    snprintf(l->name[l->n++], sizeof l->name[0], "%s", log);
+    return 0;
+}
+
+/* One log's entries after `after` through c's verifier, on its worker.
+ * The scan reads ahead of the worker: a read error past a finding the
+ * worker made is not what one thread would have met.  The finding
+ * stands. */
+static int scan_verified(verify_ctx *c, vault *v, const char *log, int64_t after)
+{
+    int rc = VAULT_OK;
+
+    GUARD(af_pipe_start(&c->pipe, &c->ver));
+    rc = store_audit_scan_in(v->db, log, after, verify_fn, c);
+    af_pipe_finish(c->pipe); /* joins the worker: c->ver is complete */
+    c->pipe = NULL;
+    if (rc < 0 && c->ver.res.cls != AF_OK && c->ver.res.cls != AF_MISSING) {
+        vault__err_clear();
+        rc = VAULT_OK;
+    }
+cleanup:
+    return rc;
+}
+
+static int verify_shards(af_verify_result *res, uint64_t *entries, vault *v,
+                         vault_progress_fn progress, void *arg)
+{
+    int rc = VAULT_OK;
+    shard_list l = {0};
+    verify_ctx c;
+    size_t i;
+
+    memset(&c, 0, sizeof c);
+    GUARD(store_audit_logs(v->db, shard_seen, &l));
+    for (i = 0; i < l.n && !res->cls; i++) {
+        memset(&c, 0, sizeof c);
+        af_verifier_init(&c.ver, NULL, 0);
+        c.progress = progress;
+        c.arg = arg;
+        GUARD(scan_verified(&c, v, l.name[i], 0));
+        if (!c.ver.res.cls)
+            (void)af_verifier_finish(&c.ver);
+        if (!c.ver.res.cls)
+            GUARD(tree_state_check_in(&c.ver, v, l.name[i]));
+        *entries += c.ver.res.entries;
+        if (c.ver.res.cls) {
+            /* the log's name first, then as much of the finding as fits */
+            int k;
+            *res = c.ver.res;
+            k = snprintf(res->message, sizeof res->message, "log %.80s: ", l.name[i]);
+            if (k > 0 && (size_t)k < sizeof res->message) {
+                size_t n = strnlen(c.ver.res.message, sizeof res->message - (size_t)k - 1);
+                memcpy(res->message + k, c.ver.res.message, n);
+                res->message[(size_t)k + n] = '\0';
+            }
+        }
+    }
+cleanup:
+    af_pipe_finish(c.pipe);
+    free(l.name);
+    return rc;
+}
+
 /* Full (since NULL) or incremental verification in the vault. */
 static int verify_local(vault_audit_result *out, vault *v, const char *since,
                         const char *const *notes, size_t nnotes, vault_progress_fn progress,
@@ -735,26 +832,27 @@ static int verify_local(vault_audit_result *out, vault *v, const char *since,
         c.progress = progress;
         c.arg = arg;
         c.total = (uint64_t)count - (ss.full ? 0 : ss.cp.size);
-        if (!c.ver.res.cls) {
-            GUARD(af_pipe_start(&c.pipe, &c.ver));
-            rc = store_audit_scan(v->db, ss.pos, verify_fn, &c);
-            af_pipe_finish(c.pipe); /* joins the worker: c.ver is complete */
-            c.pipe = NULL;
-            /* The scan reads ahead of the worker: a read error past a
-             * finding the worker made is not what one thread would have
-             * met.  The finding stands. */
-            if (rc < 0 && c.ver.res.cls != AF_OK && c.ver.res.cls != AF_MISSING) {
-                vault__err_clear();
-                rc = VAULT_OK;
-            }
-            GUARD(rc);
-        }
+        if (!c.ver.res.cls)
+            GUARD(scan_verified(&c, v, STORE_LOG_CITY, ss.pos));
         if (!c.ver.res.cls)
             (void)af_verifier_finish(&c.ver);
         if (!c.ver.res.cls)
             GUARD(tree_state_check(&c.ver, v));
         if (!c.ver.res.cls)
             GUARD(checkpoints_check(&c.ver, v));
+        if (!c.ver.res.cls && store_many_logs(v->db)) {
+            uint64_t shard_entries = 0;
+            af_verify_result sr;
+
+            memset(&sr, 0, sizeof sr);
+            GUARD(verify_shards(&sr, &shard_entries, v, progress, arg));
+            if (sr.cls) {
+                sr.checkpoints = c.ver.res.checkpoints;
+                c.ver.res = sr;
+            } else {
+                c.ver.res.entries += shard_entries;
+            }
+        }
         if (!c.ver.res.cls && policy_witness_quorum(v->policy) > 0) {
             af_witness_key *keys = NULL;
             size_t nkeys = 0;

@@ -249,6 +249,33 @@ static void test_concurrent_appenders(void **state)
     assert_true(res.checkpoints >= 2); /* each child signed one on close */
 }
 
+/* A vault file is one shard: an entry that names a shard's log goes to
+ * the one log there is (the file keeps the city log only). */
+static void test_file_one_log(void **state)
+{
+    fixture *f = *state;
+    af_entry e;
+    int64_t before = 0, after = 0;
+    vault_audit_result ar;
+
+    assert_int_equal(store_begin(f->v->db, STORE_TX_SNAPSHOT), 0);
+    assert_int_equal(store_audit_count(&before, f->v->db), 0);
+    assert_int_equal(store_many_logs(f->v->db), 0);
+    store_rollback(f->v->db);
+    assert_int_equal(store_begin(f->v->db, STORE_TX_WRITE), 0);
+    audit_entry_init(&e, f->v, NULL, "audit_query");
+    e.detail = "for a shard's log";
+    e.log = "hangzhou/xihu";
+    assert_int_equal(audit_append(f->v, &e), 0);
+    assert_int_equal(store_commit(f->v->db), 0);
+    assert_int_equal(store_begin(f->v->db, STORE_TX_SNAPSHOT), 0);
+    assert_int_equal(store_audit_count(&after, f->v->db), 0);
+    store_rollback(f->v->db);
+    assert_int_equal(after, before + 1);
+    assert_int_equal(vault_audit_verify(&ar, f->v, NULL, NULL, NULL), 0);
+    assert_int_equal(ar.entries, after);
+}
+
 static void test_checkpoint_and_pubkey(void **state)
 {
     fixture *f = *state;
@@ -1644,6 +1671,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_checkpoints_in_one_commit, setup, teardown),
         T(test_every_access_logged), T(test_write_digest),         T(test_read_fails_closed),
         T(test_concurrent_appenders), T(test_checkpoint_and_pubkey), T(test_reports),
+        T(test_file_one_log),
         T(test_batch_reads), T(test_tree_state), T(test_several_checkpoints),
         T(test_malformed_entry), T(test_note_origin), T(test_metadata_logged),
         T(test_report_actors), T(test_report_escapes), T(test_report_by_record_index),

@@ -41,10 +41,13 @@ typedef struct audit_late {
  * the Merkle state; due checkpoints are signed; the tree state is written
  * back onto the newest entry.  Forgotten at COMMIT or ROLLBACK: a rolled-back operation leaves
  * no entry (its refusal is logged in a transaction of its own). */
-typedef struct audit_tail {
+/* One log's part of the tail (docs/postgresql.md "Per-shard chains"): the
+ * city log's ("") or a shard's, each its own chain, positions, Merkle
+ * state and collected entries. */
+typedef struct audit_chain {
+    char log[STORE_LOG_MAX + 1]; /* "" the city log */
     int valid;       /* head and tree loaded in this transaction */
     int dirty;       /* entries sealed or trust changed: the state must be saved */
-    int broken;      /* sealing failed half-way: the commit must fail */
     int64_t pos;     /* storage position of the newest entry (0: none) */
     int64_t state_pos; /* the entry the store's tree state is on (0: none) */
     uint64_t seq;    /* its sequence number */
@@ -52,8 +55,15 @@ typedef struct audit_tail {
     af_merkle tree;
     audit_pending *p;/* collected, p[sealed..np) not yet sealed */
     size_t np, cap, sealed;
-    size_t bytes;    /* encoded bytes collected and not yet sealed */
-    int trust_known; /* the tree state carries the trust digest */
+} audit_chain;
+
+typedef struct audit_tail {
+    int broken;      /* sealing failed half-way: the commit must fail */
+    audit_chain city;   /* the city log: checkpoints, the trust digest */
+    audit_chain *logs;  /* the shard logs appended to, by name (byte order) */
+    size_t nlogs, logs_cap;
+    size_t bytes;    /* encoded bytes collected and not yet sealed, every log */
+    int trust_known; /* the city log's tree state carries the trust digest */
     int trust_mark;  /* recompute it at this transaction's commit */
     uint8_t trust[32];
     /* A checkpoint signed in this transaction: its size and root go to the
@@ -165,6 +175,8 @@ int audit__load_pk(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], vault *v) VAULT_MUST_CHEC
 /* The kept tree state; *missing set (VAULT_EINTEGRITY) when the newest
  * entry carries none. */
 int audit__tree_load(af_merkle *m, int *missing, vault *v) VAULT_MUST_CHECK;
+/* The same for the log named (NULL or "": the city log's). */
+int audit__tree_load_in(af_merkle *m, int *missing, vault *v, const char *log) VAULT_MUST_CHECK;
 /* The tree of the checkpoint of `size` as the vault kept it when it
  * signed it (audit_log.c "the tree at each checkpoint"): its subtree
  * roots, the storage position of its last entry and the chain head after

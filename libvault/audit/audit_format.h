@@ -77,6 +77,8 @@ typedef struct af_entry {
     const char *detail;    /* free text without values: "slot 2", "grant g-17", ... */
     int64_t not_after;     /* not encoded: the principal's deadline (vault_principal), which
                               the log holds an entry's commit to (audit.h); 0: none */
+    const char *log;       /* not encoded: the log it goes to (NULL or "": the city log; a
+                              shard's name, where the store keeps shard logs: audit.h) */
 } af_entry;
 
 /* Set the sequence number of an encoded entry (sealing at commit: an

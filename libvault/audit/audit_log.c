@@ -204,7 +204,7 @@ cleanup:
 /* *missing (may be NULL) is set when the newest entry carries no state:
  * VAULT_EINTEGRITY then as well. */
 static int tree_load(af_merkle *m, uint8_t trust[32], int *trust_known, int64_t *at, int *missing,
-                     vault *v)
+                     vault *v, const char *log)
 {
     uint8_t blob[TREE_BLOB];
     size_t n = 0, live;
@@ -214,7 +214,7 @@ static int tree_load(af_merkle *m, uint8_t trust[32], int *trust_known, int64_t 
     *trust_known = 0;
     if (missing)
         *missing = 0;
-    GUARD(store_audit_state_get(at, blob, sizeof blob, &n, v->db));
+    GUARD(store_audit_state_get_in(at, blob, sizeof blob, &n, v->db, log));
     if (*at == 0)
         goto cleanup; /* an empty log: the empty tree */
     if (n == 0 && missing)
@@ -240,36 +240,47 @@ cleanup:
     return rc;
 }
 
-int audit__tree_load(af_merkle *m, int *missing, vault *v)
+int audit__tree_load_in(af_merkle *m, int *missing, vault *v, const char *log)
 {
     uint8_t trust[32];
     int known = 0;
     int64_t at = 0;
 
-    return tree_load(m, trust, &known, &at, missing, v);
+    return tree_load(m, trust, &known, &at, missing, v, log);
 }
 
-/* The state onto the newest entry (t->pos), off the entry that had it. */
-static int tree_save(audit_tail *t, vault *v)
+int audit__tree_load(af_merkle *m, int *missing, vault *v)
+{
+    return audit__tree_load_in(m, missing, v, STORE_LOG_CITY);
+}
+
+static int is_city(const audit_chain *ch)
+{
+    return ch->log[0] == '\0';
+}
+
+/* A chain's state onto its newest entry (ch->pos), off the entry that had
+ * it; the trust digest rides on the city log's only. */
+static int tree_save(audit_tail *t, audit_chain *ch, vault *v)
 {
     int rc = VAULT_OK;
     uint8_t blob[TREE_BLOB];
-    size_t live = (size_t)__builtin_popcountll(t->tree.size), n;
+    size_t live = (size_t)__builtin_popcountll(ch->tree.size), n;
     int i;
 
-    ENSURE(t->pos > 0, VAULT_ESTATE, "audit log: a tree state needs an entry to be kept with");
+    ENSURE(ch->pos > 0, VAULT_ESTATE, "audit log: a tree state needs an entry to be kept with");
     for (i = 0; i < 8; i++)
-        blob[i] = (uint8_t)(t->tree.size >> (8 * i));
-    memcpy(blob + 8, t->tree.stack, 32 * live);
+        blob[i] = (uint8_t)(ch->tree.size >> (8 * i));
+    memcpy(blob + 8, ch->tree.stack, 32 * live);
     n = 8 + 32 * live;
-    if (t->trust_known) {
+    if (is_city(ch) && t->trust_known) {
         blob[n] = TRUST_TAG;
         memcpy(blob + n + 1, t->trust, 32);
         n += 33;
     }
-    GUARD(store_audit_state_put(v->db, t->state_pos, t->pos, t->head, blob, n));
-    t->state_pos = t->pos;
-    t->dirty = 0;
+    GUARD(store_audit_state_put_in(v->db, ch->log, ch->state_pos, ch->pos, ch->head, blob, n));
+    ch->state_pos = ch->pos;
+    ch->dirty = 0;
 cleanup:
     return rc;
 }
@@ -283,40 +294,95 @@ static audit_tail *tail_get(vault *v)
     return v->tail;
 }
 
-/* The newest entry and the tree state as the store has them, checked
- * against each other (once per transaction). */
-static int tail_load(audit_tail *t, vault *v)
+/* A log's newest entry and tree state as the store has them, checked
+ * against each other (once per transaction); the city log's state also
+ * gives the trust digest. */
+static int chain_load(audit_tail *t, audit_chain *ch, vault *v)
 {
     int rc = VAULT_OK;
-    uint8_t *last = NULL;
+    uint8_t *last = NULL, trust[32];
     size_t len = 0;
+    int known = 0;
 
-    if (t->valid)
+    if (ch->valid)
         return VAULT_OK;
-    t->seq = 0;
-    GUARD(store_audit_last(&t->pos, &last, &len, t->head, v->db));
+    ch->seq = 0;
+    GUARD(store_audit_last_in(&ch->pos, &last, &len, ch->head, v->db, ch->log));
     if (last) {
-        rc = af_entry_check(&t->seq, last, len);
+        rc = af_entry_check(&ch->seq, last, len);
         ENSURE(rc == VAULT_OK, VAULT_EINTEGRITY,
-               "audit log: the newest entry is damaged; run vaultctl audit verify");
+               "audit log: the newest entry%s%s is damaged; run vaultctl audit verify",
+               is_city(ch) ? "" : " of log ", ch->log);
     }
-    GUARD(tree_load(&t->tree, t->trust, &t->trust_known, &t->state_pos, NULL, v));
-    ENSURE(t->state_pos == t->pos, VAULT_EINTEGRITY,
-           "audit log: the tree state is not on the newest entry");
-    ENSURE(t->tree.size == t->seq, VAULT_EINTEGRITY,
-           "audit log: the tree state covers %llu entries but the log has %llu",
-           (unsigned long long)t->tree.size, (unsigned long long)t->seq);
-    t->valid = 1;
+    GUARD(tree_load(&ch->tree, is_city(ch) ? t->trust : trust,
+                    is_city(ch) ? &t->trust_known : &known, &ch->state_pos, NULL, v, ch->log));
+    ENSURE(!known, VAULT_EINTEGRITY,
+           "audit log: the tree state of log %s carries a trust digest (only the city log's "
+           "does)", ch->log);
+    ENSURE(ch->state_pos == ch->pos, VAULT_EINTEGRITY,
+           "audit log: the tree state is not on the newest entry%s%s",
+           is_city(ch) ? "" : " of log ", ch->log);
+    ENSURE(ch->tree.size == ch->seq, VAULT_EINTEGRITY,
+           "audit log: the tree state covers %llu entries but the log%s%s has %llu",
+           (unsigned long long)ch->tree.size, is_city(ch) ? "" : " ", ch->log,
+           (unsigned long long)ch->seq);
+    ch->valid = 1;
 cleanup:
     free(last);
     return rc;
+}
+
+static int tail_load(audit_tail *t, vault *v)
+{
+    return chain_load(t, &t->city, v);
+}
+
+/* The tail's chain for log (created, in name order, when new). */
+static int chain_for(audit_chain **out, audit_tail *t, const char *log)
+{
+    size_t lo = 0, hi = t->nlogs, mid;
+    int c;
+
+    *out = NULL;
+    if (!log || !*log) {
+        *out = &t->city;
+        return VAULT_OK;
+    }
+    if (strlen(log) > STORE_LOG_MAX)
+        return vault__err(VAULT_EINVALID, "audit log: a log's name is too long");
+    while (lo < hi) {
+        mid = (lo + hi) / 2;
+        c = strcmp(t->logs[mid].log, log);
+        if (c == 0) {
+            *out = &t->logs[mid];
+            return VAULT_OK;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (t->nlogs == t->logs_cap) {
+        size_t cap = t->logs_cap ? 2 * t->logs_cap : 8;
+        audit_chain *grown = realloc(t->logs, cap * sizeof *grown);
+        if (!grown)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        t->logs = grown;
+        t->logs_cap = cap;
+    }
+    memmove(&t->logs[lo + 1], &t->logs[lo], (t->nlogs - lo) * sizeof *t->logs);
+    memset(&t->logs[lo], 0, sizeof t->logs[lo]);
+    snprintf(t->logs[lo].log, sizeof t->logs[lo].log, "%s", log);
+    t->nlogs++;
+    *out = &t->logs[lo];
+    return VAULT_OK;
 }
 
 /* Checkpoints that fell due while sealing: the tree size and root. */
 #define DUE_MAX 64
 typedef struct seal_ctx {
     vault *v;
-    audit_tail *t;
+    audit_chain *t; /* the chain sealed */
     size_t ndue;
     uint64_t due_size[DUE_MAX];
     uint8_t due_root[DUE_MAX][32];
@@ -329,7 +395,7 @@ static int seal_fn(void *arg, const store_audit_head *h, store_audit_row *out, s
                    size_t *n)
 {
     seal_ctx *c = arg;
-    audit_tail *t = c->t;
+    audit_chain *t = c->t;
     int rc = VAULT_OK;
     uint8_t leaf[32];
     audit_pending *p;
@@ -359,7 +425,9 @@ static int seal_fn(void *arg, const store_audit_head *h, store_audit_row *out, s
         (*n)++;
         t->sealed++;
         t->dirty = 1;
-        if (t->tree.size % AUDIT_CHECKPOINT_EVERY == 0) {
+        /* the city log's checkpoints (a shard log's are to come:
+         * docs/postgresql.md "Per-shard chains") */
+        if (is_city(t) && t->tree.size % AUDIT_CHECKPOINT_EVERY == 0) {
             c->due_size[c->ndue] = t->tree.size;
             af_merkle_root(&t->tree, c->due_root[c->ndue]);
             if (++c->ndue == DUE_MAX)
@@ -372,38 +440,53 @@ cleanup:
 
 static int checkpoint_store(char **out_note, vault *v, uint64_t size, const uint8_t root[32]);
 
-/* Seal every collected entry and sign the checkpoints that fell due; the
- * sealed entries' bytes are released (the store has them). */
-static int seal_pending(vault *v, audit_tail *t)
+/* Seal every entry collected for one log and sign the checkpoints that
+ * fell due; the sealed entries' bytes are released (the store has them). */
+static int seal_chain(vault *v, audit_tail *t, audit_chain *ch)
 {
     int rc = VAULT_OK;
     seal_ctx c;
     size_t i;
 
-    if (t->sealed < t->np) {
+    if (ch->sealed < ch->np) {
         memset(&c, 0, sizeof c);
         c.v = v;
-        c.t = t;
+        c.t = ch;
         /* From here the kept tail and the store move together; if sealing
          * fails, the transaction may not commit. */
         t->broken = 1;
-        GUARD(tail_load(t, v));
+        GUARD(chain_load(t, ch, v));
         /* A large load seals many checkpoints' worth: sign them as they
          * fall due, DUE_MAX at a time. */
-        while (t->sealed < t->np) {
+        while (ch->sealed < ch->np) {
             c.ndue = 0;
-            GUARD(store_audit_seal(v->db, seal_fn, &c));
+            GUARD(store_audit_seal_in(v->db, ch->log, seal_fn, &c));
             for (i = 0; i < c.ndue; i++)
                 GUARD(checkpoint_store(NULL, v, c.due_size[i], c.due_root[i]));
         }
         /* The state moves onto the new newest entry (every seal: a long
          * transaction's store is never without it). */
-        GUARD(tree_save(t, v));
+        GUARD(tree_save(t, ch, v));
         t->broken = 0;
     }
-    for (i = 0; i < t->np; i++)
-        free(t->p[i].enc);
-    t->np = t->sealed = 0;
+    for (i = 0; i < ch->np; i++)
+        free(ch->p[i].enc);
+    ch->np = ch->sealed = 0;
+cleanup:
+    return rc;
+}
+
+/* Every log's collected entries, the logs in name order (the city log
+ * first): two transactions that append to the same logs take their
+ * heads in the same order. */
+static int seal_pending(vault *v, audit_tail *t)
+{
+    int rc = VAULT_OK;
+    size_t i;
+
+    GUARD(seal_chain(v, t, &t->city));
+    for (i = 0; i < t->nlogs; i++)
+        GUARD(seal_chain(v, t, &t->logs[i]));
     t->bytes = 0;
 cleanup:
     return rc;
@@ -427,11 +510,11 @@ int audit_tx_flush(vault *v)
         GUARD(store_trust_digest(v->db, t->trust));
         t->trust_known = 1;
         t->trust_mark = 0;
-        t->dirty = 1;
+        t->city.dirty = 1;
     }
     GUARD(seal_pending(v, t));
-    if (t->valid && t->dirty)
-        GUARD(tree_save(t, v)); /* the trust changed and nothing was sealed */
+    if (t->city.valid && t->city.dirty)
+        GUARD(tree_save(t, &t->city, v)); /* the trust changed and nothing was sealed */
 cleanup:
     return rc;
 }
@@ -444,7 +527,7 @@ int audit_trust_check(vault *v)
     int64_t at = 0;
 
     ENSURE(store_in_tx(v->db), VAULT_ESTATE, "audit: trust check outside a transaction");
-    GUARD(tree_load(&m, kept, &known, &at, NULL, v));
+    GUARD(tree_load(&m, kept, &known, &at, NULL, v, STORE_LOG_CITY));
     if (known) {
         GUARD(store_trust_digest(v->db, now));
         ENSURE(vc_equal(kept, now, 32), VAULT_EINTEGRITY,
@@ -463,6 +546,15 @@ void audit_trust_mark(vault *v)
         t->trust_mark = 1;
 }
 
+static void chain_free(audit_chain *ch)
+{
+    size_t i;
+
+    for (i = 0; i < ch->np; i++)
+        free(ch->p[i].enc);
+    free(ch->p);
+}
+
 void audit_tx_forget(vault *v)
 {
     audit_tail *t = v->tail;
@@ -470,9 +562,10 @@ void audit_tx_forget(vault *v)
 
     if (!t)
         return;
-    for (i = 0; i < t->np; i++)
-        free(t->p[i].enc);
-    free(t->p);
+    chain_free(&t->city);
+    for (i = 0; i < t->nlogs; i++)
+        chain_free(&t->logs[i]);
+    free(t->logs);
     {
         /* A refused commit's entry outlives its transaction until logged. */
         int late_set = t->late_set;
@@ -609,25 +702,29 @@ int audit_append(vault *v, af_entry *e)
     uint8_t *enc = NULL;
     size_t enc_len = 0;
     audit_tail *t = tail_get(v);
+    audit_chain *ch = NULL;
     audit_pending *p, *grown;
 
     ENSURE(t, VAULT_ENOMEM, "out of memory");
     ENSURE(store_in_tx(v->db) && store_tx_writes(v->db), VAULT_ESTATE,
            "audit: append outside a write transaction");
     ENSURE(!t->broken, VAULT_ESTATE, "audit: sealing failed in this transaction; rolled back");
+    /* Its log: the one it names where the store keeps shard logs, else
+     * the city log (a vault file is one shard). */
+    GUARD(chain_for(&ch, t, store_many_logs(v->db) ? e->log : NULL));
     e->version = AF_VERSION_2; /* every new entry */
     e->seq = 0; /* numbered when sealed */
     e->time_us = now_us();
     memcpy(e->policy_hash, policy_hash(v->policy), 32);
     GUARD(af_entry_encode(&enc, &enc_len, e));
-    if (t->np == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        grown = realloc(t->p, cap * sizeof *t->p);
+    if (ch->np == ch->cap) {
+        size_t cap = ch->cap ? ch->cap * 2 : 16;
+        grown = realloc(ch->p, cap * sizeof *ch->p);
         ENSURE(grown, VAULT_ENOMEM, "out of memory");
-        t->p = grown;
-        t->cap = cap;
+        ch->p = grown;
+        ch->cap = cap;
     }
-    p = &t->p[t->np];
+    p = &ch->p[ch->np];
     memset(p, 0, sizeof *p);
     p->enc = enc;
     p->len = enc_len;
@@ -648,7 +745,7 @@ int audit_append(vault *v, af_entry *e)
         t->deadline = e->not_after;
         late_copy(&t->held, e);
     }
-    t->np++;
+    ch->np++;
     t->bytes += enc_len;
     /* A long transaction (an import) seals as it goes, so the collected
      * entries never hold more than AUDIT_PENDING_BYTES. */
@@ -899,8 +996,8 @@ static int anchor_check(vault *v, int *cls)
      * AUDIT_CHECKPOINT_EVERY). */
     if (found || (v->anchor_known && v->anchor.size > 0)) {
         GUARD(tail_load(t, v));
-        af_merkle_root(&t->tree, root);
-        GUARD(witness_self(&r, cls, v, t->tree.size, root));
+        af_merkle_root(&t->city.tree, root);
+        GUARD(witness_self(&r, cls, v, t->city.tree.size, root));
         GUARD(signed_load(&r, &found, v));
     }
     if (!v->anchor_known || v->anchor.size == 0)
@@ -1017,8 +1114,8 @@ int audit_checkpoint(char **out_note, vault *v)
     /* Everything collected so far is sealed first: the checkpoint covers it. */
     GUARD(audit_tx_flush(v));
     GUARD(tail_load(t, v));
-    af_merkle_root(&t->tree, root);
-    GUARD(checkpoint_store(out_note, v, t->tree.size, root));
+    af_merkle_root(&t->city.tree, root);
+    GUARD(checkpoint_store(out_note, v, t->city.tree.size, root));
 cleanup:
     return rc;
 }

@@ -958,7 +958,7 @@ static int bulk_flush(pg *c);
  * its error is the call's, named after the statement ("appending to the
  * audit log", ...). */
 
-enum { PS_PLAIN, PS_AUDIT_ROWS, PS_AUDIT_STATE };
+enum { PS_PLAIN, PS_AUDIT_ROWS, PS_AUDIT_STATE, PS_AUDIT_HEAD };
 
 /* One statement of a pipeline; out (NULL: not kept) gets its result. */
 typedef struct pstmt {
@@ -999,6 +999,9 @@ static int stmt_err(pg *c, const pstmt *s, const PGresult *r)
         return vault__err(VAULT_EINTEGRITY, "audit log: an entry's position is taken");
     if (s->kind == PS_AUDIT_STATE && strcmp(st, "22012") == 0)
         return vault__err(VAULT_EINTEGRITY, "audit log: the audit state's entry is not the newest");
+    if (s->kind == PS_AUDIT_HEAD && strcmp(st, "22012") == 0)
+        return vault__err(VAULT_EINTEGRITY,
+                          "audit log: the log's head row is missing (removed outside libvault)");
     return rc;
 }
 
@@ -1790,8 +1793,8 @@ static int make_audit(pg *c, const char *what);
 
 /* What remaking the tables old_tables (an SQL text[] of names) would lose,
  * refused with nothing changed (the vault's own triggers, indexes and
- * columns and check constraints: the SQL text[]s triggers, indexes,
- * columns, checks): a DBA's trigger,
+ * columns and check constraints: the SQL text[]s triggers and columns,
+ * each 'table.name', indexes and checks, each a name): a DBA's trigger,
  * index or row-security policy on them, row security turned on, a
  * publication of them, a foreign key into them from outside, a column,
  * constraint, rule, statistics object or storage parameter of a DBA's.
@@ -1811,7 +1814,8 @@ static int layout_refusal(pg *c, const char *old_tables, const char *triggers,
              " SELECT coalesce("
              "  (SELECT format('the trigger %%s on %%s', t.tgname, t.tgrelid::regclass)"
              "   FROM pg_trigger t WHERE t.tgrelid IN (SELECT oid FROM v) AND NOT t.tgisinternal"
-             "   AND t.tgname <> ALL (%s) LIMIT 1),"
+             "   AND (SELECT relname FROM pg_class WHERE oid = t.tgrelid) || '.' || t.tgname"
+             "   <> ALL (%s) LIMIT 1),"
              "  (SELECT format('the foreign key %%s on %%s', k.conname, k.conrelid::regclass)"
              "   FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid IN (SELECT oid FROM v)"
              "   AND k.conrelid NOT IN (SELECT oid FROM v) LIMIT 1),"
@@ -1829,7 +1833,8 @@ static int layout_refusal(pg *c, const char *old_tables, const char *triggers,
               * rule, statistics object or storage parameter */
              "  (SELECT format('the column %%s of %%s', t.attname, t.attrelid::regclass)"
              "   FROM pg_attribute t WHERE t.attrelid IN (SELECT oid FROM v) AND t.attnum > 0"
-             "   AND NOT t.attisdropped AND t.attname <> ALL (%s) LIMIT 1),"
+             "   AND NOT t.attisdropped AND (SELECT relname FROM pg_class WHERE oid = t.attrelid)"
+             "   || '.' || t.attname <> ALL (%s) LIMIT 1),"
              "  (SELECT format('the constraint %%s on %%s', k.conname, k.conrelid::regclass)"
              "   FROM pg_constraint k WHERE k.conrelid IN (SELECT oid FROM v)"
              "   AND NOT (k.contype IN ('p', 'u', 'n')"
@@ -1933,9 +1938,12 @@ static int partition_layout(pg *c, int schema7)
     GUARD(layout_refusal(c, old_tables, "ARRAY[]::text[]",
                          "ARRAY['records_pkey', 'records_id_key', 'fields_pkey',"
                          " 'fields_grade_key', 'blind_index_pkey', 'blind_index_record']",
-                         "ARRAY['shard', 'id', 'jurisdiction', 'created', 'updated', 'version',"
-                         " 'mac', 'record_id', 'name', 'grade', 'key_version', 'counter', 'ct',"
-                         " 'digest', 'field']", "ARRAY[]::text[]", "schema 7, partitioned"));
+                         "ARRAY['records.shard', 'records.id', 'records.jurisdiction',"
+                         " 'records.created', 'records.updated', 'records.version', 'records.mac',"
+                         " 'fields.shard', 'fields.record_id', 'fields.name', 'fields.grade',"
+                         " 'fields.key_version', 'fields.counter', 'fields.ct', 'fields.digest',"
+                         " 'blind_index.shard', 'blind_index.id', 'blind_index.field',"
+                         " 'blind_index.digest']", "ARRAY[]::text[]", "schema 7, partitioned"));
     /* the owner makes the new tables: it needs what that takes (a
      * superuser who opens it may have kept the schema for itself) */
     memset(&p, 0, sizeof p);
@@ -2036,11 +2044,12 @@ static int audit_layout(pg *c, int schema8)
     PQclear(r);
     r = NULL;
     GUARD(layout_refusal(c, "ARRAY['audit', 'audit_state']",
-                         "ARRAY['audit_no_change', 'audit_no_truncate']",
+                         "ARRAY['audit.audit_no_change', 'audit.audit_no_truncate']",
                          "ARRAY['audit_pkey', 'audit_by_record', 'audit_by_user',"
                          " 'audit_state_pkey']",
-                         "ARRAY['pos', 'entry', 'head', 'record_id', 'user', 'flags', 'one',"
-                         " 'state', 'mac']",
+                         "ARRAY['audit.pos', 'audit.entry', 'audit.head', 'audit.record_id',"
+                         " 'audit.user', 'audit.flags', 'audit_state.one', 'audit_state.pos',"
+                         " 'audit_state.head', 'audit_state.state', 'audit_state.mac']",
                          "ARRAY['audit_pos_check', 'audit_state_one_check']",
                          "schema 8, one chain per log"));
     memset(&p, 0, sizeof p);
@@ -2068,15 +2077,28 @@ static int audit_layout(pg *c, int schema8)
             " SELECT '', pos, entry, head, record_id, \"user\", flags FROM audit_v7", NULL));
     GUARD(q(c, NULL, "keeping the audit log by log",
             "INSERT INTO audit_heads(log, pos, head, state, mac)"
-            " SELECT '', pos, head, state, mac FROM audit_state WHERE pos > 0", NULL));
+            " SELECT '', pos, head, state, mac FROM audit_state", NULL));
     GUARD(regrant(c, "keeping the audit log by log",
                   "('audit_v7', 'audit'), ('audit_state', 'audit_heads')"));
+    /* the new column: what a role held on pos (a column grant), it holds
+     * on log; a log's first append makes its head row: INSERT on
+     * audit_heads to whoever could UPDATE audit_state (or its pos) */
     GUARD(q(c, NULL, "keeping the audit log by log",
-            "DO $$ DECLARE g record; BEGIN FOR g IN SELECT DISTINCT x.grantee FROM pg_class k,"
-            " aclexplode(k.relacl) x WHERE k.oid = 'audit_state'::regclass"
-            " AND x.privilege_type = 'UPDATE' AND x.grantee <> k.relowner LOOP"
-            " EXECUTE format('GRANT INSERT ON audit_heads TO %s', CASE WHEN g.grantee = 0"
-            " THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END); END LOOP; END $$",
+            "DO $$ DECLARE g record; BEGIN"
+            " FOR g IN SELECT DISTINCT x.privilege_type, x.grantee, x.is_grantable"
+            "  FROM pg_attribute t, aclexplode(t.attacl) x WHERE t.attrelid = 'audit_v7'::regclass"
+            "  AND t.attname = 'pos' LOOP"
+            "  EXECUTE format('GRANT %s (log) ON audit TO %s %s', g.privilege_type,"
+            "   CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee))"
+            "   END, CASE WHEN g.is_grantable THEN 'WITH GRANT OPTION' ELSE '' END); END LOOP;"
+            " FOR g IN SELECT DISTINCT x.grantee FROM pg_class k, aclexplode(k.relacl) x"
+            "  WHERE k.oid = 'audit_state'::regclass AND x.privilege_type = 'UPDATE'"
+            "  AND x.grantee <> k.relowner"
+            "  UNION SELECT x.grantee FROM pg_attribute t, aclexplode(t.attacl) x"
+            "  WHERE t.attrelid = 'audit_state'::regclass AND t.attname = 'pos'"
+            "  AND x.privilege_type = 'UPDATE' LOOP"
+            "  EXECUTE format('GRANT INSERT ON audit_heads TO %s', CASE WHEN g.grantee = 0"
+            "   THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END); END LOOP; END $$",
             NULL));
     GUARD(q(c, NULL, "keeping the audit log by log (a view over it must go first)",
             "DROP TABLE audit_v7, audit_state", NULL));
@@ -3411,8 +3433,11 @@ static int audit_write(pg *c, const char *log, store_audit_seal_fn seal, void *a
             GUARD(pend_add(c, "locking the audit head",
                            "INSERT INTO audit_heads(log, pos) VALUES ($1, 0)"
                            " ON CONFLICT (log) DO NOTHING", PS_PLAIN, &lp));
+        /* no row locked is a division by zero (22012): a log with
+         * entries whose head row a DBA removed */
         GUARD(pend_add(c, "locking the audit head",
-                       "SELECT pos FROM audit_heads WHERE log = $1 FOR UPDATE", PS_PLAIN, &lp));
+                       "SELECT 1 / count(*)::int8 FROM (SELECT pos FROM audit_heads WHERE log = $1"
+                       " FOR UPDATE) h", PS_AUDIT_HEAD, &lp));
         c->ah_locked = 1;
     }
     GUARD(pend_add(c, "appending to the audit log",
@@ -4996,11 +5021,12 @@ static int rows_from(pg *c, const char *live, const char *next, const char *tabl
     size_t n;
 
     GUARD(columns_of(c, &cols, live, table));
-    n = 2 * strlen(cols) + 3 * PG_SCHEMA_MAX + 200;
+    n = 2 * strlen(cols) + 3 * PG_SCHEMA_MAX + 200 + (where ? strlen(where) : 0);
     sql = malloc(n);
     ENSURE(sql, VAULT_ENOMEM, "out of memory");
-    snprintf(sql, n, "INSERT INTO %s.%s (%s) SELECT %s FROM %s.%s%s", live, table, cols, cols,
-             next, table, where ? where : "");
+    ENSURE((size_t)snprintf(sql, n, "INSERT INTO %s.%s (%s) SELECT %s FROM %s.%s%s", live, table,
+                            cols, cols, next, table, where ? where : "") < n,
+           VAULT_EINVALID, "postgresql: rotation: names too long");
     GUARD(q(c, NULL, "putting the rows under the new keys in place", sql, p));
 cleanup:
     free(cols);

@@ -413,6 +413,63 @@ static void test_deferred_position_taken(void **state)
     pair_close(&p);
 }
 
+/* A log's head row is locked by the append, to the commit (another
+ * connection's FOR UPDATE NOWAIT of it fails meanwhile, of another log's
+ * not), and an append to a log with entries whose head row a DBA removed
+ * fails the commit, nothing kept. */
+static void test_head_row_locked(void **state)
+{
+    conn_pair p;
+    dseal d = {2, {{0}}};
+    char sql[256];
+    int64_t n = -1;
+    PGresult *r;
+
+    (void)state;
+    pair_open(&p);
+    assert_int_equal(p.v->begin(p.v, STORE_TX_WRITE), 0);
+    assert_int_equal(p.v->audit_write(p.v, "hangzhou/xihu", dseal_cb, &d), 0);
+    assert_int_equal(p.v->audit_write(p.v, STORE_LOG_CITY, dseal_cb, &d), 0);
+    assert_int_equal(p.v->commit(p.v), 0);
+    assert_int_equal(in_schema(&p, "count(*)", "audit_heads"), 2);
+
+    assert_int_equal(p.v->begin(p.v, STORE_TX_WRITE), 0);
+    assert_int_equal(p.v->audit_write(p.v, "hangzhou/xihu", dseal_cb, &d), 0);
+    assert_int_equal(p.v->audit_count(p.v, "hangzhou/xihu", &n), 0); /* sends the queue */
+    assert_int_equal(n, 4);
+    b_exec(p.b, "BEGIN");
+    snprintf(sql, sizeof sql,
+             "SELECT pos FROM %s.audit_heads WHERE log = 'hangzhou/xihu' FOR UPDATE NOWAIT",
+             p.schema);
+    r = PQexec(p.b, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+    assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "55P03");
+    PQclear(r);
+    b_exec(p.b, "ROLLBACK");
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT pos FROM %s.audit_heads WHERE log = ''"
+             " FOR UPDATE NOWAIT) x",
+             p.schema);
+    assert_int_equal(b_int(p.b, sql), 1); /* the city log's: not this transaction's */
+    assert_int_equal(p.v->commit(p.v), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM (SELECT pos FROM %s.audit_heads WHERE log = 'hangzhou/xihu'"
+             " FOR UPDATE NOWAIT) x",
+             p.schema);
+    assert_int_equal(b_int(p.b, sql), 1); /* free after the commit */
+
+    /* the head row removed by a DBA */
+    snprintf(sql, sizeof sql, "DELETE FROM %s.audit_heads WHERE log = 'hangzhou/xihu'", p.schema);
+    b_exec(p.b, sql);
+    assert_int_equal(p.v->begin(p.v, STORE_TX_WRITE), 0);
+    assert_int_equal(p.v->audit_write(p.v, "hangzhou/xihu", dseal_cb, &d), 0);
+    assert_int_equal(p.v->commit(p.v), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "head row is missing"));
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s.audit WHERE log = 'hangzhou/xihu'",
+             p.schema);
+    assert_int_equal(b_int(p.b, sql), 4);
+    pair_close(&p);
+}
+
 static void test_deferred_state_not_newest(void **state)
 {
     conn_pair p;
@@ -525,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_deferred_state_not_newest),
         cmocka_unit_test(test_deferred_among_refusals),
         cmocka_unit_test(test_rollback_not_waited),
+        cmocka_unit_test(test_head_row_locked),
     };
 
     return pgtest_run("test_pg_retry", tests, sizeof tests / sizeof tests[0]);

@@ -1,0 +1,176 @@
+/* The audit log's shard logs in the library (issue 17, "one chain per
+ * shard"; docs/postgresql.md "Per-shard chains"), on the server
+ * VAULT_PG_URI names (ctest runs it in a throwaway cluster; without
+ * VAULT_PG_URI it fails rather than pass):
+ *  - entries that name a shard's log go to that log, each log its own
+ *    chain: positions and sequence numbers from 1, sealed in one
+ *    transaction with the city log's, each log's Merkle state on its own
+ *    newest row, the city log's trust digest on the city log only;
+ *  - a later transaction continues each chain where it ended, and so
+ *    does one after a master-key rotation, which carries every log;
+ *  - audit verify checks every log and counts their entries; an entry of
+ *    a shard log changed behind the vault's back, or the log cut back, is
+ *    found and named by its log, and an append to a cut log is refused.
+ * (The entries that name a shard's log are this test's own: which calls
+ * log where is the next step of the issue.) */
+#include "pg/pgtest.h"
+
+#include "audit/audit.h"
+#include "vault_int.h"
+
+static const char *const XIHU = "hangzhou/xihu", *const GONGSHU = "hangzhou/gongshu";
+
+/* n entries to log (NULL: the city's), in the caller's transaction. */
+static void append_to(vault *v, const char *log, int n)
+{
+    af_entry e;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        audit_entry_init(&e, v, NULL, "audit_query");
+        e.detail = "a test entry";
+        e.log = log;
+        assert_int_equal(audit_append(v, &e), 0);
+    }
+}
+
+static void append_tx(vault *v, int city, int xihu, int gongshu)
+{
+    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
+    /* out of name order on purpose: sealed in name order at commit */
+    append_to(v, XIHU, xihu);
+    append_to(v, NULL, city);
+    append_to(v, GONGSHU, gongshu);
+    assert_int_equal(store_commit(v->db), 0);
+}
+
+static int64_t in_log(const char *log, const char *what)
+{
+    char sql[300];
+
+    snprintf(sql, sizeof sql, "SELECT %s FROM %%s.audit WHERE log = '%s'", what, log);
+    return dba_count("plogs", sql);
+}
+
+/* The log's rows are 1..n, each a sequence number equal to its
+ * position (the entry's bytes say it), and its head row's state sits on
+ * the newest. */
+static void expect_log(const char *log, int64_t n)
+{
+    char sql[400];
+
+    assert_int_equal(in_log(log, "count(*)"), n);
+    assert_int_equal(in_log(log, "coalesce(max(pos), 0)"), n);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM %%s.audit_heads h WHERE h.log = '%s' AND h.state IS NOT NULL"
+             " AND h.pos = %lld", log, (long long)n);
+    assert_int_equal(dba_count("plogs", sql), n ? 1 : 0);
+    /* the state's first 8 bytes are its tree size, little-endian; only
+     * the city log's carries the trust digest ('T' after the roots) */
+    snprintf(sql, sizeof sql,
+             "SELECT get_byte(state, 0) + 256 * get_byte(state, 1) FROM %%s.audit_heads"
+             " WHERE log = '%s'", log);
+    if (n)
+        assert_int_equal(dba_count("plogs", sql), n);
+}
+
+static void test_shard_logs(void **state)
+{
+    vault *v = NULL;
+    vault_audit_result ar;
+    int64_t city0, total;
+    char sql[400];
+
+    (void)state;
+    make_vault("plogs");
+    assert_int_equal(open_vault(&v, "plogs"), 0);
+    city0 = in_log("", "count(*)");
+    assert_true(city0 > 0);
+
+    append_tx(v, 1, 3, 2);
+    expect_log(XIHU, 3);
+    expect_log(GONGSHU, 2);
+    expect_log("", city0 + 1);
+    /* the city log's state alone carries the trust digest */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM %%s.audit_heads WHERE log <> '' AND"
+             " length(state) <> 8 + 32 * (SELECT count(*) FROM generate_series(0, 15) b"
+             " WHERE (get_byte(state, 0) >> b) & 1 = 1)");
+    assert_int_equal(dba_count("plogs", sql), 0);
+
+    /* each chain goes on where it ended */
+    append_tx(v, 0, 2, 1);
+    expect_log(XIHU, 5);
+    expect_log(GONGSHU, 3);
+    vault_close(v);
+    assert_int_equal(open_vault(&v, "plogs"), 0);
+    append_tx(v, 1, 1, 0);
+    expect_log(XIHU, 6);
+
+    /* a master-key rotation carries every log: each shard log's rows and
+     * its state, tagged anew under the new key */
+    vault_close(v);
+    {
+        char loc[1200], kf[600];
+        vault_secret sec;
+
+        location(loc, sizeof loc, "plogs");
+        keyfile(kf, sizeof kf, "plogs");
+        sec = tu_keyfile_secret(kf);
+        if (vault_key_rotate_master(NULL, loc, &sec, NULL, NULL, 0, NULL, NULL) != 0)
+            fail_msg("rotate: %s", vault_error_last());
+    }
+    expect_log(XIHU, 6);
+    expect_log(GONGSHU, 3);
+    assert_int_equal(open_vault(&v, "plogs"), 0);
+    append_tx(v, 0, 1, 1);
+    expect_log(XIHU, 7);
+    expect_log(GONGSHU, 4);
+
+    /* verify: every log, every entry counted */
+    total = dba_count("plogs", "SELECT count(*) FROM %s.audit");
+    assert_int_equal(vault_audit_verify(&ar, v, NULL, NULL, NULL), 0);
+    assert_int_equal(ar.failure, VAULT_AUDIT_OK);
+    assert_int_equal(ar.entries, total);
+
+    /* an entry of a shard log changed behind the vault's back */
+    dba_exec("plogs", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
+                      "UPDATE %s.audit SET entry = set_byte(entry, length(entry) - 1,"
+                      " get_byte(entry, length(entry) - 1) # 1)"
+                      " WHERE log = 'hangzhou/xihu' AND pos = 2");
+    assert_int_equal(vault_audit_verify(&ar, v, NULL, NULL, NULL), VAULT_EINTEGRITY);
+    assert_int_equal(ar.failure, VAULT_AUDIT_MODIFIED);
+    if (!strstr(ar.message, "log hangzhou/xihu: entry 2"))
+        fail_msg("the finding does not name the log and entry: %s", ar.message);
+    dba_exec("plogs", "UPDATE %s.audit SET entry = set_byte(entry, length(entry) - 1,"
+                      " get_byte(entry, length(entry) - 1) # 1)"
+                      " WHERE log = 'hangzhou/xihu' AND pos = 2");
+    verify_log(v, "the byte put back");
+
+    /* the newest entries of a shard log cut */
+    dba_exec("plogs", "DELETE FROM %s.audit WHERE log = 'hangzhou/gongshu' AND pos = 4;"
+                      "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
+    assert_int_equal(vault_audit_verify(&ar, v, NULL, NULL, NULL), VAULT_EINTEGRITY);
+    assert_int_equal(ar.failure, VAULT_AUDIT_TRUNCATED);
+    if (!strstr(ar.message, "log hangzhou/gongshu: "))
+        fail_msg("the finding does not name the log: %s", ar.message);
+    /* and nothing is appended to it */
+    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
+    append_to(v, GONGSHU, 1);
+    assert_int_equal(store_commit(v->db), VAULT_EINTEGRITY);
+    store_rollback(v->db);
+    assert_int_equal(in_log(GONGSHU, "count(*)"), 3);
+    /* the other logs go on */
+    append_tx(v, 1, 1, 0);
+    expect_log(XIHU, 8);
+    vault_close(v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shard_logs),
+    };
+
+    return pgtest_run("test_pg_logs", tests, sizeof tests / sizeof tests[0]);
+}
