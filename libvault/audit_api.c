@@ -441,13 +441,95 @@ static int cp_cmp(const void *a, const void *b)
     return x->size < y->size ? -1 : x->size > y->size;
 }
 
+/* A shard log's head as a log_heads entry of the city log claims it. */
+typedef struct head_claim {
+    char log[STORE_LOG_MAX + 1];
+    uint64_t size;
+    uint8_t root[32];
+} head_claim;
+
+typedef struct claim_list {
+    head_claim *c;
+    size_t n, cap;
+    int bad; /* a log_heads entry whose claims don't parse */
+    uint64_t bad_pos;
+} claim_list;
+
 typedef struct verify_ctx {
     af_verifier ver;
     af_pipe *pipe;     /* the worker that verifies what the scan reads */
     vault_progress_fn progress;
     void *arg;
     uint64_t total, scanned;
+    claim_list *claims; /* the city log's scan: the shard heads it claims (may be NULL) */
 } verify_ctx;
+
+/* The claims of a log_heads entry's detail: "SIZE ROOTHEX LOG\n" lines. */
+static int claims_parse(claim_list *l, const char *d)
+{
+    while (d && *d) {
+        const char *nl = strchr(d, '\n'), *sp1, *sp2;
+        size_t n = nl ? (size_t)(nl - d) : strlen(d), hl = 0;
+        head_claim *c;
+        char num[24];
+        char *end = NULL;
+
+        sp1 = memchr(d, ' ', n);
+        sp2 = sp1 ? memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - d)) : NULL;
+        if (!sp1 || !sp2 || sp1 == d || (size_t)(sp1 - d) >= sizeof num || sp2 - sp1 - 1 != 64 ||
+            (size_t)(d + n - sp2 - 1) > STORE_LOG_MAX || d + n == sp2 + 1)
+            return -1;
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? 2 * l->cap : 16;
+            head_claim *grown = realloc(l->c, cap * sizeof *grown);
+            if (!grown)
+                return vault__err(VAULT_ENOMEM, "out of memory");
+            l->c = grown;
+            l->cap = cap;
+        }
+        c = &l->c[l->n];
+        memcpy(num, d, (size_t)(sp1 - d));
+        num[sp1 - d] = '\0';
+        c->size = strtoull(num, &end, 10);
+        if (!end || *end || num[0] < '1' || num[0] > '9')
+            return -1;
+        if (vc_hex2bin(c->root, 32, &hl, sp1 + 1, 64) < 0 || hl != 32) {
+            vault__err_clear();
+            return -1;
+        }
+        memcpy(c->log, sp2 + 1, (size_t)(d + n - sp2 - 1));
+        c->log[d + n - sp2 - 1] = '\0';
+        l->n++;
+        d = nl ? nl + 1 : NULL;
+    }
+    return 0;
+}
+
+/* A city log entry that may be a log_heads entry: its claims kept. */
+static int claims_take(claim_list *l, int64_t pos, const uint8_t *entry, size_t len)
+{
+    af_entry e;
+    void *st = NULL;
+    int rc = VAULT_OK, r;
+
+    if (!memmem(entry, len, AUDIT_LOG_HEADS, sizeof AUDIT_LOG_HEADS - 1))
+        return VAULT_OK;
+    if (af_entry_decode(&e, &st, entry, len) < 0) {
+        vault__err_clear(); /* the verifier names a damaged entry */
+        return VAULT_OK;
+    }
+    if (e.action && strcmp(e.action, AUDIT_LOG_HEADS) == 0 && e.outcome == AF_OUTCOME_OK) {
+        r = claims_parse(l, e.detail);
+        if (r == -1 && !l->bad) {
+            l->bad = 1;
+            l->bad_pos = (uint64_t)pos;
+        } else if (r < 0) {
+            rc = r;
+        }
+    }
+    free(st);
+    return rc;
+}
 
 /* The scan, on the calling thread: each entry goes to the pipe's worker
  * (audit/audit_pipe.h), which checks, hashes and chains it as the
@@ -460,6 +542,8 @@ static int verify_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
     verify_ctx *c = arg;
     int r = af_pipe_push(c->pipe, (uint64_t)pos, 1, entry, len, head_len == 32 ? head : NULL);
 
+    if (r == 0 && c->claims)
+        r = claims_take(c->claims, pos, entry, len);
     c->scanned++;
     if (c->progress && (c->scanned & 0xffff) == 0)
         c->progress(c->scanned, c->total, c->arg);
@@ -678,37 +762,6 @@ cleanup:
     return rc;
 }
 
-/* The shard logs (a store with many_logs: docs/postgresql.md "Per-shard
- * chains"), after a clean city log: each its own chain, positions and
- * Merkle tree from entry 1, checked as the city log's are, and its kept
- * tree state; the first finding goes to *res, its message naming the log.
- * (Their heads are not in a city checkpoint yet: a shard log is verified
- * against itself and its MAC'd state.) */
-typedef struct shard_list {
-    char (*name)[STORE_LOG_MAX + 1];
-    size_t n, cap;
-    uint64_t entries;
-} shard_list;
-
-static int shard_seen(void *arg, const char *log, int64_t pos)
-{
-    shard_list *l = arg;
-
-    l->entries += (uint64_t)pos;
-    if (!*log)
-        return 0; /* the city log: verified above */
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 8;
-        void *grown = realloc(l->name, cap * sizeof *l->name);
-        if (!grown)
-            return vault__err(VAULT_ENOMEM, "out of memory");
-        l->name = grown;
-        l->cap = cap;
-    }
-    snprintf(l->name[l->n++], sizeof l->name[0], "%s", log);
-    return 0;
-}
-
 /* One log's entries after `after` through c's verifier, on its worker.
  * The scan reads ahead of the worker: a read error past a finding the
  * worker made is not what one thread would have met.  The finding
@@ -729,41 +782,148 @@ cleanup:
     return rc;
 }
 
-static int verify_shards(af_verify_result *res, uint64_t *entries, vault *v,
+/* One shard log's scan: each entry through the verifier (on this thread:
+ * the tree is looked at between entries), and at each size a log_heads
+ * entry claimed for it, the root it claimed. */
+typedef struct shard_ctx {
+    af_verifier ver;
+    const head_claim *claims; /* this log's, by size */
+    size_t n, next;
+    vault_progress_fn progress;
+    void *arg;
+    uint64_t scanned;
+} shard_ctx;
+
+static int shard_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
+                    size_t head_len)
+{
+    shard_ctx *c = arg;
+    uint8_t root[32];
+    int r = af_verifier_push_stored(&c->ver, (uint64_t)pos, entry, len,
+                                    head_len == 32 ? head : NULL);
+
+    /* as the city log's: a gap may turn out to be a reordering, so on
+     * after "missing" (the finding stands, claims are not looked at) */
+    if (r && r != AF_MISSING)
+        return 1; /* the finding is in c->ver.res */
+    while (!c->ver.res.cls && c->next < c->n && c->claims[c->next].size == c->ver.tree.size) {
+        af_merkle_root(&c->ver.tree, root);
+        if (!vc_equal(root, c->claims[c->next].root, 32)) {
+            af_verify_set(&c->ver.res, AF_ROLLBACK, c->ver.tree.size,
+                          "entry %llu: rolled back (the log's tree at %llu entries is not the one "
+                          "the city log claimed)", (unsigned long long)c->ver.tree.size,
+                          (unsigned long long)c->ver.tree.size);
+            return 1;
+        }
+        c->next++;
+    }
+    if (c->progress && (++c->scanned & 0xffff) == 0)
+        c->progress(c->scanned, 0, c->arg);
+    return 0;
+}
+
+static int claim_cmp(const void *a, const void *b)
+{
+    const head_claim *x = a, *y = b;
+    int c = strcmp(x->log, y->log);
+
+    return c ? c : (x->size > y->size) - (x->size < y->size);
+}
+
+/* The shard logs (a store with many_logs: docs/postgresql.md "Per-shard
+ * chains"), after a clean city log: each its own chain, positions and
+ * Merkle tree from entry 1, checked as the city log's are, against every
+ * head the city log's log_heads entries claimed for it (claims, sorted
+ * here), and its kept tree state; a log claimed but not in the store is
+ * rolled back.  The first finding goes to *res, its message naming the
+ * log. */
+typedef struct shard_list {
+    char (*name)[STORE_LOG_MAX + 1];
+    size_t n, cap;
+} shard_list;
+
+static int shard_seen(void *arg, const char *log, int64_t pos)
+{
+    shard_list *l = arg;
+
+    (void)pos;
+    if (!*log)
+        return 0; /* the city log: verified above */
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        void *grown = realloc(l->name, cap * sizeof *l->name);
+        if (!grown)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        l->name = grown;
+        l->cap = cap;
+    }
+    snprintf(l->name[l->n++], sizeof l->name[0], "%s", log);
+    return 0;
+}
+
+static int verify_shards(af_verify_result *res, uint64_t *entries, vault *v, claim_list *cl,
                          vault_progress_fn progress, void *arg)
 {
     int rc = VAULT_OK;
     shard_list l = {0};
-    verify_ctx c;
-    size_t i;
+    shard_ctx c;
+    size_t i, k = 0, j;
 
     memset(&c, 0, sizeof c);
+    if (cl->n > 1)
+        qsort(cl->c, cl->n, sizeof *cl->c, claim_cmp);
     GUARD(store_audit_logs(v->db, shard_seen, &l));
+    /* a claimed log the store does not have */
+    for (j = 0, i = 0; j < cl->n && !res->cls; j++) {
+        while (i < l.n && strcmp(l.name[i], cl->c[j].log) < 0)
+            i++;
+        if (i == l.n || strcmp(l.name[i], cl->c[j].log) != 0) {
+            af_verify_set(res, AF_ROLLBACK, 1,
+                          "log %.80s: rolled back (the city log claims %llu entries of it, the "
+                          "store has none)", cl->c[j].log, (unsigned long long)cl->c[j].size);
+        }
+    }
     for (i = 0; i < l.n && !res->cls; i++) {
         memset(&c, 0, sizeof c);
         af_verifier_init(&c.ver, NULL, 0);
+        while (k < cl->n && strcmp(cl->c[k].log, l.name[i]) < 0)
+            k++;
+        c.claims = cl->c + k;
+        while (k < cl->n && strcmp(cl->c[k].log, l.name[i]) == 0)
+            k++;
+        c.n = (size_t)(cl->c + k - c.claims);
         c.progress = progress;
         c.arg = arg;
-        GUARD(scan_verified(&c, v, l.name[i], 0));
+        rc = store_audit_scan_in(v->db, l.name[i], 0, shard_fn, &c);
+        if (rc < 0 && c.ver.res.cls != AF_OK) {
+            vault__err_clear();
+            rc = VAULT_OK;
+        }
+        GUARD(rc);
         if (!c.ver.res.cls)
             (void)af_verifier_finish(&c.ver);
+        if (!c.ver.res.cls && c.next < c.n)
+            af_verify_set(&c.ver.res, AF_ROLLBACK, c.ver.tree.size + 1,
+                          "entry %llu: rolled back (the log has %llu entries but the city log "
+                          "claimed %llu)", (unsigned long long)c.ver.tree.size + 1,
+                          (unsigned long long)c.ver.tree.size,
+                          (unsigned long long)c.claims[c.n - 1].size);
         if (!c.ver.res.cls)
             GUARD(tree_state_check_in(&c.ver, v, l.name[i]));
         *entries += c.ver.res.entries;
         if (c.ver.res.cls) {
             /* the log's name first, then as much of the finding as fits */
-            int k;
+            int at;
             *res = c.ver.res;
-            k = snprintf(res->message, sizeof res->message, "log %.80s: ", l.name[i]);
-            if (k > 0 && (size_t)k < sizeof res->message) {
-                size_t n = strnlen(c.ver.res.message, sizeof res->message - (size_t)k - 1);
-                memcpy(res->message + k, c.ver.res.message, n);
-                res->message[(size_t)k + n] = '\0';
+            at = snprintf(res->message, sizeof res->message, "log %.80s: ", l.name[i]);
+            if (at > 0 && (size_t)at < sizeof res->message) {
+                size_t n = strnlen(c.ver.res.message, sizeof res->message - (size_t)at - 1);
+                memcpy(res->message + at, c.ver.res.message, n);
+                res->message[(size_t)at + n] = '\0';
             }
         }
     }
 cleanup:
-    af_pipe_finish(c.pipe);
     free(l.name);
     return rc;
 }
@@ -780,6 +940,7 @@ static int verify_local(vault_audit_result *out, vault *v, const char *since,
     verify_ctx c;
     af_verify_result pre;
     since_state ss;
+    claim_list claims = {0};
     int64_t count = 0;
     size_t i;
 
@@ -832,6 +993,9 @@ static int verify_local(vault_audit_result *out, vault *v, const char *since,
         c.progress = progress;
         c.arg = arg;
         c.total = (uint64_t)count - (ss.full ? 0 : ss.cp.size);
+        /* the shard heads the city log claims (an incremental
+         * verification: those after its trusted checkpoint) */
+        c.claims = store_many_logs(v->db) ? &claims : NULL;
         if (!c.ver.res.cls)
             GUARD(scan_verified(&c, v, STORE_LOG_CITY, ss.pos));
         if (!c.ver.res.cls)
@@ -845,7 +1009,11 @@ static int verify_local(vault_audit_result *out, vault *v, const char *since,
             af_verify_result sr;
 
             memset(&sr, 0, sizeof sr);
-            GUARD(verify_shards(&sr, &shard_entries, v, progress, arg));
+            GUARD(verify_shards(&sr, &shard_entries, v, &claims, progress, arg));
+            if (!sr.cls && claims.bad)
+                af_verify_set(&sr, AF_MALFORMED, claims.bad_pos,
+                              "entry %llu: malformed (a log_heads entry whose claims do not "
+                              "parse)", (unsigned long long)claims.bad_pos);
             if (sr.cls) {
                 sr.checkpoints = c.ver.res.checkpoints;
                 c.ver.res = sr;
@@ -889,6 +1057,7 @@ cleanup:
     vault__exit(v, entered);
     free(l.cps);
     free(l.newest);
+    free(claims.c);
     return rc;
 }
 

@@ -314,10 +314,13 @@ int op_checkpoint_if_needed(vault *v)
     int64_t count = 0;
     uint64_t last = 0;
 
+    int behind = 0;
+
     GUARD(op_begin(v, OP_WRITE));
     GUARD(store_audit_count(&count, v->db));
     GUARD(store_checkpoint_last(&last, v->db));
-    if ((uint64_t)count > last)
+    GUARD(audit__heads_behind(&behind, v)); /* shard logs' entries not claimed yet */
+    if ((uint64_t)count > last || behind)
         GUARD(audit_checkpoint(NULL, v));
     GUARD(op_commit(v));
 cleanup:

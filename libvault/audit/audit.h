@@ -59,6 +59,7 @@ typedef struct audit_chain {
 
 typedef struct audit_tail {
     int broken;      /* sealing failed half-way: the commit must fail */
+    int sealing;     /* seal_pending is collecting a log_heads entry */
     audit_chain city;   /* the city log: checkpoints, the trust digest */
     audit_chain *logs;  /* the shard logs appended to, by name (byte order) */
     size_t nlogs, logs_cap;
@@ -80,6 +81,9 @@ typedef struct audit_tail {
     int late_set;
     audit_late late;
 } audit_tail;
+
+/* The action of the city log's entries that claim shard heads. */
+#define AUDIT_LOG_HEADS "log_heads"
 
 /* A transaction that collects more than this seals what it has at once
  * (its write lock is then held until it ends): memory stays bounded. */
@@ -175,6 +179,9 @@ int audit__load_pk(uint8_t pk[VC_SIGN_PUBLICKEYBYTES], vault *v) VAULT_MUST_CHEC
 /* The kept tree state; *missing set (VAULT_EINTEGRITY) when the newest
  * entry carries none. */
 int audit__tree_load(af_merkle *m, int *missing, vault *v) VAULT_MUST_CHECK;
+/* *out 1 when shard logs have entries no log_heads claim covers (a
+ * checkpoint is due: audit_checkpoint claims them). */
+int audit__heads_behind(int *out, vault *v) VAULT_MUST_CHECK;
 /* The same for the log named (NULL or "": the city log's). */
 int audit__tree_load_in(af_merkle *m, int *missing, vault *v, const char *log) VAULT_MUST_CHECK;
 /* The tree of the checkpoint of `size` as the vault kept it when it

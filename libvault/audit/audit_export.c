@@ -170,6 +170,17 @@ int af_verifier_push_checked(af_verifier *v, uint64_t seq, const uint8_t *entry,
     return verifier_push(v, seq, entry, len, stored_head, 1);
 }
 
+int af_verifier_push_stored(af_verifier *v, uint64_t pos, const uint8_t *entry, size_t len,
+                            const uint8_t *stored_head)
+{
+    uint64_t seq = 0;
+
+    if (af_entry_check(&seq, entry, len) == VAULT_OK)
+        return af_verifier_push_checked(v, seq, entry, len, stored_head);
+    vault__err_clear();
+    return af_verifier_push(v, pos, entry, len, stored_head);
+}
+
 int af_verifier_finish(af_verifier *v)
 {
     size_t i;

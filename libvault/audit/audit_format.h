@@ -240,6 +240,11 @@ int af_verifier_push(af_verifier *v, uint64_t seq, const uint8_t *entry, size_t 
  * which returned VAULT_OK and this very seq (saves parsing it twice). */
 int af_verifier_push_checked(af_verifier *v, uint64_t seq, const uint8_t *entry, size_t len,
                              const uint8_t *stored_head);
+/* An entry as stored at pos: its sequence number from its bytes when they
+ * check (af_verifier_push_checked), else pos (af_verifier_push, so a
+ * damaged entry is named by its place). */
+int af_verifier_push_stored(af_verifier *v, uint64_t pos, const uint8_t *entry, size_t len,
+                            const uint8_t *stored_head);
 /* Finish: checkpoints beyond the entries seen mean truncation. */
 int af_verifier_finish(af_verifier *v);
 

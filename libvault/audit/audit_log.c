@@ -476,17 +476,43 @@ cleanup:
     return rc;
 }
 
-/* Every log's collected entries, the logs in name order (the city log
- * first): two transactions that append to the same logs take their
- * heads in the same order. */
+static int heads_append(vault *v, audit_tail *t, int all);
+
+/* Every log's collected entries: the shard logs in name order, then the
+ * city log (two transactions that append to the same logs take their
+ * heads in the same order).  A shard log that crossed a multiple of
+ * AUDIT_CHECKPOINT_EVERY has its head claimed in the city log (a
+ * log_heads entry, before the city log's own entries are sealed) and a
+ * city checkpoint signed over it. */
 static int seal_pending(vault *v, audit_tail *t)
 {
-    int rc = VAULT_OK;
+    int rc = VAULT_OK, crossed = 0;
     size_t i;
+    uint64_t before;
 
+    for (i = 0; i < t->nlogs; i++) {
+        audit_chain *ch = &t->logs[i];
+        if (ch->sealed == ch->np)
+            continue;
+        GUARD(chain_load(t, ch, v));
+        before = ch->tree.size;
+        GUARD(seal_chain(v, t, ch));
+        if (before / AUDIT_CHECKPOINT_EVERY != ch->tree.size / AUDIT_CHECKPOINT_EVERY)
+            crossed = 1;
+    }
+    if (crossed) {
+        t->sealing = 1; /* its entry is collected, not sealed on the spot */
+        rc = heads_append(v, t, 0);
+        t->sealing = 0;
+        GUARD(rc);
+    }
     GUARD(seal_chain(v, t, &t->city));
-    for (i = 0; i < t->nlogs; i++)
-        GUARD(seal_chain(v, t, &t->logs[i]));
+    if (crossed && t->city.tree.size % AUDIT_CHECKPOINT_EVERY != 0) {
+        /* (a size on the interval was signed by the seal) */
+        uint8_t root[32];
+        af_merkle_root(&t->city.tree, root);
+        GUARD(checkpoint_store(NULL, v, t->city.tree.size, root));
+    }
     t->bytes = 0;
 cleanup:
     return rc;
@@ -749,7 +775,7 @@ int audit_append(vault *v, af_entry *e)
     t->bytes += enc_len;
     /* A long transaction (an import) seals as it goes, so the collected
      * entries never hold more than AUDIT_PENDING_BYTES. */
-    if (t->bytes >= AUDIT_PENDING_BYTES)
+    if (t->bytes >= AUDIT_PENDING_BYTES && !t->sealing)
         GUARD(seal_pending(v, t));
 cleanup:
     free(enc);
@@ -1104,15 +1130,164 @@ cleanup:
     return rc;
 }
 
-int audit_checkpoint(char **out_note, vault *v)
+/* ---- the shard logs' heads in the city log ----
+ *
+ * A log_heads entry (docs/audit-format.md "Shard logs") claims, in its
+ * detail, the size and Merkle root of shard logs, one line each,
+ * "SIZE ROOTHEX LOG\n" (the log's name last: it has no control
+ * character), at most LOG_HEADS_MAX lines an entry.  The city checkpoints
+ * that cover it cover those heads: verification checks every claim
+ * against the shard log it names.  The meta row "audit_claimed" (MAC'd)
+ * keeps the sum of the shard logs' sizes at the last full claim, which is
+ * how op_checkpoint_if_needed sees shard entries no checkpoint covers. */
+#define LOG_HEADS_MAX 512
+#define META_CLAIMED "audit_claimed"
+
+typedef struct heads_buf {
+    char *text;
+    size_t len, cap;
+    size_t lines;
+    uint64_t total; /* the shard logs' sizes, summed */
+} heads_buf;
+
+static int heads_line(heads_buf *b, const char *log, uint64_t size, const uint8_t root[32])
+{
+    char hex[65];
+    size_t need = strlen(log) + 96;
+    int i;
+
+    if (b->len + need > b->cap) {
+        size_t cap = b->cap ? 2 * b->cap + need : 4096 + need;
+        char *grown = realloc(b->text, cap);
+        if (!grown)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        b->text = grown;
+        b->cap = cap;
+    }
+    for (i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", root[i]);
+    b->len += (size_t)snprintf(b->text + b->len, b->cap - b->len, "%llu %s %s\n",
+                               (unsigned long long)size, hex, log);
+    b->lines++;
+    b->total += size;
+    return VAULT_OK;
+}
+
+/* One log_heads entry of what b holds, collected in the city log. */
+static int heads_flush(vault *v, heads_buf *b)
+{
+    af_entry e;
+    int rc;
+
+    if (!b->lines)
+        return VAULT_OK;
+    audit_entry_init(&e, v, NULL, AUDIT_LOG_HEADS);
+    e.detail = b->text;
+    e.log = NULL;
+    rc = audit_append(v, &e);
+    b->len = 0;
+    b->lines = 0;
+    if (b->text)
+        b->text[0] = '\0';
+    return rc;
+}
+
+/* The store's shard logs, each with a chain in the tail (loaded later:
+ * the listing's callback does not use the store). */
+static int heads_of(void *arg, const char *log, int64_t pos)
+{
+    audit_chain *ch = NULL;
+
+    (void)pos;
+    if (!*log)
+        return 0;
+    return chain_for(&ch, arg, log);
+}
+
+/* Claim shard heads in the city log: every shard log's (all), or those
+ * this transaction sealed. */
+static int heads_append(vault *v, audit_tail *t, int all)
 {
     int rc = VAULT_OK;
+    heads_buf b;
+    size_t i;
+    uint8_t root[32], sum[8];
+
+    memset(&b, 0, sizeof b);
+    if (all)
+        GUARD(store_audit_logs(v->db, heads_of, t));
+    for (i = 0; i < t->nlogs; i++) {
+        audit_chain *ch = &t->logs[i];
+        if (all)
+            GUARD(chain_load(t, ch, v)); /* its head as this transaction has it */
+        if (!ch->valid || !ch->tree.size)
+            continue;
+        af_merkle_root(&ch->tree, root);
+        GUARD(heads_line(&b, ch->log, ch->tree.size, root));
+        if (b.lines == LOG_HEADS_MAX)
+            GUARD(heads_flush(v, &b));
+    }
+    GUARD(heads_flush(v, &b));
+    if (all) {
+        for (i = 0; i < 8; i++)
+            sum[i] = (uint8_t)(b.total >> (8 * i));
+        GUARD(store_meta_put(v->db, META_CLAIMED, sum, sizeof sum));
+    }
+cleanup:
+    free(b.text);
+    return rc;
+}
+
+static int sum_shards(void *arg, const char *log, int64_t pos)
+{
+    if (*log)
+        *(uint64_t *)arg += (uint64_t)pos;
+    return 0;
+}
+
+int audit__heads_behind(int *out, vault *v)
+{
+    int rc = VAULT_OK, i;
+    uint64_t total = 0, claimed = 0;
+    uint8_t sum[8];
+    size_t n = 0;
+
+    *out = 0;
+    if (!store_many_logs(v->db))
+        return VAULT_OK;
+    GUARD(store_audit_logs(v->db, sum_shards, &total));
+    if (!total)
+        goto cleanup;
+    rc = store_meta_get(v->db, META_CLAIMED, sum, sizeof sum, &n);
+    if (rc == VAULT_ENOTFOUND) {
+        vault__err_clear();
+        rc = VAULT_OK;
+    }
+    GUARD(rc);
+    ENSURE(n == 0 || n == sizeof sum, VAULT_EINTEGRITY,
+           "audit log: the record of the claimed shard heads is damaged");
+    for (i = 0; i < 8 && n; i++)
+        claimed |= (uint64_t)sum[i] << (8 * i);
+    *out = total != claimed;
+cleanup:
+    return rc;
+}
+
+int audit_checkpoint(char **out_note, vault *v)
+{
+    int rc = VAULT_OK, behind = 0;
     uint8_t root[32];
     audit_tail *t = tail_get(v);
 
     ENSURE(t, VAULT_ENOMEM, "out of memory");
     /* Everything collected so far is sealed first: the checkpoint covers it. */
     GUARD(audit_tx_flush(v));
+    /* and the shard logs' heads, claimed in the city log, with it */
+    GUARD(audit__heads_behind(&behind, v));
+    if (behind) {
+        GUARD(heads_append(v, t, 1));
+        GUARD(audit_tx_flush(v));
+    }
     GUARD(tail_load(t, v));
     af_merkle_root(&t->city.tree, root);
     GUARD(checkpoint_store(out_note, v, t->city.tree.size, root));

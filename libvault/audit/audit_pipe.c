@@ -41,16 +41,9 @@ struct af_pipe {
 static int feed(af_verifier *ver, const pipe_item *it, const uint8_t *entry)
 {
     const uint8_t *head = it->has_head ? it->head : NULL;
-    uint64_t seq = 0;
-    int r;
+    int r = it->seq_from_entry ? af_verifier_push_stored(ver, it->seq, entry, it->len, head)
+                               : af_verifier_push(ver, it->seq, entry, it->len, head);
 
-    if (it->seq_from_entry && af_entry_check(&seq, entry, it->len) == VAULT_OK) {
-        r = af_verifier_push_checked(ver, seq, entry, it->len, head);
-    } else {
-        if (it->seq_from_entry)
-            vault__err_clear();
-        r = af_verifier_push(ver, it->seq, entry, it->len, head);
-    }
     /* A gap may turn out to be a reordering when the skipped entry comes
      * later, so keep feeding after "missing". */
     return r && r != AF_MISSING;

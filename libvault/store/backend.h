@@ -523,7 +523,7 @@ struct store_backend {
 
     /* Version 9.  Every log that has entries, by name (byte order, the
      * city log first), with its newest position: fn(arg, log, pos).  In a
-     * transaction. */
+     * transaction; fn must not use this backend handle. */
     int (*audit_logs)(store_backend *be, int (*fn)(void *arg, const char *log, int64_t pos),
                       void *arg);
     /* A flag (0 in a table that does not set it): 1 when the backend

@@ -10,7 +10,12 @@
  *    does one after a master-key rotation, which carries every log;
  *  - audit verify checks every log and counts their entries; an entry of
  *    a shard log changed behind the vault's back, or the log cut back, is
- *    found and named by its log, and an append to a cut log is refused.
+ *    found and named by its log, and an append to a cut log is refused;
+ *  - a city checkpoint claims the shard heads first (a log_heads entry in
+ *    the city log), on demand, on close when shard entries are unclaimed,
+ *    and when a shard log crosses a multiple of the interval; a shard log
+ *    rewritten whole with the vault's own keys (a fresh, valid chain and
+ *    state) or removed is found against those claims.
  * (The entries that name a shard's log are this test's own: which calls
  * log where is the next step of the issue.) */
 #include "pg/pgtest.h"
@@ -72,6 +77,87 @@ static void expect_log(const char *log, int64_t n)
              " WHERE log = '%s'", log);
     if (n)
         assert_int_equal(dba_count("plogs", sql), n);
+}
+
+/* audit verify finds `failure`, its message saying `says`. */
+static void expect_finding(vault *v, int failure, const char *says)
+{
+    vault_audit_result ar;
+
+    assert_int_equal(vault_audit_verify(&ar, v, NULL, NULL, NULL), VAULT_EINTEGRITY);
+    assert_int_equal(ar.failure, failure);
+    if (!strstr(ar.message, says))
+        fail_msg("the finding does not say \"%s\": %s", says, ar.message);
+}
+
+/* log_heads entries in the city log (their bytes hold the action). */
+static int64_t heads_entries(const char *schema)
+{
+    return dba_count(schema, "SELECT count(*) FROM %s.audit WHERE log = ''"
+                             " AND position('\\x6c6f675f6865616473'::bytea in entry) > 0");
+}
+
+static void test_heads_claimed(void **state)
+{
+    vault *v = NULL;
+    char *note = NULL;
+    int64_t h0, cps;
+
+    (void)state;
+    make_vault("pheads");
+    assert_int_equal(open_vault(&v, "pheads"), 0);
+    h0 = heads_entries("pheads");
+    assert_int_equal(h0, 0); /* no shard log: nothing to claim */
+    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
+    append_to(v, XIHU, 5);
+    append_to(v, GONGSHU, 2);
+    assert_int_equal(store_commit(v->db), 0);
+    assert_int_equal(vault_audit_checkpoint(&note, v), 0);
+    vault_free(note);
+    assert_int_equal(heads_entries("pheads"), 1);
+    /* nothing new: no claim again */
+    assert_int_equal(vault_audit_checkpoint(&note, v), 0);
+    vault_free(note);
+    assert_int_equal(heads_entries("pheads"), 1);
+    verify_log(v, "claimed");
+
+    /* on close, shard entries no claim covers are claimed */
+    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
+    append_to(v, XIHU, 1);
+    assert_int_equal(store_commit(v->db), 0);
+    vault_close(v);
+    assert_int_equal(heads_entries("pheads"), 2);
+
+    /* a shard log crossing the interval: claimed and checkpointed in the
+     * transaction that crosses it */
+    assert_int_equal(open_vault(&v, "pheads"), 0);
+    cps = dba_count("pheads", "SELECT count(*) FROM %s.checkpoints");
+    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
+    append_to(v, GONGSHU, AUDIT_CHECKPOINT_EVERY);
+    assert_int_equal(store_commit(v->db), 0);
+    assert_int_equal(heads_entries("pheads"), 3);
+    assert_int_equal(dba_count("pheads", "SELECT count(*) FROM %s.checkpoints"), cps + 1);
+    verify_log(v, "crossed");
+
+    /* xihu rewritten whole with the vault's keys: its rows and head row
+     * gone, a fresh chain appended through the library (valid entries,
+     * a valid MAC'd state): only the claims show it */
+    dba_exec("pheads", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
+                       "DELETE FROM %s.audit WHERE log = 'hangzhou/xihu';"
+                       "DELETE FROM %s.audit_heads WHERE log = 'hangzhou/xihu';"
+                       "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
+    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
+    append_to(v, XIHU, 8);
+    assert_int_equal(store_commit(v->db), 0);
+    expect_finding(v, VAULT_AUDIT_ROLLED_BACK, "log hangzhou/xihu: entry 5: rolled back");
+
+    /* gongshu removed whole */
+    dba_exec("pheads", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
+                       "DELETE FROM %s.audit WHERE log = 'hangzhou/gongshu';"
+                       "DELETE FROM %s.audit_heads WHERE log = 'hangzhou/gongshu';"
+                       "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
+    expect_finding(v, VAULT_AUDIT_ROLLED_BACK, "log hangzhou/gongshu: rolled back");
+    vault_close(v);
 }
 
 static void test_shard_logs(void **state)
@@ -138,10 +224,7 @@ static void test_shard_logs(void **state)
                       "UPDATE %s.audit SET entry = set_byte(entry, length(entry) - 1,"
                       " get_byte(entry, length(entry) - 1) # 1)"
                       " WHERE log = 'hangzhou/xihu' AND pos = 2");
-    assert_int_equal(vault_audit_verify(&ar, v, NULL, NULL, NULL), VAULT_EINTEGRITY);
-    assert_int_equal(ar.failure, VAULT_AUDIT_MODIFIED);
-    if (!strstr(ar.message, "log hangzhou/xihu: entry 2"))
-        fail_msg("the finding does not name the log and entry: %s", ar.message);
+    expect_finding(v, VAULT_AUDIT_MODIFIED, "log hangzhou/xihu: entry 2");
     dba_exec("plogs", "UPDATE %s.audit SET entry = set_byte(entry, length(entry) - 1,"
                       " get_byte(entry, length(entry) - 1) # 1)"
                       " WHERE log = 'hangzhou/xihu' AND pos = 2");
@@ -150,10 +233,7 @@ static void test_shard_logs(void **state)
     /* the newest entries of a shard log cut */
     dba_exec("plogs", "DELETE FROM %s.audit WHERE log = 'hangzhou/gongshu' AND pos = 4;"
                       "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
-    assert_int_equal(vault_audit_verify(&ar, v, NULL, NULL, NULL), VAULT_EINTEGRITY);
-    assert_int_equal(ar.failure, VAULT_AUDIT_TRUNCATED);
-    if (!strstr(ar.message, "log hangzhou/gongshu: "))
-        fail_msg("the finding does not name the log: %s", ar.message);
+    expect_finding(v, VAULT_AUDIT_TRUNCATED, "log hangzhou/gongshu: ");
     /* and nothing is appended to it */
     assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
     append_to(v, GONGSHU, 1);
@@ -170,6 +250,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shard_logs),
+        cmocka_unit_test(test_heads_claimed),
     };
 
     return pgtest_run("test_pg_logs", tests, sizeof tests / sizeof tests[0]);
