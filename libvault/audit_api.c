@@ -490,8 +490,9 @@ static int claims_parse(claim_list *l, const char *d)
         c = &l->c[l->n];
         memcpy(num, d, (size_t)(sp1 - d));
         num[sp1 - d] = '\0';
+        errno = 0;
         c->size = strtoull(num, &end, 10);
-        if (!end || *end || num[0] < '1' || num[0] > '9')
+        if (!end || *end || errno || num[0] < '1' || num[0] > '9')
             return -1;
         if (vc_hex2bin(c->root, 32, &hl, sp1 + 1, 64) < 0 || hl != 32) {
             vault__err_clear();
@@ -520,9 +521,11 @@ static int claims_take(claim_list *l, int64_t pos, const uint8_t *entry, size_t 
     }
     if (e.action && strcmp(e.action, AUDIT_LOG_HEADS) == 0 && e.outcome == AF_OUTCOME_OK) {
         r = claims_parse(l, e.detail);
-        if (r == -1 && !l->bad) {
-            l->bad = 1;
-            l->bad_pos = (uint64_t)pos;
+        if (r == -1) {
+            if (!l->bad) { /* the first is named */
+                l->bad = 1;
+                l->bad_pos = (uint64_t)pos;
+            }
         } else if (r < 0) {
             rc = r;
         }
@@ -839,6 +842,7 @@ static int claim_cmp(const void *a, const void *b)
  * log. */
 typedef struct shard_list {
     char (*name)[STORE_LOG_MAX + 1];
+    int64_t *pos;
     size_t n, cap;
 } shard_list;
 
@@ -846,7 +850,6 @@ static int shard_seen(void *arg, const char *log, int64_t pos)
 {
     shard_list *l = arg;
 
-    (void)pos;
     if (!*log)
         return 0; /* the city log: verified above */
     if (l->n == l->cap) {
@@ -855,8 +858,13 @@ static int shard_seen(void *arg, const char *log, int64_t pos)
         if (!grown)
             return vault__err(VAULT_ENOMEM, "out of memory");
         l->name = grown;
+        grown = realloc(l->pos, cap * sizeof *l->pos);
+        if (!grown)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        l->pos = grown;
         l->cap = cap;
     }
+    l->pos[l->n] = pos;
     snprintf(l->name[l->n++], sizeof l->name[0], "%s", log);
     return 0;
 }
@@ -884,6 +892,13 @@ static int verify_shards(af_verify_result *res, uint64_t *entries, vault *v, cla
         }
     }
     for (i = 0; i < l.n && !res->cls; i++) {
+        if (l.pos[i] == 0) {
+            /* listed by its head row alone: every entry of it is gone */
+            af_verify_set(res, AF_TRUNCATED, 1,
+                          "log %.80s: entry 1: truncated (its head row names entries the store "
+                          "no longer has)", l.name[i]);
+            break;
+        }
         memset(&c, 0, sizeof c);
         af_verifier_init(&c.ver, NULL, 0);
         while (k < cl->n && strcmp(cl->c[k].log, l.name[i]) < 0)
@@ -925,6 +940,7 @@ static int verify_shards(af_verify_result *res, uint64_t *entries, vault *v, cla
     }
 cleanup:
     free(l.name);
+    free(l.pos);
     return rc;
 }
 
@@ -1016,6 +1032,7 @@ static int verify_local(vault_audit_result *out, vault *v, const char *since,
                               "parse)", (unsigned long long)claims.bad_pos);
             if (sr.cls) {
                 sr.checkpoints = c.ver.res.checkpoints;
+                sr.entries = c.ver.res.entries + shard_entries;
                 c.ver.res = sr;
             } else {
                 c.ver.res.entries += shard_entries;

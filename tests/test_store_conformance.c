@@ -2653,6 +2653,8 @@ static void test_logs_through_store(void **state)
     assert_int_equal(store_audit_state_put_in(src, GONGSHU, 0, 1, head, st, 3), VAULT_OK);
     /* bad names: refused before the backend sees them */
     assert_int_equal(store_audit_seal_in(src, "a\nb", seal_cb, &p), VAULT_EINVALID);
+    assert_int_equal(store_audit_seal_in(src, "hangzhou/\xff\xfe", seal_cb, &p), VAULT_EINVALID);
+    assert_non_null(strstr(vault_error_last(), "UTF-8"));
     assert_int_equal(store_commit(src), VAULT_OK);
 
     assert_int_equal(store_begin(src, STORE_TX_SNAPSHOT), VAULT_OK);

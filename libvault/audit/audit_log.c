@@ -348,8 +348,8 @@ static int chain_for(audit_chain **out, audit_tail *t, const char *log)
         *out = &t->city;
         return VAULT_OK;
     }
-    if (strlen(log) > STORE_LOG_MAX)
-        return vault__err(VAULT_EINVALID, "audit log: a log's name is too long");
+    if (store_log_check(log) < 0)
+        return vault__err(VAULT_EINVALID, "audit log: %s", vault_error_last());
     while (lo < hi) {
         mid = (lo + hi) / 2;
         c = strcmp(t->logs[mid].log, log);
@@ -452,9 +452,6 @@ static int seal_chain(vault *v, audit_tail *t, audit_chain *ch)
         memset(&c, 0, sizeof c);
         c.v = v;
         c.t = ch;
-        /* From here the kept tail and the store move together; if sealing
-         * fails, the transaction may not commit. */
-        t->broken = 1;
         GUARD(chain_load(t, ch, v));
         /* A large load seals many checkpoints' worth: sign them as they
          * fall due, DUE_MAX at a time. */
@@ -467,7 +464,6 @@ static int seal_chain(vault *v, audit_tail *t, audit_chain *ch)
         /* The state moves onto the new newest entry (every seal: a long
          * transaction's store is never without it). */
         GUARD(tree_save(t, ch, v));
-        t->broken = 0;
     }
     for (i = 0; i < ch->np; i++)
         free(ch->p[i].enc);
@@ -490,6 +486,10 @@ static int seal_pending(vault *v, audit_tail *t)
     size_t i;
     uint64_t before;
 
+    /* From here the kept tail and the store move together (every log's,
+     * and the claim of a crossing): if any of it fails, the transaction
+     * may not commit. */
+    t->broken = 1;
     for (i = 0; i < t->nlogs; i++) {
         audit_chain *ch = &t->logs[i];
         if (ch->sealed == ch->np)
@@ -514,6 +514,7 @@ static int seal_pending(vault *v, audit_tail *t)
         GUARD(checkpoint_store(NULL, v, t->city.tree.size, root));
     }
     t->bytes = 0;
+    t->broken = 0;
 cleanup:
     return rc;
 }
@@ -734,7 +735,9 @@ int audit_append(vault *v, af_entry *e)
     ENSURE(t, VAULT_ENOMEM, "out of memory");
     ENSURE(store_in_tx(v->db) && store_tx_writes(v->db), VAULT_ESTATE,
            "audit: append outside a write transaction");
-    ENSURE(!t->broken, VAULT_ESTATE, "audit: sealing failed in this transaction; rolled back");
+    /* (seal_pending's own log_heads entry is collected while it seals) */
+    ENSURE(!t->broken || t->sealing, VAULT_ESTATE,
+           "audit: sealing failed in this transaction; rolled back");
     /* Its log: the one it names where the store keeps shard logs, else
      * the city log (a vault file is one shard). */
     GUARD(chain_for(&ch, t, store_many_logs(v->db) ? e->log : NULL));
@@ -1218,8 +1221,18 @@ static int heads_append(vault *v, audit_tail *t, int all)
         GUARD(store_audit_logs(v->db, heads_of, t));
     for (i = 0; i < t->nlogs; i++) {
         audit_chain *ch = &t->logs[i];
-        if (all)
-            GUARD(chain_load(t, ch, v)); /* its head as this transaction has it */
+        if (all && !ch->valid) {
+            /* its head as this transaction has it; a damaged shard log is
+             * left unclaimed (verification reports it), never a reason to
+             * sign no city checkpoint */
+            rc = chain_load(t, ch, v);
+            if (rc == VAULT_EINTEGRITY) {
+                vault__err_clear();
+                rc = VAULT_OK;
+                continue;
+            }
+            GUARD(rc);
+        }
         if (!ch->valid || !ch->tree.size)
             continue;
         af_merkle_root(&ch->tree, root);

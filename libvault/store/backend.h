@@ -522,8 +522,11 @@ struct store_backend {
     int standby_reads;
 
     /* Version 9.  Every log that has entries, by name (byte order, the
-     * city log first), with its newest position: fn(arg, log, pos).  In a
-     * transaction; fn must not use this backend handle. */
+     * city log first), with its newest position: fn(arg, log, pos); and
+     * one whose head row names entries when it has none left, with pos 0
+     * (a backend with such rows: entries cut outside libvault, which
+     * verification reports).  In a transaction; fn must not use this
+     * backend handle. */
     int (*audit_logs)(store_backend *be, int (*fn)(void *arg, const char *log, int64_t pos),
                       void *arg);
     /* A flag (0 in a table that does not set it): 1 when the backend

@@ -3607,12 +3607,15 @@ static int pg_audit_count(store_backend *be, const char *log, int64_t *out)
 
 /* The logs, from the audit rows themselves (not the head rows a DBA may
  * take out), one index probe each: the next name after the last, then
- * its newest position. */
+ * its newest position; and those whose head row names entries when none
+ * is left (position 0: a DBA's cut). */
 #define AUDIT_LOGS_SQL                                                                            \
     "WITH RECURSIVE l(log) AS (SELECT min(log) FROM audit UNION ALL"                            \
-    " SELECT (SELECT min(a.log) FROM audit a WHERE a.log > l.log) FROM l WHERE l.log IS NOT NULL)" \
-    " SELECT l.log, (SELECT max(a.pos) FROM audit a WHERE a.log = l.log) FROM l"                 \
-    " WHERE l.log IS NOT NULL ORDER BY l.log"
+    " SELECT (SELECT min(a.log) FROM audit a WHERE a.log > l.log) FROM l WHERE l.log IS NOT NULL),"\
+    " n(log) AS (SELECT log FROM l WHERE log IS NOT NULL UNION"                                  \
+    " SELECT log FROM audit_heads WHERE pos > 0)"                                                \
+    " SELECT n.log, coalesce((SELECT max(a.pos) FROM audit a WHERE a.log = n.log), 0) FROM n"    \
+    " ORDER BY n.log"
 
 static int pg_audit_logs(store_backend *be, int (*fn)(void *arg, const char *log, int64_t pos),
                          void *arg)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistr.h>
+
 #include <sodium.h>
 
 #include "crypto.h"
@@ -1052,21 +1054,25 @@ static int seal_counted(void *arg, const store_audit_head *h, store_audit_row *o
     return rc;
 }
 
-/* A log's name as a backend gets it: NULL is the city's; one too long or
- * with a NUL-free but control byte is refused (a log names a shard). */
-static int log_ok(const char *log)
+/* A log's name as a backend gets it: NULL is the city's; one too long,
+ * not UTF-8 or with a control byte is refused (a log names a shard). */
+int store_log_check(const char *log)
 {
-    const char *name = store_log_name(log);
-    size_t i, n = strlen(name);
+    const uint8_t *p = (const uint8_t *)store_log_name(log);
+    size_t n = strlen((const char *)p), i;
 
     if (n > STORE_LOG_MAX)
         return vault__err(VAULT_EINVALID, "store: a log's name is longer than %d bytes",
                           STORE_LOG_MAX);
     for (i = 0; i < n; i++)
-        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+        if (p[i] < 0x20 || p[i] == 0x7f)
             return vault__err(VAULT_EINVALID, "store: a log's name has a control character");
+    if (u8_check(p, n))
+        return vault__err(VAULT_EINVALID, "store: a log's name is not UTF-8");
     return VAULT_OK;
 }
+
+#define log_ok store_log_check
 
 int store_audit_seal_in(store *s, const char *log, store_audit_seal_fn fn, void *arg)
 {
@@ -1221,8 +1227,8 @@ static int logs_fn(void *arg, const char *log, int64_t pos)
     logs_cb *c = arg;
     int rc = VAULT_OK;
 
-    ENSURE(log && strlen(log) <= STORE_LOG_MAX && pos > 0, VAULT_EINTEGRITY,
-           "audit log: the store lists a log without a name or entries");
+    ENSURE(log && strlen(log) <= STORE_LOG_MAX && pos >= 0, VAULT_EINTEGRITY,
+           "audit log: the store lists a log without a name");
     ENSURE(c->n == 0 || strcmp(c->last, log) < 0, VAULT_EINTEGRITY,
            "audit log: the store lists its logs out of order");
     snprintf(c->last, sizeof c->last, "%s", log);

@@ -281,12 +281,16 @@ int store_audit_state_put_in(store *s, const char *log, int64_t prev_pos, int64_
 int store_audit_state_get_in(int64_t *out_pos, uint8_t *out, size_t cap, size_t *out_len,
                              store *s, const char *log) VAULT_MUST_CHECK;
 /* Every log that has entries, the city log first, then by name (byte
- * order), with its newest position; fn returns 0 to go on, > 0 to stop,
+ * order), with its newest position (0 for a log whose head row names
+ * entries it no longer has: backend.h); fn returns 0 to go on, > 0 to stop,
  * < 0 to fail (returned).  In a transaction. */
 int store_audit_logs(store *s, int (*fn)(void *arg, const char *log, int64_t pos),
                      void *arg) VAULT_MUST_CHECK;
 /* 1 when the store keeps logs besides the city log (PostgreSQL). */
 int store_many_logs(const store *s);
+/* VAULT_EINVALID when log can't name a log: longer than STORE_LOG_MAX,
+ * not UTF-8, or with a control character (NULL and "" are the city's). */
+int store_log_check(const char *log) VAULT_MUST_CHECK;
 
 /* Signed checkpoints (C2SP notes) by tree size, MAC'd. */
 int store_checkpoint_add(store *s, uint64_t size, const char *note, int64_t now) VAULT_MUST_CHECK;

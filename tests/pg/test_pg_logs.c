@@ -139,6 +139,25 @@ static void test_heads_claimed(void **state)
     assert_int_equal(dba_count("pheads", "SELECT count(*) FROM %s.checkpoints"), cps + 1);
     verify_log(v, "crossed");
 
+    /* log_heads entries whose claims do not parse (made with the vault's
+     * own keys): malformed, the first one named, however many */
+    {
+        int64_t first = dba_count("pheads", "SELECT max(pos) + 1 FROM %s.audit WHERE log = ''");
+        char want[80];
+        af_entry e;
+        int k;
+
+        assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
+        for (k = 0; k < 2; k++) {
+            audit_entry_init(&e, v, NULL, AUDIT_LOG_HEADS);
+            e.detail = k ? "12 00 hangzhou/xihu\n" : "no claims here";
+            assert_int_equal(audit_append(v, &e), 0);
+        }
+        assert_int_equal(store_commit(v->db), 0);
+        snprintf(want, sizeof want, "entry %lld: malformed (a log_heads entry", (long long)first);
+        expect_finding(v, VAULT_AUDIT_MALFORMED, want);
+    }
+
     /* xihu rewritten whole with the vault's keys: its rows and head row
      * gone, a fresh chain appended through the library (valid entries,
      * a valid MAC'd state): only the claims show it */
@@ -150,6 +169,17 @@ static void test_heads_claimed(void **state)
     append_to(v, XIHU, 8);
     assert_int_equal(store_commit(v->db), 0);
     expect_finding(v, VAULT_AUDIT_ROLLED_BACK, "log hangzhou/xihu: entry 5: rolled back");
+    /* and rewritten shorter than what was claimed of it */
+    dba_exec("pheads", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
+                       "DELETE FROM %s.audit WHERE log = 'hangzhou/xihu';"
+                       "DELETE FROM %s.audit_heads WHERE log = 'hangzhou/xihu';"
+                       "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
+    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
+    append_to(v, XIHU, 3);
+    assert_int_equal(store_commit(v->db), 0);
+    expect_finding(v, VAULT_AUDIT_ROLLED_BACK,
+                   "log hangzhou/xihu: entry 4: rolled back (the log has 3 entries but the city "
+                   "log claimed 6)");
 
     /* gongshu removed whole */
     dba_exec("pheads", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
@@ -240,9 +270,24 @@ static void test_shard_logs(void **state)
     assert_int_equal(store_commit(v->db), VAULT_EINTEGRITY);
     store_rollback(v->db);
     assert_int_equal(in_log(GONGSHU, "count(*)"), 3);
-    /* the other logs go on */
+    /* the other logs go on, and so do city checkpoints (the damaged log
+     * is left unclaimed) */
     append_tx(v, 1, 1, 0);
     expect_log(XIHU, 8);
+    {
+        char *note = NULL;
+        assert_int_equal(vault_audit_checkpoint(&note, v), 0);
+        vault_free(note);
+    }
+    /* a log whose entries are all gone, its head row left: found (its
+     * name sorts before gongshu's) */
+    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
+    append_to(v, "hangzhou/binjiang", 3);
+    assert_int_equal(store_commit(v->db), 0);
+    dba_exec("plogs", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
+                      "DELETE FROM %s.audit WHERE log = 'hangzhou/binjiang';"
+                      "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
+    expect_finding(v, VAULT_AUDIT_TRUNCATED, "log hangzhou/binjiang: entry 1: truncated");
     vault_close(v);
 }
 
