@@ -97,6 +97,19 @@ static int64_t heads_entries(const char *schema)
                              " AND position('\\x6c6f675f6865616473'::bytea in entry) > 0");
 }
 
+/* xihu's rows and head row gone (a DBA's), then n entries appended to it
+ * through the library: a fresh, valid chain and MAC'd state. */
+static void rewrite_xihu(vault *v, int n)
+{
+    dba_exec("pheads", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
+                       "DELETE FROM %s.audit WHERE log = 'hangzhou/xihu';"
+                       "DELETE FROM %s.audit_heads WHERE log = 'hangzhou/xihu';"
+                       "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
+    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
+    append_to(v, XIHU, n);
+    assert_int_equal(store_commit(v->db), 0);
+}
+
 static void test_heads_claimed(void **state)
 {
     vault *v = NULL;
@@ -161,22 +174,10 @@ static void test_heads_claimed(void **state)
     /* xihu rewritten whole with the vault's keys: its rows and head row
      * gone, a fresh chain appended through the library (valid entries,
      * a valid MAC'd state): only the claims show it */
-    dba_exec("pheads", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
-                       "DELETE FROM %s.audit WHERE log = 'hangzhou/xihu';"
-                       "DELETE FROM %s.audit_heads WHERE log = 'hangzhou/xihu';"
-                       "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
-    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
-    append_to(v, XIHU, 8);
-    assert_int_equal(store_commit(v->db), 0);
+    rewrite_xihu(v, 8);
     expect_finding(v, VAULT_AUDIT_ROLLED_BACK, "log hangzhou/xihu: entry 5: rolled back");
     /* and rewritten shorter than what was claimed of it */
-    dba_exec("pheads", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
-                       "DELETE FROM %s.audit WHERE log = 'hangzhou/xihu';"
-                       "DELETE FROM %s.audit_heads WHERE log = 'hangzhou/xihu';"
-                       "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
-    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
-    append_to(v, XIHU, 3);
-    assert_int_equal(store_commit(v->db), 0);
+    rewrite_xihu(v, 3);
     expect_finding(v, VAULT_AUDIT_ROLLED_BACK,
                    "log hangzhou/xihu: entry 4: rolled back (the log has 3 entries but the city "
                    "log claimed 6)");
