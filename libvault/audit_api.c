@@ -1421,6 +1421,7 @@ typedef struct report_ctx {
     json_t *arr;
     vault_buf text; /* wiped: it holds who accessed whom */
     int failed;
+    const char *log; /* the log being read ("" the city log's) */
 } report_ctx;
 
 static const char *outcome_name(int o)
@@ -1607,9 +1608,18 @@ static int report_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
         json_object_set_new(o, "token_id", jprincipal(&e, e.who.token_id));
         json_object_set_new(o, "app", jprincipal(&e, e.who.app));
         json_object_set_new(o, "peer", jprincipal(&e, e.who.peer));
+        /* a shard log's entry says which (its seq counts in that log) */
+        if (c->log && *c->log)
+            json_object_set_new(o, "log", json_string(c->log));
         json_array_append_new(c->arr, o);
+    } else if (c->log && *c->log) {
+        GUARD(text_append_esc(c, "", when));
+        GUARD(text_append_esc(c, "  ", c->log));
+        GUARD(text_append(c, "#%llu", (unsigned long long)e.seq));
     } else {
         GUARD(text_append(c, "%s  #%llu", when, (unsigned long long)e.seq));
+    }
+    if (!c->as_json) {
         GUARD(text_append_esc(c, "  ", e.user));
         if (*e.role) {
             GUARD(text_append_esc(c, " (", e.role));
@@ -1643,6 +1653,30 @@ static int report_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
 cleanup:
     free(storage);
     return rc;
+}
+
+/* The shard logs of a report (the city log is read first, by itself). */
+typedef struct report_logs {
+    char (*name)[STORE_LOG_MAX + 1];
+    size_t n, cap;
+} report_logs;
+
+static int report_log_seen(void *arg, const char *log, int64_t pos)
+{
+    report_logs *l = arg;
+
+    if (!*log || pos == 0)
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        void *grown = realloc(l->name, cap * sizeof *l->name);
+        if (!grown)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        l->name = grown;
+        l->cap = cap;
+    }
+    snprintf(l->name[l->n++], sizeof l->name[0], "%s", log);
+    return 0;
 }
 
 int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_json)
@@ -1693,13 +1727,26 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
     GUARD(op_begin(v, OP_STANDBY_READ));
     /* A resident's or a user's report reads their entries through the
      * report indexes; report_fn checks each entry's own (signed) record id
-     * or user all the same. */
-    if (kind == VAULT_REPORT_RECORD)
-        GUARD(store_audit_scan_record(v->db, c.record, report_fn, &c));
-    else if (kind == VAULT_REPORT_USER)
-        GUARD(store_audit_scan_user(v->db, c.user, report_fn, &c));
-    else
-        GUARD(store_audit_scan(v->db, 0, report_fn, &c));
+     * or user all the same.  Every log, the city log's first, each in its
+     * own order (docs/audit-format.md §7). */
+    {
+        report_logs l = {0};
+        size_t i;
+
+        if (store_many_logs(v->db))
+            rc = store_audit_logs(v->db, report_log_seen, &l);
+        for (i = 0; rc == VAULT_OK && i <= l.n; i++) {
+            c.log = i ? l.name[i - 1] : STORE_LOG_CITY;
+            if (kind == VAULT_REPORT_RECORD)
+                rc = store_audit_scan_record_in(v->db, c.log, c.record, report_fn, &c);
+            else if (kind == VAULT_REPORT_USER)
+                rc = store_audit_scan_user_in(v->db, c.log, c.user, report_fn, &c);
+            else
+                rc = store_audit_scan_in(v->db, c.log, 0, report_fn, &c);
+        }
+        free(l.name);
+        GUARD(rc);
+    }
     op_rollback(v);
     GUARD(vault__listing_take(out, as_json ? c.arr : NULL, &c.text));
 cleanup:

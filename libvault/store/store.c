@@ -1180,21 +1180,41 @@ int store_audit_scan(store *s, int64_t after_pos, store_audit_fn fn, void *arg)
     return store_audit_scan_in(s, STORE_LOG_CITY, after_pos, fn, arg);
 }
 
+int store_audit_scan_record_in(store *s, const char *log, const uint8_t record_id[VAULT_ID_BYTES],
+                               store_audit_fn fn, void *arg)
+{
+    int rc = VAULT_OK;
+    store_audit_filter f = {store_log_name(log), 0, record_id, NULL};
+
+    TX_READ(s);
+    GUARD(log_ok(log));
+    rc = audit_scan_filter(s, &f, fn, arg);
+cleanup:
+    return rc;
+}
+
 int store_audit_scan_record(store *s, const uint8_t record_id[VAULT_ID_BYTES], store_audit_fn fn,
                             void *arg)
 {
-    store_audit_filter f = {STORE_LOG_CITY, 0, record_id, NULL};
+    return store_audit_scan_record_in(s, STORE_LOG_CITY, record_id, fn, arg);
+}
+
+int store_audit_scan_user_in(store *s, const char *log, const char *user, store_audit_fn fn,
+                             void *arg)
+{
+    int rc = VAULT_OK;
+    store_audit_filter f = {store_log_name(log), 0, NULL, user};
 
     TX_READ(s);
-    return audit_scan_filter(s, &f, fn, arg);
+    GUARD(log_ok(log));
+    rc = audit_scan_filter(s, &f, fn, arg);
+cleanup:
+    return rc;
 }
 
 int store_audit_scan_user(store *s, const char *user, store_audit_fn fn, void *arg)
 {
-    store_audit_filter f = {STORE_LOG_CITY, 0, NULL, user};
-
-    TX_READ(s);
-    return audit_scan_filter(s, &f, fn, arg);
+    return store_audit_scan_user_in(s, STORE_LOG_CITY, user, fn, arg);
 }
 
 int store_audit_count_in(int64_t *out, store *s, const char *log)

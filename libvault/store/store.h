@@ -274,6 +274,10 @@ int store_audit_last_in(int64_t *out_pos, uint8_t **out_entry, size_t *out_len, 
                         store *s, const char *log) VAULT_MUST_CHECK;
 int store_audit_scan_in(store *s, const char *log, int64_t after_pos, store_audit_fn fn,
                         void *arg) VAULT_MUST_CHECK;
+int store_audit_scan_record_in(store *s, const char *log, const uint8_t record_id[VAULT_ID_BYTES],
+                               store_audit_fn fn, void *arg) VAULT_MUST_CHECK;
+int store_audit_scan_user_in(store *s, const char *log, const char *user, store_audit_fn fn,
+                             void *arg) VAULT_MUST_CHECK;
 int store_audit_count_in(int64_t *out, store *s, const char *log) VAULT_MUST_CHECK;
 int store_audit_state_put_in(store *s, const char *log, int64_t prev_pos, int64_t pos,
                              const uint8_t head[32], const uint8_t *state,

@@ -20,6 +20,8 @@
  * log where is the next step of the issue.) */
 #include "pg/pgtest.h"
 
+#include <jansson.h>
+
 #include "audit/audit.h"
 #include "vault_int.h"
 
@@ -292,11 +294,76 @@ static void test_shard_logs(void **state)
     vault_close(v);
 }
 
+/* Reports read every log: a resident's entries in the shard log and the
+ * city log, each shard entry naming its log (text "LOG#seq", JSON "log"),
+ * the city log's as before; a user's report too. */
+static void test_reports_across_logs(void **state)
+{
+    vault *v = NULL;
+    af_entry e;
+    uint8_t rid[VAULT_ID_BYTES];
+    char hex[VAULT_ID_HEX_SIZE], *out = NULL;
+    json_t *arr;
+    json_error_t jerr;
+    size_t i, in_xihu = 0, in_city = 0, other = 0;
+    int k;
+
+    (void)state;
+    make_vault("preport");
+    assert_int_equal(open_vault(&v, "preport"), 0);
+    memset(rid, 0x5a, sizeof rid);
+    vault__id_format(hex, rid);
+    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
+    for (k = 0; k < 4; k++) {
+        audit_entry_init(&e, v, NULL, "read");
+        e.detail = "a test entry";
+        e.has_record = 1;
+        memcpy(e.record_id, rid, sizeof rid);
+        e.log = k < 3 ? XIHU : NULL;
+        assert_int_equal(audit_append(v, &e), 0);
+    }
+    append_to(v, GONGSHU, 2); /* another log, no record */
+    assert_int_equal(store_commit(v->db), 0);
+
+    assert_int_equal(vault_audit_report(&out, v, VAULT_REPORT_RECORD, hex, 1), 0);
+    arr = json_loads(out, 0, &jerr);
+    assert_non_null(arr);
+    for (i = 0; i < json_array_size(arr); i++) {
+        json_t *log = json_object_get(json_array_get(arr, i), "log");
+        if (!log)
+            in_city++;
+        else if (strcmp(json_string_value(log), XIHU) == 0)
+            in_xihu++;
+        else
+            other++;
+    }
+    json_decref(arr);
+    vault_free(out);
+    assert_int_equal(in_xihu, 3);
+    assert_int_equal(in_city, 2); /* the city log's entry, and the report's own */
+    assert_int_equal(other, 0);
+
+    assert_int_equal(vault_audit_report(&out, v, VAULT_REPORT_RECORD, hex, 0), 0);
+    assert_non_null(strstr(out, "  hangzhou/xihu#1  "));
+    assert_non_null(strstr(out, "  hangzhou/xihu#3  "));
+    assert_null(strstr(out, "hangzhou/xihu#4"));
+    assert_null(strstr(out, "gongshu"));
+    vault_free(out);
+
+    /* the actor's report: every log's entries of theirs */
+    assert_int_equal(vault_audit_report(&out, v, VAULT_REPORT_USER, v->actor, 0), 0);
+    assert_non_null(strstr(out, "  hangzhou/gongshu#2  "));
+    assert_non_null(strstr(out, "  hangzhou/xihu#3  "));
+    vault_free(out);
+    vault_close(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shard_logs),
         cmocka_unit_test(test_heads_claimed),
+        cmocka_unit_test(test_reports_across_logs),
     };
 
     return pgtest_run("test_pg_logs", tests, sizeof tests / sizeof tests[0]);
