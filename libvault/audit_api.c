@@ -1655,30 +1655,6 @@ cleanup:
     return rc;
 }
 
-/* The shard logs of a report (the city log is read first, by itself). */
-typedef struct report_logs {
-    char (*name)[STORE_LOG_MAX + 1];
-    size_t n, cap;
-} report_logs;
-
-static int report_log_seen(void *arg, const char *log, int64_t pos)
-{
-    report_logs *l = arg;
-
-    if (!*log || pos == 0)
-        return 0;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 8;
-        void *grown = realloc(l->name, cap * sizeof *l->name);
-        if (!grown)
-            return vault__err(VAULT_ENOMEM, "out of memory");
-        l->name = grown;
-        l->cap = cap;
-    }
-    snprintf(l->name[l->n++], sizeof l->name[0], "%s", log);
-    return 0;
-}
-
 int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_json)
 {
     if (v && v->remote)
@@ -1730,11 +1706,11 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
      * or user all the same.  Every log, the city log's first, each in its
      * own order (docs/audit-format.md §7). */
     {
-        report_logs l = {0};
+        shard_list l = {0};
         size_t i;
 
         if (store_many_logs(v->db))
-            rc = store_audit_logs(v->db, report_log_seen, &l);
+            rc = store_audit_logs(v->db, shard_seen, &l);
         for (i = 0; rc == VAULT_OK && i <= l.n; i++) {
             c.log = i ? l.name[i - 1] : STORE_LOG_CITY;
             if (kind == VAULT_REPORT_RECORD)
@@ -1745,6 +1721,7 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
                 rc = store_audit_scan_in(v->db, c.log, 0, report_fn, &c);
         }
         free(l.name);
+        free(l.pos);
         GUARD(rc);
     }
     op_rollback(v);
