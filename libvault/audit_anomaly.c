@@ -44,11 +44,24 @@ typedef struct anom_user {
 } anom_user;
 
 typedef struct anom_ctx {
+    vault *v;
     int64_t t0_us;
     anom_user *u;
     size_t n, cap;
-    int64_t first_pos, entries;
+    int64_t first_pos, entries; /* first_pos: the city log's */
 } anom_ctx;
+
+static int count_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
+                    size_t head_len);
+
+static int count_log(void *arg, const char *log, int64_t lo)
+{
+    anom_ctx *c = arg;
+
+    if (!*log)
+        c->first_pos = lo;
+    return audit__scan_checked_in(c->v, log, lo > 1 ? lo - 1 : 1, count_fn, c);
+}
 
 static int is_access(const char *action)
 {
@@ -166,7 +179,7 @@ int vault_audit_anomalies(char **out, vault *v, int64_t window, int as_json)
     int rc = VAULT_OK, entered = 0;
     anom_ctx c;
     af_entry e;
-    int64_t lo = 1, now_us;
+    int64_t now_us;
     char detail[64];
     json_t *arr = NULL;
     vault_buf b;
@@ -195,11 +208,11 @@ int vault_audit_anomalies(char **out, vault *v, int64_t window, int as_json)
     now_us = vault__now() * 1000000;
     c.t0_us = now_us - window * 1000000;
     GUARD(op_begin(v, OP_STANDBY_READ));
-    /* The first entry at or after t0 (entries are in time order); the
-     * one before it is checked too, so the search's last probe is. */
-    GUARD(audit__first_at(&lo, v, c.t0_us));
-    c.first_pos = lo;
-    GUARD(audit__scan_checked(v, lo > 1 ? lo - 1 : 1, count_fn, &c));
+    /* In every log, the first entry at or after t0 (each log is in time
+     * order); the one before it is checked too, so the search's last
+     * probe is. */
+    c.v = v;
+    GUARD(audit__since_every_log(v, c.t0_us, count_log, &c));
     op_rollback(v);
     GUARD(score(&c));
     if (c.n)

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "audit/audit.h"
+#include "audit_scan.h"
 #include "audit/audit_cosign.h"
 #include "audit/audit_pipe.h"
 #include "audit_prove.h"
@@ -840,47 +841,18 @@ static int claim_cmp(const void *a, const void *b)
  * here), and its kept tree state; a log claimed but not in the store is
  * rolled back.  The first finding goes to *res, its message naming the
  * log. */
-typedef struct shard_list {
-    char (*name)[STORE_LOG_MAX + 1];
-    int64_t *pos;
-    size_t n, cap;
-} shard_list;
-
-static int shard_seen(void *arg, const char *log, int64_t pos)
-{
-    shard_list *l = arg;
-
-    if (!*log)
-        return 0; /* the city log: verified above */
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 8;
-        void *grown = realloc(l->name, cap * sizeof *l->name);
-        if (!grown)
-            return vault__err(VAULT_ENOMEM, "out of memory");
-        l->name = grown;
-        grown = realloc(l->pos, cap * sizeof *l->pos);
-        if (!grown)
-            return vault__err(VAULT_ENOMEM, "out of memory");
-        l->pos = grown;
-        l->cap = cap;
-    }
-    l->pos[l->n] = pos;
-    snprintf(l->name[l->n++], sizeof l->name[0], "%s", log);
-    return 0;
-}
-
 static int verify_shards(af_verify_result *res, uint64_t *entries, vault *v, claim_list *cl,
                          vault_progress_fn progress, void *arg)
 {
     int rc = VAULT_OK;
-    shard_list l = {0};
+    audit_log_list l = {0};
     shard_ctx c;
     size_t i, k = 0, j;
 
     memset(&c, 0, sizeof c);
     if (cl->n > 1)
         qsort(cl->c, cl->n, sizeof *cl->c, claim_cmp);
-    GUARD(store_audit_logs(v->db, shard_seen, &l));
+    GUARD(audit__shard_logs(&l, v));
     /* a claimed log the store does not have */
     for (j = 0, i = 0; j < cl->n && !res->cls; j++) {
         while (i < l.n && strcmp(l.name[i], cl->c[j].log) < 0)
@@ -939,8 +911,7 @@ static int verify_shards(af_verify_result *res, uint64_t *entries, vault *v, cla
         }
     }
 cleanup:
-    free(l.name);
-    free(l.pos);
+    audit__log_list_free(&l);
     return rc;
 }
 
@@ -1706,11 +1677,10 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
      * or user all the same.  Every log, the city log's first, each in its
      * own order (docs/audit-format.md §7). */
     {
-        shard_list l = {0};
+        audit_log_list l = {0};
         size_t i;
 
-        if (store_many_logs(v->db))
-            rc = store_audit_logs(v->db, shard_seen, &l);
+        rc = audit__shard_logs(&l, v);
         for (i = 0; rc == VAULT_OK && i <= l.n; i++) {
             c.log = i ? l.name[i - 1] : STORE_LOG_CITY;
             if (kind == VAULT_REPORT_RECORD)
@@ -1720,8 +1690,7 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
             else
                 rc = store_audit_scan_in(v->db, c.log, 0, report_fn, &c);
         }
-        free(l.name);
-        free(l.pos);
+        audit__log_list_free(&l);
         GUARD(rc);
     }
     op_rollback(v);

@@ -31,12 +31,12 @@ static int probe_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, co
     return 1; /* one is enough */
 }
 
-static int time_at(int64_t *out, vault *v, int64_t pos)
+static int time_at(int64_t *out, vault *v, const char *log, int64_t pos)
 {
     int rc = VAULT_OK;
     probe_ctx c = {0, 0};
 
-    GUARD(store_audit_scan(v->db, pos - 1, probe_fn, &c));
+    GUARD(store_audit_scan_in(v->db, log, pos - 1, probe_fn, &c));
     ENSURE(c.found, VAULT_EINTEGRITY, "audit log: no entry at position %lld; run audit verify",
            (long long)pos);
     *out = c.time_us;
@@ -44,16 +44,16 @@ cleanup:
     return rc;
 }
 
-int audit__first_at(int64_t *out, vault *v, int64_t t_us)
+int audit__first_at_in(int64_t *out, vault *v, const char *log, int64_t t_us)
 {
     int rc = VAULT_OK;
     int64_t n = 0, lo = 1, hi, t = 0;
 
-    GUARD(store_audit_count(&n, v->db));
+    GUARD(store_audit_count_in(&n, v->db, log));
     hi = n + 1;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        GUARD(time_at(&t, v, mid));
+        GUARD(time_at(&t, v, log, mid));
         if (t < t_us)
             lo = mid + 1;
         else
@@ -111,7 +111,12 @@ cleanup:
     return rc;
 }
 
-int audit__scan_checked(vault *v, int64_t first, store_audit_fn fn, void *arg)
+int audit__first_at(int64_t *out, vault *v, int64_t t_us)
+{
+    return audit__first_at_in(out, v, STORE_LOG_CITY, t_us);
+}
+
+int audit__scan_checked_in(vault *v, const char *log, int64_t first, store_audit_fn fn, void *arg)
 {
     int rc = VAULT_OK;
     chain_ctx c;
@@ -127,13 +132,13 @@ int audit__scan_checked(vault *v, int64_t first, store_audit_fn fn, void *arg)
     c.arg = arg;
     if (first == 1)
         c.have_prev = 1; /* head_0: 32 zero bytes */
-    GUARD(store_audit_scan(v->db, first >= 2 ? first - 2 : 0, chain_fn, &c));
+    GUARD(store_audit_scan_in(v->db, log, first >= 2 ? first - 2 : 0, chain_fn, &c));
     if (c.stopped)
         goto cleanup;
     /* The newest head, as the MAC'd audit state vouches for it (a missing
      * or changed state fails here, as at every append). */
-    GUARD(audit__tree_load(&m, NULL, v));
-    GUARD(store_audit_last(&newest, &entry, &len, head, v->db));
+    GUARD(audit__tree_load_in(&m, NULL, v, log));
+    GUARD(store_audit_last_in(&newest, &entry, &len, head, v->db, log));
     if (c.last < first) { /* nothing at or after `first` was handed out */
         ENSURE(newest < first, VAULT_EINTEGRITY,
                "audit log: the entries from position %lld are not all readable; run audit verify",
@@ -146,5 +151,71 @@ int audit__scan_checked(vault *v, int64_t first, store_audit_fn fn, void *arg)
            "head; run audit verify", (long long)c.last);
 cleanup:
     free(entry);
+    return rc;
+}
+
+int audit__scan_checked(vault *v, int64_t first, store_audit_fn fn, void *arg)
+{
+    return audit__scan_checked_in(v, STORE_LOG_CITY, first, fn, arg);
+}
+
+/* ---- every log ---- */
+
+static int log_seen(void *arg, const char *log, int64_t pos)
+{
+    audit_log_list *l = arg;
+
+    if (!*log)
+        return 0; /* the city log: the caller's own */
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        void *grown = realloc(l->name, cap * sizeof *l->name);
+        if (!grown)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        l->name = grown;
+        grown = realloc(l->pos, cap * sizeof *l->pos);
+        if (!grown)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        l->pos = grown;
+        l->cap = cap;
+    }
+    l->pos[l->n] = pos;
+    snprintf(l->name[l->n++], sizeof l->name[0], "%s", log);
+    return 0;
+}
+
+int audit__shard_logs(audit_log_list *l, vault *v)
+{
+    memset(l, 0, sizeof *l);
+    if (!store_many_logs(v->db))
+        return VAULT_OK;
+    return store_audit_logs(v->db, log_seen, l);
+}
+
+void audit__log_list_free(audit_log_list *l)
+{
+    free(l->name);
+    free(l->pos);
+    memset(l, 0, sizeof *l);
+}
+
+int audit__since_every_log(vault *v, int64_t t_us,
+                           int (*each)(void *arg, const char *log, int64_t first), void *arg)
+{
+    int rc = VAULT_OK;
+    audit_log_list l;
+    int64_t lo = 0;
+    size_t i;
+
+    GUARD(audit__shard_logs(&l, v));
+    for (i = 0; i <= l.n; i++) {
+        const char *log = i ? l.name[i - 1] : STORE_LOG_CITY;
+        if (i && l.pos[i - 1] == 0)
+            continue; /* an emptied log: nothing to read (verification reports it) */
+        GUARD(audit__first_at_in(&lo, v, log, t_us));
+        GUARD(each(arg, log, lo));
+    }
+cleanup:
+    audit__log_list_free(&l);
     return rc;
 }

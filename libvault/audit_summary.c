@@ -517,12 +517,17 @@ int vault_const_summary_text(void) { return VAULT_SUMMARY_TEXT; }
 int vault_const_summary_json(void) { return VAULT_SUMMARY_JSON; }
 int vault_const_summary_csv(void) { return VAULT_SUMMARY_CSV; }
 
+static int count_log(void *arg, const char *log, int64_t lo)
+{
+    return audit__scan_checked_in(((sum_ctx *)arg)->v, log, lo > 1 ? lo - 1 : 1, count_fn,
+                                  arg);
+}
+
 int vault_audit_summary(char **out, vault *v, const char *by, const char *month, int format)
 {
     int rc = VAULT_OK, entered = 0;
     sum_ctx c;
     af_entry e;
-    int64_t lo = 1;
     char detail[96];
     vault_buf b;
     size_t i, k;
@@ -558,8 +563,8 @@ int vault_audit_summary(char **out, vault *v, const char *by, const char *month,
     GUARD(op_begin(v, OP_STANDBY_READ));
     /* The canary set as this transaction sees it. */
     GUARD(canary__load(v));
-    GUARD(audit__first_at(&lo, v, c.t0_us));
-    GUARD(audit__scan_checked(v, lo > 1 ? lo - 1 : 1, count_fn, &c));
+    /* every log's entries of the month (each log is in time order) */
+    GUARD(audit__since_every_log(v, c.t0_us, count_log, &c));
     op_rollback(v);
     if (c.ng)
         qsort(c.g, c.ng, sizeof *c.g, by_values);

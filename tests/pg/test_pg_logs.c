@@ -350,6 +350,33 @@ static void test_reports_across_logs(void **state)
     assert_null(strstr(out, "gongshu"));
     vault_free(out);
 
+    /* the month's summary counts every log's entries (checked against
+     * each log's chain and MAC'd state) */
+    {
+        char month[8];
+        time_t now = time(NULL);
+        struct tm tm;
+        json_t *o, *g;
+        int64_t reads = -1, residents = -1;
+
+        gmtime_r(&now, &tm);
+        strftime(month, sizeof month, "%Y-%m", &tm);
+        assert_int_equal(vault_audit_summary(&out, v, "action", month, VAULT_SUMMARY_JSON), 0);
+        o = json_loads(out, 0, &jerr);
+        assert_non_null(o);
+        for (i = 0; i < json_array_size(json_object_get(o, "groups")); i++) {
+            g = json_array_get(json_object_get(o, "groups"), i);
+            if (strcmp(json_string_value(json_object_get(g, "action")), "read") == 0) {
+                reads = json_integer_value(json_object_get(g, "entries"));
+                residents = json_integer_value(json_object_get(g, "residents"));
+            }
+        }
+        json_decref(o);
+        vault_free(out);
+        assert_int_equal(reads, 4); /* 3 in xihu's log, 1 in the city's */
+        assert_int_equal(residents, 1);
+    }
+
     /* the actor's report: every log's entries of theirs */
     assert_int_equal(vault_audit_report(&out, v, VAULT_REPORT_USER, v->actor, 0), 0);
     assert_non_null(strstr(out, "  hangzhou/gongshu#2  "));
