@@ -235,7 +235,7 @@ int vault_audit_anomalies(char **out, vault *v, int64_t window, int as_json)
         goto cleanup;
     }
     vault__buf_printf(&b, "%zu of %zu users far above the others of their role in the last %" PRId64
-                      "s (%" PRId64 " entries read from position %" PRId64 ")\n",
+                      "s (%" PRId64 " entries read, the city log's from position %" PRId64 ")\n",
                       nflag, c.n, window, c.entries, c.first_pos);
     for (i = 0; i < c.n; i++) {
         if (!flagged(&c.u[i]))

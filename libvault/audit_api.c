@@ -1580,8 +1580,10 @@ static int report_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
         json_object_set_new(o, "app", jprincipal(&e, e.who.app));
         json_object_set_new(o, "peer", jprincipal(&e, e.who.peer));
         /* a shard log's entry says which (its seq counts in that log) */
-        if (c->log && *c->log)
-            json_object_set_new(o, "log", json_string(c->log));
+        if (c->log && *c->log && json_object_set_new(o, "log", json_string(c->log)) < 0) {
+            json_decref(o);
+            ENSURE(0, VAULT_ENOMEM, "report: could not build JSON");
+        }
         json_array_append_new(c->arr, o);
     } else if (c->log && *c->log) {
         GUARD(text_append_esc(c, "", when));

@@ -210,8 +210,11 @@ int audit__since_every_log(vault *v, int64_t t_us,
     GUARD(audit__shard_logs(&l, v));
     for (i = 0; i <= l.n; i++) {
         const char *log = i ? l.name[i - 1] : STORE_LOG_CITY;
-        if (i && l.pos[i - 1] == 0)
-            continue; /* an emptied log: nothing to read (verification reports it) */
+        /* an emptied log (its head row names entries it no longer has)
+         * is no log with nothing to count */
+        ENSURE(!i || l.pos[i - 1] > 0, VAULT_EINTEGRITY,
+               "audit log: log %s: its entries are gone (its head row names some); run audit "
+               "verify", log);
         GUARD(audit__first_at_in(&lo, v, log, t_us));
         GUARD(each(arg, log, lo));
     }

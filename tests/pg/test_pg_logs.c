@@ -348,6 +348,18 @@ static void test_reports_across_logs(void **state)
     assert_non_null(strstr(out, "  hangzhou/xihu#3  "));
     assert_null(strstr(out, "hangzhou/xihu#4"));
     assert_null(strstr(out, "gongshu"));
+    {
+        /* 3 shard lines and the city log's 3 (the entry, and the two
+         * reports' own), a line each */
+        size_t lines = 0, city = 0;
+        const char *p;
+        for (p = out; *p; p++)
+            lines += *p == '\n';
+        for (p = out; (p = strstr(p, "Z  #")) != NULL; p++)
+            city++;
+        assert_int_equal(lines, 6);
+        assert_int_equal(city, 3);
+    }
     vault_free(out);
 
     /* the month's summary counts every log's entries (checked against
@@ -382,6 +394,27 @@ static void test_reports_across_logs(void **state)
     assert_non_null(strstr(out, "  hangzhou/gongshu#2  "));
     assert_non_null(strstr(out, "  hangzhou/xihu#3  "));
     vault_free(out);
+    /* and the anomaly ranking reads them: nobody above a role's others
+     * here, but it ran over every log */
+    assert_int_equal(vault_audit_anomalies(&out, v, 3600, 0), 0);
+    vault_free(out);
+
+    /* a shard log emptied behind the vault's back (its head row left):
+     * the summary and the ranking refuse rather than count without it */
+    dba_exec("preport", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
+                        "DELETE FROM %s.audit WHERE log = 'hangzhou/gongshu';"
+                        "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
+    {
+        char month[8];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(month, sizeof month, "%Y-%m", &tm);
+        assert_int_equal(vault_audit_summary(&out, v, "action", month, VAULT_SUMMARY_JSON),
+                         VAULT_EINTEGRITY);
+        assert_non_null(strstr(vault_error_last(), "hangzhou/gongshu"));
+    }
+    assert_int_equal(vault_audit_anomalies(&out, v, 3600, 0), VAULT_EINTEGRITY);
     vault_close(v);
 }
 
