@@ -480,14 +480,8 @@ static int claims_parse(claim_list *l, const char *d)
         if (!sp1 || !sp2 || sp1 == d || (size_t)(sp1 - d) >= sizeof num || sp2 - sp1 - 1 != 64 ||
             (size_t)(d + n - sp2 - 1) > STORE_LOG_MAX || d + n == sp2 + 1)
             return -1;
-        if (l->n == l->cap) {
-            size_t cap = l->cap ? 2 * l->cap : 16;
-            head_claim *grown = realloc(l->c, cap * sizeof *grown);
-            if (!grown)
-                return vault__err(VAULT_ENOMEM, "out of memory");
-            l->c = grown;
-            l->cap = cap;
-        }
+        if (vault__grow((void **)&l->c, &l->cap, l->n + 1, sizeof *l->c, 16) < 0)
+            return VAULT_ENOMEM;
         c = &l->c[l->n];
         memcpy(num, d, (size_t)(sp1 - d));
         num[sp1 - d] = '\0';
@@ -845,43 +839,43 @@ static int verify_shards(af_verify_result *res, uint64_t *entries, vault *v, cla
                          vault_progress_fn progress, void *arg)
 {
     int rc = VAULT_OK;
-    audit_log_list l = {0};
+    store_log_list l = {0};
     shard_ctx c;
     size_t i, k = 0, j;
 
     memset(&c, 0, sizeof c);
     if (cl->n > 1)
         qsort(cl->c, cl->n, sizeof *cl->c, claim_cmp);
-    GUARD(audit__shard_logs(&l, v));
+    GUARD(store_audit_log_list(&l, v->db, 1));
     /* a claimed log the store does not have */
     for (j = 0, i = 0; j < cl->n && !res->cls; j++) {
-        while (i < l.n && strcmp(l.name[i], cl->c[j].log) < 0)
+        while (i < l.n && strcmp(l.log[i].name, cl->c[j].log) < 0)
             i++;
-        if (i == l.n || strcmp(l.name[i], cl->c[j].log) != 0) {
+        if (i == l.n || strcmp(l.log[i].name, cl->c[j].log) != 0) {
             af_verify_set(res, AF_ROLLBACK, 1,
                           "log %.80s: rolled back (the city log claims %llu entries of it, the "
                           "store has none)", cl->c[j].log, (unsigned long long)cl->c[j].size);
         }
     }
     for (i = 0; i < l.n && !res->cls; i++) {
-        if (l.pos[i] == 0) {
+        if (l.log[i].pos == 0) {
             /* listed by its head row alone: every entry of it is gone */
             af_verify_set(res, AF_TRUNCATED, 1,
                           "log %.80s: entry 1: truncated (its head row names entries the store "
-                          "no longer has)", l.name[i]);
+                          "no longer has)", l.log[i].name);
             break;
         }
         memset(&c, 0, sizeof c);
         af_verifier_init(&c.ver, NULL, 0);
-        while (k < cl->n && strcmp(cl->c[k].log, l.name[i]) < 0)
+        while (k < cl->n && strcmp(cl->c[k].log, l.log[i].name) < 0)
             k++;
         c.claims = cl->c + k;
-        while (k < cl->n && strcmp(cl->c[k].log, l.name[i]) == 0)
+        while (k < cl->n && strcmp(cl->c[k].log, l.log[i].name) == 0)
             k++;
         c.n = (size_t)(cl->c + k - c.claims);
         c.progress = progress;
         c.arg = arg;
-        rc = store_audit_scan_in(v->db, l.name[i], 0, shard_fn, &c);
+        rc = store_audit_scan_in(v->db, l.log[i].name, 0, shard_fn, &c);
         if (rc < 0 && c.ver.res.cls != AF_OK) {
             vault__err_clear();
             rc = VAULT_OK;
@@ -896,13 +890,13 @@ static int verify_shards(af_verify_result *res, uint64_t *entries, vault *v, cla
                           (unsigned long long)c.ver.tree.size,
                           (unsigned long long)c.claims[c.n - 1].size);
         if (!c.ver.res.cls)
-            GUARD(tree_state_check_in(&c.ver, v, l.name[i]));
+            GUARD(tree_state_check_in(&c.ver, v, l.log[i].name));
         *entries += c.ver.res.entries;
         if (c.ver.res.cls) {
             /* the log's name first, then as much of the finding as fits */
             int at;
             *res = c.ver.res;
-            at = snprintf(res->message, sizeof res->message, "log %.80s: ", l.name[i]);
+            at = snprintf(res->message, sizeof res->message, "log %.80s: ", l.log[i].name);
             if (at > 0 && (size_t)at < sizeof res->message) {
                 size_t n = strnlen(c.ver.res.message, sizeof res->message - (size_t)at - 1);
                 memcpy(res->message + at, c.ver.res.message, n);
@@ -911,7 +905,7 @@ static int verify_shards(af_verify_result *res, uint64_t *entries, vault *v, cla
         }
     }
 cleanup:
-    audit__log_list_free(&l);
+    store_log_list_free(&l);
     return rc;
 }
 
@@ -1679,12 +1673,12 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
      * or user all the same.  Every log, the city log's first, each in its
      * own order (docs/audit-format.md §7). */
     {
-        audit_log_list l = {0};
+        store_log_list l = {0};
         size_t i;
 
-        rc = audit__shard_logs(&l, v);
+        rc = store_audit_log_list(&l, v->db, 1);
         for (i = 0; rc == VAULT_OK && i <= l.n; i++) {
-            c.log = i ? l.name[i - 1] : STORE_LOG_CITY;
+            c.log = i ? l.log[i - 1].name : STORE_LOG_CITY;
             if (kind == VAULT_REPORT_RECORD)
                 rc = store_audit_scan_record_in(v->db, c.log, c.record, report_fn, &c);
             else if (kind == VAULT_REPORT_USER)
@@ -1692,7 +1686,7 @@ int vault_audit_report(char **out, vault *v, int kind, const char *arg, int as_j
             else
                 rc = store_audit_scan_in(v->db, c.log, 0, report_fn, &c);
         }
-        audit__log_list_free(&l);
+        store_log_list_free(&l);
         GUARD(rc);
     }
     op_rollback(v);

@@ -161,64 +161,26 @@ int audit__scan_checked(vault *v, int64_t first, store_audit_fn fn, void *arg)
 
 /* ---- every log ---- */
 
-static int log_seen(void *arg, const char *log, int64_t pos)
-{
-    audit_log_list *l = arg;
-
-    if (!*log)
-        return 0; /* the city log: the caller's own */
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 8;
-        void *grown = realloc(l->name, cap * sizeof *l->name);
-        if (!grown)
-            return vault__err(VAULT_ENOMEM, "out of memory");
-        l->name = grown;
-        grown = realloc(l->pos, cap * sizeof *l->pos);
-        if (!grown)
-            return vault__err(VAULT_ENOMEM, "out of memory");
-        l->pos = grown;
-        l->cap = cap;
-    }
-    l->pos[l->n] = pos;
-    snprintf(l->name[l->n++], sizeof l->name[0], "%s", log);
-    return 0;
-}
-
-int audit__shard_logs(audit_log_list *l, vault *v)
-{
-    memset(l, 0, sizeof *l);
-    if (!store_many_logs(v->db))
-        return VAULT_OK;
-    return store_audit_logs(v->db, log_seen, l);
-}
-
-void audit__log_list_free(audit_log_list *l)
-{
-    free(l->name);
-    free(l->pos);
-    memset(l, 0, sizeof *l);
-}
-
 int audit__since_every_log(vault *v, int64_t t_us,
                            int (*each)(void *arg, const char *log, int64_t first), void *arg)
 {
     int rc = VAULT_OK;
-    audit_log_list l;
+    store_log_list l = {0};
     int64_t lo = 0;
     size_t i;
 
-    GUARD(audit__shard_logs(&l, v));
+    GUARD(store_audit_log_list(&l, v->db, 1));
     for (i = 0; i <= l.n; i++) {
-        const char *log = i ? l.name[i - 1] : STORE_LOG_CITY;
+        const char *log = i ? l.log[i - 1].name : STORE_LOG_CITY;
         /* an emptied log (its head row names entries it no longer has)
          * is no log with nothing to count */
-        ENSURE(!i || l.pos[i - 1] > 0, VAULT_EINTEGRITY,
+        ENSURE(!i || l.log[i - 1].pos > 0, VAULT_EINTEGRITY,
                "audit log: log %s: its entries are gone (its head row names some); run audit "
                "verify", log);
         GUARD(audit__first_at_in(&lo, v, log, t_us));
         GUARD(each(arg, log, lo));
     }
 cleanup:
-    audit__log_list_free(&l);
+    store_log_list_free(&l);
     return rc;
 }

@@ -38,17 +38,6 @@ int audit__scan_checked(vault *v, int64_t first, store_audit_fn fn, void *arg) V
 int audit__first_at_in(int64_t *out, vault *v, const char *log, int64_t t_us) VAULT_MUST_CHECK;
 int audit__scan_checked_in(vault *v, const char *log, int64_t first, store_audit_fn fn,
                            void *arg) VAULT_MUST_CHECK;
-/* The shard logs of the store (none when it keeps only the city log),
- * by name, each with its newest position (0: its head row names entries
- * it no longer has: store/backend.h).  Free with audit__log_list_free. */
-typedef struct audit_log_list {
-    char (*name)[STORE_LOG_MAX + 1];
-    int64_t *pos;
-    size_t n, cap;
-} audit_log_list;
-int audit__shard_logs(audit_log_list *l, vault *v) VAULT_MUST_CHECK;
-void audit__log_list_free(audit_log_list *l);
-
 /* For the city log and then every shard log with entries (a store that
  * keeps them), each(arg, log, first): first the position of its first
  * entry at or after t_us (audit__first_at_in). */

@@ -844,32 +844,44 @@ static int seal_cb(void *arg, const store_audit_head *head, store_audit_row *out
     return 0;
 }
 
-/* The positions an iteration with this filter returns, as "1,3," */
-static const char *positions(char *buf, size_t cap, store_backend *be, int64_t after,
-                             const uint8_t *rid, const char *user)
+/* The rows an iteration with filter f returns, each checked to be as
+ * seal_cb wrote it, as "1,3," (with_log: "LOG:1,LOG:3,"). */
+static const char *filtered_rows(char *buf, size_t cap, store_backend *be,
+                                 const store_audit_filter *f, int with_log)
 {
-    store_audit_filter f = {STORE_LOG_CITY, after, rid, user};
     store_audit_row row;
     store_iter *it = NULL;
     size_t off = 0;
     int r;
 
     buf[0] = 0;
-    assert_int_equal(be->audit_iter(be, &it, &f), VAULT_OK);
+    assert_int_equal(be->audit_iter(be, &it, f), VAULT_OK);
     while ((r = be->audit_next(it, &row)) == 1) {
         char want[16];
         snprintf(want, sizeof want, "entry-%lld", (long long)row.pos);
+        assert_non_null(row.log);
         assert_int_equal(row.len, strlen(want));
         assert_memory_equal(row.entry, want, row.len);
         assert_int_equal(row.head_len, 32);
         assert_int_equal(row.head[0], (uint8_t)row.pos);
         assert_int_equal(row.flags, (unsigned)row.pos);
+        if (with_log)
+            off += (size_t)snprintf(buf + off, cap - off, "%s:", row.log);
         off += (size_t)snprintf(buf + off, cap - off, "%lld,", (long long)row.pos);
         assert_true(off < cap);
     }
     assert_int_equal(r, 0);
     be->iter_free(it);
     return buf;
+}
+
+/* The positions an iteration of the city log with this filter returns. */
+static const char *positions(char *buf, size_t cap, store_backend *be, int64_t after,
+                             const uint8_t *rid, const char *user)
+{
+    store_audit_filter f = {STORE_LOG_CITY, after, rid, user};
+
+    return filtered_rows(buf, cap, be, &f, 0);
 }
 
 static int head_cb(void *arg, const store_audit_head *h)
@@ -2496,21 +2508,8 @@ static const char *logs_now(logs_seen *l, store_backend *be)
 static const char *log_rows(char *buf, size_t cap, store_backend *be, const char *log)
 {
     store_audit_filter f = {log, 0, NULL, NULL};
-    store_audit_row row;
-    store_iter *it = NULL;
-    size_t off = 0;
-    int r;
 
-    buf[0] = 0;
-    assert_int_equal(be->audit_iter(be, &it, &f), VAULT_OK);
-    while ((r = be->audit_next(it, &row)) == 1) {
-        assert_non_null(row.log);
-        off += (size_t)snprintf(buf + off, cap - off, "%s:%lld,", row.log, (long long)row.pos);
-        assert_true(off < cap);
-    }
-    assert_int_equal(r, 0);
-    be->iter_free(it);
-    return buf;
+    return filtered_rows(buf, cap, be, &f, 1);
 }
 
 static void test_logs(void **state)

@@ -362,14 +362,8 @@ static int chain_for(audit_chain **out, audit_tail *t, const char *log)
         else
             hi = mid;
     }
-    if (t->nlogs == t->logs_cap) {
-        size_t cap = t->logs_cap ? 2 * t->logs_cap : 8;
-        audit_chain *grown = realloc(t->logs, cap * sizeof *grown);
-        if (!grown)
-            return vault__err(VAULT_ENOMEM, "out of memory");
-        t->logs = grown;
-        t->logs_cap = cap;
-    }
+    if (vault__grow((void **)&t->logs, &t->logs_cap, t->nlogs + 1, sizeof *t->logs, 8) < 0)
+        return VAULT_ENOMEM;
     memmove(&t->logs[lo + 1], &t->logs[lo], (t->nlogs - lo) * sizeof *t->logs);
     memset(&t->logs[lo], 0, sizeof t->logs[lo]);
     snprintf(t->logs[lo].log, sizeof t->logs[lo].log, "%s", log);
@@ -1156,17 +1150,10 @@ typedef struct heads_buf {
 static int heads_line(heads_buf *b, const char *log, uint64_t size, const uint8_t root[32])
 {
     char hex[65];
-    size_t need = strlen(log) + 96;
     int i;
 
-    if (b->len + need > b->cap) {
-        size_t cap = b->cap ? 2 * b->cap + need : 4096 + need;
-        char *grown = realloc(b->text, cap);
-        if (!grown)
-            return vault__err(VAULT_ENOMEM, "out of memory");
-        b->text = grown;
-        b->cap = cap;
-    }
+    if (vault__grow((void **)&b->text, &b->cap, b->len + strlen(log) + 96, 1, 4096) < 0)
+        return VAULT_ENOMEM;
     for (i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", root[i]);
     b->len += (size_t)snprintf(b->text + b->len, b->cap - b->len, "%llu %s %s\n",

@@ -1269,6 +1269,44 @@ int store_audit_logs(store *s, int (*fn)(void *arg, const char *log, int64_t pos
     return s->be->audit_logs(s->be, logs_fn, &c);
 }
 
+typedef struct log_acc {
+    store_log_list *l;
+    int shards_only;
+} log_acc;
+
+static int log_acc_fn(void *arg, const char *log, int64_t pos)
+{
+    log_acc *a = arg;
+    store_log_list *l = a->l;
+    int rc = VAULT_OK;
+
+    if (a->shards_only && !*log)
+        return 0;
+    GUARD(vault__grow((void **)&l->log, &l->cap, l->n + 1, sizeof *l->log, 8));
+    snprintf(l->log[l->n].name, sizeof l->log[l->n].name, "%s", log);
+    l->log[l->n++].pos = pos;
+cleanup:
+    return rc;
+}
+
+int store_audit_log_list(store_log_list *out, store *s, int shards_only)
+{
+    log_acc a = {out, shards_only};
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = store_audit_logs(s, log_acc_fn, &a);
+    if (rc < 0)
+        store_log_list_free(out);
+    return rc;
+}
+
+void store_log_list_free(store_log_list *l)
+{
+    free(l->log);
+    memset(l, 0, sizeof *l);
+}
+
 int store_many_logs(const store *s)
 {
     return s->be->many_logs;
@@ -1807,35 +1845,6 @@ static int sum_log(void *arg, const char *log, int64_t pos)
     return 0;
 }
 
-/* Every log's newest position, in a list "log\0pos" (for the check after
- * a copy): *n of them. */
-typedef struct log_list {
-    char (*name)[STORE_LOG_MAX + 1];
-    int64_t *pos;
-    size_t n, cap;
-} log_list;
-
-static int list_log(void *arg, const char *log, int64_t pos)
-{
-    log_list *l = arg;
-
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 8;
-        void *a = realloc(l->name, cap * sizeof *l->name), *b;
-        if (!a)
-            return vault__err(VAULT_ENOMEM, "out of memory");
-        l->name = a;
-        b = realloc(l->pos, cap * sizeof *l->pos);
-        if (!b)
-            return vault__err(VAULT_ENOMEM, "out of memory");
-        l->pos = b;
-        l->cap = cap;
-    }
-    snprintf(l->name[l->n], sizeof l->name[l->n], "%s", log);
-    l->pos[l->n++] = pos;
-    return 0;
-}
-
 static int count_row(void *arg, int kind, const void *row)
 {
     (void)kind;
@@ -1858,7 +1867,7 @@ static int copy_run(store_copy_stats *out, store *from, store *to, const store_r
     int rc = VAULT_OK, own_snapshot = 0, began = 0, some = 0;
     copy_ctx *c = NULL;
     int64_t records = 0, entries = 0;
-    log_list logs = {0};
+    store_log_list logs = {0};
     uint64_t small = 0;
     size_t i;
 
@@ -1895,9 +1904,9 @@ static int copy_run(store_copy_stats *out, store *from, store *to, const store_r
         if (copy_order[i] != STORE_ROW_RECORD && copy_order[i] != STORE_ROW_AUDIT)
             GUARD(from->be->row_scan(from->be, copy_order[i], count_row, &small));
     GUARD(from->be->record_count(from->be, &records));
-    GUARD(from->be->audit_logs(from->be, list_log, &logs));
+    GUARD(store_audit_log_list(&logs, from, 0));
     for (i = 0; i < logs.n; i++)
-        entries += logs.pos[i];
+        entries += logs.log[i].pos;
     c->total = small + (uint64_t)records + (uint64_t)entries;
     if (to->be->bulk_begin)
         GUARD(to->be->bulk_begin(to->be, (size_t)records));
@@ -1920,11 +1929,11 @@ static int copy_run(store_copy_stats *out, store *from, store *to, const store_r
                "store copy: %lld records copied of the source's %lld", (long long)n,
                (long long)records);
         for (i = 0; i < logs.n; i++) {
-            GUARD(to->be->audit_count(to->be, logs.name[i], &n));
-            ENSURE(n == logs.pos[i], VAULT_EINTEGRITY,
+            GUARD(to->be->audit_count(to->be, logs.log[i].name, &n));
+            ENSURE(n == logs.log[i].pos, VAULT_EINTEGRITY,
                    "store copy: the target's log%s%s ends at %lld, the source's at %lld",
-                   logs.name[i][0] ? " " : "", logs.name[i], (long long)n,
-                   (long long)logs.pos[i]);
+                   logs.log[i].name[0] ? " " : "", logs.log[i].name, (long long)n,
+                   (long long)logs.log[i].pos);
         }
         n = 0;
         GUARD(to->be->audit_logs(to->be, sum_log, &n));
@@ -1945,8 +1954,7 @@ cleanup:
     if (rc < 0 && out)
         memset(out, 0, sizeof *out);
     free(c);
-    free(logs.name);
-    free(logs.pos);
+    store_log_list_free(&logs);
     return rc;
 }
 

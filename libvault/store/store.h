@@ -290,6 +290,20 @@ int store_audit_state_get_in(int64_t *out_pos, uint8_t *out, size_t cap, size_t 
  * < 0 to fail (returned).  In a transaction. */
 int store_audit_logs(store *s, int (*fn)(void *arg, const char *log, int64_t pos),
                      void *arg) VAULT_MUST_CHECK;
+/* The logs store_audit_logs lists, copied: an array of (name, newest
+ * position), the city log first when it has entries; shards_only leaves
+ * it out.  Free with store_log_list_free.  In a transaction. */
+typedef struct store_log_entry {
+    char name[STORE_LOG_MAX + 1];
+    int64_t pos;
+} store_log_entry;
+typedef struct store_log_list {
+    store_log_entry *log;
+    size_t n, cap;
+} store_log_list;
+int store_audit_log_list(store_log_list *out, store *s, int shards_only) VAULT_MUST_CHECK;
+void store_log_list_free(store_log_list *l);
+
 /* 1 when the store keeps logs besides the city log (PostgreSQL). */
 int store_many_logs(const store *s);
 /* VAULT_EINVALID when log can't name a log: longer than STORE_LOG_MAX,

@@ -27,6 +27,21 @@
 
 static const char *const XIHU = "hangzhou/xihu", *const GONGSHU = "hangzhou/gongshu";
 
+/* A DBA takes every entry of log out of schema's audit (the trigger
+ * disabled for it), and its head row too when head. */
+static void dba_empty(const char *schema, const char *log, int head)
+{
+    char heads[200] = "", sql[600];
+
+    if (head)
+        snprintf(heads, sizeof heads, "DELETE FROM %%s.audit_heads WHERE log = '%s';", log);
+    snprintf(sql, sizeof sql,
+             "ALTER TABLE %%s.audit DISABLE TRIGGER audit_no_change;"
+             "DELETE FROM %%s.audit WHERE log = '%s';%s"
+             "ALTER TABLE %%s.audit ENABLE TRIGGER audit_no_change", log, heads);
+    dba_exec(schema, sql);
+}
+
 /* n entries to log (NULL: the city's), in the caller's transaction. */
 static void append_to(vault *v, const char *log, int n)
 {
@@ -103,10 +118,7 @@ static int64_t heads_entries(const char *schema)
  * through the library: a fresh, valid chain and MAC'd state. */
 static void rewrite_xihu(vault *v, int n)
 {
-    dba_exec("pheads", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
-                       "DELETE FROM %s.audit WHERE log = 'hangzhou/xihu';"
-                       "DELETE FROM %s.audit_heads WHERE log = 'hangzhou/xihu';"
-                       "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
+    dba_empty("pheads", XIHU, 1);
     assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
     append_to(v, XIHU, n);
     assert_int_equal(store_commit(v->db), 0);
@@ -185,10 +197,7 @@ static void test_heads_claimed(void **state)
                    "log claimed 6)");
 
     /* gongshu removed whole */
-    dba_exec("pheads", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
-                       "DELETE FROM %s.audit WHERE log = 'hangzhou/gongshu';"
-                       "DELETE FROM %s.audit_heads WHERE log = 'hangzhou/gongshu';"
-                       "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
+    dba_empty("pheads", GONGSHU, 1);
     expect_finding(v, VAULT_AUDIT_ROLLED_BACK, "log hangzhou/gongshu: rolled back");
     vault_close(v);
 }
@@ -287,9 +296,7 @@ static void test_shard_logs(void **state)
     assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
     append_to(v, "hangzhou/binjiang", 3);
     assert_int_equal(store_commit(v->db), 0);
-    dba_exec("plogs", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
-                      "DELETE FROM %s.audit WHERE log = 'hangzhou/binjiang';"
-                      "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
+    dba_empty("plogs", "hangzhou/binjiang", 0);
     expect_finding(v, VAULT_AUDIT_TRUNCATED, "log hangzhou/binjiang: entry 1: truncated");
     vault_close(v);
 }
@@ -401,9 +408,7 @@ static void test_reports_across_logs(void **state)
 
     /* a shard log emptied behind the vault's back (its head row left):
      * the summary and the ranking refuse rather than count without it */
-    dba_exec("preport", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
-                        "DELETE FROM %s.audit WHERE log = 'hangzhou/gongshu';"
-                        "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
+    dba_empty("preport", GONGSHU, 0);
     {
         char month[8];
         time_t now = time(NULL);

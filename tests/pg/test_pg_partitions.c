@@ -274,14 +274,44 @@ static void test_first_layout_partitioned_on_open(void **state)
     vault_close(v);
 }
 
+/* What a layout change would lose, a DBA's: made, then the open refused
+ * by name with nothing changed (untouched checks it), then taken away. */
+typedef struct lost_case {
+    const char *make, *named, *undo;
+} lost_case;
+
+static void refused_each(const char *schema, const lost_case *lost, size_t n,
+                         void (*untouched)(const char *schema, int64_t arg), int64_t arg)
+{
+    vault *v = NULL;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        dba_exec(schema, lost[i].make);
+        assert_int_equal(open_vault(&v, schema), VAULT_ESTATE);
+        assert_null(v);
+        if (!strstr(vault_error_last(), lost[i].named))
+            fail_msg("%s: the refusal does not name %s: %s", lost[i].make, lost[i].named,
+                     vault_error_last());
+        untouched(schema, arg);
+        dba_exec(schema, lost[i].undo);
+    }
+}
+
+/* Still the first layout, every record there. */
+static void first_untouched(const char *schema, int64_t arg)
+{
+    (void)arg;
+    assert_int_equal(parted_count(schema), 0);
+    assert_int_equal(dba_count(schema, "SELECT count(*) FROM %s.records"), NDISTRICT * NPER);
+}
+
 /* Refused, and the tables left as they were: a role that does not own
  * them, and what of a DBA's the new tables would not have (a trigger, an
  * index, a row-security policy, a column, storage parameters). */
 static void test_first_layout_refused(void **state)
 {
-    static const struct {
-        const char *make, *named, *undo;
-    } lost[] = {
+    static const lost_case lost[] = {
         {"CREATE FUNCTION %s.dba_note() RETURNS trigger LANGUAGE plpgsql AS"
          " $$ BEGIN RETURN NULL; END $$; CREATE TRIGGER dba_note AFTER INSERT ON %s.fields"
          " FOR EACH ROW EXECUTE FUNCTION %s.dba_note()",
@@ -296,7 +326,6 @@ static void test_first_layout_refused(void **state)
         {"ALTER TABLE %s.fields SET (fillfactor = 90)", "storage parameters",
          "ALTER TABLE %s.fields RESET (fillfactor)"},
     };
-    size_t i;
     char ids[NDISTRICT * NPER][VAULT_ID_HEX_SIZE], loc[1200], kf[600];
     vault *v = NULL;
     vault_secret sec;
@@ -320,17 +349,7 @@ static void test_first_layout_refused(void **state)
 
     /* what the new tables would not carry, each refused by name with
      * nothing changed, then taken away again */
-    for (i = 0; i < sizeof lost / sizeof lost[0]; i++) {
-        dba_exec("plain", lost[i].make);
-        assert_int_equal(open_vault(&v, "plain"), VAULT_ESTATE);
-        assert_null(v);
-        if (!strstr(vault_error_last(), lost[i].named))
-            fail_msg("%s: the refusal does not name %s: %s", lost[i].make, lost[i].named,
-                     vault_error_last());
-        assert_int_equal(parted_count("plain"), 0);
-        assert_int_equal(dba_count("plain", "SELECT count(*) FROM %s.records"), NDISTRICT * NPER);
-        dba_exec("plain", lost[i].undo);
-    }
+    refused_each("plain", lost, sizeof lost / sizeof lost[0], first_untouched, 0);
     /* taken away, the owner's open partitions the tables */
     assert_int_equal(open_vault(&v, "plain"), 0);
     assert_int_equal(parted_count("plain"), 4);
@@ -376,6 +395,14 @@ static void dba_refused(const char *sql, const char *sqlstate)
     PQfinish(c);
 }
 
+/* Still schema 7's one log, `entries` entries in it. */
+static void schema7_untouched(const char *schema, int64_t entries)
+{
+    assert_int_equal(dba_count(schema, "SELECT version FROM %s.store_info"), 7);
+    assert_int_equal(dba_count(schema, "SELECT count(*) FROM %s.audit"), entries);
+    assert_int_equal(audit_parted(schema), 0);
+}
+
 static void test_schema7_log_kept_by_log(void **state)
 {
     char ids[NDISTRICT * NPER][VAULT_ID_HEX_SIZE];
@@ -408,9 +435,7 @@ static void test_schema7_log_kept_by_log(void **state)
     /* what the new tables would not carry: refused by name, untouched (a
      * column named as one of audit_state's, on audit, is a DBA's too) */
     {
-        static const struct {
-            const char *make, *named, *undo;
-        } lost[] = {
+        static const lost_case lost[] = {
             {"CREATE INDEX dba_audit_flags ON %s.audit(flags)", "dba_audit_flags",
              "DROP INDEX %s.dba_audit_flags"},
             {"ALTER TABLE %s.audit ADD COLUMN state bytea", "the column state of audit",
@@ -420,20 +445,7 @@ static void test_schema7_log_kept_by_log(void **state)
              "the trigger audit_no_truncate on audit_state",
              "DROP TRIGGER audit_no_truncate ON %s.audit_state"},
         };
-        size_t i;
-
-        for (i = 0; i < sizeof lost / sizeof lost[0]; i++) {
-            dba_exec("onelog", lost[i].make);
-            assert_int_equal(open_vault(&v, "onelog"), VAULT_ESTATE);
-            assert_null(v);
-            if (!strstr(vault_error_last(), lost[i].named))
-                fail_msg("%s: the refusal does not name %s: %s", lost[i].make, lost[i].named,
-                         vault_error_last());
-            assert_int_equal(dba_count("onelog", "SELECT version FROM %s.store_info"), 7);
-            assert_int_equal(dba_count("onelog", "SELECT count(*) FROM %s.audit"), entries);
-            assert_int_equal(audit_parted("onelog"), 0);
-            dba_exec("onelog", lost[i].undo);
-        }
+        refused_each("onelog", lost, sizeof lost / sizeof lost[0], schema7_untouched, entries);
     }
 
     /* the owner's open keeps the log by log */
