@@ -17,6 +17,7 @@
 
 #include "audit/audit.h"
 #include "audit_scan.h"
+#include "audit/audit_claims.h"
 #include "audit/audit_cosign.h"
 #include "audit/audit_pipe.h"
 #include "audit_prove.h"
@@ -442,92 +443,14 @@ static int cp_cmp(const void *a, const void *b)
     return x->size < y->size ? -1 : x->size > y->size;
 }
 
-/* A shard log's head as a log_heads entry of the city log claims it. */
-typedef struct head_claim {
-    char log[STORE_LOG_MAX + 1];
-    uint64_t size;
-    uint8_t root[32];
-} head_claim;
-
-typedef struct claim_list {
-    head_claim *c;
-    size_t n, cap;
-    int bad; /* a log_heads entry whose claims don't parse */
-    uint64_t bad_pos;
-} claim_list;
-
 typedef struct verify_ctx {
     af_verifier ver;
     af_pipe *pipe;     /* the worker that verifies what the scan reads */
     vault_progress_fn progress;
     void *arg;
     uint64_t total, scanned;
-    claim_list *claims; /* the city log's scan: the shard heads it claims (may be NULL) */
+    af_claims *claims; /* the city log's scan: the shard heads it claims (may be NULL) */
 } verify_ctx;
-
-/* The claims of a log_heads entry's detail: "SIZE ROOTHEX LOG\n" lines. */
-static int claims_parse(claim_list *l, const char *d)
-{
-    while (d && *d) {
-        const char *nl = strchr(d, '\n'), *sp1, *sp2;
-        size_t n = nl ? (size_t)(nl - d) : strlen(d), hl = 0;
-        head_claim *c;
-        char num[24];
-        char *end = NULL;
-
-        sp1 = memchr(d, ' ', n);
-        sp2 = sp1 ? memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - d)) : NULL;
-        if (!sp1 || !sp2 || sp1 == d || (size_t)(sp1 - d) >= sizeof num || sp2 - sp1 - 1 != 64 ||
-            (size_t)(d + n - sp2 - 1) > STORE_LOG_MAX || d + n == sp2 + 1)
-            return -1;
-        if (vault__grow((void **)&l->c, &l->cap, l->n + 1, sizeof *l->c, 16) < 0)
-            return VAULT_ENOMEM;
-        c = &l->c[l->n];
-        memcpy(num, d, (size_t)(sp1 - d));
-        num[sp1 - d] = '\0';
-        errno = 0;
-        c->size = strtoull(num, &end, 10);
-        if (!end || *end || errno || num[0] < '1' || num[0] > '9')
-            return -1;
-        if (vc_hex2bin(c->root, 32, &hl, sp1 + 1, 64) < 0 || hl != 32) {
-            vault__err_clear();
-            return -1;
-        }
-        memcpy(c->log, sp2 + 1, (size_t)(d + n - sp2 - 1));
-        c->log[d + n - sp2 - 1] = '\0';
-        l->n++;
-        d = nl ? nl + 1 : NULL;
-    }
-    return 0;
-}
-
-/* A city log entry that may be a log_heads entry: its claims kept. */
-static int claims_take(claim_list *l, int64_t pos, const uint8_t *entry, size_t len)
-{
-    af_entry e;
-    void *st = NULL;
-    int rc = VAULT_OK, r;
-
-    if (!memmem(entry, len, AUDIT_LOG_HEADS, sizeof AUDIT_LOG_HEADS - 1))
-        return VAULT_OK;
-    if (af_entry_decode(&e, &st, entry, len) < 0) {
-        vault__err_clear(); /* the verifier names a damaged entry */
-        return VAULT_OK;
-    }
-    if (e.action && strcmp(e.action, AUDIT_LOG_HEADS) == 0 && e.outcome == AF_OUTCOME_OK) {
-        r = claims_parse(l, e.detail);
-        if (r == -1) {
-            if (!l->bad) { /* the first is named */
-                l->bad = 1;
-                l->bad_pos = (uint64_t)pos;
-            }
-        } else if (r < 0) {
-            rc = r;
-        }
-    }
-    free(st);
-    return rc;
-}
 
 /* The scan, on the calling thread: each entry goes to the pipe's worker
  * (audit/audit_pipe.h), which checks, hashes and chains it as the
@@ -541,7 +464,7 @@ static int verify_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, c
     int r = af_pipe_push(c->pipe, (uint64_t)pos, 1, entry, len, head_len == 32 ? head : NULL);
 
     if (r == 0 && c->claims)
-        r = claims_take(c->claims, pos, entry, len);
+        r = af_claims_take(c->claims, (uint64_t)pos, entry, len);
     c->scanned++;
     if (c->progress && (c->scanned & 0xffff) == 0)
         c->progress(c->scanned, c->total, c->arg);
@@ -780,84 +703,27 @@ cleanup:
     return rc;
 }
 
-/* One shard log's scan: each entry through the verifier (on this thread:
- * the tree is looked at between entries), and at each size a log_heads
- * entry claimed for it, the root it claimed. */
-typedef struct shard_ctx {
-    af_verifier ver;
-    const head_claim *claims; /* this log's, by size */
-    size_t n, next;
-    vault_progress_fn progress;
-    void *arg;
-    uint64_t scanned;
-} shard_ctx;
-
-static int shard_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
-                    size_t head_len)
-{
-    shard_ctx *c = arg;
-    uint8_t root[32];
-    int r = af_verifier_push_stored(&c->ver, (uint64_t)pos, entry, len,
-                                    head_len == 32 ? head : NULL);
-
-    /* as the city log's: a gap may turn out to be a reordering, so on
-     * after "missing" (the finding stands, claims are not looked at) */
-    if (r && r != AF_MISSING)
-        return 1; /* the finding is in c->ver.res */
-    while (!c->ver.res.cls && c->next < c->n && c->claims[c->next].size == c->ver.tree.size) {
-        af_merkle_root(&c->ver.tree, root);
-        if (!vc_equal(root, c->claims[c->next].root, 32)) {
-            af_verify_set(&c->ver.res, AF_ROLLBACK, c->ver.tree.size,
-                          "entry %llu: rolled back (the log's tree at %llu entries is not the one "
-                          "the city log claimed)", (unsigned long long)c->ver.tree.size,
-                          (unsigned long long)c->ver.tree.size);
-            return 1;
-        }
-        c->next++;
-    }
-    if (c->progress && (++c->scanned & 0xffff) == 0)
-        c->progress(c->scanned, 0, c->arg);
-    return 0;
-}
-
-static int claim_cmp(const void *a, const void *b)
-{
-    const head_claim *x = a, *y = b;
-    int c = strcmp(x->log, y->log);
-
-    return c ? c : (x->size > y->size) - (x->size < y->size);
-}
-
 /* The shard logs (a store with many_logs: docs/postgresql.md "Per-shard
  * chains"), after a clean city log: each its own chain, positions and
- * Merkle tree from entry 1, checked as the city log's are, against every
- * head the city log's log_heads entries claimed for it (claims, sorted
- * here), and its kept tree state; a log claimed but not in the store is
- * rolled back.  The first finding goes to *res, its message naming the
- * log. */
-static int verify_shards(af_verify_result *res, uint64_t *entries, vault *v, claim_list *cl,
-                         vault_progress_fn progress, void *arg)
+ * Merkle tree from entry 1, checked as the city log's are (through the
+ * pipe), against every head the city log's log_heads entries claimed for
+ * it (cl, sorted here: checkpoints of that log to its verifier), and its
+ * kept tree state; a log claimed but not in the store is rolled back.
+ * The first finding goes to *res, its message naming the log.  Progress
+ * goes on counting from the city log's (c). */
+static int verify_shards(af_verify_result *res, uint64_t *entries, vault *v,
+                         const store_log_list *ll, af_claims *cl, verify_ctx *c)
 {
     int rc = VAULT_OK;
-    store_log_list l = {0};
-    shard_ctx c;
-    size_t i, k = 0, j;
+    const store_log_list l = *ll;
+    const af_checkpoint *mine;
+    size_t i, k = 0, n;
 
-    memset(&c, 0, sizeof c);
-    if (cl->n > 1)
-        qsort(cl->c, cl->n, sizeof *cl->c, claim_cmp);
-    GUARD(store_audit_log_list(&l, v->db, 1));
-    /* a claimed log the store does not have */
-    for (j = 0, i = 0; j < cl->n && !res->cls; j++) {
-        while (i < l.n && strcmp(l.log[i].name, cl->c[j].log) < 0)
-            i++;
-        if (i == l.n || strcmp(l.log[i].name, cl->c[j].log) != 0) {
-            af_verify_set(res, AF_ROLLBACK, 1,
-                          "log %.80s: rolled back (the city log claims %llu entries of it, the "
-                          "store has none)", cl->c[j].log, (unsigned long long)cl->c[j].size);
-        }
-    }
+    af_claims_sort(cl);
     for (i = 0; i < l.n && !res->cls; i++) {
+        mine = af_claims_next(cl, &k, l.log[i].name, &n, res, "the store");
+        if (res->cls)
+            break;
         if (l.log[i].pos == 0) {
             /* listed by its head row alone: every entry of it is gone */
             af_verify_set(res, AF_TRUNCATED, 1,
@@ -865,47 +731,22 @@ static int verify_shards(af_verify_result *res, uint64_t *entries, vault *v, cla
                           "no longer has)", l.log[i].name);
             break;
         }
-        memset(&c, 0, sizeof c);
-        af_verifier_init(&c.ver, NULL, 0);
-        while (k < cl->n && strcmp(cl->c[k].log, l.log[i].name) < 0)
-            k++;
-        c.claims = cl->c + k;
-        while (k < cl->n && strcmp(cl->c[k].log, l.log[i].name) == 0)
-            k++;
-        c.n = (size_t)(cl->c + k - c.claims);
-        c.progress = progress;
-        c.arg = arg;
-        rc = store_audit_scan_in(v->db, l.log[i].name, 0, shard_fn, &c);
-        if (rc < 0 && c.ver.res.cls != AF_OK) {
-            vault__err_clear();
-            rc = VAULT_OK;
-        }
-        GUARD(rc);
-        if (!c.ver.res.cls)
-            (void)af_verifier_finish(&c.ver);
-        if (!c.ver.res.cls && c.next < c.n)
-            af_verify_set(&c.ver.res, AF_ROLLBACK, c.ver.tree.size + 1,
-                          "entry %llu: rolled back (the log has %llu entries but the city log "
-                          "claimed %llu)", (unsigned long long)c.ver.tree.size + 1,
-                          (unsigned long long)c.ver.tree.size,
-                          (unsigned long long)c.claims[c.n - 1].size);
-        if (!c.ver.res.cls)
-            GUARD(tree_state_check_in(&c.ver, v, l.log[i].name));
-        *entries += c.ver.res.entries;
-        if (c.ver.res.cls) {
-            /* the log's name first, then as much of the finding as fits */
-            int at;
-            *res = c.ver.res;
-            at = snprintf(res->message, sizeof res->message, "log %.80s: ", l.log[i].name);
-            if (at > 0 && (size_t)at < sizeof res->message) {
-                size_t n = strnlen(c.ver.res.message, sizeof res->message - (size_t)at - 1);
-                memcpy(res->message + at, c.ver.res.message, n);
-                res->message[(size_t)at + n] = '\0';
-            }
+        af_verifier_init(&c->ver, mine, n);
+        c->claims = NULL;
+        GUARD(scan_verified(c, v, l.log[i].name, 0));
+        if (!c->ver.res.cls)
+            (void)af_verifier_finish(&c->ver);
+        if (!c->ver.res.cls)
+            GUARD(tree_state_check_in(&c->ver, v, l.log[i].name));
+        *entries += c->ver.res.entries;
+        if (c->ver.res.cls) {
+            *res = c->ver.res;
+            af_verify_in_log(res, l.log[i].name);
         }
     }
+    if (!res->cls)
+        (void)af_claims_next(cl, &k, NULL, &n, res, "the store");
 cleanup:
-    store_log_list_free(&l);
     return rc;
 }
 
@@ -921,7 +762,8 @@ static int verify_local(vault_audit_result *out, vault *v, const char *since,
     verify_ctx c;
     af_verify_result pre;
     since_state ss;
-    claim_list claims = {0};
+    af_claims claims = {0};
+    store_log_list shards = {0};
     int64_t count = 0;
     size_t i;
 
@@ -974,6 +816,11 @@ static int verify_local(vault_audit_result *out, vault *v, const char *since,
         c.progress = progress;
         c.arg = arg;
         c.total = (uint64_t)count - (ss.full ? 0 : ss.cp.size);
+        if (store_many_logs(v->db)) {
+            GUARD(store_audit_log_list(&shards, v->db, 1));
+            for (i = 0; i < shards.n; i++)
+                c.total += (uint64_t)shards.log[i].pos;
+        }
         /* the shard heads the city log claims (an incremental
          * verification: those after its trusted checkpoint) */
         c.claims = store_many_logs(v->db) ? &claims : NULL;
@@ -987,10 +834,11 @@ static int verify_local(vault_audit_result *out, vault *v, const char *since,
             GUARD(checkpoints_check(&c.ver, v));
         if (!c.ver.res.cls && store_many_logs(v->db)) {
             uint64_t shard_entries = 0;
-            af_verify_result sr;
+            af_verify_result sr, city = c.ver.res;
 
             memset(&sr, 0, sizeof sr);
-            GUARD(verify_shards(&sr, &shard_entries, v, &claims, progress, arg));
+            GUARD(verify_shards(&sr, &shard_entries, v, &shards, &claims, &c));
+            c.ver.res = city;
             if (!sr.cls && claims.bad)
                 af_verify_set(&sr, AF_MALFORMED, claims.bad_pos,
                               "entry %llu: malformed (a log_heads entry whose claims do not "
@@ -1039,7 +887,8 @@ cleanup:
     vault__exit(v, entered);
     free(l.cps);
     free(l.newest);
-    free(claims.c);
+    af_claims_free(&claims);
+    store_log_list_free(&shards);
     return rc;
 }
 

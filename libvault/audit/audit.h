@@ -6,6 +6,7 @@
 #define VAULT_AUDIT_H
 
 #include "audit_bundle.h"
+#include "audit_claims.h"
 #include "audit_format.h"
 #include "crypto.h"
 #include "vault_int.h"
@@ -83,7 +84,7 @@ typedef struct audit_tail {
 } audit_tail;
 
 /* The action of the city log's entries that claim shard heads. */
-#define AUDIT_LOG_HEADS "log_heads"
+#define AUDIT_LOG_HEADS AF_ACTION_LOG_HEADS /* audit/audit_claims.h */
 
 /* A transaction that collects more than this seals what it has at once
  * (its write lock is then held until it ends): memory stays bounded. */

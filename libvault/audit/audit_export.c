@@ -54,6 +54,11 @@ static int check_checkpoints(af_verifier *v)
     while (v->next_cp < v->ncps && v->cps[v->next_cp].size == v->tree.size) {
         if (!have_root)
             af_merkle_root(&v->tree, root), have_root = 1;
+        if (sodium_memcmp(root, v->cps[v->next_cp].root, 32) != 0 && v->cps[v->next_cp].claimed)
+            return af_verify_set(&v->res, AF_ROLLBACK, v->tree.size,
+                                 "entry %llu: rolled back (the log's tree at %llu entries is not "
+                                 "the one the city log claimed)",
+                                 (ull)v->tree.size, (ull)v->tree.size);
         if (sodium_memcmp(root, v->cps[v->next_cp].root, 32) != 0 && v->cps[v->next_cp].external)
             return af_verify_set(&v->res, AF_ROLLBACK, v->tree.size,
                                  "entry %llu: rolled back (the log does not extend the "
@@ -190,6 +195,13 @@ int af_verifier_finish(af_verifier *v)
     /* A checkpoint kept outside the vault that is larger than the log: the
      * log was put back to an older state (or cut with the checkpoints the
      * vault kept); the largest one is named. */
+    for (i = v->ncps; i-- > v->next_cp;)
+        if (v->cps[i].claimed)
+            return af_verify_set(&v->res, AF_ROLLBACK, v->tree.size + 1,
+                                 "entry %llu: rolled back (the log has %llu entries but the "
+                                 "city log claimed %llu)",
+                                 (ull)(v->tree.size + 1), (ull)v->tree.size,
+                                 (ull)v->cps[i].size);
     for (i = v->ncps; i-- > v->next_cp;)
         if (v->cps[i].external)
             return af_verify_set(&v->res, AF_ROLLBACK, v->tree.size + 1,

@@ -164,6 +164,8 @@ typedef struct af_checkpoint {
     uint64_t size;
     uint8_t root[32];
     int external; /* kept outside the vault: a log that doesn't extend it is rolled back */
+    int claimed;  /* a shard log's head that the city log claims (audit_claims.h; origin:
+                     the log's name): a log that doesn't extend it is rolled back */
     int64_t time; /* its "timestamp" extension line (Unix seconds), 0 when it has none */
 } af_checkpoint;
 

@@ -1131,13 +1131,12 @@ cleanup:
  *
  * A log_heads entry (docs/audit-format.md "Shard logs") claims, in its
  * detail, the size and Merkle root of shard logs, one line each,
- * "SIZE ROOTHEX LOG\n" (the log's name last: it has no control
- * character), at most LOG_HEADS_MAX lines an entry.  The city checkpoints
- * that cover it cover those heads: verification checks every claim
- * against the shard log it names.  The meta row "audit_claimed" (MAC'd)
+ * "SIZE ROOTHEX LOG\n" (af_claim_line; the log's name last: it has no
+ * control character), at most AF_CLAIMS_PER_ENTRY lines an entry.  The
+ * city checkpoints that cover it cover those heads: verification checks
+ * every claim against the shard log it names.  The meta row "audit_claimed" (MAC'd)
  * keeps the sum of the shard logs' sizes at the last full claim, which is
  * how op_checkpoint_if_needed sees shard entries no checkpoint covers. */
-#define LOG_HEADS_MAX 512
 #define META_CLAIMED "audit_claimed"
 
 typedef struct heads_buf {
@@ -1149,15 +1148,8 @@ typedef struct heads_buf {
 
 static int heads_line(heads_buf *b, const char *log, uint64_t size, const uint8_t root[32])
 {
-    char hex[65];
-    int i;
-
-    if (vault__grow((void **)&b->text, &b->cap, b->len + strlen(log) + 96, 1, 4096) < 0)
+    if (af_claim_line(&b->text, &b->len, &b->cap, log, size, root) < 0)
         return VAULT_ENOMEM;
-    for (i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", root[i]);
-    b->len += (size_t)snprintf(b->text + b->len, b->cap - b->len, "%llu %s %s\n",
-                               (unsigned long long)size, hex, log);
     b->lines++;
     b->total += size;
     return VAULT_OK;
@@ -1224,7 +1216,7 @@ static int heads_append(vault *v, audit_tail *t, int all)
             continue;
         af_merkle_root(&ch->tree, root);
         GUARD(heads_line(&b, ch->log, ch->tree.size, root));
-        if (b.lines == LOG_HEADS_MAX)
+        if (b.lines == AF_CLAIMS_PER_ENTRY)
             GUARD(heads_flush(v, &b));
     }
     GUARD(heads_flush(v, &b));
