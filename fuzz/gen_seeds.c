@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "audit/audit_claims.h"
 #include "audit/audit_format.h"
 #include "crypto.h"
 #include "keyslot.h"
@@ -226,6 +227,83 @@ static void export_seed(const char *name, size_t n, const size_t *cps, size_t nc
     free(out);
 }
 
+/* An export across logs (docs/audit-format.md §4, 3): a city log of 4
+ * entries whose 4th, a log_heads entry, claims hangzhou/gongshu at 3
+ * entries and hangzhou/xihu at 2, with the checkpoint at 4, then the two
+ * shard logs' sections (gongshu 3 entries, xihu 4). */
+static void logs_seed(const uint8_t sk[64])
+{
+    static const char *const logs[] = {"hangzhou/gongshu", "hangzhou/xihu"};
+    static const size_t sizes[] = {3, 4}, claimed[] = {3, 2};
+    char *out = NULL, *line = NULL, *note = NULL, *detail = NULL;
+    size_t outlen = 0, i, k, enclen = 0, dlen = 0, dcap = 0;
+    uint8_t head[32] = {0}, leaf[32], root[32], *enc = NULL, *city[4];
+    size_t citylen[4];
+    af_merkle m;
+    af_entry e;
+
+    for (k = 0; k < 2; k++) {
+        af_merkle_init(&m);
+        for (i = 1; i <= claimed[k]; i++) {
+            make_entry(&enc, &enclen, i, 1);
+            af_leaf_hash(leaf, enc, enclen);
+            af_merkle_push(&m, leaf);
+            free(enc);
+        }
+        af_merkle_root(&m, root);
+        check(af_claim_line(&detail, &dlen, &dcap, logs[k], claimed[k], root), "claim line");
+    }
+    af_merkle_init(&m);
+    for (i = 1; i <= 4; i++) {
+        if (i < 4) {
+            make_entry(&city[i - 1], &citylen[i - 1], i, 1);
+        } else {
+            memset(&e, 0, sizeof e);
+            e.seq = 4;
+            e.time_us = 1709251200000000LL + 4000;
+            e.user = "os:root";
+            e.who.peer = "local:uid=0,pid=4242";
+            e.action = AF_ACTION_LOG_HEADS;
+            e.detail = detail;
+            check(af_entry_encode(&city[3], &citylen[3], &e), "log_heads entry");
+        }
+        af_leaf_hash(leaf, city[i - 1], citylen[i - 1]);
+        af_merkle_push(&m, leaf);
+    }
+    af_merkle_root(&m, root);
+    check(af_checkpoint_sign(&note, "libvault.test/vectors", 4, root, sk), "sign");
+    check(af_export_checkpoint_line(&line, note), "checkpoint line");
+    append_line(&out, &outlen, line);
+    free(line);
+    free(note);
+    for (i = 1; i <= 4; i++) {
+        af_leaf_hash(leaf, city[i - 1], citylen[i - 1]);
+        af_chain_next(head, head, leaf);
+        check(af_export_compact_line(&line, i, city[i - 1], citylen[i - 1], head), "entry line");
+        append_line(&out, &outlen, line);
+        free(line);
+        free(city[i - 1]);
+    }
+    for (k = 0; k < 2; k++) {
+        check(af_export_log_line(&line, logs[k]), "log line");
+        append_line(&out, &outlen, line);
+        free(line);
+        memset(head, 0, sizeof head);
+        for (i = 1; i <= sizes[k]; i++) {
+            make_entry(&enc, &enclen, i, 1);
+            af_leaf_hash(leaf, enc, enclen);
+            af_chain_next(head, head, leaf);
+            check(af_export_compact_line(&line, i, enc, enclen, head), "entry line");
+            append_line(&out, &outlen, line);
+            free(line);
+            free(enc);
+        }
+    }
+    put("fuzz_export", "gen-logs.jsonl", out, outlen);
+    free(out);
+    free(detail);
+}
+
 /* A real vault's export and checkpoint note (signed by that vault's own
  * key, so the targets see them as well-formed but badly signed). */
 static void vault_seeds(const char *tmp, const char *policy)
@@ -373,6 +451,7 @@ int main(int argc, char **argv)
     export_seed("gen-8", 8, cps_a, 2, sk, 0);
     export_seed("gen-16", 16, cps_b, 3, sk, 0);
     export_seed("gen-12-lva2", 12, cps_c, 2, sk, 7); /* a migrated log: 1..6 LVA1 */
+    logs_seed(sk);
     vault_seeds(tmp, argv[2]);
     token_seeds(sk);
     rmdir(tmp);

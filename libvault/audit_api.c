@@ -997,7 +997,8 @@ int vault_audit_export_as(vault *v, const char *path, int flags, vault_progress_
     export_ctx c;
     int64_t count = 0;
     char *tmp = NULL;
-    size_t n;
+    size_t n, i;
+    store_log_list shards = {0};
 
     memset(&c, 0, sizeof c);
     c.compact = (flags & VAULT_EXPORT_COMPACT) != 0;
@@ -1038,8 +1039,25 @@ int vault_audit_export_as(vault *v, const char *path, int flags, vault_progress_
     GUARD(op_begin(v, OP_STANDBY_READ));
     GUARD(store_audit_count(&count, v->db));
     c.total = (uint64_t)count;
+    if (store_many_logs(v->db)) {
+        GUARD(store_audit_log_list(&shards, v->db, 1));
+        for (i = 0; i < shards.n; i++)
+            c.total += (uint64_t)shards.log[i].pos;
+    }
     GUARD(store_checkpoint_scan(v->db, export_cp_fn, &c));
     GUARD(store_audit_scan(v->db, 0, export_entry_fn, &c));
+    /* then each shard log's, after a line that names it (the list's
+     * order: ascending bytes) */
+    for (i = 0; i < shards.n; i++) {
+        char *line = NULL;
+
+        GUARD(af_export_log_line(&line, shards.log[i].name));
+        if (fprintf(c.f, "%s\n", line) < 0)
+            rc = vault__err(VAULT_EIO, "audit export: write failed");
+        free(line);
+        GUARD(rc);
+        GUARD(store_audit_scan_in(v->db, shards.log[i].name, 0, export_entry_fn, &c));
+    }
     op_rollback(v);
     if (!to_stdout) {
         ENSURE(fflush(c.f) == 0 && fsync(fileno(c.f)) == 0, VAULT_EIO, "%s: write failed", tmp);
@@ -1063,6 +1081,7 @@ cleanup:
     }
     vault__exit(v, entered);
     free(tmp);
+    store_log_list_free(&shards);
     return rc;
 }
 

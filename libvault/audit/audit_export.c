@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <sodium.h> /* sodium_memcmp only */
 
+#include "audit_claims.h"
 #include "audit_format.h"
 #include "audit_pipe.h"
 #include "crypto.h"
@@ -426,6 +427,26 @@ cleanup:
     return rc;
 }
 
+int af_export_log_line(char **out, const char *log)
+{
+    int rc = VAULT_OK;
+    json_t *o = NULL;
+
+    ENSURE(out && log, VAULT_EINVALID, "af_export_log_line: missing argument");
+    *out = NULL;
+    ENSURE(*log && strlen(log) <= AF_LOG_NAME_MAX, VAULT_EINVALID,
+           "export: a shard log's name is 1 to %d bytes", AF_LOG_NAME_MAX);
+    o = json_object();
+    ENSURE(o, VAULT_ENOMEM, "out of memory building an export line");
+    ENSURE(json_object_set_new(o, "log", json_string(log)) == 0, VAULT_EINVALID,
+           "export: a log's name is not UTF-8");
+    *out = json_dumps(o, JSON_COMPACT);
+    ENSURE(*out, VAULT_ENOMEM, "out of memory building an export line");
+cleanup:
+    json_decref(o);
+    return rc;
+}
+
 /* ---- export verification ------------------------------------------------ */
 
 /* Bounded line reader: lines longer than AF_EXPORT_LINE_MAX never make it
@@ -489,6 +510,15 @@ typedef struct export_state {
     af_pipe *pipe;         /* NULL until the entries start */
     uint8_t *entry;        /* reused for every entry: AF_ENTRY_MAX bytes */
     uint64_t queued;       /* entry lines handed to the pipe */
+    /* the shard logs: while in_shard, v verifies log's entries */
+    af_claims claims;      /* what the city log's log_heads entries claim */
+    size_t cursor;         /* af_claims_next's */
+    int in_shard;
+    char log[AF_LOG_NAME_MAX + 1];
+    int named;             /* res's message names its log already */
+    af_verify_result city; /* the city log's result, once its entries are over */
+    af_verify_result unmet; /* a claimed log the export does not have */
+    uint64_t done;         /* entries of the logs that are over */
 } export_state;
 
 static int cmp_size(const void *a, const void *b)
@@ -653,12 +683,69 @@ static int parse_entry_line(export_state *st, json_t *j, uint64_t lineno, uint64
     return AF_OK;
 }
 
+/* The end of one log's entry lines (a log line follows, or the input
+ * ends): the worker stopped, the log's verifier finished.  AF_OK, or the
+ * class of its finding (in st->res, naming a shard log). */
+static int end_log(export_state *st)
+{
+    af_pipe_finish(st->pipe);
+    st->pipe = NULL;
+    if (st->v.res.cls == AF_OK)
+        (void)af_verifier_finish(&st->v);
+    if (st->in_shard && st->v.res.cls == AF_OK && st->v.res.entries == 0)
+        af_verify_set(&st->v.res, AF_TRUNCATED, 1,
+                      "entry 1: truncated (the export lists the log with no entries)");
+    st->done += st->v.res.entries;
+    st->res = st->v.res;
+    st->v.res.entries = 0;
+    if (!st->in_shard)
+        st->city = st->res;
+    if (st->res.cls != AF_OK && st->in_shard) {
+        af_verify_in_log(&st->res, st->log);
+        st->named = 1;
+    }
+    return st->res.cls;
+}
+
+/* A {"log": NAME} line: the log before it is over; NAME's entries follow,
+ * verified against the heads the city log claimed for it.  AF_OK, the
+ * class of a finding, or VAULT_ENOMEM. */
+static int switch_log(export_state *st, const char *name, size_t n, uint64_t lineno)
+{
+    const af_checkpoint *mine;
+    size_t nmine = 0;
+    int rc;
+
+    if (n == 0 || n > AF_LOG_NAME_MAX || strlen(name) != n)
+        return af_verify_set(&st->res, AF_MALFORMED, st->v.next_seq,
+                             "line %llu: malformed (\"log\" is not a shard log's name)",
+                             (ull)lineno);
+    if (st->in_shard && strcmp(name, st->log) <= 0)
+        return af_verify_set(&st->res, AF_MALFORMED, st->v.next_seq,
+                             "line %llu: malformed (the logs are not in ascending order of name)",
+                             (ull)lineno);
+    if ((rc = end_log(st)) != AF_OK)
+        return rc;
+    if (!st->in_shard)
+        af_claims_sort(&st->claims);
+    /* a claimed log passed over is reported at the end: sections out of
+     * order are malformed first */
+    mine = af_claims_next(&st->claims, &st->cursor, name, &nmine, &st->unmet, "the export");
+    st->in_shard = 1;
+    memcpy(st->log, name, n + 1);
+    af_verifier_init(&st->v, mine, nmine);
+    st->res = st->v.res;
+    if (st->res.cls != AF_OK)
+        return st->res.cls;
+    return af_pipe_start(&st->pipe, &st->v) < 0 ? VAULT_ENOMEM : AF_OK;
+}
+
 /* One line of the export.  Returns AF_OK to go on, else the class; a
  * negative VAULT_E* code for a failure that is not a finding. */
 static int export_line(export_state *st, const char *line, size_t len, uint64_t lineno,
                        const char *name, const uint8_t pk[32])
 {
-    json_t *j = NULL, *cp;
+    json_t *j = NULL, *cp, *jl;
     int missing;
     uint64_t seq = 0;
     size_t elen = 0, b64len = 0;
@@ -672,6 +759,8 @@ static int export_line(export_state *st, const char *line, size_t len, uint64_t 
     if (st->pipe && canonical_line(line, len, &seq, &b64, &b64len, head) &&
         vc_b642bin_public(st->entry, AF_ENTRY_MAX, &elen, b64, b64len) == VAULT_OK) {
         st->queued++;
+        if (!st->in_shard && af_claims_take(&st->claims, seq, st->entry, elen) < 0)
+            return VAULT_ENOMEM;
         if (af_pipe_push(st->pipe, seq, 0, st->entry, elen, head) == 0)
             return AF_OK;
         sync_worker(st); /* it stopped: the finding is in its state */
@@ -714,8 +803,23 @@ static int export_line(export_state *st, const char *line, size_t len, uint64_t 
                             (ull)lineno);
         goto cleanup;
     }
+    jl = json_object_get(j, "log");
+    if (jl) {
+        if (json_object_size(j) != 1 || !json_is_string(jl)) {
+            rc = af_verify_set(&st->res, AF_MALFORMED, st->v.next_seq,
+                               "line %llu: malformed (a log line is {\"log\": NAME} alone)",
+                               (ull)lineno);
+            goto cleanup;
+        }
+        rc = switch_log(st, json_string_value(jl), json_string_length(jl), lineno);
+        goto cleanup;
+    }
     if (parse_entry_line(st, j, lineno, &seq, &elen, head) != AF_OK) {
         rc = missing ? AF_OK : st->res.cls;
+        goto cleanup;
+    }
+    if (!st->in_shard && af_claims_take(&st->claims, seq, st->entry, elen) < 0) {
+        rc = VAULT_ENOMEM;
         goto cleanup;
     }
     st->queued++;
@@ -790,23 +894,37 @@ int af_export_verify(af_verify_result *out, FILE *in, const char *name, const ui
     }
     if (!st.in_entries && (rc = start_entries(&st)) != AF_OK)
         goto cleanup;
-    sync_worker(&st);
-    rc = af_verifier_finish(&st.v);
-    st.res = st.v.res;
+    if ((rc = end_log(&st)) != AF_OK)
+        goto cleanup;
+    if (!st.in_shard)
+        af_claims_sort(&st.claims);
+    (void)af_claims_next(&st.claims, &st.cursor, NULL, &i, &st.unmet, "the export");
+    st.res = st.unmet;
+    st.named = 1;
+    if (st.res.cls == AF_OK && st.claims.bad)
+        af_verify_set(&st.res, AF_MALFORMED, st.claims.bad_pos,
+                      "entry %llu: malformed (a log_heads entry whose claims do not parse)",
+                      (ull)st.claims.bad_pos);
+    rc = st.res.cls;
 cleanup:
     /* The worker stops before anything it reads is freed or copied. */
     af_pipe_finish(st.pipe);
     st.pipe = NULL;
     if (rc >= 0 && st.in_entries && st.v.res.cls != AF_OK && st.res.cls == AF_OK)
         st.res = st.v.res;
+    if (rc >= 0 && st.in_shard && st.res.cls != AF_OK && !st.named)
+        af_verify_in_log(&st.res, st.log); /* a finding inside a shard log's lines */
     if (rc >= 0 && out) {
+        const af_verify_result *city = st.in_shard ? &st.city : &st.v.res;
+
         *out = st.res;
         if (st.in_entries)
-            out->entries = st.v.res.entries, out->checkpoints = st.v.res.checkpoints,
-            out->newest_size = st.v.res.newest_size, out->newest_time = st.v.res.newest_time;
+            out->entries = st.done + st.v.res.entries, out->checkpoints = city->checkpoints,
+            out->newest_size = city->newest_size, out->newest_time = city->newest_time;
     }
     free(lr.buf);
     free(st.entry);
     free(st.cps);
+    af_claims_free(&st.claims);
     return rc;
 }

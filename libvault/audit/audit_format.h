@@ -271,14 +271,20 @@ int af_export_compact_line(char **out, uint64_t seq, const uint8_t *entry, size_
                            const uint8_t head[32]) VAULT_MUST_CHECK;
 /* A checkpoint line: {"checkpoint":"<note text>"}. */
 int af_export_checkpoint_line(char **out, const char *note) VAULT_MUST_CHECK;
+/* The line that starts a shard log's entries: {"log":"<name>"} (after
+ * the city log's entries; shard logs in ascending byte order of name). */
+int af_export_log_line(char **out, const char *log) VAULT_MUST_CHECK;
 
 /* Verify an export read from `in` with only the verifier key (name, pk):
  * every entry re-hashed and chained, every checkpoint's signature checked
  * and its root compared with the Merkle root of the entries up to its size,
  * plus every one of the nnotes external checkpoint notes (NUL-terminated;
- * notes may be NULL when nnotes is 0).  Fills *out; returns 0 when intact,
- * else the failure class.  `progress` (may be NULL) is called every 65536
- * entries. */
+ * notes may be NULL when nnotes is 0); then each shard log's entries, its
+ * own chain from entry 1, against every head the city log's log_heads
+ * entries claim for it (audit_claims.h), and every claimed log must be in
+ * the export.  Fills *out (entries: of every log; checkpoints and the
+ * newest: the city log's); returns 0 when intact, else the failure class.
+ * `progress` (may be NULL) is called every 65536 entries. */
 int af_export_verify(af_verify_result *out, FILE *in, const char *name, const uint8_t pk[32],
                      const char *const *notes, size_t nnotes,
                      void (*progress)(uint64_t done, void *arg), void *arg);

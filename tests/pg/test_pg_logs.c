@@ -15,7 +15,11 @@
  *    the city log), on demand, on close when shard entries are unclaimed,
  *    and when a shard log crosses a multiple of the interval; a shard log
  *    rewritten whole with the vault's own keys (a fresh, valid chain and
- *    state) or removed is found against those claims.
+ *    state) or removed is found against those claims;
+ *  - an export holds every log, each shard log's lines after a line that
+ *    names it, and verifies offline: a shard entry changed, a section
+ *    left out or cut below its claim, sections out of order, a log
+ *    rewritten whole are found and named by their log.
  * (The entries that name a shard's log are this test's own: which calls
  * log where is the next step of the issue.) */
 #include "pg/pgtest.h"
@@ -423,12 +427,199 @@ static void test_reports_across_logs(void **state)
     vault_close(v);
 }
 
+/* ---- exports across logs ---- */
+
+/* The export's lines, split (a copy each). */
+typedef struct lines {
+    char **l;
+    size_t n;
+} lines;
+
+static lines read_lines(const char *path)
+{
+    size_t len = 0;
+    char *text = (char *)tu_read_file(path, &len), *p, *nl;
+    lines out = {NULL, 0};
+
+    for (p = text; p < text + len; p = nl + 1) {
+        nl = memchr(p, '\n', (size_t)(text + len - p));
+        assert_non_null(nl);
+        out.l = realloc(out.l, (out.n + 1) * sizeof *out.l);
+        assert_non_null(out.l);
+        out.l[out.n++] = strndup(p, (size_t)(nl - p));
+    }
+    free(text);
+    return out;
+}
+
+static void lines_free(lines *x)
+{
+    for (size_t i = 0; i < x->n; i++)
+        free(x->l[i]);
+    free(x->l);
+}
+
+/* The index of the line that starts log's section (n when none). */
+static size_t section(const lines *x, const char *log)
+{
+    char want[300];
+    size_t i;
+
+    snprintf(want, sizeof want, "{\"log\":\"%s\"}", log);
+    for (i = 0; i < x->n; i++)
+        if (strcmp(x->l[i], want) == 0)
+            return i;
+    return x->n;
+}
+
+/* Write lines [0, n) of x but those in [skip0, skip1), with `extra`
+ * (may be NULL) after line `at`, and line `swap` (if < n) replaced by
+ * `with`; verify the file with pub: the class, the message saying says. */
+static void expect_export(const char *path, const lines *x, size_t skip0, size_t skip1,
+                          size_t at, const char *extra, size_t swap, const char *with,
+                          const char *pub, int failure, const char *says)
+{
+    FILE *f = fopen(path, "w");
+    vault_audit_result ar;
+    size_t i;
+    int rc;
+
+    assert_non_null(f);
+    for (i = 0; i < x->n; i++) {
+        if (i < skip0 || i >= skip1)
+            fprintf(f, "%s\n", i == swap ? with : x->l[i]);
+        if (i == at && extra)
+            fprintf(f, "%s\n", extra);
+    }
+    assert_int_equal(fclose(f), 0);
+    memset(&ar, 0, sizeof ar);
+    rc = vault_audit_verify_export(&ar, path, pub, NULL, NULL, NULL);
+    assert_int_equal(rc, failure ? VAULT_EINTEGRITY : 0);
+    assert_int_equal(ar.failure, failure);
+    if (says && !strstr(ar.message, says))
+        fail_msg("the export's finding does not say \"%s\": %s", says, ar.message);
+}
+
+static void test_export_across_logs(void **state)
+{
+    vault *v = NULL;
+    char *note = NULL, pub[VAULT_PUBKEY_SIZE], full[600], compact[600], bad[600];
+    vault_audit_result ar;
+    lines x;
+    size_t xs, gs, none = (size_t)-1, k;
+    int64_t city;
+
+    (void)state;
+    make_vault("pexport");
+    assert_int_equal(open_vault(&v, "pexport"), 0);
+    assert_int_equal(vault_audit_pubkey(pub, sizeof pub, v), 0);
+    append_tx(v, 2, 5, 3);
+    assert_int_equal(vault_audit_checkpoint(&note, v), 0); /* claims xihu 5, gongshu 3 */
+    vault_free(note);
+    append_tx(v, 1, 2, 0); /* xihu 6 and 7: not claimed yet */
+    snprintf(full, sizeof full, "%s/pexport.jsonl", dir);
+    snprintf(compact, sizeof compact, "%s/pexport-compact.jsonl", dir);
+    snprintf(bad, sizeof bad, "%s/pexport-bad.jsonl", dir);
+    unlink(full);
+    unlink(compact);
+    assert_int_equal(vault_audit_export(v, full, NULL, NULL), 0);
+    assert_int_equal(vault_audit_export_as(v, compact, VAULT_EXPORT_COMPACT, NULL, NULL), 0);
+    city = dba_count("pexport", "SELECT count(*) FROM %s.audit WHERE log = ''");
+
+    /* every log's entries, the city log's checkpoints */
+    assert_int_equal(vault_audit_verify_export(&ar, full, pub, NULL, NULL, NULL), 0);
+    assert_int_equal(ar.failure, VAULT_AUDIT_OK);
+    assert_int_equal(ar.entries, (uint64_t)city - 1 + 7 + 3); /* less the second export's */
+    assert_true(ar.checkpoints >= 1);
+    assert_int_equal(vault_audit_verify_export(&ar, compact, pub, NULL, NULL, NULL), 0);
+    assert_int_equal(ar.entries, (uint64_t)city + 7 + 3);
+
+    x = read_lines(compact);
+    gs = section(&x, GONGSHU);
+    xs = section(&x, XIHU);
+    /* the store's order: gongshu, then xihu; each section its entries */
+    assert_true(gs < xs && xs + 8 == x.n && gs + 4 == xs);
+    assert_non_null(strstr(x.l[gs + 1], "{\"seq\":1,"));
+    assert_non_null(strstr(x.l[xs + 7], "{\"seq\":7,"));
+    expect_export(bad, &x, none, none, none, NULL, none, NULL, pub, VAULT_AUDIT_OK, NULL);
+
+    /* a shard entry's head changed: modified, named by its log */
+    {
+        char *l = strdup(x.l[gs + 2]), *h = strstr(l, "\"head\":\"");
+
+        assert_non_null(h);
+        h[8] = h[8] == '0' ? '1' : '0';
+        expect_export(bad, &x, none, none, none, NULL, gs + 2, l, pub, VAULT_AUDIT_MODIFIED,
+                      "log hangzhou/gongshu: entry 2: modified");
+        free(l);
+    }
+    /* gongshu's section left out: the city log claims it */
+    expect_export(bad, &x, gs, xs, none, NULL, none, NULL, pub, VAULT_AUDIT_ROLLED_BACK,
+                  "log hangzhou/gongshu: rolled back (the city log claims 3 entries of it, the "
+                  "export has none)");
+    /* xihu cut to 3: shorter than its claim; cut to 5 (its unclaimed
+     * entries gone): nothing shows it, as in the vault */
+    expect_export(bad, &x, xs + 4, x.n, none, NULL, none, NULL, pub, VAULT_AUDIT_ROLLED_BACK,
+                  "log hangzhou/xihu: entry 4: rolled back (the log has 3 entries but the city "
+                  "log claimed 5)");
+    expect_export(bad, &x, xs + 6, x.n, none, NULL, none, NULL, pub, VAULT_AUDIT_OK, NULL);
+    /* the sections swapped: out of order */
+    {
+        FILE *f = fopen(bad, "w");
+
+        assert_non_null(f);
+        for (k = 0; k < gs; k++)
+            fprintf(f, "%s\n", x.l[k]);
+        for (k = xs; k < x.n; k++)
+            fprintf(f, "%s\n", x.l[k]);
+        for (k = gs; k < xs; k++)
+            fprintf(f, "%s\n", x.l[k]);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(vault_audit_verify_export(&ar, bad, pub, NULL, NULL, NULL),
+                         VAULT_EINTEGRITY);
+        assert_int_equal(ar.failure, VAULT_AUDIT_MALFORMED);
+        assert_non_null(strstr(ar.message, "not in ascending order"));
+    }
+    /* a log listed with no entries; the city log's name; a log line with
+     * more; a name that is not a string */
+    expect_export(bad, &x, none, none, x.n - 1, "{\"log\":\"hangzhou/zz\"}", none, NULL, pub,
+                  VAULT_AUDIT_TRUNCATED, "log hangzhou/zz: entry 1: truncated");
+    expect_export(bad, &x, none, none, gs - 1, "{\"log\":\"\"}", none, NULL, pub,
+                  VAULT_AUDIT_MALFORMED, "is not a shard log's name");
+    expect_export(bad, &x, none, none, none, NULL, gs, "{\"log\":\"hangzhou/gongshu\",\"seq\":1}",
+                  pub, VAULT_AUDIT_MALFORMED, "alone");
+    expect_export(bad, &x, none, none, none, NULL, gs, "{\"log\":7}", pub,
+                  VAULT_AUDIT_MALFORMED, "alone");
+    /* a city entry line after a shard section: its seq is wrong there */
+    for (k = 0; k < x.n && strncmp(x.l[k], "{\"seq\":1,", 8) != 0; k++)
+        ;
+    assert_true(k < gs);
+    expect_export(bad, &x, none, none, x.n - 1, x.l[k], none, NULL, pub,
+                  VAULT_AUDIT_REORDERED, "log hangzhou/xihu: entry 1: reordered");
+    lines_free(&x);
+
+    /* xihu rewritten whole with the vault's keys: a valid chain, state
+     * and export; only the city log's claim shows it */
+    dba_empty("pexport", XIHU, 1);
+    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
+    append_to(v, XIHU, 9);
+    assert_int_equal(store_commit(v->db), 0);
+    unlink(full);
+    assert_int_equal(vault_audit_export(v, full, NULL, NULL), 0);
+    assert_int_equal(vault_audit_verify_export(&ar, full, pub, NULL, NULL, NULL),
+                     VAULT_EINTEGRITY);
+    assert_int_equal(ar.failure, VAULT_AUDIT_ROLLED_BACK);
+    assert_non_null(strstr(ar.message, "log hangzhou/xihu: entry 5: rolled back"));
+    vault_close(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shard_logs),
         cmocka_unit_test(test_heads_claimed),
         cmocka_unit_test(test_reports_across_logs),
+        cmocka_unit_test(test_export_across_logs),
     };
 
     return pgtest_run("test_pg_logs", tests, sizeof tests / sizeof tests[0]);
