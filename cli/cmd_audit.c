@@ -184,7 +184,14 @@ static int show_proof(cli *c, const vault_proof *p, const char *out_path)
     vault_free(json);
     if (out_path || c->json)
         return ex;
-    if (p->kind == VAULT_PROOF_INCLUSION) {
+    if (p->kind == VAULT_PROOF_INCLUSION && p->log) {
+        printf("entry %llu of log ", (unsigned long long)p->seq);
+        cli_print_escaped(stdout, p->log, strlen(p->log), 0);
+        printf(" is in its tree of size %llu, which city log entry %llu claims, in the tree "
+               "of size %llu\n", (unsigned long long)p->size, (unsigned long long)p->via_seq,
+               (unsigned long long)p->via_size);
+        print_hex("leaf       ", p->leaf);
+    } else if (p->kind == VAULT_PROOF_INCLUSION) {
         printf("entry %llu is in the tree of size %llu\n", (unsigned long long)p->seq,
                (unsigned long long)p->size);
         print_hex("leaf       ", p->leaf);
@@ -198,6 +205,11 @@ static int show_proof(cli *c, const vault_proof *p, const char *out_path)
         print_hex(i ? "           " : "hashes     ", p->hashes[i]);
     if (p->nhashes == 0)
         printf("hashes     (none)\n");
+    if (p->log) {
+        print_hex("city root  ", p->via_root);
+        for (i = 0; i < p->via_nhashes; i++)
+            print_hex(i ? "           " : "city hashes", p->via_hashes[i]);
+    }
     if (p->kind == VAULT_PROOF_CONSISTENCY && p->from)
         printf("from note  %s\n", p->from_checkpoint ? "signed checkpoint (in --out / --json)"
                                                       : "none stored for this size");
@@ -333,13 +345,22 @@ static int check_proof(cli *c, const char *proof_path, const char *pub_path, cha
         goto out;
     }
     ex = EXIT_OK;
-    if (c->json && p.kind == VAULT_PROOF_INCLUSION)
+    if (c->json && p.kind == VAULT_PROOF_INCLUSION && p.log)
+        ex = cli_print_pack(c, "{s:b, s:s, s:s, s:I, s:I, s:I}", "ok", 1, "kind", "inclusion",
+                            "log", p.log, "seq", (json_int_t)p.seq, "size", (json_int_t)p.size,
+                            "city_size", (json_int_t)p.via_size);
+    else if (c->json && p.kind == VAULT_PROOF_INCLUSION)
         ex = cli_print_pack(c, "{s:b, s:s, s:I, s:I}", "ok", 1, "kind", "inclusion", "seq",
                             (json_int_t)p.seq, "size", (json_int_t)p.size);
     else if (c->json)
         ex = cli_print_pack(c, "{s:b, s:s, s:I, s:I}", "ok", 1, "kind", "consistency", "from",
                             (json_int_t)p.from, "size", (json_int_t)p.size);
-    else if (p.kind == VAULT_PROOF_INCLUSION)
+    else if (p.kind == VAULT_PROOF_INCLUSION && p.log) {
+        printf("ok: entry %llu of log ", (unsigned long long)p.seq);
+        cli_print_escaped(stdout, p.log, strlen(p.log), 0);
+        printf(" is in its tree of size %llu, claimed in the signed tree of size %llu\n",
+               (unsigned long long)p.size, (unsigned long long)p.via_size);
+    } else if (p.kind == VAULT_PROOF_INCLUSION)
         printf("ok: entry %llu is in the signed tree of size %llu\n", (unsigned long long)p.seq,
                (unsigned long long)p.size);
     else
@@ -376,6 +397,7 @@ int cmd_audit(cli *c, int argc, char **argv)
                                          {"by", required_argument, NULL, 'Y'},
                                          {"month", required_argument, NULL, 'M'},
                                          {"csv", no_argument, NULL, 'V'},
+                                         {"log", required_argument, NULL, 'L'},
                                          {NULL, 0, NULL, 0}};
     const char *wk_paths[64], *quorum_arg = NULL;
     char *wkeys[64] = {0};
@@ -384,6 +406,7 @@ int cmd_audit(cli *c, int argc, char **argv)
     const char *export_path = NULL, *pub_path = NULL, *out_path = NULL, **cp_paths = NULL, **grown;
     const char *record = NULL, *sub, *report_user = NULL, *proof_path = NULL;
     const char *seq_arg = NULL, *size_arg = NULL, *from_arg = NULL, *to_arg = NULL;
+    const char *log_arg = NULL;
     const char *max_age_arg = NULL, *bundle_path = NULL, *since_path = NULL;
     char *since = NULL;
     const char *by_arg = NULL, *month_arg = NULL;
@@ -424,6 +447,7 @@ int cmd_audit(cli *c, int argc, char **argv)
         case 'd': denied = 1; break;
         case 'b': glass = 1; break;
         case 'n': seq_arg = optarg; break;
+        case 'L': log_arg = optarg; break;
         case 's': size_arg = optarg; break;
         case 'f': from_arg = optarg; break;
         case 't': to_arg = optarg; break;
@@ -483,8 +507,8 @@ int cmd_audit(cli *c, int argc, char **argv)
         goto out;
     }
     memset(&res, 0, sizeof res);
-    if ((seq_arg || size_arg) && strcmp(sub, "prove") != 0) {
-        ex = cli_usage_error(c, "--seq and --size go with prove");
+    if ((seq_arg || size_arg || log_arg) && strcmp(sub, "prove") != 0) {
+        ex = cli_usage_error(c, "--seq, --size and --log go with prove");
         goto out;
     }
     if ((from_arg || to_arg) && strcmp(sub, "consistency") != 0) {
@@ -682,7 +706,8 @@ int cmd_audit(cli *c, int argc, char **argv)
             goto out;
         if ((ex = cli_open_vault(&v, c)) != EXIT_OK)
             goto out;
-        rc = inclusion ? vault_audit_prove(&proof, v, a, b) : vault_audit_consistency(&proof, v, a, b);
+        rc = inclusion ? vault_audit_prove_in(&proof, v, log_arg, a, b)
+                       : vault_audit_consistency(&proof, v, a, b);
         if (rc == VAULT_OK)
             ex = show_proof(c, &proof, out_path);
     } else if (strcmp(sub, "anomalies") == 0) {

@@ -964,8 +964,24 @@ typedef struct vault_proof {
     uint8_t root[32];       /* root of the first `size` entries */
     size_t nhashes;
     uint8_t hashes[VAULT_PROOF_HASHES_MAX][32]; /* in RFC 6962 order */
-    char *checkpoint;       /* signed note of size `size`, or NULL when none is stored */
+    char *checkpoint;       /* signed note of size `size`, or NULL when none is stored;
+                               of size via_size for a shard log's entry */
     char *from_checkpoint;  /* consistency: signed note of size `from`, or NULL */
+    /* Inclusion of an entry of a shard log (docs/audit-format.md, "Proofs
+     * across logs"): seq, size, leaf, hashes and root are in that log's
+     * tree, and the via_ members prove that the city log claims that tree:
+     * its log_heads entry via_seq (its bytes via_entry), whose detail
+     * names (size, root, log), is in the city tree of via_size entries,
+     * root via_root, which `checkpoint` signs.  All 0 / NULL for an entry
+     * of the city log. */
+    char *log;              /* the shard log's name; NULL: the city log */
+    uint64_t via_seq;
+    uint8_t *via_entry;
+    size_t via_len;
+    uint64_t via_size;
+    uint8_t via_root[32];
+    size_t via_nhashes;
+    uint8_t via_hashes[VAULT_PROOF_HASHES_MAX][32];
 } vault_proof;
 
 /* sizeof(vault_proof) and VAULT_PROOF_HASHES_MAX, for bindings that
@@ -991,6 +1007,23 @@ VAULT_API int vault_const_proof_consistency(void);
  * vault_proof_clear.  Blocks while another writer holds the store. */
 VAULT_API int vault_audit_prove(vault_proof *out, vault *v, uint64_t seq, uint64_t size) VAULT_CHECK;
 
+/* The same for entry seq of log (NULL or "": the city log, exactly
+ * vault_audit_prove; a shard log's name, as reports show it, where the
+ * store keeps shard logs: PostgreSQL).  A shard log's entry is proved
+ * in two levels (vault_proof's via_ members): in that log's tree at a
+ * size the city log claims for it (size: that claimed size; 0: the
+ * smallest claim that covers seq), and the claiming log_heads entry in
+ * the city tree of the newest signed checkpoint, whose note the proof
+ * carries.  Every entry read on the way (the city log's up to the
+ * checkpoint, the shard log's up to the claim) is checked as
+ * vault_audit_verify checks it.  VAULT_ENOTFOUND when no claim in the
+ * newest checkpoint covers seq (write a checkpoint: vault_audit_checkpoint
+ * claims every shard log's head first) or the log is unknown;
+ * VAULT_EINVALID for a log name a file vault can't have.  Logged as
+ * "audit_prove". */
+VAULT_API int vault_audit_prove_in(vault_proof *out, vault *v, const char *log, uint64_t seq,
+                                   uint64_t size) VAULT_CHECK;
+
 /* Consistency proof from the tree of size `from` to the tree of size `to`
  * (from <= to; to 0: the newest signed checkpoint's size).  from 0 and
  * from == to give an empty proof.  Errors, cost and logging (action
@@ -999,11 +1032,14 @@ VAULT_API int vault_audit_prove(vault_proof *out, vault *v, uint64_t seq, uint64
 VAULT_API int vault_audit_consistency(vault_proof *out, vault *v, uint64_t from,
                                       uint64_t to) VAULT_CHECK;
 
-/* Free what *p holds (its notes) and zero it; NULL does nothing. */
+/* Free what *p holds (its notes, log and via_entry) and zero it; NULL
+ * does nothing. */
 VAULT_API void vault_proof_clear(vault_proof *p);
 
 /* The proof as one JSON object (docs/audit-format.md, "Proofs"):
  *   inclusion:   {"seq","size","leaf","hashes":[base64...],"root","checkpoint"}
+ *   a shard log's entry: {"log","seq","size","leaf","hashes","root",
+ *                 "via":{"seq","entry","size","hashes","root"},"checkpoint"}
  *   consistency: {"from","size","from_root","root","hashes","from_checkpoint","checkpoint"}
  * hashes and roots in base64, notes as text or null.  *out freed with
  * vault_free. */
@@ -1023,7 +1059,12 @@ VAULT_API int vault_proof_parse(vault_proof *out, const char *json, size_t len) 
  * the proof's size or from-size, and name the same root).  0 when it
  * holds; VAULT_EINTEGRITY (message says which part failed: "proof",
  * "bad signature", "root") otherwise; VAULT_EINVALID for a malformed key,
- * note or proof shape; VAULT_ENOTFOUND when a root has no signed note. */
+ * note or proof shape; VAULT_ENOTFOUND when a root has no signed note.
+ * A shard log's entry (p->log set): its hashes must lead to root in that
+ * log's tree, via_entry must be a log_heads entry numbered via_seq whose
+ * detail claims exactly (size, root) for p->log ("claim" in the message
+ * otherwise), the via_ hashes must lead from its leaf to via_root, and
+ * the notes must vouch for via_root at via_size. */
 VAULT_API int vault_proof_check(const vault_proof *p, const char *pubkey,
                                 const char *const *notes, size_t nnotes) VAULT_CHECK;
 

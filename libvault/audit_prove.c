@@ -25,11 +25,7 @@ int vault_const_proof_consistency(void) { return VAULT_PROOF_CONSISTENCY; }
 
 void vault_proof_clear(vault_proof *p)
 {
-    if (!p)
-        return;
-    free(p->checkpoint);
-    free(p->from_checkpoint);
-    memset(p, 0, sizeof *p);
+    af_proof_free(p);
 }
 
 int vault_proof_json(char **out, const vault_proof *p)
@@ -168,9 +164,178 @@ static int entry_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, co
     return rc < 0 ? rc : af_prover_push(&c->prover, leaf);
 }
 
+/* ---- an entry of a shard log: two levels ----
+ *
+ * One pass over the city log up to the newest signed checkpoint (every
+ * entry verified) finds the first log_heads entry that claims a tree of
+ * the log covering seq (of `want` entries, when named); the city proof
+ * of that entry is planned when the pass reaches it and resumed from the
+ * verifier's tree of the entries before it (af_prover_resume), so one
+ * pass is enough.  Then one pass over the shard log up to the claimed
+ * size, verified against the claim, makes the shard proof. */
+typedef struct shard_ctx {
+    const char *log;
+    uint64_t seq, want;     /* the entry; the claimed size wanted (0: the first covering) */
+    uint64_t city_size;     /* the checkpoint's */
+    af_verifier ver;        /* the pass's (city, then shard) */
+    af_prover prover;       /* city, then shard */
+    int found;
+    af_checkpoint claim;    /* the claim found (origin: the log) */
+    uint64_t via_seq;
+    uint8_t *via_entry;
+    size_t via_len;
+    uint64_t seen;
+} shard_ctx;
+
+/* The claim in a log_heads entry's bytes for c->log that covers c->seq: 1
+ * (c->claim set), 0 when it makes none, VAULT_ENOMEM. */
+static int claim_in(shard_ctx *c, uint64_t seq, const uint8_t *entry, size_t len)
+{
+    af_claims cl = {0};
+    size_t i;
+    int r;
+
+    if (!memmem(entry, len, AF_ACTION_LOG_HEADS, sizeof AF_ACTION_LOG_HEADS - 1))
+        return 0;
+    r = af_claims_take(&cl, seq, entry, len);
+    for (i = 0; r == 0 && i < cl.n; i++)
+        if (strcmp(cl.c[i].origin, c->log) == 0 && cl.c[i].size >= c->seq &&
+            (!c->want || cl.c[i].size == c->want)) {
+            c->claim = cl.c[i];
+            r = 1;
+        }
+    af_claims_free(&cl);
+    return r;
+}
+
+static int city_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
+                   size_t head_len)
+{
+    shard_ctx *c = arg;
+    af_merkle before;
+    uint64_t seq;
+    uint8_t leaf[32];
+    int rc, r = 0;
+
+    if (!c->found)
+        before = c->ver.tree;
+    rc = audit__entry_verified(&c->ver, pos, entry, len, head, head_len, &seq, leaf);
+    if (rc < 0)
+        return rc;
+    c->seen++;
+    if (!c->found && (r = claim_in(c, seq, entry, len)) < 0)
+        return r;
+    if (r == 1) {
+        c->found = 1;
+        c->via_seq = seq;
+        c->via_entry = malloc(len);
+        if (!c->via_entry)
+            return vault__err(VAULT_ENOMEM, "out of memory");
+        memcpy(c->via_entry, entry, len);
+        c->via_len = len;
+        if ((rc = af_prover_inclusion(&c->prover, seq - 1, c->city_size)) < 0 ||
+            (rc = af_prover_resume(&c->prover, &before)) < 0)
+            return rc;
+    }
+    if (c->found && af_prover_push(&c->prover, leaf))
+        return 1;
+    return c->seen >= c->city_size; /* the checkpoint's entries, no claim in them */
+}
+
+static int shard_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
+                    size_t head_len)
+{
+    shard_ctx *c = arg;
+    uint64_t seq;
+    uint8_t leaf[32];
+    int rc = audit__entry_verified(&c->ver, pos, entry, len, head, head_len, &seq, leaf);
+
+    return rc < 0 ? rc : af_prover_push(&c->prover, leaf);
+}
+
+/* The proof of entry seq of shard log `log` (prove_ctx's origin, key and
+ * checkpoints loaded, in the caller's read snapshot). */
+static int prove_shard(vault_proof *out, prove_ctx *p, const char *log, uint64_t seq,
+                       uint64_t want)
+{
+    int rc = VAULT_OK;
+    shard_ctx *c = calloc(1, sizeof *c);
+    int64_t count = 0;
+    size_t ncps;
+
+    ENSURE(c, VAULT_ENOMEM, "out of memory");
+    ENSURE(want == 0 || want >= seq, VAULT_EINVALID, "entry %llu is not in the tree of size %llu",
+           (ull)seq, (ull)want);
+    GUARD(store_audit_count_in(&count, p->v->db, log));
+    ENSURE(count > 0, VAULT_ENOTFOUND, "log %.80s: no such log", log);
+    ENSURE(seq <= (uint64_t)count, VAULT_ENOTFOUND, "log %.80s: entry %llu: the log has %llu "
+           "entries", log, (ull)seq, (ull)count);
+    ENSURE(p->cl.newest > 0, VAULT_ENOTFOUND,
+           "no signed checkpoint yet; write one (audit checkpoint)");
+    c->log = log;
+    c->seq = seq;
+    c->want = want;
+    c->city_size = p->cl.newest;
+    p->want[0] = c->city_size;
+    GUARD(store_checkpoint_scan(p->v->db, note_fn, p));
+    ncps = audit__cps_sorted(&p->cl, c->city_size);
+    af_verifier_init(&c->ver, p->cl.cps, ncps);
+    ENSURE(c->ver.res.cls == AF_OK, VAULT_EINTEGRITY, "audit log: %s", c->ver.res.message);
+    GUARD(store_audit_scan(p->v->db, 0, city_fn, c));
+    ENSURE(c->found, VAULT_ENOTFOUND,
+           want ? "log %.80s: no claim of %llu entries in the newest checkpoint (size %llu)"
+                : "log %.80s: entry %llu is newer than the claims the newest checkpoint (size "
+                  "%llu) covers; write one (audit checkpoint)",
+           log, (ull)(want ? want : seq), (ull)c->city_size);
+    ENSURE(af_prover_done(&c->prover), VAULT_EINTEGRITY,
+           "audit log: truncated (fewer than %llu entries stored); run audit verify",
+           (ull)c->city_size);
+    af_prover_result(out, &c->prover);
+    out->via_seq = c->via_seq;
+    out->via_size = out->size;
+    memcpy(out->via_root, out->root, 32);
+    out->via_nhashes = out->nhashes;
+    memcpy(out->via_hashes, out->hashes, out->nhashes * 32);
+    /* the shard level: its entries up to the claim, verified against it */
+    c->claim.claimed = 1;
+    af_verifier_init(&c->ver, &c->claim, 1);
+    GUARD(af_prover_inclusion(&c->prover, seq - 1, c->claim.size));
+    GUARD(store_audit_scan_in(p->v->db, log, 0, shard_fn, c));
+    ENSURE(af_prover_done(&c->prover), VAULT_EINTEGRITY,
+           "audit log: log %.80s: rolled back (fewer than the %llu entries the city log claimed); "
+           "run audit verify", log, (ull)c->claim.size);
+    ENSURE(vc_equal(c->prover.root, c->claim.root, 32), VAULT_EINTEGRITY,
+           "audit log: log %.80s: rolled back (its tree at %llu entries is not the one the city "
+           "log claimed); run audit verify", log, (ull)c->claim.size);
+    out->seq = c->prover.index + 1;
+    out->size = c->prover.size;
+    memcpy(out->leaf, c->prover.leaf, 32);
+    memcpy(out->root, c->prover.root, 32);
+    out->nhashes = c->prover.n;
+    memcpy(out->hashes, c->prover.hashes, c->prover.n * 32);
+    out->log = strdup(log);
+    ENSURE(out->log, VAULT_ENOMEM, "out of memory");
+    out->via_entry = c->via_entry;
+    out->via_len = c->via_len;
+    c->via_entry = NULL;
+    out->checkpoint = p->notes[0];
+    p->notes[0] = NULL;
+cleanup:
+    if (c)
+        free(c->via_entry);
+    free(c);
+    return rc;
+}
+
 /* Make the proof in one read snapshot: kind, (a, b) = (seq, size) or
  * (from, to).  Not logged (audit_prove.h). */
 int audit__prove_local(vault_proof *out, vault *v, int kind, uint64_t a, uint64_t b)
+{
+    return audit__prove_local_in(out, v, NULL, kind, a, b);
+}
+
+int audit__prove_local_in(vault_proof *out, vault *v, const char *log, int kind, uint64_t a,
+                          uint64_t b)
 {
     int rc = VAULT_OK;
     prove_ctx *c = calloc(1, sizeof *c);
@@ -182,6 +347,10 @@ int audit__prove_local(vault_proof *out, vault *v, int kind, uint64_t a, uint64_
     c->v = v;
     if (kind == VAULT_PROOF_INCLUSION)
         ENSURE(a >= 1, VAULT_EINVALID, "entry 0: sequence numbers start at 1");
+    ENSURE(kind == VAULT_PROOF_INCLUSION || store_log_is_city(log), VAULT_EINVALID,
+           "consistency proofs are of the city log (its checkpoints cover the shard logs)");
+    if (!store_log_is_city(log))
+        GUARD(store_log_check(log));
     GUARD(op_begin(v, OP_READ));
     GUARD(audit__load_pk(c->pk, v));
     audit__origin(c->origin, sizeof c->origin, v);
@@ -189,6 +358,10 @@ int audit__prove_local(vault_proof *out, vault *v, int kind, uint64_t a, uint64_
     c->cl.origin = c->origin;
     c->cl.pk = c->pk;
     GUARD(store_checkpoint_scan(v->db, audit__cps_fn, &c->cl));
+    if (!store_log_is_city(log)) {
+        GUARD(prove_shard(out, c, log, a, b));
+        goto cleanup;
+    }
     if (size == 0) {
         ENSURE(c->cl.newest > 0, VAULT_ENOTFOUND,
                "no signed checkpoint yet; write one (audit checkpoint) or name a size");
@@ -240,23 +413,26 @@ cleanup:
 
 /* A proof over vaultd: its JSON answer, parsed as an offline verifier
  * would (nothing the service sends is taken on trust beyond its shape). */
-static int prove_remote(vault_proof *out, vault *v, int kind, uint64_t a, uint64_t b)
+static int prove_remote(vault_proof *out, vault *v, const char *log, int kind, uint64_t a,
+                        uint64_t b)
 {
     int rc = VAULT_OK;
     char *json = NULL;
 
     if (kind == VAULT_PROOF_INCLUSION)
-        GUARD(client_audit_proof(&json, v, "/v1/audit/prove", "seq", a, "size", b));
+        GUARD(client_audit_proof(&json, v, "/v1/audit/prove", log, "seq", a, "size", b));
     else
-        GUARD(client_audit_proof(&json, v, "/v1/audit/consistency", "from", a, "to", b));
+        GUARD(client_audit_proof(&json, v, "/v1/audit/consistency", NULL, "from", a, "to", b));
     GUARD(af_proof_parse(out, json, strlen(json)));
     ENSURE(out->kind == kind, VAULT_EIO, "vaultd: the proof answer is of the wrong kind");
+    ENSURE(!out->log == !log && (!log || strcmp(out->log, log) == 0), VAULT_EIO,
+           "vaultd: the proof answer is of another log");
 cleanup:
     free(json);
     return rc;
 }
 
-static int prove(vault_proof *out, vault *v, int kind, uint64_t a, uint64_t b)
+static int prove(vault_proof *out, vault *v, const char *log, int kind, uint64_t a, uint64_t b)
 {
     const char *action = kind == VAULT_PROOF_INCLUSION ? "audit_prove" : "audit_consistency";
     int rc = VAULT_OK, entered = 0, logged;
@@ -265,15 +441,20 @@ static int prove(vault_proof *out, vault *v, int kind, uint64_t a, uint64_t b)
     ENSURE(out, VAULT_EINVALID, "missing output");
     memset(out, 0, sizeof *out);
     if (v && v->remote) {
-        rc = prove_remote(out, v, kind, a, b); /* vaultd logs the call */
+        rc = prove_remote(out, v, log, kind, a, b); /* vaultd logs the call */
         goto cleanup;
     }
     GUARD(vault__enter(v));
     entered = 1;
-    rc = audit__prove_local(out, v, kind, a, b);
+    rc = audit__prove_local_in(out, v, log, kind, a, b);
     /* Logged after the read, refusals too, so that the entry names the
-     * outcome; its detail holds only sizes and the message. */
-    if (rc == VAULT_OK && kind == VAULT_PROOF_INCLUSION)
+     * outcome; its detail holds only sizes, the log and the message. */
+    if (rc == VAULT_OK && kind == VAULT_PROOF_INCLUSION && out->log)
+        snprintf(detail, sizeof detail,
+                 "entry %llu of log %.80s in its tree of size %llu, claimed in the tree of size "
+                 "%llu%s", (ull)a, out->log, (ull)out->size, (ull)out->via_size,
+                 out->checkpoint ? " (signed checkpoint)" : "");
+    else if (rc == VAULT_OK && kind == VAULT_PROOF_INCLUSION)
         snprintf(detail, sizeof detail, "entry %llu in the tree of size %llu%s", (ull)a,
                  (ull)out->size, out->checkpoint ? " (signed checkpoint)" : "");
     else if (rc == VAULT_OK)
@@ -299,10 +480,16 @@ cleanup:
 
 int vault_audit_prove(vault_proof *out, vault *v, uint64_t seq, uint64_t size)
 {
-    return prove(out, v, VAULT_PROOF_INCLUSION, seq, size);
+    return prove(out, v, NULL, VAULT_PROOF_INCLUSION, seq, size);
+}
+
+int vault_audit_prove_in(vault_proof *out, vault *v, const char *log, uint64_t seq,
+                         uint64_t size)
+{
+    return prove(out, v, store_log_is_city(log) ? NULL : log, VAULT_PROOF_INCLUSION, seq, size);
 }
 
 int vault_audit_consistency(vault_proof *out, vault *v, uint64_t from, uint64_t to)
 {
-    return prove(out, v, VAULT_PROOF_CONSISTENCY, from, to);
+    return prove(out, v, NULL, VAULT_PROOF_CONSISTENCY, from, to);
 }

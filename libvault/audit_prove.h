@@ -40,6 +40,10 @@ int audit__entry_verified(af_verifier *ver, int64_t pos, const uint8_t *entry, s
  * (from, to); size or to 0: the newest signed checkpoint's size. */
 int audit__prove_local(vault_proof *out, vault *v, int kind, uint64_t a,
                        uint64_t b) VAULT_MUST_CHECK;
+/* The same for an entry of `log` (NULL or "": the city log; a shard log:
+ * inclusion only, in two levels: vault_audit_prove_in). */
+int audit__prove_local_in(vault_proof *out, vault *v, const char *log, int kind, uint64_t a,
+                          uint64_t b) VAULT_MUST_CHECK;
 
 /* An embedded vault's own submission (docs/witness.md): after a call
  * that committed a checkpoint, when the policy's witnesses give URLs and

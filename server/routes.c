@@ -651,19 +651,25 @@ static int size_arg(vd_request *r, const char *key, uint64_t *out, int required)
     return 0;
 }
 
-/* /v1/audit/prove {seq, size} and /v1/audit/consistency {from, to}: the
- * answer is the proof object (docs/audit-format.md, "Proofs"). */
+/* /v1/audit/prove {seq, size, log} and /v1/audit/consistency {from, to}:
+ * the answer is the proof object (docs/audit-format.md, "Proofs"). */
 static int h_audit_proof(vd_request *r, int inclusion)
 {
     vault_proof p;
     uint64_t a, b;
     char *json = NULL;
+    const char *log = NULL;
     int rc;
 
     if (size_arg(r, inclusion ? "seq" : "from", &a, 1) < 0 ||
-        size_arg(r, inclusion ? "size" : "to", &b, 0) < 0 || vd_actor(r) < 0)
+        size_arg(r, inclusion ? "size" : "to", &b, 0) < 0)
         return -1;
-    rc = inclusion ? vault_audit_prove(&p, r->v, a, b) : vault_audit_consistency(&p, r->v, a, b);
+    if (inclusion && json_object_get(r->body, "log") && !(log = arg_str(r, "log", 1)))
+        return -1;
+    if (vd_actor(r) < 0)
+        return -1;
+    rc = inclusion ? vault_audit_prove_in(&p, r->v, log, a, b)
+                   : vault_audit_consistency(&p, r->v, a, b);
     if (rc != VAULT_OK)
         return vd_fail(r, rc, NULL);
     rc = vault_proof_json(&json, &p);

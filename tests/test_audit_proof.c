@@ -95,6 +95,50 @@ static void test_every_shape(void **state)
     assert_int_equal(af_prover_consistency(&p, 6, 5), VAULT_EINVALID);
 }
 
+/* A proof planned for leaf k and resumed there from the tree of the
+ * first k leaves (af_prover_resume: one pass that meets the leaf first)
+ * is the proof made from leaf 0. */
+static void test_resume(void **state)
+{
+    uint8_t leaves[SHAPES][32];
+    af_merkle first;
+    af_prover p, q;
+    uint64_t n, k, i;
+
+    (void)state;
+    for (n = 0; n < SHAPES; n++)
+        fixed_leaf(leaves[n], n);
+    for (n = 1; n <= SHAPES; n++)
+        for (k = 0; k < n; k++) {
+            assert_int_equal(af_prover_inclusion(&p, k, n), 0);
+            feed(&p, (const uint8_t(*)[32])leaves, n);
+            af_merkle_init(&first);
+            for (i = 0; i < k; i++)
+                af_merkle_push(&first, leaves[i]);
+            assert_int_equal(af_prover_inclusion(&q, k, n), 0);
+            assert_int_equal(af_prover_resume(&q, &first), 0);
+            for (i = k; i < n; i++)
+                assert_int_equal(af_prover_push(&q, leaves[i]), i + 1 == n);
+            assert_int_equal(q.n, p.n);
+            assert_memory_equal(q.hashes, p.hashes, p.n * 32);
+            assert_memory_equal(q.root, p.root, 32);
+            assert_memory_equal(q.leaf, p.leaf, 32);
+        }
+    /* resumed anywhere but at its leaf, or after leaves were taken */
+    af_merkle_init(&first);
+    for (i = 0; i < 5; i++)
+        af_merkle_push(&first, leaves[i]);
+    assert_int_equal(af_prover_inclusion(&q, 6, 20), 0);
+    assert_int_equal(af_prover_resume(&q, &first), VAULT_EINVALID);
+    assert_int_equal(af_prover_inclusion(&q, 4, 20), 0);
+    assert_int_equal(af_prover_resume(&q, &first), VAULT_EINVALID);
+    assert_int_equal(af_prover_inclusion(&q, 5, 20), 0);
+    assert_int_equal(af_prover_push(&q, leaves[0]), 0);
+    assert_int_equal(af_prover_resume(&q, &first), VAULT_EINVALID);
+    assert_int_equal(af_prover_consistency(&q, 5, 20), 0);
+    assert_int_equal(af_prover_resume(&q, &first), VAULT_EINVALID);
+}
+
 /* ---- the independent vectors ------------------------------------------- */
 
 typedef struct vec_tree {
@@ -370,6 +414,32 @@ static void test_parse_refusals(void **state)
     snprintf(j, sizeof j, "{\"seq\":1,\"size\":1,\"leaf\":%s,\"hashes\":[],\"root\":%s}", root,
              root);
     parse_fails(j, "missing \"checkpoint\"");
+    /* a shard log's entry: log and via together, via exactly its keys */
+    snprintf(j, sizeof j, "{\"log\":\"hangzhou/xihu\",\"seq\":1,\"size\":1,\"leaf\":%s,"
+             "\"hashes\":[],\"root\":%s,\"checkpoint\":null}", root, root);
+    parse_fails(j, "go together");
+    snprintf(j, sizeof j, "{\"seq\":1,\"size\":1,\"leaf\":%s,\"hashes\":[],\"root\":%s,"
+             "\"via\":{},\"checkpoint\":null}", root, root);
+    parse_fails(j, "go together");
+    snprintf(j, sizeof j, "{\"log\":\"\",\"seq\":1,\"size\":1,\"leaf\":%s,\"hashes\":[],"
+             "\"root\":%s,\"via\":{},\"checkpoint\":null}", root, root);
+    parse_fails(j, "not a shard log's name");
+    snprintf(j, sizeof j, "{\"log\":\"x\",\"seq\":1,\"size\":1,\"leaf\":%s,\"hashes\":[],"
+             "\"root\":%s,\"via\":{\"seq\":1,\"entry\":\"AAAA\",\"size\":1,\"hashes\":[],"
+             "\"root\":%s,\"more\":1},\"checkpoint\":null}", root, root, root);
+    parse_fails(j, "unknown key in \"via\"");
+    snprintf(j, sizeof j, "{\"log\":\"x\",\"seq\":1,\"size\":1,\"leaf\":%s,\"hashes\":[],"
+             "\"root\":%s,\"via\":{\"seq\":1,\"entry\":\"AAA\",\"size\":1,\"hashes\":[],"
+             "\"root\":%s},\"checkpoint\":null}", root, root, root);
+    parse_fails(j, "\"via.entry\" is not base64");
+    snprintf(j, sizeof j, "{\"log\":\"x\",\"seq\":1,\"size\":1,\"leaf\":%s,\"hashes\":[],"
+             "\"root\":%s,\"via\":{\"seq\":1,\"entry\":\"AAAA\",\"size\":1,\"hashes\":[7],"
+             "\"root\":%s},\"checkpoint\":null}", root, root, root);
+    parse_fails(j, "\"via.hashes[0]\"");
+    snprintf(j, sizeof j, "{\"log\":\"x\",\"seq\":1,\"size\":1,\"leaf\":%s,\"hashes\":[],"
+             "\"root\":%s,\"via\":{\"seq\":1,\"entry\":\"AAAA\",\"size\":1,\"hashes\":[]},"
+             "\"checkpoint\":null}", root, root);
+    parse_fails(j, "missing \"via.root\"");
     snprintf(j, sizeof j, "{\"seq\":1,\"size\":1,\"leaf\":\"AAAA\",\"hashes\":[],\"root\":%s,"
              "\"checkpoint\":null}", root);
     parse_fails(j, "\"leaf\" is not base64 of 32 bytes");
@@ -604,6 +674,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_shape),
+        cmocka_unit_test(test_resume),
         cmocka_unit_test(test_vectors),
         cmocka_unit_test(test_json_vectors),
         cmocka_unit_test(test_parse_refusals),

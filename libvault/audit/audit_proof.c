@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "audit_claims.h"
 #include "audit_proof.h"
 #include "crypto.h"
 
@@ -128,6 +129,44 @@ cleanup:
     return rc;
 }
 
+int af_prover_resume(af_prover *p, const af_merkle *first)
+{
+    int rc = VAULT_OK;
+    uint64_t lo = 0, n;
+    unsigned j = 0;
+    int b, got[AF_PROOF_RANGES] = {0};
+    size_t k;
+
+    ENSURE(p && first, VAULT_EINVALID, "af_prover_resume: missing argument");
+    n = first->size;
+    ENSURE(p->kind == VAULT_PROOF_INCLUSION && p->pushed == 0 && n == p->index, VAULT_EINVALID,
+           "proof: resumed at leaf %llu, planned for leaf %llu", (ull)n, (ull)p->index);
+    /* first's stack: its perfect subtrees, the largest (leftmost) first */
+    for (b = 63; b >= 0; b--) {
+        uint64_t w = (uint64_t)1 << b;
+
+        if (!(n & w))
+            continue;
+        for (k = 0; k < p->n; k++)
+            if (p->lo[k] == lo && p->hi[k] == lo + w) {
+                memcpy(p->hashes[k], first->stack[j], 32);
+                got[k] = 1;
+            }
+        j++;
+        lo += w;
+    }
+    while (p->cur < p->n && p->lo[p->order[p->cur]] < n) {
+        ENSURE(got[p->order[p->cur]], VAULT_EINVALID,
+               "proof: a range before leaf %llu is not a subtree of the first %llu leaves",
+               (ull)n, (ull)n);
+        p->cur++;
+    }
+    p->all = *first;
+    p->pushed = n;
+cleanup:
+    return rc;
+}
+
 int af_prover_done(const af_prover *p) { return p->pushed >= p->size; }
 
 int af_prover_push(af_prover *p, const uint8_t leaf[32])
@@ -202,6 +241,45 @@ static json_t *jsize(uint64_t n)
     return n <= INT64_MAX ? json_integer((json_int_t)n) : NULL;
 }
 
+/* The via object of a shard log's entry: {seq, entry, size, hashes, root}
+ * (NULL when memory runs out or the proof can't be written). */
+static json_t *via_json(const vault_proof *p)
+{
+    json_t *o = json_object(), *a = json_array(), *e = NULL;
+    size_t i, n = 4 * ((p->via_len + 2) / 3) + 1;
+    char *b64 = NULL;
+    int bad = 0;
+
+    if (!o || !a || p->via_nhashes > VAULT_PROOF_HASHES_MAX || !p->via_entry ||
+        p->via_len > AF_ENTRY_MAX)
+        goto fail;
+    b64 = malloc(n);
+    if (!b64 || vc_bin2b64(b64, n, p->via_entry, p->via_len) != VAULT_OK)
+        goto fail;
+    for (i = 0; i < p->via_nhashes; i++)
+        if (json_array_append_new(a, jb64(p->via_hashes[i])) != 0)
+            goto fail;
+    e = json_string(b64);
+    /* json_object_set_new takes its value, set or not */
+    bad |= json_object_set_new(o, "seq", jsize(p->via_seq));
+    bad |= json_object_set_new(o, "entry", e);
+    bad |= json_object_set_new(o, "size", jsize(p->via_size));
+    bad |= json_object_set_new(o, "hashes", a);
+    bad |= json_object_set_new(o, "root", jb64(p->via_root));
+    e = a = NULL;
+    if (bad)
+        goto fail;
+    free(b64);
+    return o;
+fail:
+    vault__err_clear();
+    free(b64);
+    json_decref(e);
+    json_decref(a);
+    json_decref(o);
+    return NULL;
+}
+
 int af_proof_json(char **out, const vault_proof *p)
 {
     int rc = VAULT_OK;
@@ -222,6 +300,8 @@ int af_proof_json(char **out, const vault_proof *p)
     for (i = 0; i < p->nhashes; i++)
         ENSURE(json_array_append_new(a, jb64(p->hashes[i])) == 0, VAULT_ENOMEM,
                "out of memory building a proof");
+    if (inc && p->log)
+        GUARD(jset(o, "log", json_string(p->log)));
     if (inc) {
         GUARD(jset(o, "seq", jsize(p->seq)));
         GUARD(jset(o, "size", jsize(p->size)));
@@ -235,6 +315,8 @@ int af_proof_json(char **out, const vault_proof *p)
     a = NULL;
     GUARD(rc);
     GUARD(jset(o, "root", jb64(p->root)));
+    if (inc && p->log)
+        GUARD(jset(o, "via", via_json(p)));
     if (!inc)
         GUARD(jset(o, "from_checkpoint", jnote(p->from_checkpoint)));
     GUARD(jset(o, "checkpoint", jnote(p->checkpoint)));
@@ -285,17 +367,78 @@ static int get_note(char **out, json_t *o, const char *key)
     return VAULT_OK;
 }
 
+/* An array of at most VAULT_PROOF_HASHES_MAX hashes into h, *n of them;
+ * `what` names it ("hashes", "via.hashes"). */
+static int get_hashes(uint8_t (*h)[32], size_t *n, json_t *a, const char *what)
+{
+    int rc = VAULT_OK;
+    json_t *v;
+    size_t i;
+    char name[40];
+
+    ENSURE(json_is_array(a), VAULT_EINVALID, "proof: \"%s\" is not an array", what);
+    ENSURE(json_array_size(a) <= VAULT_PROOF_HASHES_MAX, VAULT_EINVALID,
+           "proof: more than %d hashes in \"%s\"", VAULT_PROOF_HASHES_MAX, what);
+    json_array_foreach(a, i, v) {
+        snprintf(name, sizeof name, "%s[%zu]", what, i);
+        GUARD(get_hash(h[i], v, name));
+    }
+    *n = json_array_size(a);
+cleanup:
+    return rc;
+}
+
+/* The via object of a shard log's entry, exactly its five keys. */
+static int get_via(vault_proof *out, json_t *o)
+{
+    static const char *const keys[] = {"seq", "entry", "size", "hashes", "root"};
+    int rc = VAULT_OK;
+    json_t *e, *v;
+    const char *key;
+    size_t i, n = 0;
+
+    ENSURE(json_is_object(o), VAULT_EINVALID, "proof: \"via\" is not an object");
+    json_object_foreach(o, key, v) {
+        for (i = 0; i < VAULT_ARRAY_LEN(keys) && strcmp(key, keys[i]) != 0; i++)
+            ;
+        ENSURE(i < VAULT_ARRAY_LEN(keys), VAULT_EINVALID, "proof: unknown key in \"via\"");
+    }
+    for (i = 0; i < VAULT_ARRAY_LEN(keys); i++)
+        ENSURE(json_object_get(o, keys[i]), VAULT_EINVALID, "proof: missing \"via.%s\"",
+               keys[i]);
+    GUARD(get_size(&out->via_seq, o, "seq"));
+    GUARD(get_size(&out->via_size, o, "size"));
+    e = json_object_get(o, "entry");
+    ENSURE(json_is_string(e) && json_string_length(e) <= 4 * ((AF_ENTRY_MAX + 2) / 3),
+           VAULT_EINVALID, "proof: \"via.entry\" is not base64 of at most %d bytes",
+           AF_ENTRY_MAX);
+    out->via_entry = malloc(AF_ENTRY_MAX);
+    ENSURE(out->via_entry, VAULT_ENOMEM, "out of memory reading a proof");
+    if (vc_b642bin_public(out->via_entry, AF_ENTRY_MAX, &n, json_string_value(e),
+                          json_string_length(e)) != VAULT_OK) {
+        vault__err_clear();
+        ENSURE(0, VAULT_EINVALID, "proof: \"via.entry\" is not base64 of at most %d bytes",
+               AF_ENTRY_MAX);
+    }
+    out->via_len = n;
+    GUARD(get_hash(out->via_root, json_object_get(o, "root"), "via.root"));
+    GUARD(get_hashes(out->via_hashes, &out->via_nhashes, json_object_get(o, "hashes"),
+                     "via.hashes"));
+cleanup:
+    return rc;
+}
+
 int af_proof_parse(vault_proof *out, const char *json, size_t len)
 {
-    static const char *const inc_keys[] = {"seq", "size", "leaf", "hashes", "root", "checkpoint"};
+    static const char *const inc_keys[] = {"seq", "size", "leaf", "hashes", "root", "checkpoint",
+                                           "log", "via"};
     static const char *const con_keys[] = {"from", "size", "from_root", "hashes",
                                            "root", "from_checkpoint", "checkpoint"};
     int rc = VAULT_OK, inc;
-    json_t *o = NULL, *a, *v;
+    json_t *o = NULL, *v;
     const char *key;
     const char *const *keys;
     size_t nkeys, i;
-    char what[32];
 
     ENSURE(out && json, VAULT_EINVALID, "vault_proof_parse: missing argument");
     memset(out, 0, sizeof *out);
@@ -313,12 +456,25 @@ int af_proof_parse(vault_proof *out, const char *json, size_t len)
                inc ? "inclusion" : "consistency");
     }
     for (i = 0; i < nkeys; i++)
-        ENSURE(json_object_get(o, keys[i]), VAULT_EINVALID, "proof: missing \"%s\"", keys[i]);
+        ENSURE(json_object_get(o, keys[i]) || (inc && i >= 6), VAULT_EINVALID,
+               "proof: missing \"%s\"", keys[i]);
+    /* a shard log's entry: "log" and "via" together */
+    ENSURE(!json_object_get(o, "log") == !json_object_get(o, "via"), VAULT_EINVALID,
+           "proof: \"log\" and \"via\" go together");
     out->kind = inc ? VAULT_PROOF_INCLUSION : VAULT_PROOF_CONSISTENCY;
     GUARD(get_size(&out->size, o, "size"));
     if (inc) {
         GUARD(get_size(&out->seq, o, "seq"));
         GUARD(get_hash(out->leaf, json_object_get(o, "leaf"), "leaf"));
+        if ((v = json_object_get(o, "log"))) {
+            ENSURE(json_is_string(v) && json_string_length(v) >= 1 &&
+                       json_string_length(v) <= AF_LOG_NAME_MAX &&
+                       strlen(json_string_value(v)) == json_string_length(v),
+                   VAULT_EINVALID, "proof: \"log\" is not a shard log's name");
+            out->log = strdup(json_string_value(v));
+            ENSURE(out->log, VAULT_ENOMEM, "out of memory reading a proof");
+            GUARD(get_via(out, json_object_get(o, "via")));
+        }
     } else {
         GUARD(get_size(&out->from, o, "from"));
         GUARD(get_hash(out->from_root, json_object_get(o, "from_root"), "from_root"));
@@ -326,21 +482,10 @@ int af_proof_parse(vault_proof *out, const char *json, size_t len)
     }
     GUARD(get_hash(out->root, json_object_get(o, "root"), "root"));
     GUARD(get_note(&out->checkpoint, o, "checkpoint"));
-    a = json_object_get(o, "hashes");
-    ENSURE(json_is_array(a), VAULT_EINVALID, "proof: \"hashes\" is not an array");
-    ENSURE(json_array_size(a) <= VAULT_PROOF_HASHES_MAX, VAULT_EINVALID,
-           "proof: more than %d hashes", VAULT_PROOF_HASHES_MAX);
-    json_array_foreach(a, i, v) {
-        snprintf(what, sizeof what, "hashes[%zu]", i);
-        GUARD(get_hash(out->hashes[i], v, what));
-    }
-    out->nhashes = json_array_size(a);
+    GUARD(get_hashes(out->hashes, &out->nhashes, json_object_get(o, "hashes"), "hashes"));
 cleanup:
-    if (rc < 0 && out) {
-        free(out->checkpoint);
-        free(out->from_checkpoint);
-        memset(out, 0, sizeof *out);
-    }
+    if (rc < 0 && out)
+        af_proof_free(out);
     json_decref(o);
     return rc;
 }
@@ -385,6 +530,61 @@ cleanup:
     return rc;
 }
 
+void af_proof_free(vault_proof *p)
+{
+    if (!p)
+        return;
+    free(p->checkpoint);
+    free(p->from_checkpoint);
+    free(p->log);
+    free(p->via_entry);
+    memset(p, 0, sizeof *p);
+}
+
+/* A shard log's entry: the claim its via_entry makes for (log, size,
+ * root), then the city-log proof of that entry as an inclusion proof of
+ * its own, which the notes must vouch for (af_proof_check). */
+static int check_via(const vault_proof *p, const char *name, const uint8_t pk[32],
+                     const char *const *notes, size_t nnotes)
+{
+    int rc = VAULT_OK;
+    af_claims cl = {0};
+    vault_proof city;
+    uint64_t inner = 0;
+    size_t i;
+    int found = 0;
+
+    memset(&city, 0, sizeof city);
+    ENSURE(p->via_entry && p->via_len > 0 && p->via_nhashes <= VAULT_PROOF_HASHES_MAX,
+           VAULT_EINVALID, "proof: a shard log's entry without its via entry");
+    if (af_entry_check(&inner, p->via_entry, p->via_len) != VAULT_OK) {
+        vault__err_clear();
+        ENSURE(0, VAULT_EINTEGRITY, "claim: the via entry is not a canonical audit entry");
+    }
+    ENSURE(inner == p->via_seq, VAULT_EINTEGRITY,
+           "claim: the via entry is entry %llu, the proof says %llu", (ull)inner,
+           (ull)p->via_seq);
+    GUARD(af_claims_take(&cl, p->via_seq, p->via_entry, p->via_len));
+    for (i = 0; i < cl.n && !found; i++)
+        found = strcmp(cl.c[i].origin, p->log) == 0 && cl.c[i].size == p->size &&
+                vc_equal(cl.c[i].root, p->root, 32);
+    ENSURE(found, VAULT_EINTEGRITY,
+           "claim: city log entry %llu does not claim the tree of %llu entries of log %.80s "
+           "with this root", (ull)p->via_seq, (ull)p->size, p->log);
+    city.kind = VAULT_PROOF_INCLUSION;
+    city.seq = p->via_seq;
+    city.size = p->via_size;
+    af_leaf_hash(city.leaf, p->via_entry, p->via_len);
+    memcpy(city.root, p->via_root, 32);
+    city.nhashes = p->via_nhashes;
+    memcpy(city.hashes, p->via_hashes, p->via_nhashes * 32);
+    city.checkpoint = p->checkpoint; /* borrowed */
+    rc = af_proof_check(&city, name, pk, notes, nnotes);
+cleanup:
+    af_claims_free(&cl);
+    return rc;
+}
+
 int af_proof_check(const vault_proof *p, const char *name, const uint8_t pk[32],
                    const char *const *notes, size_t nnotes)
 {
@@ -420,6 +620,11 @@ int af_proof_check(const vault_proof *p, const char *name, const uint8_t pk[32],
     if (r != VAULT_OK) { /* a copy: the message is formatted into its own buffer */
         snprintf(where, sizeof where, "%s", vault_error_last());
         rc = vault__err(r, "proof: %s", where);
+        goto cleanup;
+    }
+    if (!con && p->log) {
+        /* the notes sign the city tree: they are checked on the city level */
+        rc = check_via(p, name, pk, notes, nnotes);
         goto cleanup;
     }
     if (p->checkpoint)

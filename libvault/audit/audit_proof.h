@@ -40,6 +40,14 @@ int af_prover_inclusion(af_prover *p, uint64_t index, uint64_t size) VAULT_MUST_
 /* Plan the proof that the tree of size2 leaves extends the first size1.
  * VAULT_EINVALID unless size1 <= size2. */
 int af_prover_consistency(af_prover *p, uint64_t size1, uint64_t size2) VAULT_MUST_CHECK;
+/* An inclusion proof planned for leaf `index`, resumed there: `first` is
+ * the tree of the first `index` leaves (an af_merkle that took them), so
+ * every range before the leaf (one of first's perfect subtrees: RFC 6962
+ * puts only such on the left of a path) comes from it, and the leaves
+ * from `index` on follow with af_prover_push.  This lets one pass over a
+ * log make the proof of an entry it only recognises when it reaches it.
+ * VAULT_EINVALID unless p is such a fresh plan and first->size == index. */
+int af_prover_resume(af_prover *p, const af_merkle *first) VAULT_MUST_CHECK;
 /* Take the next leaf (leaves beyond `size` are ignored).  Returns 1 once
  * all `size` leaves are in (the proof is then complete), else 0. */
 int af_prover_push(af_prover *p, const uint8_t leaf[32]);
@@ -52,6 +60,8 @@ void af_prover_result(vault_proof *out, const af_prover *p);
 /* The JSON object of vault_proof_json / vault_proof_parse. */
 int af_proof_json(char **out, const vault_proof *p) VAULT_MUST_CHECK;
 int af_proof_parse(vault_proof *out, const char *json, size_t len) VAULT_MUST_CHECK;
+/* vault_proof_clear: what *p holds freed, *p zeroed. */
+void af_proof_free(vault_proof *p);
 
 /* vault_proof_check with the verifier key parsed (name, pk). */
 int af_proof_check(const vault_proof *p, const char *name, const uint8_t pk[32],

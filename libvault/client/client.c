@@ -1562,8 +1562,8 @@ cleanup:
     return rc;
 }
 
-int client_audit_proof(char **out_json, vault *v, const char *route, const char *k1, uint64_t a,
-                       const char *k2, uint64_t b)
+int client_audit_proof(char **out_json, vault *v, const char *route, const char *log,
+                       const char *k1, uint64_t a, const char *k2, uint64_t b)
 {
     int rc = VAULT_OK, entered = 0;
     const char *purpose;
@@ -1577,7 +1577,8 @@ int client_audit_proof(char **out_json, vault *v, const char *route, const char 
     GUARD(handle_purpose(&purpose, v));
     body = body_for(purpose);
     if (body && (json_object_set_new(body, k1, json_integer((json_int_t)a)) != 0 ||
-                 json_object_set_new(body, k2, json_integer((json_int_t)b)) != 0)) {
+                 json_object_set_new(body, k2, json_integer((json_int_t)b)) != 0 ||
+                 (log && json_object_set_new(body, "log", json_string(log)) != 0))) {
         json_decref(body);
         body = NULL;
     }

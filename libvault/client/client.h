@@ -69,10 +69,11 @@ int client_audit_anomalies(char **out, vault *v, int64_t window, int as_json);
 /* POST {by, month, format: text|json|csv} to /v1/audit/summary: the
  * answer's "summary" object (format json) or its "text". */
 int client_audit_summary(char **out, vault *v, const char *by, const char *month, int format);
-/* POST {k1: a, k2: b} to a proof route (/v1/audit/prove, /v1/audit/consistency);
- * *out_json (malloc'ed) is the answer, a proof object for audit_prove.c to parse. */
-int client_audit_proof(char **out_json, vault *v, const char *route, const char *k1, uint64_t a,
-                       const char *k2, uint64_t b);
+/* POST {k1: a, k2: b} (and log, when not NULL: an entry of a shard log)
+ * to a proof route (/v1/audit/prove, /v1/audit/consistency); *out_json
+ * (malloc'ed) is the answer, a proof object for audit_prove.c to parse. */
+int client_audit_proof(char **out_json, vault *v, const char *route, const char *log,
+                       const char *k1, uint64_t a, const char *k2, uint64_t b) VAULT_MUST_CHECK;
 /* POST {record} to /v1/audit/bundle; *out_json (malloc'ed) is the bundle. */
 int client_audit_bundle(char **out_json, vault *v, const char *record_id);
 int client_key_rotate(vault *v, const char *grade);

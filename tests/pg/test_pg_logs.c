@@ -19,7 +19,10 @@
  *  - an export holds every log, each shard log's lines after a line that
  *    names it, and verifies offline: a shard entry changed, a section
  *    left out or cut below its claim, sections out of order, a log
- *    rewritten whole are found and named by their log.
+ *    rewritten whole are found and named by their log;
+ *  - a shard log's entry has a two-level proof (its log's tree at a
+ *    claimed size, the claim in a city checkpoint) that checks offline,
+ *    and fails when any part of it is edited or the log was tampered.
  * (The entries that name a shard's log are this test's own: which calls
  * log where is the next step of the issue.) */
 #include "pg/pgtest.h"
@@ -613,6 +616,141 @@ static void test_export_across_logs(void **state)
     vault_close(v);
 }
 
+/* ---- proofs across logs ---- */
+
+/* p checked offline with pub: rc, the message saying says. */
+static void proof_checks(const vault_proof *p, const char *pub, int rc, const char *says)
+{
+    assert_int_equal(vault_proof_check(p, pub, NULL, 0), rc);
+    if (says && !strstr(vault_error_last(), says))
+        fail_msg("the check does not say \"%s\": %s", says, vault_error_last());
+}
+
+/* A copy of p through its JSON (what an outsider holds). */
+static void copy_proof(vault_proof *out, const vault_proof *p)
+{
+    char *json = NULL;
+
+    assert_int_equal(vault_proof_json(&json, p), 0);
+    assert_int_equal(vault_proof_parse(out, json, strlen(json)), 0);
+    vault_free(json);
+}
+
+static void test_proof_across_logs(void **state)
+{
+    vault *v = NULL;
+    vault_proof p, q;
+    char *note = NULL, pub[VAULT_PUBKEY_SIZE];
+
+    (void)state;
+    memset(&p, 0, sizeof p);
+    memset(&q, 0, sizeof q);
+    make_vault("pproof");
+    assert_int_equal(open_vault(&v, "pproof"), 0);
+    assert_int_equal(vault_audit_pubkey(pub, sizeof pub, v), 0);
+    append_tx(v, 2, 5, 3);
+    /* no claim yet covers them */
+    assert_int_equal(vault_audit_checkpoint(&note, v), 0);
+    vault_free(note);
+    append_tx(v, 1, 3, 0); /* xihu 6..8, claimed by the next checkpoint only */
+    assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 7, 0), VAULT_ENOTFOUND);
+    assert_non_null(strstr(vault_error_last(), "newer than the claims"));
+    assert_int_equal(vault_audit_prove_in(&p, v, "hangzhou/nowhere", 1, 0), VAULT_ENOTFOUND);
+    assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 9, 0), VAULT_ENOTFOUND);
+    assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 0, 0), VAULT_EINVALID);
+
+    /* entry 2 of xihu: in its tree of 5 (the first claim covering it),
+     * that claim in the newest city checkpoint */
+    assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 2, 0), 0);
+    assert_string_equal(p.log, XIHU);
+    assert_int_equal(p.seq, 2);
+    assert_int_equal(p.size, 5);
+    assert_non_null(p.checkpoint);
+    assert_non_null(p.via_entry);
+    assert_true(p.via_seq >= 1 && p.via_seq <= p.via_size);
+    proof_checks(&p, pub, 0, NULL);
+    copy_proof(&q, &p);
+    proof_checks(&q, pub, 0, NULL);
+    vault_proof_clear(&q);
+    vault_proof_clear(&p);
+
+    assert_int_equal(vault_audit_checkpoint(&note, v), 0); /* claims xihu at 8 */
+    vault_free(note);
+    assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 7, 0), 0);
+    assert_int_equal(p.size, 8);
+    proof_checks(&p, pub, 0, NULL);
+    vault_proof_clear(&p);
+    assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 2, 0), 0);
+    assert_int_equal(p.size, 5); /* the smallest claim covering it */
+    vault_proof_clear(&p);
+    assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 2, 8), 0);
+    assert_int_equal(p.size, 8);
+    proof_checks(&p, pub, 0, NULL);
+    vault_proof_clear(&p);
+    assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 2, 6), VAULT_ENOTFOUND);
+    assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 7, 5), VAULT_EINVALID);
+    /* the city log's name is the city log's proof */
+    assert_int_equal(vault_audit_prove_in(&p, v, "", 1, 0), 0);
+    assert_null(p.log);
+    proof_checks(&p, pub, 0, NULL);
+    vault_proof_clear(&p);
+
+    /* an outsider's copy, edited */
+    assert_int_equal(vault_audit_prove_in(&p, v, GONGSHU, 3, 0), 0);
+    assert_int_equal(p.size, 3);
+    proof_checks(&p, pub, 0, NULL);
+    copy_proof(&q, &p);
+    q.leaf[0] ^= 1; /* another entry */
+    proof_checks(&q, pub, VAULT_EINTEGRITY, "proof:");
+    vault_proof_clear(&q);
+    copy_proof(&q, &p);
+    free(q.log); /* the same hashes said to be another log's */
+    q.log = strdup(XIHU);
+    proof_checks(&q, pub, VAULT_EINTEGRITY, "claim:");
+    vault_proof_clear(&q);
+    copy_proof(&q, &p);
+    q.root[3] ^= 1; /* another tree */
+    q.nhashes ? (void)(q.hashes[0][0] ^= 1) : (void)0;
+    proof_checks(&q, pub, VAULT_EINTEGRITY, NULL);
+    vault_proof_clear(&q);
+    copy_proof(&q, &p);
+    q.via_entry[q.via_len - 1] ^= 1; /* the claiming entry edited */
+    proof_checks(&q, pub, VAULT_EINTEGRITY, NULL);
+    vault_proof_clear(&q);
+    copy_proof(&q, &p);
+    q.via_seq += 1; /* said to be another entry */
+    proof_checks(&q, pub, VAULT_EINTEGRITY, "claim:");
+    vault_proof_clear(&q);
+    copy_proof(&q, &p);
+    q.via_root[0] ^= 1;
+    proof_checks(&q, pub, VAULT_EINTEGRITY, "proof:");
+    vault_proof_clear(&q);
+    copy_proof(&q, &p);
+    free(q.checkpoint); /* no note: nothing vouches for the city root */
+    q.checkpoint = NULL;
+    proof_checks(&q, pub, VAULT_ENOTFOUND, NULL);
+    vault_proof_clear(&q);
+    vault_proof_clear(&p);
+
+    /* a DBA changes an entry of xihu inside the claimed range: no proof */
+    dba_exec("pproof", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
+                       "UPDATE %s.audit SET entry = set_byte(entry, length(entry) - 1,"
+                       " get_byte(entry, length(entry) - 1) # 1)"
+                       " WHERE log = 'hangzhou/xihu' AND pos = 4;"
+                       "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
+    assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 2, 0), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "entry 4"));
+    /* and xihu rewritten whole with the vault's keys: its tree is not the
+     * claimed one */
+    dba_empty("pproof", XIHU, 1);
+    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
+    append_to(v, XIHU, 9);
+    assert_int_equal(store_commit(v->db), 0);
+    assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 2, 0), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "rolled back"));
+    vault_close(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -620,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_heads_claimed),
         cmocka_unit_test(test_reports_across_logs),
         cmocka_unit_test(test_export_across_logs),
+        cmocka_unit_test(test_proof_across_logs),
     };
 
     return pgtest_run("test_pg_logs", tests, sizeof tests / sizeof tests[0]);

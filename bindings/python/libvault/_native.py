@@ -359,6 +359,14 @@ class vault_proof(Structure):
         ("hashes", (ctypes.c_uint8 * 32) * _PROOF_HASHES),
         ("checkpoint", c_void_p),
         ("from_checkpoint", c_void_p),
+        ("log", c_void_p),
+        ("via_seq", c_uint64),
+        ("via_entry", c_void_p),
+        ("via_len", c_size_t),
+        ("via_size", c_uint64),
+        ("via_root", ctypes.c_uint8 * 32),
+        ("via_nhashes", c_size_t),
+        ("via_hashes", (ctypes.c_uint8 * 32) * _PROOF_HASHES),
     ]
 
 
@@ -495,6 +503,7 @@ _fn("vault_proof_hashes_max", c_size_t)
 _fn("vault_const_proof_inclusion", c_int)
 _fn("vault_const_proof_consistency", c_int)
 _fn("vault_audit_prove", c_int, _pproof, _vp, c_uint64, c_uint64)
+_fn("vault_audit_prove_in", c_int, _pproof, _vp, c_char_p, c_uint64, c_uint64)
 _fn("vault_audit_consistency", c_int, _pproof, _vp, c_uint64, c_uint64)
 _fn("vault_proof_clear", None, _pproof)
 _fn("vault_proof_json", c_int, _pvp, _pproof)

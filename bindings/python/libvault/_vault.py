@@ -1172,18 +1172,18 @@ class Vault:
         with self._use() as v:
             check(_n.lib.vault_audit_pin(v, _b(pubkey, "pubkey").strip()))
 
-    def _proof(self, fn: Callable[..., int], a: int, b: int) -> Dict[str, Any]:
+    def _proof(self, fn: Callable[..., int], a: int, b: int, *pre: Any) -> Dict[str, Any]:
         if a < 0 or b < 0:
             raise ValueError("sequence numbers and sizes are not negative")
         proof_c = _n.vault_proof()
         try:
             with self._use() as v:
-                check(fn(byref(proof_c), v, a, b))
+                check(fn(byref(proof_c), v, *pre, a, b))
             return _proof_dict(proof_c)
         finally:
             _n.lib.vault_proof_clear(byref(proof_c))
 
-    def audit_prove(self, seq: int, size: int = 0) -> Dict[str, Any]:
+    def audit_prove(self, seq: int, size: int = 0, log: Optional[str] = None) -> Dict[str, Any]:
         """RFC 6962 inclusion proof of entry ``seq`` (numbered from 1) in the tree
         of the first ``size`` entries (0: the newest signed checkpoint's).
 
@@ -1194,7 +1194,16 @@ class Vault:
         :class:`~libvault.IntegrityError`.  ``seq`` 0 or beyond ``size``
         raises :class:`~libvault.InvalidInput`, a size beyond the log
         :class:`~libvault.NotFound`.  Logged (action ``audit_prove``).
+
+        ``log`` names a shard log of a PostgreSQL vault (as reports show
+        it): the proof then has two levels, ``log`` and ``via`` keys
+        (docs/audit-format.md, "Proofs across logs"); ``size`` is a size
+        the city log claims for that log (0: the smallest claim covering
+        ``seq``), and :class:`~libvault.NotFound` until a signed checkpoint
+        covers such a claim.
         """
+        if log:
+            return self._proof(_n.lib.vault_audit_prove_in, seq, size, _b(log, "log"))
         return self._proof(_n.lib.vault_audit_prove, seq, size)
 
     def audit_consistency(self, from_size: int, to_size: int = 0) -> Dict[str, Any]:

@@ -352,10 +352,14 @@ class ProofTest(VaultCase):
             self.v.audit_consistency(4, 3)
         with self.assertRaises(ValueError):
             self.v.audit_prove(-1)
+        # a vault file keeps the city log only: a shard log's entry is refused
+        with self.assertRaises(libvault.InvalidInput):
+            self.v.audit_prove(1, log="hangzhou/xihu")
+        self.assertNotIn("log", self.v.audit_prove(1, 3, log=""))
         rows = self.v.report_user(self.v_actor(), as_json=True)
         refused = [r for r in rows if r["action"] in ("audit_prove", "audit_consistency")
                    and r["outcome"] == "error" and r["detail"].startswith("refused: ")]
-        self.assertEqual(len(refused), 4)
+        self.assertEqual(len(refused), 5)
 
     def v_actor(self):
         return "os:" + pwd.getpwuid(os.getuid()).pw_name
