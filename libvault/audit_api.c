@@ -844,8 +844,11 @@ static int verify_local(vault_audit_result *out, vault *v, const char *since,
                               "entry %llu: malformed (a log_heads entry whose claims do not "
                               "parse)", (unsigned long long)claims.bad_pos);
             if (sr.cls) {
-                sr.checkpoints = c.ver.res.checkpoints;
-                sr.entries = c.ver.res.entries + shard_entries;
+                /* the city log's checkpoints, never a shard log's claims */
+                sr.checkpoints = city.checkpoints;
+                sr.newest_size = city.newest_size;
+                sr.newest_time = city.newest_time;
+                sr.entries = city.entries + shard_entries;
                 c.ver.res = sr;
             } else {
                 c.ver.res.entries += shard_entries;

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "audit/audit_claims.h"
 #include "audit/audit_format.h"
 #include "crypto.h"
 
@@ -2649,10 +2650,144 @@ static void test_export_progress(void **state)
     assert_int_equal(calls[1], 65536);
 }
 
+/* ---- the city log's claims of shard heads (audit_claims.h) ---- */
+
+/* The claims af_claims_take finds in an entry of action, outcome and
+ * detail: how many, and whether it was marked bad. */
+static size_t claims_in(const char *action, int outcome, const char *detail, int *bad)
+{
+    af_claims cl = {0};
+    af_entry e;
+    uint8_t *enc = NULL;
+    size_t len = 0, n;
+
+    memset(&e, 0, sizeof e);
+    e.seq = 7;
+    e.time_us = 1709251200000000LL;
+    e.user = "os:root";
+    e.action = action;
+    e.outcome = outcome;
+    e.detail = detail;
+    assert_int_equal(af_entry_encode(&enc, &len, &e), 0);
+    assert_int_equal(af_claims_take(&cl, 7, enc, len), 0);
+    n = cl.n;
+    *bad = cl.bad;
+    if (cl.bad)
+        assert_int_equal(cl.bad_pos, 7);
+    free(enc);
+    af_claims_free(&cl);
+    return n;
+}
+
+static void test_claims_parse(void **state)
+{
+    static const char h[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    char d[1200], name[300];
+    uint8_t root[32];
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    af_claims cl = {0};
+    const af_checkpoint *mine;
+    af_verify_result r;
+    int bad;
+
+    (void)state;
+    snprintf(d, sizeof d, "3 %s hangzhou/gongshu\n12 %s hangzhou/xihu\n", h, h);
+    assert_int_equal(claims_in("log_heads", AF_OUTCOME_OK, d, &bad), 2);
+    assert_false(bad);
+    assert_int_equal(claims_in("log_heads", AF_OUTCOME_OK, "", &bad), 0);
+    assert_false(bad);
+    /* other actions and outcomes claim nothing, whatever their detail */
+    assert_int_equal(claims_in("audit_query", AF_OUTCOME_OK, d, &bad), 0);
+    assert_false(bad);
+    assert_int_equal(claims_in("log_heads", AF_OUTCOME_ERROR, d, &bad), 0);
+    assert_false(bad);
+    /* each of these makes the entry bad, and none of its lines count */
+    {
+        /* each line is before, the root's hex, after */
+        static const char *const bad_lines[][2] = {
+            {"3 ", " hangzhou/xihu"},          /* no newline */
+            {"0 ", " hangzhou/xihu\n"},        /* size 0 */
+            {"03 ", " hangzhou/xihu\n"},       /* a leading zero */
+            {"-3 ", " hangzhou/xihu\n"},       /* a sign */
+            {"18446744073709551616 ", " x\n"}, /* over 2^64 - 1 */
+            {"3 ", " \n"},                     /* no name */
+            {"3 ", "\n"},                      /* no name, no space */
+            {"3  ", " x\n"},                   /* two spaces */
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof bad_lines / sizeof bad_lines[0]; i++) {
+            snprintf(d, sizeof d, "1 %s ok\n%s%s%s", h, bad_lines[i][0], h, bad_lines[i][1]);
+            assert_int_equal(claims_in("log_heads", AF_OUTCOME_OK, d, &bad), 0);
+            assert_true(bad);
+        }
+    }
+    snprintf(d, sizeof d, "3 00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff x\n");
+    assert_int_equal(claims_in("log_heads", AF_OUTCOME_OK, d, &bad), 0); /* upper case */
+    assert_true(bad);
+    snprintf(d, sizeof d, "3 %.62s x\n", h); /* a short root */
+    assert_int_equal(claims_in("log_heads", AF_OUTCOME_OK, d, &bad), 0);
+    assert_true(bad);
+    memset(name, 'n', 256);
+    name[256] = '\0';
+    snprintf(d, sizeof d, "3 %s %s\n", h, name); /* a name over 255 bytes */
+    assert_int_equal(claims_in("log_heads", AF_OUTCOME_OK, d, &bad), 0);
+    assert_true(bad);
+    name[255] = '\0';
+    snprintf(d, sizeof d, "3 %s %s\n", h, name);
+    assert_int_equal(claims_in("log_heads", AF_OUTCOME_OK, d, &bad), 1);
+    assert_false(bad);
+
+    /* the writer's line parses back; the walk by log */
+    memset(root, 0xab, 32);
+    assert_int_equal(af_claim_line(&text, &len, &cap, "hangzhou/xihu", 9, root), 0);
+    assert_int_equal(af_claim_line(&text, &len, &cap, "hangzhou/gongshu", 4, root), 0);
+    assert_int_equal(af_claim_line(&text, &len, &cap, "hangzhou/xihu", 5, root), 0);
+    assert_int_equal(len, strlen(text));
+    assert_int_equal(claims_in("log_heads", AF_OUTCOME_OK, text, &bad), 3);
+    {
+        af_entry e;
+        uint8_t *enc = NULL;
+        size_t elen = 0, n = 0, cur = 0;
+
+        memset(&e, 0, sizeof e);
+        e.seq = 2;
+        e.action = "log_heads";
+        e.detail = text;
+        assert_int_equal(af_entry_encode(&enc, &elen, &e), 0);
+        assert_int_equal(af_claims_take(&cl, 2, enc, elen), 0);
+        free(enc);
+        af_claims_sort(&cl);
+        memset(&r, 0, sizeof r);
+        /* "hangzhou/gongshu" claimed, not met before xihu: rolled back */
+        mine = af_claims_next(&cl, &cur, "hangzhou/xihu", &n, &r, "the export");
+        assert_int_equal(r.cls, AF_ROLLBACK);
+        assert_non_null(strstr(r.message, "log hangzhou/gongshu: rolled back (the city log "
+                                          "claims 4 entries of it, the export has none)"));
+        assert_int_equal(n, 2); /* xihu's, by size */
+        assert_int_equal(mine[0].size, 5);
+        assert_int_equal(mine[1].size, 9);
+        assert_true(mine[0].claimed);
+        assert_memory_equal(mine[0].root, root, 32);
+        memset(&r, 0, sizeof r);
+        assert_null(af_claims_next(&cl, &cur, NULL, &n, &r, "the export"));
+        assert_int_equal(r.cls, AF_OK);
+    }
+    af_claims_free(&cl);
+    free(text);
+    /* a finding's message with its log before it */
+    memset(&r, 0, sizeof r);
+    af_verify_set(&r, AF_MODIFIED, 2, "entry 2: modified");
+    af_verify_in_log(&r, "hangzhou/xihu");
+    assert_string_equal(r.message, "log hangzhou/xihu: entry 2: modified");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_all_fields),
+        cmocka_unit_test(test_claims_parse),
         cmocka_unit_test(test_roundtrip_no_fields),
         cmocka_unit_test(test_roundtrip_chinese),
         cmocka_unit_test(test_decode_truncated_everywhere),

@@ -707,6 +707,19 @@ static int end_log(export_state *st)
     return st->res.cls;
 }
 
+/* A log line that is malformed: the finding, unless a provisional
+ * "missing" is pending: a log line, even a bad one, ends the log's lines,
+ * so the gap is the verdict (the lines after it are another log's: read
+ * as this log's, they would look like a reordering). */
+static int bad_log_line(export_state *st, uint64_t lineno, const char *why)
+{
+    if (st->in_entries && st->v.res.cls == AF_MISSING)
+        return end_log(st);
+    st->named = 1;
+    return af_verify_set(&st->res, AF_MALFORMED, 0, "line %llu: malformed (%s)", (ull)lineno,
+                         why);
+}
+
 /* A {"log": NAME} line: the log before it is over; NAME's entries follow,
  * verified against the heads the city log claimed for it.  AF_OK, the
  * class of a finding, or VAULT_ENOMEM. */
@@ -716,14 +729,16 @@ static int switch_log(export_state *st, const char *name, size_t n, uint64_t lin
     size_t nmine = 0;
     int rc;
 
+    /* a finding about the line itself names no log, and no entry */
     if (n == 0 || n > AF_LOG_NAME_MAX || strlen(name) != n)
-        return af_verify_set(&st->res, AF_MALFORMED, st->v.next_seq,
-                             "line %llu: malformed (\"log\" is not a shard log's name)",
-                             (ull)lineno);
+        return bad_log_line(st, lineno, "\"log\" is not a shard log's name");
+    /* after a provisional "missing" the log ends there, with that verdict */
+    if (st->v.res.cls == AF_MISSING)
+        return end_log(st);
     if (st->in_shard && strcmp(name, st->log) <= 0)
-        return af_verify_set(&st->res, AF_MALFORMED, st->v.next_seq,
-                             "line %llu: malformed (the logs are not in ascending order of name)",
-                             (ull)lineno);
+        return bad_log_line(st, lineno, strcmp(name, st->log) == 0
+                                            ? "a log's entries in two sections"
+                                            : "the logs are not in ascending order of name");
     if ((rc = end_log(st)) != AF_OK)
         return rc;
     if (!st->in_shard)
@@ -806,9 +821,7 @@ static int export_line(export_state *st, const char *line, size_t len, uint64_t 
     jl = json_object_get(j, "log");
     if (jl) {
         if (json_object_size(j) != 1 || !json_is_string(jl)) {
-            rc = af_verify_set(&st->res, AF_MALFORMED, st->v.next_seq,
-                               "line %llu: malformed (a log line is {\"log\": NAME} alone)",
-                               (ull)lineno);
+            rc = bad_log_line(st, lineno, "a log line is {\"log\": NAME} alone");
             goto cleanup;
         }
         rc = switch_log(st, json_string_value(jl), json_string_length(jl), lineno);

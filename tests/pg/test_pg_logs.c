@@ -197,6 +197,17 @@ static void test_heads_claimed(void **state)
      * a valid MAC'd state): only the claims show it */
     rewrite_xihu(v, 8);
     expect_finding(v, VAULT_AUDIT_ROLLED_BACK, "log hangzhou/xihu: entry 5: rolled back");
+    {
+        /* the result's checkpoints are the city log's, never the claims */
+        vault_audit_result ar;
+
+        assert_int_equal(vault_audit_verify(&ar, v, NULL, NULL, NULL), VAULT_EINTEGRITY);
+        assert_int_equal(ar.newest_size,
+                         (uint64_t)dba_count("pheads", "SELECT max(size) FROM %s.checkpoints"));
+        assert_int_equal(ar.checkpoints,
+                         (uint64_t)dba_count("pheads", "SELECT count(*) FROM %s.checkpoints"));
+        assert_true(ar.newest_time > 0);
+    }
     /* and rewritten shorter than what was claimed of it */
     rewrite_xihu(v, 3);
     expect_finding(v, VAULT_AUDIT_ROLLED_BACK,
@@ -510,7 +521,7 @@ static void test_export_across_logs(void **state)
     vault_audit_result ar;
     lines x;
     size_t xs, gs, none = (size_t)-1, k;
-    int64_t city;
+    int64_t city, cps, newest;
 
     (void)state;
     make_vault("pexport");
@@ -533,7 +544,12 @@ static void test_export_across_logs(void **state)
     assert_int_equal(vault_audit_verify_export(&ar, full, pub, NULL, NULL, NULL), 0);
     assert_int_equal(ar.failure, VAULT_AUDIT_OK);
     assert_int_equal(ar.entries, (uint64_t)city - 1 + 7 + 3); /* less the second export's */
-    assert_true(ar.checkpoints >= 1);
+    /* the city log's checkpoints alone: the claims are not counted */
+    cps = dba_count("pexport", "SELECT count(*) FROM %s.checkpoints");
+    assert_true(cps >= 1);
+    assert_int_equal(ar.checkpoints, (uint64_t)cps);
+    newest = dba_count("pexport", "SELECT max(size) FROM %s.checkpoints");
+    assert_int_equal(ar.newest_size, (uint64_t)newest);
     assert_int_equal(vault_audit_verify_export(&ar, compact, pub, NULL, NULL, NULL), 0);
     assert_int_equal(ar.entries, (uint64_t)city + 7 + 3);
 
@@ -555,6 +571,14 @@ static void test_export_across_logs(void **state)
         expect_export(bad, &x, none, none, none, NULL, gs + 2, l, pub, VAULT_AUDIT_MODIFIED,
                       "log hangzhou/gongshu: entry 2: modified");
         free(l);
+        /* the counts of a finding in a shard log: every entry read, the
+         * city log's checkpoints and newest */
+        assert_int_equal(vault_audit_verify_export(&ar, bad, pub, NULL, NULL, NULL),
+                         VAULT_EINTEGRITY);
+        assert_int_equal(ar.bad_seq, 2);
+        assert_int_equal(ar.entries, (uint64_t)city + 2);
+        assert_int_equal(ar.checkpoints, (uint64_t)cps);
+        assert_int_equal(ar.newest_size, (uint64_t)newest);
     }
     /* gongshu's section left out: the city log claims it */
     expect_export(bad, &x, gs, xs, none, NULL, none, NULL, pub, VAULT_AUDIT_ROLLED_BACK,
@@ -583,6 +607,28 @@ static void test_export_across_logs(void **state)
         assert_int_equal(ar.failure, VAULT_AUDIT_MALFORMED);
         assert_non_null(strstr(ar.message, "not in ascending order"));
     }
+    /* xihu's section twice: its entries would go unclaimed the second time */
+    {
+        FILE *f = fopen(bad, "w");
+
+        assert_non_null(f);
+        for (k = 0; k < x.n; k++)
+            fprintf(f, "%s\n", x.l[k]);
+        for (k = xs; k < x.n; k++)
+            fprintf(f, "%s\n", x.l[k]);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(vault_audit_verify_export(&ar, bad, pub, NULL, NULL, NULL),
+                         VAULT_EINTEGRITY);
+        assert_int_equal(ar.failure, VAULT_AUDIT_MALFORMED);
+        assert_non_null(strstr(ar.message, "a log's entries in two sections"));
+        assert_null(strstr(ar.message, "log hangzhou/xihu:")); /* the line's, not the log's */
+    }
+    /* after a gap in gongshu, a log line ends it: missing, not malformed */
+    expect_export(bad, &x, gs + 2, gs + 3, none, NULL, none, NULL, pub, VAULT_AUDIT_MISSING,
+                  "log hangzhou/gongshu: entry 2: missing");
+    /* and a malformed log line there is skipped as any unreadable line */
+    expect_export(bad, &x, gs + 2, gs + 3, none, NULL, xs, "{\"log\":7}", pub,
+                  VAULT_AUDIT_MISSING, "log hangzhou/gongshu: entry 2: missing");
     /* a log listed with no entries; the city log's name; a log line with
      * more; a name that is not a string */
     expect_export(bad, &x, none, none, x.n - 1, "{\"log\":\"hangzhou/zz\"}", none, NULL, pub,
