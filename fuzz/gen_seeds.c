@@ -17,8 +17,10 @@
 
 #include <sodium.h>
 
+#include "audit/audit_bundle.h"
 #include "audit/audit_claims.h"
 #include "audit/audit_format.h"
+#include "audit/audit_proof.h"
 #include "crypto.h"
 #include "keyslot.h"
 
@@ -304,6 +306,108 @@ static void logs_seed(const uint8_t sk[64])
     free(detail);
 }
 
+/* One entry about record 0x5a.. (or no record), seq i, with a detail. */
+static void bundle_entry(uint8_t **enc, size_t *len, uint64_t i, int about, const char *action,
+                         const char *detail)
+{
+    af_entry e;
+
+    memset(&e, 0, sizeof e);
+    e.seq = i;
+    e.time_us = 1709251200000000LL + (int64_t)i * 1000;
+    e.user = "wang.fang";
+    e.who.peer = "local:uid=0,pid=4242";
+    e.action = action;
+    e.detail = detail;
+    e.has_record = about;
+    memset(e.record_id, 0x5a, 16);
+    check(af_entry_encode(enc, len, &e), "bundle entry");
+}
+
+/* The inclusion proof of leaf k among leaves[0..n). */
+static void prove_leaf(af_prover *p, uint8_t (*leaves)[32], uint64_t k, uint64_t n)
+{
+    uint64_t i;
+
+    check(af_prover_inclusion(p, k, n), "plan");
+    for (i = 0; i < n; i++)
+        (void)af_prover_push(p, leaves[i]);
+}
+
+/* A v2 bundle (docs/audit-format.md §11 "Shard logs") signed by the
+ * vector key: city entries 1..4 (1 about the record, 3 the log_heads
+ * entry that claims hangzhou/xihu at 3), the checkpoint at 4, xihu's
+ * entries 1..3 (1 and 3 about the record). */
+static void bundle_v2_seed(const uint8_t sk[64])
+{
+    static const char origin[] = "libvault.test/vectors";
+    uint8_t *city[4], *xihu[3], cl[4][32], xl[3][32], croot[32], xroot[32], record[16],
+        sig[AF_BUNDLE_SIG_BYTES];
+    size_t clen[4], xlen[3], dlen = 0, dcap = 0, i;
+    char *detail = NULL, *note = NULL, *statement = NULL, *out = NULL;
+    af_merkle m;
+    af_prover pc, px1, px3, pv;
+    af_bundle_entry be[3];
+    af_bundle_log bl;
+    static const uint64_t cseqs[] = {1}, xseqs[] = {1, 3};
+
+    for (i = 0; i < 3; i++) {
+        bundle_entry(&xihu[i], &xlen[i], i + 1, i != 1, "read", "");
+        af_leaf_hash(xl[i], xihu[i], xlen[i]);
+    }
+    af_merkle_init(&m);
+    for (i = 0; i < 3; i++)
+        af_merkle_push(&m, xl[i]);
+    af_merkle_root(&m, xroot);
+    check(af_claim_line(&detail, &dlen, &dcap, "hangzhou/xihu", 3, xroot), "claim");
+    bundle_entry(&city[0], &clen[0], 1, 1, "read", "");
+    bundle_entry(&city[1], &clen[1], 2, 0, "audit_query", "");
+    bundle_entry(&city[2], &clen[2], 3, 0, AF_ACTION_LOG_HEADS, detail);
+    bundle_entry(&city[3], &clen[3], 4, 0, "audit_query", "");
+    af_merkle_init(&m);
+    for (i = 0; i < 4; i++) {
+        af_leaf_hash(cl[i], city[i], clen[i]);
+        af_merkle_push(&m, cl[i]);
+    }
+    af_merkle_root(&m, croot);
+    check(af_checkpoint_sign(&note, origin, 4, croot, sk), "sign");
+    prove_leaf(&pc, cl, 0, 4);
+    prove_leaf(&pv, cl, 2, 4);
+    prove_leaf(&px1, xl, 0, 3);
+    prove_leaf(&px3, xl, 2, 3);
+    memset(record, 0x5a, 16);
+    memset(&bl, 0, sizeof bl);
+    bl.log = "hangzhou/xihu";
+    bl.size = 3;
+    memcpy(bl.root, xroot, 32);
+    bl.seqs = xseqs;
+    bl.n = 2;
+    bl.via_seq = 3;
+    bl.via_entry = city[2];
+    bl.via_len = clen[2];
+    bl.via_nhashes = pv.n;
+    bl.via_hashes = (const uint8_t(*)[32])pv.hashes;
+    check(af_bundle_statement(&statement, origin, 4, croot, record, cseqs, 1, &bl, 1, 0),
+          "statement");
+    check(af_bundle_sign(sig, statement, strlen(statement), origin, sk), "statement signature");
+    memset(be, 0, sizeof be);
+    be[0] = (af_bundle_entry){NULL, 1, city[0], clen[0], pc.n, (const uint8_t(*)[32])pc.hashes};
+    be[1] = (af_bundle_entry){"hangzhou/xihu", 1, xihu[0], xlen[0], px1.n,
+                              (const uint8_t(*)[32])px1.hashes};
+    be[2] = (af_bundle_entry){"hangzhou/xihu", 3, xihu[2], xlen[2], px3.n,
+                              (const uint8_t(*)[32])px3.hashes};
+    check(af_bundle_json(&out, origin, record, note, statement, sig, be, 3, &bl, 1), "bundle");
+    put("fuzz_bundle", "gen-v2-logs.json", out, strlen(out));
+    for (i = 0; i < 4; i++)
+        free(city[i]);
+    for (i = 0; i < 3; i++)
+        free(xihu[i]);
+    free(detail);
+    free(note);
+    free(statement);
+    free(out);
+}
+
 /* A real vault's export and checkpoint note (signed by that vault's own
  * key, so the targets see them as well-formed but badly signed). */
 static void vault_seeds(const char *tmp, const char *policy)
@@ -452,6 +556,7 @@ int main(int argc, char **argv)
     export_seed("gen-16", 16, cps_b, 3, sk, 0);
     export_seed("gen-12-lva2", 12, cps_c, 2, sk, 7); /* a migrated log: 1..6 LVA1 */
     logs_seed(sk);
+    bundle_v2_seed(sk);
     vault_seeds(tmp, argv[2]);
     token_seeds(sk);
     rmdir(tmp);

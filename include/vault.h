@@ -1012,15 +1012,17 @@ VAULT_API int vault_audit_prove(vault_proof *out, vault *v, uint64_t seq, uint64
  * store keeps shard logs: PostgreSQL).  A shard log's entry is proved
  * in two levels (vault_proof's via_ members): in that log's tree at a
  * size the city log claims for it (size: that claimed size; 0: the
- * smallest claim that covers seq), and the claiming log_heads entry in
+ * earliest claim that covers seq), and the claiming log_heads entry in
  * the city tree of the newest signed checkpoint, whose note the proof
  * carries.  Every entry read on the way (the city log's up to the
- * checkpoint, the shard log's up to the claim) is checked as
- * vault_audit_verify checks it.  VAULT_ENOTFOUND when no claim in the
+ * checkpoint, the shard log's up to the claim, against every claim of it
+ * up to that size) is checked as vault_audit_verify checks it.  VAULT_ENOTFOUND when no claim in the
  * newest checkpoint covers seq (write a checkpoint: vault_audit_checkpoint
  * claims every shard log's head first) or the log is unknown;
- * VAULT_EINVALID for a log name a file vault can't have.  Logged as
- * "audit_prove". */
+ * VAULT_EINVALID for seq 0, a named size below seq, or a log name a file
+ * vault can't have; VAULT_EINTEGRITY for damage in either log (a claim
+ * that does not parse, a shard log that is not the tree claimed, a city
+ * log cut below the checkpoint).  Logged as "audit_prove". */
 VAULT_API int vault_audit_prove_in(vault_proof *out, vault *v, const char *log, uint64_t seq,
                                    uint64_t size) VAULT_CHECK;
 

@@ -15,6 +15,7 @@
 
 #include "audit/audit.h"
 #include "audit/audit_bundle.h"
+#include "audit/audit_claims.h"
 #include "audit/audit_cosign.h"
 #include "audit/audit_proof.h"
 #include "audit_prove.h"
@@ -24,6 +25,40 @@
 
 typedef unsigned long long ull;
 
+/* The record's entries in one tree: the city log's up to the checkpoint,
+ * or a shard log's up to its newest claim in it. */
+typedef struct rec_part {
+    uint64_t size;       /* the tree's size */
+    uint64_t *seqs;      /* the record's entries in it, from the index */
+    uint8_t **bytes;
+    size_t *lens;
+    size_t n, ncap;
+    size_t next;         /* the scan: the next of seqs[] it should meet */
+    af_batch batch;
+} rec_part;
+
+/* A log_heads entry of the city log that holds some shard log's newest
+ * claim: its inclusion proof in the checkpoint's tree, planned when the
+ * pass met it and resumed from the tree before it (af_prover_resume). */
+typedef struct claim_prover {
+    uint64_t seq;
+    uint8_t *bytes;
+    size_t len;
+    size_t refs;         /* the shard logs whose newest claim it holds */
+    af_prover pr;
+} claim_prover;
+
+/* A shard log the checkpoint claims (docs/audit-format.md §11 "Shard
+ * logs"): its newest claim in the city tree, and the record's entries in
+ * the tree claimed. */
+typedef struct shard_part {
+    char log[STORE_LOG_MAX + 1];
+    uint8_t root[32];
+    claim_prover *via;
+    rec_part p;          /* p.size: the claimed size */
+    af_claims all;       /* every claim of it in the checkpoint's tree */
+} shard_part;
+
 typedef struct bundle_ctx {
     vault *v;
     char origin[64];
@@ -32,19 +67,25 @@ typedef struct bundle_ctx {
     audit_cps cl;        /* the stored checkpoints, checked */
     uint64_t size;       /* the size of the checkpoint the bundle proves into */
     char *note;          /* its note, as stored */
-    uint64_t later;      /* the record's entries in the index after it */
+    uint64_t later;      /* the record's entries in the index after the trees */
     af_witness_key *wk;  /* the policy's witnesses (NULL: none pinned) */
     size_t nwk, quorum;  /* ... and how many must have cosigned */
     size_t best;         /* the most cosignatures a stored checkpoint carries */
-    /* the record's entries in the tree, from the index */
-    uint64_t *seqs;
-    uint8_t **bytes;
-    size_t *lens;
-    size_t n, ncap;
-    size_t next;         /* the scan: the next of seqs[] it should meet */
+    rec_part city;       /* the city log's entries of the record */
+    size_t in;           /* the record's entries in every part */
+    int many;            /* the store keeps shard logs */
+    shard_part *sh;      /* the claimed shard logs, by name */
+    size_t nsh, shcap;
+    claim_prover **cp;   /* the claim entries some shard log's newest claim is in */
+    size_t ncp, cpcap;
     af_verifier ver;
-    af_batch batch;
 } bundle_ctx;
+
+/* rec_fn's argument: whose entries, into which part. */
+typedef struct rec_arg {
+    bundle_ctx *c;
+    rec_part *p;
+} rec_arg;
 
 /* The newest checkpoint's note, byte for byte as stored (with any
  * cosignature lines stored with it). */
@@ -112,81 +153,305 @@ static int about(const bundle_ctx *c, const uint8_t *entry, size_t len, uint64_t
     return yes;
 }
 
-/* The index's entries of the record (copies: re-checked by the scan). */
+/* The index's entries of the record in one log (copies: re-checked by
+ * the scan), those in the part's tree into it, the others counted later. */
 static int rec_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
                   size_t head_len)
 {
-    bundle_ctx *c = arg;
+    rec_arg *ra = arg;
+    bundle_ctx *c = ra->c;
+    rec_part *p = ra->p;
     uint64_t seq = 0;
     size_t cap;
-    void *g1, *g2, *g3;
 
     (void)pos;
     (void)head;
     (void)head_len;
     if (!about(c, entry, len, &seq))
         return VAULT_OK; /* the scan below finds any damage */
-    if (seq > c->size) {
-        c->later++; /* newer than the checkpoint: not in this bundle, counted */
+    if (!p || seq > p->size) {
+        c->later++; /* newer than the tree: not in this bundle, counted */
         return VAULT_OK;
     }
-    if (c->n > 0 && seq <= c->seqs[c->n - 1])
+    if (p->n > 0 && seq <= p->seqs[p->n - 1])
         return vault__err(VAULT_EINTEGRITY,
                           "audit log: the report index lists entry %llu out of order; run audit "
                           "verify", (ull)seq);
-    if (c->n == AF_BUNDLE_ENTRIES_MAX)
+    if (c->in == AF_BUNDLE_ENTRIES_MAX)
         return vault__err(VAULT_ELIMIT, "bundle: the record has more than %d entries",
                           AF_BUNDLE_ENTRIES_MAX);
-    if (c->n == c->ncap) {
-        cap = c->ncap ? 2 * c->ncap : 32;
-        g1 = realloc(c->seqs, cap * sizeof *c->seqs);
-        if (g1)
-            c->seqs = g1;
-        g2 = realloc(c->bytes, cap * sizeof *c->bytes);
-        if (g2)
-            c->bytes = g2;
-        g3 = realloc(c->lens, cap * sizeof *c->lens);
-        if (g3)
-            c->lens = g3;
-        if (!g1 || !g2 || !g3)
-            return vault__err(VAULT_ENOMEM, "out of memory");
-        c->ncap = cap;
+    if (p->n == p->ncap) {
+        cap = p->ncap;
+        if (vault__grow((void **)&p->seqs, &cap, p->n + 1, sizeof *p->seqs, 32) < 0)
+            return VAULT_ENOMEM;
+        cap = p->ncap;
+        if (vault__grow((void **)&p->bytes, &cap, p->n + 1, sizeof *p->bytes, 32) < 0)
+            return VAULT_ENOMEM;
+        cap = p->ncap;
+        if (vault__grow((void **)&p->lens, &cap, p->n + 1, sizeof *p->lens, 32) < 0)
+            return VAULT_ENOMEM;
+        p->ncap = cap;
     }
-    c->bytes[c->n] = malloc(len ? len : 1);
-    if (!c->bytes[c->n])
+    p->bytes[p->n] = malloc(len ? len : 1);
+    if (!p->bytes[p->n])
         return vault__err(VAULT_ENOMEM, "out of memory");
-    memcpy(c->bytes[c->n], entry, len);
-    c->lens[c->n] = len;
-    c->seqs[c->n++] = seq;
+    memcpy(p->bytes[p->n], entry, len);
+    p->lens[p->n] = len;
+    p->seqs[p->n++] = seq;
+    c->in++;
     return VAULT_OK;
 }
 
-/* The pass over entries 1 .. size: verify, prove, and hold the index to
- * account. */
-static int entry_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
-                    size_t head_len)
+/* One entry of a part's pass, verified: the index held to account (its
+ * copy must be the log's entry; an entry about the record it does not
+ * list is damage), then its leaf into the part's proofs. */
+static int part_entry(bundle_ctx *c, rec_part *p, uint64_t seq, const uint8_t *entry, size_t len)
 {
-    bundle_ctx *c = arg;
-    uint64_t seq = 0, s2 = 0;
-    uint8_t leaf[32];
-    int rc = audit__entry_verified(&c->ver, pos, entry, len, head, head_len, &seq, leaf);
+    uint64_t s2 = 0;
 
-    if (rc < 0)
-        return rc;
-    if (c->next < c->n && c->seqs[c->next] == seq) {
-        /* The index's copy must be the log's entry. */
-        if (c->lens[c->next] != len ||
-            memcmp(c->bytes[c->next], entry, len) != 0) /* memcmp ok: not secret */
+    if (p->next < p->n && p->seqs[p->next] == seq) {
+        if (p->lens[p->next] != len ||
+            memcmp(p->bytes[p->next], entry, len) != 0) /* memcmp ok: not secret */
             return vault__err(VAULT_EINTEGRITY,
                               "audit log: the report index's copy of entry %llu differs from the "
                               "log; run audit verify", (ull)seq);
-        c->next++;
+        p->next++;
     } else if (memmem(entry, len, c->record, VAULT_ID_BYTES) && about(c, entry, len, &s2)) {
         return vault__err(VAULT_EINTEGRITY,
                           "audit log: entry %llu is filed under the record but the report index "
                           "does not list it; run audit verify", (ull)seq);
     }
-    return af_batch_push(&c->batch, leaf);
+    return VAULT_OK;
+}
+
+/* The shard part of log (created in name order when new), or NULL. */
+static shard_part *part_for(bundle_ctx *c, const char *log, int create)
+{
+    size_t lo = 0, hi = c->nsh;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int d = strcmp(c->sh[mid].log, log);
+
+        if (d == 0)
+            return &c->sh[mid];
+        if (d < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (!create || vault__grow((void **)&c->sh, &c->shcap, c->nsh + 1, sizeof *c->sh, 8) < 0)
+        return NULL;
+    memmove(c->sh + lo + 1, c->sh + lo, (c->nsh - lo) * sizeof *c->sh);
+    memset(&c->sh[lo], 0, sizeof *c->sh);
+    snprintf(c->sh[lo].log, sizeof c->sh[lo].log, "%s", log);
+    c->nsh++;
+    return &c->sh[lo];
+}
+
+static void prover_free(claim_prover *p)
+{
+    if (p) {
+        free(p->bytes);
+        free(p);
+    }
+}
+
+/* A log_heads entry of the city log at seq (in the checkpoint's tree;
+ * `before` the tree of the entries before it): each shard log it claims
+ * now has its newest claim here, proved from here on. */
+static int claims_met(bundle_ctx *c, uint64_t seq, const uint8_t *entry, size_t len,
+                      const af_merkle *before)
+{
+    int rc = VAULT_OK;
+    af_claims cl = {0};
+    claim_prover *np = NULL;
+    shard_part *sp;
+    size_t i, j;
+
+    GUARD(af_claims_take(&cl, seq, entry, len));
+    ENSURE(!cl.bad, VAULT_EINTEGRITY,
+           "audit log: entry %llu: malformed (a log_heads entry whose claims do not parse); run "
+           "audit verify", (ull)seq);
+    if (cl.n == 0)
+        goto cleanup;
+    np = calloc(1, sizeof *np);
+    ENSURE(np, VAULT_ENOMEM, "out of memory");
+    np->seq = seq;
+    np->len = len;
+    np->bytes = malloc(len);
+    ENSURE(np->bytes, VAULT_ENOMEM, "out of memory");
+    memcpy(np->bytes, entry, len);
+    GUARD(af_prover_inclusion(&np->pr, seq - 1, c->size));
+    GUARD(af_prover_resume(&np->pr, before));
+    GUARD(vault__grow((void **)&c->cp, &c->cpcap, c->ncp + 1, sizeof *c->cp, 8));
+    for (i = 0; i < cl.n; i++) {
+        sp = part_for(c, cl.c[i].origin, 1);
+        ENSURE(sp, VAULT_ENOMEM, "out of memory");
+        if (sp->via)
+            sp->via->refs--;
+        sp->via = np;
+        np->refs++;
+        sp->p.size = cl.c[i].size;
+        memcpy(sp->root, cl.c[i].root, 32);
+        GUARD(vault__grow((void **)&sp->all.c, &sp->all.cap, sp->all.n + 1, sizeof *sp->all.c,
+                          8));
+        sp->all.c[sp->all.n++] = cl.c[i];
+    }
+    c->cp[c->ncp++] = np;
+    np = NULL;
+    /* the claim entries no shard log's newest claim is in any more */
+    for (i = j = 0; i < c->ncp; i++) {
+        if (c->cp[i]->refs)
+            c->cp[j++] = c->cp[i];
+        else
+            prover_free(c->cp[i]);
+    }
+    c->ncp = j;
+cleanup:
+    prover_free(np);
+    af_claims_free(&cl);
+    return rc;
+}
+
+/* The pass over the city log's entries 1 .. size: verify, prove, hold
+ * the index to account, and follow the shard logs' newest claims. */
+static int entry_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
+                    size_t head_len)
+{
+    bundle_ctx *c = arg;
+    uint64_t seq = 0;
+    uint8_t leaf[32];
+    af_merkle before;
+    int heads = c->many && memmem(entry, len, AF_ACTION_LOG_HEADS,
+                                  sizeof AF_ACTION_LOG_HEADS - 1) != NULL;
+    int rc;
+    size_t i;
+
+    if (heads)
+        before = c->ver.tree;
+    rc = audit__entry_verified(&c->ver, pos, entry, len, head, head_len, &seq, leaf);
+    if (rc < 0)
+        return rc;
+    if ((rc = part_entry(c, &c->city, seq, entry, len)) < 0)
+        return rc;
+    for (i = 0; i < c->ncp; i++)
+        (void)af_prover_push(&c->cp[i]->pr, leaf);
+    if (heads && seq <= c->size) {
+        if ((rc = claims_met(c, seq, entry, len, &before)) < 0)
+            return rc;
+        /* a new claim prover starts at this very leaf */
+        for (i = 0; i < c->ncp; i++)
+            if (c->cp[i]->seq == seq)
+                (void)af_prover_push(&c->cp[i]->pr, leaf);
+    }
+    return af_batch_push(&c->city.batch, leaf);
+}
+
+/* A shard part's pass over its log's entries 1 .. the claimed size,
+ * verified with the claim as the log's checkpoint. */
+typedef struct shard_pass {
+    bundle_ctx *c;
+    rec_part *p;
+    af_verifier ver;
+} shard_pass;
+
+static int shard_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
+                    size_t head_len)
+{
+    shard_pass *sp = arg;
+    uint64_t seq = 0;
+    uint8_t leaf[32];
+    int rc = audit__entry_verified(&sp->ver, pos, entry, len, head, head_len, &seq, leaf);
+
+    if (rc < 0)
+        return rc;
+    if ((rc = part_entry(sp->c, sp->p, seq, entry, len)) < 0)
+        return rc;
+    return af_batch_push(&sp->p->batch, leaf);
+}
+
+/* Plan the part's proofs (its seqs in a tree of p->size). */
+static int part_plan(rec_part *p)
+{
+    int rc = VAULT_OK;
+    uint64_t *idx = malloc((p->n ? p->n : 1) * sizeof *idx);
+    size_t i;
+
+    ENSURE(idx, VAULT_ENOMEM, "out of memory");
+    for (i = 0; i < p->n; i++)
+        idx[i] = p->seqs[i] - 1;
+    GUARD(af_batch_init(&p->batch, idx, p->n, p->size));
+cleanup:
+    free(idx);
+    return rc;
+}
+
+/* Every shard log: the record's entries in the tree its newest claim
+ * names (verified up to there), or, for a log the checkpoint claims
+ * nothing of, counted later. */
+static int shards_read(bundle_ctx *c)
+{
+    int rc = VAULT_OK;
+    store_log_list l = {0};
+    shard_part *sp;
+    shard_pass pass;
+    rec_arg ra;
+    size_t i, k = 0;
+
+    GUARD(store_audit_log_list(&l, c->v->db, 1));
+    for (i = 0; i < l.n; i++) {
+        sp = part_for(c, l.log[i].name, 0);
+        ra.c = c;
+        ra.p = sp ? &sp->p : NULL;
+        GUARD(store_audit_scan_record_in(c->v->db, l.log[i].name, c->record, rec_fn, &ra));
+        if (!sp)
+            continue;
+        k++;
+        GUARD(part_plan(&sp->p));
+        memset(&pass, 0, sizeof pass);
+        pass.c = c;
+        pass.p = &sp->p;
+        {
+            /* checked against every claim of it up to the newest's size */
+            size_t j, m = 0;
+
+            for (j = 0; j < sp->all.n; j++)
+                if (sp->all.c[j].size <= sp->p.size)
+                    sp->all.c[m++] = sp->all.c[j];
+            sp->all.n = m;
+            af_claims_sort(&sp->all);
+            af_verifier_init(&pass.ver, sp->all.c, sp->all.n);
+            rc = store_audit_scan_in(c->v->db, sp->log, 0, shard_fn, &pass);
+            if (rc < 0 && pass.ver.res.cls == AF_OK)
+                GUARD(rc);
+            ENSURE(rc >= 0 && sp->p.batch.pushed == sp->p.size, VAULT_EINTEGRITY,
+                   "audit log: log %.80s: %s; run audit verify", sp->log,
+                   rc < 0 ? pass.ver.res.message : "rolled back (fewer entries than the city "
+                                                   "log claims)");
+        }
+        ENSURE(sp->p.next == sp->p.n, VAULT_EINTEGRITY,
+               "audit log: log %.80s: the report index lists entries the log does not hold; run "
+               "audit verify", sp->log);
+    }
+    /* a log the city log claims that the store does not have */
+    ENSURE(k == c->nsh, VAULT_EINTEGRITY,
+           "audit log: a shard log the city log claims is gone (rolled back); run audit verify");
+cleanup:
+    store_log_list_free(&l);
+    return rc;
+}
+
+static void part_free(rec_part *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->n; i++)
+        free(p->bytes[i]);
+    free(p->bytes);
+    free(p->lens);
+    free(p->seqs);
+    af_batch_free(&p->batch);
 }
 
 static void ctx_free(bundle_ctx *c)
@@ -195,16 +460,42 @@ static void ctx_free(bundle_ctx *c)
 
     if (!c)
         return;
-    for (i = 0; i < c->n; i++)
-        free(c->bytes[i]);
-    free(c->bytes);
-    free(c->lens);
-    free(c->seqs);
+    part_free(&c->city);
+    for (i = 0; i < c->nsh; i++) {
+        part_free(&c->sh[i].p);
+        af_claims_free(&c->sh[i].all);
+    }
+    free(c->sh);
+    for (i = 0; i < c->ncp; i++)
+        prover_free(c->cp[i]);
+    free(c->cp);
     free(c->cl.cps);
     free(c->note);
     free(c->wk);
-    af_batch_free(&c->batch);
     free(c);
+}
+
+/* The entries and proofs of one part into be[] and hashes[] (from *used
+ * on), each of log (NULL: the city log). */
+static int part_out(af_bundle_entry *be, uint8_t (*hashes)[32], size_t *used, const rec_part *p,
+                    const char *log)
+{
+    int rc = VAULT_OK;
+    uint8_t leaf[32];
+    size_t i, nh;
+
+    for (i = 0; i < p->n; i++) {
+        GUARD(af_batch_proof(leaf, hashes + *used, &nh, &p->batch, i));
+        be[i].log = log;
+        be[i].seq = p->seqs[i];
+        be[i].entry = p->bytes[i];
+        be[i].len = p->lens[i];
+        be[i].nhashes = nh;
+        be[i].hashes = (const uint8_t(*)[32])(hashes + *used);
+        *used += nh;
+    }
+cleanup:
+    return rc;
 }
 
 static int bundle_local(char **out, vault *v, const uint8_t record[VAULT_ID_BYTES])
@@ -212,16 +503,18 @@ static int bundle_local(char **out, vault *v, const uint8_t record[VAULT_ID_BYTE
     int rc = VAULT_OK;
     bundle_ctx *c = calloc(1, sizeof *c);
     af_bundle_entry *be = NULL;
-    uint8_t (*hashes)[32] = NULL, leaf[32], sig[AF_BUNDLE_SIG_BYTES];
-    uint64_t *idx = NULL;
+    af_bundle_log *bl = NULL;
+    uint8_t (*hashes)[32] = NULL, sig[AF_BUNDLE_SIG_BYTES];
     int64_t count = 0;
     char *statement = NULL;
-    size_t i, ncps = 0, used = 0, nh;
+    size_t i, ncps = 0, used = 0, total, nhashes, at;
+    rec_arg ra;
 
     ENSURE(c, VAULT_ENOMEM, "out of memory");
     c->v = v;
     memcpy(c->record, record, VAULT_ID_BYTES);
     GUARD(op_begin(v, OP_READ));
+    c->many = store_many_logs(v->db);
     GUARD(audit__load_pk(c->pk, v));
     audit__origin(c->origin, sizeof c->origin, v);
     GUARD(store_audit_count(&count, v->db));
@@ -256,45 +549,68 @@ static int bundle_local(char **out, vault *v, const uint8_t record[VAULT_ID_BYTE
            "%llu); run audit verify", (ull)c->size, (ull)count);
     GUARD(store_checkpoint_scan(v->db, note_fn, c));
     ENSURE(c->note, VAULT_EINTEGRITY, "audit log: the newest checkpoint's note went missing");
-    GUARD(store_audit_scan_record(v->db, c->record, rec_fn, c));
-    idx = malloc((c->n ? c->n : 1) * sizeof *idx);
-    ENSURE(idx, VAULT_ENOMEM, "out of memory");
-    for (i = 0; i < c->n; i++)
-        idx[i] = c->seqs[i] - 1;
-    GUARD(af_batch_init(&c->batch, idx, c->n, c->size));
+    c->city.size = c->size;
+    ra.c = c;
+    ra.p = &c->city;
+    GUARD(store_audit_scan_record(v->db, c->record, rec_fn, &ra));
+    GUARD(part_plan(&c->city));
     ncps = audit__cps_sorted(&c->cl, c->size);
     af_verifier_init(&c->ver, c->cl.cps, ncps);
     ENSURE(c->ver.res.cls == AF_OK, VAULT_EINTEGRITY, "audit log: %s", c->ver.res.message);
     GUARD(store_audit_scan(v->db, 0, entry_fn, c));
-    ENSURE(c->batch.pushed == c->size, VAULT_EINTEGRITY,
+    ENSURE(c->city.batch.pushed == c->size, VAULT_EINTEGRITY,
            "audit log: truncated (fewer than %llu entries stored); run audit verify",
            (ull)c->size);
-    ENSURE(c->next == c->n, VAULT_EINTEGRITY,
+    ENSURE(c->city.next == c->city.n, VAULT_EINTEGRITY,
            "audit log: the report index lists entries the log does not hold; run audit verify");
-    /* The proofs, out of the one pass; the statement is signed in the
-     * same snapshot (the key is read from it). */
-    be = calloc(c->n ? c->n : 1, sizeof *be);
-    hashes = malloc((c->batch.first[c->n] ? c->batch.first[c->n] : 1) * sizeof *hashes);
-    ENSURE(be && hashes, VAULT_ENOMEM, "out of memory");
-    for (i = 0; i < c->n; i++) {
-        GUARD(af_batch_proof(leaf, hashes + used, &nh, &c->batch, i));
-        be[i].seq = c->seqs[i];
-        be[i].entry = c->bytes[i];
-        be[i].len = c->lens[i];
-        be[i].nhashes = nh;
-        be[i].hashes = (const uint8_t(*)[32])(hashes + used);
-        used += nh;
+    if (c->many)
+        GUARD(shards_read(c));
+    /* The proofs, out of the passes; the statement is signed in the same
+     * snapshot (the key is read from it). */
+    total = c->city.n;
+    nhashes = c->city.batch.first[c->city.n];
+    for (i = 0; i < c->nsh; i++) {
+        total += c->sh[i].p.n;
+        nhashes += c->sh[i].p.batch.first[c->sh[i].p.n];
     }
-    GUARD(af_bundle_statement(&statement, c->origin, c->size, c->batch.root, c->record, c->seqs,
-                              c->n, c->later));
+    be = calloc(total ? total : 1, sizeof *be);
+    bl = calloc(c->nsh ? c->nsh : 1, sizeof *bl);
+    hashes = malloc((nhashes ? nhashes : 1) * sizeof *hashes);
+    ENSURE(be && bl && hashes, VAULT_ENOMEM, "out of memory");
+    GUARD(part_out(be, hashes, &used, &c->city, NULL));
+    at = c->city.n;
+    for (i = 0; i < c->nsh; i++) {
+        shard_part *sp = &c->sh[i];
+
+        GUARD(part_out(be + at, hashes, &used, &sp->p, sp->log));
+        at += sp->p.n;
+        bl[i].log = sp->log;
+        bl[i].size = sp->p.size;
+        memcpy(bl[i].root, sp->root, 32);
+        bl[i].seqs = sp->p.seqs;
+        bl[i].n = sp->p.n;
+        ENSURE(af_prover_done(&sp->via->pr), VAULT_EINTEGRITY,
+               "audit log: truncated (fewer than %llu entries stored); run audit verify",
+               (ull)c->size);
+        if (sp->p.n) {
+            bl[i].via_seq = sp->via->seq;
+            bl[i].via_entry = sp->via->bytes;
+            bl[i].via_len = sp->via->len;
+            bl[i].via_nhashes = sp->via->pr.n;
+            bl[i].via_hashes = (const uint8_t(*)[32])sp->via->pr.hashes;
+        }
+    }
+    GUARD(af_bundle_statement(&statement, c->origin, c->size, c->city.batch.root, c->record,
+                              c->city.seqs, c->city.n, bl, c->nsh, c->later));
     GUARD(audit__bundle_sign(sig, v, statement, strlen(statement)));
-    GUARD(af_bundle_json(out, c->origin, c->record, c->note, statement, sig, be, c->n));
+    GUARD(af_bundle_json(out, c->origin, c->record, c->note, statement, sig, be, total, bl,
+                         c->nsh));
 cleanup:
     op_rollback(v);
     free(statement);
     free(hashes);
     free(be);
-    free(idx);
+    free(bl);
     ctx_free(c);
     return rc;
 }

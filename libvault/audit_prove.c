@@ -181,14 +181,17 @@ typedef struct shard_ctx {
     af_prover prover;       /* city, then shard */
     int found;
     af_checkpoint claim;    /* the claim found (origin: the log) */
+    af_claims all;          /* every claim of the log in the checkpoint's tree */
     uint64_t via_seq;
     uint8_t *via_entry;
     size_t via_len;
     uint64_t seen;
 } shard_ctx;
 
-/* The claim in a log_heads entry's bytes for c->log that covers c->seq: 1
- * (c->claim set), 0 when it makes none, VAULT_ENOMEM. */
+/* A log_heads entry's claims: each of c->log kept (the shard pass checks
+ * them all), and 1 (c->claim set) when one covers c->seq (of c->want
+ * entries, when named) and none was found before; 0 otherwise;
+ * VAULT_EINTEGRITY for claims that do not parse, VAULT_ENOMEM. */
 static int claim_in(shard_ctx *c, uint64_t seq, const uint8_t *entry, size_t len)
 {
     af_claims cl = {0};
@@ -198,12 +201,24 @@ static int claim_in(shard_ctx *c, uint64_t seq, const uint8_t *entry, size_t len
     if (!memmem(entry, len, AF_ACTION_LOG_HEADS, sizeof AF_ACTION_LOG_HEADS - 1))
         return 0;
     r = af_claims_take(&cl, seq, entry, len);
-    for (i = 0; r == 0 && i < cl.n; i++)
-        if (strcmp(cl.c[i].origin, c->log) == 0 && cl.c[i].size >= c->seq &&
+    if (r == 0 && cl.bad)
+        r = vault__err(VAULT_EINTEGRITY,
+                       "audit log: entry %llu: malformed (a log_heads entry whose claims do not "
+                       "parse); run audit verify", (unsigned long long)seq);
+    for (i = 0; r >= 0 && i < cl.n; i++) {
+        if (strcmp(cl.c[i].origin, c->log) != 0)
+            continue;
+        if (vault__grow((void **)&c->all.c, &c->all.cap, c->all.n + 1, sizeof *c->all.c, 8) < 0) {
+            r = VAULT_ENOMEM;
+            break;
+        }
+        c->all.c[c->all.n++] = cl.c[i];
+        if (!c->found && r == 0 && cl.c[i].size >= c->seq &&
             (!c->want || cl.c[i].size == c->want)) {
             c->claim = cl.c[i];
             r = 1;
         }
+    }
     af_claims_free(&cl);
     return r;
 }
@@ -223,7 +238,7 @@ static int city_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, con
     if (rc < 0)
         return rc;
     c->seen++;
-    if (!c->found && (r = claim_in(c, seq, entry, len)) < 0)
+    if ((r = claim_in(c, seq, entry, len)) < 0)
         return r;
     if (r == 1) {
         c->found = 1;
@@ -237,9 +252,9 @@ static int city_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, con
             (rc = af_prover_resume(&c->prover, &before)) < 0)
             return rc;
     }
-    if (c->found && af_prover_push(&c->prover, leaf))
-        return 1;
-    return c->seen >= c->city_size; /* the checkpoint's entries, no claim in them */
+    if (c->found)
+        (void)af_prover_push(&c->prover, leaf);
+    return c->seen >= c->city_size; /* the checkpoint's entries, every claim in them */
 }
 
 static int shard_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
@@ -282,6 +297,9 @@ static int prove_shard(vault_proof *out, prove_ctx *p, const char *log, uint64_t
     af_verifier_init(&c->ver, p->cl.cps, ncps);
     ENSURE(c->ver.res.cls == AF_OK, VAULT_EINTEGRITY, "audit log: %s", c->ver.res.message);
     GUARD(store_audit_scan(p->v->db, 0, city_fn, c));
+    ENSURE(c->seen >= c->city_size, VAULT_EINTEGRITY,
+           "audit log: truncated (fewer than %llu entries stored); run audit verify",
+           (ull)c->city_size);
     ENSURE(c->found, VAULT_ENOTFOUND,
            want ? "log %.80s: no claim of %llu entries in the newest checkpoint (size %llu)"
                 : "log %.80s: entry %llu is newer than the claims the newest checkpoint (size "
@@ -296,9 +314,18 @@ static int prove_shard(vault_proof *out, prove_ctx *p, const char *log, uint64_t
     memcpy(out->via_root, out->root, 32);
     out->via_nhashes = out->nhashes;
     memcpy(out->via_hashes, out->hashes, out->nhashes * 32);
-    /* the shard level: its entries up to the claim, verified against it */
-    c->claim.claimed = 1;
-    af_verifier_init(&c->ver, &c->claim, 1);
+    /* the shard level: its entries up to the claim, verified against it
+     * and every smaller claim of the log in the checkpoint's tree */
+    {
+        size_t i, k = 0;
+
+        for (i = 0; i < c->all.n; i++)
+            if (c->all.c[i].size <= c->claim.size)
+                c->all.c[k++] = c->all.c[i];
+        c->all.n = k;
+        af_claims_sort(&c->all);
+        af_verifier_init(&c->ver, c->all.c, c->all.n);
+    }
     GUARD(af_prover_inclusion(&c->prover, seq - 1, c->claim.size));
     GUARD(store_audit_scan_in(p->v->db, log, 0, shard_fn, c));
     ENSURE(af_prover_done(&c->prover), VAULT_EINTEGRITY,
@@ -321,8 +348,10 @@ static int prove_shard(vault_proof *out, prove_ctx *p, const char *log, uint64_t
     out->checkpoint = p->notes[0];
     p->notes[0] = NULL;
 cleanup:
-    if (c)
+    if (c) {
         free(c->via_entry);
+        af_claims_free(&c->all);
+    }
     free(c);
     return rc;
 }
@@ -427,6 +456,9 @@ static int prove_remote(vault_proof *out, vault *v, const char *log, int kind, u
     ENSURE(out->kind == kind, VAULT_EIO, "vaultd: the proof answer is of the wrong kind");
     ENSURE(!out->log == !log && (!log || strcmp(out->log, log) == 0), VAULT_EIO,
            "vaultd: the proof answer is of another log");
+    ENSURE(kind == VAULT_PROOF_INCLUSION ? out->seq == a : out->from == a, VAULT_EIO,
+           "vaultd: the proof answer is of another entry or size");
+    ENSURE(b == 0 || out->size == b, VAULT_EIO, "vaultd: the proof answer is of another size");
 cleanup:
     free(json);
     return rc;

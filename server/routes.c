@@ -664,6 +664,9 @@ static int h_audit_proof(vd_request *r, int inclusion)
     if (size_arg(r, inclusion ? "seq" : "from", &a, 1) < 0 ||
         size_arg(r, inclusion ? "size" : "to", &b, 0) < 0)
         return -1;
+    if (!inclusion && json_object_get(r->body, "log"))
+        return vd_fail(r, VAULT_EINVALID, "request body: 'log' goes with /v1/audit/prove only "
+                                          "(consistency proofs are of the city log)");
     if (inclusion && json_object_get(r->body, "log") && !(log = arg_str(r, "log", 1)))
         return -1;
     if (vd_actor(r) < 0)

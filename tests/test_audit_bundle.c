@@ -225,9 +225,9 @@ static void test_vector(void **state)
         used += nh;
     }
     note = slurp(VEC "checkpoint_v2.txt", NULL);
-    assert_int_equal(af_bundle_statement(&statement, k.name, 10, b.root, record, seqs, nv, 0), 0);
+    assert_int_equal(af_bundle_statement(&statement, k.name, 10, b.root, record, seqs, nv, NULL, 0, 0), 0);
     assert_int_equal(af_bundle_sign(sig, statement, strlen(statement), k.name, k.sk), 0);
-    assert_int_equal(af_bundle_json(&out, k.name, record, note, statement, sig, be, nv), 0);
+    assert_int_equal(af_bundle_json(&out, k.name, record, note, statement, sig, be, nv, NULL, 0), 0);
     assert_int_equal(strlen(out) + 1, len);
     assert_memory_equal(out, file, len - 1);
     /* The public call agrees. */
@@ -254,7 +254,7 @@ static void test_vector(void **state)
         assert_non_null(o);
         cnote = json_string_value(json_object_get(o, "checkpoint"));
         assert_non_null(strstr(cnote, "\n\xe2\x80\x94 witness.test/w1 "));
-        assert_int_equal(af_bundle_json(&cout, k.name, record, cnote, statement, sig, be, nv), 0);
+        assert_int_equal(af_bundle_json(&cout, k.name, record, cnote, statement, sig, be, nv, NULL, 0), 0);
         assert_int_equal(strlen(cout) + 1, clen);
         assert_memory_equal(cout, cfile, clen - 1);
         wtext = slurp(VEC "witness.pub", &wlen);
@@ -525,8 +525,16 @@ static void test_malformed(void **state)
     json_object_set_new(o, "extra", json_true());
     expect(o, &k, AF_MALFORMED, 0, "exactly the keys");
     o = vector_json();
-    json_object_set_new(o, "bundle", json_string("libvault-bundle/v2"));
+    json_object_set_new(o, "bundle", json_string("libvault-bundle/v3"));
     expect(o, &k, AF_MALFORMED, 0, "\"bundle\" is not");
+    /* v2 (shard logs) has "logs" besides: a v1 bundle called v2 lacks it,
+     * and a v1 bundle with it has a key too many */
+    o = vector_json();
+    json_object_set_new(o, "bundle", json_string("libvault-bundle/v2"));
+    expect(o, &k, AF_MALFORMED, 0, "exactly the keys");
+    o = vector_json();
+    json_object_set_new(o, "logs", json_array());
+    expect(o, &k, AF_MALFORMED, 0, "exactly the keys");
     o = vector_json();
     json_object_set_new(o, "signature", json_string("AAAA"));
     expect(o, &k, AF_MALFORMED, 0, "signature is not of its type");

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "audit_bundle.h"
+#include "audit_claims.h"
 #include "audit_cosign.h"
 #include "crypto.h"
 
@@ -18,46 +19,78 @@ const char *af_bundle_class_name(int cls)
 
 /* ---- statement ------------------------------------------------------------- */
 
-int af_bundle_statement(char **out, const char *origin, uint64_t size, const uint8_t root[32],
-                        const uint8_t record[16], const uint64_t *seqs, size_t n,
-                        uint64_t later)
+/* " <seq>"... of seqs after the text at *s (off bytes of cap used), each
+ * checked to be increasing and in 1..size. */
+static int seqs_text(char *s, size_t cap, size_t *off, const uint64_t *seqs, size_t n,
+                     uint64_t size)
 {
-    int rc = VAULT_OK;
-    char rb[48], rid[33], *s = NULL;
-    size_t cap, off, i;
-    int w;
+    int rc = VAULT_OK, w;
+    size_t i;
 
-    ENSURE(out && origin && root && record && (seqs || n == 0), VAULT_EINVALID,
-           "af_bundle_statement: missing argument");
-    *out = NULL;
-    ENSURE(af_note_name_ok(origin), VAULT_EINVALID, "bundle: the origin is not a valid key name");
     ENSURE(n <= AF_BUNDLE_ENTRIES_MAX, VAULT_ELIMIT, "bundle: more than %d entries",
            AF_BUNDLE_ENTRIES_MAX);
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         ENSURE(seqs[i] >= 1 && seqs[i] <= size && (i == 0 || seqs[i] > seqs[i - 1]),
                VAULT_EINVALID, "bundle: entry %llu is out of order or not in the tree of size %llu",
                (ull)seqs[i], (ull)size);
+        w = snprintf(s + *off, cap - *off, " %llu", (ull)seqs[i]);
+        ENSURE(w > 0 && (size_t)w < cap - *off, VAULT_EINVALID, "bundle: statement too long");
+        *off += (size_t)w;
+    }
+    ENSURE(*off + 2 <= cap, VAULT_EINVALID, "bundle: statement too long");
+    s[(*off)++] = '\n';
+    s[*off] = '\0';
+cleanup:
+    return rc;
+}
+
+int af_bundle_statement(char **out, const char *origin, uint64_t size, const uint8_t root[32],
+                        const uint8_t record[16], const uint64_t *seqs, size_t n,
+                        const af_bundle_log *logs, size_t nlogs, uint64_t later)
+{
+    int rc = VAULT_OK;
+    char rb[48], rid[33], *s = NULL;
+    size_t cap, off, i, total = n;
+    int w;
+
+    ENSURE(out && origin && root && record && (seqs || n == 0) && (logs || nlogs == 0),
+           VAULT_EINVALID, "af_bundle_statement: missing argument");
+    *out = NULL;
+    ENSURE(af_note_name_ok(origin), VAULT_EINVALID, "bundle: the origin is not a valid key name");
+    ENSURE(nlogs <= AF_BUNDLE_LOGS_MAX, VAULT_ELIMIT, "bundle: more than %d shard logs",
+           AF_BUNDLE_LOGS_MAX);
+    for (i = 0; i < nlogs; i++) {
+        ENSURE(logs[i].log && *logs[i].log && strlen(logs[i].log) <= 255 &&
+                   !strchr(logs[i].log, '\n') && (logs[i].seqs || logs[i].n == 0) &&
+                   (i == 0 || strcmp(logs[i].log, logs[i - 1].log) > 0),
+               VAULT_EINVALID, "bundle: shard log %zu is not valid or not in order", i);
+        total += logs[i].n;
+    }
+    ENSURE(total <= AF_BUNDLE_ENTRIES_MAX, VAULT_ELIMIT, "bundle: more than %d entries",
+           AF_BUNDLE_ENTRIES_MAX);
     GUARD(vc_bin2b64(rb, sizeof rb, root, 32));
     GUARD(vc_bin2hex(rid, sizeof rid, record, 16));
-    cap = strlen(AF_BUNDLE_TAG) + strlen(origin) + 21 + strlen(rb) + 8 + 32 + 8 + 21 * n + 16 +
-          6 + 21;
+    cap = strlen(AF_BUNDLE_TAG_V2) + strlen(origin) + 21 + strlen(rb) + 8 + 32 + 8 + 21 * total +
+          16 + 6 + 21 + nlogs * (4 + 21 + 45 + 256 + 8);
     s = malloc(cap);
     ENSURE(s, VAULT_ENOMEM, "out of memory building a bundle");
-    w = snprintf(s, cap, "%s\n%s\n%llu\n%s\nrecord %s\nseqs", AF_BUNDLE_TAG, origin, (ull)size,
-                 rb, rid);
+    w = snprintf(s, cap, "%s\n%s\n%llu\n%s\nrecord %s\nseqs",
+                 nlogs ? AF_BUNDLE_TAG_V2 : AF_BUNDLE_TAG, origin, (ull)size, rb, rid);
     ENSURE(w > 0 && (size_t)w < cap, VAULT_EINVALID, "bundle: statement too long");
     off = (size_t)w;
-    for (i = 0; i < n; i++) {
-        w = snprintf(s + off, cap - off, " %llu", (ull)seqs[i]);
+    GUARD(seqs_text(s, cap, &off, seqs, n, size));
+    for (i = 0; i < nlogs; i++) {
+        GUARD(vc_bin2b64(rb, sizeof rb, logs[i].root, 32));
+        w = snprintf(s + off, cap - off, "log %llu %s %s\nseqs", (ull)logs[i].size, rb,
+                     logs[i].log);
         ENSURE(w > 0 && (size_t)w < cap - off, VAULT_EINVALID, "bundle: statement too long");
         off += (size_t)w;
+        GUARD(seqs_text(s, cap, &off, logs[i].seqs, logs[i].n, logs[i].size));
     }
-    ENSURE(off + 2 <= cap, VAULT_EINVALID, "bundle: statement too long");
-    s[off++] = '\n';
-    s[off] = '\0';
     if (later > 0) {
-        /* The record's entries after the tree: line 7 only when there are
-         * some, so that a statement without them keeps its six lines. */
+        /* The record's entries after the trees: a last line only when
+         * there are some, so that a statement without them keeps its
+         * lines. */
         w = snprintf(s + off, cap - off, "later %llu\n", (ull)later);
         ENSURE(w > 0 && (size_t)w < cap - off, VAULT_EINVALID, "bundle: statement too long");
     }
@@ -102,8 +135,10 @@ static int jadd(json_t *o, const char *k, json_t *v)
     return VAULT_OK;
 }
 
-/* {"seq", "entry", "hashes"} of one entry. */
-static int entry_json(json_t **out, const af_bundle_entry *e)
+/* {["log",] "seq", "entry", "hashes"} of one entry (log: a shard log's,
+ * NULL for none). */
+static int entry_json(json_t **out, const char *log, uint64_t seq, const uint8_t *entry,
+                      size_t len, const uint8_t (*hashes)[32], size_t nhashes)
 {
     int rc = VAULT_OK;
     json_t *x = json_object(), *hs = json_array();
@@ -111,10 +146,12 @@ static int entry_json(json_t **out, const af_bundle_entry *e)
 
     *out = NULL;
     ENSURE(x && hs, VAULT_ENOMEM, "out of memory building a bundle");
-    GUARD(jadd(x, "seq", json_integer((json_int_t)e->seq)));
-    GUARD(jadd(x, "entry", jb64(e->entry, e->len)));
-    for (k = 0; k < e->nhashes; k++)
-        ENSURE(json_array_append_new(hs, jb64(e->hashes[k], 32)) == 0, VAULT_ENOMEM,
+    if (log)
+        GUARD(jadd(x, "log", json_string(log)));
+    GUARD(jadd(x, "seq", json_integer((json_int_t)seq)));
+    GUARD(jadd(x, "entry", jb64(entry, len)));
+    for (k = 0; k < nhashes; k++)
+        ENSURE(json_array_append_new(hs, jb64(hashes[k], 32)) == 0, VAULT_ENOMEM,
                "out of memory building a bundle");
     rc = jadd(x, "hashes", hs);
     hs = NULL;
@@ -127,17 +164,58 @@ cleanup:
     return rc;
 }
 
-int af_bundle_json(char **out, const char *origin, const uint8_t record[16], const char *note,
-                   const char *statement, const uint8_t sig[AF_BUNDLE_SIG_BYTES],
-                   const af_bundle_entry *e, size_t n)
+/* The "logs" array: {"log", "size", "root", "via": {"seq", "entry",
+ * "hashes"}} of each shard log with a via entry. */
+static int logs_json(json_t **out, const af_bundle_log *logs, size_t nlogs)
 {
     int rc = VAULT_OK;
-    json_t *o = NULL, *arr = NULL, *x;
+    json_t *arr = json_array(), *x = NULL, *via = NULL;
+    size_t i;
+
+    *out = NULL;
+    ENSURE(arr, VAULT_ENOMEM, "out of memory building a bundle");
+    for (i = 0; i < nlogs; i++) {
+        if (!logs[i].via_entry)
+            continue;
+        ENSURE(logs[i].via_seq >= 1 && logs[i].via_seq <= INT64_MAX &&
+                   logs[i].size >= 1 && logs[i].size <= INT64_MAX &&
+                   logs[i].via_nhashes <= VAULT_PROOF_HASHES_MAX &&
+                   (logs[i].via_hashes || logs[i].via_nhashes == 0),
+               VAULT_EINVALID, "bundle: shard log %zu is not valid", i);
+        GUARD(entry_json(&via, NULL, logs[i].via_seq, logs[i].via_entry, logs[i].via_len,
+                         logs[i].via_hashes, logs[i].via_nhashes));
+        x = json_object();
+        ENSURE(x, VAULT_ENOMEM, "out of memory building a bundle");
+        GUARD(jadd(x, "log", json_string(logs[i].log)));
+        GUARD(jadd(x, "size", json_integer((json_int_t)logs[i].size)));
+        GUARD(jadd(x, "root", jb64(logs[i].root, 32)));
+        rc = jadd(x, "via", via);
+        via = NULL;
+        GUARD(rc);
+        ENSURE(json_array_append_new(arr, x) == 0, VAULT_ENOMEM,
+               "out of memory building a bundle");
+        x = NULL;
+    }
+    *out = arr;
+    arr = NULL;
+cleanup:
+    json_decref(via);
+    json_decref(x);
+    json_decref(arr);
+    return rc;
+}
+
+int af_bundle_json(char **out, const char *origin, const uint8_t record[16], const char *note,
+                   const char *statement, const uint8_t sig[AF_BUNDLE_SIG_BYTES],
+                   const af_bundle_entry *e, size_t n, const af_bundle_log *logs, size_t nlogs)
+{
+    int rc = VAULT_OK;
+    json_t *o = NULL, *arr = NULL, *x, *la = NULL;
     char rid[33];
     size_t i;
 
-    ENSURE(out && origin && record && note && statement && sig && (e || n == 0), VAULT_EINVALID,
-           "af_bundle_json: missing argument");
+    ENSURE(out && origin && record && note && statement && sig && (e || n == 0) &&
+               (logs || nlogs == 0), VAULT_EINVALID, "af_bundle_json: missing argument");
     *out = NULL;
     ENSURE(n <= AF_BUNDLE_ENTRIES_MAX, VAULT_ELIMIT, "bundle: more than %d entries",
            AF_BUNDLE_ENTRIES_MAX);
@@ -145,7 +223,7 @@ int af_bundle_json(char **out, const char *origin, const uint8_t record[16], con
     o = json_object();
     arr = json_array();
     ENSURE(o && arr, VAULT_ENOMEM, "out of memory building a bundle");
-    GUARD(jadd(o, "bundle", json_string(AF_BUNDLE_TAG)));
+    GUARD(jadd(o, "bundle", json_string(nlogs ? AF_BUNDLE_TAG_V2 : AF_BUNDLE_TAG)));
     GUARD(jadd(o, "origin", json_string(origin)));
     GUARD(jadd(o, "record", json_string(rid)));
     GUARD(jadd(o, "checkpoint", json_string(note)));
@@ -153,18 +231,26 @@ int af_bundle_json(char **out, const char *origin, const uint8_t record[16], con
     GUARD(jadd(o, "signature", jb64(sig, AF_BUNDLE_SIG_BYTES)));
     for (i = 0; i < n; i++) {
         ENSURE(e[i].seq >= 1 && e[i].seq <= INT64_MAX && e[i].nhashes <= VAULT_PROOF_HASHES_MAX &&
-                   (e[i].hashes || e[i].nhashes == 0) && e[i].entry,
+                   (e[i].hashes || e[i].nhashes == 0) && e[i].entry && (!e[i].log || nlogs),
                VAULT_EINVALID, "bundle: entry %zu is not valid", i);
-        GUARD(entry_json(&x, &e[i]));
+        GUARD(entry_json(&x, e[i].log, e[i].seq, e[i].entry, e[i].len, e[i].hashes,
+                         e[i].nhashes));
         ENSURE(json_array_append_new(arr, x) == 0, VAULT_ENOMEM,
                "out of memory building a bundle");
     }
     rc = jadd(o, "entries", arr);
     arr = NULL;
     GUARD(rc);
+    if (nlogs) {
+        GUARD(logs_json(&la, logs, nlogs));
+        rc = jadd(o, "logs", la);
+        la = NULL;
+        GUARD(rc);
+    }
     *out = json_dumps(o, JSON_COMPACT);
     ENSURE(*out, VAULT_ENOMEM, "out of memory building a bundle");
 cleanup:
+    json_decref(la);
     json_decref(arr);
     json_decref(o);
     return rc;
@@ -172,15 +258,37 @@ cleanup:
 
 /* ---- reading --------------------------------------------------------------- */
 
+/* One list of the statement: the city log's, or a shard log's (v2). */
+typedef struct st_list {
+    char log[256];    /* "" for the city log */
+    uint64_t size;
+    uint8_t root[32];
+    uint64_t *seqs;
+    size_t n;
+    int proved;       /* a shard log: the bundle's "logs" proves its claim */
+    size_t next;      /* check_entries: the next of seqs to meet */
+} st_list;
+
 typedef struct statement {
+    int v2;
     char origin[256];
     uint64_t size;
     uint8_t root[32];
     uint8_t record[16];
-    uint64_t *seqs;
-    size_t n;
-    uint64_t later;   /* line 7 (0: no line 7) */
+    st_list *lists;   /* [0] the city log's, then the shard logs' by name */
+    size_t nlists;
+    size_t total;     /* sequence numbers in every list */
+    uint64_t later;   /* the "later" line (0: none) */
 } statement;
+
+static void statement_free(statement *st)
+{
+    size_t i;
+
+    for (i = 0; i < st->nlists; i++)
+        free(st->lists[i].seqs);
+    free(st->lists);
+}
 
 /* A decimal u64 without sign or leading zeros, [s, e). */
 static int parse_u64(uint64_t *out, const char *s, const char *e)
@@ -211,19 +319,70 @@ static int next_line(const char **line, const char **eol, const char **p, const 
     return 1;
 }
 
+/* The numbers of a "seqs" line [l, e) into list, each in 1..list->size
+ * and increasing; 0 or -1 (not such a line) or VAULT_ENOMEM. */
+static int seqs_parse(st_list *list, statement *st, const char *l, const char *e)
+{
+    const char *q, *sp;
+    size_t cap = 0;
+    uint64_t v, *grown;
+
+    if (e - l < 4 || memcmp(l, "seqs", 4) != 0) /* memcmp ok: not secret */
+        return -1;
+    for (q = l + 4; q < e; q = sp) {
+        if (*q != ' ')
+            return -1;
+        q++;
+        sp = memchr(q, ' ', (size_t)(e - q));
+        if (!sp)
+            sp = e;
+        if (!parse_u64(&v, q, sp) || v == 0 || v > list->size ||
+            (list->n > 0 && v <= list->seqs[list->n - 1]))
+            return -1;
+        if (st->total == AF_BUNDLE_ENTRIES_MAX)
+            return -1;
+        if (list->n == cap) {
+            cap = cap ? 2 * cap : 64;
+            grown = realloc(list->seqs, cap * sizeof *grown);
+            if (!grown)
+                return vault__err(VAULT_ENOMEM, "out of memory reading a bundle");
+            list->seqs = grown;
+        }
+        list->seqs[list->n++] = v;
+        st->total++;
+    }
+    return 0;
+}
+
+/* A new list at the end of st (VAULT_ENOMEM). */
+static int list_add(statement *st)
+{
+    st_list *grown = realloc(st->lists, (st->nlists + 1) * sizeof *grown);
+
+    if (!grown)
+        return vault__err(VAULT_ENOMEM, "out of memory reading a bundle");
+    st->lists = grown;
+    memset(&st->lists[st->nlists], 0, sizeof *st->lists);
+    st->nlists++;
+    return VAULT_OK;
+}
+
 /* 0 or a malformed-class message in r. */
 static int statement_parse(statement *st, af_verify_result *r, const char *t, size_t len)
 {
-    const char *p = t, *end = t + len, *l, *e, *q, *sp;
-    size_t n = 0, cap = 0, got = 0;
-    uint64_t v, *grown;
+    const char *p = t, *end = t + len, *l, *e, *sp1, *sp2;
+    size_t got = 0, tag;
+    int k;
+    st_list *list;
 
 #define BAD(why) af_verify_set(r, AF_MALFORMED, 0, "bundle statement: malformed (%s)", why)
     if (strlen(t) != len)
         return BAD("it holds a NUL byte");
-    if (!next_line(&l, &e, &p, end) || (size_t)(e - l) != strlen(AF_BUNDLE_TAG) ||
-        memcmp(l, AF_BUNDLE_TAG, (size_t)(e - l)) != 0) /* memcmp ok: not secret */
-        return BAD("line 1 is not " AF_BUNDLE_TAG);
+    tag = strlen(AF_BUNDLE_TAG);
+    if (!next_line(&l, &e, &p, end) || (size_t)(e - l) != tag ||
+        (memcmp(l, AF_BUNDLE_TAG, tag) != 0 && memcmp(l, AF_BUNDLE_TAG_V2, tag) != 0)) /* memcmp ok: not secret */
+        return BAD("line 1 is not " AF_BUNDLE_TAG " or " AF_BUNDLE_TAG_V2);
+    st->v2 = memcmp(l, AF_BUNDLE_TAG_V2, tag) == 0; /* memcmp ok: not secret */
     if (!next_line(&l, &e, &p, end) || e == l || (size_t)(e - l) >= sizeof st->origin)
         return BAD("line 2 is not an origin");
     memcpy(st->origin, l, (size_t)(e - l));
@@ -242,47 +401,61 @@ static int statement_parse(statement *st, af_verify_result *r, const char *t, si
         vault__err_clear();
         return BAD("line 5 is not \"record\" and 32 hex digits");
     }
-    if (!next_line(&l, &e, &p, end) || e - l < 4 || memcmp(l, "seqs", 4) != 0) /* memcmp ok: not secret */
-        return BAD("line 6 is not \"seqs\"");
-    {
-        /* Line 7, when there is one: "later <N>", N >= 1. */
-        const char *l7, *e7;
-
-        if (p != end && (!next_line(&l7, &e7, &p, end) || e7 - l7 < 7 ||
-                         memcmp(l7, "later ", 6) != 0 || /* memcmp ok: not secret */
-                         !parse_u64(&st->later, l7 + 6, e7) || st->later == 0))
-            return BAD("line 7 is not \"later\" and a count of at least 1");
+    if (list_add(st) < 0)
+        return VAULT_ENOMEM;
+    st->lists[0].size = st->size;
+    memcpy(st->lists[0].root, st->root, 32);
+    st->lists[0].proved = 1; /* the checkpoint signs it */
+    if (!next_line(&l, &e, &p, end) || (k = seqs_parse(&st->lists[0], st, l, e)) == -1)
+        return BAD("line 6 is not \"seqs\" and increasing sequence numbers in 1..size, "
+                   "single spaces between");
+    if (k < 0)
+        return k;
+    /* v2: "log <size> <root> <name>" and its "seqs" line, names ascending */
+    while (st->v2 && p != end && end - p > 4 && memcmp(p, "log ", 4) == 0) { /* memcmp ok: not secret */
+        if (st->nlists > AF_BUNDLE_LOGS_MAX)
+            return BAD("more than 4096 shard logs");
+        (void)next_line(&l, &e, &p, end);
+        if (list_add(st) < 0)
+            return VAULT_ENOMEM;
+        list = &st->lists[st->nlists - 1];
+        sp1 = memchr(l + 4, ' ', (size_t)(e - l - 4));
+        sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(e - sp1 - 1)) : NULL;
+        if (!sp2 || !parse_u64(&list->size, l + 4, sp1) || list->size == 0 || sp2 - sp1 - 1 != 44 ||
+            vc_b642bin(list->root, 32, &got, sp1 + 1, 44) != VAULT_OK || got != 32 ||
+            e - sp2 - 1 < 1 || e - sp2 - 1 > 255) {
+            vault__err_clear();
+            return BAD("a \"log\" line is not \"log\", a size, a base64 root and a name");
+        }
+        memcpy(list->log, sp2 + 1, (size_t)(e - sp2 - 1));
+        list->log[e - sp2 - 1] = '\0';
+        if (st->nlists > 2 && strcmp(list->log, st->lists[st->nlists - 2].log) <= 0)
+            return BAD("the shard logs are not in ascending order of name");
+        if (!next_line(&l, &e, &p, end) || (k = seqs_parse(list, st, l, e)) == -1)
+            return BAD("a \"log\" line is not followed by its \"seqs\" line");
+        if (k < 0)
+            return k;
+    }
+    if (st->v2 && st->nlists == 1)
+        return BAD("a " AF_BUNDLE_TAG_V2 " statement names no shard log");
+    if (p != end) {
+        /* the last line, when there is one: "later <N>", N >= 1 */
+        if (!next_line(&l, &e, &p, end) || e - l < 7 ||
+            memcmp(l, "later ", 6) != 0 || /* memcmp ok: not secret */
+            !parse_u64(&st->later, l + 6, e) || st->later == 0)
+            return BAD(st->v2 ? "the last line is not \"later\" and a count of at least 1"
+                              : "line 7 is not \"later\" and a count of at least 1");
         if (p != end)
             return BAD("text after the last line");
     }
-    for (q = l + 4; q < e; q = sp) {
-        if (*q != ' ')
-            return BAD("sequence numbers are not separated by single spaces");
-        q++;
-        sp = memchr(q, ' ', (size_t)(e - q));
-        if (!sp)
-            sp = e;
-        if (!parse_u64(&v, q, sp) || v == 0 || v > st->size || (n > 0 && v <= st->seqs[n - 1]))
-            return BAD("a sequence number is not in 1..size or not increasing");
-        if (n == AF_BUNDLE_ENTRIES_MAX)
-            return BAD("more than 65536 sequence numbers");
-        if (n == cap) {
-            cap = cap ? 2 * cap : 64;
-            grown = realloc(st->seqs, cap * sizeof *grown);
-            if (!grown)
-                return vault__err(VAULT_ENOMEM, "out of memory reading a bundle");
-            st->seqs = grown;
-        }
-        st->seqs[n++] = v;
-    }
-    st->n = n;
     return AF_OK;
 #undef BAD
 }
 
 static const char *const top_keys[] = {"bundle", "origin", "record", "checkpoint",
-                                       "statement", "signature", "entries"};
-static const char *const entry_keys[] = {"seq", "entry", "hashes"};
+                                       "statement", "signature", "entries", "logs"};
+static const char *const entry_keys[] = {"seq", "entry", "hashes", "log"};
+static const char *const log_keys[] = {"log", "size", "root", "via"};
 
 /* Exactly the keys `keys` (none missing, none other). */
 static int keys_ok(json_t *o, const char *const *keys, size_t n)
@@ -339,18 +512,139 @@ typedef struct vstate {
     int hard;                  /* a failure other than missing was found */
     int missing;               /* first missing seq found (0: none) */
     uint64_t missing_seq;
+    st_list *missing_log;      /* ... in that list */
 } vstate;
 
-/* Every entry, in order: shape, order, bytes, record, proof, statement. */
+/* The statement's list of a shard log (by name), or NULL. */
+static st_list *list_of(statement *st, const char *log)
+{
+    size_t lo = 1, hi = st->nlists;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(st->lists[mid].log, log);
+
+        if (c == 0)
+            return &st->lists[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* A v2 bundle's "logs": each a shard log the statement names, with the
+ * same size and root, whose via entry (a log_heads entry of the city log
+ * that claims exactly that tree) is in the checkpoint's tree. */
+static int check_logs(vstate *s, json_t *arr)
+{
+    af_verify_result *r = s->r;
+    json_t *x, *via, *h;
+    size_t i, k, got, nh;
+    const char *name, *prev = NULL;
+    st_list *list;
+    uint64_t vseq, inner = 0;
+    uint8_t root[32], leaf[32];
+    af_claims cl = {0};
+    int found;
+
+    if (!json_is_array(arr) || json_array_size(arr) > AF_BUNDLE_LOGS_MAX)
+        return af_verify_set(r, AF_MALFORMED, 0,
+                             "bundle: malformed (\"logs\" is not an array of at most %d)",
+                             AF_BUNDLE_LOGS_MAX);
+    json_array_foreach(arr, i, x) {
+        size_t nlen = 0;
+
+        via = json_object_get(x, "via");
+        if (!json_is_object(x) || !keys_ok(x, log_keys, VAULT_ARRAY_LEN(log_keys)) ||
+            !(name = jstr(x, "log", &nlen)) || nlen == 0 ||
+            !json_is_integer(json_object_get(x, "size")) ||
+            !jbin(root, 32, NULL, json_object_get(x, "root"), 32) || !json_is_object(via) ||
+            !keys_ok(via, entry_keys, 3) || !json_is_integer(json_object_get(via, "seq")) ||
+            json_integer_value(json_object_get(via, "seq")) < 1 ||
+            !json_is_array(json_object_get(via, "hashes")) ||
+            json_array_size(json_object_get(via, "hashes")) > VAULT_PROOF_HASHES_MAX ||
+            !jbin(s->buf, AF_ENTRY_MAX, &got, json_object_get(via, "entry"), 0))
+            return af_verify_set(r, AF_MALFORMED, 0,
+                                 "bundle: malformed (logs[%zu] is not {log, size, root, via: "
+                                 "{seq, entry, hashes}})", i);
+        nh = json_array_size(json_object_get(via, "hashes"));
+        json_array_foreach(json_object_get(via, "hashes"), k, h)
+            if (!jbin(s->hashes[k], 32, NULL, h, 32))
+                return af_verify_set(r, AF_MALFORMED, 0,
+                                     "bundle: malformed (logs[%zu]: hash %zu is not base64 of 32 "
+                                     "bytes)", i, k);
+        if (prev && strcmp(name, prev) <= 0)
+            return af_verify_set(r, AF_MALFORMED, 0,
+                                 "bundle: malformed (\"logs\" is not in ascending order of name)");
+        prev = name;
+        list = list_of(&s->st, name);
+        if (!list || json_integer_value(json_object_get(x, "size")) < 0 ||
+            (uint64_t)json_integer_value(json_object_get(x, "size")) != list->size ||
+            !vc_equal(root, list->root, 32))
+            return af_verify_set(r, AF_MODIFIED, 0,
+                                 "log %.80s: modified (the log's signed statement names another "
+                                 "tree of it, or none)", name);
+        vseq = (uint64_t)json_integer_value(json_object_get(via, "seq"));
+        if (af_entry_check(&inner, s->buf, got) != VAULT_OK || inner != vseq) {
+            vault__err_clear();
+            return af_verify_set(r, AF_MODIFIED, vseq,
+                                 "log %.80s: modified (its claim, city entry %llu, is not that "
+                                 "entry)", name, (ull)vseq);
+        }
+        if (af_claims_take(&cl, vseq, s->buf, got) < 0)
+            return VAULT_ENOMEM;
+        for (k = 0, found = 0; k < cl.n && !found; k++)
+            found = strcmp(cl.c[k].origin, name) == 0 && cl.c[k].size == list->size &&
+                    vc_equal(cl.c[k].root, list->root, 32);
+        af_claims_free(&cl);
+        if (!found)
+            return af_verify_set(r, AF_MODIFIED, vseq,
+                                 "log %.80s: modified (city entry %llu does not claim the tree "
+                                 "the statement names)", name, (ull)vseq);
+        af_leaf_hash(leaf, s->buf, got);
+        if (vseq > s->cp.size ||
+            af_inclusion_verify(vseq - 1, s->cp.size, leaf, (const uint8_t(*)[32])s->hashes, nh,
+                                s->cp.root) != VAULT_OK) {
+            vault__err_clear();
+            return af_verify_set(r, AF_MODIFIED, vseq,
+                                 "log %.80s: modified (its claim's inclusion proof does not lead "
+                                 "to the checkpoint's root)", name);
+        }
+        list->proved = 1;
+    }
+    return AF_OK;
+}
+
+/* The seqs of list before `upto` (all: UINT64_MAX) that no entry had:
+ * the first is the missing one. */
+static void list_skip(vstate *s, st_list *list, uint64_t upto)
+{
+    while (list->next < list->n && list->seqs[list->next] < upto) {
+        if (!s->missing) {
+            s->missing = 1;
+            s->missing_seq = list->seqs[list->next];
+            s->missing_log = list;
+        }
+        list->next++;
+    }
+}
+
+/* Every entry, in order: shape, order, bytes, record, proof, statement.
+ * The city log's entries come first, then each shard log's, the logs in
+ * the statement's order. */
 static int check_entries(vstate *s, json_t *arr)
 {
     af_verify_result *r = s->r;
     json_t *x, *h;
-    size_t i, k, got, p = 0, nh;
+    size_t i, k, got, nh, cur = 0, nlen;
     uint64_t seq, prev = 0, eseq;
     af_entry e;
     void *storage = NULL;
     uint8_t leaf[32];
+    st_list *list;
+    const char *log = "";
     int ok;
 
     if (!json_is_array(arr) || json_array_size(arr) > AF_BUNDLE_ENTRIES_MAX)
@@ -358,13 +652,20 @@ static int check_entries(vstate *s, json_t *arr)
                              "bundle: malformed (\"entries\" is not an array of at most %d)",
                              AF_BUNDLE_ENTRIES_MAX);
     json_array_foreach(arr, i, x) {
-        if (!json_is_object(x) || !keys_ok(x, entry_keys, VAULT_ARRAY_LEN(entry_keys)) ||
+        int has_log = json_is_object(x) && json_object_get(x, "log") != NULL;
+
+        if (!json_is_object(x) ||
+            !keys_ok(x, entry_keys, VAULT_ARRAY_LEN(entry_keys) - (has_log ? 0 : 1)) ||
+            (has_log && (!s->st.v2 || !(log = jstr(x, "log", &nlen)) || nlen == 0)) ||
             !json_is_integer(json_object_get(x, "seq")) ||
             json_integer_value(json_object_get(x, "seq")) < 1 ||
             !json_is_array(json_object_get(x, "hashes")) ||
             json_array_size(json_object_get(x, "hashes")) > VAULT_PROOF_HASHES_MAX)
             return af_verify_set(r, AF_MALFORMED, prev + 1,
-                                 "bundle: malformed (entries[%zu] is not {seq, entry, hashes})", i);
+                                 s->st.v2 ? "bundle: malformed (entries[%zu] is not {[log,] seq, "
+                                            "entry, hashes})"
+                                          : "bundle: malformed (entries[%zu] is not {seq, entry, "
+                                            "hashes})", i);
         seq = (uint64_t)json_integer_value(json_object_get(x, "seq"));
         if (!jbin(s->buf, AF_ENTRY_MAX, &got, json_object_get(x, "entry"), 0))
             return af_verify_set(r, AF_MALFORMED, seq,
@@ -379,27 +680,43 @@ static int check_entries(vstate *s, json_t *arr)
         r->entries = i + 1;
         if (s->hard)
             continue;
-        if (i > 0 && seq <= prev) {
-            s->hard = 1;
-            af_verify_set(r, AF_REORDERED, seq,
-                          seq == prev ? "entry %llu: reordered (listed twice)"
-                                      : "entry %llu: reordered (listed after a later entry)",
-                          (ull)seq);
-            continue;
-        }
-        prev = seq;
-        if (seq > s->cp.size) {
+        list = has_log ? list_of(&s->st, log) : &s->st.lists[0];
+        if (!list || !list->proved) {
             s->hard = 1;
             af_verify_set(r, AF_MODIFIED, seq,
-                          "entry %llu: modified (not in the signed tree of size %llu)", (ull)seq,
-                          (ull)s->cp.size);
+                          "log %.80s: entry %llu: modified (not in a shard log whose tree the "
+                          "bundle proves)", log, (ull)seq);
+            continue;
+        }
+        k = (size_t)(list - s->st.lists);
+        if (k < cur || (k == cur && i > 0 && seq <= prev)) {
+            s->hard = 1;
+            af_verify_set(r, AF_REORDERED, seq,
+                          k == cur && seq == prev
+                              ? "%s%.80s%sentry %llu: reordered (listed twice)"
+                              : "%s%.80s%sentry %llu: reordered (listed after a later entry)",
+                          k ? "log " : "", list->log, k ? ": " : "", (ull)seq);
+            continue;
+        }
+        if (k > cur) {
+            /* the lists passed over are done */
+            for (; cur < k; cur++)
+                list_skip(s, &s->st.lists[cur], UINT64_MAX);
+        }
+        prev = seq;
+        if (seq > list->size) {
+            s->hard = 1;
+            af_verify_set(r, AF_MODIFIED, seq,
+                          "%s%.80s%sentry %llu: modified (not in the signed tree of size %llu)",
+                          k ? "log " : "", list->log, k ? ": " : "", (ull)seq, (ull)list->size);
             continue;
         }
         if (af_entry_decode(&e, &storage, s->buf, got) != VAULT_OK) {
             vault__err_clear();
             s->hard = 1;
-            af_verify_set(r, AF_MALFORMED, seq, "entry %llu: malformed (its bytes do not decode)",
-                          (ull)seq);
+            af_verify_set(r, AF_MALFORMED, seq,
+                          "%s%.80s%sentry %llu: malformed (its bytes do not decode)",
+                          k ? "log " : "", list->log, k ? ": " : "", (ull)seq);
             continue;
         }
         eseq = e.seq;
@@ -409,55 +726,55 @@ static int check_entries(vstate *s, json_t *arr)
         if (eseq != seq) {
             s->hard = 1;
             af_verify_set(r, AF_MODIFIED, seq,
-                          "entry %llu: modified (its bytes hold another sequence number)",
-                          (ull)seq);
+                          "%s%.80s%sentry %llu: modified (its bytes hold another sequence "
+                          "number)", k ? "log " : "", list->log, k ? ": " : "", (ull)seq);
             continue;
         }
         if (!ok) {
             s->hard = 1;
             af_verify_set(r, AF_MODIFIED, seq,
-                          "entry %llu: modified (it is not filed under the bundle's record)",
-                          (ull)seq);
+                          "%s%.80s%sentry %llu: modified (it is not filed under the bundle's "
+                          "record)", k ? "log " : "", list->log, k ? ": " : "", (ull)seq);
             continue;
         }
         af_leaf_hash(leaf, s->buf, got);
-        if (af_inclusion_verify(seq - 1, s->cp.size, leaf, (const uint8_t(*)[32])s->hashes, nh,
-                                s->cp.root) != VAULT_OK) {
+        if (af_inclusion_verify(seq - 1, list->size, leaf, (const uint8_t(*)[32])s->hashes, nh,
+                                list->root) != VAULT_OK) {
             vault__err_clear();
             s->hard = 1;
             af_verify_set(r, AF_MODIFIED, seq,
-                          "entry %llu: modified (its inclusion proof does not lead to the "
-                          "checkpoint's root)", (ull)seq);
+                          k ? "log %.80s: entry %llu: modified (its inclusion proof does not "
+                              "lead to the root the city log claims)"
+                            : "%.0sentry %llu: modified (its inclusion proof does not lead to "
+                              "the checkpoint's root)", list->log, (ull)seq);
             continue;
         }
         /* The statement's list, merged with the bundle's. */
-        while (p < s->st.n && s->st.seqs[p] < seq) {
-            if (!s->missing) {
-                s->missing = 1;
-                s->missing_seq = s->st.seqs[p];
-            }
-            p++;
-        }
-        if (p == s->st.n || s->st.seqs[p] != seq) {
+        list_skip(s, list, seq);
+        if (list->next == list->n || list->seqs[list->next] != seq) {
             s->hard = 1;
             af_verify_set(r, AF_MODIFIED, seq,
-                          "entry %llu: modified (the log's signed statement does not list it)",
-                          (ull)seq);
+                          "%s%.80s%sentry %llu: modified (the log's signed statement does not "
+                          "list it)", k ? "log " : "", list->log, k ? ": " : "", (ull)seq);
             continue;
         }
-        p++;
+        list->next++;
     }
     if (s->hard)
         return r->cls;
-    if (p < s->st.n && !s->missing) {
-        s->missing = 1;
-        s->missing_seq = s->st.seqs[p];
-    }
-    if (s->missing)
+    for (; cur < s->st.nlists; cur++)
+        list_skip(s, &s->st.lists[cur], UINT64_MAX);
+    if (s->missing && s->missing_log == &s->st.lists[0])
         return af_verify_set(r, AF_MISSING, s->missing_seq,
                              "entry %llu: missing (the log's signed statement lists %zu entries "
                              "of the record, the bundle holds %zu)",
-                             (ull)s->missing_seq, s->st.n, json_array_size(arr));
+                             (ull)s->missing_seq, s->st.total, json_array_size(arr));
+    if (s->missing)
+        return af_verify_set(r, AF_MISSING, s->missing_seq,
+                             "log %.80s: entry %llu: missing (the log's signed statement lists "
+                             "%zu entries of the record, the bundle holds %zu)",
+                             s->missing_log->log, (ull)s->missing_seq, s->st.total,
+                             json_array_size(arr));
     return AF_OK;
 }
 
@@ -482,7 +799,7 @@ static size_t cosigned(const char *note, size_t len, const af_bundle_witness *w,
 int af_bundle_verify(af_verify_result *out, const char *json, size_t len, const char *name,
                      const uint8_t pk[32], const af_bundle_witness *w, size_t nw, size_t quorum)
 {
-    int rc = VAULT_OK, r;
+    int rc = VAULT_OK, r, v2;
     json_t *o = NULL;
     json_error_t jerr;
     vstate s;
@@ -508,17 +825,21 @@ int af_bundle_verify(af_verify_result *out, const char *json, size_t len, const 
         goto cleanup;
     }
     o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(o) || !keys_ok(o, top_keys, VAULT_ARRAY_LEN(top_keys))) {
+    /* v2 (shard logs) has "logs" besides v1's keys */
+    text = json_is_object(o) ? jstr(o, "bundle", &tlen) : NULL;
+    v2 = text && strcmp(text, AF_BUNDLE_TAG_V2) == 0;
+    if (!json_is_object(o) ||
+        !keys_ok(o, top_keys, VAULT_ARRAY_LEN(top_keys) - (v2 ? 0 : 1))) {
         rc = af_verify_set(out, AF_MALFORMED, 0,
                            o ? "bundle: malformed (not an object of exactly the keys of a bundle)"
                              : "bundle: malformed (not JSON: line %d column %d)",
                            jerr.line, jerr.column);
         goto cleanup;
     }
-    text = jstr(o, "bundle", &tlen);
-    if (!text || strcmp(text, AF_BUNDLE_TAG) != 0) {
-        rc = af_verify_set(out, AF_MALFORMED, 0, "bundle: malformed (\"bundle\" is not \"%s\")",
-                           AF_BUNDLE_TAG);
+    if (!text || (!v2 && strcmp(text, AF_BUNDLE_TAG) != 0)) {
+        rc = af_verify_set(out, AF_MALFORMED, 0,
+                           "bundle: malformed (\"bundle\" is not \"%s\" or \"%s\")",
+                           AF_BUNDLE_TAG, AF_BUNDLE_TAG_V2);
         goto cleanup;
     }
     note = jstr(o, "checkpoint", &nlen);
@@ -563,6 +884,12 @@ int af_bundle_verify(af_verify_result *out, const char *json, size_t len, const 
     rc = statement_parse(&s.st, out, text, tlen);
     if (rc != AF_OK)
         goto cleanup;
+    if (s.st.v2 != v2) {
+        rc = af_verify_set(out, AF_MODIFIED, s.cp.size,
+                           "bundle statement: modified (it is of another version than the "
+                           "bundle)");
+        goto cleanup;
+    }
     if (strcmp(s.st.origin, name) != 0) {
         rc = af_verify_set(out, AF_BAD_SIGNATURE, s.cp.size,
                            "bundle statement: bad signature (it is of another log)");
@@ -583,6 +910,8 @@ int af_bundle_verify(af_verify_result *out, const char *json, size_t len, const 
     s.buf = malloc(AF_ENTRY_MAX);
     s.hashes = malloc(VAULT_PROOF_HASHES_MAX * 32);
     ENSURE(s.buf && s.hashes, VAULT_ENOMEM, "out of memory reading a bundle");
+    if (v2 && (rc = check_logs(&s, json_object_get(o, "logs"))) != AF_OK)
+        goto cleanup;
     rc = check_entries(&s, json_object_get(o, "entries"));
     if (rc != AF_OK)
         goto cleanup;
@@ -598,14 +927,22 @@ int af_bundle_verify(af_verify_result *out, const char *json, size_t len, const 
                  (ull)s.st.later, s.st.later == 1 ? "y" : "ies");
     else
         why[0] = '\0';
-    af_verify_set(out, AF_OK, 0,
-                  "ok: %zu entries of record %s; the log's key states that the signed tree of "
-                  "size %llu holds no other entry of it%s%s",
-                  s.st.n, rid, (ull)s.cp.size, why, nw ? "; witnessed" : "");
+    if (v2)
+        af_verify_set(out, AF_OK, 0,
+                      "ok: %zu entries of record %s; the log's key states that the signed tree "
+                      "of size %llu and the %zu shard log trees it claims hold no other entry of "
+                      "it%s%s",
+                      s.st.total, rid, (ull)s.cp.size, s.st.nlists - 1, why,
+                      nw ? "; witnessed" : "");
+    else
+        af_verify_set(out, AF_OK, 0,
+                      "ok: %zu entries of record %s; the log's key states that the signed tree "
+                      "of size %llu holds no other entry of it%s%s",
+                      s.st.total, rid, (ull)s.cp.size, why, nw ? "; witnessed" : "");
 cleanup:
     if (rc < 0 && out)
         memset(out, 0, sizeof *out);
-    free(s.st.seqs);
+    statement_free(&s.st);
     free(s.buf);
     free(s.hashes);
     json_decref(o);

@@ -76,6 +76,11 @@ static int claims_parse(af_claims *l, const char *d)
         c->origin[name] = '\0';
         if (strlen(c->origin) != name)
             goto bad;
+        /* one entry claims a log once: two heads of it would let a proof
+         * pick the one the log does not have */
+        for (size_t k = first; k < l->n; k++)
+            if (strcmp(l->c[k].origin, c->origin) == 0)
+                goto bad;
         l->n++;
         d = nl + 1;
     }

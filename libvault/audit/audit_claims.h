@@ -34,7 +34,9 @@ typedef struct af_claims {
 
 /* A city-log entry at pos (its bytes; it need not decode: a damaged entry
  * is the verifier's finding): when it is a log_heads entry whose outcome
- * is ok, its claims are kept.  VAULT_ENOMEM is the only error. */
+ * is ok, its claims are kept.  A detail with a line that does not parse,
+ * or that names one log twice, is bad (nothing of it kept).
+ * VAULT_ENOMEM is the only error. */
 int af_claims_take(af_claims *l, uint64_t pos, const uint8_t *entry, size_t len) VAULT_MUST_CHECK;
 
 /* Sort by log name (bytes, as strcmp) then size; do it once, after the

@@ -300,8 +300,13 @@ int af_proof_json(char **out, const vault_proof *p)
     for (i = 0; i < p->nhashes; i++)
         ENSURE(json_array_append_new(a, jb64(p->hashes[i])) == 0, VAULT_ENOMEM,
                "out of memory building a proof");
-    if (inc && p->log)
-        GUARD(jset(o, "log", json_string(p->log)));
+    if (inc && p->log) {
+        ENSURE(*p->log && strlen(p->log) <= AF_LOG_NAME_MAX && p->via_entry && p->via_len > 0 &&
+                   p->via_len <= AF_ENTRY_MAX && p->via_nhashes <= VAULT_PROOF_HASHES_MAX,
+               VAULT_EINVALID, "proof: a shard log's entry needs its log's name and via entry");
+        ENSURE(json_object_set_new(o, "log", json_string(p->log)) == 0, VAULT_EINVALID,
+               "proof: the log's name is not UTF-8");
+    }
     if (inc) {
         GUARD(jset(o, "seq", jsize(p->seq)));
         GUARD(jset(o, "size", jsize(p->size)));
@@ -412,10 +417,11 @@ static int get_via(vault_proof *out, json_t *o)
     ENSURE(json_is_string(e) && json_string_length(e) <= 4 * ((AF_ENTRY_MAX + 2) / 3),
            VAULT_EINVALID, "proof: \"via.entry\" is not base64 of at most %d bytes",
            AF_ENTRY_MAX);
-    out->via_entry = malloc(AF_ENTRY_MAX);
+    n = json_string_length(e) / 4 * 3 + 3; /* what base64 of that length can hold */
+    out->via_entry = malloc(n);
     ENSURE(out->via_entry, VAULT_ENOMEM, "out of memory reading a proof");
-    if (vc_b642bin_public(out->via_entry, AF_ENTRY_MAX, &n, json_string_value(e),
-                          json_string_length(e)) != VAULT_OK) {
+    if (vc_b642bin_public(out->via_entry, n, &n, json_string_value(e),
+                          json_string_length(e)) != VAULT_OK || n == 0) {
         vault__err_clear();
         ENSURE(0, VAULT_EINVALID, "proof: \"via.entry\" is not base64 of at most %d bytes",
                AF_ENTRY_MAX);
@@ -440,8 +446,9 @@ int af_proof_parse(vault_proof *out, const char *json, size_t len)
     const char *const *keys;
     size_t nkeys, i;
 
+    if (out)
+        memset(out, 0, sizeof *out);
     ENSURE(out && json, VAULT_EINVALID, "vault_proof_parse: missing argument");
-    memset(out, 0, sizeof *out);
     o = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
     ENSURE(json_is_object(o), VAULT_EINVALID, "proof: not a JSON object");
     inc = json_object_get(o, "seq") != NULL;

@@ -22,7 +22,11 @@
  *    rewritten whole are found and named by their log;
  *  - a shard log's entry has a two-level proof (its log's tree at a
  *    claimed size, the claim in a city checkpoint) that checks offline,
- *    and fails when any part of it is edited or the log was tampered.
+ *    and fails when any part of it is edited or the log was tampered;
+ *  - a resident's bundle holds the record's entries of every log (v2:
+ *    each shard log's claim with its proof), verifies offline, and fails
+ *    when an entry, a claim or a proof is edited, left out or moved, or
+ *    the store was tampered.
  * (The entries that name a shard's log are this test's own: which calls
  * log where is the next step of the issue.) */
 #include "pg/pgtest.h"
@@ -732,6 +736,25 @@ static void test_proof_across_logs(void **state)
     assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 2, 8), 0);
     assert_int_equal(p.size, 8);
     proof_checks(&p, pub, 0, NULL);
+    {
+        /* the shard level of the claim at 5 (a true tree of xihu, but not
+         * the one this via entry claims) under the via of the claim at 8 */
+        vault_proof p5;
+
+        memset(&p5, 0, sizeof p5);
+        assert_int_equal(vault_audit_prove_in(&p5, v, XIHU, 2, 5), 0);
+        proof_checks(&p5, pub, 0, NULL);
+        assert_true(p5.via_seq != p.via_seq);
+        copy_proof(&q, &p);
+        q.size = p5.size;
+        memcpy(q.leaf, p5.leaf, 32);
+        memcpy(q.root, p5.root, 32);
+        q.nhashes = p5.nhashes;
+        memcpy(q.hashes, p5.hashes, p5.nhashes * 32);
+        proof_checks(&q, pub, VAULT_EINTEGRITY, "claim: city log entry");
+        vault_proof_clear(&q);
+        vault_proof_clear(&p5);
+    }
     vault_proof_clear(&p);
     assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 2, 6), VAULT_ENOTFOUND);
     assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 7, 5), VAULT_EINVALID);
@@ -772,6 +795,11 @@ static void test_proof_across_logs(void **state)
     proof_checks(&q, pub, VAULT_EINTEGRITY, "proof:");
     vault_proof_clear(&q);
     copy_proof(&q, &p);
+    assert_true(q.via_nhashes > 0);
+    q.via_hashes[0][5] ^= 1; /* the city level's path */
+    proof_checks(&q, pub, VAULT_EINTEGRITY, "proof:");
+    vault_proof_clear(&q);
+    copy_proof(&q, &p);
     free(q.checkpoint); /* no note: nothing vouches for the city root */
     q.checkpoint = NULL;
     proof_checks(&q, pub, VAULT_ENOTFOUND, NULL);
@@ -794,6 +822,270 @@ static void test_proof_across_logs(void **state)
     assert_int_equal(store_commit(v->db), 0);
     assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 2, 0), VAULT_EINTEGRITY);
     assert_non_null(strstr(vault_error_last(), "rolled back"));
+    /* the city log cut below its newest checkpoint */
+    dba_exec("pproof", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
+                       "DELETE FROM %s.audit WHERE log = '' AND pos > 3;"
+                       "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
+    assert_int_equal(vault_audit_prove_in(&p, v, GONGSHU, 1, 0), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "truncated"));
+    vault_close(v);
+}
+
+/* A log_heads entry (made with the vault's own keys) that claims xihu
+ * twice, the second head one the log does not have: verification names
+ * it, and no proof of xihu is made while a checkpoint covers it (a proof
+ * checked against the one line of the two it likes would pass). */
+static void test_proof_duplicate_claim(void **state)
+{
+    vault *v = NULL;
+    vault_proof p;
+    char *note = NULL, detail[300];
+    af_entry e;
+
+    (void)state;
+    memset(&p, 0, sizeof p);
+    make_vault("pdup");
+    assert_int_equal(open_vault(&v, "pdup"), 0);
+    append_tx(v, 1, 3, 0);
+    assert_int_equal(vault_audit_checkpoint(&note, v), 0);
+    vault_free(note);
+    assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 2, 0), 0);
+    vault_proof_clear(&p);
+    snprintf(detail, sizeof detail, "3 %064d hangzhou/xihu\n3 %064d hangzhou/xihu\n", 0, 1);
+    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
+    audit_entry_init(&e, v, NULL, AUDIT_LOG_HEADS);
+    e.detail = detail;
+    assert_int_equal(audit_append(v, &e), 0);
+    assert_int_equal(store_commit(v->db), 0);
+    expect_finding(v, VAULT_AUDIT_MALFORMED, "a log_heads entry whose claims do not parse");
+    assert_int_equal(vault_audit_checkpoint(&note, v), 0);
+    vault_free(note);
+    assert_int_equal(vault_audit_prove_in(&p, v, XIHU, 2, 0), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "malformed (a log_heads entry"));
+    vault_close(v);
+}
+
+/* ---- resident bundles across logs ---- */
+
+static const uint8_t RESIDENT[VAULT_ID_BYTES] = {0x5a, 0x5a, 1, 2, 3, 4, 5, 6,
+                                                 7, 8, 9, 10, 11, 12, 13, 14};
+
+/* n entries about RESIDENT to log (NULL: the city's), in their own
+ * transaction. */
+static void append_about(vault *v, const char *log, int n)
+{
+    af_entry e;
+    int i;
+
+    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
+    for (i = 0; i < n; i++) {
+        audit_entry_init(&e, v, NULL, "read");
+        e.detail = "a test read";
+        e.has_record = 1;
+        memcpy(e.record_id, RESIDENT, VAULT_ID_BYTES);
+        e.log = log;
+        assert_int_equal(audit_append(v, &e), 0);
+    }
+    assert_int_equal(store_commit(v->db), 0);
+}
+
+/* The bundle o (its JSON) verified with pub: the class, says. */
+static void expect_bundle(json_t *o, const char *pub, int failure, const char *says)
+{
+    char *text = json_dumps(o, JSON_COMPACT);
+    vault_audit_result ar;
+    int rc;
+
+    assert_non_null(text);
+    memset(&ar, 0, sizeof ar);
+    rc = vault_audit_verify_bundle(&ar, text, strlen(text), pub, NULL, 0, 0);
+    if (rc != (failure ? VAULT_EINTEGRITY : 0) || ar.failure != failure)
+        fail_msg("bundle: rc %d, class %d (want %d): %s", rc, ar.failure, failure, ar.message);
+    if (says && !strstr(ar.message, says))
+        fail_msg("the bundle's finding does not say \"%s\": %s", says, ar.message);
+    free(text);
+    json_decref(o);
+}
+
+/* The index of the first entry object of log (NULL: the city's). */
+static size_t entry_of(json_t *entries, const char *log)
+{
+    size_t i;
+    json_t *x;
+
+    json_array_foreach(entries, i, x) {
+        json_t *l = json_object_get(x, "log");
+
+        if (log ? (l && strcmp(json_string_value(l), log) == 0) : !l)
+            return i;
+    }
+    fail_msg("no entry of log %s", log ? log : "(city)");
+    return 0;
+}
+
+static void test_bundle_across_logs(void **state)
+{
+    vault *v = NULL;
+    char *note = NULL, *text = NULL, pub[VAULT_PUBKEY_SIZE], rid[33];
+    vault_audit_result ar;
+    json_t *o, *entries, *logs, *x;
+    size_t i, xi, gi;
+
+    (void)state;
+    make_vault("pbundle");
+    assert_int_equal(open_vault(&v, "pbundle"), 0);
+    assert_int_equal(vault_audit_pubkey(pub, sizeof pub, v), 0);
+    for (i = 0; i < 16; i++)
+        snprintf(rid + 2 * i, 3, "%02x", RESIDENT[i]);
+    append_about(v, NULL, 2);
+    append_about(v, XIHU, 3);
+    append_tx(v, 1, 2, 1); /* entries about no record, in every log */
+    append_about(v, GONGSHU, 1);
+    assert_int_equal(vault_audit_checkpoint(&note, v), 0); /* claims xihu 5, gongshu 2 */
+    vault_free(note);
+    append_about(v, XIHU, 1); /* after the claim: later */
+
+    assert_int_equal(vault_audit_bundle(&text, v, rid), 0);
+    assert_int_equal(vault_audit_verify_bundle(&ar, text, strlen(text), pub, NULL, 0, 0), 0);
+    assert_int_equal(ar.failure, VAULT_AUDIT_OK);
+    assert_non_null(strstr(ar.message, "ok: 6 entries of record"));
+    assert_non_null(strstr(ar.message, "the 2 shard log trees it claims"));
+    /* the bundle's own entry (city, after the checkpoint) and xihu's 6th */
+    assert_non_null(strstr(ar.message, "2 later entries"));
+    o = json_loads(text, 0, NULL);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "bundle")), "libvault-bundle/v2");
+    {
+        const char *st = json_string_value(json_object_get(o, "statement"));
+
+        /* gongshu's 2nd entry and xihu's first three are the resident's */
+        if (!strstr(st, " hangzhou/gongshu\nseqs 2\nlog 5 ") ||
+            !strstr(st, " hangzhou/xihu\nseqs 1 2 3\nlater 2\n") ||
+            strncmp(st, "libvault-bundle/v2\n", 19) != 0)
+            fail_msg("the statement: %s", st);
+    }
+    entries = json_object_get(o, "entries");
+    logs = json_object_get(o, "logs");
+    assert_int_equal(json_array_size(entries), 6);
+    assert_int_equal(json_array_size(logs), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(logs, 0), "log")),
+                        GONGSHU);
+    gi = entry_of(entries, GONGSHU);
+    xi = entry_of(entries, XIHU);
+    assert_true(entry_of(entries, NULL) == 0 && gi == 2 && xi == 3);
+    vault_free(text);
+
+    /* an outsider's copy, edited: every part is held */
+    expect_bundle(json_deep_copy(o), pub, VAULT_AUDIT_OK, NULL);
+    x = json_deep_copy(o);
+    json_array_remove(json_object_get(x, "entries"), xi + 1);
+    expect_bundle(x, pub, VAULT_AUDIT_MISSING, "log hangzhou/xihu: entry 2: missing");
+    x = json_deep_copy(o);
+    json_array_remove(json_object_get(x, "entries"), gi);
+    expect_bundle(x, pub, VAULT_AUDIT_MISSING, "log hangzhou/gongshu: entry");
+    x = json_deep_copy(o);
+    {
+        /* a xihu entry moved before gongshu's */
+        json_t *e = json_incref(json_array_get(json_object_get(x, "entries"), xi));
+
+        json_array_remove(json_object_get(x, "entries"), xi);
+        json_array_insert_new(json_object_get(x, "entries"), gi, e);
+    }
+    expect_bundle(x, pub, VAULT_AUDIT_REORDERED, "reordered");
+    x = json_deep_copy(o);
+    json_object_set_new(json_array_get(json_object_get(x, "entries"), xi), "log",
+                        json_string(GONGSHU));
+    expect_bundle(x, pub, VAULT_AUDIT_REORDERED, NULL); /* gongshu's after xihu's */
+    x = json_deep_copy(o);
+    json_array_remove(json_object_get(x, "logs"), 1); /* xihu's claim left out */
+    expect_bundle(x, pub, VAULT_AUDIT_MODIFIED, "not in a shard log whose tree the bundle proves");
+    x = json_deep_copy(o);
+    json_object_set_new(json_array_get(json_object_get(x, "logs"), 1), "size", json_integer(6));
+    expect_bundle(x, pub, VAULT_AUDIT_MODIFIED, "names another tree");
+    x = json_deep_copy(o);
+    {
+        json_t *via = json_object_get(json_array_get(json_object_get(x, "logs"), 1), "via");
+
+        json_object_set_new(via, "seq", json_integer(json_integer_value(
+                                             json_object_get(via, "seq")) - 1));
+    }
+    expect_bundle(x, pub, VAULT_AUDIT_MODIFIED, "is not that entry");
+    x = json_deep_copy(o);
+    {
+        json_t *via = json_object_get(json_array_get(json_object_get(x, "logs"), 1), "via");
+        json_t *hs = json_object_get(via, "hashes");
+
+        assert_true(json_array_size(hs) > 0);
+        json_array_set_new(hs, 0, json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+    }
+    expect_bundle(x, pub, VAULT_AUDIT_MODIFIED, "its claim's inclusion proof");
+    x = json_deep_copy(o);
+    {
+        /* a xihu entry's proof hash changed */
+        json_t *hs = json_object_get(json_array_get(json_object_get(x, "entries"), xi), "hashes");
+
+        assert_true(json_array_size(hs) > 0);
+        json_array_set_new(hs, 0, json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+    }
+    expect_bundle(x, pub, VAULT_AUDIT_MODIFIED, "the root the city log claims");
+    x = json_deep_copy(o);
+    json_object_set_new(x, "bundle", json_string("libvault-bundle/v1"));
+    expect_bundle(x, pub, VAULT_AUDIT_MALFORMED, "exactly the keys");
+    json_decref(o);
+
+    /* a second checkpoint claims xihu at 6; an older claim of xihu (at 5),
+     * with a valid proof in the same signed tree, put in as the claim of
+     * the tree the statement names: refused */
+    assert_int_equal(vault_audit_checkpoint(&note, v), 0);
+    vault_free(note);
+    assert_int_equal(vault_audit_bundle(&text, v, rid), 0);
+    o = json_loads(text, 0, NULL);
+    vault_free(text);
+    assert_non_null(o);
+    expect_bundle(json_deep_copy(o), pub, VAULT_AUDIT_OK, NULL);
+    {
+        vault_proof old;
+        char *pj = NULL;
+        json_t *po, *via;
+
+        memset(&old, 0, sizeof old);
+        assert_int_equal(vault_audit_prove_in(&old, v, XIHU, 2, 5), 0);
+        assert_int_equal(old.size, 5);
+        assert_int_equal(vault_proof_json(&pj, &old), 0);
+        po = json_loads(pj, 0, NULL);
+        assert_non_null(po);
+        via = json_object_get(po, "via");
+        x = json_deep_copy(o);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(
+                             json_object_get(x, "logs"), 1), "size")), 6);
+        json_object_del(via, "size");
+        json_object_del(via, "root");
+        json_object_set(json_array_get(json_object_get(x, "logs"), 1), "via", via);
+        expect_bundle(x, pub, VAULT_AUDIT_MODIFIED, "does not claim the tree the statement names");
+        json_decref(po);
+        vault_free(pj);
+        vault_proof_clear(&old);
+    }
+    json_decref(o);
+
+    /* a DBA takes a xihu entry about the resident out of the report index:
+     * the pass finds it */
+    dba_exec("pbundle", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
+                        "UPDATE %s.audit SET record_id = NULL"
+                        " WHERE log = 'hangzhou/xihu' AND pos = 2;"
+                        "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
+    assert_int_equal(vault_audit_bundle(&text, v, rid), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "the report index does not list it"));
+    /* and changes a xihu entry inside the claimed tree */
+    dba_exec("pbundle", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
+                        "UPDATE %s.audit SET record_id = '\\x5a5a0102030405060708090a0b0c0d0e'"
+                        " WHERE log = 'hangzhou/xihu' AND pos = 2;"
+                        "UPDATE %s.audit SET entry = set_byte(entry, length(entry) - 1,"
+                        " get_byte(entry, length(entry) - 1) # 1)"
+                        " WHERE log = 'hangzhou/xihu' AND pos = 4;"
+                        "ALTER TABLE %s.audit ENABLE TRIGGER audit_no_change");
+    assert_int_equal(vault_audit_bundle(&text, v, rid), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "log hangzhou/xihu"));
     vault_close(v);
 }
 
@@ -805,6 +1097,8 @@ int main(void)
         cmocka_unit_test(test_reports_across_logs),
         cmocka_unit_test(test_export_across_logs),
         cmocka_unit_test(test_proof_across_logs),
+        cmocka_unit_test(test_proof_duplicate_claim),
+        cmocka_unit_test(test_bundle_across_logs),
     };
 
     return pgtest_run("test_pg_logs", tests, sizeof tests / sizeof tests[0]);

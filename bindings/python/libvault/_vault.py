@@ -1198,11 +1198,11 @@ class Vault:
         ``log`` names a shard log of a PostgreSQL vault (as reports show
         it): the proof then has two levels, ``log`` and ``via`` keys
         (docs/audit-format.md, "Proofs across logs"); ``size`` is a size
-        the city log claims for that log (0: the smallest claim covering
+        the city log claims for that log (0: the earliest claim covering
         ``seq``), and :class:`~libvault.NotFound` until a signed checkpoint
         covers such a claim.
         """
-        if log:
+        if log is not None:
             return self._proof(_n.lib.vault_audit_prove_in, seq, size, _b(log, "log"))
         return self._proof(_n.lib.vault_audit_prove, seq, size)
 
