@@ -1090,11 +1090,16 @@ VAULT_API int vault_proof_check(const vault_proof *p, const char *pubkey,
  * over entries 1 .. its size, every entry checked as vault_audit_verify
  * checks it first.  Entries newer than that checkpoint are not in it
  * (write one with vault_audit_checkpoint first to include them).  A record
- * without entries gives a bundle of none, which still proves that.
- * Logged first as action "audit_bundle", filed under the record.
- * VAULT_EINVALID for a bad id, VAULT_ENOTFOUND when no checkpoint is
- * stored, VAULT_EINTEGRITY when the log or its report index fails a check
- * (no bundle of damaged data is made), VAULT_ELIMIT beyond 65536 entries.
+ * without entries gives a bundle of none, which still proves that.  Where
+ * the store keeps shard logs and the checkpoint claims some, the bundle is
+ * libvault-bundle/v2 (docs/audit-format.md §11 "Shard logs"): the
+ * record's entries of every log, each shard log read up to its largest
+ * claim in the checkpoint and proved in that tree, the claim proved in
+ * the checkpoint.  Logged first as action "audit_bundle", filed under the
+ * record.  VAULT_EINVALID for a bad id, VAULT_ENOTFOUND when no checkpoint
+ * is stored, VAULT_EINTEGRITY when a log or its report index fails a check
+ * (no bundle of damaged data is made), VAULT_ELIMIT beyond 65536 entries
+ * or 4096 claimed shard logs.
  * In client mode, vaultd's /v1/audit/bundle (auditors only).  Blocks
  * while another writer holds the store. */
 VAULT_API int vault_audit_bundle(char **out, vault *v, const char *record_id) VAULT_CHECK;

@@ -8,7 +8,10 @@
  * so a trimmed index gives VAULT_EINTEGRITY, never a short bundle.  When
  * the policy pins witnesses, the checkpoint is the newest stored one that
  * carries the policy's quorum of their cosignatures, and the statement
- * counts the record's entries after it ("later").  The pure part is
+ * counts the record's entries after it ("later").  Where the store keeps
+ * shard logs, the same pass follows the city log's claims of them, and
+ * each claimed shard log is then read to its largest claim the same way
+ * (a v2 bundle: docs/audit-format.md §11 "Shard logs").  The pure part is
  * audit/audit_bundle.c. */
 #include <stdlib.h>
 #include <string.h>
@@ -49,14 +52,14 @@ typedef struct claim_prover {
 } claim_prover;
 
 /* A shard log the checkpoint claims (docs/audit-format.md §11 "Shard
- * logs"): its newest claim in the city tree, and the record's entries in
+ * logs"): its largest claim in the city tree, and the record's entries in
  * the tree claimed. */
 typedef struct shard_part {
     char log[STORE_LOG_MAX + 1];
     uint8_t root[32];
     claim_prover *via;
     rec_part p;          /* p.size: the claimed size */
-    af_claims all;       /* every claim of it in the checkpoint's tree */
+    af_claims all;       /* every claim of it in the checkpoint's tree (none larger) */
 } shard_part;
 
 typedef struct bundle_ctx {
@@ -259,7 +262,10 @@ static void prover_free(claim_prover *p)
 
 /* A log_heads entry of the city log at seq (in the checkpoint's tree;
  * `before` the tree of the entries before it): each shard log it claims
- * now has its newest claim here, proved from here on. */
+ * at least as far as any claim before (claims only grow; a smaller one
+ * would hide the entries between) has its largest claim here, proved from
+ * here on (the first claim of the largest size is the one proved).  Every
+ * claim of a log is kept for its pass. */
 static int claims_met(bundle_ctx *c, uint64_t seq, const uint8_t *entry, size_t len,
                       const af_merkle *before)
 {
@@ -284,23 +290,28 @@ static int claims_met(bundle_ctx *c, uint64_t seq, const uint8_t *entry, size_t 
     memcpy(np->bytes, entry, len);
     GUARD(af_prover_inclusion(&np->pr, seq - 1, c->size));
     GUARD(af_prover_resume(&np->pr, before));
+    /* owned by the list from here on, whatever fails below */
     GUARD(vault__grow((void **)&c->cp, &c->cpcap, c->ncp + 1, sizeof *c->cp, 8));
+    c->cp[c->ncp++] = np;
+    np = NULL;
     for (i = 0; i < cl.n; i++) {
+        ENSURE(part_for(c, cl.c[i].origin, 0) || c->nsh < AF_BUNDLE_LOGS_MAX, VAULT_ELIMIT,
+               "bundle: the city log claims more than %d shard logs", AF_BUNDLE_LOGS_MAX);
         sp = part_for(c, cl.c[i].origin, 1);
         ENSURE(sp, VAULT_ENOMEM, "out of memory");
-        if (sp->via)
-            sp->via->refs--;
-        sp->via = np;
-        np->refs++;
-        sp->p.size = cl.c[i].size;
-        memcpy(sp->root, cl.c[i].root, 32);
         GUARD(vault__grow((void **)&sp->all.c, &sp->all.cap, sp->all.n + 1, sizeof *sp->all.c,
                           8));
         sp->all.c[sp->all.n++] = cl.c[i];
+        if (sp->via && cl.c[i].size <= sp->p.size)
+            continue; /* an earlier claim reaches as far: it stays the one proved */
+        if (sp->via)
+            sp->via->refs--;
+        sp->via = c->cp[c->ncp - 1];
+        sp->via->refs++;
+        sp->p.size = cl.c[i].size;
+        memcpy(sp->root, cl.c[i].root, 32);
     }
-    c->cp[c->ncp++] = np;
-    np = NULL;
-    /* the claim entries no shard log's newest claim is in any more */
+    /* the claim entries no shard log's largest claim is in any more */
     for (i = j = 0; i < c->ncp; i++) {
         if (c->cp[i]->refs)
             c->cp[j++] = c->cp[i];
@@ -387,9 +398,9 @@ cleanup:
     return rc;
 }
 
-/* Every shard log: the record's entries in the tree its newest claim
- * names (verified up to there), or, for a log the checkpoint claims
- * nothing of, counted later. */
+/* Every shard log: the record's entries in the tree its largest claim
+ * names (verified up to there, against every claim of it), or, for a log
+ * the checkpoint claims nothing of, counted later. */
 static int shards_read(bundle_ctx *c)
 {
     int rc = VAULT_OK;
@@ -413,13 +424,8 @@ static int shards_read(bundle_ctx *c)
         pass.c = c;
         pass.p = &sp->p;
         {
-            /* checked against every claim of it up to the newest's size */
-            size_t j, m = 0;
-
-            for (j = 0; j < sp->all.n; j++)
-                if (sp->all.c[j].size <= sp->p.size)
-                    sp->all.c[m++] = sp->all.c[j];
-            sp->all.n = m;
+            /* checked against every claim of it (the largest is the one
+             * proved: none is beyond it) */
             af_claims_sort(&sp->all);
             af_verifier_init(&pass.ver, sp->all.c, sp->all.n);
             rc = store_audit_scan_in(c->v->db, sp->log, 0, shard_fn, &pass);

@@ -1194,6 +1194,7 @@ static int glass(glass_ctx *c)
     }
     ENSURE(rc != VAULT_ENOTFOUND, VAULT_ENOTFOUND, "no record %s", hex);
     GUARD(rc);
+    vault__route(v, c->rid, rec.jurisdiction);
     ENSURE(policy_jurisdiction_within(rec.jurisdiction, s->jurisdiction) ||
                name_listed(s->role, bg->any_jurisdiction, bg->nany_jurisdiction),
            VAULT_EDENIED, "break-glass is bounded to your own jurisdiction %s; the record lies "

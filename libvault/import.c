@@ -513,6 +513,7 @@ static int write_record(importer *im, prepared *p)
     audit_entry_init(&e, im->v, im->s, "create");
     e.has_record = 1;
     memcpy(e.record_id, p->rec.id, VAULT_ID_BYTES);
+    vault__route(im->v, p->rec.id, p->rec.jurisdiction);
     e.fields = p->af;
     e.nfields = p->naf;
     e.detail = p->detail;

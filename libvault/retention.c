@@ -292,6 +292,7 @@ static int load_state(int *state, record_row *r, vault *v, const uint8_t *id)
     GUARD(rc = record_erased(&rx, r));
     *state = rc == 1 ? 1 : 2;
     rc = VAULT_OK;
+    vault__route(v, id, r->jurisdiction); /* its erase entries go to its shard's log */
 cleanup:
     return rc;
 }

@@ -60,6 +60,7 @@ static int rotate_record(void *arg, const store_record *row)
     record_ctx rx = vault__record_ctx(c->v);
 
     GUARD(record_copy(&c->row, row));
+    vault__route(c->v, c->row.id, c->row.jurisdiction);
     rc = record_erased(&rx, &c->row);
     GUARD(rc);
     if (rc == 1) {

@@ -367,6 +367,8 @@ static int record_lookup(uint8_t id[VAULT_ID_BYTES], record_row *rec, vault *v,
     if (rc == VAULT_EINTEGRITY) /* logged; nothing of the record is used */
         return log_refusal(v, s, action, id, NULL, "record failed its integrity check", NULL,
                            AF_OUTCOME_ERROR, rc);
+    if (rc == VAULT_OK)
+        vault__route(v, id, rec->jurisdiction); /* its entries go to its shard's log */
     return rc;
 }
 
@@ -680,6 +682,7 @@ static int add_record(char *out_id, size_t out_id_size, vault_session *s, const 
     audit_entry_init(&e, s->v, s, canary ? "canary_add" : "create");
     e.has_record = 1;
     memcpy(e.record_id, id, VAULT_ID_BYTES);
+    vault__route(s->v, id, rec.jurisdiction);
     e.fields = af;
     e.nfields = n;
     e.detail = why.text;
@@ -1237,6 +1240,7 @@ int vault_record_find(char **out, size_t *out_count, vault_session *s, const cha
 
             GUARD(record_load(&rec, &rx, rid));
         }
+        vault__route(s->v, rid, rec.jurisdiction);
         vault__id_format(canon, rid);
         (void)decide(&d, s, VAULT_ACTION_SEARCH, canon, rec.jurisdiction, f->name);
         (void)decide(&rd, s, VAULT_ACTION_READ, canon, rec.jurisdiction, f->name);

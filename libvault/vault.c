@@ -1025,3 +1025,29 @@ cleanup:
     free(src);
     return rc;
 }
+
+void vault__route(vault *v, const uint8_t id[VAULT_ID_BYTES], const char *jurisdiction)
+{
+    size_t n;
+
+    if (!v || !v->db || !store_many_logs(v->db) || !jurisdiction || !*jurisdiction) {
+        if (v)
+            v->route_log[0] = '\0';
+        return;
+    }
+    n = store_shard_len(jurisdiction);
+    if (n >= sizeof v->route_log) {
+        v->route_log[0] = '\0';
+        return;
+    }
+    memcpy(v->route_id, id, VAULT_ID_BYTES);
+    memcpy(v->route_log, jurisdiction, n);
+    v->route_log[n] = '\0';
+}
+
+const char *vault__routed(const vault *v, const uint8_t id[VAULT_ID_BYTES])
+{
+    if (!v->route_log[0] || memcmp(v->route_id, id, VAULT_ID_BYTES) != 0) /* memcmp ok: not secret */
+        return NULL;
+    return v->route_log;
+}

@@ -68,6 +68,10 @@ struct vault {
     /* The decoy records' ids, sorted (canary.c), loaded with the policy. */
     uint8_t *canaries;
     size_t ncanaries;
+    /* The record last loaded or created and the shard log its entries go
+     * to (vault__route; route_log "" for none). */
+    uint8_t route_id[VAULT_ID_BYTES];
+    char route_log[VAULT_JURISDICTION_MAX + 1];
 };
 
 /* One pending alarm (the strings copied: the session may be gone). */
@@ -103,6 +107,19 @@ int vault__lock(vault *v) VAULT_MUST_CHECK;
 void vault__exit(vault *v, int entered);
 /* Free what a refresh inside the last transaction replaced (vault.c). */
 void vault__retired_free(vault *v);
+
+/* Where an entry about a record goes (docs/postgresql.md "Per-shard
+ * chains"): where the store keeps shard logs, the log of the record's
+ * shard (the first two segments of its jurisdiction, store_shard_len).
+ * A call that has loaded a record (its row MAC checked) or created one
+ * names it here; audit_append sends an entry about that record that names
+ * no log of its own to that log (vault__routed), and any other entry to
+ * the city log.  Where an entry is kept decides which chain and lock it
+ * takes, not what it proves: every log is verified alike.  A no-op for a
+ * store of one log. */
+void vault__route(vault *v, const uint8_t id[VAULT_ID_BYTES], const char *jurisdiction);
+/* The log vault__route named for record id, or NULL (the city log). */
+const char *vault__routed(const vault *v, const uint8_t id[VAULT_ID_BYTES]);
 
 /* ---- session.c, for other modules acting for a session ---- */
 

@@ -593,6 +593,183 @@ typedef struct fixture {
     char id[VAULT_ID_HEX_SIZE], id2[VAULT_ID_HEX_SIZE];
 } fixture;
 
+/* ---- v2: shard logs (docs/audit-format.md §11 "Shard logs") ------------ */
+
+#define V2_SEED VAULT_SOURCE_DIR "/fuzz/corpus/fuzz_bundle/gen-v2-logs.json"
+
+static json_t *v2_json(void)
+{
+    char *t = slurp(V2_SEED, NULL);
+    json_t *o = json_loads(t, 0, NULL);
+
+    free(t);
+    assert_non_null(o);
+    return o;
+}
+
+/* o's statement replaced by text, signed again by the vector key. */
+static json_t *resigned(json_t *o, const char *text, const vkey *k)
+{
+    uint8_t sig[AF_BUNDLE_SIG_BYTES];
+    char b64[128];
+
+    assert_int_equal(af_bundle_sign(sig, text, strlen(text), k->name, k->sk), 0);
+    assert_int_equal(vc_bin2b64(b64, sizeof b64, sig, sizeof sig), 0);
+    json_object_set_new(o, "statement", json_string(text));
+    json_object_set_new(o, "signature", json_string(b64));
+    return o;
+}
+
+/* The seed's statement with `from` replaced by `to` (both must be there). */
+static char *statement_with(json_t *o, const char *from, const char *to)
+{
+    const char *st = json_string_value(json_object_get(o, "statement"));
+    const char *at = strstr(st, from);
+    char *out;
+
+    size_t head, tl, rest;
+
+    assert_non_null(at);
+    head = (size_t)(at - st);
+    tl = strlen(to);
+    rest = strlen(at + strlen(from));
+    out = malloc(head + tl + rest + 1);
+    assert_non_null(out);
+    memcpy(out, st, head);
+    memcpy(out + head, to, tl);
+    memcpy(out + head + tl, at + strlen(from), rest + 1);
+    return out;
+}
+
+static void expect_statement(const char *from, const char *to, const vkey *k, int cls,
+                             const char *what)
+{
+    json_t *o = v2_json();
+    char *st = statement_with(o, from, to);
+
+    expect(resigned(o, st, k), k, cls, cls == AF_MODIFIED ? 4 : 0, what);
+    free(st);
+}
+
+static void test_shard_logs_v2(void **state)
+{
+    vkey k;
+    json_t *o, *x;
+    const char *st;
+    af_verify_result r;
+    char *t;
+
+    (void)state;
+    vector_key(&k);
+    o = v2_json();
+    st = json_string_value(json_object_get(o, "statement"));
+    /* the writer's statement: the city log's list, then the one shard log's */
+    assert_int_equal(strncmp(st, "libvault-bundle/v2\nlibvault.test/vectors\n4\n", 42), 0);
+    assert_non_null(strstr(st, "\nseqs 1\nlog 3 "));
+    {
+        static const char tail[] = " hangzhou/xihu\nseqs 1 3\n";
+
+        assert_int_equal(strcmp(st + strlen(st) - (sizeof tail - 1), tail), 0);
+    }
+    t = dumps(o);
+    assert_int_equal(verify(&r, t, &k, NULL, 0, 0), AF_OK);
+    assert_non_null(strstr(r.message, "ok: 3 entries of record"));
+    assert_non_null(strstr(r.message, "the 1 shard log trees it claims"));
+    assert_int_equal(r.entries, 3);
+    free(t);
+    json_decref(o);
+
+    /* the statement's shard-log lines */
+    expect_statement(" hangzhou/xihu\nseqs 1 3\n", " hangzhou/xihu\nseqs 1 3", &k, AF_MALFORMED,
+                     "not followed by its \"seqs\" line"); /* no newline at the end */
+    expect_statement("\nseqs 1\nlog 3 ", "\nseqs 1\nlog 3", &k, AF_MALFORMED,
+                     "a \"log\" line is not");
+    expect_statement("\nlog 3 ", "\nlog 0 ", &k, AF_MALFORMED, "a \"log\" line is not");
+    expect_statement(" hangzhou/xihu\nseqs 1 3\n",
+                     " hangzhou/xihu\nseqs 1 3\nlog 1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= "
+                     "hangzhou/aaa\nseqs\n", &k, AF_MALFORMED, "not in ascending order");
+    expect_statement(" hangzhou/xihu\nseqs 1 3\n",
+                     " hangzhou/xihu\nseqs 1 3\nlog 1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= "
+                     "hangzhou/xihu\nseqs\n", &k, AF_MALFORMED, "not in ascending order");
+    expect_statement(" hangzhou/xihu\nseqs 1 3\n", " hangzhou/xihu\n", &k, AF_MALFORMED,
+                     "not followed by its \"seqs\" line");
+    expect_statement(" hangzhou/xihu\nseqs 1 3\n", " hangzhou/xihu\nseqs 1 4\n", &k,
+                     AF_MALFORMED, "not followed by its \"seqs\" line"); /* 4 > its size 3 */
+    expect_statement(" hangzhou/xihu\nseqs 1 3\n", " hangzhou/xihu\nseqs 1 3\nlater 2\nx\n", &k,
+                     AF_MALFORMED, "text after the last line");
+    expect_statement(" hangzhou/xihu\nseqs 1 3\n", " hangzhou/xihu\nseqs 1 3\nlater 0\n", &k,
+                     AF_MALFORMED, "the last line is not \"later\"");
+    /* a v1 statement with shard-log lines is malformed */
+    expect_statement("libvault-bundle/v2\n", "libvault-bundle/v1\n", &k, AF_MALFORMED,
+                     "line 7 is not");
+    {
+        /* v2 with no shard log; a v1 statement in a v2 bundle */
+        o = v2_json();
+        st = json_string_value(json_object_get(o, "statement"));
+        t = strndup(st, (size_t)(strstr(st, "\nlog ") - st) + 1);
+        assert_non_null(t);
+        expect(resigned(json_deep_copy(o), t, &k), &k, AF_MALFORMED, 0, "names no shard log");
+        t[strlen("libvault-bundle/v")] = '1';
+        expect(resigned(o, t, &k), &k, AF_MODIFIED, 4, "another version");
+        free(t);
+    }
+    {
+        /* a log of which the statement lists nothing, with an object */
+        json_t *lg;
+
+        o = v2_json();
+        t = statement_with(o, "\nlog 3 ", "\nlog 3 ");
+        free(t);
+        t = statement_with(o, " hangzhou/xihu\nseqs 1 3\n",
+                           " hangzhou/xihu\nseqs 1 3\nlog 3 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+                           " hangzhou/zz\nseqs\n");
+        resigned(o, t, &k);
+        free(t);
+        lg = json_deep_copy(json_array_get(json_object_get(o, "logs"), 0));
+        json_object_set_new(lg, "log", json_string("hangzhou/zz"));
+        json_object_set_new(lg, "root",
+                            json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+        json_array_append_new(json_object_get(o, "logs"), lg);
+        expect(json_deep_copy(o), &k, AF_MALFORMED, 0, "has no place in \"logs\"");
+        /* without the object it holds */
+        json_array_remove(json_object_get(o, "logs"), 1);
+        t = dumps(o);
+        assert_int_equal(verify(&r, t, &k, NULL, 0, 0), AF_OK);
+        assert_non_null(strstr(r.message, "the 2 shard log trees it claims"));
+        free(t);
+        json_decref(o);
+    }
+    /* entries and logs edited */
+    o = v2_json();
+    json_object_set_new(json_array_get(entries(o), 1), "log", json_string("hangzhou/nowhere"));
+    expect(o, &k, AF_MODIFIED, 1, "not in a shard log whose tree the bundle proves");
+    o = v2_json();
+    json_object_set_new(json_array_get(entries(o), 1), "log", json_string(""));
+    expect(o, &k, AF_MALFORMED, 2, "is not {[log,] seq, entry, hashes}");
+    o = v2_json();
+    json_object_del(json_array_get(entries(o), 2), "log"); /* xihu's entry 3 said the city's */
+    expect(o, &k, AF_REORDERED, 3, "reordered");
+    o = v2_json();
+    x = json_incref(json_array_get(entries(o), 0));
+    json_array_remove(entries(o), 0);
+    json_array_append_new(entries(o), x); /* the city entry after the shard log's */
+    expect(o, &k, AF_REORDERED, 1, "reordered");
+    o = v2_json();
+    json_array_append(json_object_get(o, "logs"),
+                      json_array_get(json_object_get(o, "logs"), 0));
+    expect(o, &k, AF_MALFORMED, 0, "not in ascending order of name");
+    o = v2_json();
+    json_object_del(o, "logs");
+    expect(o, &k, AF_MALFORMED, 0, "exactly the keys");
+    o = v2_json();
+    json_array_remove(entries(o), 2);
+    expect(o, &k, AF_MISSING, 3, "log hangzhou/xihu: entry 3: missing");
+    o = v2_json();
+    x = json_object_get(json_array_get(json_object_get(o, "logs"), 0), "via");
+    json_object_set_new(x, "seq", json_integer(2));
+    expect(o, &k, AF_MODIFIED, 2, "is not that entry");
+}
+
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -1004,6 +1181,7 @@ int main(void)
         cmocka_unit_test(test_vector),
         cmocka_unit_test(test_tampering),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_shard_logs_v2),
         cmocka_unit_test_setup_teardown(test_vault_bundle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trimmed_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tampered_entry, setup, teardown),

@@ -62,6 +62,7 @@ int af_bundle_statement(char **out, const char *origin, uint64_t size, const uin
     for (i = 0; i < nlogs; i++) {
         ENSURE(logs[i].log && *logs[i].log && strlen(logs[i].log) <= 255 &&
                    !strchr(logs[i].log, '\n') && (logs[i].seqs || logs[i].n == 0) &&
+                   logs[i].size >= 1 &&
                    (i == 0 || strcmp(logs[i].log, logs[i - 1].log) > 0),
                VAULT_EINVALID, "bundle: shard log %zu is not valid or not in order", i);
         total += logs[i].n;
@@ -415,7 +416,8 @@ static int statement_parse(statement *st, af_verify_result *r, const char *t, si
     while (st->v2 && p != end && end - p > 4 && memcmp(p, "log ", 4) == 0) { /* memcmp ok: not secret */
         if (st->nlists > AF_BUNDLE_LOGS_MAX)
             return BAD("more than 4096 shard logs");
-        (void)next_line(&l, &e, &p, end);
+        if (!next_line(&l, &e, &p, end))
+            return BAD("a \"log\" line without its newline");
         if (list_add(st) < 0)
             return VAULT_ENOMEM;
         list = &st->lists[st->nlists - 1];
@@ -586,6 +588,10 @@ static int check_logs(vstate *s, json_t *arr)
             return af_verify_set(r, AF_MODIFIED, 0,
                                  "log %.80s: modified (the log's signed statement names another "
                                  "tree of it, or none)", name);
+        if (list->n == 0)
+            return af_verify_set(r, AF_MALFORMED, 0,
+                                 "bundle: malformed (logs[%zu]: log %.80s, of which the "
+                                 "statement lists no entry, has no place in \"logs\")", i, name);
         vseq = (uint64_t)json_integer_value(json_object_get(via, "seq"));
         if (af_entry_check(&inner, s->buf, got) != VAULT_OK || inner != vseq) {
             vault__err_clear();
@@ -612,7 +618,7 @@ static int check_logs(vstate *s, json_t *arr)
                                  "log %.80s: modified (its claim's inclusion proof does not lead "
                                  "to the checkpoint's root)", name);
         }
-        list->proved = 1;
+        list->proved = 1; /* (names ascend: one object a log) */
     }
     return AF_OK;
 }

@@ -733,8 +733,13 @@ int audit_append(vault *v, af_entry *e)
     ENSURE(!t->broken || t->sealing, VAULT_ESTATE,
            "audit: sealing failed in this transaction; rolled back");
     /* Its log: the one it names where the store keeps shard logs, else
-     * the city log (a vault file is one shard). */
-    GUARD(chain_for(&ch, t, store_many_logs(v->db) ? e->log : NULL));
+     * its record's shard (vault__route), else the city log (a vault file
+     * is one shard). */
+    if (store_many_logs(v->db))
+        GUARD(chain_for(&ch, t, e->log ? e->log
+                                : e->has_record ? vault__routed(v, e->record_id) : NULL));
+    else
+        GUARD(chain_for(&ch, t, NULL));
     e->version = AF_VERSION_2; /* every new entry */
     e->seq = 0; /* numbered when sealed */
     e->time_us = now_us();

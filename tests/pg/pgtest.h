@@ -6,13 +6,13 @@
  * on it (below the API, so that checking adds no audit entry), and the
  * writer processes the crash and rotation tests kill or run beside.
  *
- * Phase 1 keeps one audit chain per vault.  The records are spread over 3
- * districts, which are 3 shards (the shard column: the first two segments
- * of the jurisdiction); when phase 2 gives each shard its own chain, the
- * same checks run per shard: scan_linear over each shard's chain
- * (positions 1..N_shard), the entry count per shard = the acknowledged
- * operations on that shard's records, and check_tables' per-shard record
- * counts stay as they are. */
+ * The records are spread over 3 districts, which are 3 shards (the shard
+ * column: the first two segments of the jurisdiction), and each shard has
+ * its own audit chain (docs/postgresql.md "Per-shard chains"): the entries
+ * about a record are in its shard's log, the rest in the city log.  The
+ * checks run per log: scan_linear over each log's chain (positions
+ * 1..N of that log), audit_count the entries of every log together, and
+ * check_tables' per-shard record counts. */
 #ifndef VAULT_PGTEST_H
 #define VAULT_PGTEST_H
 
@@ -27,6 +27,7 @@
 
 #include <libpq-fe.h>
 
+#include "audit/audit_claims.h"
 #include "audit/audit_format.h"
 #include "crypto.h"
 #include "record.h"
@@ -396,11 +397,45 @@ static inline void check_tables(model *m)
     }
 }
 
+/* How far scan_linear has read each log (a log not listed: from 1). */
+#define LOGS_MAX 64
+typedef struct log_marks {
+    char name[LOGS_MAX][STORE_LOG_MAX + 1];
+    int64_t pos[LOGS_MAX];
+    size_t n;
+} log_marks;
+
+static inline int64_t *mark_of(log_marks *m, const char *log)
+{
+    size_t i;
+
+    for (i = 0; i < m->n; i++)
+        if (strcmp(m->name[i], log) == 0)
+            return &m->pos[i];
+    assert_true(m->n < LOGS_MAX);
+    snprintf(m->name[m->n], sizeof m->name[m->n], "%s", log);
+    m->pos[m->n] = 0;
+    return &m->pos[m->n++];
+}
+
+static inline int64_t marks_total(const log_marks *m)
+{
+    int64_t n = 0;
+    size_t i;
+
+    for (i = 0; i < m->n; i++)
+        n += m->pos[i];
+    return n;
+}
+
 typedef struct linear_ctx {
     int64_t next;
+    uint64_t total;       /* entries scanned, every log */
+    size_t logs;          /* logs that have entries */
     int bad;
     uint64_t creates;     /* "create" entries, outcome ok */
     uint64_t rotate_errs; /* "key_rotate" entries that failed */
+    uint64_t heads;       /* "log_heads" entries: the city log's claims of the shard heads */
     model *m;
     uint8_t (*created)[VAULT_ID_BYTES];
     size_t ncreated, cap;
@@ -433,20 +468,40 @@ static inline int linear_fn(void *arg, int64_t pos, const uint8_t *entry, size_t
     }
     if (strcmp(e.action, "key_rotate") == 0 && e.outcome != AF_OUTCOME_OK)
         c->rotate_errs++;
+    if (strcmp(e.action, AF_ACTION_LOG_HEADS) == 0)
+        c->heads++;
     free(storage);
     c->next++;
     return c->created || !c->cap ? 0 : -1;
 }
 
-/* Scan entries after `after`; lc->next must then be after + 1. */
-static inline void scan_linear(vault *v, int64_t after, linear_ctx *lc)
+/* Scan every log's entries after the mark for it (marks NULL: from 1),
+ * each log linear by itself, and move the marks to each log's end. */
+static inline void scan_linear(vault *v, log_marks *marks, linear_ctx *lc)
 {
+    log_marks from_start;
+    store_log_list l;
+    size_t i;
     int rc;
 
-    lc->next = after + 1;
-    rc = TU_SNAP(v->db, store_audit_scan(v->db, after, linear_fn, lc));
-    if (rc != 0 || lc->bad)
-        fail_msg("the audit log is not linear at position %lld (rc %d)", (long long)lc->next, rc);
+    memset(&from_start, 0, sizeof from_start);
+    memset(&l, 0, sizeof l);
+    if (!marks)
+        marks = &from_start;
+    assert_int_equal(TU_SNAP(v->db, store_audit_log_list(&l, v->db, 0)), 0);
+    lc->logs = l.n;
+    for (i = 0; i < l.n; i++) {
+        int64_t *at = mark_of(marks, l.log[i].name);
+
+        lc->next = *at + 1;
+        rc = TU_SNAP(v->db, store_audit_scan_in(v->db, l.log[i].name, *at, linear_fn, lc));
+        if (rc != 0 || lc->bad)
+            fail_msg("the audit log %s is not linear at position %lld (rc %d)",
+                     l.log[i].name[0] ? l.log[i].name : "(city)", (long long)lc->next, rc);
+        lc->total += (uint64_t)(lc->next - 1 - *at);
+        *at = lc->next - 1;
+    }
+    store_log_list_free(&l);
 }
 
 /* Every record new since `first` has exactly one create entry among those
@@ -468,11 +523,18 @@ static inline void check_creates(model *m, const linear_ctx *lc, size_t first)
     }
 }
 
+/* The entries of every log (each log's newest position, summed). */
 static inline int64_t audit_count(vault *v)
 {
+    store_log_list l;
     int64_t n = 0;
+    size_t i;
 
-    assert_int_equal(TU_SNAP(v->db, store_audit_count(&n, v->db)), 0);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(TU_SNAP(v->db, store_audit_log_list(&l, v->db, 0)), 0);
+    for (i = 0; i < l.n; i++)
+        n += l.log[i].pos;
+    store_log_list_free(&l);
     return n;
 }
 
@@ -707,7 +769,7 @@ static inline void start_writers(pid_t *pids, int n, const char *schema, int mod
 
 /* After a round: the vault opens, the log verifies and is linear, every
  * acknowledged write is there, what was in flight is whole or absent. */
-static inline void check_round(model *m, char names[][64], int n, int64_t *audit_pos, int round)
+static inline void check_round(model *m, char names[][64], int n, log_marks *audit_pos, int round)
 {
     vault *v = NULL;
     linear_ctx lc;
@@ -734,9 +796,8 @@ static inline void check_round(model *m, char names[][64], int n, int64_t *audit
         if (pd[w].put && (r = rec_find(m, pd[w].id)) != NULL)
             snprintf(r->alt, sizeof r->alt, "%s", pd[w].phone);
     }
-    scan_linear(v, *audit_pos, &lc);
+    scan_linear(v, audit_pos, &lc);
     check_creates(m, &lc, first);
-    *audit_pos = lc.next - 1;
     for (i = first; i < m->nrecs; i++)
         check_record(v, &m->recs[i]);
     for (i = 0; i < m->nrecs; i++)

@@ -28,10 +28,11 @@ static void test_sigkill_clients(void **state)
     pid_t pids[KILL_WRITERS];
     char names[KILL_WRITERS][64];
     int round, i, status;
-    int64_t pos = 0;
+    log_marks pos;
     uint64_t acked;
 
     (void)state;
+    memset(&pos, 0, sizeof pos);
     memset(&m, 0, sizeof m);
     m.schema = "killed";
     make_vault(m.schema);
@@ -56,7 +57,7 @@ static void test_sigkill_clients(void **state)
     printf("# sigkill: %llu kills, %llu calls acknowledged (%llu adds, %llu updates), %zu "
            "records, %lld entries, all verified\n", (unsigned long long)m.kills,
            (unsigned long long)acked, (unsigned long long)m.adds, (unsigned long long)m.puts,
-           m.nrecs, (long long)pos);
+           m.nrecs, (long long)marks_total(&pos));
     assert_true(m.adds > 0);
     free(m.recs);
 }
@@ -108,10 +109,12 @@ static void test_terminate_backends(void **state)
     pid_t pids[TERM_WRITERS];
     char names[TERM_WRITERS][64];
     int round, i, status;
-    int64_t pos = 0, terminated = 0, t0;
+    log_marks pos;
+    int64_t terminated = 0, t0;
     uint64_t eio_before;
     int in_tx = 0;
 
+    memset(&pos, 0, sizeof pos);
     (void)state;
     memset(&m, 0, sizeof m);
     m.schema = "terminated";
@@ -172,7 +175,7 @@ static void test_terminate_backends(void **state)
            "VAULT_EIO seen, %llu calls acknowledged, %zu records, %lld entries, all verified\n",
            (long long)terminated,
            (unsigned long long)m.eio, (unsigned long long)(m.adds + m.puts + m.reads), m.nrecs,
-           (long long)pos);
+           (long long)marks_total(&pos));
     free(m.recs);
 }
 int main(void)

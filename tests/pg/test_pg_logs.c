@@ -27,8 +27,10 @@
  *    each shard log's claim with its proof), verifies offline, and fails
  *    when an entry, a claim or a proof is edited, left out or moved, or
  *    the store was tampered.
- * (The entries that name a shard's log are this test's own: which calls
- * log where is the next step of the issue.) */
+ *  - the calls that name a record (create, read, update, search, import,
+ *    erase) log to the record's shard's log, the rest to the city log
+ *    (test_calls_route; the other tests name their entries' logs
+ *    themselves). */
 #include "pg/pgtest.h"
 
 #include <jansson.h>
@@ -75,6 +77,15 @@ static void append_tx(vault *v, int city, int xihu, int gongshu)
     append_to(v, NULL, city);
     append_to(v, GONGSHU, gongshu);
     assert_int_equal(store_commit(v->db), 0);
+}
+
+/* The entries of log in schema's audit. */
+static int64_t in_log_of(const char *schema, const char *log)
+{
+    char sql[300];
+
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %%s.audit WHERE log = '%s'", log);
+    return dba_count(schema, sql);
 }
 
 static int64_t in_log(const char *log, const char *what)
@@ -889,6 +900,49 @@ static void append_about(vault *v, const char *log, int n)
     assert_int_equal(store_commit(v->db), 0);
 }
 
+/* A log_heads entry in the city log (the vault's own keys) that claims
+ * log at `size` entries with its true root, read from the store. */
+typedef struct root_ctx {
+    af_merkle m;
+    uint64_t want;
+} root_ctx;
+
+static int root_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
+                   size_t head_len)
+{
+    root_ctx *c = arg;
+    uint8_t leaf[32];
+
+    (void)pos;
+    (void)head;
+    (void)head_len;
+    af_leaf_hash(leaf, entry, len);
+    af_merkle_push(&c->m, leaf);
+    return c->m.size >= c->want;
+}
+
+static void claim_by_hand(vault *v, const char *log, uint64_t size)
+{
+    root_ctx c;
+    uint8_t root[32];
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    af_entry e;
+
+    af_merkle_init(&c.m);
+    c.want = size;
+    assert_true(TU_SNAP(v->db, store_audit_scan_in(v->db, log, 0, root_fn, &c)) >= 0);
+    assert_int_equal(c.m.size, size);
+    af_merkle_root(&c.m, root);
+    assert_int_equal(af_claim_line(&text, &len, &cap, log, size, root), 0);
+    assert_int_equal(store_begin(v->db, STORE_TX_WRITE), 0);
+    audit_entry_init(&e, v, NULL, AUDIT_LOG_HEADS);
+    e.detail = text;
+    assert_int_equal(audit_append(v, &e), 0);
+    assert_int_equal(store_commit(v->db), 0);
+    free(text);
+}
+
 /* The bundle o (its JSON) verified with pub: the class, says. */
 static void expect_bundle(json_t *o, const char *pub, int failure, const char *says)
 {
@@ -1068,6 +1122,39 @@ static void test_bundle_across_logs(void **state)
     }
     json_decref(o);
 
+    /* claims made apart: a later entry claims gongshu alone (one more of
+     * the resident's), a still later one xihu at 2 (true, but smaller than
+     * the 6 claimed before it): gongshu's claim is the new entry's, xihu's
+     * stays the first claim of 6, and the bundle still holds all of
+     * xihu's */
+    append_about(v, GONGSHU, 1);
+    claim_by_hand(v, GONGSHU, 3);
+    assert_int_equal(vault_audit_checkpoint(&note, v), 0); /* and a full claim */
+    vault_free(note);
+    claim_by_hand(v, XIHU, 2);
+    assert_int_equal(vault_audit_checkpoint(&note, v), 0); /* nothing new to claim */
+    vault_free(note);
+    assert_int_equal(vault_audit_bundle(&text, v, rid), 0);
+    assert_int_equal(vault_audit_verify_bundle(&ar, text, strlen(text), pub, NULL, 0, 0), 0);
+    o = json_loads(text, 0, NULL);
+    vault_free(text);
+    assert_non_null(o);
+    {
+        const char *st = json_string_value(json_object_get(o, "statement"));
+        json_t *lg = json_object_get(o, "logs");
+
+        if (!strstr(st, " hangzhou/gongshu\nseqs 2 3\nlog 6 ") ||
+            !strstr(st, " hangzhou/xihu\nseqs 1 2 3 6\n"))
+            fail_msg("the statement: %s", st);
+        /* two claims, two city entries */
+        assert_int_equal(json_array_size(lg), 2);
+        assert_true(json_integer_value(json_object_get(json_object_get(json_array_get(lg, 0),
+                                                                       "via"), "seq")) >
+                    json_integer_value(json_object_get(json_object_get(json_array_get(lg, 1),
+                                                                       "via"), "seq")));
+    }
+    json_decref(o);
+
     /* a DBA takes a xihu entry about the resident out of the report index:
      * the pass finds it */
     dba_exec("pbundle", "ALTER TABLE %s.audit DISABLE TRIGGER audit_no_change;"
@@ -1089,6 +1176,80 @@ static void test_bundle_across_logs(void **state)
     vault_close(v);
 }
 
+/* ---- which calls log where ---- */
+
+/* Entries filed under record id (hex) in log, and in every log. */
+static int64_t about_in(const char *schema, const char *id, const char *log)
+{
+    char sql[400];
+
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM %%s.audit WHERE record_id = '\\x%s'%s%s%s", id,
+             log ? " AND log = '" : "", log ? log : "", log ? "'" : "");
+    return dba_count(schema, sql);
+}
+
+/* The calls that name a record log to its shard's log; the others, and a
+ * refusal about a record that does not exist, to the city log. */
+static void test_calls_route(void **state)
+{
+    vault *v = NULL;
+    vault_session *s;
+    char id[VAULT_ID_HEX_SIZE], other[VAULT_ID_HEX_SIZE], csv[600], *hits = NULL;
+    const char *field = "phone", *value = "13900001111";
+    size_t n = 0, len = strlen(value);
+    vault_result *r = NULL;
+    FILE *f;
+    int64_t city0;
+
+    (void)state;
+    make_vault("proute");
+    assert_int_equal(open_vault(&v, "proute"), 0);
+    city0 = in_log_of("proute", "");
+    s = officer(v, "li");
+    assert_non_null(s);
+    tu_add_resident(s, id, DISTRICT[1], "王芳", "13800001111");   /* xihu */
+    tu_add_resident(s, other, DISTRICT[0], "李娜", "13800002222"); /* gongshu */
+    tu_expect_value(s, id, "phone", "13800001111");
+    assert_int_equal(vault_record_update(s, id, 1, &field, &value, &len), 0);
+    assert_int_equal(vault_record_find(&hits, &n, s, "phone", value, len), 0);
+    assert_int_equal(n, 1);
+    vault_free(hits);
+    /* create, read, update, search: xihu's log, none elsewhere */
+    assert_int_equal(about_in("proute", id, SHARD[1]), 4);
+    assert_int_equal(about_in("proute", id, NULL), 4);
+    assert_int_equal(about_in("proute", other, SHARD[0]), 1);
+    assert_int_equal(about_in("proute", other, NULL), 1);
+    /* a record that does not exist: its refusal in the city log */
+    assert_int_equal(vault_record_get(&r, s, "00112233445566778899aabbccddeeff", &field, 1),
+                     VAULT_ENOTFOUND);
+    assert_int_equal(about_in("proute", "00112233445566778899aabbccddeeff", ""), 1);
+    /* an import: each record's create in its district's log */
+    snprintf(csv, sizeof csv, "%s/proute.csv", dir);
+    f = fopen(csv, "w");
+    assert_non_null(f);
+    fprintf(f, "jurisdiction,name,phone\n%s,张伟,13700000001\n%s,刘洋,13700000002\n%s,陈静,"
+               "13700000003\n", DISTRICT[1], DISTRICT[2], DISTRICT[2]);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(vault_import_csv(&n, s, csv, NULL, NULL), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(dba_count("proute", "SELECT count(*) FROM %s.audit a JOIN %s.records r"
+                                         " ON r.id = a.record_id WHERE a.log <> r.shard"), 0);
+    assert_int_equal(dba_count("proute", "SELECT count(*) FROM %s.audit"
+                                         " WHERE log = 'hangzhou/shangcheng'"), 2);
+    /* an erase: in its log too */
+    assert_int_equal(vault_record_erase(s, id), 0);
+    assert_int_equal(about_in("proute", id, SHARD[1]), 5);
+    assert_int_equal(about_in("proute", id, NULL), 5);
+    /* what names no record stays in the city log */
+    assert_true(in_log_of("proute", "") > city0);
+    assert_int_equal(dba_count("proute", "SELECT count(*) FROM %s.audit WHERE log <> ''"
+                                         " AND record_id IS NULL"), 0);
+    vault_session_close(s);
+    verify_log(v, "routed");
+    vault_close(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1099,6 +1260,7 @@ int main(void)
         cmocka_unit_test(test_proof_across_logs),
         cmocka_unit_test(test_proof_duplicate_claim),
         cmocka_unit_test(test_bundle_across_logs),
+        cmocka_unit_test(test_calls_route),
     };
 
     return pgtest_run("test_pg_logs", tests, sizeof tests / sizeof tests[0]);
