@@ -153,15 +153,24 @@ int audit__entry_verified(af_verifier *ver, int64_t pos, const uint8_t *entry, s
     return VAULT_OK;
 }
 
+/* One entry of a pass: checked by the verifier, then its leaf into the
+ * prover (1 once the prover has all its leaves: the scan stops). */
+static int verified_push(af_verifier *ver, af_prover *pr, int64_t pos, const uint8_t *entry,
+                         size_t len, const uint8_t *head, size_t head_len)
+{
+    uint64_t seq;
+    uint8_t leaf[32];
+    int rc = audit__entry_verified(ver, pos, entry, len, head, head_len, &seq, leaf);
+
+    return rc < 0 ? rc : af_prover_push(pr, leaf);
+}
+
 static int entry_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, const uint8_t *head,
                     size_t head_len)
 {
     prove_ctx *c = arg;
-    uint64_t seq;
-    uint8_t leaf[32];
-    int rc = audit__entry_verified(&c->ver, pos, entry, len, head, head_len, &seq, leaf);
 
-    return rc < 0 ? rc : af_prover_push(&c->prover, leaf);
+    return verified_push(&c->ver, &c->prover, pos, entry, len, head, head_len);
 }
 
 /* ---- an entry of a shard log: two levels ----
@@ -261,11 +270,8 @@ static int shard_fn(void *arg, int64_t pos, const uint8_t *entry, size_t len, co
                     size_t head_len)
 {
     shard_ctx *c = arg;
-    uint64_t seq;
-    uint8_t leaf[32];
-    int rc = audit__entry_verified(&c->ver, pos, entry, len, head, head_len, &seq, leaf);
 
-    return rc < 0 ? rc : af_prover_push(&c->prover, leaf);
+    return verified_push(&c->ver, &c->prover, pos, entry, len, head, head_len);
 }
 
 /* The proof of entry seq of shard log `log` (prove_ctx's origin, key and

@@ -501,6 +501,22 @@ static size_t section(const lines *x, const char *log)
     return x->n;
 }
 
+/* The export at path verified with pub: the class, the message saying
+ * says (NULL: anything; "^text": beginning with text). */
+static void expect_verified(const char *path, const char *pub, int failure, const char *says)
+{
+    vault_audit_result ar;
+    int rc;
+
+    memset(&ar, 0, sizeof ar);
+    rc = vault_audit_verify_export(&ar, path, pub, NULL, NULL, NULL);
+    assert_int_equal(rc, failure ? VAULT_EINTEGRITY : 0);
+    assert_int_equal(ar.failure, failure);
+    if (says && (says[0] == '^' ? strncmp(ar.message, says + 1, strlen(says + 1)) != 0
+                                : !strstr(ar.message, says)))
+        fail_msg("the export's finding does not say \"%s\": %s", says, ar.message);
+}
+
 /* Write lines [0, n) of x but those in [skip0, skip1), with `extra`
  * (may be NULL) after line `at`, and line `swap` (if < n) replaced by
  * `with`; verify the file with pub: the class, the message saying says. */
@@ -509,9 +525,7 @@ static void expect_export(const char *path, const lines *x, size_t skip0, size_t
                           const char *pub, int failure, const char *says)
 {
     FILE *f = fopen(path, "w");
-    vault_audit_result ar;
     size_t i;
-    int rc;
 
     assert_non_null(f);
     for (i = 0; i < x->n; i++) {
@@ -521,12 +535,23 @@ static void expect_export(const char *path, const lines *x, size_t skip0, size_t
             fprintf(f, "%s\n", extra);
     }
     assert_int_equal(fclose(f), 0);
-    memset(&ar, 0, sizeof ar);
-    rc = vault_audit_verify_export(&ar, path, pub, NULL, NULL, NULL);
-    assert_int_equal(rc, failure ? VAULT_EINTEGRITY : 0);
-    assert_int_equal(ar.failure, failure);
-    if (says && !strstr(ar.message, says))
-        fail_msg("the export's finding does not say \"%s\": %s", says, ar.message);
+    expect_verified(path, pub, failure, says);
+}
+
+/* Write the ranges [r[i][0], r[i][1]) of x's lines, in that order, then
+ * verify the file as expect_export does. */
+static void expect_order(const char *path, const lines *x, const size_t (*r)[2], size_t n,
+                         const char *pub, int failure, const char *says)
+{
+    FILE *f = fopen(path, "w");
+    size_t i, k;
+
+    assert_non_null(f);
+    for (i = 0; i < n; i++)
+        for (k = r[i][0]; k < r[i][1]; k++)
+            fprintf(f, "%s\n", x->l[k]);
+    assert_int_equal(fclose(f), 0);
+    expect_verified(path, pub, failure, says);
 }
 
 static void test_export_across_logs(void **state)
@@ -605,38 +630,19 @@ static void test_export_across_logs(void **state)
                   "log hangzhou/xihu: entry 4: rolled back (the log has 3 entries but the city "
                   "log claimed 5)");
     expect_export(bad, &x, xs + 6, x.n, none, NULL, none, NULL, pub, VAULT_AUDIT_OK, NULL);
-    /* the sections swapped: out of order */
     {
-        FILE *f = fopen(bad, "w");
+        /* the sections swapped: out of order */
+        const size_t swapped[][2] = {{0, gs}, {xs, x.n}, {gs, xs}};
+        /* xihu's section twice: its entries would go unclaimed the second
+         * time; the finding is the line's, not the log's */
+        const size_t twice[][2] = {{0, x.n}, {xs, x.n}};
 
-        assert_non_null(f);
-        for (k = 0; k < gs; k++)
-            fprintf(f, "%s\n", x.l[k]);
-        for (k = xs; k < x.n; k++)
-            fprintf(f, "%s\n", x.l[k]);
-        for (k = gs; k < xs; k++)
-            fprintf(f, "%s\n", x.l[k]);
-        assert_int_equal(fclose(f), 0);
-        assert_int_equal(vault_audit_verify_export(&ar, bad, pub, NULL, NULL, NULL),
-                         VAULT_EINTEGRITY);
-        assert_int_equal(ar.failure, VAULT_AUDIT_MALFORMED);
-        assert_non_null(strstr(ar.message, "not in ascending order"));
-    }
-    /* xihu's section twice: its entries would go unclaimed the second time */
-    {
-        FILE *f = fopen(bad, "w");
+        char says[96];
 
-        assert_non_null(f);
-        for (k = 0; k < x.n; k++)
-            fprintf(f, "%s\n", x.l[k]);
-        for (k = xs; k < x.n; k++)
-            fprintf(f, "%s\n", x.l[k]);
-        assert_int_equal(fclose(f), 0);
-        assert_int_equal(vault_audit_verify_export(&ar, bad, pub, NULL, NULL, NULL),
-                         VAULT_EINTEGRITY);
-        assert_int_equal(ar.failure, VAULT_AUDIT_MALFORMED);
-        assert_non_null(strstr(ar.message, "a log's entries in two sections"));
-        assert_null(strstr(ar.message, "log hangzhou/xihu:")); /* the line's, not the log's */
+        expect_order(bad, &x, swapped, 3, pub, VAULT_AUDIT_MALFORMED, "not in ascending order");
+        snprintf(says, sizeof says, "^line %zu: malformed (a log's entries in two sections)",
+                 x.n + 1);
+        expect_order(bad, &x, twice, 2, pub, VAULT_AUDIT_MALFORMED, says);
     }
     /* after a gap in gongshu, a log line ends it: missing, not malformed */
     expect_export(bad, &x, gs + 2, gs + 3, none, NULL, none, NULL, pub, VAULT_AUDIT_MISSING,
