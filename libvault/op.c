@@ -111,6 +111,7 @@ int vault__enter(vault *v)
         return vault__err(VAULT_EINVALID, "no vault handle");
     pthread_mutex_lock(&v->lock);
     vault__err_clear();
+    v->route_log[0] = '\0'; /* a route is one call's (vault__route) */
     GUARD(refresh(v));
 cleanup:
     if (rc < 0)

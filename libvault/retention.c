@@ -341,6 +341,7 @@ static int build_plan(ret_list *l, size_t *scanned, vault *v, int64_t now)
     *scanned = ids.n;
 cleanup:
     op_rollback(v);
+    v->route_log[0] = '\0'; /* the plan's own entries are the city log's */
     record_row_free(&r);
     free(ids.ids);
     return rc;

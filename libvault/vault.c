@@ -1036,7 +1036,8 @@ void vault__route(vault *v, const uint8_t id[VAULT_ID_BYTES], const char *jurisd
         return;
     }
     n = store_shard_len(jurisdiction);
-    if (n >= sizeof v->route_log) {
+    if (n > STORE_LOG_MAX || n >= sizeof v->route_log) {
+        /* a shard no log can be named by: its entries stay in the city log */
         v->route_log[0] = '\0';
         return;
     }

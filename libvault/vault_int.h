@@ -71,7 +71,7 @@ struct vault {
     /* The record last loaded or created and the shard log its entries go
      * to (vault__route; route_log "" for none). */
     uint8_t route_id[VAULT_ID_BYTES];
-    char route_log[VAULT_JURISDICTION_MAX + 1];
+    char route_log[STORE_LOG_MAX + 1];
 };
 
 /* One pending alarm (the strings copied: the session may be gone). */
@@ -114,7 +114,8 @@ void vault__retired_free(vault *v);
  * A call that has loaded a record (its row MAC checked) or created one
  * names it here; audit_append sends an entry about that record that names
  * no log of its own to that log (vault__routed), and any other entry to
- * the city log.  Where an entry is kept decides which chain and lock it
+ * the city log.  A route lasts until the call ends (vault__enter clears
+ * it); a shard longer than a log's name (STORE_LOG_MAX) has none.  Where an entry is kept decides which chain and lock it
  * takes, not what it proves: every log is verified alike.  A no-op for a
  * store of one log. */
 void vault__route(vault *v, const uint8_t id[VAULT_ID_BYTES], const char *jurisdiction);

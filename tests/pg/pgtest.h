@@ -500,6 +500,10 @@ static inline void scan_linear(vault *v, log_marks *marks, linear_ctx *lc)
                      l.log[i].name[0] ? l.log[i].name : "(city)", (long long)lc->next, rc);
         lc->total += (uint64_t)(lc->next - 1 - *at);
         *at = lc->next - 1;
+        if (*at != l.log[i].pos) /* each log read to its newest position */
+            fail_msg("the audit log %s ends at %lld, its newest position is %lld",
+                     l.log[i].name[0] ? l.log[i].name : "(city)", (long long)*at,
+                     (long long)l.log[i].pos);
     }
     store_log_list_free(&l);
 }

@@ -1247,6 +1247,33 @@ static void test_calls_route(void **state)
     assert_int_equal(vault_record_erase(s, id), 0);
     assert_int_equal(about_in("proute", id, SHARD[1]), 5);
     assert_int_equal(about_in("proute", id, NULL), 5);
+    /* a route is one call's: the next call's refusal about the erased
+     * record (no such record: never loaded) and a report about the other
+     * resident read before it are the city log's */
+    assert_int_equal(vault_record_get(&r, s, id, &field, 1), VAULT_ENOTFOUND);
+    assert_int_equal(about_in("proute", id, ""), 1);
+    tu_expect_value(s, other, "phone", "13800002222");
+    {
+        char *rep = NULL;
+
+        assert_int_equal(vault_audit_report(&rep, v, VAULT_REPORT_RECORD, other, 0), 0);
+        vault_free(rep);
+    }
+    assert_int_equal(about_in("proute", other, SHARD[0]), 2); /* create, read */
+    assert_int_equal(about_in("proute", other, ""), 1);     /* the report */
+    {
+        /* a shard longer than a log's name (255 bytes): its entries stay
+         * in the city log, and the calls work */
+        char jur[300], lid[VAULT_ID_HEX_SIZE];
+
+        memcpy(jur, "hangzhou/", 9);
+        memset(jur + 9, 'x', 250);
+        memcpy(jur + 259, "/g1", 4);
+        tu_add_resident(s, lid, jur, "周强", "13800003333");
+        tu_expect_value(s, lid, "phone", "13800003333");
+        assert_int_equal(about_in("proute", lid, ""), 2);
+        assert_int_equal(about_in("proute", lid, NULL), 2);
+    }
     /* what names no record stays in the city log */
     assert_true(in_log_of("proute", "") > city0);
     assert_int_equal(dba_count("proute", "SELECT count(*) FROM %s.audit WHERE log <> ''"

@@ -144,26 +144,35 @@ vc audit checkpoint >/dev/null 2>&1
 psql -X -q -c "UPDATE entry.audit SET flags = flags" >/dev/null 2>"$TMP/sqlerr"
 grep -q "append-only" "$TMP/sqlerr" && ok "f: the trigger refuses the superuser's UPDATE" || bad "f: an UPDATE of audit went through"
 dba "ALTER TABLE entry.audit DISABLE TRIGGER audit_no_change"
-tamper "f" "UPDATE entry.audit SET entry = set_byte(entry, length(entry) - 1, get_byte(entry, length(entry) - 1) # 1) WHERE pos = 2" &&
+tamper "f" "UPDATE entry.audit SET entry = set_byte(entry, length(entry) - 1, get_byte(entry, length(entry) - 1) # 1) WHERE log = '' AND pos = 2" &&
     dba "ALTER TABLE entry.audit ENABLE TRIGGER audit_no_change" &&
-    verify_caught "f: the last byte of entry 2 changed" "modified"
+    verify_caught "f: the last byte of the city log's entry 2 changed" "modified"
+
+# ---- f2. an entry of a shard log changed (resident A's read is in gongshu's log) ----
+fresh shardentry || exit 1
+vc "${OFFICER[@]}" record get "$RA" --fields phone >/dev/null 2>&1
+vc audit checkpoint >/dev/null 2>&1
+dba "ALTER TABLE shardentry.audit DISABLE TRIGGER audit_no_change"
+tamper "f2" "UPDATE shardentry.audit SET entry = set_byte(entry, length(entry) - 1, get_byte(entry, length(entry) - 1) # 1) WHERE log = 'hangzhou/gongshu' AND pos = 2" &&
+    dba "ALTER TABLE shardentry.audit ENABLE TRIGGER audit_no_change" &&
+    verify_caught "f2: the last byte of entry 2 of gongshu's log changed" "log hangzhou/gongshu: entry 2: "
 
 # ---- g. a middle audit row deleted ----
 fresh gap || exit 1
 for i in 1 2 3; do vc "${OFFICER[@]}" record get "$RA" --fields phone >/dev/null 2>&1; done
 vc audit checkpoint >/dev/null 2>&1
-N=$(dba "SELECT count(*) FROM gap.audit")
+N=$(dba "SELECT count(*) FROM gap.audit WHERE log = ''")
 dba "ALTER TABLE gap.audit DISABLE TRIGGER audit_no_change"
-tamper "g" "DELETE FROM gap.audit WHERE pos = 3" &&
+tamper "g" "DELETE FROM gap.audit WHERE log = '' AND pos = 3" &&
     dba "ALTER TABLE gap.audit ENABLE TRIGGER audit_no_change" &&
     verify_caught "g: entry 3 of $N deleted" "missing"
 
 # ---- g2. the newest audit rows deleted (the log cut back) ----
 fresh cut || exit 1
 for i in 1 2 3; do vc "${OFFICER[@]}" record get "$RA" --fields phone >/dev/null 2>&1; done
-N=$(dba "SELECT max(pos) FROM cut.audit")
+N=$(dba "SELECT max(pos) FROM cut.audit WHERE log = ''")
 dba "ALTER TABLE cut.audit DISABLE TRIGGER audit_no_change"
-tamper "g2" "DELETE FROM cut.audit WHERE pos >= $((N - 1))" &&
+tamper "g2" "DELETE FROM cut.audit WHERE log = '' AND pos >= $((N - 1))" &&
     dba "ALTER TABLE cut.audit ENABLE TRIGGER audit_no_change" &&
     caught "g2: entries $((N - 1)) and $N of $N deleted, then a read" integrity "$A_PHONE" -- \
         vc "${OFFICER[@]}" record get "$RA" --fields phone
