@@ -60,4 +60,21 @@ expect_grep "13812345678" "$TMP/out" "the phone, after the rotation"
 [ $? != 0 ] && ok "the old key file opens nothing" || bad "the old key file still opens the vault"
 expect_no_grep "13812345678" "$TMP/out" "and shows no value"
 expect_exit 0 "audit verify after the rotation" -- "$VAULTCTL" --vault "$V" --key-file "$TMP/ctl2.key" audit verify
+# across logs (issue 17): the record's entries are in gongshu's log; its
+# bundle (v2) checks with libvault and with the independent reader of
+# tests/vectors/check_bundle.py, and a proof of its create in that log
+# checks offline
+K2="$TMP/ctl2.key"
+expect_exit 0 "audit checkpoint" -- "$VAULTCTL" --vault "$V" --key-file "$K2" audit checkpoint
+expect_exit 0 "audit pubkey" -- "$VAULTCTL" --vault "$V" --key-file "$K2" audit pubkey
+cp "$TMP/out" "$TMP/audit.pub"
+expect_exit 0 "a bundle of the record" -- "$VAULTCTL" --vault "$V" --key-file "$K2" audit report --record "$ID" --bundle "$TMP/b.json"
+expect_grep '"bundle":"libvault-bundle/v2"' "$TMP/b.json" "a v2 bundle"
+expect_grep '"log":"hangzhou/gongshu"' "$TMP/b.json" "with the entries of gongshu's log"
+expect_exit 0 "audit verify-bundle" -- "$VAULTCTL" audit verify-bundle "$TMP/b.json" --pubkey "$TMP/audit.pub"
+expect_exit 0 "the independent reader" -- python3 "$SRC/tests/vectors/check_bundle.py" "$TMP/b.json" --pubkey "$TMP/audit.pub"
+expect_grep "and 1 shard log trees" "$TMP/out" "the reader saw the shard log"
+expect_exit 0 "audit prove --log" -- "$VAULTCTL" --vault "$V" --key-file "$K2" audit prove --log hangzhou/gongshu --seq 1 --out "$TMP/p.json"
+expect_exit 0 "audit check-proof" -- "$VAULTCTL" audit check-proof --proof "$TMP/p.json" --pubkey "$TMP/audit.pub"
+expect_grep "entry 1 of log hangzhou/gongshu is in its tree" "$TMP/out" "it names the log"
 finish
