@@ -302,8 +302,16 @@ static const char *jstr(json_t *o, const char *k)
     return s ? s : "-";
 }
 
+/* A report row's log: its "log" member, absent for the city log's. */
+static const char *row_log(json_t *row)
+{
+    const char *s = json_string_value(json_object_get(row, "log"));
+
+    return s ? s : "";
+}
+
 /* Add the rows of a JSON report made through vaultd (a non-empty app) to
- * `all`, once each. */
+ * `all`, once each (an entry is its log and its seq). */
 static void collect(json_t *all, const char *text)
 {
     json_error_t je;
@@ -318,19 +326,23 @@ static void collect(json_t *all, const char *text)
             continue;
         dup = 0;
         json_array_foreach(all, j, have)
-            dup |= json_integer_value(json_object_get(have, "seq")) == seq;
+            dup |= json_integer_value(json_object_get(have, "seq")) == seq &&
+                   strcmp(row_log(have), row_log(row)) == 0;
         if (!dup)
             json_array_append(all, row);
     }
     json_decref(rows);
 }
 
+/* By log (the city log's first), then seq: each log's own order. */
 static int by_seq(const void *a, const void *b)
 {
-    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "seq"));
-    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "seq"));
+    json_t *ra = *(json_t *const *)a, *rb = *(json_t *const *)b;
+    json_int_t x = json_integer_value(json_object_get(ra, "seq"));
+    json_int_t y = json_integer_value(json_object_get(rb, "seq"));
+    int c = strcmp(row_log(ra), row_log(rb));
 
-    return x < y ? -1 : x > y;
+    return c ? c : (x < y ? -1 : x > y);
 }
 
 static int audit(demo_svc *d)
@@ -371,7 +383,7 @@ static int audit(demo_svc *d)
     printf("  li.officer asks vaultd for the reports (audit report --record A, --user li.officer,\n"
            "  --user zhou.officer, --denied, as JSON). The entries made through the service:\n");
     for (i = 0; i < n; i++)
-        printf("    #%-5lld %-12s %-6s iss=%s sub=%s app=%s peer=%s\n",
+        printf("    %s#%-5lld %-12s %-6s iss=%s sub=%s app=%s peer=%s\n", row_log(sorted[i]),
                (long long)json_integer_value(json_object_get(sorted[i], "seq")),
                jstr(sorted[i], "action"), jstr(sorted[i], "outcome"), jstr(sorted[i], "issuer"),
                jstr(sorted[i], "subject"), jstr(sorted[i], "app"), jstr(sorted[i], "peer"));
