@@ -396,6 +396,27 @@ static void parse_fails(const char *json, const char *needle)
     assert_null(p.checkpoint);
 }
 
+/* An inclusion proof of one leaf with `log` (the key and its comma, or
+ * "") before it and, when via is not NULL, a "via" object (ROOT in it
+ * stands for a valid base64 root) must fail to parse, saying want. */
+static void shard_fails(const char *log, const char *via, const char *want)
+{
+    static const char root[] = "\"Xvw29NmAjARJkkRsPCHxeWbD2ZwsnSKSCcbJF6KGxZk=\"";
+    char j[1024], v[512] = "";
+    const char *at;
+
+    if (via) {
+        at = strstr(via, "ROOT");
+        if (at)
+            snprintf(v, sizeof v, ",\"via\":%.*s%s%s", (int)(at - via), via, root, at + 4);
+        else
+            snprintf(v, sizeof v, ",\"via\":%s", via);
+    }
+    snprintf(j, sizeof j, "{%s\"seq\":1,\"size\":1,\"leaf\":%s,\"hashes\":[],\"root\":%s%s,"
+             "\"checkpoint\":null}", log, root, root, v);
+    parse_fails(j, want);
+}
+
 static void test_parse_refusals(void **state)
 {
     static const char root[] = "\"Xvw29NmAjARJkkRsPCHxeWbD2ZwsnSKSCcbJF6KGxZk=\"";
@@ -415,31 +436,17 @@ static void test_parse_refusals(void **state)
              root);
     parse_fails(j, "missing \"checkpoint\"");
     /* a shard log's entry: log and via together, via exactly its keys */
-    snprintf(j, sizeof j, "{\"log\":\"hangzhou/xihu\",\"seq\":1,\"size\":1,\"leaf\":%s,"
-             "\"hashes\":[],\"root\":%s,\"checkpoint\":null}", root, root);
-    parse_fails(j, "go together");
-    snprintf(j, sizeof j, "{\"seq\":1,\"size\":1,\"leaf\":%s,\"hashes\":[],\"root\":%s,"
-             "\"via\":{},\"checkpoint\":null}", root, root);
-    parse_fails(j, "go together");
-    snprintf(j, sizeof j, "{\"log\":\"\",\"seq\":1,\"size\":1,\"leaf\":%s,\"hashes\":[],"
-             "\"root\":%s,\"via\":{},\"checkpoint\":null}", root, root);
-    parse_fails(j, "not a shard log's name");
-    snprintf(j, sizeof j, "{\"log\":\"x\",\"seq\":1,\"size\":1,\"leaf\":%s,\"hashes\":[],"
-             "\"root\":%s,\"via\":{\"seq\":1,\"entry\":\"AAAA\",\"size\":1,\"hashes\":[],"
-             "\"root\":%s,\"more\":1},\"checkpoint\":null}", root, root, root);
-    parse_fails(j, "unknown key in \"via\"");
-    snprintf(j, sizeof j, "{\"log\":\"x\",\"seq\":1,\"size\":1,\"leaf\":%s,\"hashes\":[],"
-             "\"root\":%s,\"via\":{\"seq\":1,\"entry\":\"AAA\",\"size\":1,\"hashes\":[],"
-             "\"root\":%s},\"checkpoint\":null}", root, root, root);
-    parse_fails(j, "\"via.entry\" is not base64");
-    snprintf(j, sizeof j, "{\"log\":\"x\",\"seq\":1,\"size\":1,\"leaf\":%s,\"hashes\":[],"
-             "\"root\":%s,\"via\":{\"seq\":1,\"entry\":\"AAAA\",\"size\":1,\"hashes\":[7],"
-             "\"root\":%s},\"checkpoint\":null}", root, root, root);
-    parse_fails(j, "\"via.hashes[0]\"");
-    snprintf(j, sizeof j, "{\"log\":\"x\",\"seq\":1,\"size\":1,\"leaf\":%s,\"hashes\":[],"
-             "\"root\":%s,\"via\":{\"seq\":1,\"entry\":\"AAAA\",\"size\":1,\"hashes\":[]},"
-             "\"checkpoint\":null}", root, root);
-    parse_fails(j, "missing \"via.root\"");
+    shard_fails("\"log\":\"hangzhou/xihu\",", NULL, "go together");
+    shard_fails("", "{}", "go together");
+    shard_fails("\"log\":\"\",", "{}", "not a shard log's name");
+    shard_fails("\"log\":\"x\",", "{\"seq\":1,\"entry\":\"AAAA\",\"size\":1,\"hashes\":[],"
+                "\"root\":ROOT,\"more\":1}", "unknown key in \"via\"");
+    shard_fails("\"log\":\"x\",", "{\"seq\":1,\"entry\":\"AAA\",\"size\":1,\"hashes\":[],"
+                "\"root\":ROOT}", "\"via.entry\" is not base64");
+    shard_fails("\"log\":\"x\",", "{\"seq\":1,\"entry\":\"AAAA\",\"size\":1,\"hashes\":[7],"
+                "\"root\":ROOT}", "\"via.hashes[0]\"");
+    shard_fails("\"log\":\"x\",", "{\"seq\":1,\"entry\":\"AAAA\",\"size\":1,\"hashes\":[]}",
+                "missing \"via.root\"");
     snprintf(j, sizeof j, "{\"seq\":1,\"size\":1,\"leaf\":\"AAAA\",\"hashes\":[],\"root\":%s,"
              "\"checkpoint\":null}", root);
     parse_fails(j, "\"leaf\" is not base64 of 32 bytes");

@@ -1180,17 +1180,25 @@ int store_audit_scan(store *s, int64_t after_pos, store_audit_fn fn, void *arg)
     return store_audit_scan_in(s, STORE_LOG_CITY, after_pos, fn, arg);
 }
 
-int store_audit_scan_record_in(store *s, const char *log, const uint8_t record_id[VAULT_ID_BYTES],
-                               store_audit_fn fn, void *arg)
+/* The entries of log filed under record_id or user (the other NULL); the
+ * caller checked the transaction (TX_READ names the public call). */
+static int scan_filed_in(store *s, const char *log, const uint8_t *record_id, const char *user,
+                         store_audit_fn fn, void *arg)
 {
     int rc = VAULT_OK;
-    store_audit_filter f = {store_log_name(log), 0, record_id, NULL};
+    store_audit_filter f = {store_log_name(log), 0, record_id, user};
 
-    TX_READ(s);
     GUARD(log_ok(log));
     rc = audit_scan_filter(s, &f, fn, arg);
 cleanup:
     return rc;
+}
+
+int store_audit_scan_record_in(store *s, const char *log, const uint8_t record_id[VAULT_ID_BYTES],
+                               store_audit_fn fn, void *arg)
+{
+    TX_READ(s);
+    return scan_filed_in(s, log, record_id, NULL, fn, arg);
 }
 
 int store_audit_scan_record(store *s, const uint8_t record_id[VAULT_ID_BYTES], store_audit_fn fn,
@@ -1202,14 +1210,8 @@ int store_audit_scan_record(store *s, const uint8_t record_id[VAULT_ID_BYTES], s
 int store_audit_scan_user_in(store *s, const char *log, const char *user, store_audit_fn fn,
                              void *arg)
 {
-    int rc = VAULT_OK;
-    store_audit_filter f = {store_log_name(log), 0, NULL, user};
-
     TX_READ(s);
-    GUARD(log_ok(log));
-    rc = audit_scan_filter(s, &f, fn, arg);
-cleanup:
-    return rc;
+    return scan_filed_in(s, log, NULL, user, fn, arg);
 }
 
 int store_audit_scan_user(store *s, const char *user, store_audit_fn fn, void *arg)
