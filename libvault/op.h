@@ -17,10 +17,12 @@ void op_attach_tx_hooks(vault *v);
  * committed before it got the lock: see op.c). */
 #define OP_READ 0
 #define OP_WRITE 1
-/* An audited read: reads in a snapshot, its entries take the write lock
- * only when they are sealed at commit; op_commit fails with VAULT_EBUSY
- * when another connection wrote meanwhile, and the caller starts over
- * (vault_record_get_batch, session.c: at most OP_AUDITED_TRIES times).
+/* An audited read: reads without the write lock, its entries hold their
+ * logs' heads from the seal at commit (store/backend.h STORE_TX_DEFERRED;
+ * SQLCipher: a snapshot whose seal takes the write lock); op_commit fails
+ * with VAULT_EBUSY when another connection changed the policy, grants or
+ * keys meanwhile (SQLCipher: committed anything), and the caller starts
+ * over (vault_record_get_batch, session.c: at most OP_AUDITED_TRIES times).
  * op.c itself retries nothing: any other VAULT_EBUSY (a lock not had in
  * time, a deadlock the backend's own bounded retries did not clear,
  * docs/postgresql.md) goes to the public call's caller. */

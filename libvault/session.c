@@ -522,9 +522,11 @@ cleanup:
 
 /* Worked out in a snapshot that may be the standby's (OP_STANDBY_READ:
  * one that has every commit the primary had when it began), then logged
- * on the primary; worked out again there, in the write, if a commit came
- * between (the generation moved): the answer given is always the one
- * the logged entry's policy and grants give. */
+ * on the primary; worked out again there, in the write, if the policy or
+ * grants changed between (the generation moved) or the answer is about a
+ * record (a record's change does not move every backend's generation:
+ * store/backend.h): the answer given is always the one the logged
+ * entry's policy, grants and record give. */
 int vault_who_can(char **out, vault *v, const char *field, const char *record_id, int as_json)
 {
     if (v && v->remote)
@@ -544,7 +546,7 @@ int vault_who_can(char **out, vault *v, const char *field, const char *record_id
     seen = v->generation;
     op_rollback(v);
     GUARD(op_begin(v, OP_WRITE));
-    if (v->generation != seen)
+    if (v->generation != seen || record_id)
         GUARD(who_can_answer(&text, &e, detail, sizeof detail, &rec, v, field, record_id,
                              as_json));
     GUARD(audit_append(v, &e));
@@ -1079,14 +1081,15 @@ int vault_record_get_batch(vault_result **out, vault_session *s, const char *con
         out[i] = NULL;
     GUARD(enter(s));
     entered = 1;
-    /* The values are read in one snapshot and their entries are sealed at
-     * its commit, before any value leaves the library; if they can't be
-     * written the caller gets the error and no values (fail closed).  The
-     * snapshot does not hold the write lock while it reads (other readers
-     * go on); when another connection wrote meanwhile the commit fails
-     * and the whole read starts over, the last time with the write lock
-     * from the beginning.  Each beginning picks up the policy and grants
-     * as they are then, so the field list is read after it. */
+    /* The values are read and their entries are sealed at the commit,
+     * before any value leaves the library; if they can't be written the
+     * caller gets the error and no values (fail closed).  The read does
+     * not hold the write lock (other readers and, on PostgreSQL, readers
+     * of other shards' logs go on); when another connection changed what
+     * it decided by meanwhile (the policy, grants or keys) the commit
+     * fails and the whole read starts over, the last time with the write
+     * lock from the beginning.  Each beginning picks up the policy and
+     * grants as they are then, so the field list is read after it. */
     for (attempt = 1;; attempt++) {
         GUARD(op_begin(s->v, attempt < OP_AUDITED_TRIES ? OP_AUDITED_READ : OP_WRITE));
         nf = fields ? nfields : policy_field_count(s->v->policy);

@@ -48,6 +48,7 @@ typedef struct audit_late {
 typedef struct audit_chain {
     char log[STORE_LOG_MAX + 1]; /* "" the city log */
     int valid;       /* head and tree loaded in this transaction */
+    int locked;      /* ... with the head held (chain_load) */
     int dirty;       /* entries sealed or trust changed: the state must be saved */
     int64_t pos;     /* storage position of the newest entry (0: none) */
     int64_t state_pos; /* the entry the store's tree state is on (0: none) */
@@ -65,6 +66,8 @@ typedef struct audit_tail {
     audit_chain *logs;  /* the shard logs appended to, by name (byte order) */
     size_t nlogs, logs_cap;
     size_t bytes;    /* encoded bytes collected and not yet sealed, every log */
+    size_t city_bytes; /* ... of them the city log's */
+    int crossed;     /* a mid-transaction seal crossed a claim's interval */
     int trust_known; /* the city log's tree state carries the trust digest */
     int trust_mark;  /* recompute it at this transaction's commit */
     uint8_t trust[32];
@@ -87,7 +90,9 @@ typedef struct audit_tail {
 #define AUDIT_LOG_HEADS AF_ACTION_LOG_HEADS /* audit/audit_claims.h */
 
 /* A transaction that collects more than this seals what it has at once
- * (its write lock is then held until it ends): memory stays bounded. */
+ * (the heads of the logs it sealed are then held until it ends; the city
+ * log's entries, where the store keeps shard logs, wait for the commit
+ * up to as much again: audit_log.c seal_pending): memory stays bounded. */
 #define AUDIT_PENDING_BYTES (4u << 20)
 
 /* A signed checkpoint is written automatically every this many entries,

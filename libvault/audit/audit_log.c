@@ -294,18 +294,44 @@ static audit_tail *tail_get(vault *v)
     return v->tail;
 }
 
+/* A seal that gives no rows: the store only takes the log's head. */
+static int hold_fn(void *arg, const store_audit_head *h, store_audit_row *out, size_t cap,
+                   size_t *n)
+{
+    (void)arg;
+    (void)h;
+    (void)out;
+    (void)cap;
+    *n = 0;
+    return VAULT_OK;
+}
+
 /* A log's newest entry and tree state as the store has them, checked
  * against each other (once per transaction); the city log's state also
- * gives the trust digest. */
-static int chain_load(audit_tail *t, audit_chain *ch, vault *v)
+ * gives the trust digest.  lock (in a transaction that may write): held
+ * first, for the transaction, so that what is read is the newest and
+ * stays so (a server backend locks the log's head row: other
+ * transactions append to the log meanwhile otherwise); a chain read
+ * without it earlier in the transaction is read again.  Every chain a
+ * transaction seals or claims from its own seal is loaded so. */
+static int chain_load(audit_tail *t, audit_chain *ch, vault *v, int lock)
 {
     int rc = VAULT_OK;
     uint8_t *last = NULL, trust[32];
     size_t len = 0;
     int known = 0;
 
-    if (ch->valid)
+    lock = lock && store_tx_writes(v->db);
+    if (ch->valid && (ch->locked || !lock))
         return VAULT_OK;
+    if (lock) {
+        /* nothing of it is sealed yet: sealing holds it */
+        ENSURE(!ch->valid || ch->pos == ch->state_pos, VAULT_ESTATE,
+               "audit log: a chain sealed without its head held");
+        ch->valid = 0;
+        GUARD(store_audit_seal_in(v->db, ch->log, hold_fn, NULL));
+        ch->locked = 1;
+    }
     ch->seq = 0;
     GUARD(store_audit_last_in(&ch->pos, &last, &len, ch->head, v->db, ch->log));
     if (last) {
@@ -332,9 +358,11 @@ cleanup:
     return rc;
 }
 
+/* The city log's chain, held where the transaction may write (a
+ * checkpoint is signed over it, or the trust digest goes onto it). */
 static int tail_load(audit_tail *t, vault *v)
 {
-    return chain_load(t, &t->city, v);
+    return chain_load(t, &t->city, v, 1);
 }
 
 /* The tail's chain for log (created, in name order, when new). */
@@ -446,7 +474,7 @@ static int seal_chain(vault *v, audit_tail *t, audit_chain *ch)
         memset(&c, 0, sizeof c);
         c.v = v;
         c.t = ch;
-        GUARD(chain_load(t, ch, v));
+        GUARD(chain_load(t, ch, v, 1));
         /* A large load seals many checkpoints' worth: sign them as they
          * fall due, DUE_MAX at a time. */
         while (ch->sealed < ch->np) {
@@ -473,10 +501,20 @@ static int heads_append(vault *v, audit_tail *t, int all);
  * heads in the same order).  A shard log that crossed a multiple of
  * AUDIT_CHECKPOINT_EVERY has its head claimed in the city log (a
  * log_heads entry, before the city log's own entries are sealed) and a
- * city checkpoint signed over it. */
-static int seal_pending(vault *v, audit_tail *t)
+ * city checkpoint signed over it.
+ *
+ * mid: a seal in the middle of a long transaction (AUDIT_PENDING_BYTES):
+ * the shard logs only, while the city log's head is not held yet and the
+ * store keeps shard logs, so that the city log's head is still taken
+ * after every shard log's this transaction takes, at its commit (an
+ * audited read, which takes no write lock, takes a shard's and then the
+ * city log's: a writer holding the city log's while it waits for a
+ * shard's would deadlock with it); a crossing's claim waits for the
+ * commit too.  The city log's entries are sealed mid-transaction only in
+ * a store of one log, or once its head is held anyway. */
+static int seal_pending(vault *v, audit_tail *t, int mid)
 {
-    int rc = VAULT_OK, crossed = 0;
+    int rc = VAULT_OK, crossed = t->crossed;
     size_t i;
     uint64_t before;
 
@@ -488,12 +526,19 @@ static int seal_pending(vault *v, audit_tail *t)
         audit_chain *ch = &t->logs[i];
         if (ch->sealed == ch->np)
             continue;
-        GUARD(chain_load(t, ch, v));
+        GUARD(chain_load(t, ch, v, 1));
         before = ch->tree.size;
         GUARD(seal_chain(v, t, ch));
         if (before / AUDIT_CHECKPOINT_EVERY != ch->tree.size / AUDIT_CHECKPOINT_EVERY)
             crossed = 1;
     }
+    if (mid && !t->city.locked && store_many_logs(v->db) && t->city_bytes < AUDIT_PENDING_BYTES) {
+        t->crossed = crossed;
+        t->bytes = t->city_bytes;
+        t->broken = 0;
+        goto cleanup;
+    }
+    t->crossed = 0;
     if (crossed) {
         t->sealing = 1; /* its entry is collected, not sealed on the spot */
         rc = heads_append(v, t, 0);
@@ -507,7 +552,7 @@ static int seal_pending(vault *v, audit_tail *t)
         af_merkle_root(&t->city.tree, root);
         GUARD(checkpoint_store(NULL, v, t->city.tree.size, root));
     }
-    t->bytes = 0;
+    t->bytes = t->city_bytes = 0;
     t->broken = 0;
 cleanup:
     return rc;
@@ -533,7 +578,7 @@ int audit_tx_flush(vault *v)
         t->trust_mark = 0;
         t->city.dirty = 1;
     }
-    GUARD(seal_pending(v, t));
+    GUARD(seal_pending(v, t, 0));
     if (t->city.valid && t->city.dirty)
         GUARD(tree_save(t, &t->city, v)); /* the trust changed and nothing was sealed */
 cleanup:
@@ -775,10 +820,14 @@ int audit_append(vault *v, af_entry *e)
     }
     ch->np++;
     t->bytes += enc_len;
+    if (ch == &t->city)
+        t->city_bytes += enc_len;
     /* A long transaction (an import) seals as it goes, so the collected
-     * entries never hold more than AUDIT_PENDING_BYTES. */
-    if (t->bytes >= AUDIT_PENDING_BYTES && !t->sealing)
-        GUARD(seal_pending(v, t));
+     * entries never hold more than AUDIT_PENDING_BYTES (the shard logs':
+     * the city log's wait for the commit up to as much again). */
+    if ((t->bytes - t->city_bytes >= AUDIT_PENDING_BYTES || t->city_bytes >= AUDIT_PENDING_BYTES) &&
+        !t->sealing)
+        GUARD(seal_pending(v, t, 1));
 cleanup:
     free(enc);
     return rc;
@@ -1209,7 +1258,7 @@ static int heads_append(vault *v, audit_tail *t, int all)
             /* its head as this transaction has it; a damaged shard log is
              * left unclaimed (verification reports it), never a reason to
              * sign no city checkpoint */
-            rc = chain_load(t, ch, v);
+            rc = chain_load(t, ch, v, 0);
             if (rc == VAULT_EINTEGRITY) {
                 vault__err_clear();
                 rc = VAULT_OK;

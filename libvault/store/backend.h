@@ -282,11 +282,19 @@ typedef struct store_iter store_iter;
 typedef enum store_tx_kind {
     STORE_TX_SNAPSHOT = 0, /* reads only, one consistent snapshot */
     STORE_TX_WRITE = 1,    /* reads and writes; the write lock is held */
-    /* Reads in a snapshot without the write lock; the first write takes
-     * it, and fails with VAULT_EBUSY if another connection committed since
-     * the snapshot began (the caller starts over).  Only for backends
-     * that set deferred_writes; store.c asks the others for
-     * STORE_TX_WRITE instead. */
+    /* An audited read: reads without the write lock.  Its audit appends
+     * and state writes, and the audit log's own meta rows and checkpoints
+     * and quota uses, need no write lock (the log's head is held from its
+     * seal to the end instead; a quota's count and use are serialised per
+     * user); any other write takes the write lock and fails with
+     * VAULT_EBUSY if the generation moved since the begin; and the commit
+     * fails with VAULT_EBUSY if it did (the caller starts over).  Reads
+     * may see commits made after the begin (PostgreSQL: READ COMMITTED).
+     * A backend may be stricter: SQLCipher reads in a snapshot whose
+     * first write takes the write lock and fails if another connection
+     * committed anything since.
+     * Only for backends that set deferred_writes; store.c asks the others
+     * for STORE_TX_WRITE instead. */
     STORE_TX_DEFERRED = 2,
     /* Reads only, one consistent snapshot, which a backend with a
      * standby (standby_reads) may take on it, but only once the standby
@@ -352,9 +360,15 @@ struct store_backend {
     int (*begin)(store_backend *be, store_tx_kind kind);
     int (*commit)(store_backend *be);
     void (*rollback)(store_backend *be);
-    /* A number that changes whenever another connection committed to this
-     * store, and only then (SQLCipher: PRAGMA data_version).  Each
-     * connection's own: compare it with this connection's earlier ones. */
+    /* A number that changes when another connection committed a change
+     * to a row a handle keeps loaded between transactions (meta rows but
+     * the audit log's own, STORE_META_AUDIT_PREFIX; policies, grade keys,
+     * grants), and may change on other commits too (SQLCipher: PRAGMA
+     * data_version, every commit; PostgreSQL: those alone, so that audit
+     * appends and record writes don't make every other handle reload).
+     * Each connection's own: compare it with this connection's earlier
+     * ones.  A deferred transaction (STORE_TX_DEFERRED) that wrote commits
+     * only if it has not changed since its begin (VAULT_EBUSY). */
     int (*generation)(store_backend *be, int64_t *out);
 
     /* Meta: small named values. */

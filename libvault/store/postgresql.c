@@ -18,14 +18,16 @@
  *    transaction it had is gone (nothing released);
  *  - STORE_TX_SNAPSHOT is BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
  *    STORE_TX_WRITE is BEGIN (READ COMMITTED) and the schema's write lock,
- *    pg_advisory_xact_lock(key of the schema name): one writer at a time
- *    per vault, as SQLCipher's BEGIN IMMEDIATE (phase 2 replaces the one
- *    lock with per-shard audit heads locked at commit);
- *    STORE_TX_DEFERRED is a REPEATABLE READ snapshot whose first write
- *    takes the write lock and then touches the generation row: had another
- *    connection committed since the snapshot (every write transaction that
- *    changed anything bumps that row), PostgreSQL refuses the update with
- *    a serialization failure, which is VAULT_EBUSY here;
+ *    pg_advisory_xact_lock(key of the schema name): one writer of records,
+ *    grants, policy and keys at a time per vault, as SQLCipher's BEGIN
+ *    IMMEDIATE;
+ *    STORE_TX_DEFERRED (an audited read) is READ COMMITTED without the
+ *    write lock: its appends lock their log's head row from the seal to
+ *    the commit (audit_head_load), its commit checks the generation is
+ *    the begin's under the generation lock (pg_commit), and a write of
+ *    another kind takes the write lock and checks it there (lock_step);
+ *    either check failing is VAULT_EBUSY (docs/postgresql.md "Audited
+ *    reads");
  *  - every write but the audit log's runs under a savepoint, so a refused
  *    write (a duplicate id, a grade key still in use) leaves the
  *    transaction usable and changes nothing, as the contract says;
@@ -36,16 +38,18 @@
  *    what the server refuses of them fails that statement and aborts the
  *    transaction ("round trips" below, docs/postgresql.md "Round
  *    trips");
- *  - generation: the generation row, bumped by the commit of every write
- *    transaction that wrote, less this connection's own commits; read
- *    with the key check at the begin and kept for the transaction;
+ *  - generation: the generation row, bumped by the commit of a
+ *    transaction that changed a row a handle keeps loaded (WR_TRUST),
+ *    less this connection's own bumps; read with the key check at the
+ *    begin and kept for the transaction;
  *  - audit rows are immutable (a trigger refuses UPDATE, DELETE and
  *    TRUNCATE); each is in a log (schema 8: the city log '' or a shard's,
  *    positions counted per log) and each log's state lives in its
  *    audit_heads row, which names the row it belongs to and is locked FOR
- *    UPDATE by every append; positions are the client's, never a
- *    sequence's; rows go in with one INSERT ... SELECT FROM unnest(...);
- *    a log's head is read once per transaction and kept;
+ *    UPDATE by every append before it reads the head; positions are the
+ *    client's, never a sequence's; rows go in with one INSERT ... SELECT
+ *    FROM unnest(...); a log's head is read so once per transaction and
+ *    kept;
  *  - parameters and results are binary (int8, bytea, text, arrays);
  *  - iterators are server-side cursors read ITER_BATCH rows at a time;
  *  - bulk mode (bulk_begin .. bulk_end) batches new records and meta rows
@@ -592,9 +596,11 @@ typedef struct pg {
     char schema[PG_SCHEMA_MAX + 1];
     char shown[256];   /* the location with its password hidden */
     int64_t write_key; /* advisory lock key of the schema's write lock */
+    int64_t gen_key;   /* ... of the generation's lock (taken at commit only) */
     int tx;            /* -1 none, else a store_tx_kind */
     int locked;        /* the write lock is held */
     int dirty;         /* this transaction wrote something */
+    int bump;          /* ... that moves the generation (WR_TRUST) */
     int dead;          /* the connection is gone */
     uint64_t txno;     /* counts transactions begun, for iterators */
     uint64_t cursors;  /* counts cursors, for their names */
@@ -636,7 +642,7 @@ typedef struct pg {
     uint64_t gen_txno;
     int64_t gen_n;
     uint64_t ah_txno;
-    int ah_locked; /* the log's head row's FOR UPDATE is queued or sent */
+    int ah_locked; /* the cached head was read with its row locked FOR UPDATE */
     char ah_log[STORE_LOG_MAX + 1]; /* the log the audit head cache holds */
     int sp_queued;      /* wr_begin's savepoint is pq[sp_queued - 1], unsent (0: not) */
     uint64_t flushes;   /* counts sends of the queue */
@@ -666,6 +672,25 @@ static int64_t lock_key(const char *label, const char *schema)
             h ^= (uint8_t)parts[k][i];
             h *= 1099511628211ULL;
         }
+    return (int64_t)h;
+}
+
+/* The advisory lock key of one user's uses of one quota: FNV-1a over the
+ * schema's write-lock key, the quota and the user, a NUL after each (two
+ * pairs that collide only share a lock). */
+static int64_t quota_key(int64_t write_key, const char *quota, const char *user)
+{
+    uint64_t h = (uint64_t)write_key ^ 0x71756f7461ULL; /* "quota" */
+    const char *parts[2] = {quota, user};
+    size_t i, k;
+
+    for (k = 0; k < 2; k++) {
+        for (i = 0; parts[k][i]; i++) {
+            h ^= (uint8_t)parts[k][i];
+            h *= 1099511628211ULL;
+        }
+        h *= 1099511628211ULL; /* the NUL */
+    }
     return (int64_t)h;
 }
 
@@ -958,7 +983,7 @@ static int bulk_flush(pg *c);
  * its error is the call's, named after the statement ("appending to the
  * audit log", ...). */
 
-enum { PS_PLAIN, PS_AUDIT_ROWS, PS_AUDIT_STATE, PS_AUDIT_HEAD };
+enum { PS_PLAIN, PS_AUDIT_ROWS, PS_AUDIT_STATE, PS_GEN_CHECK };
 
 /* One statement of a pipeline; out (NULL: not kept) gets its result. */
 typedef struct pstmt {
@@ -999,9 +1024,10 @@ static int stmt_err(pg *c, const pstmt *s, const PGresult *r)
         return vault__err(VAULT_EINTEGRITY, "audit log: an entry's position is taken");
     if (s->kind == PS_AUDIT_STATE && strcmp(st, "22012") == 0)
         return vault__err(VAULT_EINTEGRITY, "audit log: the audit state's entry is not the newest");
-    if (s->kind == PS_AUDIT_HEAD && strcmp(st, "22012") == 0)
-        return vault__err(VAULT_EINTEGRITY,
-                          "audit log: the log's head row is missing (removed outside libvault)");
+    if (s->kind == PS_GEN_CHECK && strcmp(st, "22012") == 0)
+        return vault__err(VAULT_EBUSY, "postgresql: committing: another connection changed the "
+                                       "policy, grants or keys while this transaction read: "
+                                       "start over");
     return rc;
 }
 
@@ -1289,9 +1315,13 @@ static void backoff(int n)
     vault__err_clear();
 }
 
-/* The deferred write's lock step: the write lock, then the generation
- * check (fails with 40001 when a commit since the snapshot bumped the
- * row), under the savepoint vault_lock, left to the commit to release. */
+/* The deferred write's lock step, under the savepoint vault_lock (left
+ * to the commit to release): the write lock, then the generation as the
+ * latest commit left it (every commit that moves it holds the write lock,
+ * so none can be half-way now).  Not the begin's: another connection
+ * changed the policy, grants, grade keys or meta rows since this
+ * transaction began, and what it decided may be stale: VAULT_EBUSY, not
+ * retried here (the caller starts over). */
 static int lock_step(pg *c)
 {
     int rc = VAULT_OK, tries;
@@ -1305,14 +1335,18 @@ static int lock_step(pg *c)
             {"taking the write lock", "SAVEPOINT vault_lock", NULL, NULL, VAULT_EINVALID, PS_PLAIN},
             {"taking the write lock", "SELECT pg_advisory_xact_lock($1)", &p, NULL, VAULT_EINVALID,
              PS_PLAIN},
-            {"checking for later commits", "UPDATE generation SET n = n", NULL, &r, VAULT_EINVALID,
+            {"checking for later commits", "SELECT n FROM generation", NULL, &r, VAULT_EINVALID,
              PS_PLAIN},
         };
         rc = pipe_run(c, s, 3);
         /* The row is never removed (a rotation keeps it too): gone is
          * a DBA's doing. */
-        if (rc == VAULT_OK && strcmp(PQcmdTuples(r), "1") != 0)
+        if (rc == VAULT_OK && (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)))
             rc = vault__err(VAULT_EINTEGRITY, "postgresql: %s: the generation row is missing",
+                            c->shown);
+        else if (rc == VAULT_OK && (c->gen_txno != c->txno || r_int(r, 0, 0) != c->gen_n))
+            rc = vault__err(VAULT_EBUSY, "postgresql: %s: another connection changed the policy, "
+                                         "grants or keys since this transaction began: start over",
                             c->shown);
         PQclear(r);
         r = NULL;
@@ -1322,7 +1356,6 @@ static int lock_step(pg *c)
                "postgresql: taking the write lock: deadlocked with another connection %d times "
                "(SQLSTATE 40P01): start over", tries);
         GUARD(q(c, NULL, "taking the write lock", "ROLLBACK TO SAVEPOINT vault_lock", NULL));
-        ah_drop(c);
         backoff(tries);
     }
     GUARD(rc);
@@ -1365,17 +1398,45 @@ cleanup:
     return rc;
 }
 
+/* What a write is, for the locks it needs and the generation:
+ *  - WR_TRUST: a row a handle keeps loaded (meta, policy, grade key,
+ *    grant): the write lock, and the commit moves the generation;
+ *  - WR_DATA: a record: the write lock;
+ *  - WR_OWN: a row serialised by a lock of its own, not the write lock:
+ *    the audit log's (checkpoints, its "audit_" meta rows: written only
+ *    under the city log's head row, which the seal holds) and quota uses
+ *    (under their user's lock, quota_lock).  An audited read writes these
+ *    alone, so it never waits for the write lock. */
+enum { WR_TRUST, WR_DATA, WR_OWN };
+
+/* 1 when this is a deferred transaction without the write lock and the
+ * generation moved since its begin (a commit changed the policy, grants
+ * or keys since: what it read may not go together). */
+static int moved_on(pg *c)
+{
+    PGresult *r = NULL;
+    int moved = 0;
+
+    if (c->tx != STORE_TX_DEFERRED || c->locked || c->gen_txno != c->txno)
+        return 0;
+    if (q(c, &r, "reading the generation", "SELECT n FROM generation", NULL) == VAULT_OK)
+        moved = PQntuples(r) == 1 && r_int(r, 0, 0) != c->gen_n;
+    PQclear(r);
+    vault__err_clear();
+    return moved;
+}
+
 /* Before a write: a write transaction (a deferred one takes the lock
- * now), then a savepoint the write can fall back to, deferred: it goes
- * in the write's first statement's pipeline. */
-static int wr_begin(pg *c, const char *what)
+ * now, unless the write is WR_OWN), then a savepoint the write can fall
+ * back to, deferred: it goes in the write's first statement's pipeline. */
+static int wr_begin(pg *c, const char *what, int kind)
 {
     int rc = VAULT_OK;
 
     GUARD(need_read(c));
     ENSURE(c->tx != STORE_TX_SNAPSHOT, VAULT_ESTATE, "postgresql: %s in a read-only transaction",
            what);
-    if (!c->locked)
+    if (!c->locked && kind != WR_OWN)
         GUARD(lock_step(c));
     /* Bulk rows waiting go first, outside the savepoint: they were
      * acknowledged, and a refused write must not take them with it. */
@@ -1390,7 +1451,7 @@ cleanup:
 
 /* After a write: keep it (rc >= 0: the savepoint's release deferred), or
  * undo it and keep the transaction. */
-static int wr_end(pg *c, int rc)
+static int wr_end(pg *c, int rc, int kind)
 {
     int r;
 
@@ -1404,6 +1465,8 @@ static int wr_end(pg *c, int rc)
             return r;
         }
         c->dirty = 1;
+        if (kind == WR_TRUST)
+            c->bump = 1;
         return rc;
     }
     if (c->sp_queued && c->flushes == c->sp_flushes && c->npq >= c->sp_queued) {
@@ -1430,12 +1493,12 @@ static int wr_end(pg *c, int rc)
     return rc;
 }
 
-#define WRITE_OP(c, what, call)           \
-    do {                                  \
-        int wr_rc_ = wr_begin((c), what); \
-        if (wr_rc_ < 0)                   \
-            return wr_rc_;                \
-        return wr_end((c), (call));       \
+#define WRITE_OP(c, what, kind, call)           \
+    do {                                        \
+        int wr_rc_ = wr_begin((c), what, kind); \
+        if (wr_rc_ < 0)                         \
+            return wr_rc_;                      \
+        return wr_end((c), (call), kind);       \
     } while (0)
 
 static void bulk_reset(pg *c);
@@ -1476,6 +1539,7 @@ done:
     c->tx = -1;
     c->locked = 0;
     c->dirty = 0;
+    c->bump = 0;
     bulk_reset(c);
     if (c->home) { /* a standby read's transaction: back to the primary */
         c->conn = c->home;
@@ -1484,27 +1548,29 @@ done:
 }
 
 /* One try of a begin, in one round trip: BEGIN, the write lock for a
- * write transaction, the key check with the generation row (the deferred
- * write's check needs the snapshot taken: it is, at the first statement
- * after BEGIN), and for a deferred one (an audited call's: it appends)
- * the audit head, in its snapshot.  On failure, nothing of it is left
- * open. */
+ * write transaction, the key check with the generation row.  A deferred
+ * one (an audited read) is READ COMMITTED without the write lock: each of
+ * its reads sees the latest commits, its appends lock their logs' head
+ * rows when they are sealed (audit_head_load), and its commit checks the
+ * generation is still this one (pg_commit).  On failure, nothing of it
+ * is left open. */
 static int begin_once(pg *c, store_tx_kind kind)
 {
     int rc = VAULT_OK, started = 0, n = 0;
-    qp p = {0}, hp = {0};
-    PGresult *r = NULL, *head = NULL;
-    pstmt s[4];
+    qp p = {0};
+    PGresult *r = NULL;
+    pstmt s[3];
     static const char *const sql[] = {
         [STORE_TX_SNAPSHOT] = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
         [STORE_TX_WRITE] = "BEGIN",
-        [STORE_TX_DEFERRED] = "BEGIN ISOLATION LEVEL REPEATABLE READ",
+        [STORE_TX_DEFERRED] = "BEGIN",
     };
 
     c->tx = (int)kind;
     c->txno++;
     c->locked = 0;
     c->dirty = 0;
+    c->bump = 0;
     c->pipe_broken = 0;
     c->sp_queued = 0;
     ah_drop(c);
@@ -1517,20 +1583,12 @@ static int begin_once(pg *c, store_tx_kind kind)
     }
     s[n++] = (pstmt){"checking the vault's key", KEY_CHECK_SQL, NULL, &r, VAULT_EINVALID,
                      PS_PLAIN};
-    if (kind == STORE_TX_DEFERRED) {
-        p_text(&hp, STORE_LOG_CITY); /* the log an audited call appends to */
-        s[n++] = (pstmt){"reading the audit log", AUDIT_HEAD_SQL, &hp, &head, VAULT_EINVALID,
-                         PS_PLAIN};
-    }
     started = 1;
     GUARD(pipe_run(c, s, n));
     c->locked = kind == STORE_TX_WRITE;
     GUARD(key_check_row(c, r));
-    if (head)
-        GUARD(ah_fill(c, head, STORE_LOG_CITY));
 cleanup:
     PQclear(r);
-    PQclear(head);
     if (rc < 0 && started)
         abandon(c); /* this begin's transaction, never one open before */
     if (rc < 0)
@@ -1718,14 +1776,28 @@ cleanup:
     return rc;
 }
 
-/* In one round trip: the deferred statements, the generation's bump
- * (when the transaction wrote), COMMIT. */
+/* In one round trip: the deferred statements, then
+ *  - when the transaction changed a row a handle keeps loaded (WR_TRUST),
+ *    the generation's bump, under the generation's lock;
+ *  - when an audited read (deferred, without the write lock) wrote, the
+ *    generation's check under that lock, shared: still the begin's, or
+ *    the policy, grants or keys it decided by changed meanwhile and the
+ *    commit fails (22012, VAULT_EBUSY: the caller starts over).  The
+ *    lock orders the two: a bump waits for the checks under way, a check
+ *    for the bump under way, so no read commits on a grant revoked
+ *    before its commit;
+ * then COMMIT.  Both locks are taken after every head row (the seal came
+ * first), and nothing waits once it has one: no deadlock through them. */
+/* no row, or not the begin's n: a division by zero (a missing row, a
+ * DBA's doing, then fails the next begin's key check) */
+#define GEN_CHECK_SQL "SELECT 1 / count(*) FILTER (WHERE n = $1) FROM generation"
 static int pg_commit(store_backend *be)
 {
     pg *c = P(be);
     int rc = VAULT_OK, n = 0;
     PGresult *r = NULL;
-    pstmt s[2];
+    qp kp = {0}, gp = {0};
+    pstmt s[4];
 
     ENSURE(!c->dead, VAULT_EIO, "postgresql: %s: database connection lost earlier", c->shown);
     ENSURE(c->tx >= 0, VAULT_ESTATE, "postgresql: commit without a transaction");
@@ -1737,18 +1809,30 @@ static int pg_commit(store_backend *be)
            "postgresql: commit of a transaction whose statements could not all be sent");
     if (c->bulk)
         GUARD(bulk_flush(c));
-    if (c->dirty)
+    p_int(&kp, c->gen_key);
+    if (c->bump) {
+        s[n++] = (pstmt){"committing", "SELECT pg_advisory_xact_lock($1)", &kp, NULL,
+                         VAULT_EINVALID, PS_PLAIN};
         s[n++] = (pstmt){"committing", "UPDATE generation SET n = n + 1", NULL, NULL,
                          VAULT_EINVALID, PS_PLAIN};
+    } else if (c->dirty && !c->locked) {
+        ENSURE(c->gen_txno == c->txno, VAULT_ESTATE,
+               "postgresql: commit of a transaction whose begin read no generation");
+        p_int(&gp, c->gen_n);
+        s[n++] = (pstmt){"committing", "SELECT pg_advisory_xact_lock_shared($1)", &kp, NULL,
+                         VAULT_EINVALID, PS_PLAIN};
+        s[n++] = (pstmt){"committing", GEN_CHECK_SQL, &gp, NULL, VAULT_EINVALID, PS_GEN_CHECK};
+    }
     s[n++] = (pstmt){"committing", "COMMIT", NULL, &r, VAULT_EINVALID, PS_PLAIN};
     GUARD(pipe_run(c, s, n));
     ENSURE(strcmp(PQcmdStatus(r), "COMMIT") == 0, VAULT_EIO,
            "postgresql: the commit was rolled back by the server");
-    if (c->dirty)
+    if (c->bump)
         c->own_commits++;
     c->tx = -1;
     c->locked = 0;
     c->dirty = 0;
+    c->bump = 0;
     c->gen_txno = 0;
     ah_drop(c);
     bulk_reset(c); /* a bulk load lasts one transaction */
@@ -1996,7 +2080,7 @@ static int partition_layout(pg *c, int schema7)
     GUARD(q(c, NULL, "partitioning the vault's tables (a view over them must go first)",
             "DROP TABLE blind_index_v1, fields_v1, records_v1", NULL));
     GUARD(q(c, NULL, "partitioning the vault's tables", "RESET ROLE", NULL));
-    c->dirty = 1;
+    c->dirty = c->bump = 1;
 cleanup:
     PQclear(r);
     return rc;
@@ -2103,7 +2187,7 @@ static int audit_layout(pg *c, int schema8)
     GUARD(q(c, NULL, "keeping the audit log by log (a view over it must go first)",
             "DROP TABLE audit_v7, audit_state", NULL));
     GUARD(q(c, NULL, "keeping the audit log by log", "RESET ROLE", NULL));
-    c->dirty = 1;
+    c->dirty = c->bump = 1;
 cleanup:
     PQclear(r);
     return rc;
@@ -2150,7 +2234,7 @@ static int pg_migrate(store_backend *be, int *from, int (*remac)(void *arg, int 
         p_int(&p, STORE_SCHEMA_VERSION);
         GUARD(q(c, NULL, "migrating the schema version",
                 "UPDATE store_info SET version = $1::int8::int4", &p));
-        c->dirty = 1;
+        c->dirty = c->bump = 1;
     }
 cleanup:
     PQclear(r);
@@ -2189,6 +2273,15 @@ cleanup:
     return rc;
 }
 
+/* A meta row's write kind: the audit log's own rows (STORE_META_AUDIT_PREFIX)
+ * are WR_OWN, every other WR_TRUST. */
+static int meta_kind(const char *key)
+{
+    return key && strncmp(key, STORE_META_AUDIT_PREFIX, sizeof STORE_META_AUDIT_PREFIX - 1) == 0
+               ? WR_OWN
+               : WR_TRUST;
+}
+
 static int meta_put(pg *c, const store_meta *m)
 {
     int rc = VAULT_OK;
@@ -2211,7 +2304,7 @@ static int pg_meta_put(store_backend *be, const store_meta *m)
 {
     if (P(be)->bulk)
         return bulk_meta(P(be), m);
-    WRITE_OP(P(be), "writing a meta row", meta_put(P(be), m));
+    WRITE_OP(P(be), "writing a meta row", meta_kind(m->key), meta_put(P(be), m));
 }
 
 static int meta_delete(pg *c, const char *key)
@@ -2232,7 +2325,7 @@ cleanup:
 
 static int pg_meta_delete(store_backend *be, const char *key)
 {
-    WRITE_OP(P(be), "deleting a meta row", meta_delete(P(be), key));
+    WRITE_OP(P(be), "deleting a meta row", meta_kind(key), meta_delete(P(be), key));
 }
 
 /* ---- policies ---- */
@@ -2278,7 +2371,7 @@ cleanup:
 
 static int pg_policy_add(store_backend *be, store_policy *row)
 {
-    WRITE_OP(P(be), "adding a policy", policy_add(P(be), row));
+    WRITE_OP(P(be), "adding a policy", WR_TRUST, policy_add(P(be), row));
 }
 
 static int pg_policy_active(store_backend *be, int (*fn)(void *arg, const store_policy *row),
@@ -2338,7 +2431,7 @@ cleanup:
 
 static int pg_gradekey_add(store_backend *be, const store_gradekey *k)
 {
-    WRITE_OP(P(be), "adding a grade key", gradekey_add(P(be), k));
+    WRITE_OP(P(be), "adding a grade key", WR_TRUST, gradekey_add(P(be), k));
 }
 
 static int pg_gradekey_get(store_backend *be, const char *grade, uint32_t version,
@@ -2356,6 +2449,11 @@ static int pg_gradekey_get(store_backend *be, const char *grade, uint32_t versio
     p_int(&p, version);
     GUARD(q(c, &r, "reading a grade key",
             "SELECT wrapped, created, mac FROM grade_keys WHERE grade = $1 AND version = $2", &p));
+    if (PQntuples(r) != 1 && moved_on(c))
+        /* an audited read's field under a version a rotation retired
+         * after it was read (READ COMMITTED): the read starts over */
+        ENSURE(0, VAULT_EBUSY, "postgresql: grade '%s' key version %u was retired while this "
+               "transaction read: start over", grade, (unsigned)version);
     ENSURE(PQntuples(r) == 1, VAULT_ENOTFOUND, "postgresql: grade '%s' has no key version %u", grade,
            (unsigned)version);
     memset(&k, 0, sizeof k);
@@ -2407,73 +2505,80 @@ cleanup:
 
 static int pg_gradekey_retire(store_backend *be, const char *grade, uint32_t below_version)
 {
-    WRITE_OP(P(be), "retiring grade keys", gradekey_retire(P(be), grade, below_version));
+    WRITE_OP(P(be), "retiring grade keys", WR_TRUST, gradekey_retire(P(be), grade, below_version));
 }
 
 /* ---- records ---- */
 
 #define shard_len store_shard_len
 
-/* Records of a result set, each with its fields: rec holds the records'
- * rows (id, jurisdiction, created, updated, version, mac) in id order,
- * fld their fields' (record_id, name, grade, key_version, counter, ct,
- * digest) in (record_id, name) order. */
+/* Records of a result set, each with its fields, from one statement (one
+ * snapshot even in READ COMMITTED, where an audited read reads without
+ * the write lock: a record and its fields are never from two commits).
+ * res holds one row per field (and one, its field columns NULL, for a
+ * record without any), REC_COLS then the field's columns, in (id, name)
+ * order; row[i] is record i's first row, count[i] its fields. */
 typedef struct recset {
-    PGresult *rec, *fld;
+    PGresult *res;
+    int nrec;
     store_field *fields;
-    int *first; /* per record row: its first field row */
+    int *row;   /* per record: its first row in res */
+    int *first; /* ... its first field in fields */
     int *count;
 } recset;
 
 static void recset_free(recset *s)
 {
-    PQclear(s->rec);
-    PQclear(s->fld);
+    PQclear(s->res);
     free(s->fields);
+    free(s->row);
     free(s->first);
     free(s->count);
     memset(s, 0, sizeof *s);
 }
 
 #define REC_COLS "r.id, r.jurisdiction, r.created, r.updated, r.version, r.mac"
-#define FLD_COLS "f.record_id, f.name, f.grade, f.key_version, f.counter, f.ct, f.digest"
+#define REC_NCOLS 6
+#define FLD_COLS "f.name, f.grade, f.key_version, f.counter, f.ct, f.digest"
 
 /* Read the records whose ids are in the bytea array param 1 of p. */
 static int recset_load(recset *s, pg *c, const qp *p)
 {
-    int rc = VAULT_OK, i, k, nf;
-    size_t len, dl;
+    int rc = VAULT_OK, i, nrows, nf = 0;
+    size_t len, dl, plen = 0;
+    const uint8_t *prev = NULL;
 
     memset(s, 0, sizeof *s);
-    {
-        /* one round trip; in a READ COMMITTED write transaction both see
-         * the same rows: the write lock holds every writer off */
-        pstmt st[2] = {
-            {"reading records",
-             "SELECT " REC_COLS " FROM record_ids d JOIN records r ON r.shard = d.shard"
-             " AND r.id = d.id WHERE d.id = ANY($1) ORDER BY r.id", p, &s->rec, VAULT_EINVALID,
-             PS_PLAIN},
-            {"reading records",
-             "SELECT " FLD_COLS " FROM record_ids d JOIN fields f ON f.shard = d.shard"
-             " AND f.record_id = d.id WHERE d.id = ANY($1) ORDER BY f.record_id, f.name", p,
-             &s->fld, VAULT_EINVALID, PS_PLAIN},
-        };
-        GUARD(pipe_run(c, st, 2));
-    }
-    nf = PQntuples(s->fld);
-    s->fields = calloc((size_t)nf + 1, sizeof *s->fields);
-    s->first = calloc((size_t)PQntuples(s->rec) + 1, sizeof *s->first);
-    s->count = calloc((size_t)PQntuples(s->rec) + 1, sizeof *s->count);
-    ENSURE(s->fields && s->first && s->count, VAULT_ENOMEM, "out of memory");
-    for (i = 0; i < nf; i++) {
-        store_field *f = &s->fields[i];
-        const uint8_t *d;
-        f->name = r_text(s->fld, i, 1);
-        f->grade = r_text(s->fld, i, 2);
-        f->key_version = (uint32_t)r_int(s->fld, i, 3);
-        f->counter = r_int(s->fld, i, 4);
-        f->ct = r_bytes(s->fld, i, 5, &f->ct_len);
-        d = r_bytes(s->fld, i, 6, &dl);
+    GUARD(q(c, &s->res, "reading records",
+            "SELECT " REC_COLS ", " FLD_COLS " FROM record_ids d JOIN records r"
+            " ON r.shard = d.shard AND r.id = d.id LEFT JOIN fields f ON f.shard = r.shard"
+            " AND f.record_id = r.id WHERE d.id = ANY($1) ORDER BY r.id, f.name", p));
+    nrows = PQntuples(s->res);
+    s->fields = calloc((size_t)nrows + 1, sizeof *s->fields);
+    s->row = calloc((size_t)nrows + 1, sizeof *s->row);
+    s->first = calloc((size_t)nrows + 1, sizeof *s->first);
+    s->count = calloc((size_t)nrows + 1, sizeof *s->count);
+    ENSURE(s->fields && s->row && s->first && s->count, VAULT_ENOMEM, "out of memory");
+    for (i = 0; i < nrows; i++) {
+        const uint8_t *id = r_bytes(s->res, i, 0, &len), *d;
+        store_field *f;
+        if (!prev || len != plen || memcmp(prev, id, len) != 0) { /* memcmp ok: not secret */
+            s->row[s->nrec] = i;
+            s->first[s->nrec] = nf;
+            s->nrec++;
+            prev = id;
+            plen = len;
+        }
+        if (PQgetisnull(s->res, i, REC_NCOLS))
+            continue; /* a record without fields */
+        f = &s->fields[nf++];
+        s->count[s->nrec - 1]++;
+        f->name = r_text(s->res, i, REC_NCOLS);
+        f->grade = r_text(s->res, i, REC_NCOLS + 1);
+        f->key_version = (uint32_t)r_int(s->res, i, REC_NCOLS + 2);
+        f->counter = r_int(s->res, i, REC_NCOLS + 3);
+        f->ct = r_bytes(s->res, i, REC_NCOLS + 4, &f->ct_len);
+        d = r_bytes(s->res, i, REC_NCOLS + 5, &dl);
         ENSURE(dl <= STORE_DIGEST_MAX, VAULT_EINTEGRITY, "postgresql: a blind-index digest is too long");
         if (d && dl)
             memcpy(f->digest, d, dl);
@@ -2481,53 +2586,41 @@ static int recset_load(recset *s, pg *c, const qp *p)
         if (!f->ct)
             f->ct = (const uint8_t *)"";
     }
-    /* both in id order: walk them together */
-    for (i = 0, k = 0; i < PQntuples(s->rec); i++) {
-        const uint8_t *id = r_bytes(s->rec, i, 0, &len);
-        s->first[i] = k;
-        while (k < nf) {
-            size_t fl;
-            const uint8_t *fid = r_bytes(s->fld, k, 0, &fl);
-            if (fl != len || memcmp(fid, id, len) != 0) /* memcmp ok: not secret */
-                break;
-            k++;
-        }
-        s->count[i] = k - s->first[i];
-    }
 cleanup:
     return rc;
 }
 
-/* Record row i of s as a store_record. */
+/* Record i of s as a store_record. */
 static int recset_row(store_record *out, const recset *s, int i)
 {
     int rc = VAULT_OK;
     size_t len;
-    const uint8_t *id = r_bytes(s->rec, i, 0, &len);
+    int r = s->row[i];
+    const uint8_t *id = r_bytes(s->res, r, 0, &len);
 
     memset(out, 0, sizeof *out);
     ENSURE(id && len == VAULT_ID_BYTES, VAULT_EINTEGRITY, "postgresql: a record id has the wrong size");
     memcpy(out->id, id, VAULT_ID_BYTES);
-    out->jurisdiction = r_text(s->rec, i, 1);
-    out->created = r_int(s->rec, i, 2);
-    out->updated = r_int(s->rec, i, 3);
-    out->version = r_int(s->rec, i, 4);
-    r_mac(out->mac, s->rec, i, 5);
+    out->jurisdiction = r_text(s->res, r, 1);
+    out->created = r_int(s->res, r, 2);
+    out->updated = r_int(s->res, r, 3);
+    out->version = r_int(s->res, r, 4);
+    r_mac(out->mac, s->res, r, 5);
     out->nfields = (size_t)s->count[i];
     out->fields = s->fields + s->first[i];
 cleanup:
     return rc;
 }
 
-/* The record row of s with this id, or -1. */
+/* The record of s with this id, or -1. */
 static int recset_find(const recset *s, const uint8_t *id)
 {
-    int lo = 0, hi = PQntuples(s->rec);
+    int lo = 0, hi = s->nrec;
 
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2, cmp;
         size_t len;
-        const uint8_t *m = r_bytes(s->rec, mid, 0, &len);
+        const uint8_t *m = r_bytes(s->res, s->row[mid], 0, &len);
         cmp = len == VAULT_ID_BYTES ? memcmp(m, id, VAULT_ID_BYTES) : -1; /* memcmp ok: not secret */
         if (cmp == 0)
             return mid;
@@ -2856,6 +2949,7 @@ static int bulk_flush(pg *c)
                 " FROM unnest($1::text[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS u(k, v, m, o)"
                 " ORDER BY k, o DESC"
                 " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, mac = EXCLUDED.mac", &p));
+        c->bump = 1; /* meta rows are WR_TRUST (meta_kind): a bulk load's too */
     }
     c->dirty = 1;
 cleanup:
@@ -3013,7 +3107,7 @@ static int pg_record_write(store_backend *be, const store_record *row, int is_ne
 {
     if (P(be)->bulk && is_new)
         return bulk_record(P(be), row);
-    WRITE_OP(P(be), "writing a record", record_write(P(be), row, is_new));
+    WRITE_OP(P(be), "writing a record", WR_DATA, record_write(P(be), row, is_new));
 }
 
 static int record_delete(pg *c, const uint8_t id[VAULT_ID_BYTES])
@@ -3032,7 +3126,7 @@ cleanup:
 
 static int pg_record_delete(store_backend *be, const uint8_t id[VAULT_ID_BYTES])
 {
-    WRITE_OP(P(be), "deleting a record", record_delete(P(be), id));
+    WRITE_OP(P(be), "deleting a record", WR_DATA, record_delete(P(be), id));
 }
 
 static int count_of(pg *c, const char *what, const char *sql, const qp *p, int64_t *out)
@@ -3088,7 +3182,7 @@ static int pg_record_scan_stale(store_backend *be, const char *grade, uint32_t b
     p_arr(&p, &a, OID_BYTEA_ARRAY);
     /* all read before the first callback, which may rewrite records */
     GUARD(recset_load(&s, c, &p));
-    for (i = 0; i < PQntuples(s.rec); i++) {
+    for (i = 0; i < s.nrec; i++) {
         GUARD(recset_row(&rec, &s, i));
         r = fn(arg, &rec);
         if (r != 0) {
@@ -3289,31 +3383,76 @@ cleanup:
     return rc;
 }
 
-/* The cache holds one log's head: another log's is read in its place. */
-static int audit_head_load(pg *c, const char *log)
+/* The head row of log $1, locked for the transaction (FOR UPDATE: a
+ * transaction that holds it is waited for, up to lock_timeout). */
+#define AUDIT_LOCK_SQL "SELECT pos FROM audit_heads WHERE log = $1 FOR UPDATE"
+
+/* The log's head into the cache, which holds one log's: another log's is
+ * read in its place.  lock: for an append or a state (a transaction that
+ * may write): the log's head row is locked first, then the head read in
+ * a statement of its own, so in READ COMMITTED it is the newest (the
+ * previous holder committed before the lock was had) and stays so until
+ * this transaction ends: the seal numbers and chains from it, and no
+ * other transaction appends to the log meanwhile.  Both go in one round
+ * trip; a log's first append makes its head row first (another's first
+ * append of the same log is waited for, then its row locked).  Without
+ * lock (a read): the head as the transaction sees it. */
+static int audit_head_load(pg *c, const char *log, int lock)
 {
-    int rc = VAULT_OK;
-    PGresult *r = NULL;
+    int rc = VAULT_OK, made;
+    PGresult *r = NULL, *lr = NULL;
     qp p = {0};
 
     log = store_log_name(log);
-    if (c->ah_txno == c->txno && strcmp(c->ah_log, log) == 0)
+    if (c->ah_txno == c->txno && strcmp(c->ah_log, log) == 0 && (c->ah_locked || !lock))
         return VAULT_OK;
     p_text(&p, log);
-    GUARD(q(c, &r, "reading the audit log", AUDIT_HEAD_SQL, &p));
+    if (!lock) {
+        GUARD(q(c, &r, "reading the audit log", AUDIT_HEAD_SQL, &p));
+        GUARD(ah_fill(c, r, log));
+        goto cleanup;
+    }
+    ENSURE(c->tx != STORE_TX_SNAPSHOT, VAULT_ESTATE,
+           "postgresql: locking the audit head in a read-only transaction");
+    for (made = 0;; made = 1) {
+        pstmt s[3];
+        int n = 0;
+        if (made)
+            s[n++] = (pstmt){"locking the audit head",
+                             "INSERT INTO audit_heads(log, pos) VALUES ($1, 0)"
+                             " ON CONFLICT (log) DO NOTHING", &p, NULL, VAULT_EINVALID, PS_PLAIN};
+        s[n++] = (pstmt){"locking the audit head", AUDIT_LOCK_SQL, &p, &lr, VAULT_EINVALID,
+                         PS_PLAIN};
+        s[n++] = (pstmt){"reading the audit log", AUDIT_HEAD_SQL, &p, &r, VAULT_EINVALID,
+                         PS_PLAIN};
+        GUARD(pipe_run(c, s, n));
+        if (PQntuples(lr) == 1)
+            break;
+        /* no head row: a new log (made now), or one with entries whose
+         * row a DBA removed */
+        ENSURE(PQntuples(r) == 0, VAULT_EINTEGRITY,
+               "audit log: the head row of log '%s' is missing (removed outside libvault)", log);
+        ENSURE(!made, VAULT_EINTEGRITY, "audit log: the head row of log '%s' could not be made",
+               log);
+        PQclear(lr);
+        PQclear(r);
+        lr = r = NULL;
+    }
     GUARD(ah_fill(c, r, log));
+    c->ah_locked = 1;
 cleanup:
     PQclear(r);
+    PQclear(lr);
     return rc;
 }
 
-static int audit_head_read(pg *c, const char *log, int (*fn)(void *arg, const store_audit_head *h),
-                           void *arg)
+static int audit_head_read(pg *c, const char *log, int lock,
+                           int (*fn)(void *arg, const store_audit_head *h), void *arg)
 {
     int rc = VAULT_OK;
     store_audit_head h;
 
-    GUARD(audit_head_load(c, log));
+    GUARD(audit_head_load(c, log, lock));
     memset(&h, 0, sizeof h);
     h.pos = c->ah_pos;
     if (c->ah_pos) {
@@ -3336,7 +3475,7 @@ static int pg_audit_head(store_backend *be, const char *log,
     int rc = VAULT_OK;
 
     GUARD(need_read(P(be)));
-    rc = audit_head_read(P(be), log, fn, arg);
+    rc = audit_head_read(P(be), log, 0, fn, arg);
 cleanup:
     return rc;
 }
@@ -3359,19 +3498,20 @@ static int seal_at_head(void *arg, const store_audit_head *h)
     return c->seal(c->arg, h, c->rows, PG_SEAL_CAP, &c->n);
 }
 
-/* Seal entries at the log's head and defer their INSERT (and, once in
- * the transaction, the FOR UPDATE of the log's head row ahead of it,
- * after the row's INSERT when the log is new): they go in the next round
- * trip, the commit's at the latest.  Rows that don't follow the head are
- * refused before anything is queued; a position taken meanwhile (no
- * writer but a DBA's can) fails at the send, and the transaction with
- * it. */
+/* Seal entries at the log's head, locked (audit_head_load: the first
+ * time in the transaction, one round trip) and defer their INSERT: it
+ * goes in the next round trip, the commit's at the latest.  Rows that
+ * don't follow the head are refused before anything is queued; a
+ * position taken meanwhile (no writer but a DBA's can: the head row is
+ * this transaction's) fails at the send, and the transaction with it.
+ * A seal that gives no rows only locks the head (the library's chain
+ * load does that before it reads the head it will chain from). */
 static int audit_write(pg *c, const char *log, store_audit_seal_fn seal, void *arg)
 {
     int rc = VAULT_OK;
     seal_ctx *s = NULL;
     arr pos = {0}, ent = {0}, hd = {0}, rid = {0}, usr = {0}, fl = {0};
-    qp p = {0}, lp = {0};
+    qp p = {0};
     size_t i;
     uint8_t *last = NULL;
 
@@ -3380,15 +3520,11 @@ static int audit_write(pg *c, const char *log, store_audit_seal_fn seal, void *a
     GUARD(need_read(c));
     ENSURE(c->tx != STORE_TX_SNAPSHOT, VAULT_ESTATE,
            "postgresql: appending to the audit log in a read-only transaction");
-    /* The head is held: the write lock keeps other writers out, and the
-     * audit state row is locked (at the send) for the transaction. */
-    if (!c->locked)
-        GUARD(lock_step(c));
     s = calloc(1, sizeof *s);
     ENSURE(s, VAULT_ENOMEM, "out of memory");
     s->seal = seal;
     s->arg = arg;
-    GUARD(audit_head_read(c, log, seal_at_head, s));
+    GUARD(audit_head_read(c, log, 1, seal_at_head, s));
     ENSURE(s->n <= PG_SEAL_CAP, VAULT_EINVALID, "audit log: too many entries sealed");
     if (!s->n)
         goto cleanup;
@@ -3425,21 +3561,6 @@ static int audit_write(pg *c, const char *log, store_audit_seal_fn seal, void *a
     p_arr(&p, &rid, OID_BYTEA_ARRAY);
     p_arr(&p, &usr, OID_TEXT_ARRAY);
     p_arr(&p, &fl, OID_INT8_ARRAY);
-    if (!c->ah_locked) {
-        p_text(&lp, log);
-        /* a log's first entry: its head row, for the lock (a row a
-         * concurrent first append made is waited for, then kept) */
-        if (s->head_pos == 0)
-            GUARD(pend_add(c, "locking the audit head",
-                           "INSERT INTO audit_heads(log, pos) VALUES ($1, 0)"
-                           " ON CONFLICT (log) DO NOTHING", PS_PLAIN, &lp));
-        /* no row locked is a division by zero (22012): a log with
-         * entries whose head row a DBA removed */
-        GUARD(pend_add(c, "locking the audit head",
-                       "SELECT 1 / count(*)::int8 FROM (SELECT pos FROM audit_heads WHERE log = $1"
-                       " FOR UPDATE) h", PS_AUDIT_HEAD, &lp));
-        c->ah_locked = 1;
-    }
     GUARD(pend_add(c, "appending to the audit log",
                    "INSERT INTO audit(log, pos, entry, head, record_id, \"user\", flags)"
                    " SELECT $1, * FROM unnest($2::int8[], $3::bytea[], $4::bytea[], $5::bytea[],"
@@ -3494,9 +3615,7 @@ static int audit_state_put(pg *c, const store_audit_state *st)
     GUARD(need_read(c));
     ENSURE(c->tx != STORE_TX_SNAPSHOT, VAULT_ESTATE,
            "postgresql: writing the audit state in a read-only transaction");
-    if (!c->locked)
-        GUARD(lock_step(c));
-    GUARD(audit_head_load(c, st->log));
+    GUARD(audit_head_load(c, st->log, 1));
     /* Only onto the log's newest row, with its chain head; the log's one
      * slot drops whatever row carried the state before (prev_pos). */
     ENSURE(st->pos > 0 && st->pos == c->ah_pos && sodium_memcmp(st->head, c->ah_head, 32) == 0,
@@ -3676,7 +3795,7 @@ cleanup:
 
 static int pg_checkpoint_add(store_backend *be, const store_checkpoint *cp)
 {
-    WRITE_OP(P(be), "adding a checkpoint", checkpoint_add(P(be), cp));
+    WRITE_OP(P(be), "adding a checkpoint", WR_OWN, checkpoint_add(P(be), cp));
 }
 
 static int pg_checkpoint_scan(store_backend *be, int (*fn)(void *arg, const store_checkpoint *row),
@@ -3833,7 +3952,7 @@ cleanup:
 
 static int pg_grant_insert(store_backend *be, const store_grant *g)
 {
-    WRITE_OP(P(be), "adding a grant", grant_insert(P(be), g));
+    WRITE_OP(P(be), "adding a grant", WR_TRUST, grant_insert(P(be), g));
 }
 
 static int grant_update(pg *c, const store_grant *g)
@@ -3861,7 +3980,7 @@ cleanup:
 
 static int pg_grant_update(store_backend *be, const store_grant *g)
 {
-    WRITE_OP(P(be), "updating a grant", grant_update(P(be), g));
+    WRITE_OP(P(be), "updating a grant", WR_TRUST, grant_update(P(be), g));
 }
 
 static int grant_rows(pg *c, const char *id, int (*fn)(void *arg, const store_grant *row),
@@ -3915,20 +4034,53 @@ static int pg_grant_scan(store_backend *be, int (*fn)(void *arg, const store_gra
 
 /* ---- search quotas ---- */
 
+/* A count of quota uses, sql (one row) with p: in a transaction that may
+ * write, under the user's lock of that quota (pg_advisory_xact_lock,
+ * taken first, in the same round trip), so that the count and the use
+ * it lets through (quota_add) are one step: two audited reads by one
+ * user, which take no write lock, can't both take the last use. */
+static int quota_lock_count(pg *c, PGresult **out, const char *quota, const char *user,
+                            const char *sql, const qp *p)
+{
+    int rc = VAULT_OK, n = 0;
+    qp kp = {0};
+    pstmt s[2];
+
+    *out = NULL;
+    GUARD(need_read(c));
+    if (c->tx != STORE_TX_SNAPSHOT) {
+        p_int(&kp, quota_key(c->write_key, quota, user));
+        s[n++] = (pstmt){"counting quota uses", "SELECT pg_advisory_xact_lock($1)", &kp, NULL,
+                         VAULT_EINVALID, PS_PLAIN};
+    }
+    s[n++] = (pstmt){"counting quota uses", sql, p, out, VAULT_EINVALID, PS_PLAIN};
+    GUARD(pipe_run(c, s, n));
+    ENSURE(PQntuples(*out) == 1, VAULT_EINTEGRITY, "postgresql: a count returned no row");
+cleanup:
+    if (rc < 0) {
+        PQclear(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 static int pg_quota_count(store_backend *be, const char *quota, const char *user, int64_t since,
                           int64_t *out)
 {
     int rc = VAULT_OK;
+    PGresult *r = NULL;
     qp p = {0};
 
     ENSURE(quota && user, VAULT_EINVALID, "postgresql: quota or user missing");
     p_text(&p, quota);
     p_text(&p, user);
     p_int(&p, since);
-    rc = count_of(P(be), "counting quota uses",
-                  "SELECT count(*) FROM quota_use WHERE quota = $1 AND \"user\" = $2 AND at > $3",
-                  &p, out);
+    GUARD(quota_lock_count(P(be), &r, quota, user,
+                           "SELECT count(*) FROM quota_use WHERE quota = $1 AND \"user\" = $2"
+                           " AND at > $3", &p));
+    *out = r_int(r, 0, 0);
 cleanup:
+    PQclear(r);
     return rc;
 }
 
@@ -3954,7 +4106,7 @@ cleanup:
 static int pg_quota_add(store_backend *be, const char *quota, const char *user, int64_t since,
                         int64_t now)
 {
-    WRITE_OP(P(be), "recording a quota use", quota_add(P(be), quota, user, since, now));
+    WRITE_OP(P(be), "recording a quota use", WR_OWN, quota_add(P(be), quota, user, since, now));
 }
 
 static int pg_quota_count_records(store_backend *be, const char *quota, const char *user,
@@ -3967,15 +4119,14 @@ static int pg_quota_count_records(store_backend *be, const char *quota, const ch
     qp p = {0};
 
     ENSURE(quota && user && record, VAULT_EINVALID, "postgresql: quota, user or record missing");
-    GUARD(need_read(c));
     p_text(&p, quota);
     p_text(&p, user);
     p_int(&p, since);
     p_bytes(&p, record, VAULT_ID_BYTES);
-    GUARD(q(c, &r, "counting the residents of quota uses",
-            "SELECT count(DISTINCT record), count(*) FILTER (WHERE record = $4) FROM quota_use"
-            " WHERE quota = $1 AND \"user\" = $2 AND at > $3 AND record IS NOT NULL", &p));
-    ENSURE(PQntuples(r) == 1, VAULT_EINTEGRITY, "postgresql: a count returned no row");
+    GUARD(quota_lock_count(c, &r, quota, user,
+                           "SELECT count(DISTINCT record), count(*) FILTER (WHERE record = $4)"
+                           " FROM quota_use WHERE quota = $1 AND \"user\" = $2 AND at > $3"
+                           " AND record IS NOT NULL", &p));
     *out = r_int(r, 0, 0);
     *seen = r_int(r, 0, 1) != 0;
 cleanup:
@@ -4011,7 +4162,7 @@ cleanup:
 static int pg_quota_add_record(store_backend *be, const char *quota, const char *user,
                                const uint8_t record[VAULT_ID_BYTES], int64_t since, int64_t now)
 {
-    WRITE_OP(P(be), "recording a quota use",
+    WRITE_OP(P(be), "recording a quota use", WR_OWN,
              quota_add_record(P(be), quota, user, record, since, now));
 }
 
@@ -4674,6 +4825,7 @@ static int connect_to(pg **out, const char *location)
     GUARD(loc_parse(&l, location));
     snprintf(c->schema, sizeof c->schema, "%s", l.schema);
     c->write_key = lock_key("libvault/write/", c->schema);
+    c->gen_key = lock_key("libvault/generation/", c->schema);
     c->conn = PQconnectdb(l.conninfo);
     ENSURE(c->conn, VAULT_ENOMEM, "out of memory");
     /* libpq's message names the server, never the password: not shown
@@ -5135,7 +5287,7 @@ int store_pg_rotate_swap(store_backend *be, const char *live_rk_loc, const char 
     GUARD(swap_one(c, c->schema, n.schema, key, mark));
     rotation_mark(mark, sizeof mark, lrk.schema, id);
     GUARD(swap_one(c, lrk.schema, nrk.schema, rk_key, mark));
-    c->dirty = 1;
+    c->dirty = c->bump = 1;
 cleanup:
     loc_free(&lrk);
     loc_free(&n);

@@ -69,6 +69,15 @@ int store_register_backend(const char *scheme, store_backend_open_fn fn) VAULT_M
 /* The meta row that held the audit state up to schema 3; the migration
  * to schema 4 moves it onto the newest audit row and deletes it. */
 #define STORE_META_AUDIT_TREE "audit_tree"
+/* Meta rows whose key begins with this are the audit log's own (its
+ * keys, the last signed checkpoint, the tree at each checkpoint, the
+ * claimed shard heads): the library writes them only with the city log's
+ * head held (sealed or locked in the transaction: audit_log.c) or at
+ * creation, and nothing a handle keeps loaded between transactions
+ * depends on them.  A backend with deferred_writes lets a deferred
+ * transaction write them without the write lock, and their writes don't
+ * move the generation (docs/postgresql.md "Transactions and errors"). */
+#define STORE_META_AUDIT_PREFIX "audit_"
 
 /* 0 when `location` names a PostgreSQL vault ("postgresql://...",
  * "postgres://...", "pg:...") or a registered backend ("scheme:..."), 1
@@ -114,8 +123,8 @@ const char *store_backend_name(const store *s);
 
 /* Transactions.  STORE_TX_WRITE takes the write lock at once, waiting up
  * to the busy timeout (then VAULT_EBUSY); STORE_TX_SNAPSHOT reads;
- * STORE_TX_DEFERRED reads in a snapshot and takes the write lock at its
- * first write (store/backend.h). */
+ * STORE_TX_DEFERRED is an audited read: no write lock for its audit
+ * appends, a VAULT_EBUSY commit if the generation moved (store/backend.h). */
 int store_begin(store *s, store_tx_kind kind) VAULT_MUST_CHECK;
 int store_commit(store *s) VAULT_MUST_CHECK;
 void store_rollback(store *s);

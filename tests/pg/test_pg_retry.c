@@ -14,10 +14,10 @@
  *  - test_deadlock_retried: B gives up (lock_timeout) after V's first
  *    deadlock: V's second try gets the write lock, the write commits, and
  *    the server counted 1 deadlock;
- *  - test_stale_snapshot_not_retried: a commit since the snapshot makes the
- *    lock step's generation check fail with 40001: VAULT_EBUSY at once,
- *    no retry (the snapshot stays stale; the caller starts over), and the
- *    transaction changed nothing.
+ *  - test_stale_snapshot_not_retried: a commit since the begin that moved
+ *    the generation makes the lock step's generation check fail:
+ *    VAULT_EBUSY at once, no retry (what was read stays stale; the caller
+ *    starts over), and the transaction changed nothing.
  *
  * Deferred statements (docs/postgresql.md, "Round trips"): what the
  * server refuses of an audit append or state update sent with the commit
@@ -48,6 +48,8 @@ typedef struct conn_pair {
     store_backend *v; /* the backend under test */
     PGconn *b;        /* the DBA's connection */
     int64_t key;      /* the vault's write-lock key, as pg_locks shows it */
+    char loc[1024];   /* the vault's location and store key, for more handles */
+    uint8_t skey[32];
 } conn_pair;
 
 typedef struct mwriter {
@@ -99,14 +101,14 @@ static int64_t deadlocks(PGconn *b)
 
 static void pair_open(conn_pair *p)
 {
-    char loc[1024], sql[256], opts[64];
-    uint8_t key[32];
+    char *loc = p->loc, sql[256], opts[64];
+    uint8_t *key = p->skey;
 
     memset(p, 0, sizeof *p);
     snprintf(p->schema, sizeof p->schema, "retry_%d", ++schema_no);
-    assert_true((size_t)snprintf(loc, sizeof loc, "%s%svault_schema=%s", pg_uri,
-                                 strchr(pg_uri, '?') ? "&" : "?", p->schema) < sizeof loc);
-    randombytes_buf(key, sizeof key);
+    assert_true((size_t)snprintf(loc, sizeof p->loc, "%s%svault_schema=%s", pg_uri,
+                                 strchr(pg_uri, '?') ? "&" : "?", p->schema) < sizeof p->loc);
+    randombytes_buf(key, sizeof p->skey);
     /* V's server session: a deadlock check V_DEADLOCK_MS into a wait. */
     snprintf(opts, sizeof opts, "-c deadlock_timeout=%dms", V_DEADLOCK_MS);
     assert_int_equal(setenv("PGOPTIONS", opts, 1), 0);
@@ -306,7 +308,7 @@ static void test_stale_snapshot_not_retried(void **state)
     assert_int_equal(pthread_create(&t, NULL, meta_writer, &w), 0);
     writer_join(&w, t);
     assert_int_equal(w.rc, VAULT_EBUSY);
-    assert_non_null(strstr(w.err, "40001"));
+    assert_non_null(strstr(w.err, "changed the policy, grants or keys"));
     assert_non_null(strstr(w.err, "start over"));
     assert_null(strstr(w.err, "times")); /* one try, not the deadlock's three */
     p.v->rollback(p.v);
@@ -457,13 +459,14 @@ static void test_head_row_locked(void **state)
              p.schema);
     assert_int_equal(b_int(p.b, sql), 1); /* free after the commit */
 
-    /* the head row removed by a DBA */
+    /* the head row removed by a DBA: the append, which locks it first,
+     * is refused, nothing queued */
     snprintf(sql, sizeof sql, "DELETE FROM %s.audit_heads WHERE log = 'hangzhou/xihu'", p.schema);
     b_exec(p.b, sql);
     assert_int_equal(p.v->begin(p.v, STORE_TX_WRITE), 0);
-    assert_int_equal(p.v->audit_write(p.v, "hangzhou/xihu", dseal_cb, &d), 0);
-    assert_int_equal(p.v->commit(p.v), VAULT_EINTEGRITY);
-    assert_non_null(strstr(vault_error_last(), "head row is missing"));
+    assert_int_equal(p.v->audit_write(p.v, "hangzhou/xihu", dseal_cb, &d), VAULT_EINTEGRITY);
+    assert_non_null(strstr(vault_error_last(), "head row of log 'hangzhou/xihu' is missing"));
+    p.v->rollback(p.v);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM %s.audit WHERE log = 'hangzhou/xihu'",
              p.schema);
     assert_int_equal(b_int(p.b, sql), 4);
@@ -572,6 +575,263 @@ static void test_rollback_not_waited(void **state)
     pair_close(&p);
 }
 
+/* ---- audited reads without the write lock (docs/postgresql.md
+ * "Transactions and errors") ----
+ * A deferred transaction (an audited read) takes no write lock: its
+ * appends lock their log's head row from the seal to the commit, so two
+ * in different logs go on side by side and two in one log one after the
+ * other, the second chained after the first's commit; its commit fails
+ * when the generation moved since its begin (a policy, grant or key
+ * change), not for the audit log's own rows; audit-only commits don't
+ * move the generation; a quota's count and use are one step per user. */
+
+typedef struct appender {
+    store_backend *v;
+    const char *log;
+    dseal d;
+    int rc;
+    int64_t ms;
+    char err[512];
+    volatile int done;
+} appender;
+
+static void *deferred_append(void *arg)
+{
+    appender *a = arg;
+    int64_t t0 = now_ms();
+
+    a->d.n = 1;
+    a->rc = a->v->begin(a->v, STORE_TX_DEFERRED);
+    if (a->rc == 0)
+        a->rc = a->v->audit_write(a->v, a->log, dseal_cb, &a->d);
+    if (a->rc == 0)
+        a->rc = a->v->commit(a->v);
+    else
+        a->v->rollback(a->v);
+    a->ms = now_ms() - t0;
+    snprintf(a->err, sizeof a->err, "%s", a->rc < 0 ? vault_error_last() : "");
+    a->done = 1;
+    return NULL;
+}
+
+static void appender_join(appender *a, pthread_t t)
+{
+    int i;
+
+    for (i = 0; i < 3000 && !a->done; i++)
+        usleep(10 * 1000);
+    if (!a->done)
+        fail_msg("the append was still waiting after 30 s");
+    assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+/* Another handle on the pair's vault (its own connection). */
+static store_backend *another(conn_pair *p)
+{
+    store_backend *b = NULL;
+
+    if (store_postgresql_open(&b, p->loc, p->skey, 0) != 0)
+        fail_msg("store_postgresql_open: %s", vault_error_last());
+    return b;
+}
+
+/* Waiters for a lock of the kind (a row's: 'transactionid'). */
+static int64_t waiters(conn_pair *p, const char *locktype)
+{
+    char sql[160];
+
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_locks WHERE locktype = '%s' AND NOT granted",
+             locktype);
+    return b_int(p->b, sql);
+}
+
+static int64_t wait_for_waiter(conn_pair *p, const char *locktype)
+{
+    int64_t n = 0;
+    int i;
+
+    for (i = 0; i < 500 && (n = waiters(p, locktype)) == 0; i++)
+        usleep(10 * 1000);
+    return n;
+}
+
+static void test_audited_reads_apart(void **state)
+{
+    conn_pair p;
+    dseal d = {1, {{0}}};
+    appender a, b;
+    pthread_t ta, tb;
+    store_backend *w1, *w2;
+    char sql[256];
+    int64_t gen;
+
+    (void)state;
+    pair_open(&p);
+    w1 = another(&p);
+    w2 = another(&p);
+    gen = in_schema(&p, "n", "generation");
+    assert_int_equal(p.v->begin(p.v, STORE_TX_DEFERRED), 0);
+    assert_int_equal(p.v->audit_write(p.v, "hangzhou/xihu", dseal_cb, &d), 0); /* head locked */
+    /* no write lock, and the head row is this transaction's */
+    assert_int_equal(count_in(&p, "count(*) FROM pg_locks WHERE locktype = 'advisory'"), 0);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT pos FROM %s.audit_heads WHERE log ="
+             " 'hangzhou/xihu' FOR UPDATE SKIP LOCKED) x", p.schema);
+    assert_int_equal(b_int(p.b, sql), 0);
+
+    /* another log: not waited for */
+    memset(&a, 0, sizeof a);
+    a.v = w1;
+    a.log = "hangzhou/gongshu";
+    assert_int_equal(pthread_create(&ta, NULL, deferred_append, &a), 0);
+    appender_join(&a, ta);
+    if (a.rc != 0)
+        fail_msg("the append to another log failed: %s", a.err);
+    printf("# an audited read of another log committed in %lld ms meanwhile\n", (long long)a.ms);
+
+    /* the same log: waits for the head row, then chains after it */
+    memset(&b, 0, sizeof b);
+    b.v = w2;
+    b.log = "hangzhou/xihu";
+    assert_int_equal(pthread_create(&tb, NULL, deferred_append, &b), 0);
+    assert_true(wait_for_waiter(&p, "transactionid") > 0);
+    assert_false(b.done);
+    assert_int_equal(p.v->commit(p.v), 0);
+    appender_join(&b, tb);
+    if (b.rc != 0)
+        fail_msg("the append after the head row was free failed: %s", b.err);
+    snprintf(sql, sizeof sql, "SELECT string_agg(pos::text, ',' ORDER BY pos) = '1,2'"
+             " AND max(pos) = 2 FROM %s.audit WHERE log = 'hangzhou/xihu'", p.schema);
+    {
+        PGresult *r = PQexec(p.b, sql);
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        assert_string_equal(PQgetvalue(r, 0, 0), "t");
+        PQclear(r);
+    }
+    /* b sealed at the head a's commit left: position 2, after it */
+    assert_int_equal(b.d.heads[0][0], 2);
+    /* appends alone don't move the generation */
+    assert_int_equal(in_schema(&p, "n", "generation"), gen);
+    w1->free(w1);
+    w2->free(w2);
+    pair_close(&p);
+}
+
+static void put_key(store_backend *v, const char *key)
+{
+    static const uint8_t value[2] = {7, 7};
+    store_meta m;
+
+    memset(&m, 0, sizeof m);
+    m.key = key;
+    m.value = value;
+    m.len = sizeof value;
+    assert_int_equal(v->begin(v, STORE_TX_WRITE), 0);
+    assert_int_equal(v->meta_put(v, &m), 0);
+    assert_int_equal(v->commit(v), 0);
+}
+
+static void test_audited_read_generation(void **state)
+{
+    conn_pair p;
+    dseal d = {1, {{0}}};
+    store_backend *w;
+    int64_t gen;
+
+    (void)state;
+    pair_open(&p);
+    w = another(&p);
+    /* a change a handle keeps loaded, committed while the read read:
+     * the read's commit fails, nothing of it kept */
+    assert_int_equal(p.v->begin(p.v, STORE_TX_DEFERRED), 0);
+    assert_int_equal(p.v->audit_write(p.v, STORE_LOG_CITY, dseal_cb, &d), 0);
+    gen = in_schema(&p, "n", "generation");
+    put_key(w, "retry_test");
+    assert_int_equal(in_schema(&p, "n", "generation"), gen + 1);
+    assert_int_equal(p.v->commit(p.v), VAULT_EBUSY);
+    assert_non_null(strstr(vault_error_last(), "changed the policy, grants or keys while this "
+                                               "transaction read"));
+    assert_int_equal(in_schema(&p, "count(*)", "audit"), 0);
+    assert_int_equal(count_in(&p, "count(*) FROM pg_locks WHERE locktype = 'advisory'"), 0);
+    /* the audit log's own meta row does not move it: the read commits */
+    assert_int_equal(p.v->begin(p.v, STORE_TX_DEFERRED), 0);
+    assert_int_equal(p.v->audit_write(p.v, STORE_LOG_CITY, dseal_cb, &d), 0);
+    gen = in_schema(&p, "n", "generation");
+    put_key(w, STORE_META_AUDIT_PREFIX "retry_test");
+    assert_int_equal(in_schema(&p, "n", "generation"), gen);
+    assert_int_equal(p.v->commit(p.v), 0);
+    assert_int_equal(in_schema(&p, "count(*)", "audit"), 1);
+    /* and a deferred read that writes nothing commits whatever moved */
+    assert_int_equal(p.v->begin(p.v, STORE_TX_DEFERRED), 0);
+    put_key(w, "retry_test");
+    assert_int_equal(p.v->commit(p.v), 0);
+    w->free(w);
+    pair_close(&p);
+}
+
+typedef struct counter {
+    store_backend *v;
+    const char *user;
+    int64_t used;
+    int rc;
+    volatile int done;
+} counter;
+
+static void *quota_counter(void *arg)
+{
+    counter *q = arg;
+
+    q->rc = q->v->begin(q->v, STORE_TX_DEFERRED);
+    if (q->rc == 0)
+        q->rc = q->v->quota_count(q->v, "q", q->user, 0, &q->used);
+    q->v->rollback(q->v);
+    q->done = 1;
+    return NULL;
+}
+
+static void test_quota_serialised(void **state)
+{
+    conn_pair p;
+    store_backend *w;
+    counter c, other;
+    pthread_t t, to;
+    int64_t used = -1;
+    int i;
+
+    (void)state;
+    pair_open(&p);
+    w = another(&p);
+    assert_int_equal(p.v->begin(p.v, STORE_TX_DEFERRED), 0);
+    assert_int_equal(p.v->quota_count(p.v, "q", "alice", 0, &used), 0);
+    assert_int_equal(used, 0);
+    /* another user's count: not waited for */
+    memset(&other, 0, sizeof other);
+    other.v = w;
+    other.user = "bob";
+    assert_int_equal(pthread_create(&to, NULL, quota_counter, &other), 0);
+    for (i = 0; i < 3000 && !other.done; i++)
+        usleep(10 * 1000);
+    assert_true(other.done);
+    assert_int_equal(pthread_join(to, NULL), 0);
+    assert_int_equal(other.rc, 0);
+    /* the same user's waits for the use this transaction records */
+    memset(&c, 0, sizeof c);
+    c.v = w;
+    c.user = "alice";
+    assert_int_equal(pthread_create(&t, NULL, quota_counter, &c), 0);
+    assert_true(wait_for_waiter(&p, "advisory") > 0);
+    assert_false(c.done);
+    assert_int_equal(p.v->quota_add(p.v, "q", "alice", 0, 10), 0);
+    assert_int_equal(p.v->commit(p.v), 0);
+    for (i = 0; i < 3000 && !c.done; i++)
+        usleep(10 * 1000);
+    assert_true(c.done);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(c.rc, 0);
+    assert_int_equal(c.used, 1);
+    w->free(w);
+    pair_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -583,6 +843,9 @@ int main(void)
         cmocka_unit_test(test_deferred_among_refusals),
         cmocka_unit_test(test_rollback_not_waited),
         cmocka_unit_test(test_head_row_locked),
+        cmocka_unit_test(test_audited_reads_apart),
+        cmocka_unit_test(test_audited_read_generation),
+        cmocka_unit_test(test_quota_serialised),
     };
 
     return pgtest_run("test_pg_retry", tests, sizeof tests / sizeof tests[0]);
