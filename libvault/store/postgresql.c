@@ -99,6 +99,8 @@
  * this many bytes of parameters, wait before they are sent on their own. */
 #define PG_PEND_MAX 32
 #define PG_PEND_BYTES (4u << 20)
+/* Prepared statements a connection keeps ("prepared statements" below). */
+#define PG_PREP_MAX 48
 
 /* Type OIDs (pg_type.h, stable across releases). */
 #define OID_BYTEA 17
@@ -653,6 +655,11 @@ typedef struct pg {
     uint8_t *ah_entry, *ah_state;
     size_t ah_len, ah_state_len;
     uint8_t ah_mac[STORE_MAC_BYTES];
+    /* The primary's prepared statements: their text, and 1 once the
+     * server has it (2: its Parse is in the pipeline being sent). */
+    const char *prep_sql[PG_PREP_MAX];
+    int prep_ok[PG_PREP_MAX];
+    int nprep;
 } pg;
 
 static pg *P(store_backend *be)
@@ -985,13 +992,19 @@ static int bulk_flush(pg *c);
 
 enum { PS_PLAIN, PS_AUDIT_ROWS, PS_AUDIT_STATE, PS_GEN_CHECK };
 
-/* One statement of a pipeline; out (NULL: not kept) gets its result. */
+/* One statement of a pipeline; out (NULL: not kept) gets its result.
+ * prep: PREP_WANT for a static statement the primary's connection keeps
+ * prepared ("prepared statements" below); pipe_run turns it into
+ * PREP_RUN (slot: its name), after a PREP_MAKE of its own the first time. */
+enum { PREP_NONE, PREP_WANT, PREP_RUN, PREP_MAKE };
 typedef struct pstmt {
     const char *what, *sql;
     const qp *p;
     PGresult **out;
     int fk_rc;
     int kind; /* PS_*: how its errors read */
+    int prep;
+    int slot;
 } pstmt;
 
 /* A deferred statement, with its parameters' bytes (data) its own. */
@@ -1031,10 +1044,53 @@ static int stmt_err(pg *c, const pstmt *s, const PGresult *r)
     return rc;
 }
 
+/* ---- prepared statements ----
+ * The statements of the hot paths (an audited read's, a write's) are
+ * parsed and planned once per connection, not at every call: each is
+ * marked PREP_WANT where it is built (static text only: the cache knows
+ * a statement by the address of its text), and the primary's connection
+ * keeps up to PG_PREP_MAX of them as libvault_<slot>.  The first use
+ * sends its Parse ahead of it in the same pipeline (PREP_MAKE); a Parse
+ * the server refused, or never ran (an earlier statement failed), is
+ * sent again next time.  A standby's connection prepares nothing.  A
+ * prepared statement outlives a rollback (the server keeps it for the
+ * session) and follows DDL (the server plans it again after a table it
+ * reads is replaced). */
+static void prep_name(char *out, size_t cap, int slot)
+{
+    snprintf(out, cap, "libvault_%d", slot);
+}
+
+/* The slot of sql (-1: no room): *made is 1 when it is prepared. */
+static int prep_slot(pg *c, const char *sql, int *made)
+{
+    int i;
+
+    for (i = 0; i < c->nprep; i++)
+        if (c->prep_sql[i] == sql) {
+            *made = c->prep_ok[i];
+            return i;
+        }
+    if (c->nprep == PG_PREP_MAX)
+        return -1;
+    c->prep_sql[c->nprep] = sql;
+    c->prep_ok[c->nprep] = 0;
+    *made = 0;
+    return c->nprep++;
+}
+
 static int send_one(PGconn *conn, const pstmt *s)
 {
     const qp *p = s->p;
+    char name[32];
 
+    if (s->prep == PREP_MAKE || s->prep == PREP_RUN)
+        prep_name(name, sizeof name, s->slot);
+    if (s->prep == PREP_MAKE)
+        return PQsendPrepare(conn, name, s->sql, p ? p->n : 0, p ? p->types : NULL);
+    if (s->prep == PREP_RUN)
+        return PQsendQueryPrepared(conn, name, p ? p->n : 0, p ? p->vals : NULL,
+                                   p ? p->lens : NULL, p ? p->fmts : NULL, 1);
     return PQsendQueryParams(conn, s->sql, p ? p->n : 0, p ? p->types : NULL, p ? p->vals : NULL,
                              p ? p->lens : NULL, p ? p->fmts : NULL, 1);
 }
@@ -1083,6 +1139,8 @@ static int pipe_send(pg *c, const pstmt *s, int n)
         }
         if (i < sent && rc == VAULT_OK) {
             if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+                if (s[i].prep == PREP_MAKE && c->conn == conn && !c->home)
+                    c->prep_ok[s[i].slot] = 1;
                 if (s[i].out && !*s[i].out) {
                     *s[i].out = r;
                     r = NULL;
@@ -1147,7 +1205,7 @@ static void drain(pg *c)
  * broken transaction), which leave it to the rollback. */
 static int pipe_run(pg *c, const pstmt *s, int n)
 {
-    int rc = VAULT_OK, i, k = 0, handed = 0;
+    int rc = VAULT_OK, i, k = 0, handed = 0, slot = -1, made = 0;
     pstmt *all = NULL;
     PGresult *r = NULL;
     ExecStatusType st;
@@ -1163,13 +1221,22 @@ static int pipe_run(pg *c, const pstmt *s, int n)
     /* What the statement reads or follows includes the waiting rows. */
     if (c->bulk && !c->flushing && (c->bk_records || c->bk_meta))
         GUARD(bulk_flush(c));
-    if (c->npq == 0 && n == 1) {
-        /* the plain round trip */
+    if (c->npq == 0 && n == 1 && (s[0].prep != PREP_WANT || c->home ||
+                                  ((slot = prep_slot(c, s[0].sql, &made)) >= 0 && made) ||
+                                  slot < 0)) {
+        /* the plain round trip (a statement prepared before, or not to be) */
         const qp *p = s[0].p;
+        char name[32];
         if (s[0].out)
             *s[0].out = NULL;
-        r = PQexecParams(c->conn, s[0].sql, p ? p->n : 0, p ? p->types : NULL,
-                         p ? p->vals : NULL, p ? p->lens : NULL, p ? p->fmts : NULL, 1);
+        if (s[0].prep == PREP_WANT && !c->home && slot >= 0) {
+            prep_name(name, sizeof name, slot);
+            r = PQexecPrepared(c->conn, name, p ? p->n : 0, p ? p->vals : NULL,
+                               p ? p->lens : NULL, p ? p->fmts : NULL, 1);
+        } else {
+            r = PQexecParams(c->conn, s[0].sql, p ? p->n : 0, p ? p->types : NULL,
+                             p ? p->vals : NULL, p ? p->lens : NULL, p ? p->fmts : NULL, 1);
+        }
         st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
         if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
             rc = stmt_err(c, &s[0], r);
@@ -1183,21 +1250,46 @@ static int pipe_run(pg *c, const pstmt *s, int n)
     }
     if (c->npq + n == 0)
         goto cleanup;
-    all = calloc((size_t)(c->npq + n), sizeof *all);
+    /* room for a Parse ahead of each */
+    all = calloc(2 * (size_t)(c->npq + n), sizeof *all);
     ENSURE(all, VAULT_ENOMEM, "out of memory");
-    for (i = 0; i < c->npq; i++, k++) {
-        all[k].what = c->pq[i]->what;
-        all[k].sql = c->pq[i]->sql;
-        all[k].p = &c->pq[i]->p;
-        all[k].fk_rc = VAULT_EINVALID;
-        all[k].kind = c->pq[i]->kind;
+    for (i = 0; i < c->npq + n; i++) {
+        pstmt one;
+        if (i < c->npq) {
+            memset(&one, 0, sizeof one);
+            one.what = c->pq[i]->what;
+            one.sql = c->pq[i]->sql;
+            one.p = &c->pq[i]->p;
+            one.fk_rc = VAULT_EINVALID;
+            one.kind = c->pq[i]->kind;
+            /* the queued appends and state updates: static, hot */
+            one.prep = one.kind != PS_PLAIN ? PREP_WANT : PREP_NONE;
+        } else {
+            one = s[i - c->npq];
+        }
+        if (one.prep == PREP_WANT) {
+            one.prep = PREP_NONE;
+            if (!c->home && (slot = prep_slot(c, one.sql, &made)) >= 0) {
+                one.prep = PREP_RUN;
+                one.slot = slot;
+                if (!made) { /* its Parse first, once in the pipeline */
+                    all[k] = one;
+                    all[k].prep = PREP_MAKE;
+                    all[k].out = NULL;
+                    c->prep_ok[slot] = 2; /* its Parse is in this pipeline */
+                    k++;
+                }
+            }
+        }
+        all[k++] = one;
     }
-    for (i = 0; i < n; i++)
-        all[k++] = s[i];
     if (c->npq)
         c->flushes++;
     handed = 1;
     rc = pipe_send(c, all, k);
+    for (i = 0; i < k; i++) /* a Parse not seen to succeed is sent again */
+        if (all[i].prep == PREP_MAKE && c->prep_ok[all[i].slot] == 2)
+            c->prep_ok[all[i].slot] = 0;
     /* A failure the server did not abort for (the client's: a pipeline
      * not entered, a result not read) may have lost queued statements
      * with the transaction still open: it must not commit. */
@@ -1260,7 +1352,7 @@ static void ah_drop(pg *c)
 /* Run one statement; *out (may be NULL: cleared here) gets its result. */
 static int q_ex(pg *c, PGresult **out, const char *what, int fk_rc, const char *sql, const qp *p)
 {
-    pstmt s = {what, sql, p, out, fk_rc, PS_PLAIN};
+    pstmt s = {what, sql, p, out, fk_rc, PS_PLAIN, PREP_NONE, 0};
 
     if (out)
         *out = NULL;
@@ -1270,6 +1362,17 @@ static int q_ex(pg *c, PGresult **out, const char *what, int fk_rc, const char *
 static int q(pg *c, PGresult **out, const char *what, const char *sql, const qp *p)
 {
     return q_ex(c, out, what, VAULT_EINVALID, sql, p);
+}
+
+/* q of a static statement of a hot path: kept prepared ("prepared
+ * statements"); sql must be a string literal. */
+static int qs(pg *c, PGresult **out, const char *what, const char *sql, const qp *p)
+{
+    pstmt s = {what, sql, p, out, VAULT_EINVALID, PS_PLAIN, PREP_WANT, 0};
+
+    if (out)
+        *out = NULL;
+    return pipe_run(c, &s, 1);
 }
 
 /* ---- transactions ---- */
@@ -1332,11 +1435,11 @@ static int lock_step(pg *c)
     for (tries = 1;; tries++) {
         /* one round trip: the savepoint, the lock, the check */
         pstmt s[3] = {
-            {"taking the write lock", "SAVEPOINT vault_lock", NULL, NULL, VAULT_EINVALID, PS_PLAIN},
+            {"taking the write lock", "SAVEPOINT vault_lock", NULL, NULL, VAULT_EINVALID, PS_PLAIN, PREP_NONE, 0},
             {"taking the write lock", "SELECT pg_advisory_xact_lock($1)", &p, NULL, VAULT_EINVALID,
-             PS_PLAIN},
+             PS_PLAIN, PREP_WANT, 0},
             {"checking for later commits", "SELECT n FROM generation", NULL, &r, VAULT_EINVALID,
-             PS_PLAIN},
+             PS_PLAIN, PREP_WANT, 0},
         };
         rc = pipe_run(c, s, 3);
         /* The row is never removed (a rotation keeps it too): gone is
@@ -1419,7 +1522,7 @@ static int moved_on(pg *c)
 
     if (c->tx != STORE_TX_DEFERRED || c->locked || c->gen_txno != c->txno)
         return 0;
-    if (q(c, &r, "reading the generation", "SELECT n FROM generation", NULL) == VAULT_OK)
+    if (qs(c, &r, "reading the generation", "SELECT n FROM generation", NULL) == VAULT_OK)
         moved = PQntuples(r) == 1 && r_int(r, 0, 0) != c->gen_n;
     PQclear(r);
     vault__err_clear();
@@ -1575,14 +1678,14 @@ static int begin_once(pg *c, store_tx_kind kind)
     c->sp_queued = 0;
     ah_drop(c);
     pend_drop(c);
-    s[n++] = (pstmt){"beginning a transaction", sql[kind], NULL, NULL, VAULT_EINVALID, PS_PLAIN};
+    s[n++] = (pstmt){"beginning a transaction", sql[kind], NULL, NULL, VAULT_EINVALID, PS_PLAIN, PREP_NONE, 0};
     if (kind == STORE_TX_WRITE) {
         p_int(&p, c->write_key);
         s[n++] = (pstmt){"taking the write lock", "SELECT pg_advisory_xact_lock($1)", &p, NULL,
-                         VAULT_EINVALID, PS_PLAIN};
+                         VAULT_EINVALID, PS_PLAIN, PREP_WANT, 0};
     }
     s[n++] = (pstmt){"checking the vault's key", KEY_CHECK_SQL, NULL, &r, VAULT_EINVALID,
-                     PS_PLAIN};
+                     PS_PLAIN, PREP_WANT, 0};
     started = 1;
     GUARD(pipe_run(c, s, n));
     c->locked = kind == STORE_TX_WRITE;
@@ -1812,18 +1915,18 @@ static int pg_commit(store_backend *be)
     p_int(&kp, c->gen_key);
     if (c->bump) {
         s[n++] = (pstmt){"committing", "SELECT pg_advisory_xact_lock($1)", &kp, NULL,
-                         VAULT_EINVALID, PS_PLAIN};
+                         VAULT_EINVALID, PS_PLAIN, PREP_WANT, 0};
         s[n++] = (pstmt){"committing", "UPDATE generation SET n = n + 1", NULL, NULL,
-                         VAULT_EINVALID, PS_PLAIN};
+                         VAULT_EINVALID, PS_PLAIN, PREP_WANT, 0};
     } else if (c->dirty && !c->locked) {
         ENSURE(c->gen_txno == c->txno, VAULT_ESTATE,
                "postgresql: commit of a transaction whose begin read no generation");
         p_int(&gp, c->gen_n);
         s[n++] = (pstmt){"committing", "SELECT pg_advisory_xact_lock_shared($1)", &kp, NULL,
-                         VAULT_EINVALID, PS_PLAIN};
-        s[n++] = (pstmt){"committing", GEN_CHECK_SQL, &gp, NULL, VAULT_EINVALID, PS_GEN_CHECK};
+                         VAULT_EINVALID, PS_PLAIN, PREP_WANT, 0};
+        s[n++] = (pstmt){"committing", GEN_CHECK_SQL, &gp, NULL, VAULT_EINVALID, PS_GEN_CHECK, PREP_WANT, 0};
     }
-    s[n++] = (pstmt){"committing", "COMMIT", NULL, &r, VAULT_EINVALID, PS_PLAIN};
+    s[n++] = (pstmt){"committing", "COMMIT", NULL, &r, VAULT_EINVALID, PS_PLAIN, PREP_NONE, 0};
     GUARD(pipe_run(c, s, n));
     ENSURE(strcmp(PQcmdStatus(r), "COMMIT") == 0, VAULT_EIO,
            "postgresql: the commit was rolled back by the server");
@@ -1864,7 +1967,7 @@ static int pg_generation(store_backend *be, int64_t *out)
         *out = c->gen_n - c->own_commits;
         goto cleanup;
     }
-    GUARD(q(c, &r, "reading the generation", "SELECT n FROM generation", NULL));
+    GUARD(qs(c, &r, "reading the generation", "SELECT n FROM generation", NULL));
     ENSURE(PQntuples(r) == 1, VAULT_EINTEGRITY, "postgresql: the generation row is missing");
     *out = r_int(r, 0, 0) - c->own_commits;
 cleanup:
@@ -2261,7 +2364,7 @@ static int pg_meta_get(store_backend *be, const char *key,
     GUARD(need_read(c));
     ENSURE(key, VAULT_EINVALID, "postgresql: meta key missing");
     p_text(&p, key);
-    GUARD(q(c, &r, "reading a meta row", "SELECT value, mac FROM meta WHERE key = $1", &p));
+    GUARD(qs(c, &r, "reading a meta row", "SELECT value, mac FROM meta WHERE key = $1", &p));
     ENSURE(PQntuples(r) == 1, VAULT_ENOTFOUND, "postgresql: no meta value '%s'", key);
     memset(&m, 0, sizeof m);
     m.key = key;
@@ -2291,9 +2394,9 @@ static int meta_put(pg *c, const store_meta *m)
     p_text(&p, m->key);
     p_bytes(&p, m->value ? m->value : (const uint8_t *)"", m->len);
     p_bytes(&p, m->mac, STORE_MAC_BYTES);
-    GUARD(q(c, NULL, "writing a meta row",
-            "INSERT INTO meta(key, value, mac) VALUES ($1, $2, $3)"
-            " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, mac = EXCLUDED.mac", &p));
+    GUARD(qs(c, NULL, "writing a meta row",
+             "INSERT INTO meta(key, value, mac) VALUES ($1, $2, $3)"
+             " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, mac = EXCLUDED.mac", &p));
 cleanup:
     return rc;
 }
@@ -2447,7 +2550,7 @@ static int pg_gradekey_get(store_backend *be, const char *grade, uint32_t versio
     ENSURE(grade, VAULT_EINVALID, "postgresql: no grade");
     p_text(&p, grade);
     p_int(&p, version);
-    GUARD(q(c, &r, "reading a grade key",
+    GUARD(qs(c, &r, "reading a grade key",
             "SELECT wrapped, created, mac FROM grade_keys WHERE grade = $1 AND version = $2", &p));
     if (PQntuples(r) != 1 && moved_on(c))
         /* an audited read's field under a version a rotation retired
@@ -2478,7 +2581,7 @@ static int pg_gradekey_latest(store_backend *be, const char *grade, uint32_t *ou
     GUARD(need_read(c));
     ENSURE(grade, VAULT_EINVALID, "postgresql: no grade");
     p_text(&p, grade);
-    GUARD(q(c, &r, "reading the grade keys", "SELECT max(version) FROM grade_keys WHERE grade = $1",
+    GUARD(qs(c, &r, "reading the grade keys", "SELECT max(version) FROM grade_keys WHERE grade = $1",
             &p));
     ENSURE(PQntuples(r) == 1 && !PQgetisnull(r, 0, 0), VAULT_ENOTFOUND,
            "postgresql: grade '%s' has no key yet", grade);
@@ -2549,7 +2652,7 @@ static int recset_load(recset *s, pg *c, const qp *p)
     const uint8_t *prev = NULL;
 
     memset(s, 0, sizeof *s);
-    GUARD(q(c, &s->res, "reading records",
+    GUARD(qs(c, &s->res, "reading records",
             "SELECT " REC_COLS ", " FLD_COLS " FROM record_ids d JOIN records r"
             " ON r.shard = d.shard AND r.id = d.id LEFT JOIN fields f ON f.shard = r.shard"
             " AND f.record_id = r.id WHERE d.id = ANY($1) ORDER BY r.id, f.name", p));
@@ -2725,10 +2828,10 @@ static int record_write(pg *c, const store_record *row, int is_new)
     p_int(&p, row->updated);
     p_int(&p, row->version);
     p_bytes(&p, row->mac, STORE_MAC_BYTES);
-    rc = q(c, NULL, "writing a record",
-           "WITH d AS (INSERT INTO record_ids(id, shard) VALUES ($2, $1))"
-           " INSERT INTO records(shard, id, jurisdiction, created, updated, version, mac)"
-           " VALUES ($1, $2, $3, $4, $5, $6, $7)", &p);
+    rc = qs(c, NULL, "writing a record",
+            "WITH d AS (INSERT INTO record_ids(id, shard) VALUES ($2, $1))"
+            " INSERT INTO records(shard, id, jurisdiction, created, updated, version, mac)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)", &p);
     if (rc == VAULT_EEXISTS)
         rc = vault__err(VAULT_EEXISTS, "postgresql: record id already taken");
     GUARD(rc);
@@ -2768,18 +2871,18 @@ static int record_write(pg *c, const store_record *row, int is_new)
     p_arr(&p, &cts, OID_BYTEA_ARRAY);
     p_arr(&p, &dgs, OID_BYTEA_ARRAY);
     /* A field under a grade key the store does not have: the row is wrong. */
-    GUARD(q_ex(c, NULL, "writing a record's fields", VAULT_EINVALID,
-               "INSERT INTO fields(shard, record_id, name, grade, key_version, counter, ct, digest)"
-               " SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[], $5::int8[], $6::int8[],"
-               " $7::bytea[], $8::bytea[]) AS u", &p));
+    GUARD(qs(c, NULL, "writing a record's fields",
+             "INSERT INTO fields(shard, record_id, name, grade, key_version, counter, ct, digest)"
+             " SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[], $5::int8[], $6::int8[],"
+             " $7::bytea[], $8::bytea[]) AS u", &p));
     if (nb) {
         memset(&p, 0, sizeof p);
         p_textn(&p, j, shard_len(j));
         p_bytes(&p, row->id, VAULT_ID_BYTES);
         p_arr(&p, &bfield, OID_TEXT_ARRAY);
         p_arr(&p, &bdg, OID_BYTEA_ARRAY);
-        GUARD(q(c, NULL, "writing the blind index",
-                "INSERT INTO blind_index(shard, id, field, digest)"
+        GUARD(qs(c, NULL, "writing the blind index",
+                 "INSERT INTO blind_index(shard, id, field, digest)"
                 " SELECT $1, $2, u.* FROM unnest($3::text[], $4::bytea[]) AS u", &p));
     }
 cleanup:
@@ -3408,7 +3511,7 @@ static int audit_head_load(pg *c, const char *log, int lock)
         return VAULT_OK;
     p_text(&p, log);
     if (!lock) {
-        GUARD(q(c, &r, "reading the audit log", AUDIT_HEAD_SQL, &p));
+        GUARD(qs(c, &r, "reading the audit log", AUDIT_HEAD_SQL, &p));
         GUARD(ah_fill(c, r, log));
         goto cleanup;
     }
@@ -3420,11 +3523,11 @@ static int audit_head_load(pg *c, const char *log, int lock)
         if (made)
             s[n++] = (pstmt){"locking the audit head",
                              "INSERT INTO audit_heads(log, pos) VALUES ($1, 0)"
-                             " ON CONFLICT (log) DO NOTHING", &p, NULL, VAULT_EINVALID, PS_PLAIN};
+                             " ON CONFLICT (log) DO NOTHING", &p, NULL, VAULT_EINVALID, PS_PLAIN, PREP_NONE, 0};
         s[n++] = (pstmt){"locking the audit head", AUDIT_LOCK_SQL, &p, &lr, VAULT_EINVALID,
-                         PS_PLAIN};
+                         PS_PLAIN, PREP_WANT, 0};
         s[n++] = (pstmt){"reading the audit log", AUDIT_HEAD_SQL, &p, &r, VAULT_EINVALID,
-                         PS_PLAIN};
+                         PS_PLAIN, PREP_WANT, 0};
         GUARD(pipe_run(c, s, n));
         if (PQntuples(lr) == 1)
             break;
@@ -4051,9 +4154,9 @@ static int quota_lock_count(pg *c, PGresult **out, const char *quota, const char
     if (c->tx != STORE_TX_SNAPSHOT) {
         p_int(&kp, quota_key(c->write_key, quota, user));
         s[n++] = (pstmt){"counting quota uses", "SELECT pg_advisory_xact_lock($1)", &kp, NULL,
-                         VAULT_EINVALID, PS_PLAIN};
+                         VAULT_EINVALID, PS_PLAIN, PREP_WANT, 0};
     }
-    s[n++] = (pstmt){"counting quota uses", sql, p, out, VAULT_EINVALID, PS_PLAIN};
+    s[n++] = (pstmt){"counting quota uses", sql, p, out, VAULT_EINVALID, PS_PLAIN, PREP_WANT, 0};
     GUARD(pipe_run(c, s, n));
     ENSURE(PQntuples(*out) == 1, VAULT_EINTEGRITY, "postgresql: a count returned no row");
 cleanup:
