@@ -103,6 +103,11 @@ cleanup:
     return rc;
 }
 
+int op_refresh(vault *v)
+{
+    return refresh(v);
+}
+
 int vault__enter(vault *v)
 {
     int rc = VAULT_OK;
@@ -151,9 +156,26 @@ void vault__exit(vault *v, int entered)
 static int tx_after_begin(void *arg, int write)
 {
     vault *v = arg;
+    int rc = VAULT_OK;
+    int64_t dv = 0;
 
     (void)write; /* a snapshot's decisions need the policy it sees too */
-    return v->ready ? refresh(v) : VAULT_OK;
+    if (!v->ready)
+        return VAULT_OK;
+    if (v->audited_begin) {
+        /* An audited read may read without a snapshot (PostgreSQL: READ
+         * COMMITTED): its policy, grants and trust digest would be read
+         * across commits.  What changed since the call's own reload
+         * (vault__enter) is loaded in a snapshot of its own instead: the
+         * read starts over (op_refresh, then a new begin). */
+        GUARD(store_generation(v->db, &dv));
+        ENSURE(dv == v->generation, VAULT_EBUSY,
+               "the policy or grants changed as the read began: start over");
+        goto cleanup;
+    }
+    rc = refresh(v);
+cleanup:
+    return rc;
 }
 
 /* A transaction that records an access for a principal past its
@@ -229,9 +251,14 @@ int op_begin(vault *v, int kind)
                                           [OP_AUDITED_READ] = STORE_TX_DEFERRED,
                                           [OP_STANDBY_READ] = STORE_TX_STANDBY};
 
+    int rc;
+
     if (kind < OP_READ || kind > OP_STANDBY_READ)
         return vault__err(VAULT_EINVALID, "op_begin: unknown transaction kind %d", kind);
-    return store_begin(v->db, kinds[kind]);
+    v->audited_begin = kind == OP_AUDITED_READ;
+    rc = store_begin(v->db, kinds[kind]);
+    v->audited_begin = 0;
+    return rc;
 }
 
 /* The refusal of a commit whose credential expired (tx_before_commit),

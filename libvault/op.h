@@ -51,6 +51,10 @@ int op_in_tx(const vault *v);
  * grant set even if its version did not change), in the caller's
  * transaction or in a snapshot of their own. */
 int op_reload(vault *v, int force_grants) VAULT_MUST_CHECK;
+/* Outside a transaction: what vault__enter does, again (the policy and
+ * grants another connection committed since, loaded in a snapshot of
+ * their own); an audited read that starts over calls it first. */
+int op_refresh(vault *v) VAULT_MUST_CHECK;
 int op_log_query(vault *v, const char *action, int outcome, const char *detail) VAULT_MUST_CHECK;
 /* 1 for the codes that refuse a request (denied, invalid, over a limit,
  * not found, wrong state), which every call logs (DESIGN.md section 6). */

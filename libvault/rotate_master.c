@@ -392,8 +392,9 @@ cleanup:
 
 /* ---- a PostgreSQL vault ----
  *
- * No file to claim: the vault's write lock is held from the copy to the
- * swap, so no writer commits in between, and every handle checks the
+ * No file to claim: the vault's write lock and its rotation lock are
+ * held from the copy to the swap, so no writer and no audited read
+ * (store_rotation_hold) commits in between, and every handle checks the
  * vault's key check at each transaction it begins (postgresql.c
  * key_unchanged), so a handle still under the old keys fails closed.
  * Locations: the schemas NAME_rotating and NAME_rotating_rkeys, each
@@ -558,6 +559,9 @@ static int rotate_elsewhere(vault_master_rotation *info, const char *location,
      * rotation's. */
     GUARD(op_begin(v, OP_WRITE));
     in_tx = 1;
+    /* and the rotation lock: audited reads, which take no write lock,
+     * commit nothing to the live tables from the copy to the swap */
+    GUARD(store_rotation_hold(v->db));
     /* What the swap needs, before anything is made or removed. */
     GUARD(store_rotation_allowed(location));
     GUARD(store_rotation_allowed(live_rk));

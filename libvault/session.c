@@ -1091,23 +1091,29 @@ int vault_record_get_batch(vault_result **out, vault_session *s, const char *con
      * lock from the beginning.  Each beginning picks up the policy and
      * grants as they are then, so the field list is read after it. */
     for (attempt = 1;; attempt++) {
-        GUARD(op_begin(s->v, attempt < OP_AUDITED_TRIES ? OP_AUDITED_READ : OP_WRITE));
-        nf = fields ? nfields : policy_field_count(s->v->policy);
-        ENSURE(nf <= AF_FIELDS_MAX, VAULT_ELIMIT, "at most %d fields at once", AF_FIELDS_MAX);
+        /* a begin that found the policy or grants changed since the
+         * reload (VAULT_EBUSY) starts over too, reloaded first */
+        rc = op_begin(s->v, attempt < OP_AUDITED_TRIES ? OP_AUDITED_READ : OP_WRITE);
+        if (rc == VAULT_OK) {
+            nf = fields ? nfields : policy_field_count(s->v->policy);
+            ENSURE(nf <= AF_FIELDS_MAX, VAULT_ELIMIT, "at most %d fields at once", AF_FIELDS_MAX);
+        }
         for (i = 0; i < n && rc == VAULT_OK; i++)
             rc = get_one(&out[i], s, record_ids[i], fields, nf, now);
         /* The seal may come early in a long batch (audit_append), or at
-         * the commit: either fails with VAULT_EBUSY on a stale snapshot. */
+         * the commit: either fails with VAULT_EBUSY when what the read
+         * decided by changed meanwhile. */
         if (rc == VAULT_OK)
             rc = op_commit(s->v);
         if (rc != VAULT_EBUSY || attempt >= OP_AUDITED_TRIES)
             break;
         op_rollback(s->v);
-        for (i = 0; i < n; i++) { /* nothing read in the stale snapshot is released */
+        for (i = 0; i < n; i++) { /* nothing read in the stale attempt is released */
             vault_result_free(out[i]);
             out[i] = NULL;
         }
         vault__err_clear();
+        GUARD(op_refresh(s->v));
         rc = VAULT_OK;
     }
     GUARD(rc);

@@ -43,6 +43,7 @@ struct vault {
     char actor[VAULT_NAME_MAX]; /* recorded for operations without a session */
     vault__who actor_who;   /* and its principal (vault_set_actor_as; else local) */
     int ready;              /* fully opened: close may write a checkpoint */
+    int audited_begin;      /* op_begin is beginning an OP_AUDITED_READ */
     /* The audit key pinned in the keys sidecar (read at open; unknown for
      * a sidecar written before pinning that could not be pinned), and a
      * key the caller expects (vault_audit_pin). */

@@ -545,6 +545,16 @@ static int seal_pending(vault *v, audit_tail *t, int mid)
         t->sealing = 0;
         GUARD(rc);
     }
+    if (!mid && (store_trust_changed(v->db) || t->trust_mark)) {
+        /* A grant or the policy changed: the state the log now vouches
+         * for, on the city log's head, taken here, after every shard
+         * log's (first, so the seal below writes the state once). */
+        GUARD(tail_load(t, v));
+        GUARD(store_trust_digest(v->db, t->trust));
+        t->trust_known = 1;
+        t->trust_mark = 0;
+        t->city.dirty = 1;
+    }
     GUARD(seal_chain(v, t, &t->city));
     if (crossed && t->city.tree.size % AUDIT_CHECKPOINT_EVERY != 0) {
         /* (a size on the interval was signed by the seal) */
@@ -569,15 +579,7 @@ int audit_tx_flush(vault *v)
         return VAULT_OK; /* nothing appended on this handle yet */
     if (t->broken)
         return vault__err(VAULT_ESTATE, "audit: sealing failed in this transaction; rolled back");
-    if (store_trust_changed(v->db) || t->trust_mark) {
-        /* A grant or the policy changed: the state the log now vouches for
-         * (first, so the seal below writes the state once). */
-        GUARD(tail_load(t, v));
-        GUARD(store_trust_digest(v->db, t->trust));
-        t->trust_known = 1;
-        t->trust_mark = 0;
-        t->city.dirty = 1;
-    }
+    /* (a changed trust digest goes onto the city log's state there) */
     GUARD(seal_pending(v, t, 0));
     if (t->city.valid && t->city.dirty)
         GUARD(tree_save(t, &t->city, v)); /* the trust changed and nothing was sealed */
@@ -1137,6 +1139,20 @@ void audit_anchor_flush(vault *v)
     if (!v->anchor_known || v->anchor_pending_size <= v->anchor.size ||
         !store_in_tx(v->db) || !store_tx_writes(v->db))
         return;
+    /* Another handle (another vaultd) may have moved it further since this
+     * one read it: audited reads sign checkpoints on many handles at once.
+     * The anchor only moves forward here. */
+    {
+        ks_anchor cur;
+        int found = 0;
+        if (ks_anchor_get(&cur, &found, v->keys_path, keyring_master(v->keys)) == VAULT_OK &&
+            found && cur.size >= v->anchor_pending_size &&
+            vc_equal(cur.pk, v->anchor.pk, sizeof cur.pk)) {
+            v->anchor = cur;
+            vault__err_clear();
+            return;
+        }
+    }
     a = v->anchor;
     a.size = v->anchor_pending_size;
     memcpy(a.root, v->anchor_pending_root, 32);

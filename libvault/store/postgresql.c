@@ -48,8 +48,8 @@
  *    audit_heads row, which names the row it belongs to and is locked FOR
  *    UPDATE by every append before it reads the head; positions are the
  *    client's, never a sequence's; rows go in with one INSERT ... SELECT
- *    FROM unnest(...); a log's head is read so once per transaction and
- *    kept;
+ *    FROM unnest(...); a log's head is read under that lock once per
+ *    transaction and kept;
  *  - parameters and results are binary (int8, bytea, text, arrays);
  *  - iterators are server-side cursors read ITER_BATCH rows at a time;
  *  - bulk mode (bulk_begin .. bulk_end) batches new records and meta rows
@@ -599,6 +599,7 @@ typedef struct pg {
     char shown[256];   /* the location with its password hidden */
     int64_t write_key; /* advisory lock key of the schema's write lock */
     int64_t gen_key;   /* ... of the generation's lock (taken at commit only) */
+    int64_t rot_key;   /* ... of the rotation lock (audited reads: shared) */
     int tx;            /* -1 none, else a store_tx_kind */
     int locked;        /* the write lock is held */
     int dirty;         /* this transaction wrote something */
@@ -660,6 +661,10 @@ typedef struct pg {
     const char *prep_sql[PG_PREP_MAX];
     int prep_ok[PG_PREP_MAX];
     int nprep;
+    /* The records an audited read (STORE_TX_DEFERRED) read: their shards,
+     * ids and versions, checked unchanged at its commit (rd_note). */
+    struct arr *rd;
+    size_t nrd;
 } pg;
 
 static pg *P(store_backend *be)
@@ -974,6 +979,7 @@ static int pg_err(pg *c, const PGresult *r, const char *what, int fk_rc)
 }
 
 static int bulk_flush(pg *c);
+static void rd_reset(pg *c);
 
 /* ---- round trips ----
  * A statement costs a round trip to the server, and the server's work for
@@ -990,7 +996,7 @@ static int bulk_flush(pg *c);
  * its error is the call's, named after the statement ("appending to the
  * audit log", ...). */
 
-enum { PS_PLAIN, PS_AUDIT_ROWS, PS_AUDIT_STATE, PS_GEN_CHECK };
+enum { PS_PLAIN, PS_AUDIT_ROWS, PS_AUDIT_STATE, PS_GEN_CHECK, PS_READ_CHECK };
 
 /* One statement of a pipeline; out (NULL: not kept) gets its result.
  * prep: PREP_WANT for a static statement the primary's connection keeps
@@ -1037,6 +1043,9 @@ static int stmt_err(pg *c, const pstmt *s, const PGresult *r)
         return vault__err(VAULT_EINTEGRITY, "audit log: an entry's position is taken");
     if (s->kind == PS_AUDIT_STATE && strcmp(st, "22012") == 0)
         return vault__err(VAULT_EINTEGRITY, "audit log: the audit state's entry is not the newest");
+    if (s->kind == PS_READ_CHECK && strcmp(st, "22012") == 0)
+        return vault__err(VAULT_EBUSY, "postgresql: committing: a record this transaction read "
+                                       "changed or went before it committed: start over");
     if (s->kind == PS_GEN_CHECK && strcmp(st, "22012") == 0)
         return vault__err(VAULT_EBUSY, "postgresql: committing: another connection changed the "
                                        "policy, grants or keys while this transaction read: "
@@ -1394,8 +1403,8 @@ static int need_read(pg *c)
  * transaction's reads).  A conflict anywhere else fails the call with
  * VAULT_EBUSY, and the unit of work above starts over (its bound:
  * OP_AUDITED_TRIES in libvault/op.h; a write call returns VAULT_EBUSY to
- * its caller).  A serialization failure of the lock step's generation
- * check is not retried either: the snapshot is stale and stays stale. */
+ * its caller).  A failed generation check of the lock step is not
+ * retried either: what was read is stale and stays stale. */
 
 /* 1 when rc is the VAULT_EBUSY of a serialization failure (or, with
  * deadlock_only, of a deadlock alone). */
@@ -1643,6 +1652,7 @@ done:
     c->locked = 0;
     c->dirty = 0;
     c->bump = 0;
+    rd_reset(c);
     bulk_reset(c);
     if (c->home) { /* a standby read's transaction: back to the primary */
         c->conn = c->home;
@@ -1662,7 +1672,7 @@ static int begin_once(pg *c, store_tx_kind kind)
     int rc = VAULT_OK, started = 0, n = 0;
     qp p = {0};
     PGresult *r = NULL;
-    pstmt s[3];
+    pstmt s[4];
     static const char *const sql[] = {
         [STORE_TX_SNAPSHOT] = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
         [STORE_TX_WRITE] = "BEGIN",
@@ -1674,6 +1684,7 @@ static int begin_once(pg *c, store_tx_kind kind)
     c->locked = 0;
     c->dirty = 0;
     c->bump = 0;
+    rd_reset(c);
     c->pipe_broken = 0;
     c->sp_queued = 0;
     ah_drop(c);
@@ -1683,6 +1694,12 @@ static int begin_once(pg *c, store_tx_kind kind)
         p_int(&p, c->write_key);
         s[n++] = (pstmt){"taking the write lock", "SELECT pg_advisory_xact_lock($1)", &p, NULL,
                          VAULT_EINVALID, PS_PLAIN, PREP_WANT, 0};
+    }
+    if (kind == STORE_TX_DEFERRED) {
+        /* a master-key rotation's copy is waited for (store_pg_rotation_hold) */
+        p_int(&p, c->rot_key);
+        s[n++] = (pstmt){"beginning a transaction", "SELECT pg_advisory_xact_lock_shared($1)", &p,
+                         NULL, VAULT_EINVALID, PS_PLAIN, PREP_WANT, 0};
     }
     s[n++] = (pstmt){"checking the vault's key", KEY_CHECK_SQL, NULL, &r, VAULT_EINVALID,
                      PS_PLAIN, PREP_WANT, 0};
@@ -1894,13 +1911,21 @@ cleanup:
 /* no row, or not the begin's n: a division by zero (a missing row, a
  * DBA's doing, then fails the next begin's key check) */
 #define GEN_CHECK_SQL "SELECT 1 / count(*) FILTER (WHERE n = $1) FROM generation"
+/* ... and every record an audited read read still there at the version
+ * read (rd_note): the writer of one that changed appends to the record's
+ * shard log, whose head this transaction holds by now, so a change not
+ * seen here commits after this read, in time and in the log */
+#define READ_CHECK_SQL                                                                            \
+    "SELECT 1 / (count(r.id) = $4)::int::int8 FROM unnest($1::text[], $2::bytea[], $3::int8[])"   \
+    " AS u(shard, id, version) LEFT JOIN records r ON r.shard = u.shard AND r.id = u.id"          \
+    " AND r.version = u.version"
 static int pg_commit(store_backend *be)
 {
     pg *c = P(be);
     int rc = VAULT_OK, n = 0;
     PGresult *r = NULL;
-    qp kp = {0}, gp = {0};
-    pstmt s[4];
+    qp kp = {0}, gp = {0}, rp = {0};
+    pstmt s[5];
 
     ENSURE(!c->dead, VAULT_EIO, "postgresql: %s: database connection lost earlier", c->shown);
     ENSURE(c->tx >= 0, VAULT_ESTATE, "postgresql: commit without a transaction");
@@ -1926,6 +1951,15 @@ static int pg_commit(store_backend *be)
                          VAULT_EINVALID, PS_PLAIN, PREP_WANT, 0};
         s[n++] = (pstmt){"committing", GEN_CHECK_SQL, &gp, NULL, VAULT_EINVALID, PS_GEN_CHECK, PREP_WANT, 0};
     }
+    if (c->tx == STORE_TX_DEFERRED && c->dirty && c->nrd) {
+        ENSURE(!c->rd[0].err && !c->rd[1].err && !c->rd[2].err, VAULT_ENOMEM, "out of memory");
+        p_arr(&rp, &c->rd[0], OID_TEXT_ARRAY);
+        p_arr(&rp, &c->rd[1], OID_BYTEA_ARRAY);
+        p_arr(&rp, &c->rd[2], OID_INT8_ARRAY);
+        p_int(&rp, (int64_t)c->nrd);
+        s[n++] = (pstmt){"committing", READ_CHECK_SQL, &rp, NULL, VAULT_EINVALID, PS_READ_CHECK,
+                         PREP_WANT, 0};
+    }
     s[n++] = (pstmt){"committing", "COMMIT", NULL, &r, VAULT_EINVALID, PS_PLAIN, PREP_NONE, 0};
     GUARD(pipe_run(c, s, n));
     ENSURE(strcmp(PQcmdStatus(r), "COMMIT") == 0, VAULT_EIO,
@@ -1936,6 +1970,7 @@ static int pg_commit(store_backend *be)
     c->locked = 0;
     c->dirty = 0;
     c->bump = 0;
+    rd_reset(c);
     c->gen_txno = 0;
     ah_drop(c);
     bulk_reset(c); /* a bulk load lasts one transaction */
@@ -2735,6 +2770,47 @@ static int recset_find(const recset *s, const uint8_t *id)
     return -1;
 }
 
+/* ---- what an audited read read ---- */
+
+enum { RD_SHARD, RD_ID, RD_VER, RD_N };
+
+static void rd_reset(pg *c)
+{
+    int i;
+
+    if (c->rd) {
+        for (i = 0; i < RD_N; i++)
+            arr_free(&c->rd[i]);
+        free(c->rd);
+        c->rd = NULL;
+    }
+    c->nrd = 0;
+}
+
+/* A record an audited read read (its row as the store returned it), for
+ * the commit's check (READ_CHECK_SQL). */
+static int rd_note(pg *c, const store_record *r)
+{
+    int rc = VAULT_OK;
+
+    if (!c->rd) {
+        c->rd = calloc(RD_N, sizeof *c->rd);
+        ENSURE(c->rd, VAULT_ENOMEM, "out of memory");
+        arr_start(&c->rd[RD_SHARD], OID_TEXT);
+        arr_start(&c->rd[RD_ID], OID_BYTEA);
+        arr_start(&c->rd[RD_VER], OID_INT8);
+    }
+    ENSURE(r->jurisdiction, VAULT_EINTEGRITY, "postgresql: a record without a jurisdiction");
+    arr_add(&c->rd[RD_SHARD], r->jurisdiction, shard_len(r->jurisdiction));
+    arr_add(&c->rd[RD_ID], r->id, VAULT_ID_BYTES);
+    arr_int(&c->rd[RD_VER], r->version);
+    c->nrd++;
+    ENSURE(!c->rd[RD_SHARD].err && !c->rd[RD_ID].err && !c->rd[RD_VER].err, VAULT_ENOMEM,
+           "out of memory");
+cleanup:
+    return rc;
+}
+
 static int pg_record_get_batch(store_backend *be, const uint8_t *ids, size_t n,
                                int (*fn)(void *arg, size_t i, const store_record *row), void *arg)
 {
@@ -2758,8 +2834,11 @@ static int pg_record_get_batch(store_backend *be, const uint8_t *ids, size_t n,
     GUARD(recset_load(&s, c, &p));
     for (i = 0; i < n; i++) {
         at = recset_find(&s, ids + i * VAULT_ID_BYTES);
-        if (at >= 0)
+        if (at >= 0) {
             GUARD(recset_row(&rec, &s, at));
+            if (c->tx == STORE_TX_DEFERRED)
+                GUARD(rd_note(c, &rec));
+        }
         r = fn(arg, i, at >= 0 ? &rec : NULL);
         if (r != 0) {
             rc = visited(r);
@@ -3439,11 +3518,11 @@ cleanup:
 
 /* ---- audit log ---- */
 
-/* The newest audit row and the state on it: the transaction's cache,
- * read once (docs/postgresql.md, "Round trips": in a write transaction
- * the write lock keeps every other writer out; in a deferred one the
- * lock step fails when anything committed since the snapshot; and the
- * audit tables change in a transaction only by audit_write and
+/* The newest audit row and the state on it: the transaction's cache of
+ * one log's head (docs/postgresql.md, "Audited reads": read with the
+ * log's head row locked, ah_locked, nobody else appends to the log until
+ * the transaction ends; read without, it is what the transaction saw;
+ * and the audit tables change in a transaction only by audit_write and
  * audit_state_put, which keep the cache, and a master-key rotation's
  * swap, which drops it). */
 static int ah_fill(pg *c, const PGresult *r, const char *log)
@@ -4590,6 +4669,7 @@ static void pg_free(store_backend *be)
     }
     pend_drop(c);
     ah_drop(c);
+    rd_reset(c);
     PQfinish(c->ro);
     if (c->standby_info) {
         sodium_memzero(c->standby_info, strlen(c->standby_info));
@@ -4929,6 +5009,7 @@ static int connect_to(pg **out, const char *location)
     snprintf(c->schema, sizeof c->schema, "%s", l.schema);
     c->write_key = lock_key("libvault/write/", c->schema);
     c->gen_key = lock_key("libvault/generation/", c->schema);
+    c->rot_key = lock_key("libvault/rotation/", c->schema);
     c->conn = PQconnectdb(l.conninfo);
     ENSURE(c->conn, VAULT_ENOMEM, "out of memory");
     /* libpq's message names the server, never the password: not shown
@@ -5360,6 +5441,21 @@ static int swap_one(pg *c, const char *live, const char *next, const uint8_t key
 cleanup:
     PQclear(r);
     sodium_memzero(kc, sizeof kc);
+    return rc;
+}
+
+int store_pg_rotation_hold(store_backend *be)
+{
+    pg *c = P(be);
+    int rc = VAULT_OK;
+    qp p = {0};
+
+    ENSURE(c->tx == STORE_TX_WRITE && c->locked, VAULT_ESTATE,
+           "postgresql: the rotation lock is taken in a write transaction");
+    p_int(&p, c->rot_key);
+    GUARD(q(c, NULL, "waiting for the audited reads under way",
+            "SELECT pg_advisory_xact_lock($1)", &p));
+cleanup:
     return rc;
 }
 

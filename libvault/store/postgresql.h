@@ -62,6 +62,12 @@ int store_pg_rotation_prepare(const char *live_loc, const char *next_loc,
                               const uint8_t id[VAULT_ID_BYTES], int *cleaned) VAULT_MUST_CHECK;
 int store_pg_rotation_discard(const char *live_loc, const char *next_loc,
                               const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
+/* store_pg_rotation_hold, in the vault's write transaction on `be`, before
+ * the copy: the rotation lock, exclusively, to the commit.  Every audited
+ * read (STORE_TX_DEFERRED, which takes no write lock) holds it shared from
+ * its begin, so the rotation waits for those under way and none begins
+ * until the swap committed (its begin then fails the key check). */
+int store_pg_rotation_hold(store_backend *be) VAULT_MUST_CHECK;
 int store_pg_rotate_swap(store_backend *be, const char *live_rk_loc, const char *next_loc,
                          const char *next_rk_loc, const uint8_t key[32], const uint8_t rk_key[32],
                          const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;

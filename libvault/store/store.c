@@ -1991,6 +1991,20 @@ cleanup:
     return rc;
 }
 
+int store_rotation_hold(store *live)
+{
+    int rc = VAULT_OK;
+
+    ENSURE(live, VAULT_EINVALID, "store_rotation_hold: missing argument");
+    ENSURE(live->be->name && strcmp(live->be->name, "postgresql") == 0, VAULT_ESTATE,
+           "store: the %s backend swaps no tables", live->be->name ? live->be->name : "?");
+    ENSURE(live->in_tx && live->writes, VAULT_ESTATE,
+           "store: the rotation lock is taken in the vault's write transaction");
+    GUARD(store_pg_rotation_hold(live->be));
+cleanup:
+    return rc;
+}
+
 int store_under_write_lock(store *s, int (*fn)(void *arg), void *arg)
 {
     int rc = VAULT_OK;

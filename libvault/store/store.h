@@ -71,9 +71,10 @@ int store_register_backend(const char *scheme, store_backend_open_fn fn) VAULT_M
 #define STORE_META_AUDIT_TREE "audit_tree"
 /* Meta rows whose key begins with this are the audit log's own (its
  * keys, the last signed checkpoint, the tree at each checkpoint, the
- * claimed shard heads): the library writes them only with the city log's
- * head held (sealed or locked in the transaction: audit_log.c) or at
- * creation, and nothing a handle keeps loaded between transactions
+ * claimed shard heads): the library writes them with the city log's head
+ * held (sealed or locked in the transaction: audit_log.c), or under the
+ * write lock (at creation; the claimed heads' sum, in a checkpoint's write
+ * transaction), and nothing a handle keeps loaded between transactions
  * depends on them.  A backend with deferred_writes lets a deferred
  * transaction write them without the write lock, and their writes don't
  * move the generation (docs/postgresql.md "Transactions and errors"). */
@@ -417,6 +418,10 @@ int store_rotation_prepare(const char *live_location, const char *next_location,
                            const uint8_t id[VAULT_ID_BYTES], int *cleaned) VAULT_MUST_CHECK;
 int store_rotation_discard(const char *live_location, const char *next_location,
                            const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;
+/* In `live`'s write transaction, before a rotation copies it: no audited
+ * read (which takes no write lock) commits until this transaction ends
+ * (store_pg_rotation_hold).  VAULT_ESTATE for another backend. */
+int store_rotation_hold(store *live) VAULT_MUST_CHECK;
 int store_rotate_swap(store *live, const char *live_rk_location, const char *next_location,
                       const char *next_rk_location, const uint8_t key[32],
                       const uint8_t rk_key[32], const uint8_t id[VAULT_ID_BYTES]) VAULT_MUST_CHECK;

@@ -669,11 +669,20 @@ static void test_audited_reads_apart(void **state)
     pair_open(&p);
     w1 = another(&p);
     w2 = another(&p);
+    /* the log has a committed head row (a new log's is its first
+     * append's, which nobody else sees until it commits) */
+    assert_int_equal(p.v->begin(p.v, STORE_TX_DEFERRED), 0);
+    assert_int_equal(p.v->audit_write(p.v, "hangzhou/xihu", dseal_cb, &d), 0);
+    assert_int_equal(p.v->commit(p.v), 0);
     gen = in_schema(&p, "n", "generation");
     assert_int_equal(p.v->begin(p.v, STORE_TX_DEFERRED), 0);
     assert_int_equal(p.v->audit_write(p.v, "hangzhou/xihu", dseal_cb, &d), 0); /* head locked */
-    /* no write lock, and the head row is this transaction's */
-    assert_int_equal(count_in(&p, "count(*) FROM pg_locks WHERE locktype = 'advisory'"), 0);
+    /* no write lock (the rotation lock, shared, is all it holds), and the
+     * head row is this transaction's */
+    assert_int_equal(count_in(&p, "count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                  " AND mode <> 'ShareLock'"), 0);
+    assert_int_equal(count_in(&p, "count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                  " AND mode = 'ShareLock'"), 1);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT pos FROM %s.audit_heads WHERE log ="
              " 'hangzhou/xihu' FOR UPDATE SKIP LOCKED) x", p.schema);
     assert_int_equal(b_int(p.b, sql), 0);
@@ -688,7 +697,8 @@ static void test_audited_reads_apart(void **state)
         fail_msg("the append to another log failed: %s", a.err);
     printf("# an audited read of another log committed in %lld ms meanwhile\n", (long long)a.ms);
 
-    /* the same log: waits for the head row, then chains after it */
+    /* the same log: waits for the head row (its FOR UPDATE: the row is
+     * there, committed), then chains after it */
     memset(&b, 0, sizeof b);
     b.v = w2;
     b.log = "hangzhou/xihu";
@@ -699,16 +709,16 @@ static void test_audited_reads_apart(void **state)
     appender_join(&b, tb);
     if (b.rc != 0)
         fail_msg("the append after the head row was free failed: %s", b.err);
-    snprintf(sql, sizeof sql, "SELECT string_agg(pos::text, ',' ORDER BY pos) = '1,2'"
-             " AND max(pos) = 2 FROM %s.audit WHERE log = 'hangzhou/xihu'", p.schema);
+    snprintf(sql, sizeof sql, "SELECT string_agg(pos::text, ',' ORDER BY pos) = '1,2,3'"
+             " FROM %s.audit WHERE log = 'hangzhou/xihu'", p.schema);
     {
         PGresult *r = PQexec(p.b, sql);
         assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
         assert_string_equal(PQgetvalue(r, 0, 0), "t");
         PQclear(r);
     }
-    /* b sealed at the head a's commit left: position 2, after it */
-    assert_int_equal(b.d.heads[0][0], 2);
+    /* b sealed at the head V's commit left: position 3, after it */
+    assert_int_equal(b.d.heads[0][0], 3);
     /* appends alone don't move the generation */
     assert_int_equal(in_schema(&p, "n", "generation"), gen);
     w1->free(w1);
@@ -832,6 +842,163 @@ static void test_quota_serialised(void **state)
     pair_close(&p);
 }
 
+/* The records an audited read read are checked at its commit: one that
+ * another connection changed or removed meanwhile fails it (VAULT_EBUSY,
+ * nothing kept); a record write does not move the generation. */
+static void fill_one(store_record *r, store_field *f, int64_t version)
+{
+    memset(r, 0, sizeof *r);
+    memset(r->id, 0x42, VAULT_ID_BYTES);
+    r->jurisdiction = "hangzhou/xihu/lingyin";
+    r->version = version;
+    r->nfields = 1;
+    r->fields = f;
+    memset(f, 0, sizeof *f);
+    f->name = "phone";
+    f->grade = "personal";
+    f->key_version = 1;
+    f->ct = (const uint8_t *)"ct";
+    f->ct_len = 2;
+}
+
+static int read_cb(void *arg, size_t i, const store_record *row)
+{
+    (void)i;
+    *(int64_t *)arg = row ? row->version : -1;
+    return 0;
+}
+
+static void read_and_log(conn_pair *p, int64_t want_version)
+{
+    dseal d = {1, {{0}}};
+    int64_t seen = 0;
+    uint8_t id[VAULT_ID_BYTES];
+
+    memset(id, 0x42, sizeof id);
+    assert_int_equal(p->v->begin(p->v, STORE_TX_DEFERRED), 0);
+    assert_int_equal(p->v->record_get_batch(p->v, id, 1, read_cb, &seen), 0);
+    assert_int_equal(seen, want_version);
+    assert_int_equal(p->v->audit_write(p->v, "hangzhou/xihu", dseal_cb, &d), 0);
+}
+
+static void test_audited_read_record_changed(void **state)
+{
+    conn_pair p;
+    store_backend *w;
+    store_record r;
+    store_field f;
+    store_gradekey k;
+    int64_t gen, logged;
+
+    (void)state;
+    pair_open(&p);
+    w = another(&p);
+    memset(&k, 0, sizeof k);
+    k.grade = "personal";
+    k.version = 1;
+    k.wrapped = (const uint8_t *)"wrapped";
+    k.len = 7;
+    fill_one(&r, &f, 1);
+    assert_int_equal(w->begin(w, STORE_TX_WRITE), 0);
+    assert_int_equal(w->gradekey_add(w, &k), 0);
+    assert_int_equal(w->record_write(w, &r, 1), 0);
+    assert_int_equal(w->commit(w), 0);
+    /* nobody changed it: the read commits */
+    read_and_log(&p, 1);
+    assert_int_equal(p.v->commit(p.v), 0);
+    logged = in_schema(&p, "count(*)", "audit");
+    assert_int_equal(logged, 1);
+    /* changed after it was read: the read's commit fails */
+    read_and_log(&p, 1);
+    gen = in_schema(&p, "n", "generation");
+    fill_one(&r, &f, 2);
+    assert_int_equal(w->begin(w, STORE_TX_WRITE), 0);
+    assert_int_equal(w->record_write(w, &r, 0), 0);
+    assert_int_equal(w->commit(w), 0);
+    assert_int_equal(in_schema(&p, "n", "generation"), gen); /* a record: not moved */
+    assert_int_equal(p.v->commit(p.v), VAULT_EBUSY);
+    assert_non_null(strstr(vault_error_last(), "a record this transaction read changed"));
+    assert_int_equal(in_schema(&p, "count(*)", "audit"), logged);
+    /* removed after it was read: the same */
+    read_and_log(&p, 2);
+    assert_int_equal(w->begin(w, STORE_TX_WRITE), 0);
+    assert_int_equal(w->record_delete(w, r.id), 0);
+    assert_int_equal(w->commit(w), 0);
+    assert_int_equal(p.v->commit(p.v), VAULT_EBUSY);
+    assert_int_equal(in_schema(&p, "count(*)", "audit"), logged);
+    w->free(w);
+    pair_close(&p);
+}
+
+/* A master-key rotation's copy holds the rotation lock: an audited read
+ * (no write lock) does not begin until the rotation's transaction ends;
+ * one under way is waited for by the rotation. */
+typedef struct beginner {
+    store_backend *v;
+    int rc;
+    volatile int done;
+} beginner;
+
+static void *deferred_begin(void *arg)
+{
+    beginner *b = arg;
+
+    b->rc = b->v->begin(b->v, STORE_TX_DEFERRED);
+    if (b->rc == 0)
+        b->v->rollback(b->v);
+    b->done = 1;
+    return NULL;
+}
+
+static void test_rotation_holds_reads(void **state)
+{
+    conn_pair p;
+    store_backend *w;
+    beginner b;
+    pthread_t t;
+    int i;
+
+    (void)state;
+    pair_open(&p);
+    w = another(&p);
+    /* a read under way: the rotation lock is not to be had */
+    assert_int_equal(p.v->begin(p.v, STORE_TX_DEFERRED), 0);
+    assert_int_equal(w->begin(w, STORE_TX_WRITE), 0);
+    b_exec(p.b, "SET lock_timeout = '300ms'");
+    {
+        char sql[160];
+        PGresult *r;
+        snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%lld)",
+                 (long long)count_in(&p, "objid::bigint | (classid::bigint << 32) FROM pg_locks"
+                                         " WHERE locktype = 'advisory' AND mode = 'ShareLock'"));
+        b_exec(p.b, "BEGIN");
+        r = PQexec(p.b, sql);
+        assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR); /* held shared by the read */
+        PQclear(r);
+        b_exec(p.b, "ROLLBACK");
+    }
+    p.v->rollback(p.v);
+    assert_int_equal(store_pg_rotation_hold(w), 0);
+    /* a read does not begin meanwhile */
+    memset(&b, 0, sizeof b);
+    b.v = p.v;
+    assert_int_equal(pthread_create(&t, NULL, deferred_begin, &b), 0);
+    assert_true(wait_for_waiter(&p, "advisory") > 0);
+    assert_false(b.done);
+    w->rollback(w);
+    for (i = 0; i < 3000 && !b.done; i++)
+        usleep(10 * 1000);
+    assert_true(b.done);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(b.rc, 0);
+    /* and only in a write transaction */
+    assert_int_equal(w->begin(w, STORE_TX_DEFERRED), 0);
+    assert_int_equal(store_pg_rotation_hold(w), VAULT_ESTATE);
+    w->rollback(w);
+    w->free(w);
+    pair_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -846,6 +1013,8 @@ int main(void)
         cmocka_unit_test(test_audited_reads_apart),
         cmocka_unit_test(test_audited_read_generation),
         cmocka_unit_test(test_quota_serialised),
+        cmocka_unit_test(test_audited_read_record_changed),
+        cmocka_unit_test(test_rotation_holds_reads),
     };
 
     return pgtest_run("test_pg_retry", tests, sizeof tests / sizeof tests[0]);
