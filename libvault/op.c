@@ -124,6 +124,18 @@ cleanup:
     return rc;
 }
 
+int vault__enter_audited(vault *v)
+{
+    if (!v)
+        return vault__err(VAULT_EINVALID, "no vault handle");
+    pthread_mutex_lock(&v->lock);
+    vault__err_clear();
+    v->route_log[0] = '\0';
+    /* no refresh: the audited read's begin compares the generation with
+     * this handle's and starts over, reloaded, when it moved */
+    return VAULT_OK;
+}
+
 int vault__lock(vault *v)
 {
     if (!v)

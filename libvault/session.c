@@ -1079,7 +1079,8 @@ int vault_record_get_batch(vault_result **out, vault_session *s, const char *con
     ENSURE(out && (record_ids || n == 0), VAULT_EINVALID, "missing output or record ids");
     for (i = 0; i < n; i++)
         out[i] = NULL;
-    GUARD(enter(s));
+    ENSURE(s, VAULT_EINVALID, "no session");
+    GUARD(vault__enter_audited(s->v));
     entered = 1;
     /* The values are read and their entries are sealed at the commit,
      * before any value leaves the library; if they can't be written the
