@@ -128,6 +128,8 @@ int vault__enter_audited(vault *v)
 {
     if (!v)
         return vault__err(VAULT_EINVALID, "no vault handle");
+    if (!store_deferred_fresh(v->db))
+        return vault__enter(v); /* a snapshot reloads in itself, consistently */
     pthread_mutex_lock(&v->lock);
     vault__err_clear();
     v->route_log[0] = '\0';
@@ -174,7 +176,7 @@ static int tx_after_begin(void *arg, int write)
     (void)write; /* a snapshot's decisions need the policy it sees too */
     if (!v->ready)
         return VAULT_OK;
-    if (v->audited_begin) {
+    if (v->audited_begin && store_deferred_fresh(v->db)) {
         /* An audited read may read without a snapshot (PostgreSQL: READ
          * COMMITTED): its policy, grants and trust digest would be read
          * across commits.  What changed since the call's own reload

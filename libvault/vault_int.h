@@ -99,9 +99,10 @@ struct vault_session {
  * process applied since the last call. */
 int vault__enter(vault *v) VAULT_MUST_CHECK;
 /* vault__enter for a call that reads only in audited reads (OP_AUDITED_READ,
- * then OP_WRITE): no refresh of its own, the begin of the first compares
- * the generation and the call starts over, reloaded, when it moved (op.c
- * tx_after_begin).  A round trip less per audited read. */
+ * then OP_WRITE): where those read the latest commits (store_deferred_fresh)
+ * no refresh of its own, the begin of the first compares the generation
+ * and the call starts over, reloaded, when it moved (op.c tx_after_begin):
+ * a round trip less per audited read; else vault__enter. */
 int vault__enter_audited(vault *v) VAULT_MUST_CHECK;
 void vault__leave(vault *v);
 /* Lock the handle and clear the thread's error, without the refresh: for

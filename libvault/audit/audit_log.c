@@ -1145,11 +1145,13 @@ void audit_anchor_flush(vault *v)
     {
         ks_anchor cur;
         int found = 0;
-        if (ks_anchor_get(&cur, &found, v->keys_path, keyring_master(v->keys)) == VAULT_OK &&
-            found && cur.size >= v->anchor_pending_size &&
-            vc_equal(cur.pk, v->anchor.pk, sizeof cur.pk)) {
+        if (ks_anchor_get(&cur, &found, v->keys_path, keyring_master(v->keys)) != VAULT_OK ||
+            (found && !vc_equal(cur.pk, v->anchor.pk, sizeof cur.pk))) {
+            vault__err_clear(); /* not this handle's to overwrite: one behind */
+            return;
+        }
+        if (found && cur.size >= v->anchor_pending_size) {
             v->anchor = cur;
-            vault__err_clear();
             return;
         }
     }

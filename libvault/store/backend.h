@@ -53,7 +53,11 @@
  * chains"): audit_write, audit_head and audit_count name the log they
  * act on, store_audit_state, store_audit_row and store_audit_filter gained
  * their log, audit_logs lists the logs and the flag many_logs says a
- * backend keeps more than the city log; store_open refuses 1 to 8. */
+ * backend keeps more than the city log; store_open refuses 1 to 8.
+ * Version 10 added the flag deferred_fresh (STORE_TX_DEFERRED reads the
+ * latest commits, not a snapshot: PostgreSQL's audited reads, which take
+ * no write lock) and let the generation move only with changes a handle
+ * keeps loaded; store_open refuses 1 to 9. */
 #ifndef VAULT_STORE_BACKEND_H
 #define VAULT_STORE_BACKEND_H
 
@@ -63,7 +67,7 @@
 
 #include "internal.h"
 
-#define STORE_BACKEND_VERSION 9
+#define STORE_BACKEND_VERSION 10
 #define STORE_BACKEND_INIT {STORE_BACKEND_VERSION}
 #define STORE_MAC_BYTES 32
 #define STORE_DIGEST_MAX 32
@@ -546,6 +550,12 @@ struct store_backend {
     /* A flag (0 in a table that does not set it): 1 when the backend
      * keeps logs besides the city log. */
     int many_logs;
+
+    /* Version 10.  A flag (0 in a table that does not set it): 1 when a
+     * STORE_TX_DEFERRED transaction reads without a snapshot, each read
+     * the latest commits (so what a handle keeps loaded must not be read
+     * again inside one: the caller starts over instead, op.c). */
+    int deferred_fresh;
 };
 
 #endif

@@ -661,6 +661,7 @@ typedef struct pg {
     const char *prep_sql[PG_PREP_MAX];
     int prep_ok[PG_PREP_MAX];
     int nprep;
+    unsigned prep_gen; /* bumped when the cache is forgotten (prep_name) */
     /* The records an audited read (STORE_TX_DEFERRED) read: their shards,
      * ids and versions, checked unchanged at its commit (rd_note). */
     struct arr *rd;
@@ -938,6 +939,8 @@ static int lost(pg *c, const char *what)
     return vault__err(VAULT_EIO, "postgresql: %s: database connection lost (%s)", c->shown, what);
 }
 
+static void prep_forget(pg *c);
+
 /* The error of a failed statement (docs/postgresql.md, "Transactions and
  * errors").  fk_rc: what a foreign-key violation means for this
  * operation.  Never the server's message: its DETAIL can quote values. */
@@ -967,6 +970,13 @@ static int pg_err(pg *c, const PGresult *r, const char *what, int fk_rc)
         return vault__err(VAULT_EBUSY,
                           "postgresql: %s: another connection's transaction got in the way "
                           "(SQLSTATE %s): start over", what, st);
+    }
+    if (strcmp(st, "26000") == 0) {
+        /* a prepared statement the server no longer has (a DISCARD, a
+         * DEALLOCATE behind libvault): prepared again from the next call */
+        prep_forget(c);
+        return vault__err(VAULT_EBUSY, "postgresql: %s: the server dropped this connection's "
+                                       "prepared statements: start over", what);
     }
     if (strcmp(st, "25P02") == 0)
         return vault__err(VAULT_ESTATE,
@@ -1065,9 +1075,18 @@ static int stmt_err(pg *c, const pstmt *s, const PGresult *r)
  * prepared statement outlives a rollback (the server keeps it for the
  * session) and follows DDL (the server plans it again after a table it
  * reads is replaced). */
-static void prep_name(char *out, size_t cap, int slot)
+/* Named for the cache's generation too: one dropped and made again never
+ * meets a name the server still has. */
+static void prep_name(char *out, size_t cap, unsigned gen, int slot)
 {
-    snprintf(out, cap, "libvault_%d", slot);
+    snprintf(out, cap, "libvault_%u_%d", gen, slot);
+}
+
+/* Forget every prepared statement (the server's session may have lost them). */
+static void prep_forget(pg *c)
+{
+    c->nprep = 0;
+    c->prep_gen++;
 }
 
 /* The slot of sql (-1: no room): *made is 1 when it is prepared. */
@@ -1088,13 +1107,13 @@ static int prep_slot(pg *c, const char *sql, int *made)
     return c->nprep++;
 }
 
-static int send_one(PGconn *conn, const pstmt *s)
+static int send_one(pg *c, PGconn *conn, const pstmt *s)
 {
     const qp *p = s->p;
     char name[32];
 
     if (s->prep == PREP_MAKE || s->prep == PREP_RUN)
-        prep_name(name, sizeof name, s->slot);
+        prep_name(name, sizeof name, c->prep_gen, s->slot);
     if (s->prep == PREP_MAKE)
         return PQsendPrepare(conn, name, s->sql, p ? p->n : 0, p ? p->types : NULL);
     if (s->prep == PREP_RUN)
@@ -1122,7 +1141,7 @@ static int pipe_send(pg *c, const pstmt *s, int n)
                    ? lost(c, s[0].what)
                    : vault__err(VAULT_ESTATE, "postgresql: %s: the connection is busy", s[0].what);
     for (sent = 0; sent < n; sent++)
-        if (send_one(conn, &s[sent]) != 1)
+        if (send_one(c, conn, &s[sent]) != 1)
             break;
     if (PQpipelineSync(conn) != 1)
         /* what was sent may or may not have run, and the connection is
@@ -1239,7 +1258,7 @@ static int pipe_run(pg *c, const pstmt *s, int n)
         if (s[0].out)
             *s[0].out = NULL;
         if (s[0].prep == PREP_WANT && !c->home && slot >= 0) {
-            prep_name(name, sizeof name, slot);
+            prep_name(name, sizeof name, c->prep_gen, slot);
             r = PQexecPrepared(c->conn, name, p ? p->n : 0, p ? p->vals : NULL,
                                p ? p->lens : NULL, p ? p->fmts : NULL, 1);
         } else {
@@ -1912,13 +1931,13 @@ cleanup:
  * DBA's doing, then fails the next begin's key check) */
 #define GEN_CHECK_SQL "SELECT 1 / count(*) FILTER (WHERE n = $1) FROM generation"
 /* ... and every record an audited read read still there at the version
- * read (rd_note): the writer of one that changed appends to the record's
+ * and with the MAC read (rd_note): the writer of one that changed appends to the record's
  * shard log, whose head this transaction holds by now, so a change not
  * seen here commits after this read, in time and in the log */
 #define READ_CHECK_SQL                                                                            \
-    "SELECT 1 / (count(r.id) = $4)::int::int8 FROM unnest($1::text[], $2::bytea[], $3::int8[])"   \
-    " AS u(shard, id, version) LEFT JOIN records r ON r.shard = u.shard AND r.id = u.id"          \
-    " AND r.version = u.version"
+    "SELECT 1 / (count(r.id) = $5)::int::int8 FROM unnest($1::text[], $2::bytea[], $3::int8[],"  \
+    " $4::bytea[]) AS u(shard, id, version, mac) LEFT JOIN records r ON r.shard = u.shard"        \
+    " AND r.id = u.id AND r.version = u.version AND r.mac = u.mac"
 static int pg_commit(store_backend *be)
 {
     pg *c = P(be);
@@ -1952,10 +1971,12 @@ static int pg_commit(store_backend *be)
         s[n++] = (pstmt){"committing", GEN_CHECK_SQL, &gp, NULL, VAULT_EINVALID, PS_GEN_CHECK, PREP_WANT, 0};
     }
     if (c->tx == STORE_TX_DEFERRED && c->dirty && c->nrd) {
-        ENSURE(!c->rd[0].err && !c->rd[1].err && !c->rd[2].err, VAULT_ENOMEM, "out of memory");
+        ENSURE(!c->rd[0].err && !c->rd[1].err && !c->rd[2].err && !c->rd[3].err, VAULT_ENOMEM,
+               "out of memory");
         p_arr(&rp, &c->rd[0], OID_TEXT_ARRAY);
         p_arr(&rp, &c->rd[1], OID_BYTEA_ARRAY);
         p_arr(&rp, &c->rd[2], OID_INT8_ARRAY);
+        p_arr(&rp, &c->rd[3], OID_BYTEA_ARRAY);
         p_int(&rp, (int64_t)c->nrd);
         s[n++] = (pstmt){"committing", READ_CHECK_SQL, &rp, NULL, VAULT_EINVALID, PS_READ_CHECK,
                          PREP_WANT, 0};
@@ -2772,7 +2793,7 @@ static int recset_find(const recset *s, const uint8_t *id)
 
 /* ---- what an audited read read ---- */
 
-enum { RD_SHARD, RD_ID, RD_VER, RD_N };
+enum { RD_SHARD, RD_ID, RD_VER, RD_MAC, RD_N };
 
 static void rd_reset(pg *c)
 {
@@ -2799,14 +2820,16 @@ static int rd_note(pg *c, const store_record *r)
         arr_start(&c->rd[RD_SHARD], OID_TEXT);
         arr_start(&c->rd[RD_ID], OID_BYTEA);
         arr_start(&c->rd[RD_VER], OID_INT8);
+        arr_start(&c->rd[RD_MAC], OID_BYTEA);
     }
     ENSURE(r->jurisdiction, VAULT_EINTEGRITY, "postgresql: a record without a jurisdiction");
     arr_add(&c->rd[RD_SHARD], r->jurisdiction, shard_len(r->jurisdiction));
     arr_add(&c->rd[RD_ID], r->id, VAULT_ID_BYTES);
     arr_int(&c->rd[RD_VER], r->version);
+    arr_add(&c->rd[RD_MAC], r->mac, STORE_MAC_BYTES);
     c->nrd++;
-    ENSURE(!c->rd[RD_SHARD].err && !c->rd[RD_ID].err && !c->rd[RD_VER].err, VAULT_ENOMEM,
-           "out of memory");
+    ENSURE(!c->rd[RD_SHARD].err && !c->rd[RD_ID].err && !c->rd[RD_VER].err &&
+               !c->rd[RD_MAC].err, VAULT_ENOMEM, "out of memory");
 cleanup:
     return rc;
 }
@@ -4614,6 +4637,7 @@ static int pg_destroy(store_backend *be)
     drain(c);
     if (c->dead || PQstatus(c->conn) != CONNECTION_OK) {
         PQreset(c->conn);
+        prep_forget(c); /* a new session: nothing prepared */
         ENSURE(PQstatus(c->conn) == CONNECTION_OK, VAULT_EIO,
                "postgresql: %s: cannot connect again to drop schema %s", c->shown, c->schema);
         c->dead = 0;
@@ -4733,6 +4757,7 @@ static const store_backend pg_table = {
     .quota_count_records = pg_quota_count_records,
     .quota_add_record = pg_quota_add_record,
     .standby_reads = 1,
+    .deferred_fresh = 1,
 };
 
 /* The tables of a new vault, schema 6, partitioned (docs/postgresql.md

@@ -1309,6 +1309,11 @@ void store_log_list_free(store_log_list *l)
     memset(l, 0, sizeof *l);
 }
 
+int store_deferred_fresh(const store *s)
+{
+    return s->be->deferred_writes && s->be->deferred_fresh;
+}
+
 int store_many_logs(const store *s)
 {
     return s->be->many_logs;

@@ -316,6 +316,9 @@ void store_log_list_free(store_log_list *l);
 
 /* 1 when the store keeps logs besides the city log (PostgreSQL). */
 int store_many_logs(const store *s);
+/* 1 when a STORE_TX_DEFERRED transaction reads the latest commits, not a
+ * snapshot (backend.h deferred_fresh: PostgreSQL). */
+int store_deferred_fresh(const store *s);
 /* VAULT_EINVALID when log can't name a log: longer than STORE_LOG_MAX,
  * not UTF-8, or with a control character (NULL and "" are the city's). */
 int store_log_check(const char *log) VAULT_MUST_CHECK;
