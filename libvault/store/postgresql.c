@@ -650,6 +650,7 @@ typedef struct pg {
     int sp_queued;      /* wr_begin's savepoint is pq[sp_queued - 1], unsent (0: not) */
     uint64_t flushes;   /* counts sends of the queue */
     int rb_inflight;    /* abandon's ROLLBACK is sent, its result not read yet */
+    int lazy;           /* a snapshot begun here, its BEGIN not sent yet (pg_begin) */
     uint64_t sp_flushes; /* ... when that savepoint was queued */
     int64_t ah_pos;
     uint8_t ah_head[32];
@@ -1231,6 +1232,8 @@ static void drain(pg *c)
  * happened (run, failed with the transaction, or dropped unsent:
  * pipe_broken), except on the early refusals (a connection lost, a
  * broken transaction), which leave it to the rollback. */
+static int lazy_run(pg *c, const pstmt *s, int n);
+
 static int pipe_run(pg *c, const pstmt *s, int n)
 {
     int rc = VAULT_OK, i, k = 0, handed = 0, slot = -1, made = 0;
@@ -1249,6 +1252,8 @@ static int pipe_run(pg *c, const pstmt *s, int n)
     /* What the statement reads or follows includes the waiting rows. */
     if (c->bulk && !c->flushing && (c->bk_records || c->bk_meta))
         GUARD(bulk_flush(c));
+    if (c->lazy)
+        return lazy_run(c, s, n);
     if (c->npq == 0 && n == 1 && (s[0].prep != PREP_WANT || c->home ||
                                   ((slot = prep_slot(c, s[0].sql, &made)) >= 0 && made) ||
                                   slot < 0)) {
@@ -1529,6 +1534,39 @@ cleanup:
     return rc;
 }
 
+/* A snapshot's first statements, behind its BEGIN and key check in one
+ * round trip (pg_begin leaves a primary's snapshot unsent: a read-only
+ * call's begin costs no round trip of its own).  The key check is
+ * checked before any result is handed back. */
+static int lazy_run(pg *c, const pstmt *s, int n)
+{
+    int rc = VAULT_OK, i;
+    PGresult *kr = NULL;
+    pstmt *all = calloc((size_t)n + 2, sizeof *all);
+
+    ENSURE(all, VAULT_ENOMEM, "out of memory");
+    all[0] = (pstmt){"beginning a transaction", "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+                     NULL, NULL, VAULT_EINVALID, PS_PLAIN, PREP_NONE, 0};
+    all[1] = (pstmt){"checking the vault's key", KEY_CHECK_SQL, NULL, &kr, VAULT_EINVALID,
+                     PS_PLAIN, PREP_WANT, 0};
+    for (i = 0; i < n; i++)
+        all[i + 2] = s[i];
+    c->lazy = 0; /* sent now, whatever comes of it */
+    rc = pipe_run(c, all, n + 2);
+    if (rc == VAULT_OK)
+        rc = key_check_row(c, kr);
+    if (rc < 0)
+        for (i = 0; i < n; i++)
+            if (s[i].out) {
+                PQclear(*s[i].out);
+                *s[i].out = NULL;
+            }
+cleanup:
+    PQclear(kr);
+    free(all);
+    return rc;
+}
+
 /* What a write is, for the locks it needs and the generation:
  *  - WR_TRUST: a row a handle keeps loaded (meta, policy, grade key,
  *    grant): the write lock, and the commit moves the generation;
@@ -1640,6 +1678,7 @@ static void abandon(pg *c)
 
     pend_drop(c); /* never sent: nothing of them happened */
     ah_drop(c);
+    c->lazy = 0; /* a snapshot never sent: nothing to end there */
     c->pipe_broken = 0;
     c->sp_queued = 0;
     c->gen_txno = 0;
@@ -1904,6 +1943,19 @@ static int pg_begin(store_backend *be, store_tx_kind kind)
             goto cleanup;
         kind = STORE_TX_SNAPSHOT; /* the primary's, then */
     }
+    if (kind == STORE_TX_SNAPSHOT && !c->home) {
+        /* its BEGIN and key check go with its first statement (lazy_run) */
+        c->tx = (int)kind;
+        c->txno++;
+        c->locked = c->dirty = c->bump = 0;
+        c->pipe_broken = 0;
+        c->sp_queued = 0;
+        rd_reset(c);
+        ah_drop(c);
+        pend_drop(c);
+        c->lazy = 1;
+        goto cleanup;
+    }
     /* Nothing is done before the begin's last statement: a conflict on
      * the way is tried again (PG_TRIES), the last one's error returned. */
     for (tries = 1; (rc = begin_once(c, kind)) < 0; tries++) {
@@ -1948,6 +2000,12 @@ static int pg_commit(store_backend *be)
 
     ENSURE(!c->dead, VAULT_EIO, "postgresql: %s: database connection lost earlier", c->shown);
     ENSURE(c->tx >= 0, VAULT_ESTATE, "postgresql: commit without a transaction");
+    if (c->lazy) { /* a snapshot that read nothing: nothing was begun there */
+        c->lazy = 0;
+        c->tx = -1;
+        c->gen_txno = 0;
+        goto cleanup;
+    }
     ENSURE(PQtransactionStatus(c->conn) == PQTRANS_INTRANS, VAULT_ESTATE,
            "postgresql: commit of a transaction an earlier error aborted");
     ENSURE(!c->bulk_broken, VAULT_ESTATE,
