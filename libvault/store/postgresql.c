@@ -16,7 +16,8 @@
  *    schema, lock_timeout STORE_BUSY_TIMEOUT_MS; no reconnect: a lost
  *    connection fails the call and every later one with VAULT_EIO, and the
  *    transaction it had is gone (nothing released);
- *  - STORE_TX_SNAPSHOT is BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+ *  - STORE_TX_SNAPSHOT is BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY
+ *    (on the primary, sent with the snapshot's first statement: lazy_run);
  *    STORE_TX_WRITE is BEGIN (READ COMMITTED) and the schema's write lock,
  *    pg_advisory_xact_lock(key of the schema name): one writer of records,
  *    grants, policy and keys at a time per vault, as SQLCipher's BEGIN
