@@ -96,8 +96,12 @@ static int refresh(vault *v)
 
     GUARD(store_generation(v->db, &dv));
     if (dv != v->generation) {
+        int64_t was = v->generation;
         GUARD(op_reload(v, 0));
-        v->generation = dv;
+        /* (a reload in a snapshot of its own refreshed in its begin, with
+         * a generation as new or newer: that one stays) */
+        if (v->generation == was)
+            v->generation = dv;
     }
 cleanup:
     return rc;
@@ -179,9 +183,9 @@ static int tx_after_begin(void *arg, int write)
     if (v->audited_begin && store_deferred_fresh(v->db)) {
         /* An audited read may read without a snapshot (PostgreSQL: READ
          * COMMITTED): its policy, grants and trust digest would be read
-         * across commits.  What changed since the call's own reload
-         * (vault__enter) is loaded in a snapshot of its own instead: the
-         * read starts over (op_refresh, then a new begin). */
+         * across commits.  What changed since the handle last loaded them
+         * is loaded in a snapshot of its own instead: the read starts
+         * over (op_refresh, then a new begin). */
         GUARD(store_generation(v->db, &dv));
         ENSURE(dv == v->generation, VAULT_EBUSY,
                "the policy or grants changed as the read began: start over");

@@ -693,7 +693,7 @@ static int add_record(char *out_id, size_t out_id_size, vault_session *s, const 
     vault__id_format(out_id, id);
 cleanup:
     record_row_free(&rec);
-    vault__exit(s->v, entered);
+    vault__exit(s ? s->v : NULL, entered);
     free(af);
     free(reasons);
     return rc;
@@ -768,7 +768,7 @@ int vault_record_update(vault_session *s, const char *record_id, size_t n,
     GUARD(op_commit(s->v));
 cleanup:
     record_row_free(&rec);
-    vault__exit(s->v, entered);
+    vault__exit(s ? s->v : NULL, entered);
     free(af);
     free(reasons);
     return rc;
@@ -1072,8 +1072,8 @@ int vault_record_get_batch(vault_result **out, vault_session *s, const char *con
 {
     if (s && s->v->remote)
         return client_record_get_batch(out, s, record_ids, n, fields, nfields);
-    int rc = VAULT_OK, entered = 0, attempt;
-    size_t i, nf;
+    int rc = VAULT_OK, entered = 0, attempt, reloaded = 0;
+    size_t i, nf = 0;
     int64_t now = vault__now();
 
     ENSURE(out && (record_ids || n == 0), VAULT_EINVALID, "missing output or record ids");
@@ -1093,8 +1093,16 @@ int vault_record_get_batch(vault_result **out, vault_session *s, const char *con
      * grants as they are then, so the field list is read after it. */
     for (attempt = 1;; attempt++) {
         /* a begin that found the policy or grants changed since the
-         * reload (VAULT_EBUSY) starts over too, reloaded first */
+         * handle loaded them (VAULT_EBUSY) starts over too, reloaded
+         * first: the first time not counted as a try */
         rc = op_begin(s->v, attempt < OP_AUDITED_TRIES ? OP_AUDITED_READ : OP_WRITE);
+        if (rc == VAULT_EBUSY && !reloaded) {
+            reloaded = 1;
+            attempt--;
+            vault__err_clear();
+            GUARD(op_refresh(s->v));
+            continue;
+        }
         if (rc == VAULT_OK) {
             nf = fields ? nfields : policy_field_count(s->v->policy);
             ENSURE(nf <= AF_FIELDS_MAX, VAULT_ELIMIT, "at most %d fields at once", AF_FIELDS_MAX);
@@ -1119,7 +1127,7 @@ int vault_record_get_batch(vault_result **out, vault_session *s, const char *con
     }
     GUARD(rc);
 cleanup:
-    vault__exit(s->v, entered);
+    vault__exit(s ? s->v : NULL, entered);
     if (rc < 0)
         for (i = 0; out && i < n; i++) {
             vault_result_free(out[i]);
@@ -1386,7 +1394,7 @@ int vault_record_erase(vault_session *s, const char *record_id)
     GUARD(op_commit(s->v));
 cleanup:
     record_row_free(&rec);
-    vault__exit(s->v, entered);
+    vault__exit(s ? s->v : NULL, entered);
     return rc;
 }
 
@@ -1472,7 +1480,7 @@ int vault_record_export(char **out, vault_session *s, const char *record_id)
     dump = NULL;
 cleanup:
     record_row_free(&rec);
-    vault__exit(s->v, entered);
+    vault__exit(s ? s->v : NULL, entered);
     vc_free(sc.p); /* pt points into it */
     /* jansson's copies are wiped on free: vault_init installs a wiping
      * allocator for it. */

@@ -330,6 +330,8 @@ static void test_tx_rules(void **state)
     /* a deferred transaction only where the backend offers one */
     if (!a->deferred_writes)
         assert_int_not_equal(a->begin(a, STORE_TX_DEFERRED), VAULT_OK);
+    /* reads of the latest commits only in a deferred transaction */
+    assert_true(!a->deferred_fresh || a->deferred_writes);
     done(a, "rules");
 }
 

@@ -56,8 +56,9 @@
  * backend keeps more than the city log; store_open refuses 1 to 8.
  * Version 10 added the flag deferred_fresh (STORE_TX_DEFERRED reads the
  * latest commits, not a snapshot: PostgreSQL's audited reads, which take
- * no write lock) and let the generation move only with changes a handle
- * keeps loaded; store_open refuses 1 to 9. */
+ * no write lock); such a backend's generation must move with every change
+ * a handle keeps loaded (what an audited read's commit checks), and may
+ * stay with the rest; store_open refuses 1 to 9. */
 #ifndef VAULT_STORE_BACKEND_H
 #define VAULT_STORE_BACKEND_H
 

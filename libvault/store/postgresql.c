@@ -1546,6 +1546,8 @@ static int lazy_run(pg *c, const pstmt *s, int n)
     pstmt *all = calloc((size_t)n + 2, sizeof *all);
 
     ENSURE(all, VAULT_ENOMEM, "out of memory");
+    /* nothing is queued in a snapshot (writes are refused there) */
+    ENSURE(c->npq == 0, VAULT_ESTATE, "postgresql: statements queued in a read-only transaction");
     all[0] = (pstmt){"beginning a transaction", "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
                      NULL, NULL, VAULT_EINVALID, PS_PLAIN, PREP_NONE, 0};
     all[1] = (pstmt){"checking the vault's key", KEY_CHECK_SQL, NULL, &kr, VAULT_EINVALID,
@@ -1556,12 +1558,16 @@ static int lazy_run(pg *c, const pstmt *s, int n)
     rc = pipe_run(c, all, n + 2);
     if (rc == VAULT_OK)
         rc = key_check_row(c, kr);
-    if (rc < 0)
+    if (rc < 0) {
+        /* a snapshot whose begin or key check failed reads nothing more:
+         * only a rollback (as a failed begin_once leaves none open) */
+        c->pipe_broken = 1;
         for (i = 0; i < n; i++)
             if (s[i].out) {
                 PQclear(*s[i].out);
                 *s[i].out = NULL;
             }
+    }
 cleanup:
     PQclear(kr);
     free(all);
@@ -1944,6 +1950,7 @@ static int pg_begin(store_backend *be, store_tx_kind kind)
             goto cleanup;
         kind = STORE_TX_SNAPSHOT; /* the primary's, then */
     }
+    ENSURE(!c->dead, VAULT_EIO, "postgresql: %s: database connection lost", c->shown);
     if (kind == STORE_TX_SNAPSHOT && !c->home) {
         /* its BEGIN and key check go with its first statement (lazy_run) */
         c->tx = (int)kind;
@@ -2076,6 +2083,8 @@ static int pg_generation(store_backend *be, int64_t *out)
     int rc = VAULT_OK;
     PGresult *r = NULL;
 
+    if (c->tx >= 0 && c->lazy)
+        GUARD(pipe_run(c, NULL, 0)); /* the snapshot's begin: its key check reads n */
     if (c->tx >= 0 && c->gen_txno == c->txno) {
         /* the begin's: it stays, in a snapshot as under the write lock
          * (every bump is a writer's, at its commit) */

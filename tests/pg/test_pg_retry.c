@@ -999,6 +999,50 @@ static void test_rotation_holds_reads(void **state)
     pair_close(&p);
 }
 
+/* A read-only snapshot's begin goes with its first statement: its key
+ * check is checked before any result, and a snapshot whose check failed
+ * reads nothing more (only a rollback). */
+static void test_lazy_snapshot_key_check(void **state)
+{
+    conn_pair p;
+    char sql[256];
+    int found = 0;
+    int64_t gen = -1;
+
+    (void)state;
+    pair_open(&p);
+    /* a snapshot that reads nothing sends nothing */
+    assert_int_equal(p.v->begin(p.v, STORE_TX_SNAPSHOT), 0);
+    assert_int_equal(count_in(&p, "count(*) FROM pg_stat_activity WHERE backend_type = 'client"
+                                  " backend' AND pid <> pg_backend_pid() AND datname ="
+                                  " current_database() AND state LIKE 'idle in transaction%'"),
+                     0);
+    assert_int_equal(p.v->commit(p.v), 0);
+    /* the generation inside one comes with its begin */
+    assert_int_equal(p.v->begin(p.v, STORE_TX_SNAPSHOT), 0);
+    assert_int_equal(p.v->generation(p.v, &gen), 0);
+    assert_int_equal(gen, in_schema(&p, "n", "generation"));
+    p.v->rollback(p.v);
+    /* another key's check (a DBA's, or a rotation's): no result, then nothing */
+    put_key(p.v, "retry_test");
+    snprintf(sql, sizeof sql, "UPDATE %s.store_info SET keycheck = set_byte(keycheck, 0,"
+             " get_byte(keycheck, 0) # 1)", p.schema);
+    b_exec(p.b, sql);
+    assert_int_equal(p.v->begin(p.v, STORE_TX_SNAPSHOT), 0);
+    assert_int_equal(p.v->meta_get(p.v, "retry_test", meta_found, &found), VAULT_EAUTH);
+    assert_int_equal(found, 0);
+    assert_int_not_equal(p.v->meta_get(p.v, "retry_test", meta_found, &found), VAULT_OK);
+    assert_int_equal(found, 0);
+    assert_int_not_equal(p.v->commit(p.v), VAULT_OK);
+    p.v->rollback(p.v);
+    b_exec(p.b, sql); /* put back */
+    assert_int_equal(p.v->begin(p.v, STORE_TX_SNAPSHOT), 0);
+    assert_int_equal(p.v->meta_get(p.v, "retry_test", meta_found, &found), VAULT_OK);
+    assert_int_equal(found, 1);
+    p.v->rollback(p.v);
+    pair_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1015,6 +1059,7 @@ int main(void)
         cmocka_unit_test(test_quota_serialised),
         cmocka_unit_test(test_audited_read_record_changed),
         cmocka_unit_test(test_rotation_holds_reads),
+        cmocka_unit_test(test_lazy_snapshot_key_check),
     };
 
     return pgtest_run("test_pg_retry", tests, sizeof tests / sizeof tests[0]);
