@@ -614,14 +614,14 @@ static void *deferred_append(void *arg)
     return NULL;
 }
 
-static void appender_join(appender *a, pthread_t t)
+/* The thread's end, at most 30 s away. */
+static void thread_join(volatile int *done, pthread_t t)
 {
     int i;
 
-    for (i = 0; i < 3000 && !a->done; i++)
+    for (i = 0; i < 3000 && !*done; i++)
         usleep(10 * 1000);
-    if (!a->done)
-        fail_msg("the append was still waiting after 30 s");
+    assert_true(*done);
     assert_int_equal(pthread_join(t, NULL), 0);
 }
 
@@ -692,7 +692,7 @@ static void test_audited_reads_apart(void **state)
     a.v = w1;
     a.log = "hangzhou/gongshu";
     assert_int_equal(pthread_create(&ta, NULL, deferred_append, &a), 0);
-    appender_join(&a, ta);
+    thread_join(&a.done, ta);
     if (a.rc != 0)
         fail_msg("the append to another log failed: %s", a.err);
     printf("# an audited read of another log committed in %lld ms meanwhile\n", (long long)a.ms);
@@ -706,7 +706,7 @@ static void test_audited_reads_apart(void **state)
     assert_true(wait_for_waiter(&p, "transactionid") > 0);
     assert_false(b.done);
     assert_int_equal(p.v->commit(p.v), 0);
-    appender_join(&b, tb);
+    thread_join(&b.done, tb);
     if (b.rc != 0)
         fail_msg("the append after the head row was free failed: %s", b.err);
     snprintf(sql, sizeof sql, "SELECT string_agg(pos::text, ',' ORDER BY pos) = '1,2,3'"
@@ -786,17 +786,21 @@ typedef struct counter {
     volatile int done;
 } counter;
 
+/* A deferred transaction on its own thread: begun, a quota counted (user
+ * NULL: none), rolled back. */
 static void *quota_counter(void *arg)
 {
     counter *q = arg;
 
     q->rc = q->v->begin(q->v, STORE_TX_DEFERRED);
-    if (q->rc == 0)
+    if (q->rc == 0 && q->user)
         q->rc = q->v->quota_count(q->v, "q", q->user, 0, &q->used);
-    q->v->rollback(q->v);
+    if (q->rc == 0)
+        q->v->rollback(q->v);
     q->done = 1;
     return NULL;
 }
+
 
 static void test_quota_serialised(void **state)
 {
@@ -805,7 +809,6 @@ static void test_quota_serialised(void **state)
     counter c, other;
     pthread_t t, to;
     int64_t used = -1;
-    int i;
 
     (void)state;
     pair_open(&p);
@@ -818,10 +821,7 @@ static void test_quota_serialised(void **state)
     other.v = w;
     other.user = "bob";
     assert_int_equal(pthread_create(&to, NULL, quota_counter, &other), 0);
-    for (i = 0; i < 3000 && !other.done; i++)
-        usleep(10 * 1000);
-    assert_true(other.done);
-    assert_int_equal(pthread_join(to, NULL), 0);
+    thread_join(&other.done, to);
     assert_int_equal(other.rc, 0);
     /* the same user's waits for the use this transaction records */
     memset(&c, 0, sizeof c);
@@ -832,10 +832,7 @@ static void test_quota_serialised(void **state)
     assert_false(c.done);
     assert_int_equal(p.v->quota_add(p.v, "q", "alice", 0, 10), 0);
     assert_int_equal(p.v->commit(p.v), 0);
-    for (i = 0; i < 3000 && !c.done; i++)
-        usleep(10 * 1000);
-    assert_true(c.done);
-    assert_int_equal(pthread_join(t, NULL), 0);
+    thread_join(&c.done, t);
     assert_int_equal(c.rc, 0);
     assert_int_equal(c.used, 1);
     w->free(w);
@@ -933,30 +930,13 @@ static void test_audited_read_record_changed(void **state)
 /* A master-key rotation's copy holds the rotation lock: an audited read
  * (no write lock) does not begin until the rotation's transaction ends;
  * one under way is waited for by the rotation. */
-typedef struct beginner {
-    store_backend *v;
-    int rc;
-    volatile int done;
-} beginner;
-
-static void *deferred_begin(void *arg)
-{
-    beginner *b = arg;
-
-    b->rc = b->v->begin(b->v, STORE_TX_DEFERRED);
-    if (b->rc == 0)
-        b->v->rollback(b->v);
-    b->done = 1;
-    return NULL;
-}
 
 static void test_rotation_holds_reads(void **state)
 {
     conn_pair p;
     store_backend *w;
-    beginner b;
+    counter b;
     pthread_t t;
-    int i;
 
     (void)state;
     pair_open(&p);
@@ -982,14 +962,11 @@ static void test_rotation_holds_reads(void **state)
     /* a read does not begin meanwhile */
     memset(&b, 0, sizeof b);
     b.v = p.v;
-    assert_int_equal(pthread_create(&t, NULL, deferred_begin, &b), 0);
+    assert_int_equal(pthread_create(&t, NULL, quota_counter, &b), 0);
     assert_true(wait_for_waiter(&p, "advisory") > 0);
     assert_false(b.done);
     w->rollback(w);
-    for (i = 0; i < 3000 && !b.done; i++)
-        usleep(10 * 1000);
-    assert_true(b.done);
-    assert_int_equal(pthread_join(t, NULL), 0);
+    thread_join(&b.done, t);
     assert_int_equal(b.rc, 0);
     /* and only in a write transaction */
     assert_int_equal(w->begin(w, STORE_TX_DEFERRED), 0);
