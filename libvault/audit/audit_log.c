@@ -511,7 +511,9 @@ static int heads_append(vault *v, audit_tail *t, int all);
  * city log's: a writer holding the city log's while it waits for a
  * shard's would deadlock with it); a crossing's claim waits for the
  * commit too.  The city log's entries are sealed mid-transaction only in
- * a store of one log, or once its head is held anyway. */
+ * a store of one log, once its head is held anyway, or once they alone
+ * reach AUDIT_PENDING_BYTES (memory stays bounded; docs/postgresql.md
+ * "Audited reads" names the lock-order exception that makes). */
 static int seal_pending(vault *v, audit_tail *t, int mid)
 {
     int rc = VAULT_OK, crossed = t->crossed;
