@@ -24,6 +24,7 @@
 #include "store/postgresql.h"
 #include "store/sqlcipher.h"
 #include "store_mem.h"
+#include "storerow.h"
 
 static const uint8_t K1[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
                                17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
@@ -437,18 +438,7 @@ static int seal_one(void *arg, const store_audit_head *head, store_audit_row *ou
 
 static void fill_record(store_record *r, store_field *f, uint8_t idbyte, const char *jur)
 {
-    memset(r, 0, sizeof *r);
-    memset(r->id, idbyte, VAULT_ID_BYTES);
-    r->jurisdiction = jur;
-    r->version = 1;
-    r->nfields = 1;
-    r->fields = f;
-    memset(f, 0, sizeof *f);
-    f->name = "phone";
-    f->grade = "personal";
-    f->key_version = 1;
-    f->ct = (const uint8_t *)"ct";
-    f->ct_len = 2;
+    tu_store_record(r, f, idbyte, jur, 1);
 }
 
 /* The grade keys the records of these tests are sealed under (a backend

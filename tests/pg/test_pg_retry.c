@@ -37,6 +37,7 @@
 #include <sodium.h>
 
 #include "store/postgresql.h"
+#include "storerow.h"
 
 #define V_DEADLOCK_MS 500 /* V's deadlock_timeout */
 #define B_GIVES_UP_MS 750 /* B's lock_timeout in test_deadlock_retried */
@@ -655,6 +656,16 @@ static int64_t wait_for_waiter(conn_pair *p, const char *locktype)
     return n;
 }
 
+/* fn(arg) started on a thread of its own and seen waiting for a lock of
+ * the kind, not done. */
+static void start_waiting(conn_pair *p, pthread_t *t, void *(*fn)(void *), void *arg,
+                          volatile int *done, const char *locktype)
+{
+    assert_int_equal(pthread_create(t, NULL, fn, arg), 0);
+    assert_true(wait_for_waiter(p, locktype) > 0);
+    assert_false(*done);
+}
+
 static void test_audited_reads_apart(void **state)
 {
     conn_pair p;
@@ -702,9 +713,7 @@ static void test_audited_reads_apart(void **state)
     memset(&b, 0, sizeof b);
     b.v = w2;
     b.log = "hangzhou/xihu";
-    assert_int_equal(pthread_create(&tb, NULL, deferred_append, &b), 0);
-    assert_true(wait_for_waiter(&p, "transactionid") > 0);
-    assert_false(b.done);
+    start_waiting(&p, &tb, deferred_append, &b, &b.done, "transactionid");
     assert_int_equal(p.v->commit(p.v), 0);
     thread_join(&b.done, tb);
     if (b.rc != 0)
@@ -827,9 +836,7 @@ static void test_quota_serialised(void **state)
     memset(&c, 0, sizeof c);
     c.v = w;
     c.user = "alice";
-    assert_int_equal(pthread_create(&t, NULL, quota_counter, &c), 0);
-    assert_true(wait_for_waiter(&p, "advisory") > 0);
-    assert_false(c.done);
+    start_waiting(&p, &t, quota_counter, &c, &c.done, "advisory");
     assert_int_equal(p.v->quota_add(p.v, "q", "alice", 0, 10), 0);
     assert_int_equal(p.v->commit(p.v), 0);
     thread_join(&c.done, t);
@@ -844,18 +851,7 @@ static void test_quota_serialised(void **state)
  * nothing kept); a record write does not move the generation. */
 static void fill_one(store_record *r, store_field *f, int64_t version)
 {
-    memset(r, 0, sizeof *r);
-    memset(r->id, 0x42, VAULT_ID_BYTES);
-    r->jurisdiction = "hangzhou/xihu/lingyin";
-    r->version = version;
-    r->nfields = 1;
-    r->fields = f;
-    memset(f, 0, sizeof *f);
-    f->name = "phone";
-    f->grade = "personal";
-    f->key_version = 1;
-    f->ct = (const uint8_t *)"ct";
-    f->ct_len = 2;
+    tu_store_record(r, f, 0x42, "hangzhou/xihu/lingyin", version);
 }
 
 static int read_cb(void *arg, size_t i, const store_record *row)
@@ -962,9 +958,7 @@ static void test_rotation_holds_reads(void **state)
     /* a read does not begin meanwhile */
     memset(&b, 0, sizeof b);
     b.v = p.v;
-    assert_int_equal(pthread_create(&t, NULL, quota_counter, &b), 0);
-    assert_true(wait_for_waiter(&p, "advisory") > 0);
-    assert_false(b.done);
+    start_waiting(&p, &t, quota_counter, &b, &b.done, "advisory");
     w->rollback(w);
     thread_join(&b.done, t);
     assert_int_equal(b.rc, 0);
